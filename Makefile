@@ -1,0 +1,42 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install services browser bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	# Real OPA (Go) engine in process, the compatibility oracle for the Rego policies.
+	# Its metadata asks for Python 3.14 but the wheel is py3-none and works on 3.11.
+	$(BIN)/pip install -q --ignore-requires-python opa-golib-python-bindings
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/sluice demo
+
+services:
+	.ci/services
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install services browser lint
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+bench: install services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .sluice

@@ -1,0 +1,1 @@
+"""Connectors to partner departments' source systems: one interface, one module per kind."""

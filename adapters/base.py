@@ -1,0 +1,122 @@
+"""The one interface every source adapter implements, and the query plan it executes.
+
+A plan only ever carries identifiers that came from the catalog (the broker checks
+every name against the entry before building it); adapters still re-check names
+against the plan's ``known_columns`` and bind every value as a parameter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+FilterOp = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"]
+FILTER_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One predicate: ``field op value``; ``in`` takes a list, ``between`` a pair,
+    ``is_null`` a bool (True: is null, False: is not null)."""
+
+    field: str
+    op: FilterOp
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """The policy's jurisdiction filter: keep rows whose ``field`` starts with one of
+    ``prefixes``. An empty tuple means no row at all (never "no filter")."""
+
+    field: str
+    prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OrderBy:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column with its logical type (one of ``catalog.classification.FIELD_TYPES``)."""
+
+    name: str
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """An object a source exposes (table, file, endpoint) and its columns."""
+
+    name: str
+    columns: tuple[Column, ...]
+    kind: str = "table"
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What the broker asks a source for, already checked against policy and catalog."""
+
+    object_name: str
+    columns: tuple[Column, ...]
+    known_columns: tuple[Column, ...]
+    filters: tuple[Filter, ...] = ()
+    row_filter: RowFilter | None = None
+    order_by: tuple[OrderBy, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    batch_size: int = 65_536
+
+
+@dataclass(frozen=True)
+class AdapterLimits:
+    """Bounds every adapter applies, whatever the plan says."""
+
+    statement_timeout_s: float = 30.0
+    max_rows: int = 1_000_000
+    file_roots: tuple[str, ...] = ()
+    http_allow_hosts: tuple[str, ...] = ()
+    sample_rows: int = 200
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A source as adapters see it: kind, plain settings and the decrypted secret."""
+
+    kind: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    secret: str | None = None
+
+
+class SourceAdapter(ABC):
+    """A connection to one source system. Every method raises a ``catalog.errors``
+    leaf (``SourceFailed``, ``SourceTimeout``, ``BadRequest``) — never a driver error."""
+
+    kind: str
+
+    @abstractmethod
+    def test_connection(self) -> None:
+        """Raise if the source cannot be reached or refuses the credentials."""
+
+    @abstractmethod
+    def list_objects(self) -> list[ObjectInfo]:
+        """Objects (tables, files, endpoints) with their columns."""
+
+    @abstractmethod
+    def sample(self, object_name: str, *, rows: int) -> pa.Table:
+        """A bounded sample of rows, for classification suggestions."""
+
+    @abstractmethod
+    def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
+        """Stream the plan's result as record batches whose columns are ``plan.columns``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""

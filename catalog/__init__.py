@@ -1,0 +1,1 @@
+"""The data resource catalog: departments, sources, datasets, fields and their classification."""

@@ -1,0 +1,105 @@
+"""The one exception tree of Sluice.
+
+Every error a user can cause is a ``SluiceError`` leaf with a stable ``code`` and an
+``http_status``; the gateway maps them to JSON in one handler. The root lives in the
+catalog package because every other package already depends on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SluiceError(Exception):
+    """Base of every error Sluice reports to a user."""
+
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class BadRequest(SluiceError):
+    """The request is malformed or names something that does not exist."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class Unauthenticated(SluiceError):
+    """No valid credentials were presented."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class Forbidden(SluiceError):
+    """The caller is known but policy refuses the operation."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(SluiceError):
+    """The object does not exist, or the caller may not know that it exists."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(SluiceError):
+    """The request conflicts with the current state (duplicate id, schema changed)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class TooLarge(SluiceError):
+    """The request asks for more than a limit allows."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class Unprocessable(SluiceError):
+    """The request is well formed but breaks a rule of the domain."""
+
+    code = "unprocessable"
+    http_status = 422
+
+
+class RateLimited(SluiceError):
+    """A rate limit or a quota is exhausted."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
+class SourceFailed(SluiceError):
+    """A partner department's source system failed or refused the request."""
+
+    code = "source_failed"
+    http_status = 502
+
+
+class Unavailable(SluiceError):
+    """A component Sluice cannot work without (audit store, policy engine) is unavailable."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+class SourceTimeout(SluiceError):
+    """A partner department's source system did not answer in time."""
+
+    code = "source_timeout"
+    http_status = 504

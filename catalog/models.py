@@ -1,0 +1,124 @@
+"""SQLAlchemy ORM models of the catalog store (SQLite by default, PostgreSQL in production).
+
+Every package's tables hang off the one ``Base.metadata`` so one Alembic history
+migrates them all; each package adds its own migration branch (``alembic upgrade heads``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every Sluice table."""
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    """A person known to Sluice; roles are casbin assignments, attributes live here."""
+
+    __tablename__ = "users"
+
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), nullable=True)
+    clearance: Mapped[str] = mapped_column(String(2), default="L1")
+    jurisdiction: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # keyed hash (HMAC) of the user's own resident ID number, for "own records" alerts
+    id_number_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class Source(Base):
+    """A partner department's system; ``secret_ciphertext`` holds the encrypted secret part."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    kind: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    redacted: Mapped[str] = mapped_column(String(500), default="")
+    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    secret_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Dataset(Base):
+    """A catalog entry: one object (table, file, endpoint) of one source."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    object_name: Mapped[str] = mapped_column(String(300))
+    title_zh: Mapped[str] = mapped_column(String(300), default="")
+    title_en: Mapped[str] = mapped_column(String(300), default="")
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(2), default="L2")
+    allowed_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    region_field: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    update_frequency: Mapped[str] = mapped_column(String(32), default="daily")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    fields: Mapped[list[Field]] = relationship(
+        back_populates="dataset",
+        cascade="all, delete-orphan",
+        order_by="Field.position",
+        lazy="selectin",
+    )
+
+
+class Field(Base):
+    """A column of a dataset with its classification (level, PI category, mask override)."""
+
+    __tablename__ = "fields"
+    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    type: Mapped[str] = mapped_column(String(32), default="string")
+    level: Mapped[str] = mapped_column(String(2), default="L2")
+    pi_category: Mapped[str] = mapped_column(String(32), default="none")
+    description: Mapped[str] = mapped_column(Text, default="")
+    mask_override: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    suggested_level: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    suggested_pi_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="fields")

@@ -1,0 +1,1 @@
+"""The FastAPI service and CLI: authentication, routes, the query broker, access requests."""

@@ -1,0 +1,32 @@
+"""``create_app``: builds the FastAPI application; no work happens at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gateway.container import Services, build_services
+from gateway.errors import install_error_handlers
+from gateway.logs import configure_logging
+from gateway.routes import access_requests, audit, auth, catalog, datasets, sources
+from gateway.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or (services.settings if services else load_settings())
+    configure_logging(env=settings.env, level=settings.log_level)
+    services = services or build_services(settings)
+    app = FastAPI(
+        title="Sluice",
+        version="0.1.0",
+        description="Secure data-sharing gateway and governed data catalog.",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (auth, catalog, sources, datasets, access_requests, audit):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,17 @@
+"""Entry point of the ``sluice`` command."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Sluice: a governed data-sharing gateway and catalog for oversight work."""
+
+
+def _mount() -> None:
+    """Import each command group and add it; groups live in their own modules."""
+
+
+_mount()

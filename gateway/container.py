@@ -1,0 +1,41 @@
+"""The collaborators of one gateway process, built once in ``create_app`` and passed in.
+
+Tests build their own ``Services`` (real databases, fixed clocks) instead of patching.
+Each slot is owned by one package; ``build_services`` wires the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.db import make_engine, make_session_factory, migrate
+from gateway.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    authenticator: Any = None  # gateway.auth: token -> UserContext
+    authorizer: Any = None  # policies.rbac: casbin enforcer (who may call what)
+    pdp: Any = None  # policies: DecisionPoint (what data a request sees)
+    audit: Any = None  # audit: the append-only trail
+    keyring: Any = None  # adapters.credentials: envelope encryption of source secrets
+    adapters: Any = None  # adapters.registry: opens a SourceAdapter for a Source row
+    limiter: Any = None  # gateway.limits: rate limits and daily row quotas
+
+
+def build_services(settings: Settings) -> Services:
+    """Create the home directory, migrate the database and wire every default."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    migrate(url)
+    engine = make_engine(url)
+    services = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    # --- wiring: each package adds its own default here ---
+    return services

@@ -1,0 +1,5 @@
+"""Routes for audit (filled in by its issue)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,80 @@
+"""Settings, read once from ``SLUICE_*`` environment variables and validated.
+
+Only the gateway reads the environment; other packages get what they need passed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
+
+
+class Settings(BaseSettings):
+    """Every knob of a Sluice process; ``SLUICE_`` + the upper-case name sets it."""
+
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", extra="ignore")
+
+    home: Path = Field(default=Path("./.sluice"), description="embedded database, keys, demo data")
+    database_url: str | None = Field(default=None, description="catalog + audit database URL")
+    env: Literal["development", "production"] = "development"
+    demo: bool = Field(default=True, description="demo mode: built-in issuer and demo users")
+    log_level: str = "INFO"
+
+    master_key: SecretStr | None = None
+    file_roots: list[Path] = Field(default_factory=list)
+    http_allow_hosts: list[str] = Field(default_factory=list)
+    statement_timeout_s: float = 30.0
+    source_max_rows: int = 1_000_000
+
+    oidc_issuer: str | None = None
+    oidc_audience: str = "sluice"
+    oidc_jwks_url: str | None = None
+    claim_department: str = "dept"
+    claim_roles: str = "roles"
+    claim_clearance: str = "clearance"
+    claim_jurisdiction: str = "jurisdiction"
+
+    opa_url: str | None = None
+    redis_url: str | None = None
+    rate_limit: str = "600/minute"
+    daily_row_quota: int = 2_000_000
+
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_seconds: float = 10.0
+    audit_append_timeout_s: float = 2.0
+
+    @field_validator("file_roots", "http_allow_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return value
+            return [part for part in value.replace(",", ":").split(":") if part]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.env == "production" and self.master_key is not None:
+            if self.master_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("SLUICE_MASTER_KEY is a placeholder; set a real key")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'sluice.db').resolve()}"
+
+    @property
+    def demo_data_dir(self) -> Path:
+        return self.home / "demo"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; tests pass overrides instead of patching."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,84 @@
+"""Shared fixtures: real databases (fresh per test module or session), a Sluice home.
+
+PostgreSQL and MariaDB are the machine's own (``make test`` starts them if they are
+down); a test that cannot reach them fails, it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pymysql
+import pytest
+
+PG_ADMIN = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL_HOST = os.environ.get("SLUICE_TEST_MYSQL_HOST", "127.0.0.1")
+
+
+def _pg_url(dbname: str, driver: str = "psycopg") -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", f"postgresql+{driver}://")
+    return f"{base}/{dbname}"
+
+
+def create_pg_database(prefix: str = "sluice_t") -> tuple[str, str]:
+    """Create a fresh PostgreSQL database; returns (name, SQLAlchemy URL)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, _pg_url(name)
+
+
+def drop_pg_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def create_mysql_database(prefix: str = "sluice_t") -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = pymysql.connect(host=MYSQL_HOST, user="root", password="")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+    return name, f"mysql+pymysql://root@{MYSQL_HOST}:3306/{name}?charset=utf8mb4"
+
+
+def drop_mysql_database(name: str) -> None:
+    conn = pymysql.connect(host=MYSQL_HOST, user="root", password="")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    name, url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test."""
+    name, url = create_mysql_database()
+    try:
+        yield url
+    finally:
+        drop_mysql_database(name)
+
+
+@pytest.fixture
+def sluice_home(tmp_path: Path) -> Path:
+    home = tmp_path / "sluice-home"
+    home.mkdir()
+    return home
