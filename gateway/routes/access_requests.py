@@ -1,5 +1,148 @@
-"""Routes for access_requests (filled in by its issue)."""
+"""Access requests: analysts ask; stewards of the owning department decide."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from catalog.errors import NotFound
+from catalog.models import Dataset
+from gateway.access import service
+from gateway.access.models import AccessRequest
+from gateway.access.schemas import AccessRequestIn, AccessRequestOut, DecisionIn
+from gateway.auth.dependencies import current_user
+from gateway.deps import get_services, get_session
+from gateway.query.audit_events import actor
+from policies.decision import UserContext
+
+router = APIRouter(prefix="/api/v1/access-requests", tags=["access requests"])
+
+
+def _event(type_: str, user: UserContext, req: AccessRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "actor": actor(user),
+        "resource": req.dataset_id,
+        "purpose": req.purpose,
+        "case_ref": req.case_ref,
+        "outcome": "ok",
+        "details": {
+            "access_request": req.id,
+            "fields": list(req.fields),
+            "status": req.status,
+            "approvals": [a["by"] for a in req.approvals],
+            **extra,
+        },
+    }
+
+
+@router.post("", status_code=201, response_model=AccessRequestOut)
+def create(
+    body: AccessRequestIn,
+    request: Request,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> AccessRequest:
+    services = get_services(request)
+    dataset = session.get(Dataset, body.dataset)
+    if dataset is None or dataset.status != "published":
+        raise NotFound(f"no dataset {body.dataset!r}")
+    services.authorizer.check(
+        subject=user.subject, domain=dataset.department, action="access:request"
+    )
+    req = service.create_request(
+        session=session, user=user, dataset=dataset, fields=body.fields, purpose=body.purpose,
+        case_ref=body.case_ref, justification=body.justification, days=body.days,
+    )
+    services.audit.append(_event("access.requested", user, req))
+    session.commit()
+    return req
+
+
+@router.get("", response_model=list[AccessRequestOut])
+def list_requests(
+    request: Request,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> list[AccessRequest]:
+    """The caller's own requests and, for stewards, those of their department."""
+    services = get_services(request)
+    departments = [
+        domain
+        for role, domain in services.authorizer.roles_of(user.subject)
+        if role == "steward" and domain != "*"
+    ]
+    return service.list_requests(session=session, user=user, approver_departments=departments)
+
+
+@router.get("/{request_id}", response_model=AccessRequestOut)
+def get_one(
+    request_id: int,
+    request: Request,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> AccessRequest:
+    req = service.get_request(session=session, request_id=request_id)
+    services = get_services(request)
+    if req.requester != user.subject and not services.authorizer.allowed(
+        subject=user.subject, domain=req.department, action="access:approve"
+    ):
+        raise NotFound(f"no access request {request_id}")
+    return req
+
+
+def _decide(request: Request, user: UserContext, req: AccessRequest) -> None:
+    get_services(request).authorizer.check(
+        subject=user.subject, domain=req.department, action="access:approve"
+    )
+
+
+@router.post("/{request_id}/approve", response_model=AccessRequestOut)
+def approve(
+    request_id: int,
+    request: Request,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> AccessRequest:
+    req = service.get_request(session=session, request_id=request_id)
+    _decide(request, user, req)
+    req = service.approve(session=session, approver=user, request=req, now=datetime.now(UTC))
+    get_services(request).audit.append(_event("access.approved", user, req))
+    session.commit()
+    return req
+
+
+@router.post("/{request_id}/reject", response_model=AccessRequestOut)
+def reject(
+    request_id: int,
+    body: DecisionIn,
+    request: Request,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> AccessRequest:
+    req = service.get_request(session=session, request_id=request_id)
+    _decide(request, user, req)
+    req = service.reject(session=session, approver=user, request=req, reason=body.reason)
+    get_services(request).audit.append(_event("access.rejected", user, req, reason=body.reason))
+    session.commit()
+    return req
+
+
+@router.post("/{request_id}/revoke", response_model=AccessRequestOut)
+def revoke(
+    request_id: int,
+    body: DecisionIn,
+    request: Request,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> AccessRequest:
+    req = service.get_request(session=session, request_id=request_id)
+    if req.requester != user.subject:
+        _decide(request, user, req)
+    req = service.revoke(session=session, actor=user, request=req, reason=body.reason)
+    get_services(request).audit.append(_event("access.revoked", user, req, reason=body.reason))
+    session.commit()
+    return req

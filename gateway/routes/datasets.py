@@ -1,5 +1,71 @@
-"""Routes for datasets (filled in by its issue)."""
+"""``POST /api/v1/datasets/{id}/query``: the governed query."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from gateway.auth.dependencies import current_user
+from gateway.deps import get_session
+from gateway.query.formats import FORMATS, choose_format
+from gateway.query.schemas import QueryBody
+from policies.decision import UserContext
+
+router = APIRouter(tags=["query"])
+
+SMALL_RESPONSE = 256 * 1024
+
+
+@router.post(
+    "/api/v1/datasets/{dataset_id}/query",
+    responses={
+        200: {"description": "rows as policy allows them, in the requested format"},
+        403: {"description": "refused by policy, with reasons"},
+        404: {"description": "unknown dataset"},
+    },
+)
+def query_dataset(
+    dataset_id: str,
+    body: QueryBody,
+    request: Request,
+    format: str | None = Query(default=None, description=", ".join(FORMATS)),  # noqa: A002
+    bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    fmt = choose_format(format, request.headers.get("accept"))
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    broker = request.app.state.broker
+    prepared = broker.prepare(
+        session=session, user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
+        client=request.client.host if request.client else None, request_id=request_id,
+    )
+    session.close()
+    headers = {
+        "X-Sluice-Decision-Id": prepared.decision.decision_id,
+        "X-Sluice-Policy-Version": prepared.decision.policy_version,
+        "X-Request-Id": request_id,
+    }
+    media_type = FORMATS[fmt]
+    stream = broker.run(prepared)
+    # Small results (the common case) go out as one response: errors before the first
+    # byte still become JSON errors, and the completed event is on record first.
+    head: list[bytes] = []
+    size = 0
+    for chunk in stream:
+        head.append(chunk)
+        size += len(chunk)
+        if size > SMALL_RESPONSE:
+            return StreamingResponse(
+                _chain(head, stream), media_type=media_type, headers=headers
+            )
+    return Response(b"".join(head), media_type=media_type, headers=headers)
+
+
+def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from head
+    yield from rest

@@ -1,0 +1,1 @@
+"""Access requests and the grants they become once approved (checks and balances)."""

@@ -1,0 +1,301 @@
+"""The policy enforcement point for one query.
+
+Order matters and is fixed: catalog lookup → casbin (may this role query this
+department's data) → Rego decision (fields, masks, rows, limits) → ``query.started``
+audit event (fail closed) → push-down to the source → masking → encoding →
+``query.completed``. Nothing is read from a source before the started event is on
+record, and the source only ever sees fields the decision allows or masks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import structlog
+
+from adapters.base import Column, Filter, QueryPlan, RowFilter
+from catalog.errors import Forbidden, NotFound, SluiceError
+from catalog.models import Dataset
+from gateway.access.service import active_grants
+from gateway.container import Services
+from gateway.masking import mask_batch
+from gateway.query.audit_events import query_event
+from gateway.query.formats import make_encoder
+from gateway.query.schemas import QueryBody
+from gateway.query.sources import SourcePool
+from gateway.query.subjects import SubjectTokens
+from gateway.query.validate import build_filters, build_order, check_names, policy_request
+from policies.decision import Decision, DecisionInput, UserContext
+from policies.inputs import dataset_input
+
+log = structlog.get_logger("sluice.broker")
+
+
+@dataclass
+class PreparedQuery:
+    """A query that policy has allowed and the audit trail has on record as started."""
+
+    user: UserContext
+    dataset: Dataset
+    body: QueryBody
+    decision: Decision
+    plan: QueryPlan
+    post_filters: list[Filter]
+    masks: dict[str, str]
+    hash_key: bytes | None
+    limit: int
+    fmt: str
+    bom: bool
+    client: str | None
+    request_id: str
+    started_at: float
+    columns: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Broker:
+    """Prepares and runs governed queries; one instance per gateway process."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.sources = SourcePool(services)
+        self.subjects = SubjectTokens(services)
+
+    # -- preparation: everything that can refuse happens before any row is read --
+
+    def prepare(
+        self,
+        *,
+        session: Any,
+        user: UserContext,
+        dataset_id: str,
+        body: QueryBody,
+        fmt: str,
+        bom: bool,
+        client: str | None,
+        request_id: str,
+    ) -> PreparedQuery:
+        started_at = time.perf_counter()
+        services = self.services
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None or dataset.status != "published":
+            raise NotFound(f"no dataset {dataset_id!r}")
+        services.authorizer.check(
+            subject=user.subject, domain=dataset.department, action="dataset:query"
+        )
+        services.limiter.hit_request(user.subject)
+        check_names(body, dataset)
+        now = datetime.now(UTC)
+        grants = active_grants(session=session, subject=user.subject, dataset_id=dataset.id, now=now)
+        request_input = policy_request(body)
+        decision_input = DecisionInput(
+            user=user,
+            dataset=dataset_input(dataset),
+            request=request_input,
+            grants=tuple(grants),
+            now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        decision = services.pdp.decide(decision_input)
+        if not decision.allow:
+            self._refuse(user, dataset, body, decision, client, request_id)
+
+        wanted = body.fields or [f.name for f in dataset.fields]
+        allowed = [n for n in wanted if _action(decision, n) in ("allow", "mask")]
+        if not allowed:
+            self._refuse(user, dataset, body, decision, client, request_id, "no field is visible")
+        masks = {
+            n: decision.fields[n].method or "redact"
+            for n in allowed
+            if decision.fields[n].action == "mask"
+        }
+        pushed, post = build_filters(body, dataset, set(masks))
+        for flt in post:
+            if masks.get(flt.field) != "hash" or flt.op != "=":
+                raise Forbidden(
+                    f"filter on masked field {flt.field!r}: only equality on its hash token"
+                )
+
+        remaining = services.limiter.remaining_rows(user.subject)
+        limit = min(body.limit or decision.max_rows, decision.max_rows, max(remaining, 0))
+        if limit <= 0:
+            from catalog.errors import RateLimited
+
+            raise RateLimited("daily row quota used up; it resets at midnight UTC")
+
+        types = {f.name: f.type for f in dataset.fields}
+        row_filter = None
+        if decision.row_filter:
+            row_filter = RowFilter(
+                field=decision.row_filter["field"],
+                prefixes=tuple(decision.row_filter.get("prefixes") or ()),
+            )
+        plan = QueryPlan(
+            object_name=dataset.object_name,
+            columns=tuple(Column(n, types[n]) for n in allowed),
+            known_columns=tuple(Column(f.name, f.type) for f in dataset.fields),
+            filters=tuple(pushed),
+            row_filter=row_filter,
+            order_by=tuple(build_order(body)),
+            # one row more than allowed tells us the result was truncated
+            limit=None if post else limit + 1,
+            offset=0 if post else body.offset,
+        )
+        hash_key = None
+        if "hash" in masks.values() or post:
+            hash_key = self.subjects.case_key(body.case_ref or "")
+        columns = [
+            {"name": n, "action": decision.fields[n].action, "method": decision.fields[n].method}
+            for n in allowed
+        ]
+        prepared = PreparedQuery(
+            user=user, dataset=dataset, body=body, decision=decision, plan=plan,
+            post_filters=post, masks=masks, hash_key=hash_key, limit=limit, fmt=fmt, bom=bom,
+            client=client, request_id=request_id, started_at=started_at, columns=columns,
+        )
+        # fail closed: no record of the start, no data
+        services.audit.append(self._event(prepared, "query.started", "started"))
+        return prepared
+
+    def _refuse(
+        self,
+        user: UserContext,
+        dataset: Dataset,
+        body: QueryBody,
+        decision: Decision,
+        client: str | None,
+        request_id: str,
+        extra_reason: str | None = None,
+    ) -> None:
+        reasons = list(decision.reasons) + ([extra_reason] if extra_reason else [])
+        self.services.audit.append(
+            query_event(
+                type_="query.denied", user=user, dataset_id=dataset.id, purpose=body.purpose,
+                case_ref=body.case_ref, decision=decision, client=client,
+                request_id=request_id, outcome="denied",
+            )
+        )
+        details: dict[str, Any] = {"reasons": reasons, "decision_id": decision.decision_id}
+        if decision.requires_approval:
+            details["requires_approval"] = True
+            details["approval_fields"] = list(decision.approval_fields)
+            details["how_to_ask"] = (
+                "POST /api/v1/access-requests with dataset, fields, purpose, case_ref, "
+                "justification and days"
+            )
+        message = "; ".join(reasons) or "refused by policy"
+        raise Forbidden(message, **details)
+
+    def _event(self, q: PreparedQuery, type_: str, outcome: str, **extra: Any) -> dict[str, Any]:
+        return query_event(
+            type_=type_, user=q.user, dataset_id=q.dataset.id, purpose=q.body.purpose,
+            case_ref=q.body.case_ref, decision=q.decision, client=q.client,
+            request_id=q.request_id, outcome=outcome, **extra,
+        )
+
+    # -- execution: stream, mask, encode, record --
+
+    def run(self, q: PreparedQuery) -> Iterator[bytes]:
+        """Yield the encoded result; the completed (or failed) event is written last."""
+        digest = hashlib.sha256()
+        rows = 0
+        truncated = False
+        tokens: list[str] = []
+        try:
+            adapter = self.sources.adapter_for(q.dataset.source_id)
+            encoder = make_encoder(q.fmt, bom=q.bom)
+            schema: pa.Schema | None = None
+            skip = q.body.offset if q.post_filters else 0
+            header = {
+                "columns": q.columns,
+                "decision_id": q.decision.decision_id,
+                "policy_version": q.decision.policy_version,
+            }
+            for raw in adapter.execute(q.plan):
+                if rows >= q.limit:
+                    truncated = truncated or raw.num_rows > 0
+                    if truncated:
+                        break
+                    continue
+                tokens.extend(self.subjects.collect(raw, q.dataset, len(tokens)))
+                batch = mask_batch(raw, q.masks, hash_key=q.hash_key)
+                batch = _apply_post_filters(batch, q.post_filters)
+                if skip:
+                    cut = min(skip, batch.num_rows)
+                    batch, skip = batch.slice(cut), skip - cut
+                if rows + batch.num_rows > q.limit:
+                    batch = batch.slice(0, q.limit - rows)
+                    truncated = True
+                if schema is None:
+                    schema = batch.schema
+                    chunk = encoder.begin(schema, header)
+                    digest.update(chunk)
+                    yield chunk
+                rows += batch.num_rows
+                chunk = encoder.batch(batch)
+                if chunk:
+                    digest.update(chunk)
+                    yield chunk
+                if truncated:
+                    break
+            if schema is None:
+                schema = _empty_schema(q)
+                chunk = encoder.begin(schema, header)
+                digest.update(chunk)
+                yield chunk
+            chunk = encoder.end({"truncated": truncated, "rows": rows})
+            digest.update(chunk)
+            yield chunk
+        except Exception as exc:
+            error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
+            log.warning("query_failed", request_id=q.request_id, error=error.get("code"))
+            self.services.audit.append(
+                self._event(q, "query.failed", "error", error=error, rows=rows,
+                            duration_ms=_ms(q.started_at))
+            )
+            raise
+        self.services.limiter.consume_rows(q.user.subject, rows)
+        self.services.audit.append(
+            self._event(
+                q, "query.completed", "ok", rows=rows, truncated=truncated,
+                result_sha256=digest.hexdigest(), duration_ms=_ms(q.started_at),
+                masks=q.masks, details=self.subjects.details(tokens, q.user),
+            )
+        )
+
+
+def _action(decision: Decision, name: str) -> str:
+    access = decision.fields.get(name)
+    return access.action if access is not None else "deny"
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _apply_post_filters(batch: pa.RecordBatch, filters: list[Filter]) -> pa.RecordBatch:
+    for flt in filters:
+        mask = pc.equal(batch.column(flt.field), pa.scalar(str(flt.value)))
+        batch = batch.filter(pc.fill_null(mask, False))
+    return batch
+
+
+_ARROW_TYPES = {
+    "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+    "decimal": pa.float64(), "bool": pa.bool_(), "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def _empty_schema(q: PreparedQuery) -> pa.Schema:
+    return pa.schema(
+        [
+            (c.name, pa.string() if c.name in q.masks else _ARROW_TYPES.get(c.type, pa.string()))
+            for c in q.plan.columns
+        ]
+    )

@@ -1,0 +1,51 @@
+"""Request body of ``POST /api/v1/datasets/{id}/query``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"]
+
+
+class WhereClause(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, max_length=128)
+    op: Op
+    value: Any = None
+
+
+class OrderClause(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, max_length=128)
+    desc: bool = False
+
+
+class QueryBody(BaseModel):
+    """What an analyst asks for. ``order_by`` items are field names (``-name`` for
+    descending) or ``{"field", "desc"}`` objects."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[str] = Field(default_factory=list, max_length=500)
+    where: list[WhereClause] = Field(default_factory=list, max_length=100)
+    order_by: list[str | OrderClause] = Field(default_factory=list, max_length=20)
+    group_by: list[str] = Field(default_factory=list, max_length=20)
+    limit: int | None = Field(default=None, ge=1)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+    purpose: str | None = Field(default=None, max_length=64)
+    case_ref: str | None = Field(default=None, max_length=128)
+
+    def orders(self) -> list[OrderClause]:
+        out = []
+        for item in self.order_by:
+            if isinstance(item, OrderClause):
+                out.append(item)
+            elif item.startswith("-"):
+                out.append(OrderClause(field=item[1:], desc=True))
+            else:
+                out.append(OrderClause(field=item))
+        return out

@@ -1,0 +1,67 @@
+"""Keyed tokens of the people whose records a query returned ("who looked up whom").
+
+The audit trail must show whose records were pulled without storing raw ID numbers:
+each returned ID number becomes an HMAC token under a gateway-wide key, and a user's
+own ID number is known only as the same token, so a self-lookup shows as equality.
+Also owns the per-case masking keys (HKDF of the mask secret and the case reference).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog.models import Dataset
+from gateway.container import Services
+from gateway.masking import derive_case_key, hash_token, load_mask_secret
+from policies.decision import UserContext
+
+MAX_TOKENS = 1000
+_AUDIT_CONTEXT = "sluice:audit-subjects"
+
+
+class SubjectTokens:
+    def __init__(self, services: Services) -> None:
+        self._secret = load_mask_secret(services.settings.home)
+        self._audit_key = derive_case_key(self._secret, _AUDIT_CONTEXT)
+        self._own: dict[str, str | None] = {}
+        self.case_key = lru_cache(maxsize=1024)(self._case_key)
+        self._services = services
+
+    def _case_key(self, case_ref: str) -> bytes:
+        return derive_case_key(self._secret, case_ref)
+
+    def token(self, id_number: str) -> str:
+        return hash_token(id_number, self._audit_key)
+
+    def collect(self, batch: pa.RecordBatch, dataset: Dataset, have: int) -> list[str]:
+        """Tokens of the ID numbers in a raw (unmasked) batch, up to ``MAX_TOKENS``."""
+        if have >= MAX_TOKENS:
+            return []
+        names = [f.name for f in dataset.fields if f.pi_category == "id_number"]
+        out: list[str] = []
+        for name in names:
+            if name not in batch.schema.names:
+                continue
+            column = pc.drop_null(batch.column(name)).slice(0, MAX_TOKENS - have - len(out))
+            out.extend(self.token(str(v)) for v in column.to_pylist())
+        return out
+
+    def details(self, tokens: list[str], user: UserContext) -> dict[str, Any]:
+        own = self._own_token(user.subject)
+        return {
+            "subject_tokens": tokens,
+            "self_hash_hit": bool(own and own in tokens),
+        }
+
+    def _own_token(self, subject: str) -> str | None:
+        if subject not in self._own:
+            from catalog.models import User
+
+            with self._services.sessions() as session:
+                user = session.get(User, subject)
+                self._own[subject] = user.id_number_hash if user else None
+        return self._own[subject]
