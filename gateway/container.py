@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.credentials import build_keyring
 from catalog.db import make_engine, make_session_factory, migrate
 from gateway.settings import Settings
 
@@ -38,4 +39,5 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(url)
     services = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
     # --- wiring: each package adds its own default here ---
+    services.keyring = build_keyring(settings, services.sessions)
     return services
