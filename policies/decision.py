@@ -74,14 +74,65 @@ class DecisionInput:
     dataset: dict[str, Any]
     request: dict[str, Any]
     grants: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # RFC3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (see policies.inputs.rfc3339); the policy uses
+    # it only to compare with grant expiry. Without it every grant counts as expired.
+    now: str | None = None
+    # {"rows_remaining_today": int}: the daily row quota left; None = not enforced here.
+    usage: dict[str, Any] | None = None
 
     def to_input(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "user": self.user.to_input(),
             "dataset": self.dataset,
             "request": self.request,
             "grants": list(self.grants),
         }
+        if self.now is not None:
+            body["now"] = self.now
+        if self.usage is not None:
+            body["usage"] = self.usage
+        return body
+
+
+def decision_from_output(
+    output: Any, *, decision_id: str, policy_version: str | None = None
+) -> Decision:
+    """Turn the policy's ``decision`` object into a ``Decision``.
+
+    Shared by every backend so they cannot drift. Anything malformed raises
+    ``Unavailable`` (fail closed) instead of being read as a partial allow.
+    """
+    from catalog.errors import Unavailable
+
+    try:
+        fields = {
+            str(name): FieldAccess(action=_field_action(spec["action"]), method=spec.get("method"))
+            for name, spec in dict(output["fields"]).items()
+        }
+        row_filter = output.get("row_filter")
+        return Decision(
+            allow=output["allow"] is True,
+            reasons=tuple(str(r) for r in output["reasons"]),
+            fields=fields,
+            row_filter=dict(row_filter) if row_filter is not None else None,
+            max_rows=int(output["max_rows"]),
+            requires_approval=output["requires_approval"] is True,
+            policy_version=policy_version or str(output["policy_version"]),
+            decision_id=decision_id,
+            approval_fields=tuple(str(f) for f in output.get("approval_fields", ())),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise Unavailable(f"policy engine unavailable: malformed decision ({exc!r})") from exc
+
+
+def _field_action(value: Any) -> FieldAction:
+    if value == "allow":
+        return "allow"
+    if value == "mask":
+        return "mask"
+    if value == "deny":
+        return "deny"
+    raise ValueError(f"unknown field action {value!r}")
 
 
 class DecisionPoint(ABC):

@@ -1,0 +1,104 @@
+"""The OPA-server decision point: the same Rego, evaluated by an OPA server.
+
+Asked through ``opa-python-client`` (``POST /v1/data/sluice/decision/decision``). The
+server must have the bundle written by ``sluice policy bundle`` loaded; the bundle's
+data carries its ``policy_version``, so the decision names the policy that actually
+decided, even while a new bundle rolls out. Any transport error, HTTP error, timeout
+or undefined decision raises ``Unavailable`` (fail closed, never an allow).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from opa_client import OpaClient
+
+from catalog.errors import Unavailable
+from policies.bundle import DOCUMENT, META_ROOT
+from policies.decision import Decision, DecisionInput, DecisionPoint, decision_from_output
+from policies.pdp import new_decision_id
+
+PACKAGE, RULE = DOCUMENT.rsplit("/", 1)
+
+
+def client_for(url: str, *, timeout_s: float, token: str | None = None) -> OpaClient:
+    """An ``OpaClient`` for ``http(s)://host:port`` (no retries: fail fast, then closed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"SLUICE_OPA_URL must be http(s)://host[:port], got {url!r}")
+    port = parts.port or (443 if parts.scheme == "https" else 8181)
+    return OpaClient(
+        host=parts.hostname,
+        port=port,
+        ssl=parts.scheme == "https",
+        token=token,
+        retries=0,
+        timeout=timeout_s,
+    )
+
+
+class OpaServerPDP(DecisionPoint):
+    """Decisions from an OPA server; ``policy_version`` re-read at most every
+    ``version_refresh_s`` (it is on the cache's path, so not one HTTP call per request)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 1.0,
+        version_refresh_s: float = 1.0,
+        token: str | None = None,
+        id_factory: Callable[[], str] = new_decision_id,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._client = client_for(url, timeout_s=timeout_s, token=token)
+        self._refresh_s = version_refresh_s
+        self._id_factory = id_factory
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._version_at = float("-inf")
+
+    def close(self) -> None:
+        self._client.close_connection()
+
+    @property
+    def policy_version(self) -> str:
+        now = self._clock()
+        with self._lock:
+            if self._version is not None and now - self._version_at < self._refresh_s:
+                return self._version
+        try:
+            body = self._client.get_data(f"{META_ROOT}/policy_version")
+            version = body["result"]
+            if not isinstance(version, str) or not version:
+                raise ValueError(f"bad policy_version {version!r}")
+        except Exception as exc:
+            raise Unavailable(
+                f"policy engine unavailable: OPA server at {self.url} has no Sluice bundle "
+                f"version ({exc!r})"
+            ) from exc
+        with self._lock:
+            self._version, self._version_at = version, now
+        return version
+
+    def decide(self, decision_input: DecisionInput) -> Decision:
+        try:
+            body: dict[str, Any] = self._client.query_rule(
+                input_data=decision_input.to_input(), package_path=PACKAGE, rule_name=RULE
+            )
+        except Exception as exc:  # requests errors, timeouts, HTTP 4xx/5xx, bad JSON
+            raise Unavailable(
+                f"policy engine unavailable: OPA server at {self.url}: {exc!r}"
+            ) from exc
+        if "result" not in body:
+            raise Unavailable(
+                f"policy engine unavailable: the decision is undefined on {self.url} "
+                "(is the Sluice bundle loaded?)"
+            )
+        return decision_from_output(body["result"], decision_id=self._id_factory())

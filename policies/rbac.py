@@ -1,0 +1,191 @@
+"""Who may call which operation: casbin RBAC with domains (domain = department).
+
+The model is ``rbac_model.conf``; the default permissions (p lines) are
+``rbac_policy.csv``; role assignments (g lines) live in the catalog database's
+``casbin_rule`` table through ``sqlalchemy_adapter`` (migration 0003 creates it).
+
+Changes without restart: every change made through an ``Authorizer`` bumps
+``casbin_revision``; every ``refresh_s`` seconds ``check`` compares (revision, row
+count, max id) with what it loaded and reloads when they differ. Between those looks
+``check`` is a dictionary lookup (answers are memoised per loaded policy).
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import casbin
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy_adapter import Adapter
+
+from catalog.db import make_engine
+from catalog.errors import Conflict, Forbidden, Unavailable, Unprocessable
+
+MODEL_PATH = Path(__file__).parent / "rbac_model.conf"
+POLICY_PATH = Path(__file__).parent / "rbac_policy.csv"
+ANY_DOMAIN = "*"
+ROLES = ("analyst", "steward", "security_officer", "admin")
+DEPARTMENT_ROLES = ("steward",)
+"""Roles held in one department's domain; every other role is held in ``*``."""
+EXCLUSIVE = {("analyst", "security_officer"), ("security_officer", "analyst")}
+"""Separation of duties: a subject never holds both (the policy denies anyway)."""
+
+_FINGERPRINT_SQL = text(
+    "SELECT (SELECT revision FROM casbin_revision WHERE id = 1),"
+    " (SELECT count(*) FROM casbin_rule), (SELECT max(id) FROM casbin_rule)"
+)
+_BUMP_SQL = text("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
+
+
+def default_policy_lines(path: Path = POLICY_PATH) -> list[list[str]]:
+    """The p lines of the default policy file, as casbin rules (without ``p``)."""
+    rules = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle, skipinitialspace=True):
+            if row and row[0].strip() == "p":
+                rules.append([cell.strip() for cell in row[1:]])
+    return rules
+
+
+class Authorizer:
+    """The operation-level gate the gateway calls on every request (deny by default)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        model_path: Path = MODEL_PATH,
+    ) -> None:
+        self._engine = engine
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._adapter = Adapter(engine, create_table=False)
+        try:
+            self._enforcer = casbin.Enforcer(str(model_path), self._adapter)
+            self._fingerprint: tuple[object, ...] | None = self._read_fingerprint()
+        except SQLAlchemyError as exc:
+            raise Unavailable(f"role store unavailable: {exc.__class__.__name__}") from exc
+        self._memo: dict[tuple[str, str, str], bool] = {}
+        self._checked_at = clock()
+
+    @classmethod
+    def from_url(cls, db_url: str, **kwargs: object) -> Authorizer:
+        """An Authorizer on the catalog database at ``db_url`` (already migrated)."""
+        return cls(make_engine(db_url), **kwargs)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ hot path
+
+    def check(self, *, subject: str, domain: str, action: str) -> None:
+        """Raise ``Forbidden`` unless ``subject`` may do ``action`` in ``domain``."""
+        if not self.allowed(subject=subject, domain=domain, action=action):
+            raise Forbidden(
+                f"'{subject}' may not {action} in domain '{domain}'",
+                subject=subject,
+                domain=domain,
+                action=action,
+            )
+
+    def allowed(self, *, subject: str, domain: str, action: str) -> bool:
+        """For listings and UI only; enforcement calls ``check``."""
+        self._maybe_reload()
+        key = (subject, domain, action)
+        memo = self._memo
+        answer = memo.get(key)
+        if answer is None:
+            with self._lock:
+                answer = bool(self._enforcer.enforce(subject, domain, action))
+                if len(memo) > 100_000:
+                    memo.clear()
+                memo[key] = answer
+        return answer
+
+    def _maybe_reload(self) -> None:
+        if self._clock() - self._checked_at < self._refresh_s:
+            return
+        with self._lock:
+            now = self._clock()
+            if now - self._checked_at < self._refresh_s:
+                return
+            try:
+                current = self._read_fingerprint()
+                if current != self._fingerprint:
+                    self._enforcer.load_policy()
+                    self._memo = {}
+                    self._fingerprint = current
+            except SQLAlchemyError as exc:
+                raise Unavailable(f"role store unavailable: {exc.__class__.__name__}") from exc
+            self._checked_at = now
+
+    def _read_fingerprint(self) -> tuple[object, ...]:
+        with self._engine.connect() as conn:
+            row = conn.execute(_FINGERPRINT_SQL).one()
+        return tuple(row)
+
+    def _changed(self) -> None:
+        """After a write: tell other processes, and re-read on our next check."""
+        with self._engine.begin() as conn:
+            conn.execute(_BUMP_SQL)
+        self._memo = {}
+        self._checked_at = float("-inf")
+
+    # ------------------------------------------------------------ administration
+
+    def seed_defaults(self) -> int:
+        """Load the default p lines that are missing; returns how many were added."""
+        with self._lock:
+            self._enforcer.load_policy()
+            missing = [r for r in default_policy_lines() if not self._enforcer.has_policy(*r)]
+            if missing:
+                self._enforcer.add_policies(missing)
+                self._changed()
+            return len(missing)
+
+    def assign(self, *, subject: str, role: str, domain: str) -> None:
+        """Give ``subject`` ``role`` in ``domain`` (idempotent)."""
+        _validate(role=role, domain=domain)
+        with self._lock:
+            self._enforcer.load_policy()
+            for held, _dom in self._roles(subject):
+                if (held, role) in EXCLUSIVE:
+                    raise Conflict(
+                        f"separation of duties: '{subject}' holds {held} and cannot be {role}",
+                        subject=subject,
+                    )
+            if self._enforcer.add_grouping_policy(subject, role, domain):
+                self._changed()
+
+    def unassign(self, *, subject: str, role: str, domain: str) -> None:
+        """Take ``role`` in ``domain`` away from ``subject`` (idempotent)."""
+        with self._lock:
+            self._enforcer.load_policy()
+            if self._enforcer.remove_grouping_policy(subject, role, domain):
+                self._changed()
+
+    def roles_of(self, subject: str) -> list[tuple[str, str]]:
+        """``[(role, domain), ...]`` held by ``subject``, sorted."""
+        self._maybe_reload()
+        with self._lock:
+            return self._roles(subject)
+
+    def _roles(self, subject: str) -> list[tuple[str, str]]:
+        rules = self._enforcer.get_filtered_grouping_policy(0, subject)
+        return sorted((r[1], r[2]) for r in rules)
+
+
+def _validate(*, role: str, domain: str) -> None:
+    if role not in ROLES:
+        raise Unprocessable(f"unknown role '{role}' (one of {', '.join(ROLES)})")
+    if role in DEPARTMENT_ROLES and domain == ANY_DOMAIN:
+        raise Unprocessable(f"a {role} is assigned in one department's domain, not '*'")
+    if role not in DEPARTMENT_ROLES and domain != ANY_DOMAIN:
+        raise Unprocessable(f"the {role} role is held in domain '*', not '{domain}'")
+    if not domain or any(c.isspace() or c == "," for c in domain):
+        raise Unprocessable(f"bad domain {domain!r}")

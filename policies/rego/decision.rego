@@ -1,0 +1,310 @@
+# Sluice data policy: what one request may see of one catalog entry.
+#
+# Input (built by policies.inputs): user, dataset, request, grants, now, usage.
+# Output: data.sluice.decision.decision, one object covering every field of the entry.
+#
+# Written for BOTH engines: regopy (rego-cpp) in process and a real OPA server.
+# Keep to builtins both implement; time.parse_rfc3339_ns is NOT usable in regopy,
+# so timestamps arrive normalised (UTC, "YYYY-MM-DDTHH:MM:SSZ") and compare as
+# strings. `input.now` is used ONLY to compare with grant expiry: the decision cache
+# relies on that (it keys on grant validity instead of the clock).
+package sluice.decision
+
+import rego.v1
+
+level_rank := {"L1": 1, "L2": 2, "L3": 3, "L4": 4}
+
+max_rows_by_level := {"L1": 100000, "L2": 100000, "L3": 10000, "L4": 1000}
+
+# Mirrors catalog.classification.DEFAULT_MASK (a Python test keeps them equal).
+default_mask := {
+	"id_number": "id_number_partial",
+	"phone": "phone_partial",
+	"name": "name_surname",
+	"bank_card": "bank_card_last4",
+	"address": "address_district",
+	"birth_date": "birth_date_year",
+	"uscc": "hash",
+	"free_text": "redact",
+}
+
+# ---------------------------------------------------------------- the parties
+
+user := input.user
+
+dataset := input.dataset
+
+req := object.get(input, "request", {})
+
+roles := {r | some r in object.get(user, "roles", [])}
+
+clearance := object.get(level_rank, object.get(user, "clearance", ""), 0)
+
+# An unknown level ranks above every clearance, so it is denied.
+field_rank(f) := object.get(level_rank, object.get(f, "level", ""), 5)
+
+dataset_rank := object.get(level_rank, object.get(dataset, "level", ""), 5)
+
+fields_by_name := {f.name: f | some f in dataset.fields}
+
+requested_names := {n | some n in object.get(req, "fields", [])}
+
+unmask_names := {n | some n in object.get(req, "unmask", [])}
+
+released_names contains n if {
+	count(requested_names) == 0
+	some n, _ in fields_by_name
+}
+
+released_names contains n if {
+	some n in requested_names
+	fields_by_name[n]
+}
+
+# ---------------------------------------------------------------- grants
+
+now := object.get(input, "now", "")
+
+# An approval by the requester (or by the user asking now) never counts.
+approvers(g) := {a |
+	some a in object.get(g, "approvals", [])
+	a != object.get(g, "requester", "")
+	a != user.subject
+}
+
+effective_grants contains i if {
+	some i, g in object.get(input, "grants", [])
+	g.status == "approved"
+	g.dataset == dataset.id
+	g.action == "allow"
+	object.get(g, "requester", user.subject) == user.subject
+	is_string(g.expires_at)
+	is_string(now)
+	now != ""
+	g.expires_at > now
+}
+
+covered(name, needed) if {
+	some i in effective_grants
+	g := input.grants[i]
+	name in g.fields
+	count(approvers(g)) >= needed
+}
+
+# Releasing an unmasked L4 field needs two approvals by two different stewards.
+unmask_approvals(f) := 2 if {
+	f.level == "L4"
+} else := 1
+
+# ---------------------------------------------------------------- fields
+
+sensitive(f) if object.get(f, "pi_category", "none") != "none"
+
+sensitive(f) if is_string(object.get(f, "mask_override", null))
+
+mask_method(f) := f.mask_override if {
+	is_string(object.get(f, "mask_override", null))
+} else := object.get(default_mask, object.get(f, "pi_category", "none"), "redact")
+
+# Order matters: clearance first, grants can never lift a field above clearance.
+base_action(f) := "deny" if {
+	field_rank(f) > clearance
+} else := "allow" if {
+	not sensitive(f)
+} else := "allow" if {
+	field_rank(f) < clearance
+	field_rank(f) <= 2
+} else := "allow" if {
+	covered(f.name, unmask_approvals(f))
+} else := "mask"
+
+field_decisions := {name: d |
+	some name, f in fields_by_name
+	a := base_action(f)
+	d := {"action": a, "method": field_method(f, a)}
+}
+
+field_method(f, a) := mask_method(f) if a == "mask" else := null
+
+action_of(name) := field_decisions[name].action
+
+# ---------------------------------------------------------------- refusals
+
+errors contains "purpose is required" if {
+	not is_string(object.get(req, "purpose", null))
+}
+
+errors contains "purpose is required" if req.purpose == ""
+
+errors contains sprintf("purpose '%s' is not allowed for this dataset", [req.purpose]) if {
+	is_string(req.purpose)
+	req.purpose != ""
+	not req.purpose in object.get(dataset, "allowed_purposes", [])
+}
+
+errors contains "a case reference is required for L3 and L4 datasets" if {
+	dataset_rank >= 3
+	not has_case_ref
+}
+
+has_case_ref if {
+	is_string(req.case_ref)
+	req.case_ref != ""
+}
+
+errors contains "separation of duties: a security officer never queries data" if {
+	"security_officer" in roles
+}
+
+errors contains "only analysts may query data" if not "analyst" in roles
+
+errors contains "unknown dataset level" if dataset_rank > 4
+
+errors contains sprintf("unknown field '%s'", [n]) if {
+	some n in referenced_names
+	not fields_by_name[n]
+}
+
+referenced_names contains n if some n in requested_names
+
+referenced_names contains f.field if some f in object.get(req, "filters", [])
+
+referenced_names contains n if some n in object.get(req, "order_by", [])
+
+referenced_names contains n if some n in object.get(req, "group_by", [])
+
+errors contains sprintf("field '%s' is above your clearance", [n]) if {
+	some n in requested_names
+	action_of(n) == "deny"
+}
+
+errors contains sprintf("filtering on denied field '%s' is refused", [flt.field]) if {
+	some flt in object.get(req, "filters", [])
+	action_of(flt.field) == "deny"
+}
+
+errors contains sprintf("masked field '%s' can only be filtered by equality on its hash token", [flt.field]) if {
+	some flt in object.get(req, "filters", [])
+	action_of(flt.field) == "mask"
+	not token_equality(flt)
+}
+
+token_equality(flt) if {
+	flt.op == "eq"
+	flt.value_is_hash_token == true
+}
+
+errors contains sprintf("sorting on %s field '%s' is refused", [action_of(n), n]) if {
+	some n in object.get(req, "order_by", [])
+	action_of(n) != "allow"
+}
+
+errors contains sprintf("grouping on %s field '%s' is refused", [action_of(n), n]) if {
+	some n in object.get(req, "group_by", [])
+	action_of(n) != "allow"
+}
+
+errors contains "daily row quota exhausted" if rows_remaining <= 0
+
+rows_remaining := object.get(object.get(input, "usage", {}), "rows_remaining_today", 1000000000)
+
+# ---------------------------------------------------------------- approvals
+
+# What this request would release, field by field, without an approved grant.
+pending contains n if {
+	dataset_rank == 4
+	some n in released_names
+	a := action_of(n)
+	a != "deny"
+	not covered(n, release_approvals(fields_by_name[n], a))
+}
+
+pending contains n if {
+	some n in released_names
+	f := fields_by_name[n]
+	f.level == "L4"
+	action_of(n) == "allow"
+	not covered(n, 2)
+}
+
+pending contains n if {
+	some n in unmask_names
+	n in released_names
+	action_of(n) == "mask"
+}
+
+release_approvals(f, a) := 2 if {
+	f.level == "L4"
+	a == "allow"
+} else := 1
+
+approval_reasons contains "approval required: L4 dataset" if {
+	dataset_rank == 4
+	count(pending) > 0
+}
+
+approval_reasons contains sprintf("approval required to release field '%s'", [n]) if some n in pending
+
+# ---------------------------------------------------------------- the decision
+
+default allow := false
+
+default requires_approval := false
+
+default policy_version := "unversioned"
+
+policy_version := data.sluice_meta.policy_version
+
+allow if {
+	count(errors) == 0
+	count(pending) == 0
+}
+
+requires_approval if {
+	count(errors) == 0
+	count(pending) > 0
+}
+
+notes contains sprintf("allowed for purpose '%s'", [req.purpose]) if allow
+
+notes contains sprintf("field '%s' masked with %s", [n, field_decisions[n].method]) if {
+	allow
+	some n in released_names
+	action_of(n) == "mask"
+}
+
+notes contains sprintf("field '%s' withheld: above clearance", [n]) if {
+	allow
+	some n in released_names
+	action_of(n) == "deny"
+}
+
+notes contains "rows limited to the user's jurisdiction" if {
+	allow
+	row_filter != null
+}
+
+reasons := sort(errors) if {
+	count(errors) > 0
+} else := sort(approval_reasons) if {
+	count(pending) > 0
+} else := sort(notes)
+
+row_filter := {"field": dataset.region_field, "prefixes": sort({p | some p in object.get(user, "jurisdiction", [])})} if {
+	is_string(object.get(dataset, "region_field", null))
+} else := null
+
+max_rows := min({max_rows_by_level[dataset.level], max([rows_remaining, 0])}) if {
+	max_rows_by_level[dataset.level]
+} else := 0
+
+decision := {
+	"allow": allow,
+	"reasons": reasons,
+	"fields": field_decisions,
+	"row_filter": row_filter,
+	"max_rows": max_rows,
+	"requires_approval": requires_approval,
+	"approval_fields": sort(pending),
+	"policy_version": policy_version,
+}
