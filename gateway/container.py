@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.credentials import build_keyring
 from catalog.db import make_engine, make_session_factory, migrate
+from gateway.auth.authenticator import build_authenticator
 from gateway.settings import Settings
 
 
@@ -40,4 +41,5 @@ def build_services(settings: Settings) -> Services:
     services = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
     # --- wiring: each package adds its own default here ---
     services.keyring = build_keyring(settings, services.sessions)
+    services.authenticator = build_authenticator(settings)
     return services

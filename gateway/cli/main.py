@@ -12,6 +12,9 @@ def cli() -> None:
 
 def _mount() -> None:
     """Import each command group and add it; groups live in their own modules."""
+    from gateway.cli.token_cmd import token
+
+    cli.add_command(token)
 
 
 _mount()

@@ -1,0 +1,99 @@
+"""``Authenticator``: an ``Authorization`` header → the caller's ``UserContext``.
+
+``build_authenticator(settings)`` chooses the token source once at startup:
+
+- ``SLUICE_OIDC_ISSUER`` and ``SLUICE_OIDC_JWKS_URL`` set: tokens of that provider,
+  keys from its JWKS (``RemoteJwks``);
+- neither set: the embedded issuer (``sluice-embedded``), its key in ``SLUICE_HOME``.
+
+Setting only one of the two is a configuration error, refused at startup rather than
+silently falling back to the embedded issuer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog.errors import Unauthenticated
+from gateway.auth.claims import ClaimNames, to_user_context
+from gateway.auth.issuer import EMBEDDED_ISSUER
+from gateway.auth.jwks import RemoteJwks, StaticJwks
+from gateway.auth.keys import SigningKey, load_or_create_signing_key
+from gateway.auth.validator import TokenValidator
+from gateway.settings import Settings
+from policies.decision import UserContext
+
+
+class Authenticator:
+    """Parses ``Bearer <token>``, validates the token, maps its claims."""
+
+    def __init__(
+        self,
+        *,
+        validator: TokenValidator,
+        claim_names: ClaimNames,
+        signing_key: SigningKey | None = None,
+        issuer: str = EMBEDDED_ISSUER,
+        audience: str = "sluice",
+    ) -> None:
+        self.validator = validator
+        self.claim_names = claim_names
+        self.signing_key = signing_key  # set only for the embedded issuer
+        self.issuer = issuer
+        self.audience = audience
+
+    def authenticate(self, authorization_header: str | None) -> UserContext:
+        """The caller's ``UserContext``, or ``Unauthenticated`` (401)."""
+        if not authorization_header:
+            raise Unauthenticated("missing bearer token")
+        scheme, _, token = authorization_header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise Unauthenticated("expected 'Authorization: Bearer <token>'")
+        claims = self.validator.validate(token)
+        return to_user_context(claims, self.claim_names)
+
+    def public_jwks(self) -> dict[str, Any] | None:
+        """The JWKS this gateway publishes (embedded issuer only)."""
+        return self.validator.jwks.document()
+
+
+def claim_names_from(settings: Settings) -> ClaimNames:
+    return ClaimNames(
+        department=settings.claim_department,
+        roles=settings.claim_roles,
+        clearance=settings.claim_clearance,
+        jurisdiction=settings.claim_jurisdiction,
+    )
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """The default authenticator for ``settings`` (see the module docstring)."""
+    names = claim_names_from(settings)
+    if settings.oidc_issuer or settings.oidc_jwks_url:
+        if not (settings.oidc_issuer and settings.oidc_jwks_url):
+            raise ValueError("set both SLUICE_OIDC_ISSUER and SLUICE_OIDC_JWKS_URL, or neither")
+        validator = TokenValidator(
+            jwks=RemoteJwks(settings.oidc_jwks_url),
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+        )
+        return Authenticator(
+            validator=validator,
+            claim_names=names,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+        )
+    key = load_or_create_signing_key(settings.home)
+    validator = TokenValidator(
+        jwks=StaticJwks({"keys": [key.public_jwk()]}),
+        issuer=EMBEDDED_ISSUER,
+        audience=settings.oidc_audience,
+    )
+    return Authenticator(
+        validator=validator,
+        claim_names=names,
+        signing_key=key,
+        issuer=EMBEDDED_ISSUER,
+        audience=settings.oidc_audience,
+    )

@@ -1,0 +1,59 @@
+"""``sluice token USER [--ttl SECONDS]``: mint a bearer token from the embedded issuer.
+
+The user must exist in the catalog's ``users`` table (the demo seeds ``alice arthur
+fiona carl sam root``); their department, roles, clearance and jurisdiction go into the
+token as they are stored. Only the token is printed, so ``$(sluice token alice)`` works.
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from catalog.db import make_engine, make_session_factory, migrate
+from catalog.models import User
+from gateway.auth.authenticator import claim_names_from
+from gateway.auth.issuer import DEFAULT_TTL_S, EMBEDDED_ISSUER, MAX_TTL_S, mint_token
+from gateway.auth.keys import load_or_create_signing_key
+from gateway.settings import load_settings
+
+
+@click.command("token")
+@click.argument("user")
+@click.option(
+    "--ttl",
+    type=click.IntRange(1, MAX_TTL_S),
+    default=DEFAULT_TTL_S,
+    show_default=True,
+    help="lifetime of the token in seconds",
+)
+def token(user: str, ttl: int) -> None:
+    """Print a bearer token for USER, signed by the embedded issuer."""
+    settings = load_settings()
+    if settings.oidc_issuer or settings.oidc_jwks_url:
+        raise click.ClickException(
+            "an OIDC provider is configured (SLUICE_OIDC_ISSUER); get tokens from it instead"
+        )
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            row = session.scalars(select(User).where(User.subject == user)).one_or_none()
+            if row is None:
+                known = ", ".join(session.scalars(select(User.subject).order_by(User.subject)))
+                raise click.ClickException(
+                    f"unknown user {user!r}; known users: {known or '(none: run sluice demo)'}"
+                )
+            minted = mint_token(
+                user=row,
+                key=load_or_create_signing_key(settings.home),
+                issuer=EMBEDDED_ISSUER,
+                audience=settings.oidc_audience,
+                ttl=ttl,
+                claim_names=claim_names_from(settings),
+            )
+    finally:
+        engine.dispose()
+    click.echo(minted)
