@@ -1,0 +1,114 @@
+"""Recomputing the hash chain: shared by database verification and offline export checks.
+
+Rows are fed in seq order; the first failure stops the check and names its seq. Hashes
+are recomputed over the stored canonical bytes (no re-serialisation on the hot path),
+and the indexed columns are compared with the body, so an insider who edits only a
+filter column (to hide an event from searches) is caught too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from audit.events import GENESIS_HASH, index_of
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    seq: int
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """``ok`` with counts, or the first bad sequence number and why."""
+
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "events": self.events,
+                               "checkpoints": self.checkpoints}  # fmt: skip
+        if not self.ok:
+            out.update(first_bad_seq=self.first_bad_seq, reason=self.reason, detail=self.detail)
+        return out
+
+
+def result(events: int, checkpoints: int, failures: Sequence[Failure]) -> VerifyResult:
+    """The earliest failure wins: that is the first event that cannot be trusted."""
+    if not failures:
+        return VerifyResult(True, events, checkpoints)
+    first = min(failures, key=lambda f: f.seq)
+    return VerifyResult(False, events, checkpoints, first.seq, first.reason, first.detail)
+
+
+@dataclass
+class ChainChecker:
+    """Streams rows ``(seq, prev_hash, hash, body[, *index])`` and stops at the first break."""
+
+    start_seq: int = 1
+    start_prev: str = GENESIS_HASH
+    want: set[int] = field(default_factory=set)
+    check_index: bool = True
+    count: int = 0
+    failure: Failure | None = None
+    hashes_at: dict[int, str] = field(default_factory=dict)
+    last_seq: int = 0
+
+    def __post_init__(self) -> None:
+        self._expect = self.start_seq
+        self._prev_hex = self.start_prev
+        self._prev = bytes.fromhex(self.start_prev)
+        self.last_seq = self.start_seq - 1
+
+    def feed(self, rows: Iterable[Sequence[Any]]) -> bool:
+        """Check a chunk; False once a failure is found (further chunks are ignored)."""
+        if self.failure is not None:
+            return False
+        sha256 = hashlib.sha256
+        loads = orjson.loads
+        expect, prev, prev_hex, want = self._expect, self._prev, self._prev_hex, self.want
+        count = self.count
+        try:
+            for row in rows:
+                seq = row[0]
+                if seq != expect:
+                    if seq > expect:
+                        return self._fail(expect, "gap", f"seq {expect} is missing")
+                    return self._fail(seq, "order", f"seq {seq} appears after {expect - 1}")
+                if row[1] != prev_hex:
+                    return self._fail(seq, "hash mismatch", "prev_hash does not link")
+                body = row[3]
+                data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+                digest = sha256(prev + data)
+                hex_hash = digest.hexdigest()
+                if hex_hash != row[2]:
+                    return self._fail(seq, "hash mismatch", "stored hash does not match event")
+                parsed = loads(data)
+                if not isinstance(parsed, dict) or parsed.get("seq") != seq:
+                    return self._fail(seq, "seq mismatch", "event body names another seq")
+                if self.check_index and len(row) > 4 and tuple(row[4:]) != index_of(parsed):
+                    return self._fail(seq, "index mismatch", "indexed columns differ from body")
+                if seq in want:
+                    self.hashes_at[seq] = hex_hash
+                prev, prev_hex = digest.digest(), hex_hash
+                expect += 1
+                count += 1
+        finally:
+            self._expect, self._prev, self._prev_hex, self.count = expect, prev, prev_hex, count
+            self.last_seq = expect - 1
+        return True
+
+    def _fail(self, seq: int, reason: str, detail: str) -> bool:
+        self.failure = Failure(seq, reason, detail)
+        return False

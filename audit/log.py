@@ -1,0 +1,180 @@
+"""``AuditLog``: the one object the gateway holds to write and read the audit trail.
+
+Writing is fail-closed: ``append`` returns only once the event is durably committed,
+and raises ``Unavailable`` (503) if the store fails or does not answer within
+``append_timeout_s``. The gateway must call it *before* the action it records (rows
+leaving, a grant taking effect) and refuse the action when it raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import structlog
+
+from audit import witness
+from audit.events import Prepared, format_ts, prepare, utc_now
+from audit.signing import KeyRing, Signer
+from audit.store import AuditStore
+from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterConfig
+from catalog.errors import Unavailable
+
+log = structlog.get_logger("sluice.audit")
+
+__all__ = ["AuditLog", "Receipt"]
+
+
+class AuditLog:
+    """Append-only, hash-chained, checkpoint-signed audit trail over one database."""
+
+    def __init__(
+        self,
+        *,
+        store: AuditStore,
+        home: Path,
+        signer: Signer,
+        writer: GroupCommitWriter,
+        clock: Callable[[], datetime],
+        append_timeout_s: float,
+    ) -> None:
+        self.store = store
+        self.home = home
+        self.signer = signer
+        self.clock = clock
+        self.append_timeout_s = append_timeout_s
+        self._writer = writer
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        url: str,
+        home: Path,
+        checkpoint_every: int = 1000,
+        checkpoint_seconds: float = 10.0,
+        append_timeout_s: float = 2.0,
+        clock: Callable[[], datetime] = utc_now,
+        signer: Signer | None = None,
+    ) -> AuditLog:
+        """Open the log; the schema must already be migrated (``catalog.db.migrate``).
+
+        An unreachable store does not stop the gateway from starting (appends then fail
+        closed with 503); a reachable store with non-durable settings does.
+        """
+        home.mkdir(parents=True, exist_ok=True)
+        store = AuditStore(url, timeout_s=append_timeout_s)
+        signer = signer or KeyRing.in_home(home)
+        last_cp = 0
+        try:
+            conn = store.connect()
+        except Unavailable as exc:
+            if "not durable" in exc.message:
+                raise
+            log.error("audit_store_unreachable_at_startup", error=exc.message)
+        else:
+            try:
+                store.publish_keys(conn, signer.public_keys(), format_ts(clock()))
+                row = store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
+                last_cp = int(row[0][0] or 0)
+            finally:
+                conn.close()
+        config = WriterConfig(
+            checkpoint_every=checkpoint_every,
+            checkpoint_seconds=checkpoint_seconds,
+            witness=witness.witness_path(home),
+            clock=clock,
+        )
+        writer = GroupCommitWriter(store, signer, config)
+        writer.start(last_cp)
+        return cls(
+            store=store, home=home, signer=signer, writer=writer, clock=clock,
+            append_timeout_s=append_timeout_s,
+        )  # fmt: skip
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._writer.metrics
+
+    @property
+    def witness_file(self) -> Path:
+        return witness.witness_path(self.home)
+
+    def prepare(self, event: Mapping[str, Any]) -> Prepared:
+        """Validate an event without writing it (BadRequest on a malformed event)."""
+        return prepare(event, clock=self.clock)
+
+    def append(self, event: Mapping[str, Any]) -> Receipt:
+        """Write one event durably; blocks; Unavailable if not committed within the bound."""
+        done = threading.Event()
+        item = Pending(prepared=prepare(event, clock=self.clock), done=done)
+        self._writer.submit(item)
+        if not done.wait(self.append_timeout_s):
+            self._timed_out(item)
+        return self._outcome(item)
+
+    async def append_async(self, event: Mapping[str, Any]) -> Receipt:
+        """``append`` for the event loop: waits on a future the writer thread completes."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        item = Pending(prepared=prepare(event, clock=self.clock), future=future, loop=loop)
+        self._writer.submit(item)
+        try:
+            return await asyncio.wait_for(future, self.append_timeout_s)
+        except TimeoutError:
+            self._timed_out(item)
+
+    def _timed_out(self, item: Pending) -> NoReturn:
+        dropped = self._writer.abandon(item)
+        self._writer.metrics.timeouts += 1
+        log.error(
+            "audit_append_timeout",
+            bound_s=self.append_timeout_s,
+            event_type=item.prepared.body.get("type"),
+            dropped=dropped,
+        )
+        raise Unavailable(
+            f"the audit store did not confirm the event within {self.append_timeout_s} s"
+        )
+
+    @staticmethod
+    def _outcome(item: Pending) -> Receipt:
+        if item.error is not None:
+            raise item.error
+        if item.receipt is None:
+            raise Unavailable("the audit event was not written")
+        return item.receipt
+
+    def rotate_signing_key(self) -> str:
+        """Start signing with a new key; the old public key stays published."""
+        if not isinstance(self.signer, KeyRing):
+            raise Unavailable("this audit log's signer cannot rotate keys")
+        kid = self.signer.rotate()
+        conn = self.store.connect()
+        try:
+            self.store.publish_keys(conn, self.signer.public_keys(), format_ts(self.clock()))
+        finally:
+            conn.close()
+        return kid
+
+    def reader(self) -> Any:
+        """A new read connection (caller closes it); Unavailable if the store is down."""
+        return self.store.connect(reader=True)
+
+    def close(self) -> None:
+        """Flush pending events, sign a final checkpoint, stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close(timeout=max(10.0, self.append_timeout_s * 3))
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -1,0 +1,48 @@
+"""Shared helpers for the audit tests: open a migrated log, make events, tamper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from audit.log import AuditLog
+from catalog.db import migrate
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'audit.db'}"
+
+
+def open_log(url: str, home: Path, **kwargs: Any) -> AuditLog:
+    migrate(url)
+    kwargs.setdefault("checkpoint_every", 10)
+    kwargs.setdefault("checkpoint_seconds", 60.0)
+    return AuditLog.open(url=url, home=home, **kwargs)
+
+
+def event(n: int = 0, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "type": "query.completed",
+        "outcome": "ok",
+        "actor": {"sub": f"user{n % 3}", "dept": "finance", "roles": ["analyst"]},
+        "resource": "dataset:finance.payroll",
+        "purpose": "case investigation",
+        "case_ref": f"CASE-{n}",
+        "decision": {"allow": True, "reasons": ["grant"], "decision_id": f"d{n}"},
+        "policy_version": "v1",
+        "fields": {"姓名": {"action": "mask", "method": "name"}},
+        "row_filter": "region = '110105'",
+        "rows": n,
+        "result_sha256": "ab" * 32,
+        "client": "10.0.0.1",
+        "request_id": f"req-{n}",
+        "duration_ms": 1.5 + n,
+        "details": {"resource_dept": "finance"},
+    }
+    base.update(overrides)
+    return base
+
+
+def fill(log: AuditLog, count: int) -> None:
+    for n in range(count):
+        log.append(event(n))
