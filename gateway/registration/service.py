@@ -1,0 +1,273 @@
+"""Registering, editing, listing and introspecting sources (keyword-only service functions).
+
+Order in ``register_source``/``update_source`` matters: permission, static validation,
+a live connection test, and only then encryption and the row. The functions never
+commit — the caller's unit of work does — so a failure at any step leaves nothing
+saved. Error messages from adapters are scrubbed of the secret once more here
+(defence in depth: the adapters already scrub).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters import registry
+from adapters.base import ObjectInfo, SourceAdapter, SourceConfig
+from adapters.redaction import scrub
+from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
+from catalog.models import Department, Source
+from catalog.suggestions import suggest
+from gateway.container import Services
+from gateway.registration.access import emit, require_reader, require_steward
+from gateway.registration.connect import (
+    limits_from_settings,
+    open_source_adapter,
+    secret_aad,
+    source_config,
+)
+from gateway.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
+from policies.decision import UserContext
+
+__all__ = [
+    "get_source",
+    "introspect",
+    "list_sources",
+    "open_source_adapter",
+    "register_source",
+    "update_source",
+]
+
+MAX_INTROSPECT_OBJECTS = 200
+SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "api_key", "apikey"})
+
+
+def _plain(secret: SecretStr | str | None) -> str | None:
+    if isinstance(secret, SecretStr):
+        return secret.get_secret_value() or None
+    return secret or None
+
+
+def _refuse_secrets_in_settings(settings: dict[str, Any]) -> None:
+    for key in settings:
+        if key.lower().replace("-", "_") in SECRET_KEYS:
+            raise BadRequest(f"settings.{key} looks like a secret; pass it as `secret`")
+
+
+@contextmanager
+def scrubbed(secret: str | None) -> Iterator[None]:
+    """Re-raise any failure with the secret removed from its message; driver errors
+    that escaped an adapter become ``SourceFailed`` (never a 500 with a DSN in it)."""
+    try:
+        yield
+    except SluiceError as exc:
+        exc.message = scrub(exc.message, [secret])
+        exc.args = (exc.message,)
+        exc.details = {k: scrub(str(v), [secret]) for k, v in exc.details.items()}
+        raise
+    except Exception as exc:
+        raise SourceFailed(
+            f"source connection failed: {scrub(f'{type(exc).__name__}: {exc}', [secret])}"
+        ) from None
+
+
+def _test(config: SourceConfig, services: Services) -> str:
+    """Validate, connect, list objects; return the redacted display form."""
+    limits = limits_from_settings(services.settings)
+    with scrubbed(config.secret):
+        registry.validate_config(config, limits)
+        adapter = registry.open_adapter(config, limits)
+        try:
+            adapter.test_connection()
+        finally:
+            adapter.close()
+        return scrub(registry.redact(config), [config.secret])
+
+
+def _store_secret(
+    *, session: Session, services: Services, source: Source, secret: str | None
+) -> None:
+    if secret is None:
+        source.secret_ciphertext, source.secret_key_id = None, None
+        return
+    if services.keyring is None:
+        raise SourceFailed("no keyring is configured; secrets cannot be stored")
+    source.secret_ciphertext, source.secret_key_id = services.keyring.encrypt(
+        secret, aad=secret_aad(source.id), session=session
+    )
+
+
+def register_source(
+    *,
+    session: Session,
+    services: Services,
+    user: UserContext,
+    source_id: str,
+    department: str,
+    kind: str,
+    display_name: str,
+    settings: dict[str, Any],
+    secret: SecretStr | str | None = None,
+) -> Source:
+    """Register a source after a successful live connection test; nothing is added to
+    the session unless every step succeeded."""
+    require_steward(services=services, user=user, department=department, action="source:register")
+    if session.get(Department, department) is None:
+        raise BadRequest(f"unknown department {department!r}")
+    if session.get(Source, source_id) is not None:
+        raise Conflict(f"a source {source_id!r} already exists")
+    _refuse_secrets_in_settings(settings)
+    plain = _plain(secret)
+    config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
+    redacted = _test(config, services)
+    source = Source(
+        id=source_id,
+        department=department,
+        kind=kind,
+        display_name=display_name,
+        settings=dict(settings),
+        redacted=redacted,
+        created_by=user.subject,
+    )
+    _store_secret(session=session, services=services, source=source, secret=plain)
+    session.add(source)
+    session.flush()
+    emit(
+        services=services,
+        user=user,
+        event_type="source.registered",
+        resource=f"source:{source_id}",
+        department=department,
+        details={"kind": kind, "redacted": redacted},
+    )
+    return source
+
+
+def update_source(
+    *,
+    session: Session,
+    services: Services,
+    user: UserContext,
+    source_id: str,
+    display_name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    secret: SecretStr | str | None = None,
+) -> Source:
+    """Change a source's name, settings or secret; a changed connection is tested
+    before anything is written."""
+    source = load_source(session, source_id)
+    require_steward(
+        services=services, user=user, department=source.department, action="source:edit"
+    )
+    changed: list[str] = []
+    if settings is not None or secret is not None:
+        new_settings = dict(source.settings if settings is None else settings)
+        _refuse_secrets_in_settings(new_settings)
+        plain = _plain(secret)
+        if plain is None:
+            plain = source_config(services=services, source=source).secret
+        config = SourceConfig(kind=source.kind, settings=new_settings, secret=plain)
+        source.redacted = _test(config, services)
+        source.settings = new_settings
+        if secret is not None:
+            _store_secret(session=session, services=services, source=source, secret=plain)
+            changed.append("secret")
+        if settings is not None:
+            changed.append("settings")
+    if display_name is not None:
+        source.display_name = display_name
+        changed.append("display_name")
+    session.flush()
+    emit(
+        services=services,
+        user=user,
+        event_type="source.updated",
+        resource=f"source:{source_id}",
+        department=source.department,
+        details={"changed": changed, "redacted": source.redacted},
+    )
+    return source
+
+
+def load_source(session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"no source {source_id!r}")
+    return source
+
+
+def get_source(*, session: Session, user: UserContext, source_id: str) -> Source:
+    source = load_source(session, source_id)
+    require_reader(user=user, department=source.department)
+    return source
+
+
+def list_sources(*, session: Session, user: UserContext) -> list[Source]:
+    """A steward sees their department's sources; an admin sees all."""
+    query = select(Source).order_by(Source.id)
+    if "admin" not in user.roles:
+        if "steward" not in user.roles or not user.department:
+            require_reader(user=user, department="any")
+        query = query.where(Source.department == user.department)
+    return list(session.scalars(query))
+
+
+def columns_of(adapter: SourceAdapter, obj: ObjectInfo, services: Services) -> list[ColumnProposal]:
+    rows = limits_from_settings(services.settings).sample_rows
+    sample = adapter.sample(obj.name, rows=rows)
+    columns = []
+    for column in obj.columns:
+        values = (
+            sample.column(column.name).to_pylist() if column.name in sample.column_names else []
+        )
+        found = suggest(column.name, column.type, values)
+        columns.append(
+            ColumnProposal(
+                name=column.name,
+                type=column.type,
+                suggestion=SuggestionOut(**found.to_dict()),
+            )
+        )
+    return columns
+
+
+def introspect(
+    *,
+    session: Session,
+    services: Services,
+    user: UserContext,
+    source_id: str,
+    objects: list[str] | None = None,
+) -> list[ObjectProposal]:
+    """The source's objects with columns, types and a classification proposal per
+    column from a bounded sample (``AdapterLimits.sample_rows`` rows per object)."""
+    source = load_source(session, source_id)
+    require_steward(
+        services=services, user=user, department=source.department, action="source:edit"
+    )
+    config = source_config(services=services, source=source)
+    with scrubbed(config.secret):
+        adapter = registry.open_adapter(config, limits_from_settings(services.settings))
+        try:
+            found = adapter.list_objects()
+            if objects is not None:
+                missing = sorted(set(objects) - {o.name for o in found})
+                if missing:
+                    raise NotFound(f"source {source_id} has no object(s) {', '.join(missing)}")
+                found = [o for o in found if o.name in set(objects)]
+            if len(found) > MAX_INTROSPECT_OBJECTS:
+                raise BadRequest(
+                    f"source {source_id} has {len(found)} objects; name at most "
+                    f"{MAX_INTROSPECT_OBJECTS} in `objects`"
+                )
+            return [
+                ObjectProposal(name=o.name, kind=o.kind, columns=columns_of(adapter, o, services))
+                for o in found
+            ]
+        finally:
+            adapter.close()
