@@ -12,9 +12,12 @@ def cli() -> None:
 
 def _mount() -> None:
     """Import each command group and add it; groups live in their own modules."""
+    from gateway.cli.sources_cmd import COMMANDS as source_commands
     from gateway.cli.token_cmd import token
 
     cli.add_command(token)
+    for group in source_commands:
+        cli.add_command(group)
 
 
 _mount()

@@ -1,0 +1,275 @@
+"""``sluice sources|datasets|keys``: the steward operations on the local catalog database.
+
+The CLI runs with operator access to ``SLUICE_HOME`` (and so to the keys); it still acts
+*as* a named steward (``--as``) so the same department rule and audit events apply as
+through the API. Secrets are never taken as a plain option (shell history, ``ps``):
+``--secret-env NAME`` reads an environment variable, ``--ask-secret`` prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from catalog.errors import SluiceError
+from catalog.models import User
+from gateway import registration
+from gateway.container import Services, build_services
+from gateway.registration.schemas import DatasetOut, DatasetPatch, FieldPatch, SourceOut
+from gateway.settings import load_settings
+from policies.decision import UserContext
+
+T = TypeVar("T")
+
+
+def _echo(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@contextmanager
+def _unit_of_work(as_user: str | None) -> Iterator[tuple[Services, Session, UserContext]]:
+    """Services, one session committed only on success, and the acting steward."""
+    services = build_services(load_settings())
+    try:
+        with services.sessions() as session:
+            user = _acting_user(session, as_user)
+            try:
+                yield services, session, user
+                session.commit()
+            except SluiceError as exc:
+                session.rollback()
+                raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        services.engine.dispose()
+
+
+def _acting_user(session: Session, subject: str | None) -> UserContext:
+    if not subject:
+        raise click.UsageError("name the steward to act as with --as USER")
+    row = session.get(User, subject)
+    if row is None:
+        raise click.ClickException(f"no user {subject!r} in the catalog")
+    return UserContext(
+        subject=row.subject,
+        department=row.department,
+        roles=tuple(row.roles or ()),
+        clearance=row.clearance,
+        jurisdiction=tuple(row.jurisdiction or ()),
+    )
+
+
+def _as_option(func: Callable[..., T]) -> Callable[..., T]:
+    return click.option("--as", "as_user", required=True, help="steward subject to act as")(func)
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+@click.group("sources")
+def sources() -> None:
+    """Register and inspect partner departments' sources."""
+
+
+@sources.command("add")
+@_as_option
+@click.argument("source_id")
+@click.option("--kind", required=True, help="postgresql, mysql, sqlite, csv, parquet, http_json…")
+@click.option("--name", "display_name", required=True, help="display name")
+@click.option("--department", help="defaults to the steward's department")
+@click.option("--url", help="connection URL without a password (settings.url)")
+@click.option("--setting", "setting", multiple=True, help="KEY=VALUE, repeatable")
+@click.option("--secret-env", help="read the secret (password, token) from this variable")
+@click.option("--ask-secret", is_flag=True, help="prompt for the secret without echo")
+def sources_add(
+    as_user: str,
+    source_id: str,
+    kind: str,
+    display_name: str,
+    department: str | None,
+    url: str | None,
+    setting: tuple[str, ...],
+    secret_env: str | None,
+    ask_secret: bool,
+) -> None:
+    """Register SOURCE_ID after a live connection test."""
+    settings = _pairs(setting)
+    if url:
+        settings["url"] = url
+    secret: str | None = None
+    if secret_env:
+        secret = os.environ.get(secret_env)
+        if secret is None:
+            raise click.ClickException(f"environment variable {secret_env} is not set")
+    elif ask_secret:
+        secret = click.prompt("secret", hide_input=True)
+    with _unit_of_work(as_user) as (services, session, user):
+        source = registration.register_source(
+            session=session,
+            services=services,
+            user=user,
+            source_id=source_id,
+            department=department or user.department or "",
+            kind=kind,
+            display_name=display_name,
+            settings=settings,
+            secret=secret,
+        )
+        _echo(SourceOut.of(source).model_dump(mode="json"))
+
+
+@sources.command("list")
+@_as_option
+def sources_list(as_user: str) -> None:
+    """Sources of the steward's department (redacted)."""
+    with _unit_of_work(as_user) as (_services, session, user):
+        found = registration.list_sources(session=session, user=user)
+        _echo([SourceOut.of(s).model_dump(mode="json") for s in found])
+
+
+@sources.command("introspect")
+@_as_option
+@click.argument("source_id")
+@click.option("--object", "objects", multiple=True, help="only these objects")
+def sources_introspect(as_user: str, source_id: str, objects: tuple[str, ...]) -> None:
+    """Objects, columns and proposed classifications of SOURCE_ID."""
+    with _unit_of_work(as_user) as (services, session, user):
+        found = registration.introspect(
+            session=session,
+            services=services,
+            user=user,
+            source_id=source_id,
+            objects=list(objects) or None,
+        )
+        _echo([o.model_dump(mode="json") for o in found])
+
+
+@click.group("datasets")
+def datasets() -> None:
+    """Draft, classify and publish catalog entries."""
+
+
+@datasets.command("create")
+@_as_option
+@click.argument("source_id")
+@click.argument("object_name")
+@click.option("--id", "dataset_id", help="defaults to SOURCE_ID.OBJECT_NAME")
+@click.option("--title-zh", default="")
+@click.option("--title-en", default="")
+def datasets_create(
+    as_user: str,
+    source_id: str,
+    object_name: str,
+    dataset_id: str | None,
+    title_zh: str,
+    title_en: str,
+) -> None:
+    """A draft entry from OBJECT_NAME of SOURCE_ID, pre-classified."""
+    with _unit_of_work(as_user) as (services, session, user):
+        dataset = registration.create_draft(
+            session=session,
+            services=services,
+            user=user,
+            source_id=source_id,
+            object_name=object_name,
+            dataset_id=dataset_id,
+            title_zh=title_zh,
+            title_en=title_en,
+        )
+        _echo(DatasetOut.of(dataset).model_dump(mode="json"))
+
+
+@datasets.command("classify")
+@_as_option
+@click.argument("dataset_id")
+@click.option("--field", "fields", multiple=True, help="NAME=LEVEL[:PI_CATEGORY], repeatable")
+def datasets_classify(as_user: str, dataset_id: str, fields: tuple[str, ...]) -> None:
+    """Set fields' level and PI category, e.g. ``--field sfzh=L4:id_number``."""
+    patch: dict[str, FieldPatch] = {}
+    for name, value in _pairs(fields).items():
+        level, _, category = str(value).partition(":")
+        try:
+            patch[name] = FieldPatch.model_validate(
+                {"level": level or None, "pi_category": category or None}
+            )
+        except ValueError as exc:
+            raise click.BadParameter(f"{name}: {exc}") from None
+    with _unit_of_work(as_user) as (services, session, user):
+        dataset = registration.update_dataset(
+            session=session,
+            services=services,
+            user=user,
+            dataset_id=dataset_id,
+            patch=DatasetPatch(fields=patch),
+        )
+        _echo(DatasetOut.of(dataset).model_dump(mode="json"))
+
+
+@datasets.command("publish")
+@_as_option
+@click.argument("dataset_id")
+def datasets_publish(as_user: str, dataset_id: str) -> None:
+    """Publish DATASET_ID with its current classification."""
+    with _unit_of_work(as_user) as (services, session, user):
+        dataset = registration.publish(
+            session=session, services=services, user=user, dataset_id=dataset_id
+        )
+        click.echo(f"published {dataset.id} (schema version {dataset.schema_version})")
+
+
+@datasets.command("refresh")
+@_as_option
+@click.argument("dataset_id")
+def datasets_refresh(as_user: str, dataset_id: str) -> None:
+    """Follow schema drift of DATASET_ID's source object."""
+    with _unit_of_work(as_user) as (services, session, user):
+        report = registration.refresh_schema(
+            session=session, services=services, user=user, dataset_id=dataset_id
+        )
+        _echo(report.model_dump(mode="json"))
+
+
+@click.group("keys")
+def keys() -> None:
+    """Master keys of the secret store (envelope encryption)."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """New master key; every data key re-wrapped; old ciphertexts keep working."""
+    services = build_services(load_settings())
+    try:
+        report = services.keyring.rotate_master()
+    finally:
+        services.engine.dispose()
+    click.echo(
+        f"master key {report.master_kid} is current (was {report.previous_kid}); "
+        f"{report.rewrapped} data key(s) re-wrapped"
+    )
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """How many data keys each master key wraps."""
+    services = build_services(load_settings())
+    try:
+        _echo(
+            {"current": services.keyring.current_master_kid, "data_keys": services.keyring.status()}
+        )
+    finally:
+        services.engine.dispose()
+
+
+COMMANDS = (sources, datasets, keys)
