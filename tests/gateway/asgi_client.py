@@ -4,17 +4,18 @@ now emits a StarletteDeprecationWarning, an error under ``filterwarnings = error
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import httpx
 from fastapi import FastAPI
 
 
-def get(app: FastAPI, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+def get(app: FastAPI, url: str, headers: Mapping[str, str | bytes] | None = None) -> httpx.Response:
     """One GET request through ``httpx.ASGITransport``; no network involved."""
 
     async def _call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sluice.test") as client:
-            return await client.get(url, headers=headers or {})
+            return await client.get(url, headers=dict(headers or {}))
 
     return asyncio.run(_call())
