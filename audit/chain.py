@@ -37,8 +37,11 @@ class VerifyResult:
     detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": self.ok, "events": self.events,
-                               "checkpoints": self.checkpoints}  # fmt: skip
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "events": self.events,
+            "checkpoints": self.checkpoints,
+        }
         if not self.ok:
             out.update(first_bad_seq=self.first_bad_seq, reason=self.reason, detail=self.detail)
         return out

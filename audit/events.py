@@ -21,25 +21,59 @@ from catalog.errors import BadRequest
 
 EVENT_TYPES = frozenset(
     {
-        "query.started", "query.completed", "query.failed", "query.denied",
-        "access.requested", "access.approved", "access.rejected", "access.revoked",
-        "source.registered", "source.updated", "dataset.published", "dataset.updated",
-        "audit.read", "audit.exported", "audit.verified",
+        "query.started",
+        "query.completed",
+        "query.failed",
+        "query.denied",
+        "access.requested",
+        "access.approved",
+        "access.rejected",
+        "access.revoked",
+        "source.registered",
+        "source.updated",
+        "dataset.published",
+        "dataset.updated",
+        "audit.read",
+        "audit.exported",
+        "audit.verified",
     }
-)  # fmt: skip
+)
 OUTCOMES = frozenset({"ok", "denied", "error", "started"})
 GENESIS_HASH = "0" * 64
 _TYPE_RE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 
 FIELDS = (
-    "ts", "event_id", "type", "actor", "resource", "purpose", "case_ref", "decision",
-    "policy_version", "fields", "row_filter", "rows", "result_sha256", "client",
-    "request_id", "duration_ms", "outcome", "details",
-)  # fmt: skip
+    "ts",
+    "event_id",
+    "type",
+    "actor",
+    "resource",
+    "purpose",
+    "case_ref",
+    "decision",
+    "policy_version",
+    "fields",
+    "row_filter",
+    "rows",
+    "result_sha256",
+    "client",
+    "request_id",
+    "duration_ms",
+    "outcome",
+    "details",
+)
 INDEX_COLUMNS = (
-    "ts", "type", "actor_sub", "actor_dept", "resource", "resource_dept", "outcome",
-    "purpose", "case_ref", "decision_allow",
-)  # fmt: skip
+    "ts",
+    "type",
+    "actor_sub",
+    "actor_dept",
+    "resource",
+    "resource_dept",
+    "outcome",
+    "purpose",
+    "case_ref",
+    "decision_allow",
+)
 
 
 def format_ts(moment: datetime) -> str:

@@ -93,9 +93,13 @@ class AuditLog:
         writer = GroupCommitWriter(store, signer, config)
         writer.start(last_cp)
         return cls(
-            store=store, home=home, signer=signer, writer=writer, clock=clock,
+            store=store,
+            home=home,
+            signer=signer,
+            writer=writer,
+            clock=clock,
             append_timeout_s=append_timeout_s,
-        )  # fmt: skip
+        )
 
     @property
     def metrics(self) -> Metrics:

@@ -38,9 +38,7 @@ def kid_for(public_raw: bytes) -> str:
 
 
 def _raw_public(key: Ed25519PrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def checkpoint_payload(*, seq: int, hash_hex: str, ts: str, kid: str) -> bytes:

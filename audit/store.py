@@ -28,9 +28,21 @@ from catalog.errors import Unavailable
 
 ADVISORY_KEY = 0x5A1C_E0A0  # "sluice audit": one chain per database
 EVENT_COLUMNS = (
-    "seq", "prev_hash", "hash", "body", "ts", "type", "actor_sub", "actor_dept", "resource",
-    "resource_dept", "outcome", "purpose", "case_ref", "decision_allow",
-)  # fmt: skip
+    "seq",
+    "prev_hash",
+    "hash",
+    "body",
+    "ts",
+    "type",
+    "actor_sub",
+    "actor_dept",
+    "resource",
+    "resource_dept",
+    "outcome",
+    "purpose",
+    "case_ref",
+    "decision_allow",
+)
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, psycopg.Error, OSError)
 
 

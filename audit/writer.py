@@ -13,6 +13,7 @@ commit: the chain then shows a start with no completion, i.e. ``incomplete``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 import time
@@ -158,10 +159,8 @@ class GroupCommitWriter:
 
     def _disconnect(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(DRIVER_ERRORS):
                 self._conn.close()
-            except DRIVER_ERRORS:
-                pass
             self._conn = None
 
     def _commit_batch(self, batch: list[Pending]) -> None:
@@ -191,8 +190,8 @@ class GroupCommitWriter:
             return
         self.metrics.failures += 1
         log.error("audit_append_failed", events=len(batch), error=str(error))
-        failure = error if isinstance(error, Unavailable) else Unavailable(
-            f"audit store failed: {error}"
+        failure = (
+            error if isinstance(error, Unavailable) else Unavailable(f"audit store failed: {error}")
         )
         for item in batch:
             item.error = failure
@@ -237,8 +236,13 @@ class GroupCommitWriter:
         ts = format_ts(self.config.clock())
         kid = self.signer.kid
         payload = checkpoint_payload(seq=seq, hash_hex=hash_hex, ts=ts, kid=kid)
-        return {"seq": seq, "hash": hash_hex, "ts": ts, "kid": kid,
-                "signature": self.signer.sign(payload)}  # fmt: skip
+        return {
+            "seq": seq,
+            "hash": hash_hex,
+            "ts": ts,
+            "kid": kid,
+            "signature": self.signer.sign(payload),
+        }
 
     def _timed_checkpoint(self) -> None:
         """Sign the current head if nobody (in any process) has checkpointed it yet."""
@@ -281,10 +285,9 @@ class GroupCommitWriter:
             elif item.done is not None:
                 item.done.set()
         for loop, items in by_loop.items():
-            try:
+            # a closed loop raises RuntimeError: nobody is waiting any more
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve_futures, items)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                pass
 
 
 def _resolve_futures(items: list[Pending]) -> None:

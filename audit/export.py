@@ -1,0 +1,298 @@
+"""Exports (JSONL, CSV) that carry their own proof, and their offline verification.
+
+An export is a sequence of records: a header, the public keys, the events (each with
+seq, prev_hash, hash and the canonical event), the checkpoints, and a trailer. The
+trailer holds the SHA-256 of every byte before it and the last (seq, hash), signed with
+the exporting log's key, so *any* changed byte fails verification, and a verifier with
+no database can recompute the chain and check every checkpoint signature. Key ids are
+fingerprints: pinning the ids published at ``GET /api/v1/audit/keys`` (``trusted_kids``)
+defeats an attacker who re-signs a doctored export with a key of their own.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+import orjson
+
+from audit.canonical import canonical_json
+from audit.chain import ChainChecker, Failure, VerifyResult, result
+from audit.checkpoints import check_against_chain, check_keys, check_signature
+from audit.events import GENESIS_HASH, format_ts, utc_now
+from audit.signing import Signer, verify_signature
+from audit.store import AuditStore
+from catalog.errors import BadRequest
+
+Format = Literal["jsonl", "csv"]
+CSV_COLUMNS = ("kind", "seq", "prev_hash", "hash", "ts", "type", "actor", "outcome", "record")
+
+
+def _trailer_payload(trailer: dict[str, Any]) -> bytes:
+    return canonical_json({k: v for k, v in trailer.items() if k != "signature"})
+
+
+def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[str, Any]]:
+    p = store.p
+    start_prev = GENESIS_HASH
+    if lo > 1:
+        rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
+        start_prev = rows[0][0] if rows else GENESIS_HASH
+    yield (
+        "header",
+        {
+            "kind": "header",
+            "format": "sluice-audit-export",
+            "version": 1,
+            "exported_at": format_ts(utc_now()),
+            "from_seq": lo,
+            "start_prev_hash": start_prev,
+            "hash": "sha256(prev_hash_bytes || RFC 8785 event)",
+        },
+    )
+    for kid, algorithm, public in store.fetch_all(
+        conn, "SELECT kid, algorithm, public_key FROM audit_keys ORDER BY kid"
+    ):
+        yield "key", {"kind": "key", "kid": kid, "algorithm": algorithm, "public_key": public}
+    sql = (
+        f"SELECT seq, prev_hash, hash, body FROM audit_events "
+        f"WHERE seq >= {p} AND seq <= {p} ORDER BY seq"
+    )
+    for chunk in store.stream(conn, sql, (lo, hi)):
+        for row in chunk:
+            yield "event", row
+    for seq, hash_hex, ts, kid, sig in store.fetch_all(
+        conn,
+        f"SELECT seq, hash, ts, kid, signature FROM audit_checkpoints "
+        f"WHERE seq >= {p} AND seq <= {p} ORDER BY seq",
+        (lo, hi),
+    ):
+        yield (
+            "checkpoint",
+            {
+                "kind": "checkpoint",
+                "seq": seq,
+                "hash": hash_hex,
+                "ts": ts,
+                "kid": kid,
+                "signature": sig,
+            },
+        )
+
+
+def _event_line(seq: int, prev: str, hash_hex: str, body: str) -> bytes:
+    # Canonical by construction: keys event < hash < kind < prev_hash < seq.
+    return (
+        f'{{"event":{body},"hash":"{hash_hex}","kind":"event","prev_hash":"{prev}","seq":{seq}}}\n'
+    ).encode()
+
+
+def _csv_line(values: Iterable[Any]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue().encode()
+
+
+def export_stream(
+    *,
+    store: AuditStore,
+    signer: Signer,
+    fmt: Format = "jsonl",
+    from_seq: int | None = None,
+    to_seq: int | None = None,
+) -> Iterator[bytes]:
+    """The export as byte chunks (for a file or a streaming HTTP response)."""
+    if fmt not in ("jsonl", "csv"):
+        raise BadRequest("format must be jsonl or csv")
+    lo, hi = from_seq or 1, to_seq if to_seq is not None else 2**62
+    digest = hashlib.sha256()
+    count, last_seq, last_hash = 0, lo - 1, None
+    conn = store.connect(reader=True)
+    try:
+        if fmt == "csv":
+            line = _csv_line(CSV_COLUMNS)
+            digest.update(line)
+            yield line
+        for kind, record in _records(store, conn, lo, hi):
+            if kind == "event":
+                seq, prev, hash_hex, body = record
+                count, last_seq, last_hash = count + 1, seq, hash_hex
+                if fmt == "jsonl":
+                    line = _event_line(seq, prev, hash_hex, body)
+                else:
+                    event = orjson.loads(body)
+                    line = _csv_line(
+                        (
+                            kind,
+                            seq,
+                            prev,
+                            hash_hex,
+                            event["ts"],
+                            event["type"],
+                            event["actor"]["sub"],
+                            event["outcome"],
+                            body,
+                        )
+                    )
+            elif fmt == "jsonl":
+                line = canonical_json(record) + b"\n"
+            else:
+                line = _csv_line(
+                    (
+                        kind,
+                        record.get("seq", ""),
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        canonical_json(record).decode(),
+                    )
+                )
+            digest.update(line)
+            yield line
+    finally:
+        conn.close()
+    trailer: dict[str, Any] = {
+        "kind": "trailer",
+        "events": count,
+        "last_seq": last_seq,
+        "last_hash": last_hash,
+        "sha256": digest.hexdigest(),
+        "kid": signer.kid,
+    }
+    trailer["signature"] = signer.sign(_trailer_payload(trailer))
+    if fmt == "jsonl":
+        yield canonical_json(trailer) + b"\n"
+    else:
+        yield _csv_line(("trailer", "", "", "", "", "", "", "", canonical_json(trailer).decode()))
+
+
+# -- offline verification ------------------------------------------------------------
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _parse_jsonl(content: bytes) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(content.split(b"\n")[:-1], start=1):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise _Malformed(f"line {number} is not JSON") from exc
+        if not isinstance(record, dict) or canonical_json(record) != line:
+            raise _Malformed(f"line {number} is not canonical JSON")
+        yield record
+
+
+def _parse_csv(content: bytes) -> Iterator[dict[str, Any]]:
+    try:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _Malformed("not UTF-8 CSV") from exc
+    if not rows or tuple(rows[0]) != CSV_COLUMNS:
+        raise _Malformed("CSV header row differs")
+    if b"".join(_csv_line(row) for row in rows) != content:
+        raise _Malformed("CSV is not in the exporter's exact encoding")
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(CSV_COLUMNS):
+            raise _Malformed(f"row {number} has {len(row)} columns")
+        try:
+            record = orjson.loads(row[-1])
+        except orjson.JSONDecodeError as exc:
+            raise _Malformed(f"row {number} record is not JSON") from exc
+        if row[0] == "event":
+            yield {
+                "kind": "event",
+                "seq": int(row[1]),
+                "prev_hash": row[2],
+                "hash": row[3],
+                "event": record,
+            }
+        else:
+            yield record
+
+
+def verify_export(data: bytes, *, trusted_kids: set[str] | None = None) -> VerifyResult:
+    """Verify an export's bytes with no database. The format is recognised by content."""
+    try:
+        return _verify_export(data, trusted_kids)
+    except _Malformed as exc:
+        return VerifyResult(False, 0, 0, None, "malformed", str(exc))
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        return VerifyResult(False, 0, 0, None, "malformed", f"unexpected content: {exc!r}")
+
+
+def _verify_export(data: bytes, trusted_kids: set[str] | None) -> VerifyResult:
+    if not data.endswith(b"\n"):
+        raise _Malformed("export does not end with a newline")
+    cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+    content, last = data[:cut], data[cut:]
+    is_csv = data.startswith(_csv_line(CSV_COLUMNS))
+    records = list((_parse_csv if is_csv else _parse_jsonl)(content + last))
+    trailer = records.pop()
+    if trailer.get("kind") != "trailer" or not records or records[0].get("kind") != "header":
+        raise _Malformed("an export starts with a header and ends with a trailer")
+    header = records[0]
+    keys = {r["kid"]: r["public_key"] for r in records if r.get("kind") == "key"}
+    events = [r for r in records if r.get("kind") == "event"]
+    cps = [r for r in records if r.get("kind") == "checkpoint"]
+    if len(records) != 1 + len(keys) + len(events) + len(cps):
+        raise _Malformed("unknown record kind")
+    for kid in check_keys(keys):
+        raise _Malformed(f"public key does not match its id {kid}")
+    if trusted_kids is not None and not set(keys) <= trusted_kids:
+        raise _Malformed(f"untrusted keys {sorted(set(keys) - trusted_kids)}")
+    failures: list[Failure] = [f for f in (check_signature(cp, keys) for cp in cps) if f]
+    checker = ChainChecker(
+        start_seq=int(header["from_seq"]),
+        start_prev=header["start_prev_hash"],
+        want={int(cp["seq"]) for cp in cps},
+    )
+    checker.feed((e["seq"], e["prev_hash"], e["hash"], canonical_json(e["event"])) for e in events)
+    if checker.failure is not None:
+        failures.append(checker.failure)
+    failures += check_against_chain(cps, checker.hashes_at, checker.last_seq)
+    if failures:
+        return result(checker.count, len(cps), failures)
+    if trailer.get("sha256") != hashlib.sha256(content).hexdigest():
+        return VerifyResult(
+            False,
+            checker.count,
+            len(cps),
+            None,
+            "digest mismatch",
+            "the export's bytes differ from what was signed",
+        )
+    public = keys.get(trailer.get("kid", ""))
+    if public is None or not verify_signature(
+        public, _trailer_payload(trailer), trailer.get("signature", "")
+    ):
+        return VerifyResult(
+            False,
+            checker.count,
+            len(cps),
+            None,
+            "bad signature",
+            "the export trailer's signature does not verify",
+        )
+    last_hash = events[-1]["hash"] if events else None
+    if (trailer["events"], trailer["last_seq"], trailer["last_hash"]) != (
+        len(events),
+        checker.last_seq,
+        last_hash,
+    ):
+        return VerifyResult(
+            False,
+            checker.count,
+            len(cps),
+            checker.last_seq + 1,
+            "truncated",
+            "the trailer names a different end of the chain",
+        )
+    return VerifyResult(True, checker.count, len(cps))

@@ -1,0 +1,150 @@
+"""Reading the trail: filtered, cursor-paged event lists and single events.
+
+Filters use the indexed columns; what is returned is always parsed from the hashed
+body, never from the columns (``verify`` checks the two agree), so an edited column
+can hide an event from a search until the next verify but can never change what a
+reviewer reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from audit.events import format_ts
+from audit.store import DRIVER_ERRORS, AuditStore
+from catalog.errors import BadRequest, NotFound, Unavailable
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What a reviewer can ask for; every field is optional and they combine with AND."""
+
+    actor: str | None = None
+    department: str | None = None  # the actor's or the resource's department
+    dataset: str | None = None
+    resource: str | None = None
+    type: str | None = None  # exact, or a family such as "query.*"
+    decision: Literal["allow", "deny"] | None = None
+    outcome: str | None = None
+    purpose: str | None = None
+    case_ref: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    from_seq: int | None = None
+    to_seq: int | None = None
+
+    def where(self, p: str) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(sql: str, *values: Any) -> None:
+            clauses.append(sql)
+            params.extend(values)
+
+        if self.actor:
+            add(f"actor_sub = {p}", self.actor)
+        if self.department:
+            add(f"(actor_dept = {p} OR resource_dept = {p})", self.department, self.department)
+        if self.dataset:
+            add(f"resource = {p}", f"dataset:{self.dataset}")
+        if self.resource:
+            add(f"resource = {p}", self.resource)
+        if self.type:
+            if self.type.endswith(".*"):
+                add(f"type LIKE {p}", self.type[:-1] + "%")
+            else:
+                add(f"type = {p}", self.type)
+        if self.decision:
+            add(f"decision_allow = {p}", self.decision == "allow")
+        for column in ("outcome", "purpose", "case_ref"):
+            value = getattr(self, column)
+            if value:
+                add(f"{column} = {p}", value)
+        if self.since:
+            add(f"ts >= {p}", format_ts(self.since))
+        if self.until:
+            add(f"ts < {p}", format_ts(self.until))
+        if self.from_seq is not None:
+            add(f"seq >= {p}", self.from_seq)
+        if self.to_seq is not None:
+            add(f"seq <= {p}", self.to_seq)
+        return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def present(seq: int, prev_hash: str, hash_hex: str, body: str | bytes) -> dict[str, Any]:
+    """An event as reviewers see it: the hashed body plus its chain links."""
+    event: dict[str, Any] = orjson.loads(body)
+    event["seq"] = seq
+    event["prev_hash"] = prev_hash
+    event["hash"] = hash_hex
+    return event
+
+
+def list_events(
+    *,
+    store: AuditStore,
+    filters: EventFilter,
+    cursor: str | None = None,
+    limit: int = 100,
+    order: Literal["asc", "desc"] = "desc",
+) -> dict[str, Any]:
+    """One page of events and the cursor of the next page (None at the end)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    p = store.p
+    where, params = filters.where(p)
+    if cursor:
+        if not cursor.isdigit():
+            raise BadRequest("bad cursor")
+        where += f" AND seq {'<' if order == 'desc' else '>'} {p}"
+        params.append(int(cursor))
+    direction = "DESC" if order == "desc" else "ASC"
+    sql = (
+        f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE {where} "
+        f"ORDER BY seq {direction} LIMIT {int(limit) + 1}"
+    )
+    rows = _query(store, sql, params)
+    items = [present(*row) for row in rows[:limit]]
+    next_cursor = str(items[-1]["seq"]) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def get_event(*, store: AuditStore, seq: int) -> dict[str, Any]:
+    p = store.p
+    rows = _query(
+        store, f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE seq = {p}", [seq]
+    )
+    if not rows:
+        raise NotFound(f"no audit event {seq}")
+    return present(*rows[0])
+
+
+def iter_bodies(
+    *, store: AuditStore, filters: EventFilter, chunk: int = 5000
+) -> list[dict[str, Any]]:
+    """Every matching event in seq order (for alerts over a bounded time window)."""
+    where, params = filters.where(store.p)
+    sql = f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE {where} ORDER BY seq"
+    conn = store.connect(reader=True)
+    try:
+        return [present(*row) for rows in store.stream(conn, sql, params, chunk) for row in rows]
+    except DRIVER_ERRORS as exc:
+        raise Unavailable(f"audit store failed: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _query(store: AuditStore, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    conn = store.connect(reader=True)
+    try:
+        return store.fetch_all(conn, sql, params)
+    except DRIVER_ERRORS as exc:
+        raise Unavailable(f"audit store failed: {exc}") from exc
+    finally:
+        conn.close()
