@@ -13,9 +13,11 @@ def cli() -> None:
 def _mount() -> None:
     """Import each command group and add it; groups live in their own modules."""
     from gateway.cli.sources_cmd import COMMANDS as source_commands
+    from gateway.cli.policy_cmd import policy
     from gateway.cli.token_cmd import token
 
     cli.add_command(token)
+    cli.add_command(policy)
     for group in source_commands:
         cli.add_command(group)
 

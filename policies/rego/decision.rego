@@ -206,6 +206,10 @@ errors contains sprintf("grouping on %s field '%s' is refused", [action_of(n), n
 
 errors contains "daily row quota exhausted" if rows_remaining <= 0
 
+errors contains "no field of this dataset is visible to you" if {
+	count({n | some n in released_names; action_of(n) != "deny"}) == 0
+}
+
 rows_remaining := object.get(object.get(input, "usage", {}), "rows_remaining_today", 1000000000)
 
 # ---------------------------------------------------------------- approvals
@@ -294,9 +298,15 @@ row_filter := {"field": dataset.region_field, "prefixes": sort({p | some p in ob
 	is_string(object.get(dataset, "region_field", null))
 } else := null
 
-max_rows := min({max_rows_by_level[dataset.level], max([rows_remaining, 0])}) if {
-	max_rows_by_level[dataset.level]
-} else := 0
+# No min()/max()/sort() on numbers: regopy 1.5 orders numbers as text there
+# (min([10000, 500]) == 10000). Plain comparisons are numeric in both engines.
+level_cap := object.get(max_rows_by_level, object.get(dataset, "level", ""), 0)
+
+max_rows := 0 if {
+	rows_remaining <= 0
+} else := rows_remaining if {
+	rows_remaining < level_cap
+} else := level_cap
 
 decision := {
 	"allow": allow,
