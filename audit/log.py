@@ -182,3 +182,32 @@ class AuditLog:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def public_keys(store: AuditStore) -> list[dict[str, Any]]:
+    """Every published checkpoint key, old ones included (for offline verifiers)."""
+    conn = store.connect(reader=True)
+    try:
+        rows = store.fetch_all(
+            conn,
+            "SELECT kid, algorithm, public_key, created_at FROM audit_keys ORDER BY created_at",
+        )
+    finally:
+        conn.close()
+    return [
+        dict(zip(("kid", "algorithm", "public_key", "created_at"), r, strict=True)) for r in rows
+    ]
+
+
+def latest_checkpoints(store: AuditStore, limit: int = 1) -> list[dict[str, Any]]:
+    """The newest signed checkpoints, for external witnesses to keep."""
+    conn = store.connect(reader=True)
+    try:
+        rows = store.fetch_all(
+            conn,
+            "SELECT seq, hash, ts, kid, signature FROM audit_checkpoints "
+            f"ORDER BY seq DESC LIMIT {int(limit)}",
+        )
+    finally:
+        conn.close()
+    return [dict(zip(("seq", "hash", "ts", "kid", "signature"), r, strict=True)) for r in rows]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.credentials import build_keyring
 from catalog.db import make_engine, make_session_factory, migrate
 from gateway.auth.authenticator import build_authenticator
+from gateway.routes.audit import build_audit_log
 from gateway.settings import Settings
 
 
@@ -42,4 +43,5 @@ def build_services(settings: Settings) -> Services:
     # --- wiring: each package adds its own default here ---
     services.keyring = build_keyring(settings, services.sessions)
     services.authenticator = build_authenticator(settings)
+    services.audit = build_audit_log(settings)
     return services

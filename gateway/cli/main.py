@@ -15,8 +15,10 @@ def _mount() -> None:
     from gateway.cli.sources_cmd import COMMANDS as source_commands
     from gateway.cli.policy_cmd import policy
     from gateway.cli.token_cmd import token
+    from gateway.cli.audit_cmd import audit
 
     cli.add_command(token)
+    cli.add_command(audit)
     cli.add_command(policy)
     for group in source_commands:
         cli.add_command(group)

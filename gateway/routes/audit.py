@@ -1,5 +1,175 @@
-"""Routes for audit (filled in by its issue)."""
+"""Routes of the audit trail: search, verify, export, keys, checkpoints, alerts.
 
-from fastapi import APIRouter
+Only security officers and admins read the trail (casbin actions ``audit:read``,
+``audit:verify``, ``audit:export``, ``alerts:read``), and every read is itself written
+to the trail *before* the data is returned: if that append fails, the read fails (503).
+Public keys and the latest checkpoint are public on purpose: external witnesses fetch
+them to detect a truncated log, and they reveal no event content.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from audit.alerts import compute_alerts
+from audit.export import export_stream
+from audit.log import AuditLog, latest_checkpoints, public_keys
+from audit.search import EventFilter, get_event, iter_bodies, list_events
+from audit.verify import verify_database
+from catalog.errors import NotFound
+from gateway.authz import require
+from policies.decision import UserContext
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+# Re-point these to change who may read the trail; tests override them.
+require_audit_reader = require("audit:read")
+require_audit_verifier = require("audit:verify")
+require_audit_exporter = require("audit:export")
+require_alerts_reader = require("alerts:read")
+
+
+def build_audit_log(settings: Any) -> AuditLog:
+    """The gateway's audit log (``gateway.container`` wiring); close() it on shutdown."""
+    return AuditLog.open(
+        url=settings.resolved_database_url,
+        home=Path(settings.home),
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_seconds=settings.audit_checkpoint_seconds,
+        append_timeout_s=settings.audit_append_timeout_s,
+    )
+
+
+def _log(request: Request) -> AuditLog:
+    log: AuditLog | None = getattr(request.app.state.services, "audit", None)
+    if log is None:
+        raise NotFound("the audit trail is not configured")
+    return log
+
+
+def _record(request: Request, user: UserContext, etype: str, details: dict[str, Any]) -> None:
+    """Audit the auditor: written before the answer leaves, fail closed."""
+    _log(request).append(
+        {
+            "type": etype,
+            "outcome": "ok",
+            "actor": {"sub": user.subject, "dept": user.department, "roles": list(user.roles)},
+            "resource": "audit",
+            "client": request.client.host if request.client else None,
+            "request_id": request.headers.get("x-request-id"),
+            "details": {k: v for k, v in details.items() if v is not None},
+        }
+    )
+
+
+@router.get("/events")
+def search_events(
+    request: Request,
+    user: UserContext = Depends(require_audit_reader),
+    actor: str | None = None,
+    department: str | None = None,
+    dataset: str | None = None,
+    type: str | None = None,
+    decision: Literal["allow", "deny"] | None = None,
+    outcome: str | None = None,
+    purpose: str | None = None,
+    case_ref: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "desc",
+) -> dict[str, Any]:
+    filters = EventFilter(
+        actor=actor,
+        department=department,
+        dataset=dataset,
+        type=type,
+        decision=decision,
+        outcome=outcome,
+        purpose=purpose,
+        case_ref=case_ref,
+        since=since,
+        until=until,
+    )
+    query = {k: v for k, v in request.query_params.items()}
+    _record(request, user, "audit.read", {"query": query})
+    return list_events(
+        store=_log(request).store, filters=filters, cursor=cursor, limit=limit, order=order
+    )
+
+
+@router.get("/events/{seq}")
+def read_event(
+    request: Request, seq: int, user: UserContext = Depends(require_audit_reader)
+) -> dict[str, Any]:
+    _record(request, user, "audit.read", {"seq": seq})
+    return get_event(store=_log(request).store, seq=seq)
+
+
+@router.get("/verify")
+def verify(
+    request: Request,
+    user: UserContext = Depends(require_audit_verifier),
+    from_seq: int | None = Query(None, alias="from", ge=1),
+    to_seq: int | None = Query(None, alias="to", ge=1),
+) -> dict[str, Any]:
+    log = _log(request)
+    outcome = verify_database(
+        store=log.store, witness_file=log.witness_file, from_seq=from_seq, to_seq=to_seq
+    )
+    _record(request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()})
+    return outcome.to_dict()
+
+
+@router.get("/export")
+def export(
+    request: Request,
+    user: UserContext = Depends(require_audit_exporter),
+    format: Literal["jsonl", "csv"] = "jsonl",
+    from_seq: int | None = Query(None, alias="from", ge=1),
+    to_seq: int | None = Query(None, alias="to", ge=1),
+) -> StreamingResponse:
+    log = _log(request)
+    _record(request, user, "audit.exported", {"format": format, "from": from_seq, "to": to_seq})
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        export_stream(
+            store=log.store, signer=log.signer, fmt=format, from_seq=from_seq, to_seq=to_seq
+        ),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+@router.get("/keys")
+def keys(request: Request) -> dict[str, Any]:
+    return {"keys": public_keys(_log(request).store)}
+
+
+@router.get("/checkpoints/latest")
+def latest_checkpoint(request: Request) -> dict[str, Any]:
+    found = latest_checkpoints(_log(request).store)
+    if not found:
+        raise NotFound("no checkpoint has been signed yet")
+    return found[0]
+
+
+@router.get("/alerts")
+def alerts(
+    request: Request,
+    user: UserContext = Depends(require_alerts_reader),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    end = until or datetime.now(UTC)
+    start = since or end - timedelta(days=1)
+    _record(request, user, "audit.read", {"alerts_since": start.isoformat()})
+    events = iter_bodies(store=_log(request).store, filters=EventFilter(since=start, until=end))
+    return {"since": start.isoformat(), "until": end.isoformat(), "alerts": compute_alerts(events)}
