@@ -12,12 +12,16 @@ def cli() -> None:
 
 def _mount() -> None:
     """Import each command group and add it; groups live in their own modules."""
-    from gateway.cli.sources_cmd import COMMANDS as source_commands
-    from gateway.cli.policy_cmd import policy
-    from gateway.cli.token_cmd import token
     from gateway.cli.audit_cmd import audit
+    from gateway.cli.catalog_cmd import catalog
+    from gateway.cli.demo_data_cmd import demo_data
+    from gateway.cli.policy_cmd import policy
+    from gateway.cli.sources_cmd import COMMANDS as source_commands
+    from gateway.cli.token_cmd import token
 
     cli.add_command(token)
+    cli.add_command(demo_data)
+    cli.add_command(catalog)
     cli.add_command(audit)
     cli.add_command(policy)
     for group in source_commands:

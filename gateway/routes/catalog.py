@@ -1,5 +1,52 @@
-"""Routes for catalog (filled in by its issue)."""
+"""Catalog routes: search and read published entries, and the DCAT (JSON-LD) export.
 
-from fastapi import APIRouter
+Thin shells over ``catalog.service``; drafts are invisible here (404). ``catalog.jsonld``
+is declared before ``catalog/{dataset_id}`` so it is not taken for a dataset id.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from catalog import service
+from catalog.dcat import catalog_document
+from catalog.schemas import DatasetOut
+from gateway.deps import get_session
+
+router = APIRouter(tags=["catalog"])
+
+
+@router.get("/api/v1/catalog", response_model=list[DatasetOut])
+def search_catalog(
+    q: str | None = Query(
+        None, max_length=200, description="text in titles, tags, fields (中文/English)"
+    ),
+    department: str | None = Query(None, max_length=32, description="department code"),
+    level: str | None = Query(None, max_length=2, description="L1, L2, L3 or L4"),
+    tag: str | None = Query(None, max_length=100, description="exact tag"),
+    session: Session = Depends(get_session),
+) -> list[DatasetOut]:
+    """Published catalog entries matching the filters, best match first."""
+    found = service.list_datasets(session=session, q=q, department=department, level=level, tag=tag)
+    return [DatasetOut.model_validate(d) for d in found]
+
+
+@router.get("/api/v1/catalog.jsonld", response_class=JSONResponse)
+def catalog_jsonld(request: Request, session: Session = Depends(get_session)) -> JSONResponse:
+    """The published catalog as a DCAT ``dcat:Catalog`` in JSON-LD, for harvesting portals."""
+    document: dict[str, Any] = catalog_document(
+        datasets=service.list_datasets(session=session),
+        departments=service.list_departments(session=session),
+        base_url=str(request.base_url),
+    )
+    return JSONResponse(document, media_type="application/ld+json")
+
+
+@router.get("/api/v1/catalog/{dataset_id}", response_model=DatasetOut)
+def get_catalog_entry(dataset_id: str, session: Session = Depends(get_session)) -> DatasetOut:
+    """One published entry with its fields' classification."""
+    return DatasetOut.model_validate(service.get_dataset(session=session, dataset_id=dataset_id))

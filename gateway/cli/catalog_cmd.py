@@ -1,0 +1,128 @@
+"""``sluice catalog list|show|search``: read the catalog database from the command line.
+
+Reads the database named by the settings (``SLUICE_DATABASE_URL`` or the SQLite file in
+``SLUICE_HOME``), migrating it first so a fresh home works. Read-only otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from catalog import service
+from catalog.db import make_engine, make_session_factory, migrate
+from catalog.errors import SluiceError
+from catalog.models import Dataset
+from catalog.schemas import DatasetOut
+from gateway.settings import load_settings
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    except SluiceError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        engine.dispose()
+
+
+def _table(datasets: list[Dataset]) -> None:
+    if not datasets:
+        click.echo("no catalog entries match")
+        return
+    width = max(len(d.id) for d in datasets)
+    for d in datasets:
+        status = "" if d.status == "published" else f" [{d.status}]"
+        click.echo(f"{d.id:<{width}}  {d.level}  {d.title_zh} / {d.title_en}{status}")
+
+
+def _json(datasets: list[Dataset]) -> None:
+    rows = [DatasetOut.model_validate(d).model_dump(mode="json") for d in datasets]
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+_FILTERS = [
+    click.option("--department", help="department code, e.g. civil"),
+    click.option("--level", help="L1, L2, L3 or L4"),
+    click.option("--tag", help="exact tag, e.g. 低保"),
+    click.option("--drafts", is_flag=True, help="include unpublished entries"),
+    click.option("--json", "as_json", is_flag=True, help="print JSON"),
+]
+
+
+def _with_filters(func: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_FILTERS):
+        func = option(func)
+    return func
+
+
+@click.group("catalog")
+def catalog() -> None:
+    """Browse and search the data resource catalog."""
+
+
+def _list(
+    q: str | None, department: str | None, level: str | None, tag: str | None,
+    drafts: bool, as_json: bool,
+) -> None:  # fmt: skip
+    with _session() as session:
+        found = service.list_datasets(
+            session=session, q=q, department=department, level=level, tag=tag,
+            include_drafts=drafts,
+        )  # fmt: skip
+        (_json if as_json else _table)(found)
+
+
+@catalog.command("list")
+@_with_filters
+def list_cmd(
+    department: str | None, level: str | None, tag: str | None, drafts: bool, as_json: bool
+) -> None:
+    """List catalog entries (published ones unless --drafts)."""
+    _list(None, department, level, tag, drafts, as_json)
+
+
+@catalog.command("search")
+@click.argument("text")
+@_with_filters
+def search_cmd(
+    text: str, department: str | None, level: str | None, tag: str | None, drafts: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Search titles, descriptions, tags and field names (中文 or English), best match first."""
+    _list(text, department, level, tag, drafts, as_json)
+
+
+@catalog.command("show")
+@click.argument("dataset_id")
+@click.option("--drafts", is_flag=True, help="also show an unpublished entry")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
+    """Show one entry with its fields' classification."""
+    with _session() as session:
+        d = service.get_dataset(session=session, dataset_id=dataset_id, include_drafts=drafts)
+        if as_json:
+            _json([d])
+            return
+        click.echo(f"{d.id}  [{d.status}]  level {d.level}  department {d.department}")
+        click.echo(f"  {d.title_zh}\n  {d.title_en}")
+        click.echo(f"  {d.description_zh}\n  {d.description_en}")
+        click.echo(f"  tags: {', '.join(d.tags)}")
+        click.echo(f"  purposes: {', '.join(d.allowed_purposes)}  region field: {d.region_field}")
+        click.echo(f"  updated {d.update_frequency}, schema v{d.schema_version}")
+        width = max(len(f.name) for f in d.fields) if d.fields else 0
+        for f in d.fields:
+            click.echo(
+                f"    {f.name:<{width}}  {f.type:<8} {f.level}  {f.pi_category:<10} {f.description}"
+            )
