@@ -46,3 +46,27 @@ def event(n: int = 0, **overrides: Any) -> dict[str, Any]:
 def fill(log: AuditLog, count: int) -> None:
     for n in range(count):
         log.append(event(n))
+
+
+def tamper(url: str, *statements: str) -> None:
+    """Run SQL as an insider would: with the append-only triggers bypassed."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            for (name,) in triggers.fetchall():
+                conn.execute(f'DROP TRIGGER "{name}"')
+            for sql in statements:
+                conn.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("SET session_replication_role = replica")
+        for sql in statements:
+            conn.execute(sql)
