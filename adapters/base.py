@@ -15,7 +15,9 @@ from typing import Any, Literal
 import pyarrow as pa
 
 FilterOp = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"]
-FILTER_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null")
+FILTER_OPS: tuple[str, ...] = (
+    "=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""Logical field types ↔ Arrow types, and building record batches from Python columns.
+
+Every adapter returns batches whose schema is derived from the catalog's logical types,
+so masking and output formats downstream see one type per field whatever the source.
+``decimal`` is carried as ``float64``: simpler for every consumer (JSON, CSV, masking);
+the precision lost beyond 15–17 significant digits is accepted for this gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+import pyarrow as pa
+
+from adapters.base import Column
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "decimal": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def arrow_type(logical: str) -> pa.DataType:
+    return ARROW_TYPES[logical]
+
+
+def schema_for(columns: Sequence[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type(c.type)) for c in columns])
+
+
+def logical_from_arrow(dtype: pa.DataType) -> str:
+    """Map an Arrow type found in a file or inferred from JSON to a logical type."""
+    if pa.types.is_boolean(dtype):
+        return "bool"
+    if pa.types.is_integer(dtype):
+        return "int64"
+    if pa.types.is_decimal(dtype):
+        return "decimal"
+    if pa.types.is_floating(dtype):
+        return "float64"
+    if pa.types.is_date(dtype):
+        return "date"
+    if pa.types.is_timestamp(dtype):
+        return "timestamp"
+    return "string"
+
+
+def to_array(values: Sequence[Any], dtype: pa.DataType) -> pa.Array:
+    """Build one column. The direct path has no per-cell Python work; values of another
+    Python type (Decimal, ints for bools, ISO strings for dates) fall back to Arrow's
+    inference followed by a cast. Raises ``pa.ArrowException`` if neither works."""
+    try:
+        return pa.array(values, type=dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        inferred = pa.array(values)
+        if pa.types.is_timestamp(inferred.type) and inferred.type.tz is not None:
+            inferred = inferred.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        if pa.types.is_string(dtype):
+            return inferred.cast(dtype)
+        return inferred.cast(dtype, safe=True)
+
+
+def batch_from_rows(schema: pa.Schema, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
+    """A record batch from row tuples. Fast path: Arrow converts all rows in one pass
+    as a struct array (no Python-level transpose); rows holding values of another
+    Python type go column by column through ``to_array``'s fallback."""
+    try:
+        struct = pa.array(rows, type=pa.struct(list(schema)))
+        return pa.RecordBatch.from_struct_array(struct)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    arrays = [to_array(list(map(itemgetter(i), rows)), f.type) for i, f in enumerate(schema)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def conform(table_or_batch: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+    """Select and cast ``schema``'s fields out of a table read from a file or JSON."""
+    table = (
+        pa.Table.from_batches([table_or_batch])
+        if isinstance(table_or_batch, pa.RecordBatch)
+        else table_or_batch
+    )
+    arrays = []
+    for field in schema:
+        column = table.column(field.name)
+        if column.type != field.type:
+            column = column.cast(field.type)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,134 @@
+"""Guarded HTTP GETs for the HTTP JSON adapter: pinned addresses, checked redirects,
+bounded bodies, secrets only sent to the source's own origin.
+
+Every request — first page, each redirect hop, each next-page link — is checked by
+``adapters.netguard.check_url`` and sent to the checked address (the URL's host is
+replaced by the address; the ``Host`` header and TLS SNI carry the name, so
+certificates are still verified against the name). Redirects are never followed by
+httpx; we follow at most ``MAX_REDIRECTS`` hops ourselves, re-checking each, and drop
+the credentials when a hop leaves the source's origin. Proxies from the environment
+are ignored (``trust_env=False``): a proxy would connect to whatever the name
+resolves to at its end, which would undo the pinning.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import urllib.parse
+from collections.abc import Collection
+from typing import Any
+
+import httpx
+import orjson
+
+from adapters.netguard import Resolver, Target, check_url, system_resolver
+from adapters.redaction import scrub
+from catalog.errors import SourceFailed, SourceTimeout
+
+MAX_REDIRECTS = 5
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def auth_header(auth: str, secret: str | None) -> dict[str, str]:
+    """The Authorization header for ``auth`` (``none``, ``bearer``, ``basic``)."""
+    if auth == "none" or not secret:
+        return {}
+    if auth == "bearer":
+        return {"Authorization": f"Bearer {secret}"}
+    token = base64.b64encode(secret.encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _pinned_url(target: Target) -> str:
+    parts = urllib.parse.urlsplit(target.url)
+    address = target.address
+    if isinstance(ipaddress.ip_address(address), ipaddress.IPv6Address):
+        address = f"[{address}]"
+    return urllib.parse.urlunsplit(
+        (parts.scheme, f"{address}:{target.port}", parts.path or "/", parts.query, "")
+    )
+
+
+def _host_header(target: Target) -> str:
+    default = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+class GuardedClient:
+    """GETs JSON from one source, within its origin's credentials and the SSRF guard."""
+
+    def __init__(
+        self,
+        *,
+        origin: tuple[str, str, int],
+        headers: dict[str, str],
+        allow_hosts: Collection[str],
+        timeout_s: float,
+        resolver: Resolver = system_resolver,
+        secrets: Collection[str | None] = (),
+    ) -> None:
+        self._origin = origin
+        self._headers = headers
+        self._allow_hosts = allow_hosts
+        self._resolver = resolver
+        self._secrets = list(secrets)
+        self._timeout_s = timeout_s
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def get_json(self, url: str, params: dict[str, str] | None = None) -> Any:
+        """GET ``url`` (with ``params`` added to its query) and decode the JSON body."""
+        if params:
+            parts = urllib.parse.urlsplit(url)
+            query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+            query += list(params.items())
+            url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+        for _hop in range(MAX_REDIRECTS + 1):
+            target = check_url(url, self._allow_hosts, self._resolver)
+            status, location, body = self._send(target)
+            if status in {301, 302, 303, 307, 308}:
+                if not location:
+                    raise SourceFailed(f"the source answered {status} without a Location")
+                url = urllib.parse.urljoin(url, location)
+                continue
+            if status >= 400:
+                raise SourceFailed(f"the source answered HTTP {status}")
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise SourceFailed("the source did not answer with JSON") from None
+        raise SourceFailed(f"the source redirected more than {MAX_REDIRECTS} times")
+
+    def _send(self, target: Target) -> tuple[int, str | None, bytes]:
+        headers = {"Host": _host_header(target), "Accept": "application/json"}
+        if target.origin == self._origin:
+            headers.update(self._headers)
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        try:
+            with self._client.stream(
+                "GET", _pinned_url(target), headers=headers, extensions=extensions
+            ) as response:
+                location = response.headers.get("location")
+                if response.status_code >= 300:
+                    return response.status_code, location, b""
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise SourceFailed(f"a page of the source exceeds {MAX_BODY_BYTES} bytes")
+                    chunks.append(chunk)
+                return response.status_code, location, b"".join(chunks)
+        except httpx.TimeoutException:
+            raise SourceTimeout(f"the source did not answer within {self._timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            text = scrub(str(exc) or type(exc).__name__, self._secrets)
+            raise SourceFailed(f"cannot reach the source {target.host!r}: {text}") from None
+
+    def close(self) -> None:
+        self._client.close()
