@@ -1,0 +1,82 @@
+"""Exports verify offline, and any changed byte fails verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit.export import export_stream, verify_export
+from gateway.cli.audit_cmd import audit
+from tests.audit.helpers import event, fill, open_log
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    base = tmp_path_factory.mktemp("export")
+    log = open_log(f"sqlite:///{base / 'a.db'}", base / "home")
+    fill(log, 12)
+    log.append(event(99, details={"note": '引号"\n\\ and ,commas,', "resource_dept": "civil"}))
+    log.rotate_signing_key()
+    fill(log, 9)
+    log.close()
+    return {
+        fmt: b"".join(export_stream(store=log.store, signer=log.signer, fmt=fmt))  # type: ignore[arg-type]
+        for fmt in ("jsonl", "csv")
+    }
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_verifies_offline(exports: dict[str, bytes], fmt: str) -> None:
+    outcome = verify_export(exports[fmt])
+    assert outcome.ok, outcome
+    assert outcome.events == 22
+    assert outcome.checkpoints == 3  # at 10, 20 and the final one at close (22)
+
+
+def test_pinned_key_ids(exports: dict[str, bytes]) -> None:
+    assert not verify_export(exports["jsonl"], trusted_kids={"ed25519-0000000000000000"}).ok
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_every_single_byte_change_is_caught(exports: dict[str, bytes], data: st.DataObject) -> None:
+    fmt = data.draw(st.sampled_from(["jsonl", "csv"]))
+    original = exports[fmt]
+    position = data.draw(st.integers(0, len(original) - 1))
+    value = data.draw(st.integers(0, 255).filter(lambda b: b != original[position]))
+    changed = bytearray(original)
+    changed[position] = value
+    assert not verify_export(bytes(changed)).ok
+
+
+def test_changed_event_names_its_seq(exports: dict[str, bytes]) -> None:
+    lines = exports["jsonl"].split(b"\n")
+    index = next(i for i, line in enumerate(lines) if b'"seq":7}' in line)
+    lines[index] = lines[index].replace(b'"rows":6', b'"rows":5')
+    outcome = verify_export(b"\n".join(lines))
+    assert (outcome.ok, outcome.first_bad_seq, outcome.reason) == (False, 7, "hash mismatch")
+
+
+def test_cli_export_and_offline_verify(
+    tmp_path: Path, sluice_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUICE_HOME", str(sluice_home))
+    monkeypatch.setenv("SLUICE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    out = tmp_path / "export.jsonl"
+    assert runner.invoke(audit, ["keys", "rotate"]).exit_code == 0
+    result = runner.invoke(audit, ["export", "--format", "jsonl", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(audit, ["verify", "--file", str(out)])
+    assert result.exit_code == 0 and '"ok":true' in result.output, result.output
+    result = runner.invoke(audit, ["verify"])
+    assert result.exit_code == 0 and '"ok":true' in result.output, result.output
+    raw = bytearray(out.read_bytes())
+    raw[len(raw) // 3] ^= 0x01
+    out.write_bytes(bytes(raw))
+    result = runner.invoke(audit, ["verify", "--file", str(out)])
+    assert result.exit_code == 1 and '"ok":false' in result.output
