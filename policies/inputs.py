@@ -155,3 +155,22 @@ def build_input(
         now=rfc3339(now),
         usage=usage,
     )
+
+
+def decision_input_from_dict(value: Mapping[str, Any]) -> DecisionInput:
+    """The inverse of ``DecisionInput.to_input``: for fixture files and ``policy eval``."""
+    user = value["user"]
+    return DecisionInput(
+        user=UserContext(
+            subject=user["subject"],
+            department=user.get("department"),
+            roles=tuple(user.get("roles", ())),
+            clearance=user.get("clearance", ""),
+            jurisdiction=tuple(user.get("jurisdiction", ())),
+        ),
+        dataset=dict(value["dataset"]),
+        request=dict(value.get("request", {})),
+        grants=tuple(dict(g) for g in value.get("grants", ())),
+        now=value.get("now"),
+        usage=value.get("usage"),
+    )

@@ -1,7 +1,7 @@
 """The embedded decision point (regopy, in process) and the factory the gateway calls.
 
 The modules are compiled once into a regopy bundle and re-compiled when a ``.rego``
-file changes (a ``stat`` of each file, at most every ``check_interval_s``). A module
+file changes (a digest of each file, at most every ``check_interval_s``). A module
 that fails to compile makes every decision raise ``Unavailable`` until it is fixed:
 serving the previous policy would hide the author's error and keep a policy running
 that is no longer on disk (fail closed).
@@ -87,7 +87,7 @@ class EmbeddedPDP(DecisionPoint):
         self._lock = threading.Lock()
         self._compiled: _Compiled | None = None
         self._error: str | None = None
-        self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
+        self._fingerprint: tuple[tuple[str, str], ...] | None = None
         self._checked_at = float("-inf")
 
     def _current(self) -> _Compiled:

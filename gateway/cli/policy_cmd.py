@@ -34,9 +34,7 @@ from policies.inputs import build_input, request_input
 # ---------------------------------------------------------------- core functions
 
 
-def run_policy_tests(
-    rego_dir: Path, fixtures: Path, echo: Callable[[str], None] = print
-) -> bool:
+def run_policy_tests(rego_dir: Path, fixtures: Path, echo: Callable[[str], None] = print) -> bool:
     """Rego unit tests + fixtures on every available engine; True when all pass."""
     policy_set = load_policy_set(rego_dir)
     ok = True

@@ -1,0 +1,125 @@
+"""``OpaServerPDP`` against an OPA REST API answered by the real OPA engine.
+
+The stub (``opa_stub``) loads the bundle ``sluice policy bundle`` writes, so this also
+tests the bundle. When ``SLUICE_OPA_URL`` names a real OPA server (with that bundle
+loaded), every fixture runs against it too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import Unavailable
+from policies.authoring import load_cases, mismatches
+from policies.bundle import load_policy_set, write_bundle
+from policies.cache import CachedPDP
+from policies.inputs import decision_input_from_dict
+from policies.opa_server import OpaServerPDP
+from policies.pdp import EmbeddedPDP
+from tests.policies.opa_stub import OpaStub, running_stub
+
+CASES = load_cases()
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpaStub]:
+    bundle = write_bundle(load_policy_set(), tmp_path_factory.mktemp("b") / "bundle.tar.gz")
+    with running_stub(bundle) as server:
+        yield server
+
+
+def server_urls(stub: OpaStub) -> list[str]:
+    urls = [stub.url]
+    if os.environ.get("SLUICE_OPA_URL"):
+        urls.append(os.environ["SLUICE_OPA_URL"])
+    return urls
+
+
+def test_every_fixture_through_the_server_matches_the_embedded_pdp(stub: OpaStub) -> None:
+    embedded = EmbeddedPDP()
+    for url in server_urls(stub):
+        server = OpaServerPDP(url)
+        assert server.policy_version == embedded.policy_version
+        for case in CASES:
+            decision_input = decision_input_from_dict(case["input"])
+            remote = server.decide(decision_input).to_dict()
+            local = embedded.decide(decision_input).to_dict()
+            assert mismatches(remote, case["expected"]) == [], case["name"]
+            assert remote | {"decision_id": ""} == local | {"decision_id": ""}, case["name"]
+        server.close()
+
+
+def test_policy_version_is_read_at_most_once_per_interval(stub: OpaStub) -> None:
+    now = [0.0]
+    server = OpaServerPDP(stub.url, version_refresh_s=1.0, clock=lambda: now[0])
+    before = stub.requests
+    for _ in range(5):
+        assert server.policy_version == load_policy_set().version
+    assert stub.requests == before + 1
+    now[0] = 2.0
+    server.policy_version  # noqa: B018
+    assert stub.requests == before + 2
+    server.close()
+
+
+def test_cached_server_decisions(stub: OpaStub) -> None:
+    cached = CachedPDP(OpaServerPDP(stub.url))
+    decision_input = decision_input_from_dict(CASES[0]["input"])
+    first, second = cached.decide(decision_input), cached.decide(decision_input)
+    assert cached.hits == 1 and first.decision_id != second.decision_id
+
+
+def test_server_error_fails_closed(stub: OpaStub) -> None:
+    server = OpaServerPDP(stub.url)
+    stub.fail_status = 500
+    try:
+        with pytest.raises(Unavailable, match="policy engine unavailable"):
+            server.decide(decision_input_from_dict(CASES[0]["input"]))
+    finally:
+        stub.fail_status = None
+    server.close()
+
+
+def test_timeout_fails_closed(stub: OpaStub) -> None:
+    server = OpaServerPDP(stub.url, timeout_s=0.05)
+    stub.delay_s = 0.3
+    try:
+        with pytest.raises(Unavailable, match="policy engine unavailable"):
+            server.decide(decision_input_from_dict(CASES[0]["input"]))
+    finally:
+        stub.delay_s = 0.0
+    server.close()
+
+
+def test_unreachable_server_fails_closed() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = OpaServerPDP(f"http://127.0.0.1:{port}", timeout_s=0.5)
+    with pytest.raises(Unavailable):
+        server.decide(decision_input_from_dict(CASES[0]["input"]))
+    with pytest.raises(Unavailable):
+        server.policy_version  # noqa: B018
+    server.close()
+
+
+def test_server_without_the_bundle_fails_closed(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.rego").write_text("package other\n\nimport rego.v1\n\ny := 1\n")
+    bundle = write_bundle(load_policy_set(other), tmp_path / "other.tar.gz")
+    with running_stub(bundle) as empty:
+        server = OpaServerPDP(empty.url)
+        with pytest.raises(Unavailable, match="undefined"):
+            server.decide(decision_input_from_dict(CASES[0]["input"]))
+        server.close()
+
+
+def test_bad_url_is_refused() -> None:
+    with pytest.raises(ValueError):
+        OpaServerPDP("opa:8181")
