@@ -5,6 +5,12 @@ wired (role ⇒ action in the department's domain), and the department rule enfo
 here: a steward acts only on their own department's sources and entries. The second
 gate does not depend on policy data, so a mis-assigned casbin role cannot open another
 department's sources.
+
+Audit events are appended *after* every check that can refuse (permission, validation,
+connection test) and *before* the change is flushed: the audit writer may share the
+catalog database (SQLite allows one writer), so appending while this unit of work holds
+the write lock would stall; and appending first keeps the trail fail-closed — if the
+event cannot be written, nothing is saved.
 """
 
 from __future__ import annotations

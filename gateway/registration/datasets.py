@@ -100,9 +100,9 @@ def create_draft(
         schema_version=1,
         fields=fields,
     )
+    _emit(services, user, dataset, {"change": "draft_created", "fields": len(fields)})
     session.add(dataset)
     session.flush()
-    _emit(services, user, dataset, {"change": "draft_created", "fields": len(fields)})
     return dataset
 
 
@@ -182,9 +182,9 @@ def update_dataset(
         changed.append("level")
     if fields_changed:
         dataset.schema_version += 1
-    session.flush()
     if changed:
         _emit(services, user, dataset, {"change": "edited", "changed": changed})
+    session.flush()
     return dataset
 
 
@@ -202,7 +202,6 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     if not (dataset.title_zh or dataset.title_en):
         raise BadRequest(f"dataset {dataset_id} needs a title before it is published")
     dataset.status = "published"
-    session.flush()
     emit(
         services=services,
         user=user,
@@ -211,6 +210,7 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
         department=dataset.department,
         details={"schema_version": dataset.schema_version, "level": dataset.level},
     )
+    session.flush()
     return dataset
 
 
@@ -263,7 +263,6 @@ def refresh_schema(
         dataset.schema_version += 1
         dataset.level = _max_level([f.level for f in dataset.fields], dataset.level)
         report.schema_version = dataset.schema_version
-        session.flush()
         _emit(
             services,
             user,

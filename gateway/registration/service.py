@@ -89,14 +89,17 @@ def _test(config: SourceConfig, services: Services) -> str:
         return scrub(registry.redact(config), [config.secret])
 
 
+def _require_keyring(services: Services, secret: str | None) -> None:
+    if secret is not None and services.keyring is None:
+        raise SourceFailed("no keyring is configured; secrets cannot be stored")
+
+
 def _store_secret(
     *, session: Session, services: Services, source: Source, secret: str | None
 ) -> None:
     if secret is None:
         source.secret_ciphertext, source.secret_key_id = None, None
         return
-    if services.keyring is None:
-        raise SourceFailed("no keyring is configured; secrets cannot be stored")
     source.secret_ciphertext, source.secret_key_id = services.keyring.encrypt(
         secret, aad=secret_aad(source.id), session=session
     )
@@ -125,6 +128,15 @@ def register_source(
     plain = _plain(secret)
     config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
     redacted = _test(config, services)
+    _require_keyring(services, plain)
+    emit(
+        services=services,
+        user=user,
+        event_type="source.registered",
+        resource=f"source:{source_id}",
+        department=department,
+        details={"kind": kind, "redacted": redacted},
+    )
     source = Source(
         id=source_id,
         department=department,
@@ -137,14 +149,6 @@ def register_source(
     _store_secret(session=session, services=services, source=source, secret=plain)
     session.add(source)
     session.flush()
-    emit(
-        services=services,
-        user=user,
-        event_type="source.registered",
-        resource=f"source:{source_id}",
-        department=department,
-        details={"kind": kind, "redacted": redacted},
-    )
     return source
 
 
@@ -165,32 +169,38 @@ def update_source(
         services=services, user=user, department=source.department, action="source:edit"
     )
     changed: list[str] = []
-    if settings is not None or secret is not None:
-        new_settings = dict(source.settings if settings is None else settings)
+    redacted = source.redacted
+    new_settings = dict(source.settings if settings is None else settings)
+    plain = _plain(secret)
+    if settings is not None or plain is not None:
         _refuse_secrets_in_settings(new_settings)
-        plain = _plain(secret)
-        if plain is None:
-            plain = source_config(services=services, source=source).secret
-        config = SourceConfig(kind=source.kind, settings=new_settings, secret=plain)
-        source.redacted = _test(config, services)
-        source.settings = new_settings
-        if secret is not None:
-            _store_secret(session=session, services=services, source=source, secret=plain)
-            changed.append("secret")
-        if settings is not None:
-            changed.append("settings")
-    if display_name is not None:
-        source.display_name = display_name
+        current = (
+            plain if plain is not None else source_config(services=services, source=source).secret
+        )
+        redacted = _test(
+            SourceConfig(kind=source.kind, settings=new_settings, secret=current), services
+        )
+        changed += [
+            name for name, given in (("settings", settings), ("secret", plain)) if given is not None
+        ]
+    if display_name is not None and display_name != source.display_name:
         changed.append("display_name")
-    session.flush()
+    _require_keyring(services, plain)
     emit(
         services=services,
         user=user,
         event_type="source.updated",
         resource=f"source:{source_id}",
         department=source.department,
-        details={"changed": changed, "redacted": source.redacted},
+        details={"changed": changed, "redacted": redacted},
     )
+    source.redacted = redacted
+    source.settings = new_settings
+    if display_name is not None:
+        source.display_name = display_name
+    if plain is not None:
+        _store_secret(session=session, services=services, source=source, secret=plain)
+    session.flush()
     return source
 
 
