@@ -117,7 +117,7 @@ def test_sigkill_during_appends_leaves_a_verifiable_chain(db_url: str, sluice_ho
 
 def test_four_processes_make_one_linear_chain(pg_url: str, tmp_path: Path) -> None:
     migrate(pg_url)
-    procs = [_appender(pg_url, tmp_path / f"home{i}", 200, 4) for i in range(4)]
+    procs = [_appender(pg_url, tmp_path / f"home{i}", 200, 20) for i in range(4)]
     for proc in procs:
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0 and "done" in out

@@ -1,0 +1,91 @@
+"""Each alert rule fires on a pattern that calls for review, and stays quiet otherwise."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from audit.alerts import AlertConfig, compute_alerts
+from audit.events import format_ts
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY_10 = datetime(2025, 3, 3, 10, 0, tzinfo=SHANGHAI)
+
+
+def ev(seq: int, minutes: float = 0, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "seq": seq,
+        "ts": format_ts(MONDAY_10 + timedelta(minutes=minutes)),
+        "type": "query.completed",
+        "outcome": "ok",
+        "actor": {"sub": "alice", "dept": "finance", "roles": ["analyst"]},
+        "resource": "dataset:finance.payroll",
+        "case_ref": "CASE-1",
+        "rows": 10,
+        "details": {"resource_dept": "finance", "level": "L2"},
+    }
+    base.update(fields)
+    return base
+
+
+def who(sub: str) -> dict[str, Any]:
+    return {"sub": sub, "dept": "finance", "roles": ["analyst"]}
+
+
+CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "bulk_pull": (
+        [ev(1, 0, rows=6000), ev(2, 30, rows=6000)],
+        [ev(1, 0, rows=6000), ev(2, 90, rows=6000)],
+    ),
+    "repeated_denials": (
+        [ev(i, i, type="query.denied", outcome="denied") for i in range(1, 7)],
+        [ev(i, i * 20, type="query.denied", outcome="denied") for i in range(1, 7)],
+    ),
+    "outside_working_hours": (
+        [ev(1, 60 * 12)],  # 22:00 on a Monday
+        [ev(1, 60 * 8)],  # 18:00 on a Monday
+    ),
+    "sensitive_without_case": (
+        [ev(1, case_ref=None, details={"level": "L3"})],
+        [ev(1, case_ref=None, details={"level": "L2"}), ev(2, details={"level": "L4"})],
+    ),
+    "many_departments": (
+        [ev(i, i, details={"resource_dept": f"d{i}"}) for i in range(1, 6)],
+        [ev(i, i * 30, details={"resource_dept": f"d{i}"}) for i in range(1, 6)],
+    ),
+    "source_errors": (
+        [ev(i, i, type="query.failed", outcome="error") for i in range(1, 5)],
+        [ev(i, i * 40, type="query.failed", outcome="error") for i in range(1, 5)],
+    ),
+    "same_person_many_users": (
+        [ev(i, i, actor=who(f"u{i}"), details={"subject_tokens": ["tk_a"]}) for i in range(1, 5)],
+        [ev(i, i, actor=who("u1"), details={"subject_tokens": ["tk_a"]}) for i in range(1, 5)],
+    ),
+    "own_records": (
+        [ev(1, details={"self_hash_hit": True})],
+        [ev(1, details={"self_hash_hit": False})],
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_fires(rule: str) -> None:
+    firing, _quiet = CASES[rule]
+    alerts = [a for a in compute_alerts(firing) if a["rule"] == rule]
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["event_seqs"], "every alert links to its events"
+    assert set(alerts[0]["event_seqs"]) <= {e["seq"] for e in firing}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_stays_quiet(rule: str) -> None:
+    _firing, quiet = CASES[rule]
+    assert [a for a in compute_alerts(quiet) if a["rule"] == rule] == []
+
+
+def test_thresholds_are_parameters() -> None:
+    events = [ev(1, rows=50)]
+    assert compute_alerts(events, AlertConfig(bulk_rows_per_hour=10))[0]["rule"] == "bulk_pull"
