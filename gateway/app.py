@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from gateway.container import Services, build_services
 from gateway.errors import install_error_handlers
 from gateway.logs import configure_logging
+from gateway.query.broker import Broker
 from gateway.routes import access_requests, audit, auth, catalog, datasets, sources
 from gateway.settings import Settings, load_settings
 
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Secure data-sharing gateway and governed data catalog.",
     )
     app.state.services = services
+    app.state.broker = Broker(services)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["meta"])

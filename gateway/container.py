@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.credentials import build_keyring
 from catalog.db import make_engine, make_session_factory, migrate
 from gateway.auth.authenticator import build_authenticator
+from gateway.limits import build_limiter
 from gateway.routes.audit import build_audit_log
 from gateway.settings import Settings
+from policies.pdp import build_pdp
+from policies.rbac import Authorizer
 
 
 @dataclass
@@ -29,8 +32,13 @@ class Services:
     pdp: Any = None  # policies: DecisionPoint (what data a request sees)
     audit: Any = None  # audit: the append-only trail
     keyring: Any = None  # adapters.credentials: envelope encryption of source secrets
-    adapters: Any = None  # adapters.registry: opens a SourceAdapter for a Source row
     limiter: Any = None  # gateway.limits: rate limits and daily row quotas
+
+    def close(self) -> None:
+        """Flush the audit writer and release connections (on shutdown, in tests)."""
+        if self.audit is not None:
+            self.audit.close()
+        self.engine.dispose()
 
 
 def build_services(settings: Settings) -> Services:
@@ -44,4 +52,10 @@ def build_services(settings: Settings) -> Services:
     services.keyring = build_keyring(settings, services.sessions)
     services.authenticator = build_authenticator(settings)
     services.audit = build_audit_log(settings)
+    services.authorizer = Authorizer(engine)
+    services.authorizer.seed_defaults()
+    services.pdp = build_pdp(opa_url=settings.opa_url)
+    services.limiter = build_limiter(
+        rate=settings.rate_limit, daily_rows=settings.daily_row_quota, redis_url=settings.redis_url
+    )
     return services

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     def demo_data_dir(self) -> Path:
         return self.home / "demo"
 
+    @property
+    def effective_file_roots(self) -> list[Path]:
+        """Allowed roots for file and SQLite sources; the demo departments' directory
+        is allowed in demo mode so the embedded default works out of the box."""
+        roots = list(self.file_roots)
+        if self.demo:
+            roots.append(self.demo_data_dir)
+        return roots
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; tests pass overrides instead of patching."""

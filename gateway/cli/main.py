@@ -16,9 +16,12 @@ def _mount() -> None:
     from gateway.cli.catalog_cmd import catalog
     from gateway.cli.demo_data_cmd import demo_data
     from gateway.cli.policy_cmd import policy
+    from gateway.cli.serve_cmd import demo, serve
     from gateway.cli.sources_cmd import COMMANDS as source_commands
     from gateway.cli.token_cmd import token
 
+    cli.add_command(demo)
+    cli.add_command(serve)
     cli.add_command(token)
     cli.add_command(demo_data)
     cli.add_command(catalog)

@@ -33,7 +33,7 @@ from gateway.query.sources import SourcePool
 from gateway.query.subjects import SubjectTokens
 from gateway.query.validate import build_filters, build_order, check_names, policy_request
 from policies.decision import Decision, DecisionInput, UserContext
-from policies.inputs import dataset_input
+from policies.inputs import ROWS_CEILING, dataset_input, rfc3339
 
 log = structlog.get_logger("sluice.broker")
 
@@ -91,6 +91,7 @@ class Broker:
         )
         services.limiter.hit_request(user.subject)
         check_names(body, dataset)
+        remaining = services.limiter.remaining_rows(user.subject)
         now = datetime.now(UTC)
         grants = active_grants(session=session, subject=user.subject, dataset_id=dataset.id, now=now)
         request_input = policy_request(body)
@@ -99,7 +100,8 @@ class Broker:
             dataset=dataset_input(dataset),
             request=request_input,
             grants=tuple(grants),
-            now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            now=rfc3339(now),
+            usage={"rows_remaining_today": min(remaining, ROWS_CEILING)},
         )
         decision = services.pdp.decide(decision_input)
         if not decision.allow:
@@ -121,7 +123,6 @@ class Broker:
                     f"filter on masked field {flt.field!r}: only equality on its hash token"
                 )
 
-        remaining = services.limiter.remaining_rows(user.subject)
         limit = min(body.limit or decision.max_rows, decision.max_rows, max(remaining, 0))
         if limit <= 0:
             from catalog.errors import RateLimited
@@ -175,9 +176,11 @@ class Broker:
         reasons = list(decision.reasons) + ([extra_reason] if extra_reason else [])
         self.services.audit.append(
             query_event(
-                type_="query.denied", user=user, dataset_id=dataset.id, purpose=body.purpose,
+                type_="query.denied", user=user, dataset_id=dataset.id,
+                department=dataset.department, purpose=body.purpose,
                 case_ref=body.case_ref, decision=decision, client=client,
                 request_id=request_id, outcome="denied",
+                details={"reasons_extra": [extra_reason]} if extra_reason else None,
             )
         )
         details: dict[str, Any] = {"reasons": reasons, "decision_id": decision.decision_id}
@@ -193,7 +196,8 @@ class Broker:
 
     def _event(self, q: PreparedQuery, type_: str, outcome: str, **extra: Any) -> dict[str, Any]:
         return query_event(
-            type_=type_, user=q.user, dataset_id=q.dataset.id, purpose=q.body.purpose,
+            type_=type_, user=q.user, dataset_id=q.dataset.id,
+            department=q.dataset.department, purpose=q.body.purpose,
             case_ref=q.body.case_ref, decision=q.decision, client=q.client,
             request_id=q.request_id, outcome=outcome, **extra,
         )
@@ -248,23 +252,27 @@ class Broker:
                 chunk = encoder.begin(schema, header)
                 digest.update(chunk)
                 yield chunk
-            chunk = encoder.end({"truncated": truncated, "rows": rows})
+            chunk = encoder.end({"truncated": truncated, "row_count": rows})
             digest.update(chunk)
             yield chunk
         except Exception as exc:
             error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
             log.warning("query_failed", request_id=q.request_id, error=error.get("code"))
             self.services.audit.append(
-                self._event(q, "query.failed", "error", error=error, rows=rows,
-                            duration_ms=_ms(q.started_at))
+                self._event(q, "query.failed", "error", rows=rows,
+                            duration_ms=_ms(q.started_at), details={"error": error})
             )
             raise
         self.services.limiter.consume_rows(q.user.subject, rows)
         self.services.audit.append(
             self._event(
-                q, "query.completed", "ok", rows=rows, truncated=truncated,
+                q, "query.completed", "ok", rows=rows,
                 result_sha256=digest.hexdigest(), duration_ms=_ms(q.started_at),
-                masks=q.masks, details=self.subjects.details(tokens, q.user),
+                details={
+                    "truncated": truncated,
+                    "masks": q.masks,
+                    **self.subjects.details(tokens, q.user),
+                },
             )
         )
 

@@ -19,7 +19,7 @@ def limits_from_settings(settings: Settings) -> AdapterLimits:
     return AdapterLimits(
         statement_timeout_s=settings.statement_timeout_s,
         max_rows=settings.source_max_rows,
-        file_roots=tuple(str(p) for p in settings.file_roots),
+        file_roots=tuple(str(p) for p in settings.effective_file_roots),
         http_allow_hosts=tuple(settings.http_allow_hosts),
     )
 

@@ -1,0 +1,86 @@
+"""``sluice serve`` and ``sluice demo``: run the gateway (and set up the demo first)."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from catalog.demo.users import DEMO_USERS
+from gateway.app import create_app
+from gateway.auth.authenticator import claim_names_from
+from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
+from gateway.auth.keys import load_or_create_signing_key
+from gateway.container import build_services
+from gateway.demo import setup_demo
+from gateway.http_protocol import Utf8RequestLineProtocol
+from gateway.settings import load_settings
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="interface to bind")
+@click.option("--port", default=8000, show_default=True, help="TCP port")
+@click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the gateway with the settings from the SLUICE_* environment."""
+    if workers > 1:
+        uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning", http=Utf8RequestLineProtocol)  # fmt: skip
+        return
+    app = create_app(load_settings())
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol)
+
+
+@click.command("demo")
+@click.option("--no-serve", is_flag=True, help="only set up; do not start the gateway")
+@click.option("--host", default="127.0.0.1", show_default=True, help="interface to bind")
+@click.option("--port", default=8000, show_default=True, help="TCP port")
+@click.option("--ttl", default=8 * 3600, show_default=True, help="lifetime of printed tokens (s)")
+def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
+    """Set up the demo departments, catalog and users (idempotent), print a token per
+    demo user, then serve on HOST:PORT."""
+    settings = load_settings()
+    services = build_services(settings)
+    click.echo(f"Sluice home: {settings.home.resolve()}")
+
+    bar_state: dict[str, int] = {}
+
+    def progress(table: str, rows: int, total: int) -> None:
+        if rows == total or rows - bar_state.get(table, 0) >= max(total // 4, 1):
+            bar_state[table] = rows
+            click.echo(f"  {table:<22} {rows:>9,} / {total:,} rows")
+
+    click.echo("Setting up the demo departments (finance, civil affairs, audit)...")
+    result = setup_demo(services, progress=progress)
+    if result.generated is None:
+        click.echo(f"  reusing demo data in {result.data_dir}")
+    else:
+        a = result.generated.anomalies
+        click.echo(
+            f"  planted anomalies: {a.payroll_on_dibao} payroll people drawing dibao, "
+            f"{a.deceased_still_active} dead recipients still active"
+        )
+    key = load_or_create_signing_key(settings.home)
+    base = f"http://{host}:{port}"
+    click.echo("\nDemo tokens (export one, e.g. TOKEN=...; or run `sluice token USER`):")
+    for user in DEMO_USERS:
+        from types import SimpleNamespace
+
+        token = mint_token(
+            user=SimpleNamespace(**user), key=key, issuer=EMBEDDED_ISSUER,
+            audience=settings.oidc_audience, ttl=ttl, claim_names=claim_names_from(settings),
+        )  # fmt: skip
+        roles = ",".join(user["roles"])
+        click.echo(f"  {user['subject']:<7} ({roles}): {token}")
+    click.echo(
+        f"\nURLs:\n  {base}/docs            interactive API docs\n"
+        f"  {base}/api/v1/catalog?q=低保   catalog search\n"
+        f"  {base}/api/v1/catalog.jsonld  DCAT catalog\n"
+        f"  {base}/.well-known/jwks.json  token keys\n"
+        f"  {base}/healthz"
+    )
+    if no_serve:
+        services.close()
+        return
+    click.echo(f"\nserving on {base} (Ctrl-C to stop)")
+    app = create_app(settings, services)
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol)
