@@ -59,8 +59,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
-        if self.env == "production" and self.master_key is not None:
-            if self.master_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        key = self.master_key
+        if self.env == "production" and key is not None:
+            if key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:  # noqa: SIM102
                 raise ValueError("SLUICE_MASTER_KEY is a placeholder; set a real key")
         return self
 

@@ -93,7 +93,9 @@ class Broker:
         check_names(body, dataset)
         remaining = services.limiter.remaining_rows(user.subject)
         now = datetime.now(UTC)
-        grants = active_grants(session=session, subject=user.subject, dataset_id=dataset.id, now=now)
+        grants = active_grants(
+            session=session, subject=user.subject, dataset_id=dataset.id, now=now
+        )
         request_input = policy_request(body)
         decision_input = DecisionInput(
             user=user,

@@ -32,7 +32,7 @@ def query_dataset(
     dataset_id: str,
     body: QueryBody,
     request: Request,
-    format: str | None = Query(default=None, description=", ".join(FORMATS)),  # noqa: A002
+    format: str | None = Query(default=None, description=", ".join(FORMATS)),
     bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
