@@ -60,9 +60,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         key = self.master_key
-        if self.env == "production" and key is not None:
-            if key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:  # noqa: SIM102
-                raise ValueError("SLUICE_MASTER_KEY is a placeholder; set a real key")
+        placeholder = key is not None and (
+            key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+        )
+        if self.env == "production" and placeholder:
+            raise ValueError("SLUICE_MASTER_KEY is a placeholder; set a real key")
         return self
 
     @property
