@@ -8,7 +8,7 @@ the precision lost beyond 15–17 significant digits is accepted for this gatewa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -94,3 +94,20 @@ def conform(table_or_batch: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.
             column = column.cast(field.type)
         arrays.append(column)
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    """A result with no row is still one (empty) batch, so consumers learn its schema."""
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def with_schema_batch(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
+    """``batches``, or one empty batch of ``schema`` if there are none."""
+    produced = False
+    for batch in batches:
+        produced = True
+        yield batch
+    if not produced:
+        yield empty_batch(schema)

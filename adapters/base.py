@@ -16,7 +16,16 @@ import pyarrow as pa
 
 FilterOp = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"]
 FILTER_OPS: tuple[str, ...] = (
-    "=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "between",
+    "prefix",
+    "is_null",
 )
 
 

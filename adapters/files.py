@@ -30,7 +30,13 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
 from adapters.arrow_filters import needed_columns, plan_expression
-from adapters.arrow_types import arrow_type, conform, logical_from_arrow, schema_for
+from adapters.arrow_types import (
+    arrow_type,
+    conform,
+    logical_from_arrow,
+    schema_for,
+    with_schema_batch,
+)
 from adapters.base import (
     AdapterLimits,
     Column,
@@ -145,7 +151,8 @@ class FileAdapter(SourceAdapter):
         missing = [n for n in needed_columns(checked) if n not in dataset.schema.names]
         if missing:
             raise SourceFailed(f"the file has no column {missing[0]!r} (catalog out of date?)")
-        return self._guarded(self._scan(dataset, checked))
+        batches = self._guarded(self._scan(dataset, checked))
+        return with_schema_batch(batches, schema_for(plan.columns))
 
     def _scan(self, dataset: ds.Dataset, checked: CheckedPlan) -> Iterator[pa.RecordBatch]:
         plan = checked.plan

@@ -36,7 +36,13 @@ from typing import Any
 import pyarrow as pa
 
 from adapters.arrow_filters import needed_columns, plan_expression
-from adapters.arrow_types import conform, logical_from_arrow, schema_for, to_array
+from adapters.arrow_types import (
+    conform,
+    logical_from_arrow,
+    schema_for,
+    to_array,
+    with_schema_batch,
+)
 from adapters.base import AdapterLimits, Column, ObjectInfo, QueryPlan, SourceAdapter, SourceConfig
 from adapters.http_config import EndpointSpec, HttpSettings, parse_settings
 from adapters.http_fetch import GuardedClient, auth_header
@@ -178,7 +184,7 @@ class HttpAdapter(SourceAdapter):
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         checked = check_plan(plan, self._limits)
         spec = self._endpoint(plan.object_name)
-        return self._stream(spec, checked)
+        return with_schema_batch(self._stream(spec, checked), schema_for(plan.columns))
 
     def _stream(self, spec: EndpointSpec, checked: CheckedPlan) -> Iterator[pa.RecordBatch]:
         plan = checked.plan

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from adapters import sql_config
-from adapters.arrow_types import batch_from_rows, schema_for
+from adapters.arrow_types import batch_from_rows, empty_batch, schema_for
 from adapters.base import (
     AdapterLimits,
     Column,
@@ -196,6 +196,8 @@ class SqlAdapter(SourceAdapter):
                         rows = rows[: limit - sent]
                     sent += len(rows)
                     yield self._to_batch(schema, rows)
+                if sent == 0:
+                    yield empty_batch(schema)
             finally:
                 chunks.close()
                 if deadline is not None:

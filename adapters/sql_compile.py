@@ -6,9 +6,10 @@ bound parameter (``in`` expands to one bind per value, ``between`` two binds, ``
 ``LIKE :p || '%'`` with ``autoescape`` so ``%`` and ``_`` in a value are literal).
 Nothing from a request is ever formatted into SQL text.
 
-On MySQL/MariaDB ``LIKE`` follows the column's collation, usually case-insensitive; the
-prefix filters (and the policy's row filter, a security control) compare ``BINARY``
-instead so that a prefix means the same on every source.
+On MySQL/MariaDB ``LIKE`` follows the column's collation, usually case-insensitive, and
+on SQLite it ignores ASCII case; the prefix filters (and the policy's row filter, a
+security control) compare ``BINARY`` on MySQL and ``substr(col, 1, n) = :p`` on SQLite
+instead, so that a prefix means the same, case-sensitively, on every source.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def table_clause(checked: CheckedPlan, schema: str | None) -> sa.TableClause:
 
 
 def _prefix(col: ColumnElement[Any], value: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite":  # LIKE is case-insensitive there, whatever the collation
+        return sa.func.substr(col, 1, len(value)) == value
     target = sa.func.binary(col) if dialect in {"mysql", "mariadb"} else col
     return target.startswith(value, autoescape=True)
 

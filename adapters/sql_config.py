@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import QueuePool
 
 from adapters.base import AdapterLimits, SourceConfig
 from adapters.pathguard import ensure_inside_roots
@@ -142,7 +143,9 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
                     uri, uri=True, check_same_thread=False, timeout=connect_timeout
                 )
 
-            return sa.create_engine(f"{url.drivername}://", creator=creator, **kwargs)
+            return sa.create_engine(
+                f"{url.drivername}://", creator=creator, poolclass=QueuePool, **kwargs
+            )
         if url.get_driver_name() in {"psycopg", "psycopg2", "pymysql", "mysqldb"}:
             kwargs["connect_args"] = {"connect_timeout": connect_timeout}
         engine = sa.create_engine(url, **kwargs)
