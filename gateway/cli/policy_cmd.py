@@ -20,6 +20,7 @@ import click
 from policies.authoring import (
     FIXTURES_PATH,
     Outcome,
+    RawDecide,
     load_cases,
     opa_available,
     opa_decider,
@@ -47,14 +48,25 @@ def run_policy_tests(rego_dir: Path, fixtures: Path, echo: Callable[[str], None]
     engines = {"regopy": regopy_decider(policy_set)}
     if opa_available():
         engines["opa"] = opa_decider(policy_set)
+    outputs: dict[str, list[str]] = {}
     for name, decide in engines.items():
-        ok &= _report(f"decision fixtures ({name})", run_cases(decide, cases), echo)
-    if len(engines) > 1:
-        deciders = list(engines.values())
+        memo: list[str] = []
+
+        def remember(
+            value: dict[str, Any], decide: RawDecide = decide, memo: list[str] = memo
+        ) -> Any:
+            result = decide(value)
+            memo.append(json.dumps(result, sort_keys=True))
+            return result
+
+        ok &= _report(f"decision fixtures ({name})", run_cases(remember, cases), echo)
+        outputs[name] = memo
+    if len(outputs) > 1:
+        columns = list(outputs.values())
         differ = [
-            Outcome(c["name"], False, "engines disagree")
-            for c in cases
-            if len({json.dumps(d(c["input"]), sort_keys=True) for d in deciders}) > 1
+            Outcome(case["name"], False, "engines disagree")
+            for i, case in enumerate(cases)
+            if len({column[i] if i < len(column) else "" for column in columns}) > 1
         ]
         ok &= _report("engines agree", differ or [Outcome("all", True)], echo)
     echo(f"policy_version {policy_set.version}")

@@ -49,6 +49,12 @@ fields_by_name := {f.name: f | some f in dataset.fields}
 
 requested_names := {n | some n in object.get(req, "fields", [])}
 
+req_filters := object.get(req, "filters", [])
+
+req_order_by := object.get(req, "order_by", [])
+
+req_group_by := object.get(req, "group_by", [])
+
 unmask_names := {n | some n in object.get(req, "unmask", [])}
 
 released_names contains n if {
@@ -126,8 +132,6 @@ field_decisions := {name: d |
 
 field_method(f, a) := mask_method(f) if a == "mask" else := null
 
-action_of(name) := field_decisions[name].action
-
 # ---------------------------------------------------------------- refusals
 
 errors contains "purpose is required" if {
@@ -167,25 +171,25 @@ errors contains sprintf("unknown field '%s'", [n]) if {
 
 referenced_names contains n if some n in requested_names
 
-referenced_names contains f.field if some f in object.get(req, "filters", [])
+referenced_names contains f.field if some f in req_filters
 
-referenced_names contains n if some n in object.get(req, "order_by", [])
+referenced_names contains n if some n in req_order_by
 
-referenced_names contains n if some n in object.get(req, "group_by", [])
+referenced_names contains n if some n in req_group_by
 
 errors contains sprintf("field '%s' is above your clearance", [n]) if {
 	some n in requested_names
-	action_of(n) == "deny"
+	field_decisions[n].action == "deny"
 }
 
 errors contains sprintf("filtering on denied field '%s' is refused", [flt.field]) if {
-	some flt in object.get(req, "filters", [])
-	action_of(flt.field) == "deny"
+	some flt in req_filters
+	field_decisions[flt.field].action == "deny"
 }
 
 errors contains sprintf("masked field '%s' can only be filtered by equality on its hash token", [flt.field]) if {
-	some flt in object.get(req, "filters", [])
-	action_of(flt.field) == "mask"
+	some flt in req_filters
+	field_decisions[flt.field].action == "mask"
 	not token_equality(flt)
 }
 
@@ -194,20 +198,20 @@ token_equality(flt) if {
 	flt.value_is_hash_token == true
 }
 
-errors contains sprintf("sorting on %s field '%s' is refused", [action_of(n), n]) if {
-	some n in object.get(req, "order_by", [])
-	action_of(n) != "allow"
+errors contains sprintf("sorting on %s field '%s' is refused", [field_decisions[n].action, n]) if {
+	some n in req_order_by
+	field_decisions[n].action != "allow"
 }
 
-errors contains sprintf("grouping on %s field '%s' is refused", [action_of(n), n]) if {
-	some n in object.get(req, "group_by", [])
-	action_of(n) != "allow"
+errors contains sprintf("grouping on %s field '%s' is refused", [field_decisions[n].action, n]) if {
+	some n in req_group_by
+	field_decisions[n].action != "allow"
 }
 
 errors contains "daily row quota exhausted" if rows_remaining <= 0
 
 errors contains "no field of this dataset is visible to you" if {
-	count({n | some n in released_names; action_of(n) != "deny"}) == 0
+	count({n | some n in released_names; field_decisions[n].action != "deny"}) == 0
 }
 
 rows_remaining := object.get(object.get(input, "usage", {}), "rows_remaining_today", 1000000000)
@@ -218,7 +222,7 @@ rows_remaining := object.get(object.get(input, "usage", {}), "rows_remaining_tod
 pending contains n if {
 	dataset_rank == 4
 	some n in released_names
-	a := action_of(n)
+	a := field_decisions[n].action
 	a != "deny"
 	not covered(n, release_approvals(fields_by_name[n], a))
 }
@@ -227,14 +231,14 @@ pending contains n if {
 	some n in released_names
 	f := fields_by_name[n]
 	f.level == "L4"
-	action_of(n) == "allow"
+	field_decisions[n].action == "allow"
 	not covered(n, 2)
 }
 
 pending contains n if {
 	some n in unmask_names
 	n in released_names
-	action_of(n) == "mask"
+	field_decisions[n].action == "mask"
 }
 
 release_approvals(f, a) := 2 if {
@@ -274,13 +278,13 @@ notes contains sprintf("allowed for purpose '%s'", [req.purpose]) if allow
 notes contains sprintf("field '%s' masked with %s", [n, field_decisions[n].method]) if {
 	allow
 	some n in released_names
-	action_of(n) == "mask"
+	field_decisions[n].action == "mask"
 }
 
 notes contains sprintf("field '%s' withheld: above clearance", [n]) if {
 	allow
 	some n in released_names
-	action_of(n) == "deny"
+	field_decisions[n].action == "deny"
 }
 
 notes contains "rows limited to the user's jurisdiction" if {
