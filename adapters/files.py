@@ -45,7 +45,7 @@ from adapters.base import (
     SourceAdapter,
     SourceConfig,
 )
-from adapters.pathguard import check_text, ensure_inside_roots, resolve_object
+from adapters.pathguard import check_text, ensure_inside_roots, is_inside, resolve_object
 from adapters.plan import CheckedPlan, check_plan
 from adapters.registry import AdapterRegistry
 from catalog.errors import BadRequest, SluiceError, SourceFailed, SourceTimeout, TooLarge
@@ -98,9 +98,12 @@ class FileAdapter(SourceAdapter):
         names: list[str] = []
         for dirpath, _dirs, files in os.walk(real_root):
             for file in sorted(files):
-                if file.lower().endswith(EXTENSIONS[self.kind]):
-                    rel = os.path.relpath(os.path.join(dirpath, file), real_root)
-                    names.append(rel.replace(os.sep, "/"))
+                full = os.path.join(dirpath, file)
+                if not file.lower().endswith(EXTENSIONS[self.kind]):
+                    continue
+                if not is_inside(os.path.realpath(full), real_root):
+                    continue  # a symlink out of the root is not an object of this source
+                names.append(os.path.relpath(full, real_root).replace(os.sep, "/"))
             if len(names) > MAX_FILES:
                 raise BadRequest(f"the source holds more than {MAX_FILES} files")
         return sorted(names)

@@ -57,7 +57,7 @@ def check_text(path: object, *, what: str, relative: bool) -> str:
     return path
 
 
-def _inside(real: str, real_root: str) -> bool:
+def is_inside(real: str, real_root: str) -> bool:
     try:
         return os.path.commonpath([real, real_root]) == real_root
     except ValueError:
@@ -73,7 +73,7 @@ def ensure_inside_roots(path: str, roots: Sequence[str], *, what: str) -> str:
     check_text(path, what=what, relative=False)
     real = os.path.realpath(path)
     for root in roots:
-        if _inside(real, os.path.realpath(root)):
+        if is_inside(real, os.path.realpath(root)):
             if not os.path.exists(real):
                 raise BadRequest(f"{what} {os.path.basename(path)!r} does not exist")
             return real
@@ -85,7 +85,7 @@ def resolve_object(real_root: str, name: str, roots: Sequence[str]) -> str:
     inside the root after every symlink is resolved."""
     check_text(name, what="file name", relative=True)
     real = os.path.realpath(os.path.join(real_root, name))
-    if not _inside(real, real_root):
+    if not is_inside(real, real_root):
         raise Forbidden(f"file {name!r} resolves outside the source root")
     ensure_inside_roots(real, roots, what="file")
     if not os.path.isfile(real):
