@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -14,8 +13,10 @@ from catalog.demo.install import install_demo_catalog
 from catalog.errors import BadRequest
 
 
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """One migrated catalog with the demo entries for the module; the tests only read."""
+    tmp_path = tmp_path_factory.mktemp("search")
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     migrate(url)
     engine = make_engine(url)
