@@ -15,7 +15,7 @@ from tests.audit.helpers import event
 
 def main() -> None:
     url, home, count, threads = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    log = AuditLog.open(url=url, home=home, checkpoint_every=50, checkpoint_seconds=0.2)
+    log = AuditLog.open(url=url, home=home, checkpoint_every=50, checkpoint_seconds=2.0)
     per_thread = count // threads if count else 0
 
     def work() -> None:
