@@ -169,8 +169,6 @@ class FileAdapter(SourceAdapter):
             return
         to_skip, to_send = checked.offset, checked.limit
         for batch in scanner.to_batches():
-            if to_send <= 0:
-                return
             if to_skip >= batch.num_rows:
                 to_skip -= batch.num_rows
                 continue
@@ -179,6 +177,8 @@ class FileAdapter(SourceAdapter):
             to_send -= batch.num_rows
             if batch.num_rows:
                 yield from conform(batch, out_schema).to_batches()
+            if to_send <= 0:
+                return
 
     def _sorted(
         self, scanner: ds.Scanner, checked: CheckedPlan, out_schema: pa.Schema

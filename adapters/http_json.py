@@ -200,8 +200,6 @@ class HttpAdapter(SourceAdapter):
             return
         to_skip, to_send = checked.offset, checked.limit
         for table in tables:
-            if to_send <= 0:
-                return
             if to_skip >= table.num_rows:
                 to_skip -= table.num_rows
                 continue
@@ -210,6 +208,8 @@ class HttpAdapter(SourceAdapter):
             to_send -= table.num_rows
             if table.num_rows:
                 yield from conform(table, out_schema).to_batches(max_chunksize=plan.batch_size)
+            if to_send <= 0:
+                return  # before fetching another page
 
     def _page_table(self, records: list[dict[str, Any]], schema: pa.Schema, expr: Any) -> pa.Table:
         try:
