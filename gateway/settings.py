@@ -5,11 +5,12 @@ Only the gateway reads the environment; other packages get what they need passed
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 
@@ -26,8 +27,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     master_key: SecretStr | None = None
-    file_roots: list[Path] = Field(default_factory=list)
-    http_allow_hosts: list[str] = Field(default_factory=list)
+    # plain "a:b" or "a,b" lists in the environment (NoDecode: not JSON)
+    file_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    http_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     statement_timeout_s: float = 30.0
     source_max_rows: int = 1_000_000
 
@@ -53,7 +55,7 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             if value.strip().startswith("["):
-                return value
+                return json.loads(value)
             return [part for part in value.replace(",", ":").split(":") if part]
         return value
 

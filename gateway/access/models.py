@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from catalog.models import Base, utcnow
 
 
+def new_request_id() -> str:
+    return f"ar_{secrets.token_hex(8)}"
+
+
 class AccessRequest(Base):
     __tablename__ = "access_requests"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # generated here, not by the database, so the audit event naming the request can be
+    # written before the row is (SQLite shares one writer between catalog and audit)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_request_id)
     requester: Mapped[str] = mapped_column(String(128), index=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
     department: Mapped[str] = mapped_column(String(32))

@@ -28,7 +28,7 @@ class DecisionIn(BaseModel):
 class AccessRequestOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: str
     requester: str
     dataset_id: str
     department: str

@@ -1,5 +1,8 @@
 """Access requests: ask, approve (by someone else), reject, revoke; active grants.
 
+Functions change rows in the session without flushing: the route appends the audit
+event first and then commits, so no write lock is held while the audit store writes.
+
 Checks and balances live here and are re-checked by the Rego policy: an approver is
 never the requester, nobody approves twice, and releasing L4 fields needs two
 different stewards of the owning department.
@@ -15,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Dataset
-from gateway.access.models import AccessRequest
+from gateway.access.models import AccessRequest, new_request_id
 from policies.decision import UserContext
+from policies.inputs import grant_input
 
 MAX_DAYS = 90
 
@@ -58,6 +62,7 @@ def create_request(
     if not justification.strip():
         raise BadRequest("a justification is required")
     request = AccessRequest(
+        id=new_request_id(),
         requester=user.subject,
         dataset_id=dataset.id,
         department=dataset.department,
@@ -71,11 +76,10 @@ def create_request(
         approvals=[],
     )
     session.add(request)
-    session.flush()
     return request
 
 
-def get_request(*, session: Session, request_id: int) -> AccessRequest:
+def get_request(*, session: Session, request_id: str) -> AccessRequest:
     request = session.get(AccessRequest, request_id)
     if request is None:
         raise NotFound(f"no access request {request_id}")
@@ -108,7 +112,6 @@ def approve(
         request.approved_at = now
         request.expires_at = now + timedelta(days=request.days)
         request.decided_by = approver.subject
-    session.flush()
     return request
 
 
@@ -121,7 +124,6 @@ def reject(
     request.status = "rejected"
     request.decided_by = approver.subject
     request.reason = reason
-    session.flush()
     return request
 
 
@@ -135,7 +137,6 @@ def revoke(
         raise Conflict(f"access request {request.id} is {request.status}")
     request.status = "revoked"
     request.reason = reason
-    session.flush()
     return request
 
 
@@ -168,19 +169,17 @@ def active_grants(
             expires = expires.replace(tzinfo=now.tzinfo)
         if expires <= now:
             continue
-        grants.append(grant_input(request, expires))
+        grants.append(_grant(request, expires))
     return grants
 
 
-def grant_input(request: AccessRequest, expires: datetime) -> dict[str, Any]:
-    return {
-        "id": str(request.id),
-        "dataset": request.dataset_id,
-        "fields": list(request.fields),
-        "action": "allow",
-        "expires_at": expires.isoformat().replace("+00:00", "Z"),
-        "approvals": sorted({a["by"] for a in request.approvals}),
-        "status": request.status,
-        "purpose": request.purpose,
-        "case_ref": request.case_ref,
-    }
+def _grant(request: AccessRequest, expires: datetime) -> dict[str, Any]:
+    return grant_input(
+        id=str(request.id),
+        dataset=request.dataset_id,
+        fields=request.fields,
+        expires_at=expires,
+        approvals=[a["by"] for a in request.approvals],
+        status=request.status,
+        requester=request.requester,
+    )

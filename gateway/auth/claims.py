@@ -55,14 +55,16 @@ def _bad(name: str) -> Unauthenticated:
     return Unauthenticated(f"invalid token: malformed claim {name}")
 
 
-def _string_list(value: Any, name: str) -> tuple[str, ...]:
+def _string_list(value: Any, name: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+    """A list of strings; ``allow_empty`` admits ``""`` (the jurisdiction prefix that
+    matches every region code)."""
     if value is _MISSING or value is None:
         return ()
     if isinstance(value, str):
         value = value.split()  # space-separated, as in OAuth "scope"
     if not isinstance(value, list) or len(value) > MAX_LIST_ITEMS:
         raise _bad(name)
-    if not all(isinstance(item, str) and item for item in value):
+    if not all(isinstance(item, str) and (item or allow_empty) for item in value):
         raise _bad(name)
     return tuple(value)
 
@@ -87,5 +89,7 @@ def to_user_context(claims: dict[str, Any], names: ClaimNames) -> UserContext:
         department=department,
         roles=_string_list(get_claim(claims, names.roles), "roles"),
         clearance=clearance,
-        jurisdiction=_string_list(get_claim(claims, names.jurisdiction), "jurisdiction"),
+        jurisdiction=_string_list(
+            get_claim(claims, names.jurisdiction), "jurisdiction", allow_empty=True
+        ),
     )

@@ -43,7 +43,7 @@ def query_event(
     event: dict[str, Any] = {
         "type": type_,
         "actor": actor(user),
-        "resource": dataset_id,
+        "resource": f"dataset:{dataset_id}",
         "purpose": purpose,
         "case_ref": case_ref,
         "client": client,

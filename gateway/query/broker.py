@@ -32,8 +32,8 @@ from gateway.query.schemas import QueryBody
 from gateway.query.sources import SourcePool
 from gateway.query.subjects import SubjectTokens
 from gateway.query.validate import build_filters, build_order, check_names, policy_request
-from policies.decision import Decision, DecisionInput, UserContext
-from policies.inputs import ROWS_CEILING, dataset_input, rfc3339
+from policies.decision import Decision, UserContext
+from policies.inputs import build_input, dataset_input
 
 log = structlog.get_logger("sluice.broker")
 
@@ -97,13 +97,13 @@ class Broker:
             session=session, subject=user.subject, dataset_id=dataset.id, now=now
         )
         request_input = policy_request(body)
-        decision_input = DecisionInput(
+        decision_input = build_input(
             user=user,
             dataset=dataset_input(dataset),
             request=request_input,
-            grants=tuple(grants),
-            now=rfc3339(now),
-            usage={"rows_remaining_today": min(remaining, ROWS_CEILING)},
+            grants=grants,
+            now=now,
+            rows_remaining_today=remaining,
         )
         decision = services.pdp.decide(decision_input)
         if not decision.allow:

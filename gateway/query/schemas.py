@@ -34,6 +34,11 @@ class QueryBody(BaseModel):
     where: list[WhereClause] = Field(default_factory=list, max_length=100)
     order_by: list[str | OrderClause] = Field(default_factory=list, max_length=20)
     group_by: list[str] = Field(default_factory=list, max_length=20)
+    unmask: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="PI fields to see in clear; needs an approved access request",
+    )
     limit: int | None = Field(default=None, ge=1)
     offset: int = Field(default=0, ge=0, le=10_000_000)
     purpose: str | None = Field(default=None, max_length=64)

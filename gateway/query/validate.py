@@ -14,8 +14,7 @@ from adapters.base import Filter, OrderBy
 from catalog.errors import BadRequest
 from catalog.models import Dataset
 from gateway.query.schemas import QueryBody
-
-TOKEN_PREFIX = "tk_"  # noqa: S105 - the hash-mask token prefix, not a secret
+from policies.inputs import request_input
 
 
 def _coerce_scalar(value: Any, field_type: str, field: str) -> Any:
@@ -78,7 +77,7 @@ def check_names(body: QueryBody, dataset: Dataset) -> None:
     """Every field named anywhere in the query must exist in the entry."""
     known = {f.name for f in dataset.fields}
     named = [*body.fields, *(w.field for w in body.where), *(o.field for o in body.orders())]
-    named += body.group_by
+    named += body.group_by + body.unmask
     unknown = sorted({n for n in named if n not in known})
     if unknown:
         raise BadRequest(
@@ -90,22 +89,15 @@ def check_names(body: QueryBody, dataset: Dataset) -> None:
 
 def policy_request(body: QueryBody) -> dict[str, Any]:
     """The request as the policy sees it: shapes, never raw filter values."""
-    return {
-        "fields": list(body.fields),
-        "filters": [
-            {
-                "field": w.field,
-                "op": w.op,
-                "value_is_hash_token": isinstance(w.value, str)
-                and w.value.startswith(TOKEN_PREFIX),
-            }
-            for w in body.where
-        ],
-        "order_by": [o.field for o in body.orders()],
-        "group_by": list(body.group_by),
-        "purpose": body.purpose or "",
-        "case_ref": body.case_ref or "",
-    }
+    return request_input(
+        purpose=body.purpose or "",
+        case_ref=body.case_ref or "",
+        fields=body.fields,
+        filters=[{"field": w.field, "op": w.op, "value": w.value} for w in body.where],
+        order_by=[o.field for o in body.orders()],
+        group_by=body.group_by,
+        unmask=body.unmask,
+    )
 
 
 def build_filters(

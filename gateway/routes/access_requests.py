@@ -25,11 +25,12 @@ def _event(type_: str, user: UserContext, req: AccessRequest, **extra: Any) -> d
     return {
         "type": type_,
         "actor": actor(user),
-        "resource": req.dataset_id,
+        "resource": f"dataset:{req.dataset_id}",
         "purpose": req.purpose,
         "case_ref": req.case_ref,
         "outcome": "ok",
         "details": {
+            "resource_dept": req.department,
             "access_request": req.id,
             "fields": list(req.fields),
             "status": req.status,
@@ -80,7 +81,7 @@ def list_requests(
 
 @router.get("/{request_id}", response_model=AccessRequestOut)
 def get_one(
-    request_id: int,
+    request_id: str,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
@@ -102,7 +103,7 @@ def _decide(request: Request, user: UserContext, req: AccessRequest) -> None:
 
 @router.post("/{request_id}/approve", response_model=AccessRequestOut)
 def approve(
-    request_id: int,
+    request_id: str,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
@@ -117,7 +118,7 @@ def approve(
 
 @router.post("/{request_id}/reject", response_model=AccessRequestOut)
 def reject(
-    request_id: int,
+    request_id: str,
     body: DecisionIn,
     request: Request,
     user: UserContext = Depends(current_user),
@@ -133,7 +134,7 @@ def reject(
 
 @router.post("/{request_id}/revoke", response_model=AccessRequestOut)
 def revoke(
-    request_id: int,
+    request_id: str,
     body: DecisionIn,
     request: Request,
     user: UserContext = Depends(current_user),

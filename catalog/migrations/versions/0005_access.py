@@ -16,7 +16,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "access_requests",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(40), primary_key=True),
         sa.Column("requester", sa.String(128), nullable=False, index=True),
         sa.Column(
             "dataset_id", sa.String(128), sa.ForeignKey("datasets.id"), nullable=False, index=True

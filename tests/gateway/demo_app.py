@@ -1,0 +1,101 @@
+"""A real gateway over the demo departments, for end-to-end tests.
+
+The catalog and audit trail live in SQLite under a temporary home; the demo data is
+generated (small sizes) into the departments' SQLite files and, for the backends
+that ask for it, into a fresh PostgreSQL or MariaDB database, with the demo
+sources re-pointed there. Tokens come from the embedded issuer, as in ``sluice token``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from catalog.demo.generator import GenerationReport, Sizes
+from catalog.demo.targets import open_target
+from catalog.models import Source, User
+from gateway.app import create_app
+from gateway.auth.authenticator import claim_names_from
+from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
+from gateway.auth.keys import load_or_create_signing_key
+from gateway.container import Services, build_services
+from gateway.demo import setup_demo
+from gateway.settings import Settings, load_settings
+
+SMALL = Sizes(
+    payroll=1500,
+    fund_disbursements=300,
+    dibao_recipients=3000,
+    death_registrations=400,
+    audit_findings=100,
+)
+PG_DEMO = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+MYSQL_DEMO = "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+
+
+@dataclass
+class DemoGateway:
+    client: TestClient
+    services: Services
+    settings: Settings
+    report: GenerationReport | None
+
+    def token(self, subject: str, ttl: int = 600) -> str:
+        with self.services.sessions() as session:
+            user = session.get(User, subject)
+            assert user is not None, subject
+            return mint_token(
+                user=user,
+                key=load_or_create_signing_key(self.settings.home),
+                issuer=EMBEDDED_ISSUER,
+                audience=self.settings.oidc_audience,
+                ttl=ttl,
+                claim_names=claim_names_from(self.settings),
+            )
+
+    def headers(self, subject: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(subject)}"}
+
+    def query(self, subject: str, dataset: str, body: dict[str, Any], **params: Any) -> Any:
+        return self.client.post(
+            f"/api/v1/datasets/{dataset}/query",
+            json=body,
+            headers=self.headers(subject),
+            params=params,
+        )
+
+    def point_sources_at(self, kind: str, url: str) -> None:
+        """Re-point every demo source at one database holding all five tables."""
+        with self.services.sessions() as session:
+            for source in session.query(Source).all():
+                source.kind = kind
+                source.settings = {"url": url}
+            session.commit()
+
+
+@contextmanager
+def demo_gateway(home: Path, *, backend_url: str | None = None, **overrides: Any) -> Iterator[
+    DemoGateway
+]:
+    settings = load_settings(home=home, **overrides)
+    services = build_services(settings)
+    extra = [open_target(backend_url)] if backend_url else []
+    result = setup_demo(services, sizes=SMALL, extra_targets=extra)
+    gw = DemoGateway(
+        client=TestClient(create_app(settings, services)),
+        services=services,
+        settings=settings,
+        report=result.generated,
+    )
+    if backend_url:
+        kind = "postgresql" if backend_url.startswith("postgresql") else "mysql"
+        gw.point_sources_at(kind, backend_url)
+    try:
+        yield gw
+    finally:
+        services.close()
