@@ -41,7 +41,7 @@ def _orjson_safe(value: Any) -> bool:
         if not math.isfinite(value):
             raise BadRequest("non-finite number in audit event")
         magnitude = abs(value)
-        return value != int(value) and 1e-5 <= magnitude < 1e15
+        return bool(value != int(value) and 1e-5 <= magnitude < 1e15)
     if kind is dict:
         safe = True
         for key, item in value.items():

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from catalog.errors import Unavailable
+from catalog.errors import SluiceError, Unavailable
 
 ADVISORY_KEY = 0x5A1C_E0A0  # "sluice audit": one chain per database
 EVENT_COLUMNS = (
@@ -43,7 +43,8 @@ EVENT_COLUMNS = (
     "case_ref",
     "decision_allow",
 )
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, psycopg.Error, OSError)
+DRIVER_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
+WRITE_ERRORS = (SluiceError, sqlite3.Error, psycopg.Error, OSError)
 
 
 class AuditStore:

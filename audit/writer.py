@@ -30,8 +30,8 @@ from audit import witness
 from audit.canonical import canonical_json
 from audit.events import GENESIS_HASH, Prepared, format_ts
 from audit.signing import Signer, checkpoint_payload
-from audit.store import DRIVER_ERRORS, AuditStore
-from catalog.errors import SluiceError, Unavailable
+from audit.store import DRIVER_ERRORS, WRITE_ERRORS, AuditStore
+from catalog.errors import Unavailable
 
 log = structlog.get_logger("sluice.audit")
 
@@ -147,7 +147,7 @@ class GroupCommitWriter:
     def _guard(self, work: Callable[[], None]) -> None:
         try:
             work()
-        except (SluiceError, *DRIVER_ERRORS) as exc:
+        except WRITE_ERRORS as exc:
             self.metrics.failures += 1
             log.error("audit_checkpoint_failed", error=str(exc))
             self._disconnect()
@@ -159,7 +159,7 @@ class GroupCommitWriter:
 
     def _disconnect(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(DRIVER_ERRORS):
+            with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.close()
             self._conn = None
 
@@ -169,7 +169,7 @@ class GroupCommitWriter:
             reused = self._conn is not None
             try:
                 receipts, checkpoint = self._write(batch)
-            except (SluiceError, *DRIVER_ERRORS) as exc:
+            except WRITE_ERRORS as exc:
                 if self._conn is not None:
                     self.store.rollback(self._conn)
                 self._disconnect()
