@@ -39,7 +39,7 @@ from adapters.plan import check_plan
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
 from adapters.sql_compile import build_select
-from adapters.sql_stream import stream_rows
+from adapters.sql_stream import driver_connection, stream_rows
 from catalog.errors import BadRequest, SluiceError, SourceFailed, SourceTimeout
 
 SQLITE_PROGRESS_STEPS = 10_000
@@ -201,7 +201,7 @@ class SqlAdapter(SourceAdapter):
             finally:
                 chunks.close()
                 if deadline is not None:
-                    conn.connection.driver_connection.set_progress_handler(None, 0)
+                    driver_connection(conn).set_progress_handler(None, 0)
 
     def _to_batch(self, schema: pa.Schema, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
         try:
@@ -215,7 +215,7 @@ class SqlAdapter(SourceAdapter):
         if self._dialect != "sqlite":
             return None
         deadline = _Deadline(self._limits.statement_timeout_s)
-        driver = conn.connection.driver_connection
+        driver = driver_connection(conn)
         driver.set_progress_handler(deadline, SQLITE_PROGRESS_STEPS)
         return deadline
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,21 +47,29 @@ def compile_statement(stmt: sa.Select[Any], dialect: sa.Dialect) -> tuple[str, A
     return compiled.string, params
 
 
-def _server_cursor(conn: sa.Connection, batch_size: int) -> Any:
+def driver_connection(conn: sa.Connection) -> Any:
+    """The DBAPI connection under ``conn`` (always there while ``conn`` is open)."""
     raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection has no DBAPI connection")
+    return raw
+
+
+def _server_cursor(conn: sa.Connection, batch_size: int) -> Any:
+    raw = driver_connection(conn)
     driver = conn.dialect.driver
     if driver in {"psycopg", "psycopg2"}:
         cursor = raw.cursor(name=f"sluice_{next(_cursor_ids)}")
         cursor.itersize = batch_size
         return cursor
     if driver in {"pymysql", "mysqldb"}:
-        return raw.cursor(conn.dialect._sscursor)
+        return raw.cursor(getattr(conn.dialect, "_sscursor"))  # noqa: B009
     return raw.cursor()
 
 
 def stream_rows(
     conn: sa.Connection, stmt: sa.Select[Any], batch_size: int
-) -> Iterator[Sequence[Sequence[Any]]]:
+) -> Generator[Sequence[Sequence[Any]], None, None]:
     """Chunks of at most ``batch_size`` rows; the cursor is closed when the caller
     stops iterating (including early, through ``GeneratorExit``)."""
     if conn.dialect.driver not in FAST_DRIVERS:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 from adapters.base import (
     Column,
@@ -22,6 +23,7 @@ from adapters.base import (
     SourceConfig,
 )
 from adapters.registry import open_adapter, redact, validate_config
+from adapters.sql_config import create_engine
 from catalog.errors import BadRequest, Forbidden, SourceFailed, SourceTimeout
 from tests.adapters.sql_sources import (
     PEOPLE_COLUMNS,
@@ -347,3 +349,14 @@ def test_redact() -> None:
     assert redact(no_secret) == shown
     full = SourceConfig("mysql", {}, secret="mysql+pymysql://u:hunter2@h:3306/d")
     assert redact(full) == "mysql+pymysql://u:***@h:3306/d"
+
+
+def test_sessions_are_read_only(source: Source) -> None:
+    """Defence in depth: even a statement that got past the compiler could not write."""
+    engine = create_engine(config_for(source.kind, source.url), limits_for(source.tmp_path))
+    try:
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError):
+            conn.exec_driver_sql("DELETE FROM people")
+    finally:
+        engine.dispose()
+    assert people_count(source.url) == 7
