@@ -77,7 +77,7 @@ def _import_public(jwk: Mapping[str, Any]) -> PublicKey | None:
     for extra in ("alg", "use"):
         if isinstance(jwk.get(extra), str):
             members[extra] = jwk[extra]
-    return _KEY_TYPES[kty].import_key(members)  # type: ignore[arg-type]
+    return _KEY_TYPES[kty].import_key(members)
 
 
 def parse_jwks(document: Any) -> dict[str, PublicKey]:

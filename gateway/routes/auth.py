@@ -18,7 +18,9 @@ def jwks(request: Request) -> dict[str, Any]:
     """Public keys of the embedded issuer; with an OIDC provider, the provider's own
     JWKS is authoritative and this gateway publishes none (404)."""
     authenticator = getattr(request.app.state.services, "authenticator", None)
-    document = authenticator.public_jwks() if authenticator is not None else None
+    document: dict[str, Any] | None = (
+        authenticator.public_jwks() if authenticator is not None else None
+    )
     if document is None:
         raise NotFound("this gateway does not issue tokens; see the identity provider's JWKS")
     return document
