@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from gateway.container import Services, build_services
@@ -16,7 +19,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or (services.settings if services else load_settings())
     configure_logging(env=settings.env, level=settings.log_level)
     services = services or build_services(settings)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # flush the audit writer and sign a final checkpoint (truncation detection)
+        _app.state.broker.sources.close()
+        services.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Sluice",
         version="0.1.0",
         description="Secure data-sharing gateway and governed data catalog.",

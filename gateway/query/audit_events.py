@@ -31,6 +31,8 @@ def query_event(
     user: UserContext,
     dataset_id: str,
     department: str,
+    level: str | None = None,
+    source_id: str | None = None,
     purpose: str | None,
     case_ref: str | None,
     decision: Decision | None,
@@ -49,7 +51,12 @@ def query_event(
         "client": client,
         "request_id": request_id,
         "outcome": outcome,
-        "details": {"resource_dept": department, **(details or {})},
+        "details": {
+            "resource_dept": department,
+            "level": level,
+            "source_id": source_id,
+            **(details or {}),
+        },
     }
     if decision is not None:
         event["decision"] = {

@@ -179,7 +179,8 @@ class Broker:
         self.services.audit.append(
             query_event(
                 type_="query.denied", user=user, dataset_id=dataset.id,
-                department=dataset.department, purpose=body.purpose,
+                department=dataset.department, level=dataset.level,
+                source_id=dataset.source_id, purpose=body.purpose,
                 case_ref=body.case_ref, decision=decision, client=client,
                 request_id=request_id, outcome="denied",
                 details={"reasons_extra": [extra_reason]} if extra_reason else None,
@@ -199,7 +200,8 @@ class Broker:
     def _event(self, q: PreparedQuery, type_: str, outcome: str, **extra: Any) -> dict[str, Any]:
         return query_event(
             type_=type_, user=q.user, dataset_id=q.dataset.id,
-            department=q.dataset.department, purpose=q.body.purpose,
+            department=q.dataset.department, level=q.dataset.level,
+            source_id=q.dataset.source_id, purpose=q.body.purpose,
             case_ref=q.body.case_ref, decision=q.decision, client=q.client,
             request_id=q.request_id, outcome=outcome, **extra,
         )

@@ -194,7 +194,7 @@ errors contains sprintf("masked field '%s' can only be filtered by equality on i
 }
 
 token_equality(flt) if {
-	flt.op == "eq"
+	flt.op == "="
 	flt.value_is_hash_token == true
 }
 

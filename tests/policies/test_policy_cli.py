@@ -162,7 +162,7 @@ def test_policy_eval_reads_the_catalog(tmp_path: Path) -> None:
         "--case-ref",
         "C-9",
         "--filter",
-        "id_number:eq:tk_ab12",
+        "id_number:=:tk_ab12",
     ]
     result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output

@@ -30,7 +30,7 @@ PI = [
     "uscc",
     "free_text",
 ]
-OPS = ["eq", "ne", "lt", "gt", "prefix", "in"]
+OPS = ["=", "!=", "<", ">", "prefix", "in"]
 NAMES = [f"f{i}" for i in range(8)]
 DECIDE = regopy_decider(load_policy_set())
 
