@@ -1,0 +1,91 @@
+"""``python -m bench [scenario …]``: run the benchmarks, write ``bench/results/latest.*``.
+
+Scenarios: small, large, decisions, audit, masking, comparison (default: all). The
+gateway runs as its own uvicorn process (``bench.server``) and the load comes from
+other processes (``wrk``, ``curl``), so the figures include HTTP and are compared with
+baselines measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from bench import comparison, data, decisions, masking_bench, report
+from bench.proc import Gateway, cpu_count
+
+SCENARIOS = ("small", "large", "decisions", "audit", "masking", "comparison")
+LARGE_MASKS = ("id_number_partial", "name_surname", "phone_partial", "address_district",
+               "birth_date_year")  # fmt: skip
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("scenarios", nargs="*", default=[])
+    parser.add_argument("--seconds", type=float, default=6.0, help="per load level")
+    args = parser.parse_args(argv)
+    chosen = args.scenarios or list(SCENARIOS)
+    started = time.perf_counter()
+    with psycopg.connect(data.dsn("postgres")) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cores": cpu_count(),
+            "python": platform.python_version(),
+            "postgres": pg[0] if pg else "?",
+        },
+    }
+    results["demo"] = data.ensure_demo(log)
+    if {"small", "large"} & set(chosen):
+        log("starting the gateway (uvicorn, production settings, PostgreSQL)")
+        gw = Gateway()
+        try:
+            if "small" in chosen:
+                from bench import small
+
+                log("small queries: governed vs ungoverned at c=1, 8, 32")
+                results["small"] = small.run(gw, seconds=args.seconds)
+            if "large" in chosen:
+                from bench import large
+
+                log("large results: 1,000,000 rows as arrow, csv, ndjson")
+                results["large"] = large.run(gw)
+        finally:
+            gw.close()
+    if "decisions" in chosen:
+        log("policy decisions: cold and cached")
+        results["decisions"] = decisions.run()
+    if "audit" in chosen:
+        from bench import audit_bench
+
+        log("audit: appends/s (1 and 4 processes), verification of 1,000,000 events")
+        results["audit"] = audit_bench.run()
+    if "masking" in chosen:
+        log("masking: 1,000,000 values per method")
+        results["masking"] = masking_bench.run()
+    if "comparison" in chosen:
+        log("comparison: payroll × dibao, direct SQL")
+        results["comparison"] = comparison.run()
+    if "large" in results and "masking" in results:
+        mask_s = sum(results["masking"][m]["seconds"] for m in LARGE_MASKS)
+        results["large"]["masking_share"] = mask_s / results["large"]["formats"]["arrow"]["total_s"]
+    results["elapsed_s"] = time.perf_counter() - started
+    js, md = report.write(results)
+    print(md.read_text())
+    log(f"wrote {js} and {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Start and stop the bench gateway (``bench.server``) as its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench import data
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+class Gateway:
+    """A running ``bench.server``; ``tokens`` holds alice's and arthur's bearer tokens."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
+        data.recreate(data.CATALOG_DB)
+        self.log = (self.home / "server.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.server", "--home", str(self.home), "--port", str(PORT)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bench server exited; see {self.home / 'server.log'}")
+            try:
+                if httpx.get(f"{BASE}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("bench server did not start within 120 s")
+        self.tokens: dict[str, str] = json.loads((self.home / "tokens.json").read_text())
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def counters(self) -> dict[str, int]:
+        return httpx.get(f"{BASE}/bench/counters", timeout=10).json()
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+class RssSampler:
+    """Samples a process's RSS every few milliseconds; ``peak`` over the window."""
+
+    def __init__(self, gateway: Gateway, every_s: float = 0.005) -> None:
+        self.gateway = gateway
+        self.every_s = every_s
+        self.start_mb = gateway.rss_mb()
+        self.peak_mb = self.start_mb
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self.gateway.rss_mb())
+            time.sleep(self.every_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return self.peak_mb - self.start_mb
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))

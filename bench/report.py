@@ -1,0 +1,185 @@
+"""``latest.json`` and ``latest.md``: every figure, its baseline and the target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _row(rows: list[str], what: str, value: str, baseline: str, ratio: str, target: str,
+         ok: bool | None) -> None:  # fmt: skip
+    mark = "" if ok is None else ("yes" if ok else "**no**")
+    rows.append(f"| {what} | {value} | {baseline} | {ratio} | {target} | {mark} |")
+
+
+def markdown(r: dict[str, Any]) -> str:
+    rows = ["| figure | value | baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
+    small = r.get("small")
+    if small:
+        for c, lv in small["levels"].items():
+            g, u = lv["governed"], lv["ungoverned"]
+            ratio = g["rps"] / u["rps"]
+            _row(
+                rows,
+                f"small query, c={c}: req/s",
+                f"{g['rps']:.0f}",
+                f"{u['rps']:.0f} ungoverned",
+                f"{ratio:.2f}×",
+                "≥ 0.7× at c=8" if c == "8" else "",
+                ratio >= 0.7 if c == "8" else None,
+            )
+            diff = g["p50_ms"] - u["p50_ms"]
+            target = "< 3 ms and ≤ +1.5 ms" if c == "1" else ""
+            ok = (g["p50_ms"] < 3 and diff <= 1.5) if c == "1" else None
+            _row(
+                rows,
+                f"small query, c={c}: p50 / p99 ms",
+                f"{g['p50_ms']:.2f} / {g['p99_ms']:.1f}",
+                f"{u['p50_ms']:.2f} / {u['p99_ms']:.1f} ungoverned",
+                f"+{diff:.2f} ms",
+                target,
+                ok,
+            )
+        d = small["direct"]
+        _row(rows, "small query: direct psycopg p50 ms", f"{d['p50_ms']:.2f}", "", "", "", None)
+        _row(
+            rows,
+            "policy decisions per request",
+            f"{small['decisions_per_request']:.2f}",
+            "",
+            "",
+            "exactly 1",
+            abs(small["decisions_per_request"] - 1) < 1e-9,
+        )
+    large = r.get("large")
+    if large:
+        d, f = large["direct_psycopg"], large["copy_floor"]
+        _row(rows, "1M rows: direct psycopg s", f"{d['total_s']:.2f}", "", "", "", None)
+        _row(rows, "1M rows: COPY TO STDOUT s (floor)", f"{f['total_s']:.2f}", "", "", "", None)
+        for fmt, x in large["formats"].items():
+            limit = 1.3 if fmt == "arrow" else 2.0
+            _row(
+                rows,
+                f"1M rows {fmt}: s",
+                f"{x['total_s']:.2f}",
+                f"{d['total_s']:.2f} psycopg",
+                f"{x['ratio_to_direct']:.2f}× ({x['ratio_to_copy']:.1f}× COPY)",
+                f"≤ {limit}×",
+                x["ratio_to_direct"] <= limit,
+            )
+            _row(
+                rows,
+                f"1M rows {fmt}: first byte ms",
+                f"{x['first_byte_ms']:.0f}",
+                f"{d['first_row_ms']:.0f} db first row",
+                f"+{x['first_byte_minus_db_first_row_ms']:.0f} ms",
+                "≤ +50 ms",
+                x["first_byte_minus_db_first_row_ms"] <= 50,
+            )
+            _row(
+                rows,
+                f"1M rows {fmt}: peak RSS growth MB",
+                f"{x['rss_growth_mb']:.0f}",
+                "",
+                "",
+                "< 128 MB",
+                x["rss_growth_mb"] < 128,
+            )
+        if "masking_share" in large:
+            share = large["masking_share"]
+            _row(
+                rows,
+                "masking share of the Arrow stream",
+                f"{share:.1%}",
+                "",
+                "",
+                "< 10%",
+                share < 0.10,
+            )
+    dec = r.get("decisions")
+    if dec:
+        _row(
+            rows,
+            "decision, cold (engine) ms",
+            f"{dec['cold']['p50_ms']:.3f}",
+            "",
+            "",
+            "< 2 ms",
+            dec["cold"]["p50_ms"] < 2,
+        )
+        _row(
+            rows,
+            "decision, cached ms",
+            f"{dec['cached']['p50_ms']:.4f}",
+            "",
+            "",
+            "< 0.05 ms",
+            dec["cached"]["p50_ms"] < 0.05,
+        )
+    au = r.get("audit")
+    if au:
+        one, four = au["single_process"]["appends_per_s"], au["four_processes"]["appends_per_s"]
+        _row(rows, "audit appends/s, 1 process", f"{one:,.0f}", "", "", "≥ 10,000", one >= 10_000)
+        _row(
+            rows, "audit appends/s, 4 processes", f"{four:,.0f}", "", "", "≥ 10,000", four >= 10_000
+        )
+        lat = au["append_latency"]["p50_ms"]
+        _row(
+            rows,
+            "audit append latency p50 ms (one caller)",
+            f"{lat:.2f}",
+            "",
+            "",
+            "< 0.2 ms",
+            lat < 0.2,
+        )
+        v = au["verify"]
+        _row(
+            rows,
+            f"audit verify events/s ({v['events']:,} events)",
+            f"{v['events_per_s']:,.0f}",
+            "",
+            "",
+            "≥ 250,000",
+            v["events_per_s"] >= 250_000,
+        )
+    mk = r.get("masking")
+    if mk:
+        for method, x in mk.items():
+            _row(
+                rows,
+                f"masking {method}: cells/s",
+                f"{x['cells_per_s']:,.0f}",
+                "",
+                "",
+                "≥ 5,000,000",
+                x["cells_per_s"] >= 5_000_000,
+            )
+    cmp_ = r.get("comparison")
+    if cmp_:
+        _row(
+            rows,
+            "payroll × dibao (active), direct SQL s",
+            f"{cmp_['direct_sql_s']:.3f}",
+            f"{cmp_['matches']} matches",
+            "",
+            "governed comparison: not built yet",
+            None,
+        )
+    m = r["machine"]
+    head = (
+        f"Machine: {m['cores']} cores, Python {m['python']}, PostgreSQL {m['postgres']}; "
+        f"run {r['started']} ({r['elapsed_s']:.0f} s)\n"
+    )
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def write(results: dict[str, Any]) -> tuple[Path, Path]:
+    RESULTS.mkdir(exist_ok=True)
+    js, md = RESULTS / "latest.json", RESULTS / "latest.md"
+    js.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md.write_text(markdown(results))
+    return js, md

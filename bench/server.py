@@ -1,0 +1,228 @@
+"""The bench's gateway process: the real app, production settings, PostgreSQL catalog,
+audit and sources, plus one bench-only ungoverned route (the product never has one).
+
+``python -m bench.server --home DIR --port N`` builds everything, writes
+``DIR/tokens.json`` (alice, arthur) and serves with uvicorn until killed.
+
+What differs from a production deployment, and why (also in ``bench/README.md``):
+- the per-user request rate and daily row quota are raised (``600/minute`` would cut a
+  throughput run after a fraction of a second; the checks themselves still run);
+- the policy is a copy of ``policies/rego`` with the L2 ``max_rows`` cap raised from
+  100,000 to 1,000,000, so one request may stream the 1,000,000-row result (every rule
+  is evaluated exactly as in production; only that constant differs);
+- a bench-only dataset ``civil.dibao_big`` (1,000,000 rows, level L2, five L2 fields
+  with PI categories, so an L2 analyst sees them masked);
+- ``POST /bench/ungoverned``: the small query's SELECT run with no token, policy,
+  masking or audit; ``GET /bench/counters``: how many policy evaluations ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response
+from sqlalchemy import create_engine
+
+from bench import data
+from catalog.demo.install import _sync_dataset, install_demo_catalog
+from catalog.models import Source, User
+from catalog.schemas import DatasetIn, FieldIn
+from gateway.app import create_app
+from gateway.auth.authenticator import claim_names_from
+from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
+from gateway.auth.keys import load_or_create_signing_key
+from gateway.container import Services, build_services
+from gateway.demo import assign_demo_roles
+from gateway.http_protocol import Utf8RequestLineProtocol
+from gateway.settings import Settings, load_settings
+from policies.bundle import DEFAULT_REGO_DIR
+from policies.pdp import build_pdp
+
+SMALL_FIELDS = ["id_number", "name", "phone", "region_code", "monthly_amount"]
+# The statement the SQL adapter compiles for alice's small query (same projection,
+# row filter, LIMIT 20 + 1), run here with no governance at all.
+UNGOVERNED_SQL = (
+    'SELECT "id_number", "name", "phone", "region_code", "monthly_amount" '
+    "FROM \"dibao_recipients\" WHERE \"region_code\" LIKE %s || '%%' ESCAPE '/' LIMIT %s"
+)
+BIG_DATASET = "civil.dibao_big"
+BIG_MASKED = ["id_number", "name", "phone", "address", "start_date"]
+
+
+def bench_settings(home: Path) -> Settings:
+    return load_settings(
+        home=home,
+        database_url=data.sa_url(data.CATALOG_DB),
+        env="production",
+        master_key=secrets.token_urlsafe(32),
+        log_level="WARNING",
+        rate_limit="100000000/minute",
+        daily_row_quota=10**12,
+        source_max_rows=2_000_000,
+    )
+
+
+def bench_rego(home: Path) -> Path:
+    target = home / "rego"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(DEFAULT_REGO_DIR, target)
+    path = target / "decision.rego"
+    text = path.read_text(encoding="utf-8")
+    old = '"L2": 100000'
+    if old not in text:
+        raise RuntimeError("decision.rego changed: update bench.server.bench_rego")
+    path.write_text(text.replace(old, '"L2": 1000000'), encoding="utf-8")
+    return target
+
+
+class CountingPDP:
+    """Counts decisions asked of the cache and evaluations that reached the engine."""
+
+    def __init__(self, cached: Any) -> None:
+        self.cached = cached
+        self.inner = cached.inner
+        self.decisions = 0
+        self.evaluations = 0
+        inner_decide = self.inner.decide
+
+        def counted(decision_input: Any) -> Any:
+            self.evaluations += 1
+            return inner_decide(decision_input)
+
+        self.inner.decide = counted
+
+    @property
+    def policy_version(self) -> str:
+        return str(self.cached.policy_version)
+
+    def decide(self, decision_input: Any) -> Any:
+        self.decisions += 1
+        return self.cached.decide(decision_input)
+
+
+def big_entry() -> DatasetIn:
+    cats = {"id_number": "id_number", "name": "name", "phone": "phone",
+            "address": "address", "start_date": "birth_date"}  # fmt: skip
+    types = {"household_size": "int64", "monthly_amount": "float64", "start_date": "date"}
+    names = ["id_number", "name", "phone", "address", "household_size", "monthly_amount",
+             "start_date", "status", "region_code"]  # fmt: skip
+    fields = [
+        FieldIn(
+            name=n,
+            type=types.get(n, "string"),
+            level="L1" if n == "region_code" else "L2",
+            pi_category=cats.get(n, "none"),
+        )  # type: ignore[arg-type]
+        for n in names
+    ]
+    return DatasetIn(
+        id=BIG_DATASET,
+        department="civil",
+        source_id="civil-db",
+        object_name=data.BIG_TABLE,
+        level="L2",
+        allowed_purposes=["supervision"],
+        region_field="region_code",  # type: ignore[arg-type]
+        fields=fields,
+        title_zh="低保对象名册(基准)",
+        title_en="Dibao (bench, 1M rows)",
+        description_zh="基准测试专用",
+        description_en="bench only",
+        tags=["bench"],
+        update_frequency="monthly",
+    )
+
+
+def build(home: Path) -> tuple[FastAPI, Services]:
+    settings = bench_settings(home)
+    services = build_services(settings)
+    services.pdp = CountingPDP(build_pdp(opa_url=None, rego_dir=bench_rego(home)))
+    demo_url = data.sa_url(data.DEMO_DB)
+    with services.sessions() as session:
+        install_demo_catalog(session=session, data_dir=settings.demo_data_dir.resolve())
+        session.flush()
+        _sync_dataset(session, big_entry())
+        for source in session.query(Source).all():
+            source.kind = "postgresql"
+            source.settings = {"url": demo_url}
+        session.commit()
+    assign_demo_roles(services)
+    app = create_app(settings, services)
+    mount_bench_routes(app, services, demo_url)
+    write_tokens(services, settings)
+    return app, services
+
+
+def mount_bench_routes(app: FastAPI, services: Services, demo_url: str) -> None:
+    engine = create_engine(demo_url, pool_size=40, max_overflow=0)
+    lock = threading.Lock()
+
+    @app.post("/bench/ungoverned", include_in_schema=False)
+    def ungoverned(body: dict[str, Any]) -> Response:  # sync, like the governed route
+        prefix = str(body.get("prefix", "430121"))
+        limit = int(body.get("limit", 20))
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(UNGOVERNED_SQL, (prefix, limit + 1))
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchmany(limit)]
+            cur.close()
+            raw.commit()
+        finally:
+            raw.close()
+        return Response(orjson.dumps({"rows": rows}), media_type="application/json")
+
+    @app.get("/bench/counters", include_in_schema=False)
+    def counters() -> dict[str, Any]:
+        pdp = services.pdp
+        with lock:
+            return {
+                "decisions": pdp.decisions,
+                "evaluations": pdp.evaluations,
+                "cache_hits": pdp.cached.hits,
+                "cache_misses": pdp.cached.misses,
+                "audit_appended": services.audit.metrics.appended,
+                "audit_batches": services.audit.metrics.batches,
+            }
+
+
+def write_tokens(services: Services, settings: Settings) -> None:
+    key = load_or_create_signing_key(settings.home)
+    tokens = {}
+    with services.sessions() as session:
+        for subject in ("alice", "arthur"):
+            user = session.get(User, subject)
+            assert user is not None
+            tokens[subject] = mint_token(
+                user=user, key=key, issuer=EMBEDDED_ISSUER, audience=settings.oidc_audience,
+                ttl=4 * 3600, claim_names=claim_names_from(settings),
+            )  # fmt: skip
+    (settings.home / "tokens.json").write_text(json.dumps(tokens))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    app, services = build(args.home)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
+                    access_log=False, http=Utf8RequestLineProtocol)  # fmt: skip
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Scenario 1: small governed queries vs the same SELECT ungoverned and direct."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import psycopg
+
+from bench import data
+from bench.load import run_load
+from bench.proc import BASE, Gateway
+from bench.server import SMALL_FIELDS, UNGOVERNED_SQL
+
+BODY = {"fields": SMALL_FIELDS, "purpose": "supervision", "case_ref": "BENCH-1", "limit": 20}
+GOVERNED = f"{BASE}/api/v1/datasets/civil.dibao_recipients/query"
+UNGOVERNED = f"{BASE}/bench/ungoverned"
+LEVELS = (1, 8, 32)
+
+
+def direct_psycopg(n: int = 2000) -> dict[str, float]:
+    """The same 20 rows read directly with psycopg (one connection, no HTTP)."""
+    times = []
+    with psycopg.connect(data.dsn(data.DEMO_DB)) as conn:
+        for _ in range(n):
+            t = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.execute(UNGOVERNED_SQL, ("430121", 21))
+                cur.fetchmany(20)
+            conn.commit()
+            times.append(time.perf_counter() - t)
+    times.sort()
+    return {"p50_ms": statistics.median(times) * 1000, "p99_ms": times[int(n * 0.99)] * 1000,
+            "rps": n / sum(times)}  # fmt: skip
+
+
+def run(gw: Gateway, seconds: float = 6.0) -> dict[str, Any]:
+    token = gw.tokens["alice"]
+    run_load(GOVERNED, BODY, token=token, concurrency=4, seconds=1)  # warm up
+    run_load(UNGOVERNED, {}, token=None, concurrency=4, seconds=1)
+    before = gw.counters()
+    out: dict[str, Any] = {"levels": {}}
+    governed_requests = 0
+    for c in LEVELS:
+        gov = run_load(GOVERNED, BODY, token=token, concurrency=c, seconds=seconds)
+        governed_requests += gov["requests"]
+        ung = run_load(UNGOVERNED, {}, token=None, concurrency=c, seconds=seconds)
+        out["levels"][str(c)] = {"governed": gov, "ungoverned": ung}
+    after = gw.counters()
+    decisions = after["decisions"] - before["decisions"]
+    out["decisions_per_request"] = decisions / max(governed_requests, 1)
+    out["engine_evaluations"] = after["evaluations"] - before["evaluations"]
+    out["audit_events_per_request"] = (after["audit_appended"] - before["audit_appended"]) / max(
+        governed_requests, 1
+    )
+    out["direct"] = direct_psycopg()
+    return out
