@@ -20,3 +20,11 @@ def current_user(request: Request) -> UserContext:
     user: UserContext = authenticator.authenticate(request.headers.get("authorization"))
     request.state.user = user
     return user
+
+
+def optional_user(request: Request) -> UserContext | None:
+    """The caller if they sent credentials (which must then be valid), else None:
+    for public pages that say more to a signed-in user."""
+    if not request.headers.get("authorization"):
+        return None
+    return current_user(request)

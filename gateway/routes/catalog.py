@@ -1,6 +1,8 @@
 """Catalog routes: search and read published entries, and the DCAT (JSON-LD) export.
 
-Thin shells over ``catalog.service``; drafts are invisible here (404). ``catalog.jsonld``
+Thin shells over ``catalog.service``; drafts are invisible here (404). The published
+catalog is public metadata (DCAT harvesting); a signed-in caller also sees their own
+effective access per field. ``catalog.jsonld``
 is declared before ``catalog/{dataset_id}`` so it is not taken for a dataset id.
 """
 
@@ -15,7 +17,10 @@ from sqlalchemy.orm import Session
 from catalog import service
 from catalog.dcat import catalog_document
 from catalog.schemas import DatasetOut
-from gateway.deps import get_session
+from gateway.auth.dependencies import optional_user
+from gateway.deps import get_services, get_session
+from gateway.query.preview import effective_access
+from policies.decision import UserContext
 
 router = APIRouter(tags=["catalog"])
 
@@ -31,7 +36,9 @@ def search_catalog(
     session: Session = Depends(get_session),
 ) -> list[DatasetOut]:
     """Published catalog entries matching the filters, best match first."""
-    found = service.list_datasets(session=session, q=q, department=department, level=level, tag=tag)
+    found = service.list_datasets(
+        session=session, q=q, department=department, level=level, tag=tag
+    )
     return [DatasetOut.model_validate(d) for d in found]
 
 
@@ -46,7 +53,26 @@ def catalog_jsonld(request: Request, session: Session = Depends(get_session)) ->
     return JSONResponse(document, media_type="application/ld+json")
 
 
-@router.get("/api/v1/catalog/{dataset_id}", response_model=DatasetOut)
-def get_catalog_entry(dataset_id: str, session: Session = Depends(get_session)) -> DatasetOut:
-    """One published entry with its fields' classification."""
-    return DatasetOut.model_validate(service.get_dataset(session=session, dataset_id=dataset_id))
+class CatalogEntryOut(DatasetOut):
+    access: dict[str, Any] | None = None
+
+
+@router.get("/api/v1/catalog/{dataset_id}", response_model=CatalogEntryOut)
+def get_catalog_entry(
+    dataset_id: str,
+    request: Request,
+    purpose: str | None = Query(None, max_length=64, description="purpose to evaluate"),
+    case_ref: str | None = Query(None, max_length=128, description="case reference"),
+    user: UserContext | None = Depends(optional_user),
+    session: Session = Depends(get_session),
+) -> CatalogEntryOut:
+    """One published entry with its fields' classification; with a bearer token, also
+    the caller's effective access per field (allow / mask with method / deny)."""
+    dataset = service.get_dataset(session=session, dataset_id=dataset_id)
+    entry = CatalogEntryOut.model_validate(DatasetOut.model_validate(dataset).model_dump())
+    if user is not None:
+        entry.access = effective_access(
+            services=get_services(request), session=session, user=user, dataset=dataset,
+            purpose=purpose, case_ref=case_ref,
+        )
+    return entry

@@ -139,3 +139,24 @@ def test_query_is_audited_with_the_digest_of_the_bytes_sent(gw: DemoGateway) -> 
     assert completed["result_sha256"] == hashlib.sha256(resp.content).hexdigest()
     assert completed["actor"]["sub"] == "alice"
     assert completed["case_ref"] == "JW-2026-001"
+
+
+def test_catalog_entry_tells_each_caller_their_access(gw_sqlite: DemoGateway) -> None:
+    gw = gw_sqlite
+    public = gw.client.get(f"/api/v1/catalog/{DIBAO}")
+    assert public.status_code == 200 and public.json()["access"] is None
+    alice = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers=gw.headers("alice")).json()
+    assert alice["access"]["fields"]["id_number"] == {"action": "mask",
+                                                      "method": "id_number_partial"}
+    assert alice["access"]["row_filter"]["prefixes"] == ["430121"]
+    arthur = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers=gw.headers("arthur")).json()
+    assert arthur["access"]["fields"]["id_number"]["action"] == "deny"
+    sam = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers=gw.headers("sam")).json()
+    assert sam["access"]["may_query"] is False
+    forged = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers={"Authorization": "Bearer x"})
+    assert forged.status_code == 401
+
+
+def test_catalog_search_finds_dibao_in_chinese(gw_sqlite: DemoGateway) -> None:
+    found = gw_sqlite.client.get("/api/v1/catalog", params={"q": "低保"}).json()
+    assert DIBAO in [d["id"] for d in found]
