@@ -1,0 +1,61 @@
+"""No audit record, no data: a stalled or locked audit store fails the query with 503."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import psycopg
+
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.demo_app import demo_gateway
+
+DIBAO = "civil.dibao_recipients"
+CASE = {"purpose": "supervision", "case_ref": "JW-2026-001", "fields": ["region_code"]}
+
+
+def test_locked_sqlite_audit_store_fails_the_query_with_503(tmp_path: Path) -> None:
+    with demo_gateway(tmp_path / "home", audit_append_timeout_s=0.5) as gw:
+        assert gw.query("arthur", DIBAO, CASE).status_code == 200
+        db = sqlite3.connect(gw.settings.home / "sluice.db", isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")  # an insider or a stuck process holds the writer
+        try:
+            resp = gw.query("arthur", DIBAO, CASE)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["code"] == "unavailable"
+        assert b"430" not in resp.content  # no row left
+        assert gw.query("arthur", DIBAO, CASE).status_code == 200  # recovers
+
+
+def test_locked_postgres_audit_table_fails_the_query_with_503(tmp_path: Path) -> None:
+    name, url = create_pg_database("sluice_cat")
+    try:
+        with demo_gateway(tmp_path / "home", database_url=url,
+                          audit_append_timeout_s=0.5) as gw:
+            assert gw.query("arthur", DIBAO, CASE).status_code == 200
+            plain = url.replace("postgresql+psycopg://", "postgresql://")
+            locked = threading.Event()
+            release = threading.Event()
+
+            def hold_lock() -> None:
+                with psycopg.connect(plain) as conn:
+                    conn.execute("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE")
+                    locked.set()
+                    release.wait(10)
+
+            holder = threading.Thread(target=hold_lock)
+            holder.start()
+            assert locked.wait(10)
+            try:
+                resp = gw.query("arthur", DIBAO, CASE)
+            finally:
+                release.set()
+                holder.join()
+            assert resp.status_code == 503, resp.text
+            assert b"430" not in resp.content
+    finally:
+        drop_pg_database(name)
