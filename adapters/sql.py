@@ -183,7 +183,7 @@ class SqlAdapter(SourceAdapter):
     ) -> Iterator[pa.RecordBatch]:
         with self._connection() as conn:
             deadline = self._arm_sqlite_deadline(conn)
-            chunks = stream_rows(conn, stmt, batch_size)
+            chunks = stream_rows(conn, stmt, batch_size, limit=limit)
             try:
                 sent = 0
                 while sent < limit:

@@ -55,10 +55,14 @@ def driver_connection(conn: sa.Connection) -> Any:
     return raw
 
 
-def _server_cursor(conn: sa.Connection, batch_size: int) -> Any:
+def _server_cursor(conn: sa.Connection, batch_size: int, limit: int | None = None) -> Any:
     raw = driver_connection(conn)
     driver = conn.dialect.driver
     if driver in {"psycopg", "psycopg2"}:
+        if limit is not None and limit <= batch_size:
+            # at most one batch: a client-side cursor holds no more than a server-side
+            # one would, and saves the DECLARE / FETCH / CLOSE round trips
+            return raw.cursor()
         cursor = raw.cursor(name=f"sluice_{next(_cursor_ids)}")
         cursor.itersize = batch_size
         return cursor
@@ -68,10 +72,11 @@ def _server_cursor(conn: sa.Connection, batch_size: int) -> Any:
 
 
 def stream_rows(
-    conn: sa.Connection, stmt: sa.Select[Any], batch_size: int
+    conn: sa.Connection, stmt: sa.Select[Any], batch_size: int, *, limit: int | None = None
 ) -> Generator[Sequence[Sequence[Any]], None, None]:
     """Chunks of at most ``batch_size`` rows; the cursor is closed when the caller
-    stops iterating (including early, through ``GeneratorExit``)."""
+    stops iterating (including early, through ``GeneratorExit``). ``limit``: the
+    statement's own LIMIT, when known (a small one skips the server-side cursor)."""
     if conn.dialect.driver not in FAST_DRIVERS:
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
         try:
@@ -80,7 +85,7 @@ def stream_rows(
             result.close()
         return
     sql, params = compile_statement(stmt, conn.dialect)
-    cursor = _server_cursor(conn, batch_size)
+    cursor = _server_cursor(conn, batch_size, limit)
     try:
         cursor.execute(sql, params)
         while True:
