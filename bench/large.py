@@ -8,6 +8,7 @@ import subprocess
 import time
 from typing import Any
 
+import httpx
 import psycopg
 
 from bench import data
@@ -30,7 +31,7 @@ def _curl(url: str, token: str, body: dict[str, Any]) -> dict[str, float]:
                "%{size_download}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    if out[0] != "200":
+    if out[0] != "200" or int(out[4]) < 1_000_000:
         raise RuntimeError(f"large query answered {out[0]}")
     return {
         "first_byte_ms": (float(out[2]) - float(out[1])) * 1000,
@@ -75,6 +76,9 @@ def run(gw: Gateway) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": ROWS, "direct_psycopg": direct, "copy_floor": floor,
                            "formats": {}}  # fmt: skip
     _curl(url + "?format=arrow", token, {**body, "limit": 1000})  # warm the path
+    head = httpx.post(url + "?format=json", json={**body, "limit": 1}, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    out["masked_columns"] = [c["name"] for c in head["columns"] if c["action"] == "mask"]
     for fmt in FORMATS:
         with RssSampler(gw) as rss:
             res = _curl(f"{url}?format={fmt}", token, body)

@@ -53,7 +53,8 @@ def _wrk(url: str, body: dict[str, Any], *, token: str | None, concurrency: int,
         handle.write(script)
     threads = min(concurrency, 2)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+        ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
+         "--timeout", "10s",
          "-s", handle.name, url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
