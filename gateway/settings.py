@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit: str = "600/minute"
     daily_row_quota: int = 2_000_000
+    max_rows_by_level: dict[str, int] = Field(
+        default_factory=dict,
+        description='per-level row caps over the policy defaults, e.g. {"L2": 1000000}',
+    )
 
     audit_checkpoint_every: int = 1000
     audit_checkpoint_seconds: float = 10.0

@@ -79,6 +79,8 @@ class DecisionInput:
     now: str | None = None
     # {"rows_remaining_today": int}: the daily row quota left; None = not enforced here.
     usage: dict[str, Any] | None = None
+    # {"max_rows_by_level": {"L2": 1000000}}: an administrator's caps; None = defaults.
+    limits: dict[str, Any] | None = None
 
     def to_input(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -91,6 +93,8 @@ class DecisionInput:
             body["now"] = self.now
         if self.usage is not None:
             body["usage"] = self.usage
+        if self.limits is not None:
+            body["limits"] = self.limits
         return body
 
 

@@ -142,11 +142,14 @@ def build_input(
     grants: Iterable[Mapping[str, Any]] = (),
     now: datetime | str,
     rows_remaining_today: int | None = None,
+    max_rows_by_level: Mapping[str, int] | None = None,
 ) -> DecisionInput:
     """Assemble the ``DecisionInput``; grants for other datasets are dropped here."""
+    ceiling = max([ROWS_CEILING, *(max_rows_by_level or {}).values()])
     usage = None
     if rows_remaining_today is not None:
-        usage = {"rows_remaining_today": max(0, min(int(rows_remaining_today), ROWS_CEILING))}
+        usage = {"rows_remaining_today": max(0, min(int(rows_remaining_today), ceiling))}
+    limits = {"max_rows_by_level": dict(max_rows_by_level)} if max_rows_by_level else None
     return DecisionInput(
         user=user,
         dataset=dict(dataset),
@@ -154,6 +157,7 @@ def build_input(
         grants=tuple(dict(g) for g in grants if g.get("dataset") == dataset.get("id")),
         now=rfc3339(now),
         usage=usage,
+        limits=limits,
     )
 
 
@@ -173,4 +177,5 @@ def decision_input_from_dict(value: Mapping[str, Any]) -> DecisionInput:
         grants=tuple(dict(g) for g in value.get("grants", ())),
         now=value.get("now"),
         usage=value.get("usage"),
+        limits=value.get("limits"),
     )

@@ -32,3 +32,7 @@ def _mount() -> None:
 
 
 _mount()
+
+
+if __name__ == "__main__":
+    cli()

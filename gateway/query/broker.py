@@ -104,6 +104,7 @@ class Broker:
             grants=grants,
             now=now,
             rows_remaining_today=remaining,
+            max_rows_by_level=services.settings.max_rows_by_level or None,
         )
         decision = services.pdp.decide(decision_input)
         if not decision.allow:

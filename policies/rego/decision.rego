@@ -14,7 +14,14 @@ import rego.v1
 
 level_rank := {"L1": 1, "L2": 2, "L3": 3, "L4": 4}
 
-max_rows_by_level := {"L1": 100000, "L2": 100000, "L3": 10000, "L4": 1000}
+default_max_rows_by_level := {"L1": 100000, "L2": 100000, "L3": 10000, "L4": 1000}
+
+# An administrator may change the caps per level (SLUICE_MAX_ROWS_BY_LEVEL), sent as
+# input.limits.max_rows_by_level; levels not named keep the defaults above.
+max_rows_by_level := object.union(
+	default_max_rows_by_level,
+	object.get(object.get(input, "limits", {}), "max_rows_by_level", {}),
+)
 
 # Mirrors catalog.classification.DEFAULT_MASK (a Python test keeps them equal).
 default_mask := {
