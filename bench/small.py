@@ -66,4 +66,17 @@ def run(gw: Gateway, seconds: float = 6.0) -> dict[str, Any]:
     out["per_request"] = per_request
     out["decisions_per_request"] = per_request["decisions"]
     out["direct"] = direct_psycopg()
+    _drain(gw)
     return out
+
+
+def _drain(gw: Gateway, quiet_s: float = 2.0, limit_s: float = 90.0) -> None:
+    """Wait until requests wrk gave up on are done (they still hold connections)."""
+    end = time.monotonic() + limit_s
+    last = gw.counters()["decisions"]
+    while time.monotonic() < end:
+        time.sleep(quiet_s)
+        now = gw.counters()["decisions"]
+        if now == last:
+            return
+        last = now
