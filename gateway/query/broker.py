@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import structlog
 
 from adapters.base import Column, Filter, QueryPlan, RowFilter
-from catalog.errors import Forbidden, NotFound, SluiceError
+from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError
 from catalog.models import Dataset
 from gateway.access.service import active_grants
 from gateway.container import Services
@@ -89,9 +89,8 @@ class Broker:
         services.authorizer.check(
             subject=user.subject, domain=dataset.department, action="dataset:query"
         )
-        services.limiter.hit_request(user.subject)
         check_names(body, dataset)
-        remaining = services.limiter.remaining_rows(user.subject)
+        remaining = self._check_limits(user, dataset, body, client, request_id)
         now = datetime.now(UTC)
         grants = active_grants(
             session=session, subject=user.subject, dataset_id=dataset.id, now=now
@@ -128,8 +127,6 @@ class Broker:
 
         limit = min(body.limit or decision.max_rows, decision.max_rows, max(remaining, 0))
         if limit <= 0:
-            from catalog.errors import RateLimited
-
             raise RateLimited("daily row quota used up; it resets at midnight UTC")
 
         types = {f.name: f.type for f in dataset.fields}
@@ -165,6 +162,35 @@ class Broker:
         # fail closed: no record of the start, no data
         services.audit.append(self._event(prepared, "query.started", "started"))
         return prepared
+
+    def _check_limits(
+        self,
+        user: UserContext,
+        dataset: Dataset,
+        body: QueryBody,
+        client: str | None,
+        request_id: str,
+    ) -> int:
+        """Count the request against the user's rate and return the rows left today;
+        an exhausted rate or quota is refused with 429, and the refusal audited."""
+        limiter = self.services.limiter
+        try:
+            limiter.hit_request(user.subject)
+            remaining = int(limiter.remaining_rows(user.subject))
+            if remaining <= 0:
+                raise RateLimited("daily row quota used up; it resets at midnight UTC")
+        except RateLimited as exc:
+            self.services.audit.append(
+                query_event(
+                    type_="query.denied", user=user, dataset_id=dataset.id,
+                    department=dataset.department, level=dataset.level,
+                    source_id=dataset.source_id, purpose=body.purpose, case_ref=body.case_ref,
+                    decision=None, client=client, request_id=request_id, outcome="denied",
+                    details={"limit": exc.message},
+                )
+            )
+            raise
+        return remaining
 
     def _refuse(
         self,

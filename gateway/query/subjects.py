@@ -57,6 +57,10 @@ class SubjectTokens:
             "self_hash_hit": bool(own and own in tokens),
         }
 
+    def forget(self, subject: str) -> None:
+        """Drop a cached own-token (after an administrator sets a user's ID number)."""
+        self._own.pop(subject, None)
+
     def _own_token(self, subject: str) -> str | None:
         if subject not in self._own:
             from catalog.models import User
