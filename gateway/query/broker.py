@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
 
+from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError
 from catalog.models import Dataset
@@ -324,17 +325,9 @@ def _apply_post_filters(batch: pa.RecordBatch, filters: list[Filter]) -> pa.Reco
     return batch
 
 
-_ARROW_TYPES = {
-    "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
-    "decimal": pa.float64(), "bool": pa.bool_(), "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-
-
 def _empty_schema(q: PreparedQuery) -> pa.Schema:
-    return pa.schema(
-        [
-            (c.name, pa.string() if c.name in q.masks else _ARROW_TYPES.get(c.type, pa.string()))
-            for c in q.plan.columns
-        ]
-    )
+    """The result schema when no batch came back: masked columns are strings."""
+    schema = schema_for(q.plan.columns)
+    for name in q.masks:
+        schema = schema.set(schema.get_field_index(name), pa.field(name, pa.string()))
+    return schema

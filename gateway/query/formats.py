@@ -149,41 +149,21 @@ class CsvEncoder(Encoder):
         return self._sink.take()
 
 
-class ArrowEncoder(Encoder):
-    media_type = FORMATS["arrow"]
+class _WriterEncoder(Encoder):
+    """Formats written by a pyarrow writer (Arrow IPC, Parquet) through a ``_Sink``."""
 
     def __init__(self) -> None:
         self._sink = _Sink()
-        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._writer: Any = None
+
+    @abstractmethod
+    def _open(self, sink: _Sink, schema: pa.Schema) -> Any: ...
 
     def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
-        self._writer = pa.ipc.new_stream(self._sink, schema)
+        self._writer = self._open(self._sink, schema)
         return self._sink.take()
 
     def batch(self, batch: pa.RecordBatch) -> bytes:
-        assert self._writer is not None
-        self._writer.write_batch(batch)
-        return self._sink.take()
-
-    def end(self, trailer: dict[str, Any]) -> bytes:
-        if self._writer is not None:
-            self._writer.close()
-        return self._sink.take()
-
-
-class ParquetEncoder(Encoder):
-    media_type = FORMATS["parquet"]
-
-    def __init__(self) -> None:
-        self._sink = _Sink()
-        self._writer: pq.ParquetWriter | None = None
-
-    def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
-        self._writer = pq.ParquetWriter(self._sink, schema)
-        return self._sink.take()
-
-    def batch(self, batch: pa.RecordBatch) -> bytes:
-        assert self._writer is not None
         if batch.num_rows:
             self._writer.write_batch(batch)
         return self._sink.take()
@@ -192,6 +172,20 @@ class ParquetEncoder(Encoder):
         if self._writer is not None:
             self._writer.close()
         return self._sink.take()
+
+
+class ArrowEncoder(_WriterEncoder):
+    media_type = FORMATS["arrow"]
+
+    def _open(self, sink: _Sink, schema: pa.Schema) -> Any:
+        return pa.ipc.new_stream(sink, schema)
+
+
+class ParquetEncoder(_WriterEncoder):
+    media_type = FORMATS["parquet"]
+
+    def _open(self, sink: _Sink, schema: pa.Schema) -> Any:
+        return pq.ParquetWriter(sink, schema)
 
 
 def make_encoder(fmt: str, *, bom: bool = False) -> Encoder:
