@@ -16,16 +16,14 @@ import orjson
 from audit.export import export_stream, verify_export
 from audit.log import AuditLog
 from audit.verify import verify_database
-from catalog.db import migrate
 
 
 def _open() -> AuditLog:
+    from gateway.cli.store import migrated_url
     from gateway.settings import load_settings
 
     settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    url = settings.resolved_database_url
-    migrate(url)
+    url = migrated_url(settings)
     return AuditLog.open(
         url=url,
         home=settings.home,

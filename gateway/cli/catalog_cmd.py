@@ -7,34 +7,13 @@ Reads the database named by the settings (``SLUICE_DATABASE_URL`` or the SQLite 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
-from sqlalchemy.orm import Session
 
 from catalog import service
-from catalog.db import make_engine, make_session_factory, migrate
-from catalog.errors import SluiceError
 from catalog.models import Dataset
 from catalog.schemas import DatasetOut
-from gateway.settings import load_settings
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    url = settings.resolved_database_url
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as session:
-            yield session
-    except SluiceError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    finally:
-        engine.dispose()
+from gateway.cli.store import catalog_session
 
 
 def _table(datasets: list[Dataset]) -> None:
@@ -76,7 +55,7 @@ def _list(
     q: str | None, department: str | None, level: str | None, tag: str | None,
     drafts: bool, as_json: bool,
 ) -> None:  # fmt: skip
-    with _session() as session:
+    with catalog_session() as session:
         found = service.list_datasets(
             session=session, q=q, department=department, level=level, tag=tag,
             include_drafts=drafts,
@@ -110,7 +89,7 @@ def search_cmd(
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
     """Show one entry with its fields' classification."""
-    with _session() as session:
+    with catalog_session() as session:
         d = service.get_dataset(session=session, dataset_id=dataset_id, include_drafts=drafts)
         if as_json:
             _json([d])

@@ -11,28 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
-from catalog.db import make_engine, make_session_factory, migrate
 from catalog.demo.generator import GenerationReport, Sizes, generate
 from catalog.demo.install import install_demo_catalog
 from catalog.demo.targets import SqliteTarget, Target, open_target
 from catalog.errors import SluiceError
+from gateway.cli.store import catalog_session
 from gateway.settings import load_settings
 
 
 def _install_catalog(data_dir: Path) -> str:
-    settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    url = settings.resolved_database_url
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as session:
-            install_demo_catalog(session=session, data_dir=data_dir)
-            session.commit()
-    finally:
-        engine.dispose()
-    return url
+    with catalog_session() as session:
+        install_demo_catalog(session=session, data_dir=data_dir)
+        session.commit()
+    return make_url(load_settings().resolved_database_url).render_as_string(hide_password=True)
 
 
 def _print_report(report: GenerationReport) -> None:

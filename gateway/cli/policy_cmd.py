@@ -167,19 +167,16 @@ def eval_cmd(
     as_json: bool,
 ) -> None:
     """Print the decision for USER asking DATASET, and why (roles from casbin)."""
-    from catalog.db import make_engine, make_session_factory, migrate
+    from catalog.db import make_session_factory
     from catalog.errors import SluiceError
     from catalog.models import Dataset, User
+    from gateway.cli.store import catalog_engine
     from gateway.settings import load_settings
     from policies.inputs import dataset_input, user_context
     from policies.pdp import build_pdp
     from policies.rbac import Authorizer
 
-    settings = load_settings()
-    url = settings.resolved_database_url
-    migrate(url)
-    engine = make_engine(url)
-    with make_session_factory(engine)() as session:
+    with catalog_engine() as engine, make_session_factory(engine)() as session:
         user_row = session.get(User, subject)
         dataset_row = session.get(Dataset, dataset_id)
         if user_row is None or dataset_row is None:
@@ -203,7 +200,7 @@ def eval_cmd(
     )
     try:
         decision = evaluate(
-            build_pdp(opa_url=settings.opa_url), user=user, dataset=dataset, request=request
+            build_pdp(opa_url=load_settings().opa_url), user=user, dataset=dataset, request=request
         )
     except SluiceError as exc:
         raise click.ClickException(exc.message) from exc

@@ -10,11 +10,11 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from catalog.db import make_engine, make_session_factory, migrate
 from catalog.models import User
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import DEFAULT_TTL_S, EMBEDDED_ISSUER, MAX_TTL_S, mint_token
 from gateway.auth.keys import load_or_create_signing_key
+from gateway.cli.store import catalog_session
 from gateway.settings import load_settings
 
 
@@ -34,26 +34,19 @@ def token(user: str, ttl: int) -> None:
         raise click.ClickException(
             "an OIDC provider is configured (SLUICE_OIDC_ISSUER); get tokens from it instead"
         )
-    settings.home.mkdir(parents=True, exist_ok=True)
-    url = settings.resolved_database_url
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as session:
-            row = session.scalars(select(User).where(User.subject == user)).one_or_none()
-            if row is None:
-                known = ", ".join(session.scalars(select(User.subject).order_by(User.subject)))
-                raise click.ClickException(
-                    f"unknown user {user!r}; known users: {known or '(none: run sluice demo)'}"
-                )
-            minted = mint_token(
-                user=row,
-                key=load_or_create_signing_key(settings.home),
-                issuer=EMBEDDED_ISSUER,
-                audience=settings.oidc_audience,
-                ttl=ttl,
-                claim_names=claim_names_from(settings),
+    with catalog_session() as session:
+        row = session.scalars(select(User).where(User.subject == user)).one_or_none()
+        if row is None:
+            known = ", ".join(session.scalars(select(User.subject).order_by(User.subject)))
+            raise click.ClickException(
+                f"unknown user {user!r}; known users: {known or '(none: run sluice demo)'}"
             )
-    finally:
-        engine.dispose()
+        minted = mint_token(
+            user=row,
+            key=load_or_create_signing_key(settings.home),
+            issuer=EMBEDDED_ISSUER,
+            audience=settings.oidc_audience,
+            ttl=ttl,
+            claim_names=claim_names_from(settings),
+        )
     click.echo(minted)
