@@ -48,7 +48,14 @@ from adapters.base import (
 from adapters.pathguard import check_text, ensure_inside_roots, is_inside, resolve_object
 from adapters.plan import CheckedPlan, check_plan
 from adapters.registry import AdapterRegistry
-from catalog.errors import BadRequest, SluiceError, SourceFailed, SourceTimeout, TooLarge
+from catalog.errors import (
+    BadRequest,
+    SchemaChanged,
+    SluiceError,
+    SourceFailed,
+    SourceTimeout,
+    TooLarge,
+)
 
 EXTENSIONS = {"csv": (".csv",), "parquet": (".parquet", ".parq", ".pq")}
 MAX_FILES = 10_000
@@ -153,7 +160,10 @@ class FileAdapter(SourceAdapter):
         dataset = self._dataset(real, plan.known_columns)
         missing = [n for n in needed_columns(checked) if n not in dataset.schema.names]
         if missing:
-            raise SourceFailed(f"the file has no column {missing[0]!r} (catalog out of date?)")
+            raise SchemaChanged(
+                f"the file's schema changed: it has no column {missing[0]!r} any more; "
+                "a steward must refresh the catalog entry"
+            )
         batches = self._guarded(self._scan(dataset, checked))
         return with_schema_batch(batches, schema_for(plan.columns))
 

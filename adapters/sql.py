@@ -10,7 +10,8 @@ whose current fetch has run longer than the statement timeout (as with PostgreSQ
 server-side cursor, the timeout applies to each fetch, not to a slow consumer).
 
 Driver errors are translated here into ``SourceTimeout`` / ``SourceFailed`` /
-``BadRequest`` with scrubbed messages: the driver's own text is kept for diagnosis, but
+``SchemaChanged`` (a column the catalog lists is gone) / ``BadRequest`` with scrubbed
+messages: the driver's own text is kept for diagnosis, but
 never ``str()`` of a SQLAlchemy error, which embeds the statement and its parameters.
 """
 
@@ -40,13 +41,15 @@ from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
 from adapters.sql_compile import build_select
 from adapters.sql_stream import driver_connection, stream_rows
-from catalog.errors import BadRequest, SluiceError, SourceFailed, SourceTimeout
+from catalog.errors import BadRequest, SchemaChanged, SluiceError, SourceFailed, SourceTimeout
 
 SQLITE_PROGRESS_STEPS = 10_000
 _PG_TIMEOUT_STATES = {"57014"}
 _PG_AUTH_STATES = {"28P01", "28000"}
 _MYSQL_TIMEOUT_CODES = {1969, 3024}
 _MYSQL_AUTH_CODES = {1045, 1044, 1698}
+_PG_UNDEFINED_COLUMN = "42703"
+_MYSQL_UNKNOWN_COLUMN = 1054  # ER_BAD_FIELD_ERROR
 
 
 def logical_type(sa_type: sa.types.TypeEngine[Any]) -> str:
@@ -113,6 +116,15 @@ class SqlAdapter(SourceAdapter):
             return SourceFailed(f"the source refused the credentials: {text}")
         if connecting:
             return SourceFailed(f"cannot connect to the source: {text}")
+        if (
+            sqlstate == _PG_UNDEFINED_COLUMN
+            or code == _MYSQL_UNKNOWN_COLUMN
+            or (self._dialect == "sqlite" and text.startswith("no such column"))
+        ):
+            # the plan names only catalog fields: a column the source lacks is drift
+            first = text.strip().splitlines()[0] if text.strip() else "a column is missing"
+            message = f"the source's schema changed ({first})"
+            return SchemaChanged(f"{message}; a steward must refresh the catalog entry")
         if isinstance(exc, DBAPIError | NoSuchTableError):
             return SourceFailed(f"the source failed the query: {text}")
         return SourceFailed(f"the source failed: {type(exc).__name__}")

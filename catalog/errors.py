@@ -91,6 +91,15 @@ class SourceFailed(SluiceError):
     http_status = 502
 
 
+class SchemaChanged(Conflict, SourceFailed):
+    """The source no longer has a column the catalog entry lists; a steward must refresh
+    the entry. A conflict with the catalog's state (409), and still a source failure for
+    code that handles those."""
+
+    code = "schema_changed"
+    http_status = 409
+
+
 class Unavailable(SluiceError):
     """A component Sluice cannot work without (audit store, policy engine) is unavailable."""
 
