@@ -12,10 +12,14 @@ Execution pushes projection and filters into the dataset scan (``columns=``,
 ``filter=`` built by ``adapters.arrow_filters``; for Parquet, row-group statistics
 prune reads) and streams ``to_batches``; offset and limit are applied while streaming.
 CSV files are read with the catalog's types (``ConvertOptions.column_types``) so that
-a code like ``007`` stays a string. ``order_by`` cannot stream: the filtered result is
-counted first and sorted in memory only if it holds at most ``limits.max_rows`` rows,
-otherwise ``TooLarge``. The statement timeout bounds the time spent reading (not the
-time the consumer takes between batches).
+a code like ``007`` stays a string. CSV has no types of its own and Arrow infers digit
+codes (region codes, phone and ID numbers) as integers, which would lose leading zeros
+and leave a region field unusable for row filters; a CSV source may therefore declare
+``settings["column_types"] = {"region_code": "string", ...}`` (catalog logical types),
+which introspection uses instead of inference for the columns it names. ``order_by``
+cannot stream: the filtered result is counted first and sorted in memory only if it
+holds at most ``limits.max_rows`` rows, otherwise ``TooLarge``. The statement timeout
+bounds the time spent reading (not the time the consumer takes between batches).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from adapters.base import (
 from adapters.pathguard import check_text, ensure_inside_roots, is_inside, resolve_object
 from adapters.plan import CheckedPlan, check_plan
 from adapters.registry import AdapterRegistry
+from catalog.classification import FIELD_TYPES
 from catalog.errors import (
     BadRequest,
     SchemaChanged,
@@ -59,6 +64,22 @@ from catalog.errors import (
 
 EXTENSIONS = {"csv": (".csv",), "parquet": (".parquet", ".parq", ".pq")}
 MAX_FILES = 10_000
+
+
+def _declared_types(config: SourceConfig) -> dict[str, str]:
+    """A CSV source's ``settings.column_types`` (checked), overriding inference."""
+    declared = config.settings.get("column_types")
+    if declared is None:
+        return {}
+    if config.kind != "csv":
+        raise BadRequest("settings.column_types applies to csv sources only")
+    if not isinstance(declared, dict) or not all(
+        isinstance(k, str) and k and v in FIELD_TYPES for k, v in declared.items()
+    ):
+        raise BadRequest(
+            f"settings.column_types maps column names to one of {', '.join(FIELD_TYPES)}"
+        )
+    return dict(declared)
 
 
 def _settings_path(config: SourceConfig) -> tuple[str, bool]:
@@ -80,6 +101,7 @@ class FileAdapter(SourceAdapter):
         path, single = _settings_path(config)
         self._single = single
         self._path = path
+        self._declared = _declared_types(config)
 
     # -- paths ------------------------------------------------------------------------
 
@@ -139,9 +161,12 @@ class FileAdapter(SourceAdapter):
         return [self.describe(name) for name in self._names()]
 
     def describe(self, name: str) -> ObjectInfo:
-        """Columns of one file, with types as Arrow infers or stores them."""
+        """Columns of one file: declared types (CSV), else as Arrow infers or stores them."""
         dataset = self._dataset(self._resolve(name), None)
-        columns = tuple(Column(f.name, logical_from_arrow(f.type)) for f in dataset.schema)
+        columns = tuple(
+            Column(f.name, self._declared.get(f.name) or logical_from_arrow(f.type))
+            for f in dataset.schema
+        )
         return ObjectInfo(name=name, columns=columns, kind="file")
 
     def sample(self, object_name: str, *, rows: int) -> pa.Table:
@@ -236,6 +261,7 @@ class FileFactory:
     """Factory for ``csv`` and ``parquet`` (see ``adapters.registry.AdapterFactory``)."""
 
     def validate(self, config: SourceConfig, limits: AdapterLimits) -> None:
+        _declared_types(config)
         path, single = _settings_path(config)
         real = ensure_inside_roots(path, limits.file_roots, what="file source")
         if single and not os.path.isfile(real):
