@@ -33,6 +33,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # as many connections as the server's worker threads (anyio's default is 40), so a
+    # burst never waits on the pool; a wait that does happen is short and becomes a 503
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_timeout", 5)
     return create_engine(url, **kwargs)
 
 

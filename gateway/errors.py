@@ -12,6 +12,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import SluiceError
@@ -41,6 +43,25 @@ def install_error_handlers(app: FastAPI) -> None:
             {"code": code, "message": str(exc.detail)},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        """The catalog database is down or saturated: a 503 the client may retry, never
+        a 500 (messages stay generic: driver errors can carry connection details)."""
+        incident = uuid.uuid4().hex
+        if isinstance(exc, OperationalError | InterfaceError | SATimeoutError):
+            log.error("catalog_db_unavailable", incident=incident, error=type(exc).__name__)
+            return JSONResponse(
+                {"code": "unavailable",
+                 "message": f"catalog database unavailable, retry later (incident {incident})"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        log.error("catalog_db_error", incident=incident, exc_info=exc)
+        return JSONResponse(
+            {"code": "internal", "message": f"internal error (incident {incident})"},
+            status_code=500,
         )
 
     @app.exception_handler(Exception)
