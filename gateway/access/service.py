@@ -155,13 +155,18 @@ def active_grants(
     *, session: Session, subject: str, dataset_id: str, now: datetime
 ) -> list[dict[str, Any]]:
     """Approved, unexpired grants of one user on one dataset, as the policy input wants."""
-    stmt = select(AccessRequest).where(
-        AccessRequest.requester == subject,
-        AccessRequest.dataset_id == dataset_id,
-        AccessRequest.status == "approved",
+    # Core rows, not ORM objects: this runs on every query
+    table = AccessRequest.__table__.c
+    stmt = select(
+        table.id, table.dataset_id, table.fields, table.approvals, table.status,
+        table.requester, table.expires_at,
+    ).where(
+        table.requester == subject,
+        table.dataset_id == dataset_id,
+        table.status == "approved",
     )
     grants = []
-    for request in session.scalars(stmt):
+    for request in session.execute(stmt):
         expires = request.expires_at
         if expires is None:
             continue
@@ -173,7 +178,7 @@ def active_grants(
     return grants
 
 
-def _grant(request: AccessRequest, expires: datetime) -> dict[str, Any]:
+def _grant(request: Any, expires: datetime) -> dict[str, Any]:
     return grant_input(
         id=str(request.id),
         dataset=request.dataset_id,

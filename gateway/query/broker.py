@@ -23,18 +23,18 @@ import structlog
 from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError
-from catalog.models import Dataset
 from gateway.access.service import active_grants
 from gateway.container import Services
 from gateway.masking import mask_batch
 from gateway.query.audit_events import query_event
+from gateway.query.entries import Entry, EntryCache
 from gateway.query.formats import make_encoder
 from gateway.query.schemas import QueryBody
 from gateway.query.sources import SourcePool
 from gateway.query.subjects import SubjectTokens
 from gateway.query.validate import build_filters, build_order, check_names, policy_request
 from policies.decision import Decision, UserContext
-from policies.inputs import build_input, dataset_input
+from policies.inputs import build_input
 
 log = structlog.get_logger("sluice.broker")
 
@@ -44,7 +44,7 @@ class PreparedQuery:
     """A query that policy has allowed and the audit trail has on record as started."""
 
     user: UserContext
-    dataset: Dataset
+    dataset: Entry
     body: QueryBody
     decision: Decision
     plan: QueryPlan
@@ -66,6 +66,7 @@ class Broker:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.sources = SourcePool(services)
+        self.entries = EntryCache()
         self.subjects = SubjectTokens(services)
 
     # -- preparation: everything that can refuse happens before any row is read --
@@ -84,7 +85,7 @@ class Broker:
     ) -> PreparedQuery:
         started_at = time.perf_counter()
         services = self.services
-        dataset = session.get(Dataset, dataset_id)
+        dataset = self.entries.get(session, dataset_id)
         if dataset is None or dataset.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         services.authorizer.check(
@@ -99,7 +100,7 @@ class Broker:
         request_input = policy_request(body)
         decision_input = build_input(
             user=user,
-            dataset=dataset_input(dataset),
+            dataset=dataset.policy_input,
             request=request_input,
             grants=grants,
             now=now,
@@ -167,7 +168,7 @@ class Broker:
     def _check_limits(
         self,
         user: UserContext,
-        dataset: Dataset,
+        dataset: Entry,
         body: QueryBody,
         client: str | None,
         request_id: str,
@@ -196,7 +197,7 @@ class Broker:
     def _refuse(
         self,
         user: UserContext,
-        dataset: Dataset,
+        dataset: Entry,
         body: QueryBody,
         decision: Decision,
         client: str | None,
@@ -243,7 +244,7 @@ class Broker:
         truncated = False
         tokens: list[str] = []
         try:
-            adapter = self.sources.adapter_for(q.dataset.source_id)
+            adapter = self.sources.adapter_for(q.dataset.source)
             encoder = make_encoder(q.fmt, bom=q.bom)
             schema: pa.Schema | None = None
             skip = q.body.offset if q.post_filters else 0

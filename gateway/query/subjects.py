@@ -14,9 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from catalog.models import Dataset
 from gateway.container import Services
 from gateway.masking import derive_case_key, hash_token, load_mask_secret
+from gateway.masking.tokens import hash_array
+from gateway.query.entries import Entry
 from policies.decision import UserContext
 
 MAX_TOKENS = 1000
@@ -37,7 +38,7 @@ class SubjectTokens:
     def token(self, id_number: str) -> str:
         return hash_token(id_number, self._audit_key)
 
-    def collect(self, batch: pa.RecordBatch, dataset: Dataset, have: int) -> list[str]:
+    def collect(self, batch: pa.RecordBatch, dataset: Entry, have: int) -> list[str]:
         """Tokens of the ID numbers in a raw (unmasked) batch, up to ``MAX_TOKENS``."""
         if have >= MAX_TOKENS:
             return []
@@ -47,7 +48,9 @@ class SubjectTokens:
             if name not in batch.schema.names:
                 continue
             column = pc.drop_null(batch.column(name)).slice(0, MAX_TOKENS - have - len(out))
-            out.extend(self.token(str(v)) for v in column.to_pylist())
+            if column.type != pa.string():
+                column = column.cast(pa.string())
+            out.extend(hash_array(column, self._audit_key).to_pylist())
         return out
 
     def details(self, tokens: list[str], user: UserContext) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters.base import Filter, OrderBy
 from catalog.errors import BadRequest
-from catalog.models import Dataset
+from gateway.query.entries import Entry
 from gateway.query.schemas import QueryBody
 from policies.inputs import request_input
 
@@ -73,7 +73,7 @@ def _coerce(clause_value: Any, op: str, field_type: str, field: str, masked: boo
     return _coerce_scalar(clause_value, field_type, field)
 
 
-def check_names(body: QueryBody, dataset: Dataset) -> None:
+def check_names(body: QueryBody, dataset: Entry) -> None:
     """Every field named anywhere in the query must exist in the entry."""
     known = {f.name for f in dataset.fields}
     named = [*body.fields, *(w.field for w in body.where), *(o.field for o in body.orders())]
@@ -101,7 +101,7 @@ def policy_request(body: QueryBody) -> dict[str, Any]:
 
 
 def build_filters(
-    body: QueryBody, dataset: Dataset, masked: set[str]
+    body: QueryBody, dataset: Entry, masked: set[str]
 ) -> tuple[list[Filter], list[Filter]]:
     """Split the user's filters into those pushed to the source and token filters
     applied after masking (equality on a ``hash``-masked field)."""
