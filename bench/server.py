@@ -7,9 +7,8 @@ audit and sources, plus one bench-only ungoverned route (the product never has o
 What differs from a production deployment, and why (also in ``bench/README.md``):
 - the per-user request rate and daily row quota are raised (``600/minute`` would cut a
   throughput run after a fraction of a second; the checks themselves still run);
-- the policy is a copy of ``policies/rego`` with the L2 ``max_rows`` cap raised from
-  100,000 to 1,000,000, so one request may stream the 1,000,000-row result (every rule
-  is evaluated exactly as in production; only that constant differs);
+- the administrator's L2 row cap is raised to 1,000,000 (``SLUICE_MAX_ROWS_BY_LEVEL``,
+  a production setting), so one request may stream the 1,000,000-row result;
 - a bench-only dataset ``civil.dibao_big`` (1,000,000 rows, level L2, five L2 fields
   with PI categories, so an L2 analyst sees them masked);
 - ``POST /bench/ungoverned``: the small query's SELECT run with no token, policy,
@@ -21,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,6 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import create_engine
 
-import policies.inputs
 from bench import data
 from catalog.demo.install import _sync_dataset, install_demo_catalog
 from catalog.models import Source, User
@@ -45,7 +42,6 @@ from gateway.container import Services, build_services
 from gateway.demo import assign_demo_roles
 from gateway.http_protocol import Utf8RequestLineProtocol
 from gateway.settings import Settings, load_settings
-from policies.bundle import DEFAULT_REGO_DIR
 from policies.pdp import build_pdp
 
 SMALL_FIELDS = ["id_number", "name", "phone", "region_code", "monthly_amount"]
@@ -69,21 +65,8 @@ def bench_settings(home: Path) -> Settings:
         rate_limit="100000000/minute",
         daily_row_quota=10**12,
         source_max_rows=2_000_000,
+        max_rows_by_level={"L2": 10 * data.BIG_ROWS},
     )
-
-
-def bench_rego(home: Path) -> Path:
-    target = home / "rego"
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(DEFAULT_REGO_DIR, target)
-    path = target / "decision.rego"
-    text = path.read_text(encoding="utf-8")
-    old = '"L2": 100000'
-    if old not in text:
-        raise RuntimeError("decision.rego changed: update bench.server.bench_rego")
-    path.write_text(text.replace(old, '"L2": 1000000'), encoding="utf-8")
-    return target
 
 
 class CountingPDP:
@@ -146,11 +129,8 @@ def big_entry() -> DatasetIn:
 
 def build(home: Path) -> tuple[FastAPI, Services]:
     settings = bench_settings(home)
-    # the policy input caps the remaining quota at 100,000 rows; the large scenario
-    # needs 1,000,000 in one request (bench only, documented in bench/README.md)
-    policies.inputs.ROWS_CEILING = 10 * data.BIG_ROWS
     services = build_services(settings)
-    services.pdp = CountingPDP(build_pdp(opa_url=None, rego_dir=bench_rego(home)))
+    services.pdp = CountingPDP(build_pdp(opa_url=None))
     demo_url = data.sa_url(data.DEMO_DB)
     with services.sessions() as session:
         install_demo_catalog(session=session, data_dir=settings.demo_data_dir.resolve())
