@@ -115,10 +115,11 @@ class AuditLog:
 
     def append(self, event: Mapping[str, Any]) -> Receipt:
         """Write one event durably; blocks; Unavailable if not committed within the bound."""
-        done = threading.Event()
+        done = threading.Lock()
+        done.acquire()  # the writer releases it once the batch has committed (or failed)
         item = Pending(prepared=prepare(event, clock=self.clock), done=done)
         self._writer.submit(item)
-        if not done.wait(self.append_timeout_s):
+        if not done.acquire(timeout=self.append_timeout_s):
             self._timed_out(item)
         return self._outcome(item)
 

@@ -58,8 +58,11 @@ class Metrics:
 
 @dataclass(slots=True, eq=False)
 class Pending:
+    """One queued event. ``done`` is a lock the caller holds and the writer releases
+    (cheaper than a ``threading.Event``: no Condition, no notify_all)."""
+
     prepared: Prepared
-    done: threading.Event | None = None
+    done: threading.Lock | None = None
     future: asyncio.Future[Receipt] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     receipt: Receipt | None = None
@@ -199,8 +202,7 @@ class GroupCommitWriter:
 
     def _write(self, batch: list[Pending]) -> tuple[list[Receipt], dict[str, Any] | None]:
         conn = self._connection()
-        cur = self.store.begin_locked(conn)
-        seq, head = self.store.head(cur)
+        cur, seq, head = self.store.begin_at_head(conn)
         prev = bytes.fromhex(head or GENESIS_HASH)
         prev_hex = head or GENESIS_HASH
         rows: list[tuple[Any, ...]] = []
@@ -223,8 +225,7 @@ class GroupCommitWriter:
         due = time.monotonic() - self._last_cp_time >= self.config.checkpoint_seconds
         if seq - self._last_cp_seq >= self.config.checkpoint_every or due:
             checkpoint = self._sign(seq, prev_hex)
-            self.store.insert_checkpoint(cur, checkpoint)
-        self.store.commit(conn)
+        self.store.commit_with(conn, cur, checkpoint)
         cur.close()
         self.metrics.appended += len(batch)
         self.metrics.batches += 1
@@ -283,7 +284,7 @@ class GroupCommitWriter:
             if item.loop is not None:
                 by_loop.setdefault(item.loop, []).append(item)
             elif item.done is not None:
-                item.done.set()
+                item.done.release()
         for loop, items in by_loop.items():
             # a closed loop raises RuntimeError: nobody is waiting any more
             with contextlib.suppress(RuntimeError):
