@@ -123,6 +123,27 @@ class AuditLog:
             self._timed_out(item)
         return self._outcome(item)
 
+    def append_nowait(self, event: Mapping[str, Any]) -> None:
+        """Queue one event for the writer without waiting for its commit.
+
+        Validation is synchronous (a malformed event raises BadRequest at once); after
+        that nothing is raised: a store failure or a closed log is logged and counted in
+        ``metrics.nowait_lost`` (and ``failures``). Only for events whose loss the trail
+        tolerates, e.g. ``query.completed`` after a durably recorded ``query.started``
+        (a missing completion reads as ``incomplete``)."""
+        item = Pending(prepared=prepare(event, clock=self.clock))
+        try:
+            self._writer.submit(item)
+        except Unavailable as exc:
+            self._writer.metrics.failures += 1
+            self._writer.metrics.nowait_lost += 1
+            log.error(
+                "audit_nowait_events_lost",
+                events=1,
+                event_type=item.prepared.body.get("type"),
+                error=exc.message,
+            )
+
     async def append_async(self, event: Mapping[str, Any]) -> Receipt:
         """``append`` for the event loop: waits on a future the writer thread completes."""
         loop = asyncio.get_running_loop()

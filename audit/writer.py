@@ -54,12 +54,14 @@ class Metrics:
     failures: int = 0
     timeouts: int = 0
     largest_batch: int = 0
+    nowait_lost: int = 0  # events from ``append_nowait`` that never reached the chain
 
 
 @dataclass(slots=True, eq=False)
 class Pending:
     """One queued event. ``done`` is a lock the caller holds and the writer releases
-    (cheaper than a ``threading.Event``: no Condition, no notify_all)."""
+    (cheaper than a ``threading.Event``: no Condition, no notify_all); an item with
+    neither ``done`` nor ``future`` is fire-and-forget (``append_nowait``)."""
 
     prepared: Prepared
     done: threading.Lock | None = None
@@ -193,6 +195,10 @@ class GroupCommitWriter:
             return
         self.metrics.failures += 1
         log.error("audit_append_failed", events=len(batch), error=str(error))
+        lost = sum(1 for item in batch if item.done is None and item.future is None)
+        if lost:
+            self.metrics.nowait_lost += lost
+            log.error("audit_nowait_events_lost", events=lost, error=str(error))
         failure = (
             error if isinstance(error, Unavailable) else Unavailable(f"audit store failed: {error}")
         )
