@@ -23,6 +23,7 @@ from audit.store import DRIVER_ERRORS, EVENT_COLUMNS, AuditStore
 from catalog.errors import BadRequest, Unavailable
 
 _SELECT = ",".join(c for c in EVENT_COLUMNS)
+VERIFY_CHUNK = 50_000
 
 
 def verify_database(
@@ -84,7 +85,7 @@ def _verify(
     want = {cp["seq"] for cp in cps} | {w["seq"] for w in witnessed}
     checker = ChainChecker(start_seq=lo, start_prev=start_prev, want=want, check_index=check_index)
     sql = f"SELECT {_SELECT} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq"
-    for chunk in store.stream(conn, sql, (lo, hi)):
+    for chunk in store.stream(conn, sql, (lo, hi), VERIFY_CHUNK, binary=True):
         if not checker.feed(chunk):
             break
     if checker.failure is not None:
