@@ -12,6 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gateway.masking.address import address_district
 from gateway.masking.kernels import compose, extract_masked, replace_by_length
 
 COMPOUND_SURNAMES = [
@@ -60,7 +61,6 @@ COMPOUND_SURNAMES = [
     "第五",
 ]
 NAME_DOTS = "·・•‧"
-ADDRESS_MASK = "****"
 MAX_NAME_CHARS = 32
 
 
@@ -140,25 +140,6 @@ def name_surname(values: pa.Array) -> pa.Array:
     sep = pa.scalar(b"", binary_type)
     masked = pc.binary_join_element_wise(head, rest.cast(binary_type), sep).view(values.type)
     return compose(values, ok, masked, slow=lambda v: extract_masked(v, NAME_PATTERNS))
-
-
-_UNIT = r"[^省市区县旗州盟\s]"
-ADDRESS_PATTERN = (
-    r"^(?P<head>"
-    rf"(?:{_UNIT}+(?:省|自治区|特别行政区))?"
-    rf"(?:{_UNIT}+(?:市|自治州|地区|盟))?"
-    rf"{_UNIT}+(?:自治县|自治旗|区|县|旗|市)"
-    r")"
-)
-
-
-def address_district(values: pa.Array) -> pa.Array:
-    """Keep up to and including the first county-level unit, then ``****``."""
-    head = pc.struct_field(pc.extract_regex(values, ADDRESS_PATTERN), "head")
-    mask, empty = pa.scalar(ADDRESS_MASK, values.type), pa.scalar("", values.type)
-    masked = pc.binary_join_element_wise(head, mask, empty)
-    fixed = pc.if_else(pc.equal(_bytes_len(values), 0), "", ADDRESS_MASK).cast(values.type)
-    return pc.coalesce(masked, fixed)  # null input: both null
 
 
 DATE_PATTERNS = (

@@ -22,6 +22,7 @@ from gateway.masking import (
     mask_array,
     mask_batch,
 )
+from gateway.masking.address import address_by_pattern, address_district
 
 # a copy of ../shared/testdata/masking_vectors.json, so a clean clone can run this
 VECTORS_PATH = Path(__file__).parent / "data" / "masking_vectors.json"
@@ -186,3 +187,57 @@ def test_vectors_as_large_string(method: str) -> None:
     out = mask_array(pa.array([raw for raw, _ in cases], pa.large_string()), method)
     out.validate(full=True)
     assert out.to_pylist() == [exp for _, exp in cases]
+
+
+# address_district answers from distinct prefixes; the pattern on whole values is the
+# reference. Short prefixes (a few bytes) exercise cut characters and undecided prefixes.
+ADDRESS_TEXT = st.text(
+    alphabet=st.sampled_from(
+        [*"省市区县旗州盟", *"自治特别行政地", *"湖南长沙北京甲", " ", "\t", "1", "a", "😀", "é"]
+    ),
+    max_size=24,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), ADDRESS_TEXT), max_size=40),
+    st.lists(st.integers(1, 48), max_size=4),
+    st.booleans(),
+)
+def test_address_prefix_path_agrees_with_the_pattern(
+    values: list[str | None], prefix_bytes: list[int], large: bool
+) -> None:
+    arr = pa.array(values, pa.large_string() if large else pa.string())
+    fast = address_district(arr, prefix_bytes=prefix_bytes)
+    fast.validate(full=True)
+    assert fast.type == arr.type
+    assert fast.to_pylist() == address_by_pattern(arr).to_pylist()
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "湖南省", "广西壮族自治区", "香港特别行政区", "北京"]),
+            st.sampled_from(["", "长沙市", "湘西土家族苗族自治州", "大兴安岭地区", "锡林郭勒盟"]),
+            st.sampled_from(["", "芙蓉区", "长沙县", "浏阳市", "科尔沁右翼前旗", "城步苗族自治县"]),
+            st.sampled_from(["", "五一大道1号", "开元路 8 号", "小区3栋", "市府路"]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_address_shapes_agree_with_the_pattern(parts: list[tuple[str, str, str, str]]) -> None:
+    values = ["".join(p) for p in parts]
+    arr = pa.array(values)
+    expected = address_by_pattern(arr).to_pylist()
+    assert mask_array(arr, "address_district").to_pylist() == expected
+    for prefix_bytes in ([3], [10, 20], [27]):
+        assert address_district(arr, prefix_bytes=prefix_bytes).to_pylist() == expected
+
+
+def test_address_many_distinct_prefixes_take_the_pattern() -> None:
+    values = [f"{i}号楼" if i % 2 else f"省{i}区" for i in range(1000)] + [None, ""]
+    arr = pa.array(values)
+    assert address_district(arr).to_pylist() == address_by_pattern(arr).to_pylist()
