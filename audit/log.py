@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,24 @@ from catalog.errors import Unavailable
 log = structlog.get_logger("sluice.audit")
 
 __all__ = ["AuditLog", "Receipt"]
+
+
+class PendingAppend:
+    """A submitted durable append; ``wait`` returns its receipt or raises."""
+
+    def __init__(self, log: AuditLog, item: Pending, done: threading.Lock, deadline: float):
+        self._log = log
+        self._item = item
+        self._done = done
+        self._deadline = deadline
+        self._receipt: Receipt | None = None
+
+    def wait(self) -> Receipt:
+        if self._receipt is None:
+            if not self._done.acquire(timeout=max(0.0, self._deadline - time.monotonic())):
+                self._log._timed_out(self._item)
+            self._receipt = self._log._outcome(self._item)
+        return self._receipt
 
 
 class AuditLog:
@@ -115,13 +134,18 @@ class AuditLog:
 
     def append(self, event: Mapping[str, Any]) -> Receipt:
         """Write one event durably; blocks; Unavailable if not committed within the bound."""
+        return self.submit(event).wait()
+
+    def submit(self, event: Mapping[str, Any]) -> PendingAppend:
+        """Start a durable append and return at once; ``wait()`` on the result blocks
+        until it is committed (Unavailable past the bound, counted from now). Lets a
+        caller do other work — e.g. read from a source, never send — while the commit
+        is under way."""
         done = threading.Lock()
         done.acquire()  # the writer releases it once the batch has committed (or failed)
         item = Pending(prepared=prepare(event, clock=self.clock), done=done)
         self._writer.submit(item)
-        if not done.acquire(timeout=self.append_timeout_s):
-            self._timed_out(item)
-        return self._outcome(item)
+        return PendingAppend(self, item, done, time.monotonic() + self.append_timeout_s)
 
     def append_nowait(self, event: Mapping[str, Any]) -> None:
         """Queue one event for the writer without waiting for its commit.

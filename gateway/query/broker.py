@@ -58,6 +58,7 @@ class PreparedQuery:
     request_id: str
     started_at: float
     columns: list[dict[str, Any]] = field(default_factory=list)
+    started: Any = None  # audit.log.PendingAppend of the query.started event
 
 
 class Broker:
@@ -162,7 +163,10 @@ class Broker:
             client=client, request_id=request_id, started_at=started_at, columns=columns,
         )
         # fail closed: no record of the start, no data
-        services.audit.append(self._event(prepared, "query.started", "started"))
+        # fail closed: the start is committed before any byte leaves (``run`` waits)
+        prepared.started = services.audit.submit(
+            self._event(prepared, "query.started", "started")
+        )
         return prepared
 
     def _check_limits(
@@ -238,76 +242,84 @@ class Broker:
     # -- execution: stream, mask, encode, record --
 
     def run(self, q: PreparedQuery) -> Iterator[bytes]:
-        """Yield the encoded result; the completed (or failed) event is written last."""
+        """Yield the encoded result. Rows may be read and encoded while the
+        ``query.started`` commit is under way, but no byte is handed on before that
+        event is durable; the completed (or failed) event is written last."""
         digest = hashlib.sha256()
-        rows = 0
-        truncated = False
-        tokens: list[str] = []
+        state = _RunState()
         try:
-            adapter = self.sources.adapter_for(q.dataset.source)
-            encoder = make_encoder(q.fmt, bom=q.bom)
-            schema: pa.Schema | None = None
-            skip = q.body.offset if q.post_filters else 0
-            header = {
-                "columns": q.columns,
-                "decision_id": q.decision.decision_id,
-                "policy_version": q.decision.policy_version,
-            }
-            for raw in adapter.execute(q.plan):
-                if rows >= q.limit:
-                    truncated = truncated or raw.num_rows > 0
-                    if truncated:
-                        break
-                    continue
-                tokens.extend(self.subjects.collect(raw, q.dataset, len(tokens)))
-                batch = mask_batch(raw, q.masks, hash_key=q.hash_key)
-                batch = _apply_post_filters(batch, q.post_filters)
-                if skip:
-                    cut = min(skip, batch.num_rows)
-                    batch, skip = batch.slice(cut), skip - cut
-                if rows + batch.num_rows > q.limit:
-                    batch = batch.slice(0, q.limit - rows)
-                    truncated = True
-                if schema is None:
-                    schema = batch.schema
-                    chunk = encoder.begin(schema, header)
-                    digest.update(chunk)
-                    yield chunk
-                rows += batch.num_rows
-                chunk = encoder.batch(batch)
-                if chunk:
-                    digest.update(chunk)
-                    yield chunk
-                if truncated:
-                    break
-            if schema is None:
-                schema = _empty_schema(q)
-                chunk = encoder.begin(schema, header)
+            for chunk in self._encode(q, state):
+                q.started.wait()  # fail closed: no record of the start, no data
                 digest.update(chunk)
                 yield chunk
-            chunk = encoder.end({"truncated": truncated, "row_count": rows})
-            digest.update(chunk)
-            yield chunk
+            q.started.wait()
         except Exception as exc:
             error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
             log.warning("query_failed", request_id=q.request_id, error=error.get("code"))
             self.services.audit.append(
-                self._event(q, "query.failed", "error", rows=rows,
+                self._event(q, "query.failed", "error", rows=state.rows,
                             duration_ms=_ms(q.started_at), details={"error": error})
             )
             raise
-        self.services.limiter.consume_rows(q.user.subject, rows)
-        self.services.audit.append(
+        self.services.limiter.consume_rows(q.user.subject, state.rows)
+        # the start is on record; a lost completion reads as "incomplete" in the trail
+        self.services.audit.append_nowait(
             self._event(
-                q, "query.completed", "ok", rows=rows,
+                q, "query.completed", "ok", rows=state.rows,
                 result_sha256=digest.hexdigest(), duration_ms=_ms(q.started_at),
                 details={
-                    "truncated": truncated,
+                    "truncated": state.truncated,
                     "masks": q.masks,
-                    **self.subjects.details(tokens, q.user),
+                    **self.subjects.details(state.tokens, q.user),
                 },
             )
         )
+
+    def _encode(self, q: PreparedQuery, state: _RunState) -> Iterator[bytes]:
+        """Read, mask, filter, cut to the limit and encode; counts into ``state``."""
+        adapter = self.sources.adapter_for(q.dataset.source)
+        encoder = make_encoder(q.fmt, bom=q.bom)
+        started = False
+        skip = q.body.offset if q.post_filters else 0
+        header = {
+            "columns": q.columns,
+            "decision_id": q.decision.decision_id,
+            "policy_version": q.decision.policy_version,
+        }
+        for raw in adapter.execute(q.plan):
+            if state.rows >= q.limit:
+                state.truncated = raw.num_rows > 0
+                if state.truncated:
+                    break
+                continue
+            state.tokens.extend(self.subjects.collect(raw, q.dataset, len(state.tokens)))
+            batch = mask_batch(raw, q.masks, hash_key=q.hash_key)
+            batch = _apply_post_filters(batch, q.post_filters)
+            if skip:
+                cut = min(skip, batch.num_rows)
+                batch, skip = batch.slice(cut), skip - cut
+            if state.rows + batch.num_rows > q.limit:
+                batch = batch.slice(0, q.limit - state.rows)
+                state.truncated = True
+            if not started:
+                started = True
+                yield encoder.begin(batch.schema, header)
+            state.rows += batch.num_rows
+            chunk = encoder.batch(batch)
+            if chunk:
+                yield chunk
+            if state.truncated:
+                break
+        if not started:
+            yield encoder.begin(_empty_schema(q), header)
+        yield encoder.end({"truncated": state.truncated, "row_count": state.rows})
+
+
+@dataclass
+class _RunState:
+    rows: int = 0
+    truncated: bool = False
+    tokens: list[str] = field(default_factory=list)
 
 
 def _action(decision: Decision, name: str) -> str:

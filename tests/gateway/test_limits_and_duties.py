@@ -4,6 +4,7 @@ two stewards for L4, role changes without restart, and the self-lookup alert."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -133,6 +134,11 @@ def test_user_retrieving_their_own_record_raises_an_alert(tmp_path: Path) -> Non
         broker.subjects.forget("alice")
         assert gw.query("alice", DIBAO, body).status_code == 200
         completed = _events(gw, type="query.completed", actor="alice")
+        for _ in range(100):  # completions are queued behind the durable start
+            if len(completed) == 2:
+                break
+            time.sleep(0.05)
+            completed = _events(gw, type="query.completed", actor="alice")
         assert completed[0]["details"]["self_hash_hit"] is True
         assert own not in orjson.dumps(completed[0]).decode()  # tokens only, never raw
         rules = {a["rule"] for a in compute_alerts(list(reversed(completed)))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import time
 
 import orjson
 import pyarrow as pa
@@ -128,10 +129,18 @@ def test_query_is_audited_with_the_digest_of_the_bytes_sent(gw: DemoGateway) -> 
                     format="csv")
     assert resp.status_code == 200
     request_id = resp.headers["X-Request-Id"]
-    page = list_events(
-        store=gw.services.audit.store, filters=EventFilter(dataset=DIBAO), limit=50, order="asc"
-    )
-    events = [e for e in page["items"] if e.get("request_id") == request_id]
+    # query.started is committed before the response; query.completed is queued
+    # behind it (a lost completion would read as "incomplete"), so poll briefly
+    events: list[dict] = []
+    for _ in range(100):
+        page = list_events(
+            store=gw.services.audit.store, filters=EventFilter(dataset=DIBAO), limit=50,
+            order="desc",
+        )
+        events = [e for e in reversed(page["items"]) if e.get("request_id") == request_id]
+        if len(events) == 2:
+            break
+        time.sleep(0.05)
     types = [e["type"] for e in events]
     assert types == ["query.started", "query.completed"]
     completed = events[-1]
