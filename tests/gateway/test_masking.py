@@ -241,3 +241,19 @@ def test_address_many_distinct_prefixes_take_the_pattern() -> None:
     values = [f"{i}号楼" if i % 2 else f"省{i}区" for i in range(1000)] + [None, ""]
     arr = pa.array(values)
     assert address_district(arr).to_pylist() == address_by_pattern(arr).to_pylist()
+
+
+@FAST
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "张三", ""]), st.text(max_size=8))))
+def test_hash_of_repeated_values_any_string_type(values: list[str | None]) -> None:
+    """Distinct values are hashed once and spread back: every row still gets its token."""
+    expected = [None if v is None else hash_token(v, KEY) for v in values]
+    for arr in (
+        pa.array(values, pa.string()),
+        pa.array(values, pa.large_string()),
+        pa.array(values, pa.string()).dictionary_encode(),
+        pa.chunked_array([pa.array(values[:3], pa.string()), pa.array(values[3:], pa.string())]),
+    ):
+        out = mask_array(arr, "hash", hash_key=KEY)
+        out.validate(full=True)
+        assert out.type == pa.string() and out.to_pylist() == expected
