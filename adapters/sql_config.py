@@ -132,7 +132,9 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
     backend = url.get_backend_name()
     timeout = limits.statement_timeout_s
     connect_timeout = max(2, min(30, math.ceil(timeout)))
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # no pre-ping: it costs a round trip per query; a dropped connection fails one query
+    # (SourceFailed) and SQLAlchemy invalidates the pool, so the next one reconnects
+    kwargs: dict[str, Any] = {"pool_recycle": 1800, "pool_size": 5, "max_overflow": 15}
     try:
         if backend == "sqlite":
             path = sqlite_path(url, limits)

@@ -32,7 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # no pre-ping (a round trip on every checkout): a connection the server dropped fails
+    # its request with a 503 and SQLAlchemy then invalidates the pool; recycle bounds age
+    kwargs.setdefault("pool_recycle", 1800)
     # as many connections as the server's worker threads (anyio's default is 40), so a
     # burst never waits on the pool; a wait that does happen is short and becomes a 503
     kwargs.setdefault("pool_size", 20)

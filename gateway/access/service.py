@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -152,7 +152,7 @@ def _check_decider(approver: UserContext, request: AccessRequest) -> None:
 
 
 def active_grants(
-    *, session: Session, subject: str, dataset_id: str, now: datetime
+    *, conn: Connection, subject: str, dataset_id: str, now: datetime
 ) -> list[dict[str, Any]]:
     """Approved, unexpired grants of one user on one dataset, as the policy input wants."""
     # Core rows, not ORM objects: this runs on every query
@@ -166,7 +166,7 @@ def active_grants(
         table.status == "approved",
     )
     grants = []
-    for request in session.execute(stmt):
+    for request in conn.execute(stmt):
         expires = request.expires_at
         if expires is None:
             continue

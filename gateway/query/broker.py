@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
+from sqlalchemy import Connection
 
 from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
@@ -68,6 +69,9 @@ class Broker:
         self.services = services
         self.sources = SourcePool(services)
         self.entries = EntryCache()
+        # catalog lookups of a query are reads: autocommit spares the BEGIN and ROLLBACK
+        # round trips a session would add (same pool as the rest of the catalog)
+        self._reader = services.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.subjects = SubjectTokens(services)
 
     # -- preparation: everything that can refuse happens before any row is read --
@@ -75,7 +79,20 @@ class Broker:
     def prepare(
         self,
         *,
-        session: Any,
+        user: UserContext,
+        dataset_id: str,
+        body: QueryBody,
+        fmt: str,
+        bom: bool,
+        client: str | None,
+        request_id: str,
+    ) -> PreparedQuery:
+        with self._reader.connect() as conn:
+            return self._prepare(conn, user, dataset_id, body, fmt, bom, client, request_id)
+
+    def _prepare(
+        self,
+        conn: Connection,
         user: UserContext,
         dataset_id: str,
         body: QueryBody,
@@ -86,7 +103,7 @@ class Broker:
     ) -> PreparedQuery:
         started_at = time.perf_counter()
         services = self.services
-        dataset = self.entries.get(session, dataset_id)
+        dataset = self.entries.get(conn, dataset_id)
         if dataset is None or dataset.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         services.authorizer.check(
@@ -96,7 +113,7 @@ class Broker:
         remaining = self._check_limits(user, dataset, body, client, request_id)
         now = datetime.now(UTC)
         grants = active_grants(
-            session=session, subject=user.subject, dataset_id=dataset.id, now=now
+            conn=conn, subject=user.subject, dataset_id=dataset.id, now=now
         )
         request_input = policy_request(body)
         decision_input = build_input(

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
 from catalog.models import Dataset, Field, Source
 from policies.inputs import dataset_input
@@ -93,8 +92,8 @@ class EntryCache:
         self._entries: dict[str, tuple[tuple[Any, ...], Entry]] = {}
         self._maxsize = maxsize
 
-    def get(self, session: Session, dataset_id: str) -> Entry | None:
-        rows = session.execute(_query_for(dataset_id)).all()
+    def get(self, conn: Connection, dataset_id: str) -> Entry | None:
+        rows = conn.execute(_query_for(dataset_id)).all()
         if not rows:
             return None
         key = tuple(tuple(_hashable(v) for v in row) for row in rows)

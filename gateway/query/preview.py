@@ -39,7 +39,7 @@ def effective_access(
         user=user,
         dataset=dataset_input(dataset),
         request=request_input(purpose=purpose, case_ref=case_ref or "preview"),
-        grants=active_grants(session=session, subject=user.subject, dataset_id=dataset.id,
+        grants=active_grants(conn=session.connection(), subject=user.subject, dataset_id=dataset.id,
                              now=now),
         now=now,
     )

@@ -7,10 +7,8 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy.orm import Session
 
 from gateway.auth.dependencies import current_user
-from gateway.deps import get_session
 from gateway.query.formats import FORMATS, choose_format
 from gateway.query.schemas import QueryBody
 from policies.decision import UserContext
@@ -35,16 +33,14 @@ def query_dataset(
     format: str | None = Query(default=None, description=", ".join(FORMATS)),
     bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
     user: UserContext = Depends(current_user),
-    session: Session = Depends(get_session),
 ) -> Response:
     fmt = choose_format(format, request.headers.get("accept"))
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     broker = request.app.state.broker
     prepared = broker.prepare(
-        session=session, user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
+        user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
         client=request.client.host if request.client else None, request_id=request_id,
     )
-    session.close()
     headers = {
         "X-Sluice-Decision-Id": prepared.decision.decision_id,
         "X-Sluice-Policy-Version": prepared.decision.policy_version,
