@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from adapters.base import Column
+from adapters.base import AdapterLimits, Column, ObjectInfo, QueryPlan, SourceAdapter
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -111,3 +111,17 @@ def with_schema_batch(
         yield batch
     if not produced:
         yield empty_batch(schema)
+
+
+def sample_table(
+    adapter: SourceAdapter, info: ObjectInfo, *, rows: int, limits: AdapterLimits
+) -> pa.Table:
+    """A bounded sample of every column of ``info`` (an ``ObjectInfo``) through the
+    adapter's own ``execute``: the same path, checks and limits as any query."""
+    plan = QueryPlan(
+        object_name=info.name,
+        columns=info.columns,
+        known_columns=info.columns,
+        limit=max(0, min(rows, limits.sample_rows)),
+    )
+    return pa.Table.from_batches(list(adapter.execute(plan)), schema=schema_for(info.columns))

@@ -38,6 +38,7 @@ from adapters.arrow_types import (
     arrow_type,
     conform,
     logical_from_arrow,
+    sample_table,
     schema_for,
     with_schema_batch,
 )
@@ -170,14 +171,7 @@ class FileAdapter(SourceAdapter):
         return ObjectInfo(name=name, columns=columns, kind="file")
 
     def sample(self, object_name: str, *, rows: int) -> pa.Table:
-        info = self.describe(object_name)
-        plan = QueryPlan(
-            object_name=object_name,
-            columns=info.columns,
-            known_columns=info.columns,
-            limit=max(0, min(rows, self._limits.sample_rows)),
-        )
-        return pa.Table.from_batches(list(self.execute(plan)), schema=schema_for(info.columns))
+        return sample_table(self, self.describe(object_name), rows=rows, limits=self._limits)
 
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         checked = check_plan(plan, self._limits)

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from adapters import sql_config
-from adapters.arrow_types import batch_from_rows, empty_batch, schema_for
+from adapters.arrow_types import batch_from_rows, empty_batch, sample_table, schema_for
 from adapters.base import (
     AdapterLimits,
     Column,
@@ -175,15 +175,7 @@ class SqlAdapter(SourceAdapter):
         return info
 
     def sample(self, object_name: str, *, rows: int) -> pa.Table:
-        info = self.describe(object_name)
-        plan = QueryPlan(
-            object_name=object_name,
-            columns=info.columns,
-            known_columns=info.columns,
-            limit=max(0, min(rows, self._limits.sample_rows)),
-        )
-        schema = schema_for(info.columns)
-        return pa.Table.from_batches(list(self.execute(plan)), schema=schema)
+        return sample_table(self, self.describe(object_name), rows=rows, limits=self._limits)
 
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         checked = check_plan(plan, self._limits)  # raises before the generator starts
