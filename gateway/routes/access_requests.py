@@ -58,9 +58,7 @@ def create(
         session=session, user=user, dataset=dataset, fields=body.fields, purpose=body.purpose,
         case_ref=body.case_ref, justification=body.justification, days=body.days,
     )
-    services.audit.append(_event("access.requested", user, req))
-    session.commit()
-    return req
+    return _record(request, session, user, req, "access.requested")
 
 
 @router.get("", response_model=list[AccessRequestOut])
@@ -95,6 +93,20 @@ def get_one(
     return req
 
 
+def _record(
+    request: Request,
+    session: Session,
+    user: UserContext,
+    req: AccessRequest,
+    event_type: str,
+    **extra: Any,
+) -> AccessRequest:
+    """Audit first (fail closed), then commit: the change never lands unrecorded."""
+    get_services(request).audit.append(_event(event_type, user, req, **extra))
+    session.commit()
+    return req
+
+
 def _decide(request: Request, user: UserContext, req: AccessRequest) -> None:
     get_services(request).authorizer.check(
         subject=user.subject, domain=req.department, action="access:approve"
@@ -111,9 +123,7 @@ def approve(
     req = service.get_request(session=session, request_id=request_id)
     _decide(request, user, req)
     req = service.approve(session=session, approver=user, request=req, now=datetime.now(UTC))
-    get_services(request).audit.append(_event("access.approved", user, req))
-    session.commit()
-    return req
+    return _record(request, session, user, req, "access.approved")
 
 
 @router.post("/{request_id}/reject", response_model=AccessRequestOut)
@@ -127,9 +137,7 @@ def reject(
     req = service.get_request(session=session, request_id=request_id)
     _decide(request, user, req)
     req = service.reject(session=session, approver=user, request=req, reason=body.reason)
-    get_services(request).audit.append(_event("access.rejected", user, req, reason=body.reason))
-    session.commit()
-    return req
+    return _record(request, session, user, req, "access.rejected", reason=body.reason)
 
 
 @router.post("/{request_id}/revoke", response_model=AccessRequestOut)
@@ -144,6 +152,4 @@ def revoke(
     if req.requester != user.subject:
         _decide(request, user, req)
     req = service.revoke(session=session, actor=user, request=req, reason=body.reason)
-    get_services(request).audit.append(_event("access.revoked", user, req, reason=body.reason))
-    session.commit()
-    return req
+    return _record(request, session, user, req, "access.revoked", reason=body.reason)
