@@ -60,6 +60,7 @@ class PreparedQuery:
     started_at: float
     columns: list[dict[str, Any]] = field(default_factory=list)
     started: Any = None  # audit.log.PendingAppend of the query.started event
+    output: list[str] | None = None  # columns to send when more were read (token filters)
 
 
 class Broker:
@@ -138,12 +139,18 @@ class Broker:
             for n in allowed
             if decision.fields[n].action == "mask"
         }
-        pushed, post = build_filters(body, dataset, set(masks))
+        masked_anywhere = {n for n, fa in decision.fields.items() if fa.action == "mask"}
+        pushed, post = build_filters(body, dataset, masked_anywhere)
+        # Defence in depth behind the policy: the source only ever filters or sorts on
+        # fields the decision releases in clear; masked fields only by token equality.
         for flt in post:
-            if masks.get(flt.field) != "hash" or flt.op != "=":
+            if _method(decision, flt.field) != "hash" or flt.op != "=":
                 raise Forbidden(
                     f"filter on masked field {flt.field!r}: only equality on its hash token"
                 )
+        for name in [f.field for f in pushed] + [o.field for o in body.orders()]:
+            if _action(decision, name) != "allow":
+                raise Forbidden(f"filtering or sorting on {name!r} is refused")
 
         limit = min(body.limit or decision.max_rows, decision.max_rows, max(remaining, 0))
         if limit <= 0:
@@ -156,9 +163,14 @@ class Broker:
                 field=decision.row_filter["field"],
                 prefixes=tuple(decision.row_filter.get("prefixes") or ()),
             )
+        # a token filter on a masked field the caller did not ask to see: read and mask
+        # it too, filter, then drop it before encoding
+        extra = list(dict.fromkeys(f.field for f in post if f.field not in allowed))
+        for name in extra:
+            masks[name] = decision.fields[name].method or "redact"
         plan = QueryPlan(
             object_name=dataset.object_name,
-            columns=tuple(Column(n, types[n]) for n in allowed),
+            columns=tuple(Column(n, types[n]) for n in [*allowed, *extra]),
             known_columns=tuple(Column(f.name, f.type) for f in dataset.fields),
             filters=tuple(pushed),
             row_filter=row_filter,
@@ -178,8 +190,8 @@ class Broker:
             user=user, dataset=dataset, body=body, decision=decision, plan=plan,
             post_filters=post, masks=masks, hash_key=hash_key, limit=limit, fmt=fmt, bom=bom,
             client=client, request_id=request_id, started_at=started_at, columns=columns,
+            output=allowed if extra else None,
         )
-        # fail closed: no record of the start, no data
         # fail closed: the start is committed before any byte leaves (``run`` waits)
         prepared.started = services.audit.submit(
             self._event(prepared, "query.started", "started")
@@ -312,6 +324,8 @@ class Broker:
             state.tokens.extend(self.subjects.collect(raw, q.dataset, len(state.tokens)))
             batch = mask_batch(raw, q.masks, hash_key=q.hash_key)
             batch = _apply_post_filters(batch, q.post_filters)
+            if q.output is not None:
+                batch = batch.select(q.output)
             if skip:
                 cut = min(skip, batch.num_rows)
                 batch, skip = batch.slice(cut), skip - cut
@@ -344,6 +358,11 @@ def _action(decision: Decision, name: str) -> str:
     return access.action if access is not None else "deny"
 
 
+def _method(decision: Decision, name: str) -> str | None:
+    access = decision.fields.get(name)
+    return access.method if access is not None else None
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
@@ -360,4 +379,6 @@ def _empty_schema(q: PreparedQuery) -> pa.Schema:
     schema = schema_for(q.plan.columns)
     for name in q.masks:
         schema = schema.set(schema.get_field_index(name), pa.field(name, pa.string()))
+    if q.output is not None:
+        schema = pa.schema([schema.field(name) for name in q.output])
     return schema

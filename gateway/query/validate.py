@@ -109,7 +109,7 @@ def build_filters(
     pushed: list[Filter] = []
     post: list[Filter] = []
     for w in body.where:
-        is_masked = w.field in masked and w.op != "is_null"
+        is_masked = w.field in masked
         value = _coerce(w.value, w.op, types[w.field], w.field, is_masked)
         (post if is_masked else pushed).append(Filter(w.field, w.op, value))
     return pushed, post

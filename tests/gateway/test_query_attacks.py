@@ -151,3 +151,26 @@ def test_refusals_are_audited(gw_postgres: DemoGateway) -> None:
     assert latest["outcome"] == "denied"
     assert latest["decision"]["allow"] is False
     assert latest["decision"]["reasons"]
+
+
+def test_token_filter_on_a_masked_field_not_asked_for(gw_postgres: DemoGateway) -> None:
+    """The masked field is read to compare tokens, then dropped: never sent."""
+    gw = gw_postgres
+    body = {"fields": ["payee_uscc", "amount"], "limit": 1, **CASE}
+    token = orjson.loads(gw.query("arthur", "finance.fund_disbursements",
+                                  body).content)["rows"][0]["payee_uscc"]
+    for fmt in ("json", "csv", "arrow"):
+        resp = gw.query(
+            "arthur", "finance.fund_disbursements",
+            {"fields": ["amount", "region_code"], **CASE,
+             "where": [{"field": "payee_uscc", "op": "=", "value": token}]},
+            format=fmt,
+        )
+        assert resp.status_code == 200, resp.text
+        assert b"payee_uscc" not in resp.content and token.encode() not in resp.content
+    rows = orjson.loads(gw.query(
+        "arthur", "finance.fund_disbursements",
+        {"fields": ["amount"], **CASE,
+         "where": [{"field": "payee_uscc", "op": "=", "value": "tk_000000000000000000000000"}]},
+    ).content)["rows"]
+    assert rows == []
