@@ -18,13 +18,17 @@ from gateway.settings import Settings, load_settings
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or (services.settings if services else load_settings())
     configure_logging(env=settings.env, level=settings.log_level)
+    owns_services = services is None
     services = services or build_services(settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        # flush the audit writer and sign a final checkpoint (truncation detection)
         _app.state.broker.sources.close()
-        services.close()
+        if owns_services:
+            # flush the audit writer and sign a final checkpoint (truncation detection);
+            # services passed in are closed by whoever built them
+            services.close()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -83,4 +83,7 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
         return
     click.echo(f"\nserving on {base} (Ctrl-C to stop)")
     app = create_app(settings, services)
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol)
+    finally:
+        services.close()  # flushes the audit trail and signs a final checkpoint
