@@ -77,6 +77,14 @@ def stream_rows(
     """Chunks of at most ``batch_size`` rows; the cursor is closed when the caller
     stops iterating (including early, through ``GeneratorExit``). ``limit``: the
     statement's own LIMIT, when known (a small one skips the server-side cursor)."""
+    if limit is not None and limit <= batch_size:
+        # At most one batch: SQLAlchemy's own execution, whose compiled-statement cache
+        # spares the per-query compilation (the largest cost of a small query); its
+        # rows are tuples already.
+        small = conn.execute(stmt).fetchall()
+        if small:
+            yield small
+        return
     if conn.dialect.driver not in FAST_DRIVERS:
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
         try:
