@@ -169,3 +169,18 @@ def test_catalog_entry_tells_each_caller_their_access(gw_sqlite: DemoGateway) ->
 def test_catalog_search_finds_dibao_in_chinese(gw_sqlite: DemoGateway) -> None:
     found = gw_sqlite.client.get("/api/v1/catalog", params={"q": "低保"}).json()
     assert DIBAO in [d["id"] for d in found]
+
+
+def test_same_shape_queries_bind_their_own_values(gw: DemoGateway) -> None:
+    """Queries of one shape share a compiled statement; each must bind its own row
+    filter and filter values (a stale bind would leak another county's rows)."""
+    body = {"fields": ["region_code"], "limit": 200, **CASE}
+    for _ in range(2):
+        alice = {r["region_code"] for r in _rows(gw.query("alice", DIBAO, body))}
+        assert alice == {"430121"}
+        arthur = {r["region_code"] for r in _rows(gw.query("arthur", DIBAO, body))}
+        assert len(arthur) > 1
+    for code in ("430102", "430121", "430181"):
+        where = {**body, "where": [{"field": "region_code", "op": "prefix", "value": code}]}
+        got = {r["region_code"] for r in _rows(gw.query("arthur", DIBAO, where))}
+        assert got == {code}
