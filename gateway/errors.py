@@ -6,6 +6,7 @@ goes to the log only.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import structlog
@@ -21,11 +22,21 @@ from catalog.errors import SluiceError
 log = structlog.get_logger("sluice.errors")
 
 
+class ErrorResponse(JSONResponse):
+    """A JSON error body that always encodes: a message echoing the caller's input may
+    hold a lone surrogate (``"\\ud800"`` in the request JSON), which UTF-8 cannot
+    encode; it goes out as ``?`` instead of failing the response with a 500."""
+
+    def render(self, content: object) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SluiceError)
     async def _sluice_error(_request: Request, exc: SluiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+        return ErrorResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -34,12 +45,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         body = {"code": "bad_request", "message": "invalid request", "details": problems}
-        return JSONResponse(body, status_code=400)
+        return ErrorResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
+        return ErrorResponse(
             {"code": code, "message": str(exc.detail)},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
