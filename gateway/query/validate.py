@@ -48,7 +48,18 @@ def _coerce_scalar(value: Any, field_type: str, field: str) -> Any:
     return value
 
 
+def _check_text(value: Any, field: str) -> None:
+    """A string a source cannot be sent (a lone surrogate is not UTF-8) is a 400."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest(f"bad value for field {field!r}: not valid text") from None
+
+
 def _coerce(clause_value: Any, op: str, field_type: str, field: str, masked: bool) -> Any:
+    _check_text(clause_value, field)
     if op == "is_null":
         if not isinstance(clause_value, bool):
             raise BadRequest(f"is_null on {field!r} takes true or false")
