@@ -107,9 +107,21 @@ class Broker:
         dataset = self.entries.get(conn, dataset_id)
         if dataset is None or dataset.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
-        services.authorizer.check(
-            subject=user.subject, domain=dataset.department, action="dataset:query"
-        )
+        try:
+            services.authorizer.check(
+                subject=user.subject, domain=dataset.department, action="dataset:query"
+            )
+        except Forbidden as exc:  # a role refusal is a denial on record like any other
+            services.audit.append(
+                query_event(
+                    type_="query.denied", user=user, dataset_id=dataset.id,
+                    department=dataset.department, level=dataset.level,
+                    source_id=dataset.source_id, purpose=body.purpose, case_ref=body.case_ref,
+                    decision=None, client=client, request_id=request_id, outcome="denied",
+                    details={"role": exc.message},
+                )
+            )
+            raise
         check_names(body, dataset)
         remaining = self._check_limits(user, dataset, body, client, request_id)
         now = datetime.now(UTC)
