@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -16,6 +17,8 @@ from policies.decision import UserContext
 router = APIRouter(tags=["query"])
 
 SMALL_RESPONSE = 256 * 1024
+# a client's X-Request-Id is echoed as a header and recorded: only a plain token is kept
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @router.post(
@@ -35,7 +38,9 @@ def query_dataset(
     user: UserContext = Depends(current_user),
 ) -> Response:
     fmt = choose_format(format, request.headers.get("accept"))
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request.headers.get("x-request-id") or ""
+    if not _REQUEST_ID.fullmatch(request_id):
+        request_id = uuid.uuid4().hex
     broker = request.app.state.broker
     prepared = broker.prepare(
         user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
