@@ -152,9 +152,17 @@ def _check_decider(approver: UserContext, request: AccessRequest) -> None:
 
 
 def active_grants(
-    *, conn: Connection, subject: str, dataset_id: str, now: datetime
+    *,
+    conn: Connection,
+    subject: str,
+    dataset_id: str,
+    now: datetime,
+    purpose: str | None,
+    case_ref: str | None,
 ) -> list[dict[str, Any]]:
-    """Approved, unexpired grants of one user on one dataset, as the policy input wants."""
+    """Approved, unexpired grants of one user on one dataset for this purpose and case,
+    as the policy input wants. A grant is approved for a case: it never unmasks data
+    under another case reference or purpose (data used within its stated scope)."""
     # Core rows, not ORM objects: this runs on every query
     table = AccessRequest.__table__.c
     stmt = select(
@@ -164,6 +172,8 @@ def active_grants(
         table.requester == subject,
         table.dataset_id == dataset_id,
         table.status == "approved",
+        table.purpose == (purpose or ""),
+        table.case_ref == (case_ref or ""),
     )
     grants = []
     for request in conn.execute(stmt):

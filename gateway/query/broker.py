@@ -126,7 +126,8 @@ class Broker:
         remaining = self._check_limits(user, dataset, body, client, request_id)
         now = datetime.now(UTC)
         grants = active_grants(
-            conn=conn, subject=user.subject, dataset_id=dataset.id, now=now
+            conn=conn, subject=user.subject, dataset_id=dataset.id, now=now,
+            purpose=body.purpose, case_ref=body.case_ref,
         )
         request_input = policy_request(body)
         decision_input = build_input(

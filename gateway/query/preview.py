@@ -39,8 +39,9 @@ def effective_access(
         user=user,
         dataset=dataset_input(dataset),
         request=request_input(purpose=purpose, case_ref=case_ref or "preview"),
-        grants=active_grants(conn=session.connection(), subject=user.subject, dataset_id=dataset.id,
-                             now=now),
+        grants=active_grants(conn=session.connection(), subject=user.subject,
+                             dataset_id=dataset.id, now=now, purpose=purpose,
+                             case_ref=case_ref),
         now=now,
     )
     try:

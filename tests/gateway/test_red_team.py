@@ -638,8 +638,6 @@ def test_unauthenticated_and_unknown_dataset_requests_leave_no_forged_events(
     assert len(_events(gw)) == before  # nothing attributable to record, nothing invented
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a grant is not bound to its case_ref/purpose "
-                   "(docs/policies.md rule 7); fixing it changes the policy and its fixtures")
 def test_a_grant_only_unmasks_under_the_case_it_was_approved_for(gw: DemoGateway) -> None:
     rid = _request(gw, "alice", DIBAO, ["address"]).json()["id"]
     assert gw.client.post(f"/api/v1/access-requests/{rid}/approve",

@@ -1,15 +1,15 @@
 """Property-based API fuzzing from the OpenAPI document: no input gives a 500.
 
 Every operation gets generated (valid and invalid) inputs through schemathesis'
-hypothesis strategies, signed in as each role so requests reach the broker, the policy,
-registration and the audit trail. (schemathesis' own pytest plugin does not load under pytest 9, so the
-strategies are driven directly.)
+hypothesis strategies, signed in as each role so requests reach the broker, the
+policy, registration and the audit trail. (schemathesis' own pytest plugin does not
+load under pytest 9, so the strategies are driven directly.)
 """
 
 from __future__ import annotations
 
-import schemathesis
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.gateway.demo_app import DemoGateway
