@@ -32,6 +32,7 @@ from gateway.registration.connect import (
     source_config,
 )
 from gateway.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
+from gateway.registration.targets import refuse_foreign_target
 from policies.decision import UserContext
 
 __all__ = [
@@ -125,6 +126,9 @@ def register_source(
     if session.get(Source, source_id) is not None:
         raise Conflict(f"a source {source_id!r} already exists")
     _refuse_secrets_in_settings(settings)
+    refuse_foreign_target(
+        session=session, department=department, kind=kind, settings=settings, source_id=source_id
+    )
     plain = _plain(secret)
     config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
     redacted = _test(config, services)
@@ -174,6 +178,10 @@ def update_source(
     plain = _plain(secret)
     if settings is not None or plain is not None:
         _refuse_secrets_in_settings(new_settings)
+        refuse_foreign_target(
+            session=session, department=source.department, kind=source.kind,
+            settings=new_settings, source_id=source_id,
+        )
         current = (
             plain if plain is not None else source_config(services=services, source=source).secret
         )

@@ -647,8 +647,6 @@ def test_a_grant_only_unmasks_under_the_case_it_was_approved_for(gw: DemoGateway
     assert other.status_code == 403, other.text
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: file roots are shared by every department, "
-                   "so a steward can register another department's SQLite file as their own")
 def test_a_steward_cannot_register_another_departments_database(gw: DemoGateway) -> None:
     with gw.services.sessions() as session:
         civil = session.get(Source, "civil-db")
