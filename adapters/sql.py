@@ -50,6 +50,8 @@ _MYSQL_TIMEOUT_CODES = {1969, 3024}
 _MYSQL_AUTH_CODES = {1045, 1044, 1698}
 _PG_UNDEFINED_COLUMN = "42703"
 _MYSQL_UNKNOWN_COLUMN = 1054  # ER_BAD_FIELD_ERROR
+_PG_UNDEFINED_TABLE = "42P01"
+_MYSQL_NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
 
 
 def logical_type(sa_type: sa.types.TypeEngine[Any]) -> str:
@@ -117,11 +119,11 @@ class SqlAdapter(SourceAdapter):
         if connecting:
             return SourceFailed(f"cannot connect to the source: {text}")
         if (
-            sqlstate == _PG_UNDEFINED_COLUMN
-            or code == _MYSQL_UNKNOWN_COLUMN
-            or (self._dialect == "sqlite" and text.startswith("no such column"))
+            sqlstate in (_PG_UNDEFINED_COLUMN, _PG_UNDEFINED_TABLE)
+            or code in (_MYSQL_UNKNOWN_COLUMN, _MYSQL_NO_SUCH_TABLE)
+            or (self._dialect == "sqlite" and text.startswith(("no such column", "no such table")))
         ):
-            # the plan names only catalog fields: a column the source lacks is drift
+            # the plan names only catalog fields and objects: one the source lacks is drift
             first = text.strip().splitlines()[0] if text.strip() else "a column is missing"
             message = f"the source's schema changed ({first})"
             return SchemaChanged(f"{message}; a steward must refresh the catalog entry")

@@ -78,3 +78,17 @@ def test_catalog_database_down_is_a_503_not_a_500(tmp_path: Path) -> None:
             assert "127.0.0.1:1" not in resp.text
         finally:
             gone.dispose()
+
+
+def test_a_table_dropped_at_the_source_is_409_schema_changed(tmp_path: Path) -> None:
+    with demo_gateway(tmp_path / "home") as gw:
+        assert gw.query("arthur", "audit.audit_findings", CASE | {"fields": ["region_code"]}
+                        ).status_code == 200
+        db = sqlite3.connect(gw.settings.demo_data_dir / "audit.db")
+        db.execute("DROP TABLE audit_findings")
+        db.commit()
+        db.close()
+        resp = gw.query("arthur", "audit.audit_findings", CASE | {"fields": ["region_code"]})
+        assert resp.status_code == 409, resp.text
+        assert resp.json()["code"] == "schema_changed"
+        assert "refresh" in resp.json()["message"]
