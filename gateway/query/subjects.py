@@ -8,12 +8,14 @@ Also owns the per-case masking keys (HKDF of the mask secret and the case refere
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.models import User
 from gateway.container import Services
 from gateway.masking import derive_case_key, hash_token, load_mask_secret
 from gateway.masking.tokens import hash_array
@@ -21,6 +23,7 @@ from gateway.query.entries import Entry
 from policies.decision import UserContext
 
 MAX_TOKENS = 1000
+OWN_TOKEN_TTL_S = 60.0
 _AUDIT_CONTEXT = "sluice:audit-subjects"
 
 
@@ -28,7 +31,7 @@ class SubjectTokens:
     def __init__(self, services: Services) -> None:
         self._secret = load_mask_secret(services.settings.home)
         self._audit_key = derive_case_key(self._secret, _AUDIT_CONTEXT)
-        self._own: dict[str, str | None] = {}
+        self._own: dict[str, tuple[float, str | None]] = {}
         self.case_key = lru_cache(maxsize=1024)(self._case_key)
         self._services = services
 
@@ -65,10 +68,13 @@ class SubjectTokens:
         self._own.pop(subject, None)
 
     def _own_token(self, subject: str) -> str | None:
-        if subject not in self._own:
-            from catalog.models import User
-
+        """The user's own token, re-read at most once a minute (an administrator's
+        change to a user's ID number is seen without a restart)."""
+        now = time.monotonic()
+        cached = self._own.get(subject)
+        if cached is None or now - cached[0] > OWN_TOKEN_TTL_S:
             with self._services.sessions() as session:
                 user = session.get(User, subject)
-                self._own[subject] = user.id_number_hash if user else None
-        return self._own[subject]
+                cached = (now, user.id_number_hash if user else None)
+                self._own[subject] = cached
+        return cached[1]
