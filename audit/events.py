@@ -36,6 +36,9 @@ EVENT_TYPES = frozenset(
         "audit.read",
         "audit.exported",
         "audit.verified",
+        "user.updated",
+        "role.assigned",
+        "role.unassigned",
     }
 )
 OUTCOMES = frozenset({"ok", "denied", "error", "started"})

@@ -11,7 +11,7 @@ from gateway.container import Services, build_services
 from gateway.errors import install_error_handlers
 from gateway.logs import configure_logging
 from gateway.query.broker import Broker
-from gateway.routes import access_requests, audit, auth, catalog, datasets, sources
+from gateway.routes import access_requests, audit, auth, catalog, datasets, sources, users
 from gateway.settings import Settings, load_settings
 
 
@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, catalog, sources, datasets, access_requests, audit):
+    for module in (auth, catalog, sources, datasets, access_requests, audit, users):
         app.include_router(module.router)
     return app

@@ -19,6 +19,7 @@ def _mount() -> None:
     from gateway.cli.serve_cmd import demo, serve
     from gateway.cli.sources_cmd import COMMANDS as source_commands
     from gateway.cli.token_cmd import token
+    from gateway.cli.users_cmd import users
 
     cli.add_command(demo)
     cli.add_command(serve)
@@ -27,6 +28,7 @@ def _mount() -> None:
     cli.add_command(catalog)
     cli.add_command(audit)
     cli.add_command(policy)
+    cli.add_command(users)
     for group in source_commands:
         cli.add_command(group)
 

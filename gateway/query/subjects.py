@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -25,6 +26,11 @@ from policies.decision import UserContext
 MAX_TOKENS = 1000
 OWN_TOKEN_TTL_S = 60.0
 _AUDIT_CONTEXT = "sluice:audit-subjects"
+
+
+def subject_token(home: Path, id_number: str) -> str:
+    """The gateway-wide keyed token of an ID number (the one the trail records)."""
+    return hash_token(id_number, derive_case_key(load_mask_secret(home), _AUDIT_CONTEXT))
 
 
 class SubjectTokens:

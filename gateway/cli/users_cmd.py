@@ -1,0 +1,115 @@
+"""``sluice users``: the administrator's operations on users and roles, on the local
+catalog database (operator access to ``SLUICE_HOME``), audited as through the API."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from catalog.errors import SluiceError
+from gateway.container import Services, build_services
+from gateway.settings import load_settings
+from gateway.users import service
+
+
+@contextmanager
+def _admin() -> Iterator[tuple[Services, Session]]:
+    services = build_services(load_settings())
+    try:
+        with services.sessions() as session:
+            yield services, session
+    except SluiceError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        services.close()
+
+
+def _record(services: Services, subject: str, type_: str, details: dict[str, Any]) -> None:
+    services.audit.append({
+        "type": type_, "outcome": "ok", "resource": f"user:{subject}", "details": details,
+        "actor": {"sub": f"cli:{getpass.getuser()}", "dept": None, "roles": ["cli"]},
+    })  # fmt: skip
+
+
+@click.group("users")
+def users() -> None:
+    """Users, their attributes and role assignments (casbin)."""
+
+
+@users.command("list")
+def list_users() -> None:
+    """Every user with department, clearance, jurisdiction and roles."""
+    with _admin() as (services, session):
+        click.echo(json.dumps(service.list_users(session=session, services=services),
+                              ensure_ascii=False, indent=2))  # fmt: skip
+
+
+@users.command("add")
+@click.argument("subject")
+@click.option("--name", "display_name", required=True, help="display name")
+@click.option("--department", default=None, help="department code (stewards)")
+@click.option("--clearance", default="L1", show_default=True, help="L1, L2, L3 or L4")
+@click.option("--jurisdiction", default="", help="region-code prefixes, comma separated")
+def add(subject: str, display_name: str, department: str | None, clearance: str,
+        jurisdiction: str) -> None:  # fmt: skip
+    """Create or update a user's attributes."""
+    prefixes = [p.strip() for p in jurisdiction.split(",")] if jurisdiction else []
+    with _admin() as (services, session):
+        service.upsert_user(session=session, subject=subject, display_name=display_name,
+                            department=department, clearance=clearance,
+                            jurisdiction=prefixes)  # fmt: skip
+        _record(services, subject, "user.updated", {"clearance": clearance})
+        session.commit()
+    click.echo(f"user {subject} saved")
+
+
+@users.command("assign")
+@click.argument("subject")
+@click.argument("role")
+@click.option("--domain", default="*", show_default=True, help="department code or *")
+def assign(subject: str, role: str, domain: str) -> None:
+    """Give SUBJECT a ROLE (analyst, steward, security_officer, admin)."""
+    with _admin() as (services, session):
+        service.assign_role(session=session, services=services, subject=subject, role=role,
+                            domain=domain)  # fmt: skip
+        _record(services, subject, "role.assigned", {"role": role, "domain": domain})
+        session.commit()
+    click.echo(f"{subject} is {role} in {domain}")
+
+
+@users.command("unassign")
+@click.argument("subject")
+@click.argument("role")
+@click.option("--domain", default="*", show_default=True, help="department code or *")
+def unassign(subject: str, role: str, domain: str) -> None:
+    """Take ROLE away from SUBJECT; effective on the next request."""
+    with _admin() as (services, session):
+        service.unassign_role(session=session, services=services, subject=subject, role=role,
+                              domain=domain)  # fmt: skip
+        _record(services, subject, "role.unassigned", {"role": role, "domain": domain})
+        session.commit()
+    click.echo(f"{subject} is no longer {role} in {domain}")
+
+
+@users.command("set-id-number")
+@click.argument("subject")
+@click.option("--from-env", "env_name", default=None, metavar="NAME",
+              help="read the ID number from this environment variable (else prompt)")
+def set_id_number(subject: str, env_name: str | None) -> None:
+    """Record SUBJECT's own ID number as a keyed token (for the self-lookup alert).
+    Never taken as a plain argument (shell history); never stored in clear."""
+    number = os.environ.get(env_name, "") if env_name else click.prompt(
+        "resident ID number", hide_input=True)  # fmt: skip
+    with _admin() as (services, session):
+        service.set_id_number(session=session, services=services, subject=subject,
+                              id_number=number)  # fmt: skip
+        _record(services, subject, "user.updated", {"id_number": "set"})
+        session.commit()
+    click.echo(f"own ID number of {subject} recorded as a token")

@@ -1,0 +1,1 @@
+"""User administration: attributes in the catalog's users table, roles in casbin."""

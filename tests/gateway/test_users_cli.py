@@ -1,0 +1,40 @@
+"""``sluice users`` on a real SQLite catalog in a temporary home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from catalog.demo.identity import id_number
+from gateway.cli.main import cli
+
+
+def test_users_cli_add_assign_unassign_and_id_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUICE_HOME", str(tmp_path / "home"))
+    number = id_number("430121", "19800101", 7)
+    monkeypatch.setenv("NINA_ID", number)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run("users", "add", "nina", "--name", "Nina", "--clearance", "L2",
+        "--jurisdiction", "430102,430121")  # fmt: skip
+    run("users", "assign", "nina", "analyst")
+    run("users", "set-id-number", "nina", "--from-env", "NINA_ID")
+    listed = {u["subject"]: u for u in json.loads(run("users", "list"))}
+    nina = listed["nina"]
+    assert nina["jurisdiction"] == ["430102", "430121"]
+    assert nina["roles"] == [{"role": "analyst", "domain": "*"}]
+    assert nina["has_id_number"] is True and number not in json.dumps(listed)
+    run("users", "unassign", "nina", "analyst")
+    assert json.loads(run("users", "list"))[0]["roles"] == []
+    assert "unknown department" in run("users", "add", "x", "--name", "X", "--department",
+                                       "nope", code=1)  # fmt: skip
