@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 FAST_DRIVERS = {"psycopg", "psycopg2", "pymysql", "mysqldb", "pysqlite"}
 _cursor_ids = itertools.count(1)
+FIRST_CHUNK = 2048
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -96,10 +97,14 @@ def stream_rows(
     cursor = _server_cursor(conn, batch_size, limit)
     try:
         cursor.execute(sql, params)
+        # a small first chunk so the first bytes leave soon after the database's first
+        # row; full-size chunks after that for throughput
+        size = min(batch_size, FIRST_CHUNK)
         while True:
-            rows = cursor.fetchmany(batch_size)
+            rows = cursor.fetchmany(size)
             if not rows:
                 return
             yield rows
+            size = batch_size
     finally:
         cursor.close()

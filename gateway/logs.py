@@ -24,5 +24,8 @@ def configure_logging(*, env: str, level: str = "INFO") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        cache_logger_on_first_use=True,
+        # not cached: module-level loggers must follow a later configure_logging (tests
+        # capture them; several apps may configure in one process); the hot path logs
+        # only on failures, so the lookup cost does not matter
+        cache_logger_on_first_use=False,
     )

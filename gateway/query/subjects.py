@@ -15,6 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.models import User
 from gateway.container import Services
@@ -24,6 +26,7 @@ from gateway.query.entries import Entry
 from policies.decision import UserContext
 
 MAX_TOKENS = 1000
+log = structlog.get_logger("sluice.subjects")
 OWN_TOKEN_TTL_S = 60.0
 _AUDIT_CONTEXT = "sluice:audit-subjects"
 
@@ -79,8 +82,13 @@ class SubjectTokens:
         now = time.monotonic()
         cached = self._own.get(subject)
         if cached is None or now - cached[0] > OWN_TOKEN_TTL_S:
-            with self._services.sessions() as session:
-                user = session.get(User, subject)
-                cached = (now, user.id_number_hash if user else None)
-                self._own[subject] = cached
+            try:
+                with self._services.sessions() as session:
+                    user = session.get(User, subject)
+                    cached = (now, user.id_number_hash if user else None)
+            except SQLAlchemyError as exc:
+                # the rows are already sent: record the completion without this check
+                log.warning("own_token_lookup_failed", error=type(exc).__name__)
+                return None
+            self._own[subject] = cached
         return cached[1]

@@ -16,7 +16,7 @@ from policies.decision import UserContext
 
 router = APIRouter(tags=["query"])
 
-SMALL_RESPONSE = 256 * 1024
+SMALL_RESPONSE = 64 * 1024
 # a client's X-Request-Id is echoed as a header and recorded: only a plain token is kept
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 

@@ -62,22 +62,20 @@ def test_locked_postgres_audit_table_fails_the_query_with_503(tmp_path: Path) ->
 
 
 def test_catalog_database_down_is_a_503_not_a_500(tmp_path: Path) -> None:
-    from catalog.db import make_engine, make_session_factory
-
-    with demo_gateway(tmp_path / "home") as gw:
-        headers = gw.headers("arthur")
-        # the catalog database goes away (a real engine, nothing listening on the port)
-        gone = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gone",
-                           connect_args={"connect_timeout": 2})
-        gw.services.sessions = make_session_factory(gone)
-        try:
+    name, url = create_pg_database("sluice_gone")
+    try:
+        with demo_gateway(tmp_path / "home", database_url=url) as gw:
+            headers = gw.headers("arthur")
+            assert gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE,
+                                  headers=headers).status_code == 200
+            drop_pg_database(name)  # the catalog (and audit) database goes away
             resp = gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE,
                                   headers=headers)
             assert resp.status_code == 503, resp.text
             assert resp.json()["code"] == "unavailable"
-            assert "127.0.0.1:1" not in resp.text
-        finally:
-            gone.dispose()
+            assert "127.0.0.1" not in resp.text and name not in resp.text
+    finally:
+        drop_pg_database(name)
 
 
 def test_a_table_dropped_at_the_source_is_409_schema_changed(tmp_path: Path) -> None:
