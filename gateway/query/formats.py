@@ -224,7 +224,8 @@ def json_lines(batch: pa.RecordBatch, *, before: str = "", after: str = "", skip
         head, tail = before.encode(), after.encode()
         return b"".join(head + orjson.dumps(r) + tail for r in batch.to_pylist())[skip:]
     data = _value_bytes(json_rows(batch, before=before, after=after))
-    return data.slice(skip).to_pybytes()
+    out: bytes = data.slice(skip).to_pybytes()
+    return out
 
 
 class Encoder(ABC):
