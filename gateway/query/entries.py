@@ -96,7 +96,9 @@ class EntryCache:
         rows = conn.execute(_query_for(dataset_id)).all()
         if not rows:
             return None
-        key = tuple(tuple(_hashable(v) for v in row) for row in rows)
+        # compared by equality, never hashed: the rows' JSON lists and dicts compare
+        # by value as they are
+        key = tuple(tuple(row) for row in rows)
         cached = self._entries.get(dataset_id)
         if cached is not None and cached[0] == key:
             return cached[1]

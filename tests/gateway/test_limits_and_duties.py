@@ -157,3 +157,22 @@ def _first_raw_id(gw: DemoGateway) -> str:
     finally:
         db.close()
     return str(row[0])
+
+
+def test_reclassifying_a_field_takes_effect_on_the_next_query(tmp_path: Path) -> None:
+    """The broker reuses a parsed entry only while its rows are unchanged."""
+    with demo_gateway(tmp_path / "h") as gw:
+        body = {"fields": ["phone", "region_code"], "limit": 3, **CASE}
+        assert gw.query("alice", DIBAO, body).status_code == 200  # masked at L3
+        with gw.services.sessions() as session:
+            dataset = session.get(Dataset, DIBAO)
+            assert dataset is not None
+            for f in dataset.fields:
+                if f.name == "phone":
+                    f.level = "L4"
+            session.commit()
+        refused = gw.query("alice", DIBAO, body)
+        assert refused.status_code == 403, refused.text
+        assert "phone" in refused.json()["message"]
+        columns = orjson.loads(gw.query("alice", DIBAO, {**body, "fields": []}).content)["columns"]
+        assert "phone" not in {c["name"] for c in columns}
