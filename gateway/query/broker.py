@@ -114,15 +114,8 @@ class Broker:
                 subject=user.subject, domain=dataset.department, action="dataset:query"
             )
         except Forbidden as exc:  # a role refusal is a denial on record like any other
-            services.audit.append(
-                query_event(
-                    type_="query.denied", user=user, dataset_id=dataset.id,
-                    department=dataset.department, level=dataset.level,
-                    source_id=dataset.source_id, purpose=body.purpose, case_ref=body.case_ref,
-                    decision=None, client=client, request_id=request_id, outcome="denied",
-                    details={"role": exc.message},
-                )
-            )
+            self._record_denial(user, dataset, body, client, request_id,
+                                details={"role": exc.message})  # fmt: skip
             raise
         check_names(body, dataset)
         remaining = self._check_limits(user, dataset, body, client, request_id)
@@ -233,17 +226,32 @@ class Broker:
             if remaining <= 0:
                 raise RateLimited("daily row quota used up; it resets at midnight UTC")
         except RateLimited as exc:
-            self.services.audit.append(
-                query_event(
-                    type_="query.denied", user=user, dataset_id=dataset.id,
-                    department=dataset.department, level=dataset.level,
-                    source_id=dataset.source_id, purpose=body.purpose, case_ref=body.case_ref,
-                    decision=None, client=client, request_id=request_id, outcome="denied",
-                    details={"limit": exc.message},
-                )
-            )
+            self._record_denial(user, dataset, body, client, request_id,
+                                details={"limit": exc.message})  # fmt: skip
             raise
         return remaining
+
+    def _record_denial(
+        self,
+        user: UserContext,
+        dataset: Entry,
+        body: QueryBody,
+        client: str | None,
+        request_id: str,
+        *,
+        decision: Decision | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Every refusal (role, rate or quota, policy) is a ``query.denied`` on record."""
+        self.services.audit.append(
+            query_event(
+                type_="query.denied", user=user, dataset_id=dataset.id,
+                department=dataset.department, level=dataset.level,
+                source_id=dataset.source_id, purpose=body.purpose, case_ref=body.case_ref,
+                decision=decision, client=client, request_id=request_id, outcome="denied",
+                details=details,
+            )
+        )
 
     def _refuse(
         self,
@@ -256,15 +264,9 @@ class Broker:
         extra_reason: str | None = None,
     ) -> None:
         reasons = list(decision.reasons) + ([extra_reason] if extra_reason else [])
-        self.services.audit.append(
-            query_event(
-                type_="query.denied", user=user, dataset_id=dataset.id,
-                department=dataset.department, level=dataset.level,
-                source_id=dataset.source_id, purpose=body.purpose,
-                case_ref=body.case_ref, decision=decision, client=client,
-                request_id=request_id, outcome="denied",
-                details={"reasons_extra": [extra_reason]} if extra_reason else None,
-            )
+        self._record_denial(
+            user, dataset, body, client, request_id, decision=decision,
+            details={"reasons_extra": [extra_reason]} if extra_reason else None,
         )
         details: dict[str, Any] = {"reasons": reasons, "decision_id": decision.decision_id}
         if decision.requires_approval:

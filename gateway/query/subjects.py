@@ -31,15 +31,20 @@ OWN_TOKEN_TTL_S = 60.0
 _AUDIT_CONTEXT = "sluice:audit-subjects"
 
 
+def _audit_key(secret: bytes) -> bytes:
+    """The gateway-wide key of subject tokens (not tied to any case)."""
+    return derive_case_key(secret, _AUDIT_CONTEXT)
+
+
 def subject_token(home: Path, id_number: str) -> str:
     """The gateway-wide keyed token of an ID number (the one the trail records)."""
-    return hash_token(id_number, derive_case_key(load_mask_secret(home), _AUDIT_CONTEXT))
+    return hash_token(id_number, _audit_key(load_mask_secret(home)))
 
 
 class SubjectTokens:
     def __init__(self, services: Services) -> None:
         self._secret = load_mask_secret(services.settings.home)
-        self._audit_key = derive_case_key(self._secret, _AUDIT_CONTEXT)
+        self._audit_key = _audit_key(self._secret)
         self._own: dict[str, tuple[float, str | None]] = {}
         self.case_key = lru_cache(maxsize=1024)(self._case_key)
         self._services = services
