@@ -38,6 +38,7 @@ test: install services lint
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 bench: install services
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk) || echo "wrk not installed: the bench falls back to an httpx process pool"
 	$(BIN)/python -m bench
 
 clean:

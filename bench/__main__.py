@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         mask_s = sum(results["masking"][m]["seconds"] for m in LARGE_MASKS)
         results["large"]["masking_share"] = mask_s / results["large"]["formats"]["arrow"]["total_s"]
     results["elapsed_s"] = time.perf_counter() - started
-    js, md = report.write(results)
+    js, md = report.write(results, "latest" if set(chosen) == set(SCENARIOS) else "partial")
     print(md.read_text())
     log(f"wrote {js} and {md}")
     return 0

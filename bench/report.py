@@ -177,9 +177,11 @@ def markdown(r: dict[str, Any]) -> str:
     return head + "\n" + "\n".join(rows) + "\n"
 
 
-def write(results: dict[str, Any]) -> tuple[Path, Path]:
+def write(results: dict[str, Any], name: str = "latest") -> tuple[Path, Path]:
+    """``latest`` for a full run; a run of some scenarios writes ``partial`` so it never
+    replaces the published table with half of one."""
     RESULTS.mkdir(exist_ok=True)
-    js, md = RESULTS / "latest.json", RESULTS / "latest.md"
+    js, md = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
     js.write_text(json.dumps(results, indent=2, default=str) + "\n")
     md.write_text(markdown(results))
     return js, md
