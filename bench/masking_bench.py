@@ -1,4 +1,9 @@
-"""Scenario 5: cells per second of each mask method on 1,000,000 values."""
+"""Scenario 5: cells per second of each mask method on 1,000,000 values.
+
+``dibao_big`` is ten copies of the 100,000 recipients, so ``hash`` there sees each value
+ten times (and hashes it once); ``hash_distinct`` is the same ID numbers made distinct
+(an export of a whole register), where every value costs one HMAC.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ SOURCES = {
     "hash": ("dibao_big", "id_number"),
     "redact": ("dibao_big", "name"),
 }
+DISTINCT = {"hash_distinct": ("hash", ("dibao_big", "id_number"))}
 
 
 def _values(conn: psycopg.Connection[Any], table: str, column: str) -> pa.Array:
@@ -33,6 +39,21 @@ def _values(conn: psycopg.Connection[Any], table: str, column: str) -> pa.Array:
     return pa.array(values)
 
 
+def _distinct(values: pa.Array) -> pa.Array:
+    """The same 18-character shape, every value different (region and birth year kept)."""
+    return pa.array([f"{v[:12]}{i:06d}" for i, v in enumerate(values.to_pylist())])
+
+
+def _best_seconds(arr: pa.Array, method: str, key: bytes) -> float:
+    mask_array(arr.slice(0, 1000), method, hash_key=key)
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        mask_array(arr, method, hash_key=key)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def run() -> dict[str, Any]:
     key = derive_case_key(b"k" * 32, "BENCH-1")
     out: dict[str, Any] = {}
@@ -41,12 +62,9 @@ def run() -> dict[str, Any]:
         for method, src in SOURCES.items():
             if src not in cache:
                 cache[src] = _values(conn, *src)
-            arr = cache[src]
-            mask_array(arr.slice(0, 1000), method, hash_key=key)
-            best = float("inf")
-            for _ in range(3):
-                t = time.perf_counter()
-                mask_array(arr, method, hash_key=key)
-                best = min(best, time.perf_counter() - t)
+            best = _best_seconds(cache[src], method, key)
             out[method] = {"seconds": best, "cells_per_s": N / best}
+    for name, (method, src) in DISTINCT.items():
+        best = _best_seconds(_distinct(cache[src]), method, key)
+        out[name] = {"seconds": best, "cells_per_s": N / best}
     return out
