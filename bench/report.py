@@ -149,6 +149,10 @@ def markdown(r: dict[str, Any]) -> str:
     mk = r.get("masking")
     if mk:
         for method, x in mk.items():
+            if method == "small_batch":
+                _row(rows, f"masking {x['rows']} rows × {x['columns']} columns µs",
+                     f"{x['us']:.0f}", "", "", "", None)  # fmt: skip
+                continue
             _row(
                 rows,
                 f"masking {method}: cells/s",
