@@ -163,7 +163,19 @@ def active_grants(
     """Approved, unexpired grants of one user on one dataset for this purpose and case,
     as the policy input wants. A grant is approved for a case: it never unmasks data
     under another case reference or purpose (data used within its stated scope)."""
-    # Core rows, not ORM objects: this runs on every query
+    rows = approved_grant_rows(
+        conn=conn, subject=subject, dataset_id=dataset_id, purpose=purpose, case_ref=case_ref
+    )
+    return unexpired_grants(rows, now)
+
+
+def approved_grant_rows(
+    *, conn: Connection, subject: str, dataset_id: str, purpose: str | None,
+    case_ref: str | None,
+) -> tuple[Any, ...]:  # fmt: skip
+    """The approved requests themselves, whatever their expiry: what may be cached until
+    the catalog generation moves (expiry is checked against the clock on every use)."""
+    # Core rows, not ORM objects: this runs whenever the catalog changed
     table = AccessRequest.__table__.c
     stmt = select(
         table.id, table.dataset_id, table.fields, table.approvals, table.status,
@@ -175,8 +187,12 @@ def active_grants(
         table.purpose == (purpose or ""),
         table.case_ref == (case_ref or ""),
     )
+    return tuple(conn.execute(stmt).all())
+
+
+def unexpired_grants(rows: tuple[Any, ...], now: datetime) -> list[dict[str, Any]]:
     grants = []
-    for request in conn.execute(stmt):
+    for request in rows:
         expires = request.expires_at
         if expires is None:
             continue

@@ -24,11 +24,11 @@ from sqlalchemy import Connection
 from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError
-from gateway.access.service import active_grants
+from gateway.access.service import approved_grant_rows, unexpired_grants
 from gateway.container import Services
 from gateway.masking import mask_batch
 from gateway.query.audit_events import query_event
-from gateway.query.entries import Entry, EntryCache
+from gateway.query.entries import Entry, EntryCache, GenerationCache, catalog_generation
 from gateway.query.formats import make_encoder
 from gateway.query.schemas import QueryBody
 from gateway.query.sources import SourcePool
@@ -72,6 +72,9 @@ class Broker:
         self.services = services
         self.sources = SourcePool(services)
         self.entries = EntryCache()
+        self.grants: GenerationCache[tuple[str, str, str, str], tuple[Any, ...]] = (
+            GenerationCache(4096)
+        )
         # catalog lookups of a query are reads: autocommit spares the BEGIN and ROLLBACK
         # round trips a session would add (same pool as the rest of the catalog)
         self._reader = services.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -106,7 +109,8 @@ class Broker:
     ) -> PreparedQuery:
         started_at = time.perf_counter()
         services = self.services
-        dataset = self.entries.get(conn, dataset_id)
+        generation = catalog_generation(conn)
+        dataset = self.entries.get(conn, dataset_id, generation)
         if dataset is None or dataset.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         try:
@@ -120,10 +124,12 @@ class Broker:
         check_names(body, dataset)
         remaining = self._check_limits(user, dataset, body, client, request_id)
         now = datetime.now(UTC)
-        grants = active_grants(
-            conn=conn, subject=user.subject, dataset_id=dataset.id, now=now,
-            purpose=body.purpose, case_ref=body.case_ref,
-        )
+        grant_key = (user.subject, dataset.id, body.purpose or "", body.case_ref or "")
+        grant_rows = self.grants.get(generation, grant_key, lambda: approved_grant_rows(
+            conn=conn, subject=user.subject, dataset_id=dataset.id, purpose=body.purpose,
+            case_ref=body.case_ref,
+        ))  # fmt: skip
+        grants = unexpired_grants(grant_rows, now)
         request_input = policy_request(body)
         decision_input = build_input(
             user=user,

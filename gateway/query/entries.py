@@ -1,22 +1,25 @@
-"""Catalog entries as the broker needs them, read in one round trip per request.
+"""Catalog entries (and grants) as the broker needs them: one tiny read per request.
 
-The ORM load of an entry with its fields (plus a separate load of its source) was the
-largest cost of a small query. One Core SELECT joins the entry, its fields and its
-source; the row tuples themselves are the cache key, so any change a steward makes —
-a field's level, a mask override, a new secret — is seen by the very next request,
-while an unchanged entry reuses its parsed snapshot and policy input.
+Every change to what governs a query — a source, an entry, a field's level or mask, an
+access request — bumps the catalog generation in the same transaction (database
+triggers, migration 0006, so hand-made SQL edits count too). A request reads the
+generation first and uses a cached value only if it was loaded under that same
+generation; otherwise one Core SELECT joins the entry, its fields and its source.
+A change is therefore seen by the very next request in every process, and an
+unchanged catalog costs one single-row read instead of the entry and grant queries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, select
 
+from catalog.errors import Unavailable
 from catalog.models import Dataset, Field, Source
 from policies.inputs import dataset_input
 
@@ -86,28 +89,66 @@ def _query_for(dataset_id: str) -> Any:
     return _BASE.where(_D.id == dataset_id).order_by(_F.position)
 
 
-class EntryCache:
-    def __init__(self, maxsize: int = 512) -> None:
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+_GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
+
+
+def catalog_generation(conn: Connection) -> int:
+    """The current catalog generation; read before anything it vouches for."""
+    # straight on the driver's cursor: SQLAlchemy's execution context costs more than
+    # the round trip itself, and this runs on every query
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(_GENERATION)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    value = row[0] if row else None
+    if value is None:  # the row is guarded by a trigger; without it nothing is cacheable
+        raise Unavailable("the catalog generation row is missing; run `sluice migrate`")
+    return int(value)
+
+
+class GenerationCache(Generic[K, V]):
+    """Values tagged with the generation read *before* they were loaded.
+
+    A value is served only to a request that read that same generation, so a load that
+    raced with a change (tagged with the older generation) is never served once the
+    change is visible. Bounded: when full it starts over.
+    """
+
+    def __init__(self, maxsize: int) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[tuple[Any, ...], Entry]] = {}
+        self._items: dict[K, tuple[int, V]] = {}
         self._maxsize = maxsize
 
-    def get(self, conn: Connection, dataset_id: str) -> Entry | None:
-        rows = conn.execute(_query_for(dataset_id)).all()
-        if not rows:
-            return None
-        # compared by equality, never hashed: the rows' JSON lists and dicts compare
-        # by value as they are
-        key = tuple(tuple(row) for row in rows)
-        cached = self._entries.get(dataset_id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        entry = _build(rows)
+    def get(self, generation: int, key: K, load: Callable[[], V]) -> V:
+        hit = self._items.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        value = load()
         with self._lock:
-            if len(self._entries) >= self._maxsize:
-                self._entries.clear()
-            self._entries[dataset_id] = (key, entry)
-        return entry
+            if len(self._items) >= self._maxsize:
+                self._items.clear()
+            self._items[key] = (generation, value)
+        return value
+
+
+class EntryCache:
+    """Entries by dataset id, loaded in one round trip when the generation moved."""
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self._cache: GenerationCache[str, Entry | None] = GenerationCache(maxsize)
+
+    def get(self, conn: Connection, dataset_id: str, generation: int) -> Entry | None:
+        return self._cache.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
+
+
+def load_entry(conn: Connection, dataset_id: str) -> Entry | None:
+    rows = conn.execute(_query_for(dataset_id)).all()
+    return _build(rows) if rows else None
 
 
 def _hashable(value: Any) -> Any:
