@@ -43,19 +43,30 @@ class Authenticator:
         self.audience = audience
 
     def authenticate(self, authorization_header: str | None) -> UserContext:
-        """The caller's ``UserContext``, or ``Unauthenticated`` (401)."""
-        if not authorization_header:
-            raise Unauthenticated("missing bearer token")
-        scheme, _, token = authorization_header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or " " in token:
-            raise Unauthenticated("expected 'Authorization: Bearer <token>'")
-        claims = self.validator.validate(token)
+        """The caller's ``UserContext``, or ``Unauthenticated`` (401). May block: an
+        unknown key id makes a remote JWKS refresh."""
+        claims = self.validator.validate(_bearer(authorization_header))
         return to_user_context(claims, self.claim_names)
+
+    def authenticate_if_verified(self, authorization_header: str | None) -> UserContext | None:
+        """The caller if this exact token passed validation recently (never blocks), None
+        if it must be validated; ``Unauthenticated`` for a malformed header."""
+        claims = self.validator.verified_claims(_bearer(authorization_header))
+        return None if claims is None else to_user_context(claims, self.claim_names)
 
     def public_jwks(self) -> dict[str, Any] | None:
         """The JWKS this gateway publishes (embedded issuer only)."""
         return self.validator.jwks.document()
+
+
+def _bearer(authorization_header: str | None) -> str:
+    if not authorization_header:
+        raise Unauthenticated("missing bearer token")
+    scheme, _, token = authorization_header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise Unauthenticated("expected 'Authorization: Bearer <token>'")
+    return token
 
 
 def claim_names_from(settings: Settings) -> ClaimNames:

@@ -161,6 +161,12 @@ class TokenValidator:
             sub={"essential": True},
         )
 
+    def verified_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of ``token`` if it passed ``validate`` and is still within its
+        cache window, else None. Never blocks (no key lookup)."""
+        cached = self._verified.get(token, self._clock())
+        return None if cached is None else dict(cached)
+
     def validate(self, token: str) -> dict[str, Any]:
         """Return the verified claims of ``token`` or raise ``Unauthenticated``."""
         now = self._clock()
