@@ -28,6 +28,7 @@ from policies.bundle import (
     load_policy_set,
 )
 from policies.decision import Decision, DecisionInput, DecisionPoint, decision_from_output
+from policies.rego_call import query_binding
 
 
 def new_decision_id() -> str:
@@ -57,14 +58,7 @@ def compile_policy_set(policy_set: PolicySet, *, with_tests: bool = False) -> Bu
 
 def eval_bundle(bundle: Bundle, value: dict[str, Any]) -> Any:
     """Run the bundle's query on one input; the binding ``x``, or raise."""
-    interpreter = Interpreter()
-    interpreter.set_input(value)
-    output = interpreter.query_bundle(bundle)
-    if not output.ok():
-        raise ValueError(f"evaluation failed: {output}")
-    if not output.results or "x" not in output.results[0].bindings:
-        raise ValueError("the decision is undefined for this input")
-    return output.results[0].bindings["x"]
+    return query_binding(bundle, value, "x")
 
 
 class EmbeddedPDP(DecisionPoint):
