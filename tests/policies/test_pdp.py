@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,14 @@ def test_build_pdp_picks_the_backend(tmp_path: Path) -> None:
     assert isinstance(embedded, CachedPDP) and isinstance(embedded.inner, EmbeddedPDP)
     server = build_pdp(opa_url="http://127.0.0.1:8181")
     assert isinstance(server, CachedPDP) and isinstance(server.inner, OpaServerPDP)
+
+
+def test_concurrent_decisions_match_serial_ones() -> None:
+    """The gateway decides from its threadpool: one engine, many threads at once."""
+    pdp = EmbeddedPDP()
+    inputs = [decision_input_from_dict(c["input"]) for c in load_cases()]
+    serial = [pdp.decide(i).to_dict() for i in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(lambda i: pdp.decide(i).to_dict(), inputs * 4))
+    strip = [{k: v for k, v in d.items() if k != "decision_id"} for d in concurrent]
+    assert strip == [{k: v for k, v in d.items() if k != "decision_id"} for d in serial * 4]
