@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.canonical import is_orjson_safe
+from audit.canonical import canonical_json, is_orjson_safe
 from catalog.errors import BadRequest
 
 EVENT_TYPES = frozenset(
@@ -96,11 +96,36 @@ def utc_now() -> datetime:
 
 @dataclass(slots=True)
 class Prepared:
-    """A validated event body without ``seq``, ready for the writer."""
+    """A validated event without ``seq``, serialised in the caller's thread.
+
+    ``data`` is the canonical JSON of ``body``; the writer inserts ``,"seq":N`` at
+    ``split`` (keys are sorted and every body has ``rows`` then ``ts``, so seq's place
+    is fixed), giving exactly ``canonical_json(body | {"seq": N})``."""
 
     body: dict[str, Any]
     orjson_safe: bool
     index: tuple[Any, ...]
+    data: bytes = b""
+    split: int = 0
+
+    def canonical(self, seq: int) -> bytes:
+        """The canonical bytes of the event with its seq."""
+        split = self.split
+        return b'%s,"seq":%d%s' % (self.data[:split], seq, self.data[split:])
+
+
+_FIELD_SET = frozenset(FIELDS)
+_TS_UTC = UTC
+# The indexed columns' widths (migration 0002): a longer value, or a NUL (PostgreSQL
+# text cannot hold one), would fail the writer's whole batch, so it is refused here.
+_INDEX_LIMITS = (
+    (2, "actor.sub", 128),
+    (3, "actor.dept", 64),
+    (4, "resource", 300),
+    (5, "details.resource_dept", 64),
+    (7, "purpose", 300),
+    (8, "case_ref", 200),
+)
 
 
 def _opt_str(event: Mapping[str, Any], key: str) -> str | None:
@@ -131,47 +156,54 @@ def _decision(value: Any) -> dict[str, Any] | None:
     return {"allow": value["allow"], "reasons": reasons, "decision_id": value.get("decision_id")}
 
 
+def _timestamp(ts: Any, clock: Callable[[], datetime]) -> str:
+    if ts is None:
+        moment = clock()
+        if moment.tzinfo is _TS_UTC:  # the common case, ~1 µs cheaper than format_ts
+            return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+        return format_ts(moment)
+    if isinstance(ts, datetime):
+        return format_ts(ts)
+    return format_ts(parse_ts(str(ts)))
+
+
 def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now) -> Prepared:
-    """Validate and complete an event; raises BadRequest naming the bad field."""
-    unknown = set(event) - set(FIELDS)
-    if unknown:
-        raise BadRequest(f"unknown audit event fields: {sorted(unknown)}")
-    etype = event.get("type")
-    if not isinstance(etype, str) or not _TYPE_RE.match(etype):
+    """Validate, complete and serialise an event; raises BadRequest naming the bad field."""
+    if not _FIELD_SET.issuperset(event):
+        raise BadRequest(f"unknown audit event fields: {sorted(set(event) - _FIELD_SET)}")
+    get = event.get
+    etype = get("type")
+    if type(etype) is not str or not _TYPE_RE.fullmatch(etype):
         raise BadRequest(f"bad audit event type {etype!r}")
-    outcome = event.get("outcome")
+    outcome = get("outcome")
     if outcome not in OUTCOMES:
         raise BadRequest(f"bad audit event outcome {outcome!r}")
-    ts = event.get("ts")
-    if ts is None:
-        ts = format_ts(clock())
-    elif isinstance(ts, datetime):
-        ts = format_ts(ts)
-    else:
-        ts = format_ts(parse_ts(str(ts)))
-    rows = event.get("rows")
+    ts = _timestamp(get("ts"), clock)
+    rows = get("rows")
     if rows is not None and (type(rows) is not int or rows < 0):
         raise BadRequest("rows must be a non-negative integer")
-    duration = event.get("duration_ms")
+    duration = get("duration_ms")
     if duration is not None:
         if not isinstance(duration, int | float) or isinstance(duration, bool):
             raise BadRequest("duration_ms must be a number")
         duration = round(float(duration), 3)
         if duration == int(duration):
             duration = int(duration)
-    details = event.get("details") or {}
-    fields = event.get("fields") or {}
+    details = get("details") or {}
+    fields = get("fields") or {}
     if not isinstance(details, Mapping) or not isinstance(fields, Mapping):
         raise BadRequest("fields and details must be objects")
+    actor = _actor(get("actor"))
+    decision = _decision(get("decision"))
     body: dict[str, Any] = {
         "ts": ts,
         "event_id": _opt_str(event, "event_id") or os.urandom(16).hex(),
         "type": etype,
-        "actor": _actor(event.get("actor")),
+        "actor": actor,
         "resource": _opt_str(event, "resource"),
         "purpose": _opt_str(event, "purpose"),
         "case_ref": _opt_str(event, "case_ref"),
-        "decision": _decision(event.get("decision")),
+        "decision": decision,
         "policy_version": _opt_str(event, "policy_version"),
         "fields": dict(fields),
         "row_filter": _opt_str(event, "row_filter"),
@@ -186,8 +218,31 @@ def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now
     # Only the free-form parts need the walk: prepare() built the rest from checked types
     # (duration_ms is rounded to 3 decimals, so it is either an int or orjson-safe).
     safe = is_orjson_safe(body["fields"]) and is_orjson_safe(body["details"])
-    safe = safe and is_orjson_safe(body["decision"]) and abs(duration or 0) < 1e15
-    return Prepared(body=body, orjson_safe=safe, index=index_of(body))
+    safe = safe and is_orjson_safe(decision) and abs(duration or 0) < 1e15
+    dept = body["details"].get("resource_dept")
+    index = (
+        ts,
+        etype,
+        actor["sub"],
+        actor["dept"],
+        body["resource"],
+        dept if isinstance(dept, str) else None,
+        outcome,
+        body["purpose"],
+        body["case_ref"],
+        None if decision is None else decision["allow"],
+    )
+    for position, name, limit in _INDEX_LIMITS:
+        value = index[position]
+        if value is not None and (len(value) > limit or "\x00" in value):
+            raise BadRequest(f"audit event field {name} is too long or holds a NUL character")
+    # Serialised here, not in the writer: a value that cannot be canonicalised (a lone
+    # surrogate) fails this caller only, and the writer's loop stays short.
+    data = canonical_json(body, checked=safe)
+    tail = b',"ts":"%s","type":"%s"}' % (ts.encode(), etype.encode())
+    if not data.endswith(tail):  # cannot happen: ts and type are plain ASCII, keys sorted
+        raise BadRequest("audit event cannot be serialised")
+    return Prepared(body, safe, index, data, len(data) - len(tail))
 
 
 def index_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
