@@ -3,6 +3,11 @@
 Methods are looked up in one registry keyed by ``catalog.classification.MaskMethod``;
 an unknown method raises (a typo in a policy must fail the request, never let the
 column through unmasked).
+
+Arrays of at most ``small.SMALL_MAX`` values are masked in plain Python per value
+(``gateway.masking.small``): the vectorised kernels' fixed cost per call dominates a
+20-row query. The small path gives the same values, nulls and type, and hands any value
+it is unsure of to the vectorised path.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Callable, Mapping
 import pyarrow as pa
 
 from catalog.classification import MaskMethod
-from gateway.masking import partial
+from gateway.masking import partial, small
 from gateway.masking.kernels import as_text
 from gateway.masking.tokens import hash_array
 
@@ -33,10 +38,30 @@ def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
+def _vectorised_text(text: pa.Array, method: str, hash_key: bytes | None) -> pa.Array:
+    if method == MaskMethod.HASH:
+        if hash_key is None:
+            raise ValueError("the hash mask needs a case key (derive_case_key)")
+        return hash_array(text, hash_key)
+    if method == MaskMethod.BIRTH_DATE_YEAR:
+        return partial.birth_date_year(text)
+    mask = TEXT_MASKS.get(method)
+    if mask is None:
+        raise ValueError(f"unknown mask method {method!r}")
+    return mask(text)
+
+
 def mask_array(
-    arr: pa.Array | pa.ChunkedArray, method: str, *, hash_key: bytes | None = None
+    arr: pa.Array | pa.ChunkedArray,
+    method: str,
+    *,
+    hash_key: bytes | None = None,
+    small_max: int = small.SMALL_MAX,
 ) -> pa.Array:
     """Mask every value of ``arr`` with ``method``.
+
+    Up to ``small_max`` values take the per-value Python path (same answers; ``0``
+    forces the vectorised one, which tests use as the reference).
 
     Output types: the partial masks and ``hash`` return strings (``large_string`` for
     ``large_string`` input); ``birth_date_year`` returns the year as a string, also for
@@ -44,19 +69,19 @@ def mask_array(
     """
     if method == MaskMethod.REDACT:
         return pa.nulls(len(arr), _contiguous(arr).type)
-    if method == MaskMethod.HASH:
-        if hash_key is None:
-            raise ValueError("the hash mask needs a case key (derive_case_key)")
-        return hash_array(as_text(arr), hash_key)
+    if method == MaskMethod.HASH and hash_key is None:
+        raise ValueError("the hash mask needs a case key (derive_case_key)")
+    if method not in TEXT_MASKS and method not in (MaskMethod.HASH, MaskMethod.BIRTH_DATE_YEAR):
+        raise ValueError(f"unknown mask method {method!r}")  # before any value is read
+    few = len(arr) <= small_max
     if method == MaskMethod.BIRTH_DATE_YEAR:
         values = _contiguous(arr)
         if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
-            return partial.birth_date_year(values)
-        return partial.birth_date_year(as_text(values))
-    mask = TEXT_MASKS.get(method)
-    if mask is None:
-        raise ValueError(f"unknown mask method {method!r}")
-    return mask(as_text(arr))
+            years = small.birth_year_of_dates(values) if few else None
+            return years if years is not None else partial.birth_date_year(values)
+    text = as_text(arr)
+    masked = small.mask_small_text(text, method, hash_key) if few else None
+    return masked if masked is not None else _vectorised_text(text, method, hash_key)
 
 
 def mask_batch(
