@@ -309,38 +309,77 @@ class Broker:
                 yield chunk
             q.started.wait()
         except Exception as exc:
-            error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
-            log.warning("query_failed", request_id=q.request_id, error=error.get("code"))
-            self.services.audit.append(
-                self._event(q, "query.failed", "error", rows=state.rows,
-                            duration_ms=_ms(q.started_at), details={"error": error})
-            )
+            self._failed(q, state, exc)
             raise
         self.services.limiter.consume_rows(q.user.subject, state.rows)
+        self._completed(q, state, result_sha256=digest.hexdigest())
+
+    def collect(self, q: PreparedQuery, details: dict[str, Any]) -> tuple[pa.Table, bool]:
+        """All of a prepared query's rows, masked, as one table that is *not* sent: the
+        input of a comparison. Audited like a query (``details`` says what for); the
+        rows are charged to the quota by whoever delivers what is derived from them.
+        Returns the table and whether it was cut at the query's limit."""
+        state = _RunState()
+        try:
+            batches = list(self._masked(q, state))
+            q.started.wait()
+        except Exception as exc:
+            self._failed(q, state, exc)
+            raise
+        self._completed(q, state, result_sha256=None, details=details)
+        schema = batches[0].schema if batches else _empty_schema(q)
+        return pa.Table.from_batches(batches, schema=schema), state.truncated
+
+    def _failed(self, q: PreparedQuery, state: _RunState, exc: Exception) -> None:
+        error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
+        log.warning("query_failed", request_id=q.request_id, error=error.get("code"))
+        self.services.audit.append(
+            self._event(q, "query.failed", "error", rows=state.rows,
+                        duration_ms=_ms(q.started_at), details={"error": error})
+        )  # fmt: skip
+
+    def _completed(
+        self, q: PreparedQuery, state: _RunState, *, result_sha256: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         # the start is on record; a lost completion reads as "incomplete" in the trail
         self.services.audit.append_nowait(
             self._event(
                 q, "query.completed", "ok", rows=state.rows,
-                result_sha256=digest.hexdigest(), duration_ms=_ms(q.started_at),
+                result_sha256=result_sha256, duration_ms=_ms(q.started_at),
                 details={
                     "truncated": state.truncated,
                     "masks": q.masks,
                     **self.subjects.details(state.tokens, q.user),
+                    **(details or {}),
                 },
             )
-        )
+        )  # fmt: skip
 
     def _encode(self, q: PreparedQuery, state: _RunState) -> Iterator[bytes]:
-        """Read, mask, filter, cut to the limit and encode; counts into ``state``."""
-        adapter = self.sources.adapter_for(q.dataset.source)
+        """The masked batches, encoded in the requested format."""
         encoder = make_encoder(q.fmt, bom=q.bom)
         started = False
-        skip = q.body.offset if q.post_filters else 0
         header = {
             "columns": q.columns,
             "decision_id": q.decision.decision_id,
             "policy_version": q.decision.policy_version,
         }
+        for batch in self._masked(q, state):
+            if not started:
+                started = True
+                yield encoder.begin(batch.schema, header)
+            chunk = encoder.batch(batch)
+            if chunk:
+                yield chunk
+        if not started:
+            yield encoder.begin(_empty_schema(q), header)
+        yield encoder.end({"truncated": state.truncated, "row_count": state.rows})
+
+    def _masked(self, q: PreparedQuery, state: _RunState) -> Iterator[pa.RecordBatch]:
+        """Read, mask, filter and cut to the limit; counts into ``state``."""
+        adapter = self.sources.adapter_for(q.dataset.source)
+        skip = q.body.offset if q.post_filters else 0
         for raw in adapter.execute(q.plan):
             if state.rows >= q.limit:
                 state.truncated = raw.num_rows > 0
@@ -358,18 +397,10 @@ class Broker:
             if state.rows + batch.num_rows > q.limit:
                 batch = batch.slice(0, q.limit - state.rows)
                 state.truncated = True
-            if not started:
-                started = True
-                yield encoder.begin(batch.schema, header)
             state.rows += batch.num_rows
-            chunk = encoder.batch(batch)
-            if chunk:
-                yield chunk
+            yield batch
             if state.truncated:
                 break
-        if not started:
-            yield encoder.begin(_empty_schema(q), header)
-        yield encoder.end({"truncated": state.truncated, "row_count": state.rows})
 
 
 @dataclass

@@ -98,13 +98,18 @@ _GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
 def catalog_generation(conn: Connection) -> int:
     """The current catalog generation; read before anything it vouches for."""
     # straight on the driver's cursor: SQLAlchemy's execution context costs more than
-    # the round trip itself, and this runs on every query
-    cursor = conn.connection.cursor()
+    # the round trip itself, and this runs on every query. Without SQLAlchemy in the
+    # way, a failed connection is ours to invalidate (else the pool hands it out again).
     try:
-        cursor.execute(_GENERATION)
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(_GENERATION)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn.invalidate(exc)
+        raise Unavailable("catalog database unavailable, retry later") from exc
     value = row[0] if row else None
     if value is None:  # the row is guarded by a trigger; without it nothing is cacheable
         raise Unavailable("the catalog generation row is missing; run `sluice migrate`")
