@@ -1,13 +1,19 @@
 """The SQL adapter: PostgreSQL, MySQL/MariaDB and SQLite through SQLAlchemy.
 
 Configuration, read-only sessions and timeouts are in ``adapters.sql_config``; the
-statement is built by ``adapters.sql_compile``. This module runs it and streams the
-result: ``stream_results`` (a server-side cursor on PostgreSQL, ``SSCursor`` on
-MySQL) with ``yield_per = plan.batch_size``, each chunk of rows transposed once with
-``zip(*rows)`` into Arrow arrays, so memory stays bounded by one batch whatever the
-table size. SQLite has no server-side timeout: a progress handler aborts a statement
-whose current fetch has run longer than the statement timeout (as with PostgreSQL's
-server-side cursor, the timeout applies to each fetch, not to a slow consumer).
+statement is built and compiled once per plan shape by ``adapters.sql_compile`` (the
+values of each query bound on their own, never cached). This module runs it on a DBAPI
+connection checked out of SQLAlchemy's pool and streams the result:
+
+- a result that fits one batch: one ``fetchall`` on a client-side cursor (on
+  PostgreSQL in autocommit, sparing the ``BEGIN`` and ``ROLLBACK`` round trips; the
+  session is read-only and time-bounded either way);
+- a larger one: a server-side cursor (``SSCursor`` on MySQL) whose chunks of
+  rows become Arrow batches, so memory stays bounded by one batch whatever the table size.
+
+SQLite has no server-side timeout: a progress handler aborts a statement whose current
+fetch has run longer than the statement timeout (as with PostgreSQL's server-side
+cursor, the timeout applies to each fetch, not to a slow consumer).
 
 Driver errors are translated here into ``SourceTimeout`` / ``SourceFailed`` /
 ``SchemaChanged`` (a column the catalog lists is gone) / ``BadRequest`` with scrubbed
@@ -18,13 +24,14 @@ never ``str()`` of a SQLAlchemy error, which embeds the statement and its parame
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from adapters import sql_config
 from adapters.arrow_types import batch_from_rows, empty_batch, sample_table, schema_for
@@ -39,8 +46,15 @@ from adapters.base import (
 from adapters.plan import check_plan
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
-from adapters.sql_compile import build_select
-from adapters.sql_stream import driver_connection, stream_rows
+from adapters.sql_compile import Compiled, ShapeCache, bind_plan, build_select, compile_select
+from adapters.sql_stream import (
+    FAST_DRIVERS,
+    driver_connection,
+    fetch_all,
+    sqlite_values,
+    stream_result,
+    stream_rows,
+)
 from catalog.errors import BadRequest, SchemaChanged, SluiceError, SourceFailed, SourceTimeout
 
 SQLITE_PROGRESS_STEPS = 10_000
@@ -97,6 +111,9 @@ class SqlAdapter(SourceAdapter):
         self._dialect = self._engine.dialect.name
         dbapi = self._engine.dialect.dbapi
         self._driver_error: type[Exception] = getattr(dbapi, "Error", SQLAlchemyError)
+        self._shapes = ShapeCache()
+        driver = self._engine.dialect.driver
+        self._autocommit_reads = driver == "psycopg"
 
     # -- errors ---------------------------------------------------------------------
 
@@ -127,7 +144,7 @@ class SqlAdapter(SourceAdapter):
             first = text.strip().splitlines()[0] if text.strip() else "a column is missing"
             message = f"the source's schema changed ({first})"
             return SchemaChanged(f"{message}; a steward must refresh the catalog entry")
-        if isinstance(exc, DBAPIError | NoSuchTableError):
+        if isinstance(exc, DBAPIError | NoSuchTableError | self._driver_error):
             return SourceFailed(f"the source failed the query: {text}")
         return SourceFailed(f"the source failed: {type(exc).__name__}")
 
@@ -143,6 +160,24 @@ class SqlAdapter(SourceAdapter):
             raise self._translate(exc) from None
         finally:
             conn.close()
+
+    @contextmanager
+    def _raw(self) -> Iterator[PoolProxiedConnection]:
+        """A DBAPI connection checked out of the engine's pool (its connect events —
+        read-only session, timeout — applied), returned (and reset) when done."""
+        try:
+            fairy = self._engine.raw_connection()
+        except (SQLAlchemyError, self._driver_error) as exc:
+            raise self._translate(exc, connecting=True) from None
+        try:
+            yield fairy
+        except self._driver_error as exc:
+            dialect = self._engine.dialect
+            if dialect.is_disconnect(exc, fairy.dbapi_connection, None):  # type: ignore[arg-type]
+                fairy.invalidate()
+            raise self._translate(exc) from None
+        finally:
+            fairy.close()
 
     # -- interface ------------------------------------------------------------------
 
@@ -181,33 +216,99 @@ class SqlAdapter(SourceAdapter):
 
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         checked = check_plan(plan, self._limits)  # raises before the generator starts
-        stmt = build_select(checked, schema=self._schema, dialect=self._engine.dialect)
-        return self._stream(stmt, schema_for(plan.columns), plan.batch_size, checked.limit)
+        shape, values = bind_plan(checked, self._dialect)
+        compiled = self._shapes.get(shape)
+        if compiled is None:
+            dialect = self._engine.dialect
+            stmt = build_select(checked, schema=self._schema, dialect=dialect)
+            compiled = compile_select(stmt, dialect, frozenset(values))
+            self._shapes.put(shape, compiled)
+        compiled.params(values)  # a shape/value mismatch fails here, before any I/O
+        return self._stream(compiled, values, plan, checked.limit)
 
     def _stream(
-        self, stmt: sa.Select[Any], schema: pa.Schema, batch_size: int, limit: int
+        self, compiled: Compiled, values: dict[str, Any], plan: QueryPlan, limit: int
     ) -> Iterator[pa.RecordBatch]:
-        with self._connection() as conn:
-            deadline = self._arm_sqlite_deadline(conn)
-            chunks = stream_rows(conn, stmt, batch_size, limit=limit)
-            try:
-                sent = 0
-                while sent < limit:
-                    if deadline is not None:
-                        deadline.reset()
-                    rows = next(chunks, None)
-                    if not rows:
-                        break
-                    if len(rows) > limit - sent:
-                        rows = rows[: limit - sent]
-                    sent += len(rows)
-                    yield self._to_batch(schema, rows)
-                if sent == 0:
-                    yield empty_batch(schema)
-            finally:
-                chunks.close()
+        schema = schema_for(plan.columns)
+        with ExitStack() as stack:
+            if self._engine.dialect.driver in FAST_DRIVERS:
+                fairy = stack.enter_context(self._raw())
+                deadline = self._arm_sqlite_deadline(driver_connection(fairy))
                 if deadline is not None:
-                    driver_connection(conn).set_progress_handler(None, 0)
+                    stack.callback(driver_connection(fairy).set_progress_handler, None, 0)
+                batches = self._batches(fairy, compiled, values, plan, limit)
+            else:
+                conn = stack.enter_context(self._connection())
+                deadline = None
+                batches = self._generic_batches(conn, compiled, values, plan, limit)
+            stack.callback(batches.close)
+            sent = 0
+            while sent < limit:
+                if deadline is not None:
+                    deadline.reset()
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                if batch.num_rows > limit - sent:
+                    batch = batch.slice(0, limit - sent)
+                sent += batch.num_rows
+                yield batch
+            if sent == 0:
+                yield empty_batch(schema)
+
+    def _batches(
+        self,
+        fairy: PoolProxiedConnection,
+        compiled: Compiled,
+        values: dict[str, Any],
+        plan: QueryPlan,
+        limit: int,
+    ) -> Generator[pa.RecordBatch, None, None]:
+        raw = driver_connection(fairy)
+        schema = schema_for(plan.columns)
+        if self._dialect == "sqlite":
+            values = sqlite_values(values)
+        params = compiled.params(values)
+        if limit <= plan.batch_size:
+            rows = self._fetch_small(fairy, compiled.sql, params)
+            if rows:
+                yield self._to_batch(schema, rows)
+            return
+        dialect = self._engine.dialect
+        for rows in stream_rows(raw, dialect, compiled.sql, params, plan.batch_size):
+            yield self._to_batch(schema, rows)
+
+    def _fetch_small(self, fairy: PoolProxiedConnection, sql: str, params: Any) -> Any:
+        """One batch at most: on psycopg in autocommit (no BEGIN / ROLLBACK round trips;
+        the session stays read-only and time-bounded)."""
+        raw = driver_connection(fairy)
+        if not self._autocommit_reads:
+            return fetch_all(raw, sql, params)
+        raw.autocommit = True
+        try:
+            return fetch_all(raw, sql, params)
+        finally:
+            try:
+                raw.autocommit = False
+            except self._driver_error:
+                fairy.invalidate()  # never pool a connection in an unknown state
+
+    def _generic_batches(
+        self,
+        conn: sa.Connection,
+        compiled: Compiled,
+        values: dict[str, Any],
+        plan: QueryPlan,
+        limit: int,
+    ) -> Generator[pa.RecordBatch, None, None]:
+        schema = schema_for(plan.columns)
+        if limit <= plan.batch_size:
+            small = conn.execute(compiled.select, values).fetchall()
+            if small:
+                yield self._to_batch(schema, small)
+            return
+        for rows in stream_result(conn, compiled.select, values, plan.batch_size):
+            yield self._to_batch(schema, rows)
 
     def _to_batch(self, schema: pa.Schema, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
         try:
@@ -217,12 +318,11 @@ class SqlAdapter(SourceAdapter):
                 "the source returned values that do not match the catalog's field types"
             ) from None
 
-    def _arm_sqlite_deadline(self, conn: sa.Connection) -> _Deadline | None:
+    def _arm_sqlite_deadline(self, raw: Any) -> _Deadline | None:
         if self._dialect != "sqlite":
             return None
         deadline = _Deadline(self._limits.statement_timeout_s)
-        driver = driver_connection(conn)
-        driver.set_progress_handler(deadline, SQLITE_PROGRESS_STEPS)
+        raw.set_progress_handler(deadline, SQLITE_PROGRESS_STEPS)
         return deadline
 
     def close(self) -> None:

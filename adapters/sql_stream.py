@@ -1,16 +1,14 @@
-"""Streaming a compiled statement's rows in chunks, as plain tuples.
+"""Running a compiled statement on a pooled DBAPI connection, rows as plain tuples.
 
-This is the hot path benchmarked against a raw psycopg read, so for the drivers Sluice
-ships with (psycopg, psycopg2, PyMySQL, mysqlclient, sqlite3) the statement built with
-SQLAlchemy Core is compiled by the dialect — still fully parameterised, ``in`` lists
-expanded into one bind each (``render_postcompile``) — and run on a server-side DBAPI
-cursor of the connection SQLAlchemy checked out from its pool (so pool, events and
-transaction handling still apply). ``fetchmany(batch_size)`` then hands back tuples with
-no per-row wrapper objects. Any other driver goes through SQLAlchemy's own streaming
-(``yield_per`` + ``partitions()``), which is correct but slower.
-
-Values are bound as the plan checker coerced them (str, int, float, bool, date,
-datetime); SQLite gets dates and timestamps as ISO text, the way SQLAlchemy stores them.
+For the drivers Sluice ships with (psycopg, psycopg2, PyMySQL, mysqlclient, sqlite3)
+the statement compiled once per plan shape (``adapters.sql_compile``) runs on the DBAPI
+connection SQLAlchemy's pool checked out — still fully parameterised, with the values
+``bind_plan`` made for this query — and ``fetchmany(batch_size)`` hands back tuples
+with no per-row wrapper objects. A result that fits one batch is read with one
+``fetchall`` on a client-side cursor; a larger one on a server-side cursor
+(PostgreSQL named cursor, MySQL ``SSCursor``) so memory stays bounded by one batch.
+Any other driver goes through SQLAlchemy's own streaming (``yield_per`` +
+``partitions()``), which is correct but slower.
 """
 
 from __future__ import annotations
@@ -21,10 +19,17 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.pool import PoolProxiedConnection
 
 FAST_DRIVERS = {"psycopg", "psycopg2", "pymysql", "mysqldb", "pysqlite"}
 _cursor_ids = itertools.count(1)
 FIRST_CHUNK = 2048
+
+
+def sqlite_values(values: dict[str, Any]) -> dict[str, Any]:
+    """SQLite gets dates and timestamps as ISO text (the way SQLAlchemy stores them) and
+    booleans as integers, as SQLAlchemy's own bind processing would give it."""
+    return {name: _sqlite_value(value) for name, value in values.items()}
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -37,64 +42,42 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def compile_statement(stmt: sa.Select[Any], dialect: sa.Dialect) -> tuple[str, Any]:
-    """SQL text with placeholders and its parameters, in the driver's paramstyle."""
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if dialect.name == "sqlite":
-        params = {k: _sqlite_value(v) for k, v in params.items()}
-    if compiled.positional:
-        return compiled.string, tuple(params[k] for k in compiled.positiontup or ())
-    return compiled.string, params
-
-
-def driver_connection(conn: sa.Connection) -> Any:
-    """The DBAPI connection under ``conn`` (always there while ``conn`` is open)."""
-    raw = conn.connection.driver_connection
+def driver_connection(fairy: PoolProxiedConnection) -> Any:
+    """The DBAPI connection under a pooled connection (there while it is checked out)."""
+    raw = fairy.driver_connection
     if raw is None:
-        raise RuntimeError("the connection has no DBAPI connection")
+        raise RuntimeError("the pooled connection has no DBAPI connection")
     return raw
 
 
-def _server_cursor(conn: sa.Connection, batch_size: int, limit: int | None = None) -> Any:
-    raw = driver_connection(conn)
-    driver = conn.dialect.driver
-    if driver in {"psycopg", "psycopg2"}:
-        if limit is not None and limit <= batch_size:
-            # at most one batch: a client-side cursor holds no more than a server-side
-            # one would, and saves the DECLARE / FETCH / CLOSE round trips
-            return raw.cursor()
+def fetch_all(raw: Any, sql: str, params: Any) -> Sequence[Sequence[Any]]:
+    """Every row of a result known to fit one batch, on a client-side cursor."""
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows: Sequence[Sequence[Any]] = cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()
+
+
+def _server_cursor(raw: Any, dialect: sa.Dialect, batch_size: int) -> Any:
+    if dialect.driver in {"psycopg", "psycopg2"}:
         cursor = raw.cursor(name=f"sluice_{next(_cursor_ids)}")
         cursor.itersize = batch_size
         return cursor
-    if driver in {"pymysql", "mysqldb"}:
-        return raw.cursor(getattr(conn.dialect, "_sscursor"))  # noqa: B009
+    if dialect.driver in {"pymysql", "mysqldb"}:
+        return raw.cursor(getattr(dialect, "_sscursor"))  # noqa: B009
     return raw.cursor()
 
 
 def stream_rows(
-    conn: sa.Connection, stmt: sa.Select[Any], batch_size: int, *, limit: int | None = None
+    raw: Any, dialect: sa.Dialect, sql: str, params: Any, batch_size: int
 ) -> Generator[Sequence[Sequence[Any]], None, None]:
-    """Chunks of at most ``batch_size`` rows; the cursor is closed when the caller
-    stops iterating (including early, through ``GeneratorExit``). ``limit``: the
-    statement's own LIMIT, when known (a small one skips the server-side cursor)."""
-    if limit is not None and limit <= batch_size:
-        # At most one batch: SQLAlchemy's own execution, whose compiled-statement cache
-        # spares the per-query compilation (the largest cost of a small query); its
-        # rows are tuples already.
-        small = conn.execute(stmt).fetchall()
-        if small:
-            yield small
-        return
-    if conn.dialect.driver not in FAST_DRIVERS:
-        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
-        try:
-            yield from result.partitions()
-        finally:
-            result.close()
-        return
-    sql, params = compile_statement(stmt, conn.dialect)
-    cursor = _server_cursor(conn, batch_size, limit)
+    """Chunks of at most ``batch_size`` rows from a server-side cursor on ``raw`` (a
+    DBAPI connection of a ``FAST_DRIVERS`` driver); the cursor is closed when the caller
+    stops iterating (including early, through ``GeneratorExit``)."""
+    cursor = _server_cursor(raw, dialect, batch_size)
     try:
         cursor.execute(sql, params)
         # a small first chunk so the first bytes leave soon after the database's first
@@ -108,3 +91,14 @@ def stream_rows(
             size = batch_size
     finally:
         cursor.close()
+
+
+def stream_result(
+    conn: sa.Connection, stmt: sa.Select[Any], values: dict[str, Any], batch_size: int
+) -> Generator[Sequence[Sequence[Any]], None, None]:
+    """Any other driver: SQLAlchemy's own streaming of ``stmt`` with ``values``."""
+    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt, values)
+    try:
+        yield from result.partitions()
+    finally:
+        result.close()
