@@ -8,12 +8,15 @@ connection checked out of SQLAlchemy's pool and streams the result:
 - a result that fits one batch: one ``fetchall`` on a client-side cursor (on
   PostgreSQL in autocommit, sparing the ``BEGIN`` and ``ROLLBACK`` round trips; the
   session is read-only and time-bounded either way);
-- a larger one: a server-side cursor (``SSCursor`` on MySQL) whose chunks of
+- a larger one on PostgreSQL: ``COPY … TO STDOUT`` parsed by Arrow when the column types
+  allow it (``adapters.sql_copy``), else a server-side cursor;
+- a larger one elsewhere: a server-side cursor (``SSCursor`` on MySQL) whose chunks of
   rows become Arrow batches, so memory stays bounded by one batch whatever the table size.
 
 SQLite has no server-side timeout: a progress handler aborts a statement whose current
 fetch has run longer than the statement timeout (as with PostgreSQL's server-side
-cursor, the timeout applies to each fetch, not to a slow consumer).
+cursor, the timeout applies to each fetch, not to a slow consumer; a PostgreSQL COPY is
+one statement, bounded as a whole).
 
 Driver errors are translated here into ``SourceTimeout`` / ``SourceFailed`` /
 ``SchemaChanged`` (a column the catalog lists is gone) / ``BadRequest`` with scrubbed
@@ -47,8 +50,10 @@ from adapters.plan import check_plan
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
 from adapters.sql_compile import Compiled, ShapeCache, bind_plan, build_select, compile_select
+from adapters.sql_copy import copy_batches, copy_compatible
 from adapters.sql_stream import (
     FAST_DRIVERS,
+    FIRST_CHUNK,
     driver_connection,
     fetch_all,
     sqlite_values,
@@ -100,9 +105,12 @@ class _Deadline:
 
 
 class SqlAdapter(SourceAdapter):
-    """One pooled engine per source; a connection per call, returned when done."""
+    """One pooled engine per source; a connection per call, returned when done.
+    ``copy_reads=False`` turns PostgreSQL's COPY read path off (tests compare both)."""
 
-    def __init__(self, config: SourceConfig, limits: AdapterLimits) -> None:
+    def __init__(
+        self, config: SourceConfig, limits: AdapterLimits, *, copy_reads: bool = True
+    ) -> None:
         self.kind = config.kind
         self._limits = limits
         self._schema: str | None = config.settings.get("schema")
@@ -114,6 +122,7 @@ class SqlAdapter(SourceAdapter):
         self._shapes = ShapeCache()
         driver = self._engine.dialect.driver
         self._autocommit_reads = driver == "psycopg"
+        self._copy_reads = copy_reads and driver == "psycopg"
 
     # -- errors ---------------------------------------------------------------------
 
@@ -274,6 +283,19 @@ class SqlAdapter(SourceAdapter):
             if rows:
                 yield self._to_batch(schema, rows)
             return
+        logical = [c.type for c in plan.columns]
+        if self._copy_reads and copy_compatible(raw, compiled.sql, params, logical):
+            yield from self._checked_batches(
+                copy_batches(
+                    raw,
+                    compiled.sql,
+                    params,
+                    schema,
+                    first=min(FIRST_CHUNK, plan.batch_size),
+                    size=plan.batch_size,
+                )
+            )
+            return
         dialect = self._engine.dialect
         for rows in stream_rows(raw, dialect, compiled.sql, params, plan.batch_size):
             yield self._to_batch(schema, rows)
@@ -309,6 +331,18 @@ class SqlAdapter(SourceAdapter):
             return
         for rows in stream_result(conn, compiled.select, values, plan.batch_size):
             yield self._to_batch(schema, rows)
+
+    def _checked_batches(
+        self, batches: Generator[pa.RecordBatch, None, None]
+    ) -> Generator[pa.RecordBatch, None, None]:
+        try:
+            yield from batches
+        except pa.ArrowException:
+            raise SourceFailed(
+                "the source returned values that do not match the catalog's field types"
+            ) from None
+        finally:
+            batches.close()
 
     def _to_batch(self, schema: pa.Schema, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
         try:

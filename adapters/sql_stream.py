@@ -9,6 +9,9 @@ with no per-row wrapper objects. A result that fits one batch is read with one
 (PostgreSQL named cursor, MySQL ``SSCursor``) so memory stays bounded by one batch.
 Any other driver goes through SQLAlchemy's own streaming (``yield_per`` +
 ``partitions()``), which is correct but slower.
+
+On PostgreSQL a large result whose column types allow it is not read as tuples at all
+but as ``COPY … TO STDOUT`` parsed by Arrow: see ``adapters.sql_copy``.
 """
 
 from __future__ import annotations
