@@ -7,11 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from gateway.comparison.service import Comparer
 from gateway.container import Services, build_services
 from gateway.errors import install_error_handlers
 from gateway.logs import configure_logging
 from gateway.query.broker import Broker
-from gateway.routes import access_requests, audit, auth, catalog, datasets, sources, users
+from gateway.routes import (
+    access_requests,
+    audit,
+    auth,
+    catalog,
+    comparisons,
+    datasets,
+    sources,
+    users,
+)
 from gateway.settings import Settings, load_settings
 
 
@@ -38,12 +48,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     app.state.broker = Broker(services)
+    app.state.comparer = Comparer(app.state.broker)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, catalog, sources, datasets, access_requests, audit, users):
+    for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users):
         app.include_router(module.router)
     return app

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description='per-level row caps over the policy defaults, e.g. {"L2": 1000000}',
     )
 
+    comparison_max_side_rows: int = Field(
+        default=1_000_000, ge=1,
+        description="rows a comparison may read per side; more is refused, never cut",
+    )  # fmt: skip
+
     audit_checkpoint_every: int = 1000
     audit_checkpoint_seconds: float = 10.0
     audit_append_timeout_s: float = 2.0

@@ -26,6 +26,14 @@ DEMO_USERS: tuple[dict[str, Any], ...] = (
         "roles": ["analyst"],
     },
     {
+        "subject": "dora",
+        "display_name": "Dora 邓朵拉 (analyst, 市纪委监委, all regions)",
+        "department": None,
+        "clearance": "L3",
+        "jurisdiction": [""],
+        "roles": ["analyst"],
+    },
+    {
         "subject": "fiona",
         "display_name": "Fiona 赵菲 (steward, 财政局)",
         "department": "finance",

@@ -330,6 +330,11 @@ class Broker:
         schema = batches[0].schema if batches else _empty_schema(q)
         return pa.Table.from_batches(batches, schema=schema), state.truncated
 
+    def abandon(self, q: PreparedQuery, exc: Exception) -> None:
+        """A prepared query that will not run (e.g. the other side of a comparison was
+        refused): its start is on record, so is why nothing followed."""
+        self._failed(q, _RunState(), exc)
+
     def _failed(self, q: PreparedQuery, state: _RunState, exc: Exception) -> None:
         error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
         log.warning("query_failed", request_id=q.request_id, error=error.get("code"))

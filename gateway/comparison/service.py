@@ -1,0 +1,247 @@
+"""Runs a comparison: two governed queries, matched on hash tokens of their keys.
+
+Each side is an ordinary governed query prepared by the broker — casbin, the Rego
+decision (fields, masks, the user's jurisdiction as row filter), its own durable
+``query.started`` — so a comparison can never read what the two queries could not.
+What differs, and why:
+
+- the key is always replaced by its HMAC token under the case key (the ``hash`` mask),
+  whether policy released it in clear or masked: raw identity numbers never leave, and
+  the same person has the same token on both sides within one case;
+- the sides are read whole (up to ``comparison_max_side_rows``; more is refused, never
+  silently cut — a partial match list would read as "no anomaly"), because their rows
+  are not delivered: the policy's row cap and the daily quota apply to the matches sent;
+- a ``comparison.started`` event naming both sides is durable before the first byte,
+  and ``comparison.completed`` records the matches and the SHA-256 of the bytes sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+import structlog
+
+from catalog.errors import Forbidden, RateLimited, SluiceError, TooLarge
+from gateway.comparison.schemas import ComparisonBody, ComparisonSide
+from gateway.query.audit_events import actor
+from gateway.query.broker import Broker, PreparedQuery
+from gateway.query.formats import make_encoder
+from gateway.query.schemas import QueryBody
+from policies.decision import UserContext
+
+log = structlog.get_logger("sluice.comparison")
+
+KEY_COLUMN = "key_token"
+SIDES = ("left", "right")
+
+
+@dataclass
+class PreparedComparison:
+    """Both sides allowed by policy and on record as started; the comparison too."""
+
+    comparison_id: str
+    user: UserContext
+    body: ComparisonBody
+    sides: tuple[PreparedQuery, PreparedQuery]
+    limit: int
+    fmt: str
+    bom: bool
+    client: str | None
+    request_id: str
+    started_at: float
+    started: Any = None  # audit.log.PendingAppend of comparison.started
+    finished: set[str] = field(default_factory=set)  # sides whose outcome is on record
+
+    def spec(self, label: str) -> ComparisonSide:
+        return self.body.left if label == "left" else self.body.right
+
+
+class Comparer:
+    """Prepares and runs comparisons; one per gateway process, beside the broker."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.services = broker.services
+
+    def prepare(
+        self, *, user: UserContext, body: ComparisonBody, fmt: str, bom: bool,
+        client: str | None, request_id: str,
+    ) -> PreparedComparison:  # fmt: skip
+        prepared: list[PreparedQuery] = []
+        try:
+            for label in SIDES:
+                spec = body.left if label == "left" else body.right
+                prepared.append(self._side(user, body, spec, label, client, request_id))
+            left, right = prepared
+            remaining = self.services.limiter.remaining_rows(user.subject)
+            caps = [left.decision.max_rows, right.decision.max_rows, remaining]
+            limit = min([*caps, body.limit] if body.limit else caps)
+            if limit <= 0:
+                raise RateLimited("daily row quota used up; it resets at midnight UTC")
+        except Exception as exc:
+            for q in prepared:  # their starts are on record: so is the refusal
+                self.broker.abandon(q, exc)
+            raise
+        pc = PreparedComparison(
+            comparison_id="cmp_" + uuid.uuid4().hex[:20], user=user, body=body,
+            sides=(left, right), limit=limit, fmt=fmt, bom=bom, client=client,
+            request_id=request_id, started_at=time.perf_counter(),
+        )  # fmt: skip
+        pc.started = self.services.audit.submit(self._event(pc, "comparison.started", "started"))
+        return pc
+
+    def _side(
+        self, user: UserContext, body: ComparisonBody, spec: ComparisonSide, label: str,
+        client: str | None, request_id: str,
+    ) -> PreparedQuery:  # fmt: skip
+        query = QueryBody(
+            fields=list(dict.fromkeys([spec.key, *spec.fields])), where=spec.where,
+            purpose=body.purpose, case_ref=body.case_ref,
+        )  # fmt: skip
+        q = self.broker.prepare(
+            user=user, dataset_id=spec.dataset, body=query, fmt="arrow", bom=False,
+            client=client, request_id=f"{request_id}.{label}",
+        )  # fmt: skip
+        visible = q.output if q.output is not None else [c["name"] for c in q.columns]
+        if spec.key not in visible:  # policy refuses a named hidden field; belt and braces
+            self.broker.abandon(q, Forbidden("key not visible"))
+            raise Forbidden(f"the {label} key {spec.key!r} is not released to you")
+        # match on tokens only, whatever policy released: raw keys never leave
+        q.masks[spec.key] = "hash"
+        q.hash_key = self.broker.subjects.case_key(body.case_ref)
+        q.columns = [
+            {**c, "action": "mask", "method": "hash"} if c["name"] == spec.key else c
+            for c in q.columns
+        ]
+        ceiling = self.services.settings.comparison_max_side_rows
+        q.limit = ceiling
+        if q.plan.limit is not None:  # one more row than the ceiling tells us it was cut
+            q.plan = replace(q.plan, limit=ceiling + 1, offset=0)
+        return q
+
+    def run(self, pc: PreparedComparison) -> Iterator[bytes]:
+        """Read both sides, match, yield the encoded matches; nothing is yielded before
+        ``comparison.started`` is durable, and every side's outcome is recorded."""
+        digest = hashlib.sha256()
+        tables: list[pa.Table] = []
+        matches = 0
+        truncated = False
+        try:
+            for label, q in zip(SIDES, pc.sides, strict=True):
+                table, cut = self.broker.collect(
+                    q, details={"comparison_id": pc.comparison_id, "side": label,
+                                "delivered": False},
+                )  # fmt: skip
+                pc.finished.add(label)
+                if cut:
+                    ceiling = self.services.settings.comparison_max_side_rows
+                    raise TooLarge(
+                        f"the {label} side ({q.dataset.id}) has more than {ceiling} rows; "
+                        "narrow it with 'where' (a partial comparison would hide matches)"
+                    )
+                tables.append(table)
+            joined = match(tables[0], pc.body.left.key, tables[1], pc.body.right.key)
+            if joined.num_rows > pc.limit:
+                joined, truncated = joined.slice(0, pc.limit), True
+            matches = joined.num_rows
+            for chunk in self._encode(pc, joined, truncated):
+                pc.started.wait()  # fail closed: no record of the start, no data
+                digest.update(chunk)
+                yield chunk
+        except Exception as exc:
+            for label, q in zip(SIDES, pc.sides, strict=True):
+                if label not in pc.finished:
+                    self.broker.abandon(q, exc)
+            error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
+            log.warning("comparison_failed", request_id=pc.request_id, error=error.get("code"))
+            self.services.audit.append(
+                self._event(pc, "comparison.failed", "error", details={"error": error})
+            )
+            raise
+        self.services.limiter.consume_rows(pc.user.subject, matches)
+        self.services.audit.append_nowait(
+            self._event(
+                pc, "comparison.completed", "ok", rows=matches,
+                result_sha256=digest.hexdigest(),
+                duration_ms=round((time.perf_counter() - pc.started_at) * 1000, 3),
+                details={"truncated": truncated,
+                         "rows_read": {label: t.num_rows
+                                       for label, t in zip(SIDES, tables, strict=True)}},
+            )
+        )  # fmt: skip
+
+    def _encode(self, pc: PreparedComparison, joined: pa.Table, truncated: bool) -> Iterator[bytes]:
+        encoder = make_encoder(pc.fmt, bom=pc.bom)
+        header = {
+            "comparison_id": pc.comparison_id,
+            "columns": output_columns(pc),
+            "sides": self._sides(pc),
+        }
+        yield encoder.begin(joined.schema, header)
+        for batch in joined.to_batches(max_chunksize=32_768):
+            chunk = encoder.batch(batch)
+            if chunk:
+                yield chunk
+        yield encoder.end({"truncated": truncated, "row_count": joined.num_rows})
+
+    def _sides(self, pc: PreparedComparison) -> dict[str, Any]:
+        return {
+            label: {
+                "dataset": q.dataset.id, "key": pc.spec(label).key,
+                "request_id": q.request_id, "decision_id": q.decision.decision_id,
+                "policy_version": q.decision.policy_version,
+            }
+            for label, q in zip(SIDES, pc.sides, strict=True)
+        }  # fmt: skip
+
+    def _event(
+        self, pc: PreparedComparison, type_: str, outcome: str,
+        details: dict[str, Any] | None = None, **extra: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        left, right = pc.sides
+        return {
+            "type": type_,
+            "actor": actor(pc.user),
+            "resource": f"comparison:{left.dataset.id}+{right.dataset.id}",
+            "purpose": pc.body.purpose,
+            "case_ref": pc.body.case_ref,
+            "client": pc.client,
+            "request_id": pc.request_id,
+            "outcome": outcome,
+            "details": {"comparison_id": pc.comparison_id, "sides": self._sides(pc),
+                        **(details or {})},
+            **extra,
+        }  # fmt: skip
+
+
+def match(left: pa.Table, left_key: str, right: pa.Table, right_key: str) -> pa.Table:
+    """Inner join on the key tokens (a null key matches nothing); columns come out as
+    ``key_token``, ``left.<field>``…, ``right.<field>``…, rows ordered by token."""
+    sides = []
+    for label, table, key in (("left", left, left_key), ("right", right, right_key)):
+        names = [KEY_COLUMN if n == key else f"{label}.{n}" for n in table.column_names]
+        renamed = table.rename_columns(names)
+        index = names.index(KEY_COLUMN)
+        sides.append(renamed.set_column(index, KEY_COLUMN, renamed.column(index).cast(pa.string())))
+    joined = sides[0].join(sides[1], keys=KEY_COLUMN, join_type="inner")
+    order = [KEY_COLUMN] + [n for s in sides for n in s.column_names if n != KEY_COLUMN]
+    return joined.select(order).sort_by(KEY_COLUMN).combine_chunks()
+
+
+def output_columns(pc: PreparedComparison) -> list[dict[str, Any]]:
+    """What each output column is and how policy released it."""
+    columns: list[dict[str, Any]] = [{"name": KEY_COLUMN, "action": "mask", "method": "hash"}]
+    for label, q in zip(SIDES, pc.sides, strict=True):
+        key = pc.spec(label).key
+        columns += [
+            {**c, "name": f"{label}.{c['name']}", "dataset": q.dataset.id}
+            for c in q.columns
+            if c["name"] != key
+        ]
+    return columns
