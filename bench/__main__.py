@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     results["demo"] = data.ensure_demo(log)
-    if {"small", "large"} & set(chosen):
+    if {"small", "large", "comparison"} & set(chosen):
         log("starting the gateway (uvicorn, production settings, PostgreSQL)")
         gw = Gateway()
         try:
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 log("large results: 1,000,000 rows as arrow, csv, ndjson")
                 results["large"] = large.run(gw)
+            if "comparison" in chosen:
+                log("comparison: payroll × dibao, governed and direct SQL")
+                results["comparison"] = comparison.run(gw)
             if "small" in chosen:
                 from bench import small
 
@@ -75,9 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     if "masking" in chosen:
         log("masking: 1,000,000 values per method")
         results["masking"] = masking_bench.run()
-    if "comparison" in chosen:
-        log("comparison: payroll × dibao, direct SQL")
-        results["comparison"] = comparison.run()
     if "large" in results and "masking" in results:
         mask_s = sum(results["masking"][m]["seconds"] for m in LARGE_MASKS)
         results["large"]["masking_share"] = mask_s / results["large"]["formats"]["arrow"]["total_s"]

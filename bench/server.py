@@ -2,7 +2,7 @@
 audit and sources, plus one bench-only ungoverned route (the product never has one).
 
 ``python -m bench.server --home DIR --port N`` builds everything, writes
-``DIR/tokens.json`` (alice, arthur) and serves with uvicorn until killed.
+``DIR/tokens.json`` (alice, arthur, dora) and serves with uvicorn until killed.
 
 What differs from a production deployment, and why (also in ``bench/README.md``):
 - the per-user request rate and daily row quota are raised (``600/minute`` would cut a
@@ -185,7 +185,7 @@ def write_tokens(services: Services, settings: Settings) -> None:
     key = load_or_create_signing_key(settings.home)
     tokens = {}
     with services.sessions() as session:
-        for subject in ("alice", "arthur"):
+        for subject in ("alice", "arthur", "dora"):
             user = session.get(User, subject)
             assert user is not None
             tokens[subject] = mint_token(
