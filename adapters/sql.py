@@ -293,6 +293,7 @@ class SqlAdapter(SourceAdapter):
                     schema,
                     first=min(FIRST_CHUNK, plan.batch_size),
                     size=plan.batch_size,
+                    timeout_s=self._limits.statement_timeout_s,
                 )
             )
             return

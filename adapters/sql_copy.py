@@ -27,15 +27,19 @@ Safety and exactness:
   any UTF-8 text are quoted by PostgreSQL and parsed back as written.
 - Batches have the tuple path's sizes: ``FIRST_CHUNK`` rows first (first bytes leave
   early), then ``batch_size``; memory holds one batch as CSV bytes and as Arrow.
-- The session's ``statement_timeout`` applies to the COPY as a whole — unlike a
-  server-side cursor, where it applies to each fetch — so a consumer slower than the
-  timeout fails with ``SourceTimeout`` instead of holding the source indefinitely.
+- The statement timeout keeps its per-fetch meaning from the cursor path: a watchdog
+  cancels the COPY when the source takes longer than ``timeout_s`` to produce one batch,
+  measured only while the gateway waits on the source. The session's own
+  ``statement_timeout`` is lifted for the COPY (``SET LOCAL``, this transaction only):
+  it would count the time a slow client takes to drain a large result, and a 1,000,000-
+  row export to a client on a slow link would fail part-way.
 - Leaving early (a ``GeneratorExit`` or an error) cancels the COPY on the server and
   drains it, so the pooled connection is clean.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator
 from typing import Any
 
@@ -49,6 +53,7 @@ _TEXT, _VARCHAR, _BPCHAR = 25, 1043, 1042
 _INT2, _INT4, _INT8 = 21, 23, 20
 _FLOAT4, _FLOAT8 = 700, 701
 _BOOL, _DATE, _TIMESTAMP = 16, 1082, 1114
+_IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS: the LIMIT 0 probe opened one
 COMPATIBLE: dict[str, frozenset[int]] = {
     "string": frozenset({_TEXT, _VARCHAR, _BPCHAR}),
     "int64": frozenset({_INT2, _INT4, _INT8}),
@@ -92,9 +97,34 @@ def _options(schema: pa.Schema) -> tuple[list[str], Any, Any]:
     return names, parse, convert
 
 
+class _Watchdog:
+    """Cancels the running statement if the source keeps the gateway waiting longer
+    than ``timeout_s`` (armed while waiting on the source, disarmed while the batch is
+    handed on); the driver then raises ``QueryCanceled`` (SQLSTATE 57014), reported as a
+    statement timeout."""
+
+    def __init__(self, raw: Any, timeout_s: float | None) -> None:
+        self._raw = raw
+        self._timeout_s = timeout_s
+        self._timer: threading.Timer | None = None
+
+    def arm(self) -> None:
+        self.disarm()
+        if self._timeout_s:
+            self._timer = threading.Timer(self._timeout_s, self._raw.cancel_safe)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 def copy_batches(
-    raw: Any, sql: str, values: dict[str, Any], schema: pa.Schema, *, first: int, size: int
-) -> Generator[pa.RecordBatch, None, None]:
+    raw: Any, sql: str, values: dict[str, Any], schema: pa.Schema, *, first: int, size: int,
+    timeout_s: float | None = None,
+) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
     """The statement's result as batches of ``schema``: ``first`` rows, then ``size``.
 
     PostgreSQL sends one COPY message per row, so a batch is exactly that many messages,
@@ -103,7 +133,11 @@ def copy_batches(
     parsed row count must equal the message count, or the read fails."""
     names, parse, convert = _options(schema)
     cursor = raw.cursor()
+    dog = _Watchdog(raw, timeout_s)
     try:
+        if timeout_s and raw.info.transaction_status == _IN_TRANSACTION:
+            cursor.execute("SET LOCAL statement_timeout = 0")  # the watchdog bounds it
+        dog.arm()  # the source's time only, never the client's
         with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", values) as copy:
             read = copy.read
             target = first
@@ -117,12 +151,15 @@ def copy_batches(
                         break
                     data += chunk
                     count += 1
+                dog.disarm()
                 if count:
                     yield _parse(data, count, schema, names, parse, convert)
                 if count < target:
                     return
                 target = size
+                dog.arm()
     finally:
+        dog.disarm()
         cursor.close()
 
 

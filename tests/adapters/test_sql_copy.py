@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,30 @@ def test_autocommit_and_copy_reads_stay_read_only_and_time_bounded(tmp_path: Pat
             assert conn.execute("SELECT last_value, is_called FROM s").fetchone() == (1, False)
     finally:
         drop_pg_database(name)
+
+
+def test_a_slow_client_does_not_time_out_a_large_read(
+    pg: tuple[str, str], tmp_path: Path, copies: list[int]
+) -> None:
+    """The statement timeout bounds the source's time per batch (as a cursor's per-fetch
+    timeout did), not the time a slow client takes to drain a large result: 20 MB is
+    more than the sockets buffer, so the server waits on this reader for over a second."""
+    _name, url = pg
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        conn.execute(
+            "CREATE OR REPLACE VIEW wide AS "
+            "SELECT g AS id, repeat('x', 1000) AS pad FROM generate_series(1, 20000) g"
+        )
+    fast, slow = _adapters(url, tmp_path, statement_timeout_s=0.3)
+    slow.close()
+    try:
+        columns = (Column("id", "int64"), Column("pad", "string"))
+        plan = QueryPlan("wide", columns, columns, limit=20_000, batch_size=2_000)
+        rows = 0
+        for batch in fast.execute(plan):
+            rows += batch.num_rows
+            time.sleep(0.1)  # 10+ batches: the COPY outlives the 0.3 s timeout
+        assert copies, "the COPY path was not taken"
+        assert rows == 20_000
+    finally:
+        fast.close()
