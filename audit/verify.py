@@ -12,10 +12,11 @@ The earliest failure is reported.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from audit import witness
+from audit import scan, witness
 from audit.chain import ChainChecker, Failure, VerifyResult, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH
@@ -24,6 +25,8 @@ from catalog.errors import BadRequest, Unavailable
 
 _SELECT = ",".join(c for c in EVENT_COLUMNS)
 VERIFY_CHUNK = 50_000
+RANGE_ROWS = 100_000  # seqs per range a verification process takes at a time
+PARALLEL_MIN = 200_000  # fewer events than this are checked in this process only
 
 
 def verify_database(
@@ -33,32 +36,44 @@ def verify_database(
     from_seq: int | None = None,
     to_seq: int | None = None,
     check_index: bool = True,
+    workers: int | None = None,
+    range_rows: int = RANGE_ROWS,
 ) -> VerifyResult:
-    """Verify events ``from_seq..to_seq`` (default: all) and the checkpoints among them."""
+    """Verify events ``from_seq..to_seq`` (default: all) and the checkpoints among them.
+
+    On PostgreSQL the events are read with COPY and, for long ranges, checked by
+    ``workers`` processes (default: one per core, up to four, from ``PARALLEL_MIN``
+    events on) over ranges of ``range_rows`` seqs, all in one snapshot."""
     lo = from_seq or 1
     hi = to_seq if to_seq is not None else 2**62
     if lo < 1 or hi < lo:
         raise BadRequest("verify needs 1 <= from <= to")
     conn = store.connect(reader=True)
     try:
+        if store.dialect == "postgresql":
+            return _verify_pg(store, conn, witness_file, lo, hi, check_index, workers, range_rows)
         return _verify(store, conn, witness_file, lo, hi, check_index)
     except DRIVER_ERRORS as exc:
         raise Unavailable(f"audit store failed during verification: {exc}") from exc
+    except RuntimeError as exc:  # a verification process failed
+        raise Unavailable(str(exc)) from exc
     finally:
         conn.close()
 
 
-def _verify(
-    store: AuditStore, conn: Any, witness_file: Path | None, lo: int, hi: int, check_index: bool
-) -> VerifyResult:
+def _signed(
+    store: AuditStore, conn: Any, witness_file: Path | None, lo: int, hi: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Failure]]:
+    """Checkpoints and witnessed checkpoints in range, and their signature failures."""
     p = store.p
     failures: list[Failure] = []
-    keys = {k: v for k, v in store.fetch_all(conn, "SELECT kid, public_key FROM audit_keys")}
+    keys = {k: v for k, v in _rows(store, conn, "SELECT kid, public_key FROM audit_keys")}
     bad_keys = set(check_keys(keys))
     keys = {k: v for k, v in keys.items() if k not in bad_keys}
     cps = [
         dict(zip(("seq", "hash", "ts", "kid", "signature"), row, strict=True))
-        for row in store.fetch_all(
+        for row in _rows(
+            store,
             conn,
             f"SELECT seq, hash, ts, kid, signature FROM audit_checkpoints "
             f"WHERE seq >= {p} AND seq <= {p} ORDER BY seq",
@@ -76,6 +91,23 @@ def _verify(
         failure = check_signature(w, keys)
         if failure is not None:
             failures.append(Failure(failure.seq, failure.reason, "witness: " + failure.detail))
+    return cps, witnessed, failures
+
+
+def _rows(store: AuditStore, conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Rows without ending the transaction (the PostgreSQL path reads in one snapshot)."""
+    if store.dialect == "sqlite":
+        return store.fetch_all(conn, sql, params)
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+
+
+def _verify(
+    store: AuditStore, conn: Any, witness_file: Path | None, lo: int, hi: int, check_index: bool
+) -> VerifyResult:
+    p = store.p
+    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi)
     start_prev = GENESIS_HASH
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
@@ -88,14 +120,67 @@ def _verify(
     for chunk in store.stream(conn, sql, (lo, hi), VERIFY_CHUNK, binary=True):
         if not checker.feed(chunk):
             break
-    if checker.failure is not None:
-        failures.append(checker.failure)
-    verified_to = checker.last_seq
-    failures += check_against_chain(cps, checker.hashes_at, verified_to)
-    if checker.failure is None:
-        failures += _witness_failures(witnessed, cps, checker.hashes_at, verified_to)
+    return _finish(cps, witnessed, failures, checker.count, checker.last_seq, checker.failure,
+                   checker.hashes_at)  # fmt: skip
+
+
+def _verify_pg(
+    store: AuditStore,
+    conn: Any,
+    witness_file: Path | None,
+    lo: int,
+    hi: int,
+    check_index: bool,
+    workers: int | None,
+    range_rows: int,
+) -> VerifyResult:
+    scan.begin_snapshot(conn)
+    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi)
+    if lo > 1 and not _rows(store, conn, "SELECT 1 FROM audit_events WHERE seq = %s", (lo - 1,)):
+        return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
+    top = min(hi, int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]))
+    want = frozenset({cp["seq"] for cp in cps} | {w["seq"] for w in witnessed})
+    size = max(1, range_rows)
+    ranges = [
+        scan.RangeTask(start, min(start + size - 1, top), want, check_index)
+        for start in range(lo, top + 1, size)
+    ]
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1) if top - lo + 1 >= PARALLEL_MIN else 1
+    if workers > 1 and len(ranges) > 1:
+        snapshot = _rows(store, conn, "SELECT pg_export_snapshot()")[0][0]
+        processes = min(workers, len(ranges))
+        outcomes = scan.scan_parallel(conn, store.conninfo, snapshot, ranges, processes)
+    else:
+        outcomes = [scan.scan_range(conn, task) for task in ranges]
+    count, verified_to, failure, hashes_at = 0, lo - 1, None, {}
+    for outcome in outcomes:  # in seq order: the first failing range has the first failure
+        count += outcome.count
+        verified_to = outcome.last_seq
+        hashes_at.update(outcome.hashes_at)
+        if outcome.failure is not None:
+            failure = outcome.failure
+            break
+    conn.rollback()
+    return _finish(cps, witnessed, failures, count, verified_to, failure, hashes_at)
+
+
+def _finish(
+    cps: list[dict[str, Any]],
+    witnessed: list[dict[str, Any]],
+    failures: list[Failure],
+    count: int,
+    verified_to: int,
+    failure: Failure | None,
+    hashes_at: dict[int, str],
+) -> VerifyResult:
+    if failure is not None:
+        failures.append(failure)
+    failures += check_against_chain(cps, hashes_at, verified_to)
+    if failure is None:
+        failures += _witness_failures(witnessed, cps, hashes_at, verified_to)
     checked = sum(1 for cp in cps if cp["seq"] <= verified_to)
-    return result(checker.count, checked, failures)
+    return result(count, checked, failures)
 
 
 def _witness_failures(
