@@ -32,6 +32,9 @@ from audit.signing import Signer, checkpoint_payload
 from audit.store import DRIVER_ERRORS, WRITE_ERRORS, AuditStore
 from catalog.errors import Unavailable
 
+LAZY_DELAY_S = 0.05
+"""Longest an event queued without a wake-up (``append_nowait``) waits for a batch."""
+
 log = structlog.get_logger("sluice.audit")
 
 
@@ -107,12 +110,16 @@ class GroupCommitWriter:
         self._last_cp_seq = last_checkpoint_seq
         self._thread.start()
 
-    def submit(self, item: Pending) -> None:
+    def submit(self, item: Pending, *, wake: bool = True) -> None:
+        """Queue ``item``. ``wake=False`` leaves it for the writer's next batch — the
+        next woken submit or, at the latest, ``LAZY_DELAY_S`` — sparing a thread
+        wake-up (and often an fsync) per request for events no caller waits on."""
         with self.cond:
             if self._closing:
                 raise Unavailable("the audit log is closed")
             self.queue.append(item)
-            self.cond.notify()
+            if wake:
+                self.cond.notify()
 
     def abandon(self, item: Pending) -> bool:
         """The caller gave up; True if the event will certainly not be written."""
@@ -131,7 +138,8 @@ class GroupCommitWriter:
     # -- the thread ----------------------------------------------------------------
 
     def _run(self) -> None:
-        tick = max(0.05, min(self.config.checkpoint_seconds, 1.0))
+        # idle ticks bound how long a lazily queued event waits (and check checkpoints)
+        tick = max(0.001, min(self.config.checkpoint_seconds, LAZY_DELAY_S))
         while True:
             with self.cond:
                 if not self.queue and not self._closing:

@@ -4,6 +4,7 @@ later; what it loses is logged and counted."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import structlog
 
 from audit.log import AuditLog
 from audit.verify import verify_database
+from audit.writer import LAZY_DELAY_S
 from catalog.errors import BadRequest
 from tests.audit.helpers import event, open_log
 
@@ -76,3 +78,20 @@ def test_nowait_on_a_broken_store_is_counted_not_raised(sluice_home: Path) -> No
     assert log.metrics.nowait_lost == 2
     assert log.metrics.failures >= 1
     assert "audit_nowait_events_lost" in {e["event"] for e in logs}
+
+
+def test_a_lone_nowait_event_is_written_without_a_wake_up(
+    db_url: str, sluice_home: Path
+) -> None:
+    """``append_nowait`` does not wake the writer; with no other traffic the writer's
+    idle tick still commits it within ``LAZY_DELAY_S`` (here: well under a second)."""
+    log = open_log(db_url, sluice_home)
+    try:
+        time.sleep(0.2)  # let the writer go idle
+        log.append_nowait(event(1, type="query.completed", request_id="lone"))
+        deadline = time.monotonic() + max(1.0, 20 * LAZY_DELAY_S)
+        while log.metrics.appended < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log.metrics.appended == 1
+    finally:
+        log.close()
