@@ -80,8 +80,10 @@ def run(gw: Gateway) -> dict[str, Any]:
                       headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
     out["masked_columns"] = [c["name"] for c in head["columns"] if c["action"] == "mask"]
     for fmt in FORMATS:
+        before = gw.counters()
         with RssSampler(gw) as rss:
             res = _curl(f"{url}?format={fmt}", token, body)
+        res["mask_s"] = gw.counters()["mask_s"] - before["mask_s"]  # in the stream itself
         res["rss_growth_mb"] = rss.growth_mb
         res["ratio_to_direct"] = res["total_s"] / direct["total_s"]
         res["ratio_to_copy"] = res["total_s"] / floor["total_s"]

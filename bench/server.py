@@ -150,6 +150,7 @@ def build(home: Path) -> tuple[FastAPI, Services]:
 def mount_bench_routes(app: FastAPI, services: Services, demo_url: str) -> None:
     engine = create_engine(demo_url, pool_size=40, max_overflow=0)
     lock = threading.Lock()
+    broker = app.state.broker
 
     @app.post("/bench/ungoverned", include_in_schema=False)
     def ungoverned(body: dict[str, Any]) -> Response:  # sync, like the governed route
@@ -178,6 +179,9 @@ def mount_bench_routes(app: FastAPI, services: Services, demo_url: str) -> None:
                 "cache_misses": pdp.cached.misses,
                 "audit_appended": services.audit.metrics.appended,
                 "audit_batches": services.audit.metrics.batches,
+                "queries": broker.metrics.queries,
+                "audit_s": broker.metrics.audit_s,
+                "mask_s": broker.metrics.mask_s,
             }
 
 

@@ -55,7 +55,11 @@ def run(gw: Gateway, seconds: float = 6.0) -> dict[str, Any]:
     out: dict[str, Any] = {"levels": {}}
     governed_requests = 0
     for c in LEVELS:
+        at_start = gw.counters()
         gov = run_load(GOVERNED, BODY, token=token, concurrency=c, seconds=seconds)
+        at_end = gw.counters()
+        queries = max(1, at_end["queries"] - at_start["queries"])
+        gov["audit_ms_per_query"] = (at_end["audit_s"] - at_start["audit_s"]) / queries * 1000
         governed_requests += gov["requests"]
         ung = run_load(UNGOVERNED, {}, token=None, concurrency=c, seconds=seconds)
         out["levels"][str(c)] = {"governed": gov, "ungoverned": ung}
