@@ -91,8 +91,16 @@ def _windows(
     return hits
 
 
+def _delivered(e: Event) -> bool:
+    """Rows sent to the caller: a comparison's side reads (``delivered: false``) are
+    on record but never left the gateway; its matches (``comparison.completed``) did."""
+    if e.get("type") == "comparison.completed":
+        return True
+    return e.get("type") == "query.completed" and _details(e).get("delivered") is not False
+
+
 def bulk_pulls(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    done = [e for e in events if e.get("type") == "query.completed"]
+    done = [e for e in events if _delivered(e)]
     return [
         _alert(
             "bulk_pull",
@@ -210,7 +218,7 @@ def same_person_many_users(events: list[Event], cfg: AlertConfig) -> list[Alert]
     """Who looked up whom: one person's records (by token) pulled by many users in a day."""
     per_token: list[Event] = []
     for e in events:
-        if e.get("type") != "query.completed":
+        if e.get("type") != "query.completed" or not _delivered(e):
             continue
         for token in _details(e).get("subject_tokens") or []:
             per_token.append({**e, "_token": token})

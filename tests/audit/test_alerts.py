@@ -89,3 +89,15 @@ def test_rule_stays_quiet(rule: str) -> None:
 def test_thresholds_are_parameters() -> None:
     events = [ev(1, rows=50)]
     assert compute_alerts(events, AlertConfig(bulk_rows_per_hour=10))[0]["rule"] == "bulk_pull"
+
+
+def test_a_comparisons_side_reads_are_not_a_bulk_pull() -> None:
+    """The rows a comparison reads to match (``delivered: false``) never left the
+    gateway; the matches it sends count like any query's rows."""
+    side = {"resource_dept": "finance", "delivered": False, "subject_tokens": ["tk_a"]}
+    reads = [ev(1, rows=50_000, details=side), ev(2, rows=80_000, details=side)]
+    assert compute_alerts(reads) == []
+    many = [ev(i, i, actor=who(f"u{i}"), details=side) for i in range(1, 5)]
+    assert compute_alerts(many) == []  # not "pulled" by four users either
+    matches = ev(3, 5, type="comparison.completed", rows=12_000, resource="comparison:a+b")
+    assert [a["rule"] for a in compute_alerts([*reads, matches])] == ["bulk_pull"]
