@@ -39,6 +39,7 @@ Safety and exactness:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Generator
 from typing import Any
@@ -101,24 +102,40 @@ class _Watchdog:
     """Cancels the running statement if the source keeps the gateway waiting longer
     than ``timeout_s`` (armed while waiting on the source, disarmed while the batch is
     handed on); the driver then raises ``QueryCanceled`` (SQLSTATE 57014), reported as a
-    statement timeout."""
+    statement timeout.
+
+    ``disarm`` waits for a cancel already on its way: PostgreSQL applies a cancel to
+    whatever the backend runs when it arrives, so one still in flight when this
+    connection went back to the pool could cancel somebody else's next query."""
 
     def __init__(self, raw: Any, timeout_s: float | None) -> None:
         self._raw = raw
         self._timeout_s = timeout_s
         self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
 
     def arm(self) -> None:
         self.disarm()
         if self._timeout_s:
-            self._timer = threading.Timer(self._timeout_s, self._raw.cancel_safe)
-            self._timer.daemon = True
-            self._timer.start()
+            timer = threading.Timer(self._timeout_s, self._fire, args=(None,))
+            timer.args = (timer,)
+            timer.daemon = True
+            self._timer = timer
+            timer.start()
+
+    def _fire(self, timer: threading.Timer) -> None:
+        with self._lock:
+            if self._timer is not timer:  # disarmed (or re-armed) meanwhile
+                return
+            with contextlib.suppress(Exception):  # a failed cancel: the read goes on
+                self._raw.cancel_safe()
 
     def disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+            with self._lock:  # a cancel being sent finishes before we go on
+                self._timer = None
 
 
 def copy_batches(

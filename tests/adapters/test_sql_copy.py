@@ -21,6 +21,7 @@ import pytest
 import adapters.sql as sql_module
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from adapters.sql import SqlAdapter
+from adapters.sql_copy import _Watchdog
 from catalog.demo.entries import dataset_entries
 from catalog.errors import SourceFailed, SourceTimeout
 from tests.adapters.sql_sources import config_for, limits_for
@@ -350,3 +351,34 @@ def test_a_slow_client_does_not_time_out_a_large_read(
         assert rows == 20_000
     finally:
         fast.close()
+
+
+class _SlowCancel:
+    """A connection whose cancel takes a while to reach the server."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished = 0
+
+    def cancel_safe(self) -> None:
+        self.started += 1
+        time.sleep(0.3)
+        self.finished += 1
+
+
+def test_the_watchdog_never_leaves_a_cancel_in_flight() -> None:
+    """A cancel still on its way when the connection went back to the pool would cancel
+    somebody else's next query: disarming waits for it."""
+    raw = _SlowCancel()
+    dog = _Watchdog(raw, 0.01)
+    dog.arm()
+    time.sleep(0.1)  # fired: the cancel is being sent
+    assert raw.started == 1
+    dog.disarm()
+    assert raw.finished == 1
+    quiet = _SlowCancel()
+    dog = _Watchdog(quiet, 0.2)
+    dog.arm()
+    dog.disarm()  # before it fires
+    time.sleep(0.3)
+    assert quiet.started == 0
