@@ -93,7 +93,14 @@ class Comparer:
             sides=(left, right), limit=limit, fmt=fmt, bom=bom, client=client,
             request_id=request_id, started_at=time.perf_counter(),
         )  # fmt: skip
-        pc.started = self.services.audit.submit(self._event(pc, "comparison.started", "started"))
+        try:
+            pc.started = self.services.audit.submit(
+                self._event(pc, "comparison.started", "started")
+            )
+        except Exception as exc:  # the audit log refused: fail closed, sides on record
+            for q in pc.sides:
+                self.broker.abandon(q, exc)
+            raise
         return pc
 
     def _side(

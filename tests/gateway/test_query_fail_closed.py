@@ -90,3 +90,23 @@ def test_a_table_dropped_at_the_source_is_409_schema_changed(tmp_path: Path) -> 
         assert resp.status_code == 409, resp.text
         assert resp.json()["code"] == "schema_changed"
         assert "refresh" in resp.json()["message"]
+
+
+def test_a_comparison_with_a_locked_audit_store_sends_nothing(tmp_path: Path) -> None:
+    body = {
+        "left": {"dataset": "finance.payroll", "key": "id_number", "fields": ["employer"]},
+        "right": {"dataset": DIBAO, "key": "id_number", "fields": ["region_code"]},
+        "purpose": "supervision", "case_ref": "JW-2026-001",
+    }  # fmt: skip
+    with demo_gateway(tmp_path / "home", audit_append_timeout_s=0.5) as gw:
+        headers = gw.headers("dora")
+        assert gw.client.post("/api/v1/comparisons", json=body, headers=headers).status_code == 200
+        db = sqlite3.connect(gw.settings.home / "sluice.db", isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        try:
+            resp = gw.client.post("/api/v1/comparisons", json=body, headers=headers)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert resp.status_code == 503, resp.text
+        assert b"tk_" not in resp.content and b"430" not in resp.content
