@@ -31,8 +31,9 @@ static PyObject *tokens(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *out = NULL;
     Py_ssize_t width = wide ? 8 : 4;
-    if (key.len != SHA256_CBLOCK || first < 0 || count < 0 ||
-        (first + count + 1) * width > offsets.len) {
+    Py_ssize_t slots = offsets.len / width; /* no product that could overflow */
+    if (key.len != SHA256_CBLOCK || first < 0 || count < 0 || count >= slots ||
+        first > slots - 1 - count) {
         PyErr_SetString(PyExc_ValueError, "bad key block or offsets");
         goto done;
     }
@@ -54,13 +55,18 @@ static PyObject *tokens(PyObject *self, PyObject *args) {
     SHA256_Init(&outer0);
     SHA256_Update(&outer0, block, SHA256_CBLOCK);
     for (Py_ssize_t i = 0; i < count; i++) {
+        /* memcpy: any buffer is accepted, aligned or not */
+        const char *at = (const char *)offsets.buf + (first + i) * width;
         int64_t start, end;
         if (wide) {
-            start = ((const int64_t *)offsets.buf)[first + i];
-            end = ((const int64_t *)offsets.buf)[first + i + 1];
+            memcpy(&start, at, 8);
+            memcpy(&end, at + 8, 8);
         } else {
-            start = ((const int32_t *)offsets.buf)[first + i];
-            end = ((const int32_t *)offsets.buf)[first + i + 1];
+            int32_t s32, e32;
+            memcpy(&s32, at, 4);
+            memcpy(&e32, at + 4, 4);
+            start = s32;
+            end = e32;
         }
         if (start < 0 || end < start || end > data.len) {
             bad = 1;

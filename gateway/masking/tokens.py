@@ -130,9 +130,13 @@ class HmacTokens:
     def array_tokens(self, values: pa.Array, *, native: bool = True) -> pa.Array:
         """Tokens of a null-free ``binary``/``large_binary`` array as ``string``, in
         order: by the native kernel when built (``native=False`` forces Python)."""
+        if values.null_count:  # a null's slot may span any bytes: never a token of them
+            raise ValueError("array_tokens takes no nulls (hash_array drops them)")
         if _native is None or not native:
             return self.token_array(values.to_pylist())
         count = len(values)
+        if not count:  # an empty array's offsets buffer may be absent
+            return pa.array([], pa.string())
         _validity, offsets, data = values.buffers()
         wide = pa.types.is_large_binary(values.type)
         parts = [(0, count)]
