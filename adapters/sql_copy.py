@@ -161,7 +161,9 @@ def copy_batches(
             while True:
                 # copied into one buffer as they come: holding on to psycopg's
                 # per-message buffers instead costs three times as much
-                data, count = bytearray(), 0
+                # after one empty line, skipped by the parser: Arrow drops a UTF-8 BOM
+                # at the start of its input, and a value may begin with one
+                data, count = bytearray(b"\n"), 0
                 while count < target:
                     chunk = read()
                     if not chunk:
@@ -184,7 +186,10 @@ def _parse(
     data: bytearray, rows: int, schema: pa.Schema, names: list[str], parse: Any, convert: Any
 ) -> pa.RecordBatch:
     read = pcsv.ReadOptions(
-        column_names=names, block_size=max(len(data) + 1, 1 << 16), use_threads=False
+        column_names=names,
+        skip_rows=1,  # the empty line in front (see copy_batches)
+        block_size=max(len(data) + 1, 1 << 16),
+        use_threads=False,
     )
     table = pcsv.read_csv(
         pa.py_buffer(data), read_options=read, parse_options=parse, convert_options=convert
