@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pac
 import structlog
 
 from catalog.errors import Forbidden, RateLimited, SluiceError, TooLarge
@@ -141,11 +142,13 @@ class Comparer:
         truncated = False
         try:
             for label, q in zip(SIDES, pc.sides, strict=True):
-                table, cut = self.broker.collect(
-                    q, details={"comparison_id": pc.comparison_id, "side": label,
-                                "delivered": False},
-                )  # fmt: skip
-                pc.finished.add(label)
+                try:  # ``collect`` records its own outcome, failed or completed
+                    table, cut = self.broker.collect(
+                        q, details={"comparison_id": pc.comparison_id, "side": label,
+                                    "delivered": False},
+                    )  # fmt: skip
+                finally:
+                    pc.finished.add(label)
                 if cut:
                     ceiling = self.services.settings.comparison_max_side_rows
                     raise TooLarge(
@@ -153,9 +156,9 @@ class Comparer:
                         "narrow it with 'where' (a partial comparison would hide matches)"
                     )
                 tables.append(table)
-            joined = match(tables[0], pc.body.left.key, tables[1], pc.body.right.key)
-            if joined.num_rows > pc.limit:
-                joined, truncated = joined.slice(0, pc.limit), True
+            joined, truncated = match(
+                tables[0], pc.body.left.key, tables[1], pc.body.right.key, limit=pc.limit
+            )
             matches = joined.num_rows
             for chunk in self._encode(pc, joined, truncated):
                 pc.started.wait()  # fail closed: no record of the start, no data
@@ -227,18 +230,55 @@ class Comparer:
         }  # fmt: skip
 
 
-def match(left: pa.Table, left_key: str, right: pa.Table, right_key: str) -> pa.Table:
+def match(
+    left: pa.Table, left_key: str, right: pa.Table, right_key: str, *, limit: int
+) -> tuple[pa.Table, bool]:
     """Inner join on the key tokens (a null key matches nothing); columns come out as
-    ``key_token``, ``left.<field>``…, ``right.<field>``…, rows ordered by token."""
+    ``key_token``, ``left.<field>``…, ``right.<field>``…, rows ordered by token, cut to
+    ``limit`` (and whether it was cut).
+
+    A key shared by many rows on both sides multiplies: two million-row sides on a
+    low-cardinality key would join to 10^12 rows. So the join size is counted per token
+    first and only the rows that can reach the first ``limit`` matches are joined:
+    never much more than ``limit`` rows are materialised.
+    """
     sides = []
     for label, table, key in (("left", left, left_key), ("right", right, right_key)):
         names = [KEY_COLUMN if n == key else f"{label}.{n}" for n in table.column_names]
         renamed = table.rename_columns(names)
         index = names.index(KEY_COLUMN)
         sides.append(renamed.set_column(index, KEY_COLUMN, renamed.column(index).cast(pa.string())))
+    counts = [
+        s.group_by(KEY_COLUMN).aggregate([(KEY_COLUMN, "count")]).rename_columns(
+            [KEY_COLUMN, f"n{i}"]
+        )
+        for i, s in enumerate(sides)
+    ]  # fmt: skip
+    per_key = counts[0].join(counts[1], keys=KEY_COLUMN, join_type="inner").sort_by(KEY_COLUMN)
+    n0, n1 = (per_key.column(n).cast(pa.int64()) for n in ("n0", "n1"))
+    products = pac.multiply(n0, n1)
+    total = pac.sum(products).as_py() or 0
+    truncated = total > limit
+    if truncated:  # keep whole keys up to the limit, and of the last key only enough rows
+        before = pac.subtract(pac.cumulative_sum(products), products)
+        keep = per_key.filter(pac.less(before, limit))
+        last = keep.num_rows - 1
+        need = limit - before[last].as_py()
+        n_right = keep.column("n1")[last].as_py()
+        last_key = keep.column(KEY_COLUMN)[last]
+        whole = keep.column(KEY_COLUMN).slice(0, last)
+        rows = (-(-need // n_right), min(n_right, need))  # left rows, right rows
+        sides = [
+            pa.concat_tables([
+                s.filter(pac.is_in(s.column(KEY_COLUMN), value_set=whole)),
+                s.filter(pac.equal(s.column(KEY_COLUMN), last_key)).slice(0, n),
+            ])
+            for s, n in zip(sides, rows, strict=True)
+        ]  # fmt: skip
     joined = sides[0].join(sides[1], keys=KEY_COLUMN, join_type="inner")
     order = [KEY_COLUMN] + [n for s in sides for n in s.column_names if n != KEY_COLUMN]
-    return joined.select(order).sort_by(KEY_COLUMN).combine_chunks()
+    joined = joined.select(order).sort_by(KEY_COLUMN).combine_chunks()
+    return (joined.slice(0, limit) if truncated else joined), truncated
 
 
 def output_columns(pc: PreparedComparison) -> list[dict[str, Any]]:

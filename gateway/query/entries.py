@@ -113,7 +113,11 @@ def catalog_generation(conn: Connection) -> int:
     value = row[0] if row else None
     if value is None:  # the row is guarded by a trigger; without it nothing is cacheable
         raise Unavailable("the catalog generation row is missing; run `sluice migrate`")
-    return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        # SQLite stores whatever it is given (a text value passes the "only grows"
+        # trigger, text sorting above numbers): nothing is cacheable, fail closed
+        raise Unavailable("the catalog generation is not an integer; nothing is served")
+    return value
 
 
 class GenerationCache(Generic[K, V]):
