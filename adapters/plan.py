@@ -131,16 +131,23 @@ def _to_string(value: Any) -> str:
     raise TypeError
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise TypeError
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return int(value.strip())
-    raise TypeError
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        number = int(value.strip())
+    else:
+        raise TypeError
+    if not INT64_MIN <= number <= INT64_MAX:  # drivers raise OverflowError past this
+        raise OverflowError
+    return number
 
 
 def _to_float(value: Any) -> float:

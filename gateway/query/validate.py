@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from adapters.base import Filter, OrderBy
+from adapters.plan import INT64_MAX, INT64_MIN
 from catalog.errors import BadRequest
 from gateway.query.entries import Entry
 from gateway.query.schemas import QueryBody
@@ -28,7 +29,10 @@ def _coerce_scalar(value: Any, field_type: str, field: str) -> Any:
         if field_type == "int64":
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise ValueError("not an integer")
-            return int(value)
+            number = int(value)
+            if not INT64_MIN <= number <= INT64_MAX:
+                raise OverflowError("outside 64 bits")
+            return number
         if field_type in ("float64", "decimal"):
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise ValueError("not a number")

@@ -22,7 +22,8 @@ DIBAO = "civil.dibao_recipients"
 DEATHS = "civil.death_registrations"
 FUNDS = "finance.fund_disbursements"
 CASE = {"purpose": "supervision", "case_ref": "JW-CMP-1"}
-ID_NUMBER = re.compile(rb"\d{17}[\dX]")
+# an ID number standing alone: 24-hex tokens can hold 18 digits in a row by chance
+ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
 
 PAYROLL_ON_DIBAO: dict[str, Any] = {
     "left": {"dataset": PAYROLL, "key": "id_number", "fields": ["name", "employer"]},

@@ -29,6 +29,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from audit.search import EventFilter, list_events
 from gateway.comparison.service import match
@@ -406,9 +407,6 @@ def test_hostile_bodies_are_4xx_never_500(gw: DemoGateway, mutate: Any) -> None:
     assert b"Traceback" not in resp.content
 
 
-@pytest.mark.xfail(strict=True, reason="adapters: an int64 filter value beyond 64 bits reaches "
-                   "the SQLite driver (OverflowError → 500), in queries as in comparisons; "
-                   "reported, adapters/ and gateway/query/validate.py are not ours to edit")
 def test_an_integer_beyond_64_bits_in_a_side_filter_is_400(gw: DemoGateway) -> None:
     from fastapi.testclient import TestClient
 
@@ -670,13 +668,17 @@ def test_a_change_committed_during_concurrent_queries_governs_every_later_one(
 
 
 def test_a_non_integer_generation_fails_closed_with_503(tmp_path: Path) -> None:
-    """SQLite lets a text value through the "only grows" trigger (text sorts above
-    numbers): queries must then fail closed with 503, not 500."""
+    """SQLite compares text above any number, so a text value once passed the "only
+    grows" trigger; migration 0007 refuses it. Should an insider with DDL rights drop
+    that guard, queries still fail closed with 503, not 500."""
     from fastapi.testclient import TestClient
 
     with demo_gateway(tmp_path / "h") as gw:
         client = TestClient(gw.client.app, raise_server_exceptions=False)
         assert _phone(gw)[0] == 200
+        with pytest.raises(DBAPIError, match="only grows"):
+            _sql(gw, "UPDATE catalog_generation SET value = 'abc'")
+        _sql(gw, "DROP TRIGGER catalog_generation_grows")
         _sql(gw, "UPDATE catalog_generation SET value = 'abc'")
         body = {"fields": ["region_code"], "limit": 1, **GEN_CASE}
         resp = client.post(f"/api/v1/datasets/{DIBAO}/query", json=body,
@@ -688,10 +690,6 @@ def test_a_non_integer_generation_fails_closed_with_503(tmp_path: Path) -> None:
         assert resp.status_code == 503, resp.text
 
 
-@pytest.mark.xfail(strict=True, reason="SQLite catalogs: REPLACE deletes and re-inserts the "
-                   "generation row without firing the DELETE trigger (recursive_triggers is "
-                   "off), so the counter can be set back and a stale cached entry served; "
-                   "needs a BEFORE INSERT trigger in a migration (not ours to edit): reported")
 def test_the_generation_cannot_be_set_back_by_replace_on_sqlite(tmp_path: Path) -> None:
     with demo_gateway(tmp_path / "h") as gw:
         assert _phone(gw) == (200, ("mask", "phone_partial"))  # cached under generation g
