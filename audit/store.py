@@ -197,6 +197,13 @@ class AuditStore:
         row = cur.fetchone()
         return (0, None) if row is None else (int(row[0]), row[1])
 
+    def has_event(self, cur: Any, seq: int, hash_hex: str) -> bool:
+        """Whether the chain holds event ``seq`` with this hash (a commit that may or may
+        not have happened before the connection broke)."""
+        p = self.p
+        cur.execute(f"SELECT 1 FROM audit_events WHERE seq = {p} AND hash = {p}", (seq, hash_hex))
+        return cur.fetchone() is not None
+
     def insert_events(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         """One statement for the batch: COPY on PostgreSQL (~2.5x executemany)."""
         if self.dialect == "postgresql":

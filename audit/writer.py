@@ -104,6 +104,10 @@ class GroupCommitWriter:
         self._dirty = False
         self._head: tuple[int, str] | None = None  # (seq, hash) this writer last committed
         self._quiet = False  # the last batch found the head where this writer left it
+        # (rows, receipts, checkpoint) of a commit sent whose outcome is unknown: a
+        # connection that breaks under COMMIT may have committed it
+        self._attempt: tuple[list[tuple[Any, ...]], list[Receipt], dict[str, Any] | None] | None
+        self._attempt = None
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
     def start(self, last_checkpoint_seq: int) -> None:
@@ -181,6 +185,7 @@ class GroupCommitWriter:
 
     def _commit_batch(self, batch: list[Pending]) -> None:
         error: BaseException | None = None
+        self._attempt = None
         for attempt in range(2):
             reused = self._conn is not None
             try:
@@ -232,16 +237,26 @@ class GroupCommitWriter:
         if expected is not None and self._quiet and self.store.dialect == "postgresql":
             rows, receipts = _chain(batch, *expected)
             checkpoint = self._checkpoint_for(rows)
+            self._attempt = (rows, receipts, checkpoint)
             if self.store.append_if_head(conn, expected, rows, checkpoint):
                 self.metrics.optimistic += 1
                 return self._committed(batch, rows, receipts, checkpoint)
+            self._attempt = None  # refused: nothing was written
             self.metrics.optimistic_missed += 1
             expected = None
         cur, seq, head = self.store.begin_at_head(conn)
         try:
             self._quiet = expected is not None and (seq, head) == expected
+            earlier, self._attempt = self._attempt, None
+            if earlier is not None and self.store.has_event(
+                cur, earlier[0][-1][0], earlier[0][-1][2]
+            ):
+                # the try before this one committed after all: never chain it twice
+                self.store.commit(conn)
+                return self._committed(batch, *earlier)
             rows, receipts = _chain(batch, seq, head or GENESIS_HASH)
             checkpoint = self._checkpoint_for(rows)
+            self._attempt = (rows, receipts, checkpoint)
             self.store.insert_and_commit(conn, cur, rows, checkpoint)
         finally:
             cur.close()
