@@ -1,8 +1,10 @@
-"""The one native extension: the ``hash`` mask's HMAC kernel over OpenSSL (libcrypto).
+"""The native extensions: the ``hash`` mask's HMAC kernel over OpenSSL (libcrypto) and
+single-pass kernels for two partial masks.
 
 Everything else is declared in pyproject.toml. The extension is optional: without a C
 compiler or OpenSSL headers the install still succeeds and the mask falls back to the
-pure-Python path, which gives the same tokens (``make install`` installs the headers).
+pure-Python or vectorised path, which gives the same results (``make install`` installs
+the OpenSSL headers).
 """
 
 from setuptools import Extension, setup
@@ -15,6 +17,12 @@ setup(
             libraries=["crypto"],
             extra_compile_args=["-O3"],
             optional=True,
-        )
+        ),
+        Extension(
+            "gateway.masking._partial_masks",
+            sources=["gateway/masking/_partial_masks.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
     ]
 )

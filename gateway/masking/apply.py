@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 import pyarrow as pa
 
 from catalog.classification import MaskMethod
-from gateway.masking import partial, small
+from gateway.masking import native, partial, small
 from gateway.masking.kernels import as_text
 from gateway.masking.tokens import hash_array
 
@@ -48,7 +48,7 @@ def _vectorised_text(text: pa.Array, method: str, hash_key: bytes | None) -> pa.
     mask = TEXT_MASKS.get(method)
     if mask is None:
         raise ValueError(f"unknown mask method {method!r}")
-    return mask(text)
+    return native.mask_text(text, method, mask)
 
 
 def mask_array(
