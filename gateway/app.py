@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from gateway.comparison.service import Comparer
 from gateway.container import Services, build_services
@@ -40,7 +41,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             # services passed in are closed by whoever built them
             services.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their assets served from this process (fastapi-offline): the
+    # default pages load Swagger UI from a CDN and are blank on an offline network
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="Sluice",
         version="0.1.0",
