@@ -8,6 +8,8 @@ sources re-pointed there. Tokens come from the embedded issuer, as in ``sluice t
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from audit.search import EventFilter, list_events
 from catalog.demo.generator import GenerationReport, Sizes
 from catalog.demo.targets import open_target
 from catalog.models import Source, User
@@ -68,6 +72,40 @@ class DemoGateway:
             headers=self.headers(subject),
             params=params,
         )
+
+    def compare(self, subject: str, body: Any, **params: Any) -> Any:
+        """``POST /api/v1/comparisons`` with the body as raw JSON text (so that even lone
+        surrogates travel, as ``\\ud800`` escapes)."""
+        headers = {**self.headers(subject), "content-type": "application/json"}
+        return self.client.post(
+            "/api/v1/comparisons", content=json.dumps(body), headers=headers, params=params
+        )
+
+    def sql(self, statement: str, **params: Any) -> None:
+        """An edit made behind the application's back, as an operator with psql would."""
+        with self.services.engine.begin() as conn:
+            conn.execute(text(statement), params)
+
+    def request_events(self, request_id: str, want: int) -> list[dict[str, Any]]:
+        """A request's audit events, oldest first (a comparison's sides carry
+        ``<id>.left`` / ``<id>.right``); completions are queued behind the response, so
+        poll briefly until ``want`` are there."""
+        events: list[dict[str, Any]] = []
+        for _ in range(100):
+            page = list_events(store=self.services.audit.store, filters=EventFilter(),
+                               limit=300, order="desc")  # fmt: skip
+            events = [e for e in reversed(page["items"])
+                      if (e.get("request_id") or "").split(".")[0] == request_id]  # fmt: skip
+            if len(events) >= want:
+                break
+            time.sleep(0.05)
+        return events
+
+    def last_request_id(self) -> str:
+        """The request id of the newest audit event (a comparison's, not its side's)."""
+        page = list_events(store=self.services.audit.store, filters=EventFilter(), limit=1,
+                           order="desc")  # fmt: skip
+        return str(page["items"][0]["request_id"]).split(".")[0]
 
     def point_sources_at(self, kind: str, url: str) -> None:
         """Re-point every demo source at one database holding all five tables."""

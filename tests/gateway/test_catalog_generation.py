@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gateway.query.entries import GenerationCache
@@ -35,12 +34,6 @@ def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
         drop_pg_database(name)
 
 
-def _sql(gw: DemoGateway, statement: str, **params: object) -> None:
-    """An edit made behind the application's back, as an operator with psql would."""
-    with gw.services.engine.begin() as conn:
-        conn.execute(text(statement), params)
-
-
 def _columns(gw: DemoGateway, body: dict[str, object]) -> dict[str, dict[str, object]]:
     resp = gw.query("alice", DIBAO, body)
     assert resp.status_code == 200, resp.text
@@ -50,7 +43,7 @@ def _columns(gw: DemoGateway, body: dict[str, object]) -> dict[str, dict[str, ob
 def test_a_field_raised_by_hand_in_sql_is_refused_on_the_next_query(gw: DemoGateway) -> None:
     body = {"fields": ["phone", "region_code"], "limit": 3, **CASE}
     assert _columns(gw, body)["phone"]["action"] == "mask"  # cached now
-    _sql(gw, "UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'phone'", d=DIBAO)
+    gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'phone'", d=DIBAO)
     refused = gw.query("alice", DIBAO, body)
     assert refused.status_code == 403, refused.text
     assert "phone" in refused.json()["message"]
@@ -59,7 +52,7 @@ def test_a_field_raised_by_hand_in_sql_is_refused_on_the_next_query(gw: DemoGate
 def test_an_entry_withdrawn_by_hand_is_gone_on_the_next_query(gw: DemoGateway) -> None:
     body = {"fields": ["region_code"], "limit": 1, **CASE}
     assert gw.query("alice", DIBAO, body).status_code == 200
-    _sql(gw, "UPDATE datasets SET status = 'draft' WHERE id = :d", d=DIBAO)
+    gw.sql("UPDATE datasets SET status = 'draft' WHERE id = :d", d=DIBAO)
     assert gw.query("alice", DIBAO, body).status_code == 404
 
 
@@ -68,8 +61,7 @@ def test_a_grant_revoked_by_hand_stops_unmasking_on_the_next_query(gw: DemoGatew
     body = {"fields": ["phone", "region_code"], "limit": 2, **CASE}
     assert _columns(gw, body)["phone"]["action"] == "mask"
     now = datetime.now(UTC)
-    _sql(
-        gw,
+    gw.sql(
         "INSERT INTO access_requests (id, requester, dataset_id, department, fields, purpose, "
         "case_ref, justification, days, status, required_approvals, approvals, created_at, "
         "approved_at, expires_at) VALUES ('ar_gen', 'alice', :d, 'civil', :f, 'supervision', "
@@ -78,7 +70,7 @@ def test_a_grant_revoked_by_hand_stops_unmasking_on_the_next_query(gw: DemoGatew
         exp=now + timedelta(days=1),
     )  # fmt: skip
     assert _columns(gw, body)["phone"]["action"] == "allow"
-    _sql(gw, "UPDATE access_requests SET status = 'revoked' WHERE id = 'ar_gen'")
+    gw.sql("UPDATE access_requests SET status = 'revoked' WHERE id = 'ar_gen'")
     assert _columns(gw, body)["phone"]["action"] == "mask"
 
 
@@ -90,8 +82,8 @@ def test_the_generation_only_grows(gw: DemoGateway) -> None:
         "DELETE FROM catalog_generation",
     ):
         with pytest.raises(DBAPIError, match="only grows"):
-            _sql(gw, statement)
-    _sql(gw, "UPDATE catalog_generation SET value = value + 1")  # harmless: forces reloads
+            gw.sql(statement)
+    gw.sql("UPDATE catalog_generation SET value = value + 1")  # harmless: forces reloads
 
 
 def test_a_value_loaded_before_a_change_is_never_served_after_it() -> None:

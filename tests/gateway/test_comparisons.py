@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from audit.search import EventFilter, list_events
 from audit.verify import verify_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -35,37 +33,16 @@ PAYROLL_ON_DIBAO: dict[str, Any] = {
 }  # fmt: skip
 
 
-def compare(gw: DemoGateway, subject: str, body: dict[str, Any], **params: Any) -> Any:
-    return gw.client.post(
-        "/api/v1/comparisons", json=body, headers=gw.headers(subject), params=params
-    )
-
-
 def _matches(resp: Any) -> dict[str, Any]:
     assert resp.status_code == 200, resp.text
     return dict(orjson.loads(resp.content))
-
-
-def _events(gw: DemoGateway, request_id: str, want: int) -> list[dict[str, Any]]:
-    """The request's events (the sides carry ``<id>.left`` / ``<id>.right``); completions
-    are queued behind the response, so poll briefly."""
-    events: list[dict[str, Any]] = []
-    for _ in range(100):
-        page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=200,
-                           order="desc")  # fmt: skip
-        events = [e for e in reversed(page["items"])
-                  if (e.get("request_id") or "").split(".")[0] == request_id]  # fmt: skip
-        if len(events) >= want:
-            break
-        time.sleep(0.05)
-    return events
 
 
 def test_payroll_on_dibao_finds_exactly_the_planted_anomalies(gw: DemoGateway) -> None:
     """dora (L3, every county): public employees drawing the subsistence allowance. The
     decoys (people whose dibao was terminated) are not matched."""
     assert gw.report is not None
-    out = _matches(compare(gw, "dora", PAYROLL_ON_DIBAO))
+    out = _matches(gw.compare("dora", PAYROLL_ON_DIBAO))
     assert out["row_count"] == gw.report.anomalies.payroll_on_dibao
     names = [c["name"] for c in out["columns"]]
     assert names == ["key_token", "left.name", "left.employer", "right.monthly_amount",
@@ -79,7 +56,7 @@ def test_payroll_on_dibao_finds_exactly_the_planted_anomalies(gw: DemoGateway) -
 
 def test_no_identity_number_leaves_in_any_format(gw: DemoGateway) -> None:
     for fmt in ("json", "csv", "ndjson"):
-        resp = compare(gw, "dora", PAYROLL_ON_DIBAO, format=fmt)
+        resp = gw.compare("dora", PAYROLL_ON_DIBAO, format=fmt)
         assert resp.status_code == 200, resp.text
         assert not ID_NUMBER.search(resp.content), fmt
 
@@ -92,7 +69,7 @@ def test_dead_still_paid(gw: DemoGateway) -> None:
         "right": {"dataset": DEATHS, "key": "id_number", "fields": ["death_date"]},
         **CASE,
     }  # fmt: skip
-    out = _matches(compare(gw, "dora", body))
+    out = _matches(gw.compare("dora", body))
     assert out["row_count"] == gw.report.anomalies.deceased_still_active
 
 
@@ -114,7 +91,7 @@ def test_alice_matches_only_within_her_county(gw_sqlite: DemoGateway) -> None:
         ).fetchone()[0]
     finally:
         db.close()
-    out = _matches(compare(gw_sqlite, "alice", PAYROLL_ON_DIBAO))
+    out = _matches(gw_sqlite.compare("alice", PAYROLL_ON_DIBAO))
     assert out["row_count"] == expected
     assert everywhere > expected or everywhere == expected == 0
     assert all(r["right.region_code"].startswith("430121") for r in out["rows"])
@@ -122,17 +99,17 @@ def test_alice_matches_only_within_her_county(gw_sqlite: DemoGateway) -> None:
 
 def test_tokens_are_keyed_by_the_case(gw_sqlite: DemoGateway) -> None:
     """Same matches under another case reference, but tokens that cannot be linked."""
-    one = _matches(compare(gw_sqlite, "dora", PAYROLL_ON_DIBAO))
-    other = _matches(compare(gw_sqlite, "dora", {**PAYROLL_ON_DIBAO, "case_ref": "JW-CMP-2"}))
+    one = _matches(gw_sqlite.compare("dora", PAYROLL_ON_DIBAO))
+    other = _matches(gw_sqlite.compare("dora", {**PAYROLL_ON_DIBAO, "case_ref": "JW-CMP-2"}))
     assert one["row_count"] == other["row_count"] > 0
     assert not {r["key_token"] for r in one["rows"]} & {r["key_token"] for r in other["rows"]}
 
 
 def test_a_comparison_is_audited_side_by_side(gw_sqlite: DemoGateway) -> None:
-    resp = compare(gw_sqlite, "dora", PAYROLL_ON_DIBAO, format="csv")
+    resp = gw_sqlite.compare("dora", PAYROLL_ON_DIBAO, format="csv")
     assert resp.status_code == 200, resp.text
     request_id = resp.headers["X-Request-Id"]
-    events = _events(gw_sqlite, request_id, want=6)
+    events = gw_sqlite.request_events(request_id, 6)
     by_type = {(e["type"], e["request_id"]): e for e in events}
     assert ("query.started", f"{request_id}.left") in by_type
     assert ("query.started", f"{request_id}.right") in by_type
@@ -152,7 +129,7 @@ def test_a_comparison_is_audited_side_by_side(gw_sqlite: DemoGateway) -> None:
 
 
 def test_the_limit_cuts_the_matches_and_says_so(gw_sqlite: DemoGateway) -> None:
-    out = _matches(compare(gw_sqlite, "dora", {**PAYROLL_ON_DIBAO, "limit": 1}))
+    out = _matches(gw_sqlite.compare("dora", {**PAYROLL_ON_DIBAO, "limit": 1}))
     assert out["row_count"] == 1
     assert out["truncated"] is True
 
@@ -168,32 +145,26 @@ def test_an_l2_analyst_cannot_compare_l3_entries(gw_sqlite: DemoGateway) -> None
         "right": {"dataset": DIBAO, "key": "id_number"},
         **CASE,
     }
-    resp = compare(gw_sqlite, "arthur", body)
+    resp = gw_sqlite.compare("arthur", body)
     assert resp.status_code == 403, resp.text
-    events = _events(gw_sqlite, resp.headers.get("X-Request-Id") or _last_request(gw_sqlite),
-                     want=3)  # fmt: skip
+    request_id = resp.headers.get("X-Request-Id") or gw_sqlite.last_request_id()
+    events = gw_sqlite.request_events(request_id, 3)
     kinds = [(e["type"], e["request_id"].rsplit(".", 1)[-1]) for e in events]
     assert ("query.denied", "right") in kinds
     assert ("query.started", "left") in kinds and ("query.failed", "left") in kinds
     assert not any(t.startswith("comparison.") for t, _ in kinds)
 
 
-def _last_request(gw: DemoGateway) -> str:
-    page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=1,
-                       order="desc")  # fmt: skip
-    return str(page["items"][0]["request_id"]).split(".")[0]
-
-
 @pytest.mark.parametrize("subject", ["sam", "root", "fiona", "carl"])
 def test_who_may_not_query_may_not_compare(gw_sqlite: DemoGateway, subject: str) -> None:
-    assert compare(gw_sqlite, subject, PAYROLL_ON_DIBAO).status_code == 403
+    assert gw_sqlite.compare(subject, PAYROLL_ON_DIBAO).status_code == 403
 
 
 def test_filtering_a_side_on_a_masked_field_is_refused(gw_sqlite: DemoGateway) -> None:
     body = {**PAYROLL_ON_DIBAO,
             "left": {**PAYROLL_ON_DIBAO["left"],
                      "where": [{"field": "name", "op": "=", "value": "张伟"}]}}  # fmt: skip
-    resp = compare(gw_sqlite, "dora", body)
+    resp = gw_sqlite.compare("dora", body)
     assert resp.status_code == 403, resp.text
 
 
@@ -204,14 +175,14 @@ def test_a_key_hidden_by_policy_is_refused(gw_sqlite: DemoGateway) -> None:
         "right": {"dataset": FUNDS, "key": "project"},
         **CASE,
     }
-    assert compare(gw_sqlite, "arthur", body).status_code == 200  # both visible to him
+    assert gw_sqlite.compare("arthur", body).status_code == 200  # both visible to him
     with gw_sqlite.services.engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE fields SET level = 'L4' WHERE dataset_id = ? AND name = 'payee_uscc'",
             (FUNDS,),
         )
     try:
-        resp = compare(gw_sqlite, "arthur", body)
+        resp = gw_sqlite.compare("arthur", body)
         assert resp.status_code == 403, resp.text
         assert "payee_uscc" in resp.text
     finally:
@@ -224,21 +195,21 @@ def test_a_key_hidden_by_policy_is_refused(gw_sqlite: DemoGateway) -> None:
 
 def test_unknown_dataset_and_bad_bodies_are_4xx(gw_sqlite: DemoGateway) -> None:
     missing = {**PAYROLL_ON_DIBAO, "right": {"dataset": "civil.nothing", "key": "id_number"}}
-    assert compare(gw_sqlite, "dora", missing).status_code == 404
+    assert gw_sqlite.compare("dora", missing).status_code == 404
     unknown_key = {**PAYROLL_ON_DIBAO, "right": {"dataset": DIBAO, "key": "no_such_field"}}
-    assert compare(gw_sqlite, "dora", unknown_key).status_code == 400
+    assert gw_sqlite.compare("dora", unknown_key).status_code == 400
     no_case = {k: v for k, v in PAYROLL_ON_DIBAO.items() if k != "case_ref"}
-    assert compare(gw_sqlite, "dora", no_case).status_code == 400  # validation: 400 here
+    assert gw_sqlite.compare("dora", no_case).status_code == 400  # validation: 400 here
 
 
 def test_a_side_larger_than_the_ceiling_is_refused_not_cut(tmp_path: Path) -> None:
     """A partial comparison would read as "no anomaly": over the ceiling is a 413."""
     with demo_gateway(tmp_path / "h", comparison_max_side_rows=100) as gw:
-        resp = compare(gw, "dora", PAYROLL_ON_DIBAO)
+        resp = gw.compare("dora", PAYROLL_ON_DIBAO)
         assert resp.status_code == 413, resp.text
         assert "narrow it" in resp.json()["message"]
-        request_id = _last_request(gw)
-        events = _events(gw, request_id, want=5)
+        request_id = gw.last_request_id()
+        events = gw.request_events(request_id, 5)
         kinds = {(e["type"], e["request_id"].rsplit(".", 1)[-1]) for e in events}
         assert ("comparison.failed", request_id) in kinds
         assert ("query.completed", "left") in kinds

@@ -31,7 +31,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from audit.search import EventFilter, list_events
 from gateway.comparison.service import match
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
@@ -48,14 +47,6 @@ ALICE_PREFIX = "430121"
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
     with demo_gateway(tmp_path_factory.mktemp("gw-rt-cmp")) as gateway:
         yield gateway
-
-
-def compare(gw: DemoGateway, subject: str, body: Any, **params: Any) -> Any:
-    """Posts the body as raw JSON (so lone surrogates travel as ``\\ud800`` escapes)."""
-    headers = {**gw.headers(subject), "content-type": "application/json"}
-    return gw.client.post(
-        "/api/v1/comparisons", content=json.dumps(body), headers=headers, params=params
-    )
 
 
 def _json(resp: Any) -> dict[str, Any]:
@@ -83,27 +74,6 @@ def _source(gw: DemoGateway, department: str, sql: str) -> list[tuple[Any, ...]]
         return conn.execute(sql).fetchall()
 
 
-def _events(gw: DemoGateway, request_id: str, want: int) -> list[dict[str, Any]]:
-    """A request's events, oldest first (sides carry ``<id>.left`` / ``<id>.right``);
-    completions are queued behind the response, so poll briefly."""
-    events: list[dict[str, Any]] = []
-    for _ in range(100):
-        page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=300,
-                           order="desc")  # fmt: skip
-        events = [e for e in reversed(page["items"])
-                  if (e.get("request_id") or "").split(".")[0] == request_id]  # fmt: skip
-        if len(events) >= want:
-            break
-        time.sleep(0.05)
-    return events
-
-
-def _last_request(gw: DemoGateway) -> str:
-    page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=1,
-                       order="desc")  # fmt: skip
-    return str(page["items"][0]["request_id"]).split(".")[0]
-
-
 def _kinds(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(type, side) per event, side being left/right or "cmp" for the comparison's own."""
     out = []
@@ -111,11 +81,6 @@ def _kinds(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
         rid = e["request_id"]
         out.append((e["type"], rid.rsplit(".", 1)[-1] if "." in rid else "cmp"))
     return out
-
-
-def _sql(gw: DemoGateway, statement: str, **params: Any) -> None:
-    with gw.services.engine.begin() as conn:
-        conn.execute(text(statement), params)
 
 
 # ------------------------------------------------------------------ rows and fields
@@ -131,7 +96,7 @@ def test_alice_never_matches_rows_outside_her_county_on_either_side(gw: DemoGate
                   "where": [{"field": "region_code", "op": "!=", "value": ALICE_PREFIX}]},
         **CASE,
     }  # fmt: skip
-    rows = _json(compare(gw, "alice", body))["rows"]
+    rows = _json(gw.compare("alice", body))["rows"]
     for row in rows:
         assert row["left.region_code"].startswith(ALICE_PREFIX)
         assert row["right.region_code"].startswith(ALICE_PREFIX)
@@ -141,7 +106,7 @@ def test_alice_never_matches_rows_outside_her_county_on_either_side(gw: DemoGate
         "right": {"dataset": DIBAO, "key": "region_code", "fields": ["status"]},
         "limit": 10_000, **CASE,
     }  # fmt: skip
-    out = _json(compare(gw, "alice", by_region))
+    out = _json(gw.compare("alice", by_region))
     mine = f"WHERE region_code LIKE '{ALICE_PREFIX}%' GROUP BY region_code"
     payroll = dict(_source(gw, "finance", f"SELECT region_code, count(*) FROM payroll {mine}"))
     dibao = dict(_source(gw, "civil",
@@ -159,7 +124,7 @@ def test_other_counties_by_filter_give_no_matches(gw: DemoGateway) -> None:
         "right": {"dataset": DIBAO, "key": "id_number"},
         **CASE,
     }  # fmt: skip
-    assert _json(compare(gw, "alice", body))["row_count"] == 0
+    assert _json(gw.compare("alice", body))["row_count"] == 0
 
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "parquet", "arrow"])
@@ -174,7 +139,7 @@ def test_no_clear_identity_number_phone_or_card_in_any_format(gw: DemoGateway, f
                   "fields": ["id_number", "name", "phone", "address"]},
         **CASE,
     }  # fmt: skip
-    resp = compare(gw, "dora", body, format=fmt)
+    resp = gw.compare("dora", body, format=fmt)
     rows = _rows(resp, fmt)
     assert rows
     assert all(str(r["key_token"]).startswith("tk_") for r in rows)
@@ -197,35 +162,35 @@ def test_a_field_raised_above_clearance_refuses_the_comparison_at_once(gw: DemoG
         "right": {"dataset": DIBAO, "key": "id_number", "fields": ["monthly_amount"]},
         **CASE,
     }  # fmt: skip
-    assert compare(gw, "dora", body).status_code == 200  # entry cached now
-    _sql(gw, "UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'monthly_amount'",
+    assert gw.compare("dora", body).status_code == 200  # entry cached now
+    gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'monthly_amount'",
          d=DIBAO)  # fmt: skip
     try:
-        resp = compare(gw, "dora", body)
+        resp = gw.compare("dora", body)
         assert resp.status_code == 403, resp.text
         assert "monthly_amount" in resp.text
-        kinds = _kinds(_events(gw, _last_request(gw), want=3))
+        kinds = _kinds(gw.request_events(gw.last_request_id(), 3))
         assert ("query.started", "left") in kinds and ("query.failed", "left") in kinds
         assert ("query.denied", "right") in kinds
         assert not any(t.startswith("comparison.") for t, _ in kinds)
     finally:
-        _sql(gw, "UPDATE fields SET level = 'L2' WHERE dataset_id = :d "
+        gw.sql("UPDATE fields SET level = 'L2' WHERE dataset_id = :d "
              "AND name = 'monthly_amount'", d=DIBAO)  # fmt: skip
 
 
 def test_a_draft_entry_on_either_side_is_unknown(gw: DemoGateway) -> None:
     body = {"left": {"dataset": PAYROLL, "key": "id_number"},
             "right": {"dataset": DEATHS, "key": "id_number"}, **CASE}  # fmt: skip
-    assert compare(gw, "dora", body).status_code == 200
-    _sql(gw, "UPDATE datasets SET status = 'draft' WHERE id = :d", d=DEATHS)
+    assert gw.compare("dora", body).status_code == 200
+    gw.sql("UPDATE datasets SET status = 'draft' WHERE id = :d", d=DEATHS)
     try:
-        assert compare(gw, "dora", body).status_code == 404
-        kinds = _kinds(_events(gw, _last_request(gw), want=2))
+        assert gw.compare("dora", body).status_code == 404
+        kinds = _kinds(gw.request_events(gw.last_request_id(), 2))
         assert kinds == [("query.started", "left"), ("query.failed", "left")]
         swapped = {**body, "left": body["right"], "right": body["left"]}
-        assert compare(gw, "dora", swapped).status_code == 404
+        assert gw.compare("dora", swapped).status_code == 404
     finally:
-        _sql(gw, "UPDATE datasets SET status = 'published' WHERE id = :d", d=DEATHS)
+        gw.sql("UPDATE datasets SET status = 'published' WHERE id = :d", d=DEATHS)
 
 
 # ------------------------------------------------------------------ filters and tokens
@@ -252,7 +217,7 @@ def test_filters_on_the_masked_key_or_masked_fields_are_refused(
     side = {"dataset": DIBAO, "key": "id_number", "where": [where]}
     other = {"dataset": PAYROLL, "key": "id_number"}
     for body in ({"left": side, "right": other, **CASE}, {"left": other, "right": side, **CASE}):
-        resp = compare(gw, "dora", body)
+        resp = gw.compare("dora", body)
         assert resp.status_code == 403, resp.text
 
 
@@ -262,7 +227,7 @@ def test_tokens_from_one_case_do_not_find_anyone_under_another(gw: DemoGateway) 
     body = {"left": {"dataset": FUNDS, "key": "payee_uscc"},
             "right": {"dataset": FUNDS, "key": "payee_uscc"}, "limit": 1,
             "purpose": "supervision", "case_ref": "RT-A"}  # fmt: skip
-    token = _json(compare(gw, "arthur", body))["rows"][0]["key_token"]
+    token = _json(gw.compare("arthur", body))["rows"][0]["key_token"]
 
     def found(case_ref: str) -> int:
         resp = gw.query("arthur", FUNDS, {
@@ -274,7 +239,7 @@ def test_tokens_from_one_case_do_not_find_anyone_under_another(gw: DemoGateway) 
     assert found("RT-A") >= 1
     assert found("RT-B") == 0
     # and the comparison itself under case B gives other tokens for the same payees
-    other = _json(compare(gw, "arthur", {**body, "case_ref": "RT-B", "limit": 10_000}))
+    other = _json(gw.compare("arthur", {**body, "case_ref": "RT-B", "limit": 10_000}))
     assert token not in {r["key_token"] for r in other["rows"]}
 
 
@@ -282,14 +247,14 @@ def test_key_filters_by_token_on_a_hash_masked_key_stay_within_the_case(gw: Demo
     """A token filter on the key itself (a ``hash`` key for arthur) selects that payee
     only; a token of another case selects nothing."""
     base = {"dataset": FUNDS, "key": "payee_uscc", "fields": ["amount"]}
-    probe = _json(compare(gw, "arthur", {"left": base, "right": base, "limit": 1,
+    probe = _json(gw.compare("arthur", {"left": base, "right": base, "limit": 1,
                                         "purpose": "supervision", "case_ref": "RT-C"}))
     token = probe["rows"][0]["key_token"]
     flt = [{"field": "payee_uscc", "op": "=", "value": token}]
-    same = _json(compare(gw, "arthur", {"left": {**base, "where": flt}, "right": base,
+    same = _json(gw.compare("arthur", {"left": {**base, "where": flt}, "right": base,
                                        "purpose": "supervision", "case_ref": "RT-C"}))
     assert same["row_count"] >= 1 and {r["key_token"] for r in same["rows"]} == {token}
-    other = _json(compare(gw, "arthur", {"left": {**base, "where": flt}, "right": base,
+    other = _json(gw.compare("arthur", {"left": {**base, "where": flt}, "right": base,
                                         "purpose": "supervision", "case_ref": "RT-D"}))
     assert other["row_count"] == 0
 
@@ -303,17 +268,17 @@ def test_limits_duplicates_same_dataset_and_mixed_key_types(gw: DemoGateway) -> 
     huge = {"left": {"dataset": DIBAO, "key": "id_number", "fields": ["status"]},
             "right": {"dataset": DIBAO, "key": "id_number", "fields": ["status", "status"]},
             "limit": 10**30, **CASE}  # fmt: skip
-    out = _json(compare(gw, "dora", huge))
+    out = _json(gw.compare("dora", huge))
     assert out["row_count"] == _source(gw, "civil", "SELECT count(*) FROM dibao_recipients")[0][0]
     assert [c["name"] for c in out["columns"]] == ["key_token", "left.status", "right.status"]
     for bad in (0, -1, "x", 1.5):
-        assert compare(gw, "dora", {**huge, "limit": bad}).status_code == 400
+        assert gw.compare("dora", {**huge, "limit": bad}).status_code == 400
     mixed = {"left": {"dataset": FUNDS, "key": "amount"},
              "right": {"dataset": DIBAO, "key": "household_size"}, **CASE}  # fmt: skip
-    assert compare(gw, "dora", mixed).status_code == 200
+    assert gw.compare("dora", mixed).status_code == 200
     dates = {"left": {"dataset": DEATHS, "key": "death_date"},
              "right": {"dataset": DIBAO, "key": "start_date"}, "limit": 5, **CASE}  # fmt: skip
-    assert compare(gw, "dora", dates).status_code == 200
+    assert gw.compare("dora", dates).status_code == 200
 
 
 def test_a_low_cardinality_key_is_cut_at_the_cap_without_materialising_the_product(
@@ -325,7 +290,7 @@ def test_a_low_cardinality_key_is_cut_at_the_cap_without_materialising_the_produ
     body = {"left": {"dataset": DIBAO, "key": "status", "fields": ["monthly_amount"]},
             "right": {"dataset": DIBAO, "key": "status", "fields": ["household_size"]},
             **CASE}  # fmt: skip
-    out = _json(compare(gw, "dora", body))
+    out = _json(gw.compare("dora", body))
     assert out["row_count"] == 10_000 and out["truncated"] is True
     assert len(out["rows"]) == 10_000
     statuses = dict(_source(gw, "civil", "SELECT status, count(*) FROM dibao_recipients "
@@ -402,7 +367,7 @@ def test_hostile_bodies_are_4xx_never_500(gw: DemoGateway, mutate: Any) -> None:
         **CASE,
     }
     mutate(body)
-    resp = compare(gw, "dora", body)
+    resp = gw.compare("dora", body)
     assert 400 <= resp.status_code < 500, resp.text
     assert b"Traceback" not in resp.content
 
@@ -428,10 +393,10 @@ def test_every_format_is_on_record_with_the_digest_of_the_bytes_sent(
     body = {"left": {"dataset": DIBAO, "key": "id_number", "fields": ["region_code"]},
             "right": {"dataset": DEATHS, "key": "id_number", "fields": ["death_date"]},
             **CASE}  # fmt: skip
-    resp = compare(gw, "dora", body, format=fmt)
+    resp = gw.compare("dora", body, format=fmt)
     assert resp.status_code == 200, resp.text
     request_id = resp.headers["X-Request-Id"]
-    events = _events(gw, request_id, want=6)
+    events = gw.request_events(request_id, 6)
     kinds = _kinds(events)
     for side in ("left", "right"):
         assert kinds.count(("query.started", side)) == 1
@@ -460,20 +425,20 @@ def test_a_side_failing_at_the_source_is_on_record_once(gw: DemoGateway) -> None
     civil = (gw.settings.demo_data_dir / "civil.db").resolve()
     try:
         for url in (f"sqlite:///{civil}", "sqlite:////nonexistent/dir/finance.db"):
-            _sql(gw, "UPDATE sources SET settings = :s WHERE id = 'finance-db'",
+            gw.sql("UPDATE sources SET settings = :s WHERE id = 'finance-db'",
                  s=json.dumps({"url": url}))  # fmt: skip
             resp = client.post("/api/v1/comparisons", json=body, headers=gw.headers("dora"))
             assert resp.status_code in (400, 403, 404, 409, 502, 503), resp.text
-            kinds = _kinds(_events(gw, _last_request(gw), want=6))
+            kinds = _kinds(gw.request_events(gw.last_request_id(), 6))
             assert kinds.count(("query.started", "left")) == 1
             assert kinds.count(("query.failed", "left")) == 1, kinds
             assert kinds.count(("query.failed", "right")) == 1
             assert kinds.count(("comparison.failed", "cmp")) == 1
             assert ("comparison.completed", "cmp") not in kinds
     finally:
-        _sql(gw, "UPDATE sources SET settings = :s WHERE id = 'finance-db'",
+        gw.sql("UPDATE sources SET settings = :s WHERE id = 'finance-db'",
              s=settings if isinstance(settings, str) else json.dumps(settings))  # fmt: skip
-    assert compare(gw, "dora", body).status_code == 200
+    assert gw.compare("dora", body).status_code == 200
 
 
 # ------------------------------------------------------------------ quota and caps
@@ -486,17 +451,17 @@ def test_comparisons_never_deliver_more_than_the_daily_quota(tmp_path: Path) -> 
     with demo_gateway(tmp_path / "q", daily_row_quota=quota) as gw:
         body = {"left": {"dataset": DIBAO, "key": "status"},
                 "right": {"dataset": DIBAO, "key": "status"}, **CASE}  # fmt: skip
-        first = _json(compare(gw, "dora", {**body, "limit": 25}))
+        first = _json(gw.compare("dora", {**body, "limit": 25}))
         assert first["row_count"] == 25
-        second = _json(compare(gw, "dora", body))
+        second = _json(gw.compare("dora", body))
         assert second["row_count"] == quota - 25 and second["truncated"] is True
-        refused = compare(gw, "dora", body)
+        refused = gw.compare("dora", body)
         assert refused.status_code == 429, refused.text
-        kinds = _kinds(_events(gw, _last_request(gw), want=1))
+        kinds = _kinds(gw.request_events(gw.last_request_id(), 1))
         assert ("query.denied", "left") in kinds
         assert gw.query("dora", DIBAO, {"fields": ["status"], **CASE}).status_code == 429
         # another analyst's quota is untouched
-        assert _json(compare(gw, "arthur", {
+        assert _json(gw.compare("arthur", {
             "left": {"dataset": FUNDS, "key": "project"},
             "right": {"dataset": FUNDS, "key": "project"}, **CASE}))["row_count"] == quota
 
@@ -538,8 +503,7 @@ def _phone(gw: DemoGateway, subject: str = "alice", **case: str) -> tuple[int, A
 def _grant(gw: DemoGateway, grant_id: str, case_ref: str, expires: datetime,
            purpose: str = "supervision") -> None:  # fmt: skip
     now = datetime.now(UTC)
-    _sql(
-        gw,
+    gw.sql(
         "INSERT INTO access_requests (id, requester, dataset_id, department, fields, purpose, "
         "case_ref, justification, days, status, required_approvals, approvals, created_at, "
         "approved_at, expires_at) VALUES (:id, 'alice', :d, 'civil', :f, :p, :c, 'rt', 1, "
@@ -551,12 +515,12 @@ def _grant(gw: DemoGateway, grant_id: str, case_ref: str, expires: datetime,
 
 def test_a_mask_override_governs_the_next_query(cat_gw: DemoGateway) -> None:
     assert _phone(cat_gw) == (200, ("mask", "phone_partial"))
-    _sql(cat_gw, "UPDATE fields SET mask_override = 'redact' WHERE dataset_id = :d "
+    cat_gw.sql("UPDATE fields SET mask_override = 'redact' WHERE dataset_id = :d "
          "AND name = 'phone'", d=DIBAO)  # fmt: skip
     try:
         assert _phone(cat_gw) == (200, ("mask", "redact"))
     finally:
-        _sql(cat_gw, "UPDATE fields SET mask_override = NULL WHERE dataset_id = :d "
+        cat_gw.sql("UPDATE fields SET mask_override = NULL WHERE dataset_id = :d "
              "AND name = 'phone'", d=DIBAO)  # fmt: skip
     assert _phone(cat_gw) == (200, ("mask", "phone_partial"))
 
@@ -569,13 +533,13 @@ def test_a_re_pointed_source_governs_the_next_query(cat_gw: DemoGateway) -> None
         settings = conn.execute(text("SELECT settings FROM sources WHERE id = 'civil-db'")
                                 ).scalar_one()  # fmt: skip
     finance = (cat_gw.settings.demo_data_dir / "finance.db").resolve()
-    _sql(cat_gw, "UPDATE sources SET settings = :s WHERE id = 'civil-db'",
+    cat_gw.sql("UPDATE sources SET settings = :s WHERE id = 'civil-db'",
          s=json.dumps({"url": f"sqlite:///{finance}"}))  # fmt: skip
     try:
         status, _ = _phone(cat_gw)
         assert status != 200 and status < 500
     finally:
-        _sql(cat_gw, "UPDATE sources SET settings = :s WHERE id = 'civil-db'",
+        cat_gw.sql("UPDATE sources SET settings = :s WHERE id = 'civil-db'",
              s=settings if isinstance(settings, str) else json.dumps(settings))  # fmt: skip
     assert _phone(cat_gw)[0] == 200
 
@@ -602,14 +566,14 @@ def test_a_grant_serves_only_its_own_purpose_and_case_never_from_the_cache(
         body = {"left": side, "right": {"dataset": DEATHS, "key": "id_number"}, "limit": 1}
         actions = {}
         for case_ref in ("RT-GEN-A", "RT-GEN-B", "RT-GEN-A"):
-            out = _json(compare(cat_gw, "alice", {**body, "purpose": "supervision",
+            out = _json(cat_gw.compare("alice", {**body, "purpose": "supervision",
                                                  "case_ref": case_ref}))  # fmt: skip
             actions[case_ref] = {c["name"]: c["action"] for c in out["columns"]}["left.phone"]
         assert actions == {"RT-GEN-A": "allow", "RT-GEN-B": "mask"}
-        _sql(cat_gw, "UPDATE access_requests SET status = 'rejected' WHERE id = :i", i=grant_id)
+        cat_gw.sql("UPDATE access_requests SET status = 'rejected' WHERE id = :i", i=grant_id)
         assert _phone(cat_gw) == (200, ("mask", "phone_partial"))
     finally:
-        _sql(cat_gw, "DELETE FROM access_requests WHERE id = :i", i=grant_id)
+        cat_gw.sql("DELETE FROM access_requests WHERE id = :i", i=grant_id)
 
 
 def test_a_grant_expiring_while_cached_stops_at_its_expiry(cat_gw: DemoGateway) -> None:
@@ -624,7 +588,7 @@ def test_a_grant_expiring_while_cached_stops_at_its_expiry(cat_gw: DemoGateway) 
         time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.1)
         assert _phone(cat_gw) == (200, ("mask", "phone_partial"))
     finally:
-        _sql(cat_gw, "DELETE FROM access_requests WHERE id = :i", i=grant_id)
+        cat_gw.sql("DELETE FROM access_requests WHERE id = :i", i=grant_id)
 
 
 def test_a_change_committed_during_concurrent_queries_governs_every_later_one(
@@ -649,7 +613,7 @@ def test_a_change_committed_during_concurrent_queries_governs_every_later_one(
         t.start()
     try:
         time.sleep(0.4)
-        _sql(cat_gw, "UPDATE fields SET level = 'L4' WHERE dataset_id = :d "
+        cat_gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d "
              "AND name = 'phone'", d=DIBAO)  # fmt: skip
         committed = time.perf_counter()
         time.sleep(0.4)
@@ -657,7 +621,7 @@ def test_a_change_committed_during_concurrent_queries_governs_every_later_one(
         stop.set()
         for t in threads:
             t.join()
-        _sql(cat_gw, "UPDATE fields SET level = 'L3' WHERE dataset_id = :d "
+        cat_gw.sql("UPDATE fields SET level = 'L3' WHERE dataset_id = :d "
              "AND name = 'phone'", d=DIBAO)  # fmt: skip
     before = [s for t, s in results if t < committed]
     after = [s for t, s in results if t > committed]
@@ -677,9 +641,9 @@ def test_a_non_integer_generation_fails_closed_with_503(tmp_path: Path) -> None:
         client = TestClient(gw.client.app, raise_server_exceptions=False)
         assert _phone(gw)[0] == 200
         with pytest.raises(DBAPIError, match="only grows"):
-            _sql(gw, "UPDATE catalog_generation SET value = 'abc'")
-        _sql(gw, "DROP TRIGGER catalog_generation_grows")
-        _sql(gw, "UPDATE catalog_generation SET value = 'abc'")
+            gw.sql("UPDATE catalog_generation SET value = 'abc'")
+        gw.sql("DROP TRIGGER catalog_generation_grows")
+        gw.sql("UPDATE catalog_generation SET value = 'abc'")
         body = {"fields": ["region_code"], "limit": 1, **GEN_CASE}
         resp = client.post(f"/api/v1/datasets/{DIBAO}/query", json=body,
                            headers=gw.headers("alice"))  # fmt: skip
@@ -695,10 +659,10 @@ def test_the_generation_cannot_be_set_back_by_replace_on_sqlite(tmp_path: Path) 
         assert _phone(gw) == (200, ("mask", "phone_partial"))  # cached under generation g
         with gw.services.engine.begin() as conn:
             g = conn.execute(text("SELECT value FROM catalog_generation")).scalar_one()
-        _sql(gw, "UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'phone'",
+        gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'phone'",
              d=DIBAO)  # fmt: skip
         try:
-            _sql(gw, "REPLACE INTO catalog_generation (id, value) VALUES (1, :g)", g=g)
+            gw.sql("REPLACE INTO catalog_generation (id, value) VALUES (1, :g)", g=g)
         except Exception:  # refused: the counter is safe
             return
         assert _phone(gw)[0] == 403  # a stale entry would still release the phone
