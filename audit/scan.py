@@ -34,9 +34,8 @@ import orjson
 import psycopg
 
 from audit.chain import ChainChecker, Failure, _index
-from audit.events import INDEX_COLUMNS
+from audit.store import EVENT_COLUMNS as COLUMNS
 
-COLUMNS = ("seq", "prev_hash", "hash", "body", *INDEX_COLUMNS)
 _SELECT = ",".join(COLUMNS)
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 _UNESCAPE = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}

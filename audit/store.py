@@ -25,25 +25,12 @@ import orjson
 import psycopg
 from sqlalchemy.engine import make_url
 
+from audit.events import INDEX_COLUMNS
 from catalog.errors import SluiceError, Unavailable
 
 ADVISORY_KEY = 0x5A1C_E0A0  # "sluice audit": one chain per database
-EVENT_COLUMNS = (
-    "seq",
-    "prev_hash",
-    "hash",
-    "body",
-    "ts",
-    "type",
-    "actor_sub",
-    "actor_dept",
-    "resource",
-    "resource_dept",
-    "outcome",
-    "purpose",
-    "case_ref",
-    "decision_allow",
-)
+# the chain's own columns, then the indexed ones derived from the event (in this order)
+EVENT_COLUMNS = ("seq", "prev_hash", "hash", "body", *INDEX_COLUMNS)
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 _COPY_SQL = f"COPY audit_events ({','.join(EVENT_COLUMNS)}) FROM STDIN"
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"

@@ -23,7 +23,7 @@ from audit.events import GENESIS_HASH
 from audit.store import DRIVER_ERRORS, EVENT_COLUMNS, AuditStore
 from catalog.errors import BadRequest, Unavailable
 
-_SELECT = ",".join(c for c in EVENT_COLUMNS)
+_SELECT = ",".join(EVENT_COLUMNS)
 VERIFY_CHUNK = 50_000
 RANGE_ROWS = 100_000  # seqs per range a verification process takes at a time
 PARALLEL_MIN = 200_000  # fewer events than this are checked in this process only
