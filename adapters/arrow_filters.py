@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -18,16 +17,7 @@ import pyarrow.compute as pc
 
 from adapters.arrow_types import arrow_type
 from adapters.base import RowFilter
-from adapters.plan import CheckedFilter, CheckedPlan
-
-_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
+from adapters.plan import COMPARE, CheckedFilter, CheckedPlan
 
 
 def _scalar(flt: CheckedFilter, value: Any) -> pa.Scalar:
@@ -36,8 +26,8 @@ def _scalar(flt: CheckedFilter, value: Any) -> pa.Scalar:
 
 def filter_expression(flt: CheckedFilter) -> pc.Expression:
     field = pc.field(flt.column.name)
-    if flt.op in _COMPARE:
-        return _COMPARE[flt.op](field, _scalar(flt, flt.value))
+    if flt.op in COMPARE:
+        return COMPARE[flt.op](field, _scalar(flt, flt.value))
     if flt.op == "in":
         if not flt.value:
             return pc.scalar(False)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,6 +22,16 @@ from catalog.classification import FIELD_TYPES
 from catalog.errors import BadRequest
 
 MAX_IN_VALUES = 10_000
+# the plain comparisons, as Python operators: Arrow expressions and SQLAlchemy columns
+# both overload them, so each backend applies the same table to its own column type
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True)

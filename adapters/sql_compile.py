@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, quoted_name
 
 from adapters.base import Column
-from adapters.plan import CheckedPlan
+from adapters.plan import COMPARE, CheckedPlan
 
 SA_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
     "string": sa.String,
@@ -49,14 +49,6 @@ SA_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
     "timestamp": sa.DateTime,
 }
 
-_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 LIKE_ESCAPE = "/"
 LIMIT, OFFSET = "lim", "off"
 
@@ -163,8 +155,8 @@ def _prefix(col: ColumnElement[Any], name: str, column: Column, dialect: str) ->
 def _filter(table: sa.TableClause, i: int, checked: CheckedPlan, dialect: str) -> Any:
     flt = checked.filters[i]
     col, name = table.c[flt.column.name], f"f{i}"
-    if flt.op in _COMPARE:
-        return _COMPARE[flt.op](col, _bind(name, flt.column))
+    if flt.op in COMPARE:
+        return COMPARE[flt.op](col, _bind(name, flt.column))
     if flt.op == "in":
         binds = [_bind(f"{name}_{j}", flt.column) for j in range(len(flt.value))]
         return col.in_(binds) if binds else sa.false()
