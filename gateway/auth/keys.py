@@ -5,20 +5,19 @@ The key is an Ed25519 private key stored as PKCS#8 PEM at
 is the RFC 7638 thumbprint of the public JWK, so the id changes whenever the key does
 and a verifier never has to trust a name chosen by a token.
 
-Creation is atomic and never clobbers: the PEM is written to a private temporary file
-and hard-linked into place, so two processes starting together end up with one key.
+Creation is atomic and never clobbers (``gateway.private_files``): two processes starting
+together end up with one key.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from joserfc.jwk import OKPKey
+
+from gateway.private_files import create_once, read_private
 
 ISSUER_KEY_ALG = "EdDSA"
 ISSUER_KEY_FILE = "signing-key.pem"
@@ -50,30 +49,15 @@ def _signing_key_from_pem(pem: bytes) -> SigningKey:
     return SigningKey(key=key, kid=key.thumbprint())
 
 
-def _read_private_file(path: Path) -> bytes:
-    """Read the key, refusing one that other users could read (or replace)."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(f"{path} is accessible by other users; run: chmod 600 {path}")
-    return path.read_bytes()
-
-
 def load_or_create_signing_key(home: Path) -> SigningKey:
     """Return the embedded issuer's key, generating it on first use."""
     path = issuer_key_path(home)
-    if path.exists():
-        return _signing_key_from_pem(_read_private_file(path))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    pem = OKPKey.generate_key("Ed25519", private=True).as_pem(private=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won the race
-            os.link(tmp_name, path)
-    finally:
-        os.unlink(tmp_name)
-    return _signing_key_from_pem(_read_private_file(path))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
+        create_once(
+            path,
+            lambda: OKPKey.generate_key("Ed25519", private=True).as_pem(private=True),
+            prefix=".key-",
+        )
+    return _signing_key_from_pem(read_private(path))

@@ -8,15 +8,13 @@ of different cases cannot be linked without the secret.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import stat
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from gateway.private_files import create_once, read_private
 
 SECRET_BYTES = 32
 HKDF_SALT = b"sluice-mask-v1"
@@ -29,21 +27,8 @@ def mask_secret_path(home: Path) -> Path:
 def load_mask_secret(home: Path) -> bytes:
     """Read the gateway's masking secret, creating it atomically on first use."""
     path = mask_secret_path(home)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".mask-")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(secrets.token_bytes(SECRET_BYTES))
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):  # another process won the race
-                os.link(tmp_name, path)
-        finally:
-            os.unlink(tmp_name)
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(f"{path} is accessible by other users; run: chmod 600 {path}")
-    secret = path.read_bytes()
+    create_once(path, lambda: secrets.token_bytes(SECRET_BYTES), prefix=".mask-")
+    secret = read_private(path)
     if len(secret) < SECRET_BYTES:
         raise ValueError(f"{path} is shorter than {SECRET_BYTES} bytes")
     return secret
