@@ -280,29 +280,6 @@ class NdjsonEncoder(Encoder):
         return b""
 
 
-class CsvEncoder(Encoder):
-    media_type = FORMATS["csv"]
-
-    def __init__(self, *, bom: bool = False) -> None:
-        self._bom = bom
-        self._sink = _Sink()
-        self._writer: pacsv.CSVWriter | None = None
-
-    def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
-        self._writer = pacsv.CSVWriter(self._sink, schema)
-        return (b"\xef\xbb\xbf" if self._bom else b"") + self._sink.take()
-
-    def batch(self, batch: pa.RecordBatch) -> bytes:
-        assert self._writer is not None
-        self._writer.write_batch(batch)
-        return self._sink.take()
-
-    def end(self, trailer: dict[str, Any]) -> bytes:
-        if self._writer is not None:
-            self._writer.close()
-        return self._sink.take()
-
-
 class _WriterEncoder(Encoder):
     """Formats written by a pyarrow writer (Arrow IPC, Parquet) through a ``_Sink``."""
 
@@ -326,6 +303,21 @@ class _WriterEncoder(Encoder):
         if self._writer is not None:
             self._writer.close()
         return self._sink.take()
+
+
+class CsvEncoder(_WriterEncoder):
+    media_type = FORMATS["csv"]
+
+    def __init__(self, *, bom: bool = False) -> None:
+        super().__init__()
+        self._bom = bom
+
+    def _open(self, sink: _Sink, schema: pa.Schema) -> Any:
+        return pacsv.CSVWriter(sink, schema)
+
+    def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
+        """The header line, after a UTF-8 BOM when asked (Excel reads UTF-8 by it)."""
+        return (b"\xef\xbb\xbf" if self._bom else b"") + super().begin(schema, header)
 
 
 class ArrowEncoder(_WriterEncoder):
