@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from adapters.base import AdapterLimits, Column, QueryPlan, SourceConfig
+from tests.conftest import (
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
 
 PEOPLE_COLUMNS = (
     Column("id", "int64"),
@@ -67,6 +75,26 @@ def create_people(url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+@contextmanager
+def people_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of ``kind`` (postgresql, mysql, sqlite) holding the people
+    table; its URL, dropped afterwards."""
+    if kind == "postgresql":
+        name, url = create_pg_database()
+        drop: Callable[[str], None] | None = drop_pg_database
+    elif kind == "mysql":
+        name, url = create_mysql_database()
+        drop = drop_mysql_database
+    else:
+        name, url, drop = "", sqlite_url(tmp_path), None
+    try:
+        create_people(url)
+        yield url
+    finally:
+        if drop is not None:
+            drop(name)
 
 
 def people_count(url: str) -> int:

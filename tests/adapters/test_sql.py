@@ -28,19 +28,12 @@ from catalog.errors import BadRequest, Forbidden, SourceFailed, SourceTimeout
 from tests.adapters.sql_sources import (
     PEOPLE_COLUMNS,
     config_for,
-    create_people,
     execute_sql,
     free_port,
     limits_for,
     people_count,
+    people_database,
     plan,
-    sqlite_url,
-)
-from tests.conftest import (
-    create_mysql_database,
-    create_pg_database,
-    drop_mysql_database,
-    drop_pg_database,
 )
 
 
@@ -60,24 +53,12 @@ def source(
     that try to break them check the table is intact)."""
     kind = request.param
     tmp_path = tmp_path_factory.mktemp(f"sql_{kind}")
-    if kind == "postgresql":
-        name, url = create_pg_database()
-        drop = drop_pg_database
-    elif kind == "mysql":
-        name, url = create_mysql_database()
-        drop = drop_mysql_database
-    else:
-        name, url, drop = "", sqlite_url(tmp_path), None
-    try:
-        create_people(url)
+    with people_database(kind, tmp_path) as url:
         adapter = open_adapter(config_for(kind, url), limits_for(tmp_path))
         try:
             yield Source(kind, url, tmp_path, adapter)
         finally:
             adapter.close()
-    finally:
-        if drop is not None:
-            drop(name)
 
 
 def run(src: Source, query: QueryPlan, **limits: Any) -> pa.Table:

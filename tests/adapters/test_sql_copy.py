@@ -18,7 +18,6 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-import adapters.sql as sql_module
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from adapters.sql import SqlAdapter
 from adapters.sql_copy import _Watchdog
@@ -92,20 +91,6 @@ def pg() -> Iterator[tuple[str, str]]:
         yield name, url
     finally:
         drop_pg_database(name)
-
-
-@pytest.fixture
-def copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the reads that went through COPY."""
-    calls: list[int] = []
-    real = sql_module.copy_batches
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sql_module, "copy_batches", counted)
-    return calls
 
 
 def _adapters(url: str, tmp_path: Path, **limits: Any) -> tuple[SqlAdapter, SqlAdapter]:

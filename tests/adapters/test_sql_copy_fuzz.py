@@ -60,19 +60,6 @@ def adapters(pg: str, tmp_path: Path) -> Iterator[tuple[SqlAdapter, SqlAdapter]]
         slow.close()
 
 
-@pytest.fixture
-def copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = sql_module.copy_batches
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sql_module, "copy_batches", counted)
-    return calls
-
-
 def _fill(url: str, values: list[str | None]) -> None:
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
         conn.execute("TRUNCATE strs")

@@ -25,16 +25,9 @@ from adapters.sql_compile import bind_plan, build_select, compile_select
 from tests.adapters.sql_sources import (
     PEOPLE,
     config_for,
-    create_people,
     limits_for,
+    people_database,
     plan,
-    sqlite_url,
-)
-from tests.conftest import (
-    create_mysql_database,
-    create_pg_database,
-    drop_mysql_database,
-    drop_pg_database,
 )
 
 
@@ -44,25 +37,13 @@ def adapter(
 ) -> Iterator[SqlAdapter]:
     kind = request.param
     tmp_path = tmp_path_factory.mktemp(f"shapes_{kind}")
-    if kind == "postgresql":
-        name, url = create_pg_database()
-        drop = drop_pg_database
-    elif kind == "mysql":
-        name, url = create_mysql_database()
-        drop = drop_mysql_database
-    else:
-        name, url, drop = "", sqlite_url(tmp_path), None
-    try:
-        create_people(url)
+    with people_database(kind, tmp_path) as url:
         opened = open_adapter(config_for(kind, url), limits_for(tmp_path))
         assert isinstance(opened, SqlAdapter)
         try:
             yield opened
         finally:
             opened.close()
-    finally:
-        if drop is not None:
-            drop(name)
 
 
 def ids(adapter: SqlAdapter, query: QueryPlan) -> list[int]:
