@@ -28,7 +28,7 @@ from gateway.access.service import approved_grant_rows, unexpired_grants
 from gateway.container import Services
 from gateway.masking import mask_batch
 from gateway.query.audit_events import query_event
-from gateway.query.entries import Entry, EntryCache, GenerationCache, catalog_generation
+from gateway.query.entries import Entry, GenerationCache, catalog_generation, load_entry
 from gateway.query.formats import make_encoder
 from gateway.query.schemas import QueryBody
 from gateway.query.sources import SourcePool
@@ -83,7 +83,8 @@ class Broker:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.sources = SourcePool(services)
-        self.entries = EntryCache()
+        # both loaded only when the catalog generation moved (see gateway.query.entries)
+        self.entries: GenerationCache[str, Entry | None] = GenerationCache(512)
         self.grants: GenerationCache[tuple[str, str, str, str], tuple[Any, ...]] = (
             GenerationCache(4096)
         )
@@ -123,7 +124,7 @@ class Broker:
         started_at = time.perf_counter()
         services = self.services
         generation = catalog_generation(conn)
-        dataset = self.entries.get(conn, dataset_id, generation)
+        dataset = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
         if dataset is None or dataset.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         try:

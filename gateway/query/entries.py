@@ -145,17 +145,8 @@ class GenerationCache(Generic[K, V]):
         return value
 
 
-class EntryCache:
-    """Entries by dataset id, loaded in one round trip when the generation moved."""
-
-    def __init__(self, maxsize: int = 512) -> None:
-        self._cache: GenerationCache[str, Entry | None] = GenerationCache(maxsize)
-
-    def get(self, conn: Connection, dataset_id: str, generation: int) -> Entry | None:
-        return self._cache.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
-
-
 def load_entry(conn: Connection, dataset_id: str) -> Entry | None:
+    """The entry with its fields and source, in one round trip (None if unknown)."""
     rows = conn.execute(_query_for(dataset_id)).all()
     return _build(rows) if rows else None
 
