@@ -14,6 +14,7 @@ setup(
         Extension(
             "gateway.masking._hmac_tokens",
             sources=["gateway/masking/_hmac_tokens.c"],
+            depends=["gateway/masking/_arrow_offsets.h"],
             libraries=["crypto"],
             extra_compile_args=["-O3"],
             optional=True,
@@ -21,6 +22,7 @@ setup(
         Extension(
             "gateway.masking._partial_masks",
             sources=["gateway/masking/_partial_masks.c"],
+            depends=["gateway/masking/_arrow_offsets.h"],
             extra_compile_args=["-O3"],
             optional=True,
         ),

@@ -13,6 +13,8 @@
 #include <Python.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+
+#include "_arrow_offsets.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -30,10 +32,7 @@ static PyObject *tokens(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*nnp", &key, &offsets, &data, &first, &count, &wide))
         return NULL;
     PyObject *out = NULL;
-    Py_ssize_t width = wide ? 8 : 4;
-    Py_ssize_t slots = offsets.len / width; /* no product that could overflow */
-    if (key.len != SHA256_CBLOCK || first < 0 || count < 0 || count >= slots ||
-        first > slots - 1 - count) {
+    if (key.len != SHA256_CBLOCK || !offsets_cover(offsets.len, wide, first, count)) {
         PyErr_SetString(PyExc_ValueError, "bad key block or offsets");
         goto done;
     }
@@ -55,19 +54,8 @@ static PyObject *tokens(PyObject *self, PyObject *args) {
     SHA256_Init(&outer0);
     SHA256_Update(&outer0, block, SHA256_CBLOCK);
     for (Py_ssize_t i = 0; i < count; i++) {
-        /* memcpy: any buffer is accepted, aligned or not */
-        const char *at = (const char *)offsets.buf + (first + i) * width;
         int64_t start, end;
-        if (wide) {
-            memcpy(&start, at, 8);
-            memcpy(&end, at + 8, 8);
-        } else {
-            int32_t s32, e32;
-            memcpy(&s32, at, 4);
-            memcpy(&e32, at + 4, 4);
-            start = s32;
-            end = e32;
-        }
+        read_offsets(offsets.buf, first + i, wide, &start, &end);
         if (start < 0 || end < start || end > data.len) {
             bad = 1;
             break;

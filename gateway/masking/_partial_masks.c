@@ -24,23 +24,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_NAME_CHARS 32
+#include "_arrow_offsets.h"
 
-static int read_offsets(const char *buf, Py_ssize_t index, int wide, int64_t *start,
-                        int64_t *end) {
-    const char *at = buf + index * (wide ? 8 : 4);
-    if (wide) {
-        memcpy(start, at, 8);
-        memcpy(end, at + 8, 8);
-    } else {
-        int32_t s32, e32;
-        memcpy(&s32, at, 4);
-        memcpy(&e32, at + 4, 4);
-        *start = s32;
-        *end = e32;
-    }
-    return 0;
-}
+#define MAX_NAME_CHARS 32
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
@@ -110,9 +96,8 @@ static PyObject *mask(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *out_offsets = NULL, *out_data = NULL, *ok = NULL, *result = NULL;
     Py_ssize_t width = wide ? 8 : 4;
-    Py_ssize_t slots = offsets.len / width; /* no product that could overflow */
-    if (kind < 0 || kind > 3 || first < 0 || count < 0 || count >= slots ||
-        first > slots - 1 - count || compound.len % 6 != 0) {
+    if (kind < 0 || kind > 3 || !offsets_cover(offsets.len, wide, first, count) ||
+        compound.len % 6 != 0) {
         PyErr_SetString(PyExc_ValueError, "bad kind, offsets or compound list");
         goto done;
     }
