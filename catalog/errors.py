@@ -49,6 +49,12 @@ class Forbidden(SluiceError):
     http_status = 403
 
 
+class AccountDisabled(Forbidden):
+    """The caller's token is valid but their account is disabled in the user store."""
+
+    code = "account_disabled"
+
+
 class NotFound(SluiceError):
     """The object does not exist, or the caller may not know that it exists."""
 

@@ -49,6 +49,9 @@ class User(Base):
     clearance: Mapped[str] = mapped_column(String(2), default="L1")
     jurisdiction: Mapped[list[str]] = mapped_column(JSON, default=list)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "active" or "disabled": read at every request (gateway.users.directory), so a
+    # suspension stops tokens already issued
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     # keyed hash (HMAC) of the user's own resident ID number, for "own records" alerts
     id_number_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
 

@@ -24,6 +24,7 @@ from gateway.routes import (
     users,
 )
 from gateway.settings import Settings, load_settings
+from gateway.users.directory import IdentityDirectory
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Secure data-sharing gateway and governed data catalog.",
     )
     app.state.services = services
+    app.state.identities = IdentityDirectory(engine=services.engine,
+                                             authorizer=services.authorizer)  # fmt: skip
     app.state.broker = Broker(services)
     app.state.comparer = Comparer(app.state.broker)
     install_error_handlers(app)

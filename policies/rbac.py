@@ -7,7 +7,17 @@ The model is ``rbac_model.conf``; the default permissions (p lines) are
 Changes without restart: every change made through an ``Authorizer`` bumps
 ``casbin_revision``; every ``refresh_s`` seconds ``check`` compares (revision, row
 count, max id) with what it loaded and reloads when they differ. Between those looks
-``check`` is a dictionary lookup (answers are memoised per loaded policy).
+``check`` is a dictionary lookup (answers are memoised per loaded policy); ``sync``
+re-reads at once when the caller saw the catalog generation move (the ``casbin_rule``
+table bumps it, migration 0008), so a revoked role governs the very next request.
+
+Role names and subjects never collide: inside casbin a role is ``role:<name>`` (policy
+lines and assignments alike), because casbin takes any name as linked to itself — a
+user called ``admin`` would otherwise hold every permission of the ``admin`` role with
+no assignment. Callers speak bare role names; the prefix stays in this module.
+``is_reserved_subject`` names what no subject may be called (every role name, any
+case, ``*`` and anything with the ``role:`` prefix), and ``check`` refuses such a
+subject outright.
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ ANY_DOMAIN = "*"
 ROLES = ("analyst", "steward", "security_officer", "admin")
 DEPARTMENT_ROLES = ("steward",)
 """Roles held in one department's domain; every other role is held in ``*``."""
+ROLE_PREFIX = "role:"
+RESERVED_SUBJECTS = frozenset({*ROLES, ANY_DOMAIN, "role", "system", "anonymous"})
+"""Subjects refused case-insensitively, besides any name starting with ``role:``."""
 EXCLUSIVE = {("analyst", "security_officer"), ("security_officer", "analyst")}
 """Separation of duties: a subject never holds both (the policy denies anyway)."""
 
@@ -40,6 +53,17 @@ _FINGERPRINT_SQL = text(
     " (SELECT count(*) FROM casbin_rule), (SELECT max(id) FROM casbin_rule)"
 )
 _BUMP_SQL = text("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
+
+
+def is_reserved_subject(subject: str) -> bool:
+    """Whether ``subject`` spells a role, a wildcard or the role namespace (any case)."""
+    folded = subject.strip().casefold()
+    return folded in RESERVED_SUBJECTS or folded.startswith(ROLE_PREFIX) or not folded
+
+
+def role_key(role: str) -> str:
+    """The name casbin knows ``role`` by."""
+    return ROLE_PREFIX + role
 
 
 def default_policy_lines(path: Path = POLICY_PATH) -> list[list[str]]:
@@ -75,6 +99,7 @@ class Authorizer:
             raise Unavailable(f"role store unavailable: {exc.__class__.__name__}") from exc
         self._memo: dict[tuple[str, str, str], bool] = {}
         self._checked_at = clock()
+        self._generation: int | None = None
 
     @classmethod
     def from_url(cls, db_url: str, **kwargs: object) -> Authorizer:
@@ -95,6 +120,8 @@ class Authorizer:
 
     def allowed(self, *, subject: str, domain: str, action: str) -> bool:
         """For listings and UI only; enforcement calls ``check``."""
+        if is_reserved_subject(subject):
+            return False
         self._maybe_reload()
         key = (subject, domain, action)
         memo = self._memo
@@ -106,6 +133,14 @@ class Authorizer:
                     memo.clear()
                 memo[key] = answer
         return answer
+
+    def sync(self, generation: int) -> None:
+        """The caller read catalog generation ``generation``: if it moved since the
+        last call, look for changed assignments now rather than at the next tick."""
+        if generation != self._generation:
+            self._checked_at = float("-inf")
+            self._maybe_reload()
+            self._generation = generation
 
     def _maybe_reload(self) -> None:
         if self._clock() - self._checked_at < self._refresh_s:
@@ -151,6 +186,8 @@ class Authorizer:
     def assign(self, *, subject: str, role: str, domain: str) -> None:
         """Give ``subject`` ``role`` in ``domain`` (idempotent)."""
         _validate(role=role, domain=domain)
+        if is_reserved_subject(subject):
+            raise Unprocessable(f"{subject!r} is a reserved name, not a subject")
         with self._lock:
             self._enforcer.load_policy()
             for held, _dom in self._roles(subject):
@@ -159,14 +196,14 @@ class Authorizer:
                         f"separation of duties: '{subject}' holds {held} and cannot be {role}",
                         subject=subject,
                     )
-            if self._enforcer.add_grouping_policy(subject, role, domain):
+            if self._enforcer.add_grouping_policy(subject, role_key(role), domain):
                 self._changed()
 
     def unassign(self, *, subject: str, role: str, domain: str) -> None:
         """Take ``role`` in ``domain`` away from ``subject`` (idempotent)."""
         with self._lock:
             self._enforcer.load_policy()
-            if self._enforcer.remove_grouping_policy(subject, role, domain):
+            if self._enforcer.remove_grouping_policy(subject, role_key(role), domain):
                 self._changed()
 
     def roles_of(self, subject: str) -> list[tuple[str, str]]:
@@ -177,7 +214,9 @@ class Authorizer:
 
     def _roles(self, subject: str) -> list[tuple[str, str]]:
         rules = self._enforcer.get_filtered_grouping_policy(0, subject)
-        return sorted((r[1], r[2]) for r in rules)
+        return sorted(
+            (r[1].removeprefix(ROLE_PREFIX), r[2]) for r in rules if r[1].startswith(ROLE_PREFIX)
+        )
 
 
 def _validate(*, role: str, domain: str) -> None:

@@ -1,9 +1,14 @@
 """FastAPI dependency ``current_user``: every protected route depends on it.
 
+Two steps, in this order: the token says who the caller is (authentication), then the
+user store says what they are now (``gateway.users.directory``: department, clearance,
+jurisdiction, roles, status) — the token's own attribute claims never govern a request,
+so a downgrade or a suspension applies to the very next request.
+
 A token verified before (the common case: the same token comes with every request of a
-session) is looked up on the event loop — no I/O, no signature check. Any other token is
-validated in the thread pool, because with a remote JWKS a key refresh is a blocking
-HTTP call. A sync dependency would cost every request a second thread-pool hop.
+session) is looked up on the event loop — no I/O, no signature check. The store lookup
+reads the catalog generation (I/O), so it runs in the thread pool, together with the
+token validation when the token is new: one hop either way.
 """
 
 from __future__ import annotations
@@ -20,11 +25,18 @@ async def current_user(request: Request) -> UserContext:
     authenticator = getattr(request.app.state.services, "authenticator", None)
     if authenticator is None:
         raise Unavailable("authentication is not configured")
+    directory = getattr(request.app.state, "identities", None)
+    if directory is None:
+        raise Unavailable("the user store is not configured")
     header = request.headers.get("authorization")
     known: UserContext | None = authenticator.authenticate_if_verified(header)
-    user: UserContext = (
-        known if known is not None else await run_in_threadpool(authenticator.authenticate, header)
-    )
+
+    def resolve() -> UserContext:
+        token_user = known if known is not None else authenticator.authenticate(header)
+        request.state.token_user = token_user  # authenticated, even if the store refuses
+        return directory.resolve(token_user)  # type: ignore[no-any-return]
+
+    user: UserContext = await run_in_threadpool(resolve)
     request.state.user = user
     return user
 

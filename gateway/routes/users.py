@@ -5,7 +5,7 @@ Every change is an audit event written before the change commits (fail closed).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -28,6 +28,9 @@ class UserIn(BaseModel):
     department: str | None = Field(default=None, max_length=32)
     clearance: str = Field(pattern=r"^L[1-4]$")
     jurisdiction: list[str] = Field(default_factory=list, max_length=100)
+    # None keeps the current status (new users are active); "disabled" refuses the
+    # user's very next request, whatever token they hold
+    status: Literal["active", "disabled"] | None = None
 
 
 class RoleIn(BaseModel):
@@ -75,7 +78,8 @@ def put_user(
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
     service.upsert_user(session=session, subject=subject, **body.model_dump())
-    return _commit(request, session, admin, subject, "user.updated", body.model_dump())
+    return _commit(request, session, admin, subject, "user.updated",
+                   body.model_dump(exclude_none=True))  # fmt: skip
 
 
 @router.post("/{subject}/roles")

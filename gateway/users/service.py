@@ -1,6 +1,10 @@
-"""Administer users: attributes (department, clearance, jurisdiction, own-ID token)
-and role assignments. Roles live in casbin (what authorises calls); the users row keeps
-a copy for tokens minted by the embedded issuer.
+"""Administer users: attributes (department, clearance, jurisdiction, status, own-ID
+token) and role assignments. Roles live in casbin (what authorises calls); the users row
+keeps a copy for tokens minted by the embedded issuer. Every request reads the store
+afresh (``gateway.users.directory``), so a change here governs the next request.
+
+Subjects never spell a role (``admin``, ``Security_Officer``…), ``*`` or the ``role:``
+namespace: ``policies.rbac.is_reserved_subject`` refuses them, in any case.
 
 A user's own resident ID number is never stored: only its keyed token (the same HMAC
 the audit trail uses for "who looked up whom"), so a user pulling their own records
@@ -21,6 +25,8 @@ from catalog.errors import BadRequest, NotFound
 from catalog.models import Department, User
 from gateway.container import Services
 from gateway.query.subjects import subject_token
+from gateway.users.directory import ACTIVE, STATUSES
+from policies.rbac import is_reserved_subject
 
 
 def list_users(*, session: Session, services: Services) -> list[dict[str, Any]]:
@@ -38,6 +44,7 @@ def describe(*, services: Services, user: User) -> dict[str, Any]:
         "roles": [
             {"role": r, "domain": d} for r, d in services.authorizer.roles_of(user.subject)
         ],
+        "status": user.status or ACTIVE,
         "has_id_number": user.id_number_hash is not None,
     }
 
@@ -57,7 +64,13 @@ def upsert_user(
     department: str | None,
     clearance: str,
     jurisdiction: list[str],
+    status: str | None = None,
 ) -> User:
+    """Create or update; ``status`` None keeps the current one (``active`` when new)."""
+    if is_reserved_subject(subject):
+        raise BadRequest(f"{subject!r} is reserved (a role name, '*' or 'role:…')")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     if clearance not in {level.value for level in Level}:
         raise BadRequest("clearance must be one of L1, L2, L3, L4")
     if department is not None and session.get(Department, department) is None:
@@ -67,8 +80,10 @@ def upsert_user(
         raise BadRequest(f"jurisdiction prefixes are region-code digits: {bad}")
     user = session.get(User, subject)
     if user is None:
-        user = User(subject=subject, roles=[])
+        user = User(subject=subject, roles=[], status=ACTIVE)
         session.add(user)
+    if status is not None:
+        user.status = status
     user.display_name = display_name
     user.department = department
     user.clearance = clearance

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from joserfc.jwk import OKPKey
 
 from catalog.errors import Unauthenticated
+from catalog.models import User
 from gateway.app import create_app
 from gateway.auth import EMBEDDED_ISSUER, StaticJwks, TokenValidator
 from gateway.settings import load_settings
@@ -89,7 +90,10 @@ def attacker_server() -> Iterator[JwksServer]:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory, attacker_server: JwksServer) -> Target:
     home: Path = tmp_path_factory.mktemp("attacks")
-    return Target(create_app(load_settings(home=home)), attacker_server.url)
+    app = create_app(load_settings(home=home))
+    with app.state.services.sessions() as session, session.begin():  # the store knows alice
+        session.add(User(subject="alice", display_name="Alice", clearance="L2", jurisdiction=[]))
+    return Target(app, attacker_server.url)
 
 
 def _hs256(secret: bytes) -> Callable[[bytes], bytes]:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from catalog.db import make_engine, migrate
 from catalog.errors import Conflict, Forbidden, Unprocessable
-from policies.rbac import Authorizer, default_policy_lines
+from policies.rbac import Authorizer, default_policy_lines, is_reserved_subject
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -94,7 +94,8 @@ def test_security_officer_never_queries_even_with_a_smuggled_analyst_role(
     engine = make_engine(db_url)
     with engine.begin() as conn:  # bypass assign(), as a hand-edited table would
         conn.execute(
-            text("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('g', 'sam', 'analyst', '*')")
+            text("INSERT INTO casbin_rule (ptype, v0, v1, v2) "
+                 "VALUES ('g', 'sam', 'role:analyst', '*')")
         )
     assert ("analyst", "*") in authz.roles_of("sam")
     assert authz.allowed(subject="sam", domain="civil", action="catalog:search")
@@ -159,3 +160,60 @@ def test_seed_defaults_is_idempotent(authz: Authorizer) -> None:
 def test_roles_of(authz: Authorizer) -> None:
     authz.assign(subject="fiona", role="steward", domain="audit")
     assert authz.roles_of("fiona") == [("steward", "audit"), ("steward", "finance")]
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst", "steward", "security_officer"])
+def test_a_subject_spelled_like_a_role_holds_nothing(
+    authz: Authorizer, db_url: str, role: str
+) -> None:
+    """casbin links every name to itself: were roles not namespaced, a user called
+    ``admin`` would be the admin role. Even a rule row written by hand for such a
+    subject gives nothing (the subject is reserved)."""
+    for action in ("users:manage", "dataset:query", "audit:read", "source:register"):
+        assert not authz.allowed(subject=role, domain="civil", action=action)
+        assert not authz.allowed(subject=f"role:{role}", domain="civil", action=action)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO casbin_rule (ptype, v0, v1, v2) "
+                          "VALUES ('g', 'role:x', 'role:admin', '*')"))  # fmt: skip
+    engine.dispose()
+    assert not authz.allowed(subject="role:x", domain="*", action="users:manage")
+    with pytest.raises(Unprocessable):
+        authz.assign(subject=role.upper(), role="analyst", domain="*")
+
+
+@pytest.mark.parametrize(
+    ("subject", "reserved"),
+    [("admin", True), ("Security_Officer", True), ("ANALYST", True), (" steward ", True),
+     ("*", True), ("role:anything", True), ("ROLE:x", True), ("", True),
+     ("alice", False), ("administrator", False), ("analyst2", False)],
+)  # fmt: skip
+def test_reserved_subjects(subject: str, reserved: bool) -> None:
+    assert is_reserved_subject(subject) is reserved
+
+
+def test_migration_moves_existing_roles_into_their_namespace(tmp_path: Path) -> None:
+    """A database from before migration 0008 keeps its assignments, namespaced."""
+    from alembic import command
+
+    from catalog.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "0007_catalog_generation_guard")
+    command.upgrade(config, "0003_casbin")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES "
+                          "('p', 'admin', '*', 'users:manage', 'allow'), "
+                          "('g', 'root', 'admin', '*', NULL), "
+                          "('g', 'fiona', 'steward', 'finance', NULL)"))  # fmt: skip
+    command.upgrade(config, "heads")
+    with engine.connect() as conn:
+        rows = set(conn.execute(text("SELECT ptype, v0, v1 FROM casbin_rule")).all())
+    engine.dispose()
+    assert rows == {("p", "role:admin", "*"), ("g", "root", "role:admin"),
+                    ("g", "fiona", "role:steward")}  # fmt: skip
+    authz = Authorizer.from_url(url, refresh_s=0)
+    assert authz.allowed(subject="root", domain="*", action="users:manage")
+    assert authz.roles_of("fiona") == [("steward", "finance")]
