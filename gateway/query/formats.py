@@ -8,6 +8,17 @@ each column becomes an array of JSON fragments, and one element-wise join with t
 ``{"name":`` key literals gives every row's text in one buffer. The output parses to
 exactly what ``orjson.dumps(row)`` of ``batch.to_pylist()`` would give (non-finite
 floats as ``null``); types without a vectorised form go through orjson value by value.
+
+CSV is opened by spreadsheets, which evaluate a cell starting with ``=``, ``+``, ``-``,
+``@``, tab or carriage return (and WPS/Excel in CJK locales their full-width forms
+``＝ ＋ － ＠``) as a formula — ``=HYPERLINK(...)`` in a source value would run on the
+analyst's desk. ``csv`` therefore neutralises such cells as OWASP recommends: a single
+quote ``'`` is put in front and the cell is quoted (Arrow quotes every string value), in
+string columns and in the header; numbers, dates and nulls are never touched (``-5`` in
+an integer column is a number, not a formula). ``csv_raw`` gives the values unchanged,
+for machine consumers who never open the file in a spreadsheet; both are on record in
+the audit trail as the format asked for. The check is one vectorised regex per string
+column (``pyarrow.compute``), never a per-cell Python loop.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ FORMATS = {
     "json": "application/json",
     "ndjson": "application/x-ndjson",
     "csv": "text/csv; charset=utf-8",
+    "csv_raw": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
     "arrow": "application/vnd.apache.arrow.stream",
 }
@@ -305,19 +317,70 @@ class _WriterEncoder(Encoder):
         return self._sink.take()
 
 
+# what a spreadsheet takes for the start of a formula (OWASP "CSV injection"), with the
+# full-width forms CJK input methods type
+FORMULA_START = "^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
+_QUOTE_MARK = "'"
+# first UTF-8 byte of each formula start (0xEF leads the full-width forms)
+_FIRST_BYTES = pa.array([b"=", b"+", b"-", b"@", b"\t", b"\r", b"\xef"], pa.binary())
+
+
+def neutralise_formulas(values: pa.Array) -> pa.Array:
+    """String values that a spreadsheet would evaluate, prefixed with ``'`` (others
+    unchanged, nulls kept). Non-string arrays are returned as they are."""
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        values = values.dictionary_decode()
+        kind = values.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)) or not len(values):
+        return values
+    # fast pass on the first byte (zero-copy binary view); the regex runs only when
+    # some value may start a formula
+    first = pc.binary_slice(values.view(pa.binary() if pa.types.is_string(kind)
+                                        else pa.large_binary()), 0, 1)  # fmt: skip
+    if not pc.any(pc.is_in(first, value_set=_FIRST_BYTES)).as_py():
+        return values
+    starts = pc.fill_null(pc.match_substring_regex(values, FORMULA_START), False)
+    quoted = pc.binary_join_element_wise(_text(_QUOTE_MARK, values), values, _text("", values))
+    return pc.if_else(starts, quoted, values)
+
+
+def _neutral_name(name: str) -> str:
+    first = neutralise_formulas(pa.array([name], pa.string()))[0].as_py()
+    return str(first)
+
+
 class CsvEncoder(_WriterEncoder):
+    """CSV, formula cells neutralised unless ``raw`` (see the module docstring)."""
+
     media_type = FORMATS["csv"]
 
-    def __init__(self, *, bom: bool = False) -> None:
+    def __init__(self, *, bom: bool = False, raw: bool = False) -> None:
         super().__init__()
         self._bom = bom
+        self._raw = raw
+        self._schema: pa.Schema | None = None
 
     def _open(self, sink: _Sink, schema: pa.Schema) -> Any:
+        if not self._raw:
+            schema = pa.schema([pa.field(_neutral_name(f.name), _csv_type(f.type)) for f in schema])
+            self._schema = schema
         return pacsv.CSVWriter(sink, schema)
+
+    def batch(self, batch: pa.RecordBatch) -> bytes:
+        if not self._raw and batch.num_rows and self._schema is not None:
+            columns = [neutralise_formulas(column) for column in batch.columns]
+            batch = pa.RecordBatch.from_arrays(columns, schema=self._schema)
+        return super().batch(batch)
 
     def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
         """The header line, after a UTF-8 BOM when asked (Excel reads UTF-8 by it)."""
         return (b"\xef\xbb\xbf" if self._bom else b"") + super().begin(schema, header)
+
+
+def _csv_type(kind: pa.DataType) -> pa.DataType:
+    """The column type the CSV writer sees: dictionaries are decoded to be checked."""
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
 
 
 class ArrowEncoder(_WriterEncoder):
@@ -339,8 +402,8 @@ def make_encoder(fmt: str, *, bom: bool = False) -> Encoder:
         return JsonEncoder()
     if fmt == "ndjson":
         return NdjsonEncoder()
-    if fmt == "csv":
-        return CsvEncoder(bom=bom)
+    if fmt in ("csv", "csv_raw"):
+        return CsvEncoder(bom=bom, raw=fmt == "csv_raw")
     if fmt == "arrow":
         return ArrowEncoder()
     if fmt == "parquet":

@@ -4,8 +4,10 @@ in every column type the adapters produce; other types go through orjson unchang
 
 from __future__ import annotations
 
+import csv
 import datetime
 import decimal
+import io
 import math
 from typing import Any
 
@@ -222,3 +224,42 @@ def test_json_document_without_rows() -> None:
     empty = _sample(0)
     assert orjson.loads(_document("json", [empty]))["rows"] == []
     assert _document("ndjson", [empty]) == b""
+
+
+# -- CSV: formula cells neutralised (issue 11, class 6) --
+
+FORMULA_TEXT = st.text(
+    alphabet=st.one_of(st.sampled_from("=+-@\t\r\n\"',;＝＠ a1中"), st.characters(codec="utf-8")),
+    max_size=8,
+)
+_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def _csv_cells(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+@FAST
+@given(st.lists(st.one_of(st.none(), FORMULA_TEXT), min_size=1, max_size=40))
+def test_csv_cells_never_start_a_formula_and_raw_keeps_values(values: list[str | None]) -> None:
+    batch = pa.record_batch({"=name": pa.array(values, pa.string()),
+                             "n": pa.array(range(-len(values), 0), pa.int64())})  # fmt: skip
+    safe = make_encoder("csv")
+    out = safe.begin(batch.schema, HEADER) + safe.batch(batch) + safe.end({})
+    rows = _csv_cells(out)
+    assert rows[0] == ["'=name", "n"]
+    for row, value in zip(rows[1:], values, strict=True):
+        expected = "" if value is None else ("'" + value if value.startswith(_STARTS) else value)
+        assert row[0] == expected
+        assert int(row[1]) < 0  # numbers untouched, negative ones too
+    raw = make_encoder("csv_raw")
+    out = raw.begin(batch.schema, HEADER) + raw.batch(batch) + raw.end({})
+    assert [r[0] for r in _csv_cells(out)[1:]] == [v or "" for v in values]
+
+
+def test_csv_neutralised_cells_are_quoted_also_in_dictionaries() -> None:
+    column = pa.array(["=1+2", "ok", "@x"]).dictionary_encode()
+    batch = pa.record_batch({"a": column, "b": pa.array(["-1", None, "+"], pa.large_string())})
+    enc = make_encoder("csv")
+    out = enc.begin(batch.schema, HEADER) + enc.batch(batch) + enc.end({})
+    assert out.splitlines() == [b'"a","b"', b"\"'=1+2\",\"'-1\"", b'"ok",', b"\"'@x\",\"'+\""]
