@@ -24,10 +24,12 @@ EVENT_TYPES = frozenset(
         "query.started",
         "query.completed",
         "query.failed",
+        "query.aborted",
         "query.denied",
         "comparison.started",
         "comparison.completed",
         "comparison.failed",
+        "comparison.aborted",
         "access.requested",
         "access.approved",
         "access.rejected",
@@ -39,12 +41,14 @@ EVENT_TYPES = frozenset(
         "audit.read",
         "audit.exported",
         "audit.verified",
+        "audit.unsealed",
         "user.updated",
         "role.assigned",
         "role.unassigned",
     }
 )
-OUTCOMES = frozenset({"ok", "denied", "error", "started"})
+# "aborted": the client went away or stalled, or the server stopped, mid-delivery
+OUTCOMES = frozenset({"ok", "denied", "error", "started", "aborted"})
 GENESIS_HASH = "0" * 64
 _TYPE_RE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 

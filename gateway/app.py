@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        _app.state.broker.sources.close()
+        # queries still streaming are recorded as aborted, then the source pools close
+        _app.state.broker.close()
         if owns_services:
             # flush the audit writer and sign a final checkpoint (truncation detection);
             # services passed in are closed by whoever built them

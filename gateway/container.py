@@ -6,7 +6,8 @@ Each slot is owned by one package; ``build_services`` wires the defaults.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -33,9 +34,15 @@ class Services:
     audit: Any = None  # audit: the append-only trail
     keyring: Any = None  # adapters.credentials: envelope encryption of source secrets
     limiter: Any = None  # gateway.limits: rate limits and daily row quotas
+    # run first on close, while the audit log is still open (the broker records the
+    # queries still in flight as aborted)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         """Flush the audit writer and release connections (on shutdown, in tests)."""
+        hooks, self.on_close = self.on_close, []
+        for hook in hooks:
+            hook()
         if self.audit is not None:
             self.audit.close()
         self.engine.dispose()

@@ -2,22 +2,114 @@
 
 In memory by default; with ``SLUICE_REDIS_URL`` the counters live in Redis so several
 gateway replicas share them.
+
+The row quota is a *reservation*, not a check: a query reserves the rows it may send
+before any row leaves (``reserve_rows``: one atomic step that grants at most what is
+left, so parallel requests share the rest instead of each receiving all of it), and
+when it ends gives back what it did not send (``release_rows``). What stays on the
+counter is what was sent. The counter is the ``limits`` fixed-window key of the
+``rows`` item, so ``remaining_rows`` reads it as before.
 """
 
 from __future__ import annotations
 
+import threading
+from typing import Protocol
+
 from limits import RateLimitItemPerDay, parse, storage, strategies
+from limits.storage import MemoryStorage, RedisStorage
 
 from catalog.errors import RateLimited
 
+# Grant min(wanted, limit - used) and add it, in one step on the server: a concurrent
+# reservation sees the counter after this one, never the same "remaining".
+_RESERVE = """
+local used = tonumber(redis.call("get", KEYS[1]) or "0")
+local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
+if grant <= 0 then return 0 end
+local now = redis.call("incrby", KEYS[1], grant)
+if now == grant then redis.call("expire", KEYS[1], ARGV[3]) end
+return grant
+"""
+# Give back at most what is on the counter, and only to a live window (an expired key
+# is a new day: nothing of it was reserved).
+_RELEASE = """
+local used = tonumber(redis.call("get", KEYS[1]) or "0")
+local back = math.min(used, tonumber(ARGV[1]))
+if back > 0 then redis.call("decrby", KEYS[1], back) end
+return back
+"""
+
+
+class _RowCounter(Protocol):
+    def reserve(self, key: str, limit: int, wanted: int, expiry: int) -> int: ...
+
+    def release(self, key: str, rows: int) -> None: ...
+
+
+class _MemoryRows:
+    """The memory storage's counter, read-and-added under one process lock."""
+
+    def __init__(self, store: MemoryStorage) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    def reserve(self, key: str, limit: int, wanted: int, expiry: int) -> int:
+        with self._lock:
+            grant = min(wanted, limit - self._store.get(key))
+            if grant > 0:
+                self._store.incr(key, expiry, amount=grant)
+            return max(grant, 0)
+
+    def release(self, key: str, rows: int) -> None:
+        with self._lock:
+            if self._store.get(key) > 0:
+                self._store.decr(key, rows)
+
+
+class _RedisRows:
+    """Lua scripts on the storage's own connection: one round trip each, atomic."""
+
+    def __init__(self, store: RedisStorage) -> None:
+        self._store = store
+        connection = store.get_connection()
+        self._reserve = connection.register_script(_RESERVE.encode())
+        self._release = connection.register_script(_RELEASE.encode())
+
+    def reserve(self, key: str, limit: int, wanted: int, expiry: int) -> int:
+        return int(self._reserve([self._store.prefixed_key(key)], [limit, wanted, expiry]))
+
+    def release(self, key: str, rows: int) -> None:
+        self._release([self._store.prefixed_key(key)], [rows])
+
 
 class Limiter:
-    def __init__(self, *, rate: str, daily_rows: int, storage_uri: str = "memory://") -> None:
-        self._storage = storage.storage_from_string(storage_uri)
+    def __init__(
+        self,
+        *,
+        rate: str,
+        daily_rows: int,
+        storage_uri: str = "memory://",
+        key_prefix: str | None = None,
+    ) -> None:
+        redis = storage_uri.startswith("redis")
+        options = {"key_prefix": key_prefix} if key_prefix and redis else {}
+        self._storage = storage.storage_from_string(storage_uri, **options)
         self._rate_item = parse(rate)
         self._rows_item = RateLimitItemPerDay(daily_rows)
         self._requests = strategies.MovingWindowRateLimiter(self._storage)
         self._rows = strategies.FixedWindowRateLimiter(self._storage)
+        self._counter: _RowCounter
+        if isinstance(self._storage, RedisStorage):
+            self._counter = _RedisRows(self._storage)
+        elif isinstance(self._storage, MemoryStorage):
+            self._counter = _MemoryRows(self._storage)
+        else:  # a silent fallback would be a quota that does not hold
+            raise ValueError(f"no atomic row reservation for storage {storage_uri!r}")
+
+    @property
+    def daily_rows(self) -> int:
+        return int(self._rows_item.amount)
 
     def hit_request(self, subject: str) -> None:
         """Count one request; raise 429 when the user is over their rate."""
@@ -27,13 +119,27 @@ class Limiter:
     def remaining_rows(self, subject: str) -> int:
         return int(self._rows.get_window_stats(self._rows_item, "rows", subject).remaining)
 
+    def reserve_rows(self, subject: str, wanted: int) -> int:
+        """Atomically take up to ``wanted`` rows of today's quota; returns the rows
+        granted (0 when none are left). Whatever is not sent must be released."""
+        if wanted <= 0:
+            return 0
+        item = self._rows_item
+        key = item.key_for("rows", subject)
+        return self._counter.reserve(key, int(item.amount), wanted, int(item.get_expiry()))
+
+    def release_rows(self, subject: str, rows: int) -> None:
+        """Give back reserved rows that were not sent."""
+        if rows > 0:
+            self._counter.release(self._rows_item.key_for("rows", subject), rows)
+
     def consume_rows(self, subject: str, rows: int) -> None:
-        """Charge rows actually sent; a result larger than the rest of the quota was
-        already cut to fit, so this only records it."""
-        if rows <= 0:
-            return
-        remaining = self.remaining_rows(subject)
-        self._rows.hit(self._rows_item, "rows", subject, cost=min(rows, max(remaining, 1)))
+        """Charge rows already sent (as much of them as today's quota still holds)."""
+        self.reserve_rows(subject, rows)
+
+    def reset(self) -> None:
+        """Forget every counter of this storage (tests; the Redis keys of its prefix)."""
+        self._storage.reset()
 
 
 def build_limiter(*, rate: str, daily_rows: int, redis_url: str | None) -> Limiter:

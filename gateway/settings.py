@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         description='per-level row caps over the policy defaults, e.g. {"L2": 1000000}',
     )
 
+    # class 7 of issue 11: one analyst's slow readers must not hold a source's pool
+    source_max_connections: int = Field(
+        default=16, ge=1,
+        description="queries reading one source at once (keep it at or under its pool: 20)",
+    )  # fmt: skip
+    source_max_connections_per_user: int = Field(
+        default=4, ge=1, description="queries one user may have reading one source at once"
+    )
+    stream_stall_timeout_s: float = Field(
+        default=20.0, gt=0,
+        description="a client that takes no bytes for this long is cut off, query.aborted",
+    )  # fmt: skip
+
     comparison_max_side_rows: int = Field(
         default=1_000_000, ge=1,
         description="rows a comparison may read per side; more is refused, never cut",

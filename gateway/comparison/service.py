@@ -12,15 +12,17 @@ What differs, and why:
   silently cut — a partial match list would read as "no anomaly"), because their rows
   are not delivered: the policy's row cap and the daily quota apply to the matches sent;
 - a ``comparison.started`` event naming both sides is durable before the first byte,
-  and ``comparison.completed`` records the matches and the SHA-256 of the bytes sent.
+  and ``comparison.completed`` (or ``.failed``, or ``.aborted`` when the client goes or
+  stalls, or the server stops) records the matches the transport took and the SHA-256
+  of those bytes; the matches' rows are reserved on the quota before the sides are read
+  and what was not sent is released (``gateway.query.delivery``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +34,7 @@ from catalog.errors import Forbidden, RateLimited, SluiceError, TooLarge
 from gateway.comparison.schemas import ComparisonBody, ComparisonSide
 from gateway.query.audit_events import actor
 from gateway.query.broker import Broker, PreparedQuery
+from gateway.query.delivery import Chunk, Delivery, Ledger, Once
 from gateway.query.formats import make_encoder
 from gateway.query.schemas import QueryBody
 from policies.decision import UserContext
@@ -58,6 +61,13 @@ class PreparedComparison:
     started_at: float
     started: Any = None  # audit.log.PendingAppend of comparison.started
     finished: set[str] = field(default_factory=set)  # sides whose outcome is on record
+    client_request_id: str | None = None
+    reserved: int = 0  # the matches' rows reserved on the daily quota
+    ledger: Ledger = field(default_factory=Ledger)  # what the transport took
+    end: Once = field(default_factory=Once)
+    matches: int = 0
+    truncated: bool = False
+    rows_read: dict[str, int] = field(default_factory=dict)
 
     def spec(self, label: str) -> ComparisonSide:
         return self.body.left if label == "left" else self.body.right
@@ -72,41 +82,51 @@ class Comparer:
 
     def prepare(
         self, *, user: UserContext, body: ComparisonBody, fmt: str, bom: bool,
-        client: str | None, request_id: str,
+        client: str | None, request_id: str, client_request_id: str | None = None,
     ) -> PreparedComparison:  # fmt: skip
         prepared: list[PreparedQuery] = []
+        limiter = self.services.limiter
+        reserved = 0
         try:
             for label in SIDES:
                 spec = body.left if label == "left" else body.right
-                prepared.append(self._side(user, body, spec, label, client, request_id))
+                prepared.append(
+                    self._side(user, body, spec, label, client, request_id, client_request_id)
+                )
             left, right = prepared
-            remaining = self.services.limiter.remaining_rows(user.subject)
+            remaining = limiter.remaining_rows(user.subject)
             caps = [left.decision.max_rows, right.decision.max_rows, remaining]
             limit = min([*caps, body.limit] if body.limit else caps)
-            if limit <= 0:
+            # the matches to be sent, reserved atomically before any side is read
+            reserved = limiter.reserve_rows(user.subject, limit) if limit > 0 else 0
+            if reserved <= 0:
                 raise RateLimited("daily row quota used up; it resets at midnight UTC")
         except Exception as exc:
+            limiter.release_rows(user.subject, reserved)
             for q in prepared:  # their starts are on record: so is the refusal
                 self.broker.abandon(q, exc)
             raise
         pc = PreparedComparison(
             comparison_id="cmp_" + uuid.uuid4().hex[:20], user=user, body=body,
-            sides=(left, right), limit=limit, fmt=fmt, bom=bom, client=client,
+            sides=(left, right), limit=reserved, fmt=fmt, bom=bom, client=client,
             request_id=request_id, started_at=time.perf_counter(),
+            client_request_id=client_request_id, reserved=reserved,
         )  # fmt: skip
         try:
             pc.started = self.services.audit.submit(
                 self._event(pc, "comparison.started", "started")
             )
         except Exception as exc:  # the audit log refused: fail closed, sides on record
+            limiter.release_rows(user.subject, reserved)
             for q in pc.sides:
                 self.broker.abandon(q, exc)
             raise
+        self.broker.in_flight.add(pc, lambda reason: self._aborted(pc, reason))
         return pc
 
     def _side(
         self, user: UserContext, body: ComparisonBody, spec: ComparisonSide, label: str,
-        client: str | None, request_id: str,
+        client: str | None, request_id: str, client_request_id: str | None,
     ) -> PreparedQuery:  # fmt: skip
         query = QueryBody(
             fields=list(dict.fromkeys([spec.key, *spec.fields])), where=spec.where,
@@ -114,7 +134,8 @@ class Comparer:
         )  # fmt: skip
         q = self.broker.prepare(
             user=user, dataset_id=spec.dataset, body=query, fmt="arrow", bom=False,
-            client=client, request_id=f"{request_id}.{label}",
+            client=client, request_id=f"{request_id}.{label}", reserve=False,
+            client_request_id=client_request_id,
         )  # fmt: skip
         visible = q.output if q.output is not None else [c["name"] for c in q.columns]
         if spec.key not in visible:  # policy refuses a named hidden field; belt and braces
@@ -133,13 +154,14 @@ class Comparer:
             q.plan = replace(q.plan, limit=ceiling + 1, offset=0)
         return q
 
-    def run(self, pc: PreparedComparison) -> Iterator[bytes]:
-        """Read both sides, match, yield the encoded matches; nothing is yielded before
-        ``comparison.started`` is durable, and every side's outcome is recorded."""
-        digest = hashlib.sha256()
+    def run(self, pc: PreparedComparison) -> ComparisonDelivery:
+        """The matches as a ``Delivery`` (the response reports what was sent and ends
+        it); nothing is yielded before ``comparison.started`` is durable, and every
+        side's outcome is recorded."""
+        return ComparisonDelivery(self, pc)
+
+    def produce(self, pc: PreparedComparison) -> Generator[Chunk, None, None]:
         tables: list[pa.Table] = []
-        matches = 0
-        truncated = False
         try:
             for label, q in zip(SIDES, pc.sides, strict=True):
                 try:  # ``collect`` records its own outcome, failed or completed
@@ -156,49 +178,97 @@ class Comparer:
                         "narrow it with 'where' (a partial comparison would hide matches)"
                     )
                 tables.append(table)
-            joined, truncated = match(
+                pc.rows_read[label] = table.num_rows
+            joined, pc.truncated = match(
                 tables[0], pc.body.left.key, tables[1], pc.body.right.key, limit=pc.limit
             )
-            matches = joined.num_rows
-            for chunk in self._encode(pc, joined, truncated):
+            pc.matches = joined.num_rows
+            for chunk in self._encode(pc, joined, pc.truncated):
                 pc.started.wait()  # fail closed: no record of the start, no data
-                digest.update(chunk)
                 yield chunk
         except Exception as exc:
+            self._failed(pc, exc)
+            raise
+
+    def _failed(self, pc: PreparedComparison, exc: BaseException) -> None:
+        if not isinstance(exc, Exception):
+            self._aborted(pc, "cancelled")
+            return
+        if not pc.end.claim():
+            return
+        try:
             for label, q in zip(SIDES, pc.sides, strict=True):
                 if label not in pc.finished:
                     self.broker.abandon(q, exc)
             error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
             log.warning("comparison_failed", request_id=pc.request_id, error=error.get("code"))
             self.services.audit.append(
-                self._event(pc, "comparison.failed", "error", details={"error": error})
-            )
-            raise
-        self.services.limiter.consume_rows(pc.user.subject, matches)
-        self.services.audit.append_nowait(
-            self._event(
-                pc, "comparison.completed", "ok", rows=matches,
-                result_sha256=digest.hexdigest(),
-                duration_ms=round((time.perf_counter() - pc.started_at) * 1000, 3),
-                details={"truncated": truncated,
-                         "rows_read": {label: t.num_rows
-                                       for label, t in zip(SIDES, tables, strict=True)}},
-            )
-        )  # fmt: skip
+                self._event(pc, "comparison.failed", "error", rows=pc.ledger.rows,
+                            result_sha256=pc.ledger.sha256(),
+                            details={"error": error, **self._sent(pc)})
+            )  # fmt: skip
+        finally:
+            self._settle(pc)
 
-    def _encode(self, pc: PreparedComparison, joined: pa.Table, truncated: bool) -> Iterator[bytes]:
+    def _aborted(self, pc: PreparedComparison, reason: str) -> None:
+        if not pc.end.claim():
+            return
+        try:
+            for label, q in zip(SIDES, pc.sides, strict=True):
+                if label not in pc.finished:
+                    self.broker._aborted(q, reason)
+            self.services.audit.append(
+                self._event(pc, "comparison.aborted", "aborted", rows=pc.ledger.rows,
+                            result_sha256=pc.ledger.sha256(), duration_ms=_ms(pc.started_at),
+                            details={"reason": reason, **self._sent(pc)})
+            )  # fmt: skip
+        finally:
+            self._settle(pc)
+
+    def _completed(self, pc: PreparedComparison) -> None:
+        if not pc.end.claim():
+            return
+        try:
+            self.services.audit.append_nowait(
+                self._event(pc, "comparison.completed", "ok", rows=pc.ledger.rows,
+                            result_sha256=pc.ledger.sha256(), duration_ms=_ms(pc.started_at),
+                            details=self._sent(pc))
+            )  # fmt: skip
+        finally:
+            self._settle(pc)
+
+    def _sent(self, pc: PreparedComparison) -> dict[str, Any]:
+        return {"truncated": pc.truncated, "rows_read": dict(pc.rows_read),
+                "matches": pc.matches, "bytes_sent": pc.ledger.size,
+                "rows_reserved": pc.reserved}  # fmt: skip
+
+    def _settle(self, pc: PreparedComparison) -> None:
+        self.broker.in_flight.discard(pc)
+        unsent = pc.reserved - pc.ledger.rows
+        if unsent > 0:
+            try:
+                self.services.limiter.release_rows(pc.user.subject, unsent)
+            except Exception:  # the record is written; an unreleased rest only over-charges
+                log.warning("quota_release_failed", request_id=pc.request_id, rows=unsent)
+
+    def _encode(
+        self, pc: PreparedComparison, joined: pa.Table, truncated: bool
+    ) -> Iterator[Chunk]:
         encoder = make_encoder(pc.fmt, bom=pc.bom)
         header = {
             "comparison_id": pc.comparison_id,
             "columns": output_columns(pc),
             "sides": self._sides(pc),
         }
-        yield encoder.begin(joined.schema, header)
+        yield encoder.begin(joined.schema, header), 0
+        pending = 0
         for batch in joined.to_batches(max_chunksize=32_768):
             chunk = encoder.batch(batch)
+            pending += batch.num_rows
             if chunk:
-                yield chunk
-        yield encoder.end({"truncated": truncated, "row_count": joined.num_rows})
+                yield chunk, pending
+                pending = 0
+        yield encoder.end({"truncated": truncated, "row_count": joined.num_rows}), pending
 
     def _sides(self, pc: PreparedComparison) -> dict[str, Any]:
         return {
@@ -215,6 +285,8 @@ class Comparer:
         details: dict[str, Any] | None = None, **extra: Any,
     ) -> dict[str, Any]:  # fmt: skip
         left, right = pc.sides
+        if pc.client_request_id is not None:
+            details = {**(details or {}), "client_request_id": pc.client_request_id}
         return {
             "type": type_,
             "actor": actor(pc.user),
@@ -292,3 +364,32 @@ def output_columns(pc: PreparedComparison) -> list[dict[str, Any]]:
             if c["name"] != key
         ]
     return columns
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+class ComparisonDelivery(Delivery):
+    """A comparison's matches on their way out (see ``gateway.query.delivery``)."""
+
+    def __init__(self, comparer: Comparer, pc: PreparedComparison) -> None:
+        super().__init__()
+        self._comparer = comparer
+        self.comparison = pc
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.comparison.ledger
+
+    def _produce(self) -> Generator[Chunk, None, None]:
+        return self._comparer.produce(self.comparison)
+
+    def complete(self) -> None:
+        self._comparer._completed(self.comparison)
+
+    def abort(self, reason: str) -> None:
+        self._comparer._aborted(self.comparison, reason)
+
+    def fail(self, exc: BaseException) -> None:
+        self._comparer._failed(self.comparison, exc)

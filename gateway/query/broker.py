@@ -5,13 +5,20 @@ department's data) → Rego decision (fields, masks, rows, limits) → ``query.s
 audit event (fail closed) → push-down to the source → masking → encoding →
 ``query.completed``. Nothing is read from a source before the started event is on
 record, and the source only ever sees fields the decision allows or masks.
+
+Between the decision and the start, two things are taken that the end gives back: the
+rows the query may send are *reserved* on the daily quota (atomically, so parallel
+requests share what is left), and a connection slot of the source (per user and per
+source, never waiting: see ``gateway.query.slots``). Every start ends on record exactly
+once — completed, failed or aborted — with the rows, bytes and digest the transport
+took (``gateway.query.delivery``); the unsent part of the reservation is released.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,14 +30,16 @@ from sqlalchemy import Connection
 
 from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
-from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError
+from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError, Unavailable
 from gateway.access.service import approved_grant_rows, unexpired_grants
 from gateway.container import Services
 from gateway.masking import mask_batch
 from gateway.query.audit_events import query_event
+from gateway.query.delivery import Chunk, Delivery, InFlight, Ledger, Once
 from gateway.query.entries import Entry, GenerationCache, catalog_generation, load_entry
 from gateway.query.formats import make_encoder
 from gateway.query.schemas import QueryBody
+from gateway.query.slots import Slot, StreamSlots
 from gateway.query.sources import SourcePool
 from gateway.query.subjects import SubjectTokens
 from gateway.query.validate import build_filters, build_order, check_names, policy_request
@@ -40,6 +49,10 @@ from policies.inputs import build_input
 log = structlog.get_logger("sluice.broker")
 
 STREAM_BATCH_ROWS = 32_768
+# the client's X-Request-Id while one ``prepare`` runs (one thread, start to end), so
+# every denial it records carries it beside the gateway's id without threading it
+# through each refusal path
+_CLIENT_REQUEST_ID: ContextVar[str | None] = ContextVar("client_request_id", default=None)
 
 
 @dataclass
@@ -52,6 +65,15 @@ class BrokerMetrics:
     queries: int = 0
     audit_s: float = 0.0
     mask_s: float = 0.0
+
+
+@dataclass
+class _RunState:
+    """What was read (not what was sent: that is the ``Ledger``)."""
+
+    rows: int = 0
+    truncated: bool = False
+    tokens: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +97,12 @@ class PreparedQuery:
     columns: list[dict[str, Any]] = field(default_factory=list)
     started: Any = None  # audit.log.PendingAppend of the query.started event
     output: list[str] | None = None  # columns to send when more were read (token filters)
+    client_request_id: str | None = None  # the client's X-Request-Id, kept beside ours
+    reserved: int = 0  # rows reserved on the daily quota; what is not sent goes back
+    slot: Slot | None = None  # the source connection slot, released when reading ends
+    ledger: Ledger = field(default_factory=Ledger)  # what the transport took
+    end: Once = field(default_factory=Once)  # the one end event
+    progress: _RunState = field(default_factory=_RunState)  # what was read
 
 
 class Broker:
@@ -93,6 +121,23 @@ class Broker:
         self._reader = services.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.subjects = SubjectTokens(services)
         self.metrics = BrokerMetrics()
+        settings = services.settings
+        self.slots = StreamSlots(
+            per_source=settings.source_max_connections,
+            per_user=settings.source_max_connections_per_user,
+        )
+        self.in_flight = InFlight()
+        # Services.close records what is still streaming as aborted (audit still open)
+        services.on_close.append(self.abort_in_flight)
+
+    def abort_in_flight(self, reason: str = "shutdown") -> None:
+        """Record every started query or comparison still without an end as aborted."""
+        self.in_flight.abort_all(reason)
+
+    def close(self) -> None:
+        """On shutdown: the in-flight queries on record as aborted, then the pools."""
+        self.abort_in_flight("shutdown")
+        self.sources.close()
 
     # -- preparation: everything that can refuse happens before any row is read --
 
@@ -106,9 +151,20 @@ class Broker:
         bom: bool,
         client: str | None,
         request_id: str,
+        client_request_id: str | None = None,
+        reserve: bool = True,
     ) -> PreparedQuery:
-        with self._reader.connect() as conn:
-            return self._prepare(conn, user, dataset_id, body, fmt, bom, client, request_id)
+        """``reserve=False``: rows that will not be delivered (a comparison's sides)
+        take nothing from the quota; what is derived from them and sent is charged."""
+        token = _CLIENT_REQUEST_ID.set(client_request_id)
+        try:
+            with self._reader.connect() as conn:
+                return self._prepare(
+                    conn, user, dataset_id, body, fmt, bom, client, request_id,
+                    client_request_id=client_request_id, reserve=reserve,
+                )  # fmt: skip
+        finally:
+            _CLIENT_REQUEST_ID.reset(token)
 
     def _prepare(
         self,
@@ -120,6 +176,9 @@ class Broker:
         bom: bool,
         client: str | None,
         request_id: str,
+        *,
+        client_request_id: str | None = None,
+        reserve: bool = True,
     ) -> PreparedQuery:
         started_at = time.perf_counter()
         services = self.services
@@ -183,6 +242,45 @@ class Broker:
         limit = min(body.limit or decision.max_rows, decision.max_rows, max(remaining, 0))
         if limit <= 0:
             raise RateLimited("daily row quota used up; it resets at midnight UTC")
+        reserved, slot = self._take(user, dataset, body, client, request_id, limit, reserve)
+        limit = reserved if reserve else limit
+        try:
+            return self._start(
+                user, dataset, body, decision, allowed, masks, pushed, post, limit, fmt, bom,
+                client, request_id, started_at, client_request_id, reserved, slot,
+            )  # fmt: skip
+        except BaseException:
+            slot.release()
+            self.services.limiter.release_rows(user.subject, reserved)
+            raise
+
+    def _take(
+        self, user: UserContext, dataset: Entry, body: QueryBody, client: str | None,
+        request_id: str, limit: int, reserve: bool,
+    ) -> tuple[int, Slot]:  # fmt: skip
+        """Reserve the rows on the quota (atomic: parallel requests share the rest) and
+        take a source slot; either refusal is a 429 / 503 and a denial on record."""
+        limiter = self.services.limiter
+        reserved = limiter.reserve_rows(user.subject, limit) if reserve else 0
+        try:
+            if reserve and reserved <= 0:
+                raise RateLimited("daily row quota used up; it resets at midnight UTC")
+            slot = self.slots.acquire(dataset.source_id, user.subject)
+        except (RateLimited, Unavailable) as exc:
+            limiter.release_rows(user.subject, reserved)
+            self._record_denial(user, dataset, body, client, request_id,
+                                details={"limit": exc.message})  # fmt: skip
+            raise
+        return reserved, slot
+
+    def _start(
+        self, user: UserContext, dataset: Entry, body: QueryBody, decision: Decision,
+        allowed: list[str], masks: dict[str, str], pushed: list[Filter], post: list[Filter],
+        limit: int, fmt: str, bom: bool, client: str | None, request_id: str,
+        started_at: float, client_request_id: str | None, reserved: int, slot: Slot,
+    ) -> PreparedQuery:  # fmt: skip
+        """Build the plan and put the start on record (submitted; ``run`` waits)."""
+        services = self.services
 
         types = {f.name: f.type for f in dataset.fields}
         row_filter = None
@@ -221,13 +319,15 @@ class Broker:
             user=user, dataset=dataset, body=body, decision=decision, plan=plan,
             post_filters=post, masks=masks, hash_key=hash_key, limit=limit, fmt=fmt, bom=bom,
             client=client, request_id=request_id, started_at=started_at, columns=columns,
-            output=allowed if extra else None,
-        )
+            output=allowed if extra else None, client_request_id=client_request_id,
+            reserved=reserved, slot=slot,
+        )  # fmt: skip
         # fail closed: the start is committed before any byte leaves (``run`` waits)
         event = self._event(prepared, "query.started", "started")
         t = time.perf_counter()
         prepared.started = services.audit.submit(event)
         self.metrics.audit_s += time.perf_counter() - t
+        self.in_flight.add(prepared, lambda reason: self._aborted(prepared, reason))
         return prepared
 
     def _check_limits(
@@ -264,6 +364,9 @@ class Broker:
         details: dict[str, Any] | None = None,
     ) -> None:
         """Every refusal (role, rate or quota, policy) is a ``query.denied`` on record."""
+        client_request_id = _CLIENT_REQUEST_ID.get()
+        if client_request_id is not None:
+            details = {**(details or {}), "client_request_id": client_request_id}
         self.services.audit.append(
             query_event(
                 type_="query.denied", user=user, dataset_id=dataset.id,
@@ -289,7 +392,8 @@ class Broker:
             user, dataset, body, client, request_id, decision=decision,
             details={"reasons_extra": [extra_reason]} if extra_reason else None,
         )
-        details: dict[str, Any] = {"reasons": reasons, "decision_id": decision.decision_id}
+        details: dict[str, Any] = {"reasons": reasons, "reason_codes": decision.reason_dicts(),
+                                   "decision_id": decision.decision_id}  # fmt: skip
         if decision.requires_approval:
             details["requires_approval"] = True
             details["approval_fields"] = list(decision.approval_fields)
@@ -300,48 +404,51 @@ class Broker:
         message = "; ".join(reasons) or "refused by policy"
         raise Forbidden(message, **details)
 
-    def _event(self, q: PreparedQuery, type_: str, outcome: str, **extra: Any) -> dict[str, Any]:
+    def _event(
+        self, q: PreparedQuery, type_: str, outcome: str,
+        details: dict[str, Any] | None = None, **extra: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        if q.client_request_id is not None:  # the client's own id, beside the gateway's
+            details = {**(details or {}), "client_request_id": q.client_request_id}
         return query_event(
             type_=type_, user=q.user, dataset_id=q.dataset.id,
             department=q.dataset.department, level=q.dataset.level,
             source_id=q.dataset.source_id, purpose=q.body.purpose,
             case_ref=q.body.case_ref, decision=q.decision, client=q.client,
-            request_id=q.request_id, outcome=outcome, **extra,
+            request_id=q.request_id, outcome=outcome, details=details, **extra,
         )
 
     # -- execution: stream, mask, encode, record --
 
-    def run(self, q: PreparedQuery) -> Iterator[bytes]:
-        """Yield the encoded result. Rows may be read and encoded while the
-        ``query.started`` commit is under way, but no byte is handed on before that
-        event is durable; the completed (or failed) event is written last."""
-        digest = hashlib.sha256()
-        state = _RunState()
+    def run(self, q: PreparedQuery) -> QueryDelivery:
+        """The result as a ``Delivery``: whoever sends it reports what the transport
+        took and how it ended. Rows may be read and encoded while the ``query.started``
+        commit is under way, but no chunk is handed on before that event is durable."""
+        return QueryDelivery(self, q)
+
+    def produce(self, q: PreparedQuery) -> Generator[Chunk, None, None]:
         try:
-            for chunk in self._encode(q, state):
+            for chunk in self._encode(q, q.progress):
                 self._wait_started(q)  # fail closed: no record of the start, no data
-                digest.update(chunk)
                 yield chunk
             self._wait_started(q)
         except Exception as exc:
-            self._failed(q, state, exc)
+            self._failed(q, exc)
             raise
-        self.services.limiter.consume_rows(q.user.subject, state.rows)
-        self._completed(q, state, result_sha256=digest.hexdigest())
 
     def collect(self, q: PreparedQuery, details: dict[str, Any]) -> tuple[pa.Table, bool]:
         """All of a prepared query's rows, masked, as one table that is *not* sent: the
         input of a comparison. Audited like a query (``details`` says what for); the
         rows are charged to the quota by whoever delivers what is derived from them.
         Returns the table and whether it was cut at the query's limit."""
-        state = _RunState()
+        state = q.progress
         try:
             batches = list(self._masked(q, state))
             self._wait_started(q)
-        except Exception as exc:
-            self._failed(q, state, exc)
+        except BaseException as exc:
+            self._failed(q, exc)
             raise
-        self._completed(q, state, result_sha256=None, details=details)
+        self._completed(q, details=details, delivered=False)
         schema = batches[0].schema if batches else _empty_schema(q)
         return pa.Table.from_batches(batches, schema=schema), state.truncated
 
@@ -353,40 +460,96 @@ class Broker:
     def abandon(self, q: PreparedQuery, exc: Exception) -> None:
         """A prepared query that will not run (e.g. the other side of a comparison was
         refused): its start is on record, so is why nothing followed."""
-        self._failed(q, _RunState(), exc)
+        self._failed(q, exc)
 
-    def _failed(self, q: PreparedQuery, state: _RunState, exc: Exception) -> None:
+    # -- the one end of each start --
+
+    def _sent(self, q: PreparedQuery) -> dict[str, Any]:
+        """What left, beside ``rows`` and ``result_sha256``: the tokens of the rows read,
+        masks, truncation, bytes and the quota reservation."""
+        return {
+            "truncated": q.progress.truncated,
+            "masks": q.masks,
+            "bytes_sent": q.ledger.size,
+            "rows_reserved": q.reserved,
+            **self.subjects.details(q.progress.tokens, q.user),
+        }
+
+    def _failed(self, q: PreparedQuery, exc: BaseException) -> None:
+        if not q.end.claim():
+            return
+        if not isinstance(exc, Exception):  # cancelled, interpreter exit: not an error
+            self._record_abort(q, "cancelled")
+            return
         error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
         log.warning("query_failed", request_id=q.request_id, error=error.get("code"))
-        self.services.audit.append(
-            self._event(q, "query.failed", "error", rows=state.rows,
-                        duration_ms=_ms(q.started_at), details={"error": error})
-        )  # fmt: skip
+        try:
+            self.services.audit.append(
+                self._event(q, "query.failed", "error", rows=q.ledger.rows,
+                            result_sha256=q.ledger.sha256(), duration_ms=_ms(q.started_at),
+                            details={"error": error, **self._sent(q)})
+            )  # fmt: skip
+        finally:
+            self._settle(q)
+
+    def _aborted(self, q: PreparedQuery, reason: str) -> None:
+        if q.end.claim():
+            self._record_abort(q, reason)
+
+    def _record_abort(self, q: PreparedQuery, reason: str) -> None:
+        """Stopped before the end by the client (gone, stalled), a cancellation or the
+        server's shutdown: on record with what had been sent, durably."""
+        log.info("query_aborted", request_id=q.request_id, reason=reason, rows=q.ledger.rows)
+        try:
+            self.services.audit.append(
+                self._event(q, "query.aborted", "aborted", rows=q.ledger.rows,
+                            result_sha256=q.ledger.sha256(), duration_ms=_ms(q.started_at),
+                            details={"reason": reason, **self._sent(q)})
+            )  # fmt: skip
+        finally:
+            self._settle(q)
 
     def _completed(
-        self, q: PreparedQuery, state: _RunState, *, result_sha256: str | None,
-        details: dict[str, Any] | None = None,
-    ) -> None:  # fmt: skip
+        self, q: PreparedQuery, *, details: dict[str, Any] | None = None, delivered: bool = True
+    ) -> None:
+        """``delivered=False``: read for a comparison, not sent (``rows`` is what was
+        read, no digest)."""
+        if not q.end.claim():
+            return
+        rows = q.ledger.rows if delivered else q.progress.rows
         # the start is on record; a lost completion reads as "incomplete" in the trail
         event = self._event(
-            q, "query.completed", "ok", rows=state.rows,
-            result_sha256=result_sha256, duration_ms=_ms(q.started_at),
-            details={
-                "truncated": state.truncated,
-                "masks": q.masks,
-                **self.subjects.details(state.tokens, q.user),
-                **(details or {}),
-            },
+            q, "query.completed", "ok", rows=rows,
+            result_sha256=q.ledger.sha256() if delivered else None,
+            duration_ms=_ms(q.started_at), details={**self._sent(q), **(details or {})},
         )  # fmt: skip
         t = time.perf_counter()
-        self.services.audit.append_nowait(event)
+        try:
+            self.services.audit.append_nowait(event)
+        finally:
+            self._settle(q)
         self.metrics.audit_s += time.perf_counter() - t
         self.metrics.queries += 1
 
-    def _encode(self, q: PreparedQuery, state: _RunState) -> Iterator[bytes]:
-        """The masked batches, encoded in the requested format."""
+    def _settle(self, q: PreparedQuery) -> None:
+        """After the end: off the in-flight list, the source slot back, and the part of
+        the reservation that was not sent released (the rest stays charged)."""
+        self.in_flight.discard(q)
+        if q.slot is not None:
+            q.slot.release()
+        unsent = q.reserved - q.ledger.rows
+        if unsent > 0:
+            try:
+                self.services.limiter.release_rows(q.user.subject, unsent)
+            except Exception:  # the record is written; an unreleased rest only over-charges
+                log.warning("quota_release_failed", request_id=q.request_id, rows=unsent)
+
+    def _encode(self, q: PreparedQuery, state: _RunState) -> Iterator[Chunk]:
+        """The masked batches, encoded in the requested format, each chunk with the rows
+        it completes (rows an encoder holds back count with the chunk that has them)."""
         encoder = make_encoder(q.fmt, bom=q.bom)
         started = False
+        pending = 0
         header = {
             "columns": q.columns,
             "decision_id": q.decision.decision_id,
@@ -395,16 +558,25 @@ class Broker:
         for batch in self._masked(q, state):
             if not started:
                 started = True
-                yield encoder.begin(batch.schema, header)
+                yield encoder.begin(batch.schema, header), 0
             chunk = encoder.batch(batch)
+            pending += batch.num_rows
             if chunk:
-                yield chunk
+                yield chunk, pending
+                pending = 0
         if not started:
-            yield encoder.begin(_empty_schema(q), header)
-        yield encoder.end({"truncated": state.truncated, "row_count": state.rows})
+            yield encoder.begin(_empty_schema(q), header), 0
+        yield encoder.end({"truncated": state.truncated, "row_count": state.rows}), pending
 
     def _masked(self, q: PreparedQuery, state: _RunState) -> Iterator[pa.RecordBatch]:
         """Read, mask, filter and cut to the limit; counts into ``state``."""
+        try:
+            yield from self._read(q, state)
+        finally:  # the source connection is back in its pool: so is the slot
+            if q.slot is not None:
+                q.slot.release()
+
+    def _read(self, q: PreparedQuery, state: _RunState) -> Iterator[pa.RecordBatch]:
         adapter = self.sources.adapter_for(q.dataset.source)
         skip = q.body.offset if q.post_filters else 0
         for raw in adapter.execute(q.plan):
@@ -430,13 +602,6 @@ class Broker:
             yield batch
             if state.truncated:
                 break
-
-
-@dataclass
-class _RunState:
-    rows: int = 0
-    truncated: bool = False
-    tokens: list[str] = field(default_factory=list)
 
 
 def _action(decision: Decision, name: str) -> str:
@@ -468,3 +633,28 @@ def _empty_schema(q: PreparedQuery) -> pa.Schema:
     if q.output is not None:
         schema = pa.schema([schema.field(name) for name in q.output])
     return schema
+
+
+class QueryDelivery(Delivery):
+    """A governed query's result on its way out (see ``gateway.query.delivery``)."""
+
+    def __init__(self, broker: Broker, q: PreparedQuery) -> None:
+        super().__init__()
+        self._broker = broker
+        self.query = q
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.query.ledger
+
+    def _produce(self) -> Generator[Chunk, None, None]:
+        return self._broker.produce(self.query)
+
+    def complete(self) -> None:
+        self._broker._completed(self.query)
+
+    def abort(self, reason: str) -> None:
+        self._broker._aborted(self.query, reason)
+
+    def fail(self, exc: BaseException) -> None:
+        self._broker._failed(self.query, exc)

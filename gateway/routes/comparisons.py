@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from gateway.auth.dependencies import current_user
 from gateway.comparison.schemas import ComparisonBody
 from gateway.query.formats import FORMATS, choose_format
-from gateway.routes.streaming import request_id_of, respond
+from gateway.routes.streaming import new_request_ids, respond
 from policies.decision import UserContext
 
 router = APIRouter(tags=["comparison"])
@@ -34,11 +34,13 @@ def compare(
     record); the keys are matched as HMAC tokens under the case key, so the same person
     matches across departments without an identity number leaving the gateway."""
     fmt = choose_format(format, request.headers.get("accept"))
-    request_id = request_id_of(request)
+    request_id, client_request_id = new_request_ids(request)
     comparer = request.app.state.comparer
     prepared = comparer.prepare(
         user=user, body=body, fmt=fmt, bom=bom,
         client=request.client.host if request.client else None, request_id=request_id,
+        client_request_id=client_request_id,
     )  # fmt: skip
     headers = {"X-Sluice-Comparison-Id": prepared.comparison_id, "X-Request-Id": request_id}
-    return respond(comparer.run(prepared), FORMATS[fmt], headers)
+    stall = request.app.state.services.settings.stream_stall_timeout_s
+    return respond(comparer.run(prepared), FORMATS[fmt], headers, stall_timeout_s=stall)

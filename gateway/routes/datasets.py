@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from gateway.auth.dependencies import current_user
 from gateway.query.formats import FORMATS, choose_format
 from gateway.query.schemas import QueryBody
-from gateway.routes.streaming import request_id_of, respond
+from gateway.routes.streaming import new_request_ids, respond
 from policies.decision import UserContext
 
 router = APIRouter(tags=["query"])
@@ -31,15 +31,17 @@ def query_dataset(
     user: UserContext = Depends(current_user),
 ) -> Response:
     fmt = choose_format(format, request.headers.get("accept"))
-    request_id = request_id_of(request)
+    request_id, client_request_id = new_request_ids(request)
     broker = request.app.state.broker
     prepared = broker.prepare(
         user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
         client=request.client.host if request.client else None, request_id=request_id,
+        client_request_id=client_request_id,
     )  # fmt: skip
     headers = {
         "X-Sluice-Decision-Id": prepared.decision.decision_id,
         "X-Sluice-Policy-Version": prepared.decision.policy_version,
         "X-Request-Id": request_id,
     }
-    return respond(broker.run(prepared), FORMATS[fmt], headers)
+    stall = request.app.state.services.settings.stream_stall_timeout_s
+    return respond(broker.run(prepared), FORMATS[fmt], headers, stall_timeout_s=stall)

@@ -588,10 +588,16 @@ def test_the_actor_of_a_query_event_is_the_token_subject(gw: DemoGateway) -> Non
                  "X-Forwarded-User": "arthur", "X-Actor": "arthur"},
     )
     assert resp.status_code == 200
-    events = [e for e in _events(gw, actor="alice") if e.get("request_id") == "rt-forge-1"]
+    # the id on record is the gateway's (returned as X-Request-Id); the client's is kept
+    # beside it, never instead of it
+    request_id = resp.headers["X-Request-Id"]
+    assert request_id != "rt-forge-1"
+    events = [e for e in _events(gw, actor="alice") if e.get("request_id") == request_id]
     assert {e["type"] for e in events} >= {"query.started"}
     assert all(e["actor"]["sub"] == "alice" for e in events)
-    assert not [e for e in _events(gw, actor="arthur") if e.get("request_id") == "rt-forge-1"]
+    assert all(e["details"]["client_request_id"] == "rt-forge-1" for e in events)
+    assert not [e for e in _events(gw) if e.get("request_id") == "rt-forge-1"]
+    assert not [e for e in _events(gw, actor="arthur") if e.get("request_id") == request_id]
 
 
 def test_no_route_lets_a_caller_choose_an_event_type_or_outcome(gw: DemoGateway) -> None:
@@ -622,7 +628,8 @@ def test_queries_refused_by_role_are_audited(gw: DemoGateway, subject: str) -> N
                           headers={**gw.headers(subject), "X-Request-Id": rid})
     assert resp.status_code == 403
     denied = [e for e in _events(gw, actor=subject, type="query.denied")
-              if e.get("request_id") == rid]
+              if e["details"].get("client_request_id") == rid]  # fmt: skip
+    assert denied and denied[0]["request_id"] != rid  # the gateway's own id is on record
     assert len(denied) == 1, denied
     assert denied[0]["outcome"] == "denied"
     assert denied[0]["resource"] == f"dataset:{DIBAO}"

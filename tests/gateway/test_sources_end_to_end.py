@@ -421,14 +421,19 @@ def _rows(resp: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _events(world: World, dataset_id: str, request_id: str) -> list[dict[str, Any]]:
+def _events(world: World, dataset_id: str, client_request_id: str) -> list[dict[str, Any]]:
+    """A request's events, found by the X-Request-Id its client sent: the id on record
+    is the gateway's own; the client's is kept beside it (``details``)."""
     page = list_events(
         store=world.gw.services.audit.store,
         filters=EventFilter(dataset=dataset_id),
         limit=200,
         order="asc",
     )
-    return [e for e in page["items"] if e.get("request_id") == request_id]
+    return [
+        e for e in page["items"]
+        if (e.get("details") or {}).get("client_request_id") == client_request_id
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------- register and query
@@ -591,6 +596,8 @@ def test_query_before_refresh_is_409_schema_changed(world: World, kind: str, cha
     # the failure is on record, after the start
     events = _events(world, dataset_id, request_id)
     assert [e["type"] for e in events] == ["query.started", "query.failed"]
+    assert len({e["request_id"] for e in events}) == 1
+    assert events[0]["request_id"] != request_id  # the gateway's id, not the client's
     assert events[-1]["details"]["error"]["code"] == "schema_changed"
 
     # fields the source still has keep working
