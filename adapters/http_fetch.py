@@ -8,7 +8,9 @@ certificates are still verified against the name). Redirects are never followed 
 httpx; we follow at most ``MAX_REDIRECTS`` hops ourselves, re-checking each, and drop
 the credentials when a hop leaves the source's origin. Proxies from the environment
 are ignored (``trust_env=False``): a proxy would connect to whatever the name
-resolves to at its end, which would undo the pinning.
+resolves to at its end, which would undo the pinning. Failures are reported by class,
+never with the client's text: no HTTP answer at all (refused, silent, another protocol)
+reads the same, so error messages cannot be used to scan ports.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import httpx
 import orjson
 
 from adapters.netguard import Resolver, Target, check_url, system_resolver
-from adapters.redaction import scrub
 from catalog.errors import SourceFailed, SourceTimeout
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 64 * 1024 * 1024
+NO_HTTP_ANSWER = "could not connect: connection refused, timed out, or not an HTTP server"
 
 
 def auth_header(auth: str, secret: str | None) -> dict[str, str]:
@@ -109,26 +111,35 @@ class GuardedClient:
         if target.origin == self._origin:
             headers.update(self._headers)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        request = self._client.build_request(
+            "GET", _pinned_url(target), headers=headers, extensions=extensions
+        )
         try:
-            with self._client.stream(
-                "GET", _pinned_url(target), headers=headers, extensions=extensions
-            ) as response:
-                location = response.headers.get("location")
-                if response.status_code >= 300:
-                    return response.status_code, location, b""
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise SourceFailed(f"a page of the source exceeds {MAX_BODY_BYTES} bytes")
-                    chunks.append(chunk)
-                return response.status_code, location, b"".join(chunks)
+            response = self._client.send(request, stream=True)
+        except (httpx.ReadTimeout, httpx.WriteTimeout):
+            # connected, then silence: told apart from a refusal by its delay anyway
+            raise SourceTimeout(f"the source did not answer within {self._timeout_s:g} s") from None
+        except httpx.HTTPError:
+            # no HTTP answer at all: refused, silent and non-HTTP ports read the same
+            raise SourceFailed(NO_HTTP_ANSWER) from None
+        try:
+            location = response.headers.get("location")
+            if response.status_code >= 300:
+                return response.status_code, location, b""
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise SourceFailed(f"a page of the source exceeds {MAX_BODY_BYTES} bytes")
+                chunks.append(chunk)
+            return response.status_code, location, b"".join(chunks)
         except httpx.TimeoutException:
             raise SourceTimeout(f"the source did not answer within {self._timeout_s:g} s") from None
-        except httpx.HTTPError as exc:
-            text = scrub(str(exc) or type(exc).__name__, self._secrets)
-            raise SourceFailed(f"cannot reach the source {target.host!r}: {text}") from None
+        except httpx.HTTPError:
+            raise SourceFailed("the source broke off its answer") from None
+        finally:
+            response.close()
 
     def close(self) -> None:
         self._client.close()

@@ -1,18 +1,24 @@
-"""SSRF guard for HTTP sources: which URLs Sluice may connect to, and at which address.
+"""SSRF guard for every network source (HTTP, PostgreSQL, MySQL/MariaDB): which hosts
+Sluice may connect to, and at which address.
 
-Order of checks: (1) the URL — ``http``/``https`` only, a host, no credentials in it;
-(2) the host — if it (or its normalised IP literal) is in the admin's allow-list
-(``SLUICE_HTTP_ALLOW_HOSTS``) every address is accepted; (3) otherwise the host is
-resolved with ``getaddrinfo`` and **every** address must be public: loopback, private,
-link-local (``169.254.169.254``), shared (``100.64.0.0/10``, e.g. ``100.100.100.200``),
-reserved, multicast and unspecified addresses are refused, including IPv4 embedded in
-IPv6 (``::ffff:127.0.0.1``, 6to4, Teredo, NAT64). Integer and hex/octal spellings
+Order of checks: (1) for HTTP, the URL — ``http``/``https`` only, a host, no
+credentials in it (SQL URLs are parsed by ``adapters.sql_config``); (2) the host — if
+it (or its normalised IP literal) is in the admin's allow-list
+(``SLUICE_SOURCE_ALLOW_HOSTS``, the older ``SLUICE_HTTP_ALLOW_HOSTS`` merged in) every
+address is accepted; (3) otherwise the host is resolved with ``getaddrinfo`` and
+**every** address must be public: loopback, private, link-local (``169.254.169.254``),
+shared (``100.64.0.0/10``, e.g. ``100.100.100.200``), reserved, multicast and
+unspecified addresses are refused, including IPv4 embedded in IPv6
+(``::ffff:127.0.0.1``, 6to4, Teredo, NAT64). Integer and hex/octal spellings
 (``2130706433``, ``0x7f.1``) resolve to the address they denote and are judged by it.
 
-``check_url`` returns a ``Target`` holding the address that was checked; the HTTP client
-connects to exactly that address (Host header and TLS SNI keep the name), so a DNS
-answer that changes between the check and the connection (rebinding) cannot redirect
-the request. Each redirect hop and each next-page link goes through ``check_url`` again.
+``resolve_checked`` is the one policy for every kind: it resolves once and returns the
+addresses that passed; callers connect to the first of them (SQL: psycopg ``hostaddr``,
+pymysql ``host=`` the address). ``check_url`` returns a ``Target`` holding the address
+that was checked; the HTTP client connects to exactly that address (Host header and TLS
+SNI keep the name), so a DNS answer that changes between the check and the connection
+(rebinding) cannot redirect the request. Each redirect hop and each next-page link goes
+through ``check_url`` again.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ Resolver = Callable[[str, int], Sequence[str]]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+ALLOW_SETTING = "SLUICE_SOURCE_ALLOW_HOSTS"
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def _literal(host: str) -> IPAddress | None:
 
 
 def _allowed(host: str, allow_hosts: Collection[str]) -> bool:
-    allowed = {h.strip().lower().strip("[]").rstrip(".") for h in allow_hosts if h.strip()}
+    allowed = {normalise_host(h) for h in allow_hosts if h.strip()}
     if host in allowed:
         return True
     literal = _literal(host)
@@ -122,6 +129,60 @@ def parse_url(url: object) -> tuple[str, str, int]:
     return scheme, host.lower(), port
 
 
+def normalise_host(host: str) -> str:
+    """The host as compared and resolved: lower case, no brackets, no trailing dot."""
+    return host.strip().lower().strip("[]").rstrip(".")
+
+
+def resolve(host: str, port: int, resolver: Resolver = system_resolver) -> tuple[str, ...]:
+    """Every address ``host`` resolves to, normalised (no zone id, canonical text), in
+    the resolver's order without duplicates; ``BadRequest`` if it does not resolve."""
+    try:
+        found = list(resolver(host, port))
+    except (OSError, UnicodeError):
+        raise BadRequest(f"the host {host!r} does not resolve") from None
+    addresses: list[str] = []
+    for raw in found:
+        try:
+            text = str(ipaddress.ip_address(raw.split("%", 1)[0]))
+        except ValueError:
+            continue
+        if text not in addresses:
+            addresses.append(text)
+    if not addresses:
+        raise BadRequest(f"the host {host!r} does not resolve")
+    return tuple(addresses)
+
+
+def address_allowed(host: str, address: str, allow_hosts: Collection[str]) -> bool:
+    """True if the policy lets a connection to ``host`` go to ``address``: the host is
+    allow-listed (by name or literal), or the address is public."""
+    if _allowed(normalise_host(host), allow_hosts):
+        return True
+    try:
+        return is_public(ipaddress.ip_address(address))
+    except ValueError:
+        return False
+
+
+def resolve_checked(
+    host: str, port: int, allow_hosts: Collection[str], resolver: Resolver = system_resolver
+) -> tuple[str, ...]:
+    """Resolve ``host`` and apply the policy to **every** address; ``Forbidden`` if one
+    is not public and the host is not allow-listed. Connect to the first address."""
+    host = normalise_host(host)
+    if not host:
+        raise BadRequest("the source has no host")
+    addresses = resolve(host, port, resolver)
+    for address in addresses:
+        if not address_allowed(host, address, allow_hosts):
+            raise Forbidden(
+                f"the host {host!r} resolves to a non-public address ({address}); an admin "
+                f"must allow this host ({ALLOW_SETTING}) before it can be used"
+            )
+    return addresses
+
+
 def check_url(
     url: object, allow_hosts: Collection[str], resolver: Resolver = system_resolver
 ) -> Target:
@@ -129,18 +190,5 @@ def check_url(
     malformed URL, ``Forbidden`` for a refused address, ``BadRequest`` if the name
     does not resolve."""
     scheme, host, port = parse_url(url)
-    try:
-        addresses = [a.split("%", 1)[0] if "%" in a else a for a in resolver(host, port)]
-    except (OSError, UnicodeError):
-        raise BadRequest(f"the host {host!r} does not resolve") from None
-    if not addresses:
-        raise BadRequest(f"the host {host!r} does not resolve")
-    if not _allowed(host, allow_hosts):
-        for address in addresses:
-            ip = ipaddress.ip_address(address)
-            if not is_public(ip):
-                raise Forbidden(
-                    f"the host {host!r} resolves to a non-public address ({ip}); an admin "
-                    "must allow this host (SLUICE_HTTP_ALLOW_HOSTS) before it can be used"
-                )
+    addresses = resolve_checked(host, port, allow_hosts, resolver)
     return Target(url=str(url), scheme=scheme, host=host, port=port, address=addresses[0])

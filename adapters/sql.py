@@ -18,7 +18,11 @@ fetch has run longer than the statement timeout (as with PostgreSQL's server-sid
 cursor, the timeout applies to each fetch, not to a slow consumer; a PostgreSQL COPY is
 one statement, bounded as a whole).
 
-Driver errors are translated here into ``SourceTimeout`` / ``SourceFailed`` /
+A failed connection is reported by class only (``connect_failure``: refused/timed
+out/another protocol alike, authentication failed, database does not exist), never with
+the driver's text, so error messages cannot be used to scan ports.
+
+Other driver errors are translated here into ``SourceTimeout`` / ``SourceFailed`` /
 ``SchemaChanged`` (a column the catalog lists is gone) / ``BadRequest`` with scrubbed
 messages: the driver's own text is kept for diagnosis, but
 never ``str()`` of a SQLAlchemy error, which embeds the statement and its parameters.
@@ -70,7 +74,34 @@ _MYSQL_AUTH_CODES = {1045, 1044, 1698}
 _PG_UNDEFINED_COLUMN = "42703"
 _MYSQL_UNKNOWN_COLUMN = 1054  # ER_BAD_FIELD_ERROR
 _PG_UNDEFINED_TABLE = "42P01"
+_PG_NO_DATABASE = "3D000"  # invalid_catalog_name
+_MYSQL_NO_DATABASE = 1049  # ER_BAD_DB_ERROR
+_SERVER_NAMES = {
+    "postgresql": "PostgreSQL",
+    "mysql": "MySQL/MariaDB",
+    "mariadb": "MySQL/MariaDB",
+    "sqlite": "SQLite",
+}
 _MYSQL_NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
+
+
+def connect_failure(dialect: str, sqlstate: object, code: object, text: str) -> SourceFailed:
+    """The class of a failed connection, never the driver's text: a steward must not
+    learn what answered on which port (a closed port, another protocol and a silent
+    server read the same), only that the server refused the login or lacks the database.
+    libpq reports a server's refusal at connection time without a SQLSTATE, as a
+    ``FATAL:`` line; only its class is kept."""
+    if sqlstate is None and dialect == "postgresql" and "FATAL:" in text:
+        missing_db = "database" in text and "does not exist" in text
+        sqlstate = _PG_NO_DATABASE if missing_db else "28000"
+    if sqlstate in _PG_AUTH_STATES or code in _MYSQL_AUTH_CODES:
+        return SourceFailed("could not connect: authentication failed (credentials refused)")
+    if sqlstate == _PG_NO_DATABASE or code == _MYSQL_NO_DATABASE:
+        return SourceFailed("could not connect: database does not exist")
+    server = _SERVER_NAMES.get(dialect, "database")
+    return SourceFailed(
+        f"could not connect: connection refused, timed out, or not a {server} server"
+    )
 
 
 def logical_type(sa_type: sa.types.TypeEngine[Any]) -> str:
@@ -140,10 +171,10 @@ class SqlAdapter(SourceAdapter):
                 f"the source did not answer within {self._limits.statement_timeout_s:g} s"
                 " (statement timeout)"
             )
-        if sqlstate in _PG_AUTH_STATES or code in _MYSQL_AUTH_CODES:
-            return SourceFailed(f"the source refused the credentials: {text}")
         if connecting:
-            return SourceFailed(f"cannot connect to the source: {text}")
+            return connect_failure(self._dialect, sqlstate, code, text)
+        if sqlstate in _PG_AUTH_STATES or code in _MYSQL_AUTH_CODES:
+            return SourceFailed("could not connect: authentication failed")
         if (
             sqlstate in (_PG_UNDEFINED_COLUMN, _PG_UNDEFINED_TABLE)
             or code in (_MYSQL_UNKNOWN_COLUMN, _MYSQL_NO_SUCH_TABLE)

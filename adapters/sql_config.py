@@ -8,9 +8,21 @@ Configuration (kinds ``postgresql``, ``mysql``, ``sqlite``):
   any installed SQLAlchemy driver may be named. A URL carrying a password is refused:
   the password belongs in the secret, which is stored encrypted.
 - ``settings["schema"]`` (optional): the schema whose tables are the source's objects.
-- ``secret``: the password, or a full URL (used when a password cannot be separated,
-  e.g. a DSN with unusual options; it is then the URL connected to, and
-  ``settings["url"]`` — if given — is only its display form).
+- ``secret``: the password, and nothing else. A secret that carries a URL (a server,
+  port, database or file) is refused: the secret is stored encrypted and never shown,
+  so whatever it named would not be what stewards, the ownership check and the audit
+  trail see (``refuse_target_in_secret``).
+
+Network targets (``endpoint``): a PostgreSQL or MySQL/MariaDB URL must name a host and
+a database; the port defaults to 5432/3306; only drivers whose connection can be pinned
+to an address are accepted. ``create_engine`` resolves the host once through
+``adapters.netguard`` (private, loopback, link-local… refused unless the host is
+allow-listed) and connects to that address only — psycopg ``hostaddr`` (the host name
+stays for TLS verification), pymysql/mysqlclient ``host=`` the address — so a DNS answer
+that changes after the check (rebinding) cannot redirect the connection. The gateway may
+pass the address it checked itself in ``settings[PINNED_ADDRESS]`` (stewards cannot set
+it: registration refuses settings keys starting with ``_``); it is judged by the same
+policy before use.
 
 Safety applied to every engine: sessions are read-only (PostgreSQL
 ``default_transaction_read_only``, MySQL ``SET SESSION TRANSACTION READ ONLY``, SQLite
@@ -27,6 +39,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,8 +49,15 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import QueuePool
 
 from adapters.base import AdapterLimits, SourceConfig
+from adapters.netguard import (
+    Resolver,
+    address_allowed,
+    normalise_host,
+    resolve_checked,
+    system_resolver,
+)
 from adapters.pathguard import ensure_inside_roots
-from catalog.errors import BadRequest
+from catalog.errors import BadRequest, Forbidden
 
 BACKENDS: dict[str, tuple[str, ...]] = {
     "postgresql": ("postgresql",),
@@ -45,6 +65,15 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "sqlite": ("sqlite",),
 }
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+FAMILY = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+# drivers whose connection can be pinned to the checked address (see module doc)
+PINNABLE_DRIVERS = {
+    "postgresql": {"psycopg", "psycopg2"},
+    "mysql": {"pymysql", "mysqldb"},
+    "mariadb": {"pymysql", "mysqldb"},
+}
+PINNED_ADDRESS = "_pinned_address"
 ALLOWED_QUERY = {
     "postgresql": {"sslmode", "sslrootcert", "application_name", "target_session_attrs"},
     "mysql": {"charset", "ssl_ca", "ssl_verify_cert", "ssl_verify_identity"},
@@ -62,34 +91,89 @@ def _parse(text: object, what: str) -> URL:
         raise BadRequest(f"{what} is not a valid SQLAlchemy URL") from None
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """The server and database a network SQL source connects to, spelled out."""
+
+    family: str  # postgresql | mysql (MariaDB included)
+    host: str
+    port: int
+    database: str
+
+
+def refuse_target_in_secret(secret: str | None) -> None:
+    """A SQL secret is a password only: one carrying a URL would name another target."""
+    if secret and "://" in secret:
+        raise BadRequest(
+            "the secret may hold only the password; the server, port and database belong "
+            "in settings.url, where they are checked, shown and audited"
+        )
+
+
 def display_url(config: SourceConfig) -> URL | None:
-    """The URL as shown to people: from settings, else from a URL secret."""
+    """The URL as shown to people (the settings URL; a secret never carries one)."""
     if config.settings.get("url"):
         return _parse(config.settings["url"], "settings.url")
-    if config.secret and "://" in config.secret:
-        return _parse(config.secret, "the secret URL")
     return None
 
 
 def connect_url(config: SourceConfig) -> URL:
-    """The URL actually connected to, with the secret put in place, driver defaulted."""
-    if config.secret and "://" in config.secret:
-        url = _parse(config.secret, "the secret URL")
-    else:
-        url = _parse(config.settings.get("url"), "settings.url")
-        if url.password is not None:
-            raise BadRequest("settings.url must not contain a password; put it in the secret")
-        if config.secret:
-            url = url.set(password=config.secret)
+    """The URL actually connected to, with the password put in place, driver defaulted."""
+    refuse_target_in_secret(config.secret)
+    url = _parse(config.settings.get("url"), "settings.url")
+    if url.password is not None:
+        raise BadRequest("settings.url must not contain a password; put it in the secret")
+    if config.secret:
+        url = url.set(password=config.secret)
     backend = url.get_backend_name()
     if "+" not in url.drivername and backend in DEFAULT_DRIVERS:
         url = url.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")
     return url
 
 
+def endpoint(config: SourceConfig) -> Endpoint | None:
+    """Host, port (default filled in) and database of a network SQL source; None for
+    SQLite. MySQL reads the tables of ``settings.schema`` when given: that database is
+    the one the source exposes."""
+    url = connect_url(config)
+    backend = url.get_backend_name()
+    if backend not in DEFAULT_PORTS:
+        return None
+    host = normalise_host(url.host or "")
+    if not host:
+        raise BadRequest("settings.url must name the server's host (no local socket)")
+    if not url.database:
+        raise BadRequest("settings.url must name the database")
+    database = url.database
+    schema = config.settings.get("schema")
+    if FAMILY[backend] == "mysql" and isinstance(schema, str) and schema:
+        database = schema
+    return Endpoint(FAMILY[backend], host, url.port or DEFAULT_PORTS[backend], database)
+
+
+def pinned_address(
+    config: SourceConfig, limits: AdapterLimits, resolver: Resolver = system_resolver
+) -> tuple[Endpoint, str] | None:
+    """The endpoint and the one address to connect to, checked by the network guard
+    (``Forbidden`` for a refused address); None for SQLite."""
+    target = endpoint(config)
+    if target is None:
+        return None
+    pinned = config.settings.get(PINNED_ADDRESS)
+    if pinned is not None:
+        if not isinstance(pinned, str) or not address_allowed(
+            target.host, pinned, limits.http_allow_hosts
+        ):
+            raise Forbidden(f"the address chosen for host {target.host!r} is not allowed")
+        return target, pinned
+    addresses = resolve_checked(target.host, target.port, limits.http_allow_hosts, resolver)
+    return target, addresses[0]
+
+
 def validate(config: SourceConfig, limits: AdapterLimits) -> None:
-    """Static checks: URL shape, kind ↔ backend, no password in settings, query
-    allow-list, SQLite file inside the allowed roots."""
+    """Static checks: URL shape, kind ↔ backend, no password in settings, no target in
+    the secret, query allow-list, pinnable driver, host and database named, SQLite file
+    inside the allowed roots; last, the network guard on the resolved host."""
     if config.kind not in BACKENDS:
         raise BadRequest(f"{config.kind!r} is not a SQL source kind")
     shown = config.settings.get("url")
@@ -107,6 +191,11 @@ def validate(config: SourceConfig, limits: AdapterLimits) -> None:
         raise BadRequest("settings.schema must be a non-empty string")
     if backend == "sqlite":
         sqlite_path(url, limits)
+        return
+    if url.get_driver_name() not in PINNABLE_DRIVERS[backend]:
+        allowed = ", ".join(sorted(PINNABLE_DRIVERS[backend]))
+        raise BadRequest(f"{backend} sources use one of the drivers {allowed}")
+    pinned_address(config, limits)
 
 
 def sqlite_path(url: URL, limits: AdapterLimits) -> str:
@@ -148,8 +237,18 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
             return sa.create_engine(
                 f"{url.drivername}://", creator=creator, poolclass=QueuePool, **kwargs
             )
-        if url.get_driver_name() in {"psycopg", "psycopg2", "pymysql", "mysqldb"}:
-            kwargs["connect_args"] = {"connect_timeout": connect_timeout}
+        pinned = pinned_address(config, limits)
+        if pinned is None or url.get_driver_name() not in PINNABLE_DRIVERS[backend]:
+            raise BadRequest(f"a {backend} source needs a pinnable driver and a host")
+        target, address = pinned
+        connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+        if target.family == "postgresql":
+            # libpq connects to hostaddr and never resolves host (kept for TLS checks)
+            connect_args["hostaddr"] = address
+            url = url.set(port=target.port)
+        else:
+            url = url.set(host=address, port=target.port)
+        kwargs["connect_args"] = connect_args
         engine = sa.create_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError):
         raise BadRequest(f"the SQL driver {url.drivername!r} is not installed") from None

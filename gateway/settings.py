@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # plain "a:b" or "a,b" lists in the environment (NoDecode: not JSON)
     file_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     http_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    source_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hosts (names or IP literals) a network source may be on even though "
+        "they resolve to a non-public address; SLUICE_HTTP_ALLOW_HOSTS is merged in",
+    )
     statement_timeout_s: float = 30.0
     source_max_rows: int = 1_000_000
 
@@ -72,6 +77,16 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = 10.0
     audit_append_timeout_s: float = 2.0
 
+    @field_validator("source_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """Comma (or space) separated: a ``:`` separator would split IPv6 literals."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
     @field_validator("file_roots", "http_allow_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
@@ -96,6 +111,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'sluice.db').resolve()}"
+
+    @property
+    def effective_source_allow_hosts(self) -> list[str]:
+        """The network guard's allow-list for every source kind (HTTP, PostgreSQL,
+        MySQL/MariaDB): ``SLUICE_SOURCE_ALLOW_HOSTS`` plus the older HTTP-only list."""
+        return list(dict.fromkeys([*self.source_allow_hosts, *self.http_allow_hosts]))
 
     @property
     def demo_data_dir(self) -> Path:

@@ -1,26 +1,35 @@
-"""Opening a registered source: decrypt its secret, build its config, apply limits.
+"""Opening a registered source: decrypt its secret, build its config, check its target,
+apply limits.
 
-The query broker and introspection both come through here, so the secret is decrypted
-in one place, bound (associated data) to the source id it was stored for.
+The query broker (``gateway.query.sources``), introspection and schema refresh all come
+through ``open_source_adapter``, so the secret is decrypted in one place, bound
+(associated data) to the source id it was stored for, and every connection passes the
+same target checks as registration (``gateway.registration.guard``: network guard, the
+gateway's own databases, ownership) and is pinned to the address that was checked.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from adapters.base import AdapterLimits, SourceAdapter, SourceConfig
 from adapters.registry import open_adapter
 from catalog.errors import Unavailable
 from catalog.models import Source
 from gateway.container import Services
+from gateway.registration.guard import checked_target, pinned_config
 from gateway.settings import Settings
 
 
 def limits_from_settings(settings: Settings) -> AdapterLimits:
-    """The adapter bounds configured for this gateway process."""
+    """The adapter bounds configured for this gateway process. ``http_allow_hosts``
+    carries the network guard's allow-list for every network kind (HTTP, PostgreSQL,
+    MySQL/MariaDB): ``SLUICE_SOURCE_ALLOW_HOSTS`` with ``SLUICE_HTTP_ALLOW_HOSTS``."""
     return AdapterLimits(
         statement_timeout_s=settings.statement_timeout_s,
         max_rows=settings.source_max_rows,
         file_roots=tuple(str(p) for p in settings.effective_file_roots),
-        http_allow_hosts=tuple(settings.http_allow_hosts),
+        http_allow_hosts=tuple(settings.effective_source_allow_hosts),
     )
 
 
@@ -42,6 +51,17 @@ def source_config(*, services: Services, source: Source) -> SourceConfig:
 
 
 def open_source_adapter(*, services: Services, source: Source) -> SourceAdapter:
-    """An adapter for a registered source; the caller closes it."""
+    """An adapter for a registered source, its target checked now (DNS and files may
+    have changed since registration) and its connection pinned; the caller closes it."""
     config = source_config(services=services, source=source)
-    return open_adapter(config, limits_from_settings(services.settings))
+    limits = limits_from_settings(services.settings)
+    with services.sessions() as session:
+        row = session.get(Source, source.id)
+        department = row.department if row is not None else source.department
+        registered: datetime | None = row.created_at if row is not None else None
+        target = checked_target(
+            session=session, settings=services.settings, limits=limits,
+            department=department or "", source_id=source.id, config=config,
+            registered_before=registered,
+        )  # fmt: skip
+    return open_adapter(pinned_config(config, target), limits)

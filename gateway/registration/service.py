@@ -1,10 +1,12 @@
 """Registering, editing, listing and introspecting sources (keyword-only service functions).
 
 Order in ``register_source``/``update_source`` matters: permission, static validation,
-a live connection test, and only then encryption and the row. The functions never
-commit — the caller's unit of work does — so a failure at any step leaves nothing
-saved. Error messages from adapters are scrubbed of the secret once more here
-(defence in depth: the adapters already scrub).
+the effective-target checks on the merged settings and secret
+(``gateway.registration.guard``), a live connection test pinned to the checked address,
+and only then encryption and the row; the audit event records the effective target.
+The functions never commit — the caller's unit of work does — so a failure at any step
+leaves nothing saved. Error messages from adapters are scrubbed of the secret once more
+here (defence in depth: the adapters already scrub).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from gateway.registration.connect import (
     secret_aad,
     source_config,
 )
+from gateway.registration.guard import checked_target, pinned_config
 from gateway.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
-from gateway.registration.targets import refuse_foreign_target
+from gateway.registration.targets import EffectiveTarget
 from policies.decision import UserContext
 
 __all__ = [
@@ -77,17 +80,27 @@ def scrubbed(secret: str | None) -> Iterator[None]:
         ) from None
 
 
-def _test(config: SourceConfig, services: Services) -> str:
-    """Validate, connect, list objects; return the redacted display form."""
+def _check_and_test(
+    *, session: Session, services: Services, department: str, source_id: str,
+    config: SourceConfig,
+) -> tuple[str, dict[str, Any] | None]:  # fmt: skip
+    """Check the effective target (``gateway.registration.guard``), connect to it (pinned)
+    and list objects; return the redacted display form and the target's audit record."""
     limits = limits_from_settings(services.settings)
     with scrubbed(config.secret):
-        registry.validate_config(config, limits)
-        adapter = registry.open_adapter(config, limits)
+        target: EffectiveTarget | None = checked_target(
+            session=session, settings=services.settings, limits=limits,
+            department=department, source_id=source_id, config=config,
+        )  # fmt: skip
+        pinned = pinned_config(config, target)
+        registry.validate_config(pinned, limits)
+        adapter = registry.open_adapter(pinned, limits)
         try:
             adapter.test_connection()
         finally:
             adapter.close()
-        return scrub(registry.redact(config), [config.secret])
+        record = target.as_record() if target is not None else None
+        return scrub(registry.redact(config), [config.secret]), record
 
 
 def _require_keyring(services: Services, secret: str | None) -> None:
@@ -126,12 +139,12 @@ def register_source(
     if session.get(Source, source_id) is not None:
         raise Conflict(f"a source {source_id!r} already exists")
     _refuse_secrets_in_settings(settings)
-    refuse_foreign_target(
-        session=session, department=department, kind=kind, settings=settings, source_id=source_id
-    )
     plain = _plain(secret)
     config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
-    redacted = _test(config, services)
+    redacted, target = _check_and_test(
+        session=session, services=services, department=department, source_id=source_id,
+        config=config,
+    )  # fmt: skip
     _require_keyring(services, plain)
     emit(
         services=services,
@@ -139,7 +152,7 @@ def register_source(
         event_type="source.registered",
         resource=f"source:{source_id}",
         department=department,
-        details={"kind": kind, "redacted": redacted},
+        details={"kind": kind, "redacted": redacted, "target": target},
     )
     source = Source(
         id=source_id,
@@ -174,20 +187,20 @@ def update_source(
     )
     changed: list[str] = []
     redacted = source.redacted
+    target: dict[str, Any] | None = None
     new_settings = dict(source.settings if settings is None else settings)
     plain = _plain(secret)
     if settings is not None or plain is not None:
         _refuse_secrets_in_settings(new_settings)
-        refuse_foreign_target(
-            session=session, department=source.department, kind=source.kind,
-            settings=new_settings, source_id=source_id,
-        )
         current = (
             plain if plain is not None else source_config(services=services, source=source).secret
         )
-        redacted = _test(
-            SourceConfig(kind=source.kind, settings=new_settings, secret=current), services
-        )
+        # the merged settings and secret, checked as a registration is
+        redacted, target = _check_and_test(
+            session=session, services=services, department=source.department,
+            source_id=source_id,
+            config=SourceConfig(kind=source.kind, settings=new_settings, secret=current),
+        )  # fmt: skip
         changed += [
             name for name, given in (("settings", settings), ("secret", plain)) if given is not None
         ]
@@ -200,7 +213,7 @@ def update_source(
         event_type="source.updated",
         resource=f"source:{source_id}",
         department=source.department,
-        details={"changed": changed, "redacted": redacted},
+        details={"changed": changed, "redacted": redacted, "target": target},
     )
     source.redacted = redacted
     source.settings = new_settings
@@ -268,9 +281,9 @@ def introspect(
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )
-    config = source_config(services=services, source=source)
-    with scrubbed(config.secret):
-        adapter = registry.open_adapter(config, limits_from_settings(services.settings))
+    secret = source_config(services=services, source=source).secret
+    with scrubbed(secret):
+        adapter = open_source_adapter(services=services, source=source)
         try:
             found = adapter.list_objects()
             if objects is not None:

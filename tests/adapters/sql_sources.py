@@ -14,11 +14,16 @@ import sqlalchemy as sa
 
 from adapters.base import AdapterLimits, Column, QueryPlan, SourceConfig
 from tests.conftest import (
+    MYSQL_HOST,
+    PG_ADMIN,
     create_mysql_database,
     create_pg_database,
     drop_mysql_database,
     drop_pg_database,
 )
+
+# the test servers are on loopback: allow-listed explicitly, as an admin would
+TEST_SERVER_HOSTS = tuple(dict.fromkeys([str(sa.engine.make_url(PG_ADMIN).host), MYSQL_HOST]))
 
 PEOPLE_COLUMNS = (
     Column("id", "int64"),
@@ -126,7 +131,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def limits_for(tmp_path: Path, **overrides: object) -> AdapterLimits:
-    values: dict[str, object] = {"file_roots": (str(tmp_path),), "statement_timeout_s": 10.0}
+    values: dict[str, object] = {
+        "file_roots": (str(tmp_path),),
+        "statement_timeout_s": 10.0,
+        "http_allow_hosts": TEST_SERVER_HOSTS,
+    }
     values.update(overrides)
     return AdapterLimits(**values)  # type: ignore[arg-type]
 

@@ -222,7 +222,7 @@ def test_timeout_down_and_errors(server: tuple[str, ServerLog]) -> None:
     with pytest.raises(SourceTimeout):
         run(base, query("slow", "id"), quick)
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    with pytest.raises(SourceFailed, match="cannot reach"):
+    with pytest.raises(SourceFailed, match="could not connect: connection refused"):
         run(down, query("offset", "id"), secret="tok-secret")
     with pytest.raises(SourceFailed, match="HTTP 404"):
         run(base, query("x", "id"), objects=[{"name": "x", "path": "/missing"}])

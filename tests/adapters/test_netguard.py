@@ -57,7 +57,7 @@ MALFORMED = [
 def test_internal_addresses_are_refused(url: str) -> None:
     with pytest.raises(Forbidden, match="non-public address") as info:
         check_url(url, allow_hosts=())
-    assert "SLUICE_HTTP_ALLOW_HOSTS" in info.value.message
+    assert "SLUICE_SOURCE_ALLOW_HOSTS" in info.value.message
 
 
 @pytest.mark.parametrize("url", MALFORMED)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from adapters.base import AdapterLimits, Column, Filter, QueryPlan, SourceConfig
 from adapters.registry import open_adapter
 from adapters.sql_stream import FIRST_CHUNK
+from tests.adapters.sql_sources import TEST_SERVER_HOSTS
 
 ROWS = 1_000_000
 MAX_GROWTH_BYTES = 200 * 1024 * 1024
@@ -67,7 +68,8 @@ def test_million_rows_stream_in_bounded_memory(pg_url: str) -> None:
         batch_size=50_000,
     )
     adapter = open_adapter(
-        SourceConfig("postgresql", {"url": pg_url}), AdapterLimits(statement_timeout_s=120)
+        SourceConfig("postgresql", {"url": pg_url}),
+        AdapterLimits(statement_timeout_s=120, http_allow_hosts=TEST_SERVER_HOSTS),
     )
     sizes: list[int] = []
     try:

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from audit.search import EventFilter, list_events
 from catalog.demo.generator import GenerationReport, Sizes
@@ -108,7 +109,12 @@ class DemoGateway:
         return str(page["items"][0]["request_id"]).split(".")[0]
 
     def point_sources_at(self, kind: str, url: str) -> None:
-        """Re-point every demo source at one database holding all five tables."""
+        """Re-point every demo source at one database holding all five tables, and
+        allow-list its host (``SLUICE_SOURCE_ALLOW_HOSTS``) as an admin would: the test
+        servers are on loopback, which the network guard refuses otherwise."""
+        host = make_url(url).host
+        if host and host not in self.settings.source_allow_hosts:
+            self.settings.source_allow_hosts.append(host)
         with self.services.sessions() as session:
             for source in session.query(Source).all():
                 source.kind = kind

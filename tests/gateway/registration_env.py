@@ -19,6 +19,7 @@ from gateway.auth import mint_token
 from gateway.container import Services, build_services
 from gateway.settings import load_settings
 from policies.decision import UserContext
+from tests.adapters.sql_sources import TEST_SERVER_HOSTS
 
 FIN = UserContext("fin_steward", "fin", ("steward",), "L3")
 CIVIL = UserContext("civil_steward", "civil", ("steward",), "L3")
@@ -63,10 +64,16 @@ def close_env(env: Env) -> None:
     env.services.engine.dispose()
 
 
-def make_env(tmp_path: Path) -> Env:
+def make_env(tmp_path: Path, *, allow_hosts: tuple[str, ...] = TEST_SERVER_HOSTS) -> Env:
+    """The test PostgreSQL and MariaDB are on loopback: allow-listed explicitly here,
+    as an admin would (``SLUICE_SOURCE_ALLOW_HOSTS``); pass ``allow_hosts=()`` to see
+    the network guard refuse them."""
     data = tmp_path / "data"
     data.mkdir()
-    services = build_services(load_settings(home=tmp_path / "home", file_roots=[data]))
+    settings = load_settings(
+        home=tmp_path / "home", file_roots=[data], source_allow_hosts=list(allow_hosts)
+    )
+    services = build_services(settings)
     with services.sessions.begin() as session:
         session.add_all(
             [
