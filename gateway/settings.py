@@ -5,6 +5,7 @@ Only the gateway reads the environment; other packages get what they need passed
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         description="hosts (names or IP literals) a network source may be on even though "
         "they resolve to a non-public address; SLUICE_HTTP_ALLOW_HOSTS is merged in",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="IP addresses or networks (comma separated) of the reverse proxies "
+        "whose X-Forwarded-For / X-Forwarded-Proto are believed; empty (the default): "
+        "none, the client on record is the TCP peer",
+    )  # fmt: skip
     statement_timeout_s: float = 30.0
     source_max_rows: int = 1_000_000
 
@@ -85,6 +92,22 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        """Comma or space separated IPs/CIDRs, each checked: uvicorn would take a typo
+        for a literal host name and trust nothing, or a wildcard and trust everyone."""
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, list):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(f"SLUICE_TRUSTED_PROXIES: {item!r} is not an IP "
+                                     "address or network") from None  # fmt: skip
         return value
 
     @field_validator("file_roots", "http_allow_hosts", mode="before")

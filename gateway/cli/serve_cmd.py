@@ -1,6 +1,15 @@
-"""``sluice serve`` and ``sluice demo``: run the gateway (and set up the demo first)."""
+"""``sluice serve`` and ``sluice demo``: run the gateway (and set up the demo first).
+
+The client address on record (audit ``client``) is the TCP peer unless the peer is one
+of ``SLUICE_TRUSTED_PROXIES``: only then does uvicorn take ``X-Forwarded-For`` and
+``X-Forwarded-Proto``. uvicorn's own default (``proxy_headers`` on, loopback trusted,
+or whatever ``FORWARDED_ALLOW_IPS`` says) is never used: any process on the gateway's
+host could otherwise write whatever address it liked into the audit trail.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 import uvicorn
@@ -13,7 +22,13 @@ from gateway.auth.keys import load_or_create_signing_key
 from gateway.container import build_services
 from gateway.demo import setup_demo
 from gateway.http_protocol import Utf8RequestLineProtocol
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's forwarded-header options for ``settings`` (none trusted by default)."""
+    trusted = list(settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or [""]}
 
 
 @click.command("serve")
@@ -22,12 +37,16 @@ from gateway.settings import load_settings
 @click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the gateway with the settings from the SLUICE_* environment."""
+    settings = load_settings()
+    proxies = proxy_options(settings)
     if workers > 1:
         uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning", http=Utf8RequestLineProtocol)  # fmt: skip
+                    workers=workers, log_level="warning", http=Utf8RequestLineProtocol,
+                    **proxies)  # fmt: skip
         return
-    app = create_app(load_settings())
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol)
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol,
+                **proxies)  # fmt: skip
 
 
 @click.command("demo")
@@ -84,6 +103,7 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
     click.echo(f"\nserving on {base} (Ctrl-C to stop)")
     app = create_app(settings, services)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol)
+        uvicorn.run(app, host=host, port=port, log_level="warning",
+                    http=Utf8RequestLineProtocol, **proxy_options(settings))  # fmt: skip
     finally:
         services.close()  # flushes the audit trail and signs a final checkpoint
