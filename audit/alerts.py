@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,11 @@ from audit.events import parse_ts
 
 Event = dict[str, Any]
 Alert = dict[str, Any]
-QUERY_TYPES = frozenset({"query.started", "query.completed", "query.failed", "query.denied"})
+QUERY_TYPES = frozenset(
+    {"query.started", "query.completed", "query.failed", "query.aborted", "query.denied"}
+)
+# a start of each kind ends with one of these (issue 11: every start has an end on record)
+ENDINGS = ("completed", "failed", "aborted")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class AlertConfig:
     source_errors_per_hour: int = 3
     users_per_subject_per_day: int = 3
     window: timedelta = field(default=timedelta(hours=1))
+    # a start older than this with no end is a query whose record was evaded or lost
+    unended_after: timedelta = field(default=timedelta(minutes=30))
+    now: datetime | None = None  # the clock of "older than"; None: the wall clock
 
 
 def _alert(rule: str, severity: str, actor: str | None, summary: str, seqs: Iterable[int]) -> Alert:
@@ -93,10 +100,12 @@ def _windows(
 
 def _delivered(e: Event) -> bool:
     """Rows sent to the caller: a comparison's side reads (``delivered: false``) are
-    on record but never left the gateway; its matches (``comparison.completed``) did."""
-    if e.get("type") == "comparison.completed":
+    on record but never left the gateway; its matches (``comparison.completed``) did. An
+    aborted delivery's ``rows`` are what left before the client went: they count too."""
+    if e.get("type") in ("comparison.completed", "comparison.aborted"):
         return True
-    return e.get("type") == "query.completed" and _details(e).get("delivered") is not False
+    sent = e.get("type") in ("query.completed", "query.aborted")
+    return sent and _details(e).get("delivered") is not False
 
 
 def bulk_pulls(events: list[Event], cfg: AlertConfig) -> list[Alert]:
@@ -252,6 +261,37 @@ def own_records(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     ]
 
 
+def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
+    """A ``query.started`` (or ``comparison.started``) older than ``unended_after``
+    with no completed, failed or aborted event of the same request id: the gateway
+    records every end, so a missing one means a crash, a lost write, or an evasion."""
+    now = cfg.now or datetime.now(UTC)
+    ended: set[tuple[str, Any]] = set()
+    for e in events:
+        kind, _, what = str(e.get("type")).partition(".")
+        if what in ENDINGS:
+            ended.add((kind, e.get("request_id")))
+    by_actor: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        kind, _, what = str(e.get("type")).partition(".")
+        if what != "started" or kind not in ("query", "comparison"):
+            continue
+        if (kind, e.get("request_id")) in ended:
+            continue
+        if now - parse_ts(e["ts"]) >= cfg.unended_after:
+            by_actor[_actor(e)].append(e["seq"])
+    return [
+        _alert(
+            "query_never_ended",
+            "high",
+            actor,
+            f"{len(seqs)} queries started but never ended on record",
+            seqs,
+        )
+        for actor, seqs in by_actor.items()
+    ]
+
+
 RULES: tuple[Callable[[list[Event], AlertConfig], list[Alert]], ...] = (
     bulk_pulls,
     repeated_denials,
@@ -261,6 +301,7 @@ RULES: tuple[Callable[[list[Event], AlertConfig], list[Alert]], ...] = (
     source_errors,
     same_person_many_users,
     own_records,
+    unended_starts,
 )
 
 

@@ -68,6 +68,15 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [ev(1, details={"self_hash_hit": True})],
         [ev(1, details={"self_hash_hit": False})],
     ),
+    "query_never_ended": (
+        [ev(1, type="query.started", outcome="started", request_id="r1"),
+         ev(2, type="query.started", outcome="started", request_id="r2"),
+         ev(3, 1, type="query.completed", request_id="r2")],
+        [ev(1, type="query.started", outcome="started", request_id="r1"),
+         ev(2, 5, type="query.aborted", outcome="aborted", request_id="r1"),
+         ev(3, type="comparison.started", outcome="started", request_id="c1"),
+         ev(4, 2, type="comparison.failed", outcome="error", request_id="c1")],
+    ),
 }
 
 
@@ -101,3 +110,20 @@ def test_a_comparisons_side_reads_are_not_a_bulk_pull() -> None:
     assert compute_alerts(many) == []  # not "pulled" by four users either
     matches = ev(3, 5, type="comparison.completed", rows=12_000, resource="comparison:a+b")
     assert [a["rule"] for a in compute_alerts([*reads, matches])] == ["bulk_pull"]
+
+
+def test_a_start_still_young_is_not_yet_unended() -> None:
+    """A query may still be streaming: only starts older than ``unended_after`` (on the
+    config's clock) alert; the rule links the start to open."""
+    start = ev(7, type="query.started", outcome="started", request_id="r7")
+    young = AlertConfig(now=MONDAY_10 + timedelta(minutes=10))
+    old = AlertConfig(now=MONDAY_10 + timedelta(minutes=31))
+    assert [a for a in compute_alerts([start], young) if a["rule"] == "query_never_ended"] == []
+    fired = [a for a in compute_alerts([start], old) if a["rule"] == "query_never_ended"]
+    assert [a["event_seqs"] for a in fired] == [[7]]
+
+
+def test_rows_sent_before_an_abort_count_as_a_bulk_pull() -> None:
+    """Closing the connection mid-stream does not hide the rows that left."""
+    aborted = [ev(i, i, type="query.aborted", outcome="aborted", rows=6000) for i in (1, 2)]
+    assert "bulk_pull" in {a["rule"] for a in compute_alerts(aborted)}
