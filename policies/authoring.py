@@ -41,9 +41,11 @@ def load_cases(path: Path = FIXTURES_PATH) -> list[dict[str, Any]]:
 def mismatches(decision: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     """What in ``decision`` differs from the partial ``expected`` (empty = match).
 
-    Keys: allow, requires_approval, max_rows, row_filter, approval_fields (exact);
-    fields (each named field's action and method); reasons_contain (each string
-    must be one of the reasons). ``casbin`` is the operation check's, ignored here.
+    ``decision`` is a raw engine output or ``Decision.to_dict()``. Keys: allow,
+    requires_approval, max_rows, row_filter, approval_fields (exact); fields (each named
+    field's action and method); reasons_contain (``{code: params}``: each code must be
+    among the reasons, with exactly those parameters). ``casbin`` is the operation
+    check's, ignored here.
     """
     problems = []
     for key in ("allow", "requires_approval", "max_rows", "row_filter", "approval_fields"):
@@ -53,10 +55,19 @@ def mismatches(decision: dict[str, Any], expected: dict[str, Any]) -> list[str]:
         got = decision.get("fields", {}).get(name)
         if got != spec:
             problems.append(f"field {name}: expected {spec!r}, got {got!r}")
-    for reason in expected.get("reasons_contain", []):
-        if reason not in decision.get("reasons", []):
-            problems.append(f"reasons: missing {reason!r} in {decision.get('reasons')!r}")
+    reasons = reason_params(decision)
+    for code, params in expected.get("reasons_contain", {}).items():
+        if reasons.get(code) != params:
+            problems.append(f"reasons: expected {code} {params!r} in {reasons!r}")
     return problems
+
+
+def reason_params(decision: dict[str, Any]) -> dict[str, Any]:
+    """``{code: params}`` of a raw output (its ``reasons``) or of ``Decision.to_dict()``."""
+    if "reason_codes" in decision:
+        return {r["code"]: r["params"] for r in decision["reason_codes"]}
+    reasons = decision.get("reasons")
+    return dict(reasons) if isinstance(reasons, dict) else {}
 
 
 def run_cases(decide: RawDecide, cases: list[dict[str, Any]]) -> list[Outcome]:

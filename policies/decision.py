@@ -8,6 +8,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from policies.reasons import Reason, render
+
 FieldAction = Literal["allow", "mask", "deny"]
 
 
@@ -39,7 +41,11 @@ class FieldAccess:
 
 @dataclass(frozen=True)
 class Decision:
-    """One answer for one request: covers every field of the entry at once."""
+    """One answer for one request: covers every field of the entry at once.
+
+    ``reason_codes`` are what the policy said (codes with catalog-valued parameters);
+    ``reasons`` are the same rendered as sentences for people (``policies.reasons``).
+    """
 
     allow: bool
     reasons: tuple[str, ...]
@@ -50,11 +56,17 @@ class Decision:
     policy_version: str
     decision_id: str = ""
     approval_fields: tuple[str, ...] = ()
+    reason_codes: tuple[Reason, ...] = ()
+
+    def reason_dicts(self) -> list[dict[str, Any]]:
+        """``[{code, params}, ...]``: the machine-readable reasons (403 bodies, audit)."""
+        return [r.to_dict() for r in self.reason_codes]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "allow": self.allow,
             "reasons": list(self.reasons),
+            "reason_codes": self.reason_dicts(),
             "fields": {n: {"action": f.action, "method": f.method} for n, f in self.fields.items()},
             "row_filter": self.row_filter,
             "max_rows": self.max_rows,
@@ -99,37 +111,48 @@ class DecisionInput:
 
 
 def decision_from_output(
-    output: Any, *, decision_id: str, policy_version: str | None = None
+    output: Any,
+    *,
+    decision_input: DecisionInput,
+    decision_id: str,
+    policy_version: str | None = None,
 ) -> Decision:
-    """Turn the policy's ``decision`` object into a ``Decision``.
+    """Turn the policy's raw ``decision`` object into a ``Decision``.
 
-    Shared by every backend so they cannot drift. Anything malformed raises
-    ``Unavailable`` (fail closed) instead of being read as a partial allow.
+    Shared by every backend so they cannot drift. The output is checked against the
+    strict schema of ``policies.schema`` for *this* input first; anything malformed
+    raises ``Unavailable`` (fail closed, 503) instead of being read as a partial allow.
     """
     from catalog.errors import Unavailable
+    from policies.schema import MalformedDecision, Vocabulary, check
 
+    vocabulary = Vocabulary.of(decision_input.dataset, decision_input.user.jurisdiction)
     try:
-        fields = {
-            str(name): FieldAccess(action=_field_action(spec["action"]), method=spec.get("method"))
-            for name, spec in dict(output["fields"]).items()
-        }
-        row_filter = output.get("row_filter")
-        return Decision(
-            allow=output["allow"] is True,
-            reasons=tuple(str(r) for r in output["reasons"]),
-            fields=fields,
-            row_filter=dict(row_filter) if row_filter is not None else None,
-            max_rows=int(output["max_rows"]),
-            requires_approval=output["requires_approval"] is True,
-            policy_version=policy_version or str(output["policy_version"]),
-            decision_id=decision_id,
-            approval_fields=tuple(str(f) for f in output.get("approval_fields", ())),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise Unavailable(f"policy engine unavailable: malformed decision ({exc!r})") from exc
+        checked = check(output, vocabulary)
+    except MalformedDecision as exc:
+        raise Unavailable(
+            f"policy engine unavailable: malformed decision ({exc})", problem="malformed_decision"
+        ) from exc
+    fields = {
+        name: FieldAccess(action=_field_action(action), method=method)
+        for name, (action, method) in checked.fields.items()
+    }
+    reasons = render(checked.reasons, checked.fields)
+    return Decision(
+        allow=checked.allow,
+        reasons=reasons,
+        fields=fields,
+        row_filter=checked.row_filter,
+        max_rows=checked.max_rows,
+        requires_approval=checked.requires_approval,
+        policy_version=policy_version or checked.policy_version,
+        decision_id=decision_id,
+        approval_fields=checked.approval_fields,
+        reason_codes=checked.reasons,
+    )
 
 
-def _field_action(value: Any) -> FieldAction:
+def _field_action(value: str) -> FieldAction:
     if value == "allow":
         return "allow"
     if value == "mask":

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from catalog.errors import BadRequest
 from catalog.models import Dataset, User
 from policies.decision import DecisionInput, UserContext
 
@@ -98,7 +99,15 @@ def request_input(
     unmask: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The request's shape. ``fields`` empty means every field; ``unmask`` names PI
-    fields the caller asks to see in clear (which needs an approved grant)."""
+    fields the caller asks to see in clear (which needs an approved grant).
+
+    Text holding NUL is refused here (400): the embedded engine takes C strings and
+    would see ``"supervision\\0…"`` as ``"supervision"``, an allowed purpose.
+    """
+    _refuse_nul(purpose, case_ref, *fields, *order_by, *group_by, *unmask)
+    _refuse_nul(
+        *(str(f.get("field", "")) for f in filters), *(str(f.get("op", "")) for f in filters)
+    )
     return {
         "fields": list(fields),
         "filters": [filter_input(f) for f in filters],
@@ -108,6 +117,12 @@ def request_input(
         "purpose": purpose,
         "case_ref": case_ref,
     }
+
+
+def _refuse_nul(*texts: str | None) -> None:
+    for text in texts:
+        if isinstance(text, str) and "\0" in text:
+            raise BadRequest("request text may not contain NUL characters")
 
 
 def grant_input(

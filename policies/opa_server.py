@@ -101,4 +101,6 @@ class OpaServerPDP(DecisionPoint):
                 f"policy engine unavailable: the decision is undefined on {self.url} "
                 "(is the Sluice bundle loaded?)"
             )
-        return decision_from_output(body["result"], decision_id=self._id_factory())
+        return decision_from_output(
+            body["result"], decision_input=decision_input, decision_id=self._id_factory()
+        )

@@ -132,7 +132,10 @@ class EmbeddedPDP(DecisionPoint):
                 f"(limit {self._timeout_s}s)"
             )
         return decision_from_output(
-            output, decision_id=self._id_factory(), policy_version=compiled.policy_set.version
+            output,
+            decision_input=decision_input,
+            decision_id=self._id_factory(),
+            policy_version=compiled.policy_set.version,
         )
 
 

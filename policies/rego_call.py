@@ -1,13 +1,25 @@
 """One query of a compiled regopy bundle, with the input built and the output read
 through rego-cpp's C API directly.
 
-Why not ``Interpreter.set_input`` / ``query_bundle``: regopy's ``Input`` wraps every
-value of the input in three Python calls and a copied C string, and its ``Output``
-serialises the result to JSON twice and parses it with ``json``. For the policy's
-input (about 130 values) that was 0.35 ms of a 1.9 ms decision. Here each value is
-one C call (rego-cpp's ``regoInput*`` builder, the same one ``Input`` uses), and the
-result is read once and parsed with orjson. The values the engine sees, and so the
-decisions, are the same; any error raises (the caller fails closed).
+Input: each value is one C call (rego-cpp's ``regoInput*`` builder, the one regopy's
+``Input`` uses, without its three Python calls and a copied string per value). The
+builder takes C strings, so a string holding NUL would reach the engine cut short
+(``"supervision\\0…"`` read as ``"supervision"``): such input is refused.
+
+Output: the result is read by walking rego-cpp's node tree (``regoOutputNode``,
+``regoNodeType``/``Size``/``Get``/``Value``), never by parsing the engine's JSON text.
+That text does not escape quotes in strings, so a request string the policy echoed
+could close its string and add members to the decision (issue 11, class 1). The tree
+gives structure (objects, arrays, sets, their members) that no string can change.
+
+What the tree does *not* give is one spelling for strings. A string node's value is
+the string itself when it came from the input; literals of the policy source keep
+their escapes (``"a\\"b"`` is reported as ``a\\"b``), and strings made by builtins
+(``sprintf``, ``concat``…) come wrapped in quotes with mixed escaping. They cannot be
+told apart, so ``query_binding`` reports each string exactly as the engine holds it
+and a caller must only accept strings from closed sets (``policies.schema`` does: fixed
+codes, or values of the input passed through unchanged). Any error raises (the caller
+fails closed).
 """
 
 from __future__ import annotations
@@ -17,7 +29,6 @@ from collections.abc import Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-import orjson
 from regopy import Bundle, Interpreter
 from regopy.rego_shared import (
     rego,
@@ -41,6 +52,20 @@ _ARRAY = rego.regoInputArray
 _SET = rego.regoInputSet
 _INT64 = range(-(2**63), 2**63)
 
+_NODE_TYPE = rego.regoNodeType
+_NODE_SIZE = rego.regoNodeSize
+_NODE_GET = rego.regoNodeGet
+_NODE_VALUE_SIZE = rego.regoNodeValueSize
+_NODE_VALUE = rego.regoNodeValue
+_OUTPUT_NODE = rego.regoOutputNode
+_STRING_AT = ctypes.string_at
+
+# rego-cpp node kinds (regopy.rego_shared.NodeKind)
+_K_BINDING, _K_VAR, _K_TERM, _K_SCALAR = 1000, 1001, 1002, 1003
+_K_ARRAY, _K_SET, _K_OBJECT, _K_ITEM = 1004, 1005, 1006, 1007
+_K_INT, _K_FLOAT, _K_STRING, _K_TRUE, _K_FALSE, _K_NULL = 1008, 1009, 1010, 1011, 1012, 1013
+_K_UNDEFINED, _K_TERMS, _K_BINDINGS, _K_RESULTS, _K_RESULT = 1014, 1015, 1016, 1017, 1018
+
 
 class RegoCallError(ValueError):
     """The engine refused the input or failed to evaluate the query."""
@@ -54,7 +79,7 @@ def _push(handle: ctypes.c_void_p, value: Any) -> int:
     """
     kind = type(value)
     if kind is str:
-        return int(_STRING(handle, value.encode("utf-8")))
+        return _push_string(handle, value)
     if kind is dict:
         return _push_object(handle, value)
     if kind is list or kind is tuple:
@@ -70,7 +95,7 @@ def _push(handle: ctypes.c_void_p, value: Any) -> int:
     if isinstance(value, float):
         return int(_FLOAT(handle, value))
     if isinstance(value, str):
-        return int(_STRING(handle, value.encode("utf-8")))
+        return _push_string(handle, str(value))
     if isinstance(value, AbstractSet):
         return _push_items(handle, value, _SET)
     if isinstance(value, Mapping):
@@ -78,6 +103,12 @@ def _push(handle: ctypes.c_void_p, value: Any) -> int:
     if isinstance(value, Sequence):
         return _push_items(handle, value, _ARRAY)
     raise RegoCallError(f"cannot pass a {kind.__name__} to the policy")
+
+
+def _push_string(handle: ctypes.c_void_p, value: str) -> int:
+    if "\0" in value:
+        raise RegoCallError("input strings may not contain NUL (the engine would cut them)")
+    return int(_STRING(handle, value.encode("utf-8")))
 
 
 def _push_object(handle: ctypes.c_void_p, value: Mapping[Any, Any]) -> int:
@@ -113,15 +144,90 @@ def query_binding(bundle: Bundle, value: Any, name: str = "x") -> Any:
     set_input(interpreter, value)
     output = rego_bundle_query(interpreter._impl, bundle._impl)
     try:
-        text = rego_output_string(output)
         if not rego_output_ok(output):
-            raise RegoCallError(f"evaluation failed: {text}")
+            raise RegoCallError(f"evaluation failed: {rego_output_string(output)}")
+        return _Reader().binding(_OUTPUT_NODE(output), name)
     finally:
         rego_free_output(output)
-    result = None if text == "undefined" else orjson.loads(text)
-    if isinstance(result, list):
-        result = result[0] if result else None
-    bindings = result.get("bindings") if isinstance(result, dict) else None
-    if not isinstance(bindings, dict) or name not in bindings:
+
+
+class _Reader:
+    """Builds Python values from a node tree (valid only while its output lives).
+
+    One value buffer per read, grown as needed: a ``create_string_buffer`` per string
+    would cost more than the walk itself.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ctypes.create_string_buffer(256)
+
+    def binding(self, results: int | None, name: str) -> Any:
+        """The value bound to ``name`` in the one result, or raise."""
+        if not results or _NODE_TYPE(results) != _K_RESULTS:
+            raise RegoCallError("the decision is undefined for this input")
+        if _NODE_SIZE(results) != 1:
+            raise RegoCallError("the query gave more than one result")
+        result = _child(results, 0, _K_RESULT)
+        for i in range(_NODE_SIZE(result)):
+            part = _NODE_GET(result, i)
+            if _NODE_TYPE(part) != _K_BINDINGS:
+                continue
+            for j in range(_NODE_SIZE(part)):
+                binding = _child(part, j, _K_BINDING)
+                if _NODE_SIZE(binding) != 2:
+                    raise RegoCallError("malformed binding node")
+                var = _child(binding, 0, _K_VAR)
+                if self._text(var) == name:
+                    return self.value(_NODE_GET(binding, 1))
         raise RegoCallError("the decision is undefined for this input")
-    return bindings[name]
+
+    def value(self, node: int) -> Any:
+        kind = _NODE_TYPE(node)
+        if kind == _K_STRING:
+            return self._text(node)
+        if kind == _K_OBJECT:
+            items: dict[str, Any] = {}
+            for i in range(_NODE_SIZE(node)):
+                item = _child(node, i, _K_ITEM)
+                if _NODE_SIZE(item) != 2:
+                    raise RegoCallError("malformed object item")
+                key = self.value(_NODE_GET(item, 0))
+                if type(key) is not str:
+                    raise RegoCallError("an object key that is not a string")
+                if key in items:
+                    raise RegoCallError("an object key given twice")
+                items[key] = self.value(_NODE_GET(item, 1))
+            return items
+        if kind in (_K_ARRAY, _K_SET):
+            return [self.value(_NODE_GET(node, i)) for i in range(_NODE_SIZE(node))]
+        if kind == _K_TRUE:
+            return True
+        if kind == _K_FALSE:
+            return False
+        if kind == _K_NULL:
+            return None
+        if kind == _K_INT:
+            return int(self._text(node))
+        if kind == _K_FLOAT:
+            return float(self._text(node))
+        if kind in (_K_TERM, _K_SCALAR):
+            if _NODE_SIZE(node) != 1:
+                raise RegoCallError("malformed term node")
+            return self.value(_NODE_GET(node, 0))
+        raise RegoCallError(f"unexpected node kind {kind} in the result")
+
+    def _text(self, node: int) -> str:
+        """The node's value as UTF-8, all of it (the size counts the closing NUL)."""
+        size = _NODE_VALUE_SIZE(node)
+        if size > len(self._buffer):
+            self._buffer = ctypes.create_string_buffer(size)
+        if _NODE_VALUE(node, self._buffer, size) != 0 or size == 0:
+            raise RegoCallError("cannot read a node value")
+        return _STRING_AT(self._buffer, size - 1).decode("utf-8")
+
+
+def _child(node: int, index: int, kind: int) -> int:
+    child: int | None = _NODE_GET(node, index)
+    if not child or _NODE_TYPE(child) != kind:
+        raise RegoCallError("unexpected node in the result")
+    return child

@@ -32,6 +32,6 @@ class ComparisonBody(BaseModel):
 
     left: ComparisonSide
     right: ComparisonSide
-    purpose: str = Field(min_length=1, max_length=64)
-    case_ref: str = Field(min_length=1, max_length=128)
+    purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")  # no NUL
+    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
     limit: int | None = Field(default=None, ge=1, description="most matches to return")

@@ -41,8 +41,9 @@ class QueryBody(BaseModel):
     )
     limit: int | None = Field(default=None, ge=1)
     offset: int = Field(default=0, ge=0, le=10_000_000)
-    purpose: str | None = Field(default=None, max_length=64)
-    case_ref: str | None = Field(default=None, max_length=128)
+    # no NUL: the policy engine takes C strings, PostgreSQL refuses it in text
+    purpose: str | None = Field(default=None, max_length=64, pattern=r"^[^\x00]*$")
+    case_ref: str | None = Field(default=None, max_length=128, pattern=r"^[^\x00]*$")
 
     def orders(self) -> list[OrderClause]:
         out = []

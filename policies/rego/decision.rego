@@ -2,6 +2,10 @@
 #
 # Input (built by policies.inputs): user, dataset, request, grants, now, usage.
 # Output: data.sluice.decision.decision, one object covering every field of the entry.
+# Every string in the output is a fixed code, a mask method, or a catalog value passed
+# through unchanged (field names, allowed purposes, jurisdiction prefixes): never text
+# of the request, and never a string built by a builtin (rego-cpp reports those with
+# mixed escaping; policies/decision.py refuses any string outside those closed sets).
 #
 # Written for BOTH engines: regopy (rego-cpp) in process and a real OPA server.
 # Keep to builtins both implement; time.parse_rfc3339_ns is NOT usable in regopy,
@@ -141,19 +145,23 @@ field_method(f, a) := mask_method(f) if a == "mask" else := null
 
 # ---------------------------------------------------------------- refusals
 
-errors contains "purpose is required" if {
-	not is_string(object.get(req, "purpose", null))
-}
+# Reasons are codes with parameters, never sentences built from request text: the
+# gateway renders them (policies/reasons.py). A parameter only ever names catalog
+# values (field names of the entry, its allowed purposes); the request's own strings
+# (purpose, case reference, unknown names) never appear in the output.
 
-errors contains "purpose is required" if req.purpose == ""
+purpose_missing if not is_string(object.get(req, "purpose", null))
 
-errors contains sprintf("purpose '%s' is not allowed for this dataset", [req.purpose]) if {
-	is_string(req.purpose)
-	req.purpose != ""
+purpose_missing if req.purpose == ""
+
+errors["purpose_required"] := {} if purpose_missing
+
+errors["purpose_not_allowed"] := {} if {
+	not purpose_missing
 	not req.purpose in object.get(dataset, "allowed_purposes", [])
 }
 
-errors contains "a case reference is required for L3 and L4 datasets" if {
+errors["case_ref_required"] := {} if {
 	dataset_rank >= 3
 	not has_case_ref
 }
@@ -163,15 +171,13 @@ has_case_ref if {
 	req.case_ref != ""
 }
 
-errors contains "separation of duties: a security officer never queries data" if {
-	"security_officer" in roles
-}
+errors["security_officer_never_queries"] := {} if "security_officer" in roles
 
-errors contains "only analysts may query data" if not "analyst" in roles
+errors["analysts_only"] := {} if not "analyst" in roles
 
-errors contains "unknown dataset level" if dataset_rank > 4
+errors["unknown_dataset_level"] := {} if dataset_rank > 4
 
-errors contains sprintf("unknown field '%s'", [n]) if {
+errors["unknown_field"] := {} if {
 	some n in referenced_names
 	not fields_by_name[n]
 }
@@ -184,40 +190,53 @@ referenced_names contains n if some n in req_order_by
 
 referenced_names contains n if some n in req_group_by
 
-errors contains sprintf("field '%s' is above your clearance", [n]) if {
+# Names of the entry's fields only: `n` is a key of fields_by_name (catalog text).
+above_clearance contains n if {
 	some n in requested_names
 	field_decisions[n].action == "deny"
 }
 
-errors contains sprintf("filtering on denied field '%s' is refused", [flt.field]) if {
+errors["field_above_clearance"] := {"fields": sort(above_clearance)} if count(above_clearance) > 0
+
+filtered_denied contains n if {
 	some flt in req_filters
-	field_decisions[flt.field].action == "deny"
+	n := flt.field
+	field_decisions[n].action == "deny"
 }
 
-errors contains sprintf("masked field '%s' can only be filtered by equality on its hash token", [flt.field]) if {
+errors["filter_on_denied_field"] := {"fields": sort(filtered_denied)} if count(filtered_denied) > 0
+
+filtered_masked contains n if {
 	some flt in req_filters
-	field_decisions[flt.field].action == "mask"
+	n := flt.field
+	field_decisions[n].action == "mask"
 	not token_equality(flt)
 }
+
+errors["filter_on_masked_field"] := {"fields": sort(filtered_masked)} if count(filtered_masked) > 0
 
 token_equality(flt) if {
 	flt.op == "="
 	flt.value_is_hash_token == true
 }
 
-errors contains sprintf("sorting on %s field '%s' is refused", [field_decisions[n].action, n]) if {
+sorted_hidden contains n if {
 	some n in req_order_by
 	field_decisions[n].action != "allow"
 }
 
-errors contains sprintf("grouping on %s field '%s' is refused", [field_decisions[n].action, n]) if {
+errors["order_by_refused"] := {"fields": sort(sorted_hidden)} if count(sorted_hidden) > 0
+
+grouped_hidden contains n if {
 	some n in req_group_by
 	field_decisions[n].action != "allow"
 }
 
-errors contains "daily row quota exhausted" if rows_remaining <= 0
+errors["group_by_refused"] := {"fields": sort(grouped_hidden)} if count(grouped_hidden) > 0
 
-errors contains "no field of this dataset is visible to you" if {
+errors["quota_exhausted"] := {} if rows_remaining <= 0
+
+errors["nothing_visible"] := {} if {
 	count({n | some n in released_names; field_decisions[n].action != "deny"}) == 0
 }
 
@@ -253,12 +272,12 @@ release_approvals(f, a) := 2 if {
 	a == "allow"
 } else := 1
 
-approval_reasons contains "approval required: L4 dataset" if {
+approval_reasons["approval_required_l4_dataset"] := {} if {
 	dataset_rank == 4
 	count(pending) > 0
 }
 
-approval_reasons contains sprintf("approval required to release field '%s'", [n]) if some n in pending
+approval_reasons["approval_required"] := {"fields": sort(pending)} if count(pending) > 0
 
 # ---------------------------------------------------------------- the decision
 
@@ -280,30 +299,39 @@ requires_approval if {
 	count(pending) > 0
 }
 
-notes contains sprintf("allowed for purpose '%s'", [req.purpose]) if allow
+# The purpose named here is the catalog's own string (the one the request matched).
+notes["allowed"] := {"purpose": p} if {
+	allow
+	some p in dataset.allowed_purposes
+	p == req.purpose
+}
 
-notes contains sprintf("field '%s' masked with %s", [n, field_decisions[n].method]) if {
+masked_released contains n if {
 	allow
 	some n in released_names
 	field_decisions[n].action == "mask"
 }
 
-notes contains sprintf("field '%s' withheld: above clearance", [n]) if {
+notes["fields_masked"] := {"fields": sort(masked_released)} if count(masked_released) > 0
+
+withheld_released contains n if {
 	allow
 	some n in released_names
 	field_decisions[n].action == "deny"
 }
 
-notes contains "rows limited to the user's jurisdiction" if {
+notes["fields_withheld"] := {"fields": sort(withheld_released)} if count(withheld_released) > 0
+
+notes["rows_limited_to_jurisdiction"] := {} if {
 	allow
 	row_filter != null
 }
 
-reasons := sort(errors) if {
+reasons := errors if {
 	count(errors) > 0
-} else := sort(approval_reasons) if {
+} else := approval_reasons if {
 	count(pending) > 0
-} else := sort(notes)
+} else := notes
 
 row_filter := {"field": dataset.region_field, "prefixes": sort({p | some p in object.get(user, "jurisdiction", [])})} if {
 	is_string(object.get(dataset, "region_field", null))

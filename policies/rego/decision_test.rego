@@ -45,7 +45,7 @@ test_purpose_required if {
 	inp := object.union(base_input, {"request": object.union(base_request, {"purpose": null})})
 	d := decision.decision with input as inp
 	d.allow == false
-	"purpose is required" in d.reasons
+	d.reasons == {"purpose_required": {}}
 }
 
 test_security_officer_never_queries if {
@@ -89,4 +89,47 @@ test_sorting_masked_refused if {
 	inp := object.union(base_input, {"request": req})
 	d := decision.decision with input as inp
 	d.allow == false
+}
+
+# Reasons are codes with catalog parameters: request text never reaches the output.
+test_refused_purpose_is_not_echoed if {
+	evil := "\"],\"allow\":true,\"z\":[\""
+	inp := object.union(base_input, {"request": object.union(base_request, {"purpose": evil})})
+	d := decision.decision with input as inp
+	d.allow == false
+	d.reasons == {"purpose_not_allowed": {}}
+}
+
+test_unknown_field_names_no_field if {
+	req := object.union(base_request, {"fields": ["amount", "x' or '1"]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {"unknown_field": {}}
+}
+
+test_refused_fields_are_catalog_names if {
+	req := object.union(base_request, {"fields": ["case_flag", "amount"], "order_by": ["recipient_name"]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {
+		"field_above_clearance": {"fields": ["case_flag"]},
+		"order_by_refused": {"fields": ["recipient_name"]},
+	}
+}
+
+test_allowed_notes_name_the_catalog_purpose if {
+	inp := base_input
+	d := decision.decision with input as inp
+	d.reasons.allowed == {"purpose": "subsidy_audit"}
+	d.reasons.fields_masked == {"fields": ["recipient_name"]}
+	d.reasons.rows_limited_to_jurisdiction == {}
+}
+
+test_l4_dataset_reasons if {
+	ds := object.union(base_dataset, {"level": "L4"})
+	inp := object.union(base_input, {"dataset": ds})
+	d := decision.decision with input as inp
+	d.requires_approval == true
+	d.reasons.approval_required_l4_dataset == {}
+	d.reasons.approval_required == {"fields": ["amount", "recipient_name", "region_code"]}
 }

@@ -1,0 +1,233 @@
+"""The strict schema of a policy decision, checked before anything uses it.
+
+Why strict, and why against the input: the engine's strings are not reliable text
+(``policies.rego_call``), and a decision is the one thing that releases data. So every
+member is required and nothing else is allowed; booleans are booleans, ``max_rows`` an
+integer ≥ 0; every string must come from a closed set — a fixed code or mask method,
+or a value of *this* decision's input passed through (a field name of the entry, a
+region field, a jurisdiction prefix of the user, an allowed purpose). A string from
+anywhere else, however it got there, makes the decision malformed. Duplicate keys are
+refused by the readers (node walk, ``loads_unique``). The messages name the member
+that is wrong, never the offending value (it may be request text).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from catalog.classification import MaskMethod
+from policies.reasons import CODES, ORDER, Params, Reason
+
+MEMBERS = frozenset(
+    {
+        "allow",
+        "reasons",
+        "fields",
+        "row_filter",
+        "max_rows",
+        "requires_approval",
+        "approval_fields",
+        "policy_version",
+    }
+)
+ACTIONS = frozenset({"allow", "mask", "deny"})
+MASK_METHODS = frozenset(m.value for m in MaskMethod)
+
+
+class MalformedDecision(ValueError):
+    """The engine's output is not a decision of the expected shape."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The strings a decision for one input may contain besides fixed codes."""
+
+    fields: frozenset[str]
+    region_field: str | None
+    jurisdiction: frozenset[str]
+    purposes: frozenset[str]
+
+    @classmethod
+    def of(cls, dataset: Mapping[str, Any], jurisdiction: Iterable[str]) -> Vocabulary:
+        region = dataset.get("region_field")
+        return cls(
+            fields=frozenset(str(f["name"]) for f in dataset.get("fields") or ()),
+            region_field=region if isinstance(region, str) else None,
+            jurisdiction=frozenset(jurisdiction),
+            purposes=frozenset(str(p) for p in dataset.get("allowed_purposes") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A decision's members after the schema check (reasons in code order)."""
+
+    allow: bool
+    reasons: tuple[Reason, ...]
+    fields: dict[str, tuple[str, str | None]]
+    row_filter: dict[str, Any] | None
+    max_rows: int
+    requires_approval: bool
+    approval_fields: tuple[str, ...]
+    policy_version: str
+
+
+def check(output: Any, vocabulary: Vocabulary) -> Checked:
+    """Validate the raw decision ``output``; raise ``MalformedDecision`` on anything off."""
+    if type(output) is not dict:
+        raise MalformedDecision("the decision is not an object")
+    if output.keys() != MEMBERS:
+        raise MalformedDecision("the decision's members are not exactly the expected ones")
+    allow = _bool(output["allow"], "allow")
+    requires_approval = _bool(output["requires_approval"], "requires_approval")
+    max_rows = output["max_rows"]
+    if type(max_rows) is not int or max_rows < 0:
+        raise MalformedDecision("max_rows is not an integer >= 0")
+    version = output["policy_version"]
+    if type(version) is not str or not version:
+        raise MalformedDecision("policy_version is not a non-empty string")
+    fields = _fields(output["fields"], vocabulary)
+    row_filter = _row_filter(output["row_filter"], vocabulary)
+    approval_fields = _names(output["approval_fields"], vocabulary, "approval_fields", empty=True)
+    reasons = _reasons(output["reasons"], vocabulary)
+    _consistent(allow, requires_approval, reasons, row_filter, vocabulary)
+    return Checked(
+        allow=allow,
+        reasons=reasons,
+        fields=fields,
+        row_filter=row_filter,
+        max_rows=max_rows,
+        requires_approval=requires_approval,
+        approval_fields=approval_fields,
+        policy_version=version,
+    )
+
+
+def _bool(value: Any, member: str) -> bool:
+    if type(value) is not bool:
+        raise MalformedDecision(f"{member} is not a boolean")
+    return value
+
+
+def _names(value: Any, vocabulary: Vocabulary, member: str, *, empty: bool) -> tuple[str, ...]:
+    if type(value) is not list or (not value and not empty):
+        raise MalformedDecision(f"{member} is not a list of field names")
+    names = tuple(value)
+    for name in names:
+        if type(name) is not str or name not in vocabulary.fields:
+            raise MalformedDecision(f"{member} names something that is not a field of the entry")
+    if len(set(names)) != len(names):
+        raise MalformedDecision(f"{member} names a field twice")
+    return names
+
+
+def _fields(value: Any, vocabulary: Vocabulary) -> dict[str, tuple[str, str | None]]:
+    if type(value) is not dict or value.keys() != vocabulary.fields:
+        raise MalformedDecision("fields does not cover exactly the entry's fields")
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, spec in value.items():
+        if type(spec) is not dict or spec.keys() != {"action", "method"}:
+            raise MalformedDecision("a field decision is not {action, method}")
+        action, method = spec["action"], spec["method"]
+        if type(action) is not str or action not in ACTIONS:
+            raise MalformedDecision("a field action is not allow, mask or deny")
+        if action == "mask":
+            if type(method) is not str or method not in MASK_METHODS:
+                raise MalformedDecision("a masked field has no known mask method")
+        elif method is not None:
+            raise MalformedDecision("a field that is not masked has a mask method")
+        out[name] = (action, method)
+    return out
+
+
+def _row_filter(value: Any, vocabulary: Vocabulary) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if type(value) is not dict or value.keys() != {"field", "prefixes"}:
+        raise MalformedDecision("row_filter is not {field, prefixes} or null")
+    if value["field"] != vocabulary.region_field or vocabulary.region_field is None:
+        raise MalformedDecision("row_filter is not on the entry's region field")
+    prefixes = value["prefixes"]
+    if type(prefixes) is not list:
+        raise MalformedDecision("row_filter prefixes are not a list")
+    for prefix in prefixes:
+        if type(prefix) is not str or prefix not in vocabulary.jurisdiction:
+            raise MalformedDecision("a row_filter prefix is not in the user's jurisdiction")
+    if len(set(prefixes)) != len(prefixes):
+        raise MalformedDecision("a row_filter prefix is given twice")
+    return {"field": vocabulary.region_field, "prefixes": list(prefixes)}
+
+
+def _reasons(value: Any, vocabulary: Vocabulary) -> tuple[Reason, ...]:
+    if type(value) is not dict:
+        raise MalformedDecision("reasons is not an object of codes")
+    reasons = []
+    for code, params in value.items():
+        spec = CODES.get(code) if type(code) is str else None
+        if spec is None:
+            raise MalformedDecision("reasons holds an unknown code")
+        if type(params) is not dict:
+            raise MalformedDecision("reason parameters are not an object")
+        if spec.params is Params.NONE:
+            if params:
+                raise MalformedDecision("a reason without parameters has some")
+            reasons.append(Reason(code))
+        elif spec.params is Params.FIELDS:
+            if params.keys() != {"fields"}:
+                raise MalformedDecision("a reason's parameters are not {fields}")
+            fields = _names(params["fields"], vocabulary, "reason fields", empty=False)
+            reasons.append(Reason(code, fields=fields))
+        else:
+            purpose = params.get("purpose")
+            if params.keys() != {"purpose"} or type(purpose) is not str:
+                raise MalformedDecision("a reason's parameters are not {purpose}")
+            if purpose not in vocabulary.purposes:
+                raise MalformedDecision("a reason names a purpose the entry does not allow")
+            reasons.append(Reason(code, purpose=purpose))
+    return tuple(sorted(reasons, key=lambda r: ORDER[r.code]))
+
+
+def _consistent(
+    allow: bool,
+    requires_approval: bool,
+    reasons: tuple[Reason, ...],
+    row_filter: dict[str, Any] | None,
+    vocabulary: Vocabulary,
+) -> None:
+    """The members must tell one story: an allow carries notes only and the row filter
+    of an entry with a region field; a refusal says why."""
+    categories = {CODES[r.code].category for r in reasons}
+    if allow and requires_approval:
+        raise MalformedDecision("allow and requires_approval are both true")
+    if allow:
+        if categories - {"note"}:
+            raise MalformedDecision("an allowed decision carries refusal reasons")
+        if vocabulary.region_field is not None and row_filter is None:
+            raise MalformedDecision("an allowed decision lacks the entry's row filter")
+    elif requires_approval:
+        if categories != {"approval"}:
+            raise MalformedDecision("a decision awaiting approval does not say what for")
+    elif "refusal" not in categories or "note" in categories:
+        raise MalformedDecision("a refusal does not carry its refusal reasons")
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise MalformedDecision("a JSON object key is given twice")
+        out[key] = value
+    return out
+
+
+def loads_unique(text: str | bytes) -> Any:
+    """Parse JSON refusing duplicate keys (``json``/``orjson`` keep the last one)."""
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except MalformedDecision:
+        raise
+    except ValueError as exc:
+        raise MalformedDecision(f"the decision is not JSON ({exc.__class__.__name__})") from exc
