@@ -6,7 +6,11 @@ trailer holds the SHA-256 of every byte before it and the last (seq, hash), sign
 the exporting log's key, so *any* changed byte fails verification, and a verifier with
 no database can recompute the chain and check every checkpoint signature. Key ids are
 fingerprints: pinning the ids published at ``GET /api/v1/audit/keys`` (``trusted_kids``)
-defeats an attacker who re-signs a doctored export with a key of their own.
+defeats an attacker who re-signs a doctored export with a key of their own — so
+verification *requires* pinned key ids: keys that only the export itself vouches for
+prove nothing. Given a witness's countersigned checkpoint (``witness``), the export
+must also reach that checkpoint and carry its hash there: a truncated or re-chained
+export that a witness saw longer is caught even when it is internally consistent.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from audit.canonical import canonical_json
 from audit.chain import ChainChecker, Failure, VerifyResult, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH, format_ts, utc_now
-from audit.signing import Signer, verify_signature
+from audit.signing import Signer, kid_for, unb64, verify_signature
 from audit.store import AuditStore
+from audit.witness_book import countersign_payload
 from catalog.errors import BadRequest
 
 Format = Literal["jsonl", "csv"]
@@ -103,8 +108,12 @@ def export_stream(
     fmt: Format = "jsonl",
     from_seq: int | None = None,
     to_seq: int | None = None,
+    sealed: str | None = None,
 ) -> Iterator[bytes]:
-    """The export as byte chunks (for a file or a streaming HTTP response)."""
+    """The export as byte chunks (for a file or a streaming HTTP response).
+
+    ``sealed`` (the seal reason) is written into the signed trailer of an evidence
+    export taken while the trail is sealed."""
     if fmt not in ("jsonl", "csv"):
         raise BadRequest("format must be jsonl or csv")
     lo, hi = from_seq or 1, to_seq if to_seq is not None else 2**62
@@ -165,6 +174,8 @@ def export_stream(
         "sha256": digest.hexdigest(),
         "kid": signer.kid,
     }
+    if sealed is not None:
+        trailer["sealed"] = sealed
     trailer["signature"] = signer.sign(_trailer_payload(trailer))
     if fmt == "jsonl":
         yield canonical_json(trailer) + b"\n"
@@ -218,17 +229,33 @@ def _parse_csv(content: bytes) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def verify_export(data: bytes, *, trusted_kids: set[str] | None = None) -> VerifyResult:
-    """Verify an export's bytes with no database. The format is recognised by content."""
+UNPINNED = (
+    "no signing key is pinned: the keys inside an export prove nothing (anyone can re-chain "
+    "and re-sign a forged export with a key of their own); pin the gateway's published key "
+    "ids with --trusted-kid KID or --trust FILE (GET /api/v1/audit/keys or a JWKS)"
+)
+
+
+def verify_export(
+    data: bytes, *, trusted_kids: set[str] | None, witness: dict[str, Any] | None = None
+) -> VerifyResult:
+    """Verify an export's bytes with no database. The format is recognised by content.
+
+    Fails (``unpinned keys``) unless ``trusted_kids`` names the signing keys; with a
+    witness receipt, also fails if the export does not reach the witnessed checkpoint."""
+    if not trusted_kids:
+        return VerifyResult(False, 0, 0, None, "unpinned keys", UNPINNED)
     try:
-        return _verify_export(data, trusted_kids)
+        return _verify_export(data, trusted_kids, witness)
     except _Malformed as exc:
         return VerifyResult(False, 0, 0, None, "malformed", str(exc))
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         return VerifyResult(False, 0, 0, None, "malformed", f"unexpected content: {exc!r}")
 
 
-def _verify_export(data: bytes, trusted_kids: set[str] | None) -> VerifyResult:
+def _verify_export(
+    data: bytes, trusted_kids: set[str], witness: dict[str, Any] | None
+) -> VerifyResult:
     if not data.endswith(b"\n"):
         raise _Malformed("export does not end with a newline")
     cut = data.rfind(b"\n", 0, len(data) - 1) + 1
@@ -246,18 +273,26 @@ def _verify_export(data: bytes, trusted_kids: set[str] | None) -> VerifyResult:
         raise _Malformed("unknown record kind")
     for kid in check_keys(keys):
         raise _Malformed(f"public key does not match its id {kid}")
-    if trusted_kids is not None and not set(keys) <= trusted_kids:
-        raise _Malformed(f"untrusted keys {sorted(set(keys) - trusted_kids)}")
+    if not set(keys) <= trusted_kids:
+        return VerifyResult(False, 0, 0, None, "untrusted keys",
+                            f"the export carries keys that are not pinned: "
+                            f"{sorted(set(keys) - trusted_kids)}")  # fmt: skip
     failures: list[Failure] = [f for f in (check_signature(cp, keys) for cp in cps) if f]
+    witnessed = _witnessed(witness, keys, failures) if witness is not None else None
+    want = {int(cp["seq"]) for cp in cps}
+    if witnessed is not None:
+        want.add(int(witnessed["seq"]))
     checker = ChainChecker(
         start_seq=int(header["from_seq"]),
         start_prev=header["start_prev_hash"],
-        want={int(cp["seq"]) for cp in cps},
+        want=want,
     )
     checker.feed((e["seq"], e["prev_hash"], e["hash"], canonical_json(e["event"])) for e in events)
     if checker.failure is not None:
         failures.append(checker.failure)
     failures += check_against_chain(cps, checker.hashes_at, checker.last_seq)
+    if witnessed is not None and checker.failure is None:
+        failures += _against_witness(witnessed, int(header["from_seq"]), checker)
     if failures:
         return result(checker.count, len(cps), failures)
     if trailer.get("sha256") != hashlib.sha256(content).hexdigest():
@@ -296,3 +331,40 @@ def _verify_export(data: bytes, trusted_kids: set[str] | None) -> VerifyResult:
             "the trailer names a different end of the chain",
         )
     return VerifyResult(True, checker.count, len(cps))
+
+
+def _witnessed(
+    receipt: dict[str, Any], keys: dict[str, str], failures: list[Failure]
+) -> dict[str, Any] | None:
+    """The checkpoint of a witness receipt, if its signatures hold (else a failure)."""
+    cp = receipt.get("checkpoint")
+    if not isinstance(cp, dict):
+        raise _Malformed("the witness receipt has no checkpoint")
+    seq = int(cp["seq"])
+    problem = check_signature(cp, keys)
+    if problem is not None:
+        failures.append(Failure(seq, "witness", "witnessed checkpoint: " + problem.detail))
+        return None
+    wkey, wkid = str(receipt.get("witness_key", "")), str(receipt.get("witness_kid", ""))
+    try:
+        key_ok = kid_for(unb64(wkey)) == wkid
+    except (ValueError, TypeError):
+        key_ok = False
+    signature = str(receipt.get("countersignature", ""))
+    if not key_ok or not verify_signature(wkey, countersign_payload(receipt), signature):
+        failures.append(Failure(seq, "witness", "the witness countersignature does not verify"))
+        return None
+    return cp
+
+
+def _against_witness(cp: dict[str, Any], from_seq: int, checker: ChainChecker) -> list[Failure]:
+    seq = int(cp["seq"])
+    if seq < from_seq:
+        return []
+    if seq > checker.last_seq:
+        return [Failure(checker.last_seq + 1, "truncated",
+                        f"a witness countersigned seq {seq}; the export ends at "
+                        f"{checker.last_seq}")]  # fmt: skip
+    if checker.hashes_at.get(seq) != cp["hash"]:
+        return [Failure(seq, "witness mismatch", "the export differs from the witness")]
+    return []

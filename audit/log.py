@@ -4,11 +4,18 @@ Writing is fail-closed: ``append`` returns only once the event is durably commit
 and raises ``Unavailable`` (503) if the store fails or does not answer within
 ``append_timeout_s``. The gateway must call it *before* the action it records (rows
 leaving, a grant taking effect) and refuse the action when it raises.
+
+A sealed log (``audit.seal``: the chain disagreed with its witnesses) refuses every
+append the same way, with "audit trail sealed: <reason>": one attribute read per
+append. Checkpoints go to the local witness file and, off the request path, to the
+remote witnesses (``audit.witness_client``); ``audit.monitor`` compares the chain
+with them continuously.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,8 +27,11 @@ import structlog
 
 from audit import witness
 from audit.events import Prepared, format_ts, prepare, utc_now
+from audit.monitor import Monitor
+from audit.seal import SealStore
 from audit.signing import KeyRing, Signer
 from audit.store import AuditStore
+from audit.witness_client import WitnessSender
 from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterConfig
 from catalog.errors import Unavailable
 
@@ -60,12 +70,21 @@ class AuditLog:
         writer: GroupCommitWriter,
         clock: Callable[[], datetime],
         append_timeout_s: float,
+        seal: SealStore,
+        monitor: Monitor,
+        sender: WitnessSender | None = None,
+        gateway_id: str = "",
     ) -> None:
         self.store = store
         self.home = home
         self.signer = signer
         self.clock = clock
         self.append_timeout_s = append_timeout_s
+        self.seal = seal
+        self.monitor = monitor
+        self.sender = sender
+        self.gateway_id = gateway_id
+        self.witness_book: Any = None  # audit.witness_book.WitnessBook when this is a witness
         self._writer = writer
         self._closed = False
 
@@ -80,15 +99,32 @@ class AuditLog:
         append_timeout_s: float = 2.0,
         clock: Callable[[], datetime] = utc_now,
         signer: Signer | None = None,
+        witnesses: list[str] | None = None,
+        gateway_id: str | None = None,
+        monitor_seconds: float = 1.0,
+        background: bool = True,
     ) -> AuditLog:
         """Open the log; the schema must already be migrated (``catalog.db.migrate``).
 
         An unreachable store does not stop the gateway from starting (appends then fail
-        closed with 503); a reachable store with non-durable settings does.
+        closed with 503); a reachable store with non-durable settings does. The chain is
+        compared with the local witness file before the writer starts (a mismatch seals);
+        ``background`` starts the monitor thread (a CLI run checks once instead).
         """
         home.mkdir(parents=True, exist_ok=True)
         store = AuditStore(url, timeout_s=append_timeout_s)
         signer = signer or KeyRing.in_home(home)
+        seal = SealStore(home, clock=clock)
+        gid = gateway_id or _gateway_id(home)
+        sender = None
+        if witnesses:
+            sender = WitnessSender(urls=list(witnesses), sender=gid, signer=signer,
+                                   epoch=lambda: seal.epoch.number,
+                                   receipts=home / "audit-witness-receipts.jsonl")  # fmt: skip
+        witness_file = witness.witness_path(home)
+        monitor = Monitor(store=store, seal=seal, witness_file=witness_file,
+                          public_keys=signer.public_keys, sender=sender,
+                          interval_s=monitor_seconds)  # fmt: skip
         last_cp = 0
         try:
             conn = store.connect()
@@ -103,14 +139,24 @@ class AuditLog:
                 last_cp = int(row[0][0] or 0)
             finally:
                 conn.close()
+            monitor.check(remote=False)
         config = WriterConfig(
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
-            witness=witness.witness_path(home),
+            witness=witness_file,
             clock=clock,
+            seal=seal,
+            on_checkpoint=sender.submit if sender is not None else None,
         )
         writer = GroupCommitWriter(store, signer, config)
-        writer.start(last_cp)
+        epoch = seal.epoch
+        newest = witness.latest(witness_file)
+        floor = (epoch.anchor_seq, epoch.anchor_hash)
+        if newest is not None and int(newest["seq"]) >= floor[0]:
+            floor = (int(newest["seq"]), str(newest["hash"]))
+        writer.start(last_cp, floor, epoch.superseded_to)
+        if background:
+            monitor.start()
         return cls(
             store=store,
             home=home,
@@ -118,6 +164,10 @@ class AuditLog:
             writer=writer,
             clock=clock,
             append_timeout_s=append_timeout_s,
+            seal=seal,
+            monitor=monitor,
+            sender=sender,
+            gateway_id=gid,
         )
 
     @property
@@ -127,6 +177,10 @@ class AuditLog:
     @property
     def witness_file(self) -> Path:
         return witness.witness_path(self.home)
+
+    @property
+    def writer(self) -> GroupCommitWriter:
+        return self._writer
 
     def prepare(self, event: Mapping[str, Any]) -> Prepared:
         """Validate an event without writing it (BadRequest on a malformed event)."""
@@ -141,6 +195,8 @@ class AuditLog:
         until it is committed (Unavailable past the bound, counted from now). Lets a
         caller do other work — e.g. read from a source, never send — while the commit
         is under way."""
+        if self.seal.sealed:
+            raise Unavailable(self.seal.message())
         done = threading.Lock()
         done.acquire()  # the writer releases it once the batch has committed (or failed)
         item = Pending(prepared=prepare(event, clock=self.clock), done=done)
@@ -157,6 +213,8 @@ class AuditLog:
         (a missing completion reads as ``incomplete``)."""
         item = Pending(prepared=prepare(event, clock=self.clock))
         try:
+            if self.seal.sealed:
+                raise Unavailable(self.seal.message())
             # no wake-up: it rides with the next durable append (or the writer's next
             # tick, at most LAZY_DELAY_S away) — one thread switch per query, not two
             self._writer.submit(item, wake=False)
@@ -172,6 +230,8 @@ class AuditLog:
 
     async def append_async(self, event: Mapping[str, Any]) -> Receipt:
         """``append`` for the event loop: waits on a future the writer thread completes."""
+        if self.seal.sealed:
+            raise Unavailable(self.seal.message())
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
         item = Pending(prepared=prepare(event, clock=self.clock), future=future, loop=loop)
@@ -223,13 +283,58 @@ class AuditLog:
         if self._closed:
             return
         self._closed = True
+        self.monitor.stop()
         self._writer.close(timeout=max(10.0, self.append_timeout_s * 3))
+        if self.sender is not None:
+            self.sender.close(timeout_s=2.0)  # the final checkpoint, witnessed if possible
+
+    def status(self) -> dict[str, Any]:
+        """``GET /api/v1/audit/status``: the seal, the head, and every witness."""
+        self.seal.refresh()
+        seen = self.monitor.status()
+        head = seen["head"]
+        try:
+            conn = self.store.connect(reader=True)
+            try:
+                row = self.store.fetch_all(
+                    conn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+                )
+            finally:
+                conn.close()
+            head = {"seq": int(row[0][0]), "hash": row[0][1]} if row else {"seq": 0, "hash": None}
+        except Unavailable:
+            pass
+        local = {**seen["local"], "ok": True}
+        remote = []
+        for item in self.sender.statuses() if self.sender is not None else []:
+            check = seen["remote"].get(item["url"], {})
+            remote.append({**item, "witnessed_seq": check.get("seq"),
+                           "reachable": check.get("ok")})  # fmt: skip
+        summary = self.seal.summary()
+        return {
+            **summary,
+            "gateway_id": self.gateway_id,
+            "head": head,
+            "witnessed": {"seq": self._writer.floor[0], "hash": self._writer.floor[1]},
+            "witnesses": [local, *remote],
+            "monitor": {"last_check_age_s": seen["last_check_age_s"], "error": seen["error"]},
+        }
 
     def __enter__(self) -> AuditLog:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _gateway_id(home: Path) -> str:
+    """This gateway's name at its witnesses: made once, kept in ``<home>/gateway-id``."""
+    path = home / "gateway-id"
+    if path.exists():
+        return path.read_text().strip()
+    name = "gw-" + secrets.token_hex(6)
+    path.write_text(name + "\n")
+    return name
 
 
 def public_keys(store: AuditStore) -> list[dict[str, Any]]:

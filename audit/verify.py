@@ -8,6 +8,10 @@ Checks, in one pass over the events (streamed in chunks):
 - the witness file outside the database: every witnessed checkpoint must still be in
   the database (``missing checkpoint``) and the chain must reach it (``truncated``).
 The earliest failure is reported.
+
+``superseded`` names the seq ranges ``(anchor, to]`` whose database checkpoints an
+unseal declared void (``audit.seal.Epoch``): those are skipped, and checkpoints the new
+epoch witnessed there are not expected in the database.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def verify_database(
     check_index: bool = True,
     workers: int | None = None,
     range_rows: int = RANGE_ROWS,
+    superseded: list[tuple[int, int]] | None = None,
 ) -> VerifyResult:
     """Verify events ``from_seq..to_seq`` (default: all) and the checkpoints among them.
 
@@ -48,11 +53,13 @@ def verify_database(
     hi = to_seq if to_seq is not None else 2**62
     if lo < 1 or hi < lo:
         raise BadRequest("verify needs 1 <= from <= to")
+    void = superseded or []
     conn = store.connect(reader=True)
     try:
         if store.dialect == "postgresql":
-            return _verify_pg(store, conn, witness_file, lo, hi, check_index, workers, range_rows)
-        return _verify(store, conn, witness_file, lo, hi, check_index)
+            return _verify_pg(store, conn, witness_file, lo, hi, check_index, workers, range_rows,
+                              void)  # fmt: skip
+        return _verify(store, conn, witness_file, lo, hi, check_index, void)
     except DRIVER_ERRORS as exc:
         raise Unavailable(f"audit store failed during verification: {exc}") from exc
     except RuntimeError as exc:  # a verification process failed
@@ -61,8 +68,17 @@ def verify_database(
         conn.close()
 
 
+def _void(seq: int, void: list[tuple[int, int]]) -> bool:
+    return any(a < seq <= b for a, b in void)
+
+
 def _signed(
-    store: AuditStore, conn: Any, witness_file: Path | None, lo: int, hi: int
+    store: AuditStore,
+    conn: Any,
+    witness_file: Path | None,
+    lo: int,
+    hi: int,
+    void: list[tuple[int, int]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Failure]]:
     """Checkpoints and witnessed checkpoints in range, and their signature failures."""
     p = store.p
@@ -80,6 +96,7 @@ def _signed(
             (lo, hi),
         )
     ]
+    cps = [cp for cp in cps if not _void(int(cp["seq"]), void)]
     for cp in cps:
         failure = check_signature(cp, keys)
         if failure is not None:
@@ -104,10 +121,16 @@ def _rows(store: AuditStore, conn: Any, sql: str, params: tuple[Any, ...] = ()) 
 
 
 def _verify(
-    store: AuditStore, conn: Any, witness_file: Path | None, lo: int, hi: int, check_index: bool
+    store: AuditStore,
+    conn: Any,
+    witness_file: Path | None,
+    lo: int,
+    hi: int,
+    check_index: bool,
+    void: list[tuple[int, int]],
 ) -> VerifyResult:
     p = store.p
-    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi)
+    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi, void)
     start_prev = GENESIS_HASH
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
@@ -121,7 +144,7 @@ def _verify(
         if not checker.feed(chunk):
             break
     return _finish(cps, witnessed, failures, checker.count, checker.last_seq, checker.failure,
-                   checker.hashes_at)  # fmt: skip
+                   checker.hashes_at, void)  # fmt: skip
 
 
 def _verify_pg(
@@ -133,9 +156,10 @@ def _verify_pg(
     check_index: bool,
     workers: int | None,
     range_rows: int,
+    void: list[tuple[int, int]],
 ) -> VerifyResult:
     scan.begin_snapshot(conn)
-    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi)
+    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi, void)
     if lo > 1 and not _rows(store, conn, "SELECT 1 FROM audit_events WHERE seq = %s", (lo - 1,)):
         return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
     top = min(hi, int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]))
@@ -162,7 +186,7 @@ def _verify_pg(
             failure = outcome.failure
             break
     conn.rollback()
-    return _finish(cps, witnessed, failures, count, verified_to, failure, hashes_at)
+    return _finish(cps, witnessed, failures, count, verified_to, failure, hashes_at, void)
 
 
 def _finish(
@@ -173,12 +197,13 @@ def _finish(
     verified_to: int,
     failure: Failure | None,
     hashes_at: dict[int, str],
+    void: list[tuple[int, int]],
 ) -> VerifyResult:
     if failure is not None:
         failures.append(failure)
     failures += check_against_chain(cps, hashes_at, verified_to)
     if failure is None:
-        failures += _witness_failures(witnessed, cps, hashes_at, verified_to)
+        failures += _witness_failures(witnessed, cps, hashes_at, verified_to, void)
     checked = sum(1 for cp in cps if cp["seq"] <= verified_to)
     return result(count, checked, failures)
 
@@ -188,6 +213,7 @@ def _witness_failures(
     cps: list[dict[str, Any]],
     hashes_at: dict[int, str],
     verified_to: int,
+    void: list[tuple[int, int]],
 ) -> list[Failure]:
     """The witness knows checkpoints the database may have lost (a truncated tail)."""
     in_db = {(cp["seq"], cp["hash"]) for cp in cps}
@@ -200,6 +226,6 @@ def _witness_failures(
             )
         elif hashes_at.get(seq) != w["hash"]:
             out.append(Failure(seq, "checkpoint mismatch", "chain differs from witness"))
-        elif (seq, w["hash"]) not in in_db:
+        elif (seq, w["hash"]) not in in_db and not _void(seq, void):
             out.append(Failure(seq, "missing checkpoint", "witnessed checkpoint not in database"))
     return out

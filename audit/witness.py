@@ -48,3 +48,53 @@ def read(path: Path) -> list[dict[str, Any]]:
         if isinstance(item, dict) and {"seq", "hash", "ts", "kid", "signature"} <= set(item):
             out.append(item)
     return out
+
+
+def latest(path: Path) -> dict[str, Any] | None:
+    """The highest witnessed checkpoint in the file, or None."""
+    found = read(path)
+    return max(found, key=lambda c: int(c["seq"])) if found else None
+
+
+def archive(home: Path, epoch: int) -> Path | None:
+    """Move the current epoch's witness file aside (kept as evidence) for a new epoch."""
+    current = witness_path(home)
+    if not current.exists():
+        return None
+    target = home / f"audit-witness.epoch-{epoch}.jsonl"
+    os.replace(current, target)
+    return target
+
+
+class WitnessTail:
+    """Reads a witness file incrementally: only the complete lines added since last time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._inode: int | None = None
+
+    def new(self) -> list[dict[str, Any]]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._offset, self._inode = 0, None
+            return []
+        if stat.st_ino != self._inode or stat.st_size < self._offset:
+            self._offset, self._inode = 0, stat.st_ino  # replaced (new epoch) or rewritten
+        if stat.st_size == self._offset:
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read(stat.st_size - self._offset)
+        end = data.rfind(b"\n") + 1  # a torn last line waits for its newline
+        self._offset += end
+        out: list[dict[str, Any]] = []
+        for raw in data[:end].splitlines():
+            try:
+                item = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(item, dict) and {"seq", "hash", "ts", "kid", "signature"} <= set(item):
+                out.append(item)
+        return out

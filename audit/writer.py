@@ -28,6 +28,7 @@ import structlog
 
 from audit import witness
 from audit.events import GENESIS_HASH, Prepared, format_ts
+from audit.seal import SealStore
 from audit.signing import Signer, checkpoint_payload
 from audit.store import DRIVER_ERRORS, WRITE_ERRORS, AuditStore
 from catalog.errors import Unavailable
@@ -83,8 +84,16 @@ class WriterConfig:
     checkpoint_seconds: float
     witness: Path
     clock: Callable[[], datetime]
+    seal: SealStore
+    # called (on the writer thread, must not block) with each checkpoint once it is in
+    # the local witness file: the remote witnesses' sender queues it
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None
     max_batch: int = 5000
     metrics: Metrics = field(default_factory=Metrics)
+
+
+class Evidence(Unavailable):
+    """The chain head contradicts what this writer wrote or its witnesses saw: seal."""
 
 
 class GroupCommitWriter:
@@ -108,11 +117,32 @@ class GroupCommitWriter:
         # connection that breaks under COMMIT may have committed it
         self._attempt: tuple[list[tuple[Any, ...]], list[Receipt], dict[str, Any] | None] | None
         self._attempt = None
+        # the highest (seq, hash) witnessed in this epoch: the head never goes below it
+        self._floor: tuple[int, str | None] = (0, None)
+        # checkpoints at seqs up to this go to the witnesses only: the database still
+        # holds void checkpoints of the previous epoch there (see ``audit.seal.Epoch``)
+        self._witness_only_to = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
-    def start(self, last_checkpoint_seq: int) -> None:
-        self._last_cp_seq = last_checkpoint_seq
+    def start(self, last_checkpoint_seq: int, floor: tuple[int, str | None] = (0, None),
+              witness_only_to: int = 0) -> None:  # fmt: skip
+        self._last_cp_seq = max(last_checkpoint_seq, floor[0])
+        self._floor = floor
+        self._witness_only_to = witness_only_to
         self._thread.start()
+
+    def new_epoch(self, anchor_seq: int, anchor_hash: str | None, witness_only_to: int) -> None:
+        """After an unseal: the chain continues from the head as found (the anchor)."""
+        with self.cond:
+            self._floor = (anchor_seq, anchor_hash)
+            self._head = None
+            self._last_cp_seq = anchor_seq
+            self._witness_only_to = witness_only_to
+            self._dirty = False
+
+    @property
+    def floor(self) -> tuple[int, str | None]:
+        return self._floor
 
     def submit(self, item: Pending, *, wake: bool = True) -> None:
         """Queue ``item``. ``wake=False`` leaves it for the writer's next batch — the
@@ -232,13 +262,15 @@ class GroupCommitWriter:
         then insert and commit). The optimistic path is tried only while the previous
         batch found the head where this process left it, so several busy processes on
         one database do not pay for a failed attempt on every batch."""
+        if self.config.seal.sealed:
+            raise Unavailable(self.config.seal.message())
         conn = self._connection()
         expected, self._head = self._head, None  # valid again only after a commit
         if expected is not None and self._quiet and self.store.dialect == "postgresql":
             rows, receipts = _chain(batch, *expected)
             checkpoint = self._checkpoint_for(rows)
             self._attempt = (rows, receipts, checkpoint)
-            if self.store.append_if_head(conn, expected, rows, checkpoint):
+            if self.store.append_if_head(conn, expected, rows, self._stored(checkpoint)):
                 self.metrics.optimistic += 1
                 return self._committed(batch, rows, receipts, checkpoint)
             self._attempt = None  # refused: nothing was written
@@ -246,6 +278,7 @@ class GroupCommitWriter:
             expected = None
         cur, seq, head = self.store.begin_at_head(conn)
         try:
+            self._check_head(seq, head, expected)
             self._quiet = expected is not None and (seq, head) == expected
             earlier, self._attempt = self._attempt, None
             if earlier is not None and self.store.has_event(
@@ -257,10 +290,30 @@ class GroupCommitWriter:
             rows, receipts = _chain(batch, seq, head or GENESIS_HASH)
             checkpoint = self._checkpoint_for(rows)
             self._attempt = (rows, receipts, checkpoint)
-            self.store.insert_and_commit(conn, cur, rows, checkpoint)
+            self.store.insert_and_commit(conn, cur, rows, self._stored(checkpoint))
         finally:
             cur.close()
         return self._committed(batch, rows, receipts, checkpoint)
+
+    def _check_head(self, seq: int, head: str | None, expected: tuple[int, str] | None) -> None:
+        """Seal before writing onto a head lower than one already written or witnessed.
+
+        Other processes may move the head *forward*; nothing legitimate moves it back
+        or changes the hash at a seq this process committed or a witness saw."""
+        problem = None
+        floor_seq, floor_hash = self._floor
+        if expected is not None and seq < expected[0]:
+            problem = f"chain head went back from seq {expected[0]} to {seq}"
+        elif expected is not None and seq == expected[0] and head != expected[1]:
+            problem = f"hash at head seq {seq} changed under the writer"
+        elif seq < floor_seq:
+            problem = f"chain head seq {seq} is below witnessed seq {floor_seq}"
+        elif seq == floor_seq and floor_hash is not None and head != floor_hash:
+            problem = f"hash at witnessed seq {seq} differs from the witness"
+        if problem is not None:
+            self.config.seal.seal(problem, {"head_seq": seq, "head_hash": head,
+                                            "witnessed_seq": floor_seq})  # fmt: skip
+            raise Evidence(self.config.seal.message())
 
     def _checkpoint_for(self, rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
         seq, hash_hex = rows[-1][0], rows[-1][2]
@@ -283,7 +336,16 @@ class GroupCommitWriter:
         self._dirty = checkpoint is None
         return receipts, checkpoint
 
+    def _stored(self, checkpoint: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The checkpoint to insert in the database (None: witnesses only)."""
+        if checkpoint is None or checkpoint["seq"] <= self._witness_only_to:
+            return None
+        return checkpoint
+
     def _sign(self, seq: int, hash_hex: str) -> dict[str, Any]:
+        if seq < self._floor[0]:  # never sign a checkpoint below a witnessed one
+            self.config.seal.seal(f"refused to sign seq {seq} below witnessed {self._floor[0]}")
+            raise Evidence(self.config.seal.message())
         ts = format_ts(self.config.clock())
         kid = self.signer.kid
         payload = checkpoint_payload(seq=seq, hash_hex=hash_hex, ts=ts, kid=kid)
@@ -297,14 +359,23 @@ class GroupCommitWriter:
 
     def _timed_checkpoint(self) -> None:
         """Sign the current head if nobody (in any process) has checkpointed it yet."""
+        if self.config.seal.sealed:
+            self._dirty = False  # a sealed trail signs nothing
+            return
         conn = self._connection()
         cur = self.store.begin_locked(conn)
         try:
             seq, head = self.store.head(cur)
+            self._check_head(seq, head, self._head)
             checkpoint = None
-            if head is not None and self.store.last_checkpoint_seq(cur) < seq:
+            if seq <= self._witness_only_to:
+                signed = self._last_cp_seq >= seq  # the database's checkpoints there are void
+            else:
+                signed = self.store.last_checkpoint_seq(cur) >= seq
+            if head is not None and not signed:
                 checkpoint = self._sign(seq, head)
-                self.store.insert_checkpoint(cur, checkpoint)
+                if self._stored(checkpoint) is not None:
+                    self.store.insert_checkpoint(cur, checkpoint)
             self.store.commit(conn)
         except BaseException:
             self.store.rollback(conn)
@@ -326,6 +397,10 @@ class GroupCommitWriter:
         except OSError as exc:
             self.metrics.failures += 1
             log.error("audit_witness_failed", error=str(exc), seq=checkpoint["seq"])
+        else:
+            self._floor = (checkpoint["seq"], checkpoint["hash"])
+        if self.config.on_checkpoint is not None:
+            self.config.on_checkpoint(checkpoint)
 
     @staticmethod
     def _wake(batch: list[Pending]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -22,6 +23,7 @@ from gateway.routes import (
     datasets,
     sources,
     users,
+    witness,
 )
 from gateway.settings import Settings, load_settings
 from gateway.users.directory import IdentityDirectory
@@ -59,9 +61,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        # a sealed audit trail (chain disagrees with its witnesses) stops data endpoints
+        sealed = bool(services.audit is not None and services.audit.seal.sealed)
+        return {"status": "sealed" if sealed else "ok", "sealed": sealed}
 
-    for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users):
+    for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users,
+                   witness):  # fmt: skip
         app.include_router(module.router)
     return app

@@ -81,8 +81,30 @@ class Settings(BaseSettings):
     )  # fmt: skip
 
     audit_checkpoint_every: int = 1000
-    audit_checkpoint_seconds: float = 10.0
+    audit_checkpoint_seconds: float = Field(
+        default=1.0, gt=0, le=60,
+        description="a checkpoint is signed and witnessed at least this often while events "
+        "arrive: the bound on what an insider can erase unseen (THREAT_MODEL.md)",
+    )  # fmt: skip
     audit_append_timeout_s: float = 2.0
+    audit_monitor_seconds: float = Field(
+        default=1.0, gt=0, le=60,
+        description="how often the chain head is compared with every witness",
+    )  # fmt: skip
+    # issue 12: witnesses (plain "a,b" lists in the environment)
+    witnesses: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="witness gateway URLs this gateway sends checkpoints to"
+    )
+    witness_trust: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="as a witness: pinned sender keys, 'sender=kid' items; others are pinned "
+        "on first use when witness_tofu is on",
+    )  # fmt: skip
+    witness_tofu: bool = True
+    gateway_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="this gateway's name at its witnesses (default: made once in home)",
+    )  # fmt: skip
 
     @field_validator("source_allow_hosts", mode="before")
     @classmethod
@@ -117,6 +139,33 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [part for part in value.replace(",", ":").split(":") if part]
+        return value
+
+    @field_validator("witnesses", "witness_trust", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """Comma lists (URLs hold colons, so not the ':' lists above)."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witness_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"witness URL must be http(s): {url!r}")
+        return value
+
+    @field_validator("witness_trust")
+    @classmethod
+    def _witness_pins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            sender, sep, kid = item.partition("=")
+            if not sep or not sender.strip() or not kid.strip().startswith("ed25519-"):
+                raise ValueError(f"witness trust items are 'sender=ed25519-…': {item!r}")
         return value
 
     @model_validator(mode="after")

@@ -1,24 +1,31 @@
 """``sluice audit``: verify (the database or an export file), export, rotate keys.
 
 ``verify --file`` needs no database and no settings: it is what an outside reviewer
-runs on an export, optionally pinning the key ids published by the gateway.
+runs on an export. It refuses to trust the keys inside the export: the signing key ids
+must be pinned (``--trusted-kid``, or ``--trust`` the gateway's published key list /
+a JWKS file), and ``--witness`` checks the export against a witness's countersigned
+checkpoint. ``verify`` on the database compares the chain with its witnesses first
+and never appends to a chain it could not verify: a failure seals the trail instead.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
 
+from audit.checkpoints import check_keys
 from audit.export import export_stream, verify_export
 from audit.log import AuditLog
 from audit.verify import verify_database
 
 
-def _open() -> AuditLog:
+def _open(*, background: bool = False) -> AuditLog:
     from gateway.cli.store import migrated_url
     from gateway.settings import load_settings
 
@@ -30,7 +37,49 @@ def _open() -> AuditLog:
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         append_timeout_s=settings.audit_append_timeout_s,
+        witnesses=list(settings.witnesses),
+        gateway_id=settings.gateway_id,
+        background=background,
     )
+
+
+def _trusted_kids(path: Path) -> set[str]:
+    """Key ids from the gateway's key list (``GET /api/v1/audit/keys``) or a JWKS.
+
+    Each entry's public key must hash to its id (ids are fingerprints), so a trust
+    file cannot pin a name while carrying a substituted key."""
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"{path} is not JSON") from exc
+    items = doc.get("keys") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise click.ClickException(f"{path}: expected {{'keys': [...]}} or a list of keys")
+    keys: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("kid"), str):
+            raise click.ClickException(f"{path}: every key needs a kid")
+        public = item.get("public_key", item.get("x"))
+        if not isinstance(public, str):
+            raise click.ClickException(f"{path}: key {item['kid']} has no public key")
+        keys[item["kid"]] = public
+    bad = check_keys(keys)
+    if bad:
+        raise click.ClickException(f"{path}: public keys do not match their ids: {bad}")
+    return set(keys)
+
+
+def _witness_receipt(path: Path) -> dict[str, Any]:
+    """A witness's countersigned checkpoint: the JSON of ``GET /api/v1/witness/
+    checkpoints/<gateway-id>`` on the witness, or the last line of a receipts file."""
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    try:
+        doc = orjson.loads(lines[-1] if len(lines) > 1 else path.read_bytes())
+    except (orjson.JSONDecodeError, IndexError) as exc:
+        raise click.ClickException(f"{path} is not a witness receipt") from exc
+    if not isinstance(doc, dict) or "checkpoint" not in doc:
+        raise click.ClickException(f"{path} is not a witness receipt")
+    return doc
 
 
 def _record(log: AuditLog, etype: str, details: dict[str, object]) -> None:
@@ -55,24 +104,63 @@ def audit() -> None:
 @click.option("--to", "to_seq", type=int, default=None, help="last seq to check")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--trusted-kid", "trusted", multiple=True, help="pin a published key id")
+@click.option(
+    "--trust",
+    "trust",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="pin every key of a key list (GET /api/v1/audit/keys) or JWKS file",
+)
+@click.option(
+    "--witness",
+    "witness",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a witness's countersigned checkpoint the export must reach",
+)
 def verify(
-    from_seq: int | None, to_seq: int | None, file: Path | None, trusted: tuple[str, ...]
+    from_seq: int | None,
+    to_seq: int | None,
+    file: Path | None,
+    trusted: tuple[str, ...],
+    trust: tuple[Path, ...],
+    witness: Path | None,
 ) -> None:
     """Recompute the chain and check every signature; exit 1 on the first bad seq."""
     if file is not None:
-        outcome = verify_export(file.read_bytes(), trusted_kids=set(trusted) or None)
+        kids = set(trusted)
+        for path in trust:
+            kids |= _trusted_kids(path)
+        receipt = _witness_receipt(witness) if witness is not None else None
+        outcome = verify_export(file.read_bytes(), trusted_kids=kids, witness=receipt)
+        result = outcome.to_dict()
     else:
         log = _open()
         try:
-            outcome = verify_database(
-                store=log.store, witness_file=log.witness_file, from_seq=from_seq, to_seq=to_seq
-            )
-            _record(log, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()})
+            result = _verify_database(log, from_seq, to_seq)
         finally:
             log.close()
-    click.echo(orjson.dumps(outcome.to_dict()).decode())
-    if not outcome.ok:
+    click.echo(orjson.dumps(result).decode())
+    if not result["ok"]:
+        if result.get("reason") == "unpinned keys":
+            click.echo(f"FAILED: {result['detail']}", err=True)
         sys.exit(1)
+
+
+def _verify_database(log: AuditLog, from_seq: int | None, to_seq: int | None) -> dict[str, Any]:
+    """Witnesses first, then the chain; only a verified, unsealed chain gets an event."""
+    log.monitor.check(remote=True)
+    outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
+                              to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
+    if not outcome.ok:
+        log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
+                      outcome.to_dict())  # fmt: skip
+    result = outcome.to_dict()
+    if log.seal.sealed:
+        log.seal.record("access", sub=f"cli:{getpass.getuser()}", action="audit.verified",
+                        details=result)  # fmt: skip
+        return {**result, "ok": False, "sealed": True, "seal_reason": log.seal.reason}
+    _record(log, "audit.verified", {"from": from_seq, "to": to_seq, **result})
+    return result
 
 
 @audit.command("export")
@@ -84,23 +172,34 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
     """Write a self-verifying export (events, checkpoints, public keys, signed trailer)."""
     log = _open()
     try:
-        _record(log, "audit.exported", {"format": fmt, "from": from_seq, "to": to_seq})
+        sealed = log.seal.reason if log.seal.sealed else None
+        details: dict[str, object] = {"format": fmt, "from": from_seq, "to": to_seq}
+        if sealed is None:
+            _record(log, "audit.exported", details)
         chunks = export_stream(
             store=log.store,
             signer=log.signer,
             fmt=fmt,  # type: ignore[arg-type]
             from_seq=from_seq,
             to_seq=to_seq,
+            sealed=sealed,
         )
+        digest = hashlib.sha256()
         if out is None:
             for chunk in chunks:
+                digest.update(chunk)
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
         else:
             with out.open("wb") as handle:
                 for chunk in chunks:
+                    digest.update(chunk)
                     handle.write(chunk)
             click.echo(f"wrote {out}", err=True)
+        if sealed is not None:  # evidence for the two-person unseal
+            log.seal.record("evidence_exported", sub=f"cli:{getpass.getuser()}",
+                            sha256=digest.hexdigest(), details=details)  # fmt: skip
+            click.echo(f"sealed: evidence sha256 {digest.hexdigest()}", err=True)
     finally:
         log.close()
 

@@ -5,25 +5,38 @@ Only security officers and admins read the trail (casbin actions ``audit:read``,
 to the trail *before* the data is returned: if that append fails, the read fails (503).
 Public keys and the latest checkpoint are public on purpose: external witnesses fetch
 them to detect a truncated log, and they reveal no event content.
+
+While the trail is sealed (``audit.seal``) reads still work — officers must be able to
+investigate — but they are recorded in the seal file, not in the broken chain; an
+export taken then is the evidence that unsealing (two people) requires. Integer query
+parameters are bounded (``MAX_SEQ``): anything out of range is a 400.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from audit import unseal as unsealing
 from audit.alerts import compute_alerts
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, iter_bodies, list_events
 from audit.verify import verify_database
+from audit.witness_book import WitnessBook
 from catalog.errors import NotFound
 from gateway.authz import require
 from policies.decision import UserContext
+
+MAX_SEQ = 2**63 - 1  # the store's BIGINT: a larger integer is a 400, never an overflow
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -35,14 +48,28 @@ require_alerts_reader = require("alerts:read")
 
 
 def build_audit_log(settings: Any) -> AuditLog:
-    """The gateway's audit log (``gateway.container`` wiring); close() it on shutdown."""
-    return AuditLog.open(
+    """The gateway's audit log (``gateway.container`` wiring); close() it on shutdown.
+
+    The same log answers as a witness for other gateways (``gateway.routes.witness``),
+    countersigning with its audit key."""
+    log = AuditLog.open(
         url=settings.resolved_database_url,
         home=Path(settings.home),
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         append_timeout_s=settings.audit_append_timeout_s,
+        witnesses=list(settings.witnesses),
+        gateway_id=settings.gateway_id,
+        monitor_seconds=settings.audit_monitor_seconds,
     )
+    pins: dict[str, set[str]] = {}
+    for item in settings.witness_trust:
+        sender, _, kid = item.partition("=")
+        pins.setdefault(sender.strip(), set()).add(kid.strip())
+    log.witness_book = WitnessBook(home=Path(settings.home), signer=log.signer,
+                                   name=log.gateway_id, pins=pins,
+                                   tofu=settings.witness_tofu)  # fmt: skip
+    return log
 
 
 def _log(request: Request) -> AuditLog:
@@ -53,8 +80,14 @@ def _log(request: Request) -> AuditLog:
 
 
 def _record(request: Request, user: UserContext, etype: str, details: dict[str, Any]) -> None:
-    """Audit the auditor: written before the answer leaves, fail closed."""
-    _log(request).append(
+    """Audit the auditor: written before the answer leaves, fail closed. While sealed
+    the record goes to the seal file (the broken chain takes nothing)."""
+    log = _log(request)
+    if log.seal.sealed:
+        log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
+                        details={k: v for k, v in details.items() if v is not None})  # fmt: skip
+        return
+    log.append(
         {
             "type": etype,
             "outcome": "ok",
@@ -106,7 +139,9 @@ def search_events(
 
 @router.get("/events/{seq}")
 def read_event(
-    request: Request, seq: int, user: UserContext = Depends(require_audit_reader)
+    request: Request,
+    seq: int = PathParam(ge=1, le=MAX_SEQ),
+    user: UserContext = Depends(require_audit_reader),
 ) -> dict[str, Any]:
     _record(request, user, "audit.read", {"seq": seq})
     return get_event(store=_log(request).store, seq=seq)
@@ -116,13 +151,15 @@ def read_event(
 def verify(
     request: Request,
     user: UserContext = Depends(require_audit_verifier),
-    from_seq: int | None = Query(None, alias="from", ge=1),
-    to_seq: int | None = Query(None, alias="to", ge=1),
+    from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
+    to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
 ) -> dict[str, Any]:
     log = _log(request)
-    outcome = verify_database(
-        store=log.store, witness_file=log.witness_file, from_seq=from_seq, to_seq=to_seq
-    )
+    outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
+                              to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
+    if not outcome.ok:  # evidence of tampering: never extend this chain, seal it
+        log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
+                      outcome.to_dict())  # fmt: skip
     _record(request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()})
     return outcome.to_dict()
 
@@ -132,19 +169,63 @@ def export(
     request: Request,
     user: UserContext = Depends(require_audit_exporter),
     format: Literal["jsonl", "csv"] = "jsonl",
-    from_seq: int | None = Query(None, alias="from", ge=1),
-    to_seq: int | None = Query(None, alias="to", ge=1),
+    from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
+    to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
 ) -> StreamingResponse:
     log = _log(request)
     _record(request, user, "audit.exported", {"format": format, "from": from_seq, "to": to_seq})
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    sealed = log.seal.reason if log.seal.sealed else None
+    chunks = export_stream(store=log.store, signer=log.signer, fmt=format, from_seq=from_seq,
+                           to_seq=to_seq, sealed=sealed)  # fmt: skip
+    if sealed is not None:
+        chunks = _evidence(log, user, chunks)
     return StreamingResponse(
-        export_stream(
-            store=log.store, signer=log.signer, fmt=format, from_seq=from_seq, to_seq=to_seq
-        ),
+        chunks,
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+def _evidence(log: AuditLog, user: UserContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Pass the export through; once every byte has gone out, record its SHA-256 in the
+    seal file (the digest an unseal approval must name). A download cut short is not
+    recorded: the generator is closed before its end."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        yield chunk
+    log.seal.record("evidence_exported", sub=user.subject, sha256=digest.hexdigest(), bytes=size)
+
+
+class UnsealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    note: str = Field(default="", max_length=1000)
+
+
+@router.get("/status")
+def status(request: Request, user: UserContext = Depends(require_audit_reader)) -> dict[str, Any]:
+    """Sealed or not, why, the chain head and every witness (not itself audited: it must
+    answer while sealed and reveals no event content)."""
+    return _log(request).status()
+
+
+@router.post("/unseal")
+def unseal(
+    request: Request, body: UnsealRequest, user: UserContext = Depends(require_audit_verifier)
+) -> dict[str, Any]:
+    """One of the two approvals (a security officer and an admin, two people)."""
+    return unsealing.approve(
+        _log(request),
+        subject=user.subject,
+        department=user.department,
+        roles=user.roles,
+        evidence_sha256=body.evidence_sha256,
+        note=body.note,
+        client=request.client.host if request.client else None,
     )
 
 

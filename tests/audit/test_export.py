@@ -13,6 +13,8 @@ from audit.export import export_stream, verify_export
 from gateway.cli.audit_cmd import audit
 from tests.audit.helpers import event, fill, open_log
 
+PINNED: set[str] = set()  # the exporting log's key ids, as published (filled by ``exports``)
+
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
@@ -23,6 +25,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     log.rotate_signing_key()
     fill(log, 9)
     log.close()
+    PINNED.update(log.signer.public_keys())
     return {
         fmt: b"".join(export_stream(store=log.store, signer=log.signer, fmt=fmt))  # type: ignore[arg-type]
         for fmt in ("jsonl", "csv")
@@ -31,14 +34,23 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_export_verifies_offline(exports: dict[str, bytes], fmt: str) -> None:
-    outcome = verify_export(exports[fmt])
+    outcome = verify_export(exports[fmt], trusted_kids=PINNED)
     assert outcome.ok, outcome
     assert outcome.events == 22
     assert outcome.checkpoints == 3  # at 10, 20 and the final one at close (22)
 
 
 def test_pinned_key_ids(exports: dict[str, bytes]) -> None:
-    assert not verify_export(exports["jsonl"], trusted_kids={"ed25519-0000000000000000"}).ok
+    outcome = verify_export(exports["jsonl"], trusted_kids={"ed25519-0000000000000000"})
+    assert (outcome.ok, outcome.reason) == (False, "untrusted keys")
+
+
+def test_unpinned_keys_fail(exports: dict[str, bytes]) -> None:
+    """The keys inside an export prove nothing: without pins, verification fails."""
+    for kids in (None, set()):
+        outcome = verify_export(exports["jsonl"], trusted_kids=kids)
+        assert (outcome.ok, outcome.reason) == (False, "unpinned keys")
+        assert "--trusted-kid" in (outcome.detail or "")
 
 
 @settings(max_examples=300, deadline=None)
@@ -50,14 +62,14 @@ def test_every_single_byte_change_is_caught(exports: dict[str, bytes], data: st.
     value = data.draw(st.integers(0, 255).filter(lambda b: b != original[position]))
     changed = bytearray(original)
     changed[position] = value
-    assert not verify_export(bytes(changed)).ok
+    assert not verify_export(bytes(changed), trusted_kids=PINNED).ok
 
 
 def test_changed_event_names_its_seq(exports: dict[str, bytes]) -> None:
     lines = exports["jsonl"].split(b"\n")
     index = next(i for i, line in enumerate(lines) if b'"seq":7}' in line)
     lines[index] = lines[index].replace(b'"rows":6', b'"rows":5')
-    outcome = verify_export(b"\n".join(lines))
+    outcome = verify_export(b"\n".join(lines), trusted_kids=PINNED)
     assert (outcome.ok, outcome.first_bad_seq, outcome.reason) == (False, 7, "hash mismatch")
 
 
@@ -72,11 +84,16 @@ def test_cli_export_and_offline_verify(
     result = runner.invoke(audit, ["export", "--format", "jsonl", "--out", str(out)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(audit, ["verify", "--file", str(out)])
+    assert result.exit_code == 1 and "unpinned keys" in result.output, result.output
+    assert "pin" in result.output
+    keys = sorted(p.stem for p in (sluice_home / "keys" / "audit").glob("ed25519-*.pem"))
+    pins = [arg for kid in keys for arg in ("--trusted-kid", kid)]
+    result = runner.invoke(audit, ["verify", "--file", str(out), *pins])
     assert result.exit_code == 0 and '"ok":true' in result.output, result.output
     result = runner.invoke(audit, ["verify"])
     assert result.exit_code == 0 and '"ok":true' in result.output, result.output
     raw = bytearray(out.read_bytes())
     raw[len(raw) // 3] ^= 0x01
     out.write_bytes(bytes(raw))
-    result = runner.invoke(audit, ["verify", "--file", str(out)])
+    result = runner.invoke(audit, ["verify", "--file", str(out), *pins])
     assert result.exit_code == 1 and '"ok":false' in result.output

@@ -1,0 +1,186 @@
+"""The seal: durable state, kept outside the audit database, that stops the trail.
+
+When the chain disagrees with what its witnesses saw (a lower head, another hash at a
+witnessed seq, a missing checkpoint) the evidence must not depend on the database that
+was tampered with. So the seal lives in ``<home>/audit-seal.jsonl``: one fsynced JSON
+line per record, appended with O_APPEND, replayed on start (a sealed gateway stays
+sealed across restarts) and re-read whenever the file grows (a ``sluice audit verify``
+run in another process seals the running gateway within one monitor tick).
+
+Records (``kind``):
+- ``sealed``: the critical alert — reason, evidence, time;
+- ``access``: a read of the trail while sealed (it cannot go into the broken chain);
+- ``evidence_exported``: a complete export taken while sealed, with its SHA-256;
+- ``unseal_approved``: one person's approval (subject, role, the export's SHA-256);
+- ``unsealed``: a new epoch begins at the database head as found (its anchor).
+
+The hot path reads one attribute, ``sealed``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from audit.canonical import canonical_json
+from audit.events import format_ts, utc_now
+
+SEAL_NAME = "audit-seal.jsonl"
+log = structlog.get_logger("sluice.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class Epoch:
+    """A stretch of the chain vouched for by one set of witnesses.
+
+    Epoch 0 starts at genesis. An unseal starts epoch n+1 at ``anchor_seq`` (the
+    database head as found, the loss accepted on record); checkpoints of the old epoch
+    left in the database above the anchor (up to ``superseded_to``) no longer describe
+    the chain, and new checkpoints at those seqs go to the witnesses only."""
+
+    number: int
+    anchor_seq: int = 0
+    anchor_hash: str | None = None
+    superseded_to: int = 0
+
+
+@dataclass
+class SealState:
+    sealed: bool = False
+    reason: str | None = None
+    sealed_at: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    epoch: Epoch = field(default_factory=lambda: Epoch(0))
+    epochs: list[Epoch] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    exports: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SealStore:
+    """The seal file of one Sluice home; thread-safe; ``sealed`` is the fast check."""
+
+    def __init__(self, home: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.path = home / SEAL_NAME
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._size = -1
+        self.state = SealState()
+        self.sealed = False
+        self.refresh()
+
+    # -- reading -------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the file if it changed (another process may have sealed)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size == self._size:
+            return
+        with self._lock:
+            state = SealState()
+            if size:
+                for raw in self.path.read_bytes().splitlines():
+                    try:
+                        record = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        continue  # a torn last line (crash mid-write)
+                    if isinstance(record, dict):
+                        _apply(state, record)
+            self.state, self._size, self.sealed = state, size, state.sealed
+
+    @property
+    def reason(self) -> str | None:
+        return self.state.reason
+
+    @property
+    def epoch(self) -> Epoch:
+        return self.state.epoch
+
+    def message(self) -> str:
+        return f"audit trail sealed: {self.state.reason}"
+
+    def superseded(self) -> list[tuple[int, int]]:
+        """Seq ranges ``(anchor, superseded_to]`` whose old database checkpoints are void."""
+        return [(e.anchor_seq, e.superseded_to) for e in self.state.epochs
+                if e.superseded_to > e.anchor_seq]  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "sealed": s.sealed,
+            "reason": s.reason,
+            "sealed_at": s.sealed_at,
+            "evidence": s.evidence or None,
+            "epoch": s.epoch.number,
+            "approvals": list(s.approvals),
+            "evidence_exports": list(s.exports),
+        }
+
+    # -- writing -------------------------------------------------------------------
+
+    def _append(self, record: dict[str, Any]) -> None:
+        record = {"at": format_ts(self.clock()), **record}
+        line = canonical_json(record) + b"\n"
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._size = -1
+        self.refresh()  # replay the whole file: another process may have written too
+
+    def seal(self, reason: str, evidence: dict[str, Any] | None = None) -> bool:
+        """Seal (the critical alert); False if already sealed (first evidence wins)."""
+        self.refresh()
+        if self.sealed:
+            return False
+        self._append({"kind": "sealed", "rule": "audit.sealed", "severity": "critical",
+                      "reason": reason, "evidence": evidence or {}})  # fmt: skip
+        log.critical("audit_sealed", reason=reason, evidence=evidence or {})
+        return True
+
+    def record(self, kind: str, **fields: Any) -> None:
+        """``access``, ``evidence_exported``, ``unseal_approved`` or ``unsealed``."""
+        if kind not in {"access", "evidence_exported", "unseal_approved", "unsealed"}:
+            raise ValueError(kind)
+        self._append({"kind": kind, **fields})
+
+
+def _apply(state: SealState, record: dict[str, Any]) -> None:
+    kind = record.get("kind")
+    if kind == "sealed" and not state.sealed:
+        state.sealed = True
+        state.reason = str(record.get("reason"))
+        state.sealed_at = record.get("at")
+        state.evidence = dict(record.get("evidence") or {})
+        state.approvals, state.exports = [], []
+        state.history.append(record)
+    elif kind == "evidence_exported" and state.sealed:
+        state.exports.append(record)
+    elif kind == "unseal_approved" and state.sealed:
+        state.approvals.append(record)
+    elif kind == "unsealed" and state.sealed:
+        epoch = Epoch(
+            number=int(record["epoch"]),
+            anchor_seq=int(record["anchor_seq"]),
+            anchor_hash=record.get("anchor_hash"),
+            superseded_to=int(record.get("superseded_to") or 0),
+        )
+        state.epoch = epoch
+        state.epochs.append(epoch)
+        state.sealed, state.reason, state.sealed_at, state.evidence = False, None, None, {}
+        state.approvals, state.exports = [], []
+        state.history.append(record)

@@ -1,0 +1,135 @@
+"""Two-person unsealing: a security officer and an admin (two different people).
+
+Order of checks (each refusal leaves the seal as it was):
+1. the trail is sealed;
+2. the caller holds ``security_officer`` or ``admin``;
+3. the evidence was exported since sealing — the body names the SHA-256 of a complete
+   export the gateway recorded while sealed (``evidence_exported`` in the seal file),
+   so the approver holds a copy of what the database looked like;
+4. the caller has not approved already, and their role is not already covered.
+
+Each approval is recorded in the seal file at once. The second one starts a new epoch:
+the chain continues from the database head *as found* (the loss is accepted, on
+record); the local witness file of the old epoch is archived as evidence; checkpoints of
+the old epoch left in the database above the head become void (witness-only seqs for
+the new epoch, see ``audit.seal.Epoch``); and the first event of the new epoch,
+``audit.unsealed``, names the anchor, the evidence digest, the seal reason and both
+approvals — so the re-anchoring is itself in the chain and covered by the next
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from audit import witness
+from catalog.errors import BadRequest, Conflict, Forbidden
+
+if TYPE_CHECKING:
+    from audit.log import AuditLog
+
+ROLES = ("security_officer", "admin")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def approve(
+    log: AuditLog,
+    *,
+    subject: str,
+    department: str | None,
+    roles: Sequence[str],
+    evidence_sha256: str,
+    note: str,
+    client: str | None = None,
+) -> dict[str, Any]:
+    """Record one approval; the second (other role, other person) unseals."""
+    seal = log.seal
+    seal.refresh()
+    if not seal.sealed:
+        raise Conflict("the audit trail is not sealed")
+    capacity = [r for r in ROLES if r in roles]
+    if not capacity:
+        raise Forbidden("unsealing takes a security officer and an admin")
+    if not SHA256.match(evidence_sha256):
+        raise BadRequest("evidence_sha256 must be 64 lower-case hex digits")
+    exported = {e.get("sha256") for e in seal.state.exports}
+    if evidence_sha256 not in exported:
+        raise Conflict(
+            "export the evidence first: GET /api/v1/audit/export while sealed, then pass "
+            "the SHA-256 of the downloaded file as evidence_sha256"
+        )
+    approvals = seal.state.approvals
+    if any(a.get("sub") == subject for a in approvals):
+        raise Conflict(f"{subject!r} has already approved; a second person must approve")
+    covered = {a.get("role") for a in approvals}
+    role = next((r for r in capacity if r not in covered), None)
+    if role is None:
+        other = "an admin" if "security_officer" in covered else "a security officer"
+        raise Conflict(f"the other approval must come from {other}")
+    seal.record("unseal_approved", sub=subject, role=role, evidence_sha256=evidence_sha256,
+                note=note, client=client)  # fmt: skip
+    approvals = seal.state.approvals
+    if {a.get("role") for a in approvals} >= set(ROLES):
+        return _unseal(log, subject=subject, department=department, roles=roles,
+                       evidence_sha256=evidence_sha256, client=client)  # fmt: skip
+    waiting = "admin" if role == "security_officer" else "security_officer"
+    return {"sealed": True, "approvals": approvals, "waiting_for": waiting}
+
+
+def _unseal(
+    log: AuditLog,
+    *,
+    subject: str,
+    department: str | None,
+    roles: Sequence[str],
+    evidence_sha256: str,
+    client: str | None,
+) -> dict[str, Any]:
+    seal = log.seal
+    state = seal.state
+    conn = log.store.connect(reader=True)
+    try:
+        head = log.store.fetch_all(
+            conn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+        )
+        top = log.store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
+    finally:
+        conn.close()
+    anchor_seq, anchor_hash = (int(head[0][0]), str(head[0][1])) if head else (0, None)
+    max_cp = int(top[0][0] or 0)
+    superseded_to = max_cp if max_cp > anchor_seq else 0
+    old_epoch = state.epoch.number
+    archived = witness.archive(log.home, old_epoch)
+    approvals = list(state.approvals)
+    details = {
+        "epoch": old_epoch + 1,
+        "previous_epoch": old_epoch,
+        "anchor_seq": anchor_seq,
+        "anchor_hash": anchor_hash,
+        "superseded_to": superseded_to,
+        "evidence_sha256": evidence_sha256,
+        "seal_reason": state.reason,
+        "sealed_at": state.sealed_at,
+        "seal_evidence": state.evidence,
+        "approvals": [
+            {k: a.get(k) for k in ("sub", "role", "at", "note", "evidence_sha256")}
+            for a in approvals
+        ],
+        "archived_witness_file": archived.name if archived is not None else None,
+    }
+    log.writer.new_epoch(anchor_seq, anchor_hash, superseded_to)
+    log.monitor.new_epoch()
+    seal.record("unsealed", **{k: v for k, v in details.items() if k != "seal_evidence"})
+    receipt = log.append(
+        {
+            "type": "audit.unsealed",
+            "outcome": "ok",
+            "actor": {"sub": subject, "dept": department, "roles": list(roles)},
+            "resource": "audit",
+            "client": client,
+            "details": details,
+        }
+    )
+    return {"sealed": False, "epoch": old_epoch + 1, "event_seq": receipt.seq, **details}

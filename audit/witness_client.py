@@ -1,0 +1,216 @@
+"""Sending checkpoints to remote witnesses (other Sluice gateways), off the request path.
+
+The writer hands each checkpoint over with ``submit`` — an assignment under a lock,
+no I/O — and one background thread posts it to every witness URL
+(``POST <url>/api/v1/witness/checkpoints``). Only the newest checkpoint matters to a
+witness (seqs only go up), so a witness that was down gets the latest one when it is
+back, not a backlog. Failures are retried with a capped back-off and shown in
+``status()`` (``GET /api/v1/audit/status``); they never fail an append.
+
+Each message is an envelope signed with the audit key: the checkpoint, the sender's
+name, its epoch and its public keys, so a witness can pin the key on first use and no
+one can replay a genuine checkpoint under another name or epoch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import structlog
+
+from audit.canonical import canonical_json
+from audit.signing import Signer
+
+log = structlog.get_logger("sluice.audit")
+PATH = "/api/v1/witness/checkpoints"
+MAX_BACKOFF_S = 5.0
+
+
+def envelope_payload(*, sender: str, epoch: int, checkpoint: dict[str, Any], kid: str) -> bytes:
+    """What the envelope signature covers."""
+    return canonical_json({"sender": sender, "epoch": epoch, "checkpoint": checkpoint, "kid": kid})
+
+
+def make_envelope(
+    *, sender: str, epoch: int, checkpoint: dict[str, Any], signer: Signer
+) -> dict[str, Any]:
+    cp = {k: checkpoint[k] for k in ("seq", "hash", "ts", "kid", "signature")}
+    kid = signer.kid
+    payload = envelope_payload(sender=sender, epoch=epoch, checkpoint=cp, kid=kid)
+    return {
+        "sender": sender,
+        "epoch": epoch,
+        "checkpoint": cp,
+        "kid": kid,
+        "keys": signer.public_keys(),
+        "signature": signer.sign(payload),
+    }
+
+
+@dataclass
+class WitnessStatus:
+    url: str
+    kind: str = "http"
+    acked_seq: int | None = None
+    acked_epoch: int | None = None
+    acked_at: float | None = None
+    pending_seq: int | None = None
+    last_error: str | None = None
+    failures: int = 0
+    receipt: dict[str, Any] | None = None
+    next_try: float = 0.0
+    backoff: float = field(default=0.25)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "ok": self.last_error is None and self.pending_seq is None,
+            "acked_seq": self.acked_seq,
+            "acked_epoch": self.acked_epoch,
+            "acked_age_s": None
+            if self.acked_at is None
+            else round(time.monotonic() - self.acked_at, 3),
+            "pending_seq": self.pending_seq,
+            "last_error": self.last_error,
+            "failures": self.failures,
+        }
+
+
+class WitnessSender:
+    """One thread delivering the newest checkpoint to each configured witness."""
+
+    def __init__(
+        self,
+        *,
+        urls: list[str],
+        sender: str,
+        signer: Signer,
+        epoch: Callable[[], int],
+        receipts: Path,
+        timeout_s: float = 2.0,
+    ) -> None:
+        self.urls = [u.rstrip("/") for u in urls]
+        self.sender = sender
+        self.signer = signer
+        self.epoch = epoch
+        self.receipts = receipts
+        self.timeout_s = timeout_s
+        self.cond = threading.Condition()
+        self._pending: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.status = {u: WitnessStatus(u) for u in self.urls}
+        self._closing = False
+        self._http = httpx.Client(timeout=timeout_s)
+        self._probe = httpx.Client(timeout=timeout_s)  # the monitor's, on its own thread
+        self._thread = threading.Thread(target=self._run, name="audit-witness", daemon=True)
+        self._thread.start()
+
+    def submit(self, checkpoint: dict[str, Any]) -> None:
+        """Queue ``checkpoint`` for every witness (replacing an older one not yet sent)."""
+        epoch = self.epoch()
+        with self.cond:
+            for url in self.urls:
+                self._pending[url] = (epoch, checkpoint)
+                self.status[url].pending_seq = checkpoint["seq"]
+                self.status[url].next_try = 0.0
+            self.cond.notify()
+
+    def statuses(self) -> list[dict[str, Any]]:
+        with self.cond:
+            return [s.to_dict() for s in self.status.values()]
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (bounded) until every witness has the newest checkpoint; for shutdown."""
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while self._pending and time.monotonic() < deadline:
+                self.cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            return not self._pending
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        self.flush(timeout_s)
+        with self.cond:
+            self._closing = True
+            self.cond.notify_all()
+        self._thread.join(timeout_s + self.timeout_s)
+        self._http.close()
+        self._probe.close()
+
+    def latest(self, url: str) -> dict[str, Any] | None:
+        """What ``url`` last witnessed from this gateway (None if nothing yet)."""
+        response = self._probe.get(f"{url.rstrip('/')}{PATH}/{self.sender}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body = response.json()
+        return body if isinstance(body, dict) else None
+
+    # -- the thread ----------------------------------------------------------------
+
+    def _due(self) -> list[tuple[str, int, dict[str, Any]]]:
+        now = time.monotonic()
+        return [(u, e, cp) for u, (e, cp) in self._pending.items()
+                if self.status[u].next_try <= now]  # fmt: skip
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self._closing and not self._due():
+                    self.cond.wait(0.05)
+                if self._closing:
+                    return
+                work = self._due()
+            for url, epoch, checkpoint in work:
+                self._send(url, epoch, checkpoint)
+
+    def _send(self, url: str, epoch: int, checkpoint: dict[str, Any]) -> None:
+        envelope = make_envelope(
+            sender=self.sender, epoch=epoch, checkpoint=checkpoint, signer=self.signer
+        )
+        error: str | None = None
+        receipt: dict[str, Any] | None = None
+        try:
+            response = self._http.post(url + PATH, content=orjson.dumps(envelope),
+                                       headers={"content-type": "application/json"})  # fmt: skip
+            if response.status_code == 200:
+                receipt = response.json()
+            else:
+                error = f"HTTP {response.status_code}: {response.text[:300]}"
+        except (httpx.HTTPError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        with self.cond:
+            state = self.status[url]
+            if error is None and receipt is not None:
+                state.acked_seq, state.acked_epoch = checkpoint["seq"], epoch
+                state.acked_at, state.receipt, state.last_error = time.monotonic(), receipt, None
+                state.backoff = 0.25
+                if self._pending.get(url, (None, None))[1] is checkpoint:
+                    del self._pending[url]
+                    state.pending_seq = None
+            else:
+                state.failures += 1
+                state.last_error = error
+                state.next_try = time.monotonic() + state.backoff
+                state.backoff = min(MAX_BACKOFF_S, state.backoff * 2)
+            self.cond.notify_all()
+        if receipt is not None:
+            self._keep(url, receipt)
+        else:
+            log.warning("audit_witness_send_failed", witness=url, seq=checkpoint["seq"],
+                        error=error)  # fmt: skip
+
+    def _keep(self, url: str, receipt: dict[str, Any]) -> None:
+        """Countersigned receipts, for an offline verifier (``--witness``)."""
+        line = canonical_json({"witness_url": url, **receipt}) + b"\n"
+        try:
+            with self.receipts.open("ab") as handle:
+                handle.write(line)
+        except OSError as exc:
+            log.error("audit_witness_receipt_not_kept", error=str(exc))
