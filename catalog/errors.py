@@ -7,7 +7,7 @@ catalog package because every other package already depends on it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 
 class SluiceError(Exception):
@@ -15,6 +15,9 @@ class SluiceError(Exception):
 
     code = "error"
     http_status = 500
+    # set (``audited``) by whoever already put this refusal on the audit trail, so the
+    # gateway's catch-all refusal record (gateway.refusals) does not write it twice
+    audited = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -26,6 +29,15 @@ class SluiceError(Exception):
         if self.details:
             body["details"] = self.details
         return body
+
+
+E = TypeVar("E", bound=SluiceError)
+
+
+def audited(exc: E) -> E:
+    """Mark ``exc`` as already on the audit trail; returns it (``raise audited(exc)``)."""
+    exc.audited = True
+    return exc
 
 
 class BadRequest(SluiceError):

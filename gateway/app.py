@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway.body_limit import BodyLimit
 from gateway.comparison.service import Comparer
 from gateway.container import Services, build_services
 from gateway.errors import install_error_handlers
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.broker = Broker(services)
     app.state.comparer = Comparer(app.state.broker)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 
 from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
-from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError, Unavailable
+from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError, Unavailable, audited
 from gateway.access.service import approved_grant_rows, unexpired_grants
 from gateway.container import Services
 from gateway.masking import mask_batch
@@ -193,6 +193,7 @@ class Broker:
         except Forbidden as exc:  # a role refusal is a denial on record like any other
             self._record_denial(user, dataset, body, client, request_id,
                                 details={"role": exc.message})  # fmt: skip
+            audited(exc)  # on record: gateway.refusals must not record it again
             raise
         check_names(body, dataset)
         remaining = self._check_limits(user, dataset, body, client, request_id)
@@ -270,6 +271,7 @@ class Broker:
             limiter.release_rows(user.subject, reserved)
             self._record_denial(user, dataset, body, client, request_id,
                                 details={"limit": exc.message})  # fmt: skip
+            audited(exc)  # on record: gateway.refusals must not record it again
             raise
         return reserved, slot
 
@@ -349,6 +351,7 @@ class Broker:
         except RateLimited as exc:
             self._record_denial(user, dataset, body, client, request_id,
                                 details={"limit": exc.message})  # fmt: skip
+            audited(exc)  # on record: gateway.refusals must not record it again
             raise
         return remaining
 
@@ -402,7 +405,7 @@ class Broker:
                 "justification and days"
             )
         message = "; ".join(reasons) or "refused by policy"
-        raise Forbidden(message, **details)
+        raise audited(Forbidden(message, **details))
 
     def _event(
         self, q: PreparedQuery, type_: str, outcome: str,
