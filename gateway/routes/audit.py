@@ -32,7 +32,7 @@ from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, iter_bodies, list_events
 from audit.verify import verify_database
 from audit.witness_book import WitnessBook
-from catalog.errors import NotFound
+from catalog.errors import NotFound, SluiceError, audited
 from gateway.authz import require
 from policies.decision import UserContext
 
@@ -217,16 +217,28 @@ def status(request: Request, user: UserContext = Depends(require_audit_reader)) 
 def unseal(
     request: Request, body: UnsealRequest, user: UserContext = Depends(require_audit_verifier)
 ) -> dict[str, Any]:
-    """One of the two approvals (a security officer and an admin, two people)."""
-    return unsealing.approve(
-        _log(request),
-        subject=user.subject,
-        department=user.department,
-        roles=user.roles,
-        evidence_sha256=body.evidence_sha256,
-        note=body.note,
-        client=request.client.host if request.client else None,
-    )
+    """One of the two approvals (a security officer and an admin, two people).
+
+    A refusal while sealed is recorded in the seal file (the chain takes nothing) and
+    marked ``audited``, so the caller gets its own answer (409/403), not a 503."""
+    log = _log(request)
+    try:
+        return unsealing.approve(
+            log,
+            subject=user.subject,
+            department=user.department,
+            roles=user.roles,
+            evidence_sha256=body.evidence_sha256,
+            note=body.note,
+            client=request.client.host if request.client else None,
+        )
+    except SluiceError as exc:
+        if not log.seal.sealed:
+            raise
+        log.seal.record("access", sub=user.subject, roles=list(user.roles),
+                        action="audit.unseal.refused", details={"code": exc.code,
+                                                                "message": exc.message})  # fmt: skip
+        raise audited(exc) from None
 
 
 @router.get("/keys")
