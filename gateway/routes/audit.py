@@ -235,9 +235,9 @@ def unseal(
     except SluiceError as exc:
         if not log.seal.sealed:
             raise
+        refused = {"code": exc.code, "message": exc.message}
         log.seal.record("access", sub=user.subject, roles=list(user.roles),
-                        action="audit.unseal.refused", details={"code": exc.code,
-                                                                "message": exc.message})  # fmt: skip
+                        action="audit.unseal.refused", details=refused)  # fmt: skip
         raise audited(exc) from None
 
 

@@ -51,13 +51,13 @@ def _insider(gw: DemoGateway, *statements: str) -> None:
         finally:
             conn.close()
         return
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as pg:
         for table in AUDIT_TABLES:
-            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
+            pg.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
         for sql in statements:
-            conn.execute(sql)
+            pg.execute(sql)
         for table in AUDIT_TABLES:
-            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
+            pg.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
 
 
 def _scalar(gw: DemoGateway, sql: str) -> Any:
