@@ -7,6 +7,7 @@ catalog package because every other package already depends on it.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, TypeVar
 
 
@@ -31,13 +32,21 @@ class SluiceError(Exception):
         return body
 
 
-E = TypeVar("E", bound=SluiceError)
+E = TypeVar("E", bound=BaseException)
 
 
 def audited(exc: E) -> E:
-    """Mark ``exc`` as already on the audit trail; returns it (``raise audited(exc)``)."""
-    exc.audited = True
+    """Mark ``exc`` as already on the audit trail; returns it (``raise audited(exc)``).
+    Any exception may be marked (a source's driver error ending a query, too)."""
+    # an exception type with __slots__ cannot be marked: recorded twice at worst
+    with contextlib.suppress(AttributeError):
+        exc.audited = True  # type: ignore[attr-defined]
     return exc
+
+
+def is_audited(exc: BaseException | None) -> bool:
+    """Whether ``exc`` was marked by ``audited``."""
+    return bool(getattr(exc, "audited", False))
 
 
 class BadRequest(SluiceError):

@@ -32,7 +32,7 @@ import structlog
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from catalog.errors import SluiceError, Unauthenticated
+from catalog.errors import SluiceError, Unauthenticated, is_audited
 from gateway.query.audit_events import actor
 from policies.decision import UserContext
 
@@ -102,7 +102,7 @@ async def record_refusal(
     path = request.url.path
     if not path.startswith(RECORDED_PREFIX) or status < 400:
         return True
-    if isinstance(exc, SluiceError) and exc.audited:
+    if is_audited(exc) or is_audited(getattr(exc, "__cause__", None)):
         return True
     client = request.client.host if request.client else None
     user = None if isinstance(exc, Unauthenticated) else await _caller(request)

@@ -492,6 +492,7 @@ class Broker:
                             result_sha256=q.ledger.sha256(), duration_ms=_ms(q.started_at),
                             details={"error": error, **self._sent(q)})
             )  # fmt: skip
+            audited(exc)  # on record: gateway.refusals must not record it again
         finally:
             self._settle(q)
 
