@@ -57,15 +57,19 @@ def list_users() -> None:
 @click.option("--department", default=None, help="department code (stewards)")
 @click.option("--clearance", default="L1", show_default=True, help="L1, L2, L3 or L4")
 @click.option("--jurisdiction", default="", help="region-code prefixes, comma separated")
+@click.option("--status", type=click.Choice(["active", "disabled"]), default=None,
+              help="disabled: refused from the next request on (default: keep; new: active)")
 def add(subject: str, display_name: str, department: str | None, clearance: str,
-        jurisdiction: str) -> None:  # fmt: skip
-    """Create or update a user's attributes."""
+        jurisdiction: str, status: str | None) -> None:  # fmt: skip
+    """Create or update a user's attributes (reserved names such as role names are
+    refused); changes govern the user's next request, whatever token they hold."""
     prefixes = [p.strip() for p in jurisdiction.split(",")] if jurisdiction else []
     with _admin() as (services, session):
         service.upsert_user(session=session, subject=subject, display_name=display_name,
                             department=department, clearance=clearance,
-                            jurisdiction=prefixes)  # fmt: skip
-        _record(services, subject, "user.updated", {"clearance": clearance})
+                            jurisdiction=prefixes, status=status)  # fmt: skip
+        _record(services, subject, "user.updated",
+                {"clearance": clearance, **({"status": status} if status else {})})
         session.commit()
     click.echo(f"user {subject} saved")
 

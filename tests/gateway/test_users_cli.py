@@ -38,3 +38,23 @@ def test_users_cli_add_assign_unassign_and_id_token(
     assert json.loads(run("users", "list"))[0]["roles"] == []
     assert "unknown department" in run("users", "add", "x", "--name", "X", "--department",
                                        "nope", code=1)  # fmt: skip
+
+
+@pytest.mark.parametrize("subject", ["admin", "Security_Officer", "role:analyst", "*"])
+def test_users_cli_refuses_reserved_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subject: str
+) -> None:
+    monkeypatch.setenv("SLUICE_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(cli, ["users", "add", subject, "--name", "X"])
+    assert result.exit_code == 1 and "reserved" in result.output
+    listed = CliRunner().invoke(cli, ["users", "list"])
+    assert subject not in {u["subject"] for u in json.loads(listed.output)}
+
+
+def test_users_cli_disables_a_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLUICE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["users", "add", "nina", "--name", "N"]).exit_code == 0
+    assert runner.invoke(cli, ["users", "add", "nina", "--name", "N", "--status",
+                               "disabled"]).exit_code == 0  # fmt: skip
+    assert json.loads(runner.invoke(cli, ["users", "list"]).output)[0]["status"] == "disabled"
