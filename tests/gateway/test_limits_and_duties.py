@@ -4,6 +4,7 @@ two stewards for L4, role changes without restart, and the self-lookup alert."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -176,3 +177,31 @@ def test_reclassifying_a_field_takes_effect_on_the_next_query(tmp_path: Path) ->
         assert "phone" in refused.json()["message"]
         columns = orjson.loads(gw.query("alice", DIBAO, {**body, "fields": []}).content)["columns"]
         assert "phone" not in {c["name"] for c in columns}
+
+
+@pytest.mark.parametrize("uri", ["memory://", "redis://127.0.0.1:6379"])
+def test_row_reservations_are_atomic_under_threads(uri: str) -> None:
+    """Sixteen threads reserving at once share the quota, never each the whole of it;
+    what is released can be reserved again."""
+    prefix = f"sluice-test-{uuid.uuid4().hex}"
+    limiter = Limiter(rate="100/minute", daily_rows=1000, storage_uri=uri, key_prefix=prefix)
+    barrier = threading.Barrier(16)
+    granted: list[int] = []
+
+    def take() -> None:
+        barrier.wait()
+        granted.append(limiter.reserve_rows("dora", 300))
+
+    try:
+        threads = [threading.Thread(target=take) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(granted) == 1000 and max(granted) <= 300
+        assert limiter.remaining_rows("dora") == 0
+        limiter.release_rows("dora", 250)  # sent 750 of them
+        assert limiter.remaining_rows("dora") == 250
+        assert limiter.reserve_rows("dora", 400) == 250
+    finally:
+        limiter.reset()
