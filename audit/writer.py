@@ -275,7 +275,8 @@ class GroupCommitWriter:
                 return self._committed(batch, rows, receipts, checkpoint)
             self._attempt = None  # refused: nothing was written
             self.metrics.optimistic_missed += 1
-            expected = None
+            # ``expected`` stays: the slow path checks the head did not go *back*, and
+            # the head it finds differs from it, so the next batch is not optimistic
         cur, seq, head = self.store.begin_at_head(conn)
         try:
             self._check_head(seq, head, expected)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from audit.canonical import canonical_json
 from audit.events import prepare
 from audit.verify import verify_database
-from catalog.errors import BadRequest
+from catalog.errors import BadRequest, Unavailable
 from tests.audit.helpers import event, open_log
 
 
@@ -52,7 +52,10 @@ def test_optimistic_path_falls_back_when_another_writer_appended(
 
 
 def test_optimistic_path_refuses_a_head_with_another_hash(pg_url: str, tmp_path: Path) -> None:
-    """Same seq, different hash (the head was replaced): never chain onto a stale hash."""
+    """Same seq, different hash (the head was replaced): never chain onto a stale hash.
+
+    Nothing legitimate replaces the head at a seq this writer committed: since issue 12
+    the slow path takes it as evidence and seals instead of chaining on."""
     log = open_log(pg_url, tmp_path / "a")
     try:
         for n in range(3):
@@ -60,12 +63,13 @@ def test_optimistic_path_refuses_a_head_with_another_hash(pg_url: str, tmp_path:
         writer = log._writer
         assert writer._head is not None
         writer._head = (writer._head[0], "f" * 64)
-        assert log.append(event(3)).seq == 4
+        with pytest.raises(Unavailable, match="audit trail sealed: hash at head seq 3"):
+            log.append(event(3))
         assert log.metrics.optimistic_missed == 1
     finally:
         log.close()
     outcome = verify_database(store=log.store, witness_file=log.witness_file)
-    assert outcome.ok and outcome.events == 4, outcome
+    assert outcome.ok and outcome.events == 3, outcome
 
 
 json_values = st.recursive(
