@@ -21,6 +21,7 @@ from catalog.errors import Unavailable
 from policies.bundle import DOCUMENT, META_ROOT
 from policies.decision import Decision, DecisionInput, DecisionPoint, decision_from_output
 from policies.pdp import new_decision_id
+from policies.schema import loads_unique
 
 PACKAGE, RULE = DOCUMENT.rsplit("/", 1)
 
@@ -87,16 +88,25 @@ class OpaServerPDP(DecisionPoint):
             self._version, self._version_at = version, now
         return version
 
+    def _query(self, decision_input: DecisionInput) -> Any:
+        """``POST /v1/data/<document>`` through the client's session, the same request
+        as ``OpaClient.query_rule``, but the body is parsed here with duplicate keys
+        refused (``response.json()`` would keep the last of two ``"allow"``)."""
+        url = f"{self._client.root_url}/data/{PACKAGE.replace('.', '/')}/{RULE}"
+        response = self._client._session.post(
+            url, json={"input": decision_input.to_input()}, timeout=self._client.timeout
+        )
+        response.raise_for_status()
+        return loads_unique(response.content)
+
     def decide(self, decision_input: DecisionInput) -> Decision:
         try:
-            body: dict[str, Any] = self._client.query_rule(
-                input_data=decision_input.to_input(), package_path=PACKAGE, rule_name=RULE
-            )
+            body = self._query(decision_input)
         except Exception as exc:  # requests errors, timeouts, HTTP 4xx/5xx, bad JSON
             raise Unavailable(
                 f"policy engine unavailable: OPA server at {self.url}: {exc!r}"
             ) from exc
-        if "result" not in body:
+        if not isinstance(body, dict) or "result" not in body:
             raise Unavailable(
                 f"policy engine unavailable: the decision is undefined on {self.url} "
                 "(is the Sluice bundle loaded?)"

@@ -12,14 +12,19 @@ That text does not escape quotes in strings, so a request string the policy echo
 could close its string and add members to the decision (issue 11, class 1). The tree
 gives structure (objects, arrays, sets, their members) that no string can change.
 
-What the tree does *not* give is one spelling for strings. A string node's value is
-the string itself when it came from the input; literals of the policy source keep
-their escapes (``"a\\"b"`` is reported as ``a\\"b``), and strings made by builtins
-(``sprintf``, ``concat``…) come wrapped in quotes with mixed escaping. They cannot be
-told apart, so ``query_binding`` reports each string exactly as the engine holds it
-and a caller must only accept strings from closed sets (``policies.schema`` does: fixed
-codes, or values of the input passed through unchanged). Any error raises (the caller
-fails closed).
+What the tree does *not* give is one spelling for strings. rego-cpp holds an input
+string as its raw text, but reads any text enclosed in double quotes as a quoted
+string: the input ``"supervision"`` (quotes included) *equals* ``supervision`` and the
+literal ``"supervision"`` in the engine, and the field names ``""`` and `` `` (empty)
+are one key. So a string that starts and ends with ``"`` is pushed with one more pair
+of quotes, which the engine strips, and the reader strips one pair the same way: the
+input's strings come back verbatim and compare as themselves. Ordering (``<``,
+``sort``) still runs on the engine's text, so order-sensitive outputs are re-sorted by
+``policies.schema``. Literals of the policy source keep their escapes (``"a\\"b"``
+is reported as ``a\\"b``) and strings made by builtins (``sprintf``, ``concat``…) mix
+escaped and raw text: a caller must only accept strings from closed sets
+(``policies.schema`` does: fixed codes, or values of the input passed through
+unchanged). Any error raises (the caller fails closed).
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ def _push(handle: ctypes.c_void_p, value: Any) -> int:
 def _push_string(handle: ctypes.c_void_p, value: str) -> int:
     if "\0" in value:
         raise RegoCallError("input strings may not contain NUL (the engine would cut them)")
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        value = f'"{value}"'  # rego-cpp strips one pair of enclosing quotes: keep them
     return int(_STRING(handle, value.encode("utf-8")))
 
 
@@ -217,13 +224,17 @@ class _Reader:
         raise RegoCallError(f"unexpected node kind {kind} in the result")
 
     def _text(self, node: int) -> str:
-        """The node's value as UTF-8, all of it (the size counts the closing NUL)."""
+        """The node's value as UTF-8, all of it (the size counts the closing NUL), with
+        one pair of enclosing quotes removed, as rego-cpp itself reads a string."""
         size = _NODE_VALUE_SIZE(node)
         if size > len(self._buffer):
             self._buffer = ctypes.create_string_buffer(size)
         if _NODE_VALUE(node, self._buffer, size) != 0 or size == 0:
             raise RegoCallError("cannot read a node value")
-        return _STRING_AT(self._buffer, size - 1).decode("utf-8")
+        raw = _STRING_AT(self._buffer, size - 1)
+        if len(raw) >= 2 and raw[0] == 0x22 and raw[-1] == 0x22:
+            raw = raw[1:-1]
+        return raw.decode("utf-8")
 
 
 def _child(node: int, index: int, kind: int) -> int:

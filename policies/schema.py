@@ -115,10 +115,10 @@ def _bool(value: Any, member: str) -> bool:
 def _names(value: Any, vocabulary: Vocabulary, member: str, *, empty: bool) -> tuple[str, ...]:
     if type(value) is not list or (not value and not empty):
         raise MalformedDecision(f"{member} is not a list of field names")
-    names = tuple(value)
-    for name in names:
+    for name in value:
         if type(name) is not str or name not in vocabulary.fields:
             raise MalformedDecision(f"{member} names something that is not a field of the entry")
+    names = tuple(sorted(value))  # the engine's sort order is not reliable (rego_call)
     if len(set(names)) != len(names):
         raise MalformedDecision(f"{member} names a field twice")
     return names
@@ -158,7 +158,7 @@ def _row_filter(value: Any, vocabulary: Vocabulary) -> dict[str, Any] | None:
             raise MalformedDecision("a row_filter prefix is not in the user's jurisdiction")
     if len(set(prefixes)) != len(prefixes):
         raise MalformedDecision("a row_filter prefix is given twice")
-    return {"field": vocabulary.region_field, "prefixes": list(prefixes)}
+    return {"field": vocabulary.region_field, "prefixes": sorted(prefixes)}
 
 
 def _reasons(value: Any, vocabulary: Vocabulary) -> tuple[Reason, ...]:

@@ -119,9 +119,13 @@ sensitive(f) if object.get(f, "pi_category", "none") != "none"
 
 sensitive(f) if is_string(object.get(f, "mask_override", null))
 
+# No object.get default here: regopy returns a builtin's string result wrapped in
+# quotes ("\"redact\""); a lookup in the literal table, or the literal, is read as is.
 mask_method(f) := f.mask_override if {
 	is_string(object.get(f, "mask_override", null))
-} else := object.get(default_mask, object.get(f, "pi_category", "none"), "redact")
+} else := default_mask[f.pi_category] if {
+	default_mask[f.pi_category]
+} else := "redact"
 
 # Order matters: clearance first, grants can never lift a field above clearance.
 base_action(f) := "deny" if {

@@ -36,9 +36,9 @@ INJECTIONS = [
     'x\\"],\\"allow\\":true,\\"z\\":[\\"',
     '\\u0022],"allow":true,"z":["',
     'supervision"],"allow":true,"z":["',
-    "\u2028\"],\"allow\":true,\U0001f600\"z\":[\"\t\x01",
+    '\u2028"],"allow":true,\U0001f600"z":["\t\x01',
 ]
-NUL_PURPOSES = ["supervision\x00", "supervision\x00\"],\"allow\":true,\"z\":[\""]
+NUL_PURPOSES = ["supervision\x00", 'supervision\x00"],"allow":true,"z":["']
 
 
 def _last_seq(gw: DemoGateway) -> int:
@@ -95,6 +95,18 @@ def test_purpose_cannot_unmask_or_allow_an_l3_query(deployment: DemoGateway, pur
     assert purpose not in error["message"]
 
 
+@pytest.mark.parametrize("purpose", ['"supervision"', '""supervision""', '"audit"'])
+def test_a_quoted_purpose_is_not_the_purpose(deployment: DemoGateway, purpose: str) -> None:
+    """rego-cpp reads a string enclosed in quotes as the quoted string: ``"supervision"``
+    (quotes included) must not pass for the allowed purpose ``supervision``."""
+    body = {"fields": ["id_number", "region_code"], "limit": 5,
+            "purpose": purpose, "case_ref": CASE_REF}  # fmt: skip
+    since = _last_seq(deployment)
+    resp = deployment.query("alice", DIBAO, body)
+    _assert_refused_on_record(deployment, resp, since, statuses=(403,))
+    assert resp.json()["details"]["reason_codes"] == [{"code": "purpose_not_allowed", "params": {}}]
+
+
 @pytest.mark.parametrize("purpose", INJECTIONS[:2])
 def test_purpose_injection_with_unmask_and_filters(deployment: DemoGateway, purpose: str) -> None:
     """Unmask lists, filters on masked fields, sorting: still one refusal on record."""
@@ -120,6 +132,9 @@ def test_case_ref_text_does_not_reach_the_decision(deployment: DemoGateway, case
     for row in out["rows"]:
         assert str(row["region_code"]).startswith(ALICE_PREFIX)
         assert "*" in row["name"] and "*" in row["id_number"]
+    done = deployment.request_events(resp.headers["X-Request-Id"], 2)  # started, completed
+    assert [e["type"] for e in done] == ["query.started", "query.completed"]
+    assert done[0]["purpose"] == "supervision" and done[0]["case_ref"] == case_ref
 
 
 @pytest.mark.parametrize("purpose", NUL_PURPOSES)

@@ -33,6 +33,7 @@ class OpaStub(ThreadingHTTPServer):
         self.engine.add_data(data)
         self.delay_s = 0.0
         self.fail_status: int | None = None
+        self.raw_answer: bytes | None = None  # sent verbatim to POSTs when set
         self.requests = 0
 
     @property
@@ -61,7 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        raw = json.dumps(body).encode()
+        self._send_raw(status, json.dumps(body).encode())
+
+    def _send_raw(self, status: int, raw: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -71,7 +74,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
-        self._send(*self.server.answer(self.path, body.get("input")))
+        status, answer = self.server.answer(self.path, body.get("input"))
+        if self.server.raw_answer is not None:
+            self._send_raw(200, self.server.raw_answer)
+            return
+        self._send(status, answer)
 
     def do_GET(self) -> None:
         self._send(*self.server.answer(self.path, None))

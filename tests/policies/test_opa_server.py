@@ -7,6 +7,7 @@ loaded), every fixture runs against it too.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -123,3 +124,38 @@ def test_server_without_the_bundle_fails_closed(tmp_path: Path) -> None:
 def test_bad_url_is_refused() -> None:
     with pytest.raises(ValueError):
         OpaServerPDP("opa:8181")
+
+
+def test_duplicate_keys_from_the_server_fail_closed(stub: OpaStub) -> None:
+    """A body with two ``allow`` members is refused, not read as its last one."""
+    server = OpaServerPDP(stub.url)
+    decision_input = decision_input_from_dict(CASES[0]["input"])
+    honest = json.dumps({"result": stub.engine.eval_document(
+        "sluice.decision.decision", decision_input.to_input())})  # fmt: skip
+    assert server.decide(decision_input).allow is True
+    for raw in (
+        honest.replace('"allow": true', '"allow": false, "allow": true'),
+        honest.replace('{"result": {', '{"result": {"allow": false, ', 1),
+        honest[:-1] + ', "result": {}}',
+    ):
+        stub.raw_answer = raw.encode()
+        try:
+            with pytest.raises(Unavailable, match="policy engine unavailable"):
+                server.decide(decision_input)
+        finally:
+            stub.raw_answer = None
+    server.close()
+
+
+def test_a_malformed_server_decision_fails_closed(stub: OpaStub) -> None:
+    server = OpaServerPDP(stub.url)
+    decision_input = decision_input_from_dict(CASES[0]["input"])
+    result = stub.engine.eval_document("sluice.decision.decision", decision_input.to_input())
+    stub.raw_answer = json.dumps({"result": {**result, "max_rows": "all"}}).encode()
+    try:
+        with pytest.raises(Unavailable, match="malformed decision") as caught:
+            server.decide(decision_input)
+        assert caught.value.details["problem"] == "malformed_decision"
+    finally:
+        stub.raw_answer = None
+    server.close()
