@@ -61,7 +61,11 @@ _NODE_TYPE = rego.regoNodeType
 _NODE_SIZE = rego.regoNodeSize
 _NODE_GET = rego.regoNodeGet
 _NODE_VALUE_SIZE = rego.regoNodeValueSize
-_NODE_VALUE = rego.regoNodeValue
+# A private prototype of regoNodeValue taking the buffer as an address (an int): the
+# shared one converts a ``POINTER(c_char)`` argument on every call.
+_NODE_VALUE = rego["regoNodeValue"]
+_NODE_VALUE.restype = ctypes.c_uint32
+_NODE_VALUE.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
 _OUTPUT_NODE = rego.regoOutputNode
 _STRING_AT = ctypes.string_at
 
@@ -167,6 +171,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self._buffer = ctypes.create_string_buffer(256)
+        self._address = ctypes.addressof(self._buffer)
 
     def binding(self, results: int | None, name: str) -> Any:
         """The value bound to ``name`` in the one result, or raise."""
@@ -229,9 +234,10 @@ class _Reader:
         size = _NODE_VALUE_SIZE(node)
         if size > len(self._buffer):
             self._buffer = ctypes.create_string_buffer(size)
-        if _NODE_VALUE(node, self._buffer, size) != 0 or size == 0:
+            self._address = ctypes.addressof(self._buffer)
+        if size == 0 or _NODE_VALUE(node, self._address, size) != 0:
             raise RegoCallError("cannot read a node value")
-        raw = _STRING_AT(self._buffer, size - 1)
+        raw = _STRING_AT(self._address, size - 1)
         if len(raw) >= 2 and raw[0] == 0x22 and raw[-1] == 0x22:
             raw = raw[1:-1]
         return raw.decode("utf-8")
