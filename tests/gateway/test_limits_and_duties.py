@@ -15,7 +15,7 @@ import pytest
 from audit.alerts import compute_alerts
 from audit.search import EventFilter, list_events
 from catalog.errors import RateLimited
-from catalog.models import Dataset, User
+from catalog.models import Dataset, Source, User
 from gateway.limits import Limiter
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -65,8 +65,15 @@ def test_redis_limiter_is_shared_by_replicas() -> None:
 
 
 def test_source_down_is_a_502_with_a_message_and_audited(tmp_path: Path) -> None:
-    with demo_gateway(tmp_path / "h") as gw:
-        gw.point_sources_at("postgresql", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    # a local server must be allowed by an admin before it can be a source (class 3)
+    with demo_gateway(tmp_path / "h", source_allow_hosts=["127.0.0.1"]) as gw:
+        # only the queried department's source: one system belongs to one department
+        with gw.services.sessions() as session:
+            civil = session.get(Source, "civil-db")
+            assert civil is not None
+            civil.kind = "postgresql"
+            civil.settings = {"url": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"}
+            session.commit()
         resp = gw.query("arthur", DIBAO, {"fields": ["region_code"], **CASE})
         assert resp.status_code == 502, resp.text
         assert resp.json()["code"] == "source_failed" and resp.json()["message"]
