@@ -70,8 +70,8 @@ FAMILY = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sql
 # drivers whose connection can be pinned to the checked address (see module doc)
 PINNABLE_DRIVERS = {
     "postgresql": {"psycopg", "psycopg2"},
-    "mysql": {"pymysql", "mysqldb"},
-    "mariadb": {"pymysql", "mysqldb"},
+    "mysql": {"pymysql"},
+    "mariadb": {"pymysql"},
 }
 PINNED_ADDRESS = "_pinned_address"
 ALLOWED_QUERY = {
@@ -248,6 +248,9 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
             url = url.set(port=target.port)
         else:
             url = url.set(host=address, port=target.port)
+            # bounds the wait for the server's greeting: a silent port must fail like
+            # a closed one, not hang (lifted again once connected, ``_mysql_session``)
+            connect_args["read_timeout"] = connect_timeout
         kwargs["connect_args"] = connect_args
         engine = sa.create_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError):
@@ -277,6 +280,10 @@ def _pg_session(timeout_s: float) -> Any:
 
 def _mysql_session(timeout_s: float) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pymysql has no public setter: the handshake's read timeout must not cut off
+        # a long read of a streamed result (statements are bounded server-side below)
+        if hasattr(dbapi_connection, "_read_timeout"):
+            dbapi_connection._read_timeout = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("SELECT VERSION()")

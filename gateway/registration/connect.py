@@ -10,8 +10,6 @@ gateway's own databases, ownership) and is pinned to the address that was checke
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from adapters.base import AdapterLimits, SourceAdapter, SourceConfig
 from adapters.registry import open_adapter
 from catalog.errors import Unavailable
@@ -58,10 +56,8 @@ def open_source_adapter(*, services: Services, source: Source) -> SourceAdapter:
     with services.sessions() as session:
         row = session.get(Source, source.id)
         department = row.department if row is not None else source.department
-        registered: datetime | None = row.created_at if row is not None else None
         target = checked_target(
             session=session, settings=services.settings, limits=limits,
             department=department or "", source_id=source.id, config=config,
-            registered_before=registered,
         )  # fmt: skip
     return open_adapter(pinned_config(config, target), limits)

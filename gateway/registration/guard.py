@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import urllib.parse
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -145,15 +144,13 @@ def refuse_foreign_target(
     department: str,
     source_id: str,
     target: EffectiveTarget,
-    registered_before: datetime | None = None,
 ) -> None:
-    """``Forbidden`` if another department registered the same system (on connect:
-    registered before this source, so a later look-alike cannot lock the owner out)."""
+    """``Forbidden`` if another department registered the same system. On connect this
+    fails closed both ways: if a name now resolves to another department's server,
+    neither source connects until a steward or admin sorts it out (see THREAT_MODEL)."""
     query = select(Source.id, Source.department, Source.kind, Source.settings).where(
         Source.department != department, Source.id != source_id
     )
-    if registered_before is not None:
-        query = query.where(Source.created_at <= registered_before)
     for other_id, other_dept, other_kind, other_settings in session.execute(query):
         other = stored_target(other_kind, dict(other_settings or {}))
         if other is not None and target.same_system(other):
@@ -177,7 +174,6 @@ def checked_target(
     department: str,
     source_id: str,
     config: SourceConfig,
-    registered_before: datetime | None = None,
 ) -> EffectiveTarget | None:
     """Every check of the module doc, in order; the target to pin the connection to."""
     refuse_reserved_settings(config.settings)
@@ -186,9 +182,8 @@ def checked_target(
         return None
     refuse_own_system(target, settings)
     refuse_foreign_target(
-        session=session, department=department, source_id=source_id, target=target,
-        registered_before=registered_before,
-    )  # fmt: skip
+        session=session, department=department, source_id=source_id, target=target
+    )
     return target
 
 
