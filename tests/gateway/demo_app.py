@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from audit.search import EventFilter, list_events
 from catalog.demo.generator import GenerationReport, Sizes
 from catalog.demo.targets import open_target
-from catalog.models import Source, User
+from catalog.models import Dataset, Source, User
 from gateway.app import create_app
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
@@ -109,16 +109,24 @@ class DemoGateway:
         return str(page["items"][0]["request_id"]).split(".")[0]
 
     def point_sources_at(self, kind: str, url: str) -> None:
-        """Re-point every demo source at one database holding all five tables, and
+        """Serve every demo entry from one database holding all five tables, and
         allow-list its host (``SLUICE_SOURCE_ALLOW_HOSTS``) as an admin would: the test
-        servers are on loopback, which the network guard refuses otherwise."""
+        servers are on loopback, which the network guard refuses otherwise.
+
+        One source (the first) is re-pointed and every entry moved onto it: three
+        departments' sources naming one database would be one system registered by three
+        departments, which the connect-time ownership check refuses (issue 11, class 2).
+        """
         host = make_url(url).host
         if host and host not in self.settings.source_allow_hosts:
             self.settings.source_allow_hosts.append(host)
         with self.services.sessions() as session:
-            for source in session.query(Source).all():
-                source.kind = kind
-                source.settings = {"url": url}
+            shared = session.query(Source).order_by(Source.id).first()
+            assert shared is not None
+            shared.kind = kind
+            shared.settings = {"url": url}
+            for dataset in session.query(Dataset).all():
+                dataset.source_id = shared.id
             session.commit()
 
 
