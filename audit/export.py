@@ -273,6 +273,8 @@ def _verify_export(
         raise _Malformed("unknown record kind")
     for kid in check_keys(keys):
         raise _Malformed(f"public key does not match its id {kid}")
+    void = _void_ranges(events)
+    cps = [cp for cp in cps if not any(a < int(cp["seq"]) <= b for a, b in void)]
     if not set(keys) <= trusted_kids:
         return VerifyResult(False, 0, 0, None, "untrusted keys",
                             f"the export carries keys that are not pinned: "
@@ -331,6 +333,20 @@ def _verify_export(
             "the trailer names a different end of the chain",
         )
     return VerifyResult(True, checker.count, len(cps))
+
+
+def _void_ranges(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Seq ranges whose old checkpoints an unseal declared void, as the chain itself
+    says (``audit.unsealed`` events: hashed, and covered by the next checkpoint)."""
+    out = []
+    for e in events:
+        body = e["event"]
+        if isinstance(body, dict) and body.get("type") == "audit.unsealed":
+            details = body.get("details") or {}
+            anchor, to = int(details.get("anchor_seq", 0)), int(details.get("superseded_to", 0))
+            if to > anchor:
+                out.append((anchor, to))
+    return out
 
 
 def _witnessed(

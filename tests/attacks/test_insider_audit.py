@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from audit.export import verify_export
 from tests.audit.helpers import event
 from tests.gateway.demo_app import DemoGateway
 
@@ -170,6 +171,11 @@ def test_erasing_the_tail_seals_the_gateway(deployment: DemoGateway, case: str) 
     _until(lambda: _witnessed_head(gw), "the new epoch is witnessed")
     verified = gw.client.get("/api/v1/audit/verify", headers=gw.headers("sam")).json()
     assert verified["ok"] is True, verified
+    # and an export across the unseal verifies offline, keys pinned
+    export = gw.client.get("/api/v1/audit/export", headers=gw.headers("sam")).content
+    pinned = set(gw.services.audit.signer.public_keys())
+    outcome = verify_export(export, trusted_kids=pinned)
+    assert outcome.ok, outcome
 
 
 def _unseal_with_two_people(gw: DemoGateway, anchor: int) -> None:
