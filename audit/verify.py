@@ -111,6 +111,18 @@ def _signed(
     return cps, witnessed, failures
 
 
+OUT_OF_RANGE = "out of range"
+
+
+def _missing_start(store: AuditStore, conn: Any, lo: int) -> VerifyResult:
+    """``from`` past the end of the chain is a caller's mistake (``out of range``, not
+    evidence); a missing event below the head is a ``gap``."""
+    head = int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0])
+    if lo - 1 > head:
+        return VerifyResult(False, 0, 0, lo, OUT_OF_RANGE, f"the chain ends at seq {head}")
+    return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
+
+
 def _rows(store: AuditStore, conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Rows without ending the transaction (the PostgreSQL path reads in one snapshot)."""
     if store.dialect == "sqlite":
@@ -135,7 +147,7 @@ def _verify(
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
         if not rows:
-            return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
+            return _missing_start(store, conn, lo)
         start_prev = rows[0][0]
     want = {cp["seq"] for cp in cps} | {w["seq"] for w in witnessed}
     checker = ChainChecker(start_seq=lo, start_prev=start_prev, want=want, check_index=check_index)
@@ -161,7 +173,7 @@ def _verify_pg(
     scan.begin_snapshot(conn)
     cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi, void)
     if lo > 1 and not _rows(store, conn, "SELECT 1 FROM audit_events WHERE seq = %s", (lo - 1,)):
-        return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
+        return _missing_start(store, conn, lo)
     top = min(hi, int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]))
     want = frozenset({cp["seq"] for cp in cps} | {w["seq"] for w in witnessed})
     size = max(1, range_rows)

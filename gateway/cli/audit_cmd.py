@@ -22,7 +22,7 @@ import orjson
 from audit.checkpoints import check_keys
 from audit.export import export_stream, verify_export
 from audit.log import AuditLog
-from audit.verify import verify_database
+from audit.verify import OUT_OF_RANGE, verify_database
 
 
 def _open(*, background: bool = False) -> AuditLog:
@@ -151,7 +151,7 @@ def _verify_database(log: AuditLog, from_seq: int | None, to_seq: int | None) ->
     log.monitor.check(remote=True)
     outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
                               to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
-    if not outcome.ok:
+    if not outcome.ok and outcome.reason != OUT_OF_RANGE:
         log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
                       outcome.to_dict())  # fmt: skip
     result = outcome.to_dict()

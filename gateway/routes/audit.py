@@ -30,7 +30,7 @@ from audit.alerts import compute_alerts
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, iter_bodies, list_events
-from audit.verify import verify_database
+from audit.verify import OUT_OF_RANGE, verify_database
 from audit.witness_book import WitnessBook
 from catalog.errors import NotFound, SluiceError, audited
 from gateway.authz import require
@@ -157,7 +157,7 @@ def verify(
     log = _log(request)
     outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
                               to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
-    if not outcome.ok:  # evidence of tampering: never extend this chain, seal it
+    if not outcome.ok and outcome.reason != OUT_OF_RANGE:  # evidence: never extend, seal
         log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
                       outcome.to_dict())  # fmt: skip
     _record(request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()})

@@ -234,3 +234,7 @@ def test_audit_integer_params_are_bounded(deployment: DemoGateway) -> None:
         resp = deployment.client.get(url, headers=sam)
         assert resp.status_code == 400, (url, resp.status_code, resp.text)
         assert resp.json()["message"]
+    # a range past the end of the chain is the caller's mistake, not evidence: no seal
+    resp = deployment.client.get(f"/api/v1/audit/verify?from={10**9}", headers=sam)
+    assert resp.status_code == 200 and resp.json()["reason"] == "out of range", resp.text
+    assert _status(deployment)["sealed"] is False

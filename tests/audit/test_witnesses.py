@@ -88,8 +88,10 @@ def test_two_gateways_witness_each_other(tmp_path: Path) -> None:
         _served(b.client.app, port_b),
     ):
         head_a, head_b = _head(a), _head(b)
-        receipt = _until_witnessed(url_b, "gw-a", head_a)  # B witnessed A
+        _until_witnessed(url_b, "gw-a", head_a)  # B witnessed A
         _until_witnessed(url_a, "gw-b", head_b)  # and A witnessed B
+        head_a = _head(a)  # a second checkpoint: one to send backwards later
+        receipt = _until_witnessed(url_b, "gw-a", head_a)
         # B countersigned with its own published key, and kept it outside its database
         keys_b = {k["kid"]: k["public_key"] for k in httpx.get(
             url_b + "/api/v1/audit/keys").json()["keys"]}  # fmt: skip
