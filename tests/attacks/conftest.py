@@ -1,0 +1,34 @@
+"""Attack fixtures: the whole product as a newcomer deploys it, attacked through HTTP.
+
+``deployment`` is parametrised over the embedded default (SQLite catalog and audit
+store, the demo departments' SQLite files) and a PostgreSQL deployment (catalog and
+audit store in a fresh PostgreSQL database on the machine's server). Each attack test
+that takes it runs against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.demo_app import DemoGateway, demo_gateway
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoGateway]:
+    """A demo gateway on the embedded default, then on a PostgreSQL deployment."""
+    home = tmp_path_factory.mktemp(f"attack-{request.param}")
+    if request.param == "sqlite":
+        with demo_gateway(home) as gw:
+            yield gw
+        return
+    name, url = create_pg_database("sluice_attack")
+    try:
+        with demo_gateway(home, database_url=url) as gw:
+            yield gw
+    finally:
+        drop_pg_database(name)
