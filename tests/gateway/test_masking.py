@@ -92,8 +92,10 @@ def test_nulls_stay_null_and_nothing_passes_through(values: list[str | None], me
             assert masked is None
             continue
         assert masked is not None
-        if value and method != "birth_date_year":
-            assert masked != value  # a masked value never equals its input
+        # a masked value never equals its input, except a value of asterisks only,
+        # which a whole-value mask rewrites to itself and which carries nothing to leak
+        if value and method != "birth_date_year" and set(value) != {"*"}:
+            assert masked != value
 
 
 @FAST

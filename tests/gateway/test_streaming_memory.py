@@ -78,7 +78,9 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
         port = _free_port()
         env = {**os.environ, "SLUICE_HOME": str(home),
                "SLUICE_MAX_ROWS_BY_LEVEL": f'{{"L2": {ROWS}}}',
-               "SLUICE_DAILY_ROW_QUOTA": str(10 * ROWS)}
+               "SLUICE_DAILY_ROW_QUOTA": str(10 * ROWS),
+               # the test's PostgreSQL is on loopback: allowed explicitly, as an admin would
+               "SLUICE_SOURCE_ALLOW_HOSTS": "127.0.0.1"}
         server = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port)], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
