@@ -1,6 +1,10 @@
 """User administration for admins: attributes, role assignments, own-ID tokens.
 
 Every change is an audit event written before the change commits (fail closed).
+Separation of duties: an admin never changes their own account (roles, clearance,
+jurisdiction, status, ID number) — otherwise one person could grant themselves analyst
+or steward and read data or approve requests with nobody else involved, or remove the
+last admin role. Another admin must (the refusal is on record as ``request.refused``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy.orm import Session
 
+from catalog.errors import Forbidden
 from gateway.authz import require
 from gateway.deps import get_services, get_session
 from gateway.query.audit_events import actor
@@ -19,6 +24,12 @@ from policies.decision import UserContext
 
 router = APIRouter(prefix="/api/v1/admin/users", tags=["administration"])
 require_admin = require("users:manage")
+
+
+def _not_self(admin: UserContext, subject: str) -> None:
+    if subject.strip().casefold() == admin.subject.strip().casefold():
+        raise Forbidden("separation of duties: another admin must change your own account",
+                        subject=subject)  # fmt: skip
 
 
 class UserIn(BaseModel):
@@ -77,6 +88,7 @@ def put_user(
     admin: UserContext = Depends(require_admin),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
+    _not_self(admin, subject)
     service.upsert_user(session=session, subject=subject, **body.model_dump())
     return _commit(request, session, admin, subject, "user.updated",
                    body.model_dump(exclude_none=True))  # fmt: skip
@@ -90,6 +102,7 @@ def assign(
     admin: UserContext = Depends(require_admin),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
+    _not_self(admin, subject)
     service.assign_role(session=session, services=get_services(request), subject=subject,
                         role=body.role, domain=body.domain)  # fmt: skip
     return _commit(request, session, admin, subject, "role.assigned", body.model_dump())
@@ -104,6 +117,7 @@ def unassign(
     admin: UserContext = Depends(require_admin),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
+    _not_self(admin, subject)
     service.unassign_role(session=session, services=get_services(request), subject=subject,
                           role=role, domain=domain)  # fmt: skip
     return _commit(request, session, admin, subject, "role.unassigned",
@@ -120,6 +134,7 @@ def set_id_number(
 ) -> dict[str, Any]:
     """Record the user's own ID number as a keyed token (never stored in clear), so
     the trail can flag a user pulling their own records."""
+    _not_self(admin, subject)
     service.set_id_number(session=session, services=get_services(request), subject=subject,
                           id_number=body.id_number.get_secret_value())  # fmt: skip
     return _commit(request, session, admin, subject, "user.updated", {"id_number": "set"})
