@@ -101,6 +101,18 @@ def _csv_line(values: Iterable[Any]) -> bytes:
     return buffer.getvalue().encode()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _shown(value: Any) -> Any:
+    """A display cell of the CSV (e.g. the actor: a subject named by an admin or an
+    identity provider) that a spreadsheet would evaluate gets a leading ``'`` (OWASP).
+    Only the record column is verified, and it keeps the event exactly."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export_stream(
     *,
     store: AuditStore,
@@ -139,10 +151,10 @@ def export_stream(
                             seq,
                             prev,
                             hash_hex,
-                            event["ts"],
-                            event["type"],
-                            event["actor"]["sub"],
-                            event["outcome"],
+                            _shown(event["ts"]),
+                            _shown(event["type"]),
+                            _shown(event["actor"]["sub"]),
+                            _shown(event["outcome"]),
                             body,
                         )
                     )

