@@ -38,3 +38,9 @@ class AccessRequest(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    # Compare-and-set on the status: every UPDATE of a request carries
+    # ``WHERE status = <the status this session read>``, so a decision that read
+    # "pending" cannot overwrite a withdrawal, rejection or revocation written since
+    # (StaleDataError; the route answers 409). The service sets the new status itself.
+    __mapper_args__ = {"version_id_col": status, "version_id_generator": False}  # noqa: RUF012

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from catalog.errors import NotFound
+from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset
 from gateway.access import service
 from gateway.access.models import AccessRequest
@@ -101,9 +102,20 @@ def _record(
     event_type: str,
     **extra: Any,
 ) -> AccessRequest:
-    """Audit first (fail closed), then commit: the change never lands unrecorded."""
+    """Audit first (fail closed), then commit: the change never lands unrecorded.
+
+    The commit is a compare-and-set on the status read (``AccessRequest``'s version
+    column): a decision raced by another one (a withdrawal, a rejection) is refused with
+    409 and that refusal is on record (``request.refused``) right after its event."""
+    request_id = req.id
     get_services(request).audit.append(_event(event_type, user, req, **extra))
-    session.commit()
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(
+            f"access request {request_id} was decided by someone else meanwhile; reload it"
+        ) from None
     return req
 
 
