@@ -5,7 +5,8 @@ A sender posts an envelope (``audit.witness_client.make_envelope``). The witness
 1. checks the shape and that every public key hashes to its key id;
 2. pins the sender's key: a pin configured for that sender name
    (``SLUICE_WITNESS_TRUST=name=kid,...``) wins; otherwise the first key seen from
-   that name is pinned on first use (``SLUICE_WITNESS_TOFU``, on by default) and kept
+   that name is pinned on first use (``SLUICE_WITNESS_TOFU``, off by default: an anonymous
+   client posting first would otherwise squat another gateway's name) and kept
    in the book; a checkpoint or envelope signed by any other key is refused;
 3. verifies the checkpoint signature and the envelope signature;
 4. refuses an epoch lower than the newest it saw from that sender, a seq lower than

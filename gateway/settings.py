@@ -98,9 +98,9 @@ class Settings(BaseSettings):
     witness_trust: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="as a witness: pinned sender keys, 'sender=kid' items; others are pinned "
-        "on first use when witness_tofu is on",
+        "on first use only when witness_tofu is on (off by default: anyone could squat a name)",
     )  # fmt: skip
-    witness_tofu: bool = True
+    witness_tofu: bool = False
     gateway_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
         description="this gateway's name at its witnesses (default: made once in home)",

@@ -82,8 +82,11 @@ def test_two_gateways_witness_each_other(tmp_path: Path) -> None:
     port_a, port_b = _free_port(), _free_port()
     url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
     with (
-        demo_gateway(tmp_path / "a", gateway_id="gw-a", witnesses=[url_b]) as a,
-        demo_gateway(tmp_path / "b", gateway_id="gw-b", witnesses=[url_a]) as b,
+        # pinning on first use is an operator's explicit choice here (off by default)
+        demo_gateway(tmp_path / "a", gateway_id="gw-a", witnesses=[url_b],
+                     witness_tofu=True) as a,
+        demo_gateway(tmp_path / "b", gateway_id="gw-b", witnesses=[url_a],
+                     witness_tofu=True) as b,
         _served(a.client.app, port_a),
         _served(b.client.app, port_b),
     ):
@@ -155,3 +158,30 @@ def _monitor_reads_the_remote_witness(a: DemoGateway, url_b: str, tmp_path: Path
         assert reason is not None and f"witness {url_b}" in reason, reason
     finally:
         probe.stop()
+
+
+def test_a_witness_pins_no_one_by_default(tmp_path: Path) -> None:
+    """Anyone may POST to a witness: with the default settings an unknown sender's key is
+    refused (no squatting of another gateway's name), and a pinned sender is accepted."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with demo_gateway(tmp_path / "a", gateway_id="gw-a") as a:
+        signer = a.services.audit.signer
+        _head(a)
+        deadline = time.monotonic() + 30
+        while not witness.read(witness.witness_path(a.settings.home)):
+            assert time.monotonic() < deadline, "no checkpoint was written"
+            time.sleep(0.05)
+        latest = witness.read(witness.witness_path(a.settings.home))[-1]
+        envelope = make_envelope(sender="gw-a", epoch=0, checkpoint=latest, signer=signer)
+        with demo_gateway(tmp_path / "w", gateway_id="gw-w") as w, _served(w.client.app, port):
+            resp = _post(url, envelope)
+            assert resp.status_code == 403 and "not trusted" in resp.text, resp.text
+            assert not (tmp_path / "w" / "witnessed" / "gw-a.jsonl").exists()
+        pinned = [f"gw-a={signer.kid}"]
+        with (
+            demo_gateway(tmp_path / "w2", gateway_id="gw-w", witness_trust=pinned) as w2,
+            _served(w2.client.app, port),
+        ):
+            resp = _post(url, envelope)
+            assert resp.status_code == 200, resp.text
