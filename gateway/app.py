@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from gateway.body_limit import BodyLimit
@@ -27,6 +27,7 @@ from gateway.routes import (
     witness,
 )
 from gateway.settings import Settings, load_settings
+from gateway.text_guard import refuse_unstorable_text
 from gateway.users.directory import IdentityDirectory
 
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         title="Sluice",
         version="0.1.0",
         description="Secure data-sharing gateway and governed data catalog.",
+        dependencies=[Depends(refuse_unstorable_text)],  # NUL / lone surrogates: 400
     )
     app.state.services = services
     app.state.identities = IdentityDirectory(engine=services.engine,

@@ -82,3 +82,64 @@ def test_an_approval_racing_a_withdrawal_never_revives_the_request(
     assert rows.status_code == 403 or all(
         "*" in (r["phone"] or "*") for r in rows.json()["rows"]
     ), rows.text
+
+
+# ---------------------------------------------------------------------------------------
+# Text re-parsed as structure / hostile text: a steward's lone surrogate in a tag was
+# stored (JSON columns keep "\ud800" escapes) and then every catalog listing and the DCAT
+# export answered 500 for everyone; a NUL in a title, a description, a source name, a
+# justification or a rejection reason was a 500 on PostgreSQL (text cannot hold NUL).
+# Every JSON body is now refused (400, on record) when a string in it holds a NUL or a
+# lone surrogate, before any route stores or forwards it.
+
+HOSTILE_EDITS = [
+    ("carl", "PATCH", f"/api/v1/datasets/{DIBAO}", '{"tags": ["\\ud800"]}'),
+    ("carl", "PATCH", f"/api/v1/datasets/{DIBAO}", '{"allowed_purposes": ["audit\\udc00"]}'),
+    ("carl", "PATCH", f"/api/v1/datasets/{DIBAO}", '{"title_en": "\\ud800"}'),
+    ("carl", "PATCH", f"/api/v1/datasets/{DIBAO}", '{"title_en": "a\\u0000b"}'),
+    ("carl", "PATCH", f"/api/v1/datasets/{DIBAO}",
+     '{"fields": {"name": {"description": "x\\u0000"}}}'),
+    ("carl", "PATCH", "/api/v1/sources/civil-db", '{"display_name": "x\\u0000"}'),
+    ("carl", "POST", "/api/v1/datasets",
+     '{"source_id": "civil-db", "object_name": "dibao_recipients", '
+     '"dataset_id": "civil.rt_nul", "title_en": "t\\u0000"}'),
+    ("alice", "POST", "/api/v1/access-requests",
+     f'{{"dataset": "{DIBAO}", "fields": ["phone"], "purpose": "audit", "case_ref": "C1", '
+     '"justification": "j\\u0000", "days": 1}'),
+    ("alice", "POST", f"/api/v1/datasets/{DIBAO}/query",
+     '{"fields": ["region_code"], "purpose": "audit", "case_ref": "C1", '
+     '"where": [{"field": "status", "op": "=", "value": "\\u0000"}]}'),
+]  # fmt: skip
+
+
+def test_nul_and_lone_surrogates_are_refused_and_the_catalog_stays_up(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    for subject, method, path, body in HOSTILE_EDITS:
+        resp = gw.client.request(
+            method, path, content=body.encode(),
+            headers={**gw.headers(subject), "content-type": "application/json"},
+        )  # fmt: skip
+        assert resp.status_code == 400, (path, body, resp.status_code, resp.text)
+        assert resp.json()["code"] == "bad_request"
+        # on record like every refusal of an authenticated request
+        page = gw.client.get(
+            "/api/v1/audit/events", params={"type": "request.refused", "limit": 1},
+            headers=gw.headers("sam"),
+        )  # fmt: skip
+        newest = page.json()["items"][0]
+        assert newest["actor"]["sub"] == subject, newest
+        assert newest["details"]["status"] == 400
+    for path in ("/api/v1/catalog", "/api/v1/catalog.jsonld", f"/api/v1/catalog/{DIBAO}"):
+        resp = gw.client.get(path)
+        assert resp.status_code == 200, (path, resp.text)
+    entry = gw.client.get(f"/api/v1/catalog/{DIBAO}").json()
+    assert "\x00" not in entry["title_en"]
+    # a valid non-BMP character (a surrogate *pair* in JSON) is ordinary text
+    ok = gw.client.request(
+        "PATCH", f"/api/v1/datasets/{DIBAO}", content=b'{"tags": ["dibao", "\\ud83d\\ude00"]}',
+        headers={**gw.headers("carl"), "content-type": "application/json"},
+    )  # fmt: skip
+    assert ok.status_code == 200, ok.text
+    assert "\U0001f600" in gw.client.get(f"/api/v1/catalog/{DIBAO}").json()["tags"]
