@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     source_max_connections_per_user: int = Field(
         default=4, ge=1, description="queries one user may have reading one source at once"
     )
+    source_slot_wait_s: float = Field(
+        default=2.0, ge=0,
+        description="how long a query waits for a busy source's connection before 503",
+    )  # fmt: skip
     stream_stall_timeout_s: float = Field(
         default=20.0, gt=0,
         description="a client that takes no bytes for this long is cut off, query.aborted",

@@ -125,6 +125,7 @@ class Broker:
         self.slots = StreamSlots(
             per_source=settings.source_max_connections,
             per_user=settings.source_max_connections_per_user,
+            wait_s=settings.source_slot_wait_s,
         )
         self.in_flight = InFlight()
         # Services.close records what is still streaming as aborted (audit still open)

@@ -2,10 +2,12 @@
 
 A slot is taken when a query is prepared (before ``query.started``) and given back as
 soon as its read of the source ends — exhausted, closed early, failed, or aborted — so
-it covers the time a pooled source connection can be checked out for it. Taking a slot
-never waits: a user over their share gets 429, a source whose slots are all taken gets
-503, at once, so one analyst's slow readers cannot make other users wait for the
-source's pool (which, past its timeout, answered 502 to everyone).
+it covers the time a pooled source connection can be checked out for it. A user over
+their share gets 429 at once. A source whose slots are all taken makes the query wait at
+most ``wait_s`` (a burst of short queries queues for milliseconds instead of failing),
+then 503: since no user holds more than their share and a stalled client is cut off,
+one analyst's slow readers cannot make others wait for the source's pool (which, past
+its 30 s timeout, answered 502 to everyone).
 
 Counts are per gateway process, like the pools they protect.
 """
@@ -48,22 +50,26 @@ class Slot:
 
 
 class StreamSlots:
-    def __init__(self, *, per_source: int, per_user: int) -> None:
+    def __init__(self, *, per_source: int, per_user: int, wait_s: float = 2.0) -> None:
         self.per_source = per_source
         self.per_user = per_user
-        self._lock = threading.Lock()
+        self.wait_s = wait_s
+        self._lock = threading.Condition()
         self._by_source: Counter[str] = Counter()
         self._by_user: Counter[tuple[str, str]] = Counter()
 
     def acquire(self, source_id: str, subject: str) -> Slot:
-        """Take a slot or refuse at once (never block)."""
+        """Take a slot: refuse the user's excess at once, wait briefly for a busy source."""
         with self._lock:
             if self._by_user[(source_id, subject)] >= self.per_user:
                 raise TooManyStreams(
                     f"you already have {self.per_user} queries reading from source "
                     f"{source_id!r}; wait for one to finish (or close it) and retry"
                 )
-            if self._by_source[source_id] >= self.per_source:
+            free = self._lock.wait_for(
+                lambda: self._by_source[source_id] < self.per_source, timeout=self.wait_s
+            )
+            if not free:
                 raise SourceBusy(
                     f"source {source_id!r} is busy: all {self.per_source} of its "
                     "connections are in use; retry shortly"
@@ -84,3 +90,4 @@ class StreamSlots:
                 del self._by_user[(source_id, subject)]
             if self._by_source[source_id] <= 0:
                 del self._by_source[source_id]
+            self._lock.notify()
