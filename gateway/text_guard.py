@@ -5,7 +5,7 @@ the rest of the product can carry: PostgreSQL refuses NUL in text, the policy en
 takes C strings (a NUL cuts them), and a lone surrogate is not UTF-8 — stored in a JSON
 column it came back on every later read, so one steward's tag made the catalog listing
 and the DCAT export fail for everyone. Rather than each schema remembering it, every
-JSON body (all routes) and every query-string value is checked here, once, before any
+JSON body (all routes) and every path and query parameter is checked here, once, before any
 route reads it: such a request is a 400, through the error handlers, so it is on record
 like any other refusal. A surrogate *pair* (a non-BMP character) is ordinary text.
 """
@@ -42,9 +42,10 @@ def _hostile(value: Any) -> bool:
 
 
 async def refuse_unstorable_text(request: Request) -> None:
-    """An application-wide dependency: 400 for a NUL or a lone surrogate anywhere in the
-    query string or in a JSON body's strings (keys included)."""
-    if any(_BAD.search(v) for v in request.query_params.values()):
+    """An application-wide dependency: 400 for a NUL or a lone surrogate in a path or
+    query parameter or anywhere in a JSON body's strings (keys included)."""
+    params = [*request.query_params.values(), *request.path_params.values()]
+    if any(isinstance(v, str) and _BAD.search(v) for v in params):
         raise BadRequest("text holding a NUL character or a lone surrogate is refused")
     if request.method not in _WRITES:
         return

@@ -143,3 +143,23 @@ def test_nul_and_lone_surrogates_are_refused_and_the_catalog_stays_up(
     )  # fmt: skip
     assert ok.status_code == 200, ok.text
     assert "\U0001f600" in gw.client.get(f"/api/v1/catalog/{DIBAO}").json()["tags"]
+
+
+def test_a_nul_in_a_path_parameter_is_a_400_not_a_database_error(deployment: DemoGateway) -> None:
+    """On PostgreSQL the id went into a lookup and came back as a 500 (with a traceback
+    in the log per request, anonymous callers included)."""
+    gw = deployment
+    asks = [
+        (None, "GET", "/api/v1/catalog/a%00b"),
+        ("alice", "GET", "/api/v1/access-requests/ar_%00"),
+        ("carl", "POST", "/api/v1/access-requests/ar_%00/approve"),
+        ("carl", "GET", "/api/v1/sources/x%00"),
+        ("alice", "POST", "/api/v1/datasets/a%00/query"),
+        ("carl", "PATCH", "/api/v1/datasets/a%00"),
+        ("carl", "POST", "/api/v1/datasets/a%00/publish"),
+    ]
+    for subject, method, path in asks:
+        headers = gw.headers(subject) if subject else {}
+        body: dict[str, Any] | None = {} if method != "GET" else None
+        resp = gw.client.request(method, path, json=body, headers=headers)
+        assert resp.status_code == 400, (path, resp.status_code, resp.text)
