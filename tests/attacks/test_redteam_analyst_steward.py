@@ -163,3 +163,21 @@ def test_a_nul_in_a_path_parameter_is_a_400_not_a_database_error(deployment: Dem
         body: dict[str, Any] | None = {} if method != "GET" else None
         resp = gw.client.request(method, path, json=body, headers=headers)
         assert resp.status_code == 400, (path, resp.status_code, resp.text)
+
+
+def test_a_stewards_edit_cannot_inflate_the_public_catalog(deployment: DemoGateway) -> None:
+    """Bodies were bounded on data endpoints only: one steward PATCH of 25 MB of tags and
+    description was stored and served to every (anonymous) catalog reader and harvester.
+    Every API body is bounded (413, on record)."""
+    gw = deployment
+    big = {"tags": ["x" * 1000] * 2000, "description_en": "y" * 100_000}
+    resp = gw.client.patch(f"/api/v1/datasets/{DIBAO}", json=big, headers=gw.headers("carl"))
+    assert resp.status_code == 413, (resp.status_code, resp.text[:200])
+    assert len(gw.client.get("/api/v1/catalog").content) < 1_000_000
+    for path in ("/api/v1/sources/civil-db", "/api/v1/datasets"):
+        resp = gw.client.request(
+            "PATCH" if "sources" in path else "POST", path,
+            content=b'{"display_name": "' + b"z" * 2_000_000 + b'"}',
+            headers={**gw.headers("carl"), "content-type": "application/json"},
+        )  # fmt: skip
+        assert resp.status_code == 413, (path, resp.status_code)
