@@ -5,6 +5,9 @@ embedded SQLite default and on a PostgreSQL deployment (``deployment``).
 - **Concurrency.** A decision on an access request is check-then-act: the status is read,
   the audit event appended, then the row written. A withdrawal (or rejection) landing in
   between was overwritten by the approval, and a withdrawn request became a live grant.
+- **Text the product cannot store.** A lone surrogate in a steward's tag made the catalog
+  and the DCAT export 500 for everyone; NUL in bodies and path ids was a 500 on PostgreSQL.
+- **Unbounded steward bodies.** A 25 MB edit was stored and served to every catalog reader.
 """
 
 from __future__ import annotations
