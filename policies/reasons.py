@@ -113,6 +113,10 @@ CODES: dict[str, Code] = {
         "refusal", Params.FIELDS, _per_field("grouping on {action} field '{name}' is refused")
     ),
     "quota_exhausted": Code("refusal", Params.NONE, _fixed("daily row quota exhausted")),
+    "no_region_field": Code(
+        "refusal", Params.NONE,
+        _fixed("this dataset has no region field, so rows cannot be limited to your jurisdiction"),
+    ),  # fmt: skip
     "nothing_visible": Code(
         "refusal", Params.NONE, _fixed("no field of this dataset is visible to you")
     ),

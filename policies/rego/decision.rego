@@ -240,6 +240,18 @@ errors["group_by_refused"] := {"fields": sort(grouped_hidden)} if count(grouped_
 
 errors["quota_exhausted"] := {} if rows_remaining <= 0
 
+# A user limited to some regions may not read an entry that has no region field to limit
+# rows by: without it there is no row filter, and every region's rows would be released
+# (a steward removing the region field must not lift analysts' jurisdiction). Public
+# (L1) entries are not bound to a jurisdiction.
+errors["no_region_field"] := {} if {
+	dataset_rank > 1
+	not is_string(object.get(dataset, "region_field", null))
+	not all_regions
+}
+
+all_regions if "" in object.get(user, "jurisdiction", [])
+
 errors["nothing_visible"] := {} if {
 	count({n | some n in released_names; field_decisions[n].action != "deny"}) == 0
 }

@@ -184,3 +184,29 @@ def test_a_stewards_edit_cannot_inflate_the_public_catalog(deployment: DemoGatew
             headers={**gw.headers("carl"), "content-type": "application/json"},
         )  # fmt: skip
         assert resp.status_code == 413, (path, resp.status_code)
+
+
+def test_removing_the_region_field_does_not_lift_jurisdiction(deployment: DemoGateway) -> None:
+    """carl (civil steward) drops the entry's region field: with no field to filter rows
+    by there would be no row filter, and alice (county 430121) would read every county.
+    Her next query is refused instead; arthur (every region) still reads it."""
+    gw = deployment
+    body = {"fields": ["region_code"], "purpose": "supervision", "case_ref": "RT-REGION",
+            "limit": 1000}  # fmt: skip
+    before = gw.query("alice", DIBAO, body)
+    assert before.status_code == 200, before.text
+    assert {r["region_code"][:6] for r in before.json()["rows"]} == {"430121"}
+    patch = gw.client.patch(f"/api/v1/datasets/{DIBAO}", json={"region_field": None},
+                            headers=gw.headers("carl"))  # fmt: skip
+    assert patch.status_code == 200, patch.text
+    try:
+        after = gw.query("alice", DIBAO, body)
+        assert after.status_code == 403, after.text[:300]
+        codes = [r["code"] for r in after.json()["details"]["reason_codes"]]
+        assert codes == ["no_region_field"]
+        assert gw.query("arthur", DIBAO, body).status_code == 200
+    finally:
+        restore = gw.client.patch(f"/api/v1/datasets/{DIBAO}",
+                                  json={"region_field": "region_code"},
+                                  headers=gw.headers("carl"))  # fmt: skip
+        assert restore.status_code == 200, restore.text
