@@ -114,9 +114,10 @@ CODES: dict[str, Code] = {
     ),
     "quota_exhausted": Code("refusal", Params.NONE, _fixed("daily row quota exhausted")),
     "no_region_field": Code(
-        "refusal", Params.NONE,
-        _fixed("this dataset has no region field, so rows cannot be limited to your jurisdiction"),
-    ),  # fmt: skip
+        "refusal",
+        Params.NONE,
+        _fixed("this dataset has no region field, so rows cannot be limited to your region"),
+    ),
     "nothing_visible": Code(
         "refusal", Params.NONE, _fixed("no field of this dataset is visible to you")
     ),
