@@ -139,3 +139,11 @@ class SourceTimeout(SluiceError):
 
     code = "source_timeout"
     http_status = 504
+
+
+class DatasetFrozen(SluiceError):
+    """A security officer froze the catalog entry: no query or comparison until an admin
+    (not the one who froze it) lifts the freeze."""
+
+    code = "dataset_frozen"
+    http_status = 423

@@ -52,6 +52,10 @@ class User(Base):
     # "active" or "disabled": read at every request (gateway.users.directory), so a
     # suspension stops tokens already issued
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # an officer's emergency suspension (status "suspended"): who, why, when (0009)
+    suspended_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    suspended_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # keyed hash (HMAC) of the user's own resident ID number, for "own records" alerts
     id_number_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
@@ -93,6 +97,10 @@ class Dataset(Base):
     update_frequency: Mapped[str] = mapped_column(String(32), default="daily")
     status: Mapped[str] = mapped_column(String(16), default="draft")
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    # an emergency freeze (0009): no query or comparison while frozen_at is set
+    frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    frozen_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    frozen_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -22,6 +22,7 @@ from gateway.routes import (
     catalog,
     comparisons,
     datasets,
+    emergency,
     sources,
     users,
     witness,
@@ -71,6 +72,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return {"status": "sealed" if sealed else "ok", "sealed": sealed}
 
     for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users,
-                   witness):  # fmt: skip
+                   witness, emergency):  # fmt: skip
         app.include_router(module.router)
     return app

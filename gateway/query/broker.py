@@ -30,7 +30,15 @@ from sqlalchemy import Connection
 
 from adapters.arrow_types import schema_for
 from adapters.base import Column, Filter, QueryPlan, RowFilter
-from catalog.errors import Forbidden, NotFound, RateLimited, SluiceError, Unavailable, audited
+from catalog.errors import (
+    DatasetFrozen,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    SluiceError,
+    Unavailable,
+    audited,
+)
 from gateway.access.service import approved_grant_rows, unexpired_grants
 from gateway.container import Services
 from gateway.masking import mask_batch
@@ -187,6 +195,10 @@ class Broker:
         dataset = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
         if dataset is None or dataset.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
+        if dataset.frozen:  # an officer's emergency freeze: refused, and on record
+            self._record_denial(user, dataset, body, client, request_id,
+                                details={"code": DatasetFrozen.code})  # fmt: skip
+            raise audited(DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer"))
         try:
             services.authorizer.check(
                 subject=user.subject, domain=dataset.department, action="dataset:query"

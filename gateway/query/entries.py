@@ -67,6 +67,7 @@ class Entry:
     fields: tuple[FieldEntry, ...]
     source: SourceEntry
     policy_input: dict[str, Any]
+    frozen: bool = False  # an emergency freeze: every query and comparison refused
 
 
 _D = Dataset.__table__.c
@@ -78,6 +79,7 @@ _BASE = select(
     _D.region_field, _D.status, _D.schema_version,
     _S.kind, _S.settings, _S.secret_ciphertext, _S.secret_key_id,
     _F.name, _F.type, _F.level, _F.pi_category, _F.mask_override,
+    _D.frozen_at,
 ).select_from(
     Dataset.__table__.join(Source.__table__, _S.id == _D.source_id).outerjoin(
         Field.__table__, _F.dataset_id == _D.id
@@ -178,7 +180,7 @@ def _build(rows: Sequence[Any]) -> Entry:
         id=first[0], department=first[1], source_id=first[2], object_name=first[3],
         level=first[4], allowed_purposes=list(first[5] or []), region_field=first[6],
         status=first[7], schema_version=first[8], fields=fields, source=source,
-        policy_input={},
+        policy_input={}, frozen=first[18] is not None,
     )
     object.__setattr__(entry, "policy_input", dataset_input(entry))  # type: ignore[arg-type]
     return entry

@@ -21,7 +21,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from catalog.classification import Level
-from catalog.errors import BadRequest, NotFound
+from catalog.errors import BadRequest, Forbidden, NotFound
 from catalog.models import Department, User
 from gateway.container import Services
 from gateway.query.subjects import subject_token
@@ -82,6 +82,9 @@ def upsert_user(
     if user is None:
         user = User(subject=subject, roles=[], status=ACTIVE)
         session.add(user)
+    if status is not None and user.status == "suspended" and status != user.status:
+        # an officer's suspension is lifted by unsuspend (another admin), on record
+        raise Forbidden(f"{subject!r} is suspended: POST /api/v1/users/{subject}/unsuspend")
     if status is not None:
         user.status = status
     user.display_name = display_name
