@@ -10,6 +10,7 @@ alert to the events a security officer should open. Thresholds are parameters of
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -46,11 +47,19 @@ class AlertConfig:
     now: datetime | None = None  # the clock of "older than"; None: the wall clock
 
 
-def _alert(rule: str, severity: str, actor: str | None, summary: str, seqs: Iterable[int]) -> Alert:
+def _alert(
+    rule: str,
+    severity: str,
+    actor: str | None,
+    summary: str,
+    seqs: Iterable[int],
+    subject: str | None = None,
+) -> Alert:
     return {
         "rule": rule,
         "severity": severity,
         "actor": actor,
+        "subject": subject if subject is not None else actor,
         "summary": summary,
         "event_seqs": sorted(set(seqs)),
     }
@@ -216,6 +225,7 @@ def source_errors(events: list[Event], cfg: AlertConfig) -> list[Alert]:
             None,
             f"{source} failed {int(n)} times within an hour",
             (e["seq"] for e in members),
+            subject=str(source),
         )
         for source, members, n in _windows(
             failed, source_of, lambda _e: 1, None, cfg.source_errors_per_hour, cfg.window
@@ -238,6 +248,7 @@ def same_person_many_users(events: list[Event], cfg: AlertConfig) -> list[Alert]
             None,
             f"records of subject {str(token)[:12]}… pulled by {int(n)} users in a day",
             (e["seq"] for e in members),
+            subject=str(token),
         )
         for token, members, n in _windows(
             per_token,
@@ -305,10 +316,31 @@ RULES: tuple[Callable[[list[Event], AlertConfig], list[Alert]], ...] = (
 )
 
 
+def alert_id(rule: str, subject: str | None, window: str) -> str:
+    """The stable id of a finding: the same rule, subject and window give the same id
+    on every evaluation (the window is the UTC day of the finding's first event)."""
+    key = "\x1f".join((rule, subject or "", window))
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
 def compute_alerts(events: list[Event], cfg: AlertConfig | None = None) -> list[Alert]:
-    """Run every rule over the events (typically the last day's)."""
+    """Run every rule over the events (typically the last day's).
+
+    Each alert carries its ``id`` (``alert_id``); findings with the same id are
+    grouped into one alert whose ``count`` says how many were merged."""
     cfg = cfg or AlertConfig()
-    alerts: list[Alert] = []
+    ts_of = {e["seq"]: e["ts"] for e in events if "seq" in e and "ts" in e}
+    grouped: dict[str, Alert] = {}
     for rule in RULES:
-        alerts.extend(rule(events, cfg))
-    return alerts
+        for alert in rule(events, cfg):
+            seqs = alert["event_seqs"]
+            first = ts_of.get(seqs[0]) if seqs else None
+            window = parse_ts(first).astimezone(UTC).date().isoformat() if first else "-"
+            aid = alert_id(alert["rule"], alert["subject"], window)
+            if aid in grouped:
+                into = grouped[aid]
+                into["count"] += 1
+                into["event_seqs"] = sorted(set(into["event_seqs"]) | set(seqs))
+                continue
+            grouped[aid] = {"id": aid, **alert, "window": window, "count": 1}
+    return list(grouped.values())

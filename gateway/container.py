@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.credentials import build_keyring
+from audit.alert_push import start_alert_pusher
 from catalog.db import make_engine, make_session_factory, migrate
 from gateway.auth.authenticator import build_authenticator
 from gateway.limits import build_limiter
@@ -59,6 +60,7 @@ def build_services(settings: Settings) -> Services:
     services.keyring = build_keyring(settings, services.sessions)
     services.authenticator = build_authenticator(settings)
     services.audit = build_audit_log(settings)
+    services.on_close.append(start_alert_pusher(settings, services.audit))  # issue 12
     services.authorizer = Authorizer(engine)
     services.authorizer.seed_defaults()
     services.pdp = build_pdp(opa_url=settings.opa_url)

@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
         description="this gateway's name at its witnesses (default: made once in home)",
     )  # fmt: skip
+    # issue 12: live alerts pushed to a webhook (off the request path)
+    alert_webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="where new alerts are posted"
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key (generic) or the robot's signing secret"
+    )
+    alert_webhook_flavor: Literal["generic", "wecom", "dingtalk", "feishu"] = "generic"
+    alert_eval_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="how often alert rules are evaluated for pushing"
+    )
 
     @field_validator("source_allow_hosts", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Routes of the audit trail: search, verify, export, keys, checkpoints, alerts.
+"""Routes of the audit trail: search, verify, export, keys, checkpoints, alerts (with state).
 
 Only security officers and admins read the trail (casbin actions ``audit:read``,
 ``audit:verify``, ``audit:export``, ``alerts:read``), and every read is itself written
@@ -26,10 +26,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit import unseal as unsealing
-from audit.alerts import compute_alerts
+from audit.alert_state import alert_states, current_alerts
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
-from audit.search import EventFilter, get_event, iter_bodies, list_events
+from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
 from audit.witness_book import WitnessBook
 from catalog.errors import NotFound, SluiceError, audited
@@ -45,6 +45,9 @@ require_audit_reader = require("audit:read")
 require_audit_verifier = require("audit:verify")
 require_audit_exporter = require("audit:export")
 require_alerts_reader = require("alerts:read")
+# acknowledging or resolving an alert changes state: the officers' and admins' action
+# that unsealing uses too (analysts, stewards and auditors-by-read cannot)
+require_alerts_handler = require("audit:verify")
 
 
 def build_audit_log(settings: Any) -> AuditLog:
@@ -261,8 +264,58 @@ def alerts(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:
+    """Alerts of the window (default: the last day), the seal first when sealed; each
+    with its stable ``id``, ``state`` (open, acknowledged, resolved) and history."""
     end = until or datetime.now(UTC)
     start = since or end - timedelta(days=1)
     _record(request, user, "audit.read", {"alerts_since": start.isoformat()})
-    events = iter_bodies(store=_log(request).store, filters=EventFilter(since=start, until=end))
-    return {"since": start.isoformat(), "until": end.isoformat(), "alerts": compute_alerts(events)}
+    found = current_alerts(_log(request), since=start, until=end)
+    return {"since": start.isoformat(), "until": end.isoformat(), "alerts": found}
+
+
+class AlertAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def _find_alert(log: AuditLog, alert_id: str) -> dict[str, Any] | None:
+    for alert in current_alerts(log):
+        if alert["id"] == alert_id:
+            return alert
+    return None
+
+
+def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str) -> dict[str, Any]:
+    log = _log(request)
+    states = alert_states(log.home)
+    alert = _find_alert(log, alert_id)
+    if alert is None and not states.known(alert_id):
+        raise NotFound(f"no alert {alert_id}")
+    rule = alert["rule"] if alert else None
+
+    def record(previous: str) -> None:  # on record before the state changes
+        _record(request, user, f"alert.{to}",
+                {"alert_id": alert_id, "rule": rule, "from": previous, "note": note})  # fmt: skip
+
+    state = states.transition(alert_id, to, by=user.subject, note=note, record=record)
+    return {"id": alert_id, "rule": rule, **state}
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge_alert(
+    request: Request,
+    body: AlertAction,
+    alert_id: str = PathParam(max_length=64),
+    user: UserContext = Depends(require_alerts_handler),
+) -> dict[str, Any]:
+    return _move(request, user, alert_id, "acknowledged", body.note)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve_alert(
+    request: Request,
+    body: AlertAction,
+    alert_id: str = PathParam(max_length=64),
+    user: UserContext = Depends(require_alerts_handler),
+) -> dict[str, Any]:
+    return _move(request, user, alert_id, "resolved", body.note)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -127,3 +128,49 @@ def test_rows_sent_before_an_abort_count_as_a_bulk_pull() -> None:
     """Closing the connection mid-stream does not hide the rows that left."""
     aborted = [ev(i, i, type="query.aborted", outcome="aborted", rows=6000) for i in (1, 2)]
     assert "bulk_pull" in {a["rule"] for a in compute_alerts(aborted)}
+
+
+def test_alert_ids_are_stable_per_rule_subject_and_day() -> None:
+    """The same finding keeps its id as more events arrive (state hangs on the id);
+    another actor, rule or day is another alert."""
+    denials = [ev(i, i, type="query.denied", outcome="denied") for i in range(1, 7)]
+    first = [a for a in compute_alerts(denials) if a["rule"] == "repeated_denials"]
+    more = denials + [ev(i, i, type="query.denied", outcome="denied") for i in range(7, 10)]
+    later = [a for a in compute_alerts(more) if a["rule"] == "repeated_denials"]
+    assert len(first) == len(later) == 1
+    assert first[0]["id"] == later[0]["id"] and len(first[0]["id"]) == 20
+    bob = [{**e, "actor": who("bob")} for e in denials]
+    assert [a["id"] for a in compute_alerts(bob) if a["rule"] == "repeated_denials"] != [
+        first[0]["id"]
+    ]
+    next_day = [{**e, "ts": format_ts(MONDAY_10 + timedelta(days=1, minutes=e["seq"]))}
+                for e in denials]  # fmt: skip
+    ids = [a["id"] for a in compute_alerts(next_day) if a["rule"] == "repeated_denials"]
+    assert ids and ids != [first[0]["id"]]
+
+
+def test_duplicate_findings_are_grouped_under_one_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    import audit.alerts as alerts
+
+    monkeypatch.setattr(alerts, "RULES", (alerts.repeated_denials, alerts.repeated_denials))
+    denials = [ev(i, i, type="query.denied", outcome="denied") for i in range(1, 7)]
+    found = alerts.compute_alerts(denials)
+    assert len(found) == 1 and found[0]["count"] == 2
+    assert found[0]["event_seqs"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_seal_is_a_critical_alert(tmp_path: Path) -> None:
+    from audit.alert_state import sealed_alert
+    from audit.seal import SealStore
+
+    class Log:
+        seal = SealStore(tmp_path)
+
+    assert sealed_alert(Log()) is None
+    Log.seal.seal("witness saw seq 9, head is 7", {"seq": 9})
+    alert = sealed_alert(Log())
+    assert alert is not None
+    assert (alert["rule"], alert["severity"]) == ("audit.sealed", "critical")
+    assert "witness saw seq 9" in alert["summary"]
+    again = sealed_alert(Log())
+    assert again is not None and again["id"] == alert["id"]
