@@ -14,6 +14,13 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Two shared cores run the suite with two workers beside real databases: how fast
+# hypothesis *generates* inputs is not under test, and a loaded moment made the
+# too_slow health check fail a property that held (tests/audit/test_chain_index.py).
+settings.register_profile("sluice", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sluice")
 
 PG_ADMIN = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_HOST = os.environ.get("SLUICE_TEST_MYSQL_HOST", "127.0.0.1")
