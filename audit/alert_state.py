@@ -15,7 +15,6 @@ under the store's lock, then appends the state line.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ import orjson
 
 from audit.alerts import alert_id, compute_alerts
 from audit.events import format_ts, utc_now
+from audit.jsonl import append_line, read_objects
 from audit.search import EventFilter, iter_bodies
 from catalog.errors import Conflict
 
@@ -55,11 +55,7 @@ class AlertStates:
         states: dict[str, dict[str, Any]] = {}
         pushed: set[str] = set()
         if size:
-            for line in self.path.read_bytes().splitlines():
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue  # a torn last line (crash mid-write): ignored
+            for rec in read_objects(self.path):
                 aid, kind = str(rec.get("id")), rec.get("kind")
                 if kind == "pushed":
                     pushed.add(aid)
@@ -70,14 +66,8 @@ class AlertStates:
         self._states, self._pushed, self._size = states, pushed, size
 
     def _append(self, record: dict[str, Any]) -> None:
-        line = orjson.dumps(record) + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.path, orjson.dumps(record))
         self._size = -1
 
     def state(self, aid: str) -> dict[str, Any]:

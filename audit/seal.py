@@ -19,7 +19,6 @@ The hot path reads one attribute, ``sealed``.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,11 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import structlog
 
 from audit.canonical import canonical_json
 from audit.events import format_ts, utc_now
+from audit.jsonl import append_line, read_objects
 
 SEAL_NAME = "audit-seal.jsonl"
 log = structlog.get_logger("sluice.audit")
@@ -90,13 +89,8 @@ class SealStore:
         with self._lock:
             state = SealState()
             if size:
-                for raw in self.path.read_bytes().splitlines():
-                    try:
-                        record = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        continue  # a torn last line (crash mid-write)
-                    if isinstance(record, dict):
-                        _apply(state, record)
+                for record in read_objects(self.path):
+                    _apply(state, record)
             self.state, self._size, self.sealed = state, size, state.sealed
 
     @property
@@ -131,14 +125,8 @@ class SealStore:
 
     def _append(self, record: dict[str, Any]) -> None:
         record = {"at": format_ts(self.clock()), **record}
-        line = canonical_json(record) + b"\n"
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.path, canonical_json(record))
             self._size = -1
         self.refresh()  # replay the whole file: another process may have written too
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from audit.canonical import canonical_json
+from audit.jsonl import append_line, read_objects
 
 WITNESS_NAME = "audit-witness.jsonl"
 
@@ -26,28 +27,13 @@ def witness_path(home: Path) -> Path:
 
 def append(path: Path, checkpoint: dict[str, Any]) -> None:
     """Append one checkpoint line durably (one write call, so lines never interleave)."""
-    line = canonical_json(checkpoint) + b"\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(path, canonical_json(checkpoint))
 
 
 def read(path: Path) -> list[dict[str, Any]]:
     """Every witnessed checkpoint; a torn last line (crash mid-write) is ignored."""
-    if not path.exists():
-        return []
-    out: list[dict[str, Any]] = []
-    for raw in path.read_bytes().splitlines():
-        try:
-            item = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(item, dict) and {"seq", "hash", "ts", "kid", "signature"} <= set(item):
-            out.append(item)
-    return out
+    return [item for item in read_objects(path)
+            if {"seq", "hash", "ts", "kid", "signature"} <= set(item)]  # fmt: skip
 
 
 def latest(path: Path) -> dict[str, Any] | None:

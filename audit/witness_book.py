@@ -21,7 +21,6 @@ the checks need; the file keeps every one for the record.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -29,11 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from audit.canonical import canonical_json
 from audit.checkpoints import check_keys
 from audit.events import format_ts, utc_now
+from audit.jsonl import append_line, read_objects
 from audit.signing import Signer, checkpoint_payload, verify_signature
 from audit.witness_client import envelope_payload
 from catalog.errors import BadRequest, Conflict, Forbidden
@@ -75,11 +73,7 @@ class WitnessBook:
         if not self.directory.exists():
             return
         for path in sorted(self.directory.glob("*.jsonl")):
-            for raw in path.read_bytes().splitlines():
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
+            for record in read_objects(path):
                 if record.get("kind") == "pin":
                     self._pins.setdefault(record["sender"], set()).add(record["kid"])
                 elif record.get("kind") == "witnessed":
@@ -87,13 +81,7 @@ class WitnessBook:
 
     def _write(self, sender: str, record: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.directory / f"{sender}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                     0o600)  # fmt: skip
-        try:
-            os.write(fd, canonical_json(record) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.directory / f"{sender}.jsonl", canonical_json(record))
 
     def latest(self, sender: str) -> dict[str, Any] | None:
         with self._lock:

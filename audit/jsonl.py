@@ -1,0 +1,43 @@
+"""Append-only JSON-lines files kept outside the database: the witness file, the seal
+file, the alert states and a witness's book of other gateways' checkpoints.
+
+Each record is one ``write`` call on an ``O_APPEND`` descriptor, fsynced before the
+caller moves on, so lines from several processes never interleave and a record the
+caller acted on survives a crash. A crash mid-write can only tear the last line, which
+every reader skips.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append one encoded record (``line`` without its newline) durably, mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_objects(path: Path) -> list[dict[str, Any]]:
+    """Every JSON object in the file, in order; a torn line or a non-object is skipped."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    out: list[dict[str, Any]] = []
+    for line in raw.splitlines():
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a torn last line (crash mid-write)
+        if isinstance(item, dict):
+            out.append(item)
+    return out
