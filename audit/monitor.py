@@ -6,7 +6,10 @@ Every ``interval_s`` (and once at start) the monitor compares the database with:
   hash, and the checkpoint row itself (unless the epoch made it witness-only);
 - each remote witness's newest countersigned checkpoint of this gateway: its envelope
   must verify with this gateway's own keys (a witness cannot make one up), its epoch
-  may not be ahead of ours, and the database must hold its (seq, hash).
+  may not be ahead of ours, and the database must hold its (seq, hash). A NATS stream
+  witness answers its highest checkpoint the same way, and raises ``WitnessEvidence``
+  when a checkpoint signed by this gateway went backwards in the stream (or the stream
+  lost one): that seals too (``audit.witness_nats``).
 
 Any mismatch seals (``SealStore.seal``). An unreachable database or witness is not
 evidence: it is reported in ``status()`` and the next tick tries again. Truncating the
@@ -31,6 +34,7 @@ from audit.seal import SealStore
 from audit.signing import checkpoint_payload, verify_signature
 from audit.store import DRIVER_ERRORS, AuditStore
 from audit.witness_client import WitnessSender, envelope_payload
+from audit.witness_nats import WitnessEvidence
 from catalog.errors import Unavailable
 
 log = structlog.get_logger("sluice.audit")
@@ -136,6 +140,9 @@ class Monitor:
         for url in self.sender.urls:
             try:
                 found = self.sender.latest(url)
+            except WitnessEvidence as exc:
+                self.remote[url] = {"ok": False, "error": exc.reason}
+                return exc.reason, exc.evidence
             except (httpx.HTTPError, ValueError) as exc:
                 self.remote[url] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 continue

@@ -1,11 +1,14 @@
-"""Sending checkpoints to remote witnesses (other Sluice gateways), off the request path.
+"""Sending checkpoints to remote witnesses, off the request path: other Sluice gateways
+(``https://…``) and NATS JetStream streams (``nats://host:port/<stream>``,
+``audit.witness_nats``).
 
 The writer hands each checkpoint over with ``submit`` — an assignment under a lock,
-no I/O — and one background thread posts it to every witness URL
-(``POST <url>/api/v1/witness/checkpoints``). Only the newest checkpoint matters to a
-witness (seqs only go up), so a witness that was down gets the latest one when it is
-back, not a backlog. Failures are retried with a capped back-off and shown in
-``status()`` (``GET /api/v1/audit/status``); they never fail an append.
+no I/O — and one background thread posts it to every witness gateway
+(``POST <url>/api/v1/witness/checkpoints``) and publishes it to every witness stream.
+Only the newest checkpoint matters to a witness (seqs only go up), so a witness that
+was down gets the latest one when it is back, not a backlog. Failures are retried with
+a capped back-off and shown in ``status()`` (``GET /api/v1/audit/status``); they never
+fail an append.
 
 Each message is an envelope signed with the audit key: the checkpoint, the sender's
 name, its epoch and its public keys, so a witness can pin the key on first use and no
@@ -27,6 +30,8 @@ import structlog
 
 from audit.canonical import canonical_json
 from audit.signing import Signer
+from audit.witness_nats import NatsWitness, WitnessUnreachable, is_nats_url, parse_nats_url
+from catalog.errors import Conflict
 
 log = structlog.get_logger("sluice.audit")
 PATH = "/api/v1/witness/checkpoints"
@@ -97,15 +102,27 @@ class WitnessSender:
         receipts: Path,
         timeout_s: float = 2.0,
     ) -> None:
-        self.urls = [u.rstrip("/") for u in urls]
         self.sender = sender
+        # a stream witness is known by its URL without credentials (shown in status)
+        self._nats: dict[str, NatsWitness] = {}
+        self.urls: list[str] = []
+        for raw in urls:
+            if is_nats_url(raw):
+                target = parse_nats_url(raw)
+                self._nats[target.url] = NatsWitness(target, sender=sender,
+                                                     public_keys=signer.public_keys,
+                                                     timeout_s=timeout_s)  # fmt: skip
+                self.urls.append(target.url)
+            else:
+                self.urls.append(raw.rstrip("/"))
         self.signer = signer
         self.epoch = epoch
         self.receipts = receipts
         self.timeout_s = timeout_s
         self.cond = threading.Condition()
         self._pending: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.status = {u: WitnessStatus(u) for u in self.urls}
+        self.status = {u: WitnessStatus(u, kind="nats" if u in self._nats else "http")
+                       for u in self.urls}  # fmt: skip
         self._closing = False
         self._http = httpx.Client(timeout=timeout_s)
         self._probe = httpx.Client(timeout=timeout_s)  # the monitor's, on its own thread
@@ -124,7 +141,12 @@ class WitnessSender:
 
     def statuses(self) -> list[dict[str, Any]]:
         with self.cond:
-            return [s.to_dict() for s in self.status.values()]
+            out = [s.to_dict() for s in self.status.values()]
+        for item in out:
+            stream = self._nats.get(item["url"])
+            if stream is not None:
+                item.update(stream.status())
+        return out
 
     def flush(self, timeout_s: float) -> bool:
         """Wait (bounded) until every witness has the newest checkpoint; for shutdown."""
@@ -142,9 +164,17 @@ class WitnessSender:
         self._thread.join(timeout_s + self.timeout_s)
         self._http.close()
         self._probe.close()
+        for stream in self._nats.values():
+            stream.close()
 
     def latest(self, url: str) -> dict[str, Any] | None:
-        """What ``url`` last witnessed from this gateway (None if nothing yet)."""
+        """What ``url`` last witnessed from this gateway (None if nothing yet).
+
+        For a stream: the highest checkpoint there; raises ``WitnessEvidence`` when one
+        went backwards in the stream (``audit.witness_nats``)."""
+        stream = self._nats.get(url)
+        if stream is not None:
+            return stream.latest()
         response = self._probe.get(f"{url.rstrip('/')}{PATH}/{self.sender}")
         if response.status_code == 404:
             return None
@@ -174,17 +204,19 @@ class WitnessSender:
         envelope = make_envelope(
             sender=self.sender, epoch=epoch, checkpoint=checkpoint, signer=self.signer
         )
-        error: str | None = None
+        stream = self._nats.get(url)
+        error: str | None
         receipt: dict[str, Any] | None = None
-        try:
-            response = self._http.post(url + PATH, content=orjson.dumps(envelope),
-                                       headers={"content-type": "application/json"})  # fmt: skip
-            if response.status_code == 200:
-                receipt = response.json()
-            else:
-                error = f"HTTP {response.status_code}: {response.text[:300]}"
-        except (httpx.HTTPError, ValueError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        if stream is not None:
+            error = None
+            try:
+                receipt = stream.publish(envelope)
+            except Conflict as exc:
+                error = f"refused: {exc.message}"
+            except (WitnessUnreachable, ValueError) as exc:
+                error = str(exc)
+        else:
+            error, receipt = self._post(url, envelope)
         with self.cond:
             state = self.status[url]
             if error is None and receipt is not None:
@@ -200,11 +232,25 @@ class WitnessSender:
                 state.next_try = time.monotonic() + state.backoff
                 state.backoff = min(MAX_BACKOFF_S, state.backoff * 2)
             self.cond.notify_all()
-        if receipt is not None:
+        if receipt is not None and stream is None:  # streams do not countersign
             self._keep(url, receipt)
         else:
             log.warning("audit_witness_send_failed", witness=url, seq=checkpoint["seq"],
                         error=error)  # fmt: skip
+
+    def _post(self, url: str, envelope: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+        """POST to a witness gateway: (error, countersigned receipt)."""
+        try:
+            response = self._http.post(url + PATH, content=orjson.dumps(envelope),
+                                       headers={"content-type": "application/json"})  # fmt: skip
+            if response.status_code != 200:
+                return f"HTTP {response.status_code}: {response.text[:300]}", None
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}", None
+        if not isinstance(body, dict):
+            return "the witness answered something other than a receipt", None
+        return None, body
 
     def _keep(self, url: str, receipt: dict[str, Any]) -> None:
         """Countersigned receipts, for an offline verifier (``--witness``)."""
