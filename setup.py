@@ -12,17 +12,17 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "gateway.masking._hmac_tokens",
-            sources=["gateway/masking/_hmac_tokens.c"],
-            depends=["gateway/masking/_arrow_offsets.h"],
+            "gateway.enforcement.masking._hmac_tokens",
+            sources=["gateway/enforcement/masking/_hmac_tokens.c"],
+            depends=["gateway/enforcement/masking/_arrow_offsets.h"],
             libraries=["crypto"],
             extra_compile_args=["-O3"],
             optional=True,
         ),
         Extension(
-            "gateway.masking._partial_masks",
-            sources=["gateway/masking/_partial_masks.c"],
-            depends=["gateway/masking/_arrow_offsets.h"],
+            "gateway.enforcement.masking._partial_masks",
+            sources=["gateway/enforcement/masking/_partial_masks.c"],
+            depends=["gateway/enforcement/masking/_arrow_offsets.h"],
             extra_compile_args=["-O3"],
             optional=True,
         ),

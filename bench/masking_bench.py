@@ -15,7 +15,7 @@ import psycopg
 import pyarrow as pa
 
 from bench import data
-from gateway.masking import derive_case_key, mask_array, mask_batch
+from gateway.enforcement.masking import derive_case_key, mask_array, mask_batch
 
 N = 1_000_000
 # method -> (table, column) holding realistic values of its PI category

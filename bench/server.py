@@ -37,14 +37,15 @@ from bench import data
 from catalog.demo.install import _sync_dataset, install_demo_catalog
 from catalog.models import Dataset, Source, User
 from catalog.schemas import DatasetIn, FieldIn
-from gateway.app import create_app
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
-from gateway.container import Services, build_services
-from gateway.demo import assign_demo_roles
-from gateway.http_protocol import Utf8RequestLineProtocol
-from gateway.settings import Settings, load_settings
+from gateway.core.services import Services
+from gateway.core.settings import Settings, load_settings
+from gateway.web.app import create_app
+from gateway.web.http_protocol import Utf8RequestLineProtocol
+from gateway.wiring.container import build_services
+from gateway.wiring.demo import assign_demo_roles
 from policies.pdp import build_pdp
 
 SMALL_FIELDS = ["id_number", "name", "phone", "region_code", "monthly_amount"]

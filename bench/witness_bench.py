@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from audit.log import AuditLog
 from audit.signing import KeyRing
 from audit.witness_book import WitnessBook
-from gateway.routes import witness
+from gateway.web.routes import witness
 
 
 def _witness_server(home: Path) -> tuple[str, uvicorn.Server, threading.Thread]:

@@ -17,7 +17,7 @@ class SluiceError(Exception):
     code = "error"
     http_status = 500
     # set (``audited``) by whoever already put this refusal on the audit trail, so the
-    # gateway's catch-all refusal record (gateway.refusals) does not write it twice
+    # gateway's catch-all refusal record (gateway.web.refusals) does not write it twice
     audited = False
 
     def __init__(self, message: str, **details: Any) -> None:

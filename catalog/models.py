@@ -49,7 +49,7 @@ class User(Base):
     clearance: Mapped[str] = mapped_column(String(2), default="L1")
     jurisdiction: Mapped[list[str]] = mapped_column(JSON, default=list)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # "active" or "disabled": read at every request (gateway.users.directory), so a
+    # "active" or "disabled": read at every request (gateway.stewardship.users.directory), so a
     # suspension stops tokens already issued
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     # an officer's emergency suspension (status "suspended"): who, why, when (0009)

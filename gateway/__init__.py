@@ -1,1 +1,3 @@
-"""The FastAPI service and CLI: authentication, routes, the query broker, access requests."""
+"""The Sluice gateway: layered rooms, each importing only the ones below it
+(``cli`` > ``web`` > ``wiring`` > ``stewardship`` > ``enforcement`` > ``auth`` > ``core``);
+``docs/architecture.md`` draws them and ``tests/test_layers.py`` holds them."""

@@ -1,12 +1,11 @@
 """Authentication: bearer JWTs validated against a JWKS, claims → ``UserContext``.
 
-Routes depend on ``current_user``; the container builds the ``Authenticator`` with
+Routes depend on ``gateway.web.current_user``; the wiring builds the ``Authenticator`` with
 ``build_authenticator(settings)``; ``sluice token`` uses ``mint_token``.
 """
 
 from gateway.auth.authenticator import Authenticator, build_authenticator
 from gateway.auth.claims import ClaimNames, to_user_context
-from gateway.auth.dependencies import current_user
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.jwks import JwksProvider, RemoteJwks, StaticJwks
 from gateway.auth.keys import SigningKey, load_or_create_signing_key
@@ -22,7 +21,6 @@ __all__ = [
     "StaticJwks",
     "TokenValidator",
     "build_authenticator",
-    "current_user",
     "load_or_create_signing_key",
     "mint_token",
     "to_user_context",

@@ -20,7 +20,7 @@ from gateway.auth.issuer import EMBEDDED_ISSUER
 from gateway.auth.jwks import RemoteJwks, StaticJwks
 from gateway.auth.keys import SigningKey, load_or_create_signing_key
 from gateway.auth.validator import TokenValidator
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from policies.decision import UserContext
 
 

@@ -5,7 +5,7 @@ The key is an Ed25519 private key stored as PKCS#8 PEM at
 is the RFC 7638 thumbprint of the public JWK, so the id changes whenever the key does
 and a verifier never has to trust a name chosen by a token.
 
-Creation is atomic and never clobbers (``gateway.private_files``): two processes starting
+Creation is atomic and never clobbers (``gateway.core.private_files``): two processes starting
 together end up with one key.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from joserfc.jwk import OKPKey
 
-from gateway.private_files import create_once, read_private
+from gateway.core.private_files import create_once, read_private
 
 ISSUER_KEY_ALG = "EdDSA"
 ISSUER_KEY_FILE = "signing-key.pem"

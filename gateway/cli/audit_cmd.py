@@ -27,7 +27,7 @@ from audit.verify import OUT_OF_RANGE, verify_database
 
 def _open(*, background: bool = False) -> AuditLog:
     from gateway.cli.store import migrated_url
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
 
     settings = load_settings()
     url = migrated_url(settings)

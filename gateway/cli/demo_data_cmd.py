@@ -18,7 +18,7 @@ from catalog.demo.install import install_demo_catalog
 from catalog.demo.targets import SqliteTarget, Target, open_target
 from catalog.errors import SluiceError
 from gateway.cli.store import catalog_session
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
 
 
 def _install_catalog(data_dir: Path) -> str:

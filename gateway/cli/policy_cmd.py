@@ -171,7 +171,7 @@ def eval_cmd(
     from catalog.errors import SluiceError
     from catalog.models import Dataset, User
     from gateway.cli.store import catalog_engine
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
     from policies.inputs import dataset_input, user_context
     from policies.pdp import build_pdp
     from policies.rbac import Authorizer

@@ -15,14 +15,14 @@ import click
 import uvicorn
 
 from catalog.demo.users import DEMO_USERS
-from gateway.app import create_app
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
-from gateway.container import build_services
-from gateway.demo import setup_demo
-from gateway.http_protocol import Utf8RequestLineProtocol
-from gateway.settings import Settings, load_settings
+from gateway.core.settings import Settings, load_settings
+from gateway.web.app import create_app
+from gateway.web.http_protocol import Utf8RequestLineProtocol
+from gateway.wiring.container import build_services
+from gateway.wiring.demo import setup_demo
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def serve(host: str, port: int, workers: int) -> None:
     settings = load_settings()
     proxies = proxy_options(settings)
     if workers > 1:
-        uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port,
+        uvicorn.run("gateway.web.app:create_app", factory=True, host=host, port=port,
                     workers=workers, log_level="warning", http=Utf8RequestLineProtocol,
                     **proxies)  # fmt: skip
         return

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import SluiceError
 from catalog.models import User
-from gateway import registration
-from gateway.container import Services, build_services
-from gateway.registration.schemas import DatasetOut, DatasetPatch, FieldPatch, SourceOut
-from gateway.settings import load_settings
+from gateway.core.services import Services
+from gateway.core.settings import load_settings
+from gateway.stewardship import registration
+from gateway.stewardship.registration.schemas import DatasetOut, DatasetPatch, FieldPatch, SourceOut
+from gateway.wiring.container import build_services
 from policies.decision import UserContext
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.errors import SluiceError
-from gateway.settings import Settings, load_settings
+from gateway.core.settings import Settings, load_settings
 
 
 def migrated_url(settings: Settings | None = None) -> str:

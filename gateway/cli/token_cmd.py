@@ -15,7 +15,7 @@ from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import DEFAULT_TTL_S, EMBEDDED_ISSUER, MAX_TTL_S, mint_token
 from gateway.auth.keys import load_or_create_signing_key
 from gateway.cli.store import catalog_session
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
 
 
 @click.command("token")

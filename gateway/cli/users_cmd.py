@@ -14,9 +14,10 @@ import click
 from sqlalchemy.orm import Session
 
 from catalog.errors import SluiceError
-from gateway.container import Services, build_services
-from gateway.settings import load_settings
-from gateway.users import service
+from gateway.core.services import Services
+from gateway.core.settings import load_settings
+from gateway.stewardship.users import service
+from gateway.wiring.container import build_services
 
 
 @contextmanager

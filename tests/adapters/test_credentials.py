@@ -15,7 +15,7 @@ from adapters.credentials import FileMasterKeys, Keyring, build_keyring, derive_
 from adapters.key_models import DataKey
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.errors import Unavailable
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
 
 SECRET = "pa55-Wörd!fin_reader"
 

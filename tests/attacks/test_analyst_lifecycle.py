@@ -36,9 +36,9 @@ from sqlalchemy import create_engine, text
 
 from audit.search import EventFilter, list_events
 from catalog.models import Dataset, Field, Source
-from gateway.app import create_app
-from gateway.http_protocol import Utf8RequestLineProtocol
-from gateway.limits import Limiter
+from gateway.enforcement.limits import Limiter
+from gateway.web.app import create_app
+from gateway.web.http_protocol import Utf8RequestLineProtocol
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from gateway.cli.serve_cmd import proxy_options
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"

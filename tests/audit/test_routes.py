@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from audit.export import verify_export
 from audit.log import AuditLog
-from gateway.errors import install_error_handlers
-from gateway.routes import audit as routes
+from gateway.web.errors import install_error_handlers
+from gateway.web.routes import audit as routes
 from policies.decision import UserContext
 from tests.audit.helpers import event, open_log
 

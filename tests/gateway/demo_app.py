@@ -24,13 +24,14 @@ from audit.search import EventFilter, list_events
 from catalog.demo.generator import GenerationReport, Sizes
 from catalog.demo.targets import open_target
 from catalog.models import Dataset, Source, User
-from gateway.app import create_app
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
-from gateway.container import Services, build_services
-from gateway.demo import setup_demo
-from gateway.settings import Settings, load_settings
+from gateway.core.services import Services
+from gateway.core.settings import Settings, load_settings
+from gateway.web.app import create_app
+from gateway.wiring.container import build_services
+from gateway.wiring.demo import setup_demo
 
 SMALL = Sizes(
     payroll=1500,

@@ -14,10 +14,11 @@ import httpx
 from fastapi import FastAPI
 
 from catalog.models import Department, User
-from gateway.app import create_app
 from gateway.auth import mint_token
-from gateway.container import Services, build_services
-from gateway.settings import load_settings
+from gateway.core.services import Services
+from gateway.core.settings import load_settings
+from gateway.web.app import create_app
+from gateway.wiring.container import build_services
 from policies.decision import UserContext
 from tests.adapters.sql_sources import TEST_SERVER_HOSTS
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from gateway.access.models import AccessRequest
+from catalog.access_requests import AccessRequest
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"

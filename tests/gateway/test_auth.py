@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import Unauthenticated, Unavailable
 from catalog.models import Department, User
-from gateway.app import create_app
 from gateway.auth import (
     EMBEDDED_ISSUER,
     ClaimNames,
@@ -30,7 +29,8 @@ from gateway.auth import (
 )
 from gateway.auth.keys import issuer_key_path
 from gateway.cli.main import cli
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
+from gateway.web.app import create_app
 from tests.gateway.asgi_client import get
 from tests.gateway.jwt_helpers import JwksServer, b64url, es256_signer, forge, rsa_signer
 

@@ -20,9 +20,9 @@ from joserfc.jwk import OKPKey
 
 from catalog.errors import Unauthenticated
 from catalog.models import User
-from gateway.app import create_app
 from gateway.auth import EMBEDDED_ISSUER, StaticJwks, TokenValidator
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
+from gateway.web.app import create_app
 from tests.gateway.asgi_client import get
 from tests.gateway.jwt_helpers import (
     JwksServer,

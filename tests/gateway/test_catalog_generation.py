@@ -11,7 +11,7 @@ import orjson
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from gateway.query.entries import GenerationCache
+from gateway.enforcement.query.entries import GenerationCache
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 

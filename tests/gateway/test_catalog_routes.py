@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from catalog import service
 from catalog.demo.install import install_demo_catalog
-from gateway.app import create_app
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
+from gateway.web.app import create_app
 from tests.gateway.asgi_client import get
 
 

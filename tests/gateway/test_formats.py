@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.query.formats import (
+from gateway.enforcement.query.formats import (
     SMALL_BATCH_ROWS,
     json_escape,
     json_rows,

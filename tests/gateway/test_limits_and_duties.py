@@ -16,7 +16,7 @@ from audit.alerts import compute_alerts
 from audit.search import EventFilter, list_events
 from catalog.errors import RateLimited
 from catalog.models import Dataset, Source, User
-from gateway.limits import Limiter
+from gateway.enforcement.limits import Limiter
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 DIBAO = "civil.dibao_recipients"

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.masking import (
+from gateway.enforcement.masking import (
     derive_case_key,
     hash_token,
     load_mask_secret,
     mask_array,
     mask_batch,
 )
-from gateway.masking.address import address_by_pattern, address_district
+from gateway.enforcement.masking.address import address_by_pattern, address_district
 
 # a copy of ../shared/testdata/masking_vectors.json, so a clean clone can run this
 VECTORS_PATH = Path(__file__).parent / "data" / "masking_vectors.json"

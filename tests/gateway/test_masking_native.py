@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.masking import tokens
-from gateway.masking.tokens import HmacTokens, hash_array
+from gateway.enforcement.masking import tokens
+from gateway.enforcement.masking.tokens import HmacTokens, hash_array
 
 KEY = bytes(range(32))
 LONG_KEY = bytes(range(100))  # longer than a SHA-256 block: hashed first (RFC 2104)

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.masking import tokens
-from gateway.masking.tokens import HmacTokens, hash_array
+from gateway.enforcement.masking import tokens
+from gateway.enforcement.masking.tokens import HmacTokens, hash_array
 
 KEY = bytes(range(32))
 BLOCK = KEY.ljust(64, b"\0")
@@ -53,7 +53,7 @@ def test_huge_first_or_count_is_refused_not_a_crash() -> None:
     pairs = [(h, 0) for h in HUGE] + [(0, h) for h in HUGE] + [(h, h) for h in HUGE]
     pairs.append((2**62 - 1, 2**62))
     script = (
-        "from gateway.masking import _hmac_tokens as k\n"
+        "from gateway.enforcement.masking import _hmac_tokens as k\n"
         "offsets, data = bytes(12), b'abcde'\n"
         f"for first, count in {pairs!r}:\n"
         "    for wide in (False, True):\n"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.masking import native, partial
-from gateway.masking.native import _COMPOUND, mask_text
+from gateway.enforcement.masking import native, partial
+from gateway.enforcement.masking.native import _COMPOUND, mask_text
 
 ID = "id_number_partial"
 NAME = "name_surname"

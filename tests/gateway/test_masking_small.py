@@ -20,10 +20,10 @@ from catalog.classification import MaskMethod
 from catalog.demo.generator import Sizes, generate
 from catalog.demo.tables import TableSpec
 from catalog.demo.targets import Row, Target
-from gateway.masking import derive_case_key, mask_array, mask_batch
-from gateway.masking.partial import COMPOUND_SURNAMES, NAME_DOTS
-from gateway.masking.small import SMALL_MAX, mask_small_text
-from gateway.masking.tokens import hash_array, hash_token
+from gateway.enforcement.masking import derive_case_key, mask_array, mask_batch
+from gateway.enforcement.masking.partial import COMPOUND_SURNAMES, NAME_DOTS
+from gateway.enforcement.masking.small import SMALL_MAX, mask_small_text
+from gateway.enforcement.masking.tokens import hash_array, hash_token
 
 KEY = derive_case_key(b"k" * 32, "case-small")
 METHODS = [str(m) for m in MaskMethod]
@@ -339,7 +339,7 @@ def test_subject_tokens_small_and_large_batches(tmp_path: Any, rows: int) -> Non
     as on the Arrow path, nulls skipped, capped at ``MAX_TOKENS``."""
     from types import SimpleNamespace
 
-    from gateway.query.subjects import MAX_TOKENS, SubjectTokens, subject_token
+    from gateway.enforcement.query.subjects import MAX_TOKENS, SubjectTokens, subject_token
 
     tokens = SubjectTokens(SimpleNamespace(settings=SimpleNamespace(home=tmp_path)))  # type: ignore[arg-type]
     ids = [None if i % 7 == 3 else f"43010219900307{i % 50:04d}" for i in range(rows)]

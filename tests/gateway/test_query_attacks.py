@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.masking import derive_case_key, hash_token, load_mask_secret
+from gateway.enforcement.masking import derive_case_key, hash_token, load_mask_secret
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from gateway.query.slots import SourceBusy, StreamSlots, TooManyStreams
+from gateway.enforcement.query.slots import SourceBusy, StreamSlots, TooManyStreams
 
 
 def test_a_user_over_their_share_is_429_and_others_still_get_slots() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.base import AdapterLimits, SourceConfig
 from catalog.errors import BadRequest, Forbidden
-from gateway.registration.targets import EffectiveTarget, effective_target, stored_target
-from gateway.settings import load_settings
+from gateway.core.settings import load_settings
+from gateway.enforcement.sources.targets import EffectiveTarget, effective_target, stored_target
 
 
 def target(kind: str, settings: dict[str, object], secret: str | None = None) -> EffectiveTarget:

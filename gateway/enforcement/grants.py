@@ -1,0 +1,78 @@
+"""The grants enforcement honours: approved, unexpired access requests, read as the
+policy input wants them. Stewardship writes requests (``gateway.stewardship.grants``);
+enforcement only reads what they became."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from catalog.access_requests import AccessRequest
+from policies.inputs import grant_input
+
+
+def active_grants(
+    *,
+    conn: Connection,
+    subject: str,
+    dataset_id: str,
+    now: datetime,
+    purpose: str | None,
+    case_ref: str | None,
+) -> list[dict[str, Any]]:
+    """Approved, unexpired grants of one user on one dataset for this purpose and case,
+    as the policy input wants. A grant is approved for a case: it never unmasks data
+    under another case reference or purpose (data used within its stated scope)."""
+    rows = approved_grant_rows(
+        conn=conn, subject=subject, dataset_id=dataset_id, purpose=purpose, case_ref=case_ref
+    )
+    return unexpired_grants(rows, now)
+
+
+def approved_grant_rows(
+    *, conn: Connection, subject: str, dataset_id: str, purpose: str | None,
+    case_ref: str | None,
+) -> tuple[Any, ...]:  # fmt: skip
+    """The approved requests themselves, whatever their expiry: what may be cached until
+    the catalog generation moves (expiry is checked against the clock on every use)."""
+    # Core rows, not ORM objects: this runs whenever the catalog changed
+    table = AccessRequest.__table__.c
+    stmt = select(
+        table.id, table.dataset_id, table.fields, table.approvals, table.status,
+        table.requester, table.expires_at,
+    ).where(
+        table.requester == subject,
+        table.dataset_id == dataset_id,
+        table.status == "approved",
+        table.purpose == (purpose or ""),
+        table.case_ref == (case_ref or ""),
+    )
+    return tuple(conn.execute(stmt).all())
+
+
+def unexpired_grants(rows: tuple[Any, ...], now: datetime) -> list[dict[str, Any]]:
+    grants = []
+    for request in rows:
+        expires = request.expires_at
+        if expires is None:
+            continue
+        if expires.tzinfo is None:  # SQLite drops the zone; we always store UTC
+            expires = expires.replace(tzinfo=now.tzinfo)
+        if expires <= now:
+            continue
+        grants.append(_grant(request, expires))
+    return grants
+
+
+def _grant(request: Any, expires: datetime) -> dict[str, Any]:
+    return grant_input(
+        id=str(request.id),
+        dataset=request.dataset_id,
+        fields=request.fields,
+        expires_at=expires,
+        approvals=[a["by"] for a in request.approvals],
+        status=request.status,
+        requester=request.requester,
+    )

@@ -1,0 +1,12 @@
+"""Masking of Arrow data, vectorised: the methods of ``catalog.classification.MaskMethod``.
+
+``mask_batch(batch, {column: method}, hash_key=derive_case_key(load_mask_secret(home),
+case_ref))`` is what the broker calls; ``hash_token`` gives the token of one value, to
+compare a ``tk_`` filter value with a masked column.
+"""
+
+from gateway.enforcement.masking.apply import mask_array, mask_batch
+from gateway.enforcement.masking.secret import derive_case_key, load_mask_secret
+from gateway.enforcement.masking.tokens import hash_token
+
+__all__ = ["derive_case_key", "hash_token", "load_mask_secret", "mask_array", "mask_batch"]

@@ -1,0 +1,63 @@
+"""Opening a registered source: decrypt its secret, build its config, check its target,
+apply limits.
+
+The query broker (``gateway.enforcement.sources.pool``), introspection and schema refresh all come
+through ``open_source_adapter``, so the secret is decrypted in one place, bound
+(associated data) to the source id it was stored for, and every connection passes the
+same target checks as registration (``gateway.enforcement.sources.guard``: network guard, the
+gateway's own databases, ownership) and is pinned to the address that was checked.
+"""
+
+from __future__ import annotations
+
+from adapters.base import AdapterLimits, SourceAdapter, SourceConfig
+from adapters.registry import open_adapter
+from catalog.errors import Unavailable
+from catalog.models import Source
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.enforcement.sources.guard import checked_target, pinned_config
+
+
+def limits_from_settings(settings: Settings) -> AdapterLimits:
+    """The adapter bounds configured for this gateway process. ``http_allow_hosts``
+    carries the network guard's allow-list for every network kind (HTTP, PostgreSQL,
+    MySQL/MariaDB): ``SLUICE_SOURCE_ALLOW_HOSTS`` with ``SLUICE_HTTP_ALLOW_HOSTS``."""
+    return AdapterLimits(
+        statement_timeout_s=settings.statement_timeout_s,
+        max_rows=settings.source_max_rows,
+        file_roots=tuple(str(p) for p in settings.effective_file_roots),
+        http_allow_hosts=tuple(settings.effective_source_allow_hosts),
+    )
+
+
+def secret_aad(source_id: str) -> bytes:
+    """Associated data binding a stored secret to its source row."""
+    return f"source:{source_id}".encode()
+
+
+def source_config(*, services: Services, source: Source) -> SourceConfig:
+    """The adapter's view of ``source`` with its secret decrypted (keep it in memory only)."""
+    secret: str | None = None
+    if source.secret_ciphertext is not None:
+        if services.keyring is None or source.secret_key_id is None:
+            raise Unavailable(f"the secret of source {source.id} cannot be decrypted")
+        secret = services.keyring.decrypt(
+            source.secret_ciphertext, source.secret_key_id, aad=secret_aad(source.id)
+        )
+    return SourceConfig(kind=source.kind, settings=dict(source.settings or {}), secret=secret)
+
+
+def open_source_adapter(*, services: Services, source: Source) -> SourceAdapter:
+    """An adapter for a registered source, its target checked now (DNS and files may
+    have changed since registration) and its connection pinned; the caller closes it."""
+    config = source_config(services=services, source=source)
+    limits = limits_from_settings(services.settings)
+    with services.sessions() as session:
+        row = session.get(Source, source.id)
+        department = row.department if row is not None else source.department
+        target = checked_target(
+            session=session, settings=services.settings, limits=limits,
+            department=department or "", source_id=source.id, config=config,
+        )  # fmt: skip
+    return open_adapter(pinned_config(config, target), limits)

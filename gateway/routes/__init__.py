@@ -1,1 +1,0 @@
-"""Thin FastAPI routers, one module per resource; ``gateway.app`` mounts them all."""

@@ -1,0 +1,149 @@
+"""Access requests: ask, approve (by someone else), reject, revoke; active grants.
+
+Functions change rows in the session without flushing: the route appends the audit
+event first and then commits, so no write lock is held while the audit store writes.
+
+Checks and balances live here and are re-checked by the Rego policy: an approver is
+never the requester, nobody approves twice, and releasing L4 fields needs two
+different stewards of the owning department.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from catalog.access_requests import AccessRequest, new_request_id
+from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
+from catalog.models import Dataset
+from policies.decision import UserContext
+
+MAX_DAYS = 90
+
+
+def required_approvals(dataset: Dataset, fields: list[str]) -> int:
+    """Two stewards for anything at L4 (dataset or field), one otherwise."""
+    levels = {f.name: f.level for f in dataset.fields}
+    if dataset.level == "L4" or any(levels.get(name) == "L4" for name in fields):
+        return 2
+    return 1
+
+
+def create_request(
+    *,
+    session: Session,
+    user: UserContext,
+    dataset: Dataset,
+    fields: list[str],
+    purpose: str,
+    case_ref: str,
+    justification: str,
+    days: int,
+) -> AccessRequest:
+    known = {f.name for f in dataset.fields}
+    unknown = sorted(set(fields) - known)
+    if not fields:
+        raise BadRequest("name at least one field to request")
+    if unknown:
+        raise BadRequest(f"unknown fields for {dataset.id}: {', '.join(unknown)}", fields=unknown)
+    if not 1 <= days <= MAX_DAYS:
+        raise BadRequest(f"days must be between 1 and {MAX_DAYS}")
+    if purpose not in (dataset.allowed_purposes or []):
+        raise BadRequest(
+            f"purpose {purpose!r} is not allowed for {dataset.id}",
+            allowed_purposes=list(dataset.allowed_purposes or []),
+        )
+    if not case_ref.strip():
+        raise BadRequest("a case reference is required")
+    if not justification.strip():
+        raise BadRequest("a justification is required")
+    request = AccessRequest(
+        id=new_request_id(),
+        requester=user.subject,
+        dataset_id=dataset.id,
+        department=dataset.department,
+        fields=sorted(set(fields)),
+        purpose=purpose,
+        case_ref=case_ref,
+        justification=justification,
+        days=days,
+        status="pending",
+        required_approvals=required_approvals(dataset, fields),
+        approvals=[],
+    )
+    session.add(request)
+    return request
+
+
+def get_request(*, session: Session, request_id: str) -> AccessRequest:
+    request = session.get(AccessRequest, request_id)
+    if request is None:
+        raise NotFound(f"no access request {request_id}")
+    return request
+
+
+def list_requests(
+    *, session: Session, user: UserContext, approver_departments: list[str]
+) -> list[AccessRequest]:
+    """The caller's own requests plus those they may decide on."""
+    clauses = [AccessRequest.requester == user.subject]
+    if approver_departments:
+        clauses.append(AccessRequest.department.in_(approver_departments))
+    stmt = select(AccessRequest).where(or_(*clauses)).order_by(AccessRequest.id.desc())
+    return list(session.scalars(stmt))
+
+
+def approve(
+    *, session: Session, approver: UserContext, request: AccessRequest, now: datetime
+) -> AccessRequest:
+    _check_decider(approver, request)
+    if request.status != "pending":
+        raise Conflict(f"access request {request.id} is {request.status}, not pending")
+    if any(a["by"] == approver.subject for a in request.approvals):
+        raise Forbidden("you have already approved this request; a second steward must approve")
+    approvals = [*request.approvals, {"by": approver.subject, "at": now.isoformat()}]
+    request.approvals = approvals
+    if len({a["by"] for a in approvals}) >= request.required_approvals:
+        request.status = "approved"
+        request.approved_at = now
+        request.expires_at = now + timedelta(days=request.days)
+        request.decided_by = approver.subject
+    return request
+
+
+def reject(
+    *, session: Session, approver: UserContext, request: AccessRequest, reason: str
+) -> AccessRequest:
+    _check_decider(approver, request)
+    if request.status != "pending":
+        raise Conflict(f"access request {request.id} is {request.status}, not pending")
+    request.status = "rejected"
+    request.decided_by = approver.subject
+    request.reason = reason
+    return request
+
+
+def revoke(
+    *, session: Session, actor: UserContext, request: AccessRequest, reason: str
+) -> AccessRequest:
+    """A steward of the owning department (or the requester) ends a grant early."""
+    if actor.subject != request.requester:
+        _check_department(actor, request)
+    if request.status not in ("approved", "pending"):
+        raise Conflict(f"access request {request.id} is {request.status}")
+    request.status = "revoked"
+    request.reason = reason
+    return request
+
+
+def _check_department(actor: UserContext, request: AccessRequest) -> None:
+    if "admin" not in actor.roles and actor.department != request.department:
+        raise Forbidden(f"only stewards of {request.department} decide on this request")
+
+
+def _check_decider(approver: UserContext, request: AccessRequest) -> None:
+    if approver.subject == request.requester:
+        raise Forbidden("separation of duties: you cannot decide on your own request")
+    _check_department(approver, request)

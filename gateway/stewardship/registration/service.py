@@ -1,0 +1,304 @@
+"""Registering, editing, listing and introspecting sources (keyword-only service functions).
+
+Order in ``register_source``/``update_source`` matters: permission, static validation,
+the effective-target checks on the merged settings and secret
+(``gateway.enforcement.sources.guard``), a live connection test pinned to the checked address,
+and only then encryption and the row; the audit event records the effective target.
+The functions never commit — the caller's unit of work does — so a failure at any step
+leaves nothing saved. Error messages from adapters are scrubbed of the secret once more
+here (defence in depth: the adapters already scrub).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters import registry
+from adapters.base import ObjectInfo, SourceAdapter, SourceConfig
+from adapters.redaction import scrub
+from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
+from catalog.models import Department, Source
+from catalog.suggestions import suggest
+from gateway.core.services import Services
+from gateway.enforcement.sources.connect import (
+    limits_from_settings,
+    open_source_adapter,
+    secret_aad,
+    source_config,
+)
+from gateway.enforcement.sources.guard import checked_target, pinned_config
+from gateway.enforcement.sources.targets import EffectiveTarget
+from gateway.stewardship.registration.access import emit, require_reader, require_steward
+from gateway.stewardship.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
+from policies.decision import UserContext
+
+__all__ = [
+    "get_source",
+    "introspect",
+    "list_sources",
+    "open_source_adapter",
+    "register_source",
+    "update_source",
+]
+
+MAX_INTROSPECT_OBJECTS = 200
+SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "api_key", "apikey"})
+
+
+def _plain(secret: SecretStr | str | None) -> str | None:
+    if isinstance(secret, SecretStr):
+        return secret.get_secret_value() or None
+    return secret or None
+
+
+def _refuse_secrets_in_settings(settings: dict[str, Any]) -> None:
+    for key in settings:
+        if key.lower().replace("-", "_") in SECRET_KEYS:
+            raise BadRequest(f"settings.{key} looks like a secret; pass it as `secret`")
+
+
+@contextmanager
+def scrubbed(secret: str | None) -> Iterator[None]:
+    """Re-raise any failure with the secret removed from its message; driver errors
+    that escaped an adapter become ``SourceFailed`` (never a 500 with a DSN in it)."""
+    try:
+        yield
+    except SluiceError as exc:
+        exc.message = scrub(exc.message, [secret])
+        exc.args = (exc.message,)
+        exc.details = {k: scrub(str(v), [secret]) for k, v in exc.details.items()}
+        raise
+    except Exception as exc:
+        raise SourceFailed(
+            f"source connection failed: {scrub(f'{type(exc).__name__}: {exc}', [secret])}"
+        ) from None
+
+
+def _check_and_test(
+    *, session: Session, services: Services, department: str, source_id: str,
+    config: SourceConfig,
+) -> tuple[str, dict[str, Any] | None]:  # fmt: skip
+    """Check the effective target (``gateway.enforcement.sources.guard``), connect to it (pinned)
+    and list objects; return the redacted display form and the target's audit record."""
+    limits = limits_from_settings(services.settings)
+    with scrubbed(config.secret):
+        target: EffectiveTarget | None = checked_target(
+            session=session, settings=services.settings, limits=limits,
+            department=department, source_id=source_id, config=config,
+        )  # fmt: skip
+        pinned = pinned_config(config, target)
+        registry.validate_config(pinned, limits)
+        adapter = registry.open_adapter(pinned, limits)
+        try:
+            adapter.test_connection()
+        finally:
+            adapter.close()
+        record = target.as_record() if target is not None else None
+        return scrub(registry.redact(config), [config.secret]), record
+
+
+def _require_keyring(services: Services, secret: str | None) -> None:
+    if secret is not None and services.keyring is None:
+        raise SourceFailed("no keyring is configured; secrets cannot be stored")
+
+
+def _store_secret(
+    *, session: Session, services: Services, source: Source, secret: str | None
+) -> None:
+    if secret is None:
+        source.secret_ciphertext, source.secret_key_id = None, None
+        return
+    source.secret_ciphertext, source.secret_key_id = services.keyring.encrypt(
+        secret, aad=secret_aad(source.id), session=session
+    )
+
+
+def register_source(
+    *,
+    session: Session,
+    services: Services,
+    user: UserContext,
+    source_id: str,
+    department: str,
+    kind: str,
+    display_name: str,
+    settings: dict[str, Any],
+    secret: SecretStr | str | None = None,
+) -> Source:
+    """Register a source after a successful live connection test; nothing is added to
+    the session unless every step succeeded."""
+    require_steward(services=services, user=user, department=department, action="source:register")
+    if session.get(Department, department) is None:
+        raise BadRequest(f"unknown department {department!r}")
+    if session.get(Source, source_id) is not None:
+        raise Conflict(f"a source {source_id!r} already exists")
+    _refuse_secrets_in_settings(settings)
+    plain = _plain(secret)
+    config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
+    redacted, target = _check_and_test(
+        session=session, services=services, department=department, source_id=source_id,
+        config=config,
+    )  # fmt: skip
+    _require_keyring(services, plain)
+    emit(
+        services=services,
+        user=user,
+        event_type="source.registered",
+        resource=f"source:{source_id}",
+        department=department,
+        details={"kind": kind, "redacted": redacted, "target": target},
+    )
+    source = Source(
+        id=source_id,
+        department=department,
+        kind=kind,
+        display_name=display_name,
+        settings=dict(settings),
+        redacted=redacted,
+        created_by=user.subject,
+    )
+    _store_secret(session=session, services=services, source=source, secret=plain)
+    session.add(source)
+    session.flush()
+    return source
+
+
+def update_source(
+    *,
+    session: Session,
+    services: Services,
+    user: UserContext,
+    source_id: str,
+    display_name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    secret: SecretStr | str | None = None,
+) -> Source:
+    """Change a source's name, settings or secret; a changed connection is tested
+    before anything is written."""
+    source = load_source(session, source_id)
+    require_steward(
+        services=services, user=user, department=source.department, action="source:edit"
+    )
+    changed: list[str] = []
+    redacted = source.redacted
+    target: dict[str, Any] | None = None
+    new_settings = dict(source.settings if settings is None else settings)
+    plain = _plain(secret)
+    if settings is not None or plain is not None:
+        _refuse_secrets_in_settings(new_settings)
+        current = (
+            plain if plain is not None else source_config(services=services, source=source).secret
+        )
+        # the merged settings and secret, checked as a registration is
+        redacted, target = _check_and_test(
+            session=session, services=services, department=source.department,
+            source_id=source_id,
+            config=SourceConfig(kind=source.kind, settings=new_settings, secret=current),
+        )  # fmt: skip
+        changed += [
+            name for name, given in (("settings", settings), ("secret", plain)) if given is not None
+        ]
+    if display_name is not None and display_name != source.display_name:
+        changed.append("display_name")
+    _require_keyring(services, plain)
+    emit(
+        services=services,
+        user=user,
+        event_type="source.updated",
+        resource=f"source:{source_id}",
+        department=source.department,
+        details={"changed": changed, "redacted": redacted, "target": target},
+    )
+    source.redacted = redacted
+    source.settings = new_settings
+    if display_name is not None:
+        source.display_name = display_name
+    if plain is not None:
+        _store_secret(session=session, services=services, source=source, secret=plain)
+    session.flush()
+    return source
+
+
+def load_source(session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"no source {source_id!r}")
+    return source
+
+
+def get_source(*, session: Session, user: UserContext, source_id: str) -> Source:
+    source = load_source(session, source_id)
+    require_reader(user=user, department=source.department)
+    return source
+
+
+def list_sources(*, session: Session, user: UserContext) -> list[Source]:
+    """A steward sees their department's sources; an admin sees all."""
+    query = select(Source).order_by(Source.id)
+    if "admin" not in user.roles:
+        if "steward" not in user.roles or not user.department:
+            require_reader(user=user, department="any")
+        query = query.where(Source.department == user.department)
+    return list(session.scalars(query))
+
+
+def columns_of(adapter: SourceAdapter, obj: ObjectInfo, services: Services) -> list[ColumnProposal]:
+    rows = limits_from_settings(services.settings).sample_rows
+    sample = adapter.sample(obj.name, rows=rows)
+    columns = []
+    for column in obj.columns:
+        values = (
+            sample.column(column.name).to_pylist() if column.name in sample.column_names else []
+        )
+        found = suggest(column.name, column.type, values)
+        columns.append(
+            ColumnProposal(
+                name=column.name,
+                type=column.type,
+                suggestion=SuggestionOut(**found.to_dict()),
+            )
+        )
+    return columns
+
+
+def introspect(
+    *,
+    session: Session,
+    services: Services,
+    user: UserContext,
+    source_id: str,
+    objects: list[str] | None = None,
+) -> list[ObjectProposal]:
+    """The source's objects with columns, types and a classification proposal per
+    column from a bounded sample (``AdapterLimits.sample_rows`` rows per object)."""
+    source = load_source(session, source_id)
+    require_steward(
+        services=services, user=user, department=source.department, action="source:edit"
+    )
+    secret = source_config(services=services, source=source).secret
+    with scrubbed(secret):
+        adapter = open_source_adapter(services=services, source=source)
+        try:
+            found = adapter.list_objects()
+            if objects is not None:
+                missing = sorted(set(objects) - {o.name for o in found})
+                if missing:
+                    raise NotFound(f"source {source_id} has no object(s) {', '.join(missing)}")
+                found = [o for o in found if o.name in set(objects)]
+            if len(found) > MAX_INTROSPECT_OBJECTS:
+                raise BadRequest(
+                    f"source {source_id} has {len(found)} objects; name at most "
+                    f"{MAX_INTROSPECT_OBJECTS} in `objects`"
+                )
+            return [
+                ObjectProposal(name=o.name, kind=o.kind, columns=columns_of(adapter, o, services))
+                for o in found
+            ]
+        finally:
+            adapter.close()

@@ -1,0 +1,101 @@
+"""The user store as each request sees it: identity is read fresh, not from the token.
+
+A token says *who* the caller is (its subject); what they may do — department,
+clearance, jurisdiction, roles, whether the account is active — is what the user store
+(the ``users`` table and casbin's assignments) says now. So a downgrade, a narrowed
+jurisdiction, a revoked role or a suspension governs the very next request, whatever
+token the caller still holds (embedded tokens live up to 7 days).
+
+Cost: one read of the catalog generation per request. ``users`` and ``casbin_rule``
+bump it in the same transaction as any change (triggers, migration 0008, so an
+operator's SQL edit counts too); a subject's identity is loaded only when the
+generation moved since it was cached (``GenerationCache``, as catalog entries are).
+
+Order of evaluation: reserved subject (``admin``, ``role:…``) → generation → stored
+identity → status. A subject missing from the store is refused (401) for the embedded
+issuer and for an OIDC provider alike: the provider authenticates, the store
+authorises, and an admin provisions users (``PUT /api/v1/admin/users/{subject}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, select, text
+
+from catalog.classification import Level
+from catalog.errors import AccountDisabled, Unauthenticated
+from catalog.models import User
+from gateway.enforcement.query.entries import GenerationCache, catalog_generation
+from policies.decision import UserContext
+from policies.rbac import ROLE_PREFIX, Authorizer, is_reserved_subject
+
+ACTIVE = "active"
+STATUSES = (ACTIVE, "disabled")
+_LEVELS = frozenset(level.value for level in Level)
+_U = User.__table__.c
+_ROLES_SQL = text("SELECT v1 FROM casbin_rule WHERE ptype = 'g' AND v0 = :s")
+
+
+@dataclass(frozen=True)
+class StoredIdentity:
+    """A user as the store holds them, shared between requests (read-only)."""
+
+    context: UserContext
+    status: str
+
+
+def _text_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str))
+
+
+def load_identity(conn: Connection, subject: str) -> StoredIdentity | None:
+    """The user's attributes and role names in two small reads (None if unknown).
+    Values a hand edit may have garbled fall to least privilege."""
+    row = conn.execute(
+        select(_U.department, _U.clearance, _U.jurisdiction, _U.status).where(_U.subject == subject)
+    ).first()
+    if row is None:
+        return None
+    held = conn.execute(_ROLES_SQL, {"s": subject}).scalars()  # no ORM model for casbin
+    roles = sorted({r.removeprefix(ROLE_PREFIX) for r in held if isinstance(r, str)
+                    and r.startswith(ROLE_PREFIX)})  # fmt: skip
+    clearance = row.clearance if row.clearance in _LEVELS else Level.L1.value
+    context = UserContext(
+        subject=subject,
+        department=row.department or None,
+        roles=tuple(roles),
+        clearance=clearance,
+        jurisdiction=_text_list(row.jurisdiction),
+    )
+    return StoredIdentity(context=context, status=str(row.status or ""))
+
+
+class IdentityDirectory:
+    """Maps an authenticated subject to the identity that governs this request."""
+
+    def __init__(self, *, engine: Engine, authorizer: Authorizer, maxsize: int = 4096) -> None:
+        # reads only: autocommit spares the BEGIN/ROLLBACK round trips
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._authorizer = authorizer
+        self._cache: GenerationCache[str, StoredIdentity | None] = GenerationCache(maxsize)
+
+    def resolve(self, token_user: UserContext) -> UserContext:
+        """The caller's current identity; ``Unauthenticated`` (401) for a reserved or
+        unknown subject, ``AccountDisabled`` (403) for a disabled account. Blocking
+        (a database read): call from the thread pool."""
+        subject = token_user.subject
+        if is_reserved_subject(subject):
+            raise Unauthenticated("invalid token: reserved subject")
+        with self._reader.connect() as conn:
+            generation = catalog_generation(conn)
+            stored = self._cache.get(generation, subject, lambda: load_identity(conn, subject))
+        # role assignments moved with the generation: casbin re-reads before it answers
+        self._authorizer.sync(generation)
+        if stored is None:
+            raise Unauthenticated("unknown user: ask an administrator to provision it")
+        if stored.status != ACTIVE:
+            raise AccountDisabled("this account is disabled")
+        return stored.context

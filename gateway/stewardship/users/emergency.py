@@ -1,0 +1,138 @@
+"""Emergency response: a security officer (or an admin) suspends a user, freezes a
+catalog entry, or revokes every grant of a user; lifting a suspension or a freeze needs
+an admin who is not the one who imposed it (two people, both on record).
+
+A suspension is the status ``suspended`` with who, why and when: the identity directory
+refuses any status but ``active`` on the very next request, whatever token the user
+holds. A freeze is ``datasets.frozen_at``: the broker refuses the entry's next query and
+every comparison side on it (``dataset_frozen``, on record as ``query.denied``). Both
+tables bump the catalog generation, so every process sees the change at once.
+
+These functions change the session only; the route writes the audit event and commits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.access_requests import AccessRequest
+from catalog.errors import Conflict, Forbidden, NotFound
+from catalog.models import Dataset, User
+from gateway.stewardship.users.directory import ACTIVE
+from policies.decision import UserContext
+
+SUSPENDED = "suspended"
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def get_user(session: Session, subject: str) -> User:
+    user = session.get(User, subject)
+    if user is None:
+        raise NotFound(f"no user {subject!r}")
+    return user
+
+
+def get_dataset(session: Session, dataset_id: str) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"no dataset {dataset_id!r}")
+    return dataset
+
+
+def suspend(*, session: Session, officer: UserContext, subject: str, reason: str) -> User:
+    if _same(subject, officer.subject):
+        raise Forbidden("separation of duties: you cannot suspend your own account")
+    user = get_user(session, subject)
+    if user.status == SUSPENDED:
+        raise Conflict(f"user {subject!r} is already suspended")
+    if (user.status or ACTIVE) != ACTIVE:
+        raise Conflict(f"user {subject!r} is {user.status}: already refused")
+    user.status = SUSPENDED
+    user.suspended_by = officer.subject
+    user.suspended_reason = reason
+    user.suspended_at = datetime.now(UTC)
+    return user
+
+
+def unsuspend(*, session: Session, admin: UserContext, subject: str) -> tuple[User, str | None]:
+    """Back to ``active``; returns the user and who had suspended them."""
+    user = get_user(session, subject)
+    if user.status != SUSPENDED:
+        raise Conflict(f"user {subject!r} is not suspended")
+    if _same(user.suspended_by, admin.subject) or _same(subject, admin.subject):
+        raise Forbidden("separation of duties: another admin must lift this suspension",
+                        suspended_by=user.suspended_by)  # fmt: skip
+    by = user.suspended_by
+    user.status = ACTIVE
+    user.suspended_by = user.suspended_reason = None
+    user.suspended_at = None
+    return user, by
+
+
+def freeze(*, session: Session, officer: UserContext, dataset_id: str, reason: str) -> Dataset:
+    dataset = get_dataset(session, dataset_id)
+    if dataset.frozen_at is not None:
+        raise Conflict(f"dataset {dataset_id!r} is already frozen")
+    dataset.frozen_at = datetime.now(UTC)
+    dataset.frozen_by = officer.subject
+    dataset.frozen_reason = reason
+    return dataset
+
+
+def unfreeze(
+    *, session: Session, admin: UserContext, dataset_id: str
+) -> tuple[Dataset, str | None]:
+    """Lift the freeze; returns the entry and who had frozen it."""
+    dataset = get_dataset(session, dataset_id)
+    if dataset.frozen_at is None:
+        raise Conflict(f"dataset {dataset_id!r} is not frozen")
+    if _same(dataset.frozen_by, admin.subject):
+        raise Forbidden("separation of duties: another admin must lift this freeze",
+                        frozen_by=dataset.frozen_by)  # fmt: skip
+    by = dataset.frozen_by
+    dataset.frozen_at = None
+    dataset.frozen_by = dataset.frozen_reason = None
+    return dataset, by
+
+
+def revoke_grants(
+    *, session: Session, officer: UserContext, subject: str, reason: str
+) -> list[AccessRequest]:
+    """Every approved grant of ``subject`` ends now (status ``revoked``)."""
+    get_user(session, subject)
+    grants = list(session.scalars(
+        select(AccessRequest).where(AccessRequest.requester == subject,
+                                    AccessRequest.status == "approved")
+        .order_by(AccessRequest.id)
+    ))  # fmt: skip
+    for grant in grants:
+        grant.status = "revoked"
+        grant.reason = f"emergency revocation by {officer.subject}: {reason}"
+    return grants
+
+
+def describe_user(user: User) -> dict[str, Any]:
+    return {
+        "subject": user.subject,
+        "status": user.status or ACTIVE,
+        "suspended_by": user.suspended_by,
+        "suspended_reason": user.suspended_reason,
+        "suspended_at": user.suspended_at.isoformat() if user.suspended_at else None,
+    }
+
+
+def describe_dataset(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "id": dataset.id,
+        "frozen": dataset.frozen_at is not None,
+        "frozen_by": dataset.frozen_by,
+        "frozen_reason": dataset.frozen_reason,
+        "frozen_at": dataset.frozen_at.isoformat() if dataset.frozen_at else None,
+    }

@@ -1,0 +1,124 @@
+"""Administer users: attributes (department, clearance, jurisdiction, status, own-ID
+token) and role assignments. Roles live in casbin (what authorises calls); the users row
+keeps a copy for tokens minted by the embedded issuer. Every request reads the store
+afresh (``gateway.stewardship.users.directory``), so a change here governs the next request.
+
+Subjects never spell a role (``admin``, ``Security_Officer``…), ``*`` or the ``role:``
+namespace: ``policies.rbac.is_reserved_subject`` refuses them, in any case.
+
+A user's own resident ID number is never stored: only its keyed token (the same HMAC
+the audit trail uses for "who looked up whom"), so a user pulling their own records
+shows up as equal tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from catalog.classification import Level
+from catalog.errors import BadRequest, Forbidden, NotFound
+from catalog.models import Department, User
+from gateway.core.services import Services
+from gateway.enforcement.query.subjects import subject_token
+from gateway.stewardship.users.directory import ACTIVE, STATUSES
+from policies.rbac import is_reserved_subject
+
+
+def list_users(*, session: Session, services: Services) -> list[dict[str, Any]]:
+    users = session.scalars(select(User).order_by(User.subject))
+    return [describe(services=services, user=u) for u in users]
+
+
+def describe(*, services: Services, user: User) -> dict[str, Any]:
+    return {
+        "subject": user.subject,
+        "display_name": user.display_name,
+        "department": user.department,
+        "clearance": user.clearance,
+        "jurisdiction": list(user.jurisdiction or []),
+        "roles": [
+            {"role": r, "domain": d} for r, d in services.authorizer.roles_of(user.subject)
+        ],
+        "status": user.status or ACTIVE,
+        "has_id_number": user.id_number_hash is not None,
+    }
+
+
+def get_user(*, session: Session, subject: str) -> User:
+    user = session.get(User, subject)
+    if user is None:
+        raise NotFound(f"no user {subject!r}")
+    return user
+
+
+def upsert_user(
+    *,
+    session: Session,
+    subject: str,
+    display_name: str,
+    department: str | None,
+    clearance: str,
+    jurisdiction: list[str],
+    status: str | None = None,
+) -> User:
+    """Create or update; ``status`` None keeps the current one (``active`` when new)."""
+    if is_reserved_subject(subject):
+        raise BadRequest(f"{subject!r} is reserved (a role name, '*' or 'role:…')")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+    if clearance not in {level.value for level in Level}:
+        raise BadRequest("clearance must be one of L1, L2, L3, L4")
+    if department is not None and session.get(Department, department) is None:
+        raise BadRequest(f"unknown department {department!r}")
+    bad = [p for p in jurisdiction if not p.isdigit() and p != ""]
+    if bad:
+        raise BadRequest(f"jurisdiction prefixes are region-code digits: {bad}")
+    user = session.get(User, subject)
+    if user is None:
+        user = User(subject=subject, roles=[], status=ACTIVE)
+        session.add(user)
+    if status is not None and user.status == "suspended" and status != user.status:
+        # an officer's suspension is lifted by unsuspend (another admin), on record
+        raise Forbidden(f"{subject!r} is suspended: POST /api/v1/users/{subject}/unsuspend")
+    if status is not None:
+        user.status = status
+    user.display_name = display_name
+    user.department = department
+    user.clearance = clearance
+    user.jurisdiction = list(jurisdiction)
+    return user
+
+
+def assign_role(
+    *, session: Session, services: Services, subject: str, role: str, domain: str
+) -> User:
+    user = get_user(session=session, subject=subject)
+    services.authorizer.assign(subject=subject, role=role, domain=domain)
+    user.roles = sorted({*(user.roles or []), role})
+    return user
+
+
+def unassign_role(
+    *, session: Session, services: Services, subject: str, role: str, domain: str
+) -> User:
+    user = get_user(session=session, subject=subject)
+    services.authorizer.unassign(subject=subject, role=role, domain=domain)
+    still = {r for r, _ in services.authorizer.roles_of(subject)}
+    user.roles = sorted(still)
+    return user
+
+
+def set_id_number(*, session: Session, services: Services, subject: str, id_number: str) -> User:
+    """Record the user's own ID number as its keyed token (checksum-validated)."""
+    user = get_user(session=session, subject=subject)
+    try:
+        number = ric.validate(id_number)
+    except ValidationError:
+        raise BadRequest("not a valid resident ID number") from None
+    user.id_number_hash = subject_token(services.settings.home, number)
+    return user

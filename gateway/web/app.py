@@ -1,0 +1,78 @@
+"""``create_app``: builds the FastAPI application; no work happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
+
+from gateway.core.logs import configure_logging
+from gateway.core.services import Services
+from gateway.core.settings import Settings, load_settings
+from gateway.enforcement.comparison.service import Comparer
+from gateway.enforcement.query.broker import Broker
+from gateway.stewardship.users.directory import IdentityDirectory
+from gateway.web.body_limit import BodyLimit
+from gateway.web.errors import install_error_handlers
+from gateway.web.routes import (
+    access_requests,
+    audit,
+    auth,
+    catalog,
+    comparisons,
+    datasets,
+    emergency,
+    sources,
+    users,
+    witness,
+)
+from gateway.web.text_guard import refuse_unstorable_text
+from gateway.wiring.container import build_services
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or (services.settings if services else load_settings())
+    configure_logging(env=settings.env, level=settings.log_level)
+    owns_services = services is None
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # queries still streaming are recorded as aborted, then the source pools close
+        _app.state.broker.close()
+        if owns_services:
+            # flush the audit writer and sign a final checkpoint (truncation detection);
+            # services passed in are closed by whoever built them
+            services.close()
+
+    # /docs and /redoc with their assets served from this process (fastapi-offline): the
+    # default pages load Swagger UI from a CDN and are blank on an offline network
+    app = FastAPIOffline(
+        lifespan=lifespan,
+        title="Sluice",
+        version="0.1.0",
+        description="Secure data-sharing gateway and governed data catalog.",
+        dependencies=[Depends(refuse_unstorable_text)],  # NUL / lone surrogates: 400
+    )
+    app.state.services = services
+    app.state.identities = IdentityDirectory(engine=services.engine,
+                                             authorizer=services.authorizer)  # fmt: skip
+    app.state.broker = Broker(services)
+    app.state.comparer = Comparer(app.state.broker)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, Any]:
+        # a sealed audit trail (chain disagrees with its witnesses) stops data endpoints
+        sealed = bool(services.audit is not None and services.audit.seal.sealed)
+        return {"status": "sealed" if sealed else "ok", "sealed": sealed}
+
+    for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users,
+                   witness, emergency):  # fmt: skip
+        app.include_router(module.router)
+    return app

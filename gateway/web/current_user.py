@@ -1,0 +1,49 @@
+"""FastAPI dependency ``current_user``: every protected route depends on it.
+
+Two steps, in this order: the token says who the caller is (authentication), then the
+user store says what they are now (``gateway.stewardship.users.directory``: department, clearance,
+jurisdiction, roles, status) — the token's own attribute claims never govern a request,
+so a downgrade or a suspension applies to the very next request.
+
+A token verified before (the common case: the same token comes with every request of a
+session) is looked up on the event loop — no I/O, no signature check. The store lookup
+reads the catalog generation (I/O), so it runs in the thread pool, together with the
+token validation when the token is new: one hop either way.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from catalog.errors import Unavailable
+from policies.decision import UserContext
+
+
+async def current_user(request: Request) -> UserContext:
+    """The authenticated caller; raises ``Unauthenticated`` (401) otherwise."""
+    authenticator = getattr(request.app.state.services, "authenticator", None)
+    if authenticator is None:
+        raise Unavailable("authentication is not configured")
+    directory = getattr(request.app.state, "identities", None)
+    if directory is None:
+        raise Unavailable("the user store is not configured")
+    header = request.headers.get("authorization")
+    known: UserContext | None = authenticator.authenticate_if_verified(header)
+
+    def resolve() -> UserContext:
+        token_user = known if known is not None else authenticator.authenticate(header)
+        request.state.token_user = token_user  # authenticated, even if the store refuses
+        return directory.resolve(token_user)  # type: ignore[no-any-return]
+
+    user: UserContext = await run_in_threadpool(resolve)
+    request.state.user = user
+    return user
+
+
+async def optional_user(request: Request) -> UserContext | None:
+    """The caller if they sent credentials (which must then be valid), else None:
+    for public pages that say more to a signed-in user."""
+    if not request.headers.get("authorization"):
+        return None
+    return await current_user(request)

@@ -1,0 +1,135 @@
+"""Every authenticated request that ends in an error is on record: ``request.refused``.
+
+The broker records the refusals it decides (role, quota, policy: ``query.denied``);
+everything else that stops an authenticated request — an unknown field, a body the
+validator rejects, a body too large, an unknown dataset, a policy-engine or database
+failure — never reached it, and an insider could probe unseen. The error handlers
+(``gateway.web.errors``) call ``record_refusal`` for every error response, so this is the
+one place, whatever raised:
+
+1. an error the broker already put on record (``SluiceError.audited``) is skipped;
+2. the caller is the identity the request resolved (``request.state.user``), else the
+   subject of a token that validated (``request.state.token_user`` — e.g. a disabled
+   account), else the ``Authorization`` header is validated here (a body rejected
+   before the route's dependencies ran); no valid token: not recorded in the trail
+   (anyone can send those) but logged, rate-limited, with client and path;
+3. the event holds status, error code, method, path, client and the *locations* of
+   validation problems — never the body, never the error text's echo of it (bounded,
+   control characters removed);
+4. if the audit trail refuses the append, the response is a 503: an error either way,
+   and the caller learns nothing went unrecorded silently (fail closed).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from catalog.errors import SluiceError, Unauthenticated, is_audited
+from gateway.enforcement.query.audit_events import actor
+from policies.decision import UserContext
+
+log = structlog.get_logger("sluice.refusals")
+
+RECORDED_PREFIX = "/api/v1/"
+MAX_TEXT = 200
+MAX_PROBLEMS = 10
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clean(text: str, limit: int = MAX_TEXT) -> str:
+    """Bounded, without control characters or lone surrogates (safe in any log)."""
+    return _CONTROL.sub("?", text[:limit])
+
+
+class _LogBudget:
+    """At most ``per_s`` unauthenticated-refusal log lines a second (a flood of bad
+    tokens must not flood the log)."""
+
+    def __init__(self, per_s: int = 20) -> None:
+        self._per_s = per_s
+        self._window = 0
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        now = int(time.monotonic())
+        with self._lock:
+            if now != self._window:
+                self._window, self._count = now, 0
+            self._count += 1
+            return self._count <= self._per_s
+
+
+_BUDGET = _LogBudget()
+
+
+async def _caller(request: Request) -> UserContext | None:
+    """Who sent this request, if a token of theirs validated (see the module doc)."""
+    user = getattr(request.state, "user", None) or getattr(request.state, "token_user", None)
+    if isinstance(user, UserContext):
+        return user
+    header = request.headers.get("authorization")
+    services = getattr(request.app.state, "services", None)
+    authenticator = getattr(services, "authenticator", None)
+    if not header or authenticator is None:
+        return None
+    try:
+        known = authenticator.authenticate_if_verified(header)
+        found = known or await run_in_threadpool(authenticator.authenticate, header)
+    except SluiceError:
+        return None
+    return found if isinstance(found, UserContext) else None
+
+
+async def record_refusal(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    exc: BaseException | None = None,
+    problems: list[list[str]] | None = None,
+) -> bool:
+    """Put an error response on record; False when the audit trail refused it (the
+    caller then answers 503)."""
+    path = request.url.path
+    if not path.startswith(RECORDED_PREFIX) or status < 400:
+        return True
+    if is_audited(exc) or is_audited(getattr(exc, "__cause__", None)):
+        return True
+    client = request.client.host if request.client else None
+    user = None if isinstance(exc, Unauthenticated) else await _caller(request)
+    if user is None:
+        if _BUDGET.take():
+            log.info("request_refused_unauthenticated", status=status, code=code,
+                     method=request.method, path=clean(path), client=client)  # fmt: skip
+        return True
+    details: dict[str, Any] = {"status": status, "code": code, "method": request.method,
+                               "path": clean(path)}  # fmt: skip
+    if isinstance(exc, SluiceError):
+        details["message"] = clean(exc.message)
+    if problems:
+        details["problems"] = [[clean(part, 64) for part in loc[:6]]
+                               for loc in problems[:MAX_PROBLEMS]]  # fmt: skip
+    event = {
+        "type": "request.refused", "actor": actor(user), "resource": clean(path, 300),
+        "client": client, "request_id": uuid.uuid4().hex,
+        "outcome": "error" if status >= 500 else "denied", "details": details,
+    }  # fmt: skip
+    audit = getattr(getattr(request.app.state, "services", None), "audit", None)
+    if audit is None:
+        return False
+    try:
+        await run_in_threadpool(audit.append, event)
+    except Exception as failure:  # any failure to record fails closed
+        log.error("refusal_not_recorded", path=clean(path), status=status,
+                  error=type(failure).__name__)  # fmt: skip
+        return False
+    return True

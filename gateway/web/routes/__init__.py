@@ -1,0 +1,1 @@
+"""Thin FastAPI routers, one module per resource; ``gateway.web.app`` mounts them all."""

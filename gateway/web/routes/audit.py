@@ -1,0 +1,294 @@
+"""Routes of the audit trail: search, verify, export, keys, checkpoints, alerts (with state).
+
+Only security officers and admins read the trail (casbin actions ``audit:read``,
+``audit:verify``, ``audit:export``, ``alerts:read``), and every read is itself written
+to the trail *before* the data is returned: if that append fails, the read fails (503).
+Public keys and the latest checkpoint are public on purpose: external witnesses fetch
+them to detect a truncated log, and they reveal no event content.
+
+While the trail is sealed (``audit.seal``) reads still work — officers must be able to
+investigate — but they are recorded in the seal file, not in the broken chain; an
+export taken then is the evidence that unsealing (two people) requires. Integer query
+parameters are bounded (``MAX_SEQ``): anything out of range is a 400.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit import unseal as unsealing
+from audit.alert_state import alert_states, current_alerts
+from audit.export import export_stream
+from audit.log import AuditLog, latest_checkpoints, public_keys
+from audit.search import EventFilter, get_event, list_events
+from audit.verify import OUT_OF_RANGE, verify_database
+from catalog.errors import NotFound, SluiceError, audited
+from gateway.web.authz import require
+from policies.decision import UserContext
+
+MAX_SEQ = 2**63 - 1  # the store's BIGINT: a larger integer is a 400, never an overflow
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+# Re-point these to change who may read the trail; tests override them.
+require_audit_reader = require("audit:read")
+require_audit_verifier = require("audit:verify")
+require_audit_exporter = require("audit:export")
+require_alerts_reader = require("alerts:read")
+# acknowledging or resolving an alert changes state: the officers' and admins' action
+# that unsealing uses too (analysts, stewards and auditors-by-read cannot)
+require_alerts_handler = require("audit:verify")
+
+
+def _log(request: Request) -> AuditLog:
+    log: AuditLog | None = getattr(request.app.state.services, "audit", None)
+    if log is None:
+        raise NotFound("the audit trail is not configured")
+    return log
+
+
+def _record(request: Request, user: UserContext, etype: str, details: dict[str, Any]) -> None:
+    """Audit the auditor: written before the answer leaves, fail closed. While sealed
+    the record goes to the seal file (the broken chain takes nothing)."""
+    log = _log(request)
+    if log.seal.sealed:
+        log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
+                        details={k: v for k, v in details.items() if v is not None})  # fmt: skip
+        return
+    log.append(
+        {
+            "type": etype,
+            "outcome": "ok",
+            "actor": {"sub": user.subject, "dept": user.department, "roles": list(user.roles)},
+            "resource": "audit",
+            "client": request.client.host if request.client else None,
+            "request_id": request.headers.get("x-request-id"),
+            "details": {k: v for k, v in details.items() if v is not None},
+        }
+    )
+
+
+@router.get("/events")
+def search_events(
+    request: Request,
+    user: UserContext = Depends(require_audit_reader),
+    actor: str | None = None,
+    department: str | None = None,
+    dataset: str | None = None,
+    type: str | None = None,
+    decision: Literal["allow", "deny"] | None = None,
+    outcome: str | None = None,
+    purpose: str | None = None,
+    case_ref: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "desc",
+) -> dict[str, Any]:
+    filters = EventFilter(
+        actor=actor,
+        department=department,
+        dataset=dataset,
+        type=type,
+        decision=decision,
+        outcome=outcome,
+        purpose=purpose,
+        case_ref=case_ref,
+        since=since,
+        until=until,
+    )
+    query = {k: v for k, v in request.query_params.items()}
+    _record(request, user, "audit.read", {"query": query})
+    return list_events(
+        store=_log(request).store, filters=filters, cursor=cursor, limit=limit, order=order
+    )
+
+
+@router.get("/events/{seq}")
+def read_event(
+    request: Request,
+    seq: int = PathParam(ge=1, le=MAX_SEQ),
+    user: UserContext = Depends(require_audit_reader),
+) -> dict[str, Any]:
+    _record(request, user, "audit.read", {"seq": seq})
+    return get_event(store=_log(request).store, seq=seq)
+
+
+@router.get("/verify")
+def verify(
+    request: Request,
+    user: UserContext = Depends(require_audit_verifier),
+    from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
+    to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
+) -> dict[str, Any]:
+    log = _log(request)
+    outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
+                              to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
+    if not outcome.ok and outcome.reason != OUT_OF_RANGE:  # evidence: never extend, seal
+        log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
+                      outcome.to_dict())  # fmt: skip
+    _record(request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()})
+    return outcome.to_dict()
+
+
+@router.get("/export")
+def export(
+    request: Request,
+    user: UserContext = Depends(require_audit_exporter),
+    format: Literal["jsonl", "csv"] = "jsonl",
+    from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
+    to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
+) -> StreamingResponse:
+    log = _log(request)
+    _record(request, user, "audit.exported", {"format": format, "from": from_seq, "to": to_seq})
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    sealed = log.seal.reason if log.seal.sealed else None
+    chunks = export_stream(store=log.store, signer=log.signer, fmt=format, from_seq=from_seq,
+                           to_seq=to_seq, sealed=sealed)  # fmt: skip
+    if sealed is not None:
+        chunks = _evidence(log, user, chunks)
+    return StreamingResponse(
+        chunks,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+def _evidence(log: AuditLog, user: UserContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Pass the export through; once every byte has gone out, record its SHA-256 in the
+    seal file (the digest an unseal approval must name). A download cut short is not
+    recorded: the generator is closed before its end."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        yield chunk
+    log.seal.record("evidence_exported", sub=user.subject, sha256=digest.hexdigest(), bytes=size)
+
+
+class UnsealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    note: str = Field(default="", max_length=1000)
+
+
+@router.get("/status")
+def status(request: Request, user: UserContext = Depends(require_audit_reader)) -> dict[str, Any]:
+    """Sealed or not, why, the chain head and every witness (not itself audited: it must
+    answer while sealed and reveals no event content)."""
+    return _log(request).status()
+
+
+@router.post("/unseal")
+def unseal(
+    request: Request, body: UnsealRequest, user: UserContext = Depends(require_audit_verifier)
+) -> dict[str, Any]:
+    """One of the two approvals (a security officer and an admin, two people).
+
+    A refusal while sealed is recorded in the seal file (the chain takes nothing) and
+    marked ``audited``, so the caller gets its own answer (409/403), not a 503."""
+    log = _log(request)
+    try:
+        return unsealing.approve(
+            log,
+            subject=user.subject,
+            department=user.department,
+            roles=user.roles,
+            evidence_sha256=body.evidence_sha256,
+            note=body.note,
+            client=request.client.host if request.client else None,
+        )
+    except SluiceError as exc:
+        if not log.seal.sealed:
+            raise
+        refused = {"code": exc.code, "message": exc.message}
+        log.seal.record("access", sub=user.subject, roles=list(user.roles),
+                        action="audit.unseal.refused", details=refused)  # fmt: skip
+        raise audited(exc) from None
+
+
+@router.get("/keys")
+def keys(request: Request) -> dict[str, Any]:
+    return {"keys": public_keys(_log(request).store)}
+
+
+@router.get("/checkpoints/latest")
+def latest_checkpoint(request: Request) -> dict[str, Any]:
+    found = latest_checkpoints(_log(request).store)
+    if not found:
+        raise NotFound("no checkpoint has been signed yet")
+    return found[0]
+
+
+@router.get("/alerts")
+def alerts(
+    request: Request,
+    user: UserContext = Depends(require_alerts_reader),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Alerts of the window (default: the last day), the seal first when sealed; each
+    with its stable ``id``, ``state`` (open, acknowledged, resolved) and history."""
+    end = until or datetime.now(UTC)
+    start = since or end - timedelta(days=1)
+    _record(request, user, "audit.read", {"alerts_since": start.isoformat()})
+    found = current_alerts(_log(request), since=start, until=end)
+    return {"since": start.isoformat(), "until": end.isoformat(), "alerts": found}
+
+
+class AlertAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def _find_alert(log: AuditLog, alert_id: str) -> dict[str, Any] | None:
+    for alert in current_alerts(log):
+        if alert["id"] == alert_id:
+            return alert
+    return None
+
+
+def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str) -> dict[str, Any]:
+    log = _log(request)
+    states = alert_states(log.home)
+    alert = _find_alert(log, alert_id)
+    if alert is None and not states.known(alert_id):
+        raise NotFound(f"no alert {alert_id}")
+    rule = alert["rule"] if alert else None
+
+    def record(previous: str) -> None:  # on record before the state changes
+        _record(request, user, f"alert.{to}",
+                {"alert_id": alert_id, "rule": rule, "from": previous, "note": note})  # fmt: skip
+
+    state = states.transition(alert_id, to, by=user.subject, note=note, record=record)
+    return {"id": alert_id, "rule": rule, **state}
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge_alert(
+    request: Request,
+    body: AlertAction,
+    alert_id: str = PathParam(max_length=64),
+    user: UserContext = Depends(require_alerts_handler),
+) -> dict[str, Any]:
+    return _move(request, user, alert_id, "acknowledged", body.note)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve_alert(
+    request: Request,
+    body: AlertAction,
+    alert_id: str = PathParam(max_length=64),
+    user: UserContext = Depends(require_alerts_handler),
+) -> dict[str, Any]:
+    return _move(request, user, alert_id, "resolved", body.note)

@@ -1,0 +1,46 @@
+"""``POST /api/v1/comparisons``: two catalog entries matched on pseudonymised keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from gateway.enforcement.comparison.schemas import ComparisonBody
+from gateway.enforcement.query.formats import FORMATS, choose_format
+from gateway.web.current_user import current_user
+from gateway.web.routes.streaming import new_request_ids, respond
+from policies.decision import UserContext
+
+router = APIRouter(tags=["comparison"])
+
+
+@router.post(
+    "/api/v1/comparisons",
+    responses={
+        200: {"description": "the matches: key token and each side's fields as policy allows"},
+        403: {"description": "one side refused by policy, with reasons"},
+        404: {"description": "unknown dataset"},
+        413: {"description": "a side has more rows than a comparison may read"},
+    },
+)
+def compare(
+    body: ComparisonBody,
+    request: Request,
+    format: str | None = Query(default=None, description=", ".join(FORMATS)),
+    bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
+    user: UserContext = Depends(current_user),
+) -> Response:
+    """Each side is a governed query (its own decision, masks, row filter and audit
+    record); the keys are matched as HMAC tokens under the case key, so the same person
+    matches across departments without an identity number leaving the gateway."""
+    fmt = choose_format(format, request.headers.get("accept"))
+    request_id, client_request_id = new_request_ids(request)
+    comparer = request.app.state.comparer
+    prepared = comparer.prepare(
+        user=user, body=body, fmt=fmt, bom=bom,
+        client=request.client.host if request.client else None, request_id=request_id,
+        client_request_id=client_request_id,
+    )  # fmt: skip
+    headers = {"X-Sluice-Comparison-Id": prepared.comparison_id, "X-Request-Id": request_id}
+    stall = request.app.state.services.settings.stream_stall_timeout_s
+    return respond(comparer.run(prepared), FORMATS[fmt], headers, stall_timeout_s=stall)

@@ -1,0 +1,47 @@
+"""``POST /api/v1/datasets/{id}/query``: the governed query."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from gateway.enforcement.query.formats import FORMATS, choose_format
+from gateway.enforcement.query.schemas import QueryBody
+from gateway.web.current_user import current_user
+from gateway.web.routes.streaming import new_request_ids, respond
+from policies.decision import UserContext
+
+router = APIRouter(tags=["query"])
+
+
+@router.post(
+    "/api/v1/datasets/{dataset_id}/query",
+    responses={
+        200: {"description": "rows as policy allows them, in the requested format"},
+        403: {"description": "refused by policy, with reasons"},
+        404: {"description": "unknown dataset"},
+    },
+)
+def query_dataset(
+    dataset_id: str,
+    body: QueryBody,
+    request: Request,
+    format: str | None = Query(default=None, description=", ".join(FORMATS)),
+    bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
+    user: UserContext = Depends(current_user),
+) -> Response:
+    fmt = choose_format(format, request.headers.get("accept"))
+    request_id, client_request_id = new_request_ids(request)
+    broker = request.app.state.broker
+    prepared = broker.prepare(
+        user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
+        client=request.client.host if request.client else None, request_id=request_id,
+        client_request_id=client_request_id,
+    )  # fmt: skip
+    headers = {
+        "X-Sluice-Decision-Id": prepared.decision.decision_id,
+        "X-Sluice-Policy-Version": prepared.decision.policy_version,
+        "X-Request-Id": request_id,
+    }
+    stall = request.app.state.services.settings.stream_stall_timeout_s
+    return respond(broker.run(prepared), FORMATS[fmt], headers, stall_timeout_s=stall)

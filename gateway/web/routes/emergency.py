@@ -1,0 +1,115 @@
+"""Emergency response: suspend a user, freeze a catalog entry, revoke a user's grants.
+
+A security officer (or an admin) acts at once; lifting a suspension or a freeze needs an
+admin who is not the one who imposed it. Every action is an audit event (actor, target,
+reason, and the ``alert_id`` it answers if given) written before the change commits:
+if the trail refuses, nothing changes (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from catalog.errors import Conflict
+from gateway.enforcement.query.audit_events import actor
+from gateway.stewardship.users import emergency
+from gateway.web.authz import require
+from gateway.web.deps import get_services, get_session
+from policies.decision import UserContext
+
+router = APIRouter(prefix="/api/v1", tags=["emergency response"])
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class EmergencyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+    alert_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+def _record(
+    request: Request, session: Session, user: UserContext, type_: str, resource: str,
+    body: EmergencyIn, **details: Any,
+) -> None:  # fmt: skip
+    """The event first, then the commit: a change is never made off the record."""
+    event_details: dict[str, Any] = {"reason": body.reason, **details}
+    if body.alert_id is not None:
+        event_details["alert_id"] = body.alert_id
+    get_services(request).audit.append({
+        "type": type_, "actor": actor(user), "resource": resource, "outcome": "ok",
+        "details": event_details,
+    })  # fmt: skip
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(f"{resource} changed meanwhile; try again") from None
+
+
+@router.post("/users/{subject}/suspend")
+def suspend_user(
+    subject: str, body: EmergencyIn, request: Request,
+    officer: UserContext = Depends(require("users:suspend")),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    user = emergency.suspend(session=session, officer=officer, subject=subject,
+                             reason=body.reason)  # fmt: skip
+    _record(request, session, officer, "user.suspended", f"user:{subject}", body)
+    return emergency.describe_user(user)
+
+
+@router.post("/users/{subject}/unsuspend")
+def unsuspend_user(
+    subject: str, body: EmergencyIn, request: Request,
+    admin: UserContext = Depends(require("users:unsuspend")),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    user, by = emergency.unsuspend(session=session, admin=admin, subject=subject)
+    _record(request, session, admin, "user.unsuspended", f"user:{subject}", body,
+            suspended_by=by)  # fmt: skip
+    return emergency.describe_user(user)
+
+
+@router.post("/users/{subject}/revoke-grants")
+def revoke_user_grants(
+    subject: str, body: EmergencyIn, request: Request,
+    officer: UserContext = Depends(require("grants:revoke")),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    grants = emergency.revoke_grants(session=session, officer=officer, subject=subject,
+                                     reason=body.reason)  # fmt: skip
+    ids = [g.id for g in grants]
+    _record(request, session, officer, "grants.revoked", f"user:{subject}", body,
+            access_requests=ids, count=len(ids))  # fmt: skip
+    return {"subject": subject, "revoked": ids}
+
+
+@router.post("/datasets/{dataset_id}/freeze")
+def freeze_dataset(
+    dataset_id: str, body: EmergencyIn, request: Request,
+    officer: UserContext = Depends(require("datasets:freeze")),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    dataset = emergency.freeze(session=session, officer=officer, dataset_id=dataset_id,
+                               reason=body.reason)  # fmt: skip
+    _record(request, session, officer, "dataset.frozen", f"dataset:{dataset_id}", body)
+    return emergency.describe_dataset(dataset)
+
+
+@router.post("/datasets/{dataset_id}/unfreeze")
+def unfreeze_dataset(
+    dataset_id: str, body: EmergencyIn, request: Request,
+    admin: UserContext = Depends(require("datasets:unfreeze")),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    dataset, by = emergency.unfreeze(session=session, admin=admin, dataset_id=dataset_id)
+    _record(request, session, admin, "dataset.unfrozen", f"dataset:{dataset_id}", body,
+            frozen_by=by)  # fmt: skip
+    return emergency.describe_dataset(dataset)

@@ -1,0 +1,173 @@
+"""How governed results leave, and how the record learns what left.
+
+Small results (the common case) are produced in the request's thread, so an error
+before the first byte still becomes a JSON error; past ``SMALL_RESPONSE`` bytes the rest
+is produced as it is sent. Either way ``GovernedResponse`` is the only sender, and it
+alone ends the delivery on record:
+
+- a chunk counts as sent once ``send`` has handed it to the server (a chunk whose send
+  raced a disconnect counts: the record never understates what may have left);
+- the client closing the connection (``http.disconnect``) stops production at once
+  and records ``aborted`` with ``client_disconnected``;
+- a client that takes nothing for ``stall_timeout_s`` (its socket and the server's
+  buffers full) is cut off: ``aborted`` with ``client_stalled``; the source connection
+  is released then and there, never held for a reader that does not read;
+- a cancellation (server shutdown) records ``aborted`` with ``cancelled``; an error
+  while producing records ``failed``.
+
+Request ids on record are the gateway's own (``new_request_ids``): a client's
+``X-Request-Id`` is kept beside it when it is a plain token, never instead of it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import anyio
+from fastapi import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.enforcement.query.delivery import Chunk, Delivery
+
+SMALL_RESPONSE = 64 * 1024
+# a client's X-Request-Id is recorded beside ours: only a plain token is kept
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def new_request_ids(request: Request) -> tuple[str, str | None]:
+    """A fresh gateway request id, and the client's X-Request-Id if it is a plain
+    token (else ``None``): the client chooses nothing on record but a side note."""
+    client_id = request.headers.get("x-request-id") or ""
+    return uuid.uuid4().hex, client_id if _REQUEST_ID.fullmatch(client_id) else None
+
+
+def respond(
+    delivery: Delivery, media_type: str, headers: dict[str, str], *, stall_timeout_s: float
+) -> Response:
+    """Produce up to ``SMALL_RESPONSE`` bytes here (errors stay JSON errors), then hand
+    the delivery to ``GovernedResponse``, which sends and ends it."""
+    head: list[Chunk] = []
+    size = 0
+    chunks = delivery.chunks()
+    try:
+        for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk[0])
+            if size > SMALL_RESPONSE:
+                return GovernedResponse(
+                    delivery, head, chunks, media_type=media_type, headers=headers,
+                    stall_timeout_s=stall_timeout_s,
+                )  # fmt: skip
+    except BaseException as exc:  # nothing was sent: the error is the response
+        delivery.fail(exc)
+        delivery.close()
+        raise
+    return GovernedResponse(delivery, head, None, media_type=media_type, headers=headers,
+                            stall_timeout_s=stall_timeout_s)  # fmt: skip
+
+
+class GovernedResponse(Response):
+    """Sends a delivery and records its end; ``rest`` is ``None`` when ``head`` is the
+    whole result (sent with a Content-Length), else the producer of what follows."""
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        head: list[Chunk],
+        rest: Iterator[Chunk] | None,
+        *,
+        media_type: str,
+        headers: dict[str, str],
+        stall_timeout_s: float,
+    ) -> None:
+        self.delivery = delivery
+        self.head = head
+        self.rest = rest
+        self.stall_timeout_s = stall_timeout_s
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        if rest is None:
+            self.body = b"".join(data for data, _ in head)  # gives the Content-Length
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            outcome = await self._send_watching(receive, send)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._end, exc)
+            raise
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._end, outcome)
+        # a stalled client: returning without completing the response makes the server
+        # close the connection
+
+    def _end(self, outcome: str | BaseException) -> None:
+        """Record the end (once), then stop the producer: the source connection goes
+        back to its pool whatever happened."""
+        try:
+            if outcome == "complete":
+                self.delivery.complete()
+            elif isinstance(outcome, str):
+                self.delivery.abort(outcome)
+            elif isinstance(outcome, anyio.get_cancelled_exc_class()):
+                self.delivery.abort("cancelled")
+            else:
+                self.delivery.fail(outcome)
+        finally:
+            self.delivery.close()
+
+    async def _send_watching(self, receive: Receive, send: Send) -> str:
+        """Send everything while watching for the client to go; returns ``complete``,
+        ``client_stalled`` or ``client_disconnected``."""
+        outcome = "client_disconnected"  # unless sending finishes first
+
+        async def watch(scope: anyio.CancelScope) -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch, group.cancel_scope)
+            outcome = await self._send_all(send)
+            group.cancel_scope.cancel()
+        return outcome
+
+    async def _send_all(self, send: Send) -> str:
+        start = {"type": "http.response.start", "status": self.status_code,
+                 "headers": self.raw_headers}  # fmt: skip
+        if not await self._send(send, start):
+            return "client_stalled"
+        if self.rest is None:
+            if not await self._send(send, {"type": "http.response.body", "body": self.body}):
+                return "client_stalled"
+            for data, rows in self.head:
+                self.delivery.sent(data, rows)
+            return "complete"
+        for data, rows in self.head:
+            if not await self._body(send, data):
+                return "client_stalled"
+            self.delivery.sent(data, rows)
+        rest = self.rest
+        while (item := await anyio.to_thread.run_sync(next, rest, None)) is not None:
+            data, rows = item
+            if not await self._body(send, data):
+                return "client_stalled"
+            self.delivery.sent(data, rows)
+        body = {"type": "http.response.body", "body": b"", "more_body": False}
+        return "complete" if await self._send(send, body) else "client_stalled"
+
+    async def _body(self, send: Send, data: bytes) -> bool:
+        return await self._send(
+            send, {"type": "http.response.body", "body": data, "more_body": True}
+        )
+
+    async def _send(self, send: Send, message: dict[str, object]) -> bool:
+        """Whether the server took the message before the stall timeout."""
+        with anyio.move_on_after(self.stall_timeout_s) as scope:
+            await send(message)
+        return not scope.cancelled_caught

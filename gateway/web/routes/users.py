@@ -1,0 +1,140 @@
+"""User administration for admins: attributes, role assignments, own-ID tokens.
+
+Every change is an audit event written before the change commits (fail closed).
+Separation of duties: an admin never changes their own account (roles, clearance,
+jurisdiction, status, ID number) — otherwise one person could grant themselves analyst
+or steward and read data or approve requests with nobody else involved, or remove the
+last admin role. Another admin must (the refusal is on record as ``request.refused``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy.orm import Session
+
+from catalog.errors import Forbidden
+from gateway.enforcement.query.audit_events import actor
+from gateway.stewardship.users import service
+from gateway.web.authz import require
+from gateway.web.deps import get_services, get_session
+from policies.decision import UserContext
+
+router = APIRouter(prefix="/api/v1/admin/users", tags=["administration"])
+require_admin = require("users:manage")
+
+
+def _not_self(admin: UserContext, subject: str) -> None:
+    if subject.strip().casefold() == admin.subject.strip().casefold():
+        raise Forbidden("separation of duties: another admin must change your own account",
+                        subject=subject)  # fmt: skip
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str = Field(min_length=1, max_length=200)
+    department: str | None = Field(default=None, max_length=32)
+    clearance: str = Field(pattern=r"^L[1-4]$")
+    jurisdiction: list[str] = Field(default_factory=list, max_length=100)
+    # None keeps the current status (new users are active); "disabled" refuses the
+    # user's very next request, whatever token they hold
+    status: Literal["active", "disabled"] | None = None
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(min_length=1, max_length=32)
+    domain: str = Field(default="*", min_length=1, max_length=32)
+
+
+class IdNumberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: SecretStr
+
+
+def _commit(
+    request: Request, session: Session, admin: UserContext, subject: str, type_: str,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    services = get_services(request)
+    services.audit.append({
+        "type": type_, "actor": actor(admin), "resource": f"user:{subject}",
+        "outcome": "ok", "details": details,
+    })  # fmt: skip
+    session.commit()
+    return service.describe(services=services, user=service.get_user(session=session,
+                                                                     subject=subject))
+
+
+@router.get("")
+def list_users(
+    request: Request,
+    _admin: UserContext = Depends(require_admin),
+    session: Session = Depends(get_session),
+) -> list[dict[str, Any]]:
+    return service.list_users(session=session, services=get_services(request))
+
+
+@router.put("/{subject}")
+def put_user(
+    subject: str,
+    body: UserIn,
+    request: Request,
+    admin: UserContext = Depends(require_admin),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    _not_self(admin, subject)
+    service.upsert_user(session=session, subject=subject, **body.model_dump())
+    return _commit(request, session, admin, subject, "user.updated",
+                   body.model_dump(exclude_none=True))  # fmt: skip
+
+
+@router.post("/{subject}/roles")
+def assign(
+    subject: str,
+    body: RoleIn,
+    request: Request,
+    admin: UserContext = Depends(require_admin),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    _not_self(admin, subject)
+    service.assign_role(session=session, services=get_services(request), subject=subject,
+                        role=body.role, domain=body.domain)  # fmt: skip
+    return _commit(request, session, admin, subject, "role.assigned", body.model_dump())
+
+
+@router.delete("/{subject}/roles/{role}/{domain}")
+def unassign(
+    subject: str,
+    role: str,
+    domain: str,
+    request: Request,
+    admin: UserContext = Depends(require_admin),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    _not_self(admin, subject)
+    service.unassign_role(session=session, services=get_services(request), subject=subject,
+                          role=role, domain=domain)  # fmt: skip
+    return _commit(request, session, admin, subject, "role.unassigned",
+                   {"role": role, "domain": domain})  # fmt: skip
+
+
+@router.put("/{subject}/id-number")
+def set_id_number(
+    subject: str,
+    body: IdNumberIn,
+    request: Request,
+    admin: UserContext = Depends(require_admin),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    """Record the user's own ID number as a keyed token (never stored in clear), so
+    the trail can flag a user pulling their own records."""
+    _not_self(admin, subject)
+    service.set_id_number(session=session, services=get_services(request), subject=subject,
+                          id_number=body.id_number.get_secret_value())  # fmt: skip
+    return _commit(request, session, admin, subject, "user.updated", {"id_number": "set"})

@@ -1,0 +1,36 @@
+"""``build_services``: every default collaborator of one gateway process, wired from the
+settings (the app, the CLI and the demo all start here)."""
+
+from __future__ import annotations
+
+from adapters.credentials import build_keyring
+from audit.alert_push import start_alert_pusher
+from catalog.db import make_engine, make_session_factory, migrate
+from gateway.auth.authenticator import build_authenticator
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.enforcement.limits import build_limiter
+from gateway.wiring.audit_log import build_audit_log
+from policies.pdp import build_pdp
+from policies.rbac import Authorizer
+
+
+def build_services(settings: Settings) -> Services:
+    """Create the home directory, migrate the database and wire every default."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    migrate(url)
+    engine = make_engine(url)
+    services = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    # --- wiring: each package adds its own default here ---
+    services.keyring = build_keyring(settings, services.sessions)
+    services.authenticator = build_authenticator(settings)
+    services.audit = build_audit_log(settings)
+    services.on_close.append(start_alert_pusher(settings, services.audit))  # issue 12
+    services.authorizer = Authorizer(engine)
+    services.authorizer.seed_defaults()
+    services.pdp = build_pdp(opa_url=settings.opa_url)
+    services.limiter = build_limiter(
+        rate=settings.rate_limit, daily_rows=settings.daily_row_quota, redis_url=settings.redis_url
+    )
+    return services
