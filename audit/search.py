@@ -4,10 +4,19 @@ Filters use the indexed columns; what is returned is always parsed from the hash
 body, never from the columns (``verify`` checks the two agree), so an edited column
 can hide an event from a search until the next verify but can never change what a
 reviewer reads.
+
+"Who looked up whom": ``subject_token`` finds the events that carry a person's keyed
+token in ``details.subject_tokens`` — queries that returned their records and
+comparisons that matched them (``comparison.completed``), and the sides of comparisons
+that read them without delivering them (``details.delivered`` false). No column holds
+the tokens (an index on every append would cost the writer), so the body is searched as
+text for the exact quoted token and each hit is then confirmed on the parsed body; a
+page may hold fewer items than ``limit`` while ``next_cursor`` still says where to go on.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +28,8 @@ from audit.store import DRIVER_ERRORS, AuditStore
 from catalog.errors import BadRequest, NotFound, Unavailable
 
 MAX_LIMIT = 1000
+# ``tk_`` + hex, as ``gateway.enforcement.masking.tokens`` makes them (a bounded length)
+SUBJECT_TOKEN = re.compile(r"^tk_[0-9a-f]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,19 @@ class EventFilter:
     until: datetime | None = None
     from_seq: int | None = None
     to_seq: int | None = None
+    subject_token: str | None = None  # a person's keyed token ("who looked up whom")
+
+    def __post_init__(self) -> None:
+        if self.subject_token is not None and not SUBJECT_TOKEN.match(self.subject_token):
+            raise BadRequest("subject_token must be a token: tk_ and 8-64 hex digits")
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        """The checks the SQL cannot make exactly, on the parsed (hashed) body."""
+        if self.subject_token is None:
+            return True
+        details = event.get("details")
+        tokens = details.get("subject_tokens") if isinstance(details, dict) else None
+        return isinstance(tokens, list) and self.subject_token in tokens
 
     def where(self, p: str) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -74,6 +98,9 @@ class EventFilter:
             add(f"seq >= {p}", self.from_seq)
         if self.to_seq is not None:
             add(f"seq <= {p}", self.to_seq)
+        if self.subject_token is not None:
+            # the token is [a-z0-9_] only (validated): escaping '_' makes LIKE exact
+            add(f"body LIKE {p} ESCAPE '!'", '%"' + self.subject_token.replace("_", "!_") + '"%')
         return (" AND ".join(clauses) or "1 = 1"), params
 
 
@@ -110,8 +137,9 @@ def list_events(
         f"ORDER BY seq {direction} LIMIT {int(limit) + 1}"
     )
     rows = _query(store, sql, params)
-    items = [present(*row) for row in rows[:limit]]
-    next_cursor = str(items[-1]["seq"]) if len(rows) > limit else None
+    items = [event for event in (present(*row) for row in rows[:limit])
+             if filters.matches(event)]  # fmt: skip
+    next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -133,7 +161,8 @@ def iter_bodies(
     sql = f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE {where} ORDER BY seq"
     conn = store.connect(reader=True)
     try:
-        return [present(*row) for rows in store.stream(conn, sql, params, chunk) for row in rows]
+        return [event for rows in store.stream(conn, sql, params, chunk)
+                for event in (present(*row) for row in rows) if filters.matches(event)]  # fmt: skip
     except DRIVER_ERRORS as exc:
         raise Unavailable(f"audit store failed: {exc}") from exc
     finally:
