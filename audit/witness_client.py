@@ -232,8 +232,9 @@ class WitnessSender:
                 state.next_try = time.monotonic() + state.backoff
                 state.backoff = min(MAX_BACKOFF_S, state.backoff * 2)
             self.cond.notify_all()
-        if receipt is not None and stream is None:  # streams do not countersign
-            self._keep(url, receipt)
+        if receipt is not None:
+            if stream is None:  # a stream's receipt is no countersignature: not kept
+                self._keep(url, receipt)
         else:
             log.warning("audit_witness_send_failed", witness=url, seq=checkpoint["seq"],
                         error=error)  # fmt: skip

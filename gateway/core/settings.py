@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from audit.witness_nats import is_nats_url, parse_nats_url
+
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 
 
@@ -97,7 +99,9 @@ class Settings(BaseSettings):
     )  # fmt: skip
     # issue 12: witnesses (plain "a,b" lists in the environment)
     witnesses: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="witness gateway URLs this gateway sends checkpoints to"
+        default_factory=list,
+        description="where this gateway sends its checkpoints: witness gateways "
+        "(https://…) and NATS JetStream streams (nats://host:port/<stream>)",
     )
     witness_trust: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -169,9 +173,13 @@ class Settings(BaseSettings):
     @field_validator("witnesses")
     @classmethod
     def _witness_urls(cls, value: list[str]) -> list[str]:
+        """Witness gateways (http(s)://…) and NATS JetStream streams
+        (nats://host:port/<stream>), checked here so a typo stops the start."""
         for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"witness URL must be http(s): {url!r}")
+            if is_nats_url(url):
+                parse_nats_url(url)  # ValueError names what is wrong
+            elif not url.startswith(("http://", "https://")):
+                raise ValueError(f"witness URL must be http(s):// or nats://: {url!r}")
         return value
 
     @field_validator("witness_trust")

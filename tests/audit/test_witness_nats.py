@@ -33,6 +33,7 @@ from audit.witness_nats import (
 )
 from catalog.errors import Conflict
 from tests.audit.helpers import event, open_log, sqlite_url, tamper
+from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 SERVER = "nats://127.0.0.1:4222"
 
@@ -236,3 +237,64 @@ def test_a_checkpoint_going_backwards_in_the_stream_seals(tmp_path: Path, stream
             log.append(event(99))
     finally:
         log.close()
+
+
+def _status(gw: DemoGateway) -> dict[str, Any]:
+    resp = gw.client.get("/api/v1/audit/status", headers=gw.headers("sam"))
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _stream_witness(gw: DemoGateway) -> dict[str, Any]:
+    found = [w for w in _status(gw)["witnesses"] if w["kind"] == "nats"]
+    assert len(found) == 1, _status(gw)["witnesses"]
+    return found[0]
+
+
+def test_a_gateway_with_a_stream_witness_seals_when_its_tail_is_erased(
+    tmp_path: Path, stream: str
+) -> None:
+    """SLUICE_WITNESSES with a nats:// stream: status lists it and what it holds. An
+    insider deletes everything after a checkpoint (events and checkpoints) and the local
+    witness file, and restarts the gateway: only the stream still knows the head, and the
+    gateway seals on it — data endpoints 503."""
+    witness_url = f"nats://127.0.0.1:4222/{stream}"
+    home = tmp_path / "gw"
+    query = {"purpose": "supervision", "case_ref": "JW-2026-001", "fields": ["region_code"]}
+    with demo_gateway(home, gateway_id="gw-nats", witnesses=[witness_url]) as gw:
+        assert gw.query("arthur", "civil.dibao_recipients", query).status_code == 200
+        for _ in range(2):  # two checkpoints: one to cut the chain after
+            for n in range(40):
+                gw.services.audit.append(event(n))
+            head = int(gw.services.audit.append(event(99)).seq)
+            deadline = time.monotonic() + 30
+            while (_stream_witness(gw)["acked_seq"] or 0) < head:
+                assert time.monotonic() < deadline, _stream_witness(gw)
+                time.sleep(0.05)
+        listed = _stream_witness(gw)
+        assert listed["url"] == witness_url and listed["ok"] is True
+        assert listed["stream"] == stream
+        assert listed["subject"] == f"sluice.witness.{stream}.gw-nats"
+        assert not _status(gw)["sealed"]
+        url = gw.settings.resolved_database_url
+        conn = gw.services.audit.store.connect(reader=True)
+        try:
+            rows = gw.services.audit.store.fetch_all(
+                conn, "SELECT seq FROM audit_checkpoints ORDER BY seq")
+        finally:
+            conn.close()
+        earlier = [int(r[0]) for r in rows if int(r[0]) < head][-1]
+    # the gateway is stopped: the insider cuts the chain after an earlier checkpoint
+    tamper(url, f"DELETE FROM audit_events WHERE seq > {earlier}",
+           f"DELETE FROM audit_checkpoints WHERE seq > {earlier}")  # fmt: skip
+    (home / "audit-witness.jsonl").unlink()
+    with demo_gateway(home, gateway_id="gw-nats", witnesses=[witness_url]) as gw:
+        deadline = time.monotonic() + 30
+        while not _status(gw)["sealed"]:
+            assert time.monotonic() < deadline, _status(gw)
+            time.sleep(0.05)
+        status = _status(gw)
+        assert f"witness {witness_url}" in status["reason"], status
+        resp = gw.query("arthur", "civil.dibao_recipients", query)
+        assert resp.status_code == 503 and resp.json()["code"] == "unavailable", resp.text
