@@ -15,7 +15,13 @@ What differs, and why:
   and ``comparison.completed`` (or ``.failed``, or ``.aborted`` when the client goes or
   stalls, or the server stops) records the matches the transport took and the SHA-256
   of those bytes; the matches' rows are reserved on the quota before the sides are read
-  and what was not sent is released (``gateway.enforcement.query.delivery``).
+  and what was not sent is released (``gateway.enforcement.query.delivery``);
+- "who looked up whom": each side carries the subject tokens (the gateway-wide HMAC
+  tokens of ID numbers, never the numbers) of its key when the key is an ID number,
+  else of its first ID-number field, beside its rows; after the match, the distinct
+  tokens of the matched rows — at most ``MAX_TOKENS`` (1000), ``subject_tokens_truncated``
+  says when more matched — go into ``comparison.completed`` (and ``.failed`` /
+  ``.aborted``) as ``subject_tokens``, and the column is dropped before anything is sent.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from gateway.enforcement.query.broker import Broker, PreparedQuery
 from gateway.enforcement.query.delivery import Chunk, Delivery, Ledger, Once
 from gateway.enforcement.query.formats import make_encoder
 from gateway.enforcement.query.schemas import QueryBody
+from gateway.enforcement.query.subjects import MAX_TOKENS, SUBJECT_COLUMN
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.comparison")
@@ -68,6 +75,9 @@ class PreparedComparison:
     matches: int = 0
     truncated: bool = False
     rows_read: dict[str, int] = field(default_factory=dict)
+    # who was matched: distinct subject tokens of the matched rows (bounded)
+    subject_tokens: list[str] = field(default_factory=list)
+    subject_tokens_truncated: bool = False
 
     def spec(self, label: str) -> ComparisonSide:
         return self.body.left if label == "left" else self.body.right
@@ -148,6 +158,7 @@ class Comparer:
             {**c, "action": "mask", "method": "hash"} if c["name"] == spec.key else c
             for c in q.columns
         ]
+        q.subject_column = _subject_field(q, spec)
         ceiling = self.services.settings.comparison_max_side_rows
         q.limit = ceiling
         if q.plan.limit is not None:  # one more row than the ceiling tells us it was cut
@@ -183,6 +194,7 @@ class Comparer:
                 tables[0], pc.body.left.key, tables[1], pc.body.right.key, limit=pc.limit
             )
             pc.matches = joined.num_rows
+            joined = _take_subjects(pc, joined)
             for chunk in self._encode(pc, joined, pc.truncated):
                 pc.started.wait()  # fail closed: no record of the start, no data
                 yield chunk
@@ -240,7 +252,9 @@ class Comparer:
     def _sent(self, pc: PreparedComparison) -> dict[str, Any]:
         return {"truncated": pc.truncated, "rows_read": dict(pc.rows_read),
                 "matches": pc.matches, "bytes_sent": pc.ledger.size,
-                "rows_reserved": pc.reserved}  # fmt: skip
+                "rows_reserved": pc.reserved,
+                **self.broker.subjects.details(pc.subject_tokens, pc.user),
+                "subject_tokens_truncated": pc.subject_tokens_truncated}  # fmt: skip
 
     def _settle(self, pc: PreparedComparison) -> None:
         self.broker.in_flight.discard(pc)
@@ -351,6 +365,35 @@ def match(
     order = [KEY_COLUMN] + [n for s in sides for n in s.column_names if n != KEY_COLUMN]
     joined = joined.select(order).sort_by(KEY_COLUMN).combine_chunks()
     return (joined.slice(0, limit) if truncated else joined), truncated
+
+
+def _subject_field(q: PreparedQuery, spec: ComparisonSide) -> str | None:
+    """The side's field naming people: its key if an ID number, else the first
+    ID-number field it reads (None: this side names no one)."""
+    ids = {f.name for f in q.dataset.fields if f.pi_category == "id_number"}
+    for name in (spec.key, *spec.fields):
+        if name in ids:
+            return name
+    return None
+
+
+def _take_subjects(pc: PreparedComparison, joined: pa.Table) -> pa.Table:
+    """Note the distinct subject tokens of the matched rows (up to ``MAX_TOKENS``, in
+    match order) on ``pc`` and return the matches without the token columns."""
+    names = [f"{label}.{SUBJECT_COLUMN}" for label in SIDES]
+    present = [n for n in names if n in joined.column_names]
+    seen: dict[str, None] = {}
+    for name in present:
+        column = pac.unique(pac.drop_null(joined.column(name).combine_chunks()))
+        for token in column.to_pylist():
+            if token in seen:
+                continue
+            if len(seen) >= MAX_TOKENS:
+                pc.subject_tokens_truncated = True
+                break
+            seen[str(token)] = None
+    pc.subject_tokens = list(seen)
+    return joined.drop_columns(present) if present else joined
 
 
 def output_columns(pc: PreparedComparison) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ from gateway.enforcement.query.entries import Entry, GenerationCache, catalog_ge
 from gateway.enforcement.query.formats import make_encoder
 from gateway.enforcement.query.schemas import QueryBody
 from gateway.enforcement.query.slots import Slot, StreamSlots
-from gateway.enforcement.query.subjects import SubjectTokens
+from gateway.enforcement.query.subjects import SUBJECT_COLUMN, SubjectTokens
 from gateway.enforcement.query.validate import (
     build_filters,
     build_order,
@@ -116,6 +116,9 @@ class PreparedQuery:
     ledger: Ledger = field(default_factory=Ledger)  # what the transport took
     end: Once = field(default_factory=Once)  # the one end event
     progress: _RunState = field(default_factory=_RunState)  # what was read
+    # a raw column whose subject tokens ride along as ``SUBJECT_COLUMN`` (a comparison
+    # side's: who was matched is known only after the match); never sent
+    subject_column: str | None = None
 
 
 class Broker:
@@ -608,12 +611,17 @@ class Broker:
                     break
                 continue
             state.tokens.extend(self.subjects.collect(raw, q.dataset, len(state.tokens)))
+            if q.subject_column is not None and q.subject_column in raw.schema.names:
+                raw = raw.append_column(
+                    SUBJECT_COLUMN, self.subjects.column(raw.column(q.subject_column))
+                )
             t = time.perf_counter()
             batch = mask_batch(raw, q.masks, hash_key=q.hash_key)
             self.metrics.mask_s += time.perf_counter() - t
             batch = _apply_post_filters(batch, q.post_filters)
             if q.output is not None:
-                batch = batch.select(q.output)
+                keep = [SUBJECT_COLUMN] if SUBJECT_COLUMN in batch.schema.names else []
+                batch = batch.select([*q.output, *keep])
             if skip:
                 cut = min(skip, batch.num_rows)
                 batch, skip = batch.slice(cut), skip - cut

@@ -27,6 +27,9 @@ from gateway.enforcement.query.entries import Entry
 from policies.decision import UserContext
 
 MAX_TOKENS = 1000
+# a comparison side carries its rows' subject tokens in this column until the matches
+# are known (``gateway.enforcement.comparison``); it is never sent
+SUBJECT_COLUMN = "__subject_token"
 log = structlog.get_logger("sluice.subjects")
 OWN_TOKEN_TTL_S = 60.0
 _AUDIT_CONTEXT = "sluice:audit-subjects"
@@ -82,6 +85,14 @@ class SubjectTokens:
             column = pc.drop_null(column).slice(0, room)
             out.extend(hash_array(column, self._audit_key).to_pylist())
         return out
+
+    def column(self, values: pa.Array) -> pa.Array:
+        """The subject token of every value of a raw column (nulls stay null): what a
+        comparison side carries beside its rows, so the tokens of the people it matched
+        are known after the match without keeping any raw key."""
+        if values.type != pa.string():
+            values = values.cast(pa.string())
+        return hash_array(values, self._audit_key)
 
     def details(self, tokens: list[str], user: UserContext) -> dict[str, Any]:
         own = self._own_token(user.subject)

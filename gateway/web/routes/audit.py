@@ -31,6 +31,7 @@ from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
 from catalog.errors import NotFound, SluiceError, audited
+from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.authz import require
 from policies.decision import UserContext
 
@@ -90,11 +91,15 @@ def search_events(
     case_ref: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    subject_token: str | None = Query(None, max_length=67),
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
+    """Search the trail; ``subject_token`` finds the lookups of one person (who looked
+    up whom): queries that returned their records, comparisons that matched them."""
     filters = EventFilter(
+        subject_token=subject_token,
         actor=actor,
         department=department,
         dataset=dataset,
@@ -111,6 +116,30 @@ def search_events(
     return list_events(
         store=_log(request).store, filters=filters, cursor=cursor, limit=limit, order=order
     )
+
+
+class LookupsBody(BaseModel):
+    """A person's ID number: in a body, never in a URL (proxies and access logs keep
+    URLs). It becomes the gateway-wide subject token at once and only the token is kept
+    on record."""
+
+    model_config = ConfigDict(extra="forbid")
+    id_number: str = Field(min_length=1, max_length=64)
+    cursor: str | None = Field(None, max_length=20)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+@router.post("/lookups")
+def person_lookups(
+    request: Request, body: LookupsBody, user: UserContext = Depends(require_audit_reader)
+) -> dict[str, Any]:
+    """Who looked up this person: events carrying their subject token, newest first."""
+    token = token_of(request.app.state.services.settings.home, body.id_number.strip())
+    filters = EventFilter(subject_token=token)
+    _record(request, user, "audit.read", {"lookups_of": token})
+    page = list_events(store=_log(request).store, filters=filters, cursor=body.cursor,
+                       limit=body.limit)  # fmt: skip
+    return {"subject_token": token, **page}
 
 
 @router.get("/events/{seq}")
