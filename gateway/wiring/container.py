@@ -21,16 +21,26 @@ def build_services(settings: Settings) -> Services:
     url = settings.resolved_database_url
     migrate(url)
     engine = make_engine(url)
-    services = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    sessions = make_session_factory(engine)
     # --- wiring: each package adds its own default here ---
-    services.keyring = build_keyring(settings, services.sessions)
-    services.authenticator = build_authenticator(settings)
-    services.audit = build_audit_log(settings)
-    services.on_close.append(start_alert_pusher(settings, services.audit))  # issue 12
-    services.authorizer = Authorizer(engine)
-    services.authorizer.seed_defaults()
-    services.pdp = build_pdp(opa_url=settings.opa_url)
-    services.limiter = build_limiter(
+    keyring = build_keyring(settings, sessions)
+    authenticator = build_authenticator(settings)
+    audit = build_audit_log(settings)
+    authorizer = Authorizer(engine)
+    authorizer.seed_defaults()
+    limiter = build_limiter(
         rate=settings.rate_limit, daily_rows=settings.daily_row_quota, redis_url=settings.redis_url
     )
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        authenticator=authenticator,
+        authorizer=authorizer,
+        pdp=build_pdp(opa_url=settings.opa_url),
+        audit=audit,
+        keyring=keyring,
+        limiter=limiter,
+    )
+    services.on_close.append(start_alert_pusher(settings, audit))  # issue 12
     return services

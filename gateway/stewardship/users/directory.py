@@ -27,8 +27,9 @@ from catalog.classification import Level
 from catalog.errors import AccountDisabled, Unauthenticated
 from catalog.models import User
 from gateway.enforcement.query.entries import GenerationCache, catalog_generation
+from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
-from policies.rbac import ROLE_PREFIX, Authorizer, is_reserved_subject
+from policies.rbac import ROLE_PREFIX, is_reserved_subject
 
 ACTIVE = "active"
 STATUSES = (ACTIVE, "disabled")
@@ -76,7 +77,7 @@ def load_identity(conn: Connection, subject: str) -> StoredIdentity | None:
 class IdentityDirectory:
     """Maps an authenticated subject to the identity that governs this request."""
 
-    def __init__(self, *, engine: Engine, authorizer: Authorizer, maxsize: int = 4096) -> None:
+    def __init__(self, *, engine: Engine, authorizer: RoleAuthorizer, maxsize: int = 4096) -> None:
         # reads only: autocommit spares the BEGIN/ROLLBACK round trips
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._authorizer = authorizer
