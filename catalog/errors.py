@@ -71,9 +71,18 @@ class Forbidden(SluiceError):
 
 
 class AccountDisabled(Forbidden):
-    """The caller's token is valid but their account is disabled in the user store."""
+    """The caller's token is valid but their account is suspended or disabled in the user store."""
 
     code = "account_disabled"
+
+    def __init__(self, message: str = "this account is disabled", **details: Any) -> None:
+        # the shape of a policy refusal (``details.reason_codes``), so a client reads one
+        # vocabulary (``policies.reasons``): the code is ``account_disabled`` whether an
+        # officer suspended the account or an admin disabled it; who and why stay with
+        # the officers, on record, never in the answer
+        details.setdefault("reasons", [message])
+        details.setdefault("reason_codes", [{"code": "account_disabled", "params": {}}])
+        super().__init__(message, **details)
 
 
 class NotFound(SluiceError):

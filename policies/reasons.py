@@ -6,6 +6,10 @@ sentence built in the engine from request text could be read back as structure
 one of its allowed purposes — so a message rendered here carries no text the caller
 typed. This table is the closed vocabulary ``policies.schema`` checks decisions
 against: a code not listed here makes the decision malformed (fail closed).
+
+It is also the vocabulary of refusals made before any policy runs, so that clients read
+one set of codes: ``account_disabled`` comes from the identity directory (a suspended or
+disabled account, whatever token it holds), never from the Rego policy.
 """
 
 from __future__ import annotations
@@ -136,6 +140,9 @@ CODES: dict[str, Code] = {
     ),
     "rows_limited_to_jurisdiction": Code(
         "note", Params.NONE, _fixed("rows limited to the user's jurisdiction")
+    ),
+    "account_disabled": Code(
+        "refusal", Params.NONE, _fixed("this account is suspended or disabled")
     ),
 }
 ORDER = {code: i for i, code in enumerate(CODES)}
