@@ -17,14 +17,13 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from catalog.errors import Unavailable
+from gateway.web.deps import get_services
 from policies.decision import UserContext
 
 
 async def current_user(request: Request) -> UserContext:
     """The authenticated caller; raises ``Unauthenticated`` (401) otherwise."""
-    authenticator = getattr(request.app.state.services, "authenticator", None)
-    if authenticator is None:
-        raise Unavailable("authentication is not configured")
+    authenticator = get_services(request).authenticator
     directory = getattr(request.app.state, "identities", None)
     if directory is None:
         raise Unavailable("the user store is not configured")

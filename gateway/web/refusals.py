@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.errors import SluiceError, Unauthenticated, is_audited
 from gateway.enforcement.query.audit_events import actor
+from gateway.web.deps import get_services
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.refusals")
@@ -77,10 +78,9 @@ async def _caller(request: Request) -> UserContext | None:
     if isinstance(user, UserContext):
         return user
     header = request.headers.get("authorization")
-    services = getattr(request.app.state, "services", None)
-    authenticator = getattr(services, "authenticator", None)
-    if not header or authenticator is None:
+    if not header:
         return None
+    authenticator = get_services(request).authenticator
     try:
         known = authenticator.authenticate_if_verified(header)
         found = known or await run_in_threadpool(authenticator.authenticate, header)
@@ -123,11 +123,8 @@ async def record_refusal(
         "client": client, "request_id": uuid.uuid4().hex,
         "outcome": "error" if status >= 500 else "denied", "details": details,
     }  # fmt: skip
-    audit = getattr(getattr(request.app.state, "services", None), "audit", None)
-    if audit is None:
-        return False
     try:
-        await run_in_threadpool(audit.append, event)
+        await run_in_threadpool(get_services(request).audit.append, event)
     except Exception as failure:  # any failure to record fails closed
         log.error("refusal_not_recorded", path=clean(path), status=status,
                   error=type(failure).__name__)  # fmt: skip

@@ -60,8 +60,7 @@ class Env:
 
 
 def close_env(env: Env) -> None:
-    if env.services.audit is not None:
-        env.services.audit.close()
+    env.services.audit.close()
     env.services.engine.dispose()
 
 
@@ -94,9 +93,8 @@ def make_env(tmp_path: Path, *, allow_hosts: tuple[str, ...] = TEST_SERVER_HOSTS
                     roles=list(user.roles),
                 )
             )
-    if services.authorizer is not None:  # casbin wired: give the stewards their role
-        for user in (FIN, CIVIL):
-            services.authorizer.assign(subject=user.subject, role="steward", domain=user.department)
+    for user in (FIN, CIVIL):  # casbin: give the stewards their role
+        services.authorizer.assign(subject=user.subject, role="steward", domain=user.department)
     return Env(services=services, data=data)
 
 

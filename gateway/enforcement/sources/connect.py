@@ -40,7 +40,7 @@ def source_config(*, services: Services, source: Source) -> SourceConfig:
     """The adapter's view of ``source`` with its secret decrypted (keep it in memory only)."""
     secret: str | None = None
     if source.secret_ciphertext is not None:
-        if services.keyring is None or source.secret_key_id is None:
+        if source.secret_key_id is None:
             raise Unavailable(f"the secret of source {source.id} cannot be decrypted")
         secret = services.keyring.decrypt(
             source.secret_ciphertext, source.secret_key_id, aad=secret_aad(source.id)

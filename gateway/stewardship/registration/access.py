@@ -35,8 +35,7 @@ def require_steward(*, services: Services, user: UserContext, department: str, a
             f"department {department}'s sources or entries",
             action=action,
         )
-    if services.authorizer is not None:
-        services.authorizer.check(subject=user.subject, domain=department, action=action)
+    services.authorizer.check(subject=user.subject, domain=department, action=action)
 
 
 def require_reader(*, user: UserContext, department: str) -> None:
@@ -57,9 +56,7 @@ def emit(
     department: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit event (never carrying a secret) when an audit trail is wired."""
-    if services.audit is None:
-        return
+    """Append one audit event (never carrying a secret); fail closed like every append."""
     services.audit.append(
         {
             "type": event_type,

@@ -103,11 +103,6 @@ def _check_and_test(
         return scrub(registry.redact(config), [config.secret]), record
 
 
-def _require_keyring(services: Services, secret: str | None) -> None:
-    if secret is not None and services.keyring is None:
-        raise SourceFailed("no keyring is configured; secrets cannot be stored")
-
-
 def _store_secret(
     *, session: Session, services: Services, source: Source, secret: str | None
 ) -> None:
@@ -145,7 +140,6 @@ def register_source(
         session=session, services=services, department=department, source_id=source_id,
         config=config,
     )  # fmt: skip
-    _require_keyring(services, plain)
     emit(
         services=services,
         user=user,
@@ -206,7 +200,6 @@ def update_source(
         ]
     if display_name is not None and display_name != source.display_name:
         changed.append("display_name")
-    _require_keyring(services, plain)
     emit(
         services=services,
         user=user,

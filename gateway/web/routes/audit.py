@@ -33,6 +33,7 @@ from audit.verify import OUT_OF_RANGE, verify_database
 from catalog.errors import NotFound, SluiceError, audited
 from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.authz import require
+from gateway.web.deps import get_services
 from policies.decision import UserContext
 
 MAX_SEQ = 2**63 - 1  # the store's BIGINT: a larger integer is a 400, never an overflow
@@ -50,9 +51,11 @@ require_alerts_handler = require("audit:verify")
 
 
 def _log(request: Request) -> AuditLog:
-    log: AuditLog | None = getattr(request.app.state.services, "audit", None)
-    if log is None:
-        raise NotFound("the audit trail is not configured")
+    # the officers read the store, the seal and the witnesses: more than the sink the
+    # rest of the gateway writes through (``audit.sink.AuditSink``)
+    log = get_services(request).audit
+    if not isinstance(log, AuditLog):
+        raise NotFound("this gateway's audit trail cannot be read through the API")
     return log
 
 

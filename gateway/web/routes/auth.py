@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from catalog.errors import NotFound
 from gateway.web.current_user import current_user
+from gateway.web.deps import get_services
 from policies.decision import UserContext
 
 router = APIRouter(tags=["auth"])
@@ -17,10 +18,7 @@ router = APIRouter(tags=["auth"])
 def jwks(request: Request) -> dict[str, Any]:
     """Public keys of the embedded issuer; with an OIDC provider, the provider's own
     JWKS is authoritative and this gateway publishes none (404)."""
-    authenticator = getattr(request.app.state.services, "authenticator", None)
-    document: dict[str, Any] | None = (
-        authenticator.public_jwks() if authenticator is not None else None
-    )
+    document = get_services(request).authenticator.public_jwks()
     if document is None:
         raise NotFound("this gateway does not issue tokens; see the identity provider's JWKS")
     return document
