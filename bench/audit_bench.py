@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -20,7 +21,7 @@ from audit.log import AuditLog
 from audit.verify import verify_database
 from audit.writer import Pending
 from bench import data
-from bench.witness_bench import witness_cost
+from bench.witness_bench import table, witness_cost
 from catalog.db import migrate
 
 VERIFY_EVENTS = 1_000_000
@@ -110,9 +111,12 @@ def run(seconds: float = 5.0) -> dict[str, Any]:
                                  "optimistic_missed": log.metrics.optimistic_missed}  # fmt: skip
     finally:
         log.close()
-    # issue 12: the same hammer with and without a remote witness (must stay off the path)
+    # issue 12: the same hammer and single append, not witnessed and witnessed by a
+    # gateway (HTTP) and by a NATS JetStream stream: witnessing must stay off the path
     out["witnessing"] = witness_cost(url=data.sa_url(data.AUDIT_DB), seconds=seconds,
+                                     event=event,
                                      hammer=lambda lg, s: _hammer(lg, s, THREADS))  # fmt: skip
+    print(table(out["witnessing"]), file=sys.stderr, flush=True)
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         t = time.perf_counter()
         counts = pool.map(_process, [(str(home / f"p{k}"), seconds) for k in range(4)])

@@ -15,6 +15,22 @@ def _row(rows: list[str], what: str, value: str, baseline: str, ratio: str, targ
     rows.append(f"| {what} | {value} | {baseline} | {ratio} | {target} | {mark} |")
 
 
+def _witness_rows(rows: list[str], w: dict[str, Any] | None) -> None:
+    """Witnessing's cost on the request path, beside the audit append figures: each
+    witness's appends/s and single-append p50 against the unwitnessed run (same run)."""
+    if not w or "nats" not in w:
+        return
+    base = w["not_witnessed"]
+    for name, label in (("http", "a gateway (HTTP)"), ("nats", "a NATS JetStream stream")):
+        r = w[name]
+        _row(rows, f"audit appends/s, 1 process, witnessed by {label}",
+             f"{r['appends_per_s']:,.0f}", f"{base['appends_per_s']:,.0f} not witnessed",
+             f"{r['ratio']:.2f}×", "≥ 0.9× (off the path)", r["ratio"] >= 0.9)  # fmt: skip
+        _row(rows, f"audit: one durable append witnessed by {label}, p50 ms",
+             f"{r['append_p50_ms']:.2f}", f"{base['append_p50_ms']:.2f} not witnessed",
+             f"{r['p50_ratio']:.2f}×", "", None)  # fmt: skip
+
+
 def markdown(r: dict[str, Any]) -> str:
     rows = ["| figure | value | baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
     small = r.get("small")
@@ -140,6 +156,7 @@ def markdown(r: dict[str, Any]) -> str:
         )
         lat = au["append_latency"]["p50_ms"]
         _row(rows, "audit: one durable append alone, p50 ms", f"{lat:.2f}", "", "", "", None)
+        _witness_rows(rows, au.get("witnessing"))
         v = au["verify"]
         _row(
             rows,
