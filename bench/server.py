@@ -46,7 +46,7 @@ from gateway.web.app import create_app
 from gateway.web.http_protocol import Utf8RequestLineProtocol
 from gateway.wiring.container import build_services
 from gateway.wiring.demo import assign_demo_roles
-from policies.pdp import build_pdp
+from policies.pdp_builder import build_pdp
 
 SMALL_FIELDS = ["id_number", "name", "phone", "region_code", "monthly_amount"]
 # The statement the SQL adapter compiles for alice's small query (same projection,

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from policies.decision import Decision, DecisionInput, DecisionPoint
-from policies.pdp import new_decision_id
+from policies.decision_ids import new_decision_id
 
 
 def grant_valid_at(grant: dict[str, Any], now: str | None) -> bool:

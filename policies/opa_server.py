@@ -20,7 +20,7 @@ from opa_client import OpaClient
 from catalog.errors import Unavailable
 from policies.bundle import DOCUMENT, META_ROOT
 from policies.decision import Decision, DecisionInput, DecisionPoint, decision_from_output
-from policies.pdp import new_decision_id
+from policies.decision_ids import new_decision_id
 from policies.schema import loads_unique
 
 PACKAGE, RULE = DOCUMENT.rsplit("/", 1)

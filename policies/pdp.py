@@ -1,4 +1,4 @@
-"""The embedded decision point (regopy, in process) and the factory the gateway calls.
+"""The embedded decision point (regopy, in process); ``policies.pdp_builder`` chooses it.
 
 The modules are compiled once into a regopy bundle and re-compiled when a ``.rego``
 file changes (a digest of each file, at most every ``check_interval_s``). A module
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +27,8 @@ from policies.bundle import (
     load_policy_set,
 )
 from policies.decision import Decision, DecisionInput, DecisionPoint, decision_from_output
+from policies.decision_ids import new_decision_id
 from policies.rego_call import query_binding
-
-
-def new_decision_id() -> str:
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -138,18 +134,3 @@ class EmbeddedPDP(DecisionPoint):
             policy_version=compiled.policy_set.version,
         )
 
-
-def build_pdp(
-    *,
-    opa_url: str | None,
-    rego_dir: Path | None = None,
-    cache_size: int = 10_000,
-) -> DecisionPoint:
-    """The gateway's decision point: an OPA server when ``opa_url`` is set (from
-    ``SLUICE_OPA_URL``), else the embedded engine; a decision cache in front."""
-    from policies.cache import CachedPDP
-    from policies.opa_server import OpaServerPDP
-
-    inner: DecisionPoint
-    inner = OpaServerPDP(opa_url) if opa_url else EmbeddedPDP(rego_dir or DEFAULT_REGO_DIR)
-    return CachedPDP(inner, maxsize=cache_size)

@@ -173,7 +173,7 @@ def eval_cmd(
     from gateway.cli.store import catalog_engine
     from gateway.core.settings import load_settings
     from policies.inputs import dataset_input, user_context
-    from policies.pdp import build_pdp
+    from policies.pdp_builder import build_pdp
     from policies.rbac import Authorizer
 
     with catalog_engine() as engine, make_session_factory(engine)() as session:

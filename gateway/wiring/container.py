@@ -11,7 +11,7 @@ from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.limits import build_limiter
 from gateway.wiring.audit_log import build_audit_log
-from policies.pdp import build_pdp
+from policies.pdp_builder import build_pdp
 from policies.rbac import Authorizer
 
 

@@ -16,7 +16,8 @@ from policies.cache import CachedPDP
 from policies.decision import Decision, DecisionInput, DecisionPoint
 from policies.inputs import decision_input_from_dict
 from policies.opa_server import OpaServerPDP
-from policies.pdp import EmbeddedPDP, build_pdp
+from policies.pdp import EmbeddedPDP
+from policies.pdp_builder import build_pdp
 
 BASE = next(c for c in load_cases() if c["name"] == "analyst_l3_defaults")["input"]
 
