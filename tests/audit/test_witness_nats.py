@@ -134,6 +134,31 @@ def test_the_stream_is_append_only_and_refuses_backwards(tmp_path: Path, stream:
         witness.close()
 
 
+def test_a_deleted_stream_is_evidence(tmp_path: Path, stream: str) -> None:
+    """JetStream lets an account with the right delete a whole stream: a running
+    gateway that read its checkpoints sees the stream gone or re-created, and seals."""
+    signer = KeyRing(tmp_path / "keys")
+    witness = NatsWitness(parse_nats_url(f"nats://127.0.0.1:4222/{stream}"), sender="gw-n",
+                          public_keys=signer.public_keys)  # fmt: skip
+    try:
+        witness.publish(make_envelope(sender="gw-n", epoch=0,
+                                      checkpoint=_checkpoint(signer, 3, "a" * 64),
+                                      signer=signer))  # fmt: skip
+        assert witness.latest() is not None
+
+        async def drop(js: Any) -> None:
+            await js.delete_stream(stream)
+
+        _run(_with_js(drop))
+        with pytest.raises((WitnessEvidence, ValueError)) as first:
+            witness.latest()  # gone: unreachable, or already re-created and seen as replaced
+        if not isinstance(first.value, WitnessEvidence):
+            with pytest.raises(WitnessEvidence, match=r"replaced|went back"):
+                witness.latest()
+    finally:
+        witness.close()
+
+
 def test_a_weak_stream_is_tightened(tmp_path: Path, stream: str) -> None:
     """A stream that exists with deletes and purges allowed is made append-only first."""
 
