@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from catalog.classification import FIELD_TYPES, Level, MaskMethod, PICategory
+from catalog.vocabulary import FIELD_TYPES, Level, MaskMethod, PICategory
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.classification import Level
 from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import Dataset, Department, Field, Source
 from catalog.schemas import DatasetIn
 from catalog.search import has_tag, rank
+from catalog.vocabulary import Level
 
 PUBLISHED = "published"
 DRAFT = "draft"

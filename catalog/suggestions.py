@@ -27,21 +27,10 @@ from typing import Any
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
-from catalog.classification import Level, PICategory
+from catalog.vocabulary import COMPOUND_SURNAMES, SUGGESTED_LEVEL, SURNAMES, Level, PICategory
 
 MATCH_RATIO = 0.8
 """Share of non-empty sampled values a detector must accept to count as evidence."""
-
-LEVELS: dict[PICategory, Level] = {
-    PICategory.ID_NUMBER: Level.L3,
-    PICategory.BANK_CARD: Level.L3,
-    PICategory.PHONE: Level.L3,
-    PICategory.NAME: Level.L3,
-    PICategory.ADDRESS: Level.L3,
-    PICategory.BIRTH_DATE: Level.L3,
-    PICategory.USCC: Level.L2,
-}
-
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -70,50 +59,6 @@ _DIGITS = re.compile(r"^\d{16,19}$")
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _ADDRESS_MARKERS = re.compile(r"省|市|自治区|区|县|旗|镇|乡|街道|村|路|街|巷|道|号|弄|室|栋|楼")
 _DATE_TEXT = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
-
-COMPOUND_SURNAMES = [
-    "欧阳",
-    "司马",
-    "上官",
-    "诸葛",
-    "东方",
-    "皇甫",
-    "尉迟",
-    "公孙",
-    "慕容",
-    "长孙",
-    "宇文",
-    "司徒",
-    "夏侯",
-    "轩辕",
-    "令狐",
-    "钟离",
-    "闻人",
-    "南宫",
-    "独孤",
-    "端木",
-    "申屠",
-    "澹台",
-    "太史",
-    "公冶",
-    "濮阳",
-    "淳于",
-    "单于",
-    "西门",
-    "百里",
-    "呼延",
-    "万俟",
-]
-SURNAMES = frozenset(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
-    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
-    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章"
-    "鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉"
-    "骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦"
-    "戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄"
-    "丛仲虞敖巩明佘池查麻苑迟邝"
-)
-
 
 def _text(value: Any) -> str | None:
     """Normalise a sampled value to text; numbers keep their digits (phones stored as int)."""
@@ -218,7 +163,7 @@ def _from_values(values: Sequence[Any]) -> Suggestion | None:
             ratio = hits / len(texts)
             return Suggestion(
                 category,
-                LEVELS[category],
+                SUGGESTED_LEVEL[category],
                 0.6 + 0.4 * ratio,
                 (f"values: {hits}/{len(texts)} {label}",),
             )
@@ -332,10 +277,12 @@ def _from_name(column_name: str) -> Suggestion | None:
     for category, words, chinese in HINTS:
         for word in words:
             if f"_{word}_" in joined:
-                return Suggestion(category, LEVELS[category], 0.6, (f"name hint {word!r}",))
+                level = SUGGESTED_LEVEL[category]
+                return Suggestion(category, level, 0.6, (f"name hint {word!r}",))
         for fragment in chinese:
             if fragment in column_name:
-                return Suggestion(category, LEVELS[category], 0.6, (f"name hint {fragment!r}",))
+                level = SUGGESTED_LEVEL[category]
+                return Suggestion(category, level, 0.6, (f"name hint {fragment!r}",))
     # "name" alone, or a person's name ("contact_name"), but not "company_name"
     if tokens and tokens[-1] == "name" and (len(tokens) == 1 or tokens[-2] in _PERSON_WORDS):
         return Suggestion(PICategory.NAME, Level.L3, 0.5, ("name hint 'name'",))

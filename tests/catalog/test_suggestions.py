@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from catalog.classification import Level, PICategory
 from catalog.suggestions import suggest
+from catalog.vocabulary import Level, PICategory
 
 VALID_IDS = ["11010519491231002X", "440106198708123455", "110101199003074477"]
 BAD_CHECKSUM_IDS = ["110105194912310021", "440106198708123456", "110101199003074478"]

@@ -20,8 +20,9 @@ from catalog.classification import MaskMethod
 from catalog.demo.generator import Sizes, generate
 from catalog.demo.tables import TableSpec
 from catalog.demo.targets import Row, Target
+from catalog.vocabulary import COMPOUND_SURNAMES
 from gateway.enforcement.masking import derive_case_key, mask_array, mask_batch
-from gateway.enforcement.masking.partial import COMPOUND_SURNAMES, NAME_DOTS
+from gateway.enforcement.masking.partial import NAME_DOTS
 from gateway.enforcement.masking.small import SMALL_MAX, mask_small_text
 from gateway.enforcement.masking.tokens import hash_array, hash_token
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.classification import MaskMethod
-from gateway.enforcement.masking.partial import COMPOUND_SURNAMES
+from catalog.vocabulary import COMPOUND_SURNAMES
 
 _kernel: ModuleType | None
 try:

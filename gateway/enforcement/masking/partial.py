@@ -12,54 +12,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.vocabulary import COMPOUND_SURNAMES
 from gateway.enforcement.masking.address import address_district
 from gateway.enforcement.masking.kernels import compose, extract_masked, replace_by_length
 
-COMPOUND_SURNAMES = [
-    "欧阳",
-    "司马",
-    "诸葛",
-    "上官",
-    "司徒",
-    "东方",
-    "皇甫",
-    "尉迟",
-    "公孙",
-    "慕容",
-    "长孙",
-    "宇文",
-    "令狐",
-    "夏侯",
-    "端木",
-    "轩辕",
-    "独孤",
-    "南宫",
-    "西门",
-    "百里",
-    "呼延",
-    "赫连",
-    "澹台",
-    "万俟",
-    "闻人",
-    "申屠",
-    "太史",
-    "钟离",
-    "濮阳",
-    "淳于",
-    "单于",
-    "公羊",
-    "仲孙",
-    "司空",
-    "司寇",
-    "子车",
-    "拓跋",
-    "谷梁",
-    "段干",
-    "巫马",
-    "左丘",
-    "东郭",
-    "第五",
-]
 NAME_DOTS = "·・•‧"
 MAX_NAME_CHARS = 32
 

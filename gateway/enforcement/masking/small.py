@@ -39,9 +39,9 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from catalog.classification import MaskMethod
+from catalog.vocabulary import COMPOUND_SURNAMES
 from gateway.enforcement.masking.address import ADDRESS_MASK
 from gateway.enforcement.masking.partial import (
-    COMPOUND_SURNAMES,
     DATE_PATTERNS,
     MAX_NAME_CHARS,
     MOBILE_PATTERNS,

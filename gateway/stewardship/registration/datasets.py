@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from adapters.base import ObjectInfo
-from catalog.classification import Level
 from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import Dataset, Field, Source
+from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import open_source_adapter
 from gateway.stewardship.registration.access import emit, require_steward

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from catalog.classification import Level, MaskMethod, PICategory
 from catalog.models import Dataset, Source
+from catalog.vocabulary import Level, MaskMethod, PICategory
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{1,63}$"
 
