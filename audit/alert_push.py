@@ -1,9 +1,15 @@
-"""Push new alerts to a webhook, off the request path.
+"""Push alerts to their channels, off the request path, retried until delivered.
 
-A background thread evaluates the rules (``audit.alert_state.current_alerts``) every
-``interval`` seconds; each alert id it has not pushed before is posted once (retried
-with back-off) and marked ``pushed`` in the alert state file, so a restart does not
-push it again. Flavors:
+The rule runner (``audit.alert_runner``) queues each new alert in the outbox
+(``audit.alert_outbox``) once per configured channel; ``AlertPusher``, a background
+thread, sends what is due. A failed attempt is recorded with the time of the next one
+(exponential back-off: ``backoff``, 2×, 4×… capped at ``max_backoff``); after
+``attempts`` failures the push is given up, which the alert shows (``pushes``) and the
+log says (``alert_push_gave_up``, with the alert id, channel and error class only).
+Because the outbox is on disk a restart resumes what was pending.
+
+Channels implement ``AlertChannel`` (``name``, ``send``): the webhook here, email over
+SMTP in ``audit.alert_email``. Webhook flavors:
 
 - ``generic``: the alert as JSON, ``X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the
   body under the secret>``;
@@ -24,14 +30,14 @@ import hmac
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import httpx
 import orjson
 import structlog
 
-from audit.alert_state import alert_states, current_alerts
+from audit.alert_outbox import Outbox
 
 FLAVORS = ("generic", "wecom", "dingtalk", "feishu")
 log = structlog.get_logger("sluice.alerts")
@@ -51,8 +57,10 @@ def _json(body: Any) -> tuple[bytes, dict[str, str]]:
 
 def generic_request(url: str, secret: str | None, alert: dict[str, Any]) -> Request:
     fields = ("id", "rule", "severity", "state", "actor", "subject", "summary", "event_seqs",
-              "window", "count")  # fmt: skip
-    body, headers = _json({"source": "sluice", "alert": {k: alert.get(k) for k in fields}})
+              "window", "count", "recurrence_of")  # fmt: skip
+    body, headers = _json({"source": "sluice",
+                           "alert": {k: alert.get(k, "open" if k == "state" else None)
+                                     for k in fields}})  # fmt: skip
     if secret:
         digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         headers["X-Sluice-Signature"] = f"sha256={digest}"
@@ -106,86 +114,140 @@ BUILDERS: dict[str, Callable[[str, str | None, dict[str, Any]], Request]] = {
 }
 
 
+
+class PushFailed(Exception):
+    """One delivery attempt failed; ``str()`` is safe to log and to show on the alert
+    (an error class or a status code: never a URL, a recipient or a secret)."""
+
+
+class AlertChannel(Protocol):
+    """Where alerts go; ``send`` returns once the channel accepted the alert."""
+
+    name: str
+
+    def send(self, alert: dict[str, Any]) -> None:
+        """Deliver one alert, or raise ``PushFailed``."""
+
+
+class WebhookChannel:
+    """A signed webhook or a group robot (``flavor``)."""
+
+    name = "webhook"
+
+    def __init__(self, *, url: str, secret: str | None, flavor: str = "generic",
+                 timeout_s: float = 5.0) -> None:  # fmt: skip
+        if flavor not in BUILDERS:
+            raise ValueError(f"alert webhook flavor must be one of {FLAVORS}: {flavor!r}")
+        self.url, self.secret, self.flavor, self.timeout_s = url, secret, flavor, timeout_s
+
+    def send(self, alert: dict[str, Any]) -> None:
+        url, body, headers = BUILDERS[self.flavor](self.url, self.secret, alert)
+        try:
+            resp = httpx.post(url, content=body, headers=headers, timeout=self.timeout_s)
+        except httpx.HTTPError as exc:
+            raise PushFailed(type(exc).__name__) from None
+        if resp.status_code >= 300:
+            raise PushFailed(f"HTTP {resp.status_code}")
+
+
 class AlertPusher:
-    """The background evaluator and sender of one gateway; ``stop()`` joins it."""
+    """The background sender of one gateway process; ``stop()`` joins it."""
 
     def __init__(
         self,
-        audit_log: Any,
+        box: Outbox,
+        channels: Sequence[AlertChannel],
         *,
-        url: str,
-        secret: str | None,
-        flavor: str = "generic",
-        interval: float = 2.0,
-        attempts: int = 4,
-        backoff: float = 0.5,
+        attempts: int = 8,
+        backoff: float = 2.0,
+        max_backoff: float = 300.0,
+        idle_s: float = 5.0,
     ) -> None:
-        if flavor not in BUILDERS:
-            raise ValueError(f"alert webhook flavor must be one of {FLAVORS}: {flavor!r}")
-        self.audit_log = audit_log
-        self.url, self.secret, self.flavor = url, secret, flavor
-        self.interval, self.attempts, self.backoff = interval, attempts, backoff
-        self.states = alert_states(audit_log.home)
+        if attempts < 1:
+            raise ValueError("alert push attempts must be at least 1")
+        self.outbox = box
+        self.channels = {c.name: c for c in channels}
+        self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
+        self.idle_s = idle_s
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sluice-alert-push", daemon=True)
 
     def start(self) -> AlertPusher:
-        self._thread.start()
+        if self.channels:
+            self._thread.start()
         return self
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next due time."""
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=15)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception as exc:  # keep evaluating; the next tick retries
-                log.warning("alert_evaluation_failed", error=type(exc).__name__)
-            self._stop.wait(self.interval)
+            except Exception as exc:  # keep sending; the outbox keeps what is owed
+                log.warning("alert_push_loop_failed", error=type(exc).__name__)
+            due = self.outbox.next_due(self.channels)
+            wait = self.idle_s if due is None else min(self.idle_s, due - time.time())
+            if wait > 0:
+                self._wake.wait(wait)
+            self._wake.clear()
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before the attempt after the ``attempt``-th failure."""
+        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
     def tick(self) -> int:
-        """Evaluate once; push every alert not pushed before. Returns how many went."""
-        done = self.states.pushed()
+        """Send every push due now; returns how many were delivered."""
         sent = 0
-        for alert in current_alerts(self.audit_log):
-            if alert["id"] in done or alert["state"] != "open" or self._stop.is_set():
-                continue
-            ok = self.send(alert)
-            self.states.mark_pushed(alert["id"], delivered=ok)
-            sent += ok
-        return sent
-
-    def send(self, alert: dict[str, Any]) -> bool:
-        for attempt in range(self.attempts):
-            url, body, headers = BUILDERS[self.flavor](self.url, self.secret, alert)
-            try:
-                resp = httpx.post(url, content=body, headers=headers, timeout=5.0)
-                if resp.status_code < 300:
-                    log.info("alert_pushed", alert=alert["id"], rule=alert["rule"],
-                             flavor=self.flavor)  # fmt: skip
-                    return True
-                error = f"HTTP {resp.status_code}"
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
-            log.warning("alert_push_failed", alert=alert["id"], attempt=attempt + 1, error=error)
-            if self._stop.wait(self.backoff * 2**attempt):
+        for push in self.outbox.claim_due(self.channels):
+            if self._stop.is_set():
                 break
-        return False
+            try:
+                self.channels[push.channel].send(push.alert)
+            except PushFailed as exc:
+                attempt = push.attempts + 1
+                if attempt >= self.attempts:
+                    self.outbox.failed(push, str(exc), retry_at=None)
+                    log.error("alert_push_gave_up", alert=push.id, channel=push.channel,
+                              attempts=attempt, error=str(exc))  # fmt: skip
+                else:
+                    self.outbox.failed(push, str(exc), retry_at=time.time() + self.delay(attempt))
+                    log.warning("alert_push_failed", alert=push.id, channel=push.channel,
+                                attempt=attempt, error=str(exc))  # fmt: skip
+                continue
+            self.outbox.delivered(push)
+            log.info("alert_pushed", alert=push.id, rule=push.alert.get("rule"),
+                     channel=push.channel)  # fmt: skip
+            sent += 1
+        return sent
 
 
 def start_alert_pusher(settings: Any, audit_log: Any) -> Callable[[], None]:
-    """Start the pusher when a webhook is configured; returns its stop (a no-op if not)."""
-    if audit_log is None or not settings.alert_webhook_url:
+    """Transitional wiring (the gateway builds the runner itself once it is wired):
+    the rule runner always, the webhook channel when one is configured."""
+    from audit.alert_outbox import outbox
+    from audit.alert_runner import AlertRunner
+
+    if audit_log is None:
         return lambda: None
-    secret = settings.alert_webhook_secret
-    pusher = AlertPusher(
-        audit_log,
-        url=settings.alert_webhook_url,
-        secret=secret.get_secret_value() if secret is not None else None,
-        flavor=settings.alert_webhook_flavor,
-        interval=settings.alert_eval_seconds,
-    ).start()
-    return pusher.stop
+    channels: list[AlertChannel] = []
+    if settings.alert_webhook_url:
+        secret = settings.alert_webhook_secret
+        channels.append(WebhookChannel(
+            url=settings.alert_webhook_url,
+            secret=secret.get_secret_value() if secret is not None else None,
+            flavor=settings.alert_webhook_flavor,
+        ))  # fmt: skip
+    pusher = AlertPusher(outbox(audit_log.home), channels)
+    runner = AlertRunner(audit_log, channels=channels, pusher=pusher,
+                         interval_s=settings.alert_eval_seconds).start()  # fmt: skip
+    audit_log.alert_runner = runner
+    return runner.stop

@@ -1,32 +1,45 @@
 """Alert rules computed from the audit trail, one small function per rule.
 
 Every rule reads parsed events (as ``search.present`` returns them, with ``seq``) and
-returns alerts ``{rule, severity, actor, summary, event_seqs}``; the seqs link each
-alert to the events a security officer should open. Thresholds are parameters of
-``AlertConfig`` with conservative defaults. Fields the gateway fills in ``details``:
-``level`` (dataset classification, L1..L4), ``resource_dept``, ``source_id``,
-``subject_tokens`` (keyed hashes of the ID numbers returned) and ``self_hash_hit``.
+returns findings ``{rule, severity, actor, subject, summary, event_seqs, occurrences}``
+(``audit.alert_common``); the seqs link each alert to the events a security officer
+should open. Thresholds are parameters of ``AlertConfig`` with conservative defaults.
+Fields the gateway fills in ``details``: ``level`` (dataset classification, L1..L4),
+``resource_dept``, ``source_id``, ``subject_tokens`` (keyed hashes of the ID numbers
+returned), ``self_hash_hit``, ``counties`` (the county codes of the rows sent) and, on
+``dataset.published``, ``below_suggestion`` (fields classified under the level the
+classifier suggested). The per-user baseline rules live in ``audit.baseline``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from audit.events import parse_ts
-
-Event = dict[str, Any]
-Alert = dict[str, Any]
-QUERY_TYPES = frozenset(
-    {"query.started", "query.completed", "query.failed", "query.aborted", "query.denied"}
+from audit.alert_common import (
+    COUNT,
+    QUERY_TYPES,
+    Alert,
+    Event,
+    actor_of,
+    delivered,
+    details_of,
+    finding,
+    per_key_and_day,
+    utc_day,
+    when,
+    windows,
 )
+from audit.baseline import Baseline, unusual_counties, unusual_hours
+
 # a start of each kind ends with one of these (issue 11: every start has an end on record)
 ENDINGS = ("completed", "failed", "aborted")
+
+__all__ = ["QUERY_TYPES", "AlertConfig", "alert_id", "compute_alerts"]
 
 
 @dataclass(frozen=True)
@@ -41,94 +54,31 @@ class AlertConfig:
     departments_per_hour: int = 4
     source_errors_per_hour: int = 3
     users_per_subject_per_day: int = 3
+    # one person's records may come from this many departments in a day; one more alerts
+    person_departments_per_day: int = 2
+    # the per-user baseline (``audit.baseline``): learned over this many days before the
+    # window; users with fewer accesses or fewer active days on record are never flagged
+    baseline_days: int = 30
+    baseline_min_events: int = 20
+    baseline_min_days: int = 5
     window: timedelta = field(default=timedelta(hours=1))
     # a start older than this with no end is a query whose record was evaded or lost
     unended_after: timedelta = field(default=timedelta(minutes=30))
     now: datetime | None = None  # the clock of "older than"; None: the wall clock
 
 
-def _alert(
-    rule: str,
-    severity: str,
-    actor: str | None,
-    summary: str,
-    seqs: Iterable[int],
-    subject: str | None = None,
-) -> Alert:
-    return {
-        "rule": rule,
-        "severity": severity,
-        "actor": actor,
-        "subject": subject if subject is not None else actor,
-        "summary": summary,
-        "event_seqs": sorted(set(seqs)),
-    }
-
-
-def _actor(event: Event) -> str:
-    return str((event.get("actor") or {}).get("sub"))
-
-
-def _details(event: Event) -> dict[str, Any]:
-    details = event.get("details")
-    return details if isinstance(details, dict) else {}
-
-
-def _windows(
-    events: list[Event],
-    key: Callable[[Event], Hashable | None],
-    weight: Callable[[Event], float],
-    distinct: Callable[[Event], Hashable] | None,
-    threshold: float,
-    window: timedelta,
-) -> list[tuple[Hashable, list[Event], float]]:
-    """Per key, the first sliding window whose total (or distinct count) passes threshold."""
-    groups: dict[Hashable, list[Event]] = defaultdict(list)
-    for event in events:
-        k = key(event)
-        if k is not None:
-            groups[k].append(event)
-    hits = []
-    for k, group in groups.items():
-        group.sort(key=lambda e: (e["ts"], e["seq"]))
-        times = [parse_ts(e["ts"]) for e in group]
-        start = 0
-        for end in range(len(group)):
-            while times[end] - times[start] >= window:
-                start += 1
-            members = group[start : end + 1]
-            if distinct is not None:
-                value: float = len({distinct(e) for e in members})
-            else:
-                value = sum(weight(e) for e in members)
-            if value > threshold:
-                hits.append((k, members, value))
-                break
-    return hits
-
-
-def _delivered(e: Event) -> bool:
-    """Rows sent to the caller: a comparison's side reads (``delivered: false``) are
-    on record but never left the gateway; its matches (``comparison.completed``) did. An
-    aborted delivery's ``rows`` are what left before the client went: they count too."""
-    if e.get("type") in ("comparison.completed", "comparison.aborted"):
-        return True
-    sent = e.get("type") in ("query.completed", "query.aborted")
-    return sent and _details(e).get("delivered") is not False
-
-
 def bulk_pulls(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    done = [e for e in events if _delivered(e)]
+    done = [e for e in events if delivered(e)]
     return [
-        _alert(
+        finding(
             "bulk_pull",
             "high",
             str(actor),
             f"{int(rows)} rows within an hour",
-            (e["seq"] for e in members),
+            [[e["seq"] for e in members]],
         )
-        for actor, members, rows in _windows(
-            done, _actor, lambda e: e.get("rows") or 0, None, cfg.bulk_rows_per_hour, cfg.window
+        for actor, members, rows in windows(
+            done, actor_of, lambda e: e.get("rows") or 0, None, cfg.bulk_rows_per_hour, cfg.window
         )
     ]
 
@@ -136,76 +86,78 @@ def bulk_pulls(events: list[Event], cfg: AlertConfig) -> list[Alert]:
 def repeated_denials(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     denied = [e for e in events if e.get("outcome") == "denied"]
     return [
-        _alert(
+        finding(
             "repeated_denials",
             "medium",
             str(actor),
             f"{int(n)} denials within an hour",
-            (e["seq"] for e in members),
+            [[e["seq"] for e in members]],
         )
-        for actor, members, n in _windows(
-            denied, _actor, lambda _e: 1, None, cfg.denials_per_hour, cfg.window
+        for actor, members, n in windows(
+            denied, actor_of, lambda _e: 1, None, cfg.denials_per_hour, cfg.window
         )
+    ]
+
+
+def _each_event(
+    rule: str, severity: str, summary: str, flagged: Mapping[tuple[str, Any], list[int]]
+) -> list[Alert]:
+    """Per-event rules: one finding per actor and day, each flagged event an occurrence."""
+    return [
+        finding(rule, severity, actor, summary, [[s] for s in seqs])
+        for (actor, _day), seqs in flagged.items()
     ]
 
 
 def outside_hours(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     zone = ZoneInfo(cfg.timezone)
-    by_actor: dict[str, list[int]] = defaultdict(list)
-    for e in events:
+
+    def off(e: Event) -> str | None:
         if e.get("type") not in QUERY_TYPES:
-            continue
-        local = parse_ts(e["ts"]).astimezone(zone)
+            return None
+        local = when(e).astimezone(zone)
         working = cfg.work_start_hour <= local.hour < cfg.work_end_hour
-        if local.weekday() not in cfg.workdays or not working:
-            by_actor[_actor(e)].append(e["seq"])
-    return [
-        _alert(
-            "outside_working_hours",
-            "low",
-            actor,
-            f"{len(seqs)} queries outside working hours ({cfg.timezone})",
-            seqs,
-        )
-        for actor, seqs in by_actor.items()
-    ]
+        return actor_of(e) if local.weekday() not in cfg.workdays or not working else None
+
+    return _each_event(
+        "outside_working_hours",
+        "low",
+        f"{COUNT} queries outside working hours ({cfg.timezone})",
+        per_key_and_day(events, off),
+    )
 
 
 def missing_case_reference(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    by_actor: dict[str, list[int]] = defaultdict(list)
-    for e in events:
-        sensitive = _details(e).get("level") in cfg.sensitive_levels
-        if e.get("type") in QUERY_TYPES and sensitive and not e.get("case_ref"):
-            by_actor[_actor(e)].append(e["seq"])
-    return [
-        _alert(
-            "sensitive_without_case",
-            "high",
-            actor,
-            f"{len(seqs)} queries on sensitive data without a case reference",
-            seqs,
-        )
-        for actor, seqs in by_actor.items()
-    ]
+    def bare(e: Event) -> str | None:
+        sensitive = details_of(e).get("level") in cfg.sensitive_levels
+        flagged = e.get("type") in QUERY_TYPES and sensitive and not e.get("case_ref")
+        return actor_of(e) if flagged else None
+
+    return _each_event(
+        "sensitive_without_case",
+        "high",
+        f"{COUNT} queries on sensitive data without a case reference",
+        per_key_and_day(events, bare),
+    )
 
 
 def many_departments(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     queries = [
-        e for e in events if e.get("type") in QUERY_TYPES and _details(e).get("resource_dept")
+        e for e in events if e.get("type") in QUERY_TYPES and details_of(e).get("resource_dept")
     ]
     return [
-        _alert(
+        finding(
             "many_departments",
             "medium",
             str(actor),
             f"data of {int(n)} departments within an hour",
-            (e["seq"] for e in members),
+            [[e["seq"] for e in members]],
         )
-        for actor, members, n in _windows(
+        for actor, members, n in windows(
             queries,
-            _actor,
+            actor_of,
             lambda _e: 1,
-            lambda e: _details(e)["resource_dept"],
+            lambda e: details_of(e)["resource_dept"],
             cfg.departments_per_hour,
             cfg.window,
         )
@@ -216,60 +168,134 @@ def source_errors(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     failed = [e for e in events if e.get("type") == "query.failed"]
 
     def source_of(e: Event) -> str | None:
-        return _details(e).get("source_id") or e.get("resource")
+        return details_of(e).get("source_id") or e.get("resource")
 
     return [
-        _alert(
+        finding(
             "source_errors",
             "medium",
             None,
             f"{source} failed {int(n)} times within an hour",
-            (e["seq"] for e in members),
+            [[e["seq"] for e in members]],
             subject=str(source),
         )
-        for source, members, n in _windows(
+        for source, members, n in windows(
             failed, source_of, lambda _e: 1, None, cfg.source_errors_per_hour, cfg.window
         )
     ]
 
 
+def _looked_up(events: list[Event]) -> list[Event]:
+    """One entry per (delivery, subject token): who received whose records. A
+    comparison's matches count once ``comparison.completed`` carries their tokens."""
+    out: list[Event] = []
+    for e in events:
+        if e.get("type") not in ("query.completed", "comparison.completed") or not delivered(e):
+            continue
+        for token in details_of(e).get("subject_tokens") or []:
+            out.append({**e, "_token": token})
+    return out
+
+
 def same_person_many_users(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     """Who looked up whom: one person's records (by token) pulled by many users in a day."""
-    per_token: list[Event] = []
-    for e in events:
-        if e.get("type") != "query.completed" or not _delivered(e):
-            continue
-        for token in _details(e).get("subject_tokens") or []:
-            per_token.append({**e, "_token": token})
     return [
-        _alert(
+        finding(
             "same_person_many_users",
             "high",
             None,
             f"records of subject {str(token)[:12]}… pulled by {int(n)} users in a day",
-            (e["seq"] for e in members),
+            [[e["seq"] for e in members]],
             subject=str(token),
         )
-        for token, members, n in _windows(
-            per_token,
+        for token, members, n in windows(
+            _looked_up(events),
             lambda e: e["_token"],
             lambda _e: 1,
-            _actor,
+            actor_of,
             cfg.users_per_subject_per_day,
             timedelta(days=1),
         )
     ]
 
 
-def own_records(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    by_actor: dict[str, list[int]] = defaultdict(list)
+def _departments_of(e: Event) -> tuple[str, ...]:
+    """The departments whose data a delivery came from (a comparison names both)."""
+    details = details_of(e)
+    many = details.get("resource_depts")
+    if isinstance(many, list) and many:
+        return tuple(sorted(str(d) for d in many))
+    one = details.get("resource_dept")
+    return (str(one),) if one else ()
+
+
+def person_many_departments(events: list[Event], cfg: AlertConfig) -> list[Alert]:
+    """One person looked up across many departments within a day: the records of one
+    subject token delivered from more than ``person_departments_per_day`` departments'
+    data (by anyone), the pattern of someone assembling a profile of a person."""
+    hits = [dict(e, _dept=d) for e in _looked_up(events) for d in _departments_of(e)]
+    out = []
+    for token, members, n in windows(
+        hits,
+        lambda e: e["_token"],
+        lambda _e: 1,
+        lambda e: e["_dept"],
+        cfg.person_departments_per_day,
+        timedelta(days=1),
+    ):
+        who = sorted({actor_of(e) for e in members})
+        out.append(
+            finding(
+                "person_many_departments",
+                "high",
+                who[0] if len(who) == 1 else None,
+                f"records of subject {str(token)[:12]}… read from {int(n)} departments' data in a "
+                f"day by {', '.join(who)}",
+                [[e["seq"] for e in members]],
+                subject=str(token),
+            )
+        )
+    return out
+
+
+def below_suggested_level(events: list[Event], cfg: AlertConfig) -> list[Alert]:
+    """A steward published (or edited a published entry to) a field classified below the
+    level the classifier suggested from evidence; the event lists those fields."""
+    out = []
     for e in events:
-        if _details(e).get("self_hash_hit") is True:
-            by_actor[_actor(e)].append(e["seq"])
-    return [
-        _alert("own_records", "high", actor, "user retrieved records about themselves", seqs)
-        for actor, seqs in by_actor.items()
-    ]
+        if e.get("type") not in ("dataset.published", "dataset.updated"):
+            continue
+        below = details_of(e).get("below_suggestion")
+        if not isinstance(below, list) or not below:
+            continue
+        shown = ", ".join(
+            f"{b.get('field')} {b.get('level')} < {b.get('suggested_level')}"
+            for b in below[:5]
+            if isinstance(b, dict)
+        )
+        more = f" and {len(below) - 5} more" if len(below) > 5 else ""
+        out.append(
+            finding(
+                "below_suggested_level",
+                "medium",
+                actor_of(e),
+                f"{e.get('resource')} published below the suggested level: {shown}{more}",
+                [[e["seq"]]],
+                subject=str(e.get("resource")),
+            )
+        )
+    return out
+
+
+def own_records(events: list[Event], cfg: AlertConfig) -> list[Alert]:
+    return _each_event(
+        "own_records",
+        "high",
+        f"user retrieved records about themselves ({COUNT} times)",
+        per_key_and_day(
+            events, lambda e: actor_of(e) if details_of(e).get("self_hash_hit") is True else None
+        ),
+    )
 
 
 def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
@@ -282,25 +308,21 @@ def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
         kind, _, what = str(e.get("type")).partition(".")
         if what in ENDINGS:
             ended.add((kind, e.get("request_id")))
-    by_actor: dict[str, list[int]] = defaultdict(list)
-    for e in events:
+
+    def unended(e: Event) -> str | None:
         kind, _, what = str(e.get("type")).partition(".")
         if what != "started" or kind not in ("query", "comparison"):
-            continue
-        if (kind, e.get("request_id")) in ended:
-            continue
-        if now - parse_ts(e["ts"]) >= cfg.unended_after:
-            by_actor[_actor(e)].append(e["seq"])
-    return [
-        _alert(
-            "query_never_ended",
-            "high",
-            actor,
-            f"{len(seqs)} queries started but never ended on record",
-            seqs,
-        )
-        for actor, seqs in by_actor.items()
-    ]
+            return None
+        if (kind, e.get("request_id")) in ended or now - when(e) < cfg.unended_after:
+            return None
+        return actor_of(e)
+
+    return _each_event(
+        "query_never_ended",
+        "high",
+        f"{COUNT} queries started but never ended on record",
+        per_key_and_day(events, unended),
+    )
 
 
 RULES: tuple[Callable[[list[Event], AlertConfig], list[Alert]], ...] = (
@@ -311,6 +333,8 @@ RULES: tuple[Callable[[list[Event], AlertConfig], list[Alert]], ...] = (
     many_departments,
     source_errors,
     same_person_many_users,
+    person_many_departments,
+    below_suggested_level,
     own_records,
     unended_starts,
 )
@@ -318,29 +342,55 @@ RULES: tuple[Callable[[list[Event], AlertConfig], list[Alert]], ...] = (
 
 def alert_id(rule: str, subject: str | None, window: str) -> str:
     """The stable id of a finding: the same rule, subject and window give the same id
-    on every evaluation (the window is the UTC day of the finding's first event)."""
+    on every evaluation (the window is the UTC day of the occurrence's first event; a
+    recurrence after a resolution is ``<day>#<n>``, see ``audit.alert_state``)."""
     key = "\x1f".join((rule, subject or "", window))
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-def compute_alerts(events: list[Event], cfg: AlertConfig | None = None) -> list[Alert]:
-    """Run every rule over the events (typically the last day's).
+def compute_alerts(
+    events: list[Event],
+    cfg: AlertConfig | None = None,
+    baselines: Mapping[str, Baseline] | None = None,
+) -> list[Alert]:
+    """Run every rule over the events (typically the last day's), and the baseline
+    rules when the users' ``baselines`` (learned from the history before these events)
+    are given.
 
-    Each alert carries its ``id`` (``alert_id``); findings with the same id are
-    grouped into one alert whose ``count`` says how many were merged."""
+    Findings are grouped into one alert per rule, subject and UTC day (the day of each
+    occurrence's first event): its ``id`` is ``alert_id``, ``count`` says how many
+    distinct occurrences it holds and ``occurrences`` lists them (each a list of seqs)."""
     cfg = cfg or AlertConfig()
-    ts_of = {e["seq"]: e["ts"] for e in events if "seq" in e and "ts" in e}
-    grouped: dict[str, Alert] = {}
+    by_seq = {e["seq"]: e for e in events if "seq" in e and "ts" in e}
+    found: list[Alert] = []
     for rule in RULES:
-        for alert in rule(events, cfg):
-            seqs = alert["event_seqs"]
-            first = ts_of.get(seqs[0]) if seqs else None
-            window = parse_ts(first).astimezone(UTC).date().isoformat() if first else "-"
-            aid = alert_id(alert["rule"], alert["subject"], window)
-            if aid in grouped:
-                into = grouped[aid]
-                into["count"] += 1
-                into["event_seqs"] = sorted(set(into["event_seqs"]) | set(seqs))
-                continue
-            grouped[aid] = {"id": aid, **alert, "window": window, "count": 1}
+        found.extend(rule(events, cfg))
+    if baselines:
+        found.extend(unusual_hours(events, cfg.timezone, baselines))
+        found.extend(unusual_counties(events, baselines))
+    grouped: dict[str, Alert] = {}
+    for item in found:
+        for occurrence in item["occurrences"]:
+            first = by_seq.get(occurrence[0])
+            window = utc_day(first).isoformat() if first is not None else "-"
+            aid = alert_id(item["rule"], item["subject"], window)
+            into = grouped.get(aid)
+            if into is None:
+                into = grouped[aid] = {"id": aid, **item, "window": window, "occurrences": []}
+            if occurrence not in into["occurrences"]:
+                into["occurrences"].append(occurrence)
+    for alert in grouped.values():
+        alert["occurrences"].sort(key=lambda o: o[-1])
+        finish(alert)
     return list(grouped.values())
+
+
+def finish(alert: Alert) -> Alert:
+    """Derive ``count``, ``event_seqs`` and the summary's count from the occurrences."""
+    occ = alert["occurrences"]
+    alert["count"] = len(occ)
+    alert["event_seqs"] = sorted({s for o in occ for s in o})
+    template = alert.get("summary_template") or alert["summary"]
+    alert["summary_template"] = template
+    alert["summary"] = template.replace(COUNT, str(len(alert["event_seqs"])))
+    return alert

@@ -85,6 +85,7 @@ class AuditLog:
         self.sender = sender
         self.gateway_id = gateway_id
         self.witness_book: Any = None  # audit.witness_book.WitnessBook when this is a witness
+        self.alert_runner: Any = None  # audit.alert_runner.AlertRunner once the gateway starts it
         self._writer = writer
         self._closed = False
 
@@ -181,6 +182,11 @@ class AuditLog:
     @property
     def writer(self) -> GroupCommitWriter:
         return self._writer
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(newest_seq)`` after each durable batch, on the writer thread,
+        once the batch's callers are woken: it must not block (``Event.set``)."""
+        self._writer.config.on_commit.append(listener)
 
     def prepare(self, event: Mapping[str, Any]) -> Prepared:
         """Validate an event without writing it (BadRequest on a malformed event)."""

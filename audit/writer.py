@@ -88,6 +88,10 @@ class WriterConfig:
     # called (on the writer thread, must not block) with each checkpoint once it is in
     # the local witness file: the remote witnesses' sender queues it
     on_checkpoint: Callable[[dict[str, Any]], None] | None = None
+    # called (on the writer thread, after the batch's callers are woken; must not block:
+    # a wake-up such as ``threading.Event.set``) with the newest seq of each committed
+    # batch: the alert rule runner evaluates off the request path
+    on_commit: list[Callable[[int], None]] = field(default_factory=list)
     max_batch: int = 5000
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -238,6 +242,7 @@ class GroupCommitWriter:
             for item, receipt in zip(batch, receipts, strict=True):
                 item.receipt = receipt
             self._wake(batch)
+            self._notify(receipts[-1].seq)
             return
         self.metrics.failures += 1
         log.error("audit_append_failed", events=len(batch), error=str(error))
@@ -402,6 +407,13 @@ class GroupCommitWriter:
             self._floor = (checkpoint["seq"], checkpoint["hash"])
         if self.config.on_checkpoint is not None:
             self.config.on_checkpoint(checkpoint)
+
+    def _notify(self, seq: int) -> None:
+        for listener in self.config.on_commit:
+            try:
+                listener(seq)
+            except Exception as exc:  # a listener never costs the chain anything
+                log.warning("audit_commit_listener_failed", error=type(exc).__name__)
 
     @staticmethod
     def _wake(batch: list[Pending]) -> None:

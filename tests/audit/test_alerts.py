@@ -65,6 +65,23 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [ev(i, i, actor=who(f"u{i}"), details={"subject_tokens": ["tk_a"]}) for i in range(1, 5)],
         [ev(i, i, actor=who("u1"), details={"subject_tokens": ["tk_a"]}) for i in range(1, 5)],
     ),
+    "person_many_departments": (
+        [ev(i, i * 60, details={"resource_dept": d, "subject_tokens": ["tk_p", f"tk_{i}"]})
+         for i, d in enumerate(("finance", "civil", "audit"), start=1)],
+        [ev(1, 0, details={"resource_dept": "finance", "subject_tokens": ["tk_p"]}),
+         ev(2, 60, details={"resource_dept": "civil", "subject_tokens": ["tk_p"]}),
+         ev(3, 60 * 25, details={"resource_dept": "audit", "subject_tokens": ["tk_p"]}),
+         ev(4, 90, details={"resource_dept": "audit", "subject_tokens": ["tk_q"]})],
+    ),
+    "below_suggested_level": (
+        [ev(1, type="dataset.published", outcome="ok", resource="dataset:civil.x", rows=None,
+            details={"below_suggestion": [{"field": "id_number", "level": "L2",
+                                           "suggested_level": "L3"}]})],
+        [ev(1, type="dataset.published", outcome="ok", resource="dataset:civil.x", rows=None,
+            details={"below_suggestion": []}),
+         ev(2, type="dataset.updated", outcome="ok", resource="dataset:civil.x", rows=None,
+            details={"changed": ["fields.phone.level"]})],
+    ),
     "own_records": (
         [ev(1, details={"self_hash_hit": True})],
         [ev(1, details={"self_hash_hit": False})],
@@ -150,13 +167,35 @@ def test_alert_ids_are_stable_per_rule_subject_and_day() -> None:
 
 
 def test_duplicate_findings_are_grouped_under_one_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same finding twice is one occurrence; another burst the same day is a second
+    occurrence of the same alert (one alert per rule, subject and day, counted)."""
     import audit.alerts as alerts
 
     monkeypatch.setattr(alerts, "RULES", (alerts.repeated_denials, alerts.repeated_denials))
     denials = [ev(i, i, type="query.denied", outcome="denied") for i in range(1, 7)]
     found = alerts.compute_alerts(denials)
-    assert len(found) == 1 and found[0]["count"] == 2
+    assert len(found) == 1 and found[0]["count"] == 1
     assert found[0]["event_seqs"] == [1, 2, 3, 4, 5, 6]
+    later = [ev(i, 120 + i, type="query.denied", outcome="denied") for i in range(7, 13)]
+    again = alerts.compute_alerts(denials + later)
+    assert len(again) == 1 and again[0]["id"] == found[0]["id"]
+    assert again[0]["count"] == 2 and again[0]["occurrences"] == [[1, 2, 3, 4, 5, 6],
+                                                                  [7, 8, 9, 10, 11, 12]]
+    # a few more denials inside the first burst's hour are not a new occurrence
+    more = [ev(i, 30 + i, type="query.denied", outcome="denied") for i in (20, 21)]
+    assert alerts.compute_alerts(denials + more)[0]["count"] == 1
+
+
+def test_per_event_rules_count_events_and_split_by_day() -> None:
+    """Queries outside working hours: one alert per user and UTC day, counting them."""
+    night = [ev(1, 60 * 12), ev(2, 60 * 12 + 5), ev(3, 60 * 12 + 10)]  # 22:00 Monday, Shanghai
+    found = [a for a in compute_alerts(night) if a["rule"] == "outside_working_hours"]
+    assert len(found) == 1 and found[0]["count"] == 3
+    assert found[0]["summary"].startswith("3 queries outside working hours")
+    next_night = [ev(4, 60 * 36)]  # 22:00 Tuesday: another UTC day
+    both = [a for a in compute_alerts(night + next_night) if a["rule"] == "outside_working_hours"]
+    assert sorted(a["count"] for a in both) == [1, 3]
+    assert len({a["id"] for a in both}) == 2
 
 
 def test_the_seal_is_a_critical_alert(tmp_path: Path) -> None:

@@ -1,0 +1,126 @@
+"""What every alert rule shares: the finding's shape, event accessors, sliding windows.
+
+A rule returns *findings*; each finding carries its ``occurrences`` — one list of event
+seqs per time the pattern happened (one crossing of a threshold window, or one event
+for rules that flag single events). ``audit.alerts.compute_alerts`` groups findings
+into one alert per rule, subject and UTC day and counts the distinct occurrences, and
+``audit.alert_state`` splits an alert after a resolution (a later occurrence opens a
+new alert): that is why occurrences are kept apart instead of merged at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from audit.events import parse_ts
+
+Event = dict[str, Any]
+Alert = dict[str, Any]
+QUERY_TYPES = frozenset(
+    {"query.started", "query.completed", "query.failed", "query.aborted", "query.denied"}
+)
+COUNT = "{n}"
+"""In a summary, replaced by the alert's occurrence count once findings are grouped."""
+
+
+def finding(
+    rule: str,
+    severity: str,
+    actor: str | None,
+    summary: str,
+    occurrences: Iterable[Iterable[int]],
+    subject: str | None = None,
+) -> Alert:
+    """One finding; ``event_seqs`` is the union of its occurrences' seqs."""
+    occ = [sorted(set(o)) for o in occurrences]
+    occ = [o for o in occ if o]
+    return {
+        "rule": rule,
+        "severity": severity,
+        "actor": actor,
+        "subject": subject if subject is not None else actor,
+        "summary": summary,
+        "event_seqs": sorted({s for o in occ for s in o}),
+        "occurrences": occ,
+    }
+
+
+def actor_of(event: Event) -> str:
+    return str((event.get("actor") or {}).get("sub"))
+
+
+def details_of(event: Event) -> dict[str, Any]:
+    details = event.get("details")
+    return details if isinstance(details, dict) else {}
+
+
+def when(event: Event) -> datetime:
+    """The event's time; a runner's cached events carry it parsed (``_t``)."""
+    parsed = event.get("_t")
+    return parsed if isinstance(parsed, datetime) else parse_ts(event["ts"])
+
+
+def utc_day(event: Event) -> date:
+    return when(event).astimezone(UTC).date()
+
+
+def delivered(e: Event) -> bool:
+    """Rows sent to the caller: a comparison's side reads (``delivered: false``) are
+    on record but never left the gateway; its matches (``comparison.completed``) did. An
+    aborted delivery's ``rows`` are what left before the client went: they count too."""
+    if e.get("type") in ("comparison.completed", "comparison.aborted"):
+        return True
+    sent = e.get("type") in ("query.completed", "query.aborted")
+    return sent and details_of(e).get("delivered") is not False
+
+
+def windows(
+    events: list[Event],
+    key: Callable[[Event], Hashable | None],
+    weight: Callable[[Event], float],
+    distinct: Callable[[Event], Hashable] | None,
+    threshold: float,
+    window: timedelta,
+) -> list[tuple[Hashable, list[Event], float]]:
+    """Per key, every sliding window whose total (or distinct count) passes threshold.
+
+    Windows do not overlap: after a crossing the next window starts with the next event,
+    so one burst is one occurrence and a second burst later is a second one (an alert
+    that grows only by events of a burst already counted does not recur)."""
+    groups: dict[Hashable, list[Event]] = defaultdict(list)
+    for event in events:
+        k = key(event)
+        if k is not None:
+            groups[k].append(event)
+    hits = []
+    for k, group in groups.items():
+        group.sort(key=lambda e: (e["ts"], e["seq"]))
+        times = [when(e) for e in group]
+        start = 0
+        for end in range(len(group)):
+            while times[end] - times[start] >= window:
+                start += 1
+            members = group[start : end + 1]
+            if distinct is not None:
+                value: float = len({distinct(e) for e in members})
+            else:
+                value = sum(weight(e) for e in members)
+            if value > threshold:
+                hits.append((k, members, value))
+                start = end + 1
+    return hits
+
+
+def per_key_and_day(
+    events: Iterable[Event], key: Callable[[Event], str | None]
+) -> dict[tuple[str, date], list[int]]:
+    """Seqs of the events a per-event rule flags, by key and UTC day (one alert each)."""
+    out: dict[tuple[str, date], list[int]] = defaultdict(list)
+    for e in events:
+        k = key(e)
+        if k is not None:
+            out[(k, utc_day(e))].append(e["seq"])
+    return out

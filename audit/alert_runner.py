@@ -1,0 +1,255 @@
+"""The alert rule runner: rules evaluated as events are appended, new alerts opened
+and queued for their channels within seconds — whether or not any channel is set.
+
+The audit writer calls ``notify`` after each durable batch (``AuditLog.on_commit``):
+a ``threading.Event.set``, nothing more, so an append never waits for a rule. The
+runner's own thread then lets a burst settle (``settle_s``), reads the events appended
+since it last looked, and evaluates every rule over the last day. It also wakes every
+``interval_s`` to notice a seal (the monitor seals without appending) and re-evaluates
+at least every ``rescan_s`` for rules that fire on time passing (a start with no end).
+
+Memory and cost: the runner keeps the last day's events, trimmed to what rules read
+(``DETAIL_KEYS``), and the per-user baseline counters (``audit.baseline``); each
+evaluation is linear in the day's events. Reading is incremental (by seq), except
+after an unseal, when the chain continues from an older head and the cache is rebuilt.
+
+A new alert (an id not opened before, still ``open``) is recorded as opened in the
+alert state file and queued in the outbox once per channel; ``AlertPusher`` sends it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from audit.alert_common import Alert, Event
+from audit.alert_outbox import outbox
+from audit.alert_push import AlertChannel, AlertPusher
+from audit.alert_state import alert_states, current_alerts, find_alert, live_alerts, public
+from audit.alerts import AlertConfig
+from audit.baseline import BaselineBook
+from audit.events import parse_ts
+from audit.search import EventFilter, present
+from audit.store import DRIVER_ERRORS
+from catalog.errors import Unavailable
+
+log = structlog.get_logger("sluice.alerts")
+
+WINDOW = timedelta(days=1)
+DETAIL_KEYS = (
+    "resource_dept",
+    "resource_depts",
+    "level",
+    "source_id",
+    "subject_tokens",
+    "self_hash_hit",
+    "delivered",
+    "counties",
+    "below_suggestion",
+)
+DELIVERY_TYPES = ("query.completed", "query.aborted")
+
+
+def slim(event: Event) -> Event:
+    """What the rules read of an event, its time parsed once (``_t``)."""
+    found = event.get("details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    return {
+        "seq": event["seq"],
+        "ts": event["ts"],
+        "_t": parse_ts(event["ts"]),
+        "type": event.get("type"),
+        "outcome": event.get("outcome"),
+        "actor": {"sub": (event.get("actor") or {}).get("sub")},
+        "resource": event.get("resource"),
+        "case_ref": event.get("case_ref"),
+        "rows": event.get("rows"),
+        "request_id": event.get("request_id"),
+        "details": {k: details[k] for k in DETAIL_KEYS if k in details},
+    }
+
+
+class AlertRunner:
+    """Evaluates the rules of one gateway process; ``start()``, ``stop()``."""
+
+    def __init__(
+        self,
+        audit_log: Any,
+        *,
+        config: AlertConfig | None = None,
+        channels: Sequence[AlertChannel] = (),
+        pusher: AlertPusher | None = None,
+        interval_s: float = 2.0,
+        settle_s: float = 0.2,
+        rescan_s: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.log = audit_log
+        self.config = config or AlertConfig()
+        self.channels = [c.name for c in channels]
+        self.pusher = pusher
+        self.interval_s, self.settle_s, self.rescan_s = interval_s, settle_s, rescan_s
+        self.clock = clock
+        self.states = alert_states(audit_log.home)
+        self.outbox = outbox(audit_log.home)
+        self.book = self._new_book()
+        self._events: deque[Event] = deque()
+        self._last_seq = 0
+        self._epoch: int | None = None
+        self._lock = threading.Lock()  # one evaluation at a time (thread, tests, reads)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sluice-alert-rules", daemon=True)
+        self.evaluations = 0
+
+    def _new_book(self) -> BaselineBook:
+        cfg = self.config
+        return BaselineBook(
+            timezone=cfg.timezone,
+            days=cfg.baseline_days,
+            min_events=cfg.baseline_min_events,
+            min_days=cfg.baseline_min_days,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def notify(self, _seq: int = 0) -> None:
+        """The writer's listener: a wake-up only."""
+        self._wake.set()
+
+    def start(self) -> AlertRunner:
+        self.log.on_commit(self.notify)
+        if self.pusher is not None:
+            self.pusher.start()
+        self._thread.start()
+        self._wake.set()  # a first evaluation at start (alerts of before the restart)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        if self.pusher is not None:
+            self.pusher.stop()
+
+    def _run(self) -> None:
+        last = 0.0
+        sealed = bool(self.log.seal.sealed)
+        while not self._stop.is_set():
+            woken = self._wake.wait(self.interval_s)
+            if self._stop.is_set():
+                break
+            if woken:
+                self._stop.wait(self.settle_s)  # let a burst of appends land first
+                self._wake.clear()
+            now_sealed = bool(self.log.seal.sealed)
+            stale = time.monotonic() - last >= self.rescan_s
+            if not (woken or stale or now_sealed != sealed):
+                continue
+            sealed = now_sealed
+            try:
+                self.evaluate()
+            except Exception as exc:  # keep running; the next wake-up retries
+                log.warning("alert_evaluation_failed", error=type(exc).__name__)
+            last = time.monotonic()
+
+    # -- evaluation --------------------------------------------------------------
+
+    def evaluate(self) -> list[Alert]:
+        """Read what is new, run the rules, open and queue new alerts (returned)."""
+        with self._lock:
+            now = self.clock()
+            self._load(now)
+            start = now - WINDOW
+            events = [e for e in self._events if e["_t"] >= start]
+            found = live_alerts(
+                self.log,
+                events,
+                config=replace(self.config, now=now),
+                baselines=self.book.baselines(now.date()),
+            )
+            self.evaluations += 1
+            opened = self.states.opened()
+            new: list[Alert] = []
+            for alert in found:
+                if alert["id"] in opened or self.states.state(alert["id"])["state"] != "open":
+                    continue
+                if not self.states.open(alert):
+                    continue  # another process over this home opened it first
+                new.append(alert)
+                if self.channels:
+                    self.outbox.enqueue(public(alert), self.channels)
+                log.info(
+                    "alert_opened",
+                    alert=alert["id"],
+                    rule=alert["rule"],
+                    severity=alert["severity"],
+                )
+        if new and self.pusher is not None:
+            self.pusher.wake()
+        return new
+
+    def _load(self, now: datetime) -> None:
+        epoch = self.log.seal.epoch.number
+        if epoch != self._epoch:  # first load, or an unseal: seqs continue from the anchor
+            self._last_seq = 0
+            self._events.clear()
+            self.book = self._new_book()
+            history = EventFilter(
+                since=now - WINDOW - timedelta(days=self.config.baseline_days), until=now - WINDOW
+            )
+            self.book.extend(self._scan(history, DELIVERY_TYPES))
+            self._scan_new(EventFilter(since=now - WINDOW))
+            self._epoch = epoch  # only once both reads succeeded
+        else:
+            self._scan_new(EventFilter(from_seq=self._last_seq + 1))
+        start = now - WINDOW
+        while self._events and self._events[0]["_t"] < start:
+            self.book.add(self._events.popleft())  # aged out of the window: history now
+        self.book.prune(now.date())
+
+    def _scan_new(self, filters: EventFilter) -> None:
+        for event in self._scan(filters, None):
+            self._events.append(event)
+            self._last_seq = max(self._last_seq, event["seq"])
+
+    def _scan(self, filters: EventFilter, types: tuple[str, ...] | None) -> list[Event]:
+        store = self.log.store
+        where, params = filters.where(store.p)
+        if types:
+            where += f" AND type IN ({', '.join([store.p] * len(types))})"
+            params = [*params, *types]
+        sql = f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE {where} ORDER BY seq"
+        out: list[Event] = []
+        conn = store.connect(reader=True)  # Unavailable if the store is down: next time
+        try:
+            for rows in store.stream(conn, sql, params, 5000):
+                out.extend(slim(present(*row)) for row in rows)
+        except DRIVER_ERRORS as exc:
+            raise Unavailable(f"audit store failed: {type(exc).__name__}") from None
+        finally:
+            conn.close()
+        return out
+
+    # -- the read path -----------------------------------------------------------
+
+    def current(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
+        """``GET /api/v1/audit/alerts``: the same rules and baselines as the runner."""
+        return current_alerts(
+            self.log, since, until, config=self.config, baselines=self.baselines()
+        )
+
+    def find(self, aid: str) -> Alert | None:
+        return find_alert(self.log, aid, config=self.config, baselines=self.baselines())
+
+    def baselines(self) -> Any:
+        with self._lock:
+            return self.book.baselines(self.clock().date())
