@@ -18,11 +18,10 @@ from joserfc import jws
 
 from gateway.auth.claims import ClaimNames, set_claim
 from gateway.auth.keys import SigningKey
+from gateway.auth.lifetimes import DEFAULT_TTL_S, MAX_TTL_S
 from gateway.auth.validator import signature_registry
 
 EMBEDDED_ISSUER = "sluice-embedded"
-DEFAULT_TTL_S = 3600
-MAX_TTL_S = 7 * 24 * 3600
 
 
 class TokenSubject(Protocol):

@@ -1,39 +1,61 @@
-"""Entry point of the ``sluice`` command."""
+"""Entry point of the ``sluice`` command.
+
+Command groups are imported only when they run: ``sluice --help`` and ``sluice token``
+must not pay for FastAPI, SQLAlchemy, pyarrow and the audit store (issue 17). The short
+help of each command is written here so the list needs no import;
+``tests/gateway/test_cli_startup.py`` checks it against each command's own help.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
+# name -> (module under gateway.cli, attribute: a click command or group, short help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "audit": ("audit_cmd", "audit", "The tamper-evident audit trail."),
+    "catalog": ("catalog_cmd", "catalog", "Browse and search the data resource catalog."),
+    "datasets": ("sources_cmd", "datasets", "Draft, classify and publish catalog entries."),
+    "demo": ("serve_cmd", "demo", "Set up the demo departments, catalog and users..."),
+    "demo-data": ("demo_data_cmd", "demo_data", "Generate the finance, civil affairs and audit..."),
+    "keys": ("sources_cmd", "keys", "Master keys of the secret store (envelope encryption)."),
+    "policy": ("policy_cmd", "policy", "Test, evaluate and bundle the data policies."),
+    "serve": ("serve_cmd", "serve", "Serve the gateway with the settings from the SLUICE_*..."),
+    "sources": ("sources_cmd", "sources", "Register and inspect partner departments' sources."),
+    "token": ("token_cmd", "token", "Print a bearer token for USER, signed by the embedded..."),
+    "users": ("users_cmd", "users", "Users, their attributes and role assignments (casbin)."),
+}  # fmt: skip
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def load_command(name: str) -> click.Command:
+    module, attribute, _ = COMMANDS[name]
+    command = getattr(importlib.import_module(f"gateway.cli.{module}"), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"gateway.cli.{module}.{attribute} is not a click command")
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        return load_command(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Sluice: a governed data-sharing gateway and catalog for oversight work."""
-
-
-def _mount() -> None:
-    """Import each command group and add it; groups live in their own modules."""
-    from gateway.cli.audit_cmd import audit
-    from gateway.cli.catalog_cmd import catalog
-    from gateway.cli.demo_data_cmd import demo_data
-    from gateway.cli.policy_cmd import policy
-    from gateway.cli.serve_cmd import demo, serve
-    from gateway.cli.sources_cmd import COMMANDS as source_commands
-    from gateway.cli.token_cmd import token
-    from gateway.cli.users_cmd import users
-
-    cli.add_command(demo)
-    cli.add_command(serve)
-    cli.add_command(token)
-    cli.add_command(demo_data)
-    cli.add_command(catalog)
-    cli.add_command(audit)
-    cli.add_command(policy)
-    cli.add_command(users)
-    for group in source_commands:
-        cli.add_command(group)
-
-
-_mount()
 
 
 if __name__ == "__main__":

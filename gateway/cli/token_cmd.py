@@ -8,14 +8,11 @@ token as they are stored. Only the token is printed, so ``$(sluice token alice)`
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
-from catalog.models import User
-from gateway.auth.authenticator import claim_names_from
-from gateway.auth.issuer import DEFAULT_TTL_S, EMBEDDED_ISSUER, MAX_TTL_S, mint_token
-from gateway.auth.keys import load_or_create_signing_key
-from gateway.cli.store import catalog_session
-from gateway.core.settings import load_settings
+from gateway.auth.lifetimes import DEFAULT_TTL_S, MAX_TTL_S
+
+# the signing stack, the settings and the catalog are imported when the command runs,
+# not when ``sluice`` lists its commands
 
 
 @click.command("token")
@@ -29,6 +26,15 @@ from gateway.core.settings import load_settings
 )
 def token(user: str, ttl: int) -> None:
     """Print a bearer token for USER, signed by the embedded issuer."""
+    from sqlalchemy import select
+
+    from catalog.models import User
+    from gateway.auth.authenticator import claim_names_from
+    from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
+    from gateway.auth.keys import load_or_create_signing_key
+    from gateway.cli.store import catalog_session
+    from gateway.core.settings import load_settings
+
     settings = load_settings()
     if settings.oidc_issuer or settings.oidc_jwks_url:
         raise click.ClickException(

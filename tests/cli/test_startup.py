@@ -1,0 +1,57 @@
+"""The ``sluice`` command list is written by hand so ``--help`` imports nothing; these
+tests hold it to the commands themselves, and keep the heavy stack out of quick commands
+(the time itself is measured in ``bench/cli_startup.py``, never asserted here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli.main import COMMANDS, cli, load_command
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_listed_help_is_the_commands_own(name: str) -> None:
+    command = load_command(name)
+    assert command.name == name
+    own = command.get_short_help_str(limit=60)
+    assert COMMANDS[name][2] == own, f"update COMMANDS[{name!r}] to {own!r}"
+
+
+def test_help_lists_every_command() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert f"  {name} " in result.output
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["nope"])
+    assert result.exit_code == 2
+    assert "No such command" in result.output
+
+
+HEAVY = ("fastapi", "sqlalchemy", "pyarrow", "uvicorn", "regopy")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["token", "--help"]])
+def test_quick_commands_do_not_import_the_stack(argv: list[str]) -> None:
+    probe = (
+        "import sys; from gateway.cli.main import cli\n"
+        f"try: cli({argv!r})\n"
+        "except SystemExit: pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_load_command_refuses_a_non_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(COMMANDS, "bogus", ("main", "COMMANDS", "x"))
+    with pytest.raises(TypeError):
+        load_command("bogus")
+    assert isinstance(load_command("token"), click.Command)
