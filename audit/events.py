@@ -1,7 +1,8 @@
 """The audit event: its fields, validation, and the indexed columns derived from it.
 
 An event is validated and completed (ts, event_id, defaults) in the caller's thread so
-that a malformed event fails the caller at once with BadRequest, and the single writer
+that a malformed event fails the caller at once with ``MalformedEvent`` (a
+BadRequest), an unknown type included, and the single writer
 thread only has to add ``seq`` and hash. Top-level keys are an allow-list: the chain
 hashes exactly what DESIGN.md lists plus ``details`` for rule-specific extras (the
 gateway puts ``subject_tokens``, ``self_hash_hit`` and ``resource_dept`` there).
@@ -17,38 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.canonical import canonical_json, is_orjson_safe
-from catalog.errors import BadRequest
+from audit.event_types import EventType, MalformedEvent, Outcome
 
-EVENT_TYPES = frozenset(
-    {
-        "query.started",
-        "query.completed",
-        "query.failed",
-        "query.aborted",
-        "query.denied",
-        "comparison.started",
-        "comparison.completed",
-        "comparison.failed",
-        "comparison.aborted",
-        "access.requested",
-        "access.approved",
-        "access.rejected",
-        "access.revoked",
-        "source.registered",
-        "source.updated",
-        "dataset.published",
-        "dataset.updated",
-        "audit.read",
-        "audit.exported",
-        "audit.verified",
-        "audit.unsealed",
-        "user.updated",
-        "role.assigned",
-        "role.unassigned",
-    }
-)
-# "aborted": the client went away or stalled, or the server stopped, mid-delivery
-OUTCOMES = frozenset({"ok", "denied", "error", "started", "aborted"})
+# the vocabulary lives in audit.event_types (StrEnum: members are their strings)
+EVENT_TYPES = frozenset(str(t) for t in EventType)
+OUTCOMES = frozenset(str(o) for o in Outcome)
 GENESIS_HASH = "0" * 64
 _TYPE_RE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 
@@ -89,7 +63,7 @@ INDEX_COLUMNS = (
 def format_ts(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601 with microseconds, so text order is time order."""
     if moment.tzinfo is None:
-        raise BadRequest("audit timestamps must be timezone-aware")
+        raise MalformedEvent("audit timestamps must be timezone-aware")
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
@@ -139,18 +113,18 @@ def _opt_str(event: Mapping[str, Any], key: str) -> str | None:
     value = event.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise BadRequest(f"audit event field {key!r} must be a string")
+    raise MalformedEvent(f"audit event field {key!r} must be a string")
 
 
 def _actor(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not isinstance(value.get("sub"), str):
-        raise BadRequest("audit event needs actor.sub")
+        raise MalformedEvent("audit event needs actor.sub")
     dept = value.get("dept")
     roles = value.get("roles") or []
     if dept is not None and not isinstance(dept, str):
-        raise BadRequest("actor.dept must be a string")
+        raise MalformedEvent("actor.dept must be a string")
     if not all(isinstance(r, str) for r in roles):
-        raise BadRequest("actor.roles must be strings")
+        raise MalformedEvent("actor.roles must be strings")
     return {"sub": value["sub"], "dept": dept, "roles": sorted(roles)}
 
 
@@ -158,7 +132,7 @@ def _decision(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping) or not isinstance(value.get("allow"), bool):
-        raise BadRequest("decision needs a boolean allow")
+        raise MalformedEvent("decision needs a boolean allow")
     reasons = list(value.get("reasons") or [])
     return {"allow": value["allow"], "reasons": reasons, "decision_id": value.get("decision_id")}
 
@@ -175,31 +149,40 @@ def _timestamp(ts: Any, clock: Callable[[], datetime]) -> str:
 
 
 def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now) -> Prepared:
-    """Validate, complete and serialise an event; raises BadRequest naming the bad field."""
+    """Validate, complete and serialise an event; raises ``MalformedEvent`` naming the bad
+    field (or the unknown type) before anything reaches the chain."""
     if not _FIELD_SET.issuperset(event):
-        raise BadRequest(f"unknown audit event fields: {sorted(set(event) - _FIELD_SET)}")
+        raise MalformedEvent(f"unknown audit event fields: {sorted(set(event) - _FIELD_SET)}")
     get = event.get
     etype = get("type")
+    if isinstance(etype, EventType):  # a member is its string; the body keeps plain str
+        etype = etype.value
     if type(etype) is not str or not _TYPE_RE.fullmatch(etype):
-        raise BadRequest(f"bad audit event type {etype!r}")
+        raise MalformedEvent(f"bad audit event type {etype!r}")
+    if etype not in EVENT_TYPES:
+        raise MalformedEvent(
+            f"unknown audit event type {etype!r}: add it to audit.event_types.EventType"
+        )
     outcome = get("outcome")
+    if isinstance(outcome, Outcome):
+        outcome = outcome.value
     if outcome not in OUTCOMES:
-        raise BadRequest(f"bad audit event outcome {outcome!r}")
+        raise MalformedEvent(f"bad audit event outcome {outcome!r}")
     ts = _timestamp(get("ts"), clock)
     rows = get("rows")
     if rows is not None and (type(rows) is not int or rows < 0):
-        raise BadRequest("rows must be a non-negative integer")
+        raise MalformedEvent("rows must be a non-negative integer")
     duration = get("duration_ms")
     if duration is not None:
         if not isinstance(duration, int | float) or isinstance(duration, bool):
-            raise BadRequest("duration_ms must be a number")
+            raise MalformedEvent("duration_ms must be a number")
         duration = round(float(duration), 3)
         if duration == int(duration):
             duration = int(duration)
     details = get("details") or {}
     fields = get("fields") or {}
     if not isinstance(details, Mapping) or not isinstance(fields, Mapping):
-        raise BadRequest("fields and details must be objects")
+        raise MalformedEvent("fields and details must be objects")
     actor = _actor(get("actor"))
     decision = _decision(get("decision"))
     body: dict[str, Any] = {
@@ -242,13 +225,13 @@ def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now
     for position, name, limit in _INDEX_LIMITS:
         value = index[position]
         if value is not None and (len(value) > limit or "\x00" in value):
-            raise BadRequest(f"audit event field {name} is too long or holds a NUL character")
+            raise MalformedEvent(f"audit event field {name} is too long or holds a NUL character")
     # Serialised here, not in the writer: a value that cannot be canonicalised (a lone
     # surrogate) fails this caller only, and the writer's loop stays short.
     data = canonical_json(body, checked=safe)
     tail = b',"ts":"%s","type":"%s"}' % (ts.encode(), etype.encode())
     if not data.endswith(tail):  # cannot happen: ts and type are plain ASCII, keys sorted
-        raise BadRequest("audit event cannot be serialised")
+        raise MalformedEvent("audit event cannot be serialised")
     return Prepared(body, safe, index, data, len(data) - len(tail))
 
 

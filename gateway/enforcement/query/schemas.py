@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def blank_if_none(value: str | None) -> str:
+    """A purpose or case reference as policy is asked with it: a missing one is "".
+
+    The one normalisation, applied at the edge (``QueryBody``): before it, policy saw
+    "" while the trail recorded null. Anything that takes a purpose or case reference
+    from elsewhere than this schema passes it through here before it is used."""
+    return "" if value is None else value
+
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"]
 
@@ -41,9 +51,15 @@ class QueryBody(BaseModel):
     )
     limit: int | None = Field(default=None, ge=1)
     offset: int = Field(default=0, ge=0, le=10_000_000)
-    # no NUL: the policy engine takes C strings, PostgreSQL refuses it in text
-    purpose: str | None = Field(default=None, max_length=64, pattern=r"^[^\x00]*$")
-    case_ref: str | None = Field(default=None, max_length=128, pattern=r"^[^\x00]*$")
+    # no NUL: the policy engine takes C strings, PostgreSQL refuses it in text.
+    # null or missing is "" (``blank_if_none``): policy, grants and the trail see one value
+    purpose: str = Field(default="", max_length=64, pattern=r"^[^\x00]*$")
+    case_ref: str = Field(default="", max_length=128, pattern=r"^[^\x00]*$")
+
+    @field_validator("purpose", "case_ref", mode="before")
+    @classmethod
+    def _blank_if_none(cls, value: object) -> object:
+        return "" if value is None else value
 
     def orders(self) -> list[OrderClause]:
         out = []

@@ -1,0 +1,104 @@
+"""The closed vocabulary of the audit trail: which events exist and how they can end.
+
+Both are ``StrEnum``: a member *is* its string, so the chain stores, hashes and
+searches exactly the text it stored before the enum existed, and an old export
+verifies unchanged. An event type missing here is refused on append
+(``audit.events.prepare``): a new kind of record is added here first, on purpose,
+not by a typo in a call site.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from catalog.errors import BadRequest
+
+
+class EventType(StrEnum):
+    """Every kind of event the gateway, the CLI and the audit package append."""
+
+    # the data path: one start, one end (gateway.enforcement.query)
+    QUERY_STARTED = "query.started"
+    QUERY_COMPLETED = "query.completed"
+    QUERY_FAILED = "query.failed"
+    QUERY_ABORTED = "query.aborted"
+    QUERY_DENIED = "query.denied"
+    # comparisons (gateway.enforcement.comparison)
+    COMPARISON_STARTED = "comparison.started"
+    COMPARISON_COMPLETED = "comparison.completed"
+    COMPARISON_FAILED = "comparison.failed"
+    COMPARISON_ABORTED = "comparison.aborted"
+    # access requests and their decisions (gateway.stewardship.grants)
+    ACCESS_REQUESTED = "access.requested"
+    ACCESS_APPROVED = "access.approved"
+    ACCESS_REJECTED = "access.rejected"
+    ACCESS_REVOKED = "access.revoked"
+    # stewards' registrations (gateway.stewardship.registration)
+    SOURCE_REGISTERED = "source.registered"
+    SOURCE_UPDATED = "source.updated"
+    DATASET_PUBLISHED = "dataset.published"
+    DATASET_UPDATED = "dataset.updated"
+    # officers reading the trail, and the two-person unseal
+    AUDIT_READ = "audit.read"
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_VERIFIED = "audit.verified"
+    AUDIT_UNSEALED = "audit.unsealed"
+    # user administration (API and CLI)
+    USER_UPDATED = "user.updated"
+    ROLE_ASSIGNED = "role.assigned"
+    ROLE_UNASSIGNED = "role.unassigned"
+    # emergency response (gateway.web.routes.emergency)
+    USER_SUSPENDED = "user.suspended"
+    USER_UNSUSPENDED = "user.unsuspended"
+    GRANTS_REVOKED = "grants.revoked"
+    DATASET_FROZEN = "dataset.frozen"
+    DATASET_UNFROZEN = "dataset.unfrozen"
+    # any other error answer to an authenticated request (gateway.web.refusals)
+    REQUEST_REFUSED = "request.refused"
+
+
+class Outcome(StrEnum):
+    """How the recorded action ended."""
+
+    OK = "ok"
+    DENIED = "denied"
+    ERROR = "error"
+    STARTED = "started"
+    # the client went away or stalled, or the server stopped, mid-delivery
+    ABORTED = "aborted"
+
+
+# The families a builder in ``audit.records`` may be asked for: a builder handed a type
+# of another family is a bug at the call site, refused at once.
+QUERY_TYPES = frozenset(t for t in EventType if t.startswith("query."))
+COMPARISON_TYPES = frozenset(t for t in EventType if t.startswith("comparison."))
+ACCESS_TYPES = frozenset(t for t in EventType if t.startswith("access."))
+REGISTRATION_TYPES = frozenset(
+    {
+        EventType.SOURCE_REGISTERED,
+        EventType.SOURCE_UPDATED,
+        EventType.DATASET_PUBLISHED,
+        EventType.DATASET_UPDATED,
+    }
+)
+AUDIT_ACCESS_TYPES = frozenset(t for t in EventType if t.startswith("audit."))
+USER_ADMIN_TYPES = frozenset(
+    {EventType.USER_UPDATED, EventType.ROLE_ASSIGNED, EventType.ROLE_UNASSIGNED}
+)
+EMERGENCY_TYPES = frozenset(
+    {
+        EventType.USER_SUSPENDED,
+        EventType.USER_UNSUSPENDED,
+        EventType.GRANTS_REVOKED,
+        EventType.DATASET_FROZEN,
+        EventType.DATASET_UNFROZEN,
+    }
+)
+
+
+class MalformedEvent(BadRequest):
+    """An audit event the trail refuses: unknown type, missing actor, bad field.
+
+    A ``BadRequest`` (400, code ``bad_request``) as every malformed event always was,
+    so existing handlers and tests see no change; its own type lets a caller tell a
+    refused *record* from a refused *request*."""
