@@ -242,6 +242,17 @@ class _Loop:
             raise WitnessUnreachable(f"no answer within {timeout_s} s") from exc
 
     def close(self) -> None:
+        """Cancel what the client left running (its flusher, reader, inbox tasks) and
+        stop: a loop closed with pending tasks logs "Task was destroyed"."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(WitnessUnreachable, RuntimeError):
+            self.run(cancel_all(), 5.0)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         if not self._thread.is_alive():
