@@ -43,6 +43,9 @@ class EventType(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_UNSEALED = "audit.unsealed"
+    # an officer moving an alert on (gateway.web.routes.audit)
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_RESOLVED = "alert.resolved"
     # user administration (API and CLI)
     USER_UPDATED = "user.updated"
     ROLE_ASSIGNED = "role.assigned"
@@ -81,7 +84,8 @@ REGISTRATION_TYPES = frozenset(
         EventType.DATASET_UPDATED,
     }
 )
-AUDIT_ACCESS_TYPES = frozenset(t for t in EventType if t.startswith("audit."))
+# the officers' own actions on the trail and its alerts: "the auditor audited"
+AUDIT_ACCESS_TYPES = frozenset(t for t in EventType if t.startswith(("audit.", "alert.")))
 USER_ADMIN_TYPES = frozenset(
     {EventType.USER_UPDATED, EventType.ROLE_ASSIGNED, EventType.ROLE_UNASSIGNED}
 )

@@ -37,7 +37,8 @@ def test_the_enum_is_the_stored_vocabulary() -> None:
     assert {"ok", "denied", "error", "started", "aborted"} == OUTCOMES
     # the types the gateway emitted before the enum existed, listed or not
     for name in ("request.refused", "user.suspended", "user.unsuspended", "grants.revoked",
-                 "dataset.frozen", "dataset.unfrozen", "audit.unsealed"):  # fmt: skip
+                 "dataset.frozen", "dataset.unfrozen", "audit.unsealed",
+                 "alert.acknowledged", "alert.resolved"):  # fmt: skip
         assert name in EVENT_TYPES
 
 
