@@ -7,6 +7,7 @@ migrates them all; each package adds its own migration branch (``alembic upgrade
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,15 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     """Declarative base shared by every Sluice table."""
+
+
+class DatasetStatus(StrEnum):
+    """Where an entry is in its life: a draft is invisible to analysts (reported as not
+    found, never forbidden); a published entry is in the catalog and queryable. A
+    ``StrEnum`` so the stored values stay the strings they always were."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
 
 
 class Department(Base):
@@ -95,7 +105,9 @@ class Dataset(Base):
     region_field: Mapped[str | None] = mapped_column(String(128), nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     update_frequency: Mapped[str] = mapped_column(String(32), default="daily")
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    # a DatasetStatus value (stored as its string; a hand-edited other value reads as
+    # not published everywhere)
+    status: Mapped[str] = mapped_column(String(16), default=DatasetStatus.DRAFT.value)
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
     # an emergency freeze (0009): no query or comparison while frozen_at is set
     frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from catalog.models import Dataset
 from catalog.vocabulary import FIELD_TYPES, Level, MaskMethod, PICategory
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -90,7 +91,38 @@ class DatasetIn(BaseModel):
         return self
 
 
+class FieldPatch(BaseModel):
+    """A steward's correction of one field's classification (omitted: unchanged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Level | None = None
+    pi_category: PICategory | None = None
+    description: str | None = None
+    mask_override: MaskMethod | None = None
+
+
+class DatasetPatch(BaseModel):
+    """A steward's corrections of an entry (omitted: unchanged; ``region_field`` given
+    as null: no region field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title_zh: str | None = None
+    title_en: str | None = None
+    description_zh: str | None = None
+    description_en: str | None = None
+    level: Level | None = None
+    allowed_purposes: list[str] | None = None
+    tags: list[str] | None = None
+    region_field: str | None = None
+    update_frequency: str | None = None
+    fields: dict[str, FieldPatch] = Field(default_factory=dict)
+
+
 class FieldOut(BaseModel):
+    """A field as analysts see it: its classification, no suggestion history."""
+
     model_config = ConfigDict(from_attributes=True)
 
     name: str
@@ -101,8 +133,16 @@ class FieldOut(BaseModel):
     mask_override: str | None = None
 
 
-class DatasetOut(BaseModel):
-    """A catalog entry as analysts see it: no source settings, no physical names."""
+class StewardFieldOut(FieldOut):
+    """A field as its stewards see it: with its position and what was suggested."""
+
+    position: int
+    suggested_level: str | None
+    suggested_pi_category: str | None
+
+
+class EntryOut(BaseModel):
+    """What every view of an entry shows (status: a ``DatasetStatus`` value)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -119,8 +159,38 @@ class DatasetOut(BaseModel):
     update_frequency: str
     status: str
     schema_version: int
+
+
+class DatasetOut(EntryOut):
+    """A catalog entry as analysts see it: no source settings, no physical names."""
+
     updated_at: datetime
     fields: list[FieldOut]
+
+
+class StewardDatasetOut(EntryOut):
+    """An entry as its stewards see it (drafts too): which source object it reads and
+    each field's suggested classification next to the accepted one."""
+
+    source_id: str
+    object_name: str
+    fields: list[StewardFieldOut]
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> StewardDatasetOut:
+        """Fields in position order even right after a schema refresh appended some."""
+        fields = sorted(dataset.fields, key=lambda f: f.position)
+        return cls.model_validate(
+            {
+                **{name: getattr(dataset, name) for name in _ENTRY_ATTRIBUTES},
+                "allowed_purposes": list(dataset.allowed_purposes or []),
+                "tags": list(dataset.tags or []),
+                "fields": [StewardFieldOut.model_validate(f) for f in fields],
+            }
+        )
+
+
+_ENTRY_ATTRIBUTES = ("source_id", "object_name", *EntryOut.model_fields)
 
 
 class DepartmentOut(BaseModel):

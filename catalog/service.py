@@ -1,24 +1,32 @@
-"""Catalog service: keyword-only functions over a SQLAlchemy session.
+"""The catalog's one read and write API for sources, entries and fields: keyword-only
+functions over a SQLAlchemy session.
 
-Functions flush but never commit: the transaction belongs to the caller (one request,
-one CLI command), so a catalog change and its audit record commit together.
-Unpublished (draft) entries are invisible unless ``include_drafts`` is asked for, and
-an invisible entry is reported as not found rather than forbidden.
+Reads: unpublished (draft) entries are invisible unless ``include_drafts`` is asked
+for, and an invisible entry is reported as not found rather than forbidden. (The
+broker's per-request read is ``catalog.entries``, a frozen read model.)
+
+Writes change the session and never flush or commit: the caller — a steward's request
+in ``gateway.stewardship.registration``, a CLI command, the tests — checks permission
+first, records the change on the audit trail, then flushes, so a catalog change and
+its audit record commit together and nothing is written if the record cannot be.
+Who may write is not decided here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.drift import Column, Drift, follow_columns, new_field
+from catalog.edits import apply_patch, check_publishable, max_level
 from catalog.errors import BadRequest, Conflict, NotFound
-from catalog.models import Dataset, Department, Field, Source
-from catalog.schemas import DatasetIn
+from catalog.models import Dataset, DatasetStatus, Department, Field, Source
+from catalog.schemas import DatasetIn, DatasetPatch
 from catalog.search import has_tag, rank
 from catalog.vocabulary import Level
-
-PUBLISHED = "published"
-DRAFT = "draft"
 
 
 def _level(level: str | None) -> Level | None:
@@ -28,6 +36,9 @@ def _level(level: str | None) -> Level | None:
         return Level(level.upper())
     except ValueError:
         raise BadRequest(f"unknown level {level!r}; use L1, L2, L3 or L4") from None
+
+
+# --- reads -------------------------------------------------------------------------
 
 
 def list_datasets(
@@ -42,7 +53,7 @@ def list_datasets(
     """Catalog entries matching the filters, best search match first (by id without ``q``)."""
     stmt = select(Dataset)
     if not include_drafts:
-        stmt = stmt.where(Dataset.status == PUBLISHED)
+        stmt = stmt.where(Dataset.status == DatasetStatus.PUBLISHED)
     if department:
         stmt = stmt.where(Dataset.department == department)
     wanted = _level(level)
@@ -57,8 +68,8 @@ def list_datasets(
 def get_dataset(*, session: Session, dataset_id: str, include_drafts: bool = False) -> Dataset:
     """One entry by id; NotFound when absent or (unless asked) not yet published."""
     ds = session.get(Dataset, dataset_id)
-    if ds is None or (ds.status != PUBLISHED and not include_drafts):
-        raise NotFound(f"no catalog entry {dataset_id!r}", dataset_id=dataset_id)
+    if ds is None or (ds.status != DatasetStatus.PUBLISHED and not include_drafts):
+        raise NotFound(f"no dataset {dataset_id!r}", dataset_id=dataset_id)
     return ds
 
 
@@ -73,10 +84,26 @@ def get_department(*, session: Session, code: str) -> Department:
     return dept
 
 
+def get_source(*, session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"no source {source_id!r}")
+    return source
+
+
+# --- writes ------------------------------------------------------------------------
+
+
+def require_new_dataset_id(*, session: Session, dataset_id: str) -> None:
+    """Conflict if the id is taken; checked before introspecting a source for a draft."""
+    if session.get(Dataset, dataset_id) is not None:
+        raise Conflict(f"a dataset {dataset_id!r} already exists", dataset_id=dataset_id)
+
+
 def create_dataset(*, session: Session, data: DatasetIn) -> Dataset:
-    """Register a draft entry for an object of one of the department's sources."""
-    if session.get(Dataset, data.id) is not None:
-        raise Conflict(f"catalog entry {data.id!r} already exists", dataset_id=data.id)
+    """A draft entry fully described by ``data`` (the demo, the tests, imports) for an
+    object of one of the department's sources."""
+    require_new_dataset_id(session=session, dataset_id=data.id)
     get_department(session=session, code=data.department)
     source = session.get(Source, data.source_id)
     if source is None:
@@ -86,26 +113,86 @@ def create_dataset(*, session: Session, data: DatasetIn) -> Dataset:
             f"source {source.id!r} belongs to department {source.department!r}",
             source_id=source.id,
         )
-    ds = Dataset(**data.model_dump(mode="json", exclude={"fields"}), status=DRAFT, schema_version=1)
+    ds = Dataset(
+        **data.model_dump(mode="json", exclude={"fields"}),
+        status=DatasetStatus.DRAFT,
+        schema_version=1,
+    )
     ds.fields = [Field(position=i, **f.model_dump(mode="json")) for i, f in enumerate(data.fields)]
     session.add(ds)
-    session.flush()
     return ds
 
 
+def create_draft(
+    *,
+    session: Session,
+    source_id: str,
+    object_name: str,
+    dataset_id: str,
+    columns: Sequence[Column],
+    title_zh: str = "",
+    title_en: str = "",
+    description_zh: str = "",
+    description_en: str = "",
+    allowed_purposes: Sequence[str] = (),
+    tags: Sequence[str] = (),
+) -> Dataset:
+    """A draft entry for one introspected source object: each field starts at its
+    suggested classification, the entry at its most sensitive field's level (L2 at least)."""
+    source = get_source(session=session, source_id=source_id)
+    require_new_dataset_id(session=session, dataset_id=dataset_id)
+    fields = [new_field(column, position) for position, column in enumerate(columns)]
+    dataset = Dataset(
+        id=dataset_id,
+        department=source.department,
+        source_id=source.id,
+        object_name=object_name,
+        title_zh=title_zh,
+        title_en=title_en,
+        description_zh=description_zh,
+        description_en=description_en,
+        level=max_level(f.level for f in fields),
+        allowed_purposes=list(allowed_purposes),
+        tags=list(tags),
+        status=DatasetStatus.DRAFT,
+        schema_version=1,
+        fields=fields,
+    )
+    session.add(dataset)
+    return dataset
+
+
+@dataclass(frozen=True)
+class Edited:
+    dataset: Dataset
+    changed: tuple[str, ...]  # ``fields.<name>.<attr>`` and entry attribute names
+
+
+def update_dataset(*, session: Session, dataset_id: str, patch: DatasetPatch) -> Edited:
+    """Apply a steward's corrections (``catalog.edits``), drafts and published alike."""
+    dataset = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
+    return Edited(dataset=dataset, changed=tuple(apply_patch(dataset, patch)))
+
+
 def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
-    """Make a draft visible in the catalog; publishing twice is a no-op."""
+    """Make a draft visible in the catalog and queryable, its current classification
+    the accepted one; publishing twice is a no-op."""
     ds = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
-    if ds.status != PUBLISHED:
-        ds.status = PUBLISHED
-        session.flush()
+    if ds.status != DatasetStatus.PUBLISHED:
+        check_publishable(ds)
+        ds.status = DatasetStatus.PUBLISHED
     return ds
 
 
 def unpublish_dataset(*, session: Session, dataset_id: str) -> Dataset:
     """Withdraw an entry from the catalog (it stays registered as a draft)."""
     ds = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
-    if ds.status != DRAFT:
-        ds.status = DRAFT
-        session.flush()
+    if ds.status != DatasetStatus.DRAFT:
+        ds.status = DatasetStatus.DRAFT
     return ds
+
+
+def refresh_fields(*, session: Session, dataset_id: str, columns: Sequence[Column]) -> Drift:
+    """Follow the source object's current columns (``catalog.drift``)."""
+    dataset = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
+    return follow_columns(dataset, columns)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog.demo.entries import DEPARTMENTS, dataset_entries, source_entries
 from catalog.demo.users import DEMO_USERS
-from catalog.models import Base, Dataset, Department, Field, Source, User
+from catalog.models import Base, Dataset, DatasetStatus, Department, Field, Source, User
 from catalog.schemas import DatasetIn
 
 
@@ -41,7 +41,7 @@ def _upsert(session: Session, model: type[Base], key: str, values: dict[str, Any
 
 def _sync_dataset(session: Session, entry: DatasetIn) -> None:
     values = entry.model_dump(mode="json", exclude={"fields"})
-    values["status"] = "published"
+    values["status"] = DatasetStatus.PUBLISHED
     wanted = [dict(f.model_dump(mode="json"), position=i) for i, f in enumerate(entry.fields)]
     ds = session.get(Dataset, entry.id)
     if ds is None:

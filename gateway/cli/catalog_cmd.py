@@ -11,7 +11,7 @@ import json
 import click
 
 from catalog import service
-from catalog.models import Dataset
+from catalog.models import Dataset, DatasetStatus
 from catalog.schemas import DatasetOut
 from gateway.cli.store import catalog_session
 
@@ -22,7 +22,7 @@ def _table(datasets: list[Dataset]) -> None:
         return
     width = max(len(d.id) for d in datasets)
     for d in datasets:
-        status = "" if d.status == "published" else f" [{d.status}]"
+        status = "" if d.status == DatasetStatus.PUBLISHED else f" [{d.status}]"
         click.echo(f"{d.id:<{width}}  {d.level}  {d.title_zh} / {d.title_en}{status}")
 
 

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import SluiceError
 from catalog.models import User
+from catalog.schemas import DatasetPatch, FieldPatch, StewardDatasetOut
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship import registration
-from gateway.stewardship.registration.schemas import DatasetOut, DatasetPatch, FieldPatch, SourceOut
+from gateway.stewardship.registration.schemas import SourceOut
 from gateway.wiring.container import build_services
 from policies.decision import UserContext
 
@@ -189,7 +190,7 @@ def datasets_create(
             title_zh=title_zh,
             title_en=title_en,
         )
-        _echo(DatasetOut.of(dataset).model_dump(mode="json"))
+        _echo(StewardDatasetOut.of(dataset).model_dump(mode="json"))
 
 
 @datasets.command("classify")
@@ -215,7 +216,7 @@ def datasets_classify(as_user: str, dataset_id: str, fields: tuple[str, ...]) ->
             dataset_id=dataset_id,
             patch=DatasetPatch(fields=patch),
         )
-        _echo(DatasetOut.of(dataset).model_dump(mode="json"))
+        _echo(StewardDatasetOut.of(dataset).model_dump(mode="json"))
 
 
 @datasets.command("publish")

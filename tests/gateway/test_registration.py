@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from adapters.key_models import DataKey
 from catalog.errors import Forbidden
 from catalog.models import Dataset, Source
+from catalog.schemas import DatasetPatch, FieldPatch
 from gateway.stewardship import registration
-from gateway.stewardship.registration.schemas import DatasetPatch, FieldPatch
 from tests.conftest import MYSQL_HOST
 from tests.gateway.registration_env import (
     ANALYST,

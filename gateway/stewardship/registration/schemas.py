@@ -1,7 +1,9 @@
-"""Request and response shapes of source registration and entry editing.
+"""Request and response shapes of source registration, introspection and drafting.
 
 Responses are built by allow-list from the ORM rows: a source shows its ``redacted``
-form, never ``settings`` secrets, the ciphertext or its key id.
+form, never ``settings`` secrets, the ciphertext or its key id. An entry's edits and
+its steward view are the catalog's (``catalog.schemas.DatasetPatch``,
+``StewardDatasetOut``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from catalog.models import Dataset, Source
-from catalog.vocabulary import Level, MaskMethod, PICategory
+from catalog.models import Source
+from catalog.vocabulary import Level, PICategory
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{1,63}$"
 
@@ -97,96 +99,6 @@ class DraftIn(BaseModel):
     description_en: str = ""
     allowed_purposes: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-
-
-class FieldPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    level: Level | None = None
-    pi_category: PICategory | None = None
-    description: str | None = None
-    mask_override: MaskMethod | None = None
-
-
-class DatasetPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title_zh: str | None = None
-    title_en: str | None = None
-    description_zh: str | None = None
-    description_en: str | None = None
-    level: Level | None = None
-    allowed_purposes: list[str] | None = None
-    tags: list[str] | None = None
-    region_field: str | None = None
-    update_frequency: str | None = None
-    fields: dict[str, FieldPatch] = Field(default_factory=dict)
-
-
-class FieldOut(BaseModel):
-    name: str
-    position: int
-    type: str
-    level: str
-    pi_category: str
-    description: str
-    mask_override: str | None
-    suggested_level: str | None
-    suggested_pi_category: str | None
-
-
-class DatasetOut(BaseModel):
-    id: str
-    department: str
-    source_id: str
-    object_name: str
-    title_zh: str
-    title_en: str
-    description_zh: str
-    description_en: str
-    level: str
-    allowed_purposes: list[str]
-    region_field: str | None
-    tags: list[str]
-    update_frequency: str
-    status: str
-    schema_version: int
-    fields: list[FieldOut]
-
-    @classmethod
-    def of(cls, dataset: Dataset) -> DatasetOut:
-        fields = [
-            FieldOut(
-                name=f.name,
-                position=f.position,
-                type=f.type,
-                level=f.level,
-                pi_category=f.pi_category,
-                description=f.description,
-                mask_override=f.mask_override,
-                suggested_level=f.suggested_level,
-                suggested_pi_category=f.suggested_pi_category,
-            )
-            for f in sorted(dataset.fields, key=lambda f: f.position)
-        ]
-        return cls(
-            id=dataset.id,
-            department=dataset.department,
-            source_id=dataset.source_id,
-            object_name=dataset.object_name,
-            title_zh=dataset.title_zh,
-            title_en=dataset.title_en,
-            description_zh=dataset.description_zh,
-            description_en=dataset.description_en,
-            level=dataset.level,
-            allowed_purposes=list(dataset.allowed_purposes or []),
-            region_field=dataset.region_field,
-            tags=list(dataset.tags or []),
-            update_frequency=dataset.update_frequency,
-            status=dataset.status,
-            schema_version=dataset.schema_version,
-            fields=fields,
-        )
 
 
 class Retyped(BaseModel):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from adapters import registry
 from adapters.base import ObjectInfo, SourceAdapter, SourceConfig
 from adapters.redaction import scrub
+from catalog import service as catalog
 from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
 from catalog.models import Department, Source
 from catalog.suggestions import suggest
@@ -175,7 +176,7 @@ def update_source(
 ) -> Source:
     """Change a source's name, settings or secret; a changed connection is tested
     before anything is written."""
-    source = load_source(session, source_id)
+    source = catalog.get_source(session=session, source_id=source_id)
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )
@@ -218,15 +219,8 @@ def update_source(
     return source
 
 
-def load_source(session: Session, source_id: str) -> Source:
-    source = session.get(Source, source_id)
-    if source is None:
-        raise NotFound(f"no source {source_id!r}")
-    return source
-
-
 def get_source(*, session: Session, user: UserContext, source_id: str) -> Source:
-    source = load_source(session, source_id)
+    source = catalog.get_source(session=session, source_id=source_id)
     require_reader(user=user, department=source.department)
     return source
 
@@ -270,7 +264,7 @@ def introspect(
 ) -> list[ObjectProposal]:
     """The source's objects with columns, types and a classification proposal per
     column from a bounded sample (``AdapterLimits.sample_rows`` rows per object)."""
-    source = load_source(session, source_id)
+    source = catalog.get_source(session=session, source_id=source_id)
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )

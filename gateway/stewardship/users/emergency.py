@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, Forbidden, NotFound
 from catalog.models import Dataset, User
@@ -40,10 +41,7 @@ def get_user(session: Session, subject: str) -> User:
 
 
 def get_dataset(session: Session, dataset_id: str) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"no dataset {dataset_id!r}")
-    return dataset
+    return catalog.get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
 
 
 def suspend(*, session: Session, officer: UserContext, subject: str, reason: str) -> User:

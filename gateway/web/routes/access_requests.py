@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, NotFound
-from catalog.models import Dataset
 from gateway.enforcement.query.audit_events import actor
 from gateway.stewardship.grants import service
 from gateway.stewardship.grants.schemas import AccessRequestIn, AccessRequestOut, DecisionIn
@@ -49,9 +49,7 @@ def create(
     session: Session = Depends(get_session),
 ) -> AccessRequest:
     services = get_services(request)
-    dataset = session.get(Dataset, body.dataset)
-    if dataset is None or dataset.status != "published":
-        raise NotFound(f"no dataset {body.dataset!r}")
+    dataset = catalog.get_dataset(session=session, dataset_id=body.dataset)
     services.authorizer.check(
         subject=user.subject, domain=dataset.department, action="access:request"
     )

@@ -11,11 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
+from catalog.schemas import DatasetPatch, StewardDatasetOut
 from gateway.core.services import Services
 from gateway.stewardship import registration
 from gateway.stewardship.registration.schemas import (
-    DatasetOut,
-    DatasetPatch,
     DraftIn,
     DriftReport,
     IntrospectIn,
@@ -111,13 +110,13 @@ def introspect(
     )
 
 
-@router.post("/api/v1/datasets", status_code=201, response_model=DatasetOut)
+@router.post("/api/v1/datasets", status_code=201, response_model=StewardDatasetOut)
 def create_draft(
     body: DraftIn,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
-) -> DatasetOut:
+) -> StewardDatasetOut:
     """A draft catalog entry from one source object, pre-classified by suggestions."""
     dataset = registration.create_draft(
         session=session,
@@ -134,37 +133,37 @@ def create_draft(
         tags=body.tags,
     )
     session.commit()
-    return DatasetOut.of(dataset)
+    return StewardDatasetOut.of(dataset)
 
 
-@router.patch("/api/v1/datasets/{dataset_id}", response_model=DatasetOut)
+@router.patch("/api/v1/datasets/{dataset_id}", response_model=StewardDatasetOut)
 def update_dataset(
     dataset_id: str,
     body: DatasetPatch,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
-) -> DatasetOut:
+) -> StewardDatasetOut:
     """Classify fields, set titles, purposes, tags and the region field."""
     dataset = registration.update_dataset(
         session=session, services=services, user=user, dataset_id=dataset_id, patch=body
     )
     session.commit()
-    return DatasetOut.of(dataset)
+    return StewardDatasetOut.of(dataset)
 
 
-@router.post("/api/v1/datasets/{dataset_id}/publish", response_model=DatasetOut)
+@router.post("/api/v1/datasets/{dataset_id}/publish", response_model=StewardDatasetOut)
 def publish(
     dataset_id: str,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
-) -> DatasetOut:
+) -> StewardDatasetOut:
     dataset = registration.publish(
         session=session, services=services, user=user, dataset_id=dataset_id
     )
     session.commit()
-    return DatasetOut.of(dataset)
+    return StewardDatasetOut.of(dataset)
 
 
 @router.post("/api/v1/datasets/{dataset_id}/refresh", response_model=DriftReport)
