@@ -1,10 +1,11 @@
 # Two commands for a newcomer: `make demo` and `make test`.
 PY ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install services browser bench clean
+.PHONY: demo test lint install services browser bench sanitize complexity clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,7 +24,7 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hma
 install: $(STAMP)
 
 demo: install
-	$(BIN)/sluice demo
+	$(BIN)/sluice demo --port $(PORT)
 
 services:
 	.ci/services
@@ -43,5 +44,22 @@ bench: install services
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk) || echo "wrk not installed: the bench falls back to an httpx process pool"
 	$(BIN)/python -m bench
 
+# The C masking kernels under AddressSanitizer + UBSan (not part of `make test`; CI may run
+# it): tests/sanitizer/build.py builds setup.py's extensions with the sanitizers into
+# build/sanitize, and the kernels' tests (equality with the Python paths, hypothesis on
+# random and hostile buffers) run against that build. tests/sanitizer/sitecustomize.py
+# makes every interpreter of the run — pytest and the children it spawns — import the
+# sanitized files and refuses to start without them or without the ASan runtime, which
+# must be loaded first into an uninstrumented python (LD_PRELOAD). Leaks are not
+# checked: CPython keeps memory alive at exit by design. Any finding aborts the run.
+SANITIZE_DIR := build/sanitize
+sanitize: install
+	rm -rf $(SANITIZE_DIR)
+	$(BIN)/python tests/sanitizer/build.py $(SANITIZE_DIR)
+	LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	PYTHONPATH=$(CURDIR)/tests/sanitizer SLUICE_SANITIZED_KERNELS=$(CURDIR)/$(SANITIZE_DIR)/lib \
+	$(BIN)/pytest -q -p no:cacheprovider tests/gateway/test_masking*.py
+
 clean:
-	rm -rf $(VENV) .sluice
+	rm -rf $(VENV) .sluice build

@@ -18,6 +18,8 @@ from catalog.demo.users import DEMO_USERS
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
+from gateway.cli.banner import banner
+from gateway.core.logs import configure_logging
 from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
 from gateway.web.http_protocol import Utf8RequestLineProtocol
@@ -39,14 +41,20 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the gateway with the settings from the SLUICE_* environment."""
     settings = load_settings()
     proxies = proxy_options(settings)
-    if workers > 1:
-        uvicorn.run("gateway.web.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning", http=Utf8RequestLineProtocol,
-                    **proxies)  # fmt: skip
-        return
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=Utf8RequestLineProtocol,
-                **proxies)  # fmt: skip
+    configure_logging(env=settings.env, level=settings.log_level)
+    for line in banner(settings, base_url=f"http://{host}:{port}", workers=workers):
+        click.echo(line)
+    try:
+        if workers > 1:
+            uvicorn.run("gateway.web.app:create_app", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False,
+                        http=Utf8RequestLineProtocol, log_config=None, **proxies)  # fmt: skip
+            return
+        app = create_app(settings)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                    http=Utf8RequestLineProtocol, log_config=None, **proxies)  # fmt: skip
+    finally:
+        click.echo("Sluice gateway stopped")
 
 
 @click.command("demo")
@@ -100,10 +108,15 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
     if no_serve:
         services.close()
         return
-    click.echo(f"\nserving on {base} (Ctrl-C to stop)")
+    click.echo("")
+    for line in banner(settings, base_url=base):
+        click.echo(line)
+    click.echo("(Ctrl-C to stop)")
     app = create_app(settings, services)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning",
-                    http=Utf8RequestLineProtocol, **proxy_options(settings))  # fmt: skip
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                    http=Utf8RequestLineProtocol, log_config=None,
+                    **proxy_options(settings))  # fmt: skip
     finally:
         services.close()  # flushes the audit trail and signs a final checkpoint
+        click.echo("Sluice gateway stopped")

@@ -1,4 +1,10 @@
-"""structlog setup: JSON lines in production, readable console output in development."""
+"""structlog setup: JSON lines in production, readable console output in development.
+
+Library loggers (uvicorn, alembic, casbin, httpx...) go through the same renderer, so an
+operator reads one format; casbin's own per-decision lines ("Request: sam, civil,
+dataset:query ---> False") are held at WARNING — decisions are on the audit trail, and
+an enforcement line per request in the log is noise at best and a leak at worst.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,55 @@ import logging
 
 import structlog
 
+# loggers that say too much at INFO for an operator's terminal
+QUIET = {"casbin": logging.WARNING, "casbin.policy": logging.WARNING,
+         "casbin.enforcer": logging.WARNING, "casbin.role": logging.WARNING,
+         "httpx": logging.WARNING, "alembic.runtime.migration": logging.WARNING,
+         "uvicorn.access": logging.WARNING}  # fmt: skip
+
+_SHARED: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+def _renderer(env: str) -> structlog.types.Processor:
+    if env == "production":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
 
 def configure_logging(*, env: str, level: str = "INFO") -> None:
-    renderer: structlog.types.Processor
-    if env == "production":
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    renderer = _renderer(env)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
+        processors=[*_SHARED, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # not cached: module-level loggers must follow a later configure_logging (tests
         # capture them; several apps may configure in one process); the hot path logs
         # only on failures, so the lookup cost does not matter
         cache_logger_on_first_use=False,
     )
+    _route_stdlib(renderer, numeric)
+
+
+def _route_stdlib(renderer: structlog.types.Processor, level: int) -> None:
+    """Send every stdlib logger (the libraries') through the same renderer."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*_SHARED, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    handler.set_name("sluice")
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if h.get_name() != "sluice"] + [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = []  # uvicorn's own formatter would print a second, other format
+        logger.propagate = True
+    for name, quiet in QUIET.items():
+        logging.getLogger(name).setLevel(max(quiet, level))

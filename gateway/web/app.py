@@ -15,6 +15,7 @@ from gateway.core.settings import Settings, load_settings
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.broker import Broker
 from gateway.stewardship.users.directory import IdentityDirectory
+from gateway.web.access_log import AccessLog
 from gateway.web.body_limit import BodyLimit
 from gateway.web.errors import install_error_handlers
 from gateway.web.routes import (
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.comparer = Comparer(app.state.broker)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(AccessLog)  # outermost: one line per request, refusals included
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

@@ -1,0 +1,50 @@
+"""What ``sluice serve`` and ``sluice demo`` say when they start: where the gateway
+listens, which databases, policy engine and witnesses it uses — with every credential
+redacted, since these lines end up in terminals, CI logs and support tickets."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy.engine import make_url
+
+from gateway.core.settings import Settings
+from policies.bundle import load_policy_set
+
+
+def redact_url(url: str) -> str:
+    """The URL without its secrets: a database's password becomes ``***``; for witness
+    and service URLs (http, https, nats) the user information is dropped whole."""
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https", "nats", "tls", "ws", "wss"} or "://" not in url:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a database URL after all: never print it whole
+        return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+
+
+def policy_engine(settings: Settings) -> str:
+    version = load_policy_set().version[:12]
+    if settings.opa_url:
+        return f"OPA server at {redact_url(settings.opa_url)} (local policy set {version})"
+    return f"embedded Rego (regopy), policy set {version}"
+
+
+def banner(settings: Settings, *, base_url: str, workers: int = 1) -> list[str]:
+    database = redact_url(settings.resolved_database_url)
+    witnesses = [redact_url(w) for w in settings.witnesses] or ["(none)"]
+    limits = f"Redis {redact_url(settings.redis_url)}" if settings.redis_url else "in process"
+    return [
+        f"Sluice gateway listening on {base_url} ({workers} worker{'s' if workers > 1 else ''})",
+        f"  environment   {settings.env}",
+        f"  home          {settings.home.resolve()}",
+        f"  catalog       {database}",
+        f"  audit store   {database} (witness file in home)",
+        f"  policy engine {policy_engine(settings)}",
+        f"  witnesses     {', '.join(witnesses)}",
+        f"  limits        {limits}",
+    ]
