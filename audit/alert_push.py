@@ -229,25 +229,3 @@ class AlertPusher:
             sent += 1
         return sent
 
-
-def start_alert_pusher(settings: Any, audit_log: Any) -> Callable[[], None]:
-    """Transitional wiring (the gateway builds the runner itself once it is wired):
-    the rule runner always, the webhook channel when one is configured."""
-    from audit.alert_outbox import outbox
-    from audit.alert_runner import AlertRunner
-
-    if audit_log is None:
-        return lambda: None
-    channels: list[AlertChannel] = []
-    if settings.alert_webhook_url:
-        secret = settings.alert_webhook_secret
-        channels.append(WebhookChannel(
-            url=settings.alert_webhook_url,
-            secret=secret.get_secret_value() if secret is not None else None,
-            flavor=settings.alert_webhook_flavor,
-        ))  # fmt: skip
-    pusher = AlertPusher(outbox(audit_log.home), channels)
-    runner = AlertRunner(audit_log, channels=channels, pusher=pusher,
-                         interval_s=settings.alert_eval_seconds).start()  # fmt: skip
-    audit_log.alert_runner = runner
-    return runner.stop

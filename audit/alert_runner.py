@@ -207,19 +207,22 @@ class AlertRunner:
                 since=now - WINDOW - timedelta(days=self.config.baseline_days), until=now - WINDOW
             )
             self.book.extend(self._scan(history, DELIVERY_TYPES))
-            self._scan_new(EventFilter(since=now - WINDOW))
+            self._scan_new(EventFilter(since=now - WINDOW), now - WINDOW)
             self._epoch = epoch  # only once both reads succeeded
         else:
-            self._scan_new(EventFilter(from_seq=self._last_seq + 1))
+            self._scan_new(EventFilter(from_seq=self._last_seq + 1), now - WINDOW)
         start = now - WINDOW
         while self._events and self._events[0]["_t"] < start:
             self.book.add(self._events.popleft())  # aged out of the window: history now
         self.book.prune(now.date())
 
-    def _scan_new(self, filters: EventFilter) -> None:
+    def _scan_new(self, filters: EventFilter, start: datetime) -> None:
         for event in self._scan(filters, None):
-            self._events.append(event)
             self._last_seq = max(self._last_seq, event["seq"])
+            if event["_t"] < start:  # appended with an older time (an import): history
+                self.book.add(event)
+            else:
+                self._events.append(event)
 
     def _scan(self, filters: EventFilter, types: tuple[str, ...] | None) -> list[Event]:
         store = self.log.store
@@ -253,3 +256,22 @@ class AlertRunner:
     def baselines(self) -> Any:
         with self._lock:
             return self.book.baselines(self.clock().date())
+
+
+def list_alerts(
+    audit_log: Any, since: datetime | None = None, until: datetime | None = None
+) -> list[Alert]:
+    """The alerts of a period, by the gateway's runner when it runs (its thresholds and
+    baselines), else by the default rules."""
+    runner: AlertRunner | None = getattr(audit_log, "alert_runner", None)
+    if runner is not None:
+        return runner.current(since, until)
+    return current_alerts(audit_log, since, until)
+
+
+def lookup_alert(audit_log: Any, aid: str) -> Alert | None:
+    """One alert by id (evaluated over the last day, else as opened or acted on)."""
+    runner: AlertRunner | None = getattr(audit_log, "alert_runner", None)
+    if runner is not None:
+        return runner.find(aid)
+    return find_alert(audit_log, aid)

@@ -18,11 +18,11 @@ everything else defaults to L2 internal. L1 and L4 are only ever a steward's cho
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from stdnum import luhn
 from stdnum.cn import ric, uscc
@@ -311,3 +311,28 @@ def suggest(column_name: str, logical_type: str, sample_values: Sequence[Any]) -
             )
         return by_name
     return NONE
+
+
+class Classified(Protocol):
+    """A catalog field as classified by its steward, beside what was suggested."""
+
+    name: str
+    level: str
+    suggested_level: str | None
+    suggested_pi_category: str | None
+
+
+def below_suggestion(fields: Iterable[Classified]) -> list[dict[str, str]]:
+    """Fields the steward classified below the level suggested *from evidence* (a
+    personal-information category found in the name or the values): the audit event of
+    a publication records them and the ``below_suggested_level`` alert reads them. A
+    field with no evidence (category ``none``: the default L2) is a steward's call, not
+    a downgrade, so it is not listed."""
+    out = []
+    for field in fields:
+        suggested, category = field.suggested_level, field.suggested_pi_category
+        if not suggested or category in (None, "", PICategory.NONE.value):
+            continue
+        if Level(field.level).rank < Level(suggested).rank:
+            out.append({"field": field.name, "level": field.level, "suggested_level": suggested})
+    return out

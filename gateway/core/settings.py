@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from audit.alert_email import is_loopback
 from audit.witness_nats import is_nats_url, parse_nats_url
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
@@ -122,7 +123,45 @@ class Settings(BaseSettings):
     )
     alert_webhook_flavor: Literal["generic", "wecom", "dingtalk", "feishu"] = "generic"
     alert_eval_seconds: float = Field(
-        default=2.0, gt=0, le=3600, description="how often alert rules are evaluated for pushing"
+        default=2.0, gt=0, le=3600,
+        description="the rule runner also wakes this often without appends (a seal, an "
+        "unended query); appends wake it at once",
+    )  # fmt: skip
+    # issue 12: alerts by email (smtplib); the password is never logged nor returned
+    alert_smtp_host: str | None = Field(default=None, min_length=1, max_length=253)
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535)
+    alert_smtp_from: str | None = Field(default=None, max_length=254)
+    alert_smtp_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="recipients, comma separated"
+    )
+    alert_smtp_user: str | None = None
+    alert_smtp_password: SecretStr | None = None
+    alert_smtp_starttls: bool = Field(
+        default=True, description="upgrade with STARTTLS before anything else is said"
+    )
+    alert_smtp_ca_file: Path | None = Field(
+        default=None, description="trust anchors for the relay's certificate (default: system)"
+    )
+    # issue 12: a push that fails is retried with back-off, then given up (on the alert)
+    alert_push_attempts: int = Field(default=8, ge=1, le=100)
+    alert_push_backoff_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="first retry delay, doubled each time"
+    )
+    alert_push_max_backoff_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # issue 12: thresholds of the rules added with live alerts
+    alert_person_departments_per_day: int = Field(
+        default=2, ge=1,
+        description="one person's records may come from this many departments' data in a "
+        "day; one more raises person_many_departments",
+    )  # fmt: skip
+    alert_baseline_days: int = Field(
+        default=30, ge=1, le=366, description="days of a user's history their baseline learns"
+    )
+    alert_baseline_min_events: int = Field(
+        default=20, ge=1, description="accesses a user needs on record before being compared"
+    )
+    alert_baseline_min_days: int = Field(
+        default=5, ge=1, description="active days a user needs on record before being compared"
     )
 
     @field_validator("source_allow_hosts", mode="before")
@@ -160,7 +199,7 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", ":").split(":") if part]
         return value
 
-    @field_validator("witnesses", "witness_trust", mode="before")
+    @field_validator("witnesses", "witness_trust", "alert_smtp_to", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Comma lists (URLs hold colons, so not the ':' lists above)."""
@@ -190,6 +229,32 @@ class Settings(BaseSettings):
             if not sep or not sender.strip() or not kid.strip().startswith("ed25519-"):
                 raise ValueError(f"witness trust items are 'sender=ed25519-…': {item!r}")
         return value
+
+    @field_validator("alert_smtp_to", "alert_smtp_from", "alert_smtp_host", "alert_smtp_user")
+    @classmethod
+    def _no_line_breaks(cls, value: object) -> object:
+        """Addresses and names go into SMTP commands and headers: no CR, LF or NUL."""
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and any(c in item for c in "\r\n\x00"):
+                raise ValueError("SMTP settings cannot hold line breaks or NUL characters")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Settings:
+        if self.alert_smtp_host is None:
+            return self
+        if not self.alert_smtp_from or "@" not in self.alert_smtp_from:
+            raise ValueError("SLUICE_ALERT_SMTP_FROM (an address) is needed with an SMTP host")
+        if not self.alert_smtp_to or not all("@" in a for a in self.alert_smtp_to):
+            raise ValueError("SLUICE_ALERT_SMTP_TO (comma-separated addresses) is needed "
+                             "with an SMTP host")  # fmt: skip
+        credentials = self.alert_smtp_user or self.alert_smtp_password
+        if credentials and not self.alert_smtp_starttls and not is_loopback(self.alert_smtp_host):
+            raise ValueError(
+                "SMTP credentials would cross the network in clear: set "
+                "SLUICE_ALERT_SMTP_STARTTLS=true (or relay through loopback)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -4,12 +4,12 @@ settings (the app, the CLI and the demo all start here)."""
 from __future__ import annotations
 
 from adapters.credentials import build_keyring
-from audit.alert_push import start_alert_pusher
 from catalog.db import make_engine, make_session_factory, migrate
 from gateway.auth.authenticator import build_authenticator
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.limits import build_limiter
+from gateway.wiring.alerts import start_alerts
 from gateway.wiring.audit_log import build_audit_log
 from policies.pdp_builder import build_pdp
 from policies.rbac import Authorizer
@@ -42,5 +42,5 @@ def build_services(settings: Settings) -> Services:
         keyring=keyring,
         limiter=limiter,
     )
-    services.on_close.append(start_alert_pusher(settings, audit))  # issue 12
+    services.on_close.append(start_alerts(settings, audit).stop)  # issue 12: live alerts
     return services

@@ -87,6 +87,7 @@ class _RunState:
     rows: int = 0
     truncated: bool = False
     tokens: list[str] = field(default_factory=list)
+    counties: set[str] = field(default_factory=set)  # of the region field, for the alerts
 
 
 @dataclass
@@ -496,7 +497,7 @@ class Broker:
             "masks": q.masks,
             "bytes_sent": q.ledger.size,
             "rows_reserved": q.reserved,
-            **self.subjects.details(q.progress.tokens, q.user),
+            **self.subjects.details(q.progress.tokens, q.user, q.progress.counties),
         }
 
     def _failed(self, q: PreparedQuery, exc: BaseException) -> None:
@@ -611,6 +612,7 @@ class Broker:
                     break
                 continue
             state.tokens.extend(self.subjects.collect(raw, q.dataset, len(state.tokens)))
+            self.subjects.counties(raw, q.dataset, state.counties)
             if q.subject_column is not None and q.subject_column in raw.schema.names:
                 raw = raw.append_column(
                     SUBJECT_COLUMN, self.subjects.column(raw.column(q.subject_column))

@@ -27,6 +27,8 @@ from gateway.enforcement.query.entries import Entry
 from policies.decision import UserContext
 
 MAX_TOKENS = 1000
+MAX_COUNTIES = 64  # county codes recorded per query (audit.baseline reads them)
+COUNTY_CHARS = 6  # a county-level administrative division code: 430121
 # a comparison side carries its rows' subject tokens in this column until the matches
 # are known (``gateway.enforcement.comparison``); it is never sent
 SUBJECT_COLUMN = "__subject_token"
@@ -94,12 +96,34 @@ class SubjectTokens:
             values = values.cast(pa.string())
         return hash_array(values, self._audit_key)
 
-    def details(self, tokens: list[str], user: UserContext) -> dict[str, Any]:
+    @staticmethod
+    def counties(batch: pa.RecordBatch, dataset: Entry, seen: set[str]) -> None:
+        """Add the county codes (first six characters of the entry's region field) of a
+        raw batch's rows to ``seen``, up to ``MAX_COUNTIES``: where the user read, for
+        the per-user baseline of the alerts ("access outside the usual counties")."""
+        name = dataset.region_field
+        if not name or name not in batch.schema.names or len(seen) >= MAX_COUNTIES:
+            return
+        column = batch.column(name)
+        values = column.to_pylist() if len(column) <= SMALL_MAX else pc.unique(column).to_pylist()
+        for value in values:
+            if value is None:
+                continue
+            seen.add(str(value)[:COUNTY_CHARS])
+            if len(seen) >= MAX_COUNTIES:
+                return
+
+    def details(
+        self, tokens: list[str], user: UserContext, counties: set[str] | None = None
+    ) -> dict[str, Any]:
         own = self._own_token(user.subject)
-        return {
+        out: dict[str, Any] = {
             "subject_tokens": tokens,
             "self_hash_hit": bool(own and own in tokens),
         }
+        if counties:
+            out["counties"] = sorted(counties)
+        return out
 
     def forget(self, subject: str) -> None:
         """Drop a cached own-token (after an administrator sets a user's ID number)."""

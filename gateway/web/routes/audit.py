@@ -25,9 +25,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit import unseal as unsealing
-from audit.alert_state import alert_states, current_alerts
+from audit.alert_runner import list_alerts, lookup_alert
+from audit.alert_state import alert_states
+from audit.event_types import EventType
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
+from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
 from catalog.errors import NotFound, SluiceError, audited
@@ -59,7 +62,9 @@ def _log(request: Request) -> AuditLog:
     return log
 
 
-def _record(request: Request, user: UserContext, etype: str, details: dict[str, Any]) -> None:
+def _record(
+    request: Request, user: UserContext, etype: EventType | str, details: dict[str, Any]
+) -> None:
     """Audit the auditor: written before the answer leaves, fail closed. While sealed
     the record goes to the seal file (the broken chain takes nothing)."""
     log = _log(request)
@@ -68,15 +73,13 @@ def _record(request: Request, user: UserContext, etype: str, details: dict[str, 
                         details={k: v for k, v in details.items() if v is not None})  # fmt: skip
         return
     log.append(
-        {
-            "type": etype,
-            "outcome": "ok",
-            "actor": {"sub": user.subject, "dept": user.department, "roles": list(user.roles)},
-            "resource": "audit",
-            "client": request.client.host if request.client else None,
-            "request_id": request.headers.get("x-request-id"),
-            "details": {k: v for k, v in details.items() if v is not None},
-        }
+        audit_access_event(
+            type_=etype,
+            actor=Actor.of(user),
+            client=request.client.host if request.client else None,
+            request_id=request.headers.get("x-request-id"),
+            details={k: v for k, v in details.items() if v is not None},
+        )
     )
 
 
@@ -270,11 +273,14 @@ def alerts(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     """Alerts of the window (default: the last day), the seal first when sealed; each
-    with its stable ``id``, ``state`` (open, acknowledged, resolved) and history."""
+    with its stable ``id``, ``state`` (open, acknowledged, resolved) and history,
+    ``count`` (occurrences grouped per rule, subject and day), the emergency ``actions``
+    taken on it, its ``pushes`` per channel, and ``recurrence_of`` when it recurred
+    after a resolution."""
     end = until or datetime.now(UTC)
     start = since or end - timedelta(days=1)
     _record(request, user, "audit.read", {"alerts_since": start.isoformat()})
-    found = current_alerts(_log(request), since=start, until=end)
+    found = list_alerts(_log(request), since=start, until=end)
     return {"since": start.isoformat(), "until": end.isoformat(), "alerts": found}
 
 
@@ -283,26 +289,22 @@ class AlertAction(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
-def _find_alert(log: AuditLog, alert_id: str) -> dict[str, Any] | None:
-    for alert in current_alerts(log):
-        if alert["id"] == alert_id:
-            return alert
-    return None
-
-
 def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str) -> dict[str, Any]:
     log = _log(request)
     states = alert_states(log.home)
-    alert = _find_alert(log, alert_id)
-    if alert is None and not states.known(alert_id):
+    alert = lookup_alert(log, alert_id)
+    if alert is None:
         raise NotFound(f"no alert {alert_id}")
-    rule = alert["rule"] if alert else None
+    rule = alert.get("rule")
+    seqs = alert.get("event_seqs") or []
 
     def record(previous: str) -> None:  # on record before the state changes
         _record(request, user, f"alert.{to}",
                 {"alert_id": alert_id, "rule": rule, "from": previous, "note": note})  # fmt: skip
 
-    state = states.transition(alert_id, to, by=user.subject, note=note, record=record)
+    # a resolution covers the events seen so far: a later occurrence opens a new alert
+    state = states.transition(alert_id, to, by=user.subject, note=note, record=record,
+                              upto_seq=max(seqs) if seqs else None)  # fmt: skip
     return {"id": alert_id, "rule": rule, **state}
 
 

@@ -4,18 +4,27 @@ A security officer (or an admin) acts at once; lifting a suspension or a freeze 
 admin who is not the one who imposed it. Every action is an audit event (actor, target,
 reason, and the ``alert_id`` it answers if given) written before the change commits:
 if the trail refuses, nothing changes (fail closed).
+
+An ``alert_id`` must name a known alert (evaluated over the last day, or opened or
+acted on before): an unknown id is a 404 before anything is written or committed. Once
+the change has committed, the action is added to the alert (``actions`` in
+``GET /api/v1/audit/alerts``: action, by, at, target).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from catalog.errors import Conflict
+from audit.alert_runner import lookup_alert
+from audit.alert_state import alert_states
+from audit.log import AuditLog
+from catalog.errors import Conflict, NotFound
 from gateway.enforcement.query.audit_events import actor
 from gateway.stewardship.users import emergency
 from gateway.web.authz import require
@@ -23,6 +32,7 @@ from gateway.web.deps import get_services, get_session
 from policies.decision import UserContext
 
 router = APIRouter(prefix="/api/v1", tags=["emergency response"])
+log = structlog.get_logger("sluice.emergency")
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -39,10 +49,12 @@ def _record(
     body: EmergencyIn, **details: Any,
 ) -> None:  # fmt: skip
     """The event first, then the commit: a change is never made off the record."""
+    trail = get_services(request).audit
     event_details: dict[str, Any] = {"reason": body.reason, **details}
     if body.alert_id is not None:
+        _known_alert(trail, body.alert_id)  # nothing is written or committed otherwise
         event_details["alert_id"] = body.alert_id
-    get_services(request).audit.append({
+    trail.append({
         "type": type_, "actor": actor(user), "resource": resource, "outcome": "ok",
         "details": event_details,
     })  # fmt: skip
@@ -51,6 +63,19 @@ def _record(
     except StaleDataError:
         session.rollback()
         raise Conflict(f"{resource} changed meanwhile; try again") from None
+    if body.alert_id is not None and isinstance(trail, AuditLog):
+        try:
+            alert_states(trail.home).add_action(body.alert_id, action=type_, by=user.subject,
+                                                target=resource)  # fmt: skip
+        except OSError as exc:  # done and on record in the trail; only the alert view lags
+            log.error("alert_action_not_recorded", alert=body.alert_id, action=type_,
+                      error=type(exc).__name__)  # fmt: skip
+
+
+def _known_alert(trail: object, alert_id: str) -> None:
+    if not isinstance(trail, AuditLog) or lookup_alert(trail, alert_id) is None:
+        raise NotFound(f"no alert {alert_id}: an emergency action can only answer a known "
+                       "alert (see GET /api/v1/audit/alerts)")  # fmt: skip
 
 
 @router.post("/users/{subject}/suspend")
