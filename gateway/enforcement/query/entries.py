@@ -11,84 +11,25 @@ unchanged catalog costs one single-row read instead of the entry and grant queri
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from catalog import entries as catalog_entries
+from catalog.entries import CatalogEntry
 from catalog.errors import Unavailable
-from catalog.models import Dataset, Field, Source
 from policies.inputs import dataset_input
 
 
 @dataclass(frozen=True)
-class FieldEntry:
-    name: str
-    type: str
-    level: str
-    pi_category: str
-    mask_override: str | None
+class Entry(CatalogEntry):
+    """The catalog's read model of an entry plus the policy's view of it, built once per
+    load so a cached entry costs no work per request."""
 
-
-@dataclass(frozen=True)
-class SourceEntry:
-    """What opening the source needs; ``fingerprint`` changes with any of it."""
-
-    id: str
-    kind: str
-    settings: dict[str, Any]
-    secret_ciphertext: bytes | None
-    secret_key_id: str | None
-    fingerprint: str
-
-    def as_model(self) -> Source:
-        """A transient ``Source`` for ``open_source_adapter`` (never added to a session)."""
-        return Source(id=self.id, kind=self.kind, settings=dict(self.settings),
-                      secret_ciphertext=self.secret_ciphertext,
-                      secret_key_id=self.secret_key_id)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A published-or-not catalog entry, read-only, shared between requests."""
-
-    id: str
-    department: str
-    source_id: str
-    object_name: str
-    level: str
-    allowed_purposes: list[str]
-    region_field: str | None
-    status: str
-    schema_version: int
-    fields: tuple[FieldEntry, ...]
-    source: SourceEntry
-    policy_input: dict[str, Any]
-    frozen: bool = False  # an emergency freeze: every query and comparison refused
-
-
-_D = Dataset.__table__.c
-_F = Field.__table__.c
-_S = Source.__table__.c
-
-_BASE = select(
-    _D.id, _D.department, _D.source_id, _D.object_name, _D.level, _D.allowed_purposes,
-    _D.region_field, _D.status, _D.schema_version,
-    _S.kind, _S.settings, _S.secret_ciphertext, _S.secret_key_id,
-    _F.name, _F.type, _F.level, _F.pi_category, _F.mask_override,
-    _D.frozen_at,
-).select_from(
-    Dataset.__table__.join(Source.__table__, _S.id == _D.source_id).outerjoin(
-        Field.__table__, _F.dataset_id == _D.id
-    )
-)
-
-
-def _query_for(dataset_id: str) -> Any:
-    return _BASE.where(_D.id == dataset_id).order_by(_F.position)
+    policy_input: dict[str, Any] = field(default_factory=dict)
 
 
 K = TypeVar("K", bound=Hashable)
@@ -149,38 +90,8 @@ class GenerationCache(Generic[K, V]):
 
 def load_entry(conn: Connection, dataset_id: str) -> Entry | None:
     """The entry with its fields and source, in one round trip (None if unknown)."""
-    rows = conn.execute(_query_for(dataset_id)).all()
-    return _build(rows) if rows else None
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    return value
-
-
-def _build(rows: Sequence[Any]) -> Entry:
-    first = rows[0]
-    fields = tuple(
-        FieldEntry(name=r[13], type=r[14], level=r[15], pi_category=r[16], mask_override=r[17])
-        for r in rows
-        if r[13] is not None
-    )
-    h = hashlib.sha256()
-    h.update(first[9].encode())
-    h.update(repr(_hashable(first[10] or {})).encode())
-    h.update(first[11] or b"")
-    source = SourceEntry(
-        id=first[2], kind=first[9], settings=dict(first[10] or {}),
-        secret_ciphertext=first[11], secret_key_id=first[12], fingerprint=h.hexdigest(),
-    )
-    entry = Entry(
-        id=first[0], department=first[1], source_id=first[2], object_name=first[3],
-        level=first[4], allowed_purposes=list(first[5] or []), region_field=first[6],
-        status=first[7], schema_version=first[8], fields=fields, source=source,
-        policy_input={}, frozen=first[18] is not None,
-    )
-    object.__setattr__(entry, "policy_input", dataset_input(entry))  # type: ignore[arg-type]
-    return entry
+    found = catalog_entries.load_entry(conn, dataset_id)
+    if found is None:
+        return None
+    values = {f.name: getattr(found, f.name) for f in fields(found)}
+    return Entry(**values, policy_input=dataset_input(found))  # type: ignore[arg-type]

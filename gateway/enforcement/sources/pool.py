@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 
 from adapters.base import SourceAdapter
+from catalog.entries import SourceEntry
 from gateway.core.services import Services
-from gateway.enforcement.query.entries import SourceEntry
 from gateway.enforcement.sources.connect import open_source_adapter
 
 

@@ -1,0 +1,143 @@
+"""The catalog's read model of one entry: frozen, with its fields and the source part an
+adapter needs, loaded in one round trip.
+
+This is what the enforcement path reads on every cache miss (``gateway.enforcement.query
+.entries`` caches it under the catalog generation), so it is one Core SELECT joining
+the entry, its source and its fields — no ORM identity map, no lazy loads — and every
+column is read by name, never by position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, select
+
+from catalog.models import Dataset, DatasetStatus, Field, Source
+
+
+@dataclass(frozen=True)
+class FieldEntry:
+    name: str
+    type: str
+    level: str
+    pi_category: str
+    mask_override: str | None
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """What opening the source needs; ``fingerprint`` changes with any of it."""
+
+    id: str
+    kind: str
+    settings: dict[str, Any]
+    secret_ciphertext: bytes | None
+    secret_key_id: str | None
+    fingerprint: str
+
+    def as_model(self) -> Source:
+        """A transient ``Source`` for ``open_source_adapter`` (never added to a session)."""
+        return Source(id=self.id, kind=self.kind, settings=dict(self.settings),
+                      secret_ciphertext=self.secret_ciphertext,
+                      secret_key_id=self.secret_key_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A catalog entry, published or not (``status``), read-only, shared between requests."""
+
+    id: str
+    department: str
+    source_id: str
+    object_name: str
+    level: str
+    allowed_purposes: list[str]
+    region_field: str | None
+    status: DatasetStatus
+    schema_version: int
+    fields: tuple[FieldEntry, ...]
+    source: SourceEntry
+    frozen: bool = False  # an emergency freeze: every query and comparison refused
+
+    @property
+    def published(self) -> bool:
+        return self.status is DatasetStatus.PUBLISHED
+
+
+_D = Dataset.__table__.c
+_F = Field.__table__.c
+_S = Source.__table__.c
+
+_ENTRY = select(
+    _D.id, _D.department, _D.source_id, _D.object_name, _D.level, _D.allowed_purposes,
+    _D.region_field, _D.status, _D.schema_version, _D.frozen_at,
+    _S.kind.label("source_kind"), _S.settings.label("source_settings"),
+    _S.secret_ciphertext.label("source_secret_ciphertext"),
+    _S.secret_key_id.label("source_secret_key_id"),
+    _F.name.label("field_name"), _F.type.label("field_type"), _F.level.label("field_level"),
+    _F.pi_category.label("field_pi_category"), _F.mask_override.label("field_mask_override"),
+).select_from(
+    Dataset.__table__.join(Source.__table__, _S.id == _D.source_id).outerjoin(
+        Field.__table__, _F.dataset_id == _D.id
+    )
+)  # fmt: skip
+
+
+def _query_for(dataset_id: str) -> Select[Any]:
+    return _ENTRY.where(_D.id == dataset_id).order_by(_F.position)
+
+
+def load_entry(conn: Connection, dataset_id: str) -> CatalogEntry | None:
+    """The entry with its fields and source, in one round trip (None if unknown)."""
+    rows = conn.execute(_query_for(dataset_id)).all()
+    return _build(rows) if rows else None
+
+
+def _status(value: str) -> DatasetStatus:
+    """A hand-edited value that is no status reads as a draft: never served."""
+    try:
+        return DatasetStatus(value)
+    except ValueError:
+        return DatasetStatus.DRAFT
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def _source(row: Row[Any]) -> SourceEntry:
+    settings = dict(row.source_settings or {})
+    h = hashlib.sha256()
+    h.update(row.source_kind.encode())
+    h.update(repr(_hashable(settings)).encode())
+    h.update(row.source_secret_ciphertext or b"")
+    return SourceEntry(
+        id=row.source_id, kind=row.source_kind, settings=settings,
+        secret_ciphertext=row.source_secret_ciphertext,
+        secret_key_id=row.source_secret_key_id, fingerprint=h.hexdigest(),
+    )  # fmt: skip
+
+
+def _build(rows: Sequence[Row[Any]]) -> CatalogEntry:
+    first = rows[0]
+    fields = tuple(
+        FieldEntry(name=r.field_name, type=r.field_type, level=r.field_level,
+                   pi_category=r.field_pi_category, mask_override=r.field_mask_override)
+        for r in rows
+        if r.field_name is not None
+    )  # fmt: skip
+    return CatalogEntry(
+        id=first.id, department=first.department, source_id=first.source_id,
+        object_name=first.object_name, level=first.level,
+        allowed_purposes=list(first.allowed_purposes or []), region_field=first.region_field,
+        status=_status(first.status), schema_version=first.schema_version, fields=fields,
+        source=_source(first), frozen=first.frozen_at is not None,
+    )  # fmt: skip

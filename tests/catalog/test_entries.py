@@ -1,0 +1,68 @@
+"""The read model the broker caches: one entry with its fields and source, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from catalog import service
+from catalog.db import make_engine, make_session_factory, migrate
+from catalog.drift import Column
+from catalog.entries import load_entry
+from catalog.models import DatasetStatus, Department, Source
+from catalog.vocabulary import Level, PICategory
+
+ID = "fin-db.people"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        session.add(Department(code="fin", name_zh="财政局", name_en="Finance"))
+        session.flush()
+        session.add(Source(id="fin-db", department="fin", kind="sqlite", display_name="f",
+                           settings={"url": "sqlite:///x.db"}))  # fmt: skip
+        session.flush()
+        columns = [Column("id_card", "string", Level.L3, PICategory.ID_NUMBER),
+                   Column("amount", "float64", Level.L2, PICategory.NONE)]  # fmt: skip
+        service.create_draft(session=session, source_id="fin-db", object_name="people",
+                             dataset_id=ID, columns=columns, title_en="People")  # fmt: skip
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def test_an_entry_in_one_read(engine: Engine) -> None:
+    with engine.connect() as conn:
+        entry = load_entry(conn, ID)
+        assert load_entry(conn, "fin-db.nothing") is None
+    assert entry is not None
+    assert (entry.id, entry.department, entry.object_name, entry.level) == (
+        ID, "fin", "people", "L3")  # fmt: skip
+    assert entry.status is DatasetStatus.DRAFT and not entry.published and not entry.frozen
+    assert [(f.name, f.type, f.level, f.pi_category, f.mask_override) for f in entry.fields] == [
+        ("id_card", "string", "L3", "id_number", None), ("amount", "float64", "L2", "none", None),
+    ]  # fmt: skip
+    assert (entry.source.id, entry.source.kind) == ("fin-db", "sqlite")
+    assert entry.source.settings == {"url": "sqlite:///x.db"}
+
+
+def test_status_freeze_and_source_changes_are_read(engine: Engine) -> None:
+    with engine.connect() as conn:
+        before = load_entry(conn, ID)
+        conn.execute(text("UPDATE datasets SET status = 'published', frozen_at = '2026-01-01'"))
+        conn.execute(text("UPDATE sources SET settings = '{\"url\": \"sqlite:///y.db\"}'"))
+        after = load_entry(conn, ID)
+        # a hand-edited value that is no status is never served
+        conn.execute(text("UPDATE datasets SET status = 'archived'"))
+        odd = load_entry(conn, ID)
+    assert before is not None and after is not None and odd is not None
+    assert after.published and after.frozen
+    assert after.source.fingerprint != before.source.fingerprint
+    assert odd.status is DatasetStatus.DRAFT and not odd.published
