@@ -30,7 +30,7 @@ from audit.events import Prepared, format_ts, prepare, utc_now
 from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, Signer
-from audit.store import AuditStore
+from audit.store import AuditStore, StoreNotDurable
 from audit.witness_client import WitnessSender
 from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterConfig
 from catalog.errors import Unavailable
@@ -129,9 +129,9 @@ class AuditLog:
         last_cp = 0
         try:
             conn = store.connect()
-        except Unavailable as exc:
-            if "not durable" in exc.message:
-                raise
+        except StoreNotDurable:
+            raise  # up but unsafe: never start on it
+        except Unavailable as exc:  # down: start, and fail appends closed until it is back
             log.error("audit_store_unreachable_at_startup", error=exc.message)
         else:
             try:

@@ -59,6 +59,15 @@ DRIVER_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 WRITE_ERRORS = (SluiceError, sqlite3.Error, psycopg.Error, OSError)
 
 
+class StoreNotDurable(Unavailable):
+    """The store's settings could lose a committed event on a crash (``check_durable``).
+
+    Its own type because ``AuditLog.open`` treats it unlike an unreachable store: a
+    store that is down may come back (appends fail closed meanwhile), a store that is
+    up but not durable must stop the gateway from starting. Same 503 and code as any
+    ``Unavailable``."""
+
+
 class AuditStore:
     """Connections and statements for one audit database (SQLite file or PostgreSQL)."""
 
@@ -124,7 +133,9 @@ class AuditStore:
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
             sync = int(conn.execute("PRAGMA synchronous").fetchone()[0])
             if mode in {"memory", "off"} or sync < 2:
-                raise Unavailable(f"audit store not durable (journal={mode}, synchronous={sync})")
+                raise StoreNotDurable(
+                    f"audit store not durable (journal={mode}, synchronous={sync})"
+                )
             return
         with conn.cursor() as cur:
             cur.execute("SHOW fsync")
@@ -133,7 +144,9 @@ class AuditStore:
             sync = cur.fetchone()[0]
         conn.rollback()
         if fsync != "on" or sync not in {"on", "local", "remote_write", "remote_apply"}:
-            raise Unavailable(f"audit store not durable (fsync={fsync}, synchronous_commit={sync})")
+            raise StoreNotDurable(
+                f"audit store not durable (fsync={fsync}, synchronous_commit={sync})"
+            )
 
     # -- the writer's transaction --------------------------------------------------
 
