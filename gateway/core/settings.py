@@ -58,6 +58,11 @@ class Settings(BaseSettings):
 
     opa_url: str | None = None
     redis_url: str | None = None
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a Prometheus scraper presents at /metrics (besides "
+        "security officers' own tokens); at least 32 characters",
+    )
     rate_limit: str = "600/minute"
     daily_row_quota: int = 2_000_000
     max_rows_by_level: dict[str, int] = Field(
@@ -264,6 +269,9 @@ class Settings(BaseSettings):
         )
         if self.env == "production" and placeholder:
             raise ValueError("SLUICE_MASTER_KEY is a placeholder; set a real key")
+        scraper = self.metrics_token
+        if scraper is not None and len(scraper.get_secret_value().strip()) < 32:
+            raise ValueError("SLUICE_METRICS_TOKEN must be at least 32 characters")
         return self
 
     @property

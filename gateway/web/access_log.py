@@ -1,4 +1,5 @@
-"""One structured line per HTTP request: method, path, status, duration, request id.
+"""One structured line per HTTP request (method, path, status, duration), and the
+request's entry in the Prometheus series (``gateway.web.metrics``).
 
 Never the query string, headers or body: a query string can carry an ID number (who
 looked up whom), headers carry tokens. The audit trail, not this log, is the record of
@@ -35,12 +36,16 @@ class AccessLog:
         try:
             await self.app(scope, receive, tracking_send)
         finally:
+            seconds = time.perf_counter() - started
+            metrics = getattr(getattr(scope.get("app"), "state", None), "http_metrics", None)
+            if metrics is not None:
+                metrics.observe(scope, status, seconds)
             client = scope.get("client")
             log.info(
                 "http.request",
                 method=scope.get("method"),
                 path=scope.get("path"),
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 client=client[0] if client else None,
             )

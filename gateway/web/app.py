@@ -15,9 +15,11 @@ from gateway.core.settings import Settings, load_settings
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.broker import Broker
 from gateway.stewardship.users.directory import IdentityDirectory
+from gateway.web import metrics as metrics_routes
 from gateway.web.access_log import AccessLog
 from gateway.web.body_limit import BodyLimit
 from gateway.web.errors import install_error_handlers
+from gateway.web.metrics import build_registry
 from gateway.web.routes import (
     access_requests,
     audit,
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         dependencies=[Depends(refuse_unstorable_text)],  # NUL / lone surrogates: 400
     )
     app.state.services = services
+    app.state.metrics_registry, app.state.http_metrics = build_registry(services)
     app.state.identities = IdentityDirectory(engine=services.engine,
                                              authorizer=services.authorizer)  # fmt: skip
     app.state.broker = Broker(services)
@@ -77,4 +80,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users,
                    witness, emergency):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(metrics_routes.router)
     return app

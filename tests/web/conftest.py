@@ -1,0 +1,3 @@
+from tests.attacks.conftest import deployment
+
+__all__ = ["deployment"]
