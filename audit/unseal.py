@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from audit import witness
+from audit.event_types import EventType
+from audit.records import Actor, audit_access_event
 from catalog.errors import BadRequest, Conflict, Forbidden
 
 if TYPE_CHECKING:
@@ -123,13 +125,11 @@ def _unseal(
     log.monitor.new_epoch()
     seal.record("unsealed", **{k: v for k, v in details.items() if k != "seal_evidence"})
     receipt = log.append(
-        {
-            "type": "audit.unsealed",
-            "outcome": "ok",
-            "actor": {"sub": subject, "dept": department, "roles": list(roles)},
-            "resource": "audit",
-            "client": client,
-            "details": details,
-        }
+        audit_access_event(
+            type_=EventType.AUDIT_UNSEALED,
+            actor=Actor(subject, department, tuple(roles)),
+            client=client,
+            details=details,
+        )
     )
     return {"sealed": False, "epoch": old_epoch + 1, "event_seq": receipt.seq, **details}
