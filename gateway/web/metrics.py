@@ -77,7 +77,10 @@ class StateCollector:
                                 value=len(log.writer.queue))  # fmt: skip
         yield GaugeMetricFamily("sluice_audit_commit_seconds_last",
                                 "duration of the last group commit",
-                                value=getattr(counts, "last_commit_s", 0.0))  # fmt: skip
+                                value=counts.last_commit_s)  # fmt: skip
+        yield CounterMetricFamily("sluice_audit_commit_seconds", "time spent in group "
+                                  "commits (divide by batches for the mean)",
+                                  value=counts.commit_s_total)  # fmt: skip
         yield GaugeMetricFamily("sluice_audit_sealed", "1 while the trail is sealed",
                                 value=1.0 if log.seal.sealed else 0.0)  # fmt: skip
         status = log.status()
