@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -265,9 +266,36 @@ def verify_export(
         return VerifyResult(False, 0, 0, None, "malformed", f"unexpected content: {exc!r}")
 
 
+@dataclass(frozen=True)
+class _Export:
+    """An export's records, parsed and checked for shape (not yet for truth)."""
+
+    content: bytes  # every byte before the trailer: what the trailer's digest covers
+    header: dict[str, Any]
+    trailer: dict[str, Any]
+    keys: dict[str, str]
+    events: list[dict[str, Any]]
+    checkpoints: list[dict[str, Any]]  # without those an unseal declared void
+
+
 def _verify_export(
     data: bytes, trusted_kids: set[str], witness: dict[str, Any] | None
 ) -> VerifyResult:
+    """The checks in the order that decides which failure is reported: shape, pinned
+    keys, the chain and its signatures (and the witness), then the trailer."""
+    export = _parse_export(data)
+    if not set(export.keys) <= trusted_kids:
+        return VerifyResult(False, 0, 0, None, "untrusted keys",
+                            f"the export carries keys that are not pinned: "
+                            f"{sorted(set(export.keys) - trusted_kids)}")  # fmt: skip
+    checker, failures = _check_chain(export, witness)
+    if failures:
+        return result(checker.count, len(export.checkpoints), failures)
+    return _check_trailer(export, checker)
+
+
+def _parse_export(data: bytes) -> _Export:
+    """Split an export into its records; ``_Malformed`` for anything out of shape."""
     if not data.endswith(b"\n"):
         raise _Malformed("export does not end with a newline")
     cut = data.rfind(b"\n", 0, len(data) - 1) + 1
@@ -277,7 +305,6 @@ def _verify_export(
     trailer = records.pop()
     if trailer.get("kind") != "trailer" or not records or records[0].get("kind") != "header":
         raise _Malformed("an export starts with a header and ends with a trailer")
-    header = records[0]
     keys = {r["kid"]: r["public_key"] for r in records if r.get("kind") == "key"}
     events = [r for r in records if r.get("kind") == "event"]
     cps = [r for r in records if r.get("kind") == "checkpoint"]
@@ -287,64 +314,60 @@ def _verify_export(
         raise _Malformed(f"public key does not match its id {kid}")
     void = _void_ranges(events)
     cps = [cp for cp in cps if not any(a < int(cp["seq"]) <= b for a, b in void)]
-    if not set(keys) <= trusted_kids:
-        return VerifyResult(False, 0, 0, None, "untrusted keys",
-                            f"the export carries keys that are not pinned: "
-                            f"{sorted(set(keys) - trusted_kids)}")  # fmt: skip
+    return _Export(content, records[0], trailer, keys, events, cps)
+
+
+def _check_chain(
+    export: _Export, witness: dict[str, Any] | None
+) -> tuple[ChainChecker, list[Failure]]:
+    """Recompute the chain; check every checkpoint's signature and place in it, and the
+    witness's countersigned checkpoint if one is given."""
+    keys, cps = export.keys, export.checkpoints
     failures: list[Failure] = [f for f in (check_signature(cp, keys) for cp in cps) if f]
     witnessed = _witnessed(witness, keys, failures) if witness is not None else None
     want = {int(cp["seq"]) for cp in cps}
     if witnessed is not None:
         want.add(int(witnessed["seq"]))
+    from_seq = int(export.header["from_seq"])
     checker = ChainChecker(
-        start_seq=int(header["from_seq"]),
-        start_prev=header["start_prev_hash"],
+        start_seq=from_seq,
+        start_prev=export.header["start_prev_hash"],
         want=want,
     )
-    checker.feed((e["seq"], e["prev_hash"], e["hash"], canonical_json(e["event"])) for e in events)
+    checker.feed(
+        (e["seq"], e["prev_hash"], e["hash"], canonical_json(e["event"])) for e in export.events
+    )
     if checker.failure is not None:
         failures.append(checker.failure)
     failures += check_against_chain(cps, checker.hashes_at, checker.last_seq)
     if witnessed is not None and checker.failure is None:
-        failures += _against_witness(witnessed, int(header["from_seq"]), checker)
-    if failures:
-        return result(checker.count, len(cps), failures)
-    if trailer.get("sha256") != hashlib.sha256(content).hexdigest():
-        return VerifyResult(
-            False,
-            checker.count,
-            len(cps),
-            None,
-            "digest mismatch",
-            "the export's bytes differ from what was signed",
-        )
-    public = keys.get(trailer.get("kid", ""))
+        failures += _against_witness(witnessed, from_seq, checker)
+    return checker, failures
+
+
+def _check_trailer(export: _Export, checker: ChainChecker) -> VerifyResult:
+    """The trailer: the digest of every byte before it, its signature, and the end of
+    the chain it names (a cut export whose chain still holds fails here)."""
+    trailer, count, cps = export.trailer, checker.count, len(export.checkpoints)
+    if trailer.get("sha256") != hashlib.sha256(export.content).hexdigest():
+        return VerifyResult(False, count, cps, None, "digest mismatch",
+                            "the export's bytes differ from what was signed")  # fmt: skip
+    public = export.keys.get(trailer.get("kid", ""))
     if public is None or not verify_signature(
         public, _trailer_payload(trailer), trailer.get("signature", "")
     ):
-        return VerifyResult(
-            False,
-            checker.count,
-            len(cps),
-            None,
-            "bad signature",
-            "the export trailer's signature does not verify",
-        )
+        return VerifyResult(False, count, cps, None, "bad signature",
+                            "the export trailer's signature does not verify")  # fmt: skip
+    events = export.events
     last_hash = events[-1]["hash"] if events else None
     if (trailer["events"], trailer["last_seq"], trailer["last_hash"]) != (
         len(events),
         checker.last_seq,
         last_hash,
     ):
-        return VerifyResult(
-            False,
-            checker.count,
-            len(cps),
-            checker.last_seq + 1,
-            "truncated",
-            "the trailer names a different end of the chain",
-        )
-    return VerifyResult(True, checker.count, len(cps))
+        return VerifyResult(False, count, cps, checker.last_seq + 1, "truncated",
+                            "the trailer names a different end of the chain")  # fmt: skip
+    return VerifyResult(True, count, cps)
 
 
 def _void_ranges(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
