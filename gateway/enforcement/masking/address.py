@@ -2,11 +2,11 @@
 (区, 县, 旗, a 县级市 after a prefecture-level 市), then ``****``.
 
 The rule is ``ADDRESS_PATTERN`` (RE2), and every answer is the pattern's answer. RE2
-submatch extraction costs ~0.6 µs per value, so it runs on *distinct prefixes* of the
-values rather than on the values: addresses share a few thousand leading
-``省…市…区`` prefixes, and the pattern only ever reads an address up to its third
-terminator (a character outside ``_UNIT``), because its at most three units each end
-at the next terminator.
+submatch extraction is the expensive step (``python -m bench.masking_design`` compares
+the two ways), so it runs on *distinct prefixes* of the values rather than on the
+values: addresses share a few thousand leading ``省…市…区`` prefixes, and the pattern
+only ever reads an address up to its third terminator (a character outside ``_UNIT``),
+because its at most three units each end at the next terminator.
 
 Whether a prefix decides its addresses is checked with the pattern too: if the
 pattern's answer on the prefix depends on what follows, the unit still open at the

@@ -1,10 +1,13 @@
 """Small arrays masked in plain Python, one value at a time, with exactly the answers of
 the vectorised masks (``partial``, ``address``, ``tokens``).
 
-Why: a governed query typically returns ~20 rows. The vectorised masks cost ~10 Arrow
-kernel calls per column, each with a fixed overhead of several µs, so 20 rows × 3
-columns cost ~330 µs, a large share of the 1.5 ms a governed request may add. Per value
-in Python the same work is ~1 µs a cell.
+Why: a governed query typically returns ~20 rows. The vectorised masks make several
+Arrow (or native-kernel) calls per column, each with a fixed overhead, which on 20 values
+can cost more than doing the work per value in Python. How much, and up to how many
+values, moves with every pyarrow and every kernel change, so the figures are not kept
+here: ``python -m bench.masking_design`` prints, per method, vectorised over per-value
+time at 20 values and at ``SMALL_MAX``, and the size where the vectorised mask starts
+to win. Re-tune ``SMALL_MAX`` from it (only speed depends on it, never an answer).
 
 Exactness is the rule, so each function here answers only where its answer is certainly
 the vectorised one, and returns ``None`` (``UNSURE``) otherwise; one unsure value sends
@@ -49,10 +52,8 @@ from gateway.enforcement.masking.partial import (
 )
 from gateway.enforcement.masking.tokens import hmac_tokens
 
-# at most this many values take the Python path. Measured crossovers with the vectorised
-# masks (CPU time, demo values): phone ~100, hash ~120, birth year ~180, ID number ~200,
-# name ~240, address ~700 values; at 128 none is more than ~1.2x slower than vectorised,
-# at 20 rows each is 2-20x faster
+# at most this many values take the Python path: a compromise between the methods'
+# crossovers with the vectorised masks, which bench.masking_design measures
 SMALL_MAX = 128
 UNSURE = None
 

@@ -7,25 +7,27 @@ Arrow string form (``123``, ``1978-05-04``), so an integer key in one source and
 key as text in another still join. Tokens must never change for the same key and value:
 they are compared across sources and runs.
 
-Why it is shaped this way (costs measured on the bench machine, CPU time per value):
+Why it is shaped this way. The figures behind each choice are not written here, where
+they would go stale with the next Python, pyarrow or OpenSSL: ``python -m
+bench.masking_design`` measures each one as a ratio against its alternative (re-run it
+when changing this module, and re-tune a threshold when its ratio moves).
 
 - HMAC runs in OpenSSL (SHA-NI) through ``hashlib``; what costs is Python's per-object
-  work around it, ~130 ns per ``copy()`` and ~150 ns per ``digest()``. The key's
-  inner/outer SHA-256 states are computed once (RFC 2104's HMAC without re-keying per
-  value); ``hmac.digest`` re-keys OpenSSL 3's HMAC on every call and is 2x slower.
+  work around it, the state ``copy()`` and ``digest()`` calls. The key's inner/outer
+  SHA-256 states are computed once (RFC 2104's HMAC without re-keying per value):
+  ``hmac.digest`` re-keys OpenSSL 3's HMAC on every call, which is slower.
 - Many values are hashed with ``map`` over the C methods (``copy``, ``update``,
   ``digest``): no bytecode runs per value. The digests are cut to 12 bytes, joined, and
   hex-encoded in one call; ``tk_`` is put in front by one Arrow kernel.
 - Each distinct value is hashed once when repeats are common: Arrow's dictionary
   encoding finds the distinct values and ``take`` spreads their tokens back. On mostly
-  distinct values the encoding is pure overhead (~20%), so for large arrays a random
-  sample decides. Either way the tokens are the same.
+  distinct values the encoding is pure overhead, so for large arrays a random sample
+  decides. Either way the tokens are the same.
 
-That Python path costs ~570 ns per distinct value (two state copies and two digests
-in ``hashlib``). The native kernel (``_hmac_tokens``, C over OpenSSL's SHA-256, built
-by ``pip install`` when a compiler and OpenSSL headers are there) does the same per
-value without Python objects and with the GIL released, on two threads for large
-arrays; without it everything works, more slowly, and gives the same tokens.
+The native kernel (``_hmac_tokens``, C over OpenSSL's SHA-256, built by ``pip install``
+when a compiler and OpenSSL headers are there) does the same per value without Python
+objects and with the GIL released, on two threads for large arrays; without it
+everything works, more slowly, and gives the same tokens.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ _truncate = itemgetter(slice(TOKEN_HEX_CHARS // 2))
 # arrays at least this long decide from a sample whether dictionary encoding pays
 SAMPLE_FROM = 8192
 SAMPLE_SIZE = 4096
-# dictionary encoding + take cost ~25% of hashing a value: it pays below this share
+# dictionary encoding + take cost a fraction of hashing a value (bench.masking_design
+# measures it): it pays below this share of distinct values
 MAX_DISTINCT_SHARE = 0.75
 # the native kernel splits arrays at least this long over two threads
 NATIVE_SPLIT_FROM = 65_536
@@ -167,7 +170,8 @@ def _encoded(values: Iterable[str]) -> list[bytes]:
 @lru_cache(maxsize=64)
 def hmac_tokens(key: bytes) -> HmacTokens:
     """The keyed states of ``key``, kept for the few keys in use (one per case), so a
-    small query does not re-derive them (~10 µs)."""
+    small query does not re-derive them (two SHA-256 blocks and their objects; the
+    saving is in ``bench.masking_design``)."""
     return HmacTokens(key)
 
 
