@@ -2,10 +2,20 @@
 
 SQLite connections get WAL, ``synchronous=FULL`` and foreign keys on every connect: the
 audit trail shares this database and must not lose acknowledged events.
+
+Every package that owns tables in this database keeps its migrations in its own
+``<package>/migrations/versions`` folder, all of them revisions of ONE Alembic history
+(``version_locations``): a revision names its parent whichever folder that is in, so
+0008 (catalog) can depend on 0003 (policies' casbin table). The environment and the
+template stay in ``catalog/migrations``. A new revision for, say, audit::
+
+    command.revision(alembic_config(url), "what it changes", head="<parent revision>",
+                     version_path="audit/migrations/versions")
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +25,20 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HISTORY_OWNERS = ("catalog", "policies", "adapters", "audit")
+"""Packages whose ``migrations/versions`` make up the one history (named, not imported:
+the catalog sits below them)."""
+
+
+def version_locations() -> list[Path]:
+    """Each owner's versions folder, found without importing the package."""
+    found = []
+    for package in HISTORY_OWNERS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"package {package!r} is not installed; its migrations are needed")
+        found.append(Path(next(iter(spec.submodule_search_locations))) / "migrations" / "versions")
+    return found
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -50,6 +74,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "newline")
+    locations = "\n".join(str(path) for path in version_locations())
+    cfg.set_main_option("version_locations", locations.replace("%", "%%"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

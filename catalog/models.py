@@ -1,7 +1,7 @@
 """SQLAlchemy ORM models of the catalog store (SQLite by default, PostgreSQL in production).
 
-Every package's tables hang off the one ``Base.metadata`` so one Alembic history
-migrates them all; each package adds its own migration branch (``alembic upgrade heads``).
+Every package's tables live in this one database under one Alembic history; each
+package keeps its revisions in its own ``migrations/versions`` folder (``catalog.db``).
 """
 
 from __future__ import annotations
