@@ -30,7 +30,8 @@ import structlog
 
 from audit.canonical import canonical_json
 from audit.signing import Signer
-from audit.witness_nats import NatsWitness, WitnessUnreachable, is_nats_url, parse_nats_url
+from audit.witness_nats import NatsWitness, WitnessUnreachable
+from audit.witness_urls import is_nats_url, parse_nats_url
 from catalog.errors import Conflict
 
 log = structlog.get_logger("sluice.audit")

@@ -47,12 +47,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import nats
 import orjson
@@ -61,10 +59,9 @@ from nats.js.api import DiscardPolicy, RawStreamMsg, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from audit.signing import checkpoint_payload, verify_signature
+from audit.witness_urls import NatsTarget
 from catalog.errors import Conflict
 
-STREAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-SCHEMES = ("nats", "tls")
 WRONG_LAST_SEQUENCE = 10071  # JetStream's err_code for a failed expected-last-sequence
 T = TypeVar("T")
 
@@ -83,47 +80,6 @@ class WitnessEvidence(Exception):
         super().__init__(reason)
         self.reason = reason
         self.evidence = evidence
-
-
-@dataclass(frozen=True, slots=True)
-class NatsTarget:
-    """A parsed ``nats://host:port/<stream>`` witness URL."""
-
-    url: str  # as shown in status: no credentials
-    server: str  # what the client connects to (credentials included, if any)
-    stream: str
-
-    def subject(self, sender: str) -> str:
-        return f"sluice.witness.{self.stream}.{sender}"
-
-
-def is_nats_url(url: str) -> bool:
-    return url.split("://", 1)[0].lower() in SCHEMES and "://" in url
-
-
-def parse_nats_url(url: str) -> NatsTarget:
-    """``nats://[user:pass@]host:port/<stream>``; ValueError with a plain message."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in SCHEMES:
-        raise ValueError(f"a NATS witness URL starts with nats:// or tls://: {url!r}")
-    if not parts.hostname:
-        raise ValueError(f"a NATS witness URL names a host: {url!r}")
-    try:
-        port = parts.port or 4222
-    except ValueError as exc:
-        raise ValueError(f"a NATS witness URL has a bad port: {url!r}") from exc
-    stream = parts.path.strip("/")
-    if not STREAM_RE.match(stream):
-        raise ValueError(
-            f"a NATS witness URL ends with the stream name, 1-64 of [A-Za-z0-9_-]: {url!r}"
-        )
-    if parts.query or parts.fragment:
-        raise ValueError(f"a NATS witness URL has no query or fragment: {url!r}")
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    server = f"{parts.scheme}://{userinfo + '@' if userinfo else ''}{host}:{port}"
-    return NatsTarget(url=f"{parts.scheme}://{host}:{port}/{stream}", server=server,
-                      stream=stream)  # fmt: skip
 
 
 def stream_config(target: NatsTarget) -> StreamConfig:

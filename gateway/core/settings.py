@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from audit.alert_email import is_loopback
-from audit.witness_nats import is_nats_url, parse_nats_url
+from audit.witness_urls import is_nats_url, parse_nats_url
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 

@@ -26,11 +26,8 @@ from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, Signer, checkpoint_payload
 from audit.witness_client import make_envelope
-from audit.witness_nats import (
-    NatsWitness,
-    WitnessEvidence,
-    parse_nats_url,
-)
+from audit.witness_nats import NatsWitness, WitnessEvidence
+from audit.witness_urls import parse_nats_url
 from catalog.errors import Conflict
 from tests.audit.helpers import event, open_log, sqlite_url, tamper
 from tests.gateway.demo_app import DemoGateway, demo_gateway
