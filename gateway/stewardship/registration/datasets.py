@@ -21,6 +21,7 @@ from catalog.drift import Column
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from catalog.schemas import DatasetPatch
+from catalog.suggestions import below_suggestion
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import open_source_adapter
 from gateway.stewardship.registration.access import emit, require_steward
@@ -134,9 +135,22 @@ def update_dataset(
     )  # fmt: skip
     edited = catalog.update_dataset(session=session, dataset_id=dataset_id, patch=patch)
     if edited.changed:
-        _emit(services, user, edited.dataset, {"change": "edited", "changed": list(edited.changed)})
+        details: dict[str, object] = {"change": "edited", "changed": list(edited.changed)}
+        below = _lowered_below_suggestion(edited.dataset, edited.changed)
+        if below:
+            details["below_suggestion"] = below  # a published field lowered: alert rule
+        _emit(services, user, edited.dataset, details)
     session.flush()
     return edited.dataset
+
+
+def _lowered_below_suggestion(dataset: Dataset, changed: Sequence[str]) -> list[dict[str, str]]:
+    """On a published entry, the fields whose level this edit set below the suggestion."""
+    if dataset.status != DatasetStatus.PUBLISHED:
+        return []
+    relevelled = {c[len("fields.") : -len(".level")] for c in changed
+                  if c.startswith("fields.") and c.endswith(".level")}  # fmt: skip
+    return below_suggestion(f for f in dataset.fields if f.name in relevelled)
 
 
 def publish(*, session: Session, services: Services, user: UserContext, dataset_id: str) -> Dataset:
@@ -155,7 +169,12 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
         event_type="dataset.published",
         resource=f"dataset:{dataset.id}",
         department=dataset.department,
-        details={"schema_version": dataset.schema_version, "level": dataset.level},
+        # fields below the classifier's evidence-based suggestion: an alert rule reads it
+        details={
+            "schema_version": dataset.schema_version,
+            "level": dataset.level,
+            "below_suggestion": below_suggestion(dataset.fields),
+        },
     )
     session.flush()
     return dataset
