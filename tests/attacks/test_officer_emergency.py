@@ -23,7 +23,9 @@ COMPARISON = {
     "right": {"dataset": DIBAO, "key": "id_number", "fields": ["region_code"]},
     "purpose": "supervision", "case_ref": "JW-2026-001",
 }  # fmt: skip
-WHY = {"reason": "incident IR-7: exfiltration suspected", "alert_id": "alert-42"}
+# the alert the actions answer: its id is filled in by the ``gw`` fixture (an unknown
+# alert id is a 404, tests/audit/test_live_alerts.py)
+WHY = {"reason": "incident IR-7: exfiltration suspected", "alert_id": ""}
 
 
 def _post(gw: DemoGateway, who: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -60,6 +62,14 @@ def gw(deployment: DemoGateway) -> DemoGateway:
     resp = deployment.client.post("/api/v1/admin/users/root2/roles",
                                   json={"role": "admin", "domain": "*"}, headers=root)  # fmt: skip
     assert resp.status_code == 200, resp.text
+    for _ in range(6):  # repeated denials of arthur: the alert the officers answer
+        denied = deployment.query("arthur", DIBAO, {**QUERY, "purpose": "curiosity"})
+        assert denied.status_code == 403, denied.text
+    listed = deployment.client.get("/api/v1/audit/alerts", headers=deployment.headers("sam"))
+    WHY["alert_id"] = next(
+        a["id"] for a in listed.json()["alerts"]
+        if a["rule"] == "repeated_denials" and a["actor"] == "arthur"
+    )  # fmt: skip
     return deployment
 
 
