@@ -153,39 +153,67 @@ def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now
     field (or the unknown type) before anything reaches the chain."""
     if not _FIELD_SET.issuperset(event):
         raise MalformedEvent(f"unknown audit event fields: {sorted(set(event) - _FIELD_SET)}")
-    get = event.get
-    etype = get("type")
-    if isinstance(etype, EventType):  # a member is its string; the body keeps plain str
-        etype = etype.value
-    if type(etype) is not str or not _TYPE_RE.fullmatch(etype):
-        raise MalformedEvent(f"bad audit event type {etype!r}")
-    if etype not in EVENT_TYPES:
+    etype = _event_type(event.get("type"))
+    outcome = _outcome(event.get("outcome"))
+    ts = _timestamp(event.get("ts"), clock)
+    body = _body(event, ts, etype, outcome)
+    # Only the free-form parts need the walk: _body() built the rest from checked types
+    # (duration_ms is rounded to 3 decimals, so it is either an int or orjson-safe).
+    safe = is_orjson_safe(body["fields"]) and is_orjson_safe(body["details"])
+    safe = safe and is_orjson_safe(body["decision"]) and abs(body["duration_ms"] or 0) < 1e15
+    index = _index(body)
+    _check_index(index)
+    data, split = _serialise(body, safe)
+    return Prepared(body, safe, index, data, split)
+
+
+def _event_type(value: Any) -> str:
+    if isinstance(value, EventType):  # a member is its string; the body keeps plain str
+        value = value.value
+    if type(value) is not str or not _TYPE_RE.fullmatch(value):
+        raise MalformedEvent(f"bad audit event type {value!r}")
+    if value not in EVENT_TYPES:
         raise MalformedEvent(
-            f"unknown audit event type {etype!r}: add it to audit.event_types.EventType"
+            f"unknown audit event type {value!r}: add it to audit.event_types.EventType"
         )
-    outcome = get("outcome")
-    if isinstance(outcome, Outcome):
-        outcome = outcome.value
-    if outcome not in OUTCOMES:
-        raise MalformedEvent(f"bad audit event outcome {outcome!r}")
-    ts = _timestamp(get("ts"), clock)
-    rows = get("rows")
-    if rows is not None and (type(rows) is not int or rows < 0):
+    return value
+
+
+def _outcome(value: Any) -> str:
+    if isinstance(value, Outcome):
+        value = value.value
+    if value not in OUTCOMES:
+        raise MalformedEvent(f"bad audit event outcome {value!r}")
+    return str(value)
+
+
+def _rows(value: Any) -> int | None:
+    if value is not None and (type(value) is not int or value < 0):
         raise MalformedEvent("rows must be a non-negative integer")
-    duration = get("duration_ms")
-    if duration is not None:
-        if not isinstance(duration, int | float) or isinstance(duration, bool):
-            raise MalformedEvent("duration_ms must be a number")
-        duration = round(float(duration), 3)
-        if duration == int(duration):
-            duration = int(duration)
-    details = get("details") or {}
-    fields = get("fields") or {}
+    return value
+
+
+def _duration(value: Any) -> int | float | None:
+    """Milliseconds rounded to 3 decimals, an int when whole (one canonical form)."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise MalformedEvent("duration_ms must be a number")
+    rounded = round(float(value), 3)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def _body(event: Mapping[str, Any], ts: str, etype: str, outcome: str) -> dict[str, Any]:
+    """Every field DESIGN.md lists, checked, in the one shape the chain hashes."""
+    rows = _rows(event.get("rows"))
+    duration = _duration(event.get("duration_ms"))
+    details = event.get("details") or {}
+    fields = event.get("fields") or {}
     if not isinstance(details, Mapping) or not isinstance(fields, Mapping):
         raise MalformedEvent("fields and details must be objects")
-    actor = _actor(get("actor"))
-    decision = _decision(get("decision"))
-    body: dict[str, Any] = {
+    actor = _actor(event.get("actor"))
+    decision = _decision(event.get("decision"))
+    return {
         "ts": ts,
         "event_id": _opt_str(event, "event_id") or os.urandom(16).hex(),
         "type": etype,
@@ -205,34 +233,42 @@ def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now
         "outcome": outcome,
         "details": dict(details),
     }
-    # Only the free-form parts need the walk: prepare() built the rest from checked types
-    # (duration_ms is rounded to 3 decimals, so it is either an int or orjson-safe).
-    safe = is_orjson_safe(body["fields"]) and is_orjson_safe(body["details"])
-    safe = safe and is_orjson_safe(decision) and abs(duration or 0) < 1e15
-    dept = body["details"].get("resource_dept")
-    index = (
-        ts,
-        etype,
+
+
+def _index(body: dict[str, Any]) -> tuple[Any, ...]:
+    """``index_of`` for a body ``_body`` built (known shape: direct reads, the hot path)."""
+    actor, decision, dept = body["actor"], body["decision"], body["details"].get("resource_dept")
+    return (
+        body["ts"],
+        body["type"],
         actor["sub"],
         actor["dept"],
         body["resource"],
         dept if isinstance(dept, str) else None,
-        outcome,
+        body["outcome"],
         body["purpose"],
         body["case_ref"],
         None if decision is None else decision["allow"],
     )
+
+
+def _check_index(index: tuple[Any, ...]) -> None:
     for position, name, limit in _INDEX_LIMITS:
         value = index[position]
         if value is not None and (len(value) > limit or "\x00" in value):
             raise MalformedEvent(f"audit event field {name} is too long or holds a NUL character")
-    # Serialised here, not in the writer: a value that cannot be canonicalised (a lone
-    # surrogate) fails this caller only, and the writer's loop stays short.
+
+
+def _serialise(body: dict[str, Any], safe: bool) -> tuple[bytes, int]:
+    """The canonical bytes and where ``seq`` goes in them (see ``Prepared``).
+
+    Serialised here, not in the writer: a value that cannot be canonicalised (a lone
+    surrogate) fails this caller only, and the writer's loop stays short."""
     data = canonical_json(body, checked=safe)
-    tail = b',"ts":"%s","type":"%s"}' % (ts.encode(), etype.encode())
+    tail = b',"ts":"%s","type":"%s"}' % (body["ts"].encode(), body["type"].encode())
     if not data.endswith(tail):  # cannot happen: ts and type are plain ASCII, keys sorted
         raise MalformedEvent("audit event cannot be serialised")
-    return Prepared(body, safe, index, data, len(data) - len(tail))
+    return data, len(data) - len(tail)
 
 
 def index_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
