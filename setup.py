@@ -9,22 +9,25 @@ the OpenSSL headers).
 
 from setuptools import Extension, setup
 
-setup(
-    ext_modules=[
-        Extension(
-            "gateway.enforcement.masking._hmac_tokens",
-            sources=["gateway/enforcement/masking/_hmac_tokens.c"],
-            depends=["gateway/enforcement/masking/_arrow_offsets.h"],
-            libraries=["crypto"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
-        Extension(
-            "gateway.enforcement.masking._partial_masks",
-            sources=["gateway/enforcement/masking/_partial_masks.c"],
-            depends=["gateway/enforcement/masking/_arrow_offsets.h"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
-    ]
-)
+# ``make sanitize`` builds these same extensions with ASan/UBSan (tests/sanitizer/build.py
+# reads this list), so the sanitizer run checks exactly what ships.
+NATIVE_EXTENSIONS = [
+    Extension(
+        "gateway.enforcement.masking._hmac_tokens",
+        sources=["gateway/enforcement/masking/_hmac_tokens.c"],
+        depends=["gateway/enforcement/masking/_arrow_offsets.h"],
+        libraries=["crypto"],
+        extra_compile_args=["-O3"],
+        optional=True,
+    ),
+    Extension(
+        "gateway.enforcement.masking._partial_masks",
+        sources=["gateway/enforcement/masking/_partial_masks.c"],
+        depends=["gateway/enforcement/masking/_arrow_offsets.h"],
+        extra_compile_args=["-O3"],
+        optional=True,
+    ),
+]
+
+if __name__ == "__main__":  # setuptools' build backend runs this file as __main__
+    setup(ext_modules=NATIVE_EXTENSIONS)
