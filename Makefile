@@ -21,7 +21,16 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hma
 	$(BIN)/pip install -q --ignore-requires-python opa-golib-python-bindings
 	touch $(STAMP)
 
-install: $(STAMP)
+# The console's front-end packages (htmx, Apache ECharts, Pico CSS) from the npm registry,
+# exactly as package-lock.json pins them, into node_modules/ (not committed): the gateway
+# serves them itself (gateway/web/console/assets.py), no CDN at run time.
+NPM_STAMP := node_modules/.installed
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm)
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
 
 demo: install
 	$(BIN)/sluice demo --port $(PORT)
@@ -77,4 +86,4 @@ complexity: install
 	fi; echo "no function above cyclomatic complexity 20"
 
 clean:
-	rm -rf $(VENV) .sluice build
+	rm -rf $(VENV) .sluice build node_modules

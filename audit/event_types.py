@@ -58,6 +58,10 @@ class EventType(StrEnum):
     DATASET_UNFROZEN = "dataset.unfrozen"
     # any other error answer to an authenticated request (gateway.web.refusals)
     REQUEST_REFUSED = "request.refused"
+    # web console sign-in and sign-out (gateway.web.console.auth_pages)
+    AUTH_SIGNED_IN = "auth.signed_in"
+    AUTH_SIGN_IN_FAILED = "auth.sign_in_failed"
+    AUTH_SIGNED_OUT = "auth.signed_out"
 
 
 class Outcome(StrEnum):

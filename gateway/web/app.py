@@ -18,6 +18,9 @@ from gateway.stewardship.users.directory import IdentityDirectory
 from gateway.web import metrics as metrics_routes
 from gateway.web.access_log import AccessLog
 from gateway.web.body_limit import BodyLimit
+from gateway.web.console import mount_console
+from gateway.web.console.openapi_security import install_bearer_scheme
+from gateway.web.console.security import SecurityHeaders
 from gateway.web.errors import install_error_handlers
 from gateway.web.metrics import build_registry
 from gateway.web.routes import (
@@ -65,10 +68,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.metrics_registry, app.state.http_metrics = build_registry(services)
     app.state.identities = IdentityDirectory(engine=services.engine,
                                              authorizer=services.authorizer)  # fmt: skip
-    app.state.broker = Broker(services)
-    app.state.comparer = Comparer(app.state.broker)
+    app.state.broker = Broker.from_services(services)
+    app.state.comparer = Comparer.from_services(app.state.broker, services)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # CSP on the console, frame/referrer headers everywhere
     app.add_middleware(AccessLog)  # outermost: one line per request, refusals included
 
     @app.get("/healthz", tags=["meta"])
@@ -81,4 +85,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    witness, emergency):  # fmt: skip
         app.include_router(module.router)
     app.include_router(metrics_routes.router)
+    mount_console(app, services, app.state.identities)  # /console (issue 14)
+    install_bearer_scheme(app)  # /docs: "Authorize" takes a bearer token
     return app

@@ -1,0 +1,232 @@
+"""Who is calling the console, what they may open, and how refusals look.
+
+Order of evaluation for every page (``console_caller``), deliberate:
+
+1. the session cookie: its signature, its row, the idle timeout (``sessions``);
+2. the identity directory, read fresh as for a bearer token
+   (``gateway.stewardship.users.directory``): a suspended, disabled or deleted user is
+   refused, **and every session of theirs is deleted** — a suspension ends sessions,
+   it does not wait for them to expire;
+3. the page's own permission (``page_permission``): casbin through the same
+   ``authorizer.check`` the API's ``require`` uses — the menu hides what a role may not
+   use, but the server refuses it (403) whatever the menu showed;
+4. for a state-changing request, the CSRF token (``csrf_form``): form field or
+   ``X-CSRF-Token`` header (htmx), compared in constant time, and a cross-site
+   ``Origin`` / ``Sec-Fetch-Site`` refused outright.
+
+``ConsoleRoute`` turns every error into an HTML page (or fragment, for htmx) with its
+status, and puts refusals of signed-in callers on the trail as ``request.refused``, as
+``gateway.web.refusals`` does for the API (that module records only ``/api/v1/``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from audit.records import Actor, refusal_event
+from catalog.errors import (
+    AccountDisabled,
+    Forbidden,
+    SluiceError,
+    Unauthenticated,
+    is_audited,
+)
+from gateway.web.console.forms import Form, read_form
+from gateway.web.console.rendering import is_htmx, render
+from gateway.web.console.runtime import get_console
+from gateway.web.console.sessions import SESSION_COOKIE, ConsoleSession
+from gateway.web.refusals import clean
+from policies.decision import UserContext
+
+log = structlog.get_logger("sluice.console")
+
+SIGN_IN = "/console/sign-in"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in console user: who they are now, and their session."""
+
+    user: UserContext
+    session: ConsoleSession
+
+    def has_role(self, role: str) -> bool:
+        return role in self.user.roles
+
+
+class SignInRequired(Exception):
+    """No live session (or it just ended): the answer is the sign-in page."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CsrfRefused(Forbidden):
+    """A state-changing console request without a valid CSRF token."""
+
+    code = "csrf_refused"
+
+
+async def console_caller(request: Request) -> Caller:
+    """The signed-in caller (see the module docstring), or ``SignInRequired``."""
+    console = get_console(request)
+    session = await run_in_threadpool(console.sessions.find, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise SignInRequired("expired" if request.cookies.get(SESSION_COOKIE) else "")
+
+    def resolve() -> UserContext:
+        token_user = UserContext(subject=session.subject, department=None, roles=(),
+                                 clearance="L1", jurisdiction=())  # fmt: skip
+        try:
+            return console.directory.resolve(token_user)
+        except (AccountDisabled, Unauthenticated):
+            console.sessions.end_all(session.subject)
+            raise
+
+    try:
+        user = await run_in_threadpool(resolve)
+    except (AccountDisabled, Unauthenticated):
+        raise SignInRequired("disabled") from None
+    caller = Caller(user=user, session=session)
+    request.state.user = user  # who the refusal records name
+    request.state.console_caller = caller
+    return caller
+
+
+def may(request: Request, caller: Caller | None, action: str, domain: str = "*") -> bool:
+    """For menus only; pages enforce with ``page_permission``."""
+    if caller is None:
+        return False
+    authorizer = get_console(request).services.authorizer
+    return authorizer.allowed(subject=caller.user.subject, domain=domain, action=action)
+
+
+def page_permission(action: str, domain: str = "*") -> Callable[..., Awaitable[Caller]]:
+    """A dependency: the caller, if casbin allows ``action`` (else 403)."""
+
+    async def dependency(request: Request, caller: Caller = Depends(console_caller)) -> Caller:
+        get_console(request).services.authorizer.check(
+            subject=caller.user.subject, domain=domain, action=action
+        )
+        return caller
+
+    dependency.__name__ = f"console_{action.replace(':', '_')}"
+    return dependency
+
+
+def _same_origin(request: Request) -> bool:
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    return origin == expected
+
+
+async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) -> Form:
+    """The form of a state-changing request, once its CSRF token is checked."""
+    if not _same_origin(request):
+        raise CsrfRefused("cross-site request refused")
+    form = await read_form(request)
+    sent = request.headers.get("x-csrf-token") or form.get("csrf_token")
+    if not sent or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
+        raise CsrfRefused("missing or wrong CSRF token")
+    return form
+
+
+def navigation(request: Request, caller: Caller | None) -> list[dict[str, Any]]:
+    """The menu for ``caller``: what their roles may use (the server checks anyway)."""
+    if caller is None:
+        return []
+    from gateway.web.console.pages import NAVIGATION
+
+    path = request.url.path
+    items = []
+    for key, href, action in NAVIGATION:
+        if action is None or may(request, caller, action):
+            active = path == href if href == "/console" else path.startswith(href)
+            items.append({"key": key, "href": href, "active": active})
+    return items
+
+
+def sign_in_redirect(request: Request, reason: str) -> Response:
+    target = SIGN_IN + (f"?m={quote(reason)}" if reason else "")
+    if is_htmx(request):  # htmx follows HX-Redirect with a full page load
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+_MESSAGES = {400: "error.bad_request", 403: "error.forbidden", 404: "error.not_found",
+             429: "error.too_many", 503: "error.unavailable"}  # fmt: skip
+
+
+async def _record(request: Request, status: int, code: str, exc: BaseException) -> bool:
+    """``request.refused`` for a signed-in caller's refusal; False if not recorded."""
+    user = getattr(request.state, "user", None)
+    if not isinstance(user, UserContext) or status < 400 or is_audited(exc):
+        return True
+    details: dict[str, Any] = {"status": status, "code": code, "method": request.method,
+                               "path": clean(request.url.path), "console": True}  # fmt: skip
+    if isinstance(exc, SluiceError):
+        details["message"] = clean(exc.message)
+    event = refusal_event(actor=Actor.of(user), path=clean(request.url.path, 300), status=status,
+                          client=request.client.host if request.client else None,
+                          request_id=uuid.uuid4().hex, details=details)  # fmt: skip
+    try:
+        await run_in_threadpool(get_console(request).services.audit.append, event)
+    except Exception as failure:  # fail closed: the caller gets a 503
+        log.error("console_refusal_not_recorded", status=status, error=type(failure).__name__)
+        return False
+    return True
+
+
+async def error_page(request: Request, status: int, code: str, exc: BaseException,
+                     detail: str = "") -> Response:  # fmt: skip
+    if not await _record(request, status, code, exc):
+        status, code, detail = 503, "unavailable", ""
+    key = "error.csrf" if code == CsrfRefused.code else _MESSAGES.get(status, "error.title")
+    return render(request, "error.html", status=status, message_key=key, detail=detail,
+                  code=code)  # fmt: skip
+
+
+class ConsoleRoute(APIRoute):
+    """Routes whose errors are HTML pages, never the API's JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as exc:
+                return sign_in_redirect(request, exc.reason)
+            except SluiceError as exc:
+                detail = exc.message if exc.http_status in (400, 404, 409, 413) else ""
+                return await error_page(request, exc.http_status, exc.code, exc, detail)
+            except RequestValidationError as exc:
+                return await error_page(request, 400, "bad_request", exc,
+                                        "; ".join(str(e.get("msg", "")) for e in exc.errors()))
+            except StarletteHTTPException as exc:
+                if isinstance(exc.__cause__, SluiceError):  # errors reading the body
+                    cause = exc.__cause__
+                    return await error_page(request, cause.http_status, cause.code, cause)
+                return await error_page(request, exc.status_code, "http_error", exc)
+
+        return wrapped
+

@@ -1,0 +1,143 @@
+"""Console sign-in through an OIDC provider: the authorization-code flow with PKCE.
+
+authlib builds the protocol messages (the authorization URL, the token request, the
+S256 code challenge, random state and nonce); httpx carries them; the ID token is
+checked by the gateway's own ``TokenValidator`` — the same hardened checks a bearer
+token gets (allow-listed header, asymmetric algorithm, key by exact ``kid`` from the
+JWKS URL in settings, ``iss``, ``exp``), with the console's client id as audience —
+and then the nonce. Its claims are mapped by ``gateway.auth.claims.to_user_context``
+with the configured claim names, exactly as for bearer tokens, and the identity
+directory decides what the user may do (the provider authenticates, the store
+authorises: a subject Sluice does not know is refused).
+
+Endpoints come from the provider's discovery document, fetched from the configured
+issuer only; the JWKS URL is the configured one, never the document's (nothing the
+network says chooses where keys come from).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from catalog.errors import Unauthenticated, Unavailable
+from gateway.auth.claims import ClaimNames, to_user_context
+from gateway.auth.jwks import RemoteJwks
+from gateway.auth.validator import TokenValidator
+from policies.decision import UserContext
+
+MAX_RESPONSE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the browser's pre-sign-in cookie must bring back to the callback."""
+
+    state: str
+    nonce: str
+    verifier: str
+
+
+class OidcClient:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        jwks_url: str,
+        client_id: str,
+        client_secret: str | None,
+        scope: str,
+        claim_names: ClaimNames,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self._secret = client_secret
+        self._scope = scope
+        self._names = claim_names
+        self._http = http or httpx.Client(timeout=10.0, follow_redirects=False)
+        self._validator = TokenValidator(jwks=RemoteJwks(jwks_url), issuer=issuer,
+                                         audience=client_id)  # fmt: skip
+        self._metadata: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def _get_json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise Unavailable(f"the identity provider's {what} is too large")
+        try:
+            document = response.json()
+        except ValueError:
+            raise Unavailable(f"the identity provider's {what} is not JSON") from None
+        if not isinstance(document, dict):
+            raise Unavailable(f"the identity provider's {what} is not an object")
+        return document
+
+    def metadata(self) -> dict[str, Any]:
+        """The discovery document (cached once it was fetched and checked)."""
+        with self._lock:
+            if self._metadata is not None:
+                return self._metadata
+            url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            try:
+                response = self._http.get(url)
+            except httpx.HTTPError:
+                raise Unavailable("the identity provider cannot be reached") from None
+            if response.status_code != 200:
+                raise Unavailable(f"the identity provider answered {response.status_code}")
+            document = self._get_json(response, "discovery document")
+            if document.get("issuer") != self.issuer:
+                raise Unavailable("the identity provider's discovery names another issuer")
+            for name in ("authorization_endpoint", "token_endpoint"):
+                value = document.get(name)
+                if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+                    raise Unavailable(f"the identity provider's {name} is missing")
+            self._metadata = document
+            return document
+
+    def begin(self, *, redirect_uri: str) -> tuple[str, Attempt]:
+        """The provider's authorization URL for a new attempt, and the attempt."""
+        attempt = Attempt(state=generate_token(32), nonce=generate_token(32),
+                          verifier=generate_token(64))  # fmt: skip
+        url = prepare_grant_uri(
+            self.metadata()["authorization_endpoint"], self.client_id, "code",
+            redirect_uri=redirect_uri, scope=self._scope, state=attempt.state,
+            nonce=attempt.nonce, code_challenge=create_s256_code_challenge(attempt.verifier),
+            code_challenge_method="S256",
+        )  # fmt: skip
+        return str(url), attempt
+
+    def finish(self, *, code: str, redirect_uri: str, attempt: Attempt) -> UserContext:
+        """Exchange the code (with the PKCE verifier), check the ID token and its nonce,
+        map its claims; ``Unauthenticated`` for anything the provider got wrong."""
+        body = prepare_token_request(
+            "authorization_code", code=code, redirect_uri=redirect_uri,
+            code_verifier=attempt.verifier, client_id=self.client_id,
+        )  # fmt: skip
+        # a confidential client authenticates (client_secret_basic); PKCE binds the code
+        endpoint = self.metadata()["token_endpoint"]
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Accept": "application/json"}  # fmt: skip
+        try:
+            if self._secret:
+                response = self._http.post(endpoint, content=body, headers=headers,
+                                           auth=httpx.BasicAuth(self.client_id, self._secret))
+            else:
+                response = self._http.post(endpoint, content=body, headers=headers)
+        except httpx.HTTPError:
+            raise Unavailable("the identity provider cannot be reached") from None
+        if response.status_code != 200:
+            raise Unauthenticated(f"the identity provider refused the code "
+                                  f"({response.status_code})")  # fmt: skip
+        id_token = self._get_json(response, "token response").get("id_token")
+        if not isinstance(id_token, str):
+            raise Unauthenticated("the identity provider sent no ID token")
+        claims = self._validator.validate(id_token)
+        if claims.get("nonce") != attempt.nonce:
+            raise Unauthenticated("invalid token: nonce does not match this sign-in")
+        return to_user_context(claims, self._names)

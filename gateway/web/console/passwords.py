@@ -1,0 +1,150 @@
+"""Local accounts (no OIDC provider): argon2id password hashes and lockout.
+
+An admin sets a password (``sluice users passwd``; the demo sets its users'); the
+console checks it. Order of evaluation in ``check``, deliberate:
+
+1. no local password for the name: a dummy hash is verified anyway, so an unknown name
+   and a wrong password take the same time (names are not enumerable by timing);
+2. locked (``locked_until`` in the future): refused without looking at the password, so
+   guessing stops while the lock holds even for the right one;
+3. the password is verified; a wrong one counts (an atomic ``+ 1``), and reaching
+   ``max_failures`` locks the account for ``lockout_s``; the right one resets the count
+   and rehashes when the parameters moved on.
+
+What was tried is never stored or logged; the caller puts the outcome on the trail.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Engine, delete, insert, select, update
+
+from catalog.errors import BadRequest, NotFound
+from catalog.models import User
+from gateway.web.console.store import local_passwords
+
+MIN_PASSWORD_CHARS = 12
+MAX_PASSWORD_CHARS = 1024
+Outcome = Literal["ok", "wrong_password", "locked", "unknown_account"]
+_P = local_passwords.c
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    outcome: Outcome
+    failures: int = 0
+    locked_until: datetime | None = None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back: they were written in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def check_new_password(password: str) -> None:
+    """``BadRequest`` for a password too short or too long to set."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise BadRequest(f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise BadRequest(f"a password has at most {MAX_PASSWORD_CHARS} characters")
+
+
+class LocalAccounts:
+    """Passwords of local accounts, in ``local_passwords``."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        max_failures: int = 5,
+        lockout_s: int = 900,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._engine = engine
+        self._max_failures = max_failures
+        self._lockout = timedelta(seconds=lockout_s)
+        self._clock = clock
+        self._hasher = hasher or PasswordHasher()
+        self._dummy: str | None = None
+
+    def set_password(self, *, subject: str, password: str, set_by: str) -> None:
+        """Store ``password``'s hash for an existing user; clears failures and lock."""
+        check_new_password(password)
+        hashed = self._hasher.hash(password)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            if conn.execute(select(User.subject).where(User.subject == subject)).first() is None:
+                raise NotFound(f"no user {subject!r}")
+            conn.execute(delete(local_passwords).where(_P.subject == subject))
+            conn.execute(insert(local_passwords).values(
+                subject=subject, password_hash=hashed, set_at=now, set_by=set_by,
+                failed_count=0, locked_until=None,
+            ))  # fmt: skip
+
+    def has_password(self, subject: str) -> bool:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_P.subject).where(_P.subject == subject)).first()
+        return row is not None
+
+    def check(self, *, subject: str, password: str) -> CheckResult:
+        """See the module docstring for the order. Blocking (argon2, a database write)."""
+        now = self._clock()
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(_P.password_hash, _P.locked_until).where(_P.subject == subject)
+            ).first()
+        if row is None:
+            self._burn(password)
+            return CheckResult("unknown_account")
+        locked_until = _aware(row.locked_until)
+        if locked_until is not None and locked_until > now:
+            return CheckResult("locked", locked_until=locked_until)
+        if self._matches(row.password_hash, password):
+            with self._engine.begin() as conn:
+                values: dict[str, object] = {"failed_count": 0, "locked_until": None}
+                if self._hasher.check_needs_rehash(row.password_hash):
+                    values["password_hash"] = self._hasher.hash(password)
+                conn.execute(update(local_passwords).where(_P.subject == subject).values(**values))
+            return CheckResult("ok")
+        return self._count_failure(subject, now)
+
+    def _count_failure(self, subject: str, now: datetime) -> CheckResult:
+        with self._engine.begin() as conn:
+            conn.execute(update(local_passwords).where(_P.subject == subject)
+                         .values(failed_count=_P.failed_count + 1))  # fmt: skip
+            failures = int(conn.execute(
+                select(_P.failed_count).where(_P.subject == subject)
+            ).scalar_one())  # fmt: skip
+            if failures < self._max_failures:
+                return CheckResult("wrong_password", failures=failures)
+            until = now + self._lockout
+            conn.execute(update(local_passwords).where(_P.subject == subject)
+                         .values(failed_count=0, locked_until=until))  # fmt: skip
+        return CheckResult("locked", failures=failures, locked_until=until)
+
+    def _matches(self, stored: str, password: str) -> bool:
+        try:
+            return bool(self._hasher.verify(stored, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def _burn(self, password: str) -> None:
+        """The work of one verification, for a name without a password."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        self._matches(self._dummy, password)
+
+
+def generate_password() -> str:
+    """A random password for a demo user: 16 characters, easy to copy."""
+    return secrets.token_urlsafe(12)

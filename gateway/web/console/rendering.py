@@ -1,0 +1,82 @@
+"""Server-rendered HTML: one Jinja2 environment, autoescaping everything.
+
+Values from sources and from users are hostile by assumption: every template is
+escaped (``autoescape=True`` for all names, not only ``*.html``), ``StrictUndefined``
+turns a typo into an error instead of an empty string, and no template uses ``|safe``
+(``tests/console/test_templates.py`` checks). The same page serves htmx: a request
+with ``HX-Request`` gets only the ``content`` block (``partial``), so one template is
+the whole page and its fragment.
+
+Every console response is ``Cache-Control: no-store``: a page may hold masked personal
+data, and a shared machine's browser cache must not keep it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from gateway.web.console.i18n import LANG_COOKIE, LANGS, choose_lang, translate
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _lang_url(request: Request, lang: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", lang))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render ``template`` for this request's caller and language."""
+    from gateway.web.console.guard import navigation  # the guard imports this module
+    from gateway.web.console.runtime import get_console
+
+    env = get_console(request).templates
+    lang, from_query = choose_lang(request)
+    caller = getattr(request.state, "console_caller", None)
+    other = next(code for code in LANGS if code != lang)
+    base: dict[str, Any] = {
+        "_": lambda key, **params: translate(lang, key, **params),
+        "lang": lang,
+        "lang_switch_url": _lang_url(request, other),
+        "caller": caller,
+        "csrf_token": caller.session.csrf_token if caller is not None else "",
+        "nav": navigation(request, caller),
+        "path": request.url.path,
+        "partial": is_htmx(request),
+    }
+    html = env.get_template(template).render({**base, **context})
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    if from_query:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
+                            samesite="strict", path="/")  # fmt: skip
+    return response

@@ -1,0 +1,188 @@
+"""Console sessions: a signed, HttpOnly, ``SameSite=Strict`` cookie naming a server-side row.
+
+The cookie holds a random session id and an HMAC of it under the console key
+(``<home>/keys/console.secret``, 0600, created once like the other keys). The database
+keeps only the SHA-256 of the id (``console_sessions``), the subject, the CSRF token,
+and when the session was created and last used. So:
+
+- sign-out deletes the row: the cookie is dead even if a copy survives in a browser;
+- the idle timeout is checked on the server (``last_seen_at``), not trusted to the
+  cookie's own expiry; ``last_seen_at`` is written at most once a minute;
+- a suspended or disabled user's rows are deleted by the guard on their next request
+  (``gateway.web.console.guard``), and identity is read fresh on every request anyway;
+- a copy of the table, or of the logs, signs nobody in.
+
+The pre-sign-in cookie (``SameSite=Lax``: it must survive the OIDC provider's redirect
+back) carries the sign-in form's CSRF nonce and the OIDC ``state``, ``nonce`` and PKCE
+verifier, signed and time-limited; it names no one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from gateway.core.private_files import create_once, read_private
+from gateway.web.console.store import console_sessions
+
+SESSION_COOKIE = "sluice_console"
+PRE_COOKIE = "sluice_console_pre"
+PRE_COOKIE_MAX_AGE_S = 600
+TOUCH_EVERY = timedelta(seconds=60)
+KEY_BYTES = 32
+_S = console_sessions.c
+
+
+def console_key(home: Path) -> bytes:
+    """The cookie signing key, created 0600 under ``home`` on first use."""
+    path = home / "keys" / "console.secret"
+    create_once(path, lambda: secrets.token_bytes(KEY_BYTES), prefix=".console-")
+    key = read_private(path)
+    if len(key) < KEY_BYTES:
+        raise ValueError(f"{path} is shorter than {KEY_BYTES} bytes")
+    return key
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Signer:
+    """HMAC-SHA256 under one key, each use under its own purpose label."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def sign(self, purpose: str, payload: str) -> str:
+        mac = hmac.new(self._key, f"{purpose}\n{payload}".encode(), hashlib.sha256).digest()
+        return f"{payload}.{_b64(mac)}"
+
+    def unsign(self, purpose: str, value: str) -> str | None:
+        """The payload if ``value`` carries a valid signature for ``purpose``, else None."""
+        payload, sep, _mac = value.rpartition(".")
+        if not sep or len(value) > 4096:
+            return None
+        if hmac.compare_digest(self.sign(purpose, payload), value):
+            return payload
+        return None
+
+    def pack(self, purpose: str, data: dict[str, Any], *, now: float | None = None) -> str:
+        """``data`` with its issue time, signed (for the pre-sign-in cookie)."""
+        body = {**data, "t": int(time.time() if now is None else now)}
+        return self.sign(purpose, _b64(json.dumps(body, separators=(",", ":")).encode()))
+
+    def unpack(self, purpose: str, value: str | None, *, max_age_s: int,
+               now: float | None = None) -> dict[str, Any] | None:  # fmt: skip
+        payload = self.unsign(purpose, value or "")
+        if payload is None:
+            return None
+        try:
+            data = json.loads(_unb64(payload))
+        except ValueError:
+            return None
+        issued = data.get("t") if isinstance(data, dict) else None
+        current = time.time() if now is None else now
+        if not isinstance(issued, int) or not 0 <= current - issued <= max_age_s:
+            return None
+        return dict(data)
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    id_hash: str
+    subject: str
+    csrf_token: str
+    via: str
+    created_at: datetime
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    """Creates, finds, touches and ends console sessions."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        signer: Signer,
+        idle_timeout_s: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._signer = signer
+        self._idle = timedelta(seconds=idle_timeout_s)
+        self._clock = clock
+
+    @property
+    def idle_timeout_s(self) -> int:
+        return int(self._idle.total_seconds())
+
+    def create(self, *, subject: str, via: str) -> tuple[str, ConsoleSession]:
+        """A new session; returns the cookie value and the session."""
+        session_id = secrets.token_urlsafe(32)
+        now = self._clock()
+        row = ConsoleSession(id_hash=_id_hash(session_id), subject=subject,
+                             csrf_token=secrets.token_urlsafe(32), via=via,
+                             created_at=now)  # fmt: skip
+        with self._engine.begin() as conn:
+            conn.execute(insert(console_sessions).values(
+                id_hash=row.id_hash, subject=subject, csrf_token=row.csrf_token, via=via,
+                created_at=now, last_seen_at=now,
+            ))  # fmt: skip
+        return self._signer.sign("session", session_id), row
+
+    def find(self, cookie: str | None) -> ConsoleSession | None:
+        """The live session a cookie names (touched), or None: bad signature, unknown,
+        ended, or idle too long (then the row is deleted)."""
+        session_id = self._signer.unsign("session", cookie or "")
+        if not session_id:
+            return None
+        id_hash = _id_hash(session_id)
+        now = self._clock()
+        with self._engine.connect() as conn:
+            row = conn.execute(select(console_sessions).where(_S.id_hash == id_hash)).first()
+        if row is None:
+            return None
+        last_seen = _aware(row.last_seen_at)
+        if now - last_seen >= self._idle:
+            self._delete(_S.id_hash == id_hash)
+            return None
+        if now - last_seen >= TOUCH_EVERY:
+            with self._engine.begin() as conn:
+                conn.execute(update(console_sessions).where(_S.id_hash == id_hash)
+                             .values(last_seen_at=now))  # fmt: skip
+        return ConsoleSession(id_hash=id_hash, subject=row.subject, csrf_token=row.csrf_token,
+                              via=row.via, created_at=_aware(row.created_at))  # fmt: skip
+
+    def end(self, session: ConsoleSession) -> None:
+        self._delete(_S.id_hash == session.id_hash)
+
+    def end_all(self, subject: str) -> int:
+        """End every session of ``subject`` (suspension, disabling); how many were."""
+        return self._delete(_S.subject == subject)
+
+    def _delete(self, where: Any) -> int:
+        with self._engine.begin() as conn:
+            return int(conn.execute(delete(console_sessions).where(where)).rowcount or 0)

@@ -1,0 +1,48 @@
+"""The console's own knobs, ``SLUICE_CONSOLE_*`` in the environment.
+
+Apart from ``gateway.core.settings`` because they matter to the browser front end only;
+the OIDC provider itself (issuer, JWKS URL, claim names) is the gateway's, shared with
+bearer tokens, so a console sign-in and an API token map claims the same way.
+Read once by ``gateway.web.console.mount_console`` (tests pass their own).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLUICE_CONSOLE_", extra="ignore")
+
+    idle_timeout_s: int = Field(
+        default=30 * 60, ge=60, le=24 * 3600,
+        description="a session unused for this long is over (sign in again)",
+    )  # fmt: skip
+    max_failures: int = Field(
+        default=5, ge=1, le=100,
+        description="consecutive wrong passwords that lock a local account",
+    )  # fmt: skip
+    lockout_s: int = Field(
+        default=15 * 60, ge=1, le=7 * 24 * 3600,
+        description="how long a locked local account refuses every password",
+    )  # fmt: skip
+    sign_in_attempts_per_minute: int = Field(
+        default=20, ge=1,
+        description="sign-in attempts one client address may make a minute (the trail "
+        "records each, so anonymous guessing is bounded before it is written)",
+    )  # fmt: skip
+    oidc_client_id: str | None = Field(
+        default=None, description="the console's client id at the OIDC provider"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="its secret (confidential client); PKCE is used either way"
+    )
+    oidc_scope: str = "openid profile"
+    assets_dir: Path | None = Field(
+        default=None,
+        description="where `make install` (npm ci) put the front-end packages "
+        "(node_modules); default: the repository's own",
+    )
