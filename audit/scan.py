@@ -26,7 +26,7 @@ import sys
 import threading
 from binascii import hexlify
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,74 +85,88 @@ class CopyChecker(ChainChecker):
     _partial: bytes = b""
 
     def feed_copy(self, chunks: Iterable[bytes | memoryview]) -> bool:
-        """Check COPY output (any chunking); False once a failure is found."""
+        """Check COPY output (any chunking); False once a failure is found.
+
+        The loop is the hot path (millions of rows): state lives in locals and only a
+        row that is not plainly right leaves it (``_decide``)."""
         if self.failure is not None:
             return False
         sha256 = hashlib.sha256
         loads = orjson.loads
-        index = _index
-        tails = self._tails
         want = self.want
         check_index = self.check_index
+        index_agrees = self._index_agrees
         expect, prev = self._expect, self._prev
         prev_hex = self._prev_hex.encode()
         count = self.count
-        partial = self._partial
         try:
-            for chunk in chunks:
-                lines = bytes(chunk).split(b"\n")
-                if partial:
-                    lines[0] = partial + lines[0]
-                partial = lines.pop()
-                for line in lines:
-                    try:
-                        seq_b, prev_b, hash_b, body, ts_b, tail = line.split(b"\t", 5)
-                    except ValueError:
-                        seq_b = b""
-                    ok = prev_b == prev_hex and seq_b == b"%d" % expect
-                    if ok:
-                        if b"\\" in body:
-                            body = _unescape(body)
-                        raw = sha256(prev + body).digest()
-                        hex_hash = hexlify(raw)
-                        parsed = loads(body) if hex_hash == hash_b else None
-                        ok = type(parsed) is dict and parsed.get("seq") == expect
-                        if ok and check_index:
-                            values = tails.get(tail)
-                            if values is None:
-                                values = _tail(tail)
-                                if len(tails) >= _CACHE_MAX:
-                                    tails.clear()
-                                tails[tail] = values
-                            body_index = index(parsed)  # type: ignore[arg-type]
-                            ok = body_index[1:] == values and body_index[0] == (
-                                _value(ts_b) if b"\\" in ts_b else ts_b.decode()
-                            )
-                    if not ok:
-                        # the reference decides (and names the reason) on decoded values
-                        self._expect, self._prev, self.count = expect, prev, count
-                        self._prev_hex = prev_hex.decode()
-                        try:
-                            row = decode_row(line)
-                        except (ValueError, UnicodeDecodeError):
-                            self._fail(expect, "hash mismatch", "the row cannot be read")
-                            return False
-                        if not self.feed([row]):
-                            return False
-                        expect, prev, count = self._expect, self._prev, self.count
-                        prev_hex = self._prev_hex.encode()
-                        continue
-                    if expect in want:
-                        self.hashes_at[expect] = hex_hash.decode()
-                    prev, prev_hex = raw, hex_hash
-                    expect += 1
-                    count += 1
+            for line in self._lines(chunks):
+                try:
+                    seq_b, prev_b, hash_b, body, ts_b, tail = line.split(b"\t", 5)
+                except ValueError:
+                    seq_b = b""
+                ok = prev_b == prev_hex and seq_b == b"%d" % expect
+                if ok:
+                    if b"\\" in body:
+                        body = _unescape(body)
+                    raw = sha256(prev + body).digest()
+                    hex_hash = hexlify(raw)
+                    parsed = loads(body) if hex_hash == hash_b else None
+                    ok = type(parsed) is dict and parsed.get("seq") == expect
+                    if ok and check_index:
+                        ok = index_agrees(parsed, ts_b, tail)  # type: ignore[arg-type]
+                if not ok:
+                    # the reference decides (and names the reason) on decoded values
+                    self._expect, self._prev, self.count = expect, prev, count
+                    self._prev_hex = prev_hex.decode()
+                    if not self._decide(line):
+                        return False
+                    expect, prev, count = self._expect, self._prev, self.count
+                    prev_hex = self._prev_hex.encode()
+                    continue
+                if expect in want:
+                    self.hashes_at[expect] = hex_hash.decode()
+                prev, prev_hex = raw, hex_hash
+                expect += 1
+                count += 1
         finally:
             self._expect, self._prev, self.count = expect, prev, count
             self._prev_hex = prev_hex.decode()
-            self._partial = partial
             self.last_seq = expect - 1
         return True
+
+    def _lines(self, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
+        """Whole rows from chunks cut anywhere; the unfinished tail waits in ``_partial``."""
+        for chunk in chunks:
+            lines = bytes(chunk).split(b"\n")
+            if self._partial:
+                lines[0] = self._partial + lines[0]
+            self._partial = lines.pop()
+            yield from lines
+
+    def _index_agrees(self, parsed: dict[str, Any], ts_b: bytes, tail: bytes) -> bool:
+        """The stored indexed columns are those the body implies (``_index``)."""
+        tails = self._tails
+        values = tails.get(tail)
+        if values is None:
+            values = _tail(tail)
+            if len(tails) >= _CACHE_MAX:
+                tails.clear()
+            tails[tail] = values
+        body_index = _index(parsed)
+        if body_index[1:] != values:
+            return False
+        ts = _value(ts_b) if b"\\" in ts_b else ts_b.decode()
+        return bool(body_index[0] == ts)
+
+    def _decide(self, line: bytes) -> bool:
+        """A row the fast path doubts, decoded exactly and judged by ``feed``."""
+        try:
+            row = decode_row(line)
+        except (ValueError, UnicodeDecodeError):
+            self._fail(self._expect, "hash mismatch", "the row cannot be read")
+            return False
+        return self.feed([row])
 
     def finish(self) -> None:
         """The stream ended: a row cut short is a failure, not silently dropped."""
