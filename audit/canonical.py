@@ -2,10 +2,11 @@
 
 The hash chain is only as good as its canonical form: the same event must always give
 the same bytes, in any process and in any third-party verifier. RFC 8785 (JCS) is the
-reference; the ``rfc8785`` package implements it but costs ~140 µs per event, which the
+reference; the ``rfc8785`` package implements it in Python, several times slower than
+``orjson`` (``python -m bench.audit_design`` measures the ratio), which the
 group-commit writer cannot afford at 10,000 events/s. ``orjson`` with sorted keys
-produces byte-identical output (~3 µs) for the values audit events carry, so we use it
-and fall back to ``rfc8785`` for the few values where the two differ:
+produces byte-identical output for the values audit events carry, so we use it and
+fall back to ``rfc8785`` for the few values where the two differ:
 
 - object keys containing code points >= U+E000 (JCS sorts by UTF-16 code units,
   orjson by code points; they only disagree above that point);

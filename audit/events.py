@@ -140,7 +140,7 @@ def _decision(value: Any) -> dict[str, Any] | None:
 def _timestamp(ts: Any, clock: Callable[[], datetime]) -> str:
     if ts is None:
         moment = clock()
-        if moment.tzinfo is _TS_UTC:  # the common case, ~1 µs cheaper than format_ts
+        if moment.tzinfo is _TS_UTC:  # the common case; cheaper than format_ts (bench.audit_design)
             return moment.isoformat(timespec="microseconds")[:-6] + "Z"
         return format_ts(moment)
     if isinstance(ts, datetime):

@@ -1,10 +1,11 @@
 """The audit tables through the raw DB-API drivers (sqlite3, psycopg 3).
 
 The writer's hot path is one transaction per batch of events, so it talks to the
-drivers directly: SQLAlchemy adds ~20 µs per row that a 10,000 events/s log cannot
-spare. Every connection is checked for durable settings when it is opened (startup
-refuses a store that would lose acknowledged events) and carries time bounds, so a
-stalled store fails the writer's transaction instead of hanging it:
+drivers directly: SQLAlchemy adds a per-row cost (``python -m bench.audit_design``
+measures it) that a 10,000 events/s log cannot spare. Every connection is checked for
+durable settings when it is opened (startup refuses a store that would lose
+acknowledged events) and carries time bounds, so a stalled store fails the writer's
+transaction instead of hanging it:
 - SQLite: WAL, ``synchronous=FULL``, ``busy_timeout`` = the append bound;
 - PostgreSQL: ``synchronous_commit=on`` (and the server's ``fsync`` must be on),
   ``lock_timeout`` and ``statement_timeout`` = the append bound, ``connect_timeout``.
@@ -34,8 +35,9 @@ EVENT_COLUMNS = ("seq", "prev_hash", "hash", "body", *INDEX_COLUMNS)
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 _COPY_SQL = f"COPY audit_events ({','.join(EVENT_COLUMNS)}) FROM STDIN"
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
-# A batch as one JSON array of rows (one parameter: orjson builds it in ~1 µs a row,
-# where psycopg's array dumpers take ~50 µs), so the insert can be pipelined.
+# A batch as one JSON array of rows (one parameter, which orjson builds far faster than
+# psycopg's array dumpers build one array per column: bench.audit_design), so the
+# insert can be pipelined.
 _TYPES = ("bigint",) + ("text",) * 12 + ("boolean",)
 _ROWS_SQL = (
     f"INSERT INTO audit_events ({','.join(EVENT_COLUMNS)}) SELECT "
@@ -205,7 +207,8 @@ class AuditStore:
         return cur.fetchone() is not None
 
     def insert_events(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        """One statement for the batch: COPY on PostgreSQL (~2.5x executemany)."""
+        """One statement for the batch: COPY on PostgreSQL (faster than executemany:
+        bench.audit_design)."""
         if self.dialect == "postgresql":
             with cur.copy(_COPY_SQL) as copy:
                 for row in rows:
@@ -229,7 +232,8 @@ class AuditStore:
         transaction commits without a WAL flush) and the caller takes the slow path."""
         seq, hash_hex = head
         # One simple-protocol query holding the whole transaction: psycopg's pipeline
-        # mode costs ~150 µs of Python per batch, more than the round trips it saves.
+        # mode costs more Python per batch than the round trips it saves
+        # (bench.audit_design compares the two).
         quote = psycopg.pq.Escaping(conn.pgconn).escape_literal
         statements = [
             b"BEGIN; SELECT pg_advisory_xact_lock(%d)" % ADVISORY_KEY,
