@@ -179,19 +179,27 @@ def _parse(envelope: Mapping[str, Any]) -> tuple[str, int, dict[str, Any], str, 
         raise BadRequest("sender must be 1-64 of [A-Za-z0-9._-]")
     if type(epoch) is not int or not 0 <= epoch <= MAX_SEQ:
         raise BadRequest("epoch must be an integer in [0, 2^63)")
+    _check_checkpoint(cp)
+    strings = (cp["ts"], cp["kid"], cp["signature"], kid, envelope["signature"])
+    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in strings):
+        raise BadRequest("ts, kid and signatures must be short strings")
+    _check_keys(keys)
+    return sender, epoch, dict(cp), kid, dict(keys)
+
+
+def _check_checkpoint(cp: Any) -> None:
     if not isinstance(cp, Mapping) or set(cp) != {"seq", "hash", "ts", "kid", "signature"}:
         raise BadRequest("checkpoint must have exactly seq, hash, ts, kid, signature")
     if type(cp["seq"]) is not int or not 1 <= cp["seq"] <= MAX_SEQ:
         raise BadRequest("checkpoint seq must be an integer in [1, 2^63)")
     if not isinstance(cp["hash"], str) or not HEX64.match(cp["hash"]):
         raise BadRequest("checkpoint hash must be 64 lower-case hex digits")
-    strings = (cp["ts"], cp["kid"], cp["signature"], kid, envelope["signature"])
-    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in strings):
-        raise BadRequest("ts, kid and signatures must be short strings")
+
+
+def _check_keys(keys: Any) -> None:
     if (
         not isinstance(keys, Mapping)
         or not 0 < len(keys) <= 64
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items())
     ):
         raise BadRequest("keys must map key ids to public keys")  # fmt: skip
-    return sender, epoch, dict(cp), kid, dict(keys)
