@@ -7,6 +7,7 @@ runner's own thread then lets a burst settle (``settle_s``), reads the events ap
 since it last looked, and evaluates every rule over the last day. It also wakes every
 ``interval_s`` to notice a seal (the monitor seals without appending) and re-evaluates
 at least every ``rescan_s`` for rules that fire on time passing (a start with no end).
+Under a steady stream of appends it evaluates at most once per ``min_gap_s``.
 
 Memory and cost: the runner keeps the last day's events, trimmed to what rules read
 (``DETAIL_KEYS``), and the per-user baseline counters (``audit.baseline``); each
@@ -88,6 +89,7 @@ class AlertRunner:
         pusher: AlertPusher | None = None,
         interval_s: float = 2.0,
         settle_s: float = 0.2,
+        min_gap_s: float = 1.0,
         rescan_s: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -96,6 +98,7 @@ class AlertRunner:
         self.channels = [c.name for c in channels]
         self.pusher = pusher
         self.interval_s, self.settle_s, self.rescan_s = interval_s, settle_s, rescan_s
+        self.min_gap_s = min_gap_s
         self.clock = clock
         self.states = alert_states(audit_log.home)
         self.outbox = outbox(audit_log.home)
@@ -148,7 +151,9 @@ class AlertRunner:
             if self._stop.is_set():
                 break
             if woken:
-                self._stop.wait(self.settle_s)  # let a burst of appends land first
+                # let a burst land first; under steady load evaluate at most once per
+                # ``min_gap_s`` (each evaluation is linear in the day's events)
+                self._stop.wait(max(self.settle_s, self.min_gap_s - (time.monotonic() - last)))
                 self._wake.clear()
             now_sealed = bool(self.log.seal.sealed)
             stale = time.monotonic() - last >= self.rescan_s

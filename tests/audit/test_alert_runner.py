@@ -60,8 +60,10 @@ def running(log: AuditLog, channels: list[AlertChannel], *, box: Outbox | None =
     within the test), and its pusher with a short back-off."""
     pusher.setdefault("backoff", 0.05)
     push = AlertPusher(box or outbox(log.home), channels, idle_s=0.2, **pusher)
-    runner = AlertRunner(log, config=ALWAYS_WORKING, channels=channels, pusher=push,
-                         interval_s=0.1, settle_s=0.05, rescan_s=3600).start()  # fmt: skip
+    runner = AlertRunner(
+        log, config=ALWAYS_WORKING, channels=channels, pusher=push,
+        interval_s=0.1, settle_s=0.05, min_gap_s=0.1, rescan_s=3600,
+    ).start()  # fmt: skip
     try:
         yield runner
     finally:
