@@ -22,6 +22,7 @@ import orjson
 from audit.checkpoints import check_keys
 from audit.export import export_stream, verify_export
 from audit.log import AuditLog
+from audit.records import Actor, audit_access_event
 from audit.verify import OUT_OF_RANGE, verify_database
 
 
@@ -84,13 +85,7 @@ def _witness_receipt(path: Path) -> dict[str, Any]:
 
 def _record(log: AuditLog, etype: str, details: dict[str, object]) -> None:
     log.append(
-        {
-            "type": etype,
-            "outcome": "ok",
-            "actor": {"sub": f"cli:{getpass.getuser()}", "dept": None, "roles": ["cli"]},
-            "resource": "audit",
-            "details": details,
-        }
+        audit_access_event(type_=etype, actor=Actor.cli(getpass.getuser()), details=details)
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from audit.records import Actor, user_admin_event
 from catalog.errors import SluiceError
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
@@ -33,10 +34,8 @@ def _admin() -> Iterator[tuple[Services, Session]]:
 
 
 def _record(services: Services, subject: str, type_: str, details: dict[str, Any]) -> None:
-    services.audit.append({
-        "type": type_, "outcome": "ok", "resource": f"user:{subject}", "details": details,
-        "actor": {"sub": f"cli:{getpass.getuser()}", "dept": None, "roles": ["cli"]},
-    })  # fmt: skip
+    services.audit.append(user_admin_event(type_=type_, actor=Actor.cli(getpass.getuser()),
+                                           subject=subject, details=details))  # fmt: skip
 
 
 @click.group("users")

@@ -32,8 +32,8 @@ import structlog
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from audit.records import Actor, refusal_event
 from catalog.errors import SluiceError, Unauthenticated, is_audited
-from gateway.enforcement.query.audit_events import actor
 from gateway.web.deps import get_services
 from policies.decision import UserContext
 
@@ -118,11 +118,8 @@ async def record_refusal(
     if problems:
         details["problems"] = [[clean(part, 64) for part in loc[:6]]
                                for loc in problems[:MAX_PROBLEMS]]  # fmt: skip
-    event = {
-        "type": "request.refused", "actor": actor(user), "resource": clean(path, 300),
-        "client": client, "request_id": uuid.uuid4().hex,
-        "outcome": "error" if status >= 500 else "denied", "details": details,
-    }  # fmt: skip
+    event = refusal_event(actor=Actor.of(user), path=clean(path, 300), status=status,
+                          client=client, request_id=uuid.uuid4().hex, details=details)
     try:
         await run_in_threadpool(get_services(request).audit.append, event)
     except Exception as failure:  # any failure to record fails closed

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.event_types import EventType
+from audit.records import Actor, registration_event
 from catalog.errors import Forbidden
 from gateway.core.services import Services
 from policies.decision import UserContext
@@ -51,18 +53,13 @@ def emit(
     *,
     services: Services,
     user: UserContext,
-    event_type: str,
+    event_type: EventType,
     resource: str,
     department: str,
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit event (never carrying a secret); fail closed like every append."""
     services.audit.append(
-        {
-            "type": event_type,
-            "actor": {"sub": user.subject, "dept": user.department, "roles": list(user.roles)},
-            "resource": resource,
-            "outcome": "ok",
-            "details": {"resource_dept": department, **(details or {})},
-        }
+        registration_event(type_=event_type, actor=Actor.of(user), resource=resource,
+                           department=department, details=details)
     )

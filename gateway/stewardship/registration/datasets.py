@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from adapters.base import ObjectInfo
+from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.drift import Column
 from catalog.errors import Conflict, NotFound
@@ -112,7 +113,7 @@ def _emit(
     emit(
         services=services,
         user=user,
-        event_type="dataset.updated",
+        event_type=EventType.DATASET_UPDATED,
         resource=f"dataset:{dataset.id}",
         department=dataset.department,
         details={"schema_version": dataset.schema_version, **details},
@@ -166,7 +167,7 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     emit(
         services=services,
         user=user,
-        event_type="dataset.published",
+        event_type=EventType.DATASET_PUBLISHED,
         resource=f"dataset:{dataset.id}",
         department=dataset.department,
         # fields below the classifier's evidence-based suggestion: an alert rule reads it

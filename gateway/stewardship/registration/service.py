@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from adapters import registry
 from adapters.base import ObjectInfo, SourceAdapter, SourceConfig
 from adapters.redaction import scrub
+from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
 from catalog.models import Department, Source
@@ -144,7 +145,7 @@ def register_source(
     emit(
         services=services,
         user=user,
-        event_type="source.registered",
+        event_type=EventType.SOURCE_REGISTERED,
         resource=f"source:{source_id}",
         department=department,
         details={"kind": kind, "redacted": redacted, "target": target},
@@ -204,7 +205,7 @@ def update_source(
     emit(
         services=services,
         user=user,
-        event_type="source.updated",
+        event_type=EventType.SOURCE_UPDATED,
         resource=f"source:{source_id}",
         department=source.department,
         details={"changed": changed, "redacted": redacted, "target": target},

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from audit.event_types import EventType
+from audit.records import Actor, AuditEvent, access_event
 from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, NotFound
-from gateway.enforcement.query.audit_events import actor
 from gateway.stewardship.grants import service
 from gateway.stewardship.grants.schemas import AccessRequestIn, AccessRequestOut, DecisionIn
 from gateway.web.current_user import current_user
@@ -22,23 +23,23 @@ from policies.decision import UserContext
 router = APIRouter(prefix="/api/v1/access-requests", tags=["access requests"])
 
 
-def _event(type_: str, user: UserContext, req: AccessRequest, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "actor": actor(user),
-        "resource": f"dataset:{req.dataset_id}",
-        "purpose": req.purpose,
-        "case_ref": req.case_ref,
-        "outcome": "ok",
-        "details": {
-            "resource_dept": req.department,
+def _event(type_: EventType | str, user: UserContext, req: AccessRequest,
+           **extra: Any) -> AuditEvent:  # fmt: skip
+    return access_event(
+        type_=type_,
+        actor=Actor.of(user),
+        dataset_id=req.dataset_id,
+        department=req.department,
+        purpose=req.purpose,
+        case_ref=req.case_ref,
+        details={
             "access_request": req.id,
             "fields": list(req.fields),
             "status": req.status,
             "approvals": [a["by"] for a in req.approvals],
             **extra,
         },
-    }
+    )
 
 
 @router.post("", status_code=201, response_model=AccessRequestOut)
@@ -97,7 +98,7 @@ def _record(
     session: Session,
     user: UserContext,
     req: AccessRequest,
-    event_type: str,
+    event_type: EventType | str,
     **extra: Any,
 ) -> AccessRequest:
     """Audit first (fail closed), then commit: the change never lands unrecorded.

@@ -27,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from audit import unseal as unsealing
 from audit.alert_runner import list_alerts, lookup_alert
 from audit.alert_state import alert_states
+from audit.event_types import EventType
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
+from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
 from catalog.errors import NotFound, SluiceError, audited
@@ -60,7 +62,9 @@ def _log(request: Request) -> AuditLog:
     return log
 
 
-def _record(request: Request, user: UserContext, etype: str, details: dict[str, Any]) -> None:
+def _record(
+    request: Request, user: UserContext, etype: EventType | str, details: dict[str, Any]
+) -> None:
     """Audit the auditor: written before the answer leaves, fail closed. While sealed
     the record goes to the seal file (the broken chain takes nothing)."""
     log = _log(request)
@@ -69,15 +73,13 @@ def _record(request: Request, user: UserContext, etype: str, details: dict[str, 
                         details={k: v for k, v in details.items() if v is not None})  # fmt: skip
         return
     log.append(
-        {
-            "type": etype,
-            "outcome": "ok",
-            "actor": {"sub": user.subject, "dept": user.department, "roles": list(user.roles)},
-            "resource": "audit",
-            "client": request.client.host if request.client else None,
-            "request_id": request.headers.get("x-request-id"),
-            "details": {k: v for k, v in details.items() if v is not None},
-        }
+        audit_access_event(
+            type_=etype,
+            actor=Actor.of(user),
+            client=request.client.host if request.client else None,
+            request_id=request.headers.get("x-request-id"),
+            details={k: v for k, v in details.items() if v is not None},
+        )
     )
 
 

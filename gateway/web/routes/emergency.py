@@ -23,9 +23,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from audit.alert_runner import lookup_alert
 from audit.alert_state import alert_states
+from audit.event_types import EventType
 from audit.log import AuditLog
+from audit.records import Actor, emergency_event
 from catalog.errors import Conflict, NotFound
-from gateway.enforcement.query.audit_events import actor
 from gateway.stewardship.users import emergency
 from gateway.web.authz import require
 from gateway.web.deps import get_services, get_session
@@ -45,19 +46,16 @@ class EmergencyIn(BaseModel):
 
 
 def _record(
-    request: Request, session: Session, user: UserContext, type_: str, resource: str,
+    request: Request, session: Session, user: UserContext, type_: EventType, resource: str,
     body: EmergencyIn, **details: Any,
 ) -> None:  # fmt: skip
     """The event first, then the commit: a change is never made off the record."""
     trail = get_services(request).audit
-    event_details: dict[str, Any] = {"reason": body.reason, **details}
     if body.alert_id is not None:
         _known_alert(trail, body.alert_id)  # nothing is written or committed otherwise
-        event_details["alert_id"] = body.alert_id
-    trail.append({
-        "type": type_, "actor": actor(user), "resource": resource, "outcome": "ok",
-        "details": event_details,
-    })  # fmt: skip
+    trail.append(emergency_event(type_=type_, actor=Actor.of(user), resource=resource,
+                                 reason=body.reason, alert_id=body.alert_id,
+                                 details=details))  # fmt: skip
     try:
         session.commit()
     except StaleDataError:
@@ -86,7 +84,7 @@ def suspend_user(
 ) -> dict[str, Any]:  # fmt: skip
     user = emergency.suspend(session=session, officer=officer, subject=subject,
                              reason=body.reason)  # fmt: skip
-    _record(request, session, officer, "user.suspended", f"user:{subject}", body)
+    _record(request, session, officer, EventType.USER_SUSPENDED, f"user:{subject}", body)
     return emergency.describe_user(user)
 
 
@@ -97,7 +95,7 @@ def unsuspend_user(
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
     user, by = emergency.unsuspend(session=session, admin=admin, subject=subject)
-    _record(request, session, admin, "user.unsuspended", f"user:{subject}", body,
+    _record(request, session, admin, EventType.USER_UNSUSPENDED, f"user:{subject}", body,
             suspended_by=by)  # fmt: skip
     return emergency.describe_user(user)
 
@@ -111,7 +109,7 @@ def revoke_user_grants(
     grants = emergency.revoke_grants(session=session, officer=officer, subject=subject,
                                      reason=body.reason)  # fmt: skip
     ids = [g.id for g in grants]
-    _record(request, session, officer, "grants.revoked", f"user:{subject}", body,
+    _record(request, session, officer, EventType.GRANTS_REVOKED, f"user:{subject}", body,
             access_requests=ids, count=len(ids))  # fmt: skip
     return {"subject": subject, "revoked": ids}
 
@@ -124,7 +122,7 @@ def freeze_dataset(
 ) -> dict[str, Any]:  # fmt: skip
     dataset = emergency.freeze(session=session, officer=officer, dataset_id=dataset_id,
                                reason=body.reason)  # fmt: skip
-    _record(request, session, officer, "dataset.frozen", f"dataset:{dataset_id}", body)
+    _record(request, session, officer, EventType.DATASET_FROZEN, f"dataset:{dataset_id}", body)
     return emergency.describe_dataset(dataset)
 
 
@@ -135,6 +133,6 @@ def unfreeze_dataset(
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
     dataset, by = emergency.unfreeze(session=session, admin=admin, dataset_id=dataset_id)
-    _record(request, session, admin, "dataset.unfrozen", f"dataset:{dataset_id}", body,
+    _record(request, session, admin, EventType.DATASET_UNFROZEN, f"dataset:{dataset_id}", body,
             frozen_by=by)  # fmt: skip
     return emergency.describe_dataset(dataset)

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy.orm import Session
 
+from audit.event_types import EventType
+from audit.records import Actor, user_admin_event
 from catalog.errors import Forbidden
-from gateway.enforcement.query.audit_events import actor
 from gateway.stewardship.users import service
 from gateway.web.authz import require
 from gateway.web.deps import get_services, get_session
@@ -58,14 +59,13 @@ class IdNumberIn(BaseModel):
 
 
 def _commit(
-    request: Request, session: Session, admin: UserContext, subject: str, type_: str,
-    details: dict[str, Any],
+    request: Request, session: Session, admin: UserContext, subject: str,
+    type_: EventType | str, details: dict[str, Any],
 ) -> dict[str, Any]:
     services = get_services(request)
-    services.audit.append({
-        "type": type_, "actor": actor(admin), "resource": f"user:{subject}",
-        "outcome": "ok", "details": details,
-    })  # fmt: skip
+    services.audit.append(
+        user_admin_event(type_=type_, actor=Actor.of(admin), subject=subject, details=details)
+    )
     session.commit()
     return service.describe(services=services, user=service.get_user(session=session,
                                                                      subject=subject))
