@@ -256,9 +256,12 @@ def test_parallel_queries_never_share_out_more_than_the_quota(live: Live, store:
     services = live.gw.services
     # the per-user bound on streams (class 7) would refuse most of the eight: lifted
     # here, this test is about the quota
-    slots = getattr(live.app.state.broker, "slots", None)
+    broker = live.app.state.broker
+    slots = getattr(broker, "slots", None)
     saved = services.limiter, slots.per_user if slots else 0
-    services.limiter = Limiter(rate="10000/minute", daily_rows=quota, storage_uri=uri)
+    # the broker holds its limiter (not the Services bundle): the one it reserves with
+    services.limiter = broker.limiter = Limiter(rate="10000/minute", daily_rows=quota,
+                                                storage_uri=uri)  # fmt: skip
     if slots:
         slots.per_user = 64
     barrier = threading.Barrier(8)
@@ -284,7 +287,7 @@ def test_parallel_queries_never_share_out_more_than_the_quota(live: Live, store:
         _wait_for(lambda: limiter.remaining_rows("dora") == quota - sum(delivered),
                   "the quota to be charged for exactly what was sent")  # fmt: skip
     finally:
-        services.limiter = saved[0]
+        services.limiter = broker.limiter = saved[0]
         if slots:
             slots.per_user = saved[1]
         if store == "redis":

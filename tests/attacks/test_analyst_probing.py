@@ -102,12 +102,14 @@ class _BrokenEngine(DecisionPoint):
 
 @pytest.fixture
 def broken_engine(deployment: DemoGateway) -> Iterator[DemoGateway]:
+    # the broker holds its decision point (not the Services bundle): break both
+    broker = deployment.client.app.state.broker
     working = deployment.services.pdp
-    deployment.services.pdp = _BrokenEngine()
+    deployment.services.pdp = broker.pdp = _BrokenEngine()
     try:
         yield deployment
     finally:
-        deployment.services.pdp = working
+        deployment.services.pdp = broker.pdp = working
 
 
 def test_policy_engine_failure_is_on_record(broken_engine: DemoGateway) -> None:

@@ -175,7 +175,6 @@ def test_arthur_never_sees_an_l3_value_in_any_format(gw: DemoGateway, fmt: str) 
     "clause",
     [
         {"fields": ["id_number"]},
-        {"fields": ["region_code"], "group_by": ["name"]},
         {"fields": ["region_code"], "order_by": ["phone"]},
         {"fields": ["region_code"], "where": [{"field": "id_number", "op": "is_null",
                                                "value": True}]},
@@ -190,6 +189,16 @@ def test_arthur_cannot_reach_l3_fields_through_query_shapes(
 ) -> None:
     resp = gw.query("arthur", DIBAO, {**clause, **CASE})
     assert resp.status_code == 403, resp.text
+    for value in _l3_values(gw, 200):
+        assert value not in resp.text
+
+
+def test_arthur_cannot_group_by_an_l3_field(gw: DemoGateway) -> None:
+    """``group_by`` is refused outright until aggregates exist (issue 16): a 400 that
+    echoes no L3 value (it was the policy's 403)."""
+    resp = gw.query("arthur", DIBAO, {"fields": ["region_code"], "group_by": ["name"], **CASE})
+    assert resp.status_code == 400, resp.text
+    assert "group_by" in resp.json()["message"]
     for value in _l3_values(gw, 200):
         assert value not in resp.text
 

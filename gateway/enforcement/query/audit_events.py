@@ -1,22 +1,32 @@
-"""Builds the audit events the broker writes; one place decides what a record holds.
+"""The query's records, built from its typed context with ``audit.records``.
 
-The audit store accepts an allow-list of top-level keys (DESIGN.md); anything
-rule-specific (truncation, masks, errors, the resource's department for the
-"many departments" alert, subject tokens) goes into ``details``.
+``audit.records`` knows no policy engine and no gateway: this module turns the broker's
+``QueryContext`` and ``Decision`` into its ``query_event``, so a refusal, a start and
+every end of one query are built by one function from one context (never from a
+re-spread list of arguments that could disagree). Rule-specific extras go into
+``details``: the resource's department (the "many departments" alert), the client's own
+request id, the columns requested and delivered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from audit.event_types import EventType, Outcome
+from audit.records import Actor, AuditEvent, DecisionRecord, FieldRecord, query_event
+from audit.records import Delivery as Sent
+from gateway.enforcement.query.context import QueryContext
 from policies.decision import Decision, UserContext
 
 
 def actor(user: UserContext) -> dict[str, Any]:
-    return {"sub": user.subject, "dept": user.department, "roles": list(user.roles)}
+    """The ``actor`` of a hand-built event (the routes that do not build theirs with
+    ``audit.records`` yet)."""
+    return Actor.of(user).wire()
 
 
-def row_filter_text(row_filter: dict[str, Any] | None) -> str | None:
+def row_filter_text(row_filter: Mapping[str, Any] | None) -> str | None:
     """A readable, stable form: ``region_code starts with 430121|430122``."""
     if not row_filter:
         return None
@@ -25,52 +35,46 @@ def row_filter_text(row_filter: dict[str, Any] | None) -> str | None:
     return f"{row_filter.get('field')} starts with {shown}"
 
 
-def query_event(
+def decision_record(decision: Decision) -> DecisionRecord:
+    """The part of a decision the trail keeps (``requires_approval`` only if it did)."""
+    return DecisionRecord(
+        allow=decision.allow,
+        reasons=tuple(decision.reasons),
+        decision_id=decision.decision_id,
+        policy_version=decision.policy_version,
+        fields={n: FieldRecord(fa.action, fa.method) for n, fa in decision.fields.items()},
+        row_filter=row_filter_text(decision.row_filter),
+        approval_fields=tuple(decision.approval_fields) if decision.requires_approval else None,
+    )
+
+
+def query_record(
+    ctx: QueryContext,
+    type_: EventType,
+    outcome: Outcome,
     *,
-    type_: str,
-    user: UserContext,
-    dataset_id: str,
-    department: str,
-    level: str | None = None,
-    source_id: str | None = None,
-    purpose: str | None,
-    case_ref: str | None,
-    decision: Decision | None,
-    client: str | None,
-    request_id: str,
-    outcome: str,
-    details: dict[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": type_,
-        "actor": actor(user),
-        "resource": f"dataset:{dataset_id}",
-        "purpose": purpose,
-        "case_ref": case_ref,
-        "client": client,
-        "request_id": request_id,
-        "outcome": outcome,
-        "details": {
-            "resource_dept": department,
-            "level": level,
-            "source_id": source_id,
-            **(details or {}),
-        },
-    }
-    if decision is not None:
-        event["decision"] = {
-            "allow": decision.allow,
-            "reasons": list(decision.reasons),
-            "decision_id": decision.decision_id,
-        }
-        event["policy_version"] = decision.policy_version
-        event["fields"] = {
-            name: {"action": fa.action, "method": fa.method}
-            for name, fa in decision.fields.items()
-        }
-        event["row_filter"] = row_filter_text(decision.row_filter)
-        if decision.requires_approval:
-            event["details"]["requires_approval"] = list(decision.approval_fields)
-    event.update(extra)
-    return event
+    decision: Decision | None = None,
+    sent: Sent | None = None,
+    details: Mapping[str, object] | None = None,
+) -> AuditEvent:
+    """One record of the query ``ctx``: its denial, its start or one of its ends."""
+    extra = dict(details or {})
+    if ctx.origin.client_request_id is not None:  # the client's own id, beside ours
+        extra["client_request_id"] = ctx.origin.client_request_id
+    entry = ctx.entry
+    return query_event(
+        type_=type_,
+        actor=Actor.of(ctx.user),
+        dataset_id=entry.id,
+        department=entry.department,
+        level=entry.level,
+        source_id=entry.source_id,
+        purpose=ctx.body.purpose,
+        case_ref=ctx.body.case_ref,
+        decision=decision_record(decision) if decision is not None else None,
+        client=ctx.origin.client,
+        request_id=ctx.origin.request_id,
+        outcome=outcome,
+        delivery=sent if sent is not None else Sent(),
+        details=extra,
+    )

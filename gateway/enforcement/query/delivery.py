@@ -7,6 +7,11 @@ shutting down). What the record says was sent is what the transport took — the
 so the rows, the bytes and their SHA-256 are those that left, and the daily quota is
 charged for them (the rest of the reservation is released by the end).
 
+``Started`` is the one end recorder: a query and a comparison differ in what their
+events say (``_event``, ``_sent``) and in what else ends with them (a source slot, a
+comparison's unread sides), never in when an end is written, how durably, or what is
+given back after it. ``Delivery`` is the one adapter the HTTP response drives.
+
 ``InFlight`` holds every start without an end; on shutdown the broker records each as
 ``aborted`` with what it had sent, so no ``*.started`` is left dangling by a restart.
 """
@@ -15,16 +20,30 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar, Literal, Protocol
 
 import structlog
+
+from audit.event_types import EventType, Outcome
+from audit.records import AuditEvent
+from audit.records import Delivery as Sent
+from audit.sink import AuditSink
+from catalog.errors import SluiceError, audited
+from gateway.core.seams import UsageLimiter
 
 log = structlog.get_logger("sluice.delivery")
 
 Chunk = tuple[bytes, int]  # encoded bytes and the result rows they complete
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
 
 
 @dataclass
@@ -33,7 +52,7 @@ class Ledger:
 
     rows: int = 0
     size: int = 0  # bytes
-    digest: Any = field(default_factory=hashlib.sha256)
+    digest: _Digest = field(default_factory=hashlib.sha256)
 
     def take(self, data: bytes, rows: int) -> None:
         self.digest.update(data)
@@ -94,12 +113,150 @@ class InFlight:
         return len(pending)
 
 
-class Delivery(ABC):
+@dataclass(frozen=True, slots=True)
+class Books:
+    """Where a start's end is written and charged: the trail, the quota, and the list of
+    starts still owed an end. Taken by each start from its broker when it is made, so
+    its reservation goes back to the limiter it was taken from."""
+
+    audit: AuditSink
+    limiter: UsageLimiter
+    in_flight: InFlight
+
+
+def ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+class Started(ABC):
+    """One start on record, owed exactly one end: ``complete``, ``fail`` or ``abort``.
+
+    ``failed`` and ``aborted`` are appended durably (the caller waits); ``completed`` is
+    queued (its start is already on record: a lost completion reads as "incomplete").
+    After the end: off the in-flight list, ``_release`` (what else this start holds),
+    and the part of the reservation that was not sent goes back to the quota."""
+
+    kind: ClassVar[Literal["query", "comparison"]]
+
+    def __init__(
+        self, *, books: Books, subject: str, request_id: str, reserved: int,
+        started_at: float | None = None,
+    ) -> None:  # fmt: skip
+        self.books = books
+        self.subject = subject
+        self.request_id = request_id
+        self.reserved = reserved  # rows reserved on the daily quota
+        self.ledger = Ledger()  # what the transport took
+        self.end = Once()
+        # when the request began (its ``duration_ms`` counts the preparation too)
+        self.started_at = time.perf_counter() if started_at is None else started_at
+
+    # -- what a kind says about itself --
+
+    @abstractmethod
+    def _event(
+        self, type_: EventType, outcome: Outcome, *, sent: Sent, details: Mapping[str, object]
+    ) -> AuditEvent:
+        """This start's record of ``type_``."""
+
+    @abstractmethod
+    def _sent(self) -> dict[str, object]:
+        """What left, beside ``rows`` and ``result_sha256`` (the ``details`` of an end)."""
+
+    @abstractmethod
+    def _before_end(self, why: str | BaseException) -> None:
+        """Record the ends of what this start contains (a comparison's open sides)."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Give back what this start holds besides its reservation (a source slot)."""
+
+    @abstractmethod
+    def _counted(self, audit_s: float) -> None:
+        """A completion was queued, taking ``audit_s`` on the request path."""
+
+    # -- the one end --
+
+    def on_record(self) -> None:
+        """The start is submitted: from now on a shutdown records this one as aborted."""
+        self.books.in_flight.add(self, self.abort)
+
+    def complete(self) -> None:
+        """Everything was sent."""
+        self.completed(rows=self.ledger.rows, result_sha256=self.ledger.sha256(),
+                       details=self._sent())  # fmt: skip
+
+    def completed(
+        self, *, rows: int, result_sha256: str | None, details: Mapping[str, object]
+    ) -> None:
+        if not self.end.claim():
+            return
+        sent = Sent(rows=rows, result_sha256=result_sha256, duration_ms=ms_since(self.started_at))
+        event = self._event(EventType(f"{self.kind}.completed"), Outcome.OK,
+                            sent=sent, details=details)  # fmt: skip
+        t = time.perf_counter()
+        try:
+            self.books.audit.append_nowait(event)
+        finally:
+            self._settle()
+        self._counted(time.perf_counter() - t)
+
+    def fail(self, exc: BaseException) -> None:
+        """Stopped by an error (a cancellation or interpreter exit is an abort)."""
+        if not isinstance(exc, Exception):
+            self.abort("cancelled")
+            return
+        if not self.end.claim():
+            return
+        error = exc.to_dict() if isinstance(exc, SluiceError) else {"code": "internal"}
+        log.warning(f"{self.kind}_failed", request_id=self.request_id, error=error.get("code"))
+        try:
+            self._before_end(exc)
+            self.books.audit.append(self._end_event("failed", Outcome.ERROR,
+                                                    {"error": error}))  # fmt: skip
+            audited(exc)  # on record: gateway.web.refusals must not record it again
+        finally:
+            self._settle()
+
+    def abort(self, reason: str) -> None:
+        """Stopped before the end by the client (gone, stalled), a cancellation or the
+        server's shutdown: on record with what had been sent, durably."""
+        if not self.end.claim():
+            return
+        log.info(f"{self.kind}_aborted", request_id=self.request_id, reason=reason,
+                 rows=self.ledger.rows)  # fmt: skip
+        try:
+            self._before_end(reason)
+            self.books.audit.append(self._end_event("aborted", Outcome.ABORTED,
+                                                    {"reason": reason}))  # fmt: skip
+        finally:
+            self._settle()
+
+    def _end_event(self, end: str, outcome: Outcome, why: dict[str, object]) -> AuditEvent:
+        sent = Sent(rows=self.ledger.rows, result_sha256=self.ledger.sha256(),
+                    duration_ms=ms_since(self.started_at))  # fmt: skip
+        return self._event(EventType(f"{self.kind}.{end}"), outcome, sent=sent,
+                           details={**why, **self._sent()})  # fmt: skip
+
+    def _settle(self) -> None:
+        self.books.in_flight.discard(self)
+        self._release()
+        unsent = self.reserved - self.ledger.rows
+        if unsent > 0:
+            try:
+                self.books.limiter.release_rows(self.subject, unsent)
+            except Exception:  # the record is written; an unreleased rest only over-charges
+                log.warning("quota_release_failed", request_id=self.request_id, rows=unsent)
+
+
+class Delivery:
     """One result: produced lazily by ``chunks``, taken chunk by chunk (``sent``), and
     ended once by ``complete``, ``abort`` or ``fail``; ``close`` stops the producer
     (releasing the source connection) and is safe to call at any point."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: Started, produce: Callable[[], Generator[Chunk, None, None]]) -> None:
+        self.start = start
+        self._produce = produce
         self._producer: Generator[Chunk, None, None] | None = None
 
     def chunks(self) -> Iterator[Chunk]:
@@ -107,30 +264,18 @@ class Delivery(ABC):
             self._producer = self._produce()
         return self._producer
 
-    @property
-    @abstractmethod
-    def ledger(self) -> Ledger:
-        """Where ``sent`` writes."""
-
     def sent(self, data: bytes, rows: int) -> None:
         """The transport took ``data`` (completing ``rows`` rows)."""
-        self.ledger.take(data, rows)
+        self.start.ledger.take(data, rows)
 
-    @abstractmethod
-    def _produce(self) -> Generator[Chunk, None, None]:
-        """Read, mask and encode; nothing before the start is durable."""
-
-    @abstractmethod
     def complete(self) -> None:
-        """Everything was sent."""
+        self.start.complete()
 
-    @abstractmethod
     def abort(self, reason: str) -> None:
-        """Stopped by the client or the server before the end (``reason`` says which)."""
+        self.start.abort(reason)
 
-    @abstractmethod
     def fail(self, exc: BaseException) -> None:
-        """Stopped by an error."""
+        self.start.fail(exc)
 
     def close(self) -> None:
         producer, self._producer = self._producer, None

@@ -1,7 +1,10 @@
 """A caller's effective access to an entry, per field, without reading any row.
 
-Asks the same policy as a query would (all fields, the given or first allowed purpose),
-so the catalog page and the query can never disagree.
+The preview *is* a query that is never run: ``preview_body`` is the query it stands
+for (every field, the given purpose or the entry's first, the given case reference or a
+placeholder — a query always carries one), and its decision input comes from the same
+builder as the broker's (``authorize.decision_input``: grants, quota left today and the
+per-level row caps included), so the catalog page and the query can never disagree.
 """
 
 from __future__ import annotations
@@ -9,14 +12,46 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from catalog.errors import SluiceError
+from catalog.errors import BadRequest, SluiceError
 from catalog.models import Dataset
 from gateway.core.services import Services
-from gateway.enforcement.grants import active_grants
-from policies.decision import UserContext
-from policies.inputs import build_input, dataset_input, request_input
+from gateway.enforcement.grants import approved_grant_rows
+from gateway.enforcement.query.authorize import decision_input
+from gateway.enforcement.query.schemas import QueryBody
+from policies.decision import DecisionInput, UserContext
+from policies.inputs import dataset_input
+
+# what the preview asks about when the caller names no case (policy requires one)
+PREVIEW_CASE = "preview"
+
+
+def preview_body(dataset: Dataset, *, purpose: str | None, case_ref: str | None) -> QueryBody:
+    """The query a catalog page previews: all fields, under this purpose and case."""
+    try:
+        return QueryBody(
+            purpose=purpose or next(iter(dataset.allowed_purposes or []), ""),
+            case_ref=case_ref or PREVIEW_CASE,
+        )
+    except ValidationError:  # the same bounds as a query's body: never a 500
+        raise BadRequest("purpose or case reference not accepted") from None
+
+
+def preview_input(
+    *, services: Services, session: Session, user: UserContext, dataset: Dataset, body: QueryBody
+) -> DecisionInput:
+    """The decision input of ``body`` on ``dataset``, as the broker would build it."""
+    now = datetime.now(UTC)
+    grant_rows = approved_grant_rows(conn=session.connection(), subject=user.subject,
+                                     dataset_id=dataset.id, purpose=body.purpose,
+                                     case_ref=body.case_ref)  # fmt: skip
+    return decision_input(
+        user=user, entry=dataset_input(dataset), body=body, grant_rows=grant_rows, now=now,
+        rows_remaining_today=int(services.limiter.remaining_rows(user.subject)),
+        max_rows_by_level=services.settings.max_rows_by_level or {},
+    )  # fmt: skip
 
 
 def effective_access(
@@ -33,24 +68,16 @@ def effective_access(
     )
     if not may_query:
         return {"may_query": False, "reasons": ["your role may not query this department's data"]}
-    purpose = purpose or next(iter(dataset.allowed_purposes or []), "")
-    now = datetime.now(UTC)
-    decision_input = build_input(
-        user=user,
-        dataset=dataset_input(dataset),
-        request=request_input(purpose=purpose, case_ref=case_ref or "preview"),
-        grants=active_grants(conn=session.connection(), subject=user.subject,
-                             dataset_id=dataset.id, now=now, purpose=purpose,
-                             case_ref=case_ref),
-        now=now,
-    )
+    body = preview_body(dataset, purpose=purpose, case_ref=case_ref)
+    asked = preview_input(services=services, session=session, user=user, dataset=dataset,
+                          body=body)  # fmt: skip
     try:
-        decision = services.pdp.decide(decision_input)
+        decision = services.pdp.decide(asked)
     except SluiceError as exc:
         return {"may_query": False, "reasons": [exc.message]}
     return {
         "may_query": decision.allow,
-        "purpose": purpose,
+        "purpose": body.purpose,
         "reasons": list(decision.reasons),
         "fields": {n: {"action": f.action, "method": f.method} for n, f in decision.fields.items()},
         "row_filter": decision.row_filter,

@@ -15,7 +15,6 @@ from adapters.plan import INT64_MAX, INT64_MIN
 from catalog.errors import BadRequest
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.schemas import QueryBody
-from policies.inputs import request_input
 
 
 def _coerce_scalar(value: Any, field_type: str, field: str) -> Any:
@@ -88,6 +87,18 @@ def _coerce(clause_value: Any, op: str, field_type: str, field: str, masked: boo
     return _coerce_scalar(clause_value, field_type, field)
 
 
+def refuse_aggregates(body: QueryBody) -> None:
+    """``group_by`` is part of the request schema but no aggregate is computed yet
+    (issue 16): refused with a 400 rather than accepted and silently ignored, which
+    would hand back rows the analyst believes are groups."""
+    if body.group_by:
+        raise BadRequest(
+            "group_by is not supported yet: aggregates are not computed by the gateway; "
+            "ask for the rows without group_by",
+            field="group_by",
+        )
+
+
 def check_names(body: QueryBody, dataset: Entry) -> None:
     """Every field named anywhere in the query must exist in the entry."""
     known = {f.name for f in dataset.fields}
@@ -100,19 +111,6 @@ def check_names(body: QueryBody, dataset: Entry) -> None:
         )
     if len(set(body.fields)) != len(body.fields):
         raise BadRequest("a field is named twice in 'fields'")
-
-
-def policy_request(body: QueryBody) -> dict[str, Any]:
-    """The request as the policy sees it: shapes, never raw filter values."""
-    return request_input(
-        purpose=body.purpose or "",
-        case_ref=body.case_ref or "",
-        fields=body.fields,
-        filters=[{"field": w.field, "op": w.op, "value": w.value} for w in body.where],
-        order_by=[o.field for o in body.orders()],
-        group_by=body.group_by,
-        unmask=body.unmask,
-    )
 
 
 def build_filters(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from gateway.enforcement.comparison.schemas import ComparisonBody
+from gateway.enforcement.query.context import Origin
 from gateway.enforcement.query.formats import FORMATS, choose_format
 from gateway.web.current_user import current_user
 from gateway.web.routes.streaming import new_request_ids, respond
@@ -36,11 +37,10 @@ def compare(
     fmt = choose_format(format, request.headers.get("accept"))
     request_id, client_request_id = new_request_ids(request)
     comparer = request.app.state.comparer
-    prepared = comparer.prepare(
-        user=user, body=body, fmt=fmt, bom=bom,
-        client=request.client.host if request.client else None, request_id=request_id,
-        client_request_id=client_request_id,
-    )  # fmt: skip
-    headers = {"X-Sluice-Comparison-Id": prepared.comparison_id, "X-Request-Id": request_id}
+    origin = Origin(request_id=request_id, client=request.client.host if request.client else None,
+                    client_request_id=client_request_id)  # fmt: skip
+    started = comparer.prepare(user=user, body=body, origin=origin)
+    headers = {"X-Sluice-Comparison-Id": started.comparison_id, "X-Request-Id": request_id}
     stall = request.app.state.services.settings.stream_stall_timeout_s
-    return respond(comparer.run(prepared), FORMATS[fmt], headers, stall_timeout_s=stall)
+    return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
+                   stall_timeout_s=stall)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.formats import FORMATS, choose_format
 from gateway.enforcement.query.schemas import QueryBody
 from gateway.web.current_user import current_user
@@ -33,15 +34,16 @@ def query_dataset(
     fmt = choose_format(format, request.headers.get("accept"))
     request_id, client_request_id = new_request_ids(request)
     broker = request.app.state.broker
-    prepared = broker.prepare(
-        user=user, dataset_id=dataset_id, body=body, fmt=fmt, bom=bom,
-        client=request.client.host if request.client else None, request_id=request_id,
-        client_request_id=client_request_id,
-    )  # fmt: skip
+    origin = Origin(request_id=request_id, client=request.client.host if request.client else None,
+                    client_request_id=client_request_id)  # fmt: skip
+    started = broker.prepare(
+        QueryRequest(user=user, dataset_id=dataset_id, body=body, origin=origin)
+    )
     headers = {
-        "X-Sluice-Decision-Id": prepared.decision.decision_id,
-        "X-Sluice-Policy-Version": prepared.decision.policy_version,
+        "X-Sluice-Decision-Id": started.decision.decision_id,
+        "X-Sluice-Policy-Version": started.decision.policy_version,
         "X-Request-Id": request_id,
     }
     stall = request.app.state.services.settings.stream_stall_timeout_s
-    return respond(broker.run(prepared), FORMATS[fmt], headers, stall_timeout_s=stall)
+    return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
+                   stall_timeout_s=stall)  # fmt: skip

@@ -1,0 +1,202 @@
+"""From an allowed decision to a frozen plan: what to read, how to mask it, how much.
+
+Pure: no I/O, no clock, nothing recorded. Whatever differs between an ordinary query and
+a comparison side (``SideOverrides``: the key always as its hash token, read whole up to
+a ceiling, the subject tokens carried along) is decided *here*, before the start is on
+record, so ``query.started`` says what actually runs. The plan is frozen: nothing after
+this step can change what the record says.
+
+Defence in depth behind the policy: the source only ever filters or sorts on fields the
+decision releases in clear; masked fields only by equality on their hash token, applied
+after masking (``post_filters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from adapters.base import Column, Filter, QueryPlan, RowFilter
+from catalog.errors import Forbidden, RateLimited
+from gateway.enforcement.query.authorize import action, method, released
+from gateway.enforcement.query.context import QueryContext
+from gateway.enforcement.query.validate import build_filters, build_order
+from policies.decision import Decision
+
+# each batch exists as rows, Arrow, masked Arrow and bytes at once: 32k rows keep a
+# 1,000,000-row stream's peak memory bounded at little throughput cost
+STREAM_BATCH_ROWS = 32_768
+QUOTA_USED_UP = "daily row quota used up; it resets at midnight UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class SideOverrides:
+    """How a comparison side differs from the query it otherwise is."""
+
+    label: str  # "left" or "right"
+    key: str  # matched as its hash token under the case key, whatever policy released
+    max_rows: int  # read whole up to this; more is refused by the comparison, never cut
+
+
+@dataclass(frozen=True, slots=True)
+class OutputColumn:
+    """One column of the result and how policy released it (the result's header)."""
+
+    name: str
+    action: str
+    method: str | None
+
+    def header(self) -> dict[str, str | None]:
+        return {"name": self.name, "action": self.action, "method": self.method}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPlan:
+    """Everything the run needs, fixed before the start is recorded."""
+
+    source: QueryPlan  # what the adapter is asked for
+    masks: Mapping[str, str]  # column -> mask method, for every masked column read
+    hash_key: bytes | None  # the case key, when a ``hash`` mask or token filter needs it
+    post_filters: tuple[Filter, ...]  # token equality on masked fields, after masking
+    limit: int  # most rows the result may hold
+    skip: int  # rows to drop after the token filters (the offset, when there are any)
+    columns: tuple[OutputColumn, ...]  # the result's columns, as released
+    requested: tuple[str, ...]  # what the analyst asked for
+    output: tuple[str, ...] | None = None  # columns to send when more were read
+    subject_column: str | None = None
+
+    @property
+    def delivered(self) -> tuple[str, ...]:
+        """The columns the result carries: the requested ones policy did not deny."""
+        return tuple(c.name for c in self.columns)
+
+    def within(self, rows: int) -> ExecutionPlan:
+        """The same plan cut to ``rows`` (what the quota reservation granted)."""
+        if rows >= self.limit:
+            return self
+        source = self.source
+        if source.limit is not None:  # one row more than allowed tells us it was cut
+            source = replace(source, limit=rows + 1)
+        return replace(self, limit=rows, source=source)
+
+
+def plan_query(
+    ctx: QueryContext,
+    decision: Decision,
+    *,
+    rows_left: int,
+    case_key: Callable[[str], bytes],
+    side: SideOverrides | None = None,
+) -> ExecutionPlan:
+    """The plan of an allowed query; ``Forbidden`` for a filter or order the decision
+    does not release, ``RateLimited`` when no row is left today."""
+    body = ctx.body
+    allowed = released(decision, ctx.requested)
+    masked_anywhere = {n for n, fa in decision.fields.items() if fa.action == "mask"}
+    pushed, post = build_filters(body, ctx.entry, masked_anywhere)
+    _check_filters(decision, pushed, post, [o.field for o in body.orders()])
+    limit = min(body.limit or decision.max_rows, decision.max_rows, max(rows_left, 0))
+    if limit <= 0:
+        raise RateLimited(QUOTA_USED_UP)
+    # a token filter on a masked field the caller did not ask to see: read and mask it
+    # too, filter, then drop it before encoding
+    extra = list(dict.fromkeys(f.field for f in post if f.field not in allowed))
+    masks = {n: _method_of(decision, n) for n in [*allowed, *extra]
+             if action(decision, n) == "mask"}  # fmt: skip
+    columns = tuple(OutputColumn(n, action(decision, n), method(decision, n)) for n in allowed)
+    source = _source_plan(ctx, decision, [*allowed, *extra], pushed,
+                          limit=limit, post=bool(post))  # fmt: skip
+    if side is not None:
+        masks, columns = _key_as_token(side, allowed, masks, columns)
+        limit, source = _read_whole(side, source)
+    needs_key = "hash" in masks.values() or bool(post)
+    return ExecutionPlan(
+        source=source,
+        masks=MappingProxyType(masks),
+        hash_key=case_key(body.case_ref) if needs_key else None,
+        post_filters=tuple(post),
+        limit=limit,
+        skip=body.offset if post else 0,
+        columns=columns,
+        requested=ctx.requested,
+        output=tuple(allowed) if extra else None,
+        subject_column=_subject_column(ctx) if side is not None else None,
+    )
+
+
+def _method_of(decision: Decision, name: str) -> str:
+    """A masked field's method (``redact`` when the policy names none)."""
+    return method(decision, name) or "redact"
+
+
+def _key_as_token(
+    side: SideOverrides, allowed: list[str], masks: dict[str, str],
+    columns: tuple[OutputColumn, ...],
+) -> tuple[dict[str, str], tuple[OutputColumn, ...]]:  # fmt: skip
+    """A comparison side matches on tokens only, whatever policy released: the raw key
+    never leaves."""
+    if side.key not in allowed:  # policy refuses a named hidden field; belt and braces
+        raise Forbidden(f"the {side.label} key {side.key!r} is not released to you")
+    hashed = OutputColumn(side.key, "mask", "hash")
+    return ({**masks, side.key: "hash"},
+            tuple(hashed if c.name == side.key else c for c in columns))  # fmt: skip
+
+
+def _read_whole(side: SideOverrides, source: QueryPlan) -> tuple[int, QueryPlan]:
+    """A side is read up to the comparison's ceiling, from its first row."""
+    if source.limit is None:  # token filters: cut after masking, at the limit
+        return side.max_rows, source
+    # one more row than the ceiling tells us it was cut
+    return side.max_rows, replace(source, limit=side.max_rows + 1, offset=0)
+
+
+def _source_plan(
+    ctx: QueryContext, decision: Decision, read: list[str], pushed: list[Filter], *,
+    limit: int, post: bool,
+) -> QueryPlan:  # fmt: skip
+    """What the adapter is asked for. With token filters (``post``) the source cannot
+    count or skip the rows that will be sent: they are cut after masking instead."""
+    entry, body = ctx.entry, ctx.body
+    types = {f.name: f.type for f in entry.fields}
+    return QueryPlan(
+        object_name=entry.object_name,
+        columns=tuple(Column(n, types[n]) for n in read),
+        known_columns=tuple(Column(f.name, f.type) for f in entry.fields),
+        filters=tuple(pushed),
+        row_filter=_row_filter(decision),
+        order_by=tuple(build_order(body)),
+        limit=None if post else limit + 1,  # one row more tells us it was cut
+        offset=0 if post else body.offset,
+        batch_size=STREAM_BATCH_ROWS,
+    )
+
+
+def _check_filters(
+    decision: Decision, pushed: list[Filter], post: list[Filter], order: list[str]
+) -> None:
+    for flt in post:
+        if method(decision, flt.field) != "hash" or flt.op != "=":
+            raise Forbidden(
+                f"filter on masked field {flt.field!r}: only equality on its hash token"
+            )
+    for name in [f.field for f in pushed] + order:
+        if action(decision, name) != "allow":
+            raise Forbidden(f"filtering or sorting on {name!r} is refused")
+
+
+def _subject_column(ctx: QueryContext) -> str | None:
+    """A comparison side's field naming people, whose subject tokens ride along until
+    the matches are known: its key if an ID number, else the first ID-number field it
+    reads (the key comes first in what a side requests); None: it names no one."""
+    ids = {f.name for f in ctx.entry.fields if f.pi_category == "id_number"}
+    return next((name for name in ctx.requested if name in ids), None)
+
+
+def _row_filter(decision: Decision) -> RowFilter | None:
+    if not decision.row_filter:
+        return None
+    return RowFilter(
+        field=decision.row_filter["field"],
+        prefixes=tuple(decision.row_filter.get("prefixes") or ()),
+    )

@@ -1,0 +1,160 @@
+"""One started query: its frozen context, decision and plan, and what happens to it
+from the start on record to its one end.
+
+The only mutable parts are those a run produces: the progress of the read, the ledger
+of what the transport took (``Started``) and the source slot it gives back. The
+format of the answer is the response's business: it is handed to ``produce``, never
+kept here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator, Mapping
+
+import pyarrow as pa
+
+from audit.event_types import EventType, Outcome
+from audit.records import AuditEvent
+from audit.records import Delivery as Sent
+from audit.sink import AppendInFlight
+from gateway.enforcement.query.audit_events import query_record
+from gateway.enforcement.query.context import QueryContext
+from gateway.enforcement.query.delivery import Books, Chunk, Started
+from gateway.enforcement.query.execute import (
+    BrokerMetrics,
+    Progress,
+    Reader,
+    empty_schema,
+    encode,
+)
+from gateway.enforcement.query.formats import make_encoder
+from gateway.enforcement.query.plan import ExecutionPlan
+from gateway.enforcement.query.slots import Slot
+from policies.decision import Decision
+
+
+class QueryRun(Started):
+    """A query that policy has allowed, its rows reserved and a source slot taken;
+    ``record_start`` puts it on record (nothing is sent before that is durable)."""
+
+    kind = "query"
+
+    def __init__(
+        self,
+        *,
+        books: Books,
+        ctx: QueryContext,
+        decision: Decision,
+        plan: ExecutionPlan,
+        reserved: int,
+        slot: Slot,
+        reader: Reader,
+        metrics: BrokerMetrics,
+        started_at: float,
+    ) -> None:
+        super().__init__(books=books, subject=ctx.user.subject,
+                         request_id=ctx.origin.request_id, reserved=reserved,
+                         started_at=started_at)  # fmt: skip
+        self.ctx = ctx
+        self.decision = decision
+        self.plan = plan
+        self.slot = slot
+        self.progress = Progress()
+        self._reader = reader
+        self._metrics = metrics
+        self._started: AppendInFlight | None = None
+
+    @property
+    def columns(self) -> list[dict[str, str | None]]:
+        """The result's columns as policy released them (the result's header)."""
+        return [c.header() for c in self.plan.columns]
+
+    def record_start(self) -> None:
+        """Submit ``query.started`` (fail closed: ``produce`` and ``collect`` wait for it
+        to be durable before anything leaves). It names what will run: the columns
+        requested and delivered, the masks and the row limit of the frozen plan."""
+        plan = self.plan
+        what = {"masks": dict(plan.masks), "rows_limit": plan.limit}
+        event = self._event(EventType.QUERY_STARTED, Outcome.STARTED, sent=Sent(), details=what)
+        t = time.perf_counter()
+        self._started = self.books.audit.submit(event)
+        self._metrics.audit_s += time.perf_counter() - t
+        self.on_record()
+
+    def produce(self, fmt: str, bom: bool) -> Generator[Chunk, None, None]:
+        """The result, encoded; no chunk is handed on before the start is durable, though
+        rows may be read and encoded while its commit is under way."""
+        header: dict[str, object] = {"columns": self.columns,
+                                     "decision_id": self.decision.decision_id,
+                                     "policy_version": self.decision.policy_version}  # fmt: skip
+        try:
+            chunks = encode(self._batches(), encoder=make_encoder(fmt, bom=bom), header=header,
+                            progress=self.progress, empty=empty_schema(self.plan))  # fmt: skip
+            for chunk in chunks:
+                self._wait_started()  # fail closed: no record of the start, no data
+                yield chunk
+            self._wait_started()
+        except Exception as exc:
+            self.fail(exc)
+            raise
+
+    def collect(self, details: Mapping[str, object]) -> tuple[pa.Table, bool]:
+        """All rows, masked, as one table that is *not* sent: a comparison's side.
+        Audited like a query (``details`` says what for); the rows are charged by
+        whoever delivers what is derived from them. Returns the table and whether it
+        was cut at the plan's limit."""
+        try:
+            batches = list(self._batches())
+            self._wait_started()
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        self.completed(rows=self.progress.rows, result_sha256=None,
+                       details={**self._sent(), **details})  # fmt: skip
+        schema = batches[0].schema if batches else empty_schema(self.plan)
+        return pa.Table.from_batches(batches, schema=schema), self.progress.truncated
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._reader.batches(self.ctx.entry, self.plan, self.progress)
+        finally:  # the source connection is back in its pool: so is the slot
+            self.slot.release()
+
+    def _wait_started(self) -> None:
+        if self._started is None:  # never: ``prepare`` records before it returns a run
+            raise RuntimeError("query run before its start was submitted")
+        t = time.perf_counter()
+        self._started.wait()
+        self._metrics.audit_s += time.perf_counter() - t
+
+    # -- what its records say (``Started`` writes them) --
+
+    def _event(
+        self, type_: EventType, outcome: Outcome, *, sent: Sent, details: Mapping[str, object]
+    ) -> AuditEvent:
+        columns = {"columns_requested": list(self.plan.requested),
+                   "columns_delivered": list(self.plan.delivered)}  # fmt: skip
+        return query_record(self.ctx, type_, outcome, decision=self.decision, sent=sent,
+                            details={**columns, **details})  # fmt: skip
+
+    def _sent(self) -> dict[str, object]:
+        """What left, beside ``rows`` and ``result_sha256``: the tokens of the rows read,
+        masks, truncation, bytes and the quota reservation."""
+        return {
+            "truncated": self.progress.truncated,
+            "masks": dict(self.plan.masks),
+            "bytes_sent": self.ledger.size,
+            "rows_reserved": self.reserved,
+            **self._reader.subjects.details(self.progress.tokens, self.ctx.user),
+        }
+
+    def _before_end(self, why: str | BaseException) -> None:
+        """A query contains nothing else that was started."""
+
+    def _release(self) -> None:
+        self.slot.release()
+
+    def _counted(self, audit_s: float) -> None:
+        self._metrics.audit_s += audit_s
+        self._metrics.queries += 1
