@@ -8,8 +8,10 @@ schema now makes a missing (or null) one ``""`` once, at the edge.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from policies.decision import Decision, DecisionInput, DecisionPoint
 from tests.gateway.demo_app import DemoGateway, demo_gateway
@@ -42,13 +44,22 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
 
 @pytest.fixture
 def recording(gw: DemoGateway) -> Iterator[RecordingPDP]:
-    original = gw.services.pdp
-    spy = RecordingPDP(original)
-    gw.services.pdp = spy
+    """The spy wherever the gateway asks policy: the services, and the broker (which
+    holds its collaborators as attributes read at each request)."""
+    app = gw.client.app
+    assert isinstance(app, FastAPI)
+    holders: list[Any] = [gw.services]
+    if hasattr(app.state.broker, "pdp"):
+        holders.append(app.state.broker)
+    originals = [holder.pdp for holder in holders]
+    spy = RecordingPDP(originals[0])
+    for holder in holders:
+        holder.pdp = spy
     try:
         yield spy
     finally:
-        gw.services.pdp = original
+        for holder, original in zip(holders, originals, strict=True):
+            holder.pdp = original
 
 
 @pytest.mark.parametrize(
