@@ -47,6 +47,7 @@ class Progress:
     rows: int = 0
     truncated: bool = False
     tokens: list[str] = field(default_factory=list)
+    counties: set[str] = field(default_factory=set)  # of the region field, for the alerts
 
 
 class Reader:
@@ -88,6 +89,7 @@ class Reader:
     ) -> pa.RecordBatch:
         """One raw batch as it may leave: tokens noted, masked, token-filtered, narrowed."""
         progress.tokens.extend(self.subjects.collect(raw, entry, len(progress.tokens)))
+        self.subjects.counties(raw, entry, progress.counties)
         if plan.subject_column is not None and plan.subject_column in raw.schema.names:
             raw = raw.append_column(
                 SUBJECT_COLUMN, self.subjects.column(raw.column(plan.subject_column))

@@ -146,7 +146,9 @@ class QueryRun(Started):
             "masks": dict(self.plan.masks),
             "bytes_sent": self.ledger.size,
             "rows_reserved": self.reserved,
-            **self._reader.subjects.details(self.progress.tokens, self.ctx.user),
+            **self._reader.subjects.details(
+                self.progress.tokens, self.ctx.user, self.progress.counties
+            ),
         }
 
     def _before_end(self, why: str | BaseException) -> None:
