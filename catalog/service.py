@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,6 +93,63 @@ def get_source(*, session: Session, source_id: str) -> Source:
 
 
 # --- writes ------------------------------------------------------------------------
+
+SealedSecret = tuple[bytes, str]
+"""A source's secret as the keyring sealed it: (ciphertext, data key id). Sealing is the
+caller's (the keyring is not the catalog's); the catalog stores it."""
+
+
+def require_new_source(*, session: Session, source_id: str, department: str) -> None:
+    """Checked before a registration tests the connection: a known department, a free id."""
+    if session.get(Department, department) is None:
+        raise BadRequest(f"unknown department {department!r}")
+    if session.get(Source, source_id) is not None:
+        raise Conflict(f"a source {source_id!r} already exists")
+
+
+def add_source(
+    *,
+    session: Session,
+    source_id: str,
+    department: str,
+    kind: str,
+    display_name: str,
+    settings: dict[str, Any],
+    redacted: str,
+    created_by: str,
+    sealed_secret: SealedSecret | None,
+) -> Source:
+    """A source whose connection the caller has tested; ``redacted`` is how it is shown."""
+    require_new_source(session=session, source_id=source_id, department=department)
+    ciphertext, key_id = sealed_secret if sealed_secret is not None else (None, None)
+    source = Source(
+        id=source_id, department=department, kind=kind, display_name=display_name,
+        settings=dict(settings), redacted=redacted, created_by=created_by,
+        secret_ciphertext=ciphertext, secret_key_id=key_id,
+    )  # fmt: skip
+    session.add(source)
+    return source
+
+
+def edit_source(
+    *,
+    session: Session,
+    source_id: str,
+    settings: dict[str, Any],
+    redacted: str,
+    display_name: str | None = None,
+    sealed_secret: SealedSecret | None = None,
+) -> Source:
+    """Store a source's tested settings and display form; the name and the secret only
+    when given."""
+    source = get_source(session=session, source_id=source_id)
+    source.redacted = redacted
+    source.settings = dict(settings)
+    if display_name is not None:
+        source.display_name = display_name
+    if sealed_secret is not None:
+        source.secret_ciphertext, source.secret_key_id = sealed_secret
+    return source
 
 
 def require_new_dataset_id(*, session: Session, dataset_id: str) -> None:

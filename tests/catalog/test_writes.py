@@ -120,3 +120,23 @@ def test_following_the_columns(session: Session) -> None:
     assert (ds.schema_version, ds.region_field, ds.level) == (2, None, "L3")
     unchanged = service.refresh_fields(session=session, dataset_id=ID, columns=now)
     assert not unchanged.changed and ds.schema_version == 2
+
+
+def test_source_rows(session: Session) -> None:
+    with pytest.raises(BadRequest, match="unknown department"):
+        service.require_new_source(session=session, source_id="x", department="tax")
+    with pytest.raises(Conflict):
+        service.require_new_source(session=session, source_id="fin-db", department="fin")
+    added = service.add_source(
+        session=session, source_id="fin-api", department="fin", kind="http_json",
+        display_name="API", settings={"url": "https://x"}, redacted="https://x",
+        created_by="sam", sealed_secret=(b"sealed", "k1"),
+    )  # fmt: skip
+    assert (added.secret_ciphertext, added.secret_key_id) == (b"sealed", "k1")
+    session.commit()
+    edited = service.edit_source(session=session, source_id="fin-api",
+                                 settings={"url": "https://y"}, redacted="https://y")  # fmt: skip
+    assert (edited.display_name, edited.settings, edited.secret_key_id) == (
+        "API", {"url": "https://y"}, "k1")  # fmt: skip
+    with pytest.raises(NotFound):
+        service.edit_source(session=session, source_id="nope", settings={}, redacted="")

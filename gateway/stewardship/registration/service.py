@@ -24,8 +24,8 @@ from adapters.base import ObjectInfo, SourceAdapter, SourceConfig
 from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
-from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
-from catalog.models import Department, Source
+from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
+from catalog.models import Source
 from catalog.suggestions import suggest
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import (
@@ -105,15 +105,14 @@ def _check_and_test(
         return scrub(registry.redact(config), [config.secret]), record
 
 
-def _store_secret(
-    *, session: Session, services: Services, source: Source, secret: str | None
-) -> None:
+def _seal(
+    *, session: Session, services: Services, source_id: str, secret: str | None
+) -> catalog.SealedSecret | None:
+    """The secret encrypted under the keyring (bound to the source id), for the catalog
+    to store; after the audit event, as the keyring may write a data key."""
     if secret is None:
-        source.secret_ciphertext, source.secret_key_id = None, None
-        return
-    source.secret_ciphertext, source.secret_key_id = services.keyring.encrypt(
-        secret, aad=secret_aad(source.id), session=session
-    )
+        return None
+    return services.keyring.encrypt(secret, aad=secret_aad(source_id), session=session)
 
 
 def register_source(
@@ -131,10 +130,7 @@ def register_source(
     """Register a source after a successful live connection test; nothing is added to
     the session unless every step succeeded."""
     require_steward(services=services, user=user, department=department, action="source:register")
-    if session.get(Department, department) is None:
-        raise BadRequest(f"unknown department {department!r}")
-    if session.get(Source, source_id) is not None:
-        raise Conflict(f"a source {source_id!r} already exists")
+    catalog.require_new_source(session=session, source_id=source_id, department=department)
     _refuse_secrets_in_settings(settings)
     plain = _plain(secret)
     config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
@@ -150,17 +146,13 @@ def register_source(
         department=department,
         details={"kind": kind, "redacted": redacted, "target": target},
     )
-    source = Source(
-        id=source_id,
-        department=department,
-        kind=kind,
-        display_name=display_name,
-        settings=dict(settings),
-        redacted=redacted,
+    source = catalog.add_source(
+        session=session, source_id=source_id, department=department, kind=kind,
+        display_name=display_name, settings=settings, redacted=redacted,
         created_by=user.subject,
-    )
-    _store_secret(session=session, services=services, source=source, secret=plain)
-    session.add(source)
+        sealed_secret=_seal(session=session, services=services, source_id=source_id,
+                            secret=plain),
+    )  # fmt: skip
     session.flush()
     return source
 
@@ -210,12 +202,12 @@ def update_source(
         department=source.department,
         details={"changed": changed, "redacted": redacted, "target": target},
     )
-    source.redacted = redacted
-    source.settings = new_settings
-    if display_name is not None:
-        source.display_name = display_name
-    if plain is not None:
-        _store_secret(session=session, services=services, source=source, secret=plain)
+    catalog.edit_source(
+        session=session, source_id=source_id, settings=new_settings, redacted=redacted,
+        display_name=display_name,
+        sealed_secret=_seal(session=session, services=services, source_id=source_id,
+                            secret=plain),
+    )  # fmt: skip
     session.flush()
     return source
 
