@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from adapters.base import Column, Filter, QueryPlan, RowFilter
-from catalog.errors import Forbidden, RateLimited
+from catalog.errors import BadRequest, Forbidden, RateLimited
 from gateway.enforcement.query.authorize import action, method, released
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.validate import build_filters, build_order
@@ -111,6 +111,14 @@ def plan_query(
         masks, columns = _key_as_token(side, allowed, masks, columns)
         limit, source = _read_whole(side, source)
     needs_key = "hash" in masks.values() or bool(post)
+    if needs_key and not body.case_ref:
+        # keyed masks (tokens, date shifts) are keyed per case: with no case there is
+        # no key, and one shared key would link every case-less query to every other
+        keyed = sorted(n for n, m in masks.items() if m == "hash")
+        raise BadRequest(
+            "a case reference (case_ref) is required: "
+            f"{', '.join(keyed) or 'the filtered fields'} are masked with per-case keys"
+        )
     return ExecutionPlan(
         source=source,
         masks=MappingProxyType(masks),
