@@ -11,8 +11,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from catalog.mask_specs import MaskSpecText
 from catalog.models import Dataset
-from catalog.vocabulary import FIELD_TYPES, Level, MaskMethod, PICategory
+from catalog.vocabulary import FIELD_TYPES, Level, PICategory
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -27,7 +28,7 @@ class FieldIn(BaseModel):
     level: Level = Level.L2
     pi_category: PICategory = PICategory.NONE
     description: str = ""
-    mask_override: MaskMethod | None = None
+    mask_override: MaskSpecText | None = None  # a mask spec (catalog.mask_specs)
 
     @field_validator("name")
     @classmethod
@@ -99,7 +100,7 @@ class FieldPatch(BaseModel):
     level: Level | None = None
     pi_category: PICategory | None = None
     description: str | None = None
-    mask_override: MaskMethod | None = None
+    mask_override: MaskSpecText | None = None  # validated on save (catalog.mask_specs)
 
 
 class DatasetPatch(BaseModel):

@@ -51,6 +51,17 @@ class MaskMethod(StrEnum):
     BIRTH_DATE_YEAR = "birth_date_year"
     HASH = "hash"
     REDACT = "redact"
+    # issue 16: amounts, dates, re-identifiable pseudonyms, steward-defined masks
+    # (parameters, where a method takes one, follow a colon: ``catalog.mask_specs``)
+    ROUND = "round"
+    BUCKET = "bucket"
+    DATE_MONTH = "date_month"
+    DATE_YEAR = "date_year"
+    DATE_SHIFT = "date_shift"
+    ID_NUMBER_FPE = "id_number_fpe"
+    KEEP_FIRST = "keep_first"
+    KEEP_LAST = "keep_last"
+    REPLACE = "replace"
 
 
 DEFAULT_MASK: dict[PICategory, MaskMethod] = {

@@ -4,6 +4,11 @@ Methods are looked up in one registry keyed by ``catalog.classification.MaskMeth
 an unknown method raises (a typo in a policy must fail the request, never let the
 column through unmasked).
 
+The masks of issue 16 (``amounts``, ``dates``, ``fpe``, ``steward``) are named by a mask
+spec (``catalog.mask_specs``: ``round:100``, ``keep_last:4`` …), parsed before any
+value is read; they always take their vectorised path (``fpe`` is per distinct value).
+``KEYED`` methods need the case key (``derive_case_key``): without it they raise.
+
 Arrays of at most ``small.SMALL_MAX`` values are masked in plain Python per value
 (``gateway.enforcement.masking.small``): the vectorised kernels' fixed cost per call dominates a
 20-row query. The small path gives the same values, nulls and type, and hands any value
@@ -17,7 +22,8 @@ from collections.abc import Callable, Mapping
 import pyarrow as pa
 
 from catalog.classification import MaskMethod
-from gateway.enforcement.masking import native, partial, small
+from catalog.mask_specs import MaskSpec, parse_mask_spec
+from gateway.enforcement.masking import amounts, dates, fpe, native, partial, small, steward
 from gateway.enforcement.masking.kernels import as_text
 from gateway.enforcement.masking.tokens import hash_array
 
@@ -30,6 +36,44 @@ TEXT_MASKS: dict[str, TextMask] = {
     MaskMethod.BANK_CARD_LAST4: partial.bank_card_last4,
     MaskMethod.ADDRESS_DISTRICT: partial.address_district,
 }
+
+
+KEYED: frozenset[str] = frozenset(
+    {MaskMethod.HASH, MaskMethod.DATE_SHIFT, MaskMethod.ID_NUMBER_FPE}
+)
+"""Methods keyed by the case (``hash`` tokens, date shifts, FF3-1 pseudonyms)."""
+_SPEC_MASKS = frozenset(
+    {
+        MaskMethod.ROUND, MaskMethod.BUCKET, MaskMethod.DATE_MONTH, MaskMethod.DATE_SHIFT,
+        MaskMethod.ID_NUMBER_FPE, MaskMethod.KEEP_FIRST, MaskMethod.KEEP_LAST,
+        MaskMethod.REPLACE,
+    }
+)  # fmt: skip
+
+
+def needs_case_key(method: str) -> bool:
+    """Whether ``method`` is keyed by the case: the broker then passes ``hash_key``.
+    An invalid spec raises (``ValueError``), as ``mask_array`` would."""
+    return parse_mask_spec(method).method in KEYED
+
+
+def _spec_mask(
+    arr: pa.Array | pa.ChunkedArray, spec: MaskSpec, hash_key: bytes | None
+) -> pa.Array:
+    method = spec.method
+    if method in KEYED and hash_key is None:
+        raise ValueError(f"the {method.value} mask needs a case key (derive_case_key)")
+    if method is MaskMethod.ROUND and spec.step is not None:
+        return amounts.round_to_step(arr, spec.step)
+    if method is MaskMethod.BUCKET:
+        return amounts.bucket(arr, spec.bounds)
+    if method is MaskMethod.DATE_MONTH:
+        return dates.date_month(arr)
+    if method is MaskMethod.DATE_SHIFT and hash_key is not None:
+        return dates.date_shift(arr, hash_key)
+    if method is MaskMethod.ID_NUMBER_FPE and hash_key is not None:
+        return fpe.encrypt_id_numbers(as_text(arr), hash_key)
+    return steward.steward_mask(as_text(arr), spec)
 
 
 def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -65,8 +109,15 @@ def mask_array(
 
     Output types: the partial masks and ``hash`` return strings (``large_string`` for
     ``large_string`` input); ``birth_date_year`` returns the year as a string, also for
-    date/timestamp input; ``redact`` returns nulls of the input's own type.
+    date/timestamp input; ``redact`` returns nulls of the input's own type. Of the
+    issue-16 masks, ``round`` keeps numbers numeric, ``date_shift`` keeps the date type,
+    the others return strings (each module's docstring says exactly).
     """
+    spec = parse_mask_spec(method)  # an unknown method raises before any value is read
+    if spec.method in _SPEC_MASKS:
+        return _spec_mask(arr, spec, hash_key)
+    if spec.method is MaskMethod.DATE_YEAR:
+        method = MaskMethod.BIRTH_DATE_YEAR  # the same mask under a name for any date
     if method == MaskMethod.REDACT:
         return pa.nulls(len(arr), _contiguous(arr).type)
     if method == MaskMethod.HASH and hash_key is None:
