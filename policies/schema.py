@@ -5,7 +5,9 @@ Why strict, and why against the input: the engine's strings are not reliable tex
 member is required and nothing else is allowed; booleans are booleans, ``max_rows`` an
 integer ≥ 0; every string must come from a closed set — a fixed code or mask method,
 or a value of *this* decision's input passed through (a field name of the entry, a
-region field, a jurisdiction prefix of the user, an allowed purpose). A string from
+region field, a jurisdiction prefix of the user, an allowed purpose, a field's own
+``mask_override`` when it is a valid mask spec: ``round:100`` is accepted for the
+field the steward set it on and nowhere else). A string from
 anywhere else, however it got there, makes the decision malformed. Duplicate keys are
 refused by the readers (node walk, ``loads_unique``). The messages name the member
 that is wrong, never the offending value (it may be request text).
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.classification import MaskMethod
+from catalog.mask_specs import PLAIN, is_mask_spec
 from policies.reasons import CODES, ORDER, Params, Reason
 
 MEMBERS = frozenset(
@@ -34,7 +36,8 @@ MEMBERS = frozenset(
     }
 )
 ACTIONS = frozenset({"allow", "mask", "deny"})
-MASK_METHODS = frozenset(m.value for m in MaskMethod)
+MASK_METHODS = PLAIN
+"""Mask methods a decision may name for any field: those without parameters."""
 
 
 class MalformedDecision(ValueError):
@@ -49,6 +52,7 @@ class Vocabulary:
     region_field: str | None
     jurisdiction: frozenset[str]
     purposes: frozenset[str]
+    overrides: frozenset[tuple[str, str]] = frozenset()  # (field, its valid mask spec)
 
     @classmethod
     def of(cls, dataset: Mapping[str, Any], jurisdiction: Iterable[str]) -> Vocabulary:
@@ -58,6 +62,11 @@ class Vocabulary:
             region_field=region if isinstance(region, str) else None,
             jurisdiction=frozenset(jurisdiction),
             purposes=frozenset(str(p) for p in dataset.get("allowed_purposes") or ()),
+            overrides=frozenset(
+                (str(f["name"]), f["mask_override"])
+                for f in dataset.get("fields") or ()
+                if is_mask_spec(f.get("mask_override"))
+            ),
         )
 
 
@@ -135,7 +144,9 @@ def _fields(value: Any, vocabulary: Vocabulary) -> dict[str, tuple[str, str | No
         if type(action) is not str or action not in ACTIONS:
             raise MalformedDecision("a field action is not allow, mask or deny")
         if action == "mask":
-            if type(method) is not str or method not in MASK_METHODS:
+            if type(method) is not str or not (
+                method in MASK_METHODS or (name, method) in vocabulary.overrides
+            ):
                 raise MalformedDecision("a masked field has no known mask method")
         elif method is not None:
             raise MalformedDecision("a field that is not masked has a mask method")

@@ -39,6 +39,14 @@ default_mask := {
 	"free_text": "redact",
 }
 
+# Masks chosen by the request's purpose, per PI category, in place of the category's
+# default. Under case_investigation ID numbers are FF3-1 pseudonyms keyed by the case
+# (id_number_fpe): they still join within the case and an approved re-identification
+# (issue 15) can reverse them, which a partial mask cannot. A steward's mask_override
+# still wins (the department's own instruction for its field). The level decides
+# whether a field is masked at all (rules 3-6); this table and the override, which mask.
+purpose_mask := {"case_investigation": {"id_number": "id_number_fpe"}}
+
 # ---------------------------------------------------------------- the parties
 
 user := input.user
@@ -121,8 +129,12 @@ sensitive(f) if is_string(object.get(f, "mask_override", null))
 
 # No object.get default here: regopy returns a builtin's string result wrapped in
 # quotes ("\"redact\""); a lookup in the literal table, or the literal, is read as is.
+# A mask_override may carry parameters ("round:100", "keep_last:4"): it is passed
+# through as the catalog stored it (validated on save, and again by policies/schema.py).
 mask_method(f) := f.mask_override if {
 	is_string(object.get(f, "mask_override", null))
+} else := purpose_mask[req.purpose][f.pi_category] if {
+	purpose_mask[req.purpose][f.pi_category]
 } else := default_mask[f.pi_category] if {
 	default_mask[f.pi_category]
 } else := "redact"

@@ -133,3 +133,61 @@ test_l4_dataset_reasons if {
 	d.reasons.approval_required_l4_dataset == {}
 	d.reasons.approval_required == {"fields": ["amount", "recipient_name", "region_code"]}
 }
+
+# ---------------------------------------------------------------- masks chosen (issue 16)
+
+fpe_dataset := object.union(base_dataset, {
+	"allowed_purposes": ["subsidy_audit", "case_investigation"],
+	"fields": array.concat(base_dataset.fields, [
+		{"name": "id_number", "level": "L3", "pi_category": "id_number", "mask_override": null},
+		{"name": "card", "level": "L3", "pi_category": "id_number", "mask_override": "keep_last:4"},
+	]),
+})
+
+test_case_investigation_gets_id_number_pseudonyms if {
+	req := object.union(base_request, {"purpose": "case_investigation"})
+	inp := object.union(base_input, {"dataset": fpe_dataset, "request": req})
+	d := decision.decision with input as inp
+	d.allow == true
+	d.fields.id_number == {"action": "mask", "method": "id_number_fpe"}
+	d.fields.recipient_name == {"action": "mask", "method": "name_surname"}
+}
+
+test_other_purposes_keep_the_category_mask if {
+	inp := object.union(base_input, {"dataset": fpe_dataset})
+	d := decision.decision with input as inp
+	d.fields.id_number == {"action": "mask", "method": "id_number_partial"}
+}
+
+test_steward_override_wins_over_the_purpose if {
+	req := object.union(base_request, {"purpose": "case_investigation"})
+	inp := object.union(base_input, {"dataset": fpe_dataset, "request": req})
+	d := decision.decision with input as inp
+	d.fields.card == {"action": "mask", "method": "keep_last:4"}
+}
+
+test_parametrised_override_at_clearance_is_the_method if {
+	fields := [
+		{"name": "amount", "level": "L2", "pi_category": "none", "mask_override": "round:100"},
+		{"name": "paid", "level": "L2", "pi_category": "none", "mask_override": "date_month"},
+		{"name": "region_code", "level": "L1", "pi_category": "none", "mask_override": null},
+	]
+	ds := object.union(base_dataset, {"level": "L2", "fields": fields})
+	user := object.union(base_user, {"clearance": "L2"})
+	inp := object.union(base_input, {"dataset": ds, "user": user})
+	d := decision.decision with input as inp
+	d.fields.amount == {"action": "mask", "method": "round:100"}
+	d.fields.paid == {"action": "mask", "method": "date_month"}
+	d.reasons.fields_masked == {"fields": ["amount", "paid"]}
+}
+
+test_override_below_clearance_is_released if {
+	fields := [
+		{"name": "amount", "level": "L2", "pi_category": "none", "mask_override": "bucket:500,1000"},
+		{"name": "region_code", "level": "L1", "pi_category": "none", "mask_override": null},
+	]
+	ds := object.union(base_dataset, {"level": "L2", "fields": fields})
+	inp := object.union(base_input, {"dataset": ds})
+	d := decision.decision with input as inp
+	d.fields.amount == {"action": "allow", "method": null}
+}
