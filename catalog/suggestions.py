@@ -1,7 +1,7 @@
 """Classification suggestions for one column, from its name and a bounded sample.
 
 Why both: names lie (``remark`` holding ID numbers) and values can be ambiguous
-(18 digits are an ID number only if the checksum, birth date and region hold), so
+(18 digits are an ID number only if the checksum, birth date and province hold), so
 validated value evidence decides when it exists and name hints fill in otherwise.
 A steward accepts or corrects every suggestion before publishing; the catalog keeps
 both (``Field.suggested_*`` and the final ``level``/``pi_category``).
@@ -25,8 +25,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from stdnum import luhn
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
+from catalog import resident_ids
 from catalog.vocabulary import COMPOUND_SURNAMES, SUGGESTED_LEVEL, SURNAMES, Level, PICategory
 
 MATCH_RATIO = 0.8
@@ -75,7 +76,19 @@ def _text(value: Any) -> str | None:
 
 
 def _is_id_number(text: str) -> bool:
-    return len(text) == 18 and ric.is_valid(text)
+    """Province prefix, birth date and check character (GB 11643); the county code is
+    evidence, not a condition (``catalog.resident_ids``)."""
+    return resident_ids.is_resident_id(text)
+
+
+def _county_evidence(texts: list[str], ratio: float) -> tuple[float, str]:
+    """The confidence of an ID-number column and the words for its evidence: county codes
+    python-stdnum lists corroborate (up to +0.1), unlisted ones (new counties, development
+    zones, codes used before the list's start year) never veto."""
+    ids = [text.strip().upper() for text in texts if _is_id_number(text)]
+    known = sum(1 for number in ids if resident_ids.county_known(number))
+    confidence = 0.6 + ratio * (0.3 + 0.1 * known / len(ids))
+    return confidence, f"; county code listed by python-stdnum for {known}/{len(ids)}"
 
 
 def _is_phone(text: str) -> bool:
@@ -128,7 +141,7 @@ Detector = tuple[PICategory, str, Callable[[str], bool]]
 DETECTORS: tuple[Detector, ...] = (
     (
         PICategory.ID_NUMBER,
-        "valid resident ID numbers (checksum, birth date, region)",
+        "valid resident ID numbers (province, birth date, checksum)",
         _is_id_number,
     ),
     (PICategory.USCC, "valid unified social credit codes (checksum)", _is_uscc),
@@ -161,11 +174,14 @@ def _from_values(values: Sequence[Any]) -> Suggestion | None:
         hits = sum(1 for t in texts if accepts(t))
         if hits and hits / len(texts) >= MATCH_RATIO:
             ratio = hits / len(texts)
+            confidence, more = 0.6 + 0.4 * ratio, ""
+            if category is PICategory.ID_NUMBER:
+                confidence, more = _county_evidence(texts, ratio)
             return Suggestion(
                 category,
                 SUGGESTED_LEVEL[category],
-                0.6 + 0.4 * ratio,
-                (f"values: {hits}/{len(texts)} {label}",),
+                confidence,
+                (f"values: {hits}/{len(texts)} {label}{more}",),
             )
     hits, total = _birth_dates(non_empty)
     if total and hits / len(non_empty) >= MATCH_RATIO:
