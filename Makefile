@@ -41,6 +41,8 @@ services:
 # Debian's chromium for the Playwright browser tests of the gateway's pages (/docs, /redoc)
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || (echo "cannot install chromium: the browser tests will fail" && false)
+	# a CJK font, so the console's screenshots (docs/screenshots, zh-CN) show Chinese
+	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei) || echo "no CJK font: console screenshots will show boxes for Chinese"
 
 lint: install
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ from gateway.cli.banner import banner
 from gateway.core.logs import configure_logging
 from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
+from gateway.web.console.passwords import demo_console_passwords
 from gateway.web.http_protocol import Utf8RequestLineProtocol
 from gateway.wiring.container import build_services
 from gateway.wiring.demo import setup_demo
@@ -98,8 +99,13 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
         )  # fmt: skip
         roles = ",".join(user["roles"])
         click.echo(f"  {user['subject']:<7} ({roles}): {token}")
+    click.echo("\nWeb console passwords (new at every `sluice demo`, stored as argon2 hashes;"
+               " `sluice users passwd USER` sets one):")
+    for subject, password in demo_console_passwords(services).items():
+        click.echo(f"  {subject:<7} {password}")
     click.echo(
-        f"\nURLs:\n  {base}/docs            interactive API docs\n"
+        f"\nURLs:\n  {base}/console         web console (zh-CN; ?lang=en for English)\n"
+        f"  {base}/docs            interactive API docs\n"
         f"  {base}/api/v1/catalog?q=低保   catalog search\n"
         f"  {base}/api/v1/catalog.jsonld  DCAT catalog\n"
         f"  {base}/.well-known/jwks.json  token keys\n"

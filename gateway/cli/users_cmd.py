@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,10 +15,11 @@ import click
 from sqlalchemy.orm import Session
 
 from audit.records import Actor, user_admin_event
-from catalog.errors import SluiceError
+from catalog.errors import BadRequest, SluiceError
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship.users import service
+from gateway.web.console.passwords import LocalAccounts, check_new_password
 from gateway.wiring.container import build_services
 
 
@@ -117,3 +119,27 @@ def set_id_number(subject: str, env_name: str | None) -> None:
         _record(services, subject, "user.updated", {"id_number": "set"})
         session.commit()
     click.echo(f"own ID number of {subject} recorded as a token")
+
+
+@users.command("passwd")
+@click.argument("subject")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="read the password from the first line of standard input (scripts)")
+def passwd(subject: str, from_stdin: bool) -> None:
+    """Set SUBJECT's web console password (local accounts: no OIDC provider), stored
+    as an argon2id hash; clears failed attempts and any lockout. Read from a prompt
+    (typed twice) or standard input, never from an argument (shell history, ps)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_new_password(password)
+    except BadRequest as exc:
+        raise click.ClickException(exc.message) from None
+    with _admin() as (services, session):
+        service.get_user(session=session, subject=subject)  # NotFound before the record
+        _record(services, subject, "user.updated", {"password": "set"})
+        LocalAccounts(engine=services.engine).set_password(
+            subject=subject, password=password, set_by=f"cli:{getpass.getuser()}")
+    click.echo(f"password of {subject} set (failed attempts and any lockout cleared)")

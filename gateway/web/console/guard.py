@@ -143,8 +143,13 @@ async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) 
     """The form of a state-changing request, once its CSRF token is checked."""
     if not _same_origin(request):
         raise CsrfRefused("cross-site request refused")
-    form = await read_form(request)
-    sent = request.headers.get("x-csrf-token") or form.get("csrf_token")
+    is_form = request.headers.get("content-type", "").lower().startswith(
+        "application/x-www-form-urlencoded")
+    sent = request.headers.get("x-csrf-token")
+    if not sent and not is_form:  # no token can be in a body that is not a form
+        raise CsrfRefused("missing CSRF token")
+    form = await read_form(request) if is_form else Form([])
+    sent = sent or form.get("csrf_token")
     if not sent or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
         raise CsrfRefused("missing or wrong CSRF token")
     return form

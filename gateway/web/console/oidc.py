@@ -35,6 +35,34 @@ from policies.decision import UserContext
 MAX_RESPONSE_BYTES = 256 * 1024
 
 
+class ProviderJwks(RemoteJwks):
+    """The provider's JWKS, which can also say its one key's id (see below)."""
+
+    def only_kid(self) -> str | None:
+        """The id of the provider's key when it publishes exactly one, else None."""
+        self.get("")  # fetches when stale (an unknown kid never matches)
+        keys = list(self._keys)
+        return keys[0] if len(keys) == 1 else None
+
+
+class IdTokenValidator(TokenValidator):
+    """The bearer tokens' validator, every check unchanged, but for one case: an ID token
+    whose header names no ``kid`` (providers may omit it when they have one key) is
+    checked against the provider's key if it publishes exactly one. With several keys a
+    missing ``kid`` is refused as before — nothing is tried key by key."""
+
+    def __init__(self, *, jwks: ProviderJwks, issuer: str, audience: str) -> None:
+        super().__init__(jwks=jwks, issuer=issuer, audience=audience)
+        self._provider_jwks = jwks
+
+    def _check_header(self, header: dict[str, Any]) -> tuple[str, str]:
+        if "kid" not in header:
+            only = self._provider_jwks.only_kid()
+            if only is not None:
+                header = {**header, "kid": only}
+        return super()._check_header(header)
+
+
 @dataclass(frozen=True)
 class Attempt:
     """What the browser's pre-sign-in cookie must bring back to the callback."""
@@ -62,8 +90,8 @@ class OidcClient:
         self._scope = scope
         self._names = claim_names
         self._http = http or httpx.Client(timeout=10.0, follow_redirects=False)
-        self._validator = TokenValidator(jwks=RemoteJwks(jwks_url), issuer=issuer,
-                                         audience=client_id)  # fmt: skip
+        self._validator = IdTokenValidator(jwks=ProviderJwks(jwks_url), issuer=issuer,
+                                           audience=client_id)  # fmt: skip
         self._metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
 

@@ -26,8 +26,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Engine, delete, insert, select, update
 
+from audit.event_types import EventType
+from audit.records import Actor, user_admin_event
+from catalog.demo.users import DEMO_USERS
 from catalog.errors import BadRequest, NotFound
 from catalog.models import User
+from gateway.core.services import Services
 from gateway.web.console.store import local_passwords
 
 MIN_PASSWORD_CHARS = 12
@@ -148,3 +152,23 @@ class LocalAccounts:
 def generate_password() -> str:
     """A random password for a demo user: 16 characters, easy to copy."""
     return secrets.token_urlsafe(12)
+
+
+def demo_console_passwords(services: Services) -> dict[str, str]:
+    """``sluice demo``: new passwords for the demo users, each change on record as an
+    administrator's is (``user.updated``, the password itself never)."""
+    subjects = [user["subject"] for user in DEMO_USERS]
+    for subject in subjects:
+        services.audit.append(user_admin_event(
+            type_=EventType.USER_UPDATED, actor=Actor.cli("demo"), subject=subject,
+            details={"password": "set"}))  # fmt: skip
+    return set_demo_passwords(LocalAccounts(engine=services.engine), subjects)
+
+
+def set_demo_passwords(accounts: LocalAccounts, subjects: list[str]) -> dict[str, str]:
+    """A fresh random password for each demo user, stored hashed; returned once so
+    ``sluice demo`` can print them (they are not kept anywhere in clear)."""
+    chosen = {subject: generate_password() for subject in subjects}
+    for subject, password in chosen.items():
+        accounts.set_password(subject=subject, password=password, set_by="demo")
+    return chosen

@@ -1,7 +1,9 @@
 """Response headers for the whole gateway, and bounded bodies for the console.
 
 - every response: ``X-Frame-Options: DENY`` (and CSP ``frame-ancestors 'none'`` on the
-  console), ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff``;
+  console), ``Referrer-Policy: same-origin`` (nothing leaves for another site;
+  ``no-referrer`` would make browsers send ``Origin: null`` on the console's own
+  posts, which the CSRF check refuses), ``X-Content-Type-Options: nosniff``;
 - console responses (``/console``, and ``/`` which redirects there): a strict
   Content-Security-Policy — scripts and styles only from this gateway, no inline script
   or style, no ``eval``, forms post only here. The templates carry no inline script or
@@ -47,7 +49,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 if console:
                     headers["Content-Security-Policy"] = CSP
