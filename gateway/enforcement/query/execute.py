@@ -11,7 +11,7 @@ truncated rather than silently short.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -110,10 +110,11 @@ def encode(
     encoder: Encoder,
     header: dict[str, object],
     progress: Progress,
-    empty: pa.Schema,
+    empty: Callable[[], pa.Schema],
 ) -> Iterator[Chunk]:
     """The batches encoded, each chunk with the rows it completes (rows an encoder holds
-    back count with the chunk that has them); ``empty`` is the schema when none came."""
+    back count with the chunk that has them); ``empty`` gives the schema when none came
+    (built only then: it costs more than a small query's masking)."""
     started = False
     pending = 0
     for batch in batches:
@@ -126,7 +127,7 @@ def encode(
             yield chunk, pending
             pending = 0
     if not started:
-        yield encoder.begin(empty, header), 0
+        yield encoder.begin(empty(), header), 0
     yield encoder.end({"truncated": progress.truncated, "row_count": progress.rows}), pending
 
 

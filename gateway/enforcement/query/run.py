@@ -90,7 +90,8 @@ class QueryRun(Started):
                                      "policy_version": self.decision.policy_version}  # fmt: skip
         try:
             chunks = encode(self._batches(), encoder=make_encoder(fmt, bom=bom), header=header,
-                            progress=self.progress, empty=empty_schema(self.plan))  # fmt: skip
+                            progress=self.progress,
+                            empty=lambda: empty_schema(self.plan))  # fmt: skip
             for chunk in chunks:
                 self._wait_started()  # fail closed: no record of the start, no data
                 yield chunk
