@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import BadRequest, Forbidden, RateLimited
+from gateway.enforcement.masking import needs_case_key
 from gateway.enforcement.query.authorize import action, method, released
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.validate import build_filters, build_order
@@ -110,11 +111,12 @@ def plan_query(
     if side is not None:
         masks, columns = _key_as_token(side, allowed, masks, columns)
         limit, source = _read_whole(side, source)
-    needs_key = "hash" in masks.values() or bool(post)
+    keyed = sorted(n for n, m in masks.items() if needs_case_key(m))
+    needs_key = bool(keyed) or bool(post)
     if needs_key and not body.case_ref:
-        # keyed masks (tokens, date shifts) are keyed per case: with no case there is
-        # no key, and one shared key would link every case-less query to every other
-        keyed = sorted(n for n, m in masks.items() if m == "hash")
+        # keyed masks (tokens, date shifts, FF3-1 pseudonyms) are keyed per case: with no
+        # case there is no key, and one shared key would link every case-less query to
+        # every other
         raise BadRequest(
             "a case reference (case_ref) is required: "
             f"{', '.join(keyed) or 'the filtered fields'} are masked with per-case keys"
