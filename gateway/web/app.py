@@ -30,6 +30,7 @@ from gateway.web.routes import (
     catalog,
     comparisons,
     datasets,
+    departments,
     emergency,
     sources,
     users,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users,
                    witness, emergency):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(departments.router)  # DCAT publishers (issue 16)
     app.include_router(metrics_routes.router)
     mount_console(app, services, app.state.identities)  # /console (issue 14)
     install_bearer_scheme(app)  # /docs: "Authorize" takes a bearer token

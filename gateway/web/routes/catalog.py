@@ -42,9 +42,16 @@ def search_catalog(
     return [DatasetOut.model_validate(d) for d in found]
 
 
-@router.get("/api/v1/catalog.jsonld", response_class=JSONResponse)
+@router.get(
+    "/api/v1/catalog.jsonld",
+    response_class=JSONResponse,
+    responses={200: {"description": "DCAT-AP 3 catalog: entries, distributions, the query "
+                     "service, publishers, ODRL purpose policies",
+                     "content": {"application/ld+json": {}}}},
+)  # fmt: skip
 def catalog_jsonld(request: Request, session: Session = Depends(get_session)) -> JSONResponse:
-    """The published catalog as a DCAT ``dcat:Catalog`` in JSON-LD, for harvesting portals."""
+    """The published catalog as a DCAT ``dcat:Catalog`` in JSON-LD, for harvesting portals
+    (``catalog.dcat`` says which standard terms it uses and why)."""
     document: dict[str, Any] = catalog_document(
         datasets=service.list_datasets(session=session),
         departments=service.list_departments(session=session),
