@@ -112,6 +112,9 @@ def test_steward_masks_reach_the_analyst(gw: DemoGateway) -> None:
     }
     other = rows_by_id(gw, "arthur", {**CASE, "case_ref": "SJ-2026-099"})
     assert [r["paid_date"] for r in other.values()] != [r["paid_date"] for r in masked.values()]
+    # no case, no case key: a keyed mask is refused, never keyed by a shared key
+    caseless = gw.query("arthur", FUNDS, {"fields": FIELDS, "purpose": "audit"})
+    assert caseless.status_code == 400 and "paid_date" in caseless.json()["message"]
 
 
 def test_buckets_months_years_and_keep_last(gw: DemoGateway) -> None:
