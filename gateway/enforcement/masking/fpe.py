@@ -19,7 +19,9 @@ case (the masked column still joins across sources of the case), unrelated pseud
 in other cases, and only a holder of the gateway's mask secret *and* the case reference
 can decrypt — ``decrypt_id_number`` is what approved re-identification (issue 15) calls,
 and ``reidentify`` does it from the secret and the case reference. The FF3-1 key is
-not the ``hash`` key: HKDF with its own salt separates them (one never reveals the other).
+not the ``hash`` key: HKDF with its own salt derives it one way from the case key, so
+an FF3-1 key (handed to a re-identification tool, say) reveals neither the case key
+nor its tokens; the case key, which never leaves the gateway, derives both.
 
 What an FPE pseudonym does not hide: that two rows of one case hold the same person,
 and the pseudonym *looks* like a real ID number (it may even be someone's); the result
