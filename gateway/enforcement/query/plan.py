@@ -111,20 +111,11 @@ def plan_query(
     if side is not None:
         masks, columns = _key_as_token(side, allowed, masks, columns)
         limit, source = _read_whole(side, source)
-    keyed = sorted(n for n, m in masks.items() if needs_case_key(m))
-    needs_key = bool(keyed) or bool(post)
-    if needs_key and not body.case_ref:
-        # keyed masks (tokens, date shifts, FF3-1 pseudonyms) are keyed per case: with no
-        # case there is no key, and one shared key would link every case-less query to
-        # every other
-        raise BadRequest(
-            "a case reference (case_ref) is required: "
-            f"{', '.join(keyed) or 'the filtered fields'} are masked with per-case keys"
-        )
+    hash_key = _case_key_for(masks, bool(post), body.case_ref, case_key)
     return ExecutionPlan(
         source=source,
         masks=MappingProxyType(masks),
-        hash_key=case_key(body.case_ref) if needs_key else None,
+        hash_key=hash_key,
         post_filters=tuple(post),
         limit=limit,
         skip=body.offset if post else 0,
@@ -133,6 +124,24 @@ def plan_query(
         output=tuple(allowed) if extra else None,
         subject_column=_subject_column(ctx) if side is not None else None,
     )
+
+
+def _case_key_for(
+    masks: Mapping[str, str], token_filters: bool, case_ref: str,
+    case_key: Callable[[str], bytes],
+) -> bytes | None:  # fmt: skip
+    """The per-case key when a keyed mask or a token filter needs one. Keyed masks
+    (tokens, date shifts, FF3-1 pseudonyms) are keyed per case: with no case there is no
+    key, and one shared key would link every case-less query to every other (400)."""
+    keyed = sorted(n for n, m in masks.items() if needs_case_key(m))
+    if not keyed and not token_filters:
+        return None
+    if not case_ref:
+        raise BadRequest(
+            "a case reference (case_ref) is required: "
+            f"{', '.join(keyed) or 'the filtered fields'} are masked with per-case keys"
+        )
+    return case_key(case_ref)
 
 
 def _method_of(decision: Decision, name: str) -> str:
