@@ -28,6 +28,14 @@ class EventType(StrEnum):
     COMPARISON_COMPLETED = "comparison.completed"
     COMPARISON_FAILED = "comparison.failed"
     COMPARISON_ABORTED = "comparison.aborted"
+    # comparison models and their runs as jobs (issue 15): a run's reading and matching
+    # start and end as ``comparison.*`` above; these record what is around them
+    COMPARISON_MODEL_CREATED = "comparison_model.created"
+    COMPARISON_MODEL_UPDATED = "comparison_model.updated"
+    COMPARISON_RUN_REQUESTED = "comparison_run.requested"
+    COMPARISON_RUN_CANCELLED = "comparison_run.cancelled"
+    COMPARISON_HITS_READ = "comparison_run.hits_read"
+    COMPARISON_LEAD_UPDATED = "comparison_run.lead_updated"
     # access requests and their decisions (gateway.stewardship.grants)
     ACCESS_REQUESTED = "access.requested"
     ACCESS_APPROVED = "access.approved"
@@ -80,6 +88,8 @@ class Outcome(StrEnum):
 QUERY_TYPES = frozenset(t for t in EventType if t.startswith("query."))
 COMPARISON_TYPES = frozenset(t for t in EventType if t.startswith("comparison."))
 ACCESS_TYPES = frozenset(t for t in EventType if t.startswith("access."))
+COMPARISON_MODEL_TYPES = frozenset(t for t in EventType if t.startswith("comparison_model."))
+COMPARISON_RUN_TYPES = frozenset(t for t in EventType if t.startswith("comparison_run."))
 REGISTRATION_TYPES = frozenset(
     {
         EventType.SOURCE_REGISTERED,

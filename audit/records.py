@@ -29,6 +29,8 @@ from typing import Protocol
 from audit.event_types import (
     ACCESS_TYPES,
     AUDIT_ACCESS_TYPES,
+    COMPARISON_MODEL_TYPES,
+    COMPARISON_RUN_TYPES,
     COMPARISON_TYPES,
     EMERGENCY_TYPES,
     QUERY_TYPES,
@@ -271,6 +273,82 @@ def comparison_event(
         request_id=request_id,
         delivery=delivery,
         details={"comparison_id": comparison_id, "sides": dict(sides), **(details or {})},
+    )
+
+
+def model_run_event(
+    *,
+    type_: EventType | str,
+    actor: Actor,
+    run_id: str,
+    model_id: str,
+    model_version: int,
+    datasets: Sequence[str],
+    sides: Mapping[str, Mapping[str, object]],
+    purpose: str,
+    case_ref: str,
+    request_id: str,
+    outcome: Outcome | str,
+    engine: str,
+    delivery: Delivery = _NO_DELIVERY,
+    details: Details | None = None,
+) -> AuditEvent:
+    """A comparison model run's start or end (``comparison.*``, like an ad-hoc
+    comparison, so the rules that read comparisons read runs too), naming the model
+    version, the engine and every side's request and decision."""
+    return AuditEvent(
+        type=_of("comparison", COMPARISON_TYPES, type_),
+        actor=actor,
+        outcome=_outcome(outcome),
+        resource=f"comparison_run:{run_id}",
+        purpose=purpose,
+        case_ref=case_ref,
+        request_id=request_id,
+        delivery=delivery,
+        details={"comparison_id": run_id, "model": model_id, "model_version": model_version,
+                 "engine": engine, "datasets": list(datasets), "sides": dict(sides),
+                 **(details or {})},
+    )  # fmt: skip
+
+
+def comparison_model_event(
+    *, type_: EventType | str, actor: Actor, model_id: str, version: int, details: Details
+) -> AuditEvent:
+    """A comparison model created or changed (a new version): who, which version, what
+    it reads and whom it is shared with."""
+    return AuditEvent(
+        type=_of("comparison model", COMPARISON_MODEL_TYPES, type_),
+        actor=actor,
+        outcome=Outcome.OK,
+        resource=f"comparison_model:{model_id}",
+        details={"model": model_id, "version": version, **details},
+    )
+
+
+def comparison_run_event(
+    *,
+    type_: EventType | str,
+    actor: Actor,
+    run_id: str,
+    purpose: str | None,
+    case_ref: str | None,
+    details: Details,
+    client: str | None = None,
+    request_id: str | None = None,
+    delivery: Delivery = _NO_DELIVERY,
+) -> AuditEvent:
+    """Around a run: asked for, cancelled, its stored hits read, a lead's state changed."""
+    return AuditEvent(
+        type=_of("comparison run", COMPARISON_RUN_TYPES, type_),
+        actor=actor,
+        outcome=Outcome.OK,
+        resource=f"comparison_run:{run_id}",
+        purpose=purpose,
+        case_ref=case_ref,
+        client=client,
+        request_id=request_id,
+        delivery=delivery,
+        details={"comparison_id": run_id, **details},
     )
 
 

@@ -40,6 +40,7 @@ _CLASSIFICATION: dict[str, tuple[str, str, str]] = {
     "monthly_amount": ("L2", "none", "月保障金额(元) / monthly allowance (yuan)"),
     "start_date": ("L2", "none", "纳入保障日期 / date the allowance started"),
     "status": ("L1", "none", "状态 / status"),
+    "last_paid": ("L2", "none", "末次发放日期 / date of the last payment"),
     "death_date": ("L2", "none", "死亡日期 / date of death"),
     "finding_id": ("L1", "none", "审计发现编号 / finding number"),
     "audited_unit": ("L1", "none", "被审计单位 / audited unit"),

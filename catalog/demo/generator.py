@@ -22,6 +22,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
+from catalog.demo.comparison_models import (
+    DIBAO_AFTER_DEATH,
+    DUPLICATE_SUBSIDY,
+    GHOST_ON_PAYROLL,
+    PAYROLL_ON_DIBAO,
+)
 from catalog.demo.people import PersonAllocator
 from catalog.demo.pools import build_pools
 from catalog.demo.rows import AS_OF, STREAMS, Plan, Row, World
@@ -52,6 +58,7 @@ class Sizes:
     audit_findings: int = 5_000
     payroll_on_dibao: int | None = None
     deceased_active: int | None = None
+    duplicate_payments: int | None = None
 
     def of(self, table: str) -> int:
         value: int = getattr(self, table)
@@ -74,11 +81,22 @@ class Sizes:
         deceased = self.deceased_active
         if deceased is None:
             deceased = max(1, dead // 200) if dead else 0
+        left = on_dibao // 2
+        duplicates = self.duplicate_payments
+        if duplicates is None:
+            funds = self.fund_disbursements
+            duplicates = max(1, funds // 100) if funds > 1 else 0
         plan = Plan(
             payroll_on_dibao=on_dibao,
-            payroll_left_dibao=on_dibao // 2,
+            payroll_left_dibao=left,
             deceased_active=deceased,
             deceased_terminated=deceased // 2,
+            # the three-way model's people: dead, on the payroll and on dibao (active),
+            # and its decoy (dead, on the payroll, dibao terminated); taken from the
+            # counts above, which therefore stay what they were
+            ghosts=min(on_dibao, deceased, max(1, deceased // 3)) if on_dibao and deceased else 0,
+            dead_decoys=min(left, deceased // 2, 1),
+            duplicate_payments=max(duplicates, 0),
         )
         in_payroll = plan.payroll_on_dibao + plan.payroll_left_dibao
         in_deaths = plan.deceased_active + plan.deceased_terminated
@@ -109,6 +127,22 @@ class Anomalies:
     deceased_terminated: int
 
 
+@dataclass(frozen=True)
+class Planted:
+    """What one demo comparison model must find: every hit, and the hits per county
+    (an analyst whose jurisdiction is one county finds that county's)."""
+
+    total: int
+    by_region: dict[str, int]
+
+    @classmethod
+    def of(cls, regions: Sequence[str]) -> Planted:
+        counts: dict[str, int] = {}
+        for region in regions:
+            counts[region] = counts.get(region, 0) + 1
+        return cls(total=len(regions), by_region=dict(sorted(counts.items())))
+
+
 @dataclass
 class GenerationReport:
     """What ``generate`` wrote: rows and SHA-256 digest per table, anomaly counts."""
@@ -119,6 +153,8 @@ class GenerationReport:
     digests: dict[str, str] = field(default_factory=dict)
     anomalies: Anomalies = field(default_factory=lambda: Anomalies(0, 0, 0, 0))
     targets: list[str] = field(default_factory=list)
+    # demo comparison model id -> what it must find (catalog.demo.comparison_models)
+    planted: dict[str, Planted] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -171,4 +207,10 @@ def generate(
         payroll_left_dibao=len(world.payroll_decoys),
         deceased_terminated=plan.deceased_terminated,
     )
+    report.planted = {
+        PAYROLL_ON_DIBAO: Planted.of([region for _, region in world.payroll_planted]),
+        DIBAO_AFTER_DEATH: Planted.of(world.paid_after_death),
+        DUPLICATE_SUBSIDY: Planted.of(world.duplicate_pairs),
+        GHOST_ON_PAYROLL: Planted.of(world.ghosts_found),
+    }
     return report

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from catalog.comparison_models import ComparisonModel, ComparisonModelVersion
+from catalog.demo.comparison_models import DEMO_MODELS, model_rows
 from catalog.demo.entries import DEPARTMENTS, dataset_entries, source_entries
 from catalog.demo.users import DEMO_USERS
 from catalog.models import Base, Dataset, DatasetStatus, Department, Field, Source, User
@@ -63,9 +65,22 @@ def _sync_dataset(session: Session, entry: DatasetIn) -> None:
     ds.fields.sort(key=lambda field: field.position)
 
 
+def _add_demo_models(session: Session) -> None:
+    """The demo comparison models, version 1, unless already there (a model is never
+    edited in place: a later version someone PUT stays theirs)."""
+    for model in DEMO_MODELS:
+        if session.get(ComparisonModel, model["id"]) is not None:
+            continue
+        head, version = model_rows(model)
+        session.add(ComparisonModel(**head))
+        session.flush()
+        session.add(ComparisonModelVersion(**version))
+
+
 def install_demo_catalog(*, session: Session, data_dir: Path) -> None:
     """Upsert the demo's departments, sources (SQLite files in ``data_dir``), the five
-    published datasets with their fields, and the six demo users."""
+    published datasets with their fields, the six demo users and the demo comparison
+    models."""
     for code, zh, en in DEPARTMENTS:
         _upsert(session, Department, "code", {"code": code, "name_zh": zh, "name_en": en})
     session.flush()
@@ -77,4 +92,6 @@ def install_demo_catalog(*, session: Session, data_dir: Path) -> None:
         _sync_dataset(session, entry)
     for user in DEMO_USERS:
         _upsert(session, User, "subject", {**user, "id_number_hash": None})
+    session.flush()
+    _add_demo_models(session)
     session.flush()

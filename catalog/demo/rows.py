@@ -10,11 +10,13 @@ after it, and nothing else.
 from __future__ import annotations
 
 import random
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from catalog.demo.comparison_models import GRACE_DAYS, LAST_PAYMENT
 from catalog.demo.identity import bank_card, mobile
 from catalog.demo.people import Person, PersonAllocator
 from catalog.demo.pools import AUDIT_CATEGORIES, AUDIT_STATUSES, POSITIONS, PROJECTS, Pools
@@ -38,6 +40,9 @@ class Plan:
     payroll_left_dibao: int  # on payroll, dibao terminated: a decoy, not an anomaly
     deceased_active: int  # registered dead, dibao still active: the anomaly
     deceased_terminated: int  # registered dead, dibao terminated: a decoy
+    ghosts: int = 0  # of deceased_active: also on the payroll (the three-way model)
+    dead_decoys: int = 0  # of deceased_terminated: also on the payroll (its decoy)
+    duplicate_payments: int = 0  # disbursements repeating an earlier one (self-join model)
 
 
 @dataclass
@@ -50,7 +55,13 @@ class World:
     people: PersonAllocator
     payroll_planted: list[tuple[Person, str]] = field(default_factory=list)
     payroll_decoys: list[tuple[Person, str]] = field(default_factory=list)
-    dead_planted: list[tuple[Person, str, date]] = field(default_factory=list)
+    # (person, region, date of death, last payment of the allowance)
+    dead_planted: list[tuple[Person, str, date, date]] = field(default_factory=list)
+    # region of each pair the comparison models must find, by model (``planted``)
+    ghosts_found: list[str] = field(default_factory=list)
+    paid_after_death: list[str] = field(default_factory=list)
+    duplicate_pairs: list[str] = field(default_factory=list)
+    grace_decoy_planted: bool = False
 
     def rng(self, table: str) -> random.Random:
         return random.Random(f"{self.seed}:{table}")  # noqa: S311 - reproducible, not secret
@@ -120,13 +131,22 @@ def payroll(world: World, n: int) -> Iterator[Row]:
 
 
 def fund_disbursements(world: World, n: int) -> Iterator[Row]:
-    """Subsidy payments to companies, cooperatives and public institutions."""
+    """Subsidy payments to companies, cooperatives and public institutions; some repeat
+    an earlier payment (same payee, programme and amount, another date). Every pair of
+    payments a payee received for the same programme and amount is counted, planted or
+    not (``World.duplicate_pairs``)."""
     rng = world.rng("fund_disbursements")
+    # the repeats draw from their own generator: every other value stays as it was
+    dupes = world.rng("fund_disbursements:duplicates")
+    k = min(world.plan.duplicate_payments, max(n - 1, 0))
+    repeats = set(dupes.sample(range(1, n), k)) if k else set()
+    recent: deque[Row] = deque(maxlen=256)
+    seen: Counter[tuple[str, str, float]] = Counter()
     first = date(AS_OF.year - 2, 1, 1)
     for i in range(n):
         region = _region(rng)
         amount = round(rng.lognormvariate(10.0, 1.1), 2)  # median ≈ 22,000 yuan
-        yield (
+        row: Row = (
             f"ZF{AS_OF.year}{i + 1:08d}",
             _pick(rng, PROJECTS),
             _pick(rng, world.pools.payees[region]),
@@ -134,25 +154,63 @@ def fund_disbursements(world: World, n: int) -> Iterator[Row]:
             _day(rng, first, AS_OF).isoformat(),
             region,
         )
+        if i in repeats:
+            source = recent[int(dupes.random() * len(recent))]
+            paid = min(date.fromisoformat(source[4]) + timedelta(days=_int(dupes, 1, 200)), AS_OF)
+            row = (row[0], source[1], source[2], source[3], paid.isoformat(), source[5])
+        key = (row[2], row[1], row[3])
+        world.duplicate_pairs.extend([row[5]] * seen[key])  # one pair with each earlier one
+        seen[key] += 1
+        recent.append(row)
+        yield row
+
+
+def _last_paid(rng: random.Random, start: date, status: str) -> date:
+    """The allowance's last payment: the last monthly run while active, else some
+    payment run since it started."""
+    return LAST_PAYMENT if status == "active" else _day(rng, start, LAST_PAYMENT)
+
+
+def _death(world: World, rng: random.Random, start: date, status: str) -> tuple[date, date]:
+    """A planted recipient's date of death and last payment. Terminated ones were last
+    paid on or before they died; active ones are paid still — the first of them died in
+    the month before the last payment (a death still being processed: a decoy)."""
+    after_start = start + timedelta(days=1)
+    if status == "terminated":
+        died = _day(rng, after_start, AS_OF)
+        return died, _day(rng, start, min(died, LAST_PAYMENT))
+    if not world.grace_decoy_planted and world.plan.deceased_active - world.plan.ghosts >= 2:
+        world.grace_decoy_planted = True
+        return max(LAST_PAYMENT - timedelta(days=GRACE_DAYS // 3), after_start), LAST_PAYMENT
+    return _day(rng, after_start, AS_OF), LAST_PAYMENT
 
 
 def dibao_recipients(world: World, n: int) -> Iterator[Row]:
     """Minimum-livelihood-guarantee recipients, with the planted payroll people and the
-    recipients who will appear in the death register."""
+    recipients who will appear in the death register (a few of them both: the ghosts
+    on the payroll)."""
     rng = world.rng("dibao_recipients")
+    # last payments and planted deaths draw from their own generator, so the columns
+    # that existed before ``last_paid`` are drawn as they were
+    dates = world.rng("dibao_recipients:dates")
     plan = world.plan
+    ghosts, decoys = world.payroll_planted[: plan.ghosts], world.payroll_decoys[: plan.dead_decoys]
     # (person, region, status) to place at random positions
     special: list[tuple[Person | None, str | None, str]] = [
-        *((p, r, "active") for p, r in world.payroll_planted),
-        *((p, r, "terminated") for p, r in world.payroll_decoys),
-        *((None, None, "dead:active") for _ in range(plan.deceased_active)),
-        *((None, None, "dead:terminated") for _ in range(plan.deceased_terminated)),
-    ]
+        *((p, r, "active") for p, r in world.payroll_planted[plan.ghosts :]),
+        *((p, r, "dead:active") for p, r in ghosts),
+        *((p, r, "terminated") for p, r in world.payroll_decoys[plan.dead_decoys :]),
+        *((p, r, "dead:terminated") for p, r in decoys),
+        *((None, None, "dead:active") for _ in range(plan.deceased_active - plan.ghosts)),
+        *((None, None, "dead:terminated")
+          for _ in range(plan.deceased_terminated - plan.dead_decoys)),
+    ]  # fmt: skip
     slots = rng.sample(range(n), len(special)) if special else []
     at = dict(zip(slots, special, strict=True))
     oldest, youngest = _years_before(95), _years_before(18)
     first_start = date(2010, 1, 1)
     streets = world.pools.streets
+    ghost_ids = {p.id_number for p, _ in ghosts}
     for i in range(n):
         planted = at.get(i)
         person = None
@@ -168,7 +226,10 @@ def dibao_recipients(world: World, n: int) -> Iterator[Row]:
         start = _day(rng, first_start, AS_OF - timedelta(days=60))
         if status.startswith("dead:"):
             status = status[5:]
-            world.dead_planted.append((person, region, start))
+            last_paid = _planted_death(world, dates, person, region, start, status,
+                                       ghost=person.id_number in ghost_ids)  # fmt: skip
+        else:
+            last_paid = _last_paid(dates, start, status)
         household = _pick(rng, _HOUSEHOLDS)
         address = f"{_PREFIX[region]}{_pick(rng, streets)}{_int(rng, 1, 300)}号"
         if rng.random() < 0.6:
@@ -183,11 +244,27 @@ def dibao_recipients(world: World, n: int) -> Iterator[Row]:
             start.isoformat(),
             status,
             region,
+            last_paid.isoformat(),
         )
 
 
+def _planted_death(
+    world: World, rng: random.Random, person: Person, region: str, start: date, status: str,
+    *, ghost: bool,
+) -> date:  # fmt: skip
+    """Plant a recipient's death (for the death register) and count what the models
+    on it must find; returns the last payment."""
+    died, last_paid = _death(world, rng, start, status)
+    world.dead_planted.append((person, region, died, last_paid))
+    if (last_paid - died).days >= GRACE_DAYS:
+        world.paid_after_death.append(region)
+    if ghost:
+        world.ghosts_found.append(region)
+    return last_paid
+
+
 def death_registrations(world: World, n: int) -> Iterator[Row]:
-    """Death register; the planted dibao recipients died after their dibao started."""
+    """Death register, with the planted dibao recipients on the dates chosen for them."""
     rng = world.rng("death_registrations")
     slots = rng.sample(range(n), len(world.dead_planted)) if world.dead_planted else []
     at = dict(zip(slots, world.dead_planted, strict=True))
@@ -196,8 +273,7 @@ def death_registrations(world: World, n: int) -> Iterator[Row]:
     for i in range(n):
         planted = at.get(i)
         if planted is not None:
-            person, region, start = planted
-            died = _day(rng, start + timedelta(days=1), AS_OF)
+            person, region, died, _ = planted
         else:
             person = world.people.new(rng, oldest=oldest, youngest=youngest)
             region = _region(rng)

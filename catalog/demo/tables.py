@@ -82,6 +82,7 @@ DIBAO_RECIPIENTS = TableSpec(
         Column("start_date", "date"),
         _s("status", 16),
         _s("region_code", 6),
+        Column("last_paid", "date"),
     ),
     ("id_number", "region_code"),
 )

@@ -91,6 +91,17 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1,
         description="rows a comparison may read per side; more is refused, never cut",
     )  # fmt: skip
+    # issue 15: comparison models run as jobs
+    comparison_run_ttl_days: int = Field(
+        default=30, ge=1, le=3650,
+        description="days a done run's hit list is kept (its counts and leads stay)",
+    )  # fmt: skip
+    comparison_workers: int = Field(
+        default=2, ge=1, le=32, description="comparison runs executing at once per process"
+    )
+    comparison_engine: str = Field(
+        default="embedded", description="engine of a run that names none (embedded: Arrow)"
+    )
 
     audit_checkpoint_every: int = 1000
     audit_checkpoint_seconds: float = Field(

@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from gateway.core.logs import configure_logging
 from gateway.core.services import Services
 from gateway.core.settings import Settings, load_settings
+from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.broker import Broker
 from gateway.stewardship.users.directory import IdentityDirectory
@@ -28,6 +29,8 @@ from gateway.web.routes import (
     audit,
     auth,
     catalog,
+    comparison_models,
+    comparison_runs,
     comparisons,
     datasets,
     departments,
@@ -49,7 +52,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        # queries still streaming are recorded as aborted, then the source pools close
+        # runs stop, queries still streaming are recorded as aborted, the pools close
+        _app.state.comparison_runs.close()
         _app.state.broker.close()
         if owns_services:
             # flush the audit writer and sign a final checkpoint (truncation detection);
@@ -71,6 +75,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                              authorizer=services.authorizer)  # fmt: skip
     app.state.broker = Broker.from_services(services)
     app.state.comparer = Comparer.from_services(app.state.broker, services)
+    app.state.comparison_runs = ModelRunner(broker=app.state.broker, services=services,
+                                            identities=app.state.identities)  # fmt: skip
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # CSP on the console, frame/referrer headers everywhere
@@ -82,8 +88,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         sealed = services.audit.seal.sealed
         return {"status": "sealed" if sealed else "ok", "sealed": sealed}
 
-    for module in (auth, catalog, sources, datasets, comparisons, access_requests, audit, users,
-                   witness, emergency):  # fmt: skip
+    for module in (auth, catalog, sources, datasets, comparisons, comparison_models,
+                   comparison_runs, access_requests, audit, users, witness, emergency):  # fmt: skip
         app.include_router(module.router)
     app.include_router(departments.router)  # DCAT publishers (issue 16)
     app.include_router(metrics_routes.router)

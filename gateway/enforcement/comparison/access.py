@@ -1,0 +1,107 @@
+"""What a model needs from the catalog and from policy, checked without reading a row.
+
+Used when a model is stored (for its author) and when a run is asked for (for the
+runner), so a refusal is a clear 4xx at once instead of a failed job later:
+
+- every entry exists and is published (404), none is frozen by an officer (423);
+- the caller's role may query each entry's department (403);
+- policy, asked exactly as the broker will ask it for that side (the same decision
+  input, ``preview.preview_input``), allows the side and does not deny any field it
+  reads (403, naming the field);
+- every field a condition or a source filter reads is released *in clear*: a
+  condition compares values, and a masked value (a year for a date, a token for an
+  amount) would silently compare something else (403).
+
+This is a preview, not the enforcement: each side of the run is still prepared by the
+broker itself — its own decision, masks, row filter and durable ``query.started`` —
+immediately before anything is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.errors import DatasetFrozen, Forbidden, NotFound
+from catalog.models import Dataset, DatasetStatus
+from gateway.core.services import Services
+from gateway.enforcement.comparison.spec import (
+    CompiledModel,
+    CompiledSide,
+    ModelSpec,
+    compile_model,
+)
+from gateway.enforcement.query.authorize import action, refusal
+from gateway.enforcement.query.preview import preview_input
+from gateway.enforcement.query.schemas import QueryBody
+from policies.decision import Decision, UserContext
+
+PREVIEW_CASE = "model-check"
+
+
+def entries(session: Session, ids: Iterable[str]) -> dict[str, Dataset]:
+    """The published entries named (404 for any other: unknown and draft look alike)."""
+    wanted = list(dict.fromkeys(ids))
+    rows = session.scalars(select(Dataset).where(Dataset.id.in_(wanted))).all()
+    found = {d.id: d for d in rows if d.status == DatasetStatus.PUBLISHED}
+    for dataset_id in wanted:
+        if dataset_id not in found:
+            raise NotFound(f"no dataset {dataset_id!r}")
+    return found
+
+
+def compile_against_catalog(
+    session: Session, spec: ModelSpec, *, model_id: str, version: int
+) -> tuple[CompiledModel, dict[str, Dataset]]:
+    """The model compiled against its entries' fields as they are now."""
+    found = entries(session, spec.entries)
+    fields = {d.id: {f.name: f.type for f in d.fields} for d in found.values()}
+    return compile_model(spec, model_id=model_id, version=version, fields=fields), found
+
+
+def check_access(
+    *, services: Services, session: Session, user: UserContext, model: CompiledModel,
+    datasets: dict[str, Dataset], purpose: str | None, case_ref: str | None,
+) -> None:  # fmt: skip
+    """Refuse (423, 403) what the broker would refuse for ``user`` on any side."""
+    for side in model.sides:
+        dataset = datasets[side.dataset]
+        if dataset.frozen_at is not None:
+            raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
+        services.authorizer.check(subject=user.subject, domain=dataset.department,
+                                  action="dataset:query")  # fmt: skip
+        decision = _decision(services, session, user, side, dataset, purpose, case_ref)
+        _check_fields(side, decision)
+
+
+def _decision(
+    services: Services, session: Session, user: UserContext, side: CompiledSide,
+    dataset: Dataset, purpose: str | None, case_ref: str | None,
+) -> Decision:  # fmt: skip
+    body = QueryBody(
+        fields=list(side.reads), where=list(side.where),
+        purpose=purpose if purpose is not None else next(iter(dataset.allowed_purposes or []), ""),
+        case_ref=case_ref or PREVIEW_CASE,
+    )  # fmt: skip
+    decision = services.pdp.decide(
+        preview_input(services=services, session=session, user=user, dataset=dataset, body=body)
+    )
+    if not decision.allow:
+        raise refusal(decision)
+    return decision
+
+
+def _check_fields(side: CompiledSide, decision: Decision) -> None:
+    for name in side.reads:
+        if action(decision, name) == "deny":
+            raise Forbidden(f"field {side.alias}.{name} ({side.dataset}) is not released to you",
+                            field=f"{side.alias}.{name}")  # fmt: skip
+    for name in [*side.condition_fields, *(w.field for w in side.where)]:
+        if action(decision, name) != "allow":
+            raise Forbidden(
+                f"field {side.alias}.{name} ({side.dataset}) is masked for you: a condition or "
+                "filter compares values in clear",
+                field=f"{side.alias}.{name}",
+            )

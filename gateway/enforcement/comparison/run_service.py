@@ -1,0 +1,226 @@
+"""Runs as their owner (and officers, read-only) see them: asking for one, its status,
+its hit list in any query format, cancelling it, and following its hits up as leads.
+
+Who sees a run: its owner, and anyone whose role may review comparison runs (security
+officers: ``compare:review``), read-only. Anyone else is told it does not exist (404),
+so run ids cannot be probed. Only the owner cancels a run or changes a lead.
+
+Functions change the session without committing; the route appends the audit event
+first and then commits (a change is never made off the record).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from catalog.comparison_models import (
+    ComparisonLead,
+    ComparisonModel,
+    ComparisonModelVersion,
+    ComparisonRun,
+    ComparisonRunResult,
+    LeadState,
+    RunStatus,
+    new_run_id,
+)
+from catalog.errors import Conflict, Forbidden, NotFound, SluiceError, Unprocessable
+from gateway.core.services import Services
+from gateway.enforcement.comparison.access import check_access, compile_against_catalog
+from gateway.enforcement.comparison.run_store import read_ipc
+from gateway.enforcement.comparison.runs import HIT_ID, ModelRunner
+from gateway.enforcement.comparison.spec import ModelSpec
+from policies.decision import UserContext
+
+NOTE_MAX = 2000
+
+
+class RunExpired(SluiceError):
+    """The run's hit list is past ``SLUICE_COMPARISON_RUN_TTL_DAYS`` and was dropped
+    (its counts and leads stay); run the model again."""
+
+    code = "expired"
+    http_status = 410
+
+
+class RunIn(BaseModel):
+    """``POST /api/v1/comparison-models/{id}/runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
+    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
+    engine: str | None = Field(default=None, min_length=1, max_length=32)
+    version: int | None = Field(default=None, ge=1, description="default: the newest")
+
+
+class LeadIn(BaseModel):
+    """``PATCH /api/v1/comparison-runs/{id}/hits/{hit_id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["confirmed", "false_positive", "rectified"]
+    note: str = Field(default="", max_length=NOTE_MAX, pattern=r"^[^\x00]*$")
+    rectified_on: date | None = Field(default=None, description="required when rectified")
+
+    @model_validator(mode="after")
+    def _date_with_rectified(self) -> LeadIn:
+        if (self.state == "rectified") != (self.rectified_on is not None):
+            raise ValueError("rectified_on is given exactly when the state is rectified")
+        return self
+
+
+def request_run(
+    *, services: Services, session: Session, runner: ModelRunner, user: UserContext,
+    model: ComparisonModel, body: RunIn, request_id: str,
+) -> ComparisonRun:  # fmt: skip
+    """A queued run, after the checks a run would fail on (422, 404, 423, 403)."""
+    engine = body.engine or runner.default_engine
+    if engine not in runner.engines:
+        known = ", ".join(sorted(runner.engines))
+        raise Unprocessable(f"unknown engine {engine!r}; one of {known}")
+    number = body.version or model.current_version
+    version = session.get(ComparisonModelVersion, (model.id, number))
+    if version is None:
+        raise NotFound(f"comparison model {model.id!r} has no version {number}")
+    compiled, datasets = compile_against_catalog(
+        session, ModelSpec.model_validate(version.spec), model_id=model.id, version=number
+    )
+    check_access(services=services, session=session, user=user, model=compiled,
+                 datasets=datasets, purpose=body.purpose, case_ref=body.case_ref)  # fmt: skip
+    run = ComparisonRun(
+        id=new_run_id(), model_id=model.id, model_version=number, owner=user.subject,
+        purpose=body.purpose, case_ref=body.case_ref, engine=engine,
+        status=RunStatus.QUEUED.value, progress=0.0, truncated=False, cancel_requested=False,
+        columns=[], sides={}, request_id=request_id, created_at=datetime.now(UTC),
+    )  # fmt: skip
+    session.add(run)
+    return run
+
+
+def visible_run(
+    session: Session, run_id: str, user: UserContext, *, reviewer: bool
+) -> ComparisonRun:
+    run = session.get(ComparisonRun, run_id)
+    if run is None or not (reviewer or run.owner == user.subject):
+        raise NotFound(f"no comparison run {run_id!r}")
+    return run
+
+
+def owned_run(
+    session: Session, run_id: str, user: UserContext, *, reviewer: bool
+) -> ComparisonRun:
+    """A run its owner may change; a reviewer sees it but may not (403)."""
+    run = visible_run(session, run_id, user, reviewer=reviewer)
+    if run.owner != user.subject:
+        raise Forbidden("a run is changed only by its owner")
+    return run
+
+
+def lead_counts(session: Session, run: ComparisonRun) -> dict[str, int]:
+    rows = session.execute(
+        select(ComparisonLead.state, func.count()).where(ComparisonLead.run_id == run.id)
+        .group_by(ComparisonLead.state)
+    ).all()  # fmt: skip
+    counts = {s.value: 0 for s in LeadState}
+    for state, n in rows:
+        counts[str(state)] = int(n)
+    counts[LeadState.OPEN.value] = max((run.hits or 0) - sum(counts.values()), 0)
+    return counts
+
+
+def run_view(session: Session, run: ComparisonRun) -> dict[str, Any]:
+    """``GET /api/v1/comparison-runs/{id}``."""
+    stored = session.scalar(
+        select(func.count()).select_from(ComparisonRunResult)
+        .where(ComparisonRunResult.run_id == run.id)
+    )  # fmt: skip
+    return {
+        "id": run.id, "model": run.model_id, "model_version": run.model_version,
+        "owner": run.owner, "purpose": run.purpose, "case_ref": run.case_ref,
+        "engine": run.engine, "status": run.status, "progress": round(run.progress, 3),
+        "hits": run.hits, "truncated": run.truncated, "error": run.error,
+        "cancel_requested": run.cancel_requested, "columns": run.columns, "sides": run.sides,
+        "leads": lead_counts(session, run) if run.status == RunStatus.DONE else None,
+        "created_at": run.created_at, "started_at": run.started_at,
+        "finished_at": run.finished_at, "expires_at": run.expires_at,
+        "expired": run.status == RunStatus.DONE and not stored,
+    }  # fmt: skip
+
+
+def list_runs(session: Session, user: UserContext) -> list[ComparisonRun]:
+    """The caller's own runs, newest first."""
+    return list(session.scalars(
+        select(ComparisonRun).where(ComparisonRun.owner == user.subject)
+        .order_by(ComparisonRun.created_at.desc()).limit(200)
+    ))  # fmt: skip
+
+
+def hit_table(session: Session, run: ComparisonRun) -> pa.Table:
+    """The stored hits with each one's lead state, note and rectification date."""
+    if run.status != RunStatus.DONE:
+        raise Conflict(f"run {run.id} is {run.status}: hits are there once it is done")
+    result = session.get(ComparisonRunResult, run.id)
+    if result is None:
+        raise RunExpired(f"run {run.id}'s hit list expired; run the model again")
+    table = read_ipc(result.data)
+    leads = {lead.hit_id: lead for lead in session.scalars(
+        select(ComparisonLead).where(ComparisonLead.run_id == run.id))}  # fmt: skip
+    ids = table.column(HIT_ID).to_pylist()
+    found = [leads.get(i) for i in ids]
+    return (
+        table.append_column("state", pa.array([lead.state if lead else LeadState.OPEN.value
+                                               for lead in found], pa.string()))
+        .append_column("note", pa.array([lead.note if lead else None for lead in found],
+                                        pa.string()))
+        .append_column("rectified_on", pa.array([lead.rectified_on if lead else None
+                                                 for lead in found], pa.date32()))
+    )  # fmt: skip
+
+
+def update_lead(
+    *, session: Session, run: ComparisonRun, hit_id: int, body: LeadIn, user: UserContext
+) -> tuple[ComparisonLead, str]:
+    """Set one hit's state; returns the lead and the state it had."""
+    if run.status != RunStatus.DONE:
+        raise Conflict(f"run {run.id} is {run.status}: leads follow a done run")
+    if not 1 <= hit_id <= (run.hits or 0):
+        raise NotFound(f"run {run.id} has no hit {hit_id}")
+    lead = session.get(ComparisonLead, (run.id, hit_id))
+    before = lead.state if lead is not None else LeadState.OPEN.value
+    if lead is None:
+        lead = ComparisonLead(run_id=run.id, hit_id=hit_id)
+        session.add(lead)
+    lead.state = body.state
+    lead.note = body.note
+    lead.rectified_on = body.rectified_on
+    lead.updated_by = user.subject
+    lead.updated_at = datetime.now(UTC)
+    return lead, before
+
+
+def check_cancellable(run: ComparisonRun) -> None:
+    if RunStatus(run.status).finished:
+        raise Conflict(f"run {run.id} is already {run.status}")
+
+
+def cancel(session: Session, run: ComparisonRun) -> str:
+    """Ask a queued or running run to stop; returns the status it has now. A queued run
+    is cancelled at once (compare-and-set against the worker taking it); a running one
+    stops at its next step. Call after the event is on record: this takes the write
+    lock (on SQLite the trail shares it)."""
+    check_cancellable(run)
+    _R = ComparisonRun
+    session.execute(update(_R).where(_R.id == run.id).values(cancel_requested=True))
+    session.execute(
+        update(_R).where(_R.id == run.id, _R.status == RunStatus.QUEUED.value)
+        .values(status=RunStatus.CANCELLED.value, finished_at=datetime.now(UTC))
+    )  # fmt: skip
+    session.commit()
+    session.refresh(run)
+    return run.status

@@ -1,0 +1,132 @@
+"""A run's row as the worker moves it on: each change in its own short transaction.
+
+The worker thread never holds a session across a side's read or the engine's join:
+status and progress are written and committed at once, so a poll from any replica
+sees them, and a cancel written by any replica (``cancel_requested``) is seen by the
+worker at its next progress write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
+from catalog.errors import SluiceError
+
+PROGRESS_STEP = 0.05  # a progress write at most every 5 %
+_R = ComparisonRun
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """What a failed run tells its owner: the error's code and message, never a trace."""
+    if isinstance(exc, SluiceError):
+        return exc.to_dict()
+    return {"code": "internal", "message": "the run failed; the gateway's log has the cause"}
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    """The hit list as one Arrow IPC stream (zstd when this pyarrow has it)."""
+    sink = pa.BufferOutputStream()
+    try:
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # pragma: no cover - build option
+        options = pa.ipc.IpcWriteOptions()
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def read_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+class RunStore:
+    """The worker's writes to ``comparison_runs`` and ``comparison_run_results``."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, ttl_days: int) -> None:
+        self._sessions = sessions
+        self.ttl = timedelta(days=ttl_days)
+        self._written: dict[str, float] = {}
+
+    def _set(self, run_id: str, **values: object) -> None:
+        with self._sessions() as session:
+            session.execute(update(ComparisonRun).where(_R.id == run_id).values(**values))
+            session.commit()
+
+    def get(self, run_id: str) -> ComparisonRun | None:
+        with self._sessions() as session:
+            return session.get(ComparisonRun, run_id)
+
+    def start(self, run_id: str) -> bool:
+        """Queued → running, unless it was cancelled meanwhile (compare-and-set: a
+        cancel and a worker never both win)."""
+        with self._sessions() as session:
+            moved = session.execute(
+                update(ComparisonRun)
+                .where(_R.id == run_id, _R.status == RunStatus.QUEUED.value,
+                       _R.cancel_requested.is_(False))
+                .values(status=RunStatus.RUNNING.value, started_at=datetime.now(UTC),
+                        progress=0.02)
+            )  # fmt: skip
+            session.commit()
+        return bool(_rowcount(moved))
+
+    def describe(self, run_id: str, *, columns: list[dict[str, Any]],
+                 sides: Mapping[str, Any]) -> None:  # fmt: skip
+        """What the hit list will hold and each side's request and decision."""
+        self._set(run_id, columns=columns, sides=dict(sides), progress=0.05)
+
+    def progress(self, run_id: str, fraction: float) -> bool:
+        """Write the progress if it moved enough; returns whether a cancel was asked
+        (by any replica) since."""
+        fraction = round(min(max(fraction, 0.0), 0.99), 3)
+        if fraction - self._written.get(run_id, 0.0) >= PROGRESS_STEP:
+            self._written[run_id] = fraction
+            self._set(run_id, progress=fraction)
+        with self._sessions() as session:
+            asked = session.scalar(select(_R.cancel_requested).where(_R.id == run_id))
+        return bool(asked)
+
+    def done(self, run_id: str, *, hits: pa.Table, truncated: bool) -> tuple[bytes, str]:
+        """Store the hit list and mark the run done (one transaction); returns the
+        bytes stored and their SHA-256."""
+        data = ipc_bytes(hits)
+        digest = hashlib.sha256(data).hexdigest()
+        now = datetime.now(UTC)
+        with self._sessions() as session:
+            session.add(ComparisonRunResult(run_id=run_id, data=data, sha256=digest))
+            session.execute(update(ComparisonRun).where(_R.id == run_id).values(
+                status=RunStatus.DONE.value, progress=1.0, hits=hits.num_rows,
+                truncated=truncated, finished_at=now, expires_at=now + self.ttl,
+            ))  # fmt: skip
+            session.commit()
+        self._written.pop(run_id, None)
+        return data, digest
+
+    def ended(self, run_id: str, status: RunStatus, error: dict[str, Any] | None = None) -> None:
+        """Failed or cancelled (queued or running)."""
+        self._written.pop(run_id, None)
+        self._set(run_id, status=status.value, error=error, finished_at=datetime.now(UTC))
+
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Drop the hit lists past their expiry (the runs, counts and leads stay)."""
+        now = now or datetime.now(UTC)
+        with self._sessions() as session:
+            expired = select(_R.id).where(_R.expires_at.is_not(None), _R.expires_at <= now)
+            gone = session.execute(
+                delete(ComparisonRunResult).where(ComparisonRunResult.run_id.in_(expired))
+            )
+            session.commit()
+        return _rowcount(gone)
+
+
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE touched (``CursorResult.rowcount``)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,396 @@
+"""A comparison model's run as a job: its sides governed, its start and end on record.
+
+``ModelRun`` is one started run, ended exactly once like a query or an ad-hoc
+comparison (``delivery.Started``): ``comparison.started`` naming the model version,
+the engine and every side's request and decision is durable before the hit list is
+stored; ``comparison.completed`` records the hits stored (rows, SHA-256 of the stored
+bytes, the subject tokens of the people matched); a failure or a cancel records
+``comparison.failed`` / ``comparison.aborted`` and ends every side still open the same
+way. The hits stored are charged to the runner's daily row quota; they were reserved
+before any side was read, and what was not used is released.
+
+``ModelRunner`` executes runs on a small thread pool, in this order, for each run:
+
+1. identity read fresh (a suspended analyst's queued run does not start);
+2. the model version compiled against the catalog as it is now;
+3. each side prepared by the broker — resolve, admit, authorize, plan with the
+   comparison's ``SideOverrides`` (the key replaced by its HMAC token under the case
+   key, read whole up to ``comparison_max_side_rows``), its own durable
+   ``query.started`` — before any row is read; a field a condition reads must be
+   released in clear;
+4. the hits reserved on the quota, ``comparison.started`` submitted;
+5. each side read (masked, filtered to the runner's jurisdiction), the engine run on
+   the governed batches, the hit list stored, the run ended on record.
+
+Cancellation (the owner's, or a shutdown) is checked between every step and inside the
+engine; the progress written at each step is also where a cancel asked on another
+replica is noticed.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pac
+import structlog
+
+from audit.event_types import EventType, Outcome
+from audit.records import Actor, AuditEvent, model_run_event
+from audit.records import Delivery as Sent
+from audit.sink import AppendInFlight
+from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
+from catalog.errors import Forbidden, RateLimited, TooLarge
+from gateway.core.services import Services
+from gateway.enforcement.comparison.access import compile_against_catalog
+from gateway.enforcement.comparison.arrow_engine import ArrowEngine
+from gateway.enforcement.comparison.engine import CancelToken, ComparisonEngine, RunCancelled
+from gateway.enforcement.comparison.run_store import RunStore, error_body
+from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, CompiledSide, ModelSpec
+from gateway.enforcement.query.authorize import action
+from gateway.enforcement.query.broker import Broker
+from gateway.enforcement.query.context import Origin, QueryRequest
+from gateway.enforcement.query.delivery import Books, Started
+from gateway.enforcement.query.plan import QUOTA_USED_UP, SideOverrides
+from gateway.enforcement.query.run import QueryRun
+from gateway.enforcement.query.schemas import QueryBody
+from gateway.enforcement.query.subjects import MAX_TOKENS, SUBJECT_COLUMN, SubjectTokens
+from policies.decision import UserContext
+
+log = structlog.get_logger("sluice.comparison_runs")
+HIT_ID = "hit_id"
+
+
+class IdentityResolver(Protocol):
+    """The user store as the web layer reads it (``IdentityDirectory``)."""
+
+    def resolve(self, token_user: UserContext) -> UserContext: ...
+
+
+class ModelRun(Started):
+    """One run's start on record, owed one end; its sides end with it."""
+
+    kind = "comparison"
+
+    def __init__(
+        self, *, books: Books, run: ComparisonRun, user: UserContext, model: CompiledModel,
+        sides: Mapping[str, QueryRun], reserved: int, subjects: SubjectTokens,
+    ) -> None:  # fmt: skip
+        super().__init__(books=books, subject=user.subject, request_id=run.request_id,
+                         reserved=reserved)  # fmt: skip
+        self.run_id = run.id
+        self.purpose, self.case_ref, self.engine = run.purpose, run.case_ref, run.engine
+        self.user = user
+        self.model = model
+        self.sides = dict(sides)
+        self.limit = reserved
+        self._subjects = subjects
+        self._started: AppendInFlight | None = None
+        self.finished: set[str] = set()  # sides whose outcome is on record
+        self.rows_read: dict[str, int] = {}
+        self.hits = 0
+        self.truncated = False
+        self.subject_tokens: list[str] = []
+        self.subject_tokens_truncated = False
+
+    def sides_header(self) -> dict[str, dict[str, object]]:
+        return {
+            alias: {"dataset": q.ctx.entry.id, "key": self.model.side(alias).key,
+                    "request_id": q.ctx.origin.request_id,
+                    "decision_id": q.decision.decision_id,
+                    "policy_version": q.decision.policy_version}
+            for alias, q in self.sides.items()
+        }  # fmt: skip
+
+    def output_columns(self) -> list[dict[str, object]]:
+        """Each column of the hit list and how policy released it."""
+        columns: list[dict[str, object]] = [
+            {"name": HIT_ID, "action": "allow", "method": None},
+            {"name": KEY_COLUMN, "action": "mask", "method": "hash"},
+        ]
+        for alias, name in self.model.output:
+            released = {c["name"]: c for c in self.sides[alias].columns}[name]
+            columns.append({**released, "name": f"{alias}.{name}",
+                            "dataset": self.model.side(alias).dataset})  # fmt: skip
+        return columns
+
+    def record_start(self) -> None:
+        self._started = self.books.audit.submit(
+            self._event(EventType.COMPARISON_STARTED, Outcome.STARTED, sent=Sent(), details={})
+        )
+        self.on_record()
+
+    def wait_started(self) -> None:
+        if self._started is None:  # never: the runner records before it reads
+            raise RuntimeError("run read before its start was submitted")
+        self._started.wait()
+
+    def _event(
+        self, type_: EventType, outcome: Outcome, *, sent: Sent, details: Mapping[str, object]
+    ) -> AuditEvent:
+        return model_run_event(
+            type_=type_, actor=Actor.of(self.user), run_id=self.run_id,
+            model_id=self.model.model_id, model_version=self.model.version,
+            datasets=[s.dataset for s in self.model.sides], sides=self.sides_header(),
+            purpose=self.purpose, case_ref=self.case_ref, request_id=self.request_id,
+            outcome=outcome, engine=self.engine, delivery=sent, details=details,
+        )  # fmt: skip
+
+    def _sent(self) -> dict[str, object]:
+        return {"truncated": self.truncated, "rows_read": dict(self.rows_read),
+                "matches": self.hits, "bytes_stored": self.ledger.size,
+                "rows_reserved": self.reserved, "delivered": False,
+                **self._subjects.details(self.subject_tokens, self.user),
+                "subject_tokens_truncated": self.subject_tokens_truncated}  # fmt: skip
+
+    def _release(self) -> None:
+        """Each side gave back its source slot when its read ended."""
+
+    def _counted(self, audit_s: float) -> None:
+        """Runs are not counted in the broker's query metrics."""
+
+    def _before_end(self, why: str | BaseException) -> None:
+        for alias, q in self.sides.items():
+            if alias in self.finished:
+                continue
+            if isinstance(why, BaseException):
+                q.fail(why)
+            else:
+                q.abort(why)
+
+
+class ModelRunner:
+    """Runs comparison models in the background; one per gateway process."""
+
+    def __init__(
+        self, *, broker: Broker, services: Services, identities: IdentityResolver,
+        engines: Mapping[str, ComparisonEngine] | None = None,
+    ) -> None:  # fmt: skip
+        settings = services.settings
+        self.broker = broker
+        self.services = services
+        self.identities = identities
+        engine = ArrowEngine()
+        # a registry, not a branch: the Spark engine is one more entry
+        self.engines: dict[str, ComparisonEngine] = dict(engines or {engine.name: engine})
+        self.default_engine = settings.comparison_engine
+        self.max_side_rows = settings.comparison_max_side_rows
+        self.store = RunStore(services.sessions, ttl_days=settings.comparison_run_ttl_days)
+        self._pool = ThreadPoolExecutor(max_workers=settings.comparison_workers,
+                                        thread_name_prefix="sluice-compare")  # fmt: skip
+        self._lock = threading.Lock()
+        self._tokens: dict[str, CancelToken] = {}
+        self._closed = False
+        # before the broker records what is in flight and the trail closes
+        services.on_close.insert(0, self.close)
+
+    def submit(self, run_id: str) -> None:
+        """Queue a run whose row is committed."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the comparison runner is closed")
+            token = self._tokens[run_id] = CancelToken()
+        self._pool.submit(self._execute, run_id, token)
+
+    def cancel(self, run_id: str) -> None:
+        """Stop a run executing here (a run on another replica sees the flag)."""
+        with self._lock:
+            token = self._tokens.get(run_id)
+        if token is not None:
+            token.cancel()
+
+    def close(self) -> None:
+        """On shutdown: running runs stop (aborted on record, failed as interrupted),
+        queued ones are marked interrupted without starting."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            tokens = dict(self._tokens)
+        for token in tokens.values():
+            token.cancel("shutdown")
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for run_id in tokens:
+            row = self.store.get(run_id)
+            if row is not None and not RunStatus(row.status).finished:
+                self.store.ended(run_id, RunStatus.FAILED,
+                                 {"code": "interrupted", "message": "the gateway stopped"})
+
+    def _execute(self, run_id: str, token: CancelToken) -> None:
+        try:
+            self._run(run_id, token)
+        except Exception:  # the run's own handlers recorded it; never lose the thread
+            log.exception("comparison_run_crashed", run_id=run_id)
+            self.store.ended(run_id, RunStatus.FAILED, {"code": "internal",
+                                                       "message": "the run failed"})  # fmt: skip
+        finally:
+            with self._lock:
+                self._tokens.pop(run_id, None)
+
+    def _run(self, run_id: str, token: CancelToken) -> None:
+        row = self.store.get(run_id)
+        if row is None or row.status != RunStatus.QUEUED:
+            return
+        if token.cancelled or not self.store.start(run_id):  # cancelled while queued
+            if token.cancelled:
+                self.store.ended(run_id, RunStatus.CANCELLED)
+            return
+        try:
+            user = self.identities.resolve(UserContext(row.owner, None, (), "L1"))
+            model = self._compile(row)
+        except Exception as exc:
+            self.store.ended(run_id, RunStatus.FAILED, error_body(exc))
+            return
+        started = self._prepare(row, user, model, token)
+        if started is not None:
+            self._execute_started(started, token)
+
+    def _compile(self, row: ComparisonRun) -> CompiledModel:
+        with self.services.sessions() as session:
+            version = session.get(ComparisonModelVersion, (row.model_id, row.model_version))
+            if version is None:
+                raise Forbidden(f"model version {row.model_id}@{row.model_version} is gone")
+            spec = ModelSpec.model_validate(version.spec)
+            model, _ = compile_against_catalog(session, spec, model_id=row.model_id,
+                                               version=row.model_version)  # fmt: skip
+        return model
+
+    def _prepare(
+        self, row: ComparisonRun, user: UserContext, model: CompiledModel, token: CancelToken
+    ) -> ModelRun | None:
+        """Steps 3 and 4: every side prepared and on record, the hits reserved, the run
+        on record as started; any refusal fails the run and ends the sides started."""
+        sides: dict[str, QueryRun] = {}
+        reserved = 0
+        limiter = self.services.limiter
+        try:
+            for side in model.sides:
+                token.check()
+                sides[side.alias] = self._side(row, user, side)
+                _check_clear(side, sides[side.alias])
+            reserved = self._reserve(user, sides)
+            run = ModelRun(books=self.broker.books(), run=row, user=user, model=model,
+                           sides=sides, reserved=reserved,
+                           subjects=self.broker.subjects)  # fmt: skip
+            self.store.describe(row.id, columns=run.output_columns(), sides=run.sides_header())
+            run.record_start()
+        except Exception as exc:
+            limiter.release_rows(user.subject, reserved)
+            for q in sides.values():  # their starts are on record: so is why nothing followed
+                q.abort(exc.reason) if isinstance(exc, RunCancelled) else q.fail(exc)
+            cancelled = isinstance(exc, RunCancelled) and exc.reason == "cancelled"
+            self.store.ended(row.id, RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
+                             None if cancelled else error_body(exc))  # fmt: skip
+            return None
+        return run
+
+    def _side(self, row: ComparisonRun, user: UserContext, side: CompiledSide) -> QueryRun:
+        body = QueryBody(fields=list(side.reads), where=list(side.where), purpose=row.purpose,
+                         case_ref=row.case_ref)  # fmt: skip
+        origin = Origin(request_id=f"{row.request_id}.{side.alias}")
+        return self.broker.prepare(
+            QueryRequest(user=user, dataset_id=side.dataset, body=body, origin=origin),
+            side=SideOverrides(label=side.alias, key=side.key, max_rows=self.max_side_rows),
+        )
+
+    def _reserve(self, user: UserContext, sides: Mapping[str, QueryRun]) -> int:
+        """The hits the run may store, reserved before any side is read: the smallest
+        row cap of the sides' decisions and what is left of the quota today."""
+        limiter = self.services.limiter
+        caps = [q.decision.max_rows for q in sides.values()]
+        limit = min([*caps, int(limiter.remaining_rows(user.subject))])
+        reserved = limiter.reserve_rows(user.subject, limit) if limit > 0 else 0
+        if reserved <= 0:
+            raise RateLimited(QUOTA_USED_UP)
+        return int(reserved)
+
+    def _execute_started(self, run: ModelRun, token: CancelToken) -> None:
+        """Step 5, ending the run on record whatever happens."""
+        try:
+            readers = {}
+            for n, (alias, q) in enumerate(run.sides.items()):
+                token.check()
+                readers[alias] = self._read(run, alias, q)
+                self._progress(run, token, 0.05 + 0.6 * (n + 1) / len(run.sides))
+            engine = self.engines[run.engine]
+            hits = engine.run(
+                run.model, readers, limit=run.limit, cancel=token,
+                progress=lambda f: self._progress(run, token, 0.65 + 0.3 * f),
+            )  # fmt: skip
+            token.check()
+            table, run.subject_tokens, run.subject_tokens_truncated = take_subjects(hits.table)
+            table = table.add_column(0, HIT_ID, pa.array(range(1, table.num_rows + 1), pa.int64()))
+            run.hits, run.truncated = table.num_rows, hits.truncated
+            run.wait_started()  # fail closed: nothing is stored before the start is durable
+            if run.end.done:  # a shutdown recorded it as aborted meanwhile
+                raise RunCancelled("the gateway stopped", reason="shutdown")
+            data, _ = self.store.done(run.run_id, hits=table, truncated=hits.truncated)
+            run.ledger.take(data, table.num_rows)
+            run.complete()
+        except RunCancelled as exc:
+            run.abort(exc.reason)
+            self._ended_cancelled(run.run_id, exc)
+        except Exception as exc:
+            run.fail(exc)
+            self.store.ended(run.run_id, RunStatus.FAILED, error_body(exc))
+
+    def _ended_cancelled(self, run_id: str, exc: RunCancelled) -> None:
+        if exc.reason == "cancelled":
+            self.store.ended(run_id, RunStatus.CANCELLED)
+        else:
+            self.store.ended(run_id, RunStatus.FAILED,
+                             {"code": "interrupted", "message": "the gateway stopped"})  # fmt: skip
+
+    def _read(self, run: ModelRun, alias: str, q: QueryRun) -> pa.RecordBatchReader:
+        """One side, whole; more rows than the ceiling fails the run (a partial side
+        would hide hits)."""
+        try:  # ``collect`` records the side's own outcome
+            table, cut = q.collect({"comparison_id": run.run_id, "side": alias,
+                                    "delivered": False})  # fmt: skip
+        finally:
+            run.finished.add(alias)
+        if cut:
+            raise TooLarge(
+                f"side {alias!r} ({q.ctx.entry.id}) has more than {self.max_side_rows} rows; "
+                "narrow it with 'where' (a partial comparison would hide hits)"
+            )
+        run.rows_read[alias] = table.num_rows
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+    def _progress(self, run: ModelRun, token: CancelToken, fraction: float) -> None:
+        if self.store.progress(run.run_id, fraction):
+            token.cancel()
+        token.check()
+
+
+def _check_clear(side: CompiledSide, q: QueryRun) -> None:
+    """A condition or filter compares values: they must be released in clear."""
+    for name in side.condition_fields:
+        if action(q.decision, name) != "allow":
+            raise Forbidden(f"field {side.alias}.{name} ({side.dataset}) is masked for you: "
+                            "a condition compares values in clear")  # fmt: skip
+
+
+def take_subjects(hits: pa.Table) -> tuple[pa.Table, list[str], bool]:
+    """The hits without their subject-token columns, the distinct tokens of the people
+    they name (up to ``MAX_TOKENS``, in hit order) and whether there were more."""
+    present = [n for n in hits.column_names if n.endswith(f".{SUBJECT_COLUMN}")]
+    seen: dict[str, None] = {}
+    truncated = False
+    for name in present:
+        for value in pac.unique(pac.drop_null(hits.column(name).combine_chunks())).to_pylist():
+            if value in seen:
+                continue
+            if len(seen) >= MAX_TOKENS:
+                truncated = True
+                break
+            seen[str(value)] = None
+    return (hits.drop_columns(present) if present else hits), list(seen), truncated
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""Comparison models as shared, versioned rules: authoring, versions, sharing (issue 15)."""

@@ -1,0 +1,121 @@
+"""``/api/v1/comparison-runs``: a run's status, its hit list, cancelling it, its leads.
+
+The owner sees and changes a run; officers (``compare:review``) see it read-only;
+anyone else gets a 404. Reading the hit list and every change are on the audit trail
+before the answer or the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from audit.event_types import EventType
+from audit.records import Actor, comparison_run_event
+from audit.records import Delivery as Sent
+from catalog.comparison_models import ComparisonRun
+from gateway.enforcement.comparison import run_service
+from gateway.enforcement.comparison.run_service import LeadIn
+from gateway.enforcement.query.formats import FORMATS, choose_format, make_encoder
+from gateway.web.current_user import current_user
+from gateway.web.deps import get_services, get_session
+from gateway.web.routes.comparison_models import is_reviewer, runner
+from policies.decision import UserContext
+
+router = APIRouter(prefix="/api/v1/comparison-runs", tags=["comparison runs"])
+RunId = Path(min_length=1, max_length=40)
+HitId = Path(ge=1, le=2**31 - 1)
+
+
+def _event(
+    request: Request, user: UserContext, run: ComparisonRun, type_: EventType,
+    details: dict[str, Any], sent: Sent | None = None,
+) -> None:  # fmt: skip
+    get_services(request).audit.append(comparison_run_event(
+        type_=type_, actor=Actor.of(user), run_id=run.id, purpose=run.purpose,
+        case_ref=run.case_ref, client=request.client.host if request.client else None,
+        details={"model": run.model_id, "model_version": run.model_version, "owner": run.owner,
+                 **details},
+        delivery=sent or Sent(),
+    ))  # fmt: skip
+
+
+@router.get("")
+def list_runs(
+    user: UserContext = Depends(current_user), session: Session = Depends(get_session)
+) -> list[dict[str, Any]]:
+    """The caller's own runs, newest first."""
+    return [run_service.run_view(session, r) for r in run_service.list_runs(session, user)]
+
+
+@router.get("/{run_id}")
+def get_run(
+    request: Request, run_id: str = RunId, user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    """Status (queued, running, done, failed, cancelled), progress, hits and the count
+    of hits per lead state."""
+    run = run_service.visible_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    return run_service.run_view(session, run)
+
+
+@router.get("/{run_id}/hits", responses={410: {"description": "the hit list expired"}})
+def get_hits(
+    request: Request, run_id: str = RunId,
+    format: str | None = Query(default=None, description=", ".join(FORMATS)),
+    bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
+    user: UserContext = Depends(current_user), session: Session = Depends(get_session),
+) -> Response:  # fmt: skip
+    """The stored hits in any query format, each with its lead state; on record (rows
+    and SHA-256 of the bytes) before it is sent."""
+    fmt = choose_format(format, request.headers.get("accept"))
+    run = run_service.visible_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    table = run_service.hit_table(session, run)
+    encoder = make_encoder(fmt, bom=bom)
+    header = {"run": run.id, "model": run.model_id, "model_version": run.model_version,
+              "columns": run.columns, "sides": run.sides}  # fmt: skip
+    parts = [encoder.begin(table.schema, header)]
+    parts += [encoder.batch(b) for b in table.to_batches(max_chunksize=32_768)]
+    parts.append(encoder.end({"truncated": run.truncated, "row_count": table.num_rows}))
+    data = b"".join(parts)
+    _event(request, user, run, EventType.COMPARISON_HITS_READ, {"format": fmt},
+           Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()))  # fmt: skip
+    return Response(data, media_type=FORMATS[fmt], headers={"X-Sluice-Run-Id": run.id})
+
+
+@router.post("/{run_id}/cancel", status_code=202)
+def cancel_run(
+    request: Request, run_id: str = RunId, user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    """Stop a queued or running run (its owner only); what it started ends on record."""
+    run = run_service.owned_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    run_service.check_cancellable(run)
+    _event(request, user, run, EventType.COMPARISON_RUN_CANCELLED, {"status_before": run.status})
+    status = run_service.cancel(session, run)
+    runner(request).cancel(run.id)
+    return {"id": run.id, "status": status, "cancel_requested": True}
+
+
+@router.patch("/{run_id}/hits/{hit_id}")
+def update_lead(
+    body: LeadIn, request: Request, run_id: str = RunId, hit_id: int = HitId,
+    user: UserContext = Depends(current_user), session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    """Mark a hit confirmed, a false positive, or rectified (with the date); the run's
+    owner only; every change on record."""
+    run = run_service.owned_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    lead, before = run_service.update_lead(session=session, run=run, hit_id=hit_id, body=body,
+                                           user=user)  # fmt: skip
+    rectified = lead.rectified_on.isoformat() if lead.rectified_on else None
+    _event(request, user, run, EventType.COMPARISON_LEAD_UPDATED,
+           {"hit_id": hit_id, "state": lead.state, "previous_state": before, "note": lead.note,
+            "rectified_on": rectified})  # fmt: skip
+    session.commit()
+    return {"run": run.id, "hit_id": hit_id, "state": lead.state, "note": lead.note,
+            "rectified_on": rectified, "updated_by": lead.updated_by,
+            "leads": run_service.lead_counts(session, run)}  # fmt: skip
