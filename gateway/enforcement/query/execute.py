@@ -128,7 +128,13 @@ def encode(
             pending = 0
     if not started:
         yield encoder.begin(empty(), header), 0
-    yield encoder.end({"truncated": progress.truncated, "row_count": progress.rows}), pending
+    # the end may come in pieces (xlsx is assembled there): the rows complete with the last
+    held: bytes | None = None
+    for part in encoder.tail({"truncated": progress.truncated, "row_count": progress.rows}):
+        if held is not None:
+            yield held, 0
+        held = part
+    yield held or b"", pending
 
 
 def empty_schema(plan: ExecutionPlan) -> pa.Schema:

@@ -19,6 +19,22 @@ an integer column is a number, not a formula). ``csv_raw`` gives the values unch
 for machine consumers who never open the file in a spreadsheet; both are on record in
 the audit trail as the format asked for. The check is one vectorised regex per string
 column (``pyarrow.compute``), never a per-cell Python loop.
+
+A result cut at its row cap says so in every format (issue 16). Where it is said
+depends on when the cut is known: the reader reads one row past the limit, so the cut
+is certain only once the read has ended — before the first byte for a result that fits
+in the response's first buffer, only at the end for one that streams on. Hence:
+
+- JSON: ``"truncated"`` after the rows (always exact);
+- Parquet: the footer's key-value metadata ``sluice.truncated`` (written at the end,
+  always exact);
+- Arrow: the schema's metadata ``sluice.truncated`` is ``true``/``false`` when the cut
+  is known as the schema is written (the encoder holds the first batch back, so a
+  one-batch result is always exact) and ``unknown`` otherwise; the stream then ends
+  with a zero-row batch whose custom metadata ``sluice.truncated`` is always exact;
+- xlsx: a ``sluice`` sheet and the workbook's custom property (written at the end);
+- CSV and NDJSON have no place for a marker that no reader would take for a row: the
+  ``Sluice-Truncated`` response header (``gateway.web.routes.streaming``) says it.
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ from __future__ import annotations
 import io
 import struct
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias
 
 import orjson
@@ -43,6 +60,7 @@ FORMATS = {
     "csv_raw": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
     "arrow": "application/vnd.apache.arrow.stream",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 _ACCEPT = {
     "application/json": "json",
@@ -52,7 +70,17 @@ _ACCEPT = {
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
     "application/vnd.apache.arrow.stream": "arrow",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
+# the metadata key of the truncation marker in Parquet, Arrow and xlsx
+TRUNCATED_KEY = "sluice.truncated"
+# whether the result was cut: ``None`` while the read is under way and no cut was seen
+CutProbe = Callable[[], bool | None]
+
+
+def cut_text(cut: bool | None) -> str:
+    """The marker's text: ``true``, ``false`` or ``unknown`` (not known yet)."""
+    return "unknown" if cut is None else ("true" if cut else "false")
 
 
 def choose_format(query_format: str | None, accept: str | None) -> str:
@@ -242,6 +270,8 @@ def json_lines(batch: pa.RecordBatch, *, before: str = "", after: str = "", skip
 
 class Encoder(ABC):
     media_type: str
+    # asked by encoders that write the cut before the end (Arrow's schema)
+    cut: CutProbe | None = None
 
     @abstractmethod
     def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes: ...
@@ -251,6 +281,11 @@ class Encoder(ABC):
 
     @abstractmethod
     def end(self, trailer: dict[str, Any]) -> bytes: ...
+
+    def tail(self, trailer: dict[str, Any]) -> Iterator[bytes]:
+        """``end`` in pieces: a format that is assembled at the end (xlsx) hands it on
+        in bounded chunks instead of one buffer."""
+        yield self.end(trailer)
 
 
 class JsonEncoder(Encoder):
@@ -384,20 +419,78 @@ def _csv_type(kind: pa.DataType) -> pa.DataType:
 
 
 class ArrowEncoder(_WriterEncoder):
+    """The Arrow IPC stream; the first batch is held back until the next one (or the
+    end) comes, so that the schema, written with it, says the cut whenever it is known
+    by then (see the module docstring)."""
+
     media_type = FORMATS["arrow"]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._schema: pa.Schema | None = None
+        self._held: pa.RecordBatch | None = None
 
     def _open(self, sink: _Sink, schema: pa.Schema) -> Any:
         return pa.ipc.new_stream(sink, schema)
 
+    def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
+        self._schema = schema
+        return b""
+
+    def _start(self, cut: bool | None) -> None:
+        if self._writer is None and self._schema is not None:
+            marked = self._schema.with_metadata(
+                {**(self._schema.metadata or {}), TRUNCATED_KEY: cut_text(cut)}
+            )
+            self._writer = self._open(self._sink, marked)
+            if self._held is not None:
+                self._writer.write_batch(self._held.replace_schema_metadata(marked.metadata))
+                self._held = None
+
+    def batch(self, batch: pa.RecordBatch) -> bytes:
+        if not batch.num_rows:
+            return b""
+        if self._writer is None and self._held is None:
+            self._held = batch
+            return b""
+        self._start(self.cut() if self.cut is not None else None)
+        return super().batch(batch)
+
+    def end(self, trailer: dict[str, Any]) -> bytes:
+        truncated = bool(trailer.get("truncated"))
+        self._start(truncated)
+        if self._writer is not None and self._schema is not None:
+            empty = pa.RecordBatch.from_pylist([], schema=self._schema)
+            self._writer.write_batch(empty, custom_metadata={TRUNCATED_KEY: cut_text(truncated)})
+        return super().end(trailer)
+
 
 class ParquetEncoder(_WriterEncoder):
+    """Parquet; the cut goes into the footer's key-value metadata, written last."""
+
     media_type = FORMATS["parquet"]
 
     def _open(self, sink: _Sink, schema: pa.Schema) -> Any:
         return pq.ParquetWriter(sink, schema)
 
+    def end(self, trailer: dict[str, Any]) -> bytes:
+        if self._writer is not None:
+            self._writer.add_key_value_metadata(
+                {TRUNCATED_KEY: cut_text(bool(trailer.get("truncated")))}
+            )
+        return super().end(trailer)
 
-def make_encoder(fmt: str, *, bom: bool = False) -> Encoder:
+
+def make_encoder(fmt: str, *, bom: bool = False, cut: CutProbe | None = None) -> Encoder:
+    """The encoder of ``fmt``; ``cut`` tells it, while it writes, whether the result
+    has been cut yet (only Arrow asks before the end)."""
+    encoder = _encoder(fmt, bom=bom)
+    if cut is not None:
+        encoder.cut = cut
+    return encoder
+
+
+def _encoder(fmt: str, *, bom: bool) -> Encoder:
     if fmt == "json":
         return JsonEncoder()
     if fmt == "ndjson":
@@ -408,4 +501,8 @@ def make_encoder(fmt: str, *, bom: bool = False) -> Encoder:
         return ArrowEncoder()
     if fmt == "parquet":
         return ParquetEncoder()
+    if fmt == "xlsx":
+        from gateway.enforcement.query.xlsx import XlsxEncoder  # imports xlsxwriter
+
+        return XlsxEncoder()
     raise BadRequest(f"unknown format {fmt!r}")

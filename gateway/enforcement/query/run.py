@@ -64,6 +64,7 @@ class QueryRun(Started):
         self._reader = reader
         self._metrics = metrics
         self._started: AppendInFlight | None = None
+        self._read_all = False  # the reader came to its end (see ``cut``)
 
     @property
     def columns(self) -> list[dict[str, str | None]]:
@@ -89,7 +90,8 @@ class QueryRun(Started):
                                      "decision_id": self.decision.decision_id,
                                      "policy_version": self.decision.policy_version}  # fmt: skip
         try:
-            chunks = encode(self._batches(), encoder=make_encoder(fmt, bom=bom), header=header,
+            encoder = make_encoder(fmt, bom=bom, cut=self.cut)
+            chunks = encode(self._batches(), encoder=encoder, header=header,
                             progress=self.progress,
                             empty=lambda: empty_schema(self.plan))  # fmt: skip
             for chunk in chunks:
@@ -116,9 +118,18 @@ class QueryRun(Started):
         schema = batches[0].schema if batches else empty_schema(self.plan)
         return pa.Table.from_batches(batches, schema=schema), self.progress.truncated
 
+    def cut(self) -> bool | None:
+        """Whether the result was cut at its limit; ``None`` while the read is under way
+        and no cut was seen yet (the reader reads one row past the limit: the cut is
+        certain only at the end)."""
+        if self.progress.truncated:
+            return True
+        return False if self._read_all else None
+
     def _batches(self) -> Iterator[pa.RecordBatch]:
         try:
             yield from self._reader.batches(self.ctx.entry, self.plan, self.progress)
+            self._read_all = True
         finally:  # the source connection is back in its pool: so is the slot
             self.slot.release()
 

@@ -46,4 +46,4 @@ def query_dataset(
     }
     stall = request.app.state.services.settings.stream_stall_timeout_s
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall)  # fmt: skip
+                   stall_timeout_s=stall, cut=started.cut)  # fmt: skip

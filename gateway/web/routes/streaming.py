@@ -15,6 +15,19 @@ alone ends the delivery on record:
 - a cancellation (server shutdown) records ``aborted`` with ``cancelled``; an error
   while producing records ``failed``.
 
+A result cut at its row cap says so in the ``Sluice-Truncated`` response header, in
+every format. A header leaves before the body, and the reader knows the cut for certain
+only at the end of its read (it reads one row past the limit), so the header says what
+is known when the headers leave: ``true`` or ``false`` for a result that was produced
+whole within the first ``SMALL_RESPONSE`` bytes (most results, and every xlsx, which is
+assembled at the end), ``true`` for a longer one whose cut was already seen, and
+``unknown`` for a longer one still being read. ``unknown`` is then settled in-band where
+the format has room: JSON's ``truncated``, Parquet's footer metadata, Arrow's closing
+batch, xlsx's ``sluice`` sheet (``gateway.enforcement.query.formats``). An HTTP
+trailer would say it for CSV and NDJSON too, but the ASGI servers we run on do not send
+trailers, and a header announced and never sent would be worse than ``unknown``; a
+client that needs certainty for those formats asks for ``limit`` + 1 rows or uses JSON.
+
 Request ids on record are the gateway's own (``new_request_ids``): a client's
 ``X-Request-Id`` is kept beside it when it is a plain token, never instead of it.
 """
@@ -31,8 +44,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.enforcement.query.delivery import Chunk, Delivery
+from gateway.enforcement.query.formats import CutProbe, cut_text
 
 SMALL_RESPONSE = 64 * 1024
+TRUNCATED_HEADER = "Sluice-Truncated"
 # a client's X-Request-Id is recorded beside ours: only a plain token is kept
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -45,27 +60,34 @@ def new_request_ids(request: Request) -> tuple[str, str | None]:
 
 
 def respond(
-    delivery: Delivery, media_type: str, headers: dict[str, str], *, stall_timeout_s: float
+    delivery: Delivery,
+    media_type: str,
+    headers: dict[str, str],
+    *,
+    stall_timeout_s: float,
+    cut: CutProbe | None = None,
 ) -> Response:
     """Produce up to ``SMALL_RESPONSE`` bytes here (errors stay JSON errors), then hand
-    the delivery to ``GovernedResponse``, which sends and ends it."""
+    the delivery to ``GovernedResponse``, which sends and ends it. ``cut`` (a query's)
+    gives the ``Sluice-Truncated`` header, as known when the headers leave."""
     head: list[Chunk] = []
     size = 0
     chunks = delivery.chunks()
+    rest: Iterator[Chunk] | None = None
     try:
         for chunk in chunks:
             head.append(chunk)
             size += len(chunk[0])
             if size > SMALL_RESPONSE:
-                return GovernedResponse(
-                    delivery, head, chunks, media_type=media_type, headers=headers,
-                    stall_timeout_s=stall_timeout_s,
-                )  # fmt: skip
+                rest = chunks
+                break
     except BaseException as exc:  # nothing was sent: the error is the response
         delivery.fail(exc)
         delivery.close()
         raise
-    return GovernedResponse(delivery, head, None, media_type=media_type, headers=headers,
+    if cut is not None:
+        headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
+    return GovernedResponse(delivery, head, rest, media_type=media_type, headers=headers,
                             stall_timeout_s=stall_timeout_s)  # fmt: skip
 
 

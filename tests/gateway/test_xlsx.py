@@ -1,0 +1,119 @@
+"""``?format=xlsx`` read back as spreadsheet clients read it (issue 16): openpyxl
+(and LibreOffice headless where installed) find 18-digit IDs intact as text, dates as
+dates, amounts as numbers, and formula-like text neutralised."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pytest
+
+from gateway.enforcement.query.formats import make_encoder
+from gateway.enforcement.query.xlsx import SHEET_ROWS
+from tests.gateway.demo_app import DemoGateway
+
+DIBAO = "civil.dibao_recipients"
+CASE = {"purpose": "supervision", "case_ref": "JW-2026-001"}
+ID = "320581199001011234"
+DDE = "=cmd|' /C calc'!A0"
+BATCH = pa.record_batch({
+    "id_number": pa.array([ID, "43010219800101002X", DDE], pa.string()),
+    "phone": pa.array(["013800138000", "+8613800138000", None], pa.string()),
+    "account": pa.array([123456789012345678, 42, -7], pa.int64()),
+    "born": pa.array([datetime.date(1990, 1, 1), datetime.date(1980, 1, 1), None]),
+    "paid_at": pa.array([datetime.datetime(2026, 1, 2, 3, 4, 5)] * 3, pa.timestamp("us")),
+    "amount": pa.array([decimal.Decimal("1234.50"), decimal.Decimal("0.10"), None],
+                       pa.decimal128(12, 2)),
+    "ratio": pa.array([0.5, float("nan"), 2.0]),
+    "@formula_name": pa.array(["+1", "-2", "＝3"], pa.string()),
+})  # fmt: skip
+
+
+def _xlsx(batches: list[pa.RecordBatch], truncated: bool = False) -> bytes:
+    encoder = make_encoder("xlsx")
+    out = encoder.begin(batches[0].schema, {"decision_id": "d-1", "policy_version": "v1"})
+    for batch in batches:
+        out += encoder.batch(batch)
+    return out + b"".join(encoder.tail({"truncated": truncated, "row_count": 3}))
+
+
+def test_cells_are_typed_from_the_columns_not_guessed() -> None:
+    book = openpyxl.load_workbook(io.BytesIO(_xlsx([BATCH])))
+    rows = list(book["result"].iter_rows(values_only=True))
+    header, first, second, third = rows
+    assert header[-1] == "'@formula_name"
+    assert first[0] == ID and isinstance(first[0], str)  # 18 digits, as text
+    assert second[0] == "43010219800101002X"
+    assert first[1] == "013800138000"  # the leading zero kept
+    assert first[2] == "123456789012345678"  # a double would round it: text
+    assert second[2] == 42 and third[2] == -7  # small integers are numbers
+    assert first[3] == datetime.datetime(1990, 1, 1)  # a date cell (openpyxl: datetime)
+    assert book["result"]["D2"].is_date and book["result"]["E2"].is_date
+    assert first[4] == datetime.datetime(2026, 1, 2, 3, 4, 5)
+    assert first[5] == pytest.approx(1234.5) and isinstance(first[5], float)
+    assert second[6] is None  # NaN: blank, as JSON's null
+    assert third[0] == "'" + DDE  # neutralised as in the CSV
+    assert [r[-1] for r in (first, second, third)] == ["'+1", "'-2", "'＝3"]
+    assert third[1] is None and third[3] is None
+    for cell in book["result"]["A"]:
+        assert cell.data_type == "s"  # never a formula
+    about = dict(book["sluice"].iter_rows(values_only=True))
+    assert about == {"truncated": "false", "row_count": "3", "decision_id": "d-1",
+                     "policy_version": "v1"}  # fmt: skip
+
+
+def test_a_sheet_that_fills_continues_on_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gateway.enforcement.query.xlsx.SHEET_ROWS", 3)
+    batch = pa.record_batch({"n": list(range(5))})
+    book = openpyxl.load_workbook(io.BytesIO(_xlsx([batch])))
+    assert book.sheetnames == ["result", "result 2", "result 3", "sluice"]
+    values = [v for name in book.sheetnames[:3] for (v,) in book[name].iter_rows(values_only=True)]
+    assert values == ["n", 0, 1, "n", 2, 3, "n", 4]
+    assert SHEET_ROWS == 1_048_576
+
+
+def test_xlsx_over_http(gw_sqlite: DemoGateway) -> None:
+    resp = gw_sqlite.query("alice", DIBAO, {"fields": ["id_number", "region_code"],
+                                            "limit": 5, **CASE}, format="xlsx")  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+    assert resp.headers["Sluice-Truncated"] == "true"
+    json_rows = gw_sqlite.query("alice", DIBAO, {"fields": ["id_number", "region_code"],
+                                                 "limit": 5, **CASE}).json()["rows"]  # fmt: skip
+    book = openpyxl.load_workbook(io.BytesIO(resp.content))
+    rows = list(book["result"].iter_rows(values_only=True))
+    assert rows[0] == ("id_number", "region_code")
+    assert [dict(zip(rows[0], r, strict=True)) for r in rows[1:]] == json_rows
+    assert all(isinstance(r[0], str) and len(r[0]) == 18 for r in rows[1:])
+
+
+def _soffice() -> str | None:
+    return shutil.which("libreoffice") or shutil.which("soffice")
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(_soffice() is None, reason="LibreOffice is not installed: make install "
+                    "does not install it (Debian's libreoffice-calc-nogui is several hundred "
+                    "MB); apt-get install libreoffice-calc-nogui to run this round trip")
+def test_libreoffice_reads_ids_as_text(tmp_path: Path) -> None:
+    source = tmp_path / "result.xlsx"
+    source.write_bytes(_xlsx([BATCH]))
+    soffice = _soffice()
+    assert soffice is not None
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
+                    "--convert-to", "csv", "--outdir", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    with (tmp_path / "result.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[1][0] == ID and rows[1][2] == "123456789012345678"
+    assert rows[1][1] == "013800138000"
+    assert rows[3][0] == "'" + DDE
