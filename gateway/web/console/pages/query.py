@@ -79,7 +79,8 @@ def query_body(form: Form, entry: DatasetOut, *, paged: bool) -> tuple[QueryBody
         raise BadRequest(f"page size is one of {PAGE_SIZES}")
     body: dict[str, Any] = {"fields": fields, "where": where,
                             "purpose": form.get("purpose") or None,
-                            "case_ref": form.get("case_ref").strip() or None}  # fmt: skip
+                            "case_ref": form.get("case_ref").strip() or None,
+                            "unmask": [n for n in form.getlist("unmask") if n]}  # fmt: skip
     if paged:
         body.update(limit=size, offset=(page - 1) * size)
     try:
@@ -159,7 +160,7 @@ async def preview(
         answer = await run_in_threadpool(_preview, request, broker, caller, dataset_id, body)
     except Forbidden as exc:
         return render(request, "query_refused.html", status=403, message=exc.message,
-                      details=exc.details, entry=entry)  # fmt: skip
+                      details=exc.details, entry=entry, body=body)  # fmt: skip
     columns = answer.get("columns") or []
     return render(request, "query_results.html", entry=entry, answer=answer, columns=columns,
                   rows=answer.get("rows") or [], page=page, size=size,
@@ -186,7 +187,7 @@ async def download(
             broker.prepare, _query(request, caller, dataset_id, body, request_id))
     except Forbidden as exc:
         return render(request, "query_refused.html", status=403, message=exc.message,
-                      details=exc.details, entry=entry)  # fmt: skip
+                      details=exc.details, entry=entry, body=body)  # fmt: skip
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset_id)
     headers = {
         "X-Sluice-Decision-Id": started.decision.decision_id,
