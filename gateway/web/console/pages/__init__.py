@@ -9,9 +9,19 @@ See ``gateway/web/console/__init__.py`` for how to add a page.
 
 from __future__ import annotations
 
-from gateway.web.console.pages import catalog, home, query, requests, sources
+from gateway.web.console.pages import (
+    admin,
+    audit,
+    audit_alerts,
+    catalog,
+    comparisons,
+    home,
+    query,
+    requests,
+    sources,
+)
 
-PAGES = (home, catalog, query, requests, sources)
+PAGES = (home, catalog, query, requests, sources, comparisons, audit, audit_alerts, admin)
 
 # (message key, href, casbin action needed in domain "*" or None)
 NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
@@ -20,4 +30,7 @@ NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("nav.query", "/console/query", "dataset:query"),
     ("nav.requests", "/console/requests", "access:request|access:approve"),
     ("nav.sources", "/console/sources", "source:register"),
+    ("nav.comparisons", "/console/comparisons", "compare:run"),
+    ("nav.audit", "/console/audit", "audit:read"),
+    ("nav.admin", "/console/admin", "users:manage"),
 )

@@ -1,0 +1,172 @@
+"""Admin (``users:manage``): users, clearances, jurisdictions, roles and console passwords.
+
+The forms call the API's handlers in ``gateway.web.routes.users`` with the console's
+request (the same service, the same ``user.updated`` / ``role.*`` events on record before
+the commit, the same separation of duties: an admin never changes their own account —
+another admin must). Passwords are set as ``sluice users passwd`` sets them (argon2id
+through ``LocalAccounts``, failures and lockout cleared, ``user.updated`` with
+``{"password": "set"}`` on record first); the same rule keeps an admin off their own.
+A password is never echoed back, logged or put in a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from audit.records import Actor, user_admin_event
+from catalog import service as catalog
+from catalog.errors import BadRequest
+from gateway.stewardship.users import service
+from gateway.web.console.forms import Form
+from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.pages.audit import model
+from gateway.web.console.passwords import check_new_password
+from gateway.web.console.rendering import render
+from gateway.web.console.runtime import Console, get_console
+from gateway.web.routes import users as api
+from policies.decision import UserContext
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+may_manage = page_permission("users:manage")
+ROLES = ("analyst", "steward", "security_officer", "admin")
+CLEARANCES = ("L1", "L2", "L3", "L4")
+ALL_REGIONS = "*"
+DONE = ("saved", "role_added", "role_removed", "password_set")
+
+
+def _href(subject: str) -> str:
+    return f"/console/admin/users/{quote(subject, safe='')}"
+
+
+def _with_session(console: Console, work: Callable[[Session], Any]) -> Any:
+    session = console.services.sessions()
+    try:
+        return work(session)
+    finally:
+        session.close()
+
+
+def jurisdiction(raw: str) -> list[str]:
+    """Comma-separated region-code prefixes; ``*`` is every region (the empty prefix)."""
+    parts = [p.strip() for p in raw.replace("，", ",").split(",") if p.strip()]
+    return ["" if p == ALL_REGIONS else p for p in parts]
+
+
+@router.get("/console/admin")
+async def users_page(request: Request, caller: Caller = Depends(may_manage)) -> Response:
+    console = get_console(request)
+
+    def load(session: Session) -> dict[str, Any]:
+        return {"users": service.list_users(session=session, services=console.services),
+                "departments": catalog.list_departments(session=session)}  # fmt: skip
+
+    data = await run_in_threadpool(_with_session, console, load)
+    return render(request, "admin.html", clearances=CLEARANCES, **data)
+
+
+@router.get("/console/admin/users/{subject}")
+async def user_page(
+    request: Request, subject: str, done: str = Query("", max_length=16),
+    caller: Caller = Depends(may_manage),
+) -> Response:  # fmt: skip
+    console = get_console(request)
+
+    def load(session: Session) -> dict[str, Any]:
+        user = service.get_user(session=session, subject=subject)
+        return {"user": service.describe(services=console.services, user=user),
+                "departments": catalog.list_departments(session=session),
+                "has_password": console.accounts.has_password(subject)}  # fmt: skip
+
+    data = await run_in_threadpool(_with_session, console, load)
+    is_self = subject.strip().casefold() == caller.user.subject.strip().casefold()
+    return render(request, "admin_user.html", roles=ROLES, clearances=CLEARANCES,
+                  all_regions=ALL_REGIONS, is_self=is_self,
+                  done=done if done in DONE else "", href=_href(subject), **data)  # fmt: skip
+
+
+def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None:
+    status = form.get("status") or None
+    body = model(api.UserIn, display_name=form.get("display_name").strip(),
+                 department=form.get("department") or None, clearance=form.get("clearance"),
+                 jurisdiction=jurisdiction(form.get("jurisdiction")), status=status)  # fmt: skip
+    _with_session(get_console(request),
+                  lambda session: api.put_user(subject, body, request, admin, session))
+
+
+def _subject(raw: str) -> str:
+    subject = raw.strip()
+    if not subject or len(subject) > 128:
+        raise BadRequest("subject: 1 to 128 characters")
+    return subject
+
+
+@router.post("/console/admin/users")
+async def create_user(
+    request: Request, caller: Caller = Depends(may_manage), form: Form = Depends(csrf_form)
+) -> Response:
+    subject = _subject(form.get("subject"))
+    await run_in_threadpool(_put, request, caller.user, subject, form)
+    return RedirectResponse(_href(subject) + "?done=saved", status_code=303)
+
+
+@router.post("/console/admin/users/{subject}")
+async def update_user(
+    request: Request, subject: str,
+    caller: Caller = Depends(may_manage), form: Form = Depends(csrf_form),
+) -> Response:  # fmt: skip
+    await run_in_threadpool(_put, request, caller.user, _subject(subject), form)
+    return RedirectResponse(_href(subject) + "?done=saved", status_code=303)
+
+
+@router.post("/console/admin/users/{subject}/roles")
+async def change_role(
+    request: Request, subject: str,
+    caller: Caller = Depends(may_manage), form: Form = Depends(csrf_form),
+) -> Response:  # fmt: skip
+    """Add a role (``op=add``) or remove one (``op=remove``) in a domain (``*``: all)."""
+    body = model(api.RoleIn, role=form.get("role"), domain=form.get("domain").strip() or "*")
+    op = form.get("op") or "add"
+    if op not in ("add", "remove"):
+        raise BadRequest("op is add or remove")
+
+    def work(session: Session) -> Any:
+        if op == "add":
+            return api.assign(subject, body, request, caller.user, session)
+        return api.unassign(subject, body.role, body.domain, request, caller.user, session)
+
+    await run_in_threadpool(_with_session, get_console(request), work)
+    done = "role_added" if op == "add" else "role_removed"
+    return RedirectResponse(_href(subject) + f"?done={done}", status_code=303)
+
+
+@router.post("/console/admin/users/{subject}/password")
+async def set_password(
+    request: Request, subject: str,
+    caller: Caller = Depends(may_manage), form: Form = Depends(csrf_form),
+) -> Response:  # fmt: skip
+    """As ``sluice users passwd``: checked, typed twice, on record before it is set."""
+    api._not_self(caller.user, subject)
+    password = form.get("password")
+    if password != form.get("confirm"):
+        raise BadRequest("the two passwords differ")
+    check_new_password(password)
+    console = get_console(request)
+
+    def work(session: Session) -> None:
+        service.get_user(session=session, subject=subject)  # NotFound before the record
+        console.services.audit.append(user_admin_event(
+            type_="user.updated", actor=Actor.of(caller.user), subject=subject,
+            details={"password": "set", "console": True}))  # fmt: skip
+        console.accounts.set_password(subject=subject, password=password,
+                                      set_by=f"console:{caller.user.subject}")  # fmt: skip
+
+    await run_in_threadpool(_with_session, console, work)
+    return RedirectResponse(_href(subject) + "?done=password_set", status_code=303)
