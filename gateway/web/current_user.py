@@ -8,7 +8,9 @@ so a downgrade or a suspension applies to the very next request.
 A token verified before (the common case: the same token comes with every request of a
 session) is looked up on the event loop — no I/O, no signature check. The store lookup
 reads the catalog generation (I/O), so it runs in the thread pool, together with the
-token validation when the token is new: one hop either way.
+token validation when the token is new: one hop either way. The generation read is
+left on ``request.state.catalog_generation`` for the broker (``catalog_generation_of``),
+so a query reads it once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ async def current_user(request: Request) -> UserContext:
     def resolve() -> UserContext:
         token_user = known if known is not None else authenticator.authenticate(header)
         request.state.token_user = token_user  # authenticated, even if the store refuses
-        return directory.resolve(token_user)  # type: ignore[no-any-return]
+        resolved, generation = directory.resolve_at(token_user)
+        request.state.catalog_generation = generation  # the broker reads no second one
+        return resolved  # type: ignore[no-any-return]
 
     user: UserContext = await run_in_threadpool(resolve)
     request.state.user = user
@@ -46,3 +50,10 @@ async def optional_user(request: Request) -> UserContext | None:
     if not request.headers.get("authorization"):
         return None
     return await current_user(request)
+
+
+def catalog_generation_of(request: Request) -> int | None:
+    """The catalog generation ``current_user`` read for this request (None if it did
+    not run): the broker resolves the entry under the same one instead of a second read."""
+    generation = getattr(request.state, "catalog_generation", None)
+    return generation if isinstance(generation, int) else None

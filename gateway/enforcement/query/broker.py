@@ -139,7 +139,9 @@ class Broker:
         return self._start(ctx, decision, plan, reserve=side is None, began=began)
 
     def _resolve(self, conn: Connection, request: QueryRequest) -> tuple[QueryContext, int]:
-        generation = catalog_generation(conn)
+        generation = request.generation
+        if generation is None:  # read with the caller's identity when it came by HTTP
+            generation = catalog_generation(conn)
         dataset_id = request.dataset_id
         entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
         if entry is None or entry.status != "published":

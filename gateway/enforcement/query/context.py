@@ -29,12 +29,15 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class QueryRequest:
-    """A governed query as asked: the caller, the entry's id, the body, the origin."""
+    """A governed query as asked: the caller, the entry's id, the body, the origin;
+    ``generation``: the catalog generation read when the caller's identity was (the
+    broker reads one itself when None)."""
 
     user: UserContext
     dataset_id: str
     body: QueryBody
     origin: Origin
+    generation: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

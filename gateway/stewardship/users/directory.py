@@ -6,7 +6,8 @@ clearance, jurisdiction, roles, whether the account is active — is what the us
 jurisdiction, a revoked role or a suspension governs the very next request, whatever
 token the caller still holds (embedded tokens live up to 7 days).
 
-Cost: one read of the catalog generation per request. ``users`` and ``casbin_rule``
+Cost: one read of the catalog generation per request, shared with the broker
+(``resolve_at``). ``users`` and ``casbin_rule``
 bump it in the same transaction as any change (triggers, migration 0008, so an
 operator's SQL edit counts too); a subject's identity is loaded only when the
 generation moved since it was cached (``GenerationCache``, as catalog entries are).
@@ -87,6 +88,12 @@ class IdentityDirectory:
         """The caller's current identity; ``Unauthenticated`` (401) for a reserved or
         unknown subject, ``AccountDisabled`` (403) for a disabled account. Blocking
         (a database read): call from the thread pool."""
+        return self.resolve_at(token_user)[0]
+
+    def resolve_at(self, token_user: UserContext) -> tuple[UserContext, int]:
+        """``resolve``, and the catalog generation it read: a request hands it on to
+        the broker, so one request reads the generation once and is governed by one
+        state of the catalog from its identity to its entry."""
         subject = token_user.subject
         if is_reserved_subject(subject):
             raise Unauthenticated("invalid token: reserved subject")
@@ -99,4 +106,4 @@ class IdentityDirectory:
             raise Unauthenticated("unknown user: ask an administrator to provision it")
         if stored.status != ACTIVE:
             raise AccountDisabled("this account is disabled")
-        return stored.context
+        return stored.context, generation

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.formats import FORMATS, choose_format
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.web.current_user import current_user
+from gateway.web.current_user import catalog_generation_of, current_user
 from gateway.web.routes.streaming import new_request_ids, respond
 from policies.decision import UserContext
 
@@ -37,7 +37,8 @@ def query_dataset(
     origin = Origin(request_id=request_id, client=request.client.host if request.client else None,
                     client_request_id=client_request_id)  # fmt: skip
     started = broker.prepare(
-        QueryRequest(user=user, dataset_id=dataset_id, body=body, origin=origin)
+        QueryRequest(user=user, dataset_id=dataset_id, body=body, origin=origin,
+                     generation=catalog_generation_of(request))
     )
     headers = {
         "X-Sluice-Decision-Id": started.decision.decision_id,
