@@ -132,13 +132,13 @@ class DemoGateway:
 
 
 @contextmanager
-def demo_gateway(home: Path, *, backend_url: str | None = None, **overrides: Any) -> Iterator[
-    DemoGateway
-]:
+def demo_gateway(
+    home: Path, *, backend_url: str | None = None, sizes: Sizes = SMALL, **overrides: Any
+) -> Iterator[DemoGateway]:
     settings = load_settings(home=home, **overrides)
     services = build_services(settings)
     extra = [open_target(backend_url)] if backend_url else []
-    result = setup_demo(services, sizes=SMALL, extra_targets=extra)
+    result = setup_demo(services, sizes=sizes, extra_targets=extra)
     gw = DemoGateway(
         client=TestClient(create_app(settings, services)),
         services=services,

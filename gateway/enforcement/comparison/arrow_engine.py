@@ -87,9 +87,7 @@ class ArrowEngine:
             return current.join(right, keys=left_key, right_keys=right_key,
                                 join_type="left anti")  # fmt: skip
         numbered = current.append_column(ROW, pa.array(range(current.num_rows), pa.int64()))
-        pairs = numbered.select([ROW, left_key]).join(
-            right, keys=left_key, right_keys=right_key, join_type="inner"
-        )
+        pairs = numbered.join(right, keys=left_key, right_keys=right_key, join_type="inner")
         matched = pc.unique(_filter(pairs, join.conditions).column(ROW))
         kept = numbered.filter(pc.invert(pc.is_in(numbered.column(ROW), value_set=matched)))
         return kept.drop_columns([ROW])
