@@ -44,69 +44,6 @@ def _types(live: LiveConsole, request_id: str) -> list[str]:
     return [e["type"] for e in found if e["details"].get("access_request") == request_id]
 
 
-@pytest.mark.parametrize("subject", ["alice", "carl", "sam", "root"])
-def test_requests_pages_and_forms_are_refused_to_other_roles(live: LiveConsole,
-                                                             subject: str) -> None:  # fmt: skip
-    alice, alice_csrf = live.sign_in("alice")
-    with closing(alice):
-        rejected, approved = _ask(live, alice, alice_csrf), _ask(live, alice, alice_csrf)
-    client, csrf = live.sign_in(subject)
-    matrix = [
-        ("GET", "/console/requests", {}, {"alice", "carl"}),
-        ("GET", f"/console/requests/new?dataset={DIBAO}", {}, {"alice"}),
-        ("POST", "/console/requests", {"dataset": DIBAO, "fields": "phone", "days": "7",
-                                       "purpose": "supervision", "case_ref": CASE,
-                                       "justification": "x"}, {"alice"}),
-        ("POST", f"/console/requests/{rejected}/reject", {"comment": "no"}, {"carl"}),
-        ("POST", f"/console/requests/{approved}/approve", {"comment": "ok"}, {"carl"}),
-        # the API's rule: the requester or a steward of the department; none left active
-        ("POST", f"/console/requests/{approved}/revoke", {"comment": "done"}, {"alice", "carl"}),
-    ]  # fmt: skip
-    with closing(client):
-        for method, path, data, allowed in matrix:
-            if method == "GET":
-                answer = client.get(path)
-            else:
-                answer = client.post(path, data={**data, "csrf_token": csrf})
-            if subject in allowed:
-                assert answer.status_code in (200, 303), (subject, path, answer.text[:300])
-            else:
-                assert answer.status_code == 403, (subject, path, answer.status_code)
-                assert "text/html" in answer.headers["content-type"]
-        menu = client.get("/console").text
-        assert ('href="/console/requests"' in menu) == (subject in {"alice", "carl"})
-
-
-def test_csrf_less_decisions_are_refused_and_decisions_are_on_record(live: LiveConsole) -> None:
-    alice, alice_csrf = live.sign_in("alice")
-    carl, carl_csrf = live.sign_in("carl")
-    with closing(alice), closing(carl):
-        request_id = _ask(live, alice, alice_csrf, justification=HOSTILE)
-        approve = f"/console/requests/{request_id}/approve"
-        assert carl.post(approve, data={"comment": "ok"}).status_code == 403
-        assert carl.post(approve, data={"comment": "ok", "csrf_token": "x" * 43}).status_code == 403
-        assert alice.post("/console/requests", data={"dataset": DIBAO}).status_code == 403
-        # the hostile justification is text on carl's page
-        page = carl.get("/console/requests").text
-        assert "<script>window.__pwned" not in page and "&lt;script&gt;" in page
-        # the requester cannot approve her own request (the service's rule, 403)
-        own = alice.post(approve, data={"csrf_token": alice_csrf})
-        assert own.status_code == 403
-        assert carl.post(approve, data={"comment": "verified", "csrf_token": carl_csrf}
-                         ).status_code == 303  # fmt: skip
-        again = carl.post(approve, data={"csrf_token": carl_csrf})
-        assert again.status_code == 409  # as the API: not pending any more
-        revoke = f"/console/requests/{request_id}/revoke"
-        assert carl.post(revoke, data={"comment": "case closed", "csrf_token": carl_csrf}
-                         ).status_code == 303  # fmt: skip
-    assert sorted(_types(live, request_id)) == ["access.approved", "access.requested",
-                                                "access.revoked"]
-    events = list_events(store=live.gw.services.audit.store,
-                         filters=EventFilter(type="access.approved"), limit=50)["items"]  # fmt: skip
-    mine = [e for e in events if e["details"].get("access_request") == request_id]
-    assert mine and mine[0]["actor"]["sub"] == "carl" and mine[0]["details"]["comment"] == "verified"
-
-
 def _query_phones(page: Page, live: LiveConsole, *, unmask: bool) -> list[str] | None:
     """alice's preview of phone numbers (None when refused)."""
     page.goto(f"{live.base}/console/query/{DIBAO}")
@@ -183,3 +120,68 @@ def test_alice_asks_carl_approves_then_revokes(live: LiveConsole, browser: Brows
         carl_ctx.close()
     for errors in (alice_errors, carl_errors):
         assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+@pytest.mark.parametrize("subject", ["alice", "carl", "sam", "root"])
+def test_requests_pages_and_forms_are_refused_to_other_roles(live: LiveConsole,
+                                                             subject: str) -> None:  # fmt: skip
+    alice, alice_csrf = live.sign_in("alice")
+    with closing(alice):
+        rejected, approved = _ask(live, alice, alice_csrf), _ask(live, alice, alice_csrf)
+    client, csrf = live.sign_in(subject)
+    matrix = [
+        ("GET", "/console/requests", {}, {"alice", "carl"}),
+        ("GET", f"/console/requests/new?dataset={DIBAO}", {}, {"alice"}),
+        ("POST", "/console/requests", {"dataset": DIBAO, "fields": "phone", "days": "7",
+                                       "purpose": "supervision", "case_ref": CASE,
+                                       "justification": "x"}, {"alice"}),
+        ("POST", f"/console/requests/{rejected}/reject", {"comment": "no"}, {"carl"}),
+        ("POST", f"/console/requests/{approved}/approve", {"comment": "ok"}, {"carl"}),
+        # the API's rule: the requester or a steward of the department; none left active
+        ("POST", f"/console/requests/{approved}/revoke", {"comment": "done"}, {"alice", "carl"}),
+    ]  # fmt: skip
+    with closing(client):
+        for method, path, data, allowed in matrix:
+            if method == "GET":
+                answer = client.get(path)
+            else:
+                answer = client.post(path, data={**data, "csrf_token": csrf})
+            if subject in allowed:
+                assert answer.status_code in (200, 303), (subject, path, answer.text[:300])
+            else:
+                assert answer.status_code == 403, (subject, path, answer.status_code)
+                assert "text/html" in answer.headers["content-type"]
+        menu = client.get("/console").text
+        assert ('href="/console/requests"' in menu) == (subject in {"alice", "carl"})
+
+
+def test_csrf_less_decisions_are_refused_and_decisions_are_on_record(live: LiveConsole) -> None:
+    alice, alice_csrf = live.sign_in("alice")
+    carl, carl_csrf = live.sign_in("carl")
+    with closing(alice), closing(carl):
+        request_id = _ask(live, alice, alice_csrf, justification=HOSTILE)
+        approve = f"/console/requests/{request_id}/approve"
+        assert carl.post(approve, data={"comment": "ok"}).status_code == 403
+        assert carl.post(approve, data={"comment": "ok", "csrf_token": "x" * 43}).status_code == 403
+        assert alice.post("/console/requests", data={"dataset": DIBAO}).status_code == 403
+        # the hostile justification is text on carl's page
+        page = carl.get("/console/requests").text
+        assert "<script>window.__pwned" not in page and "&lt;script&gt;" in page
+        # the requester cannot approve her own request (the service's rule, 403)
+        own = alice.post(approve, data={"csrf_token": alice_csrf})
+        assert own.status_code == 403
+        assert carl.post(approve, data={"comment": "verified", "csrf_token": carl_csrf}
+                         ).status_code == 303  # fmt: skip
+        again = carl.post(approve, data={"csrf_token": carl_csrf})
+        assert again.status_code == 409  # as the API: not pending any more
+        revoke = f"/console/requests/{request_id}/revoke"
+        assert carl.post(revoke, data={"comment": "case closed", "csrf_token": carl_csrf}
+                         ).status_code == 303  # fmt: skip
+    assert sorted(_types(live, request_id)) == ["access.approved", "access.requested",
+                                                "access.revoked"]
+    store = live.gw.services.audit.store
+    events = list_events(store=store, filters=EventFilter(type="access.approved"),
+                         limit=50)["items"]  # fmt: skip
+    mine = [e for e in events if e["details"].get("access_request") == request_id]
+    assert mine and mine[0]["actor"]["sub"] == "carl"
+    assert mine[0]["details"]["comment"] == "verified"  # the console's only addition

@@ -155,9 +155,10 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
     services = get_console(request).services
     department = caller.user.department or ""
 
+    await run_in_threadpool(lambda: require_steward(
+        services=services, user=caller.user, department=department, action="source:register"))
+
     def check(session: Session) -> str:
-        require_steward(services=services, user=caller.user, department=department,
-                        action="source:register")  # fmt: skip
         _refuse_secrets_in_settings(asked["settings"])
         config = SourceConfig(kind=asked["kind"], settings=dict(asked["settings"]),
                               secret=asked["secret"])  # fmt: skip
@@ -169,9 +170,7 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
 
     try:
         tested = {"ok": True, "text": await run_in_threadpool(_in_session, request, check)}
-    except SluiceError as exc:  # a failed test is the answer, shown on the form
-        if exc.http_status == 403 and exc.code != "source_failed":
-            raise
+    except SluiceError as exc:  # a refused or failed test is the answer, shown on the form
         tested = {"ok": False, "text": exc.message}
     values = {k: v for k, v in ((k, form.get(k)) for k in
               ("id", "display_name", "path", "root", "host", "port", "database", "user",
@@ -281,17 +280,18 @@ def patch_of(form: Form, entry: StewardDatasetOut) -> DatasetPatch:
         if change:
             fields[f.name] = change
     raw: dict[str, Any] = {"fields": fields}
+    sent = {name for name in ("title_zh", "title_en", "level", "allowed_purposes", "tags",
+                              "region_field") if form.getlist(name)}  # fmt: skip
     for name in ("title_zh", "title_en", "level"):
         value = form.get(name).strip()
-        if value and value != getattr(entry, name):
+        if name in sent and value and value != getattr(entry, name):
             raw[name] = value
-    purposes, tags = _words(form.get("allowed_purposes")), _words(form.get("tags"))
-    if purposes != entry.allowed_purposes:
-        raw["allowed_purposes"] = purposes
-    if tags != entry.tags:
-        raw["tags"] = tags
+    for name in ("allowed_purposes", "tags"):
+        words = _words(form.get(name))
+        if name in sent and words != getattr(entry, name):
+            raw[name] = words
     region = form.get("region_field")
-    if region != (entry.region_field or ""):
+    if "region_field" in sent and region != (entry.region_field or ""):
         raw["region_field"] = region or None
     try:
         return DatasetPatch.model_validate(raw)
