@@ -37,6 +37,10 @@ def _print_report(report: GenerationReport) -> None:
     click.echo(f"  dead dibao recipients still active:                {a.deceased_still_active:,}")
     click.echo(f"  decoys - payroll people whose dibao is terminated: {a.payroll_left_dibao:,}")
     click.echo(f"  decoys - dead recipients correctly terminated:     {a.deceased_terminated:,}")
+    click.echo("What each demo comparison model must find (exact; alice's county 430121):")
+    for model, planted in report.planted.items():
+        mine = planted.by_region.get("430121", 0)
+        click.echo(f"  {model:<26} {planted.total:>8,} hits  ({mine:,} in 430121)")
 
 
 @click.command("demo-data")
@@ -75,8 +79,9 @@ def demo_data(
 ) -> None:
     """Generate the finance, civil affairs and audit departments' demo data.
 
-    Prints the rows written per table and the exact counts of the planted anomalies
-    (payroll people drawing dibao; dead dibao recipients still active).
+    Prints the rows written per table, the exact counts of the planted anomalies
+    (payroll people drawing dibao; dead dibao recipients still active) and what each
+    demo comparison model must find.
     """
     out = (out or load_settings().demo_data_dir).resolve()
     sizes = Sizes(

@@ -187,6 +187,7 @@ def test_demo_data_command(tmp_path: Path) -> None:
     result = runner.invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output
     assert "payroll people drawing dibao (status active):      1" in result.output
+    assert re.search(r"demo\.duplicate_subsidy +\d+ hits", result.output)  # per model
     assert (home / "demo" / "civil.db").exists()
     listed = runner.invoke(cli, ["catalog", "search", "低保"], env=env)
     assert listed.exit_code == 0 and "civil.dibao_recipients" in listed.output
