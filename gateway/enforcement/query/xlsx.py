@@ -25,16 +25,15 @@ wrote about twice as many rows per second, with a smaller peak. A sheet holds at
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import math
 import re
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from gateway.enforcement.query.formats import (
@@ -51,7 +50,11 @@ CHUNK = 1 << 20
 _EXACT_DIGITS = 10**15  # beyond this a double (what a cell holds) may lose digits
 _FORMULA = re.compile(FORMULA_START)
 
-Write = Callable[[Worksheet, int, int, Any], None]
+_EPOCH_SERIAL = pa.scalar(25569.0)  # 1970-01-01 as a spreadsheet's day number
+_FIRST_SERIAL = pa.scalar(61.0)  # 1900-03-01: before it the 1900 system is off by a day
+
+Write = Callable[[Worksheet, int, int, Any, "Format | None"], Any]
+Cells = tuple[Write, list[Any], "Format | None"]
 
 
 class XlsxEncoder(Encoder):
@@ -72,7 +75,6 @@ class XlsxEncoder(Encoder):
         self._stamp = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         self._bold = self._book.add_format({"bold": True})
         self._names: list[str] = []
-        self._writers: list[Write] = []
         self._sheet: Worksheet | None = None
         self._row = 0
         self._header: dict[str, Any] = {}
@@ -80,7 +82,6 @@ class XlsxEncoder(Encoder):
     def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
         self._header = header
         self._names = [_neutral(name) for name in schema.names]
-        self._writers = [self._writer(field.type) for field in schema]
         self._new_sheet()
         return b""
 
@@ -94,18 +95,15 @@ class XlsxEncoder(Encoder):
     def batch(self, batch: pa.RecordBatch) -> bytes:
         if not batch.num_rows:
             return b""
-        columns = [neutralise_formulas(_decoded(c)).to_pylist() for c in batch.columns]
-        writers = list(enumerate(zip(self._writers, columns, strict=True)))
-        for index in range(batch.num_rows):
+        cells = [self._cells(column) for column in batch.columns]
+        writes = [(col, write, fmt) for col, (write, _, fmt) in enumerate(cells)]
+        for values in zip(*(values for _, values, _ in cells), strict=True):
             if self._row >= SHEET_ROWS:
                 self._new_sheet()
             sheet, row = self._sheet, self._row
-            if sheet is None:  # never: ``begin`` made it
-                raise RuntimeError("xlsx batch before begin")
-            for col, (write, values) in writers:
-                value = values[index]
+            for (col, write, fmt), value in zip(writes, values, strict=True):
                 if value is not None:
-                    write(sheet, row, col, value)
+                    write(sheet, row, col, value, fmt)
             self._row += 1
         return b""
 
@@ -138,27 +136,43 @@ class XlsxEncoder(Encoder):
             about.write_string(row, 0, key, self._bold)
             about.write_string(row, 1, value)
 
-    def _writer(self, kind: pa.DataType) -> Write:
-        """How a column's values become cells (see the module docstring)."""
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
+    def _cells(self, column: pa.Array) -> Cells:
+        """A column as cells: how each value is written, the values (converted column-wise
+        where they can be), and the cell format (see the module docstring)."""
+        values = _decoded(column)
+        kind = values.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return _text
+            return Worksheet.write_string, neutralise_formulas(values).to_pylist(), None
         if pa.types.is_boolean(kind):
-            return lambda sheet, row, col, value: sheet.write_boolean(row, col, value)
+            return Worksheet.write_boolean, values.to_pylist(), None
         if pa.types.is_integer(kind):
-            return _integer
+            big = pc.greater_equal(pc.abs(values), pa.scalar(_EXACT_DIGITS, kind))
+            if pc.any(big).as_py():  # a double would round them: every digit, as text
+                return _integer, values.to_pylist(), None
+            return Worksheet.write_number, values.to_pylist(), None
         if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-            return _number
-        if pa.types.is_date(kind):
-            date = self._date
-            return lambda sheet, row, col, value: sheet.write_datetime(row, col, value, date)
-        if pa.types.is_timestamp(kind):
-            stamp = self._stamp
-            return lambda sheet, row, col, value: sheet.write_datetime(
-                row, col, _naive_utc(value), stamp
-            )
-        return _other
+            numbers = values.cast(pa.float64())
+            finite = pc.if_else(pc.is_finite(numbers), numbers, pa.scalar(None, pa.float64()))
+            return Worksheet.write_number, finite.to_pylist(), None
+        if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+            return self._dates(values)
+        return _other, values.to_pylist(), None
+
+    def _dates(self, values: pa.Array) -> Cells:
+        """Dates and timestamps as the serial numbers a spreadsheet keeps (days since
+        1899-12-30, in UTC for an aware timestamp), computed column-wise; a value
+        before 1900-03-01, where the 1900 date system is ambiguous, is written as text."""
+        if pa.types.is_date(values.type):
+            days = values.cast(pa.date32()).cast(pa.int32()).cast(pa.float64())
+            fmt = self._date
+        else:
+            micros = values.cast(pa.timestamp("us", values.type.tz)).cast(pa.int64())
+            days = pc.divide(micros.cast(pa.float64()), 86_400_000_000.0)
+            fmt = self._stamp
+        serial = pc.add(days, _EPOCH_SERIAL)
+        if pc.any(pc.less(serial, _FIRST_SERIAL)).as_py():
+            return _other, values.to_pylist(), None
+        return Worksheet.write_number, serial.to_pylist(), fmt
 
 
 def _decoded(values: pa.Array) -> pa.Array:
@@ -169,29 +183,13 @@ def _neutral(text: str) -> str:
     return "'" + text if _FORMULA.match(text) else text
 
 
-def _text(sheet: Worksheet, row: int, col: int, value: str) -> None:
-    sheet.write_string(row, col, value)  # already neutralised, column-wise
-
-
-def _integer(sheet: Worksheet, row: int, col: int, value: int) -> None:
+def _integer(sheet: Worksheet, row: int, col: int, value: int, fmt: Format | None) -> None:
     if -_EXACT_DIGITS < value < _EXACT_DIGITS:
-        sheet.write_number(row, col, value)
+        sheet.write_number(row, col, value, fmt)
     else:  # a double would round it: keep every digit, as text
-        sheet.write_string(row, col, str(value))
+        sheet.write_string(row, col, str(value), fmt)
 
 
-def _number(sheet: Worksheet, row: int, col: int, value: float | decimal.Decimal) -> None:
-    number = float(value)
-    if math.isfinite(number):
-        sheet.write_number(row, col, number)
-
-
-def _naive_utc(value: datetime.datetime) -> datetime.datetime:
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(datetime.UTC).replace(tzinfo=None)
-
-
-def _other(sheet: Worksheet, row: int, col: int, value: object) -> None:
-    sheet.write_string(row, col, _neutral(str(value)))
+def _other(sheet: Worksheet, row: int, col: int, value: object, fmt: Format | None) -> None:
+    sheet.write_string(row, col, _neutral(str(value)), fmt)
 
