@@ -44,6 +44,8 @@ class EventType(StrEnum):
     # stewards' registrations (gateway.stewardship.registration)
     SOURCE_REGISTERED = "source.registered"
     SOURCE_UPDATED = "source.updated"
+    # a steward withdrew a source: its entries unpublished, its secret deleted (issue 16)
+    SOURCE_DEREGISTERED = "source.deregistered"
     DATASET_PUBLISHED = "dataset.published"
     DATASET_UPDATED = "dataset.updated"
     # officers reading the trail, and the two-person unseal
@@ -94,6 +96,7 @@ REGISTRATION_TYPES = frozenset(
     {
         EventType.SOURCE_REGISTERED,
         EventType.SOURCE_UPDATED,
+        EventType.SOURCE_DEREGISTERED,
         EventType.DATASET_PUBLISHED,
         EventType.DATASET_UPDATED,
     }

@@ -85,9 +85,21 @@ def get_department(*, session: Session, code: str) -> Department:
     return dept
 
 
+DEREGISTERED = "_sluice_deregistered"
+"""The key of a deregistered source's tombstone in its ``settings`` (the only key left
+there): who deregistered it and when. The row stays because its entries (kept as
+drafts, as access requests and the trail name them) refer to it, and so that its id is
+never given to another source: ``source:<id>`` on the trail keeps meaning one source."""
+
+
+def is_deregistered(source: Source) -> bool:
+    return DEREGISTERED in (source.settings or {})
+
+
 def get_source(*, session: Session, source_id: str) -> Source:
+    """A registered source; a deregistered one is not found."""
     source = session.get(Source, source_id)
-    if source is None:
+    if source is None or is_deregistered(source):
         raise NotFound(f"no source {source_id!r}")
     return source
 
@@ -103,7 +115,10 @@ def require_new_source(*, session: Session, source_id: str, department: str) -> 
     """Checked before a registration tests the connection: a known department, a free id."""
     if session.get(Department, department) is None:
         raise BadRequest(f"unknown department {department!r}")
-    if session.get(Source, source_id) is not None:
+    existing = session.get(Source, source_id)
+    if existing is not None and is_deregistered(existing):
+        raise Conflict(f"source id {source_id!r} was deregistered; ids are not reused")
+    if existing is not None:
         raise Conflict(f"a source {source_id!r} already exists")
 
 
@@ -150,6 +165,30 @@ def edit_source(
     if sealed_secret is not None:
         source.secret_ciphertext, source.secret_key_id = sealed_secret
     return source
+
+
+def entries_of_source(*, session: Session, source_id: str) -> list[Dataset]:
+    """Every entry drawn from the source, published or not."""
+    query = select(Dataset).where(Dataset.source_id == source_id).order_by(Dataset.id)
+    return list(session.scalars(query))
+
+
+def deregister_source(*, session: Session, source_id: str, by: str, at: str) -> list[str]:
+    """Unpublish the source's entries (they stay as drafts: access requests and the
+    trail name them), then leave a tombstone: no settings but who and when, no secret.
+    Returns the ids of the entries that were published."""
+    source = get_source(session=session, source_id=source_id)
+    unpublished = []
+    for dataset in entries_of_source(session=session, source_id=source_id):
+        if dataset.status != DatasetStatus.DRAFT:
+            dataset.status = DatasetStatus.DRAFT
+            unpublished.append(dataset.id)
+    session.flush()  # the entries are withdrawn before the source goes
+    source.settings = {DEREGISTERED: {"at": at, "by": by}}
+    source.redacted = "(deregistered)"
+    source.secret_ciphertext = None
+    source.secret_key_id = None
+    return unpublished
 
 
 def require_new_dataset_id(*, session: Session, dataset_id: str) -> None:
@@ -237,6 +276,9 @@ def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
     the accepted one; publishing twice is a no-op."""
     ds = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
     if ds.status != DatasetStatus.PUBLISHED:
+        source = session.get(Source, ds.source_id)
+        if source is not None and is_deregistered(source):
+            raise Conflict(f"dataset {ds.id}'s source {ds.source_id} was deregistered")
         check_publishable(ds)
         ds.status = DatasetStatus.PUBLISHED
     return ds

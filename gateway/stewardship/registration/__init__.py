@@ -12,6 +12,7 @@ from gateway.stewardship.registration.datasets import (
     update_dataset,
 )
 from gateway.stewardship.registration.service import (
+    deregister_source,
     get_source,
     introspect,
     list_sources,
@@ -21,6 +22,7 @@ from gateway.stewardship.registration.service import (
 
 __all__ = [
     "create_draft",
+    "deregister_source",
     "get_source",
     "introspect",
     "limits_from_settings",

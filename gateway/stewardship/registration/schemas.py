@@ -62,6 +62,14 @@ class SourceOut(BaseModel):
         )
 
 
+class SourceDeregistered(BaseModel):
+    """What ``DELETE /api/v1/sources/{id}`` did: the entries it unpublished."""
+
+    id: str
+    deregistered: bool = True
+    unpublished: list[str]
+
+
 class SuggestionOut(BaseModel):
     pi_category: PICategory
     level: Level

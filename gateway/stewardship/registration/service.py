@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -25,7 +26,7 @@ from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
-from catalog.models import Source
+from catalog.models import DatasetStatus, Source
 from catalog.suggestions import suggest
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import (
@@ -41,6 +42,7 @@ from gateway.stewardship.registration.schemas import ColumnProposal, ObjectPropo
 from policies.decision import UserContext
 
 __all__ = [
+    "deregister_source",
     "get_source",
     "introspect",
     "list_sources",
@@ -60,6 +62,8 @@ def _plain(secret: SecretStr | str | None) -> str | None:
 
 
 def _refuse_secrets_in_settings(settings: dict[str, Any]) -> None:
+    if catalog.DEREGISTERED in settings:
+        raise BadRequest(f"settings.{catalog.DEREGISTERED} is reserved")
     for key in settings:
         if key.lower().replace("-", "_") in SECRET_KEYS:
             raise BadRequest(f"settings.{key} looks like a secret; pass it as `secret`")
@@ -212,6 +216,38 @@ def update_source(
     return source
 
 
+def deregister_source(
+    *, session: Session, services: Services, user: UserContext, source_id: str
+) -> list[str]:
+    """Withdraw a source: a steward of its department only. Its entries are unpublished
+    first (queries on them are then "not found"), its stored secret is deleted, and the
+    action is on record before anything changes (the trail itself is never touched).
+    Queries already running finish on the connection they hold. Returns the entries
+    that were published."""
+    source = catalog.get_source(session=session, source_id=source_id)
+    require_steward(
+        services=services, user=user, department=source.department, action="source:edit"
+    )
+    entries = catalog.entries_of_source(session=session, source_id=source_id)
+    published = [d.id for d in entries if d.status != DatasetStatus.DRAFT]
+    emit(
+        services=services,
+        user=user,
+        event_type=EventType.SOURCE_DEREGISTERED,
+        resource=f"source:{source_id}",
+        department=source.department,
+        details={"kind": source.kind, "redacted": source.redacted,
+                 "entries": [d.id for d in entries], "unpublished": published,
+                 "secret_deleted": source.secret_ciphertext is not None},
+    )  # fmt: skip
+    unpublished = catalog.deregister_source(
+        session=session, source_id=source_id, by=user.subject,
+        at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    )  # fmt: skip
+    session.flush()
+    return unpublished
+
+
 def get_source(*, session: Session, user: UserContext, source_id: str) -> Source:
     source = catalog.get_source(session=session, source_id=source_id)
     require_reader(user=user, department=source.department)
@@ -225,7 +261,7 @@ def list_sources(*, session: Session, user: UserContext) -> list[Source]:
         if "steward" not in user.roles or not user.department:
             require_reader(user=user, department="any")
         query = query.where(Source.department == user.department)
-    return list(session.scalars(query))
+    return [s for s in session.scalars(query) if not catalog.is_deregistered(s)]
 
 
 def columns_of(adapter: SourceAdapter, obj: ObjectInfo, services: Services) -> list[ColumnProposal]:

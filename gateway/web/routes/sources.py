@@ -19,6 +19,7 @@ from gateway.stewardship.registration.schemas import (
     DriftReport,
     IntrospectIn,
     ObjectProposal,
+    SourceDeregistered,
     SourceIn,
     SourceOut,
     SourceUpdate,
@@ -90,6 +91,24 @@ def update_source(
     )
     session.commit()
     return SourceOut.of(source)
+
+
+@router.delete("/api/v1/sources/{source_id}", response_model=SourceDeregistered)
+def deregister_source(
+    source_id: str,
+    user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+    services: Services = Depends(get_services),
+) -> SourceDeregistered:
+    """Deregister a source (a steward of its department): its entries are unpublished
+    first, its stored secret deleted, the action on record; the id is never reused.
+    No 409 for work in progress: running queries finish on the connection they hold,
+    and a comparison run's stored result is already masked and on record."""
+    unpublished = registration.deregister_source(
+        session=session, services=services, user=user, source_id=source_id
+    )
+    session.commit()
+    return SourceDeregistered(id=source_id, unpublished=unpublished)
 
 
 @router.post("/api/v1/sources/{source_id}/introspect", response_model=list[ObjectProposal])
