@@ -8,6 +8,7 @@ duties), and the ID number of "who looked up whom" never in a URL, a page or the
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -55,6 +56,9 @@ MATRIX: list[tuple[str, str, dict[str, Any], set[str], int]] = [
      404),
     ("GET", "/console/comparisons", {}, {"alice"}, 200),
     ("POST", "/console/comparisons/run", COMPARE, {"alice"}, 200),
+    ("POST", "/console/comparisons/models/demo.payroll_on_dibao/run",
+     {"purpose": "supervision", "case_ref": "JW-M-0"}, {"alice"}, 303),
+    ("GET", "/console/comparisons/runs/no-such-run", {}, {"alice"}, 404),
     ("GET", "/console/admin", {}, {"root"}, 200),
     ("GET", "/console/admin/users/arthur", {}, {"root"}, 200),
     ("POST", "/console/admin/users", {"subject": "newbie", "display_name": "New", "clearance": "L1",
@@ -262,3 +266,33 @@ def test_comparisons_page_through_the_matches(live: LiveConsole, signed: SignIn)
     assert refused.status_code in (400, 403)
     started = _events(live, actor="alice", type="comparison.started", case_ref="JW-CMP-9")
     assert started
+
+
+def test_a_saved_model_runs_and_its_hits_page(live: LiveConsole, signed: SignIn) -> None:
+    """alice runs the demo's payroll-on-dibao model (shared with every level) and pages
+    through its hits; carl may neither start a run nor read hers."""
+    client, csrf = signed("alice")
+    page = client.get("/console/comparisons").text
+    assert 'id="model-demo.payroll_on_dibao"' in page
+    started = client.post("/console/comparisons/models/demo.payroll_on_dibao/run", data={
+        "csrf_token": csrf, "purpose": "supervision", "case_ref": "JW-MODEL-1"})  # fmt: skip
+    assert started.status_code == 303, started.text[:300]
+    run = started.headers["location"]
+    deadline = time.monotonic() + 60
+    while True:
+        view = client.get(run)
+        assert view.status_code == 200, view.text[:300]
+        status = re.search(r'id="run-status">([a-z]+)<', view.text)
+        assert status is not None
+        if status.group(1) not in ("queued", "running"):
+            break
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.3)
+    assert status.group(1) == "done", view.text[:2000]
+    assert 'id="results"' in view.text
+    assert client.get(run, params={"size": "7"}).status_code == 400
+    carl, carl_csrf = signed("carl")
+    assert carl.post("/console/comparisons/models/demo.payroll_on_dibao/run", data={
+        "csrf_token": carl_csrf, "purpose": "supervision", "case_ref": "X"}).status_code == 403
+    assert carl.get(run).status_code == 403
+    assert _events(live, actor="alice", type="comparison_run.hits_read")

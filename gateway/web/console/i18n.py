@@ -358,10 +358,17 @@ ZH: dict[str, str] = {
     "compare.no_matches": "没有匹配的记录。",
     "compare.refused": "比对被拒绝",
     "compare.models": "已保存的比对模型",
-    "compare.models_note": (
-        "比对模型（GET /api/v1/comparison-models）尚在开发中，"
-        "完成后将在此列出并可直接运行。"
-    ),
+    "compare.owner": "创建人",
+    "compare.run_model": "运行此模型",
+    "compare.no_models": "没有可用的比对模型。",
+    "compare.my_runs": "我的比对任务",
+    "compare.run_id": "任务编号",
+    "compare.model": "模型",
+    "compare.hits": "命中数",
+    "compare.run_title": "比对任务",
+    "compare.back": "返回比对",
+    "compare.progress": "进度",
+    "compare.refresh": "刷新",
     "level.L1": "L1 公开",
     "level.L2": "L2 内部",
     "level.L3": "L3 敏感",
@@ -730,10 +737,17 @@ EN: dict[str, str] = {
     "compare.no_matches": "No match.",
     "compare.refused": "Comparison refused",
     "compare.models": "Saved comparison models",
-    "compare.models_note": (
-        "Comparison models (GET /api/v1/comparison-models) are being added: "
-        "once they are, they are listed here and run from this page."
-    ),
+    "compare.owner": "Owner",
+    "compare.run_model": "Run this model",
+    "compare.no_models": "No comparison model is available to you.",
+    "compare.my_runs": "My runs",
+    "compare.run_id": "Run",
+    "compare.model": "Model",
+    "compare.hits": "Hits",
+    "compare.run_title": "Comparison run",
+    "compare.back": "Back to comparisons",
+    "compare.progress": "Progress",
+    "compare.refresh": "Refresh",
     "level.L1": "L1 public",
     "level.L2": "L2 internal",
     "level.L3": "L3 sensitive",

@@ -14,6 +14,7 @@ from gateway.web.console.pages import (
     audit,
     audit_alerts,
     catalog,
+    comparison_runs,
     comparisons,
     home,
     query,
@@ -21,7 +22,8 @@ from gateway.web.console.pages import (
     sources,
 )
 
-PAGES = (home, catalog, query, requests, sources, comparisons, audit, audit_alerts, admin)
+PAGES = (home, catalog, query, requests, sources, comparisons, comparison_runs, audit,
+         audit_alerts, admin)
 
 # (message key, href, casbin action needed in domain "*" or None)
 NAVIGATION: tuple[tuple[str, str, str | None], ...] = (

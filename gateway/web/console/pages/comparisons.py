@@ -1,5 +1,5 @@
 """Comparisons (analysts, ``compare:run``): two catalog entries matched on a key, the
-matches paged.
+matches paged; and the saved models (``comparison_runs``: list, run, follow).
 
 No second code path: the form becomes the API's ``ComparisonBody`` and goes to the same
 ``Comparer`` as ``POST /api/v1/comparisons`` (each side a governed query with its own
@@ -28,6 +28,7 @@ from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.context import Origin
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.pages.comparison_runs import models_and_runs
 from gateway.web.console.pages.query import OPS, PAGE_SIZES
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
@@ -83,8 +84,9 @@ def _datasets(request: Request) -> list[DatasetOut]:
 async def comparisons_page(request: Request, caller: Caller = Depends(may_compare)) -> Response:
     datasets = await run_in_threadpool(_datasets, request)
     purposes = sorted({p for d in datasets for p in d.allowed_purposes})
+    saved = await run_in_threadpool(models_and_runs, request, caller)
     return render(request, "comparisons.html", datasets=datasets, purposes=purposes, ops=OPS,
-                  page_sizes=PAGE_SIZES, sides=SIDES)  # fmt: skip
+                  page_sizes=PAGE_SIZES, sides=SIDES, **saved)  # fmt: skip
 
 
 def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, Any]:
