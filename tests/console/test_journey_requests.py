@@ -185,3 +185,39 @@ def test_csrf_less_decisions_are_refused_and_decisions_are_on_record(live: LiveC
     mine = [e for e in events if e["details"].get("access_request") == request_id]
     assert mine and mine[0]["actor"]["sub"] == "carl"
     assert mine[0]["details"]["comment"] == "verified"  # the console's only addition
+
+
+def test_an_l4_request_shows_it_waits_for_a_second_steward(live: LiveConsole) -> None:
+    """Runs last in this module: it raises one of the roll's fields to L4."""
+    from catalog.models import Dataset
+
+    with live.gw.services.sessions() as session:
+        dataset = session.get(Dataset, DIBAO)
+        assert dataset is not None
+        next(f for f in dataset.fields if f.name == "id_number").level = "L4"
+        session.commit()
+    alice, alice_csrf = live.sign_in("alice")
+    carl, carl_csrf = live.sign_in("carl")
+    with closing(alice), closing(carl):
+        answer = alice.post("/console/requests", data={
+            "csrf_token": alice_csrf, "dataset": DIBAO, "fields": ["id_number"],
+            "purpose": "supervision", "case_ref": "JW-2026-404", "justification": "L4",
+            "days": "3"})  # fmt: skip
+        assert answer.status_code == 303
+        with live.gw.services.sessions() as session:
+            req = session.query(AccessRequest).filter_by(case_ref="JW-2026-404").one()
+            request_id, required = req.id, req.required_approvals
+        assert required == 2
+        approved = carl.post(f"/console/requests/{request_id}/approve",
+                             data={"csrf_token": carl_csrf})  # fmt: skip
+        assert approved.status_code == 303
+        waiting = carl.get("/console/requests").text
+        theirs = alice.get("/console/requests").text
+        for page in (waiting, theirs):
+            row = page[page.index(f'id="req-{request_id}"'):][:3000]
+            assert "1/2 (carl)" in row and "L4 数据需第二位管理员审批" in row
+            assert "待审批" in row
+        assert "您已批准，等待另一位管理员审批。" in waiting
+        # carl cannot be the second approver
+        assert carl.post(f"/console/requests/{request_id}/approve",
+                         data={"csrf_token": carl_csrf}).status_code == 403  # fmt: skip
