@@ -180,6 +180,14 @@ class AuditEvent(Mapping[str, object]):
     def __getitem__(self, key: str) -> object:
         return self._wire[key]
 
+    # Mapping's own get and `in` go through __getitem__ and a KeyError for every field
+    # left out (most events omit several): the trail reads each field of every event
+    def get(self, key: str, default: object = None) -> object:
+        return self._wire.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._wire
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._wire)
 
