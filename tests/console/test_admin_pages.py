@@ -296,3 +296,21 @@ def test_a_saved_model_runs_and_its_hits_page(live: LiveConsole, signed: SignIn)
         "csrf_token": carl_csrf, "purpose": "supervision", "case_ref": "X"}).status_code == 403
     assert carl.get(run).status_code == 403
     assert _events(live, actor="alice", type="comparison_run.hits_read")
+
+
+def test_verify_names_the_first_bad_sequence_number(live: LiveConsole, signed: SignIn) -> None:
+    """Last in this module: an insider edits one event's body in the middle of the chain;
+    the console's verify shows that event's seq as the first bad one (and the gateway
+    seals, as the API's verify seals it)."""
+    from tests.attacks.test_insider_audit import _insider
+
+    seq = _events(live, actor="alice", type="query.started", purpose="supervision")[-1]["seq"]
+    _insider(live.gw, "UPDATE audit_events SET body = replace(body, 'supervision', "
+                      f"'supervisiom') WHERE seq = {int(seq)}")  # fmt: skip
+    client, csrf = signed("sam")
+    verified = client.post("/console/audit/verify", data={"csrf_token": csrf})
+    assert verified.status_code == 200
+    assert "审计链已损坏" in verified.text
+    first = re.search(r'id="first-bad">(\d+)<', verified.text)
+    assert first is not None and first.group(1) == str(seq)
+    assert live.gw.services.audit.seal.sealed
