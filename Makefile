@@ -51,7 +51,13 @@ lint: install
 test: install services browser lint
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
-bench: install services
+# the bench extra: Datasette (the peer of bench/peer.py) and py-spy (python -m bench.profile)
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: install services $(BENCH_STAMP)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk) || echo "wrk not installed: the bench falls back to an httpx process pool"
 	$(BIN)/python -m bench
 

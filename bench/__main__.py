@@ -1,6 +1,7 @@
 """``python -m bench [scenario …]``: run the benchmarks, write ``bench/results/latest.*``.
 
-Scenarios: small, large, decisions, audit, masking, comparison (default: all). The
+Scenarios: small (PostgreSQL deployment), small_embedded (the embedded default, SQLite),
+peer (beside Datasette), large, decisions, audit, masking, comparison (default: all). The
 gateway runs as its own uvicorn process (``bench.server``) and the load comes from
 other processes (``wrk``, ``curl``), so the figures include HTTP and are compared with
 baselines measured in the same run.
@@ -20,7 +21,8 @@ import psycopg
 from bench import comparison, data, decisions, masking_bench, report
 from bench.proc import Gateway, cpu_count
 
-SCENARIOS = ("small", "large", "decisions", "audit", "masking", "comparison")
+SCENARIOS = ("small", "small_embedded", "peer", "large", "decisions", "audit", "masking",
+             "comparison")
 
 
 def log(msg: str) -> None:
@@ -65,6 +67,20 @@ def main(argv: list[str] | None = None) -> int:
                 results["small"] = small.run(gw, seconds=args.seconds)
         finally:
             gw.close()
+    if "small_embedded" in chosen:
+        from bench import small
+
+        log("small queries on the embedded default (SQLite): governed vs ungoverned")
+        gw = Gateway(embedded=True)
+        try:
+            results["small_embedded"] = small.run(gw, seconds=args.seconds)
+        finally:
+            gw.close()
+    if "peer" in chosen:
+        from bench import peer
+
+        log("peer: the governed query beside Datasette on the same SQLite file")
+        results["peer"] = peer.run(seconds=args.seconds)
     if "decisions" in chosen:
         log("policy decisions: cold and cached")
         results["decisions"] = decisions.run()

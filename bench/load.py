@@ -17,9 +17,7 @@ from typing import Any
 import httpx
 
 _LUA = """
-wrk.method = "POST"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "application/json"
+{request}
 {auth}
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -36,19 +34,28 @@ def _lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
 
+_POST = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
 def run_load(
-    url: str, body: dict[str, Any], *, token: str | None, concurrency: int, seconds: float
+    url: str, body: dict[str, Any] | None, *, token: str | None, concurrency: int, seconds: float
 ) -> dict[str, float]:
-    """Requests/s, p50 and p99 (ms) of POSTing ``body`` at ``concurrency`` for ``seconds``."""
+    """Requests/s, p50 and p99 (ms) of POSTing ``body`` (a GET when None) at
+    ``concurrency`` for ``seconds``."""
     if shutil.which("wrk"):
         return _wrk(url, body, token=token, concurrency=concurrency, seconds=seconds)
     return _httpx_pool(url, body, token=token, concurrency=concurrency, seconds=seconds)
 
 
-def _wrk(url: str, body: dict[str, Any], *, token: str | None, concurrency: int,
+def _wrk(url: str, body: dict[str, Any] | None, *, token: str | None, concurrency: int,
          seconds: float) -> dict[str, float]:  # fmt: skip
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
-    script = _LUA.format(body=_lua_string(json.dumps(body)), auth=auth)
+    request = "" if body is None else _POST.format(body=_lua_string(json.dumps(body)))
+    script = _LUA.format(request=request, auth=auth)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     threads = min(concurrency, 2)
@@ -73,7 +80,7 @@ def _wrk(url: str, body: dict[str, Any], *, token: str | None, concurrency: int,
     }
 
 
-def _client(args: tuple[str, dict[str, Any], str | None, float]) -> list[float]:
+def _client(args: tuple[str, dict[str, Any] | None, str | None, float]) -> list[float]:
     url, body, token, seconds = args
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     times: list[float] = []
@@ -81,12 +88,15 @@ def _client(args: tuple[str, dict[str, Any], str | None, float]) -> list[float]:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             t = time.perf_counter()
-            client.post(url, json=body, headers=headers).raise_for_status()
+            if body is None:
+                client.get(url, headers=headers).raise_for_status()
+            else:
+                client.post(url, json=body, headers=headers).raise_for_status()
             times.append(time.perf_counter() - t)
     return times
 
 
-def _httpx_pool(url: str, body: dict[str, Any], *, token: str | None, concurrency: int,
+def _httpx_pool(url: str, body: dict[str, Any] | None, *, token: str | None, concurrency: int,
                 seconds: float) -> dict[str, float]:  # fmt: skip
     with multiprocessing.get_context("spawn").Pool(concurrency) as pool:
         results = pool.map(_client, [(url, body, token, seconds)] * concurrency)

@@ -22,27 +22,35 @@ BASE = f"http://127.0.0.1:{PORT}"
 class Gateway:
     """A running ``bench.server``; ``tokens`` holds alice's and arthur's bearer tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, embedded: bool = False, port: int = PORT, code: Path | None = None,
+                 catalog_db: str = data.CATALOG_DB) -> None:  # fmt: skip
+        """``code``: the checkout whose gateway runs (default: this one; ``bench.ab``
+        runs an older commit beside it); ``catalog_db``: its own PostgreSQL catalog."""
         self.home = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
-        data.recreate(data.CATALOG_DB)
+        self.embedded = embedded
+        self.base = f"http://127.0.0.1:{port}"
+        if not embedded:
+            data.recreate(catalog_db)
         self.log = (self.home / "server.log").open("wb")
+        extra = ["--embedded"] if embedded else ["--catalog-db", catalog_db]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.server", "--home", str(self.home), "--port", str(PORT)],
+            [sys.executable, "-m", "bench.server", "--home", str(self.home), "--port", str(port),
+             *extra],
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=code or Path(__file__).resolve().parent.parent,
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bench server exited; see {self.home / 'server.log'}")
             try:
-                if httpx.get(f"{BASE}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
         else:
-            raise RuntimeError("bench server did not start within 120 s")
+            raise RuntimeError("bench server did not start within 300 s")
         self.tokens: dict[str, str] = json.loads((self.home / "tokens.json").read_text())
 
     @property
@@ -50,7 +58,13 @@ class Gateway:
         return self.proc.pid
 
     def counters(self) -> dict[str, int]:
-        return httpx.get(f"{BASE}/bench/counters", timeout=10).json()
+        return httpx.get(f"{self.base}/bench/counters", timeout=10).json()
+
+    def cpu_s(self) -> float:
+        """CPU seconds the gateway process has used (user + system, every thread): per
+        request, the figure neighbours on a shared machine disturb least."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

@@ -3,6 +3,9 @@ audit and sources, plus one bench-only ungoverned route (the product never has o
 
 ``python -m bench.server --home DIR --port N`` builds everything, writes
 ``DIR/tokens.json`` (alice, arthur, dora) and serves with uvicorn until killed.
+``--embedded``: the embedded default instead — catalog and audit in ``DIR/sluice.db``
+(SQLite), the demo departments' SQLite files as sources (``bench.embedded``), the
+ungoverned route reading ``civil.db`` with the same SELECT.
 
 What differs from a production deployment, and why (also in ``bench/README.md``):
 - the loopback PostgreSQL is allow-listed, every entry is served by one source, and the
@@ -24,6 +27,7 @@ import argparse
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +63,10 @@ BIG_DATASET = "civil.dibao_big"
 BIG_MASKED = ["id_number", "name", "phone", "address", "start_date"]
 
 
-def bench_settings(home: Path) -> Settings:
+def bench_settings(home: Path, catalog_db: str = data.CATALOG_DB) -> Settings:
     return load_settings(
         home=home,
-        database_url=data.sa_url(data.CATALOG_DB),
+        database_url=data.sa_url(catalog_db),
         env="production",
         master_key=secrets.token_urlsafe(32),
         log_level="WARNING",
@@ -138,8 +142,11 @@ def big_entry() -> DatasetIn:
     )
 
 
-def build(home: Path) -> tuple[FastAPI, Services]:
-    settings = bench_settings(home)
+def build(home: Path, *, embedded: bool = False,
+          catalog_db: str = data.CATALOG_DB) -> tuple[FastAPI, Services]:  # fmt: skip
+    if embedded:
+        return _build_embedded(home)
+    settings = bench_settings(home, catalog_db)
     services = build_services(settings)
     services.pdp = CountingPDP(build_pdp(opa_url=None))
     demo_url = data.sa_url(data.DEMO_DB)
@@ -158,13 +165,31 @@ def build(home: Path) -> tuple[FastAPI, Services]:
         session.commit()
     assign_demo_roles(services)
     app = create_app(settings, services)
-    mount_bench_routes(app, services, demo_url)
+    engine = create_engine(demo_url, pool_size=40, max_overflow=0)
+    mount_bench_routes(app, services, lambda: engine.raw_connection(), UNGOVERNED_SQL)
     write_tokens(services, settings)
     return app, services
 
 
-def mount_bench_routes(app: FastAPI, services: Services, demo_url: str) -> None:
-    engine = create_engine(demo_url, pool_size=40, max_overflow=0)
+def _build_embedded(home: Path) -> tuple[FastAPI, Services]:
+    from bench import embedded
+
+    settings = embedded.bench_settings(home)
+    services = build_services(settings)
+    services.pdp = CountingPDP(build_pdp(opa_url=None))
+    embedded.install(services)
+    app = create_app(settings, services)
+    conns = embedded.ThreadConnections(embedded.civil_db(settings))
+    mount_bench_routes(app, services, conns.connect, embedded.UNGOVERNED_SQL)
+    write_tokens(services, settings)
+    return app, services
+
+
+def mount_bench_routes(
+    app: FastAPI, services: Services, connect: Callable[[], Any], sql: str
+) -> None:
+    """``sql`` in the driver's own placeholder style; ``connect`` a DB-API connection
+    whose ``close`` hands it back to its pool (or really closes it)."""
     lock = threading.Lock()
     broker = app.state.broker
 
@@ -172,10 +197,10 @@ def mount_bench_routes(app: FastAPI, services: Services, demo_url: str) -> None:
     def ungoverned(body: dict[str, Any]) -> Response:  # sync, like the governed route
         prefix = str(body.get("prefix", "430121"))
         limit = int(body.get("limit", 20))
-        raw = engine.raw_connection()
+        raw = connect()
         try:
             cur = raw.cursor()
-            cur.execute(UNGOVERNED_SQL, (prefix, limit + 1))
+            cur.execute(sql, (prefix, limit + 1))
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchmany(limit)]
             cur.close()
@@ -219,8 +244,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--embedded", action="store_true", help="SQLite catalog and sources")
+    parser.add_argument("--catalog-db", default=data.CATALOG_DB)
     args = parser.parse_args()
-    app, services = build(args.home)
+    app, services = build(args.home, embedded=args.embedded, catalog_db=args.catalog_db)
     try:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
                     access_log=False, http=Utf8RequestLineProtocol)  # fmt: skip
