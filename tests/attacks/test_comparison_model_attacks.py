@@ -243,7 +243,7 @@ def test_bad_models_are_4xx(deployment: DemoGateway, body: Any) -> None:
     ("GET", f"/api/v1/comparison-models/{MODEL}?version=99", None),
     ("GET", "/api/v1/comparison-runs/%00", None),
     ("GET", "/api/v1/comparison-runs/" + "r" * 100, None),
-    ("GET", "/api/v1/comparison-runs/{run}/hits?format=xlsx", None),
+    ("GET", "/api/v1/comparison-runs/{run}/hits?format=docx", None),
     ("PATCH", "/api/v1/comparison-runs/{run}/hits/0", {"state": "confirmed"}),
     ("PATCH", "/api/v1/comparison-runs/{run}/hits/99999", {"state": "confirmed"}),
     ("PATCH", "/api/v1/comparison-runs/{run}/hits/99999999999999", {"state": "confirmed"}),
