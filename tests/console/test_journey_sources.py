@@ -200,3 +200,33 @@ def test_csrf_secrets_and_hostile_names(live: LiveConsole) -> None:
             "csrf_token": csrf, "kind": "sqlite", "id": "civil-hostile", "display_name": "again",
             "path": str(path)})  # fmt: skip
         assert 400 <= other.status_code < 500
+
+
+def test_each_kind_form_becomes_the_apis_settings() -> None:
+    """The kind-specific forms map onto the same ``settings`` the API takes; the
+    password never lands in them (it is the separate, encrypted secret)."""
+    from catalog.errors import BadRequest
+    from gateway.web.console.forms import Form
+    from gateway.web.console.pages.sources import settings_of
+
+    def form(**values: str) -> Form:
+        return Form(list(values.items()))
+
+    assert settings_of("sqlite", form(path="/srv/civil/a.db")) == {"url": "sqlite:////srv/civil/a.db"}
+    pg = settings_of("postgresql", form(host="db.civil", port="5432", database="roll",
+                                        user="reader@x", schema="public", secret="pw"))  # fmt: skip
+    assert pg == {"url": "postgresql://reader%40x@db.civil:5432/roll", "schema": "public"}
+    assert settings_of("mysql", form(host="db", database="d")) == {"url": "mysql://db/d"}
+    assert settings_of("csv", form(root="/srv/civil")) == {"root": "/srv/civil"}
+    assert settings_of("parquet", form(path="/srv/a.parquet")) == {"path": "/srv/a.parquet"}
+    http = settings_of("http", form(base_url="https://api.civil", auth="bearer",
+                                    objects='[{"name": "people", "path": "/people"}]'))  # fmt: skip
+    assert http == {"base_url": "https://api.civil", "auth": "bearer",
+                    "objects": [{"name": "people", "path": "/people"}]}  # fmt: skip
+    for kind, bad in [("sqlite", form(path="relative.db")), ("csv", form()),
+                      ("csv", form(path="/a", root="/b")), ("postgresql", form(host="h")),
+                      ("postgresql", form(host="h", database="d", port="x")),
+                      ("http", form(base_url="https://a", objects="not json")),
+                      ("oracle", form())]:  # fmt: skip
+        with pytest.raises(BadRequest):
+            settings_of(kind, bad)
