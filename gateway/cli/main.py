@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "datasets": ("sources_cmd", "datasets", "Draft, classify and publish catalog entries."),
     "demo": ("serve_cmd", "demo", "Set up the demo departments, catalog and users..."),
     "demo-data": ("demo_data_cmd", "demo_data", "Generate the finance, civil affairs and audit..."),
+    "doctor": ("doctor_cmd", "doctor", "Check this deployment against docs/deploy.md."),
     "keys": ("sources_cmd", "keys", "Master keys of the secret store (envelope encryption)."),
     "policy": ("policy_cmd", "policy", "Test, evaluate and bundle the data policies."),
     "serve": ("serve_cmd", "serve", "Serve the gateway with the settings from the SLUICE_*..."),

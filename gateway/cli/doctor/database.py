@@ -1,0 +1,347 @@
+"""Checks of the catalog and audit database (``docs/deploy.md``, "PostgreSQL").
+
+Everything runs as the role the gateway connects as, in transactions that are rolled
+back. The role checks read the catalogs (``has_table_privilege``, ownership) *and*
+probe: ``UPDATE … WHERE false`` is refused at planning time when the privilege is
+missing, touches no row when it is not, and is rolled back either way — so the doctor
+proves what the guide says without changing anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, skip
+
+AUDIT_TABLES = ("audit_events", "audit_checkpoints", "audit_keys")
+# trigger name suffix -> pg_trigger.tgtype: ROW 1, BEFORE 2, DELETE 8, UPDATE 16, TRUNCATE 32
+PG_TRIGGERS = {"append_only": 1 | 2 | 8 | 16, "no_truncate": 2 | 32}
+SQLITE_TRIGGERS = ("no_update", "no_delete")
+# the body audit/migrations/versions/0002_audit.py gives the triggers' function; a
+# function replaced by one that lets changes through leaves the triggers in place
+REFUSE_BODY = (
+    "BEGIN RAISE EXCEPTION 'the audit trail is append-only (% on %)', TG_OP, TG_TABLE_NAME; END"
+)
+CATALOG_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+TABLE_PRIVILEGES = (*CATALOG_PRIVILEGES, "TRUNCATE", "TRIGGER")
+# what the runtime role must be refused, tried in a rolled-back transaction
+PROBES = (
+    *((f"UPDATE {t}", f"UPDATE {t} SET {c} = {c} WHERE false")
+      for t, c in (("audit_events", "hash"), ("audit_checkpoints", "hash"), ("audit_keys", "kid"))),
+    *((f"DELETE FROM {t}", f"DELETE FROM {t} WHERE false") for t in AUDIT_TABLES),
+    ("switch the triggers off", "SET LOCAL session_replication_role = replica"),
+)  # fmt: skip
+ROLES_FIX = f"connect as the runtime role made by roles.sql and grants.sql ({GUIDE}, roles)"
+GRANTS_FIX = f"run grants.sql as the owner role, after every migration ({GUIDE}, roles)"
+
+
+def _no_connection(ctx: Context, check: str) -> list[Result] | None:
+    if ctx.connection() is None:
+        return [skip(check, "no database connection (see database)")]
+    return None
+
+
+def check_database(ctx: Context) -> list[Result]:
+    from sqlalchemy.engine import make_url
+
+    from gateway.cli.doctor.config import describe_url
+
+    parsed = make_url(ctx.url)
+    shown = describe_url(ctx.url)
+    if parsed.get_backend_name() == "sqlite":
+        if ctx.production:
+            return [fail("database", f"{shown} is SQLite: one host, and no database role "
+                         "keeps the gateway from dropping the audit triggers",
+                         f"set SLUICE_DATABASE_URL=postgresql+psycopg://… ({GUIDE})")]  # fmt: skip
+        out = [ok("database", f"{shown} (development)")]
+    elif parsed.drivername != "postgresql+psycopg":
+        return [fail("database", f"{shown}: driver {parsed.drivername!r}",
+                     "write the URL as postgresql+psycopg://user:password@host:5432/db "
+                     "(psycopg 3, the driver Sluice installs)")]  # fmt: skip
+    else:
+        out = []
+    if ctx.connect_error is not None:
+        return [fail("database", f"{shown}: cannot connect: {ctx.connect_error}",
+                     "check the host, port, database name and the role's password")]  # fmt: skip
+    if ctx.dialect == "postgresql":
+        with ctx.transaction() as cur:
+            cur.execute("SELECT current_user, current_database(), "
+                        "current_setting('server_version')")
+            user, db, version = cur.fetchone()
+        out.append(ok("database", f"{shown}: connected as {user} to {db} (PostgreSQL {version})"))
+    return out
+
+
+def check_schema(ctx: Context) -> list[Result]:
+    from alembic.script import ScriptDirectory
+
+    from catalog.db import alembic_config
+
+    skipped = _no_connection(ctx, "schema")
+    if skipped:
+        return skipped
+    heads = set(ScriptDirectory.from_config(alembic_config(ctx.url)).get_heads())
+    fix = f"run the migrations with the owner role, then grants.sql ({GUIDE}, upgrades)"
+    try:
+        with ctx.transaction() as cur:
+            cur.execute("SELECT version_num FROM alembic_version")
+            current = {row[0] for row in cur.fetchall()}
+    except _driver_errors() as exc:
+        return [fail("schema", f"not migrated ({type(exc).__name__})", fix)]
+    if current != heads:
+        return [fail("schema", f"at {sorted(current)}, the code expects {sorted(heads)}", fix)]
+    return [ok("schema", f"at the newest revision ({', '.join(sorted(heads))})")]
+
+
+def check_durability(ctx: Context) -> list[Result]:
+    from audit.store import AuditStore, StoreNotDurable
+
+    skipped = _no_connection(ctx, "durability")
+    if skipped:
+        return skipped
+    try:
+        AuditStore(ctx.url, timeout_s=ctx.timeout_s).check_durable(ctx.connection())
+    except StoreNotDurable as exc:
+        return [fail("durability", exc.message, "PostgreSQL: fsync=on and synchronous_commit="
+                     "on (the gateway refuses to start otherwise)")]  # fmt: skip
+    return [ok("durability", "a committed audit event survives a crash (fsync, synchronous "
+               "commit)")]  # fmt: skip
+
+
+def check_triggers(ctx: Context) -> list[Result]:
+    skipped = _no_connection(ctx, "audit triggers")
+    if skipped:
+        return skipped
+    postgres = ctx.dialect == "postgresql"
+    problems = _pg_trigger_problems(ctx) if postgres else _sqlite_trigger_problems(ctx)
+    fix = ("re-create them as the owner role (audit/migrations/versions/0002_audit.py), then "
+           "run `sluice audit verify`: who dropped them could have rewritten events")  # fmt: skip
+    if problems:
+        return [fail("audit triggers", problem, fix) for problem in problems]
+    verbs = "UPDATE, DELETE, TRUNCATE" if postgres else "UPDATE, DELETE"
+    return [ok("audit triggers", f"{verbs} refused on {', '.join(AUDIT_TABLES)}")]
+
+
+def _pg_trigger_problems(ctx: Context) -> list[str]:
+    with ctx.transaction() as cur:
+        cur.execute(
+            "SELECT c.relname, t.tgname, t.tgenabled, t.tgtype, p.proname, p.prosrc "
+            "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace "
+            "AND c.relname = ANY(%s)",
+            (list(AUDIT_TABLES),),
+        )
+        found = {(row[0], row[1]): row[2:] for row in cur.fetchall()}
+    problems = []
+    for table in AUDIT_TABLES:
+        for suffix, tgtype in PG_TRIGGERS.items():
+            name = f"{table}_{suffix}"
+            row = found.get((table, name))
+            if row is None:
+                problems.append(f"trigger {name} on {table} is missing")
+                continue
+            enabled, kind, function, body = row
+            if enabled not in ("O", "A"):  # D: disabled; R: fires only on replicas
+                problems.append(f"trigger {name} on {table} is disabled ({enabled})")
+            elif kind != tgtype:
+                problems.append(f"trigger {name} on {table} no longer fires before every change")
+            elif function != "audit_refuse_change" or " ".join(body.split()) != REFUSE_BODY:
+                problems.append(f"trigger {name} on {table} calls a function that does not "
+                                "refuse the change")  # fmt: skip
+    expected = {(t, f"{t}_{suffix}") for t in AUDIT_TABLES for suffix in PG_TRIGGERS}
+    for table, name in sorted(set(found) - expected):
+        # e.g. BEFORE INSERT … RETURN NULL: appends that report success and store nothing
+        problems.append(f"unexpected trigger {name} on {table}: it could drop or change "
+                        "events as they are written")  # fmt: skip
+    return problems
+
+
+def _sqlite_trigger_problems(ctx: Context) -> list[str]:
+    with ctx.transaction() as cur:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        names = {row[0] for row in cur.fetchall()}
+    return [f"trigger {table}_{suffix} on {table} is missing"
+            for table in AUDIT_TABLES for suffix in SQLITE_TRIGGERS
+            if f"{table}_{suffix}" not in names]  # fmt: skip
+
+
+def check_runtime_role(ctx: Context) -> list[Result]:
+    """The role the gateway connects as cannot change or unprotect the audit tables."""
+    if ctx.dialect != "postgresql":
+        detail = "SQLite has no roles: whoever can write the file can drop the triggers"
+        if ctx.production:
+            return [fail("runtime role", detail, f"use PostgreSQL ({GUIDE})")]
+        return [skip("runtime role", detail)]
+    skipped = _no_connection(ctx, "runtime role")
+    if skipped:
+        return skipped
+    with ctx.transaction() as cur:
+        cur.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        user, superuser = cur.fetchone()
+    if superuser:
+        return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
+                     "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
+    problems = _privilege_problems(ctx) + _probe_problems(ctx)
+    if problems:
+        return [fail("runtime role", f"{user}: {problem}", fix) for problem, fix in problems]
+    return [ok("runtime role", f"{user} may read and append the audit trail, never UPDATE, "
+               "DELETE, TRUNCATE it or switch its triggers off")]  # fmt: skip
+
+
+def _needed(table: str) -> frozenset[str]:
+    """What the gateway does to each table: appends to the trail, reads its schema
+    version, and reads and writes the catalog."""
+    if table in AUDIT_TABLES:
+        return frozenset({"SELECT", "INSERT"})
+    if table == "alembic_version":
+        return frozenset({"SELECT"})
+    return frozenset(CATALOG_PRIVILEGES)
+
+
+def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
+    target = "quote_ident(schemaname) || '.' || quote_ident({})"
+    with ctx.transaction() as cur:
+        cur.execute(
+            "SELECT tablename, pg_has_role(current_user, tableowner, 'MEMBER'), "
+            + ", ".join(f"has_table_privilege(current_user, {target.format('tablename')}, '{p}')"
+                        for p in TABLE_PRIVILEGES)
+            + " FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        )  # fmt: skip
+        tables = cur.fetchall()
+        cur.execute(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND NOT "
+            f"has_sequence_privilege(current_user, {target.format('sequencename')}, 'USAGE')"
+        )
+        sequences = [row[0] for row in cur.fetchall()]
+        cur.execute("SELECT has_schema_privilege(current_user, current_schema(), 'CREATE')")
+        can_create = bool(cur.fetchone()[0])
+    owned: list[str] = []
+    extra: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    for name, owner, *flags in tables:
+        if owner:
+            owned.append(name)
+            continue  # an owner holds every privilege: one line says it all
+        has = {p for p, flag in zip(TABLE_PRIVILEGES, flags, strict=True) if flag}
+        needed = _needed(name)
+        if has - needed:
+            extra.setdefault(", ".join(p for p in TABLE_PRIVILEGES if p in has - needed),
+                             []).append(name)  # fmt: skip
+        if needed - has:
+            missing.setdefault(", ".join(p for p in TABLE_PRIVILEGES if p in needed - has),
+                               []).append(name)  # fmt: skip
+    problems: list[tuple[str, str]] = []
+    if owned:
+        audit = [t for t in owned if t in AUDIT_TABLES]
+        named = f"{', '.join(audit)} among them" if audit else ", ".join(owned)
+        problems.append((f"owns {len(owned)} tables ({named}) or is a member of their owner "
+                         "role: it can disable or drop their triggers",
+                         ROLES_FIX))  # fmt: skip
+    problems += [(f"may {rights} {', '.join(names)}", GRANTS_FIX)
+                 for rights, names in extra.items()]  # fmt: skip
+    problems += [(f"lacks {rights} on {', '.join(names)}", GRANTS_FIX)
+                 for rights, names in missing.items()]  # fmt: skip
+    if sequences:
+        problems.append((f"lacks USAGE on sequences {', '.join(sequences)}", GRANTS_FIX))
+    if can_create:
+        problems.append(("may create objects in the schema (tables, functions)", ROLES_FIX))
+    return problems
+
+
+def _probe_problems(ctx: Context) -> list[tuple[str, str]]:
+    """Try each forbidden change in a transaction that is rolled back."""
+    import psycopg
+
+    allowed: list[str] = []
+    odd: list[str] = []
+    with ctx.transaction() as cur:
+        cur.execute("SET LOCAL lock_timeout = '1s'")
+        for what, sql in PROBES:
+            cur.execute("SAVEPOINT doctor_probe")
+            try:
+                cur.execute(sql)
+                allowed.append(what)
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+            except psycopg.Error as exc:
+                odd.append(f"{what} ({type(exc).__name__})")
+            cur.execute("ROLLBACK TO SAVEPOINT doctor_probe")
+    problems = []
+    if allowed:
+        problems.append((f"was allowed to {'; '.join(allowed)} (tried, rolled back)", ROLES_FIX))
+    if odd:
+        problems.append((f"could not try {'; '.join(odd)}", ROLES_FIX))
+    return problems
+
+
+def check_master_keys_on_hand(ctx: Context) -> list[Result]:
+    """Every master key that wraps a data key can be loaded here (a rotation on one
+    replica writes a key file the others must be given)."""
+    from pathlib import Path
+
+    from adapters.credentials import FileMasterKeys
+    from catalog.errors import Unavailable
+
+    skipped = _no_connection(ctx, "master keys")
+    if skipped:
+        return skipped
+    s = ctx.need()
+    try:
+        with ctx.transaction() as cur:
+            cur.execute("SELECT master_kid, count(*) FROM data_keys GROUP BY master_kid")
+            used = {str(kid): int(n) for kid, n in cur.fetchall()}
+    except _driver_errors():
+        return [skip("master keys", "no data_keys table yet (see schema)")]
+    masters = FileMasterKeys(Path(s.home) / "keys" / "master",
+                             None if "master_key" in ctx.refused else s.master_key)  # fmt: skip
+    missing = []
+    for kid in sorted(used):
+        try:
+            masters.get(kid)
+        except Unavailable:
+            missing.append(f"{kid} ({used[kid]} data keys)")
+    if missing:
+        return [fail("master keys", f"not on this host: {', '.join(missing)}: sources whose "
+                     "secrets they wrap cannot connect here",
+                     "copy SLUICE_HOME/keys/master/ from the host that ran `sluice keys "
+                     "rotate` (or set the SLUICE_MASTER_KEY they were made with) "
+                     f"({GUIDE}, Keys)")]  # fmt: skip
+    if not used:
+        return [ok("master keys", "no source secret stored yet")]
+    return [ok("master keys", f"all {len(used)} wrapping {sum(used.values())} data keys are here")]
+
+
+def check_clock(ctx: Context) -> list[Result]:
+    if ctx.dialect != "postgresql":
+        return [skip("clock", "SQLite shares this host's clock")]
+    skipped = _no_connection(ctx, "clock")
+    if skipped:
+        return skipped
+    with ctx.transaction() as cur:
+        before = ctx.clock()
+        cur.execute("SELECT extract(epoch FROM clock_timestamp())")
+        server = float(cur.fetchone()[0])
+        after = ctx.clock()
+    skew = server - (before + after) / 2
+    bound = ctx.max_skew_s + (after - before) / 2
+    if abs(skew) > bound:
+        return [fail("clock", f"this host is {-skew:+.1f} s from the database server: events, "
+                     "checkpoints and token lifetimes disagree between replicas",
+                     "synchronise every host with NTP (chrony or systemd-timesyncd)")]  # fmt: skip
+    return [ok("clock", f"within {abs(skew):.3f} s of the database server")]
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    import psycopg
+
+    return (sqlite3.Error, psycopg.Error)
+
+
+def fetch_one(ctx: Context, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """One row of a read, or None (for the home checks that compare with the chain)."""
+    with ctx.transaction() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()

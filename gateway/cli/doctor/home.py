@@ -1,0 +1,122 @@
+"""Checks of ``SLUICE_HOME`` (``docs/deploy.md``, "What lives in SLUICE_HOME").
+
+The doctor runs as the gateway's service user, so "owned" means owned by the user
+running it. Secrets (everything under ``keys/``) must be readable by that user only;
+the evidence files at the top (witness, seal, alert state) may be readable but never
+writable by others: whoever can append to them can forge a seal or silence an alert.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from gateway.cli.doctor.report import GUIDE, Context, Result, fail, fingerprint, ok, skip
+
+# private keys and secrets under keys/ (the "current" pointers there name public key ids)
+SECRET_SUFFIXES = (".pem", ".key", ".secret")
+# secrets every replica must share (same bytes), by path under the home
+SHARED_SECRETS = {
+    "keys/mask.secret": "mask secret",
+    "keys/console.secret": "console key",
+    "keys/issuer/signing-key.pem": "issuer key",
+}
+
+
+def check_home(ctx: Context) -> list[Result]:
+    home = Path(ctx.need().home)
+    if not home.is_dir():
+        return [fail("home", f"{home} does not exist",
+                     f"create it 0700, owned by the gateway's service user ({GUIDE})")]  # fmt: skip
+    problems = _walk(home)
+    if problems:
+        return [fail("key files", problem, fix) for problem, fix in problems]
+    keys = [p for p in (home / "keys").rglob("*") if p.suffix in SECRET_SUFFIXES]
+    return [ok("key files", f"{home}: {len(keys)} key files, private to uid {os.geteuid()}; "
+               "nothing writable by others")]  # fmt: skip
+
+
+def _walk(home: Path) -> list[tuple[str, str]]:
+    """Every path under the home whose owner or mode breaks the rule for its kind."""
+    problems = []
+    uid = os.geteuid()
+    for path in [home, *sorted(home.rglob("*"))]:
+        try:
+            info = path.stat()  # a link is judged by what it points at
+        except OSError:
+            problems.append((f"{path} cannot be read (a dangling link?)", f"remove {path}"))
+            continue
+        secret = (home / "keys") in path.parents and path.suffix in SECRET_SUFFIXES
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_uid != uid:
+            problems.append((f"{path} is owned by uid {info.st_uid}, not uid {uid} (who runs "
+                             "the doctor, as the gateway should)",
+                             f"chown {uid} {path}, or run the doctor as the gateway's "
+                             "user"))  # fmt: skip
+        if secret and mode & 0o077:
+            problems.append((f"{path} is readable by other users (mode {mode:04o})",
+                             f"chmod 600 {path}"))  # fmt: skip
+        elif mode & 0o022:
+            problems.append((f"{path} is writable by other users (mode {mode:04o})",
+                             f"chmod go-w {path}"))  # fmt: skip
+    return problems
+
+
+def check_shared_secrets(ctx: Context) -> list[Result]:
+    """Fingerprints of what every replica must hold identically, for the operator to
+    compare across hosts (the doctor sees one host)."""
+    home = Path(ctx.need().home)
+    shown = []
+    for relative, name in SHARED_SECRETS.items():
+        path = home / relative
+        try:
+            shown.append(f"{name} {fingerprint(path.read_bytes())}")
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return [fail("shared secrets", f"cannot read {path}: {type(exc).__name__}",
+                         f"run the doctor as the gateway's service user ({GUIDE})")]  # fmt: skip
+    masters = home / "keys" / "master"
+    files = sorted(p.stem for p in masters.glob("*.key")) if masters.is_dir() else []
+    if files:
+        shown.append(f"master key files {', '.join(files)}")
+    if not shown:
+        return [skip("shared secrets", "none created yet (the first start creates them: copy "
+                     "them to every replica before the others start)")]  # fmt: skip
+    return [ok("shared secrets", "; ".join(shown) + " (the same on every replica)")]
+
+
+def check_seal(ctx: Context) -> list[Result]:
+    from audit.seal import SealStore
+
+    seal = SealStore(Path(ctx.need().home))
+    if seal.sealed:
+        return [fail("seal", f"the audit trail is sealed: {seal.reason}",
+                     "a security officer exports the evidence, then an officer and an admin "
+                     "each call POST /api/v1/audit/unseal (README, audit trail)")]  # fmt: skip
+    return [ok("seal", f"not sealed (epoch {seal.epoch.number})")]
+
+
+def check_witness_file(ctx: Context) -> list[Result]:
+    """The newest checkpoint this host witnessed is still in the chain: a database
+    restored from an older backup, or a cut tail, fails here before the gateway seals."""
+    from audit import witness
+    from gateway.cli.doctor.database import fetch_one
+
+    newest = witness.latest(witness.witness_path(Path(ctx.need().home)))
+    if newest is None:
+        return [skip("witness file", "no checkpoint witnessed on this host yet")]
+    if ctx.connection() is None:
+        return [skip("witness file", "no database connection (see database)")]
+    mark = "?" if ctx.dialect == "sqlite" else "%s"
+    seq, hash_hex = int(newest["seq"]), str(newest["hash"])
+    row = fetch_one(ctx, f"SELECT hash FROM audit_events WHERE seq = {mark}", (seq,))
+    if row is None or row[0] != hash_hex:
+        found = "missing" if row is None else "different"
+        return [fail("witness file", f"the chain's event {seq} is {found}, but this host "
+                     "witnessed it: events were cut or rewritten, or the database was "
+                     "restored from an older backup",
+                     f"do not serve: run `sluice audit verify` and follow {GUIDE}, "
+                     "Restoring a backup")]  # fmt: skip
+    return [ok("witness file", f"the chain holds checkpoint {seq} witnessed here")]

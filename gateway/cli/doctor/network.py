@@ -1,0 +1,161 @@
+"""Checks that contact other services: witnesses, Redis, the OIDC provider's keys.
+
+Each is bounded by ``--timeout`` and only reads: a witness gateway is asked for what it
+holds of this gateway (``GET /api/v1/witness/checkpoints/<gateway id>``, where 404 means
+"reachable, nothing witnessed yet"), a NATS stream for its configuration (never
+created or changed here, unlike the gateway's own first publish), Redis for a PING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.cli.doctor.config import describe_url
+from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, scrub, skip
+
+WITNESS_FIX = (
+    f"start the witness or correct SLUICE_WITNESSES ({GUIDE}, Witnesses): until it is back "
+    "the trail's tail is vouched for by this host alone"
+)
+
+
+def _gateway_id(ctx: Context) -> str | None:
+    s = ctx.need()
+    if s.gateway_id:
+        return s.gateway_id
+    try:
+        return (Path(s.home) / "gateway-id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def check_witnesses(ctx: Context) -> list[Result]:
+    from audit.alert_email import is_loopback
+    from audit.witness_urls import is_nats_url
+
+    urls = list(ctx.need().witnesses)
+    if not urls:
+        if ctx.production:
+            return [fail("witnesses", "none: only the witness file on this host vouches for "
+                         "the trail's tail", "set SLUICE_WITNESSES to another gateway "
+                         "(https://…) or a NATS JetStream stream (nats://…) "
+                         f"({GUIDE}, Witnesses)")]  # fmt: skip
+        return [skip("witnesses", "none configured (development)")]
+    out = []
+    for url in urls:
+        shown = describe_url(url)
+        if is_nats_url(url):
+            result = _nats(ctx, url)
+        elif ctx.production and url.startswith("http://") and not is_loopback(
+            urlsplit(url).hostname or ""
+        ):
+            result = fail("witness", "plain http: checkpoints travel unprotected",
+                          "use https:// for witness gateways")  # fmt: skip
+        else:
+            result = _http(ctx, url)
+        out.append(Result(result.status, result.check, f"{shown}: {result.detail}", result.fix))
+    return out
+
+
+def _http(ctx: Context, url: str) -> Result:
+    import httpx
+
+    gid = _gateway_id(ctx) or "unknown"
+    target = f"{url.rstrip('/')}/api/v1/witness/checkpoints/{gid}"
+    try:
+        resp = httpx.get(target, timeout=ctx.timeout_s)
+    except httpx.HTTPError as exc:
+        return fail("witness", f"unreachable ({type(exc).__name__})", WITNESS_FIX)
+    if resp.status_code == 404:
+        return ok("witness", f"reachable; nothing witnessed yet for {gid}")
+    if resp.status_code != 200:
+        return fail("witness", f"answered {resp.status_code}", WITNESS_FIX)
+    try:
+        seq = resp.json()["checkpoint"]["seq"]
+    except (ValueError, KeyError, TypeError):
+        return fail("witness", "answered 200 with no checkpoint: not a Sluice witness", WITNESS_FIX)
+    return ok("witness", f"reachable; holds checkpoint {seq} of {gid}")
+
+
+def _nats(ctx: Context, url: str) -> Result:
+    from audit.witness_urls import parse_nats_url
+
+    target = parse_nats_url(url)
+    try:
+        reading = _stream_info(target.server, target.stream, ctx.timeout_s)
+        info = asyncio.run(asyncio.wait_for(reading, ctx.timeout_s))
+    except Exception as exc:  # nats-py raises its own tree, OSError and timeouts
+        return fail("witness", f"unreachable ({type(exc).__name__})", WITNESS_FIX)
+    if info is None:
+        return ok("witness", f"reachable; stream {target.stream} is made on the first checkpoint")
+    from audit.witness_nats import weaknesses
+
+    weak = weaknesses(info.config)
+    if weak:
+        return fail("witness", f"stream {target.stream} is not append-only: {', '.join(weak)}",
+                    "let the gateway tighten it (it refuses the stream otherwise), or "
+                    "re-create it (THREAT_MODEL.md, NATS witness)")  # fmt: skip
+    return ok("witness", f"reachable; stream {target.stream} append-only, {info.state.messages} "
+              "messages")  # fmt: skip
+
+
+async def _stream_info(server: str, stream: str, timeout_s: float) -> Any:
+    import nats
+    from nats.js.errors import NotFoundError
+
+    async def quiet(_exc: Exception) -> None:
+        return None
+
+    client = await nats.connect(servers=[server], connect_timeout=timeout_s,
+                                allow_reconnect=False, max_reconnect_attempts=0,
+                                error_cb=quiet, name="sluice-doctor")  # fmt: skip
+    try:
+        try:
+            return await client.jetstream(timeout=timeout_s).stream_info(stream)
+        except NotFoundError:
+            return None
+    finally:
+        await client.close()
+
+
+def check_redis(ctx: Context) -> list[Result]:
+    url = ctx.need().redis_url
+    if not url:
+        return [skip("redis", "unset: rate limits and row quotas are counted per process "
+                     "(with --workers > 1 or replicas, set SLUICE_REDIS_URL)")]  # fmt: skip
+    import redis
+
+    shown = describe_url(url)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=ctx.timeout_s,
+                                      socket_timeout=ctx.timeout_s)  # fmt: skip
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as exc:
+        return [fail("redis", f"{shown}: unreachable ({type(exc).__name__})",
+                     "start Redis or correct SLUICE_REDIS_URL: the gateway refuses requests "
+                     "it cannot count")]  # fmt: skip
+    return [ok("redis", f"{shown}: answers (limits shared by every process)")]
+
+
+def check_jwks(ctx: Context) -> list[Result]:
+    import httpx
+
+    s = ctx.need()
+    if not s.oidc_jwks_url:
+        return [skip("oidc keys", "no OIDC provider configured")]
+    shown = describe_url(s.oidc_jwks_url)
+    fix = f"check SLUICE_OIDC_JWKS_URL and that the provider is up ({GUIDE}, OIDC)"
+    try:
+        resp = httpx.get(s.oidc_jwks_url, timeout=ctx.timeout_s)
+        keys = resp.json().get("keys") if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return [fail("oidc keys", f"{shown}: unreachable ({scrub(type(exc).__name__)})", fix)]
+    if not isinstance(keys, list) or not keys:
+        return [fail("oidc keys", f"{shown}: answered {resp.status_code} without keys", fix)]
+    return [ok("oidc keys", f"{shown}: {len(keys)} signing key(s)")]
