@@ -298,6 +298,38 @@ def test_a_saved_model_runs_and_its_hits_page(live: LiveConsole, signed: SignIn)
     assert _events(live, actor="alice", type="comparison_run.hits_read")
 
 
+def test_response_actions_and_who_may_lift_them(live: LiveConsole, signed: SignIn) -> None:
+    """sam suspends arthur and freezes an entry; root (another person) lifts both; root
+    cannot lift a freeze he imposed himself — the service's rule, shown as a 403."""
+    sam, sam_csrf = signed("sam")
+    root, root_csrf = signed("root")
+    why = {"reason": "核实中"}
+    done = sam.post("/console/audit/actions/suspend", data={**why, "csrf_token": sam_csrf,
+                                                            "subject": "arthur"})  # fmt: skip
+    assert done.status_code == 200 and "用户已暂停" in done.text
+    frozen = sam.post("/console/audit/actions/freeze", data={**why, "csrf_token": sam_csrf,
+                                                            "dataset": PAYROLL})  # fmt: skip
+    assert frozen.status_code == 200 and "数据集已冻结" in frozen.text
+    assert sam.post("/console/audit/actions/unfreeze", data={
+        **why, "csrf_token": sam_csrf, "dataset": PAYROLL}).status_code == 403  # fmt: skip
+    lifted = root.post("/console/audit/actions/unsuspend", data={
+        **why, "csrf_token": root_csrf, "subject": "arthur"})  # fmt: skip
+    assert lifted.status_code == 200 and "已解除暂停" in lifted.text
+    thawed = root.post("/console/audit/actions/unfreeze", data={
+        **why, "csrf_token": root_csrf, "dataset": PAYROLL})  # fmt: skip
+    assert thawed.status_code == 200
+    again = root.post("/console/audit/actions/freeze", data={
+        **why, "csrf_token": root_csrf, "dataset": PAYROLL})  # fmt: skip
+    assert again.status_code == 200
+    own = root.post("/console/audit/actions/unfreeze", data={
+        **why, "csrf_token": root_csrf, "dataset": PAYROLL})  # fmt: skip
+    assert own.status_code == 403
+    for etype in ("user.suspended", "dataset.frozen"):
+        assert _events(live, actor="sam", type=etype)
+    for etype in ("user.unsuspended", "dataset.unfrozen"):
+        assert _events(live, actor="root", type=etype)
+
+
 def test_verify_names_the_first_bad_sequence_number(live: LiveConsole, signed: SignIn) -> None:
     """Last in this module: an insider edits one event's body in the middle of the chain;
     the console's verify shows that event's seq as the first bad one (and the gateway
