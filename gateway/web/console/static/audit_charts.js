@@ -9,7 +9,7 @@
     var chart = window.echarts.init(element, null, { renderer: "svg" });
     chart.setOption({
       animation: false,
-      legend: { show: series.length > 1 },
+      legend: { show: series.length > 1, top: 0 },
       grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: labels, axisLabel: { rotate: 30 } },
       yAxis: { type: "value", minInterval: 1 },
