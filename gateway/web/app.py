@@ -24,6 +24,7 @@ from gateway.web.console.openapi_security import install_bearer_scheme
 from gateway.web.console.security import SecurityHeaders
 from gateway.web.errors import install_error_handlers
 from gateway.web.metrics import build_registry
+from gateway.web.openapi_contract import install_contract
 from gateway.web.routes import (
     access_requests,
     audit,
@@ -95,4 +96,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(metrics_routes.router)
     mount_console(app, services, app.state.identities)  # /console (issue 14)
     install_bearer_scheme(app)  # /docs: "Authorize" takes a bearer token
+    install_contract(app)  # every operation's errors and the query's formats (issue 16)
     return app
