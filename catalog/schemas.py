@@ -7,12 +7,12 @@ once, at the boundary, so the service and the policies can trust what is stored.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from catalog.mask_specs import MaskSpecText
 from catalog.models import Dataset
+from catalog.timestamps import UtcDatetime
 from catalog.vocabulary import FIELD_TYPES, Level, PICategory
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -165,7 +165,7 @@ class EntryOut(BaseModel):
 class DatasetOut(EntryOut):
     """A catalog entry as analysts see it: no source settings, no physical names."""
 
-    updated_at: datetime
+    updated_at: UtcDatetime
     fields: list[FieldOut]
 
 

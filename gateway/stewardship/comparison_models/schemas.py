@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.timestamps import UtcDatetime
 from gateway.enforcement.comparison.spec import ModelSpec
 
 Level = Literal["province", "city", "county"]
@@ -62,7 +62,7 @@ class ModelSummary(BaseModel):
     entries: list[str]
     owner: str
     shared_with: dict[str, list[str]]
-    updated_at: datetime
+    updated_at: UtcDatetime
 
 
 class ModelOut(ModelSummary):
@@ -70,4 +70,4 @@ class ModelOut(ModelSummary):
     versions: list[int]
     spec: dict[str, Any]
     created_by: str
-    created_at: datetime
+    created_at: UtcDatetime

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.timestamps import UtcDatetime
 
 
 class AccessRequestIn(BaseModel):
@@ -25,6 +24,15 @@ class DecisionIn(BaseModel):
     reason: str = Field(default="", max_length=4000)
 
 
+class ApprovalOut(BaseModel):
+    """One approval of a request: who and when (stored as the text of its moment)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    by: str
+    at: UtcDatetime
+
+
 class AccessRequestOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -39,9 +47,9 @@ class AccessRequestOut(BaseModel):
     days: int
     status: str
     required_approvals: int
-    approvals: list[dict[str, Any]]
+    approvals: list[ApprovalOut]
     decided_by: str | None
     reason: str | None
-    created_at: datetime
-    approved_at: datetime | None
-    expires_at: datetime | None
+    created_at: UtcDatetime
+    approved_at: UtcDatetime | None
+    expires_at: UtcDatetime | None

@@ -8,12 +8,12 @@ its steward view are the catalog's (``catalog.schemas.DatasetPatch``,
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from catalog.models import Source
+from catalog.timestamps import UtcDatetime
 from catalog.vocabulary import Level, PICategory
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{1,63}$"
@@ -46,7 +46,7 @@ class SourceOut(BaseModel):
     redacted: str
     has_secret: bool
     created_by: str
-    created_at: datetime
+    created_at: UtcDatetime
 
     @classmethod
     def of(cls, source: Source) -> SourceOut:

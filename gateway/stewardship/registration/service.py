@@ -28,6 +28,7 @@ from catalog import service as catalog
 from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
 from catalog.models import DatasetStatus, Source
 from catalog.suggestions import suggest
+from catalog.timestamps import utc_text
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import (
     limits_from_settings,
@@ -242,7 +243,7 @@ def deregister_source(
     )  # fmt: skip
     unpublished = catalog.deregister_source(
         session=session, source_id=source_id, by=user.subject,
-        at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        at=utc_text(datetime.now(UTC)),
     )  # fmt: skip
     session.flush()
     return unpublished

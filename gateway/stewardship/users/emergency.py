@@ -23,6 +23,7 @@ from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, Forbidden, NotFound
 from catalog.models import Dataset, User
+from catalog.timestamps import utc_text
 from gateway.stewardship.users.directory import ACTIVE
 from policies.decision import UserContext
 
@@ -122,7 +123,7 @@ def describe_user(user: User) -> dict[str, Any]:
         "status": user.status or ACTIVE,
         "suspended_by": user.suspended_by,
         "suspended_reason": user.suspended_reason,
-        "suspended_at": user.suspended_at.isoformat() if user.suspended_at else None,
+        "suspended_at": utc_text(user.suspended_at) if user.suspended_at else None,
     }
 
 
@@ -132,5 +133,5 @@ def describe_dataset(dataset: Dataset) -> dict[str, Any]:
         "frozen": dataset.frozen_at is not None,
         "frozen_by": dataset.frozen_by,
         "frozen_reason": dataset.frozen_reason,
-        "frozen_at": dataset.frozen_at.isoformat() if dataset.frozen_at else None,
+        "frozen_at": utc_text(dataset.frozen_at) if dataset.frozen_at else None,
     }

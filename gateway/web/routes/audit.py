@@ -34,6 +34,7 @@ from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
 from catalog.errors import NotFound, SluiceError, audited
+from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.authz import require
 from gateway.web.deps import get_services
@@ -279,9 +280,9 @@ def alerts(
     after a resolution."""
     end = until or datetime.now(UTC)
     start = since or end - timedelta(days=1)
-    _record(request, user, "audit.read", {"alerts_since": start.isoformat()})
+    _record(request, user, "audit.read", {"alerts_since": utc_text(start)})
     found = list_alerts(_log(request), since=start, until=end)
-    return {"since": start.isoformat(), "until": end.isoformat(), "alerts": found}
+    return {"since": utc_text(start), "until": utc_text(end), "alerts": found}
 
 
 class AlertAction(BaseModel):
