@@ -104,8 +104,8 @@ def check_durability(ctx: Context) -> list[Result]:
     except StoreNotDurable as exc:
         return [fail("durability", exc.message, "PostgreSQL: fsync=on and synchronous_commit="
                      "on (the gateway refuses to start otherwise)")]  # fmt: skip
-    return [ok("durability", "a committed audit event survives a crash (fsync, synchronous "
-               "commit)")]  # fmt: skip
+    how = "WAL, synchronous=FULL" if ctx.dialect == "sqlite" else "fsync, synchronous commit"
+    return [ok("durability", f"a committed audit event survives a crash ({how})")]
 
 
 def check_triggers(ctx: Context) -> list[Result]:
