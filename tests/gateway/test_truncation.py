@@ -113,3 +113,26 @@ def test_parquet_footer_metadata_is_read_by_pyarrow() -> None:
         footer = pq.read_metadata(io.BytesIO(data)).metadata
         assert footer[KEY] == (b"true" if truncated else b"false")
         assert pq.read_table(io.BytesIO(data)).column("a").to_pylist() == [1, 2, 3]
+
+
+COMPARISON: dict[str, Any] = {
+    "left": {"dataset": "finance.payroll", "key": "id_number", "fields": ["name"]},
+    "right": {"dataset": DIBAO, "key": "id_number", "fields": ["region_code"],
+              "where": [{"field": "status", "op": "=", "value": "active"}]},
+    "purpose": "supervision", "case_ref": "JW-CMP-1",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_cut_comparison_says_so_in_every_format(gw_sqlite: DemoGateway, fmt: str) -> None:
+    """A comparison is matched before its first byte: the header is always exact."""
+    cut = gw_sqlite.compare("dora", {**COMPARISON, "limit": 1}, format=fmt)
+    assert cut.status_code == 200, cut.text
+    assert cut.headers["Sluice-Truncated"] == "true"
+    assert _in_band(fmt, cut.content) in (None, "true")
+    if fmt == "arrow":
+        assert _arrow_marks(cut.content)[0] == "true"
+    whole = gw_sqlite.compare("dora", COMPARISON, format=fmt)
+    assert whole.status_code == 200, whole.text
+    assert whole.headers["Sluice-Truncated"] == "false"
+    assert _in_band(fmt, whole.content) in (None, "false")

@@ -161,7 +161,7 @@ class Comparer:
         return table
 
     def _encode(self, run: ComparisonRun, joined: pa.Table, fmt: str, bom: bool) -> Iterator[Chunk]:
-        encoder = make_encoder(fmt, bom=bom)
+        encoder = make_encoder(fmt, bom=bom, cut=lambda: run.truncated)  # matched: known
         header = {
             "comparison_id": run.comparison_id,
             "columns": run.output_columns(),

@@ -42,5 +42,6 @@ def compare(
     started = comparer.prepare(user=user, body=body, origin=origin)
     headers = {"X-Sluice-Comparison-Id": started.comparison_id, "X-Request-Id": request_id}
     stall = request.app.state.services.settings.stream_stall_timeout_s
+    # the match is made before the first byte: its cut is known when the headers leave
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall)  # fmt: skip
+                   stall_timeout_s=stall, cut=lambda: started.truncated)  # fmt: skip
