@@ -15,6 +15,7 @@ from sqlalchemy import text
 from audit.search import EventFilter, list_events
 from catalog.models import Source
 from gateway.enforcement.sources.connect import secret_aad
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 SOURCE = "civil-db"
@@ -22,11 +23,23 @@ DIBAO = "civil.dibao_recipients"
 CASE = {"purpose": "supervision", "case_ref": "JW-2026-001"}
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
-    """A gateway of this module's own: its civil source is deregistered here."""
-    with demo_gateway(Path(tmp_path_factory.mktemp("source-delete"))) as gateway:
-        yield gateway
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gw(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoGateway]:
+    """A gateway of this module's own (its civil source is deregistered here), with the
+    catalog on SQLite and on PostgreSQL."""
+    home = Path(tmp_path_factory.mktemp(f"source-delete-{request.param}"))
+    if request.param == "sqlite":
+        with demo_gateway(home) as gateway:
+            yield gateway
+        return
+    name, url = create_pg_database("sluice_source_delete")
+    try:
+        with demo_gateway(home, database_url=url) as gateway:
+            yield gateway
+    finally:
+        drop_pg_database(name)
 
 
 def _events(gw: DemoGateway, type_: str) -> list[dict[str, Any]]:
