@@ -78,8 +78,11 @@ def test_a_steward_of_its_department_deregisters_it(gw: DemoGateway) -> None:
         source.secret_ciphertext, source.secret_key_id = ciphertext, key_id
         session.commit()
     assert gw.query("alice", DIBAO, {"limit": 1, **CASE}).status_code == 200
+    pool = gw.client.app.state.broker.sources  # type: ignore[attr-defined]
+    assert SOURCE in pool._open  # the query opened it
 
     resp = _delete(gw, "carl")
+    assert SOURCE not in pool._open  # its credentials left memory too
     assert resp.status_code == 200, resp.text  # type: ignore[attr-defined]
     body = resp.json()  # type: ignore[attr-defined]
     assert body["id"] == SOURCE and DIBAO in body["unpublished"]

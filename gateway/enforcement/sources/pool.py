@@ -34,6 +34,13 @@ class SourcePool:
             cached[1].close()
         return adapter
 
+    def forget(self, source_id: str) -> None:
+        """Drop a deregistered source's adapter (and the credentials it holds) from the
+        cache. Not closed here: a query still reading holds it, and its connections go
+        when that query lets go of it."""
+        with self._lock:
+            self._open.pop(source_id, None)
+
     def close(self) -> None:
         with self._lock:
             for _, adapter in self._open.values():

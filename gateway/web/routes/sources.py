@@ -8,7 +8,7 @@ failed registration saves nothing. Responses carry a source's ``redacted`` form 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from catalog.schemas import DatasetPatch, StewardDatasetOut
@@ -96,6 +96,7 @@ def update_source(
 @router.delete("/api/v1/sources/{source_id}", response_model=SourceDeregistered)
 def deregister_source(
     source_id: str,
+    request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
@@ -108,6 +109,7 @@ def deregister_source(
         session=session, services=services, user=user, source_id=source_id
     )
     session.commit()
+    request.app.state.broker.sources.forget(source_id)  # its credentials leave memory too
     return SourceDeregistered(id=source_id, unpublished=unpublished)
 
 
