@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalog.models import Dataset, Department
+from catalog.timestamps import utc_text
 
 CONTEXT: dict[str, str] = {
     "dcat": "http://www.w3.org/ns/dcat#",
@@ -78,8 +79,9 @@ def _utc(value: datetime) -> datetime:
 
 
 def utc_datetime(value: datetime) -> dict[str, str]:
-    """An ``xsd:dateTime`` literal in UTC with ``Z``."""
-    return {"@value": _utc(value).isoformat().replace("+00:00", "Z"), "@type": "xsd:dateTime"}
+    """An ``xsd:dateTime`` literal in UTC with ``Z``, in the API's one style
+    (``catalog.timestamps``)."""
+    return {"@value": utc_text(value), "@type": "xsd:dateTime"}
 
 
 def media_type(name: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ entries, audit events, alerts, users, emergency actions."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -103,3 +104,24 @@ def test_real_responses_use_one_style(gw_sqlite: DemoGateway) -> None:
         assert resp.status_code == 200, (url, resp.text)
         seen += _check(resp.json(), url)
     assert seen > 10
+
+
+@pytest.mark.parametrize("subject", ["alice", "carl", "sam", "root"])
+def test_every_listed_get_answers_in_one_style(gw_sqlite: DemoGateway, subject: str) -> None:
+    """Every GET of the document without a path parameter, as each role: whatever
+    answers 200 in JSON has only canonical timestamps."""
+    doc = gw_sqlite.client.get("/openapi.json").json()
+    answered = 0
+    for path, item in doc["paths"].items():
+        if "get" not in item or "{" in path:
+            continue
+        resp = gw_sqlite.client.get(path, headers=gw_sqlite.headers(subject))
+        kind = resp.headers.get("content-type", "")
+        if resp.status_code != 200 or "json" not in kind:
+            continue
+        answered += 1
+        bodies = ([json.loads(line) for line in resp.text.splitlines() if line]
+                  if "ndjson" in kind else [resp.json()])  # fmt: skip
+        for body in bodies:
+            _check(body, f"{subject} GET {path}")
+    assert answered >= 3
