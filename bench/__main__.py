@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("scenarios", nargs="*", default=[])
     parser.add_argument("--seconds", type=float, default=6.0, help="per load level")
+    parser.add_argument("--note", default="", help="about the machine, printed with it")
     args = parser.parse_args(argv)
     chosen = args.scenarios or list(SCENARIOS)
     started = time.perf_counter()
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             "cores": cpu_count(),
             "python": platform.python_version(),
             "postgres": pg[0] if pg else "?",
+            "note": args.note,
         },
     }
     results["demo"] = data.ensure_demo(log)
