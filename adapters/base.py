@@ -10,9 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from adapters.aggregate import AggregatePlan
 
 FilterOp = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"]
 FILTER_OPS: tuple[str, ...] = (
@@ -127,6 +130,13 @@ class SourceAdapter(ABC):
     @abstractmethod
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         """Stream the plan's result as record batches whose columns are ``plan.columns``."""
+
+    def aggregate(self, plan: AggregatePlan) -> pa.Table:
+        """Every group of an aggregate plan as one table (``adapters.aggregate``):
+        SQL, file and HTTP adapters implement it; any other source refuses."""
+        from catalog.errors import BadRequest
+
+        raise BadRequest(f"a {self.kind} source cannot compute aggregates")
 
     @abstractmethod
     def close(self) -> None:

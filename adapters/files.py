@@ -11,6 +11,7 @@ is no secret.
 Execution pushes projection and filters into the dataset scan (``columns=``,
 ``filter=`` built by ``adapters.arrow_filters``; for Parquet, row-group statistics
 prune reads) and streams ``to_batches``; offset and limit are applied while streaming.
+Aggregates (issue 16) scan the same way and group with Arrow (``aggregate``).
 CSV files are read with the catalog's types (``ConvertOptions.column_types``) so that
 a code like ``007`` stays a string. CSV has no types of its own and Arrow infers digit
 codes (region codes, phone and ID numbers) as integers, which would lose leading zeros
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
+from adapters.aggregate import AggregatePlan, ArrowGrouper, check_aggregate_plan, rows_plan
 from adapters.arrow_filters import needed_columns, plan_expression
 from adapters.arrow_types import (
     arrow_type,
@@ -185,6 +187,28 @@ class FileAdapter(SourceAdapter):
             )
         batches = self._guarded(self._scan(dataset, checked))
         return with_schema_batch(batches, schema_for(plan.columns))
+
+    def aggregate(self, plan: AggregatePlan) -> pa.Table:
+        """Every group of ``plan``: the row filter pushed into the scan (Parquet
+        statistics prune), each batch grouped by ``Table.group_by(...).aggregate``
+        and the partials combined (``adapters.aggregate.ArrowGrouper``)."""
+        check_aggregate_plan(plan)
+        checked = check_plan(rows_plan(plan), self._limits)
+        real = self._resolve(checked.plan.object_name)
+        dataset = self._dataset(real, checked.plan.known_columns)
+        missing = [n for n in needed_columns(checked) if n not in dataset.schema.names]
+        if missing:
+            raise SchemaChanged(
+                f"the file's schema changed: it has no column {missing[0]!r} any more; "
+                "a steward must refresh the catalog entry"
+            )
+        schema = schema_for(checked.plan.columns)
+        scanner = dataset.scanner(columns=schema.names, filter=plan_expression(checked),
+                                  batch_size=checked.plan.batch_size)  # fmt: skip
+        grouper = ArrowGrouper(plan)
+        for batch in self._guarded(scanner.to_batches()):
+            grouper.add(conform(batch, schema))
+        return grouper.result()
 
     def _scan(self, dataset: ds.Dataset, checked: CheckedPlan) -> Iterator[pa.RecordBatch]:
         plan = checked.plan

@@ -25,6 +25,7 @@ every filter and the row filter are then applied again to the fetched records wi
 Arrow expressions, so an endpoint that ignores a parameter cannot widen the result.
 Fetching stops once ``limit`` rows (bounded by ``limits.max_rows``) have been produced;
 ``order_by`` sorts in memory and refuses results above ``limits.max_rows``.
+Aggregates (issue 16) are grouped in the gateway over the records read (``aggregate``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from adapters.aggregate import AggregatePlan, in_gateway
 from adapters.arrow_filters import needed_columns, plan_expression
 from adapters.arrow_types import (
     conform,
@@ -179,6 +181,11 @@ class HttpAdapter(SourceAdapter):
         checked = check_plan(plan, self._limits)
         spec = self._endpoint(plan.object_name)
         return with_schema_batch(self._stream(spec, checked), schema_for(plan.columns))
+
+    def aggregate(self, plan: AggregatePlan) -> pa.Table:
+        """Grouped in the gateway (Arrow) over the records read: a REST endpoint has no
+        GROUP BY. Reading ``limits.max_rows`` records or more is refused, never cut."""
+        return in_gateway(self, plan, self._limits.max_rows)
 
     def _stream(self, spec: EndpointSpec, checked: CheckedPlan) -> Iterator[pa.RecordBatch]:
         plan = checked.plan

@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from adapters import sql_config
+from adapters.aggregate import AggregatePlan, check_aggregate_plan, rows_plan, too_many_groups
 from adapters.arrow_types import batch_from_rows, empty_batch, sample_table, schema_for
 from adapters.base import (
     AdapterLimits,
@@ -53,7 +54,15 @@ from adapters.base import (
 from adapters.plan import check_plan
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
-from adapters.sql_compile import Compiled, ShapeCache, bind_plan, build_select, compile_select
+from adapters.sql_compile import (
+    Compiled,
+    ShapeCache,
+    bind_aggregate,
+    bind_plan,
+    build_aggregate_select,
+    build_select,
+    compile_select,
+)
 from adapters.sql_copy import copy_batches, copy_compatible
 from adapters.sql_stream import (
     FAST_DRIVERS,
@@ -265,6 +274,30 @@ class SqlAdapter(SourceAdapter):
             self._shapes.put(shape, compiled)
         compiled.params(values)  # a shape/value mismatch fails here, before any I/O
         return self._stream(compiled, values, plan, checked.limit)
+
+    def aggregate(self, plan: AggregatePlan) -> pa.Table:
+        """Every group of ``plan`` from one ``GROUP BY`` (``adapters.aggregate``),
+        compiled once per shape like any select; more than ``max_groups`` is refused."""
+        check_aggregate_plan(plan)
+        checked = check_plan(rows_plan(plan), self._limits)
+        shape, values = bind_aggregate(checked, plan, self._dialect)
+        compiled = self._shapes.get(shape)
+        if compiled is None:
+            with self._connection():  # the dialect learns the server's version (its casts)
+                pass
+            dialect = self._engine.dialect
+            stmt = build_aggregate_select(checked, plan, schema=self._schema, dialect=dialect)
+            compiled = compile_select(stmt, dialect, frozenset(values))
+            self._shapes.put(shape, compiled)
+        compiled.params(values)  # a shape/value mismatch fails here, before any I/O
+        columns = plan.result_columns()
+        result = QueryPlan(object_name=plan.rows.object_name, columns=columns,
+                           known_columns=columns, batch_size=plan.rows.batch_size)  # fmt: skip
+        batches = list(self._stream(compiled, values, result, plan.max_groups + 1))
+        table = pa.Table.from_batches(batches, schema=plan.result_schema())
+        if table.num_rows > plan.max_groups:
+            raise too_many_groups(plan.max_groups)
+        return table
 
     def _stream(
         self, compiled: Compiled, values: dict[str, Any], plan: QueryPlan, limit: int

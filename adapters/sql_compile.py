@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, quoted_name
 
+from adapters.aggregate import ROWS, Aggregate, AggregatePlan, group_name, value_name
 from adapters.base import Column
 from adapters.plan import COMPARE, CheckedPlan
 
@@ -169,6 +170,18 @@ def _filter(table: sa.TableClause, i: int, checked: CheckedPlan, dialect: str) -
     raise ValueError(f"unhandled operator {flt.op!r}")  # check_plan refuses unknown ops
 
 
+def _row_filter(table: sa.TableClause, checked: CheckedPlan, dialect: sa.Dialect) -> Any:
+    """The policy's row filter: the region field starts with one of the prefixes (none:
+    no row)."""
+    row_filter = checked.plan.row_filter
+    assert row_filter is not None
+    column = checked.by_name[row_filter.field]
+    col = table.c[column.name]
+    count = len(row_filter.prefixes)
+    prefixes = [_prefix(col, f"r{k}", column, dialect.name) for k in range(count)]
+    return functools.reduce(operator.or_, prefixes) if prefixes else sa.false()
+
+
 def _output(table: sa.TableClause, name: str, logical: str, dialect: sa.Dialect) -> Any:
     """The projected column; ``decimal`` is cast to DOUBLE by the database, which is
     much cheaper than converting ``Decimal`` objects one by one in Python."""
@@ -188,13 +201,7 @@ def build_select(
     stmt = sa.select(*[_output(table, c.name, c.type, dialect) for c in plan.columns])
     conditions = [_filter(table, i, checked, dialect.name) for i in range(len(checked.filters))]
     if plan.row_filter is not None:
-        column = checked.by_name[plan.row_filter.field]
-        col = table.c[column.name]
-        prefixes = [
-            _prefix(col, f"r{k}", column, dialect.name)
-            for k in range(len(plan.row_filter.prefixes))
-        ]
-        conditions.append(functools.reduce(operator.or_, prefixes) if prefixes else sa.false())
+        conditions.append(_row_filter(table, checked, dialect))
     if conditions:
         stmt = stmt.where(sa.and_(*conditions))
     for order in plan.order_by:
@@ -202,6 +209,79 @@ def build_select(
         stmt = stmt.order_by(col.desc() if order.descending else col.asc())
     stmt = stmt.limit(_bind(LIMIT))
     if checked.offset or dialect.name == "sqlite":
+        stmt = stmt.offset(_bind(OFFSET))
+    return stmt
+
+
+# -- aggregates (issue 16) ----------------------------------------------------------
+
+
+def bind_aggregate(
+    checked: CheckedPlan, plan: AggregatePlan, dialect_name: str
+) -> tuple[Hashable, dict[str, Any]]:
+    """The shape key and values of ``plan``'s ``GROUP BY`` (``checked`` is its rows
+    plan): only the row filter's prefixes and the limit (``max_groups + 1``: one group
+    more tells us there are too many) are values; no filter of the caller is pushed."""
+    sqlite = dialect_name == "sqlite"
+    values: dict[str, Any] = {}
+    row_filter: Hashable = None
+    if checked.plan.row_filter is not None:
+        prefixes = checked.plan.row_filter.prefixes
+        row_filter = (checked.plan.row_filter.field, len(prefixes))
+        for k, prefix in enumerate(prefixes):
+            _bind_prefix(values, f"r{k}", prefix, sqlite)
+    values[LIMIT] = plan.max_groups + 1
+    if sqlite:
+        values[OFFSET] = 0
+    shape = ("aggregate", checked.plan.object_name, checked.plan.known_columns, plan.group_by,
+             plan.aggregates, row_filter)  # fmt: skip
+    return shape, values
+
+
+def _aggregate_expr(table: sa.TableClause, agg: Aggregate, dialect: sa.Dialect) -> Any:
+    """One aggregate in SQL; decimal and average results cast to DOUBLE where the
+    database can (as ``_output`` does), so no ``Decimal`` is converted in Python."""
+    if agg.column is None:
+        return sa.func.count()
+    col = table.c[agg.column.name]
+    if agg.fn == "count":
+        return sa.func.count(col)
+    if agg.fn == "count_distinct":
+        return sa.func.count(sa.distinct(col))
+    floats = getattr(dialect, "_support_float_cast", True)
+    if agg.fn == "avg" and floats:  # MySQL averages integers to 4 decimal places
+        return sa.func.avg(sa.cast(col, sa.Double()))
+    expr = getattr(sa.func, agg.fn)(col)
+    if agg.fn == "sum" and agg.column.type == "int64":
+        return sa.cast(expr, sa.BigInteger())  # PostgreSQL and MySQL sum to NUMERIC
+    floating = agg.fn in ("sum", "avg") or agg.column.type == "decimal"
+    if floating and floats:
+        return sa.cast(expr, sa.Double())
+    return expr
+
+
+def build_aggregate_select(
+    checked: CheckedPlan, plan: AggregatePlan, *, schema: str | None, dialect: sa.Dialect
+) -> sa.Select[Any]:
+    """``SELECT g…, count(*), a… FROM t WHERE <row filter> GROUP BY g… LIMIT :lim``,
+    labelled as ``adapters.aggregate`` names the result's columns."""
+    table = table_clause(checked, schema)
+    keys = [table.c[c.name] for c in plan.group_by]
+    outputs: list[Any] = [
+        _output(table, c.name, c.type, dialect).label(group_name(i))
+        if c.type == "decimal" else table.c[c.name].label(group_name(i))
+        for i, c in enumerate(plan.group_by)
+    ]  # fmt: skip
+    outputs.append(sa.func.count().label(ROWS))
+    outputs += [_aggregate_expr(table, a, dialect).label(value_name(i))
+                for i, a in enumerate(plan.aggregates)]  # fmt: skip
+    stmt = sa.select(*outputs).select_from(table)
+    if checked.plan.row_filter is not None:
+        stmt = stmt.where(_row_filter(table, checked, dialect))
+    if keys:
+        stmt = stmt.group_by(*keys)
+    stmt = stmt.limit(_bind(LIMIT))
+    if dialect.name == "sqlite":
         stmt = stmt.offset(_bind(OFFSET))
     return stmt
 

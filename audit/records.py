@@ -112,6 +112,28 @@ class Delivery:
     duration_ms: float | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AggregateRecord:
+    """An aggregate query's shape (issue 16) and, once it ran, its groups: those sent
+    and how many of them were suppressed (``groups_read``: the whole grouping)."""
+
+    group_by: tuple[str, ...]
+    functions: tuple[str, ...]  # "count(*)", "sum(monthly_amount)"
+    min_group_size: int | None = None
+    groups: int | None = None
+    suppressed: int | None = None
+    groups_read: int | None = None
+
+    def wire(self) -> dict[str, object]:
+        out: dict[str, object] = {"group_by": list(self.group_by),
+                                  "functions": list(self.functions)}  # fmt: skip
+        for key in ("min_group_size", "groups", "suppressed", "groups_read"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
 _NO_DELIVERY = Delivery()
 _KNOWN_TYPES = frozenset(EventType)
 _KNOWN_OUTCOMES = frozenset(Outcome)
@@ -228,15 +250,19 @@ def query_event(
     decision: DecisionRecord | None = None,
     delivery: Delivery = _NO_DELIVERY,
     details: Details | None = None,
+    aggregate: AggregateRecord | None = None,
 ) -> AuditEvent:
     """A query's start, refusal or end (``query.*``), on ``dataset:<id>``.
 
     ``purpose`` and ``case_ref`` are what policy was asked with (never ``None``: the
-    request schema makes a missing one ``""``), so the trail and the decision agree."""
+    request schema makes a missing one ``""``), so the trail and the decision agree.
+    An aggregate query's record carries ``details.aggregate`` (``AggregateRecord``)."""
     extra: dict[str, object] = {"resource_dept": department, "level": level,
                                 "source_id": source_id}  # fmt: skip
     if decision is not None and decision.approval_fields is not None:
         extra["requires_approval"] = list(decision.approval_fields)
+    if aggregate is not None:
+        extra["aggregate"] = aggregate.wire()
     return AuditEvent(
         type=_of("query", QUERY_TYPES, type_),
         actor=actor,

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bench import comparison, data, decisions, masking_bench, report
+from bench import aggregate_bench, comparison, data, decisions, masking_bench, report
 from bench.proc import Gateway, cpu_count
 
 SCENARIOS = ("small", "small_embedded", "peer", "large", "decisions", "audit", "masking",
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     results["demo"] = data.ensure_demo(log)
-    if {"small", "large", "comparison"} & set(chosen):
+    if {"small", "large", "comparison", "aggregate"} & set(chosen):
         log("starting the gateway (uvicorn, production settings, PostgreSQL)")
         gw = Gateway()
         try:
@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             if "comparison" in chosen:
                 log("comparison: payroll × dibao, governed and direct SQL")
                 results["comparison"] = comparison.run(gw)
+            if "aggregate" in chosen:
+                log("aggregate: 1,000,000 rows grouped, governed and direct GROUP BY")
+                results["aggregate"] = aggregate_bench.run(gw)
             if "small" in chosen:
                 from bench import small
 

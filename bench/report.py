@@ -221,6 +221,18 @@ def markdown(r: dict[str, Any]) -> str:
             "",
             None,
         )
+    agg = r.get("aggregate")
+    if agg:
+        _row(
+            rows,
+            f"aggregate over {agg['rows']:,} rows, {agg['groups']} groups "
+            f"({agg['suppressed']} suppressed), governed s",
+            f"{agg['governed_s']:.3f}",
+            f"{agg['direct_sql_s']:.3f} direct SQL GROUP BY",
+            f"{agg['ratio']:.2f}×",
+            "",
+            None,
+        )
     m = r["machine"]
     head = (
         f"Machine: {m['cores']} cores, Python {m['python']}, PostgreSQL {m['postgres']}; "

@@ -44,8 +44,9 @@ def mismatches(decision: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     ``decision`` is a raw engine output or ``Decision.to_dict()``. Keys: allow,
     requires_approval, max_rows, row_filter, approval_fields (exact); fields (each named
     field's action and method); reasons_contain (``{code: params}``: each code must be
-    among the reasons, with exactly those parameters). ``casbin`` is the operation
-    check's, ignored here.
+    among the reasons, with exactly those parameters); aggregates (``min_group_size``
+    exact, ``functions`` per named field, as sets). ``casbin`` is the operation check's,
+    ignored here.
     """
     problems = []
     for key in ("allow", "requires_approval", "max_rows", "row_filter", "approval_fields"):
@@ -55,10 +56,28 @@ def mismatches(decision: dict[str, Any], expected: dict[str, Any]) -> list[str]:
         got = decision.get("fields", {}).get(name)
         if got != spec:
             problems.append(f"field {name}: expected {spec!r}, got {got!r}")
+    problems += _aggregate_mismatches(decision.get("aggregates"), expected.get("aggregates"))
     reasons = reason_params(decision)
     for code, params in expected.get("reasons_contain", {}).items():
         if reasons.get(code) != params:
             problems.append(f"reasons: expected {code} {params!r} in {reasons!r}")
+    return problems
+
+
+def _aggregate_mismatches(got: Any, expected: dict[str, Any] | None) -> list[str]:
+    if expected is None:
+        return []
+    if not isinstance(got, dict):
+        return [f"aggregates: expected {expected!r}, got {got!r}"]
+    problems = []
+    if "min_group_size" in expected and got.get("min_group_size") != expected["min_group_size"]:
+        problems.append(f"aggregates.min_group_size: expected {expected['min_group_size']!r}, "
+                        f"got {got.get('min_group_size')!r}")  # fmt: skip
+    functions = got.get("functions") or {}
+    for name, fns in expected.get("functions", {}).items():
+        if sorted(functions.get(name) or []) != sorted(fns):
+            problems.append(f"aggregates.functions.{name}: expected {fns!r}, "
+                            f"got {functions.get(name)!r}")  # fmt: skip
     return problems
 
 

@@ -40,6 +40,23 @@ class FieldAccess:
 
 
 @dataclass(frozen=True)
+class AggregateRules:
+    """What an aggregate query may compute (issue 16): groups with fewer rows than
+    ``min_group_size`` are suppressed; ``functions`` gives, per field of the entry, the
+    functions an aggregate may apply to it (none for a denied field)."""
+
+    min_group_size: int
+    functions: dict[str, frozenset[str]]
+
+    def allows(self, field: str, fn: str) -> bool:
+        return fn in self.functions.get(field, frozenset())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min_group_size": self.min_group_size,
+                "functions": {n: sorted(f) for n, f in self.functions.items()}}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Decision:
     """One answer for one request: covers every field of the entry at once.
 
@@ -57,6 +74,7 @@ class Decision:
     decision_id: str = ""
     approval_fields: tuple[str, ...] = ()
     reason_codes: tuple[Reason, ...] = ()
+    aggregates: AggregateRules | None = None  # an aggregate query's rules; None otherwise
 
     def reason_dicts(self) -> list[dict[str, Any]]:
         """``[{code, params}, ...]``: the machine-readable reasons (403 bodies, audit)."""
@@ -72,6 +90,7 @@ class Decision:
             "max_rows": self.max_rows,
             "requires_approval": self.requires_approval,
             "approval_fields": list(self.approval_fields),
+            "aggregates": self.aggregates.to_dict() if self.aggregates is not None else None,
             "policy_version": self.policy_version,
             "decision_id": self.decision_id,
         }
@@ -149,6 +168,7 @@ def decision_from_output(
         decision_id=decision_id,
         approval_fields=checked.approval_fields,
         reason_codes=checked.reasons,
+        aggregates=AggregateRules(*checked.aggregates) if checked.aggregates is not None else None,
     )
 
 

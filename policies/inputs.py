@@ -97,14 +97,20 @@ def request_input(
     order_by: Sequence[str] = (),
     group_by: Sequence[str] = (),
     unmask: Sequence[str] = (),
+    aggregates: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The request's shape. ``fields`` empty means every field; ``unmask`` names PI
-    fields the caller asks to see in clear (which needs an approved grant).
+    fields the caller asks to see in clear (which needs an approved grant);
+    ``aggregates`` (issue 16) are ``{fn, field}`` (no ``field``: rows per group) — the
+    caller's output names (``as``) never reach policy. With aggregates, the policy
+    reads ``fields`` as empty and releases only what is grouped on and aggregated.
 
     Text holding NUL is refused here (400): the embedded engine takes C strings and
     would see ``"supervision\\0…"`` as ``"supervision"``, an allowed purpose.
     """
     _refuse_nul(purpose, case_ref, *fields, *order_by, *group_by, *unmask)
+    _refuse_nul(*(str(a.get("fn", "")) for a in aggregates),
+                *(str(a.get("field") or "") for a in aggregates))  # fmt: skip
     _refuse_nul(
         *(str(f.get("field", "")) for f in filters), *(str(f.get("op", "")) for f in filters)
     )
@@ -114,9 +120,19 @@ def request_input(
         "order_by": list(order_by),
         "group_by": list(group_by),
         "unmask": list(unmask),
+        **({"aggregates": [aggregate_input(a) for a in aggregates]} if aggregates else {}),
         "purpose": purpose,
         "case_ref": case_ref,
     }
+
+
+def aggregate_input(aggregate: Mapping[str, Any]) -> dict[str, Any]:
+    """One aggregate as policy sees it: its function and field (none for rows per group)."""
+    field = aggregate.get("field")
+    out: dict[str, Any] = {"fn": str(aggregate["fn"])}
+    if field is not None:
+        out["field"] = str(field)
+    return out
 
 
 def _refuse_nul(*texts: str | None) -> None:

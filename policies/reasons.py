@@ -116,6 +116,11 @@ CODES: dict[str, Code] = {
     "group_by_refused": Code(
         "refusal", Params.FIELDS, _per_field("grouping on {action} field '{name}' is refused")
     ),
+    "aggregate_refused": Code(
+        "refusal",
+        Params.FIELDS,
+        _per_field("aggregating {action} field '{name}' with that function is refused"),
+    ),
     "quota_exhausted": Code("refusal", Params.NONE, _fixed("daily row quota exhausted")),
     "no_region_field": Code(
         "refusal",

@@ -32,10 +32,13 @@ MEMBERS = frozenset(
         "max_rows",
         "requires_approval",
         "approval_fields",
+        "aggregates",
         "policy_version",
     }
 )
 ACTIONS = frozenset({"allow", "mask", "deny"})
+AGGREGATE_FNS = frozenset({"count", "count_distinct", "sum", "avg", "min", "max"})
+"""The functions an aggregate query may compute (issue 16)."""
 MASK_METHODS = PLAIN
 """Mask methods a decision may name for any field: those without parameters."""
 
@@ -82,6 +85,8 @@ class Checked:
     requires_approval: bool
     approval_fields: tuple[str, ...]
     policy_version: str
+    # (min_group_size, {field: functions allowed}) of an aggregate query; None otherwise
+    aggregates: tuple[int, dict[str, frozenset[str]]] | None = None
 
 
 def check(output: Any, vocabulary: Vocabulary) -> Checked:
@@ -103,6 +108,7 @@ def check(output: Any, vocabulary: Vocabulary) -> Checked:
     approval_fields = _names(output["approval_fields"], vocabulary, "approval_fields", empty=True)
     reasons = _reasons(output["reasons"], vocabulary)
     _consistent(allow, requires_approval, reasons, row_filter, vocabulary)
+    aggregates = _aggregates(output["aggregates"], fields, vocabulary)
     return Checked(
         allow=allow,
         reasons=reasons,
@@ -112,6 +118,7 @@ def check(output: Any, vocabulary: Vocabulary) -> Checked:
         requires_approval=requires_approval,
         approval_fields=approval_fields,
         policy_version=version,
+        aggregates=aggregates,
     )
 
 
@@ -152,6 +159,34 @@ def _fields(value: Any, vocabulary: Vocabulary) -> dict[str, tuple[str, str | No
             raise MalformedDecision("a field that is not masked has a mask method")
         out[name] = (action, method)
     return out
+
+
+def _aggregates(
+    value: Any, fields: dict[str, tuple[str, str | None]], vocabulary: Vocabulary
+) -> tuple[int, dict[str, frozenset[str]]] | None:
+    """``null``, or ``{min_group_size: int >= 1, functions: {field: [fn, ...]}}`` covering
+    exactly the entry's fields, each a list of known functions without repeats, and none
+    for a denied field (a denied field is never aggregated, whatever the policy says)."""
+    if value is None:
+        return None
+    if type(value) is not dict or value.keys() != {"min_group_size", "functions"}:
+        raise MalformedDecision("aggregates is not {min_group_size, functions} or null")
+    size = value["min_group_size"]
+    if type(size) is not int or size < 1:
+        raise MalformedDecision("aggregates.min_group_size is not an integer >= 1")
+    functions = value["functions"]
+    if type(functions) is not dict or functions.keys() != vocabulary.fields:
+        raise MalformedDecision("aggregates.functions does not cover exactly the entry's fields")
+    out: dict[str, frozenset[str]] = {}
+    for name, fns in functions.items():
+        if type(fns) is not list or any(type(f) is not str or f not in AGGREGATE_FNS for f in fns):
+            raise MalformedDecision("aggregates.functions holds an unknown function")
+        if len(set(fns)) != len(fns):
+            raise MalformedDecision("aggregates.functions names a function twice")
+        if fns and fields[name][0] == "deny":
+            raise MalformedDecision("aggregates.functions allows a denied field")
+        out[name] = frozenset(fns)
+    return size, out
 
 
 def _row_filter(value: Any, vocabulary: Vocabulary) -> dict[str, Any] | None:

@@ -76,13 +76,36 @@ req_group_by := object.get(req, "group_by", [])
 
 unmask_names := {n | some n in object.get(req, "unmask", [])}
 
+# [{fn, field}] (no field: rows per group); the caller's aliases never reach policy
+req_aggregates := object.get(req, "aggregates", [])
+
+aggregate_query if count(req_aggregates) > 0
+
+# An aggregate query (issue 16) releases what it groups on and what it aggregates, and
+# never a row: its `fields` are empty (the gateway refuses them), which must not mean
+# "every field" here.
 released_names contains n if {
+	not aggregate_query
 	count(requested_names) == 0
 	some n, _ in fields_by_name
 }
 
 released_names contains n if {
+	not aggregate_query
 	some n in requested_names
+	fields_by_name[n]
+}
+
+released_names contains n if {
+	aggregate_query
+	some n in req_group_by
+	fields_by_name[n]
+}
+
+released_names contains n if {
+	aggregate_query
+	some a in req_aggregates
+	n := a.field
 	fields_by_name[n]
 }
 
@@ -206,6 +229,12 @@ referenced_names contains n if some n in req_order_by
 
 referenced_names contains n if some n in req_group_by
 
+referenced_names contains n if {
+	some a in req_aggregates
+	n := a.field
+	is_string(n)
+}
+
 # Names of the entry's fields only: `n` is a key of fields_by_name (catalog text).
 above_clearance contains n if {
 	some n in requested_names
@@ -250,6 +279,16 @@ grouped_hidden contains n if {
 
 errors["group_by_refused"] := {"fields": sort(grouped_hidden)} if count(grouped_hidden) > 0
 
+# An aggregate over a field with a function its action does not allow (see `aggregates`).
+aggregated_refused contains n if {
+	some a in req_aggregates
+	n := a.field
+	field_decisions[n]
+	not a.fn in aggregate_functions[n]
+}
+
+errors["aggregate_refused"] := {"fields": sort(aggregated_refused)} if count(aggregated_refused) > 0
+
 errors["quota_exhausted"] := {} if rows_remaining <= 0
 
 # A user limited to some regions may not read an entry that has no region field to limit
@@ -265,7 +304,20 @@ errors["no_region_field"] := {} if {
 all_regions if "" in object.get(user, "jurisdiction", [])
 
 errors["nothing_visible"] := {} if {
+	not aggregate_query
 	count({n | some n in released_names; field_decisions[n].action != "deny"}) == 0
+}
+
+# An aggregate may name no field at all (rows per group, no grouping): it still needs
+# some field of the entry visible to the user.
+errors["nothing_visible"] := {} if {
+	aggregate_query
+	count(visible_fields) == 0
+}
+
+visible_fields contains n if {
+	some n, d in field_decisions
+	d.action != "deny"
 }
 
 rows_remaining := object.get(object.get(input, "usage", {}), "rows_remaining_today", 1000000000)
@@ -306,6 +358,36 @@ approval_reasons["approval_required_l4_dataset"] := {} if {
 }
 
 approval_reasons["approval_required"] := {"fields": sort(pending)} if count(pending) > 0
+
+# ---------------------------------------------------------------- aggregates (issue 16)
+
+# Which functions an aggregate may compute over a field, by the field's action: a field
+# released in clear takes any; a masked field only counts (how many values, how many
+# distinct ones) — a sum, an average or an extreme would carry the values the mask
+# hides; a denied field none. `count` with no field (rows per group) names no field.
+# Grouping is on fields released in clear only (`group_by_refused` above).
+aggregate_fns_by_action := {
+	"allow": ["avg", "count", "count_distinct", "max", "min", "sum"],
+	"mask": ["count", "count_distinct"],
+	"deny": [],
+}
+
+aggregate_functions := {name: fns |
+	some name, d in field_decisions
+	fns := aggregate_fns_by_action[d.action]
+}
+
+# Small-count suppression: every group with fewer rows than this is withheld (its
+# cells null and flagged, never dropped). The entry's level decides; an unknown level
+# takes the largest.
+min_group_size_by_level := {"L1": 1, "L2": 3, "L3": 5, "L4": 10}
+
+min_group_size := object.get(min_group_size_by_level, object.get(dataset, "level", ""), 10)
+
+# Only an aggregate query gets the section (null otherwise: nothing to compute).
+aggregates := {"min_group_size": min_group_size, "functions": aggregate_functions} if {
+	aggregate_query
+} else := null
 
 # ---------------------------------------------------------------- the decision
 
@@ -383,5 +465,6 @@ decision := {
 	"max_rows": max_rows,
 	"requires_approval": requires_approval,
 	"approval_fields": sort(pending),
+	"aggregates": aggregates,
 	"policy_version": policy_version,
 }

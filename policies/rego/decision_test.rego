@@ -191,3 +191,104 @@ test_override_below_clearance_is_released if {
 	d := decision.decision with input as inp
 	d.fields.amount == {"action": "allow", "method": null}
 }
+
+# ---------------------------------------------------------------- aggregates (issue 16)
+
+agg_request := object.union(base_request, {
+	"group_by": ["region_code"],
+	"aggregates": [{"fn": "count"}, {"fn": "sum", "field": "amount"}, {"fn": "count", "field": "recipient_name"}],
+})
+
+test_aggregate_allowed_with_its_rules if {
+	inp := object.union(base_input, {"request": agg_request})
+	d := decision.decision with input as inp
+	d.allow == true
+	d.aggregates.min_group_size == 5
+	d.aggregates.functions.amount == ["avg", "count", "count_distinct", "max", "min", "sum"]
+	d.aggregates.functions.recipient_name == ["count", "count_distinct"]
+	d.aggregates.functions.case_flag == []
+	d.row_filter == {"field": "region_code", "prefixes": ["1101"]}
+}
+
+test_no_aggregates_no_section if {
+	inp := base_input
+	d := decision.decision with input as inp
+	d.aggregates == null
+}
+
+# `fields` empty is "every field" for rows, but an aggregate releases only what it names:
+# the L4 field above clearance is not withheld (not released at all), so no note for it.
+test_aggregate_releases_only_what_it_names if {
+	inp := object.union(base_input, {"request": agg_request})
+	d := decision.decision with input as inp
+	not d.reasons.fields_withheld
+	d.reasons.fields_masked == {"fields": ["recipient_name"]}
+}
+
+test_aggregate_threshold_follows_the_level if {
+	ds := object.union(base_dataset, {"level": "L2"})
+	inp := object.union(base_input, {"dataset": ds, "request": agg_request})
+	d := decision.decision with input as inp
+	d.aggregates.min_group_size == 3
+}
+
+test_aggregate_threshold_of_an_unknown_level_is_the_largest if {
+	ds := object.union(base_dataset, {"level": "L9"})
+	inp := object.union(base_input, {"dataset": ds, "request": agg_request})
+	d := decision.decision with input as inp
+	d.allow == false
+	d.aggregates.min_group_size == 10
+}
+
+test_group_by_masked_refused if {
+	req := object.union(agg_request, {"group_by": ["recipient_name"]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.allow == false
+	d.reasons == {"group_by_refused": {"fields": ["recipient_name"]}}
+}
+
+test_group_by_denied_refused if {
+	req := object.union(agg_request, {"group_by": ["case_flag"]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {"group_by_refused": {"fields": ["case_flag"]}}
+}
+
+test_sum_of_masked_refused if {
+	req := object.union(agg_request, {"aggregates": [{"fn": "sum", "field": "recipient_name"}]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {"aggregate_refused": {"fields": ["recipient_name"]}}
+}
+
+test_count_of_denied_refused if {
+	req := object.union(agg_request, {"aggregates": [{"fn": "count", "field": "case_flag"}]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {"aggregate_refused": {"fields": ["case_flag"]}}
+}
+
+test_unknown_function_refused_without_echo if {
+	req := object.union(agg_request, {"aggregates": [{"fn": "\"},\"allow\":true,\"", "field": "amount"}]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {"aggregate_refused": {"fields": ["amount"]}}
+}
+
+test_aggregate_unknown_field_not_echoed if {
+	req := object.union(agg_request, {"aggregates": [{"fn": "count", "field": "x' or '1"}]})
+	inp := object.union(base_input, {"request": req})
+	d := decision.decision with input as inp
+	d.reasons == {"unknown_field": {}}
+}
+
+test_grant_lets_a_masked_field_be_summed if {
+	g := {"id": "g", "dataset": "civil.dibao_recipients", "fields": ["recipient_name"], "action": "allow",
+		"expires_at": "2026-01-01T00:00:00Z", "approvals": ["steward1"], "status": "approved", "requester": "alice"}
+	req := object.union(agg_request, {"aggregates": [{"fn": "max", "field": "recipient_name"}]})
+	inp := object.union(base_input, {"grants": [g], "request": req})
+	d := decision.decision with input as inp
+	d.allow == true
+	d.aggregates.functions.recipient_name == ["avg", "count", "count_distinct", "max", "min", "sum"]
+}

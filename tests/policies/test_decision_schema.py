@@ -22,6 +22,7 @@ DECIDE = regopy_decider(load_policy_set())
 ALLOWED = "analyst_l3_defaults"  # allowed, masks, a withheld field, a row filter
 REFUSED = "order_by_masked"
 APPROVAL = "l4_dataset_without_grant"
+AGGREGATE = "aggregate_count_and_sum_per_region"  # allowed, with its aggregates section
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -86,6 +87,20 @@ MALFORMED: dict[str, tuple[str, Edit]] = {
     "allow and approval": (ALLOWED, _set("requires_approval", True)),
     "approval without reasons": (APPROVAL, _set("reasons", {})),
     "not an object": (ALLOWED, lambda d: d.clear()),
+    # issue 16: the aggregates section
+    "aggregates as list": (AGGREGATE, _set("aggregates", [])),
+    "aggregates extra key": (AGGREGATE, _set("aggregates.z", 1)),
+    "aggregates threshold missing": (AGGREGATE, lambda d: d["aggregates"].pop("min_group_size")),
+    "aggregates threshold zero": (AGGREGATE, _set("aggregates.min_group_size", 0)),
+    "aggregates threshold bool": (AGGREGATE, _set("aggregates.min_group_size", True)),
+    "aggregates threshold float": (AGGREGATE, _set("aggregates.min_group_size", 5.0)),
+    "aggregates threshold text": (AGGREGATE, _set("aggregates.min_group_size", "5")),
+    "aggregates field missing": (AGGREGATE, lambda d: d["aggregates"]["functions"].pop("amount")),
+    "aggregates field unknown": (AGGREGATE, _set("aggregates.functions.x", ["count"])),
+    "aggregates function unknown": (AGGREGATE, _set("aggregates.functions.amount", ["median"])),
+    "aggregates function twice": (AGGREGATE, _set("aggregates.functions.amount", ["sum", "sum"])),
+    "aggregates functions string": (AGGREGATE, _set("aggregates.functions.amount", "sum")),
+    "aggregates on a denied field": (AGGREGATE, _set("aggregates.functions.case_flag", ["count"])),
 }
 
 
@@ -133,7 +148,7 @@ def test_messages_come_from_codes_and_catalog_names() -> None:
 
 
 def test_every_code_renders() -> None:
-    assert len(CODES) == 22
+    assert len(CODES) == 23
     for name, spec in CODES.items():
         assert name.replace("_", "").isalnum() and name.islower(), name
         assert spec.category in ("refusal", "approval", "note")
@@ -156,3 +171,20 @@ def test_loads_unique_refuses_duplicates_and_garbage(text: str) -> None:
 
 def test_loads_unique_reads_plain_json() -> None:
     assert loads_unique('{"a": [1, {"b": "\\"c"}]}') == {"a": [1, {"b": '"c'}]}
+
+
+def test_an_aggregate_decision_carries_its_rules() -> None:
+    """The aggregates section reaches the gateway as ``AggregateRules``; a query without
+    aggregates gets none (null), and the section survives ``to_dict``."""
+    output, decision_input = raw(AGGREGATE)
+    decision = decision_from_output(output, decision_input=decision_input, decision_id="d")
+    assert decision.aggregates is not None and decision.aggregates.min_group_size == 5
+    assert decision.aggregates.allows("amount", "sum")
+    assert decision.aggregates.allows("id_number", "count_distinct")
+    assert not decision.aggregates.allows("id_number", "sum")
+    assert not decision.aggregates.allows("case_flag", "count")
+    assert decision.to_dict()["aggregates"]["functions"]["case_flag"] == []
+    plain, plain_input = raw(ALLOWED)
+    assert plain["aggregates"] is None
+    plain_decision = decision_from_output(plain, decision_input=plain_input, decision_id="d")
+    assert plain_decision.aggregates is None

@@ -5,7 +5,8 @@ decision. Here every string input — purpose, case reference, field names, subj
 department, roles, clearance, jurisdiction, dataset id and level, allowed purposes,
 region field, mask overrides, grants (id, dataset, fields, status, requester,
 approvals) — is drawn from ``adversarial.text`` (quotes,
-backslashes, control characters, non-BMP, JSON fragments), mixed with the values
+backslashes, control characters, non-BMP, JSON fragments) — aggregates' functions and
+fields too (issue 16) — mixed with the values
 that make the policy take its interesting branches. For each input:
 
 - regopy's raw decision equals OPA's (the oracle), member for member;
@@ -43,6 +44,7 @@ PI = ["none", "id_number", "name", "phone", "bank_card", "address", "uscc", "fre
 ROLES = ["analyst", "steward", "security_officer", "admin"]
 TIMES = ["2025-01-01T00:00:00Z", "2030-01-01T00:00:00Z"]
 OPS = ["=", "!=", "<", "prefix", "in"]
+FNS = ["count", "count_distinct", "sum", "avg", "min", "max"]
 # overrides as stewards save them (issue 16: parameters after a colon), and refused ones
 OVERRIDES = ["hash", "redact", "round:100", "bucket:0,500", "keep_last:4", "replace:#{4}",
              "date_shift", "id_number_fpe", "round", "keep_first:0"]  # fmt: skip
@@ -97,6 +99,13 @@ def inputs(draw: st.DrawFn) -> dict[str, Any]:
         "purpose": draw(st.sampled_from(purposes) | text) if purposes else draw(text),
         "case_ref": draw(st.none() | text),
     }
+    # issue 16: aggregates, sometimes with no field (rows per group), hostile fn and field
+    aggregates = [
+        {"fn": draw(mixed(FNS)), **({"field": f} if f is not None else {})}
+        for f in draw(st.lists(st.none() | st.sampled_from(names) | text, max_size=3))
+    ]
+    if aggregates:
+        request["aggregates"] = aggregates
     grants = [
         {
             "id": draw(text),

@@ -14,8 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from audit.event_types import EventType, Outcome
-from audit.records import Actor, AuditEvent, DecisionRecord, FieldRecord, query_event
+from audit.records import (
+    Actor,
+    AggregateRecord,
+    AuditEvent,
+    DecisionRecord,
+    FieldRecord,
+    query_event,
+)
 from audit.records import Delivery as Sent
+from gateway.enforcement.query.aggregate import function_text
 from gateway.enforcement.query.context import QueryContext
 from policies.decision import Decision, UserContext
 
@@ -56,8 +64,11 @@ def query_record(
     decision: Decision | None = None,
     sent: Sent | None = None,
     details: Mapping[str, object] | None = None,
+    aggregate: Mapping[str, int] | None = None,
 ) -> AuditEvent:
-    """One record of the query ``ctx``: its denial, its start or one of its ends."""
+    """One record of the query ``ctx``: its denial, its start or one of its ends; an
+    aggregate query's names its grouping and functions, and ``aggregate`` adds what is
+    known by then (threshold; groups and suppressed at its end)."""
     extra = dict(details or {})
     if ctx.origin.client_request_id is not None:  # the client's own id, beside ours
         extra["client_request_id"] = ctx.origin.client_request_id
@@ -77,4 +88,16 @@ def query_record(
         outcome=outcome,
         delivery=sent if sent is not None else Sent(),
         details=extra,
+        aggregate=_aggregate_record(ctx, aggregate),
     )
+
+
+def _aggregate_record(
+    ctx: QueryContext, counts: Mapping[str, int] | None
+) -> AggregateRecord | None:
+    body = ctx.body
+    if not body.aggregates:
+        return None
+    functions = tuple(function_text(a.fn, a.field) for a in body.aggregates)
+    return AggregateRecord(group_by=tuple(body.group_by), functions=functions,
+                           **dict(counts or {}))  # fmt: skip

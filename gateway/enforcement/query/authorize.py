@@ -26,15 +26,18 @@ HOW_TO_ASK = (
 
 
 def policy_request(body: QueryBody) -> dict[str, Any]:
-    """The request as the policy sees it: shapes, never raw filter values."""
+    """The request as the policy sees it: shapes, never raw filter values, nor an
+    aggregate's alias (what an aggregate query sorts on by alias is no field)."""
+    aliases = {a.as_ for a in body.aggregates}
     return request_input(
         purpose=body.purpose,
         case_ref=body.case_ref,
         fields=body.fields,
         filters=[{"field": w.field, "op": w.op, "value": w.value} for w in body.where],
-        order_by=[o.field for o in body.orders()],
+        order_by=[o.field for o in body.orders() if o.field not in aliases],
         group_by=body.group_by,
         unmask=body.unmask,
+        aggregates=[{"fn": a.fn, "field": a.field} for a in body.aggregates],
     )
 
 

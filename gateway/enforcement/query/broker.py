@@ -38,6 +38,7 @@ from catalog.errors import DatasetFrozen, Forbidden, NotFound, RateLimited, Unav
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
 from gateway.enforcement.grants import approved_grant_rows
+from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
 from gateway.enforcement.query.authorize import decision_input, refusal, released
 from gateway.enforcement.query.context import QueryContext, QueryRequest
@@ -48,7 +49,7 @@ from gateway.enforcement.query.plan import QUOTA_USED_UP, ExecutionPlan, SideOve
 from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots
 from gateway.enforcement.query.subjects import SubjectTokens
-from gateway.enforcement.query.validate import check_names, refuse_aggregates
+from gateway.enforcement.query.validate import check_names
 from gateway.enforcement.sources.pool import SourcePool
 from policies.authorizer import RoleAuthorizer
 from policies.decision import Decision, DecisionPoint
@@ -163,8 +164,8 @@ class Broker:
             self._deny(ctx, details={"role": exc.message})
             audited(exc)  # on record: gateway.web.refusals must not record it again
             raise
-        refuse_aggregates(ctx.body)
         check_names(ctx.body, ctx.entry)
+        check_aggregates(ctx.body, ctx.entry)
         try:
             self.limiter.hit_request(subject)
             remaining = int(self.limiter.remaining_rows(subject))
@@ -192,7 +193,8 @@ class Broker:
         )  # fmt: skip
         if not decision.allow:
             self._refuse(ctx, decision)
-        if not released(decision, ctx.requested):
+        # (an aggregate counting every row names no field: policy checked visibility)
+        if ctx.requested and not released(decision, ctx.requested):
             self._refuse(ctx, decision, "no field is visible")
         return decision
 

@@ -52,5 +52,11 @@ class QueryContext:
     @property
     def requested(self) -> tuple[str, ...]:
         """The columns the analyst asked for: those named, or every field of the entry
-        when none is (what the request amounts to, before policy drops any)."""
+        when none is (what the request amounts to, before policy drops any). An
+        aggregate query (issue 16) asks for what it groups on and aggregates, never rows
+        (none at all for a count of every row)."""
+        if self.body.aggregates:
+            names = [*self.body.group_by,
+                     *(a.field for a in self.body.aggregates if a.field is not None)]
+            return tuple(dict.fromkeys(names))
         return tuple(self.body.fields) or tuple(f.name for f in self.entry.fields)

@@ -18,12 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.arrow_types import schema_for
-from adapters.base import Filter
+from adapters.base import Filter, SourceAdapter
 from gateway.enforcement.masking import mask_batch
+from gateway.enforcement.query.aggregate import answer
+from gateway.enforcement.query.aggregate import batches as aggregate_batches
 from gateway.enforcement.query.delivery import Chunk
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.formats import Encoder
-from gateway.enforcement.query.plan import ExecutionPlan
+from gateway.enforcement.query.plan import STREAM_BATCH_ROWS, ExecutionPlan
 from gateway.enforcement.query.subjects import SUBJECT_COLUMN, SubjectTokens
 from gateway.enforcement.sources.pool import SourcePool
 
@@ -48,6 +50,7 @@ class Progress:
     truncated: bool = False
     tokens: list[str] = field(default_factory=list)
     counties: set[str] = field(default_factory=set)  # of the region field, for the alerts
+    aggregate: dict[str, int] | None = None  # an aggregate's groups and suppressed (issue 16)
 
 
 class Reader:
@@ -65,6 +68,9 @@ class Reader:
     ) -> Iterator[pa.RecordBatch]:
         """Read, mask, filter and cut to the limit; counts into ``progress``."""
         adapter = self.sources.adapter_for(entry.source)
+        if plan.aggregate is not None:
+            yield from self._groups(adapter, plan, progress)
+            return
         skip = plan.skip
         for raw in adapter.execute(plan.source):
             if progress.rows >= plan.limit:
@@ -83,6 +89,20 @@ class Reader:
             yield batch
             if progress.truncated:
                 break
+
+    def _groups(
+        self, adapter: SourceAdapter, plan: ExecutionPlan, progress: Progress
+    ) -> Iterator[pa.RecordBatch]:
+        """An aggregate query: the source's whole grouping, suppressed, filtered, cut
+        (``aggregate.answer``); nothing of a row is read into the gateway but groups."""
+        spec = plan.aggregate
+        assert spec is not None
+        result = answer(adapter.aggregate(spec.source), spec, plan.limit)
+        progress.rows, progress.truncated = result.groups, result.truncated
+        progress.aggregate = {"min_group_size": spec.min_group_size, "groups": result.groups,
+                              "suppressed": result.suppressed,
+                              "groups_read": result.groups_read}  # fmt: skip
+        yield from aggregate_batches(result, STREAM_BATCH_ROWS)
 
     def _masked(
         self, entry: Entry, plan: ExecutionPlan, raw: pa.RecordBatch, progress: Progress
@@ -130,7 +150,10 @@ def encode(
         yield encoder.begin(empty(), header), 0
     # the end may come in pieces (xlsx is assembled there): the rows complete with the last
     held: bytes | None = None
-    for part in encoder.tail({"truncated": progress.truncated, "row_count": progress.rows}):
+    trailer: dict[str, object] = {"truncated": progress.truncated, "row_count": progress.rows}
+    if progress.aggregate is not None:  # an aggregate query's groups and suppressed ones
+        trailer["aggregate"] = progress.aggregate
+    for part in encoder.tail(trailer):
         if held is not None:
             yield held, 0
         held = part
@@ -139,6 +162,8 @@ def encode(
 
 def empty_schema(plan: ExecutionPlan) -> pa.Schema:
     """The result schema when no batch came back: masked columns are strings."""
+    if plan.aggregate is not None:
+        return plan.aggregate.output_schema()
     schema = schema_for(plan.source.columns)
     for name in plan.masks:
         schema = schema.set(schema.get_field_index(name), pa.field(name, pa.string()))

@@ -20,6 +20,12 @@ from types import MappingProxyType
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import BadRequest, Forbidden, RateLimited
 from gateway.enforcement.masking import needs_case_key
+from gateway.enforcement.query.aggregate import (
+    SUPPRESSED,
+    AggregateExec,
+    function_text,
+    plan_aggregate,
+)
 from gateway.enforcement.query.authorize import action, method, released
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.validate import build_filters, build_order
@@ -66,6 +72,7 @@ class ExecutionPlan:
     requested: tuple[str, ...]  # what the analyst asked for
     output: tuple[str, ...] | None = None  # columns to send when more were read
     subject_column: str | None = None
+    aggregate: AggregateExec | None = None  # an aggregate query's grouping (issue 16)
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -93,6 +100,8 @@ def plan_query(
     """The plan of an allowed query; ``Forbidden`` for a filter or order the decision
     does not release, ``RateLimited`` when no row is left today."""
     body = ctx.body
+    if body.aggregates:
+        return _aggregate_plan(ctx, decision, rows_left=rows_left, side=side)
     allowed = released(decision, ctx.requested)
     masked_anywhere = {n for n, fa in decision.fields.items() if fa.action == "mask"}
     pushed, post = build_filters(body, ctx.entry, masked_anywhere)
@@ -142,6 +151,36 @@ def _case_key_for(
             f"{', '.join(keyed) or 'the filtered fields'} are masked with per-case keys"
         )
     return case_key(case_ref)
+
+
+def _aggregate_plan(
+    ctx: QueryContext, decision: Decision, *, rows_left: int, side: SideOverrides | None
+) -> ExecutionPlan:
+    """An aggregate query (issue 16): the source groups every row the row filter leaves;
+    suppression, the caller's filters (group fields only), order and the limit apply to
+    the groups (``aggregate``). Nothing is masked: no value of a row leaves."""
+    body = ctx.body
+    if side is not None:
+        raise BadRequest("a comparison side cannot be an aggregate query")
+    pushed, post = build_filters(body, ctx.entry, set())
+    if post:  # check_request allows group fields only, which policy releases in clear
+        raise Forbidden("an aggregate query filters on fields released in clear only")
+    _check_filters(decision, pushed, [], [])
+    limit = min(body.limit or decision.max_rows, decision.max_rows, max(rows_left, 0))
+    if limit <= 0:
+        raise RateLimited(QUOTA_USED_UP)
+    spec = plan_aggregate(body, ctx.entry, decision, pushed, _row_filter(decision),
+                          STREAM_BATCH_ROWS)  # fmt: skip
+    columns = (
+        *(OutputColumn(c.name, "allow", None) for c in spec.group_by),
+        *(OutputColumn(o.alias, "aggregate", function_text(o.fn, o.field))
+          for o in spec.outputs),
+        OutputColumn(SUPPRESSED, "suppressed", None),
+    )  # fmt: skip
+    return ExecutionPlan(
+        source=spec.source.rows, masks=MappingProxyType({}), hash_key=None, post_filters=(),
+        limit=limit, skip=0, columns=columns, requested=ctx.requested, aggregate=spec,
+    )  # fmt: skip
 
 
 def _method_of(decision: Decision, name: str) -> str:

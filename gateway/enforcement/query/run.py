@@ -18,6 +18,7 @@ from audit.event_types import EventType, Outcome
 from audit.records import AuditEvent
 from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
+from gateway.enforcement.query.aggregate import for_format, for_format_schema
 from gateway.enforcement.query.audit_events import query_record
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.delivery import Books, Chunk, Started
@@ -77,6 +78,8 @@ class QueryRun(Started):
         requested and delivered, the masks and the row limit of the frozen plan."""
         plan = self.plan
         what = {"masks": dict(plan.masks), "rows_limit": plan.limit}
+        if plan.aggregate is not None:  # issue 16: the threshold it runs under
+            self.progress.aggregate = {"min_group_size": plan.aggregate.min_group_size}
         event = self._event(EventType.QUERY_STARTED, Outcome.STARTED, sent=Sent(), details=what)
         t = time.perf_counter()
         self._started = self.books.audit.submit(event)
@@ -91,9 +94,12 @@ class QueryRun(Started):
                                      "policy_version": self.decision.policy_version}  # fmt: skip
         try:
             encoder = make_encoder(fmt, bom=bom, cut=self.cut)
-            chunks = encode(self._batches(), encoder=encoder, header=header,
-                            progress=self.progress,
-                            empty=lambda: empty_schema(self.plan))  # fmt: skip
+            batches, empty = self._batches(), lambda: empty_schema(self.plan)
+            if self.plan.aggregate is not None:  # ``_suppressed`` as the format carries it
+                batches = for_format(batches, fmt)
+                empty = lambda: for_format_schema(empty_schema(self.plan), fmt)  # noqa: E731
+            chunks = encode(batches, encoder=encoder, header=header, progress=self.progress,
+                            empty=empty)  # fmt: skip
             for chunk in chunks:
                 self._wait_started()  # fail closed: no record of the start, no data
                 yield chunk
@@ -148,7 +154,8 @@ class QueryRun(Started):
         columns = {"columns_requested": list(self.plan.requested),
                    "columns_delivered": list(self.plan.delivered)}  # fmt: skip
         return query_record(self.ctx, type_, outcome, decision=self.decision, sent=sent,
-                            details={**columns, **details})  # fmt: skip
+                            details={**columns, **details},
+                            aggregate=self.progress.aggregate)  # fmt: skip
 
     def _sent(self) -> dict[str, object]:
         """What left, beside ``rows`` and ``result_sha256``: the tokens of the rows read,

@@ -34,6 +34,22 @@ class OrderClause(BaseModel):
     desc: bool = False
 
 
+AggregateFn = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+
+
+class AggregateClause(BaseModel):
+    """One aggregate of an aggregate query (issue 16): ``fn`` over ``field`` (no field:
+    ``count`` of rows), answered under the name ``as``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fn: AggregateFn
+    field: str | None = Field(default=None, min_length=1, max_length=128)
+    as_: str = Field(alias="as", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$",
+                     description="the answer's column name: a letter, then letters, "
+                     "digits or _ (at most 63)")  # fmt: skip
+
+
 class QueryBody(BaseModel):
     """What an analyst asks for. ``order_by`` items are field names (``-name`` for
     descending) or ``{"field", "desc"}`` objects."""
@@ -44,6 +60,11 @@ class QueryBody(BaseModel):
     where: list[WhereClause] = Field(default_factory=list, max_length=100)
     order_by: list[str | OrderClause] = Field(default_factory=list, max_length=20)
     group_by: list[str] = Field(default_factory=list, max_length=20)
+    aggregates: list[AggregateClause] = Field(
+        default_factory=list,
+        max_length=20,
+        description="with group_by: one row per group, small groups suppressed (issue 16)",
+    )
     unmask: list[str] = Field(
         default_factory=list,
         max_length=200,

@@ -87,23 +87,14 @@ def _coerce(clause_value: Any, op: str, field_type: str, field: str, masked: boo
     return _coerce_scalar(clause_value, field_type, field)
 
 
-def refuse_aggregates(body: QueryBody) -> None:
-    """``group_by`` is part of the request schema but no aggregate is computed yet
-    (issue 16): refused with a 400 rather than accepted and silently ignored, which
-    would hand back rows the analyst believes are groups."""
-    if body.group_by:
-        raise BadRequest(
-            "group_by is not supported yet: aggregates are not computed by the gateway; "
-            "ask for the rows without group_by",
-            field="group_by",
-        )
-
-
 def check_names(body: QueryBody, dataset: Entry) -> None:
     """Every field named anywhere in the query must exist in the entry."""
     known = {f.name for f in dataset.fields}
-    named = [*body.fields, *(w.field for w in body.where), *(o.field for o in body.orders())]
+    aliases = {a.as_ for a in body.aggregates}  # an aggregate query sorts on them too
+    named = [*body.fields, *(w.field for w in body.where)]
+    named += [o.field for o in body.orders() if o.field not in aliases]
     named += body.group_by + body.unmask
+    named += [a.field for a in body.aggregates if a.field is not None]
     unknown = sorted({n for n in named if n not in known})
     if unknown:
         raise BadRequest(
