@@ -11,10 +11,8 @@ trail records each aggregate query with its groups and suppressed counts."""
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +37,10 @@ from tests.conftest import (
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.gateway.test_sources_end_to_end import (
     JsonApi,
-    _handler,
     _my_exec,
     _pg_exec,
     _sqlite_exec,
+    serve_json_api,
 )
 
 CASE = {"purpose": "supervision", "case_ref": "MZ-2026-016"}
@@ -259,14 +257,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("village-files")
     pg_name, pg_url = create_pg_database("sluice_agg_http")
     my_name, my_url = create_mysql_database("sluice_agg_http")
-    api = JsonApi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    server.daemon_threads = True
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        with demo_gateway(
+        with serve_json_api() as api, demo_gateway(
             tmp_path_factory.mktemp("gw-aggregates"),
             file_roots=[data],
             http_allow_hosts=["127.0.0.1"],
@@ -291,9 +283,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 world.datasets[kind] = _register(world, kind)
             yield world
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         drop_pg_database(pg_name)
         drop_mysql_database(my_name)
 

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -115,6 +116,23 @@ def _handler(api: JsonApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@contextmanager
+def serve_json_api() -> Iterator[JsonApi]:
+    """The department's REST API on an ephemeral loopback port, ``base_url`` set."""
+    api = JsonApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    server.daemon_threads = True
+    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 # ---------------------------------------------------------------- the world of sources
 
 
@@ -132,23 +150,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("department-files")
     pg_name, pg_url = create_pg_database("sluice_src")
     my_name, my_url = create_mysql_database("sluice_src")
-    api = JsonApi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    server.daemon_threads = True
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        with demo_gateway(
+        with serve_json_api() as api, demo_gateway(
             tmp_path_factory.mktemp("gw-sources"),
             file_roots=[data],
             http_allow_hosts=["127.0.0.1"],
         ) as gw:
             yield World(gw=gw, data=data, pg_url=pg_url, mysql_url=my_url, api=api)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         drop_pg_database(pg_name)
         drop_mysql_database(my_name)
 
