@@ -20,6 +20,27 @@ MAX_BODY_BYTES = 1024 * 1024
 BOUNDED_PATHS = re.compile(r"^/api/v1/")
 
 
+def bounded_receive(scope: Scope, receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises ``TooLarge`` once the body is known to exceed ``limit``:
+    at once for a declared ``Content-Length`` above it, else as the chunks add up."""
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+    too_big = declared.isdigit() and int(declared) > limit
+    seen = 0
+
+    async def bounded() -> Message:
+        nonlocal seen
+        if too_big:
+            raise TooLarge(f"request body over {limit} bytes")
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise TooLarge(f"request body over {limit} bytes")
+        return message
+
+    return bounded
+
+
 class BodyLimit:
     """Refuses request bodies over ``max_bytes`` on ``BOUNDED_PATHS``."""
 
@@ -31,20 +52,4 @@ class BodyLimit:
         if scope["type"] != "http" or not BOUNDED_PATHS.match(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        limit = self.max_bytes
-        too_big = declared.isdigit() and int(declared) > limit
-        seen = 0
-
-        async def bounded() -> Message:
-            nonlocal seen
-            if too_big:
-                raise TooLarge(f"request body over {limit} bytes")
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise TooLarge(f"request body over {limit} bytes")
-            return message
-
-        await self.app(scope, bounded, send)
+        await self.app(scope, bounded_receive(scope, receive, self.max_bytes), send)

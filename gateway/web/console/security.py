@@ -20,7 +20,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog.errors import TooLarge
+from gateway.web.body_limit import bounded_receive
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -58,20 +58,5 @@ class SecurityHeaders:
         if not console:
             await self.app(scope, receive, send_with_headers)
             return
-        limit = self.max_console_body
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        too_big = declared.isdigit() and int(declared) > limit
-        seen = 0
-
-        async def bounded() -> Message:
-            nonlocal seen
-            if too_big:
-                raise TooLarge(f"request body over {limit} bytes")
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise TooLarge(f"request body over {limit} bytes")
-            return message
-
-        await self.app(scope, bounded, send_with_headers)
+        await self.app(scope, bounded_receive(scope, receive, self.max_console_body),
+                       send_with_headers)  # fmt: skip
