@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
@@ -124,3 +125,22 @@ def test_an_idle_session_is_over(live: LiveConsole) -> None:
     assert store.find(cookie) is None
     assert store.find(cookie) is None  # and deleted
     assert store.find(cookie.rsplit(".", 1)[0] + ".forged") is None
+
+
+def test_console_forms_are_bounded(live: LiveConsole) -> None:
+    """A form post over the forms' bound is a 413, declared or streamed, before it is
+    parsed (the middleware's larger bound is the backstop for any other body)."""
+    from gateway.web.console.forms import MAX_FORM_BYTES
+
+    big = "x" * (MAX_FORM_BYTES + 1)
+    with closing(live.client()) as client:
+        declared = client.post("/console/sign-in", data={"username": big, "password": "p"})
+        assert declared.status_code == 413
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(MAX_FORM_BYTES // 4096 + 2):
+                yield b"username=" + b"x" * 4096
+
+        streamed = client.post("/console/sign-in", content=chunks(),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert streamed.status_code == 413
