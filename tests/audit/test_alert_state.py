@@ -7,13 +7,10 @@ import base64
 import hashlib
 import hmac
 import queue
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -27,6 +24,7 @@ from audit.alert_push import (
     wecom_request,
 )
 from audit.search import EventFilter, list_events
+from tests.audit.receivers import webhook_receiver
 from tests.gateway.demo_app import demo_gateway
 
 SECRET = "webhook-test-secret-123"
@@ -38,27 +36,8 @@ ALERT = {"id": "abc123", "rule": "repeated_denials", "severity": "medium", "stat
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]]:
-    got: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            got.put((dict(self.headers.items()), body))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
-    finally:
-        server.shutdown()
-        server.server_close()
+    with webhook_receiver() as hook:
+        yield hook.url, hook.got
 
 
 def test_denials_pushed_signed_then_acknowledged_and_resolved(
