@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install services browser bench sanitize complexity clean
+.PHONY: demo test lint install services browser office bench sanitize complexity clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -48,7 +48,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: install services browser lint
+# LibreOffice (headless Calc) for the xlsx round trip in tests/gateway/test_xlsx.py
+office:
+	@command -v soffice >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui) || (echo "cannot install LibreOffice: the xlsx round-trip test will fail" && false)
+
+test: install services browser office lint
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 # the bench extra: Datasette (the peer of bench/peer.py) and py-spy (python -m bench.profile)
