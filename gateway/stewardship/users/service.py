@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 
 from catalog.classification import Level
 from catalog.errors import BadRequest, Forbidden, NotFound
 from catalog.models import Department, User
+from catalog.resident_ids import is_resident_id
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import subject_token
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
@@ -114,11 +113,11 @@ def unassign_role(
 
 
 def set_id_number(*, session: Session, services: Services, subject: str, id_number: str) -> User:
-    """Record the user's own ID number as its keyed token (checksum-validated)."""
+    """Record the user's own ID number as its keyed token. Checked by the same rule as the
+    stewards' detection (``catalog.resident_ids``): an unlisted county code is no veto."""
     user = get_user(session=session, subject=subject)
-    try:
-        number = ric.validate(id_number)
-    except ValidationError:
-        raise BadRequest("not a valid resident ID number") from None
+    number = "".join(id_number.split()).upper()
+    if not is_resident_id(number):
+        raise BadRequest("not a valid resident ID number")
     user.id_number_hash = subject_token(services.settings.home, number)
     return user
