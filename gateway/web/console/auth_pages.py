@@ -30,7 +30,7 @@ from catalog.errors import AccountDisabled, Forbidden, SluiceError, Unauthentica
 from gateway.web.console.forms import Form, read_form
 from gateway.web.console.guard import Caller, ConsoleRoute, _same_origin, csrf_form
 from gateway.web.console.oidc import Attempt, OidcClient
-from gateway.web.console.passwords import MAX_PASSWORD_CHARS
+from gateway.web.console.passwords import MAX_PASSWORD_CHARS, is_privileged
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.console.sessions import PRE_COOKIE, PRE_COOKIE_MAX_AGE_S, SESSION_COOKIE
@@ -42,7 +42,8 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 # ``?m=`` of the sign-in page: only these, never echoed text
 NOTICES = {"expired": "sign_in.expired", "disabled": "sign_in.disabled",
            "signed_out": "sign_in.signed_out", "oidc_failed": "sign_in.oidc_failed",
-           "unknown_user": "sign_in.unknown_user"}  # fmt: skip
+           "unknown_user": "sign_in.unknown_user",
+           "admin_password": "sign_in.admin_password"}  # fmt: skip
 
 
 def _client(request: Request) -> str | None:
@@ -156,6 +157,10 @@ async def sign_in(request: Request) -> Response:
     except (AccountDisabled, Unauthenticated) as exc:
         await _failed(request, console, _stub(username), "password", exc.code)
         return _sign_in_page(request, status=403, notice="sign_in.disabled")
+    if is_privileged(user.roles) and await run_in_threadpool(console.accounts.admin_chose,
+                                                             user.subject):  # fmt: skip
+        await _failed(request, console, user, "password", "password_chosen_by_an_admin")
+        return _sign_in_page(request, status=403, notice="sign_in.admin_password")
     cookie = await _start_session(request, console, user, "password")
     return _signed_in(request, cookie, "/console")
 

@@ -6,7 +6,9 @@ Order of evaluation for every page (``console_caller``), deliberate:
 2. the identity directory, read fresh as for a bearer token
    (``gateway.stewardship.users.directory``): a suspended, disabled or deleted user is
    refused, **and every session of theirs is deleted** — a suspension ends sessions,
-   it does not wait for them to expire;
+   it does not wait for them to expire; so is a password session of an account that
+   now holds a privileged role with a password another admin chose
+   (``gateway.web.console.passwords``), whenever the role was given;
 3. the page's own permission (``page_permission``): casbin through the same
    ``authorizer.check`` the API's ``require`` uses — the menu hides what a role may not
    use, but the server refuses it (403) whatever the menu showed;
@@ -46,6 +48,7 @@ from catalog.errors import (
     is_audited,
 )
 from gateway.web.console.forms import Form, read_form
+from gateway.web.console.passwords import is_privileged
 from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE, ConsoleSession
@@ -76,6 +79,10 @@ class SignInRequired(Exception):
         self.reason = reason
 
 
+class AdminChosenPassword(Exception):
+    """A privileged account signed in with a password another admin chose."""
+
+
 class CsrfRefused(Forbidden):
     """A state-changing console request without a valid CSRF token."""
 
@@ -93,13 +100,20 @@ async def console_caller(request: Request) -> Caller:
         token_user = UserContext(subject=session.subject, department=None, roles=(),
                                  clearance="L1", jurisdiction=())  # fmt: skip
         try:
-            return console.directory.resolve(token_user)
+            user = console.directory.resolve(token_user)
         except (AccountDisabled, Unauthenticated):
             console.sessions.end_all(session.subject)
             raise
+        if (session.via == "password" and is_privileged(user.roles)
+                and console.accounts.admin_chose(user.subject)):
+            console.sessions.end_all(session.subject)
+            raise AdminChosenPassword()
+        return user
 
     try:
         user = await run_in_threadpool(resolve)
+    except AdminChosenPassword:
+        raise SignInRequired("admin_password") from None
     except (AccountDisabled, Unauthenticated):
         raise SignInRequired("disabled") from None
     caller = Caller(user=user, session=session)

@@ -39,6 +39,10 @@ ZH: dict[str, str] = {
     "sign_in.throttled": "登录尝试过于频繁，请一分钟后再试。",
     "sign_in.expired": "会话已过期，请重新登录。",
     "sign_in.disabled": "该账号已被停用或暂停，会话已结束。",
+    "sign_in.admin_password": (
+        "管理员或安全审计员账号不能使用其他管理员在控制台设置的密码登录；"
+        "请在服务器上运行 sluice users passwd 设置密码。"
+    ),
     "sign_in.signed_out": "您已安全退出。",
     "sign_in.oidc_failed": "统一身份认证登录失败，请重试。",
     "sign_in.unknown_user": "身份提供方已认证，但 Sluice 中没有该用户，请联系管理员开通。",
@@ -413,6 +417,10 @@ EN: dict[str, str] = {
     "sign_in.throttled": "Too many sign-in attempts; try again in a minute.",
     "sign_in.expired": "Your session has expired; please sign in again.",
     "sign_in.disabled": "This account is disabled or suspended; its sessions have ended.",
+    "sign_in.admin_password": (
+        "An admin or security officer account cannot sign in with a password another "
+        "admin set in the console: set it on the host with sluice users passwd."
+    ),
     "sign_in.signed_out": "You have signed out.",
     "sign_in.oidc_failed": "Signing in with the identity provider failed; please retry.",
     "sign_in.unknown_user": (

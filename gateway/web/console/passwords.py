@@ -12,6 +12,14 @@ console checks it. Order of evaluation in ``check``, deliberate:
    and rehashes when the parameters moved on.
 
 What was tried is never stored or logged; the caller puts the outcome on the trail.
+
+A password another admin chose in the console (``set_by`` ``console:<admin>``) never
+signs in an account holding a privileged role (``PRIVILEGED_ROLES``): otherwise one admin
+could set another admin's or officer's password — or make a second admin of their own —
+and be the "other person" every two-person rule asks for. ``admin_chose`` says so; the
+sign-in and every console request check it (``gateway.web.console.guard``), so a role
+given after the sign-in changes nothing. Those accounts' passwords are set on the host
+(``sluice users passwd``) or come from the identity provider.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from gateway.web.console.store import local_passwords
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
+PRIVILEGED_ROLES = frozenset({"admin", "security_officer"})
+ADMIN_SET_PREFIX = "console:"
 Outcome = Literal["ok", "wrong_password", "locked", "unknown_account"]
 _P = local_passwords.c
 
@@ -95,6 +105,12 @@ class LocalAccounts:
                 failed_count=0, locked_until=None,
             ))  # fmt: skip
 
+    def admin_chose(self, subject: str) -> bool:
+        """Whether ``subject``'s password was chosen by an admin in the console."""
+        with self._engine.connect() as conn:
+            set_by = conn.execute(select(_P.set_by).where(_P.subject == subject)).scalar()
+        return isinstance(set_by, str) and set_by.startswith(ADMIN_SET_PREFIX)
+
     def has_password(self, subject: str) -> bool:
         with self._engine.connect() as conn:
             row = conn.execute(select(_P.subject).where(_P.subject == subject)).first()
@@ -147,6 +163,12 @@ class LocalAccounts:
         if self._dummy is None:
             self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
         self._matches(self._dummy, password)
+
+
+def is_privileged(roles: object) -> bool:
+    """Whether a user's roles include one of ``PRIVILEGED_ROLES``."""
+    return isinstance(roles, (list, tuple, set, frozenset)) and any(
+        role in PRIVILEGED_ROLES for role in roles)  # fmt: skip
 
 
 def generate_password() -> str:

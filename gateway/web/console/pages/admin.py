@@ -5,7 +5,9 @@ request (the same service, the same ``user.updated`` / ``role.*`` events on reco
 the commit, the same separation of duties: an admin never changes their own account —
 another admin must). Passwords are set as ``sluice users passwd`` sets them (argon2id
 through ``LocalAccounts``, failures and lockout cleared, ``user.updated`` with
-``{"password": "set"}`` on record first); the same rule keeps an admin off their own.
+``{"password": "set"}`` on record first); the same rule keeps an admin off their own,
+and off every admin's and security officer's: a password an admin chose never signs in
+a privileged account (``gateway.web.console.passwords``).
 A password is never echoed back, logged or put in a URL.
 """
 
@@ -23,12 +25,12 @@ from starlette.responses import Response
 
 from audit.records import Actor, user_admin_event
 from catalog import service as catalog
-from catalog.errors import BadRequest
+from catalog.errors import BadRequest, Forbidden
 from gateway.stewardship.users import service
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
-from gateway.web.console.passwords import check_new_password
+from gateway.web.console.passwords import ADMIN_SET_PREFIX, check_new_password, is_privileged
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.routes import users as api
@@ -162,11 +164,15 @@ async def set_password(
 
     def work(session: Session) -> None:
         service.get_user(session=session, subject=subject)  # NotFound before the record
+        roles = [role for role, _domain in console.services.authorizer.roles_of(subject)]
+        if is_privileged(roles):  # it could not sign in with it (passwords.py)
+            raise Forbidden("an admin's or security officer's password is set on the host "
+                            "(sluice users passwd), never by another admin")  # fmt: skip
         console.services.audit.append(user_admin_event(
             type_="user.updated", actor=Actor.of(caller.user), subject=subject,
             details={"password": "set", "console": True}))  # fmt: skip
         console.accounts.set_password(subject=subject, password=password,
-                                      set_by=f"console:{caller.user.subject}")  # fmt: skip
+                                      set_by=ADMIN_SET_PREFIX + caller.user.subject)
 
     await run_in_threadpool(_with_session, console, work)
     return RedirectResponse(_href(subject) + "?done=password_set", status_code=303)
