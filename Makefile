@@ -44,7 +44,7 @@ browser:
 	# a CJK font, so the console's screenshots (docs/screenshots, zh-CN) show Chinese
 	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei) || echo "no CJK font: console screenshots will show boxes for Chinese"
 
-lint: install
+lint: install complexity
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
@@ -87,9 +87,9 @@ sanitize: install
 	PYTHONPATH=$(CURDIR)/tests/sanitizer SLUICE_SANITIZED_KERNELS=$(CURDIR)/$(SANITIZE_DIR)/lib \
 	$(BIN)/pytest -q -p no:cacheprovider --capture=sys tests/gateway/test_masking*.py
 
-# Cyclomatic complexity: any product function above 20 (radon rank D or worse) fails.
-# Separate from `lint` while functions are still being split (issue 13); radon only
-# reports, so the target turns a non-empty report into a failure.
+# Cyclomatic complexity: any product function above 20 (radon rank D or worse) fails
+# (part of `lint`); radon only reports, so the target turns a non-empty report into a
+# failure.
 COMPLEXITY_DIRS := gateway catalog policies adapters audit
 complexity: install
 	@report="$$($(BIN)/radon cc -n D -s $(COMPLEXITY_DIRS))"; \

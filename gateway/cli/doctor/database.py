@@ -199,7 +199,9 @@ def _needed(table: str) -> frozenset[str]:
     return frozenset(CATALOG_PRIVILEGES)
 
 
-def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
+def _read_privileges(ctx: Context) -> tuple[list[Any], list[str], bool]:
+    """Per table (name, owned, each of ``TABLE_PRIVILEGES``), the sequences the role
+    cannot use, and whether it may create objects in the schema."""
     target = "quote_ident(schemaname) || '.' || quote_ident({})"
     with ctx.transaction() as cur:
         cur.execute(
@@ -216,13 +218,19 @@ def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
         sequences = [row[0] for row in cur.fetchall()]
         cur.execute("SELECT has_schema_privilege(current_user, current_schema(), 'CREATE')")
         can_create = bool(cur.fetchone()[0])
+    return tables, sequences, can_create
+
+
+def _table_problems(tables: list[Any]) -> list[tuple[str, str]]:
+    """Tables owned (an owner holds every privilege: one line says it all), and
+    privileges beyond or short of what the gateway does to each table."""
     owned: list[str] = []
     extra: dict[str, list[str]] = {}
     missing: dict[str, list[str]] = {}
     for name, owner, *flags in tables:
         if owner:
             owned.append(name)
-            continue  # an owner holds every privilege: one line says it all
+            continue
         has = {p for p, flag in zip(TABLE_PRIVILEGES, flags, strict=True) if flag}
         needed = _needed(name)
         if has - needed:
@@ -242,6 +250,12 @@ def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
                  for rights, names in extra.items()]  # fmt: skip
     problems += [(f"lacks {rights} on {', '.join(names)}", GRANTS_FIX)
                  for rights, names in missing.items()]  # fmt: skip
+    return problems
+
+
+def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
+    tables, sequences, can_create = _read_privileges(ctx)
+    problems = _table_problems(tables)
     if sequences:
         problems.append((f"lacks USAGE on sequences {', '.join(sequences)}", GRANTS_FIX))
     if can_create:

@@ -267,9 +267,8 @@ async def entry_page(request: Request, dataset_id: str,
                   drift=None, **data)  # fmt: skip
 
 
-def patch_of(form: Form, entry: StewardDatasetOut) -> DatasetPatch:
-    """Only what the steward changed: each field's level and category, the titles,
-    purposes, tags, the region field and the entry's level."""
+def _field_changes(form: Form, entry: StewardDatasetOut) -> dict[str, dict[str, str]]:
+    """Each field's level and category where the form differs from the entry."""
     fields: dict[str, dict[str, str]] = {}
     for f in entry.fields:
         change = {}
@@ -279,9 +278,15 @@ def patch_of(form: Form, entry: StewardDatasetOut) -> DatasetPatch:
                 change[attr] = value
         if change:
             fields[f.name] = change
-    raw: dict[str, Any] = {"fields": fields}
+    return fields
+
+
+def _entry_changes(form: Form, entry: StewardDatasetOut) -> dict[str, Any]:
+    """The entry's own attributes the form sent and changed (an absent input is no
+    change: a page without the input must not clear the value)."""
     sent = {name for name in ("title_zh", "title_en", "level", "allowed_purposes", "tags",
                               "region_field") if form.getlist(name)}  # fmt: skip
+    raw: dict[str, Any] = {}
     for name in ("title_zh", "title_en", "level"):
         value = form.get(name).strip()
         if name in sent and value and value != getattr(entry, name):
@@ -293,6 +298,13 @@ def patch_of(form: Form, entry: StewardDatasetOut) -> DatasetPatch:
     region = form.get("region_field")
     if "region_field" in sent and region != (entry.region_field or ""):
         raw["region_field"] = region or None
+    return raw
+
+
+def patch_of(form: Form, entry: StewardDatasetOut) -> DatasetPatch:
+    """Only what the steward changed: each field's level and category, the titles,
+    purposes, tags, the region field and the entry's level."""
+    raw: dict[str, Any] = {"fields": _field_changes(form, entry), **_entry_changes(form, entry)}
     try:
         return DatasetPatch.model_validate(raw)
     except ValidationError as exc:
