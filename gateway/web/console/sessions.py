@@ -1,16 +1,18 @@
 """Console sessions: a signed, HttpOnly, ``SameSite=Strict`` cookie naming a server-side row.
 
-The cookie holds a random session id and an HMAC of it under the console key
-(``<home>/keys/console.secret``, 0600, created once like the other keys). The database
-keeps only the SHA-256 of the id (``console_sessions``), the subject, the CSRF token,
-and when the session was created and last used. So:
+The cookie holds a random session id and the subject it signs in, with an HMAC of both
+under the console key (``<home>/keys/console.secret``, 0600, created once like the other
+keys). The database keeps only the SHA-256 of the id (``console_sessions``), the subject,
+the CSRF token, and when the session was created and last used. So:
 
 - sign-out deletes the row: the cookie is dead even if a copy survives in a browser;
 - the idle timeout is checked on the server (``last_seen_at``), not trusted to the
   cookie's own expiry; ``last_seen_at`` is written at most once a minute;
 - a suspended or disabled user's rows are deleted by the guard on their next request
   (``gateway.web.console.guard``), and identity is read fresh on every request anyway;
-- a copy of the table, or of the logs, signs nobody in.
+- a copy of the table, or of the logs, signs nobody in;
+- a row edited behind the gateway (``UPDATE console_sessions SET subject = 'root'``)
+  signs nobody in either: its subject must be the one the cookie's HMAC covers.
 
 The pre-sign-in cookie (``SameSite=Lax``: it must survive the OIDC provider's redirect
 back) carries the sign-in form's CSRF nonce and the OIDC ``state``, ``nonce`` and PKCE
@@ -151,20 +153,21 @@ class SessionStore:
                 id_hash=row.id_hash, subject=subject, csrf_token=row.csrf_token, via=via,
                 created_at=now, last_seen_at=now,
             ))  # fmt: skip
-        return self._signer.sign("session", session_id), row
+        return self._signer.sign("session", f"{session_id}~{_b64(subject.encode())}"), row
 
     def find(self, cookie: str | None) -> ConsoleSession | None:
         """The live session a cookie names (touched), or None: bad signature, unknown,
         ended, or idle too long (then the row is deleted)."""
-        session_id = self._signer.unsign("session", cookie or "")
-        if not session_id:
+        payload = self._signer.unsign("session", cookie or "")
+        session_id, sep, signed_subject = (payload or "").partition("~")
+        if not session_id or not sep:
             return None
         id_hash = _id_hash(session_id)
         now = self._clock()
         with self._engine.connect() as conn:
             row = conn.execute(select(console_sessions).where(_S.id_hash == id_hash)).first()
-        if row is None:
-            return None
+        if row is None or _b64(str(row.subject).encode()) != signed_subject:
+            return None  # unknown, or its subject is not the one this cookie signs in
         last_seen = _aware(row.last_seen_at)
         if now - last_seen >= self._idle:
             self._delete(_S.id_hash == id_hash)
