@@ -59,7 +59,7 @@ class OrderBy:
 
 @dataclass(frozen=True)
 class Column:
-    """A column with its logical type (one of ``catalog.classification.FIELD_TYPES``)."""
+    """A column with its logical type (one of ``catalog.vocabulary.FIELD_TYPES``)."""
 
     name: str
     type: str = "string"

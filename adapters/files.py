@@ -55,7 +55,6 @@ from adapters.base import (
 from adapters.pathguard import check_text, ensure_inside_roots, is_inside, resolve_object
 from adapters.plan import CheckedPlan, check_plan
 from adapters.registry import AdapterRegistry
-from catalog.classification import FIELD_TYPES
 from catalog.errors import (
     BadRequest,
     SchemaChanged,
@@ -64,6 +63,7 @@ from catalog.errors import (
     SourceTimeout,
     TooLarge,
 )
+from catalog.vocabulary import FIELD_TYPES
 
 EXTENSIONS = {"csv": (".csv",), "parquet": (".parquet", ".parq", ".pq")}
 MAX_FILES = 10_000

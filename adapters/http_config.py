@@ -12,8 +12,8 @@ from typing import Any
 from adapters.base import FILTER_OPS, Column
 from adapters.netguard import parse_url
 from adapters.pathguard import check_text
-from catalog.classification import FIELD_TYPES
 from catalog.errors import BadRequest, SourceFailed
+from catalog.vocabulary import FIELD_TYPES
 
 PAGING_STYLES = ("none", "page", "offset", "next")
 PUSHABLE_OPS = tuple(op for op in FILTER_OPS if op not in {"between", "is_null"})

@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from adapters.base import FILTER_OPS, AdapterLimits, Column, Filter, QueryPlan
-from catalog.classification import FIELD_TYPES
 from catalog.errors import BadRequest
+from catalog.vocabulary import FIELD_TYPES
 
 MAX_IN_VALUES = 10_000
 # the plain comparisons, as Python operators: Arrow expressions and SQLAlchemy columns

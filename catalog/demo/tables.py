@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Column:
-    """One column: a catalog logical type (``catalog.classification.FIELD_TYPES``)."""
+    """One column: a catalog logical type (``catalog.vocabulary.FIELD_TYPES``)."""
 
     name: str
     type: str  # string | int64 | float64 | date

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.classification import Level
 from catalog.errors import Unauthenticated
+from catalog.vocabulary import Level
 from policies.decision import UserContext
 
 MAX_SUBJECT_CHARS = 128

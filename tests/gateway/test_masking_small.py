@@ -16,11 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.classification import MaskMethod
 from catalog.demo.generator import Sizes, generate
 from catalog.demo.tables import TableSpec
 from catalog.demo.targets import Row, Target
-from catalog.vocabulary import COMPOUND_SURNAMES
+from catalog.vocabulary import COMPOUND_SURNAMES, MaskMethod
 from gateway.enforcement.masking import derive_case_key, mask_array, mask_batch
 from gateway.enforcement.masking.partial import NAME_DOTS
 from gateway.enforcement.masking.small import SMALL_MAX, TEXT_VALUE_MASKS, mask_small_text

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from regopy import Interpreter
 
-from catalog.classification import DEFAULT_MASK
 from catalog.db import migrate
+from catalog.vocabulary import DEFAULT_MASK
 from policies.authoring import (
     load_cases,
     mismatches,

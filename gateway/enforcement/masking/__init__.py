@@ -1,4 +1,4 @@
-"""Masking of Arrow data, vectorised: the methods of ``catalog.classification.MaskMethod``.
+"""Masking of Arrow data, vectorised: the methods of ``catalog.vocabulary.MaskMethod``.
 
 ``mask_batch(batch, {column: method}, hash_key=derive_case_key(load_mask_secret(home),
 case_ref))`` is what the broker calls; ``hash_token`` gives the token of one value, to

@@ -1,6 +1,6 @@
 """``mask_array`` / ``mask_batch``: the masking entry points the query broker calls.
 
-Methods are looked up in one registry keyed by ``catalog.classification.MaskMethod``;
+Methods are looked up in one registry keyed by ``catalog.vocabulary.MaskMethod``;
 an unknown method raises (a typo in a policy must fail the request, never let the
 column through unmasked).
 
@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 
-from catalog.classification import MaskMethod
 from catalog.mask_specs import MaskSpec, parse_mask_spec
+from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import amounts, dates, fpe, native, partial, small, steward
 from gateway.enforcement.masking.kernels import as_text
 from gateway.enforcement.masking.tokens import hash_array

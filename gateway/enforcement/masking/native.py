@@ -18,8 +18,7 @@ from types import ModuleType
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from catalog.classification import MaskMethod
-from catalog.vocabulary import COMPOUND_SURNAMES
+from catalog.vocabulary import COMPOUND_SURNAMES, MaskMethod
 
 _kernel: ModuleType | None
 try:

@@ -41,8 +41,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from catalog.classification import MaskMethod
-from catalog.vocabulary import COMPOUND_SURNAMES
+from catalog.vocabulary import COMPOUND_SURNAMES, MaskMethod
 from gateway.enforcement.masking.address import ADDRESS_MASK
 from gateway.enforcement.masking.partial import (
     DATE_PATTERNS,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select, text
 
-from catalog.classification import Level
 from catalog.errors import AccountDisabled, Unauthenticated
 from catalog.models import User
+from catalog.vocabulary import Level
 from gateway.enforcement.query.entries import GenerationCache, catalog_generation
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext

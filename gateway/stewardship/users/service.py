@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.classification import Level
 from catalog.errors import BadRequest, Forbidden, NotFound
 from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
+from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import subject_token
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
