@@ -64,30 +64,33 @@ def compile_against_catalog(
 def check_access(
     *, services: Services, session: Session, user: UserContext, model: CompiledModel,
     datasets: dict[str, Dataset], purpose: str | None, case_ref: str | None,
+    charges_rows: bool = True,
 ) -> None:  # fmt: skip
-    """Refuse (423, 403) what the broker would refuse for ``user`` on any side."""
+    """Refuse (423, 403) what the broker would refuse for ``user`` on any side
+    (``charges_rows=False``: a stored hit list read again, the quota no condition)."""
     for side in model.sides:
         dataset = datasets[side.dataset]
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
         services.authorizer.check(subject=user.subject, domain=dataset.department,
                                   action="dataset:query")  # fmt: skip
-        decision = _decision(services, session, user, side, dataset, purpose, case_ref)
+        decision = _decision(services, session, user, side, dataset, purpose, case_ref,
+                             charges_rows)  # fmt: skip
         _check_fields(side, decision)
 
 
 def _decision(
     services: Services, session: Session, user: UserContext, side: CompiledSide,
-    dataset: Dataset, purpose: str | None, case_ref: str | None,
+    dataset: Dataset, purpose: str | None, case_ref: str | None, charges_rows: bool,
 ) -> Decision:  # fmt: skip
     body = QueryBody(
         fields=list(side.reads), where=list(side.where),
         purpose=purpose if purpose is not None else next(iter(dataset.allowed_purposes or []), ""),
         case_ref=case_ref or PREVIEW_CASE,
     )  # fmt: skip
-    decision = services.pdp.decide(
-        preview_input(services=services, session=session, user=user, dataset=dataset, body=body)
-    )
+    asked = preview_input(services=services, session=session, user=user, dataset=dataset,
+                          body=body, charges_rows=charges_rows)  # fmt: skip
+    decision = services.pdp.decide(asked)
     if not decision.allow:
         raise refusal(decision)
     return decision

@@ -29,7 +29,15 @@ from catalog.comparison_models import (
     RunStatus,
     new_run_id,
 )
-from catalog.errors import Conflict, Forbidden, NotFound, SluiceError, Unprocessable
+from catalog.errors import (
+    Conflict,
+    DatasetFrozen,
+    Forbidden,
+    NotFound,
+    SluiceError,
+    Unprocessable,
+)
+from catalog.models import Dataset, DatasetStatus
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
 from gateway.enforcement.comparison.run_store import read_ipc
@@ -159,6 +167,40 @@ def list_runs(session: Session, user: UserContext) -> list[ComparisonRun]:
         select(ComparisonRun).where(ComparisonRun.owner == user.subject)
         .order_by(ComparisonRun.created_at.desc()).limit(200)
     ))  # fmt: skip
+
+
+def check_release(
+    *, services: Services, session: Session, run: ComparisonRun, user: UserContext,
+    reviewer: bool,
+) -> None:  # fmt: skip
+    """Whether the stored hits may be handed out now. A hit list is data of its entries,
+    released again at every read, so each read follows the entries and the reader as
+    they are now, not as they were when the run finished: an entry an officer froze
+    refuses it (423) to everyone but reviewers (the officers investigating); for its
+    owner, the model's version is checked again exactly as a new run would be (role,
+    clearance, grants, jurisdiction, purpose: 403), the day's quota aside — the hits
+    were charged when they were stored. An entry since withdrawn (unpublished, its
+    source deregistered) leaves the stored result readable, as documented for
+    ``DELETE /api/v1/sources/{id}``; a frozen one never does."""
+    version = session.get(ComparisonModelVersion, (run.model_id, run.model_version))
+    ids = list(version.entries) if version is not None else []
+    found = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+    if version is None or len(found) != len(set(ids)):  # never: versions are kept
+        raise NotFound(f"run {run.id}'s model version is gone")
+    if reviewer and run.owner != user.subject:
+        return
+    for dataset in found.values():
+        if dataset.frozen_at is not None:
+            raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
+    if any(d.status != DatasetStatus.PUBLISHED for d in found.values()):
+        return
+    compiled, datasets = compile_against_catalog(
+        session, ModelSpec.model_validate(version.spec), model_id=run.model_id,
+        version=run.model_version,
+    )  # fmt: skip
+    check_access(services=services, session=session, user=user, model=compiled,
+                 datasets=datasets, purpose=run.purpose, case_ref=run.case_ref,
+                 charges_rows=False)  # fmt: skip
 
 
 def hit_table(session: Session, run: ComparisonRun) -> pa.Table:

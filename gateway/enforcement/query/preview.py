@@ -28,6 +28,9 @@ from policies.inputs import dataset_input
 PREVIEW_CASE = "preview"
 
 
+UNCHARGED = 1_000_000_000  # policy's own default when no usage is given
+
+
 def preview_body(dataset: Dataset, *, purpose: str | None, case_ref: str | None) -> QueryBody:
     """The query a catalog page previews: all fields, under this purpose and case."""
     try:
@@ -40,16 +43,20 @@ def preview_body(dataset: Dataset, *, purpose: str | None, case_ref: str | None)
 
 
 def preview_input(
-    *, services: Services, session: Session, user: UserContext, dataset: Dataset, body: QueryBody
-) -> DecisionInput:
-    """The decision input of ``body`` on ``dataset``, as the broker would build it."""
+    *, services: Services, session: Session, user: UserContext, dataset: Dataset, body: QueryBody,
+    charges_rows: bool = True,
+) -> DecisionInput:  # fmt: skip
+    """The decision input of ``body`` on ``dataset``, as the broker would build it.
+    ``charges_rows=False`` for a release that reads no row of the source (a stored hit
+    list, already charged): the day's quota is then no condition."""
     now = datetime.now(UTC)
     grant_rows = approved_grant_rows(conn=session.connection(), subject=user.subject,
                                      dataset_id=dataset.id, purpose=body.purpose,
                                      case_ref=body.case_ref)  # fmt: skip
     return decision_input(
         user=user, entry=dataset_input(dataset), body=body, grant_rows=grant_rows, now=now,
-        rows_remaining_today=int(services.limiter.remaining_rows(user.subject)),
+        rows_remaining_today=(int(services.limiter.remaining_rows(user.subject))
+                              if charges_rows else UNCHARGED),
         max_rows_by_level=services.settings.max_rows_by_level or {},
     )  # fmt: skip
 

@@ -73,7 +73,10 @@ def get_hits(
     """The stored hits in any query format, each with its lead state; on record (rows
     and SHA-256 of the bytes) before it is sent."""
     fmt = choose_format(format, request.headers.get("accept"))
-    run = run_service.visible_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    reviewer = is_reviewer(request, user)
+    run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
+    run_service.check_release(services=get_services(request), session=session, run=run,
+                              user=user, reviewer=reviewer)  # fmt: skip
     table = run_service.hit_table(session, run)
     encoder = make_encoder(fmt, bom=bom)
     header = {"run": run.id, "model": run.model_id, "model_version": run.model_version,
