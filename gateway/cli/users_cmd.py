@@ -20,6 +20,7 @@ from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship.users import service
 from gateway.web.console.passwords import LocalAccounts, check_new_password
+from gateway.web.console.sessions import console_key
 from gateway.wiring.container import build_services
 
 
@@ -140,6 +141,7 @@ def passwd(subject: str, from_stdin: bool) -> None:
     with _admin() as (services, session):
         service.get_user(session=session, subject=subject)  # NotFound before the record
         _record(services, subject, "user.updated", {"password": "set"})
-        LocalAccounts(engine=services.engine).set_password(
+        key = console_key(services.settings.home)
+        LocalAccounts(engine=services.engine, key=key).set_password(
             subject=subject, password=password, set_by=f"cli:{getpass.getuser()}")
     click.echo(f"password of {subject} set (failed attempts and any lockout cleared)")

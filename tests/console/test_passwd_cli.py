@@ -15,6 +15,7 @@ from catalog.db import make_engine
 from gateway.cli.main import cli
 from gateway.core.settings import load_settings
 from gateway.web.console.passwords import LocalAccounts
+from gateway.web.console.sessions import console_key
 from gateway.web.console.store import local_passwords
 
 
@@ -44,7 +45,8 @@ def test_passwd_from_stdin_and_prompt(tmp_path: Path, monkeypatch: pytest.Monkey
             row = conn.execute(select(local_passwords).where(
                 local_passwords.c.subject == "nina")).one()  # fmt: skip
         assert row.password_hash.startswith("$argon2id$") and row.set_by.startswith("cli:")
-        accounts = LocalAccounts(engine=engine, max_failures=2)
+        key = console_key(home)
+        accounts = LocalAccounts(engine=engine, key=key, max_failures=2)
         assert accounts.check(subject="nina", password="nina-first-password").outcome != "ok"
         assert accounts.check(subject="nina", password="nina-first-password").outcome == "locked"
     finally:
@@ -55,7 +57,7 @@ def test_passwd_from_stdin_and_prompt(tmp_path: Path, monkeypatch: pytest.Monkey
     assert again.exit_code == 0
     engine = make_engine(load_settings(home=home).resolved_database_url)
     try:
-        accounts = LocalAccounts(engine=engine)
+        accounts = LocalAccounts(engine=engine, key=console_key(home))
         assert accounts.check(subject="nina", password="nina-third-password").outcome == "ok"
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from audit.search import EventFilter, list_events
 from gateway.web.console.passwords import LocalAccounts
-from gateway.web.console.sessions import SESSION_COOKIE, SessionStore, Signer
+from gateway.web.console.sessions import SESSION_COOKIE, SessionStore, Signer, console_key
 from gateway.web.console.store import console_sessions, local_passwords
 from tests.console.conftest import LiveConsole
 
@@ -86,6 +86,7 @@ def test_lockout_after_repeated_failures(live: LiveConsole) -> None:
     assert any(e["details"].get("claimed") == "nobody-here" for e in anonymous)  # type: ignore[union-attr]
     # the lock ends by itself: a clock past it lets the right password in
     later = LocalAccounts(engine=live.gw.services.engine, max_failures=limit,
+                          key=console_key(live.gw.settings.home),
                           clock=lambda: datetime.now(UTC) + timedelta(hours=1))  # fmt: skip
     assert later.check(subject="fiona", password=live.passwords["fiona"]).outcome == "ok"
 

@@ -13,6 +13,13 @@ console checks it. Order of evaluation in ``check``, deliberate:
 
 What was tried is never stored or logged; the caller puts the outcome on the trail.
 
+Each row is sealed: ``password_hash`` holds the argon2id hash, ``#``, and an HMAC under
+the console key (``gateway.web.console.sessions.console_key``) over the subject, who set
+it and the hash. Anyone who can write the catalog could otherwise put the hash of a
+password they know on root's row (or copy their own row there) and sign in as root,
+every later action on record as root's. A row without its seal is ``tampered``: it signs
+nobody in (the caller records the failure), and counts as chosen by an admin.
+
 A password another admin chose in the console (``set_by`` ``console:<admin>``) never
 signs in an account holding a privileged role (``PRIVILEGED_ROLES``): otherwise one admin
 could set another admin's or officer's password — or make a second admin of their own —
@@ -24,6 +31,9 @@ given after the sign-in changes nothing. Those accounts' passwords are set on th
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,13 +50,14 @@ from catalog.demo.users import DEMO_USERS
 from catalog.errors import BadRequest, NotFound
 from catalog.models import User
 from gateway.core.services import Services
+from gateway.web.console.sessions import console_key
 from gateway.web.console.store import local_passwords
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
 PRIVILEGED_ROLES = frozenset({"admin", "security_officer"})
 ADMIN_SET_PREFIX = "console:"
-Outcome = Literal["ok", "wrong_password", "locked", "unknown_account"]
+Outcome = Literal["ok", "wrong_password", "locked", "unknown_account", "tampered"]
 _P = local_passwords.c
 
 
@@ -79,12 +90,14 @@ class LocalAccounts:
         self,
         *,
         engine: Engine,
+        key: bytes,
         max_failures: int = 5,
         lockout_s: int = 900,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hasher: PasswordHasher | None = None,
     ) -> None:
         self._engine = engine
+        self._key = key
         self._max_failures = max_failures
         self._lockout = timedelta(seconds=lockout_s)
         self._clock = clock
@@ -94,7 +107,7 @@ class LocalAccounts:
     def set_password(self, *, subject: str, password: str, set_by: str) -> None:
         """Store ``password``'s hash for an existing user; clears failures and lock."""
         check_new_password(password)
-        hashed = self._hasher.hash(password)
+        hashed = self._seal(subject, set_by, self._hasher.hash(password))
         now = self._clock()
         with self._engine.begin() as conn:
             if conn.execute(select(User.subject).where(User.subject == subject)).first() is None:
@@ -105,11 +118,30 @@ class LocalAccounts:
                 failed_count=0, locked_until=None,
             ))  # fmt: skip
 
+    def _seal(self, subject: str, set_by: str, hashed: str) -> str:
+        text = f"local_password\n{subject}\n{set_by}\n{hashed}".encode()
+        mac = hmac.new(self._key, text, hashlib.sha256).digest()
+        return f"{hashed}#{base64.urlsafe_b64encode(mac).rstrip(b'=').decode('ascii')}"
+
+    def _unseal(self, subject: str, set_by: str, stored: str) -> str | None:
+        """The argon2id hash of a row that carries its seal, else None."""
+        hashed, sep, _mac = stored.rpartition("#")
+        if not sep or not hmac.compare_digest(self._seal(subject, set_by, hashed), stored):
+            return None
+        return hashed
+
     def admin_chose(self, subject: str) -> bool:
-        """Whether ``subject``'s password was chosen by an admin in the console."""
+        """Whether ``subject``'s password was chosen by an admin in the console (or its
+        row is not what the gateway wrote: then nobody can tell who chose it)."""
         with self._engine.connect() as conn:
-            set_by = conn.execute(select(_P.set_by).where(_P.subject == subject)).scalar()
-        return isinstance(set_by, str) and set_by.startswith(ADMIN_SET_PREFIX)
+            row = conn.execute(
+                select(_P.set_by, _P.password_hash).where(_P.subject == subject)
+            ).first()
+        if row is None:
+            return False
+        if self._unseal(subject, row.set_by, row.password_hash) is None:
+            return True
+        return str(row.set_by).startswith(ADMIN_SET_PREFIX)
 
     def has_password(self, subject: str) -> bool:
         with self._engine.connect() as conn:
@@ -121,19 +153,24 @@ class LocalAccounts:
         now = self._clock()
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(_P.password_hash, _P.locked_until).where(_P.subject == subject)
+                select(_P.password_hash, _P.set_by, _P.locked_until).where(_P.subject == subject)
             ).first()
         if row is None:
             self._burn(password)
             return CheckResult("unknown_account")
+        stored = self._unseal(subject, row.set_by, row.password_hash)
+        if stored is None:  # written behind the gateway's back
+            self._burn(password)
+            return CheckResult("tampered")
         locked_until = _aware(row.locked_until)
         if locked_until is not None and locked_until > now:
             return CheckResult("locked", locked_until=locked_until)
-        if self._matches(row.password_hash, password):
+        if self._matches(stored, password):
             with self._engine.begin() as conn:
                 values: dict[str, object] = {"failed_count": 0, "locked_until": None}
-                if self._hasher.check_needs_rehash(row.password_hash):
-                    values["password_hash"] = self._hasher.hash(password)
+                if self._hasher.check_needs_rehash(stored):
+                    values["password_hash"] = self._seal(subject, row.set_by,
+                                                         self._hasher.hash(password))
                 conn.execute(update(local_passwords).where(_P.subject == subject).values(**values))
             return CheckResult("ok")
         return self._count_failure(subject, now)
@@ -184,7 +221,9 @@ def demo_console_passwords(services: Services) -> dict[str, str]:
         services.audit.append(user_admin_event(
             type_=EventType.USER_UPDATED, actor=Actor.cli("demo"), subject=subject,
             details={"password": "set"}))  # fmt: skip
-    return set_demo_passwords(LocalAccounts(engine=services.engine), subjects)
+    return set_demo_passwords(
+        LocalAccounts(engine=services.engine, key=console_key(services.settings.home)), subjects
+    )
 
 
 def set_demo_passwords(accounts: LocalAccounts, subjects: list[str]) -> dict[str, str]:
