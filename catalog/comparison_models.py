@@ -150,3 +150,9 @@ class ComparisonLead(Base):
     rectified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # Compare-and-set on the last change: every UPDATE of a lead carries
+    # ``WHERE updated_at = <the time this session read>``, so two changes of one lead at
+    # once cannot both apply over the same previous state (StaleDataError; the route
+    # answers 409). The service sets ``updated_at`` itself on every change.
+    __mapper_args__ = {"version_id_col": updated_at, "version_id_generator": False}  # noqa: RUF012

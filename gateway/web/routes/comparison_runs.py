@@ -12,12 +12,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from audit.event_types import EventType
 from audit.records import Actor, comparison_run_event
 from audit.records import Delivery as Sent
 from catalog.comparison_models import ComparisonRun
+from catalog.errors import Conflict
 from gateway.enforcement.comparison import run_service
 from gateway.enforcement.comparison.run_service import LeadIn
 from gateway.enforcement.query.formats import FORMATS, choose_format, make_encoder
@@ -118,7 +121,13 @@ def update_lead(
     _event(request, user, run, EventType.COMPARISON_LEAD_UPDATED,
            {"hit_id": hit_id, "state": lead.state, "previous_state": before, "note": lead.note,
             "rectified_on": rectified})  # fmt: skip
-    session.commit()
+    try:  # a compare-and-set on the state read (ComparisonLead's version column)
+        session.commit()
+    except (StaleDataError, IntegrityError):  # changed (or first set) by another request
+        session.rollback()
+        raise Conflict(
+            f"hit {hit_id} of run {run_id} was changed by another request meanwhile; reload it"
+        ) from None
     return {"run": run.id, "hit_id": hit_id, "state": lead.state, "note": lead.note,
             "rectified_on": rectified, "updated_by": lead.updated_by,
             "leads": run_service.lead_counts(session, run)}  # fmt: skip
