@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
 from audit.records import Actor, comparison_model_event, comparison_run_event
+from catalog.errors import Conflict
 from gateway.enforcement.comparison.run_service import RunIn, request_run
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.stewardship.comparison_models import service
@@ -94,7 +96,13 @@ def _recorded(
         type_=type_, actor=Actor.of(user), model_id=model.id, version=version.version,
         details=service.audit_details(version, model),
     ))  # fmt: skip
-    session.commit()
+    model_id, number = model.id, version.version
+    try:  # the version's key (model, number) is the compare-and-set: one writer wins
+        session.commit()
+    except IntegrityError:  # another write made this id or version meanwhile
+        session.rollback()
+        raise Conflict(f"comparison model {model_id!r} was written by another request "
+                       f"meanwhile (version {number}); reload it") from None  # fmt: skip
     return service.detail(session, model, version)
 
 
