@@ -11,14 +11,20 @@ first and then commits (a change is never made off the record).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from audit.log import AuditLog
+from audit.search import EventFilter, list_events
 from catalog.comparison_models import (
     ComparisonLead,
     ComparisonModel,
@@ -48,12 +54,41 @@ from policies.decision import UserContext
 NOTE_MAX = 2000
 
 
+log = structlog.get_logger("sluice.comparison")
+
+
 class RunExpired(SluiceError):
     """The run's hit list is past ``SLUICE_COMPARISON_RUN_TTL_DAYS`` and was dropped
     (its counts and leads stay); run the model again."""
 
     code = "expired"
     http_status = 410
+
+
+class HitsTampered(Conflict):
+    """The stored hit list is not the one the run's completion on the trail names."""
+
+    code = "hits_tampered"
+
+
+RECORD_WAIT_S = 2.0  # a run is marked done just before its completion reaches the trail
+
+
+def _recorded_digest(services: Services, run_id: str) -> str | None:
+    """The SHA-256 of the stored hits as the run's ``comparison.completed`` names it."""
+    trail = services.audit
+    if not isinstance(trail, AuditLog):  # a stand-in trail vouches for nothing
+        return None
+    deadline = time.monotonic() + RECORD_WAIT_S
+    filters = EventFilter(resource=f"comparison_run:{run_id}", type="comparison.completed")
+    while True:
+        page = list_events(store=trail.store, filters=filters, limit=1)
+        if page["items"]:
+            digest = page["items"][0].get("result_sha256")
+            return str(digest) if digest else None
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 class RunIn(BaseModel):
@@ -203,14 +238,29 @@ def check_release(
                  charges_rows=False)  # fmt: skip
 
 
-def hit_table(session: Session, run: ComparisonRun) -> pa.Table:
-    """The stored hits with each one's lead state, note and rectification date."""
+def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa.Table:
+    """The stored hits with each one's lead state, note and rectification date.
+
+    The stored bytes must be those the run's completion on the audit trail names (its
+    ``result_sha256``): the catalog is writable behind the gateway, the trail is not
+    without detection, so a hit list dropped, added to or swapped there is refused
+    (``hits_tampered``), never served as the run's; so is one whose completion never
+    reached the trail."""
     if run.status != RunStatus.DONE:
         raise Conflict(f"run {run.id} is {run.status}: hits are there once it is done")
     result = session.get(ComparisonRunResult, run.id)
     if result is None:
         raise RunExpired(f"run {run.id}'s hit list expired; run the model again")
-    table = read_ipc(result.data)
+    data = bytes(result.data)
+    recorded = _recorded_digest(services, run.id)
+    if recorded is None:
+        raise HitsTampered(f"run {run.id}'s completion is not on the audit trail: its "
+                           "stored hits cannot be vouched for; run the model again")  # fmt: skip
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), recorded):
+        log.error("comparison_hits_tampered", run=run.id)
+        raise HitsTampered(f"run {run.id}'s stored hits are not those its completion on the "
+                           "audit trail names: they were changed behind the gateway")  # fmt: skip
+    table = read_ipc(data)
     leads = {lead.hit_id: lead for lead in session.scalars(
         select(ComparisonLead).where(ComparisonLead.run_id == run.id))}  # fmt: skip
     ids = table.column(HIT_ID).to_pylist()

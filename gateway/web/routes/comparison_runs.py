@@ -80,7 +80,7 @@ def get_hits(
     run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
     run_service.check_release(services=get_services(request), session=session, run=run,
                               user=user, reviewer=reviewer)  # fmt: skip
-    table = run_service.hit_table(session, run)
+    table = run_service.hit_table(session, run, services=get_services(request))
     encoder = make_encoder(fmt, bom=bom)
     header = {"run": run.id, "model": run.model_id, "model_version": run.model_version,
               "columns": run.columns, "sides": run.sides}  # fmt: skip
