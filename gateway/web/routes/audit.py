@@ -33,7 +33,7 @@ from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
-from catalog.errors import NotFound, SluiceError, audited
+from catalog.errors import Forbidden, NotFound, SluiceError, audited
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.authz import require
@@ -290,12 +290,37 @@ class AlertAction(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
+def _is_about(log: AuditLog, alert: dict[str, Any], subject: str) -> bool:
+    """Whether ``subject`` is the alert's actor or did any of the events it names."""
+    mine = subject.strip().casefold()
+    if str(alert.get("actor") or "").strip().casefold() == mine:
+        return True
+    seqs = {int(s) for s in alert.get("event_seqs") or []}
+    if not seqs:
+        return False
+    filters = EventFilter(actor=subject, from_seq=min(seqs), to_seq=max(seqs))
+    cursor: str | None = None
+    while True:
+        page = list_events(store=log.store, filters=filters, cursor=cursor, limit=1000,
+                           order="asc")  # fmt: skip
+        if any(int(e.get("seq", 0)) in seqs for e in page["items"]):
+            return True
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return False
+
+
 def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str) -> dict[str, Any]:
+    """Separation of duties: an alert about your own conduct is handled by someone
+    else (otherwise whoever handles alerts could close the one about themselves)."""
     log = _log(request)
     states = alert_states(log.home)
     alert = lookup_alert(log, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
+    if _is_about(log, alert, user.subject):
+        raise Forbidden("separation of duties: an alert about your own actions is "
+                        "acknowledged and resolved by another officer or admin")  # fmt: skip
     rule = alert.get("rule")
     seqs = alert.get("event_seqs") or []
 
