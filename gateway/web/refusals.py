@@ -39,7 +39,7 @@ from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.refusals")
 
-RECORDED_PREFIX = "/api/v1/"
+CONSOLE_PREFIX = "/console"  # the console records its own refusals (``console.guard``)
 MAX_TEXT = 200
 MAX_PROBLEMS = 10
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -100,7 +100,7 @@ async def record_refusal(
     """Put an error response on record; False when the audit trail refused it (the
     caller then answers 503)."""
     path = request.url.path
-    if not path.startswith(RECORDED_PREFIX) or status < 400:
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/") or status < 400:
         return True
     if is_audited(exc) or is_audited(getattr(exc, "__cause__", None)):
         return True

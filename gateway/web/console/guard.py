@@ -18,7 +18,7 @@ Order of evaluation for every page (``console_caller``), deliberate:
 
 ``ConsoleRoute`` turns every error into an HTML page (or fragment, for htmx) with its
 status, and puts refusals of signed-in callers on the trail as ``request.refused``, as
-``gateway.web.refusals`` does for the API (that module records only ``/api/v1/``).
+``gateway.web.refusals`` does for every other path (which leaves ``/console`` to this).
 """
 
 from __future__ import annotations
