@@ -51,7 +51,7 @@ from catalog.errors import BadRequest, NotFound
 from catalog.models import User
 from gateway.core.services import Services
 from gateway.web.console.sessions import console_key
-from gateway.web.console.store import local_passwords
+from gateway.web.console.store import console_sessions, local_passwords
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
@@ -105,7 +105,9 @@ class LocalAccounts:
         self._dummy: str | None = None
 
     def set_password(self, *, subject: str, password: str, set_by: str) -> None:
-        """Store ``password``'s hash for an existing user; clears failures and lock."""
+        """Store ``password``'s hash for an existing user; clears failures and lock, and
+        ends every console session of the account in the same transaction (a new
+        password is how a leaked one is answered: the sessions it opened end with it)."""
         check_new_password(password)
         hashed = self._seal(subject, set_by, self._hasher.hash(password))
         now = self._clock()
@@ -113,6 +115,7 @@ class LocalAccounts:
             if conn.execute(select(User.subject).where(User.subject == subject)).first() is None:
                 raise NotFound(f"no user {subject!r}")
             conn.execute(delete(local_passwords).where(_P.subject == subject))
+            conn.execute(delete(console_sessions).where(console_sessions.c.subject == subject))
             conn.execute(insert(local_passwords).values(
                 subject=subject, password_hash=hashed, set_at=now, set_by=set_by,
                 failed_count=0, locked_until=None,
