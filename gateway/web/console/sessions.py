@@ -7,7 +7,9 @@ the CSRF token, and when the session was created and last used. So:
 
 - sign-out deletes the row: the cookie is dead even if a copy survives in a browser;
 - the idle timeout is checked on the server (``last_seen_at``), not trusted to the
-  cookie's own expiry; ``last_seen_at`` is written at most once a minute;
+  cookie's own expiry; ``last_seen_at`` is written at most once a minute; and a
+  session ends ``max_age_s`` after its sign-in however busy (``created_at``), so a
+  copied cookie kept in use does not live for ever;
 - a suspended or disabled user's rows are deleted by the guard on their next request
   (``gateway.web.console.guard``), and identity is read fresh on every request anyway;
 - a copy of the table, or of the logs, signs nobody in;
@@ -130,11 +132,13 @@ class SessionStore:
         engine: Engine,
         signer: Signer,
         idle_timeout_s: int,
+        max_age_s: int = 12 * 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine
         self._signer = signer
         self._idle = timedelta(seconds=idle_timeout_s)
+        self._max_age = timedelta(seconds=max_age_s)
         self._clock = clock
 
     @property
@@ -169,7 +173,7 @@ class SessionStore:
         if row is None or _b64(str(row.subject).encode()) != signed_subject:
             return None  # unknown, or its subject is not the one this cookie signs in
         last_seen = _aware(row.last_seen_at)
-        if now - last_seen >= self._idle:
+        if now - last_seen >= self._idle or now - _aware(row.created_at) >= self._max_age:
             self._delete(_S.id_hash == id_hash)
             return None
         if now - last_seen >= TOUCH_EVERY:

@@ -21,6 +21,11 @@ class ConsoleSettings(BaseSettings):
         default=30 * 60, ge=60, le=24 * 3600,
         description="a session unused for this long is over (sign in again)",
     )  # fmt: skip
+    max_session_s: int = Field(
+        default=12 * 3600, ge=300, le=30 * 24 * 3600,
+        description="a session ends this long after its sign-in, however busy (a copied "
+        "cookie kept in use does not live for ever)",
+    )  # fmt: skip
     max_failures: int = Field(
         default=5, ge=1, le=100,
         description="consecutive wrong passwords that lock a local account",
