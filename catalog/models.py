@@ -86,6 +86,13 @@ class Source(Base):
     created_by: Mapped[str] = mapped_column(String(128), default="system")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    # Compare-and-set on the connection as read: every UPDATE of a source carries
+    # ``WHERE redacted = <the form this session read>``, so a change tested against a
+    # source that was deregistered (or re-pointed) meanwhile cannot write over it and
+    # revive the tombstone (StaleDataError: 409). Every change of the settings sets
+    # ``redacted`` afresh; a deregistration sets it to ``(deregistered)``.
+    __mapper_args__ = {"version_id_col": redacted, "version_id_generator": False}  # noqa: RUF012
+
 
 class Dataset(Base):
     """A catalog entry: one object (table, file, endpoint) of one source."""

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import SluiceError
@@ -87,6 +88,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
         """The catalog database is down or saturated: a 503 the client may retry, never
         a 500 (messages stay generic: driver errors can carry connection details)."""
+        if isinstance(exc, StaleDataError):  # a compare-and-set lost to another request
+            return await _on_record(request, JSONResponse(
+                {"code": "conflict",
+                 "message": "changed by another request meanwhile; reload it and try again"},
+                status_code=409,
+            ), code="conflict", exc=exc)  # fmt: skip
         incident = uuid.uuid4().hex
         if isinstance(exc, OperationalError | InterfaceError | SATimeoutError):
             log.error("catalog_db_unavailable", incident=incident, error=type(exc).__name__)

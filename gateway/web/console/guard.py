@@ -35,6 +35,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -246,6 +247,9 @@ class ConsoleRoute(APIRoute):
             except SluiceError as exc:
                 detail = exc.message if exc.http_status in (400, 404, 409, 413) else ""
                 return await error_page(request, exc.http_status, exc.code, exc, detail)
+            except StaleDataError as exc:  # a compare-and-set lost to another request
+                return await error_page(request, 409, "conflict", exc,
+                                        "changed by another request meanwhile; reload it")
             except RequestValidationError as exc:
                 return await error_page(request, 400, "bad_request", exc,
                                         "; ".join(str(e.get("msg", "")) for e in exc.errors()))
