@@ -31,7 +31,7 @@ import structlog
 from audit.canonical import canonical_json
 from audit.signing import Signer
 from audit.witness_nats import NatsWitness, WitnessUnreachable
-from audit.witness_urls import is_nats_url, parse_nats_url
+from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 from catalog.errors import Conflict
 
 log = structlog.get_logger("sluice.audit")
@@ -104,8 +104,11 @@ class WitnessSender:
         timeout_s: float = 2.0,
     ) -> None:
         self.sender = sender
-        # a stream witness is known by its URL without credentials (shown in status)
+        # every witness is known by its URL without credentials (shown in status, the
+        # logs, the monitor's and the seal's evidence); HTTP ones are reached by the URL
+        # as configured (``_targets``), which may carry basic-auth credentials
         self._nats: dict[str, NatsWitness] = {}
+        self._targets: dict[str, str] = {}
         self.urls: list[str] = []
         for raw in urls:
             if is_nats_url(raw):
@@ -115,7 +118,9 @@ class WitnessSender:
                                                      timeout_s=timeout_s)  # fmt: skip
                 self.urls.append(target.url)
             else:
-                self.urls.append(raw.rstrip("/"))
+                name = redacted(raw.rstrip("/"))
+                self._targets[name] = raw.rstrip("/")
+                self.urls.append(name)
         self.signer = signer
         self.epoch = epoch
         self.receipts = receipts
@@ -176,7 +181,8 @@ class WitnessSender:
         stream = self._nats.get(url)
         if stream is not None:
             return stream.latest()
-        response = self._probe.get(f"{url.rstrip('/')}{PATH}/{self.sender}")
+        target = self._targets.get(url, url)
+        response = self._probe.get(f"{target.rstrip('/')}{PATH}/{self.sender}")
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -243,7 +249,8 @@ class WitnessSender:
     def _post(self, url: str, envelope: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
         """POST to a witness gateway: (error, countersigned receipt)."""
         try:
-            response = self._http.post(url + PATH, content=orjson.dumps(envelope),
+            target = self._targets.get(url, url)
+            response = self._http.post(target + PATH, content=orjson.dumps(envelope),
                                        headers={"content-type": "application/json"})  # fmt: skip
             if response.status_code != 200:
                 return f"HTTP {response.status_code}: {response.text[:300]}", None

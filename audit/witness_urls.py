@@ -24,6 +24,15 @@ class NatsTarget:
         return f"sluice.witness.{self.stream}.{sender}"
 
 
+def redacted(url: str) -> str:
+    """``url`` as it may be shown: without ``user:password@``."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return url.rpartition("@")[2]
+    authority, slash, tail = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+
+
 def is_nats_url(url: str) -> bool:
     return url.split("://", 1)[0].lower() in SCHEMES and "://" in url
 
@@ -32,20 +41,23 @@ def parse_nats_url(url: str) -> NatsTarget:
     """``nats://[user:pass@]host:port/<stream>``; ValueError with a plain message."""
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in SCHEMES:
-        raise ValueError(f"a NATS witness URL starts with nats:// or tls://: {url!r}")
+        raise ValueError(
+            f"a NATS witness URL starts with nats:// or tls://: {redacted(url)!r}"
+        )
     if not parts.hostname:
-        raise ValueError(f"a NATS witness URL names a host: {url!r}")
+        raise ValueError(f"a NATS witness URL names a host: {redacted(url)!r}")
     try:
         port = parts.port or 4222
     except ValueError as exc:
-        raise ValueError(f"a NATS witness URL has a bad port: {url!r}") from exc
+        raise ValueError(f"a NATS witness URL has a bad port: {redacted(url)!r}") from exc
     stream = parts.path.strip("/")
     if not STREAM_RE.match(stream):
         raise ValueError(
-            f"a NATS witness URL ends with the stream name, 1-64 of [A-Za-z0-9_-]: {url!r}"
+            "a NATS witness URL ends with the stream name, 1-64 of [A-Za-z0-9_-]: "
+            f"{redacted(url)!r}"
         )
     if parts.query or parts.fragment:
-        raise ValueError(f"a NATS witness URL has no query or fragment: {url!r}")
+        raise ValueError(f"a NATS witness URL has no query or fragment: {redacted(url)!r}")
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     userinfo = parts.netloc.rpartition("@")[0]
     server = f"{parts.scheme}://{userinfo + '@' if userinfo else ''}{host}:{port}"

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from audit.alert_email import is_loopback
-from audit.witness_urls import is_nats_url, parse_nats_url
+from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 
@@ -22,7 +22,10 @@ PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 class Settings(BaseSettings):
     """Every knob of a Sluice process; ``SLUICE_`` + the upper-case name sets it."""
 
-    model_config = SettingsConfigDict(env_prefix="SLUICE_", extra="ignore")
+    # a refused value is never quoted back (URLs carry passwords): each validator's own
+    # message says what is wrong without the secret
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", extra="ignore",
+                                      hide_input_in_errors=True)  # fmt: skip
 
     home: Path = Field(default=Path("./.sluice"), description="embedded database, keys, demo data")
     database_url: str | None = Field(default=None, description="catalog + audit database URL")
@@ -234,7 +237,7 @@ class Settings(BaseSettings):
             if is_nats_url(url):
                 parse_nats_url(url)  # ValueError names what is wrong
             elif not url.startswith(("http://", "https://")):
-                raise ValueError(f"witness URL must be http(s):// or nats://: {url!r}")
+                raise ValueError(f"witness URL must be http(s):// or nats://: {redacted(url)!r}")
         return value
 
     @field_validator("witness_trust")

@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConsoleSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SLUICE_CONSOLE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SLUICE_CONSOLE_", extra="ignore",
+                                      hide_input_in_errors=True)  # fmt: skip
 
     idle_timeout_s: int = Field(
         default=30 * 60, ge=60, le=24 * 3600,
