@@ -63,3 +63,19 @@ def test_a_hit_dropped_behind_the_gateway_is_not_served(
         gw.sql("UPDATE comparison_run_results SET data = :d, sha256 = :s WHERE run_id = :r",
                d=original, s=hashlib.sha256(original).hexdigest(), r=run_id)  # fmt: skip
     assert hits(gw, "dora", run_id).status_code == 200  # the genuine list reads again
+
+
+def test_a_run_handed_to_someone_else_behind_the_gateway_is_not_served(
+    deployment: DemoGateway, done_run: dict[str, Any]
+) -> None:
+    """``UPDATE comparison_runs SET owner = 'alice'``: alice would read dora's hits
+    (found under dora's jurisdiction and case) as her own run."""
+    gw, run_id = deployment, done_run["id"]
+    try:
+        gw.sql("UPDATE comparison_runs SET owner = 'alice' WHERE id = :r", r=run_id)
+        answer = hits(gw, "alice", run_id)
+        assert answer.status_code != 200, "alice was served dora's hits"
+        assert answer.status_code == 409 and answer.json()["code"] == "hits_tampered"
+    finally:
+        gw.sql("UPDATE comparison_runs SET owner = 'dora' WHERE id = :r", r=run_id)
+    assert hits(gw, "dora", run_id).status_code == 200

@@ -74,8 +74,8 @@ class HitsTampered(Conflict):
 RECORD_WAIT_S = 2.0  # a run is marked done just before its completion reaches the trail
 
 
-def _recorded_digest(services: Services, run_id: str) -> str | None:
-    """The SHA-256 of the stored hits as the run's ``comparison.completed`` names it."""
+def _recorded_completion(services: Services, run_id: str) -> dict[str, Any] | None:
+    """The run's ``comparison.completed`` on the trail (None: not there)."""
     trail = services.audit
     if not isinstance(trail, AuditLog):  # a stand-in trail vouches for nothing
         return None
@@ -84,8 +84,8 @@ def _recorded_digest(services: Services, run_id: str) -> str | None:
     while True:
         page = list_events(store=trail.store, filters=filters, limit=1)
         if page["items"]:
-            digest = page["items"][0].get("result_sha256")
-            return str(digest) if digest else None
+            event: dict[str, Any] = page["items"][0]
+            return event
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.05)
@@ -238,28 +238,41 @@ def check_release(
                  charges_rows=False)  # fmt: skip
 
 
+def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool:
+    """The stored bytes, whose run it is and what for, as the completion names them."""
+    details = event.get("details") or {}
+    actor = event.get("actor") or {}
+    recorded = (str(event.get("result_sha256") or ""), actor.get("sub"), details.get("model"),
+                details.get("model_version"), event.get("purpose"), event.get("case_ref"))
+    stored = (hashlib.sha256(data).hexdigest(), run.owner, run.model_id, run.model_version,
+              run.purpose, run.case_ref)  # fmt: skip
+    return hmac.compare_digest(stored[0], recorded[0]) and stored[1:] == recorded[1:]
+
+
 def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa.Table:
     """The stored hits with each one's lead state, note and rectification date.
 
     The stored bytes must be those the run's completion on the audit trail names (its
-    ``result_sha256``): the catalog is writable behind the gateway, the trail is not
-    without detection, so a hit list dropped, added to or swapped there is refused
-    (``hits_tampered``), never served as the run's; so is one whose completion never
-    reached the trail."""
+    ``result_sha256``), and the run's owner, model version, purpose and case those it
+    records: the catalog is writable behind the gateway, the trail is not without
+    detection, so a hit list dropped, added to or swapped there — or a run handed to
+    someone else — is refused (``hits_tampered``), never served as the run's; so is one
+    whose completion never reached the trail."""
     if run.status != RunStatus.DONE:
         raise Conflict(f"run {run.id} is {run.status}: hits are there once it is done")
     result = session.get(ComparisonRunResult, run.id)
     if result is None:
         raise RunExpired(f"run {run.id}'s hit list expired; run the model again")
     data = bytes(result.data)
-    recorded = _recorded_digest(services, run.id)
+    recorded = _recorded_completion(services, run.id)
     if recorded is None:
         raise HitsTampered(f"run {run.id}'s completion is not on the audit trail: its "
                            "stored hits cannot be vouched for; run the model again")  # fmt: skip
-    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), recorded):
+    if not _as_recorded(run, data, recorded):
         log.error("comparison_hits_tampered", run=run.id)
-        raise HitsTampered(f"run {run.id}'s stored hits are not those its completion on the "
-                           "audit trail names: they were changed behind the gateway")  # fmt: skip
+        raise HitsTampered(f"run {run.id} is not the run its completion on the audit trail "
+                           "names (its hits, owner, model, purpose or case were changed "
+                           "behind the gateway)")  # fmt: skip
     table = read_ipc(data)
     leads = {lead.hit_id: lead for lead in session.scalars(
         select(ComparisonLead).where(ComparisonLead.run_id == run.id))}  # fmt: skip
