@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from catalog.drift import Column, Drift, follow_columns, new_field
@@ -92,8 +92,22 @@ drafts, as access requests and the trail name them) refer to it, and so that its
 never given to another source: ``source:<id>`` on the trail keeps meaning one source."""
 
 
+TOMBSTONE = "(deregistered)"
+"""A deregistered source's ``redacted`` form (a real connection never reads so)."""
+
+
 def is_deregistered(source: Source) -> bool:
     return DEREGISTERED in (source.settings or {})
+
+
+def _lock_source(session: Session, source_id: str) -> Source | None:
+    """The source row, locked until the transaction ends (PostgreSQL; SQLite has one
+    writer), read afresh: publication and deregistration take it first, so they are
+    serialised and each sees what the other committed."""
+    return session.scalars(
+        select(Source).where(Source.id == source_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()  # fmt: skip
 
 
 def get_source(*, session: Session, source_id: str) -> Source:
@@ -178,16 +192,22 @@ def deregister_source(*, session: Session, source_id: str, by: str, at: str) -> 
     trail name them), then leave a tombstone: no settings but who and when, no secret.
     Returns the ids of the entries that were published."""
     source = get_source(session=session, source_id=source_id)
-    unpublished = []
-    for dataset in entries_of_source(session=session, source_id=source_id):
-        if dataset.status != DatasetStatus.DRAFT:
-            dataset.status = DatasetStatus.DRAFT
-            unpublished.append(dataset.id)
-    session.flush()  # the entries are withdrawn before the source goes
     source.settings = {DEREGISTERED: {"at": at, "by": by}}
-    source.redacted = "(deregistered)"
+    source.redacted = TOMBSTONE
     source.secret_ciphertext = None
     source.secret_key_id = None
+    # the tombstone first: it locks the source row (a publication holding it finishes
+    # first), then every entry read and withdrawn as it is now
+    session.flush()
+    unpublished = [d.id for d in session.scalars(
+        select(Dataset).where(Dataset.source_id == source_id, Dataset.status != DatasetStatus.DRAFT)
+        .execution_options(populate_existing=True))]  # fmt: skip
+    session.execute(
+        update(Dataset).where(Dataset.source_id == source_id)
+        .values(status=DatasetStatus.DRAFT).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    for dataset in session.scalars(select(Dataset).where(Dataset.source_id == source_id)):
+        session.expire(dataset, ["status"])
     return unpublished
 
 
@@ -276,12 +296,28 @@ def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
     the accepted one; publishing twice is a no-op."""
     ds = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
     if ds.status != DatasetStatus.PUBLISHED:
-        source = session.get(Source, ds.source_id)
-        if source is not None and is_deregistered(source):
+        require_publishable(session=session, dataset=ds)
+        _lock_source(session, ds.source_id)
+        # written only if the source is live at the moment of writing: a deregistration
+        # committed since the check above wins (it found this entry a draft)
+        live = ~exists().where(Source.id == Dataset.source_id, Source.redacted == TOMBSTONE)
+        done = session.execute(
+            update(Dataset).where(Dataset.id == ds.id, live)
+            .values(status=DatasetStatus.PUBLISHED)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if getattr(done, "rowcount", 0) != 1:
             raise Conflict(f"dataset {ds.id}'s source {ds.source_id} was deregistered")
-        check_publishable(ds)
-        ds.status = DatasetStatus.PUBLISHED
+        session.expire(ds, ["status"])
     return ds
+
+
+def require_publishable(*, session: Session, dataset: Dataset) -> None:
+    """What a publication checks before it is put on record (read only)."""
+    source = session.get(Source, dataset.source_id)
+    if source is not None and is_deregistered(source):
+        raise Conflict(f"dataset {dataset.id}'s source {dataset.source_id} was deregistered")
+    check_publishable(dataset)
 
 
 def unpublish_dataset(*, session: Session, dataset_id: str) -> Dataset:

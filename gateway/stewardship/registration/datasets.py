@@ -163,7 +163,7 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     )  # fmt: skip
     if dataset.status == DatasetStatus.PUBLISHED:
         return dataset
-    catalog.publish_dataset(session=session, dataset_id=dataset_id)
+    catalog.require_publishable(session=session, dataset=dataset)  # refusals before the record
     emit(
         services=services,
         user=user,
@@ -177,6 +177,9 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
             "below_suggestion": below_suggestion(dataset.fields),
         },
     )
+    # the write after the record (on SQLite the trail shares the one writer), and only
+    # if the source is still live: a deregistration in between wins (409)
+    catalog.publish_dataset(session=session, dataset_id=dataset_id)
     session.flush()
     return dataset
 

@@ -1,0 +1,57 @@
+"""Red team 2, as a steward: publishing an entry while its source is deregistered
+(ATTACKS.md: concurrency, lifecycle).
+
+``POST /api/v1/datasets/{id}/publish`` checked that the entry's source was live, put
+the publication on record and then wrote it; a ``DELETE /api/v1/sources/{id}`` landing
+in between found the entry still a draft, so nothing unpublished it: a published
+entry of a deregistered source, in every analyst's catalog. One of the two must lose.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from tests.gateway.demo_app import DemoGateway
+
+SOURCE = "civil-db"
+DIBAO = "civil.dibao_recipients"
+CASE = {"purpose": "supervision", "case_ref": "JW-2026-001"}
+
+
+def test_a_publication_racing_a_deregistration_leaves_nothing_published(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    carl = gw.headers("carl")
+    gw.sql("UPDATE datasets SET status = 'draft' WHERE id = :d", d=DIBAO)
+    audit = gw.services.audit
+    original = audit.append
+    publishing = threading.Event()
+    deregistered = threading.Event()
+
+    def held_append(event: Mapping[str, Any]) -> Any:
+        if event.get("type") == "dataset.published":
+            publishing.set()  # the publication has checked the source
+            assert deregistered.wait(30)
+        return original(event)
+
+    results: dict[str, Any] = {}
+
+    def publish() -> None:
+        results["publish"] = gw.client.post(f"/api/v1/datasets/{DIBAO}/publish", headers=carl)
+
+    audit.append = held_append
+    try:
+        thread = threading.Thread(target=publish)
+        thread.start()
+        assert publishing.wait(30)
+        delete = gw.client.delete(f"/api/v1/sources/{SOURCE}", headers=carl)
+        deregistered.set()
+        thread.join(30)
+    finally:
+        audit.append = original
+    assert delete.status_code == 200, delete.text
+    assert results["publish"].status_code == 409, results["publish"].text
+    assert gw.query("alice", DIBAO, {"limit": 1, **CASE}).status_code == 404
