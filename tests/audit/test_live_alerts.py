@@ -112,7 +112,8 @@ def test_one_person_looked_up_across_departments(live: Live) -> None:
     both = _source(gw, "finance", "SELECT id_number, employer, position, region_code, "
                    "monthly_salary FROM payroll ORDER BY id_number")  # fmt: skip
     dibao = {r[0]: r for r in _source(gw, "civil", "SELECT id_number, region_code, "
-                                      "household_size, status FROM dibao_recipients")}  # fmt: skip
+                                      "household_size, status, start_date "
+                                      "FROM dibao_recipients")}  # fmt: skip
     person = next(r for r in both if r[0] in dibao)
     other = next(r for r in both if r[0] not in dibao)
     _query(gw, "dora", "finance.payroll", ["id_number", "employer", "region_code"],
@@ -120,7 +121,8 @@ def test_one_person_looked_up_across_departments(live: Live) -> None:
             "monthly_salary": person[4]})  # fmt: skip
     row = dibao[person[0]]
     _query(gw, "dora", "civil.dibao_recipients", ["id_number", "region_code", "status"],
-           {"region_code": row[1], "household_size": row[2], "status": row[3]})  # fmt: skip
+           {"region_code": row[1], "household_size": row[2], "status": row[3],
+            "start_date": str(row[4])})  # fmt: skip
     # ordinary activity: another person, read from one department only
     _query(gw, "dora", "finance.payroll", ["id_number", "employer"],
            {"employer": other[1], "position": other[2], "region_code": other[3],
