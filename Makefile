@@ -46,6 +46,7 @@ browser:
 
 lint: install complexity
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # LibreOffice (headless Calc) for the xlsx round trip in tests/gateway/test_xlsx.py

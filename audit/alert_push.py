@@ -114,7 +114,6 @@ BUILDERS: dict[str, Callable[[str, str | None, dict[str, Any]], Request]] = {
 }
 
 
-
 class PushFailed(Exception):
     """One delivery attempt failed; ``str()`` is safe to log and to show on the alert
     (an error class or a status code: never a URL, a recipient or a secret)."""
@@ -228,4 +227,3 @@ class AlertPusher:
                      channel=push.channel)  # fmt: skip
             sent += 1
         return sent
-

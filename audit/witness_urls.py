@@ -41,9 +41,7 @@ def parse_nats_url(url: str) -> NatsTarget:
     """``nats://[user:pass@]host:port/<stream>``; ValueError with a plain message."""
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in SCHEMES:
-        raise ValueError(
-            f"a NATS witness URL starts with nats:// or tls://: {redacted(url)!r}"
-        )
+        raise ValueError(f"a NATS witness URL starts with nats:// or tls://: {redacted(url)!r}")
     if not parts.hostname:
         raise ValueError(f"a NATS witness URL names a host: {redacted(url)!r}")
     try:

@@ -21,8 +21,16 @@ import psycopg
 from bench import aggregate_bench, comparison, data, decisions, masking_bench, report
 from bench.proc import Gateway, cpu_count
 
-SCENARIOS = ("small", "small_embedded", "peer", "large", "decisions", "audit", "masking",
-             "comparison")
+SCENARIOS = (
+    "small",
+    "small_embedded",
+    "peer",
+    "large",
+    "decisions",
+    "audit",
+    "masking",
+    "comparison",
+)
 
 
 def log(msg: str) -> None:

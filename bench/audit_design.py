@@ -151,9 +151,9 @@ def postgres_design(
             finally:
                 conn.autocommit = False
 
-        out["pipeline mode / one simple-protocol query (client CPU per batch)"] = (
-            cpu_best(pipelined, number=20) / cpu_best(one_query, number=20)
-        )
+        out["pipeline mode / one simple-protocol query (client CPU per batch)"] = cpu_best(
+            pipelined, number=20
+        ) / cpu_best(one_query, number=20)
         marks = ",".join(["%s"] * len(EVENT_COLUMNS))
 
         def many() -> None:

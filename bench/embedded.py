@@ -38,8 +38,10 @@ def _marker() -> str:
 def ensure_files() -> Path:
     """The demo's SQLite files at default sizes, generated once."""
     stamp = CACHE / "marker"
-    if stamp.exists() and stamp.read_text() == _marker() and all(
-        (CACHE / name).exists() for name in DEMO_TABLES
+    if (
+        stamp.exists()
+        and stamp.read_text() == _marker()
+        and all((CACHE / name).exists() for name in DEMO_TABLES)
     ):
         return CACHE
     shutil.rmtree(CACHE, ignore_errors=True)

@@ -34,8 +34,16 @@ class Gateway:
         self.log = (self.home / "server.log").open("wb")
         extra = ["--embedded"] if embedded else ["--catalog-db", catalog_db]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.server", "--home", str(self.home), "--port", str(port),
-             *extra],
+            [
+                sys.executable,
+                "-m",
+                "bench.server",
+                "--home",
+                str(self.home),
+                "--port",
+                str(port),
+                *extra,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=code or Path(__file__).resolve().parent.parent,

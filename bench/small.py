@@ -42,8 +42,9 @@ def decisions_per_request(gw: Gateway, token: str, n: int = 50) -> dict[str, flo
     before = gw.counters()
     with httpx.Client(timeout=10) as client:
         for _ in range(n):
-            client.post(gw.base + GOVERNED_PATH, json=BODY,
-                        headers={"Authorization": f"Bearer {token}"})
+            client.post(
+                gw.base + GOVERNED_PATH, json=BODY, headers={"Authorization": f"Bearer {token}"}
+            )
     after = gw.counters()
     return {k: (after[k] - before[k]) / n for k in after}
 

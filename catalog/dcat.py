@@ -266,4 +266,3 @@ def catalog_document(
     if entries:
         document["dct:modified"] = utc_datetime(max(_utc(d.updated_at) for d in entries))
     return document
-

@@ -33,6 +33,7 @@ from catalog.vocabulary import COMPOUND_SURNAMES, SUGGESTED_LEVEL, SURNAMES, Lev
 MATCH_RATIO = 0.8
 """Share of non-empty sampled values a detector must accept to count as evidence."""
 
+
 @dataclass(frozen=True)
 class Suggestion:
     """A proposed PI category and level, how sure we are (0..1) and why."""
@@ -60,6 +61,7 @@ _DIGITS = re.compile(r"^\d{16,19}$")
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _ADDRESS_MARKERS = re.compile(r"省|市|自治区|区|县|旗|镇|乡|街道|村|路|街|巷|道|号|弄|室|栋|楼")
 _DATE_TEXT = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
+
 
 def _text(value: Any) -> str | None:
     """Normalise a sampled value to text; numbers keep their digits (phones stored as int)."""

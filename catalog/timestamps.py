@@ -33,6 +33,12 @@ UtcDatetime = Annotated[
     datetime,
     AfterValidator(as_utc),
     PlainSerializer(utc_text, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_UTC,
-                    "examples": ["2026-01-02T03:04:05.000000Z"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": RFC3339_UTC,
+            "examples": ["2026-01-02T03:04:05.000000Z"],
+        }
+    ),
 ]

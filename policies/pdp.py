@@ -133,4 +133,3 @@ class EmbeddedPDP(DecisionPoint):
             decision_id=self._id_factory(),
             policy_version=compiled.policy_set.version,
         )
-

@@ -63,12 +63,13 @@ DEMO_MODELS: tuple[dict[str, Any], ...] = (
             "zh": "工资名册与低保名册按身份证号比对,低保状态为在保。",
             "en": "Payroll matched with the dibao roll on the ID number; dibao still active.",
         },
-        "sides": [{"alias": "p", "dataset": "finance.payroll"},
-                  {"alias": "d", "dataset": "civil.dibao_recipients"}],
+        "sides": [
+            {"alias": "p", "dataset": "finance.payroll"},
+            {"alias": "d", "dataset": "civil.dibao_recipients"},
+        ],
         "joins": [{"left": "p", "left_key": _ID, "right": "d", "right_key": _ID}],
         "conditions": [_eq(_f("d.status"), _s("active"))],
-        "output": ["p.name", "p.employer", "p.monthly_salary", "d.monthly_amount",
-                   "d.region_code"],
+        "output": ["p.name", "p.employer", "p.monthly_salary", "d.monthly_amount", "d.region_code"],
     },
     {
         "id": DIBAO_AFTER_DEATH,
@@ -78,14 +79,28 @@ DEMO_MODELS: tuple[dict[str, Any], ...] = (
             "en": f"The allowance was last paid {GRACE_DAYS} days or more after the "
             "registered date of death.",
         },
-        "sides": [{"alias": "d", "dataset": "civil.dibao_recipients"},
-                  {"alias": "x", "dataset": "civil.death_registrations"}],
+        "sides": [
+            {"alias": "d", "dataset": "civil.dibao_recipients"},
+            {"alias": "x", "dataset": "civil.death_registrations"},
+        ],
         "joins": [{"left": "d", "left_key": _ID, "right": "x", "right_key": _ID}],
-        "conditions": [{"op": ">=", "args": [
-            {"op": "-", "args": [_f("d.last_paid"), _f("x.death_date")]},
-            {"value": GRACE_DAYS, "type": "number"}]}],
-        "output": ["d.name", "d.status", "d.last_paid", "d.monthly_amount", "x.death_date",
-                   "d.region_code"],
+        "conditions": [
+            {
+                "op": ">=",
+                "args": [
+                    {"op": "-", "args": [_f("d.last_paid"), _f("x.death_date")]},
+                    {"value": GRACE_DAYS, "type": "number"},
+                ],
+            }
+        ],
+        "output": [
+            "d.name",
+            "d.status",
+            "d.last_paid",
+            "d.monthly_amount",
+            "x.death_date",
+            "d.region_code",
+        ],
     },
     {
         "id": DUPLICATE_SUBSIDY,
@@ -94,17 +109,25 @@ DEMO_MODELS: tuple[dict[str, Any], ...] = (
             "zh": "同一收款单位、同一补贴项目、同一金额的两笔拨付。",
             "en": "Two disbursements of the same programme and amount to the same payee.",
         },
-        "sides": [{"alias": "a", "dataset": "finance.fund_disbursements"},
-                  {"alias": "b", "dataset": "finance.fund_disbursements"}],
-        "joins": [{"left": "a", "left_key": "payee_uscc", "right": "b",
-                   "right_key": "payee_uscc"}],
+        "sides": [
+            {"alias": "a", "dataset": "finance.fund_disbursements"},
+            {"alias": "b", "dataset": "finance.fund_disbursements"},
+        ],
+        "joins": [{"left": "a", "left_key": "payee_uscc", "right": "b", "right_key": "payee_uscc"}],
         "conditions": [
             _eq(_f("a.project"), _f("b.project")),
             _eq(_f("a.amount"), _f("b.amount")),
             {"op": "<", "args": [_f("a.disbursement_id"), _f("b.disbursement_id")]},
         ],
-        "output": ["a.disbursement_id", "b.disbursement_id", "a.project", "a.amount",
-                   "a.paid_date", "b.paid_date", "a.region_code"],
+        "output": [
+            "a.disbursement_id",
+            "b.disbursement_id",
+            "a.project",
+            "a.amount",
+            "a.paid_date",
+            "b.paid_date",
+            "a.region_code",
+        ],
     },
     {
         "id": GHOST_ON_PAYROLL,
@@ -114,11 +137,15 @@ DEMO_MODELS: tuple[dict[str, Any], ...] = (
             "en": "Payroll, dibao roll and death register: registered dead, yet paid a salary "
             "and an active allowance.",
         },
-        "sides": [{"alias": "p", "dataset": "finance.payroll"},
-                  {"alias": "d", "dataset": "civil.dibao_recipients"},
-                  {"alias": "x", "dataset": "civil.death_registrations"}],
-        "joins": [{"left": "p", "left_key": _ID, "right": "d", "right_key": _ID},
-                  {"left": "p", "left_key": _ID, "right": "x", "right_key": _ID}],
+        "sides": [
+            {"alias": "p", "dataset": "finance.payroll"},
+            {"alias": "d", "dataset": "civil.dibao_recipients"},
+            {"alias": "x", "dataset": "civil.death_registrations"},
+        ],
+        "joins": [
+            {"left": "p", "left_key": _ID, "right": "d", "right_key": _ID},
+            {"left": "p", "left_key": _ID, "right": "x", "right_key": _ID},
+        ],
         "conditions": [_eq(_f("d.status"), _s("active"))],
         "output": ["p.name", "p.employer", "d.monthly_amount", "x.death_date", "p.region_code"],
     },

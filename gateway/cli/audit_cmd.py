@@ -84,9 +84,7 @@ def _witness_receipt(path: Path) -> dict[str, Any]:
 
 
 def _record(log: AuditLog, etype: str, details: dict[str, object]) -> None:
-    log.append(
-        audit_access_event(type_=etype, actor=Actor.cli(getpass.getuser()), details=details)
-    )
+    log.append(audit_access_event(type_=etype, actor=Actor.cli(getpass.getuser()), details=details))
 
 
 @click.group("audit")

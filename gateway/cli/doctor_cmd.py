@@ -13,10 +13,22 @@ import click
 
 
 @click.command("doctor")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 60), default=3.0,
-              show_default=True, help="seconds each database, witness or Redis check may take")
-@click.option("--max-clock-skew", "max_skew_s", type=click.FloatRange(0, 3600), default=2.0,
-              show_default=True, help="seconds this host's clock may be off the database's")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.1, 60),
+    default=3.0,
+    show_default=True,
+    help="seconds each database, witness or Redis check may take",
+)
+@click.option(
+    "--max-clock-skew",
+    "max_skew_s",
+    type=click.FloatRange(0, 3600),
+    default=2.0,
+    show_default=True,
+    help="seconds this host's clock may be off the database's",
+)
 def doctor(timeout_s: float, max_skew_s: float) -> None:
     """Check this deployment against docs/deploy.md.
 

@@ -144,14 +144,20 @@ def _progress(show: bool, label: str) -> Any:
         TransferSpeedColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TextColumn("{task.fields[rows]}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[rows]}"),
+        TimeElapsedColumn(),
+    )
     return Progress(*columns, console=Console(stderr=True), disable=not show)
 
 
-def _receive(response: httpx.Response, sink: IO[bytes], output: Output, label: str) -> tuple[
-    Received, bytes, bytes
-]:
+def _receive(
+    response: httpx.Response, sink: IO[bytes], output: Output, label: str
+) -> tuple[Received, bytes, bytes]:
     """Copy the body to ``sink`` with a progress bar; returns what arrived, its first
     bytes and its last ``TAIL_BYTES``."""
     received = Received(request_id=response.headers.get("x-request-id", ""))
@@ -191,9 +197,12 @@ def fetch(
     timeout = httpx.Timeout(300.0, connect=10.0)
     destination.prepare()
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client, client.stream(
-            "POST", remote.url + path, params=params, json=body, headers=remote.headers()
-        ) as response:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            client.stream(
+                "POST", remote.url + path, params=params, json=body, headers=remote.headers()
+            ) as response,
+        ):
             if response.status_code != 200:
                 raise GatewayRefused(response.status_code, _bounded(response))
             received, head, tail = _receive(response, destination.open(), output, label)

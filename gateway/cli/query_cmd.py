@@ -33,15 +33,24 @@ from gateway.cli.remote import (
 
 @click.command("query")
 @click.argument("dataset")
-@click.option("--fields", "-f", multiple=True,
-              help="fields to return, comma-separated or repeated (default: all allowed)")
-@click.option("--where", "-w", multiple=True,
-              help='a filter as JSON, {"field": …, "op": …, "value": …}, a list of them, '
-                   "or @FILE; repeatable (all must hold)")
+@click.option(
+    "--fields",
+    "-f",
+    multiple=True,
+    help="fields to return, comma-separated or repeated (default: all allowed)",
+)
+@click.option(
+    "--where",
+    "-w",
+    multiple=True,
+    help='a filter as JSON, {"field": …, "op": …, "value": …}, a list of them, '
+    "or @FILE; repeatable (all must hold)",
+)
 @click.option("--order-by", multiple=True, help="field to sort by (-field: descending)")
 @click.option("--limit", type=click.IntRange(min=1), help="at most this many rows")
-@click.option("--unmask", multiple=True,
-              help="PI field to see in clear (needs an approved access request)")
+@click.option(
+    "--unmask", multiple=True, help="PI field to see in clear (needs an approved access request)"
+)
 @click.option("--purpose", required=True, help="declared purpose, one the entry allows")
 @click.option("--case-ref", default="", help="case reference (required from level L3)")
 @output_options

@@ -47,7 +47,6 @@ class Received:
     header: str | None = None  # the Sluice-Truncated header as sent
 
 
-
 # -- rows, counted as the stream arrives ------------------------------------------------
 
 

@@ -99,8 +99,10 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
         )  # fmt: skip
         roles = ",".join(user["roles"])
         click.echo(f"  {user['subject']:<7} ({roles}): {token}")
-    click.echo("\nWeb console passwords (new at every `sluice demo`, stored as argon2 hashes;"
-               " `sluice users passwd USER` sets one):")
+    click.echo(
+        "\nWeb console passwords (new at every `sluice demo`, stored as argon2 hashes;"
+        " `sluice users passwd USER` sets one):"
+    )
     for subject, password in demo_console_passwords(services).items():
         click.echo(f"  {subject:<7} {password}")
     click.echo(

@@ -60,8 +60,12 @@ def list_users() -> None:
 @click.option("--department", default=None, help="department code (stewards)")
 @click.option("--clearance", default="L1", show_default=True, help="L1, L2, L3 or L4")
 @click.option("--jurisdiction", default="", help="region-code prefixes, comma separated")
-@click.option("--status", type=click.Choice(["active", "disabled"]), default=None,
-              help="disabled: refused from the next request on (default: keep; new: active)")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "disabled"]),
+    default=None,
+    help="disabled: refused from the next request on (default: keep; new: active)",
+)
 def add(subject: str, display_name: str, department: str | None, clearance: str,
         jurisdiction: str, status: str | None) -> None:  # fmt: skip
     """Create or update a user's attributes (reserved names such as role names are
@@ -71,8 +75,12 @@ def add(subject: str, display_name: str, department: str | None, clearance: str,
         service.upsert_user(session=session, subject=subject, display_name=display_name,
                             department=department, clearance=clearance,
                             jurisdiction=prefixes, status=status)  # fmt: skip
-        _record(services, subject, "user.updated",
-                {"clearance": clearance, **({"status": status} if status else {})})
+        _record(
+            services,
+            subject,
+            "user.updated",
+            {"clearance": clearance, **({"status": status} if status else {})},
+        )
         session.commit()
     click.echo(f"user {subject} saved")
 
@@ -107,8 +115,13 @@ def unassign(subject: str, role: str, domain: str) -> None:
 
 @users.command("set-id-number")
 @click.argument("subject")
-@click.option("--from-env", "env_name", default=None, metavar="NAME",
-              help="read the ID number from this environment variable (else prompt)")
+@click.option(
+    "--from-env",
+    "env_name",
+    default=None,
+    metavar="NAME",
+    help="read the ID number from this environment variable (else prompt)",
+)
 def set_id_number(subject: str, env_name: str | None) -> None:
     """Record SUBJECT's own ID number as a keyed token (for the self-lookup alert).
     Never taken as a plain argument (shell history); never stored in clear."""
@@ -124,8 +137,12 @@ def set_id_number(subject: str, env_name: str | None) -> None:
 
 @users.command("passwd")
 @click.argument("subject")
-@click.option("--stdin", "from_stdin", is_flag=True,
-              help="read the password from the first line of standard input (scripts)")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="read the password from the first line of standard input (scripts)",
+)
 def passwd(subject: str, from_stdin: bool) -> None:
     """Set SUBJECT's web console password (local accounts: no OIDC provider), stored
     as an argon2id hash; clears failed attempts and any lockout. Read from a prompt
@@ -143,5 +160,6 @@ def passwd(subject: str, from_stdin: bool) -> None:
         _record(services, subject, "user.updated", {"password": "set"})
         key = console_key(services.settings.home)
         LocalAccounts(engine=services.engine, key=key).set_password(
-            subject=subject, password=password, set_by=f"cli:{getpass.getuser()}")
+            subject=subject, password=password, set_by=f"cli:{getpass.getuser()}"
+        )
     click.echo(f"password of {subject} set (failed attempts and any lockout cleared)")

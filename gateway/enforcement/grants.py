@@ -40,8 +40,13 @@ def approved_grant_rows(
     # Core rows, not ORM objects: this runs whenever the catalog changed
     table = AccessRequest.__table__.c
     stmt = select(
-        table.id, table.dataset_id, table.fields, table.approvals, table.status,
-        table.requester, table.expires_at,
+        table.id,
+        table.dataset_id,
+        table.fields,
+        table.approvals,
+        table.status,
+        table.requester,
+        table.expires_at,
     ).where(
         table.requester == subject,
         table.dataset_id == dataset_id,

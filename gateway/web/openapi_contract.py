@@ -92,7 +92,7 @@ def _declare_query_formats(operation: dict[str, Any]) -> None:
     ok["headers"] = {
         TRUNCATED_HEADER: {
             "description": "whether the result was cut at its row cap: true, false, or "
-                           "unknown while a long result was still being read",
+            "unknown while a long result was still being read",
             "schema": {"type": "string", "enum": ["true", "false", "unknown"]},
         }
     }

@@ -118,8 +118,14 @@ async def record_refusal(
     if problems:
         details["problems"] = [[clean(part, 64) for part in loc[:6]]
                                for loc in problems[:MAX_PROBLEMS]]  # fmt: skip
-    event = refusal_event(actor=Actor.of(user), path=clean(path, 300), status=status,
-                          client=client, request_id=uuid.uuid4().hex, details=details)
+    event = refusal_event(
+        actor=Actor.of(user),
+        path=clean(path, 300),
+        status=status,
+        client=client,
+        request_id=uuid.uuid4().hex,
+        details=details,
+    )
     try:
         await run_in_threadpool(get_services(request).audit.append, event)
     except Exception as failure:  # any failure to record fails closed

@@ -212,6 +212,7 @@ class RawStream:
 
 def _ended(live: Live, request_id: str) -> dict[str, Any]:
     """The end event of a request (polled: it is written as the stream stops)."""
+
     def end() -> dict[str, Any] | None:
         found = [e for e in live.events(request_id) if e["type"] != "query.started"]
         return found[0] if found else None
@@ -239,9 +240,7 @@ def test_closing_mid_stream_ends_on_record_and_is_charged(live: Live) -> None:
     stream.close()  # hang up after a few KB of a 15 MB result
     aborted = _ended(live, stream.request_id)
     _assert_aborted(aborted, "client_disconnected")
-    assert [e["type"] for e in live.events(stream.request_id)] == [
-        "query.started", "query.aborted"
-    ]
+    assert [e["type"] for e in live.events(stream.request_id)] == ["query.started", "query.aborted"]
     # the quota is charged for what was sent, the rest of the reservation released
     _wait_for(lambda: limiter.remaining_rows("dora") == before - aborted["rows"],
               "the unsent rows to be released")  # fmt: skip

@@ -107,8 +107,9 @@ NAME_COMPARED: dict[str, Any] = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(("subject", "word"), [("arthur", "above your clearance"),
-                                              ("alice", "masked")])
+@pytest.mark.parametrize(
+    ("subject", "word"), [("arthur", "above your clearance"), ("alice", "masked")]
+)
 def test_a_condition_on_a_field_you_may_not_compare_is_refused(
     deployment: DemoGateway, subject: str, word: str
 ) -> None:
@@ -224,7 +225,8 @@ def test_bad_models_are_4xx(deployment: DemoGateway, body: Any) -> None:
     text = json.dumps(body)
     if body == "DEEP":  # nested past any recursion limit: written out, not encoded
         text = json.dumps(_model(conditions=["@"])).replace(
-            '"@"', '{"op": "not", "args": [' * 3000 + '{"field": "d.status"}' + "]}" * 3000)
+            '"@"', '{"op": "not", "args": [' * 3000 + '{"field": "d.status"}' + "]}" * 3000
+        )
     resp = deployment.client.post("/api/v1/comparison-models", content=text,
                                   headers={**deployment.headers("dora"),
                                            "content-type": "application/json"})  # fmt: skip

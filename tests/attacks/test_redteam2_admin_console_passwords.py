@@ -95,8 +95,10 @@ def test_an_admin_cannot_make_a_second_admin_to_lift_their_own_freeze(
               data={"csrf_token": csrf, "password": NEW, "confirm": NEW})  # fmt: skip
     later, later_csrf = _sign_in(deployment, "root4", NEW)
     assert later_csrf is not None  # an account without privileged roles: fine
-    root.post("/console/admin/users/root4/roles",
-              data={"csrf_token": csrf, "op": "add", "role": "admin", "domain": "*"})
+    root.post(
+        "/console/admin/users/root4/roles",
+        data={"csrf_token": csrf, "op": "add", "role": "admin", "domain": "*"},
+    )
     later.post("/console/audit/actions/unfreeze", data={
         "csrf_token": later_csrf, "dataset": DATASET, "reason": "fine"})  # fmt: skip
     with deployment.services.sessions() as session:

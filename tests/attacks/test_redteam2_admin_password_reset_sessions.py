@@ -45,5 +45,6 @@ def test_a_new_password_ends_the_sessions_of_the_old_one(deployment: DemoGateway
     assert done.status_code == 303, done.text[:300]
     after = thief.get("/console")
     assert after.status_code == 303 and "/console/sign-in" in after.headers["location"], (
-        "the session signed in with the old password survived the new one")
+        "the session signed in with the old password survived the new one"
+    )
     _sign_in(deployment, "arthur", NEW)  # the new password works

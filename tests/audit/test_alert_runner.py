@@ -112,8 +112,9 @@ def test_new_alerts_reach_the_webhook_and_the_mailbox(log: AuditLog) -> None:
 
 
 def test_a_push_is_retried_until_the_receiver_accepts_it(log: AuditLog) -> None:
-    with webhook_receiver(fail_first=2) as hook, running(
-        log, [WebhookChannel(url=hook.url, secret=SECRET)]
+    with (
+        webhook_receiver(fail_first=2) as hook,
+        running(log, [WebhookChannel(url=hook.url, secret=SECRET)]),
     ):
         for n in range(6):
             log.append(denial(n))

@@ -66,34 +66,67 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [ev(i, i, actor=who("u1"), details={"subject_tokens": ["tk_a"]}) for i in range(1, 5)],
     ),
     "person_many_departments": (
-        [ev(i, i * 60, details={"resource_dept": d, "subject_tokens": ["tk_p", f"tk_{i}"]})
-         for i, d in enumerate(("finance", "civil", "audit"), start=1)],
-        [ev(1, 0, details={"resource_dept": "finance", "subject_tokens": ["tk_p"]}),
-         ev(2, 60, details={"resource_dept": "civil", "subject_tokens": ["tk_p"]}),
-         ev(3, 60 * 25, details={"resource_dept": "audit", "subject_tokens": ["tk_p"]}),
-         ev(4, 90, details={"resource_dept": "audit", "subject_tokens": ["tk_q"]})],
+        [
+            ev(i, i * 60, details={"resource_dept": d, "subject_tokens": ["tk_p", f"tk_{i}"]})
+            for i, d in enumerate(("finance", "civil", "audit"), start=1)
+        ],
+        [
+            ev(1, 0, details={"resource_dept": "finance", "subject_tokens": ["tk_p"]}),
+            ev(2, 60, details={"resource_dept": "civil", "subject_tokens": ["tk_p"]}),
+            ev(3, 60 * 25, details={"resource_dept": "audit", "subject_tokens": ["tk_p"]}),
+            ev(4, 90, details={"resource_dept": "audit", "subject_tokens": ["tk_q"]}),
+        ],
     ),
     "below_suggested_level": (
-        [ev(1, type="dataset.published", outcome="ok", resource="dataset:civil.x", rows=None,
-            details={"below_suggestion": [{"field": "id_number", "level": "L2",
-                                           "suggested_level": "L3"}]})],
-        [ev(1, type="dataset.published", outcome="ok", resource="dataset:civil.x", rows=None,
-            details={"below_suggestion": []}),
-         ev(2, type="dataset.updated", outcome="ok", resource="dataset:civil.x", rows=None,
-            details={"changed": ["fields.phone.level"]})],
+        [
+            ev(
+                1,
+                type="dataset.published",
+                outcome="ok",
+                resource="dataset:civil.x",
+                rows=None,
+                details={
+                    "below_suggestion": [
+                        {"field": "id_number", "level": "L2", "suggested_level": "L3"}
+                    ]
+                },
+            )
+        ],
+        [
+            ev(
+                1,
+                type="dataset.published",
+                outcome="ok",
+                resource="dataset:civil.x",
+                rows=None,
+                details={"below_suggestion": []},
+            ),
+            ev(
+                2,
+                type="dataset.updated",
+                outcome="ok",
+                resource="dataset:civil.x",
+                rows=None,
+                details={"changed": ["fields.phone.level"]},
+            ),
+        ],
     ),
     "own_records": (
         [ev(1, details={"self_hash_hit": True})],
         [ev(1, details={"self_hash_hit": False})],
     ),
     "query_never_ended": (
-        [ev(1, type="query.started", outcome="started", request_id="r1"),
-         ev(2, type="query.started", outcome="started", request_id="r2"),
-         ev(3, 1, type="query.completed", request_id="r2")],
-        [ev(1, type="query.started", outcome="started", request_id="r1"),
-         ev(2, 5, type="query.aborted", outcome="aborted", request_id="r1"),
-         ev(3, type="comparison.started", outcome="started", request_id="c1"),
-         ev(4, 2, type="comparison.failed", outcome="error", request_id="c1")],
+        [
+            ev(1, type="query.started", outcome="started", request_id="r1"),
+            ev(2, type="query.started", outcome="started", request_id="r2"),
+            ev(3, 1, type="query.completed", request_id="r2"),
+        ],
+        [
+            ev(1, type="query.started", outcome="started", request_id="r1"),
+            ev(2, 5, type="query.aborted", outcome="aborted", request_id="r1"),
+            ev(3, type="comparison.started", outcome="started", request_id="c1"),
+            ev(4, 2, type="comparison.failed", outcome="error", request_id="c1"),
+        ],
     ),
 }
 
@@ -179,8 +212,10 @@ def test_duplicate_findings_are_grouped_under_one_id(monkeypatch: pytest.MonkeyP
     later = [ev(i, 120 + i, type="query.denied", outcome="denied") for i in range(7, 13)]
     again = alerts.compute_alerts(denials + later)
     assert len(again) == 1 and again[0]["id"] == found[0]["id"]
-    assert again[0]["count"] == 2 and again[0]["occurrences"] == [[1, 2, 3, 4, 5, 6],
-                                                                  [7, 8, 9, 10, 11, 12]]
+    assert again[0]["count"] == 2 and again[0]["occurrences"] == [
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9, 10, 11, 12],
+    ]
     # a few more denials inside the first burst's hour are not a new occurrence
     more = [ev(i, 30 + i, type="query.denied", outcome="denied") for i in (20, 21)]
     assert alerts.compute_alerts(denials + more)[0]["count"] == 1

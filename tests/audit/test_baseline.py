@@ -62,8 +62,10 @@ def test_an_access_at_an_unusual_hour_is_flagged() -> None:
 
 def test_usual_hours_are_quiet_including_the_hour_next_to_one_seen() -> None:
     book = book_of(office_hours())
-    usual = [delivery(1000, TODAY_10.replace(hour=11, minute=40)),
-             delivery(1001, TODAY_10.replace(hour=14, minute=30))]  # 13:xx seen: an hour off
+    usual = [
+        delivery(1000, TODAY_10.replace(hour=11, minute=40)),
+        delivery(1001, TODAY_10.replace(hour=14, minute=30)),
+    ]  # 13:xx seen: an hour off
     assert "unusual_hours" not in rules(usual, book)
 
 

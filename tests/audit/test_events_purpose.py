@@ -89,4 +89,3 @@ def test_a_refusal_records_what_policy_saw_too(gw: DemoGateway, recording: Recor
     asked = recording.inputs[-1].request
     assert (denied["purpose"], denied["case_ref"]) == (asked["purpose"], asked["case_ref"])
     assert (denied["purpose"], denied["case_ref"]) == ("", "")
-

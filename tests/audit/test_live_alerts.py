@@ -267,4 +267,3 @@ def test_erasing_the_tail_seals_and_the_alert_reaches_the_webhook_and_the_mailbo
     assert listed[0]["id"] == pushed[-1]["id"]
     assert {p["channel"] for p in listed[0]["pushes"]} == {"webhook", "email"}
     _unseal_with_two_people(gw, after)
-

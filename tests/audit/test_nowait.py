@@ -80,9 +80,7 @@ def test_nowait_on_a_broken_store_is_counted_not_raised(sluice_home: Path) -> No
     assert "audit_nowait_events_lost" in {e["event"] for e in logs}
 
 
-def test_a_lone_nowait_event_is_written_without_a_wake_up(
-    db_url: str, sluice_home: Path
-) -> None:
+def test_a_lone_nowait_event_is_written_without_a_wake_up(db_url: str, sluice_home: Path) -> None:
     """``append_nowait`` does not wake the writer; with no other traffic the writer's
     idle tick still commits it within ``LAZY_DELAY_S`` (here: well under a second)."""
     log = open_log(db_url, sluice_home)

@@ -123,8 +123,12 @@ def test_the_stream_is_append_only_and_refuses_backwards(tmp_path: Path, stream:
         _raw_publish(witness.subject, b"not json")
         assert witness.latest() is not None and witness.status()["foreign_messages"] == 2
         # a genuinely signed checkpoint that goes backwards in the stream is evidence
-        _raw_publish(witness.subject, make_envelope(
-            sender="gw-n", epoch=0, checkpoint=_checkpoint(signer, 8, "e" * 64), signer=signer))
+        _raw_publish(
+            witness.subject,
+            make_envelope(
+                sender="gw-n", epoch=0, checkpoint=_checkpoint(signer, 8, "e" * 64), signer=signer
+            ),
+        )
         with pytest.raises(WitnessEvidence, match="sequence goes backwards: 8 after 10"):
             witness.latest()
     finally:
@@ -304,7 +308,8 @@ def test_a_gateway_with_a_stream_witness_seals_when_its_tail_is_erased(
         conn = gw.services.audit.store.connect(reader=True)
         try:
             rows = gw.services.audit.store.fetch_all(
-                conn, "SELECT seq FROM audit_checkpoints ORDER BY seq")
+                conn, "SELECT seq FROM audit_checkpoints ORDER BY seq"
+            )
         finally:
             conn.close()
         earlier = [int(r[0]) for r in rows if int(r[0]) < head][-1]

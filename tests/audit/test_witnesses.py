@@ -83,10 +83,8 @@ def test_two_gateways_witness_each_other(tmp_path: Path) -> None:
     url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
     with (
         # pinning on first use is an operator's explicit choice here (off by default)
-        demo_gateway(tmp_path / "a", gateway_id="gw-a", witnesses=[url_b],
-                     witness_tofu=True) as a,
-        demo_gateway(tmp_path / "b", gateway_id="gw-b", witnesses=[url_a],
-                     witness_tofu=True) as b,
+        demo_gateway(tmp_path / "a", gateway_id="gw-a", witnesses=[url_b], witness_tofu=True) as a,
+        demo_gateway(tmp_path / "b", gateway_id="gw-b", witnesses=[url_a], witness_tofu=True) as b,
         _served(a.client.app, port_a),
         _served(b.client.app, port_b),
     ):

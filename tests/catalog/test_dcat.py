@@ -39,9 +39,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:rdflib.*")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    FastAPI
-]:
+def app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FastAPI]:
     home = tmp_path_factory.mktemp(f"dcat-{request.param}")
     name, url = create_pg_database("sluice_dcat") if request.param == "postgres" else ("", None)
     try:
@@ -191,15 +191,14 @@ def test_purposes_are_odrl_permissions(app: FastAPI, document: dict[str, Any]) -
             found.add(str(graph.value(constraint, ODRL.rightOperand)))
         assert found == set(entry.allowed_purposes), entry.id
         assert graph.value(policy, ODRL.assigner) == URIRef(
-            f"{BASE}/api/v1/departments/{entry.department}")
+            f"{BASE}/api/v1/departments/{entry.department}"
+        )
         # each distribution points at the same policy
         for distribution in graph.objects(iri, DCAT.distribution):
             assert graph.value(distribution, ODRL.hasPolicy) == policy
 
 
-def test_an_entry_without_purposes_is_a_prohibition(
-    app: FastAPI, document: dict[str, Any]
-) -> None:
+def test_an_entry_without_purposes_is_a_prohibition(app: FastAPI, document: dict[str, Any]) -> None:
     """No allowed purpose means nothing may be asked for: published as a prohibition,
     and the document still conforms."""
     doc = copy.deepcopy(document)

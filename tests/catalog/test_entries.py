@@ -57,7 +57,7 @@ def test_status_freeze_and_source_changes_are_read(engine: Engine) -> None:
     with engine.connect() as conn:
         before = load_entry(conn, ID)
         conn.execute(text("UPDATE datasets SET status = 'published', frozen_at = '2026-01-01'"))
-        conn.execute(text("UPDATE sources SET settings = '{\"url\": \"sqlite:///y.db\"}'"))
+        conn.execute(text('UPDATE sources SET settings = \'{"url": "sqlite:///y.db"}\''))
         after = load_entry(conn, ID)
         # a hand-edited value that is no status is never served
         conn.execute(text("UPDATE datasets SET status = 'archived'"))

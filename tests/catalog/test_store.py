@@ -107,9 +107,7 @@ def _store_roundtrip(url: str) -> None:
             with pytest.raises(BadRequest):
                 service.create_dataset(session=session, data=_entry(id="fin.y", source_id="nope"))
             with pytest.raises(NotFound):
-                service.create_dataset(
-                    session=session, data=_entry(id="tax.z", department="tax")
-                )
+                service.create_dataset(session=session, data=_entry(id="tax.z", department="tax"))
             service.publish_dataset(session=session, dataset_id="fin.grants")
             session.commit()
         with make_session_factory(engine)() as session:

@@ -88,8 +88,12 @@ def fake() -> Iterator[Callable[[Handler], FakeGateway]]:
 
 
 def _head(status: str = "200 OK", media: str = "application/x-ndjson", **extra: str) -> bytes:
-    lines = [f"HTTP/1.1 {status}", f"Content-Type: {media}", "X-Request-Id: fake-1",
-             "Connection: close"]
+    lines = [
+        f"HTTP/1.1 {status}",
+        f"Content-Type: {media}",
+        "X-Request-Id: fake-1",
+        "Connection: close",
+    ]
     lines += [f"{name.replace('_', '-')}: {value}" for name, value in extra.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
@@ -114,7 +118,7 @@ def _nothing_kept(out: Path) -> None:
 
 def test_a_stream_cut_mid_chunk_keeps_nothing(fake: Any, tmp_path: Path) -> None:
     def cut(conn: socket.socket, _: bytes) -> None:
-        conn.sendall(_head(Transfer_Encoding="chunked") + _chunk(ROWS) + b"400\r\n{\"n\":3")
+        conn.sendall(_head(Transfer_Encoding="chunked") + _chunk(ROWS) + b'400\r\n{"n":3')
 
     out = tmp_path / "r.ndjson"
     result = sluice([*QUERY, "-o", str(out)], fake(cut).url)
@@ -250,8 +254,11 @@ def test_arrow_metadata_says_whether_it_was_cut(
     body = sink.getvalue()
 
     def arrow(conn: socket.socket, _: bytes) -> None:
-        head = _head(media="application/vnd.apache.arrow.stream",
-                     Content_Length=str(len(body)), Sluice_Truncated="unknown")
+        head = _head(
+            media="application/vnd.apache.arrow.stream",
+            Content_Length=str(len(body)),
+            Sluice_Truncated="unknown",
+        )
         conn.sendall(head + body)
 
     out = tmp_path / "r.arrow"
@@ -283,8 +290,10 @@ def _workbook(rows: int, truncated: str | None) -> bytes:
                     for i in range(1, rows + 2))  # fmt: skip
     sink = io.BytesIO()
     with zipfile.ZipFile(sink, "w") as book:
-        book.writestr("xl/worksheets/sheet1.xml",
-                      f'<worksheet xmlns="{ns}"><sheetData>{cells}</sheetData></worksheet>')
+        book.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{ns}"><sheetData>{cells}</sheetData></worksheet>',
+        )
         if truncated is not None:
             book.writestr("docProps/custom.xml", (
                 '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'

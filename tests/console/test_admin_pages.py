@@ -21,7 +21,7 @@ from tests.console.conftest import LiveConsole
 DIBAO = "civil.dibao_recipients"
 PAYROLL = "finance.payroll"
 ID_NUMBER = "430121199001011234"
-HOSTILE = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 COMPARE = {
     "left_dataset": PAYROLL, "left_key": "id_number", "left_fields": "name",
     "right_dataset": DIBAO, "right_key": "id_number", "right_fields": "region_code",
@@ -204,9 +204,7 @@ def test_hostile_values_are_escaped(live: LiveConsole, signed: SignIn) -> None:
         assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
 
 
-def test_admin_changes_users_but_never_their_own_account(
-    live: LiveConsole, signed: SignIn
-) -> None:
+def test_admin_changes_users_but_never_their_own_account(live: LiveConsole, signed: SignIn) -> None:
     client, csrf = signed("root")
     mine = client.get("/console/admin/users/root")
     assert mine.status_code == 200 and "另一位管理员" in mine.text
@@ -292,8 +290,13 @@ def test_a_saved_model_runs_and_its_hits_page(live: LiveConsole, signed: SignIn)
     assert 'id="results"' in view.text
     assert client.get(run, params={"size": "7"}).status_code == 400
     carl, carl_csrf = signed("carl")
-    assert carl.post("/console/comparisons/models/demo.payroll_on_dibao/run", data={
-        "csrf_token": carl_csrf, "purpose": "supervision", "case_ref": "X"}).status_code == 403
+    assert (
+        carl.post(
+            "/console/comparisons/models/demo.payroll_on_dibao/run",
+            data={"csrf_token": carl_csrf, "purpose": "supervision", "case_ref": "X"},
+        ).status_code
+        == 403
+    )
     assert carl.get(run).status_code == 403
     assert _events(live, actor="alice", type="comparison_run.hits_read")
 

@@ -86,7 +86,8 @@ def test_sam_reviews_verifies_acknowledges_and_suspends(live: LiveConsole,
 
         # one event: the decision and the masks
         page.locator("#timeline tbody tr", has_text="query.started").first.get_by_role(
-            "link").click()
+            "link"
+        ).click()
         expect(page.locator("#decision-h")).to_be_visible()
         expect(page.locator("#masks-h")).to_be_visible()
         page.go_back()
@@ -121,11 +122,13 @@ def test_sam_reviews_verifies_acknowledges_and_suspends(live: LiveConsole,
     refused = _api_query(live, "dora")
     assert refused.status_code == 403 and refused.json()["code"] == "account_disabled"
     store = live.gw.services.audit.store
-    acked = list_events(store=store, filters=EventFilter(actor="sam",
-                                                         type="alert.acknowledged"))["items"]
+    acked = list_events(store=store, filters=EventFilter(actor="sam", type="alert.acknowledged"))[
+        "items"
+    ]
     assert [e for e in acked if e["details"]["alert_id"] == alert_id]
-    suspended = list_events(store=store, filters=EventFilter(actor="sam",
-                                                             type="user.suspended"))["items"]
+    suspended = list_events(store=store, filters=EventFilter(actor="sam", type="user.suspended"))[
+        "items"
+    ]
     assert suspended and suspended[0]["resource"] == "user:dora"
     reads = list_events(store=store, filters=EventFilter(actor="sam", type="audit.read"),
                         limit=200)["items"]  # fmt: skip

@@ -24,7 +24,7 @@ CASE = "JW-2026-314"
 JOURNEY_CASE = "JW-2026-315"  # grants hold for one case: the journey's own
 MASKED_PHONE = re.compile(r"^1\d{2}\*{4}\d{4}$")
 CLEAR_PHONE = re.compile(r"^1[3-9]\d{9}$")
-HOSTILE = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
 def _ask(live: LiveConsole, client: httpx.Client, csrf: str, justification: str = "dup") -> str:
@@ -177,8 +177,11 @@ def test_csrf_less_decisions_are_refused_and_decisions_are_on_record(live: LiveC
         revoke = f"/console/requests/{request_id}/revoke"
         assert carl.post(revoke, data={"comment": "case closed", "csrf_token": carl_csrf}
                          ).status_code == 303  # fmt: skip
-    assert sorted(_types(live, request_id)) == ["access.approved", "access.requested",
-                                                "access.revoked"]
+    assert sorted(_types(live, request_id)) == [
+        "access.approved",
+        "access.requested",
+        "access.revoked",
+    ]
     store = live.gw.services.audit.store
     events = list_events(store=store, filters=EventFilter(type="access.approved"),
                          limit=50)["items"]  # fmt: skip
@@ -214,7 +217,7 @@ def test_an_l4_request_shows_it_waits_for_a_second_steward(live: LiveConsole) ->
         waiting = carl.get("/console/requests").text
         theirs = alice.get("/console/requests").text
         for page in (waiting, theirs):
-            row = page[page.index(f'id="req-{request_id}"'):][:3000]
+            row = page[page.index(f'id="req-{request_id}"') :][:3000]
             assert "1/2 (carl)" in row and "L4 数据需第二位管理员审批" in row
             assert "待审批" in row
         assert "您已批准，等待另一位管理员审批。" in waiting

@@ -24,7 +24,7 @@ from tests.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, of
 DIBAO = "civil.dibao_recipients"
 SOURCE, ENTRY, TABLE = "civil-housing", "civil.housing_subsidy", "housing_subsidy"
 TITLE = "住房保障补贴发放台账"
-HOSTILE = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 PASSWORD = "Tr0ub4dor-never-shown"
 
 
@@ -160,8 +160,12 @@ def test_csrf_secrets_and_hostile_names(live: LiveConsole) -> None:
     with closing(client):
         # no CSRF token, a wrong one, a cross-site origin: refused before anything runs
         assert client.post("/console/sources", data=SOURCE_FORM).status_code == 403
-        assert client.post("/console/sources/test",
-                           data={**SOURCE_FORM, "csrf_token": "x" * 43}).status_code == 403
+        assert (
+            client.post(
+                "/console/sources/test", data={**SOURCE_FORM, "csrf_token": "x" * 43}
+            ).status_code
+            == 403
+        )
         assert client.post(f"/console/sources/entries/{DIBAO}/publish", data={}).status_code == 403
         # a failed test shows why, never the password
         answer = client.post("/console/sources/test", data={
@@ -180,8 +184,11 @@ def test_csrf_secrets_and_hostile_names(live: LiveConsole) -> None:
             "csrf_token": csrf, "object_name": TABLE, "dataset_id": "civil.hostile_housing",
             "title_zh": HOSTILE, "allowed_purposes": "supervision"})  # fmt: skip
         assert drafted.status_code == 303, drafted.text[:500]
-        for page in ("/console/sources", "/console/sources/civil-hostile",
-                     "/console/sources/entries/civil.hostile_housing"):
+        for page in (
+            "/console/sources",
+            "/console/sources/civil-hostile",
+            "/console/sources/entries/civil.hostile_housing",
+        ):
             text = client.get(page).text
             assert "<script>window.__pwned" not in text and "<img src=x" not in text, page
             assert "&lt;script&gt;" in text, page
@@ -212,7 +219,9 @@ def test_each_kind_form_becomes_the_apis_settings() -> None:
     def form(**values: str) -> Form:
         return Form(list(values.items()))
 
-    assert settings_of("sqlite", form(path="/srv/civil/a.db")) == {"url": "sqlite:////srv/civil/a.db"}
+    assert settings_of("sqlite", form(path="/srv/civil/a.db")) == {
+        "url": "sqlite:////srv/civil/a.db"
+    }
     pg = settings_of("postgresql", form(host="db.civil", port="5432", database="roll",
                                         user="reader@x", schema="public", secret="pw"))  # fmt: skip
     assert pg == {"url": "postgresql://reader%40x@db.civil:5432/roll", "schema": "public"}

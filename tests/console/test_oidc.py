@@ -117,8 +117,9 @@ def test_sign_in_through_the_provider(oidc_gateway: tuple[str, DemoGateway],
     ("olga", "Sluice 中没有该用户"),  # authenticated, not provisioned: refused
     ("carl", "统一身份认证登录失败"),  # a malformed claim rejects the token
 ])  # fmt: skip
-def test_the_store_and_the_claims_decide(oidc_gateway: tuple[str, DemoGateway],
-                                         browser: Browser, subject: str, notice: str) -> None:
+def test_the_store_and_the_claims_decide(
+    oidc_gateway: tuple[str, DemoGateway], browser: Browser, subject: str, notice: str
+) -> None:
     base, _gw = oidc_gateway
     page = browser.new_page(locale="zh-CN")
     try:
@@ -126,7 +127,8 @@ def test_the_store_and_the_claims_decide(oidc_gateway: tuple[str, DemoGateway],
         page.wait_for_url(f"{base}/console/sign-in?m=*")
         expect(page.get_by_role("alert")).to_contain_text(notice)
         assert page.context.cookies(base) == [] or all(
-            c["name"] != "sluice_console" for c in page.context.cookies(base))
+            c["name"] != "sluice_console" for c in page.context.cookies(base)
+        )
     finally:
         page.close()
 
@@ -136,5 +138,9 @@ def test_a_forged_callback_signs_nobody_in(oidc_gateway: tuple[str, DemoGateway]
     with httpx.Client(base_url=base, follow_redirects=False) as client:
         answer = client.get("/console/oidc/callback", params={"code": "x", "state": "y"})
         assert answer.status_code == 303 and "oidc_failed" in answer.headers["location"]
-        assert client.post("/console/sign-in", data={"username": "alice",
-                                                     "password": "x" * 16}).status_code == 403
+        assert (
+            client.post(
+                "/console/sign-in", data={"username": "alice", "password": "x" * 16}
+            ).status_code
+            == 403
+        )

@@ -74,8 +74,11 @@ def test_passwd_is_on_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                          input="omar-long-password\n").exit_code == 0  # fmt: skip
     services = build_services(load_settings(home=home))
     try:
-        events = list_events(store=services.audit.store,  # type: ignore[attr-defined]
-                             filters=EventFilter(type="user.updated"), limit=20)["items"]
+        events = list_events(
+            store=services.audit.store,  # type: ignore[attr-defined]
+            filters=EventFilter(type="user.updated"),
+            limit=20,
+        )["items"]
     finally:
         services.close()
     assert any(e["details"] == {"password": "set"} and e["resource"] == "user:omar"

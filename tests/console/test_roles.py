@@ -76,11 +76,13 @@ def test_signed_out_callers_are_sent_to_sign_in(live: LiveConsole) -> None:
         for path in ("/console", "/console/catalog", f"/console/query/{DIBAO}"):
             answer = client.get(path)
             assert answer.status_code == 303 and answer.headers["location"].startswith(
-                "/console/sign-in")
+                "/console/sign-in"
+            )
         assert client.post(f"/console/query/{DIBAO}/preview", data=FORM).status_code == 303
         htmx = client.get("/console/catalog", headers={"HX-Request": "true"})
         assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith(
-            "/console/sign-in")
+            "/console/sign-in"
+        )
         assert client.get("/", follow_redirects=False).headers["location"] == "/console"
 
 

@@ -25,15 +25,20 @@ _PRE = re.compile(r'name="csrf_token" value="([^"]+)"')
 def _try(client: httpx.Client, subject: str, password: str) -> httpx.Response:
     token = _PRE.search(client.get("/console/sign-in").text)
     assert token is not None
-    return client.post("/console/sign-in", data={"csrf_token": token.group(1),
-                                                 "username": subject, "password": password})
+    return client.post(
+        "/console/sign-in",
+        data={"csrf_token": token.group(1), "username": subject, "password": password},
+    )
 
 
 def _events(live: LiveConsole, type_: str, actor: str) -> list[dict[str, object]]:
     found: list[dict[str, object]] = []
     for _ in range(40):
-        found = list_events(store=live.gw.services.audit.store,
-                            filters=EventFilter(actor=actor, type=type_), limit=100)["items"]
+        found = list_events(
+            store=live.gw.services.audit.store,
+            filters=EventFilter(actor=actor, type=type_),
+            limit=100,
+        )["items"]
         if found:
             break
         time.sleep(0.05)
@@ -42,8 +47,9 @@ def _events(live: LiveConsole, type_: str, actor: str) -> list[dict[str, object]
 
 def test_passwords_are_stored_as_argon2id_hashes(live: LiveConsole) -> None:
     with live.gw.services.engine.connect() as conn:
-        stored = conn.execute(select(local_passwords.c.password_hash)
-                              .where(local_passwords.c.subject == "alice")).scalar_one()
+        stored = conn.execute(
+            select(local_passwords.c.password_hash).where(local_passwords.c.subject == "alice")
+        ).scalar_one()
     assert stored.startswith("$argon2id$")
     assert live.passwords["alice"] not in stored
 
@@ -96,14 +102,19 @@ def test_suspending_a_user_ends_their_sessions(live: LiveConsole) -> None:
     with closing(client):
         assert client.get("/console").status_code == 200
         officer = {"Authorization": f"Bearer {live.gw.token('sam')}"}
-        suspended = httpx.post(f"{live.base}/api/v1/users/dora/suspend", headers=officer,
-                               json={"reason": "bulk pull under review"}, timeout=30)
+        suspended = httpx.post(
+            f"{live.base}/api/v1/users/dora/suspend",
+            headers=officer,
+            json={"reason": "bulk pull under review"},
+            timeout=30,
+        )
         assert suspended.status_code == 200, suspended.text
         refused = client.get("/console")
         assert refused.status_code == 303 and "m=disabled" in refused.headers["location"]
         with live.gw.services.engine.connect() as conn:
-            left = conn.execute(select(console_sessions.c.subject)
-                                .where(console_sessions.c.subject == "dora")).all()
+            left = conn.execute(
+                select(console_sessions.c.subject).where(console_sessions.c.subject == "dora")
+            ).all()
         assert left == []
         # and a suspended account cannot sign in again
         with live.client() as again:
@@ -142,6 +153,9 @@ def test_console_forms_are_bounded(live: LiveConsole) -> None:
             for _ in range(MAX_FORM_BYTES // 4096 + 2):
                 yield b"username=" + b"x" * 4096
 
-        streamed = client.post("/console/sign-in", content=chunks(),
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        streamed = client.post(
+            "/console/sign-in",
+            content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert streamed.status_code == 413

@@ -19,8 +19,13 @@ CLEAR_PHONE = re.compile(r"1[3-9]\d{9}")
 def _ask(gw: DemoGateway, subject: str = "alice", fields: list[str] | None = None) -> dict:
     resp = gw.client.post(
         "/api/v1/access-requests",
-        json={"dataset": DIBAO, "fields": fields or ["phone"], "days": 7,
-              "justification": "verify contact of suspected duplicate claimant", **CASE},
+        json={
+            "dataset": DIBAO,
+            "fields": fields or ["phone"],
+            "days": 7,
+            "justification": "verify contact of suspected duplicate claimant",
+            **CASE,
+        },
         headers=gw.headers(subject),
     )
     assert resp.status_code == 201, resp.text
@@ -45,8 +50,9 @@ def test_unmasking_needs_an_approved_request_and_ends_when_it_expires(gw: DemoGa
 
     req = _ask(gw)
     assert req["status"] == "pending"
-    approved = gw.client.post(f"/api/v1/access-requests/{req['id']}/approve",
-                              headers=gw.headers("carl"))
+    approved = gw.client.post(
+        f"/api/v1/access-requests/{req['id']}/approve", headers=gw.headers("carl")
+    )
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
 
@@ -66,17 +72,23 @@ def test_unmasking_needs_an_approved_request_and_ends_when_it_expires(gw: DemoGa
 
 def test_requester_cannot_approve_and_other_departments_cannot_decide(gw: DemoGateway) -> None:
     req = _ask(gw)
-    own = gw.client.post(f"/api/v1/access-requests/{req['id']}/approve",
-                         headers=gw.headers("alice"))
+    own = gw.client.post(
+        f"/api/v1/access-requests/{req['id']}/approve", headers=gw.headers("alice")
+    )
     assert own.status_code == 403
-    other_dept = gw.client.post(f"/api/v1/access-requests/{req['id']}/approve",
-                                headers=gw.headers("fiona"))
+    other_dept = gw.client.post(
+        f"/api/v1/access-requests/{req['id']}/approve", headers=gw.headers("fiona")
+    )
     assert other_dept.status_code == 403
-    rejected = gw.client.post(f"/api/v1/access-requests/{req['id']}/reject",
-                              json={"reason": "not needed"}, headers=gw.headers("carl"))
+    rejected = gw.client.post(
+        f"/api/v1/access-requests/{req['id']}/reject",
+        json={"reason": "not needed"},
+        headers=gw.headers("carl"),
+    )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
-    again = gw.client.post(f"/api/v1/access-requests/{req['id']}/approve",
-                           headers=gw.headers("carl"))
+    again = gw.client.post(
+        f"/api/v1/access-requests/{req['id']}/approve", headers=gw.headers("carl")
+    )
     assert again.status_code == 409
 
 
@@ -84,8 +96,11 @@ def test_revoked_grant_stops_unmasking(gw: DemoGateway) -> None:
     req = _ask(gw)
     gw.client.post(f"/api/v1/access-requests/{req['id']}/approve", headers=gw.headers("carl"))
     assert all(CLEAR_PHONE.fullmatch(p) for p in _phones(gw, unmask=True))
-    revoked = gw.client.post(f"/api/v1/access-requests/{req['id']}/revoke",
-                             json={"reason": "case closed"}, headers=gw.headers("carl"))
+    revoked = gw.client.post(
+        f"/api/v1/access-requests/{req['id']}/revoke",
+        json={"reason": "case closed"},
+        headers=gw.headers("carl"),
+    )
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     blocked = gw.query("alice", DIBAO, {"fields": ["phone"], "unmask": ["phone"], **CASE})
     assert blocked.status_code == 403
@@ -108,13 +123,22 @@ def test_bad_requests_are_refused_with_a_message(gw: DemoGateway) -> None:
     cases = [
         {"dataset": DIBAO, "fields": ["nope"], "days": 7, "justification": "x", **CASE},
         {"dataset": DIBAO, "fields": ["phone"], "days": 91, "justification": "x", **CASE},
-        {"dataset": DIBAO, "fields": ["phone"], "days": 7, "justification": "x",
-         "purpose": "curiosity", "case_ref": "X"},
+        {
+            "dataset": DIBAO,
+            "fields": ["phone"],
+            "days": 7,
+            "justification": "x",
+            "purpose": "curiosity",
+            "case_ref": "X",
+        },
     ]
     for body in cases:
         resp = gw.client.post("/api/v1/access-requests", json=body, headers=h)
         assert resp.status_code == 400, resp.text
         assert resp.json()["message"]
-    missing = gw.client.post("/api/v1/access-requests", headers=h,
-                             json={**cases[0], "dataset": "civil.nope", "fields": ["phone"]})
+    missing = gw.client.post(
+        "/api/v1/access-requests",
+        headers=h,
+        json={**cases[0], "dataset": "civil.nope", "fields": ["phone"]},
+    )
     assert missing.status_code == 404

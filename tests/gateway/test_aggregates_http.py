@@ -258,11 +258,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     pg_name, pg_url = create_pg_database("sluice_agg_http")
     my_name, my_url = create_mysql_database("sluice_agg_http")
     try:
-        with serve_json_api() as api, demo_gateway(
-            tmp_path_factory.mktemp("gw-aggregates"),
-            file_roots=[data],
-            http_allow_hosts=["127.0.0.1"],
-        ) as gw:
+        with (
+            serve_json_api() as api,
+            demo_gateway(
+                tmp_path_factory.mktemp("gw-aggregates"),
+                file_roots=[data],
+                http_allow_hosts=["127.0.0.1"],
+            ) as gw,
+        ):
             with gw.services.sessions() as session:
                 session.add(
                     User(

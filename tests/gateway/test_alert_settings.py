@@ -33,8 +33,10 @@ def test_email_settings_build_an_email_channel(tmp_path: Path) -> None:
         ({"alert_smtp_to": "officer"}, "SLUICE_ALERT_SMTP_TO"),
         ({"alert_smtp_to": "a@example.org\r\nRCPT TO:<x@evil.example>"}, "line breaks"),
         ({"alert_smtp_from": "s@example.org\nBcc: x@evil.example"}, "line breaks"),
-        ({"alert_smtp_user": "u", "alert_smtp_password": "p", "alert_smtp_starttls": False},
-         "in clear"),
+        (
+            {"alert_smtp_user": "u", "alert_smtp_password": "p", "alert_smtp_starttls": False},
+            "in clear",
+        ),
     ],
 )
 def test_incomplete_or_unsafe_email_settings_are_refused(

@@ -100,7 +100,7 @@ def test_anti_join_keeps_rows_without_a_match() -> None:
 
 
 def test_anti_join_conditions_are_part_of_the_match() -> None:
-    """"Not on the payroll with a salary over 5,500": e's salary is 5,000, so e has no
+    """ "Not on the payroll with a salary over 5,500": e's salary is 5,000, so e has no
     such match and stays."""
     body = {**DEAD_PAID,
             "sides": [*DEAD_PAID["sides"], {"alias": "p", "dataset": "fin.pay"}],
@@ -149,7 +149,9 @@ def test_date_constants_and_date_plus_days() -> None:
         op("in", f("x.death_date"), values=["2024-01-01"]),
     ]}  # fmt: skip
     assert [r["key_token"] for r in run(compiled(body), {"d": DIBAO, "x": DEATHS})] == [
-        "a", "c", "e"
+        "a",
+        "c",
+        "e",
     ]
 
 

@@ -33,9 +33,9 @@ ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    DemoGateway
-]:
+def gw(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoGateway]:
     with comparison_gateway(tmp_path_factory.mktemp(f"cm-{request.param}"), request.param) as g:
         yield g
 
@@ -194,7 +194,9 @@ def test_authoring_an_anti_join_model_and_versions(gw: DemoGateway) -> None:
     trail = [e for e in events(gw, types=("comparison_model.created", "comparison_model.updated"))
              if e["resource"] == f"comparison_model:{ANTI['id']}"]  # fmt: skip
     assert [(e["type"], e["details"]["version"]) for e in trail] == [
-        ("comparison_model.created", 1), ("comparison_model.updated", 2)]
+        ("comparison_model.created", 1),
+        ("comparison_model.updated", 2),
+    ]
 
 
 def test_leads_are_marked_counted_and_on_record(
@@ -223,8 +225,12 @@ def test_leads_are_marked_counted_and_on_record(
     trail = events(gw, run_id=view["id"], types=("comparison_run.lead_updated",), want=4)
     changes = [(e["details"]["hit_id"], e["details"]["previous_state"], e["details"]["state"])
                for e in trail]  # fmt: skip
-    assert changes == [(1, "open", "confirmed"), (2, "open", "false_positive"),
-                       (3, "open", "rectified"), (1, "confirmed", "rectified")]
+    assert changes == [
+        (1, "open", "confirmed"),
+        (2, "open", "false_positive"),
+        (3, "open", "rectified"),
+        (1, "confirmed", "rectified"),
+    ]
 
 
 def test_reading_the_hits_is_on_record(

@@ -134,8 +134,25 @@ def test_floats_round_trip(values: list[float]) -> None:
 
 
 def test_float_edge_cases() -> None:
-    values = [0.0, -0.0, 1.0, -1.0, 1e15, 1e16, 1e21, 1e-7, 5e-324, 1.7976931348623157e308,
-              0.1, 123456789.0, 2.0**53, math.nan, math.inf, -math.inf, None]
+    values = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        1e15,
+        1e16,
+        1e21,
+        1e-7,
+        5e-324,
+        1.7976931348623157e308,
+        0.1,
+        123456789.0,
+        2.0**53,
+        math.nan,
+        math.inf,
+        -math.inf,
+        None,
+    ]
     batch = pa.record_batch({"x": pa.array(values, pa.float64())})
     _check(batch)
     assert _lines(batch)[:3] == [b'{"x":0.0}\n', b'{"x":-0.0}\n', b'{"x":1.0}\n']
@@ -211,7 +228,12 @@ def test_json_document_and_ndjson_carry_the_same_rows(n: int) -> None:
     expected = _expected(whole)
     document = orjson.loads(_document("json", parts))
     assert list(document) == [
-        "columns", "decision_id", "policy_version", "rows", "truncated", "row_count"
+        "columns",
+        "decision_id",
+        "policy_version",
+        "rows",
+        "truncated",
+        "row_count",
     ]
     assert document["rows"] == expected
     assert document["truncated"] is True and document["row_count"] == 7
@@ -262,4 +284,4 @@ def test_csv_neutralised_cells_are_quoted_also_in_dictionaries() -> None:
     batch = pa.record_batch({"a": column, "b": pa.array(["-1", None, "+"], pa.large_string())})
     enc = make_encoder("csv")
     out = enc.begin(batch.schema, HEADER) + enc.batch(batch) + enc.end({})
-    assert out.splitlines() == [b'"a","b"', b"\"'=1+2\",\"'-1\"", b'"ok",', b"\"'@x\",\"'+\""]
+    assert out.splitlines() == [b'"a","b"', b'"\'=1+2","\'-1"', b'"ok",', b'"\'@x","\'+"']

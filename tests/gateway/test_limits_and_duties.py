@@ -89,18 +89,40 @@ def test_l4_fields_need_two_different_stewards(tmp_path: Path) -> None:
             for f in dataset.fields:
                 if f.name == "phone":
                     f.level = "L4"
-            session.add(User(subject="lena", display_name="Lena", department=None,
-                             clearance="L4", jurisdiction=["430121"], roles=["analyst"]))
-            session.add(User(subject="cora", display_name="Cora", department="civil",
-                             clearance="L3", jurisdiction=[""], roles=["steward"]))
+            session.add(
+                User(
+                    subject="lena",
+                    display_name="Lena",
+                    department=None,
+                    clearance="L4",
+                    jurisdiction=["430121"],
+                    roles=["analyst"],
+                )
+            )
+            session.add(
+                User(
+                    subject="cora",
+                    display_name="Cora",
+                    department="civil",
+                    clearance="L3",
+                    jurisdiction=[""],
+                    roles=["steward"],
+                )
+            )
             session.commit()
         gw.services.authorizer.assign(subject="lena", role="analyst", domain="*")
         gw.services.authorizer.assign(subject="cora", role="steward", domain="civil")
 
         ask = gw.client.post(
-            "/api/v1/access-requests", headers=gw.headers("lena"),
-            json={"dataset": DIBAO, "fields": ["phone"], "days": 3,
-                  "justification": "contact check", **CASE},
+            "/api/v1/access-requests",
+            headers=gw.headers("lena"),
+            json={
+                "dataset": DIBAO,
+                "fields": ["phone"],
+                "days": 3,
+                "justification": "contact check",
+                **CASE,
+            },
         ).json()
         assert ask["required_approvals"] == 2
         url = f"/api/v1/access-requests/{ask['id']}/approve"

@@ -47,9 +47,7 @@ def test_round_narrow_integers_widen_instead_of_overflowing(values: list[int], s
 
 
 @FAST
-@given(
-    st.lists(st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False), max_size=40), STEPS
-)
+@given(st.lists(st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False), max_size=40), STEPS)
 def test_round_floats_to_a_multiple_within_half_a_step(values: list[float], step: int) -> None:
     out = mask_array(pa.array(values, pa.float64()), f"round:{step}").to_pylist()
     for value, rounded in zip(values, out, strict=True):

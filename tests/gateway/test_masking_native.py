@@ -47,9 +47,7 @@ def test_split_over_threads_keeps_the_order(monkeypatch: pytest.MonkeyPatch) -> 
 def test_hash_array_is_the_same_with_and_without_the_kernel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    values = pa.array(
-        [None if i % 11 == 0 else f"张{i % 300}" for i in range(20_000)], pa.string()
-    )
+    values = pa.array([None if i % 11 == 0 else f"张{i % 300}" for i in range(20_000)], pa.string())
     with_kernel = hash_array(values, KEY)
     monkeypatch.setattr(tokens, "_native", None)
     assert with_kernel.equals(hash_array(values, KEY))

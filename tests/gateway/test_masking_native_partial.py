@@ -22,16 +22,22 @@ VECTORISED = {ID: partial.id_number_partial, NAME: partial.name_surname,
 digits = st.text(alphabet="0123456789", min_size=0, max_size=20)
 id_like = st.one_of(
     digits,
-    st.builds(lambda d, x: d + x, st.text("0123456789", min_size=17, max_size=17),
-              st.sampled_from(["X", "x", "0", "9", "Y", "XX"])),
+    st.builds(
+        lambda d, x: d + x,
+        st.text("0123456789", min_size=17, max_size=17),
+        st.sampled_from(["X", "x", "0", "9", "Y", "XX"]),
+    ),
     st.text(alphabet="0123456789Xx -", max_size=20),
     st.text(max_size=20),
 )
 cjk = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 name_like = st.one_of(
     st.text(alphabet=cjk, min_size=0, max_size=34),
-    st.builds(lambda s, rest: s + rest, st.sampled_from(COMPOUND_SURNAMES),
-              st.text(alphabet=cjk, max_size=4)),
+    st.builds(
+        lambda s, rest: s + rest,
+        st.sampled_from(COMPOUND_SURNAMES),
+        st.text(alphabet=cjk, max_size=4),
+    ),
     st.text(alphabet=st.sampled_from("张王李欧阳司马·ÀA 1😀𠀀"), max_size=8),
     st.text(max_size=10),
 )

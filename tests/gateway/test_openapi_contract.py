@@ -41,8 +41,12 @@ def test_every_operation_declares_its_errors(gw_sqlite: DemoGateway) -> None:
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} == set(
         query["content"])  # fmt: skip
     assert "Sluice-Truncated" in query["headers"]
-    dcat = [op for path, item in doc["paths"].items() for op in item.values()
-            if "application/ld+json" in op["responses"].get("200", {}).get("content", {})]
+    dcat = [
+        op
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        if "application/ld+json" in op["responses"].get("200", {}).get("content", {})
+    ]
     assert dcat and all(set(op["responses"]["200"]["content"]) == {"application/ld+json"}
                         for op in dcat)  # fmt: skip
 
@@ -56,8 +60,13 @@ def test_responses_conform_to_the_document(gw_sqlite: DemoGateway, subject: str)
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def run(case: schemathesis.Case) -> None:
             try:
                 case.call_and_validate(headers={"Authorization": f"Bearer {token}"},

@@ -61,15 +61,15 @@ def test_equality_on_a_hash_token_is_the_one_allowed_filter(gw_postgres: DemoGat
     assert rows and all(r["payee_uscc"].startswith("tk_") for r in rows)
     token = rows[0]["payee_uscc"]
     found = gw.query(
-        "arthur", "finance.fund_disbursements",
+        "arthur",
+        "finance.fund_disbursements",
         {**body, "where": [{"field": "payee_uscc", "op": "=", "value": token}]},
     )
     assert found.status_code == 200, found.text
     matches = orjson.loads(found.content)["rows"]
     assert matches and all(r["payee_uscc"] == token for r in matches)
     # the same value under another case gives an unlinkable token
-    other = gw.query("arthur", "finance.fund_disbursements",
-                     {**body, "case_ref": "JW-2026-999"})
+    other = gw.query("arthur", "finance.fund_disbursements", {**body, "case_ref": "JW-2026-999"})
     assert orjson.loads(other.content)["rows"][0]["payee_uscc"] != token
     key = derive_case_key(load_mask_secret(gw.settings.home), CASE["case_ref"])
     assert hash_token("not-the-value", key) != token
@@ -88,24 +88,45 @@ def test_equality_on_a_hash_token_is_the_one_allowed_filter(gw_postgres: DemoGat
     ],
 )
 def test_injection_in_filter_values_is_data(gw: DemoGateway, value: str) -> None:
-    resp = gw.query("arthur", DIBAO,
-                    {"fields": ["region_code"], **CASE,
-                     "where": [{"field": "region_code", "op": "=", "value": value}]})
+    resp = gw.query(
+        "arthur",
+        DIBAO,
+        {
+            "fields": ["region_code"],
+            **CASE,
+            "where": [{"field": "region_code", "op": "=", "value": value}],
+        },
+    )
     assert resp.status_code == 200, resp.text
     assert orjson.loads(resp.content)["rows"] == []
-    prefix = gw.query("arthur", DIBAO,
-                      {"fields": ["region_code"], **CASE,
-                       "where": [{"field": "region_code", "op": "prefix", "value": value}]})
+    prefix = gw.query(
+        "arthur",
+        DIBAO,
+        {
+            "fields": ["region_code"],
+            **CASE,
+            "where": [{"field": "region_code", "op": "prefix", "value": value}],
+        },
+    )
     assert orjson.loads(prefix.content)["rows"] == []
     # the table is still there
-    assert gw.query("arthur", DIBAO, {"fields": ["region_code"], "limit": 1,
-                                      **CASE}).status_code == 200
+    assert (
+        gw.query("arthur", DIBAO, {"fields": ["region_code"], "limit": 1, **CASE}).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
     "name",
-    ["name; DROP TABLE dibao_recipients", 'region_code" --', "region_code'", "地址",
-     "REGION_CODE", "region_code ", "*"],
+    [
+        "name; DROP TABLE dibao_recipients",
+        'region_code" --',
+        "region_code'",
+        "地址",
+        "REGION_CODE",
+        "region_code ",
+        "*",
+    ],
 )
 def test_field_names_not_in_the_catalog_are_400(gw_postgres: DemoGateway, name: str) -> None:
     for body in (
@@ -146,8 +167,11 @@ def test_unknown_dataset_and_missing_token(gw_postgres: DemoGateway) -> None:
     assert gw.query("alice", "civil.nope", CASE).status_code == 404
     anonymous = gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE)
     assert anonymous.status_code == 401
-    garbage = gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE,
-                             headers={"Authorization": "Bearer not.a.token"})
+    garbage = gw.client.post(
+        f"/api/v1/datasets/{DIBAO}/query",
+        json=CASE,
+        headers={"Authorization": "Bearer not.a.token"},
+    )
     assert garbage.status_code == 401
     bad_format = gw.query("alice", DIBAO, CASE, format="xlsx")
     assert bad_format.status_code == 400
@@ -159,8 +183,11 @@ def test_refusals_are_audited(gw_postgres: DemoGateway) -> None:
     gw = gw_postgres
     resp = gw.query("alice", DIBAO, {"order_by": ["id_number"], **CASE})
     assert resp.status_code == 403
-    page = list_events(store=gw.services.audit.store,
-                       filters=EventFilter(type="query.denied", actor="alice"), limit=10)
+    page = list_events(
+        store=gw.services.audit.store,
+        filters=EventFilter(type="query.denied", actor="alice"),
+        limit=10,
+    )
     latest = page["items"][0]
     assert latest["outcome"] == "denied"
     assert latest["decision"]["allow"] is False
@@ -171,20 +198,33 @@ def test_token_filter_on_a_masked_field_not_asked_for(gw_postgres: DemoGateway) 
     """The masked field is read to compare tokens, then dropped: never sent."""
     gw = gw_postgres
     body = {"fields": ["payee_uscc", "amount"], "limit": 1, **CASE}
-    token = orjson.loads(gw.query("arthur", "finance.fund_disbursements",
-                                  body).content)["rows"][0]["payee_uscc"]
+    token = orjson.loads(gw.query("arthur", "finance.fund_disbursements", body).content)["rows"][0][
+        "payee_uscc"
+    ]
     for fmt in ("json", "csv", "arrow"):
         resp = gw.query(
-            "arthur", "finance.fund_disbursements",
-            {"fields": ["amount", "region_code"], **CASE,
-             "where": [{"field": "payee_uscc", "op": "=", "value": token}]},
+            "arthur",
+            "finance.fund_disbursements",
+            {
+                "fields": ["amount", "region_code"],
+                **CASE,
+                "where": [{"field": "payee_uscc", "op": "=", "value": token}],
+            },
             format=fmt,
         )
         assert resp.status_code == 200, resp.text
         assert b"payee_uscc" not in resp.content and token.encode() not in resp.content
-    rows = orjson.loads(gw.query(
-        "arthur", "finance.fund_disbursements",
-        {"fields": ["amount"], **CASE,
-         "where": [{"field": "payee_uscc", "op": "=", "value": "tk_000000000000000000000000"}]},
-    ).content)["rows"]
+    rows = orjson.loads(
+        gw.query(
+            "arthur",
+            "finance.fund_disbursements",
+            {
+                "fields": ["amount"],
+                **CASE,
+                "where": [
+                    {"field": "payee_uscc", "op": "=", "value": "tk_000000000000000000000000"}
+                ],
+            },
+        ).content
+    )["rows"]
     assert rows == []

@@ -28,8 +28,11 @@ def test_alice_gets_masked_fields_and_only_her_county(gw: DemoGateway) -> None:
     resp = gw.query(
         "alice",
         DIBAO,
-        {"fields": ["id_number", "name", "phone", "region_code", "monthly_amount"],
-         "limit": 500, **CASE},
+        {
+            "fields": ["id_number", "name", "phone", "region_code", "monthly_amount"],
+            "limit": 500,
+            **CASE,
+        },
     )
     rows = _rows(resp)
     assert rows, "alice's county has recipients"
@@ -68,15 +71,24 @@ def test_security_officer_may_not_query(gw: DemoGateway) -> None:
 
 def test_filter_for_another_county_returns_only_own_rows(gw: DemoGateway) -> None:
     other = gw.query(
-        "alice", DIBAO,
-        {"fields": ["region_code"], "where": [{"field": "region_code", "op": "=",
-                                               "value": "430102"}], **CASE},
+        "alice",
+        DIBAO,
+        {
+            "fields": ["region_code"],
+            "where": [{"field": "region_code", "op": "=", "value": "430102"}],
+            **CASE,
+        },
     )
     assert _rows(other) == []
     prefix = gw.query(
-        "alice", DIBAO,
-        {"fields": ["region_code"], "where": [{"field": "region_code", "op": "prefix",
-                                               "value": "43"}], "limit": 2000, **CASE},
+        "alice",
+        DIBAO,
+        {
+            "fields": ["region_code"],
+            "where": [{"field": "region_code", "op": "prefix", "value": "43"}],
+            "limit": 2000,
+            **CASE,
+        },
     )
     assert {r["region_code"] for r in _rows(prefix)} == {"430121"}
 
@@ -87,8 +99,12 @@ def test_arthur_sees_every_county(gw: DemoGateway) -> None:
 
 
 def test_formats_carry_the_same_rows(gw: DemoGateway) -> None:
-    body = {"fields": ["id_number", "region_code", "household_size"], "limit": 7,
-            "order_by": ["household_size"], **CASE}
+    body = {
+        "fields": ["id_number", "region_code", "household_size"],
+        "limit": 7,
+        "order_by": ["household_size"],
+        **CASE,
+    }
     expected = _rows(gw.query("alice", DIBAO, body))
 
     nd = gw.query("alice", DIBAO, body, format="ndjson")
@@ -109,24 +125,26 @@ def test_formats_carry_the_same_rows(gw: DemoGateway) -> None:
     assert pq.read_table(io.BytesIO(parquet.content)).to_pylist() == expected
 
     by_accept = gw.client.post(
-        f"/api/v1/datasets/{DIBAO}/query", json=body,
+        f"/api/v1/datasets/{DIBAO}/query",
+        json=body,
         headers={**gw.headers("alice"), "Accept": "application/x-ndjson"},
     )
     assert by_accept.content == nd.content
 
 
 def test_truncation_and_limits(gw: DemoGateway) -> None:
-    body = orjson.loads(gw.query("arthur", DIBAO, {"fields": ["region_code"], "limit": 5,
-                                                   **CASE}).content)
+    body = orjson.loads(
+        gw.query("arthur", DIBAO, {"fields": ["region_code"], "limit": 5, **CASE}).content
+    )
     assert body["truncated"] is True and len(body["rows"]) == 5
-    small = orjson.loads(gw.query("alice", "audit.audit_findings",
-                                  {"limit": 100000, **CASE}).content)
+    small = orjson.loads(
+        gw.query("alice", "audit.audit_findings", {"limit": 100000, **CASE}).content
+    )
     assert small["truncated"] is False
 
 
 def test_query_is_audited_with_the_digest_of_the_bytes_sent(gw: DemoGateway) -> None:
-    resp = gw.query("alice", DIBAO, {"fields": ["id_number"], "limit": 3, **CASE},
-                    format="csv")
+    resp = gw.query("alice", DIBAO, {"fields": ["id_number"], "limit": 3, **CASE}, format="csv")
     assert resp.status_code == 200
     request_id = resp.headers["X-Request-Id"]
     # query.started is committed before the response; query.completed is queued
@@ -134,7 +152,9 @@ def test_query_is_audited_with_the_digest_of_the_bytes_sent(gw: DemoGateway) -> 
     events: list[dict] = []
     for _ in range(100):
         page = list_events(
-            store=gw.services.audit.store, filters=EventFilter(dataset=DIBAO), limit=50,
+            store=gw.services.audit.store,
+            filters=EventFilter(dataset=DIBAO),
+            limit=50,
             order="desc",
         )
         events = [e for e in reversed(page["items"]) if e.get("request_id") == request_id]
@@ -155,8 +175,10 @@ def test_catalog_entry_tells_each_caller_their_access(gw_sqlite: DemoGateway) ->
     public = gw.client.get(f"/api/v1/catalog/{DIBAO}")
     assert public.status_code == 200 and public.json()["access"] is None
     alice = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers=gw.headers("alice")).json()
-    assert alice["access"]["fields"]["id_number"] == {"action": "mask",
-                                                      "method": "id_number_partial"}
+    assert alice["access"]["fields"]["id_number"] == {
+        "action": "mask",
+        "method": "id_number_partial",
+    }
     assert alice["access"]["row_filter"]["prefixes"] == ["430121"]
     arthur = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers=gw.headers("arthur")).json()
     assert arthur["access"]["fields"]["id_number"]["action"] == "deny"

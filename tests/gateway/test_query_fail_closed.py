@@ -34,8 +34,7 @@ def test_locked_sqlite_audit_store_fails_the_query_with_503(tmp_path: Path) -> N
 def test_locked_postgres_audit_table_fails_the_query_with_503(tmp_path: Path) -> None:
     name, url = create_pg_database("sluice_cat")
     try:
-        with demo_gateway(tmp_path / "home", database_url=url,
-                          audit_append_timeout_s=0.5) as gw:
+        with demo_gateway(tmp_path / "home", database_url=url, audit_append_timeout_s=0.5) as gw:
             assert gw.query("arthur", DIBAO, CASE).status_code == 200
             plain = url.replace("postgresql+psycopg://", "postgresql://")
             locked = threading.Event()
@@ -66,11 +65,14 @@ def test_catalog_database_down_is_a_503_not_a_500(tmp_path: Path) -> None:
     try:
         with demo_gateway(tmp_path / "home", database_url=url) as gw:
             headers = gw.headers("arthur")
-            assert gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE,
-                                  headers=headers).status_code == 200
+            assert (
+                gw.client.post(
+                    f"/api/v1/datasets/{DIBAO}/query", json=CASE, headers=headers
+                ).status_code
+                == 200
+            )
             drop_pg_database(name)  # the catalog (and audit) database goes away
-            resp = gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE,
-                                  headers=headers)
+            resp = gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=CASE, headers=headers)
             assert resp.status_code == 503, resp.text
             assert resp.json()["code"] == "unavailable"
             assert "127.0.0.1" not in resp.text and name not in resp.text
@@ -80,8 +82,12 @@ def test_catalog_database_down_is_a_503_not_a_500(tmp_path: Path) -> None:
 
 def test_a_table_dropped_at_the_source_is_409_schema_changed(tmp_path: Path) -> None:
     with demo_gateway(tmp_path / "home") as gw:
-        assert gw.query("arthur", "audit.audit_findings", CASE | {"fields": ["region_code"]}
-                        ).status_code == 200
+        assert (
+            gw.query(
+                "arthur", "audit.audit_findings", CASE | {"fields": ["region_code"]}
+            ).status_code
+            == 200
+        )
         db = sqlite3.connect(gw.settings.demo_data_dir / "audit.db")
         db.execute("DROP TABLE audit_findings")
         db.commit()

@@ -109,8 +109,7 @@ def test_alice_never_matches_rows_outside_her_county_on_either_side(gw: DemoGate
     out = _json(gw.compare("alice", by_region))
     mine = f"WHERE region_code LIKE '{ALICE_PREFIX}%' GROUP BY region_code"
     payroll = dict(_source(gw, "finance", f"SELECT region_code, count(*) FROM payroll {mine}"))
-    dibao = dict(_source(gw, "civil",
-                         f"SELECT region_code, count(*) FROM dibao_recipients {mine}"))
+    dibao = dict(_source(gw, "civil", f"SELECT region_code, count(*) FROM dibao_recipients {mine}"))
     pairs = sum(n * dibao.get(region, 0) for region, n in payroll.items())
     assert pairs > 0
     assert out["row_count"] == min(pairs, 10_000)
@@ -247,15 +246,37 @@ def test_key_filters_by_token_on_a_hash_masked_key_stay_within_the_case(gw: Demo
     """A token filter on the key itself (a ``hash`` key for arthur) selects that payee
     only; a token of another case selects nothing."""
     base = {"dataset": FUNDS, "key": "payee_uscc", "fields": ["amount"]}
-    probe = _json(gw.compare("arthur", {"left": base, "right": base, "limit": 1,
-                                        "purpose": "supervision", "case_ref": "RT-C"}))
+    probe = _json(
+        gw.compare(
+            "arthur",
+            {"left": base, "right": base, "limit": 1, "purpose": "supervision", "case_ref": "RT-C"},
+        )
+    )
     token = probe["rows"][0]["key_token"]
     flt = [{"field": "payee_uscc", "op": "=", "value": token}]
-    same = _json(gw.compare("arthur", {"left": {**base, "where": flt}, "right": base,
-                                       "purpose": "supervision", "case_ref": "RT-C"}))
+    same = _json(
+        gw.compare(
+            "arthur",
+            {
+                "left": {**base, "where": flt},
+                "right": base,
+                "purpose": "supervision",
+                "case_ref": "RT-C",
+            },
+        )
+    )
     assert same["row_count"] >= 1 and {r["key_token"] for r in same["rows"]} == {token}
-    other = _json(gw.compare("arthur", {"left": {**base, "where": flt}, "right": base,
-                                        "purpose": "supervision", "case_ref": "RT-D"}))
+    other = _json(
+        gw.compare(
+            "arthur",
+            {
+                "left": {**base, "where": flt},
+                "right": base,
+                "purpose": "supervision",
+                "case_ref": "RT-D",
+            },
+        )
+    )
     assert other["row_count"] == 0
 
 
@@ -338,18 +359,22 @@ def test_the_bounded_join_equals_the_full_join_cut() -> None:
     [
         lambda b: b["left"].update(fields=[f"f{i}" for i in range(101)]),
         lambda b: b["left"].update(fields=["region_code"] * 100 + ["nope"]),
-        lambda b: b["right"].update(where=[{"field": "region_code", "op": "=", "value": "1"}]
-                                    * 101),
-        lambda b: b["right"].update(where=[{"field": "region_code", "op": "in",
-                                            "value": [str(i) for i in range(1001)]}]),
-        lambda b: b["right"].update(where=[{"field": "region_code", "op": "=",
-                                            "value": "\ud800"}]),
-        lambda b: b["right"].update(where=[{"field": "household_size", "op": "=",
-                                            "value": "\ud800"}]),
-        lambda b: b["right"].update(where=[{"field": "start_date", "op": "=",
-                                            "value": "2020-13-45"}]),
-        lambda b: b["right"].update(where=[{"field": "household_size", "op": "in",
-                                            "value": [{"$gt": 1}]}]),
+        lambda b: b["right"].update(
+            where=[{"field": "region_code", "op": "=", "value": "1"}] * 101
+        ),
+        lambda b: b["right"].update(
+            where=[{"field": "region_code", "op": "in", "value": [str(i) for i in range(1001)]}]
+        ),
+        lambda b: b["right"].update(where=[{"field": "region_code", "op": "=", "value": "\ud800"}]),
+        lambda b: b["right"].update(
+            where=[{"field": "household_size", "op": "=", "value": "\ud800"}]
+        ),
+        lambda b: b["right"].update(
+            where=[{"field": "start_date", "op": "=", "value": "2020-13-45"}]
+        ),
+        lambda b: b["right"].update(
+            where=[{"field": "household_size", "op": "in", "value": [{"$gt": 1}]}]
+        ),
         lambda b: b["right"].update(key="\ud800"),
         lambda b: b["right"].update(dataset="\ud800"),
         lambda b: b.update(case_ref="\ud800"),
@@ -461,9 +486,19 @@ def test_comparisons_never_deliver_more_than_the_daily_quota(tmp_path: Path) -> 
         assert ("query.denied", "left") in kinds
         assert gw.query("dora", DIBAO, {"fields": ["status"], **CASE}).status_code == 429
         # another analyst's quota is untouched
-        assert _json(gw.compare("arthur", {
-            "left": {"dataset": FUNDS, "key": "project"},
-            "right": {"dataset": FUNDS, "key": "project"}, **CASE}))["row_count"] == quota
+        assert (
+            _json(
+                gw.compare(
+                    "arthur",
+                    {
+                        "left": {"dataset": FUNDS, "key": "project"},
+                        "right": {"dataset": FUNDS, "key": "project"},
+                        **CASE,
+                    },
+                )
+            )["row_count"]
+            == quota
+        )
 
 
 # ------------------------------------------------------------------ the catalog generation

@@ -151,11 +151,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     pg_name, pg_url = create_pg_database("sluice_src")
     my_name, my_url = create_mysql_database("sluice_src")
     try:
-        with serve_json_api() as api, demo_gateway(
-            tmp_path_factory.mktemp("gw-sources"),
-            file_roots=[data],
-            http_allow_hosts=["127.0.0.1"],
-        ) as gw:
+        with (
+            serve_json_api() as api,
+            demo_gateway(
+                tmp_path_factory.mktemp("gw-sources"),
+                file_roots=[data],
+                http_allow_hosts=["127.0.0.1"],
+            ) as gw,
+        ):
             yield World(gw=gw, data=data, pg_url=pg_url, mysql_url=my_url, api=api)
     finally:
         drop_pg_database(pg_name)

@@ -49,16 +49,30 @@ def _make_big_table(url: str) -> None:
 def _register(gw, table_url: str) -> None:
     with gw.services.sessions() as session:
         ds = Dataset(
-            id="civil.big_rows", department="civil", source_id="civil-db",
-            object_name="big_rows", title_zh="大表", title_en="Big table", level="L2",
-            allowed_purposes=["supervision"], region_field="region_code", tags=[],
-            status="published", schema_version=1,
+            id="civil.big_rows",
+            department="civil",
+            source_id="civil-db",
+            object_name="big_rows",
+            title_zh="大表",
+            title_en="Big table",
+            level="L2",
+            allowed_purposes=["supervision"],
+            region_field="region_code",
+            tags=[],
+            status="published",
+            schema_version=1,
         )
-        specs = [("id", "int64", "L1", "none"), ("id_number", "string", "L2", "id_number"),
-                 ("phone", "string", "L2", "phone"), ("region_code", "string", "L1", "none"),
-                 ("amount", "float64", "L1", "none")]
-        ds.fields = [Field(name=n, type=t, level=lv, pi_category=pi, position=i)
-                     for i, (n, t, lv, pi) in enumerate(specs)]
+        specs = [
+            ("id", "int64", "L1", "none"),
+            ("id_number", "string", "L2", "id_number"),
+            ("phone", "string", "L2", "phone"),
+            ("region_code", "string", "L1", "none"),
+            ("amount", "float64", "L1", "none"),
+        ]
+        ds.fields = [
+            Field(name=n, type=t, level=lv, pi_category=pi, position=i)
+            for i, (n, t, lv, pi) in enumerate(specs)
+        ]
         session.add(ds)
         session.commit()
     gw.point_sources_at("postgresql", table_url)
@@ -76,14 +90,19 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
             _register(gw, url)
             token = gw.token("arthur", ttl=3600)
         port = _free_port()
-        env = {**os.environ, "SLUICE_HOME": str(home),
-               "SLUICE_MAX_ROWS_BY_LEVEL": f'{{"L2": {ROWS}}}',
-               "SLUICE_DAILY_ROW_QUOTA": str(10 * ROWS),
-               # the test's PostgreSQL is on loopback: allowed explicitly, as an admin would
-               "SLUICE_SOURCE_ALLOW_HOSTS": "127.0.0.1"}
+        env = {
+            **os.environ,
+            "SLUICE_HOME": str(home),
+            "SLUICE_MAX_ROWS_BY_LEVEL": f'{{"L2": {ROWS}}}',
+            "SLUICE_DAILY_ROW_QUOTA": str(10 * ROWS),
+            # the test's PostgreSQL is on loopback: allowed explicitly, as an admin would
+            "SLUICE_SOURCE_ALLOW_HOSTS": "127.0.0.1",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port)], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -93,12 +112,20 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
             except httpx.HTTPError:
                 time.sleep(0.2)
         headers = {"Authorization": f"Bearer {token}"}
-        body = {"purpose": "supervision", "case_ref": "BIG-1", "limit": ROWS,
-                "fields": ["id", "id_number", "phone", "region_code", "amount"]}
+        body = {
+            "purpose": "supervision",
+            "case_ref": "BIG-1",
+            "limit": ROWS,
+            "fields": ["id", "id_number", "phone", "region_code", "amount"],
+        }
         proc = psutil.Process(server.pid)
         # warm up (imports, pools, first decision) before taking the baseline
-        warm = httpx.post(f"{base}/api/v1/datasets/civil.big_rows/query", headers=headers,
-                          json={**body, "limit": 10}, timeout=60)
+        warm = httpx.post(
+            f"{base}/api/v1/datasets/civil.big_rows/query",
+            headers=headers,
+            json={**body, "limit": 10},
+            timeout=60,
+        )
         assert warm.status_code == 200, warm.text
         for fmt in ("csv", "arrow"):
             baseline = proc.memory_info().rss
@@ -113,9 +140,14 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
             sampler = threading.Thread(target=sample)
             sampler.start()
             received = 0
-            with httpx.stream("POST", f"{base}/api/v1/datasets/civil.big_rows/query",
-                              params={"format": fmt}, headers=headers, json=body,
-                              timeout=300) as resp:
+            with httpx.stream(
+                "POST",
+                f"{base}/api/v1/datasets/civil.big_rows/query",
+                params={"format": fmt},
+                headers=headers,
+                json=body,
+                timeout=300,
+            ) as resp:
                 assert resp.status_code == 200
                 for chunk in resp.iter_bytes():
                     received += len(chunk)

@@ -112,8 +112,15 @@ def test_every_command_named_exists() -> None:
             if word.startswith("--"):
                 assert word.split("=")[0] in options, f"sluice {' '.join(argv)}: no {word}"
     named = {" ".join(a[:3]) for a in lines}
-    for needed in ("serve --host", "doctor", "keys rotate", "keys status", "audit verify",
-                   "audit keys rotate", "users add"):
+    for needed in (
+        "serve --host",
+        "doctor",
+        "keys rotate",
+        "keys status",
+        "audit verify",
+        "audit keys rotate",
+        "users add",
+    ):
         assert any(n.startswith(needed) for n in named), (needed, sorted(named))
 
 

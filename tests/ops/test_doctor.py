@@ -83,7 +83,6 @@ def test_a_world_readable_key_fails(settings: dict[str, str]) -> None:
     assert f"fix: chmod 600 {key}" in result.output
 
 
-
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -107,8 +106,10 @@ TRIGGER_FAULTS = {
         "END $$; CREATE TRIGGER audit_events_swallow BEFORE INSERT ON audit_events "
         "FOR EACH ROW EXECUTE FUNCTION swallow()",
         "DROP TRIGGER audit_events_swallow ON audit_events; DROP FUNCTION swallow()",
-        ["unexpected trigger audit_events_swallow on audit_events: it could drop or change "
-         "events as they are written"],
+        [
+            "unexpected trigger audit_events_swallow on audit_events: it could drop or change "
+            "events as they are written"
+        ],
     ),
     "neutered": (
         "CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql "
@@ -116,8 +117,11 @@ TRIGGER_FAULTS = {
         "CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql "
         "AS $$ BEGIN RAISE EXCEPTION 'the audit trail is append-only (% on %)', "
         "TG_OP, TG_TABLE_NAME; END $$",
-        [f"trigger {t}_{s} on {t} calls a function that does not refuse the change"
-         for t in database.AUDIT_TABLES for s in ("append_only", "no_truncate")],
+        [
+            f"trigger {t}_{s} on {t} calls a function that does not refuse the change"
+            for t in database.AUDIT_TABLES
+            for s in ("append_only", "no_truncate")
+        ],
     ),
 }
 

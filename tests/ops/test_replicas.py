@@ -242,8 +242,10 @@ def test_a_replica_killed_mid_run_loses_nothing_on_record(cluster: Cluster) -> N
     verified = sluice("audit", "verify", settings=cluster.settings[2])
     assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
     cut = sum(o.status is None for o in outcomes)
-    print(f"\n{len(served)} of {len(outcomes)} answered 200, {cut} cut by the kill; ends "
-          f"lost with the killed replica: {len(lost_ends)}")
+    print(
+        f"\n{len(served)} of {len(outcomes)} answered 200, {cut} cut by the kill; ends "
+        f"lost with the killed replica: {len(lost_ends)}"
+    )
 
 
 def _by_request(cluster: Cluster, settled: list[str | None]) -> dict[str, list[dict[str, Any]]]:

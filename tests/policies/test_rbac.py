@@ -94,8 +94,10 @@ def test_security_officer_never_queries_even_with_a_smuggled_analyst_role(
     engine = make_engine(db_url)
     with engine.begin() as conn:  # bypass assign(), as a hand-edited table would
         conn.execute(
-            text("INSERT INTO casbin_rule (ptype, v0, v1, v2) "
-                 "VALUES ('g', 'sam', 'role:analyst', '*')")
+            text(
+                "INSERT INTO casbin_rule (ptype, v0, v1, v2) "
+                "VALUES ('g', 'sam', 'role:analyst', '*')"
+            )
         )
     assert ("analyst", "*") in authz.roles_of("sam")
     assert authz.allowed(subject="sam", domain="civil", action="catalog:search")

@@ -43,7 +43,8 @@ def test_officer_sees_requests_audit_and_policy_figures(deployment: DemoGateway)
     fams = _families(resp.text)
     routes = {labels["route"] for labels, _ in fams["sluice_http_requests_total"]}
     assert "/api/v1/datasets/{dataset_id}/query" in routes or any(
-        r.startswith("/api/v1/datasets/{") and r.endswith("/query") for r in routes)
+        r.startswith("/api/v1/datasets/{") and r.endswith("/query") for r in routes
+    )
     assert "unmatched" in routes  # raw paths never become series
     assert not any("12345" in r for r in routes)
     assert fams["sluice_http_request_duration_seconds_count"]

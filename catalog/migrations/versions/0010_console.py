@@ -25,8 +25,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "local_passwords",
-        sa.Column("subject", sa.String(128),
-                  sa.ForeignKey("users.subject", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "subject",
+            sa.String(128),
+            sa.ForeignKey("users.subject", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("password_hash", sa.String(256), nullable=False),
         sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("set_by", sa.String(128), nullable=False),
@@ -36,8 +40,13 @@ def upgrade() -> None:
     op.create_table(
         "console_sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
-        sa.Column("subject", sa.String(128),
-                  sa.ForeignKey("users.subject", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "subject",
+            sa.String(128),
+            sa.ForeignKey("users.subject", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("csrf_token", sa.String(64), nullable=False),
         sa.Column("via", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -41,8 +41,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "comparison_model_versions",
-        sa.Column("model_id", sa.String(64),
-                  sa.ForeignKey("comparison_models.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "model_id",
+            sa.String(64),
+            sa.ForeignKey("comparison_models.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("name_zh", sa.String(200), nullable=False),
         sa.Column("name_en", sa.String(200), nullable=False),
@@ -56,8 +60,13 @@ def upgrade() -> None:
     op.create_table(
         "comparison_runs",
         sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("model_id", sa.String(64), sa.ForeignKey("comparison_models.id"),
-                  nullable=False, index=True),
+        sa.Column(
+            "model_id",
+            sa.String(64),
+            sa.ForeignKey("comparison_models.id"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("model_version", sa.Integer, nullable=False),
         sa.Column("owner", sa.String(128), nullable=False, index=True),
         sa.Column("purpose", sa.String(64), nullable=False),
@@ -79,15 +88,23 @@ def upgrade() -> None:
     )
     op.create_table(
         "comparison_run_results",
-        sa.Column("run_id", sa.String(40),
-                  sa.ForeignKey("comparison_runs.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.String(40),
+            sa.ForeignKey("comparison_runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("data", sa.LargeBinary, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
     )
     op.create_table(
         "comparison_leads",
-        sa.Column("run_id", sa.String(40),
-                  sa.ForeignKey("comparison_runs.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.String(40),
+            sa.ForeignKey("comparison_runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("hit_id", sa.Integer, primary_key=True),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("note", sa.Text, nullable=False),

@@ -155,8 +155,13 @@ def check_trusted_proxies(ctx: Context) -> list[Result]:
 def check_metrics_token(ctx: Context) -> list[Result]:
     s = ctx.need()
     if "metrics_token" in ctx.refused:
-        return [fail("metrics token", "SLUICE_METRICS_TOKEN refused (under 32 characters)",
-                     "set it to 32 or more random characters (openssl rand -hex 32)")]
+        return [
+            fail(
+                "metrics token",
+                "SLUICE_METRICS_TOKEN refused (under 32 characters)",
+                "set it to 32 or more random characters (openssl rand -hex 32)",
+            )
+        ]
     if s.metrics_token is None:
         return [skip("metrics token", "unset: /metrics answers security officers' tokens only")]
     return [ok("metrics token", "set (a scraper may read /metrics)")]

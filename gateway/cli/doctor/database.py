@@ -65,8 +65,9 @@ def check_database(ctx: Context) -> list[Result]:
                      "check the host, port, database name and the role's password")]  # fmt: skip
     if ctx.dialect == "postgresql":
         with ctx.transaction() as cur:
-            cur.execute("SELECT current_user, current_database(), "
-                        "current_setting('server_version')")
+            cur.execute(
+                "SELECT current_user, current_database(), current_setting('server_version')"
+            )
             user, db, version = cur.fetchone()
         out.append(ok("database", f"{shown}: connected as {user} to {db} (PostgreSQL {version})"))
     return out

@@ -49,8 +49,10 @@ def check_witnesses(ctx: Context) -> list[Result]:
         shown = describe_url(url)
         if is_nats_url(url):
             result = _nats(ctx, url)
-        elif ctx.production and url.startswith("http://") and not is_loopback(
-            urlsplit(url).hostname or ""
+        elif (
+            ctx.production
+            and url.startswith("http://")
+            and not is_loopback(urlsplit(url).hostname or "")
         ):
             result = fail("witness", "plain http: checkpoints travel unprotected",
                           "use https:// for witness gateways")  # fmt: skip

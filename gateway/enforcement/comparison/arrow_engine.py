@@ -63,8 +63,11 @@ class ArrowEngine:
             cancel.check()
             progress((i + 1) / (steps + 1))
         keep = [f"{model.base}.{model.side(model.base).key}", *model.output_columns[1:]]
-        subjects = [f"{s.alias}.{SUBJECT_COLUMN}" for s in model.sides
-                    if not s.anti and f"{s.alias}.{SUBJECT_COLUMN}" in current.column_names]
+        subjects = [
+            f"{s.alias}.{SUBJECT_COLUMN}"
+            for s in model.sides
+            if not s.anti and f"{s.alias}.{SUBJECT_COLUMN}" in current.column_names
+        ]
         hits = current.select([*keep, *subjects]).rename_columns(
             [KEY_COLUMN, *keep[1:], *subjects]
         )  # fmt: skip

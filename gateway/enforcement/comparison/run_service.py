@@ -155,9 +155,7 @@ def visible_run(
     return run
 
 
-def owned_run(
-    session: Session, run_id: str, user: UserContext, *, reviewer: bool
-) -> ComparisonRun:
+def owned_run(session: Session, run_id: str, user: UserContext, *, reviewer: bool) -> ComparisonRun:
     """A run its owner may change; a reviewer sees it but may not (403)."""
     run = visible_run(session, run_id, user, reviewer=reviewer)
     if run.owner != user.subject:
@@ -242,8 +240,14 @@ def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool
     """The stored bytes, whose run it is and what for, as the completion names them."""
     details = event.get("details") or {}
     actor = event.get("actor") or {}
-    recorded = (str(event.get("result_sha256") or ""), actor.get("sub"), details.get("model"),
-                details.get("model_version"), event.get("purpose"), event.get("case_ref"))
+    recorded = (
+        str(event.get("result_sha256") or ""),
+        actor.get("sub"),
+        details.get("model"),
+        details.get("model_version"),
+        event.get("purpose"),
+        event.get("case_ref"),
+    )
     stored = (hashlib.sha256(data).hexdigest(), run.owner, run.model_id, run.model_version,
               run.purpose, run.case_ref)  # fmt: skip
     return hmac.compare_digest(stored[0], recorded[0]) and stored[1:] == recorded[1:]

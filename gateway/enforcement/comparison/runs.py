@@ -217,8 +217,11 @@ class ModelRunner:
         for run_id in tokens:
             row = self.store.get(run_id)
             if row is not None and not RunStatus(row.status).finished:
-                self.store.ended(run_id, RunStatus.FAILED,
-                                 {"code": "interrupted", "message": "the gateway stopped"})
+                self.store.ended(
+                    run_id,
+                    RunStatus.FAILED,
+                    {"code": "interrupted", "message": "the gateway stopped"},
+                )
 
     def _execute(self, run_id: str, token: CancelToken) -> None:
         try:

@@ -236,8 +236,10 @@ def _join_order(spec: ModelSpec, keys: Mapping[str, str]) -> tuple[list[JoinSpec
     for i, j in enumerate(spec.joins):
         where = f"join {i + 1}"
         if j.left not in joined:
-            raise Unprocessable(f"{where}: its left side {j.left!r} is not joined yet "
-                                f"(joins grow from the first side, {spec.sides[0].alias!r})")
+            raise Unprocessable(
+                f"{where}: its left side {j.left!r} is not joined yet "
+                f"(joins grow from the first side, {spec.sides[0].alias!r})"
+            )
         if j.left in anti:
             raise Unprocessable(f"{where}: an anti-joined side cannot be joined on")
         if j.right in joined:

@@ -103,9 +103,9 @@ def _bucket_numbers(numbers: pa.Array, bounds: Sequence[int], text: pa.DataType)
     numbers = _numeric(numbers)
     index = pa.scalar(0, pa.int64())
     for bound in bounds:
-        scalar = pa.scalar(Decimal(bound), numbers.type) if pa.types.is_decimal(
-            numbers.type
-        ) else bound
+        scalar = (
+            pa.scalar(Decimal(bound), numbers.type) if pa.types.is_decimal(numbers.type) else bound
+        )
         index = pc.add(index, pc.greater_equal(numbers, scalar).cast(pa.int64()))
     if pa.types.is_floating(numbers.type):
         index = pc.if_else(pc.is_nan(numbers), pa.scalar(None, pa.int64()), index)

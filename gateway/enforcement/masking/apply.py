@@ -57,9 +57,7 @@ def needs_case_key(method: str) -> bool:
     return parse_mask_spec(method).method in KEYED
 
 
-def _spec_mask(
-    arr: pa.Array | pa.ChunkedArray, spec: MaskSpec, hash_key: bytes | None
-) -> pa.Array:
+def _spec_mask(arr: pa.Array | pa.ChunkedArray, spec: MaskSpec, hash_key: bytes | None) -> pa.Array:
     method = spec.method
     if method in KEYED and hash_key is None:
         raise ValueError(f"the {method.value} mask needs a case key (derive_case_key)")

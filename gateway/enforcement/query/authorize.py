@@ -20,8 +20,7 @@ from policies.decision import Decision, DecisionInput, UserContext
 from policies.inputs import build_input, request_input
 
 HOW_TO_ASK = (
-    "POST /api/v1/access-requests with dataset, fields, purpose, case_ref, "
-    "justification and days"
+    "POST /api/v1/access-requests with dataset, fields, purpose, case_ref, justification and days"
 )
 
 

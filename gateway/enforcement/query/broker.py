@@ -87,8 +87,8 @@ class Broker:
         self.max_rows_by_level = dict(max_rows_by_level)
         # both loaded only when the catalog generation moved (see query.entries)
         self.entries: GenerationCache[str, Entry | None] = GenerationCache(512)
-        self.grants: GenerationCache[tuple[str, str, str, str], tuple[Any, ...]] = (
-            GenerationCache(4096)
+        self.grants: GenerationCache[tuple[str, str, str, str], tuple[Any, ...]] = GenerationCache(
+            4096
         )
         self.metrics = BrokerMetrics()
         self.reader = Reader(sources=sources, subjects=subjects, metrics=self.metrics)

@@ -56,7 +56,9 @@ class QueryContext:
         aggregate query (issue 16) asks for what it groups on and aggregates, never rows
         (none at all for a count of every row)."""
         if self.body.aggregates:
-            names = [*self.body.group_by,
-                     *(a.field for a in self.body.aggregates if a.field is not None)]
+            names = [
+                *self.body.group_by,
+                *(a.field for a in self.body.aggregates if a.field is not None),
+            ]
             return tuple(dict.fromkeys(names))
         return tuple(self.body.fields) or tuple(f.name for f in self.entry.fields)

@@ -58,8 +58,18 @@ from gateway.enforcement.query.json_rows import (
 )
 
 __all__ = [
-    "FORMATS", "SMALL_BATCH_ROWS", "TRUNCATED_KEY", "CutProbe", "Encoder", "choose_format",
-    "cut_text", "json_escape", "json_fragments", "json_lines", "json_rows", "make_encoder",
+    "FORMATS",
+    "SMALL_BATCH_ROWS",
+    "TRUNCATED_KEY",
+    "CutProbe",
+    "Encoder",
+    "choose_format",
+    "cut_text",
+    "json_escape",
+    "json_fragments",
+    "json_lines",
+    "json_rows",
+    "make_encoder",
     "neutralise_formulas",
 ]
 
@@ -239,8 +249,9 @@ def neutralise_formulas(values: pa.Array) -> pa.Array:
     if not pc.any(pc.is_in(first, value_set=_FIRST_BYTES)).as_py():
         return values
     starts = pc.fill_null(pc.match_substring_regex(values, FORMULA_START), False)
-    quoted = pc.binary_join_element_wise(typed_text(_QUOTE_MARK, values), values,
-                                          typed_text("", values))
+    quoted = pc.binary_join_element_wise(
+        typed_text(_QUOTE_MARK, values), values, typed_text("", values)
+    )
     return pc.if_else(starts, quoted, values)
 
 

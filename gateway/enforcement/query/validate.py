@@ -97,9 +97,7 @@ def check_names(body: QueryBody, dataset: Entry) -> None:
     named += [a.field for a in body.aggregates if a.field is not None]
     unknown = sorted({n for n in named if n not in known})
     if unknown:
-        raise BadRequest(
-            f"unknown field(s) for {dataset.id}: {', '.join(unknown)}", fields=unknown
-        )
+        raise BadRequest(f"unknown field(s) for {dataset.id}: {', '.join(unknown)}", fields=unknown)
     if len(set(body.fields)) != len(body.fields):
         raise BadRequest("a field is named twice in 'fields'")
 

@@ -192,4 +192,3 @@ def _integer(sheet: Worksheet, row: int, col: int, value: int, fmt: Format | Non
 
 def _other(sheet: Worksheet, row: int, col: int, value: object, fmt: Format | None) -> None:
     sheet.write_string(row, col, _neutral(str(value)), fmt)
-

@@ -60,6 +60,11 @@ def emit(
 ) -> None:
     """Append one audit event (never carrying a secret); fail closed like every append."""
     services.audit.append(
-        registration_event(type_=event_type, actor=Actor.of(user), resource=resource,
-                           department=department, details=details)
+        registration_event(
+            type_=event_type,
+            actor=Actor.of(user),
+            resource=resource,
+            department=department,
+            details=details,
+        )
     )

@@ -40,9 +40,7 @@ def describe(*, services: Services, user: User) -> dict[str, Any]:
         "department": user.department,
         "clearance": user.clearance,
         "jurisdiction": list(user.jurisdiction or []),
-        "roles": [
-            {"role": r, "domain": d} for r, d in services.authorizer.roles_of(user.subject)
-        ],
+        "roles": [{"role": r, "domain": d} for r, d in services.authorizer.roles_of(user.subject)],
         "status": user.status or ACTIVE,
         "has_id_number": user.id_number_hash is not None,
     }

@@ -71,8 +71,17 @@ async def _start_session(request: Request, console: Console, user: UserContext,
     cookie, session = await run_in_threadpool(console.sessions.create, subject=user.subject,
                                               via=via)  # fmt: skip
     try:
-        await _append(console, _event(request, EventType.AUTH_SIGNED_IN, user=user, via=via,
-                                      outcome=Outcome.OK, session=session.id_hash[:16]))
+        await _append(
+            console,
+            _event(
+                request,
+                EventType.AUTH_SIGNED_IN,
+                user=user,
+                via=via,
+                outcome=Outcome.OK,
+                session=session.id_hash[:16],
+            ),
+        )
     except BaseException:
         await run_in_threadpool(console.sessions.end, session)
         raise
@@ -123,8 +132,18 @@ def _stub(subject: str) -> UserContext:
 
 async def _failed(request: Request, console: Console, user: UserContext | None, via: str,
                   reason: str, **details: Any) -> None:  # fmt: skip
-    await _append(console, _event(request, EventType.AUTH_SIGN_IN_FAILED, user=user, via=via,
-                                  outcome=Outcome.DENIED, reason=reason, **details))
+    await _append(
+        console,
+        _event(
+            request,
+            EventType.AUTH_SIGN_IN_FAILED,
+            user=user,
+            via=via,
+            outcome=Outcome.DENIED,
+            reason=reason,
+            **details,
+        ),
+    )
 
 
 @router.post("/console/sign-in")
@@ -180,6 +199,7 @@ async def sign_out(request: Request, _form: Form = Depends(csrf_form)) -> Respon
 
 # -- OIDC -------------------------------------------------------------------------
 
+
 def _oidc(console: Console) -> OidcClient:
     if not isinstance(console.oidc, OidcClient):
         raise Forbidden("no identity provider is configured: sign in with a password")
@@ -214,14 +234,20 @@ async def oidc_callback(request: Request, code: str = "", state: str = "") -> Re
     client = _oidc(console)
     pre = console.signer.unpack("oidc", request.cookies.get(PRE_COOKIE),
                                 max_age_s=PRE_COOKIE_MAX_AGE_S)  # fmt: skip
-    if (not pre or not code or not state or len(code) > 2048
-            or not hmac.compare_digest(state.encode(), str(pre.get("s", "")).encode())):
+    if (
+        not pre
+        or not code
+        or not state
+        or len(code) > 2048
+        or not hmac.compare_digest(state.encode(), str(pre.get("s", "")).encode())
+    ):
         return _back_to_sign_in("oidc_failed")
     attempt = Attempt(state=str(pre["s"]), nonce=str(pre.get("o", "")),
                       verifier=str(pre.get("v", "")))  # fmt: skip
     try:
-        claimed = await run_in_threadpool(client.finish, code=code,
-                                          redirect_uri=_callback_url(request), attempt=attempt)
+        claimed = await run_in_threadpool(
+            client.finish, code=code, redirect_uri=_callback_url(request), attempt=attempt
+        )
     except Unauthenticated as exc:
         await _failed(request, console, None, "oidc", clean(exc.message, 100))
         return _back_to_sign_in("oidc_failed")

@@ -105,8 +105,11 @@ async def console_caller(request: Request) -> Caller:
         except (AccountDisabled, Unauthenticated):
             console.sessions.end_all(session.subject)
             raise
-        if (session.via == "password" and is_privileged(user.roles)
-                and console.accounts.admin_chose(user.subject)):
+        if (
+            session.via == "password"
+            and is_privileged(user.roles)
+            and console.accounts.admin_chose(user.subject)
+        ):
             console.sessions.end_all(session.subject)
             raise AdminChosenPassword()
         return user
@@ -166,8 +169,11 @@ async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) 
     """The form of a state-changing request, once its CSRF token is checked."""
     if not _same_origin(request):
         raise CsrfRefused("cross-site request refused")
-    is_form = request.headers.get("content-type", "").lower().startswith(
-        "application/x-www-form-urlencoded")
+    is_form = (
+        request.headers.get("content-type", "")
+        .lower()
+        .startswith("application/x-www-form-urlencoded")
+    )
     sent = request.headers.get("x-csrf-token")
     if not sent and not is_form:  # no token can be in a body that is not a form
         raise CsrfRefused("missing CSRF token")
@@ -248,11 +254,17 @@ class ConsoleRoute(APIRoute):
                 detail = exc.message if exc.http_status in (400, 404, 409, 413) else ""
                 return await error_page(request, exc.http_status, exc.code, exc, detail)
             except StaleDataError as exc:  # a compare-and-set lost to another request
-                return await error_page(request, 409, "conflict", exc,
-                                        "changed by another request meanwhile; reload it")
+                return await error_page(
+                    request, 409, "conflict", exc, "changed by another request meanwhile; reload it"
+                )
             except RequestValidationError as exc:
-                return await error_page(request, 400, "bad_request", exc,
-                                        "; ".join(str(e.get("msg", "")) for e in exc.errors()))
+                return await error_page(
+                    request,
+                    400,
+                    "bad_request",
+                    exc,
+                    "; ".join(str(e.get("msg", "")) for e in exc.errors()),
+                )
             except StarletteHTTPException as exc:
                 if isinstance(exc.__cause__, SluiceError):  # errors reading the body
                     cause = exc.__cause__
@@ -260,4 +272,3 @@ class ConsoleRoute(APIRoute):
                 return await error_page(request, exc.status_code, "http_error", exc)
 
         return wrapped
-

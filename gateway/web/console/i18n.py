@@ -261,8 +261,7 @@ ZH: dict[str, str] = {
     "audit.details": "详细信息",
     "audit.lookups": "谁查询了此人",
     "audit.lookups_note": (
-        "输入身份证号：服务器将其转换为标识令牌后查找，"
-        "号码本身不会出现在网址或审计记录中。"
+        "输入身份证号：服务器将其转换为标识令牌后查找，号码本身不会出现在网址或审计记录中。"
     ),
     "audit.id_number": "身份证号",
     "audit.lookups_button": "查找",

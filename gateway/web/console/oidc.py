@@ -153,8 +153,12 @@ class OidcClient:
                    "Accept": "application/json"}  # fmt: skip
         try:
             if self._secret:
-                response = self._http.post(endpoint, content=body, headers=headers,
-                                           auth=httpx.BasicAuth(self.client_id, self._secret))
+                response = self._http.post(
+                    endpoint,
+                    content=body,
+                    headers=headers,
+                    auth=httpx.BasicAuth(self.client_id, self._secret),
+                )
             else:
                 response = self._http.post(endpoint, content=body, headers=headers)
         except httpx.HTTPError:

@@ -172,8 +172,9 @@ class LocalAccounts:
             with self._engine.begin() as conn:
                 values: dict[str, object] = {"failed_count": 0, "locked_until": None}
                 if self._hasher.check_needs_rehash(stored):
-                    values["password_hash"] = self._seal(subject, row.set_by,
-                                                         self._hasher.hash(password))
+                    values["password_hash"] = self._seal(
+                        subject, row.set_by, self._hasher.hash(password)
+                    )
                 conn.execute(update(local_passwords).where(_P.subject == subject).values(**values))
             return CheckResult("ok")
         return self._count_failure(subject, now)

@@ -55,8 +55,14 @@ def create(
         subject=user.subject, domain=dataset.department, action="access:request"
     )
     req = service.create_request(
-        session=session, user=user, dataset=dataset, fields=body.fields, purpose=body.purpose,
-        case_ref=body.case_ref, justification=body.justification, days=body.days,
+        session=session,
+        user=user,
+        dataset=dataset,
+        fields=body.fields,
+        purpose=body.purpose,
+        case_ref=body.case_ref,
+        justification=body.justification,
+        days=body.days,
     )
     return _record(request, session, user, req, "access.requested")
 

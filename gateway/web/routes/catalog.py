@@ -36,9 +36,7 @@ def search_catalog(
     session: Session = Depends(get_session),
 ) -> list[DatasetOut]:
     """Published catalog entries matching the filters, best match first."""
-    found = service.list_datasets(
-        session=session, q=q, department=department, level=level, tag=tag
-    )
+    found = service.list_datasets(session=session, q=q, department=department, level=level, tag=tag)
     return [DatasetOut.model_validate(d) for d in found]
 
 
@@ -79,7 +77,11 @@ def get_catalog_entry(
     entry = CatalogEntryOut.model_validate(DatasetOut.model_validate(dataset).model_dump())
     if user is not None:
         entry.access = effective_access(
-            services=get_services(request), session=session, user=user, dataset=dataset,
-            purpose=purpose, case_ref=case_ref,
+            services=get_services(request),
+            session=session,
+            user=user,
+            dataset=dataset,
+            purpose=purpose,
+            case_ref=case_ref,
         )
     return entry

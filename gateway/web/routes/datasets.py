@@ -37,8 +37,13 @@ def query_dataset(
     origin = Origin(request_id=request_id, client=request.client.host if request.client else None,
                     client_request_id=client_request_id)  # fmt: skip
     started = broker.prepare(
-        QueryRequest(user=user, dataset_id=dataset_id, body=body, origin=origin,
-                     generation=catalog_generation_of(request))
+        QueryRequest(
+            user=user,
+            dataset_id=dataset_id,
+            body=body,
+            origin=origin,
+            generation=catalog_generation_of(request),
+        )
     )
     headers = {
         "X-Sluice-Decision-Id": started.decision.decision_id,

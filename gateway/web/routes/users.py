@@ -59,16 +59,21 @@ class IdNumberIn(BaseModel):
 
 
 def _commit(
-    request: Request, session: Session, admin: UserContext, subject: str,
-    type_: EventType | str, details: dict[str, Any],
+    request: Request,
+    session: Session,
+    admin: UserContext,
+    subject: str,
+    type_: EventType | str,
+    details: dict[str, Any],
 ) -> dict[str, Any]:
     services = get_services(request)
     services.audit.append(
         user_admin_event(type_=type_, actor=Actor.of(admin), subject=subject, details=details)
     )
     session.commit()
-    return service.describe(services=services, user=service.get_user(session=session,
-                                                                     subject=subject))
+    return service.describe(
+        services=services, user=service.get_user(session=session, subject=subject)
+    )
 
 
 @router.get("")

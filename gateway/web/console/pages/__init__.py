@@ -22,8 +22,18 @@ from gateway.web.console.pages import (
     sources,
 )
 
-PAGES = (home, catalog, query, requests, sources, comparisons, comparison_runs, audit,
-         audit_alerts, admin)
+PAGES = (
+    home,
+    catalog,
+    query,
+    requests,
+    sources,
+    comparisons,
+    comparison_runs,
+    audit,
+    audit_alerts,
+    admin,
+)
 
 # (message key, href, casbin action needed in domain "*" or None)
 NAVIGATION: tuple[tuple[str, str, str | None], ...] = (

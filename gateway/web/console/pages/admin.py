@@ -99,8 +99,9 @@ def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None
     body = model(api.UserIn, display_name=form.get("display_name").strip(),
                  department=form.get("department") or None, clearance=form.get("clearance"),
                  jurisdiction=jurisdiction(form.get("jurisdiction")), status=status)  # fmt: skip
-    _with_session(get_console(request),
-                  lambda session: api.put_user(subject, body, request, admin, session))
+    _with_session(
+        get_console(request), lambda session: api.put_user(subject, body, request, admin, session)
+    )
 
 
 def _subject(raw: str) -> str:
@@ -171,8 +172,9 @@ async def set_password(
         console.services.audit.append(user_admin_event(
             type_="user.updated", actor=Actor.of(caller.user), subject=subject,
             details={"password": "set", "console": True}))  # fmt: skip
-        console.accounts.set_password(subject=subject, password=password,
-                                      set_by=ADMIN_SET_PREFIX + caller.user.subject)
+        console.accounts.set_password(
+            subject=subject, password=password, set_by=ADMIN_SET_PREFIX + caller.user.subject
+        )
 
     await run_in_threadpool(_with_session, console, work)
     return RedirectResponse(_href(subject) + "?done=password_set", status_code=303)

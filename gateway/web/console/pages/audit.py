@@ -201,12 +201,12 @@ async def charts_json(request: Request, caller: Caller = Depends(may_read)) -> R
         api._record(request, caller.user, "audit.read",
                     {"console": "charts", "since": start.isoformat()})  # fmt: skip
         log = api._log(request)
-        events = iter_bodies(store=log.store,
-                             filters=EventFilter(type="query.*", since=start, until=now))
+        events = iter_bodies(
+            store=log.store, filters=EventFilter(type="query.*", since=start, until=now)
+        )
         alerts = list_alerts(log, since=start, until=now)
         days = [(start + timedelta(days=i)).date().isoformat() for i in range(CHART_DAYS)]
         return chart_data(events, alerts, days)
 
     data = await run_in_threadpool(load)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
-

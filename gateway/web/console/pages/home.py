@@ -65,8 +65,12 @@ def _officer(request: Request, console: Console, caller: Caller) -> dict[str, An
         return {}
     now = datetime.now(UTC)
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    record_audit_read(request, caller.user, "audit.read",
-                      {"console": "home", "alerts_since": (now - timedelta(days=1)).isoformat()})
+    record_audit_read(
+        request,
+        caller.user,
+        "audit.read",
+        {"console": "home", "alerts_since": (now - timedelta(days=1)).isoformat()},
+    )
     alerts = [a for a in current_alerts(log, since=now - timedelta(days=1), until=now)
               if a.get("state", "open") == "open"]  # fmt: skip
     status = log.status()

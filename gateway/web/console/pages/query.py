@@ -45,8 +45,9 @@ DOWNLOADS = {"csv": "csv", "parquet": "parquet"}
 
 def _entry(request: Request, dataset_id: str) -> DatasetOut:
     with get_console(request).services.sessions() as session:
-        return DatasetOut.model_validate(service.get_dataset(session=session,
-                                                             dataset_id=dataset_id))
+        return DatasetOut.model_validate(
+            service.get_dataset(session=session, dataset_id=dataset_id)
+        )
 
 
 def _value(raw: str, op: str, field_type: str) -> Any:
@@ -184,7 +185,8 @@ async def download(
     broker: Broker = request.app.state.broker
     try:
         started = await run_in_threadpool(
-            broker.prepare, _query(request, caller, dataset_id, body, request_id))
+            broker.prepare, _query(request, caller, dataset_id, body, request_id)
+        )
     except Forbidden as exc:
         return render(request, "query_refused.html", status=403, message=exc.message,
                       details=exc.details, entry=entry, body=body)  # fmt: skip
@@ -197,5 +199,6 @@ async def download(
     }
     stall = get_console(request).services.settings.stream_stall_timeout_s
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
-    return await run_in_threadpool(lambda: respond(delivery, FORMATS[fmt], headers,
-                                                   stall_timeout_s=stall))
+    return await run_in_threadpool(
+        lambda: respond(delivery, FORMATS[fmt], headers, stall_timeout_s=stall)
+    )

@@ -186,10 +186,12 @@ async def decide(
     elif action == "reject":
         await decider(request, caller)
         work = lambda session: api.reject(  # noqa: E731
-            request_id=request_id, body=body, request=request, user=user, session=session)
+            request_id=request_id, body=body, request=request, user=user, session=session
+        )
     elif action == "revoke":  # the API's own rule: a steward of the department or the requester
         work = lambda session: api.revoke(  # noqa: E731
-            request_id=request_id, body=body, request=request, user=user, session=session)
+            request_id=request_id, body=body, request=request, user=user, session=session
+        )
     else:
         raise BadRequest(f"unknown action {action!r}: approve, reject or revoke")
     await run_in_threadpool(_in_session, request, work)

@@ -155,8 +155,11 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
     services = get_console(request).services
     department = caller.user.department or ""
 
-    await run_in_threadpool(lambda: require_steward(
-        services=services, user=caller.user, department=department, action="source:register"))
+    await run_in_threadpool(
+        lambda: require_steward(
+            services=services, user=caller.user, department=department, action="source:register"
+        )
+    )
 
     def check(session: Session) -> str:
         _refuse_secrets_in_settings(asked["settings"])
@@ -326,8 +329,15 @@ async def entry_action(request: Request, dataset_id: str, action: str,
             session=s, services=services, user=user, dataset_id=dataset_id, patch=patch),
             commit=True))  # fmt: skip
     elif action == "publish":
-        await run_in_threadpool(lambda: _in_session(request, lambda s: registration.publish(
-            session=s, services=services, user=user, dataset_id=dataset_id), commit=True))
+        await run_in_threadpool(
+            lambda: _in_session(
+                request,
+                lambda s: registration.publish(
+                    session=s, services=services, user=user, dataset_id=dataset_id
+                ),
+                commit=True,
+            )
+        )
     elif action == "refresh":
         drift = await run_in_threadpool(lambda: _in_session(
             request, lambda s: registration.refresh_schema(
