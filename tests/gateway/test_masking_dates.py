@@ -125,4 +125,5 @@ def test_text_that_is_no_plain_date_is_masked_whole(values: list[str]) -> None:
         compact = len(value) == 8 and value.isascii() and value.isdigit()
         if not (plain or compact):
             assert masked == "*" * len(value)
-        assert masked != value or not value
+        # a value of stars alone is its own whole mask: the check above is the exact one
+        assert masked != value or not value.strip("*")

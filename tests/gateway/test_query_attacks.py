@@ -173,7 +173,7 @@ def test_unknown_dataset_and_missing_token(gw_postgres: DemoGateway) -> None:
         headers={"Authorization": "Bearer not.a.token"},
     )
     assert garbage.status_code == 401
-    bad_format = gw.query("alice", DIBAO, CASE, format="xlsx")
+    bad_format = gw.query("alice", DIBAO, CASE, format="xls")  # xlsx is a format now
     assert bad_format.status_code == 400
 
 
