@@ -339,6 +339,10 @@ def test_verify_names_the_first_bad_sequence_number(live: LiveConsole, signed: S
     seals, as the API's verify seals it)."""
     from tests.attacks.test_insider_audit import _insider
 
+    # an event of its own to edit: xdist may run this test apart from the module's others
+    resp = live.gw.query("alice", DIBAO, {"purpose": "supervision", "case_ref": "JW-VERIFY",
+                                          "fields": ["region_code"], "limit": 1})  # fmt: skip
+    assert resp.status_code == 200, resp.text
     seq = _events(live, actor="alice", type="query.started", purpose="supervision")[-1]["seq"]
     _insider(live.gw, "UPDATE audit_events SET body = replace(body, 'supervision', "
                       f"'supervisiom') WHERE seq = {int(seq)}")  # fmt: skip
