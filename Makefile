@@ -49,7 +49,7 @@ lint: install complexity
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# LibreOffice (headless Calc) for the xlsx round trip in tests/gateway/test_xlsx.py
+# LibreOffice (headless Calc) for the xlsx round trip in tests/gateway/enforcement/query/test_xlsx.py
 office:
 	@command -v soffice >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui) || (echo "cannot install LibreOffice: the xlsx round-trip test will fail" && false)
 
@@ -86,7 +86,7 @@ sanitize: install
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	PYTHONMALLOC=malloc ARROW_DEFAULT_MEMORY_POOL=system \
 	PYTHONPATH=$(CURDIR)/tests/sanitizer SLUICE_SANITIZED_KERNELS=$(CURDIR)/$(SANITIZE_DIR)/lib \
-	$(BIN)/pytest -q -p no:cacheprovider --capture=sys tests/gateway/test_masking*.py
+	$(BIN)/pytest -q -p no:cacheprovider --capture=sys tests/gateway/enforcement/masking/test_masking*.py
 
 # Cyclomatic complexity: any product function above 20 (radon rank D or worse) fails
 # (part of `lint`); radon only reports, so the target turns a non-empty report into a

@@ -85,3 +85,18 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     planted.write_text("def f():\n    from gateway.web.app import create_app\n")
     assert "gateway.web.app" in _imports(planted)
     assert _room("gateway.web.app") == "web"
+
+
+def test_gateway_tests_mirror_the_rooms() -> None:
+    """A test of a room lives in that room's folder, so a reader finds it where the code is."""
+    tests = ROOT / "tests" / "gateway"
+    loose = sorted(p.name for p in tests.glob("test_*.py"))
+    assert not loose, f"tests/gateway/ holds tests outside any room: {loose}"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    strays = folders - set(GATEWAY_ROOMS)
+    assert not strays, f"test folders that are not rooms: {strays}"
+    for room in folders:
+        for test in (tests / room).rglob("test_*.py"):
+            sub = test.relative_to(tests / room).parts[:-1]
+            code = (ROOT / "gateway" / room).joinpath(*sub)
+            assert code.is_dir(), f"{test}: no {code.relative_to(ROOT)} beside it"

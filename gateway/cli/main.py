@@ -3,7 +3,7 @@
 Command groups are imported only when they run: ``sluice --help`` and ``sluice token``
 must not pay for FastAPI, SQLAlchemy, pyarrow and the audit store (issue 17). The short
 help of each command is written here so the list needs no import;
-``tests/gateway/test_cli_startup.py`` checks it against each command's own help.
+``tests/gateway/cli/test_startup.py`` checks it against each command's own help.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ import click
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 # every format of the query API (gateway/enforcement/query/formats.py, checked by
-# tests/cli/test_client_query.py): the client must not import the server to know them
+# tests/gateway/cli/test_client_query.py): the client must not import the server to know them
 FORMATS = ("json", "ndjson", "csv", "csv_raw", "parquet", "arrow", "xlsx")
 BINARY_FORMATS = frozenset({"parquet", "arrow", "xlsx"})
 SUFFIX_FORMATS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv",

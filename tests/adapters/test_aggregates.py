@@ -386,7 +386,7 @@ def test_files_refuse_too_many_groups(file_adapter: FileAdapter) -> None:
 
 @pytest.fixture
 def http_adapter(tmp_path: Path) -> Iterator[HttpAdapter]:
-    from tests.gateway.test_sources_end_to_end import JsonApi, _handler
+    from tests.gateway.stewardship.test_sources_end_to_end import JsonApi, _handler
 
     api = JsonApi()
     api.records["payments"] = [

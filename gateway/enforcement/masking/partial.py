@@ -1,6 +1,6 @@
 """The partial masks of DESIGN.md (ID numbers, phones, names, bank cards, addresses,
 birth dates), vectorised. Expected outputs, edge cases included, are pinned by
-``tests/gateway/data/masking_vectors.json``.
+``tests/gateway/enforcement/masking/data/masking_vectors.json``.
 
 Every function takes a UTF-8 string array and returns one of the same type; nulls stay
 null; ``""`` stays ``""`` (nothing to hide); any value not of the expected shape is

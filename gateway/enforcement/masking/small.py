@@ -29,7 +29,7 @@ the whole array to the vectorised path. What is decided here:
   ``strptime`` and is unsure. Date columns give ``str(year)``.
 - ``hash``: ``HmacTokens.token``, the same HMAC as the vectorised path.
 
-``tests/gateway/test_masking_small.py`` checks values, nulls and types against the
+``tests/gateway/enforcement/masking/test_masking_small.py`` checks values, nulls and types against the
 vectorised path for every method (hypothesis, CJK text, the demo data).
 """
 

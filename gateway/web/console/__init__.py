@@ -30,7 +30,7 @@ Adding a page (say, access requests):
    a hidden ``csrf_token``; for htmx, give the swapped region an id and use
    ``hx-select`` with it (an htmx request receives the content block alone).
 4. Every string through ``_("key")``: add the key to both dicts of ``i18n.py``.
-5. Tests in ``tests/console/``: the role matrix in ``test_roles.py`` lists each page and
+5. Tests in ``tests/gateway/web/console/``: the role matrix in ``test_roles.py`` lists each page and
    form with the roles that may use it.
 """
 

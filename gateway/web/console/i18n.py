@@ -4,7 +4,7 @@ Templates call ``_("key")``; Python code calls ``translate(lang, "key")``. The l
 is ``?lang=`` when given (remembered in a cookie), else the cookie, else zh-CN — never
 guessed from the browser, since the console's users work in Chinese whatever their
 machine says. A key missing from a language falls back to zh-CN, and
-``tests/console/test_i18n.py`` requires both dicts to hold the same keys.
+``tests/gateway/web/console/test_i18n.py`` requires both dicts to hold the same keys.
 """
 
 from __future__ import annotations

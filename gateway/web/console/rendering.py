@@ -3,7 +3,7 @@
 Values from sources and from users are hostile by assumption: every template is
 escaped (``autoescape=True`` for all names, not only ``*.html``), ``StrictUndefined``
 turns a typo into an error instead of an empty string, and no template uses ``|safe``
-(``tests/console/test_templates.py`` checks). The same page serves htmx: a request
+(``tests/gateway/web/console/test_templates.py`` checks). The same page serves htmx: a request
 with ``HX-Request`` gets only the ``content`` block (``partial``), so one template is
 the whole page and its fragment.
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from audit.search import EventFilter, list_events
-from tests.console.conftest import LiveConsole
+from tests.gateway.web.console.conftest import LiveConsole
 
 DIBAO = "civil.dibao_recipients"
 FORM = {"fields": ["name", "region_code"], "purpose": "supervision", "case_ref": "JW-2026-077",

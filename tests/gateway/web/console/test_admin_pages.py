@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from audit.search import EventFilter, list_events
-from tests.console.conftest import LiveConsole
+from tests.gateway.web.console.conftest import LiveConsole
 
 DIBAO = "civil.dibao_recipients"
 PAYROLL = "finance.payroll"

@@ -17,7 +17,7 @@ from audit.search import EventFilter, list_events
 from gateway.web.console.passwords import LocalAccounts
 from gateway.web.console.sessions import SESSION_COOKIE, SessionStore, Signer, console_key
 from gateway.web.console.store import console_sessions, local_passwords
-from tests.console.conftest import LiveConsole
+from tests.gateway.web.console.conftest import LiveConsole
 
 _PRE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, expect
 from audit.search import EventFilter, list_events
 from catalog.demo.identity import id_number
 from catalog.models import Dataset
-from tests.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, offline
+from tests.gateway.web.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, offline
 
 DIBAO = "civil.dibao_recipients"
 SOURCE, ENTRY, TABLE = "civil-housing", "civil.housing_subsidy", "housing_subsidy"

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from audit.search import EventFilter, list_events
 from catalog.access_requests import AccessRequest
-from tests.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, offline
+from tests.gateway.web.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, offline
 
 DIBAO = "civil.dibao_recipients"
 CASE = "JW-2026-314"

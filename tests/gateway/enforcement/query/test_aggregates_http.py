@@ -35,7 +35,7 @@ from tests.conftest import (
     drop_pg_database,
 )
 from tests.gateway.demo_app import DemoGateway, demo_gateway
-from tests.gateway.test_sources_end_to_end import (
+from tests.gateway.stewardship.test_sources_end_to_end import (
     JsonApi,
     _my_exec,
     _pg_exec,

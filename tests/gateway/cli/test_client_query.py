@@ -25,7 +25,7 @@ from gateway.cli.main import cli
 from gateway.cli.remote import FORMATS as CLIENT_FORMATS
 from gateway.cli.result_ends import CsvRows, _file_facts
 from gateway.enforcement.query.formats import FORMATS
-from tests.cli.client_gateway import Served, served
+from tests.gateway.cli.client_gateway import Served, served
 
 __all__ = ["served"]
 

@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.client_gateway import Served, served
+from tests.gateway.cli.client_gateway import Served, served
 
 __all__ = ["served"]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-MARKER = "<!-- tested: tests/cli/test_client_readme.py -->"
+MARKER = "<!-- tested: tests/gateway/cli/test_client_readme.py -->"
 
 
 def snippet() -> str:

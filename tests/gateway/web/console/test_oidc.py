@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from audit.search import EventFilter, list_events
-from tests.console.conftest import serve
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.gateway.web.console.conftest import serve
 
 CLIENT_ID = "sluice-console"
 USERS = [

@@ -11,7 +11,7 @@ import pyarrow as pa
 from click.testing import CliRunner, Result
 
 from gateway.cli.main import cli
-from tests.cli.client_gateway import Served, served
+from tests.gateway.cli.client_gateway import Served, served
 
 __all__ = ["served"]
 

@@ -15,7 +15,7 @@ import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from audit.search import EventFilter, list_events
-from tests.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, offline
+from tests.gateway.web.console.conftest import SCREENSHOTS, LiveConsole, browser_sign_in, offline
 
 DIBAO = "civil.dibao_recipients"
 CASE = "JW-2026-004"

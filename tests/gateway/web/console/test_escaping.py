@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import create_engine, text
 
 from catalog.models import Dataset, Field, Source
-from tests.console.conftest import LiveConsole, browser_sign_in, offline
+from tests.gateway.web.console.conftest import LiveConsole, browser_sign_in, offline
 
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 ENTRY = "civil.hostile_notes"
