@@ -180,6 +180,29 @@ def test_revoke_grants_ends_every_approved_grant_of_the_user(gw: DemoGateway) ->
     assert set(ids) <= set(event["details"]["access_requests"])
 
 
+def test_revoke_grants_also_closes_pending_requests(gw: DemoGateway) -> None:
+    """A request still waiting when the officer acts must not become a grant later: a
+    steward approving it after the revocation is refused and nothing unmasks."""
+    resp = gw.client.post(
+        "/api/v1/access-requests",
+        json={"dataset": DIBAO, "fields": ["phone"], "purpose": "audit",
+              "case_ref": "JW-EM-PENDING", "justification": "emergency test", "days": 1},
+        headers=gw.headers("alice"),
+    )  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    pending = str(resp.json()["id"])
+    revoked = _post(gw, "sam", "/users/alice/revoke-grants")
+    assert revoked.status_code == 200, revoked.text
+    assert pending in revoked.json()["revoked"]
+    late = gw.client.post(f"/api/v1/access-requests/{pending}/approve",
+                          headers=gw.headers("carl"))  # fmt: skip
+    assert late.status_code == 409, late.text
+    state = gw.client.get(f"/api/v1/access-requests/{pending}", headers=gw.headers("alice"))
+    assert state.json()["status"] == "revoked"
+    event = _on_record(gw, "grants.revoked", "user:alice", "sam")
+    assert pending in event["details"]["access_requests"]
+
+
 @pytest.mark.parametrize("who", ["alice", "dora", "carl"])
 def test_analysts_and_stewards_cannot_respond(gw: DemoGateway, who: str) -> None:
     for path in ("/users/dora/suspend", "/users/dora/unsuspend", "/users/dora/revoke-grants",

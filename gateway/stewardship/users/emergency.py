@@ -104,11 +104,13 @@ def unfreeze(
 def revoke_grants(
     *, session: Session, officer: UserContext, subject: str, reason: str
 ) -> list[AccessRequest]:
-    """Every approved grant of ``subject`` ends now (status ``revoked``)."""
+    """Every approved grant of ``subject`` ends now (status ``revoked``), and so does
+    every request still pending: left open, a steward could approve it after the
+    officer acted and the grant would come back."""
     get_user(session, subject)
     grants = list(session.scalars(
         select(AccessRequest).where(AccessRequest.requester == subject,
-                                    AccessRequest.status == "approved")
+                                    AccessRequest.status.in_(("approved", "pending")))
         .order_by(AccessRequest.id)
     ))  # fmt: skip
     for grant in grants:
