@@ -30,6 +30,9 @@ class Gateway:
         self.embedded = embedded
         self.base = f"http://127.0.0.1:{port}"
         if not embedded:
+            # the source tables (a fresh machine has none: every query would fail with
+            # source_failed and a profile or A/B would measure only the failure path)
+            data.ensure_demo(lambda _line: None)
             data.recreate(catalog_db)
         self.log = (self.home / "server.log").open("wb")
         extra = ["--embedded"] if embedded else ["--catalog-db", catalog_db]
