@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from adapters.base import ObjectInfo
 from audit.event_types import EventType
 from catalog import service as catalog
-from catalog.drift import Column
+from catalog.drift import Column, Drift, compare
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from catalog.schemas import DatasetPatch
@@ -184,15 +184,8 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     return dataset
 
 
-def refresh_schema(
-    *, session: Session, services: Services, user: UserContext, dataset_id: str
-) -> DriftReport:
-    """Re-introspect the entry's object and follow it: new columns become fields (with
-    suggestions), removed ones are deleted, retyped ones take the new type."""
-    dataset = _editable(
-        session=session, services=services, user=user, dataset_id=dataset_id,
-        action="dataset:edit",
-    )  # fmt: skip
+def _object_columns(*, session: Session, services: Services, dataset: Dataset) -> list[Column]:
+    """The entry's object's columns now, with suggestions (409 if the object is gone)."""
     source = catalog.get_source(session=session, source_id=dataset.source_id)
     try:
         _obj, proposals = _inspect_object(
@@ -202,9 +195,30 @@ def refresh_schema(
         raise Conflict(
             f"object {dataset.object_name!r} no longer exists in source {source.id}"
         ) from None
-    drift = catalog.refresh_fields(
-        session=session, dataset_id=dataset_id, columns=_columns(proposals)
+    return _columns(proposals)
+
+
+def _report(dataset: Dataset, drift: Drift) -> DriftReport:
+    return DriftReport(
+        dataset_id=dataset.id,
+        added=list(drift.added),
+        removed=list(drift.removed),
+        retyped=[Retyped(name=r.name, old=r.old, new=r.new) for r in drift.retyped],
+        schema_version=dataset.schema_version,
     )
+
+
+def refresh_schema(
+    *, session: Session, services: Services, user: UserContext, dataset_id: str
+) -> DriftReport:
+    """Re-introspect the entry's object and follow it: new columns become fields (with
+    suggestions), removed ones are deleted, retyped ones take the new type."""
+    dataset = _editable(
+        session=session, services=services, user=user, dataset_id=dataset_id,
+        action="dataset:edit",
+    )  # fmt: skip
+    columns = _object_columns(session=session, services=services, dataset=dataset)
+    drift = catalog.refresh_fields(session=session, dataset_id=dataset_id, columns=columns)
     if drift.changed:
         _emit(
             services,
@@ -217,10 +231,19 @@ def refresh_schema(
                 "retyped": [{"name": r.name, "old": r.old, "new": r.new} for r in drift.retyped],
             },
         )
-    return DriftReport(
-        dataset_id=dataset.id,
-        added=list(drift.added),
-        removed=list(drift.removed),
-        retyped=[Retyped(name=r.name, old=r.old, new=r.new) for r in drift.retyped],
-        schema_version=dataset.schema_version,
-    )
+    return _report(dataset, drift)
+
+
+def pending_drift(
+    *, session: Session, services: Services, user: UserContext, dataset_id: str
+) -> DriftReport:
+    """What a refresh would follow, changing nothing: the same introspection and the
+    same comparison (``catalog.drift.compare``, which ``refresh_fields`` applies), so a
+    steward sees the drift before deciding to follow it. Nothing changes, so nothing
+    is recorded (as an introspection is not)."""
+    dataset = _editable(
+        session=session, services=services, user=user, dataset_id=dataset_id,
+        action="dataset:edit",
+    )  # fmt: skip
+    columns = _object_columns(session=session, services=services, dataset=dataset)
+    return _report(dataset, compare(dataset.fields, columns))

@@ -72,6 +72,8 @@ async def move_alert(
         raise BadRequest("an alert is acknowledged or resolved")
     body = model(api.AlertAction, note=form.get("note").strip())
     await run_in_threadpool(handler, request, body, alert_id, caller.user)
+    if form.get("back") == "home":  # acknowledged from the home page's open alerts
+        return RedirectResponse("/console#alerts-h", status_code=303)
     return RedirectResponse(f"{ALERTS}#alert-{alert_id}", status_code=303)
 
 

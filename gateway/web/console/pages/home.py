@@ -1,10 +1,14 @@
 """Home: what each role does first — analysts their queries and requests, stewards
-the requests waiting for them, security officers open alerts and the chain's state.
+the requests waiting for them and the drift on their sources, security officers open
+alerts (acknowledged right here) and the chain's state.
 
 Everything shown comes from the services the API uses (the audit store's search, the
 grants service, the alert evaluation, the log's status). An officer's view of alerts
 and of today's events is an audit read and is recorded as one (``audit.read``), as
-``GET /api/v1/audit/alerts`` is; an analyst sees only their own events.
+``GET /api/v1/audit/alerts`` is; an analyst sees only their own events. The drift is
+``registration.watch`` (the refresh's own comparison, changing nothing). Acknowledging
+an alert from here posts to the alerts page's own route (``audit_alerts.move_alert``:
+the API's handler, its permission, CSRF and record), which comes back here.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from audit.alert_state import current_alerts
 from audit.log import AuditLog
 from audit.search import EventFilter, list_events
 from gateway.stewardship.grants import service as grants
+from gateway.stewardship.registration.watch import drift_on_my_sources
 from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, may
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
@@ -54,9 +59,10 @@ def _steward(console: Console, caller: Caller) -> dict[str, Any]:
     with console.services.sessions() as session:
         found = grants.list_requests(session=session, user=caller.user,
                                      approver_departments=departments)  # fmt: skip
+        drift = drift_on_my_sources(session=session, services=console.services, user=caller.user)
     waiting = [r for r in found if r.status == "pending" and r.requester != caller.user.subject
                and r.department in departments]  # fmt: skip
-    return {"waiting": waiting[:20], "departments": departments}
+    return {"waiting": waiting[:20], "departments": departments, "drift": drift}
 
 
 def _officer(request: Request, console: Console, caller: Caller) -> dict[str, Any]:
@@ -80,7 +86,7 @@ def _officer(request: Request, console: Console, caller: Caller) -> dict[str, An
     chart = {"labels": [t for t, _ in counts.most_common(12)],
              "values": [n for _, n in counts.most_common(12)]}  # fmt: skip
     return {"alerts": alerts[:20], "chain": status, "today": counts.most_common(12),
-            "chart": chart}  # fmt: skip
+            "chart": chart, "may_handle": may(request, caller, "audit:verify")}  # fmt: skip
 
 
 @router.get("/console")
