@@ -101,7 +101,7 @@ class ChainChecker:
                 parsed = loads(data)
                 if type(parsed) is not dict or parsed.get("seq") != seq:
                     return self._fail(seq, "seq mismatch", "event body names another seq")
-                if check_index and len(row) > 4 and tuple(row[4:]) != _index(parsed):
+                if check_index and len(row) > 4 and tuple(row[4:]) != fast_index_of(parsed):
                     return self._fail(seq, "index mismatch", "indexed columns differ from body")
                 if seq in want:
                     self.hashes_at[seq] = hex_hash
@@ -118,8 +118,9 @@ class ChainChecker:
         return False
 
 
-def _index(body: dict[str, Any]) -> tuple[Any, ...]:
-    """``index_of`` for the shape the writer produces, without its generality (hot path).
+def fast_index_of(body: dict[str, Any]) -> tuple[Any, ...]:
+    """``index_of`` for the shape the writer produces, without its generality (hot path);
+    shared with the parallel scanner (``audit.scan``), which checks the same columns.
 
     Any other shape (a key missing, a wrong type) falls back to ``index_of`` itself, so
     the answer is always the same as ``index_of(body)``."""

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from audit.chain import ChainChecker, Failure, _index
+from audit.chain import ChainChecker, Failure, fast_index_of
 from audit.store import EVENT_COLUMNS as COLUMNS
 
 _SELECT = ",".join(COLUMNS)
@@ -145,7 +145,7 @@ class CopyChecker(ChainChecker):
             yield from lines
 
     def _index_agrees(self, parsed: dict[str, Any], ts_b: bytes, tail: bytes) -> bool:
-        """The stored indexed columns are those the body implies (``_index``)."""
+        """The stored indexed columns are those the body implies (``fast_index_of``)."""
         tails = self._tails
         values = tails.get(tail)
         if values is None:
@@ -153,7 +153,7 @@ class CopyChecker(ChainChecker):
             if len(tails) >= _CACHE_MAX:
                 tails.clear()
             tails[tail] = values
-        body_index = _index(parsed)
+        body_index = fast_index_of(parsed)
         if body_index[1:] != values:
             return False
         ts = _value(ts_b) if b"\\" in ts_b else ts_b.decode()

@@ -100,3 +100,95 @@ def test_gateway_tests_mirror_the_rooms() -> None:
             sub = test.relative_to(tests / room).parts[:-1]
             code = (ROOT / "gateway" / room).joinpath(*sub)
             assert code.is_dir(), f"{test}: no {code.relative_to(ROOT)} beside it"
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _is_module(dotted: str) -> bool:
+    place = ROOT.joinpath(*dotted.split("."))
+    return place.with_suffix(".py").is_file() or (place / "__init__.py").is_file()
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = package.split(".")
+    base = parts[: len(parts) - node.level + 1]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _private_uses_of(code: str, package: str) -> list[str]:
+    """Names with a leading underscore that a module (in ``package``) takes from another
+    of our modules: ``from m import _x`` (relative too) and ``m._x`` on a module it
+    imported. Submodules such as the C extensions' ``_hmac_tokens`` are not names."""
+    modules: dict[str, str] = {}  # local name -> one of our modules
+    found: list[str] = []
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = _absolute(node, package)
+            for alias in node.names:
+                if _is_module(f"{source}.{alias.name}"):
+                    modules[alias.asname or alias.name] = f"{source}.{alias.name}"
+                elif _is_private(alias.name) and _is_module(source):
+                    found.append(f"from {source} import {alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and _is_module(alias.name):
+                    modules[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and _is_private(node.attr)
+        ):
+            found.append(f"{modules[node.value.id]}.{node.attr}")
+    return found
+
+
+def _package_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1])
+
+
+# being made public in its own change (issue 13: the access-request route's helpers);
+# delete an entry as soon as the use is gone
+PENDING = {
+    "gateway/web/console/pages/requests.py: gateway.web.routes.access_requests._decide",
+    "gateway/web/console/pages/requests.py: gateway.web.routes.access_requests._record",
+}
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    """A leading underscore means "only this module relies on it": another module that
+    reaches for one (the console calling a route's helper, say) is a second path its
+    owner cannot see when changing it. Make the helper public where it belongs."""
+    wrong = [
+        f"{path.relative_to(ROOT)}: {use}"
+        for package in PACKAGES
+        for path in _modules(package)
+        for use in _private_uses_of(path.read_text(encoding="utf-8"), _package_of(path))
+    ]
+    assert sorted(set(wrong) - PENDING) == []
+
+
+def test_the_checker_sees_a_private_use() -> None:
+    """The private-name check can fail: each spelling planted in a module is reported,
+    a public name, a dunder and a module's own private helpers are not."""
+    planted = (
+        "from gateway.web.console.guard import same_origin, _planted\n"
+        "from .settings import _hidden, __doc__\n"
+        "from audit import chain\n"
+        "import audit.scan as scan\n"
+        "def _mine() -> None:\n"
+        "    chain._gone(); scan._also(); _mine()\n"
+    )
+    assert sorted(_private_uses_of(planted, "gateway.core")) == [
+        "audit.chain._gone",
+        "audit.scan._also",
+        "from gateway.core.settings import _hidden",
+        "from gateway.web.console.guard import _planted",
+    ]

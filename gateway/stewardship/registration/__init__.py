@@ -12,15 +12,18 @@ from gateway.stewardship.registration.datasets import (
     update_dataset,
 )
 from gateway.stewardship.registration.service import (
+    check_and_connect,
     deregister_source,
     get_source,
     introspect,
     list_sources,
+    refuse_secrets_in_settings,
     register_source,
     update_source,
 )
 
 __all__ = [
+    "check_and_connect",
     "create_draft",
     "deregister_source",
     "get_source",
@@ -30,6 +33,7 @@ __all__ = [
     "open_source_adapter",
     "publish",
     "refresh_schema",
+    "refuse_secrets_in_settings",
     "register_source",
     "update_dataset",
     "update_source",

@@ -43,11 +43,13 @@ from gateway.stewardship.registration.schemas import ColumnProposal, ObjectPropo
 from policies.decision import UserContext
 
 __all__ = [
+    "check_and_connect",
     "deregister_source",
     "get_source",
     "introspect",
     "list_sources",
     "open_source_adapter",
+    "refuse_secrets_in_settings",
     "register_source",
     "update_source",
 ]
@@ -62,7 +64,10 @@ def _plain(secret: SecretStr | str | None) -> str | None:
     return secret or None
 
 
-def _refuse_secrets_in_settings(settings: dict[str, Any]) -> None:
+def refuse_secrets_in_settings(settings: dict[str, Any]) -> None:
+    """A secret belongs in ``secret``, which is sealed under the keyring; settings are
+    stored and shown in clear, so a key that names a secret is refused before anything
+    is tested or written (the API and the console's "test" button alike)."""
     if catalog.DEREGISTERED in settings:
         raise BadRequest(f"settings.{catalog.DEREGISTERED} is reserved")
     for key in settings:
@@ -87,12 +92,15 @@ def scrubbed(secret: str | None) -> Iterator[None]:
         ) from None
 
 
-def _check_and_test(
+def check_and_connect(
     *, session: Session, services: Services, department: str, source_id: str,
     config: SourceConfig,
 ) -> tuple[str, dict[str, Any] | None]:  # fmt: skip
-    """Check the effective target (``gateway.enforcement.sources.guard``), connect to it (pinned)
-    and list objects; return the redacted display form and the target's audit record."""
+    """Check the effective target (``gateway.enforcement.sources.guard``), connect to it
+    (pinned) and list objects; return the redacted display form and the target's audit
+    record. Public so that the console's "test" button runs the very checks a
+    registration runs, never a second path; it writes nothing, and errors carry no
+    secret."""
     limits = limits_from_settings(services.settings)
     with scrubbed(config.secret):
         target: EffectiveTarget | None = checked_target(
@@ -136,10 +144,10 @@ def register_source(
     the session unless every step succeeded."""
     require_steward(services=services, user=user, department=department, action="source:register")
     catalog.require_new_source(session=session, source_id=source_id, department=department)
-    _refuse_secrets_in_settings(settings)
+    refuse_secrets_in_settings(settings)
     plain = _plain(secret)
     config = SourceConfig(kind=kind, settings=dict(settings), secret=plain)
-    redacted, target = _check_and_test(
+    redacted, target = check_and_connect(
         session=session, services=services, department=department, source_id=source_id,
         config=config,
     )  # fmt: skip
@@ -184,12 +192,12 @@ def update_source(
     new_settings = dict(source.settings if settings is None else settings)
     plain = _plain(secret)
     if settings is not None or plain is not None:
-        _refuse_secrets_in_settings(new_settings)
+        refuse_secrets_in_settings(new_settings)
         current = (
             plain if plain is not None else source_config(services=services, source=source).secret
         )
         # the merged settings and secret, checked as a registration is
-        redacted, target = _check_and_test(
+        redacted, target = check_and_connect(
             session=session, services=services, department=source.department,
             source_id=source_id,
             config=SourceConfig(kind=source.kind, settings=new_settings, secret=current),

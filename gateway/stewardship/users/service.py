@@ -25,7 +25,17 @@ from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import subject_token
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
+from policies.decision import UserContext
 from policies.rbac import is_reserved_subject
+
+
+def require_not_self(*, admin: UserContext, subject: str) -> None:
+    """Separation of duties: an admin never changes their own account, else one person
+    could grant themselves any role, or remove the last admin, with nobody else
+    involved. The API and the console both call this before any change."""
+    if subject.strip().casefold() == admin.subject.strip().casefold():
+        raise Forbidden("separation of duties: another admin must change your own account",
+                        subject=subject)  # fmt: skip
 
 
 def list_users(*, session: Session, services: Services) -> list[dict[str, Any]]:

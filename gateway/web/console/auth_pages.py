@@ -28,7 +28,7 @@ from audit.event_types import EventType, Outcome
 from audit.records import Actor, AuditEvent
 from catalog.errors import AccountDisabled, Forbidden, SluiceError, Unauthenticated
 from gateway.web.console.forms import Form, read_form
-from gateway.web.console.guard import Caller, ConsoleRoute, _same_origin, csrf_form
+from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, same_origin
 from gateway.web.console.oidc import Attempt, OidcClient
 from gateway.web.console.passwords import MAX_PASSWORD_CHARS, is_privileged
 from gateway.web.console.rendering import render
@@ -152,7 +152,7 @@ async def sign_in(request: Request) -> Response:
     if console.uses_oidc:
         raise Forbidden("local accounts are off: sign in with the identity provider")
     form = await read_form(request)
-    if not _same_origin(request) or not _pre_nonce_ok(console, request, form):
+    if not same_origin(request) or not _pre_nonce_ok(console, request, form):
         return _sign_in_page(request, status=403, notice="error.csrf")
     if not console.attempts.take(_client(request) or "?"):
         return _sign_in_page(request, status=429, notice="sign_in.throttled")

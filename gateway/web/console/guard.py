@@ -155,7 +155,10 @@ def page_permission(action: str, domain: str = "*") -> Callable[..., Awaitable[C
     return dependency
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
+    """Whether the browser says the request came from the console's own pages (Fetch
+    metadata, then ``Origin``): the first gate of every state-changing form, and of the
+    sign-in form, which has no session yet to hold a CSRF token."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
@@ -167,7 +170,7 @@ def _same_origin(request: Request) -> bool:
 
 async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) -> Form:
     """The form of a state-changing request, once its CSRF token is checked."""
-    if not _same_origin(request):
+    if not same_origin(request):
         raise CsrfRefused("cross-site request refused")
     is_form = (
         request.headers.get("content-type", "")

@@ -27,17 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from audit import unseal as unsealing
 from audit.alert_runner import list_alerts, lookup_alert
 from audit.alert_state import alert_states
-from audit.event_types import EventType
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
-from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
 from catalog.errors import Forbidden, NotFound, SluiceError, audited
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
+from gateway.web.audit_reads import readable_trail, record_audit_read
 from gateway.web.authz import require
-from gateway.web.deps import get_services
 from policies.decision import UserContext
 
 MAX_SEQ = 2**63 - 1  # the store's BIGINT: a larger integer is a 400, never an overflow
@@ -52,36 +50,6 @@ require_alerts_reader = require("alerts:read")
 # acknowledging or resolving an alert changes state: the officers' and admins' action
 # that unsealing uses too (analysts, stewards and auditors-by-read cannot)
 require_alerts_handler = require("audit:verify")
-
-
-def _log(request: Request) -> AuditLog:
-    # the officers read the store, the seal and the witnesses: more than the sink the
-    # rest of the gateway writes through (``audit.sink.AuditSink``)
-    log = get_services(request).audit
-    if not isinstance(log, AuditLog):
-        raise NotFound("this gateway's audit trail cannot be read through the API")
-    return log
-
-
-def _record(
-    request: Request, user: UserContext, etype: EventType | str, details: dict[str, Any]
-) -> None:
-    """Audit the auditor: written before the answer leaves, fail closed. While sealed
-    the record goes to the seal file (the broken chain takes nothing)."""
-    log = _log(request)
-    if log.seal.sealed:
-        log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
-                        details={k: v for k, v in details.items() if v is not None})  # fmt: skip
-        return
-    log.append(
-        audit_access_event(
-            type_=etype,
-            actor=Actor.of(user),
-            client=request.client.host if request.client else None,
-            request_id=request.headers.get("x-request-id"),
-            details={k: v for k, v in details.items() if v is not None},
-        )
-    )
 
 
 @router.get("/events")
@@ -119,9 +87,13 @@ def search_events(
         until=until,
     )
     query = {k: v for k, v in request.query_params.items()}
-    _record(request, user, "audit.read", {"query": query})
+    record_audit_read(request, user, "audit.read", {"query": query})
     return list_events(
-        store=_log(request).store, filters=filters, cursor=cursor, limit=limit, order=order
+        store=readable_trail(request).store,
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+        order=order,
     )
 
 
@@ -143,8 +115,8 @@ def person_lookups(
     """Who looked up this person: events carrying their subject token, newest first."""
     token = token_of(request.app.state.services.settings.home, body.id_number.strip())
     filters = EventFilter(subject_token=token)
-    _record(request, user, "audit.read", {"lookups_of": token})
-    page = list_events(store=_log(request).store, filters=filters, cursor=body.cursor,
+    record_audit_read(request, user, "audit.read", {"lookups_of": token})
+    page = list_events(store=readable_trail(request).store, filters=filters, cursor=body.cursor,
                        limit=body.limit)  # fmt: skip
     return {"subject_token": token, **page}
 
@@ -155,8 +127,8 @@ def read_event(
     seq: int = PathParam(ge=1, le=MAX_SEQ),
     user: UserContext = Depends(require_audit_reader),
 ) -> dict[str, Any]:
-    _record(request, user, "audit.read", {"seq": seq})
-    return get_event(store=_log(request).store, seq=seq)
+    record_audit_read(request, user, "audit.read", {"seq": seq})
+    return get_event(store=readable_trail(request).store, seq=seq)
 
 
 @router.get("/verify")
@@ -166,13 +138,15 @@ def verify(
     from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
     to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
 ) -> dict[str, Any]:
-    log = _log(request)
+    log = readable_trail(request)
     outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
                               to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
     if not outcome.ok and outcome.reason != OUT_OF_RANGE:  # evidence: never extend, seal
         log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
                       outcome.to_dict())  # fmt: skip
-    _record(request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()})
+    record_audit_read(
+        request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()}
+    )
     return outcome.to_dict()
 
 
@@ -184,8 +158,10 @@ def export(
     from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
     to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
 ) -> StreamingResponse:
-    log = _log(request)
-    _record(request, user, "audit.exported", {"format": format, "from": from_seq, "to": to_seq})
+    log = readable_trail(request)
+    record_audit_read(
+        request, user, "audit.exported", {"format": format, "from": from_seq, "to": to_seq}
+    )
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sealed = log.seal.reason if log.seal.sealed else None
@@ -222,7 +198,7 @@ class UnsealRequest(BaseModel):
 def status(request: Request, user: UserContext = Depends(require_audit_reader)) -> dict[str, Any]:
     """Sealed or not, why, the chain head and every witness (not itself audited: it must
     answer while sealed and reveals no event content)."""
-    return _log(request).status()
+    return readable_trail(request).status()
 
 
 @router.post("/unseal")
@@ -233,7 +209,7 @@ def unseal(
 
     A refusal while sealed is recorded in the seal file (the chain takes nothing) and
     marked ``audited``, so the caller gets its own answer (409/403), not a 503."""
-    log = _log(request)
+    log = readable_trail(request)
     try:
         return unsealing.approve(
             log,
@@ -255,12 +231,12 @@ def unseal(
 
 @router.get("/keys")
 def keys(request: Request) -> dict[str, Any]:
-    return {"keys": public_keys(_log(request).store)}
+    return {"keys": public_keys(readable_trail(request).store)}
 
 
 @router.get("/checkpoints/latest")
 def latest_checkpoint(request: Request) -> dict[str, Any]:
-    found = latest_checkpoints(_log(request).store)
+    found = latest_checkpoints(readable_trail(request).store)
     if not found:
         raise NotFound("no checkpoint has been signed yet")
     return found[0]
@@ -280,8 +256,8 @@ def alerts(
     after a resolution."""
     end = until or datetime.now(UTC)
     start = since or end - timedelta(days=1)
-    _record(request, user, "audit.read", {"alerts_since": utc_text(start)})
-    found = list_alerts(_log(request), since=start, until=end)
+    record_audit_read(request, user, "audit.read", {"alerts_since": utc_text(start)})
+    found = list_alerts(readable_trail(request), since=start, until=end)
     return {"since": utc_text(start), "until": utc_text(end), "alerts": found}
 
 
@@ -313,7 +289,7 @@ def _is_about(log: AuditLog, alert: dict[str, Any], subject: str) -> bool:
 def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str) -> dict[str, Any]:
     """Separation of duties: an alert about your own conduct is handled by someone
     else (otherwise whoever handles alerts could close the one about themselves)."""
-    log = _log(request)
+    log = readable_trail(request)
     states = alert_states(log.home)
     alert = lookup_alert(log, alert_id)
     if alert is None:
@@ -325,7 +301,7 @@ def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str
     seqs = alert.get("event_seqs") or []
 
     def record(previous: str) -> None:  # on record before the state changes
-        _record(request, user, f"alert.{to}",
+        record_audit_read(request, user, f"alert.{to}",
                 {"alert_id": alert_id, "rule": rule, "from": previous, "note": note})  # fmt: skip
 
     # a resolution covers the events seen so far: a later occurrence opens a new alert

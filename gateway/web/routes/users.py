@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
 from audit.records import Actor, user_admin_event
-from catalog.errors import Forbidden
 from gateway.stewardship.users import service
 from gateway.web.authz import require
 from gateway.web.deps import get_services, get_session
@@ -25,12 +24,6 @@ from policies.decision import UserContext
 
 router = APIRouter(prefix="/api/v1/admin/users", tags=["administration"])
 require_admin = require("users:manage")
-
-
-def _not_self(admin: UserContext, subject: str) -> None:
-    if subject.strip().casefold() == admin.subject.strip().casefold():
-        raise Forbidden("separation of duties: another admin must change your own account",
-                        subject=subject)  # fmt: skip
 
 
 class UserIn(BaseModel):
@@ -93,7 +86,7 @@ def put_user(
     admin: UserContext = Depends(require_admin),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
-    _not_self(admin, subject)
+    service.require_not_self(admin=admin, subject=subject)
     service.upsert_user(session=session, subject=subject, **body.model_dump())
     return _commit(request, session, admin, subject, "user.updated",
                    body.model_dump(exclude_none=True))  # fmt: skip
@@ -107,7 +100,7 @@ def assign(
     admin: UserContext = Depends(require_admin),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
-    _not_self(admin, subject)
+    service.require_not_self(admin=admin, subject=subject)
     service.assign_role(session=session, services=get_services(request), subject=subject,
                         role=body.role, domain=body.domain)  # fmt: skip
     return _commit(request, session, admin, subject, "role.assigned", body.model_dump())
@@ -122,7 +115,7 @@ def unassign(
     admin: UserContext = Depends(require_admin),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
-    _not_self(admin, subject)
+    service.require_not_self(admin=admin, subject=subject)
     service.unassign_role(session=session, services=get_services(request), subject=subject,
                           role=role, domain=domain)  # fmt: skip
     return _commit(request, session, admin, subject, "role.unassigned",
@@ -139,7 +132,7 @@ def set_id_number(
 ) -> dict[str, Any]:
     """Record the user's own ID number as a keyed token (never stored in clear), so
     the trail can flag a user pulling their own records."""
-    _not_self(admin, subject)
+    service.require_not_self(admin=admin, subject=subject)
     service.set_id_number(session=session, services=get_services(request), subject=subject,
                           id_number=body.id_number.get_secret_value())  # fmt: skip
     return _commit(request, session, admin, subject, "user.updated", {"id_number": "set"})

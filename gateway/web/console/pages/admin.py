@@ -156,7 +156,7 @@ async def set_password(
     caller: Caller = Depends(may_manage), form: Form = Depends(csrf_form),
 ) -> Response:  # fmt: skip
     """As ``sluice users passwd``: checked, typed twice, on record before it is set."""
-    api._not_self(caller.user, subject)
+    service.require_not_self(admin=caller.user, subject=subject)
     password = form.get("password")
     if password != form.get("confirm"):
         raise BadRequest("the two passwords differ")

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from audit.alert_runner import list_alerts
 from audit.search import EventFilter, iter_bodies, list_events
 from catalog.errors import BadRequest
+from gateway.web.audit_reads import readable_trail, record_audit_read
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, may, page_permission
 from gateway.web.console.rendering import render
@@ -104,8 +105,8 @@ async def timeline(
 
     def load() -> dict[str, Any]:
         query = {k: v for k, v in request.query_params.items()}
-        api._record(request, caller.user, "audit.read", {"query": query, "console": "audit"})
-        return list_events(store=api._log(request).store, filters=filters,
+        record_audit_read(request, caller.user, "audit.read", {"query": query, "console": "audit"})
+        return list_events(store=readable_trail(request).store, filters=filters,
                            cursor=cursor or None, limit=PAGE)  # fmt: skip
 
     page = await run_in_threadpool(load)
@@ -198,9 +199,9 @@ async def charts_json(request: Request, caller: Caller = Depends(may_read)) -> R
         now = datetime.now(UTC)
         start = (now - timedelta(days=CHART_DAYS - 1)).replace(hour=0, minute=0, second=0,
                                                                 microsecond=0)  # fmt: skip
-        api._record(request, caller.user, "audit.read",
+        record_audit_read(request, caller.user, "audit.read",
                     {"console": "charts", "since": start.isoformat()})  # fmt: skip
-        log = api._log(request)
+        log = readable_trail(request)
         events = iter_bodies(
             store=log.store, filters=EventFilter(type="query.*", since=start, until=now)
         )

@@ -26,10 +26,10 @@ from audit.log import AuditLog
 from audit.search import EventFilter, list_events
 from gateway.stewardship.grants import service as grants
 from gateway.stewardship.registration.watch import drift_on_my_sources
+from gateway.web.audit_reads import record_audit_read
 from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, may
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
-from gateway.web.routes.audit import _record as record_audit_read
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

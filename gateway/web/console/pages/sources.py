@@ -37,7 +37,6 @@ from catalog.vocabulary import Level, PICategory
 from gateway.stewardship import registration
 from gateway.stewardship.registration.access import require_steward
 from gateway.stewardship.registration.schemas import ID_PATTERN, ObjectProposal, SourceOut
-from gateway.stewardship.registration.service import _check_and_test, _refuse_secrets_in_settings
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, csrf_form, may
 from gateway.web.console.rendering import render
@@ -162,10 +161,10 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
     )
 
     def check(session: Session) -> str:
-        _refuse_secrets_in_settings(asked["settings"])
+        registration.refuse_secrets_in_settings(asked["settings"])
         config = SourceConfig(kind=asked["kind"], settings=dict(asked["settings"]),
                               secret=asked["secret"])  # fmt: skip
-        redacted, _target = _check_and_test(
+        redacted, _target = registration.check_and_connect(
             session=session, services=services, department=department,
             source_id=asked["source_id"], config=config)  # fmt: skip
         session.rollback()

@@ -1,0 +1,52 @@
+"""Reading the audit trail over HTTP, and putting each read on record.
+
+The API's audit routes and the console's audit, charts and home pages read the same
+trail under the same rule: the read is recorded *before* the data is returned, and if
+that record cannot be written the read fails (503). One module, so that neither can
+drift from the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from audit.event_types import EventType
+from audit.log import AuditLog
+from audit.records import Actor, audit_access_event
+from catalog.errors import NotFound
+from gateway.web.deps import get_services
+from policies.decision import UserContext
+
+
+def readable_trail(request: Request) -> AuditLog:
+    """The process's audit log, when it can be read (store, seal, witnesses): more than
+    the ``audit.sink.AuditSink`` the rest of the gateway writes through; a gateway wired
+    with a write-only sink answers 404 rather than pretend to be empty."""
+    log = get_services(request).audit
+    if not isinstance(log, AuditLog):
+        raise NotFound("this gateway's audit trail cannot be read through the API")
+    return log
+
+
+def record_audit_read(
+    request: Request, user: UserContext, etype: EventType | str, details: dict[str, Any]
+) -> None:
+    """Audit the auditor: written before the answer leaves, fail closed. While sealed
+    the record goes to the seal file (the broken chain takes nothing)."""
+    log = readable_trail(request)
+    kept = {k: v for k, v in details.items() if v is not None}
+    if log.seal.sealed:
+        log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
+                        details=kept)  # fmt: skip
+        return
+    log.append(
+        audit_access_event(
+            type_=etype,
+            actor=Actor.of(user),
+            client=request.client.host if request.client else None,
+            request_id=request.headers.get("x-request-id"),
+            details=kept,
+        )
+    )
