@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from audit.events import parse_ts
 
@@ -22,6 +22,7 @@ Alert = dict[str, Any]
 QUERY_TYPES = frozenset(
     {"query.started", "query.completed", "query.failed", "query.aborted", "query.denied"}
 )
+T = TypeVar("T")
 COUNT = "{n}"
 """In a summary, replaced by the alert's occurrence count once findings are grouped."""
 
@@ -106,8 +107,8 @@ def windows(
         group.sort(key=lambda e: (e["ts"], e["seq"]))
         times = [when(e) for e in group]
         if distinct is not None:
-            hits.extend((k, m, v) for m, v in _distinct_windows(group, times, distinct,
-                                                                threshold, window))  # fmt: skip
+            hits.extend((k, m, v) for m, v in distinct_windows(group, times, distinct,
+                                                               threshold, window))  # fmt: skip
         else:
             hits.extend((k, m, v) for m, v in _total_windows(group, times, weight,
                                                              threshold, window))  # fmt: skip
@@ -133,12 +134,14 @@ def _total_windows(
     return hits
 
 
-def _distinct_windows(
-    group: list[Event], times: list[datetime], distinct: Callable[[Event], Hashable],
+def distinct_windows(
+    group: list[T], times: list[datetime], distinct: Callable[[T], Hashable],
     threshold: float, window: timedelta,
-) -> list[tuple[list[Event], float]]:  # fmt: skip
+) -> list[tuple[list[T], float]]:  # fmt: skip
+    """``windows``' distinct count over one key's items in time order (``times``): items
+    are events, or the subject rules' entries (``audit.alert_subjects``)."""
     values = [distinct(e) for e in group]
-    hits: list[tuple[list[Event], float]] = []
+    hits: list[tuple[list[T], float]] = []
     inside: Counter[Hashable] = Counter()
     start = 0
     for end in range(len(group)):

@@ -34,6 +34,7 @@ from audit.alert_common import (
     when,
     windows,
 )
+from audit.alert_subjects import person_many_departments, same_person_many_users
 from audit.baseline import Baseline, unusual_counties, unusual_hours
 
 # a start of each kind ends with one of these (issue 11: every start has an end on record)
@@ -183,79 +184,6 @@ def source_errors(events: list[Event], cfg: AlertConfig) -> list[Alert]:
             failed, source_of, lambda _e: 1, None, cfg.source_errors_per_hour, cfg.window
         )
     ]
-
-
-def _looked_up(events: list[Event]) -> list[Event]:
-    """One entry per (delivery, subject token): who received whose records. A
-    comparison's matches count once ``comparison.completed`` carries their tokens."""
-    out: list[Event] = []
-    for e in events:
-        if e.get("type") not in ("query.completed", "comparison.completed") or not delivered(e):
-            continue
-        for token in details_of(e).get("subject_tokens") or []:
-            out.append({**e, "_token": token})
-    return out
-
-
-def same_person_many_users(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    """Who looked up whom: one person's records (by token) pulled by many users in a day."""
-    return [
-        finding(
-            "same_person_many_users",
-            "high",
-            None,
-            f"records of subject {str(token)[:12]}… pulled by {int(n)} users in a day",
-            [[e["seq"] for e in members]],
-            subject=str(token),
-        )
-        for token, members, n in windows(
-            _looked_up(events),
-            lambda e: e["_token"],
-            lambda _e: 1,
-            actor_of,
-            cfg.users_per_subject_per_day,
-            timedelta(days=1),
-        )
-    ]
-
-
-def _departments_of(e: Event) -> tuple[str, ...]:
-    """The departments whose data a delivery came from (a comparison names both)."""
-    details = details_of(e)
-    many = details.get("resource_depts")
-    if isinstance(many, list) and many:
-        return tuple(sorted(str(d) for d in many))
-    one = details.get("resource_dept")
-    return (str(one),) if one else ()
-
-
-def person_many_departments(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    """One person looked up across many departments within a day: the records of one
-    subject token delivered from more than ``person_departments_per_day`` departments'
-    data (by anyone), the pattern of someone assembling a profile of a person."""
-    hits = [dict(e, _dept=d) for e in _looked_up(events) for d in _departments_of(e)]
-    out = []
-    for token, members, n in windows(
-        hits,
-        lambda e: e["_token"],
-        lambda _e: 1,
-        lambda e: e["_dept"],
-        cfg.person_departments_per_day,
-        timedelta(days=1),
-    ):
-        who = sorted({actor_of(e) for e in members})
-        out.append(
-            finding(
-                "person_many_departments",
-                "high",
-                who[0] if len(who) == 1 else None,
-                f"records of subject {str(token)[:12]}… read from {int(n)} departments' data in a "
-                f"day by {', '.join(who)}",
-                [[e["seq"] for e in members]],
-                subject=str(token),
-            )
-        )
-    return out
 
 
 def below_suggested_level(events: list[Event], cfg: AlertConfig) -> list[Alert]:
