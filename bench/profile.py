@@ -1,4 +1,4 @@
-"""``python -m bench.profile [--embedded] [--seconds N] [--top K]``: where the governed
+"""``python -m bench.profile [--embedded] [--gil] [--seconds N] [--top K]``: where the governed
 small query's Python time goes, sampled by py-spy in the bench gateway process under
 load (wrk, 8 clients), every thread included (the route and the identity lookup run in
 the thread pool, the audit writer in its own thread).
@@ -6,6 +6,10 @@ the thread pool, the audit writer in its own thread).
 Prints the functions with the most samples (inclusive, then self) as shares of the
 samples taken while the load ran; the raw collapsed stacks stay in the gateway's home
 for a flame graph. Not part of ``make bench``: a tool for the next cut, not a figure.
+
+``--gil`` samples only the thread holding the GIL: the Python CPU, which is what limits
+throughput in one process. Without it, a thread waiting in C (a socket read, a GIL
+re-acquisition after ``hashlib``) counts as busy and the split misleads.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ def main() -> int:
     parser.add_argument("--embedded", action="store_true")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--top", type=int, default=60)
+    parser.add_argument("--gil", action="store_true",
+                        help="only the thread holding the GIL: where the Python CPU goes, "
+                        "without the threads waiting on a socket or a lock")  # fmt: skip
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     gw = Gateway(embedded=args.embedded)
@@ -66,7 +73,8 @@ def main() -> int:
         raw = gw.home / "profile.txt"
         rec = subprocess.Popen([spy, "record", "--pid", str(gw.pid), "--format", "raw",
                                 "--duration", str(args.seconds), "--rate", "250",
-                                "--output", str(raw), "--nonblocking"],
+                                "--output", str(raw), "--nonblocking",
+                                *(["--gil"] if args.gil else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         load = threading.Thread(target=run_load, args=(GOVERNED, BODY),
                                 kwargs={"token": token, "concurrency": 8,
