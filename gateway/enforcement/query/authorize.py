@@ -15,6 +15,7 @@ from typing import Any
 
 from catalog.errors import Forbidden
 from gateway.enforcement.grants import unexpired_grants
+from gateway.enforcement.query.approvals import approval_would_lift
 from gateway.enforcement.query.schemas import QueryBody
 from policies.decision import Decision, DecisionInput, UserContext
 from policies.inputs import build_input, request_input
@@ -89,6 +90,8 @@ def refusal(decision: Decision, extra_reason: str | None = None) -> Forbidden:
                                "decision_id": decision.decision_id}  # fmt: skip
     if decision.requires_approval:
         details["requires_approval"] = True
-        details["approval_fields"] = list(decision.approval_fields)
+    lifted_by = approval_would_lift(decision)
+    if lifted_by:  # also a masked field filtered, sorted, grouped or aggregated on
+        details["approval_fields"] = list(lifted_by)
         details["how_to_ask"] = HOW_TO_ASK
     return Forbidden("; ".join(reasons) or "refused by policy", **details)
