@@ -36,6 +36,17 @@ class EventType(StrEnum):
     COMPARISON_RUN_CANCELLED = "comparison_run.cancelled"
     COMPARISON_HITS_READ = "comparison_run.hits_read"
     COMPARISON_LEAD_UPDATED = "comparison_run.lead_updated"
+    # a comparison model run again per county (issue 15: scheduled runs)
+    COMPARISON_SCHEDULE_CREATED = "comparison_schedule.created"
+    COMPARISON_SCHEDULE_DELETED = "comparison_schedule.deleted"
+    COMPARISON_SCHEDULE_TRIGGERED = "comparison_schedule.triggered"
+    # re-identification of named hits of a run (gateway.stewardship.grants): asked,
+    # decided by a steward of each source department, and each release of identities
+    REIDENTIFICATION_REQUESTED = "reidentification.requested"
+    REIDENTIFICATION_APPROVED = "reidentification.approved"
+    REIDENTIFICATION_REJECTED = "reidentification.rejected"
+    REIDENTIFICATION_REVOKED = "reidentification.revoked"
+    REIDENTIFICATION_RELEASED = "reidentification.released"
     # access requests and their decisions (gateway.stewardship.grants)
     ACCESS_REQUESTED = "access.requested"
     ACCESS_APPROVED = "access.approved"
@@ -92,6 +103,8 @@ COMPARISON_TYPES = frozenset(t for t in EventType if t.startswith("comparison.")
 ACCESS_TYPES = frozenset(t for t in EventType if t.startswith("access."))
 COMPARISON_MODEL_TYPES = frozenset(t for t in EventType if t.startswith("comparison_model."))
 COMPARISON_RUN_TYPES = frozenset(t for t in EventType if t.startswith("comparison_run."))
+COMPARISON_SCHEDULE_TYPES = frozenset(t for t in EventType if t.startswith("comparison_schedule."))
+REIDENTIFICATION_TYPES = frozenset(t for t in EventType if t.startswith("reidentification."))
 REGISTRATION_TYPES = frozenset(
     {
         EventType.SOURCE_REGISTERED,

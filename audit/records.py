@@ -31,10 +31,12 @@ from audit.event_types import (
     AUDIT_ACCESS_TYPES,
     COMPARISON_MODEL_TYPES,
     COMPARISON_RUN_TYPES,
+    COMPARISON_SCHEDULE_TYPES,
     COMPARISON_TYPES,
     EMERGENCY_TYPES,
     QUERY_TYPES,
     REGISTRATION_TYPES,
+    REIDENTIFICATION_TYPES,
     USER_ADMIN_TYPES,
     EventType,
     MalformedEvent,
@@ -383,6 +385,57 @@ def comparison_run_event(
         request_id=request_id,
         delivery=delivery,
         details={"comparison_id": run_id, **details},
+    )
+
+
+def reidentification_event(
+    *,
+    type_: EventType | str,
+    actor: Actor,
+    request_id: str,
+    run_id: str,
+    hit_ids: list[int],
+    departments: list[str],
+    purpose: str | None,
+    case_ref: str | None,
+    details: Details | None = None,
+    delivery: Delivery = _NO_DELIVERY,
+) -> AuditEvent:
+    """A re-identification of named hits of a run: asked, approved by a department,
+    rejected, revoked, or released (the hit ids always on record)."""
+    return AuditEvent(
+        type=_of("re-identification", REIDENTIFICATION_TYPES, type_),
+        actor=actor,
+        outcome=Outcome.OK,
+        resource=f"comparison_run:{run_id}",
+        purpose=purpose,
+        case_ref=case_ref,
+        delivery=delivery,
+        details={"reidentification": request_id, "comparison_id": run_id,
+                 "hit_ids": list(hit_ids), "departments": list(departments),
+                 **(details or {})},
+    )  # fmt: skip
+
+
+def comparison_schedule_event(
+    *,
+    type_: EventType | str,
+    actor: Actor,
+    schedule_id: str,
+    model_id: str,
+    purpose: str | None,
+    case_ref: str | None,
+    details: Details | None = None,
+) -> AuditEvent:
+    """A schedule created, deleted, or triggered (naming the run it queued)."""
+    return AuditEvent(
+        type=_of("comparison schedule", COMPARISON_SCHEDULE_TYPES, type_),
+        actor=actor,
+        outcome=Outcome.OK,
+        resource=f"comparison_schedule:{schedule_id}",
+        purpose=purpose,
+        case_ref=case_ref,
+        details={"model": model_id, **(details or {})},
     )
 
 

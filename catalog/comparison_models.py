@@ -122,6 +122,13 @@ class ComparisonRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # a scheduled run (migration 0012): its schedule, the county it was narrowed to, the
+    # schedule's previous done run, the hits new since it and that run's hits now gone
+    schedule_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    previous_run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    new_hits: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    disappeared: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class ComparisonRunResult(Base):

@@ -44,6 +44,9 @@ class SideOverrides:
     label: str  # "left" or "right"
     key: str  # matched as its hash token under the case key, whatever policy released
     max_rows: int  # read whole up to this; more is refused by the comparison, never cut
+    # an approved re-identification (issue 15): the key is read in clear, only for the
+    # gateway to pick the approved hits' rows by their tokens (comparison.reidentify)
+    reveal_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,10 @@ def _key_as_token(
     never leaves."""
     if side.key not in allowed:  # policy refuses a named hidden field; belt and braces
         raise Forbidden(f"the {side.label} key {side.key!r} is not released to you")
+    if side.reveal_key:
+        clear = OutputColumn(side.key, "reidentified", None)
+        return ({n: m for n, m in masks.items() if n != side.key},
+                tuple(clear if c.name == side.key else c for c in columns))  # fmt: skip
     hashed = OutputColumn(side.key, "mask", "hash")
     return ({**masks, side.key: "hash"},
             tuple(hashed if c.name == side.key else c for c in columns))  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.timestamps import UtcDatetime
@@ -16,6 +18,18 @@ class AccessRequestIn(BaseModel):
     case_ref: str = Field(min_length=1, max_length=128)
     justification: str = Field(min_length=1, max_length=4000)
     days: int = Field(ge=1, le=90)
+
+
+class ReidentificationIn(BaseModel):
+    """``POST /api/v1/access-requests`` naming a run and hits: their real identities."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: str = Field(min_length=1, max_length=40)
+    hits: list[int] = Field(min_length=1, max_length=500)
+    purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
+    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
+    justification: str = Field(min_length=1, max_length=4000)
 
 
 class DecisionIn(BaseModel):
@@ -53,3 +67,47 @@ class AccessRequestOut(BaseModel):
     created_at: UtcDatetime
     approved_at: UtcDatetime | None
     expires_at: UtcDatetime | None
+
+
+class ReidentificationApprovalOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    by: str
+    department: str
+    at: UtcDatetime
+
+
+class ReidentificationOut(BaseModel):
+    """A re-identification request: ``kind`` tells it from an access request."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["reidentification"] = "reidentification"
+    id: str
+    requester: str
+    run: str = Field(validation_alias="run_id")
+    hits: list[int] = Field(validation_alias="hit_ids")
+    departments: list[str]
+    required: dict[str, int]
+    waiting_on: list[str]
+    purpose: str
+    case_ref: str
+    justification: str
+    status: str
+    approvals: list[ReidentificationApprovalOut]
+    decided_by: str | None
+    reason: str | None
+    created_at: UtcDatetime
+    approved_at: UtcDatetime | None
+
+    @classmethod
+    def of(cls, req: Any) -> ReidentificationOut:
+        return cls.model_validate({
+            "id": req.id, "requester": req.requester, "run_id": req.run_id,
+            "hit_ids": list(req.hit_ids), "departments": req.departments,
+            "required": dict(req.required), "waiting_on": req.waiting_on(),
+            "purpose": req.purpose, "case_ref": req.case_ref,
+            "justification": req.justification, "status": req.status,
+            "approvals": list(req.approvals), "decided_by": req.decided_by,
+            "reason": req.reason, "created_at": req.created_at, "approved_at": req.approved_at,
+        })  # fmt: skip

@@ -1,7 +1,9 @@
 """Access requests: ask, approve (by someone else), reject, revoke; active grants.
 
-Functions change rows in the session without flushing: the route appends the audit
-event first and then commits, so no write lock is held while the audit store writes.
+Functions change rows in the session without flushing; ``record_change`` appends the
+audit event first and then commits, so no write lock is held while the audit store
+writes and a change never lands unrecorded. The API's routes and the console's pages
+both call ``check_may_decide`` and ``record_change`` (one code path for both).
 
 Checks and balances live here and are re-checked by the Rego policy: an approver is
 never the requester, nobody approves twice, and releasing L4 fields needs two
@@ -11,13 +13,20 @@ different stewards of the owning department.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from audit.event_types import EventType
+from audit.records import Actor, AuditEvent, access_event
+from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest, new_request_id
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Dataset
+from catalog.timestamps import utc_text
+from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
 MAX_DAYS = 90
@@ -103,7 +112,7 @@ def approve(
         raise Conflict(f"access request {request.id} is {request.status}, not pending")
     if any(a["by"] == approver.subject for a in request.approvals):
         raise Forbidden("you have already approved this request; a second steward must approve")
-    approvals = [*request.approvals, {"by": approver.subject, "at": now.isoformat()}]
+    approvals = [*request.approvals, {"by": approver.subject, "at": utc_text(now)}]
     request.approvals = approvals
     if len({a["by"] for a in approvals}) >= request.required_approvals:
         request.status = "approved"
@@ -147,3 +156,55 @@ def _check_decider(approver: UserContext, request: AccessRequest) -> None:
     if approver.subject == request.requester:
         raise Forbidden("separation of duties: you cannot decide on your own request")
     _check_department(approver, request)
+
+
+def check_may_decide(authorizer: RoleAuthorizer, user: UserContext, req: AccessRequest) -> None:
+    """casbin: ``access:approve`` in the request's department (403 otherwise); the
+    service's own rules (not the requester, not twice) follow in ``approve``."""
+    authorizer.check(subject=user.subject, domain=req.department, action="access:approve")
+
+
+def access_request_event(
+    type_: EventType | str, user: UserContext, req: AccessRequest, **extra: Any
+) -> AuditEvent:
+    return access_event(
+        type_=type_,
+        actor=Actor.of(user),
+        dataset_id=req.dataset_id,
+        department=req.department,
+        purpose=req.purpose,
+        case_ref=req.case_ref,
+        details={
+            "access_request": req.id,
+            "fields": list(req.fields),
+            "status": req.status,
+            "approvals": [a["by"] for a in req.approvals],
+            **extra,
+        },
+    )
+
+
+def record_change(
+    *, audit: AuditSink, session: Session, user: UserContext, req: AccessRequest,
+    event_type: EventType | str, **extra: Any,
+) -> AccessRequest:  # fmt: skip
+    """Audit first (fail closed), then commit: the change never lands unrecorded.
+
+    The commit is a compare-and-set on the status read (``AccessRequest``'s version
+    column): a decision raced by another one (a withdrawal, a rejection) is refused with
+    409 and that refusal is on record (``request.refused``) right after its event."""
+    request_id = req.id
+    audit.append(access_request_event(event_type, user, req, **extra))
+    commit_or_conflict(session, request_id)
+    return req
+
+
+def commit_or_conflict(session: Session, request_id: str) -> None:
+    """Commit a request's change; a lost compare-and-set on its status is a 409."""
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(
+            f"access request {request_id} was decided by someone else meanwhile; reload it"
+        ) from None

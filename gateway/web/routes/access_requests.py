@@ -1,55 +1,72 @@
-"""Access requests: analysts ask; stewards of the owning department decide."""
+"""Access requests: analysts ask; stewards of the owning department decide.
+
+A request names either an entry's fields (an access request: a grant the policy reads)
+or a comparison run and hits of it (a re-identification: ``ri_`` ids, decided by a
+steward of each source department of the run's model). Both share the paths below;
+the id says which service decides.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from audit.event_types import EventType
-from audit.records import Actor, AuditEvent, access_event
 from catalog import service as catalog
 from catalog.access_requests import AccessRequest
-from catalog.errors import Conflict, NotFound
+from catalog.errors import NotFound
+from catalog.reidentifications import PREFIX as REID
+from catalog.reidentifications import ReidentificationRequest
+from gateway.stewardship.grants import reidentification as reid
 from gateway.stewardship.grants import service
-from gateway.stewardship.grants.schemas import AccessRequestIn, AccessRequestOut, DecisionIn
+from gateway.stewardship.grants.schemas import (
+    AccessRequestIn,
+    AccessRequestOut,
+    DecisionIn,
+    ReidentificationIn,
+    ReidentificationOut,
+)
 from gateway.web.current_user import current_user
 from gateway.web.deps import get_services, get_session
 from policies.decision import UserContext
 
 router = APIRouter(prefix="/api/v1/access-requests", tags=["access requests"])
+AnyRequestOut = AccessRequestOut | ReidentificationOut
 
 
-def _event(type_: EventType | str, user: UserContext, req: AccessRequest,
-           **extra: Any) -> AuditEvent:  # fmt: skip
-    return access_event(
-        type_=type_,
-        actor=Actor.of(user),
-        dataset_id=req.dataset_id,
-        department=req.department,
-        purpose=req.purpose,
-        case_ref=req.case_ref,
-        details={
-            "access_request": req.id,
-            "fields": list(req.fields),
-            "status": req.status,
-            "approvals": [a["by"] for a in req.approvals],
-            **extra,
-        },
-    )
+def _reid_recorded(request: Request, session: Session, user: UserContext,
+                   req: ReidentificationRequest, event: EventType,
+                   **extra: object) -> ReidentificationOut:  # fmt: skip
+    reid.record(audit=get_services(request).audit, session=session, user=user, req=req,
+                event_type=event, **extra)  # fmt: skip
+    return ReidentificationOut.of(req)
 
 
-@router.post("", status_code=201, response_model=AccessRequestOut)
+def _recorded(request: Request, session: Session, user: UserContext, req: AccessRequest,
+              event: EventType, **extra: object) -> AccessRequestOut:  # fmt: skip
+    service.record_change(audit=get_services(request).audit, session=session, user=user,
+                          req=req, event_type=event, **extra)  # fmt: skip
+    return AccessRequestOut.model_validate(req)
+
+
+@router.post("", status_code=201, response_model=AnyRequestOut)
 def create(
-    body: AccessRequestIn,
+    body: AccessRequestIn | ReidentificationIn,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
-) -> AccessRequest:
+) -> AnyRequestOut:
+    """Ask for an entry's fields (``dataset``, ``fields``, ``days``) or for the real
+    identities behind hits of your own done run (``run``, ``hits``)."""
     services = get_services(request)
+    if isinstance(body, ReidentificationIn):
+        services.authorizer.check(subject=user.subject, domain="*", action="compare:run")
+        ask = reid.create(session=session, user=user, run_id=body.run, hit_ids=body.hits,
+                          purpose=body.purpose, case_ref=body.case_ref,
+                          justification=body.justification)  # fmt: skip
+        return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_REQUESTED)
     dataset = catalog.get_dataset(session=session, dataset_id=body.dataset)
     services.authorizer.check(
         subject=user.subject, domain=dataset.department, action="access:request"
@@ -64,15 +81,15 @@ def create(
         justification=body.justification,
         days=body.days,
     )
-    return _record(request, session, user, req, "access.requested")
+    return _recorded(request, session, user, req, EventType.ACCESS_REQUESTED)
 
 
-@router.get("", response_model=list[AccessRequestOut])
+@router.get("", response_model=list[AnyRequestOut])
 def list_requests(
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
-) -> list[AccessRequest]:
+) -> list[AnyRequestOut]:
     """The caller's own requests and, for stewards, those of their department."""
     services = get_services(request)
     departments = [
@@ -80,93 +97,88 @@ def list_requests(
         for role, domain in services.authorizer.roles_of(user.subject)
         if role == "steward" and domain != "*"
     ]
-    return service.list_requests(session=session, user=user, approver_departments=departments)
+    found = service.list_requests(session=session, user=user, approver_departments=departments)
+    asks = reid.list_for(session=session, authorizer=services.authorizer, user=user)
+    mine: list[AnyRequestOut] = [AccessRequestOut.model_validate(r) for r in found]
+    return mine + [ReidentificationOut.of(r) for r in asks]
 
 
-@router.get("/{request_id}", response_model=AccessRequestOut)
+@router.get("/{request_id}", response_model=AnyRequestOut)
 def get_one(
     request_id: str,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
-) -> AccessRequest:
-    req = service.get_request(session=session, request_id=request_id)
+) -> AnyRequestOut:
     services = get_services(request)
+    if request_id.startswith(REID):
+        ask = reid.get(session=session, request_id=request_id)
+        if not reid.visible(services.authorizer, user, ask):
+            raise NotFound(f"no access request {request_id}")
+        return ReidentificationOut.of(ask)
+    req = service.get_request(session=session, request_id=request_id)
     if req.requester != user.subject and not services.authorizer.allowed(
         subject=user.subject, domain=req.department, action="access:approve"
     ):
         raise NotFound(f"no access request {request_id}")
-    return req
+    return AccessRequestOut.model_validate(req)
 
 
-def _record(
-    request: Request,
-    session: Session,
-    user: UserContext,
-    req: AccessRequest,
-    event_type: EventType | str,
-    **extra: Any,
-) -> AccessRequest:
-    """Audit first (fail closed), then commit: the change never lands unrecorded.
-
-    The commit is a compare-and-set on the status read (``AccessRequest``'s version
-    column): a decision raced by another one (a withdrawal, a rejection) is refused with
-    409 and that refusal is on record (``request.refused``) right after its event."""
-    request_id = req.id
-    get_services(request).audit.append(_event(event_type, user, req, **extra))
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise Conflict(
-            f"access request {request_id} was decided by someone else meanwhile; reload it"
-        ) from None
-    return req
-
-
-def _decide(request: Request, user: UserContext, req: AccessRequest) -> None:
-    get_services(request).authorizer.check(
-        subject=user.subject, domain=req.department, action="access:approve"
-    )
-
-
-@router.post("/{request_id}/approve", response_model=AccessRequestOut)
+@router.post("/{request_id}/approve", response_model=AnyRequestOut)
 def approve(
     request_id: str,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
-) -> AccessRequest:
+) -> AnyRequestOut:
+    authorizer = get_services(request).authorizer
+    now = datetime.now(UTC)
+    if request_id.startswith(REID):
+        ask = reid.get(session=session, request_id=request_id)
+        ask = reid.approve(authorizer=authorizer, approver=user, req=ask, now=now)
+        return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_APPROVED)
     req = service.get_request(session=session, request_id=request_id)
-    _decide(request, user, req)
-    req = service.approve(session=session, approver=user, request=req, now=datetime.now(UTC))
-    return _record(request, session, user, req, "access.approved")
+    service.check_may_decide(authorizer, user, req)
+    req = service.approve(session=session, approver=user, request=req, now=now)
+    return _recorded(request, session, user, req, EventType.ACCESS_APPROVED)
 
 
-@router.post("/{request_id}/reject", response_model=AccessRequestOut)
+@router.post("/{request_id}/reject", response_model=AnyRequestOut)
 def reject(
     request_id: str,
     body: DecisionIn,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
-) -> AccessRequest:
+) -> AnyRequestOut:
+    authorizer = get_services(request).authorizer
+    if request_id.startswith(REID):
+        ask = reid.get(session=session, request_id=request_id)
+        ask = reid.reject(authorizer=authorizer, approver=user, req=ask, reason=body.reason)
+        return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_REJECTED,
+                              reason=body.reason)  # fmt: skip
     req = service.get_request(session=session, request_id=request_id)
-    _decide(request, user, req)
+    service.check_may_decide(authorizer, user, req)
     req = service.reject(session=session, approver=user, request=req, reason=body.reason)
-    return _record(request, session, user, req, "access.rejected", reason=body.reason)
+    return _recorded(request, session, user, req, EventType.ACCESS_REJECTED, reason=body.reason)
 
 
-@router.post("/{request_id}/revoke", response_model=AccessRequestOut)
+@router.post("/{request_id}/revoke", response_model=AnyRequestOut)
 def revoke(
     request_id: str,
     body: DecisionIn,
     request: Request,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
-) -> AccessRequest:
+) -> AnyRequestOut:
+    authorizer = get_services(request).authorizer
+    if request_id.startswith(REID):
+        ask = reid.get(session=session, request_id=request_id)
+        ask = reid.revoke(authorizer=authorizer, actor=user, req=ask, reason=body.reason)
+        return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_REVOKED,
+                              reason=body.reason)  # fmt: skip
     req = service.get_request(session=session, request_id=request_id)
     if req.requester != user.subject:
-        _decide(request, user, req)
+        service.check_may_decide(authorizer, user, req)
     req = service.revoke(session=session, actor=user, request=req, reason=body.reason)
-    return _record(request, session, user, req, "access.revoked", reason=body.reason)
+    return _recorded(request, session, user, req, EventType.ACCESS_REVOKED, reason=body.reason)

@@ -8,8 +8,10 @@ before the answer or the commit.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
@@ -17,12 +19,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit.event_types import EventType
-from audit.records import Actor, comparison_run_event
+from audit.records import Actor, comparison_run_event, reidentification_event
 from audit.records import Delivery as Sent
 from catalog.comparison_models import ComparisonRun
-from catalog.errors import Conflict
-from gateway.enforcement.comparison import run_service
+from catalog.errors import Conflict, Forbidden
+from gateway.enforcement.comparison import reidentify, run_service
 from gateway.enforcement.comparison.run_service import LeadIn
+from gateway.enforcement.comparison.runs import HIT_ID
 from gateway.enforcement.query.formats import FORMATS, choose_format, make_encoder
 from gateway.web.current_user import current_user
 from gateway.web.deps import get_services, get_session
@@ -72,6 +75,8 @@ def get_hits(
     format: str | None = Query(default=None, description=", ".join(FORMATS)),
     bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
     user: UserContext = Depends(current_user), session: Session = Depends(get_session),
+    reidentified: bool = Query(default=False, description="only the hits whose "
+                               "re-identification was approved, their keys in clear"),
 ) -> Response:  # fmt: skip
     """The stored hits in any query format, each with its lead state; on record (rows
     and SHA-256 of the bytes) before it is sent."""
@@ -81,6 +86,8 @@ def get_hits(
     run_service.check_release(services=get_services(request), session=session, run=run,
                               user=user, reviewer=reviewer)  # fmt: skip
     table = run_service.hit_table(session, run, services=get_services(request))
+    if reidentified is True:  # called as a function (the console), the default is a Query
+        return released_hits(request, session, run, user, table, fmt, bom)
     encoder = make_encoder(fmt, bom=bom)
     header = {"run": run.id, "model": run.model_id, "model_version": run.model_version,
               "columns": run.columns, "sides": run.sides}  # fmt: skip
@@ -90,6 +97,38 @@ def get_hits(
     data = b"".join(parts)
     _event(request, user, run, EventType.COMPARISON_HITS_READ, {"format": fmt},
            Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()))  # fmt: skip
+    return Response(data, media_type=FORMATS[fmt], headers={"X-Sluice-Run-Id": run.id})
+
+
+def released_hits(
+    request: Request, session: Session, run: ComparisonRun, user: UserContext, hits: pa.Table,
+    fmt: str, bom: bool,
+) -> Response:  # fmt: skip
+    """The approved hits of ``run`` with their keys in clear, to the analyst who asked
+    only (``comparison.reidentify``); each release on record with its hit ids before
+    it is sent."""
+    if run.owner != user.subject:
+        raise Forbidden("identities are released only to the analyst whose request was approved")
+    hit_ids, requests = reidentify.approved(session, run, user)
+    if not hit_ids:
+        raise Forbidden(f"no approved re-identification of hits of run {run.id}")
+    release_id = f"ri-{uuid.uuid4().hex}"
+    job = runner(request)
+    table = reidentify.release(broker=job.broker, session=session, run=run, user=user, hits=hits,
+                               hit_ids=hit_ids, release_id=release_id, requests=requests,
+                               max_rows=job.max_side_rows)  # fmt: skip
+    encoder = make_encoder(fmt, bom=bom)
+    parts = [encoder.begin(table.schema, {"run": run.id, "reidentification": requests})]
+    parts += [encoder.batch(b) for b in table.to_batches(max_chunksize=32_768)]
+    parts.append(encoder.end({"truncated": False, "row_count": table.num_rows}))
+    data = b"".join(parts)
+    get_services(request).audit.append(reidentification_event(
+        type_=EventType.REIDENTIFICATION_RELEASED, actor=Actor.of(user), request_id=release_id,
+        run_id=run.id, hit_ids=table.column(HIT_ID).to_pylist(), departments=[],
+        purpose=run.purpose, case_ref=run.case_ref, details={"requests": requests,
+                                                              "format": fmt},
+        delivery=Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()),
+    ))  # fmt: skip
     return Response(data, media_type=FORMATS[fmt], headers={"X-Sluice-Run-Id": run.id})
 
 

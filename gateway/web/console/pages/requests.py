@@ -6,9 +6,11 @@ No second code path: asking, rejecting and revoking call the API's route functio
 (``gateway.web.routes.access_requests``) with the console's session, so the checks
 (casbin on the owning department, separation of duties, the service's rules), the
 audit event (``access.*``, fail closed, before the commit) and the compare-and-set
-commit are the API's own. Approving calls the same ``service.approve`` and the route's
-``_decide`` / ``_record`` in the route's order; the only addition is the steward's
-optional comment in the event's details (the API's approve takes no body).
+commit are the API's own. Approving calls the services the route calls
+(``check_may_decide``, ``approve``, ``record_change``; for a re-identification the
+``reidentification`` service), in the route's order; the only addition is the
+steward's optional comment in the event's details (the API's approve takes no body).
+Re-identification requests (``ri_`` ids) are listed beside access requests.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from audit.event_types import EventType
 from catalog import service as catalog
-from catalog.access_requests import AccessRequest
 from catalog.errors import BadRequest, Forbidden
+from catalog.reidentifications import PREFIX as REID
 from catalog.schemas import DatasetOut
+from gateway.stewardship.grants import reidentification as reid
 from gateway.stewardship.grants import service as grants
 from gateway.stewardship.grants.schemas import AccessRequestIn, DecisionIn
 from gateway.web.console.forms import Form
@@ -79,16 +83,22 @@ def _departments(request: Request, caller: Caller) -> list[str]:
 async def requests_page(request: Request, caller: Caller = Depends(requests_caller)) -> Response:
     departments = _departments(request, caller)
 
+    authorizer = get_console(request).services.authorizer
+
     def load(session: Session) -> dict[str, Any]:
         found = grants.list_requests(session=session, user=caller.user,
                                      approver_departments=departments)  # fmt: skip
         found.sort(key=lambda r: r.created_at, reverse=True)  # newest first (ids are random)
         subject = caller.user.subject
+        asks = reid.list_for(session=session, authorizer=authorizer, user=caller.user)
         return {
             "mine": [r for r in found if r.requester == subject],
             "waiting": [r for r in found if r.requester != subject and r.status == "pending"],
             "decided": [r for r in found if r.requester != subject and r.status != "pending"],
-        }
+            "reid_mine": [r for r in asks if r.requester == subject],
+            "reid_theirs": [(r, reid.decides_for(authorizer, caller.user, r)) for r in asks
+                            if r.requester != subject],
+        }  # fmt: skip
 
     data = await run_in_threadpool(_in_session, request, load)
     return render(request, "requests.html", may_decide=may(request, caller, DECIDE),
@@ -139,7 +149,7 @@ async def ask(request: Request, caller: Caller = Depends(asker),
               form: Form = Depends(csrf_form)) -> Response:  # fmt: skip
     body = _ask_body(form)
 
-    def create(session: Session) -> AccessRequest:
+    def create(session: Session) -> object:
         return api.create(body=body, request=request, user=caller.user, session=session)
 
     await run_in_threadpool(_in_session, request, create)
@@ -154,14 +164,25 @@ def _comment(form: Form) -> str:
 
 
 def _approve(request: Request, caller: Caller, request_id: str,
-             comment: str) -> Callable[[Session], AccessRequest]:  # fmt: skip
-    def work(session: Session) -> AccessRequest:
+             comment: str) -> Callable[[Session], object]:  # fmt: skip
+    services = get_console(request).services
+    extra = {"comment": comment} if comment else {}
+
+    def work(session: Session) -> object:
+        now = datetime.now(UTC)
+        if request_id.startswith(REID):
+            ask = reid.get(session=session, request_id=request_id)
+            ask = reid.approve(authorizer=services.authorizer, approver=caller.user, req=ask,
+                               now=now)  # fmt: skip
+            return reid.record(audit=services.audit, session=session, user=caller.user,
+                               req=ask, event_type=EventType.REIDENTIFICATION_APPROVED,
+                               **extra)  # fmt: skip
         req = grants.get_request(session=session, request_id=request_id)
-        api._decide(request, caller.user, req)
-        req = grants.approve(session=session, approver=caller.user, request=req,
-                             now=datetime.now(UTC))  # fmt: skip
-        extra = {"comment": comment} if comment else {}
-        return api._record(request, session, caller.user, req, "access.approved", **extra)
+        grants.check_may_decide(services.authorizer, caller.user, req)
+        req = grants.approve(session=session, approver=caller.user, request=req, now=now)
+        return grants.record_change(audit=services.audit, session=session, user=caller.user,
+                                    req=req, event_type=EventType.ACCESS_APPROVED,
+                                    **extra)  # fmt: skip
 
     return work
 
@@ -179,7 +200,7 @@ async def decide(
     comment = _comment(form)
     body = DecisionIn(reason=comment)
     user = caller.user
-    work: Callable[[Session], AccessRequest]
+    work: Callable[[Session], object]
     if action == "approve":
         await decider(request, caller)
         work = _approve(request, caller, request_id, comment)

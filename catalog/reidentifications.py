@@ -1,0 +1,61 @@
+"""ORM model of a re-identification request: an analyst asks for the real identities
+behind named hits of one of their comparison runs.
+
+Kept apart from ``access_requests`` on purpose: an approved access request is a grant
+the policy reads for a whole entry's fields, while an approved re-identification
+releases the keys of a few named hits of one run to one analyst, read again through
+the broker at each release. No generation trigger: the broker's caches never read it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from catalog.models import Base, utcnow
+
+PREFIX = "ri_"
+
+
+def new_reidentification_id() -> str:
+    return f"{PREFIX}{secrets.token_hex(8)}"
+
+
+class ReidentificationRequest(Base):
+    __tablename__ = "reidentification_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_reidentification_id)
+    requester: Mapped[str] = mapped_column(String(128), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("comparison_runs.id"), index=True)
+    hit_ids: Mapped[list[int]] = mapped_column(JSON)
+    # every source department of the run's model version, and how many stewards of
+    # each must approve (two where the department's side is L4)
+    required: Mapped[dict[str, int]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(64))
+    case_ref: Mapped[str] = mapped_column(String(128))
+    justification: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    approvals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    # compare-and-set on the status, as for access requests: a decision that read
+    # "pending" cannot overwrite a revocation written since (StaleDataError → 409)
+    __mapper_args__ = {"version_id_col": status, "version_id_generator": False}  # noqa: RUF012
+
+    @property
+    def departments(self) -> list[str]:
+        return sorted(self.required)
+
+    def approvals_of(self, department: str) -> list[str]:
+        return [a["by"] for a in self.approvals if a.get("department") == department]
+
+    def waiting_on(self) -> list[str]:
+        """Departments still short of their approvals."""
+        return [d for d, n in sorted(self.required.items()) if len(self.approvals_of(d)) < n]

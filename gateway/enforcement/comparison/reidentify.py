@@ -1,0 +1,118 @@
+"""Releasing the real identities behind approved hits of a run (issue 15).
+
+Why re-read instead of keeping or decrypting: a stored hit list holds HMAC tokens
+under the case key, which cannot be reversed, and no raw or FF3-encrypted ID number is
+kept at rest (a stolen hit list, or an insider with the mask secret, learns nothing from
+it). So each release reads every side of the run's model version again through the
+broker, as the run did — casbin, one Rego decision, the runner's jurisdiction as row
+filter, its own durable ``query.started`` and its end, ``delivered: false`` — but with
+the key read in clear (``SideOverrides.reveal_key``). The gateway computes each row's
+token under the run's case key exactly as the run did, keeps the rows whose tokens are
+those of the approved hits, and hands out only those hits with each side's key in
+clear. Everything else read stays in the gateway's memory for that request.
+
+What is approved is read from the catalog at every release: requests of this analyst,
+on this run, with the status ``approved`` (a revocation stops the next release); the
+hits released are the union of those requests' hit ids and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pac
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.comparison_models import ComparisonModelVersion, ComparisonRun
+from catalog.errors import Forbidden, NotFound
+from catalog.reidentifications import ReidentificationRequest
+from gateway.enforcement.comparison.access import compile_against_catalog
+from gateway.enforcement.comparison.runs import HIT_ID
+from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, ModelSpec
+from gateway.enforcement.masking.apply import mask_array
+from gateway.enforcement.query.broker import Broker
+from gateway.enforcement.query.context import Origin, QueryRequest
+from gateway.enforcement.query.plan import SideOverrides
+from gateway.enforcement.query.schemas import QueryBody
+from policies.decision import UserContext
+
+
+def approved(
+    session: Session, run: ComparisonRun, user: UserContext
+) -> tuple[list[int], list[str]]:
+    """The hit ids released to ``user`` on ``run`` now, and the requests that did it."""
+    found = list(session.scalars(
+        select(ReidentificationRequest).where(
+            ReidentificationRequest.run_id == run.id,
+            ReidentificationRequest.requester == user.subject,
+            ReidentificationRequest.status == "approved",
+        )
+    ))  # fmt: skip
+    hits = sorted({int(h) for r in found for h in r.hit_ids})
+    return hits, sorted(r.id for r in found)
+
+
+def _model(session: Session, run: ComparisonRun) -> CompiledModel:
+    version = session.get(ComparisonModelVersion, (run.model_id, run.model_version))
+    if version is None:  # never: versions are kept
+        raise NotFound(f"run {run.id}'s model version is gone")
+    spec = ModelSpec.model_validate(version.spec)
+    model, _ = compile_against_catalog(
+        session, spec, model_id=run.model_id, version=run.model_version
+    )
+    return model
+
+
+def _side_keys(
+    broker: Broker, run: ComparisonRun, user: UserContext, model: CompiledModel,
+    tokens: set[str], *, release_id: str, requests: list[str], max_rows: int,
+) -> dict[str, dict[str, str]]:  # fmt: skip
+    """Per side alias: token → the key in clear, for the wanted tokens only."""
+    case_key = broker.subjects.case_key(run.case_ref)
+    wanted = pa.array(sorted(tokens), pa.string())
+    keys: dict[str, dict[str, str]] = {}
+    for side in model.sides:
+        body = QueryBody(fields=[side.key], where=list(side.where), purpose=run.purpose,
+                         case_ref=run.case_ref)  # fmt: skip
+        q = broker.prepare(
+            QueryRequest(user=user, dataset_id=side.dataset, body=body,
+                         origin=Origin(request_id=f"{release_id}.{side.alias}")),
+            side=SideOverrides(label=side.alias, key=side.key, max_rows=max_rows,
+                               reveal_key=True),
+        )  # fmt: skip
+        table, cut = q.collect({"comparison_id": run.id, "side": side.alias,
+                                "reidentification": requests, "delivered": False})  # fmt: skip
+        if cut:
+            raise Forbidden(f"side {side.alias!r} has more rows than the comparison reads; "
+                            "the identities cannot be matched to the hits")  # fmt: skip
+        raw = table.column(side.key).combine_chunks().cast(pa.string())
+        token = mask_array(raw, "hash", hash_key=case_key)
+        keep = pac.is_in(token, value_set=wanted)
+        keys[side.alias] = dict(zip(pac.filter(token, keep).to_pylist(),
+                                    pac.filter(raw, keep).to_pylist(), strict=True))  # fmt: skip
+    return keys
+
+
+def release(
+    *, broker: Broker, session: Session, run: ComparisonRun, user: UserContext,
+    hits: pa.Table, hit_ids: Iterable[int], release_id: str, requests: list[str],
+    max_rows: int,
+) -> pa.Table:  # fmt: skip
+    """The approved hits only, each side's key in clear beside them (null where a side
+    has no row for the hit: an anti-joined side)."""
+    ids = pa.array(sorted(set(hit_ids)), pa.int64())
+    chosen = hits.filter(pac.is_in(hits.column(HIT_ID), value_set=ids))
+    tokens = {t for t in chosen.column(KEY_COLUMN).to_pylist() if t is not None}
+    model = _model(session, run)
+    keys = _side_keys(broker, run, user, model, tokens, release_id=release_id,
+                      requests=requests, max_rows=max_rows)  # fmt: skip
+    row_tokens = chosen.column(KEY_COLUMN).to_pylist()
+    for side in model.sides:
+        found = keys[side.alias]
+        chosen = chosen.append_column(
+            f"{side.alias}.{side.key}.reidentified",
+            pa.array([found.get(t) if t is not None else None for t in row_tokens], pa.string()),
+        )
+    return chosen
