@@ -356,16 +356,20 @@ class ParquetEncoder(_WriterEncoder):
         return super().end(trailer)
 
 
-def make_encoder(fmt: str, *, bom: bool = False, cut: CutProbe | None = None) -> Encoder:
+def make_encoder(
+    fmt: str, *, bom: bool = False, cut: CutProbe | None = None,
+    text_columns: frozenset[str] = frozenset(),
+) -> Encoder:  # fmt: skip
     """The encoder of ``fmt``; ``cut`` tells it, while it writes, whether the result
-    has been cut yet (only Arrow asks before the end)."""
-    encoder = _encoder(fmt, bom=bom)
+    has been cut yet (only Arrow asks before the end); ``text_columns`` are the integer
+    columns that hold codes (only xlsx, which types its cells, asks)."""
+    encoder = _encoder(fmt, bom=bom, text_columns=text_columns)
     if cut is not None:
         encoder.cut = cut
     return encoder
 
 
-def _encoder(fmt: str, *, bom: bool) -> Encoder:
+def _encoder(fmt: str, *, bom: bool, text_columns: frozenset[str]) -> Encoder:
     if fmt == "json":
         return JsonEncoder()
     if fmt == "ndjson":
@@ -377,7 +381,7 @@ def _encoder(fmt: str, *, bom: bool) -> Encoder:
     if fmt == "parquet":
         return ParquetEncoder()
     if fmt == "xlsx":
-        from gateway.enforcement.query.xlsx import XlsxEncoder  # imports xlsxwriter
+        from gateway.enforcement.query.xlsx import XlsxEncoder  # only when asked for
 
-        return XlsxEncoder()
+        return XlsxEncoder(text_columns=text_columns)
     raise BadRequest(f"unknown format {fmt!r}")

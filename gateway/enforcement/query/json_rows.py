@@ -32,7 +32,7 @@ def typed_text(value: str, like: pa.Array | None = None) -> pa.Scalar:
     return pa.scalar(value, pa.string() if like is None else like.type)
 
 
-def _value_bytes(arr: pa.Array) -> pa.Buffer:
+def value_bytes(arr: pa.Array) -> pa.Buffer:
     """The bytes of all values of a (large_)string array, as one zero-copy buffer."""
     width = 8 if pa.types.is_large_string(arr.type) else 4
     fmt = "<q" if width == 8 else "<i"
@@ -44,26 +44,27 @@ def _value_bytes(arr: pa.Array) -> pa.Buffer:
     return data.slice(start, stop - start)
 
 
-def _has_special(arr: pa.Array) -> bool:
-    """Whether any value holds a character JSON must escape: one RE2 scan of the
-    values' bytes taken as a single binary value (no per-row overhead)."""
-    data = _value_bytes(arr)
+def any_match(arr: pa.Array, pattern: str) -> bool:
+    """Whether ``pattern`` may match in any value: one RE2 scan of the values' bytes
+    taken as a single string (no per-row overhead). A match across two values' boundary
+    is possible, so ``True`` only says the values are worth checking one by one."""
+    data = value_bytes(arr)
     if not data.size:
         return False
     whole = pa.Array.from_buffers(
-        pa.large_binary(), 1, [None, pa.py_buffer(struct.pack("<qq", 0, data.size)), data]
+        pa.large_string(), 1, [None, pa.py_buffer(struct.pack("<qq", 0, data.size)), data]
     )
-    return bool(pc.match_substring_regex(whole, _JSON_SPECIAL)[0].as_py())
+    return bool(pc.match_substring_regex(whole, pattern)[0].as_py())
 
 
 def json_escape(values: pa.Array) -> pa.Array:
     """Each string's JSON body (without the quotes): backslash, double quote and
     U+0000–U+001F escaped as orjson does; other characters stay as UTF-8."""
-    if not _has_special(values):
+    if not any_match(values, _JSON_SPECIAL):
         return values
     needs = pc.fill_null(pc.match_substring_regex(values, _JSON_SPECIAL), False)
     subset = pc.filter(values, needs)
-    present = _value_bytes(subset).to_pybytes()
+    present = value_bytes(subset).to_pybytes()
     for char, escaped in _ESCAPES:
         if char.encode() in present:
             subset = pc.replace_substring(subset, char, escaped)
@@ -157,6 +158,6 @@ def json_lines(batch: pa.RecordBatch, *, before: str = "", after: str = "", skip
     if batch.num_rows < SMALL_BATCH_ROWS:
         head, tail = before.encode(), after.encode()
         return b"".join(head + orjson.dumps(r) + tail for r in batch.to_pylist())[skip:]
-    data = _value_bytes(json_rows(batch, before=before, after=after))
+    data = value_bytes(json_rows(batch, before=before, after=after))
     out: bytes = data.slice(skip).to_pybytes()
     return out

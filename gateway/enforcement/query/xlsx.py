@@ -2,11 +2,14 @@
 or WPS, where the CSV lost them (18-digit codes turned into ``9.34301811393085E+017``,
 a BOM'd file read as Latin-1).
 
-Cells are typed from the Arrow column, never guessed from the text:
+Cells are typed from the Arrow column and the field's meaning, never guessed from the
+text (``xlsx_cells``):
 
 - string columns are text cells, always (ID numbers, codes and phone numbers stay
-  exactly as they are, leading zeros and all 18 digits); integers that a spreadsheet
-  would round (more than 15 significant digits) are text too;
+  exactly as they are, leading zeros and all 18 digits); integer columns that hold
+  codes (``text_columns``: region codes stored as INTEGER, by the field's
+  classification, personal-information category or name — ``code_columns``) are text
+  too, and so is any integer a spreadsheet would round (16 digits or more);
 - dates are date cells (``yyyy-mm-dd``), timestamps date-time cells (an aware timestamp
   in UTC: a cell has no offset); numbers and decimals are numbers (a spreadsheet
   holds doubles); non-finite floats are blank, as they are ``null`` in JSON;
@@ -15,26 +18,26 @@ Cells are typed from the Arrow column, never guessed from the text:
   as soon as someone edits it or a tool re-saves the value as written; the prefix keeps
   it inert in both cases.
 
-The workbook is written by XlsxWriter in ``constant_memory`` mode: each row goes to a
-temporary file as it comes, and the zip is assembled at the end into another temporary
-file that is handed on in ``CHUNK`` pieces (``tail``), so memory stays bounded whatever
-the size. XlsxWriter over openpyxl's write-only workbook: measured on 100,000 rows it
-wrote about twice as many rows per second, with a smaller peak. A sheet holds at most
-``SHEET_ROWS`` rows; more continue on the next sheet under the same header.
+The workbook is our own streaming writer: each batch's rows become worksheet XML
+column-wise (``xlsx_cells``) and go straight into the sheet's deflated zip entry in a
+temporary file; the small fixed parts (``xlsx_parts``) are added at the end and the file
+is handed on in ``CHUNK`` pieces (``tail``), so memory stays bounded whatever the size.
+It replaced XlsxWriter's constant-memory mode, whose Python call per cell ran at about
+1% of the CSV's rows/s (``bench/xlsx_bench.py``). A sheet holds at most ``SHEET_ROWS``
+rows, and stops taking batches past ``SHEET_BYTES`` of XML (a zip entry without Zip64
+must stay under 4 GiB); more continue on the next sheet under the same header.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+import unicodedata
+import zipfile
+from collections.abc import Iterator
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
 
 from gateway.enforcement.query.formats import (
     FORMATS,
@@ -42,19 +45,31 @@ from gateway.enforcement.query.formats import (
     TRUNCATED_KEY,
     Encoder,
     cut_text,
-    neutralise_formulas,
+)
+from gateway.enforcement.query.xlsx_cells import RowNumbers, rows_xml
+from gateway.enforcement.query.xlsx_parts import (
+    BOLD,
+    SHEET_TAIL,
+    content_types,
+    custom_properties,
+    package_rels,
+    sheet_head,
+    styles,
+    text_row,
+    workbook,
+    workbook_rels,
 )
 
 SHEET_ROWS = 1_048_576  # Excel's (and WPS's) rows per sheet, the header included
+SHEET_BYTES = 3 << 30  # a sheet's XML; the 4 GiB of a plain zip entry, with room for a batch
 CHUNK = 1 << 20
-_EXACT_DIGITS = 10**15  # beyond this a double (what a cell holds) may lose digits
+# rows made into XML at a time: a batch's XML and its cells exist at once, so a
+# smaller slice lowers the peak, at a few more kernel calls
+SLICE_ROWS = 16_384
+# deflate level 1: XML this repetitive still shrinks about tenfold, at a fraction of
+# level 6's time (measured on the bench's rows: the default level took most of it)
+COMPRESS_LEVEL = 1
 _FORMULA = re.compile(FORMULA_START)
-
-_EPOCH_SERIAL = pa.scalar(25569.0)  # 1970-01-01 as a spreadsheet's day number
-_FIRST_SERIAL = pa.scalar(61.0)  # 1900-03-01: before it the 1900 system is off by a day
-
-Write = Callable[[Worksheet, int, int, Any, "Format | None"], Any]
-Cells = tuple[Write, list[Any], "Format | None"]
 
 
 class XlsxEncoder(Encoder):
@@ -63,132 +78,113 @@ class XlsxEncoder(Encoder):
 
     media_type = FORMATS["xlsx"]
 
-    def __init__(self) -> None:
+    def __init__(self, *, text_columns: frozenset[str] = frozenset()) -> None:
         # closed by ``tail``; an abandoned one is removed when it is collected
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._book = xlsxwriter.Workbook(
-            self._out,
-            {"constant_memory": True, "in_memory": False, "strings_to_numbers": False,
-             "strings_to_formulas": False, "strings_to_urls": False},
-        )  # fmt: skip
-        self._date = self._book.add_format({"num_format": "yyyy-mm-dd"})
-        self._stamp = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self._bold = self._book.add_format({"bold": True})
-        self._names: list[str] = []
-        self._sheet: Worksheet | None = None
-        self._row = 0
+        self._zip = zipfile.ZipFile(self._out, "w", zipfile.ZIP_DEFLATED,
+                                    compresslevel=COMPRESS_LEVEL)  # fmt: skip
+        self._text_columns = text_columns
+        self._numbers = RowNumbers()
+        self._sheet: IO[bytes] | None = None  # the zip entry being written
+        self._names: list[str] = []  # the sheets' names, in order
+        self._head = b""  # a result sheet's start and header row
+        self._row = 0  # the next row's number (1-based, as in a cell reference)
+        self._bytes = 0  # of the open sheet
         self._header: dict[str, Any] = {}
 
     def begin(self, schema: pa.Schema, header: dict[str, Any]) -> bytes:
         self._header = header
-        self._names = [_neutral(name) for name in schema.names]
+        widths = [_width(field) for field in schema]
+        names = [_neutral(name) for name in schema.names]
+        self._head = sheet_head(widths, frozen=True) + text_row(1, names, BOLD)
         self._new_sheet()
         return b""
 
-    def _new_sheet(self) -> None:
-        index = len(self._book.worksheets())
-        self._sheet = self._book.add_worksheet("result" if not index else f"result {index + 1}")
-        for col, name in enumerate(self._names):
-            self._sheet.write_string(0, col, name, self._bold)
-        self._row = 1
-
     def batch(self, batch: pa.RecordBatch) -> bytes:
-        if not batch.num_rows:
-            return b""
-        cells = [self._cells(column) for column in batch.columns]
-        writes = [(col, write, fmt) for col, (write, _, fmt) in enumerate(cells)]
-        for values in zip(*(values for _, values, _ in cells), strict=True):
-            if self._row >= SHEET_ROWS:
+        done = 0
+        while done < batch.num_rows:
+            if self._row > SHEET_ROWS or self._bytes > SHEET_BYTES:
                 self._new_sheet()
-            sheet, row = self._sheet, self._row
-            for (col, write, fmt), value in zip(writes, values, strict=True):
-                if value is not None:
-                    write(sheet, row, col, value, fmt)
-            self._row += 1
+            take = min(batch.num_rows - done, SHEET_ROWS + 1 - self._row, SLICE_ROWS)
+            xml = rows_xml(batch.slice(done, take), self._numbers.text(self._row, take),
+                           self._text_columns)  # fmt: skip
+            self._write(xml)
+            self._row += take
+            done += take
         return b""
 
     def end(self, trailer: dict[str, Any]) -> bytes:
         return b"".join(self.tail(trailer))
 
     def tail(self, trailer: dict[str, Any]) -> Iterator[bytes]:
-        """Close the workbook (the zip is assembled in a temporary file) and hand it on
+        """Finish the workbook (the zip is completed in a temporary file) and hand it on
         in chunks."""
-        if self._sheet is None:
-            self.begin(pa.schema([]), {})
-        self._about(trailer)
-        self._book.close()
         try:
+            if self._sheet is None:
+                self.begin(pa.schema([]), {})
+            self._close_sheet()
+            self._finish(bool(trailer.get("truncated")), trailer.get("row_count", ""))
             self._out.seek(0)
             while chunk := self._out.read(CHUNK):
                 yield chunk
         finally:
             self._out.close()
 
-    def _about(self, trailer: dict[str, Any]) -> None:
-        truncated = bool(trailer.get("truncated"))
-        self._book.set_custom_property(TRUNCATED_KEY, truncated)
-        about = self._book.add_worksheet("sluice")
-        facts = [("truncated", cut_text(truncated)),
-                 ("row_count", str(trailer.get("row_count", ""))),
+    def _new_sheet(self) -> None:
+        self._close_sheet()
+        self._names.append("result" if not self._names else f"result {len(self._names) + 1}")
+        self._sheet = self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w")
+        self._bytes = 0
+        self._write(self._head)
+        self._row = 2
+
+    def _write(self, data: bytes | pa.Buffer) -> None:
+        if self._sheet is None:
+            raise RuntimeError("no sheet is open")
+        self._sheet.write(data)
+        self._bytes += len(data)
+
+    def _close_sheet(self) -> None:
+        if self._sheet is not None:
+            self._write(SHEET_TAIL)
+            self._sheet.close()
+            self._sheet = None
+
+    def _finish(self, truncated: bool, row_count: object) -> None:
+        """The ``sluice`` sheet and the fixed parts, then the zip's directory."""
+        facts = [("truncated", cut_text(truncated)), ("row_count", str(row_count)),
                  ("decision_id", str(self._header.get("decision_id", ""))),
                  ("policy_version", str(self._header.get("policy_version", "")))]  # fmt: skip
-        for row, (key, value) in enumerate(facts):
-            about.write_string(row, 0, key, self._bold)
-            about.write_string(row, 1, value)
+        rows = b"".join(text_row(n, [key, value]) for n, (key, value) in enumerate(facts, 1))
+        self._names.append("sluice")
+        count = len(self._names)
+        self._put(f"xl/worksheets/sheet{count}.xml",
+                  sheet_head([16, 40], frozen=False) + rows + SHEET_TAIL)  # fmt: skip
+        self._put("xl/workbook.xml", workbook(self._names))
+        self._put("xl/_rels/workbook.xml.rels", workbook_rels(count))
+        self._put("xl/styles.xml", styles())
+        self._put("docProps/custom.xml", custom_properties({TRUNCATED_KEY: truncated}))
+        self._put("_rels/.rels", package_rels())
+        self._put("[Content_Types].xml", content_types(count))
+        self._zip.close()
 
-    def _cells(self, column: pa.Array) -> Cells:
-        """A column as cells: how each value is written, the values (converted column-wise
-        where they can be), and the cell format (see the module docstring)."""
-        values = _decoded(column)
-        kind = values.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return Worksheet.write_string, neutralise_formulas(values).to_pylist(), None
-        if pa.types.is_boolean(kind):
-            return Worksheet.write_boolean, values.to_pylist(), None
-        if pa.types.is_integer(kind):
-            big = pc.greater_equal(pc.abs(values), pa.scalar(_EXACT_DIGITS, kind))
-            if pc.any(big).as_py():  # a double would round them: every digit, as text
-                return _integer, values.to_pylist(), None
-            return Worksheet.write_number, values.to_pylist(), None
-        if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-            numbers = values.cast(pa.float64())
-            finite = pc.if_else(pc.is_finite(numbers), numbers, pa.scalar(None, pa.float64()))
-            return Worksheet.write_number, finite.to_pylist(), None
-        if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-            return self._dates(values)
-        return _other, values.to_pylist(), None
-
-    def _dates(self, values: pa.Array) -> Cells:
-        """Dates and timestamps as the serial numbers a spreadsheet keeps (days since
-        1899-12-30, in UTC for an aware timestamp), computed column-wise; a value
-        before 1900-03-01, where the 1900 date system is ambiguous, is written as text."""
-        if pa.types.is_date(values.type):
-            days = values.cast(pa.date32()).cast(pa.int32()).cast(pa.float64())
-            fmt = self._date
-        else:
-            micros = values.cast(pa.timestamp("us", values.type.tz)).cast(pa.int64())
-            days = pc.divide(micros.cast(pa.float64()), 86_400_000_000.0)
-            fmt = self._stamp
-        serial = pc.add(days, _EPOCH_SERIAL)
-        if pc.any(pc.less(serial, _FIRST_SERIAL)).as_py():
-            return _other, values.to_pylist(), None
-        return Worksheet.write_number, serial.to_pylist(), fmt
-
-
-def _decoded(values: pa.Array) -> pa.Array:
-    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
+    def _put(self, name: str, data: bytes) -> None:
+        self._zip.writestr(name, data)
 
 
 def _neutral(text: str) -> str:
     return "'" + text if _FORMULA.match(text) else text
 
 
-def _integer(sheet: Worksheet, row: int, col: int, value: int, fmt: Format | None) -> None:
-    if -_EXACT_DIGITS < value < _EXACT_DIGITS:
-        sheet.write_number(row, col, value, fmt)
-    else:  # a double would round it: keep every digit, as text
-        sheet.write_string(row, col, str(value), fmt)
-
-
-def _other(sheet: Worksheet, row: int, col: int, value: object, fmt: Format | None) -> None:
-    sheet.write_string(row, col, _neutral(str(value)), fmt)
+def _width(field: pa.Field) -> int:
+    """A column's width in characters: an 18-digit ID or a date-time fits, and so does
+    the header (a CJK character is two wide)."""
+    kind = field.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_timestamp(kind):
+        least = 20
+    elif pa.types.is_date(kind):
+        least = 12
+    else:
+        least = 10
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in field.name)
+    return min(max(least, shown + 2), 60)
