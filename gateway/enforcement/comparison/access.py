@@ -88,8 +88,10 @@ def _decision(
         purpose=purpose if purpose is not None else next(iter(dataset.allowed_purposes or []), ""),
         case_ref=case_ref or PREVIEW_CASE,
     )  # fmt: skip
-    asked = preview_input(services=services, session=session, user=user, dataset=dataset,
-                          body=body, charges_rows=charges_rows)  # fmt: skip
+    asked = preview_input(limiter=services.limiter,
+                          max_rows_by_level=services.settings.max_rows_by_level or {},
+                          session=session, user=user, dataset=dataset, body=body,
+                          charges_rows=charges_rows)  # fmt: skip
     decision = services.pdp.decide(asked)
     if not decision.allow:
         raise refusal(decision)

@@ -101,8 +101,10 @@ class Broker:
         settings = services.settings
         broker = cls(
             catalog=services.engine, authorizer=services.authorizer, pdp=services.pdp,
-            audit=services.audit, limiter=services.limiter, sources=SourcePool(services),
-            subjects=SubjectTokens(services),
+            audit=services.audit, limiter=services.limiter,
+            sources=SourcePool(settings=settings, sessions=services.sessions,
+                               keyring=services.keyring),
+            subjects=SubjectTokens(home=settings.home, sessions=services.sessions),
             slots=StreamSlots(per_source=settings.source_max_connections,
                               per_user=settings.source_max_connections_per_user,
                               wait_s=settings.source_slot_wait_s),

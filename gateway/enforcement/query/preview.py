@@ -9,6 +9,7 @@ per-level row caps included), so the catalog page and the query can never disagr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import BadRequest, SluiceError
 from catalog.models import Dataset
-from gateway.core.services import Services
+from gateway.core.seams import UsageLimiter
 from gateway.enforcement.grants import approved_grant_rows
 from gateway.enforcement.query.authorize import decision_input
 from gateway.enforcement.query.schemas import QueryBody
-from policies.decision import DecisionInput, UserContext
+from policies.authorizer import RoleAuthorizer
+from policies.decision import DecisionInput, DecisionPoint, UserContext
 from policies.inputs import dataset_input
 
 # what the preview asks about when the caller names no case (policy requires one)
@@ -43,8 +45,8 @@ def preview_body(dataset: Dataset, *, purpose: str | None, case_ref: str | None)
 
 
 def preview_input(
-    *, services: Services, session: Session, user: UserContext, dataset: Dataset, body: QueryBody,
-    charges_rows: bool = True,
+    *, limiter: UsageLimiter, max_rows_by_level: Mapping[str, int], session: Session,
+    user: UserContext, dataset: Dataset, body: QueryBody, charges_rows: bool = True,
 ) -> DecisionInput:  # fmt: skip
     """The decision input of ``body`` on ``dataset``, as the broker would build it.
     ``charges_rows=False`` for a release that reads no row of the source (a stored hit
@@ -55,31 +57,37 @@ def preview_input(
                                      case_ref=body.case_ref)  # fmt: skip
     return decision_input(
         user=user, entry=dataset_input(dataset), body=body, grant_rows=grant_rows, now=now,
-        rows_remaining_today=(int(services.limiter.remaining_rows(user.subject))
+        rows_remaining_today=(int(limiter.remaining_rows(user.subject))
                               if charges_rows else UNCHARGED),
-        max_rows_by_level=services.settings.max_rows_by_level or {},
+        max_rows_by_level=max_rows_by_level,
     )  # fmt: skip
 
 
 def effective_access(
     *,
-    services: Services,
+    authorizer: RoleAuthorizer,
+    pdp: DecisionPoint,
+    limiter: UsageLimiter,
+    max_rows_by_level: Mapping[str, int],
     session: Session,
     user: UserContext,
     dataset: Dataset,
     purpose: str | None,
     case_ref: str | None,
 ) -> dict[str, Any]:
-    may_query = services.authorizer.allowed(
+    """What ``user`` would get from a query of ``dataset`` now, per field, from the
+    same casbin check and Rego decision as the broker's; no row is read and nothing is
+    charged or recorded."""
+    may_query = authorizer.allowed(
         subject=user.subject, domain=dataset.department, action="dataset:query"
     )
     if not may_query:
         return {"may_query": False, "reasons": ["your role may not query this department's data"]}
     body = preview_body(dataset, purpose=purpose, case_ref=case_ref)
-    asked = preview_input(services=services, session=session, user=user, dataset=dataset,
-                          body=body)  # fmt: skip
+    asked = preview_input(limiter=limiter, max_rows_by_level=max_rows_by_level, session=session,
+                          user=user, dataset=dataset, body=body)  # fmt: skip
     try:
-        decision = services.pdp.decide(asked)
+        decision = pdp.decide(asked)
     except SluiceError as exc:
         return {"may_query": False, "reasons": [exc.message]}
     return {

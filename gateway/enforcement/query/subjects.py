@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.models import User
-from gateway.core.services import Services
 from gateway.enforcement.masking import derive_case_key, hash_token, load_mask_secret
 from gateway.enforcement.masking.small import SMALL_MAX
 from gateway.enforcement.masking.tokens import hash_array, hmac_tokens
@@ -48,13 +48,16 @@ def subject_token(home: Path, id_number: str) -> str:
 
 
 class SubjectTokens:
-    def __init__(self, services: Services) -> None:
-        self._secret = load_mask_secret(services.settings.home)
+    """The keys under the gateway's home (the mask secret) and the user store (a user's
+    own token, re-read): all a query's subject tokens and case keys need."""
+
+    def __init__(self, *, home: Path, sessions: sessionmaker[Session]) -> None:
+        self._secret = load_mask_secret(home)
         self._audit_key = _audit_key(self._secret)
         self._tokens = hmac_tokens(self._audit_key)
         self._own: dict[str, tuple[float, str | None]] = {}
         self.case_key = lru_cache(maxsize=1024)(self._case_key)
-        self._services = services
+        self._sessions = sessions
 
     def _case_key(self, case_ref: str) -> bytes:
         return derive_case_key(self._secret, case_ref)
@@ -136,7 +139,7 @@ class SubjectTokens:
         cached = self._own.get(subject)
         if cached is None or now - cached[0] > OWN_TOKEN_TTL_S:
             try:
-                with self._services.sessions() as session:
+                with self._sessions() as session:
                     user = session.get(User, subject)
                     cached = (now, user.id_number_hash if user else None)
             except SQLAlchemyError as exc:

@@ -10,7 +10,10 @@ gateway's own databases, ownership) and is pinned to the address that was checke
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from adapters.base import AdapterLimits, SourceAdapter, SourceConfig
+from adapters.keyring import SecretKeyring
 from adapters.registry import open_adapter
 from catalog.errors import Unavailable
 from catalog.models import Source
@@ -36,28 +39,37 @@ def secret_aad(source_id: str) -> bytes:
     return f"source:{source_id}".encode()
 
 
-def source_config(*, services: Services, source: Source) -> SourceConfig:
+def source_config(*, keyring: SecretKeyring, source: Source) -> SourceConfig:
     """The adapter's view of ``source`` with its secret decrypted (keep it in memory only)."""
     secret: str | None = None
     if source.secret_ciphertext is not None:
         if source.secret_key_id is None:
             raise Unavailable(f"the secret of source {source.id} cannot be decrypted")
-        secret = services.keyring.decrypt(
+        secret = keyring.decrypt(
             source.secret_ciphertext, source.secret_key_id, aad=secret_aad(source.id)
         )
     return SourceConfig(kind=source.kind, settings=dict(source.settings or {}), secret=secret)
 
 
 def open_source_adapter(*, services: Services, source: Source) -> SourceAdapter:
+    """``connect_source`` with the process's collaborators (stewardship's callers)."""
+    return connect_source(settings=services.settings, sessions=services.sessions,
+                          keyring=services.keyring, source=source)  # fmt: skip
+
+
+def connect_source(
+    *, settings: Settings, sessions: sessionmaker[Session], keyring: SecretKeyring,
+    source: Source,
+) -> SourceAdapter:  # fmt: skip
     """An adapter for a registered source, its target checked now (DNS and files may
     have changed since registration) and its connection pinned; the caller closes it."""
-    config = source_config(services=services, source=source)
-    limits = limits_from_settings(services.settings)
-    with services.sessions() as session:
+    config = source_config(keyring=keyring, source=source)
+    limits = limits_from_settings(settings)
+    with sessions() as session:
         row = session.get(Source, source.id)
         department = row.department if row is not None else source.department
         target = checked_target(
-            session=session, settings=services.settings, limits=limits,
+            session=session, settings=settings, limits=limits,
             department=department or "", source_id=source.id, config=config,
         )  # fmt: skip
     return open_adapter(pinned_config(config, target), limits)

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from adapters.base import SourceAdapter
+from adapters.keyring import SecretKeyring
 from catalog.entries import SourceEntry
-from gateway.core.services import Services
-from gateway.enforcement.sources.connect import open_source_adapter
+from gateway.core.settings import Settings
+from gateway.enforcement.sources.connect import connect_source
 
 
 class SourcePool:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    """What opening a source needs and nothing more: the settings (limits, the network
+    guard), the catalog's sessions (the target's ownership checks) and the keyring (the
+    source's secret)."""
+
+    def __init__(
+        self, *, settings: Settings, sessions: sessionmaker[Session], keyring: SecretKeyring
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._keyring = keyring
         self._lock = threading.Lock()
         self._open: dict[str, tuple[str, SourceAdapter]] = {}
 
@@ -28,7 +39,8 @@ class SourcePool:
             cached = self._open.get(source.id)
             if cached is not None and cached[0] == source.fingerprint:
                 return cached[1]
-            adapter = open_source_adapter(services=self._services, source=source.as_model())
+            adapter = connect_source(settings=self._settings, sessions=self._sessions,
+                                     keyring=self._keyring, source=source.as_model())  # fmt: skip
             self._open[source.id] = (source.fingerprint, adapter)
         if cached is not None:
             cached[1].close()

@@ -194,7 +194,9 @@ def update_source(
     if settings is not None or plain is not None:
         refuse_secrets_in_settings(new_settings)
         current = (
-            plain if plain is not None else source_config(services=services, source=source).secret
+            plain
+            if plain is not None
+            else source_config(keyring=services.keyring, source=source).secret
         )
         # the merged settings and secret, checked as a registration is
         redacted, target = check_and_connect(
@@ -306,7 +308,7 @@ def introspect(
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )
-    secret = source_config(services=services, source=source).secret
+    secret = source_config(keyring=services.keyring, source=source).secret
     with scrubbed(secret):
         adapter = open_source_adapter(services=services, source=source)
         try:

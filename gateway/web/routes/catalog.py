@@ -76,8 +76,12 @@ def get_catalog_entry(
     dataset = service.get_dataset(session=session, dataset_id=dataset_id)
     entry = CatalogEntryOut.model_validate(DatasetOut.model_validate(dataset).model_dump())
     if user is not None:
+        services = get_services(request)
         entry.access = effective_access(
-            services=get_services(request),
+            authorizer=services.authorizer,
+            pdp=services.pdp,
+            limiter=services.limiter,
+            max_rows_by_level=services.settings.max_rows_by_level or {},
             session=session,
             user=user,
             dataset=dataset,

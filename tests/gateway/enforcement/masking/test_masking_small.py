@@ -340,9 +340,12 @@ def test_subject_tokens_small_and_large_batches(tmp_path: Any, rows: int) -> Non
     as on the Arrow path, nulls skipped, capped at ``MAX_TOKENS``."""
     from types import SimpleNamespace
 
+    from sqlalchemy.orm import sessionmaker
+
     from gateway.enforcement.query.subjects import MAX_TOKENS, SubjectTokens, subject_token
 
-    tokens = SubjectTokens(SimpleNamespace(settings=SimpleNamespace(home=tmp_path)))  # type: ignore[arg-type]
+    # collect reads no user: the sessions are never opened
+    tokens = SubjectTokens(home=tmp_path, sessions=sessionmaker())
     ids = [None if i % 7 == 3 else f"43010219900307{i % 50:04d}" for i in range(rows)]
     batch = pa.RecordBatch.from_pydict({"id_number": ids, "n": list(range(rows))})
     entry = SimpleNamespace(
