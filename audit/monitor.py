@@ -33,7 +33,8 @@ from audit import witness
 from audit.seal import SealStore
 from audit.signing import checkpoint_payload, verify_signature
 from audit.store import DRIVER_ERRORS, AuditStore
-from audit.witness_client import WitnessSender, envelope_payload
+from audit.witness_client import WitnessSender
+from audit.witness_envelope import envelope_payload
 from audit.witness_nats import WitnessEvidence
 from catalog.errors import Unavailable
 

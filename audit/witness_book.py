@@ -1,6 +1,6 @@
 """This gateway as a witness: it keeps other gateways' checkpoints and countersigns them.
 
-A sender posts an envelope (``audit.witness_client.make_envelope``). The witness:
+A sender posts an envelope (``audit.witness_envelope.make_envelope``). The witness:
 
 1. checks the shape and that every public key hashes to its key id;
 2. pins the sender's key: a pin configured for that sender name
@@ -33,7 +33,7 @@ from audit.checkpoints import check_keys
 from audit.events import format_ts, utc_now
 from audit.jsonl import append_line, read_objects
 from audit.signing import Signer, checkpoint_payload, verify_signature
-from audit.witness_client import envelope_payload
+from audit.witness_envelope import envelope_payload
 from catalog.errors import BadRequest, Conflict, Forbidden
 
 SENDER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

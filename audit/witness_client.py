@@ -10,9 +10,9 @@ was down gets the latest one when it is back, not a backlog. Failures are retrie
 a capped back-off and shown in ``status()`` (``GET /api/v1/audit/status``); they never
 fail an append.
 
-Each message is an envelope signed with the audit key: the checkpoint, the sender's
-name, its epoch and its public keys, so a witness can pin the key on first use and no
-one can replay a genuine checkpoint under another name or epoch.
+Each message is an envelope signed with the audit key (``audit.witness_envelope``): the
+checkpoint, the sender's name, its epoch and its public keys, so a witness can pin the
+key on first use and no one can replay a genuine checkpoint under another name or epoch.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import structlog
 
 from audit.canonical import canonical_json
 from audit.signing import Signer
+from audit.witness_envelope import make_envelope
 from audit.witness_nats import NatsWitness, WitnessUnreachable
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 from catalog.errors import Conflict
@@ -37,27 +38,6 @@ from catalog.errors import Conflict
 log = structlog.get_logger("sluice.audit")
 PATH = "/api/v1/witness/checkpoints"
 MAX_BACKOFF_S = 5.0
-
-
-def envelope_payload(*, sender: str, epoch: int, checkpoint: dict[str, Any], kid: str) -> bytes:
-    """What the envelope signature covers."""
-    return canonical_json({"sender": sender, "epoch": epoch, "checkpoint": checkpoint, "kid": kid})
-
-
-def make_envelope(
-    *, sender: str, epoch: int, checkpoint: dict[str, Any], signer: Signer
-) -> dict[str, Any]:
-    cp = {k: checkpoint[k] for k in ("seq", "hash", "ts", "kid", "signature")}
-    kid = signer.kid
-    payload = envelope_payload(sender=sender, epoch=epoch, checkpoint=cp, kid=kid)
-    return {
-        "sender": sender,
-        "epoch": epoch,
-        "checkpoint": cp,
-        "kid": kid,
-        "keys": signer.public_keys(),
-        "signature": signer.sign(payload),
-    }
 
 
 @dataclass

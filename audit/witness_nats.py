@@ -2,7 +2,7 @@
 owner cannot rewrite them.
 
 Configured as ``nats://host:port/<stream>`` in ``SLUICE_WITNESSES``. This gateway
-publishes each envelope (``audit.witness_client.make_envelope``: the signed
+publishes each envelope (``audit.witness_envelope.make_envelope``: the signed
 checkpoint, sender, epoch and public keys) to the subject
 ``sluice.witness.<stream>.<gateway-id>`` of the stream ``<stream>``.
 
@@ -59,6 +59,7 @@ from nats.js.api import DiscardPolicy, RawStreamMsg, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from audit.signing import checkpoint_payload, verify_signature
+from audit.witness_envelope import envelope_payload
 from audit.witness_urls import NatsTarget
 from catalog.errors import Conflict
 
@@ -147,8 +148,6 @@ class Witnessed:
 
 def signed_by(envelope: Any, sender: str, keys: Mapping[str, str]) -> Witnessed | None:
     """The envelope's checkpoint if both signatures verify with ``keys``; else None."""
-    from audit.witness_client import envelope_payload  # the envelope format's one home
-
     try:
         if not isinstance(envelope, dict) or envelope.get("sender") != sender:
             return None

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.witness_book import WitnessBook
-from audit.witness_client import make_envelope
+from audit.witness_envelope import make_envelope
 from gateway.cli.audit_cmd import audit
 from tests.audit.helpers import event, fill, open_log
 

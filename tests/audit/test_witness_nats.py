@@ -25,7 +25,7 @@ from audit.log import AuditLog
 from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, Signer, checkpoint_payload
-from audit.witness_client import make_envelope
+from audit.witness_envelope import make_envelope
 from audit.witness_nats import NatsWitness, WitnessEvidence
 from audit.witness_urls import parse_nats_url
 from catalog.errors import Conflict

@@ -26,7 +26,7 @@ from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, checkpoint_payload, verify_signature
 from audit.witness_book import countersign_payload
-from audit.witness_client import make_envelope
+from audit.witness_envelope import make_envelope
 from tests.audit.helpers import event, tamper
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 

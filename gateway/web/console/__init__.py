@@ -23,8 +23,8 @@ Adding a page (say, access requests):
    it after the permission, so an unauthorised role gets 403 before anything else).
    Call the service the API route calls (``gateway.stewardship.grants.service``, the
    broker, ...) and append the audit event the API route appends, never a variant.
-2. Add the module to ``PAGES`` in ``pages/__init__.py``, and to ``NAVIGATION`` with the
-   casbin action that decides whether the menu shows it.
+2. Add the module to ``PAGES`` in ``pages/__init__.py``, and to ``NAVIGATION`` in
+   ``menu.py`` with the casbin action that decides whether the menu shows it.
 3. ``templates/requests.html`` extending ``base.html`` (``{% block content %}``; no
    inline ``<script>``, ``style=`` or ``on*=``: the CSP blocks them). Forms post with
    a hidden ``csrf_token``; for htmx, give the swapped region an id and use

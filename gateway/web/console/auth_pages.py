@@ -27,8 +27,9 @@ from starlette.responses import Response
 from audit.event_types import EventType, Outcome
 from audit.records import Actor, AuditEvent
 from catalog.errors import AccountDisabled, Forbidden, SluiceError, Unauthenticated
+from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form, read_form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, same_origin
+from gateway.web.console.guard import ConsoleRoute, csrf_form, same_origin
 from gateway.web.console.oidc import Attempt, OidcClient
 from gateway.web.console.passwords import MAX_PASSWORD_CHARS, is_privileged
 from gateway.web.console.rendering import render

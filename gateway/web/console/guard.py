@@ -26,7 +26,6 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -48,28 +47,18 @@ from catalog.errors import (
     Unauthenticated,
     is_audited,
 )
+from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form, read_form
 from gateway.web.console.passwords import is_privileged
 from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
-from gateway.web.console.sessions import SESSION_COOKIE, ConsoleSession
+from gateway.web.console.sessions import SESSION_COOKIE
 from gateway.web.refusals import clean
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.console")
 
 SIGN_IN = "/console/sign-in"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A signed-in console user: who they are now, and their session."""
-
-    user: UserContext
-    session: ConsoleSession
-
-    def has_role(self, role: str) -> bool:
-        return role in self.user.roles
 
 
 class SignInRequired(Exception):
@@ -126,22 +115,6 @@ async def console_caller(request: Request) -> Caller:
     return caller
 
 
-def may(request: Request, caller: Caller | None, action: str, domain: str = "*") -> bool:
-    """For menus (pages enforce with ``page_permission``). With ``domain="*"``, also
-    true when a role held in one department allows it (a steward of ``civil``): the
-    service then checks the department of what is touched."""
-    if caller is None:
-        return False
-    authorizer = get_console(request).services.authorizer
-    subject = caller.user.subject
-    if authorizer.allowed(subject=subject, domain=domain, action=action):
-        return True
-    if domain != "*":
-        return False
-    domains = {d for _role, d in authorizer.roles_of(subject) if d != "*"}
-    return any(authorizer.allowed(subject=subject, domain=d, action=action) for d in domains)
-
-
 def page_permission(action: str, domain: str = "*") -> Callable[..., Awaitable[Caller]]:
     """A dependency: the caller, if casbin allows ``action`` (else 403)."""
 
@@ -185,21 +158,6 @@ async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) 
     if not sent or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
         raise CsrfRefused("missing or wrong CSRF token")
     return form
-
-
-def navigation(request: Request, caller: Caller | None) -> list[dict[str, Any]]:
-    """The menu for ``caller``: what their roles may use (the server checks anyway)."""
-    if caller is None:
-        return []
-    from gateway.web.console.pages import NAVIGATION
-
-    path = request.url.path
-    items = []
-    for key, href, action in NAVIGATION:
-        if action is None or any(may(request, caller, a) for a in action.split("|")):
-            active = path == href if href == "/console" else path.startswith(href)
-            items.append({"key": key, "href": href, "active": active})
-    return items
 
 
 def sign_in_redirect(request: Request, reason: str) -> Response:

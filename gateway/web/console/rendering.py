@@ -22,6 +22,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from gateway.web.console.i18n import LANG_COOKIE, LANGS, choose_lang, translate
+from gateway.web.console.menu import navigation
+from gateway.web.console.runtime import get_console
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -56,9 +58,6 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """Render ``template`` for this request's caller and language."""
-    from gateway.web.console.guard import navigation  # the guard imports this module
-    from gateway.web.console.runtime import get_console
-
     env = get_console(request).templates
     lang, from_query = choose_lang(request)
     caller = getattr(request.state, "console_caller", None)

@@ -27,8 +27,9 @@ from audit.records import Actor, user_admin_event
 from catalog import service as catalog
 from catalog.errors import BadRequest, Forbidden
 from gateway.stewardship.users import service
+from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.passwords import ADMIN_SET_PREFIX, check_new_password, is_privileged
 from gateway.web.console.rendering import render

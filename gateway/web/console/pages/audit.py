@@ -30,8 +30,9 @@ from audit.alert_runner import list_alerts
 from audit.search import EventFilter, iter_bodies, list_events
 from catalog.errors import BadRequest
 from gateway.web.audit_reads import readable_trail, record_audit_read
+from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, may, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.rendering import render
 from gateway.web.routes import audit as api
 

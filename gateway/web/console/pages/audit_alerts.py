@@ -22,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from catalog.errors import BadRequest
+from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, may, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console

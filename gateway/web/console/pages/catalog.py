@@ -21,7 +21,8 @@ from catalog.models import Dataset
 from catalog.schemas import DatasetOut
 from catalog.vocabulary import Level, PICategory
 from gateway.enforcement.query.preview import effective_access
-from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, may
+from gateway.web.console.caller import Caller, may
+from gateway.web.console.guard import ConsoleRoute, console_caller
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 

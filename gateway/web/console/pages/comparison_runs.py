@@ -25,8 +25,9 @@ from catalog.errors import BadRequest
 from gateway.enforcement.comparison import run_service
 from gateway.enforcement.comparison.run_service import RunIn
 from gateway.stewardship.comparison_models import service as models
+from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.pages.query import PAGE_SIZES
 from gateway.web.console.rendering import render

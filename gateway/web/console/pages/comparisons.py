@@ -26,8 +26,9 @@ from catalog.schemas import DatasetOut
 from gateway.enforcement.comparison.schemas import ComparisonBody
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.context import Origin
+from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.comparison_runs import models_and_runs
 from gateway.web.console.pages.query import OPS, PAGE_SIZES
 from gateway.web.console.rendering import render

@@ -27,7 +27,8 @@ from audit.search import EventFilter, list_events
 from gateway.stewardship.grants import service as grants
 from gateway.stewardship.registration.watch import drift_on_my_sources
 from gateway.web.audit_reads import record_audit_read
-from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, may
+from gateway.web.console.caller import Caller, may
+from gateway.web.console.guard import ConsoleRoute, console_caller
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
 

@@ -28,8 +28,9 @@ from gateway.enforcement.query.broker import Broker
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.formats import FORMATS
 from gateway.enforcement.query.schemas import QueryBody
+from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 from gateway.web.routes.streaming import new_request_ids, respond

@@ -34,8 +34,9 @@ from catalog.schemas import DatasetOut
 from gateway.stewardship.grants import reidentification as reid
 from gateway.stewardship.grants import service as grants
 from gateway.stewardship.grants.schemas import AccessRequestIn, DecisionIn
+from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, csrf_form, may
+from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 from gateway.web.routes import access_requests as api

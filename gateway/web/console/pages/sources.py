@@ -37,8 +37,9 @@ from catalog.vocabulary import Level, PICategory
 from gateway.stewardship import registration
 from gateway.stewardship.registration.access import require_steward
 from gateway.stewardship.registration.schemas import ID_PATTERN, ObjectProposal, SourceOut
+from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import Caller, ConsoleRoute, console_caller, csrf_form, may
+from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 

@@ -1,0 +1,43 @@
+"""Who is using the console, and what their roles let a menu show.
+
+Below the guard, the menu and the rendering alike, so that each can name the caller
+without importing the others (the guard establishes the caller, the page renders for
+it, the menu asks what it may see).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from gateway.web.console.runtime import get_console
+from gateway.web.console.sessions import ConsoleSession
+from policies.decision import UserContext
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in console user: who they are now, and their session."""
+
+    user: UserContext
+    session: ConsoleSession
+
+    def has_role(self, role: str) -> bool:
+        return role in self.user.roles
+
+
+def may(request: Request, caller: Caller | None, action: str, domain: str = "*") -> bool:
+    """For menus (pages enforce with ``page_permission``). With ``domain="*"``, also
+    true when a role held in one department allows it (a steward of ``civil``): the
+    service then checks the department of what is touched."""
+    if caller is None:
+        return False
+    authorizer = get_console(request).services.authorizer
+    subject = caller.user.subject
+    if authorizer.allowed(subject=subject, domain=domain, action=action):
+        return True
+    if domain != "*":
+        return False
+    domains = {d for _role, d in authorizer.roles_of(subject) if d != "*"}
+    return any(authorizer.allowed(subject=subject, domain=d, action=action) for d in domains)
