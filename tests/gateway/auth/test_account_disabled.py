@@ -48,3 +48,32 @@ def test_a_suspended_user_is_refused_with_account_disabled(gw: DemoGateway) -> N
         assert lifted.status_code == 200, lifted.text
     assert gw.client.post(f"/api/v1/datasets/{DIBAO}/query", json=QUERY,
                           headers=alice).status_code == 200  # fmt: skip
+
+
+def test_a_suspended_callers_query_is_refused_in_the_routes_own_thread(gw: DemoGateway) -> None:
+    """The governed query resolves a known token's identity inside the route
+    (``deferred_user``): a suspension still refuses the very next query with the token
+    verified before it, and the one visible difference — a malformed body is answered by
+    validation (400) before the store's 403 — is on record under the token's subject."""
+    from audit.search import EventFilter, list_events
+
+    alice = gw.headers("alice")
+    url = f"/api/v1/datasets/{DIBAO}/query"
+    assert gw.client.post(url, json=QUERY, headers=alice).status_code == 200  # token known
+    resp = gw.client.post("/api/v1/users/alice/suspend", json=WHY, headers=gw.headers("sam"))
+    assert resp.status_code == 200, resp.text
+    try:
+        body = _refused(gw.client.post(url, json=QUERY, headers=alice))
+        assert "rows" not in body
+        bad = gw.client.post(url, json={**QUERY, "limit": "many"}, headers=alice)
+        assert bad.status_code == 400 and bad.json()["code"] == "bad_request", bad.text
+        page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=5,
+                           order="desc")  # fmt: skip
+        newest = page["items"][0]
+        assert newest["type"] == "request.refused"
+        assert newest["actor"]["sub"] == "alice" and newest["details"]["status"] == 400
+    finally:
+        lifted = gw.client.post("/api/v1/users/alice/unsuspend", json={"reason": "cleared"},
+                                headers=gw.headers("root"))  # fmt: skip
+        assert lifted.status_code == 200, lifted.text
+    assert gw.client.post(url, json=QUERY, headers=alice).status_code == 200
