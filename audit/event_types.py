@@ -36,6 +36,8 @@ class EventType(StrEnum):
     COMPARISON_RUN_CANCELLED = "comparison_run.cancelled"
     COMPARISON_HITS_READ = "comparison_run.hits_read"
     COMPARISON_LEAD_UPDATED = "comparison_run.lead_updated"
+    # a run a killed process left queued or running, failed at the next start-up
+    COMPARISON_RUN_INTERRUPTED = "comparison_run.interrupted"
     # a comparison model run again per county (issue 15: scheduled runs)
     COMPARISON_SCHEDULE_CREATED = "comparison_schedule.created"
     COMPARISON_SCHEDULE_DELETED = "comparison_schedule.deleted"

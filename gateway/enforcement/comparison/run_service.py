@@ -321,11 +321,22 @@ def check_cancellable(run: ComparisonRun) -> None:
 def cancel(session: Session, run: ComparisonRun) -> str:
     """Ask a queued or running run to stop; returns the status it has now. A queued run
     is cancelled at once (compare-and-set against the worker taking it); a running one
-    stops at its next step. Call after the event is on record: this takes the write
-    lock (on SQLite the trail shares it)."""
+    stops at its next step. The ask itself is a compare-and-set on the run being
+    unfinished, and the worker stores its hits only if no cancel was asked
+    (``RunStore.done``): whichever commits first decides the one final state, and a
+    cancel that lost to the completion is a 409. Call after the event is on record:
+    this takes the write lock (on SQLite the trail shares it)."""
     check_cancellable(run)
     _R = ComparisonRun
-    session.execute(update(_R).where(_R.id == run.id).values(cancel_requested=True))
+    unfinished = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+    asked = session.execute(
+        update(_R).where(_R.id == run.id, _R.status.in_(unfinished))
+        .values(cancel_requested=True)
+    )  # fmt: skip
+    if not getattr(asked, "rowcount", 0):
+        session.rollback()
+        session.refresh(run)
+        raise Conflict(f"run {run.id} is already {run.status}")
     session.execute(
         update(_R).where(_R.id == run.id, _R.status == RunStatus.QUEUED.value)
         .values(status=RunStatus.CANCELLED.value, finished_at=datetime.now(UTC))

@@ -22,6 +22,8 @@ from catalog.errors import SluiceError
 
 PROGRESS_STEP = 0.05  # a progress write at most every 5 %
 _R = ComparisonRun
+UNFINISHED = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+INTERRUPTED = {"code": "interrupted", "message": "the gateway stopped before the run ended"}
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
@@ -94,26 +96,53 @@ class RunStore:
             asked = session.scalar(select(_R.cancel_requested).where(_R.id == run_id))
         return bool(asked)
 
-    def done(self, run_id: str, *, hits: pa.Table, truncated: bool) -> tuple[bytes, str]:
-        """Store the hit list and mark the run done (one transaction); returns the
-        bytes stored and their SHA-256."""
+    def done(self, run_id: str, *, hits: pa.Table,
+             truncated: bool) -> tuple[bytes, str] | None:  # fmt: skip
+        """Store the hit list and mark the run done, in one transaction, only if it is
+        still running and no cancel was asked: a cancel and a completion racing each
+        other decide one final state (the cancel's compare-and-set in
+        ``run_service.cancel`` is the other half). Returns the bytes stored and their
+        SHA-256, or None when the cancel (or a recovery) won and nothing was stored."""
         data = ipc_bytes(hits)
         digest = hashlib.sha256(data).hexdigest()
         now = datetime.now(UTC)
         with self._sessions() as session:
-            session.add(ComparisonRunResult(run_id=run_id, data=data, sha256=digest))
-            session.execute(update(ComparisonRun).where(_R.id == run_id).values(
+            moved = session.execute(update(ComparisonRun).where(
+                _R.id == run_id, _R.status == RunStatus.RUNNING.value,
+                _R.cancel_requested.is_(False),
+            ).values(
                 status=RunStatus.DONE.value, progress=1.0, hits=hits.num_rows,
                 truncated=truncated, finished_at=now, expires_at=now + self.ttl,
             ))  # fmt: skip
+            if not _rowcount(moved):
+                session.rollback()
+                return None
+            session.add(ComparisonRunResult(run_id=run_id, data=data, sha256=digest))
             session.commit()
         self._written.pop(run_id, None)
         return data, digest
 
-    def ended(self, run_id: str, status: RunStatus, error: dict[str, Any] | None = None) -> None:
-        """Failed or cancelled (queued or running)."""
+    def ended(self, run_id: str, status: RunStatus, error: dict[str, Any] | None = None) -> bool:
+        """Failed or cancelled, only from queued or running (compare-and-set: a run
+        already done, failed or cancelled keeps its one final state)."""
         self._written.pop(run_id, None)
-        self._set(run_id, status=status.value, error=error, finished_at=datetime.now(UTC))
+        with self._sessions() as session:
+            moved = session.execute(
+                update(ComparisonRun)
+                .where(_R.id == run_id, _R.status.in_(UNFINISHED))
+                .values(status=status.value, error=error, finished_at=datetime.now(UTC))
+            )  # fmt: skip
+            session.commit()
+        return bool(_rowcount(moved))
+
+    def interrupt_unfinished(self) -> list[ComparisonRun]:
+        """At start-up: runs a killed process left queued or running can never end, so
+        they are failed (``interrupted``); returns those this call moved, each by its
+        own compare-and-set."""
+        with self._sessions() as session:
+            left = list(session.scalars(select(ComparisonRun).where(_R.status.in_(UNFINISHED))))
+            session.expunge_all()
+        return [run for run in left if self.ended(run.id, RunStatus.FAILED, INTERRUPTED)]
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Drop the hit lists past their expiry (the runs, counts and leads stay)."""

@@ -40,7 +40,7 @@ import pyarrow.compute as pac
 import structlog
 
 from audit.event_types import EventType, Outcome
-from audit.records import Actor, AuditEvent, model_run_event
+from audit.records import Actor, AuditEvent, comparison_run_event, model_run_event
 from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
@@ -63,6 +63,7 @@ from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.comparison_runs")
 HIT_ID = "hit_id"
+SYSTEM = Actor("gateway", None, ("system",))  # the gateway itself, at start-up
 
 
 class IdentityResolver(Protocol):
@@ -187,6 +188,21 @@ class ModelRunner:
         self._closed = False
         # before the broker records what is in flight and the trail closes
         services.on_close.insert(0, self.close)
+        self.recover()
+
+    def recover(self) -> None:
+        """Runs left queued or running by a process that was killed never end by
+        themselves: at start-up they are failed (``interrupted``), each on record. One
+        worker process per catalog: a run another live replica is executing would be
+        failed too (docs/architecture.md)."""
+        for row in self.store.interrupt_unfinished():
+            self.services.audit.append(comparison_run_event(
+                type_=EventType.COMPARISON_RUN_INTERRUPTED, actor=SYSTEM, run_id=row.id,
+                purpose=row.purpose, case_ref=row.case_ref, request_id=row.request_id,
+                details={"model": row.model_id, "model_version": row.model_version,
+                         "owner": row.owner, "status_before": row.status,
+                         "reason": "interrupted"},
+            ))  # fmt: skip
 
     def submit(self, run_id: str) -> None:
         """Queue a run whose row is committed."""
@@ -331,8 +347,10 @@ class ModelRunner:
             run.wait_started()  # fail closed: nothing is stored before the start is durable
             if run.end.done:  # a shutdown recorded it as aborted meanwhile
                 raise RunCancelled("the gateway stopped", reason="shutdown")
-            data, _ = self.store.done(run.run_id, hits=table, truncated=hits.truncated)
-            run.ledger.take(data, table.num_rows)
+            stored = self.store.done(run.run_id, hits=table, truncated=hits.truncated)
+            if stored is None:  # a cancel (or a recovery) won the race: nothing stored
+                raise RunCancelled("the run was cancelled as it completed")
+            run.ledger.take(stored[0], table.num_rows)
             run.complete()
         except RunCancelled as exc:
             run.abort(exc.reason)
