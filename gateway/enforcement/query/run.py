@@ -20,6 +20,7 @@ from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
 from gateway.enforcement.query.aggregate import for_format, for_format_schema
 from gateway.enforcement.query.audit_events import query_record
+from gateway.enforcement.query.code_fields import code_columns
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.delivery import Books, Chunk, Started
 from gateway.enforcement.query.execute import (
@@ -93,7 +94,8 @@ class QueryRun(Started):
                                      "decision_id": self.decision.decision_id,
                                      "policy_version": self.decision.policy_version}  # fmt: skip
         try:
-            encoder = make_encoder(fmt, bom=bom, cut=self.cut)
+            codes = code_columns(self.ctx.entry, self.plan.columns)  # text cells in xlsx
+            encoder = make_encoder(fmt, bom=bom, cut=self.cut, text_columns=codes)
             batches, empty = self._batches(), lambda: empty_schema(self.plan)
             if self.plan.aggregate is not None:  # ``_suppressed`` as the format carries it
                 batches = for_format(batches, fmt)
