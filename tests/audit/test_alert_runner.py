@@ -19,7 +19,7 @@ import structlog
 from audit.alert_email import EmailChannel
 from audit.alert_outbox import Outbox, outbox
 from audit.alert_push import AlertChannel, AlertPusher, WebhookChannel
-from audit.alert_runner import AlertRunner
+from audit.alert_runner import AlertRunner, gap_after
 from audit.alert_state import alert_states, current_alerts
 from audit.alerts import AlertConfig
 from audit.log import AuditLog
@@ -197,3 +197,13 @@ def test_a_resolved_alert_whose_finding_recurs_opens_a_new_alert(log: AuditLog) 
     listed = {a["id"]: a for a in current_alerts(log)}
     assert listed[first["id"]]["state"] == "resolved" and listed[first["id"]]["count"] == 1
     assert listed[second["id"]]["state"] == "open"
+
+
+def test_a_costly_evaluation_spaces_the_next_ones_out() -> None:
+    """Under steady appends the runner evaluates at most once per ``min_gap_s``, and an
+    evaluation that costs more stretches the gap so the runner takes at most
+    ``max_share`` of the time (its share of a core under a busy day's queries)."""
+    assert gap_after(0.01, min_gap_s=1.0, max_share=0.1) == 1.0  # cheap: the floor
+    assert gap_after(0.3, min_gap_s=1.0, max_share=0.1) == pytest.approx(3.0)
+    cost, gap = 0.3, gap_after(0.3, min_gap_s=1.0, max_share=0.1)
+    assert cost / (cost + gap) <= 0.1
