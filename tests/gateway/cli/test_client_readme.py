@@ -13,7 +13,7 @@ from tests.gateway.cli.client_gateway import Served, served
 
 __all__ = ["served"]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 MARKER = "<!-- tested: tests/gateway/cli/test_client_readme.py -->"
 
 

@@ -22,7 +22,7 @@ from gateway.web.console.runtime import Console
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
