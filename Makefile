@@ -21,7 +21,8 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hma
 	$(BIN)/pip install -q --ignore-requires-python opa-golib-python-bindings
 	touch $(STAMP)
 
-# The console's front-end packages (htmx, Apache ECharts, Pico CSS) from the npm registry,
+# The console's front-end packages (htmx, Apache ECharts, Pico CSS; axe-core for the
+# accessibility test only, a devDependency never served) from the npm registry,
 # exactly as package-lock.json pins them, into node_modules/ (not committed): the gateway
 # serves them itself (gateway/web/console/assets.py), no CDN at run time.
 NPM_STAMP := node_modules/.installed

@@ -20,6 +20,7 @@ LANG_COOKIE: Final = "sluice_lang"
 ZH: dict[str, str] = {
     "app.name": "Sluice 数据共享网关",
     "app.skip": "跳到正文",
+    "app.scroll_region": "表格（可横向滚动）",
     "nav.home": "首页",
     "nav.catalog": "数据目录",
     "nav.query": "查询",
@@ -400,6 +401,7 @@ ZH: dict[str, str] = {
 EN: dict[str, str] = {
     "app.name": "Sluice data-sharing gateway",
     "app.skip": "Skip to content",
+    "app.scroll_region": "Table (scrolls sideways)",
     "nav.home": "Home",
     "nav.catalog": "Catalog",
     "nav.query": "Query",
