@@ -1,6 +1,7 @@
 """The OpenAPI document as a contract clients can rely on (issue 16): every operation
 declares the error statuses it may answer, with the one error body (``Error``: code,
-message, details — ``gateway.web.errors``), and the query its content types per format.
+message, details — ``gateway.web.errors``), and the query (and a run's stored hits) its
+content types per format and the ``Sluice-Truncated`` header.
 
 Which errors an operation declares is derived from what it is, by the rules the
 handlers follow, rather than listed by hand per route (a hand list drifts):
@@ -50,6 +51,7 @@ DESCRIPTIONS = {
 WRITES = frozenset({"post", "put", "patch", "delete"})
 QUERY_PATH = "/api/v1/datasets/{dataset_id}/query"
 METRICS_PATH = "/metrics"
+HITS_PATH = "/api/v1/comparison-runs/{run_id}/hits"
 READS_SOURCES = (QUERY_PATH, "/api/v1/comparisons")
 QUERY_RESULT = {
     "title": "QueryResult",
@@ -59,6 +61,17 @@ QUERY_RESULT = {
         "columns": {"type": "array", "items": {"type": "object"}},
         "decision_id": {"type": "string"},
         "policy_version": {"type": "string"},
+        "rows": {"type": "array", "items": {"type": "object"}},
+        "truncated": {"type": "boolean"},
+        "row_count": {"type": "integer"},
+    },
+}
+
+HITS_RESULT = {
+    "title": "HitsResult",
+    "type": "object",
+    "required": ["rows", "truncated", "row_count"],
+    "properties": {
         "rows": {"type": "array", "items": {"type": "object"}},
         "truncated": {"type": "boolean"},
         "row_count": {"type": "integer"},
@@ -79,14 +92,14 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     return found
 
 
-def _declare_query_formats(operation: dict[str, Any]) -> None:
+def _declare_query_formats(operation: dict[str, Any], json_schema: dict[str, Any]) -> None:
     ok = operation.setdefault("responses", {}).setdefault("200", {})
     content: dict[str, Any] = {}
     for fmt, media in FORMATS.items():
         media_type = media.split(";")[0]
         if media_type in content:
             continue
-        schema = QUERY_RESULT if fmt == "json" else {"type": "string", "format": "binary"}
+        schema = json_schema if fmt == "json" else {"type": "string", "format": "binary"}
         content[media_type] = {"schema": schema}
     ok["content"] = content
     ok["headers"] = {
@@ -115,7 +128,9 @@ def _declare(document: dict[str, Any]) -> None:
                 error = {"application/json": {"schema": ERROR_REF}}
                 responses[str(status)] = {"description": DESCRIPTIONS[status], "content": error}
             if path == QUERY_PATH and method == "post":
-                _declare_query_formats(operation)
+                _declare_query_formats(operation, QUERY_RESULT)
+            if path == HITS_PATH and method == "get":  # a stored hit list, in any format
+                _declare_query_formats(operation, HITS_RESULT)
             ok = responses.get("200", {}).get("content", {})
             if "application/ld+json" in ok:  # the DCAT export is JSON-LD only
                 ok.pop("application/json", None)

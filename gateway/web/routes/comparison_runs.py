@@ -26,10 +26,11 @@ from catalog.errors import Conflict, Forbidden
 from gateway.enforcement.comparison import reidentify, run_service
 from gateway.enforcement.comparison.run_service import LeadIn
 from gateway.enforcement.comparison.runs import HIT_ID
-from gateway.enforcement.query.formats import FORMATS, choose_format, make_encoder
+from gateway.enforcement.query.formats import FORMATS, choose_format, cut_text, make_encoder
 from gateway.web.current_user import current_user
 from gateway.web.deps import get_services, get_session
 from gateway.web.routes.comparison_models import is_reviewer, runner
+from gateway.web.routes.streaming import TRUNCATED_HEADER
 from policies.decision import UserContext
 
 router = APIRouter(prefix="/api/v1/comparison-runs", tags=["comparison runs"])
@@ -88,7 +89,7 @@ def get_hits(
     table = run_service.hit_table(session, run, services=get_services(request))
     if reidentified is True:  # called as a function (the console), the default is a Query
         return released_hits(request, session, run, user, table, fmt, bom)
-    encoder = make_encoder(fmt, bom=bom)
+    encoder = make_encoder(fmt, bom=bom, cut=lambda: run.truncated)  # stored: known
     header = {"run": run.id, "model": run.model_id, "model_version": run.model_version,
               "columns": run.columns, "sides": run.sides}  # fmt: skip
     parts = [encoder.begin(table.schema, header)]
@@ -97,7 +98,8 @@ def get_hits(
     data = b"".join(parts)
     _event(request, user, run, EventType.COMPARISON_HITS_READ, {"format": fmt},
            Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()))  # fmt: skip
-    return Response(data, media_type=FORMATS[fmt], headers={"X-Sluice-Run-Id": run.id})
+    return Response(data, media_type=FORMATS[fmt], headers={
+        "X-Sluice-Run-Id": run.id, TRUNCATED_HEADER: cut_text(run.truncated)})  # fmt: skip
 
 
 def released_hits(
@@ -129,7 +131,8 @@ def released_hits(
                                                               "format": fmt},
         delivery=Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()),
     ))  # fmt: skip
-    return Response(data, media_type=FORMATS[fmt], headers={"X-Sluice-Run-Id": run.id})
+    return Response(data, media_type=FORMATS[fmt], headers={
+        "X-Sluice-Run-Id": run.id, TRUNCATED_HEADER: cut_text(False)})  # fmt: skip
 
 
 @router.post("/{run_id}/cancel", status_code=202)

@@ -201,5 +201,5 @@ async def download(
     stall = get_console(request).services.settings.stream_stall_timeout_s
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
     return await run_in_threadpool(
-        lambda: respond(delivery, FORMATS[fmt], headers, stall_timeout_s=stall)
+        lambda: respond(delivery, FORMATS[fmt], headers, stall_timeout_s=stall, cut=started.cut)
     )
