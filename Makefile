@@ -15,6 +15,9 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hma
 	# OpenSSL headers for the hash mask's native kernel (optional: without them the
 	# install succeeds and the mask uses the slower pure-Python path)
 	@test -f /usr/include/openssl/sha.h || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libssl-dev) || echo "no OpenSSL headers: the hash mask will use its Python path"
+	# JDBC drivers the Spark comparison engine reads SQL sources with (issue 15):
+	# Debian's jars land in /usr/share/java (docs/comparison-spark.md)
+	@test -f /usr/share/java/postgresql.jar -a -f /usr/share/java/mariadb-java-client.jar -a -f /usr/share/java/sqlite-jdbc.jar || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libpostgresql-jdbc-java libmariadb-java libxerial-sqlite-jdbc-java) || echo "no JDBC jars: Spark runs read SQL sources through the gateway instead"
 	$(BIN)/pip install -q -e '.[test]'
 	# Real OPA (Go) engine in process, the compatibility oracle for the Rego policies.
 	# Its metadata asks for Python 3.14 but the wheel is py3-none and works on 3.11.

@@ -102,9 +102,13 @@ class Settings(BaseSettings):
     comparison_workers: int = Field(
         default=2, ge=1, le=32, description="comparison runs executing at once per process"
     )
-    comparison_engine: str = Field(
+    comparison_engine: Literal["embedded", "spark"] = Field(
         default="embedded", description="engine of a run that names none (embedded: Arrow)"
     )
+    spark_master: str = Field(
+        default="local[2]", min_length=1,
+        description="Spark master of the spark engine (docs/comparison-spark.md)",
+    )  # fmt: skip
 
     audit_checkpoint_every: int = 1000
     audit_checkpoint_seconds: float = Field(

@@ -8,6 +8,12 @@ never writes the audit trail: the run (``runs``) does all of that, the same way 
 every engine, so a second engine (Spark) plugs in by implementing ``run`` and being
 named in the registry the runner is given.
 
+An engine that reads sources itself (``SourceReadingEngine``: Spark) may be handed, for
+a side it says it ``reads``, a ``PlannedSide`` instead of a reader: the same side,
+prepared and on record by the broker, with the frozen plan (projection, row filter,
+masks, case key) for the engine to carry out; it reports what it read back through
+``PlannedSide.read``, which ends the side on record as ``collect`` would.
+
 What every engine must return, so hit lists are identical whichever ran them:
 
 - the columns ``key_token`` (the first side's key token), then ``<alias>.<field>`` for
@@ -22,12 +28,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from catalog.errors import SluiceError
 from gateway.enforcement.comparison.spec import CompiledModel
+
+if TYPE_CHECKING:
+    from gateway.enforcement.comparison.planned import PlannedSide
 
 Progress = Callable[[float], None]
 """Called with the fraction (0–1) of the engine's own work done."""
@@ -99,3 +108,22 @@ class ComparisonEngine(Protocol):
         by field), at most ``limit`` of them; raises ``RunCancelled`` once ``cancel`` is
         set, ``TooLarge`` when the join would outgrow the engine."""
         ...
+
+
+@runtime_checkable
+class SourceReadingEngine(ComparisonEngine, Protocol):
+    """An engine that can read a side from its source itself, governed by its plan."""
+
+    def reads(self, side: PlannedSide) -> bool:
+        """Whether it reads ``side`` itself (else the runner hands it the reader)."""
+        ...
+
+    def run(
+        self,
+        model: CompiledModel,
+        sides: Mapping[str, pa.RecordBatchReader | PlannedSide],
+        *,
+        limit: int,
+        cancel: CancelToken,
+        progress: Progress,
+    ) -> Hits: ...

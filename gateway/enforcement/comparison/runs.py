@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pac
@@ -48,8 +48,16 @@ from catalog.errors import Forbidden, RateLimited, TooLarge
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.arrow_engine import ArrowEngine
-from gateway.enforcement.comparison.engine import CancelToken, ComparisonEngine, RunCancelled
+from gateway.enforcement.comparison.engine import (
+    CancelToken,
+    ComparisonEngine,
+    RunCancelled,
+    SourceReadingEngine,
+)
+from gateway.enforcement.comparison.planned import PlannedSide
 from gateway.enforcement.comparison.run_store import RunStore, error_body
+from gateway.enforcement.comparison.spark.engine import SparkEngine
+from gateway.enforcement.comparison.spark.sources import SparkSources
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, CompiledSide, ModelSpec
 from gateway.enforcement.query.authorize import action
 from gateway.enforcement.query.broker import Broker
@@ -175,9 +183,12 @@ class ModelRunner:
         self.broker = broker
         self.services = services
         self.identities = identities
-        engine = ArrowEngine()
-        # a registry, not a branch: the Spark engine is one more entry
-        self.engines: dict[str, ComparisonEngine] = dict(engines or {engine.name: engine})
+        # a registry, not a branch: the Spark engine is one more entry (its session is
+        # made on its first run, so naming it here starts no JVM)
+        default: list[ComparisonEngine] = [ArrowEngine(),
+                                           SparkEngine(master=settings.spark_master,
+                                                       sources=SparkSources(services))]  # fmt: skip
+        self.engines: dict[str, ComparisonEngine] = dict(engines or {e.name: e for e in default})
         self.default_engine = settings.comparison_engine
         self.max_side_rows = settings.comparison_max_side_rows
         self.store = RunStore(services.sessions, ttl_days=settings.comparison_run_ttl_days)
@@ -330,14 +341,9 @@ class ModelRunner:
     def _execute_started(self, run: ModelRun, token: CancelToken) -> None:
         """Step 5, ending the run on record whatever happens."""
         try:
-            readers = {}
-            for n, (alias, q) in enumerate(run.sides.items()):
-                token.check()
-                readers[alias] = self._read(run, alias, q)
-                self._progress(run, token, 0.05 + 0.6 * (n + 1) / len(run.sides))
             engine = self.engines[run.engine]
             hits = engine.run(
-                run.model, readers, limit=run.limit, cancel=token,
+                run.model, self._inputs(run, engine, token), limit=run.limit, cancel=token,
                 progress=lambda f: self._progress(run, token, 0.65 + 0.3 * f),
             )  # fmt: skip
             token.check()
@@ -358,6 +364,31 @@ class ModelRunner:
         except Exception as exc:
             run.fail(exc)
             self.store.ended(run.run_id, RunStatus.FAILED, error_body(exc))
+
+    def _inputs(
+        self, run: ModelRun, engine: ComparisonEngine, token: CancelToken
+    ) -> dict[str, Any]:
+        """Each side read here, or — for an engine that reads the source itself (Spark)
+        — handed over prepared and on record, for the engine to read (``planned``)."""
+        inputs: dict[str, Any] = {}
+        for n, (alias, q) in enumerate(run.sides.items()):
+            token.check()
+            planned = PlannedSide(
+                alias=alias, query=q, audit_key=self.broker.subjects.audit_key,
+                max_rows=self.max_side_rows, ended=lambda a, rows: self._side_read(run, a, rows),
+                details={"comparison_id": run.run_id, "side": alias, "delivered": False},
+            )  # fmt: skip
+            if isinstance(engine, SourceReadingEngine) and engine.reads(planned):
+                inputs[alias] = planned
+                continue
+            inputs[alias] = self._read(run, alias, q)
+            self._progress(run, token, 0.05 + 0.6 * (n + 1) / len(run.sides))
+        return inputs
+
+    @staticmethod
+    def _side_read(run: ModelRun, alias: str, rows: int) -> None:
+        run.finished.add(alias)
+        run.rows_read[alias] = rows
 
     def _ended_cancelled(self, run_id: str, exc: RunCancelled) -> None:
         if exc.reason == "cancelled":

@@ -126,6 +126,22 @@ class QueryRun(Started):
         schema = batches[0].schema if batches else empty_schema(self.plan)
         return pa.Table.from_batches(batches, schema=schema), self.progress.truncated
 
+    def wait_started(self) -> None:
+        """Block until ``query.started`` is durable: an engine that reads the source
+        itself (a comparison side on Spark) starts reading only then."""
+        self._wait_started()
+
+    def read_elsewhere(
+        self, *, rows: int, truncated: bool, tokens: list[str], counties: set[str],
+        details: Mapping[str, object],
+    ) -> None:  # fmt: skip
+        """A comparison side read by an engine, not here (``comparison.planned``): its
+        end on record as ``collect`` writes it, from what the engine reports."""
+        self.progress.rows, self.progress.truncated = rows, truncated
+        self.progress.tokens[:] = tokens
+        self.progress.counties |= counties
+        self.completed(rows=rows, result_sha256=None, details={**self._sent(), **details})
+
     def cut(self) -> bool | None:
         """Whether the result was cut at its limit; ``None`` while the read is under way
         and no cut was seen yet (the reader reads one row past the limit: the cut is

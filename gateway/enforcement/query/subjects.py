@@ -59,6 +59,12 @@ class SubjectTokens:
         self.case_key = lru_cache(maxsize=1024)(self._case_key)
         self._sessions = sessions
 
+    @property
+    def audit_key(self) -> bytes:
+        """The key of ``column``'s tokens, for an engine that makes them where it reads
+        (a comparison side on Spark's executors)."""
+        return self._audit_key
+
     def _case_key(self, case_ref: str) -> bytes:
         return derive_case_key(self._secret, case_ref)
 

@@ -1,0 +1,210 @@
+"""A side read by Spark, governed as the broker planned it.
+
+The read (``governed_frame``) is the plan's projection — only the columns the plan
+reads — and its filters: the runner's jurisdiction (the policy's row filter) and the
+side's own ``where``, as Spark column predicates that its JDBC and file readers push
+into the source's query or scan. A prefix is also checked by Spark itself, exactly
+(``substring = prefix``): a pushed ``LIKE`` follows MariaDB's case-insensitive
+collations, the jurisdiction filter must not.
+
+Then, on the executors, each Arrow batch passes through ``Govern`` — the same code the
+gateway's reader runs (``gateway.enforcement.masking.mask_batch``, the subject tokens
+of ``query.subjects``): cast to the plan's types, the county and subject token noted,
+masked (the key becomes its HMAC token under the case key), token-filtered, narrowed.
+Raw values exist only inside that function on the executor; what leaves it is what
+the gateway's own read would have produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.arrow_types import schema_for
+from adapters.base import Filter, QueryPlan
+from gateway.enforcement.comparison.spark.sources import SourceRead
+from gateway.enforcement.masking import mask_batch
+from gateway.enforcement.masking.tokens import hash_array
+from gateway.enforcement.query.plan import ExecutionPlan
+from gateway.enforcement.query.subjects import COUNTY_CHARS, SUBJECT_COLUMN
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+COUNTY = "__county"
+PUSHED_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"})
+
+
+def pushable(plan: ExecutionPlan) -> bool:
+    """Whether Spark can carry out the plan: a row query, from the first row, every
+    filter one it translates."""
+    source = plan.source
+    return (plan.aggregate is None and plan.skip == 0 and not source.order_by
+            and not source.offset and all(f.op in PUSHED_OPS for f in source.filters))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Govern:
+    """The executors' half of the read (picklable: shipped with the plan)."""
+
+    raw: pa.Schema
+    masks: Mapping[str, str]
+    hash_key: bytes | None
+    audit_key: bytes
+    subject_column: str | None
+    region_field: str | None
+    post_filters: tuple[Filter, ...]
+    output: tuple[str, ...] | None
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield self.batch(batch)
+
+    def batch(self, raw: pa.RecordBatch) -> pa.RecordBatch:
+        raw = pa.Table.from_batches([raw]).select(self.raw.names).cast(self.raw)
+        raw = raw.combine_chunks().to_batches()[0] if raw.num_rows else _empty(self.raw)
+        county = _county(raw, self.region_field)
+        if self.subject_column is not None:
+            values = raw.column(self.subject_column).cast(pa.string())
+            raw = raw.append_column(SUBJECT_COLUMN, hash_array(values, self.audit_key))
+        batch = mask_batch(raw, self.masks, hash_key=self.hash_key)
+        batch = batch.append_column(COUNTY, county)
+        for flt in self.post_filters:  # token equality on a masked field
+            keep = pc.fill_null(pc.equal(batch.column(flt.field), pa.scalar(str(flt.value))),
+                                False)  # fmt: skip
+            batch = batch.filter(keep)
+        if self.output is not None:
+            keep_extra = [n for n in (SUBJECT_COLUMN,) if n in batch.schema.names]
+            batch = batch.select([*self.output, *keep_extra, COUNTY])
+        return batch
+
+    def schema(self) -> pa.Schema:
+        return self.batch(_empty(self.raw)).schema
+
+
+def governor(plan: ExecutionPlan, *, audit_key: bytes, region_field: str | None) -> Govern:
+    return Govern(
+        raw=schema_for(plan.source.columns), masks=dict(plan.masks), hash_key=plan.hash_key,
+        audit_key=audit_key, subject_column=plan.subject_column, region_field=region_field,
+        post_filters=plan.post_filters, output=plan.output,
+    )  # fmt: skip
+
+
+def governed_frame(spark: SparkSession, read: SourceRead, govern: Govern,
+                   plan: ExecutionPlan) -> DataFrame:  # fmt: skip
+    """The side as Spark reads it: projected and filtered at the source, governed on the
+    executors; columns as the gateway's reader gives them, plus ``__county``."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    frame = _load(spark, read, plan.source)
+    frame = frame.select([_col(c.name) for c in plan.source.columns])
+    for predicate in _predicates(plan.source):
+        frame = frame.where(predicate)
+    return frame.mapInArrow(govern, from_arrow_schema(govern.schema()))
+
+
+def _load(spark: SparkSession, read: SourceRead, source: QueryPlan) -> DataFrame:
+    if read.format == "jdbc":
+        reader = spark.read.format("jdbc").option("url", read.location)
+        reader = reader.option("dbtable", read.table).option("fetchsize", "10000")
+        for key, value in read.options.items():
+            reader = reader.option(key, value)
+        return reader.load()
+    if read.format == "parquet":
+        return spark.read.parquet(read.location)
+    # CSV: every column as text, typed by the plan's cast on the executors (Arrow's
+    # parsing of each text, the same as the gateway's CSV reader's conversion)
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    header = spark.read.option("header", "true").csv(read.location).columns
+    schema = StructType([StructField(n, StringType()) for n in header])
+    return (spark.read.option("header", "true").option("emptyValue", "")
+            .schema(schema).csv(read.location))  # fmt: skip
+
+
+def _col(name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col(f"`{name}`")
+
+
+def _predicates(source: QueryPlan) -> list[Column]:
+    from pyspark.sql import functions as F
+
+    out: list[Column] = []
+    if source.row_filter is not None:
+        out += _prefixes(_col(source.row_filter.field), source.row_filter.prefixes)
+    for flt in source.filters:
+        c = _col(flt.field)
+        if flt.op == "prefix":
+            out += _prefixes(c, (str(flt.value),))
+        elif flt.op == "in":
+            out.append(c.isin(list(flt.value)))
+        elif flt.op == "between":
+            out.append(c.between(F.lit(flt.value[0]), F.lit(flt.value[1])))
+        elif flt.op == "is_null":
+            out.append(c.isNull() if flt.value else c.isNotNull())
+        else:
+            out.append(_compare(c, flt.op, F.lit(flt.value)))
+    return out
+
+
+def _compare(c: Column, op: str, value: Column) -> Column:
+    if op == "=":
+        return c == value
+    if op == "!=":
+        return c != value
+    if op == "<":
+        return c < value
+    if op == "<=":
+        return c <= value
+    if op == ">":
+        return c > value
+    return c >= value
+
+
+def _prefixes(c: Column, prefixes: tuple[str, ...]) -> list[Column]:
+    """Two predicates: ``startswith`` (pushed into the source's query) and the exact,
+    case-sensitive check Spark evaluates itself. No prefix: no row."""
+    from pyspark.sql import functions as F
+
+    if not prefixes:
+        return [F.lit(False)]
+    pushed = exact = None
+    for p in prefixes:
+        starts = c.startswith(p)
+        same = F.substring(c.cast("string"), 1, len(p)) == F.lit(p) if p else c.isNotNull()
+        pushed = starts if pushed is None else pushed | starts
+        exact = same if exact is None else exact | same
+    assert pushed is not None and exact is not None
+    return [pushed, exact]
+
+
+def _county(raw: pa.RecordBatch, region_field: str | None) -> pa.Array:
+    if region_field is None or region_field not in raw.schema.names:
+        return pa.nulls(raw.num_rows, pa.string())
+    values = raw.column(region_field).cast(pa.string())
+    return pc.utf8_slice_codeunits(values, 0, COUNTY_CHARS)
+
+
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def side_stats(frame: DataFrame, *, max_tokens: int, max_counties: int) -> dict[str, Any]:
+    """Rows, subject tokens and counties of a governed side, for its record (one pass
+    over the cached side, one short one for the tokens)."""
+    from pyspark.sql import functions as F
+
+    row = frame.agg(F.count(F.lit(1)).alias("n"),
+                    F.collect_set(F.col(COUNTY)).alias("c")).first()  # fmt: skip
+    rows, counties = (int(row["n"]), sorted(row["c"])[:max_counties]) if row else (0, [])
+    tokens: list[str] = []
+    if SUBJECT_COLUMN in frame.columns:
+        picked = frame.where(_col(SUBJECT_COLUMN).isNotNull()).select(_col(SUBJECT_COLUMN))
+        tokens = [r[0] for r in picked.limit(max_tokens).collect()]
+    return {"rows": rows, "tokens": tokens, "counties": set(counties)}

@@ -1,0 +1,90 @@
+"""One Spark session per gateway process, made on the first Spark run.
+
+Made lazily: a gateway that never runs a model on Spark never starts a JVM. Its
+settings are the ones every run relies on: the UI off (no listening port on the
+gateway host), the session time zone UTC (a timestamp is taken at its UTC day, as the
+embedded engine takes it), ANSI arithmetic (an overflow fails the run, as
+``add_checked`` does in Arrow) and Arrow transfers on. Spark's own logging goes to
+log4j at WARN and above, never into our structured log: its INFO lines name JDBC
+options, plans and paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+JAR_DIR = Path("/usr/share/java")
+# the Debian packages' stable names (libpostgresql-jdbc-java, libmariadb-java,
+# libxerial-sqlite-jdbc-java): ``make install`` puts them there
+JDBC_JARS = ("postgresql.jar", "mariadb-java-client.jar", "sqlite-jdbc.jar")
+_LOG4J = Path(__file__).with_name("log4j2.properties")
+
+_lock = threading.Lock()
+_sessions: dict[str, SparkSession] = {}
+
+
+def jdbc_jars(directory: Path = JAR_DIR) -> list[str]:
+    """The JDBC driver jars present (a missing one fails only a run that needs it)."""
+    return [str(directory / name) for name in JDBC_JARS if (directory / name).exists()]
+
+
+def spark_session(master: str, *, jars: Sequence[str] | None = None) -> SparkSession:
+    """The process's session for ``master``, made once."""
+    with _lock:
+        found = _sessions.get(master)
+        if found is None:
+            found = _sessions[master] = _build(master, jdbc_jars() if jars is None else jars)
+        return found
+
+
+def _build(master: str, jars: Sequence[str]) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    if master.startswith("local"):
+        # the driver listens on loopback only; the workers run this interpreter (the
+        # masking code's). A cluster's executors name theirs: PYSPARK_PYTHON
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # its Arrow UDFs use no pandas feature pyspark is unsure of on pandas 3
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
+                            FutureWarning)  # fmt: skip
+    # py4j logs every connection at INFO through the root logger
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    quiet = f"-Dlog4j2.configurationFile=file:{_LOG4J}"
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("sluice-comparison")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.caseSensitive", "true")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.driver.extraJavaOptions", quiet)
+        .config("spark.executor.extraJavaOptions", quiet)
+    )
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def stop_all() -> None:
+    """Stop every session made here (tests, and a gateway's shutdown)."""
+    with _lock:
+        for session in _sessions.values():
+            session.stop()
+        _sessions.clear()

@@ -1,0 +1,109 @@
+"""Where Spark reads a side from: the source as the gateway would connect to it.
+
+The source row's secret is decrypted by the keyring exactly as ``open_source_adapter``
+does (bound to the source id), and the target passes the same checks at each run
+(network guard, the gateway's own databases, ownership): a SQL source is read by JDBC
+from the address that was checked (pinned, so DNS cannot move it between the check
+and the read), a file source from the path its roots allow. The password travels to
+Spark as a JDBC option only — never in the URL, never in what ``SourceRead`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from adapters import sql_config
+from adapters.base import AdapterLimits, SourceConfig
+from adapters.pathguard import ensure_inside_roots, resolve_object
+from catalog.models import Source
+from gateway.core.services import Services
+from gateway.enforcement.query.entries import Entry
+from gateway.enforcement.sources.connect import limits_from_settings, source_config
+from gateway.enforcement.sources.guard import checked_target, pinned_config
+
+JDBC_KINDS = ("postgresql", "mysql", "sqlite")
+FILE_KINDS = ("parquet", "csv")
+READ_KINDS = JDBC_KINDS + FILE_KINDS
+_DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "org.mariadb.jdbc.Driver",
+            "sqlite": "org.sqlite.JDBC"}  # fmt: skip
+_SCHEMES = {"postgresql": "postgresql", "mysql": "mariadb"}
+_QUOTE = {"postgresql": '"', "mysql": "`", "sqlite": '"'}
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """How Spark reads one side: ``jdbc`` (``location`` is the URL, ``table`` the quoted
+    object) or a file format (``location`` is the checked path)."""
+
+    format: str
+    location: str
+    table: str | None = None
+    options: dict[str, str] = field(default_factory=dict, repr=False)  # user, password
+
+
+class SparkSources:
+    """Describes the sources Spark may read, as the gateway would open them."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def describe(self, entry: Entry) -> SourceRead:
+        services = self._services
+        source = entry.source.as_model()
+        config = source_config(keyring=services.keyring, source=source)
+        limits = limits_from_settings(services.settings)
+        with services.sessions() as session:
+            row = session.get(Source, source.id)
+            target = checked_target(
+                session=session, settings=services.settings, limits=limits,
+                department=(row.department if row is not None else "") or "",
+                source_id=source.id, config=config,
+            )  # fmt: skip
+        config = pinned_config(config, target)
+        if config.kind in FILE_KINDS:
+            return SourceRead(config.kind, _file_path(config, entry.object_name,
+                                                      limits.file_roots))  # fmt: skip
+        return _jdbc(config, entry.object_name, limits)
+
+
+def _jdbc(config: SourceConfig, object_name: str, limits: AdapterLimits) -> SourceRead:
+    url: URL = sql_config.connect_url(config)
+    family = sql_config.FAMILY[url.get_backend_name()]
+    quote = _QUOTE[family]
+    schema = config.settings.get("schema")
+    table = ".".join(_quoted(part, quote) for part in (schema, object_name) if part)
+    options = {"driver": _DRIVERS[family]}
+    if family == "sqlite":
+        path = sql_config.sqlite_path(url, limits)
+        return SourceRead("jdbc", f"jdbc:sqlite:{path}", table, options)
+    host = str(config.settings.get(sql_config.PINNED_ADDRESS) or url.host)
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    port = url.port or sql_config.DEFAULT_PORTS[family]
+    if url.username:
+        options["user"] = url.username
+    if url.password is not None:
+        options["password"] = str(url.password)
+    location = f"jdbc:{_SCHEMES[family]}://{host}:{port}/{url.database}"
+    return SourceRead("jdbc", location, table, options)
+
+
+def _quoted(name: str, quote: str) -> str:
+    return quote + name.replace(quote, quote * 2) + quote
+
+
+def _file_path(config: SourceConfig, object_name: str, roots: tuple[str, ...]) -> str:
+    """The file's real path, inside the allowed roots (as ``FileAdapter`` resolves it)."""
+    settings: dict[str, Any] = config.settings
+    single = settings.get("path")
+    if single is not None:
+        real = ensure_inside_roots(str(single), roots, what="file source")
+        if object_name != os.path.basename(str(single)):
+            raise FileNotFoundError(object_name)
+        return real
+    real_root = ensure_inside_roots(str(settings.get("root")), roots, what="file source")
+    return resolve_object(real_root, object_name, roots)

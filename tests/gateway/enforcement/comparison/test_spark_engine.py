@@ -1,0 +1,204 @@
+"""The Spark engine (issue 15) on a real Spark in local mode (``local[2]``, one session
+for the module): every shipped model's hit list is identical on the embedded engine
+and on Spark, for dora (every county) and alice (her county), with the sides read by
+Spark itself from PostgreSQL (JDBC) and from the governed reader; no raw ID number in
+a Spark hit list, no source password in the run's record or in our log; a run on
+Spark can be cancelled; an unknown engine is still a 422."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from catalog.errors import TooLarge
+from catalog.models import Source
+from gateway.enforcement.comparison.engine import CancelToken, RunCancelled
+from gateway.enforcement.comparison.spark.engine import SparkEngine
+from gateway.enforcement.comparison.spark.session import spark_session
+from gateway.enforcement.comparison.spec import ModelSpec, compile_model
+from gateway.enforcement.sources.connect import secret_aad
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.comparison_env import (
+    ALICE_COUNTY,
+    DEMO_MODELS,
+    PLANTED,
+    events,
+    hits,
+    runner,
+    start,
+    wait,
+)
+from tests.gateway.demo_app import DemoGateway, demo_gateway
+
+pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
+ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
+MASTER = "local[2]"
+SECRET = "sluice-spark-secret-pw"
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
+    """The demo gateway with its departments' tables on PostgreSQL (read by JDBC)."""
+    spark_session(MASTER)  # the JVM starts once, before any run waits on it
+    name, url = create_pg_database("sluice_spark")
+    try:
+        with demo_gateway(tmp_path_factory.mktemp("spark"), backend_url=url, sizes=PLANTED,
+                          spark_master=MASTER) as g:  # fmt: skip
+            _seal_password(g)
+            yield g
+    finally:
+        drop_pg_database(name)
+
+
+def _seal_password(gw: DemoGateway) -> None:
+    """Give the shared source a password, as a registered one has (PostgreSQL trusts
+    loopback here, so the connection works with it; the test looks for it)."""
+    with gw.services.sessions() as session:
+        for source in session.query(Source).filter(Source.kind == "postgresql"):
+            source.secret_ciphertext, source.secret_key_id = gw.services.keyring.encrypt(
+                SECRET, aad=secret_aad(source.id), session=session)  # fmt: skip
+        session.commit()
+
+
+def _rows(resp: Any) -> list[dict[str, Any]]:
+    assert resp.status_code == 200, resp.text
+    return list(orjson.loads(resp.content)["rows"])
+
+
+def _run(gw: DemoGateway, subject: str, model: str, **body: Any) -> dict[str, Any]:
+    resp = start(gw, subject, model, **body)
+    assert resp.status_code == 202, resp.text
+    return wait(gw, subject, resp.json()["id"], timeout_s=300)  # 2 shared cores
+
+
+def _both(gw: DemoGateway, subject: str, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    embedded = _run(gw, subject, model, engine="embedded")
+    spark = _run(gw, subject, model, engine="spark")
+    assert embedded["status"] == "done", embedded
+    assert spark["status"] == "done", spark
+    assert spark["engine"] == "spark"
+    return embedded, spark
+
+
+@pytest.mark.parametrize("model", DEMO_MODELS)
+def test_every_county_same_hits_on_embedded_and_spark(gw: DemoGateway, model: str) -> None:
+    assert gw.report is not None
+    embedded, spark = _both(gw, "dora", model)
+    assert spark["hits"] == embedded["hits"] == gw.report.planted[model].total > 0
+    spark_rows = _rows(hits(gw, "dora", spark["id"]))
+    assert spark_rows == _rows(hits(gw, "dora", embedded["id"]))
+    for fmt in ("csv", "parquet"):  # the stored table itself is the same
+        assert hits(gw, "dora", spark["id"], fmt).content == hits(
+            gw, "dora", embedded["id"], fmt).content  # fmt: skip
+    assert not ID_NUMBER.search(hits(gw, "dora", spark["id"], "json").content)
+
+
+@pytest.mark.parametrize("model", DEMO_MODELS)
+def test_alice_same_hits_in_her_county_only(gw: DemoGateway, model: str) -> None:
+    assert gw.report is not None
+    embedded, spark = _both(gw, "alice", model)
+    assert spark["hits"] == embedded["hits"] == gw.report.planted[model].by_region.get(
+        ALICE_COUNTY, 0) > 0  # fmt: skip
+    rows = _rows(hits(gw, "alice", spark["id"]))
+    assert rows == _rows(hits(gw, "alice", embedded["id"]))
+    regions = {v for row in rows for k, v in row.items() if k.endswith("region_code")}
+    assert regions == {ALICE_COUNTY}
+
+
+def test_a_spark_run_is_on_record_like_an_embedded_one(gw: DemoGateway) -> None:
+    spark = _run(gw, "dora", "demo.ghost_on_payroll", engine="spark")
+    trail = events(gw, run_id=spark["id"], want=8)
+    types = [e["type"] for e in trail]
+    assert types.count("query.completed") == 3  # each side governed and on record
+    started = next(e for e in trail if e["type"] == "comparison.started")
+    done = next(e for e in trail if e["type"] == "comparison.completed")
+    assert started["details"]["engine"] == "spark" or started.get("engine") == "spark"
+    assert done["rows"] == spark["hits"] and done["details"]["subject_tokens"]
+    side_ids = {s["request_id"] for s in spark["sides"].values()}
+    sides = [e for e in events(gw, types=("query.started", "query.completed"))
+             if e["request_id"] in side_ids]  # fmt: skip
+    assert len(sides) == 6
+    assert all(e["details"]["masks"]["id_number"] == "hash" for e in sides)
+    completed = [e for e in sides if e["type"] == "query.completed"]
+    assert all(e["rows"] > 0 for e in completed)
+
+
+def test_an_unknown_engine_is_still_a_422(gw: DemoGateway) -> None:
+    resp = start(gw, "dora", "demo.payroll_on_dibao", engine="hadoop")
+    assert resp.status_code == 422, resp.text
+    assert "spark" in resp.text and "embedded" in resp.text
+
+
+def test_spark_is_in_the_registry_with_the_configured_master(gw: DemoGateway) -> None:
+    engine = runner(gw).engines["spark"]
+    assert isinstance(engine, SparkEngine) and engine.master == MASTER
+
+
+# -- the engine on its own: cancel, guard --
+
+FIELDS = {"civil.a": {"id": "string", "amount": "float64"}, "civil.b": {"id": "string"}}
+SPEC = {
+    "sides": [{"alias": "a", "dataset": "civil.a"}, {"alias": "b", "dataset": "civil.b"}],
+    "joins": [{"left": "a", "left_key": "id", "right": "b", "right_key": "id"}],
+    "output": ["a.amount"],
+}  # fmt: skip
+
+
+def _model() -> Any:
+    return compile_model(ModelSpec.model_validate(SPEC), model_id="t", version=1, fields=FIELDS)
+
+
+def test_cancel_stops_a_running_spark_job() -> None:
+    """A cross-product-sized join (one key on every row) is cancelled while Spark runs
+    it: the run ends as cancelled within seconds, not when the join would finish."""
+    rows = 200_000
+    a = pa.table({"id": ["k"] * rows, "amount": [1.0] * rows})
+    b = pa.table({"id": ["k"] * rows})
+    engine = SparkEngine(master=MASTER, max_pairs=10**12)
+    sc = spark_session(MASTER).sparkContext
+    cancel = CancelToken()
+
+    def cancel_once_running() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not sc.statusTracker().getActiveJobsIds():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        cancel.cancel()
+
+    threading.Thread(target=cancel_once_running, daemon=True).start()
+    began = time.monotonic()
+    with pytest.raises(RunCancelled):
+        engine.run(_model(), {"a": a.to_reader(), "b": b.to_reader()}, limit=10**12,
+                   cancel=cancel, progress=lambda _: None)  # fmt: skip
+    assert time.monotonic() - began < 60
+    assert not sc.statusTracker().getActiveJobsIds()  # nothing left running
+
+
+def test_a_join_past_max_pairs_is_refused() -> None:
+    a = pa.table({"id": ["k"] * 50, "amount": [1.0] * 50})
+    b = pa.table({"id": ["k"] * 50})
+    with pytest.raises(TooLarge):
+        SparkEngine(master=MASTER, max_pairs=100).run(
+            _model(), {"a": a.to_reader(), "b": b.to_reader()}, limit=10,
+            cancel=CancelToken(), progress=lambda _: None)  # fmt: skip
+
+
+def test_no_source_password_in_the_record_or_our_log(
+    gw: DemoGateway, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The JDBC password (the sources' secret) appears nowhere a run writes."""
+    caplog.set_level(logging.DEBUG)
+    spark = _run(gw, "dora", "demo.dibao_after_death", engine="spark")
+    assert spark["status"] == "done", spark
+    trail = orjson.dumps(events(gw, run_id=spark["id"], want=6))
+    out, err = capfd.readouterr()
+    logged = caplog.text + out + err
+    assert SECRET.encode() not in trail and SECRET not in logged
