@@ -28,6 +28,23 @@ from gateway.wiring.container import build_services
 from gateway.wiring.demo import setup_demo
 
 
+def check_dependencies(settings: Settings) -> None:
+    """Refuse to start, in one line naming the setting and the address, when a store
+    the gateway cannot work without does not answer (today: Redis for the limits).
+    Before uvicorn runs, so that several workers do not each print a traceback."""
+    if not settings.redis_url:
+        return
+    from catalog.errors import Unavailable
+    from gateway.enforcement.limits import build_limiter
+
+    limiter = build_limiter(rate=settings.rate_limit, daily_rows=settings.daily_row_quota,
+                            redis_url=settings.redis_url)  # fmt: skip
+    try:
+        limiter.check()
+    except Unavailable as exc:
+        raise click.ClickException(f"cannot start: {exc.message}") from None
+
+
 def proxy_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's forwarded-header options for ``settings`` (none trusted by default)."""
     trusted = list(settings.trusted_proxies)
@@ -41,6 +58,7 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the gateway with the settings from the SLUICE_* environment."""
     settings = load_settings()
+    check_dependencies(settings)
     proxies = proxy_options(settings)
     configure_logging(env=settings.env, level=settings.log_level)
     for line in banner(settings, base_url=f"http://{host}:{port}", workers=workers):
@@ -67,6 +85,7 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
     """Set up the demo departments, catalog and users (idempotent), print a token per
     demo user, then serve on HOST:PORT."""
     settings = load_settings()
+    check_dependencies(settings)
     services = build_services(settings)
     click.echo(f"Sluice home: {settings.home.resolve()}")
 

@@ -1,7 +1,11 @@
 """Per-user rate limits and daily row quotas, through the ``limits`` library.
 
 In memory by default; with ``SLUICE_REDIS_URL`` the counters live in Redis so several
-gateway replicas share them.
+gateway replicas share them. Redis is then a component the gateway cannot work without:
+``sluice serve`` refuses to start when it does not answer (``check``), and while it is
+down every request that needs a counter fails closed with 503 (``Unavailable``), never
+a 500 and never a request let through uncounted. Each Redis call is bounded
+(``REDIS_TIMEOUT_S``), so a hung server is an outage too, not a hung request.
 
 The row quota is a *reservation*, not a check: a query reserves the rows it may send
 before any row leaves (``reserve_rows``: one atomic step that grants at most what is
@@ -14,12 +18,19 @@ counter is what was sent. The counter is the ``limits`` fixed-window key of the
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
+import structlog
 from limits import RateLimitItemPerDay, parse, storage, strategies
 from limits.storage import MemoryStorage, RedisStorage
 
-from catalog.errors import RateLimited
+from audit.witness_urls import redacted
+from catalog.errors import RateLimited, Unavailable
+
+log = structlog.get_logger("sluice.limits")
+REDIS_TIMEOUT_S = 2.0  # connect and each command: an outage is a 503 within this bound
 
 # Grant min(wanted, limit - used) and add it, in one step on the server: a concurrent
 # reservation sees the counter after this one, never the same "remaining".
@@ -93,7 +104,11 @@ class Limiter:
         key_prefix: str | None = None,
     ) -> None:
         redis = storage_uri.startswith("redis")
-        options = {"key_prefix": key_prefix} if key_prefix and redis else {}
+        options: dict[str, str | float] = {"key_prefix": key_prefix} if key_prefix and redis else {}
+        if redis:
+            options.update(socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+        # what an operator may be shown: the setting and the address, never a password
+        self.where = f"SLUICE_REDIS_URL ({redacted(storage_uri)})" if redis else "in process"
         self._storage = storage.storage_from_string(storage_uri, **options)
         self._rate_item = parse(rate)
         self._rows_item = RateLimitItemPerDay(daily_rows)
@@ -111,13 +126,41 @@ class Limiter:
     def daily_rows(self) -> int:
         return int(self._rows_item.amount)
 
+    def check(self) -> None:
+        """Raise ``Unavailable`` naming the setting and the address when the counters'
+        store does not answer (``sluice serve`` before it listens)."""
+        if not isinstance(self._storage, RedisStorage):
+            return
+        try:
+            self._storage.get_connection().ping()
+        except self._storage.base_exceptions as exc:
+            raise Unavailable(f"{self.where} does not answer ({type(exc).__name__})") from None
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Redis errors become a 503 naming what is down; the memory store's own
+        errors are bugs and pass through."""
+        if not isinstance(self._storage, RedisStorage):
+            yield
+            return
+        try:
+            yield
+        except self._storage.base_exceptions as exc:
+            raise Unavailable(
+                f"{self.where} does not answer ({type(exc).__name__}): rate limits and "
+                "quotas cannot be counted, so the request is refused"
+            ) from None
+
     def hit_request(self, subject: str) -> None:
         """Count one request; raise 429 when the user is over their rate."""
-        if not self._requests.hit(self._rate_item, "req", subject):
+        with self._reachable():
+            allowed = self._requests.hit(self._rate_item, "req", subject)
+        if not allowed:
             raise RateLimited(f"too many requests; the limit is {self._rate_item}")
 
     def remaining_rows(self, subject: str) -> int:
-        return int(self._rows.get_window_stats(self._rows_item, "rows", subject).remaining)
+        with self._reachable():
+            return int(self._rows.get_window_stats(self._rows_item, "rows", subject).remaining)
 
     def reserve_rows(self, subject: str, wanted: int) -> int:
         """Atomically take up to ``wanted`` rows of today's quota; returns the rows
@@ -126,12 +169,20 @@ class Limiter:
             return 0
         item = self._rows_item
         key = item.key_for("rows", subject)
-        return self._counter.reserve(key, int(item.amount), wanted, int(item.get_expiry()))
+        with self._reachable():
+            return self._counter.reserve(key, int(item.amount), wanted, int(item.get_expiry()))
 
     def release_rows(self, subject: str, rows: int) -> None:
-        """Give back reserved rows that were not sent."""
-        if rows > 0:
-            self._counter.release(self._rows_item.key_for("rows", subject), rows)
+        """Give back reserved rows that were not sent. Called as a request ends, after
+        its answer and audit record: if the store is down then, the rows stay charged
+        (fail closed: the user gets fewer rows today, never more) and it is logged."""
+        if rows <= 0:
+            return
+        try:
+            with self._reachable():
+                self._counter.release(self._rows_item.key_for("rows", subject), rows)
+        except Unavailable as exc:
+            log.warning("rows_not_released", rows=rows, reason=exc.message)
 
     def consume_rows(self, subject: str, rows: int) -> None:
         """Charge rows already sent (as much of them as today's quota still holds)."""
