@@ -1,4 +1,8 @@
-"""``sluice compare LEFT RIGHT``: match two catalog entries on a key, through a gateway.
+"""``sluice compare LEFT RIGHT``: match two catalog entries on a key, through a gateway;
+``sluice compare run MODEL``: run a saved comparison model (``compare_run_cmd``).
+
+``compare`` is a group whose sub-commands are named words (``run``); anything else
+(``LEFT RIGHT …``, or options before them) is the pairwise comparison, as it always was.
 
 Each side is ``DATASET:KEY`` — say the payroll and the subsistence-allowance roll on
 the ID number. The gateway runs each side as a governed query and matches the keys as
@@ -17,6 +21,7 @@ from typing import Any
 
 import click
 
+from gateway.cli.compare_run_cmd import run
 from gateway.cli.remote import (
     output_from,
     output_options,
@@ -35,7 +40,26 @@ def _side(spec: str, fields: tuple[str, ...], where: tuple[str, ...], name: str)
             "where": parse_where(where, f"--{name}-where")}  # fmt: skip
 
 
-@click.command("compare")
+class CompareGroup(click.Group):
+    """``run`` (and any later sub-command) by name; everything else is the hidden
+    ``pair`` command, so ``sluice compare LEFT RIGHT …`` keeps working."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["pair", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("compare", cls=CompareGroup)
+def compare() -> None:
+    """Match two catalog entries on a key; save the matches.
+
+    \b
+    sluice compare LEFT RIGHT --purpose … --case-ref …  (LEFT, RIGHT: DATASET:KEY)
+    sluice compare run MODEL --purpose … --case-ref … [--wait]"""
+
+
+@compare.command("pair", hidden=True)
 @click.argument("left")
 @click.argument("right")
 @click.option("--left-fields", multiple=True, help="left fields to show for each match")
@@ -47,7 +71,7 @@ def _side(spec: str, fields: tuple[str, ...], where: tuple[str, ...], name: str)
 @click.option("--case-ref", required=True, help="case reference (keys the match tokens)")
 @output_options
 @remote_options
-def compare(left: str, right: str, left_fields: tuple[str, ...], right_fields: tuple[str, ...],
+def pair(left: str, right: str, left_fields: tuple[str, ...], right_fields: tuple[str, ...],
             left_where: tuple[str, ...], right_where: tuple[str, ...], limit: int | None,
             purpose: str, case_ref: str, fmt: str | None, out: Path | None, url: str,
             token_file: Path | None, allow_http: bool, **flags: bool) -> None:  # fmt: skip
@@ -70,3 +94,6 @@ def compare(left: str, right: str, left_fields: tuple[str, ...], right_fields: t
     received = fetch(remote, "/api/v1/comparisons", body, output,
                      label=f"{body['left']['dataset']} × {body['right']['dataset']}")  # fmt: skip
     report(received, output)
+
+
+compare.add_command(run)

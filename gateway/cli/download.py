@@ -184,10 +184,12 @@ def _receive(
 
 
 def fetch(
-    remote: Remote, path: str, body: dict[str, Any], output: Output, *, label: str
-) -> Received:
-    """POST ``body`` to ``path`` and deliver the result as ``output`` says; raises a
-    ``click.ClickException`` (or ``click.exceptions.Exit``) that says what happened."""
+    remote: Remote, path: str, body: dict[str, Any], output: Output, *, label: str,
+    method: str = "POST",
+) -> Received:  # fmt: skip
+    """POST ``body`` to ``path`` (or GET it: a stored result such as a run's hits) and
+    deliver the result as ``output`` says; raises a ``click.ClickException`` (or
+    ``click.exceptions.Exit``) that says what happened."""
     import httpx
 
     destination = Destination(output.out, force=output.force, fmt=output.fmt)
@@ -200,7 +202,11 @@ def fetch(
         with (
             httpx.Client(timeout=timeout, follow_redirects=False) as client,
             client.stream(
-                "POST", remote.url + path, params=params, json=body, headers=remote.headers()
+                method,
+                remote.url + path,
+                params=params,
+                json=body if method == "POST" else None,
+                headers=remote.headers(),
             ) as response,
         ):
             if response.status_code != 200:

@@ -150,7 +150,8 @@ def output_options(command: F) -> F:
                      help="no progress bar on stderr"),
         click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 BOM (for Excel)"),
         click.option("--force", is_flag=True, help="replace FILE if it exists"),
-        click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
+        click.option("--out", "--output", "-o", "out",
+                     type=click.Path(dir_okay=False, path_type=Path),
                      help="write to FILE (via FILE.part, renamed when complete); "
                           "default: standard output"),
         click.option("--format", "fmt", type=click.Choice(FORMATS),
