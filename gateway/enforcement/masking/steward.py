@@ -11,7 +11,11 @@ couple of Arrow kernels on UTF-8 text, characters counted as code points:
 - ``replace:<pattern>`` puts one ``*`` per character over every match, left to right,
   matches not overlapping. A pattern's matches all have the same length (no open
   repetition), so the replacement is a fixed run of stars and RE2 (linear time) does
-  the whole column in one kernel.
+  the whole column in one kernel. It fails closed: a value in which the pattern finds
+  nothing is not what the steward described (a card number typed with other
+  separators, a stray note), so it is replaced whole by ``NO_MATCH`` (``***``, a fixed
+  text: not even its length shows) — passed through unchanged, it would leak exactly
+  the values the mask was written for.
 
 Non-text columns are masked in their canonical text form (``123``, ``2024-05-04``) and
 come back as text, like the other partial masks; nulls stay null, ``""`` stays ``""``.
@@ -24,6 +28,8 @@ import pyarrow.compute as pc
 
 from catalog.mask_specs import MaskSpec
 from gateway.enforcement.masking.kernels import STAR, join, stars
+
+NO_MATCH = "***"  # what ``replace`` gives a value its pattern finds nothing in
 
 
 def _empty(values: pa.Array) -> pa.Scalar:
@@ -49,12 +55,16 @@ def keep_last(values: pa.Array, keep: int) -> pa.Array:
 
 
 def replace_pattern(values: pa.Array, spec: MaskSpec) -> pa.Array:
-    """Every match of the spec's pattern as that many ``*``."""
+    """Every match of the spec's pattern as that many ``*``; a value without a match
+    as ``NO_MATCH`` (``""`` stays ``""``: it holds nothing to leak)."""
     if not spec.pattern:
         raise ValueError("a replace mask needs a pattern")
-    return pc.replace_substring_regex(
+    replaced = pc.replace_substring_regex(
         values, pattern=spec.regex, replacement=STAR * spec.match_chars
     )
+    found = pc.or_(pc.match_substring_regex(values, spec.regex),
+                   pc.equal(pc.utf8_length(values), 0))  # fmt: skip
+    return pc.if_else(found, replaced, pa.scalar(NO_MATCH, values.type))
 
 
 def steward_mask(values: pa.Array, spec: MaskSpec) -> pa.Array:

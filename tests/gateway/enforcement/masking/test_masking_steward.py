@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog.mask_specs import MAX_SPEC_CHARS, is_mask_spec, parse_mask_spec
 from gateway.enforcement.masking import mask_array
+from gateway.enforcement.masking.steward import NO_MATCH
 
 FAST = settings(max_examples=80, deadline=None)
 TEXT = st.text(
@@ -68,7 +70,9 @@ def test_replace_equals_pythons_re_on_the_same_pattern(
     reference = re.compile(python_pattern(items), re.DOTALL)
     out = mask_array(pa.array(values, pa.string()), spec)
     out.validate(full=True)
-    expected = [None if v is None else reference.sub(stars, v) for v in values]
+    # fail closed: a value the pattern finds nothing in is replaced whole
+    expected = [None if v is None else reference.sub(stars, v)
+                if v == "" or reference.search(v) else NO_MATCH for v in values]  # fmt: skip
     assert out.to_pylist() == expected
 
 
@@ -92,8 +96,20 @@ def test_any_text_is_a_canonical_spec_or_a_value_error(text: str) -> None:
     mask_array(pa.array(["12345 abc 张三", None, ""]), text, hash_key=b"k" * 32)
 
 
-def test_replace_of_a_fixed_length_never_changes_a_values_length() -> None:
-    values = ["6222 0212 3456 7890", "no digits", "", "1234567"]
+def test_replace_of_a_fixed_length_keeps_a_matched_values_length() -> None:
+    values = ["6222 0212 3456 7890", "", "1234567"]
     out = mask_array(pa.array(values), "replace:#{4}").to_pylist()
     assert [len(o) for o in out] == [len(v) for v in values]
-    assert out == ["**** **** **** ****", "no digits", "", "****567"]
+    assert out == ["**** **** **** ****", "", "****567"]
+
+
+@pytest.mark.parametrize(("spec", "values"), [
+    ("replace:#{4}", ["no digits", "123", "62-22-021"]),
+    ("replace:@{2}#{4}", ["A12345", "ab-1234"]),
+    ("replace:有限公司", ["某某合作社"]),
+])  # fmt: skip
+def test_replace_fails_closed_on_values_it_finds_nothing_in(spec: str, values: list[str]) -> None:
+    """A value the pattern does not describe is not passed through: it could be the
+    very value the steward meant to hide, written another way."""
+    out = mask_array(pa.array([*values, None], pa.string()), spec).to_pylist()
+    assert out[:-1] == [NO_MATCH] * len(values) and out[-1] is None
