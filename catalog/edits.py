@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from catalog.errors import BadRequest
+from catalog.errors import BadRequest, Unprocessable
+from catalog.mask_specs import type_misfit
 from catalog.models import Dataset, Field
 from catalog.schemas import DatasetPatch, FieldPatch
 from catalog.vocabulary import Level
@@ -45,6 +46,7 @@ def apply_patch(dataset: Dataset, patch: DatasetPatch) -> list[str]:
 
 
 def _patch_fields(by_name: Mapping[str, Field], patches: Mapping[str, FieldPatch]) -> list[str]:
+    _check_masks_fit(by_name, patches)
     changed: list[str] = []
     for name, field_patch in patches.items():
         field = by_name[name]
@@ -53,6 +55,20 @@ def _patch_fields(by_name: Mapping[str, Field], patches: Mapping[str, FieldPatch
                 setattr(field, attr, value)
                 changed.append(f"fields.{name}.{attr}")
     return changed
+
+
+def _check_masks_fit(by_name: Mapping[str, Field], patches: Mapping[str, FieldPatch]) -> None:
+    """Every mask override asked for fits its field's type (``mask_specs.type_misfit``),
+    checked before anything changes: 422 naming each field that does not."""
+    misfits = {}
+    for name, field_patch in patches.items():
+        spec = field_patch.mask_override
+        problem = type_misfit(spec, by_name[name].type) if spec is not None else None
+        if problem is not None:
+            misfits[name] = problem
+    if misfits:
+        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(misfits.items()))
+        raise Unprocessable(f"mask does not fit the field's type ({listed})", fields=misfits)
 
 
 def _patch_descriptive(dataset: Dataset, patch: DatasetPatch) -> list[str]:

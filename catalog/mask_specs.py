@@ -147,6 +147,39 @@ def is_mask_spec(text: object) -> bool:
         return False
 
 
+_NUMBERS = frozenset({"int64", "float64", "decimal"})
+_DATES = frozenset({"date", "timestamp"})
+_TEXT = frozenset({"string"})
+READS: dict[MaskMethod, frozenset[str]] = {
+    MaskMethod.ROUND: _NUMBERS | _TEXT,  # amounts, as numbers or as text
+    MaskMethod.BUCKET: _NUMBERS | _TEXT,
+    MaskMethod.DATE_MONTH: _DATES | _TEXT,  # dates, as dates or as text
+    MaskMethod.DATE_YEAR: _DATES | _TEXT,
+    MaskMethod.DATE_SHIFT: _DATES | _TEXT,
+    MaskMethod.ID_NUMBER_FPE: _TEXT,
+    MaskMethod.KEEP_FIRST: _TEXT,
+    MaskMethod.KEEP_LAST: _TEXT,
+    MaskMethod.REPLACE: _TEXT,
+}
+"""The field types (``catalog.vocabulary.FIELD_TYPES``) each of the issue-16 masks is
+made for; a method not listed here (``hash``, ``redact``, the category defaults) fits
+any field."""
+
+
+def type_misfit(spec: str, field_type: str) -> str | None:
+    """Why the valid spec ``spec`` does not fit a field of ``field_type`` (``None``: it
+    fits). Checked when a steward saves an override: ``keep_first:4`` on an amount, or
+    ``round:100`` on a date, would mask the value's text form into something nobody
+    asked for (a number's digits starred, a date no longer a date); refused, the steward
+    chooses a mask made for the column."""
+    method = parse_mask_spec(spec).method
+    allowed = READS.get(method)
+    if allowed is None or field_type in allowed:
+        return None
+    kinds = ", ".join(sorted(allowed))
+    return f"mask {method.value} is for fields of type {kinds}, not {field_type}"
+
+
 MaskSpecText = Annotated[str, AfterValidator(canonical_mask_spec)]
 """A field's ``mask_override`` as a steward may save it (validated on save)."""
 

@@ -73,6 +73,30 @@ def test_a_bad_spec_is_refused_on_save_and_nothing_changes(gw: DemoGateway, spec
     assert stored_overrides(gw) == before
 
 
+@pytest.mark.parametrize(("fields", "refused"), [
+    ({"amount": {"mask_override": "keep_first:2"}}, {"amount"}),  # a number's digits starred
+    ({"paid_date": {"mask_override": "round:100"}}, {"paid_date"}),  # a date is no amount
+    ({"amount": {"mask_override": "replace:#{4}"},
+      "project": {"mask_override": "date_shift"},  # fits: dates as text
+      "disbursement_id": {"mask_override": "id_number_fpe"}}, {"amount"}),
+    ({"paid_date": {"mask_override": "keep_last:4"},
+      "amount": {"mask_override": "date_month"}}, {"paid_date", "amount"}),
+])  # fmt: skip
+def test_a_mask_that_does_not_fit_the_columns_type_is_refused_on_save(
+    gw: DemoGateway, fields: dict[str, dict[str, Any]], refused: set[str]
+) -> None:
+    """A steward's mask is made for a kind of column: on another, 422 with a message
+    naming each field, and nothing of the patch is stored (not even the fields that
+    fit)."""
+    before = stored_overrides(gw)
+    resp = patch_fields(gw, fields)
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["code"] == "unprocessable" and set(body["details"]["fields"]) == refused
+    assert all(name in body["message"] for name in refused)
+    assert stored_overrides(gw) == before
+
+
 def test_steward_masks_reach_the_analyst(gw: DemoGateway) -> None:
     """arthur (L2) sees the L2 fields at his clearance: masked with the steward's specs;
     dora (L3) sees the same L2 fields below hers: in clear, the reference."""
