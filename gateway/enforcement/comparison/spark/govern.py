@@ -100,14 +100,15 @@ def governed_frame(spark: SparkSession, read: SourceRead, govern: Govern,
     executors; columns as the gateway's reader gives them, plus ``__county``."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    frame = _load(spark, read, plan.source)
+    frame = load_source(spark, read)
     frame = frame.select([_col(c.name) for c in plan.source.columns])
     for predicate in _predicates(plan.source):
         frame = frame.where(predicate)
     return frame.mapInArrow(govern, from_arrow_schema(govern.schema()))
 
 
-def _load(spark: SparkSession, read: SourceRead, source: QueryPlan) -> DataFrame:
+def load_source(spark: SparkSession, read: SourceRead) -> DataFrame:
+    """The source as Spark reads it, every column (the projection follows)."""
     if read.format == "jdbc":
         reader = spark.read.format("jdbc").option("url", read.location)
         reader = reader.option("dbtable", read.table).option("fetchsize", "10000")

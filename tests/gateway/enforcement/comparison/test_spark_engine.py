@@ -22,8 +22,11 @@ from catalog.errors import TooLarge
 from catalog.models import Source
 from gateway.enforcement.comparison.engine import CancelToken, RunCancelled
 from gateway.enforcement.comparison.spark.engine import SparkEngine
+from gateway.enforcement.comparison.spark.govern import load_source
 from gateway.enforcement.comparison.spark.session import spark_session
+from gateway.enforcement.comparison.spark.sources import SparkSources
 from gateway.enforcement.comparison.spec import ModelSpec, compile_model
+from gateway.enforcement.query.entries import load_entry
 from gateway.enforcement.sources.connect import secret_aad
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.comparison_env import (
@@ -202,3 +205,41 @@ def test_no_source_password_in_the_record_or_our_log(
     out, err = capfd.readouterr()
     logged = caplog.text + out + err
     assert SECRET.encode() not in trail and SECRET not in logged
+
+
+def test_spark_reads_the_sides_itself_and_through_the_gateway_alike(
+    gw: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the PostgreSQL sources, Spark reads every side by JDBC (the source is
+    described once per side); with no reader for the source (``sources`` unset, as for
+    an HTTP source), the gateway's governed reader feeds it: the same hits either way."""
+    engine = runner(gw).engines["spark"]
+    assert isinstance(engine, SparkEngine) and engine.sources is not None
+    described: list[str] = []
+    describe = engine.sources.describe
+    monkeypatch.setattr(engine.sources, "describe",
+                        lambda entry: described.append(entry.id) or describe(entry))  # fmt: skip
+    pushed = _run(gw, "dora", "demo.duplicate_subsidy", engine="spark")
+    assert sorted(described) == ["finance.fund_disbursements"] * 2
+    monkeypatch.setattr(engine, "sources", None)
+    through = _run(gw, "dora", "demo.duplicate_subsidy", engine="spark")
+    assert pushed["status"] == through["status"] == "done"
+    assert _rows(hits(gw, "dora", pushed["id"])) == _rows(hits(gw, "dora", through["id"]))
+
+
+def test_the_jdbc_password_is_used_but_never_shown(
+    gw: DemoGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The keyring's password goes to Spark as a JDBC option: not in the description's
+    repr, not in the plan Spark prints for the read."""
+    with gw.services.engine.connect() as conn:
+        entry = load_entry(conn, "civil.dibao_recipients")
+    assert entry is not None
+    read = SparkSources(gw.services).describe(entry)
+    assert read.format == "jdbc" and read.options["password"] == SECRET
+    assert SECRET not in repr(read) and SECRET not in read.location
+    frame = load_source(spark_session(MASTER), read)
+    frame.explain("extended")
+    assert frame.count() > 0
+    printed = capsys.readouterr().out
+    assert "JDBCRelation" in printed and SECRET not in printed
