@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.key_models import DataKey
 from catalog.errors import Unavailable
 from catalog.models import utcnow
+from catalog.private_files import private_dir, replace_private
 
 _VERSION = b"\x01"
 _NONCE = 12
@@ -133,8 +134,7 @@ class FileMasterKeys:
 
     def create(self) -> str:
         """Write a new random master key file (0600, never overwritten); return its kid."""
-        self._dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self._dir, 0o700)
+        private_dir(self._dir)
         kid = f"mk-{secrets.token_hex(8)}"
         key = AESGCM.generate_key(bit_length=256)
         fd = os.open(self._dir / f"{kid}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -147,10 +147,7 @@ class FileMasterKeys:
 
     def set_current(self, kid: str) -> None:
         self.get(kid)  # refuse to point at a key we cannot load
-        self._dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._dir / f".current.{secrets.token_hex(4)}"
-        tmp.write_text(kid + "\n", encoding="ascii")
-        os.replace(tmp, self._pointer)
+        replace_private(self._pointer, (kid + "\n").encode("ascii"))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import orjson
 
 from audit.events import format_ts, utc_now
 from audit.jsonl import append_line, read_objects
+from catalog.private_files import private_dir
 
 OUTBOX_NAME = "alerts-outbox.jsonl"
 CLAIM_S = 120.0
@@ -69,7 +70,7 @@ class Push:
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` (created 0600), for check-then-append."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -139,7 +140,7 @@ class Outbox:
         self._pushes, self._size = pushes, size
 
     def _append(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         append_line(self.path, orjson.dumps({**record, "at": format_ts(utc_now())}))
         self._size = -1
 

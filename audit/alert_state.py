@@ -42,6 +42,7 @@ from audit.events import format_ts, utc_now
 from audit.jsonl import append_line, read_objects
 from audit.search import EventFilter, iter_bodies
 from catalog.errors import Conflict
+from catalog.private_files import private_dir
 
 STATE_NAME = "alerts-state.jsonl"
 STATES = ("open", "acknowledged", "resolved")
@@ -100,7 +101,7 @@ class AlertStates:
         self._size = size
 
     def _append(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         append_line(self.path, orjson.dumps(record))
         self._size = -1
 

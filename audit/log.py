@@ -34,6 +34,7 @@ from audit.store import AuditStore, StoreNotDurable
 from audit.witness_client import WitnessSender
 from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterConfig
 from catalog.errors import Unavailable
+from catalog.private_files import private_dir, replace_private
 
 log = structlog.get_logger("sluice.audit")
 
@@ -112,7 +113,7 @@ class AuditLog:
         compared with the local witness file before the writer starts (a mismatch seals);
         ``background`` starts the monitor thread (a CLI run checks once instead).
         """
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)
         store = AuditStore(url, timeout_s=append_timeout_s)
         signer = signer or KeyRing.in_home(home)
         seal = SealStore(home, clock=clock)
@@ -339,7 +340,7 @@ def _gateway_id(home: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     name = "gw-" + secrets.token_hex(6)
-    path.write_text(name + "\n")
+    replace_private(path, (name + "\n").encode())
     return name
 
 

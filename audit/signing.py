@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit.canonical import canonical_json
+from catalog.private_files import private_dir, replace_private
 
 ALGORITHM = "Ed25519"
 
@@ -82,7 +83,7 @@ class KeyRing:
         return cls(home / "keys" / "audit")
 
     def _load(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.directory)
         for path in sorted(self.directory.glob("ed25519-*.pem")):
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
             if not isinstance(key, Ed25519PrivateKey):
@@ -124,9 +125,7 @@ class KeyRing:
             handle.write(pem)
             handle.flush()
             os.fsync(handle.fileno())
-        tmp = self.directory / f"current.{os.getpid()}.tmp"
-        tmp.write_text(kid + "\n")
-        os.replace(tmp, self.directory / "current")
+        replace_private(self.directory / "current", (kid + "\n").encode())
         with self._lock:
             self._keys[kid] = key
             self._active = kid

@@ -35,6 +35,7 @@ from audit.jsonl import append_line, read_objects
 from audit.signing import Signer, checkpoint_payload, verify_signature
 from audit.witness_envelope import envelope_payload
 from catalog.errors import BadRequest, Conflict, Forbidden
+from catalog.private_files import private_dir
 
 SENDER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -80,7 +81,7 @@ class WitnessBook:
                     self._latest[record["sender"]] = record["receipt"]
 
     def _write(self, sender: str, record: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.directory)
         append_line(self.directory / f"{sender}.jsonl", canonical_json(record))
 
     def latest(self, sender: str) -> dict[str, Any] | None:

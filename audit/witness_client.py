@@ -29,6 +29,7 @@ import orjson
 import structlog
 
 from audit.canonical import canonical_json
+from audit.jsonl import append_line
 from audit.signing import Signer
 from audit.witness_envelope import make_envelope
 from audit.witness_nats import NatsWitness, WitnessUnreachable
@@ -245,7 +246,6 @@ class WitnessSender:
         """Countersigned receipts, for an offline verifier (``--witness``)."""
         line = canonical_json({"witness_url": url, **receipt}) + b"\n"
         try:
-            with self.receipts.open("ab") as handle:
-                handle.write(line)
+            append_line(self.receipts, line.rstrip(b"\n"))
         except OSError as exc:
             log.error("audit_witness_receipt_not_kept", error=str(exc))

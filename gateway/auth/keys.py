@@ -5,7 +5,7 @@ The key is an Ed25519 private key stored as PKCS#8 PEM at
 is the RFC 7638 thumbprint of the public JWK, so the id changes whenever the key does
 and a verifier never has to trust a name chosen by a token.
 
-Creation is atomic and never clobbers (``gateway.core.private_files``): two processes starting
+Creation is atomic and never clobbers (``catalog.private_files``): two processes starting
 together end up with one key.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from joserfc.jwk import OKPKey
 
-from gateway.core.private_files import create_once, read_private
+from catalog.private_files import create_once, private_dir, read_private
 
 ISSUER_KEY_ALG = "EdDSA"
 ISSUER_KEY_FILE = "signing-key.pem"
@@ -53,7 +53,7 @@ def load_or_create_signing_key(home: Path) -> SigningKey:
     """Return the embedded issuer's key, generating it on first use."""
     path = issuer_key_path(home)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         os.chmod(path.parent, 0o700)
         create_once(
             path,

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.errors import SluiceError
+from catalog.private_files import private_dir
 from gateway.core.settings import Settings, load_settings
 
 
 def migrated_url(settings: Settings | None = None) -> str:
     settings = settings or load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     url = settings.resolved_database_url
     migrate(url)
     return url

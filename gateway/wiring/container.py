@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from adapters.credentials import build_keyring
 from catalog.db import make_engine, make_session_factory, migrate
+from catalog.private_files import private_dir
 from gateway.auth.authenticator import build_authenticator
 from gateway.core.services import Services
 from gateway.core.settings import Settings
@@ -17,7 +18,7 @@ from policies.rbac import Authorizer
 
 def build_services(settings: Settings) -> Services:
     """Create the home directory, migrate the database and wire every default."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     url = settings.resolved_database_url
     migrate(url)
     engine = make_engine(url)

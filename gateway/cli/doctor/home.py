@@ -1,9 +1,11 @@
 """Checks of ``SLUICE_HOME`` (``docs/deploy.md``, "What lives in SLUICE_HOME").
 
 The doctor runs as the gateway's service user, so "owned" means owned by the user
-running it. Secrets (everything under ``keys/``) must be readable by that user only;
-the evidence files at the top (witness, seal, alert state) may be readable but never
-writable by others: whoever can append to them can forge a seal or silence an alert.
+running it. Everything under ``keys/`` (the keys and their ``current`` pointers) and the
+alert state and outbox are created 0600 in 0700 folders (``catalog.private_files``) and
+must stay so; the other evidence files at the top (witness, seal) may be readable but
+never writable by others: whoever can append to them can forge a seal or silence an
+alert.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from gateway.cli.doctor.report import GUIDE, Context, Result, fail, fingerprint,
 
 # private keys and secrets under keys/ (the "current" pointers there name public key ids)
 SECRET_SUFFIXES = (".pem", ".key", ".secret")
+# files at the top of the home that are created 0600 (``catalog.private_files``)
+PRIVATE_TOP = ("alerts-state.jsonl", "alerts-outbox.jsonl")
 # secrets every replica must share (same bytes), by path under the home
 SHARED_SECRETS = {
     "keys/mask.secret": "mask secret",
@@ -47,7 +51,9 @@ def _walk(home: Path) -> list[tuple[str, str]]:
         except OSError:
             problems.append((f"{path} cannot be read (a dangling link?)", f"remove {path}"))
             continue
-        secret = (home / "keys") in path.parents and path.suffix in SECRET_SUFFIXES
+        keys = home / "keys"
+        private = path == keys or keys in path.parents or path in [home / n for n in PRIVATE_TOP]
+        secret = keys in path.parents and path.suffix in SECRET_SUFFIXES
         mode = stat.S_IMODE(info.st_mode)
         if info.st_uid != uid:
             problems.append((f"{path} is owned by uid {info.st_uid}, not uid {uid} (who runs "
@@ -57,6 +63,10 @@ def _walk(home: Path) -> list[tuple[str, str]]:
         if secret and mode & 0o077:
             problems.append((f"{path} is readable by other users (mode {mode:04o})",
                              f"chmod 600 {path}"))  # fmt: skip
+        elif private and mode & 0o077:
+            wanted = "700" if stat.S_ISDIR(info.st_mode) else "600"
+            problems.append((f"{path} is open to other users (mode {mode:04o}, want {wanted})",
+                             f"chmod {wanted} {path}"))  # fmt: skip
         elif mode & 0o022:
             problems.append((f"{path} is writable by other users (mode {mode:04o})",
                              f"chmod go-w {path}"))  # fmt: skip

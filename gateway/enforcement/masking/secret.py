@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.core.private_files import create_once, read_private
+from catalog.private_files import create_once, read_private
 
 SECRET_BYTES = 32
 HKDF_SALT = b"sluice-mask-v1"

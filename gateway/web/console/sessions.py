@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from gateway.core.private_files import create_once, read_private
+from catalog.private_files import create_once, read_private
 from gateway.web.console.store import console_sessions
 
 SESSION_COOKIE = "sluice_console"

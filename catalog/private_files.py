@@ -1,0 +1,83 @@
+"""Files and folders under ``SLUICE_HOME`` that only the gateway's user may touch: the
+issuer's signing key, the masking and console secrets, the audit and master keys and
+their ``current`` pointers, the alert state and outbox.
+
+Every one is created private whatever the process's umask (a service manager may start
+the gateway with 0000): files 0600 and every folder this module creates — parents too,
+which ``Path.mkdir(parents=True)`` would make 0777 minus the umask — 0700. Existing
+folders are left as they are: ``sluice doctor`` reports them. In ``catalog`` (the bottom
+package) so that ``audit``, ``adapters`` and ``gateway`` share the one rule.
+
+Creation writes a private temporary file (``mkstemp``: mode 0600), syncs it and
+hard-links it into place, so two processes starting together end up with one file;
+reading refuses a file other users could read or replace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder; each folder created on the way is 0700 (chmod'ed, so the
+    umask cannot widen or narrow it). One that exists is left alone."""
+    missing = []
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            folder.mkdir(mode=PRIVATE_DIR)
+            os.chmod(folder, PRIVATE_DIR)
+    return path
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Write ``path`` whole (a key pointer, the gateway's id): a 0600 temporary file,
+    synced, renamed over it, so a reader sees the old or the new bytes, never half."""
+    private_dir(path.parent)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def create_once(path: Path, content: Callable[[], bytes], *, prefix: str) -> None:
+    """Create ``path`` with ``content()`` unless it exists (or another process wins the
+    race); its folders are created 0700."""
+    if path.exists():
+        return
+    private_dir(path.parent)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content())
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race
+            os.link(tmp_name, path)
+    finally:
+        os.unlink(tmp_name)
+
+
+def read_private(path: Path) -> bytes:
+    """The file's bytes; ``PermissionError`` if other users could read or replace it."""
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise PermissionError(f"{path} is accessible by other users; run: chmod 600 {path}")
+    return path.read_bytes()
