@@ -154,14 +154,6 @@ def _package_of(path: Path) -> str:
     return ".".join(parts[:-1])
 
 
-# being made public in its own change (issue 13: the access-request route's helpers);
-# delete an entry as soon as the use is gone
-PENDING = {
-    "gateway/web/console/pages/requests.py: gateway.web.routes.access_requests._decide",
-    "gateway/web/console/pages/requests.py: gateway.web.routes.access_requests._record",
-}
-
-
 def test_no_module_uses_another_modules_private_names() -> None:
     """A leading underscore means "only this module relies on it": another module that
     reaches for one (the console calling a route's helper, say) is a second path its
@@ -172,7 +164,7 @@ def test_no_module_uses_another_modules_private_names() -> None:
         for path in _modules(package)
         for use in _private_uses_of(path.read_text(encoding="utf-8"), _package_of(path))
     ]
-    assert sorted(set(wrong) - PENDING) == []
+    assert wrong == []
 
 
 def test_the_checker_sees_a_private_use() -> None:
