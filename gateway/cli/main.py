@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "catalog": ("catalog_cmd", "catalog", "Browse and search the data resource catalog."),
     "compare": ("compare_cmd", "compare", "Match two catalog entries on a key; save the matches."),
     "datasets": ("sources_cmd", "datasets", "Draft, classify and publish catalog entries."),
+    "db": ("db_cmd", "db", "Schema migrations of the catalog and audit database."),
     "demo": ("serve_cmd", "demo", "Set up the demo departments, catalog and users..."),
     "demo-data": ("demo_data_cmd", "demo_data", "Generate the finance, civil affairs and audit..."),
     "doctor": ("doctor_cmd", "doctor", "Check this deployment against docs/deploy.md."),

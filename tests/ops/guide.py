@@ -114,9 +114,10 @@ def psql(url: str, sql: str, **variables: str) -> str:
 
 
 def run_migration(owner_url: str) -> None:
-    """The guide's migration command, with this interpreter for ``.venv/bin/python``
+    """The guide's migration command, with this interpreter for ``.venv/bin/sluice``
     (the tests may run from a copy of the tree without its own virtualenv)."""
-    command = block("migrate").replace(".venv/bin/python", shlex.quote(sys.executable), 1)
+    here = f"{shlex.quote(sys.executable)} -m gateway.cli.main"
+    command = block("migrate").replace(".venv/bin/sluice", here, 1)
     env = {**os.environ, "OWNER_URL": owner_url}
     done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
                           text=True, check=False)  # fmt: skip
