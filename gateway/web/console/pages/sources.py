@@ -92,6 +92,21 @@ def _http_settings(form: Form) -> dict[str, Any]:
     return settings
 
 
+def _column_types(raw: str) -> dict[str, str]:
+    """``region_code: string, sfzh: string`` as the API's ``settings.column_types`` (a
+    CSV has no types: Arrow would read region codes as numbers and lose the row
+    filter's prefixes); the adapter checks the names and types when it connects."""
+    types: dict[str, str] = {}
+    for part in raw.replace("，", ",").replace("：", ":").split(","):
+        name, colon, kind = part.partition(":")
+        if not part.strip():
+            continue
+        if not colon or not name.strip() or not kind.strip():
+            raise BadRequest("column types: 'column: type' pairs separated by commas")
+        types[name.strip()] = kind.strip()
+    return types
+
+
 def settings_of(kind: str, form: Form) -> dict[str, Any]:
     """The kind-specific form as the API's ``settings`` (the secret stays apart)."""
     if kind == "sqlite":
@@ -108,7 +123,10 @@ def settings_of(kind: str, form: Form) -> dict[str, Any]:
         path, root = form.get("path").strip(), form.get("root").strip()
         if bool(path) == bool(root):
             raise BadRequest("give either a file path or a directory (root), not both")
-        return {"path": path} if path else {"root": root}
+        files: dict[str, Any] = {"path": path} if path else {"root": root}
+        if kind == "csv" and form.get("column_types").strip():
+            files["column_types"] = _column_types(form.get("column_types"))
+        return files
     if kind == "http":
         return _http_settings(form)
     raise BadRequest(f"unknown source kind {kind!r}; known kinds: {', '.join(KINDS)}")
@@ -177,7 +195,7 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
         tested = {"ok": False, "text": exc.message}
     values = {k: v for k, v in ((k, form.get(k)) for k in
               ("id", "display_name", "path", "root", "host", "port", "database", "user",
-               "schema", "base_url", "auth", "objects")) if v}  # fmt: skip
+               "schema", "base_url", "auth", "objects", "column_types")) if v}  # fmt: skip
     roots = [str(r) for r in services.settings.effective_file_roots]
     return render(request, "source_new.html", kind=asked["kind"], kinds=KINDS, roots=roots,
                   tested=tested, values=values)  # fmt: skip

@@ -148,7 +148,7 @@ def _alice_queries(page: Page, live: LiveConsole, entry: str, title: str) -> Non
     page.get_by_role("link", name="数据目录", exact=True).click()
     page.get_by_label("搜索（中文或英文）").fill(title)
     page.get_by_role("button", name="搜索").click()
-    page.locator("#results").get_by_role("link", name="查询此数据集").first.click()
+    page.locator(f"#results a[href='/console/query/{entry}']").click()
     page.wait_for_url(f"{live.base}/console/query/{entry}")
     page.get_by_label("案件编号").fill("JW-2026-SQL")
     page.get_by_role("button", name="预览").click()
