@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
 from audit.alert_common import (
     Alert,
@@ -29,9 +28,7 @@ from audit.alert_common import (
     finding,
     when,
 )
-
-if TYPE_CHECKING:
-    from audit.alerts import AlertConfig
+from audit.alert_config import AlertConfig
 
 DELIVERIES = ("query.completed", "comparison.completed")
 DAY = timedelta(days=1)

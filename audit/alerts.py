@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +33,7 @@ from audit.alert_common import (
     when,
     windows,
 )
+from audit.alert_config import AlertConfig
 from audit.alert_subjects import person_many_departments, same_person_many_users
 from audit.baseline import Baseline, unusual_counties, unusual_hours
 
@@ -41,31 +41,6 @@ from audit.baseline import Baseline, unusual_counties, unusual_hours
 ENDINGS = ("completed", "failed", "aborted")
 
 __all__ = ["QUERY_TYPES", "AlertConfig", "alert_id", "compute_alerts"]
-
-
-@dataclass(frozen=True)
-class AlertConfig:
-    bulk_rows_per_hour: int = 10_000
-    denials_per_hour: int = 5
-    work_start_hour: int = 8
-    work_end_hour: int = 19
-    workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
-    timezone: str = "Asia/Shanghai"
-    sensitive_levels: frozenset[str] = frozenset({"L3", "L4"})
-    departments_per_hour: int = 4
-    source_errors_per_hour: int = 3
-    users_per_subject_per_day: int = 3
-    # one person's records may come from this many departments in a day; one more alerts
-    person_departments_per_day: int = 2
-    # the per-user baseline (``audit.baseline``): learned over this many days before the
-    # window; users with fewer accesses or fewer active days on record are never flagged
-    baseline_days: int = 30
-    baseline_min_events: int = 20
-    baseline_min_days: int = 5
-    window: timedelta = field(default=timedelta(hours=1))
-    # a start older than this with no end is a query whose record was evaded or lost
-    unended_after: timedelta = field(default=timedelta(minutes=30))
-    now: datetime | None = None  # the clock of "older than"; None: the wall clock
 
 
 def bulk_pulls(events: list[Event], cfg: AlertConfig) -> list[Alert]:
