@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway.core.heap import settle_heap
 from gateway.core.logs import configure_logging
 from gateway.core.services import Services
 from gateway.core.settings import Settings, load_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        settle_heap()  # start-up's objects out of the collector's way (gateway.core.heap)
         yield
         # runs stop, queries still streaming are recorded as aborted, the pools close
         _app.state.comparison_runs.close()
