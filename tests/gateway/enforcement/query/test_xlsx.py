@@ -7,9 +7,12 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import gc
 import io
 import shutil
 import subprocess
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -176,3 +179,19 @@ def test_the_workbook_is_written_through_not_held() -> None:
         sheet = book.read("xl/worksheets/sheet1.xml")
     assert sheet.count(b"<row ") == 200_001
     assert sheet.endswith(b'<c r="B200001"><v>19999</v></c></row></sheetData></worksheet>')
+
+
+def test_an_abandoned_workbook_leaves_no_thread_behind() -> None:
+    """A client gone mid-download: the encoder is dropped without ``tail``; its
+    deflating thread ends with it (and the temporary file goes)."""
+    before = {t.ident for t in threading.enumerate()}
+    encoder = make_encoder("xlsx")
+    encoder.begin(BATCH.schema, {})
+    encoder.batch(BATCH)
+    del encoder
+    gc.collect()
+    for _ in range(100):
+        if {t.ident for t in threading.enumerate()} <= before:
+            break
+        time.sleep(0.02)
+    assert {t.ident for t in threading.enumerate()} <= before
