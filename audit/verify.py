@@ -54,12 +54,17 @@ def verify_database(
     if lo < 1 or hi < lo:
         raise BadRequest("verify needs 1 <= from <= to")
     void = superseded or []
+    # The witness first, the database second: the writer appends a checkpoint to the
+    # witness only after committing it, so every checkpoint read here is in any snapshot
+    # taken next. Read the other way round, a checkpoint written in between looked
+    # missing or truncated, and verification seals on such evidence.
+    witnessed = witness.read(witness_file) if witness_file else []
     conn = store.connect(reader=True)
     try:
         if store.dialect == "postgresql":
-            return _verify_pg(store, conn, witness_file, lo, hi, check_index, workers, range_rows,
+            return _verify_pg(store, conn, witnessed, lo, hi, check_index, workers, range_rows,
                               void)  # fmt: skip
-        return _verify(store, conn, witness_file, lo, hi, check_index, void)
+        return _verify(store, conn, witnessed, lo, hi, check_index, void)
     except DRIVER_ERRORS as exc:
         raise Unavailable(f"audit store failed during verification: {exc}") from exc
     except RuntimeError as exc:  # a verification process failed
@@ -75,7 +80,7 @@ def _void(seq: int, void: list[tuple[int, int]]) -> bool:
 def _signed(
     store: AuditStore,
     conn: Any,
-    witness_file: Path | None,
+    witnessed_all: list[dict[str, Any]],
     lo: int,
     hi: int,
     void: list[tuple[int, int]],
@@ -101,9 +106,7 @@ def _signed(
         failure = check_signature(cp, keys)
         if failure is not None:
             failures.append(failure)
-    witnessed = [
-        w for w in (witness.read(witness_file) if witness_file else []) if lo <= w["seq"] <= hi
-    ]
+    witnessed = [w for w in witnessed_all if lo <= w["seq"] <= hi]
     for w in witnessed:
         failure = check_signature(w, keys)
         if failure is not None:
@@ -135,14 +138,14 @@ def _rows(store: AuditStore, conn: Any, sql: str, params: tuple[Any, ...] = ()) 
 def _verify(
     store: AuditStore,
     conn: Any,
-    witness_file: Path | None,
+    witnessed_all: list[dict[str, Any]],
     lo: int,
     hi: int,
     check_index: bool,
     void: list[tuple[int, int]],
 ) -> VerifyResult:
     p = store.p
-    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi, void)
+    cps, witnessed, failures = _signed(store, conn, witnessed_all, lo, hi, void)
     start_prev = GENESIS_HASH
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
@@ -162,7 +165,7 @@ def _verify(
 def _verify_pg(
     store: AuditStore,
     conn: Any,
-    witness_file: Path | None,
+    witnessed_all: list[dict[str, Any]],
     lo: int,
     hi: int,
     check_index: bool,
@@ -171,7 +174,7 @@ def _verify_pg(
     void: list[tuple[int, int]],
 ) -> VerifyResult:
     scan.begin_snapshot(conn)
-    cps, witnessed, failures = _signed(store, conn, witness_file, lo, hi, void)
+    cps, witnessed, failures = _signed(store, conn, witnessed_all, lo, hi, void)
     if lo > 1 and not _rows(store, conn, "SELECT 1 FROM audit_events WHERE seq = %s", (lo - 1,)):
         return _missing_start(store, conn, lo)
     top = min(hi, int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]))
