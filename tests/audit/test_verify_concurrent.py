@@ -41,7 +41,7 @@ def test_a_checkpoint_written_during_verification_is_no_evidence(
         fill(log, 25)
         _witnessed_up_to(log.witness_file, 20)
         original = verify_module._rows
-        wrote = []
+        wrote: list[bool] = []
 
         def rows_then_write(store: Any, conn: Any, sql: str, params: tuple[Any, ...] = ()) -> Any:
             """The gateway goes on writing right after the verifier read the checkpoints."""
