@@ -128,7 +128,8 @@ class ComparisonRun(Base):
     region: Mapped[str | None] = mapped_column(String(12), nullable=True)
     previous_run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     new_hits: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    disappeared: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # {"new": [hit ids], "gone": [{"hit_id": …, "key_token": …} of the previous run]}
+    disappeared: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ComparisonRunResult(Base):

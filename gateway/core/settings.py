@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     comparison_workers: int = Field(
         default=2, ge=1, le=32, description="comparison runs executing at once per process"
     )
+    comparison_scheduler: bool = Field(
+        default=False, description="trigger due comparison schedules from this process"
+    )
+    comparison_scheduler_interval_s: float = Field(
+        default=60.0, ge=1, le=86400, description="how often the scheduler looks for due ones"
+    )
     comparison_engine: Literal["embedded", "spark"] = Field(
         default="embedded", description="engine of a run that names none (embedded: Arrow)"
     )

@@ -33,6 +33,7 @@ from gateway.web.routes import (
     catalog,
     comparison_models,
     comparison_runs,
+    comparison_schedules,
     comparisons,
     datasets,
     departments,
@@ -43,6 +44,7 @@ from gateway.web.routes import (
 )
 from gateway.web.text_guard import refuse_unstorable_text
 from gateway.wiring.container import build_services
+from gateway.wiring.schedule_clock import ScheduleClock
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -80,6 +82,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.comparer = Comparer.from_services(app.state.broker, services)
     app.state.comparison_runs = ModelRunner(broker=app.state.broker, services=services,
                                             identities=app.state.identities)  # fmt: skip
+    if services.settings.comparison_scheduler:  # off unless asked (issue 15)
+        every = services.settings.comparison_scheduler_interval_s
+        ScheduleClock(services=services, runner=app.state.comparison_runs,
+                      interval_s=every).start()  # fmt: skip
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # CSP on the console, frame/referrer headers everywhere
@@ -92,7 +98,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return {"status": "sealed" if sealed else "ok", "sealed": sealed}
 
     for module in (auth, catalog, sources, datasets, comparisons, comparison_models,
-                   comparison_runs, access_requests, audit, users, witness, emergency):  # fmt: skip
+                   comparison_runs, comparison_schedules, access_requests, audit, users,
+                   witness, emergency):  # fmt: skip
         app.include_router(module.router)
     app.include_router(departments.router)  # DCAT publishers (issue 16)
     app.include_router(metrics_routes.router)

@@ -48,6 +48,7 @@ from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
 from gateway.enforcement.comparison.run_store import read_ipc
 from gateway.enforcement.comparison.runs import HIT_ID, ModelRunner
+from gateway.enforcement.comparison.scheduled import change_view, new_hit_ids
 from gateway.enforcement.comparison.spec import ModelSpec
 from policies.decision import UserContext
 
@@ -190,7 +191,7 @@ def run_view(session: Session, run: ComparisonRun) -> dict[str, Any]:
         "leads": lead_counts(session, run) if run.status == RunStatus.DONE else None,
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "expires_at": run.expires_at,
-        "expired": run.status == RunStatus.DONE and not stored,
+        "expired": run.status == RunStatus.DONE and not stored, **change_view(run),
     }  # fmt: skip
 
 
@@ -282,6 +283,9 @@ def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa
         select(ComparisonLead).where(ComparisonLead.run_id == run.id))}  # fmt: skip
     ids = table.column(HIT_ID).to_pylist()
     found = [leads.get(i) for i in ids]
+    new = new_hit_ids(run)
+    if new is not None:  # a scheduled run flags the hits its previous run did not have
+        table = table.append_column("new", pa.array([i in new for i in ids], pa.bool_()))
     return (
         table.append_column("state", pa.array([lead.state if lead else LeadState.OPEN.value
                                                for lead in found], pa.string()))

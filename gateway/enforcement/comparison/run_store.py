@@ -96,8 +96,8 @@ class RunStore:
             asked = session.scalar(select(_R.cancel_requested).where(_R.id == run_id))
         return bool(asked)
 
-    def done(self, run_id: str, *, hits: pa.Table,
-             truncated: bool) -> tuple[bytes, str] | None:  # fmt: skip
+    def done(self, run_id: str, *, hits: pa.Table, truncated: bool,
+             extra: Mapping[str, object] | None = None) -> tuple[bytes, str] | None:  # fmt: skip
         """Store the hit list and mark the run done, in one transaction, only if it is
         still running and no cancel was asked: a cancel and a completion racing each
         other decide one final state (the cancel's compare-and-set in
@@ -112,7 +112,7 @@ class RunStore:
                 _R.cancel_requested.is_(False),
             ).values(
                 status=RunStatus.DONE.value, progress=1.0, hits=hits.num_rows,
-                truncated=truncated, finished_at=now, expires_at=now + self.ttl,
+                truncated=truncated, finished_at=now, expires_at=now + self.ttl, **(extra or {}),
             ))  # fmt: skip
             if not _rowcount(moved):
                 session.rollback()

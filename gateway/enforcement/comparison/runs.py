@@ -56,6 +56,7 @@ from gateway.enforcement.comparison.engine import (
 )
 from gateway.enforcement.comparison.planned import PlannedSide
 from gateway.enforcement.comparison.run_store import RunStore, error_body
+from gateway.enforcement.comparison.scheduled import compare_with_previous, narrowed
 from gateway.enforcement.comparison.spark.engine import SparkEngine
 from gateway.enforcement.comparison.spark.sources import SparkSources
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, CompiledSide, ModelSpec
@@ -270,7 +271,8 @@ class ModelRunner:
                 self.store.ended(run_id, RunStatus.CANCELLED)
             return
         try:
-            user = self.identities.resolve(UserContext(row.owner, None, (), "L1"))
+            user = narrowed(self.identities.resolve(UserContext(row.owner, None, (), "L1")),
+                            row.region)  # a scheduled run: its county only
             model = self._compile(row)
         except Exception as exc:
             self.store.ended(run_id, RunStatus.FAILED, error_body(exc))
@@ -353,7 +355,8 @@ class ModelRunner:
             run.wait_started()  # fail closed: nothing is stored before the start is durable
             if run.end.done:  # a shutdown recorded it as aborted meanwhile
                 raise RunCancelled("the gateway stopped", reason="shutdown")
-            stored = self.store.done(run.run_id, hits=table, truncated=hits.truncated)
+            stored = self.store.done(run.run_id, hits=table, truncated=hits.truncated,
+                                     extra=self._changes(run.run_id, table))  # fmt: skip
             if stored is None:  # a cancel (or a recovery) won the race: nothing stored
                 raise RunCancelled("the run was cancelled as it completed")
             run.ledger.take(stored[0], table.num_rows)
@@ -389,6 +392,14 @@ class ModelRunner:
     def _side_read(run: ModelRun, alias: str, rows: int) -> None:
         run.finished.add(alias)
         run.rows_read[alias] = rows
+
+    def _changes(self, run_id: str, table: pa.Table) -> dict[str, object]:
+        """A scheduled run's new and disappeared hits (a failure here fails no run)."""
+        try:
+            return compare_with_previous(self.services.sessions, run_id, table)
+        except Exception:
+            log.exception("comparison_run_changes_failed", run_id=run_id)
+            return {}
 
     def _ended_cancelled(self, run_id: str, exc: RunCancelled) -> None:
         if exc.reason == "cancelled":

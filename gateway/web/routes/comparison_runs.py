@@ -135,6 +135,19 @@ def released_hits(
         "X-Sluice-Run-Id": run.id, TRUNCATED_HEADER: cut_text(False)})  # fmt: skip
 
 
+@router.get("/{run_id}/disappeared")
+def get_disappeared(
+    request: Request, run_id: str = RunId, user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:  # fmt: skip
+    """A scheduled run's changes since its schedule's previous run: the hit ids that are
+    new, and the previous run's hits (id, token) that disappeared."""
+    run = run_service.visible_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    changes = run.disappeared or {}
+    return {"run": run.id, "schedule": run.schedule_id, "previous_run": run.previous_run_id,
+            "new": changes.get("new", []), "disappeared": changes.get("gone", [])}  # fmt: skip
+
+
 @router.post("/{run_id}/cancel", status_code=202)
 def cancel_run(
     request: Request, run_id: str = RunId, user: UserContext = Depends(current_user),

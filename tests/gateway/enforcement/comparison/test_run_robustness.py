@@ -87,10 +87,12 @@ class RacingStore(RunStore):
         self.__dict__.update(real.__dict__)
         self.before, self.after = before, after
 
-    def done(self, run_id: str, *, hits: pa.Table, truncated: bool) -> tuple[bytes, str] | None:
+    def done(
+        self, run_id: str, *, hits: pa.Table, truncated: bool, extra: Any = None
+    ) -> tuple[bytes, str] | None:
         if self.before:
             self.before(run_id)
-        stored = super().done(run_id, hits=hits, truncated=truncated)
+        stored = super().done(run_id, hits=hits, truncated=truncated, extra=extra)
         if self.after:
             self.after(run_id)
         return stored

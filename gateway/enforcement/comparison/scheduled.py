@@ -1,0 +1,98 @@
+"""What a scheduled run adds to a run: its county, and what changed since the schedule's
+previous run.
+
+A schedule runs a model for one county: the owner's jurisdiction as read fresh at each
+run, narrowed to that county (``narrowed``) — a county outside it fails the run, so a
+schedule never widens what its owner may see. Each run of one schedule is under the
+schedule's one case, so a person's token is the same from run to run: the hits whose
+``key_token`` the previous done run did not have are new, and the previous run's hits
+whose token is gone disappeared (``compare_with_previous``, written on the run when it
+is stored). No raw identity is needed or kept for either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
+from catalog.errors import Forbidden
+from gateway.enforcement.comparison.run_store import read_ipc
+from gateway.enforcement.comparison.spec import KEY_COLUMN
+from policies.decision import UserContext
+
+HIT_ID = "hit_id"  # as ``runs.HIT_ID`` (runs imports this module)
+_R = ComparisonRun
+
+
+def narrowed(user: UserContext, region: str | None) -> UserContext:
+    """The user with the county as their only jurisdiction, if it is within theirs."""
+    if region is None:
+        return user
+    if not any(region.startswith(prefix) for prefix in user.jurisdiction):
+        raise Forbidden(f"region {region} is outside your jurisdiction")
+    return replace(user, jurisdiction=(region,))
+
+
+def _tokens(table: pa.Table) -> list[Any]:
+    return list(table.column(KEY_COLUMN).to_pylist())
+
+
+def _previous(session: Session, run: ComparisonRun) -> tuple[ComparisonRun, pa.Table] | None:
+    """The schedule's latest done run before this one, with its stored hits."""
+    prior = session.scalars(
+        select(ComparisonRun).where(
+            _R.schedule_id == run.schedule_id, _R.id != run.id,
+            _R.status == RunStatus.DONE.value, _R.created_at <= run.created_at,
+        ).order_by(_R.created_at.desc()).limit(1)
+    ).first()  # fmt: skip
+    if prior is None:
+        return None
+    stored = session.get(ComparisonRunResult, prior.id)
+    return (prior, read_ipc(bytes(stored.data))) if stored is not None else None
+
+
+def compare_with_previous(
+    sessions: sessionmaker[Session], run_id: str, hits: pa.Table
+) -> dict[str, Any]:
+    """A scheduled run's ``previous_run_id``, ``new_hits`` and ``disappeared``, to be
+    written with its hits (``RunStore.done``); nothing for an ad-hoc run."""
+    with sessions() as session:
+        run = session.get(ComparisonRun, run_id)
+        if run is None or run.schedule_id is None:
+            return {}
+        found = _previous(session, run)
+    now_tokens = _tokens(hits)
+    ids = hits.column(HIT_ID).to_pylist()
+    if found is None:  # the first run (or the previous list expired): all are new
+        return {"previous_run_id": None, "new_hits": len(ids),
+                "disappeared": {"new": ids, "gone": []}}  # fmt: skip
+    prior, before = found
+    seen, current = set(_tokens(before)), set(now_tokens)
+    new = [i for i, t in zip(ids, now_tokens, strict=True) if t not in seen]
+    gone = [{"hit_id": h, "key_token": t} for h, t in
+            zip(before.column(HIT_ID).to_pylist(), _tokens(before), strict=True)
+            if t not in current]  # fmt: skip
+    return {"previous_run_id": prior.id, "new_hits": len(new),
+            "disappeared": {"new": new, "gone": gone}}  # fmt: skip
+
+
+def change_view(run: ComparisonRun) -> dict[str, Any]:
+    """What a run's view says about its schedule (nothing for an ad-hoc run)."""
+    if run.schedule_id is None:
+        return {}
+    changes = run.disappeared or {}
+    gone = len(changes.get("gone", [])) if run.disappeared is not None else None
+    return {"schedule": run.schedule_id, "region": run.region,
+            "previous_run": run.previous_run_id, "new_hits": run.new_hits,
+            "disappeared": gone}  # fmt: skip
+
+
+def new_hit_ids(run: ComparisonRun) -> set[int] | None:
+    if run.schedule_id is None or run.disappeared is None:
+        return None
+    return {int(i) for i in run.disappeared.get("new", [])}
