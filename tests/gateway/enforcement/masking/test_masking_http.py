@@ -22,6 +22,7 @@ from gateway.enforcement.masking import load_mask_secret, reidentify
 from gateway.enforcement.masking.amounts import bucket_labels
 from gateway.enforcement.masking.dates import MAX_SHIFT_DAYS
 from gateway.enforcement.masking.partial import id_number_partial
+from gateway.enforcement.masking.steward import NO_MATCH
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 FUNDS = "finance.fund_disbursements"
@@ -161,6 +162,21 @@ def test_buckets_months_years_and_keep_last(gw: DemoGateway) -> None:
         assert row["project"] == kept
         # a USCC is no date: a date mask on it masks it whole, never fails the query
         assert row["payee_uscc"] == "*" * len(raw["payee_uscc"])
+
+
+def test_a_replace_mask_never_passes_a_value_it_does_not_match(gw: DemoGateway) -> None:
+    """The attack on a pattern mask: values the steward's pattern does not describe
+    (here every USCC of the roll: 18 characters, but asked to hide runs of 19 digits)
+    would come out in clear if the mask passed them through; they come out as ***."""
+    before = stored_overrides(gw)["payee_uscc"]
+    resp = patch_fields(gw, {"payee_uscc": {"mask_override": "replace:#{19}"}})
+    assert resp.status_code == 200, resp.text
+    masked, clear = rows_by_id(gw, "arthur", CASE), rows_by_id(gw, "dora", CASE)
+    assert masked.keys() == clear.keys() and len(masked) > 50
+    assert all(len(r["payee_uscc"]) == 18 for r in clear.values())
+    assert {row["payee_uscc"] for row in masked.values()} == {NO_MATCH}
+    if before is not None:
+        assert patch_fields(gw, {"payee_uscc": {"mask_override": before}}).status_code == 200
 
 
 def test_case_investigation_gets_reversible_id_pseudonyms(gw: DemoGateway) -> None:
