@@ -175,6 +175,18 @@ class Started(ABC):
     def _counted(self, audit_s: float) -> None:
         """A completion was queued, taking ``audit_s`` on the request path."""
 
+    def ends_in_place(self) -> bool:
+        """Whether ``complete`` would wait on nothing: its record is queued without
+        waiting (``append_nowait``), every reserved row was sent (so no quota release,
+        on Redis a round trip, follows) and the kind's own part needs no I/O
+        (``_ends_without_io``)."""
+        return self.reserved <= self.ledger.rows and self._ends_without_io()
+
+    def _ends_without_io(self) -> bool:
+        """Whether this kind's completion record is built without I/O; by default it is
+        not assumed, and the end runs in the thread pool."""
+        return False
+
     # -- the one end --
 
     def on_record(self) -> None:
@@ -270,6 +282,11 @@ class Delivery:
 
     def complete(self) -> None:
         self.start.complete()
+
+    def completes_in_place(self) -> bool:
+        """Whether ``complete`` would wait on nothing (``Started.ends_in_place``): the
+        response then ends it on the event loop instead of in the thread pool."""
+        return self.start.ends_in_place()
 
     def abort(self, reason: str) -> None:
         self.start.abort(reason)

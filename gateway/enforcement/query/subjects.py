@@ -134,6 +134,11 @@ class SubjectTokens:
             out["counties"] = sorted(counties)
         return out
 
+    def knows_own(self, subject: str) -> bool:
+        """Whether ``details`` would find the subject's own token cached (no read)."""
+        cached = self._own.get(subject)
+        return cached is not None and time.monotonic() - cached[0] <= OWN_TOKEN_TTL_S
+
     def forget(self, subject: str) -> None:
         """Drop a cached own-token (after an administrator sets a user's ID number)."""
         self._own.pop(subject, None)

@@ -123,6 +123,9 @@ class GovernedResponse(Response):
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._end, exc)
             raise
+        if outcome == "complete" and self.delivery.completes_in_place():
+            self._end(outcome)  # queued record, nothing to give back: no thread-pool hop
+            return
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._end, outcome)
         # a stalled client: returning without completing the response makes the server
