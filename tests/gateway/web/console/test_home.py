@@ -9,12 +9,15 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from audit.search import EventFilter, list_events
 from catalog.models import Dataset
+from gateway.stewardship.registration import watch
+from policies.decision import UserContext
 from tests.gateway.web.console.conftest import LiveConsole, browser_sign_in, offline
 
 DIBAO = "civil.dibao_recipients"
@@ -79,6 +82,50 @@ def test_steward_sees_drift_on_their_sources_until_followed(live: LiveConsole) -
         client, _ = live.sign_in(other)
         with closing(client):
             assert 'id="drift"' not in client.get("/console").text
+
+
+def test_drift_watch_keeps_to_its_budget_and_reads_a_failed_source_once(
+    live: LiveConsole,
+) -> None:
+    """Two entries of one source that cannot be read: both are reported with its
+    message from one attempt; past the time budget no entry is started."""
+    path = live.gw.settings.demo_data_dir / "budget.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, region_code TEXT)")
+        db.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, region_code TEXT)")
+        db.commit()
+    client, csrf = live.sign_in("carl")
+    with closing(client):
+        made = client.post("/console/sources", data={"csrf_token": csrf, "kind": "sqlite",
+                                                     "id": "civil-budget", "display_name": "b",
+                                                     "path": str(path)})  # fmt: skip
+        assert made.status_code == 303, made.text[:300]
+        for table in ("a", "b"):
+            drafted = client.post("/console/sources/civil-budget/draft", data={
+                "csrf_token": csrf, "object_name": table, "dataset_id": f"civil.budget_{table}",
+                "title_zh": table, "allowed_purposes": "supervision"})  # fmt: skip
+            assert drafted.status_code == 303, drafted.text[:300]
+    path.unlink()
+    carl = live.console.directory.resolve(UserContext(subject="carl", department=None, roles=(),
+                                                      clearance="L1", jurisdiction=()))  # fmt: skip
+    attempts: list[str] = []
+    with live.gw.services.sessions() as session:
+
+        def counted(**kwargs: Any) -> Any:
+            attempts.append(kwargs["dataset_id"])
+            return watch.pending_drift(**kwargs)
+
+        seen = watch.drift_on_my_sources(session=session, services=live.gw.services, user=carl,
+                                         check=counted)  # fmt: skip
+        problems = {d.dataset_id: d.problem for d in seen.drifted}
+        assert (
+            problems["civil.budget_a"] and problems["civil.budget_a"] == problems["civil.budget_b"]
+        )
+        assert attempts.count("civil.budget_a") + attempts.count("civil.budget_b") == 1
+        ticks = iter([0.0, 0.0, 10.0, 10.0, 10.0])
+        late = watch.drift_on_my_sources(session=session, services=live.gw.services, user=carl,
+                                         budget_s=5.0, clock=lambda: next(ticks))  # fmt: skip
+        assert late.checked == 1 and late.more
 
 
 def _raise_denials_alert(live: LiveConsole, subject: str) -> None:
