@@ -98,3 +98,16 @@ def test_a_whole_hit_list_says_it_is_whole(capped: LiveConsole) -> None:
     assert _parquet_mark(hits(gw, "dora", view["id"], "parquet").content) == "false"
     schema = pa.ipc.open_stream(hits(gw, "dora", view["id"], "arrow").content).schema
     assert (schema.metadata or {})[KEY] == b"false"
+
+
+def test_the_contract_declares_what_the_hit_list_sends(capped: LiveConsole) -> None:
+    """Each format's content type and the ``Sluice-Truncated`` header, as sent above,
+    are in the OpenAPI document (what schemathesis checks responses against)."""
+    gw = capped.gw
+    ok = gw.client.get("/openapi.json").json()["paths"][
+        "/api/v1/comparison-runs/{run_id}/hits"]["get"]["responses"]["200"]  # fmt: skip
+    assert "Sluice-Truncated" in ok["headers"]
+    view = run_to_end(gw, "dora", min(gw.report.planted, key=lambda m: gw.report.planted[m].total))
+    for fmt in ("json", "csv", "ndjson", "parquet", "arrow", "xlsx"):
+        sent = hits(gw, "dora", view["id"], fmt).headers["content-type"].split(";")[0]
+        assert sent in ok["content"], (fmt, sent)
