@@ -120,7 +120,9 @@ def released_hits(
                                hit_ids=hit_ids, release_id=release_id, requests=requests,
                                max_rows=job.max_side_rows)  # fmt: skip
     encoder = make_encoder(fmt, bom=bom)
-    parts = [encoder.begin(table.schema, {"run": run.id, "reidentification": requests})]
+    columns = [{"name": n} for n in table.column_names]
+    header = {"run": run.id, "reidentification": requests, "columns": columns}
+    parts = [encoder.begin(table.schema, header)]
     parts += [encoder.batch(b) for b in table.to_batches(max_chunksize=32_768)]
     parts.append(encoder.end({"truncated": False, "row_count": table.num_rows}))
     data = b"".join(parts)
