@@ -27,6 +27,7 @@ from starlette.responses import Response
 from catalog.errors import BadRequest
 from gateway.enforcement.comparison import reidentify, run_service
 from gateway.enforcement.comparison.run_service import LeadIn, RunIn
+from gateway.stewardship.comparison_models import schedules
 from gateway.stewardship.comparison_models import service as models
 from gateway.stewardship.grants.schemas import ReidentificationIn
 from gateway.web.console.caller import Caller
@@ -53,11 +54,14 @@ def models_and_runs(request: Request, caller: Caller) -> dict[str, Any]:
     """For the comparisons page: the models the caller may run and their own runs."""
     session = _session(request)
     try:
-        found = [models.summary(m, v) for m, v in
-                 models.list_visible(session, caller.user, reviewer=False)]  # fmt: skip
+        visible = models.list_visible(session, caller.user, reviewer=False)
+        found = [models.summary(m, v) for m, v in visible]
         runs = [run_service.run_view(session, r)
                 for r in run_service.list_runs(session, caller.user)[:20]]  # fmt: skip
-        return {"models": found, "runs": runs}
+        planned = {m.id: [schedules.view(s) for s in
+                          schedules.listing(session, m, caller.user, reviewer=False)]
+                   for m, _ in visible}  # fmt: skip
+        return {"models": found, "runs": runs, "schedules": planned}
     finally:
         session.close()
 

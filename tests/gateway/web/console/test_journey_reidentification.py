@@ -96,3 +96,20 @@ def test_the_forms_need_csrf_and_the_run_is_its_owners(live: LiveConsole) -> Non
     other, _ = live.sign_in("alice")
     with closing(other):
         assert other.get(f"/console/comparisons/runs/{run['id']}").status_code == 404
+
+
+def test_schedules_are_listed_under_their_model(live: LiveConsole) -> None:
+    body = {"region": "430121", "every": "weekly", "purpose": "supervision",
+            "case_ref": "JW-SCHED-CONSOLE"}  # fmt: skip
+    made = live.gw.client.post(f"/api/v1/comparison-models/{MODEL}/schedules", json=body,
+                               headers=live.gw.headers("alice"))  # fmt: skip
+    assert made.status_code == 201, made.text
+    client, _ = live.sign_in("alice")
+    with closing(client):
+        page = client.get("/console/comparisons")
+        assert page.status_code == 200
+        table = page.text.split(f'id="schedules-{MODEL}"', 1)
+        assert len(table) == 2 and "JW-SCHED-CONSOLE" in table[1] and "每周" in table[1]
+    other, _ = live.sign_in("dora")
+    with closing(other):
+        assert "JW-SCHED-CONSOLE" not in other.get("/console/comparisons").text
