@@ -71,20 +71,15 @@ def _build(master: str, jars: Sequence[str]) -> SparkSession:
         .config("spark.sql.caseSensitive", "true")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "8")
+        # a run's limit is the rows it may store (up to millions): above this Spark sorts
+        # and takes, instead of a top-K buffer of ``limit`` rows per task (out of memory)
+        .config("spark.sql.execution.topKSortFallbackThreshold", "100000")
         .config("spark.driver.extraJavaOptions", quiet)
-        .config("spark.executor.extraJavaOptions", quiet)
     )
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
+    if master.startswith("local"):  # a cluster keeps its own (spark-defaults.conf)
+        builder = builder.config("spark.sql.shuffle.partitions", "8")
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
-
-
-def stop_all() -> None:
-    """Stop every session made here (tests, and a gateway's shutdown)."""
-    with _lock:
-        for session in _sessions.values():
-            session.stop()
-        _sessions.clear()

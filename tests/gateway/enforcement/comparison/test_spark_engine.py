@@ -243,3 +243,30 @@ def test_the_jdbc_password_is_used_but_never_shown(
     assert frame.count() > 0
     printed = capsys.readouterr().out
     assert "JDBCRelation" in printed and SECRET not in printed
+
+
+WILDCARDS: dict[str, Any] = {
+    "id": "test.spark_wildcards",
+    "name": {"zh": "通配符", "en": "Wildcards in a side's prefix"},
+    "sides": [{"alias": "p", "dataset": "finance.payroll"},
+              {"alias": "d", "dataset": "civil.dibao_recipients"}],
+    "joins": [{"left": "p", "left_key": "id_number", "right": "d", "right_key": "id_number"}],
+    "output": ["p.name", "d.region_code"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("prefix", ["%", "_30121", "4301%", "430121' OR '1'='1"])
+def test_a_prefix_cannot_widen_a_spark_read(gw: DemoGateway, prefix: str) -> None:
+    """alice (her county only) puts LIKE wildcards or a quote into a side's prefix: Spark
+    pushes ``startswith`` into the SQL as LIKE, but the exact check it makes itself
+    keeps the prefix literal, and her jurisdiction holds — the same (no) hits as the
+    embedded engine, nothing from another county."""
+    model = {**WILDCARDS, "id": f"test.spark_wildcards_{abs(hash(prefix)) % 10**6}"}
+    model["sides"] = [model["sides"][0], {**model["sides"][1], "where": [
+        {"field": "region_code", "op": "prefix", "value": prefix}]}]  # fmt: skip
+    created = gw.client.post("/api/v1/comparison-models", json=model, headers=gw.headers("alice"))
+    assert created.status_code == 201, created.text
+    embedded = _run(gw, "alice", model["id"], engine="embedded")
+    spark = _run(gw, "alice", model["id"], engine="spark")
+    assert spark["status"] == embedded["status"] == "done", spark
+    assert spark["hits"] == embedded["hits"] == 0
