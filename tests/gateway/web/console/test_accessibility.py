@@ -74,6 +74,9 @@ def test_every_page_of_every_role_passes_axe(live: LiveConsole, browser: Browser
     page = context.new_page()
     offline(page, live.base)
     problems: dict[str, Any] = {}
+    if subject == "sam":  # an open alert, so home and the alerts page show their forms
+        for _ in range(6):
+            live.gw.query("arthur", DIBAO, {"fields": ["region_code"], "purpose": "marketing"})
     try:
         page.goto(f"{live.base}/console/sign-in")
         _check(page, "/console/sign-in", problems)
@@ -93,6 +96,9 @@ def test_every_page_of_every_role_passes_axe(live: LiveConsole, browser: Browser
             expect(page.locator("#results.refused")).to_be_visible()
             _check(page, "query refused", problems)
         if subject == "sam":
+            page.goto(f"{live.base}/console")
+            expect(page.locator("form.inline-form").first).to_be_visible()
+            _check(page, "home with an open alert", problems)
             page.goto(f"{live.base}/console/audit")
             event = _first_event_link(page)
             assert event, "no event in the timeline"
