@@ -119,7 +119,7 @@ class SparkEngine:
         frames: dict[str, DataFrame] = {}
         types: dict[str, pa.DataType] = {}
         for s in model.sides:
-            frame, schema = self._frame(spark, sides[s.alias], cached)
+            frame, schema = self._frame(spark, sides[s.alias], cached, cancel)
             cancel.check()
             types.update({f"{s.alias}.{f.name}": f.type for f in schema})
             frames[s.alias] = _prepared(frame, s.alias, model.side_conditions.get(s.alias, ()))
@@ -179,7 +179,7 @@ class SparkEngine:
             )
 
     def _frame(
-        self, spark: SparkSession, side: SideInput, cached: list[DataFrame]
+        self, spark: SparkSession, side: SideInput, cached: list[DataFrame], cancel: CancelToken
     ) -> tuple[DataFrame, pa.Schema]:
         """A side as a DataFrame, and the Arrow schema its columns come back in."""
         if isinstance(side, pa.RecordBatchReader):
@@ -187,10 +187,10 @@ class SparkEngine:
             if table.num_rows == 0:  # Spark infers nothing from no batch: give it the schema
                 return spark.createDataFrame([], _spark_schema(table.schema)), table.schema
             return spark.createDataFrame(table), table.schema
-        return self._pushed(spark, side, cached)
+        return self._pushed(spark, side, cached, cancel)
 
     def _pushed(
-        self, spark: SparkSession, side: PlannedSide, cached: list[DataFrame]
+        self, spark: SparkSession, side: PlannedSide, cached: list[DataFrame], cancel: CancelToken
     ) -> tuple[DataFrame, pa.Schema]:
         """Read by Spark (``govern``), cached on the executors for the join; the side's
         end on record with what was read, before the join starts."""
@@ -199,6 +199,7 @@ class SparkEngine:
         assert self.sources is not None  # ``reads`` said so
         side.start()  # nothing is read before the side's start is durable
         read = self.sources.describe(side.entry)
+        cancel.check()  # the last point before the source is read
         govern = governor(side.plan, audit_key=side.audit_key,
                           region_field=side.entry.region_field)  # fmt: skip
         frame = governed_frame(spark, read, govern, side.plan)

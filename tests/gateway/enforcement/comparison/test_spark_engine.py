@@ -270,3 +270,39 @@ def test_a_prefix_cannot_widen_a_spark_read(gw: DemoGateway, prefix: str) -> Non
     spark = _run(gw, "alice", model["id"], engine="spark")
     assert spark["status"] == embedded["status"] == "done", spark
     assert spark["hits"] == embedded["hits"] == 0
+
+
+def test_cancelling_a_spark_run_through_the_api(
+    gw: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dora cancels a Spark run while it prepares its first read: the run ends as
+    cancelled, on record as aborted, and so does every side — none left open."""
+    engine = runner(gw).engines["spark"]
+    assert isinstance(engine, SparkEngine) and engine.sources is not None
+    entered, release = threading.Event(), threading.Event()
+    describe = engine.sources.describe
+
+    def held(entry: Any) -> Any:
+        entered.set()
+        release.wait(120)
+        return describe(entry)
+
+    monkeypatch.setattr(engine.sources, "describe", held)
+    resp = start(gw, "dora", "demo.payroll_on_dibao", engine="spark")
+    assert resp.status_code == 202, resp.text
+    run_id = resp.json()["id"]
+    try:
+        assert entered.wait(120)
+        cancel = gw.client.post(f"/api/v1/comparison-runs/{run_id}/cancel",
+                                headers=gw.headers("dora"))  # fmt: skip
+        assert cancel.status_code in (200, 202), cancel.text
+    finally:
+        release.set()
+    view = wait(gw, "dora", run_id, timeout_s=120)
+    assert view["status"] == "cancelled", view
+    trail = events(gw, run_id=run_id, want=3)
+    assert "comparison.aborted" in [e["type"] for e in trail]
+    side_ids = {s["request_id"] for s in view["sides"].values()}
+    ends = [e for e in events(gw, types=("query.aborted", "query.completed", "query.failed"))
+            if e["request_id"] in side_ids]  # fmt: skip
+    assert sorted(e["type"] for e in ends) == ["query.aborted", "query.aborted"]
