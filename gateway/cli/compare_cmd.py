@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from gateway.cli.compare_run_cmd import run
+from gateway.cli.compare_run_cmd import due, run
 from gateway.cli.remote import (
     output_from,
     output_options,
@@ -56,7 +56,8 @@ def compare() -> None:
 
     \b
     sluice compare LEFT RIGHT --purpose … --case-ref …  (LEFT, RIGHT: DATASET:KEY)
-    sluice compare run MODEL --purpose … --case-ref … [--wait]"""
+    sluice compare run MODEL --purpose … --case-ref … [--wait]
+    sluice compare due  (your schedules that are due)"""
 
 
 @compare.command("pair", hidden=True)
@@ -97,3 +98,4 @@ def pair(left: str, right: str, left_fields: tuple[str, ...], right_fields: tupl
 
 
 compare.add_command(run)
+compare.add_command(due)

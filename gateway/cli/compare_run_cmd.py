@@ -6,7 +6,9 @@ the command prints the run's id and status and returns; with it, it polls the ru
 (``GET /api/v1/comparison-runs/{id}``), shows its progress on stderr, and once the run
 is done saves its hit list like a query's result (``gateway.cli.download``: ``FILE.part``
 renamed only when complete). A run that failed or was cancelled exits non-zero with the
-gateway's reason.
+gateway's reason. ``sluice compare due`` triggers the caller's comparison schedules that
+are due (``POST /api/v1/comparison-schedules/run-due``; for cron, where the gateway's
+own clock is off) and prints the runs it queued.
 
     sluice compare run demo.payroll_on_dibao --purpose supervision \\
         --case-ref JW-2026-017 --wait --output hits.csv
@@ -121,3 +123,12 @@ def _save(remote: Remote, run_id: str, output: Output) -> None:
     received = fetch(remote, f"/api/v1/comparison-runs/{run_id}/hits", {}, output,
                      label=f"run {run_id}", method="GET")  # fmt: skip
     report(received, output)
+
+
+@click.command("due")
+@remote_options
+def due(url: str, token_file: Path | None, allow_http: bool) -> None:
+    """Trigger your comparison schedules that are due; print the runs queued."""
+    remote = remote_from(url, token_file, allow_http)
+    queued = _call(remote, "POST", "/api/v1/comparison-schedules/run-due", None, 200)
+    click.echo(json.dumps(queued))

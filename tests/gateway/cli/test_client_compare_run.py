@@ -65,3 +65,17 @@ def test_pairwise_compare_still_works_beside_run(served: Served) -> None:
          "--limit", "1"], served.env(),
     )  # fmt: skip
     assert options_first.exit_code == 0, options_first.output
+
+
+def test_due_triggers_the_callers_due_schedules(served: Served) -> None:
+    body = {"region": "430121", "every": "monthly", "purpose": "supervision",
+            "case_ref": "JW-2026-DUE"}  # fmt: skip
+    made = served.gw.client.post(f"/api/v1/comparison-models/{MODEL}/schedules", json=body,
+                                 headers=served.gw.headers("alice"))  # fmt: skip
+    assert made.status_code == 201, made.text
+    result = sluice(["compare", "due"], served.env("alice"))
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert len(runs) == 1 and runs[0].startswith("cr_")
+    again = sluice(["compare", "due"], served.env("alice"))
+    assert json.loads(again.stdout)["runs"] == []  # next due in a month
