@@ -1,7 +1,8 @@
 """Scheduled comparison runs (issue 15) through the HTTP API on the embedded default: a
 schedule per model and county, triggered when due (``run-due``; the gateway's clock is
 off in tests), each run narrowed to the county and compared with the schedule's
-previous run — new hits flagged, disappeared ones listed — every change on record."""
+previous run — new hits flagged, disappeared ones listed — every change on record. On
+the embedded SQLite default and with the catalog on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ BODY = {"region": ALICE_COUNTY, "every": "monthly", "purpose": "supervision",
 PATH = f"/api/v1/comparison-models/{MODEL}/schedules"
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
-    with comparison_gateway(tmp_path_factory.mktemp("sched"), "sqlite") as g:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gw(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoGateway]:
+    with comparison_gateway(tmp_path_factory.mktemp(f"sched-{request.param}"),
+                            request.param) as g:  # fmt: skip
         yield g
 
 
