@@ -48,7 +48,7 @@ from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
 from gateway.enforcement.comparison.run_store import read_ipc
 from gateway.enforcement.comparison.runs import HIT_ID, ModelRunner
-from gateway.enforcement.comparison.scheduled import change_view, new_hit_ids
+from gateway.enforcement.comparison.scheduled import change_view, check_within, new_hit_ids
 from gateway.enforcement.comparison.spec import ModelSpec
 from policies.decision import UserContext
 
@@ -213,8 +213,10 @@ def check_release(
     refuses it (423) to everyone but reviewers (the officers investigating); for its
     owner, the model's version is checked again exactly as a new run would be (role,
     clearance, grants, jurisdiction, purpose: 403), the day's quota aside — the hits
-    were charged when they were stored. An entry since withdrawn (unpublished, its
-    source deregistered) leaves the stored result readable, as documented for
+    were charged when they were stored — and every region the run read must still be
+    within the owner's jurisdiction (403: rows already read are not filtered again by a
+    jurisdiction narrowed since, ``scheduled.check_within``). An entry since withdrawn
+    (unpublished, its source deregistered) leaves the stored result readable, as documented for
     ``DELETE /api/v1/sources/{id}``; a frozen one never does."""
     version = session.get(ComparisonModelVersion, (run.model_id, run.model_version))
     ids = list(version.entries) if version is not None else []
@@ -223,6 +225,7 @@ def check_release(
         raise NotFound(f"run {run.id}'s model version is gone")
     if reviewer and run.owner != user.subject:
         return
+    check_within(user, run)
     for dataset in found.values():
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")

@@ -112,7 +112,8 @@ class ModelRun(Started):
             alias: {"dataset": q.ctx.entry.id, "key": self.model.side(alias).key,
                     "request_id": q.ctx.origin.request_id,
                     "decision_id": q.decision.decision_id,
-                    "policy_version": q.decision.policy_version}
+                    "policy_version": q.decision.policy_version,
+                    "jurisdiction": list(q.ctx.user.jurisdiction)}
             for alias, q in self.sides.items()
         }  # fmt: skip
 

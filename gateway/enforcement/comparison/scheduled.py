@@ -38,6 +38,33 @@ def narrowed(user: UserContext, region: str | None) -> UserContext:
     return replace(user, jurisdiction=(region,))
 
 
+def read_under(run: ComparisonRun) -> list[str]:
+    """The jurisdiction a run's sides were read under: its county for a scheduled run,
+    else the prefixes each side recorded (a run stored before they were recorded: every
+    region, so only a reader who has every region may read it again)."""
+    if run.region is not None:
+        return [run.region]
+    recorded = [
+        p
+        for side in (run.sides or {}).values()
+        for p in (side.get("jurisdiction", [""]) if isinstance(side, dict) else [""])
+    ]
+    return sorted(set(recorded)) or [""]
+
+
+def check_within(user: UserContext, run: ComparisonRun) -> None:
+    """Refuse (403) a run's stored rows to a reader whose jurisdiction, as it is now,
+    does not cover every region the run read: a narrowed jurisdiction governs rows
+    already read and stored, not only new reads."""
+    outside = [p for p in read_under(run)
+               if not any(p.startswith(mine) for mine in user.jurisdiction)]  # fmt: skip
+    if outside:
+        raise Forbidden(
+            f"run {run.id} read regions outside your jurisdiction now "
+            f"({', '.join(repr(p) for p in outside)}); run the model again"
+        )
+
+
 def _tokens(table: pa.Table) -> list[Any]:
     return list(table.column(KEY_COLUMN).to_pylist())
 
