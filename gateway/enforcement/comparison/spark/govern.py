@@ -17,7 +17,7 @@ the gateway's own read would have produced.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,17 +100,29 @@ def governed_frame(spark: SparkSession, read: SourceRead, govern: Govern,
     executors; columns as the gateway's reader gives them, plus ``__county``."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    frame = load_source(spark, read)
+    frame = load_source(spark, read, _as_text(read, plan.source))
     frame = frame.select([_col(c.name) for c in plan.source.columns])
     for predicate in _predicates(plan.source):
         frame = frame.where(predicate)
     return frame.mapInArrow(govern, from_arrow_schema(govern.schema()))
 
 
-def load_source(spark: SparkSession, read: SourceRead) -> DataFrame:
-    """The source as Spark reads it, every column (the projection follows)."""
+def _as_text(read: SourceRead, source: QueryPlan) -> list[str]:
+    """Columns to read as their text: SQLite keeps dates and times as text, which its
+    JDBC driver parses with one fixed pattern (a plain ``YYYY-MM-DD`` fails); the
+    plan's cast on the executors types them, as the gateway's SQLite reader does."""
+    if not read.location.startswith("jdbc:sqlite:"):
+        return []
+    return [c.name for c in source.columns if c.type in ("date", "timestamp")]
+
+
+def load_source(spark: SparkSession, read: SourceRead, as_text: Sequence[str] = ()) -> DataFrame:
+    """The source as Spark reads it, every column (the projection follows); ``as_text``:
+    JDBC columns read as text."""
     if read.format == "jdbc":
         reader = spark.read.format("jdbc").option("url", read.location)
+        if as_text:
+            reader = reader.option("customSchema", ", ".join(f"`{n}` STRING" for n in as_text))
         reader = reader.option("dbtable", read.table).option("fetchsize", "10000")
         for key, value in read.options.items():
             reader = reader.option(key, value)

@@ -306,3 +306,33 @@ def test_cancelling_a_spark_run_through_the_api(
     ends = [e for e in events(gw, types=("query.aborted", "query.completed", "query.failed"))
             if e["request_id"] in side_ids]  # fmt: skip
     assert sorted(e["type"] for e in ends) == ["query.aborted", "query.aborted"]
+
+
+@pytest.fixture(scope="module")
+def sqlite_gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
+    """The demo as shipped: each department's tables in its own SQLite file."""
+    with demo_gateway(tmp_path_factory.mktemp("spark-sqlite"), sizes=PLANTED,
+                      spark_master=MASTER) as g:  # fmt: skip
+        yield g
+
+
+@pytest.mark.parametrize("subject", ["dora", "alice"])
+def test_sqlite_sources_read_by_spark_give_the_same_hits(
+    sqlite_gw: DemoGateway, monkeypatch: pytest.MonkeyPatch, subject: str
+) -> None:
+    """The three-way model over the departments' SQLite files, each side read by
+    Spark's JDBC reader (dates and amounts typed from SQLite's text and reals by the
+    plan's cast): the embedded engine's hit list."""
+    engine = runner(sqlite_gw).engines["spark"]
+    assert isinstance(engine, SparkEngine) and engine.sources is not None
+    described: list[str] = []
+    describe = engine.sources.describe
+    monkeypatch.setattr(engine.sources, "describe",
+                        lambda entry: described.append(entry.id) or describe(entry))  # fmt: skip
+    embedded = _run(sqlite_gw, subject, "demo.ghost_on_payroll", engine="embedded")
+    spark = _run(sqlite_gw, subject, "demo.ghost_on_payroll", engine="spark")
+    assert spark["status"] == embedded["status"] == "done", spark
+    assert len(described) == 3  # every side read by Spark
+    assert spark["hits"] == embedded["hits"] > 0
+    assert _rows(hits(sqlite_gw, subject, spark["id"])) == _rows(
+        hits(sqlite_gw, subject, embedded["id"]))  # fmt: skip
