@@ -42,9 +42,16 @@ def _audit_key(secret: bytes) -> bytes:
     return derive_case_key(secret, _AUDIT_CONTEXT)
 
 
+def canonical_id_number(id_number: str) -> str:
+    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces)
+    spelled as the sources and a user's own token hold it: no white space, upper case."""
+    return "".join(id_number.split()).upper()
+
+
 def subject_token(home: Path, id_number: str) -> str:
-    """The gateway-wide keyed token of an ID number (the one the trail records)."""
-    return hash_token(id_number, _audit_key(load_mask_secret(home)))
+    """The gateway-wide keyed token of an ID number typed by a person (the one the trail
+    records); spelled canonically first, so each spelling of one number finds them."""
+    return hash_token(canonical_id_number(id_number), _audit_key(load_mask_secret(home)))
 
 
 class SubjectTokens:

@@ -23,7 +23,7 @@ from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
 from catalog.vocabulary import Level
 from gateway.core.services import Services
-from gateway.enforcement.query.subjects import subject_token
+from gateway.enforcement.query.subjects import canonical_id_number, subject_token
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
 from policies.decision import UserContext
 from policies.rbac import is_reserved_subject
@@ -124,7 +124,7 @@ def set_id_number(*, session: Session, services: Services, subject: str, id_numb
     """Record the user's own ID number as its keyed token. Checked by the same rule as the
     stewards' detection (``catalog.resident_ids``): an unlisted county code is no veto."""
     user = get_user(session=session, subject=subject)
-    number = "".join(id_number.split()).upper()
+    number = canonical_id_number(id_number)
     if not is_resident_id(number):
         raise BadRequest("not a valid resident ID number")
     user.id_number_hash = subject_token(services.settings.home, number)
