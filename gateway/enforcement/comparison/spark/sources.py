@@ -5,12 +5,15 @@ does (bound to the source id), and the target passes the same checks at each run
 (network guard, the gateway's own databases, ownership): a SQL source is read by JDBC
 from the address that was checked (pinned, so DNS cannot move it between the check
 and the read), a file source from the path its roots allow. The password travels to
-Spark as a JDBC option only — never in the URL, never in what ``SourceRead`` prints.
+Spark as a JDBC option only — never in the URL, never in what ``SourceRead`` prints;
+the URL holds the checked address, the port and a database name that cannot carry the
+driver's parameters (refused, 422, otherwise).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,7 @@ from sqlalchemy.engine import URL
 from adapters import sql_config
 from adapters.base import AdapterLimits, SourceConfig
 from adapters.pathguard import ensure_inside_roots, resolve_object
+from catalog.errors import Unprocessable
 from catalog.models import Source
 from gateway.core.services import Services
 from gateway.enforcement.query.entries import Entry
@@ -32,6 +36,10 @@ _DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "org.mariadb.jdbc.Dr
             "sqlite": "org.sqlite.JDBC"}  # fmt: skip
 _SCHEMES = {"postgresql": "postgresql", "mysql": "mariadb"}
 _QUOTE = {"postgresql": '"', "mysql": "`", "sqlite": '"'}
+# A database name pasted into a JDBC URL must not carry the driver's own parameters
+# (``db?PGDBNAME=other``, ``PGHOST``, ``socketFactory``, ``allowLocalInfile``): the
+# gateway checked the literal name, the driver would read another target.
+_JDBC_NAME = re.compile(r"[A-Za-z0-9_$.\-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -83,12 +91,18 @@ def _jdbc(config: SourceConfig, object_name: str, limits: AdapterLimits) -> Sour
     host = str(config.settings.get(sql_config.PINNED_ADDRESS) or url.host)
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
-    port = url.port or sql_config.DEFAULT_PORTS[family]
+    port = int(url.port or sql_config.DEFAULT_PORTS[family])
+    database = url.database or ""
+    if not _JDBC_NAME.fullmatch(database):  # the driver parses ?, ;, & … as its own settings
+        raise Unprocessable(
+            "the source's database name cannot be read by the Spark engine (letters, "
+            "digits, _ $ . - only); use the embedded engine"
+        )
     if url.username:
         options["user"] = url.username
     if url.password is not None:
         options["password"] = str(url.password)
-    location = f"jdbc:{_SCHEMES[family]}://{host}:{port}/{url.database}"
+    location = f"jdbc:{_SCHEMES[family]}://{host}:{port}/{database}"
     return SourceRead("jdbc", location, table, options)
 
 
