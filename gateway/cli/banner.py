@@ -4,12 +4,15 @@ redacted, since these lines end up in terminals, CI logs and support tickets."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
 from gateway.core.settings import Settings
 from policies.bundle import load_policy_set
+
+_SECRET_PARAM = re.compile(r"(?i)pass|secret|token")
 
 
 def redact_url(url: str) -> str:
@@ -22,7 +25,11 @@ def redact_url(url: str) -> str:
             host = f"{host}:{parts.port}"
         return urlunsplit((parts.scheme, host, parts.path, "", ""))
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        # drivers also take the password as a parameter (libpq ``password``,
+        # ``sslpassword``; PyMySQL ``passwd``): hidden like the user information's
+        hidden = {k: "***" for k in parsed.query if _SECRET_PARAM.search(k)}
+        return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
     except Exception:  # not a database URL after all: never print it whole
         return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
 
