@@ -10,7 +10,10 @@ next due time. Due schedules are triggered by the gateway's own clock
 ``POST /api/v1/comparison-schedules/run-due`` (the caller's own, for tests and cron).
 
 Functions change the session; each trigger commits its own run (the runner takes a
-committed row) after its events are on record.
+committed row) after its events are on record, and only if it moved the schedule on
+from the due time it read (compare-and-set): of concurrent triggers of one period (two
+cron hosts, the gateway's clock) one queues a run, the others' events stay on record
+for a run that was not made (over-recording, never a period run twice).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
@@ -147,6 +150,22 @@ def _queue(services: Services, session: Session, runner: ModelRunner,
     return run
 
 
+def _claim(session: Session, schedule: ComparisonSchedule, due_at: datetime,
+           run: ComparisonRun | None) -> bool:  # fmt: skip
+    """Move the schedule on to ``due_at`` only if it is still due when it was read (a
+    compare-and-set): of two triggers of one period, one queues its run."""
+    _S = ComparisonSchedule
+    values: dict[str, Any] = {"next_due_at": due_at}
+    if run is not None:
+        values["last_run_id"] = run.id
+    moved = session.execute(
+        update(_S).where(_S.id == schedule.id, _S.deleted_at.is_(None),
+                         _S.next_due_at == schedule.next_due_at)
+        .values(**values).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return bool(getattr(moved, "rowcount", 0))
+
+
 def trigger(*, services: Services, session: Session, runner: ModelRunner, schedule_id: str,
             now: datetime) -> str | None:  # fmt: skip
     """Queue one due schedule's run (committed, submitted); returns the run id, or None
@@ -169,9 +188,9 @@ def trigger(*, services: Services, session: Session, runner: ModelRunner, schedu
         model_id=schedule.model_id, purpose=schedule.purpose, case_ref=schedule.case_ref,
         details=details,
     ))  # fmt: skip
-    schedule.next_due_at = due_at
-    if run is not None:
-        schedule.last_run_id = run.id
+    if not _claim(session, schedule, due_at, run):
+        session.rollback()  # another trigger took this period: its run is the one
+        return None
     session.commit()
     if run is not None:
         runner.submit(run.id)
