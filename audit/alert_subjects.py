@@ -54,7 +54,8 @@ def lookups_by_token(
     events: Sequence[Event], values: Callable[[Event], Sequence[str]]
 ) -> dict[Hashable, list[Lookup]]:
     """Per subject token, one entry per (delivery carrying it, value of ``values``), in
-    ``(ts, seq)`` order; a delivery with no value adds nothing."""
+    event order (sorted by ``_crossings`` when needed); a delivery with no value adds
+    nothing."""
     groups: dict[Hashable, list[Lookup]] = defaultdict(list)
     for e in events:
         if e.get("type") not in DELIVERIES or not delivered(e):
@@ -67,8 +68,6 @@ def lookups_by_token(
         entries = [(ts, seq, t, who, v) for v in these]
         for token in tokens:
             groups[token].extend(entries)
-    for group in groups.values():
-        group.sort(key=_ORDER)  # stable: one event's entries keep their order
     return groups
 
 
@@ -78,6 +77,11 @@ def _crossings(
     """Per token, every day-long window with more than ``threshold`` distinct values."""
     hits: list[tuple[Hashable, list[Lookup], float]] = []
     for token, group in lookups_by_token(events, values).items():
+        # no window holds more distinct values than the whole day: most tokens (a person
+        # looked up by one user, from one department) are settled by one set, in C
+        if len(set(map(_VALUE, group))) <= threshold:
+            continue
+        group.sort(key=_ORDER)  # stable: one event's entries keep their order
         times = [entry[2] for entry in group]
         found = distinct_windows(group, times, _VALUE, threshold, DAY)
         hits.extend((token, members, n) for members, n in found)
