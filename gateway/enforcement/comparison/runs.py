@@ -11,7 +11,8 @@ before any side was read, and what was not used is released.
 
 ``ModelRunner`` executes runs on a small thread pool, in this order, for each run:
 
-1. identity read fresh (a suspended analyst's queued run does not start);
+1. identity read fresh (a suspended analyst's queued run does not start, and a
+   running one fails at its next step: the owner is read again at each);
 2. the model version compiled against the catalog as it is now;
 3. each side prepared by the broker — resolve, admit, authorize, plan with the
    comparison's ``SideOverrides`` (the key replaced by its HMAC token under the case
@@ -350,6 +351,7 @@ class ModelRunner:
                 progress=lambda f: self._progress(run, token, 0.65 + 0.3 * f),
             )  # fmt: skip
             token.check()
+            self._owner_active(run)  # nothing stored for an owner suspended meanwhile
             table, run.subject_tokens, run.subject_tokens_truncated = take_subjects(hits.table)
             table = table.add_column(0, HIT_ID, pa.array(range(1, table.num_rows + 1), pa.int64()))
             run.hits, run.truncated = table.num_rows, hits.truncated
@@ -429,6 +431,12 @@ class ModelRunner:
         if self.store.progress(run.run_id, fraction):
             token.cancel()
         token.check()
+        self._owner_active(run)
+
+    def _owner_active(self, run: ModelRun) -> None:
+        """An officer's suspension (or an admin's disabling) governs a running job too:
+        the owner is read again at every step, and ``AccountDisabled`` fails the run."""
+        self.identities.resolve(UserContext(run.user.subject, None, (), "L1"))
 
 
 def _check_clear(side: CompiledSide, q: QueryRun) -> None:
