@@ -4,8 +4,9 @@ was read under.
 Attack: dora (every county) runs a model — ad hoc over every county, or by a schedule
 for one county — and the run's hits are stored. An admin then narrows her jurisdiction
 to another county. She downloads the stored hits again (``GET
-/api/v1/comparison-runs/{id}/hits``, any format, or the console's run page): they were
-handed out whole, though none of their rows is in her jurisdiction any more.
+/api/v1/comparison-runs/{id}/hits``, any format, or the console's run page) and a
+scheduled run's changes (``…/disappeared``: new hit ids, the gone hits' tokens): they
+were handed out whole, though none of their rows is in her jurisdiction any more.
 
 Rule broken: a change of jurisdiction governs the very next request (THREAT_MODEL,
 issue 11 class 5; ATTACKS.md "Freshness"); ``check_release`` claimed to check the
@@ -89,3 +90,18 @@ def test_a_scheduled_runs_hits_are_refused_once_its_county_is_not_the_owners(
     assert hits(gw, "dora", view["id"]).status_code == 200
     _set_jurisdiction(gw, ["4301"])
     assert hits(gw, "dora", view["id"]).status_code == 200
+
+
+def test_a_scheduled_runs_changes_follow_the_same_release_rules(
+    deployment: DemoGateway, narrowed_back: None
+) -> None:
+    """``GET …/disappeared`` lists the previous run's hits (their case-keyed tokens) and
+    the new ones: part of the hit list, so released under the same checks as the hits."""
+    gw = deployment
+    view = _scheduled_run(gw)
+    path = f"/api/v1/comparison-runs/{view['id']}/disappeared"
+    assert gw.client.get(path, headers=gw.headers("dora")).status_code == 200
+    _set_jurisdiction(gw, [OTHER_COUNTY])
+    resp = gw.client.get(path, headers=gw.headers("dora"))
+    assert resp.status_code == 403, resp.text
+    assert gw.client.get(path, headers=gw.headers("sam")).status_code == 200

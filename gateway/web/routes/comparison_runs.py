@@ -143,8 +143,12 @@ def get_disappeared(
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
     """A scheduled run's changes since its schedule's previous run: the hit ids that are
-    new, and the previous run's hits (id, token) that disappeared."""
-    run = run_service.visible_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    new, and the previous run's hits (id, token) that disappeared: part of the hit list,
+    released under the same checks as ``…/hits``."""
+    reviewer = is_reviewer(request, user)
+    run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
+    run_service.check_release(services=get_services(request), session=session, run=run,
+                              user=user, reviewer=reviewer)  # fmt: skip
     changes = run.disappeared or {}
     return {"run": run.id, "schedule": run.schedule_id, "previous_run": run.previous_run_id,
             "new": changes.get("new", []), "disappeared": changes.get("gone", [])}  # fmt: skip
