@@ -34,7 +34,9 @@ FILE_KINDS = ("parquet", "csv")
 READ_KINDS = JDBC_KINDS + FILE_KINDS
 _DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "org.mariadb.jdbc.Driver",
             "sqlite": "org.sqlite.JDBC"}  # fmt: skip
-_SCHEMES = {"postgresql": "postgresql", "mysql": "mariadb"}
+# jdbc:mysql: (which MariaDB's driver takes) so Spark picks its MySQL dialect: under the
+# generic one a pushed prefix compiles to LIKE … ESCAPE '\', a syntax error in MariaDB
+_SCHEMES = {"postgresql": "postgresql", "mysql": "mysql"}
 _QUOTE = {"postgresql": '"', "mysql": "`", "sqlite": '"'}
 # A database name pasted into a JDBC URL must not carry the driver's own parameters
 # (``db?PGDBNAME=other``, ``PGHOST``, ``socketFactory``, ``allowLocalInfile``): the

@@ -28,7 +28,12 @@ from gateway.enforcement.comparison.spark.sources import SparkSources
 from gateway.enforcement.comparison.spec import ModelSpec, compile_model
 from gateway.enforcement.query.entries import load_entry
 from gateway.enforcement.sources.connect import secret_aad
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import (
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
 from tests.gateway.comparison_env import (
     ALICE_COUNTY,
     DEMO_MODELS,
@@ -336,3 +341,35 @@ def test_sqlite_sources_read_by_spark_give_the_same_hits(
     assert spark["hits"] == embedded["hits"] > 0
     assert _rows(hits(sqlite_gw, subject, spark["id"])) == _rows(
         hits(sqlite_gw, subject, embedded["id"]))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mysql_gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
+    """The departments' tables on MariaDB (read by the MariaDB JDBC driver)."""
+    name, url = create_mysql_database("sluice_spark")
+    try:
+        with demo_gateway(tmp_path_factory.mktemp("spark-my"), backend_url=url, sizes=PLANTED,
+                          spark_master=MASTER) as g:  # fmt: skip
+            yield g
+    finally:
+        drop_mysql_database(name)
+
+
+def test_mariadb_sources_read_by_spark_give_the_same_hits(
+    mysql_gw: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alice's three-way run over MariaDB, whose LIKE ignores case: each side read by
+    Spark's JDBC reader, her county only, the embedded engine's hit list."""
+    engine = runner(mysql_gw).engines["spark"]
+    assert isinstance(engine, SparkEngine) and engine.sources is not None
+    described: list[str] = []
+    describe = engine.sources.describe
+    monkeypatch.setattr(engine.sources, "describe",
+                        lambda entry: described.append(entry.id) or describe(entry))  # fmt: skip
+    embedded = _run(mysql_gw, "alice", "demo.ghost_on_payroll", engine="embedded")
+    spark = _run(mysql_gw, "alice", "demo.ghost_on_payroll", engine="spark")
+    assert spark["status"] == embedded["status"] == "done", spark
+    assert len(described) == 3
+    assert spark["hits"] == embedded["hits"] > 0
+    rows = _rows(hits(mysql_gw, "alice", spark["id"]))
+    assert rows == _rows(hits(mysql_gw, "alice", embedded["id"]))
