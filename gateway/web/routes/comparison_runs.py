@@ -84,9 +84,12 @@ def get_hits(
     fmt = choose_format(format, request.headers.get("accept"))
     reviewer = is_reviewer(request, user)
     run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
+    # the stored run vouched for first: a run changed behind the gateway (handed to
+    # someone else, its hits swapped) is refused as tampered (409, logged), whatever
+    # the reader's rights would have said of the forged row
+    table = run_service.hit_table(session, run, services=get_services(request))
     run_service.check_release(services=get_services(request), session=session, run=run,
                               user=user, reviewer=reviewer)  # fmt: skip
-    table = run_service.hit_table(session, run, services=get_services(request))
     if reidentified is True:  # called as a function (the console), the default is a Query
         return released_hits(request, session, run, user, table, fmt, bom)
     encoder = make_encoder(fmt, bom=bom, cut=lambda: run.truncated)  # stored: known
