@@ -124,6 +124,7 @@ def request_run(
     model: ComparisonModel, body: RunIn, request_id: str,
 ) -> ComparisonRun:  # fmt: skip
     """A queued run, after the checks a run would fail on (422, 404, 423, 403)."""
+    runner.broker.subjects.case_key(body.case_ref)  # a reserved case name: 400 now
     engine = body.engine or runner.default_engine
     if engine not in runner.engines:
         known = ", ".join(sorted(runner.engines))

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog.errors import BadRequest
 from catalog.models import User
 from gateway.enforcement.masking import derive_case_key, hash_token, load_mask_secret
 from gateway.enforcement.masking.small import SMALL_MAX
@@ -34,7 +35,11 @@ COUNTY_CHARS = 6  # a county-level administrative division code: 430121
 SUBJECT_COLUMN = "__subject_token"
 log = structlog.get_logger("sluice.subjects")
 OWN_TOKEN_TTL_S = 60.0
-_AUDIT_CONTEXT = "sluice:audit-subjects"
+# The trail's key is derived as a case key is, from a name no case may take: a case
+# reference is request text, and ``sluice:audit-subjects`` as one would key its hits and
+# masks with the gateway-wide subject tokens' key (linking them to the trail).
+RESERVED_CASE_PREFIX = "sluice:"
+_AUDIT_CONTEXT = RESERVED_CASE_PREFIX + "audit-subjects"
 
 
 def _audit_key(secret: bytes) -> bytes:
@@ -73,6 +78,9 @@ class SubjectTokens:
         return self._audit_key
 
     def _case_key(self, case_ref: str) -> bytes:
+        if case_ref.startswith(RESERVED_CASE_PREFIX):  # the trail's key is one of these
+            raise BadRequest(f"a case reference may not start with {RESERVED_CASE_PREFIX!r}: "
+                             "the gateway keeps those names for its own keys")  # fmt: skip
         return derive_case_key(self._secret, case_ref)
 
     def token(self, id_number: str) -> str:
