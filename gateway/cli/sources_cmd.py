@@ -136,8 +136,9 @@ def sources_add(
 @_as_option
 def sources_list(as_user: str) -> None:
     """Sources of the steward's department (redacted)."""
-    with _unit_of_work(as_user) as (_services, session, user):
-        found = registration.list_sources(session=session, user=user)
+    with _unit_of_work(as_user) as (services, session, user):
+        found = registration.list_sources(session=session, authorizer=services.authorizer,
+                                          user=user)  # fmt: skip
         _echo([SourceOut.of(s).model_dump(mode="json") for s in found])
 
 

@@ -21,10 +21,12 @@ from audit.event_types import EventType
 from audit.records import Actor, registration_event
 from catalog.errors import Forbidden
 from gateway.core.services import Services
+from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
 STEWARD = "steward"
 READ_ANY_ROLES = frozenset({"admin"})
+READ_ACTION = "source:edit"  # a steward's action in the domain: they may read it too
 
 
 def require_steward(*, services: Services, user: UserContext, department: str, action: str) -> None:
@@ -40,13 +42,23 @@ def require_steward(*, services: Services, user: UserContext, department: str, a
     services.authorizer.check(subject=user.subject, domain=department, action=action)
 
 
-def require_reader(*, user: UserContext, department: str) -> None:
-    """Reading a source's description: its own stewards, or an admin."""
+def require_reader(*, authorizer: RoleAuthorizer, user: UserContext, department: str) -> None:
+    """Reading a source's description: its own stewards (the department *and* the
+    steward's role in its domain, as for every write), or an admin."""
     if READ_ANY_ROLES.intersection(user.roles):
         return
-    if STEWARD in user.roles and user.department == department:
+    if is_steward_of(authorizer, user, department):
         return
     raise Forbidden(f"only stewards of {department} may see its sources")
+
+
+def is_steward_of(authorizer: RoleAuthorizer, user: UserContext, department: str) -> bool:
+    """Both gates: ``department`` is the user's own, and casbin gives them a steward's
+    action in its domain (a steward moved to another department keeps no eyes on it
+    without the role there)."""
+    return (STEWARD in user.roles and bool(department) and user.department == department
+            and authorizer.allowed(subject=user.subject, domain=department,
+                                   action=READ_ACTION))  # fmt: skip
 
 
 def emit(

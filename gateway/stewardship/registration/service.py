@@ -40,6 +40,7 @@ from gateway.enforcement.sources.guard import checked_target, pinned_config
 from gateway.enforcement.sources.targets import EffectiveTarget
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
 from gateway.stewardship.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
+from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
 __all__ = [
@@ -259,18 +260,20 @@ def deregister_source(
     return unpublished
 
 
-def get_source(*, session: Session, user: UserContext, source_id: str) -> Source:
+def get_source(*, session: Session, authorizer: RoleAuthorizer, user: UserContext,
+               source_id: str) -> Source:  # fmt: skip
     source = catalog.get_source(session=session, source_id=source_id)
-    require_reader(user=user, department=source.department)
+    require_reader(authorizer=authorizer, user=user, department=source.department)
     return source
 
 
-def list_sources(*, session: Session, user: UserContext) -> list[Source]:
-    """A steward sees their department's sources; an admin sees all."""
+def list_sources(*, session: Session, authorizer: RoleAuthorizer,
+                 user: UserContext) -> list[Source]:  # fmt: skip
+    """A steward sees their department's sources (if a steward there by role too); an
+    admin sees all."""
     query = select(Source).order_by(Source.id)
     if "admin" not in user.roles:
-        if "steward" not in user.roles or not user.department:
-            require_reader(user=user, department="any")
+        require_reader(authorizer=authorizer, user=user, department=user.department or "any")
         query = query.where(Source.department == user.department)
     return [s for s in session.scalars(query) if not catalog.is_deregistered(s)]
 

@@ -67,7 +67,8 @@ def drift_on_my_sources(
     get its message), and no entry is started after ``budget_s``: a partner system that
     is down costs one connection timeout, not one per entry, and the page still
     answers (``more`` says some were not checked)."""
-    source_ids = [s.id for s in list_sources(session=session, user=user)]
+    source_ids = [s.id for s in list_sources(session=session, authorizer=services.authorizer,
+                                             user=user)]  # fmt: skip
     if not source_ids:
         return DriftWatch(checked=0, drifted=(), more=False)
     entries = list(session.scalars(select(Dataset).where(Dataset.source_id.in_(source_ids))

@@ -58,8 +58,10 @@ def register_source(
 def list_sources(
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
+    services: Services = Depends(get_services),
 ) -> list[SourceOut]:
-    return [SourceOut.of(s) for s in registration.list_sources(session=session, user=user)]
+    found = registration.list_sources(session=session, authorizer=services.authorizer, user=user)
+    return [SourceOut.of(s) for s in found]
 
 
 @router.get("/api/v1/sources/{source_id}", response_model=SourceOut)
@@ -67,8 +69,10 @@ def get_source(
     source_id: str,
     user: UserContext = Depends(current_user),
     session: Session = Depends(get_session),
+    services: Services = Depends(get_services),
 ) -> SourceOut:
-    return SourceOut.of(registration.get_source(session=session, user=user, source_id=source_id))
+    return SourceOut.of(registration.get_source(session=session, authorizer=services.authorizer,
+                                                user=user, source_id=source_id))  # fmt: skip
 
 
 @router.patch("/api/v1/sources/{source_id}", response_model=SourceOut)

@@ -145,7 +145,9 @@ def _source_form(form: Form) -> dict[str, Any]:
 @router.get("/console/sources")
 async def sources_page(request: Request, caller: Caller = Depends(may_register)) -> Response:
     def load(session: Session) -> dict[str, Any]:
-        sources = registration.list_sources(session=session, user=caller.user)
+        sources = registration.list_sources(
+            session=session, authorizer=get_console(request).services.authorizer,
+            user=caller.user)  # fmt: skip
         ids = [s.id for s in sources]
         entries = list(session.scalars(select(Dataset).where(Dataset.source_id.in_(ids))
                                        .order_by(Dataset.id))) if ids else []  # fmt: skip
@@ -225,7 +227,8 @@ async def source_page(request: Request, source_id: str, introspect: bool = False
     services = get_console(request).services
 
     def load(session: Session) -> dict[str, Any]:
-        source = registration.get_source(session=session, user=caller.user, source_id=source_id)
+        source = registration.get_source(session=session, authorizer=services.authorizer,
+                                         user=caller.user, source_id=source_id)  # fmt: skip
         objects: list[ObjectProposal] = []
         if introspect:
             objects = registration.introspect(session=session, services=services,
