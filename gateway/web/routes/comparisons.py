@@ -43,5 +43,7 @@ def compare(
     headers = {"X-Sluice-Comparison-Id": started.comparison_id, "X-Request-Id": request_id}
     stall = request.app.state.services.settings.stream_stall_timeout_s
     # the match is made before the first byte: its cut is known when the headers leave
+    directory, token_user = request.app.state.identities, request.state.token_user
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall, cut=lambda: started.truncated)  # fmt: skip
+                   stall_timeout_s=stall, cut=lambda: started.truncated,
+                   governs=lambda: directory.resolve(token_user))  # fmt: skip

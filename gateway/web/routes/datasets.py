@@ -56,5 +56,7 @@ def query_dataset(
         "X-Request-Id": request_id,
     }
     stall = request.app.state.services.settings.stream_stall_timeout_s
+    directory, token_user = request.app.state.identities, caller.token_user
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall, cut=started.cut)  # fmt: skip
+                   stall_timeout_s=stall, cut=started.cut,
+                   governs=lambda: directory.resolve(token_user))  # fmt: skip

@@ -35,18 +35,22 @@ Request ids on record are the gateway's own (``new_request_ids``): a client's
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from catalog.errors import SluiceError
 from gateway.enforcement.query.delivery import Chunk, Delivery
 from gateway.enforcement.query.formats import CutProbe, cut_text
 
 SMALL_RESPONSE = 64 * 1024
+# a stream in flight reads its caller's account again this often (``governs``)
+GOVERN_EVERY_S = 1.0
 TRUNCATED_HEADER = "Sluice-Truncated"
 # a client's X-Request-Id is recorded beside ours: only a plain token is kept
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -66,6 +70,7 @@ def respond(
     *,
     stall_timeout_s: float,
     cut: CutProbe | None = None,
+    governs: Callable[[], object] | None = None,
 ) -> Response:
     """Produce up to ``SMALL_RESPONSE`` bytes here (errors stay JSON errors), then hand
     the delivery to ``GovernedResponse``, which sends and ends it. ``cut`` (a query's)
@@ -87,8 +92,29 @@ def respond(
         raise
     if cut is not None:
         headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
+    if rest is not None and governs is not None:
+        rest = _governed(rest, governs)
     return GovernedResponse(delivery, head, rest, media_type=media_type, headers=headers,
                             stall_timeout_s=stall_timeout_s)  # fmt: skip
+
+
+class Refused(Exception):
+    """The caller may no longer receive the rest (``governs`` refused): the code."""
+
+
+def _governed(chunks: Iterator[Chunk], check: Callable[[], object]) -> Iterator[Chunk]:
+    """``chunks``, with ``check`` (the caller's account read again: a suspension or a
+    disabling raises) at most every ``GOVERN_EVERY_S`` between them, so an officer's
+    action stops a stream in flight, not only the next request."""
+    due = time.monotonic() + GOVERN_EVERY_S
+    for chunk in chunks:
+        if time.monotonic() >= due:
+            try:
+                check()
+            except SluiceError as exc:
+                raise Refused(exc.code) from exc
+            due = time.monotonic() + GOVERN_EVERY_S
+        yield chunk
 
 
 class GovernedResponse(Response):
@@ -178,7 +204,13 @@ class GovernedResponse(Response):
                 return "client_stalled"
             self.delivery.sent(data, rows)
         rest = self.rest
-        while (item := await anyio.to_thread.run_sync(next, rest, None)) is not None:
+        while True:
+            try:
+                item = await anyio.to_thread.run_sync(next, rest, None)
+            except Refused as exc:  # ended on record as aborted, with the reason
+                return str(exc)
+            if item is None:
+                break
             data, rows = item
             if not await self._body(send, data):
                 return "client_stalled"

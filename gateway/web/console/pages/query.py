@@ -200,6 +200,13 @@ async def download(
     }
     stall = get_console(request).services.settings.stream_stall_timeout_s
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
+    directory, signed_in = get_console(request).directory, caller.user
+
+    def governs() -> object:  # a suspension stops the download in flight
+        return directory.resolve(signed_in)
+
     return await run_in_threadpool(
-        lambda: respond(delivery, FORMATS[fmt], headers, stall_timeout_s=stall, cut=started.cut)
+        lambda: respond(
+            delivery, FORMATS[fmt], headers, stall_timeout_s=stall, cut=started.cut, governs=governs
+        )
     )

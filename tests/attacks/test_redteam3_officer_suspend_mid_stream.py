@@ -1,0 +1,70 @@
+"""Red team 3, as a security officer: suspending an analyst in the middle of a pull.
+
+The officer sees a bulk pull under way (the alert) and suspends the account
+(``POST /api/v1/users/{subject}/suspend``) to stop it. The analyst's next *request* is
+refused, but the stream already open went on to its last row: 200,000 rows left after
+the officer acted, recorded as ``completed`` — the suspension governed no request in
+flight (ATTACKS.md: freshness, "the very next request of a token, a session, a running
+job"). The stream must stop within about a second of the suspension, its end on record
+as aborted with ``account_disabled`` and what had left by then.
+
+Served by uvicorn on a real socket (the in-process test client buffers whole bodies),
+on the embedded SQLite default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.attacks.test_analyst_lifecycle import (
+    BIG_ROWS,
+    Live,
+    RawStream,
+    _ended,
+    deployment_home,
+    serve,
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    home = tmp_path_factory.mktemp(f"rt3-midstream-{request.param}")
+    with deployment_home(request.param, home) as gw, serve(gw) as server:
+        yield server
+
+
+def _officer(live: Live, action: str) -> httpx.Response:
+    subject = "sam" if action == "suspend" else "root"
+    return httpx.post(f"{live.base}/api/v1/users/dora/{action}", json={"reason": "bulk pull"},
+                      headers={"Authorization": f"Bearer {live.gw.token(subject)}"},
+                      timeout=30)  # fmt: skip
+
+
+def _read_to_the_end(stream: RawStream) -> None:
+    while chunk := stream.sock.recv(1 << 20):
+        stream.body += chunk
+
+
+def test_a_suspension_stops_the_stream_in_flight(live: Live) -> None:
+    stream = RawStream(live, "dora", {"limit": BIG_ROWS})
+    assert stream.status == 200
+    stream.read(200_000)  # past the first response chunk: the rest is produced as sent
+    suspended = _officer(live, "suspend")
+    assert suspended.status_code == 200, suspended.text
+    try:
+        time.sleep(1.5)  # the officer's click, then the stream goes on being read
+        _read_to_the_end(stream)  # everything, unless the gateway stops it
+        stream.close()
+        end = _ended(live, stream.request_id)
+        assert end["type"] == "query.aborted", end["type"]
+        assert end["details"]["reason"] == "account_disabled", end["details"]
+        assert 0 < end["rows"] < BIG_ROWS
+    finally:
+        lifted = _officer(live, "unsuspend")
+        assert lifted.status_code == 200, lifted.text
