@@ -6,7 +6,9 @@ refused, but the stream already open went on to its last row: 200,000 rows left 
 the officer acted, recorded as ``completed`` — the suspension governed no request in
 flight (ATTACKS.md: freshness, "the very next request of a token, a session, a running
 job"). The stream must stop within about a second of the suspension, its end on record
-as aborted with ``account_disabled`` and what had left by then.
+as aborted with ``account_disabled`` and what had left by then. An officer's freeze of
+the entry (``POST /api/v1/datasets/{id}/freeze``, "no queries") likewise: aborted with
+``dataset_frozen``.
 
 Served by uvicorn on a real socket (the in-process test client buffers whole bodies),
 on the embedded SQLite default and on PostgreSQL.
@@ -21,6 +23,7 @@ import httpx
 import pytest
 
 from tests.attacks.test_analyst_lifecycle import (
+    BIG,
     BIG_ROWS,
     Live,
     RawStream,
@@ -67,4 +70,27 @@ def test_a_suspension_stops_the_stream_in_flight(live: Live) -> None:
         assert 0 < end["rows"] < BIG_ROWS
     finally:
         lifted = _officer(live, "unsuspend")
+        assert lifted.status_code == 200, lifted.text
+
+
+def test_a_freeze_stops_the_stream_in_flight(live: Live) -> None:
+    stream = RawStream(live, "dora", {"limit": BIG_ROWS})
+    assert stream.status == 200
+    stream.read(200_000)
+    officer = {"Authorization": f"Bearer {live.gw.token('sam')}"}
+    frozen = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/freeze", headers=officer,
+                        json={"reason": "bulk pull"}, timeout=30)  # fmt: skip
+    assert frozen.status_code == 200, frozen.text
+    try:
+        time.sleep(1.5)
+        _read_to_the_end(stream)
+        stream.close()
+        end = _ended(live, stream.request_id)
+        assert end["type"] == "query.aborted", end["type"]
+        assert end["details"]["reason"] == "dataset_frozen", end["details"]
+        assert 0 < end["rows"] < BIG_ROWS
+    finally:
+        admin = {"Authorization": f"Bearer {live.gw.token('root')}"}
+        lifted = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/unfreeze", headers=admin,
+                            json={"reason": "test over"}, timeout=30)  # fmt: skip
         assert lifted.status_code == 200, lifted.text

@@ -141,6 +141,15 @@ class Broker:
                           side=side)  # fmt: skip
         return self._start(ctx, decision, plan, reserve=side is None, began=began)
 
+    def check_not_frozen(self, dataset_id: str) -> None:
+        """An officer's freeze governs a result in flight too (``routes.streaming``
+        reads it again every second): ``DatasetFrozen`` once the entry is frozen."""
+        with self._catalog.connect() as conn:
+            generation = catalog_generation(conn)
+            entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
+        if entry is not None and entry.frozen:
+            raise DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer")
+
     def _resolve(self, conn: Connection, request: QueryRequest) -> tuple[QueryContext, int]:
         generation = request.generation
         if generation is None:  # read with the caller's identity when it came by HTTP

@@ -57,6 +57,10 @@ def query_dataset(
     }
     stall = request.app.state.services.settings.stream_stall_timeout_s
     directory, token_user = request.app.state.identities, caller.token_user
+
+    def governs() -> None:  # a suspension or a freeze stops the result in flight
+        directory.resolve(token_user)
+        broker.check_not_frozen(dataset_id)
+
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall, cut=started.cut,
-                   governs=lambda: directory.resolve(token_user))  # fmt: skip
+                   stall_timeout_s=stall, cut=started.cut, governs=governs)  # fmt: skip
