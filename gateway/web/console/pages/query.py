@@ -202,8 +202,9 @@ async def download(
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
     directory, signed_in = get_console(request).directory, caller.user
 
-    def governs() -> object:  # a suspension stops the download in flight
-        return directory.resolve(signed_in)
+    def governs() -> None:  # a suspension or a freeze stops the download in flight
+        directory.resolve(signed_in)
+        broker.check_not_frozen(dataset_id)
 
     return await run_in_threadpool(
         lambda: respond(
