@@ -13,7 +13,10 @@ alone ends the delivery on record:
   buffers full) is cut off: ``aborted`` with ``client_stalled``; the source connection
   is released then and there, never held for a reader that does not read;
 - a cancellation (server shutdown) records ``aborted`` with ``cancelled``; an error
-  while producing records ``failed``.
+  while producing records ``failed``;
+- past the first chunk, ``governs`` (the route's: the caller's account, the entry's
+  freeze) is read again every ``GOVERN_EVERY_S``: an officer's suspension or freeze
+  stops a result in flight, ``aborted`` with the refusal's code.
 
 A result cut at its row cap says so in the ``Sluice-Truncated`` response header, in
 every format. A header leaves before the body, and the reader knows the cut for certain
