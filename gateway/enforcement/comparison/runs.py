@@ -434,9 +434,12 @@ class ModelRunner:
         self._owner_active(run)
 
     def _owner_active(self, run: ModelRun) -> None:
-        """An officer's suspension (or an admin's disabling) governs a running job too:
-        the owner is read again at every step, and ``AccountDisabled`` fails the run."""
+        """An officer's suspension (or an admin's disabling) and freeze govern a running
+        job too: the owner and the entries are read again at every step, and
+        ``AccountDisabled`` or ``DatasetFrozen`` fails the run."""
         self.identities.resolve(UserContext(run.user.subject, None, (), "L1"))
+        for q in run.sides.values():
+            self.broker.check_not_frozen(q.ctx.entry.id)
 
 
 def _check_clear(side: CompiledSide, q: QueryRun) -> None:
