@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.comparison_env import ALICE_COUNTY, hits, run_to_end, wait
+from tests.gateway.comparison_env import ALICE_COUNTY, events, hits, run_to_end, wait
 from tests.gateway.demo_app import DemoGateway
 
 MODEL = "demo.payroll_on_dibao"
@@ -105,3 +105,21 @@ def test_a_scheduled_runs_changes_follow_the_same_release_rules(
     resp = gw.client.get(path, headers=gw.headers("dora"))
     assert resp.status_code == 403, resp.text
     assert gw.client.get(path, headers=gw.headers("sam")).status_code == 200
+
+
+def test_reading_a_scheduled_runs_changes_is_on_record(
+    deployment: DemoGateway, narrowed_back: None
+) -> None:
+    """The changes name people (the gone hits' tokens): no data leaves off the record
+    (THREAT_MODEL's second promise), as for ``…/hits`` (``comparison_run.hits_read``)."""
+    gw = deployment
+    view = _scheduled_run(gw)
+    resp = gw.client.get(f"/api/v1/comparison-runs/{view['id']}/disappeared",
+                         headers=gw.headers("dora"))  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    reads = [e for e in events(gw, run_id=view["id"], types=("comparison_run.hits_read",),
+                               want=1)
+             if (e.get("details") or {}).get("format") == "disappeared"]  # fmt: skip
+    assert len(reads) == 1, reads
+    changes = resp.json()
+    assert reads[0]["rows"] == len(changes["new"]) + len(changes["disappeared"])

@@ -147,14 +147,18 @@ def get_disappeared(
 ) -> dict[str, Any]:  # fmt: skip
     """A scheduled run's changes since its schedule's previous run: the hit ids that are
     new, and the previous run's hits (id, token) that disappeared: part of the hit list,
-    released under the same checks as ``…/hits``."""
+    released under the same checks as ``…/hits`` and on record as a read of it."""
     reviewer = is_reviewer(request, user)
     run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
     run_service.check_release(services=get_services(request), session=session, run=run,
                               user=user, reviewer=reviewer)  # fmt: skip
     changes = run.disappeared or {}
+    new, gone = changes.get("new", []), changes.get("gone", [])
+    # the gone hits' tokens name people: a read of the hit list, on record before it is sent
+    _event(request, user, run, EventType.COMPARISON_HITS_READ, {"format": "disappeared"},
+           Sent(rows=len(new) + len(gone)))  # fmt: skip
     return {"run": run.id, "schedule": run.schedule_id, "previous_run": run.previous_run_id,
-            "new": changes.get("new", []), "disappeared": changes.get("gone", [])}  # fmt: skip
+            "new": new, "disappeared": gone}  # fmt: skip
 
 
 @router.post("/{run_id}/cancel", status_code=202)
