@@ -88,3 +88,28 @@ def test_the_steward_reads_their_own_departments_sources_again_once_back(
     assert resp.status_code == 200, resp.text
     listed = gw.client.get("/api/v1/sources", headers=gw.headers("carl")).json()
     assert [s["id"] for s in listed] == ["civil-db"]
+
+
+def test_a_steward_moved_away_no_longer_sees_the_old_departments_requests(
+    moved: DemoGateway,
+) -> None:
+    """The other way round: carl, moved to finance but still holding civil's role, kept
+    seeing civil's pending access requests (requester, fields, purpose, case,
+    justification) — though he may no longer decide on them (the department gate)."""
+    gw = moved
+    asked = gw.client.post("/api/v1/access-requests", json={
+        "dataset": "civil.dibao_recipients", "fields": ["phone"], "days": 7,
+        "justification": "RT3 department move", "purpose": "supervision",
+        "case_ref": "JW-RT3-MOVE"}, headers=gw.headers("alice"))  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    try:
+        listed = gw.client.get("/api/v1/access-requests", headers=gw.headers("carl"))
+        assert listed.status_code == 200, listed.text
+        assert asked.json()["id"] not in [r["id"] for r in listed.json()]
+        console = _console_as(gw, "carl")
+        assert asked.json()["id"] not in console.get("/console/requests").text
+        assert "RT3 department move" not in console.get("/console").text
+    finally:
+        path = f"/api/v1/access-requests/{asked.json()['id']}/revoke"
+        ended = gw.client.post(path, json={"reason": "test over"}, headers=gw.headers("alice"))
+        assert ended.status_code == 200, ended.text

@@ -93,6 +93,14 @@ def get_request(*, session: Session, request_id: str) -> AccessRequest:
     return request
 
 
+def steward_departments(authorizer: RoleAuthorizer, user: UserContext) -> list[str]:
+    """The departments whose access requests the caller sees and decides on: where they
+    hold the steward's role *and* which is their own department (both gates, as every
+    decision checks; a steward moved elsewhere keeps no view of the old one)."""
+    return [domain for role, domain in authorizer.roles_of(user.subject)
+            if role == "steward" and domain != "*" and domain == user.department]  # fmt: skip
+
+
 def list_requests(
     *, session: Session, user: UserContext, approver_departments: list[str]
 ) -> list[AccessRequest]:

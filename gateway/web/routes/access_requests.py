@@ -92,11 +92,7 @@ def list_requests(
 ) -> list[AnyRequestOut]:
     """The caller's own requests and, for stewards, those of their department."""
     services = get_services(request)
-    departments = [
-        domain
-        for role, domain in services.authorizer.roles_of(user.subject)
-        if role == "steward" and domain != "*"
-    ]
+    departments = service.steward_departments(services.authorizer, user)
     found = service.list_requests(session=session, user=user, approver_departments=departments)
     asks = reid.list_for(session=session, authorizer=services.authorizer, user=user)
     mine: list[AnyRequestOut] = [AccessRequestOut.model_validate(r) for r in found]

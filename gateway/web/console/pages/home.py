@@ -55,8 +55,7 @@ def _analyst(console: Console, caller: Caller) -> dict[str, Any]:
 
 
 def _steward(console: Console, caller: Caller) -> dict[str, Any]:
-    departments = [domain for role, domain in console.services.authorizer.roles_of(
-        caller.user.subject) if role == "steward" and domain != "*"]  # fmt: skip
+    departments = grants.steward_departments(console.services.authorizer, caller.user)
     with console.services.sessions() as session:
         found = grants.list_requests(session=session, user=caller.user,
                                      approver_departments=departments)  # fmt: skip

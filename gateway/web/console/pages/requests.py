@@ -76,8 +76,7 @@ def _in_session(request: Request, work: Callable[[Session], T]) -> T:
 
 def _departments(request: Request, caller: Caller) -> list[str]:
     """The departments the caller decides for (as ``GET /api/v1/access-requests``)."""
-    roles = get_console(request).services.authorizer.roles_of(caller.user.subject)
-    return [domain for role, domain in roles if role == "steward" and domain != "*"]
+    return grants.steward_departments(get_console(request).services.authorizer, caller.user)
 
 
 @router.get("/console/requests")
