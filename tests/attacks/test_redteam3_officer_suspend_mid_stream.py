@@ -94,3 +94,35 @@ def test_a_freeze_stops_the_stream_in_flight(live: Live) -> None:
         lifted = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/unfreeze", headers=admin,
                             json={"reason": "test over"}, timeout=30)  # fmt: skip
         assert lifted.status_code == 200, lifted.text
+
+
+def _put_dora(live: Live, **change: object) -> dict[str, object]:
+    admin = {"Authorization": f"Bearer {live.gw.token('root')}"}
+    users = httpx.get(f"{live.base}/api/v1/admin/users", headers=admin, timeout=30).json()
+    dora = next(u for u in users if u["subject"] == "dora")
+    body = {"display_name": dora["display_name"], "department": dora["department"],
+            "clearance": dora["clearance"], "jurisdiction": dora["jurisdiction"],
+            **change}  # fmt: skip
+    answer = httpx.put(f"{live.base}/api/v1/admin/users/dora", headers=admin, json=body,
+                       timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return dict(dora)
+
+
+def test_a_narrowed_access_stops_the_stream_in_flight(live: Live) -> None:
+    """An admin narrows the analyst's jurisdiction to one county (or lowers their
+    clearance, revokes a grant): the rest of the pull is no longer theirs to receive."""
+    stream = RawStream(live, "dora", {"limit": BIG_ROWS})
+    assert stream.status == 200
+    stream.read(200_000)
+    before = _put_dora(live, jurisdiction=["430121"])
+    try:
+        time.sleep(1.5)
+        _read_to_the_end(stream)
+        stream.close()
+        end = _ended(live, stream.request_id)
+        assert end["type"] == "query.aborted", end["type"]
+        assert end["details"]["reason"] == "forbidden", end["details"]
+        assert 0 < end["rows"] < BIG_ROWS
+    finally:
+        _put_dora(live, jurisdiction=before["jurisdiction"])

@@ -52,7 +52,7 @@ from gateway.enforcement.query.subjects import SubjectTokens
 from gateway.enforcement.query.validate import check_names
 from gateway.enforcement.sources.pool import SourcePool
 from policies.authorizer import RoleAuthorizer
-from policies.decision import Decision, DecisionPoint
+from policies.decision import Decision, DecisionPoint, UserContext
 
 
 class Broker:
@@ -140,6 +140,39 @@ class Broker:
         plan = plan_query(ctx, decision, rows_left=rows_left, case_key=self.subjects.case_key,
                           side=side)  # fmt: skip
         return self._start(ctx, decision, plan, reserve=side is None, began=began)
+
+    def check_still_allowed(self, run: QueryRun, user: UserContext, seen: int) -> int:
+        """A result in flight is governed by the catalog as it is now (``routes.streaming``
+        asks every second): once the entry is frozen, or policy would no longer release
+        what is being sent — a lowered clearance, a narrowed jurisdiction, a revoked
+        grant, a role removed — it is refused. ``seen``: the catalog generation last
+        checked (nothing is decided again while it stands); returns the one read."""
+        ctx = run.ctx
+        with self._catalog.connect() as conn:
+            generation = catalog_generation(conn)
+            if generation == seen:
+                return generation
+            entry = self.entries.get(generation, ctx.entry.id,
+                                     lambda: load_entry(conn, ctx.entry.id))  # fmt: skip
+            if entry is None:
+                return generation
+            if entry.frozen:
+                raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")
+            body = ctx.body
+            grant_rows = self.grants.get(
+                generation, (user.subject, entry.id, body.purpose, body.case_ref),
+                lambda: approved_grant_rows(conn=conn, subject=user.subject, dataset_id=entry.id,
+                                            purpose=body.purpose, case_ref=body.case_ref),
+            )  # fmt: skip
+        self.authorizer.check(subject=user.subject, domain=entry.department, action="dataset:query")
+        decision = self.pdp.decide(
+            decision_input(user=user, entry=entry.policy_input, body=body, grant_rows=grant_rows,
+                           now=datetime.now(UTC), rows_remaining_today=2**31,
+                           max_rows_by_level=self.max_rows_by_level)
+        )  # fmt: skip
+        if not decision.allow or not still_covers(decision, run.decision):
+            raise Forbidden("policy no longer releases this result to you")
+        return generation
 
     def check_not_frozen(self, dataset_id: str) -> None:
         """An officer's freeze governs a result in flight too (``routes.streaming``
@@ -278,3 +311,24 @@ class Broker:
         """A started query that will not run (e.g. the other side of a comparison was
         refused): its start is on record, so is why nothing followed."""
         q.fail(exc)
+
+
+def still_covers(now: Decision, then: Decision) -> bool:
+    """Whether ``now`` releases at least what ``then`` did: every field sent in clear
+    still in clear, every masked one masked the same way, no region outside its rows."""
+    for name, was in then.fields.items():
+        if was.action == "deny":
+            continue
+        now_field = now.fields.get(name)
+        if now_field is None:
+            return False
+        if now_field.action != "allow" and (now_field.action, now_field.method) != (
+            was.action, was.method):  # fmt: skip
+            return False
+    if now.row_filter is None:
+        return True
+    if then.row_filter is None:
+        return False
+    prefixes = now.row_filter.get("prefixes") or []
+    return all(any(p.startswith(q) for q in prefixes)
+               for p in then.row_filter.get("prefixes") or [])  # fmt: skip

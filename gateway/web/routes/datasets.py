@@ -57,10 +57,11 @@ def query_dataset(
     }
     stall = request.app.state.services.settings.stream_stall_timeout_s
     directory, token_user = request.app.state.identities, caller.token_user
+    seen = [catalog_generation_of(request) or 0]
 
-    def governs() -> None:  # a suspension or a freeze stops the result in flight
-        directory.resolve(token_user)
-        broker.check_not_frozen(dataset_id)
+    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
+        now = directory.resolve(token_user)
+        seen[0] = broker.check_still_allowed(started, now, seen[0])
 
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=stall, cut=started.cut, governs=governs)  # fmt: skip
