@@ -273,8 +273,9 @@ class ModelRunner:
                 self.store.ended(run_id, RunStatus.CANCELLED)
             return
         try:
-            user = narrowed(self.identities.resolve(UserContext(row.owner, None, (), "L1")),
-                            row.region)  # a scheduled run: its county only
+            user = narrowed(
+                self.identities.resolve(UserContext(row.owner, None, (), "L1")), row.region
+            )  # a scheduled run: its county only
             model = self._compile(row)
         except Exception as exc:
             self.store.ended(run_id, RunStatus.FAILED, error_body(exc))

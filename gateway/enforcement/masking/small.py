@@ -29,8 +29,8 @@ the whole array to the vectorised path. What is decided here:
   ``strptime`` and is unsure. Date columns give ``str(year)``.
 - ``hash``: ``HmacTokens.token``, the same HMAC as the vectorised path.
 
-``tests/gateway/enforcement/masking/test_masking_small.py`` checks values, nulls and types against the
-vectorised path for every method (hypothesis, CJK text, the demo data).
+``tests/gateway/enforcement/masking/test_masking_small.py`` checks values, nulls and
+types against the vectorised path for every method (hypothesis, CJK text, the demo data).
 """
 
 from __future__ import annotations

@@ -598,7 +598,9 @@ EN: dict[str, str] = {
     "sources.sqlite_path": "SQLite file path",
     "sources.file_path": "File path (one file)",
     "sources.file_root": "Directory (every file under it)",
-    "sources.column_types": "Column types (optional; column: type, comma separated, e.g. region codes as string)",
+    "sources.column_types": (
+        "Column types (optional; column: type, comma separated, e.g. region codes as string)"
+    ),
     "sources.roots": "Allowed file roots",
     "sources.host": "Host",
     "sources.port": "Port",
