@@ -18,6 +18,9 @@ from gateway.enforcement.sources.connect import secret_aad
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
+# the tests follow one deregistration step by step: one deployment, one worker
+pytestmark = pytest.mark.xdist_group("source-delete")
+
 SOURCE = "civil-db"
 DIBAO = "civil.dibao_recipients"
 CASE = {"purpose": "supervision", "case_ref": "JW-2026-001"}
