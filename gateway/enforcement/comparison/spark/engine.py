@@ -56,6 +56,9 @@ DEFAULT_MAX_PAIRS = 5_000_000_000
 _JARS = dict(zip(("postgresql", "mysql", "sqlite"), JDBC_JARS, strict=True))
 
 
+JAVA_INT_MAX = 2**31 - 1
+
+
 class SparkEngine:
     """Joins governed sides on a Spark master (made on first use)."""
 
@@ -139,7 +142,8 @@ class SparkEngine:
         hits = current.select([col(c).alias(n) for c, n in zip([*keep, *subjects], names,
                                                                strict=True)])  # fmt: skip
         order = [col(n).asc_nulls_last() for n in model.output_columns]
-        table = hits.orderBy(order).limit(limit + 1).toArrow()
+        # Spark's limit takes a Java int: a larger cap (a caller's 10**12) failed the run
+        table = hits.orderBy(order).limit(min(limit + 1, JAVA_INT_MAX)).toArrow()
         cancel.check()
         schema = pa.schema([pa.field(n, types[c]) for n, c in
                             zip(names, [*keep, *subjects], strict=True)])  # fmt: skip

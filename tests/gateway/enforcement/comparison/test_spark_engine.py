@@ -190,6 +190,17 @@ def test_cancel_stops_a_running_spark_job() -> None:
     assert not sc.statusTracker().getActiveJobsIds()  # nothing left running
 
 
+def test_a_cap_beyond_a_java_int_is_no_error() -> None:
+    """Spark's limit takes a Java int; a caller's cap of 10**12 failed the run (and the
+    cancel test above, whenever its cancel came after the join)."""
+    a = pa.table({"id": ["k", "m"], "amount": [1.0, 2.0]})
+    b = pa.table({"id": ["k", "m"]})
+    hits = SparkEngine(master=MASTER, max_pairs=100).run(
+        _model(), {"a": a.to_reader(), "b": b.to_reader()}, limit=10**12,
+        cancel=CancelToken(), progress=lambda _: None)  # fmt: skip
+    assert hits.table.num_rows == 2 and not hits.truncated
+
+
 def test_a_join_past_max_pairs_is_refused() -> None:
     a = pa.table({"id": ["k"] * 50, "amount": [1.0] * 50})
     b = pa.table({"id": ["k"] * 50})
