@@ -9,7 +9,9 @@ them to detect a truncated log, and they reveal no event content.
 While the trail is sealed (``audit.seal``) reads still work — officers must be able to
 investigate — but they are recorded in the seal file, not in the broken chain; an
 export taken then is the evidence that unsealing (two people) requires. Integer query
-parameters are bounded (``MAX_SEQ``): anything out of range is a 400.
+parameters are bounded (``MAX_SEQ``): anything out of range is a 400. The event search
+takes only its named parameters (another is a 422 naming them) and records the read with
+those parameters as parsed — typed and bounded — never the query string as sent.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
-from catalog.errors import Forbidden, NotFound, SluiceError, audited
+from catalog.errors import Forbidden, NotFound, SluiceError, Unprocessable, audited
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.audit_reads import readable_trail, record_audit_read
@@ -52,27 +54,46 @@ require_alerts_reader = require("alerts:read")
 require_alerts_handler = require("audit:verify")
 
 
-@router.get("/events")
+# the parameters of GET /events: anything else is refused (422, naming these), so a
+# typo never silently widens a search and no caller-chosen text reaches the record
+EVENT_PARAMETERS = (
+    "actor", "department", "dataset", "type", "decision", "outcome", "purpose", "case_ref",
+    "since", "until", "subject_token", "cursor", "limit", "order",
+)  # fmt: skip
+
+
+def known_parameters_only(request: Request) -> None:
+    """Refuse a query string naming a parameter the search does not take (unnamed in the
+    message: its text is the caller's, bounded by nothing)."""
+    unknown = set(request.query_params) - set(EVENT_PARAMETERS)
+    if unknown:
+        raise Unprocessable(f"{len(unknown)} unknown query parameter(s); the audit event "
+                            f"search takes only: {', '.join(EVENT_PARAMETERS)}")  # fmt: skip
+
+
+@router.get("/events", dependencies=[Depends(known_parameters_only)])
 def search_events(
     request: Request,
     user: UserContext = Depends(require_audit_reader),
-    actor: str | None = None,
-    department: str | None = None,
-    dataset: str | None = None,
-    type: str | None = None,
+    actor: str | None = Query(None, max_length=128),
+    department: str | None = Query(None, max_length=64),
+    dataset: str | None = Query(None, max_length=128),
+    type: str | None = Query(None, max_length=64),
     decision: Literal["allow", "deny"] | None = None,
-    outcome: str | None = None,
-    purpose: str | None = None,
-    case_ref: str | None = None,
+    outcome: str | None = Query(None, max_length=16),
+    purpose: str | None = Query(None, max_length=64),
+    case_ref: str | None = Query(None, max_length=128),
     since: datetime | None = None,
     until: datetime | None = None,
     subject_token: str | None = Query(None, max_length=67),
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=20),
     limit: int = Query(100, ge=1, le=1000),
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
     """Search the trail; ``subject_token`` finds the lookups of one person (who looked
-    up whom): queries that returned their records, comparisons that matched them."""
+    up whom): queries that returned their records, comparisons that matched them. The
+    read is on record with the parsed parameters (typed, each bounded), never the raw
+    query string."""
     filters = EventFilter(
         subject_token=subject_token,
         actor=actor,
@@ -86,7 +107,13 @@ def search_events(
         since=since,
         until=until,
     )
-    query = {k: v for k, v in request.query_params.items()}
+    parsed: dict[str, str | int | None] = {
+        "actor": actor, "department": department, "dataset": dataset, "type": type,
+        "decision": decision, "outcome": outcome, "purpose": purpose, "case_ref": case_ref,
+        "since": utc_text(since) if since else None, "until": utc_text(until) if until else None,
+        "subject_token": subject_token, "cursor": cursor, "limit": limit, "order": order,
+    }  # fmt: skip
+    query = {k: v for k, v in parsed.items() if v is not None}
     record_audit_read(request, user, "audit.read", {"query": query})
     return list_events(
         store=readable_trail(request).store,

@@ -105,7 +105,8 @@ async def timeline(
     filters = timeline_filter(values)
 
     def load() -> dict[str, Any]:
-        query = {k: v for k, v in request.query_params.items()}
+        # the filters as read (each bounded above), never the query string as sent
+        query = {k: v for k, v in {**values, "cursor": cursor}.items() if v}
         record_audit_read(request, caller.user, "audit.read", {"query": query, "console": "audit"})
         return list_events(store=readable_trail(request).store, filters=filters,
                            cursor=cursor or None, limit=PAGE)  # fmt: skip
