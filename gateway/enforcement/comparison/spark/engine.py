@@ -261,10 +261,14 @@ def _job_group(spark: SparkSession, cancel: CancelToken) -> Iterator[None]:
     stop = threading.Event()
 
     def watch() -> None:
+        # Once cancelled, keep cancelling the group until the run has returned: a cancel
+        # that lands between two jobs cancels nothing, and the next job (the final collect
+        # of a cross-product-sized join) would then run to its end — seen as a test hung
+        # for an hour with Spark at full CPU.
         while not stop.is_set():
             if cancel.wait(0.1):
                 sc.cancelJobGroup(group)
-                return
+                stop.wait(0.2)
 
     watcher = threading.Thread(target=watch, name="sluice-spark-cancel", daemon=True)
     watcher.start()

@@ -190,6 +190,30 @@ def test_cancel_stops_a_running_spark_job() -> None:
     assert not sc.statusTracker().getActiveJobsIds()  # nothing left running
 
 
+def test_a_cancel_between_two_jobs_stops_the_next_one() -> None:
+    """The cancel lands while no Spark job runs (here: when the last join is reported,
+    before the final collect starts). Cancelling the job group once then cancels nothing,
+    and the collect of a cross-product-sized join ran for an hour (a hung CI run)."""
+    rows = 200_000
+    a = pa.table({"id": ["k"] * rows, "amount": [1.0] * rows})
+    b = pa.table({"id": ["k"] * rows})
+    cancel = CancelToken()
+
+    def cancel_after_the_join(share: float) -> None:
+        if share >= 0.5 and not cancel.cancelled:
+            cancel.cancel()
+            time.sleep(0.5)  # the watcher's first cancelJobGroup finds no job running
+
+    began = time.monotonic()
+    with pytest.raises(RunCancelled):
+        SparkEngine(master=MASTER, max_pairs=10**12).run(
+            _model(), {"a": a.to_reader(), "b": b.to_reader()}, limit=10,
+            cancel=cancel, progress=cancel_after_the_join)  # fmt: skip
+    assert time.monotonic() - began < 60
+    sc = spark_session(MASTER).sparkContext
+    assert not sc.statusTracker().getActiveJobsIds()
+
+
 def test_a_cap_beyond_a_java_int_is_no_error() -> None:
     """Spark's limit takes a Java int; a caller's cap of 10**12 failed the run (and the
     cancel test above, whenever its cancel came after the join)."""
