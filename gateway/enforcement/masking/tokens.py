@@ -7,6 +7,14 @@ Arrow string form (``123``, ``1978-05-04``), so an integer key in one source and
 key as text in another still join. Tokens must never change for the same key and value:
 they are compared across sources and runs.
 
+One person, one token, whatever a source's spelling: a resident ID number whose check
+digit a source stores as ``x`` (``11010519491231002x``) is tokenised as ``...002X``, the
+spelling of the other sources and of a number typed for "who looked up whom"
+(``gateway.enforcement.query.subjects.canonical_id_number``). ``canonical_spelling`` and
+``canonical_spellings`` are that rule, applied here, where every token is made (``hash``
+masks, comparison keys, subject tokens, Spark's executors alike), so no caller can
+forget it. Only a value of exactly 17 ASCII digits and ``x`` changes, whatever its field.
+
 Why it is shaped this way. The figures behind each choice are not written here, where
 they would go stale with the next Python, pyarrow or OpenSSL: ``python -m
 bench.masking_design`` measures each one as a ratio against its alternative (re-run it
@@ -69,6 +77,8 @@ MAX_DISTINCT_SHARE = 0.75
 # the native kernel splits arrays at least this long over two threads
 NATIVE_SPLIT_FROM = 65_536
 _TOKEN_CHARS = len(TOKEN_PREFIX) + TOKEN_HEX_CHARS
+# an ID number with its check digit in lower case: tokenised in upper case
+_LOWER_CHECK_DIGIT = r"^([0-9]{17})x$"
 _split_pool: ThreadPoolExecutor | None = None
 _split_lock = threading.Lock()
 
@@ -156,11 +166,28 @@ class HmacTokens:
         return fixed.cast(pa.binary()).view(pa.string())
 
     def tokens(self, values: Iterable[str | None]) -> list[str | None]:
-        """Tokens of a few Python values (nulls stay None); each distinct value once."""
-        listed = list(values)
+        """Tokens of a few Python values (nulls stay None); each distinct value once,
+        spelled canonically first (``canonical_spelling``)."""
+        listed = [None if v is None else canonical_spelling(v) for v in values]
         distinct = [v for v in dict.fromkeys(listed) if v is not None]
         by_value = dict(zip(distinct, map(self.token, _encoded(distinct)), strict=True))
         return [None if v is None else by_value[v] for v in listed]
+
+
+def canonical_spelling(value: str) -> str:
+    """``value`` as it is tokenised: an ID number's check digit ``x`` as ``X`` (one person
+    has one token whichever way a source stores the number); any other value as is."""
+    if len(value) == 18 and value[17] == "x" and value[:17].isascii() and value[:17].isdigit():
+        return value[:17] + "X"
+    return value
+
+
+def canonical_spellings(values: pa.Array) -> pa.Array:
+    """``canonical_spelling`` of every value of a string array (nulls stay null); the
+    array itself when no value ends in ``x`` (one cheap kernel: the common case)."""
+    if not pc.any(pc.ends_with(values, "x")).as_py():
+        return values
+    return pc.replace_substring_regex(values, _LOWER_CHECK_DIGIT, r"\1X")
 
 
 def _encoded(values: Iterable[str]) -> list[bytes]:
@@ -177,7 +204,7 @@ def hmac_tokens(key: bytes) -> HmacTokens:
 
 def hash_token(value: str, key: bytes) -> str:
     """The token of one value (e.g. to compare a filter value with a masked column)."""
-    return hmac_tokens(key).token(value.encode("utf-8"))
+    return hmac_tokens(key).token(canonical_spelling(value).encode("utf-8"))
 
 
 @lru_cache(maxsize=1)
@@ -206,8 +233,10 @@ def _dictionary_pays(values: pa.Array) -> bool:
 
 
 def hash_array(values: pa.Array, key: bytes) -> pa.Array:
-    """Tokens for a string array (``string`` out for any string type); nulls stay null."""
+    """Tokens for a string array (``string`` out for any string type); nulls stay null.
+    Values are spelled canonically first (``canonical_spellings``)."""
     hmac = hmac_tokens(key)
+    values = canonical_spellings(values)
     as_bytes = values.view(pa.binary() if pa.types.is_string(values.type) else pa.large_binary())
     if not _dictionary_pays(as_bytes):
         valid = pc.drop_null(as_bytes) if as_bytes.null_count else as_bytes
