@@ -12,13 +12,17 @@ those of the approved hits, and hands out only those hits with each side's key i
 clear. Everything else read stays in the gateway's memory for that request.
 
 What is approved is read from the catalog at every release: requests of this analyst,
-on this run, with the status ``approved`` (a revocation stops the next release); the
-hits released are the union of those requests' hit ids and nothing else.
+on this run, with the status ``approved`` and approved less than the release's lifetime
+ago (``reidentification.release_ttl``: a revocation or the expiry stops the next
+release); the hits released are the union of those requests' hit ids and nothing else.
+``expired_only`` tells a caller refusing a release that it refuses because the
+approvals it had are over (ask again), not because there never were any.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pac
@@ -36,22 +40,61 @@ from gateway.enforcement.query.broker import Broker
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.plan import SideOverrides
 from gateway.enforcement.query.schemas import QueryBody
+from gateway.stewardship.grants.reidentification import expired, release_ttl
 from policies.decision import UserContext
 
 
-def approved(
-    session: Session, run: ComparisonRun, user: UserContext
-) -> tuple[list[int], list[str]]:
-    """The hit ids released to ``user`` on ``run`` now, and the requests that did it."""
-    found = list(session.scalars(
+def _approvals(session: Session, run: ComparisonRun,
+               user: UserContext) -> list[ReidentificationRequest]:  # fmt: skip
+    return list(session.scalars(
         select(ReidentificationRequest).where(
             ReidentificationRequest.run_id == run.id,
             ReidentificationRequest.requester == user.subject,
             ReidentificationRequest.status == "approved",
         )
     ))  # fmt: skip
+
+
+def approved(
+    session: Session, run: ComparisonRun, user: UserContext, *,
+    now: datetime | None = None, ttl: timedelta | None = None,
+) -> tuple[list[int], list[str]]:  # fmt: skip
+    """The hit ids released to ``user`` on ``run`` now, and the requests that did it:
+    approved ones whose release has not expired."""
+    now, ttl = now or datetime.now(UTC), ttl or release_ttl()
+    found = [r for r in _approvals(session, run, user) if not expired(r, now, ttl)]
     hits = sorted({int(h) for r in found for h in r.hit_ids})
     return hits, sorted(r.id for r in found)
+
+
+def expired_only(
+    session: Session,
+    run: ComparisonRun,
+    user: UserContext,
+    *,
+    now: datetime | None = None,
+    ttl: timedelta | None = None,
+) -> list[str]:
+    """The ids of ``user``'s approved requests on ``run`` whose release is over, when
+    none is current (empty otherwise): the reason a release is refused."""
+    now, ttl = now or datetime.now(UTC), ttl or release_ttl()
+    found = _approvals(session, run, user)
+    if any(not expired(r, now, ttl) for r in found):
+        return []
+    return sorted(r.id for r in found if expired(r, now, ttl))
+
+
+def refuse_if_expired(session: Session, run: ComparisonRun, user: UserContext, *,
+                      ttl: timedelta | None = None) -> None:  # fmt: skip
+    """A 403 that says the approvals are over (ask again), when that is why nothing is
+    released; recorded as every refusal is (``request.refused``)."""
+    over = expired_only(session, run, user, ttl=ttl)
+    if over:
+        days = (ttl or release_ttl()).days
+        raise Forbidden(
+            f"the re-identification of hits of run {run.id} has expired ({days} days after "
+            "its approval): ask again", reason="reidentification_expired", requests=over,
+        )  # fmt: skip
 
 
 def _model(session: Session, run: ComparisonRun) -> CompiledModel:

@@ -9,7 +9,11 @@ approves for it — two different stewards where that department's side is L4 (t
 or its key field), as for access requests. The requester never approves, nobody
 approves twice, and an administrator without a department approves for none. Once each
 department has approved, those hits — and only those — are released to the requester
-(``gateway.enforcement.comparison.reidentify``) until someone revokes it.
+(``gateway.enforcement.comparison.reidentify``) until someone revokes it or the release
+expires: ``release_ttl`` after its approval (``DEFAULT_RELEASE_DAYS`` unless the settings
+name another, ``reidentification_release_days``). An identity released for opening a case
+is needed once, when the case is opened; a release that never ends keeps names one
+token away for as long as the hit list lives. After expiry the analyst asks again.
 
 Functions change the session without committing; ``record`` appends the event first
 and then commits (compare-and-set on the status, as for access requests).
@@ -17,7 +21,7 @@ and then commits (compare-and-set on the status, as for access requests).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -39,6 +43,33 @@ from policies.decision import UserContext
 
 MAX_HITS = 500
 APPROVE = "access:approve"
+# how long an approved release lasts; the settings may name another
+# (``reidentification_release_days``, 1 to 365)
+DEFAULT_RELEASE_DAYS = 7
+MAX_RELEASE_DAYS = 365
+
+
+def release_ttl(settings: object | None = None) -> timedelta:
+    """How long an approval releases its hits: the settings' value if they have one
+    (bounded to 1…365 days), else ``DEFAULT_RELEASE_DAYS``."""
+    days = getattr(settings, "reidentification_release_days", None) or DEFAULT_RELEASE_DAYS
+    return timedelta(days=min(max(int(days), 1), MAX_RELEASE_DAYS))
+
+
+def expires_at(req: ReidentificationRequest, ttl: timedelta) -> datetime | None:
+    """When an approved request stops releasing (None until it is approved)."""
+    if req.approved_at is None:
+        return None
+    approved = req.approved_at
+    if approved.tzinfo is None:  # SQLite hands back naive UTC
+        approved = approved.replace(tzinfo=UTC)
+    return approved + ttl
+
+
+def expired(req: ReidentificationRequest, now: datetime, ttl: timedelta) -> bool:
+    """Whether an approved request's release is over (at its expiry, not after)."""
+    end = expires_at(req, ttl)
+    return req.status == "approved" and end is not None and now >= end
 
 
 def required_by_department(session: Session, run: ComparisonRun) -> dict[str, int]:

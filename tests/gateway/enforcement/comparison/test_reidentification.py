@@ -6,18 +6,27 @@ record with the hit ids and every side's governed re-read; a revocation stops it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pytest
 
+from catalog.comparison_models import ComparisonRun
+from catalog.errors import Forbidden
+from catalog.reidentifications import ReidentificationRequest
+from gateway.enforcement.comparison import reidentify
 from gateway.enforcement.masking.apply import mask_array
+from gateway.stewardship.grants.reidentification import DEFAULT_RELEASE_DAYS, release_ttl
+from policies.decision import UserContext
 from tests.gateway.comparison_env import CASE, comparison_gateway, events, run_to_end, runner
 from tests.gateway.demo_app import DemoGateway
 
 MODEL = "demo.payroll_on_dibao"
+ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
 ASK = {"purpose": "supervision", "case_ref": "JW-CASE-7", "justification": "open a case"}
 
 
@@ -114,3 +123,55 @@ def test_requests_are_listed_for_the_requester_and_each_departments_steward(
         one = gw.client.get(f"/api/v1/access-requests/{rid}", headers=gw.headers(outsider))
         assert one.status_code == 404
     assert events(gw, run_id=run["id"], types=("reidentification.requested",), want=2)
+
+
+def _approved_ago(gw: DemoGateway, request_id: str, ago: timedelta) -> None:
+    """Move the request's approval back in time, as the clock would."""
+    with gw.services.sessions() as session:
+        req = session.get(ReidentificationRequest, request_id)
+        assert req is not None and req.status == "approved"
+        req.approved_at = datetime.now(UTC) - ago
+        session.commit()
+
+
+def test_an_approved_release_expires(gw: DemoGateway, run: dict[str, Any]) -> None:
+    """dora's approved release works until ``release_ttl`` after its approval; once it
+    is over, her read of the identities is refused (403, no ID number) and the refusal
+    is on record; the refusal's reason is the expiry, and asking again is how she gets
+    them back."""
+    resp = ask(gw, "dora", run["id"], [1])
+    assert resp.status_code == 201, resp.text
+    rid = resp.json()["id"]
+    for steward in ("carl", "fiona"):
+        assert decide(gw, steward, rid).status_code == 200
+    ttl = release_ttl()
+    assert ttl == timedelta(days=DEFAULT_RELEASE_DAYS)
+
+    _approved_ago(gw, rid, ttl - timedelta(minutes=5))  # about to expire: still released
+    resp = released(gw, "dora", run["id"])
+    assert resp.status_code == 200, resp.text
+    assert [r["hit_id"] for r in orjson.loads(resp.content)["rows"]] == [1]
+
+    _approved_ago(gw, rid, ttl + timedelta(minutes=1))  # over
+    resp = released(gw, "dora", run["id"])
+    assert resp.status_code == 403, resp.text
+    assert not ID_NUMBER.search(resp.content)
+    refused = [e for e in events(gw, types=("request.refused",), want=1)
+               if e["actor"]["sub"] == "dora"
+               and run["id"] in (e.get("resource") or "")]  # fmt: skip
+    assert refused and refused[-1]["outcome"] == "denied"
+    assert refused[-1]["details"]["status"] == 403
+    with gw.services.sessions() as session:  # why: the expiry, with the request to renew
+        stored = session.get(ComparisonRun, run["id"])
+        assert stored is not None
+        user = UserContext(subject="dora", department=None, roles=(), clearance="L1")
+        assert reidentify.approved(session, stored, user) == ([], [])
+        with pytest.raises(Forbidden, match="expired") as refusal:
+            reidentify.refuse_if_expired(session, stored, user)
+        assert refusal.value.details["requests"] == [rid]
+
+    again = ask(gw, "dora", run["id"], [1])  # asking again is the way back
+    assert again.status_code == 201, again.text
+    for steward in ("carl", "fiona"):
+        assert decide(gw, steward, again.json()["id"]).status_code == 200
+    assert released(gw, "dora", run["id"]).status_code == 200
