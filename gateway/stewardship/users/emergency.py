@@ -23,6 +23,7 @@ from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, Forbidden, NotFound
 from catalog.models import Dataset, User
+from catalog.reidentifications import ReidentificationRequest
 from catalog.timestamps import utc_text
 from gateway.stewardship.users.directory import ACTIVE
 from policies.decision import UserContext
@@ -103,16 +104,23 @@ def unfreeze(
 
 def revoke_grants(
     *, session: Session, officer: UserContext, subject: str, reason: str
-) -> list[AccessRequest]:
+) -> list[AccessRequest | ReidentificationRequest]:
     """Every approved grant of ``subject`` ends now (status ``revoked``), and so does
     every request still pending: left open, a steward could approve it after the
-    officer acted and the grant would come back."""
+    officer acted and the grant would come back. Re-identifications are grants too
+    (raw ID numbers released on request, kept in their own table): an approved one
+    released identities after the officer acted (red team 5)."""
     get_user(session, subject)
-    grants = list(session.scalars(
-        select(AccessRequest).where(AccessRequest.requester == subject,
-                                    AccessRequest.status.in_(("approved", "pending")))
-        .order_by(AccessRequest.id)
-    ))  # fmt: skip
+    open_ = ("approved", "pending")
+    grants: list[AccessRequest | ReidentificationRequest] = [
+        *session.scalars(select(AccessRequest).where(
+            AccessRequest.requester == subject, AccessRequest.status.in_(open_)
+        ).order_by(AccessRequest.id)),
+        *session.scalars(select(ReidentificationRequest).where(
+            ReidentificationRequest.requester == subject,
+            ReidentificationRequest.status.in_(open_),
+        ).order_by(ReidentificationRequest.id)),
+    ]  # fmt: skip
     for grant in grants:
         grant.status = "revoked"
         grant.reason = f"emergency revocation by {officer.subject}: {reason}"
