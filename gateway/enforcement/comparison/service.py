@@ -123,6 +123,17 @@ class Comparer:
             raise RateLimited(QUOTA_USED_UP)
         return reserved
 
+    def check_still_allowed(self, run: ComparisonRun, user: UserContext, seen: int) -> int:
+        """The matches in flight are governed as a query's result is, side by side
+        (``Broker.check_still_allowed``, the one re-check): once either entry is frozen,
+        or policy would no longer release a side as it was read — a revoked grant, a
+        narrowed jurisdiction, a lowered clearance, a role removed — it raises. ``seen``:
+        the catalog generation last checked; returns the one read."""
+        generation = seen
+        for q in run.sides:  # each against ``seen``: the first's read must not skip the other
+            generation = self.broker.check_still_allowed(q, user, seen)
+        return generation
+
     def run(self, run: ComparisonRun, *, fmt: str, bom: bool = False) -> Delivery:
         """The matches as a ``Delivery`` (the response reports what was sent and ends
         it); nothing is yielded before ``comparison.started`` is durable, and every

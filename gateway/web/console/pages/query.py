@@ -201,10 +201,10 @@ async def download(
     stall = get_console(request).services.settings.stream_stall_timeout_s
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
     directory, signed_in = get_console(request).directory, caller.user
+    seen = [0]  # the first check decides again; then only when the catalog moves
 
-    def governs() -> None:  # a suspension or a freeze stops the download in flight
-        directory.resolve(signed_in)
-        broker.check_not_frozen(dataset_id)
+    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
+        seen[0] = broker.check_still_allowed(started, directory.resolve(signed_in), seen[0])
 
     return await run_in_threadpool(
         lambda: respond(

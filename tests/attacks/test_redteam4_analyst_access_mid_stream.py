@@ -1,0 +1,209 @@
+"""Red team 4, as an analyst whose access is taken away in the middle of a pull.
+
+Red team 3 had a query's result in flight governed by the catalog as it is now
+(``Broker.check_still_allowed``): a revoked grant or a narrowed jurisdiction stops it.
+The console's download kept re-reading only the account and the freeze: a steward who
+revoked the grant that unmasked a field, or an admin who narrowed the analyst's
+jurisdiction, left the download running to its last row, recorded as ``completed`` —
+the revocation governed the next request only (ATTACKS.md: freshness, "the very next
+request of a token, a session, a running job").
+
+Rule: every stream of governed rows is governed as it flows by the same re-check
+(``Broker.check_still_allowed``): the rest is refused and the
+end is on record as aborted (``forbidden``) with what had left by then.
+
+The entry is the lifecycle tests' 200,000-row table with its ``note`` made an L3 phone
+field: dora (L3) sees it in clear only under an approved access request. Served by
+uvicorn on a real socket, on the embedded SQLite default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from catalog.models import Field
+from gateway.web.console.passwords import set_demo_passwords
+from gateway.web.console.runtime import Console
+from tests.attacks.test_analyst_lifecycle import (
+    BIG,
+    BIG_ROWS,
+    CASE,
+    Live,
+    RawStream,
+    _ended,
+    deployment_home,
+    serve,
+)
+
+_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    home = tmp_path_factory.mktemp(f"rt4-access-{request.param}")
+    limits = {"max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS},
+              "comparison_max_side_rows": BIG_ROWS}  # fmt: skip
+    with deployment_home(request.param, home, **limits) as gw:
+        with gw.services.sessions() as session:  # the note needs a grant to be read
+            note = session.query(Field).filter_by(dataset_id=BIG, name="note").one()
+            note.level, note.pi_category = "L3", "phone"
+            session.commit()
+        with serve(gw) as server:
+            yield server
+
+
+class RawPost:
+    """A POST over a raw socket with a 4 KB receive buffer (as ``RawStream``), to any
+    path, with any headers: it reads what it is told to and nothing more."""
+
+    def __init__(self, live: Live, path: str, payload: bytes, headers: dict[str, str]) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(30)
+        self.sock.connect(("127.0.0.1", live.port))
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n{extra}"
+                          f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)  # fmt: skip
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.sock.recv(4096)
+        head, self.body = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+
+    def read(self, at_least: int) -> None:
+        while len(self.body) < at_least:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            self.body += chunk
+
+    def read_to_the_end(self) -> None:
+        while chunk := self.sock.recv(1 << 20):
+            self.body += chunk
+        self.sock.close()
+
+
+def _api(live: Live, subject: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    answer = httpx.request(method, f"{live.base}{path}", timeout=30,
+                           headers={"Authorization": f"Bearer {live.gw.token(subject)}"},
+                           **kwargs)  # fmt: skip
+    assert answer.status_code < 300, (path, answer.status_code, answer.text)
+    return answer
+
+
+def _granted(live: Live) -> str:
+    """dora asks for the note in clear for the case; carl (civil's steward) approves."""
+    asked = _api(
+        live,
+        "dora",
+        "POST",
+        "/api/v1/access-requests",
+        json={"dataset": BIG, "fields": ["note"], **CASE, "justification": "red team 4", "days": 1},
+    )
+    request_id = str(asked.json()["id"])
+    _api(live, "carl", "POST", f"/api/v1/access-requests/{request_id}/approve")
+    return request_id
+
+
+def _revoke(live: Live, request_id: str) -> None:
+    _api(live, "carl", "POST", f"/api/v1/access-requests/{request_id}/revoke",
+         json={"reason": "no longer needed"})  # fmt: skip
+
+
+def _put_dora(live: Live, **change: object) -> dict[str, Any]:
+    users = _api(live, "root", "GET", "/api/v1/admin/users").json()
+    dora = next(u for u in users if u["subject"] == "dora")
+    body = {k: dora[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
+    _api(live, "root", "PUT", "/api/v1/admin/users/dora", json={**body, **change})
+    return dict(dora)
+
+
+def _assert_aborted(end: dict[str, Any], kind: str) -> None:
+    assert end["type"] == f"{kind}.aborted", end
+    assert end["details"]["reason"] == "forbidden", end["details"]
+    assert 0 < end["rows"] < BIG_ROWS, end["rows"]
+
+
+# ------------------------------------------------------------------ the API's query
+
+
+def test_a_revoked_grant_stops_a_query_in_flight(live: Live) -> None:
+    grant = _granted(live)
+    stream = RawStream(live, "dora", {"limit": BIG_ROWS})
+    assert stream.status == 200
+    stream.read(200_000)
+    assert b"of a result larger" in stream.body  # the note in clear: the grant at work
+    _revoke(live, grant)
+    time.sleep(1.5)
+    while chunk := stream.sock.recv(1 << 20):
+        stream.body += chunk
+    stream.close()
+    _assert_aborted(_ended(live, stream.request_id), "query")
+
+
+# ------------------------------------------------------------- the console's download
+
+
+def _console_session(live: Live) -> tuple[str, str]:
+    """dora signed in to the console: her session cookie header and CSRF token."""
+    console: Console = live.app.state.console
+    passwords = set_demo_passwords(console.accounts, ["dora"])
+    with httpx.Client(base_url=live.base, follow_redirects=False, timeout=30) as client:
+        page = client.get("/console/sign-in")
+        token = _CSRF_FIELD.search(page.text)
+        assert token is not None
+        signed = client.post(
+            "/console/sign-in",
+            data={"csrf_token": token.group(1), "username": "dora", "password": passwords["dora"]},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        home = client.get("/console")
+        csrf = _CSRF.search(home.text)
+        assert csrf is not None
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    return cookie, csrf.group(1)
+
+
+def _download(live: Live) -> RawPost:
+    cookie, csrf = _console_session(live)
+    form = httpx.QueryParams({"csrf_token": csrf, "fields": ["id", "region_code", "note"],
+                              **CASE})  # fmt: skip
+    stream = RawPost(live, f"/console/query/{BIG}/download?format=csv", str(form).encode(),
+                     {"Cookie": cookie, "Origin": live.base,
+                      "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert stream.status == 200, stream.body[:300]
+    stream.read(200_000)
+    return stream
+
+
+def test_a_revoked_grant_stops_a_console_download_in_flight(live: Live) -> None:
+    grant = _granted(live)
+    stream = _download(live)
+    assert b"of a result larger" in stream.body
+    _revoke(live, grant)
+    time.sleep(1.5)
+    stream.read_to_the_end()
+    _assert_aborted(_ended(live, stream.headers["x-request-id"]), "query")
+
+
+def test_a_narrowed_jurisdiction_stops_a_console_download_in_flight(live: Live) -> None:
+    stream = _download(live)
+    before = _put_dora(live, jurisdiction=["430121"])
+    try:
+        time.sleep(1.5)
+        stream.read_to_the_end()
+        _assert_aborted(_ended(live, stream.headers["x-request-id"]), "query")
+    finally:
+        _put_dora(live, jurisdiction=before["jurisdiction"])
