@@ -17,6 +17,7 @@ from audit.log import AuditLog
 from audit.records import Actor, audit_access_event
 from catalog.errors import NotFound
 from gateway.web.deps import get_services
+from gateway.web.routes.streaming import new_request_ids
 from policies.decision import UserContext
 
 
@@ -34,9 +35,16 @@ def record_audit_read(
     request: Request, user: UserContext, etype: EventType | str, details: dict[str, Any]
 ) -> None:
     """Audit the auditor: written before the answer leaves, fail closed. While sealed
-    the record goes to the seal file (the broken chain takes nothing)."""
+    the record goes to the seal file (the broken chain takes nothing).
+
+    The request id on record is the gateway's own; the client's ``X-Request-Id`` is a
+    side note (``client_request_id``) if it is a plain token, as for queries: taken as
+    the request id, it let an officer file their read under an analyst's request."""
     log = readable_trail(request)
+    request_id, client_request_id = new_request_ids(request)
     kept = {k: v for k, v in details.items() if v is not None}
+    if client_request_id is not None:
+        kept["client_request_id"] = client_request_id
     if log.seal.sealed:
         log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
                         details=kept)  # fmt: skip
@@ -46,7 +54,7 @@ def record_audit_read(
             type_=etype,
             actor=Actor.of(user),
             client=request.client.host if request.client else None,
-            request_id=request.headers.get("x-request-id"),
+            request_id=request_id,
             details=kept,
         )
     )
