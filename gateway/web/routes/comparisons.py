@@ -44,6 +44,11 @@ def compare(
     stall = request.app.state.services.settings.stream_stall_timeout_s
     # the match is made before the first byte: its cut is known when the headers leave
     directory, token_user = request.app.state.identities, request.state.token_user
+    seen = [0]  # the first check decides again; then only when the catalog moves
+
+    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
+        seen[0] = comparer.check_still_allowed(started, directory.resolve(token_user), seen[0])
+
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=stall, cut=lambda: started.truncated,
-                   governs=lambda: directory.resolve(token_user))  # fmt: skip
+                   governs=governs)  # fmt: skip
