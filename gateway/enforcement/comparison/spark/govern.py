@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from adapters.arrow_types import schema_for
 from adapters.base import Filter, QueryPlan
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 COUNTY = "__county"
+# the texts the gateway's CSV reader (``adapters.files``: Arrow's defaults,
+# ``strings_can_be_null``) reads as null — in every column, text or not
+CSV_NULLS: tuple[str, ...] = tuple(pacsv.ConvertOptions().null_values)
 PUSHED_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix", "is_null"})
 
 
@@ -94,6 +98,28 @@ def governor(plan: ExecutionPlan, *, audit_key: bytes, region_field: str | None)
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CsvTyped:
+    """A CSV side's texts typed on the executors as the gateway's CSV reader types them
+    (``adapters.files``: Arrow's conversion with ``strings_can_be_null``): the texts in
+    ``CSV_NULLS`` are null, in every column, quoted or not; the rest cast to the plan's
+    types. Before any predicate, so a ``where`` and the jurisdiction filter see the
+    values the embedded engine filters (``NA`` is null there, not a text)."""
+
+    schema: pa.Schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        value_set = pa.array(CSV_NULLS, pa.string())
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).select(self.schema.names)
+            columns = []
+            for column in table.columns:
+                hit = pc.fill_null(pc.is_in(column, value_set=value_set), False)
+                columns.append(pc.if_else(hit, pa.scalar(None, column.type), column))
+            typed = pa.Table.from_arrays(columns, names=table.column_names).cast(self.schema)
+            yield from typed.combine_chunks().to_batches() or [_empty(self.schema)]
+
+
 def governed_frame(spark: SparkSession, read: SourceRead, govern: Govern,
                    plan: ExecutionPlan) -> DataFrame:  # fmt: skip
     """The side as Spark reads it: projected and filtered at the source, governed on the
@@ -102,6 +128,9 @@ def governed_frame(spark: SparkSession, read: SourceRead, govern: Govern,
 
     frame = load_source(spark, read, _as_text(read, plan.source))
     frame = frame.select([_col(c.name) for c in plan.source.columns])
+    if read.format == "csv":  # texts: typed as the gateway's CSV reader types them
+        raw = schema_for(plan.source.columns)
+        frame = frame.mapInArrow(CsvTyped(raw), from_arrow_schema(raw))
     for predicate in _predicates(plan.source):
         frame = frame.where(predicate)
     return frame.mapInArrow(govern, from_arrow_schema(govern.schema()))
@@ -116,27 +145,34 @@ def _as_text(read: SourceRead, source: QueryPlan) -> list[str]:
     return [c.name for c in source.columns if c.type in ("date", "timestamp")]
 
 
-def load_source(spark: SparkSession, read: SourceRead, as_text: Sequence[str] = ()) -> DataFrame:
+def load_source(
+    spark: SparkSession, read: SourceRead, as_text: Sequence[str] = (),
+    split: Mapping[str, str] | None = None,
+) -> DataFrame:  # fmt: skip
     """The source as Spark reads it, every column (the projection follows); ``as_text``:
-    JDBC columns read as text."""
+    JDBC columns read as text; ``split``: the JDBC read's partitioning (``partitioning``)."""
     if read.format == "jdbc":
         reader = spark.read.format("jdbc").option("url", read.location)
         if as_text:
             reader = reader.option("customSchema", ", ".join(f"`{n}` STRING" for n in as_text))
         reader = reader.option("dbtable", read.table).option("fetchsize", "10000")
-        for key, value in read.options.items():
+        for key, value in {**read.options, **(split or {})}.items():
             reader = reader.option(key, value)
         return reader.load()
     if read.format == "parquet":
         return spark.read.parquet(read.location)
     # CSV: every column as text, typed by the plan's cast on the executors (Arrow's
-    # parsing of each text, the same as the gateway's CSV reader's conversion)
+    # parsing of each text, the same as the gateway's CSV reader's conversion). Read as
+    # Arrow's CSV reader reads: a quote inside a quoted field is doubled (RFC 4180; Spark's
+    # default escape is a backslash, which left ``""`` in the text), and the texts Arrow
+    # takes as null are made null on the executors (``CsvTyped``): Spark knows only the
+    # empty field as null, it kept ``NA``, ``NULL``, ``nan`` … as text
     from pyspark.sql.types import StringType, StructField, StructType
 
-    header = spark.read.option("header", "true").csv(read.location).columns
+    csv = {"header": "true", "escape": '"'}
+    header = spark.read.options(**csv).csv(read.location).columns
     schema = StructType([StructField(n, StringType()) for n in header])
-    return (spark.read.option("header", "true").option("emptyValue", "")
-            .schema(schema).csv(read.location))  # fmt: skip
+    return spark.read.options(**csv).schema(schema).csv(read.location)
 
 
 def _col(name: str) -> Column:
@@ -164,6 +200,18 @@ def _predicates(source: QueryPlan) -> list[Column]:
         else:
             out.append(_compare(c, flt.op, F.lit(flt.value)))
     return out
+
+
+def pushed_row_filter(source: QueryPlan) -> list[Column]:
+    """The row filter as pushed into a source's query (``startswith``): a superset of
+    the jurisdiction's rows (MariaDB's ``LIKE`` ignores case), for the split's bounds."""
+    from pyspark.sql import functions as F
+
+    if source.row_filter is None:
+        return []
+    if not source.row_filter.prefixes:
+        return [F.lit(False)]
+    return _prefixes(_col(source.row_filter.field), source.row_filter.prefixes)[:1]
 
 
 def _compare(c: Column, op: str, value: Column) -> Column:
