@@ -4,7 +4,11 @@ keeps a copy for tokens minted by the embedded issuer. Every request reads the s
 afresh (``gateway.stewardship.users.directory``), so a change here governs the next request.
 
 Subjects never spell a role (``admin``, ``Security_Officer``…), ``*`` or the ``role:``
-namespace: ``policies.rbac.is_reserved_subject`` refuses them, in any case.
+namespace: ``policies.rbac.is_reserved_subject`` refuses them, in any case. A new
+subject fits the store (``MAX_SUBJECT``), holds no invisible, control or space
+character, and does not pass for an existing user's name (``Dora`` or ``ｄｏｒａ``
+beside ``dora``): the trail and the console name who acted, and a look-alike account
+would have its doings read as another person's (``check_new_subject``).
 
 A user's own resident ID number is never stored: only its keyed token (the same HMAC
 the audit trail uses for "who looked up whom"), so a user pulling their own records
@@ -13,6 +17,7 @@ shows up as equal tokens.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +41,30 @@ def require_not_self(*, admin: UserContext, subject: str) -> None:
     if subject.strip().casefold() == admin.subject.strip().casefold():
         raise Forbidden("separation of duties: another admin must change your own account",
                         subject=subject)  # fmt: skip
+
+
+MAX_SUBJECT = 128  # catalog.models.User.subject
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def name_key(subject: str) -> str:
+    """What a name reads as: compatibility forms folded (``ｄｏｒａ`` is ``dora``),
+    case folded."""
+    return unicodedata.normalize("NFKC", subject).casefold()
+
+
+def check_new_subject(session: Session, subject: str) -> None:
+    """Refuse (400) a new account's name the store cannot hold, one with characters
+    that do not show (controls, format characters such as a zero-width space, spaces),
+    or one that reads as an existing user's name."""
+    if len(subject) > MAX_SUBJECT:
+        raise BadRequest(f"a user name has at most {MAX_SUBJECT} characters")
+    if any(unicodedata.category(ch) in _HIDDEN for ch in subject):
+        raise BadRequest("a user name holds no control, format or space characters")
+    key = name_key(subject)
+    taken = next((s for s in session.scalars(select(User.subject)) if name_key(s) == key), None)
+    if taken is not None:
+        raise BadRequest(f"{subject!r} reads as the existing user {taken!r}: one person, one name")
 
 
 def list_users(*, session: Session, services: Services) -> list[dict[str, Any]]:
@@ -85,8 +114,9 @@ def upsert_user(
     bad = [p for p in jurisdiction if not p.isdigit() and p != ""]
     if bad:
         raise BadRequest(f"jurisdiction prefixes are region-code digits: {bad}")
-    user = session.get(User, subject)
+    user = session.get(User, subject) if len(subject) <= MAX_SUBJECT else None
     if user is None:
+        check_new_subject(session, subject)
         user = User(subject=subject, roles=[], status=ACTIVE)
         session.add(user)
     if status is not None and user.status == "suspended" and status != user.status:
