@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 
 from adapters.arrow_types import schema_for
 from adapters.base import Filter, QueryPlan
+from gateway.enforcement.comparison.spark.partitions import partitioning
 from gateway.enforcement.comparison.spark.sources import SourceRead
 from gateway.enforcement.masking import mask_batch
 from gateway.enforcement.masking.tokens import hash_array
@@ -126,7 +127,9 @@ def governed_frame(spark: SparkSession, read: SourceRead, govern: Govern,
     executors; columns as the gateway's reader gives them, plus ``__county``."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    frame = load_source(spark, read, _as_text(read, plan.source))
+    as_text = _as_text(read, plan.source)
+    split = partitioning(spark, read, plan.source, as_text)
+    frame = load_source(spark, read, as_text, split)
     frame = frame.select([_col(c.name) for c in plan.source.columns])
     if read.format == "csv":  # texts: typed as the gateway's CSV reader types them
         raw = schema_for(plan.source.columns)
