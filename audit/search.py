@@ -113,6 +113,9 @@ def present(seq: int, prev_hash: str, hash_hex: str, body: str | bytes) -> dict[
     return event
 
 
+MAX_CURSOR = 2**63 - 1  # a sequence number: the store's BIGINT
+
+
 def list_events(
     *,
     store: AuditStore,
@@ -127,7 +130,8 @@ def list_events(
     p = store.p
     where, params = filters.where(p)
     if cursor:
-        if not cursor.isdigit():
+        # ASCII digits within the store's BIGINT: '²' passes isdigit, 20 digits overflow
+        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_CURSOR:
             raise BadRequest("bad cursor")
         where += f" AND seq {'<' if order == 'desc' else '>'} {p}"
         params.append(int(cursor))

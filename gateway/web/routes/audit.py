@@ -33,7 +33,7 @@ from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import OUT_OF_RANGE, verify_database
-from catalog.errors import Forbidden, NotFound, SluiceError, Unprocessable, audited
+from catalog.errors import BadRequest, Forbidden, NotFound, SluiceError, Unprocessable, audited
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.audit_reads import readable_trail, record_audit_read
@@ -282,7 +282,10 @@ def alerts(
     taken on it, its ``pushes`` per channel, and ``recurrence_of`` when it recurred
     after a resolution."""
     end = until or datetime.now(UTC)
-    start = since or end - timedelta(days=1)
+    try:
+        start = since or end - timedelta(days=1)
+    except OverflowError:  # a day before ``until`` is before year 1: a 400, not a 500
+        raise BadRequest("until is too early: the default window is the day before it") from None
     record_audit_read(request, user, "audit.read", {"alerts_since": utc_text(start)})
     found = list_alerts(readable_trail(request), since=start, until=end)
     return {"since": utc_text(start), "until": utc_text(end), "alerts": found}
