@@ -4,11 +4,19 @@ Rows are fed in seq order; the first failure stops the check and names its seq. 
 are recomputed over the stored canonical bytes (no re-serialisation on the hot path),
 and the indexed columns are compared with the body, so an insider who edits only a
 filter column (to hide an event from searches) is caught too.
+
+With ``with_mac`` (rows read from the database: ``audit.store.ROW_COLUMNS``, the MAC
+after the body) each event's MAC is checked too (``audit.signing.EventMac``): the hash
+chain alone is public arithmetic, so an insider who may INSERT can append an event that
+chains; only the gateways' key makes its MAC. From ``mac_from`` (the first MAC'd event)
+on, an event without a MAC is as bad as one with a wrong MAC. Without ``mac_key`` only
+the presence of MACs is checked (a process that does not hold the key).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +24,7 @@ from typing import Any
 import orjson
 
 from audit.events import GENESIS_HASH, index_of
+from audit.signing import event_mac
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,9 @@ class ChainChecker:
     failure: Failure | None = None
     hashes_at: dict[int, str] = field(default_factory=dict)
     last_seq: int = 0
+    with_mac: bool = False
+    mac_key: bytes | None = field(default=None, repr=False)
+    mac_from: int | None = None
 
     def __post_init__(self) -> None:
         self._expect = self.start_seq
@@ -83,6 +95,7 @@ class ChainChecker:
         expect, prev, prev_hex, want = self._expect, self._prev, self._prev_hex, self.want
         check_index = self.check_index
         count = self.count
+        first_index = 5 if self.with_mac else 4
         try:
             for row in rows:
                 seq = row[0]
@@ -101,7 +114,13 @@ class ChainChecker:
                 parsed = loads(data)
                 if type(parsed) is not dict or parsed.get("seq") != seq:
                     return self._fail(seq, "seq mismatch", "event body names another seq")
-                if check_index and len(row) > 4 and tuple(row[4:]) != fast_index_of(parsed):
+                if self.with_mac and not self._mac_ok(seq, row[4], digest.digest()):
+                    return False
+                if (
+                    check_index
+                    and len(row) > first_index
+                    and tuple(row[first_index:]) != fast_index_of(parsed)
+                ):
                     return self._fail(seq, "index mismatch", "indexed columns differ from body")
                 if seq in want:
                     self.hashes_at[seq] = hex_hash
@@ -111,6 +130,19 @@ class ChainChecker:
         finally:
             self._expect, self._prev, self._prev_hex, self.count = expect, prev, prev_hex, count
             self.last_seq = expect - 1
+        return True
+
+    def _mac_ok(self, seq: int, mac: Any, hash_raw: bytes) -> bool:
+        """The event's MAC, as ``feed`` judges it (records the failure)."""
+        if mac is None:
+            if self.mac_from is not None and seq >= self.mac_from:
+                return self._fail(seq, "mac missing", "event has no MAC after the first MAC'd one")
+            return True
+        if self.mac_key is None:
+            return True  # present; only a holder of the key can check its value
+        want = event_mac(self.mac_key, seq, hash_raw)
+        if type(mac) is not str or not mac.isascii() or not hmac.compare_digest(mac, want):
+            return self._fail(seq, "mac mismatch", "event MAC is not the gateways' (forged)")
         return True
 
     def _fail(self, seq: int, reason: str, detail: str) -> bool:

@@ -1,4 +1,5 @@
-"""Ed25519 signing keys for checkpoints: on disk in ``<home>/keys/audit``, rotatable.
+"""Ed25519 signing keys for checkpoints: on disk in ``<home>/keys/audit``, rotatable;
+and the event MAC key that binds every event to the deployment's gateways (``EventMac``).
 
 Each private key lives in ``<kid>.pem`` (mode 0600); ``current`` names the active one.
 The key id is a fingerprint of the public key (``ed25519-`` + 16 hex of its SHA-256),
@@ -10,19 +11,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from audit.canonical import canonical_json
-from catalog.private_files import private_dir, replace_private
+from catalog.private_files import create_once, private_dir, read_private, replace_private
 
 ALGORITHM = "Ed25519"
+MAC_SECRET_BYTES = 32
+MAC_SALT = b"sluice-audit-event-mac-v1"
+MAC_INFO = b"audit_events.mac"
 
 
 def b64(data: bytes) -> str:
@@ -57,6 +63,59 @@ def verify_signature(public_b64: str, payload: bytes, signature_b64: str) -> boo
     return True
 
 
+def mac_secret_path(home: Path) -> Path:
+    """The deployment's shared secret the event MAC key is derived from: the masking
+    secret (``gateway.enforcement.masking.secret``), which every replica already holds
+    as the same file and which never goes into the database. Read here by path, not
+    imported: the audit package sits below the gateway."""
+    return home / "keys" / "mask.secret"
+
+
+def event_mac(key: bytes, seq: int, hash_raw: bytes) -> str:
+    """The MAC of event ``seq``: HMAC-SHA256 over its seq (8 bytes, big-endian) and its
+    chain hash (which covers the previous hash and the body). Hex, as stored."""
+    return hmac.digest(key, seq.to_bytes(8, "big") + hash_raw, "sha256").hex()
+
+
+class EventMac:
+    """The key binding every event to the gateways of one deployment.
+
+    The chain hash is an unkeyed SHA-256 anyone can compute, so a database insider who
+    may INSERT can append an event that chains correctly; only a gateway can compute its
+    MAC. The key is ``HKDF-SHA256(mask secret, salt=MAC_SALT, info=MAC_INFO)``: a key of
+    its own (knowing a case's masking key or the subject-token key tells nothing of it),
+    the same on every replica because the secret file is, and never in the database."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("an event MAC key is 32 bytes")
+        self.key = key
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> EventMac:
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=MAC_SALT, info=MAC_INFO)
+        return cls(hkdf.derive(secret))
+
+    @classmethod
+    def in_home(cls, home: Path) -> EventMac:
+        """Derived from ``<home>/keys/mask.secret`` (created 0600 on first use, as the
+        masking code does; refused if other users could read it)."""
+        path = mac_secret_path(home)
+        create_once(path, lambda: os.urandom(MAC_SECRET_BYTES), prefix=".mask-")
+        secret = read_private(path)
+        if len(secret) < MAC_SECRET_BYTES:
+            raise ValueError(f"{path} is shorter than {MAC_SECRET_BYTES} bytes")
+        return cls.from_secret(secret)
+
+    def tag(self, seq: int, hash_raw: bytes) -> str:
+        return event_mac(self.key, seq, hash_raw)
+
+    def __repr__(self) -> str:  # never the key itself
+        return "EventMac(<secret>)"
+
+
 class Signer(Protocol):
     """What the writer needs to sign checkpoints; tests may pass their own."""
 
@@ -76,11 +135,16 @@ class KeyRing:
         self._lock = threading.Lock()
         self._keys: dict[str, Ed25519PrivateKey] = {}
         self._active = ""
+        # the event MAC key (``EventMac``): the writer tags every event with it and binds
+        # its store to it for verification; None for a ring outside a Sluice home
+        self.event_mac: EventMac | None = None
         self._load()
 
     @classmethod
     def in_home(cls, home: Path) -> KeyRing:
-        return cls(home / "keys" / "audit")
+        ring = cls(home / "keys" / "audit")
+        ring.event_mac = EventMac.in_home(home)
+        return ring
 
     def _load(self) -> None:
         private_dir(self.directory)

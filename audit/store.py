@@ -27,20 +27,25 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from audit.events import INDEX_COLUMNS
+from audit.signing import EventMac
 from catalog.errors import SluiceError, Unavailable
 
 ADVISORY_KEY = 0x5A1C_E0A0  # "sluice audit": one chain per database
 # the chain's own columns, then the indexed ones derived from the event (in this order)
 EVENT_COLUMNS = ("seq", "prev_hash", "hash", "body", *INDEX_COLUMNS)
+# what the writer inserts and verification reads: the chain's columns, the event's MAC
+# (``audit.signing.EventMac``; NULL only for events written before MACs existed), then
+# the indexed ones. EVENT_COLUMNS stays the public (exported, MAC-less) shape.
+ROW_COLUMNS = ("seq", "prev_hash", "hash", "body", "mac", *INDEX_COLUMNS)
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-_COPY_SQL = f"COPY audit_events ({','.join(EVENT_COLUMNS)}) FROM STDIN"
+_COPY_SQL = f"COPY audit_events ({','.join(ROW_COLUMNS)}) FROM STDIN"
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 # A batch as one JSON array of rows (one parameter, which orjson builds far faster than
 # psycopg's array dumpers build one array per column: bench.audit_design), so the
 # insert can be pipelined.
-_TYPES = ("bigint",) + ("text",) * 12 + ("boolean",)
+_TYPES = ("bigint",) + ("text",) * 13 + ("boolean",)
 _ROWS_SQL = (
-    f"INSERT INTO audit_events ({','.join(EVENT_COLUMNS)}) SELECT "
+    f"INSERT INTO audit_events ({','.join(ROW_COLUMNS)}) SELECT "
     + ",".join(f"(e->>{i})::{t}" for i, t in enumerate(_TYPES))
     + " FROM jsonb_array_elements(%s::jsonb) AS e"
 )
@@ -77,6 +82,9 @@ class AuditStore:
         parsed = make_url(url)
         self.url = url
         self.timeout_s = timeout_s
+        # the deployment's event MAC key; the writer binds it (from its signer's key
+        # ring) before it starts, so every verification through this store checks MACs
+        self.event_mac: EventMac | None = None
         self.dialect = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
         if self.dialect == "sqlite":
             if not parsed.database or parsed.database == ":memory:":
@@ -199,6 +207,42 @@ class AuditStore:
         row = cur.fetchone()
         return (0, None) if row is None else (int(row[0]), row[1])
 
+    def mac_boundary(self, cur: Any, *, below: int | None = None) -> int | None:
+        """The seq of the first event carrying a MAC (None: none does, a trail written
+        before MACs existed). Every event from there on must carry a valid MAC; an
+        insider cannot move it earlier (rows are never updated, seqs never reused).
+
+        ``below``: only look at seqs up to it (the writer, searching back from the head:
+        on a MAC'd chain the newest MAC'd row is found at once)."""
+        if below is not None:
+            p = self.p
+            cur.execute(
+                f"SELECT seq FROM audit_events WHERE seq <= {p} AND mac IS NOT NULL "
+                f"ORDER BY seq DESC LIMIT 1",
+                (below,),
+            )
+        else:
+            cur.execute("SELECT min(seq) FROM audit_events WHERE mac IS NOT NULL")
+        row = cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def rows_between(self, cur: Any, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """Rows ``lo..hi`` in ``ROW_COLUMNS`` order (the writer checks events it did not
+        write before it chains onto them)."""
+        p = self.p
+        cur.execute(
+            f"SELECT {','.join(ROW_COLUMNS)} FROM audit_events WHERE seq >= {p} AND seq <= {p} "
+            f"ORDER BY seq",
+            (lo, hi),
+        )
+        return [tuple(r) for r in cur.fetchall()]
+
+    def hash_at(self, cur: Any, seq: int) -> str | None:
+        p = self.p
+        cur.execute(f"SELECT hash FROM audit_events WHERE seq = {p}", (seq,))
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
     def has_event(self, cur: Any, seq: int, hash_hex: str) -> bool:
         """Whether the chain holds event ``seq`` with this hash (a commit that may or may
         not have happened before the connection broke)."""
@@ -214,8 +258,8 @@ class AuditStore:
                 for row in rows:
                     copy.write_row(row)
             return
-        marks = ",".join([self.p] * len(EVENT_COLUMNS))
-        sql = f"INSERT INTO audit_events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})"
+        marks = ",".join([self.p] * len(ROW_COLUMNS))
+        sql = f"INSERT INTO audit_events ({','.join(ROW_COLUMNS)}) VALUES ({marks})"
         cur.executemany(sql, rows)
 
     def append_if_head(

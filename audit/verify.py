@@ -2,6 +2,10 @@
 
 Checks, in one pass over the events (streamed in chunks):
 - hash chain and seq contiguity (edits, deletions, insertions, reordering);
+- every event's MAC (``audit.signing.EventMac``, the key the writer bound to the store):
+  an event the gateways did not write — INSERTed at the head by an insider, copied from
+  another deployment, an old row replayed at a new seq — fails ``mac mismatch``; from the
+  first MAC'd event on (``AuditStore.mac_boundary``) a MAC-less one fails ``mac missing``;
 - indexed columns equal to the hashed body (edits meant to hide events from searches);
 - every checkpoint in range: signed by a published key whose id matches its bytes, and
   equal to the chain at its seq (a rewritten chain);
@@ -24,10 +28,10 @@ from audit import scan, witness
 from audit.chain import ChainChecker, Failure, VerifyResult, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH
-from audit.store import DRIVER_ERRORS, EVENT_COLUMNS, AuditStore
+from audit.store import DRIVER_ERRORS, ROW_COLUMNS, AuditStore
 from catalog.errors import BadRequest, Unavailable
 
-_SELECT = ",".join(EVENT_COLUMNS)
+_SELECT = ",".join(ROW_COLUMNS)
 VERIFY_CHUNK = 50_000
 RANGE_ROWS = 100_000  # seqs per range a verification process takes at a time
 PARALLEL_MIN = 200_000  # fewer events than this are checked in this process only
@@ -71,6 +75,22 @@ def verify_database(
         raise Unavailable(str(exc)) from exc
     finally:
         conn.close()
+
+
+def _mac_key(store: AuditStore) -> bytes | None:
+    return None if store.event_mac is None else store.event_mac.key
+
+
+def _mac_from(store: AuditStore, conn: Any) -> int | None:
+    """The first MAC'd seq in the verifying snapshot (``AuditStore.mac_boundary``)."""
+    if store.dialect == "sqlite":
+        cur = conn.cursor()
+        try:
+            return store.mac_boundary(cur)
+        finally:
+            cur.close()
+    with conn.cursor() as cur:
+        return store.mac_boundary(cur)
 
 
 def _void(seq: int, void: list[tuple[int, int]]) -> bool:
@@ -153,7 +173,9 @@ def _verify(
             return _missing_start(store, conn, lo)
         start_prev = rows[0][0]
     want = {cp["seq"] for cp in cps} | {w["seq"] for w in witnessed}
-    checker = ChainChecker(start_seq=lo, start_prev=start_prev, want=want, check_index=check_index)
+    checker = ChainChecker(start_seq=lo, start_prev=start_prev, want=want, check_index=check_index,
+                           with_mac=True, mac_key=_mac_key(store),
+                           mac_from=_mac_from(store, conn))  # fmt: skip
     sql = f"SELECT {_SELECT} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq"
     for chunk in store.stream(conn, sql, (lo, hi), VERIFY_CHUNK, binary=True):
         if not checker.feed(chunk):
@@ -180,18 +202,20 @@ def _verify_pg(
     top = min(hi, int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]))
     want = frozenset({cp["seq"] for cp in cps} | {w["seq"] for w in witnessed})
     size = max(1, range_rows)
+    mac_from = _mac_from(store, conn)
     ranges = [
-        scan.RangeTask(start, min(start + size - 1, top), want, check_index)
+        scan.RangeTask(start, min(start + size - 1, top), want, check_index, mac_from)
         for start in range(lo, top + 1, size)
     ]
+    key = _mac_key(store)
     if workers is None:
         workers = min(4, os.cpu_count() or 1) if top - lo + 1 >= PARALLEL_MIN else 1
     if workers > 1 and len(ranges) > 1:
         snapshot = _rows(store, conn, "SELECT pg_export_snapshot()")[0][0]
         processes = min(workers, len(ranges))
-        outcomes = scan.scan_parallel(conn, store.conninfo, snapshot, ranges, processes)
+        outcomes = scan.scan_parallel(conn, store.conninfo, snapshot, ranges, processes, key)
     else:
-        outcomes = [scan.scan_range(conn, task) for task in ranges]
+        outcomes = [scan.scan_range(conn, task, key) for task in ranges]
     count, verified_to, failure, hashes_at = 0, lo - 1, None, {}
     for outcome in outcomes:  # in seq order: the first failing range has the first failure
         count += outcome.count

@@ -8,6 +8,14 @@ a fsync costs each event a fraction of its latency. A caller that gives up (the 
 bound passed) marks its entry abandoned; the writer skips entries it has not yet
 claimed, so a refused request usually leaves no event behind (a claimed one may still
 commit: the chain then shows a start with no completion, i.e. ``incomplete``).
+
+Every row carries the event's MAC (``audit.signing.EventMac``, from the signer's key
+ring): the hash chain is public arithmetic, the MAC is what only the deployment's
+gateways can make. The key is bound to the store here, before the writer starts, so
+every verification through that store checks MACs. Before chaining onto (or signing a
+checkpoint over) events it did not write itself, the writer checks them like
+verification does and seals on a missing or wrong MAC: an event an insider INSERTed at
+the head is never built upon or signed.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import threading
 import time
 from collections import deque
@@ -27,12 +36,15 @@ from typing import Any
 import structlog
 
 from audit import witness
+from audit.chain import ChainChecker, Failure
 from audit.events import GENESIS_HASH, Prepared, format_ts
 from audit.seal import SealStore
-from audit.signing import Signer, checkpoint_payload
+from audit.signing import EventMac, Signer, checkpoint_payload
 from audit.store import DRIVER_ERRORS, WRITE_ERRORS, AuditStore
 from catalog.errors import Unavailable
 
+FOREIGN_MAX = 100_000
+"""Most events written by others the writer checks before chaining onto them (the newest)."""
 LAZY_DELAY_S = 0.05
 """Longest an event queued without a wake-up (``append_nowait``) waits for a batch."""
 
@@ -110,6 +122,11 @@ class GroupCommitWriter:
         self.signer = signer
         self.config = config
         self.metrics = config.metrics
+        self.mac: EventMac | None = getattr(signer, "event_mac", None)
+        if store.event_mac is None:
+            store.event_mac = self.mac
+        self._trusted = 0  # the highest seq this writer wrote or checked (MAC and chain)
+        self._mac_from: int | None = None  # the first MAC'd seq, once one is known
         self.cond = threading.Condition()
         self.queue: deque[Pending] = deque()
         self._conn: Any = None
@@ -141,6 +158,7 @@ class GroupCommitWriter:
         """After an unseal: the chain continues from the head as found (the anchor)."""
         with self.cond:
             self._floor = (anchor_seq, anchor_hash)
+            self._trusted = anchor_seq  # the officer's unseal accepted the chain up to it
             self._head = None
             self._last_cp_seq = anchor_seq
             self._witness_only_to = witness_only_to
@@ -277,8 +295,9 @@ class GroupCommitWriter:
             raise Unavailable(self.config.seal.message())
         conn = self._connection()
         expected, self._head = self._head, None  # valid again only after a commit
+        key = None if self.mac is None else self.mac.key
         if expected is not None and self._quiet and self.store.dialect == "postgresql":
-            rows, receipts = _chain(batch, *expected)
+            rows, receipts = _chain(batch, *expected, key)
             checkpoint = self._checkpoint_for(rows)
             self._attempt = (rows, receipts, checkpoint)
             if self.store.append_if_head(conn, expected, rows, self._stored(checkpoint)):
@@ -291,6 +310,7 @@ class GroupCommitWriter:
         cur, seq, head = self.store.begin_at_head(conn)
         try:
             self._check_head(seq, head, expected)
+            self._check_foreign(cur, seq, head)
             self._quiet = expected is not None and (seq, head) == expected
             earlier, self._attempt = self._attempt, None
             if earlier is not None and self.store.has_event(
@@ -299,7 +319,7 @@ class GroupCommitWriter:
                 # the try before this one committed after all: never chain it twice
                 self.store.commit(conn)
                 return self._committed(batch, *earlier)
-            rows, receipts = _chain(batch, seq, head or GENESIS_HASH)
+            rows, receipts = _chain(batch, seq, head or GENESIS_HASH, key)
             checkpoint = self._checkpoint_for(rows)
             self._attempt = (rows, receipts, checkpoint)
             self.store.insert_and_commit(conn, cur, rows, self._stored(checkpoint))
@@ -327,6 +347,36 @@ class GroupCommitWriter:
                                             "witnessed_seq": floor_seq})  # fmt: skip
             raise Evidence(self.config.seal.message())
 
+    def _check_foreign(self, cur: Any, seq: int, head: str | None) -> None:
+        """Seal rather than build on (or sign) events with a missing or wrong MAC.
+
+        Checks the events above the last one this writer wrote or checked (other
+        replicas' and anything INSERTed behind the gateways) exactly as verification
+        does; a process that has neither written nor checked anything yet starts after
+        the newest witnessed checkpoint, or checks the head alone."""
+        if head is None or seq <= self._trusted:
+            return
+        known = max(self._trusted, self._floor[0])
+        lo = max(known + 1 if known else seq, seq - FOREIGN_MAX + 1, 1)
+        if self._mac_from is None:
+            self._mac_from = self.store.mac_boundary(cur, below=seq)
+        prev = GENESIS_HASH if lo == 1 else self.store.hash_at(cur, lo - 1)
+        checker = ChainChecker(start_seq=lo, start_prev=prev or GENESIS_HASH, with_mac=True,
+                               mac_key=None if self.mac is None else self.mac.key,
+                               mac_from=self._mac_from)  # fmt: skip
+        checker.feed(self.store.rows_between(cur, lo, seq))
+        failure = checker.failure
+        if failure is None and prev is None:
+            failure = Failure(lo - 1, "gap", f"seq {lo - 1} is missing")
+        if failure is None and checker.last_seq != seq:
+            failure = Failure(checker.last_seq + 1, "gap", "the head moved while checking")
+        if failure is not None:
+            self.config.seal.seal(f"append: {failure.reason} at seq {failure.seq}",
+                                  {"first_bad_seq": failure.seq, "reason": failure.reason,
+                                   "detail": failure.detail, "head_seq": seq})  # fmt: skip
+            raise Evidence(self.config.seal.message())
+        self._trusted = seq
+
     def _checkpoint_for(self, rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
         seq, hash_hex = rows[-1][0], rows[-1][2]
         due = time.monotonic() - self._last_cp_time >= self.config.checkpoint_seconds
@@ -342,6 +392,9 @@ class GroupCommitWriter:
         checkpoint: dict[str, Any] | None,
     ) -> tuple[list[Receipt], dict[str, Any] | None]:
         self._head = (rows[-1][0], rows[-1][2])
+        self._trusted = rows[-1][0]
+        if self.mac is not None and self._mac_from is None:
+            self._mac_from = rows[0][0]  # at the latest: this batch is MAC'd
         self.metrics.appended += len(batch)
         self.metrics.batches += 1
         self.metrics.largest_batch = max(self.metrics.largest_batch, len(batch))
@@ -379,6 +432,7 @@ class GroupCommitWriter:
         try:
             seq, head = self.store.head(cur)
             self._check_head(seq, head, self._head)
+            self._check_foreign(cur, seq, head)
             checkpoint = None
             if seq <= self._witness_only_to:
                 signed = self._last_cp_seq >= seq  # the database's checkpoints there are void
@@ -436,14 +490,18 @@ class GroupCommitWriter:
 
 
 def _chain(
-    batch: list[Pending], seq: int, head_hex: str
+    batch: list[Pending], seq: int, head_hex: str, mac_key: bytes | None = None
 ) -> tuple[list[tuple[Any, ...]], list[Receipt]]:
-    """Rows ``(seq, prev_hash, hash, body, *index)`` chained onto ``(seq, head_hex)``."""
+    """Rows ``(seq, prev_hash, hash, body, mac, *index)`` (``audit.store.ROW_COLUMNS``)
+    chained onto ``(seq, head_hex)``; one HMAC per event (``audit.signing.event_mac``,
+    inlined), ``mac`` None only without a key."""
     prev = bytes.fromhex(head_hex)
     prev_hex = head_hex
     rows: list[tuple[Any, ...]] = []
     receipts: list[Receipt] = []
     sha256 = hashlib.sha256
+    mac_of = hmac.digest
+    mac: str | None = None
     for item in batch:
         seq += 1
         prepared = item.prepared
@@ -451,7 +509,9 @@ def _chain(
         digest = sha256(prev + data)
         prev = digest.digest()
         hex_hash = digest.hexdigest()
-        rows.append((seq, prev_hex, hex_hash, data.decode("utf-8"), *prepared.index))
+        if mac_key is not None:
+            mac = mac_of(mac_key, seq.to_bytes(8, "big") + prev, "sha256").hex()
+        rows.append((seq, prev_hex, hex_hash, data.decode("utf-8"), mac, *prepared.index))
         receipts.append(Receipt(seq, hex_hash))
         prev_hex = hex_hash
     return rows, receipts

@@ -14,22 +14,52 @@ runtime role of docs/deploy.md).
 
 Rule broken: "no audit record changes without detection" — an event the gateway never
 wrote must not verify as part of the trail.
+
+Fixed: every event carries a MAC only the deployment's gateways can make
+(``audit.signing.EventMac``, key derived from a secret file in the Sluice home, never in
+the database). A gateway checks the events it did not write before chaining onto them
+or signing a checkpoint over them and seals on a missing or wrong MAC; verification
+names the forged seq. The variants: no MAC, a made-up MAC, a MAC from another
+deployment's key, and a genuine event's row replayed at a new seq.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from audit.canonical import canonical_json
 from audit.events import prepare
 from audit.records import Actor, user_admin_event
-from audit.store import EVENT_COLUMNS
-from tests.gateway.demo_app import DemoGateway
+from audit.signing import EventMac
+from audit.store import ROW_COLUMNS
+from audit.verify import verify_database
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 INSIDER = "sluice_rt3_insider"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
+    """``deployment``, one per test: each forgery seals the trail it is tried on."""
+    if request.param == "sqlite":
+        with demo_gateway(tmp_path) as gw:
+            yield gw
+        return
+    name, url = create_pg_database("sluice_rt3_mac")
+    try:
+        with demo_gateway(tmp_path, database_url=url) as gw:
+            yield gw
+    finally:
+        drop_pg_database(name)
 
 
 def _head(gw: DemoGateway) -> tuple[int, str]:
@@ -45,8 +75,8 @@ def _head(gw: DemoGateway) -> tuple[int, str]:
 def _insert_as_runtime_role(gw: DemoGateway, row: tuple[Any, ...]) -> None:
     """INSERT only: no trigger disabled, no UPDATE or DELETE."""
     store = gw.services.audit.store
-    marks = ",".join([store.p] * len(EVENT_COLUMNS))
-    sql = f"INSERT INTO audit_events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})"
+    marks = ",".join([store.p] * len(ROW_COLUMNS))
+    sql = f"INSERT INTO audit_events ({','.join(ROW_COLUMNS)}) VALUES ({marks})"
     conn = store.connect()
     try:
         if store.dialect == "postgresql":
@@ -86,11 +116,10 @@ def _quiet_head(gw: DemoGateway) -> tuple[int, str]:
         before = now
 
 
-@pytest.mark.xfail(strict=True, reason="the chain is an unkeyed SHA-256 and a checkpoint "
-                   "signs whatever head it finds: nothing binds an event to the gateway that "
-                   "wrote it (see THREAT_MODEL.md, known gaps)")  # fmt: skip
-def test_an_event_appended_behind_the_gateway_does_not_verify(deployment: DemoGateway) -> None:
-    gw = deployment
+def _forge(gw: DemoGateway, mac: Callable[[int, bytes, bytes], str | None]) -> int:
+    """Append the forged ``role.assigned`` at the head, chained correctly, with the MAC
+    ``mac(seq, chain hash, body)`` makes (None: no MAC, as an insider without the key
+    must); then let the gateway carry on. Returns the forged seq."""
     _make_insider_role(gw)
     _read_trail(gw)
     seq, head = _quiet_head(gw)
@@ -98,12 +127,79 @@ def test_an_event_appended_behind_the_gateway_does_not_verify(deployment: DemoGa
                               subject="alice", details={"role": "admin"})  # fmt: skip
     prepared = prepare(forged)
     data = prepared.canonical(seq + 1)
-    digest = hashlib.sha256(bytes.fromhex(head) + data).hexdigest()
-    _insert_as_runtime_role(gw, (seq + 1, head, digest, data.decode(), *prepared.index))
-    # the gateway carries on: its next events chain onto the forgery, a checkpoint covers it
+    digest = hashlib.sha256(bytes.fromhex(head) + data).digest()
+    row = (seq + 1, head, digest.hex(), data.decode(), mac(seq + 1, digest, data),
+           *prepared.index)  # fmt: skip
+    _insert_as_runtime_role(gw, row)
+    _carry_on(gw)
+    return seq + 1
+
+
+def _carry_on(gw: DemoGateway) -> None:
+    """The gateway's next appends find the forgery at the head: they refuse to chain onto
+    it (sealed, 503) instead of vouching for it."""
     for _ in range(3):
-        _read_trail(gw)
+        answer = gw.client.get("/api/v1/audit/events?limit=1", headers=gw.headers("sam"))
+        assert answer.status_code in {200, 503}, answer.text
         time.sleep(0.6)
+
+
+def _assert_caught(gw: DemoGateway, seq: int, reason: str) -> None:
     verdict = gw.client.get("/api/v1/audit/verify", headers=gw.headers("sam"))
-    sealed = gw.client.get("/healthz").json().get("sealed")
-    assert sealed or verdict.status_code != 200 or not verdict.json()["ok"], verdict.json()
+    assert verdict.status_code in {200, 503}, verdict.text
+    assert gw.client.get("/healthz").json().get("sealed"), "the forgery did not seal the trail"
+    assert verdict.status_code == 503 or not verdict.json()["ok"], verdict.json()
+    # what verification says (the route's answer may be the seal's 503)
+    log = gw.services.audit
+    outcome = verify_database(store=log.store, witness_file=log.witness_file)
+    assert (outcome.ok, outcome.first_bad_seq, outcome.reason) == (False, seq, reason), outcome
+    # nothing was chained onto the forgery, and no checkpoint covers it
+    assert _head(gw)[0] == seq
+    conn = log.store.connect(reader=True)
+    try:
+        rows = log.store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
+    finally:
+        conn.close()
+    assert int(rows[0][0] or 0) < seq
+
+
+def test_an_event_appended_behind_the_gateway_does_not_verify(deployment: DemoGateway) -> None:
+    """No MAC (the insider has no key): after the first MAC'd event that is a forgery."""
+    seq = _forge(deployment, lambda *_: None)
+    _assert_caught(deployment, seq, "mac missing")
+
+
+def test_an_event_with_a_made_up_mac_does_not_verify(fresh: DemoGateway) -> None:
+    seq = _forge(fresh, lambda s, d, b: hashlib.sha256(b"guess" + d).hexdigest())
+    _assert_caught(fresh, seq, "mac mismatch")
+
+
+def test_an_event_maced_by_another_deployment_does_not_verify(fresh: DemoGateway) -> None:
+    """The same event, MAC'd by a gateway of another deployment (its own key): the insider
+    runs a Sluice of their own, or copies a row from another deployment's trail."""
+    other = EventMac.from_secret(secrets.token_bytes(32))
+    seq = _forge(fresh, lambda s, d, b: other.tag(s, d))
+    _assert_caught(fresh, seq, "mac mismatch")
+
+
+def test_an_old_event_replayed_at_a_new_seq_does_not_verify(fresh: DemoGateway) -> None:
+    """A genuine event of the gateway's (its body and MAC), replayed at the head: its seq
+    and chain hash change, its MAC does not follow."""
+    gw = fresh
+    _read_trail(gw)
+    seq, head = _quiet_head(gw)
+    store = gw.services.audit.store
+    conn = store.connect(reader=True)
+    try:
+        old = store.fetch_all(conn, f"SELECT {','.join(ROW_COLUMNS)} FROM audit_events "
+                                    "WHERE seq = 1")[0]  # fmt: skip
+    finally:
+        conn.close()
+    body = orjson.loads(old[3])
+    body["seq"] = seq + 1
+    data = canonical_json(body)
+    digest = hashlib.sha256(bytes.fromhex(head) + data).hexdigest()
+    _make_insider_role(gw)
+    _insert_as_runtime_role(gw, (seq + 1, head, digest, data.decode(), old[4], *old[5:]))
+    _carry_on(gw)
+    _assert_caught(gw, seq + 1, "mac mismatch")

@@ -6,11 +6,28 @@ from pathlib import Path
 from typing import Any
 
 from audit.log import AuditLog
+from audit.signing import EventMac, mac_secret_path
 from catalog.db import migrate
+from catalog.private_files import private_dir
 
 
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'audit.db'}"
+
+
+def replica_homes(*homes: Path) -> list[Path]:
+    """Homes of replicas of one deployment: they share the secret their event MAC key is
+    derived from (``audit.signing.EventMac``), as docs/deploy.md has operators copy it.
+    Homes with a secret of their own are separate deployments: their events do not
+    verify on each other's trail."""
+    EventMac.in_home(homes[0])
+    secret = mac_secret_path(homes[0])
+    for home in homes[1:]:
+        target = mac_secret_path(home)
+        private_dir(target.parent)
+        target.write_bytes(secret.read_bytes())
+        target.chmod(0o600)
+    return list(homes)
 
 
 def open_log(url: str, home: Path, **kwargs: Any) -> AuditLog:

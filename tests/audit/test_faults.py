@@ -18,7 +18,7 @@ from audit.log import AuditLog
 from audit.verify import verify_database
 from catalog.db import migrate
 from catalog.errors import Unavailable
-from tests.audit.helpers import event, fill, open_log
+from tests.audit.helpers import event, fill, open_log, replica_homes
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUND = 1.0
@@ -117,7 +117,8 @@ def test_sigkill_during_appends_leaves_a_verifiable_chain(db_url: str, sluice_ho
 
 def test_four_processes_make_one_linear_chain(pg_url: str, tmp_path: Path) -> None:
     migrate(pg_url)
-    procs = [_appender(pg_url, tmp_path / f"home{i}", 200, 20) for i in range(4)]
+    homes = replica_homes(*(tmp_path / f"home{i}" for i in range(4)))
+    procs = [_appender(pg_url, home, 200, 20) for home in homes]
     for proc in procs:
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0 and "done" in out

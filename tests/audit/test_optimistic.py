@@ -15,7 +15,7 @@ from audit.canonical import canonical_json
 from audit.events import prepare
 from audit.verify import verify_database
 from catalog.errors import BadRequest, Unavailable
-from tests.audit.helpers import event, open_log
+from tests.audit.helpers import event, open_log, replica_homes
 
 
 def _seqs(pg_url: str) -> list[int]:
@@ -27,8 +27,9 @@ def test_optimistic_path_falls_back_when_another_writer_appended(
     pg_url: str, tmp_path: Path
 ) -> None:
     """Two logs on one database stand for two processes: each caches its own head."""
-    first = open_log(pg_url, tmp_path / "a", checkpoint_every=1)
-    second = open_log(pg_url, tmp_path / "b", checkpoint_every=1)
+    home_a, home_b = replica_homes(tmp_path / "a", tmp_path / "b")
+    first = open_log(pg_url, home_a, checkpoint_every=1)
+    second = open_log(pg_url, home_b, checkpoint_every=1)
     try:
         for n in range(3):  # slow, slow (finds its own head: quiet), then optimistic
             first.append(event(n))

@@ -15,7 +15,7 @@ import pytest
 from audit.log import AuditLog
 from audit.verify import verify_database
 from catalog.errors import Unavailable
-from tests.audit.helpers import event, open_log
+from tests.audit.helpers import event, open_log, replica_homes
 
 
 def _requests(pg_url: str) -> tuple[list[int], Counter[str]]:
@@ -142,7 +142,7 @@ def test_two_processes_interleaving_with_checkpoints_and_restarts(
 
     rng = random.Random(seed)
     every = rng.choice([1, 2, 3])
-    homes = [tmp_path / "a", tmp_path / "b"]
+    homes = replica_homes(tmp_path / "a", tmp_path / "b")
     logs = [open_log(pg_url, home, checkpoint_every=every) for home in homes]
     written = 0
     try:
@@ -170,7 +170,8 @@ def test_two_processes_appending_at_once(pg_url: str, tmp_path: Path) -> None:
     batches; every event is in the chain once and the chain verifies."""
     import threading
 
-    logs = [open_log(pg_url, tmp_path / h, checkpoint_every=7) for h in ("a", "b")]
+    homes = replica_homes(tmp_path / "a", tmp_path / "b")
+    logs = [open_log(pg_url, home, checkpoint_every=7) for home in homes]
     per_thread = 30
 
     def work(log: AuditLog, base: int) -> None:

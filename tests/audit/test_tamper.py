@@ -76,12 +76,25 @@ TAMPERING = {
         [
             "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 12",
             "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1012",
-            "INSERT INTO audit_events SELECT 12, prev_hash, hash, body, ts, type, actor_sub, "
+            "INSERT INTO audit_events (seq, prev_hash, hash, body, mac, ts, type, actor_sub, "
+            "actor_dept, resource, resource_dept, outcome, purpose, case_ref, decision_allow) "
+            "SELECT 12, prev_hash, hash, body, mac, ts, type, actor_sub, "
             "actor_dept, resource, resource_dept, outcome, purpose, case_ref, decision_allow "
             "FROM audit_events WHERE seq = 11",
         ],
         12,
         "hash mismatch",
+    ),
+    # the event MAC (audit.signing.EventMac): only the gateways' key makes it
+    "strip a MAC": (["UPDATE audit_events SET mac = NULL WHERE seq = 9"], 9, "mac missing"),
+    "wrong MAC": (["UPDATE audit_events SET mac = hash WHERE seq = 9"], 9, "mac mismatch"),
+    "MAC of another event": (
+        [
+            "UPDATE audit_events SET mac = (SELECT mac FROM audit_events WHERE seq = 3) "
+            "WHERE seq = 4"
+        ],
+        4,
+        "mac mismatch",
     ),
     "delete the last events": (["DELETE FROM audit_events WHERE seq > 21"], 22, "truncated"),
     "delete last events and their checkpoints": (
@@ -110,7 +123,8 @@ def test_tampering_names_the_first_bad_seq(case: str, db_url: str, sluice_home: 
 
 
 def test_rewritten_chain_is_caught_by_checkpoints(sluice_home: Path, tmp_path: Path) -> None:
-    """An insider who recomputes every hash after an edit still breaks the signatures."""
+    """An insider who recomputes every hash after an edit breaks the edited event's MAC;
+    and, for a verifier without the MAC key, still the signatures."""
     import hashlib
 
     import orjson
@@ -139,6 +153,9 @@ def test_rewritten_chain_is_caught_by_checkpoints(sluice_home: Path, tmp_path: P
         prev = new
     conn.close()
     tamper(url, *statements)
+    outcome = _verify(log)
+    assert (outcome.ok, outcome.first_bad_seq, outcome.reason) == (False, 4, "mac mismatch")
+    log.store.event_mac = None  # a verifier that does not hold the key
     outcome = _verify(log)
     assert (outcome.ok, outcome.first_bad_seq, outcome.reason) == (
         False,
