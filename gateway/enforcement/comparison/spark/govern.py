@@ -172,7 +172,10 @@ def load_source(
     # empty field as null, it kept ``NA``, ``NULL``, ``nan`` … as text
     from pyspark.sql.types import StringType, StructField, StructType
 
-    csv = {"header": "true", "escape": '"'}
+    # FAILFAST: a record with too few or too many fields (a line break inside quotes, a
+    # stray separator) fails the read, as it fails Arrow's; Spark's default filled the
+    # missing fields with null and read the rest of the record as a row of its own
+    csv = {"header": "true", "escape": '"', "mode": "FAILFAST"}
     header = spark.read.options(**csv).csv(read.location).columns
     schema = StructType([StructField(n, StringType()) for n in header])
     return spark.read.options(**csv).schema(schema).csv(read.location)

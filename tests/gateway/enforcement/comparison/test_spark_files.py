@@ -15,11 +15,14 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
 from gateway.enforcement.comparison.spark.engine import SparkEngine
+from gateway.enforcement.comparison.spark.govern import load_source
 from gateway.enforcement.comparison.spark.session import spark_session
+from gateway.enforcement.comparison.spark.sources import SourceRead
 from tests.gateway.comparison_env import ALICE_COUNTY, hits, runner, start, wait
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -175,3 +178,16 @@ def test_csv_and_parquet_read_by_spark_give_the_embedded_hits(
         assert None in notes and '"he said ""hi"""' not in notes
         assert 'he said "hi"' in notes or model == ANTI["id"]
         assert any("张三" in (r["d.name"] or "") or r["d.name"] is None for r in rows)
+
+
+def test_a_malformed_csv_fails_on_spark_as_on_the_gateway(tmp_path: Path) -> None:
+    """A record short of a field and a line break inside quotes: the gateway's CSV
+    reader refuses the file; Spark's default read it, nulls in the missing fields and
+    the broken record's tail as a row of its own (a value in another column). Spark's
+    read fails too."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text('id_number,region_code,note\n1,430121,a\n2,430121\n3,"x\ny",430102\n')
+    with pytest.raises(pa.ArrowInvalid):
+        ds.dataset(str(bad), format="csv").to_table()
+    with pytest.raises(Exception, match=r"(?i)malformed|FAILED_READ_FILE"):
+        load_source(spark_session(MASTER), SourceRead("csv", str(bad))).collect()
