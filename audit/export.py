@@ -11,6 +11,14 @@ verification *requires* pinned key ids: keys that only the export itself vouches
 prove nothing. Given a witness's countersigned checkpoint (``witness``), the export
 must also reach that checkpoint and carry its hash there: a truncated or re-chained
 export that a witness saw longer is caught even when it is internally consistent.
+
+Events are exported without their MACs (``audit.signing.EventMac``): an export stays
+verifiable by anyone with no key (the hash chain and the signed checkpoints), and a
+verifier without the key could not check a MAC anyway. What the MAC adds happens
+before the export: the gateway
+refuses to build on or sign an event it did not write (the writer seals), and database
+verification names such an event. So a checkpoint in an export vouches only for events
+the gateways MAC'd; an export of a trail sealed on such evidence says so (``sealed``).
 """
 
 from __future__ import annotations

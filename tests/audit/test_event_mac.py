@@ -13,7 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from click.testing import CliRunner
 
 from audit.events import prepare
 from audit.log import AuditLog
@@ -21,6 +23,7 @@ from audit.signing import EventMac, KeyRing, mac_secret_path
 from audit.store import ROW_COLUMNS
 from audit.verify import verify_database
 from catalog.errors import Unavailable
+from gateway.cli.audit_cmd import audit
 from tests.audit.helpers import event, fill, open_log
 
 
@@ -133,3 +136,22 @@ def test_the_key_is_derived_not_stored(db_url: str, sluice_home: Path) -> None:
     dump = repr(_rows(log))
     assert key.hex() not in dump and secret.hex() not in dump
     assert "secret" in repr(log.store.event_mac) and key.hex() not in repr(log.store.event_mac)
+
+
+def test_cli_verify_names_the_forged_seq_and_seals(
+    db_url: str, sluice_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sluice audit verify`` gets the key the way the gateway does (its home): a
+    MAC-less event at the head fails with its seq, and seals."""
+    log = open_log(db_url, sluice_home)
+    fill(log, 4)
+    log.close()
+    forged = _append_behind(log, None)
+    monkeypatch.setenv("SLUICE_HOME", str(sluice_home))
+    monkeypatch.setenv("SLUICE_DATABASE_URL", db_url)
+    result = CliRunner().invoke(audit, ["verify"])
+    assert result.exit_code == 1, result.output
+    answer = orjson.loads(next(x for x in result.output.splitlines() if x.startswith("{")))
+    assert (answer["first_bad_seq"], answer["reason"]) == (forged, "mac missing"), answer
+    assert answer["sealed"] is True
+    assert _rows(log)[-1][0] == forged  # no audit.verified written onto the forgery
