@@ -272,15 +272,26 @@ def compute_alerts(
         found.extend(unusual_hours(events, cfg.timezone, baselines))
         found.extend(unusual_counties(events, baselines))
     grouped: dict[str, Alert] = {}
+    # the occurrences already in each alert, as tuples: a membership test on the list
+    # made grouping quadratic (a rule with one occurrence per event — outside working
+    # hours on a busy day — took 8.8 s for 32,000 events, and the live runner re-runs it)
+    seen: dict[str, set[tuple[int, ...]]] = {}
+    ids: dict[tuple[str, str | None, str], str] = {}
     for item in found:
         for occurrence in item["occurrences"]:
             first = by_seq.get(occurrence[0])
             window = utc_day(first).isoformat() if first is not None else "-"
-            aid = alert_id(item["rule"], item["subject"], window)
+            named = (item["rule"], item["subject"], window)
+            aid = ids.get(named)
+            if aid is None:
+                aid = ids[named] = alert_id(*named)
             into = grouped.get(aid)
             if into is None:
                 into = grouped[aid] = {"id": aid, **item, "window": window, "occurrences": []}
-            if occurrence not in into["occurrences"]:
+                seen[aid] = set()
+            key = tuple(occurrence)
+            if key not in seen[aid]:
+                seen[aid].add(key)
                 into["occurrences"].append(occurrence)
     for alert in grouped.values():
         alert["occurrences"].sort(key=lambda o: o[-1])
