@@ -194,7 +194,9 @@ def export(
     sealed = log.seal.reason if log.seal.sealed else None
     chunks = export_stream(store=log.store, signer=log.signer, fmt=format, from_seq=from_seq,
                            to_seq=to_seq, sealed=sealed)  # fmt: skip
-    if sealed is not None:
+    if sealed is not None and from_seq in (None, 1) and to_seq is None:
+        # only the whole trail is evidence an unseal may name: a range (``from=1&to=1``)
+        # would let the two approvals name a scrap and keep no copy of what was sealed
         chunks = _evidence(log, user, chunks)
     return StreamingResponse(
         chunks,
@@ -204,9 +206,9 @@ def export(
 
 
 def _evidence(log: AuditLog, user: UserContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Pass the export through; once every byte has gone out, record its SHA-256 in the
-    seal file (the digest an unseal approval must name). A download cut short is not
-    recorded: the generator is closed before its end."""
+    """Pass a whole export through; once every byte has gone out, record its SHA-256 in
+    the seal file (the digest an unseal approval must name). A download cut short is not
+    recorded: the generator is closed before its end; nor is an export of a range."""
     digest, size = hashlib.sha256(), 0
     for chunk in chunks:
         digest.update(chunk)
