@@ -43,7 +43,7 @@ from audit.signing import EventMac, Signer, checkpoint_payload
 from audit.store import DRIVER_ERRORS, WRITE_ERRORS, AuditStore
 from catalog.errors import Unavailable
 
-FOREIGN_MAX = 100_000
+FOREIGN_MAX = 10_000
 """Most events written by others the writer checks before chaining onto them (the newest)."""
 LAZY_DELAY_S = 0.05
 """Longest an event queued without a wake-up (``append_nowait``) waits for a batch."""
