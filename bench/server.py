@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from fastapi.responses import Response
 from sqlalchemy import create_engine
 
 from bench import data
+from bench.sampler import Sampler
 from catalog.demo.install import _sync_dataset, install_demo_catalog
 from catalog.models import Dataset, Source, User
 from catalog.schemas import DatasetIn, FieldIn
@@ -248,10 +250,15 @@ def main() -> None:
     parser.add_argument("--catalog-db", default=data.CATALOG_DB)
     args = parser.parse_args()
     app, services = build(args.home, embedded=args.embedded, catalog_db=args.catalog_db)
+    sample_to = os.environ.get("SLUICE_BENCH_SAMPLE")
+    # bench.threads: a relative path is in the gateway's home
+    sampler = Sampler(args.home / sample_to).start() if sample_to else None
     try:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
                     access_log=False, http=Utf8RequestLineProtocol)  # fmt: skip
     finally:
+        if sampler is not None:
+            sampler.stop()
         services.close()
 
 
