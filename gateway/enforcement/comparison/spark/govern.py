@@ -5,7 +5,10 @@ reads — and its filters: the runner's jurisdiction (the policy's row filter) a
 side's own ``where``, as Spark column predicates that its JDBC and file readers push
 into the source's query or scan. A prefix is also checked by Spark itself, exactly
 (``substring = prefix``): a pushed ``LIKE`` follows MariaDB's case-insensitive
-collations, the jurisdiction filter must not.
+collations, the jurisdiction filter must not. A PostgreSQL or MariaDB read is split
+over several tasks (``partitions``), each partition's query carrying the same filters.
+A CSV file's texts are typed first (``CsvTyped``), as the gateway's CSV reader types
+them, so the filters see the values the embedded engine filters.
 
 Then, on the executors, each Arrow batch passes through ``Govern`` — the same code the
 gateway's reader runs (``gateway.enforcement.masking.mask_batch``, the subject tokens
