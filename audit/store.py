@@ -212,8 +212,10 @@ class AuditStore:
         before MACs existed). Every event from there on must carry a valid MAC; an
         insider cannot move it earlier (rows are never updated, seqs never reused).
 
-        ``below``: only look at seqs up to it (the writer, searching back from the head:
-        on a MAC'd chain the newest MAC'd row is found at once)."""
+        With ``below``: the *newest* MAC'd seq up to it instead, found at once on a MAC'd
+        chain by searching back from the head; MACs are required from there on too, which
+        is all the writer needs to judge the events at the head (full verification uses
+        the first one)."""
         if below is not None:
             p = self.p
             cur.execute(
