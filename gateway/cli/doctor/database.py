@@ -1,10 +1,11 @@
 """Checks of the catalog and audit database (``docs/deploy.md``, "PostgreSQL").
 
 Everything runs as the role the gateway connects as, in transactions that are rolled
-back. The role checks read the catalogs (``has_table_privilege``, ownership) *and*
-probe: ``UPDATE … WHERE false`` is refused at planning time when the privilege is
-missing, touches no row when it is not, and is rolled back either way — so the doctor
-proves what the guide says without changing anything.
+back. The role checks read the catalogs (``rolsuper``; ``rolcreaterole``, since up to
+PostgreSQL 15 a role with CREATEROLE grants itself the owner role; ``has_table_privilege``,
+ownership) *and* probe: ``UPDATE … WHERE false`` is refused at planning time when the
+privilege is missing, touches no row when it is not, and is rolled back either way — so
+the doctor proves what the guide says without changing anything.
 """
 
 from __future__ import annotations
@@ -178,12 +179,17 @@ def check_runtime_role(ctx: Context) -> list[Result]:
     if skipped:
         return skipped
     with ctx.transaction() as cur:
-        cur.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
-        user, superuser = cur.fetchone()
+        cur.execute("SELECT current_user, rolsuper, rolcreaterole FROM pg_roles "
+                    "WHERE rolname = current_user")  # fmt: skip
+        user, superuser, createrole = cur.fetchone()
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
                      "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
     problems = _privilege_problems(ctx) + _probe_problems(ctx)
+    if createrole:  # up to PostgreSQL 15 it may grant itself any role but a superuser
+        problems.insert(0, ("has CREATEROLE: it can grant itself the owner role (GRANT … "
+                            "TO itself; SET ROLE) and switch the audit triggers off",
+                            ROLES_FIX))  # fmt: skip
     if problems:
         return [fail("runtime role", f"{user}: {problem}", fix) for problem, fix in problems]
     return [ok("runtime role", f"{user} may read and append the audit trail, never UPDATE, "
