@@ -12,7 +12,8 @@ grants. On PostgreSQL 15 and older, ``CREATEROLE`` may grant membership in any r
 is not a superuser: with the runtime role's password the insider runs ``GRANT <owner>
 TO <app>; SET ROLE <owner>`` and switches the audit triggers off. ``sluice doctor``
 read only ``rolsuper``, the table privileges and ownership, and tried the forbidden
-statements as the runtime role itself: it reported the role "ok".
+statements as the runtime role itself: it reported the role "ok". So it did for a
+runtime role granted a superuser role it may ``SET ROLE`` to (a DBA's group role).
 """
 
 from __future__ import annotations
@@ -67,5 +68,23 @@ def test_a_runtime_role_that_can_make_itself_the_owner_fails_doctor(
         )
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'REVOKE "{db.owner}" FROM "{db.app}"')
             admin.execute(f'ALTER ROLE "{db.app}" NOCREATEROLE')
+
+
+def test_a_runtime_role_that_may_become_a_superuser_fails_doctor(
+    db: GuideDatabase, tmp_path: Path
+) -> None:
+    dba = f"{db.app}_dba"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{dba}" SUPERUSER NOLOGIN NOINHERIT')
+        admin.execute(f'GRANT "{dba}" TO "{db.app}"')
+    try:
+        with psycopg.connect(db.libpq(db.app)) as insider:
+            insider.execute(f'SET ROLE "{dba}"')
+            insider.execute("SET LOCAL session_replication_role = replica")
+            insider.rollback()
+        lines = _runtime_role_lines(db, tmp_path / "home")
+        assert any(line.split()[0] == "FAIL" and dba in line for line in lines), lines
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP ROLE "{dba}"')

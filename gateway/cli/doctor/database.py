@@ -179,16 +179,21 @@ def check_runtime_role(ctx: Context) -> list[Result]:
     if skipped:
         return skipped
     with ctx.transaction() as cur:
-        cur.execute("SELECT current_user, rolsuper, rolcreaterole FROM pg_roles "
-                    "WHERE rolname = current_user")  # fmt: skip
-        user, superuser, createrole = cur.fetchone()
+        cur.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        user, superuser = cur.fetchone()
+        # roles it is, or may SET ROLE to, that are superusers or may grant themselves
+        # any role (CREATEROLE, up to PostgreSQL 15): either way it becomes the owner
+        cur.execute("SELECT rolname FROM pg_roles WHERE (rolsuper OR rolcreaterole) "
+                    "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname")  # fmt: skip
+        powerful = [row[0] for row in cur.fetchall()]
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
                      "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
     problems = _privilege_problems(ctx) + _probe_problems(ctx)
-    if createrole:  # up to PostgreSQL 15 it may grant itself any role but a superuser
-        problems.insert(0, ("has CREATEROLE: it can grant itself the owner role (GRANT … "
-                            "TO itself; SET ROLE) and switch the audit triggers off",
+    if powerful:
+        problems.insert(0, (f"is or may become {', '.join(powerful)}, with SUPERUSER or "
+                            "CREATEROLE: it can grant itself the owner role (GRANT … TO "
+                            "itself; SET ROLE) and switch the audit triggers off",
                             ROLES_FIX))  # fmt: skip
     if problems:
         return [fail("runtime role", f"{user}: {problem}", fix) for problem, fix in problems]
