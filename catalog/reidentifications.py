@@ -10,7 +10,7 @@ the broker at each release. No generation trigger: the broker's caches never rea
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
@@ -59,3 +59,32 @@ class ReidentificationRequest(Base):
     def waiting_on(self) -> list[str]:
         """Departments still short of their approvals."""
         return [d for d, n in sorted(self.required.items()) if len(self.approvals_of(d)) < n]
+
+
+# how long an approved release lasts; the settings may name another
+# (``reidentification_release_days``, 1 to 365)
+DEFAULT_RELEASE_DAYS = 7
+MAX_RELEASE_DAYS = 365
+
+
+def release_ttl(settings: object | None = None) -> timedelta:
+    """How long an approval releases its hits: the settings' value if they have one
+    (bounded to 1…365 days), else ``DEFAULT_RELEASE_DAYS``."""
+    days = getattr(settings, "reidentification_release_days", None) or DEFAULT_RELEASE_DAYS
+    return timedelta(days=min(max(int(days), 1), MAX_RELEASE_DAYS))
+
+
+def expires_at(req: ReidentificationRequest, ttl: timedelta) -> datetime | None:
+    """When an approved request stops releasing (None until it is approved)."""
+    if req.approved_at is None:
+        return None
+    approved = req.approved_at
+    if approved.tzinfo is None:  # SQLite hands back naive UTC
+        approved = approved.replace(tzinfo=UTC)
+    return approved + ttl
+
+
+def expired(req: ReidentificationRequest, now: datetime, ttl: timedelta) -> bool:
+    """Whether an approved request's release is over (at its expiry, not after)."""
+    end = expires_at(req, ttl)
+    return req.status == "approved" and end is not None and now >= end

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         default=30, ge=1, le=3650,
         description="days a done run's hit list is kept (its counts and leads stay)",
     )  # fmt: skip
+    reidentification_release_days: int = Field(
+        default=7, ge=1, le=365,
+        description="days an approved re-identification releases its hits; then ask again",
+    )  # fmt: skip
     comparison_workers: int = Field(
         default=2, ge=1, le=32, description="comparison runs executing at once per process"
     )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun
 from catalog.errors import Forbidden, NotFound
-from catalog.reidentifications import ReidentificationRequest
+from catalog.reidentifications import ReidentificationRequest, expired, release_ttl
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.runs import HIT_ID
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, ModelSpec
@@ -40,7 +40,6 @@ from gateway.enforcement.query.broker import Broker
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.plan import SideOverrides
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.stewardship.grants.reidentification import expired, release_ttl
 from policies.decision import UserContext
 
 

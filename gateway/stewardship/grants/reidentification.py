@@ -21,7 +21,7 @@ and then commits (compare-and-set on the status, as for access requests).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,7 +33,10 @@ from audit.sink import AuditSink
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Dataset
-from catalog.reidentifications import ReidentificationRequest, new_reidentification_id
+from catalog.reidentifications import (
+    ReidentificationRequest,
+    new_reidentification_id,
+)
 from catalog.timestamps import utc_text
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.spec import ModelSpec
@@ -43,33 +46,6 @@ from policies.decision import UserContext
 
 MAX_HITS = 500
 APPROVE = "access:approve"
-# how long an approved release lasts; the settings may name another
-# (``reidentification_release_days``, 1 to 365)
-DEFAULT_RELEASE_DAYS = 7
-MAX_RELEASE_DAYS = 365
-
-
-def release_ttl(settings: object | None = None) -> timedelta:
-    """How long an approval releases its hits: the settings' value if they have one
-    (bounded to 1…365 days), else ``DEFAULT_RELEASE_DAYS``."""
-    days = getattr(settings, "reidentification_release_days", None) or DEFAULT_RELEASE_DAYS
-    return timedelta(days=min(max(int(days), 1), MAX_RELEASE_DAYS))
-
-
-def expires_at(req: ReidentificationRequest, ttl: timedelta) -> datetime | None:
-    """When an approved request stops releasing (None until it is approved)."""
-    if req.approved_at is None:
-        return None
-    approved = req.approved_at
-    if approved.tzinfo is None:  # SQLite hands back naive UTC
-        approved = approved.replace(tzinfo=UTC)
-    return approved + ttl
-
-
-def expired(req: ReidentificationRequest, now: datetime, ttl: timedelta) -> bool:
-    """Whether an approved request's release is over (at its expiry, not after)."""
-    end = expires_at(req, ttl)
-    return req.status == "approved" and end is not None and now >= end
 
 
 def required_by_department(session: Session, run: ComparisonRun) -> dict[str, int]:

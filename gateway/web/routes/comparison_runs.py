@@ -23,6 +23,7 @@ from audit.records import Actor, comparison_run_event, reidentification_event
 from audit.records import Delivery as Sent
 from catalog.comparison_models import ComparisonRun
 from catalog.errors import Conflict, Forbidden
+from catalog.reidentifications import release_ttl
 from gateway.enforcement.comparison import reidentify, run_service
 from gateway.enforcement.comparison.run_service import LeadIn
 from gateway.enforcement.comparison.runs import HIT_ID
@@ -114,8 +115,10 @@ def released_hits(
     it is sent."""
     if run.owner != user.subject:
         raise Forbidden("identities are released only to the analyst whose request was approved")
-    hit_ids, requests = reidentify.approved(session, run, user)
+    ttl = release_ttl(get_services(request).settings)
+    hit_ids, requests = reidentify.approved(session, run, user, ttl=ttl)
     if not hit_ids:
+        reidentify.refuse_if_expired(session, run, user, ttl=ttl)  # says why: ask again
         raise Forbidden(f"no approved re-identification of hits of run {run.id}")
     release_id = f"ri-{uuid.uuid4().hex}"
     job = runner(request)

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from catalog.errors import BadRequest
+from catalog.reidentifications import release_ttl
 from gateway.enforcement.comparison import reidentify, run_service
 from gateway.enforcement.comparison.run_service import LeadIn, RunIn
 from gateway.stewardship.comparison_models import schedules
@@ -104,7 +105,8 @@ def _read(request: Request, caller: Caller, run_id: str, identities: bool) -> di
             hits = json.loads(bytes(answer.body))
             if view["owner"] == caller.user.subject:
                 run = run_service.visible_run(session, run_id, caller.user, reviewer=False)
-                approved = reidentify.approved(session, run, caller.user)[0]
+                ttl = release_ttl(get_console(request).services.settings)
+                approved = reidentify.approved(session, run, caller.user, ttl=ttl)[0]
             if identities and approved:
                 answer = runs_api.get_hits(request, run_id, "json", False, caller.user, session,
                                            reidentified=True)  # fmt: skip

@@ -17,10 +17,9 @@ import pytest
 
 from catalog.comparison_models import ComparisonRun
 from catalog.errors import Forbidden
-from catalog.reidentifications import ReidentificationRequest
+from catalog.reidentifications import DEFAULT_RELEASE_DAYS, ReidentificationRequest, release_ttl
 from gateway.enforcement.comparison import reidentify
 from gateway.enforcement.masking.apply import mask_array
-from gateway.stewardship.grants.reidentification import DEFAULT_RELEASE_DAYS, release_ttl
 from policies.decision import UserContext
 from tests.gateway.comparison_env import CASE, comparison_gateway, events, run_to_end, runner
 from tests.gateway.demo_app import DemoGateway
@@ -155,6 +154,7 @@ def test_an_approved_release_expires(gw: DemoGateway, run: dict[str, Any]) -> No
     _approved_ago(gw, rid, ttl + timedelta(minutes=1))  # over
     resp = released(gw, "dora", run["id"])
     assert resp.status_code == 403, resp.text
+    assert b"expired" in resp.content and b"ask again" in resp.content  # says why
     assert not ID_NUMBER.search(resp.content)
     refused = [e for e in events(gw, types=("request.refused",), want=1)
                if e["actor"]["sub"] == "dora"
