@@ -1,0 +1,104 @@
+"""Red team 5, as an analyst (alice, one county): a suppressed small count given back by
+the *sum of the group field* over the coarser grouping.
+
+Rule broken: small-count suppression (docs/policies.md, "Differencing: refused"): no
+group under ``min_group_size`` is published, alone or by combining two answers of
+nested groupings (one a subset of the other's fields). Secondary suppression makes
+each part of a coarsening hold at least two withheld groups, so that the coarser
+*count* only gives their total. But a coarser answer may also carry ``sum`` (or
+``avg``) of the field the finer grouping split on — and that is a second equation.
+
+Attack: alice asks ``civil.dibao_recipients`` grouped by ``region_code, status,
+household_size`` (count), then grouped by ``region_code, status`` with ``count`` and
+``sum(household_size)``. In a part with two withheld groups of sizes ``a`` and ``b``::
+
+    n_a + n_b       = n(part)   - sum of the published counts
+    a*n_a + b*n_b   = sum(part) - sum of household_size * published count
+
+two equations, two unknowns: both withheld counts, the ones under the threshold
+included, come out exactly (3 and 4 in the demo's 430121 "suspended" households,
+threshold 5). The test checks the recovered counts against alice's own rows.
+
+On the embedded SQLite default and on PostgreSQL (``deployment``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from tests.gateway.demo_app import DemoGateway
+
+DATASET = "civil.dibao_recipients"
+BASE = {"purpose": "supervision", "case_ref": "JW-RT5-SUM", "limit": 10_000}
+KEY = ("region_code", "status")
+SPLIT = "household_size"
+
+
+def _aggregate(gw: DemoGateway, group_by: list[str], aggregates: list[dict[str, str]]) -> Any:
+    resp = gw.query("alice", DATASET, {**BASE, "group_by": group_by, "aggregates": aggregates})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def _solve_two(withheld: list[int], count: int, total: int) -> dict[int, Fraction] | None:
+    """The counts of two withheld groups (values ``a``, ``b``) from their count and sum."""
+    a, b = withheld
+    if a == b:
+        return None
+    n_b = Fraction(total - a * count, b - a)
+    return {a: count - n_b, b: n_b}
+
+
+def _recovered(fine: Any, coarse: Any) -> list[tuple[tuple[str, ...], int, Fraction]]:
+    """Every withheld fine group whose count the two answers pin down."""
+    parts: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in fine["rows"]:
+        parts[tuple(row[k] for k in KEY)].append(row)
+    found = []
+    for row in coarse["rows"]:
+        if row["n"] is None or row["s"] is None:
+            continue  # the coarser cell itself withheld: nothing to subtract from
+        groups = parts[tuple(row[k] for k in KEY)]
+        shown = [g for g in groups if not g["_suppressed"]]
+        withheld = [g[SPLIT] for g in groups if g["_suppressed"]]
+        if len(withheld) != 2:
+            continue
+        count = row["n"] - sum(g["n"] for g in shown)
+        total = row["s"] - sum(g["n"] * g[SPLIT] for g in shown)
+        solved = _solve_two(withheld, count, total)
+        for value, n in (solved or {}).items():
+            found.append((tuple(row[k] for k in KEY), value, n))
+    return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team 5: an aggregate's sum/avg over a field is not covered by secondary "
+    "suppression of the grouping that splits on it (gateway/enforcement/query/aggregate.py)",
+)
+def test_sum_of_the_split_field_does_not_give_back_a_suppressed_count(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    fine = _aggregate(gw, [*KEY, SPLIT], [{"fn": "count", "as": "n"}])
+    threshold = fine["aggregate"]["min_group_size"]
+    coarse = _aggregate(
+        gw, list(KEY),
+        [{"fn": "count", "as": "n"}, {"fn": "sum", "field": SPLIT, "as": "s"}],
+    )  # fmt: skip
+    rows = gw.query("alice", DATASET, {**BASE, "fields": [*KEY, SPLIT]})
+    assert rows.status_code == 200, rows.text
+    truth = Counter((r["region_code"], r["status"], r[SPLIT]) for r in rows.json()["rows"])
+    leaked = [
+        (part, value, int(n))
+        for part, value, n in _recovered(fine, coarse)
+        if n.denominator == 1 and 0 < n < threshold and truth[(*part, value)] == n
+    ]
+    assert leaked == [], (
+        f"suppressed counts under {threshold} recovered exactly from count and "
+        f"sum({SPLIT}) of the coarser grouping: {leaked}"
+    )
