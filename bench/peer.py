@@ -93,7 +93,11 @@ def same_rows(gw: Gateway, url: str) -> dict[str, Any]:
 
 def run(seconds: float = 4.0, rounds: int = 3) -> dict[str, Any]:
     gw = Gateway(embedded=True)
-    peer = Datasette(embedded.ensure_files() / "civil.db")
+    try:
+        peer = Datasette(embedded.ensure_files() / "civil.db")
+    except BaseException:  # no datasette installed: the gateway must not outlive the run
+        gw.close()
+        raise
     url = datasette_url()
     out: dict[str, Any] = {"levels": {}}
     try:
