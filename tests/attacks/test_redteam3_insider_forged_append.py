@@ -106,13 +106,16 @@ def _read_trail(gw: DemoGateway) -> None:
 
 
 def _quiet_head(gw: DemoGateway) -> tuple[int, str]:
-    """The head once no event has been appended for a little while."""
+    """The head once no event has been appended for a little while (bounded: a
+    gateway that never stops appending fails the test instead of hanging it)."""
     before = _head(gw)
+    deadline = time.monotonic() + 30
     while True:
         time.sleep(0.5)
         now = _head(gw)
         if now == before:
             return now
+        assert time.monotonic() < deadline, "the trail's head never settled"
         before = now
 
 
