@@ -8,6 +8,9 @@ Order of checks (each refusal leaves the seal as it was):
    so the approver holds a copy of what the database looked like;
 4. the caller has not approved already, and their role is not already covered.
 
+The checks and what follows run one approval at a time over a home (a lock):
+two approvals at once each found both roles covered and unsealed twice.
+
 Each approval is recorded in the seal file at once. The second one starts a new epoch:
 the chain continues from the database head *as found* (the loss is accepted, on
 record); the local witness file of the old epoch is archived as evidence; checkpoints of
@@ -20,8 +23,12 @@ checkpoint.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from audit import witness
@@ -30,10 +37,27 @@ from audit.records import Actor, audit_access_event
 from catalog.errors import BadRequest, Conflict, Forbidden
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from audit.log import AuditLog
 
 ROLES = ("security_officer", "admin")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_IN_PROCESS = threading.Lock()
+
+
+@contextmanager
+def _one_at_a_time(seal_path: Path) -> Iterator[None]:
+    """One approval at a time over one home — this process's threads and every other
+    process on it (``flock`` on ``<seal file>.lock``): the check of the approvals and
+    the unseal are one step, else two approvals at once each saw both and unsealed."""
+    with _IN_PROCESS:
+        fd = os.open(seal_path.with_name(seal_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
 
 
 def approve(
@@ -47,6 +71,21 @@ def approve(
     client: str | None = None,
 ) -> dict[str, Any]:
     """Record one approval; the second (other role, other person) unseals."""
+    with _one_at_a_time(log.seal.path):
+        return _approve(log, subject=subject, department=department, roles=roles,
+                        evidence_sha256=evidence_sha256, note=note, client=client)  # fmt: skip
+
+
+def _approve(
+    log: AuditLog,
+    *,
+    subject: str,
+    department: str | None,
+    roles: Sequence[str],
+    evidence_sha256: str,
+    note: str,
+    client: str | None,
+) -> dict[str, Any]:
     seal = log.seal
     seal.refresh()
     if not seal.sealed:
