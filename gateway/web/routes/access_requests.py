@@ -113,8 +113,10 @@ def get_one(
             raise NotFound(f"no access request {request_id}")
         return ReidentificationOut.of(ask)
     req = service.get_request(session=session, request_id=request_id)
-    if req.requester != user.subject and not services.authorizer.allowed(
-        subject=user.subject, domain=req.department, action="access:approve"
+    # both gates, as the list and every decision: the steward's role in the request's
+    # department *and* that department their own (a steward moved elsewhere keeps no view)
+    if req.requester != user.subject and req.department not in service.steward_departments(
+        services.authorizer, user
     ):
         raise NotFound(f"no access request {request_id}")
     return AccessRequestOut.model_validate(req)
