@@ -13,12 +13,15 @@ root's row while the leaked password is still root's; the operators reset it on 
 host (``sluice users passwd``); the insider writes the old row back, and the leaked
 password signs in as root again. Likewise a ``console_sessions`` row deleted by the
 reset, written back as it was, revives the thief's cookie (its HMAC covers the session
-id and subject, which did not change).
+id and subject, which did not change); and a stolen cookie past its maximum age
+(``SLUICE_CONSOLE_MAX_SESSION_S``, red team 2) lives again when the insider moves its
+row's ``created_at`` forward.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +30,8 @@ from sqlalchemy import text
 
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
+from gateway.web.console.sessions import SessionStore
+from gateway.web.console.settings import ConsoleSettings
 from tests.gateway.demo_app import DemoGateway
 
 _FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -89,3 +94,28 @@ def test_a_session_ended_by_a_reset_stays_ended(deployment: DemoGateway) -> None
     assert thief.get("/console").status_code == 303, (
         "the thief's session, written back by the insider, is alive again"
     )
+
+
+@pytest.mark.xfail(strict=True, reason="red team 5: a session's age is its row's created_at, "
+                   "which the insider moves forward; the cookie does not carry it")  # fmt: skip
+def test_a_session_past_its_age_stays_ended_whatever_its_row_says(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    now = [datetime.now(UTC)]
+    store = SessionStore(engine=gw.services.engine, signer=_console(gw).signer,
+                         idle_timeout_s=1800, max_age_s=ConsoleSettings().max_session_s,
+                         clock=lambda: now[0])  # fmt: skip
+    cookie, _session = store.create(subject="alice", via="password")
+    end = now[0] + timedelta(seconds=ConsoleSettings().max_session_s)
+    while now[0] + timedelta(minutes=10) < end:  # the thief keeps it busy
+        assert store.find(cookie) is not None
+        now[0] += timedelta(minutes=10)
+    gw.sql(
+        "UPDATE console_sessions SET created_at = :t WHERE subject = 'alice'", t=now[0]
+    )  # fmt: skip  (the insider's edit, just before the end)
+    alive = []
+    for _ in range(3):  # still kept busy, past the end
+        now[0] += timedelta(minutes=10)
+        alive.append(store.find(cookie) is not None)
+    assert now[0] > end and not alive[-1], "the stolen cookie outlives its maximum age"
