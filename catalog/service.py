@@ -187,12 +187,19 @@ def entries_of_source(*, session: Session, source_id: str) -> list[Dataset]:
     return list(session.scalars(query))
 
 
-def deregister_source(*, session: Session, source_id: str, by: str, at: str) -> list[str]:
+def deregister_source(
+    *, session: Session, source_id: str, by: str, at: str, target: dict[str, Any] | None = None
+) -> list[str]:
     """Unpublish the source's entries (they stay as drafts: access requests and the
-    trail name them), then leave a tombstone: no settings but who and when, no secret.
+    trail name them), then leave a tombstone: no settings but who and when, no secret,
+    and the system it reached (``target``, without credentials), which stays the
+    department's: another department may not register it afterwards.
     Returns the ids of the entries that were published."""
     source = get_source(session=session, source_id=source_id)
-    source.settings = {DEREGISTERED: {"at": at, "by": by}}
+    kept: dict[str, Any] = {"at": at, "by": by}
+    if target is not None:
+        kept["target"] = target
+    source.settings = {DEREGISTERED: kept}
     source.redacted = TOMBSTONE
     source.secret_ciphertext = None
     source.secret_key_id = None

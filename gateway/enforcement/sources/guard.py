@@ -33,12 +33,14 @@ from adapters.netguard import normalise_host, resolve
 from adapters.pathguard import is_inside
 from catalog.errors import BadRequest, Forbidden
 from catalog.models import Source
+from catalog.service import DEREGISTERED
 from gateway.core.settings import Settings
 from gateway.enforcement.sources.targets import (
     EffectiveTarget,
     FileId,
     effective_target,
     file_id,
+    from_tombstone,
     stored_target,
 )
 
@@ -152,12 +154,21 @@ def refuse_foreign_target(
         Source.department != department, Source.id != source_id
     )
     for other_id, other_dept, other_kind, other_settings in session.execute(query):
-        other = stored_target(other_kind, dict(other_settings or {}))
+        other = _registered_target(other_kind, dict(other_settings or {}))
         if other is not None and target.same_system(other):
             raise Forbidden(
                 f"this system is already registered by department {other_dept!r} "
                 f"(source {other_id!r}); only that department's stewards may use it"
             )
+
+
+def _registered_target(kind: str, settings: dict[str, object]) -> EffectiveTarget | None:
+    """Another source's target; a deregistered one's as its tombstone kept it, so that
+    withdrawing a source never hands its system to the next department that asks."""
+    tombstone = settings.get(DEREGISTERED)
+    if tombstone is not None:
+        return from_tombstone(tombstone.get("target") if isinstance(tombstone, dict) else None)
+    return stored_target(kind, dict(settings))
 
 
 def refuse_reserved_settings(settings: dict[str, object]) -> None:

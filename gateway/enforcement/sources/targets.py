@@ -194,6 +194,33 @@ def effective_target(
     return None
 
 
+def tombstone_record(target: EffectiveTarget) -> dict[str, Any]:
+    """The target as a deregistered source's tombstone keeps it (no credential is part
+    of it): the system stays its department's after the source is withdrawn."""
+    return {
+        "kind": target.kind, "scheme": target.scheme, "host": target.host,
+        "addresses": list(target.addresses), "port": target.port,
+        "database": target.database, "path": target.path,
+        "file_id": list(target.file_id) if target.file_id is not None else None,
+    }  # fmt: skip
+
+
+def from_tombstone(record: object) -> EffectiveTarget | None:
+    """The target a tombstone kept (``tombstone_record``); None if it kept none."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        found = record.get("file_id")
+        return EffectiveTarget(
+            kind=str(record["kind"]), scheme=str(record["scheme"]),
+            host=record.get("host"), addresses=tuple(record.get("addresses") or ()),
+            port=record.get("port"), database=record.get("database"), path=record.get("path"),
+            file_id=(int(found[0]), int(found[1])) if found else None,
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
 def stored_target(kind: str, settings: dict[str, Any]) -> EffectiveTarget | None:
     """Best-effort target of another, already stored source (None if underivable)."""
     try:

@@ -37,7 +37,7 @@ from gateway.enforcement.sources.connect import (
     source_config,
 )
 from gateway.enforcement.sources.guard import checked_target, pinned_config
-from gateway.enforcement.sources.targets import EffectiveTarget
+from gateway.enforcement.sources.targets import EffectiveTarget, stored_target, tombstone_record
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
 from gateway.stewardship.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
 from policies.authorizer import RoleAuthorizer
@@ -252,9 +252,12 @@ def deregister_source(
                  "entries": [d.id for d in entries], "unpublished": published,
                  "secret_deleted": source.secret_ciphertext is not None},
     )  # fmt: skip
+    # the system it reached stays the department's (without credentials, in the tombstone)
+    reached = stored_target(source.kind, dict(source.settings or {}))
     unpublished = catalog.deregister_source(
         session=session, source_id=source_id, by=user.subject,
         at=utc_text(datetime.now(UTC)),
+        target=tombstone_record(reached) if reached is not None else None,
     )  # fmt: skip
     session.flush()
     return unpublished
