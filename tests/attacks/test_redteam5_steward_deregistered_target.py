@@ -52,6 +52,10 @@ def test_a_deregistered_system_stays_its_departments(deployment: DemoGateway) ->
     claimed = _register(gw, "fiona", "fin-claim-2", "finance", civil)
     assert claimed.status_code == 403, claimed.text
     assert "civil" in claimed.json()["message"]
+    # nor by re-pointing a source finance already has
+    repointed = gw.client.patch(f"{SOURCES}/finance-db", json={"settings": civil},
+                                headers=gw.headers("fiona"))  # fmt: skip
+    assert repointed.status_code == 403, repointed.text
     # civil may register its own database again, under a new id
     back = _register(gw, "carl", "civil-db-2", "civil", civil)
     assert back.status_code == 201, back.text
