@@ -126,11 +126,13 @@ def run(seconds: float = 5.0) -> dict[str, Any]:
     # gateway (HTTP) and by a NATS JetStream stream: witnessing must stay off the path
     out["witnessing"] = witness_cost(url=data.sa_url(data.AUDIT_DB), seconds=seconds,
                                      event=event,
-                                     hammer=lambda lg, s: _hammer(lg, s, THREADS))  # fmt: skip
+                                     hammer=lambda lg, s: _hammer(lg, s, THREADS),
+                                     keys_from=home)  # fmt: skip
     print(table(out["witnessing"]), file=sys.stderr, flush=True)
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         t = time.perf_counter()
-        counts = pool.map(_process, [(str(home / f"p{k}"), seconds) for k in range(4)])
+        homes = [data.replica_home(home / f"p{k}", of=home) for k in range(4)]
+        counts = pool.map(_process, [(str(h), seconds) for h in homes])
         elapsed = max(time.perf_counter() - t, seconds)
     out["four_processes"] = {"appends_per_s": sum(c[0] for c in counts) / seconds,
                              "wall_s": elapsed, "optimistic_batches": sum(c[1] for c in counts),

@@ -39,6 +39,7 @@ from fastapi import FastAPI
 from audit.log import AuditLog
 from audit.signing import KeyRing
 from audit.witness_book import WitnessBook
+from bench.data import replica_home
 from gateway.web.routes import witness
 
 NATS_SERVER = "nats://127.0.0.1:4222"
@@ -111,11 +112,18 @@ def _one(
 
 
 def witness_cost(
-    *, url: str, hammer: Callable[[AuditLog, float], int], event: Event, seconds: float
+    *,
+    url: str,
+    hammer: Callable[[AuditLog, float], int],
+    event: Event,
+    seconds: float,
+    keys_from: Path | None = None,
 ) -> dict[str, Any]:
     """Each configuration's appends/s and single-append p50, and their ratios to the
-    unwitnessed baseline (measured before and after the witnessed runs)."""
+    unwitnessed baseline (measured before and after the witnessed runs). Every run is a
+    replica of ``keys_from``'s deployment (the one that wrote the trail so far)."""
     base = Path(tempfile.mkdtemp(prefix="sluice-bench-witness-"))
+    origin = keys_from or base / "origin"
     url_witness, server, thread = _witness_server(base / "witness")
     stream = "sluice_bench_" + uuid.uuid4().hex[:10]
     witnesses = {"not_witnessed": [], "http": [url_witness],
@@ -124,7 +132,8 @@ def witness_cost(
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in witnesses}
     try:
         for k, name in enumerate(order):
-            runs[name].append(_one(url=url, home=base / f"{k}-{name}",
+            home = replica_home(base / f"{k}-{name}", of=origin)
+            runs[name].append(_one(url=url, home=home,
                                    witnesses=witnesses[name], hammer=hammer, event=event,
                                    seconds=seconds))  # fmt: skip
     finally:
