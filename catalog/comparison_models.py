@@ -130,6 +130,12 @@ class ComparisonRun(Base):
     new_hits: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # {"new": [hit ids], "gone": [{"hit_id": …, "key_token": …} of the previous run]}
     disappeared: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the lease (migration 0014): the process executing the run (host:pid:random) and
+    # when it last renewed its hold; an unfinished run whose heartbeat is older than
+    # ``comparison_run_lease_s`` (or NULL, and the row older than that) is failed as
+    # ``interrupted`` by any replica's recovery
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ComparisonRunResult(Base):

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         default=30, ge=1, le=3650,
         description="days a done run's hit list is kept (its counts and leads stay)",
     )  # fmt: skip
+    comparison_run_lease_s: float = Field(
+        default=60.0, ge=1, le=3600,
+        description="a run whose process renewed no heartbeat for this long is interrupted",
+    )  # fmt: skip
     reidentification_release_days: int = Field(
         default=7, ge=1, le=365,
         description="days an approved re-identification releases its hits; then ask again",

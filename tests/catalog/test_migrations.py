@@ -28,6 +28,7 @@ OWNED = {  # revision -> the package folder that owns it
     "0004_keys": "adapters", "0005_access": "catalog", "0006_catalog_generation": "catalog",
     "0007_catalog_generation_guard": "catalog", "0008_identity_generation": "catalog",
     "0009_emergency": "catalog", "0013_audit_event_mac": "audit",
+    "0014_comparison_run_lease": "catalog",
 }  # fmt: skip
 
 

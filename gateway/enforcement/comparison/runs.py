@@ -26,10 +26,21 @@ before any side was read, and what was not used is released.
 Cancellation (the owner's, or a shutdown) is checked between every step and inside the
 engine; the progress written at each step is also where a cancel asked on another
 replica is noticed.
+
+Several replicas on one catalog: every run a runner holds (queued on it or running) is
+leased to its process (``worker``, ``heartbeat_at``). One background thread per runner
+renews the heartbeat of all of them every few seconds in one UPDATE, and sweeps: a
+run whose heartbeat is older than ``comparison_run_lease_s`` belongs to a process that
+died, and is failed (``interrupted``, on record once: compare-and-set). The same sweep
+runs at start-up, so a restarted replica ends its predecessor's runs at once when their
+lease has run out, and leaves the runs of the other live replicas alone.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import threading
 import uuid
 from collections.abc import Mapping
@@ -180,7 +191,7 @@ class ModelRunner:
 
     def __init__(
         self, *, broker: Broker, services: Services, identities: IdentityResolver,
-        engines: Mapping[str, ComparisonEngine] | None = None,
+        engines: Mapping[str, ComparisonEngine] | None = None, lease_s: float | None = None,
     ) -> None:  # fmt: skip
         settings = services.settings
         self.broker = broker
@@ -194,7 +205,12 @@ class ModelRunner:
         self.engines: dict[str, ComparisonEngine] = dict(engines or {e.name: e for e in default})
         self.default_engine = settings.comparison_engine
         self.max_side_rows = settings.comparison_max_side_rows
-        self.store = RunStore(services.sessions, ttl_days=settings.comparison_run_ttl_days)
+        lease = settings.comparison_run_lease_s if lease_s is None else lease_s
+        self.store = RunStore(services.sessions, ttl_days=settings.comparison_run_ttl_days,
+                              lease_s=lease, worker=worker_id())  # fmt: skip
+        self._beat_s = max(0.05, min(5.0, lease / 4))  # several renewals within one lease
+        self._heartbeat: threading.Thread | None = None
+        self._beating = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=settings.comparison_workers,
                                         thread_name_prefix="sluice-compare")  # fmt: skip
         self._lock = threading.Lock()
@@ -203,13 +219,16 @@ class ModelRunner:
         # before the broker records what is in flight and the trail closes
         services.on_close.insert(0, self.close)
         self.recover()
+        self.start_heartbeat()
 
     def recover(self) -> None:
-        """Runs left queued or running by a process that was killed never end by
-        themselves: at start-up they are failed (``interrupted``), each on record. One
-        worker process per catalog: a run another live replica is executing would be
-        failed too (docs/architecture.md)."""
-        for row in self.store.interrupt_unfinished():
+        """Runs left queued or running by a process that died never end by themselves:
+        those whose lease ran out (no heartbeat for ``comparison_run_lease_s``) are
+        failed (``interrupted``), each on record once — at start-up and at every beat.
+        A run another live replica holds is renewed by it, so it is never taken."""
+        with self._lock:
+            held = set(self._tokens)
+        for row in self.store.interrupt_expired(held=held):
             self.services.audit.append(comparison_run_event(
                 type_=EventType.COMPARISON_RUN_INTERRUPTED, actor=SYSTEM, run_id=row.id,
                 purpose=row.purpose, case_ref=row.case_ref, request_id=row.request_id,
@@ -218,12 +237,41 @@ class ModelRunner:
                          "reason": "interrupted"},
             ))  # fmt: skip
 
+    def start_heartbeat(self) -> None:
+        """Renew this process's leases and sweep expired ones, from one daemon thread."""
+        with self._lock:
+            if self._closed or (self._heartbeat is not None and self._heartbeat.is_alive()):
+                return
+            self._beating.clear()
+            self._heartbeat = threading.Thread(target=self._beat_loop, daemon=True,
+                                               name="sluice-compare-lease")  # fmt: skip
+            self._heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        """No more renewals: other replicas take this process's runs once the lease
+        runs out (what a killed process looks like to them)."""
+        self._beating.set()
+        thread = self._heartbeat
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _beat_loop(self) -> None:
+        while not self._beating.wait(self._beat_s):
+            try:
+                with self._lock:
+                    held = list(self._tokens)
+                self.store.renew(held)
+                self.recover()
+            except Exception:  # a catalog hiccup: the next beat tries again
+                log.exception("comparison_lease_beat_failed")
+
     def submit(self, run_id: str) -> None:
-        """Queue a run whose row is committed."""
+        """Queue a run whose row is committed; this process takes its lease."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the comparison runner is closed")
             token = self._tokens[run_id] = CancelToken()
+        self.store.renew([run_id])
         self._pool.submit(self._execute, run_id, token)
 
     def cancel(self, run_id: str) -> None:
@@ -241,6 +289,7 @@ class ModelRunner:
                 return
             self._closed = True
             tokens = dict(self._tokens)
+        self.stop_heartbeat()  # the runs below end now; nothing to renew
         for token in tokens.values():
             token.cancel("shutdown")
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -470,3 +519,9 @@ def take_subjects(hits: pa.Table) -> tuple[pa.Table, list[str], bool]:
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def worker_id() -> str:
+    """This process on the runs it holds: host, pid and a random part (a pid reused by
+    a later process on the same host is not the same worker)."""
+    return f"{socket.gethostname()[:96]}:{os.getpid()}:{secrets.token_hex(4)}"

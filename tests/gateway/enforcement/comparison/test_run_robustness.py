@@ -1,8 +1,9 @@
 """Runs end in exactly one final state, on record (issue 15, robustness):
 
-- a run a killed process left ``queued`` or ``running`` is failed (``interrupted``) when
-  a gateway process starts, with ``comparison_run.interrupted`` on the trail; its old
-  worker, were it still alive, stores nothing afterwards;
+- a run a killed process left ``queued`` or ``running`` (its lease no longer renewed) is
+  failed (``interrupted``) when a gateway process starts, with
+  ``comparison_run.interrupted`` on the trail; its old worker, were it still alive,
+  stores nothing afterwards (the lease between live replicas: ``test_run_lease.py``);
 - a cancel racing the completion: whichever commits first decides — a cancel landing
   just before the hits are stored leaves the run cancelled with nothing stored and no
   completion on record; a cancel landing just after is a 409 and the run stays done.
@@ -62,10 +63,16 @@ def test_runs_left_by_a_killed_process_fail_as_interrupted_at_start_up(gw: DemoG
     assert gate.entered.wait(30)
     queued = start(gw, "dora", MODEL, engine="gated-kill")  # behind it on the worker pool
     assert queued.status_code == 202
-    # a process starting on the same catalog (the killed one's successor)
-    restarted = ModelRunner(broker=runner(gw).broker, services=gw.services,
-                            identities=gw.client.app.state.identities)  # type: ignore[attr-defined]  # fmt: skip
-    restarted.close()
+    # the process is killed: its heartbeat stops; a process starting on the same catalog
+    # once the lease (1 s here) ran out is the killed one's successor
+    runner(gw).stop_heartbeat()
+    try:
+        time.sleep(1.5)
+        restarted = ModelRunner(broker=runner(gw).broker, services=gw.services, lease_s=1,
+                                identities=gw.client.app.state.identities)  # type: ignore[attr-defined]  # fmt: skip
+        restarted.close()
+    finally:
+        runner(gw).start_heartbeat()  # the module's other tests run on this gateway
     for run_id in (running, queued.json()["id"]):
         view = wait(gw, "dora", run_id, timeout_s=1)
         assert view["status"] == "failed", view
