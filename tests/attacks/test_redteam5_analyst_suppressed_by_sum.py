@@ -75,11 +75,6 @@ def _recovered(fine: Any, coarse: Any) -> list[tuple[tuple[str, ...], int, Fract
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 5: an aggregate's sum/avg over a field is not covered by secondary "
-    "suppression of the grouping that splits on it (gateway/enforcement/query/aggregate.py)",
-)
 def test_sum_of_the_split_field_does_not_give_back_a_suppressed_count(
     deployment: DemoGateway,
 ) -> None:
@@ -109,3 +104,58 @@ def test_sum_of_the_split_field_does_not_give_back_a_suppressed_count(
         f"suppressed counts under {threshold} recovered exactly from count and "
         f"sum({SPLIT}) of the coarser grouping: {leaked}"
     )
+
+
+VARIANTS = [
+    {"fn": "avg", "field": SPLIT, "as": "x"},  # avg * n is the sum: the same two equations
+    {"fn": "min", "field": SPLIT, "as": "x"},  # tells whether the smallest group is empty
+    {"fn": "max", "field": SPLIT, "as": "x"},
+    {"fn": "count", "field": SPLIT, "as": "x"},  # n - count(v): the size of v's null group
+]
+
+
+def test_every_aggregate_over_the_split_field_is_withheld_where_its_breakdown_is(
+    deployment: DemoGateway,
+) -> None:
+    """The guarantee behind the fix, for avg, min, max and count(field): an aggregate
+    over a field the coarse grouping does not split on is published in a coarse group
+    only if the finer answer split on it withholds nothing there; the audit record of
+    the coarse query counts every group with a withheld cell."""
+    gw = deployment
+    fine = _aggregate(gw, [*KEY, SPLIT], [{"fn": "count", "as": "n"}])
+    rows = gw.query("alice", DATASET, {**BASE, "fields": [*KEY, SPLIT]})
+    assert rows.status_code == 200, rows.text
+    truth: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for r in rows.json()["rows"]:
+        if r[SPLIT] is not None:
+            truth[tuple(r[k] for k in KEY)].append(r[SPLIT])
+    split = {tuple(r[k] for k in KEY) for r in fine["rows"] if r["_suppressed"]}
+    assert split, "some part of alice's county must hold a withheld group"
+    for variant in VARIANTS:
+        body = {**BASE, "group_by": list(KEY),
+                "aggregates": [{"fn": "count", "as": "n"}, variant]}  # fmt: skip
+        resp = gw.query("alice", DATASET, body)
+        assert resp.status_code == 200, resp.text
+        coarse = resp.json()
+        for row in coarse["rows"]:
+            key = tuple(row[k] for k in KEY)
+            if key in split:
+                assert row["x"] is None and "x" in row["_suppressed"], (variant, row)
+                continue
+            if row["n"] is None:
+                continue
+            # published: the true value over alice's rows
+            assert row["_suppressed"] == [], (variant, row)
+            values = truth[key]
+            want = {
+                "avg": sum(values) / len(values) if values else None,
+                "min": min(values, default=None),
+                "max": max(values, default=None),
+                "count": len(values),
+            }[variant["fn"]]
+            assert row["x"] == (pytest.approx(want) if want is not None else None), variant
+        flagged = sum(1 for r in coarse["rows"] if r["_suppressed"])
+        assert flagged > sum(1 for r in coarse["rows"] if r["n"] is None), variant
+        events = gw.request_events(resp.headers["X-Request-Id"], 2)
+        completed = next(e for e in events if e["type"] == "query.completed")
+        assert completed["details"]["aggregate"]["suppressed"] == flagged, variant

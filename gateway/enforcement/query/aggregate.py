@@ -40,19 +40,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.aggregate import ROWS, Aggregate, AggregatePlan, check_function, group_name
-from adapters.aggregate import value_name as source_name
+from adapters.aggregate import Aggregate, AggregatePlan, check_function, output_type
 from adapters.arrow_filters import plan_expression
 from adapters.arrow_types import arrow_type
 from adapters.base import AdapterLimits, Column, Filter, QueryPlan, RowFilter
 from adapters.plan import check_plan
 from catalog.errors import BadRequest, Forbidden
+from gateway.enforcement.query.aggregate_breakdown import coarse
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.schemas import QueryBody
 from policies.decision import Decision
@@ -147,9 +147,11 @@ class AggregateExec:
     suppression, the caller's filters on groups, order, offset (the limit is the
     plan's, so the quota reservation cuts it like any query's)."""
 
-    source: AggregatePlan
+    source: AggregatePlan  # the joint grouping: G and every field aggregated (rows only)
     group_by: tuple[Column, ...]
     outputs: tuple[Output, ...]
+    aggregates: tuple[Aggregate, ...]  # the outputs' functions, computed in the gateway
+    breakdowns: tuple[str, ...]  # fields aggregated, not grouped on: one breakdown each
     min_group_size: int
     filters: tuple[Filter, ...]
     order: tuple[tuple[str, bool], ...]  # (group field or alias, descending)
@@ -157,9 +159,9 @@ class AggregateExec:
 
     def output_schema(self) -> pa.Schema:
         fields = [pa.field(c.name, arrow_type(c.type)) for c in self.group_by]
-        schema = self.source.result_schema()
         fields += [
-            pa.field(o.alias, schema.field(source_name(i)).type) for i, o in enumerate(self.outputs)
+            pa.field(o.alias, arrow_type(output_type(a)))
+            for o, a in zip(self.outputs, self.aggregates, strict=True)
         ]
         fields.append(pa.field(SUPPRESSED, pa.list_(pa.string())))
         return pa.schema(fields)
@@ -199,17 +201,39 @@ def plan_aggregate(
         row_filter=row_filter,
         batch_size=batch_size,
     )
+    source, split = joint_plan(rows, group, aggregates)
     return AggregateExec(
-        source=AggregatePlan(
-            rows=rows, group_by=group, aggregates=aggregates, max_groups=MAX_GROUPS
-        ),
+        source=source,
         group_by=group,
         outputs=tuple(Output(a.as_, a.fn, a.field) for a in body.aggregates),
+        aggregates=aggregates,
+        breakdowns=split,
         min_group_size=rules.min_group_size,
         filters=tuple(pushed),
         order=tuple((o.field, o.desc) for o in body.orders()),
         offset=body.offset,
     )
+
+
+def joint_plan(
+    rows: QueryPlan, group: tuple[Column, ...], aggregates: tuple[Aggregate, ...]
+) -> tuple[AggregatePlan, tuple[str, ...]]:
+    """What the source is asked: the grouping on the group fields and every field
+    aggregated but not grouped on (the breakdown fields, returned too), rows only; the
+    coarse groups and their aggregates are computed from it (``aggregate_breakdown``)."""
+    grouped = {c.name for c in group}
+    split: dict[str, Column] = {}
+    for agg in aggregates:
+        if agg.column is not None and agg.column.name not in grouped:
+            split.setdefault(agg.column.name, agg.column)
+    joint = (*group, *split.values())
+    plan = AggregatePlan(
+        rows=replace(rows, columns=joint or rows.known_columns[:1]),
+        group_by=joint,
+        aggregates=(Aggregate("count"),),
+        max_groups=MAX_GROUPS,
+    )
+    return plan, tuple(split)
 
 
 # -- suppression ----------------------------------------------------------------------
@@ -308,17 +332,29 @@ class Answer:
 
 
 def answer(grouped: pa.Table, plan: AggregateExec, limit: int) -> Answer:
-    """From the source's grouping to the groups sent (see the module doc)."""
-    rows = np.asarray(grouped.column(ROWS).to_numpy(zero_copy_only=False), dtype=np.int64)
-    keys = [grouped.column(group_name(i)) for i in range(len(plan.group_by))]
-    withheld = suppression(keys, rows, plan.min_group_size)
-    hide = pa.array(withheld, pa.bool_())
-    columns: list[pa.Array | pa.ChunkedArray] = list(keys)
-    for i, _output in enumerate(plan.outputs):
-        values = grouped.column(source_name(i))
-        columns.append(pc.if_else(hide, pa.scalar(None, values.type), values))
-    names = [o.alias for o in plan.outputs]
-    columns.append(pa.array([names if w else [] for w in withheld.tolist()], pa.list_(pa.string())))
+    """From the source's joint grouping to the groups sent (see the module doc and
+    ``aggregate_breakdown``)."""
+    names = [c.name for c in plan.group_by]
+    groups = coarse(
+        grouped, names, plan.breakdowns, plan.aggregates, plan.min_group_size, suppression
+    )
+    withheld = suppression(groups.keys, groups.rows, plan.min_group_size)
+    columns: list[pa.Array | pa.ChunkedArray] = list(groups.keys)
+    flags: list[np.ndarray] = []
+    for output, values in zip(plan.outputs, groups.values, strict=True):
+        hide = withheld.copy()
+        if output.field is not None and output.field in groups.hidden:
+            hide |= groups.hidden[output.field]
+        flags.append(hide)
+        columns.append(pc.if_else(pa.array(hide, pa.bool_()), pa.scalar(None, values.type), values))
+    names_ = [o.alias for o in plan.outputs]
+    by_row = np.stack(flags, axis=1) if flags else np.zeros((len(withheld), 0), bool)
+    columns.append(
+        pa.array(
+            [[a for a, h in zip(names_, row, strict=True) if h] for row in by_row.tolist()],
+            pa.list_(pa.string()),
+        )
+    )
     table = pa.Table.from_arrays(columns, schema=plan.output_schema())
     table = _filtered(table, plan)
     table = _ordered(table, plan)
@@ -331,7 +367,7 @@ def answer(grouped: pa.Table, plan: AggregateExec, limit: int) -> Answer:
         ).as_py()
         or 0
     )
-    return Answer(kept, kept.num_rows, suppressed, grouped.num_rows, truncated)
+    return Answer(kept, kept.num_rows, suppressed, len(groups.rows), truncated)
 
 
 def _filtered(table: pa.Table, plan: AggregateExec) -> pa.Table:

@@ -314,6 +314,25 @@ def _expected_per_village() -> dict[str, dict[str, Any]]:
     return out
 
 
+def _split_withheld(
+    world: World, kind: str, group: list[str], field: str, who: str = "tina"
+) -> set[tuple[Any, ...]] | None:
+    """The coarse groups (over ``group``) whose breakdown by ``field``, asked through the
+    API with a count, holds a withheld group; ``None``: the breakdown is refused whole.
+    An aggregate over ``field`` is published in a coarse group only outside this set."""
+    body = {**CASE, "group_by": [*group, field], "aggregates": [{"fn": "count", "as": "n"}]}
+    resp = world.gw.query(who, world.datasets[kind], body)
+    if resp.status_code == 403:
+        return None
+    assert resp.status_code == 200, resp.text
+    rows = orjson.loads(resp.content)["rows"]
+    return {tuple(r[g] for g in group) for r in rows if r["_suppressed"]}
+
+
+def _hidden_by_split(split: set[tuple[Any, ...]] | None, key: tuple[Any, ...]) -> bool:
+    return split is None or key in split
+
+
 # ---------------------------------------------------------------- the analyst's answer
 
 
@@ -326,21 +345,43 @@ def test_recipients_per_village_for_a_township_analyst(world: World, kind: str) 
     rows = answer["rows"]
     # every village of her township, in order, none dropped; nothing of another township
     assert [r["village_code"] for r in rows] == sorted(expected)
+    split = {
+        alias: _split_withheld(world, kind, ["village_code"], field)
+        for alias, field in (
+            ("total", "monthly_amount"),
+            ("household", "household_size"),
+            ("with_benefit", "benefit_total"),
+        )
+    }
     for row in rows:
         want = expected[row["village_code"]]
         if want["recipients"] < THRESHOLD:
             assert row["_suppressed"] == ALIASES
             assert all(row[a] is None for a in ALIASES)
-        else:
-            assert row["_suppressed"] == []
-            assert row["recipients"] == want["recipients"]
-            assert row["with_benefit"] == want["with_benefit"]
-            assert row["total"] == pytest.approx(want["total"])
-            assert row["household"] == pytest.approx(want["household"])
+            continue
+        assert row["recipients"] == want["recipients"]
+        # an aggregate over a field is withheld exactly where the breakdown by that field
+        # withholds a group (red team 5); a published one is the true value
+        key = (row["village_code"],)
+        hidden = [a for a in ALIASES[1:] if _hidden_by_split(split[a], key)]
+        assert row["_suppressed"] == hidden
+        for alias in ALIASES[1:]:
+            if alias in hidden:
+                assert row[alias] is None
+            else:
+                assert row[alias] == pytest.approx(want[alias])
+    # near-unique amounts and benefits: one row per value, withheld in every village; the
+    # 18-row village's households of 4-5 rows per size hide its average too
+    assert [r["_suppressed"] for r in rows] == [
+        ["total", "with_benefit"],
+        ["total", "household", "with_benefit"],
+        ALIASES,
+        ALIASES,
+    ]
     assert answer["aggregate"] == {
         "min_group_size": THRESHOLD,
         "groups": 4,
-        "suppressed": 2,
+        "suppressed": 4,
         "groups_read": 4,
     }
     assert [c["name"] for c in answer["columns"]] == ["village_code", *ALIASES, "_suppressed"]
@@ -358,9 +399,16 @@ def test_recipients_per_village_for_a_township_analyst(world: World, kind: str) 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_published_groups_equal_a_direct_group_by(world: World, kind: str) -> None:
+    """Village and status: counts; status alone: the household sizes' breakdown is large
+    enough there for ``min`` and ``count_distinct`` to be published and checked."""
+    for group in (["village_code", "status"], ["status"]):
+        _check_against_direct(world, kind, group)
+
+
+def _check_against_direct(world: World, kind: str, group: list[str]) -> None:
     body = {
         **PER_VILLAGE,
-        "group_by": ["village_code", "status"],
+        "group_by": group,
         "aggregates": [
             {"fn": "count", "as": "n"},
             {"fn": "sum", "field": "monthly_amount", "as": "total"},
@@ -369,25 +417,39 @@ def test_published_groups_equal_a_direct_group_by(world: World, kind: str) -> No
         ],
     }
     rows = _answer(world, kind, body)["rows"]
+    columns = ", ".join(group)
     direct = world.direct[kind](
-        "SELECT village_code, status, COUNT(*), SUM(monthly_amount), MIN(household_size), "
+        f"SELECT {columns}, COUNT(*), SUM(monthly_amount), MIN(household_size), "
         "COUNT(DISTINCT household_size) FROM dibao_villages "
-        "WHERE village_code LIKE :township GROUP BY village_code, status",
+        f"WHERE village_code LIKE :township GROUP BY {columns}",
         township=f"{TOWNSHIP}%",
     )
-    true = {(r[0], r[1]): r[2:] for r in direct}
-    assert {(r["village_code"], r["status"]) for r in rows} == set(true)  # none dropped
-    published = [r for r in rows if not r["_suppressed"]]
-    assert published, "some groups should be large enough"
+    width = len(group)
+    true = {tuple(r[:width]): r[width:] for r in direct}
+    assert {tuple(r[g] for g in group) for r in rows} == set(true)  # none dropped
+    assert [r for r in rows if r["n"] is not None], "some groups should be large enough"
+    by_amount = _split_withheld(world, kind, group, "monthly_amount")
+    by_size = _split_withheld(world, kind, group, "household_size")
     for row in rows:
-        n, total, smallest, sizes = true[(row["village_code"], row["status"])]
+        key = tuple(row[g] for g in group)
+        n, _total, smallest, sizes = true[key]
         if n < THRESHOLD:
             assert row["_suppressed"] == ["n", "total", "smallest", "sizes"]
-        if not row["_suppressed"]:
-            assert (row["n"], row["smallest"], row["sizes"]) == (n, smallest, sizes)
-            assert row["total"] == pytest.approx(float(total))
+        if "n" in row["_suppressed"]:
+            continue
+        assert row["n"] == n
+        # monthly amounts are near-unique: their breakdown withholds everywhere
+        assert "total" in row["_suppressed"] and row["total"] is None
+        assert _hidden_by_split(by_amount, key)
+        size_hidden = _hidden_by_split(by_size, key)
+        assert ("smallest" in row["_suppressed"]) == size_hidden
+        assert ("sizes" in row["_suppressed"]) == size_hidden
+        if not size_hidden:
+            assert (row["smallest"], row["sizes"]) == (smallest, sizes)
+    if group == ["status"]:
+        assert all(r["smallest"] is not None for r in rows), rows
     # a single withheld group would be given back by the total of any coarser answer
-    assert sum(1 for r in rows if r["_suppressed"]) != 1
+    assert sum(1 for r in rows if r["n"] is None) != 1
 
 
 def test_every_format_flags_the_suppressed_cells(world: World) -> None:
@@ -396,28 +458,30 @@ def test_every_format_flags_the_suppressed_cells(world: World) -> None:
         world.gw.query("tina", world.datasets[kind], PER_VILLAGE, format="arrow").content
     ).read_all()
     assert arrow.schema.field("_suppressed").type == pa.list_(pa.string())
-    assert arrow.column("_suppressed").to_pylist() == [[], [], ALIASES, ALIASES]
+    flagged = [["total", "with_benefit"], ["total", "household", "with_benefit"], ALIASES, ALIASES]
+    assert arrow.column("_suppressed").to_pylist() == flagged
     assert arrow.column("recipients").to_pylist() == [40, 18, None, None]
+    assert arrow.column("total").to_pylist() == [None] * 4
     parquet = pq.read_table(
         pa.BufferReader(
             world.gw.query("tina", world.datasets[kind], PER_VILLAGE, format="parquet").content
         )
     )
-    assert parquet.column("_suppressed").to_pylist() == [[], [], ALIASES, ALIASES]
+    assert parquet.column("_suppressed").to_pylist() == flagged
     csv = world.gw.query("tina", world.datasets[kind], PER_VILLAGE, format="csv").text
     lines = csv.strip().splitlines()
     assert (
         lines[0] == '"village_code","recipients","total","household","with_benefit","_suppressed"'
     )
     assert lines[3] == '"430121101003",,,,,"recipients;total;household;with_benefit"'
-    assert lines[1].endswith(',""')
+    assert lines[1].endswith(',"total;with_benefit"')
     ndjson = [
         orjson.loads(line)
         for line in world.gw.query(
             "tina", world.datasets[kind], PER_VILLAGE, format="ndjson"
         ).content.splitlines()
     ]
-    assert [r["_suppressed"] for r in ndjson] == [[], [], ALIASES, ALIASES]
+    assert [r["_suppressed"] for r in ndjson] == flagged
     book = openpyxl.load_workbook(
         io.BytesIO(
             world.gw.query("tina", world.datasets[kind], PER_VILLAGE, format="xlsx").content
@@ -427,7 +491,7 @@ def test_every_format_flags_the_suppressed_cells(world: World) -> None:
     sheet = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
     header = sheet[0]
     flags = [row[header.index("_suppressed")] for row in sheet[1:5]]
-    assert flags[2:] == [";".join(ALIASES)] * 2 and not any(flags[:2])
+    assert flags == [";".join(f) for f in flagged]
     assert [row[0] for row in sheet[1:5]] == sorted(_expected_per_village())
 
 
@@ -520,7 +584,7 @@ def test_another_township_is_out_of_reach(world: World) -> None:
 def test_dora_sees_every_township_with_the_same_threshold(world: World) -> None:
     rows = _answer(world, "http", PER_VILLAGE, who="dora")["rows"]
     assert [r["village_code"] for r in rows] == sorted(VILLAGES)
-    withheld = {r["village_code"] for r in rows if r["_suppressed"]}
+    withheld = {r["village_code"] for r in rows if r["recipients"] is None}
     assert withheld == {v for v, n in VILLAGES.items() if n < THRESHOLD}
 
 
@@ -603,7 +667,7 @@ def test_aggregate_queries_are_on_record_with_groups_and_suppressed(world: World
         "functions": functions,
         "min_group_size": THRESHOLD,
         "groups": 4,
-        "suppressed": 2,
+        "suppressed": 4,  # groups with a withheld cell: sum(monthly_amount) is in all
         "groups_read": 4,
     }
     assert completed["rows"] == 4
