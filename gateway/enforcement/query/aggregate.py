@@ -22,7 +22,15 @@ What is withheld, and why it holds against differencing:
    them, so that their total may well be published by the coarser answer — refuses the
    whole answer (403, ``withheld_groups_pinned``): the groups are listed by design, and
    a total equal to their number would tell each one's size.
-3. **Filters cannot difference**: an aggregate query may filter on its group fields
+3. **Aggregates over a field not grouped on** (red team 5): ``sum``/``avg``/
+   ``count(v)``/``count_distinct``/``min``/``max`` of a field ``v`` outside the group
+   fields is withheld in every group whose breakdown by ``v`` (the grouping plus ``v``,
+   nulls a group, suppressed by 1 and 2) withholds a group, everywhere if that
+   breakdown is refused: otherwise a coarse ``sum(v)`` next to the answer split on
+   ``v`` solves two withheld counts. The source is asked one grouping, the group fields
+   and every aggregated field, rows only (``joint_plan``); ``aggregate_breakdown``
+   computes the coarse groups, their aggregates and the breakdowns from it.
+4. **Filters cannot difference**: an aggregate query may filter on its group fields
    only (``check_request``; anything else is refused, 400), so a filter keeps or drops
    whole groups. The source groups every row the policy's row filter leaves, without
    the caller's filters; suppression is decided over that whole grouping, and only then

@@ -36,7 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.aggregate import Aggregate, ArrowGrouper
+from adapters.aggregate import Aggregate, AggregatePlan, ArrowGrouper
 from adapters.base import Column, Filter, QueryPlan
 from catalog.errors import Forbidden
 from gateway.enforcement.query.aggregate import (
@@ -311,3 +311,104 @@ def test_single_row_groups_a_total_would_give_away_are_refused() -> None:
     assert _withheld([["v1", "v2", "v3"]], [1, 1, 1], 5) == [True, True, True]
     # one larger group among them: its size hides theirs
     assert all(_withheld([["v1", "v2", "v3", "v4", "v5"]], [1, 1, 1, 1, 2], 5))
+
+
+# ------------------------------------------- the coarse answer from the joint grouping
+
+FUNCTIONS = [
+    Aggregate("count"),
+    Aggregate("count", COLS["v"]),
+    Aggregate("count_distinct", COLS["v"]),
+    Aggregate("sum", COLS["v"]),
+    Aggregate("avg", COLS["v"]),
+    Aggregate("min", COLS["v"]),
+    Aggregate("max", COLS["v"]),
+    Aggregate("count_distinct", COLS["b"]),  # over a field grouped on (when b is)
+]
+ALL = tuple(Output(f"x{i}", a.fn, a.column.name if a.column else None)
+            for i, a in enumerate(FUNCTIONS))  # fmt: skip
+values_st = st.lists(
+    st.tuples(*[st.sampled_from(VALUES) for _ in FIELDS], st.one_of(st.none(), st.integers(-5, 5))),
+    max_size=60,
+)
+
+
+def _answers(rows: Sequence[Row], group: Sequence[str], k: int) -> tuple[list[Any], list[Any]]:
+    """The gateway's answer (joint grouping, breakdowns) and the direct grouping of the
+    same aggregates (Arrow's, as the file sources run it)."""
+    table = pa.table({name: pa.array([r[i] for r in rows], pa.string() if name != "v"
+                                     else pa.int64()) for i, name in enumerate(COLS)})  # fmt: skip
+    group_by = tuple(COLS[g] for g in group)
+    rows_plan = QueryPlan(object_name="t", columns=KNOWN[:1], known_columns=KNOWN)
+    plan, split = joint_plan(rows_plan, group_by, tuple(FUNCTIONS))
+    grouper = ArrowGrouper(plan)
+    grouper.add(table)
+    spec = AggregateExec(source=plan, group_by=group_by, outputs=ALL,
+                         aggregates=tuple(FUNCTIONS), breakdowns=split, min_group_size=k,
+                         filters=(), order=(), offset=0)  # fmt: skip
+    got = answer(grouper.result(), spec, 100_000).table.to_pylist()
+    direct = AggregatePlan(rows=rows_plan, group_by=group_by, aggregates=tuple(FUNCTIONS),
+                           max_groups=100_000)  # fmt: skip
+    reference = ArrowGrouper(direct)
+    reference.add(table)
+    want = reference.result().to_pylist()
+    return got, want
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=values_st, group=groups_st)
+def test_the_coarse_aggregates_equal_a_direct_grouping(rows: list[Row], group: list[str]) -> None:
+    """Threshold 1: nothing is withheld, and every aggregate computed from the joint
+    grouping (nulls of v included) is what grouping on the fields alone gives."""
+    got, want = _answers(rows, group, 1)
+    key = {tuple(w[f"g{i}"] for i in range(len(group))): w for w in want}
+    assert len(got) == len(want)
+    for row in got:
+        ref = key[tuple(row[g] for g in group)]
+        if ref["a0"] == 0:  # the empty source's one group of no row: under any threshold
+            continue
+        assert row[SUPPRESSED] == []
+        for i, _ in enumerate(FUNCTIONS):
+            expect = ref[f"a{i}"]
+            assert row[f"x{i}"] == (pytest.approx(expect) if expect is not None else None)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=values_st, group=groups_st, k=st.integers(2, 6))
+def test_an_aggregate_over_v_is_published_only_where_the_split_on_v_withholds_nothing(
+    rows: list[Row], group: list[str], k: int
+) -> None:
+    """The red team's equations need a coarse aggregate over v next to a finer answer
+    split on v with a withheld group in that part: never both."""
+    try:
+        got, _ = _answers(rows, group, k)
+    except Forbidden:
+        return
+    # the answer split on v, through the same suppression: group on the fields and on v
+    split = _split_on_v(rows, group, k)
+    for row in got:
+        key = tuple(row[g] for g in group)
+        over_v = [f"x{i}" for i, a in enumerate(FUNCTIONS) if a.column is COLS["v"]]
+        if split is None or key in split:
+            assert all(row[x] is None and x in row[SUPPRESSED] for x in over_v), row
+        elif row["x0"] is not None:  # the group shown, its breakdown by v withholds none
+            assert not set(over_v) & set(row[SUPPRESSED]), row
+
+
+def _split_on_v(rows: Sequence[Row], group: Sequence[str], k: int) -> set[tuple[Any, ...]] | None:
+    """The coarse keys whose part of the answer grouped on ``group`` and v withholds a
+    group (None: that answer is refused)."""
+    keys = [pa.array([r[FIELDS.index(g)] for r in rows], pa.string()) for g in group]
+    keys.append(pa.array([r[3] for r in rows], pa.int64()))
+    if not rows:
+        return set()
+    frame = pa.table({f"k{i}": c for i, c in enumerate(keys)})
+    names = [f"k{i}" for i in range(len(keys))]
+    grouped = frame.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    counts = np.asarray(grouped.column("count_all").to_numpy(), dtype=np.int64)
+    try:
+        withheld = suppression([grouped.column(n) for n in names], counts, k)
+    except Forbidden:
+        return None
+    out = grouped.filter(pa.array(withheld)).to_pylist()
+    return {tuple(r[f"k{i}"] for i in range(len(group))) for r in out}
