@@ -1,10 +1,14 @@
 """Scenario: an aggregate query (issue 16) over the 1,000,000-row ``dibao_big``.
 
 arthur (analyst, L2, every county) asks ``civil.dibao_big`` through the bench gateway
-for recipients per county and status: rows, total and average allowance, average
-household size, and distinct ID numbers (a masked field: counted, never shown). The
-gateway compiles one ``GROUP BY`` with the row filter (``region_code LIKE '%'`` for him)
-and runs suppression on the groups; the baseline is the same ``GROUP BY`` run directly
+for recipients per county and status: rows, total and average household size. The
+gateway compiles one ``GROUP BY`` (the group fields and ``household_size``, the field
+aggregated but not grouped on: its breakdown guards the coarse sum, docs/policies.md)
+with the row filter (``region_code LIKE '%'`` for him) and runs suppression on the
+groups and the breakdown. Sums of near-unique measures (the allowance, distinct ID
+numbers) are withheld by that breakdown wherever a value has fewer rows than the
+threshold, and on this table their breakdown passes the grouping cap (413), so the bench
+asks what an analyst gets an answer to; the baseline is the same ``GROUP BY`` run directly
 on PostgreSQL with psycopg. Both must agree on every group; the ratio is governed /
 direct, best of ``RUNS`` each (the warm-up query of each is not counted).
 """
@@ -26,17 +30,15 @@ BODY = {
     "group_by": ["region_code", "status"],
     "aggregates": [
         {"fn": "count", "as": "recipients"},
-        {"fn": "sum", "field": "monthly_amount", "as": "total"},
-        {"fn": "avg", "field": "monthly_amount", "as": "average"},
+        {"fn": "sum", "field": "household_size", "as": "people"},
         {"fn": "avg", "field": "household_size", "as": "household"},
-        {"fn": "count_distinct", "field": "id_number", "as": "people"},
     ],
     "purpose": "supervision",
     "case_ref": "BENCH-AGG",
 }
 SQL = (
-    "SELECT region_code, status, count(*), sum(monthly_amount), avg(monthly_amount), "
-    "avg(household_size), count(DISTINCT id_number) FROM dibao_big "
+    "SELECT region_code, status, count(*), sum(household_size), avg(household_size) "
+    "FROM dibao_big "
     "WHERE region_code LIKE '%%' GROUP BY region_code, status"
 )
 RUNS = 5
@@ -77,10 +79,9 @@ def _same(rows: list[dict[str, Any]], groups: dict[tuple[str, str], tuple[Any, .
     for row in rows:
         if row["_suppressed"]:
             continue
-        n, total, average, household, people = groups[(row["region_code"], row["status"])]
-        same = (row["recipients"], row["people"]) == (n, people) and all(
-            abs(row[name] - float(want)) <= 1e-6 * max(1.0, abs(float(want)))
-            for name, want in (("total", total), ("average", average), ("household", household))
+        n, people, household = groups[(row["region_code"], row["status"])]
+        same = (row["recipients"], row["people"]) == (n, people) and (
+            abs(row["household"] - float(household)) <= 1e-6 * max(1.0, abs(float(household)))
         )
         if not same:
             raise RuntimeError(f"the governed aggregate differs from SQL on {row}")
