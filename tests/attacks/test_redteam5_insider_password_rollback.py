@@ -15,7 +15,8 @@ password signs in as root again. Likewise a ``console_sessions`` row deleted by 
 reset, written back as it was, revives the thief's cookie (its HMAC covers the session
 id and subject, which did not change); and a stolen cookie past its maximum age
 (``SLUICE_CONSOLE_MAX_SESSION_S``, red team 2) lives again when the insider moves its
-row's ``created_at`` forward.
+row's ``created_at`` forward (fixed: the cookie signs the session's start; the other
+two are strict xfails).
 """
 
 from __future__ import annotations
@@ -96,8 +97,6 @@ def test_a_session_ended_by_a_reset_stays_ended(deployment: DemoGateway) -> None
     )
 
 
-@pytest.mark.xfail(strict=True, reason="red team 5: a session's age is its row's created_at, "
-                   "which the insider moves forward; the cookie does not carry it")  # fmt: skip
 def test_a_session_past_its_age_stays_ended_whatever_its_row_says(
     deployment: DemoGateway,
 ) -> None:

@@ -1,14 +1,16 @@
 """Console sessions: a signed, HttpOnly, ``SameSite=Strict`` cookie naming a server-side row.
 
-The cookie holds a random session id and the subject it signs in, with an HMAC of both
-under the console key (``<home>/keys/console.secret``, 0600, created once like the other
-keys). The database keeps only the SHA-256 of the id (``console_sessions``), the subject,
-the CSRF token, and when the session was created and last used. So:
+The cookie holds a random session id, the subject it signs in and when the session
+started, with an HMAC of all three under the console key
+(``<home>/keys/console.secret``, 0600, created once like the other keys). The database
+keeps only the SHA-256 of the id (``console_sessions``), the subject, the CSRF token,
+and when the session was created and last used. So:
 
 - sign-out deletes the row: the cookie is dead even if a copy survives in a browser;
 - the idle timeout is checked on the server (``last_seen_at``), not trusted to the
   cookie's own expiry; ``last_seen_at`` is written at most once a minute; and a
-  session ends ``max_age_s`` after its sign-in however busy (``created_at``), so a
+  session ends ``max_age_s`` after its sign-in however busy (the start the cookie
+  signs: ``created_at`` moved forward behind the gateway changes nothing), so a
   copied cookie kept in use does not live for ever;
 - a suspended or disabled user's rows are deleted by the guard on their next request
   (``gateway.web.console.guard``), and identity is read fresh on every request anyway;
@@ -119,6 +121,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _whole(text: str) -> bool:
+    """A session start as signed: whole seconds since the epoch (at most 11 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 11
+
+
 def _id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -157,14 +164,18 @@ class SessionStore:
                 id_hash=row.id_hash, subject=subject, csrf_token=row.csrf_token, via=via,
                 created_at=now, last_seen_at=now,
             ))  # fmt: skip
-        return self._signer.sign("session", f"{session_id}~{_b64(subject.encode())}"), row
+        # the start is signed too: a session's age is not its row's to say (red team 5)
+        started = int(now.timestamp())
+        payload = f"{session_id}~{_b64(subject.encode())}~{started}"
+        return self._signer.sign("session", payload), row
 
     def find(self, cookie: str | None) -> ConsoleSession | None:
         """The live session a cookie names (touched), or None: bad signature, unknown,
         ended, or idle too long (then the row is deleted)."""
         payload = self._signer.unsign("session", cookie or "")
-        session_id, sep, signed_subject = (payload or "").partition("~")
-        if not session_id or not sep:
+        session_id, sep, rest = (payload or "").partition("~")
+        signed_subject, sep2, started = rest.partition("~")
+        if not session_id or not sep or not sep2 or not _whole(started):
             return None
         id_hash = _id_hash(session_id)
         now = self._clock()
@@ -173,7 +184,8 @@ class SessionStore:
         if row is None or _b64(str(row.subject).encode()) != signed_subject:
             return None  # unknown, or its subject is not the one this cookie signs in
         last_seen = _aware(row.last_seen_at)
-        if now - last_seen >= self._idle or now - _aware(row.created_at) >= self._max_age:
+        age = now - datetime.fromtimestamp(int(started), UTC)  # as signed, not as stored
+        if now - last_seen >= self._idle or age >= self._max_age:
             self._delete(_S.id_hash == id_hash)
             return None
         if now - last_seen >= TOUCH_EVERY:
