@@ -33,6 +33,10 @@ class Form:
     def getlist(self, name: str) -> list[str]:
         return [value for key, value in self._pairs if key == name]
 
+    def items(self) -> list[tuple[str, str]]:
+        """Every field in order, repeats included."""
+        return list(self._pairs)
+
 
 async def read_form(request: Request) -> Form:
     """The request's form, or ``BadRequest`` / ``TooLarge``."""

@@ -164,8 +164,12 @@ async def preview(
         return render(request, "query_refused.html", status=403, message=exc.message,
                       details=exc.details, entry=entry, body=body)  # fmt: skip
     columns = answer.get("columns") or []
+    # the results carry the query they answer: their page buttons post it again, whether
+    # the page was swapped in by htmx or rendered whole by a plain form post (a click
+    # before htmx had loaded), where there is no query form to include
+    carried = [(k, v) for k, v in form.items() if k not in ("page", "csrf_token")]
     return render(request, "query_results.html", entry=entry, answer=answer, columns=columns,
-                  rows=answer.get("rows") or [], page=page, size=size,
+                  rows=answer.get("rows") or [], page=page, size=size, carried=carried,
                   more=bool(answer.get("truncated")))  # fmt: skip
 
 

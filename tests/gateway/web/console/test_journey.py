@@ -46,6 +46,10 @@ def test_alice_searches_queries_and_downloads(live: LiveConsole, browser: Browse
         id_row = page.locator("table.fields tr", has=page.locator("th", has_text="id_number"))
         expect(id_row).to_contain_text("脱敏")
         page.get_by_role("button", name="查询此数据集").click()
+        # htmx loaded before "preview": a click before it posts the form natively and the
+        # results come as a page of their own, without the form the download button is on
+        # (their paging still works: tests/gateway/web/console/test_query_paging.py)
+        page.wait_for_load_state("load")
 
         # the query: purpose and case reference, a page of what the API returns
         page.get_by_label("案件编号").fill(CASE)
