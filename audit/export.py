@@ -37,7 +37,7 @@ from audit.chain import ChainChecker, Failure, VerifyResult, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH, format_ts, utc_now
 from audit.signing import Signer, kid_for, unb64, verify_signature
-from audit.store import AuditStore
+from audit.store import KEY_SELECT, AuditStore
 from audit.witness_book import countersign_payload
 from catalog.errors import BadRequest
 
@@ -67,9 +67,9 @@ def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[s
             "hash": "sha256(prev_hash_bytes || RFC 8785 event)",
         },
     )
-    for kid, algorithm, public in store.fetch_all(
-        conn, "SELECT kid, algorithm, public_key FROM audit_keys ORDER BY kid"
-    ):
+    # only keys a gateway of this deployment vouches for (``audit.signing.KeyRows``)
+    keys = store.key_rows(store.fetch_all(conn, KEY_SELECT + " ORDER BY kid")).trusted
+    for kid, algorithm, public, _created, _mac in keys:
         yield "key", {"kind": "key", "kid": kid, "algorithm": algorithm, "public_key": public}
     sql = (
         f"SELECT seq, prev_hash, hash, body FROM audit_events "

@@ -30,7 +30,7 @@ from audit.events import Prepared, format_ts, prepare, utc_now
 from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, Signer
-from audit.store import AuditStore, StoreNotDurable
+from audit.store import KEY_SELECT, AuditStore, StoreNotDurable
 from audit.witness_client import WitnessSender
 from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterConfig
 from catalog.errors import Unavailable
@@ -116,6 +116,10 @@ class AuditLog:
         private_dir(home)
         store = AuditStore(url, timeout_s=append_timeout_s)
         signer = signer or KeyRing.in_home(home)
+        # key rows are MAC'd and checked with the deployment key from the start, not
+        # only once the writer binds it; the ring vouches for its own older rows
+        store.event_mac = getattr(signer, "event_mac", None)
+        store.own_keys = signer.public_keys
         seal = SealStore(home, clock=clock)
         gid = gateway_id or _gateway_id(home)
         sender = None
@@ -136,6 +140,7 @@ class AuditLog:
             log.error("audit_store_unreachable_at_startup", error=exc.message)
         else:
             try:
+                _leave_a_mac_less_key(store, conn, signer)
                 store.publish_keys(conn, signer.public_keys(), format_ts(clock()))
                 row = store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
                 last_cp = int(row[0][0] or 0)
@@ -344,18 +349,32 @@ def _gateway_id(home: Path) -> str:
     return name
 
 
+def _leave_a_mac_less_key(store: AuditStore, conn: Any, signer: Signer) -> None:
+    """After the upgrade to key-row MACs, a ring whose active key's row has no MAC (it
+    was published before; the table is append-only, so it cannot get one) signs with a
+    new key from now on. Other replicas verify a MAC-less key only below the first MAC'd
+    event (``audit.signing.KeyRows``), so checkpoints signed with it later would be
+    unknown keys to them. The old key stays on disk and in the table for old ones."""
+    if store.event_mac is None or not isinstance(signer, KeyRing):
+        return
+    rows = store.fetch_all(conn, KEY_SELECT + f" WHERE kid = {store.p}", (signer.kid,))
+    if rows and rows[0][4] is None:
+        log.info("audit_key_rotated_for_mac", old_kid=signer.kid, new_kid=signer.rotate())
+
+
 def public_keys(store: AuditStore) -> list[dict[str, Any]]:
-    """Every published checkpoint key, old ones included (for offline verifiers)."""
+    """Every checkpoint key a gateway of this deployment vouches for, old ones included
+    (for offline verifiers to pin). A row of ``audit_keys`` without a valid MAC is not
+    published: the runtime role may append there, so anyone holding it could otherwise
+    get a key of their own pinned (``audit.signing.KeyRows``)."""
     conn = store.connect(reader=True)
     try:
-        rows = store.fetch_all(
-            conn,
-            "SELECT kid, algorithm, public_key, created_at FROM audit_keys ORDER BY created_at",
-        )
+        rows = store.fetch_all(conn, KEY_SELECT + " ORDER BY created_at, kid")
     finally:
         conn.close()
     return [
-        dict(zip(("kid", "algorithm", "public_key", "created_at"), r, strict=True)) for r in rows
+        dict(zip(("kid", "algorithm", "public_key", "created_at"), r[:4], strict=True))
+        for r in store.key_rows(rows).trusted
     ]
 
 

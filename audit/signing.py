@@ -29,6 +29,9 @@ ALGORITHM = "Ed25519"
 MAC_SECRET_BYTES = 32
 MAC_SALT = b"sluice-audit-event-mac-v1"
 MAC_INFO = b"audit_events.mac"
+# a key row's MAC input starts with this (an event's is 40 bytes of seq and hash): the
+# same deployment key, domain-separated, so an event MAC is never a key row's MAC
+KEY_MAC_DOMAIN = b"sluice-audit-keys-mac-v1\x00"
 
 
 def b64(data: bytes) -> str:
@@ -112,8 +115,55 @@ class EventMac:
     def tag(self, seq: int, hash_raw: bytes) -> str:
         return event_mac(self.key, seq, hash_raw)
 
+    def key_tag(self, kid: str, algorithm: str, public_key: str) -> str:
+        """The MAC of an ``audit_keys`` row: only a gateway of this deployment can make
+        one, so a key an insider INSERTs is never published or trusted."""
+        return key_row_mac(self.key, kid, algorithm, public_key)
+
     def __repr__(self) -> str:  # never the key itself
         return "EventMac(<secret>)"
+
+
+def key_row_mac(key: bytes, kid: str, algorithm: str, public_key: str) -> str:
+    """HMAC-SHA256 over the row's kid, algorithm and public key (canonical JSON, after a
+    domain prefix). Hex, as stored in ``audit_keys.mac``."""
+    body = canonical_json({"kid": kid, "algorithm": algorithm, "public_key": public_key})
+    return hmac.digest(key, KEY_MAC_DOMAIN + body, "sha256").hex()
+
+
+class KeyRows:
+    """The rows of ``audit_keys`` sorted by what vouches for them.
+
+    ``trusted``: rows whose MAC checks, and MAC-less rows whose key this gateway's own
+    ring holds (it has the private half: its own key from before the upgrade). Only
+    these are published for pinning and exported. ``legacy``: the other MAC-less rows —
+    keys of replicas from before MACs existed, or an insider's. They may verify only
+    checkpoints below the first MAC'd event (``AuditStore.mac_boundary``), which the
+    event chain fixes; they are never published. A row with a wrong MAC is neither.
+    Without a MAC key (a verifier outside the home) every row is trusted, as before."""
+
+    __slots__ = ("legacy", "trusted")
+
+    def __init__(
+        self,
+        rows: list[tuple[Any, ...]],
+        mac: EventMac | None,
+        own: dict[str, str],
+    ) -> None:
+        """``rows`` are ``(kid, algorithm, public_key, created_at, mac)``."""
+        self.trusted: list[tuple[Any, ...]] = []
+        self.legacy: list[tuple[Any, ...]] = []
+        for row in rows:
+            kid, algorithm, public, _created, tag = row
+            if mac is None:
+                self.trusted.append(row)
+            elif tag is not None:
+                if hmac.compare_digest(str(tag), mac.key_tag(kid, algorithm, public)):
+                    self.trusted.append(row)
+            elif own.get(kid) == public:
+                self.trusted.append(row)
+            else:
+                self.legacy.append(row)
 
 
 class Signer(Protocol):

@@ -27,7 +27,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from audit.events import INDEX_COLUMNS
-from audit.signing import EventMac
+from audit.signing import EventMac, KeyRows
 from catalog.errors import SluiceError, Unavailable
 
 ADVISORY_KEY = 0x5A1C_E0A0  # "sluice audit": one chain per database
@@ -37,6 +37,8 @@ EVENT_COLUMNS = ("seq", "prev_hash", "hash", "body", *INDEX_COLUMNS)
 # (``audit.signing.EventMac``; NULL only for events written before MACs existed), then
 # the indexed ones. EVENT_COLUMNS stays the public (exported, MAC-less) shape.
 ROW_COLUMNS = ("seq", "prev_hash", "hash", "body", "mac", *INDEX_COLUMNS)
+# an ``audit_keys`` row as ``KeyRows`` reads it
+KEY_SELECT = "SELECT kid, algorithm, public_key, created_at, mac FROM audit_keys"
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 _COPY_SQL = f"COPY audit_events ({','.join(ROW_COLUMNS)}) FROM STDIN"
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
@@ -85,6 +87,9 @@ class AuditStore:
         # the deployment's event MAC key; the writer binds it (from its signer's key
         # ring) before it starts, so every verification through this store checks MACs
         self.event_mac: EventMac | None = None
+        # this gateway's own public keys (its key ring; bound by ``AuditLog.open``): it
+        # vouches for its own MAC-less key rows from before the upgrade (``KeyRows``)
+        self.own_keys: Callable[[], dict[str, str]] | None = None
         self.dialect = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
         if self.dialect == "sqlite":
             if not parsed.database or parsed.database == ":memory:":
@@ -358,21 +363,32 @@ class AuditStore:
         )
 
     def publish_keys(self, conn: Any, keys: dict[str, str], created_at: str) -> None:
-        """Record public keys (idempotent) so every process can verify every checkpoint."""
+        """Record public keys (idempotent) so every process can verify every checkpoint;
+        each row carries its MAC (``EventMac.key_tag``) when this store has the key."""
         p = self.p
         sql = (
-            f"INSERT INTO audit_keys (kid, algorithm, public_key, created_at) "
-            f"VALUES ({p},'Ed25519',{p},{p}) ON CONFLICT (kid) DO NOTHING"
+            f"INSERT INTO audit_keys (kid, algorithm, public_key, created_at, mac) "
+            f"VALUES ({p},'Ed25519',{p},{p},{p}) ON CONFLICT (kid) DO NOTHING"
         )
+        mac = self.event_mac
+        rows = [
+            (kid, pub, created_at, None if mac is None else mac.key_tag(kid, "Ed25519", pub))
+            for kid, pub in keys.items()
+        ]
         try:
             if self.dialect == "sqlite":
                 conn.execute("BEGIN IMMEDIATE")
             cur = conn.cursor()
-            cur.executemany(sql, [(kid, pub, created_at) for kid, pub in keys.items()])
+            cur.executemany(sql, rows)
             self.commit(conn)
         except DRIVER_ERRORS as exc:
             self.rollback(conn)
             raise Unavailable(f"cannot publish audit keys: {exc}") from exc
+
+    def key_rows(self, rows: list[tuple[Any, ...]]) -> KeyRows:
+        """``rows`` read with ``KEY_SELECT``, sorted by what vouches for them."""
+        own = self.own_keys() if self.own_keys is not None else {}
+        return KeyRows(rows, self.event_mac, own)
 
     # -- reading -------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from audit import scan, witness
 from audit.chain import ChainChecker, Failure, VerifyResult, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH
-from audit.store import DRIVER_ERRORS, ROW_COLUMNS, AuditStore
+from audit.store import DRIVER_ERRORS, KEY_SELECT, ROW_COLUMNS, AuditStore
 from catalog.errors import BadRequest, Unavailable
 
 _SELECT = ",".join(ROW_COLUMNS)
@@ -108,9 +108,7 @@ def _signed(
     """Checkpoints and witnessed checkpoints in range, and their signature failures."""
     p = store.p
     failures: list[Failure] = []
-    keys = {k: v for k, v in _rows(store, conn, "SELECT kid, public_key FROM audit_keys")}
-    bad_keys = set(check_keys(keys))
-    keys = {k: v for k, v in keys.items() if k not in bad_keys}
+    keys, legacy = _keys(store, conn)
     cps = [
         dict(zip(("seq", "hash", "ts", "kid", "signature"), row, strict=True))
         for row in _rows(
@@ -122,16 +120,41 @@ def _signed(
         )
     ]
     cps = [cp for cp in cps if not _void(int(cp["seq"]), void)]
+    boundary = _mac_from(store, conn)
     for cp in cps:
-        failure = check_signature(cp, keys)
+        failure = check_signature(cp, _usable(keys, legacy, boundary, int(cp["seq"])))
         if failure is not None:
             failures.append(failure)
     witnessed = [w for w in witnessed_all if lo <= w["seq"] <= hi]
     for w in witnessed:
-        failure = check_signature(w, keys)
+        failure = check_signature(w, _usable(keys, legacy, boundary, int(w["seq"])))
         if failure is not None:
             failures.append(Failure(failure.seq, failure.reason, "witness: " + failure.detail))
     return cps, witnessed, failures
+
+
+def _keys(store: AuditStore, conn: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Trusted and legacy keys (``audit.signing.KeyRows``), malformed ones dropped."""
+    rows = store.key_rows(_rows(store, conn, KEY_SELECT))
+    keys = {r[0]: r[2] for r in rows.trusted}
+    legacy = {r[0]: r[2] for r in rows.legacy}
+    bad = set(check_keys(keys)) | set(check_keys(legacy))
+    return (
+        {k: v for k, v in keys.items() if k not in bad},
+        {k: v for k, v in legacy.items() if k not in bad},
+    )
+
+
+def _usable(
+    keys: dict[str, str], legacy: dict[str, str], boundary: int | None, seq: int
+) -> dict[str, str]:
+    """The keys a checkpoint at ``seq`` may be signed with: a MAC-less key no gateway
+    vouches for only below the first MAC'd event (or on a trail with none), where it
+    may be a replica's key from before the upgrade; the event chain fixes those events,
+    so such a key can sign nothing an insider made. Above it, it is an unknown kid."""
+    if legacy and (boundary is None or seq < boundary):
+        return {**legacy, **keys}
+    return keys
 
 
 OUT_OF_RANGE = "out of range"

@@ -12,21 +12,23 @@ must, to publish a replica's new key), and ``GET /api/v1/audit/keys`` publishes 
 row of that table. The insider INSERTs the public half of an Ed25519 key they hold; the
 next key list fetched for pinning carries it, and every export they re-chain and sign
 with it — events edited, dropped or added, checkpoints re-signed — verifies offline as
-the gateway's trail. Nothing says a published key was made by a gateway.
+the gateway's trail. Nothing said a published key was made by a gateway.
+
+Fixed: each row the gateway writes carries a MAC with the deployment key
+(``audit.signing.EventMac.key_tag``; derived from a secret file, never in the database),
+and only rows whose MAC checks — or MAC-less rows of the gateway's own ring, from before
+the upgrade — are published, exported or verify new checkpoints (``audit.signing.KeyRows``;
+variants in tests/audit/test_keys_mac.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from audit.signing import KeyRing
 from tests.gateway.demo_app import DemoGateway
 
 
-@pytest.mark.xfail(strict=True, reason="red team 5: GET /api/v1/audit/keys publishes any row "
-                   "of audit_keys, which the runtime role may append to")  # fmt: skip
 def test_a_key_appended_behind_the_gateway_is_not_published(
     deployment: DemoGateway, tmp_path: Path
 ) -> None:

@@ -28,7 +28,7 @@ OWNED = {  # revision -> the package folder that owns it
     "0004_keys": "adapters", "0005_access": "catalog", "0006_catalog_generation": "catalog",
     "0007_catalog_generation_guard": "catalog", "0008_identity_generation": "catalog",
     "0009_emergency": "catalog", "0013_audit_event_mac": "audit",
-    "0014_comparison_run_lease": "catalog",
+    "0014_comparison_run_lease": "catalog", "0015_audit_key_mac": "audit",
 }  # fmt: skip
 
 
@@ -89,7 +89,8 @@ def test_each_revision_lives_in_its_package_and_the_history_is_unchanged() -> No
     assert {parents[rev] for rev in ("0002_audit", "0003_casbin", "0004_keys", "0005_access")} \
         == {"0001_catalog"}  # fmt: skip
     assert parents["0013_audit_event_mac"] == "0002_audit"  # the audit branch grows alone
-    assert {"0013_audit_event_mac", "0004_keys"} <= set(script.get_heads())
+    assert parents["0015_audit_key_mac"] == "0013_audit_event_mac"
+    assert {"0015_audit_key_mac", "0004_keys"} <= set(script.get_heads())
 
 
 def _old_then_new_and_fresh(old_url: str, fresh_url: str, old: Path) -> None:
