@@ -19,7 +19,7 @@ from catalog.errors import BadRequest, SluiceError
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship.users import service
-from gateway.web.console.passwords import LocalAccounts, check_new_password
+from gateway.web.console.passwords import LocalAccounts, PasswordTrail, check_new_password
 from gateway.web.console.sessions import console_key
 from gateway.wiring.container import build_services
 
@@ -157,9 +157,9 @@ def passwd(subject: str, from_stdin: bool) -> None:
         raise click.ClickException(exc.message) from None
     with _admin() as (services, session):
         service.get_user(session=session, subject=subject)  # NotFound before the record
-        _record(services, subject, "user.updated", {"password": "set"})
+        # the user.updated {"password": "set"} event, with the row's digest, is set_password's
         key = console_key(services.settings.home)
-        LocalAccounts(engine=services.engine, key=key).set_password(
-            subject=subject, password=password, set_by=f"cli:{getpass.getuser()}"
-        )
+        LocalAccounts(
+            engine=services.engine, key=key, trail=PasswordTrail(services.audit)
+        ).set_password(subject=subject, password=password, set_by=f"cli:{getpass.getuser()}")
     click.echo(f"password of {subject} set (failed attempts and any lockout cleared)")

@@ -15,8 +15,9 @@ password signs in as root again. Likewise a ``console_sessions`` row deleted by 
 reset, written back as it was, revives the thief's cookie (its HMAC covers the session
 id and subject, which did not change); and a stolen cookie past its maximum age
 (``SLUICE_CONSOLE_MAX_SESSION_S``, red team 2) lives again when the insider moves its
-row's ``created_at`` forward (fixed: the cookie signs the session's start; the other
-two are strict xfails).
+row's ``created_at`` forward. All three fixed: a row's digest is on the audit trail
+in the password-set event and only the newest one signs in; a session started before
+the newest password set is over; the cookie signs the session's start.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from audit.event_types import EventType
+from audit.records import Actor, user_admin_event
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
 from gateway.web.console.sessions import SessionStore
@@ -65,8 +67,6 @@ def _restore(gw: DemoGateway, table: str, row: dict[str, Any], key: str) -> None
     gw.sql(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + n for n in row)})", **row)
 
 
-@pytest.mark.xfail(strict=True, reason="red team 5: a sealed local_passwords row is not bound "
-                   "to being the current one; an old row written back signs in again")  # fmt: skip
 def test_an_old_password_row_written_back_signs_nobody_in(deployment: DemoGateway) -> None:
     gw = deployment
     leaked = set_demo_passwords(_console(gw).accounts, ["root"])["root"]
@@ -78,8 +78,6 @@ def test_an_old_password_row_written_back_signs_nobody_in(deployment: DemoGatewa
     assert status != 303, "the leaked password signs in as root again after a rollback"
 
 
-@pytest.mark.xfail(strict=True, reason="red team 5: a console_sessions row ended by a password "
-                   "reset and written back as it was revives the thief's cookie")  # fmt: skip
 def test_a_session_ended_by_a_reset_stays_ended(deployment: DemoGateway) -> None:
     gw = deployment
     leaked = set_demo_passwords(_console(gw).accounts, ["arthur"])["arthur"]
@@ -118,3 +116,15 @@ def test_a_session_past_its_age_stays_ended_whatever_its_row_says(
         now[0] += timedelta(minutes=10)
         alive.append(store.find(cookie) is not None)
     assert now[0] > end and not alive[-1], "the stolen cookie outlives its maximum age"
+
+
+def test_a_password_set_without_its_digest_signs_nobody_in(deployment: DemoGateway) -> None:
+    """A setter that puts ``{"password": "set"}`` on the trail without the row's digest
+    (after one that did) leaves no way to tell the current row: fail closed."""
+    gw = deployment
+    password = set_demo_passwords(_console(gw).accounts, ["arthur"])["arthur"]
+    assert _sign_in(gw, "arthur", password)[0] == 303
+    gw.services.audit.append(user_admin_event(
+        type_=EventType.USER_UPDATED, actor=Actor.cli("other"), subject="arthur",
+        details={"password": "set"}))  # fmt: skip
+    assert _sign_in(gw, "arthur", password)[0] != 303

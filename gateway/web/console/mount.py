@@ -12,7 +12,7 @@ from gateway.stewardship.users.directory import IdentityDirectory
 from gateway.web.console import assets, auth_pages
 from gateway.web.console.oidc import OidcClient
 from gateway.web.console.pages import PAGES
-from gateway.web.console.passwords import LocalAccounts
+from gateway.web.console.passwords import LocalAccounts, PasswordTrail
 from gateway.web.console.rendering import build_environment
 from gateway.web.console.runtime import AttemptWindow, Console
 from gateway.web.console.sessions import SessionStore, Signer, console_key
@@ -44,6 +44,7 @@ def mount_console(
 ) -> Console:
     settings = settings or ConsoleSettings()
     signer = Signer(console_key(services.settings.home))
+    trail = PasswordTrail(services.audit)
     console = Console(
         settings=settings,
         services=services,
@@ -53,12 +54,14 @@ def mount_console(
             signer=signer,
             idle_timeout_s=settings.idle_timeout_s,
             max_age_s=settings.max_session_s,
+            ended_before=trail.reset_at,
         ),
         accounts=LocalAccounts(
             engine=services.engine,
             key=console_key(services.settings.home),
             max_failures=settings.max_failures,
             lockout_s=settings.lockout_s,
+            trail=trail,
         ),
         signer=signer,
         templates=build_environment(),

@@ -27,6 +27,20 @@ and be the "other person" every two-person rule asks for. ``admin_chose`` says s
 sign-in and every console request check it (``gateway.web.console.guard``), so a role
 given after the sign-in changes nothing. Those accounts' passwords are set on the host
 (``sluice users passwd``) or come from the identity provider.
+
+A seal says who wrote a row, not that it is the *current* one: an insider who kept
+root's row while a leaked password was root's could write it back after the reset (red
+team 5). So every password set puts the row's digest (``row_digest``: SHA-256 of subject,
+setter and sealed hash — never the hash itself) on the audit trail, in the
+``user.updated {"password": "set"}`` event, which an insider cannot alter (every event
+carries a MAC); ``check`` signs a row in only if its digest is the one of the newest
+such event for the subject (``PasswordTrail``). A rehash on sign-in puts the new digest
+on the trail too (``"rehashed"``). Accounts set before digests were recorded (no event
+of the subject carries one): the row signs in and its digest goes on the trail on that
+sign-in (``"bound"``), from then on it is bound; a rollback to a row set before that
+upgrade cannot be told from the current row — reset such passwords once after it. A
+password event without a digest *after* one with a digest (a setter that does not record
+it) signs nobody in: fail closed.
 """
 
 from __future__ import annotations
@@ -45,7 +59,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, delete, insert, select, update
 
 from audit.event_types import EventType
+from audit.log import AuditLog
 from audit.records import Actor, user_admin_event
+from audit.search import EventFilter, list_events
+from audit.sink import AuditSink
 from catalog.demo.users import DEMO_USERS
 from catalog.errors import BadRequest, NotFound
 from catalog.models import User
@@ -59,6 +76,87 @@ PRIVILEGED_ROLES = frozenset({"admin", "security_officer"})
 ADMIN_SET_PREFIX = "console:"
 Outcome = Literal["ok", "wrong_password", "locked", "unknown_account", "tampered"]
 _P = local_passwords.c
+TRAIL_PAGE = 100
+
+
+def row_digest(subject: str, set_by: str, sealed: str) -> str:
+    """What the trail keeps of a ``local_passwords`` row: a digest, not the hash."""
+    text = f"local_password_row\n{subject}\n{set_by}\n{sealed}".encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+def _event_time(event: dict[str, object]) -> datetime | None:
+    ts = event.get("ts")
+    if not isinstance(ts, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class PasswordTrail:
+    """The password events of the audit trail: where a row's currency is on record.
+
+    Reads are one indexed query (``resource`` and ``type``) for the newest
+    ``user.updated`` events of the subject; more pages only when the newest hundred
+    carry no password event."""
+
+    def __init__(self, audit: AuditSink) -> None:
+        self._audit = audit
+
+    def record(self, *, subject: str, actor: Actor, how: str, digest: str) -> None:
+        """Append ``user.updated {"password": how, "digest": digest}`` (waits for it)."""
+        self._audit.append(user_admin_event(
+            type_=EventType.USER_UPDATED, actor=actor, subject=subject,
+            details={"password": how, "digest": digest}))  # fmt: skip
+
+    def _password_events(self, subject: str) -> list[dict[str, object]]:
+        """The subject's password events, newest first, up to and including the newest
+        one that carries a digest (older ones decide nothing)."""
+        if not isinstance(self._audit, AuditLog):  # a stand-in trail: nothing on record
+            return []
+        found: list[dict[str, object]] = []
+        filters = EventFilter(resource=f"user:{subject}", type=EventType.USER_UPDATED.value)
+        cursor: str | None = None
+        while True:
+            page = list_events(store=self._audit.store, filters=filters, cursor=cursor,
+                               limit=TRAIL_PAGE)  # fmt: skip
+            for event in page["items"]:
+                details = event.get("details")
+                if isinstance(details, dict) and "password" in details:
+                    found.append(details | {"ts": event.get("ts")})
+                    if "digest" in details:
+                        return found
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return found
+
+    def current_digest(self, subject: str) -> str | None:
+        """The digest the current row must have; ``""`` when no event carries one (set
+        before digests were recorded); None when the newest password event carries none
+        though an older one does (a setter that did not record it: fail closed)."""
+        events = self._password_events(subject)
+        if not events or "digest" not in events[-1]:
+            return ""
+        if "digest" not in events[0]:
+            return None
+        return str(events[0]["digest"])
+
+    def reset_at(self, subject: str) -> datetime | None:
+        """When ``subject``'s password was last set (the sessions before it ended)."""
+        for event in self._password_events(subject):
+            if event.get("password") == "set":
+                return _event_time(event)
+        return None
+
+
+def _setter(set_by: str) -> Actor:
+    """Who the password event names: the console admin, or the operator on the host."""
+    if set_by.startswith(ADMIN_SET_PREFIX):
+        return Actor(set_by.removeprefix(ADMIN_SET_PREFIX), None, ("console",))
+    return Actor.cli(set_by.removeprefix("cli:"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +193,10 @@ class LocalAccounts:
         lockout_s: int = 900,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hasher: PasswordHasher | None = None,
+        trail: PasswordTrail | None = None,
     ) -> None:
+        """Without ``trail`` rows are not bound to the audit trail (unit tests only: the
+        console and ``sluice users passwd`` pass one)."""
         self._engine = engine
         self._key = key
         self._max_failures = max_failures
@@ -103,6 +204,7 @@ class LocalAccounts:
         self._clock = clock
         self._hasher = hasher or PasswordHasher()
         self._dummy: str | None = None
+        self._trail = trail
 
     def set_password(self, *, subject: str, password: str, set_by: str) -> None:
         """Store ``password``'s hash for an existing user; clears failures and lock, and
@@ -114,6 +216,10 @@ class LocalAccounts:
         with self._engine.begin() as conn:
             if conn.execute(select(User.subject).where(User.subject == subject)).first() is None:
                 raise NotFound(f"no user {subject!r}")
+        if self._trail is not None:  # first: a row the trail does not name signs nobody in
+            self._trail.record(subject=subject, actor=_setter(set_by), how="set",
+                               digest=row_digest(subject, set_by, hashed))  # fmt: skip
+        with self._engine.begin() as conn:
             conn.execute(delete(local_passwords).where(_P.subject == subject))
             conn.execute(delete(console_sessions).where(console_sessions.c.subject == subject))
             conn.execute(insert(local_passwords).values(
@@ -162,22 +268,40 @@ class LocalAccounts:
             self._burn(password)
             return CheckResult("unknown_account")
         stored = self._unseal(subject, row.set_by, row.password_hash)
-        if stored is None:  # written behind the gateway's back
+        expected = "" if self._trail is None else self._trail.current_digest(subject)
+        digest = row_digest(subject, row.set_by, row.password_hash)
+        superseded = expected is None or (expected and not hmac.compare_digest(expected, digest))
+        if stored is None or superseded:  # written behind the gateway's back, or rolled back
             self._burn(password)
             return CheckResult("tampered")
         locked_until = _aware(row.locked_until)
         if locked_until is not None and locked_until > now:
             return CheckResult("locked", locked_until=locked_until)
         if self._matches(stored, password):
-            with self._engine.begin() as conn:
-                values: dict[str, object] = {"failed_count": 0, "locked_until": None}
-                if self._hasher.check_needs_rehash(stored):
-                    values["password_hash"] = self._seal(
-                        subject, row.set_by, self._hasher.hash(password)
-                    )
-                conn.execute(update(local_passwords).where(_P.subject == subject).values(**values))
+            self._signed_in(subject, row.set_by, stored, password, bind=expected == "")
             return CheckResult("ok")
         return self._count_failure(subject, now)
+
+    def _signed_in(self, subject: str, set_by: str, stored: str, password: str,
+                   *, bind: bool) -> None:  # fmt: skip
+        """Clear the failures; rehash when the parameters moved on. The trail learns the
+        row's digest when it changed (rehash) or was never recorded (``bind``)."""
+        values: dict[str, object] = {"failed_count": 0, "locked_until": None}
+        how = "bound" if bind else ""
+        if self._hasher.check_needs_rehash(stored):
+            values["password_hash"] = self._seal(subject, set_by, self._hasher.hash(password))
+            how = "rehashed"
+        if how and self._trail is not None:
+            sealed = str(values.get("password_hash") or self._current_row(subject))
+            self._trail.record(subject=subject, actor=_setter(set_by), how=how,
+                               digest=row_digest(subject, set_by, sealed))  # fmt: skip
+        with self._engine.begin() as conn:
+            conn.execute(update(local_passwords).where(_P.subject == subject).values(**values))
+
+    def _current_row(self, subject: str) -> str:
+        with self._engine.connect() as conn:
+            return str(conn.execute(
+                select(_P.password_hash).where(_P.subject == subject)).scalar_one())  # fmt: skip
 
     def _count_failure(self, subject: str, now: datetime) -> CheckResult:
         with self._engine.begin() as conn:
@@ -221,13 +345,9 @@ def demo_console_passwords(services: Services) -> dict[str, str]:
     """``sluice demo``: new passwords for the demo users, each change on record as an
     administrator's is (``user.updated``, the password itself never)."""
     subjects = [user["subject"] for user in DEMO_USERS]
-    for subject in subjects:
-        services.audit.append(user_admin_event(
-            type_=EventType.USER_UPDATED, actor=Actor.cli("demo"), subject=subject,
-            details={"password": "set"}))  # fmt: skip
-    return set_demo_passwords(
-        LocalAccounts(engine=services.engine, key=console_key(services.settings.home)), subjects
-    )
+    accounts = LocalAccounts(engine=services.engine, key=console_key(services.settings.home),
+                             trail=PasswordTrail(services.audit))  # fmt: skip
+    return set_demo_passwords(accounts, subjects)
 
 
 def set_demo_passwords(accounts: LocalAccounts, subjects: list[str]) -> dict[str, str]:

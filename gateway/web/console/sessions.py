@@ -15,6 +15,10 @@ and when the session was created and last used. So:
 - a suspended or disabled user's rows are deleted by the guard on their next request
   (``gateway.web.console.guard``), and identity is read fresh on every request anyway;
 - a copy of the table, or of the logs, signs nobody in;
+- a session started no later than the subject's newest password set on the audit
+  trail (``ended_before``, ``PasswordTrail.reset_at``) is over: the reset deleted its
+  row, and the row written back by an insider revives nothing (red team 5). The start
+  is signed in milliseconds, so a sign-in just after a reset is later than it;
 - a row edited behind the gateway (``UPDATE console_sessions SET subject = 'root'``)
   signs nobody in either: its subject must be the one the cookie's HMAC covers.
 
@@ -122,8 +126,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _whole(text: str) -> bool:
-    """A session start as signed: whole seconds since the epoch (at most 11 digits)."""
-    return text.isascii() and text.isdigit() and len(text) <= 11
+    """A session start as signed: milliseconds since the epoch (at most 14 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 14
 
 
 def _id_hash(session_id: str) -> str:
@@ -141,8 +145,12 @@ class SessionStore:
         idle_timeout_s: int,
         max_age_s: int = 12 * 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ended_before: Callable[[str], datetime | None] | None = None,
     ) -> None:
+        """``ended_before(subject)``: sessions of ``subject`` started then or earlier are
+        over (the newest password set on the audit trail)."""
         self._engine = engine
+        self._ended_before = ended_before
         self._signer = signer
         self._idle = timedelta(seconds=idle_timeout_s)
         self._max_age = timedelta(seconds=max_age_s)
@@ -165,7 +173,7 @@ class SessionStore:
                 created_at=now, last_seen_at=now,
             ))  # fmt: skip
         # the start is signed too: a session's age is not its row's to say (red team 5)
-        started = int(now.timestamp())
+        started = int(now.timestamp() * 1000)
         payload = f"{session_id}~{_b64(subject.encode())}~{started}"
         return self._signer.sign("session", payload), row
 
@@ -184,8 +192,12 @@ class SessionStore:
         if row is None or _b64(str(row.subject).encode()) != signed_subject:
             return None  # unknown, or its subject is not the one this cookie signs in
         last_seen = _aware(row.last_seen_at)
-        age = now - datetime.fromtimestamp(int(started), UTC)  # as signed, not as stored
-        if now - last_seen >= self._idle or age >= self._max_age:
+        start = datetime.fromtimestamp(int(started) / 1000, UTC)  # as signed, not as stored
+        if (
+            now - last_seen >= self._idle
+            or now - start >= self._max_age
+            or self._ended(row.subject, int(started))
+        ):
             self._delete(_S.id_hash == id_hash)
             return None
         if now - last_seen >= TOUCH_EVERY:
@@ -194,6 +206,11 @@ class SessionStore:
                              .values(last_seen_at=now))  # fmt: skip
         return ConsoleSession(id_hash=id_hash, subject=row.subject, csrf_token=row.csrf_token,
                               via=row.via, created_at=_aware(row.created_at))  # fmt: skip
+
+    def _ended(self, subject: str, started_ms: int) -> bool:
+        """Whether a password set on the trail at or after the start ended the session."""
+        cut = None if self._ended_before is None else self._ended_before(subject)
+        return cut is not None and started_ms <= int(cut.timestamp() * 1000)
 
     def end(self, session: ConsoleSession) -> None:
         self._delete(_S.id_hash == session.id_hash)
