@@ -82,12 +82,14 @@ def name_surname(values: pa.Array) -> pa.Array:
         pc.and_(pc.greater_equal(clen, 2), pc.less_equal(clen, MAX_NAME_CHARS)),
     )
     binary_type = pa.binary() if pa.types.is_string(values.type) else pa.large_binary()
-    as_bytes = values.view(binary_type)
-    first2 = pc.binary_slice(as_bytes, 0, 6)
+    # the head is cut by characters, not bytes: ``blen == 3 * clen`` also holds for a
+    # 2-byte character next to a 4-byte one ('é𐀀'), whose first 3 bytes cut the second
+    # character and made the column invalid UTF-8 (found by hypothesis)
+    first2 = pc.utf8_slice_codeunits(values, 0, 2).view(binary_type)
     compound = pc.and_(
         pc.is_in(first2, pa.array(COMPOUND_SURNAMES, pa.binary())), pc.greater(clen, 2)
     )
-    head = pc.if_else(compound, first2, pc.binary_slice(as_bytes, 0, 3))
+    head = pc.if_else(compound, first2, pc.utf8_slice_codeunits(values, 0, 1).view(binary_type))
     table = pa.array([stars_n * "*" for stars_n in range(MAX_NAME_CHARS + 1)], pa.binary())
     hidden = pc.subtract(clen, pc.if_else(compound, 2, 1))
     rest = pc.take(table, pc.if_else(ok, hidden, 0))

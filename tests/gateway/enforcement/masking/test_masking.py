@@ -259,3 +259,11 @@ def test_hash_of_repeated_values_any_string_type(values: list[str | None]) -> No
         out = mask_array(arr, "hash", hash_key=KEY)
         out.validate(full=True)
         assert out.type == pa.string() and out.to_pylist() == expected
+
+
+def test_a_surname_is_cut_by_characters_not_bytes() -> None:
+    """'é𐀀' has 6 bytes for 2 characters, as a plain Han name does: the head was cut at
+    3 bytes, inside the second character, and the column was invalid UTF-8."""
+    out = mask_array(pa.array(["é𐀀", "张三", "欧阳娜娜"], pa.string()), "name_surname")
+    out.validate(full=True)
+    assert out.to_pylist() == ["é*", "张*", "欧阳**"]
