@@ -240,7 +240,11 @@ def _fail(destination: Destination, exc: BaseException, url: str) -> NoReturn:
     note = f" ({destination.part} deleted: nothing incomplete is kept)" if dropped else ""
     if isinstance(exc, KeyboardInterrupt):
         click.echo(f"interrupted{note}", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        # Ctrl-C ends the process now: the partial file is gone and nothing is left to
+        # flush, while an interpreter shutdown after an interrupted stream sometimes
+        # lingered past 30 s (seen in clean-clone runs; cause not found)
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     if isinstance(exc, click.exceptions.Exit):
         raise exc
     if isinstance(exc, click.UsageError):
