@@ -74,6 +74,18 @@ def mac_secret_path(home: Path) -> Path:
     return home / "keys" / "mask.secret"
 
 
+def share_mac_secret(home: Path, of: Path) -> Path:
+    """Make ``home`` another replica of ``of``'s deployment: copy the secret the event MAC
+    key is derived from (created in ``of`` if it has none), as docs/deploy.md has
+    operators copy it. Returns ``home``."""
+    EventMac.in_home(of)
+    target = mac_secret_path(home)
+    private_dir(target.parent)
+    target.write_bytes(mac_secret_path(of).read_bytes())
+    target.chmod(0o600)
+    return home
+
+
 def event_mac(key: bytes, seq: int, hash_raw: bytes) -> str:
     """The MAC of event ``seq``: HMAC-SHA256 over its seq (8 bytes, big-endian) and its
     chain hash (which covers the previous hash and the body). Hex, as stored."""

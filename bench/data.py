@@ -15,10 +15,9 @@ from pathlib import Path
 
 import psycopg
 
-from audit.signing import EventMac, mac_secret_path
+from audit.signing import share_mac_secret
 from catalog.demo.generator import Sizes, generate
 from catalog.demo.targets import open_target
-from catalog.private_files import private_dir
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 DEMO_DB = "sluice_bench_demo"
@@ -91,13 +90,6 @@ def ensure_demo(log: callable = print) -> dict[str, object]:  # type: ignore[val
 
 
 def replica_home(home: Path, of: Path) -> Path:
-    """``home`` as another replica of ``of``'s deployment: it holds the same secret the
-    audit events' MAC key is derived from (docs/deploy.md has operators copy it), so
-    processes of one bench appending to one trail do not read each other's events as
-    forgeries and seal it."""
-    EventMac.in_home(of)
-    target = mac_secret_path(home)
-    private_dir(target.parent)
-    target.write_bytes(mac_secret_path(of).read_bytes())
-    target.chmod(0o600)
-    return home
+    """``home`` as another replica of ``of``'s deployment, so processes of one bench
+    appending to one trail do not read each other's events as forgeries and seal it."""
+    return share_mac_secret(home, of)

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from audit.log import AuditLog
-from audit.signing import EventMac, mac_secret_path
+from audit.signing import EventMac, share_mac_secret
 from catalog.db import migrate
-from catalog.private_files import private_dir
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -21,12 +20,8 @@ def replica_homes(*homes: Path) -> list[Path]:
     Homes with a secret of their own are separate deployments: their events do not
     verify on each other's trail."""
     EventMac.in_home(homes[0])
-    secret = mac_secret_path(homes[0])
     for home in homes[1:]:
-        target = mac_secret_path(home)
-        private_dir(target.parent)
-        target.write_bytes(secret.read_bytes())
-        target.chmod(0o600)
+        share_mac_secret(home, of=homes[0])
     return list(homes)
 
 
