@@ -106,11 +106,18 @@ class PasswordTrail:
     def __init__(self, audit: AuditSink) -> None:
         self._audit = audit
 
-    def record(self, *, subject: str, actor: Actor, how: str, digest: str) -> None:
-        """Append ``user.updated {"password": how, "digest": digest}`` (waits for it)."""
-        self._audit.append(user_admin_event(
-            type_=EventType.USER_UPDATED, actor=actor, subject=subject,
-            details={"password": how, "digest": digest}))  # fmt: skip
+    def record(
+        self, *, subject: str, actor: Actor, how: str, digest: str, console: bool = False
+    ) -> None:
+        """Append ``user.updated {"password": how, "digest": digest}`` (waits for it),
+        with ``"console": true`` when an admin set it in the console."""
+        details: dict[str, object] = {"password": how, "digest": digest}
+        if console:
+            details["console"] = True
+        event = user_admin_event(
+            type_=EventType.USER_UPDATED, actor=actor, subject=subject, details=details
+        )
+        self._audit.append(event)
 
     def _password_events(self, subject: str) -> list[dict[str, object]]:
         """The subject's password events, newest first, up to and including the newest
@@ -206,10 +213,19 @@ class LocalAccounts:
         self._dummy: str | None = None
         self._trail = trail
 
-    def set_password(self, *, subject: str, password: str, set_by: str) -> None:
+    def set_password(
+        self, *, subject: str, password: str, set_by: str, actor: Actor | None = None
+    ) -> None:
         """Store ``password``'s hash for an existing user; clears failures and lock, and
         ends every console session of the account in the same transaction (a new
-        password is how a leaked one is answered: the sessions it opened end with it)."""
+        password is how a leaked one is answered: the sessions it opened end with it).
+
+        The one ``user.updated {"password": "set"}`` event of the set names ``actor``
+        (the console passes the signed-in admin, department and roles included; by
+        default the setter ``set_by`` names) and says ``"console": true`` for a
+        ``console:`` setter, so a reset in the console is one event, not two."""
+        if actor is not None and actor.sub != _setter(set_by).sub:
+            raise ValueError(f"actor {actor.sub!r} is not the setter {set_by!r}")
         check_new_password(password)
         hashed = self._seal(subject, set_by, self._hasher.hash(password))
         now = self._clock()
@@ -217,8 +233,9 @@ class LocalAccounts:
             if conn.execute(select(User.subject).where(User.subject == subject)).first() is None:
                 raise NotFound(f"no user {subject!r}")
         if self._trail is not None:  # first: a row the trail does not name signs nobody in
-            self._trail.record(subject=subject, actor=_setter(set_by), how="set",
-                               digest=row_digest(subject, set_by, hashed))  # fmt: skip
+            self._trail.record(subject=subject, actor=actor or _setter(set_by), how="set",
+                               digest=row_digest(subject, set_by, hashed),
+                               console=set_by.startswith(ADMIN_SET_PREFIX))  # fmt: skip
         with self._engine.begin() as conn:
             conn.execute(delete(local_passwords).where(_P.subject == subject))
             conn.execute(delete(console_sessions).where(console_sessions.c.subject == subject))

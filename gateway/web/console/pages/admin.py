@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from audit.records import Actor, user_admin_event
+from audit.records import Actor
 from catalog import service as catalog
 from catalog.errors import BadRequest, Forbidden
 from gateway.stewardship.users import service
@@ -170,11 +170,12 @@ async def set_password(
         if is_privileged(roles):  # it could not sign in with it (passwords.py)
             raise Forbidden("an admin's or security officer's password is set on the host "
                             "(sluice users passwd), never by another admin")  # fmt: skip
-        console.services.audit.append(user_admin_event(
-            type_="user.updated", actor=Actor.of(caller.user), subject=subject,
-            details={"password": "set", "console": True}))  # fmt: skip
+        # one event: set_password's user.updated, with the row's digest, names the admin
         console.accounts.set_password(
-            subject=subject, password=password, set_by=ADMIN_SET_PREFIX + caller.user.subject
+            subject=subject,
+            password=password,
+            set_by=ADMIN_SET_PREFIX + caller.user.subject,
+            actor=Actor.of(caller.user),
         )
 
     await run_in_threadpool(_with_session, console, work)
