@@ -5,24 +5,20 @@ status and progress are written and committed at once, so a poll from any replic
 sees them, and a cancel written by any replica (``cancel_requested``) is seen by the
 worker at its next progress write.
 
-The lease: the process holding a run (queued on it or running there) writes its id
-(``worker``) when it takes the run and renews ``heartbeat_at`` every few seconds
-(``renew``). Any replica's recovery fails only unfinished runs whose heartbeat is
-older than the lease (``interrupt_expired``), so a replica starting up leaves the runs
-another live replica executes alone, and a dead replica's runs end within a lease.
-Times are each replica's own clock: keep the replicas' clocks in step (NTP) well
-within the lease.
+The lease: the worker writes its process's id (``worker``) and a first
+``heartbeat_at`` when it takes the run (``start``); renewing it and failing the runs of
+a process that died are ``run_lease``'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
@@ -31,6 +27,7 @@ from catalog.errors import SluiceError
 PROGRESS_STEP = 0.05  # a progress write at most every 5 %
 _R = ComparisonRun
 UNFINISHED = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+# a run whose process died (run_lease), the error as on record before the lease
 INTERRUPTED = {"code": "interrupted", "message": "the gateway stopped before the run ended"}
 
 
@@ -60,13 +57,9 @@ def read_ipc(data: bytes) -> pa.Table:
 class RunStore:
     """The worker's writes to ``comparison_runs`` and ``comparison_run_results``."""
 
-    def __init__(
-        self, sessions: sessionmaker[Session], *, ttl_days: int, lease_s: float = 60.0,
-        worker: str = "",
-    ) -> None:  # fmt: skip
+    def __init__(self, sessions: sessionmaker[Session], *, ttl_days: int, worker: str = "") -> None:
         self._sessions = sessions
         self.ttl = timedelta(days=ttl_days)
-        self.lease = timedelta(seconds=lease_s)
         self.worker = worker
         self._written: dict[str, float] = {}
 
@@ -91,7 +84,7 @@ class RunStore:
                         progress=0.02, worker=self.worker, heartbeat_at=datetime.now(UTC))
             )  # fmt: skip
             session.commit()
-        return bool(_rowcount(moved))
+        return bool(rowcount(moved))
 
     def describe(self, run_id: str, *, columns: list[dict[str, Any]],
                  sides: Mapping[str, Any]) -> None:  # fmt: skip
@@ -127,7 +120,7 @@ class RunStore:
                 status=RunStatus.DONE.value, progress=1.0, hits=hits.num_rows,
                 truncated=truncated, finished_at=now, expires_at=now + self.ttl, **(extra or {}),
             ))  # fmt: skip
-            if not _rowcount(moved):
+            if not rowcount(moved):
                 session.rollback()
                 return None
             session.add(ComparisonRunResult(run_id=run_id, data=data, sha256=digest))
@@ -146,54 +139,7 @@ class RunStore:
                 .values(status=status.value, error=error, finished_at=datetime.now(UTC))
             )  # fmt: skip
             session.commit()
-        return bool(_rowcount(moved))
-
-    def renew(self, run_ids: Collection[str]) -> int:
-        """One heartbeat for every unfinished run this process holds (one UPDATE)."""
-        if not run_ids:
-            return 0
-        with self._sessions() as session:
-            moved = session.execute(
-                update(ComparisonRun)
-                .where(_R.id.in_(list(run_ids)), _R.status.in_(UNFINISHED))
-                .values(worker=self.worker, heartbeat_at=datetime.now(UTC))
-            )  # fmt: skip
-            session.commit()
-        return _rowcount(moved)
-
-    def _expired(self, cutoff: datetime) -> ColumnElement[bool]:
-        """No heartbeat since ``cutoff``. A NULL heartbeat (a row from before migration
-        0014, or a process that died before its first) is expired once the row itself
-        is older than the lease: the instant between a run's row being committed and
-        its process claiming it is not mistaken for a dead process."""
-        return or_(_R.heartbeat_at < cutoff,
-                   and_(_R.heartbeat_at.is_(None), _R.created_at < cutoff))  # fmt: skip
-
-    def interrupt_expired(self, *, held: Collection[str] = ()) -> list[ComparisonRun]:
-        """Runs whose process stopped renewing their lease can never end by themselves,
-        so they are failed (``interrupted``); ``held`` (this process's own runs) are
-        never taken. Returns the runs this call moved, each by its own compare-and-set
-        on status and the still-expired heartbeat: two replicas sweeping at once never
-        both move one run, and a run renewed meanwhile is left alone."""
-        cutoff = datetime.now(UTC) - self.lease
-        with self._sessions() as session:
-            left = list(session.scalars(select(ComparisonRun).where(
-                _R.status.in_(UNFINISHED), self._expired(cutoff),
-            )))  # fmt: skip
-            session.expunge_all()
-        return [run for run in left if run.id not in held and self._interrupt(run.id, cutoff)]
-
-    def _interrupt(self, run_id: str, cutoff: datetime) -> bool:
-        self._written.pop(run_id, None)
-        with self._sessions() as session:
-            moved = session.execute(
-                update(ComparisonRun)
-                .where(_R.id == run_id, _R.status.in_(UNFINISHED), self._expired(cutoff))
-                .values(status=RunStatus.FAILED.value, error=INTERRUPTED,
-                        finished_at=datetime.now(UTC))
-            )  # fmt: skip
-            session.commit()
-        return bool(_rowcount(moved))
+        return bool(rowcount(moved))
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Drop the hit lists past their expiry (the runs, counts and leads stay)."""
@@ -204,9 +150,9 @@ class RunStore:
                 delete(ComparisonRunResult).where(ComparisonRunResult.run_id.in_(expired))
             )
             session.commit()
-        return _rowcount(gone)
+        return rowcount(gone)
 
 
-def _rowcount(result: object) -> int:
+def rowcount(result: object) -> int:
     """Rows an UPDATE or DELETE touched (``CursorResult.rowcount``)."""
     return int(getattr(result, "rowcount", 0) or 0)

@@ -28,19 +28,13 @@ engine; the progress written at each step is also where a cancel asked on anothe
 replica is noticed.
 
 Several replicas on one catalog: every run a runner holds (queued on it or running) is
-leased to its process (``worker``, ``heartbeat_at``). One background thread per runner
-renews the heartbeat of all of them every few seconds in one UPDATE, and sweeps: a
-run whose heartbeat is older than ``comparison_run_lease_s`` belongs to a process that
-died, and is failed (``interrupted``, on record once: compare-and-set). The same sweep
-runs at start-up, so a restarted replica ends its predecessor's runs at once when their
-lease has run out, and leaves the runs of the other live replicas alone.
+leased to its process, renewed from one background thread, and the runs of a process
+that died are failed as ``interrupted`` (``run_lease``; its sweep also runs at
+start-up).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 import threading
 import uuid
 from collections.abc import Mapping
@@ -52,7 +46,7 @@ import pyarrow.compute as pac
 import structlog
 
 from audit.event_types import EventType, Outcome
-from audit.records import Actor, AuditEvent, comparison_run_event, model_run_event
+from audit.records import Actor, AuditEvent, model_run_event
 from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
@@ -67,6 +61,7 @@ from gateway.enforcement.comparison.engine import (
     SourceReadingEngine,
 )
 from gateway.enforcement.comparison.planned import PlannedSide
+from gateway.enforcement.comparison.run_lease import RunLease, worker_id
 from gateway.enforcement.comparison.run_store import RunStore, error_body
 from gateway.enforcement.comparison.scheduled import compare_with_previous, narrowed
 from gateway.enforcement.comparison.spark.engine import SparkEngine
@@ -84,7 +79,6 @@ from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.comparison_runs")
 HIT_ID = "hit_id"
-SYSTEM = Actor("gateway", None, ("system",))  # the gateway itself, at start-up
 
 
 class IdentityResolver(Protocol):
@@ -207,10 +201,9 @@ class ModelRunner:
         self.max_side_rows = settings.comparison_max_side_rows
         lease = settings.comparison_run_lease_s if lease_s is None else lease_s
         self.store = RunStore(services.sessions, ttl_days=settings.comparison_run_ttl_days,
-                              lease_s=lease, worker=worker_id())  # fmt: skip
-        self._beat_s = max(0.05, min(5.0, lease / 4))  # several renewals within one lease
-        self._heartbeat: threading.Thread | None = None
-        self._beating = threading.Event()
+                              worker=worker_id())  # fmt: skip
+        self.lease = RunLease(services.sessions, audit=services.audit, lease_s=lease,
+                              worker=self.store.worker, held=self._held)  # fmt: skip
         self._pool = ThreadPoolExecutor(max_workers=settings.comparison_workers,
                                         thread_name_prefix="sluice-compare")  # fmt: skip
         self._lock = threading.Lock()
@@ -218,52 +211,24 @@ class ModelRunner:
         self._closed = False
         # before the broker records what is in flight and the trail closes
         services.on_close.insert(0, self.close)
-        self.recover()
+        self.lease.sweep()
         self.start_heartbeat()
 
-    def recover(self) -> None:
-        """Runs left queued or running by a process that died never end by themselves:
-        those whose lease ran out (no heartbeat for ``comparison_run_lease_s``) are
-        failed (``interrupted``), each on record once — at start-up and at every beat.
-        A run another live replica holds is renewed by it, so it is never taken."""
+    def _held(self) -> list[str]:
+        """The runs this process holds (queued here or running): its lease renews them."""
         with self._lock:
-            held = set(self._tokens)
-        for row in self.store.interrupt_expired(held=held):
-            self.services.audit.append(comparison_run_event(
-                type_=EventType.COMPARISON_RUN_INTERRUPTED, actor=SYSTEM, run_id=row.id,
-                purpose=row.purpose, case_ref=row.case_ref, request_id=row.request_id,
-                details={"model": row.model_id, "model_version": row.model_version,
-                         "owner": row.owner, "status_before": row.status,
-                         "reason": "interrupted"},
-            ))  # fmt: skip
+            return list(self._tokens)
 
     def start_heartbeat(self) -> None:
-        """Renew this process's leases and sweep expired ones, from one daemon thread."""
+        """Renew this process's leases and sweep expired ones (``RunLease.start``)."""
         with self._lock:
-            if self._closed or (self._heartbeat is not None and self._heartbeat.is_alive()):
-                return
-            self._beating.clear()
-            self._heartbeat = threading.Thread(target=self._beat_loop, daemon=True,
-                                               name="sluice-compare-lease")  # fmt: skip
-            self._heartbeat.start()
+            if not self._closed:
+                self.lease.start()
 
     def stop_heartbeat(self) -> None:
         """No more renewals: other replicas take this process's runs once the lease
         runs out (what a killed process looks like to them)."""
-        self._beating.set()
-        thread = self._heartbeat
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-
-    def _beat_loop(self) -> None:
-        while not self._beating.wait(self._beat_s):
-            try:
-                with self._lock:
-                    held = list(self._tokens)
-                self.store.renew(held)
-                self.recover()
-            except Exception:  # a catalog hiccup: the next beat tries again
-                log.exception("comparison_lease_beat_failed")
+        self.lease.stop()
 
     def submit(self, run_id: str) -> None:
         """Queue a run whose row is committed; this process takes its lease."""
@@ -271,7 +236,7 @@ class ModelRunner:
             if self._closed:
                 raise RuntimeError("the comparison runner is closed")
             token = self._tokens[run_id] = CancelToken()
-        self.store.renew([run_id])
+        self.lease.renew([run_id])
         self._pool.submit(self._execute, run_id, token)
 
     def cancel(self, run_id: str) -> None:
@@ -519,9 +484,3 @@ def take_subjects(hits: pa.Table) -> tuple[pa.Table, list[str], bool]:
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
-
-
-def worker_id() -> str:
-    """This process on the runs it holds: host, pid and a random part (a pid reused by
-    a later process on the same host is not the same worker)."""
-    return f"{socket.gethostname()[:96]}:{os.getpid()}:{secrets.token_hex(4)}"
