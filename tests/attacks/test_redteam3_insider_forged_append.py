@@ -41,25 +41,17 @@ from audit.records import Actor, user_admin_event
 from audit.signing import EventMac
 from audit.store import ROW_COLUMNS
 from audit.verify import verify_database
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.attacks.deployments import KINDS, open_deployment
+from tests.gateway.demo_app import DemoGateway
 
 INSIDER = "sluice_rt3_insider"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=KINDS)
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
     """``deployment``, one per test: each forgery seals the trail it is tried on."""
-    if request.param == "sqlite":
-        with demo_gateway(tmp_path) as gw:
-            yield gw
-        return
-    name, url = create_pg_database("sluice_rt3_mac")
-    try:
-        with demo_gateway(tmp_path, database_url=url) as gw:
-            yield gw
-    finally:
-        drop_pg_database(name)
+    with open_deployment(request.param, tmp_path, db_prefix="sluice_rt3_mac") as gw:
+        yield gw
 
 
 def _head(gw: DemoGateway) -> tuple[int, str]:

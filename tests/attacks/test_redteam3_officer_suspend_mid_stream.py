@@ -22,18 +22,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.attacks.test_analyst_lifecycle import (
+from tests.attacks.deployments import KINDS
+from tests.attacks.live_gateway import (
     BIG,
     BIG_ROWS,
     Live,
     RawStream,
-    _ended,
     deployment_home,
+    ended,
     serve,
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=KINDS)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
@@ -64,7 +65,7 @@ def test_a_suspension_stops_the_stream_in_flight(live: Live) -> None:
         time.sleep(1.5)  # the officer's click, then the stream goes on being read
         _read_to_the_end(stream)  # everything, unless the gateway stops it
         stream.close()
-        end = _ended(live, stream.request_id)
+        end = ended(live, stream.request_id)
         assert end["type"] == "query.aborted", end["type"]
         assert end["details"]["reason"] == "account_disabled", end["details"]
         assert 0 < end["rows"] < BIG_ROWS
@@ -85,7 +86,7 @@ def test_a_freeze_stops_the_stream_in_flight(live: Live) -> None:
         time.sleep(1.5)
         _read_to_the_end(stream)
         stream.close()
-        end = _ended(live, stream.request_id)
+        end = ended(live, stream.request_id)
         assert end["type"] == "query.aborted", end["type"]
         assert end["details"]["reason"] == "dataset_frozen", end["details"]
         assert 0 < end["rows"] < BIG_ROWS
@@ -120,7 +121,7 @@ def test_a_narrowed_access_stops_the_stream_in_flight(live: Live) -> None:
         time.sleep(1.5)
         _read_to_the_end(stream)
         stream.close()
-        end = _ended(live, stream.request_id)
+        end = ended(live, stream.request_id)
         assert end["type"] == "query.aborted", end["type"]
         assert end["details"]["reason"] == "forbidden", end["details"]
         assert 0 < end["rows"] < BIG_ROWS

@@ -20,7 +20,6 @@ uvicorn on a real socket, on the embedded SQLite default and on PostgreSQL.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,14 +30,16 @@ import pytest
 from catalog.models import Field
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
-from tests.attacks.test_analyst_lifecycle import (
+from tests.attacks.deployments import KINDS
+from tests.attacks.live_gateway import (
     BIG,
     BIG_ROWS,
     CASE,
     Live,
+    RawPost,
     RawStream,
-    _ended,
     deployment_home,
+    ended,
     serve,
 )
 
@@ -46,7 +47,7 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=KINDS)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
@@ -60,39 +61,6 @@ def live(
             session.commit()
         with serve(gw) as server:
             yield server
-
-
-class RawPost:
-    """A POST over a raw socket with a 4 KB receive buffer (as ``RawStream``), to any
-    path, with any headers: it reads what it is told to and nothing more."""
-
-    def __init__(self, live: Live, path: str, payload: bytes, headers: dict[str, str]) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.settimeout(30)
-        self.sock.connect(("127.0.0.1", live.port))
-        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n{extra}"
-                          f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)  # fmt: skip
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += self.sock.recv(4096)
-        head, self.body = data.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
-
-    def read(self, at_least: int) -> None:
-        while len(self.body) < at_least:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            self.body += chunk
-
-    def read_to_the_end(self) -> None:
-        while chunk := self.sock.recv(1 << 20):
-            self.body += chunk
-        self.sock.close()
 
 
 def _api(live: Live, subject: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -150,7 +118,7 @@ def test_a_revoked_grant_stops_a_query_in_flight(live: Live) -> None:
     while chunk := stream.sock.recv(1 << 20):
         stream.body += chunk
     stream.close()
-    _assert_aborted(_ended(live, stream.request_id), "query")
+    _assert_aborted(ended(live, stream.request_id), "query")
 
 
 # ------------------------------------------------------------- the console's download
@@ -195,7 +163,7 @@ def test_a_revoked_grant_stops_a_console_download_in_flight(live: Live) -> None:
     _revoke(live, grant)
     time.sleep(1.5)
     stream.read_to_the_end()
-    _assert_aborted(_ended(live, stream.headers["x-request-id"]), "query")
+    _assert_aborted(ended(live, stream.headers["x-request-id"]), "query")
 
 
 def test_a_narrowed_jurisdiction_stops_a_console_download_in_flight(live: Live) -> None:
@@ -204,6 +172,6 @@ def test_a_narrowed_jurisdiction_stops_a_console_download_in_flight(live: Live) 
     try:
         time.sleep(1.5)
         stream.read_to_the_end()
-        _assert_aborted(_ended(live, stream.headers["x-request-id"]), "query")
+        _assert_aborted(ended(live, stream.headers["x-request-id"]), "query")
     finally:
         _put_dora(live, jurisdiction=before["jurisdiction"])

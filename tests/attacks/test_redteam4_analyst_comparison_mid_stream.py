@@ -20,9 +20,8 @@ from typing import Any
 
 import httpx
 
-from tests.attacks.test_analyst_lifecycle import BIG, BIG_ROWS, CASE, Live, _wait_for
+from tests.attacks.live_gateway import BIG, BIG_ROWS, CASE, Live, RawPost, wait_for
 from tests.attacks.test_redteam4_analyst_access_mid_stream import (
-    RawPost,
     _granted,
     _put_dora,
     _revoke,
@@ -44,7 +43,7 @@ def _comparison_ended(live: Live, request_id: str) -> dict[str, Any]:
         ]
         return found[0] if found else None
 
-    return _wait_for(end, f"the comparison's end on record ({request_id})")  # type: ignore[no-any-return]
+    return wait_for(end, f"the comparison's end on record ({request_id})")  # type: ignore[no-any-return]
 
 
 def _compare(live: Live) -> RawPost:

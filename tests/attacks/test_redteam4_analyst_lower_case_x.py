@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.attacks.deployments import KINDS, open_deployment
+from tests.gateway.demo_app import DemoGateway
 
 PAYROLL = "finance.payroll"
 DIBAO = "civil.dibao_recipients"
@@ -62,22 +62,13 @@ def _lower_case_x_in_payroll(data: Path) -> None:
         db.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=KINDS)
 def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
        ) -> Iterator[DemoGateway]:  # fmt: skip
     home = tmp_path_factory.mktemp(f"rt4-x-{request.param}")
-    if request.param == "sqlite":
-        with demo_gateway(home) as gw:
-            _lower_case_x_in_payroll(gw.settings.demo_data_dir)
-            yield gw
-        return
-    name, url = create_pg_database("sluice_rt4_x")
-    try:
-        with demo_gateway(home, database_url=url) as gw:
-            _lower_case_x_in_payroll(gw.settings.demo_data_dir)
-            yield gw
-    finally:
-        drop_pg_database(name)
+    with open_deployment(request.param, home, db_prefix="sluice_rt4_x") as gw:
+        _lower_case_x_in_payroll(gw.settings.demo_data_dir)
+        yield gw
 
 
 def _lookups(gw: DemoGateway, id_number: str) -> dict[str, Any]:

@@ -26,34 +26,27 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from audit.search import EventFilter, list_events
+from tests.attacks.deployments import KINDS, open_deployment
 from tests.conftest import (
     create_mysql_database,
     create_pg_database,
     drop_mysql_database,
     drop_pg_database,
 )
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.gateway.demo_app import DemoGateway
 
 ALLOWED = ["127.0.0.1", "localhost"]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=KINDS)
 def allowing(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoGateway]:
     """Like ``deployment``, with the loopback servers allow-listed and a short timeout."""
     home = tmp_path_factory.mktemp(f"steward-{request.param}")
-    knobs: dict[str, Any] = {"source_allow_hosts": ALLOWED, "statement_timeout_s": 3.0}
-    if request.param == "sqlite":
-        with demo_gateway(home, **knobs) as gw:
-            yield gw
-        return
-    name, url = create_pg_database("sluice_attack_src")
-    try:
-        with demo_gateway(home, database_url=url, **knobs) as gw:
-            yield gw
-    finally:
-        drop_pg_database(name)
+    with open_deployment(request.param, home, db_prefix="sluice_attack_src",
+                         source_allow_hosts=ALLOWED, statement_timeout_s=3.0) as gw:  # fmt: skip
+        yield gw
 
 
 @pytest.fixture(scope="module")
