@@ -33,7 +33,7 @@ from catalog.comparison_models import ComparisonModelVersion, ComparisonRun
 from catalog.errors import Forbidden, NotFound
 from catalog.reidentifications import ReidentificationRequest, expired, release_ttl
 from gateway.enforcement.comparison.access import compile_against_catalog
-from gateway.enforcement.comparison.runs import HIT_ID
+from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, ModelSpec
 from gateway.enforcement.masking.apply import mask_array
 from gateway.enforcement.query.broker import Broker

@@ -46,8 +46,9 @@ from catalog.errors import (
 from catalog.models import Dataset, DatasetStatus
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
+from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.run_store import read_ipc
-from gateway.enforcement.comparison.runs import HIT_ID, ModelRunner
+from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import change_view, check_within, new_hit_ids
 from gateway.enforcement.comparison.spec import ModelSpec
 from policies.decision import UserContext
