@@ -21,7 +21,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,6 +53,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with Sluice's durability settings for the URL's dialect."""
     if url.startswith("sqlite"):
+        if _is_file(url) and "poolclass" not in kwargs:
+            # the default pool (5 + 10 overflow) is smaller than the server's worker
+            # threads: under 8 clients, connections were opened (with their pragmas)
+            # and closed on nearly every request
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -65,6 +71,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 5)
     return create_engine(url, **kwargs)
+
+
+def _is_file(url: str) -> bool:
+    """A SQLite URL naming a file (an in-memory database has a pool of its own kind)."""
+    database = make_url(url).database
+    return bool(database) and database != ":memory:" and "mode=memory" not in url
+
+
+def reads_engine(engine: Engine) -> Engine:
+    """``engine`` for reads that need no transaction (lookups on every request).
+
+    On a server database, autocommit spares the BEGIN and ROLLBACK round trips a
+    transaction would add. SQLite's driver starts no transaction for a SELECT anyway,
+    and switching its isolation level on every checkout and checkin costs more than it
+    saves: the engine as it is."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

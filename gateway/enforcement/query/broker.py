@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine
 
 from audit.event_types import EventType, Outcome
 from audit.sink import AuditSink
+from catalog.db import reads_engine
 from catalog.errors import DatasetFrozen, Forbidden, NotFound, RateLimited, Unavailable, audited
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
@@ -74,9 +75,8 @@ class Broker:
         slots: StreamSlots,
         max_rows_by_level: Mapping[str, int],
     ) -> None:
-        # catalog lookups of a query are reads: autocommit spares the BEGIN and ROLLBACK
-        # round trips a session would add (same pool as the rest of the catalog)
-        self._catalog = catalog.execution_options(isolation_level="AUTOCOMMIT")
+        # catalog lookups of a query are reads (same pool as the rest of the catalog)
+        self._catalog = reads_engine(catalog)
         self.authorizer = authorizer
         self.pdp = pdp
         self.audit = audit

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select, text
 
+from catalog.db import reads_engine
 from catalog.errors import AccountDisabled, Unauthenticated
 from catalog.models import User
 from catalog.vocabulary import Level
@@ -79,8 +80,7 @@ class IdentityDirectory:
     """Maps an authenticated subject to the identity that governs this request."""
 
     def __init__(self, *, engine: Engine, authorizer: RoleAuthorizer, maxsize: int = 4096) -> None:
-        # reads only: autocommit spares the BEGIN/ROLLBACK round trips
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reader = reads_engine(engine)
         self._authorizer = authorizer
         self._cache: GenerationCache[str, StoredIdentity | None] = GenerationCache(maxsize)
 
