@@ -16,11 +16,22 @@ import pymysql
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.scheduling import arrange
+
 # Two shared cores run the suite with two workers beside real databases: how fast
 # hypothesis *generates* inputs is not under test, and a loaded moment made the
 # too_slow health check fail a property that held (tests/audit/test_chain_index.py).
 settings.register_profile("sluice", suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("sluice")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test's group in its node id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``, one work unit per module, longest units first
+    (tests/scheduling.py says why)."""
+    if config.getoption("loadgroup", False):  # set by xdist, on its workers too
+        arrange(items)
+
 
 PG_ADMIN = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_HOST = os.environ.get("SLUICE_TEST_MYSQL_HOST", "127.0.0.1")

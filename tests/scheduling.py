@@ -1,0 +1,67 @@
+"""How ``pytest -n 2 --dist loadgroup`` shares the suite between its two workers.
+
+Two rules, applied to the collected items (``tests/conftest.py`` calls ``arrange``):
+
+* **A module is one work unit.** Without a group, xdist sends each test on its own, so
+  most modules ran on both workers and every module-scoped fixture — a demo gateway, a
+  ``sluice serve`` process, a live console and its Chromium — was built twice, once per
+  worker (and again whenever a worker came back to a module after another one). An
+  explicit ``xdist_group`` (``spark``, ``ops-*``) is kept: it names a unit that spans
+  modules or that must stay on one worker.
+* **The longest units go first.** A worker takes the next unit when it is free; a unit of
+  two minutes taken last keeps the run open while the other worker idles. ``LONGEST``
+  lists the units that took the most time in a full run (longest first); every other
+  unit keeps its place in the collection. ``--no-loadscope-reorder`` (pyproject's
+  addopts) stops xdist from re-sorting the units by their number of tests instead.
+
+Only the order of work changes: no test is added, dropped or skipped, and the tests of
+one module still run in their collected order, on one worker.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# Units by time spent in a full two-worker run (measured 2026-12-04, --durations),
+# longest first. A unit missing here only runs later; a stale entry costs nothing.
+LONGEST = (
+    "spark",
+    "tests/gateway/web/console/test_accessibility.py",
+    "tests/gateway/web/test_schemathesis.py",
+    "ops-replicas",
+    "tests/attacks/test_anonymous_forwarded.py",
+    "tests/attacks/test_insider_audit.py",
+    "ops-guide",
+    "tests/gateway/web/console/test_journey_sql_sources.py",
+    "tests/gateway/enforcement/query/test_streaming_memory.py",
+    "tests/gateway/cli/test_client_query.py",
+    "tests/gateway/cli/test_client_compare.py",
+    "tests/attacks/test_redteam4_analyst_comparison_mid_stream.py",
+    "tests/gateway/cli/test_serve_output.py",
+    "tests/attacks/test_redteam4_analyst_access_mid_stream.py",
+    "tests/gateway/cli/test_client_compare_run.py",
+    "tests/gateway/enforcement/comparison/test_run_lease.py",
+    "tests/gateway/web/console/test_journey_requests.py",
+    "tests/gateway/web/test_openapi_contract.py",
+    "tests/gateway/web/console/test_journey_file_sources.py",
+    "tests/gateway/core/test_heap.py",
+    "ops-lease",
+)
+
+
+def unit_of(item: pytest.Item) -> str:
+    """The work unit of ``item``: its explicit group, else its module's path."""
+    marker = item.get_closest_marker("xdist_group")
+    if marker is not None:
+        return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+    return item.nodeid.split("::", 1)[0]
+
+
+def arrange(items: list[pytest.Item]) -> None:
+    """Group each ungrouped test by its module, then put the longest units first (a
+    stable sort: the order inside a unit, and of the units not listed, is kept)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(unit_of(item)))
+    rank = {unit: place for place, unit in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(unit_of(item), len(LONGEST)))
