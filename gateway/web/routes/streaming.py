@@ -37,6 +37,7 @@ Request ids on record are the gateway's own (``new_request_ids``): a client's
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -45,7 +46,7 @@ from collections.abc import Callable, Iterator
 import anyio
 from fastapi import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from catalog.errors import SluiceError
 from gateway.enforcement.query.delivery import Chunk, Delivery
@@ -178,6 +179,8 @@ class GovernedResponse(Response):
     async def _send_watching(self, receive: Receive, send: Send) -> str:
         """Send everything while watching for the client to go; returns ``complete``,
         ``client_stalled`` or ``client_disconnected``."""
+        if self.rest is None:
+            return await self._send_whole(receive, send)
         outcome = "client_disconnected"  # unless sending finishes first
 
         async def watch(scope: anyio.CancelScope) -> None:
@@ -191,22 +194,43 @@ class GovernedResponse(Response):
             group.cancel_scope.cancel()
         return outcome
 
+    async def _send_whole(self, receive: Receive, send: Send) -> str:
+        """A whole small body (most results): two messages the server takes at once
+        unless the client's buffers are full. Nothing is left to produce, so the watch
+        is one plain task looked at after the sends instead of a task group that cancels
+        them (the group and its scopes cost the event loop more than the sends). As with
+        the group, the watch runs only while a send waits: a disconnect seen then is
+        ``client_disconnected`` and nothing counts as sent; a body the server took
+        without waiting counts as sent (the record never understates what may have
+        left)."""
+        watch = asyncio.ensure_future(receive())
+        try:
+            with anyio.move_on_after(self.stall_timeout_s) as scope:
+                await send({"type": "http.response.start", "status": self.status_code,
+                            "headers": self.raw_headers})  # fmt: skip
+                await send({"type": "http.response.body", "body": self.body})
+        finally:
+            watch.cancel()
+        if _disconnected(watch):
+            return "client_disconnected"
+        if scope.cancelled_caught:
+            return "client_stalled"
+        for data, rows in self.head:
+            self.delivery.sent(data, rows)
+        return "complete"
+
     async def _send_all(self, send: Send) -> str:
+        """A long result: the head, then the rest as it is produced."""
+        rest = self.rest
+        assert rest is not None  # a whole body goes through ``_send_whole``
         start = {"type": "http.response.start", "status": self.status_code,
                  "headers": self.raw_headers}  # fmt: skip
         if not await self._send(send, start):
             return "client_stalled"
-        if self.rest is None:
-            if not await self._send(send, {"type": "http.response.body", "body": self.body}):
-                return "client_stalled"
-            for data, rows in self.head:
-                self.delivery.sent(data, rows)
-            return "complete"
         for data, rows in self.head:
             if not await self._body(send, data):
                 return "client_stalled"
             self.delivery.sent(data, rows)
-        rest = self.rest
         while True:
             try:
                 item = await anyio.to_thread.run_sync(next, rest, None)
@@ -231,3 +255,10 @@ class GovernedResponse(Response):
         with anyio.move_on_after(self.stall_timeout_s) as scope:
             await send(message)
         return not scope.cancelled_caught
+
+
+def _disconnected(watch: asyncio.Future[Message]) -> bool:
+    """Whether the watch saw the client go (its outcome retrieved either way)."""
+    if not watch.done() or watch.cancelled() or watch.exception() is not None:
+        return False
+    return bool(watch.result().get("type") == "http.disconnect")
