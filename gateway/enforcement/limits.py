@@ -1,6 +1,8 @@
-"""Per-user rate limits and daily row quotas, through the ``limits`` library.
+"""Per-user rate limits and daily row quotas.
 
-In memory by default; with ``SLUICE_REDIS_URL`` the counters live in Redis so several
+In memory by default (``memory_counters``: the ``limits`` library's semantics, without
+its memory storage, which starts a timer thread every few milliseconds under load);
+with ``SLUICE_REDIS_URL`` the counters live in Redis, through ``limits``, so several
 gateway replicas share them. Redis is then a component the gateway cannot work without:
 ``sluice serve`` refuses to start when it does not answer (``check``), and while it is
 down every request that needs a counter fails closed with 503 (``Unavailable``), never
@@ -12,22 +14,22 @@ before any row leaves (``reserve_rows``: one atomic step that grants at most wha
 left, so parallel requests share the rest instead of each receiving all of it), and
 when it ends gives back what it did not send (``release_rows``). What stays on the
 counter is what was sent. The counter is the ``limits`` fixed-window key of the
-``rows`` item, so ``remaining_rows`` reads it as before.
+``rows`` item (in Redis and in memory alike), so ``remaining_rows`` reads it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
 import structlog
 from limits import RateLimitItemPerDay, parse, storage, strategies
-from limits.storage import MemoryStorage, RedisStorage
+from limits.storage import RedisStorage
 
 from audit.witness_urls import redacted
 from catalog.errors import RateLimited, Unavailable
+from gateway.enforcement.memory_counters import MemoryCounters
 
 log = structlog.get_logger("sluice.limits")
 REDIS_TIMEOUT_S = 2.0  # connect and each command: an outage is a 503 within this bound
@@ -58,26 +60,6 @@ class _RowCounter(Protocol):
     def release(self, key: str, rows: int) -> None: ...
 
 
-class _MemoryRows:
-    """The memory storage's counter, read-and-added under one process lock."""
-
-    def __init__(self, store: MemoryStorage) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-
-    def reserve(self, key: str, limit: int, wanted: int, expiry: int) -> int:
-        with self._lock:
-            grant = min(wanted, limit - self._store.get(key))
-            if grant > 0:
-                self._store.incr(key, expiry, amount=grant)
-            return max(grant, 0)
-
-    def release(self, key: str, rows: int) -> None:
-        with self._lock:
-            if self._store.get(key) > 0:
-                self._store.decr(key, rows)
-
-
 class _RedisRows:
     """Lua scripts on the storage's own connection: one round trip each, atomic."""
 
@@ -103,24 +85,28 @@ class Limiter:
         storage_uri: str = "memory://",
         key_prefix: str | None = None,
     ) -> None:
-        redis = storage_uri.startswith("redis")
-        options: dict[str, str | float] = {"key_prefix": key_prefix} if key_prefix and redis else {}
-        if redis:
-            options.update(socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
-        # what an operator may be shown: the setting and the address, never a password
-        self.where = f"SLUICE_REDIS_URL ({redacted(storage_uri)})" if redis else "in process"
-        self._storage = storage.storage_from_string(storage_uri, **options)
         self._rate_item = parse(rate)
         self._rows_item = RateLimitItemPerDay(daily_rows)
+        self._memory: MemoryCounters | None = None
+        self._counter: _RowCounter
+        if storage_uri.startswith("memory"):  # one process: no library storage, no threads
+            self.where = "in process"
+            self._memory = MemoryCounters()
+            self._counter = self._memory
+            return
+        if not storage_uri.startswith("redis"):  # a fallback would be a quota that does not hold
+            raise ValueError(f"no atomic row reservation for storage {storage_uri!r}")
+        options: dict[str, str | float] = {"key_prefix": key_prefix} if key_prefix else {}
+        options.update(socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+        # what an operator may be shown: the setting and the address, never a password
+        self.where = f"SLUICE_REDIS_URL ({redacted(storage_uri)})"
+        found = storage.storage_from_string(storage_uri, **options)
+        if not isinstance(found, RedisStorage):
+            raise ValueError(f"no atomic row reservation for storage {storage_uri!r}")
+        self._storage: RedisStorage = found
         self._requests = strategies.MovingWindowRateLimiter(self._storage)
         self._rows = strategies.FixedWindowRateLimiter(self._storage)
-        self._counter: _RowCounter
-        if isinstance(self._storage, RedisStorage):
-            self._counter = _RedisRows(self._storage)
-        elif isinstance(self._storage, MemoryStorage):
-            self._counter = _MemoryRows(self._storage)
-        else:  # a silent fallback would be a quota that does not hold
-            raise ValueError(f"no atomic row reservation for storage {storage_uri!r}")
+        self._counter = _RedisRows(self._storage)
 
     @property
     def daily_rows(self) -> int:
@@ -129,7 +115,7 @@ class Limiter:
     def check(self) -> None:
         """Raise ``Unavailable`` naming the setting and the address when the counters'
         store does not answer (``sluice serve`` before it listens)."""
-        if not isinstance(self._storage, RedisStorage):
+        if self._memory is not None:
             return
         try:
             self._storage.get_connection().ping()
@@ -140,7 +126,7 @@ class Limiter:
     def _reachable(self) -> Iterator[None]:
         """Redis errors become a 503 naming what is down; the memory store's own
         errors are bugs and pass through."""
-        if not isinstance(self._storage, RedisStorage):
+        if self._memory is not None:
             yield
             return
         try:
@@ -153,14 +139,22 @@ class Limiter:
 
     def hit_request(self, subject: str) -> None:
         """Count one request; raise 429 when the user is over their rate."""
-        with self._reachable():
-            allowed = self._requests.hit(self._rate_item, "req", subject)
+        item = self._rate_item
+        if self._memory is not None:
+            allowed = self._memory.hit(item.key_for("req", subject), int(item.amount),
+                                       item.get_expiry())  # fmt: skip
+        else:
+            with self._reachable():
+                allowed = self._requests.hit(item, "req", subject)
         if not allowed:
             raise RateLimited(f"too many requests; the limit is {self._rate_item}")
 
     def remaining_rows(self, subject: str) -> int:
+        item = self._rows_item
+        if self._memory is not None:
+            return max(0, int(item.amount) - self._memory.count(item.key_for("rows", subject)))
         with self._reachable():
-            return int(self._rows.get_window_stats(self._rows_item, "rows", subject).remaining)
+            return int(self._rows.get_window_stats(item, "rows", subject).remaining)
 
     def reserve_rows(self, subject: str, wanted: int) -> int:
         """Atomically take up to ``wanted`` rows of today's quota; returns the rows
@@ -190,7 +184,10 @@ class Limiter:
 
     def reset(self) -> None:
         """Forget every counter of this storage (tests; the Redis keys of its prefix)."""
-        self._storage.reset()
+        if self._memory is not None:
+            self._memory.clear()
+        else:
+            self._storage.reset()
 
 
 def build_limiter(*, rate: str, daily_rows: int, redis_url: str | None) -> Limiter:
