@@ -189,7 +189,7 @@ def check_runtime_role(ctx: Context) -> list[Result]:
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
                      "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
-    problems = _privilege_problems(ctx) + _probe_problems(ctx)
+    problems = _privilege_problems(ctx) + _database_problems(ctx) + _probe_problems(ctx)
     if powerful:
         problems.insert(0, (f"is or may become {', '.join(powerful)}, with SUPERUSER or "
                             "CREATEROLE: it can grant itself the owner role (GRANT … TO "
@@ -213,7 +213,8 @@ def _needed(table: str) -> frozenset[str]:
 
 def _read_privileges(ctx: Context) -> tuple[list[Any], list[str], bool]:
     """Per table (name, owned, each of ``TABLE_PRIVILEGES``), the sequences the role
-    cannot use, and whether it may create objects in the schema."""
+    cannot use, and whether it may create objects in the schema (its tables' schema or
+    any schema of its search path: an unqualified name takes the first match)."""
     target = "quote_ident(schemaname) || '.' || quote_ident({})"
     with ctx.transaction() as cur:
         cur.execute(
@@ -228,9 +229,49 @@ def _read_privileges(ctx: Context) -> tuple[list[Any], list[str], bool]:
             f"has_sequence_privilege(current_user, {target.format('sequencename')}, 'USAGE')"
         )
         sequences = [row[0] for row in cur.fetchall()]
-        cur.execute("SELECT has_schema_privilege(current_user, current_schema(), 'CREATE')")
+        cur.execute(
+            "SELECT bool_or(has_schema_privilege(current_user, n, 'CREATE')) "
+            "FROM unnest(current_schemas(false) || current_schema()::name) AS n"
+        )
         can_create = bool(cur.fetchone()[0])
     return tables, sequences, can_create
+
+
+def _database_problems(ctx: Context) -> list[tuple[str, str]]:
+    """What the role may create beside the guide's schema. ``CREATE`` on the database
+    makes schemas: one named after the role comes first in the default search path
+    (``"$user", public``), so tables it owns there, without the audit triggers, stand in
+    for the gateway's own under the same unqualified names (red team 6). ``TEMP`` makes
+    ``pg_temp`` tables (the guide withholds it; they shadow names in that session only).
+    A schema of the search path the
+    role owns (or whose owner it may become) is that shadow already made."""
+    with ctx.transaction() as cur:
+        cur.execute(
+            "SELECT has_database_privilege(current_user, current_database(), 'CREATE'), "
+            "has_database_privilege(current_user, current_database(), 'TEMP'), "
+            "ARRAY(SELECT nspname FROM pg_namespace WHERE nspname = ANY(current_schemas(false)) "
+            "AND pg_has_role(current_user, nspowner, 'MEMBER') ORDER BY nspname)"
+        )
+        create, temp, owned = cur.fetchone()
+    problems: list[tuple[str, str]] = []
+    if create:
+        problems.append(("may CREATE schemas in the database: a schema named after the role "
+                         "comes before public in the search path, and tables it owns there, "
+                         "without the audit triggers, would take the audit tables' names",
+                         ROLES_FIX))  # fmt: skip
+    if temp:
+        problems.append(("may create TEMP tables in the database, which the guide "
+                         "withholds", ROLES_FIX))  # fmt: skip
+    if owned:
+        problems.append(
+            (
+                f"owns schema {', '.join(owned)} of its search path: its tables "
+                "there stand in for the gateway's own (drop it, as the owner role, "
+                "after checking the trail with `sluice audit verify`)",
+                ROLES_FIX,
+            )
+        )
+    return problems
 
 
 def _table_problems(tables: list[Any]) -> list[tuple[str, str]]:
