@@ -3,7 +3,10 @@
 A schedule belongs to the analyst who made it and runs as them: at each trigger their
 identity is read fresh and narrowed to the schedule's county, and the run is requested
 exactly as ``POST …/runs`` would (``request_run``: engine, version, every side's access
-checked now), so a schedule never runs what its owner could not run by hand today. A
+checked now), so a schedule never runs what its owner could not run by hand today. It
+runs the model's version its owner scheduled (``scheduled_version``): the newest when
+the schedule was made, or a later one its owner wrote — never another author's later
+rule under its owner's name. A
 trigger that is refused is on record with its reason and the schedule moves on to its
 next due time. Due schedules are triggered by the gateway's own clock
 (``SLUICE_COMPARISON_SCHEDULER``, ``gateway.wiring.schedule_clock``) or by
@@ -29,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
 from audit.records import Actor, comparison_run_event, comparison_schedule_event
-from catalog.comparison_models import ComparisonModel, ComparisonRun
+from catalog.comparison_models import ComparisonModel, ComparisonModelVersion, ComparisonRun
 from catalog.comparison_schedules import ComparisonSchedule, new_schedule_id
 from catalog.errors import NotFound, SluiceError
 from catalog.timestamps import as_utc, utc_text
@@ -136,7 +139,8 @@ def _queue(services: Services, session: Session, runner: ModelRunner,
            schedule: ComparisonSchedule) -> ComparisonRun:  # fmt: skip
     owner = runner.identities.resolve(UserContext(schedule.owner, None, (), "L1"))
     model = get_visible(session, schedule.model_id, owner, reviewer=False)
-    body = RunIn(purpose=schedule.purpose, case_ref=schedule.case_ref, engine=schedule.engine)
+    body = RunIn(purpose=schedule.purpose, case_ref=schedule.case_ref, engine=schedule.engine,
+                 version=scheduled_version(session, model, schedule))  # fmt: skip
     run = request_run(services=services, session=session, runner=runner,
                       user=narrowed(owner, schedule.region), model=model, body=body,
                       request_id=uuid.uuid4().hex)  # fmt: skip
@@ -148,6 +152,24 @@ def _queue(services: Services, session: Session, runner: ModelRunner,
                  "schedule": schedule.id, "region": schedule.region},
     ))  # fmt: skip
     return run
+
+
+def scheduled_version(
+    session: Session, model: ComparisonModel, schedule: ComparisonSchedule
+) -> int:
+    """The version a schedule runs: the newest that was there when it was made, or that
+    its own owner wrote since (red team 6). A shared model's author storing a new rule
+    does not change what another analyst's schedule runs under their name and case;
+    they schedule again to take it."""
+    made = as_utc(schedule.created_at)
+    versions = session.scalars(
+        select(ComparisonModelVersion).where(ComparisonModelVersion.model_id == model.id)
+    )
+    chosen = [v.version for v in versions
+              if v.created_by == schedule.owner or as_utc(v.created_at) <= made]  # fmt: skip
+    if not chosen:
+        raise NotFound(f"no version of model {model.id!r} as schedule {schedule.id} was made")
+    return max(chosen)
 
 
 def _claim(session: Session, schedule: ComparisonSchedule, due_at: datetime,
