@@ -75,11 +75,12 @@ def add(subject: str, display_name: str, department: str | None, clearance: str,
         service.upsert_user(session=session, subject=subject, display_name=display_name,
                             department=department, clearance=clearance,
                             jurisdiction=prefixes, status=status)  # fmt: skip
+        # what was set, as the API's user.updated says it (red team 6: the CLI's said
+        # only the clearance, so a widened jurisdiction or a department move was off record)
+        set_: dict[str, Any] = {"display_name": display_name, "department": department,
+                                "clearance": clearance, "jurisdiction": prefixes}  # fmt: skip
         _record(
-            services,
-            subject,
-            "user.updated",
-            {"clearance": clearance, **({"status": status} if status else {})},
+            services, subject, "user.updated", {**set_, **({"status": status} if status else {})}
         )
         session.commit()
     click.echo(f"user {subject} saved")
