@@ -19,7 +19,7 @@ immediately before anything is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from gateway.enforcement.comparison.spec import (
     ModelSpec,
     compile_model,
 )
-from gateway.enforcement.query.authorize import action, refusal
+from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
 from policies.decision import Decision, UserContext
@@ -65,9 +65,11 @@ def check_access(
     *, services: Services, session: Session, user: UserContext, model: CompiledModel,
     datasets: dict[str, Dataset], purpose: str | None, case_ref: str | None,
     charges_rows: bool = True,
-) -> None:  # fmt: skip
+) -> dict[str, Decision]:  # fmt: skip
     """Refuse (423, 403) what the broker would refuse for ``user`` on any side
-    (``charges_rows=False``: a stored hit list read again, the quota no condition)."""
+    (``charges_rows=False``: a stored hit list read again, the quota no condition);
+    each side's decision, by alias."""
+    decisions: dict[str, Decision] = {}
     for side in model.sides:
         dataset = datasets[side.dataset]
         if dataset.frozen_at is not None:
@@ -77,6 +79,34 @@ def check_access(
         decision = _decision(services, session, user, side, dataset, purpose, case_ref,
                              charges_rows)  # fmt: skip
         _check_fields(side, decision)
+        decisions[side.alias] = decision
+    return decisions
+
+
+def check_as_stored(
+    columns: Iterable[Mapping[str, object]], decisions: Mapping[str, Decision]
+) -> None:
+    """Refuse (403) a stored hit list holding a column clearer than policy releases it
+    now (red team 6): each column is kept as it was released when the run read it
+    (``ModelRun.output_columns``: action and mask), so a grant revoked or expired since,
+    or a field now masked otherwise, would otherwise still be served in clear. Stored
+    values cannot be masked again (a hash token needs the raw value): run the model
+    again."""
+    for column in columns:
+        alias, dot, name = str(column.get("name", "")).partition(".")
+        decision = decisions.get(alias)
+        if not dot or decision is None:
+            continue  # the hit id and the key token: the gateway's own
+        now = action(decision, name)
+        if now == "allow" or (column.get("action") == now == "mask"
+                              and column.get("method") == method(decision, name)):  # fmt: skip
+            continue
+        raise Forbidden(
+            f"column {alias}.{name} of this hit list was released {column.get('action')!r} "
+            f"when the run read it and is {now!r} for you now (a grant revoked or expired, "
+            "a mask changed): run the model again",
+            field=f"{alias}.{name}",
+        )
 
 
 def _decision(

@@ -45,7 +45,11 @@ from catalog.errors import (
 )
 from catalog.models import Dataset, DatasetStatus
 from gateway.core.services import Services
-from gateway.enforcement.comparison.access import check_access, compile_against_catalog
+from gateway.enforcement.comparison.access import (
+    check_access,
+    check_as_stored,
+    compile_against_catalog,
+)
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.run_store import read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
@@ -215,9 +219,11 @@ def check_release(
     refuses it (423) to everyone but reviewers (the officers investigating); for its
     owner, the model's version is checked again exactly as a new run would be (role,
     clearance, grants, jurisdiction, purpose: 403), the day's quota aside — the hits
-    were charged when they were stored — and every region the run read must still be
-    within the owner's jurisdiction (403: rows already read are not filtered again by a
-    jurisdiction narrowed since, ``scheduled.check_within``). An entry since withdrawn
+    were charged when they were stored —, no column may be clearer than that decision
+    releases it now (``check_as_stored``: a revoked grant no longer unmasks), and every
+    region the run read must still be within the owner's jurisdiction (403: rows
+    already read are not filtered again by a jurisdiction narrowed since,
+    ``scheduled.check_within``). An entry since withdrawn
     (unpublished, its source deregistered) leaves the stored result readable, as documented for
     ``DELETE /api/v1/sources/{id}``; a frozen one never does."""
     version = session.get(ComparisonModelVersion, (run.model_id, run.model_version))
@@ -237,9 +243,10 @@ def check_release(
         session, ModelSpec.model_validate(version.spec), model_id=run.model_id,
         version=run.model_version,
     )  # fmt: skip
-    check_access(services=services, session=session, user=user, model=compiled,
-                 datasets=datasets, purpose=run.purpose, case_ref=run.case_ref,
-                 charges_rows=False)  # fmt: skip
+    decisions = check_access(services=services, session=session, user=user, model=compiled,
+                             datasets=datasets, purpose=run.purpose, case_ref=run.case_ref,
+                             charges_rows=False)  # fmt: skip
+    check_as_stored(run.columns or [], decisions)
 
 
 def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool:
