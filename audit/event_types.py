@@ -79,6 +79,9 @@ class EventType(StrEnum):
     GRANTS_REVOKED = "grants.revoked"
     DATASET_FROZEN = "dataset.frozen"
     DATASET_UNFROZEN = "dataset.unfrozen"
+    # an operator rotated the master key or a checkpoint signing key (gateway.cli): the
+    # keys every source's credentials and every checkpoint depend on (red team 6)
+    KEYS_ROTATED = "keys.rotated"
     # any other error answer to an authenticated request (gateway.web.refusals)
     REQUEST_REFUSED = "request.refused"
     # web console sign-in and sign-out (gateway.web.console.auth_pages)
@@ -130,6 +133,8 @@ EMERGENCY_TYPES = frozenset(
         EventType.DATASET_UNFROZEN,
     }
 )
+
+KEY_TYPES = frozenset({EventType.KEYS_ROTATED})
 
 
 class MalformedEvent(BadRequest):

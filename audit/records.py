@@ -34,6 +34,7 @@ from audit.event_types import (
     COMPARISON_SCHEDULE_TYPES,
     COMPARISON_TYPES,
     EMERGENCY_TYPES,
+    KEY_TYPES,
     QUERY_TYPES,
     REGISTRATION_TYPES,
     REIDENTIFICATION_TYPES,
@@ -489,6 +490,19 @@ def user_admin_event(
         actor=actor,
         outcome=Outcome.OK,
         resource=f"user:{subject}",
+        details=details,
+    )
+
+
+def key_event(
+    *, type_: EventType | str, actor: Actor, resource: str, details: Details
+) -> AuditEvent:
+    """An operator changed the gateway's keys (``keys:master``, ``keys:audit``)."""
+    return AuditEvent(
+        type=_of("key management", KEY_TYPES, type_),
+        actor=actor,
+        outcome=Outcome.OK,
+        resource=resource,
         details=details,
     )
 

@@ -20,9 +20,10 @@ import click
 import orjson
 
 from audit.checkpoints import check_keys
+from audit.event_types import EventType
 from audit.export import export_stream, verify_export
 from audit.log import AuditLog
-from audit.records import Actor, audit_access_event
+from audit.records import Actor, audit_access_event, key_event
 from audit.verify import OUT_OF_RANGE, verify_database
 
 
@@ -207,6 +208,13 @@ def rotate() -> None:
     """Sign new checkpoints with a fresh key; old public keys stay published."""
     log = _open()
     try:
-        click.echo(log.rotate_signing_key())
+        previous = getattr(log.signer, "kid", None)
+        kid = log.rotate_signing_key()
+        # on record after the rotation, since the record names the new key (published
+        # in audit_keys already); an append that fails makes the command fail, said
+        details = {"kid": kid, "previous_kid": previous}
+        log.append(key_event(type_=EventType.KEYS_ROTATED, actor=Actor.cli(getpass.getuser()),
+                             resource="keys:audit", details=details))  # fmt: skip
+        click.echo(kid)
     finally:
         log.close()

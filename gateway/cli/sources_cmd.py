@@ -8,6 +8,7 @@ through the API. Secrets are never taken as a plain option (shell history, ``ps`
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
+from audit.event_types import EventType
+from audit.records import Actor, key_event
 from catalog.errors import SluiceError
 from catalog.models import User
 from catalog.schemas import DatasetPatch, FieldPatch, StewardDatasetOut
@@ -255,8 +258,15 @@ def keys_rotate() -> None:
     services = build_services(load_settings())
     try:
         report = services.keyring.rotate_master()
+        # on record once the new key is current (the record names it); an append that
+        # fails makes the command fail (red team 6: rotations were off the trail)
+        services.audit.append(key_event(
+            type_=EventType.KEYS_ROTATED, actor=Actor.cli(getpass.getuser()),
+            resource="keys:master", details={"kid": report.master_kid,
+            "previous_kid": report.previous_kid, "rewrapped": report.rewrapped},
+        ))  # fmt: skip
     finally:
-        services.engine.dispose()
+        services.close()
     click.echo(
         f"master key {report.master_kid} is current (was {report.previous_kid}); "
         f"{report.rewrapped} data key(s) re-wrapped"
