@@ -14,12 +14,10 @@ ignored and every row leaves, on record as ``query.completed``.
 Expected: a suspension made while the workbook is being produced stops it — the
 result is not delivered whole, and its end on record names ``account_disabled``.
 
-Proposed fix (``gateway/web/routes/streaming.py``, not ours to edit now): govern the
-head too — in ``respond``, call ``governs`` every ``GOVERN_EVERY_S`` between the
-chunks of the head loop (an xlsx's empty chunks included) and once more before the
-headers leave if the head took longer than that, turning a refusal into the route's
-error response (the ``SluiceError`` itself, not ``Refused``) with the delivery ended as
-aborted with its code.
+Fixed in ``gateway/web/routes/streaming.respond``: the head is governed too (every
+``GOVERN_EVERY_S`` between its chunks, an xlsx's empty ones included, and once more
+before the headers leave when it took that long); a refusal there is the response, the
+delivery ended as aborted with its code.
 """
 
 from __future__ import annotations
@@ -68,12 +66,6 @@ def _officer(live: Live, action: str) -> httpx.Response:
                       timeout=30)  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 6: respond() governs only the chunks past the first 64 KiB, and an "
-    "xlsx is produced whole before its first byte: the fix belongs in "
-    "gateway/web/routes/streaming.py (govern the head loop too)",
-)
 def test_a_suspension_during_an_xlsx_pull_stops_it(live: Live) -> None:
     before = {e["event_id"] for e in _dora_events(live, "query.started")}
     payload = json.dumps({**CASE, "limit": BIG_ROWS}).encode()

@@ -14,9 +14,12 @@ alone ends the delivery on record:
   is released then and there, never held for a reader that does not read;
 - a cancellation (server shutdown) records ``aborted`` with ``cancelled``; an error
   while producing records ``failed``;
-- past the first chunk, ``governs`` (the route's: the caller's account, the entry's
-  freeze) is read again every ``GOVERN_EVERY_S``: an officer's suspension or freeze
-  stops a result in flight, ``aborted`` with the refusal's code.
+- ``governs`` (the route's: the caller's account, the entry's freeze) is read again
+  every ``GOVERN_EVERY_S`` while the result is produced — in the head too, and once
+  more before the headers leave when the head took that long (an xlsx is assembled
+  whole before its first byte) — and between the chunks that follow: an officer's
+  suspension or freeze stops a result in flight, ``aborted`` with the refusal's code
+  (before the headers, the refusal is the response).
 
 A result cut at its row cap says so in the ``Sluice-Truncated`` response header, in
 every format. A header leaves before the body, and the reader knows the cut for certain
@@ -48,7 +51,7 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from catalog.errors import SluiceError
+from catalog.errors import SluiceError, audited
 from gateway.enforcement.query.delivery import Chunk, Delivery
 from gateway.enforcement.query.formats import CutProbe, cut_text
 
@@ -83,6 +86,8 @@ def respond(
     size = 0
     chunks = delivery.chunks()
     rest: Iterator[Chunk] | None = None
+    long_head = due = time.monotonic() + GOVERN_EVERY_S
+    refused: SluiceError | None = None
     try:
         for chunk in chunks:
             head.append(chunk)
@@ -90,16 +95,36 @@ def respond(
             if size > SMALL_RESPONSE:
                 rest = chunks
                 break
+            if governs is not None and time.monotonic() >= due:
+                refused = _refusal(governs)  # a head can take long: an xlsx is built whole
+                if refused is not None:
+                    break
+                due = time.monotonic() + GOVERN_EVERY_S
+        if refused is None and governs is not None and time.monotonic() >= long_head:
+            refused = _refusal(governs)  # a long head: once more before the headers leave
     except BaseException as exc:  # nothing was sent: the error is the response
         delivery.fail(exc)
         delivery.close()
         raise
+    if refused is not None:  # nothing was sent: aborted on record, the refusal answers
+        delivery.abort(refused.code)
+        delivery.close()
+        raise audited(refused)
     if cut is not None:
         headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
     if rest is not None and governs is not None:
         rest = _governed(rest, governs)
     return GovernedResponse(delivery, head, rest, media_type=media_type, headers=headers,
                             stall_timeout_s=stall_timeout_s)  # fmt: skip
+
+
+def _refusal(check: Callable[[], object]) -> SluiceError | None:
+    """``check``'s refusal (the caller's account read again), or None if it passes."""
+    try:
+        check()
+    except SluiceError as exc:
+        return exc
+    return None
 
 
 class Refused(Exception):
