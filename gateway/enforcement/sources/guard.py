@@ -7,9 +7,11 @@ connect (``open_source_adapter``). Order matters and is:
    settings and secret under the network guard (every network kind: private, loopback,
    link-local… refused unless allow-listed) and the file roots;
 3. it is never one of the gateway's own systems, allow-listed or not: the catalog and
-   audit database (same server and database), the limiter's Redis, any file under
-   ``SLUICE_HOME`` except the demo data directory (by real path and by file identity,
-   so hard links are caught too), or a directory containing ``SLUICE_HOME``;
+   audit database (same server and database; a catalog reached by a Unix socket or a
+   ``?host=`` parameter is its server's ``localhost`` listener, ``_server_named``), the
+   limiter's Redis, any file under ``SLUICE_HOME`` except the demo data directory (by
+   real path and by file identity, so hard links are caught too), or a directory
+   containing ``SLUICE_HOME``;
 4. it is not a system another department registered first.
 
 The connection is then pinned to the address checked in step 2 (``pinned_config``), so
@@ -20,10 +22,10 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
@@ -44,6 +46,7 @@ from gateway.enforcement.sources.targets import (
     stored_target,
 )
 
+LOOPBACK = ("127.0.0.1", "::1")
 OWN_DATABASE = (
     "a source can never be the gateway's own catalog and audit database or its server's "
     "port, however it is spelled"
@@ -69,8 +72,32 @@ def _catalog(settings: Settings) -> EffectiveTarget | None:
     kind = sql_config.FAMILY.get(url.get_backend_name())
     if kind is None:
         return None
+    local = False
+    if kind != "sqlite" and not url.host:
+        url, local = _server_named(url)
     shown = url.set(password=None).render_as_string(hide_password=False)
-    return stored_target(kind, {"url": shown})
+    target = stored_target(kind, {"url": shown})
+    if target is not None and local:  # every loopback spelling of the local server
+        target = replace(target, addresses=tuple(dict.fromkeys([*target.addresses, *LOOPBACK])))
+    return target
+
+
+def _server_named(url: URL) -> tuple[URL, bool]:
+    """The catalog's URL with the server it reaches as its host (red team 6). A URL
+    naming none reaches the server its query names (``?host=``, libpq's first of a
+    list) or the local one through a Unix socket (no host, ``?host=/dir``,
+    ``?unix_socket=``): that server's TCP listener is ``localhost`` on the same port,
+    which a steward's source could name. Without this the catalog had no target and
+    the own-database check compared nothing."""
+    query = dict(url.query)
+    named = query.pop("host", None)
+    port = query.pop("port", None)
+    query.pop("unix_socket", None)
+    first = str(named[0] if isinstance(named, tuple) else named or "").split(",")[0]
+    local = not first or first.startswith(("/", "@"))
+    given = str(port[0] if isinstance(port, tuple) else port or "").split(",")[0]
+    number = int(given) if given.isdigit() else url.port
+    return url.set(host="localhost" if local else first, port=number, query=query), local
 
 
 def _redis(settings: Settings) -> tuple[tuple[str, ...], str, int] | None:
