@@ -8,6 +8,7 @@ from typing import Any
 from audit.log import AuditLog
 from audit.signing import EventMac, share_mac_secret
 from catalog.db import migrate
+from tests.migrated import copy_migrated_sqlite, sqlite_path
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -26,6 +27,9 @@ def replica_homes(*homes: Path) -> list[Path]:
 
 
 def open_log(url: str, home: Path, **kwargs: Any) -> AuditLog:
+    file = sqlite_path(url)
+    if file is not None and not file.exists():
+        copy_migrated_sqlite(file)  # the migrations once per process (tests/migrated.py)
     migrate(url)
     kwargs.setdefault("checkpoint_every", 10)
     kwargs.setdefault("checkpoint_seconds", 60.0)

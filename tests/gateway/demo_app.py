@@ -24,6 +24,7 @@ from audit.search import EventFilter, list_events
 from catalog.demo.generator import GenerationReport, Sizes
 from catalog.demo.targets import open_target
 from catalog.models import Dataset, Source, User
+from catalog.private_files import private_dir
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
@@ -32,6 +33,7 @@ from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
 from gateway.wiring.container import build_services
 from gateway.wiring.demo import setup_demo
+from tests.migrated import copy_migrated_sqlite, sqlite_path
 
 SMALL = Sizes(
     payroll=1500,
@@ -136,6 +138,10 @@ def demo_gateway(
     home: Path, *, backend_url: str | None = None, sizes: Sizes = SMALL, **overrides: Any
 ) -> Iterator[DemoGateway]:
     settings = load_settings(home=home, **overrides)
+    catalog_file = sqlite_path(settings.resolved_database_url)
+    if catalog_file is not None and not catalog_file.exists():
+        private_dir(settings.home)  # as build_services makes it
+        copy_migrated_sqlite(catalog_file)  # build_services' migrate is then a no-op
     services = build_services(settings)
     extra = [open_target(backend_url)] if backend_url else []
     result = setup_demo(services, sizes=sizes, extra_targets=extra)
