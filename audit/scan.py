@@ -36,6 +36,7 @@ import psycopg
 
 from audit.chain import ChainChecker, Failure, fast_index_of
 from audit.store import ROW_COLUMNS as COLUMNS
+from catalog.pg_session import PG_SEARCH_PATH
 
 _SELECT = ",".join(COLUMNS)
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
@@ -398,7 +399,7 @@ def _helper() -> None:
     hello = orjson.loads(first)
     key = None if hello.get("mac_key") is None else bytes.fromhex(hello["mac_key"])
     try:
-        conn = psycopg.connect(hello["conninfo"], connect_timeout=10)
+        conn = psycopg.connect(hello["conninfo"], connect_timeout=10, options=PG_SEARCH_PATH)
         begin_snapshot(conn, hello["snapshot"])
     except (psycopg.Error, ValueError) as exc:
         _send(replies, {"error": f"cannot open the snapshot: {exc}"})

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from audit.events import INDEX_COLUMNS
 from audit.signing import EventMac, KeyRows
 from catalog.errors import SluiceError, Unavailable
+from catalog.pg_session import PG_SEARCH_PATH
 
 ADVISORY_KEY = 0x5A1C_E0A0  # "sluice audit": one chain per database
 # the chain's own columns, then the indexed ones derived from the event (in this order)
@@ -129,7 +130,8 @@ class AuditStore:
                 conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
             else:
                 ms = max(1, int(self.timeout_s * 1000))
-                options = f"-c synchronous_commit=on -c lock_timeout={ms} -c client_encoding=UTF8"
+                options = (f"-c synchronous_commit=on -c lock_timeout={ms} "
+                           f"-c client_encoding=UTF8 {PG_SEARCH_PATH}")  # fmt: skip
                 if not reader:
                     options += f" -c statement_timeout={max(ms * 5, 5000)}"
                 conn = psycopg.connect(

@@ -24,6 +24,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog.pg_session import PG_SEARCH_PATH
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 HISTORY_OWNERS = ("catalog", "policies", "adapters", "audit")
 """Packages whose ``migrations/versions`` make up the one history (named, not imported:
@@ -62,6 +64,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql") and "options=" not in url:  # an operator's own win
+        kwargs["connect_args"] = {"options": PG_SEARCH_PATH, **kwargs.get("connect_args", {})}
     # no pre-ping (a round trip on every checkout): a connection the server dropped fails
     # its request with a 503 and SQLAlchemy then invalidates the pool; recycle bounds age
     kwargs.setdefault("pool_recycle", 1800)

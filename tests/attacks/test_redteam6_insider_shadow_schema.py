@@ -98,3 +98,40 @@ def test_a_runtime_role_that_may_create_temporary_tables_fails_doctor(
         admin.execute(f'GRANT TEMPORARY ON DATABASE "{db.name}" TO "{db.app}"')
     lines = _runtime_role_lines(db, tmp_path / "home")
     assert _failed(lines, "TEMP"), lines
+
+
+def test_a_shadow_made_earlier_reaches_nothing_of_the_gateway(db: GuideDatabase) -> None:
+    """The gateway names its schema on every connection (``catalog.pg_session``): a
+    shadow ``audit_events`` made while the role could ``CREATE`` (then revoked, so doctor
+    is the only other guard) is not the table the gateway's catalog engine, audit store
+    or verification helpers read and write."""
+    from audit.store import AuditStore
+    from catalog.db import make_engine
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'GRANT CREATE ON DATABASE "{db.name}" TO "{db.app}"')
+    with psycopg.connect(db.libpq(db.app), autocommit=True) as insider:
+        insider.execute(f'CREATE SCHEMA "{db.app}"')
+        insider.execute(
+            f'CREATE TABLE "{db.app}".audit_events (LIKE public.audit_events INCLUDING ALL)'
+        )
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'REVOKE CREATE ON DATABASE "{db.name}" FROM "{db.app}"')
+    engine = make_engine(db.app_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT current_schema()").scalar() == "public"
+    finally:
+        engine.dispose()
+    store = AuditStore(db.app_url, timeout_s=5)
+    for reader in (False, True):
+        conn = store.connect(reader=reader)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_schema()")
+                assert cur.fetchone() == ("public",)
+                # the append-only trigger of the real table answers, not the shadow
+                with pytest.raises(psycopg.Error):
+                    cur.execute("DELETE FROM audit_events")
+        finally:
+            conn.close()
