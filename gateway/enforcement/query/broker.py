@@ -30,12 +30,13 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from audit.event_types import EventType, Outcome
 from audit.sink import AuditSink
 from catalog.db import reads_engine
 from catalog.errors import DatasetFrozen, Forbidden, NotFound, RateLimited, Unavailable, audited
+from catalog.lazy_connection import LazyConnection
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
 from gateway.enforcement.grants import approved_grant_rows
@@ -133,7 +134,7 @@ class Broker:
         side, whose rows are not delivered and so take nothing from the quota (what is
         derived from them and sent is charged)."""
         began = time.perf_counter()
-        with self._catalog.connect() as conn:
+        with LazyConnection(self._catalog) as conn:  # cached entry and grants: none taken
             ctx, generation = self._resolve(conn, request)
             rows_left = self._admit(ctx)
             decision = self._authorize(conn, generation, ctx, rows_left)
@@ -183,12 +184,12 @@ class Broker:
         if entry is not None and entry.frozen:
             raise DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer")
 
-    def _resolve(self, conn: Connection, request: QueryRequest) -> tuple[QueryContext, int]:
+    def _resolve(self, conn: LazyConnection, request: QueryRequest) -> tuple[QueryContext, int]:
         generation = request.generation
         if generation is None:  # read with the caller's identity when it came by HTTP
-            generation = catalog_generation(conn)
+            generation = catalog_generation(conn())
         dataset_id = request.dataset_id
-        entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
+        entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn(), dataset_id))
         if entry is None or entry.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         ctx = QueryContext(user=request.user, entry=entry, body=request.body,
@@ -222,12 +223,12 @@ class Broker:
         return remaining
 
     def _authorize(
-        self, conn: Connection, generation: int, ctx: QueryContext, rows_left: int
+        self, conn: LazyConnection, generation: int, ctx: QueryContext, rows_left: int
     ) -> Decision:
         user, entry, body = ctx.user, ctx.entry, ctx.body
         grant_rows = self.grants.get(
             generation, (user.subject, entry.id, body.purpose, body.case_ref),
-            lambda: approved_grant_rows(conn=conn, subject=user.subject, dataset_id=entry.id,
+            lambda: approved_grant_rows(conn=conn(), subject=user.subject, dataset_id=entry.id,
                                         purpose=body.purpose, case_ref=body.case_ref),
         )  # fmt: skip
         decision = self.pdp.decide(
