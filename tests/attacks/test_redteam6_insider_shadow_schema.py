@@ -49,6 +49,20 @@ def _failed(lines: list[str], word: str) -> bool:
     return any(line.split()[0] == "FAIL" and word in line for line in lines)
 
 
+def _shadow_made_then_revoked(db: GuideDatabase) -> None:
+    """A shadow ``audit_events`` in a schema named after the runtime role, made while it
+    held CREATE on the database, the privilege then revoked."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'GRANT CREATE ON DATABASE "{db.name}" TO "{db.app}"')
+    with psycopg.connect(db.libpq(db.app), autocommit=True) as insider:
+        insider.execute(f'CREATE SCHEMA "{db.app}"')
+        insider.execute(
+            f'CREATE TABLE "{db.app}".audit_events (LIKE public.audit_events INCLUDING ALL)'
+        )
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'REVOKE CREATE ON DATABASE "{db.name}" FROM "{db.app}"')
+
+
 def test_a_runtime_role_that_may_create_schemas_fails_doctor(
     db: GuideDatabase, tmp_path: Path
 ) -> None:
@@ -77,15 +91,7 @@ def test_a_schema_of_the_runtime_role_in_its_search_path_fails_doctor(
 ) -> None:
     """The shadow already there (made by whoever held CREATE once, then revoked): doctor
     looked only at ``current_schema()`` — the shadow — and at the tables in it."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'GRANT CREATE ON DATABASE "{db.name}" TO "{db.app}"')
-    with psycopg.connect(db.libpq(db.app), autocommit=True) as insider:
-        insider.execute(f'CREATE SCHEMA "{db.app}"')
-        insider.execute(
-            f'CREATE TABLE "{db.app}".audit_events (LIKE public.audit_events INCLUDING ALL)'
-        )
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'REVOKE CREATE ON DATABASE "{db.name}" FROM "{db.app}"')
+    _shadow_made_then_revoked(db)
     lines = _runtime_role_lines(db, tmp_path / "home")
     assert _failed(lines, db.app), lines
 
@@ -108,15 +114,7 @@ def test_a_shadow_made_earlier_reaches_nothing_of_the_gateway(db: GuideDatabase)
     from audit.store import AuditStore
     from catalog.db import make_engine
 
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'GRANT CREATE ON DATABASE "{db.name}" TO "{db.app}"')
-    with psycopg.connect(db.libpq(db.app), autocommit=True) as insider:
-        insider.execute(f'CREATE SCHEMA "{db.app}"')
-        insider.execute(
-            f'CREATE TABLE "{db.app}".audit_events (LIKE public.audit_events INCLUDING ALL)'
-        )
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'REVOKE CREATE ON DATABASE "{db.name}" FROM "{db.app}"')
+    _shadow_made_then_revoked(db)
     engine = make_engine(db.app_url)
     try:
         with engine.connect() as conn:
