@@ -4,9 +4,13 @@ and queued for their channels within seconds — whether or not any channel is s
 The audit writer calls ``notify`` after each durable batch (``AuditLog.on_commit``):
 a ``threading.Event.set``, nothing more, so an append never waits for a rule. The
 runner's own thread then lets a burst settle (``settle_s``), reads the events appended
-since it last looked, and evaluates every rule over the last day. It also wakes every
-``interval_s`` to notice a seal (the monitor seals without appending) and re-evaluates
-at least every ``rescan_s`` for rules that fire on time passing (a start with no end).
+since it last looked, and brings the rules' alerts over the last day up to date
+(``audit.alert_index``: only the keys the new and ageing events touch are redone, with
+the same alerts as every rule run over the whole day — ``live_alerts``, which the read
+path still calls; ``tests/audit/test_alert_incremental.py`` holds the two equal). It
+also wakes every ``interval_s`` to notice a seal (the monitor seals without appending)
+and re-evaluates at least every ``rescan_s`` for rules that fire on time passing (a
+start with no end).
 Under a steady stream of appends it evaluates at most once per ``min_gap_s``, and never
 spends more than ``max_share`` of its time evaluating (``gap_after``): an evaluation
 that took 0.3 s is followed by 3 s without one, so a busy day's evaluations never take
@@ -14,9 +18,12 @@ the CPU from the queries they watch (a slower alert, not a lost one: every evalu
 covers every event of the day).
 
 Memory and cost: the runner keeps the last day's events, trimmed to what rules read
-(``DETAIL_KEYS``), and the per-user baseline counters (``audit.baseline``); each
-evaluation is linear in the day's events. Reading is incremental (by seq), except
-after an unseal, when the chain continues from an older head and the cache is rebuilt.
+(``DETAIL_KEYS``), their index by rule and key, and the per-user baseline counters
+(``audit.baseline``); an evaluation costs what is new, plus a rescan of each windowed
+key past its threshold that changed (see ``audit.alert_index``). Reading is
+incremental (by seq), except after an unseal, when the chain continues from an older
+head and the cache and the index are rebuilt (so are the index alone after a failed
+evaluation or a clock that went back).
 
 A new alert (an id not opened before, still ``open``) is recorded as opened in the
 alert state file and queued in the outbox once per channel; ``AlertPusher`` sends it.
@@ -27,17 +34,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from audit.alert_common import Alert, Event
+from audit.alert_index import AlertIndex
 from audit.alert_outbox import outbox
 from audit.alert_push import AlertChannel, AlertPusher
-from audit.alert_state import alert_states, current_alerts, find_alert, live_alerts, public
+from audit.alert_state import alert_states, current_alerts, find_alert, public, sealed_alert
 from audit.alerts import AlertConfig
 from audit.baseline import BaselineBook
 from audit.events import parse_ts
@@ -117,6 +124,9 @@ class AlertRunner:
         self.outbox = outbox(audit_log.home)
         self.book = self._new_book()
         self._events: deque[Event] = deque()
+        self._fresh: list[Event] = []  # read since the index last advanced
+        self.index = AlertIndex(self.config)
+        self._rebuild = True
         self._last_seq = 0
         self._epoch: int | None = None
         self._lock = threading.Lock()  # one evaluation at a time (thread, tests, reads)
@@ -185,42 +195,70 @@ class AlertRunner:
     # -- evaluation --------------------------------------------------------------
 
     def evaluate(self) -> list[Alert]:
-        """Read what is new, run the rules, open and queue new alerts (returned)."""
+        """Read what is new, bring the alerts up to date, open and queue new ones
+        (returned)."""
         with self._lock:
             now = self.clock()
             self._load(now)
-            start = now - WINDOW
-            events = [e for e in self._events if e["_t"] >= start]
-            found = live_alerts(
-                self.log,
-                events,
-                config=replace(self.config, now=now),
-                baselines=self.book.baselines(now.date()),
-            )
+            self._advance(now)
             self.evaluations += 1
             opened = self.states.opened()
-            new: list[Alert] = []
-            for alert in found:
-                if alert["id"] in opened or self.states.state(alert["id"])["state"] != "open":
-                    continue
-                if not self.states.open(alert):
-                    continue  # another process over this home opened it first
-                new.append(alert)
-                if self.channels:
-                    self.outbox.enqueue(public(alert), self.channels)
-                log.info(
-                    "alert_opened",
-                    alert=alert["id"],
-                    rule=alert["rule"],
-                    severity=alert["severity"],
-                )
+            # built whole before any is opened: an opening re-reads the state file
+            found = list(self._found(opened))
+            new = [alert for alert in found if self._opens(alert, opened)]
         if new and self.pusher is not None:
             self.pusher.wake()
         return new
 
+    def _advance(self, now: datetime) -> None:
+        """Feed the index what is new (everything again after an unseal, a failed
+        evaluation or a clock that went back)."""
+        start = now - WINDOW
+        fresh, self._fresh = self._fresh, []
+        if self._rebuild or self.index.behind(now):
+            self.index.reset()
+            fresh = [e for e in self._events if e["_t"] >= start]
+        self._rebuild = True  # until this advance completes
+        self.index.advance(fresh, start, now, self.book.baselines(now.date()))
+        self._rebuild = False
+
+    def _found(self, opened: set[str]) -> Iterator[Alert]:
+        """The alerts ``live_alerts`` returns that may need opening: the seal, the
+        generations of resolved alerts, and alerts not opened yet — each built whole
+        only then (``AlertIndex.alert``)."""
+        sealed = sealed_alert(self.log)
+        if sealed is not None:
+            yield sealed
+        resolved = self.states.resolved()
+        for aid in self.index.ids():
+            if aid in resolved or aid not in opened:
+                yield from self.states.generations(self.index.alert(aid))
+
+    def _opens(self, alert: Alert, opened: set[str]) -> bool:
+        """Open ``alert`` and queue it for the channels, unless already opened or moved."""
+        aid = alert["id"]
+        if aid in opened or self.states.state(aid)["state"] != "open":
+            return False
+        if not self.states.open(alert):
+            return False  # another process over this home opened it first
+        if self.channels:
+            self.outbox.enqueue(public(alert), self.channels)
+        log.info("alert_opened", alert=aid, rule=alert["rule"], severity=alert["severity"])
+        return True
+
+    def live(self) -> list[Alert]:
+        """What ``live_alerts`` gives for the runner's window as of its last evaluation,
+        from the index (the equivalence tests compare the two)."""
+        with self._lock:
+            states = self.states
+            found = [part for a in self.index.alerts() for part in states.generations(a)]
+            sealed = sealed_alert(self.log)
+            return ([sealed] if sealed is not None else []) + found
+
     def _load(self, now: datetime) -> None:
         epoch = self.log.seal.epoch.number
         if epoch != self._epoch:  # first load, or an unseal: seqs continue from the anchor
+            self._rebuild = True
             self._last_seq = 0
             self._events.clear()
             self.book = self._new_book()
@@ -244,6 +282,7 @@ class AlertRunner:
                 self.book.add(event)
             else:
                 self._events.append(event)
+                self._fresh.append(event)
 
     def _scan(self, filters: EventFilter, types: tuple[str, ...] | None) -> list[Event]:
         store = self.log.store

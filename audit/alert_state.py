@@ -125,6 +125,13 @@ class AlertStates:
             self._refresh()
             return set(self._opened)
 
+    def resolved(self) -> set[str]:
+        """Ids resolved so far: the alerts ``generations`` may split (the live runner
+        runs it only for those, every other alert being its own single generation)."""
+        with self._lock:
+            self._refresh()
+            return {aid for aid, entry in self._states.items() if entry["state"] == "resolved"}
+
     def snapshot(self, aid: str) -> dict[str, Any] | None:
         with self._lock:
             self._refresh()
@@ -142,8 +149,21 @@ class AlertStates:
             self._refresh()
             if alert["id"] in self._opened:
                 return False
-            self._append({"kind": "opened", "id": alert["id"], "at": format_ts(utc_now()),
-                          "alert": public(alert)})  # fmt: skip
+            line = orjson.dumps({"kind": "opened", "id": alert["id"], "at": format_ts(utc_now()),
+                                 "alert": public(alert)})  # fmt: skip
+            before = self._size
+            private_dir(self.path.parent)
+            append_line(self.path, line)
+            # the file is what was read plus this line (no other writer came between):
+            # take the line as a re-read would, instead of re-reading the whole file at
+            # the next look — a first evaluation opens hundreds of alerts in a row
+            size = self.path.stat().st_size
+            if before >= 0 and size == before + len(line) + 1:
+                record = orjson.loads(line)
+                self._opened[alert["id"]] = {**record["alert"], "opened_at": record["at"]}
+                self._size = size
+            else:
+                self._size = -1
             return True
 
     def add_action(self, aid: str, *, action: str, by: str, target: str) -> None:

@@ -51,11 +51,11 @@ def departments_of(e: Event) -> tuple[str, ...]:
 
 
 def lookups_by_token(
-    events: Sequence[Event], values: Callable[[Event], Sequence[str]]
+    events: Sequence[Event], values: Callable[[Event], Sequence[str]], only: str | None = None
 ) -> dict[Hashable, list[Lookup]]:
     """Per subject token, one entry per (delivery carrying it, value of ``values``), in
     event order (sorted by ``_crossings`` when needed); a delivery with no value adds
-    nothing."""
+    nothing. ``only``: the tokens spelt so alone (the live runner's one dirty token)."""
     groups: dict[Hashable, list[Lookup]] = defaultdict(list)
     for e in events:
         if e.get("type") not in DELIVERIES or not delivered(e):
@@ -67,16 +67,18 @@ def lookups_by_token(
         ts, seq, t, who = e["ts"], e["seq"], when(e), actor_of(e)
         entries = [(ts, seq, t, who, v) for v in these]
         for token in tokens:
-            groups[token].extend(entries)
+            if only is None or str(token) == only:
+                groups[token].extend(entries)
     return groups
 
 
 def _crossings(
-    events: Sequence[Event], values: Callable[[Event], Sequence[str]], threshold: int
-) -> list[tuple[Hashable, list[Lookup], float]]:
+    events: Sequence[Event], values: Callable[[Event], Sequence[str]], threshold: int,
+    only: str | None = None,
+) -> list[tuple[Hashable, list[Lookup], float]]:  # fmt: skip
     """Per token, every day-long window with more than ``threshold`` distinct values."""
     hits: list[tuple[Hashable, list[Lookup], float]] = []
-    for token, group in lookups_by_token(events, values).items():
+    for token, group in lookups_by_token(events, values, only).items():
         # no window holds more distinct values than the whole day: most tokens (a person
         # looked up by one user, from one department) are settled by one set, in C
         if len(set(map(_VALUE, group))) <= threshold:
@@ -88,11 +90,14 @@ def _crossings(
     return hits
 
 
-def _actor(e: Event) -> tuple[str]:
+def actor_tuple(e: Event) -> tuple[str]:
+    """The value ``same_person_many_users`` counts: the delivery's user."""
     return (actor_of(e),)
 
 
-def same_person_many_users(events: list[Event], cfg: AlertConfig) -> list[Alert]:
+def same_person_many_users(
+    events: list[Event], cfg: AlertConfig, only: str | None = None
+) -> list[Alert]:
     """One person's records (by token) pulled by many users in a day."""
     return [
         finding(
@@ -103,16 +108,22 @@ def same_person_many_users(events: list[Event], cfg: AlertConfig) -> list[Alert]
             [[entry[1] for entry in members]],
             subject=str(token),
         )
-        for token, members, n in _crossings(events, _actor, cfg.users_per_subject_per_day)
+        for token, members, n in _crossings(
+            events, actor_tuple, cfg.users_per_subject_per_day, only
+        )
     ]
 
 
-def person_many_departments(events: list[Event], cfg: AlertConfig) -> list[Alert]:
+def person_many_departments(
+    events: list[Event], cfg: AlertConfig, only: str | None = None
+) -> list[Alert]:
     """One person looked up across many departments within a day: the records of one
     subject token delivered from more than ``person_departments_per_day`` departments'
     data (by anyone), the pattern of someone assembling a profile of a person."""
     out = []
-    for token, members, n in _crossings(events, departments_of, cfg.person_departments_per_day):
+    for token, members, n in _crossings(
+        events, departments_of, cfg.person_departments_per_day, only
+    ):
         who = sorted({entry[3] for entry in members})
         out.append(
             finding(

@@ -14,7 +14,7 @@ classifier suggested). The per-user baseline rules live in ``audit.baseline``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,35 +85,38 @@ def _each_event(
     ]
 
 
+def off_hours(e: Event, cfg: AlertConfig, zone: ZoneInfo) -> str | None:
+    """The actor of a query outside working hours (``outside_hours`` flags it)."""
+    if e.get("type") not in QUERY_TYPES:
+        return None
+    local = when(e).astimezone(zone)
+    working = cfg.work_start_hour <= local.hour < cfg.work_end_hour
+    return actor_of(e) if local.weekday() not in cfg.workdays or not working else None
+
+
 def outside_hours(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     zone = ZoneInfo(cfg.timezone)
-
-    def off(e: Event) -> str | None:
-        if e.get("type") not in QUERY_TYPES:
-            return None
-        local = when(e).astimezone(zone)
-        working = cfg.work_start_hour <= local.hour < cfg.work_end_hour
-        return actor_of(e) if local.weekday() not in cfg.workdays or not working else None
-
     return _each_event(
         "outside_working_hours",
         "low",
         f"{COUNT} queries outside working hours ({cfg.timezone})",
-        per_key_and_day(events, off),
+        per_key_and_day(events, lambda e: off_hours(e, cfg, zone)),
     )
 
 
-def missing_case_reference(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    def bare(e: Event) -> str | None:
-        sensitive = details_of(e).get("level") in cfg.sensitive_levels
-        flagged = e.get("type") in QUERY_TYPES and sensitive and not e.get("case_ref")
-        return actor_of(e) if flagged else None
+def without_case(e: Event, cfg: AlertConfig) -> str | None:
+    """The actor of a query on sensitive data with no case reference."""
+    sensitive = details_of(e).get("level") in cfg.sensitive_levels
+    flagged = e.get("type") in QUERY_TYPES and sensitive and not e.get("case_ref")
+    return actor_of(e) if flagged else None
 
+
+def missing_case_reference(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     return _each_event(
         "sensitive_without_case",
         "high",
         f"{COUNT} queries on sensitive data without a case reference",
-        per_key_and_day(events, bare),
+        per_key_and_day(events, lambda e: without_case(e, cfg)),
     )
 
 
@@ -161,15 +164,21 @@ def source_errors(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     ]
 
 
+def below_level(e: Event) -> list[Any] | None:
+    """The fields a publication classified below the suggested level, if any."""
+    if e.get("type") not in ("dataset.published", "dataset.updated"):
+        return None
+    below = details_of(e).get("below_suggestion")
+    return below if isinstance(below, list) and below else None
+
+
 def below_suggested_level(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     """A steward published (or edited a published entry to) a field classified below the
     level the classifier suggested from evidence; the event lists those fields."""
     out = []
     for e in events:
-        if e.get("type") not in ("dataset.published", "dataset.updated"):
-            continue
-        below = details_of(e).get("below_suggestion")
-        if not isinstance(below, list) or not below:
+        below = below_level(e)
+        if below is None:
             continue
         shown = ", ".join(
             f"{b.get('field')} {b.get('level')} < {b.get('suggested_level')}"
@@ -190,15 +199,40 @@ def below_suggested_level(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     return out
 
 
+def own_record(e: Event) -> str | None:
+    """The actor of a delivery that held records about themselves."""
+    return actor_of(e) if details_of(e).get("self_hash_hit") is True else None
+
+
 def own_records(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     return _each_event(
         "own_records",
         "high",
         f"user retrieved records about themselves ({COUNT} times)",
-        per_key_and_day(
-            events, lambda e: actor_of(e) if details_of(e).get("self_hash_hit") is True else None
-        ),
+        per_key_and_day(events, own_record),
     )
+
+
+def end_of(e: Event) -> tuple[str, Any] | None:
+    """``(kind, request_id)`` of an end (completed, failed, aborted), else None."""
+    kind, _, what = str(e.get("type")).partition(".")
+    return (kind, e.get("request_id")) if what in ENDINGS else None
+
+
+def start_of(e: Event) -> tuple[str, Any] | None:
+    """``(kind, request_id)`` of a query or comparison start, else None."""
+    kind, _, what = str(e.get("type")).partition(".")
+    if what != "started" or kind not in ("query", "comparison"):
+        return None
+    return (kind, e.get("request_id"))
+
+
+def unended(e: Event, ended: Container[tuple[str, Any]], now: datetime, cfg: AlertConfig) -> bool:
+    """A start with no end in ``ended`` and older than ``unended_after`` at ``now``."""
+    started = start_of(e)
+    if started is None or started in ended:
+        return False
+    return now - when(e) >= cfg.unended_after
 
 
 def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
@@ -206,25 +240,12 @@ def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     with no completed, failed or aborted event of the same request id: the gateway
     records every end, so a missing one means a crash, a lost write, or an evasion."""
     now = cfg.now or datetime.now(UTC)
-    ended: set[tuple[str, Any]] = set()
-    for e in events:
-        kind, _, what = str(e.get("type")).partition(".")
-        if what in ENDINGS:
-            ended.add((kind, e.get("request_id")))
-
-    def unended(e: Event) -> str | None:
-        kind, _, what = str(e.get("type")).partition(".")
-        if what != "started" or kind not in ("query", "comparison"):
-            return None
-        if (kind, e.get("request_id")) in ended or now - when(e) < cfg.unended_after:
-            return None
-        return actor_of(e)
-
+    ended = {pair for pair in map(end_of, events) if pair is not None}
     return _each_event(
         "query_never_ended",
         "high",
         f"{COUNT} queries started but never ended on record",
-        per_key_and_day(events, unended),
+        per_key_and_day(events, lambda e: actor_of(e) if unended(e, ended, now, cfg) else None),
     )
 
 
@@ -271,6 +292,13 @@ def compute_alerts(
     if baselines:
         found.extend(unusual_hours(events, cfg.timezone, baselines))
         found.extend(unusual_counties(events, baselines))
+    return group_findings(found, by_seq)
+
+
+def group_findings(found: Iterable[Alert], by_seq: Mapping[int, Event]) -> list[Alert]:
+    """Findings grouped into alerts by rule, subject and the UTC day of each
+    occurrence's first event (``by_seq`` finds it); the live runner groups one rule
+    and key's findings at a time with it (``audit.alert_index``)."""
     grouped: dict[str, Alert] = {}
     # the occurrences already in each alert, as tuples: a membership test on the list
     # made grouping quadratic (a rule with one occurrence per event — outside working

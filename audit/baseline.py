@@ -79,11 +79,18 @@ class BaselineBook:
         self.min_events = min_events
         self.min_days = min_days
         self._book: dict[str, dict[date, Baseline]] = defaultdict(dict)
+        # each user's summed baseline as of ``_day`` (None: not enough history), kept
+        # between calls and redone only for the users ``add`` or ``prune`` touched: the
+        # live runner asks on every evaluation, and a month of users is not what is new
+        self._cache: dict[str, Baseline | None] = {}
+        self._day: date | None = None
+        self._touched: set[str] = set()
 
     def add(self, event: Event) -> None:
         if not delivered(event) or not str(event.get("type", "")).startswith("query."):
             return
         day = utc_day(event)
+        self._touched.add(actor_of(event))
         entry = self._book[actor_of(event)].setdefault(day, Baseline(days=1))
         entry.events += 1
         entry.hours[when(event).astimezone(self.zone).hour] += 1
@@ -100,25 +107,58 @@ class BaselineBook:
             days = self._book[user]
             for day in [d for d in days if d < oldest]:
                 del days[day]
+                self._touched.add(user)
             if not days:
                 del self._book[user]
 
     def baselines(self, today: date) -> dict[str, Baseline]:
-        """Users with enough history, their counters summed over the baseline period."""
+        """Users with enough history, their counters summed over the baseline period.
+        A user's ``Baseline`` is the same object from call to call until their history
+        changes (``audit.alert_index`` tells changed baselines apart by identity)."""
+        if today != self._day:
+            self._cache, self._day = {}, today
+            users: Iterable[str] = list(self._book)
+        else:
+            users = self._touched
+        for user in users:
+            self._cache[user] = self._summed(user, today)
+        self._touched = set()
+        return {user: base for user, base in self._cache.items() if base is not None}
+
+    def _summed(self, user: str, today: date) -> Baseline | None:
         oldest = today - timedelta(days=self.days)
-        out: dict[str, Baseline] = {}
-        for user, days in self._book.items():
-            total = Baseline()
-            for day, entry in days.items():
-                if day < oldest:
-                    continue
-                total.events += entry.events
-                total.days += 1
-                total.hours.update(entry.hours)
-                total.counties.update(entry.counties)
-            if total.events >= self.min_events and total.days >= self.min_days:
-                out[user] = total
-        return out
+        total = Baseline()
+        for day, entry in self._book.get(user, {}).items():
+            if day < oldest:
+                continue
+            total.events += entry.events
+            total.days += 1
+            total.hours.update(entry.hours)
+            total.counties.update(entry.counties)
+        if total.events >= self.min_events and total.days >= self.min_days:
+            return total
+        return None
+
+
+def hours_candidate(e: Event) -> bool:
+    """A delivery the hour rule compares with its user's baseline."""
+    return delivered(e) and str(e.get("type")).startswith("query.")
+
+
+def odd_hour(e: Event, zone: ZoneInfo, baselines: Mapping[str, Baseline]) -> bool:
+    """A delivery at an hour its user's baseline never shows (users with one)."""
+    base = baselines.get(actor_of(e))
+    if base is None or not hours_candidate(e):
+        return False
+    return not base.usual_hour(when(e).astimezone(zone).hour)
+
+
+def unseen_counties(e: Event, baselines: Mapping[str, Baseline]) -> set[str]:
+    """The counties of a delivery its user's baseline never shows (users with one)."""
+    base = baselines.get(actor_of(e))
+    if base is None or not base.counties or not delivered(e):
+        return set()
+    return set(counties_of(e)) - set(base.counties)
 
 
 def unusual_hours(
@@ -127,10 +167,7 @@ def unusual_hours(
     zone = ZoneInfo(timezone)
 
     def odd(e: Event) -> str | None:
-        base = baselines.get(actor_of(e))
-        if base is None or not delivered(e) or not str(e.get("type")).startswith("query."):
-            return None
-        return None if base.usual_hour(when(e).astimezone(zone).hour) else actor_of(e)
+        return actor_of(e) if odd_hour(e, zone, baselines) else None
 
     return [
         finding(
@@ -149,10 +186,7 @@ def unusual_counties(events: list[Event], baselines: Mapping[str, Baseline]) -> 
     new: dict[tuple[str, date], set[str]] = defaultdict(set)
 
     def odd(e: Event) -> str | None:
-        base = baselines.get(actor_of(e))
-        if base is None or not base.counties or not delivered(e):
-            return None
-        unseen = set(counties_of(e)) - set(base.counties)
+        unseen = unseen_counties(e, baselines)
         if not unseen:
             return None
         new[(actor_of(e), utc_day(e))].update(unseen)
