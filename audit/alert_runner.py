@@ -231,7 +231,11 @@ class AlertRunner:
             yield sealed
         resolved = self.states.resolved()
         for aid in self.index.ids():
-            if aid in resolved or aid not in opened:
+            if aid in resolved:
+                yield from self.states.generations(self.index.alert(aid))
+            elif aid not in opened and self.states.state(aid)["state"] == "open":
+                # unresolved: its own single generation; one acknowledged before it was
+                # opened stays unopened, as in the full evaluation — not rebuilt for that
                 yield from self.states.generations(self.index.alert(aid))
 
     def _opens(self, alert: Alert, opened: set[str]) -> bool:
