@@ -14,6 +14,7 @@ from catalog.drift import Column
 from catalog.entries import load_entry
 from catalog.models import DatasetStatus, Department, Source
 from catalog.vocabulary import Level, PICategory
+from tests.migrated import copy_migrated_sqlite
 
 ID = "fin-db.people"
 
@@ -21,6 +22,7 @@ ID = "fin-db.people"
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    copy_migrated_sqlite(tmp_path / "catalog.db")  # the migrations once per process
     migrate(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as session:

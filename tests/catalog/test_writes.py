@@ -16,6 +16,7 @@ from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import DatasetStatus, Department, Source
 from catalog.schemas import DatasetPatch, FieldPatch
 from catalog.vocabulary import Level, MaskMethod, PICategory
+from tests.migrated import copy_migrated_sqlite
 
 ID = "fin-db.people"
 
@@ -31,6 +32,7 @@ COLUMNS = [_column("id_card", level="L3", pi="id_number"), _column("amount", "fl
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    copy_migrated_sqlite(tmp_path / "catalog.db")  # the migrations once per process
     migrate(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as session:

@@ -10,15 +10,16 @@ from sqlalchemy import text
 from catalog.db import make_engine, migrate
 from catalog.errors import Conflict, Forbidden, Unprocessable
 from policies.rbac import Authorizer, default_policy_lines, is_reserved_subject
+from tests.migrated import copy_migrated_sqlite
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'rbac.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'rbac.db'}"
+        copy_migrated_sqlite(tmp_path / "rbac.db")  # the migrations once per process
+    else:
+        url = request.getfixturevalue("pg_url")
     migrate(url)
     return url
 
