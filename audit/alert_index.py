@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -42,6 +42,46 @@ UNENDED = next(i for i, s in enumerate(PER_EVENT) if s.depends == "unended")
 BASELINED = tuple(i for i, s in enumerate(PER_EVENT) if s.depends == "baseline")
 
 
+Adds = Sequence[tuple[Hashable, int]]  # kept and read again: never a generator
+Single = tuple[Event, Adds]
+
+
+class Group:
+    """A windowed key's events (by seq, in arrival order) and its tally."""
+
+    __slots__ = ("members", "tally")
+
+    def __init__(self, event: Event, adds: Adds) -> None:
+        self.members: dict[int, Event] = {}
+        self.tally: dict[Hashable, int] = {}
+        self.add(event, adds)
+
+    def add(self, event: Event, adds: Adds) -> None:
+        self.members[event["seq"]] = event
+        for value, n in adds:
+            self.tally[value] = self.tally.get(value, 0) + n
+
+    def remove(self, event: Event, adds: Adds) -> bool:
+        """Take ``event`` out; True when the key has no event left."""
+        del self.members[event["seq"]]
+        for value, n in adds:
+            left = self.tally.get(value, 0) - n
+            if left:
+                self.tally[value] = left
+            else:
+                self.tally.pop(value, None)
+        return not self.members
+
+
+def tally_of(entry: Single | Group) -> Mapping[Hashable, int]:
+    if isinstance(entry, tuple):
+        out: dict[Hashable, int] = {}
+        for value, n in entry[1]:
+            out[value] = out.get(value, 0) + n
+        return out
+    return entry.tally
+
+
 class AlertIndex:
     """The alerts of the events fed to ``advance``, keyed for incremental updates."""
 
@@ -55,9 +95,9 @@ class AlertIndex:
         self.now: datetime | None = None
         self.ctx = Context(self.config, datetime.min, self.zone)
         self._ages: list[tuple[datetime, int]] = []  # (time, seq): the next to age out
-        self._members: list[dict[str, dict[int, Event]]] = [defaultdict(dict) for _ in WINDOWED]
-        # plain dicts: a Counter is built in Python, one per new token of each delivery
-        self._tallies: list[dict[str, dict[Hashable, int]]] = [defaultdict(dict) for _ in WINDOWED]
+        # per windowed rule and key: its one event with what it adds to the tally (most
+        # subject tokens are read once a day: a million keys on a busy day), or a Group
+        self._keys: list[dict[str, Single | Group]] = [{} for _ in WINDOWED]
         self._cands: list[dict[tuple[str, date], dict[int, Event]]] = [
             defaultdict(dict) for _ in PER_EVENT
         ]
@@ -71,7 +111,9 @@ class AlertIndex:
         self._starts: dict[tuple[str, Any], dict[int, Event]] = defaultdict(dict)
         self._due: list[tuple[datetime, int, tuple[str, date]]] = []
         self._baselines: Mapping[str, Baseline] = {}
-        self._dirty: set[Item] = set()
+        # keys to redo, per rule (no tuple per key: a busy day's first load marks millions)
+        self._dirty_w: list[set[str]] = [set() for _ in WINDOWED]
+        self._dirty_e: list[set[tuple[str, date]]] = [set() for _ in PER_EVENT]
         self._ids: dict[Item, list[str]] = {}
         self._base: dict[str, Item] = {}  # every alert's id (before any split) -> its key
         self._grouped: dict[Item, list[Alert]] = {}
@@ -109,12 +151,16 @@ class AlertIndex:
         self.events[seq] = e
         heapq.heappush(self._ages, (e["_t"], seq))
         for si, spec in enumerate(WINDOWED):
+            keys = self._keys[si]
             for key, adds in spec.feed(e):
-                self._members[si][key][seq] = e
-                tally = self._tallies[si][key]
-                for value, n in adds:
-                    tally[value] = tally.get(value, 0) + n
-                self._dirty.add(("w", si, key))
+                found = keys.get(key)
+                if found is None:
+                    keys[key] = (e, adds)
+                else:
+                    if isinstance(found, tuple):
+                        found = keys[key] = Group(*found)
+                    found.add(e, adds)
+                self._dirty_w[si].add(key)
         for si, pspec in enumerate(PER_EVENT):
             subject = pspec.subject(e, self.ctx)
             if subject is not None:
@@ -135,20 +181,12 @@ class AlertIndex:
     def _remove(self, e: Event) -> None:
         seq = e["seq"]
         for si, spec in enumerate(WINDOWED):
-            members, tallies = self._members[si], self._tallies[si]
+            keys = self._keys[si]
             for key, adds in spec.feed(e):
-                del members[key][seq]
-                if not members[key]:
-                    del members[key], tallies[key]
-                else:
-                    tally = tallies[key]
-                    for value, n in adds:
-                        left = tally.get(value, 0) - n
-                        if left:
-                            tally[value] = left
-                        else:
-                            tally.pop(value, None)
-                self._dirty.add(("w", si, key))
+                found = keys[key]
+                if isinstance(found, tuple) or found.remove(e, adds):
+                    del keys[key]
+                self._dirty_w[si].add(key)
         for si, pspec in enumerate(PER_EVENT):
             subject = pspec.subject(e, self.ctx)
             if subject is None:
@@ -161,7 +199,7 @@ class AlertIndex:
                 del cands[day_key], flagged[day_key]
                 if si in self._by_actor:
                     self._by_actor[si][subject].discard(day_key)
-            self._dirty.add(("e", si, day_key))
+            self._dirty_e[si].add(day_key)
         pair = end_of(e)
         if pair is not None:
             self._ended[pair] -= 1
@@ -180,7 +218,7 @@ class AlertIndex:
         now_flag = PER_EVENT[si].check(e, self.ctx)
         if now_flag != (e["seq"] in flagged):
             (flagged.add if now_flag else flagged.discard)(e["seq"])
-            self._dirty.add(("e", si, key))
+            self._dirty_e[si].add(key)
         if si == UNENDED and not now_flag and start_of(e) not in self._ended:
             due = when(e) + self.config.unended_after  # flagged then, if still unended
             heapq.heappush(self._due, (due, e["seq"], key))
@@ -201,7 +239,7 @@ class AlertIndex:
                 continue
             for si in BASELINED:
                 for key in list(self._by_actor[si].get(user, ())):
-                    self._dirty.add(("e", si, key))
+                    self._dirty_e[si].add(key)
                     for e in list(self._cands[si][key].values()):
                         self._check(si, key, e)
         self._baselines = baselines
@@ -209,26 +247,33 @@ class AlertIndex:
     # -- alerts ------------------------------------------------------------------
 
     def _settle(self) -> None:
-        for item in self._dirty:
-            for aid in self._ids.pop(item, ()):
-                if self._base.get(aid) == item:
-                    del self._base[aid]
-            self._grouped.pop(item, None)
-            kind, si, key = item
-            if kind == "w":
-                tally = self._tallies[si].get(key)
-                if tally is None or WINDOWED[si].settled(tally, self.config):
+        for si, dirty in enumerate(self._dirty_w):
+            for key in dirty:
+                self._forget(("w", si, key))
+                found = self._keys[si].get(key)
+                if found is None or WINDOWED[si].settled(tally_of(found), self.config):
                     continue  # most keys: no window can pass the threshold
-                ids = [a["id"] for a in self._materialise(item)]
-            elif self._flagged[si].get(key):
-                ids = [alert_id(PER_EVENT[si].rule, key[0], key[1].isoformat())]
-            else:
-                continue
-            if ids:
-                self._ids[item] = ids
-            for aid in ids:
-                self._base[aid] = item
-        self._dirty.clear()
+                self._keep(("w", si, key), [a["id"] for a in self._materialise(("w", si, key))])
+            dirty.clear()
+        for si, dirty_days in enumerate(self._dirty_e):
+            for day_key in dirty_days:
+                self._forget(("e", si, day_key))
+                if self._flagged[si].get(day_key):
+                    aid = alert_id(PER_EVENT[si].rule, day_key[0], day_key[1].isoformat())
+                    self._keep(("e", si, day_key), [aid])
+            dirty_days.clear()
+
+    def _forget(self, item: Item) -> None:
+        for aid in self._ids.pop(item, ()):
+            if self._base.get(aid) == item:
+                del self._base[aid]
+        self._grouped.pop(item, None)
+
+    def _keep(self, item: Item, ids: list[str]) -> None:
+        if ids:
+            self._ids[item] = ids
+        for aid in ids:
+            self._base[aid] = item
 
     def _materialise(self, item: Item) -> list[Alert]:
         """One key's alerts in full, as ``compute_alerts`` groups them (kept until the
@@ -239,11 +284,11 @@ class AlertIndex:
         kind, si, key = item
         if kind == "w":
             spec = WINDOWED[si]
-            members = self._members[si].get(key)
-            if not members or spec.settled(self._tallies[si][key], self.config):
+            entry = self._keys[si].get(key)
+            if entry is None or spec.settled(tally_of(entry), self.config):
                 found = []
             else:
-                subset = list(members.values())
+                subset = [entry[0]] if isinstance(entry, tuple) else list(entry.members.values())
                 found = group_findings(spec.run(subset, self.ctx.cfg, key), self.events)
         else:
             subset = [self.events[s] for s in sorted(self._flagged[si].get(key, ()))]

@@ -20,7 +20,7 @@ only the keys the new or ageing events touch:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,7 +61,7 @@ class Windowed:
     window passes when the tally's bound does not; the rule run over one key's events."""
 
     rule: str
-    feed: Callable[[Event], Iterable[tuple[str, Iterable[tuple[Hashable, int]]]]]
+    feed: Callable[[Event], Iterable[tuple[str, Sequence[tuple[Hashable, int]]]]]
     distinct: bool  # the bound is the number of distinct values, else the TOTAL
     threshold: Callable[[AlertConfig], float]
     run: Callable[[list[Event], AlertConfig, str], list[Alert]]
@@ -87,14 +87,14 @@ class PerEvent:
     run: Callable[[list[Event], Context], list[Alert]]
 
 
-Feed = Callable[[Event], Iterable[tuple[str, Iterable[tuple[Hashable, int]]]]]
+Feed = Callable[[Event], Iterable[tuple[str, Sequence[tuple[Hashable, int]]]]]
 
 
 def _by_actor(test: Callable[[Event], bool], tally: Callable[[Event], Hashable] | None) -> Feed:
     """Events passing ``test``, keyed by actor; ``tally``: the distinct value counted,
     or None to count rows (``_rows``) — the rule's weight decides which."""
 
-    def feed(e: Event) -> Iterable[tuple[str, Iterable[tuple[Hashable, int]]]]:
+    def feed(e: Event) -> Iterable[tuple[str, Sequence[tuple[Hashable, int]]]]:
         if not test(e):
             return ()
         return ((actor_of(e), _rows(e) if tally is None else [(tally(e), 1)]),)
@@ -110,7 +110,7 @@ def _rows(e: Event) -> list[tuple[Hashable, int]]:
     return [(UNCOUNTABLE, 1)]
 
 
-def _source(e: Event) -> Iterable[tuple[str, Iterable[tuple[Hashable, int]]]]:
+def _source(e: Event) -> Iterable[tuple[str, Sequence[tuple[Hashable, int]]]]:
     if e.get("type") != "query.failed":
         return ()
     source = details_of(e).get("source_id") or e.get("resource")
@@ -121,7 +121,7 @@ def _tokens(values: Callable[[Event], tuple[str, ...]]) -> Feed:
     """The tokens a delivery adds lookups to (as ``lookups_by_token`` reads them), each
     with the values it counts there (once per time the token is listed)."""
 
-    def feed(e: Event) -> Iterable[tuple[str, Iterable[tuple[Hashable, int]]]]:
+    def feed(e: Event) -> Iterable[tuple[str, Sequence[tuple[Hashable, int]]]]:
         if e.get("type") not in DELIVERIES or not delivered(e):
             return ()
         tokens = details_of(e).get("subject_tokens") or ()
@@ -129,7 +129,10 @@ def _tokens(values: Callable[[Event], tuple[str, ...]]) -> Feed:
         if not these:
             return ()
         times = Counter(str(t) for t in tokens)
-        return [(t, [(v, n) for v in these]) for t, n in times.items()]
+        shared: dict[int, list[tuple[Hashable, int]]] = {}  # one list for all tokens
+        for n in set(times.values()):
+            shared[n] = [(v, n) for v in these]
+        return [(t, shared[n]) for t, n in times.items()]
 
     return feed
 
