@@ -18,6 +18,7 @@ fall back to ``rfc8785`` for the few values where the two differ:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -45,24 +46,30 @@ def _orjson_safe(value: Any) -> bool:
         magnitude = abs(value)
         return bool(value != int(value) and 1e-5 <= magnitude < 1e15)
     if kind is dict:
-        safe = True
-        for key, item in value.items():
-            if type(key) is not str:
-                raise BadRequest("audit event keys must be strings")
-            if not key.isascii() and max(key) >= _HIGH:
-                safe = False
-            # texts and flags (most of an event) answer here: a call per leaf was
-            # most of the walk's cost on the query's records
-            if type(item) not in _PLAIN and not _orjson_safe(item):
-                safe = False
-        return safe
+        return _keys_safe(value) & _items_safe(value.values())
     if kind is list or kind is tuple:
-        safe = True
-        for item in value:
-            if type(item) not in _PLAIN and not _orjson_safe(item):
-                safe = False
-        return safe
+        return _items_safe(value)
     raise BadRequest(f"audit event value of type {kind.__name__} is not JSON")
+
+
+def _keys_safe(value: dict[Any, Any]) -> bool:
+    safe = True
+    for key in value:
+        if type(key) is not str:
+            raise BadRequest("audit event keys must be strings")
+        if not key.isascii() and max(key) >= _HIGH:
+            safe = False
+    return safe
+
+
+def _items_safe(items: Iterable[Any]) -> bool:
+    """Every item walked (each may raise); texts and flags, most of an event, answer
+    without a call: a call per leaf was most of the walk's cost on the query's records."""
+    safe = True
+    for item in items:
+        if type(item) not in _PLAIN and not _orjson_safe(item):
+            safe = False
+    return safe
 
 
 def canonical_json(value: Any, *, checked: bool | None = None) -> bytes:
