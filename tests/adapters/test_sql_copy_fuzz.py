@@ -113,12 +113,17 @@ def test_tricky_values_in_every_position(
     assert copies
 
 
+# what PostgreSQL text can hold: no NUL, no lone surrogate (psycopg cannot encode one to
+# send it; the product's text guard refuses both before any source sees them)
+TEXT_CHARS = st.characters(exclude_characters="\0", exclude_categories=["Cs"])
+
+
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     values=st.lists(
-        st.none() | st.text(st.characters(exclude_characters="\0"), max_size=12)
+        st.none() | st.text(TEXT_CHARS, max_size=12)
         | st.sampled_from(TRICKY[:-3]),
         min_size=2, max_size=12,
     ),

@@ -250,20 +250,17 @@ def test_the_seal_is_a_critical_alert(tmp_path: Path) -> None:
     assert again is not None and again["id"] == alert["id"]
 
 
-def test_a_busy_nights_alert_is_grouped_in_linear_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """30,000 queries outside working hours are one alert of 30,000 occurrences; grouping
-    them tested each against the alert's list (quadratic: 8 s on the development machine,
-    re-run by the live runner on every evaluation). Linear, it takes well under a second;
-    3 s leaves room for a loaded machine and none for the quadratic walk."""
-    import time
-
+def test_a_busy_nights_alert_is_one_alert_of_every_occurrence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """30,000 queries outside working hours are one alert of 30,000 occurrences, in
+    order. (Grouping them once tested each against the alert's list, quadratic: 8 s on
+    the development machine. Its speed is measured by ``python -m bench.alerts``, not
+    asserted here: tests never time.)"""
     import audit.alerts as alerts
 
     monkeypatch.setattr(alerts, "RULES", (alerts.outside_hours,))
     night = [ev(i, 60 * 12 + i / 1000) for i in range(1, 30_001)]
-    started = time.perf_counter()
     found = alerts.compute_alerts(night)
-    elapsed = time.perf_counter() - started
     assert len(found) == 1 and found[0]["count"] == 30_000
     assert found[0]["occurrences"][:2] == [[1], [2]]
-    assert elapsed < 3.0, f"grouping took {elapsed:.1f} s"
