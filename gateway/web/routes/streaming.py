@@ -16,8 +16,9 @@ alone ends the delivery on record:
   while producing records ``failed``;
 - ``governs`` (the route's: the caller's account, the entry's freeze) is read again
   every ``GOVERN_EVERY_S`` while the result is produced — in the head too, and once
-  more before the headers leave when the head took that long (an xlsx is assembled
-  whole before its first byte) — and between the chunks that follow: an officer's
+  more before the headers leave when the head took longer than ``RECHECK_S`` (an xlsx
+  is assembled whole before its first byte, then leaves within milliseconds) — and
+  between the chunks that follow: an officer's
   suspension or freeze stops a result in flight, ``aborted`` with the refusal's code
   (before the headers, the refusal is the response).
 
@@ -58,6 +59,9 @@ from gateway.enforcement.query.formats import CutProbe, cut_text
 SMALL_RESPONSE = 64 * 1024
 # a stream in flight reads its caller's account again this often (``governs``)
 GOVERN_EVERY_S = 1.0
+# a head that took longer than this (a small answer takes milliseconds) is followed by one
+# more read of the caller's account before the headers leave
+RECHECK_S = 0.1
 TRUNCATED_HEADER = "Sluice-Truncated"
 # a client's X-Request-Id is recorded beside ours: only a plain token is kept
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -86,7 +90,7 @@ def respond(
     size = 0
     chunks = delivery.chunks()
     rest: Iterator[Chunk] | None = None
-    long_head = due = time.monotonic() + GOVERN_EVERY_S
+    checked = time.monotonic()  # the route read the caller's account just before
     refused: SluiceError | None = None
     try:
         for chunk in chunks:
@@ -95,13 +99,16 @@ def respond(
             if size > SMALL_RESPONSE:
                 rest = chunks
                 break
-            if governs is not None and time.monotonic() >= due:
+            if governs is not None and time.monotonic() - checked >= GOVERN_EVERY_S:
                 refused = _refusal(governs)  # a head can take long: an xlsx is built whole
                 if refused is not None:
                     break
-                due = time.monotonic() + GOVERN_EVERY_S
-        if refused is None and governs is not None and time.monotonic() >= long_head:
-            refused = _refusal(governs)  # a long head: once more before the headers leave
+                checked = time.monotonic()
+        if refused is None and governs is not None and time.monotonic() - checked >= RECHECK_S:
+            # whatever the head took past a small answer's time, the account is read
+            # again before the headers leave: what follows may leave within milliseconds
+            refused = _refusal(governs)
+            checked = time.monotonic()
     except BaseException as exc:  # nothing was sent: the error is the response
         delivery.fail(exc)
         delivery.close()
@@ -113,7 +120,7 @@ def respond(
     if cut is not None:
         headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
     if rest is not None and governs is not None:
-        rest = _governed(rest, governs)
+        rest = _governed(rest, governs, checked)
     return GovernedResponse(delivery, head, rest, media_type=media_type, headers=headers,
                             stall_timeout_s=stall_timeout_s)  # fmt: skip
 
@@ -131,11 +138,14 @@ class Refused(Exception):
     """The caller may no longer receive the rest (``governs`` refused): the code."""
 
 
-def _governed(chunks: Iterator[Chunk], check: Callable[[], object]) -> Iterator[Chunk]:
+def _governed(
+    chunks: Iterator[Chunk], check: Callable[[], object], checked: float
+) -> Iterator[Chunk]:
     """``chunks``, with ``check`` (the caller's account read again: a suspension or a
-    disabling raises) at most every ``GOVERN_EVERY_S`` between them, so an officer's
-    action stops a stream in flight, not only the next request."""
-    due = time.monotonic() + GOVERN_EVERY_S
+    disabling raises) at most every ``GOVERN_EVERY_S`` between them (the first
+    ``GOVERN_EVERY_S`` after ``checked``, the last read), so an officer's action stops a
+    stream in flight, not only the next request."""
+    due = checked + GOVERN_EVERY_S
     for chunk in chunks:
         if time.monotonic() >= due:
             try:
