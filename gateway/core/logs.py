@@ -1,4 +1,5 @@
-"""structlog setup: JSON lines in production, readable console output in development.
+"""structlog setup: JSON lines in production, readable console output in development,
+on stderr (a command's stdout is its output).
 
 Library loggers (uvicorn, alembic, casbin, httpx...) go through the same renderer, so an
 operator reads one format; casbin's own per-decision lines ("Request: sam, civil,
@@ -9,6 +10,7 @@ an enforcement line per request in the log is noise at best and a leak at worst.
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
@@ -31,6 +33,14 @@ def _renderer(env: str) -> structlog.types.Processor:
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
+def _to_stderr(*_args: object) -> structlog.PrintLogger:
+    """Log lines go where the libraries' go (the stdlib handler's stderr), resolved at
+    each logger's creation: a command's stdout carries its output only (JSON a script
+    reads), whatever a thread of an in-process gateway logs meanwhile (an opened alert
+    once landed in ``sluice compare due``'s JSON in the tests)."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(*, env: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer = _renderer(env)
@@ -41,6 +51,7 @@ def configure_logging(*, env: str, level: str = "INFO") -> None:
         # capture them; several apps may configure in one process); the hot path logs
         # only on failures, so the lookup cost does not matter
         cache_logger_on_first_use=False,
+        logger_factory=_to_stderr,
     )
     _route_stdlib(renderer, numeric)
 
