@@ -36,6 +36,9 @@ class MemoryCounters:
         self._counts: dict[str, list[float]] = {}  # key: [count, expires_at]
         self._swept = clock()
 
+    def check(self) -> None:
+        """Nothing to reach (``Limiter.check``: a Redis store may be down)."""
+
     def hit(self, key: str, amount: int, expiry: float) -> bool:
         """Count a hit in the moving window, or refuse it (False) when ``amount`` hits
         were allowed in the last ``expiry`` seconds."""
