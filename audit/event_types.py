@@ -82,6 +82,9 @@ class EventType(StrEnum):
     # an operator rotated the master key or a checkpoint signing key (gateway.cli): the
     # keys every source's credentials and every checkpoint depend on (red team 6)
     KEYS_ROTATED = "keys.rotated"
+    # an operator minted a bearer token with the embedded issuer (``sluice token``): for
+    # whom, its lifetime and expiry, never the token itself (red team 7)
+    TOKEN_ISSUED = "token.issued"  # noqa: S105 (an event name, not a secret)
     # any other error answer to an authenticated request (gateway.web.refusals)
     REQUEST_REFUSED = "request.refused"
     # web console sign-in and sign-out (gateway.web.console.auth_pages)
@@ -135,6 +138,7 @@ EMERGENCY_TYPES = frozenset(
 )
 
 KEY_TYPES = frozenset({EventType.KEYS_ROTATED})
+TOKEN_TYPES = frozenset({EventType.TOKEN_ISSUED})
 
 
 class MalformedEvent(BadRequest):

@@ -38,6 +38,7 @@ from audit.event_types import (
     QUERY_TYPES,
     REGISTRATION_TYPES,
     REIDENTIFICATION_TYPES,
+    TOKEN_TYPES,
     USER_ADMIN_TYPES,
     EventType,
     MalformedEvent,
@@ -503,6 +504,18 @@ def key_event(
         actor=actor,
         outcome=Outcome.OK,
         resource=resource,
+        details=details,
+    )
+
+
+def token_event(*, actor: Actor, subject: str, details: Details) -> AuditEvent:
+    """An operator minted a bearer token for ``subject`` (``token.issued``): lifetime,
+    expiry, the claims it carries; never the token, which is a credential."""
+    return AuditEvent(
+        type=_of("token", TOKEN_TYPES, EventType.TOKEN_ISSUED),
+        actor=actor,
+        outcome=Outcome.OK,
+        resource=f"user:{subject}",
         details=details,
     )
 

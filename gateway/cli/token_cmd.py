@@ -3,16 +3,69 @@
 The user must exist in the catalog's ``users`` table (the demo seeds ``alice arthur
 fiona carl sam root``); their department, roles, clearance and jurisdiction go into the
 token as they are stored. Only the token is printed, so ``$(sluice token alice)`` works.
+
+Every token minted is on the audit trail before it is printed (``token.issued``: for
+whom, the roles and clearance it carries, its lifetime and expiry, the host login that
+ran the command as ``cli:<login>``); never the token, a credential. An append that fails
+fails the command and nothing is printed. While the trail is sealed it takes nothing:
+the record goes to the seal file, as an officer's reads do, so the two people who must
+unseal can still get their tokens (red team 7).
 """
 
 from __future__ import annotations
+
+import getpass
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gateway.auth.lifetimes import DEFAULT_TTL_S, MAX_TTL_S
 
+if TYPE_CHECKING:
+    from catalog.models import User
+    from gateway.core.settings import Settings
+
 # the signing stack, the settings and the catalog are imported when the command runs,
 # not when ``sluice`` lists its commands
+
+
+def _login() -> str:
+    """The host account running the command, if the system knows it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry for the uid
+        return "unknown"
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _record(settings: Settings, row: User, *, issued: int, ttl: int, kid: str) -> None:
+    """``token.issued`` on the trail (fail closed), or in the seal file while sealed."""
+    from audit.records import Actor, token_event
+    from gateway.auth.issuer import EMBEDDED_ISSUER
+    from gateway.wiring.audit_log import build_audit_log
+
+    details: dict[str, Any] = {
+        "issuer": EMBEDDED_ISSUER, "kid": kid, "ttl_s": ttl,
+        "issued_at": _iso(issued), "expires_at": _iso(issued + ttl),
+        "roles": sorted(row.roles or ()), "clearance": row.clearance,
+        "department": row.department,
+    }  # fmt: skip
+    log = build_audit_log(settings)
+    try:
+        if log.seal.sealed:
+            log.seal.record("access", sub=f"cli:{_login()}", roles=["cli"],
+                            action="token.issued", subject=row.subject,
+                            details=details)  # fmt: skip
+        else:
+            log.append(token_event(actor=Actor.cli(_login()), subject=row.subject,
+                                   details=details))  # fmt: skip
+    finally:
+        log.close()
 
 
 @click.command("token")
@@ -47,12 +100,18 @@ def token(user: str, ttl: int) -> None:
             raise click.ClickException(
                 f"unknown user {user!r}; known users: {known or '(none: run sluice demo)'}"
             )
+        key = load_or_create_signing_key(settings.home)
+        issued = int(time.time())
         minted = mint_token(
             user=row,
-            key=load_or_create_signing_key(settings.home),
+            key=key,
             issuer=EMBEDDED_ISSUER,
             audience=settings.oidc_audience,
             ttl=ttl,
             claim_names=claim_names_from(settings),
+            now=issued,
         )
+        # on record before it is printed: a token nobody can account for is a way in
+        # nobody sees (red team 7)
+        _record(settings, row, issued=issued, ttl=ttl, kid=key.kid)
     click.echo(minted)
