@@ -9,6 +9,16 @@ every comparison side on it (``dataset_frozen``, on record as ``query.denied``).
 tables bump the catalog generation, so every process sees the change at once.
 
 These functions change the session only; the route writes the audit event and commits.
+
+Nobody suspends the last active admin or the last active security officer (red team 7):
+with none left, no suspension can be lifted and no unseal approved through the API.
+Order of evaluation in ``suspend``: self → the user → their status → another active
+holder of each privileged role they hold → the change; and once the change is flushed,
+inside its write transaction, another active holder again. Two suspensions at once (the
+last two admins) are serialised there: on SQLite by the one write lock; on PostgreSQL
+by the ``catalog_generation`` row every change to ``users`` updates in its transaction
+(triggers, migration 0008), so the second flush waits for the first commit and its
+check, a statement of its own under READ COMMITTED, sees it.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from catalog import service as catalog
@@ -27,8 +37,14 @@ from catalog.reidentifications import ReidentificationRequest
 from catalog.timestamps import utc_text
 from gateway.stewardship.users.directory import ACTIVE
 from policies.decision import UserContext
+from policies.rbac import role_key
 
 SUSPENDED = "suspended"
+PRIVILEGED = {"admin": "admin", "security_officer": "security officer"}
+"""Roles of which one active holder must always remain, with how the refusal names them."""
+_HOLDERS_SQL = text(
+    "SELECT DISTINCT v0 FROM casbin_rule WHERE ptype = 'g' AND v1 = :role"
+)  # casbin has no ORM model; a role is held in any domain (``*`` for these roles)
 
 
 def _same(a: str | None, b: str) -> bool:
@@ -54,11 +70,43 @@ def suspend(*, session: Session, officer: UserContext, subject: str, reason: str
         raise Conflict(f"user {subject!r} is already suspended")
     if (user.status or ACTIVE) != ACTIVE:
         raise Conflict(f"user {subject!r} is {user.status}: already refused")
+    holders = _privileged_holders(session, user.subject)
+    if holders:
+        _require_another_active(session, user.subject, holders)
+        # again once the change is flushed, in its write transaction: two suspensions
+        # at once are serialised there (see the module's docstring)
+        event.listen(session, "after_flush",
+                     lambda s, _ctx: _require_another_active(s, user.subject, holders),
+                     once=True)  # fmt: skip
     user.status = SUSPENDED
     user.suspended_by = officer.subject
     user.suspended_reason = reason
     user.suspended_at = datetime.now(UTC)
     return user
+
+
+def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:
+    """For each privileged role ``subject`` holds, everyone else who holds it."""
+    found: dict[str, set[str]] = {}
+    for role in PRIVILEGED:
+        holders = set(session.scalars(_HOLDERS_SQL, {"role": role_key(role)}))
+        if subject in holders:
+            found[role] = holders - {subject}
+    return found
+
+
+def _require_another_active(session: Session, subject: str, holders: dict[str, set[str]]) -> None:
+    for role, others in holders.items():
+        active = session.scalars(select(User.subject).where(
+            User.subject.in_(sorted(others)), User.status == ACTIVE
+        ).limit(1)).first()  # fmt: skip
+        if active is None:
+            name = PRIVILEGED[role]
+            raise Conflict(
+                f"user {subject!r} is the last active {name}: with none left, no suspension "
+                "could be lifted and no unseal approved; make another account "
+                f"{name} first", role=role,
+            )  # fmt: skip
 
 
 def unsuspend(*, session: Session, admin: UserContext, subject: str) -> tuple[User, str | None]:
