@@ -7,8 +7,10 @@ connect (``open_source_adapter``). Order matters and is:
    settings and secret under the network guard (every network kind: private, loopback,
    link-local… refused unless allow-listed) and the file roots;
 3. it is never one of the gateway's own systems, allow-listed or not: the catalog and
-   audit database (same server and database; a catalog reached by a Unix socket or a
-   ``?host=`` parameter is its server's ``localhost`` listener, ``_server_named``), the
+   audit database (same server and database; every server its URL may reach — each
+   host of a libpq list, a ``?host=`` overriding the URL's host, ``hostaddr`` — and a
+   catalog reached by a Unix socket is its server's ``localhost`` listener,
+   ``_servers_named``), the
    limiter's Redis, any file under ``SLUICE_HOME`` except the demo data directory (by
    real path and by file identity, so hard links are caught too), or a directory
    containing ``SLUICE_HOME``;
@@ -57,47 +59,89 @@ OWN_DATABASE = (
 class OwnSystems:
     """The gateway's own databases and files, as targets are compared with them."""
 
-    catalog: EffectiveTarget | None
+    catalogs: tuple[EffectiveTarget, ...]  # one per server its URL may reach
     redis: tuple[tuple[str, ...], str, int] | None
     home: str
     demo: str
     files: frozenset[FileId]
 
 
-def _catalog(settings: Settings) -> EffectiveTarget | None:
+def _catalog(settings: Settings) -> tuple[EffectiveTarget, ...]:
+    """Every server the catalog's URL may reach (one for SQLite: its file)."""
     try:
         url = make_url(settings.resolved_database_url)
     except (ArgumentError, ValueError):
-        return None
+        return ()
     kind = sql_config.FAMILY.get(url.get_backend_name())
     if kind is None:
-        return None
-    local = False
-    if kind != "sqlite" and not url.host:
-        url, local = _server_named(url)
-    shown = url.set(password=None).render_as_string(hide_password=False)
-    target = stored_target(kind, {"url": shown})
-    if target is not None and local:  # every loopback spelling of the local server
-        target = replace(target, addresses=tuple(dict.fromkeys([*target.addresses, *LOOPBACK])))
-    return target
+        return ()
+    servers = [(url, False)] if kind == "sqlite" else _servers_named(url)
+    found = []
+    for server, local in servers:
+        shown = server.set(password=None).render_as_string(hide_password=False)
+        target = stored_target(kind, {"url": shown})
+        if target is not None and local:  # every loopback spelling of the local server
+            addresses = tuple(dict.fromkeys([*target.addresses, *LOOPBACK]))
+            target = replace(target, addresses=addresses)
+        if target is not None:
+            found.append(target)
+    return tuple(found)
 
 
-def _server_named(url: URL) -> tuple[URL, bool]:
-    """The catalog's URL with the server it reaches as its host (red team 6). A URL
-    naming none reaches the server its query names (``?host=``, libpq's first of a
-    list) or the local one through a Unix socket (no host, ``?host=/dir``,
-    ``?unix_socket=``): that server's TCP listener is ``localhost`` on the same port,
-    which a steward's source could name. Without this the catalog had no target and
-    the own-database check compared nothing."""
+def _items(value: object) -> list[str]:
+    """A query parameter's values: repeated (``?host=a&host=b``) and comma lists alike."""
+    values = value if isinstance(value, tuple) else (value,) if value else ()
+    return [item.strip() for v in values for item in str(v).split(",")]
+
+
+def _host_port(item: str) -> tuple[str, str]:
+    """``db1:5433`` (SQLAlchemy's multi-host form) → host and port; an IPv6 literal or a
+    socket directory stays whole."""
+    host, sep, port = item.rpartition(":")
+    if sep and port.isdigit() and host.count(":") == 0 and not item.startswith("/"):
+        return host, port
+    return item.strip("[]"), ""
+
+
+def _servers_named(url: URL) -> list[tuple[URL, bool]]:
+    """The catalog's URL once per server it may reach, that server as its host, and
+    whether it is the local one through a Unix socket (red teams 6 and 7).
+
+    libpq tries every host of ``?host=db1,db2`` (with ``?port=p1,p2``, or one port for
+    all) until one answers, and a ``?host=`` overrides the URL's own host for the
+    driver: each of them, the URL's host, every ``hostaddr`` and, when the URL names
+    none, ``PGHOST``/``PGHOSTADDR`` is compared — the first alone let a steward name the
+    catalog through another listed host. A socket (no host, ``?host=/dir``,
+    ``?unix_socket=``) reaches the local server, whose TCP listener is ``localhost`` on
+    the same port, which a steward's source could name."""
     query = dict(url.query)
-    named = query.pop("host", None)
-    port = query.pop("port", None)
-    query.pop("unix_socket", None)
-    first = str(named[0] if isinstance(named, tuple) else named or "").split(",")[0]
-    local = not first or first.startswith(("/", "@"))
-    given = str(port[0] if isinstance(port, tuple) else port or "").split(",")[0]
-    number = int(given) if given.isdigit() else url.port
-    return url.set(host="localhost" if local else first, port=number, query=query), local
+    named = [*_items(query.pop("host", None)), *_items(query.pop("hostaddr", None))]
+    ports = _items(query.pop("port", None))
+    socket = bool(query.pop("unix_socket", None))
+    if url.host:
+        named.append(url.host)
+    if not named:
+        env = [*_items(os.environ.get("PGHOST")), *_items(os.environ.get("PGHOSTADDR"))]
+        named = env or [""]
+    if socket:
+        named.append("")
+    default = url.port or (int(p) if (p := os.environ.get("PGPORT", "")).isdigit() else None)
+    pairs: list[tuple[str, int | None]] = []
+    for index, item in enumerate(named):
+        host, own_port = _host_port(item)
+        if own_port:
+            candidates = [own_port]
+        elif len(ports) == len(named):
+            candidates = [ports[index]]
+        else:
+            candidates = ports or [""]
+        pairs += [(host, int(p) if p.isdigit() else default) for p in candidates]
+    servers = []
+    for host, port in dict.fromkeys(pairs):
+        local = not host or host.startswith(("/", "@"))
+        servers.append((url.set(host="localhost" if local else host, port=port, query=query),
+                        local))  # fmt: skip
+    return servers
 
 
 def _redis(settings: Settings) -> tuple[tuple[str, ...], str, int] | None:
@@ -132,29 +176,25 @@ def _home_files(home: str, demo: str) -> frozenset[FileId]:
 def own_systems(settings: Settings) -> OwnSystems:
     home = os.path.realpath(settings.home)
     demo = os.path.realpath(settings.demo_data_dir)
-    catalog = _catalog(settings)
+    catalogs = _catalog(settings)
     files = set(_home_files(home, demo))
-    if catalog is not None and catalog.path is not None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            ident = file_id(catalog.path + suffix)
+    for catalog in catalogs:
+        for suffix in ("", "-wal", "-shm", "-journal") if catalog.path is not None else ():
+            ident = file_id(f"{catalog.path}{suffix}")
             if ident is not None:
                 files.add(ident)
-    return OwnSystems(catalog, _redis(settings), home, demo, frozenset(files))
+    return OwnSystems(catalogs, _redis(settings), home, demo, frozenset(files))
 
 
 def refuse_own_system(target: EffectiveTarget, settings: Settings) -> None:
     """``Forbidden`` if ``target`` is one of the gateway's own systems (module doc, 3)."""
     own = own_systems(settings)
-    catalog = own.catalog
     if target.network:
-        if (
-            catalog is not None
-            and catalog.network
-            and target.reaches(catalog.addresses, catalog.host, catalog.port)
-        ):
-            same_db = (target.database or "").casefold() == (catalog.database or "").casefold()
-            if target.family != catalog.family or same_db:
-                raise Forbidden(OWN_DATABASE)
+        for catalog in own.catalogs:
+            if catalog.network and target.reaches(catalog.addresses, catalog.host, catalog.port):
+                same_db = (target.database or "").casefold() == (catalog.database or "").casefold()
+                if target.family != catalog.family or same_db:
+                    raise Forbidden(OWN_DATABASE)
         if own.redis is not None and target.reaches(*own.redis):
             raise Forbidden("a source can never be the gateway's own Redis (rate limits)")
         return

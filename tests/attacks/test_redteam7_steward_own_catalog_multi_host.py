@@ -1,0 +1,85 @@
+"""Red team 7, as a steward: the gateway's own PostgreSQL catalog as a source, when the
+catalog's URL names several hosts (libpq's multi-host form) or names its host twice.
+
+"The gateway's own catalog, audit and Redis databases can never be a source" (README).
+``guard.refuse_own_system`` compares a source's target with the server the catalog's
+URL reaches. It took the *first* host of a libpq list (``?host=db1,db2``), and the host
+in the URL's authority even when a ``?host=`` parameter overrides it for the driver. A
+catalog URL listing a standby first (``?host=standby,primary``, the usual spelling of a
+fail-over pair), or a port list, reaches the primary whenever the first does not answer,
+yet only the first was compared: fiona, steward of finance, with the server's loopback
+address allow-listed for her department's databases, registered
+``postgresql://…@127.0.0.1/<the catalog's database>`` — the users, role assignments,
+password rows and audit trail behind the gateway — and could publish them.
+
+Here the first host is one nothing listens on (the server listens on 127.0.0.1:5432
+only), so the gateway itself reaches its catalog through the second, as it would after
+a fail-over.
+
+Expected: refused (403) whichever of the hosts the URL lists the source names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.demo_app import DemoGateway, demo_gateway
+
+SPELLINGS = {
+    # libpq's comma lists: the first host (or port) refuses, the second is the catalog
+    "host_list": "postgresql+psycopg://postgres@/{db}?host=127.0.0.2,127.0.0.1",
+    "port_list": "postgresql+psycopg://postgres@/{db}?host=127.0.0.1,127.0.0.1&port=5999,5432",
+    # a host in the authority, overridden for the driver by the query's
+    "query_overrides": "postgresql+psycopg://postgres@127.0.0.2/{db}?host=127.0.0.1",
+}
+
+
+@pytest.fixture(params=sorted(SPELLINGS))
+def multi_host_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
+    name, _tcp = create_pg_database("sluice_rt7_hosts")
+    url = SPELLINGS[request.param].format(db=name)
+    try:
+        with demo_gateway(tmp_path, database_url=url,
+                          source_allow_hosts=["127.0.0.1", "localhost"]) as gw:  # fmt: skip
+            yield gw
+    finally:
+        drop_pg_database(name)
+
+
+def test_every_host_of_the_catalog_url_is_the_catalog(multi_host_gateway: DemoGateway) -> None:
+    gw = multi_host_gateway
+    database = make_url(gw.settings.resolved_database_url).database
+    for host in ("127.0.0.1", "localhost", "127.0.0.1:5432"):
+        body = {
+            "id": f"own-{uuid.uuid4().hex[:8]}", "department": "finance", "kind": "postgresql",
+            "display_name": "payroll replica",
+            "settings": {"url": f"postgresql://postgres@{host}/{database}"},
+        }  # fmt: skip
+        resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
+        assert resp.status_code == 403, (host, resp.status_code, resp.text)
+        assert "gateway's own catalog" in resp.json()["message"], resp.text
+
+
+def test_another_database_on_the_same_server_stays_registrable(
+    multi_host_gateway: DemoGateway,
+) -> None:
+    """The guard refuses the catalog, not the server: a department's own database on
+    the same server (allow-listed) is still a source."""
+    gw = multi_host_gateway
+    name, _url = create_pg_database("sluice_rt7_dept")
+    try:
+        body = {
+            "id": f"dept-{uuid.uuid4().hex[:8]}", "department": "finance", "kind": "postgresql",
+            "display_name": "payroll",
+            "settings": {"url": f"postgresql://postgres@127.0.0.1/{name}"},
+        }  # fmt: skip
+        resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
+        assert resp.status_code == 201, resp.text
+    finally:
+        drop_pg_database(name)
