@@ -36,6 +36,7 @@ in the response's first buffer, only at the end for one that streams on. Hence:
 
 from __future__ import annotations
 
+import functools
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -229,8 +230,15 @@ class _WriterEncoder(Encoder):
 # full-width forms CJK input methods type
 FORMULA_START = "^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
 _QUOTE_MARK = "'"
-# first UTF-8 byte of each formula start (0xEF leads the full-width forms)
-_FIRST_BYTES = pa.array([b"=", b"+", b"-", b"@", b"\t", b"\r", b"\xef"], pa.binary())
+
+
+@functools.cache
+def _first_bytes() -> pa.Array:
+    """The first UTF-8 byte of each formula start (0xEF leads the full-width forms).
+    Built on first use, not at import: ``pa.array`` on Python objects imports pandas
+    (pyarrow's pandas shim), half a second every gateway and CLI process paid at
+    start-up whether or not it ever wrote a CSV."""
+    return pa.array([b"=", b"+", b"-", b"@", b"\t", b"\r", b"\xef"], pa.binary())
 
 
 def neutralise_formulas(values: pa.Array) -> pa.Array:
@@ -246,7 +254,7 @@ def neutralise_formulas(values: pa.Array) -> pa.Array:
     # some value may start a formula
     first = pc.binary_slice(values.view(pa.binary() if pa.types.is_string(kind)
                                         else pa.large_binary()), 0, 1)  # fmt: skip
-    if not pc.any(pc.is_in(first, value_set=_FIRST_BYTES)).as_py():
+    if not pc.any(pc.is_in(first, value_set=_first_bytes())).as_py():
         return values
     starts = pc.fill_null(pc.match_substring_regex(values, FORMULA_START), False)
     quoted = pc.binary_join_element_wise(

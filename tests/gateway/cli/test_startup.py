@@ -55,3 +55,14 @@ def test_load_command_refuses_a_non_command(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(TypeError):
         load_command("bogus")
     assert isinstance(load_command("token"), click.Command)
+
+
+def test_the_gateway_and_its_commands_start_without_pandas() -> None:
+    """pyarrow imports pandas on the first ``pa.array``/``pa.scalar`` of Python objects:
+    one at module level costs every gateway and CLI process about half a second."""
+    probe = (
+        "import sys, gateway.web.app, gateway.cli.serve_cmd, gateway.cli.users_cmd\n"
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
