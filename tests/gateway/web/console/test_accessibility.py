@@ -53,8 +53,18 @@ def _violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in found if v["impact"] in BLOCKING]
 
 
+# The page as it will stay: loaded (scripts and styles run), no htmx request in flight,
+# and the audit charts, the one thing a console page fetches after its load, drawn (or
+# failed). "networkidle" waited for the same plus half a second of silence, on every page.
+SETTLED = (
+    "() => document.readyState === 'complete'"
+    " && !document.querySelector('.htmx-request')"
+    " && !document.querySelector('#audit-charts:not([data-drawn]):not([data-error])')"
+)
+
+
 def _check(page: Page, where: str, problems: dict[str, Any]) -> None:
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(SETTLED)
     found = _violations(page)
     if found:
         problems[where] = found
