@@ -67,7 +67,14 @@ def format_ts(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+# ``format_ts``'s own shape: ``fromisoformat`` reads it ~20x faster than ``strptime``
+# (the alert runner parses every event it reads); any other text keeps strptime's rules
+_FORMATTED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
 def parse_ts(text: str) -> datetime:
+    if _FORMATTED.fullmatch(text):
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
