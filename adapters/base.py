@@ -98,6 +98,9 @@ class AdapterLimits:
     file_roots: tuple[str, ...] = ()
     http_allow_hosts: tuple[str, ...] = ()
     sample_rows: int = 200
+    # PostgreSQL servers a source may never be, as ``<system identifier>/<database>``:
+    # the gateway's own catalog, however it is reached (red team 7; ``adapters.sql_config``)
+    refused_servers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

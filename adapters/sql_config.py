@@ -32,6 +32,12 @@ SQLite through a progress handler, see ``adapters.sql``), URL query parameters a
 allow-listed (so a steward cannot turn off the timeout through ``options=`` or enable
 ``local_infile``), and a SQLite file must lie inside ``SLUICE_FILE_ROOTS`` like any file
 source — otherwise a steward could register the gateway's own catalog database.
+
+A PostgreSQL source is also asked, on every new connection, which server and database
+it is (``pg_control_system()``'s system identifier, ``current_database()``): one in
+``limits.refused_servers`` — the gateway's own catalog, reached by an address its URL
+does not name (a LAN address, a forwarder, a pooler, a replica) — is closed and refused
+(``Forbidden``), as is a server that will not say (red team 7).
 """
 
 from __future__ import annotations
@@ -264,13 +270,22 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
     except (NoSuchModuleError, ImportError):
         raise BadRequest(f"the SQL driver {url.drivername!r} is not installed") from None
     if backend == "postgresql":
-        event.listen(engine, "connect", _pg_session(timeout))
+        event.listen(engine, "connect", _pg_session(timeout, limits.refused_servers))
     else:
         event.listen(engine, "connect", _mysql_session(timeout))
     return engine
 
 
-def _pg_session(timeout_s: float) -> Any:
+OWN_SERVER = (
+    "a source can never be the gateway's own catalog and audit database, whatever "
+    "address, name or relay reaches its server"
+)
+SERVER_IDENTITY_SQL = (
+    "SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()"
+)
+
+
+def _pg_session(timeout_s: float, refused: frozenset[str] = frozenset()) -> Any:
     ms = max(1, round(timeout_s * 1000))
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -279,11 +294,29 @@ def _pg_session(timeout_s: float) -> Any:
             # Integers computed here, not user input; SET takes no bind parameters.
             cursor.execute(f"SET statement_timeout = {int(ms)}")
             cursor.execute("SET default_transaction_read_only = on")
+            identity = _pg_identity(cursor) if refused else None
         finally:
             cursor.close()
         dbapi_connection.commit()
+        if refused and (identity is None or identity in refused):
+            dbapi_connection.close()
+            raise Forbidden(OWN_SERVER if identity is not None else (
+                "the source's server does not say which server it is "
+                "(pg_control_system()), so it cannot be told from the gateway's own"))  # fmt: skip
 
     return on_connect
+
+
+def _pg_identity(cursor: Any) -> str | None:
+    """``<system identifier>/<database>`` of the server the connection reached (a
+    streaming replica shares its primary's identifier), or None if it will not say."""
+    try:
+        cursor.execute(SERVER_IDENTITY_SQL)
+        row = cursor.fetchone()
+    except Exception:  # any refusal reads as "will not say": refused
+        cursor.connection.rollback()
+        return None
+    return str(row[0]) if row and row[0] else None
 
 
 def _mysql_session(timeout_s: float) -> Any:

@@ -19,7 +19,7 @@ from catalog.errors import Unavailable
 from catalog.models import Source
 from gateway.core.services import Services
 from gateway.core.settings import Settings
-from gateway.enforcement.sources.guard import checked_target, pinned_config
+from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
 
 
 def limits_from_settings(settings: Settings) -> AdapterLimits:
@@ -31,6 +31,7 @@ def limits_from_settings(settings: Settings) -> AdapterLimits:
         max_rows=settings.source_max_rows,
         file_roots=tuple(str(p) for p in settings.effective_file_roots),
         http_allow_hosts=tuple(settings.effective_source_allow_hosts),
+        refused_servers=catalog_server_ids(settings),
     )
 
 

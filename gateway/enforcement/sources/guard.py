@@ -10,7 +10,9 @@ connect (``open_source_adapter``). Order matters and is:
    audit database (same server and database; every server its URL may reach — each
    host of a libpq list, a ``?host=`` overriding the URL's host, ``hostaddr`` — and a
    catalog reached by a Unix socket is its server's ``localhost`` listener,
-   ``_servers_named``), the
+   ``_servers_named``) — and, since addresses are not identities, every connection to
+   a PostgreSQL source asks the server it reached which it is and is refused if it is
+   the catalog's (``catalog_server_ids``, ``adapters.sql_config``); the
    limiter's Redis, any file under ``SLUICE_HOME`` except the demo data directory (by
    real path and by file identity, so hard links are caught too), or a directory
    containing ``SLUICE_HOME``;
@@ -23,19 +25,21 @@ the check and the connection see the same server.
 from __future__ import annotations
 
 import os
+import threading
 import urllib.parse
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from adapters import sql_config
 from adapters.base import AdapterLimits, SourceConfig
 from adapters.netguard import normalise_host, resolve
 from adapters.pathguard import is_inside
-from catalog.errors import BadRequest, Forbidden
+from catalog.db import make_engine
+from catalog.errors import BadRequest, Forbidden, Unavailable
 from catalog.models import Source
 from catalog.service import DEREGISTERED
 from gateway.core.settings import Settings
@@ -142,6 +146,36 @@ def _servers_named(url: URL) -> list[tuple[URL, bool]]:
         servers.append((url.set(host="localhost" if local else host, port=port, query=query),
                         local))  # fmt: skip
     return servers
+
+
+_SERVER_IDS: dict[str, frozenset[str]] = {}
+_SERVER_IDS_LOCK = threading.Lock()
+
+
+def catalog_server_ids(settings: Settings) -> frozenset[str]:
+    """``<system identifier>/<database>`` of the catalog's PostgreSQL server (empty for
+    SQLite), asked once per process: every PostgreSQL source is refused on connect if it
+    reaches it, whatever address got there (``AdapterLimits.refused_servers``). The
+    identifier survives a fail-over and is shared by streaming replicas, which hold the
+    same data. Unreachable catalog: ``Unavailable`` (a gateway without its catalog
+    serves nothing anyway)."""
+    url = settings.resolved_database_url
+    known = _SERVER_IDS.get(url)
+    if known is not None:
+        return known
+    if sql_config.FAMILY.get(make_url(url).get_backend_name()) != "postgresql":
+        return frozenset()
+    with _SERVER_IDS_LOCK:
+        engine = make_engine(url, pool_size=1, max_overflow=0)
+        try:
+            with engine.connect() as conn:
+                found = conn.execute(text(sql_config.SERVER_IDENTITY_SQL)).scalar_one()
+        except SQLAlchemyError:
+            raise Unavailable("the catalog database does not answer") from None
+        finally:
+            engine.dispose()
+        _SERVER_IDS[url] = frozenset({str(found)})
+    return _SERVER_IDS[url]
 
 
 def _redis(settings: Settings) -> tuple[tuple[str, ...], str, int] | None:
