@@ -30,10 +30,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 
@@ -126,3 +127,27 @@ def test_another_database_behind_that_address_stays_a_source(
         assert resp.status_code == 201, resp.text  # type: ignore[attr-defined]
     finally:
         drop_pg_database(name)
+
+
+def test_a_server_that_will_not_say_which_it_is_is_refused(
+    lan: tuple[DemoGateway, str, int],
+) -> None:
+    """A login that may not call ``pg_control_system()`` (revoked from PUBLIC in its
+    database) could hide the catalog behind it: while the catalog is on PostgreSQL,
+    such a server is refused, never assumed to be another."""
+    gw, address, port = lan
+    name, _url = create_pg_database("sluice_rt7_mute")
+    role = f"rt7_mute_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        in_db = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+        with psycopg.connect(in_db, autocommit=True) as conn:
+            conn.execute("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+        resp = _register(gw, f"postgresql://{role}@{address}:{port}/{name}")
+        assert resp.status_code == 403, resp.text  # type: ignore[attr-defined]
+        assert "does not say" in resp.json()["message"], resp.text  # type: ignore[attr-defined]
+    finally:
+        drop_pg_database(name)
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')

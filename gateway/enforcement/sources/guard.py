@@ -163,8 +163,12 @@ def catalog_server_ids(settings: Settings) -> frozenset[str]:
     known = _SERVER_IDS.get(url)
     if known is not None:
         return known
-    if sql_config.FAMILY.get(make_url(url).get_backend_name()) != "postgresql":
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
         return frozenset()
+    if sql_config.FAMILY.get(backend) != "postgresql":
+        return _SERVER_IDS.setdefault(url, frozenset())
     with _SERVER_IDS_LOCK:
         engine = make_engine(url, pool_size=1, max_overflow=0)
         try:
@@ -174,8 +178,7 @@ def catalog_server_ids(settings: Settings) -> frozenset[str]:
             raise Unavailable("the catalog database does not answer") from None
         finally:
             engine.dispose()
-        _SERVER_IDS[url] = frozenset({str(found)})
-    return _SERVER_IDS[url]
+        return _SERVER_IDS.setdefault(url, frozenset({str(found)}))
 
 
 def _redis(settings: Settings) -> tuple[tuple[str, ...], str, int] | None:
