@@ -18,9 +18,9 @@ alone ends the delivery on record:
   every ``GOVERN_EVERY_S`` while the result is produced — in the head too, and once
   more before the headers leave when the head took longer than ``RECHECK_S`` (an xlsx
   is assembled whole before its first byte, then leaves within milliseconds) — and
-  between the chunks that follow: an officer's
-  suspension or freeze stops a result in flight, ``aborted`` with the refusal's code
-  (before the headers, the refusal is the response).
+  between the chunks that follow (``Governor``): an officer's suspension or freeze
+  stops a result in flight, ``aborted`` with the refusal's code (before the headers,
+  the refusal is the response).
 
 A result cut at its row cap says so in the ``Sluice-Truncated`` response header, in
 every format. A header leaves before the body, and the reader knows the cut for certain
@@ -90,7 +90,7 @@ def respond(
     size = 0
     chunks = delivery.chunks()
     rest: Iterator[Chunk] | None = None
-    checked = time.monotonic()  # the route read the caller's account just before
+    governor = Governor(governs) if governs is not None else None
     refused: SluiceError | None = None
     try:
         for chunk in chunks:
@@ -99,16 +99,13 @@ def respond(
             if size > SMALL_RESPONSE:
                 rest = chunks
                 break
-            if governs is not None and time.monotonic() - checked >= GOVERN_EVERY_S:
-                refused = _refusal(governs)  # a head can take long: an xlsx is built whole
-                if refused is not None:
-                    break
-                checked = time.monotonic()
-        if refused is None and governs is not None and time.monotonic() - checked >= RECHECK_S:
+            # a head can take long: an xlsx is built whole before its first byte
+            if governor is not None and (refused := governor.refusal(GOVERN_EVERY_S)):
+                break
+        if refused is None and governor is not None:
             # whatever the head took past a small answer's time, the account is read
             # again before the headers leave: what follows may leave within milliseconds
-            refused = _refusal(governs)
-            checked = time.monotonic()
+            refused = governor.refusal(RECHECK_S)
     except BaseException as exc:  # nothing was sent: the error is the response
         delivery.fail(exc)
         delivery.close()
@@ -119,40 +116,46 @@ def respond(
         raise audited(refused)
     if cut is not None:
         headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
-    if rest is not None and governs is not None:
-        rest = _governed(rest, governs, checked)
+    if rest is not None and governor is not None:
+        rest = _governed(rest, governor)
     return GovernedResponse(delivery, head, rest, media_type=media_type, headers=headers,
                             stall_timeout_s=stall_timeout_s)  # fmt: skip
 
 
-def _refusal(check: Callable[[], object]) -> SluiceError | None:
-    """``check``'s refusal (the caller's account read again), or None if it passes."""
-    try:
-        check()
-    except SluiceError as exc:
-        return exc
-    return None
+class Governor:
+    """``check`` (the route's: the caller's account read again, the entry's freeze)
+    while one result is produced, and when it last passed — one clock for the head and
+    the rest, so the rest's first read counts from the head's last."""
+
+    def __init__(self, check: Callable[[], object]) -> None:
+        self.check = check
+        self.last = time.monotonic()  # the route read the caller's account just before
+
+    def refusal(self, every: float) -> SluiceError | None:
+        """``check``'s refusal once ``every`` seconds have passed since it last passed
+        (it is read again then), else None."""
+        if time.monotonic() - self.last < every:
+            return None
+        try:
+            self.check()
+        except SluiceError as exc:
+            return exc
+        self.last = time.monotonic()
+        return None
 
 
 class Refused(Exception):
     """The caller may no longer receive the rest (``governs`` refused): the code."""
 
 
-def _governed(
-    chunks: Iterator[Chunk], check: Callable[[], object], checked: float
-) -> Iterator[Chunk]:
-    """``chunks``, with ``check`` (the caller's account read again: a suspension or a
-    disabling raises) at most every ``GOVERN_EVERY_S`` between them (the first
-    ``GOVERN_EVERY_S`` after ``checked``, the last read), so an officer's action stops a
-    stream in flight, not only the next request."""
-    due = checked + GOVERN_EVERY_S
+def _governed(chunks: Iterator[Chunk], governor: Governor) -> Iterator[Chunk]:
+    """``chunks``, the caller's account read again at most every ``GOVERN_EVERY_S``
+    between them, so an officer's suspension or freeze stops a stream in flight, not
+    only the next request."""
     for chunk in chunks:
-        if time.monotonic() >= due:
-            try:
-                check()
-            except SluiceError as exc:
-                raise Refused(exc.code) from exc
-            due = time.monotonic() + GOVERN_EVERY_S
+        refused = governor.refusal(GOVERN_EVERY_S)
+        if refused is not None:
+            raise Refused(refused.code) from refused
         yield chunk
 
 
