@@ -147,8 +147,10 @@ class AlertRunner:
     # -- lifecycle ---------------------------------------------------------------
 
     def notify(self, _seq: int = 0) -> None:
-        """The writer's listener: a wake-up only."""
-        self._wake.set()
+        """The writer's listener: a wake-up only (the writer calls it after every
+        commit; a wake-up already pending needs no second ``set``, which takes a lock)."""
+        if not self._wake.is_set():
+            self._wake.set()
 
     def start(self) -> AlertRunner:
         self.log.on_commit(self.notify)
