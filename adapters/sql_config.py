@@ -37,7 +37,9 @@ A PostgreSQL source is also asked, on every new connection, which server and dat
 it is (``pg_control_system()``'s system identifier, ``current_database()``): one in
 ``limits.refused_servers`` — the gateway's own catalog, reached by an address its URL
 does not name (a LAN address, a forwarder, a pooler, a replica) — is closed and refused
-(``Forbidden``), as is a server that will not say (red team 7).
+(``Forbidden``), as is a server that will not say (red team 7). The question names
+``pg_catalog`` throughout and uses no operator, so a schema the login put first in its
+``search_path`` cannot answer it (red team 8).
 """
 
 from __future__ import annotations
@@ -280,9 +282,24 @@ OWN_SERVER = (
     "a source can never be the gateway's own catalog and audit database, whatever "
     "address, name or relay reaches its server"
 )
+# every name qualified and no operator or cast: a login's ``search_path`` may put a schema
+# of its own before ``pg_catalog``, and a function or operator there would answer another
+# server's identity (red team 8); the two parts are joined here (``server_identity``)
 SERVER_IDENTITY_SQL = (
-    "SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()"
+    "SELECT s.system_identifier, pg_catalog.current_database() "
+    "FROM pg_catalog.pg_control_system() AS s"
 )
+
+
+def server_identity(row: Any) -> str | None:
+    """``<system identifier>/<database>`` from a row of ``SERVER_IDENTITY_SQL``, or None
+    when the server left either part out."""
+    if not row or len(row) < 2 or row[0] is None or not row[1]:
+        return None
+    try:
+        return f"{int(row[0])}/{row[1]}"
+    except (TypeError, ValueError):
+        return None
 
 
 def _pg_session(timeout_s: float, refused: frozenset[str] = frozenset()) -> Any:
@@ -316,7 +333,7 @@ def _pg_identity(cursor: Any) -> str | None:
     except Exception:  # any refusal reads as "will not say": refused
         cursor.connection.rollback()
         return None
-    return str(row[0]) if row and row[0] else None
+    return server_identity(row)
 
 
 def _mysql_session(timeout_s: float) -> Any:

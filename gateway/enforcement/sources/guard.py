@@ -173,12 +173,16 @@ def catalog_server_ids(settings: Settings) -> frozenset[str]:
         engine = make_engine(url, pool_size=1, max_overflow=0)
         try:
             with engine.connect() as conn:
-                found = conn.execute(text(sql_config.SERVER_IDENTITY_SQL)).scalar_one()
+                found = sql_config.server_identity(
+                    conn.execute(text(sql_config.SERVER_IDENTITY_SQL)).one()
+                )
         except SQLAlchemyError:
             raise Unavailable("the catalog database does not answer") from None
         finally:
             engine.dispose()
-        return _SERVER_IDS.setdefault(url, frozenset({str(found)}))
+        if found is None:
+            raise Unavailable("the catalog database does not say which server it is")
+        return _SERVER_IDS.setdefault(url, frozenset({found}))
 
 
 def _redis(settings: Settings) -> tuple[tuple[str, ...], str, int] | None:
