@@ -158,9 +158,12 @@ class HmacTokens:
             parts = [(0, half), (half, count - half)]
         kernel = _native.tokens
         block, start, raw = self._block, values.offset, data or pa.py_buffer(b"")
-        chunks = list(
-            _pool().map(lambda p: kernel(block, offsets, raw, start + p[0], p[1], wide), parts)
-        )
+        if len(parts) == 1:  # here: a hand-off to the pool costs more than the kernel
+            chunks = [kernel(block, offsets, raw, start, count, wide)]
+        else:
+            chunks = list(
+                _pool().map(lambda p: kernel(block, offsets, raw, start + p[0], p[1], wide), parts)
+            )
         joined = pa.py_buffer(b"".join(chunks))
         fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(_TOKEN_CHARS), count, [None, joined])
         return fixed.cast(pa.binary()).view(pa.string())
