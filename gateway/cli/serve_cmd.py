@@ -9,6 +9,7 @@ host could otherwise write whatever address it liked into the audit trail.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
@@ -18,7 +19,9 @@ from catalog.demo.users import DEMO_USERS
 from gateway.auth.authenticator import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
+from gateway.auth.lifetimes import MAX_TTL_S
 from gateway.cli.banner import banner
+from gateway.cli.token_cmd import record_issued
 from gateway.core.logs import configure_logging
 from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
@@ -80,11 +83,26 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--no-serve", is_flag=True, help="only set up; do not start the gateway")
 @click.option("--host", default="127.0.0.1", show_default=True, help="interface to bind")
 @click.option("--port", default=8000, show_default=True, help="TCP port")
-@click.option("--ttl", default=8 * 3600, show_default=True, help="lifetime of printed tokens (s)")
+@click.option(
+    "--ttl",
+    default=8 * 3600,
+    show_default=True,
+    type=click.IntRange(1, MAX_TTL_S),
+    help="lifetime of printed tokens (s)",
+)
 def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
     """Set up the demo departments, catalog and users (idempotent), print a token per
-    demo user, then serve on HOST:PORT."""
+    demo user, then serve on HOST:PORT. Only in demo mode (``SLUICE_DEMO``)."""
     settings = load_settings()
+    if not settings.demo:
+        # red team 8: on a production home it made ``root`` an admin and ``sam`` a
+        # security officer, overwrote same-named users and printed their tokens, off
+        # the trail: one person on the host held both halves of every two-person rule
+        raise click.ClickException(
+            "demo mode is off (SLUICE_DEMO=false): sluice demo would add the demo users,"
+            " an admin and a security officer among them, to this deployment; use"
+            " sluice users and sluice token instead"
+        )
     check_dependencies(settings)
     services = build_services(settings)
     click.echo(f"Sluice home: {settings.home.resolve()}")
@@ -112,10 +130,14 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
     for user in DEMO_USERS:
         from types import SimpleNamespace
 
+        issued = int(time.time())
+        holder = SimpleNamespace(**user)
         token = mint_token(
-            user=SimpleNamespace(**user), key=key, issuer=EMBEDDED_ISSUER,
-            audience=settings.oidc_audience, ttl=ttl, claim_names=claim_names_from(settings),
+            user=holder, key=key, issuer=EMBEDDED_ISSUER, audience=settings.oidc_audience,
+            ttl=ttl, claim_names=claim_names_from(settings), now=issued,
         )  # fmt: skip
+        # on record before it is printed, as ``sluice token`` does (red team 8)
+        record_issued(services.audit, holder, issued=issued, ttl=ttl, kid=key.kid)
         roles = ",".join(user["roles"])
         click.echo(f"  {user['subject']:<7} ({roles}): {token}")
     click.echo(

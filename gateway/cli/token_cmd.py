@@ -24,7 +24,9 @@ import click
 from gateway.auth.lifetimes import DEFAULT_TTL_S, MAX_TTL_S
 
 if TYPE_CHECKING:
+    from audit.sink import AuditSink
     from catalog.models import User
+    from gateway.auth.issuer import TokenSubject
     from gateway.core.settings import Settings
 
 # the signing stack, the settings and the catalog are imported when the command runs,
@@ -43,27 +45,38 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _record(settings: Settings, row: User, *, issued: int, ttl: int, kid: str) -> None:
-    """``token.issued`` on the trail (fail closed), or in the seal file while sealed."""
+def record_issued(log: AuditSink, user: TokenSubject, *, issued: int, ttl: int, kid: str) -> None:
+    """``token.issued`` for ``user`` on ``log``'s trail (fail closed), or in its seal file
+    while sealed. ``sluice token`` and the tokens ``sluice demo`` prints (red team 8)."""
+    from audit.log import AuditLog
     from audit.records import Actor, token_event
+    from catalog.errors import Unavailable
     from gateway.auth.issuer import EMBEDDED_ISSUER
-    from gateway.wiring.audit_log import build_audit_log
 
     details: dict[str, Any] = {
         "issuer": EMBEDDED_ISSUER, "kid": kid, "ttl_s": ttl,
         "issued_at": _iso(issued), "expires_at": _iso(issued + ttl),
-        "roles": sorted(row.roles or ()), "clearance": row.clearance,
-        "department": row.department,
+        "roles": sorted(user.roles or ()), "clearance": user.clearance,
+        "department": user.department,
     }  # fmt: skip
+    if log.seal.sealed:
+        if not isinstance(log, AuditLog):  # a write-only sink keeps no seal file
+            raise Unavailable(log.seal.message())
+        log.seal.record("access", sub=f"cli:{_login()}", roles=["cli"],
+                        action="token.issued", subject=user.subject,
+                        details=details)  # fmt: skip
+    else:
+        log.append(token_event(actor=Actor.cli(_login()), subject=user.subject,
+                               details=details))  # fmt: skip
+
+
+def _record(settings: Settings, row: User, *, issued: int, ttl: int, kid: str) -> None:
+    """``token.issued`` on the trail (fail closed), or in the seal file while sealed."""
+    from gateway.wiring.audit_log import build_audit_log
+
     log = build_audit_log(settings)
     try:
-        if log.seal.sealed:
-            log.seal.record("access", sub=f"cli:{_login()}", roles=["cli"],
-                            action="token.issued", subject=row.subject,
-                            details=details)  # fmt: skip
-        else:
-            log.append(token_event(actor=Actor.cli(_login()), subject=row.subject,
-                                   details=details))  # fmt: skip
+        record_issued(log, row, issued=issued, ttl=ttl, kid=kid)
     finally:
         log.close()
 
