@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pac
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
@@ -125,6 +127,7 @@ def released_hits(
     table = reidentify.release(broker=job.broker, session=session, run=run, user=user, hits=hits,
                                hit_ids=hit_ids, release_id=release_id, requests=requests,
                                max_rows=job.max_side_rows)  # fmt: skip
+    table, requests = _still_released(request, run, user, table, ttl=ttl)
     encoder = make_encoder(fmt, bom=bom)
     columns = [{"name": n} for n in table.column_names]
     header = {"run": run.id, "reidentification": requests, "columns": columns}
@@ -141,6 +144,26 @@ def released_hits(
     ))  # fmt: skip
     return Response(data, media_type=FORMATS[fmt], headers={
         "X-Sluice-Run-Id": run.id, TRUNCATED_HEADER: cut_text(False)})  # fmt: skip
+
+
+def _still_released(
+    request: Request, run: ComparisonRun, user: UserContext, table: pa.Table, *,
+    ttl: timedelta,
+) -> tuple[pa.Table, list[str]]:  # fmt: skip
+    """The release's sides were read whole (seconds on a large entry), all the while an
+    officer may suspend the analyst or revoke the approvals: before any identity leaves,
+    the account (``AccountDisabled``) and the approvals are read again, and only the
+    hits still approved stay (red team 8)."""
+    services = get_services(request)
+    now = request.app.state.identities.resolve(UserContext(user.subject, None, (), "L1"))
+    with services.sessions() as fresh:
+        run_service.check_release(services=services, session=fresh, run=run, user=now,
+                                  reviewer=False)  # fmt: skip
+        hit_ids, requests = reidentify.approved(fresh, run, now, ttl=ttl)
+    kept = table.filter(pac.is_in(table.column(HIT_ID), value_set=pa.array(hit_ids, pa.int64())))
+    if kept.num_rows == 0:
+        raise Forbidden(f"no approved re-identification of hits of run {run.id}")
+    return kept, requests
 
 
 @router.get("/{run_id}/disappeared")
