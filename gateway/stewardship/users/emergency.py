@@ -70,19 +70,33 @@ def suspend(*, session: Session, officer: UserContext, subject: str, reason: str
         raise Conflict(f"user {subject!r} is already suspended")
     if (user.status or ACTIVE) != ACTIVE:
         raise Conflict(f"user {subject!r} is {user.status}: already refused")
-    holders = _privileged_holders(session, user.subject)
-    if holders:
-        _require_another_active(session, user.subject, holders)
-        # again once the change is flushed, in its write transaction: two suspensions
-        # at once are serialised there (see the module's docstring)
-        event.listen(session, "after_flush",
-                     lambda s, _ctx: _require_another_active(s, user.subject, holders),
-                     once=True)  # fmt: skip
+    keep_one_active(session, user.subject)
     user.status = SUSPENDED
     user.suspended_by = officer.subject
     user.suspended_reason = reason
     user.suspended_at = datetime.now(UTC)
     return user
+
+
+def keep_one_active(
+    session: Session, subject: str, *, role: str | None = None, after_flush: bool = True
+) -> None:
+    """Refuse (409) to take active ``subject`` out — suspended, disabled, or (with
+    ``after_flush`` False, before casbin drops the rule) its ``role`` taken — when no other
+    active account holds a privileged role it holds; then again once the change is
+    flushed, in its write transaction, where two such changes at once are serialised
+    (see the module's docstring). A suspension, the user form's ``disabled`` and a role
+    taken all leave the same gap, so all go through here (red team 8: the form and the
+    role took the last officer out, and a disable racing a suspension both passed)."""
+    holders = {r: others for r, others in _privileged_holders(session, subject).items()
+               if role is None or r == role}  # fmt: skip
+    if not holders:
+        return
+    _require_another_active(session, subject, holders)
+    if after_flush:
+        event.listen(session, "after_flush",
+                     lambda s, _ctx: _require_another_active(s, subject, holders),
+                     once=True)  # fmt: skip
 
 
 def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:

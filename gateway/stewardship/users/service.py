@@ -30,6 +30,7 @@ from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import canonical_id_number, subject_token
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
+from gateway.stewardship.users.emergency import PRIVILEGED, keep_one_active
 from policies.decision import UserContext
 from policies.rbac import is_reserved_subject
 
@@ -119,16 +120,24 @@ def upsert_user(
         check_new_subject(session, subject)
         user = User(subject=subject, roles=[], status=ACTIVE)
         session.add(user)
-    if status is not None and user.status == "suspended" and status != user.status:
-        # an officer's suspension is lifted by unsuspend (another admin), on record
-        raise Forbidden(f"{subject!r} is suspended: POST /api/v1/users/{subject}/unsuspend")
     if status is not None:
-        user.status = status
+        _set_status(session, user, status)
     user.display_name = display_name
     user.department = department
     user.clearance = clearance
     user.jurisdiction = list(jurisdiction)
     return user
+
+
+def _set_status(session: Session, user: User, status: str) -> None:
+    if user.status == "suspended" and status != user.status:
+        # an officer's suspension is lifted by unsuspend (another admin), on record
+        subject = user.subject
+        raise Forbidden(f"{subject!r} is suspended: POST /api/v1/users/{subject}/unsuspend")
+    if status != ACTIVE and (user.status or ACTIVE) == ACTIVE:
+        # the last active admin or officer stays, as for a suspension (red team 8)
+        keep_one_active(session, user.subject)
+    user.status = status
 
 
 def assign_role(
@@ -144,6 +153,12 @@ def unassign_role(
     *, session: Session, services: Services, subject: str, role: str, domain: str
 ) -> User:
     user = get_user(session=session, subject=subject)
+    held = (role, domain) in services.authorizer.roles_of(subject)
+    if role in PRIVILEGED and held and (user.status or ACTIVE) == ACTIVE:
+        # before casbin drops the rule (its own transaction): the last active admin or
+        # officer keeps the role (red team 8); a role taken while that holder is being
+        # suspended can still race the suspension
+        keep_one_active(session, subject, role=role, after_flush=False)
     services.authorizer.unassign(subject=subject, role=role, domain=domain)
     still = {r for r, _ in services.authorizer.roles_of(subject)}
     user.roles = sorted(still)
