@@ -9,7 +9,9 @@ run in another process seals the running gateway within one monitor tick).
 
 Records (``kind``):
 - ``sealed``: the critical alert — reason, evidence, time;
-- ``access``: a read of the trail while sealed (it cannot go into the broken chain);
+- ``access``: a read of the trail while sealed (it cannot go into the broken chain), or
+  a token minted by ``sluice token`` (``action`` ``token.issued``; appended to the trail
+  after the unseal's ``audit.unsealed``);
 - ``evidence_exported``: a complete export taken while sealed, with its SHA-256;
 - ``unseal_approved``: one person's approval (subject, role, the export's SHA-256);
 - ``unsealed``: a new epoch begins at the database head as found (its anchor).
@@ -62,6 +64,8 @@ class SealState:
     approvals: list[dict[str, Any]] = field(default_factory=list)
     exports: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # ``sluice token`` while sealed: each goes onto the trail at the unseal (red team 8)
+    minted: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SealStore:
@@ -154,8 +158,10 @@ def _apply(state: SealState, record: dict[str, Any]) -> None:
         state.reason = str(record.get("reason"))
         state.sealed_at = record.get("at")
         state.evidence = dict(record.get("evidence") or {})
-        state.approvals, state.exports = [], []
+        state.approvals, state.exports, state.minted = [], [], []
         state.history.append(record)
+    elif kind == "access" and state.sealed and record.get("action") == "token.issued":
+        state.minted.append(record)
     elif kind == "evidence_exported" and state.sealed:
         state.exports.append(record)
     elif kind == "unseal_approved" and state.sealed:
@@ -170,5 +176,5 @@ def _apply(state: SealState, record: dict[str, Any]) -> None:
         state.epoch = epoch
         state.epochs.append(epoch)
         state.sealed, state.reason, state.sealed_at, state.evidence = False, None, None, {}
-        state.approvals, state.exports = [], []
+        state.approvals, state.exports, state.minted = [], [], []
         state.history.append(record)

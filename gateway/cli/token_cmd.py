@@ -9,7 +9,8 @@ whom, the roles and clearance it carries, its lifetime and expiry, the host logi
 ran the command as ``cli:<login>``); never the token, a credential. An append that fails
 fails the command and nothing is printed. While the trail is sealed it takes nothing:
 the record goes to the seal file, as an officer's reads do, so the two people who must
-unseal can still get their tokens (red team 7).
+unseal can still get their tokens (red team 7); the unseal then appends it to the trail
+(red team 8).
 """
 
 from __future__ import annotations
