@@ -24,6 +24,7 @@ rather than a 403; no route code runs either way.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -48,6 +49,7 @@ def _from_store(request: Request, token_user: UserContext) -> UserContext:
     leaves the caller and the generation on ``request.state``."""
     _, directory = _seams(request)
     request.state.token_user = token_user  # authenticated, even if the store refuses
+    request.state.account_read_at = time.monotonic()  # a result's Governor counts from it
     resolved, generation = directory.resolve_at(token_user)
     request.state.catalog_generation = generation  # the broker reads no second one
     request.state.user = resolved
@@ -101,6 +103,14 @@ async def optional_user(request: Request) -> UserContext | None:
     if not request.headers.get("authorization"):
         return None
     return await current_user(request)
+
+
+def account_read_at(request: Request) -> float | None:
+    """When this request read its caller's account (``time.monotonic``; None if it did
+    not): a result's re-reads count from there, not from when the result began, since a
+    query may wait seconds for a source slot in between (red team 8)."""
+    read_at = getattr(request.state, "account_read_at", None)
+    return read_at if isinstance(read_at, float) else None
 
 
 def catalog_generation_of(request: Request) -> int | None:

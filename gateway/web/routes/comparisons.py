@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from gateway.enforcement.comparison.schemas import ComparisonBody
 from gateway.enforcement.query.context import Origin
 from gateway.enforcement.query.formats import FORMATS, choose_format
-from gateway.web.current_user import current_user
+from gateway.web.current_user import account_read_at, current_user
 from gateway.web.routes.streaming import new_request_ids, respond
 from policies.decision import UserContext
 
@@ -51,4 +51,4 @@ def compare(
 
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=stall, cut=lambda: started.truncated,
-                   governs=governs)  # fmt: skip
+                   governs=governs, read_at=account_read_at(request))  # fmt: skip

@@ -13,7 +13,12 @@ from fastapi.responses import Response
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.formats import FORMATS, choose_format
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.web.current_user import DeferredUser, catalog_generation_of, deferred_user
+from gateway.web.current_user import (
+    DeferredUser,
+    account_read_at,
+    catalog_generation_of,
+    deferred_user,
+)
 from gateway.web.routes.streaming import new_request_ids, respond
 
 router = APIRouter(tags=["query"])
@@ -64,4 +69,5 @@ def query_dataset(
         seen[0] = broker.check_still_allowed(started, now, seen[0])
 
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall, cut=started.cut, governs=governs)  # fmt: skip
+                   stall_timeout_s=stall, cut=started.cut, governs=governs,
+                   read_at=account_read_at(request))  # fmt: skip

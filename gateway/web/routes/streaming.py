@@ -16,7 +16,8 @@ alone ends the delivery on record:
   while producing records ``failed``;
 - ``governs`` (the route's: the caller's account, the entry's freeze) is read again
   every ``GOVERN_EVERY_S`` while the result is produced — in the head too, and once
-  more before the headers leave when the head took longer than ``RECHECK_S`` (an xlsx
+  more before the headers leave when more than ``RECHECK_S`` passed since the route
+  read the account (``read_at``: a query may wait for a source slot first; an xlsx
   is assembled whole before its first byte, then leaves within milliseconds) — and
   between the chunks that follow (``Governor``): an officer's suspension or freeze
   stops a result in flight, ``aborted`` with the refusal's code (before the headers,
@@ -82,15 +83,18 @@ def respond(
     stall_timeout_s: float,
     cut: CutProbe | None = None,
     governs: Callable[[], object] | None = None,
+    read_at: float | None = None,
 ) -> Response:
     """Produce up to ``SMALL_RESPONSE`` bytes here (errors stay JSON errors), then hand
     the delivery to ``GovernedResponse``, which sends and ends it. ``cut`` (a query's)
-    gives the ``Sluice-Truncated`` header, as known when the headers leave."""
+    gives the ``Sluice-Truncated`` header, as known when the headers leave. ``read_at``:
+    when the route read the caller's account (``time.monotonic``; default now), where
+    ``governs``' clock starts."""
     head: list[Chunk] = []
     size = 0
     chunks = delivery.chunks()
     rest: Iterator[Chunk] | None = None
-    governor = Governor(governs) if governs is not None else None
+    governor = Governor(governs, read_at) if governs is not None else None
     refused: SluiceError | None = None
     try:
         for chunk in chunks:
@@ -127,9 +131,12 @@ class Governor:
     while one result is produced, and when it last passed — one clock for the head and
     the rest, so the rest's first read counts from the head's last."""
 
-    def __init__(self, check: Callable[[], object]) -> None:
+    def __init__(self, check: Callable[[], object], last: float | None = None) -> None:
         self.check = check
-        self.last = time.monotonic()  # the route read the caller's account just before
+        # when the route read the caller's account: the request may have waited since
+        # (a source slot, two for a comparison), and a small result leaves at once, so
+        # the time before the headers is counted from the read, not from here (red team 8)
+        self.last = time.monotonic() if last is None else last
 
     def refusal(self, every: float) -> SluiceError | None:
         """``check``'s refusal once ``every`` seconds have passed since it last passed

@@ -33,6 +33,7 @@ from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
+from gateway.web.current_user import account_read_at
 from gateway.web.routes.streaming import new_request_ids, respond
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -212,6 +213,12 @@ async def download(
 
     return await run_in_threadpool(
         lambda: respond(
-            delivery, FORMATS[fmt], headers, stall_timeout_s=stall, cut=started.cut, governs=governs
+            delivery,
+            FORMATS[fmt],
+            headers,
+            stall_timeout_s=stall,
+            cut=started.cut,
+            governs=governs,
+            read_at=account_read_at(request),
         )
     )
