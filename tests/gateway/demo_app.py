@@ -8,7 +8,13 @@ sources re-pointed there. Tokens come from the embedded issuer, as in ``sluice t
 
 from __future__ import annotations
 
+import atexit
+import copy
+import inspect
 import json
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +27,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from audit.search import EventFilter, list_events
-from catalog.demo.generator import GenerationReport, Sizes
-from catalog.demo.targets import open_target
+from catalog.demo.generator import GenerationReport, Sizes, generate
+from catalog.demo.targets import SqliteTarget, open_target
 from catalog.models import Dataset, Source, User
 from catalog.private_files import private_dir
 from gateway.auth.authenticator import claim_names_from
@@ -32,7 +38,7 @@ from gateway.core.services import Services
 from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
 from gateway.wiring.container import build_services
-from gateway.wiring.demo import setup_demo
+from gateway.wiring.demo import demo_data_present, setup_demo
 from tests.migrated import copy_migrated_sqlite, sqlite_path
 
 SMALL = Sizes(
@@ -133,6 +139,33 @@ class DemoGateway:
             session.commit()
 
 
+# The demo departments' SQLite files, generated once per test process for each size
+# (the generator is seeded: the same seed and sizes give the same rows and report).
+_DEMO_SEED: int = inspect.signature(setup_demo).parameters["seed"].default
+_generated: dict[Sizes, tuple[Path, GenerationReport]] = {}
+_generated_lock = threading.Lock()
+
+
+def _copy_generated_demo_data(data_dir: Path, sizes: Sizes) -> GenerationReport:
+    """Put the demo departments' files into ``data_dir`` (which has none yet) as
+    ``setup_demo`` would generate them, copied from this process's first generation of
+    them; returns that generation's report. Generating took about half of a demo
+    gateway's set-up, and the suite builds a few hundred."""
+    with _generated_lock:
+        if sizes not in _generated:
+            folder = Path(tempfile.mkdtemp(prefix="sluice-demo-data-"))
+            atexit.register(shutil.rmtree, folder, True)
+            report = generate(seed=_DEMO_SEED, sizes=sizes, targets=[SqliteTarget(folder)])
+            _generated[sizes] = (folder, report)
+        folder, report = _generated[sizes]
+    target = SqliteTarget(data_dir)  # makes the directory as generating there would
+    for file in sorted(folder.iterdir()):
+        shutil.copyfile(file, data_dir / file.name)
+    report = copy.deepcopy(report)
+    report.targets = [target.label]
+    return report
+
+
 @contextmanager
 def demo_gateway(
     home: Path, *, backend_url: str | None = None, sizes: Sizes = SMALL, **overrides: Any
@@ -144,12 +177,18 @@ def demo_gateway(
         copy_migrated_sqlite(catalog_file)  # build_services' migrate is then a no-op
     services = build_services(settings)
     extra = [open_target(backend_url)] if backend_url else []
+    report = None
+    data_dir = settings.demo_data_dir.resolve()
+    if not backend_url and not demo_data_present(data_dir):
+        # what setup_demo would generate, copied; it then finds the files and installs
+        # the catalog and roles over them as ever (a backend is still generated into)
+        report = _copy_generated_demo_data(data_dir, sizes)
     result = setup_demo(services, sizes=sizes, extra_targets=extra)
     gw = DemoGateway(
         client=TestClient(create_app(settings, services)),
         services=services,
         settings=settings,
-        report=result.generated,
+        report=result.generated or report,
     )
     if backend_url:
         kind = "postgresql" if backend_url.startswith("postgresql") else "mysql"
