@@ -16,7 +16,8 @@ lines and assignments alike), because casbin takes any name as linked to itself 
 user called ``admin`` would otherwise hold every permission of the ``admin`` role with
 no assignment. Callers speak bare role names; the prefix stays in this module.
 ``is_reserved_subject`` names what no subject may be called (every role name, any
-case, ``*`` and anything with the ``role:`` prefix), and ``check`` refuses such a
+case or compatibility form, ``*``, anything with the ``role:`` prefix, and the trail's
+actors that are no account: ``gateway``, ``cli:<login>``), and ``check`` refuses such a
 subject outright.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import csv
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,8 +45,12 @@ ROLES = ("analyst", "steward", "security_officer", "admin")
 DEPARTMENT_ROLES = ("steward",)
 """Roles held in one department's domain; every other role is held in ``*``."""
 ROLE_PREFIX = "role:"
-RESERVED_SUBJECTS = frozenset({*ROLES, ANY_DOMAIN, "role", "system", "anonymous"})
-"""Subjects refused case-insensitively, besides any name starting with ``role:``."""
+RESERVED_SUBJECTS = frozenset({*ROLES, ANY_DOMAIN, "role", "system", "anonymous", "gateway"})
+"""Subjects refused case-insensitively, besides any name starting with ``role:`` or
+``cli:``. ``gateway`` and ``cli:<login>`` are the trail's actors that are no account (the
+gateway itself; an operator at the command line): an account so named would have its
+doings read as theirs (red team 8)."""
+ACTOR_PREFIXES = ("cli:",)
 EXCLUSIVE = {("analyst", "security_officer"), ("security_officer", "analyst")}
 """Separation of duties: a subject never holds both (the policy denies anyway)."""
 
@@ -57,8 +63,9 @@ _BUMP_SQL = text("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 
 
 def is_reserved_subject(subject: str) -> bool:
     """Whether ``subject`` spells a role, a wildcard or the role namespace (any case)."""
-    folded = subject.strip().casefold()
-    return folded in RESERVED_SUBJECTS or folded.startswith(ROLE_PREFIX) or not folded
+    folded = unicodedata.normalize("NFKC", subject).strip().casefold()
+    return (folded in RESERVED_SUBJECTS or folded.startswith((ROLE_PREFIX, *ACTOR_PREFIXES))
+            or not folded)  # fmt: skip
 
 
 def role_key(role: str) -> str:
