@@ -8,20 +8,26 @@ once and copies it. The copy is the file ``catalog.db.migrate`` makes; the gatew
 ``tests/audit/helpers.open_log``) still run ``migrate`` on it, a no-op at the newest
 revision. The migrations themselves stay tested on fresh files where they are the
 subject (tests/catalog/test_migrations.py, tests/catalog/test_store.py,
-tests/ops/test_db_migrate.py).
+tests/ops/test_db_migrate.py). ``create_migrated_pg_database`` does the same for a
+PostgreSQL catalog: a database migrated once per process is the template of each copy.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import shutil
 import sqlite3
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
+import psycopg
+
 from catalog.db import migrate
+from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 
 _lock = threading.Lock()
 _template: list[Path] = []
@@ -54,3 +60,29 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith(prefix) or "?" in url:
         return None
     return Path(url[len(prefix) :])
+
+
+_pg_lock = threading.Lock()
+_pg_template: list[tuple[str, str]] = []  # (name, URL)
+
+
+def _drop_pg_template(name: str) -> None:
+    with contextlib.suppress(psycopg.Error):
+        drop_pg_database(name)
+
+
+def create_migrated_pg_database(prefix: str = "sluice_t") -> tuple[str, str]:
+    """A fresh PostgreSQL database at the newest schema, as ``create_pg_database`` then
+    ``migrate`` would leave it, copied (``CREATE DATABASE … TEMPLATE``) from a database
+    this process migrated once: about 0.4 s instead of 1.1 s. Returns (name, URL)."""
+    with _pg_lock:
+        if not _pg_template:
+            template, url = create_pg_database(f"sluice_template_{os.getpid()}")
+            atexit.register(_drop_pg_template, template)
+            migrate(url)  # alembic's engine is disposed: nobody stays connected to it
+            _pg_template.append((template, url))
+    template, url = _pg_template[0]
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name, f"{url.rsplit('/', 1)[0]}/{name}"

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -26,7 +27,7 @@ def deployment(
         with demo_gateway(home) as gw:
             yield gw
         return
-    name, url = create_pg_database("sluice_attack")
+    name, url = create_migrated_pg_database("sluice_attack")
     try:
         with demo_gateway(home, database_url=url) as gw:
             yield gw

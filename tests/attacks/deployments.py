@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 KINDS = ["sqlite", "postgres"]
 
@@ -33,7 +34,7 @@ def open_deployment(
         with demo_gateway(home, **settings) as gw:
             yield gw
         return
-    name, url = create_pg_database(db_prefix)
+    name, url = create_migrated_pg_database(db_prefix)
     try:
         with demo_gateway(home, database_url=url, **settings) as gw:
             yield gw

@@ -30,8 +30,9 @@ from tests.attacks.test_insider_audit import (
     _witnessed_head,
 )
 from tests.audit.receivers import Mailbox, Webhook, smtp_server, webhook_receiver
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 SECRET = "live-alerts-webhook-secret-5521"
 SMTP_FROM = "sluice@gw.example"
@@ -80,7 +81,7 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             with demo_gateway(home, **settings) as gw:
                 yield Live(gw, hook, mail)
             return
-        name, url = create_pg_database("sluice_live_alerts")
+        name, url = create_migrated_pg_database("sluice_live_alerts")
         try:
             with demo_gateway(home, database_url=url, **settings) as gw:
                 yield Live(gw, hook, mail)

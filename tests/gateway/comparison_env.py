@@ -19,8 +19,9 @@ from catalog.demo.generator import Sizes
 from gateway.enforcement.comparison.engine import CancelToken, Hits, Progress
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.spec import CompiledModel
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 PLANTED = Sizes(
     payroll=1500, fund_disbursements=400, dibao_recipients=3000, death_registrations=400,
@@ -40,7 +41,7 @@ def comparison_gateway(home: Path, backend: str) -> Iterator[DemoGateway]:
         with demo_gateway(home, sizes=PLANTED) as gw:
             yield gw
         return
-    name, url = create_pg_database("sluice_cmp")
+    name, url = create_migrated_pg_database("sluice_cmp")
     try:
         with demo_gateway(home, sizes=PLANTED, database_url=url) as gw:
             yield gw

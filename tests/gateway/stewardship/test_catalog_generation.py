@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from gateway.enforcement.query.entries import GenerationCache
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 DIBAO = "civil.dibao_recipients"
 CASE = {"purpose": "supervision", "case_ref": "GEN-1"}
@@ -26,7 +27,7 @@ def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
         with demo_gateway(tmp_path / "home") as gw:
             yield gw
         return
-    name, url = create_pg_database("sluice_gen")
+    name, url = create_migrated_pg_database("sluice_gen")
     try:
         with demo_gateway(tmp_path / "home", database_url=url) as gw:
             yield gw

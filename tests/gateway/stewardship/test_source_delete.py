@@ -15,8 +15,9 @@ from sqlalchemy import text
 from audit.search import EventFilter, list_events
 from catalog.models import Source
 from gateway.enforcement.sources.connect import secret_aad
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 # the tests follow one deregistration step by step: one deployment, one worker
 pytestmark = pytest.mark.xdist_group("source-delete")
@@ -37,7 +38,7 @@ def gw(
         with demo_gateway(home) as gateway:
             yield gateway
         return
-    name, url = create_pg_database("sluice_source_delete")
+    name, url = create_migrated_pg_database("sluice_source_delete")
     try:
         with demo_gateway(home, database_url=url) as gateway:
             yield gateway

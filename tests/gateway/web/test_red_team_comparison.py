@@ -32,8 +32,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gateway.enforcement.comparison.match import match
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 PAYROLL = "finance.payroll"
 DIBAO = "civil.dibao_recipients"
@@ -514,7 +515,7 @@ def cat_gw(
         with demo_gateway(home) as gateway:
             yield gateway
         return
-    name, url = create_pg_database("sluice_rt_gen")
+    name, url = create_migrated_pg_database("sluice_rt_gen")
     try:
         with demo_gateway(home, database_url=url) as gateway:
             yield gateway

@@ -26,9 +26,10 @@ from catalog.comparison_models import ComparisonRun, RunStatus
 from gateway.enforcement.comparison import run_store
 from gateway.enforcement.comparison.runs import ModelRunner, new_request_id
 from gateway.web.app import create_app
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.comparison_env import PLANTED, GatedEngine, events, runner, start, wait
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 MODEL = "demo.payroll_on_dibao"
 LEASE_S = 2.0  # renewed every 0.5 s
@@ -44,7 +45,7 @@ def gw(
         with demo_gateway(home, sizes=PLANTED, comparison_run_lease_s=LEASE_S) as g:
             yield g
         return
-    name, url = create_pg_database("sluice_lease")
+    name, url = create_migrated_pg_database("sluice_lease")
     try:
         with demo_gateway(home, sizes=PLANTED, database_url=url,
                           comparison_run_lease_s=LEASE_S) as g:  # fmt: skip

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.demo_app import demo_gateway
+from tests.migrated import create_migrated_pg_database
 
 DIBAO = "civil.dibao_recipients"
 CASE = {"purpose": "supervision", "case_ref": "JW-2026-001", "fields": ["region_code"]}
@@ -32,7 +33,7 @@ def test_locked_sqlite_audit_store_fails_the_query_with_503(tmp_path: Path) -> N
 
 
 def test_locked_postgres_audit_table_fails_the_query_with_503(tmp_path: Path) -> None:
-    name, url = create_pg_database("sluice_cat")
+    name, url = create_migrated_pg_database("sluice_cat")
     try:
         with demo_gateway(tmp_path / "home", database_url=url, audit_append_timeout_s=0.5) as gw:
             assert gw.query("arthur", DIBAO, CASE).status_code == 200
@@ -61,7 +62,7 @@ def test_locked_postgres_audit_table_fails_the_query_with_503(tmp_path: Path) ->
 
 
 def test_catalog_database_down_is_a_503_not_a_500(tmp_path: Path) -> None:
-    name, url = create_pg_database("sluice_gone")
+    name, url = create_migrated_pg_database("sluice_gone")
     try:
         with demo_gateway(tmp_path / "home", database_url=url) as gw:
             headers = gw.headers("arthur")
