@@ -8,10 +8,11 @@ through the API. Secrets are never taken as a plain option (shell history, ``ps`
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -19,14 +20,16 @@ import click
 from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
-from audit.records import Actor, key_event
+from audit.records import Actor, AuditEvent, key_event
+from audit.sink import AppendInFlight, AuditSink, SealView
+from audit.writer import Receipt
 from catalog.errors import SluiceError
-from catalog.models import User
 from catalog.schemas import DatasetPatch, FieldPatch, StewardDatasetOut
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship import registration
 from gateway.stewardship.registration.schemas import SourceOut
+from gateway.stewardship.users.directory import ACTIVE, load_identity
 from gateway.wiring.container import build_services
 from policies.decision import UserContext
 
@@ -41,6 +44,8 @@ def _echo(value: Any) -> None:
 def _unit_of_work(as_user: str | None) -> Iterator[tuple[Services, Session, UserContext]]:
     """Services, one session committed only on success, and the acting steward."""
     services = build_services(load_settings())
+    # every event the command appends names the host login that acted for the steward
+    services.audit = _ViaCli(services.audit, f"cli:{getpass.getuser()}")
     try:
         with services.sessions() as session:
             user = _acting_user(session, as_user)
@@ -55,18 +60,47 @@ def _unit_of_work(as_user: str | None) -> Iterator[tuple[Services, Session, User
 
 
 def _acting_user(session: Session, subject: str | None) -> UserContext:
+    """The steward as a request of theirs would see them: roles from casbin, and only
+    while active (red team 8: a suspended steward's ``users`` row still acted here)."""
     if not subject:
         raise click.UsageError("name the steward to act as with --as USER")
-    row = session.get(User, subject)
-    if row is None:
+    stored = load_identity(session.connection(), subject)
+    if stored is None:
         raise click.ClickException(f"no user {subject!r} in the catalog")
-    return UserContext(
-        subject=row.subject,
-        department=row.department,
-        roles=tuple(row.roles or ()),
-        clearance=row.clearance,
-        jurisdiction=tuple(row.jurisdiction or ()),
-    )
+    if stored.status != ACTIVE:
+        raise click.ClickException(
+            f"user {subject!r} is {stored.status or 'not active'}: refused, as through the API"
+        )
+    return stored.context
+
+
+class _ViaCli:
+    """The trail of a command run for a steward: each event says which host login
+    acted (``details.via``), since its actor is the steward (red team 8)."""
+
+    def __init__(self, inner: AuditSink, via: str) -> None:
+        self._inner, self._via = inner, via
+
+    @property
+    def seal(self) -> SealView:
+        return self._inner.seal
+
+    def _mark(self, event: Mapping[str, object]) -> Mapping[str, object]:
+        if isinstance(event, AuditEvent):
+            return dataclasses.replace(event, details={**event.details, "via": self._via})
+        return event
+
+    def append(self, event: Mapping[str, object]) -> Receipt:
+        return self._inner.append(self._mark(event))
+
+    def submit(self, event: Mapping[str, object]) -> AppendInFlight:
+        return self._inner.submit(self._mark(event))
+
+    def append_nowait(self, event: Mapping[str, object]) -> None:
+        self._inner.append_nowait(self._mark(event))
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _as_option(func: Callable[..., T]) -> Callable[..., T]:
