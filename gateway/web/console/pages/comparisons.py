@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from catalog import service
-from catalog.errors import BadRequest, Forbidden
+from catalog.errors import BadRequest, Forbidden, audited
 from catalog.schemas import DatasetOut
 from gateway.enforcement.comparison.schemas import ComparisonBody
 from gateway.enforcement.comparison.service import Comparer
@@ -33,7 +33,8 @@ from gateway.web.console.pages.comparison_runs import models_and_runs
 from gateway.web.console.pages.query import OPS, PAGE_SIZES
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
-from gateway.web.routes.streaming import new_request_ids
+from gateway.web.current_user import account_read_at
+from gateway.web.routes.streaming import RECHECK_S, Governor, new_request_ids
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 may_compare = page_permission("compare:run")
@@ -91,25 +92,42 @@ async def comparisons_page(request: Request, caller: Caller = Depends(may_compar
 
 
 def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, Any]:
-    """The API's JSON answer, taken whole (bounded by the limit) and ended on record."""
+    """The API's JSON answer, taken whole (bounded by the limit) and ended on record;
+    governed as the API's is (``routes.streaming.Governor``): the sides are read whole
+    before the matches exist, so the account, the entries and policy are read again
+    before they are shown — a suspension, a freeze or a revoked grant meanwhile ends it
+    aborted, nothing shown (red team 8)."""
     comparer: Comparer = request.app.state.comparer
     request_id, client_request_id = new_request_ids(request)
     origin = Origin(request_id=request_id, client=request.client.host if request.client else None,
                     client_request_id=client_request_id)  # fmt: skip
     started = comparer.prepare(user=caller.user, body=body, origin=origin)
     delivery = comparer.run(started, fmt="json")
-    data = b""
+    directory, signed_in = get_console(request).directory, caller.user
+    seen = [0]  # the first check decides again; then only when the catalog moves
+
+    def governs() -> None:
+        seen[0] = comparer.check_still_allowed(started, directory.resolve(signed_in), seen[0])
+
+    governor = Governor(governs, account_read_at(request))
+    chunks: list[tuple[bytes, int]] = []
     try:
-        for chunk, rows in delivery.chunks():
-            data += chunk
-            delivery.sent(chunk, rows)
+        for chunk in delivery.chunks():
+            chunks.append(chunk)
+        refused = governor.refusal(RECHECK_S)
     except BaseException as exc:
         delivery.fail(exc)
         delivery.close()
         raise
+    if refused is not None:  # nothing shown: aborted on record, the refusal answers
+        delivery.abort(refused.code)
+        delivery.close()
+        raise audited(refused)
+    for chunk, rows in chunks:
+        delivery.sent(chunk, rows)
     delivery.complete()
     delivery.close()
-    answer: dict[str, Any] = json.loads(data)
+    answer: dict[str, Any] = json.loads(b"".join(data for data, _ in chunks))
     answer["comparison_id"] = started.comparison_id
     return answer
 
