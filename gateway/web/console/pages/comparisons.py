@@ -110,10 +110,8 @@ def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, An
         seen[0] = comparer.check_still_allowed(started, directory.resolve(signed_in), seen[0])
 
     governor = Governor(governs, account_read_at(request))
-    chunks: list[tuple[bytes, int]] = []
     try:
-        for chunk in delivery.chunks():
-            chunks.append(chunk)
+        chunks = list(delivery.chunks())
         refused = governor.refusal(RECHECK_S)
     except BaseException as exc:
         delivery.fail(exc)
@@ -123,11 +121,11 @@ def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, An
         delivery.abort(refused.code)
         delivery.close()
         raise audited(refused)
-    for chunk, rows in chunks:
-        delivery.sent(chunk, rows)
+    for data, rows in chunks:
+        delivery.sent(data, rows)
     delivery.complete()
     delivery.close()
-    answer: dict[str, Any] = json.loads(b"".join(data for data, _ in chunks))
+    answer: dict[str, Any] = json.loads(b"".join(part for part, _ in chunks))
     answer["comparison_id"] = started.comparison_id
     return answer
 
