@@ -9,12 +9,15 @@ A fixture parametrised over ``KINDS`` runs each attack on both.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import drop_pg_database
+from sqlalchemy.engine import make_url
+
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.migrated import create_migrated_pg_database
 
@@ -40,3 +43,31 @@ def open_deployment(
             yield gw
     finally:
         drop_pg_database(name)
+
+
+@contextmanager
+def catalog_spelled(url_template: str, home: Path, *, db_prefix: str) -> Iterator[DemoGateway]:
+    """A demo gateway whose PostgreSQL catalog is reached by ``url_template`` (``{db}``:
+    the database), as an operator may spell it; stewards may register sources on the
+    loopback server (where the catalog is)."""
+    name, _tcp = create_pg_database(db_prefix)
+    try:
+        with demo_gateway(home, database_url=url_template.format(db=name),
+                          source_allow_hosts=["127.0.0.1", "localhost"]) as gw:  # fmt: skip
+            yield gw
+    finally:
+        drop_pg_database(name)
+
+
+def assert_catalog_refused_as_source(gw: DemoGateway) -> None:
+    """A steward naming the catalog's database by any loopback address is refused."""
+    database = make_url(gw.settings.resolved_database_url).database
+    for host in ("127.0.0.1", "localhost", "127.0.0.1:5432"):
+        body = {
+            "id": f"own-{uuid.uuid4().hex[:8]}", "department": "finance", "kind": "postgresql",
+            "display_name": "payroll replica",
+            "settings": {"url": f"postgresql://postgres@{host}/{database}"},
+        }  # fmt: skip
+        resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
+        assert resp.status_code == 403, (host, resp.status_code, resp.text)
+        assert "gateway's own catalog" in resp.json()["message"], resp.text

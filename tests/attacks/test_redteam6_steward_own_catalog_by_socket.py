@@ -20,15 +20,13 @@ file identity (``test_steward_sources.py``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.attacks.deployments import assert_catalog_refused_as_source, catalog_spelled
+from tests.gateway.demo_app import DemoGateway
 
 SPELLINGS = {
     "socket": "postgresql+psycopg://postgres@/{db}",
@@ -39,25 +37,9 @@ SPELLINGS = {
 
 @pytest.fixture(params=sorted(SPELLINGS))
 def socket_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    name, _tcp = create_pg_database("sluice_rt6_socket")
-    url = SPELLINGS[request.param].format(db=name)
-    try:
-        with demo_gateway(tmp_path, database_url=url,
-                          source_allow_hosts=["127.0.0.1", "localhost"]) as gw:  # fmt: skip
-            yield gw
-    finally:
-        drop_pg_database(name)
+    with catalog_spelled(SPELLINGS[request.param], tmp_path, db_prefix="sluice_rt6_socket") as gw:
+        yield gw
 
 
 def test_the_catalog_reached_by_socket_is_never_a_source(socket_gateway: DemoGateway) -> None:
-    gw = socket_gateway
-    database = make_url(gw.settings.resolved_database_url).database
-    for host in ("127.0.0.1", "localhost", "127.0.0.1:5432"):
-        body = {
-            "id": f"own-{uuid.uuid4().hex[:8]}", "department": "finance", "kind": "postgresql",
-            "display_name": "payroll replica",
-            "settings": {"url": f"postgresql://postgres@{host}/{database}"},
-        }  # fmt: skip
-        resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
-        assert resp.status_code == 403, (host, resp.status_code, resp.text)
-        assert "gateway's own catalog" in resp.json()["message"], resp.text
+    assert_catalog_refused_as_source(socket_gateway)

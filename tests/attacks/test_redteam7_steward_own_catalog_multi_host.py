@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
+from tests.attacks.deployments import assert_catalog_refused_as_source, catalog_spelled
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.gateway.demo_app import DemoGateway
 
 SPELLINGS = {
     # libpq's comma lists: the first host (or port) refuses, the second is the catalog
@@ -42,28 +42,12 @@ SPELLINGS = {
 
 @pytest.fixture(params=sorted(SPELLINGS))
 def multi_host_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    name, _tcp = create_pg_database("sluice_rt7_hosts")
-    url = SPELLINGS[request.param].format(db=name)
-    try:
-        with demo_gateway(tmp_path, database_url=url,
-                          source_allow_hosts=["127.0.0.1", "localhost"]) as gw:  # fmt: skip
-            yield gw
-    finally:
-        drop_pg_database(name)
+    with catalog_spelled(SPELLINGS[request.param], tmp_path, db_prefix="sluice_rt7_hosts") as gw:
+        yield gw
 
 
 def test_every_host_of_the_catalog_url_is_the_catalog(multi_host_gateway: DemoGateway) -> None:
-    gw = multi_host_gateway
-    database = make_url(gw.settings.resolved_database_url).database
-    for host in ("127.0.0.1", "localhost", "127.0.0.1:5432"):
-        body = {
-            "id": f"own-{uuid.uuid4().hex[:8]}", "department": "finance", "kind": "postgresql",
-            "display_name": "payroll replica",
-            "settings": {"url": f"postgresql://postgres@{host}/{database}"},
-        }  # fmt: skip
-        resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
-        assert resp.status_code == 403, (host, resp.status_code, resp.text)
-        assert "gateway's own catalog" in resp.json()["message"], resp.text
+    assert_catalog_refused_as_source(multi_host_gateway)
 
 
 def test_another_database_on_the_same_server_stays_registrable(
