@@ -126,6 +126,39 @@ def respond(
                             stall_timeout_s=stall_timeout_s)  # fmt: skip
 
 
+def take_whole(
+    delivery: Delivery, *, governs: Callable[[], object], read_at: float | None
+) -> bytes:
+    """A result taken whole by a page that renders it (the console's preview and
+    comparison), governed as ``respond`` governs a response: ``governs`` read again every
+    ``GOVERN_EVERY_S`` while it is produced and once more before it is handed over when
+    more than ``RECHECK_S`` passed since ``read_at``; ended on record — a refusal is
+    ``aborted`` with its code and raised, nothing handed over (red team 8)."""
+    governor = Governor(governs, read_at)
+    refused: SluiceError | None = None
+    chunks: list[Chunk] = []
+    try:
+        for chunk in delivery.chunks():
+            chunks.append(chunk)
+            if refused := governor.refusal(GOVERN_EVERY_S):
+                break
+        if refused is None:
+            refused = governor.refusal(RECHECK_S)
+    except BaseException as exc:
+        delivery.fail(exc)
+        delivery.close()
+        raise
+    if refused is not None:
+        delivery.abort(refused.code)
+        delivery.close()
+        raise audited(refused)
+    for data, rows in chunks:
+        delivery.sent(data, rows)  # handed to the page being rendered
+    delivery.complete()
+    delivery.close()
+    return b"".join(data for data, _ in chunks)
+
+
 class Governor:
     """``check`` (the route's: the caller's account read again, the entry's freeze)
     while one result is produced, and when it last passed — one clock for the head and

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from catalog import service
-from catalog.errors import BadRequest, Forbidden, audited
+from catalog.errors import BadRequest, Forbidden
 from catalog.schemas import DatasetOut
 from gateway.enforcement.comparison.schemas import ComparisonBody
 from gateway.enforcement.comparison.service import Comparer
@@ -34,7 +34,7 @@ from gateway.web.console.pages.query import OPS, PAGE_SIZES
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
-from gateway.web.routes.streaming import RECHECK_S, Governor, new_request_ids
+from gateway.web.routes.streaming import new_request_ids, take_whole
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 may_compare = page_permission("compare:run")
@@ -109,23 +109,8 @@ def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, An
     def governs() -> None:
         seen[0] = comparer.check_still_allowed(started, directory.resolve(signed_in), seen[0])
 
-    governor = Governor(governs, account_read_at(request))
-    try:
-        chunks = list(delivery.chunks())
-        refused = governor.refusal(RECHECK_S)
-    except BaseException as exc:
-        delivery.fail(exc)
-        delivery.close()
-        raise
-    if refused is not None:  # nothing shown: aborted on record, the refusal answers
-        delivery.abort(refused.code)
-        delivery.close()
-        raise audited(refused)
-    for data, rows in chunks:
-        delivery.sent(data, rows)
-    delivery.complete()
-    delivery.close()
-    answer: dict[str, Any] = json.loads(b"".join(part for part, _ in chunks))
+    data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
+    answer: dict[str, Any] = json.loads(data)
     answer["comparison_id"] = started.comparison_id
     return answer
 

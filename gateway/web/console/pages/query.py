@@ -34,7 +34,7 @@ from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
-from gateway.web.routes.streaming import new_request_ids, respond
+from gateway.web.routes.streaming import new_request_ids, respond, take_whole
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 may_query = page_permission("dataset:query")
@@ -128,21 +128,19 @@ def _query(request: Request, caller: Caller, dataset_id: str, body: QueryBody,
 
 def _preview(request: Request, broker: Broker, caller: Caller, dataset_id: str,
              body: QueryBody) -> dict[str, Any]:  # fmt: skip
-    """The API's JSON answer for this page, taken whole and ended on record."""
+    """The API's JSON answer for this page, taken whole, governed as a download is (a
+    suspension, a freeze, a narrowed access while it is read: nothing shown, red team 8)
+    and ended on record."""
     request_id, _ = new_request_ids(request)
     started = broker.prepare(_query(request, caller, dataset_id, body, request_id))
     delivery = broker.run(started, fmt="json")
-    data = b""
-    try:
-        for chunk, rows in delivery.chunks():
-            data += chunk
-            delivery.sent(chunk, rows)  # handed to the page being rendered
-    except BaseException as exc:
-        delivery.fail(exc)
-        delivery.close()
-        raise
-    delivery.complete()
-    delivery.close()
+    directory, signed_in = get_console(request).directory, caller.user
+    seen = [0]  # the first check decides again; then only when the catalog moves
+
+    def governs() -> None:
+        seen[0] = broker.check_still_allowed(started, directory.resolve(signed_in), seen[0])
+
+    data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)
     answer["row_filter"] = started.decision.row_filter
     answer["request_id"] = request_id
