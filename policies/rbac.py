@@ -193,16 +193,10 @@ class Authorizer:
     def assign(self, *, subject: str, role: str, domain: str) -> None:
         """Give ``subject`` ``role`` in ``domain`` (idempotent)."""
         _validate(role=role, domain=domain)
-        if is_reserved_subject(subject):
-            raise Unprocessable(f"{subject!r} is a reserved name, not a subject")
         with self._lock:
             self._enforcer.load_policy()
-            for held, _dom in self._roles(subject):
-                if (held, role) in EXCLUSIVE:
-                    raise Conflict(
-                        f"separation of duties: '{subject}' holds {held} and cannot be {role}",
-                        subject=subject,
-                    )
+            check_assignment(subject=subject, role=role, domain=domain,
+                             held=self._roles(subject))  # fmt: skip
             if self._enforcer.add_grouping_policy(subject, role_key(role), domain):
                 self._changed()
 
@@ -224,6 +218,20 @@ class Authorizer:
         return sorted(
             (r[1].removeprefix(ROLE_PREFIX), r[2]) for r in rules if r[1].startswith(ROLE_PREFIX)
         )
+
+
+def check_assignment(*, subject: str, role: str, domain: str, held: list[tuple[str, str]]) -> None:
+    """What ``Authorizer.assign`` refuses, asked before anything is written: a caller
+    records the change on the audit trail first, then makes it (red team 8)."""
+    _validate(role=role, domain=domain)
+    if is_reserved_subject(subject):
+        raise Unprocessable(f"{subject!r} is a reserved name, not a subject")
+    for have, _dom in held:
+        if (have, role) in EXCLUSIVE:
+            raise Conflict(
+                f"separation of duties: '{subject}' holds {have} and cannot be {role}",
+                subject=subject,
+            )
 
 
 def _validate(*, role: str, domain: str) -> None:

@@ -93,9 +93,11 @@ def add(subject: str, display_name: str, department: str | None, clearance: str,
 def assign(subject: str, role: str, domain: str) -> None:
     """Give SUBJECT a ROLE (analyst, steward, security_officer, admin)."""
     with _admin() as (services, session):
+        # on record before casbin writes the rule (red team 8)
         service.assign_role(session=session, services=services, subject=subject, role=role,
-                            domain=domain)  # fmt: skip
-        _record(services, subject, "role.assigned", {"role": role, "domain": domain})
+                            domain=domain, record=lambda: _record(
+                                services, subject, "role.assigned",
+                                {"role": role, "domain": domain}))  # fmt: skip
         session.commit()
     click.echo(f"{subject} is {role} in {domain}")
 
@@ -108,8 +110,9 @@ def unassign(subject: str, role: str, domain: str) -> None:
     """Take ROLE away from SUBJECT; effective on the next request."""
     with _admin() as (services, session):
         service.unassign_role(session=session, services=services, subject=subject, role=role,
-                              domain=domain)  # fmt: skip
-        _record(services, subject, "role.unassigned", {"role": role, "domain": domain})
+                              domain=domain, record=lambda: _record(
+                                  services, subject, "role.unassigned",
+                                  {"role": role, "domain": domain}))  # fmt: skip
         session.commit()
     click.echo(f"{subject} is no longer {role} in {domain}")
 

@@ -18,6 +18,7 @@ shows up as equal tokens.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from gateway.enforcement.query.subjects import canonical_id_number, subject_toke
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
 from gateway.stewardship.users.emergency import PRIVILEGED, keep_one_active
 from policies.decision import UserContext
-from policies.rbac import is_reserved_subject
+from policies.rbac import check_assignment, is_reserved_subject
 
 
 def require_not_self(*, admin: UserContext, subject: str) -> None:
@@ -141,17 +142,38 @@ def _set_status(session: Session, user: User, status: str) -> None:
 
 
 def assign_role(
-    *, session: Session, services: Services, subject: str, role: str, domain: str
+    *,
+    session: Session,
+    services: Services,
+    subject: str,
+    role: str,
+    domain: str,
+    record: Callable[[], None] | None = None,
 ) -> User:
+    """``record`` (the audit event) runs once the assignment is known to be allowed and
+    before casbin writes it, which it does at once in a transaction of its own: an
+    event that cannot be written leaves the roles as they were (red team 8: a role
+    given while the trail was sealed took effect with the 503 and no event)."""
     user = get_user(session=session, subject=subject)
+    check_assignment(subject=subject, role=role, domain=domain,
+                     held=services.authorizer.roles_of(subject))  # fmt: skip
+    if record is not None:
+        record()
     services.authorizer.assign(subject=subject, role=role, domain=domain)
     user.roles = sorted({*(user.roles or []), role})
     return user
 
 
 def unassign_role(
-    *, session: Session, services: Services, subject: str, role: str, domain: str
+    *,
+    session: Session,
+    services: Services,
+    subject: str,
+    role: str,
+    domain: str,
+    record: Callable[[], None] | None = None,
 ) -> User:
+    """``record`` runs before casbin drops the rule, as in ``assign_role``."""
     user = get_user(session=session, subject=subject)
     held = (role, domain) in services.authorizer.roles_of(subject)
     if role in PRIVILEGED and held and (user.status or ACTIVE) == ACTIVE:
@@ -159,6 +181,8 @@ def unassign_role(
         # officer keeps the role (red team 8); a role taken while that holder is being
         # suspended can still race the suspension
         keep_one_active(session, subject, role=role, after_flush=False)
+    if record is not None:
+        record()
     services.authorizer.unassign(subject=subject, role=role, domain=domain)
     still = {r for r, _ in services.authorizer.roles_of(subject)}
     user.roles = sorted(still)

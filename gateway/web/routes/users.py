@@ -51,6 +51,23 @@ class IdNumberIn(BaseModel):
     id_number: SecretStr
 
 
+def _record(
+    request: Request, admin: UserContext, subject: str, type_: EventType | str,
+    details: dict[str, Any],
+) -> None:  # fmt: skip
+    get_services(request).audit.append(
+        user_admin_event(type_=type_, actor=Actor.of(admin), subject=subject, details=details)
+    )
+
+
+def _done(request: Request, session: Session, subject: str) -> dict[str, Any]:
+    session.commit()
+    services = get_services(request)
+    return service.describe(
+        services=services, user=service.get_user(session=session, subject=subject)
+    )
+
+
 def _commit(
     request: Request,
     session: Session,
@@ -59,14 +76,8 @@ def _commit(
     type_: EventType | str,
     details: dict[str, Any],
 ) -> dict[str, Any]:
-    services = get_services(request)
-    services.audit.append(
-        user_admin_event(type_=type_, actor=Actor.of(admin), subject=subject, details=details)
-    )
-    session.commit()
-    return service.describe(
-        services=services, user=service.get_user(session=session, subject=subject)
-    )
+    _record(request, admin, subject, type_, details)
+    return _done(request, session, subject)
 
 
 @router.get("")
@@ -101,9 +112,12 @@ def assign(
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
     service.require_not_self(admin=admin, subject=subject)
+    # on record before casbin writes the rule (its own transaction, at once)
     service.assign_role(session=session, services=get_services(request), subject=subject,
-                        role=body.role, domain=body.domain)  # fmt: skip
-    return _commit(request, session, admin, subject, "role.assigned", body.model_dump())
+                        role=body.role, domain=body.domain,
+                        record=lambda: _record(request, admin, subject, "role.assigned",
+                                               body.model_dump()))  # fmt: skip
+    return _done(request, session, subject)
 
 
 @router.delete("/{subject}/roles/{role}/{domain}")
@@ -117,9 +131,10 @@ def unassign(
 ) -> dict[str, Any]:
     service.require_not_self(admin=admin, subject=subject)
     service.unassign_role(session=session, services=get_services(request), subject=subject,
-                          role=role, domain=domain)  # fmt: skip
-    return _commit(request, session, admin, subject, "role.unassigned",
-                   {"role": role, "domain": domain})  # fmt: skip
+                          role=role, domain=domain,
+                          record=lambda: _record(request, admin, subject, "role.unassigned",
+                                                 {"role": role, "domain": domain}))  # fmt: skip
+    return _done(request, session, subject)
 
 
 @router.put("/{subject}/id-number")
