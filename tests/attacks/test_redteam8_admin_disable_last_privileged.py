@@ -150,3 +150,49 @@ def test_a_disable_racing_a_suspension_leaves_an_admin(gw: DemoGateway) -> None:
         assert gw.client.get("/api/v1/me", headers=root_headers).status_code in {200, 403}
     finally:
         _reset(gw)
+
+
+def test_a_role_removal_racing_a_suspension_leaves_an_admin(gw: DemoGateway) -> None:
+    """root takes root2's admin role; while that request is on record but casbin has not
+    yet dropped the rule, sam suspends root (root2 still an admin to that check)."""
+    trail = gw.services.audit
+    original = trail.append
+    waiting, go = threading.Event(), threading.Event()
+
+    def append(event_: Any) -> Any:
+        receipt = original(event_)
+        if event_.get("type") == "role.unassigned":
+            waiting.set()
+            go.wait(10)
+        return receipt
+
+    answers: dict[str, Any] = {}
+    root_headers, sam_headers = gw.headers("root"), gw.headers("sam")
+
+    def take_role() -> None:
+        answers["unassign"] = gw.client.delete("/api/v1/admin/users/root2/roles/admin/*",
+                                               headers=root_headers)  # fmt: skip
+
+    trail.append = append  # type: ignore[method-assign]
+    try:
+        thread = threading.Thread(target=take_role)
+        thread.start()
+        assert waiting.wait(10)
+        answers["suspend"] = gw.client.post("/api/v1/users/root/suspend",
+                                            json={"reason": "red team 8"},
+                                            headers=sam_headers)  # fmt: skip
+        go.set()
+        thread.join(20)
+    finally:
+        go.set()
+        del trail.append
+    try:
+        codes = {k: a.status_code for k, a in answers.items()}
+        assert sorted(codes.values()) == [200, 409], {k: a.text for k, a in answers.items()}
+        admins = [s for s in ("root", "root2") if _status(gw, s) == "active"
+                  and ("admin", "*") in gw.services.authorizer.roles_of(s)]  # fmt: skip
+        assert admins, "no active admin left"
+    finally:
+        _reset(gw)
+        if ("admin", "*") not in gw.services.authorizer.roles_of("root2"):
+            gw.services.authorizer.assign(subject="root2", role="admin", domain="*")

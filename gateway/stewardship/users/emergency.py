@@ -23,6 +23,7 @@ check, a statement of its own under READ COMMITTED, sees it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,11 +93,20 @@ def keep_one_active(
                if role is None or r == role}  # fmt: skip
     if not holders:
         return
-    _require_another_active(session, subject, holders)
+    require_another_active(session, subject, holders)
     if after_flush:
-        event.listen(session, "after_flush",
-                     lambda s, _ctx: _require_another_active(s, subject, holders),
-                     once=True)  # fmt: skip
+        # the holders read again too: a role taken from the other one meanwhile
+        # (casbin commits that on its own) must count (red team 8)
+        def again(flushed: Session, _ctx: object) -> None:
+            require_another_active(flushed, subject, others_holding(flushed, subject, holders))
+
+        event.listen(session, "after_flush", again, once=True)
+
+
+def others_holding(session: Session, subject: str, roles: Iterable[str]) -> dict[str, set[str]]:
+    """For each of ``roles``, everyone but ``subject`` who holds it now."""
+    return {role: set(session.scalars(_HOLDERS_SQL, {"role": role_key(role)})) - {subject}
+            for role in roles}  # fmt: skip
 
 
 def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:
@@ -109,7 +119,7 @@ def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:
     return found
 
 
-def _require_another_active(session: Session, subject: str, holders: dict[str, set[str]]) -> None:
+def require_another_active(session: Session, subject: str, holders: dict[str, set[str]]) -> None:
     for role, others in holders.items():
         active = session.scalars(select(User.subject).where(
             User.subject.in_(sorted(others)), User.status == ACTIVE

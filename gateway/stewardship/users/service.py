@@ -24,14 +24,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.errors import BadRequest, Forbidden, NotFound
+from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
 from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import canonical_id_number, subject_token
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
-from gateway.stewardship.users.emergency import PRIVILEGED, keep_one_active
+from gateway.stewardship.users.emergency import (
+    PRIVILEGED,
+    keep_one_active,
+    others_holding,
+    require_another_active,
+)
 from policies.decision import UserContext
 from policies.rbac import check_assignment, is_reserved_subject
 
@@ -184,9 +189,23 @@ def unassign_role(
     if record is not None:
         record()
     services.authorizer.unassign(subject=subject, role=role, domain=domain)
+    if role in PRIVILEGED and held and (user.status or ACTIVE) == ACTIVE:
+        _undo_if_last(session, services, subject, role, domain)
     still = {r for r, _ in services.authorizer.roles_of(subject)}
     user.roles = sorted(still)
     return user
+
+
+def _undo_if_last(session: Session, services: Services, subject: str, role: str, domain: str
+                  ) -> None:  # fmt: skip
+    """Once casbin has dropped the rule, another active holder again: a suspension of the
+    other one may have committed meanwhile (red team 8); if none is left the rule goes
+    back and the removal is refused (its event stays, followed by the refusal)."""
+    try:
+        require_another_active(session, subject, others_holding(session, subject, [role]))
+    except Conflict:
+        services.authorizer.assign(subject=subject, role=role, domain=domain)
+        raise
 
 
 def set_id_number(*, session: Session, services: Services, subject: str, id_number: str) -> User:
