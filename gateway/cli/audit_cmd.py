@@ -208,6 +208,8 @@ def rotate() -> None:
     """Sign new checkpoints with a fresh key; old public keys stay published."""
     log = _open()
     try:
+        if log.seal.sealed:  # its record could not be written: no rotation (red team 8)
+            raise click.ClickException(f"{log.seal.message()}: no key rotation until unsealed")
         previous = getattr(log.signer, "kid", None)
         kid = log.rotate_signing_key()
         # on record after the rotation, since the record names the new key (published

@@ -291,6 +291,10 @@ def keys_rotate() -> None:
     """New master key; every data key re-wrapped; old ciphertexts keep working."""
     services = build_services(load_settings())
     try:
+        if services.audit.seal.sealed:  # its record could not be written (red team 8)
+            raise click.ClickException(
+                f"{services.audit.seal.message()}: no key rotation until unsealed"
+            )
         report = services.keyring.rotate_master()
         # on record once the new key is current (the record names it); an append that
         # fails makes the command fail (red team 6: rotations were off the trail)
