@@ -7,6 +7,7 @@ down); a test that cannot reach them fails, it never skips.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.scheduling import arrange
+
+# This machine's environment sets PYTHONDONTWRITEBYTECODE=1 and the checkout holds no
+# __pycache__, so each xdist worker compiled (and assertion-rewrote) every test module to
+# collect them, and each `sluice` process a test starts compiled the whole product again.
+# The suite keeps the byte-code cache (__pycache__ is git-ignored) for itself and for
+# the processes it starts (xdist's workers start after this file is read).
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Two shared cores run the suite with two workers beside real databases: how fast
 # hypothesis *generates* inputs is not under test, and a loaded moment made the
