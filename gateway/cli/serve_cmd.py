@@ -94,12 +94,13 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
     """Set up the demo departments, catalog and users (idempotent), print a token per
     demo user, then serve on HOST:PORT. Only in demo mode (``SLUICE_DEMO``)."""
     settings = load_settings()
-    if not settings.demo:
+    if not settings.demo or settings.env == "production":
         # red team 8: on a production home it made ``root`` an admin and ``sam`` a
         # security officer, overwrote same-named users and printed their tokens, off
         # the trail: one person on the host held both halves of every two-person rule
         raise click.ClickException(
-            "demo mode is off (SLUICE_DEMO=false): sluice demo would add the demo users,"
+            "demo mode is off (SLUICE_DEMO=false, or SLUICE_ENV=production): sluice demo"
+            " would add the demo users,"
             " an admin and a security officer among them, to this deployment; use"
             " sluice users and sluice token instead"
         )

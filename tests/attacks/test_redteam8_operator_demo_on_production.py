@@ -21,6 +21,8 @@ printed is on record as ``token.issued``, as ``sluice token`` records it.
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,21 @@ def test_demo_refuses_a_home_with_demo_mode_off(
     )
     assert alice == [("L1", "Alice Real", True)]
     assert not [e for e in _trail(tmp_path) if e.get("type") == "token.issued"]
+
+
+def test_demo_refuses_a_production_home_even_with_demo_mode_on(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SLUICE_ENV=production with SLUICE_DEMO left at its default (doctor fails it, the
+    gateway still starts)."""
+    _run("users", "list")  # the catalog, migrated
+    monkeypatch.setenv("SLUICE_ENV", "production")
+    monkeypatch.setenv("SLUICE_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    result = _invoke("demo", "--no-serve")
+    assert "eyJ" not in result.output, result.output
+    assert result.exit_code != 0, result.output
+    assert "SLUICE_ENV=production" in result.output
+    assert _catalog_rows("SELECT subject FROM users WHERE subject IN ('root', 'sam')") == []
 
 
 def test_demo_tokens_are_on_record(home: Path, tmp_path: Path) -> None:
