@@ -24,6 +24,7 @@ subject outright.
 from __future__ import annotations
 
 import csv
+import functools
 import threading
 import time
 import unicodedata
@@ -73,6 +74,11 @@ def role_key(role: str) -> str:
     return ROLE_PREFIX + role
 
 
+@functools.cache
+def _file_policy() -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(rule) for rule in default_policy_lines())
+
+
 def default_policy_lines(path: Path = POLICY_PATH) -> list[list[str]]:
     """The p lines of the default policy file, as casbin rules (without ``p``)."""
     rules = []
@@ -101,6 +107,7 @@ class Authorizer:
         self._adapter = Adapter(engine, create_table=False)
         try:
             self._enforcer = casbin.Enforcer(str(model_path), self._adapter)
+            self._pin_policy()
             self._fingerprint: tuple[object, ...] | None = self._read_fingerprint()
         except SQLAlchemyError as exc:
             raise Unavailable(f"role store unavailable: {exc.__class__.__name__}") from exc
@@ -159,12 +166,27 @@ class Authorizer:
             try:
                 current = self._read_fingerprint()
                 if current != self._fingerprint:
-                    self._enforcer.load_policy()
+                    self._load()
                     self._memo = {}
                     self._fingerprint = current
             except SQLAlchemyError as exc:
                 raise Unavailable(f"role store unavailable: {exc.__class__.__name__}") from exc
             self._checked_at = now
+
+    def _load(self) -> None:
+        self._enforcer.load_policy()
+        self._pin_policy()
+
+    def _pin_policy(self) -> None:
+        """What each role may call is the policy file's, never the database's copy: the
+        ``p`` lines in ``casbin_rule`` (seeded for other readers) are replaced in memory
+        by the file's after every load, so one ``INSERT … ('p', 'role:analyst', '*',
+        'users:manage', 'allow')`` by whoever can write the catalog governs nothing
+        (red team 8). Assignments (``g`` lines) still come from the database."""
+        rules = [list(rule) for rule in _file_policy()]
+        assertion = self._enforcer.get_model().model["p"]["p"]
+        assertion.policy = rules
+        assertion.policy_map = {",".join(rule): i for i, rule in enumerate(rules)}
 
     def _read_fingerprint(self) -> tuple[object, ...]:
         with self._engine.connect() as conn:
@@ -183,18 +205,19 @@ class Authorizer:
     def seed_defaults(self) -> int:
         """Load the default p lines that are missing; returns how many were added."""
         with self._lock:
-            self._enforcer.load_policy()
+            self._enforcer.load_policy()  # the database's copy, as it is
             missing = [r for r in default_policy_lines() if not self._enforcer.has_policy(*r)]
             if missing:
                 self._enforcer.add_policies(missing)
                 self._changed()
+            self._pin_policy()
             return len(missing)
 
     def assign(self, *, subject: str, role: str, domain: str) -> None:
         """Give ``subject`` ``role`` in ``domain`` (idempotent)."""
         _validate(role=role, domain=domain)
         with self._lock:
-            self._enforcer.load_policy()
+            self._load()
             check_assignment(subject=subject, role=role, domain=domain,
                              held=self._roles(subject))  # fmt: skip
             if self._enforcer.add_grouping_policy(subject, role_key(role), domain):
@@ -203,7 +226,7 @@ class Authorizer:
     def unassign(self, *, subject: str, role: str, domain: str) -> None:
         """Take ``role`` in ``domain`` away from ``subject`` (idempotent)."""
         with self._lock:
-            self._enforcer.load_policy()
+            self._load()
             if self._enforcer.remove_grouping_policy(subject, role_key(role), domain):
                 self._changed()
 
