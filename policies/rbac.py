@@ -30,6 +30,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import casbin
 from sqlalchemy import Engine, text
@@ -72,6 +73,12 @@ def is_reserved_subject(subject: str) -> bool:
 def role_key(role: str) -> str:
     """The name casbin knows ``role`` by."""
     return ROLE_PREFIX + role
+
+
+def _replace(assertion: Any, rules: list[list[str]]) -> None:
+    """An in-memory casbin assertion's rules, with the index casbin keeps of them."""
+    assertion.policy = rules
+    assertion.policy_map = {",".join(rule): i for i, rule in enumerate(rules)}
 
 
 @functools.cache
@@ -184,9 +191,15 @@ class Authorizer:
         'users:manage', 'allow')`` by whoever can write the catalog governs nothing
         (red team 8). Assignments (``g`` lines) still come from the database."""
         rules = [list(rule) for rule in _file_policy()]
-        assertion = self._enforcer.get_model().model["p"]["p"]
-        assertion.policy = rules
-        assertion.policy_map = {",".join(rule): i for i, rule in enumerate(rules)}
+        model = self._enforcer.get_model().model
+        _replace(model["p"]["p"], rules)
+        # nor does a role inherit another (``g, role:analyst, role:admin``): the gateway
+        # never writes a grouping whose subject is a role or a reserved name
+        grouping = model["g"]["g"]
+        kept = [rule for rule in grouping.policy if not is_reserved_subject(rule[0])]
+        if len(kept) != len(grouping.policy):
+            _replace(grouping, kept)
+            self._enforcer.build_role_links()
 
     def _read_fingerprint(self) -> tuple[object, ...]:
         with self._engine.connect() as conn:

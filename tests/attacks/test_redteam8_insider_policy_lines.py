@@ -43,3 +43,19 @@ def test_a_policy_line_written_into_the_database_grants_nothing(
     finally:
         gw.sql("DELETE FROM casbin_rule WHERE ptype = 'p' AND v0 = 'role:analyst'"
                " AND v2 = :act", act=action)  # fmt: skip
+
+
+def test_a_role_made_to_inherit_another_grants_nothing(deployment: DemoGateway) -> None:
+    """The same through a ``g`` line between two roles: no user's assignment changes,
+    yet every analyst would hold the admin role by inheritance. The gateway never writes
+    one (a role is never a subject)."""
+    gw = deployment
+    alice = gw.headers("alice")
+    gw.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) "
+           "VALUES ('g', 'role:analyst', 'role:admin', '*')")  # fmt: skip
+    gw.sql("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
+    try:
+        assert gw.client.get("/api/v1/admin/users", headers=alice).status_code == 403
+        assert gw.client.get("/api/v1/admin/users", headers=gw.headers("root")).status_code == 200
+    finally:
+        gw.sql("DELETE FROM casbin_rule WHERE ptype = 'g' AND v0 = 'role:analyst'")
