@@ -56,7 +56,9 @@ def _unit_of_work(as_user: str | None) -> Iterator[tuple[Services, Session, User
                 session.rollback()
                 raise click.ClickException(f"{exc.code}: {exc.message}") from None
     finally:
-        services.engine.dispose()
+        # the trail flushed and a final checkpoint signed over what the command
+        # appended; its writer thread ends (it went on, in the tests' processes)
+        services.close()
 
 
 def _acting_user(session: Session, subject: str | None) -> UserContext:
