@@ -102,6 +102,20 @@ class FieldPatch(BaseModel):
     description: str | None = None
     mask_override: MaskSpecText | None = None  # validated on save (catalog.mask_specs)
 
+    @model_validator(mode="after")
+    def _no_null_classification(self) -> FieldPatch:
+        """A field always has a level, a category and a description: a null given for
+        one is bad input (400), never a write the catalog refuses after the change was
+        put on record. ``mask_override`` may be null: back to the category's mask."""
+        nulls = [a for a in ("level", "pi_category", "description")
+                 if a in self.model_fields_set and getattr(self, a) is None]  # fmt: skip
+        if nulls:
+            raise ValueError(
+                f"{', '.join(nulls)} cannot be null: omit it to leave it unchanged"
+                " (pi_category 'none': no personal information)"
+            )
+        return self
+
 
 class DatasetPatch(BaseModel):
     """A steward's corrections of an entry (omitted: unchanged; ``region_field`` given

@@ -243,9 +243,8 @@ def datasets_classify(as_user: str, dataset_id: str, fields: tuple[str, ...]) ->
     for name, value in _pairs(fields).items():
         level, _, category = str(value).partition(":")
         try:
-            patch[name] = FieldPatch.model_validate(
-                {"level": level or None, "pi_category": category or None}
-            )
+            given = {"level": level, "pi_category": category}  # an empty part: unchanged
+            patch[name] = FieldPatch.model_validate({k: v for k, v in given.items() if v})
         except ValueError as exc:
             raise click.BadParameter(f"{name}: {exc}") from None
     with _unit_of_work(as_user) as (services, session, user):
