@@ -10,7 +10,6 @@ and never appends to a chain it could not verify: a failure seals the trail inst
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from audit.export import export_stream, verify_export
 from audit.log import AuditLog
 from audit.records import Actor, audit_access_event, key_event
 from audit.verify import OUT_OF_RANGE, verify_database
+from gateway.cli.host_login import host_login
 
 
 def _open(*, background: bool = False) -> AuditLog:
@@ -85,7 +85,7 @@ def _witness_receipt(path: Path) -> dict[str, Any]:
 
 
 def _record(log: AuditLog, etype: str, details: dict[str, object]) -> None:
-    log.append(audit_access_event(type_=etype, actor=Actor.cli(getpass.getuser()), details=details))
+    log.append(audit_access_event(type_=etype, actor=Actor.cli(host_login()), details=details))
 
 
 @click.group("audit")
@@ -150,7 +150,7 @@ def _verify_database(log: AuditLog, from_seq: int | None, to_seq: int | None) ->
                       outcome.to_dict())  # fmt: skip
     result = outcome.to_dict()
     if log.seal.sealed:
-        log.seal.record("access", sub=f"cli:{getpass.getuser()}", action="audit.verified",
+        log.seal.record("access", sub=f"cli:{host_login()}", action="audit.verified",
                         details=result)  # fmt: skip
         return {**result, "ok": False, "sealed": True, "seal_reason": log.seal.reason}
     _record(log, "audit.verified", {"from": from_seq, "to": to_seq, **result})
@@ -191,7 +191,7 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
                     handle.write(chunk)
             click.echo(f"wrote {out}", err=True)
         if sealed is not None:  # evidence for the two-person unseal
-            log.seal.record("evidence_exported", sub=f"cli:{getpass.getuser()}",
+            log.seal.record("evidence_exported", sub=f"cli:{host_login()}",
                             sha256=digest.hexdigest(), details=details)  # fmt: skip
             click.echo(f"sealed: evidence sha256 {digest.hexdigest()}", err=True)
     finally:
@@ -215,7 +215,7 @@ def rotate() -> None:
         # on record after the rotation, since the record names the new key (published
         # in audit_keys already); an append that fails makes the command fail, said
         details = {"kid": kid, "previous_kid": previous}
-        log.append(key_event(type_=EventType.KEYS_ROTATED, actor=Actor.cli(getpass.getuser()),
+        log.append(key_event(type_=EventType.KEYS_ROTATED, actor=Actor.cli(host_login()),
                              resource="keys:audit", details=details))  # fmt: skip
         click.echo(kid)
     finally:

@@ -9,7 +9,6 @@ through the API. Secrets are never taken as a plain option (shell history, ``ps`
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +24,7 @@ from audit.sink import AppendInFlight, AuditSink, SealView
 from audit.writer import Receipt
 from catalog.errors import SluiceError
 from catalog.schemas import DatasetPatch, FieldPatch, StewardDatasetOut
+from gateway.cli.host_login import host_login
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship import registration
@@ -45,7 +45,7 @@ def _unit_of_work(as_user: str | None) -> Iterator[tuple[Services, Session, User
     """Services, one session committed only on success, and the acting steward."""
     services = build_services(load_settings())
     # every event the command appends names the host login that acted for the steward
-    services.audit = _ViaCli(services.audit, f"cli:{getpass.getuser()}")
+    services.audit = _ViaCli(services.audit, f"cli:{host_login()}")
     try:
         with services.sessions() as session:
             user = _acting_user(session, as_user)
@@ -300,7 +300,7 @@ def keys_rotate() -> None:
         # on record once the new key is current (the record names it); an append that
         # fails makes the command fail (red team 6: rotations were off the trail)
         services.audit.append(key_event(
-            type_=EventType.KEYS_ROTATED, actor=Actor.cli(getpass.getuser()),
+            type_=EventType.KEYS_ROTATED, actor=Actor.cli(host_login()),
             resource="keys:master", details={"kid": report.master_kid,
             "previous_kid": report.previous_kid, "rewrapped": report.rewrapped},
         ))  # fmt: skip

@@ -15,7 +15,6 @@ unseal can still get their tokens (red team 7); the unseal then appends it to th
 
 from __future__ import annotations
 
-import getpass
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gateway.auth.lifetimes import DEFAULT_TTL_S, MAX_TTL_S
+from gateway.cli.host_login import host_login
 
 if TYPE_CHECKING:
     from audit.sink import AuditSink
@@ -35,11 +35,8 @@ if TYPE_CHECKING:
 
 
 def _login() -> str:
-    """The host account running the command, if the system knows it."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry for the uid
-        return "unknown"
+    """The host account running the command (its real user id's)."""
+    return host_login()
 
 
 def _iso(epoch: int) -> str:

@@ -3,7 +3,6 @@ catalog database (operator access to ``SLUICE_HOME``), audited as through the AP
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from audit.records import Actor, user_admin_event
 from catalog.errors import BadRequest, SluiceError
+from gateway.cli.host_login import host_login
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship.users import service
@@ -37,7 +37,7 @@ def _admin() -> Iterator[tuple[Services, Session]]:
 
 
 def _record(services: Services, subject: str, type_: str, details: dict[str, Any]) -> None:
-    services.audit.append(user_admin_event(type_=type_, actor=Actor.cli(getpass.getuser()),
+    services.audit.append(user_admin_event(type_=type_, actor=Actor.cli(host_login()),
                                            subject=subject, details=details))  # fmt: skip
 
 
@@ -165,5 +165,5 @@ def passwd(subject: str, from_stdin: bool) -> None:
         key = console_key(services.settings.home)
         LocalAccounts(
             engine=services.engine, key=key, trail=PasswordTrail(services.audit)
-        ).set_password(subject=subject, password=password, set_by=f"cli:{getpass.getuser()}")
+        ).set_password(subject=subject, password=password, set_by=f"cli:{host_login()}")
     click.echo(f"password of {subject} set (failed attempts and any lockout cleared)")
