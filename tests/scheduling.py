@@ -22,30 +22,53 @@ from __future__ import annotations
 
 import pytest
 
-# Units by time spent in a full two-worker run (measured 2026-12-04, --durations),
-# longest first. A unit missing here only runs later; a stale entry costs nothing.
+# Units by time spent in a full two-worker run, longest first: the sum of each unit's
+# entries in --durations=120 of the run of 2026-12-04 19:01 (three suites shared the two
+# cores, load 9 on average, so the seconds are inflated; the order is what is used), then
+# units of the earlier list that held many short tests behind one long set-up. A unit
+# missing here only runs later; a stale entry costs nothing.
 LONGEST = (
     "spark",
-    "tests/gateway/web/console/test_accessibility.py",
     "tests/gateway/web/test_schemathesis.py",
-    "ops-replicas",
-    "tests/attacks/test_anonymous_forwarded.py",
+    "tests/gateway/web/console/test_accessibility.py",
     "tests/attacks/test_insider_audit.py",
-    "ops-guide",
+    "tests/audit/test_faults.py",
+    "tests/gateway/web/console/test_journey_refusals.py",
+    "tests/gateway/web/test_openapi_contract.py",
+    "ops-replicas",
+    "tests/audit/test_alert_incremental.py",
+    "tests/gateway/web/console/test_journey_reidentification.py",
+    "tests/gateway/enforcement/comparison/test_run_lease.py",
     "tests/gateway/web/console/test_journey_sql_sources.py",
+    "tests/gateway/web/console/test_journey_audit.py",
+    "tests/gateway/web/console/test_journey_sources.py",
+    "tests/gateway/web/console/test_journey.py",
+    "tests/audit/test_verify_parallel.py",
+    "ops-lease",
+    "tests/gateway/web/console/test_home.py",
+    "tests/attacks/test_anonymous_forwarded.py",
+    "tests/gateway/enforcement/masking/test_masking_small.py",
+    "tests/ops/test_db_migrate.py",
     "tests/gateway/enforcement/query/test_streaming_memory.py",
+    "tests/gateway/cli/test_client_readme.py",
+    "tests/attacks/test_redteam8_analyst_console_comparison.py",
+    "ops-guide",
+    "tests/attacks/test_redteam8_operator_demo_on_production.py",
+    "tests/gateway/web/test_docs_pages.py",
+    "tests/attacks/test_steward_sources.py",
+    "tests/gateway/web/console/test_journey_file_sources.py",
+    "tests/gateway/web/console/test_journey_requests.py",
+    "tests/gateway/enforcement/query/test_aggregates_suppression.py",
+    "tests/attacks/test_redteam6_analyst_xlsx_mid_flight.py",
+    "tests/attacks/test_redteam4_analyst_comparison_mid_stream.py",
+    "tests/gateway/web/console/test_audit_charts.py",
+    "tests/gateway/enforcement/test_limits_redis_down.py",
+    "tests/attacks/test_redteam4_analyst_access_mid_stream.py",
     "tests/gateway/cli/test_client_query.py",
     "tests/gateway/cli/test_client_compare.py",
-    "tests/attacks/test_redteam4_analyst_comparison_mid_stream.py",
     "tests/gateway/cli/test_serve_output.py",
-    "tests/attacks/test_redteam4_analyst_access_mid_stream.py",
     "tests/gateway/cli/test_client_compare_run.py",
-    "tests/gateway/enforcement/comparison/test_run_lease.py",
-    "tests/gateway/web/console/test_journey_requests.py",
-    "tests/gateway/web/test_openapi_contract.py",
-    "tests/gateway/web/console/test_journey_file_sources.py",
     "tests/gateway/core/test_heap.py",
-    "ops-lease",
 )
 
 
