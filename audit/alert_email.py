@@ -11,7 +11,6 @@ class and the SMTP reply code only.
 
 from __future__ import annotations
 
-import ipaddress
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -23,10 +22,10 @@ from typing import Any
 import structlog
 
 from audit.alert_push import PushFailed, alert_text
+from catalog.loopback import is_loopback
 
 log = structlog.get_logger("sluice.alerts")
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 BODY_FIELDS = (
     "id",
     "rule",
@@ -40,15 +39,6 @@ BODY_FIELDS = (
     "recurrence_of",
     "opened_at",
 )
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _one_line(text: str) -> str:

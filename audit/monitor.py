@@ -35,7 +35,7 @@ from audit.signing import checkpoint_payload, verify_signature
 from audit.store import DRIVER_ERRORS, AuditStore
 from audit.witness_client import WitnessSender
 from audit.witness_envelope import envelope_payload
-from audit.witness_nats import WitnessEvidence
+from audit.witness_errors import WitnessEvidence
 from catalog.errors import Unavailable
 
 log = structlog.get_logger("sluice.audit")

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -32,9 +32,12 @@ from audit.canonical import canonical_json
 from audit.jsonl import append_line
 from audit.signing import Signer
 from audit.witness_envelope import make_envelope
-from audit.witness_nats import NatsWitness, WitnessUnreachable
+from audit.witness_errors import WitnessUnreachable
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 from catalog.errors import Conflict
+
+if TYPE_CHECKING:
+    from audit.witness_nats import NatsWitness
 
 log = structlog.get_logger("sluice.audit")
 PATH = "/api/v1/witness/checkpoints"
@@ -93,6 +96,8 @@ class WitnessSender:
         self.urls: list[str] = []
         for raw in urls:
             if is_nats_url(raw):
+                from audit.witness_nats import NatsWitness  # only with a NATS witness
+
                 target = parse_nats_url(raw)
                 self._nats[target.url] = NatsWitness(target, sender=sender,
                                                      public_keys=signer.public_keys,

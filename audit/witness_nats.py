@@ -60,27 +60,12 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from audit.signing import checkpoint_payload, verify_signature
 from audit.witness_envelope import envelope_payload
+from audit.witness_errors import WitnessEvidence, WitnessUnreachable
 from audit.witness_urls import NatsTarget
 from catalog.errors import Conflict
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream's err_code for a failed expected-last-sequence
 T = TypeVar("T")
-
-
-class WitnessUnreachable(ValueError):
-    """The stream could not be read or written (not evidence: the next tick retries).
-
-    A ``ValueError`` so that callers treating an HTTP witness's unreadable answer as
-    "unreachable" treat this one alike."""
-
-
-class WitnessEvidence(Exception):
-    """A checkpoint signed by this gateway went backwards in the stream: seal."""
-
-    def __init__(self, reason: str, evidence: dict[str, Any]) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.evidence = evidence
 
 
 def stream_config(target: NatsTarget) -> StreamConfig:

@@ -43,7 +43,7 @@ from bench.sampler import Sampler
 from catalog.demo.install import _sync_dataset, install_demo_catalog
 from catalog.models import Dataset, Source, User
 from catalog.schemas import DatasetIn, FieldIn
-from gateway.auth.authenticator import claim_names_from
+from gateway.auth.claims import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
 from gateway.core.services import Services

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog.migration_heads import code_heads
 from catalog.pg_session import PG_SEARCH_PATH
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HISTORY_OWNERS = ("catalog", "policies", "adapters", "audit")
@@ -100,6 +103,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # a migration's tool: not at every process start
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "newline")
@@ -110,5 +115,27 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (every package's branch)."""
+    """Bring the database at ``url`` to the newest schema (every package's branch);
+    nothing to do, and alembic not loaded, when it is there already (``at_heads``)."""
+    if at_heads(url):
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(url), "heads")
+
+
+def at_heads(url: str) -> bool:
+    """Whether the database's recorded revisions are exactly the code's heads
+    (``catalog.migration_heads``); False when either is unknown."""
+    heads = code_heads(version_locations())
+    if heads is None:
+        return False
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return frozenset(found) == heads
+    except SQLAlchemyError:  # no table yet (a new database), or unreachable: alembic says
+        return False
+    finally:
+        engine.dispose()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.errors import Unauthenticated
-from gateway.auth.claims import ClaimNames, to_user_context
+from gateway.auth.claims import ClaimNames, claim_names_from, to_user_context
 from gateway.auth.issuer import EMBEDDED_ISSUER
 from gateway.auth.jwks import RemoteJwks, StaticJwks
 from gateway.auth.keys import SigningKey, load_or_create_signing_key
@@ -67,15 +67,6 @@ def _bearer(authorization_header: str | None) -> str:
     if scheme.lower() != "bearer" or not token or " " in token:
         raise Unauthenticated("expected 'Authorization: Bearer <token>'")
     return token
-
-
-def claim_names_from(settings: Settings) -> ClaimNames:
-    return ClaimNames(
-        department=settings.claim_department,
-        roles=settings.claim_roles,
-        clearance=settings.claim_clearance,
-        jurisdiction=settings.claim_jurisdiction,
-    )
 
 
 def build_authenticator(settings: Settings) -> Authenticator:

@@ -9,11 +9,14 @@ but malformed ones reject the token rather than being guessed at.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.errors import Unauthenticated
 from catalog.vocabulary import Level
 from policies.decision import UserContext
+
+if TYPE_CHECKING:
+    from gateway.core.settings import Settings
 
 MAX_SUBJECT_CHARS = 128
 MAX_LIST_ITEMS = 64
@@ -92,4 +95,15 @@ def to_user_context(claims: dict[str, Any], names: ClaimNames) -> UserContext:
         jurisdiction=_string_list(
             get_claim(claims, names.jurisdiction), "jurisdiction", allow_empty=True
         ),
+    )
+
+
+def claim_names_from(settings: Settings) -> ClaimNames:
+    """The claim names ``settings`` configure (here, not beside the validator: ``sluice
+    token`` needs them without the validation stack)."""
+    return ClaimNames(
+        department=settings.claim_department,
+        roles=settings.claim_roles,
+        clearance=settings.claim_clearance,
+        jurisdiction=settings.claim_jurisdiction,
     )

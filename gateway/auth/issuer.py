@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from joserfc import jws
 
 from gateway.auth.claims import ClaimNames, set_claim
+from gateway.auth.jws_registry import signature_registry
 from gateway.auth.keys import SigningKey
 from gateway.auth.lifetimes import DEFAULT_TTL_S, MAX_TTL_S
-from gateway.auth.validator import signature_registry
 
 EMBEDDED_ISSUER = "sluice-embedded"
 

@@ -29,7 +29,6 @@ never echoed into an error or a log line.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -49,6 +48,7 @@ from joserfc.util import urlsafe_b64decode
 
 from catalog.errors import Unauthenticated
 from gateway.auth.jwks import JwksProvider
+from gateway.auth.jws_registry import signature_registry
 
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
 ALLOWED_HEADERS = frozenset({"alg", "kid", "typ", "cty", "x5t", "x5t#S256"})
@@ -84,27 +84,6 @@ def _decode_json_segment(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         _fail("malformed")
     return value
-
-
-def signature_registry(algorithms: Collection[str]) -> jws.JWSRegistry:
-    """A JWS registry knowing only ``algorithms``.
-
-    joserfc flags ``EdDSA`` as superseded by RFC 9864's ``Ed25519`` with a
-    ``SecurityWarning`` on every use; the algorithm is still sound for Ed25519 keys
-    (the key's curve is checked), so the registry holds a copy without the warning.
-    """
-    chosen: dict[str, Any] = {}
-    for name in algorithms:
-        alg = copy.copy(jws.JWSRegistry.algorithms[name])
-        alg.security_warning = None
-        chosen[name] = alg
-
-    class _Registry(jws.JWSRegistry):
-        pass
-
-    _Registry.algorithms = chosen
-    _Registry.recommended = list(chosen)
-    return _Registry(algorithms=list(chosen), strict_check_header=True)
 
 
 class _VerifiedTokens:

@@ -16,7 +16,7 @@ import click
 import uvicorn
 
 from catalog.demo.users import DEMO_USERS
-from gateway.auth.authenticator import claim_names_from
+from gateway.auth.claims import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
 from gateway.auth.lifetimes import MAX_TTL_S

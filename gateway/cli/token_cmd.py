@@ -93,7 +93,7 @@ def token(user: str, ttl: int) -> None:
     from sqlalchemy import select
 
     from catalog.models import User
-    from gateway.auth.authenticator import claim_names_from
+    from gateway.auth.claims import claim_names_from
     from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
     from gateway.auth.keys import load_or_create_signing_key
     from gateway.cli.store import catalog_session

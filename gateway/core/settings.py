@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from audit.alert_email import is_loopback
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
+from catalog.loopback import is_loopback
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 

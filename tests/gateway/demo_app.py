@@ -31,7 +31,7 @@ from catalog.demo.generator import GenerationReport, Sizes, generate
 from catalog.demo.targets import SqliteTarget, open_target
 from catalog.models import Dataset, Source, User
 from catalog.private_files import private_dir
-from gateway.auth.authenticator import claim_names_from
+from gateway.auth.claims import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
 from gateway.core.services import Services

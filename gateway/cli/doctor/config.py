@@ -111,7 +111,7 @@ def check_master_key(ctx: Context) -> list[Result]:
 
 
 def _plain_http(url: str) -> bool:
-    from audit.alert_email import is_loopback
+    from catalog.loopback import is_loopback
 
     parts = urlsplit(url)
     return parts.scheme != "https" and not is_loopback(parts.hostname or "")

@@ -33,8 +33,8 @@ def _gateway_id(ctx: Context) -> str | None:
 
 
 def check_witnesses(ctx: Context) -> list[Result]:
-    from audit.alert_email import is_loopback
     from audit.witness_urls import is_nats_url
+    from catalog.loopback import is_loopback
 
     urls = list(ctx.need().witnesses)
     if not urls:

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway.auth.authenticator import claim_names_from
+from gateway.auth.claims import claim_names_from
 from gateway.core.services import Services
 from gateway.stewardship.users.directory import IdentityDirectory
 from gateway.web.console import assets, auth_pages
