@@ -59,7 +59,7 @@ def test_a_master_key_rotation_is_on_record(home: Path) -> None:
 def test_an_audit_signing_key_rotation_is_on_record(home: Path) -> None:
     result = CliRunner().invoke(cli, ["audit", "keys", "rotate"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    kid = result.output.strip()
+    kid = result.stdout.strip()
     found = _events("keys.rotated")
     assert len(found) == 1, found
     assert found[0]["resource"] == "keys:audit"

@@ -31,7 +31,7 @@ from gateway.cli.main import cli
 def _run(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the output; logs go to stderr
 
 
 @pytest.fixture()

@@ -50,7 +50,7 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> Any:
 def _run(*args: str, env: dict[str, str] | None = None) -> str:
     result = _invoke(*args, env=env)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the output; logs go to stderr
 
 
 @pytest.fixture(params=KINDS)

@@ -29,7 +29,7 @@ REAL = f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
 def _run(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the output; logs go to stderr
 
 
 @pytest.fixture()

@@ -58,7 +58,7 @@ def test_a_token_minted_while_sealed_reaches_the_trail_at_the_unseal(
     minted = CliRunner().invoke(cli, ["token", "root2", "--ttl", "604800"],
                                 catch_exceptions=False)  # fmt: skip
     assert minted.exit_code == 0, minted.output
-    token = minted.output.strip().splitlines()[-1]
+    token = minted.stdout.strip().splitlines()[-1]
 
     export = gw.client.get("/api/v1/audit/export", headers=sam)
     assert export.status_code == 200

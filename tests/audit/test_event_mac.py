@@ -151,7 +151,7 @@ def test_cli_verify_names_the_forged_seq_and_seals(
     monkeypatch.setenv("SLUICE_DATABASE_URL", db_url)
     result = CliRunner().invoke(audit, ["verify"])
     assert result.exit_code == 1, result.output
-    answer = orjson.loads(next(x for x in result.output.splitlines() if x.startswith("{")))
+    answer = orjson.loads(next(x for x in result.stdout.splitlines() if x.startswith("{")))
     assert (answer["first_bad_seq"], answer["reason"]) == (forged, "mac missing"), answer
     assert answer["sealed"] is True
     assert _rows(log)[-1][0] == forged  # no audit.verified written onto the forgery

@@ -170,7 +170,7 @@ def test_policy_eval_reads_the_catalog(tmp_path: Path) -> None:
     assert "field id_number: mask (id_number_partial)" in result.output
     assert "casbin dataset:query in 'civil': False" in result.output  # no role assigned yet
     result = CliRunner().invoke(cli, [*args, "--json"], env=env)
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["row_filter"] == {"field": "region_code", "prefixes": ["1101"]}
     missing = CliRunner().invoke(
         cli, ["policy", "eval", "--user", "nobody", "--dataset", "x"], env=env

@@ -135,7 +135,7 @@ def test_sluice_token_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     runner = CliRunner()
     result = runner.invoke(cli, ["token", "alice", "--ttl", "120"])
     assert result.exit_code == 0, result.output
-    token = result.output.strip()
+    token = result.stdout.strip()  # stderr carries logs
     assert token.count(".") == 2 and "\n" not in token
     claims = app.state.services.authenticator.validator.validate(token)
     assert claims["exp"] - claims["iat"] == 120

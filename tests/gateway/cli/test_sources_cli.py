@@ -23,7 +23,7 @@ def test_cli_register_publish_and_rotate(tmp_path: Path, monkeypatch: pytest.Mon
     def run(*args: str) -> str:
         result = runner.invoke(cli, list(args), catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        return result.output
+        return result.stdout  # the output; logs go to stderr
 
     added = json.loads(
         run("sources", "add", "fin-people", "--as", "fin_steward", "--kind", "sqlite",

@@ -48,7 +48,7 @@ def test_users_cli_refuses_reserved_names(
     result = CliRunner().invoke(cli, ["users", "add", subject, "--name", "X"])
     assert result.exit_code == 1 and "reserved" in result.output
     listed = CliRunner().invoke(cli, ["users", "list"])
-    assert subject not in {u["subject"] for u in json.loads(listed.output)}
+    assert subject not in {u["subject"] for u in json.loads(listed.stdout)}
 
 
 def test_users_cli_disables_a_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,4 +57,4 @@ def test_users_cli_disables_a_user(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert runner.invoke(cli, ["users", "add", "nina", "--name", "N"]).exit_code == 0
     assert runner.invoke(cli, ["users", "add", "nina", "--name", "N", "--status",
                                "disabled"]).exit_code == 0  # fmt: skip
-    assert json.loads(runner.invoke(cli, ["users", "list"]).output)[0]["status"] == "disabled"
+    assert json.loads(runner.invoke(cli, ["users", "list"]).stdout)[0]["status"] == "disabled"
