@@ -90,34 +90,8 @@ def respond(
     gives the ``Sluice-Truncated`` header, as known when the headers leave. ``read_at``:
     when the route read the caller's account (``time.monotonic``; default now), where
     ``governs``' clock starts."""
-    head: list[Chunk] = []
-    size = 0
-    chunks = delivery.chunks()
-    rest: Iterator[Chunk] | None = None
     governor = Governor(governs, read_at) if governs is not None else None
-    refused: SluiceError | None = None
-    try:
-        for chunk in chunks:
-            head.append(chunk)
-            size += len(chunk[0])
-            if size > SMALL_RESPONSE:
-                rest = chunks
-                break
-            # a head can take long: an xlsx is built whole before its first byte
-            if governor is not None and (refused := governor.refusal(GOVERN_EVERY_S)):
-                break
-        if refused is None and governor is not None:
-            # whatever the head took past a small answer's time, the account is read
-            # again before the headers leave: what follows may leave within milliseconds
-            refused = governor.refusal(RECHECK_S)
-    except BaseException as exc:  # nothing was sent: the error is the response
-        delivery.fail(exc)
-        delivery.close()
-        raise
-    if refused is not None:  # nothing was sent: aborted on record, the refusal answers
-        delivery.abort(refused.code)
-        delivery.close()
-        raise audited(refused)
+    head, rest = _head(delivery, governor, SMALL_RESPONSE)
     if cut is not None:
         headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
     if rest is not None and governor is not None:
@@ -134,15 +108,39 @@ def take_whole(
     ``GOVERN_EVERY_S`` while it is produced and once more before it is handed over when
     more than ``RECHECK_S`` passed since ``read_at``; ended on record — a refusal is
     ``aborted`` with its code and raised, nothing handed over (red team 8)."""
-    governor = Governor(governs, read_at)
+    chunks, _rest = _head(delivery, Governor(governs, read_at), None)
+    for data, rows in chunks:
+        delivery.sent(data, rows)  # handed to the page being rendered
+    delivery.complete()
+    delivery.close()
+    return b"".join(data for data, _ in chunks)
+
+
+def _head(
+    delivery: Delivery, governor: Governor | None, limit: int | None
+) -> tuple[list[Chunk], Iterator[Chunk] | None]:
+    """What is produced before anything is handed on: up to ``limit`` bytes (the rest's
+    producer returned beside it), or all of it (``None``: a page renders it whole).
+    ``governor`` reads the account every ``GOVERN_EVERY_S`` meanwhile — a head can take
+    long: an xlsx is built whole before its first byte — and once more at the end when
+    more than ``RECHECK_S`` passed since its last read, since what follows may leave
+    within milliseconds. Nothing was handed on, so an error fails the delivery and is
+    raised, and a refusal aborts it on record and is raised as the answer."""
+    head: list[Chunk] = []
+    size = 0
+    chunks = delivery.chunks()
+    rest: Iterator[Chunk] | None = None
     refused: SluiceError | None = None
-    chunks: list[Chunk] = []
     try:
-        for chunk in delivery.chunks():
-            chunks.append(chunk)
-            if refused := governor.refusal(GOVERN_EVERY_S):
+        for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk[0])
+            if limit is not None and size > limit:
+                rest = chunks
                 break
-        if refused is None:
+            if governor is not None and (refused := governor.refusal(GOVERN_EVERY_S)):
+                break
+        if refused is None and governor is not None:
             refused = governor.refusal(RECHECK_S)
     except BaseException as exc:
         delivery.fail(exc)
@@ -152,11 +150,7 @@ def take_whole(
         delivery.abort(refused.code)
         delivery.close()
         raise audited(refused)
-    for data, rows in chunks:
-        delivery.sent(data, rows)  # handed to the page being rendered
-    delivery.complete()
-    delivery.close()
-    return b"".join(data for data, _ in chunks)
+    return head, rest
 
 
 class Governor:
