@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import structlog
 
 from audit import witness
@@ -136,6 +135,8 @@ class Monitor:
     def _check_remote(self) -> tuple[str, dict[str, Any]] | None:
         if self.sender is None:
             return None
+        import httpx  # loaded with the sender's clients; not by a log without witnesses
+
         mine = self.seal.epoch.number
         keys = self.public_keys()
         for url in self.sender.urls:

@@ -24,10 +24,10 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy.engine import make_url
 
 from audit.events import INDEX_COLUMNS
 from audit.signing import EventMac, KeyRows
+from catalog.db_url import sqlite_file
 from catalog.errors import SluiceError, Unavailable
 from catalog.pg_session import PG_SEARCH_PATH
 
@@ -82,7 +82,6 @@ class AuditStore:
     """Connections and statements for one audit database (SQLite file or PostgreSQL)."""
 
     def __init__(self, url: str, *, timeout_s: float) -> None:
-        parsed = make_url(url)
         self.url = url
         self.timeout_s = timeout_s
         # the deployment's event MAC key; the writer binds it (from its signer's key
@@ -91,6 +90,15 @@ class AuditStore:
         # this gateway's own public keys (its key ring; bound by ``AuditLog.open``): it
         # vouches for its own MAC-less key rows from before the upgrade (``KeyRows``)
         self.own_keys: Callable[[], dict[str, str]] | None = None
+        path = sqlite_file(url)  # the embedded default, read without SQLAlchemy
+        if path is not None:
+            self.dialect = "sqlite"
+            self._sqlite_path = path
+            self.p = "?"
+            return
+        from sqlalchemy.engine import make_url  # any other URL: SQLAlchemy reads it
+
+        parsed = make_url(url)
         self.dialect = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
         if self.dialect == "sqlite":
             if not parsed.database or parsed.database == ":memory:":

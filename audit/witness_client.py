@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 import structlog
 
@@ -116,6 +115,8 @@ class WitnessSender:
         self.status = {u: WitnessStatus(u, kind="nats" if u in self._nats else "http")
                        for u in self.urls}  # fmt: skip
         self._closing = False
+        import httpx  # only a log with witnesses has a sender: not every process that opens one
+
         self._http = httpx.Client(timeout=timeout_s)
         self._probe = httpx.Client(timeout=timeout_s)  # the monitor's, on its own thread
         self._thread = threading.Thread(target=self._run, name="audit-witness", daemon=True)
@@ -234,6 +235,8 @@ class WitnessSender:
 
     def _post(self, url: str, envelope: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
         """POST to a witness gateway: (error, countersigned receipt)."""
+        import httpx  # loaded by __init__ already
+
         try:
             target = self._targets.get(url, url)
             response = self._http.post(target + PATH, content=orjson.dumps(envelope),

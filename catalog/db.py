@@ -16,18 +16,22 @@ template stay in ``catalog/migrations``. A new revision for, say, audit::
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
-
+from catalog.db_url import sqlite_file
 from catalog.migration_heads import code_heads
 from catalog.pg_session import PG_SEARCH_PATH
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+# SQLAlchemy is imported by the functions that build engines and sessions, not with
+# the module: ``migrate`` on an embedded catalog already at its heads reads the
+# revisions with sqlite3, so ``sluice token`` never loads it (issue 17)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HISTORY_OWNERS = ("catalog", "policies", "adapters", "audit")
@@ -57,6 +61,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with Sluice's durability settings for the URL's dialect."""
+    from sqlalchemy import create_engine, event
+
     if url.startswith("sqlite"):
         if _is_file(url) and "poolclass" not in kwargs:
             # the default pool (5 + 10 overflow) is smaller than the server's worker
@@ -82,6 +88,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _is_file(url: str) -> bool:
     """A SQLite URL naming a file (an in-memory database has a pool of its own kind)."""
+    from sqlalchemy import make_url
+
     database = make_url(url).database
     return bool(database) and database != ":memory:" and "mode=memory" not in url
 
@@ -99,6 +107,8 @@ def reads_engine(engine: Engine) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -130,6 +140,12 @@ def at_heads(url: str) -> bool:
     heads = code_heads(version_locations())
     if heads is None:
         return False
+    path = sqlite_file(url)
+    if path is not None:
+        return _sqlite_revisions(path) == heads
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -139,3 +155,20 @@ def at_heads(url: str) -> bool:
         return False
     finally:
         engine.dispose()
+
+
+def _sqlite_revisions(path: str) -> frozenset[str] | None:
+    """The revisions recorded in the SQLite file at ``path``, read with sqlite3 (as the
+    engine would: the same busy timeout); None when there is no file or no table yet
+    (alembic then creates them) or the file cannot be read (alembic says why)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(path, timeout=5.0)
+        try:
+            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return frozenset(str(row[0]) for row in rows)

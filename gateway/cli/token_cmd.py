@@ -26,12 +26,12 @@ from gateway.cli.host_login import host_login
 
 if TYPE_CHECKING:
     from audit.sink import AuditSink
-    from catalog.models import User
     from gateway.auth.issuer import TokenSubject
     from gateway.core.settings import Settings
 
 # the signing stack, the settings and the catalog are imported when the command runs,
-# not when ``sluice`` lists its commands
+# not when ``sluice`` lists its commands; on the embedded catalog the user is read with
+# sqlite3 (gateway.cli.token_subject), so neither SQLAlchemy nor the ORM models load
 
 
 def _login() -> str:
@@ -68,7 +68,7 @@ def record_issued(log: AuditSink, user: TokenSubject, *, issued: int, ttl: int, 
                                details=details))  # fmt: skip
 
 
-def _record(settings: Settings, row: User, *, issued: int, ttl: int, kid: str) -> None:
+def _record(settings: Settings, row: TokenSubject, *, issued: int, ttl: int, kid: str) -> None:
     """``token.issued`` on the trail (fail closed), or in the seal file while sealed."""
     from gateway.wiring.audit_log import build_audit_log
 
@@ -90,13 +90,7 @@ def _record(settings: Settings, row: User, *, issued: int, ttl: int, kid: str) -
 )
 def token(user: str, ttl: int) -> None:
     """Print a bearer token for USER, signed by the embedded issuer."""
-    from sqlalchemy import select
-
-    from catalog.models import User
-    from gateway.auth.claims import claim_names_from
-    from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
-    from gateway.auth.keys import load_or_create_signing_key
-    from gateway.cli.store import catalog_session
+    from catalog.errors import SluiceError
     from gateway.core.settings import load_settings
 
     settings = load_settings()
@@ -104,25 +98,39 @@ def token(user: str, ttl: int) -> None:
         raise click.ClickException(
             "an OIDC provider is configured (SLUICE_OIDC_ISSUER); get tokens from it instead"
         )
-    with catalog_session() as session:
-        row = session.scalars(select(User).where(User.subject == user)).one_or_none()
-        if row is None:
-            known = ", ".join(session.scalars(select(User.subject).order_by(User.subject)))
-            raise click.ClickException(
-                f"unknown user {user!r}; known users: {known or '(none: run sluice demo)'}"
-            )
-        key = load_or_create_signing_key(settings.home)
-        issued = int(time.time())
-        minted = mint_token(
-            user=row,
-            key=key,
-            issuer=EMBEDDED_ISSUER,
-            audience=settings.oidc_audience,
-            ttl=ttl,
-            claim_names=claim_names_from(settings),
-            now=issued,
-        )
-        # on record before it is printed: a token nobody can account for is a way in
-        # nobody sees (red team 7)
-        _record(settings, row, issued=issued, ttl=ttl, kid=key.kid)
+    try:
+        minted = _mint_on_record(settings, user, ttl)
+    except SluiceError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
     click.echo(minted)
+
+
+def _mint_on_record(settings: Settings, user: str, ttl: int) -> str:
+    """The signed token for ``user``, once its ``token.issued`` is on record."""
+    from gateway.auth.claims import claim_names_from
+    from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
+    from gateway.auth.keys import load_or_create_signing_key
+    from gateway.cli.token_subject import lookup_subject
+
+    found = lookup_subject(settings, user)
+    row = found.found
+    if row is None:
+        known = ", ".join(found.known)
+        raise click.ClickException(
+            f"unknown user {user!r}; known users: {known or '(none: run sluice demo)'}"
+        )
+    key = load_or_create_signing_key(settings.home)
+    issued = int(time.time())
+    minted = mint_token(
+        user=row,
+        key=key,
+        issuer=EMBEDDED_ISSUER,
+        audience=settings.oidc_audience,
+        ttl=ttl,
+        claim_names=claim_names_from(settings),
+        now=issued,
+    )
+    # on record before it is printed: a token nobody can account for is a way in
+    # nobody sees (red team 7)
+    _record(settings, row, issued=issued, ttl=ttl, kid=key.kid)
+    return minted

@@ -37,8 +37,11 @@ def test_a_file_not_plain_enough_means_unsure(tmp_path: Path, body: str) -> None
     assert code_heads([*version_locations(), tmp_path]) is None
 
 
-def test_at_heads_after_migrate_and_not_before_or_behind(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+# a plain URL is read with sqlite3 (catalog.db_url), one with a query through SQLAlchemy:
+# both must answer alike
+@pytest.mark.parametrize("query", ["", "?timeout=5"])
+def test_at_heads_after_migrate_and_not_before_or_behind(tmp_path: Path, query: str) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.db'}{query}"
     assert not at_heads(url)  # a new database: alembic creates it
     migrate(url)
     assert at_heads(url)
@@ -48,3 +51,10 @@ def test_at_heads_after_migrate_and_not_before_or_behind(tmp_path: Path) -> None
                           "WHERE version_num = '0014_comparison_run_lease'"))  # fmt: skip
     engine.dispose()
     assert not at_heads(url)
+
+
+def test_a_file_without_the_version_table_is_not_at_heads(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    path.write_bytes(b"")  # an empty file is an empty SQLite database
+    assert not at_heads(f"sqlite:///{path}")
+    assert not at_heads(f"sqlite:///{tmp_path}")  # a directory

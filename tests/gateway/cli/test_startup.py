@@ -4,8 +4,10 @@ tests hold it to the commands themselves, and keep the heavy stack out of quick 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -48,6 +50,33 @@ def test_quick_commands_do_not_import_the_stack(argv: list[str]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# what ``sluice token`` itself needs none of on the embedded catalog: the user is read
+# with sqlite3 (gateway.cli.token_subject), the revisions too (catalog.db.at_heads), the
+# audit store takes the file from the URL without SQLAlchemy (catalog.db_url), and httpx
+# comes with a witness sender only (issue 17)
+NOT_FOR_TOKEN = (*HEAVY, "sqlalchemy", "catalog.models", "alembic", "httpx", "nats")
+
+
+def test_token_on_the_embedded_catalog_loads_neither_the_orm_nor_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [name for name in os.environ if name.startswith("SLUICE_")]:
+        monkeypatch.delenv(name)  # the embedded defaults, no witness
+    monkeypatch.setenv("SLUICE_HOME", str(tmp_path / "home"))
+    added = CliRunner().invoke(cli, ["users", "add", "bench", "--name", "Bench"])
+    assert added.exit_code == 0, added.output
+    probe = (
+        "import sys; from gateway.cli.main import cli\n"
+        "try: cli(['token', 'bench'])\n"
+        "except SystemExit as exc: assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in {NOT_FOR_TOKEN!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    token, loaded = out.stdout.strip().splitlines()[-2:]
+    assert token.count(".") == 2  # it did mint (and record: test_redteam7_*)
+    assert loaded == "[]"
 
 
 def test_load_command_refuses_a_non_command(monkeypatch: pytest.MonkeyPatch) -> None:
