@@ -23,10 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-import structlog
-
 from audit import witness
 from audit.events import Prepared, format_ts, prepare, utc_now
+from audit.lazy_log import get_logger
 from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, Signer
@@ -36,7 +35,7 @@ from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterCon
 from catalog.errors import Unavailable
 from catalog.private_files import private_dir, replace_private
 
-log = structlog.get_logger("sluice.audit")
+log = get_logger("sluice.audit")
 
 __all__ = ["AuditLog", "Receipt"]
 

@@ -26,18 +26,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from audit import witness
+from audit.lazy_log import get_logger
 from audit.seal import SealStore
 from audit.signing import checkpoint_payload, verify_signature
-from audit.store import DRIVER_ERRORS, AuditStore
+from audit.store import AuditStore
 from audit.witness_client import WitnessSender
 from audit.witness_envelope import envelope_payload
 from audit.witness_errors import WitnessEvidence
 from catalog.errors import Unavailable
 
-log = structlog.get_logger("sluice.audit")
+log = get_logger("sluice.audit")
 CHUNK = 500
 
 
@@ -90,7 +89,7 @@ class Monitor:
 
     def _close(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(*DRIVER_ERRORS):
+            with contextlib.suppress(*self.store.driver_errors):
                 self._conn.close()
             self._conn = None
 
@@ -101,6 +100,7 @@ class Monitor:
         self.seal.refresh()
         if self.seal.sealed:
             return None
+        failures: tuple[type[Exception], ...] = (Unavailable, *self.store.driver_errors)
         try:
             if self._conn is None:
                 self._conn = self.store.connect(reader=True)
@@ -108,7 +108,7 @@ class Monitor:
             if problem is None and remote:
                 problem = self._check_remote()
             self.last_error = None
-        except (Unavailable, *DRIVER_ERRORS) as exc:
+        except failures as exc:
             self.last_error = str(exc)
             self._close()
             return None

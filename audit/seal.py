@@ -28,14 +28,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from audit.canonical import canonical_json
 from audit.events import format_ts, utc_now
 from audit.jsonl import append_line, read_objects
+from audit.lazy_log import get_logger
 
 SEAL_NAME = "audit-seal.jsonl"
-log = structlog.get_logger("sluice.audit")
+log = get_logger("sluice.audit")
 
 
 @dataclass(frozen=True, slots=True)

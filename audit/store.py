@@ -20,10 +20,9 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import psycopg
 
 from audit.events import INDEX_COLUMNS
 from audit.signing import EventMac, KeyRows
@@ -65,8 +64,33 @@ _CHECKPOINT_IF_TEXT = (
     b" WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = %d AND hash = %b)"
 )
 PIPELINE_ROWS = 1000
-DRIVER_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
-WRITE_ERRORS = (SluiceError, sqlite3.Error, psycopg.Error, OSError)
+
+# psycopg (a tenth of ``sluice token``'s start-up, issue 17) is imported by a PostgreSQL
+# store only. Each store catches its own driver's errors (``driver_errors``,
+# ``write_errors``); the module's DRIVER_ERRORS and WRITE_ERRORS, both drivers' errors
+# for code that holds no store, import psycopg when first read.
+_SQLITE_DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+_SQLITE_WRITE_ERRORS: tuple[type[Exception], ...] = (SluiceError, sqlite3.Error, OSError)
+
+if TYPE_CHECKING:
+    DRIVER_ERRORS: tuple[type[Exception], ...]
+    WRITE_ERRORS: tuple[type[Exception], ...]
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name not in {"DRIVER_ERRORS", "WRITE_ERRORS"}:
+            raise AttributeError(f"module 'audit.store' has no attribute {name!r}")
+        driver, write = _pg_errors()
+        globals().update(DRIVER_ERRORS=driver, WRITE_ERRORS=write)
+        return driver if name == "DRIVER_ERRORS" else write
+
+
+def _pg_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(driver errors, write errors) of a process that may talk to PostgreSQL."""
+    import psycopg
+
+    return ((sqlite3.Error, psycopg.Error, OSError),
+            (SluiceError, sqlite3.Error, psycopg.Error, OSError))  # fmt: skip
 
 
 class StoreNotDurable(Unavailable):
@@ -90,6 +114,9 @@ class AuditStore:
         # this gateway's own public keys (its key ring; bound by ``AuditLog.open``): it
         # vouches for its own MAC-less key rows from before the upgrade (``KeyRows``)
         self.own_keys: Callable[[], dict[str, str]] | None = None
+        # the errors this store's driver raises (what its callers catch)
+        self.driver_errors = _SQLITE_DRIVER_ERRORS
+        self.write_errors = _SQLITE_WRITE_ERRORS
         path = sqlite_file(url)  # the embedded default, read without SQLAlchemy
         if path is not None:
             self.dialect = "sqlite"
@@ -110,6 +137,7 @@ class AuditStore:
                 hide_password=False
             )
             self.p = "%s"
+            self.driver_errors, self.write_errors = _pg_errors()
 
     @property
     def conninfo(self) -> str:
@@ -137,6 +165,8 @@ class AuditStore:
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
             else:
+                import psycopg  # loaded by __init__ already (_pg_errors)
+
                 ms = max(1, int(self.timeout_s * 1000))
                 options = (f"-c synchronous_commit=on -c lock_timeout={ms} "
                            f"-c client_encoding=UTF8 {PG_SEARCH_PATH}")  # fmt: skip
@@ -148,7 +178,7 @@ class AuditStore:
                     options=options,
                 )
             self.check_durable(conn)
-        except DRIVER_ERRORS as exc:
+        except self.driver_errors as exc:
             raise Unavailable(f"audit store unreachable: {exc}") from exc
         return conn
 
@@ -213,7 +243,7 @@ class AuditStore:
                     conn.execute("ROLLBACK")
             else:
                 conn.rollback()
-        except DRIVER_ERRORS:
+        except self.driver_errors:
             pass
 
     def head(self, cur: Any) -> tuple[int, str | None]:
@@ -291,11 +321,13 @@ class AuditStore:
 
         False if another writer moved the head: nothing was written (the empty
         transaction commits without a WAL flush) and the caller takes the slow path."""
+        from psycopg import pq  # a PostgreSQL store's: loaded by __init__ already
+
         seq, hash_hex = head
         # One simple-protocol query holding the whole transaction: psycopg's pipeline
         # mode costs more Python per batch than the round trips it saves
         # (bench.audit_design compares the two).
-        quote = psycopg.pq.Escaping(conn.pgconn).escape_literal
+        quote = pq.Escaping(conn.pgconn).escape_literal
         statements = [
             b"BEGIN; SELECT pg_advisory_xact_lock(%d)" % ADVISORY_KEY,
             _IF_HEAD_TEXT % (quote(orjson.dumps(rows)), seq, seq, quote(hash_hex.encode())),
@@ -320,7 +352,7 @@ class AuditStore:
                 cur.nextset()  # BEGIN, the lock, then the insert
                 inserted = cur.rowcount
         finally:
-            if conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            if conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
                 conn.autocommit = False
         if inserted == len(rows):
             return True
@@ -391,7 +423,7 @@ class AuditStore:
             cur = conn.cursor()
             cur.executemany(sql, rows)
             self.commit(conn)
-        except DRIVER_ERRORS as exc:
+        except self.driver_errors as exc:
             self.rollback(conn)
             raise Unavailable(f"cannot publish audit keys: {exc}") from exc
 

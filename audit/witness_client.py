@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import structlog
 
 from audit.canonical import canonical_json
 from audit.jsonl import append_line
+from audit.lazy_log import get_logger
 from audit.signing import Signer
 from audit.witness_envelope import make_envelope
 from audit.witness_errors import WitnessUnreachable
@@ -38,7 +38,7 @@ from catalog.errors import Conflict
 if TYPE_CHECKING:
     from audit.witness_nats import NatsWitness
 
-log = structlog.get_logger("sluice.audit")
+log = get_logger("sluice.audit")
 PATH = "/api/v1/witness/checkpoints"
 MAX_BACKOFF_S = 5.0
 

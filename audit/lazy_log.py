@@ -1,0 +1,33 @@
+"""``get_logger(name)``: the audit modules' structlog logger, imported on its first call.
+
+Importing structlog imports its development renderer, and with it rich and colorama,
+whether or not anything is logged: about a quarter of what ``sluice token`` imported
+once the SQLAlchemy stack was gone (issue 17), since it opens an audit log to record
+``token.issued``. The audit modules log only when something fails, so the import waits
+for the first line. Each call asks ``structlog.get_logger(name)`` afresh, as a
+structlog proxy does without ``cache_logger_on_first_use`` (``gateway.core.logs``
+turns it off): the configuration in force at the call, tests' ``capture_logs``
+included, applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LazyLogger:
+    """A named logger whose methods (``error``, ``warning``, …) resolve on each call."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, method: str) -> Any:
+        import structlog
+
+        return getattr(structlog.get_logger(self.name), method)
+
+
+def get_logger(name: str) -> LazyLogger:
+    return LazyLogger(name)
