@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         sealed = services.audit.seal.sealed
         return {"status": "sealed" if sealed else "ok", "sealed": sealed}
 
-    for module in (auth, catalog, sources, datasets, comparisons, comparison_models,
+    # the governed query first: routes are matched in order, and it is the hot one (each
+    # route passed over is a regex match: ~30 us a request behind auth, catalog, sources)
+    for module in (datasets, auth, catalog, sources, comparisons, comparison_models,
                    comparison_runs, comparison_schedules, access_requests, audit, users,
                    witness, emergency):  # fmt: skip
         app.include_router(module.router)
