@@ -83,7 +83,17 @@ def demo_data(
     (payroll people drawing dibao; dead dibao recipients still active) and what each
     demo comparison model must find.
     """
-    out = (out or load_settings().demo_data_dir).resolve()
+    settings = load_settings()
+    if catalog and sqlite and (not settings.demo or settings.env == "production"):
+        # red team 10: on a production home the install overwrote same-named users
+        # (jurisdiction, department, own-ID token) and added sources and published
+        # entries, off the trail; as ``sluice demo`` refuses (red team 8)
+        raise click.ClickException(
+            "demo mode is off (SLUICE_DEMO=false, or SLUICE_ENV=production): the demo"
+            " catalog would overwrite this deployment's users and entries; pass"
+            " --no-catalog to write only the demo departments' files"
+        )
+    out = (out or settings.demo_data_dir).resolve()
     sizes = Sizes(
         payroll=payroll,
         fund_disbursements=disbursements,
