@@ -49,7 +49,6 @@ from audit.alerts import AlertConfig
 from audit.baseline import BaselineBook
 from audit.events import parse_ts
 from audit.search import EventFilter, present
-from audit.store import DRIVER_ERRORS
 from catalog.errors import Unavailable
 
 log = structlog.get_logger("sluice.alerts")
@@ -302,7 +301,7 @@ class AlertRunner:
         try:
             for rows in store.stream(conn, sql, params, 5000):
                 out.extend(slim(present(*row)) for row in rows)
-        except DRIVER_ERRORS as exc:
+        except store.driver_errors as exc:
             raise Unavailable(f"audit store failed: {type(exc).__name__}") from None
         finally:
             conn.close()

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from audit.events import format_ts
-from audit.store import DRIVER_ERRORS, AuditStore
+from audit.store import AuditStore
 from catalog.errors import BadRequest, NotFound, Unavailable
 
 MAX_LIMIT = 1000
@@ -167,7 +167,7 @@ def iter_bodies(
     try:
         return [event for rows in store.stream(conn, sql, params, chunk)
                 for event in (present(*row) for row in rows) if filters.matches(event)]  # fmt: skip
-    except DRIVER_ERRORS as exc:
+    except store.driver_errors as exc:
         raise Unavailable(f"audit store failed: {exc}") from exc
     finally:
         conn.close()
@@ -177,7 +177,7 @@ def _query(store: AuditStore, sql: str, params: list[Any]) -> list[tuple[Any, ..
     conn = store.connect(reader=True)
     try:
         return store.fetch_all(conn, sql, params)
-    except DRIVER_ERRORS as exc:
+    except store.driver_errors as exc:
         raise Unavailable(f"audit store failed: {exc}") from exc
     finally:
         conn.close()

@@ -28,7 +28,7 @@ from audit import scan, witness
 from audit.chain import ChainChecker, Failure, VerifyResult, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH
-from audit.store import DRIVER_ERRORS, KEY_SELECT, ROW_COLUMNS, AuditStore
+from audit.store import KEY_SELECT, ROW_COLUMNS, AuditStore
 from catalog.errors import BadRequest, Unavailable
 
 _SELECT = ",".join(ROW_COLUMNS)
@@ -69,7 +69,7 @@ def verify_database(
             return _verify_pg(store, conn, witnessed, lo, hi, check_index, workers, range_rows,
                               void)  # fmt: skip
         return _verify(store, conn, witnessed, lo, hi, check_index, void)
-    except DRIVER_ERRORS as exc:
+    except store.driver_errors as exc:
         raise Unavailable(f"audit store failed during verification: {exc}") from exc
     except RuntimeError as exc:  # a verification process failed
         raise Unavailable(str(exc)) from exc

@@ -12,10 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from opa_client import OpaClient
 
 from catalog.errors import Unavailable
 from policies.bundle import DOCUMENT, META_ROOT
@@ -23,11 +21,19 @@ from policies.decision import Decision, DecisionInput, DecisionPoint, decision_f
 from policies.decision_ids import new_decision_id
 from policies.schema import loads_unique
 
+if TYPE_CHECKING:
+    from opa_client import OpaClient  # aiohttp and requests: loaded by client_for only
+
 PACKAGE, RULE = DOCUMENT.rsplit("/", 1)
 
 
 def client_for(url: str, *, timeout_s: float, token: str | None = None) -> OpaClient:
-    """An ``OpaClient`` for ``http(s)://host:port`` (no retries: fail fast, then closed)."""
+    """An ``OpaClient`` for ``http(s)://host:port`` (no retries: fail fast, then closed).
+
+    opa_client (with aiohttp and requests, a tenth of the gateway's imports) is loaded
+    here, by a gateway configured with an OPA server, not by every one (issue 17)."""
+    from opa_client import OpaClient
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"SLUICE_OPA_URL must be http(s)://host[:port], got {url!r}")

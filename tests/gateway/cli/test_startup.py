@@ -95,3 +95,16 @@ def test_the_gateway_and_its_commands_start_without_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_gateway_loads_the_opa_client_only_with_an_opa_server() -> None:
+    """opa_client brings aiohttp and requests (a tenth of the gateway's imports); only
+    ``SLUICE_OPA_URL`` needs it (``policies.opa_server.client_for``)."""
+    probe = (
+        "import sys, gateway.web.app\n"
+        "from policies.pdp_builder import build_pdp\n"
+        "build_pdp(opa_url=None)\n"
+        "print(sorted(m for m in ('opa_client', 'aiohttp', 'requests') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
