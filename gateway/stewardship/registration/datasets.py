@@ -26,6 +26,7 @@ from catalog.suggestions import below_suggestion
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import open_source_adapter
 from gateway.stewardship.registration.access import emit, require_steward
+from gateway.stewardship.registration.frozen import refuse_frozen_object
 from gateway.stewardship.registration.schemas import ColumnProposal, DriftReport, Retyped
 from gateway.stewardship.registration.service import columns_of, scrubbed
 from policies.decision import UserContext
@@ -164,6 +165,7 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     if dataset.status == DatasetStatus.PUBLISHED:
         return dataset
     catalog.require_publishable(session=session, dataset=dataset)  # refusals before the record
+    refuse_frozen_object(session=session, dataset=dataset)  # no copy of a frozen entry
     emit(
         services=services,
         user=user,

@@ -1,0 +1,82 @@
+"""Red team 10, as a steward: serve a frozen entry's data again under another entry.
+
+Rule: a security officer's freeze stops every query and comparison on the entry's data
+until an admin who did not impose it lifts it (two people, both on record:
+``gateway/stewardship/users/emergency.py``).
+
+Attack: the freeze is on the catalog entry, not on what it reads. While
+``civil.dibao_recipients`` is frozen, carl (civil's steward, alone) drafts a second
+entry over the same object of the same source — or of a second registration of the same
+database file — publishes it, and dora's next query of it returns the frozen rows (200):
+one steward lifted the officer's freeze without an admin.
+
+Expected: while an entry is frozen, no other entry over the same object of the same
+system is published (409, on record as a refusal); the freeze's lift stays the admin's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.gateway.demo_app import DemoGateway
+
+DIBAO = "civil.dibao_recipients"
+QUERY = {"purpose": "supervision", "case_ref": "JW-2026-001", "fields": ["region_code"],
+         "limit": 1}  # fmt: skip
+WHY = {"reason": "incident IR-10: bulk pull under investigation"}
+
+
+def _post(gw: DemoGateway, who: str, path: str, body: dict[str, Any]) -> Any:
+    return gw.client.post(f"/api/v1{path}", json=body, headers=gw.headers(who))
+
+
+def _source_settings(gw: DemoGateway, source_id: str) -> tuple[str, dict[str, Any]]:
+    resp = gw.client.get(f"/api/v1/sources/{source_id}", headers=gw.headers("carl"))
+    assert resp.status_code == 200, resp.text
+    return resp.json()["kind"], {"url": resp.json()["redacted"]}  # a file: no secret
+
+
+def _copy_published(gw: DemoGateway, source_id: str, copy_id: str) -> Any:
+    draft = _post(gw, "carl", "/datasets", {"source_id": source_id,
+                                            "object_name": "dibao_recipients",
+                                            "dataset_id": copy_id, "title_en": "copy",
+                                            "allowed_purposes": ["supervision"]})  # fmt: skip
+    if draft.status_code != 201:
+        return draft
+    return _post(gw, "carl", f"/datasets/{copy_id}/publish", {})
+
+
+@pytest.mark.parametrize("second_source", [False, True], ids=["same-source", "same-file"])
+def test_a_frozen_entrys_object_is_not_published_again(
+    deployment: DemoGateway, second_source: bool
+) -> None:
+    gw = deployment
+    suffix = "b" if second_source else "a"
+    source_id = "civil-db"
+    if second_source:
+        kind, settings = _source_settings(gw, "civil-db")
+        source_id = f"civil-db-{suffix}"
+        registered = _post(gw, "carl", "/sources", {
+            "id": source_id, "department": "civil", "kind": kind,
+            "display_name": "civil replica", "settings": settings,
+        })  # fmt: skip
+        assert registered.status_code == 201, registered.text
+    frozen = _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY)
+    assert frozen.status_code == 200, frozen.text
+    copy_id = f"civil.dibao_copy_{suffix}"
+    try:
+        assert gw.query("dora", DIBAO, QUERY).status_code == 423
+        published = _copy_published(gw, source_id, copy_id)
+        assert published.status_code == 409, published.text
+        assert "frozen" in published.json()["message"], published.text
+        read = gw.query("dora", copy_id, QUERY)
+        assert read.status_code in (404, 423), read.text
+    finally:
+        lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
+        assert lifted.status_code == 200, lifted.text
+    # once an admin lifted the freeze, the second entry may be published
+    published = _post(gw, "carl", f"/datasets/{copy_id}/publish", {})
+    assert published.status_code == 200, published.text
+    assert gw.query("dora", copy_id, QUERY).status_code == 200
