@@ -1,9 +1,11 @@
 """Entry point of the ``sluice`` command.
 
-Command groups are imported only when they run: ``sluice --help`` and ``sluice token``
-must not pay for FastAPI, SQLAlchemy, pyarrow and the audit store (issue 17). The short
-help of each command is written here so the list needs no import;
-``tests/gateway/cli/test_startup.py`` checks it against each command's own help.
+Command groups are imported only when they run: ``sluice --help`` imports click alone,
+and ``sluice token`` only what minting and recording ``token.issued`` need — no FastAPI,
+pyarrow, uvicorn or policy engine, and on the embedded catalog no SQLAlchemy either
+(issue 17). The short help of each command is written here so the list needs no import;
+``tests/gateway/cli/test_startup.py`` checks it against each command's own help and the
+modules each quick command loads.
 """
 
 from __future__ import annotations
