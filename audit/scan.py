@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import psycopg
 
 from audit.chain import ChainChecker, Failure, fast_index_of
 from audit.store import ROW_COLUMNS as COLUMNS
@@ -265,6 +264,8 @@ def scan_range(conn: Any, task: RangeTask, mac_key: bytes | None = None) -> Rang
 def begin_snapshot(conn: Any, snapshot: str | None = None) -> None:
     """Start a read-only repeatable-read transaction on an idle connection, in
     ``snapshot`` (exported by another one) if given, with the scan settings."""
+    import psycopg  # a PostgreSQL verification's: not every process that imports audit.verify
+
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     for statement in SESSION:
@@ -390,6 +391,8 @@ def _outcome_from(msg: dict[str, Any]) -> RangeOutcome:
 
 def _helper() -> None:
     """``python -m audit.scan``: check the ranges the parent sends, one JSON per line."""
+    import psycopg
+
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to stderr, not into the replies
     requests = sys.stdin.buffer

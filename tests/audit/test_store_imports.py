@@ -34,6 +34,13 @@ def test_a_sqlite_store_and_the_audit_loggers_load_neither_psycopg_nor_structlog
     assert _loaded(code, ("psycopg", "structlog", "rich", "sqlalchemy", "httpx")) == "[]"
 
 
+def test_reading_the_trail_loads_psycopg_only_for_a_postgresql_store() -> None:
+    """verify, search and the alert rules catch their store's errors; the parallel
+    PostgreSQL scan imports the driver when it runs."""
+    code = "import audit.verify, audit.search, audit.scan, audit.alert_runner, audit.export"
+    assert _loaded(code, ("psycopg",)) == "[]"
+
+
 def test_each_store_catches_its_drivers_errors(tmp_path: Path) -> None:
     lite = AuditStore(f"sqlite:///{tmp_path / 'a.db'}", timeout_s=1.0)
     assert lite.driver_errors == (sqlite3.Error, OSError)
