@@ -8,7 +8,7 @@ against the plan's ``known_columns`` and bind every value as a parameter.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -101,6 +101,13 @@ class AdapterLimits:
     # PostgreSQL servers a source may never be, as ``<system identifier>/<database>``:
     # the gateway's own catalog, however it is reached (red team 7; ``adapters.sql_config``)
     refused_servers: frozenset[str] = frozenset()
+    # PostgreSQL servers another department's source reached first, as ``(identity,
+    # department)``: refused on connect too, whatever address got there
+    # (``gateway.enforcement.sources.server_claims``)
+    claimed_servers: tuple[tuple[str, str], ...] = ()
+    # told the identity of the server each new PostgreSQL connection reached (the gateway
+    # stores it on the source); not part of the limits' value
+    on_server: Callable[[str], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

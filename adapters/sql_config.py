@@ -272,7 +272,7 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
     except (NoSuchModuleError, ImportError):
         raise BadRequest(f"the SQL driver {url.drivername!r} is not installed") from None
     if backend == "postgresql":
-        event.listen(engine, "connect", _pg_session(timeout, limits.refused_servers))
+        event.listen(engine, "connect", _pg_session(timeout, limits))
     else:
         event.listen(engine, "connect", _mysql_session(timeout))
     return engine
@@ -302,8 +302,10 @@ def server_identity(row: Any) -> str | None:
         return None
 
 
-def _pg_session(timeout_s: float, refused: frozenset[str] = frozenset()) -> Any:
+def _pg_session(timeout_s: float, limits: AdapterLimits) -> Any:
     ms = max(1, round(timeout_s * 1000))
+    refused, claimed = limits.refused_servers, dict(limits.claimed_servers)
+    asks = bool(refused or claimed or limits.on_server)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -311,17 +313,35 @@ def _pg_session(timeout_s: float, refused: frozenset[str] = frozenset()) -> Any:
             # Integers computed here, not user input; SET takes no bind parameters.
             cursor.execute(f"SET statement_timeout = {int(ms)}")
             cursor.execute("SET default_transaction_read_only = on")
-            identity = _pg_identity(cursor) if refused else None
+            identity = _pg_identity(cursor) if asks else None
         finally:
             cursor.close()
         dbapi_connection.commit()
-        if refused and (identity is None or identity in refused):
+        refusal = _refusal(identity, refused, claimed)
+        if refusal is not None:
             dbapi_connection.close()
-            raise Forbidden(OWN_SERVER if identity is not None else (
-                "the source's server does not say which server it is "
-                "(pg_control_system()), so it cannot be told from the gateway's own"))  # fmt: skip
+            raise Forbidden(refusal)
+        if identity is not None and limits.on_server is not None:
+            limits.on_server(identity)
 
     return on_connect
+
+
+def _refusal(identity: str | None, refused: frozenset[str], claimed: dict[str, str]) -> str | None:
+    """Why a connection that reached ``identity`` may not be used, or None."""
+    if identity is None:
+        if refused or claimed:  # a mute server could be any of them
+            return ("the source's server does not say which server it is "
+                    "(pg_control_system()), so it cannot be told from the gateway's own "
+                    "or another department's")  # fmt: skip
+        return None
+    if identity in refused:
+        return OWN_SERVER
+    if identity in claimed:
+        return (f"this database is already registered by department {claimed[identity]!r} "
+                "(the same server, reached by another address); only that department's "
+                "stewards may use it")  # fmt: skip
+    return None
 
 
 def _pg_identity(cursor: Any) -> str | None:

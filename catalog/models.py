@@ -85,6 +85,10 @@ class Source(Base):
     secret_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str] = mapped_column(String(128), default="system")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # ``<system identifier>/<database>`` of the PostgreSQL server its connection last
+    # reached, as the server said it (migration 0016): the gateway's, never a steward's
+    # setting; kept on a deregistered row (``gateway.enforcement.sources.server_claims``)
+    server_identity: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     # Compare-and-set on the connection as read: every UPDATE of a source carries
     # ``WHERE redacted = <the form this session read>``, so a change tested against a

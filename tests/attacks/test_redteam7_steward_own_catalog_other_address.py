@@ -22,10 +22,6 @@ spelled; another database on that same server stays a source.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,62 +30,18 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.attacks.relay import lan_address, relay
 from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 
-def _lan_address() -> str:
-    found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True)
-    for address in found.stdout.split():
-        if "." in address and not address.startswith("127."):
-            return address
-    raise AssertionError(f"no non-loopback IPv4 address on this machine: {found.stdout!r}")
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := src.recv(65536):
-            dst.sendall(data)
-    with contextlib.suppress(OSError):
-        dst.shutdown(socket.SHUT_WR)
-
-
-@contextlib.contextmanager
-def _relay(address: str, upstream: tuple[str, int]) -> Iterator[int]:
-    """A TCP relay listening on ``address`` (any free port) to ``upstream``."""
-    server = socket.create_server((address, 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            remote = socket.create_connection(upstream)
-            for a, b in ((client, remote), (remote, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
-
-
 @pytest.fixture()
 def lan(tmp_path: Path) -> Iterator[tuple[DemoGateway, str, int]]:
-    address = _lan_address()
+    address = lan_address()
     name, url = create_pg_database("sluice_rt7_lan")
     try:
         with (
-            _relay(address, ("127.0.0.1", 5432)) as port,
+            relay(address, ("127.0.0.1", 5432)) as port,
             demo_gateway(tmp_path, database_url=url, source_allow_hosts=[address]) as gw,
         ):
             yield gw, address, port

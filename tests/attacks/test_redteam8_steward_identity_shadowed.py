@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.attacks.test_redteam7_steward_own_catalog_other_address import _lan_address, _relay
+from tests.attacks.relay import lan_address, relay
 from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -48,7 +48,7 @@ FAKE_DATABASE = (
 def shadowing(tmp_path: Path) -> Iterator[tuple[DemoGateway, str, int, str, str]]:
     """The gateway on a PostgreSQL catalog, the relay on the LAN address, and a login
     owning a schema in the catalog's database (the gateway's data is not its)."""
-    address = _lan_address()
+    address = lan_address()
     name, url = create_pg_database("sluice_rt8_shadow")
     role = f"rt8_shadow_{uuid.uuid4().hex[:8]}"
     in_catalog = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
@@ -56,7 +56,7 @@ def shadowing(tmp_path: Path) -> Iterator[tuple[DemoGateway, str, int, str, str]
         conn.execute(f'CREATE ROLE "{role}" LOGIN')
     try:
         with (
-            _relay(address, ("127.0.0.1", 5432)) as port,
+            relay(address, ("127.0.0.1", 5432)) as port,
             demo_gateway(tmp_path, database_url=url, source_allow_hosts=[address]) as gw,
         ):
             with psycopg.connect(in_catalog, autocommit=True) as conn:

@@ -29,6 +29,7 @@ OWNED = {  # revision -> the package folder that owns it
     "0007_catalog_generation_guard": "catalog", "0008_identity_generation": "catalog",
     "0009_emergency": "catalog", "0013_audit_event_mac": "audit",
     "0014_comparison_run_lease": "catalog", "0015_audit_key_mac": "audit",
+    "0016_source_server_identity": "catalog",
 }  # fmt: skip
 
 

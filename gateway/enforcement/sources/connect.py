@@ -10,6 +10,8 @@ gateway's own databases, ownership) and is pinned to the address that was checke
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import AdapterLimits, SourceAdapter, SourceConfig
@@ -20,6 +22,7 @@ from catalog.models import Source
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
+from gateway.enforcement.sources.server_claims import claimed_elsewhere, remember_identity
 
 
 def limits_from_settings(settings: Settings) -> AdapterLimits:
@@ -68,9 +71,21 @@ def connect_source(
     limits = limits_from_settings(settings)
     with sessions() as session:
         row = session.get(Source, source.id)
-        department = row.department if row is not None else source.department
+        department = (row.department if row is not None else source.department) or ""
         target = checked_target(
             session=session, settings=settings, limits=limits,
-            department=department or "", source_id=source.id, config=config,
+            department=department, source_id=source.id, config=config,
         )  # fmt: skip
+        registered = row.created_at if row is not None else None
+        claimed = claimed_elsewhere(
+            session, department=department, source_id=source.id, registered=registered
+        )
+        known = row.server_identity if row is not None else None
+    source_id = source.id
+
+    def on_server(identity: str) -> None:  # a new connection reached it: kept when new
+        if identity != known:
+            remember_identity(sessions, source_id, identity)
+
+    limits = replace(limits, claimed_servers=claimed, on_server=on_server)
     return open_adapter(pinned_config(config, target), limits)

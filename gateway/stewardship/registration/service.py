@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from gateway.enforcement.sources.connect import (
     source_config,
 )
 from gateway.enforcement.sources.guard import checked_target, pinned_config
+from gateway.enforcement.sources.server_claims import claimed_elsewhere
 from gateway.enforcement.sources.targets import EffectiveTarget, stored_target, tombstone_record
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
 from gateway.stewardship.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
@@ -57,6 +59,10 @@ __all__ = [
 
 MAX_INTROSPECT_OBJECTS = 200
 SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "api_key", "apikey"})
+
+
+# the audit record's key for the identity the server gave (``server_claims``)
+SERVER_IDENTITY = "server_identity"
 
 
 def _plain(secret: SecretStr | str | None) -> str | None:
@@ -102,7 +108,15 @@ def check_and_connect(
     record. Public so that the console's "test" button runs the very checks a
     registration runs, never a second path; it writes nothing, and errors carry no
     secret."""
-    limits = limits_from_settings(services.settings)
+    reached: list[str] = []
+    existing = session.get(Source, source_id)
+    limits = replace(
+        limits_from_settings(services.settings),
+        claimed_servers=claimed_elsewhere(
+            session, department=department, source_id=source_id,
+            registered=existing.created_at if existing is not None else None),
+        on_server=reached.append,
+    )  # fmt: skip
     with scrubbed(config.secret):
         target: EffectiveTarget | None = checked_target(
             session=session, settings=services.settings, limits=limits,
@@ -116,6 +130,8 @@ def check_and_connect(
         finally:
             adapter.close()
         record = target.as_record() if target is not None else None
+        if record is not None and reached:  # the server's own answer (server_claims)
+            record = {**record, SERVER_IDENTITY: reached[-1]}
         return scrub(registry.redact(config), [config.secret]), record
 
 
@@ -167,8 +183,14 @@ def register_source(
         sealed_secret=_seal(session=session, services=services, source_id=source_id,
                             secret=plain),
     )  # fmt: skip
+    source.server_identity = _identity(target)
     session.flush()
     return source
+
+
+def _identity(record: dict[str, Any] | None) -> str | None:
+    value = (record or {}).get(SERVER_IDENTITY)
+    return value if isinstance(value, str) else None
 
 
 def update_source(
@@ -224,6 +246,8 @@ def update_source(
         sealed_secret=_seal(session=session, services=services, source_id=source_id,
                             secret=plain),
     )  # fmt: skip
+    if target is not None:  # a changed connection: the server it reaches now
+        source.server_identity = _identity(target)
     session.flush()
     return source
 

@@ -1,0 +1,66 @@
+"""Which department a PostgreSQL server's database belongs to, by what the server says
+it is rather than by the address that reached it.
+
+The ownership check (``guard.refuse_foreign_target``) compares addresses, ports and
+database names, so another department's database stayed reachable through another
+address of its server: a LAN address, a relay, a pooler, another DNS name (THREAT_MODEL,
+seventh pass). Every connection to a PostgreSQL source already asks the server which it
+is (``adapters.sql_config``: ``<system identifier>/<database>``, shared by streaming
+replicas, which hold the same data). That answer is kept on the source
+(``Source.server_identity``), and a connection is refused when another department's
+source *registered before it* reached the same server and database — the rule the
+address check follows ("a system another department registered first"), so the earlier
+owner is never locked out by a later impostor. A deregistered source keeps its identity:
+a withdrawn system is not handed to the next department that asks.
+
+Left open (THREAT_MODEL): a source registered before migration 0016 is known only from
+its next connect, so until then a later department's source of the same database is
+not refused by identity; MySQL sources (``@@server_uuid``) and Spark's JDBC reads are
+not asked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.models import Source
+
+log = structlog.get_logger("sluice.sources")
+
+
+def claimed_elsewhere(
+    session: Session, *, department: str, source_id: str, registered: datetime | None
+) -> tuple[tuple[str, str], ...]:
+    """``(identity, department)`` of every other department's source registered before
+    ``registered`` (``None``: a source being registered now, after all of them)."""
+    query = select(Source.server_identity, Source.department).where(
+        Source.department != department,
+        Source.id != source_id,
+        Source.server_identity.is_not(None),
+    )
+    if registered is not None:
+        query = query.where(Source.created_at < registered)
+    return tuple((str(i), str(d)) for i, d in session.execute(query))
+
+
+def remember_identity(sessions: sessionmaker[Session], source_id: str, identity: str) -> None:
+    """Store the identity a connection of ``source_id`` reached, when it is new. Best
+    effort: the connection was checked against what is stored already; a catalog that
+    cannot take the write now is asked again on the next connection."""
+    try:
+        with sessions() as session:
+            session.execute(
+                update(Source)
+                .where(Source.id == source_id)
+                .where(or_(Source.server_identity.is_(None), Source.server_identity != identity))
+                .values(server_identity=identity)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("source_identity_not_stored", source=source_id, error=type(exc).__name__)
