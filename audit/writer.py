@@ -33,14 +33,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from audit import witness
 from audit.chain import ChainChecker, Failure
 from audit.events import GENESIS_HASH, Prepared, format_ts
+from audit.lazy_log import get_logger
 from audit.seal import SealStore
 from audit.signing import EventMac, Signer, checkpoint_payload
-from audit.store import DRIVER_ERRORS, WRITE_ERRORS, AuditStore
+from audit.store import AuditStore
 from catalog.errors import Unavailable
 
 FOREIGN_MAX = 10_000
@@ -48,7 +47,7 @@ FOREIGN_MAX = 10_000
 LAZY_DELAY_S = 0.05
 """Longest an event queued without a wake-up (``append_nowait``) waits for a batch."""
 
-log = structlog.get_logger("sluice.audit")
+log = get_logger("sluice.audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +220,7 @@ class GroupCommitWriter:
     def _guard(self, work: Callable[[], None]) -> None:
         try:
             work()
-        except WRITE_ERRORS as exc:
+        except self.store.write_errors as exc:
             self.metrics.failures += 1
             log.error("audit_checkpoint_failed", error=str(exc))
             self._disconnect()
@@ -233,7 +232,7 @@ class GroupCommitWriter:
 
     def _disconnect(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(*DRIVER_ERRORS):
+            with contextlib.suppress(*self.store.driver_errors):
                 self._conn.close()
             self._conn = None
 
@@ -245,7 +244,7 @@ class GroupCommitWriter:
             started = time.perf_counter()
             try:
                 receipts, checkpoint = self._write(batch)
-            except WRITE_ERRORS as exc:
+            except self.store.write_errors as exc:
                 if self._conn is not None:
                     self.store.rollback(self._conn)
                 self._disconnect()

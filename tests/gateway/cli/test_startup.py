@@ -56,7 +56,17 @@ def test_quick_commands_do_not_import_the_stack(argv: list[str]) -> None:
 # with sqlite3 (gateway.cli.token_subject), the revisions too (catalog.db.at_heads), the
 # audit store takes the file from the URL without SQLAlchemy (catalog.db_url), and httpx
 # comes with a witness sender only (issue 17)
-NOT_FOR_TOKEN = (*HEAVY, "sqlalchemy", "catalog.models", "alembic", "httpx", "nats")
+NOT_FOR_TOKEN = (
+    *HEAVY,
+    "sqlalchemy",
+    "catalog.models",
+    "alembic",
+    "httpx",
+    "nats",
+    "psycopg",
+    "structlog",
+    "rich",
+)
 
 
 def test_token_on_the_embedded_catalog_loads_neither_the_orm_nor_http(
