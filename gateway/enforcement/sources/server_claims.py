@@ -15,8 +15,9 @@ a withdrawn system is not handed to the next department that asks.
 
 Left open (THREAT_MODEL): a source registered before migration 0016 is known only from
 its next connect, so until then a later department's source of the same database is
-not refused by identity; MySQL sources (``@@server_uuid``) and Spark's JDBC reads are
-not asked.
+not refused by identity; MySQL/MariaDB sources are not asked (MariaDB has no
+``@@server_uuid``). Spark's JDBC reads, opened in the JVM, ask through a session
+statement instead (``comparison.spark.sources.server_guard``).
 """
 
 from __future__ import annotations

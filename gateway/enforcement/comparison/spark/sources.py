@@ -27,7 +27,8 @@ from catalog.models import Source
 from gateway.core.services import Services
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.sources.connect import limits_from_settings, source_config
-from gateway.enforcement.sources.guard import checked_target, pinned_config
+from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
+from gateway.enforcement.sources.server_claims import claimed_elsewhere
 
 JDBC_KINDS = ("postgresql", "mysql", "sqlite")
 FILE_KINDS = ("parquet", "csv")
@@ -68,16 +69,22 @@ class SparkSources:
         limits = limits_from_settings(services.settings)
         with services.sessions() as session:
             row = session.get(Source, source.id)
+            department = (row.department if row is not None else "") or ""
             target = checked_target(
                 session=session, settings=services.settings, limits=limits,
-                department=(row.department if row is not None else "") or "",
-                source_id=source.id, config=config,
+                department=department, source_id=source.id, config=config,
             )  # fmt: skip
+            claimed = claimed_elsewhere(session, department=department, source_id=source.id,
+                                        registered=row.created_at if row else None)  # fmt: skip
         config = pinned_config(config, target)
         if config.kind in FILE_KINDS:
             return SourceRead(config.kind, _file_path(config, entry.object_name,
                                                       limits.file_roots))  # fmt: skip
-        return _jdbc(config, entry.object_name, limits)
+        read = _jdbc(config, entry.object_name, limits)
+        refused = catalog_server_ids(services.settings) | {i for i, _ in claimed}
+        if read.location.startswith("jdbc:postgresql:") and refused:
+            read.options["sessionInitStatement"] = server_guard(refused)
+        return read
 
 
 def _jdbc(config: SourceConfig, object_name: str, limits: AdapterLimits) -> SourceRead:
@@ -106,6 +113,28 @@ def _jdbc(config: SourceConfig, object_name: str, limits: AdapterLimits) -> Sour
         options["password"] = str(url.password)
     location = f"jdbc:{_SCHEMES[family]}://{host}:{port}/{database}"
     return SourceRead("jdbc", location, table, options)
+
+
+def server_guard(refused: frozenset[str] | set[str]) -> str:
+    """A statement the JDBC driver runs on each connection Spark opens, before it reads:
+    fails unless the server says which it is and is none of ``refused`` (the gateway's
+    own catalog, databases other departments registered first). The gateway's own
+    connections ask the same on connect (``adapters.sql_config``); Spark's are opened in
+    the JVM, where that hook never runs. ``search_path`` is pinned to ``pg_catalog`` for
+    the check's transaction first, so a login's own schema cannot answer with a function
+    or operator of its own (red team 8). The identities are compared as hex: a database
+    name is anyone's text, and none of it reaches the statement."""
+    listed = ", ".join(f"'{i.encode().hex()}'" for i in sorted(refused))
+    return (
+        "DO $sluice$ DECLARE reached text; BEGIN "
+        "PERFORM pg_catalog.set_config('search_path', 'pg_catalog', true); "
+        "SELECT pg_catalog.encode(pg_catalog.convert_to(pg_catalog.concat("
+        "s.system_identifier, '/', pg_catalog.current_database()), 'UTF8'), 'hex') "
+        "INTO reached FROM pg_catalog.pg_control_system() AS s; "
+        f"IF reached IS NULL OR reached = ANY (ARRAY[{listed}]::text[]) THEN "
+        "RAISE EXCEPTION 'sluice: this server may not be read as this source "
+        "(the gateway''s own or another department''s database)'; END IF; END $sluice$"
+    )
 
 
 def _quoted(name: str, quote: str) -> str:
