@@ -12,6 +12,7 @@ included, applies.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
@@ -26,8 +27,26 @@ class LazyLogger:
     def __getattr__(self, method: str) -> Any:
         import structlog
 
+        logs_to_stderr()
         return getattr(structlog.get_logger(self.name), method)
 
 
 def get_logger(name: str) -> LazyLogger:
     return LazyLogger(name)
+
+
+def logs_to_stderr() -> None:
+    """Where nothing configured structlog (a CLI command; ``sluice serve`` and the app
+    configure it, ``gateway.core.logs``), its lines go to stderr, not to structlog's
+    default stdout: ``TOKEN=$(sluice token alice)`` held the audit log's warnings
+    before the token when a witness did not answer."""
+    import structlog
+
+    if not structlog.is_configured():
+        structlog.configure(logger_factory=_stderr_logger, cache_logger_on_first_use=False)
+
+
+def _stderr_logger(*_args: object) -> Any:
+    import structlog
+
+    return structlog.PrintLogger(sys.stderr)  # resolved per logger: tests swap sys.stderr

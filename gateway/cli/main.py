@@ -59,9 +59,19 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+# commands whose log lines, if any, come through ``audit.lazy_log`` (which sends them to
+# stderr itself): the others import structlog anyway, so they configure it at once
+QUICK = frozenset({"token"})
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Sluice: a governed data-sharing gateway and catalog for oversight work."""
+    if ctx.invoked_subcommand not in QUICK:  # stdout is the command's output alone
+        from audit.lazy_log import logs_to_stderr
+
+        logs_to_stderr()
 
 
 if __name__ == "__main__":
