@@ -75,9 +75,8 @@ class HttpSettings:
     def url_for(self, spec: EndpointSpec) -> str:
         return self.base_url.rstrip("/") + "/" + spec.path.lstrip("/")
 
-    @staticmethod
-    def same_origin(current: str, link: str, origin: tuple[str, str, int]) -> str:
-        """Resolve a next-page link; it must stay on the source's origin."""
+    def next_link(self, current: str, link: str, origin: tuple[str, str, int]) -> str:
+        """Resolve a next-page link; it must stay inside the source (``inside``)."""
         url = urllib.parse.urljoin(current, link)
         try:
             link_origin = parse_url(url)
@@ -85,7 +84,36 @@ class HttpSettings:
             raise SourceFailed("the source's next-page link is not a valid http(s) URL") from None
         if link_origin != origin:
             raise SourceFailed("the source's next-page link leaves the source's origin")
+        if not inside(url, self.base_url):
+            raise SourceFailed("the source's next-page link leaves the source's base path")
         return url
+
+
+def path_segments(path: str) -> list[str]:
+    """The segments of the path an HTTP request to ``path`` reaches: escapes read
+    (``%2e`` is a dot to many servers), dot segments removed as clients and servers
+    remove them (RFC 3986, 5.2.4), empty ones dropped, case folded — more alike than a
+    server may read them, never less. The ownership of a source
+    (``gateway.enforcement.sources.targets``) and every request it sends (``inside``)
+    judge a path by these (red team 10: ``/finance/../civil`` was not inside ``/civil``
+    as spelled, yet every request went there)."""
+    kept: list[str] = []
+    for part in urllib.parse.unquote(path).split("/"):
+        if part == "..":
+            if kept:
+                kept.pop()
+        elif part not in ("", "."):
+            kept.append(part.casefold())
+    return kept
+
+
+def inside(url: str, base_url: str) -> bool:
+    """Whether ``url``'s path lies inside ``base_url``'s (the origin is checked apart).
+    A source is judged by its base URL when it is registered; a redirect or a next-page
+    link out of its base path reached a system nobody judged — another department's
+    API on the same origin (red team 10)."""
+    base = path_segments(urllib.parse.urlsplit(base_url).path)
+    return path_segments(urllib.parse.urlsplit(url).path)[: len(base)] == base
 
 
 def _str(value: Any, what: str, default: str | None = None) -> str:

@@ -5,8 +5,9 @@ Every request — first page, each redirect hop, each next-page link — is chec
 ``adapters.netguard.check_url`` and sent to the checked address (the URL's host is
 replaced by the address; the ``Host`` header and TLS SNI carry the name, so
 certificates are still verified against the name). Redirects are never followed by
-httpx; we follow at most ``MAX_REDIRECTS`` hops ourselves, re-checking each, and drop
-the credentials when a hop leaves the source's origin. Proxies from the environment
+httpx; we follow at most ``MAX_REDIRECTS`` hops ourselves, re-checking each, and refuse
+a hop that leaves the source's base URL (origin and base path: the system its
+registration was judged by). Proxies from the environment
 are ignored (``trust_env=False``): a proxy would connect to whatever the name
 resolves to at its end, which would undo the pinning. Failures are reported by class,
 never with the client's text: no HTTP answer at all (refused, silent, another protocol)
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import orjson
 
+from adapters.http_config import inside
 from adapters.netguard import Resolver, Target, check_url, system_resolver
 from catalog.errors import SourceFailed, SourceTimeout
 
@@ -65,6 +67,7 @@ class GuardedClient:
         self,
         *,
         origin: tuple[str, str, int],
+        base_url: str,
         headers: dict[str, str],
         allow_hosts: Collection[str],
         timeout_s: float,
@@ -72,6 +75,7 @@ class GuardedClient:
         secrets: Collection[str | None] = (),
     ) -> None:
         self._origin = origin
+        self._base_url = base_url
         self._headers = headers
         self._allow_hosts = allow_hosts
         self._resolver = resolver
@@ -90,8 +94,13 @@ class GuardedClient:
             query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
             query += list(params.items())
             url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-        for _hop in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             target = check_url(url, self._allow_hosts, self._resolver)
+            if hop and (target.origin != self._origin or not inside(url, self._base_url)):
+                # red team 10: a redirect to another department's API on the same
+                # origin (or another one, without the credentials) read its records
+                # under this source's entry; the base URL is what registration judged
+                raise SourceFailed("the source redirected out of its base URL")
             status, location, body = self._send(target)
             if status in {301, 302, 303, 307, 308}:
                 if not location:

@@ -19,9 +19,9 @@ Configuration (kind ``http``)::
     secret = "<bearer token>" or "user:password" (basic)
 
 Every URL goes through ``adapters.http_fetch`` (SSRF guard, pinned address, checked
-redirects); object paths must stay on the base URL's origin, and so must next-page
-links. Filters whose ``(field, op)`` the object declares are sent as query parameters;
-every filter and the row filter are then applied again to the fetched records with
+redirects); object paths, redirects and next-page links must stay inside the base URL
+(its origin and base path). Filters whose ``(field, op)`` the object declares are sent as
+query parameters; every filter and the row filter are then applied again to the fetched records with
 Arrow expressions, so an endpoint that ignores a parameter cannot widen the result.
 Fetching stops once ``limit`` rows (bounded by ``limits.max_rows``) have been produced;
 ``order_by`` sorts in memory and refuses results above ``limits.max_rows``.
@@ -89,6 +89,7 @@ class HttpAdapter(SourceAdapter):
         self._origin = origin
         self._client = GuardedClient(
             origin=origin,
+            base_url=self._settings.base_url,
             headers=auth_header(self._settings.auth, config.secret),
             allow_hosts=limits.http_allow_hosts,
             timeout_s=limits.statement_timeout_s,
@@ -129,7 +130,7 @@ class HttpAdapter(SourceAdapter):
                 link = spec.next_link(body)
                 if not link:
                     return
-                url = self._settings.same_origin(url, link, self._origin)
+                url = self._settings.next_link(url, link, self._origin)
                 if url in seen:
                     raise SourceFailed("the source's next-page links loop")
                 seen.add(url)

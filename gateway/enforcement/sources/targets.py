@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters import sql_config
 from adapters.base import AdapterLimits, SourceConfig
+from adapters.http_config import path_segments
 from adapters.netguard import (
     Resolver,
     normalise_host,
@@ -105,25 +106,9 @@ class EffectiveTarget:
 
 
 def _path_within(a: str, b: str) -> bool:
-    one, two = _segments(a), _segments(b)
+    one, two = path_segments(a), path_segments(b)
     shorter = min(len(one), len(two))
     return one[:shorter] == two[:shorter]
-
-
-def _segments(path: str) -> list[str]:
-    """The segments of the path an HTTP request to ``path`` reaches: escapes read
-    (``%2e`` is a dot to many servers), dot segments removed as the client and servers
-    remove them (RFC 3986, 5.2.4), empty ones dropped, case folded. Compared as spelled,
-    ``/finance/../civil`` was not inside ``/civil`` yet every request went there
-    (red team 10); this reads more alike than a server may, never less."""
-    kept: list[str] = []
-    for part in urllib.parse.unquote(path).split("/"):
-        if part == "..":
-            if kept:
-                kept.pop()
-        elif part not in ("", "."):
-            kept.append(part.casefold())
-    return kept
 
 
 def file_id(path: str) -> FileId | None:
