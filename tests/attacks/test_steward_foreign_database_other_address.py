@@ -11,14 +11,15 @@ Expected: refused (403) because of the server the connection reached — the ide
 server gives (system identifier and database), stored on civil's source — while another
 database behind the same relay stays a source; a withdrawn civil source keeps its
 database civil's; and when civil's identity was not yet known (a source from before
-migration 0016), the department that registered first keeps it: civil's next connect
-works and finance's is refused from then on.
+migration 0016), civil's server is asked first, so the department that registered first
+keeps it: civil's connects work and finance's are refused.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -108,12 +109,11 @@ def test_a_withdrawn_source_keeps_its_database_its_departments(
     assert status == 403, body
 
 
-def test_the_department_that_registered_first_keeps_it(
+def test_an_older_source_without_its_identity_is_asked_first(
     setup: tuple[DemoGateway, str, int, str],
 ) -> None:
-    """civil's source from before the identity was kept: finance's registration through
-    the relay is not yet refused (the window THREAT_MODEL names), but civil's next
-    connect still works and finance's is refused from then on."""
+    """civil's source from before the identity was kept (migration 0016): finance's
+    registration through the relay asks civil's server first, and is refused."""
     gw, address, port, civil_db = setup
     civil_id = _civil(gw, civil_db)
     with gw.services.sessions() as session:  # as a row from before migration 0016
@@ -121,8 +121,31 @@ def test_the_department_that_registered_first_keeps_it(
         session.commit()
     status, body = _register(gw, "fiona", "finance",
                              f"postgresql://postgres@{address}:{port}/{civil_db}")  # fmt: skip
-    assert status == 201, body
-    for app in (gw.client.app,):  # pooled connections are not asked again: start afresh
-        app.state.broker.sources.close()  # type: ignore[attr-defined]
+    assert status == 403, body
+    with gw.services.sessions() as session:
+        civil = session.get(Source, civil_id)
+        assert civil is not None and civil.server_identity, "civil's identity was learned"
+
+
+def test_the_department_that_registered_first_keeps_it(
+    setup: tuple[DemoGateway, str, int, str],
+) -> None:
+    """Both sources from before migration 0016 (no identity on either, civil's older):
+    civil's next connect still works, finance's is refused from then on."""
+    gw, address, port, civil_db = setup
+    civil_id = _civil(gw, civil_db)
+    finance_id = "finance-relay"
+    with gw.services.sessions() as session:  # finance's source as it got in before 0016
+        civil = session.get(Source, civil_id)
+        assert civil is not None
+        civil.server_identity = None
+        session.add(Source(
+            id=finance_id, department="finance", kind="postgresql", display_name="roll",
+            settings={"url": f"postgresql://postgres@{address}:{port}/{civil_db}"},
+            redacted=finance_id, created_by="fiona",
+            created_at=civil.created_at + timedelta(seconds=1),
+        ))  # fmt: skip
+        session.commit()
+    gw.client.app.state.broker.sources.close()  # type: ignore[attr-defined]
+    assert _introspect(gw, "fiona", finance_id) == 403  # civil's server asked first
     assert _introspect(gw, "carl", civil_id) == 200
-    assert _introspect(gw, "fiona", str(body["id"])) == 403

@@ -10,8 +10,12 @@ gateway's own databases, ownership) and is pinned to the address that was checke
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
+from datetime import datetime
 
+import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import AdapterLimits, SourceAdapter, SourceConfig
@@ -19,6 +23,7 @@ from adapters.keyring import SecretKeyring
 from adapters.registry import open_adapter
 from catalog.errors import Unavailable
 from catalog.models import Source
+from catalog.service import is_deregistered
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
@@ -72,6 +77,13 @@ def connect_source(
     with sessions() as session:
         row = session.get(Source, source.id)
         department = (row.department if row is not None else source.department) or ""
+    if config.kind == "postgresql":
+        learn_unknown_identities(
+            settings=settings, sessions=sessions, keyring=keyring, department=department,
+            source_id=source.id, registered=row.created_at if row is not None else None,
+        )  # fmt: skip
+    with sessions() as session:
+        row = session.get(Source, source.id)
         target = checked_target(
             session=session, settings=settings, limits=limits,
             department=department, source_id=source.id, config=config,
@@ -89,3 +101,47 @@ def connect_source(
 
     limits = replace(limits, claimed_servers=claimed, on_server=on_server)
     return open_adapter(pinned_config(config, target), limits)
+
+
+# (catalog, source) pairs whose identity this process tried to learn: a source that is
+# down is not tried again on every connect of the others (it is learned when it connects)
+_TRIED: set[tuple[str, str]] = set()
+_TRIED_LOCK = threading.Lock()
+log = structlog.get_logger("sluice.sources")
+
+
+def learn_unknown_identities(
+    *, settings: Settings, sessions: sessionmaker[Session], keyring: SecretKeyring,
+    department: str, source_id: str, registered: datetime | None,
+) -> None:  # fmt: skip
+    """Before a PostgreSQL source is checked against the servers other departments hold
+    (``server_claims``): the identities not yet known of other departments' PostgreSQL
+    sources registered before it — rows from before migration 0016, known otherwise only
+    from their own next connect — are learned by connecting to them, once per process.
+    Without it, a department registering another's database in that window was not
+    refused until the owner's source connected again. A source that cannot be reached
+    stays unknown (logged) and is asked again by its own next connect."""
+    query = select(Source).where(
+        Source.department != department, Source.id != source_id,
+        Source.kind == "postgresql", Source.server_identity.is_(None),
+    )  # fmt: skip
+    if registered is not None:
+        query = query.where(Source.created_at < registered)
+    with sessions() as session:
+        others = [s for s in session.scalars(query) if not is_deregistered(s)]
+        session.expunge_all()
+    catalog = settings.resolved_database_url
+    for other in others:
+        with _TRIED_LOCK:
+            if (catalog, other.id) in _TRIED:
+                continue
+            _TRIED.add((catalog, other.id))
+        try:
+            adapter = connect_source(settings=settings, sessions=sessions, keyring=keyring,
+                                     source=other)  # fmt: skip
+            try:
+                adapter.test_connection()  # its connect hook stores what the server said
+            finally:
+                adapter.close()
+        except Exception as exc:  # the other source's failure is not this one's
+            log.warning("source_identity_unknown", source=other.id, error=type(exc).__name__)

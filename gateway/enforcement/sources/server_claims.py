@@ -13,9 +13,10 @@ address check follows ("a system another department registered first"), so the e
 owner is never locked out by a later impostor. A deregistered source keeps its identity:
 a withdrawn system is not handed to the next department that asks.
 
-Left open (THREAT_MODEL): a source registered before migration 0016 is known only from
-its next connect, so until then a later department's source of the same database is
-not refused by identity; MySQL/MariaDB sources are not asked (MariaDB has no
+A source registered before migration 0016 has no identity stored: before a later
+department's PostgreSQL source is checked, it is connected and asked
+(``connect.learn_unknown_identities``). Left open (THREAT_MODEL): MySQL/MariaDB sources
+are not asked (MariaDB has no
 ``@@server_uuid``). Spark's JDBC reads, opened in the JVM, ask through a session
 statement instead (``comparison.spark.sources.server_guard``).
 """

@@ -32,6 +32,7 @@ from catalog.suggestions import suggest
 from catalog.timestamps import utc_text
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import (
+    learn_unknown_identities,
     limits_from_settings,
     open_source_adapter,
     secret_aad,
@@ -110,6 +111,12 @@ def check_and_connect(
     secret."""
     reached: list[str] = []
     existing = session.get(Source, source_id)
+    if config.kind == "postgresql":  # other departments' older sources first (server_claims)
+        learn_unknown_identities(
+            settings=services.settings, sessions=services.sessions, keyring=services.keyring,
+            department=department, source_id=source_id,
+            registered=existing.created_at if existing is not None else None,
+        )  # fmt: skip
     limits = replace(
         limits_from_settings(services.settings),
         claimed_servers=claimed_elsewhere(

@@ -26,7 +26,11 @@ from catalog.errors import Unprocessable
 from catalog.models import Source
 from gateway.core.services import Services
 from gateway.enforcement.query.entries import Entry
-from gateway.enforcement.sources.connect import limits_from_settings, source_config
+from gateway.enforcement.sources.connect import (
+    learn_unknown_identities,
+    limits_from_settings,
+    source_config,
+)
 from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
 from gateway.enforcement.sources.server_claims import claimed_elsewhere
 
@@ -70,12 +74,19 @@ class SparkSources:
         with services.sessions() as session:
             row = session.get(Source, source.id)
             department = (row.department if row is not None else "") or ""
+            registered = row.created_at if row is not None else None
+        if config.kind == "postgresql":
+            learn_unknown_identities(settings=services.settings, sessions=services.sessions,
+                                     keyring=services.keyring, department=department,
+                                     source_id=source.id, registered=registered)  # fmt: skip
+        with services.sessions() as session:
+            row = session.get(Source, source.id)
             target = checked_target(
                 session=session, settings=services.settings, limits=limits,
                 department=department, source_id=source.id, config=config,
             )  # fmt: skip
             claimed = claimed_elsewhere(session, department=department, source_id=source.id,
-                                        registered=row.created_at if row else None)  # fmt: skip
+                                        registered=registered)  # fmt: skip
         config = pinned_config(config, target)
         if config.kind in FILE_KINDS:
             return SourceRead(config.kind, _file_path(config, entry.object_name,
