@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.gateway.demo_app import DemoGateway
+from tests.gateway.stewardship.test_sources_end_to_end import serve_json_api
 
 DIBAO = "civil.dibao_recipients"
 QUERY = {"purpose": "supervision", "case_ref": "JW-2026-001", "fields": ["region_code"],
@@ -80,3 +81,35 @@ def test_a_frozen_entrys_object_is_not_published_again(
     published = _post(gw, "carl", f"/datasets/{copy_id}/publish", {})
     assert published.status_code == 200, published.text
     assert gw.query("dora", copy_id, QUERY).status_code == 200
+
+
+def test_an_http_endpoint_under_another_object_name_is_the_same_object(
+    deployment: DemoGateway,
+) -> None:
+    """An HTTP source's object names are the steward's own words for its endpoints:
+    ``persons`` at ``/people`` is the frozen ``people`` under another name."""
+    gw = deployment
+    with serve_json_api() as api:
+        api.records["civil/people"] = [{"id": 1, "region_code": "430121"}]
+        gw.settings.source_allow_hosts.append("127.0.0.1")
+        settings = {"base_url": api.base_url + "/civil", "auth": "none", "objects": [
+            {"name": "people", "path": "/people", "records": "data.items"},
+            {"name": "persons", "path": "/./people/", "records": "data.items"},
+        ]}  # fmt: skip
+        registered = _post(gw, "carl", "/sources", {
+            "id": "civil-api", "department": "civil", "kind": "http",
+            "display_name": "civil API", "settings": settings})  # fmt: skip
+        assert registered.status_code == 201, registered.text
+        for obj, entry in (("people", "civil.api_people"), ("persons", "civil.api_persons")):
+            draft = _post(gw, "carl", "/datasets", {
+                "source_id": "civil-api", "object_name": obj, "dataset_id": entry,
+                "title_en": obj, "allowed_purposes": ["supervision"]})  # fmt: skip
+            assert draft.status_code == 201, draft.text
+        assert _post(gw, "carl", "/datasets/civil.api_people/publish", {}).status_code == 200
+        assert _post(gw, "sam", "/datasets/civil.api_people/freeze", WHY).status_code == 200
+        try:
+            published = _post(gw, "carl", "/datasets/civil.api_persons/publish", {})
+            assert published.status_code == 409, published.text
+        finally:
+            lifted = _post(gw, "root", "/datasets/civil.api_people/unfreeze", WHY)
+            assert lifted.status_code == 200, lifted.text

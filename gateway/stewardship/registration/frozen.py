@@ -4,18 +4,21 @@ A security officer's freeze (``gateway.stewardship.users.emergency``) is set on 
 catalog entry, and lifting it takes an admin who did not impose it. The data it stops
 is the entry's source object, though: a steward who drafted and published a second
 entry over the same object — of the same source, or of another registration of the same
-system — served the frozen rows again, alone (red team 10). So a publication is refused
-while any other entry over that object of that system is frozen. Entries published
-before the freeze are the officer's to freeze too (the alert names the entry read).
+system, or an HTTP endpoint under another object name — served the frozen rows again,
+alone (red team 10). So a publication is refused while any other entry over that object
+of that system is frozen. Entries published before the freeze are the officer's to
+freeze too (the alert names the entry read).
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters.http_config import path_segments
 from catalog.errors import Conflict
 from catalog.models import Dataset, Source
 from catalog.service import DEREGISTERED
@@ -30,6 +33,19 @@ def _target(kind: str, settings: dict[str, Any]) -> EffectiveTarget | None:
     return stored_target(kind, settings)
 
 
+def _location(kind: str, settings: dict[str, Any], object_name: str) -> tuple[str, ...]:
+    """What an entry's object reads, comparable across entries: an HTTP endpoint by the
+    path it requests (the steward names endpoints: ``persons`` at ``/people`` is
+    ``people``), anything else by its name as the source lists it, case folded."""
+    if kind == "http":
+        for obj in settings.get("objects") or ():
+            if isinstance(obj, dict) and obj.get("name") == object_name:
+                base = urllib.parse.urlsplit(str(settings.get("base_url") or "")).path
+                path = urllib.parse.urlsplit(f"{base}/{obj.get('path') or ''}").path
+                return ("http", *path_segments(path))
+    return ("name", object_name.casefold())
+
+
 def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
     """409 if another entry over ``dataset``'s object of the same system is frozen."""
     frozen = session.execute(
@@ -37,16 +53,21 @@ def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
         .join(Source, Source.id == Dataset.source_id)
         .where(Dataset.frozen_at.is_not(None), Dataset.id != dataset.id)
     ).all()  # fmt: skip
-    name = dataset.object_name.casefold()
-    alike = [row for row in frozen if row[1].casefold() == name]
-    if not alike:
+    if not frozen:
         return
     source = session.get(Source, dataset.source_id)
-    mine = _target(source.kind, dict(source.settings or {})) if source is not None else None
-    for entry_id, _object, source_id, kind, settings in alike:
-        other = None if source_id == dataset.source_id else _target(kind, dict(settings or {}))
-        if source_id == dataset.source_id or (
-            mine is not None and other is not None and mine.same_system(other)
+    if source is None:
+        return
+    settings = dict(source.settings or {})
+    mine, where = _target(source.kind, settings), _location(source.kind, settings,
+                                                            dataset.object_name)  # fmt: skip
+    for entry_id, object_name, source_id, kind, other_settings in frozen:
+        other = dict(other_settings or {})
+        if _location(kind, other, object_name) != where:
+            continue
+        theirs = None if source_id == source.id else _target(kind, other)
+        if source_id == source.id or (
+            mine is not None and theirs is not None and mine.same_system(theirs)
         ):
             raise Conflict(
                 f"{entry_id!r} reads the same object and is frozen by a security officer: "
