@@ -113,3 +113,32 @@ def test_an_http_endpoint_under_another_object_name_is_the_same_object(
         finally:
             lifted = _post(gw, "root", "/datasets/civil.api_people/unfreeze", WHY)
             assert lifted.status_code == 200, lifted.text
+
+
+def test_a_file_reached_from_another_root_is_the_same_object(deployment: DemoGateway) -> None:
+    """A file source names its objects relative to its root: ``sub/people.csv`` of one
+    root is ``people.csv`` of a root one directory down."""
+    gw = deployment
+    top = gw.settings.demo_data_dir.resolve() / "civil_csv"
+    (top / "sub").mkdir(parents=True, exist_ok=True)
+    (top / "sub" / "people.csv").write_text("id,region_code\n1,430121\n2,430121\n")
+    for source_id, root, obj, entry in (
+        ("civil-csv", top, "sub/people.csv", "civil.csv_people"),
+        ("civil-csv-sub", top / "sub", "people.csv", "civil.csv_people_copy"),
+    ):
+        registered = _post(gw, "carl", "/sources", {
+            "id": source_id, "department": "civil", "kind": "csv",
+            "display_name": source_id, "settings": {"root": str(root)}})  # fmt: skip
+        assert registered.status_code == 201, registered.text
+        draft = _post(gw, "carl", "/datasets", {
+            "source_id": source_id, "object_name": obj, "dataset_id": entry,
+            "title_en": entry, "allowed_purposes": ["supervision"]})  # fmt: skip
+        assert draft.status_code == 201, draft.text
+    assert _post(gw, "carl", "/datasets/civil.csv_people/publish", {}).status_code == 200
+    assert _post(gw, "sam", "/datasets/civil.csv_people/freeze", WHY).status_code == 200
+    try:
+        published = _post(gw, "carl", "/datasets/civil.csv_people_copy/publish", {})
+        assert published.status_code == 409, published.text
+    finally:
+        lifted = _post(gw, "root", "/datasets/civil.csv_people/unfreeze", WHY)
+        assert lifted.status_code == 200, lifted.text

@@ -4,7 +4,7 @@ A security officer's freeze (``gateway.stewardship.users.emergency``) is set on 
 catalog entry, and lifting it takes an admin who did not impose it. The data it stops
 is the entry's source object, though: a steward who drafted and published a second
 entry over the same object — of the same source, or of another registration of the same
-system, or an HTTP endpoint under another object name — served the frozen rows again,
+system, or an HTTP endpoint or a file under another object name — served the frozen rows again,
 alone (red team 10). So a publication is refused while any other entry over that object
 of that system is frozen. Entries published before the freeze are the officer's to
 freeze too (the alert names the entry read).
@@ -12,6 +12,7 @@ freeze too (the alert names the entry read).
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from typing import Any
 
@@ -22,7 +23,12 @@ from adapters.http_config import path_segments
 from catalog.errors import Conflict
 from catalog.models import Dataset, Source
 from catalog.service import DEREGISTERED
-from gateway.enforcement.sources.targets import EffectiveTarget, from_tombstone, stored_target
+from gateway.enforcement.sources.targets import (
+    FILE_KINDS,
+    EffectiveTarget,
+    from_tombstone,
+    stored_target,
+)
 
 
 def _target(kind: str, settings: dict[str, Any]) -> EffectiveTarget | None:
@@ -36,14 +42,21 @@ def _target(kind: str, settings: dict[str, Any]) -> EffectiveTarget | None:
 def _location(kind: str, settings: dict[str, Any], object_name: str) -> tuple[str, ...]:
     """What an entry's object reads, comparable across entries: an HTTP endpoint by the
     path it requests (the steward names endpoints: ``persons`` at ``/people`` is
-    ``people``), anything else by its name as the source lists it, case folded."""
+    ``people``), a file by its real path (``sub/people.csv`` of one root is
+    ``people.csv`` of the root below), a table by its schema and name, case folded."""
     if kind == "http":
         for obj in settings.get("objects") or ():
             if isinstance(obj, dict) and obj.get("name") == object_name:
                 base = urllib.parse.urlsplit(str(settings.get("base_url") or "")).path
                 path = urllib.parse.urlsplit(f"{base}/{obj.get('path') or ''}").path
                 return ("http", *path_segments(path))
-    return ("name", object_name.casefold())
+    if kind in FILE_KINDS:
+        root, single = settings.get("root"), settings.get("path")
+        base = root if isinstance(root, str) else os.path.dirname(str(single or ""))
+        if base:
+            return ("file", os.path.realpath(os.path.join(base, object_name)))
+    schema = settings.get("schema")
+    return ("name", str(schema or "").casefold(), object_name.casefold())
 
 
 def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
