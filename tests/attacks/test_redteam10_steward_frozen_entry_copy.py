@@ -142,3 +142,39 @@ def test_a_file_reached_from_another_root_is_the_same_object(deployment: DemoGat
     finally:
         lifted = _post(gw, "root", "/datasets/civil.csv_people/unfreeze", WHY)
         assert lifted.status_code == 200, lifted.text
+
+
+def test_a_frozen_entrys_source_withdrawn_and_registered_again(deployment: DemoGateway) -> None:
+    """Withdrawing the frozen entry's source leaves it a frozen draft, and the tombstone
+    keeps the system but not the source's objects: a new registration of the same API
+    must still not publish the frozen endpoint."""
+    gw = deployment
+    with serve_json_api() as api:
+        api.records["civil2/people"] = [{"id": 1, "region_code": "430121"}]
+        if "127.0.0.1" not in gw.settings.source_allow_hosts:
+            gw.settings.source_allow_hosts.append("127.0.0.1")
+        settings = {"base_url": api.base_url + "/civil2", "auth": "none", "objects": [
+            {"name": "people", "path": "/people", "records": "data.items"}]}  # fmt: skip
+        for n in ("1", "2"):
+            source_id, entry = f"civil-api-w{n}", f"civil.api_w{n}"
+            registered = _post(gw, "carl", "/sources", {
+                "id": source_id, "department": "civil", "kind": "http",
+                "display_name": "civil API", "settings": settings})  # fmt: skip
+            assert registered.status_code == 201, registered.text
+            draft = _post(gw, "carl", "/datasets", {
+                "source_id": source_id, "object_name": "people", "dataset_id": entry,
+                "title_en": entry, "allowed_purposes": ["supervision"]})  # fmt: skip
+            assert draft.status_code == 201, draft.text
+            if n == "1":
+                assert _post(gw, "carl", f"/datasets/{entry}/publish", {}).status_code == 200
+                assert _post(gw, "sam", f"/datasets/{entry}/freeze", WHY).status_code == 200
+                gone = gw.client.delete(f"/api/v1/sources/{source_id}",
+                                        headers=gw.headers("carl"))  # fmt: skip
+                assert gone.status_code == 200, gone.text
+        try:
+            published = _post(gw, "carl", "/datasets/civil.api_w2/publish", {})
+            assert published.status_code == 409, published.text
+        finally:
+            lifted = _post(gw, "root", "/datasets/civil.api_w1/unfreeze", WHY)
+            assert lifted.status_code == 200, lifted.text
+        assert _post(gw, "carl", "/datasets/civil.api_w2/publish", {}).status_code == 200

@@ -39,11 +39,15 @@ def _target(kind: str, settings: dict[str, Any]) -> EffectiveTarget | None:
     return stored_target(kind, settings)
 
 
-def _location(kind: str, settings: dict[str, Any], object_name: str) -> tuple[str, ...]:
+def _location(kind: str, settings: dict[str, Any], object_name: str) -> tuple[str, ...] | None:
     """What an entry's object reads, comparable across entries: an HTTP endpoint by the
     path it requests (the steward names endpoints: ``persons`` at ``/people`` is
     ``people``), a file by its real path (``sub/people.csv`` of one root is
-    ``people.csv`` of the root below), a table by its schema and name, case folded."""
+    ``people.csv`` of the root below), a table by its schema and name, case folded.
+    None for a withdrawn source: its tombstone keeps the system, not the objects, so
+    every object of that system is taken as its frozen entry's."""
+    if DEREGISTERED in settings:
+        return None
     if kind == "http":
         for obj in settings.get("objects") or ():
             if isinstance(obj, dict) and obj.get("name") == object_name:
@@ -76,7 +80,8 @@ def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
                                                             dataset.object_name)  # fmt: skip
     for entry_id, object_name, source_id, kind, other_settings in frozen:
         other = dict(other_settings or {})
-        if _location(kind, other, object_name) != where:
+        theirs_at = _location(kind, other, object_name)
+        if where is not None and theirs_at is not None and theirs_at != where:
             continue
         theirs = None if source_id == source.id else _target(kind, other)
         if source_id == source.id or (
