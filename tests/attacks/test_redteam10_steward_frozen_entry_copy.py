@@ -178,3 +178,41 @@ def test_a_frozen_entrys_source_withdrawn_and_registered_again(deployment: DemoG
             lifted = _post(gw, "root", "/datasets/civil.api_w1/unfreeze", WHY)
             assert lifted.status_code == 200, lifted.text
         assert _post(gw, "carl", "/datasets/civil.api_w2/publish", {}).status_code == 200
+
+
+def test_a_published_entry_is_not_repointed_at_a_frozen_object(deployment: DemoGateway) -> None:
+    """No new publication needed: a published entry's source re-pointed (an HTTP
+    object's path changed) so that it reads the frozen endpoint."""
+    gw = deployment
+    with serve_json_api() as api:
+        api.records["civil3/people"] = [{"id": 1, "region_code": "430121"}]
+        api.records["civil3/other"] = [{"id": 9, "region_code": "430121"}]
+        if "127.0.0.1" not in gw.settings.source_allow_hosts:
+            gw.settings.source_allow_hosts.append("127.0.0.1")
+
+        def settings(other_path: str) -> dict[str, Any]:
+            return {"base_url": api.base_url + "/civil3", "auth": "none", "objects": [
+                {"name": "people", "path": "/people", "records": "data.items"},
+                {"name": "other", "path": other_path, "records": "data.items"}]}  # fmt: skip
+
+        registered = _post(gw, "carl", "/sources", {
+            "id": "civil-api-p", "department": "civil", "kind": "http",
+            "display_name": "civil API", "settings": settings("/other")})  # fmt: skip
+        assert registered.status_code == 201, registered.text
+        for obj in ("people", "other"):
+            entry = f"civil.api_p_{obj}"
+            draft = _post(gw, "carl", "/datasets", {
+                "source_id": "civil-api-p", "object_name": obj, "dataset_id": entry,
+                "title_en": entry, "allowed_purposes": ["supervision"]})  # fmt: skip
+            assert draft.status_code == 201, draft.text
+            assert _post(gw, "carl", f"/datasets/{entry}/publish", {}).status_code == 200
+        assert _post(gw, "sam", "/datasets/civil.api_p_people/freeze", WHY).status_code == 200
+        try:
+            moved = gw.client.patch("/api/v1/sources/civil-api-p", headers=gw.headers("carl"),
+                                    json={"settings": settings("/people")})  # fmt: skip
+            assert moved.status_code == 409, moved.text
+            read = gw.query("dora", "civil.api_p_other", {**QUERY, "fields": ["id"]})
+            assert read.status_code == 200 and [r["id"] for r in read.json()["rows"]] == [9]
+        finally:
+            lifted = _post(gw, "root", "/datasets/civil.api_p_people/unfreeze", WHY)
+            assert lifted.status_code == 200, lifted.text

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from adapters.http_config import path_segments
 from catalog.errors import Conflict
-from catalog.models import Dataset, Source
+from catalog.models import Dataset, DatasetStatus, Source
 from catalog.service import DEREGISTERED
 from gateway.enforcement.sources.targets import (
     FILE_KINDS,
@@ -65,30 +65,46 @@ def _location(kind: str, settings: dict[str, Any], object_name: str) -> tuple[st
 
 def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
     """409 if another entry over ``dataset``'s object of the same system is frozen."""
+    source = session.get(Source, dataset.source_id)
+    if source is not None:
+        _refuse(session, source, dict(source.settings or {}), [(dataset.id, dataset.object_name)])
+
+
+def refuse_repointed_at_frozen(*, session: Session, source: Source,
+                               settings: dict[str, Any]) -> None:  # fmt: skip
+    """409 if, with ``settings``, a published entry of ``source`` would read an object
+    frozen under another entry: a re-pointed source (an HTTP object's path, a root, a
+    database) needs no new publication to serve what the freeze stops (red team 10)."""
+    published = session.execute(
+        select(Dataset.id, Dataset.object_name).where(
+            Dataset.source_id == source.id, Dataset.status == DatasetStatus.PUBLISHED
+        )
+    ).all()  # fmt: skip
+    _refuse(session, source, settings, [(entry_id, name) for entry_id, name in published])
+
+
+def _refuse(session: Session, source: Source, settings: dict[str, Any],
+            entries: list[tuple[str, str]]) -> None:  # fmt: skip
     frozen = session.execute(
         select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings)
         .join(Source, Source.id == Dataset.source_id)
-        .where(Dataset.frozen_at.is_not(None), Dataset.id != dataset.id)
+        .where(Dataset.frozen_at.is_not(None))
     ).all()  # fmt: skip
-    if not frozen:
+    if not frozen or not entries:
         return
-    source = session.get(Source, dataset.source_id)
-    if source is None:
-        return
-    settings = dict(source.settings or {})
-    mine, where = _target(source.kind, settings), _location(source.kind, settings,
-                                                            dataset.object_name)  # fmt: skip
+    mine = _target(source.kind, settings)
     for entry_id, object_name, source_id, kind, other_settings in frozen:
-        other = dict(other_settings or {})
-        theirs_at = _location(kind, other, object_name)
-        if where is not None and theirs_at is not None and theirs_at != where:
+        same = source_id == source.id
+        other = settings if same else dict(other_settings or {})
+        theirs = None if same else _target(kind, other)
+        if not same and (mine is None or theirs is None or not mine.same_system(theirs)):
             continue
-        theirs = None if source_id == source.id else _target(kind, other)
-        if source_id == source.id or (
-            mine is not None and theirs is not None and mine.same_system(theirs)
-        ):
-            raise Conflict(
-                f"{entry_id!r} reads the same object and is frozen by a security officer: "
-                "no other entry publishes it until an admin lifts the freeze",
-                frozen=entry_id,
-            )
+        theirs_at = _location(kind, other, object_name)
+        for mine_id, mine_name in entries:
+            where = _location(source.kind, settings, mine_name)
+            if mine_id != entry_id and (where is None or theirs_at is None or where == theirs_at):
+                raise Conflict(
+                    f"{entry_id!r} reads the same object and is frozen by a security "
+                    "officer: no other entry reads it until an admin lifts the freeze",
+                    frozen=entry_id,
+                )

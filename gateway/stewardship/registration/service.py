@@ -42,6 +42,7 @@ from gateway.enforcement.sources.guard import checked_target, pinned_config
 from gateway.enforcement.sources.server_claims import claimed_elsewhere
 from gateway.enforcement.sources.targets import EffectiveTarget, stored_target, tombstone_record
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
+from gateway.stewardship.registration.frozen import refuse_repointed_at_frozen
 from gateway.stewardship.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
@@ -237,6 +238,8 @@ def update_source(
         changed += [
             name for name, given in (("settings", settings), ("secret", plain)) if given is not None
         ]
+        # an entry of this source brought to read what an officer froze (red team 10)
+        refuse_repointed_at_frozen(session=session, source=source, settings=new_settings)
     if display_name is not None and display_name != source.display_name:
         changed.append("display_name")
     emit(
