@@ -187,6 +187,7 @@ def test_a_published_entry_is_not_repointed_at_a_frozen_object(deployment: DemoG
     with serve_json_api() as api:
         api.records["civil3/people"] = [{"id": 1, "region_code": "430121"}]
         api.records["civil3/other"] = [{"id": 9, "region_code": "430121"}]
+        api.records["civil3/people-moved"] = [{"id": 5, "region_code": "430121"}]
         if "127.0.0.1" not in gw.settings.source_allow_hosts:
             gw.settings.source_allow_hosts.append("127.0.0.1")
 
@@ -210,6 +211,12 @@ def test_a_published_entry_is_not_repointed_at_a_frozen_object(deployment: DemoG
         try:
             moved = gw.client.patch("/api/v1/sources/civil-api-p", headers=gw.headers("carl"),
                                     json={"settings": settings("/people")})  # fmt: skip
+            assert moved.status_code == 409, moved.text
+            # nor is the frozen entry moved off its object, which a new entry could then take
+            away = settings("/other")
+            away["objects"][0]["path"] = "/people-moved"
+            moved = gw.client.patch("/api/v1/sources/civil-api-p", headers=gw.headers("carl"),
+                                    json={"settings": away})  # fmt: skip
             assert moved.status_code == 409, moved.text
             read = gw.query("dora", "civil.api_p_other", {**QUERY, "fields": ["id"]})
             assert read.status_code == 200 and [r["id"] for r in read.json()["rows"]] == [9]

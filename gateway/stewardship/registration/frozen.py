@@ -75,12 +75,27 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
     """409 if, with ``settings``, a published entry of ``source`` would read an object
     frozen under another entry: a re-pointed source (an HTTP object's path, a root, a
     database) needs no new publication to serve what the freeze stops (red team 10)."""
-    published = session.execute(
-        select(Dataset.id, Dataset.object_name).where(
-            Dataset.source_id == source.id, Dataset.status == DatasetStatus.PUBLISHED
+    own = session.execute(
+        select(Dataset.id, Dataset.object_name, Dataset.status, Dataset.frozen_at).where(
+            Dataset.source_id == source.id
         )
     ).all()  # fmt: skip
-    _refuse(session, source, settings, [(entry_id, name) for entry_id, name in published])
+    before = dict(source.settings or {})
+    was, now = _target(source.kind, before), _target(source.kind, settings)
+    moved = was is None or now is None or not was.same_system(now)
+    for entry_id, name, _status, frozen_at in own:
+        # the frozen entry stays on its object: moved off it (another path, root or
+        # server), the object would be free for a new entry to publish
+        if frozen_at is not None and (
+            moved or _location(source.kind, settings, name) != _location(source.kind, before, name)
+        ):
+            raise Conflict(
+                f"{entry_id!r} is frozen by a security officer: its source does not move "
+                "it to another object until an admin lifts the freeze",
+                frozen=entry_id,
+            )
+    published = [(i, n) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED]
+    _refuse(session, source, settings, published)
 
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
