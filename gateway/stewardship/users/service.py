@@ -63,11 +63,15 @@ def name_key(subject: str) -> str:
 def check_new_subject(session: Session, subject: str) -> None:
     """Refuse (400) a new account's name the store cannot hold, one with characters
     that do not show (controls, format characters such as a zero-width space, spaces),
-    or one that reads as an existing user's name."""
+    one no API path can name (a ``/``), or one that reads as an existing user's name."""
     if len(subject) > MAX_SUBJECT:
         raise BadRequest(f"a user name has at most {MAX_SUBJECT} characters")
     if any(unicodedata.category(ch) in _HIDDEN for ch in subject):
         raise BadRequest("a user name holds no control, format or space characters")
+    if "/" in subject:
+        # a path parameter never holds one: no API call (suspend, revoke-grants, roles)
+        # could name the account (red team 10)
+        raise BadRequest("a user name holds no '/': the API names users in its paths")
     key = name_key(subject)
     taken = next((s for s in session.scalars(select(User.subject)) if name_key(s) == key), None)
     if taken is not None:
