@@ -81,13 +81,12 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
         )
     ).all()  # fmt: skip
     before = dict(source.settings or {})
-    was, now = _target(source.kind, before), _target(source.kind, settings)
-    moved = was is None or now is None or not was.same_system(now)
     for entry_id, name, _status, frozen_at in own:
         # the frozen entry stays on its object: moved off it (another path, root or
         # server), the object would be free for a new entry to publish
         if frozen_at is not None and (
-            moved or _location(source.kind, settings, name) != _location(source.kind, before, name)
+            _moved(source.kind, before, settings)
+            or _location(source.kind, settings, name) != _location(source.kind, before, name)
         ):
             raise Conflict(
                 f"{entry_id!r} is frozen by a security officer: its source does not move "
@@ -96,6 +95,12 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
             )
     published = [(i, n) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED]
     _refuse(session, source, settings, published)
+
+
+def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the settings reach another system (or one that cannot be told)."""
+    was, now = _target(kind, before), _target(kind, after)
+    return was is None or now is None or not was.same_system(now)
 
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
