@@ -91,14 +91,14 @@ class HttpSettings:
 
 def path_segments(path: str) -> list[str]:
     """The segments of the path an HTTP request to ``path`` reaches: escapes read
-    (``%2e`` is a dot to many servers), dot segments removed as clients and servers
-    remove them (RFC 3986, 5.2.4), empty ones dropped, case folded — more alike than a
-    server may read them, never less. The ownership of a source
+    (``%2e`` is a dot to many servers, ``%5c`` a slash to some), dot segments removed
+    as clients and servers remove them (RFC 3986, 5.2.4), empty ones dropped, case
+    folded — more alike than a server may read them, never less. The ownership of a source
     (``gateway.enforcement.sources.targets``) and every request it sends (``inside``)
     judge a path by these (red team 10: ``/finance/../civil`` was not inside ``/civil``
     as spelled, yet every request went there)."""
     kept: list[str] = []
-    for part in urllib.parse.unquote(path).split("/"):
+    for part in urllib.parse.unquote(path).replace("\\", "/").split("/"):
         if part == "..":
             if kept:
                 kept.pop()

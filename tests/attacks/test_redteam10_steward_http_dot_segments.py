@@ -58,7 +58,10 @@ def _source(source_id: str, department: str, base_url: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-PATHS = ["/finance/../civil", "/./civil", "/finance/%2E%2E/civil", "/finance/.%2e/civil/"]
+PATHS = ["/finance/../civil", "/./civil", "/finance/%2E%2E/civil", "/finance/.%2e/civil/",
+         # a server that takes a backslash for a slash (IIS, some servlet containers); a
+         # raw one is refused as any URL with a backslash is
+         "/finance%5C..%5Ccivil", "/finance/..%5Ccivil"]
 
 
 @pytest.mark.parametrize("path", PATHS)
