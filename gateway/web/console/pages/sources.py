@@ -182,6 +182,11 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
     )
 
     def check(session: Session) -> str:
+        # a taken id first, as a registration does: the ownership check leaves the
+        # source of that id out, so another department's id let its system be reached
+        # (red team 10)
+        catalog.require_new_source(session=session, source_id=asked["source_id"],
+                                   department=department)  # fmt: skip
         registration.refuse_secrets_in_settings(asked["settings"])
         config = SourceConfig(kind=asked["kind"], settings=dict(asked["settings"]),
                               secret=asked["secret"])  # fmt: skip
