@@ -53,6 +53,13 @@ class LazyGroup(click.Group):
             return None
         return load_command(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # seen before the group's callback runs: a sub-command's help stays click alone
+        ctx.meta["sluice.asks_help"] = any(arg in ("--help", "-h") for arg in args[1:])
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -68,7 +75,8 @@ QUICK = frozenset({"token"})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Sluice: a governed data-sharing gateway and catalog for oversight work."""
-    if ctx.invoked_subcommand not in QUICK:  # stdout is the command's output alone
+    asks_help = ctx.meta.get("sluice.asks_help", False)
+    if ctx.invoked_subcommand not in QUICK and not asks_help:  # stdout: the output alone
         from audit.lazy_log import logs_to_stderr
 
         logs_to_stderr()
