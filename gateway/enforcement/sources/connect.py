@@ -89,10 +89,9 @@ def connect_source(
             department=department, source_id=source.id, config=config,
         )  # fmt: skip
         registered = row.created_at if row is not None else None
-        claimed = claimed_elsewhere(
-            session, department=department, source_id=source.id, registered=registered
-        )
         known = row.server_identity if row is not None else None
+        claimed = claimed_elsewhere(session, department=department, source_id=source.id,
+                                    registered=registered, known=known)  # fmt: skip
     source_id = source.id
 
     def on_server(identity: str) -> None:  # a new connection reached it: kept when new

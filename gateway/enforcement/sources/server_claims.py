@@ -36,18 +36,27 @@ log = structlog.get_logger("sluice.sources")
 
 
 def claimed_elsewhere(
-    session: Session, *, department: str, source_id: str, registered: datetime | None
-) -> tuple[tuple[str, str], ...]:
+    session: Session, *, department: str, source_id: str, registered: datetime | None,
+    known: str | None = None,
+) -> tuple[tuple[str, str], ...]:  # fmt: skip
     """``(identity, department)`` of every other department's source registered before
-    ``registered`` (``None``: a source being registered now, after all of them)."""
-    query = select(Source.server_identity, Source.department).where(
+    ``registered`` (``None``: a source being registered now, after all of them), and of
+    the later ones too unless they hold ``known``, the identity this source holds: a
+    source that reaches another server or database than the one it held (its URL
+    changed, its host name moved) claims it now, as a new registration would. Comparing
+    only the sources older than it let an old source be re-pointed at a database a
+    later department registered — and then, as the older claim, lock its owner out
+    (red team 11)."""
+    query = select(Source.server_identity, Source.department, Source.created_at).where(
         Source.department != department,
         Source.id != source_id,
         Source.server_identity.is_not(None),
     )
-    if registered is not None:
-        query = query.where(Source.created_at < registered)
-    return tuple((str(i), str(d)) for i, d in session.execute(query))
+    return tuple(
+        (str(i), str(d))
+        for i, d, created in session.execute(query)
+        if registered is None or created < registered or (known is not None and i != known)
+    )
 
 
 def remember_identity(sessions: sessionmaker[Session], source_id: str, identity: str) -> None:

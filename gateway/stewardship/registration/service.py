@@ -122,7 +122,8 @@ def check_and_connect(
         limits_from_settings(services.settings),
         claimed_servers=claimed_elsewhere(
             session, department=department, source_id=source_id,
-            registered=existing.created_at if existing is not None else None),
+            registered=existing.created_at if existing is not None else None,
+            known=existing.server_identity if existing is not None else None),
         on_server=reached.append,
     )  # fmt: skip
     with scrubbed(config.secret):

@@ -86,7 +86,8 @@ class SparkSources:
                 department=department, source_id=source.id, config=config,
             )  # fmt: skip
             claimed = claimed_elsewhere(session, department=department, source_id=source.id,
-                                        registered=registered)  # fmt: skip
+                                        registered=registered,
+                                        known=row.server_identity if row else None)  # fmt: skip
         config = pinned_config(config, target)
         if config.kind in FILE_KINDS:
             return SourceRead(config.kind, _file_path(config, entry.object_name,
