@@ -25,12 +25,12 @@ failed or aborted — with the rows, bytes and digest the transport took
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import pyarrow as pa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from audit.event_types import EventType, Outcome
 from audit.sink import AuditSink
@@ -52,6 +52,7 @@ from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots
 from gateway.enforcement.query.subjects import SubjectTokens
 from gateway.enforcement.query.validate import check_names
+from gateway.enforcement.sources.objects import FrozenObject, frozen_objects
 from gateway.enforcement.sources.pool import SourcePool
 from policies.authorizer import RoleAuthorizer
 from policies.decision import Decision, DecisionPoint, UserContext
@@ -91,6 +92,9 @@ class Broker:
         self.grants: GenerationCache[tuple[str, str, str, str], tuple[Any, ...]] = GenerationCache(
             4096
         )
+        # the frozen entries, and which entry's object each queried entry shares with one
+        self.frozen: GenerationCache[str, tuple[FrozenObject, ...]] = GenerationCache(1)
+        self.frozen_with: GenerationCache[str, str | None] = GenerationCache(512)
         self.metrics = BrokerMetrics()
         self.reader = Reader(sources=sources, subjects=subjects, metrics=self.metrics)
         self.in_flight = InFlight()
@@ -159,6 +163,7 @@ class Broker:
                 return generation
             if entry.frozen:
                 raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")
+            self._refuse_frozen_object(lambda: conn, generation, entry)
             body = ctx.body
             grant_rows = self.grants.get(
                 generation, (user.subject, entry.id, body.purpose, body.case_ref),
@@ -181,8 +186,10 @@ class Broker:
         with self._catalog.connect() as conn:
             generation = catalog_generation(conn)
             entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
-        if entry is not None and entry.frozen:
-            raise DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer")
+            if entry is not None and entry.frozen:
+                raise DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer")
+            if entry is not None:
+                self._refuse_frozen_object(lambda: conn, generation, entry)
 
     def _resolve(self, conn: LazyConnection, request: QueryRequest) -> tuple[QueryContext, int]:
         generation = request.generation
@@ -197,7 +204,31 @@ class Broker:
         if entry.frozen:  # an officer's emergency freeze: refused, and on record
             self._deny(ctx, details={"code": DatasetFrozen.code})
             raise audited(DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer"))
+        try:  # the same object under an entry published before the freeze
+            self._refuse_frozen_object(conn, generation, entry)
+        except DatasetFrozen as exc:
+            self._deny(ctx, details={"code": DatasetFrozen.code, "frozen": exc.message})
+            raise audited(exc) from None
         return ctx, generation
+
+    def _refuse_frozen_object(
+        self, conn: Callable[[], Connection], generation: int, entry: Entry
+    ) -> None:
+        """``DatasetFrozen`` when another entry reading ``entry``'s object is frozen: a
+        freeze stops the data, whichever entry reads it — one published before the
+        freeze included (red team 10's open row). Nothing is read or compared while no
+        entry is frozen (one cached read per catalog generation)."""
+        frozen = self.frozen.get(generation, "", lambda: frozen_objects(conn()))
+        if not frozen:
+            return
+        source = entry.source
+        held = self.frozen_with.get(generation, entry.id, lambda: next(
+            (f.entry_id for f in frozen if f.entry_id != entry.id
+             and f.held_by(source.kind, source.settings, entry.object_name, source.id)),
+            None))  # fmt: skip
+        if held is not None:
+            raise DatasetFrozen(f"dataset {entry.id!r} reads the same data as {held!r}, "
+                                "which a security officer froze")  # fmt: skip
 
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""

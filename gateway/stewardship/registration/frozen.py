@@ -6,61 +6,20 @@ is the entry's source object, though: a steward who drafted and published a seco
 entry over the same object — of the same source, or of another registration of the same
 system, or an HTTP endpoint or a file under another object name — served the frozen rows again,
 alone (red team 10). So a publication is refused while any other entry over that object
-of that system is frozen. Entries published before the freeze are the officer's to
-freeze too (the alert names the entry read).
+of that system is frozen; an entry published before the freeze is refused by the
+broker while it stands (``enforcement.sources.objects`` compares entries for both).
 """
 
 from __future__ import annotations
 
-import os
-import urllib.parse
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.http_config import path_segments
 from catalog.errors import Conflict
 from catalog.models import Dataset, DatasetStatus, Source
-from catalog.service import DEREGISTERED
-from gateway.enforcement.sources.targets import (
-    FILE_KINDS,
-    EffectiveTarget,
-    from_tombstone,
-    stored_target,
-)
-
-
-def _target(kind: str, settings: dict[str, Any]) -> EffectiveTarget | None:
-    """The system a source reaches; a deregistered one's as its tombstone kept it."""
-    tombstone = settings.get(DEREGISTERED)
-    if tombstone is not None:
-        return from_tombstone(tombstone.get("target") if isinstance(tombstone, dict) else None)
-    return stored_target(kind, settings)
-
-
-def _location(kind: str, settings: dict[str, Any], object_name: str) -> tuple[str, ...] | None:
-    """What an entry's object reads, comparable across entries: an HTTP endpoint by the
-    path it requests (the steward names endpoints: ``persons`` at ``/people`` is
-    ``people``), a file by its real path (``sub/people.csv`` of one root is
-    ``people.csv`` of the root below), a table by its schema and name, case folded.
-    None for a withdrawn source: its tombstone keeps the system, not the objects, so
-    every object of that system is taken as its frozen entry's."""
-    if DEREGISTERED in settings:
-        return None
-    if kind == "http":
-        for obj in settings.get("objects") or ():
-            if isinstance(obj, dict) and obj.get("name") == object_name:
-                base = urllib.parse.urlsplit(str(settings.get("base_url") or "")).path
-                path = urllib.parse.urlsplit(f"{base}/{obj.get('path') or ''}").path
-                return ("http", *path_segments(path))
-    if kind in FILE_KINDS:
-        root, single = settings.get("root"), settings.get("path")
-        base = root if isinstance(root, str) else os.path.dirname(str(single or ""))
-        if base:
-            return ("file", os.path.realpath(os.path.join(base, object_name)))
-    schema = settings.get("schema")
-    return ("name", str(schema or "").casefold(), object_name.casefold())
+from gateway.enforcement.sources.objects import location_of, system_of
 
 
 def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
@@ -86,7 +45,7 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
         # server), the object would be free for a new entry to publish
         if frozen_at is not None and (
             _moved(source.kind, before, settings)
-            or _location(source.kind, settings, name) != _location(source.kind, before, name)
+            or location_of(source.kind, settings, name) != location_of(source.kind, before, name)
         ):
             raise Conflict(
                 f"{entry_id!r} is frozen by a security officer: its source does not move "
@@ -99,7 +58,7 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
 
 def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
     """Whether the settings reach another system (or one that cannot be told)."""
-    was, now = _target(kind, before), _target(kind, after)
+    was, now = system_of(kind, before), system_of(kind, after)
     return was is None or now is None or not was.same_system(now)
 
 
@@ -112,16 +71,16 @@ def _refuse(session: Session, source: Source, settings: dict[str, Any],
     ).all()  # fmt: skip
     if not frozen or not entries:
         return
-    mine = _target(source.kind, settings)
+    mine = system_of(source.kind, settings)
     for entry_id, object_name, source_id, kind, other_settings in frozen:
         same = source_id == source.id
         other = settings if same else dict(other_settings or {})
-        theirs = None if same else _target(kind, other)
+        theirs = None if same else system_of(kind, other)
         if not same and (mine is None or theirs is None or not mine.same_system(theirs)):
             continue
-        theirs_at = _location(kind, other, object_name)
+        theirs_at = location_of(kind, other, object_name)
         for mine_id, mine_name in entries:
-            where = _location(source.kind, settings, mine_name)
+            where = location_of(source.kind, settings, mine_name)
             if mine_id != entry_id and (where is None or theirs_at is None or where == theirs_at):
                 raise Conflict(
                     f"{entry_id!r} reads the same object and is frozen by a security "

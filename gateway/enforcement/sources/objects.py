@@ -1,0 +1,109 @@
+"""What a catalog entry reads, comparable across entries and sources: the system (its
+effective target) and the object in it.
+
+A security officer freezes one entry, but what the freeze stops is the entry's source
+object: another entry over the same object — of the same source, of another
+registration of the same system, an HTTP endpoint or a file under another object name —
+reads the frozen data all the same (red team 10). Registration refuses to publish such
+an entry while the freeze stands (``stewardship.registration.frozen``); the broker
+refuses to query one that was published before it (``query.broker``). Both compare
+entries by these two keys.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from adapters.http_config import path_segments
+from catalog.models import Dataset, Source
+from catalog.service import DEREGISTERED
+from gateway.enforcement.sources.targets import (
+    FILE_KINDS,
+    EffectiveTarget,
+    from_tombstone,
+    stored_target,
+)
+
+
+def system_of(kind: str, settings: Mapping[str, Any]) -> EffectiveTarget | None:
+    """The system a source reaches; a deregistered one's as its tombstone kept it."""
+    tombstone = settings.get(DEREGISTERED)
+    if tombstone is not None:
+        return from_tombstone(tombstone.get("target") if isinstance(tombstone, dict) else None)
+    return stored_target(kind, dict(settings))
+
+
+def location_of(kind: str, settings: Mapping[str, Any], object_name: str) -> tuple[str, ...] | None:
+    """What an entry's object reads, comparable across entries: an HTTP endpoint by the
+    path it requests (the steward names endpoints: ``persons`` at ``/people`` is
+    ``people``), a file by its real path (``sub/people.csv`` of one root is
+    ``people.csv`` of the root below), a table by its schema and name, case folded.
+    None for a withdrawn source: its tombstone keeps the system, not the objects, so
+    every object of that system is taken as its frozen entry's."""
+    if DEREGISTERED in settings:
+        return None
+    if kind == "http":
+        for obj in settings.get("objects") or ():
+            if isinstance(obj, dict) and obj.get("name") == object_name:
+                base = urllib.parse.urlsplit(str(settings.get("base_url") or "")).path
+                path = urllib.parse.urlsplit(f"{base}/{obj.get('path') or ''}").path
+                return ("http", *path_segments(path))
+    if kind in FILE_KINDS:
+        root, single = settings.get("root"), settings.get("path")
+        base = root if isinstance(root, str) else os.path.dirname(str(single or ""))
+        if base:
+            return ("file", os.path.realpath(os.path.join(base, object_name)))
+    schema = settings.get("schema")
+    return ("name", str(schema or "").casefold(), object_name.casefold())
+
+
+def same_object(
+    mine: tuple[str, Mapping[str, Any], str, str],
+    theirs: tuple[str, Mapping[str, Any], str, str],
+) -> bool:
+    """Whether two entries' objects are one: each given as ``(kind, settings, object
+    name, source id)``. Entries of one source compare by object alone; of two sources,
+    only when both reach the same system (a system that cannot be told is not assumed
+    to be another's)."""
+    kind, settings, name, source_id = mine
+    other_kind, other_settings, other_name, other_source = theirs
+    if source_id != other_source:
+        here, there = system_of(kind, settings), system_of(other_kind, other_settings)
+        if here is None or there is None or not here.same_system(there):
+            return False
+    where = location_of(kind, settings, name)
+    there_at = location_of(other_kind, other_settings, other_name)
+    return where is None or there_at is None or where == there_at
+
+
+@dataclass(frozen=True)
+class FrozenObject:
+    """A frozen entry and what it reads."""
+
+    entry_id: str
+    object_name: str
+    source_id: str
+    kind: str
+    settings: Mapping[str, Any]
+
+    def held_by(self, kind: str, settings: Mapping[str, Any], name: str, source_id: str) -> bool:
+        """Whether an entry reading ``name`` of that source reads this frozen object."""
+        theirs = (self.kind, self.settings, self.object_name, self.source_id)
+        return same_object((kind, settings, name, source_id), theirs)
+
+
+def frozen_objects(conn: Connection) -> tuple[FrozenObject, ...]:
+    """Every frozen entry with its source (one read; most of the time none)."""
+    rows = conn.execute(
+        select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings)
+        .join(Source, Source.id == Dataset.source_id)
+        .where(Dataset.frozen_at.is_not(None))
+    ).all()
+    return tuple(FrozenObject(str(i), str(o), str(s), str(k), dict(st or {}))
+                 for i, o, s, k, st in rows)  # fmt: skip
