@@ -96,9 +96,12 @@ def path_segments(path: str) -> list[str]:
     folded — more alike than a server may read them, never less. The ownership of a source
     (``gateway.enforcement.sources.targets``) and every request it sends (``inside``)
     judge a path by these (red team 10: ``/finance/../civil`` was not inside ``/civil``
-    as spelled, yet every request went there)."""
+    as spelled, yet every request went there). A segment's parameters (``;…``) are cut
+    off, as servlet containers cut them before routing: ``/civil;v=1`` is ``/civil``
+    and ``/finance/..;/civil`` is ``/civil`` to Tomcat (red team 11)."""
     kept: list[str] = []
-    for part in urllib.parse.unquote(path).replace("\\", "/").split("/"):
+    for raw in urllib.parse.unquote(path).replace("\\", "/").split("/"):
+        part = raw.split(";", 1)[0]
         if part == "..":
             if kept:
                 kept.pop()

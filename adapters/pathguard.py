@@ -25,7 +25,9 @@ MAX_NAME = 1024
 
 def _has_traversal(text: str) -> bool:
     parts = text.replace("\\", "/").split("/")
-    return any(part == ".." for part in parts)
+    # ``..;x`` is ``..`` to servlet containers, which cut a segment's parameters off
+    # before they route (an HTTP object path, red team 11)
+    return any(part.split(";", 1)[0] == ".." for part in parts)
 
 
 def _decoded_forms(text: str) -> list[str]:
