@@ -22,7 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from catalog.models import Source
 from tests.attacks.relay import lan_address, relay
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway, demo_gateway
@@ -63,13 +65,22 @@ def _register(gw: DemoGateway, steward: str, department: str, url: str) -> str:
     return source_id
 
 
+@pytest.mark.parametrize("before_0016", [False, True])
 def test_an_older_source_repointed_at_a_later_claim_is_refused(
-    setup: tuple[DemoGateway, str, int, str, str],
+    setup: tuple[DemoGateway, str, int, str, str], before_0016: bool
 ) -> None:
+    """``before_0016``: finance's source as a row from before migration 0016 that has
+    not connected since (no identity known of it)."""
     gw, address, port, civil_db, finance_db = setup
     finance_id = _register(gw, "fiona", "finance",
                            f"postgresql://postgres@{address}:{port}/{finance_db}")  # fmt: skip
     civil_id = _register(gw, "carl", "civil", f"postgresql://postgres@127.0.0.1:5432/{civil_db}")
+    if before_0016:
+        with gw.services.sessions() as session:
+            session.execute(
+                update(Source).where(Source.id == finance_id).values(server_identity=None)
+            )
+            session.commit()
     moved = gw.client.patch(
         f"/api/v1/sources/{finance_id}", headers=gw.headers("fiona"),
         json={"settings": {"url": f"postgresql://postgres@{address}:{port}/{civil_db}"}},
