@@ -94,9 +94,12 @@ def connect_source(
                                     registered=registered, known=known)  # fmt: skip
     source_id = source.id
 
-    def on_server(identity: str) -> None:  # a new connection reached it: kept when new
-        if identity != known:
+    stored = [known]  # what the row holds: each new pooled connection asks the server
+
+    def on_server(identity: str) -> None:  # kept when it changed, written once
+        if identity != stored[0]:
             remember_identity(sessions, source_id, identity)
+            stored[0] = identity
 
     limits = replace(limits, claimed_servers=claimed, on_server=on_server)
     return open_adapter(pinned_config(config, target), limits)
