@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,30 @@ def test_an_older_source_repointed_at_a_later_claim_is_refused(
     gw.client.app.state.broker.sources.close()  # type: ignore[attr-defined]
     civil = gw.client.post(f"/api/v1/sources/{civil_id}/introspect", headers=gw.headers("carl"))
     assert civil.status_code == 200, civil.text
+
+
+def test_an_owner_without_its_identity_is_not_locked_out_by_a_later_claim(
+    setup: tuple[DemoGateway, str, int, str, str],
+) -> None:
+    """civil's source from before migration 0016 could not be asked when finance's
+    later source reached civil's database (civil's server was down then): civil's first
+    connect keeps its place as the older registration, and finance's is refused."""
+    gw, address, port, civil_db, _finance_db = setup
+    civil_id = _register(gw, "carl", "civil", f"postgresql://postgres@127.0.0.1:5432/{civil_db}")
+    finance_id = "finance-impostor"
+    with gw.services.sessions() as session:
+        civil = session.get(Source, civil_id)
+        assert civil is not None and civil.server_identity
+        session.add(Source(
+            id=finance_id, department="finance", kind="postgresql", display_name="roll",
+            settings={"url": f"postgresql://postgres@{address}:{port}/{civil_db}"},
+            redacted=finance_id, created_by="fiona", server_identity=civil.server_identity,
+            created_at=civil.created_at + timedelta(seconds=1),
+        ))  # fmt: skip
+        civil.server_identity = None
+        session.commit()
+    gw.client.app.state.broker.sources.close()  # type: ignore[attr-defined]
+    carl = gw.client.post(f"/api/v1/sources/{civil_id}/introspect", headers=gw.headers("carl"))
+    assert carl.status_code == 200, carl.text
+    fiona = gw.client.post(f"/api/v1/sources/{finance_id}/introspect", headers=gw.headers("fiona"))
+    assert fiona.status_code == 403, fiona.text

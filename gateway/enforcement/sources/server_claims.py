@@ -42,9 +42,11 @@ def claimed_elsewhere(
     """``(identity, department)`` of every other department's source registered before
     ``registered`` (``None``: a source being registered now, after all of them), and of
     the later ones too unless they hold ``known``, the identity this source holds: a
-    source that reaches another server or database than the one it held (its URL
-    changed, its host name moved) — or holds none yet (a row from before migration
-    0016) — claims it now, as a new registration would. Comparing
+    source that reaches another server or database than the one it held (its host name
+    moved) claims it now, as a new registration would. A source without one yet (a row
+    from before migration 0016, first connected now) keeps its registration's place: a
+    later impostor registered while it could not be asked must not lock it out. A change
+    of settings is a registration (``registered=None``, in ``check_and_connect``). Comparing
     only the sources older than it let an old source be re-pointed at a database a
     later department registered — and then, as the older claim, lock its owner out
     (red team 11)."""
@@ -56,7 +58,7 @@ def claimed_elsewhere(
     return tuple(
         (str(i), str(d))
         for i, d, created in session.execute(query)
-        if registered is None or created < registered or i != known
+        if registered is None or created < registered or (known is not None and i != known)
     )
 
 

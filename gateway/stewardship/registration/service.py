@@ -111,19 +111,19 @@ def check_and_connect(
     registration runs, never a second path; it writes nothing, and errors carry no
     secret."""
     reached: list[str] = []
-    existing = session.get(Source, source_id)
-    if config.kind == "postgresql":  # other departments' older sources first (server_claims)
+    # a source's changed settings claim what they reach as a registration does, before
+    # every other department's source whenever registered: compared only with the older
+    # ones, an old source re-pointed at a later department's database reached it, and
+    # then locked its owner out as the older claim (red team 11)
+    if config.kind == "postgresql":  # other departments' sources first (server_claims)
         learn_unknown_identities(
             settings=services.settings, sessions=services.sessions, keyring=services.keyring,
-            department=department, source_id=source_id,
-            registered=existing.created_at if existing is not None else None,
+            department=department, source_id=source_id, registered=None,
         )  # fmt: skip
     limits = replace(
         limits_from_settings(services.settings),
         claimed_servers=claimed_elsewhere(
-            session, department=department, source_id=source_id,
-            registered=existing.created_at if existing is not None else None,
-            known=existing.server_identity if existing is not None else None),
+            session, department=department, source_id=source_id, registered=None),
         on_server=reached.append,
     )  # fmt: skip
     with scrubbed(config.secret):
