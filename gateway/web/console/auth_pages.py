@@ -166,6 +166,9 @@ async def sign_in(request: Request) -> Response:
         outcome = result.outcome
     if outcome == "unknown_account":
         await _failed(request, console, None, "password", outcome, claimed=clean(username, 64))
+        if console.unknown_names.failed(username):  # answered as an account's lock is
+            return _sign_in_page(request, status=403, notice="sign_in.locked",
+                                 username=username)  # fmt: skip
         return _sign_in_page(request, status=401, notice="sign_in.failed", username=username)
     if outcome != "ok":
         await _failed(request, console, _stub(username), "password", outcome)

@@ -14,7 +14,7 @@ from gateway.web.console.oidc import OidcClient
 from gateway.web.console.pages import PAGES
 from gateway.web.console.passwords import LocalAccounts, PasswordTrail
 from gateway.web.console.rendering import build_environment
-from gateway.web.console.runtime import AttemptWindow, Console
+from gateway.web.console.runtime import AttemptWindow, Console, UnknownNames
 from gateway.web.console.sessions import SessionStore, Signer, console_key
 from gateway.web.console.settings import ConsoleSettings
 
@@ -67,6 +67,7 @@ def mount_console(
         templates=build_environment(),
         assets=assets.default_assets_dir(settings.assets_dir),
         attempts=AttemptWindow(settings.sign_in_attempts_per_minute),
+        unknown_names=UnknownNames(settings.max_failures, settings.lockout_s),
         oidc=build_oidc(services, settings),
     )
     app.state.console = console

@@ -45,6 +45,36 @@ class AttemptWindow:
             return True
 
 
+class UnknownNames:
+    """Names no account holds, counted as an account's failed sign-ins are: after
+    ``max_failures`` a name answers "locked" for ``lockout_s``, as an account would, so
+    the page does not tell a name the gateway holds from one it does not (red team 10).
+    In memory and bounded: a flood of names is forgotten, never grown without end."""
+
+    def __init__(self, max_failures: int, lockout_s: float, max_keys: int = 10_000) -> None:
+        self._max_failures = max(1, max_failures)
+        self._lockout_s = lockout_s
+        self._max_keys = max_keys
+        self._seen: dict[str, tuple[int, float]] = {}  # name -> (failures, locked until)
+        self._lock = threading.Lock()
+
+    def failed(self, name: str, now: float | None = None) -> bool:
+        """One more failure of ``name``; True when it answers "locked" now."""
+        current = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._seen) >= self._max_keys and name not in self._seen:
+                self._seen.clear()
+            failures, until = self._seen.get(name, (0, 0.0))
+            if until > current:
+                return True  # locked: as an account's lock, the password is not looked at
+            failures += 1
+            if failures >= self._max_failures:
+                self._seen[name] = (0, current + self._lockout_s)
+                return True
+            self._seen[name] = (failures, 0.0)
+            return False
+
+
 @dataclass
 class Console:
     settings: ConsoleSettings
@@ -56,6 +86,7 @@ class Console:
     templates: Environment
     assets: Path | None
     attempts: AttemptWindow
+    unknown_names: UnknownNames
     oidc: object | None = None  # gateway.web.console.oidc.OidcClient when configured
 
     @property
