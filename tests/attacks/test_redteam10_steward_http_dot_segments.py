@@ -19,6 +19,7 @@ read as dots): 403, "already registered by department 'civil'", nothing requeste
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,12 @@ from tests.gateway.stewardship.test_sources_end_to_end import JsonApi, serve_jso
 ROWS = [{"id": i, "name": f"person {i}", "region_code": "430121"} for i in range(3)]
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[DemoGateway, JsonApi]]:
-    home: Path = tmp_path_factory.mktemp(f"rt10-http-{request.param}")
+@contextmanager
+def civil_api(kind: str, home: Path, db_prefix: str) -> Iterator[tuple[DemoGateway, JsonApi]]:
+    """A deployment of ``kind`` with civil's HTTP API (``/civil/people``) registered by
+    carl; red team 11's path-parameter attacks start from the same world."""
     with serve_json_api() as api, open_deployment(
-        request.param, home, db_prefix="sluice_rt10_http", http_allow_hosts=["127.0.0.1"]
+        kind, home, db_prefix=db_prefix, http_allow_hosts=["127.0.0.1"]
     ) as gw:  # fmt: skip
         api.records["civil/people"] = ROWS
         resp = gw.client.post("/api/v1/sources", json=_source("civil-api", "civil",
@@ -45,6 +45,15 @@ def world(
                               headers=gw.headers("carl"))  # fmt: skip
         assert resp.status_code == 201, resp.text
         yield gw, api
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DemoGateway, JsonApi]]:
+    home: Path = tmp_path_factory.mktemp(f"rt10-http-{request.param}")
+    with civil_api(request.param, home, "sluice_rt10_http") as found:
+        yield found
 
 
 def _source(source_id: str, department: str, base_url: str) -> dict[str, Any]:
@@ -58,10 +67,16 @@ def _source(source_id: str, department: str, base_url: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-PATHS = ["/finance/../civil", "/./civil", "/finance/%2E%2E/civil", "/finance/.%2e/civil/",
-         # a server that takes a backslash for a slash (IIS, some servlet containers); a
-         # raw one is refused as any URL with a backslash is
-         "/finance%5C..%5Ccivil", "/finance/..%5Ccivil"]
+PATHS = [
+    "/finance/../civil",
+    "/./civil",
+    "/finance/%2E%2E/civil",
+    "/finance/.%2e/civil/",
+    # a server that takes a backslash for a slash (IIS, some servlet containers); a
+    # raw one is refused as any URL with a backslash is
+    "/finance%5C..%5Ccivil",
+    "/finance/..%5Ccivil",
+]
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.attacks.deployments import KINDS, open_deployment
-from tests.attacks.test_redteam10_steward_http_dot_segments import ROWS, _source
+from tests.attacks.deployments import KINDS
+from tests.attacks.test_redteam10_steward_http_dot_segments import ROWS, _source, civil_api
 from tests.gateway.demo_app import DemoGateway
-from tests.gateway.stewardship.test_sources_end_to_end import JsonApi, serve_json_api
+from tests.gateway.stewardship.test_sources_end_to_end import JsonApi
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -37,15 +37,8 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[DemoGateway, JsonApi]]:
     home: Path = tmp_path_factory.mktemp(f"rt11-http-{request.param}")
-    with serve_json_api() as api, open_deployment(
-        request.param, home, db_prefix="sluice_rt11_http", http_allow_hosts=["127.0.0.1"]
-    ) as gw:  # fmt: skip
-        api.records["civil/people"] = ROWS
-        resp = gw.client.post("/api/v1/sources", json=_source("civil-api", "civil",
-                                                               api.base_url + "/civil"),
-                              headers=gw.headers("carl"))  # fmt: skip
-        assert resp.status_code == 201, resp.text
-        yield gw, api
+    with civil_api(request.param, home, "sluice_rt11_http") as found:
+        yield found
 
 
 PATHS = ["/finance/..;/civil", "/civil;v=1", "/finance/..;x=1/civil", "/finance/..%3B/civil",
