@@ -25,7 +25,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -198,8 +202,10 @@ def fetch(
         params["bom"] = "true"
     timeout = httpx.Timeout(300.0, connect=10.0)
     destination.prepare()
+    interrupted = lambda: _fail(destination, KeyboardInterrupt(), remote.url)  # noqa: E731
     try:
         with (
+            _ctrl_c_exits(interrupted),
             httpx.Client(timeout=timeout, follow_redirects=False) as client,
             client.stream(
                 method,
@@ -223,6 +229,23 @@ def fetch(
         _fail(destination, exc, remote.url)
 
 
+@contextmanager
+def _ctrl_c_exits(action: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C runs ``action`` (which deletes the partial file and exits) from the signal
+    handler itself, before anything unwinds: a KeyboardInterrupt raised inside the HTTP
+    client's connection pool could leave the interpreter waiting there past 30 s on a
+    stalled stream (seen in clean-clone runs, at load, twice), with the partial file on
+    disk. Off the main thread (no signal handler there) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: action())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _bounded(response: httpx.Response, limit: int = 64 * 1024) -> bytes:
     body = b""
     for chunk in response.iter_bytes():
@@ -241,8 +264,7 @@ def _fail(destination: Destination, exc: BaseException, url: str) -> NoReturn:
     if isinstance(exc, KeyboardInterrupt):
         click.echo(f"interrupted{note}", err=True)
         # Ctrl-C ends the process now: the partial file is gone and nothing is left to
-        # flush, while an interpreter shutdown after an interrupted stream sometimes
-        # lingered past 30 s (seen in clean-clone runs; cause not found)
+        # flush (``_ctrl_c_exits`` calls this from the signal handler, before unwinding)
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)
     if isinstance(exc, click.exceptions.Exit):
