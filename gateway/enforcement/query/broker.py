@@ -52,7 +52,12 @@ from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots
 from gateway.enforcement.query.subjects import SubjectTokens
 from gateway.enforcement.query.validate import check_names
-from gateway.enforcement.sources.objects import FrozenObject, frozen_objects
+from gateway.enforcement.sources.objects import (
+    FrozenObject,
+    SourceView,
+    frozen_holding,
+    frozen_objects,
+)
 from gateway.enforcement.sources.pool import SourcePool
 from policies.authorizer import RoleAuthorizer
 from policies.decision import Decision, DecisionPoint, UserContext
@@ -221,11 +226,12 @@ class Broker:
         frozen = self.frozen.get(generation, "", lambda: frozen_objects(conn()))
         if not frozen:
             return
-        source = entry.source
-        held = self.frozen_with.get(generation, entry.id, lambda: next(
-            (f.entry_id for f in frozen if f.entry_id != entry.id
-             and f.held_by(source.kind, source.settings, entry.object_name, source.id)),
-            None))  # fmt: skip
+        source = SourceView(entry.source.id, entry.source.kind, entry.source.settings)
+        held = self.frozen_with.get(
+            generation,
+            entry.id,
+            lambda: frozen_holding(frozen, source, entry.id, entry.object_name),
+        )
         if held is not None:
             raise DatasetFrozen(f"dataset {entry.id!r} reads the same data as {held!r}, "
                                 "which a security officer froze")  # fmt: skip

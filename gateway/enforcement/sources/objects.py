@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
 
 from adapters.http_config import path_segments
 from catalog.models import Dataset, Source
@@ -63,23 +65,21 @@ def location_of(kind: str, settings: Mapping[str, Any], object_name: str) -> tup
     return ("name", str(schema or "").casefold(), object_name.casefold())
 
 
-def same_object(
-    mine: tuple[str, Mapping[str, Any], str, str],
-    theirs: tuple[str, Mapping[str, Any], str, str],
-) -> bool:
-    """Whether two entries' objects are one: each given as ``(kind, settings, object
-    name, source id)``. Entries of one source compare by object alone; of two sources,
-    only when both reach the same system (a system that cannot be told is not assumed
-    to be another's)."""
-    kind, settings, name, source_id = mine
-    other_kind, other_settings, other_name, other_source = theirs
-    if source_id != other_source:
-        here, there = system_of(kind, settings), system_of(other_kind, other_settings)
-        if here is None or there is None or not here.same_system(there):
-            return False
-    where = location_of(kind, settings, name)
-    there_at = location_of(other_kind, other_settings, other_name)
-    return where is None or there_at is None or where == there_at
+@dataclass(frozen=True)
+class SourceView:
+    """A source as entries are compared by: its system is resolved once, when first
+    needed (resolving it may ask DNS), and shared by every comparison of the source."""
+
+    source_id: str
+    kind: str
+    settings: Mapping[str, Any]
+
+    @cached_property
+    def system(self) -> EffectiveTarget | None:
+        return system_of(self.kind, self.settings)
+
+    def location(self, object_name: str) -> tuple[str, ...] | None:
+        return location_of(self.kind, self.settings, object_name)
 
 
 @dataclass(frozen=True)
@@ -88,22 +88,37 @@ class FrozenObject:
 
     entry_id: str
     object_name: str
-    source_id: str
-    kind: str
-    settings: Mapping[str, Any]
+    source: SourceView
 
-    def held_by(self, kind: str, settings: Mapping[str, Any], name: str, source_id: str) -> bool:
-        """Whether an entry reading ``name`` of that source reads this frozen object."""
-        theirs = (self.kind, self.settings, self.object_name, self.source_id)
-        return same_object((kind, settings, name, source_id), theirs)
+    def held_by(self, source: SourceView, object_name: str) -> bool:
+        """Whether an entry reading ``object_name`` of ``source`` reads this frozen
+        object. Entries of one source compare by object alone; of two sources, only
+        when both reach the same system (a system that cannot be told is not assumed to
+        be another's)."""
+        if source.source_id != self.source.source_id:
+            mine, theirs = source.system, self.source.system
+            if mine is None or theirs is None or not mine.same_system(theirs):
+                return False
+        where, there = source.location(object_name), self.source.location(self.object_name)
+        return where is None or there is None or where == there
 
 
-def frozen_objects(conn: Connection) -> tuple[FrozenObject, ...]:
-    """Every frozen entry with its source (one read; most of the time none)."""
+def frozen_holding(
+    frozen: Iterable[FrozenObject], source: SourceView, entry_id: str, object_name: str
+) -> str | None:
+    """The frozen entry, other than ``entry_id``, whose object an entry reading
+    ``object_name`` of ``source`` reads too; None when there is none."""
+    return next((f.entry_id for f in frozen
+                 if f.entry_id != entry_id and f.held_by(source, object_name)), None)  # fmt: skip
+
+
+def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
+    """Every frozen entry with its source (one read; most of the time none). A session
+    flushes what it holds first, as its reads do."""
     rows = conn.execute(
         select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings)
         .join(Source, Source.id == Dataset.source_id)
         .where(Dataset.frozen_at.is_not(None))
     ).all()
-    return tuple(FrozenObject(str(i), str(o), str(s), str(k), dict(st or {}))
+    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {})))
                  for i, o, s, k, st in rows)  # fmt: skip

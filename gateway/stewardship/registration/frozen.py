@@ -12,6 +12,7 @@ broker while it stands (``enforcement.sources.objects`` compares entries for bot
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import Conflict
 from catalog.models import Dataset, DatasetStatus, Source
-from gateway.enforcement.sources.objects import location_of, system_of
+from gateway.enforcement.sources.objects import (
+    SourceView,
+    frozen_holding,
+    frozen_objects,
+    location_of,
+    system_of,
+)
 
 
 def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
@@ -64,26 +71,17 @@ def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
             entries: list[tuple[str, str]]) -> None:  # fmt: skip
-    frozen = session.execute(
-        select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings)
-        .join(Source, Source.id == Dataset.source_id)
-        .where(Dataset.frozen_at.is_not(None))
-    ).all()  # fmt: skip
-    if not frozen or not entries:
+    if not entries:
         return
-    mine = system_of(source.kind, settings)
-    for entry_id, object_name, source_id, kind, other_settings in frozen:
-        same = source_id == source.id
-        other = settings if same else dict(other_settings or {})
-        theirs = None if same else system_of(kind, other)
-        if not same and (mine is None or theirs is None or not mine.same_system(theirs)):
-            continue
-        theirs_at = location_of(kind, other, object_name)
-        for mine_id, mine_name in entries:
-            where = location_of(source.kind, settings, mine_name)
-            if mine_id != entry_id and (where is None or theirs_at is None or where == theirs_at):
-                raise Conflict(
-                    f"{entry_id!r} reads the same object and is frozen by a security "
-                    "officer: no other entry reads it until an admin lifts the freeze",
-                    frozen=entry_id,
-                )
+    mine = SourceView(source.id, source.kind, settings)
+    # a frozen entry of this very source reads what these settings make it read
+    frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
+              for f in frozen_objects(session)]  # fmt: skip
+    for entry_id, object_name in entries:
+        held = frozen_holding(frozen, mine, entry_id, object_name)
+        if held is not None:
+            raise Conflict(
+                f"{held!r} reads the same object and is frozen by a security "
+                "officer: no other entry reads it until an admin lifts the freeze",
+                frozen=held,
+            )
