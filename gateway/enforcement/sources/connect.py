@@ -72,26 +72,33 @@ def connect_source(
 ) -> SourceAdapter:  # fmt: skip
     """An adapter for a registered source, its target checked now (DNS and files may
     have changed since registration) and its connection pinned; the caller closes it."""
+    return open_adapter(*checked_config(settings=settings, sessions=sessions, keyring=keyring,
+                                        source=source))  # fmt: skip
+
+
+def checked_config(
+    *, settings: Settings, sessions: sessionmaker[Session], keyring: SecretKeyring,
+    source: Source,
+) -> tuple[SourceConfig, AdapterLimits]:  # fmt: skip
+    """A registered source's config pinned to its target, checked now, and the limits its
+    connections carry: the servers other departments claimed, and the hook that keeps
+    the server each new connection reached. Every reader of a source starts here: the
+    gateway's adapters (``connect_source``) and Spark (``comparison.spark.sources``)."""
     config = source_config(keyring=keyring, source=source)
     limits = limits_from_settings(settings)
     with sessions() as session:
         row = session.get(Source, source.id)
         department = (row.department if row is not None else source.department) or ""
-    if config.kind == "postgresql":
-        learn_unknown_identities(
-            settings=settings, sessions=sessions, keyring=keyring, department=department,
-            source_id=source.id, registered=row.created_at if row is not None else None,
-        )  # fmt: skip
-    with sessions() as session:
-        row = session.get(Source, source.id)
         target = checked_target(
             session=session, settings=settings, limits=limits,
             department=department, source_id=source.id, config=config,
         )  # fmt: skip
-        registered = row.created_at if row is not None else None
         known = row.server_identity if row is not None else None
-        claimed = claimed_elsewhere(session, department=department, source_id=source.id,
-                                    registered=registered, known=known)  # fmt: skip
+        claimed = claims_on(
+            session, settings=settings, sessions=sessions, keyring=keyring, kind=config.kind,
+            department=department, source_id=source.id,
+            registered=row.created_at if row is not None else None, known=known,
+        )  # fmt: skip
     source_id = source.id
 
     stored = [known]  # what the row holds: each new pooled connection asks the server
@@ -102,7 +109,24 @@ def connect_source(
             stored[0] = identity
 
     limits = replace(limits, claimed_servers=claimed, on_server=on_server)
-    return open_adapter(pinned_config(config, target), limits)
+    return pinned_config(config, target), limits
+
+
+def claims_on(
+    session: Session, *, settings: Settings, sessions: sessionmaker[Session],
+    keyring: SecretKeyring, kind: str, department: str, source_id: str,
+    registered: datetime | None, known: str | None = None,
+) -> tuple[tuple[str, str], ...]:  # fmt: skip
+    """The servers other departments claimed that a source of ``kind`` may not reach
+    (``server_claims.claimed_elsewhere``), once the older PostgreSQL sources whose
+    identity is not yet known have been asked (``learn_unknown_identities``)."""
+    if kind == "postgresql":
+        learn_unknown_identities(
+            settings=settings, sessions=sessions, keyring=keyring, department=department,
+            source_id=source_id, registered=registered,
+        )  # fmt: skip
+    return claimed_elsewhere(session, department=department, source_id=source_id,
+                             registered=registered, known=known)  # fmt: skip
 
 
 # (catalog, source) pairs whose identity this process tried to learn: a source that is

@@ -32,14 +32,13 @@ from catalog.suggestions import suggest
 from catalog.timestamps import utc_text
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import (
-    learn_unknown_identities,
+    claims_on,
     limits_from_settings,
     open_source_adapter,
     secret_aad,
     source_config,
 )
 from gateway.enforcement.sources.guard import checked_target, pinned_config
-from gateway.enforcement.sources.server_claims import claimed_elsewhere
 from gateway.enforcement.sources.targets import EffectiveTarget, stored_target, tombstone_record
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
 from gateway.stewardship.registration.frozen import refuse_repointed_at_frozen
@@ -115,17 +114,13 @@ def check_and_connect(
     # every other department's source whenever registered: compared only with the older
     # ones, an old source re-pointed at a later department's database reached it, and
     # then locked its owner out as the older claim (red team 11)
-    if config.kind == "postgresql":  # other departments' sources first (server_claims)
-        learn_unknown_identities(
-            settings=services.settings, sessions=services.sessions, keyring=services.keyring,
-            department=department, source_id=source_id, registered=None,
-        )  # fmt: skip
-    limits = replace(
-        limits_from_settings(services.settings),
-        claimed_servers=claimed_elsewhere(
-            session, department=department, source_id=source_id, registered=None),
-        on_server=reached.append,
+    claimed = claims_on(
+        session, settings=services.settings, sessions=services.sessions,
+        keyring=services.keyring, kind=config.kind, department=department,
+        source_id=source_id, registered=None,
     )  # fmt: skip
+    limits = replace(limits_from_settings(services.settings), claimed_servers=claimed,
+                     on_server=reached.append)  # fmt: skip
     with scrubbed(config.secret):
         target: EffectiveTarget | None = checked_target(
             session=session, settings=services.settings, limits=limits,

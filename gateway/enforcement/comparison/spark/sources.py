@@ -23,16 +23,9 @@ from adapters import sql_config
 from adapters.base import AdapterLimits, SourceConfig
 from adapters.pathguard import ensure_inside_roots, resolve_object
 from catalog.errors import Unprocessable
-from catalog.models import Source
 from gateway.core.services import Services
 from gateway.enforcement.query.entries import Entry
-from gateway.enforcement.sources.connect import (
-    learn_unknown_identities,
-    limits_from_settings,
-    source_config,
-)
-from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
-from gateway.enforcement.sources.server_claims import claimed_elsewhere
+from gateway.enforcement.sources.connect import checked_config
 
 JDBC_KINDS = ("postgresql", "mysql", "sqlite")
 FILE_KINDS = ("parquet", "csv")
@@ -69,31 +62,13 @@ class SparkSources:
     def describe(self, entry: Entry) -> SourceRead:
         services = self._services
         source = entry.source.as_model()
-        config = source_config(keyring=services.keyring, source=source)
-        limits = limits_from_settings(services.settings)
-        with services.sessions() as session:
-            row = session.get(Source, source.id)
-            department = (row.department if row is not None else "") or ""
-            registered = row.created_at if row is not None else None
-        if config.kind == "postgresql":
-            learn_unknown_identities(settings=services.settings, sessions=services.sessions,
-                                     keyring=services.keyring, department=department,
-                                     source_id=source.id, registered=registered)  # fmt: skip
-        with services.sessions() as session:
-            row = session.get(Source, source.id)
-            target = checked_target(
-                session=session, settings=services.settings, limits=limits,
-                department=department, source_id=source.id, config=config,
-            )  # fmt: skip
-            claimed = claimed_elsewhere(session, department=department, source_id=source.id,
-                                        registered=registered,
-                                        known=row.server_identity if row else None)  # fmt: skip
-        config = pinned_config(config, target)
+        config, limits = checked_config(settings=services.settings, sessions=services.sessions,
+                                        keyring=services.keyring, source=source)  # fmt: skip
         if config.kind in FILE_KINDS:
             return SourceRead(config.kind, _file_path(config, entry.object_name,
                                                       limits.file_roots))  # fmt: skip
         read = _jdbc(config, entry.object_name, limits)
-        refused = catalog_server_ids(services.settings) | {i for i, _ in claimed}
+        refused = limits.refused_servers | {i for i, _ in limits.claimed_servers}
         if read.location.startswith("jdbc:postgresql:") and refused:
             read.options["sessionInitStatement"] = server_guard(refused)
         return read
