@@ -23,6 +23,7 @@ worst error an oversight tool can make. So:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -202,7 +203,7 @@ def fetch(
         params["bom"] = "true"
     timeout = httpx.Timeout(300.0, connect=10.0)
     destination.prepare()
-    interrupted = lambda: _fail(destination, KeyboardInterrupt(), remote.url)  # noqa: E731
+    interrupted = functools.partial(_fail, destination, KeyboardInterrupt(), remote.url)
     try:
         with (
             _ctrl_c_exits(interrupted),

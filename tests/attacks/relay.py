@@ -9,6 +9,9 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+
+from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 
 def lan_address() -> str:
@@ -54,3 +57,20 @@ def relay(address: str, upstream: tuple[str, int]) -> Iterator[int]:
         stop.set()
         thread.join()
         server.close()
+
+
+@contextlib.contextmanager
+def gateway_behind_relay(
+    home: Path, database_url: str | None
+) -> Iterator[tuple[DemoGateway, str, int]]:
+    """A demo gateway (its catalog at ``database_url``, the embedded one for None) that
+    allows sources on 127.0.0.1 and on the LAN address, and a relay there to the local
+    PostgreSQL server: the gateway, the LAN address and the relay's port."""
+    address = lan_address()
+    with (
+        relay(address, ("127.0.0.1", 5432)) as port,
+        demo_gateway(
+            home, database_url=database_url, source_allow_hosts=[address, "127.0.0.1"]
+        ) as gw,  # fmt: skip
+    ):
+        yield gw, address, port

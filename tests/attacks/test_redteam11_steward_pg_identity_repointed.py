@@ -26,9 +26,9 @@ import pytest
 from sqlalchemy import update
 
 from catalog.models import Source
-from tests.attacks.relay import lan_address, relay
+from tests.attacks.relay import gateway_behind_relay
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.gateway.demo_app import DemoGateway
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,19 +37,13 @@ def setup(
 ) -> Iterator[tuple[DemoGateway, str, int, str, str]]:
     """A gateway on the embedded catalog or on PostgreSQL, a relay on the LAN address
     to 127.0.0.1:5432, civil's and finance's databases on that server."""
-    address = lan_address()
     catalog_name, catalog_url = (
         create_pg_database("sluice_rt11_cat") if request.param == "postgresql" else ("", None)
     )
     civil_db, _ = create_pg_database("sluice_rt11_civil")
     finance_db, _ = create_pg_database("sluice_rt11_fin")
     try:
-        with (
-            relay(address, ("127.0.0.1", 5432)) as port,
-            demo_gateway(
-                tmp_path, database_url=catalog_url, source_allow_hosts=[address, "127.0.0.1"]
-            ) as gw,  # fmt: skip
-        ):
+        with gateway_behind_relay(tmp_path, catalog_url) as (gw, address, port):
             yield gw, address, port, civil_db, finance_db
     finally:
         for name in (finance_db, civil_db, catalog_name):

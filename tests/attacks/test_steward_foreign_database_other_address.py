@@ -26,25 +26,19 @@ import pytest
 from sqlalchemy import update
 
 from catalog.models import Source
-from tests.attacks.relay import lan_address, relay
+from tests.attacks.relay import gateway_behind_relay
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.gateway.demo_app import DemoGateway
 
 
 @pytest.fixture()
 def setup(tmp_path: Path) -> Iterator[tuple[DemoGateway, str, int, str]]:
     """A gateway on PostgreSQL, a relay on the LAN address to 127.0.0.1:5432, and
     civil's database on that server."""
-    address = lan_address()
     catalog_name, catalog_url = create_pg_database("sluice_srvid_cat")
     civil_db, _ = create_pg_database("sluice_srvid_civil")
     try:
-        with (
-            relay(address, ("127.0.0.1", 5432)) as port,
-            demo_gateway(
-                tmp_path, database_url=catalog_url, source_allow_hosts=[address, "127.0.0.1"]
-            ) as gw,  # fmt: skip
-        ):
+        with gateway_behind_relay(tmp_path, catalog_url) as (gw, address, port):
             yield gw, address, port, civil_db
     finally:
         drop_pg_database(civil_db)
