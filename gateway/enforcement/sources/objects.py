@@ -16,7 +16,6 @@ import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -74,9 +73,19 @@ class SourceView:
     kind: str
     settings: Mapping[str, Any]
 
-    @cached_property
+    @property
     def system(self) -> EffectiveTarget | None:
-        return system_of(self.kind, self.settings)
+        """Kept only once told: the broker holds the frozen entries' views for a whole
+        catalog generation, and a host name that failed to resolve once (an outage)
+        kept then took no other source's entry for the frozen system until the next
+        catalog write (red team 12); such a name is asked again, as before."""
+        kept: EffectiveTarget | None = self.__dict__.get("_system")
+        if kept is not None:
+            return kept
+        found = system_of(self.kind, self.settings)
+        if found is not None and (not found.network or found.addresses):
+            self.__dict__["_system"] = found  # frozen dataclass: its own cache, no field
+        return found
 
     def location(self, object_name: str) -> tuple[str, ...] | None:
         return location_of(self.kind, self.settings, object_name)
