@@ -94,11 +94,13 @@ def checked_config(
             department=department, source_id=source.id, config=config,
         )  # fmt: skip
         known = row.server_identity if row is not None else None
-        claimed = claims_on(
-            session, settings=settings, sessions=sessions, keyring=keyring, kind=config.kind,
-            department=department, source_id=source.id,
-            registered=row.created_at if row is not None else None, known=known,
-        )  # fmt: skip
+        registered = row.created_at if row is not None else None
+    # outside the session: learning connects to older sources, each through this same
+    # function, and an open session per level would hold a pooled connection each
+    claimed = claims_on(
+        settings=settings, sessions=sessions, keyring=keyring, kind=config.kind,
+        department=department, source_id=source.id, registered=registered, known=known,
+    )  # fmt: skip
     source_id = source.id
 
     stored = [known]  # what the row holds: each new pooled connection asks the server
@@ -113,7 +115,7 @@ def checked_config(
 
 
 def claims_on(
-    session: Session, *, settings: Settings, sessions: sessionmaker[Session],
+    *, settings: Settings, sessions: sessionmaker[Session],
     keyring: SecretKeyring, kind: str, department: str, source_id: str,
     registered: datetime | None, known: str | None = None,
 ) -> tuple[tuple[str, str], ...]:  # fmt: skip
@@ -125,8 +127,9 @@ def claims_on(
             settings=settings, sessions=sessions, keyring=keyring, department=department,
             source_id=source_id, registered=registered,
         )  # fmt: skip
-    return claimed_elsewhere(session, department=department, source_id=source_id,
-                             registered=registered, known=known)  # fmt: skip
+    with sessions() as session:
+        return claimed_elsewhere(session, department=department, source_id=source_id,
+                                 registered=registered, known=known)  # fmt: skip
 
 
 # (catalog, source) pairs whose identity this process tried to learn: a source that is

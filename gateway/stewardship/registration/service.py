@@ -115,7 +115,7 @@ def check_and_connect(
     # ones, an old source re-pointed at a later department's database reached it, and
     # then locked its owner out as the older claim (red team 11)
     claimed = claims_on(
-        session, settings=services.settings, sessions=services.sessions,
+        settings=services.settings, sessions=services.sessions,
         keyring=services.keyring, kind=config.kind, department=department,
         source_id=source_id, registered=None,
     )  # fmt: skip
