@@ -52,9 +52,11 @@ def location_of(kind: str, settings: Mapping[str, Any], object_name: str) -> tup
     if kind == "http":
         for obj in settings.get("objects") or ():
             if isinstance(obj, dict) and obj.get("name") == object_name:
-                base = urllib.parse.urlsplit(str(settings.get("base_url") or "")).path
-                path = urllib.parse.urlsplit(f"{base}/{obj.get('path') or ''}").path
-                return ("http", *path_segments(path))
+                # the URL the adapter requests (``HttpSettings.url_for``); joining the
+                # paths alone made ``//people`` of a base without a path a host (red team 13)
+                url = str(settings.get("base_url") or "").rstrip("/") + "/"
+                url += str(obj.get("path") or "").lstrip("/")
+                return ("http", *path_segments(urllib.parse.urlsplit(url).path))
     if kind in FILE_KINDS:
         root, single = settings.get("root"), settings.get("path")
         base = root if isinstance(root, str) else os.path.dirname(str(single or ""))
