@@ -111,7 +111,18 @@ class FrozenObject:
             if mine is None or theirs is None or not mine.same_system(theirs):
                 return False
         where, there = source.location(object_name), self.source.location(self.object_name)
-        return where is None or there is None or where == there
+        return where is None or there is None or same_location(where, there)
+
+
+def same_location(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """Whether two locations of one system may be the same object. A table named
+    without a schema is read in its connection's default schema (``main``, ``public``,
+    the MySQL database, a login's ``search_path``), which the gateway cannot tell apart
+    from one spelled out: ``("", t)`` is taken for ``t`` of any schema — a second
+    registration naming ``"schema": "main"`` served a frozen table again (red team 13)."""
+    if one[0] == other[0] == "name" and not (one[1] and other[1]):
+        return one[2:] == other[2:]
+    return one == other
 
 
 def frozen_holding(
