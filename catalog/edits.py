@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from catalog.errors import BadRequest, Unprocessable
+from catalog.mask_reveal import shows_more
 from catalog.mask_specs import type_misfit
 from catalog.models import Dataset, Field
 from catalog.schemas import DatasetPatch, FieldPatch
@@ -58,17 +59,33 @@ def _patch_fields(by_name: Mapping[str, Field], patches: Mapping[str, FieldPatch
 
 
 def _check_masks_fit(by_name: Mapping[str, Field], patches: Mapping[str, FieldPatch]) -> None:
-    """Every mask override asked for fits its field's type (``mask_specs.type_misfit``),
-    checked before anything changes: 422 naming each field that does not."""
+    """Every mask override asked for fits its field's type (``mask_specs.type_misfit``)
+    and shows no more than the default mask of the category the field will have
+    (``mask_reveal.shows_more``: the pair is judged, so an override set on a ``none``
+    field cannot be turned into a revealing one by a later change of category), checked
+    before anything changes: 422 naming each field that does not."""
     misfits = {}
     for name, field_patch in patches.items():
-        spec = field_patch.mask_override
-        problem = type_misfit(spec, by_name[name].type) if spec is not None else None
+        problem = _mask_problem(by_name[name], field_patch)
         if problem is not None:
             misfits[name] = problem
     if misfits:
         listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(misfits.items()))
-        raise Unprocessable(f"mask does not fit the field's type ({listed})", fields=misfits)
+        raise Unprocessable(f"mask refused ({listed})", fields=misfits)
+
+
+def _mask_problem(field: Field, field_patch: FieldPatch) -> str | None:
+    """Why the field's override after ``field_patch`` is refused (``None``: it is not).
+    A patch that touches neither the override nor the category leaves the pair alone."""
+    asked = field_patch.model_fields_set
+    if not {"mask_override", "pi_category"} & asked:
+        return None
+    spec = field_patch.mask_override if "mask_override" in asked else field.mask_override
+    if spec is None:
+        return None
+    category = field_patch.pi_category if field_patch.pi_category is not None else field.pi_category
+    misfit = type_misfit(spec, field.type) if "mask_override" in asked else None
+    return misfit if misfit is not None else shows_more(spec, category)
 
 
 def _patch_descriptive(dataset: Dataset, patch: DatasetPatch) -> list[str]:

@@ -10,6 +10,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from catalog.mask_reveal import shows_more
 from catalog.mask_specs import MaskSpecText
 from catalog.models import Dataset
 from catalog.timestamps import UtcDatetime
@@ -43,6 +44,15 @@ class FieldIn(BaseModel):
         if value not in FIELD_TYPES:
             raise ValueError(f"type must be one of {', '.join(FIELD_TYPES)}")
         return value
+
+    @model_validator(mode="after")
+    def _mask_shows_no_more(self) -> FieldIn:
+        """The override shows no more than the category's default (``mask_reveal``)."""
+        if self.mask_override is not None:
+            problem = shows_more(self.mask_override, self.pi_category)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
 
 
 class DatasetIn(BaseModel):
