@@ -57,6 +57,7 @@ from gateway.enforcement.sources.objects import (
     SourceView,
     frozen_holding,
     frozen_objects,
+    systems_told,
 )
 from gateway.enforcement.sources.pool import SourcePool
 from policies.authorizer import RoleAuthorizer
@@ -99,7 +100,7 @@ class Broker:
         )
         # the frozen entries, and which entry's object each queried entry shares with one
         self.frozen: GenerationCache[str, tuple[FrozenObject, ...]] = GenerationCache(1)
-        self.frozen_with: GenerationCache[str, str | None] = GenerationCache(512)
+        self.frozen_with: GenerationCache[str, tuple[str | None, bool]] = GenerationCache(512)
         self.metrics = BrokerMetrics()
         self.reader = Reader(sources=sources, subjects=subjects, metrics=self.metrics)
         self.in_flight = InFlight()
@@ -227,11 +228,17 @@ class Broker:
         if not frozen:
             return
         source = SourceView(entry.source.id, entry.source.kind, entry.source.settings)
-        held = self.frozen_with.get(
-            generation,
-            entry.id,
-            lambda: frozen_holding(frozen, source, entry.id, entry.object_name),
-        )
+
+        fresh: list[bool] = []
+
+        def holding() -> tuple[str | None, bool]:  # (the frozen entry, whether decided)
+            fresh.append(True)
+            held = frozen_holding(frozen, source, entry.id, entry.object_name)
+            return held, held is not None or systems_told(frozen, source)
+
+        held, decided = self.frozen_with.get(generation, entry.id, holding)
+        if not decided and not fresh:  # reached while a system could not be told: ask again
+            held, _ = holding()
         if held is not None:
             raise DatasetFrozen(f"dataset {entry.id!r} reads the same data as {held!r}, "
                                 "which a security officer froze")  # fmt: skip

@@ -89,6 +89,11 @@ class SourceView:
             self.__dict__["_system"] = found  # frozen dataclass: its own cache, no field
         return found
 
+    @property
+    def told(self) -> bool:
+        """Whether the system is known now (a name that did not resolve is not)."""
+        return self.system is not None and "_system" in self.__dict__
+
     def location(self, object_name: str) -> tuple[str, ...] | None:
         return location_of(self.kind, self.settings, object_name)
 
@@ -132,6 +137,14 @@ def frozen_holding(
     ``object_name`` of ``source`` reads too; None when there is none."""
     return next((f.entry_id for f in frozen
                  if f.entry_id != entry_id and f.held_by(source, object_name)), None)  # fmt: skip
+
+
+def systems_told(frozen: Iterable[FrozenObject], source: SourceView) -> bool:
+    """Whether every system a comparison of ``source`` with ``frozen`` needed was told:
+    an answer reached while one was not (a name that did not resolve) holds for that
+    moment only and is not kept for the catalog generation (red team 13)."""
+    others = [f for f in frozen if f.source.source_id != source.source_id]
+    return not others or (source.told and all(f.source.told for f in others))
 
 
 def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
