@@ -31,7 +31,7 @@ from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form, read_form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, same_origin
 from gateway.web.console.oidc import Attempt, OidcClient
-from gateway.web.console.passwords import MAX_PASSWORD_CHARS, is_privileged
+from gateway.web.console.passwords import MAX_PASSWORD_CHARS, CheckResult, is_privileged
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.console.sessions import PRE_COOKIE, PRE_COOKIE_MAX_AGE_S, SESSION_COOKIE
@@ -147,6 +147,16 @@ async def _failed(request: Request, console: Console, user: UserContext | None, 
     )
 
 
+async def _directory(console: Console, username: str) -> tuple[UserContext | None, str | None]:
+    """Who ``username`` is now, or why they may not sign in whatever the password
+    (``account_disabled``; ``unauthenticated`` for a password row whose user is gone).
+    Read for every name tried, before the password, so both answers cost the same."""
+    try:
+        return await run_in_threadpool(console.directory.resolve, _stub(username)), None
+    except (AccountDisabled, Unauthenticated) as exc:
+        return None, exc.code
+
+
 @router.post("/console/sign-in")
 async def sign_in(request: Request) -> Response:
     console = get_console(request)
@@ -159,27 +169,28 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_page(request, status=429, notice="sign_in.throttled")
     username = form.get("username").strip()
     password = form.get("password")
-    outcome = "unknown_account"
+    result = CheckResult("unknown_account")
+    user: UserContext | None = None
     if 0 < len(username) <= 128 and 0 < len(password) <= MAX_PASSWORD_CHARS:
+        user, refused = await _directory(console, username)
         result = await run_in_threadpool(console.accounts.check, subject=username,
-                                         password=password)  # fmt: skip
-        outcome = result.outcome
+                                         password=password, refused=refused)  # fmt: skip
+    outcome = result.outcome
     if outcome == "unknown_account":
         await _failed(request, console, None, "password", outcome, claimed=clean(username, 64))
         if console.unknown_names.failed(username):  # answered as an account's lock is
             return _sign_in_page(request, status=403, notice="sign_in.locked",
                                  username=username)  # fmt: skip
         return _sign_in_page(request, status=401, notice="sign_in.failed", username=username)
-    if outcome != "ok":
-        await _failed(request, console, _stub(username), "password", outcome)
+    if outcome != "ok" or user is None:
+        # a suspended or disabled account's right password: the true reason on record,
+        # the answer a wrong password's (``LocalAccounts.check``)
+        answered = {"answered": outcome} if result.withheld else {}
+        await _failed(request, console, _stub(username), "password",
+                      result.withheld or outcome, **answered)  # fmt: skip
         notice = "sign_in.locked" if outcome == "locked" else "sign_in.failed"
         return _sign_in_page(request, status=403 if outcome == "locked" else 401,
                              notice=notice, username=username)  # fmt: skip
-    try:
-        user = await run_in_threadpool(console.directory.resolve, _stub(username))
-    except (AccountDisabled, Unauthenticated) as exc:
-        await _failed(request, console, _stub(username), "password", exc.code)
-        return _sign_in_page(request, status=403, notice="sign_in.disabled")
     if is_privileged(user.roles) and await run_in_threadpool(console.accounts.admin_chose,
                                                              user.subject):  # fmt: skip
         await _failed(request, console, user, "password", "password_chosen_by_an_admin")

@@ -9,7 +9,9 @@ console checks it. Order of evaluation in ``check``, deliberate:
    guessing stops while the lock holds even for the right one;
 3. the password is verified; a wrong one counts (an atomic ``+ 1``), and reaching
    ``max_failures`` locks the account for ``lockout_s``; the right one resets the count
-   and rehashes when the parameters moved on.
+   and rehashes when the parameters moved on — unless the account is suspended or
+   disabled (``refused``): then the right one counts and answers as a wrong one, so
+   neither the answer nor the lock tells a right password of such an account.
 
 What was tried is never stored or logged; the caller puts the outcome on the trail.
 
@@ -50,7 +52,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -171,6 +173,7 @@ class CheckResult:
     outcome: Outcome
     failures: int = 0
     locked_until: datetime | None = None
+    withheld: str | None = None  # the true reason, on record only, behind a "wrong" answer
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -274,8 +277,14 @@ class LocalAccounts:
             row = conn.execute(select(_P.subject).where(_P.subject == subject)).first()
         return row is not None
 
-    def check(self, *, subject: str, password: str) -> CheckResult:
-        """See the module docstring for the order. Blocking (argon2, a database write)."""
+    def check(self, *, subject: str, password: str, refused: str | None = None) -> CheckResult:
+        """See the module docstring for the order. Blocking (argon2, a database write).
+
+        ``refused``: why the account may not sign in whatever its password (the
+        directory's ``account_disabled``: suspended or disabled). Its right password is
+        then verified, counted and answered as a wrong one (``withheld`` carries the
+        reason for the trail): answering "disabled" only to the right password, or
+        resetting the count for it, would tell anyone which password is right."""
         now = self._clock()
         with self._engine.connect() as conn:
             row = conn.execute(
@@ -295,6 +304,8 @@ class LocalAccounts:
         if locked_until is not None and locked_until > now:
             return CheckResult("locked", locked_until=locked_until)
         if self._matches(stored, password):
+            if refused is not None:
+                return replace(self._count_failure(subject, now), withheld=refused)
             self._signed_in(subject, row.set_by, stored, password, bind=expected == "")
             return CheckResult("ok")
         return self._count_failure(subject, now)
