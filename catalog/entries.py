@@ -38,6 +38,8 @@ class SourceEntry:
     secret_ciphertext: bytes | None
     secret_key_id: str | None
     fingerprint: str
+    # what the source's connections said they reached (PostgreSQL), not part of opening it
+    server_identity: str | None = None
 
     def as_model(self) -> Source:
         """A transient ``Source`` for ``open_source_adapter`` (never added to a session)."""
@@ -78,6 +80,7 @@ _ENTRY = select(
     _S.kind.label("source_kind"), _S.settings.label("source_settings"),
     _S.secret_ciphertext.label("source_secret_ciphertext"),
     _S.secret_key_id.label("source_secret_key_id"),
+    _S.server_identity.label("source_server_identity"),
     _F.name.label("field_name"), _F.type.label("field_type"), _F.level.label("field_level"),
     _F.pi_category.label("field_pi_category"), _F.mask_override.label("field_mask_override"),
 ).select_from(
@@ -123,6 +126,7 @@ def _source(row: Row[Any]) -> SourceEntry:
         id=row.source_id, kind=row.source_kind, settings=settings,
         secret_ciphertext=row.source_secret_ciphertext,
         secret_key_id=row.source_secret_key_id, fingerprint=h.hexdigest(),
+        server_identity=row.source_server_identity,
     )  # fmt: skip
 
 

@@ -227,7 +227,8 @@ class Broker:
         frozen = self.frozen.get(generation, "", lambda: frozen_objects(conn()))
         if not frozen:
             return
-        source = SourceView(entry.source.id, entry.source.kind, entry.source.settings)
+        source = SourceView(entry.source.id, entry.source.kind, entry.source.settings,
+                            entry.source.server_identity)  # fmt: skip
 
         fresh: list[bool] = []
 

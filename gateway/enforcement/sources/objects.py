@@ -74,6 +74,17 @@ class SourceView:
     source_id: str
     kind: str
     settings: Mapping[str, Any]
+    identity: str | None = None  # the server and database its connections reached
+
+    def same_system(self, other: SourceView) -> bool:
+        """Both reach the same data: by their targets, or — PostgreSQL, where addresses
+        are no identity (red teams 7, 8) — by the server and database their connections
+        said they reached: a second registration of a frozen table's database through a
+        LAN address or a relay served it again (red team 13)."""
+        if self.identity is not None and self.identity == other.identity:
+            return True
+        mine, theirs = self.system, other.system
+        return mine is not None and theirs is not None and mine.same_system(theirs)
 
     @property
     def system(self) -> EffectiveTarget | None:
@@ -111,10 +122,8 @@ class FrozenObject:
         object. Entries of one source compare by object alone; of two sources, only
         when both reach the same system (a system that cannot be told is not assumed to
         be another's)."""
-        if source.source_id != self.source.source_id:
-            mine, theirs = source.system, self.source.system
-            if mine is None or theirs is None or not mine.same_system(theirs):
-                return False
+        if source.source_id != self.source.source_id and not source.same_system(self.source):
+            return False
         where, there = source.location(object_name), self.source.location(self.object_name)
         return where is None or there is None or same_location(where, there)
 
@@ -151,9 +160,10 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
     """Every frozen entry with its source (one read; most of the time none). A session
     flushes what it holds first, as its reads do."""
     rows = conn.execute(
-        select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings)
+        select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings,
+               Source.server_identity)
         .join(Source, Source.id == Dataset.source_id)
         .where(Dataset.frozen_at.is_not(None))
-    ).all()
-    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {})))
-                 for i, o, s, k, st in rows)  # fmt: skip
+    ).all()  # fmt: skip
+    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si))
+                 for i, o, s, k, st, si in rows)  # fmt: skip

@@ -33,7 +33,8 @@ def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
     """409 if another entry over ``dataset``'s object of the same system is frozen."""
     source = session.get(Source, dataset.source_id)
     if source is not None:
-        _refuse(session, source, dict(source.settings or {}), [(dataset.id, dataset.object_name)])
+        _refuse(session, source, dict(source.settings or {}), [(dataset.id, dataset.object_name)],
+                identity=source.server_identity)  # fmt: skip
 
 
 def refuse_repointed_at_frozen(*, session: Session, source: Source,
@@ -70,10 +71,11 @@ def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
-            entries: list[tuple[str, str]]) -> None:  # fmt: skip
+            entries: list[tuple[str, str]], identity: str | None = None) -> None:  # fmt: skip
+    """``identity``: the server the settings reach, when known (not yet for new ones)."""
     if not entries:
         return
-    mine = SourceView(source.id, source.kind, settings)
+    mine = SourceView(source.id, source.kind, settings, identity)
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
               for f in frozen_objects(session)]  # fmt: skip
