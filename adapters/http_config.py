@@ -5,6 +5,7 @@ operator, or an endpoint path that would leave the base URL's origin is a
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,15 @@ from catalog.errors import BadRequest, SourceFailed
 from catalog.vocabulary import FIELD_TYPES
 
 PAGING_STYLES = ("none", "page", "offset", "next")
+AUTH_MODES = ("none", "bearer", "basic", "query")
+SECRET_PARAMS = frozenset(
+    {"api_key", "apikey", "key", "token", "access_token", "secret", "password", "sig",
+     "signature"}
+)  # fmt: skip
+"""Query parameter names that carry a credential: refused in a base URL or an object
+path (``refuse_secret_params``); such a key is the source's ``secret``, sent by
+``"auth": "query"``."""
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.~-]{1,64}")
 PUSHABLE_OPS = tuple(op for op in FILTER_OPS if op not in {"between", "is_null"})
 
 
@@ -71,6 +81,7 @@ class HttpSettings:
     page_size: int
     max_pages: int
     objects: tuple[EndpointSpec, ...]
+    auth_param: str | None = None  # ``"auth": "query"``: the parameter the secret fills
 
     def url_for(self, spec: EndpointSpec) -> str:
         return self.base_url.rstrip("/") + "/" + spec.path.lstrip("/")
@@ -207,14 +218,57 @@ def _endpoint(raw: Any, index: int) -> EndpointSpec:
     )
 
 
+def query_param_names(url: str) -> list[str]:
+    """The names of ``url``'s query parameters as a server reads them: split on ``&``
+    and ``;`` (some servers take either), escapes and ``+`` read."""
+    query = urllib.parse.urlsplit(url).query
+    names = (part.split("=", 1)[0] for part in re.split(r"[&;]", query) if part)
+    return [urllib.parse.unquote_plus(name) for name in names]
+
+
+def refuse_secret_params(settings: dict[str, Any]) -> None:
+    """A credential in the base URL or an object path (``?api_key=…``) would be stored
+    in clear, shown in the source's redacted URL and put on the trail: refused (400,
+    naming the parameter, never its value) before anything is contacted or written.
+    The key is the source's ``secret``, sent by ``"auth": "query"``."""
+    places: list[tuple[str, Any]] = [("settings.base_url", settings.get("base_url"))]
+    objects = settings.get("objects")
+    for i, raw in enumerate(objects if isinstance(objects, list) else []):
+        places.append(
+            (f"settings.objects[{i}].path", raw.get("path") if isinstance(raw, dict) else None)
+        )
+    for where, url in places:
+        if not isinstance(url, str):
+            continue
+        for name in query_param_names(url):
+            if name.strip().lower().replace("-", "_") in SECRET_PARAMS:
+                raise BadRequest(
+                    f"{where} carries the query parameter {name!r}, which looks like a secret:"
+                    ' pass it as `secret` with "auth": "query" and "auth_param"'
+                )
+
+
+def _auth_param(settings: dict[str, Any], auth: str) -> str | None:
+    if auth != "query":
+        return None
+    name = settings.get("auth_param")
+    if not isinstance(name, str) or not _PARAM_NAME.fullmatch(name):
+        raise BadRequest(
+            'settings.auth_param names the query parameter "auth": "query" fills with the'
+            " secret: 1-64 letters, digits or -._~"
+        )
+    return name
+
+
 def parse_settings(settings: dict[str, Any], *, has_secret: bool) -> HttpSettings:
     """Strictly parse ``settings``; ``BadRequest`` names the first problem. Without
     ``auth``, a secret means a bearer token."""
     base_url = _str(settings.get("base_url"), "settings.base_url")
     parse_url(base_url)
     auth = settings.get("auth") or ("bearer" if has_secret else "none")
-    if auth not in {"none", "bearer", "basic"}:
-        raise BadRequest("settings.auth must be none, bearer or basic")
+    if auth not in AUTH_MODES:
+        raise BadRequest(f"settings.auth must be one of {', '.join(AUTH_MODES)}")
+    auth_param = _auth_param(settings, auth)
     raw_objects = settings.get("objects") or []
     if not isinstance(raw_objects, list):
         raise BadRequest("settings.objects must be a list")
@@ -227,4 +281,5 @@ def parse_settings(settings: dict[str, Any], *, has_secret: bool) -> HttpSetting
         page_size=_int(settings.get("page_size"), "settings.page_size", 500, 1, 10_000),
         max_pages=_int(settings.get("max_pages"), "settings.max_pages", 10_000, 1, 1_000_000),
         objects=objects,
+        auth_param=auth_param,
     )

@@ -35,13 +35,24 @@ NO_HTTP_ANSWER = "could not connect: connection refused, timed out, or not an HT
 
 
 def auth_header(auth: str, secret: str | None) -> dict[str, str]:
-    """The Authorization header for ``auth`` (``none``, ``bearer``, ``basic``)."""
-    if auth == "none" or not secret:
+    """The Authorization header for ``auth`` (``none``, ``bearer``, ``basic``; ``query``
+    sends no header: the secret goes as a query parameter, ``with_param``)."""
+    if auth in ("none", "query") or not secret:
         return {}
     if auth == "bearer":
         return {"Authorization": f"Bearer {secret}"}
     token = base64.b64encode(secret.encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def with_param(url: str, name: str, value: str) -> str:
+    """``url`` with the query parameter ``name`` set to ``value`` alone: any of that
+    name already there (a next-page link's) dropped, the rest of the query as sent."""
+    parts = urllib.parse.urlsplit(url)
+    kept = [p for p in parts.query.split("&")
+            if p and urllib.parse.unquote_plus(p.split("=", 1)[0]) != name]  # fmt: skip
+    kept.append(f"{urllib.parse.quote(name, safe='')}={urllib.parse.quote(value, safe='')}")
+    return urllib.parse.urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def _pinned_url(target: Target) -> str:
@@ -73,7 +84,12 @@ class GuardedClient:
         timeout_s: float,
         resolver: Resolver = system_resolver,
         secrets: Collection[str | None] = (),
+        query_auth: tuple[str, str] | None = None,
     ) -> None:
+        """``query_auth``: (parameter, secret) added to every request to ``origin``
+        (``"auth": "query"``), at the last moment, so no URL the adapter keeps, compares
+        or reports carries it."""
+        self._query_auth = query_auth
         self._origin = origin
         self._base_url = base_url
         self._headers = headers
@@ -117,12 +133,13 @@ class GuardedClient:
 
     def _send(self, target: Target) -> tuple[int, str | None, bytes]:
         headers = {"Host": _host_header(target), "Accept": "application/json"}
+        url = _pinned_url(target)
         if target.origin == self._origin:
             headers.update(self._headers)
+            if self._query_auth is not None:
+                url = with_param(url, *self._query_auth)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        request = self._client.build_request(
-            "GET", _pinned_url(target), headers=headers, extensions=extensions
-        )
+        request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
         try:
             response = self._client.send(request, stream=True)
         except (httpx.ReadTimeout, httpx.WriteTimeout):

@@ -4,7 +4,8 @@ Configuration (kind ``http``)::
 
     settings = {
       "base_url": "https://api.civil.example/v1",
-      "auth": "bearer" | "basic" | "none",      # default: bearer if a secret is set
+      "auth": "bearer" | "basic" | "query" | "none",  # default: bearer if a secret is set
+      "auth_param": "api_key",                  # "query": the parameter the secret fills
       "page_size": 500,
       "objects": [{
         "name": "households", "path": "/households",
@@ -16,7 +17,12 @@ Configuration (kind ``http``)::
         "columns": [{"name": "region", "type": "string"}]   # optional; else inferred
       }]
     }
-    secret = "<bearer token>" or "user:password" (basic)
+    secret = "<bearer token>", "user:password" (basic) or the key (query)
+
+A key some APIs take as a query parameter (``?api_key=…``) is the ``secret`` with
+``"auth": "query"``: added to each request to the source's origin as it is sent, never
+stored in the settings nor shown in the redacted URL. A secret-like parameter written
+into the base URL or an object path is refused (``http_config.refuse_secret_params``).
 
 Every URL goes through ``adapters.http_fetch`` (SSRF guard, pinned address, checked
 redirects); object paths, redirects and next-page links must stay inside the base URL
@@ -47,7 +53,7 @@ from adapters.arrow_types import (
     with_schema_batch,
 )
 from adapters.base import AdapterLimits, Column, ObjectInfo, QueryPlan, SourceAdapter, SourceConfig
-from adapters.http_config import EndpointSpec, HttpSettings, parse_settings
+from adapters.http_config import EndpointSpec, HttpSettings, parse_settings, refuse_secret_params
 from adapters.http_fetch import GuardedClient, auth_header
 from adapters.netguard import Resolver, check_url, system_resolver
 from adapters.plan import CheckedPlan, check_plan
@@ -95,6 +101,11 @@ class HttpAdapter(SourceAdapter):
             timeout_s=limits.statement_timeout_s,
             resolver=resolver,
             secrets=[config.secret],
+            query_auth=(
+                (self._settings.auth_param, config.secret)
+                if self._settings.auth_param is not None and config.secret
+                else None
+            ),
         )
 
     # -- paging -----------------------------------------------------------------------
@@ -252,6 +263,7 @@ class HttpFactory:
     """Factory for ``http`` (see ``adapters.registry.AdapterFactory``)."""
 
     def validate(self, config: SourceConfig, limits: AdapterLimits) -> None:
+        refuse_secret_params(config.settings)
         settings = parse_settings(config.settings, has_secret=bool(config.secret))
         if settings.auth != "none" and not config.secret:
             raise BadRequest(f"auth {settings.auth!r} needs a secret")
@@ -265,6 +277,8 @@ class HttpFactory:
     def redact(self, config: SourceConfig) -> str:
         base = scrub(str(config.settings.get("base_url", "?")), [config.secret])
         auth = config.settings.get("auth") or ("bearer" if config.secret else "none")
+        if auth == "query":
+            auth = f"query {config.settings.get('auth_param')}"
         return f"{base} (auth: {auth}{', ***' if config.secret else ''})"
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from adapters import registry
 from adapters.base import ObjectInfo, SourceAdapter, SourceConfig
+from adapters.http_config import refuse_secret_params
 from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
@@ -81,6 +82,8 @@ def refuse_secrets_in_settings(settings: dict[str, Any]) -> None:
     for key in settings:
         if key.lower().replace("-", "_") in SECRET_KEYS:
             raise BadRequest(f"settings.{key} looks like a secret; pass it as `secret`")
+    # nor in a URL's query: ``?api_key=…`` in an HTTP source's base URL or object path
+    refuse_secret_params(settings)
 
 
 @contextmanager
