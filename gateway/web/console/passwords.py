@@ -6,7 +6,10 @@ console checks it. Order of evaluation in ``check``, deliberate:
 1. no local password for the name: a dummy hash is verified anyway, so an unknown name
    and a wrong password take the same time (names are not enumerable by timing);
 2. locked (``locked_until`` in the future): refused without looking at the password, so
-   guessing stops while the lock holds even for the right one;
+   guessing stops while the lock holds even for the right one — the work of one
+   verification is still done (on a dummy hash), since an unknown name pays it on every
+   attempt and a locked name that answered at once told an account from none (red
+   team 13);
 3. the password is verified; a wrong one counts (an atomic ``+ 1``), and reaching
    ``max_failures`` locks the account for ``lockout_s``; the right one resets the count
    and rehashes when the parameters moved on — unless the account is suspended or
@@ -302,6 +305,7 @@ class LocalAccounts:
             return CheckResult("tampered")
         locked_until = _aware(row.locked_until)
         if locked_until is not None and locked_until > now:
+            self._burn(password)  # as slow as an unknown name's attempt (see 2.)
             return CheckResult("locked", locked_until=locked_until)
         if self._matches(stored, password):
             if refused is not None:
