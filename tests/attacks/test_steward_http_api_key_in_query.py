@@ -15,6 +15,7 @@ server on loopback that answers only with the right key."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -25,8 +26,11 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from audit.search import EventFilter, list_events
+from gateway.web.console.passwords import set_demo_passwords
+from gateway.web.console.runtime import Console
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 KEY = "k3y-Of-Civil-7Qx9"
@@ -169,3 +173,37 @@ def test_query_auth_needs_a_parameter_name(
     resp = _register(gw, body)
     assert resp.status_code == 400, resp.text
     assert "auth_param" in resp.json()["message"] and KEY not in resp.text
+
+
+def _console(gw: DemoGateway, subject: str) -> tuple[TestClient, str]:
+    console: Console = gw.client.app.state.console
+    password = set_demo_passwords(console.accounts, [subject])[subject]
+    client = TestClient(gw.client.app, follow_redirects=False)
+    nonce = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/sign-in").text)
+    assert nonce is not None
+    answer = client.post("/console/sign-in", data={
+        "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
+    assert answer.status_code == 303, answer.text[:300]
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/console").text)
+    assert csrf is not None
+    return client, csrf.group(1)
+
+
+def test_the_console_form_takes_query_auth_and_refuses_a_key_in_the_url(
+    gw: DemoGateway, api: KeyedApi
+) -> None:
+    """The console's source form is the API's twin: ``query`` with its parameter tests
+    fine (the key from the secret field), a key written into the base URL is refused."""
+    client, csrf = _console(gw, "carl")
+    objects = json.dumps(_source("x", "x")["settings"]["objects"])
+    form = {"csrf_token": csrf, "kind": "http", "id": "civil-console", "display_name": "civil",
+            "base_url": api.base_url + "/civil", "objects": objects}  # fmt: skip
+    page = client.get("/console/sources/new?kind=http")
+    assert 'value="query"' in page.text and 'name="auth_param"' in page.text
+    keyed = client.post("/console/sources/test", data={
+        **form, "auth": "query", "auth_param": "api_key", "secret": KEY})  # fmt: skip
+    assert keyed.status_code == 200 and 'class="notice ok"' in keyed.text, keyed.text[-800:]
+    assert KEY not in keyed.text
+    in_url = client.post("/console/sources/test", data={
+        **form, "auth": "none", "base_url": f"{api.base_url}/civil?api_key={KEY}"})  # fmt: skip
+    assert "looks like a secret" in in_url.text

@@ -83,6 +83,8 @@ def _http_settings(form: Form) -> dict[str, Any]:
     settings: dict[str, Any] = {"base_url": form.get("base_url").strip()}
     if form.get("auth"):
         settings["auth"] = form.get("auth")
+    if form.get("auth_param").strip():
+        settings["auth_param"] = form.get("auth_param").strip()
     raw = form.get("objects").strip()
     if raw:
         try:
@@ -201,8 +203,8 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
     except SluiceError as exc:  # a refused or failed test is the answer, shown on the form
         tested = {"ok": False, "text": exc.message}
     values = {k: v for k, v in ((k, form.get(k)) for k in
-              ("id", "display_name", "path", "root", "host", "port", "database", "user",
-               "schema", "base_url", "auth", "objects", "column_types")) if v}  # fmt: skip
+              ("id", "display_name", "path", "root", "host", "port", "database", "user", "schema",
+               "base_url", "auth", "auth_param", "objects", "column_types")) if v}  # fmt: skip
     roots = [str(r) for r in services.settings.effective_file_roots]
     return render(request, "source_new.html", kind=asked["kind"], kinds=KINDS, roots=roots,
                   tested=tested, values=values)  # fmt: skip
