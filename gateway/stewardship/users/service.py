@@ -72,6 +72,10 @@ def check_new_subject(session: Session, subject: str) -> None:
         # a path parameter never holds one: no API call (suspend, revoke-grants, roles)
         # could name the account (red team 10)
         raise BadRequest("a user name holds no '/': the API names users in its paths")
+    if subject in (".", ".."):
+        # a dot segment: clients and proxies remove it before sending, so the officers'
+        # /api/v1/users/../suspend reached /api/v1/suspend (red team 13)
+        raise BadRequest("a user name is not '.' or '..': the API names users in its paths")
     key = name_key(subject)
     taken = next((s for s in session.scalars(select(User.subject)) if name_key(s) == key), None)
     if taken is not None:
