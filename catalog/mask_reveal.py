@@ -27,14 +27,17 @@ A field of category ``none`` is in clear to everyone the level admits, so any ov
 there shows less and is allowed. The counts are those of a value of the category's
 shape; a value of another shape (which the default masks whole) shows at most that many
 characters under a ``keep`` override. Read on save by ``catalog.edits`` (a patch, with
-the category the field will have) and by ``catalog.schemas.FieldIn`` (a new entry).
+the category the field will have) and by ``catalog.schemas.FieldIn`` (a new entry), and
+when an entry is given to the policy (``governing_override``): an override stored before
+this rule, or written behind the catalog, that shows more is not applied — the field
+falls back to its category's default.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.mask_specs import parse_mask_spec
+from catalog.mask_specs import is_mask_spec, parse_mask_spec
 from catalog.vocabulary import DEFAULT_MASK, MaskMethod, PICategory
 
 SHOW_NOTHING: frozenset[MaskMethod] = frozenset(
@@ -112,3 +115,13 @@ def shows_more(spec: str, category: str) -> str | None:
     else:
         shown = f"shows more than the default {default}"
     return f"{parsed.text} on a {category} field {shown} (allowed: {allowed_overrides(kind)})"
+
+
+def governing_override(spec: str | None, category: str) -> str | None:
+    """The override the policy is given for a stored field: the stored one, or none
+    (the category's default mask) when it is a valid spec that shows more than that
+    default — saved before the rule, or written behind the catalog's back. An invalid
+    spec is passed on as stored: the decision schema refuses it (fail closed, 503)."""
+    if spec is None or not is_mask_spec(spec):
+        return spec
+    return spec if shows_more(spec, category) is None else None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalog.errors import BadRequest
+from catalog.mask_reveal import governing_override
 from catalog.models import Dataset, User
 from policies.decision import DecisionInput, UserContext
 
@@ -67,7 +68,9 @@ def dataset_input(dataset: Dataset) -> dict[str, Any]:
                 "name": f.name,
                 "level": f.level,
                 "pi_category": f.pi_category,
-                "mask_override": f.mask_override,
+                # an override that shows more than the category's default is not
+                # applied, however it was stored (catalog.mask_reveal)
+                "mask_override": governing_override(f.mask_override, f.pi_category),
             }
             for f in dataset.fields
         ],
