@@ -73,6 +73,11 @@ class Limiter:
             raise ValueError(f"no atomic row reservation for storage {storage_uri!r}")
 
     @property
+    def shared(self) -> bool:
+        """Whether every process of the deployment counts here (Redis), not this one only."""
+        return not isinstance(self._counters, MemoryCounters)
+
+    @property
     def daily_rows(self) -> int:
         return int(self._rows_item.amount)
 
@@ -115,6 +120,22 @@ class Limiter:
     def consume_rows(self, subject: str, rows: int) -> None:
         """Charge rows already sent (as much of them as today's quota still holds)."""
         self.reserve_rows(subject, rows)
+
+    def count_failure(self, key: str, *, limit: int, window_s: int, lock_s: int) -> bool:
+        """One more failure under ``key``, counted where every process of the deployment
+        counts (Redis when configured): True when ``key`` is locked now — ``limit``
+        failures within ``window_s`` lock it for ``lock_s``. The console's sign-in counts
+        names no account holds here, as accounts' failures are counted in the shared
+        catalog (red team 13: per-process counts answered otherwise)."""
+        if self._counters.count(f"signin-lock/{key}") > 0:
+            return True
+        failures = f"signin-fail/{key}"
+        self._counters.reserve(failures, limit, 1, window_s)
+        if self._counters.count(failures) < limit:
+            return False
+        self._counters.reserve(f"signin-lock/{key}", 1, 1, lock_s)
+        self._counters.release(failures, limit)
+        return True
 
     def reset(self) -> None:
         """Forget every counter of this storage (tests; the Redis keys of its prefix)."""

@@ -14,7 +14,7 @@ from gateway.web.console.oidc import OidcClient
 from gateway.web.console.pages import PAGES
 from gateway.web.console.passwords import LocalAccounts, PasswordTrail
 from gateway.web.console.rendering import build_environment
-from gateway.web.console.runtime import AttemptWindow, Console, UnknownNames
+from gateway.web.console.runtime import AttemptWindow, Console, SharedFailures, UnknownNames
 from gateway.web.console.sessions import SessionStore, Signer, console_key
 from gateway.web.console.settings import ConsoleSettings
 
@@ -34,6 +34,13 @@ def build_oidc(services: Services, settings: ConsoleSettings) -> OidcClient | No
         client_secret=secret.get_secret_value() if secret else None,
         scope=settings.oidc_scope, claim_names=claim_names_from(gateway),
     )  # fmt: skip
+
+
+def _shared_failures(services: Services) -> SharedFailures | None:
+    """Where every process counts sign-in failures of unknown names: the limits store
+    when it is shared (Redis), else none (``UnknownNames`` counts in memory)."""
+    limiter = services.limiter
+    return limiter if isinstance(limiter, SharedFailures) and limiter.shared else None
 
 
 def mount_console(
@@ -67,7 +74,9 @@ def mount_console(
         templates=build_environment(),
         assets=assets.default_assets_dir(settings.assets_dir),
         attempts=AttemptWindow(settings.sign_in_attempts_per_minute),
-        unknown_names=UnknownNames(settings.max_failures, settings.lockout_s),
+        unknown_names=UnknownNames(
+            settings.max_failures, settings.lockout_s, shared=_shared_failures(services)
+        ),
         oidc=build_oidc(services, settings),
     )
     app.state.console = console
