@@ -8,7 +8,9 @@ reviewer reads.
 "Who looked up whom": ``subject_token`` finds the events that carry a person's keyed
 token in ``details.subject_tokens`` — queries that returned their records and
 comparisons that matched them (``comparison.completed``), and the sides of comparisons
-that read them without delivering them (``details.delivered`` false). No column holds
+that read them without delivering them (``details.delivered`` false) — and every event
+whose list was cut at 1,000 people (``details.subject_tokens_truncated``: it may have
+read the person; the reviewer sees the flag). No column holds
 the tokens (an index on every append would cost the writer), so the body is searched as
 text for the exact quoted token and each hit is then confirmed on the parsed body; a
 page may hold fewer items than ``limit`` while ``next_cursor`` still says where to go on.
@@ -28,6 +30,9 @@ from audit.store import AuditStore
 from catalog.errors import BadRequest, NotFound, Unavailable
 
 MAX_LIMIT = 1000
+# an event whose token list was cut (the first 1,000 people) may have read anyone: a
+# search for one person lists it too, marked so, rather than miss it (red team 13)
+TRUNCATED = "subject_tokens_truncated"
 # ``tk_`` + hex, as ``gateway.enforcement.masking.tokens`` makes them (a bounded length)
 SUBJECT_TOKEN = re.compile(r"^tk_[0-9a-f]{8,64}$")
 
@@ -60,8 +65,11 @@ class EventFilter:
         if self.subject_token is None:
             return True
         details = event.get("details")
-        tokens = details.get("subject_tokens") if isinstance(details, dict) else None
-        return isinstance(tokens, list) and self.subject_token in tokens
+        if not isinstance(details, dict):
+            return False
+        tokens = details.get("subject_tokens")
+        found = isinstance(tokens, list) and self.subject_token in tokens
+        return found or details.get(TRUNCATED) is True
 
     def where(self, p: str) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -100,7 +108,9 @@ class EventFilter:
             add(f"seq <= {p}", self.to_seq)
         if self.subject_token is not None:
             # the token is [a-z0-9_] only (validated): escaping '_' makes LIKE exact
-            add(f"body LIKE {p} ESCAPE '!'", '%"' + self.subject_token.replace("_", "!_") + '"%')
+            add(f"(body LIKE {p} ESCAPE '!' OR body LIKE {p} ESCAPE '!')",
+                '%"' + self.subject_token.replace("_", "!_") + '"%',
+                '%"' + TRUNCATED.replace("_", "!_") + '":true%')  # fmt: skip
         return (" AND ".join(clauses) or "1 = 1"), params
 
 

@@ -145,6 +145,9 @@ class SubjectTokens:
             "subject_tokens": tokens,
             "self_hash_hit": bool(own and own in tokens),
         }
+        if len(tokens) >= MAX_TOKENS:  # the list was cut: others may have been read too
+            # (an L3 query returns up to 10,000 rows; red team 13), as a comparison says
+            out["subject_tokens_truncated"] = True
         if counties:
             out["counties"] = sorted(counties)
         return out
