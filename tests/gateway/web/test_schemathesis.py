@@ -9,49 +9,20 @@ The inputs are drawn once per module and sent as each role. Generation is
 ``derandomize=True`` and does not depend on the answers (the drawing test never
 fails, so hypothesis never shrinks), so each role was already sent exactly the same
 cases in the same order; drawing them four times took about three quarters of the
-module's time.
+module's time (tests/gateway/web/fuzz_cases.py).
 """
 
 from __future__ import annotations
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.schemas import APIOperation
 
 from tests.gateway.demo_app import DemoGateway
-
-Drawn = list[tuple[str, list[schemathesis.Case]]]  # (operation label, its cases)
-
-
-def draw_cases(gw: DemoGateway) -> Drawn:
-    """Every operation's generated cases, in the order they were sent before."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", gw.client.app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    return [(operation.label, _draw(operation)) for operation in operations]
-
-
-def _draw(operation: APIOperation) -> list[schemathesis.Case]:
-    cases: list[schemathesis.Case] = []
-
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=15,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-    )
-    def run(case: schemathesis.Case) -> None:
-        cases.append(case)
-
-    run()
-    return cases
+from tests.gateway.web.fuzz_cases import Drawn, draw_cases
 
 
 @pytest.fixture(scope="module")
 def drawn(gw_sqlite: DemoGateway) -> Drawn:
-    return draw_cases(gw_sqlite)
+    return draw_cases(gw_sqlite, 15)
 
 
 @pytest.mark.parametrize("subject", ["alice", "carl", "sam", "root"])
