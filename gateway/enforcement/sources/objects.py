@@ -119,13 +119,17 @@ class FrozenObject:
 
     def held_by(self, source: SourceView, object_name: str) -> bool:
         """Whether an entry reading ``object_name`` of ``source`` reads this frozen
-        object. Entries of one source compare by object alone; of two sources, only
-        when both reach the same system (a system that cannot be told is not assumed to
-        be another's)."""
-        if source.source_id != self.source.source_id and not source.same_system(self.source):
-            return False
+        object. Entries of one source compare by object alone; of two sources, when both
+        reach the same system — and, while either system cannot be told (a host name
+        that does not resolve), when a source of the same kind reads the same location:
+        a steward who runs the frozen host's DNS could otherwise make its name fail and
+        serve the frozen object through a source registered by address (red team 13)."""
         where, there = source.location(object_name), self.source.location(self.object_name)
-        return where is None or there is None or same_location(where, there)
+        if source.source_id == self.source.source_id or source.same_system(self.source):
+            return where is None or there is None or same_location(where, there)
+        if (source.told and self.source.told) or source.kind != self.source.kind:
+            return False
+        return where is not None and there is not None and same_location(where, there)
 
 
 def same_location(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
