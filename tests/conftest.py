@@ -17,6 +17,7 @@ import pymysql
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.pg_spares import Spares, later
 from tests.scheduling import arrange
 
 # This machine's environment sets PYTHONDONTWRITEBYTECODE=1 and the checkout holds no
@@ -51,17 +52,32 @@ def _pg_url(dbname: str, driver: str = "psycopg") -> str:
     return f"{base}/{dbname}"
 
 
-def create_pg_database(prefix: str = "sluice_t") -> tuple[str, str]:
-    """Create a fresh PostgreSQL database; returns (name, SQLAlchemy URL)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+def _create_empty_pg_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+_empty_spares = Spares(PG_ADMIN, _create_empty_pg_database)
+
+
+def create_pg_database(prefix: str = "sluice_t") -> tuple[str, str]:
+    """Create a fresh PostgreSQL database; returns (name, SQLAlchemy URL). Made ahead
+    while the previous test ran (tests/pg_spares.py)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _empty_spares.take(name)
     return name, _pg_url(name)
 
 
 def drop_pg_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_pg_database_later(name: str) -> None:
+    """``drop_pg_database`` in the background, for a fixture's teardown: the test
+    process does not wait for the server (tests/pg_spares.py). A test that drops a
+    database to see what happens then calls ``drop_pg_database``."""
+    later(drop_pg_database, name)
 
 
 def create_mysql_database(prefix: str = "sluice_t") -> tuple[str, str]:
@@ -91,7 +107,7 @@ def pg_url() -> Iterator[str]:
     try:
         yield url
     finally:
-        drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import drop_pg_database
+from tests.conftest import drop_pg_database_later
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.migrated import create_migrated_pg_database
 
@@ -32,4 +32,4 @@ def deployment(
         with demo_gateway(home, database_url=url) as gw:
             yield gw
     finally:
-        drop_pg_database(name)
+        drop_pg_database_later(name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database_later
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.migrated import create_migrated_pg_database
 
@@ -42,7 +42,7 @@ def open_deployment(
         with demo_gateway(home, database_url=url, **settings) as gw:
             yield gw
     finally:
-        drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 @contextmanager
@@ -56,7 +56,7 @@ def catalog_spelled(url_template: str, home: Path, *, db_prefix: str) -> Iterato
                           source_allow_hosts=["127.0.0.1", "localhost"]) as gw:  # fmt: skip
             yield gw
     finally:
-        drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 def assert_catalog_refused_as_source(gw: DemoGateway) -> None:

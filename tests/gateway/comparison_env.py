@@ -19,7 +19,7 @@ from catalog.demo.generator import Sizes
 from gateway.enforcement.comparison.engine import CancelToken, Hits, Progress
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.spec import CompiledModel
-from tests.conftest import drop_pg_database
+from tests.conftest import drop_pg_database_later
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.migrated import create_migrated_pg_database
 
@@ -46,7 +46,7 @@ def comparison_gateway(home: Path, backend: str) -> Iterator[DemoGateway]:
         with demo_gateway(home, sizes=PLANTED, database_url=url) as gw:
             yield gw
     finally:
-        drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 def runner(gw: DemoGateway) -> ModelRunner:

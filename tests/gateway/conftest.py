@@ -11,7 +11,7 @@ from tests.conftest import (
     create_mysql_database,
     create_pg_database,
     drop_mysql_database,
-    drop_pg_database,
+    drop_pg_database_later,
 )
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -29,7 +29,7 @@ def gw_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGatewa
         with demo_gateway(tmp_path_factory.mktemp("gw-pg"), backend_url=url) as gw:
             yield gw
     finally:
-        drop_pg_database(name)
+        drop_pg_database_later(name)
 
 
 @pytest.fixture(scope="module")
