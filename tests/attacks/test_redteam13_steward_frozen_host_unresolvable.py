@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from gateway.enforcement.sources.objects import FrozenObject, SourceView
 from tests.gateway.demo_app import DemoGateway
 from tests.gateway.stewardship.test_sources_end_to_end import JsonApi, serve_json_api
 
@@ -114,3 +115,19 @@ def test_a_name_made_to_fail_does_not_lift_the_freeze(
         lifted = _post(gw, "root", "/datasets/civil.dns_people/unfreeze", WHY)
         assert lifted.status_code == 200, lifted.text
     assert gw.query("dora", "civil.dns_copy", QUERY).status_code == 200
+
+
+def test_only_the_frozen_entrys_department_is_held_by_location(dns_down: list[bool]) -> None:
+    """The hold by location is the frozen entry's department's: only its stewards
+    register its systems, and another department's same-named endpoint must not be
+    refused because a name of civil's does not resolve."""
+
+    def view(source_id: str, host: str, department: str) -> SourceView:
+        settings = {"base_url": f"http://{host}:8080/api",
+                    "objects": [{"name": "people", "path": "/people"}]}  # fmt: skip
+        return SourceView(source_id, "http", settings, None, department)
+
+    dns_down[0] = True
+    frozen = FrozenObject("civil.api_people", "people", view("civil-api", HOST, "civil"))
+    assert frozen.held_by(view("civil-by-address", "127.0.0.1", "civil"), "people")
+    assert not frozen.held_by(view("finance-api", "127.0.0.2", "finance"), "people")

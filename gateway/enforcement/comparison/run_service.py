@@ -262,7 +262,7 @@ def _refuse_frozen_objects(session: Session, datasets: Iterable[Dataset]) -> Non
         if source is None:
             continue
         view = SourceView(source.id, source.kind, dict(source.settings or {}),
-                          source.server_identity)  # fmt: skip
+                          source.server_identity, source.department)  # fmt: skip
         held = frozen_holding(frozen, view, dataset.id, dataset.object_name)
         if held is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} reads the same data as {held!r}, "

@@ -228,7 +228,7 @@ class Broker:
         if not frozen:
             return
         source = SourceView(entry.source.id, entry.source.kind, entry.source.settings,
-                            entry.source.server_identity)  # fmt: skip
+                            entry.source.server_identity, entry.department)  # fmt: skip
 
         fresh: list[bool] = []
 

@@ -75,6 +75,7 @@ class SourceView:
     kind: str
     settings: Mapping[str, Any]
     identity: str | None = None  # the server and database its connections reached
+    department: str | None = None
 
     def same_system(self, other: SourceView) -> bool:
         """Both reach the same data: by their targets, or — PostgreSQL, where addresses
@@ -123,11 +124,17 @@ class FrozenObject:
         reach the same system — and, while either system cannot be told (a host name
         that does not resolve), when a source of the same kind reads the same location:
         a steward who runs the frozen host's DNS could otherwise make its name fail and
-        serve the frozen object through a source registered by address (red team 13)."""
+        serve the frozen object through a source registered by address (red team 13).
+        Only the frozen entry's department's sources are held so (only its stewards
+        register its systems): another department's same-named table is not."""
         where, there = source.location(object_name), self.source.location(self.object_name)
         if source.source_id == self.source.source_id or source.same_system(self.source):
             return where is None or there is None or same_location(where, there)
         if (source.told and self.source.told) or source.kind != self.source.kind:
+            return False
+        if None not in (source.department, self.source.department) and (
+            source.department != self.source.department
+        ):  # only the frozen entry's department registers copies of its system
             return False
         return where is not None and there is not None and same_location(where, there)
 
@@ -165,9 +172,9 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
     flushes what it holds first, as its reads do."""
     rows = conn.execute(
         select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings,
-               Source.server_identity)
+               Source.server_identity, Source.department)
         .join(Source, Source.id == Dataset.source_id)
         .where(Dataset.frozen_at.is_not(None))
     ).all()  # fmt: skip
-    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si))
-                 for i, o, s, k, st, si in rows)  # fmt: skip
+    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si, d))
+                 for i, o, s, k, st, si, d in rows)  # fmt: skip

@@ -75,7 +75,7 @@ def _refuse(session: Session, source: Source, settings: dict[str, Any],
     """``identity``: the server the settings reach, when known (not yet for new ones)."""
     if not entries:
         return
-    mine = SourceView(source.id, source.kind, settings, identity)
+    mine = SourceView(source.id, source.kind, settings, identity, source.department)
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
               for f in frozen_objects(session)]  # fmt: skip
