@@ -82,6 +82,9 @@ class EventType(StrEnum):
     # an operator rotated the master key or a checkpoint signing key (gateway.cli): the
     # keys every source's credentials and every checkpoint depend on (red team 6)
     KEYS_ROTATED = "keys.rotated"
+    # a gateway sealed the user and role rows it found without a seal, once per
+    # deployment, at its first start after migration 0017 (catalog.row_seals)
+    ROWS_SEALED = "catalog.rows_sealed"
     # an operator minted a bearer token with the embedded issuer (``sluice token``): for
     # whom, its lifetime and expiry, never the token itself (red team 7)
     TOKEN_ISSUED = "token.issued"  # noqa: S105 (an event name, not a secret)
@@ -137,7 +140,7 @@ EMERGENCY_TYPES = frozenset(
     }
 )
 
-KEY_TYPES = frozenset({EventType.KEYS_ROTATED})
+KEY_TYPES = frozenset({EventType.KEYS_ROTATED, EventType.ROWS_SEALED})
 TOKEN_TYPES = frozenset({EventType.TOKEN_ISSUED})
 
 

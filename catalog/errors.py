@@ -85,6 +85,18 @@ class AccountDisabled(Forbidden):
         super().__init__(message, **details)
 
 
+class AccountUnsealed(Forbidden):
+    """The caller's row in the user store does not carry a gateway's seal
+    (``catalog.row_seals``): it was written or edited behind the gateway."""
+
+    code = "account_unsealed"
+
+    def __init__(self, message: str = (
+            "this account's record was changed outside the gateway; an administrator "
+            "must save it again through the gateway"), **details: Any) -> None:  # fmt: skip
+        super().__init__(message, **details)
+
+
 class NotFound(SluiceError):
     """The object does not exist, or the caller may not know that it exists."""
 

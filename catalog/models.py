@@ -19,8 +19,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from catalog.row_seals import seal_user_row
 
 
 def utcnow() -> datetime:
@@ -68,6 +72,15 @@ class User(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # keyed hash (HMAC) of the user's own resident ID number, for "own records" alerts
     id_number_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # HMAC under the deployment's row-seal key over the values above that govern access
+    # (catalog.row_seals; 0017): a row written behind the gateway does not verify
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _seal_user(_mapper: Any, connection: Connection, target: User) -> None:
+    seal_user_row(connection, target)
 
 
 class Source(Base):

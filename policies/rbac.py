@@ -2,7 +2,9 @@
 
 The model is ``rbac_model.conf``; the default permissions (p lines) are
 ``rbac_policy.csv``; role assignments (g lines) live in the catalog database's
-``casbin_rule`` table through ``sqlalchemy_adapter`` (migration 0003 creates it).
+``casbin_rule`` table through ``sqlalchemy_adapter`` (migration 0003 creates it), each
+line sealed under the deployment's row-seal key (``policies.sealed_rules``, 0017): a line
+written behind the gateway is no assignment.
 
 Changes without restart: every change made through an ``Authorizer`` bumps
 ``casbin_revision``; every ``refresh_s`` seconds ``check`` compares (revision, row
@@ -35,10 +37,10 @@ from typing import Any
 import casbin
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy_adapter import Adapter
 
 from catalog.db import make_engine
 from catalog.errors import Conflict, Forbidden, Unavailable, Unprocessable
+from policies.sealed_rules import SealedAdapter
 
 MODEL_PATH = Path(__file__).parent / "rbac_model.conf"
 POLICY_PATH = Path(__file__).parent / "rbac_policy.csv"
@@ -111,7 +113,7 @@ class Authorizer:
         self._refresh_s = refresh_s
         self._clock = clock
         self._lock = threading.RLock()
-        self._adapter = Adapter(engine, create_table=False)
+        self._adapter = SealedAdapter(engine)  # only lines a gateway sealed (0017)
         try:
             self._enforcer = casbin.Enforcer(str(model_path), self._adapter)
             self._pin_policy()

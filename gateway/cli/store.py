@@ -14,6 +14,7 @@ from catalog.db import make_engine, make_session_factory, migrate
 from catalog.errors import SluiceError
 from catalog.private_files import private_dir
 from gateway.core.settings import Settings, load_settings
+from gateway.wiring.row_seals import install_row_seals
 
 
 def migrated_url(settings: Settings | None = None) -> str:
@@ -21,6 +22,7 @@ def migrated_url(settings: Settings | None = None) -> str:
     private_dir(settings.home)
     url = settings.resolved_database_url
     migrate(url)
+    install_row_seals(url, settings.home)  # rows this command writes are sealed
     return url
 
 

@@ -115,13 +115,17 @@ def test_disabled_user_is_refused_on_the_next_request(
 def test_an_edit_behind_the_gateways_back_governs_the_next_request(
     deployment: DemoGateway, restore: Callable[[str], None]
 ) -> None:
-    """An operator's SQL edit of the users table is seen at once (generation trigger)."""
+    """An operator's SQL edit of the users table is seen at once (generation trigger),
+    and since row seals (0017) it refuses the account outright: the edit carries no
+    gateway's seal, so even a downgrade is not taken as the account's standing."""
     gw = deployment
     token = gw.token("alice", ttl=3600)
     assert _query(gw, token, {"fields": ["phone"], "limit": 1, **CASE}).status_code == 200
-    restore("alice")
+    restore("alice")  # an admin's save through the gateway seals the row again
     gw.sql("UPDATE users SET clearance = 'L2' WHERE subject = 'alice'")
-    assert _query(gw, token, {"fields": ["phone"], "limit": 1, **CASE}).status_code == 403
+    resp = _query(gw, token, {"fields": ["phone"], "limit": 1, **CASE})
+    assert resp.status_code == 403
+    assert resp.json()["code"] == "account_unsealed"
 
 
 @pytest.mark.parametrize(

@@ -134,14 +134,14 @@ def test_policy_refusal_is_recorded_once(deployment: DemoGateway) -> None:
 def test_disabled_account_probing_is_on_record(deployment: DemoGateway) -> None:
     gw = deployment
     headers = gw.headers("arthur")
-    gw.sql("UPDATE users SET status = 'disabled' WHERE subject = 'arthur'")
+    gw.edit_user("arthur", status="disabled")
     try:
         before = len(_refusals(gw))
         resp = gw.client.post(QUERY, json={"limit": 1, **CASE}, headers=headers)
         event = _assert_recorded(gw, before, resp, status=403, path=QUERY, subject="arthur")
         assert event["details"]["code"] == "account_disabled"
     finally:
-        gw.sql("UPDATE users SET status = 'active' WHERE subject = 'arthur'")
+        gw.edit_user("arthur", status="active")
 
 
 def test_unauthenticated_requests_are_not_written_to_the_trail(deployment: DemoGateway) -> None:

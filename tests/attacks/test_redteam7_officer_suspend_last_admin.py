@@ -67,11 +67,12 @@ def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
 
 
 def _reset(gw: DemoGateway, *subjects: str) -> None:
-    """Every account of the test active again, by SQL: when the attack succeeds nobody
-    is left to lift a suspension through the API (the point of the attack)."""
+    """Every account of the test active again, as ``sluice users`` on a host would: when
+    the attack succeeds nobody is left to lift a suspension through the API (the point
+    of the attack)."""
     for subject in subjects:
-        gw.sql("UPDATE users SET status = 'active', suspended_by = NULL, suspended_reason"
-               " = NULL, suspended_at = NULL WHERE subject = :s", s=subject)  # fmt: skip
+        gw.edit_user(subject, status="active", suspended_by=None, suspended_reason=None,
+                     suspended_at=None)  # fmt: skip
 
 
 def test_an_officer_cannot_suspend_the_last_active_admin(gw: DemoGateway) -> None:

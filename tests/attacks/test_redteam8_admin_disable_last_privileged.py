@@ -55,10 +55,11 @@ def _refusals(gw: DemoGateway, path: str) -> list[dict[str, Any]]:
 
 
 def _reset(gw: DemoGateway) -> None:
-    """Everyone active again, by SQL: when the attack succeeds nobody is left to do it
-    through the API."""
-    gw.sql("UPDATE users SET status = 'active', suspended_by = NULL, suspended_reason"
-           " = NULL, suspended_at = NULL WHERE subject IN ('root', 'root2', 'sam')")  # fmt: skip
+    """Everyone active again, as ``sluice users`` on a host would: when the attack
+    succeeds nobody is left to do it through the API."""
+    for subject in ("root", "root2", "sam"):
+        gw.edit_user(subject, status="active", suspended_by=None, suspended_reason=None,
+                     suspended_at=None)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -44,8 +44,8 @@ def gw(deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dem
     monkeypatch.setenv("SLUICE_HOME", str(deployment.settings.home))
     monkeypatch.setenv("SLUICE_DATABASE_URL", deployment.settings.resolved_database_url)
     yield deployment
-    deployment.sql("UPDATE users SET status = 'active', suspended_by = NULL, suspended_reason"
-                   " = NULL, suspended_at = NULL WHERE subject = 'fiona'")  # fmt: skip
+    deployment.edit_user("fiona", status="active", suspended_by=None, suspended_reason=None,
+                         suspended_at=None)  # fmt: skip
 
 
 def _classify(level: str) -> Any:

@@ -11,6 +11,7 @@ from catalog import service
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.demo.install import install_demo_catalog
 from catalog.errors import BadRequest
+from tests.row_seals import register_test_seals
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     tmp_path = tmp_path_factory.mktemp("search")
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     migrate(url)
+    register_test_seals(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as s:
         install_demo_catalog(session=s, data_dir=tmp_path / "demo")

@@ -16,12 +16,14 @@ from catalog.demo.install import install_demo_catalog
 from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import Dataset, Department, Field, Source, User
 from catalog.schemas import DatasetIn, FieldIn
+from tests.row_seals import register_test_seals
 
 CATALOG_TABLES = {"departments", "users", "sources", "datasets", "fields", "alembic_version"}
 
 
 def _engine(url: str) -> Engine:
     migrate(url)
+    register_test_seals(url)
     return make_engine(url)
 
 

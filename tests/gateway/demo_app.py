@@ -96,6 +96,16 @@ class DemoGateway:
         with self.services.engine.begin() as conn:
             conn.execute(text(statement), params)
 
+    def edit_user(self, subject: str, **values: Any) -> None:
+        """A user's row changed as ``sluice users`` on a gateway host would (through the
+        ORM, so the row is sealed: ``catalog.row_seals``), with no event on the trail."""
+        with self.services.sessions() as session:
+            user = session.get(User, subject)
+            assert user is not None, subject
+            for name, value in values.items():
+                setattr(user, name, value)
+            session.commit()
+
     def request_events(self, request_id: str, want: int) -> list[dict[str, Any]]:
         """A request's audit events, oldest first (a comparison's sides carry
         ``<id>.left`` / ``<id>.right``); completions are queued behind the response, so

@@ -29,6 +29,7 @@ from policies.inputs import decision_input_from_dict
 from policies.pdp import EmbeddedPDP
 from policies.rbac import Authorizer
 from tests.policies.helpers import assign_roles
+from tests.row_seals import register_test_seals
 
 CASES = load_cases()
 
@@ -47,6 +48,7 @@ def pdp() -> EmbeddedPDP:
 def authorizer(tmp_path_factory: pytest.TempPathFactory) -> Authorizer:
     url = f"sqlite:///{tmp_path_factory.mktemp('casbin') / 'c.db'}"
     migrate(url)
+    register_test_seals(url)
     authz = Authorizer.from_url(url, refresh_s=0)
     authz.seed_defaults()
     for case in CASES:

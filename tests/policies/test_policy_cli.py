@@ -13,6 +13,7 @@ from catalog.db import make_engine, make_session_factory, migrate
 from catalog.models import Dataset, Department, Field, Source, User
 from gateway.cli.main import cli
 from gateway.cli.policy_cmd import evaluate, explain
+from gateway.wiring.row_seals import install_row_seals
 from policies.authoring import FIXTURES_PATH, load_cases
 from policies.bundle import load_policy_set
 from policies.decision import UserContext
@@ -91,6 +92,7 @@ def test_policy_eval_reads_the_catalog(tmp_path: Path) -> None:
     home.mkdir()
     url = f"sqlite:///{home / 'sluice.db'}"
     migrate(url)
+    install_row_seals(url, home)  # the home's key, as the CLI will read the row with it
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         session.add(Department(code="civil", name_zh="民政", name_en="Civil affairs"))

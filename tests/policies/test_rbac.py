@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from catalog.db import make_engine, migrate
 from catalog.errors import Conflict, Forbidden, Unprocessable
+from gateway.wiring.row_seals import adopt_unsealed_rows
 from policies.rbac import Authorizer, default_policy_lines, is_reserved_subject
+from policies.sealed_rules import SealedRule
 from tests.migrated import copy_migrated_sqlite
+from tests.row_seals import ListSink, register_test_seals
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,6 +25,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     else:
         url = request.getfixturevalue("pg_url")
     migrate(url)
+    register_test_seals(url)
     return url
 
 
@@ -93,13 +98,9 @@ def test_security_officer_never_queries_even_with_a_smuggled_analyst_role(
     authz: Authorizer, db_url: str
 ) -> None:
     engine = make_engine(db_url)
-    with engine.begin() as conn:  # bypass assign(), as a hand-edited table would
-        conn.execute(
-            text(
-                "INSERT INTO casbin_rule (ptype, v0, v1, v2) "
-                "VALUES ('g', 'sam', 'role:analyst', '*')"
-            )
-        )
+    with Session(engine) as session:  # bypass assign() (and its checks), sealed as a gateway would
+        session.add(SealedRule(ptype="g", v0="sam", v1="role:analyst", v2="*"))
+        session.commit()
     assert ("analyst", "*") in authz.roles_of("sam")
     assert authz.allowed(subject="sam", domain="civil", action="catalog:search")
     with pytest.raises(Forbidden):
@@ -214,9 +215,13 @@ def test_migration_moves_existing_roles_into_their_namespace(tmp_path: Path) -> 
     command.upgrade(config, "heads")
     with engine.connect() as conn:
         rows = set(conn.execute(text("SELECT ptype, v0, v1 FROM casbin_rule")).all())
-    engine.dispose()
     assert rows == {("p", "role:admin", "*"), ("g", "root", "role:admin"),
                     ("g", "fiona", "role:steward")}  # fmt: skip
+    # lines from before seals (0017) govern once a gateway has adopted them, on record
+    trail = ListSink()
+    assert adopt_unsealed_rows(engine, register_test_seals(url), trail) == {"users": 0, "rules": 3}
+    assert [e["type"] for e in trail.events] == ["catalog.rows_sealed"]
+    engine.dispose()
     authz = Authorizer.from_url(url, refresh_s=0)
     assert authz.allowed(subject="root", domain="*", action="users:manage")
     assert authz.roles_of("fiona") == [("steward", "finance")]

@@ -25,19 +25,25 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, select, text
 
 from catalog.db import reads_engine
-from catalog.errors import AccountDisabled, Unauthenticated
+from catalog.errors import AccountDisabled, AccountUnsealed, Unauthenticated
 from catalog.models import User
+from catalog.row_seals import USERS, seals_for, user_values
 from catalog.vocabulary import Level
 from gateway.enforcement.query.entries import GenerationCache, catalog_generation
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 from policies.rbac import ROLE_PREFIX, is_reserved_subject
+from policies.sealed_rules import rule_holds
 
 ACTIVE = "active"
 STATUSES = (ACTIVE, "disabled")
+UNSEALED = "unsealed"
+"""A stored identity's status when its row does not verify (``catalog.row_seals``)."""
 _LEVELS = frozenset(level.value for level in Level)
 _U = User.__table__.c
-_ROLES_SQL = text("SELECT v1 FROM casbin_rule WHERE ptype = 'g' AND v0 = :s")
+_ROLES_SQL = text(
+    "SELECT ptype, v0, v1, v2, v3, v4, v5, seal FROM casbin_rule WHERE ptype = 'g' AND v0 = :s"
+)
 
 
 @dataclass(frozen=True)
@@ -56,13 +62,23 @@ def _text_list(value: object) -> tuple[str, ...]:
 
 def load_identity(conn: Connection, subject: str) -> StoredIdentity | None:
     """The user's attributes and role names in two small reads (None if unknown).
-    Values a hand edit may have garbled fall to least privilege."""
+    Values a hand edit may have garbled fall to least privilege; a row without a
+    gateway's seal (``catalog.row_seals``) is ``UNSEALED``, and a role line without one
+    is no role."""
     row = conn.execute(
-        select(_U.department, _U.clearance, _U.jurisdiction, _U.status).where(_U.subject == subject)
+        select(
+            _U.department, _U.clearance, _U.jurisdiction, _U.status, _U.id_number_hash, _U.seal
+        ).where(_U.subject == subject)
     ).first()
     if row is None:
         return None
-    held = conn.execute(_ROLES_SQL, {"s": subject}).scalars()  # no ORM model for casbin
+    seals = seals_for(conn)
+    values = user_values(subject, row.department, row.clearance, row.jurisdiction, row.status,
+                         row.id_number_hash)  # fmt: skip
+    if not seals.holds(USERS, values, row.seal):
+        nobody = UserContext(subject=subject, department=None, roles=(), clearance=Level.L1.value)
+        return StoredIdentity(context=nobody, status=UNSEALED)
+    held = [line.v1 for line in conn.execute(_ROLES_SQL, {"s": subject}) if rule_holds(seals, line)]
     roles = sorted({r.removeprefix(ROLE_PREFIX) for r in held if isinstance(r, str)
                     and r.startswith(ROLE_PREFIX)})  # fmt: skip
     clearance = row.clearance if row.clearance in _LEVELS else Level.L1.value
@@ -104,6 +120,8 @@ class IdentityDirectory:
         self._authorizer.sync(generation)
         if stored is None:
             raise Unauthenticated("unknown user: ask an administrator to provision it")
+        if stored.status == UNSEALED:
+            raise AccountUnsealed()
         if stored.status != ACTIVE:
             raise AccountDisabled("this account is disabled")
         return stored.context, generation

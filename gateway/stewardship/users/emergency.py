@@ -35,17 +35,19 @@ from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, Forbidden, NotFound
 from catalog.models import Dataset, User
 from catalog.reidentifications import ReidentificationRequest
+from catalog.row_seals import seals_for, user_holds
 from catalog.timestamps import utc_text
 from gateway.stewardship.users.directory import ACTIVE
 from policies.decision import UserContext
 from policies.rbac import role_key
+from policies.sealed_rules import rule_holds
 
 SUSPENDED = "suspended"
 PRIVILEGED = {"admin": "admin", "security_officer": "security officer"}
 """Roles of which one active holder must always remain, with how the refusal names them."""
 _HOLDERS_SQL = text(
-    "SELECT DISTINCT v0 FROM casbin_rule WHERE ptype = 'g' AND v1 = :role"
-)  # casbin has no ORM model; a role is held in any domain (``*`` for these roles)
+    "SELECT ptype, v0, v1, v2, v3, v4, v5, seal FROM casbin_rule WHERE ptype = 'g' AND v1 = :role"
+)  # a role is held in any domain (``*`` for these roles); only sealed lines hold it
 
 
 def _same(a: str | None, b: str) -> bool:
@@ -105,26 +107,35 @@ def keep_one_active(
 
 def others_holding(session: Session, subject: str, roles: Iterable[str]) -> dict[str, set[str]]:
     """For each of ``roles``, everyone but ``subject`` who holds it now."""
-    return {role: set(session.scalars(_HOLDERS_SQL, {"role": role_key(role)})) - {subject}
+    return {role: _holders(session, role) - {subject}
             for role in roles}  # fmt: skip
+
+
+def _holders(session: Session, role: str) -> set[str]:
+    """Everyone a sealed line gives ``role`` (a line written behind the gateway is none)."""
+    seals = seals_for(session.connection())
+    lines = session.execute(_HOLDERS_SQL, {"role": role_key(role)})
+    return {line.v0 for line in lines if rule_holds(seals, line)}
 
 
 def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:
     """For each privileged role ``subject`` holds, everyone else who holds it."""
     found: dict[str, set[str]] = {}
     for role in PRIVILEGED:
-        holders = set(session.scalars(_HOLDERS_SQL, {"role": role_key(role)}))
+        holders = _holders(session, role)
         if subject in holders:
             found[role] = holders - {subject}
     return found
 
 
 def require_another_active(session: Session, subject: str, holders: dict[str, set[str]]) -> None:
+    seals = seals_for(session.connection())
     for role, others in holders.items():
-        active = session.scalars(select(User.subject).where(
+        candidates = session.scalars(select(User).where(
             User.subject.in_(sorted(others)), User.status == ACTIVE
-        ).limit(1)).first()  # fmt: skip
-        if active is None:
+        ))  # fmt: skip
+        # a row edited behind the gateway is no active holder: its account is refused
+        if not any(user_holds(seals, user) for user in candidates):
             name = PRIVILEGED[role]
             raise Conflict(
                 f"user {subject!r} is the last active {name}: with none left, no suspension "

@@ -13,6 +13,7 @@ from catalog.models import Department, User
 from gateway.cli.token_subject import Lookup, _from_sqlite, lookup_subject, lookup_with_orm
 from gateway.core.settings import load_settings
 from tests.migrated import copy_migrated_sqlite
+from tests.row_seals import register_test_seals
 
 
 @pytest.fixture()
@@ -20,6 +21,7 @@ def catalog(tmp_path: Path) -> str:
     path = tmp_path / "sluice.db"
     copy_migrated_sqlite(path)
     url = f"sqlite:///{path}"
+    register_test_seals(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         session.add(Department(code="civil", name_zh="民政", name_en="Civil affairs"))

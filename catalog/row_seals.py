@@ -1,0 +1,138 @@
+"""Seals on the catalog rows that say who may do what: a user's attributes and a role
+assignment.
+
+Why: whoever can write the catalog database (a DBA, a backup restored by hand, a
+compromised replica's credentials) could otherwise give themselves any role, clearance,
+jurisdiction or department with one ``INSERT INTO casbin_rule`` or ``UPDATE users``, and
+the next request would be governed by it with nothing on the trail (THREAT_MODEL's
+insider row). Each such row now carries ``seal``: an HMAC-SHA256, under a key only the
+gateways hold, over the values that govern a request. The key is derived (HKDF, a label
+of its own) from the deployment's shared secret ``keys/mask.secret`` — the file every
+replica already holds and that never goes into the database, as the audit events' MAC
+key is — so a row an insider writes or edits does not verify, and the gateway treats
+it as absent (a role) or refuses the account (a user) until an admin saves it again
+through the gateway, on record.
+
+What a seal does not stop: writing back a row *as it was* before a change made through
+the gateway (a role removed, a suspension) with the seal it had then — a replay. The
+trail holds every such change; binding each row to its newest event, as the console's
+password rows are (``gateway.web.console.passwords.PasswordTrail``), is the next step
+(THREAT_MODEL).
+
+Seals are computed where rows are written through SQLAlchemy's ORM (``before_insert`` and
+``before_update`` of ``User`` here and of ``policies.sealed_rules.SealedRule``), with the
+key registered for the database the session writes to (``register``). A write to a
+database with no key registered raises: no code path may leave an unsealed row behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL, make_url
+
+_SALT = b"sluice/row-seal"
+_INFO = b"sluice/row-seal/v1"
+USERS = "users"
+RULES = "casbin_rule"
+
+
+class RowSeals:
+    """The deployment's row-sealing key; seals are hex HMAC-SHA256 over the table name and
+    the row's governing values as canonical JSON."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the row-seal secret is too short")
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=_INFO)
+        self._key = hkdf.derive(secret)
+
+    def seal(self, table: str, values: Iterable[Any]) -> str:
+        payload = orjson.dumps([table, *values])
+        return hmac.new(self._key, payload, hashlib.sha256).hexdigest()
+
+    def holds(self, table: str, values: Iterable[Any], seal: object) -> bool:
+        """Whether ``seal`` is this key's seal of the row (never for a missing seal)."""
+        if not isinstance(seal, str) or not seal:
+            return False
+        return hmac.compare_digest(self.seal(table, values), seal)
+
+    def __repr__(self) -> str:  # never the key
+        return "RowSeals(<secret>)"
+
+
+def user_values(
+    subject: str,
+    department: object,
+    clearance: object,
+    jurisdiction: object,
+    status: object,
+    id_number_hash: object,
+) -> tuple[Any, ...]:
+    """What a user's seal covers: everything of the row that governs a request or an
+    alert (the own-records alert reads ``id_number_hash``); not the display name."""
+    return (subject, department, clearance, jurisdiction, status, id_number_hash)
+
+
+def rule_values(row: Any) -> tuple[Any, ...]:
+    """What a casbin line's seal covers: its type and its six values."""
+    return (row.ptype, row.v0, row.v1, row.v2, row.v3, row.v4, row.v5)
+
+
+_REGISTRY: dict[str, RowSeals] = {}
+_LOCK = threading.Lock()
+
+
+def _key_of(url: str | URL) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def register(url: str | URL, seals: RowSeals) -> None:
+    """The key that seals rows written to the database at ``url`` in this process (the
+    same for every engine on it)."""
+    with _LOCK:
+        _REGISTRY[_key_of(url)] = seals
+
+
+def seals_for(bind: Engine | Connection) -> RowSeals:
+    """The key registered for ``bind``'s database; raises if none is."""
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    seals = _REGISTRY.get(_key_of(engine.url))
+    if seals is None:
+        raise RuntimeError(
+            "no row-seal key is registered for this catalog database "
+            "(catalog.row_seals.register): rows that govern access would be written unsealed"
+        )
+    return seals
+
+
+def user_holds(seals: RowSeals, user: Any) -> bool:
+    """Whether a user row (an ORM ``User`` or a row with its columns) carries this key's
+    seal of its governing values."""
+    values = user_values(user.subject, user.department, user.clearance, user.jurisdiction,
+                         user.status, user.id_number_hash)  # fmt: skip
+    return seals.holds(USERS, values, user.seal)
+
+
+def seal_user_row(connection: Connection, user: Any) -> None:
+    """Seal ``user`` (an ORM ``User`` about to be written). The column defaults are set
+    first: they would otherwise be filled in after the seal was computed."""
+    if user.jurisdiction is None:
+        user.jurisdiction = []
+    if user.clearance is None:
+        user.clearance = "L1"
+    if user.status is None:
+        user.status = "active"
+    user.seal = seals_for(connection).seal(USERS, user_values(
+        user.subject, user.department, user.clearance, user.jurisdiction, user.status,
+        user.id_number_hash))  # fmt: skip
