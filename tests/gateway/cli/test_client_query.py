@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.cli.main import cli
@@ -232,6 +232,7 @@ cells = st.text(alphabet=st.sampled_from(list('ab,"\n\r 中')), max_size=8)
 
 @given(rows=st.lists(st.tuples(cells, st.integers(-5, 5)), max_size=12),
        cuts=st.lists(st.integers(1, 400), max_size=10))  # fmt: skip
+@settings(deadline=None)  # what is checked is the count; a loaded machine is no failure
 def test_csv_rows_are_counted_as_they_arrive(rows: list[tuple[str, int]], cuts: list[int]) -> None:
     """Newlines inside quoted cells, quotes doubled, chunks cut anywhere: the live count
     is the number of rows a CSV reader finds."""
