@@ -10,9 +10,9 @@ from gateway.auth.authenticator import build_authenticator
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.limits import build_limiter
+from gateway.wiring.adoption_guard import start_row_seals
 from gateway.wiring.alerts import start_alerts
 from gateway.wiring.audit_log import build_audit_log
-from gateway.wiring.row_seals import adopt_unsealed_rows, install_row_seals
 from policies.pdp_builder import build_pdp
 from policies.rbac import Authorizer
 
@@ -28,8 +28,7 @@ def build_services(settings: Settings) -> Services:
     keyring = build_keyring(settings, sessions)
     authenticator = build_authenticator(settings)
     audit = build_audit_log(settings)
-    seals = install_row_seals(url, settings.home)
-    adopt_unsealed_rows(engine, seals, audit)  # before the first read of a role
+    start_row_seals(url, engine, settings.home, audit)  # before the first read of a role
     authorizer = Authorizer(engine)
     authorizer.seed_defaults()
     limiter = build_limiter(

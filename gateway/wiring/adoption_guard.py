@@ -1,0 +1,95 @@
+"""What the gateway's home remembers of row-seal adoption, so that the catalog database
+alone cannot ask for another one.
+
+Adoption (``gateway.wiring.row_seals``) trusts every unsealed row once, while
+``row_seal_adoption`` has no row for a table family. That table is in the catalog
+database: whoever can write it (the insider the seals are for) could insert ``g, me,
+role:admin, *``, ``DELETE FROM row_seal_adoption`` and wait for the next start, which
+sealed their line with the rest — an admin, the only trace a ``catalog.rows_sealed``
+event like an upgrade's (red team 14). Two witnesses the insider does not control now
+say a family was adopted already:
+
+- the file ``keys/row-seals.adopted`` beside ``keys/mask.secret`` (the home, which the
+  insider does not hold), listing the families this home has seen adopted;
+- for users and role lines, any sealed row in ``users`` or ``casbin_rule`` (a seal is
+  written only by a gateway, so a deployment with one has adopted or was born sealed),
+  which also covers a replica started on a fresh home.
+
+A family either witness names but the database lost has its adoption row written back,
+on the trail (``catalog.rows_sealed`` with ``adoption_restored``): its unsealed rows stay
+unsealed and govern nothing. Left (THREAT_MODEL): an insider who strips every seal and
+whose deletion is met first by a replica with a fresh home.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from sqlalchemy import Connection, Engine, text
+
+from audit.records import Actor, key_event
+from catalog.private_files import replace_private
+from catalog.row_seals import RowSeals
+from gateway.wiring.row_seals import Trail, adopt_unsealed_rows, install_row_seals
+
+log = structlog.get_logger(__name__)
+
+MARKER = Path("keys") / "row-seals.adopted"
+ROLES = 1  # row_seal_adoption's id for users and role lines (migration 0017)
+SYSTEM = Actor("gateway", None, ("system",))
+_SEALED_ROLES_SQL = text(
+    "SELECT 1 FROM users WHERE seal IS NOT NULL "
+    "UNION ALL SELECT 1 FROM casbin_rule WHERE seal IS NOT NULL LIMIT 1"
+)
+
+
+def _adopted_in_db(conn: Connection) -> set[int]:
+    return set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
+
+
+def _remembered(home: Path) -> set[int]:
+    path = home / MARKER
+    if not path.exists():
+        return set()
+    return {int(part) for part in path.read_text(encoding="ascii").split() if part.isdigit()}
+
+
+def restore_lost_adoptions(engine: Engine, home: Path, audit: Trail) -> list[int]:
+    """Write back the adoption rows the database lost (see the module); returns their
+    ids. Call before ``adopt_unsealed_rows``."""
+    with engine.connect() as conn:
+        known = _remembered(home)
+        if conn.execute(_SEALED_ROLES_SQL).first() is not None:
+            known.add(ROLES)
+        lost = sorted(known - _adopted_in_db(conn))
+    if not lost:
+        return []
+    log.warning("row_seal_adoption_deleted", families=lost)
+    audit.append(key_event(type_="catalog.rows_sealed", actor=SYSTEM, resource="catalog:rows",
+                           details={"adoption_restored": lost}))  # fmt: skip
+    at = f"restored {datetime.now(UTC).isoformat(timespec='seconds')}"  # 40 chars at most
+    with engine.begin() as conn:
+        for family in sorted(set(lost) - _adopted_in_db(conn)):
+            conn.execute(text("INSERT INTO row_seal_adoption (id, adopted_at) VALUES (:m, :at)"),
+                         {"m": family, "at": at})  # fmt: skip
+    return lost
+
+
+def remember_adoptions(engine: Engine, home: Path) -> None:
+    """Record in the home the families adopted now (after ``adopt_unsealed_rows``)."""
+    with engine.connect() as conn:
+        families = _adopted_in_db(conn) | _remembered(home)
+    if families != _remembered(home):
+        replace_private(home / MARKER, " ".join(map(str, sorted(families))).encode("ascii"))
+
+
+def start_row_seals(url: str, engine: Engine, home: Path, audit: Trail) -> RowSeals:
+    """What each start does with row seals, before the first read of a role: register
+    the key, write back lost adoption rows, adopt what an upgrade left, remember it."""
+    seals = install_row_seals(url, home)
+    restore_lost_adoptions(engine, home, audit)
+    adopt_unsealed_rows(engine, seals, audit)
+    remember_adoptions(engine, home)
+    return seals
