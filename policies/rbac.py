@@ -7,8 +7,8 @@ line sealed under the deployment's row-seal key (``policies.sealed_rules``, 0017
 written behind the gateway is no assignment.
 
 Changes without restart: every change made through an ``Authorizer`` bumps
-``casbin_revision``; every ``refresh_s`` seconds ``check`` compares (revision, row
-count, max id) with what it loaded and reloads when they differ. Between those looks
+``casbin_revision``; every ``refresh_s`` seconds ``check`` compares (revision, a digest
+of every stored line) with what it loaded and reloads when they differ. Between those looks
 ``check`` is a dictionary lookup (answers are memoised per loaded policy); ``sync``
 re-reads at once when the caller saw the catalog generation move (the ``casbin_rule``
 table bumps it, migration 0008), so a revoked role governs the very next request.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import threading
 import time
 import unicodedata
@@ -58,10 +59,9 @@ ACTOR_PREFIXES = ("cli:",)
 EXCLUSIVE = {("analyst", "security_officer"), ("security_officer", "analyst")}
 """Separation of duties: a subject never holds both (the policy denies anyway)."""
 
-_FINGERPRINT_SQL = text(
-    "SELECT (SELECT revision FROM casbin_revision WHERE id = 1),"
-    " (SELECT count(*) FROM casbin_rule), (SELECT max(id) FROM casbin_rule)"
-)
+_REVISION_SQL = text("SELECT revision FROM casbin_revision WHERE id = 1")
+# every line as stored: a fingerprint of counts an insider could put back (red team 14)
+_LINES_SQL = text("SELECT id, ptype, v0, v1, v2, v3, v4, v5, seal FROM casbin_rule ORDER BY id")
 _BUMP_SQL = text("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
 
 
@@ -204,9 +204,19 @@ class Authorizer:
             self._enforcer.build_role_links()
 
     def _read_fingerprint(self) -> tuple[object, ...]:
+        """The revision and a digest of every stored line (id, values, seal). Not the
+        row count and highest id it once was: whoever writes the catalog could lower
+        the revision and insert a junk line under a revoked line's id, and a replica
+        that had not reloaded yet kept the revoked role for as long as it ran (red team
+        14). Only the very lines it loaded compare equal. Cost: one read of the table
+        per ``refresh_s`` per process (a few lines per user)."""
+        digest = hashlib.sha256()
         with self._engine.connect() as conn:
-            row = conn.execute(_FINGERPRINT_SQL).one()
-        return tuple(row)
+            revision = conn.execute(_REVISION_SQL).scalar()
+            for line in conn.execute(_LINES_SQL):
+                digest.update(repr(tuple(line)).encode("utf-8", "surrogatepass"))
+                digest.update(b"\n")
+        return (revision, digest.hexdigest())
 
     def _changed(self) -> None:
         """After a write: tell other processes, and re-read on our next check."""
