@@ -4,7 +4,7 @@ still refused."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from hypothesis import given
@@ -97,8 +97,9 @@ REFUSED = [
     ("no such day", _with_check("320581" + "19900230" + "123"), "birth_date"),
     ("month 13", _with_check("320581" + "19901301" + "123"), "birth_date"),
     ("born before 1900", _with_check("320581" + "18991231" + "123"), "birth_date"),
-    ("born tomorrow", _with_check("320581" + f"{date.today() + timedelta(days=1):%Y%m%d}" + "123"),
-     "birth_date"),
+    # after today, for as long as this suite lives: "tomorrow" was computed when the module
+    # was collected, and a run crossing midnight UTC then found it valid
+    ("born in the future", _with_check("320581" + "20991231" + "123"), "birth_date"),
     ("no province 99", _with_check("990581" + "19900101" + "123"), "province"),
     ("no province 10", _with_check("100581" + "19900101" + "123"), "province"),
     ("no province 00", _with_check("000000" + "19900101" + "123"), "province"),
