@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.errors import DatasetFrozen, Forbidden, NotFound
-from catalog.models import Dataset, DatasetStatus
+from catalog.models import Dataset, DatasetStatus, Source
 from gateway.core.services import Services
 from gateway.enforcement.comparison.spec import (
     CompiledModel,
@@ -36,6 +36,7 @@ from gateway.enforcement.comparison.spec import (
 from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
+from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects
 from policies.decision import Decision, UserContext
 
 PREVIEW_CASE = "model-check"
@@ -70,6 +71,7 @@ def check_access(
     (``charges_rows=False``: a stored hit list read again, the quota no condition);
     each side's decision, by alias."""
     decisions: dict[str, Decision] = {}
+    refuse_frozen_objects(session, [datasets[side.dataset] for side in model.sides])
     for side in model.sides:
         dataset = datasets[side.dataset]
         if dataset.frozen_at is not None:
@@ -140,3 +142,20 @@ def _check_fields(side: CompiledSide, decision: Decision) -> None:
                 "filter compares values in clear",
                 field=f"{side.alias}.{name}",
             )
+
+
+def refuse_frozen_objects(session: Session, datasets: Iterable[Dataset]) -> None:
+    """An entry whose object another, frozen entry reads (a copy published before the
+    freeze) is refused as the broker refuses its queries (423): a model stored or run
+    over it, and a run's stored hits, which are its data too (red team 13)."""
+    frozen = frozen_objects(session)
+    for dataset in datasets if frozen else ():
+        source = session.get(Source, dataset.source_id)
+        if source is None:
+            continue
+        view = SourceView(source.id, source.kind, dict(source.settings or {}),
+                          source.server_identity, source.department)  # fmt: skip
+        held = frozen_holding(frozen, view, dataset.id, dataset.object_name)
+        if held is not None:
+            raise DatasetFrozen(f"dataset {dataset.id!r} reads the same data as {held!r}, "
+                                "which a security officer froze")  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -44,19 +43,19 @@ from catalog.errors import (
     SluiceError,
     Unprocessable,
 )
-from catalog.models import Dataset, DatasetStatus, Source
+from catalog.models import Dataset, DatasetStatus
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import (
     check_access,
     check_as_stored,
     compile_against_catalog,
+    refuse_frozen_objects,
 )
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.run_store import read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import change_view, check_within, new_hit_ids
 from gateway.enforcement.comparison.spec import ModelSpec
-from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects
 from policies.decision import UserContext
 
 NOTE_MAX = 2000
@@ -239,7 +238,7 @@ def check_release(
     for dataset in found.values():
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
-    _refuse_frozen_objects(session, found.values())
+    refuse_frozen_objects(session, found.values())
     if any(d.status != DatasetStatus.PUBLISHED for d in found.values()):
         return
     compiled, datasets = compile_against_catalog(
@@ -250,23 +249,6 @@ def check_release(
                              datasets=datasets, purpose=run.purpose, case_ref=run.case_ref,
                              charges_rows=False)  # fmt: skip
     check_as_stored(run.columns or [], decisions)
-
-
-def _refuse_frozen_objects(session: Session, datasets: Iterable[Dataset]) -> None:
-    """A run over an entry whose object another, frozen entry reads (a copy published
-    before the freeze) is refused as the broker refuses that entry's queries: the
-    stored hits are its data too (red team 13)."""
-    frozen = frozen_objects(session)
-    for dataset in datasets if frozen else ():
-        source = session.get(Source, dataset.source_id)
-        if source is None:
-            continue
-        view = SourceView(source.id, source.kind, dict(source.settings or {}),
-                          source.server_identity, source.department)  # fmt: skip
-        held = frozen_holding(frozen, view, dataset.id, dataset.object_name)
-        if held is not None:
-            raise DatasetFrozen(f"dataset {dataset.id!r} reads the same data as {held!r}, "
-                                "which a security officer froze")  # fmt: skip
 
 
 def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool:
