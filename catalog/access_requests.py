@@ -6,9 +6,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Connection, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from catalog.grant_seals import ACCESS_REQUESTS, seal_grant_row
 from catalog.models import Base, utcnow
 
 
@@ -38,9 +39,26 @@ class AccessRequest(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # HMAC under the deployment's row-seal key over what the request grants
+    # (catalog.grant_seals; 0018): a row written behind the gateway grants nothing
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     # Compare-and-set on the status: every UPDATE of a request carries
     # ``WHERE status = <the status this session read>``, so a decision that read
     # "pending" cannot overwrite a withdrawal, rejection or revocation written since
     # (StaleDataError; the route answers 409). The service sets the new status itself.
     __mapper_args__ = {"version_id_col": status, "version_id_generator": False}  # noqa: RUF012
+
+
+@event.listens_for(AccessRequest, "before_insert")
+@event.listens_for(AccessRequest, "before_update")
+def _seal(_mapper: Any, connection: Connection, target: AccessRequest) -> None:
+    if target.id is None:
+        target.id = new_request_id()
+    if target.status is None:
+        target.status = "pending"
+    if target.required_approvals is None:
+        target.required_approvals = 1
+    if target.approvals is None:
+        target.approvals = []
+    seal_grant_row(connection, ACCESS_REQUESTS, target)

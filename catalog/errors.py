@@ -111,6 +111,13 @@ class Conflict(SluiceError):
     http_status = 409
 
 
+class GrantUnsealed(Conflict):
+    """An access or re-identification request does not carry a gateway's seal
+    (``catalog.grant_seals``): it was written or edited behind the gateway."""
+
+    code = "request_unsealed"
+
+
 class TooLarge(SluiceError):
     """The request asks for more than a limit allows."""
 

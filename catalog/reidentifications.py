@@ -13,9 +13,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, Connection, DateTime, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from catalog.grant_seals import REIDENTIFICATIONS, seal_grant_row
 from catalog.models import Base, utcnow
 
 PREFIX = "ri_"
@@ -44,6 +45,9 @@ class ReidentificationRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # HMAC under the deployment's row-seal key over what the request releases
+    # (catalog.grant_seals; 0018): a row written behind the gateway releases nothing
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     # compare-and-set on the status, as for access requests: a decision that read
     # "pending" cannot overwrite a revocation written since (StaleDataError → 409)
@@ -59,6 +63,18 @@ class ReidentificationRequest(Base):
     def waiting_on(self) -> list[str]:
         """Departments still short of their approvals."""
         return [d for d, n in sorted(self.required.items()) if len(self.approvals_of(d)) < n]
+
+
+@event.listens_for(ReidentificationRequest, "before_insert")
+@event.listens_for(ReidentificationRequest, "before_update")
+def _seal(_mapper: Any, connection: Connection, target: ReidentificationRequest) -> None:
+    if target.id is None:
+        target.id = new_reidentification_id()
+    if target.status is None:
+        target.status = "pending"
+    if target.approvals is None:
+        target.approvals = []
+    seal_grant_row(connection, REIDENTIFICATIONS, target)
 
 
 # how long an approved release lasts; the settings may name another

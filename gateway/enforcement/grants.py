@@ -1,6 +1,8 @@
 """The grants enforcement honours: approved, unexpired access requests, read as the
 policy input wants them. Stewardship writes requests (``gateway.stewardship.grants``);
-enforcement only reads what they became."""
+enforcement only reads what they became, and only rows a gateway sealed
+(``catalog.grant_seals``): an approved grant written or edited behind the gateway is no
+grant."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from catalog.access_requests import AccessRequest
+from catalog.grant_seals import ACCESS_REQUESTS, sealed_only
 from policies.inputs import grant_input
 
 
@@ -36,17 +39,25 @@ def approved_grant_rows(
     case_ref: str | None,
 ) -> tuple[Any, ...]:  # fmt: skip
     """The approved requests themselves, whatever their expiry: what may be cached until
-    the catalog generation moves (expiry is checked against the clock on every use)."""
-    # Core rows, not ORM objects: this runs whenever the catalog changed
+    the catalog generation moves (expiry is checked against the clock on every use).
+    Only those whose seal verifies; the others are logged and left out (fail closed)."""
+    # Core rows, not ORM objects: this runs whenever the catalog changed; every column
+    # the seal covers, typed (JSON decoded, timestamps as the dialect returns them)
     table = AccessRequest.__table__.c
     stmt = select(
         table.id,
-        table.dataset_id,
-        table.fields,
-        table.approvals,
-        table.status,
         table.requester,
+        table.dataset_id,
+        table.department,
+        table.fields,
+        table.purpose,
+        table.case_ref,
+        table.status,
+        table.days,
         table.expires_at,
+        table.approvals,
+        table.required_approvals,
+        table.seal,
     ).where(
         table.requester == subject,
         table.dataset_id == dataset_id,
@@ -54,7 +65,7 @@ def approved_grant_rows(
         table.purpose == (purpose or ""),
         table.case_ref == (case_ref or ""),
     )
-    return tuple(conn.execute(stmt).all())
+    return tuple(sealed_only(conn, ACCESS_REQUESTS, conn.execute(stmt).all()))
 
 
 def unexpired_grants(rows: tuple[Any, ...], now: datetime) -> list[dict[str, Any]]:

@@ -1,16 +1,22 @@
 """Row seals at start-up: the key registered for the catalog database, and rows from
-before migration 0017 sealed once per deployment (``catalog.row_seals`` says why).
+before the migrations that sealed them (0017: users and role lines; 0018: access and
+re-identification requests) sealed once per deployment (``catalog.row_seals`` and
+``catalog.grant_seals`` say why).
 
-Adoption is the one moment an unsealed row is trusted, so it happens once: while the
-one-row table ``row_seal_adoption`` (migration 0017) is empty. A new database gets its
-row from the migration (nothing to adopt); an upgraded one at its first
-``build_services`` after the upgrade, which puts ``catalog.rows_sealed`` (the counts) on
-the trail, durably, then seals every row without a seal and writes the row in one
-transaction, before any request is served. The event comes first: the embedded catalog
+Adoption is the one moment an unsealed row is trusted, so it happens once per table
+family: while ``row_seal_adoption`` has no row for it (``1`` users and role lines,
+``2`` access requests, ``3`` re-identifications). A new database gets the rows from the
+migrations (nothing to adopt); an upgraded one at its first ``build_services`` after
+the upgrade, which puts ``catalog.rows_sealed`` on the trail, durably — its details
+count what is sealed, by table (``users``, ``rules``, ``access_requests``,
+``reidentification_requests``: only the families adopted at that start) — then seals
+every row without a seal and writes the rows in one transaction, before any request is
+served. So a deployment that adopted its users at 0017 adopts its grant rows at its
+first start after 0018, and only those. The event comes first: the embedded catalog
 and trail share one SQLite writer, and an adoption interrupted between the two is done
-again at the next start, on record again. A second ``catalog.rows_sealed`` therefore
-means the adoption row was deleted behind the gateway (the only way back to adoption):
-an officer's question.
+again at the next start, on record again. A second ``catalog.rows_sealed`` naming a
+table therefore means its adoption row was deleted behind the gateway (the only way
+back to adoption): an officer's question.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, select, text
 
 from audit.records import Actor, key_event
+from catalog.access_requests import AccessRequest
+from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_seal
 from catalog.models import User
+from catalog.reidentifications import ReidentificationRequest
 from catalog.row_seals import RULES, USERS, RowSeals, register, rule_values, user_values
 from gateway.enforcement.masking import load_mask_secret
 
@@ -52,23 +61,37 @@ def install_row_seals(url: str, home: Path) -> RowSeals:
     return seals
 
 
-def _adopted(conn: Connection) -> bool:
-    return conn.execute(text("SELECT 1 FROM row_seal_adoption WHERE id = 1")).first() is not None
+_ROLES = 1  # row_seal_adoption's id for users and role lines (0017)
+# the grant tables' ids (0018): table name, and its unsealed rows as typed columns
+_GRANTS = {
+    2: (ACCESS_REQUESTS, AccessRequest.__table__),
+    3: (REIDENTIFICATIONS, ReidentificationRequest.__table__),
+}
+
+
+def _pending(conn: Connection) -> frozenset[int]:
+    """The table families not adopted yet."""
+    done = set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
+    return frozenset({_ROLES, *_GRANTS} - done)
 
 
 def adopt_unsealed_rows(engine: Engine, seals: RowSeals, audit: Trail) -> dict[str, int]:
     """Seal the rows of an upgraded deployment (see the module's docstring); returns the
-    counts sealed (empty when there was nothing to adopt)."""
+    counts sealed by table (empty when there was nothing to adopt)."""
     with engine.connect() as conn:
-        if _adopted(conn):
+        pending = _pending(conn)
+        if not pending:
             return {}
-        users = conn.execute(_USERS_SQL).all()
-        rules = conn.execute(_RULES_SQL).all()
-    counts = {"users": len(users), "rules": len(rules)}
+        users = conn.execute(_USERS_SQL).all() if _ROLES in pending else []
+        rules = conn.execute(_RULES_SQL).all() if _ROLES in pending else []
+        grants = {m: conn.execute(select(_GRANTS[m][1]).where(_GRANTS[m][1].c.seal.is_(None)))
+                  .all() for m in sorted(pending - {_ROLES})}  # fmt: skip
+    counts = {"users": len(users), "rules": len(rules)} if _ROLES in pending else {}
+    counts.update({_GRANTS[m][0]: len(rows) for m, rows in grants.items()})
     audit.append(key_event(type_="catalog.rows_sealed", actor=SYSTEM,
                            resource="catalog:rows", details=counts))  # fmt: skip
     with engine.begin() as conn:
-        if _adopted(conn):  # another replica adopted meanwhile
+        if _pending(conn) != pending:  # another replica adopted meanwhile
             return {}
         for u in users:
             values = user_values(u.subject, u.department, u.clearance, u.jurisdiction,
@@ -76,6 +99,13 @@ def adopt_unsealed_rows(engine: Engine, seals: RowSeals, audit: Trail) -> dict[s
             conn.execute(_SEAL_USER, {"seal": seals.seal(USERS, values), "s": u.subject})
         for r in rules:
             conn.execute(_SEAL_RULE, {"seal": seals.seal(RULES, rule_values(r)), "id": r.id})
-        conn.execute(text("INSERT INTO row_seal_adoption (id, adopted_at) VALUES (1, :at)"),
-                     {"at": datetime.now(UTC).isoformat()})  # fmt: skip
+        for marker, rows in grants.items():
+            table = _GRANTS[marker][0]
+            sql = text(f"UPDATE {table} SET seal = :seal WHERE id = :id AND seal IS NULL")
+            for row in rows:
+                conn.execute(sql, {"seal": grant_seal(seals, table, row), "id": row.id})
+        at = datetime.now(UTC).isoformat()
+        for marker in sorted(pending):
+            conn.execute(text("INSERT INTO row_seal_adoption (id, adopted_at) VALUES (:m, :at)"),
+                         {"m": marker, "at": at})  # fmt: skip
     return counts

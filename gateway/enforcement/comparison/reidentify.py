@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun
 from catalog.errors import Forbidden, NotFound
+from catalog.grant_seals import REIDENTIFICATIONS, sealed_only
 from catalog.reidentifications import ReidentificationRequest, expired, release_ttl
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.model_run import HIT_ID
@@ -45,13 +46,16 @@ from policies.decision import UserContext
 
 def _approvals(session: Session, run: ComparisonRun,
                user: UserContext) -> list[ReidentificationRequest]:  # fmt: skip
-    return list(session.scalars(
+    """Approved requests whose seal verifies (``catalog.grant_seals``): one written or
+    edited behind the gateway releases nothing, and is logged."""
+    found = session.scalars(
         select(ReidentificationRequest).where(
             ReidentificationRequest.run_id == run.id,
             ReidentificationRequest.requester == user.subject,
             ReidentificationRequest.status == "approved",
         )
-    ))  # fmt: skip
+    )  # fmt: skip
+    return sealed_only(session.connection(), REIDENTIFICATIONS, found)
 
 
 def approved(

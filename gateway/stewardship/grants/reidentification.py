@@ -25,13 +25,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from audit.event_types import EventType
 from audit.records import Actor, reidentification_event
 from audit.sink import AuditSink
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
+from catalog.grant_seals import REIDENTIFICATIONS, require_sealed
 from catalog.models import Dataset
 from catalog.reidentifications import (
     ReidentificationRequest,
@@ -138,6 +139,11 @@ def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: Reidentif
             now: datetime) -> ReidentificationRequest:  # fmt: skip
     """One department's approval (the approver's own); approved once all have."""
     mine = _decider(authorizer, approver, req)
+    # an approval seals the row it writes: never one an insider wrote or edited
+    session = object_session(req)
+    if session is None:  # never: the route loaded it
+        raise RuntimeError(f"request {req.id} is not attached to a session")
+    require_sealed(session.connection(), REIDENTIFICATIONS, req)
     if any(a["by"] == approver.subject for a in req.approvals):
         raise Forbidden("you have already approved this request; another steward must approve")
     waiting = [d for d in mine if d in req.waiting_on()]

@@ -24,6 +24,7 @@ from audit.records import Actor, AuditEvent, access_event
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest, new_request_id
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
+from catalog.grant_seals import ACCESS_REQUESTS, require_sealed
 from catalog.models import Dataset
 from catalog.timestamps import utc_text
 from policies.authorizer import RoleAuthorizer
@@ -118,6 +119,8 @@ def approve(
     _check_decider(approver, request)
     if request.status != "pending":
         raise Conflict(f"access request {request.id} is {request.status}, not pending")
+    # an approval seals the row it writes: never one an insider wrote or edited
+    require_sealed(session.connection(), ACCESS_REQUESTS, request)
     if any(a["by"] == approver.subject for a in request.approvals):
         raise Forbidden("you have already approved this request; a second steward must approve")
     approvals = [*request.approvals, {"by": approver.subject, "at": utc_text(now)}]

@@ -58,18 +58,16 @@ def test_an_entry_withdrawn_by_hand_is_gone_on_the_next_query(gw: DemoGateway) -
 
 
 def test_a_grant_revoked_by_hand_stops_unmasking_on_the_next_query(gw: DemoGateway) -> None:
-    """A grant row inserted and then revoked in SQL: each change governs the next query."""
+    """A grant row written as a gateway writes it (sealed: catalog.grant_seals), then
+    revoked in SQL: each change governs the next query."""
     body = {"fields": ["phone", "region_code"], "limit": 2, **CASE}
     assert _columns(gw, body)["phone"]["action"] == "mask"
     now = datetime.now(UTC)
-    gw.sql(
-        "INSERT INTO access_requests (id, requester, dataset_id, department, fields, purpose, "
-        "case_ref, justification, days, status, required_approvals, approvals, created_at, "
-        "approved_at, expires_at) VALUES ('ar_gen', 'alice', :d, 'civil', :f, 'supervision', "
-        "'GEN-1', 'test', 1, 'approved', 1, :a, :now, :now, :exp)",
-        d=DIBAO, f='["phone"]', a='[{"by": "carl"}]', now=now,
-        exp=now + timedelta(days=1),
-    )  # fmt: skip
+    gw.write_grant("ar_gen", requester="alice", dataset_id=DIBAO, department="civil",
+                   fields=["phone"], purpose="supervision", case_ref="GEN-1",
+                   justification="test", days=1, status="approved", required_approvals=1,
+                   approvals=[{"by": "carl"}], approved_at=now,
+                   expires_at=now + timedelta(days=1))  # fmt: skip
     assert _columns(gw, body)["phone"]["action"] == "allow"
     gw.sql("UPDATE access_requests SET status = 'revoked' WHERE id = 'ar_gen'")
     assert _columns(gw, body)["phone"]["action"] == "mask"

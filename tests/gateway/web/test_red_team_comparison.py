@@ -538,15 +538,12 @@ def _phone(gw: DemoGateway, subject: str = "alice", **case: str) -> tuple[int, A
 
 def _grant(gw: DemoGateway, grant_id: str, case_ref: str, expires: datetime,
            purpose: str = "supervision") -> None:  # fmt: skip
+    """A grant as a gateway writes it (sealed: ``catalog.grant_seals``)."""
     now = datetime.now(UTC)
-    gw.sql(
-        "INSERT INTO access_requests (id, requester, dataset_id, department, fields, purpose, "
-        "case_ref, justification, days, status, required_approvals, approvals, created_at, "
-        "approved_at, expires_at) VALUES (:id, 'alice', :d, 'civil', :f, :p, :c, 'rt', 1, "
-        "'approved', 1, :a, :now, :now, :exp)",
-        id=grant_id, d=DIBAO, f='["phone"]', p=purpose, c=case_ref,
-        a='[{"by": "carl"}]', now=now, exp=expires,
-    )  # fmt: skip
+    gw.write_grant(grant_id, requester="alice", dataset_id=DIBAO, department="civil",
+                   fields=["phone"], purpose=purpose, case_ref=case_ref, justification="rt",
+                   days=1, status="approved", required_approvals=1,
+                   approvals=[{"by": "carl"}], approved_at=now, expires_at=expires)  # fmt: skip
 
 
 def test_a_mask_override_governs_the_next_query(cat_gw: DemoGateway) -> None:
