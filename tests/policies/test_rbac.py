@@ -13,7 +13,8 @@ from catalog.errors import Conflict, Forbidden, Unprocessable
 from gateway.wiring.row_seals import adopt_unsealed_rows
 from policies.rbac import Authorizer, default_policy_lines, is_reserved_subject
 from policies.sealed_rules import SealedRule
-from tests.migrated import copy_migrated_sqlite
+from tests.conftest import drop_pg_database_later
+from tests.migrated import copy_migrated_sqlite, create_migrated_pg_database
 from tests.row_seals import ListSink, register_test_seals
 
 
@@ -23,7 +24,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'rbac.db'}"
         copy_migrated_sqlite(tmp_path / "rbac.db")  # the migrations once per process
     else:
-        url = request.getfixturevalue("pg_url")
+        name, url = create_migrated_pg_database()  # the migrations once per process
+        request.addfinalizer(lambda: drop_pg_database_later(name))
     migrate(url)
     register_test_seals(url)
     return url
