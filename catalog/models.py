@@ -78,9 +78,13 @@ class User(Base):
 
 
 @event.listens_for(User, "before_insert")
+def _seal_new_user(_mapper: Any, connection: Connection, target: User) -> None:
+    seal_user_row(connection, target)
+
+
 @event.listens_for(User, "before_update")
 def _seal_user(_mapper: Any, connection: Connection, target: User) -> None:
-    seal_user_row(connection, target)
+    seal_user_row(connection, target, update=True)
 
 
 class Source(Base):

@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Connection, Engine
+from sqlalchemy import JSON, Connection, Engine, text
 from sqlalchemy.engine import URL, make_url
 
 _SALT = b"sluice/row-seal"
@@ -124,15 +124,47 @@ def user_holds(seals: RowSeals, user: Any) -> bool:
     return seals.holds(USERS, values, user.seal)
 
 
-def seal_user_row(connection: Connection, user: Any) -> None:
+_RESTATED = "_sluice_row_restated"
+_STORED_USER = text(
+    "SELECT subject, department, clearance, jurisdiction, status, id_number_hash, seal "
+    "FROM users WHERE subject = :s"
+)
+
+
+def restate(user: Any) -> None:
+    """Say that the write about to be flushed sets every governing value of ``user``
+    itself (an admin's whole save), so it may seal a row whose stored values do not
+    verify: what is sealed is then what the admin sent, not what was found."""
+    setattr(user, _RESTATED, True)
+
+
+def _stored_row_holds(connection: Connection, seals: RowSeals, subject: str) -> bool:
+    row = connection.execute(_STORED_USER.columns(jurisdiction=JSON),
+                             {"s": subject}).first()  # fmt: skip
+    return row is None or user_holds(seals, row)
+
+
+def seal_user_row(connection: Connection, user: Any, *, update: bool = False) -> None:
     """Seal ``user`` (an ORM ``User`` about to be written). The column defaults are set
-    first: they would otherwise be filled in after the seal was computed."""
+    first: they would otherwise be filled in after the seal was computed.
+
+    An update seals only a row whose stored values verify, or one ``restate``d: any
+    other write (a role given, an ID number set, a suspension lifted) would otherwise
+    seal whatever an insider had written into the row's other columns, and the
+    account, refused until then, would be governed by it (red team 14). Such a write
+    is made and the row stays unsealed (the account refused) until an admin's save."""
+    seals = seals_for(connection)
+    restated = bool(getattr(user, _RESTATED, False))
+    if restated:
+        delattr(user, _RESTATED)
+    elif update and not _stored_row_holds(connection, seals, user.subject):
+        return
     if user.jurisdiction is None:
         user.jurisdiction = []
     if user.clearance is None:
         user.clearance = "L1"
     if user.status is None:
         user.status = "active"
-    user.seal = seals_for(connection).seal(USERS, user_values(
+    user.seal = seals.seal(USERS, user_values(
         user.subject, user.department, user.clearance, user.jurisdiction, user.status,
         user.id_number_hash))  # fmt: skip

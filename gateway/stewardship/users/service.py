@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
+from catalog.row_seals import restate
 from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import canonical_id_number, subject_token
@@ -136,6 +137,8 @@ def upsert_user(
         session.add(user)
     if status is not None:
         _set_status(session, user, status)
+        restate(user)  # every governing value is the admin's: a row edited behind the
+        # gateway is sealed as sent (catalog.row_seals.restate); without a status, not
     user.display_name = display_name
     user.department = department
     user.clearance = clearance
