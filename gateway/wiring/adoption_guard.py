@@ -11,14 +11,15 @@ say a family was adopted already:
 
 - the file ``keys/row-seals.adopted`` beside ``keys/mask.secret`` (the home, which the
   insider does not hold), listing the families this home has seen adopted;
-- for users and role lines, any sealed row in ``users`` or ``casbin_rule`` (a seal is
-  written only by a gateway, so a deployment with one has adopted or was born sealed),
-  which also covers a replica started on a fresh home.
+- any sealed row of the family's tables (``users`` or ``casbin_rule``; the grant
+  tables): a seal is written only by a gateway, so a deployment with one has adopted
+  or was born sealed; this also covers a replica started on a fresh home.
 
 A family either witness names but the database lost has its adoption row written back,
 on the trail (``catalog.rows_sealed`` with ``adoption_restored``): its unsealed rows stay
-unsealed and govern nothing. Left (THREAT_MODEL): an insider who strips every seal and
-whose deletion is met first by a replica with a fresh home.
+unsealed and govern nothing. Left (THREAT_MODEL): an insider who strips every seal of a
+family (or a family with no row yet) whose deletion a replica on a fresh home meets
+first.
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ from gateway.wiring.row_seals import Trail, adopt_unsealed_rows, install_row_sea
 log = structlog.get_logger(__name__)
 
 MARKER = Path("keys") / "row-seals.adopted"
-ROLES = 1  # row_seal_adoption's id for users and role lines (migration 0017)
 SYSTEM = Actor("gateway", None, ("system",))
-_SEALED_ROLES_SQL = text(
-    "SELECT 1 FROM users WHERE seal IS NOT NULL "
-    "UNION ALL SELECT 1 FROM casbin_rule WHERE seal IS NOT NULL LIMIT 1"
-)
+# row_seal_adoption's ids (0017: users and role lines; 0018: the two grant tables) and a
+# read that finds a sealed row of the family, which only a gateway writes
+_SEALED_ROW_SQL = {
+    1: text("SELECT 1 FROM users WHERE seal IS NOT NULL "
+            "UNION ALL SELECT 1 FROM casbin_rule WHERE seal IS NOT NULL LIMIT 1"),
+    2: text("SELECT 1 FROM access_requests WHERE seal IS NOT NULL LIMIT 1"),
+    3: text("SELECT 1 FROM reidentification_requests WHERE seal IS NOT NULL LIMIT 1"),
+}  # fmt: skip
 
 
 def _adopted_in_db(conn: Connection) -> set[int]:
@@ -60,9 +64,8 @@ def restore_lost_adoptions(engine: Engine, home: Path, audit: Trail) -> list[int
     """Write back the adoption rows the database lost (see the module); returns their
     ids. Call before ``adopt_unsealed_rows``."""
     with engine.connect() as conn:
-        known = _remembered(home)
-        if conn.execute(_SEALED_ROLES_SQL).first() is not None:
-            known.add(ROLES)
+        known = _remembered(home) | {family for family, sql in _SEALED_ROW_SQL.items()
+                                     if conn.execute(sql).first() is not None}  # fmt: skip
         lost = sorted(known - _adopted_in_db(conn))
     if not lost:
         return []

@@ -70,5 +70,5 @@ def test_a_replica_on_a_fresh_home_does_not_adopt_either(gw: DemoGateway) -> Non
     page = list_events(store=gw.services.audit.store,
                        filters=EventFilter(type="catalog.rows_sealed"), limit=5,
                        order="desc")  # fmt: skip
-    details = [e["details"] for e in page["items"]]
-    assert {"adoption_restored": [1]} in details  # on record, for an officer
+    restored = [e["details"].get("adoption_restored") for e in page["items"]]
+    assert any(r and 1 in r for r in restored)  # on record, for an officer
