@@ -26,7 +26,13 @@ from starlette.responses import Response
 
 from audit.event_types import EventType, Outcome
 from audit.records import Actor, AuditEvent
-from catalog.errors import AccountDisabled, Forbidden, SluiceError, Unauthenticated
+from catalog.errors import (
+    AccountDisabled,
+    AccountUnsealed,
+    Forbidden,
+    SluiceError,
+    Unauthenticated,
+)
 from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form, read_form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, same_origin
@@ -149,11 +155,12 @@ async def _failed(request: Request, console: Console, user: UserContext | None, 
 
 async def _directory(console: Console, username: str) -> tuple[UserContext | None, str | None]:
     """Who ``username`` is now, or why they may not sign in whatever the password
-    (``account_disabled``; ``unauthenticated`` for a password row whose user is gone).
-    Read for every name tried, before the password, so both answers cost the same."""
+    (``account_disabled``; ``account_unsealed`` for a row changed behind the gateway,
+    red team 14; ``unauthenticated`` for a password row whose user is gone). Read for
+    every name tried, before the password, so both answers cost the same."""
     try:
         return await run_in_threadpool(console.directory.resolve, _stub(username)), None
-    except (AccountDisabled, Unauthenticated) as exc:
+    except (AccountDisabled, AccountUnsealed, Unauthenticated) as exc:
         return None, exc.code
 
 
