@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
-from catalog.row_seals import restate
+from catalog.row_seals import restate, seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import canonical_id_number, subject_token
@@ -98,6 +98,9 @@ def describe(*, services: Services, user: User) -> dict[str, Any]:
         "roles": [{"role": r, "domain": d} for r, d in services.authorizer.roles_of(user.subject)],
         "status": user.status or ACTIVE,
         "has_id_number": user.id_number_hash is not None,
+        # False: the row was changed behind the gateway (the values above are not the
+        # gateway's, the account is refused) until an admin saves it whole (red team 14)
+        "sealed": user_holds(seals_for(services.engine), user),
     }
 
 
