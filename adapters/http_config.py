@@ -18,13 +18,27 @@ from catalog.vocabulary import FIELD_TYPES
 
 PAGING_STYLES = ("none", "page", "offset", "next")
 AUTH_MODES = ("none", "bearer", "basic", "query")
-SECRET_PARAMS = frozenset(
-    {"api_key", "apikey", "key", "token", "access_token", "secret", "password", "sig",
-     "signature"}
-)  # fmt: skip
-"""Query parameter names that carry a credential: refused in a base URL or an object
-path (``refuse_secret_params``); such a key is the source's ``secret``, sent by
-``"auth": "query"``."""
+SECRET_PARAMS = frozenset({"key", "sig", "pwd", "pass", "code_verifier"})
+"""Names that carry a credential whole (compared after ``secret_spelling``)."""
+SECRET_PARTS = ("secret", "password", "passwd", "token", "apikey", "api_key", "access_key",
+                "private_key", "signature", "credential", "session_id", "sessionid")  # fmt: skip
+"""Parts that make any name a credential's (``client_secret``, ``auth_token``,
+``x_api_key``, ``db_passwd``…): red team 13 found a fixed list of whole names passing
+``client_secret`` and ``auth_token`` in a URL, stored in clear."""
+
+
+def secret_spelling(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a query parameter name names a credential: refused in a base URL or an
+    object path (``refuse_secret_params``), which are stored and shown in clear; such a
+    value is the source's ``secret``, sent by ``"auth": "query"``."""
+    spelled = secret_spelling(name)
+    return spelled in SECRET_PARAMS or any(part in spelled for part in SECRET_PARTS)
+
+
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_.~-]{1,64}")
 PUSHABLE_OPS = tuple(op for op in FILTER_OPS if op not in {"between", "is_null"})
 
@@ -241,7 +255,7 @@ def refuse_secret_params(settings: dict[str, Any]) -> None:
         if not isinstance(url, str):
             continue
         for name in query_param_names(url):
-            if name.strip().lower().replace("-", "_") in SECRET_PARAMS:
+            if looks_secret(name):
                 raise BadRequest(
                     f"{where} carries the query parameter {name!r}, which looks like a secret:"
                     ' pass it as `secret` with "auth": "query" and "auth_param"'

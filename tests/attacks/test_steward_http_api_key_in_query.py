@@ -118,6 +118,9 @@ def _register(gw: DemoGateway, body: dict[str, Any]) -> Any:
     ("base", "api_key"), ("base", "API_KEY"), ("base", "apikey"), ("base", "Access_Token"),
     ("path", "api_key"), ("path", "token"), ("path", "Key"), ("path", "sig"),
     ("path", "signature"), ("base", "secret"), ("base", "password"),
+    # red team 13: names that merely contain a credential's word passed a fixed list
+    ("base", "client_secret"), ("path", "auth_token"), ("base", "access_key"),
+    ("path", "passwd"), ("base", "X-Api-Key"), ("path", "refresh_token"),
 ])  # fmt: skip
 def test_a_key_written_into_a_url_is_refused(
     gw: DemoGateway, api: KeyedApi, where: str, spelling: str
