@@ -79,10 +79,17 @@ class SealedAdapter(Adapter):  # type: ignore[misc]
     def load_policy(self, model: Any) -> None:
         seals = seals_for(self._engine)
         ignored = 0
+        loaded: set[str] = set()
         with self._session_scope() as session:
             for line in session.query(SealedRule).order_by(SealedRule.id).all():
                 if rule_holds(seals, line):
-                    persist.load_policy_line(str(line), model)
+                    # once each: casbin assumes no two lines are equal, and removing one
+                    # of two copies answers "not removed" without telling the database,
+                    # so a copied line (its seal covers the values, not the id) made a
+                    # role impossible to revoke (red team 14)
+                    if str(line) not in loaded:
+                        loaded.add(str(line))
+                        persist.load_policy_line(str(line), model)
                     continue
                 ignored += 1
                 key = (*rule_values(line), line.seal)
