@@ -11,7 +11,8 @@ everywhere, the trail showing only a role change.
 
 Now a write seals the row only if the stored row verified, or if it restates every
 governing value itself (the admin's ``PUT /api/v1/admin/users/{subject}`` with a
-status): a routine write to a row changed behind the gateway leaves it unsealed.
+status; without one, 409 says so): a routine write to a row changed behind the gateway
+leaves it unsealed.
 """
 
 from __future__ import annotations
@@ -86,3 +87,16 @@ def test_the_admins_whole_save_restores_the_account(gw: DemoGateway) -> None:
     assert resp.status_code == 200, resp.text
     resp = gw.query("arthur", DIBAO, {"fields": ["name"], "limit": 1, **CASE})
     assert resp.json().get("code") != "account_unsealed", resp.text
+
+
+def test_a_save_that_keeps_the_status_is_refused_with_a_reason(gw: DemoGateway) -> None:
+    """The stored status is the insider's as much as the clearance (a suspension lifted
+    behind the gateway): a save without one says so rather than leaving the account
+    silently refused."""
+    attributes = _listed(gw, "arthur")
+    _tamper(gw)
+    body = {k: attributes[k] for k in ("display_name", "department", "jurisdiction")}
+    resp = gw.client.put(f"{USERS}/arthur", headers=gw.headers("root"),
+                         json={**body, "clearance": "L2"})  # fmt: skip
+    assert resp.status_code == 409, resp.text
+    _still_refused(gw)
