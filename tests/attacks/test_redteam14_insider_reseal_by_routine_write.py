@@ -100,3 +100,17 @@ def test_a_save_that_keeps_the_status_is_refused_with_a_reason(gw: DemoGateway) 
                          json={**body, "clearance": "L2"})  # fmt: skip
     assert resp.status_code == 409, resp.text
     _still_refused(gw)
+
+
+def test_the_whole_save_does_not_seal_the_insiders_id_number_token(gw: DemoGateway) -> None:
+    """The save sends no ID number: the row's token (an insider's NULL, or another
+    person's, to keep the own-records alert quiet) is not sealed as arthur's."""
+    attributes = _listed(gw, "arthur")
+    gw.sql("UPDATE users SET id_number_hash = 'tk_0123456789abcdef' WHERE subject = 'arthur'")
+    body = {k: attributes[k] for k in ("display_name", "department", "clearance",
+                                       "jurisdiction")}  # fmt: skip
+    resp = gw.client.put(f"{USERS}/arthur", headers=gw.headers("root"),
+                         json={**body, "status": "active"})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["has_id_number"] is False
+    assert resp.json()["sealed"] is True

@@ -138,10 +138,14 @@ def upsert_user(
         check_new_subject(session, subject)
         user = User(subject=subject, roles=[], status=ACTIVE)
         session.add(user)
-    elif status is None and not user_holds(seals_for(session.connection()), user):
-        # its stored status is an insider's as much as the rest: the admin says which
-        raise Conflict(f"{subject!r}'s record was changed outside the gateway: save it "
-                       "with its status (active or disabled) to restore it")  # fmt: skip
+    elif not user_holds(seals_for(session.connection()), user):
+        if status is None:
+            # its stored status is an insider's as much as the rest: the admin says which
+            raise Conflict(f"{subject!r}'s record was changed outside the gateway: save it "
+                           "with its status (active or disabled) to restore it")  # fmt: skip
+        # nor is its ID number's token the gateway's, and a save does not send one: set
+        # it again (``has_id_number`` says so) rather than seal an insider's
+        user.id_number_hash = None
     if status is not None:
         _set_status(session, user, status)
         restate(user)  # every governing value is the admin's: a row edited behind the
