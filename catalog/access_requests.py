@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from catalog.grant_seals import ACCESS_REQUESTS, seal_grant_row
+from catalog.grant_seals import ACCESS_REQUESTS, loaded_row_holds, seal_grant_row
 from catalog.models import Base, utcnow
 
 
@@ -48,6 +48,11 @@ class AccessRequest(Base):
     # "pending" cannot overwrite a withdrawal, rejection or revocation written since
     # (StaleDataError; the route answers 409). The service sets the new status itself.
     __mapper_args__ = {"version_id_col": status, "version_id_generator": False}  # noqa: RUF012
+
+    @property
+    def sealed(self) -> bool:
+        """Whether a gateway wrote the row as it is (false: it grants nothing)."""
+        return loaded_row_holds(ACCESS_REQUESTS, self)
 
 
 @event.listens_for(AccessRequest, "before_insert")

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.orm import object_session
 
 from catalog.errors import GrantUnsealed
 from catalog.row_seals import RowSeals, seals_for
@@ -76,6 +77,14 @@ def grant_holds(seals: RowSeals, table: str, row: Any) -> bool:
     """Whether ``row`` (an ORM object or a Core row with the sealed columns and
     ``seal``) was written by a gateway of this deployment."""
     return seals.holds(table, _VALUES[table](row), row.seal)
+
+
+def loaded_row_holds(table: str, row: Any) -> bool:
+    """Whether a request loaded through the ORM verifies: what its views (the API's
+    listing, the console) say as ``sealed``, so that a row an insider approved or edited,
+    which grants nothing, is not shown as a grant like the others (red team 15)."""
+    session = object_session(row)
+    return session is not None and grant_holds(seals_for(session.get_bind()), table, row)
 
 
 def seal_grant_row(connection: Connection, table: str, target: Any) -> None:

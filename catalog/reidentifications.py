@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, DateTime, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from catalog.grant_seals import REIDENTIFICATIONS, seal_grant_row
+from catalog.grant_seals import REIDENTIFICATIONS, loaded_row_holds, seal_grant_row
 from catalog.models import Base, utcnow
 
 PREFIX = "ri_"
@@ -52,6 +52,11 @@ class ReidentificationRequest(Base):
     # compare-and-set on the status, as for access requests: a decision that read
     # "pending" cannot overwrite a revocation written since (StaleDataError → 409)
     __mapper_args__ = {"version_id_col": status, "version_id_generator": False}  # noqa: RUF012
+
+    @property
+    def sealed(self) -> bool:
+        """Whether a gateway wrote the row as it is (false: it grants nothing)."""
+        return loaded_row_holds(REIDENTIFICATIONS, self)
 
     @property
     def departments(self) -> list[str]:

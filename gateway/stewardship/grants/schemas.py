@@ -67,6 +67,8 @@ class AccessRequestOut(BaseModel):
     created_at: UtcDatetime
     approved_at: UtcDatetime | None
     expires_at: UtcDatetime | None
+    # false: changed behind the gateway, grants nothing (catalog.grant_seals; red team 15)
+    sealed: bool
 
 
 class ReidentificationApprovalOut(BaseModel):
@@ -99,6 +101,8 @@ class ReidentificationOut(BaseModel):
     reason: str | None
     created_at: UtcDatetime
     approved_at: UtcDatetime | None
+    # false: changed behind the gateway, releases nothing (catalog.grant_seals)
+    sealed: bool
 
     @classmethod
     def of(cls, req: Any) -> ReidentificationOut:
@@ -110,4 +114,5 @@ class ReidentificationOut(BaseModel):
             "justification": req.justification, "status": req.status,
             "approvals": list(req.approvals), "decided_by": req.decided_by,
             "reason": req.reason, "created_at": req.created_at, "approved_at": req.approved_at,
+            "sealed": req.sealed,
         })  # fmt: skip
