@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import JSON, Connection, Engine, text
+from sqlalchemy import JSON, Connection, Engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 _SALT = b"sluice/row-seal"
@@ -144,6 +144,25 @@ def _stored_row_holds(connection: Connection, seals: RowSeals, subject: str) -> 
     return row is None or user_holds(seals, row)
 
 
+_GOVERNING = ("subject", "department", "clearance", "jurisdiction", "status", "id_number_hash")
+
+
+def _loaded_row_holds(seals: RowSeals, user: Any) -> bool:
+    """Whether the values this write started from (as the session loaded them, before
+    its own changes) verified under the seal loaded with them. The seal is computed
+    over those values plus the write's changes, so the stored row verifying at the
+    flush is not enough: an insider who wrote a row's own values back between the load
+    and the flush had the values they wrote before it sealed (red team 15)."""
+    state = inspect(user)
+
+    def loaded(name: str) -> Any:
+        history = state.attrs[name].history
+        return (list(history.deleted) or list(history.unchanged) or [None])[0]
+
+    values = user_values(*(loaded(name) for name in _GOVERNING))
+    return seals.holds(USERS, values, loaded("seal"))
+
+
 def seal_user_row(connection: Connection, user: Any, *, update: bool = False) -> None:
     """Seal ``user`` (an ORM ``User`` about to be written). The column defaults are set
     first: they would otherwise be filled in after the seal was computed.
@@ -157,7 +176,8 @@ def seal_user_row(connection: Connection, user: Any, *, update: bool = False) ->
     restated = bool(getattr(user, _RESTATED, False))
     if restated:
         delattr(user, _RESTATED)
-    elif update and not _stored_row_holds(connection, seals, user.subject):
+    elif update and not (_loaded_row_holds(seals, user)
+                         and _stored_row_holds(connection, seals, user.subject)):  # fmt: skip
         return
     if user.jurisdiction is None:
         user.jurisdiction = []
