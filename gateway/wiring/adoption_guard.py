@@ -60,12 +60,19 @@ def _remembered(home: Path) -> set[int]:
     return {int(part) for part in path.read_text(encoding="ascii").split() if part.isdigit()}
 
 
+def witnessed(engine: Engine, home: Path) -> frozenset[int]:
+    """The families the home remembers or a sealed row shows adopted (the module)."""
+    with engine.connect() as conn:
+        sealed = {family for family, sql in _SEALED_ROW_SQL.items()
+                  if conn.execute(sql).first() is not None}  # fmt: skip
+    return frozenset(_remembered(home) | sealed)
+
+
 def restore_lost_adoptions(engine: Engine, home: Path, audit: Trail) -> list[int]:
     """Write back the adoption rows the database lost (see the module); returns their
     ids. Call before ``adopt_unsealed_rows``."""
+    known = witnessed(engine, home)
     with engine.connect() as conn:
-        known = _remembered(home) | {family for family, sql in _SEALED_ROW_SQL.items()
-                                     if conn.execute(sql).first() is not None}  # fmt: skip
         lost = sorted(known - _adopted_in_db(conn))
     if not lost:
         return []
@@ -93,6 +100,8 @@ def start_row_seals(url: str, engine: Engine, home: Path, audit: Trail) -> RowSe
     the key, write back lost adoption rows, adopt what an upgrade left, remember it."""
     seals = install_row_seals(url, home)
     restore_lost_adoptions(engine, home, audit)
-    adopt_unsealed_rows(engine, seals, audit)
+    # and never adopt a witnessed family, whatever the table says by then: an insider's
+    # DELETE landing between the write-back and the adoption's read (red team 15)
+    adopt_unsealed_rows(engine, seals, audit, adopted=witnessed(engine, home))
     remember_adoptions(engine, home)
     return seals

@@ -69,17 +69,20 @@ _GRANTS = {
 }
 
 
-def _pending(conn: Connection) -> frozenset[int]:
-    """The table families not adopted yet."""
+def _pending(conn: Connection, adopted: frozenset[int]) -> frozenset[int]:
+    """The table families not adopted yet (neither in the table nor in ``adopted``)."""
     done = set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
-    return frozenset({_ROLES, *_GRANTS} - done)
+    return frozenset({_ROLES, *_GRANTS} - done - adopted)
 
 
-def adopt_unsealed_rows(engine: Engine, seals: RowSeals, audit: Trail) -> dict[str, int]:
+def adopt_unsealed_rows(
+    engine: Engine, seals: RowSeals, audit: Trail, *, adopted: frozenset[int] = frozenset()
+) -> dict[str, int]:
     """Seal the rows of an upgraded deployment (see the module's docstring); returns the
-    counts sealed by table (empty when there was nothing to adopt)."""
+    counts sealed by table (empty when there was nothing to adopt). ``adopted``: the
+    families known adopted whatever the table says (``gateway.wiring.adoption_guard``)."""
     with engine.connect() as conn:
-        pending = _pending(conn)
+        pending = _pending(conn, adopted)
         if not pending:
             return {}
         users = conn.execute(_USERS_SQL).all() if _ROLES in pending else []
@@ -91,7 +94,7 @@ def adopt_unsealed_rows(engine: Engine, seals: RowSeals, audit: Trail) -> dict[s
     audit.append(key_event(type_="catalog.rows_sealed", actor=SYSTEM,
                            resource="catalog:rows", details=counts))  # fmt: skip
     with engine.begin() as conn:
-        if _pending(conn) != pending:  # another replica adopted meanwhile
+        if _pending(conn, adopted) != pending:  # another replica adopted meanwhile
             return {}
         for u in users:
             values = user_values(u.subject, u.department, u.clearance, u.jurisdiction,
