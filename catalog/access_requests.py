@@ -56,8 +56,16 @@ class AccessRequest(Base):
 
 
 @event.listens_for(AccessRequest, "before_insert")
+def _seal_new(_mapper: Any, connection: Connection, target: AccessRequest) -> None:
+    _seal(connection, target, update=False)
+
+
 @event.listens_for(AccessRequest, "before_update")
-def _seal(_mapper: Any, connection: Connection, target: AccessRequest) -> None:
+def _seal_changed(_mapper: Any, connection: Connection, target: AccessRequest) -> None:
+    _seal(connection, target, update=True)
+
+
+def _seal(connection: Connection, target: AccessRequest, *, update: bool) -> None:
     if target.id is None:
         target.id = new_request_id()
     if target.status is None:
@@ -66,4 +74,4 @@ def _seal(_mapper: Any, connection: Connection, target: AccessRequest) -> None:
         target.required_approvals = 1
     if target.approvals is None:
         target.approvals = []
-    seal_grant_row(connection, ACCESS_REQUESTS, target)
+    seal_grant_row(connection, ACCESS_REQUESTS, target, update=update)

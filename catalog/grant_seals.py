@@ -27,9 +27,10 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlalchemy.orm import object_session
 
 from catalog.errors import GrantUnsealed
@@ -87,10 +88,29 @@ def loaded_row_holds(table: str, row: Any) -> bool:
     return session is not None and grant_holds(seals_for(session.get_bind()), table, row)
 
 
-def seal_grant_row(connection: Connection, table: str, target: Any) -> None:
+def _as_loaded(row: Any) -> SimpleNamespace:
+    """``row``'s column values as the session loaded them, before its own changes."""
+    state = inspect(row)
+    loaded = {}
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        loaded[attr.key] = (list(history.deleted) or list(history.unchanged) or [None])[0]
+    return SimpleNamespace(**loaded)
+
+
+def seal_grant_row(connection: Connection, table: str, target: Any, *, update: bool) -> None:
     """Seal a request the ORM is about to write (``table``'s model fills in its column
-    defaults first: they would be set after the seal otherwise)."""
-    target.seal = grant_seal(seals_for(connection), table, target)
+    defaults first: they would be set after the seal otherwise).
+
+    An update seals only a row whose loaded values verified: a rejection or a
+    revocation (which do not check first, they only narrow) would otherwise seal what
+    an insider wrote into it, and the row would read as the gateway's (red team 15).
+    Such a write is made and the row stays unsealed, as for users
+    (``catalog.row_seals.seal_user_row``)."""
+    seals = seals_for(connection)
+    if update and not grant_holds(seals, table, _as_loaded(target)):
+        return
+    target.seal = grant_seal(seals, table, target)
 
 
 _REPORTED: set[tuple[str, str, str | None]] = set()

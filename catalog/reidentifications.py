@@ -71,15 +71,23 @@ class ReidentificationRequest(Base):
 
 
 @event.listens_for(ReidentificationRequest, "before_insert")
+def _seal_new(_mapper: Any, connection: Connection, target: ReidentificationRequest) -> None:
+    _seal(connection, target, update=False)
+
+
 @event.listens_for(ReidentificationRequest, "before_update")
-def _seal(_mapper: Any, connection: Connection, target: ReidentificationRequest) -> None:
+def _seal_changed(_mapper: Any, connection: Connection, target: ReidentificationRequest) -> None:
+    _seal(connection, target, update=True)
+
+
+def _seal(connection: Connection, target: ReidentificationRequest, *, update: bool) -> None:
     if target.id is None:
         target.id = new_reidentification_id()
     if target.status is None:
         target.status = "pending"
     if target.approvals is None:
         target.approvals = []
-    seal_grant_row(connection, REIDENTIFICATIONS, target)
+    seal_grant_row(connection, REIDENTIFICATIONS, target, update=update)
 
 
 # how long an approved release lasts; the settings may name another
