@@ -76,8 +76,15 @@ def grant_seal(seals: RowSeals, table: str, row: Any) -> str:
 
 def grant_holds(seals: RowSeals, table: str, row: Any) -> bool:
     """Whether ``row`` (an ORM object or a Core row with the sealed columns and
-    ``seal``) was written by a gateway of this deployment."""
-    return seals.holds(table, _VALUES[table](row), row.seal)
+    ``seal``) was written by a gateway of this deployment. A row whose values are not
+    even of the shapes a gateway writes (an approval list that is an object, a hit that
+    is no number) holds no seal: never an error for its readers (the broker's grants,
+    the listings), which would let one garbled row refuse every query or listing."""
+    try:
+        values = _VALUES[table](row)
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return seals.holds(table, values, row.seal)
 
 
 def loaded_row_holds(table: str, row: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.timestamps import UtcDatetime
 
@@ -44,7 +44,7 @@ class ApprovalOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     by: str
-    at: UtcDatetime
+    at: UtcDatetime | None = None  # None only on a row written behind the gateway
 
 
 class AccessRequestOut(BaseModel):
@@ -69,6 +69,21 @@ class AccessRequestOut(BaseModel):
     expires_at: UtcDatetime | None
     # false: changed behind the gateway, grants nothing (catalog.grant_seals; red team 15)
     sealed: bool
+
+    # A row written behind the gateway may hold any JSON here; it grants nothing
+    # (``sealed`` false) and is listed with what can be read of it: one garbled row once
+    # made the whole listing a 500 for the requester and the stewards.
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _readable_fields(cls, value: object) -> list[str]:
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    @field_validator("approvals", mode="before")
+    @classmethod
+    def _readable_approvals(cls, value: object) -> list[object]:
+        if not isinstance(value, list):
+            return []
+        return [a for a in value if isinstance(a, dict) and isinstance(a.get("by"), str)]
 
 
 class ReidentificationApprovalOut(BaseModel):
