@@ -57,8 +57,11 @@ lint: install complexity
 office:
 	@command -v soffice >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui) || (echo "cannot install LibreOffice: the xlsx round-trip test will fail" && false)
 
+# three workers on two cores: the suite waits more than it computes (sleeps past
+# re-check intervals, leases, subprocess and browser start-ups; about 1.1 cores busy on
+# average), so a third worker fills the waits (tests/scheduling.py)
 test: install services browser office lint
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 3 --dist loadgroup -q
 
 # the bench extra: Datasette (the peer of bench/peer.py) and py-spy (python -m bench.profile)
 BENCH_STAMP := $(VENV)/.bench-installed

@@ -1,4 +1,5 @@
-"""How ``pytest -n 2 --dist loadgroup`` shares the suite between its two workers.
+"""How ``pytest -n 3 --dist loadgroup`` shares the suite between its workers (three on
+the machines' two cores: the suite waits more than it computes, ``Makefile`` says so).
 
 Two rules, applied to the collected items (``tests/conftest.py`` calls ``arrange``):
 
