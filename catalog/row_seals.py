@@ -84,6 +84,14 @@ def user_values(
     return (subject, department, clearance, jurisdiction, status, id_number_hash)
 
 
+_GOVERNING = ("subject", "department", "clearance", "jurisdiction", "status", "id_number_hash")
+
+
+def user_row_values(user: Any) -> tuple[Any, ...]:
+    """``user_values`` of a row: an ORM ``User`` or any row with those columns."""
+    return user_values(*(getattr(user, name) for name in _GOVERNING))
+
+
 def rule_values(row: Any) -> tuple[Any, ...]:
     """What a casbin line's seal covers: its type and its six values."""
     return (row.ptype, row.v0, row.v1, row.v2, row.v3, row.v4, row.v5)
@@ -119,9 +127,7 @@ def seals_for(bind: Engine | Connection) -> RowSeals:
 def user_holds(seals: RowSeals, user: Any) -> bool:
     """Whether a user row (an ORM ``User`` or a row with its columns) carries this key's
     seal of its governing values."""
-    values = user_values(user.subject, user.department, user.clearance, user.jurisdiction,
-                         user.status, user.id_number_hash)  # fmt: skip
-    return seals.holds(USERS, values, user.seal)
+    return seals.holds(USERS, user_row_values(user), user.seal)
 
 
 _RESTATED = "_sluice_row_restated"
@@ -142,9 +148,6 @@ def _stored_row_holds(connection: Connection, seals: RowSeals, subject: str) -> 
     row = connection.execute(_STORED_USER.columns(jurisdiction=JSON),
                              {"s": subject}).first()  # fmt: skip
     return row is None or user_holds(seals, row)
-
-
-_GOVERNING = ("subject", "department", "clearance", "jurisdiction", "status", "id_number_hash")
 
 
 def _loaded_row_holds(seals: RowSeals, user: Any) -> bool:
@@ -185,6 +188,4 @@ def seal_user_row(connection: Connection, user: Any, *, update: bool = False) ->
         user.clearance = "L1"
     if user.status is None:
         user.status = "active"
-    user.seal = seals.seal(USERS, user_values(
-        user.subject, user.department, user.clearance, user.jurisdiction, user.status,
-        user.id_number_hash))  # fmt: skip
+    user.seal = seals.seal(USERS, user_row_values(user))

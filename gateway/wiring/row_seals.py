@@ -33,7 +33,7 @@ from catalog.access_requests import AccessRequest
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_seal
 from catalog.models import User
 from catalog.reidentifications import ReidentificationRequest
-from catalog.row_seals import RULES, USERS, RowSeals, register, rule_values, user_values
+from catalog.row_seals import RULES, USERS, RowSeals, register, rule_values, user_row_values
 from gateway.enforcement.masking import load_mask_secret
 
 
@@ -97,9 +97,8 @@ def adopt_unsealed_rows(
         if _pending(conn, adopted) != pending:  # another replica adopted meanwhile
             return {}
         for u in users:
-            values = user_values(u.subject, u.department, u.clearance, u.jurisdiction,
-                                 u.status, u.id_number_hash)  # fmt: skip
-            conn.execute(_SEAL_USER, {"seal": seals.seal(USERS, values), "s": u.subject})
+            seal = seals.seal(USERS, user_row_values(u))
+            conn.execute(_SEAL_USER, {"seal": seal, "s": u.subject})
         for r in rules:
             conn.execute(_SEAL_RULE, {"seal": seals.seal(RULES, rule_values(r)), "id": r.id})
         for marker, rows in grants.items():

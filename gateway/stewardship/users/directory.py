@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, select, text
 from catalog.db import reads_engine
 from catalog.errors import AccountDisabled, AccountUnsealed, Unauthenticated
 from catalog.models import User
-from catalog.row_seals import USERS, seals_for, user_values
+from catalog.row_seals import seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.enforcement.query.entries import GenerationCache, catalog_generation
 from policies.authorizer import RoleAuthorizer
@@ -65,17 +65,13 @@ def load_identity(conn: Connection, subject: str) -> StoredIdentity | None:
     Values a hand edit may have garbled fall to least privilege; a row without a
     gateway's seal (``catalog.row_seals``) is ``UNSEALED``, and a role line without one
     is no role."""
-    row = conn.execute(
-        select(
-            _U.department, _U.clearance, _U.jurisdiction, _U.status, _U.id_number_hash, _U.seal
-        ).where(_U.subject == subject)
-    ).first()
+    columns = (_U.subject, _U.department, _U.clearance, _U.jurisdiction, _U.status,
+               _U.id_number_hash, _U.seal)  # fmt: skip
+    row = conn.execute(select(*columns).where(_U.subject == subject)).first()
     if row is None:
         return None
     seals = seals_for(conn)
-    values = user_values(subject, row.department, row.clearance, row.jurisdiction, row.status,
-                         row.id_number_hash)  # fmt: skip
-    if not seals.holds(USERS, values, row.seal):
+    if not user_holds(seals, row):
         nobody = UserContext(subject=subject, department=None, roles=(), clearance=Level.L1.value)
         return StoredIdentity(context=nobody, status=UNSEALED)
     held = [line.v1 for line in conn.execute(_ROLES_SQL, {"s": subject}) if rule_holds(seals, line)]
