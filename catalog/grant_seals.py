@@ -27,14 +27,13 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection
 from sqlalchemy.orm import object_session
 
 from catalog.errors import GrantUnsealed
-from catalog.row_seals import RowSeals, seals_for
+from catalog.row_seals import RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
 log = logging.getLogger(__name__)
@@ -95,16 +94,6 @@ def loaded_row_holds(table: str, row: Any) -> bool:
     return session is not None and grant_holds(seals_for(session.get_bind()), table, row)
 
 
-def _as_loaded(row: Any) -> SimpleNamespace:
-    """``row``'s column values as the session loaded them, before its own changes."""
-    state = inspect(row)
-    loaded = {}
-    for attr in state.mapper.column_attrs:
-        history = state.attrs[attr.key].history
-        loaded[attr.key] = (list(history.deleted) or list(history.unchanged) or [None])[0]
-    return SimpleNamespace(**loaded)
-
-
 def seal_grant_row(connection: Connection, table: str, target: Any, *, update: bool) -> None:
     """Seal a request the ORM is about to write (``table``'s model fills in its column
     defaults first: they would be set after the seal otherwise).
@@ -115,7 +104,7 @@ def seal_grant_row(connection: Connection, table: str, target: Any, *, update: b
     Such a write is made and the row stays unsealed, as for users
     (``catalog.row_seals.seal_user_row``)."""
     seals = seals_for(connection)
-    if update and not grant_holds(seals, table, _as_loaded(target)):
+    if update and not grant_holds(seals, table, as_loaded(target)):
         return
     target.seal = grant_seal(seals, table, target)
 

@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -150,20 +151,24 @@ def _stored_row_holds(connection: Connection, seals: RowSeals, subject: str) -> 
     return row is None or user_holds(seals, row)
 
 
+def as_loaded(row: Any) -> SimpleNamespace:
+    """An ORM object's column values as its session loaded them, before its own
+    changes: what its seal was computed over."""
+    state = inspect(row)
+    loaded = {}
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        loaded[attr.key] = (list(history.deleted) or list(history.unchanged) or [None])[0]
+    return SimpleNamespace(**loaded)
+
+
 def _loaded_row_holds(seals: RowSeals, user: Any) -> bool:
     """Whether the values this write started from (as the session loaded them, before
     its own changes) verified under the seal loaded with them. The seal is computed
     over those values plus the write's changes, so the stored row verifying at the
     flush is not enough: an insider who wrote a row's own values back between the load
     and the flush had the values they wrote before it sealed (red team 15)."""
-    state = inspect(user)
-
-    def loaded(name: str) -> Any:
-        history = state.attrs[name].history
-        return (list(history.deleted) or list(history.unchanged) or [None])[0]
-
-    values = user_values(*(loaded(name) for name in _GOVERNING))
-    return seals.holds(USERS, values, loaded("seal"))
+    return user_holds(seals, as_loaded(user))
 
 
 def seal_user_row(connection: Connection, user: Any, *, update: bool = False) -> None:
