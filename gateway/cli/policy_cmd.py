@@ -166,26 +166,33 @@ def eval_cmd(
     unmask: str,
     as_json: bool,
 ) -> None:
-    """Print the decision for USER asking DATASET, and why (roles from casbin)."""
+    """Print the decision for USER asking DATASET, and why: the identity as the gateway
+    reads it (sealed row and sealed role lines only)."""
     from catalog.db import make_session_factory
     from catalog.errors import SluiceError
-    from catalog.models import Dataset, User
+    from catalog.models import Dataset
     from gateway.cli.store import catalog_engine
     from gateway.core.settings import load_settings
-    from policies.inputs import dataset_input, user_context
+    from gateway.stewardship.users.directory import ACTIVE, UNSEALED, load_identity
+    from policies.inputs import dataset_input
     from policies.pdp_builder import build_pdp
     from policies.rbac import Authorizer
 
     with catalog_engine() as engine, make_session_factory(engine)() as session:
-        user_row = session.get(User, subject)
+        stored = load_identity(session.connection(), subject)
         dataset_row = session.get(Dataset, dataset_id)
-        if user_row is None or dataset_row is None:
-            missing = "user" if user_row is None else "dataset"
+        if stored is None or dataset_row is None:
+            missing = "user" if stored is None else "dataset"
             raise click.ClickException(f"no such {missing} in the catalog")
+        if stored.status == UNSEALED:
+            raise click.ClickException(
+                f"account_unsealed: {subject}'s row was changed outside the gateway; "
+                "the gateway refuses every request of this account (403) until an "
+                "administrator saves it again through the gateway"
+            )
         authorizer = Authorizer(engine)
-        held = authorizer.roles_of(subject)
-        user = user_context(user_row, roles=[r for r, _ in held] if held else None)
         dataset = dataset_input(dataset_row)
+    user = stored.context
     request = request_input(
         purpose=purpose,
         case_ref=case_ref,
@@ -207,6 +214,8 @@ def eval_cmd(
     if as_json:
         click.echo(json.dumps({"casbin": operation, **decision.to_dict()}, ensure_ascii=False))
         return
+    if stored.status != ACTIVE:
+        click.echo(f"account: {stored.status}: the gateway refuses every request (403)")
     click.echo(f"casbin dataset:query in '{dataset['department']}': {operation}")
     click.echo(explain(decision))
 

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.models import Dataset, Department, Field, Source, User
@@ -19,6 +20,7 @@ from policies.bundle import load_policy_set
 from policies.decision import UserContext
 from policies.inputs import request_input
 from policies.pdp import EmbeddedPDP
+from policies.rbac import Authorizer
 
 
 def test_policy_test_passes() -> None:
@@ -166,11 +168,20 @@ def test_policy_eval_reads_the_catalog(tmp_path: Path) -> None:
         "--filter",
         "id_number:=:tk_ab12",
     ]
+    # the row's legacy ``roles`` column governs nothing: the gateway reads sealed casbin
+    # lines only, and so does the explanation
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "casbin dataset:query in 'civil': False" in result.output
+    assert "decision: ALLOW" not in result.output
+    engine = make_engine(url)
+    Authorizer(engine).assign(subject="alice", role="analyst", domain="*")
+    engine.dispose()
     result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output
     assert "decision: ALLOW" in result.output
     assert "field id_number: mask (id_number_partial)" in result.output
-    assert "casbin dataset:query in 'civil': False" in result.output  # no role assigned yet
+    assert "casbin dataset:query in 'civil': True" in result.output
     result = CliRunner().invoke(cli, [*args, "--json"], env=env)
     body = json.loads(result.stdout)
     assert body["row_filter"] == {"field": "region_code", "prefixes": ["1101"]}
@@ -178,3 +189,82 @@ def test_policy_eval_reads_the_catalog(tmp_path: Path) -> None:
         cli, ["policy", "eval", "--user", "nobody", "--dataset", "x"], env=env
     )
     assert missing.exit_code != 0 and "no such user" in missing.output
+
+
+def _catalog_with_alice(tmp_path: Path, *, analyst: bool = True) -> tuple[str, dict[str, str]]:
+    """A migrated home whose catalog holds alice (sealed; an analyst unless told not) and
+    one entry."""
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"sqlite:///{home / 'sluice.db'}"
+    migrate(url)
+    install_row_seals(url, home)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        session.add(Department(code="civil", name_zh="民政", name_en="Civil affairs"))
+        session.flush()
+        session.add(User(subject="alice", display_name="Alice", department="civil",
+                         clearance="L3", jurisdiction=["1101"], roles=[]))  # fmt: skip
+        session.add(Source(id="civil_db", department="civil", kind="sqlite",
+                           display_name="db", settings={}, redacted=""))  # fmt: skip
+        session.flush()
+        session.add(Dataset(id="civil.dibao_recipients", department="civil",
+                            source_id="civil_db", object_name="dibao", level="L1",
+                            allowed_purposes=["subsidy_audit"], tags=[]))  # fmt: skip
+        session.flush()
+        session.add(Field(dataset_id="civil.dibao_recipients", name="name", position=0,
+                          level="L1", pi_category="none"))  # fmt: skip
+        session.commit()
+    if analyst:
+        Authorizer(engine).assign(subject="alice", role="analyst", domain="*")
+    engine.dispose()
+    env = {"SLUICE_HOME": str(home), "SLUICE_DATABASE_URL": url, "SLUICE_OPA_URL": ""}
+    return url, env
+
+
+_EVAL = ["policy", "eval", "--user", "alice", "--dataset", "civil.dibao_recipients",
+         "--purpose", "subsidy_audit", "--case-ref", "C-9"]  # fmt: skip
+
+
+def test_policy_eval_does_not_explain_an_insiders_role_column(tmp_path: Path) -> None:
+    """An insider writes ``users.roles`` (the legacy column) for alice, who holds no role:
+    the explanation must not show the decision of an analyst, since the gateway reads
+    sealed casbin lines only."""
+    url, env = _catalog_with_alice(tmp_path, analyst=False)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("""UPDATE users SET roles = '["analyst"]'"""))
+    engine.dispose()
+    result = CliRunner().invoke(cli, [*_EVAL, "--json"], env=env)
+    body = json.loads(result.stdout)
+    assert body["casbin"] is False
+    assert body["allow"] is False, body
+    assert "decision: ALLOW" not in CliRunner().invoke(cli, _EVAL, env=env).output
+
+
+def test_policy_eval_refuses_to_explain_a_tampered_account(tmp_path: Path) -> None:
+    """An insider raises alice's clearance behind the gateway: the gateway refuses her
+    account (403 account_unsealed); the explanation says so instead of a decision at L4."""
+    url, env = _catalog_with_alice(tmp_path)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET clearance = 'L4' WHERE subject = 'alice'"))
+    engine.dispose()
+    result = CliRunner().invoke(cli, _EVAL, env=env)
+    assert result.exit_code != 0
+    assert "account_unsealed" in result.output
+    assert "decision:" not in result.output
+
+
+def test_policy_eval_says_a_disabled_account_is_refused(tmp_path: Path) -> None:
+    url, env = _catalog_with_alice(tmp_path)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        user = session.get(User, "alice")
+        assert user is not None
+        user.status = "disabled"
+        session.commit()
+    engine.dispose()
+    result = CliRunner().invoke(cli, _EVAL, env=env)
+    assert result.exit_code == 0, result.output
+    assert "account: disabled: the gateway refuses every request (403)" in result.output
