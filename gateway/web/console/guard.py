@@ -4,8 +4,9 @@ Order of evaluation for every page (``console_caller``), deliberate:
 
 1. the session cookie: its signature, its row, the idle timeout (``sessions``);
 2. the identity directory, read fresh as for a bearer token
-   (``gateway.stewardship.users.directory``): a suspended, disabled or deleted user is
-   refused, **and every session of theirs is deleted** — a suspension ends sessions,
+   (``gateway.stewardship.users.directory``): a suspended, disabled or deleted user, or
+   one whose row was changed behind the gateway (``account_unsealed``), is refused, on
+   the trail, **and every session of theirs is deleted** — a suspension ends sessions,
    it does not wait for them to expire; so is a password session of an account that
    now holds a privileged role with a password another admin chose
    (``gateway.web.console.passwords``), whenever the role was given;
@@ -43,9 +44,11 @@ from starlette.responses import Response
 from audit.records import Actor, refusal_event
 from catalog.errors import (
     AccountDisabled,
+    AccountUnsealed,
     Forbidden,
     SluiceError,
     Unauthenticated,
+    Unavailable,
     is_audited,
 )
 from gateway.web.console.caller import Caller
@@ -93,7 +96,7 @@ async def console_caller(request: Request) -> Caller:
         request.state.account_read_at = time.monotonic()  # a download's Governor counts from it
         try:
             user = console.directory.resolve(token_user)
-        except (AccountDisabled, Unauthenticated):
+        except (AccountDisabled, AccountUnsealed, Unauthenticated):
             console.sessions.end_all(session.subject)
             raise
         if (
@@ -109,7 +112,12 @@ async def console_caller(request: Request) -> Caller:
         user = await run_in_threadpool(resolve)
     except AdminChosenPassword:
         raise SignInRequired("admin_password") from None
-    except (AccountDisabled, Unauthenticated):
+    except (AccountDisabled, AccountUnsealed, Unauthenticated) as exc:
+        # on the trail as the API's refusal is: the session's subject, the true reason
+        request.state.user = UserContext(subject=session.subject, department=None, roles=(),
+                                         clearance="L1", jurisdiction=())  # fmt: skip
+        if not await _record(request, exc.http_status, exc.code, exc):
+            raise Unavailable("audit trail unavailable") from None
         raise SignInRequired("disabled") from None
     caller = Caller(user=user, session=session)
     request.state.user = user  # who the refusal records name

@@ -1,0 +1,83 @@
+"""A console session of an account whose row is changed behind the gateway.
+
+After an insider's ``UPDATE users`` the directory refuses the account
+(``account_unsealed``). The console's guard ended the account's sessions on
+``account_disabled`` only, so an open session outlived the tampering and came back to
+life, unasked, once an admin restored the row: whoever held that cookie (the insider's
+accomplice at the account holder's desk, say) was signed in again as a row of
+uncertain history. Tampering now ends the sessions, as a suspension does, and the
+page sends the browser to sign in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from audit.search import EventFilter, list_events
+from gateway.web.console.passwords import set_demo_passwords
+from gateway.web.console.runtime import Console
+from tests.gateway.demo_app import DemoGateway
+
+_NONCE = re.compile(r'name="csrf_token" value="([^"]+)"')
+USERS = "/api/v1/admin/users"
+PAGE = "/console/catalog"
+
+
+@pytest.fixture
+def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
+    users = deployment.client.get(USERS, headers=deployment.headers("root")).json()
+    before: dict[str, Any] = next(u for u in users if u["subject"] == "arthur")
+    yield deployment
+    _restore(deployment, before)
+
+
+def _restore(gw: DemoGateway, before: dict[str, Any]) -> None:
+    body = {k: before[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
+    resp = gw.client.put(f"{USERS}/arthur", headers=gw.headers("root"),
+                         json={**body, "status": "active"})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+
+
+def _signed_in(gw: DemoGateway) -> TestClient:
+    console: Console = gw.client.app.state.console
+    chosen = set_demo_passwords(console.accounts, ["arthur"])
+    client = TestClient(gw.client.app, follow_redirects=False)
+    nonce = _NONCE.search(client.get("/console/sign-in").text)
+    assert nonce is not None
+    form = {"csrf_token": nonce.group(1), "username": "arthur", "password": chosen["arthur"]}
+    resp = client.post("/console/sign-in", data=form)
+    assert resp.status_code == 303, resp.text
+    assert client.get(PAGE).status_code == 200
+    return client
+
+
+def test_tampering_ends_the_console_session(gw: DemoGateway) -> None:
+    users = gw.client.get(USERS, headers=gw.headers("root")).json()
+    before = next(u for u in users if u["subject"] == "arthur")
+    client = _signed_in(gw)
+    gw.sql("UPDATE users SET clearance = 'L4' WHERE subject = 'arthur'")
+    refused = client.get(PAGE)
+    assert refused.status_code == 303
+    assert refused.headers["location"].startswith("/console/sign-in")
+    _restore(gw, before)  # the admin saves the account again through the gateway
+    after = client.get(PAGE)
+    assert after.status_code == 303, "the session outlived the tampering"
+    assert after.headers["location"].startswith("/console/sign-in")
+
+
+def test_the_refusal_is_on_the_trail(gw: DemoGateway) -> None:
+    client = _signed_in(gw)
+    gw.sql("UPDATE users SET clearance = 'L4' WHERE subject = 'arthur'")
+    assert client.get(PAGE).status_code == 303
+    page = list_events(store=gw.services.audit.store,
+                       filters=EventFilter(type="request.refused"), limit=5,
+                       order="desc")  # fmt: skip
+    event = page["items"][0]
+    assert event["actor"]["sub"] == "arthur"
+    assert event["details"]["code"] == "account_unsealed"
+    assert event["details"]["console"] is True
