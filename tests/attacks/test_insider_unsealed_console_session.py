@@ -43,13 +43,13 @@ def _restore(gw: DemoGateway, before: dict[str, Any]) -> None:
     assert resp.status_code == 200, resp.text
 
 
-def _signed_in(gw: DemoGateway) -> TestClient:
+def _signed_in(gw: DemoGateway, subject: str = "arthur") -> TestClient:
     console: Console = gw.client.app.state.console
-    chosen = set_demo_passwords(console.accounts, ["arthur"])
+    chosen = set_demo_passwords(console.accounts, [subject])
     client = TestClient(gw.client.app, follow_redirects=False)
     nonce = _NONCE.search(client.get("/console/sign-in").text)
     assert nonce is not None
-    form = {"csrf_token": nonce.group(1), "username": "arthur", "password": chosen["arthur"]}
+    form = {"csrf_token": nonce.group(1), "username": subject, "password": chosen[subject]}
     resp = client.post("/console/sign-in", data=form)
     assert resp.status_code == 303, resp.text
     assert client.get(PAGE).status_code == 200
@@ -81,3 +81,18 @@ def test_the_refusal_is_on_the_trail(gw: DemoGateway) -> None:
     assert event["actor"]["sub"] == "arthur"
     assert event["details"]["code"] == "account_unsealed"
     assert event["details"]["console"] is True
+
+
+def test_the_admin_pages_show_a_tampered_account(gw: DemoGateway) -> None:
+    """The restoring admin reads the console: the listing and the user's page must say
+    the values shown are not the gateway's (the API's ``sealed: false``), or the save
+    that restores the account seals the insider's values."""
+    client = _signed_in(gw, "root")
+    before = client.get("/console/admin/users/arthur").text
+    assert 'id="admin-unsealed"' not in before
+    gw.sql("UPDATE users SET clearance = 'L4' WHERE subject = 'arthur'")
+    listing = client.get("/console/admin")
+    row = next(r for r in listing.text.split("<tr>") if "/console/admin/users/arthur" in r)
+    assert 'class="unsealed"' in row
+    page = client.get("/console/admin/users/arthur").text
+    assert 'id="admin-unsealed"' in page
