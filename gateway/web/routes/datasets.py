@@ -3,12 +3,24 @@
 The route runs in the thread pool (it reads the source); the caller's identity is
 resolved there too, first (``deferred_user``), so a query crosses into the pool once for
 its identity and its preparation instead of twice.
+
+FastAPI declares the route (its OpenAPI, its parameters, its errors) but a well-formed
+request takes a lean path (``LeanQueryRoute``): its four inputs read directly, no
+dependency solving. Anything the lean path is not sure to read exactly as FastAPI would
+(a body that does not validate, a content type other than plain JSON, a repeated or
+unusual query parameter) is handed to FastAPI's own handler, so every error is FastAPI's.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.formats import FORMATS, choose_format
@@ -21,7 +33,58 @@ from gateway.web.current_user import (
 )
 from gateway.web.routes.streaming import new_request_ids, respond
 
-router = APIRouter(tags=["query"])
+# ``?bom=`` values read on the lean path (pydantic's lax bool accepts more: those go to
+# FastAPI's handler, which reads them as it always did)
+_BOM = {"true": True, "false": False, "1": True, "0": False}
+
+
+class LeanQueryRoute(APIRoute):
+    """The query route's handler: FastAPI's own when in doubt (see the module)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        full = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            args = await _lean_args(request)
+            if args is None:
+                return await full(request)
+            body, fmt, bom = args
+            caller = await deferred_user(request)
+            dataset_id: str = request.path_params["dataset_id"]
+            return await run_in_threadpool(query, dataset_id, body, request, fmt, bom, caller)
+
+        return handler
+
+
+async def _lean_args(request: Request) -> tuple[QueryBody, str | None, bool] | None:
+    """The body, ``format`` and ``bom`` as FastAPI would solve them, or ``None`` when
+    the request is not plainly well-formed (FastAPI's handler then answers it)."""
+    if request.headers.get("content-type") != "application/json":
+        return None
+    params = request.query_params
+    fmt: str | None = None
+    bom = False
+    if params:
+        for name in ("format", "bom"):
+            if len(params.getlist(name)) > 1:
+                return None
+        fmt = params.get("format")
+        raw_bom = params.get("bom")
+        if raw_bom is not None:
+            if raw_bom not in _BOM:
+                return None
+            bom = _BOM[raw_bom]
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        body = QueryBody.model_validate(json.loads(raw))
+    except Exception:  # not JSON, too deep (RecursionError), not valid: FastAPI words it
+        return None
+    return body, fmt, bom
+
+
+router = APIRouter(tags=["query"], route_class=LeanQueryRoute)
 
 
 @router.post(
@@ -40,6 +103,18 @@ def query_dataset(
     bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
     caller: DeferredUser = Depends(deferred_user),
 ) -> Response:
+    return query(dataset_id, body, request, format, bom, caller)
+
+
+def query(
+    dataset_id: str,
+    body: QueryBody,
+    request: Request,
+    format: str | None,
+    bom: bool,
+    caller: DeferredUser,
+) -> Response:
+    """The governed query, whichever path read its inputs."""
     user = caller.resolve()  # before anything else: the store's refusal, if any
     fmt = choose_format(format, request.headers.get("accept"))
     request_id, client_request_id = new_request_ids(request)
