@@ -96,3 +96,26 @@ def test_the_admin_pages_show_a_tampered_account(gw: DemoGateway) -> None:
     assert 'class="unsealed"' in row
     page = client.get("/console/admin/users/arthur").text
     assert 'id="admin-unsealed"' in page
+
+
+def test_the_requests_page_shows_a_tampered_request(gw: DemoGateway) -> None:
+    """The steward deciding alice's pending request reads the console: an insider's
+    widening of it (more fields) is marked as grants nothing, not shown as alice's ask."""
+    gw.sql("DELETE FROM access_requests WHERE requester = 'alice'")
+    asked = gw.client.post("/api/v1/access-requests", headers=gw.headers("alice"), json={
+        "dataset": "civil.dibao_recipients", "fields": ["phone"], "justification": "x",
+        "days": 5, "purpose": "supervision", "case_ref": "JW-2026-UNSEALED"})  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    request_id = asked.json()["id"]
+    try:
+        steward = _signed_in(gw, "carl")
+        row = f'id="req-{request_id}"'
+        page = steward.get("/console/requests").text
+        assert row in page
+        assert 'class="unsealed"' not in page.split(row, 1)[1].split("</article>", 1)[0]
+        gw.sql("UPDATE access_requests SET fields = '[\"phone\", \"id_number\"]' "
+               "WHERE id = :i", i=request_id)  # fmt: skip
+        page = steward.get("/console/requests").text
+        assert 'class="unsealed"' in page.split(row, 1)[1].split("</article>", 1)[0]
+    finally:
+        gw.sql("DELETE FROM access_requests WHERE requester = 'alice'")

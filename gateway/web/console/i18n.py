@@ -340,6 +340,7 @@ ZH: dict[str, str] = {
     "admin_status.suspended": "已暂停",
     "admin.jurisdiction_help": "行政区划代码前缀，用逗号分隔；* 表示全部地区。",
     "admin.unsealed": "记录在网关之外被改动",
+    "requests.unsealed": "记录在网关之外被改动，不授予任何访问",
     "admin.unsealed_help": (
         "此账户的记录不是网关最后保存的值，网关拒绝该账户的一切请求。下列数值可能是改动者写入的："
         "保存前请与审计轨迹中该账户最后一条 user.updated 事件核对，并选择状态。"
@@ -769,6 +770,7 @@ EN: dict[str, str] = {
     "admin_status.suspended": "suspended",
     "admin.jurisdiction_help": "Region-code prefixes, comma-separated; * is every region.",
     "admin.unsealed": "changed outside the gateway",
+    "requests.unsealed": "changed outside the gateway: grants nothing",
     "admin.unsealed_help": (
         "this account's record is not what the gateway last saved, and the gateway refuses "
         "every request of the account. The values below may be whoever changed it wrote: check "

@@ -98,6 +98,10 @@ async def requests_page(request: Request, caller: Caller = Depends(requests_call
             "reid_mine": [r for r in asks if r.requester == subject],
             "reid_theirs": [(r, reid.decides_for(authorizer, caller.user, r)) for r in asks
                             if r.requester != subject],
+            # read while the session is open (``sealed`` checks the row against its
+            # database's key): changed behind the gateway, it grants nothing
+            "unsealed": ({r.id for r in found if not r.sealed}
+                         | {r.id for r in asks if not r.sealed}),
         }  # fmt: skip
 
     data = await run_in_threadpool(_in_session, request, load)
