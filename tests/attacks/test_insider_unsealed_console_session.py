@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,17 +29,9 @@ PAGE = "/console/catalog"
 
 @pytest.fixture
 def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
-    users = deployment.client.get(USERS, headers=deployment.headers("root")).json()
-    before: dict[str, Any] = next(u for u in users if u["subject"] == "arthur")
+    before = deployment.listed_user("arthur")
     yield deployment
-    _restore(deployment, before)
-
-
-def _restore(gw: DemoGateway, before: dict[str, Any]) -> None:
-    body = {k: before[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
-    resp = gw.client.put(f"{USERS}/arthur", headers=gw.headers("root"),
-                         json={**body, "status": "active"})  # fmt: skip
-    assert resp.status_code == 200, resp.text
+    deployment.restore_user(before)
 
 
 def _signed_in(gw: DemoGateway, subject: str = "arthur") -> TestClient:
@@ -57,14 +48,13 @@ def _signed_in(gw: DemoGateway, subject: str = "arthur") -> TestClient:
 
 
 def test_tampering_ends_the_console_session(gw: DemoGateway) -> None:
-    users = gw.client.get(USERS, headers=gw.headers("root")).json()
-    before = next(u for u in users if u["subject"] == "arthur")
+    before = gw.listed_user("arthur")
     client = _signed_in(gw)
     gw.sql("UPDATE users SET clearance = 'L4' WHERE subject = 'arthur'")
     refused = client.get(PAGE)
     assert refused.status_code == 303
     assert refused.headers["location"].startswith("/console/sign-in")
-    _restore(gw, before)  # the admin saves the account again through the gateway
+    gw.restore_user(before)  # the admin saves the account again through the gateway
     after = client.get(PAGE)
     assert after.status_code == 303, "the session outlived the tampering"
     assert after.headers["location"].startswith("/console/sign-in")

@@ -18,7 +18,6 @@ leaves it unsealed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -29,19 +28,11 @@ CASE = {"purpose": "supervision", "case_ref": "JW-2026-RESEAL"}
 USERS = "/api/v1/admin/users"
 
 
-def _listed(gw: DemoGateway, subject: str) -> dict[str, Any]:
-    users = gw.client.get(USERS, headers=gw.headers("root")).json()
-    return dict(next(u for u in users if u["subject"] == subject))
-
-
 @pytest.fixture
 def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
-    before = _listed(deployment, "arthur")
+    before = deployment.listed_user("arthur")
     yield deployment
-    body = {k: before[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
-    resp = deployment.client.put(f"{USERS}/arthur", headers=deployment.headers("root"),
-                                 json={**body, "status": "active"})  # fmt: skip
-    assert resp.status_code == 200, resp.text
+    deployment.restore_user(before)
     deployment.sql("DELETE FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:steward'")
     deployment.sql("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
 
@@ -79,7 +70,7 @@ def test_an_id_number_set_through_the_gateway_does_not_seal_it_either(gw: DemoGa
 def test_the_admins_whole_save_restores_the_account(gw: DemoGateway) -> None:
     """The way back stays: a PUT with every governing value (and a status) seals
     what the admin sent, not what the insider wrote."""
-    attributes = _listed(gw, "arthur")
+    attributes = gw.listed_user("arthur")
     _tamper(gw)
     body = {k: attributes[k] for k in ("display_name", "department", "jurisdiction")}
     resp = gw.client.put(f"{USERS}/arthur", headers=gw.headers("root"),
@@ -93,7 +84,7 @@ def test_a_save_that_keeps_the_status_is_refused_with_a_reason(gw: DemoGateway) 
     """The stored status is the insider's as much as the clearance (a suspension lifted
     behind the gateway): a save without one says so rather than leaving the account
     silently refused."""
-    attributes = _listed(gw, "arthur")
+    attributes = gw.listed_user("arthur")
     _tamper(gw)
     body = {k: attributes[k] for k in ("display_name", "department", "jurisdiction")}
     resp = gw.client.put(f"{USERS}/arthur", headers=gw.headers("root"),
@@ -105,7 +96,7 @@ def test_a_save_that_keeps_the_status_is_refused_with_a_reason(gw: DemoGateway) 
 def test_the_whole_save_does_not_seal_the_insiders_id_number_token(gw: DemoGateway) -> None:
     """The save sends no ID number: the row's token (an insider's NULL, or another
     person's, to keep the own-records alert quiet) is not sealed as arthur's."""
-    attributes = _listed(gw, "arthur")
+    attributes = gw.listed_user("arthur")
     gw.sql("UPDATE users SET id_number_hash = 'tk_0123456789abcdef' WHERE subject = 'arthur'")
     body = {k: attributes[k] for k in ("display_name", "department", "clearance",
                                        "jurisdiction")}  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,13 +31,9 @@ WRONG = "not-the-password-1"
 
 @pytest.fixture
 def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
-    users = deployment.client.get(USERS, headers=deployment.headers("root")).json()
-    before: dict[str, Any] = next(u for u in users if u["subject"] == "arthur")
+    before = deployment.listed_user("arthur")
     yield deployment
-    body = {k: before[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
-    resp = deployment.client.put(f"{USERS}/arthur", headers=deployment.headers("root"),
-                                 json={**body, "status": "active"})  # fmt: skip
-    assert resp.status_code == 200, resp.text
+    deployment.restore_user(before)
 
 
 def _try(gw: DemoGateway, subject: str, password: str) -> tuple[int, str]:

@@ -28,19 +28,11 @@ USERS = "/api/v1/admin/users"
 TAMPER = "UPDATE users SET clearance = 'L4', jurisdiction = '[\"\"]' WHERE subject = 'arthur'"
 
 
-def _listed(gw: DemoGateway, subject: str) -> dict[str, Any]:
-    users = gw.client.get(USERS, headers=gw.headers("root")).json()
-    return dict(next(u for u in users if u["subject"] == subject))
-
-
 @pytest.fixture
 def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
-    before = _listed(deployment, "arthur")
+    before = deployment.listed_user("arthur")
     yield deployment
-    body = {k: before[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
-    resp = deployment.client.put(f"{USERS}/arthur", headers=deployment.headers("root"),
-                                 json={**body, "status": "active"})  # fmt: skip
-    assert resp.status_code == 200, resp.text
+    deployment.restore_user(before)
     deployment.sql("DELETE FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:steward'")
     deployment.sql("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
 

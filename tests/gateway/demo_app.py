@@ -53,6 +53,9 @@ PG_DEMO = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 MYSQL_DEMO = "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
 
 
+ADMIN_USERS = "/api/v1/admin/users"
+
+
 @dataclass
 class DemoGateway:
     client: TestClient
@@ -106,6 +109,19 @@ class DemoGateway:
             for name, value in values.items():
                 setattr(user, name, value)
             session.commit()
+
+    def listed_user(self, subject: str) -> dict[str, Any]:
+        """``subject`` as root's ``GET /api/v1/admin/users`` lists them."""
+        users = self.client.get(ADMIN_USERS, headers=self.headers("root")).json()
+        return dict(next(u for u in users if u["subject"] == subject))
+
+    def restore_user(self, listed: dict[str, Any]) -> None:
+        """An admin's restoring save through the gateway of a user as ``listed_user``
+        gave them (active): the row is sealed again, as after an insider's edit."""
+        body = {k: listed[k] for k in ("display_name", "department", "clearance", "jurisdiction")}
+        resp = self.client.put(f"{ADMIN_USERS}/{listed['subject']}", headers=self.headers("root"),
+                               json={**body, "status": "active"})  # fmt: skip
+        assert resp.status_code == 200, resp.text
 
     def write_grant(self, grant_id: str, **values: Any) -> None:
         """An access request written (or changed) as a gateway writes one: through the
