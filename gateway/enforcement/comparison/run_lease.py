@@ -62,6 +62,9 @@ class RunLease:
         self.worker = worker
         self._held = held
         self._beat_s = max(0.05, min(5.0, lease_s / 4))  # several renewals within one lease
+        self.sweeps = 0
+        """Sweeps this lease finished (at start-up and at each beat): what a replica has
+        looked at so far, for whoever waits on it (the lease tests)."""
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -92,6 +95,7 @@ class RunLease:
                          "owner": row.owner, "status_before": row.status,
                          "reason": "interrupted"},
             ))  # fmt: skip
+        self.sweeps += 1
 
     def _expired(self, cutoff: datetime) -> ColumnElement[bool]:
         """No heartbeat since ``cutoff``. A NULL heartbeat (a row from before migration

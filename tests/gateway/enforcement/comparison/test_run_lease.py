@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from catalog.comparison_models import ComparisonRun, RunStatus
 from gateway.enforcement.comparison import run_store
+from gateway.enforcement.comparison.run_lease import RunLease
 from gateway.enforcement.comparison.runs import ModelRunner, new_request_id
 from gateway.web.app import create_app
 from tests.conftest import drop_pg_database
@@ -64,6 +65,16 @@ def replica(gw: DemoGateway) -> ModelRunner:
     return b
 
 
+def swept(*leases: RunLease, times: int = 2) -> None:
+    """Return once each lease has finished ``times`` more sweeps than it had (one a
+    beat, a second here): what "several sweeps ran" means, waited for, not guessed."""
+    had = [lease.sweeps for lease in leases]
+    deadline = time.monotonic() + 60
+    while any(lease.sweeps < n + times for lease, n in zip(leases, had, strict=True)):
+        assert time.monotonic() < deadline, "a replica did not sweep in 60 s"
+        time.sleep(0.05)
+
+
 def _row(gw: DemoGateway, run_id: str) -> ComparisonRun:
     with gw.services.sessions() as session:
         row = session.get(ComparisonRun, run_id)
@@ -82,7 +93,8 @@ def test_a_run_on_a_live_replica_is_untouched_by_another_starting_and_sweeping(
     b = replica(gw)
     try:
         assert b.store.worker != a.store.worker
-        time.sleep(3 * LEASE_S)  # B has swept several times past one lease
+        time.sleep(LEASE_S)  # one lease since the run started: only A's renewals keep it
+        swept(b.lease)  # B has swept twice since, past one lease
         row = _row(gw, run_id)
         assert row.status == RunStatus.RUNNING.value, row.error
         assert row.worker == a.store.worker and row.heartbeat_at is not None
@@ -117,7 +129,7 @@ def test_a_replica_that_stops_renewing_loses_its_run_to_the_other_after_the_leas
     try:
         # A's worker ends its run (aborted on record) and stores nothing
         assert events(gw, run_id=run_id, types=("comparison.aborted",), want=1)
-        time.sleep(2 * LEASE_S)  # both sweeps ran again
+        swept(a.lease, b.lease)  # both sweeps ran again, twice
         assert len(events(gw, run_id=run_id, types=INTERRUPTED)) == 1
         assert wait(gw, "dora", run_id)["status"] == "failed"
         assert not events(gw, run_id=run_id, types=("comparison.completed",))
