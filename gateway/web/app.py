@@ -42,7 +42,7 @@ from gateway.web.routes import (
     users,
     witness,
 )
-from gateway.web.text_guard import refuse_unstorable_text
+from gateway.web.text_guard import APP_GUARDS
 from gateway.wiring.container import build_services
 from gateway.wiring.schedule_clock import ScheduleClock
 
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         title="Sluice",
         version="0.1.0",
         description="Secure data-sharing gateway and governed data catalog.",
-        dependencies=[Depends(refuse_unstorable_text)],  # NUL / lone surrogates: 400
+        dependencies=[Depends(guard) for guard in APP_GUARDS],  # NUL / lone surrogates: 400
     )
     app.state.services = services
     app.state.metrics_registry, app.state.http_metrics = build_registry(services)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -58,3 +59,8 @@ async def refuse_unstorable_text(request: Request) -> None:
         return  # not JSON: the route's own validation answers
     if _hostile(parsed):
         raise BadRequest("text holding a NUL character or a lone surrogate is refused")
+
+
+# the application-wide dependencies (``create_app``): every route runs them before its
+# own, and a route that reads its inputs itself (the query's lean path) must run them too
+APP_GUARDS: tuple[Callable[[Request], Awaitable[None]], ...] = (refuse_unstorable_text,)

@@ -9,6 +9,10 @@ request takes a lean path (``LeanQueryRoute``): its four inputs read directly, n
 dependency solving. Anything the lean path is not sure to read exactly as FastAPI would
 (a body that does not validate, a content type other than plain JSON, a repeated or
 unusual query parameter) is handed to FastAPI's own handler, so every error is FastAPI's.
+Skipping the solving must not skip the application's own dependencies, which every route
+runs first (``text_guard.APP_GUARDS``: NUL and lone surrogates in the path, the query
+string or the body are a 400 on record): the lean path runs them too, first, as FastAPI
+would (red team 16: it skipped them, and a NUL in a filter's value was answered).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from gateway.web.current_user import (
     deferred_user,
 )
 from gateway.web.routes.streaming import new_request_ids, respond
+from gateway.web.text_guard import APP_GUARDS
 
 # ``?bom=`` values read on the lean path (pydantic's lax bool accepts more: those go to
 # FastAPI's handler, which reads them as it always did)
@@ -48,6 +53,8 @@ class LeanQueryRoute(APIRoute):
             args = await _lean_args(request)
             if args is None:
                 return await full(request)
+            for guard in APP_GUARDS:  # what FastAPI's solving runs before the route's own
+                await guard(request)
             body, fmt, bom = args
             caller = await deferred_user(request)
             dataset_id: str = request.path_params["dataset_id"]
