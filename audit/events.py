@@ -155,9 +155,87 @@ def _timestamp(ts: Any, clock: Callable[[], datetime]) -> str:
     return format_ts(parse_ts(str(ts)))
 
 
-def prepare(event: Mapping[str, Any], *, clock: Callable[[], datetime] = utc_now) -> Prepared:
+# what one action's records share (``Family``): who, on what, why, under which decision
+SHARED = ("actor", "resource", "purpose", "case_ref", "decision", "policy_version", "fields",
+          "row_filter", "client", "request_id")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """The part of one action's records that no record of it changes (a query's start
+    and its end share all of ``SHARED``), checked and walked once: ``family_of``.
+    Each record is then a ``FamilyEvent`` naming only what differs, and ``prepare``
+    gives it exactly the body and bytes the whole event would have had."""
+
+    shared: dict[str, Any]
+    safe: bool
+
+    def event(
+        self, type_: str, outcome: str, *, rows: int | None = None,
+        result_sha256: str | None = None, duration_ms: float | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> FamilyEvent:  # fmt: skip
+        return FamilyEvent(self, type_, outcome, rows, result_sha256, duration_ms,
+                           details or {})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyEvent:
+    """One record of a ``Family``: what it does not share."""
+
+    family: Family
+    type: str
+    outcome: str
+    rows: int | None
+    result_sha256: str | None
+    duration_ms: float | None
+    details: Mapping[str, object]
+
+
+def family_of(event: Mapping[str, Any]) -> Family:
+    """``event``'s shared part, checked as ``prepare`` checks it (``MalformedEvent``)."""
+    if not _FIELD_SET.issuperset(event):
+        raise MalformedEvent(f"unknown audit event fields: {sorted(set(event) - _FIELD_SET)}")
+    body = _body(event, "", _event_type(event.get("type")), _outcome(event.get("outcome")))
+    shared = {key: body[key] for key in SHARED}
+    return Family(shared, is_orjson_safe(shared["fields"]) and is_orjson_safe(shared["decision"]))
+
+
+def _prepare_member(event: FamilyEvent, clock: Callable[[], datetime]) -> Prepared:
+    """``prepare`` for one record of a family: only what differs is checked and walked."""
+    details = event.details
+    if not isinstance(details, Mapping):
+        raise MalformedEvent("fields and details must be objects")
+    sha = event.result_sha256
+    if sha is not None and not isinstance(sha, str):
+        raise MalformedEvent("audit event field 'result_sha256' must be a string")
+    etype, outcome = _event_type(event.type), _outcome(event.outcome)
+    body = {
+        **event.family.shared,
+        "ts": _timestamp(None, clock),
+        "event_id": os.urandom(16).hex(),
+        "type": etype,
+        "rows": _rows(event.rows),
+        "result_sha256": sha,
+        "duration_ms": _duration(event.duration_ms),
+        "outcome": outcome,
+        "details": dict(details),
+    }
+    safe = event.family.safe and is_orjson_safe(body["details"])
+    safe = safe and abs(body["duration_ms"] or 0) < 1e15
+    index = _index(body)
+    _check_index(index)
+    data, split = _serialise(body, safe)
+    return Prepared(body, safe, index, data, split)
+
+
+def prepare(
+    event: Mapping[str, Any] | FamilyEvent, *, clock: Callable[[], datetime] = utc_now
+) -> Prepared:
     """Validate, complete and serialise an event; raises ``MalformedEvent`` naming the bad
     field (or the unknown type) before anything reaches the chain."""
+    if isinstance(event, FamilyEvent):
+        return _prepare_member(event, clock)
     if not _FIELD_SET.issuperset(event):
         raise MalformedEvent(f"unknown audit event fields: {sorted(set(event) - _FIELD_SET)}")
     etype = _event_type(event.get("type"))

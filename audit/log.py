@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from audit import witness
-from audit.events import Prepared, format_ts, prepare, utc_now
+from audit.events import FamilyEvent, Prepared, format_ts, prepare, utc_now
 from audit.lazy_log import get_logger
 from audit.monitor import Monitor
 from audit.seal import SealStore
@@ -193,15 +193,15 @@ class AuditLog:
         once the batch's callers are woken: it must not block (``Event.set``)."""
         self._writer.config.on_commit.append(listener)
 
-    def prepare(self, event: Mapping[str, Any]) -> Prepared:
+    def prepare(self, event: Mapping[str, Any] | FamilyEvent) -> Prepared:
         """Validate an event without writing it (BadRequest on a malformed event)."""
         return prepare(event, clock=self.clock)
 
-    def append(self, event: Mapping[str, Any]) -> Receipt:
+    def append(self, event: Mapping[str, Any] | FamilyEvent) -> Receipt:
         """Write one event durably; blocks; Unavailable if not committed within the bound."""
         return self.submit(event).wait()
 
-    def submit(self, event: Mapping[str, Any]) -> PendingAppend:
+    def submit(self, event: Mapping[str, Any] | FamilyEvent) -> PendingAppend:
         """Start a durable append and return at once; ``wait()`` on the result blocks
         until it is committed (Unavailable past the bound, counted from now). Lets a
         caller do other work — e.g. read from a source, never send — while the commit
@@ -214,7 +214,7 @@ class AuditLog:
         self._writer.submit(item)
         return PendingAppend(self, item, done, time.monotonic() + self.append_timeout_s)
 
-    def append_nowait(self, event: Mapping[str, Any]) -> None:
+    def append_nowait(self, event: Mapping[str, Any] | FamilyEvent) -> None:
         """Queue one event for the writer without waiting for its commit.
 
         Validation is synchronous (a malformed event raises BadRequest at once); after
@@ -239,7 +239,7 @@ class AuditLog:
                 error=exc.message,
             )
 
-    async def append_async(self, event: Mapping[str, Any]) -> Receipt:
+    async def append_async(self, event: Mapping[str, Any] | FamilyEvent) -> Receipt:
         """``append`` for the event loop: waits on a future the writer thread completes."""
         if self.seal.sealed:
             raise Unavailable(self.seal.message())

@@ -261,12 +261,10 @@ def query_event(
     ``purpose`` and ``case_ref`` are what policy was asked with (never ``None``: the
     request schema makes a missing one ``""``), so the trail and the decision agree.
     An aggregate query's record carries ``details.aggregate`` (``AggregateRecord``)."""
-    extra: dict[str, object] = {"resource_dept": department, "level": level,
-                                "source_id": source_id}  # fmt: skip
-    if decision is not None and decision.approval_fields is not None:
-        extra["requires_approval"] = list(decision.approval_fields)
-    if aggregate is not None:
-        extra["aggregate"] = aggregate.wire()
+    approval = decision.approval_fields if decision is not None else None
+    extra = query_details(department=department, level=level, source_id=source_id,
+                          approval_fields=approval, aggregate=aggregate,
+                          details=details)  # fmt: skip
     return AuditEvent(
         type=_of("query", QUERY_TYPES, type_),
         actor=actor,
@@ -278,8 +276,30 @@ def query_event(
         client=client,
         request_id=request_id,
         delivery=delivery,
-        details={**extra, **(details or {})},
+        details=extra,
     )
+
+
+def query_details(
+    *,
+    department: str,
+    level: str | None,
+    source_id: str | None,
+    approval_fields: Sequence[str] | None,
+    aggregate: AggregateRecord | None,
+    details: Details | None,
+) -> dict[str, object]:
+    """A query record's ``details``: the resource's department, level and source (the
+    alert rules read them), the fields that required an approval, the aggregate, then
+    the record's own ``details``. ``query_event`` builds them so, and so does an end
+    built from its start's ``audit.events.Family``."""
+    extra: dict[str, object] = {"resource_dept": department, "level": level,
+                                "source_id": source_id}  # fmt: skip
+    if approval_fields is not None:
+        extra["requires_approval"] = list(approval_fields)
+    if aggregate is not None:
+        extra["aggregate"] = aggregate.wire()
+    return {**extra, **(details or {})}
 
 
 def comparison_event(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from audit.events import FamilyEvent
 from audit.writer import Receipt
 
 
@@ -46,16 +47,16 @@ class AuditSink(Protocol):
     @property
     def seal(self) -> SealView: ...
 
-    def append(self, event: Mapping[str, object]) -> Receipt:
+    def append(self, event: Mapping[str, object] | FamilyEvent) -> Receipt:
         """Write one event durably and return its receipt; raise if it is not."""
         ...
 
-    def submit(self, event: Mapping[str, object]) -> AppendInFlight:
+    def submit(self, event: Mapping[str, object] | FamilyEvent) -> AppendInFlight:
         """Start a durable append and return at once, so the caller may prepare (never
         send) while the commit runs."""
         ...
 
-    def append_nowait(self, event: Mapping[str, object]) -> None:
+    def append_nowait(self, event: Mapping[str, object] | FamilyEvent) -> None:
         """Queue an event whose loss the trail tolerates (a completion after a durable
         start); validation still raises at once."""
         ...

@@ -19,6 +19,7 @@ import click
 from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
+from audit.events import FamilyEvent
 from audit.records import Actor, AuditEvent, key_event
 from audit.sink import AppendInFlight, AuditSink, SealView
 from audit.writer import Receipt
@@ -87,18 +88,20 @@ class _ViaCli:
     def seal(self) -> SealView:
         return self._inner.seal
 
-    def _mark(self, event: Mapping[str, object]) -> Mapping[str, object]:
-        if isinstance(event, AuditEvent):
+    def _mark(
+        self, event: Mapping[str, object] | FamilyEvent
+    ) -> Mapping[str, object] | FamilyEvent:
+        if isinstance(event, AuditEvent | FamilyEvent):
             return dataclasses.replace(event, details={**event.details, "via": self._via})
         return event
 
-    def append(self, event: Mapping[str, object]) -> Receipt:
+    def append(self, event: Mapping[str, object] | FamilyEvent) -> Receipt:
         return self._inner.append(self._mark(event))
 
-    def submit(self, event: Mapping[str, object]) -> AppendInFlight:
+    def submit(self, event: Mapping[str, object] | FamilyEvent) -> AppendInFlight:
         return self._inner.submit(self._mark(event))
 
-    def append_nowait(self, event: Mapping[str, object]) -> None:
+    def append_nowait(self, event: Mapping[str, object] | FamilyEvent) -> None:
         self._inner.append_nowait(self._mark(event))
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from audit.records import (
     AuditEvent,
     DecisionRecord,
     FieldRecord,
+    query_details,
     query_event,
 )
 from audit.records import Delivery as Sent
@@ -69,9 +70,6 @@ def query_record(
     """One record of the query ``ctx``: its denial, its start or one of its ends; an
     aggregate query's names its grouping and functions, and ``aggregate`` adds what is
     known by then (threshold; groups and suppressed at its end)."""
-    extra = dict(details or {})
-    if ctx.origin.client_request_id is not None:  # the client's own id, beside ours
-        extra["client_request_id"] = ctx.origin.client_request_id
     entry = ctx.entry
     return query_event(
         type_=type_,
@@ -87,9 +85,32 @@ def query_record(
         request_id=ctx.origin.request_id,
         outcome=outcome,
         delivery=sent if sent is not None else Sent(),
-        details=extra,
+        details=_own_details(ctx, details),
         aggregate=_aggregate_record(ctx, aggregate),
     )
+
+
+def end_details(
+    ctx: QueryContext,
+    decision: Decision,
+    details: Mapping[str, object],
+    aggregate: Mapping[str, int] | None,
+) -> dict[str, object]:
+    """The ``details`` ``query_record`` gives a record of ``ctx`` under ``decision``: a
+    record built from its start's ``audit.events.Family`` carries these."""
+    entry = ctx.entry
+    approval = tuple(decision.approval_fields) if decision.requires_approval else None
+    return query_details(department=entry.department, level=entry.level,
+                         source_id=entry.source_id, approval_fields=approval,
+                         aggregate=_aggregate_record(ctx, aggregate),
+                         details=_own_details(ctx, details))  # fmt: skip
+
+
+def _own_details(ctx: QueryContext, details: Mapping[str, object] | None) -> dict[str, object]:
+    extra = dict(details or {})
+    if ctx.origin.client_request_id is not None:  # the client's own id, beside ours
+        extra["client_request_id"] = ctx.origin.client_request_id
+    return extra
 
 
 def _aggregate_record(

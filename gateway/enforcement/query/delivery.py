@@ -29,6 +29,7 @@ from typing import ClassVar, Literal, Protocol
 import structlog
 
 from audit.event_types import EventType, Outcome
+from audit.events import FamilyEvent
 from audit.records import AuditEvent
 from audit.records import Delivery as Sent
 from audit.sink import AuditSink
@@ -156,7 +157,7 @@ class Started(ABC):
     @abstractmethod
     def _event(
         self, type_: EventType, outcome: Outcome, *, sent: Sent, details: Mapping[str, object]
-    ) -> AuditEvent:
+    ) -> AuditEvent | FamilyEvent:
         """This start's record of ``type_``."""
 
     @abstractmethod
@@ -244,7 +245,9 @@ class Started(ABC):
         finally:
             self._settle()
 
-    def _end_event(self, end: str, outcome: Outcome, why: dict[str, object]) -> AuditEvent:
+    def _end_event(
+        self, end: str, outcome: Outcome, why: dict[str, object]
+    ) -> AuditEvent | FamilyEvent:
         sent = Sent(rows=self.ledger.rows, result_sha256=self.ledger.sha256(),
                     duration_ms=ms_since(self.started_at))  # fmt: skip
         return self._event(EventType(f"{self.kind}.{end}"), outcome, sent=sent,

@@ -15,11 +15,12 @@ from collections.abc import Generator, Iterator, Mapping
 import pyarrow as pa
 
 from audit.event_types import EventType, Outcome
+from audit.events import Family, FamilyEvent, family_of
 from audit.records import AuditEvent
 from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
 from gateway.enforcement.query.aggregate import for_format, for_format_schema
-from gateway.enforcement.query.audit_events import query_record
+from gateway.enforcement.query.audit_events import end_details, query_record
 from gateway.enforcement.query.code_fields import code_columns
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.delivery import Books, Chunk, Started
@@ -66,6 +67,7 @@ class QueryRun(Started):
         self._reader = reader
         self._metrics = metrics
         self._started: AppendInFlight | None = None
+        self._family: Family | None = None
         self._read_all = False  # the reader came to its end (see ``cut``)
 
     @property
@@ -83,7 +85,13 @@ class QueryRun(Started):
             self.progress.aggregate = {"min_group_size": plan.aggregate.min_group_size}
         event = self._event(EventType.QUERY_STARTED, Outcome.STARTED, sent=Sent(), details=what)
         t = time.perf_counter()
-        self._started = self.books.audit.submit(event)
+        # what every record of this query shares, checked once: the start and its end are
+        # built from it (``_event``), the same bodies and bytes as whole events
+        if not isinstance(event, AuditEvent):  # never: no family before this line
+            raise RuntimeError("query started twice")
+        self._family = family_of(event)
+        start = self._family.event(str(event.type), str(event.outcome), details=event.details)
+        self._started = self.books.audit.submit(start)
         self._metrics.audit_s += time.perf_counter() - t
         self.on_record()
 
@@ -168,12 +176,21 @@ class QueryRun(Started):
 
     def _event(
         self, type_: EventType, outcome: Outcome, *, sent: Sent, details: Mapping[str, object]
-    ) -> AuditEvent:
-        columns = {"columns_requested": list(self.plan.requested),
-                   "columns_delivered": list(self.plan.delivered)}  # fmt: skip
-        return query_record(self.ctx, type_, outcome, decision=self.decision, sent=sent,
-                            details={**columns, **details},
-                            aggregate=self.progress.aggregate)  # fmt: skip
+    ) -> AuditEvent | FamilyEvent:
+        details = {**self._columns(), **details}
+        aggregate = self.progress.aggregate
+        if self._family is None:  # the start itself (``record_start`` makes the family)
+            return query_record(self.ctx, type_, outcome, decision=self.decision, sent=sent,
+                                details=details, aggregate=aggregate)  # fmt: skip
+        return self._family.event(
+            str(type_), str(outcome), rows=sent.rows, result_sha256=sent.result_sha256,
+            duration_ms=sent.duration_ms,
+            details=end_details(self.ctx, self.decision, details, aggregate),
+        )  # fmt: skip
+
+    def _columns(self) -> dict[str, object]:
+        return {"columns_requested": list(self.plan.requested),
+                "columns_delivered": list(self.plan.delivered)}  # fmt: skip
 
     def _sent(self) -> dict[str, object]:
         """What left, beside ``rows`` and ``result_sha256``: the tokens of the rows read,
