@@ -19,7 +19,7 @@ from adapters.base import ObjectInfo
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.drift import Column, Drift, compare
-from catalog.errors import BadRequest, Conflict, NotFound
+from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from catalog.schemas import DatasetPatch
 from catalog.suggestions import below_suggestion
@@ -28,10 +28,10 @@ from gateway.enforcement.sources.connect import open_source_adapter
 from gateway.stewardship.registration.access import emit, require_steward
 from gateway.stewardship.registration.frozen import refuse_frozen_object
 from gateway.stewardship.registration.schemas import (
-    ID_PATTERN,
     ColumnProposal,
     DriftReport,
     Retyped,
+    require_id,
 )
 from gateway.stewardship.registration.service import columns_of, scrubbed
 from policies.decision import UserContext
@@ -95,12 +95,11 @@ def create_draft(
 ) -> Dataset:
     """A draft entry for one source object; each field starts at its suggested level
     and category, and the suggestion is kept in ``suggested_*`` for the record. A given
-    id is held to the API's rule (``ID_PATTERN``) whichever door it came through (the
+    id is held to the API's rule (``require_id``) whichever door it came through (the
     console's form and ``sluice datasets create`` had none: red team 16), so every route
     can name the entry and no two ids differ in case only."""
-    if dataset_id is not None and not re.fullmatch(ID_PATTERN, dataset_id):
-        raise BadRequest("the entry id: 2 to 64 lower-case letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit")  # fmt: skip
+    if dataset_id is not None:
+        require_id(dataset_id, "entry")
     source = catalog.get_source(session=session, source_id=source_id)
     require_steward(
         services=services, user=user, department=source.department, action="dataset:edit"

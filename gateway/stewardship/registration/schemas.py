@@ -8,15 +8,26 @@ its steward view are the catalog's (``catalog.schemas.DatasetPatch``,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from catalog.errors import BadRequest
 from catalog.models import Source
 from catalog.timestamps import UtcDatetime
 from catalog.vocabulary import Level, PICategory
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{1,63}$"
+
+
+def require_id(value: str, what: str) -> None:
+    """``BadRequest`` unless ``value`` follows ``ID_PATTERN``: the API's schemas hold it,
+    and the services call this so that the console's forms and the CLI do too (red team
+    16: an entry made there could be named by no API route, or differ in case only)."""
+    if not re.fullmatch(ID_PATTERN, value):
+        raise BadRequest(f"the {what} id: 2 to 64 lower-case letters, digits, '.', '_' or "
+                         "'-', starting with a letter or digit")  # fmt: skip
 
 
 class SourceIn(BaseModel):

@@ -43,7 +43,12 @@ from gateway.enforcement.sources.guard import checked_target, pinned_config
 from gateway.enforcement.sources.targets import EffectiveTarget, stored_target, tombstone_record
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
 from gateway.stewardship.registration.frozen import refuse_repointed_at_frozen
-from gateway.stewardship.registration.schemas import ColumnProposal, ObjectProposal, SuggestionOut
+from gateway.stewardship.registration.schemas import (
+    ColumnProposal,
+    ObjectProposal,
+    SuggestionOut,
+    require_id,
+)
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -165,7 +170,10 @@ def register_source(
     secret: SecretStr | str | None = None,
 ) -> Source:
     """Register a source after a successful live connection test; nothing is added to
-    the session unless every step succeeded."""
+    the session unless every step succeeded. The id is held to the API's rule
+    (``require_id``) whichever door it came through (``sluice sources add`` had none:
+    red team 16)."""
+    require_id(source_id, "source")
     require_steward(services=services, user=user, department=department, action="source:register")
     catalog.require_new_source(session=session, source_id=source_id, department=department)
     refuse_secrets_in_settings(settings)

@@ -15,7 +15,6 @@ posted once and never shown again: pages show a source's ``redacted`` form only.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -36,7 +35,7 @@ from catalog.schemas import DatasetPatch, StewardDatasetOut
 from catalog.vocabulary import Level, PICategory
 from gateway.stewardship import registration
 from gateway.stewardship.registration.access import require_steward
-from gateway.stewardship.registration.schemas import ID_PATTERN, ObjectProposal, SourceOut
+from gateway.stewardship.registration.schemas import ObjectProposal, SourceOut, require_id
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
@@ -137,8 +136,7 @@ def settings_of(kind: str, form: Form) -> dict[str, Any]:
 def _source_form(form: Form) -> dict[str, Any]:
     kind = form.get("kind")
     source_id = form.get("id").strip()
-    if not re.match(ID_PATTERN, source_id):
-        raise BadRequest("the source id: lower-case letters, digits, '.', '_' or '-'")
+    require_id(source_id, "source")  # before the settings are read (the service checks too)
     return {"source_id": source_id, "kind": kind, "settings": settings_of(kind, form),
             "display_name": form.get("display_name").strip() or source_id,
             "secret": form.get("secret") or None}  # fmt: skip
