@@ -18,6 +18,11 @@ one place, whatever raised:
    control characters removed);
 4. if the audit trail refuses the append, the response is a 503: an error either way,
    and the caller learns nothing went unrecorded silently (fail closed).
+
+The console's pages record their own refusals (``console.guard``); what reaches these
+handlers under ``/console`` is what no page answered — a path or a method no page takes,
+an unexpected error — and names the caller of a live console session (red team 16: such
+probes were off the record for a signed-in user, where the API's are on it).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.refusals")
 
-CONSOLE_PREFIX = "/console"  # the console records its own refusals (``console.guard``)
+CONSOLE_PREFIX = "/console"  # the console's pages record their own (``console.guard``)
 MAX_TEXT = 200
 MAX_PROBLEMS = 10
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -89,6 +94,22 @@ async def _caller(request: Request) -> UserContext | None:
     return found if isinstance(found, UserContext) else None
 
 
+async def _console_caller(request: Request) -> UserContext | None:
+    """The subject of the live console session the request carries, if any."""
+    # imported here: the console's package imports this module (``console.guard``)
+    from gateway.web.console.sessions import SESSION_COOKIE
+
+    console = getattr(request.app.state, "console", None)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if console is None or not cookie:
+        return None
+    session = await run_in_threadpool(console.sessions.find, cookie)
+    if session is None:
+        return None
+    return UserContext(subject=session.subject, department=None, roles=(), clearance="L1",
+                       jurisdiction=())  # fmt: skip
+
+
 async def record_refusal(
     request: Request,
     *,
@@ -100,12 +121,16 @@ async def record_refusal(
     """Put an error response on record; False when the audit trail refused it (the
     caller then answers 503)."""
     path = request.url.path
-    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/") or status < 400:
+    if status < 400:
         return True
     if is_audited(exc) or is_audited(getattr(exc, "__cause__", None)):
         return True
     client = request.client.host if request.client else None
-    user = None if isinstance(exc, Unauthenticated) else await _caller(request)
+    console = path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+    if console:
+        user = await _console_caller(request)
+    else:
+        user = None if isinstance(exc, Unauthenticated) else await _caller(request)
     if user is None:
         if _BUDGET.take():
             log.info("request_refused_unauthenticated", status=status, code=code,
@@ -113,6 +138,8 @@ async def record_refusal(
         return True
     details: dict[str, Any] = {"status": status, "code": code, "method": request.method,
                                "path": clean(path)}  # fmt: skip
+    if console:
+        details["console"] = True
     if isinstance(exc, SluiceError):
         details["message"] = clean(exc.message)
     if problems:
