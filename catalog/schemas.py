@@ -133,15 +133,17 @@ class DatasetPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title_zh: str | None = None
-    title_en: str | None = None
+    # bounded as their columns are (VARCHAR(300), VARCHAR(32)): a longer value was a 500
+    # on PostgreSQL after the change was on record (red team 16)
+    title_zh: str | None = Field(default=None, max_length=300)
+    title_en: str | None = Field(default=None, max_length=300)
     description_zh: str | None = None
     description_en: str | None = None
     level: Level | None = None
     allowed_purposes: list[str] | None = None
     tags: list[str] | None = None
     region_field: str | None = None
-    update_frequency: str | None = None
+    update_frequency: str | None = Field(default=None, max_length=32)
     fields: dict[str, FieldPatch] = Field(default_factory=dict)
 
 

@@ -29,9 +29,10 @@ from gateway.stewardship.registration.access import emit, require_steward
 from gateway.stewardship.registration.frozen import refuse_frozen_object
 from gateway.stewardship.registration.schemas import (
     ColumnProposal,
+    DraftIn,
     DriftReport,
     Retyped,
-    require_id,
+    checked,
 )
 from gateway.stewardship.registration.service import columns_of, scrubbed
 from policies.decision import UserContext
@@ -94,12 +95,15 @@ def create_draft(
     tags: Sequence[str] = (),
 ) -> Dataset:
     """A draft entry for one source object; each field starts at its suggested level
-    and category, and the suggestion is kept in ``suggested_*`` for the record. A given
-    id is held to the API's rule (``require_id``) whichever door it came through (the
-    console's form and ``sluice datasets create`` had none: red team 16), so every route
-    can name the entry and no two ids differ in case only."""
-    if dataset_id is not None:
-        require_id(dataset_id, "entry")
+    and category, and the suggestion is kept in ``suggested_*`` for the record. The input
+    is held to the API's schema (``checked``: ``DraftIn``) whichever door it came through
+    (the console's form and ``sluice datasets create`` had none: red team 16), so every
+    route can name the entry, no two ids differ in case only and no title outgrows its
+    column."""
+    checked(DraftIn, {"source_id": source_id, "object_name": object_name,
+                      "dataset_id": dataset_id, "title_zh": title_zh, "title_en": title_en,
+                      "description_zh": description_zh, "description_en": description_en,
+                      "allowed_purposes": list(allowed_purposes), "tags": list(tags)})  # fmt: skip
     source = catalog.get_source(session=session, source_id=source_id)
     require_steward(
         services=services, user=user, department=source.department, action="dataset:edit"

@@ -46,8 +46,9 @@ from gateway.stewardship.registration.frozen import refuse_repointed_at_frozen
 from gateway.stewardship.registration.schemas import (
     ColumnProposal,
     ObjectProposal,
+    SourceIn,
     SuggestionOut,
-    require_id,
+    checked,
 )
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
@@ -170,10 +171,11 @@ def register_source(
     secret: SecretStr | str | None = None,
 ) -> Source:
     """Register a source after a successful live connection test; nothing is added to
-    the session unless every step succeeded. The id is held to the API's rule
-    (``require_id``) whichever door it came through (``sluice sources add`` had none:
-    red team 16)."""
-    require_id(source_id, "source")
+    the session unless every step succeeded. The input is held to the API's schema
+    (``checked``: ``SourceIn``) whichever door it came through (``sluice sources add``
+    and the console's form took any id or name: red team 16)."""
+    checked(SourceIn, {"id": source_id, "department": department, "kind": kind,
+                       "display_name": display_name, "settings": settings})  # fmt: skip
     require_steward(services=services, user=user, department=department, action="source:register")
     catalog.require_new_source(session=session, source_id=source_id, department=department)
     refuse_secrets_in_settings(settings)

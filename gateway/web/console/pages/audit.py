@@ -22,13 +22,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from audit.alert_runner import list_alerts
 from audit.search import EventFilter, iter_bodies, list_events
 from catalog.errors import BadRequest
+from gateway.stewardship.registration.schemas import checked
 from gateway.web.audit_reads import readable_trail, record_audit_read
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
@@ -49,12 +50,7 @@ CHART_DAYS = 14
 
 def model(cls: type[BaseModel], **data: Any) -> Any:
     """A request model built from form fields; a clear 400 when they do not fit."""
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())  # fmt: skip
-        raise BadRequest(problems) from None
+    return checked(cls, data)
 
 
 def _moment(raw: str, name: str) -> datetime | None:
