@@ -2,9 +2,9 @@
 
 The gateway asks two kinds of question of the role store — *may this subject do this
 action in this department* (``check`` raises, ``allowed`` answers for listings) — and
-administers assignments (``assign``, ``unassign``, ``roles_of``). Declaring them as a
-Protocol keeps every caller typed against the promises, not the casbin enforcer
-behind them (``policies.rbac.Authorizer`` is the implementation).
+administers assignments (``assign``, ``assign_all``, ``unassign``, ``roles_of``).
+Declaring them as a Protocol keeps every caller typed against the promises, not the
+casbin enforcer behind them (``policies.rbac.Authorizer`` is the implementation).
 
 The data decision — what fields and rows a request may see — is the other policy
 seam: ``policies.decision.DecisionPoint``.
@@ -12,6 +12,7 @@ seam: ``policies.decision.DecisionPoint``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -33,6 +34,10 @@ class RoleAuthorizer(Protocol):
         ...
 
     def assign(self, *, subject: str, role: str, domain: str) -> None: ...
+
+    def assign_all(self, assignments: Sequence[tuple[str, str, str]]) -> int:
+        """``assign`` for each (subject, role, domain), in one write; how many were added."""
+        ...
 
     def unassign(self, *, subject: str, role: str, domain: str) -> None: ...
 

@@ -117,6 +117,26 @@ def test_assign_refuses_analyst_for_a_security_officer(authz: Authorizer) -> Non
         authz.assign(subject="alice", role="security_officer", domain="*")
 
 
+def test_assign_all_adds_what_is_missing_under_the_same_rules(
+    db_url: str, authz: Authorizer
+) -> None:
+    """The demo's batch: held lines are left as they are, the missing ones written once
+    (sealed: another process loads them), and what ``assign`` refuses — separation of
+    duties within the batch too, a bad domain — refuses the whole batch."""
+    batch = [("alice", "analyst", "*"), ("bob", "analyst", "*"), ("bob", "analyst", "*"),
+             ("fiona", "steward", "civil")]  # fmt: skip
+    assert authz.assign_all(batch) == 2
+    assert authz.assign_all(batch) == 0
+    other = Authorizer.from_url(db_url, refresh_s=0)  # another replica's view
+    assert other.roles_of("bob") == [("analyst", "*")]
+    assert other.roles_of("fiona") == [("steward", "civil"), ("steward", "finance")]
+    with pytest.raises(Conflict):
+        authz.assign_all([("eve", "analyst", "*"), ("eve", "security_officer", "*")])
+    with pytest.raises(Unprocessable):
+        authz.assign_all([("eve", "steward", "*")])
+    assert other.roles_of("eve") == []
+
+
 def test_assign_validates_roles_and_domains(authz: Authorizer) -> None:
     with pytest.raises(Unprocessable):
         authz.assign(subject="x", role="steward", domain="*")
