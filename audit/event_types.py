@@ -85,6 +85,10 @@ class EventType(StrEnum):
     # a gateway sealed the user and role rows it found without a seal, once per
     # deployment, at its first start after migration 0017 (catalog.row_seals)
     ROWS_SEALED = "catalog.rows_sealed"
+    # the state a change made through the gateway leaves a governing row in (a digest
+    # of its seal, or a role line removed), appended before the change commits: a row
+    # written back as it was before is no longer the newest (catalog.row_bindings)
+    ROW_BOUND = "catalog.row_bound"
     # an operator minted a bearer token with the embedded issuer (``sluice token``): for
     # whom, its lifetime and expiry, never the token itself (red team 7)
     TOKEN_ISSUED = "token.issued"  # noqa: S105 (an event name, not a secret)
@@ -140,7 +144,7 @@ EMERGENCY_TYPES = frozenset(
     }
 )
 
-KEY_TYPES = frozenset({EventType.KEYS_ROTATED, EventType.ROWS_SEALED})
+KEY_TYPES = frozenset({EventType.KEYS_ROTATED, EventType.ROWS_SEALED, EventType.ROW_BOUND})
 TOKEN_TYPES = frozenset({EventType.TOKEN_ISSUED})
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import object_session
 
 from catalog.errors import GrantUnsealed
+from catalog.row_bindings import checker, grant_key
 from catalog.row_seals import RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
@@ -91,7 +92,11 @@ def loaded_row_holds(table: str, row: Any) -> bool:
     listing, the console) say as ``sealed``, so that a row an insider approved or edited,
     which grants nothing, is not shown as a grant like the others (red team 15)."""
     session = object_session(row)
-    return session is not None and grant_holds(seals_for(session.get_bind()), table, row)
+    if session is None:
+        return False
+    bind = session.get_bind()
+    return grant_holds(seals_for(bind), table, row) and checker(bind, refresh=False)(
+        grant_key(table, row.id), row.seal)  # fmt: skip
 
 
 def seal_grant_row(connection: Connection, table: str, target: Any, *, update: bool) -> None:
@@ -123,13 +128,15 @@ def _report(table: str, row: Any) -> None:
     log.warning("grant_unsealed_ignored table=%s id=%s status=%s", table, row.id, row.status)
 
 
-def sealed_only(bind: Connection, table: str, rows: Any) -> list[Any]:
-    """The rows of ``table`` whose seal verifies; the others are logged and dropped
-    (fail closed: as if never granted)."""
-    seals = seals_for(bind)
+def sealed_only(bind: Connection, table: str, rows: Any, *, token: object = None) -> list[Any]:
+    """The rows of ``table`` whose seal verifies and that are the newest state the trail
+    names for them (``catalog.row_bindings``; its newest bindings read at most once per
+    ``token``, the catalog generation the caller read); the others are logged and
+    dropped (fail closed: as if never granted)."""
+    seals, current = seals_for(bind), checker(bind, token=token)
     kept = []
     for row in rows:
-        if grant_holds(seals, table, row):
+        if grant_holds(seals, table, row) and current(grant_key(table, row.id), row.seal):
             kept.append(row)
         else:
             _report(table, row)
@@ -139,6 +146,7 @@ def sealed_only(bind: Connection, table: str, rows: Any) -> list[Any]:
 def require_sealed(bind: Connection, table: str, row: Any) -> None:
     """Refuse to act on a request whose seal does not verify: an approval through the
     gateway would otherwise seal what an insider wrote."""
-    if not grant_holds(seals_for(bind), table, row):
+    holds = grant_holds(seals_for(bind), table, row)
+    if not (holds and checker(bind)(grant_key(table, row.id), row.seal)):
         _report(table, row)
         raise GrantUnsealed(f"request {row.id} was changed outside the gateway", request=row.id)

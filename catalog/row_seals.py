@@ -14,10 +14,9 @@ it as absent (a role) or refuses the account (a user) until an admin saves it ag
 through the gateway, on record.
 
 What a seal does not stop: writing back a row *as it was* before a change made through
-the gateway (a role removed, a suspension) with the seal it had then — a replay. The
-trail holds every such change; binding each row to its newest event, as the console's
-password rows are (``gateway.web.console.passwords.PasswordTrail``), is the next step
-(THREAT_MODEL).
+the gateway (a role removed, a suspension) with the seal it had then — a replay. Each
+such change binds the row's new seal on the trail, and only the newest binding governs
+(``catalog.row_bindings``).
 
 Seals are computed where rows are written through SQLAlchemy's ORM (``before_insert`` and
 ``before_update`` of ``User`` here and of ``policies.sealed_rules.SealedRule``), with the
@@ -145,6 +144,27 @@ def restate(user: Any) -> None:
     setattr(user, _RESTATED, True)
 
 
+def restated(user: Any) -> bool:
+    """Whether ``restate`` was said of ``user``'s write about to be flushed."""
+    return bool(getattr(user, _RESTATED, False))
+
+
+def _with_defaults(user: Any) -> None:
+    if user.jurisdiction is None:
+        user.jurisdiction = []
+    if user.clearance is None:
+        user.clearance = "L1"
+    if user.status is None:
+        user.status = "active"
+
+
+def user_seal(seals: RowSeals, user: Any) -> str:
+    """The seal ``seal_user_row`` gives ``user`` (an ORM ``User`` about to be written):
+    what a change binds on the trail before it commits (``catalog.row_bindings``)."""
+    _with_defaults(user)
+    return seals.seal(USERS, user_row_values(user))
+
+
 def _stored_row_holds(connection: Connection, seals: RowSeals, subject: str) -> bool:
     row = connection.execute(_STORED_USER.columns(jurisdiction=JSON),
                              {"s": subject}).first()  # fmt: skip
@@ -181,16 +201,10 @@ def seal_user_row(connection: Connection, user: Any, *, update: bool = False) ->
     account, refused until then, would be governed by it (red team 14). Such a write
     is made and the row stays unsealed (the account refused) until an admin's save."""
     seals = seals_for(connection)
-    restated = bool(getattr(user, _RESTATED, False))
-    if restated:
+    restated_ = restated(user)
+    if restated_:
         delattr(user, _RESTATED)
     elif update and not (_loaded_row_holds(seals, user)
                          and _stored_row_holds(connection, seals, user.subject)):  # fmt: skip
         return
-    if user.jurisdiction is None:
-        user.jurisdiction = []
-    if user.clearance is None:
-        user.clearance = "L1"
-    if user.status is None:
-        user.status = "active"
-    user.seal = seals.seal(USERS, user_row_values(user))
+    user.seal = user_seal(seals, user)

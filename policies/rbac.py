@@ -245,8 +245,10 @@ class Authorizer:
             self._load()
             check_assignment(subject=subject, role=role, domain=domain,
                              held=self._roles(subject))  # fmt: skip
-            if self._enforcer.add_grouping_policy(subject, role_key(role), domain):
-                self._changed()
+            self._enforcer.add_grouping_policy(subject, role_key(role), domain)
+            # told to every process even when the line was there: one written back
+            # after its removal governs again once given again (policies.sealed_rules)
+            self._changed()
 
     def assign_all(self, assignments: Sequence[tuple[str, str, str]]) -> int:
         """``assign`` for each (subject, role, domain) in order, with one load of the lines
@@ -272,7 +274,11 @@ class Authorizer:
         """Take ``role`` in ``domain`` away from ``subject`` (idempotent)."""
         with self._lock:
             self._load()
-            if self._enforcer.remove_grouping_policy(subject, role_key(role), domain):
+            line = [subject, role_key(role), domain]
+            removed = self._enforcer.remove_grouping_policy(*line)
+            # a line casbin did not load (unsealed, or written back after the trail
+            # said it was removed: policies.sealed_rules) leaves the table all the same
+            if self._adapter.remove_policy("g", "g", line) or removed:
                 self._changed()
 
     def roles_of(self, subject: str) -> list[tuple[str, str]]:

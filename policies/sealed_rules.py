@@ -3,10 +3,11 @@
 ``sqlalchemy_adapter`` writes and reads the table through a model class it is given;
 ours has the ``seal`` column (migration 0017), seals every line it writes
 (``before_insert`` / ``before_update``), and ``SealedAdapter.load_policy`` hands casbin
-only lines whose seal verifies. A role assignment an insider INSERTs (or edits: another
-subject, another domain) is therefore no assignment at all; each one met is logged
-once per process (the steward of the catalog database has something to look at) and
-counted in ``SealedAdapter.ignored``.
+only lines whose seal verifies and that the trail does not say were removed since
+(``catalog.row_bindings``). A role assignment an insider INSERTs (or edits: another
+subject, another domain), or writes back after an admin took it away, is therefore no
+assignment at all; each one met is logged once per process (the steward of the catalog
+database has something to look at) and counted in ``SealedAdapter.ignored``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Integer, String, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy_adapter import Adapter
 
+from catalog.row_bindings import checker, rule_key
 from catalog.row_seals import RULES, RowSeals, rule_values, seals_for
 
 log = logging.getLogger(__name__)
@@ -78,11 +80,12 @@ class SealedAdapter(Adapter):  # type: ignore[misc]
 
     def load_policy(self, model: Any) -> None:
         seals = seals_for(self._engine)
+        current = checker(self._engine)  # the trail's newest word on each line
         ignored = 0
         loaded: set[str] = set()
         with self._session_scope() as session:
             for line in session.query(SealedRule).order_by(SealedRule.id).all():
-                if rule_holds(seals, line):
+                if rule_holds(seals, line) and current(rule_key(line), line.seal):
                     # once each: casbin assumes no two lines are equal, and removing one
                     # of two copies answers "not removed" without telling the database,
                     # so a copied line (its seal covers the values, not the id) made a

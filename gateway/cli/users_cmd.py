@@ -18,6 +18,7 @@ from catalog.errors import BadRequest, SluiceError
 from gateway.cli.host_login import host_login
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
+from gateway.stewardship.row_trail import bound_changes
 from gateway.stewardship.users import service
 from gateway.web.console.passwords import LocalAccounts, PasswordTrail, check_new_password
 from gateway.web.console.sessions import console_key
@@ -79,10 +80,10 @@ def add(subject: str, display_name: str, department: str | None, clearance: str,
         # only the clearance, so a widened jurisdiction or a department move was off record)
         set_: dict[str, Any] = {"display_name": display_name, "department": department,
                                 "clearance": clearance, "jurisdiction": prefixes}  # fmt: skip
-        _record(
-            services, subject, "user.updated", {**set_, **({"status": status} if status else {})}
-        )
-        session.commit()
+        with bound_changes(services.audit, session):  # the row's new state first
+            _record(services, subject, "user.updated",
+                    {**set_, **({"status": status} if status else {})})  # fmt: skip
+            session.commit()
     click.echo(f"user {subject} saved")
 
 
@@ -134,8 +135,9 @@ def set_id_number(subject: str, env_name: str | None) -> None:
     with _admin() as (services, session):
         service.set_id_number(session=session, services=services, subject=subject,
                               id_number=number)  # fmt: skip
-        _record(services, subject, "user.updated", {"id_number": "set"})
-        session.commit()
+        with bound_changes(services.audit, session):
+            _record(services, subject, "user.updated", {"id_number": "set"})
+            session.commit()
     click.echo(f"own ID number of {subject} recorded as a token")
 
 

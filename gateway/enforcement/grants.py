@@ -36,11 +36,13 @@ def active_grants(
 
 def approved_grant_rows(
     *, conn: Connection, subject: str, dataset_id: str, purpose: str | None,
-    case_ref: str | None,
+    case_ref: str | None, generation: int | None = None,
 ) -> tuple[Any, ...]:  # fmt: skip
     """The approved requests themselves, whatever their expiry: what may be cached until
     the catalog generation moves (expiry is checked against the clock on every use).
-    Only those whose seal verifies; the others are logged and left out (fail closed)."""
+    Only those whose seal verifies and that the trail names as their newest state
+    (``generation``: the catalog generation read, so the trail is read once per
+    generation); the others are logged and left out (fail closed)."""
     # Core rows, not ORM objects: this runs whenever the catalog changed; every column
     # the seal covers, typed (JSON decoded, timestamps as the dialect returns them)
     table = AccessRequest.__table__.c
@@ -65,7 +67,8 @@ def approved_grant_rows(
         table.purpose == (purpose or ""),
         table.case_ref == (case_ref or ""),
     )
-    return tuple(sealed_only(conn, ACCESS_REQUESTS, conn.execute(stmt).all()))
+    rows = conn.execute(stmt).all()
+    return tuple(sealed_only(conn, ACCESS_REQUESTS, rows, token=generation))
 
 
 def unexpired_grants(rows: tuple[Any, ...], now: datetime) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from gateway.auth.authenticator import build_authenticator
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.limits import build_limiter
+from gateway.stewardship.row_trail import install_row_bindings
 from gateway.wiring.adoption_guard import start_row_seals
 from gateway.wiring.alerts import start_alerts
 from gateway.wiring.audit_log import build_audit_log
@@ -29,6 +30,7 @@ def build_services(settings: Settings) -> Services:
     authenticator = build_authenticator(settings)
     audit = build_audit_log(settings)
     start_row_seals(url, engine, settings.home, audit)  # before the first read of a role
+    install_row_bindings(url, audit)  # and each sealed row bound to the trail's newest
     authorizer = Authorizer(engine)
     authorizer.seed_defaults()
     limiter = build_limiter(

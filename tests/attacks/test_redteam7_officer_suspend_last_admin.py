@@ -11,8 +11,12 @@ could do the same to the last officer.
 
 Expected: suspending the last active admin, or the last active security officer, is
 refused (409, the reason said, on record as ``request.refused``); the account stays
-active. Two suspensions at the same moment of the last two admins: one passes, never
-both.
+active. Two suspensions at the same moment of the last two admins: never both; since
+row bindings (``catalog.row_bindings``) one or neither passes — each puts the admin's
+suspended state on the trail before its commit, and the other's check at the flush
+reads that admin's row as no longer current, so both may be refused (asked again, one
+passes) — and an account whose suspension was refused is served as before (its loaded
+state is bound again).
 """
 
 from __future__ import annotations
@@ -159,7 +163,14 @@ def test_the_last_two_admins_suspended_at_once_leave_one(gw: DemoGateway) -> Non
             del trail.append  # the instance attribute: the class's method again
     try:
         codes = sorted(a.status_code for a in answers.values())
-        assert codes == [200, 409], {s: (a.status_code, a.text) for s, a in answers.items()}
-        assert sorted(_status(gw, s) for s in ("root", "root2")) == ["active", "suspended"]
+        assert codes in ([200, 409], [409, 409]), {
+            s: (a.status_code, a.text) for s, a in answers.items()}  # fmt: skip
+        statuses = {s: _status(gw, s) for s in ("root", "root2")}
+        assert sorted(statuses.values()) == (
+            ["active", "suspended"] if codes == [200, 409] else ["active", "active"])  # fmt: skip
+        for subject, status in statuses.items():  # a refused suspension leaves it served
+            if status == "active":
+                resp = gw.client.get("/api/v1/admin/users", headers=gw.headers(subject))
+                assert resp.status_code == 200, resp.text
     finally:
         _reset(gw, "root", "root2")

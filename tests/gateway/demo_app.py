@@ -37,6 +37,7 @@ from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
 from gateway.auth.keys import load_or_create_signing_key
 from gateway.core.services import Services
 from gateway.core.settings import Settings, load_settings
+from gateway.stewardship.row_trail import bind_changed
 from gateway.web.app import create_app
 from gateway.wiring.container import build_services
 from gateway.wiring.demo import demo_data_present, setup_demo
@@ -102,12 +103,14 @@ class DemoGateway:
 
     def edit_user(self, subject: str, **values: Any) -> None:
         """A user's row changed as ``sluice users`` on a gateway host would (through the
-        ORM, so the row is sealed: ``catalog.row_seals``), with no event on the trail."""
+        ORM, so the row is sealed: ``catalog.row_seals``, and its new state bound on the
+        trail: ``catalog.row_bindings``), with no other event on the trail."""
         with self.services.sessions() as session:
             user = session.get(User, subject)
             assert user is not None, subject
             for name, value in values.items():
                 setattr(user, name, value)
+            bind_changed(self.services.audit, session)
             session.commit()
 
     def listed_user(self, subject: str) -> dict[str, Any]:
@@ -125,13 +128,15 @@ class DemoGateway:
 
     def write_grant(self, grant_id: str, **values: Any) -> None:
         """An access request written (or changed) as a gateway writes one: through the
-        ORM, so the row is sealed (``catalog.grant_seals``), with no event on the trail.
-        What ``sql`` writes to ``access_requests`` grants nothing."""
+        ORM, so the row is sealed (``catalog.grant_seals``) and a change of it bound on
+        the trail (``catalog.row_bindings``), with no other event on the trail. What
+        ``sql`` writes to ``access_requests`` grants nothing."""
         with self.services.sessions() as session:
             req = session.get(AccessRequest, grant_id) or AccessRequest(id=grant_id)
             for name, value in values.items():
                 setattr(req, name, value)
             session.add(req)
+            bind_changed(self.services.audit, session)
             session.commit()
 
     def request_events(self, request_id: str, want: int) -> list[dict[str, Any]]:

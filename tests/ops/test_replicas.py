@@ -153,6 +153,47 @@ def test_a_change_through_one_replica_governs_the_next_request_on_every_replica(
     assert len(tokens) == 3 and tokens[0] and tokens[0] == tokens[1] == tokens[2]
 
 
+def _superuser(cluster: Cluster, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """SQL as a database insider would send it (the superuser, behind every replica)."""
+    url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{cluster.guided.db.name}"
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_a_row_written_back_after_a_change_on_one_replica_governs_on_none(
+    cluster: Cluster,
+) -> None:
+    """The replay (THREAT_MODEL): a role line revoked through replica a, a user row
+    suspended through c, each written back at once by the insider, with its old seal.
+    b never saw the changed row; it reads the trail's newest binding when it reads the
+    row again, so no replica honours the copy, and a change through b honours it again
+    everywhere."""
+    a, b, c = cluster.replicas
+    user = cluster.add_analyst(a, "replay")
+    assert [cluster.query(r, user).status_code for r in (a, b, c)] == [200, 200, 200]
+    columns = "id, ptype, v0, v1, v2, v3, v4, v5, seal"
+    line = _superuser(cluster, f"SELECT {columns} FROM casbin_rule WHERE v0 = %s", (user,))
+    assert len(line) == 1
+    cluster.call(a, "root", "DELETE", f"/api/v1/admin/users/{user}/roles/analyst/*")
+    _superuser(cluster, f"INSERT INTO casbin_rule ({columns}) VALUES "
+               "(%s, %s, %s, %s, %s, %s, %s, %s, %s)", tuple(line[0]))  # fmt: skip
+    assert [cluster.query(r, user).status_code for r in (b, c, a)] == [403, 403, 403]
+    cluster.call(b, "root", "POST", f"/api/v1/admin/users/{user}/roles",
+                 {"role": "analyst", "domain": "*"})  # fmt: skip
+    assert [cluster.query(r, user).status_code for r in (a, b, c)] == [200, 200, 200]
+
+    row = _superuser(cluster, "SELECT status, seal FROM users WHERE subject = %s", (user,))[0]
+    cluster.call(c, "sam", "POST", f"/api/v1/users/{user}/suspend", {"reason": "ops test"})
+    _superuser(cluster, "UPDATE users SET status = %s, suspended_by = NULL, "
+               "suspended_reason = NULL, suspended_at = NULL, seal = %s WHERE subject = %s",
+               (*row, user))  # fmt: skip
+    for replica in (b, a, c):
+        refused = cluster.query(replica, user)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "account_unsealed", refused.text
+
+
 def test_one_daily_quota_across_the_replicas(cluster: Cluster) -> None:
     """Six queries at once, two per replica, each asking 300 rows of a 1,000-row quota:
     together they get exactly 1,000 (in memory each replica would hand out 1,000)."""

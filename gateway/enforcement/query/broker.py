@@ -174,7 +174,8 @@ class Broker:
             grant_rows = self.grants.get(
                 generation, (user.subject, entry.id, body.purpose, body.case_ref),
                 lambda: approved_grant_rows(conn=conn, subject=user.subject, dataset_id=entry.id,
-                                            purpose=body.purpose, case_ref=body.case_ref),
+                                            purpose=body.purpose, case_ref=body.case_ref,
+                                            generation=generation),
             )  # fmt: skip
         self.authorizer.check(subject=user.subject, domain=entry.department, action="dataset:query")
         decision = self.pdp.decide(
@@ -274,7 +275,8 @@ class Broker:
         grant_rows = self.grants.get(
             generation, (user.subject, entry.id, body.purpose, body.case_ref),
             lambda: approved_grant_rows(conn=conn(), subject=user.subject, dataset_id=entry.id,
-                                        purpose=body.purpose, case_ref=body.case_ref),
+                                        purpose=body.purpose, case_ref=body.case_ref,
+                                        generation=generation),
         )  # fmt: skip
         decision = self.pdp.decide(
             decision_input(user=user, entry=entry.policy_input, body=body, grant_rows=grant_rows,

@@ -42,6 +42,7 @@ from catalog.timestamps import utc_text
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.spec import ModelSpec
 from gateway.stewardship.grants.service import commit_or_conflict
+from gateway.stewardship.row_trail import bound_changes
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -185,12 +186,13 @@ def record(
 ) -> ReidentificationRequest:  # fmt: skip
     """Audit first (fail closed), then commit (a lost compare-and-set is a 409)."""
     request_id = req.id
-    audit.append(reidentification_event(
-        type_=event_type, actor=Actor.of(user), request_id=req.id, run_id=req.run_id,
-        hit_ids=list(req.hit_ids), departments=req.departments, purpose=req.purpose,
-        case_ref=req.case_ref,
-        details={"status": req.status, "approvals": list(req.approvals),
-                 "waiting_on": req.waiting_on(), **extra},
-    ))  # fmt: skip
-    commit_or_conflict(session, request_id)
+    with bound_changes(audit, session):  # the row's new state first (catalog.row_bindings)
+        audit.append(reidentification_event(
+            type_=event_type, actor=Actor.of(user), request_id=req.id, run_id=req.run_id,
+            hit_ids=list(req.hit_ids), departments=req.departments, purpose=req.purpose,
+            case_ref=req.case_ref,
+            details={"status": req.status, "approvals": list(req.approvals),
+                     "waiting_on": req.waiting_on(), **extra},
+        ))  # fmt: skip
+        commit_or_conflict(session, request_id)
     return req

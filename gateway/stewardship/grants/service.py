@@ -27,6 +27,7 @@ from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.grant_seals import ACCESS_REQUESTS, require_sealed
 from catalog.models import Dataset
 from catalog.timestamps import utc_text
+from gateway.stewardship.row_trail import bound_changes
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -205,8 +206,9 @@ def record_change(
     column): a decision raced by another one (a withdrawal, a rejection) is refused with
     409 and that refusal is on record (``request.refused``) right after its event."""
     request_id = req.id
-    audit.append(access_request_event(event_type, user, req, **extra))
-    commit_or_conflict(session, request_id)
+    with bound_changes(audit, session):  # the row's new state first (catalog.row_bindings)
+        audit.append(access_request_event(event_type, user, req, **extra))
+        commit_or_conflict(session, request_id)
     return req
 
 

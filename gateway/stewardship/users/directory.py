@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, select, text
 from catalog.db import reads_engine
 from catalog.errors import AccountDisabled, AccountUnsealed, Unauthenticated
 from catalog.models import User
+from catalog.row_bindings import checker, rule_key, user_key
 from catalog.row_seals import seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.enforcement.query.entries import GenerationCache, catalog_generation
@@ -60,21 +61,27 @@ def _text_list(value: object) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str))
 
 
-def load_identity(conn: Connection, subject: str) -> StoredIdentity | None:
+def load_identity(
+    conn: Connection, subject: str, *, generation: int | None = None
+) -> StoredIdentity | None:
     """The user's attributes and role names in two small reads (None if unknown).
     Values a hand edit may have garbled fall to least privilege; a row without a
-    gateway's seal (``catalog.row_seals``) is ``UNSEALED``, and a role line without one
-    is no role."""
+    gateway's seal (``catalog.row_seals``), or one the trail says is no longer the
+    current one (written back after a change: ``catalog.row_bindings``), is
+    ``UNSEALED``, and such a role line is no role. The trail's newest bindings are read
+    at most once per catalog ``generation``."""
     columns = (_U.subject, _U.department, _U.clearance, _U.jurisdiction, _U.status,
                _U.id_number_hash, _U.seal)  # fmt: skip
     row = conn.execute(select(*columns).where(_U.subject == subject)).first()
     if row is None:
         return None
     seals = seals_for(conn)
-    if not user_holds(seals, row):
+    current = checker(conn, token=generation)
+    if not (user_holds(seals, row) and current(user_key(subject), row.seal)):
         nobody = UserContext(subject=subject, department=None, roles=(), clearance=Level.L1.value)
         return StoredIdentity(context=nobody, status=UNSEALED)
-    held = [line.v1 for line in conn.execute(_ROLES_SQL, {"s": subject}) if rule_holds(seals, line)]
+    held = [line.v1 for line in conn.execute(_ROLES_SQL, {"s": subject})
+            if rule_holds(seals, line) and current(rule_key(line), line.seal)]  # fmt: skip
     roles = sorted({r.removeprefix(ROLE_PREFIX) for r in held if isinstance(r, str)
                     and r.startswith(ROLE_PREFIX)})  # fmt: skip
     clearance = row.clearance if row.clearance in _LEVELS else Level.L1.value
@@ -111,7 +118,9 @@ class IdentityDirectory:
             raise Unauthenticated("invalid token: reserved subject")
         with self._reader.connect() as conn:
             generation = catalog_generation(conn)
-            stored = self._cache.get(generation, subject, lambda: load_identity(conn, subject))
+            stored = self._cache.get(
+                generation, subject, lambda: load_identity(conn, subject, generation=generation)
+            )
         # role assignments moved with the generation: casbin re-reads before it answers
         self._authorizer.sync(generation)
         if stored is None:

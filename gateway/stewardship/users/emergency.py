@@ -35,6 +35,7 @@ from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, Forbidden, NotFound
 from catalog.models import Dataset, User
 from catalog.reidentifications import ReidentificationRequest
+from catalog.row_bindings import checker, rule_key, user_key
 from catalog.row_seals import seals_for, user_holds
 from catalog.timestamps import utc_text
 from gateway.stewardship.users.directory import ACTIVE
@@ -113,9 +114,10 @@ def others_holding(session: Session, subject: str, roles: Iterable[str]) -> dict
 
 def _holders(session: Session, role: str) -> set[str]:
     """Everyone a sealed line gives ``role`` (a line written behind the gateway is none)."""
-    seals = seals_for(session.connection())
+    seals, current = seals_for(session.connection()), checker(session.connection())
     lines = session.execute(_HOLDERS_SQL, {"role": role_key(role)})
-    return {line.v0 for line in lines if rule_holds(seals, line)}
+    return {line.v0 for line in lines
+            if rule_holds(seals, line) and current(rule_key(line), line.seal)}  # fmt: skip
 
 
 def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:
@@ -129,13 +131,14 @@ def _privileged_holders(session: Session, subject: str) -> dict[str, set[str]]:
 
 
 def require_another_active(session: Session, subject: str, holders: dict[str, set[str]]) -> None:
-    seals = seals_for(session.connection())
+    seals, current = seals_for(session.connection()), checker(session.connection())
     for role, others in holders.items():
         candidates = session.scalars(select(User).where(
             User.subject.in_(sorted(others)), User.status == ACTIVE
         ))  # fmt: skip
         # a row edited behind the gateway is no active holder: its account is refused
-        if not any(user_holds(seals, user) for user in candidates):
+        if not any(user_holds(seals, user) and current(user_key(user.subject), user.seal)
+                   for user in candidates):  # fmt: skip
             name = PRIVILEGED[role]
             raise Conflict(
                 f"user {subject!r} is the last active {name}: with none left, no suspension "

@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
+from catalog.row_bindings import checker, user_key
 from catalog.row_seals import restate, seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import canonical_id_number, subject_token
+from gateway.stewardship.row_trail import bind_line
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
 from gateway.stewardship.users.emergency import (
     PRIVILEGED,
@@ -100,8 +102,15 @@ def describe(*, services: Services, user: User) -> dict[str, Any]:
         "has_id_number": user.id_number_hash is not None,
         # False: the row was changed behind the gateway (the values above are not the
         # gateway's, the account is refused) until an admin saves it whole (red team 14)
-        "sealed": user_holds(seals_for(services.engine), user),
+        "sealed": current_user_row(services.engine, user, refresh=False),
     }
+
+
+def current_user_row(bind: Any, user: User, *, refresh: bool = True) -> bool:
+    """Whether ``user``'s row is the gateway's: sealed (``catalog.row_seals``), and the
+    newest state the trail names for it, not one written back (``catalog.row_bindings``)."""
+    return user_holds(seals_for(bind), user) and checker(bind, refresh=refresh)(
+        user_key(user.subject), user.seal)  # fmt: skip
 
 
 def get_user(*, session: Session, subject: str) -> User:
@@ -138,7 +147,7 @@ def upsert_user(
         check_new_subject(session, subject)
         user = User(subject=subject, roles=[], status=ACTIVE)
         session.add(user)
-    elif not user_holds(seals_for(session.connection()), user):
+    elif not current_user_row(session.connection(), user):
         if status is None:
             # its stored status is an insider's as much as the rest: the admin says which
             raise Conflict(f"{subject!r}'s record was changed outside the gateway: save it "
@@ -186,9 +195,18 @@ def assign_role(
                      held=services.authorizer.roles_of(subject))  # fmt: skip
     if record is not None:
         record()
+    _bind_line(services, subject, role, domain, present=True)
     services.authorizer.assign(subject=subject, role=role, domain=domain)
     user.roles = sorted({*(user.roles or []), role})
     return user
+
+
+def _bind_line(services: Services, subject: str, role: str, domain: str, *, present: bool
+               ) -> None:  # fmt: skip
+    """The line's new state on the trail before casbin writes it: a line removed and
+    written back behind the gateway is then no assignment (catalog.row_bindings)."""
+    bind_line(services.audit, subject=subject, role=role, domain=domain, present=present,
+              seals=seals_for(services.engine))  # fmt: skip
 
 
 def unassign_role(
@@ -210,6 +228,7 @@ def unassign_role(
         keep_one_active(session, subject, role=role, after_flush=False)
     if record is not None:
         record()
+    _bind_line(services, subject, role, domain, present=False)
     services.authorizer.unassign(subject=subject, role=role, domain=domain)
     if role in PRIVILEGED and held and (user.status or ACTIVE) == ACTIVE:
         _undo_if_last(session, services, subject, role, domain)
@@ -226,6 +245,7 @@ def _undo_if_last(session: Session, services: Services, subject: str, role: str,
     try:
         require_another_active(session, subject, others_holding(session, subject, [role]))
     except Conflict:
+        _bind_line(services, subject, role, domain, present=True)
         services.authorizer.assign(subject=subject, role=role, domain=domain)
         raise
 

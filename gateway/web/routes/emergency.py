@@ -27,6 +27,7 @@ from audit.event_types import EventType
 from audit.log import AuditLog
 from audit.records import Actor, emergency_event
 from catalog.errors import Conflict, NotFound
+from gateway.stewardship.row_trail import bound_changes
 from gateway.stewardship.users import emergency
 from gateway.web.authz import require
 from gateway.web.deps import get_services, get_session
@@ -53,14 +54,16 @@ def _record(
     trail = get_services(request).audit
     if body.alert_id is not None:
         _known_alert(trail, body.alert_id)  # nothing is written or committed otherwise
-    trail.append(emergency_event(type_=type_, actor=Actor.of(user), resource=resource,
-                                 reason=body.reason, alert_id=body.alert_id,
-                                 details=details))  # fmt: skip
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise Conflict(f"{resource} changed meanwhile; try again") from None
+    # the rows' new states first (catalog.row_bindings)
+    with bound_changes(trail, session):
+        trail.append(emergency_event(type_=type_, actor=Actor.of(user), resource=resource,
+                                     reason=body.reason, alert_id=body.alert_id,
+                                     details=details))  # fmt: skip
+        try:
+            session.commit()
+        except StaleDataError:
+            session.rollback()
+            raise Conflict(f"{resource} changed meanwhile; try again") from None
     if body.alert_id is not None and isinstance(trail, AuditLog):
         try:
             alert_states(trail.home).add_action(body.alert_id, action=type_, by=user.subject,

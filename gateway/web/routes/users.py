@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from audit.event_types import EventType
 from audit.records import Actor, user_admin_event
+from gateway.stewardship.row_trail import bound_changes
 from gateway.stewardship.users import service
 from gateway.web.authz import require
 from gateway.web.deps import get_services, get_session
@@ -76,8 +77,9 @@ def _commit(
     type_: EventType | str,
     details: dict[str, Any],
 ) -> dict[str, Any]:
-    _record(request, admin, subject, type_, details)
-    return _done(request, session, subject)
+    with bound_changes(get_services(request).audit, session):  # the row's new state first
+        _record(request, admin, subject, type_, details)
+        return _done(request, session, subject)
 
 
 @router.get("")

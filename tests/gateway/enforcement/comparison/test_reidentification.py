@@ -20,6 +20,7 @@ from catalog.errors import Forbidden
 from catalog.reidentifications import DEFAULT_RELEASE_DAYS, ReidentificationRequest, release_ttl
 from gateway.enforcement.comparison import reidentify
 from gateway.enforcement.masking.apply import mask_array
+from gateway.stewardship.row_trail import bind_changed
 from policies.decision import UserContext
 from tests.gateway.comparison_env import CASE, comparison_gateway, events, run_to_end, runner
 from tests.gateway.demo_app import DemoGateway
@@ -125,11 +126,13 @@ def test_requests_are_listed_for_the_requester_and_each_departments_steward(
 
 
 def _approved_ago(gw: DemoGateway, request_id: str, ago: timedelta) -> None:
-    """Move the request's approval back in time, as the clock would."""
+    """Move the request's approval back in time, as the clock would (the row as a
+    gateway writes it: sealed, and its state bound on the trail)."""
     with gw.services.sessions() as session:
         req = session.get(ReidentificationRequest, request_id)
         assert req is not None and req.status == "approved"
         req.approved_at = datetime.now(UTC) - ago
+        bind_changed(gw.services.audit, session)
         session.commit()
 
 

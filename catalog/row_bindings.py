@@ -1,0 +1,164 @@
+"""Sealed rows bound to their newest record on the audit trail (replays).
+
+A row seal (``catalog.row_seals``, ``catalog.grant_seals``) says that a gateway wrote a
+row's values, not that they are the current ones: whoever can write the catalog kept
+a copy of a row (a role line, a user from before a disable, an approved grant), let an
+admin, an officer or a steward change it through the gateway, and wrote the copy back,
+seal and all; it verified and governed again (THREAT_MODEL's replay row).
+
+So every change made through the gateway to such a row puts the row's new state on the
+trail first (``catalog.row_bound``, one event per row, its resource ``row:<key>``):
+a digest of the seal the row will carry, or that a role line was removed. A sealed row
+governs only while its digest is the newest the trail holds for its key; a row with no
+such event (written before this check existed, or by the seeding of a new deployment)
+keeps the seal's word alone, as console password rows set before digests did
+(``gateway.web.console.passwords.PasswordTrail``). The trail is chained, MAC'd under a
+key from ``keys/mask.secret``, checkpointed and witnessed, so the insider can neither
+add a binding nor drop a newer one undetected.
+
+Cost, per process (``RowBindings``): the newest state of each key met is kept; the trail
+is asked for one key when a row differs from what is kept or the key was never met
+(a fresh process verifies on first use), and for the bindings appended since the last
+look before each batch of rows that decides access is read (``refresh``: one range read
+of the trail's newest events; the identity directory and the broker's grants do it at
+most once per catalog generation, casbin at each reload of its lines). The refresh is
+what catches a replay on a replica that never saw the row between the change and the
+replay: another replica's change is bound on the trail before it commits. A failed
+trail read fails the reader (503), never accepts.
+
+Registered per catalog database, as the seal keys are (``register``); with none
+registered (unit tests, tools without a trail) rows are checked by their seals alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL, make_url
+
+REMOVED = "removed"
+"""A role line's state once taken away through the gateway."""
+
+
+class BindingTrail(Protocol):
+    """What the bindings read of the audit trail (``gateway.stewardship.row_trail``)."""
+
+    def head(self) -> int:
+        """The newest event's sequence number (0 for an empty trail)."""
+
+    def newest(self, key: str) -> tuple[int, str | None]:
+        """The newest binding of ``key``: (seq, state), or (0, None) if none."""
+
+    def since(self, seq: int) -> Iterable[tuple[int, str, str]]:
+        """Every binding after ``seq``, in order: (seq, key, state)."""
+
+
+def digest(key: str, seal: object) -> str:
+    """What the trail keeps of a row's state: a digest of its key and seal."""
+    return hashlib.sha256(f"row_bound\n{key}\n{seal}".encode()).hexdigest()
+
+
+def user_key(subject: str) -> str:
+    return f"users/{subject}"
+
+
+def rule_key(row: Any) -> str:
+    """A casbin line's key: its values (a line's seal covers nothing else)."""
+    values = [row.ptype, row.v0, row.v1, row.v2, row.v3, row.v4, row.v5]
+    return "casbin_rule/" + ", ".join(str(v) for v in values if v is not None)
+
+
+def grant_key(table: str, request_id: object) -> str:
+    return f"{table}/{request_id}"
+
+
+class RowBindings:
+    """One process's view of the bindings on the trail (thread-safe)."""
+
+    def __init__(self, trail: BindingTrail) -> None:
+        self._trail = trail
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[int, str | None]] = {}
+        self._seen = trail.head()  # bindings before it are read per key, on first use
+        self._token: object = None
+
+    def refresh(self, token: object = None) -> None:
+        """Read the bindings appended since the last look. ``token`` (a catalog
+        generation): skipped when the last refresh was for the same one."""
+        if token is not None and token == self._token:
+            return
+        with self._lock:
+            for seq, key, state in self._trail.since(self._seen):
+                self._learn(key, seq, state)
+                self._seen = max(self._seen, seq)
+            self._token = token
+
+    def _learn(self, key: str, seq: int, state: str | None) -> None:
+        if key not in self._known or self._known[key][0] < seq:
+            if len(self._known) >= 1_000_000:
+                self._known.clear()  # met again, each key is read per key once more
+            self._known[key] = (seq, state)
+
+    def _state(self, key: str) -> str | None:
+        with self._lock:
+            known = self._known.get(key)
+        if known is None:
+            seq, state = self._trail.newest(key)
+            with self._lock:
+                self._learn(key, seq, state)
+                known = self._known[key]
+        return known[1]
+
+    def current(self, key: str, seal: object) -> bool:
+        """Whether a row of ``key`` carrying ``seal`` (verified by the caller) is the
+        newest state the trail names for it (or the trail names none)."""
+        state = self._state(key)
+        if state is None or hmac.compare_digest(state, digest(key, seal)):
+            return True
+        self.refresh()  # a change made elsewhere since the last look (another replica)
+        state = self._state(key)
+        return state is None or hmac.compare_digest(state, digest(key, seal))
+
+
+_REGISTRY: dict[str, RowBindings] = {}
+_LOCK = threading.Lock()
+
+
+def _key_of(url: str | URL) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def register(url: str | URL, bindings: RowBindings) -> None:
+    """The bindings that decide for the catalog database at ``url`` in this process."""
+    with _LOCK:
+        _REGISTRY[_key_of(url)] = bindings
+
+
+def bindings_for(bind: Engine | Connection) -> RowBindings | None:
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _REGISTRY.get(_key_of(engine.url))
+
+
+Check = Callable[[str, object], bool]
+
+
+def _always(_key: str, _seal: object) -> bool:
+    return True
+
+
+def checker(bind: Engine | Connection, *, refresh: bool = True, token: object = None) -> Check:
+    """``current`` for a batch of rows about to be read from ``bind``'s database,
+    the trail refreshed first (``refresh``; at most once per ``token``). Views that
+    decide nothing (the listings' ``sealed``) skip it: a row that differs from what is
+    kept still refreshes."""
+    bindings = bindings_for(bind)
+    if bindings is None:
+        return _always
+    if refresh:
+        bindings.refresh(token)
+    return bindings.current

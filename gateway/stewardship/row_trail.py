@@ -1,0 +1,221 @@
+"""The trail side of row bindings (``catalog.row_bindings`` says why): what a change made
+through the gateway appends, and how a process reads it back.
+
+Recording: every path that changes a governing row through the gateway calls one of
+these before its change commits, beside the event that says what changed — the users'
+routes and CLI, the officers' emergency actions, the request decisions
+(``bind_changed``: the user and request rows the session is about to write) and the
+role changes (``bind_line``). One ``catalog.row_bound`` event per row, by the gateway
+itself (``SYSTEM``), its resource ``row:<key>``: ``{"digest": …}``, or ``{"removed":
+true}`` for a role line taken away. A row whose seal does not change (a role given
+rewrites ``users.roles``, which no seal covers) is not bound again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from audit.event_types import EventType
+from audit.log import AuditLog
+from audit.records import Actor, key_event
+from audit.search import EventFilter, list_events
+from audit.sink import AuditSink
+from catalog.access_requests import AccessRequest
+from catalog.errors import SluiceError
+from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_holds, grant_seal
+from catalog.models import User
+from catalog.reidentifications import ReidentificationRequest
+from catalog.row_bindings import (
+    REMOVED,
+    Check,
+    RowBindings,
+    checker,
+    digest,
+    grant_key,
+    register,
+    rule_key,
+    user_key,
+)
+from catalog.row_seals import (
+    RULES,
+    USERS,
+    RowSeals,
+    as_loaded,
+    restated,
+    seals_for,
+    user_holds,
+    user_seal,
+)
+from policies.rbac import role_key
+
+SYSTEM = Actor("gateway", None, ("system",))
+_TYPE = EventType.ROW_BOUND.value
+_PREFIX = "row:"
+_PAGE = 1000
+
+
+class AuditBindingTrail:
+    """``catalog.row_bindings.BindingTrail`` over the gateway's audit log."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self._store = audit.store
+
+    def head(self) -> int:
+        page = list_events(store=self._store, filters=EventFilter(), limit=1)
+        return int(page["items"][0]["seq"]) if page["items"] else 0
+
+    def newest(self, key: str) -> tuple[int, str | None]:
+        found = list_events(store=self._store, limit=1,
+                            filters=EventFilter(resource=_PREFIX + key, type=_TYPE))  # fmt: skip
+        for event in found["items"]:
+            bound = _bound(event)
+            if bound is not None:
+                return int(event["seq"]), bound[1]
+        return 0, None
+
+    def since(self, seq: int) -> Iterator[tuple[int, str, str]]:
+        filters = EventFilter(type=_TYPE, from_seq=seq + 1)
+        cursor: str | None = None
+        while True:
+            page = list_events(store=self._store, filters=filters, cursor=cursor,
+                               limit=_PAGE, order="asc")  # fmt: skip
+            for event in page["items"]:
+                bound = _bound(event)
+                if bound is not None:
+                    yield int(event["seq"]), bound[0], bound[1]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+
+def _bound(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, state) of a binding event as its hashed body says it."""
+    resource, details = event.get("resource"), event.get("details")
+    if not isinstance(resource, str) or not resource.startswith(_PREFIX):
+        return None
+    if not isinstance(details, dict):
+        return None
+    if details.get("removed") is True:
+        return resource.removeprefix(_PREFIX), REMOVED
+    value = details.get("digest")
+    return (resource.removeprefix(_PREFIX), value) if isinstance(value, str) else None
+
+
+def install_row_bindings(url: str, audit: AuditSink) -> None:
+    """Bind the catalog at ``url``'s rows to ``audit``'s trail in this process (a
+    stand-in trail binds nothing)."""
+    if isinstance(audit, AuditLog):
+        register(url, RowBindings(AuditBindingTrail(audit)))
+
+
+def _append(audit: AuditSink, key: str, details: dict[str, object]) -> None:
+    audit.append(key_event(type_=EventType.ROW_BOUND, actor=SYSTEM, resource=_PREFIX + key,
+                           details=details))  # fmt: skip
+
+
+def bind_line(audit: AuditSink, *, subject: str, role: str, domain: str, present: bool,
+              seals: RowSeals) -> None:  # fmt: skip
+    """A role line about to be written (``present``) or removed."""
+    line = _Line("g", subject, role_key(role), domain)
+    key = rule_key(line)
+    if present:
+        _append(audit, key, {"digest": digest(key, seals.seal(RULES, line.values()))})
+    else:
+        _append(audit, key, {"removed": True})
+
+
+class _Line:
+    def __init__(self, ptype: str, v0: str, v1: str, v2: str) -> None:
+        self.ptype, self.v0, self.v1, self.v2 = ptype, v0, v1, v2
+        self.v3 = self.v4 = self.v5 = None
+
+    def values(self) -> tuple[object, ...]:
+        return (self.ptype, self.v0, self.v1, self.v2, self.v3, self.v4, self.v5)
+
+
+_Bound = tuple[str, str, str | None]  # key, new seal, the loaded seal if it was current
+
+
+def _key_of(row: Any) -> tuple[str, str] | None:
+    if isinstance(row, User):
+        return user_key(row.subject), USERS
+    if isinstance(row, AccessRequest):
+        return grant_key(ACCESS_REQUESTS, row.id), ACCESS_REQUESTS
+    if isinstance(row, ReidentificationRequest):
+        return grant_key(REIDENTIFICATIONS, row.id), REIDENTIFICATIONS
+    return None
+
+
+def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
+    """What the write of a governing row binds, if it binds it: a new user, a user the
+    admin restates whole (``catalog.row_seals.restate``), or a row whose loaded values
+    were current (sealed, and the newest on the trail) and whose seal changes. Not a
+    row changed or written back behind the gateway: a routine write to it (a role
+    given, a suspension, an ID number set, a revocation) would otherwise make the
+    insider's values current (the row stays refused until an admin's whole save, as
+    for its seal: ``catalog.row_seals.seal_user_row``)."""
+    found = _key_of(row)
+    if found is None or (found[1] != USERS and inspect(row).pending):
+        return None  # a new request: nothing to replay yet (its defaults come at insert)
+    key, table = found
+    if inspect(row).pending:
+        return key, user_seal(seals, row), None
+    loaded = as_loaded(row)
+    if table == USERS:
+        new, holds = user_seal(seals, row), user_holds(seals, loaded)
+    else:
+        new, holds = grant_seal(seals, table, row), grant_holds(seals, table, loaded)
+    current = holds and check(key, loaded.seal)
+    if table == USERS and restated(row):
+        return key, new, loaded.seal if current else None
+    if new == loaded.seal or not current:
+        return None
+    return key, new, loaded.seal
+
+
+def bind_changed(audit: AuditSink, session: Session) -> list[_Bound]:
+    """Bind the user and request rows ``session`` is about to write (see ``_new_state``);
+    returns what was bound. Call it before the commit, and before the change's own
+    event (``bound_changes`` also binds the rows back if the commit fails)."""
+    rows = [r for r in (*session.new, *session.dirty) if _key_of(r) is not None]
+    if not rows:
+        return []
+    bind = session.get_bind()
+    seals, check = seals_for(bind), checker(bind)
+    bound = []
+    for row in rows:
+        state = _new_state(seals, check, row)
+        if state is None:
+            continue
+        _append(audit, state[0], {"digest": digest(state[0], state[1])})
+        bound.append(state)
+        if state[1] == row.seal:
+            # an admin's save of a row written back as it was: written all the same,
+            # so the catalog generation moves and every process reads the row, and
+            # its binding, again
+            flag_modified(row, "seal")
+    return bound
+
+
+@contextmanager
+def bound_changes(audit: AuditSink, session: Session) -> Iterator[None]:
+    """``bind_changed``, then the caller's event and commit. If they fail (a lost
+    compare-and-set, the last-admin check at the flush, a trail that refuses), each
+    row bound is bound again to the state it was loaded in, when that one was current:
+    the row is unchanged, and would otherwise be refused until changed again through
+    the gateway. Not a row whose loaded state was not the gateway's."""
+    bound = bind_changed(audit, session)
+    try:
+        yield
+    except BaseException:
+        for key, _new, loaded in bound:
+            if loaded is not None:
+                with suppress(SluiceError):  # the trail refusing: the original error stands
+                    _append(audit, key, {"digest": digest(key, loaded)})
+        raise
