@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         default=20.0, gt=0,
         description="a client that takes no bytes for this long is cut off, query.aborted",
     )  # fmt: skip
+    stream_govern_every_s: float = Field(
+        default=1.0, gt=0,
+        description="a streamed result in flight re-reads its caller's account this often",
+    )  # fmt: skip
 
     comparison_max_side_rows: int = Field(
         default=1_000_000, ge=1,

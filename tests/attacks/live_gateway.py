@@ -36,6 +36,9 @@ BIG = "civil.big_rows"
 BIG_ROWS = 200_000
 CASE = {"purpose": "supervision", "case_ref": "JW-2026-011"}
 STALL_S = 5.0  # the server's stall timeout in these tests
+# how often a stream in flight re-reads its caller (``SLUICE_STREAM_GOVERN_EVERY_S``) in the
+# mid-stream tests, which wait past it after a change: a fifth of the default second
+GOVERN_S = 0.2
 PER_USER = 2
 
 

@@ -26,6 +26,7 @@ from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import (
     BIG,
     BIG_ROWS,
+    GOVERN_S,
     Live,
     RawStream,
     deployment_home,
@@ -39,7 +40,10 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
     home = tmp_path_factory.mktemp(f"rt3-midstream-{request.param}")
-    with deployment_home(request.param, home) as gw, serve(gw) as server:
+    with (
+        deployment_home(request.param, home, stream_govern_every_s=GOVERN_S) as gw,
+        serve(gw) as server,
+    ):
         yield server
 
 
@@ -62,7 +66,7 @@ def test_a_suspension_stops_the_stream_in_flight(live: Live) -> None:
     suspended = _officer(live, "suspend")
     assert suspended.status_code == 200, suspended.text
     try:
-        time.sleep(1.5)  # the officer's click, then the stream goes on being read
+        time.sleep(2 * GOVERN_S)  # the officer's click, then the stream goes on being read
         _read_to_the_end(stream)  # everything, unless the gateway stops it
         stream.close()
         end = ended(live, stream.request_id)
@@ -83,7 +87,7 @@ def test_a_freeze_stops_the_stream_in_flight(live: Live) -> None:
                         json={"reason": "bulk pull"}, timeout=30)  # fmt: skip
     assert frozen.status_code == 200, frozen.text
     try:
-        time.sleep(1.5)
+        time.sleep(2 * GOVERN_S)
         _read_to_the_end(stream)
         stream.close()
         end = ended(live, stream.request_id)
@@ -118,7 +122,7 @@ def test_a_narrowed_access_stops_the_stream_in_flight(live: Live) -> None:
     stream.read(200_000)
     before = _put_dora(live, jurisdiction=["430121"])
     try:
-        time.sleep(1.5)
+        time.sleep(2 * GOVERN_S)
         _read_to_the_end(stream)
         stream.close()
         end = ended(live, stream.request_id)

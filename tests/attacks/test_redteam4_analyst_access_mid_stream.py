@@ -35,6 +35,7 @@ from tests.attacks.live_gateway import (
     BIG,
     BIG_ROWS,
     CASE,
+    GOVERN_S,
     Live,
     RawPost,
     RawStream,
@@ -53,7 +54,7 @@ def live(
 ) -> Iterator[Live]:
     home = tmp_path_factory.mktemp(f"rt4-access-{request.param}")
     limits = {"max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS},
-              "comparison_max_side_rows": BIG_ROWS}  # fmt: skip
+              "comparison_max_side_rows": BIG_ROWS, "stream_govern_every_s": GOVERN_S}  # fmt: skip
     with deployment_home(request.param, home, **limits) as gw:
         with gw.services.sessions() as session:  # the note needs a grant to be read
             note = session.query(Field).filter_by(dataset_id=BIG, name="note").one()
@@ -114,7 +115,7 @@ def test_a_revoked_grant_stops_a_query_in_flight(live: Live) -> None:
     stream.read(200_000)
     assert b"of a result larger" in stream.body  # the note in clear: the grant at work
     _revoke(live, grant)
-    time.sleep(1.5)
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
     while chunk := stream.sock.recv(1 << 20):
         stream.body += chunk
     stream.close()
@@ -161,7 +162,7 @@ def test_a_revoked_grant_stops_a_console_download_in_flight(live: Live) -> None:
     stream = _download(live)
     assert b"of a result larger" in stream.body
     _revoke(live, grant)
-    time.sleep(1.5)
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
     stream.read_to_the_end()
     _assert_aborted(ended(live, stream.headers["x-request-id"]), "query")
 
@@ -170,7 +171,7 @@ def test_a_narrowed_jurisdiction_stops_a_console_download_in_flight(live: Live) 
     stream = _download(live)
     before = _put_dora(live, jurisdiction=["430121"])
     try:
-        time.sleep(1.5)
+        time.sleep(2 * GOVERN_S)  # past the re-check interval
         stream.read_to_the_end()
         _assert_aborted(ended(live, stream.headers["x-request-id"]), "query")
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.attacks.live_gateway import BIG, BIG_ROWS, CASE, Live, RawPost, wait_for
+from tests.attacks.live_gateway import BIG, BIG_ROWS, CASE, GOVERN_S, Live, RawPost, wait_for
 from tests.attacks.test_redteam4_analyst_access_mid_stream import (
     _granted,
     _put_dora,
@@ -60,7 +60,7 @@ def test_a_revoked_grant_stops_a_comparison_in_flight(live: Live) -> None:
     stream = _compare(live)
     assert b"of a result larger" in stream.body
     _revoke(live, grant)
-    time.sleep(1.5)
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
     stream.read_to_the_end()
     end = _comparison_ended(live, stream.headers["x-request-id"])
     assert end["type"] == "comparison.aborted", end
@@ -72,7 +72,7 @@ def test_a_narrowed_jurisdiction_stops_a_comparison_in_flight(live: Live) -> Non
     stream = _compare(live)
     before = _put_dora(live, jurisdiction=["430121"])
     try:
-        time.sleep(1.5)
+        time.sleep(2 * GOVERN_S)  # past the re-check interval
         stream.read_to_the_end()
         end = _comparison_ended(live, stream.headers["x-request-id"])
         assert end["type"] == "comparison.aborted", end
@@ -88,7 +88,7 @@ def test_a_freeze_stops_a_comparison_in_flight(live: Live) -> None:
                         json={"reason": "bulk pull"}, timeout=30)  # fmt: skip
     assert frozen.status_code == 200, frozen.text
     try:
-        time.sleep(1.5)
+        time.sleep(2 * GOVERN_S)  # past the re-check interval
         stream.read_to_the_end()
         end = _comparison_ended(live, stream.headers["x-request-id"])
         assert end["type"] == "comparison.aborted", end

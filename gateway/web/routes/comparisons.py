@@ -41,7 +41,7 @@ def compare(
                     client_request_id=client_request_id)  # fmt: skip
     started = comparer.prepare(user=user, body=body, origin=origin)
     headers = {"X-Sluice-Comparison-Id": started.comparison_id, "X-Request-Id": request_id}
-    stall = request.app.state.services.settings.stream_stall_timeout_s
+    settings = request.app.state.services.settings
     # the match is made before the first byte: its cut is known when the headers leave
     directory, token_user = request.app.state.identities, request.state.token_user
     seen = [0]  # the first check decides again; then only when the catalog moves
@@ -50,5 +50,7 @@ def compare(
         seen[0] = comparer.check_still_allowed(started, directory.resolve(token_user), seen[0])
 
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall, cut=lambda: started.truncated,
-                   governs=governs, read_at=account_read_at(request))  # fmt: skip
+                   stall_timeout_s=settings.stream_stall_timeout_s,
+                   cut=lambda: started.truncated, governs=governs,
+                   read_at=account_read_at(request),
+                   govern_every_s=settings.stream_govern_every_s)  # fmt: skip

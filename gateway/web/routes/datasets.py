@@ -142,7 +142,7 @@ def query(
         "X-Sluice-Policy-Version": started.decision.policy_version,
         "X-Request-Id": request_id,
     }
-    stall = request.app.state.services.settings.stream_stall_timeout_s
+    settings = request.app.state.services.settings
     directory, token_user = request.app.state.identities, caller.token_user
     seen = [catalog_generation_of(request) or 0]
 
@@ -151,5 +151,6 @@ def query(
         seen[0] = broker.check_still_allowed(started, now, seen[0])
 
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
-                   stall_timeout_s=stall, cut=started.cut, governs=governs,
-                   read_at=account_read_at(request))  # fmt: skip
+                   stall_timeout_s=settings.stream_stall_timeout_s, cut=started.cut,
+                   governs=governs, read_at=account_read_at(request),
+                   govern_every_s=settings.stream_govern_every_s)  # fmt: skip

@@ -58,7 +58,8 @@ from gateway.enforcement.query.delivery import Chunk, Delivery
 from gateway.enforcement.query.formats import CutProbe, cut_text
 
 SMALL_RESPONSE = 64 * 1024
-# a stream in flight reads its caller's account again this often (``governs``)
+# a stream in flight reads its caller's account again this often (``governs``); a
+# streamed response takes ``SLUICE_STREAM_GOVERN_EVERY_S`` (this by default)
 GOVERN_EVERY_S = 1.0
 # a head that took longer than this (a small answer takes milliseconds) is followed by one
 # more read of the caller's account before the headers leave
@@ -84,13 +85,14 @@ def respond(
     cut: CutProbe | None = None,
     governs: Callable[[], object] | None = None,
     read_at: float | None = None,
+    govern_every_s: float = GOVERN_EVERY_S,
 ) -> Response:
     """Produce up to ``SMALL_RESPONSE`` bytes here (errors stay JSON errors), then hand
     the delivery to ``GovernedResponse``, which sends and ends it. ``cut`` (a query's)
     gives the ``Sluice-Truncated`` header, as known when the headers leave. ``read_at``:
     when the route read the caller's account (``time.monotonic``; default now), where
-    ``governs``' clock starts."""
-    governor = Governor(governs, read_at) if governs is not None else None
+    ``governs``' clock starts; ``govern_every_s``: how often it is read again."""
+    governor = Governor(governs, read_at, govern_every_s) if governs is not None else None
     head, rest = _head(delivery, governor, SMALL_RESPONSE)
     if cut is not None:
         headers = {**headers, TRUNCATED_HEADER: cut_text(cut())}
@@ -138,7 +140,7 @@ def _head(
             if limit is not None and size > limit:
                 rest = chunks
                 break
-            if governor is not None and (refused := governor.refusal(GOVERN_EVERY_S)):
+            if governor is not None and (refused := governor.refusal(governor.every)):
                 break
         if refused is None and governor is not None:
             refused = governor.refusal(RECHECK_S)
@@ -158,8 +160,12 @@ class Governor:
     while one result is produced, and when it last passed — one clock for the head and
     the rest, so the rest's first read counts from the head's last."""
 
-    def __init__(self, check: Callable[[], object], last: float | None = None) -> None:
+    def __init__(
+        self, check: Callable[[], object], last: float | None = None,
+        every: float = GOVERN_EVERY_S,
+    ) -> None:  # fmt: skip
         self.check = check
+        self.every = every  # how often it is read again while the result is produced
         # when the route read the caller's account: the request may have waited since
         # (a source slot, two for a comparison), and a small result leaves at once, so
         # the time before the headers is counted from the read, not from here (red team 8)
@@ -187,7 +193,7 @@ def _governed(chunks: Iterator[Chunk], governor: Governor) -> Iterator[Chunk]:
     between them, so an officer's suspension or freeze stops a stream in flight, not
     only the next request."""
     for chunk in chunks:
-        refused = governor.refusal(GOVERN_EVERY_S)
+        refused = governor.refusal(governor.every)
         if refused is not None:
             raise Refused(refused.code) from refused
         yield chunk

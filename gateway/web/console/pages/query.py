@@ -201,7 +201,7 @@ async def download(
         "X-Request-Id": request_id,
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
     }
-    stall = get_console(request).services.settings.stream_stall_timeout_s
+    settings = get_console(request).services.settings
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
     directory, signed_in = get_console(request).directory, caller.user
     seen = [0]  # the first check decides again; then only when the catalog moves
@@ -214,9 +214,10 @@ async def download(
             delivery,
             FORMATS[fmt],
             headers,
-            stall_timeout_s=stall,
+            stall_timeout_s=settings.stream_stall_timeout_s,
             cut=started.cut,
             governs=governs,
             read_at=account_read_at(request),
+            govern_every_s=settings.stream_govern_every_s,
         )
     )
