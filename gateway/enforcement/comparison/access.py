@@ -58,8 +58,15 @@ def compile_against_catalog(
 ) -> tuple[CompiledModel, dict[str, Dataset]]:
     """The model compiled against its entries' fields as they are now."""
     found = entries(session, spec.entries)
+    return compile_against(spec, found, model_id=model_id, version=version), found
+
+
+def compile_against(
+    spec: ModelSpec, found: Mapping[str, Dataset], *, model_id: str, version: int
+) -> CompiledModel:
+    """The model compiled against the fields of ``found`` (its entries, however found)."""
     fields = {d.id: {f.name: f.type for f in d.fields} for d in found.values()}
-    return compile_model(spec, model_id=model_id, version=version, fields=fields), found
+    return compile_model(spec, model_id=model_id, version=version, fields=fields)
 
 
 def check_access(

@@ -43,11 +43,12 @@ from catalog.errors import (
     SluiceError,
     Unprocessable,
 )
-from catalog.models import Dataset, DatasetStatus
+from catalog.models import Dataset
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import (
     check_access,
     check_as_stored,
+    compile_against,
     compile_against_catalog,
     refuse_frozen_objects,
 )
@@ -226,7 +227,8 @@ def check_release(
     already read are not filtered again by a jurisdiction narrowed since,
     ``scheduled.check_within``). An entry since withdrawn
     (unpublished, its source deregistered) leaves the stored result readable, as documented for
-    ``DELETE /api/v1/sources/{id}``; a frozen one never does."""
+    ``DELETE /api/v1/sources/{id}``, under the same checks made against the entry as it
+    stands; a frozen one never does."""
     version = session.get(ComparisonModelVersion, (run.model_id, run.model_version))
     ids = list(version.entries) if version is not None else []
     found = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
@@ -239,14 +241,13 @@ def check_release(
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
     refuse_frozen_objects(session, found.values())
-    if any(d.status != DatasetStatus.PUBLISHED for d in found.values()):
-        return
-    compiled, datasets = compile_against_catalog(
-        session, ModelSpec.model_validate(version.spec), model_id=run.model_id,
-        version=run.model_version,
-    )  # fmt: skip
+    # the entries as they stand, a withdrawn one included: it leaves the result readable,
+    # to a reader who may still read it (red team 16: returning early here waived the
+    # owner's role, clearance, grants and the clearer-than-now check)
+    compiled = compile_against(ModelSpec.model_validate(version.spec), found,
+                               model_id=run.model_id, version=run.model_version)  # fmt: skip
     decisions = check_access(services=services, session=session, user=user, model=compiled,
-                             datasets=datasets, purpose=run.purpose, case_ref=run.case_ref,
+                             datasets=found, purpose=run.purpose, case_ref=run.case_ref,
                              charges_rows=False)  # fmt: skip
     check_as_stored(run.columns or [], decisions)
 
