@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.attacks.dibao_copy import payroll_model, publish_dibao_copy
 from tests.gateway.comparison_env import start
 from tests.gateway.demo_app import DemoGateway
 
@@ -31,26 +32,12 @@ def _post(gw: DemoGateway, who: str, path: str, body: dict[str, Any]) -> Any:
 
 
 def _model(model_id: str) -> dict[str, Any]:
-    return {
-        "id": model_id, "name": {"zh": "副本", "en": "copy"},
-        "sides": [{"alias": "p", "dataset": "finance.payroll"},
-                  {"alias": "d", "dataset": COPY}],
-        "joins": [{"left": "p", "left_key": "id_number", "right": "d",
-                   "right_key": "id_number"}],
-        "output": ["p.name", "d.region_code"],
-    }  # fmt: skip
+    return payroll_model(model_id, COPY, ["p.name", "d.region_code"])
 
 
 def test_a_model_over_a_copy_of_a_frozen_object_is_refused(deployment: DemoGateway) -> None:
     gw = deployment
-    draft = _post(gw, "carl", "/datasets", {
-        "source_id": "civil-db", "object_name": "dibao_recipients", "dataset_id": COPY,
-        "title_en": "dibao copy", "allowed_purposes": ["supervision"]})  # fmt: skip
-    assert draft.status_code == 201, draft.text
-    region = gw.client.patch(f"/api/v1/datasets/{COPY}", headers=gw.headers("carl"),
-                             json={"region_field": "region_code"})  # fmt: skip
-    assert region.status_code == 200, region.text
-    assert _post(gw, "carl", f"/datasets/{COPY}/publish", {}).status_code == 200
+    publish_dibao_copy(gw, COPY)
     stored = _post(gw, "dora", "/comparison-models", _model("test.copy13_before"))
     assert stored.status_code == 201, stored.text
     assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200

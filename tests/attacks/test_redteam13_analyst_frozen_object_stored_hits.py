@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.attacks.dibao_copy import payroll_model, publish_dibao_copy
 from tests.gateway.comparison_env import hits, run_to_end
 from tests.gateway.demo_app import DemoGateway
 
@@ -38,22 +39,9 @@ def _post(gw: DemoGateway, who: str, path: str, body: dict[str, Any]) -> Any:
 
 def test_stored_hits_over_a_frozen_object_are_refused(deployment: DemoGateway) -> None:
     gw = deployment
-    draft = _post(gw, "carl", "/datasets", {
-        "source_id": "civil-db", "object_name": "dibao_recipients", "dataset_id": COPY,
-        "title_en": "dibao copy", "allowed_purposes": ["supervision"]})  # fmt: skip
-    assert draft.status_code == 201, draft.text
-    region = gw.client.patch(f"/api/v1/datasets/{COPY}", headers=gw.headers("carl"),
-                             json={"region_field": "region_code"})  # fmt: skip
-    assert region.status_code == 200, region.text
-    assert _post(gw, "carl", f"/datasets/{COPY}/publish", {}).status_code == 200
-    model = {
-        "id": MODEL, "name": {"zh": "副本", "en": "copy"},
-        "sides": [{"alias": "p", "dataset": "finance.payroll"},
-                  {"alias": "d", "dataset": COPY}],
-        "joins": [{"left": "p", "left_key": "id_number", "right": "d",
-                   "right_key": "id_number"}],
-        "output": ["p.name", "p.employer", "d.monthly_amount", "d.region_code"],
-    }  # fmt: skip
+    publish_dibao_copy(gw, COPY)
+    model = payroll_model(MODEL, COPY, ["p.name", "p.employer", "d.monthly_amount",
+                                        "d.region_code"])  # fmt: skip
     stored = _post(gw, "dora", "/comparison-models", model)
     assert stored.status_code == 201, stored.text
     run = run_to_end(gw, "dora", MODEL)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.models import Source
+from tests.attacks.dibao_copy import payroll_model, publish_dibao_copy
 from tests.gateway.comparison_env import hits, run_to_end
 from tests.gateway.demo_app import DemoGateway
 
@@ -49,23 +50,10 @@ def test_a_withdrawn_entry_does_not_waive_the_owners_access(deployment: DemoGate
         "id": COPY_SOURCE, "department": "civil", "kind": "sqlite", "display_name": "copy",
         "settings": {"url": _civil_url(gw)}})  # fmt: skip
     assert made.status_code == 201, made.text
-    draft = _post(gw, "carl", "/datasets", {
-        "source_id": COPY_SOURCE, "object_name": "dibao_recipients", "dataset_id": COPY,
-        "title_en": "dibao copy", "allowed_purposes": ["supervision"]})  # fmt: skip
-    assert draft.status_code == 201, draft.text
-    region = gw.client.patch(f"/api/v1/datasets/{COPY}", headers=gw.headers("carl"),
-                             json={"region_field": "region_code"})  # fmt: skip
-    assert region.status_code == 200, region.text
-    assert _post(gw, "carl", f"/datasets/{COPY}/publish", {}).status_code == 200
-    model = {
-        "id": MODEL, "name": {"zh": "副本", "en": "copy"},
-        "sides": [{"alias": "p", "dataset": "finance.payroll"},
-                  {"alias": "d", "dataset": COPY}],
-        "joins": [{"left": "p", "left_key": "id_number", "right": "d",
-                   "right_key": "id_number"}],
-        "output": ["p.name", "p.employer", "d.monthly_amount", "d.region_code"],
-    }  # fmt: skip
-    assert _post(gw, "dora", "/comparison-models", model).status_code == 201
+    publish_dibao_copy(gw, COPY, source=COPY_SOURCE)
+    output = ["p.name", "p.employer", "d.monthly_amount", "d.region_code"]
+    assert _post(gw, "dora", "/comparison-models",
+                 payroll_model(MODEL, COPY, output)).status_code == 201  # fmt: skip
     run = run_to_end(gw, "dora", MODEL)
     assert run["status"] == "done" and run["hits"], run
     assert hits(gw, "dora", run["id"]).status_code == 200
