@@ -7,7 +7,9 @@ detected within the stated bound (a checkpoint is witnessed at least every
 ``audit_monitor_seconds``), the gateway seals, data endpoints answer 503, nothing is
 appended to the broken chain, and two people (a security officer and an admin) unseal
 after exporting the evidence — on record in the seal file and in the new epoch's first
-event. Runs on the embedded SQLite deployment and on PostgreSQL (``deployment``).
+event. Runs on the embedded SQLite deployment and on PostgreSQL (``deployment``), with
+both intervals at ``INTERVAL_S``: every bound is a setting, and the waits below are
+polls bounded by ``BOUND_S`` but one, which is past an interval.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
 from audit.export import verify_export
+from tests.attacks.deployments import KINDS, open_deployment
 from tests.audit.helpers import event
 from tests.gateway.demo_app import DemoGateway
 
@@ -32,7 +35,8 @@ COMPARISON = {
     "right": {"dataset": DIBAO, "key": "id_number", "fields": ["region_code"]},
     "purpose": "supervision", "case_ref": "JW-2026-001",
 }  # fmt: skip
-BOUND_S = 30.0  # polling bound only (checkpoint 1 s + monitor 1 s in the settings)
+INTERVAL_S = 0.25  # audit_checkpoint_seconds and audit_monitor_seconds here (default 1 s)
+BOUND_S = 30.0  # polling bound only
 AUDIT_TABLES = ("audit_events", "audit_checkpoints", "audit_keys")
 
 
@@ -59,6 +63,18 @@ def _insider(gw: DemoGateway, *statements: str) -> None:
             pg.execute(sql)
         for table in AUDIT_TABLES:
             pg.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoGateway]:
+    """The attack deployment (embedded default, then PostgreSQL), a checkpoint and a
+    comparison with the witnesses every ``INTERVAL_S``."""
+    home = tmp_path_factory.mktemp(f"insider-audit-{request.param}")
+    with open_deployment(request.param, home, audit_checkpoint_seconds=INTERVAL_S,
+                         audit_monitor_seconds=INTERVAL_S) as gw:  # fmt: skip
+        yield gw
 
 
 def _scalar(gw: DemoGateway, sql: str) -> Any:
@@ -159,7 +175,7 @@ def test_erasing_the_tail_seals_the_gateway(deployment: DemoGateway, case: str) 
     resp = gw.compare("dora", COMPARISON)
     assert resp.status_code == 503 and resp.json()["code"] == "unavailable", resp.text
     assert b"tk_" not in resp.content
-    time.sleep(1.5)  # longer than a checkpoint interval: a live writer would have signed
+    time.sleep(2 * INTERVAL_S)  # past a checkpoint interval: a live writer would have signed
     assert int(_scalar(gw, "SELECT coalesce(max(seq), 0) FROM audit_events")) == after
     assert _checkpoints(gw) == checkpoints_after  # nothing signed, never backwards
     # officers can still investigate; their reads go to the seal file
