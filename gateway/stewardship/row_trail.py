@@ -13,10 +13,13 @@ rewrites ``users.roles``, which no seal covers) is not bound again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import orjson
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -24,10 +27,10 @@ from sqlalchemy.orm.attributes import flag_modified
 from audit.event_types import EventType
 from audit.log import AuditLog
 from audit.records import Actor, key_event
-from audit.search import EventFilter, list_events
+from audit.signing import EventMac
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
-from catalog.errors import SluiceError
+from catalog.errors import SluiceError, Unavailable
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_holds, grant_seal
 from catalog.models import User
 from catalog.reidentifications import ReidentificationRequest
@@ -61,37 +64,93 @@ _PAGE = 1000
 
 
 class AuditBindingTrail:
-    """``catalog.row_bindings.BindingTrail`` over the gateway's audit log."""
+    """``catalog.row_bindings.BindingTrail`` over the gateway's audit log.
+
+    A binding is believed only if a gateway wrote it at its seq (``_verified``): the
+    reader does what the writer and verification do for the chain, one event at a time.
+    A row INSERTed by whoever may write the audit store (no MAC, a made-up one, a seq
+    of 0 or below, outside the chain verification walks, a body that is not JSON) is
+    no binding (red team 17: it refused an account no change had bound, undetected, or
+    made a replay current until the writer's next append sealed the trail)."""
 
     def __init__(self, audit: AuditLog) -> None:
         self._store = audit.store
 
     def head(self) -> int:
-        page = list_events(store=self._store, filters=EventFilter(), limit=1)
-        return int(page["items"][0]["seq"]) if page["items"] else 0
+        rows = self._rows("1 = 1 ORDER BY seq DESC LIMIT 1", [])
+        return int(rows[0][0]) if rows and _genuine(self._store.event_mac, rows[0]) else 0
 
     def newest(self, key: str) -> tuple[int, str | None]:
-        found = list_events(store=self._store, limit=1,
-                            filters=EventFilter(resource=_PREFIX + key, type=_TYPE))  # fmt: skip
-        for event in found["items"]:
-            bound = _bound(event)
-            if bound is not None:
-                return int(event["seq"]), bound[1]
-        return 0, None
+        p = self._store.p
+        below: int | None = None
+        while True:
+            where = f"type = {p} AND resource = {p} AND seq >= 1"
+            params: list[Any] = [_TYPE, _PREFIX + key]
+            if below is not None:
+                where, params = f"{where} AND seq < {p}", [*params, below]
+            rows = self._rows(f"{where} ORDER BY seq DESC LIMIT {_PAGE}", params)
+            for row in rows:
+                bound = _verified(self._store.event_mac, row)
+                if bound is not None and bound[0] == key:
+                    return int(row[0]), bound[1]
+            if len(rows) < _PAGE:
+                return 0, None
+            below = int(rows[-1][0])
 
     def since(self, seq: int) -> Iterator[tuple[int, str, str]]:
-        filters = EventFilter(type=_TYPE, from_seq=seq + 1)
-        cursor: str | None = None
+        p = self._store.p
+        after = max(seq, 0)
         while True:
-            page = list_events(store=self._store, filters=filters, cursor=cursor,
-                               limit=_PAGE, order="asc")  # fmt: skip
-            for event in page["items"]:
-                bound = _bound(event)
+            rows = self._rows(f"type = {p} AND seq > {p} ORDER BY seq ASC LIMIT {_PAGE}",
+                              [_TYPE, after])  # fmt: skip
+            for row in rows:
+                bound = _verified(self._store.event_mac, row)
                 if bound is not None:
-                    yield int(event["seq"]), bound[0], bound[1]
-            cursor = page["next_cursor"]
-            if cursor is None:
+                    yield int(row[0]), bound[0], bound[1]
+            if len(rows) < _PAGE:
                 return
+            after = int(rows[-1][0])
+
+    def _rows(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        conn = self._store.connect(reader=True)
+        try:
+            return self._store.fetch_all(conn, f"{_COLUMNS} WHERE {where}", params)
+        except self._store.driver_errors as exc:
+            raise Unavailable(f"audit store failed: {exc}") from exc
+        finally:
+            conn.close()
+
+
+_COLUMNS = "SELECT seq, prev_hash, hash, body, mac FROM audit_events"
+
+
+def _verified(mac: EventMac | None, row: tuple[Any, ...]) -> tuple[str, str] | None:
+    """(key, state) of a binding row a gateway wrote at its seq, else None."""
+    event = _genuine(mac, row)
+    return None if event is None or event.get("type") != _TYPE else _bound(event)
+
+
+def _genuine(mac: EventMac | None, row: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The event of a row a gateway wrote at its seq, else None: seq 1 or more, its hash
+    that of its link and body, the body naming that seq, and its MAC valid
+    (``audit.chain.ChainChecker`` judges the chain so)."""
+    seq, prev, stored, body, tag = row
+    try:
+        data = body.encode() if isinstance(body, str) else bytes(body)
+        chained = hashlib.sha256(bytes.fromhex(prev) + data)
+        event = orjson.loads(data)
+    except (TypeError, ValueError):  # orjson.JSONDecodeError is a ValueError
+        return None
+    if not (isinstance(seq, int) and seq >= 1 and chained.hexdigest() == stored):
+        return None
+    if not isinstance(event, dict) or event.get("seq") != seq:
+        return None
+    if mac is not None:
+        if not isinstance(tag, str) or not tag.isascii():
+            return None
+        if not hmac.compare_digest(mac.tag(seq, chained.digest()), tag):
+            return None
+    return event
 
 
 def _bound(event: dict[str, Any]) -> tuple[str, str] | None:
