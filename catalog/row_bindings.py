@@ -13,15 +13,17 @@ governs only while its digest is the newest the trail holds for its key; a row w
 such event (written before this check existed, or by the seeding of a new deployment)
 keeps the seal's word alone, as console password rows set before digests did
 (``gateway.web.console.passwords.PasswordTrail``). The trail is chained, MAC'd under a
-key from ``keys/mask.secret``, checkpointed and witnessed, so the insider can neither
-add a binding nor drop a newer one undetected.
+key from ``keys/mask.secret``, checkpointed and witnessed, and a binding is read only if
+its row verifies as the gateways' at its seq (``gateway.stewardship.row_trail``), so the
+insider can neither add a binding nor drop a newer one undetected.
 
 Cost, per process (``RowBindings``): the newest state of each key met is kept; the trail
 is asked for one key when a row differs from what is kept or the key was never met
 (a fresh process verifies on first use), and for the bindings appended since the last
-look before each batch of rows that decides access is read (``refresh``: one range read
-of the trail's newest events; the identity directory and the broker's grants do it at
-most once per catalog generation, casbin at each reload of its lines). The refresh is
+look before each batch of rows that decides access is read (``refresh``: the head, then
+one range read of the events after the last look's head; the identity directory and the
+broker's grants do it at most once per catalog generation, casbin at each reload of its
+lines). The refresh is
 what catches a replay on a replica that never saw the row between the change and the
 replay: another replica's change is bound on the trail before it commits. A failed
 trail read fails the reader (503), never accepts.
@@ -49,7 +51,8 @@ class BindingTrail(Protocol):
     """What the bindings read of the audit trail (``gateway.stewardship.row_trail``)."""
 
     def head(self) -> int:
-        """The newest event's sequence number (0 for an empty trail)."""
+        """The newest event's sequence number (0 for an empty trail, or when the newest
+        row is not the gateways': nothing is skipped on its word)."""
 
     def newest(self, key: str) -> tuple[int, str | None]:
         """The newest binding of ``key``: (seq, state), or (0, None) if none."""
@@ -93,9 +96,14 @@ class RowBindings:
         if token is not None and token == self._token:
             return
         with self._lock:
+            # the head first: appends become visible in seq order, so every binding up
+            # to it is read below, and the next look starts after it rather than after
+            # the last binding (red team 17: each look walked every event since that)
+            head = self._trail.head()
             for seq, key, state in self._trail.since(self._seen):
                 self._learn(key, seq, state)
                 self._seen = max(self._seen, seq)
+            self._seen = max(self._seen, head)
             self._token = token
 
     def _learn(self, key: str, seq: int, state: str | None) -> None:
