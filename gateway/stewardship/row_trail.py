@@ -61,6 +61,7 @@ SYSTEM = Actor("gateway", None, ("system",))
 _TYPE = EventType.ROW_BOUND.value
 _PREFIX = "row:"
 _PAGE = 1000
+_NEWEST_PAGE = 8
 
 
 class AuditBindingTrail:
@@ -88,12 +89,13 @@ class AuditBindingTrail:
             params: list[Any] = [_TYPE, _PREFIX + key]
             if below is not None:
                 where, params = f"{where} AND seq < {p}", [*params, below]
-            rows = self._rows(f"{where} ORDER BY seq DESC LIMIT {_PAGE}", params)
+            # the newest row is the binding unless it is forged: a short page
+            rows = self._rows(f"{where} ORDER BY seq DESC LIMIT {_NEWEST_PAGE}", params)
             for row in rows:
                 bound = _verified(self._store.event_mac, row)
                 if bound is not None and bound[0] == key:
                     return int(row[0]), bound[1]
-            if len(rows) < _PAGE:
+            if len(rows) < _NEWEST_PAGE:
                 return 0, None
             below = int(rows[-1][0])
 
