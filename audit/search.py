@@ -72,7 +72,9 @@ class EventFilter:
         return found or details.get(TRUNCATED) is True
 
     def where(self, p: str) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
+        # the chain's seqs only: a row an insider INSERTed below seq 1 is outside what
+        # the writer and verification check, so no event of the trail (red team 17)
+        clauses: list[str] = ["seq >= 1"]
         params: list[Any] = []
 
         def add(sql: str, *values: Any) -> None:
@@ -111,7 +113,7 @@ class EventFilter:
             add(f"(body LIKE {p} ESCAPE '!' OR body LIKE {p} ESCAPE '!')",
                 '%"' + self.subject_token.replace("_", "!_") + '"%',
                 '%"' + TRUNCATED.replace("_", "!_") + '":true%')  # fmt: skip
-        return (" AND ".join(clauses) or "1 = 1"), params
+        return " AND ".join(clauses), params
 
 
 def present(seq: int, prev_hash: str, hash_hex: str, body: str | bytes) -> dict[str, Any]:

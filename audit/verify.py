@@ -169,6 +169,22 @@ def _missing_start(store: AuditStore, conn: Any, lo: int) -> VerifyResult:
     return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
 
 
+OUT_OF_CHAIN = "out of chain"
+
+
+def _below_chain(store: AuditStore, conn: Any, lo: int) -> VerifyResult | None:
+    """A row below seq 1, where the chain starts: an INSERT no gateway made (the writer
+    and the walk from seq 1 never meet it, yet it was read as an event: red team 17).
+    Asked when the whole trail is verified."""
+    if lo != 1:
+        return None
+    found = _rows(store, conn, "SELECT min(seq) FROM audit_events WHERE seq < 1")
+    if not found or found[0][0] is None:
+        return None
+    seq = int(found[0][0])
+    return VerifyResult(False, 0, 0, seq, OUT_OF_CHAIN, f"seq {seq}: the chain starts at seq 1")
+
+
 def _rows(store: AuditStore, conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Rows without ending the transaction (the PostgreSQL path reads in one snapshot)."""
     if store.dialect == "sqlite":
@@ -188,6 +204,9 @@ def _verify(
     void: list[tuple[int, int]],
 ) -> VerifyResult:
     p = store.p
+    below = _below_chain(store, conn, lo)
+    if below is not None:
+        return below
     cps, witnessed, failures = _signed(store, conn, witnessed_all, lo, hi, void)
     start_prev = GENESIS_HASH
     if lo > 1:
@@ -219,6 +238,9 @@ def _verify_pg(
     void: list[tuple[int, int]],
 ) -> VerifyResult:
     scan.begin_snapshot(conn)
+    below = _below_chain(store, conn, lo)
+    if below is not None:
+        return below
     cps, witnessed, failures = _signed(store, conn, witnessed_all, lo, hi, void)
     if lo > 1 and not _rows(store, conn, "SELECT 1 FROM audit_events WHERE seq = %s", (lo - 1,)):
         return _missing_start(store, conn, lo)

@@ -29,23 +29,19 @@ seq, and its MAC (``audit.signing.EventMac``) valid. Others are not bindings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from audit.event_types import EventType
 from audit.events import prepare
 from audit.records import Actor, key_event
 from catalog.row_bindings import digest
 from gateway.stewardship.row_trail import install_row_bindings
-from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.test_insider_row_replay import _rows, _save
-from tests.attacks.test_redteam3_insider_forged_append import (
+from tests.attacks.test_redteam3_insider_forged_append import (  # noqa: F401 (fixture)
     _head,
     _insert_as_runtime_role,
     _make_insider_role,
     _quiet_head,
+    fresh,
 )
 from tests.gateway.demo_app import DemoGateway
 
@@ -96,14 +92,9 @@ def test_a_garbled_binding_below_the_chain_does_not_break_an_account(
     assert resp.status_code == 200, f"the admin's save failed: {resp.status_code}"
 
 
-@pytest.fixture(params=KINDS)
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    """One per test: a forgery at the head seals the trail it is tried on."""
-    with open_deployment(request.param, tmp_path, db_prefix="sluice_rt17_bind") as gw:
-        yield gw
-
-
-def test_a_binding_forged_at_the_head_does_not_make_a_replay_current(fresh: DemoGateway) -> None:
+def test_a_binding_forged_at_the_head_does_not_make_a_replay_current(
+    fresh: DemoGateway,  # noqa: F811 (the fixture imported above: one deployment per test)
+) -> None:
     gw = fresh
     before = gw.listed_user("arthur")
     assert gw.client.get(REQUESTS, headers=gw.headers("arthur")).status_code == 200
