@@ -156,7 +156,10 @@ def upsert_user(
         # it again (``has_id_number`` says so) rather than seal an insider's
         user.id_number_hash = None
     if status is not None:
-        _set_status(session, user, status)
+        # the last-admin check reads the store: it must not flush this row (half made
+        # when new), nor take SQLite's write lock before the change's events are appended
+        with session.no_autoflush:
+            _set_status(session, user, status)
         restate(user)  # every governing value is the admin's: a row edited behind the
         # gateway is sealed as sent (catalog.row_seals.restate)
     user.display_name = display_name
