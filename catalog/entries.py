@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select
 
+from catalog.entry_seals import DATASETS, FIELDS, entry_holds, report_unsealed
 from catalog.models import Dataset, DatasetStatus, Field, Source
+from catalog.row_seals import RowSeals, seals_for
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class CatalogEntry:
     fields: tuple[FieldEntry, ...]
     source: SourceEntry
     frozen: bool = False  # an emergency freeze: every query and comparison refused
+    # whether the entry's row and every field row carry this deployment's seal
+    # (catalog.entry_seals): an entry that does not is refused, whatever it says
+    sealed: bool = False
 
     @property
     def published(self) -> bool:
@@ -76,13 +82,14 @@ _S = Source.__table__.c
 
 _ENTRY = select(
     _D.id, _D.department, _D.source_id, _D.object_name, _D.level, _D.allowed_purposes,
-    _D.region_field, _D.status, _D.schema_version, _D.frozen_at,
+    _D.region_field, _D.status, _D.schema_version, _D.frozen_at, _D.frozen_by, _D.seal,
     _S.kind.label("source_kind"), _S.settings.label("source_settings"),
     _S.secret_ciphertext.label("source_secret_ciphertext"),
     _S.secret_key_id.label("source_secret_key_id"),
     _S.server_identity.label("source_server_identity"),
     _F.name.label("field_name"), _F.type.label("field_type"), _F.level.label("field_level"),
     _F.pi_category.label("field_pi_category"), _F.mask_override.label("field_mask_override"),
+    _F.dataset_id.label("field_dataset_id"), _F.seal.label("field_seal"),
 ).select_from(
     Dataset.__table__.join(Source.__table__, _S.id == _D.source_id).outerjoin(
         Field.__table__, _F.dataset_id == _D.id
@@ -97,7 +104,26 @@ def _query_for(dataset_id: str) -> Select[Any]:
 def load_entry(conn: Connection, dataset_id: str) -> CatalogEntry | None:
     """The entry with its fields and source, in one round trip (None if unknown)."""
     rows = conn.execute(_query_for(dataset_id)).all()
-    return _build(rows) if rows else None
+    return _build(rows, _verified(seals_for(conn), rows)) if rows else None
+
+
+def _verified(seals: RowSeals, rows: Sequence[Row[Any]]) -> bool:
+    """Whether the entry's row and each of its field rows verify (logged once if not)."""
+    first = rows[0]
+    if not entry_holds(seals, DATASETS, first):
+        report_unsealed(DATASETS, first.id, first.seal)
+        return False
+    for r in rows:
+        if r.field_name is None:
+            continue
+        field = SimpleNamespace(dataset_id=r.field_dataset_id, name=r.field_name,
+                                type=r.field_type, level=r.field_level,
+                                pi_category=r.field_pi_category,
+                                mask_override=r.field_mask_override)  # fmt: skip
+        if not entry_holds(seals, FIELDS, field, r.field_seal):
+            report_unsealed(FIELDS, f"{first.id}.{r.field_name}", r.field_seal)
+            return False
+    return True
 
 
 def _status(value: str) -> DatasetStatus:
@@ -130,7 +156,7 @@ def _source(row: Row[Any]) -> SourceEntry:
     )  # fmt: skip
 
 
-def _build(rows: Sequence[Row[Any]]) -> CatalogEntry:
+def _build(rows: Sequence[Row[Any]], sealed: bool) -> CatalogEntry:
     first = rows[0]
     fields = tuple(
         FieldEntry(name=r.field_name, type=r.field_type, level=r.field_level,
@@ -143,5 +169,5 @@ def _build(rows: Sequence[Row[Any]]) -> CatalogEntry:
         object_name=first.object_name, level=first.level,
         allowed_purposes=list(first.allowed_purposes or []), region_field=first.region_field,
         status=_status(first.status), schema_version=first.schema_version, fields=fields,
-        source=_source(first), frozen=first.frozen_at is not None,
+        source=_source(first), frozen=first.frozen_at is not None, sealed=sealed,
     )  # fmt: skip

@@ -175,3 +175,13 @@ class DatasetFrozen(SluiceError):
 
     code = "dataset_frozen"
     http_status = 423
+
+
+class EntryUnsealed(SluiceError):
+    """A catalog entry's row or one of its field rows does not carry a gateway's seal
+    (``catalog.entry_seals``): its classification or freeze was changed behind the
+    gateway, so nothing it says is trusted and it serves nothing until the sealed
+    values are written back."""
+
+    code = "entry_unsealed"
+    http_status = 423

@@ -22,9 +22,10 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
-from catalog.row_seals import seal_user_row
+from catalog.entry_seals import dataset_verifies, seal_entry_row
+from catalog.row_seals import seal_user_row, seals_for
 
 
 def utcnow() -> datetime:
@@ -146,12 +147,23 @@ class Dataset(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
+    # HMAC under the deployment's row-seal key over what governs access to the entry
+    # (catalog.entry_seals; 0019): a row written behind the gateway does not verify
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
     fields: Mapped[list[Field]] = relationship(
         back_populates="dataset",
         cascade="all, delete-orphan",
         order_by="Field.position",
         lazy="selectin",
     )
+
+    @property
+    def sealed(self) -> bool:
+        """Whether a gateway wrote the entry and each of its fields as they are (false:
+        the broker refuses it; its views say so)."""
+        session = object_session(self)
+        return session is not None and dataset_verifies(seals_for(session.get_bind()), self)
 
 
 class Field(Base):
@@ -172,4 +184,21 @@ class Field(Base):
     suggested_level: Mapped[str | None] = mapped_column(String(2), nullable=True)
     suggested_pi_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
+    # the field's seal (catalog.entry_seals; 0019)
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
     dataset: Mapped[Dataset] = relationship(back_populates="fields")
+
+
+def _seal_new_entry_row(mapper: Any, connection: Connection, target: Dataset | Field) -> None:
+    seal_entry_row(connection, mapper.local_table.name, target, update=False)
+
+
+def _seal_entry_row(mapper: Any, connection: Connection, target: Dataset | Field) -> None:
+    seal_entry_row(connection, mapper.local_table.name, target, update=True)
+
+
+# entries and fields are sealed as the ORM writes them (catalog.entry_seals; 0019)
+for _model in (Dataset, Field):
+    event.listen(_model, "before_insert", _seal_new_entry_row)
+    event.listen(_model, "before_update", _seal_entry_row)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from catalog.drift import Column, Drift, follow_columns, new_field
 from catalog.edits import apply_patch, check_publishable, max_level
+from catalog.entry_seals import resealed
 from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Department, Field, Source
 from catalog.schemas import DatasetIn, DatasetPatch
@@ -206,15 +207,24 @@ def deregister_source(
     # the tombstone first: it locks the source row (a publication holding it finishes
     # first), then every entry read and withdrawn as it is now
     session.flush()
-    unpublished = [d.id for d in session.scalars(
+    published = list(session.scalars(
         select(Dataset).where(Dataset.source_id == source_id, Dataset.status != DatasetStatus.DRAFT)
-        .execution_options(populate_existing=True))]  # fmt: skip
+        .execution_options(populate_existing=True)))  # fmt: skip
+    # each entry's new seal, from its values as read (catalog.entry_seals): one changed
+    # behind the gateway stays unsealed
+    conn = session.connection()
+    seals = {d.id: resealed(conn, d, status=DatasetStatus.DRAFT.value) for d in published}
     session.execute(
         update(Dataset).where(Dataset.source_id == source_id)
         .values(status=DatasetStatus.DRAFT).execution_options(synchronize_session=False)
     )  # fmt: skip
+    for entry_id, seal in seals.items():
+        if seal is not None:
+            session.execute(update(Dataset).where(Dataset.id == entry_id).values(seal=seal)
+                            .execution_options(synchronize_session=False))  # fmt: skip
     for dataset in session.scalars(select(Dataset).where(Dataset.source_id == source_id)):
-        session.expire(dataset, ["status"])
+        session.expire(dataset, ["status", "seal"])
+    unpublished = [d.id for d in published]
     return unpublished
 
 
@@ -308,14 +318,20 @@ def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
         # written only if the source is live at the moment of writing: a deregistration
         # committed since the check above wins (it found this entry a draft)
         live = ~exists().where(Source.id == Dataset.source_id, Source.redacted == TOMBSTONE)
+        # sealed as read, published (catalog.entry_seals): a draft changed behind the
+        # gateway is published unsealed, and serves nothing
+        session.flush()
+        seal = resealed(session.connection(), ds, status=DatasetStatus.PUBLISHED.value)
+        values: dict[str, Any] = {"status": DatasetStatus.PUBLISHED}
+        if seal is not None:
+            values["seal"] = seal
         done = session.execute(
-            update(Dataset).where(Dataset.id == ds.id, live)
-            .values(status=DatasetStatus.PUBLISHED)
+            update(Dataset).where(Dataset.id == ds.id, live).values(**values)
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         if getattr(done, "rowcount", 0) != 1:
             raise Conflict(f"dataset {ds.id}'s source {ds.source_id} was deregistered")
-        session.expire(ds, ["status"])
+        session.expire(ds, ["status", "seal"])
     return ds
 
 

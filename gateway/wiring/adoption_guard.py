@@ -39,13 +39,16 @@ log = structlog.get_logger(__name__)
 
 MARKER = Path("keys") / "row-seals.adopted"
 SYSTEM = Actor("gateway", None, ("system",))
-# row_seal_adoption's ids (0017: users and role lines; 0018: the two grant tables) and a
+# row_seal_adoption's ids (0017: users and role lines; 0018: the two grant tables; 0019:
+# entries and fields) and a
 # read that finds a sealed row of the family, which only a gateway writes
 _SEALED_ROW_SQL = {
     1: text("SELECT 1 FROM users WHERE seal IS NOT NULL "
             "UNION ALL SELECT 1 FROM casbin_rule WHERE seal IS NOT NULL LIMIT 1"),
     2: text("SELECT 1 FROM access_requests WHERE seal IS NOT NULL LIMIT 1"),
     3: text("SELECT 1 FROM reidentification_requests WHERE seal IS NOT NULL LIMIT 1"),
+    4: text("SELECT 1 FROM datasets WHERE seal IS NOT NULL "
+            "UNION ALL SELECT 1 FROM fields WHERE seal IS NOT NULL LIMIT 1"),
 }  # fmt: skip
 
 

@@ -1,16 +1,17 @@
 """Row seals at start-up: the key registered for the catalog database, and rows from
 before the migrations that sealed them (0017: users and role lines; 0018: access and
-re-identification requests) sealed once per deployment (``catalog.row_seals`` and
-``catalog.grant_seals`` say why).
+re-identification requests; 0019: entries and their fields) sealed once per deployment
+(``catalog.row_seals``, ``catalog.grant_seals`` and ``catalog.entry_seals`` say why).
 
 Adoption is the one moment an unsealed row is trusted, so it happens once per table
 family: while ``row_seal_adoption`` has no row for it (``1`` users and role lines,
-``2`` access requests, ``3`` re-identifications). A new database gets the rows from the
-migrations (nothing to adopt); an upgraded one at its first ``build_services`` after
-the upgrade, which puts ``catalog.rows_sealed`` on the trail, durably — its details
-count what is sealed, by table (``users``, ``rules``, ``access_requests``,
-``reidentification_requests``: only the families adopted at that start) — then seals
-every row without a seal and writes the rows in one transaction, before any request is
+``2`` access requests, ``3`` re-identifications, ``4`` entries and their fields). A new
+database gets the rows from the migrations (nothing to adopt); an upgraded one at its
+first ``build_services`` after the upgrade, which puts ``catalog.rows_sealed`` on the
+trail, durably — its details count what is sealed, by table (``users``, ``rules``,
+``access_requests``, ``reidentification_requests``, ``datasets``, ``fields``: only the
+families adopted at that start) — then seals every row without a seal and writes the
+rows in one transaction, before any request is
 served. So a deployment that adopted its users at 0017 adopts its grant rows at its
 first start after 0018, and only those. The event comes first: the embedded catalog
 and trail share one SQLite writer, and an adoption interrupted between the two is done
@@ -24,14 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select, text
 
 from audit.records import Actor, key_event
 from catalog.access_requests import AccessRequest
+from catalog.entry_seals import DATASETS, FIELDS, entry_seal
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_seal
-from catalog.models import User
+from catalog.models import Dataset, Field, User
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_seals import RULES, USERS, RowSeals, register, rule_values, user_row_values
 from gateway.enforcement.masking import load_mask_secret
@@ -69,10 +71,24 @@ _GRANTS = {
 }
 
 
+_ENTRIES = 4  # row_seal_adoption's id for entries and their fields (0019)
+_D, _F = Dataset.__table__, Field.__table__
+# typed columns: ``allowed_purposes`` is JSON
+_ENTRIES_SQL = select(_D).where(_D.c.seal.is_(None))
+_FIELDS_SQL = select(_F).where(_F.c.seal.is_(None))
+
+
 def _pending(conn: Connection, adopted: frozenset[int]) -> frozenset[int]:
     """The table families not adopted yet (neither in the table nor in ``adopted``)."""
     done = set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
-    return frozenset({_ROLES, *_GRANTS} - done - adopted)
+    return frozenset({_ROLES, *_GRANTS, _ENTRIES} - done - adopted)
+
+
+def _seal_entries(conn: Connection, seals: RowSeals, entries: dict[str, list[Any]]) -> None:
+    for table, rows in entries.items():
+        sql = text(f"UPDATE {table} SET seal = :seal WHERE id = :id AND seal IS NULL")
+        for row in rows:
+            conn.execute(sql, {"seal": entry_seal(seals, table, row), "id": row.id})
 
 
 def adopt_unsealed_rows(
@@ -88,9 +104,15 @@ def adopt_unsealed_rows(
         users = conn.execute(_USERS_SQL).all() if _ROLES in pending else []
         rules = conn.execute(_RULES_SQL).all() if _ROLES in pending else []
         grants = {m: conn.execute(select(_GRANTS[m][1]).where(_GRANTS[m][1].c.seal.is_(None)))
-                  .all() for m in sorted(pending - {_ROLES})}  # fmt: skip
+                  .all() for m in sorted(pending & set(_GRANTS))}  # fmt: skip
+        entries: dict[str, list[Any]] = (
+            {DATASETS: list(conn.execute(_ENTRIES_SQL).all()),
+             FIELDS: list(conn.execute(_FIELDS_SQL).all())}
+            if _ENTRIES in pending else {}
+        )  # fmt: skip
     counts = {"users": len(users), "rules": len(rules)} if _ROLES in pending else {}
     counts.update({_GRANTS[m][0]: len(rows) for m, rows in grants.items()})
+    counts.update({table: len(rows) for table, rows in entries.items()})
     audit.append(key_event(type_="catalog.rows_sealed", actor=SYSTEM,
                            resource="catalog:rows", details=counts))  # fmt: skip
     with engine.begin() as conn:
@@ -106,6 +128,7 @@ def adopt_unsealed_rows(
             sql = text(f"UPDATE {table} SET seal = :seal WHERE id = :id AND seal IS NULL")
             for row in rows:
                 conn.execute(sql, {"seal": grant_seal(seals, table, row), "id": row.id})
+        _seal_entries(conn, seals, entries)
         at = datetime.now(UTC).isoformat()
         for marker in sorted(pending):
             conn.execute(text("INSERT INTO row_seal_adoption (id, adopted_at) VALUES (:m, :at)"),

@@ -150,9 +150,8 @@ def test_a_nul_cannot_cut_the_purpose(deployment: DemoGateway, purpose: str) -> 
 @pytest.mark.parametrize("purpose", INJECTIONS[:4])
 def test_purpose_cannot_skip_l4_approval(deployment: DemoGateway, purpose: str) -> None:
     """An L4 entry needs approved grants; injected text must not release it."""
-    deployment.sql("UPDATE datasets SET level = 'L4' WHERE id = :d", d=FINDINGS)
-    deployment.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'category'",
-                   d=FINDINGS)  # fmt: skip
+    deployment.edit_entry(FINDINGS, level="L4")  # as a steward's save: sealed
+    deployment.edit_entry(FINDINGS, "category", level="L4")
     _ensure_l4_analyst(deployment)
     honest = deployment.query("lena", FINDINGS, {"purpose": "audit", "case_ref": CASE_REF})
     assert honest.status_code == 403 and honest.json()["details"]["requires_approval"] is True

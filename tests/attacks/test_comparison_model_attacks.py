@@ -130,22 +130,20 @@ def test_a_field_reclassified_after_the_model_was_stored_refuses_the_run(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = 'civil.dibao_recipients' "
-           "AND name = 'last_paid'")  # fmt: skip
+    gw.edit_entry("civil.dibao_recipients", "last_paid", level="L4")
     try:
         resp = start(gw, "dora", "demo.dibao_after_death")
         assert resp.status_code == 403, resp.text
         assert "last_paid" in resp.text
     finally:
-        gw.sql("UPDATE fields SET level = 'L2' WHERE dataset_id = 'civil.dibao_recipients' "
-               "AND name = 'last_paid'")  # fmt: skip
+        gw.edit_entry("civil.dibao_recipients", "last_paid", level="L2")
     assert start(gw, "dora", "demo.dibao_after_death").status_code == 202
 
 
 def test_a_frozen_entry_refuses_models_and_runs(deployment: DemoGateway) -> None:
     gw = deployment
-    gw.sql("UPDATE datasets SET frozen_at = :t, frozen_by = 'sam', frozen_reason = 'test' "
-           "WHERE id = 'civil.death_registrations'", t=datetime.now(UTC))  # fmt: skip
+    gw.edit_entry("civil.death_registrations", frozen_at=datetime.now(UTC), frozen_by="sam",
+                  frozen_reason="test")  # fmt: skip
     try:
         run = start(gw, "dora", "demo.dibao_after_death")
         assert run.status_code == 423, run.text
@@ -154,8 +152,8 @@ def test_a_frozen_entry_refuses_models_and_runs(deployment: DemoGateway) -> None
         stored = gw.client.post("/api/v1/comparison-models", json=model, headers=gw.headers("dora"))
         assert stored.status_code == 423, stored.text
     finally:
-        gw.sql("UPDATE datasets SET frozen_at = NULL, frozen_by = NULL, frozen_reason = NULL "
-               "WHERE id = 'civil.death_registrations'")  # fmt: skip
+        gw.edit_entry("civil.death_registrations", frozen_at=None, frozen_by=None,
+                      frozen_reason=None)  # fmt: skip
 
 
 def test_cancel_stops_a_running_and_a_queued_run(deployment: DemoGateway) -> None:

@@ -30,7 +30,7 @@ def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
     yield deployment
     deployment.sql("DELETE FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:admin'")
     deployment.sql("DELETE FROM casbin_rule WHERE seal IS NULL")
-    for family in (1, 2, 3):
+    for family in (1, 2, 3, 4):
         deployment.sql("INSERT INTO row_seal_adoption (id, adopted_at) SELECT :f, 'test' "
                        "WHERE NOT EXISTS (SELECT 1 FROM row_seal_adoption WHERE id = :f)",
                        f=family)  # fmt: skip

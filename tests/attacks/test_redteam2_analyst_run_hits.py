@@ -47,8 +47,7 @@ def test_hits_of_a_frozen_entry_are_not_released(
         # the officer who froze it still reviews the run
         assert hits(gw, "sam", done_run["id"]).status_code == 200
     finally:
-        gw.sql("UPDATE datasets SET frozen_at = NULL, frozen_by = NULL, frozen_reason = NULL "
-               "WHERE id = :d", d=DIBAO)  # fmt: skip
+        gw.edit_entry(DIBAO, frozen_at=None, frozen_by=None, frozen_reason=None)
     assert hits(gw, "dora", done_run["id"]).status_code == 200
 
 
@@ -56,13 +55,11 @@ def test_hits_follow_the_owners_access_now(
     deployment: DemoGateway, done_run: dict[str, Any]
 ) -> None:
     gw = deployment
-    gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'id_number'",
-           d=DIBAO)  # fmt: skip
+    gw.edit_entry(DIBAO, "id_number", level="L4")
     try:
         resp = hits(gw, "dora", done_run["id"])
         assert resp.status_code == 403, resp.text
         assert "id_number" in resp.text
     finally:
-        gw.sql("UPDATE fields SET level = 'L3' WHERE dataset_id = :d AND name = 'id_number'",
-               d=DIBAO)  # fmt: skip
+        gw.edit_entry(DIBAO, "id_number", level="L3")
     assert hits(gw, "dora", done_run["id"]).status_code == 200

@@ -25,7 +25,7 @@ def test_a_publication_racing_a_deregistration_leaves_nothing_published(
 ) -> None:
     gw = deployment
     carl = gw.headers("carl")
-    gw.sql("UPDATE datasets SET status = 'draft' WHERE id = :d", d=DIBAO)
+    gw.edit_entry(DIBAO, status="draft")
     audit = gw.services.audit
     original = audit.append
     publishing = threading.Event()

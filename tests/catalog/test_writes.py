@@ -17,6 +17,7 @@ from catalog.models import DatasetStatus, Department, Source
 from catalog.schemas import DatasetPatch, FieldPatch
 from catalog.vocabulary import Level, MaskMethod, PICategory
 from tests.migrated import copy_migrated_sqlite
+from tests.row_seals import register_test_seals
 
 ID = "fin-db.people"
 
@@ -34,6 +35,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     copy_migrated_sqlite(tmp_path / "catalog.db")  # the migrations once per process
     migrate(url)
+    register_test_seals(url)  # entries and fields are sealed as they are written
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         session.add(Department(code="fin", name_zh="财政局", name_en="Finance"))

@@ -113,6 +113,20 @@ class DemoGateway:
             bind_changed(self.services.audit, session)
             session.commit()
 
+    def edit_entry(self, dataset_id: str, field: str | None = None, **values: Any) -> None:
+        """An entry's row (or one field's, by name) changed through the ORM, as a
+        steward's save or another gateway process would write it: sealed
+        (``catalog.entry_seals``), unlike a hand-made SQL edit, which the broker refuses."""
+        with self.services.sessions() as session:
+            dataset = session.get(Dataset, dataset_id)
+            assert dataset is not None, dataset_id
+            target: Any = dataset
+            if field is not None:
+                target = next(f for f in dataset.fields if f.name == field)
+            for name, value in values.items():
+                setattr(target, name, value)
+            session.commit()
+
     def listed_user(self, subject: str) -> dict[str, Any]:
         """``subject`` as root's ``GET /api/v1/admin/users`` lists them."""
         users = self.client.get(ADMIN_USERS, headers=self.headers("root")).json()

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.entry_seals import require_entry_sealed
 from catalog.errors import DatasetFrozen, Forbidden, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from gateway.core.services import Services
@@ -81,6 +82,7 @@ def check_access(
     refuse_frozen_objects(session, [datasets[side.dataset] for side in model.sides])
     for side in model.sides:
         dataset = datasets[side.dataset]
+        require_entry_sealed(session.connection(), dataset)  # before its freeze: it may be lifted
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
         services.authorizer.check(subject=user.subject, domain=dataset.department,

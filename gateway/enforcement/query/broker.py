@@ -35,7 +35,15 @@ from sqlalchemy import Connection, Engine
 from audit.event_types import EventType, Outcome
 from audit.sink import AuditSink
 from catalog.db import reads_engine
-from catalog.errors import DatasetFrozen, Forbidden, NotFound, RateLimited, Unavailable, audited
+from catalog.errors import (
+    DatasetFrozen,
+    EntryUnsealed,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    audited,
+)
 from catalog.lazy_connection import LazyConnection
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
@@ -167,8 +175,7 @@ class Broker:
                                      lambda: load_entry(conn, ctx.entry.id))  # fmt: skip
             if entry is None:
                 return generation
-            if entry.frozen:
-                raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")
+            _refuse_stopped(entry)
             self._refuse_frozen_object(lambda: conn, generation, entry)
             body = ctx.body
             grant_rows = self.grants.get(
@@ -193,9 +200,8 @@ class Broker:
         with self._catalog.connect() as conn:
             generation = catalog_generation(conn)
             entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
-            if entry is not None and entry.frozen:
-                raise DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer")
             if entry is not None:
+                _refuse_stopped(entry)
                 self._refuse_frozen_object(lambda: conn, generation, entry)
 
     def _resolve(self, conn: LazyConnection, request: QueryRequest) -> tuple[QueryContext, int]:
@@ -208,9 +214,11 @@ class Broker:
             raise NotFound(f"no dataset {dataset_id!r}")
         ctx = QueryContext(user=request.user, entry=entry, body=request.body,
                            origin=request.origin)  # fmt: skip
-        if entry.frozen:  # an officer's emergency freeze: refused, and on record
-            self._deny(ctx, details={"code": DatasetFrozen.code})
-            raise audited(DatasetFrozen(f"dataset {dataset_id!r} is frozen by a security officer"))
+        try:  # classified or frozen behind the gateway; an officer's freeze: on record
+            _refuse_stopped(entry)
+        except (EntryUnsealed, DatasetFrozen) as exc:
+            self._deny(ctx, details={"code": exc.code})
+            raise audited(exc) from None
         try:  # the same object under an entry published before the freeze
             self._refuse_frozen_object(conn, generation, entry)
         except DatasetFrozen as exc:
@@ -380,3 +388,14 @@ def still_covers(now: Decision, then: Decision) -> bool:
     prefixes = now.row_filter.get("prefixes") or []
     return all(any(p.startswith(q) for q in prefixes)
                for p in then.row_filter.get("prefixes") or [])  # fmt: skip
+
+
+def _refuse_stopped(entry: Entry) -> None:
+    """``EntryUnsealed`` for an entry whose row or a field row was written behind the
+    gateway (``catalog.entry_seals``: nothing it says governs, its freeze included),
+    ``DatasetFrozen`` for an entry an officer froze."""
+    if not entry.sealed:
+        raise EntryUnsealed(f"dataset {entry.id!r} was changed outside the gateway; "
+                            "it serves nothing until its sealed values are restored")  # fmt: skip
+    if entry.frozen:
+        raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")

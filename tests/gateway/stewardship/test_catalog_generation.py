@@ -45,6 +45,19 @@ def test_a_field_raised_by_hand_in_sql_is_refused_on_the_next_query(gw: DemoGate
     body = {"fields": ["phone", "region_code"], "limit": 3, **CASE}
     assert _columns(gw, body)["phone"]["action"] == "mask"  # cached now
     gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'phone'", d=DIBAO)
+    # hand-edited, the field no longer verifies (catalog.entry_seals): the whole entry
+    # is refused
+    refused = gw.query("alice", DIBAO, body)
+    assert refused.status_code == 423, refused.text
+    assert refused.json()["code"] == "entry_unsealed"
+
+
+def test_a_field_raised_by_another_process_is_refused_on_the_next_query(
+    gw: DemoGateway,
+) -> None:
+    body = {"fields": ["phone", "region_code"], "limit": 3, **CASE}
+    assert _columns(gw, body)["phone"]["action"] == "mask"  # cached now
+    gw.edit_entry(DIBAO, "phone", level="L4")  # through the ORM: sealed
     refused = gw.query("alice", DIBAO, body)
     assert refused.status_code == 403, refused.text
     assert "phone" in refused.json()["message"]

@@ -163,8 +163,7 @@ def test_a_field_raised_above_clearance_refuses_the_comparison_at_once(gw: DemoG
         **CASE,
     }  # fmt: skip
     assert gw.compare("dora", body).status_code == 200  # entry cached now
-    gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'monthly_amount'",
-         d=DIBAO)  # fmt: skip
+    gw.edit_entry(DIBAO, "monthly_amount", level="L4")
     try:
         resp = gw.compare("dora", body)
         assert resp.status_code == 403, resp.text
@@ -174,8 +173,7 @@ def test_a_field_raised_above_clearance_refuses_the_comparison_at_once(gw: DemoG
         assert ("query.denied", "right") in kinds
         assert not any(t.startswith("comparison.") for t, _ in kinds)
     finally:
-        gw.sql("UPDATE fields SET level = 'L2' WHERE dataset_id = :d "
-             "AND name = 'monthly_amount'", d=DIBAO)  # fmt: skip
+        gw.edit_entry(DIBAO, "monthly_amount", level="L2")
 
 
 def test_a_draft_entry_on_either_side_is_unknown(gw: DemoGateway) -> None:
@@ -548,13 +546,11 @@ def _grant(gw: DemoGateway, grant_id: str, case_ref: str, expires: datetime,
 
 def test_a_mask_override_governs_the_next_query(cat_gw: DemoGateway) -> None:
     assert _phone(cat_gw) == (200, ("mask", "phone_partial"))
-    cat_gw.sql("UPDATE fields SET mask_override = 'redact' WHERE dataset_id = :d "
-         "AND name = 'phone'", d=DIBAO)  # fmt: skip
+    cat_gw.edit_entry(DIBAO, "phone", mask_override="redact")
     try:
         assert _phone(cat_gw) == (200, ("mask", "redact"))
     finally:
-        cat_gw.sql("UPDATE fields SET mask_override = NULL WHERE dataset_id = :d "
-             "AND name = 'phone'", d=DIBAO)  # fmt: skip
+        cat_gw.edit_entry(DIBAO, "phone", mask_override=None)
     assert _phone(cat_gw) == (200, ("mask", "phone_partial"))
 
 
@@ -646,16 +642,14 @@ def test_a_change_committed_during_concurrent_queries_governs_every_later_one(
         t.start()
     try:
         time.sleep(0.4)
-        cat_gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d "
-             "AND name = 'phone'", d=DIBAO)  # fmt: skip
+        cat_gw.edit_entry(DIBAO, "phone", level="L4")
         committed = time.perf_counter()
         time.sleep(0.4)
     finally:
         stop.set()
         for t in threads:
             t.join()
-        cat_gw.sql("UPDATE fields SET level = 'L3' WHERE dataset_id = :d "
-             "AND name = 'phone'", d=DIBAO)  # fmt: skip
+        cat_gw.edit_entry(DIBAO, "phone", level="L3")
     before = [s for t, s in results if t < committed]
     after = [s for t, s in results if t > committed]
     assert before and after
@@ -692,8 +686,7 @@ def test_the_generation_cannot_be_set_back_by_replace_on_sqlite(tmp_path: Path) 
         assert _phone(gw) == (200, ("mask", "phone_partial"))  # cached under generation g
         with gw.services.engine.begin() as conn:
             g = conn.execute(text("SELECT value FROM catalog_generation")).scalar_one()
-        gw.sql("UPDATE fields SET level = 'L4' WHERE dataset_id = :d AND name = 'phone'",
-             d=DIBAO)  # fmt: skip
+        gw.edit_entry(DIBAO, "phone", level="L4")
         try:
             gw.sql("REPLACE INTO catalog_generation (id, value) VALUES (1, :g)", g=g)
         except Exception:  # refused: the counter is safe

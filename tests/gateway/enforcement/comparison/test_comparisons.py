@@ -176,21 +176,13 @@ def test_a_key_hidden_by_policy_is_refused(gw_sqlite: DemoGateway) -> None:
         **CASE,
     }
     assert gw_sqlite.compare("arthur", body).status_code == 200  # both visible to him
-    with gw_sqlite.services.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE fields SET level = 'L4' WHERE dataset_id = ? AND name = 'payee_uscc'",
-            (FUNDS,),
-        )
+    gw_sqlite.edit_entry(FUNDS, "payee_uscc", level="L4")
     try:
         resp = gw_sqlite.compare("arthur", body)
         assert resp.status_code == 403, resp.text
         assert "payee_uscc" in resp.text
     finally:
-        with gw_sqlite.services.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "UPDATE fields SET level = 'L2' WHERE dataset_id = ? AND name = 'payee_uscc'",
-                (FUNDS,),
-            )
+        gw_sqlite.edit_entry(FUNDS, "payee_uscc", level="L2")
 
 
 def test_unknown_dataset_and_bad_bodies_are_4xx(gw_sqlite: DemoGateway) -> None:
