@@ -28,6 +28,13 @@ from tests.scheduling import arrange
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
+# Console passwords are hashed with argon2id at its lowest cost in the suite and the
+# processes it starts (the default cost took ~0.3 s a hash or check on these two cores,
+# hundreds of times a run); what is under test is the argon2id check, not its cost.
+# tests/gateway/web/console/test_password_cost.py checks the production default.
+os.environ.setdefault("SLUICE_CONSOLE_ARGON2_TIME_COST", "1")
+os.environ.setdefault("SLUICE_CONSOLE_ARGON2_MEMORY_KIB", "1024")
+
 # Two shared cores run the suite with two workers beside real databases: how fast
 # hypothesis *generates* inputs is not under test, and a loaded moment made the
 # too_slow health check fail a property that held (tests/audit/test_chain_index.py).

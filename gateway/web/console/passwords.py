@@ -73,6 +73,7 @@ from catalog.errors import BadRequest, NotFound
 from catalog.models import User
 from gateway.core.services import Services
 from gateway.web.console.sessions import console_key
+from gateway.web.console.settings import ConsoleSettings
 from gateway.web.console.store import console_sessions, local_passwords
 
 MIN_PASSWORD_CHARS = 12
@@ -194,6 +195,15 @@ def check_new_password(password: str) -> None:
         raise BadRequest(f"a password has at most {MAX_PASSWORD_CHARS} characters")
 
 
+def password_hasher() -> PasswordHasher:
+    """argon2id at the cost ``SLUICE_CONSOLE_ARGON2_*`` sets (argon2-cffi's defaults
+    unless told): the console, ``sluice demo`` and ``sluice users passwd`` hash alike,
+    and a hash made at another cost is re-made at the next right sign-in."""
+    settings = ConsoleSettings()
+    return PasswordHasher(time_cost=settings.argon2_time_cost,
+                          memory_cost=settings.argon2_memory_kib)  # fmt: skip
+
+
 class LocalAccounts:
     """Passwords of local accounts, in ``local_passwords``."""
 
@@ -215,7 +225,7 @@ class LocalAccounts:
         self._max_failures = max_failures
         self._lockout = timedelta(seconds=lockout_s)
         self._clock = clock
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or password_hasher()
         self._dummy: str | None = None
         self._trail = trail
 

@@ -35,6 +35,16 @@ class ConsoleSettings(BaseSettings):
         default=15 * 60, ge=1, le=7 * 24 * 3600,
         description="how long a locked local account refuses every password",
     )  # fmt: skip
+    argon2_time_cost: int = Field(
+        default=3, ge=1, le=50,
+        description="argon2id passes per password hash (argon2-cffi's default; raise it on "
+        "fast hardware, never lower it in production)",
+    )  # fmt: skip
+    argon2_memory_kib: int = Field(
+        default=65536, ge=1024, le=4 * 1024 * 1024,
+        description="argon2id memory per password hash in KiB (argon2-cffi's default, 64 "
+        "MiB; never lower it in production)",
+    )  # fmt: skip
     sign_in_attempts_per_minute: int = Field(
         default=20, ge=1,
         description="sign-in attempts one client address may make a minute (the trail "
