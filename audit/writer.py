@@ -295,7 +295,10 @@ class GroupCommitWriter:
         conn = self._connection()
         expected, self._head = self._head, None  # valid again only after a commit
         key = None if self.mac is None else self.mac.key
-        if expected is not None and self._quiet and self.store.dialect == "postgresql":
+        # a head below what this process witnessed (its timed checkpoint signed another
+        # process's newer head) has moved: chaining on it would sign below the floor
+        ahead = expected is not None and expected[0] >= self._floor[0]
+        if expected is not None and ahead and self._quiet and self.store.dialect == "postgresql":
             rows, receipts = _chain(batch, *expected, key)
             checkpoint = self._checkpoint_for(rows)
             self._attempt = (rows, receipts, checkpoint)

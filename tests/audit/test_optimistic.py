@@ -115,3 +115,35 @@ def test_seq_is_spliced_exactly_where_canonical_json_puts_it(
 def test_values_that_would_fail_a_whole_batch_fail_the_caller(overrides: dict[str, Any]) -> None:
     with pytest.raises(BadRequest):
         prepare(event(1, **overrides))
+
+
+def test_a_head_witnessed_by_this_process_is_never_chained_below(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Three replicas on one database (tests/ops/test_replicas.py, under load): replica a
+    last wrote seq 3, b appended up to 6, a's timed checkpoint signed and witnessed 6
+    (its floor), and a's next batch took the optimistic path onto its own seq 3: it
+    signed a checkpoint for seq 5 before the conditional insert, below its own
+    witnessed 6, and sealed the trail ("refused to sign seq 5 below witnessed 6") for
+    every request of that replica. A head another process moved is no evidence."""
+    home_a, home_b = replica_homes(tmp_path / "a", tmp_path / "b")
+    # every batch of a's is due a checkpoint (as SLUICE_AUDIT_CHECKPOINT_SECONDS=1 makes
+    # each batch a second after the last one)
+    first = open_log(pg_url, home_a, checkpoint_every=1000, checkpoint_seconds=0.0)
+    second = open_log(pg_url, home_b, checkpoint_every=1000)
+    try:
+        for n in range(3):
+            first.append(event(n))
+        assert first.metrics.optimistic >= 1
+        for n in range(3):
+            second.append(event(10 + n))
+        first._writer._timed_checkpoint()  # signs and witnesses seq 6
+        assert first._writer.floor[0] == 6
+        assert first.append(event(20)).seq == 7
+        assert first.append(event(21)).seq == 8
+    finally:
+        first.close()
+        second.close()
+    assert _seqs(pg_url) == list(range(1, 9))
+    outcome = verify_database(store=first.store, witness_file=first.witness_file)
+    assert outcome.ok, outcome
