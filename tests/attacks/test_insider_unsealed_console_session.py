@@ -18,8 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from audit.search import EventFilter, list_events
-from gateway.web.console.passwords import set_demo_passwords
-from gateway.web.console.runtime import Console
+from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 _NONCE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -35,14 +34,7 @@ def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
 
 
 def _signed_in(gw: DemoGateway, subject: str = "arthur") -> TestClient:
-    console: Console = gw.client.app.state.console
-    chosen = set_demo_passwords(console.accounts, [subject])
-    client = TestClient(gw.client.app, follow_redirects=False)
-    nonce = _NONCE.search(client.get("/console/sign-in").text)
-    assert nonce is not None
-    form = {"csrf_token": nonce.group(1), "username": subject, "password": chosen[subject]}
-    resp = client.post("/console/sign-in", data=form)
-    assert resp.status_code == 303, resp.text
+    client = console_sign_in(gw, subject)[0]
     assert client.get(PAGE).status_code == 200
     return client
 
