@@ -1,7 +1,7 @@
 """Console sessions: a signed, HttpOnly, ``SameSite=Strict`` cookie naming a server-side row.
 
-The cookie holds a random session id, the subject it signs in and when the session
-started, with an HMAC of all three under the console key
+The cookie holds a random session id, the subject it signs in, when the session
+started and how (password or OIDC), with an HMAC of all four under the console key
 (``<home>/keys/console.secret``, 0600, created once like the other keys). The database
 keeps only the SHA-256 of the id (``console_sessions``), the subject, the CSRF token,
 and when the session was created and last used. So:
@@ -20,7 +20,9 @@ and when the session was created and last used. So:
   row, and the row written back by an insider revives nothing (red team 5). The start
   is signed in milliseconds, so a sign-in just after a reset is later than it;
 - a row edited behind the gateway (``UPDATE console_sessions SET subject = 'root'``)
-  signs nobody in either: its subject must be the one the cookie's HMAC covers.
+  signs nobody in either: its subject must be the one the cookie's HMAC covers, and so
+  must how it signed in (``via``: a password session relabelled ``oidc`` would escape
+  the guard's end of an admin-chosen password once its account gains a privileged role).
 
 The pre-sign-in cookie (``SameSite=Lax``: it must survive the OIDC provider's redirect
 back) carries the sign-in form's CSRF nonce and the OIDC ``state``, ``nonce`` and PKCE
@@ -174,23 +176,27 @@ class SessionStore:
             ))  # fmt: skip
         # the start is signed too: a session's age is not its row's to say (red team 5)
         started = int(now.timestamp() * 1000)
-        payload = f"{session_id}~{_b64(subject.encode())}~{started}"
+        payload = f"{session_id}~{_b64(subject.encode())}~{started}~{_b64(via.encode())}"
         return self._signer.sign("session", payload), row
 
     def find(self, cookie: str | None) -> ConsoleSession | None:
         """The live session a cookie names (touched), or None: bad signature, unknown,
         ended, or idle too long (then the row is deleted)."""
         payload = self._signer.unsign("session", cookie or "")
-        session_id, sep, rest = (payload or "").partition("~")
-        signed_subject, sep2, started = rest.partition("~")
-        if not session_id or not sep or not sep2 or not _whole(started):
-            return None
+        parts = (payload or "").split("~")
+        if len(parts) != 4 or not parts[0] or not _whole(parts[2]):
+            return None  # a cookie from before ``via`` was signed, too: sign in again
+        session_id, signed_subject, started, signed_via = parts
         id_hash = _id_hash(session_id)
         now = self._clock()
         with self._engine.connect() as conn:
             row = conn.execute(select(console_sessions).where(_S.id_hash == id_hash)).first()
-        if row is None or _b64(str(row.subject).encode()) != signed_subject:
-            return None  # unknown, or its subject is not the one this cookie signs in
+        if (
+            row is None
+            or _b64(str(row.subject).encode()) != signed_subject
+            or _b64(str(row.via).encode()) != signed_via
+        ):
+            return None  # unknown, or not the subject (or sign-in) this cookie signs
         last_seen = _aware(row.last_seen_at)
         start = datetime.fromtimestamp(int(started) / 1000, UTC)  # as signed, not as stored
         if (
