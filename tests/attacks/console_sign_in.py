@@ -1,11 +1,12 @@
-"""A console session for an attack test: a password set for the user, signed in through
-the sign-in form, and the page's CSRF token for the forms it posts."""
+"""A console session for an attack test: the sign-in form posted as a browser would, and,
+once signed in, the page's CSRF token for the forms it posts."""
 
 from __future__ import annotations
 
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
@@ -15,16 +16,33 @@ _FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
-def console_sign_in(gw: DemoGateway, subject: str) -> tuple[TestClient, str]:
-    """A client signed in as ``subject`` (redirects not followed) and its CSRF token."""
-    console: Console = gw.client.app.state.console
-    password = set_demo_passwords(console.accounts, [subject])[subject]
+def post_sign_in(gw: DemoGateway, subject: str, password: str) -> tuple[Response, TestClient]:
+    """The sign-in form's answer for ``subject`` and ``password`` (redirects not
+    followed), and the client that posted it (its cookies, if the answer signed in)."""
     client = TestClient(gw.client.app, follow_redirects=False)
     nonce = _FIELD.search(client.get("/console/sign-in").text)
     assert nonce is not None
     answer = client.post("/console/sign-in", data={
         "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
+    return answer, client
+
+
+def page_csrf(client: TestClient) -> str | None:
+    """The CSRF token the console's pages carry for a signed-in client, else None."""
+    found = _META.search(client.get("/console").text)
+    return found.group(1) if found else None
+
+
+def console_sign_in(
+    gw: DemoGateway, subject: str, password: str | None = None
+) -> tuple[TestClient, str]:
+    """A client signed in as ``subject`` (redirects not followed) and its CSRF token;
+    without ``password``, a fresh one is set for the user first."""
+    if password is None:
+        console: Console = gw.client.app.state.console
+        password = set_demo_passwords(console.accounts, [subject])[subject]
+    answer, client = post_sign_in(gw, subject, password)
     assert answer.status_code == 303, answer.text[:300]
-    csrf = _META.search(client.get("/console").text)
+    csrf = page_csrf(client)
     assert csrf is not None
-    return client, csrf.group(1)
+    return client, csrf

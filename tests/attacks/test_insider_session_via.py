@@ -11,31 +11,13 @@ cookie now signs how the session signed in, and a row that says otherwise signs 
 
 from __future__ import annotations
 
-import re
-
-from fastapi.testclient import TestClient
-
 from catalog.models import Dataset
 from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
 
-_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 DATASET = "civil.dibao_recipients"
 CHOSEN = "root-chose-this-one-9"
 PUPPET = "root9"
-
-
-def _password_sign_in(gw: DemoGateway, subject: str, password: str) -> tuple[TestClient, str]:
-    client = TestClient(gw.client.app, follow_redirects=False)
-    nonce = _FIELD.search(client.get("/console/sign-in").text)
-    assert nonce is not None
-    answer = client.post("/console/sign-in", data={
-        "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
-    assert answer.status_code == 303, answer.text[:300]
-    csrf = _META.search(client.get("/console").text)
-    assert csrf is not None
-    return client, csrf.group(1)
 
 
 def test_a_relabelled_password_session_does_not_survive_a_privileged_role(
@@ -51,7 +33,7 @@ def test_a_relabelled_password_session_does_not_survive_a_privileged_role(
     assert made.status_code == 303, made.text[:300]
     root.post(f"/console/admin/users/{PUPPET}/password",
               data={"csrf_token": csrf, "password": CHOSEN, "confirm": CHOSEN})  # fmt: skip
-    puppet, puppet_csrf = _password_sign_in(deployment, PUPPET, CHOSEN)
+    puppet, puppet_csrf = console_sign_in(deployment, PUPPET, CHOSEN)
     deployment.sql("UPDATE console_sessions SET via = 'oidc' WHERE subject = :s", s=PUPPET)
     root.post(f"/console/admin/users/{PUPPET}/roles",
               data={"csrf_token": csrf, "op": "add", "role": "admin", "domain": "*"})  # fmt: skip

@@ -16,11 +16,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
 from audit.search import EventFilter, list_events
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
+from tests.attacks.console_sign_in import post_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 _NONCE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -37,11 +37,7 @@ def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
 
 
 def _try(gw: DemoGateway, subject: str, password: str) -> tuple[int, str]:
-    client = TestClient(gw.client.app, follow_redirects=False)
-    nonce = _NONCE.search(client.get("/console/sign-in").text)
-    assert nonce is not None
-    resp = client.post("/console/sign-in", data={
-        "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
+    resp, _client = post_sign_in(gw, subject, password)
     return resp.status_code, _VALUES.sub('value=""', resp.text)
 
 

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from catalog.models import Dataset
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
+from tests.attacks.console_sign_in import page_csrf, post_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 _FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -34,17 +35,8 @@ def _console(gw: DemoGateway) -> Console:
 
 
 def _sign_in(gw: DemoGateway, subject: str, password: str) -> tuple[TestClient, str | None]:
-    client = TestClient(gw.client.app, follow_redirects=False)
-    page = client.get("/console/sign-in")
-    nonce = _FIELD.search(page.text)
-    assert nonce is not None
-    answer = client.post("/console/sign-in", data={
-        "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
-    if answer.status_code != 303:
-        return client, None
-    home = client.get("/console")
-    csrf = _META.search(home.text)
-    return client, csrf.group(1) if csrf else None
+    answer, client = post_sign_in(gw, subject, password)
+    return client, page_csrf(client) if answer.status_code == 303 else None
 
 
 @pytest.fixture(scope="module")

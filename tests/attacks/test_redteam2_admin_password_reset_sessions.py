@@ -9,37 +9,20 @@ transaction as the new hash.
 
 from __future__ import annotations
 
-import re
-
-from fastapi.testclient import TestClient
-
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
+from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
 
-_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 NEW = "a-fresh-password-for-arthur"
-
-
-def _sign_in(gw: DemoGateway, subject: str, password: str) -> tuple[TestClient, str]:
-    client = TestClient(gw.client.app, follow_redirects=False)
-    nonce = _FIELD.search(client.get("/console/sign-in").text)
-    assert nonce is not None
-    answer = client.post("/console/sign-in", data={
-        "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
-    assert answer.status_code == 303, answer.text[:300]
-    csrf = _META.search(client.get("/console").text)
-    assert csrf is not None
-    return client, csrf.group(1)
 
 
 def test_a_new_password_ends_the_sessions_of_the_old_one(deployment: DemoGateway) -> None:
     console: Console = deployment.client.app.state.console
     old = set_demo_passwords(console.accounts, ["root", "arthur"])
-    thief, _ = _sign_in(deployment, "arthur", old["arthur"])
+    thief, _ = console_sign_in(deployment, "arthur", old["arthur"])
     assert thief.get("/console").status_code == 200
-    root, csrf = _sign_in(deployment, "root", old["root"])
+    root, csrf = console_sign_in(deployment, "root", old["root"])
     done = root.post("/console/admin/users/arthur/password",
                      data={"csrf_token": csrf, "password": NEW, "confirm": NEW})  # fmt: skip
     assert done.status_code == 303, done.text[:300]
@@ -47,4 +30,4 @@ def test_a_new_password_ends_the_sessions_of_the_old_one(deployment: DemoGateway
     assert after.status_code == 303 and "/console/sign-in" in after.headers["location"], (
         "the session signed in with the old password survived the new one"
     )
-    _sign_in(deployment, "arthur", NEW)  # the new password works
+    console_sign_in(deployment, "arthur", NEW)  # the new password works

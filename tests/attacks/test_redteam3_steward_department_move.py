@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.web.console.passwords import set_demo_passwords
+from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 USERS = "/api/v1/admin/users"
@@ -33,15 +33,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def _console_as(gw: DemoGateway, subject: str) -> TestClient:
     """A browser of its own (cookies), signed in to the console as ``subject``."""
-    accounts = gw.client.app.state.console.accounts  # type: ignore[attr-defined]
-    password = set_demo_passwords(accounts, [subject])[subject]
-    client = TestClient(gw.client.app, follow_redirects=False)
-    token = _CSRF.search(client.get("/console/sign-in").text)
-    assert token is not None
-    answer = client.post("/console/sign-in", data={
-        "csrf_token": token.group(1), "username": subject, "password": password})  # fmt: skip
-    assert answer.status_code == 303, answer.text[:300]
-    return client
+    return console_sign_in(gw, subject)[0]
 
 
 def _move_carl(gw: DemoGateway, department: str) -> None:

@@ -35,6 +35,7 @@ from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
 from gateway.web.console.sessions import SessionStore
 from gateway.web.console.settings import ConsoleSettings
+from tests.attacks.console_sign_in import post_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 _FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -47,11 +48,7 @@ def _console(gw: DemoGateway) -> Console:
 
 
 def _sign_in(gw: DemoGateway, subject: str, password: str) -> tuple[int, TestClient]:
-    client = TestClient(gw.client.app, follow_redirects=False)
-    nonce = _FIELD.search(client.get("/console/sign-in").text)
-    assert nonce is not None
-    answer = client.post("/console/sign-in", data={
-        "csrf_token": nonce.group(1), "username": subject, "password": password})  # fmt: skip
+    answer, client = post_sign_in(gw, subject, password)
     return answer.status_code, client
 
 
