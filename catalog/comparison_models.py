@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from catalog.comparison_seals import seal_on_write
 from catalog.models import Base, utcnow
 
 
@@ -76,6 +77,8 @@ class ComparisonModel(Base):
     shared_levels: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the row seal (catalog.comparison_seals; 0020)
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ComparisonModelVersion(Base):
@@ -95,6 +98,8 @@ class ComparisonModelVersion(Base):
     entries: Mapped[list[str]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the row seal (catalog.comparison_seals; 0020)
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ComparisonRun(Base):
@@ -170,3 +175,8 @@ class ComparisonLead(Base):
     # once cannot both apply over the same previous state (StaleDataError; the route
     # answers 409). The service sets ``updated_at`` itself on every change.
     __mapper_args__ = {"version_id_col": updated_at, "version_id_generator": False}  # noqa: RUF012
+
+
+# models and versions are sealed as the ORM writes them (catalog.comparison_seals; 0020)
+seal_on_write(ComparisonModel)
+seal_on_write(ComparisonModelVersion)

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from catalog.comparison_seals import seal_on_write
 from catalog.models import Base, utcnow
 
 EVERY = ("daily", "weekly", "monthly")
@@ -39,3 +40,10 @@ class ComparisonSchedule(Base):
     last_run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the row seal (catalog.comparison_seals; 0020): not over next_due_at and last_run_id,
+    # which the trigger moves with a Core write
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# sealed as the ORM writes it (catalog.comparison_seals; 0020)
+seal_on_write(ComparisonSchedule)

@@ -185,3 +185,22 @@ class EntryUnsealed(SluiceError):
 
     code = "entry_unsealed"
     http_status = 423
+
+
+class ModelUnsealed(SluiceError):
+    """A comparison model's row or the version asked for does not carry a gateway's seal
+    (``catalog.comparison_seals``): its rule, author, owner or sharing was changed behind
+    the gateway, so it runs nothing until the sealed values are written back."""
+
+    code = "model_unsealed"
+    http_status = 423
+
+
+class ScheduleUnsealed(SluiceError):
+    """A comparison schedule's row does not carry a gateway's seal
+    (``catalog.comparison_seals``): written or changed behind the gateway (its owner,
+    model, county, case), so the clock never runs it in anyone's name."""
+
+    code = "schedule_unsealed"
+    http_status = 423
+

@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 MARKER = Path("keys") / "row-seals.adopted"
 SYSTEM = Actor("gateway", None, ("system",))
 # row_seal_adoption's ids (0017: users and role lines; 0018: the two grant tables; 0019:
-# entries and fields) and a
+# entries and fields; 0020: comparison models, versions and schedules) and a
 # read that finds a sealed row of the family, which only a gateway writes
 _SEALED_ROW_SQL = {
     1: text("SELECT 1 FROM users WHERE seal IS NOT NULL "
@@ -49,6 +49,9 @@ _SEALED_ROW_SQL = {
     3: text("SELECT 1 FROM reidentification_requests WHERE seal IS NOT NULL LIMIT 1"),
     4: text("SELECT 1 FROM datasets WHERE seal IS NOT NULL "
             "UNION ALL SELECT 1 FROM fields WHERE seal IS NOT NULL LIMIT 1"),
+    5: text("SELECT 1 FROM comparison_models WHERE seal IS NOT NULL "
+            "UNION ALL SELECT 1 FROM comparison_model_versions WHERE seal IS NOT NULL "
+            "UNION ALL SELECT 1 FROM comparison_schedules WHERE seal IS NOT NULL LIMIT 1"),
 }  # fmt: skip
 
 

@@ -1,15 +1,19 @@
 """Row seals at start-up: the key registered for the catalog database, and rows from
 before the migrations that sealed them (0017: users and role lines; 0018: access and
-re-identification requests; 0019: entries and their fields) sealed once per deployment
-(``catalog.row_seals``, ``catalog.grant_seals`` and ``catalog.entry_seals`` say why).
+re-identification requests; 0019: entries and their fields; 0020: comparison models,
+versions and schedules) sealed once per deployment (``catalog.row_seals``,
+``catalog.grant_seals``, ``catalog.entry_seals`` and ``catalog.comparison_seals`` say
+why).
 
 Adoption is the one moment an unsealed row is trusted, so it happens once per table
 family: while ``row_seal_adoption`` has no row for it (``1`` users and role lines,
-``2`` access requests, ``3`` re-identifications, ``4`` entries and their fields). A new
+``2`` access requests, ``3`` re-identifications, ``4`` entries and their fields, ``5``
+comparison models, versions and schedules). A new
 database gets the rows from the migrations (nothing to adopt); an upgraded one at its
 first ``build_services`` after the upgrade, which puts ``catalog.rows_sealed`` on the
 trail, durably — its details count what is sealed, by table (``users``, ``rules``,
-``access_requests``, ``reidentification_requests``, ``datasets``, ``fields``: only the
+``access_requests``, ``reidentification_requests``, ``datasets``, ``fields``,
+``comparison_models``, ``comparison_model_versions``, ``comparison_schedules``: only the
 families adopted at that start) — then seals every row without a seal and writes the
 rows in one transaction, before any request is
 served. So a deployment that adopted its users at 0017 adopts its grant rows at its
@@ -27,10 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, Table, and_, select, text, update
 
 from audit.records import Actor, key_event
 from catalog.access_requests import AccessRequest
+from catalog.comparison_models import ComparisonModel, ComparisonModelVersion
+from catalog.comparison_schedules import ComparisonSchedule
+from catalog.comparison_seals import comparison_seal
 from catalog.entry_seals import DATASETS, FIELDS, entry_seal
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_seal
 from catalog.models import Dataset, Field, User
@@ -78,10 +85,31 @@ _ENTRIES_SQL = select(_D).where(_D.c.seal.is_(None))
 _FIELDS_SQL = select(_F).where(_F.c.seal.is_(None))
 
 
+_COMPARISONS = 5  # row_seal_adoption's id for comparison models, versions, schedules (0020)
+_COMPARISON_TABLES: tuple[Table, ...] = (
+    ComparisonModel.__table__,
+    ComparisonModelVersion.__table__,
+    ComparisonSchedule.__table__,
+)  # type: ignore[assignment]
+
+
 def _pending(conn: Connection, adopted: frozenset[int]) -> frozenset[int]:
     """The table families not adopted yet (neither in the table nor in ``adopted``)."""
     done = set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
-    return frozenset({_ROLES, *_GRANTS, _ENTRIES} - done - adopted)
+    return frozenset({_ROLES, *_GRANTS, _ENTRIES, _COMPARISONS} - done - adopted)
+
+
+def _unsealed_comparisons(conn: Connection) -> dict[str, list[Any]]:
+    return {str(t.name): list(conn.execute(select(t).where(t.c.seal.is_(None))).all())
+            for t in _COMPARISON_TABLES}  # fmt: skip
+
+
+def _seal_comparisons(conn: Connection, seals: RowSeals, rows: dict[str, list[Any]]) -> None:
+    for table in _COMPARISON_TABLES:
+        for row in rows.get(table.name, []):
+            key = and_(*(c == getattr(row, c.name) for c in table.primary_key.columns))
+            conn.execute(update(table).where(key, table.c.seal.is_(None))
+                         .values(seal=comparison_seal(seals, str(table.name), row)))  # fmt: skip
 
 
 def _seal_entries(conn: Connection, seals: RowSeals, entries: dict[str, list[Any]]) -> None:
@@ -110,9 +138,11 @@ def adopt_unsealed_rows(
              FIELDS: list(conn.execute(_FIELDS_SQL).all())}
             if _ENTRIES in pending else {}
         )  # fmt: skip
+        comparisons = _unsealed_comparisons(conn) if _COMPARISONS in pending else {}
     counts = {"users": len(users), "rules": len(rules)} if _ROLES in pending else {}
     counts.update({_GRANTS[m][0]: len(rows) for m, rows in grants.items()})
     counts.update({table: len(rows) for table, rows in entries.items()})
+    counts.update({str(table): len(rows) for table, rows in comparisons.items()})
     audit.append(key_event(type_="catalog.rows_sealed", actor=SYSTEM,
                            resource="catalog:rows", details=counts))  # fmt: skip
     with engine.begin() as conn:
@@ -129,6 +159,7 @@ def adopt_unsealed_rows(
             for row in rows:
                 conn.execute(sql, {"seal": grant_seal(seals, table, row), "id": row.id})
         _seal_entries(conn, seals, entries)
+        _seal_comparisons(conn, seals, comparisons)
         at = datetime.now(UTC).isoformat()
         for marker in sorted(pending):
             conn.execute(text("INSERT INTO row_seal_adoption (id, adopted_at) VALUES (:m, :at)"),

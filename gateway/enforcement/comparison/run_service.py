@@ -35,6 +35,7 @@ from catalog.comparison_models import (
     RunStatus,
     new_run_id,
 )
+from catalog.comparison_seals import require_model_sealed
 from catalog.errors import (
     Conflict,
     DatasetFrozen,
@@ -140,6 +141,7 @@ def request_run(
     version = session.get(ComparisonModelVersion, (model.id, number))
     if version is None:
         raise NotFound(f"comparison model {model.id!r} has no version {number}")
+    require_model_sealed(model, version)  # a rule rewritten behind the gateway: 423
     compiled, datasets = compile_against_catalog(
         session, ModelSpec.model_validate(version.spec), model_id=model.id, version=number
     )
@@ -236,6 +238,8 @@ def check_release(
         raise NotFound(f"run {run.id}'s model version is gone")
     if reviewer and run.owner != user.subject:
         return
+    model = session.get(ComparisonModel, run.model_id)
+    require_model_sealed(model, version)  # the rule the checks below compile
     check_within(user, run)
     for dataset in found.values():
         if dataset.frozen_at is not None:

@@ -37,7 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pac
 import structlog
 
-from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
+from catalog.comparison_models import (
+    ComparisonModel,
+    ComparisonModelVersion,
+    ComparisonRun,
+    RunStatus,
+)
+from catalog.comparison_seals import require_model_sealed
 from catalog.errors import Forbidden, RateLimited, TooLarge
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import compile_against_catalog
@@ -200,6 +206,8 @@ class ModelRunner:
             version = session.get(ComparisonModelVersion, (row.model_id, row.model_version))
             if version is None:
                 raise Forbidden(f"model version {row.model_id}@{row.model_version} is gone")
+            # rewritten behind the gateway since the run was asked for: it fails
+            require_model_sealed(session.get(ComparisonModel, row.model_id), version)
             spec = ModelSpec.model_validate(version.spec)
             model, _ = compile_against_catalog(session, spec, model_id=row.model_id,
                                                version=row.model_version)  # fmt: skip

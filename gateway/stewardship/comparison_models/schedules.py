@@ -34,6 +34,7 @@ from audit.event_types import EventType
 from audit.records import Actor, comparison_run_event, comparison_schedule_event
 from catalog.comparison_models import ComparisonModel, ComparisonModelVersion, ComparisonRun
 from catalog.comparison_schedules import ComparisonSchedule, new_schedule_id
+from catalog.comparison_seals import SCHEDULES, require_schedule_sealed, row_sealed
 from catalog.errors import NotFound, SluiceError
 from catalog.timestamps import as_utc, utc_text
 from gateway.core.services import Services
@@ -73,7 +74,8 @@ def view(schedule: ComparisonSchedule) -> dict[str, Any]:
             "region": schedule.region, "every": schedule.every, "purpose": schedule.purpose,
             "case_ref": schedule.case_ref, "engine": schedule.engine,
             "next_due_at": utc_text(schedule.next_due_at), "last_run": schedule.last_run_id,
-            "created_at": utc_text(schedule.created_at)}  # fmt: skip
+            "created_at": utc_text(schedule.created_at),
+            "sealed": row_sealed(SCHEDULES, schedule)}  # fmt: skip
 
 
 def create(
@@ -137,6 +139,7 @@ def due(session: Session, now: datetime, owner: str | None = None) -> list[str]:
 
 def _queue(services: Services, session: Session, runner: ModelRunner,
            schedule: ComparisonSchedule) -> ComparisonRun:  # fmt: skip
+    require_schedule_sealed(schedule)  # written or changed behind the gateway: never run
     owner = runner.identities.resolve(UserContext(schedule.owner, None, (), "L1"))
     model = get_visible(session, schedule.model_id, owner, reviewer=False)
     body = RunIn(purpose=schedule.purpose, case_ref=schedule.case_ref, engine=schedule.engine,

@@ -63,6 +63,10 @@ class ModelSummary(BaseModel):
     owner: str
     shared_with: dict[str, list[str]]
     updated_at: UtcDatetime
+    sealed: bool = Field(
+        description="false: the model or this version was changed behind "
+        "the gateway (catalog.comparison_seals); it runs nothing"
+    )
 
 
 class ModelOut(ModelSummary):

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.comparison_models import ComparisonModel, ComparisonModelVersion
+from catalog.comparison_seals import MODELS, VERSIONS, require_model_sealed, row_sealed
 from catalog.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
@@ -106,6 +107,8 @@ def update_model(
     reviewer: bool,
 ) -> tuple[ComparisonModel, ComparisonModelVersion, CompiledModel]:  # fmt: skip
     model = get_visible(session, model_id, user, reviewer=reviewer)
+    # the owner named by a row changed behind the gateway is nobody's: 423 first
+    require_model_sealed(model, get_version(session, model, None))
     if model.owner != user.subject:
         raise Forbidden("only the model's owner changes it (a new version)")
     if body.id is not None and body.id != model_id:
@@ -151,6 +154,7 @@ def summary(model: ComparisonModel, version: ComparisonModelVersion) -> ModelSum
         shared_with={"departments": list(model.shared_departments or []),
                      "levels": list(model.shared_levels or [])},
         updated_at=model.updated_at,
+        sealed=row_sealed(MODELS, model) and row_sealed(VERSIONS, version),
     )  # fmt: skip
 
 
