@@ -11,6 +11,10 @@ Every ``interval_s`` (and once at start) the monitor compares the database with:
   when a checkpoint signed by this gateway went backwards in the stream (or the stream
   lost one): that seals too (``audit.witness_nats``).
 
+Behind each tick, a share of it walks the chain between checkpoints (``audit.sweep``:
+no event missing below the head, and window after window verified as ``sluice audit
+verify`` does), so a row deleted or edited between two checkpoints is evidence too.
+
 Any mismatch seals (``SealStore.seal``). An unreachable database or witness is not
 evidence: it is reported in ``status()`` and the next tick tries again. Truncating the
 witnessed part of the chain is therefore detected within one interval, and the writer
@@ -31,6 +35,7 @@ from audit.lazy_log import get_logger
 from audit.seal import SealStore
 from audit.signing import checkpoint_payload, verify_signature
 from audit.store import AuditStore
+from audit.sweep import ChainSweep
 from audit.witness_client import WitnessSender
 from audit.witness_envelope import envelope_payload
 from audit.witness_errors import WitnessEvidence
@@ -63,6 +68,7 @@ class Monitor:
         self.last_check: float | None = None
         self.last_error: str | None = None
         self.checks = 0
+        self.sweep = ChainSweep(store, seal.superseded)
         self._stop = threading.Event()
         self._conn: Any = None
         self._thread: threading.Thread | None = None
@@ -107,6 +113,8 @@ class Monitor:
             problem = self._check_local()
             if problem is None and remote:
                 problem = self._check_remote()
+            if problem is None and self.head is not None:
+                problem = self.sweep.step(self._conn, self.head[0])
             self.last_error = None
         except failures as exc:
             self.last_error = str(exc)
