@@ -194,12 +194,20 @@ def assign_role(
     event that cannot be written leaves the roles as they were (red team 8: a role
     given while the trail was sealed took effect with the 503 and no event)."""
     user = get_user(session=session, subject=subject)
-    check_assignment(subject=subject, role=role, domain=domain,
-                     held=services.authorizer.roles_of(subject))  # fmt: skip
+    held = services.authorizer.roles_of(subject)
+    check_assignment(subject=subject, role=role, domain=domain, held=held)
     if record is not None:
         record()
     _bind_line(services, subject, role, domain, present=True)
-    services.authorizer.assign(subject=subject, role=role, domain=domain)
+    try:
+        services.authorizer.assign(subject=subject, role=role, domain=domain)
+    except Exception:
+        if (role, domain) not in held:
+            # casbin checks again under its lock (another admin's assignment may have
+            # landed since) and wrote nothing: the trail must not name the line present,
+            # or a copy of it from an earlier holding, written back, governs
+            _bind_line(services, subject, role, domain, present=False)
+        raise
     user.roles = sorted({*(user.roles or []), role})
     return user
 
