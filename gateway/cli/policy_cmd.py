@@ -167,9 +167,10 @@ def eval_cmd(
     as_json: bool,
 ) -> None:
     """Print the decision for USER asking DATASET, and why: the identity as the gateway
-    reads it (sealed row and sealed role lines only)."""
+    reads it (sealed row and sealed role lines only), of an entry whose seals verify."""
     from catalog.db import make_session_factory
-    from catalog.errors import SluiceError
+    from catalog.entry_seals import require_entry_sealed
+    from catalog.errors import EntryUnsealed, SluiceError
     from catalog.models import Dataset
     from gateway.cli.store import catalog_engine
     from gateway.core.settings import load_settings
@@ -190,6 +191,11 @@ def eval_cmd(
                 "the gateway refuses every request of this account (403) until an "
                 "administrator saves it again through the gateway"
             )
+        try:
+            require_entry_sealed(session.connection(), dataset_row)
+        except EntryUnsealed as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message} (the gateway answers "
+                                       "423 to every query of it)") from None  # fmt: skip
         authorizer = Authorizer(engine)
         dataset = dataset_input(dataset_row)
     user = stored.context

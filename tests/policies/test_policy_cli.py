@@ -268,3 +268,18 @@ def test_policy_eval_says_a_disabled_account_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, _EVAL, env=env)
     assert result.exit_code == 0, result.output
     assert "account: disabled: the gateway refuses every request (403)" in result.output
+
+
+def test_policy_eval_refuses_to_explain_a_tampered_entry(tmp_path: Path) -> None:
+    """An insider declassifies the entry's field behind the gateway: the gateway refuses
+    the entry (423 entry_unsealed); the explanation says so instead of a decision over
+    the insider's classification."""
+    url, env = _catalog_with_alice(tmp_path)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE fields SET level = 'L4', pi_category = 'id_number'"))
+    engine.dispose()
+    result = CliRunner().invoke(cli, _EVAL, env=env)
+    assert result.exit_code != 0
+    assert "entry_unsealed" in result.output
+    assert "decision:" not in result.output
