@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row, Select, select
 from catalog.entry_seals import DATASETS, FIELDS, entry_holds, report_unsealed
 from catalog.models import Dataset, DatasetStatus, Field, Source
 from catalog.row_seals import RowSeals, seals_for
+from catalog.source_seals import refuse_unsealed, source_holds
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class SourceEntry:
     fingerprint: str
     # what the source's connections said they reached (PostgreSQL), not part of opening it
     server_identity: str | None = None
+    # whether the source's row carries this deployment's seal (catalog.source_seals): a
+    # source that does not is never read, wherever it points
+    sealed: bool = False
 
     def as_model(self) -> Source:
         """A transient ``Source`` for ``open_source_adapter`` (never added to a session)."""
@@ -87,6 +91,8 @@ _ENTRY = select(
     _S.secret_ciphertext.label("source_secret_ciphertext"),
     _S.secret_key_id.label("source_secret_key_id"),
     _S.server_identity.label("source_server_identity"),
+    _S.department.label("source_department"), _S.created_at.label("source_created_at"),
+    _S.seal.label("source_seal"),
     _F.name.label("field_name"), _F.type.label("field_type"), _F.level.label("field_level"),
     _F.pi_category.label("field_pi_category"), _F.mask_override.label("field_mask_override"),
     _F.dataset_id.label("field_dataset_id"), _F.seal.label("field_seal"),
@@ -104,7 +110,24 @@ def _query_for(dataset_id: str) -> Select[Any]:
 def load_entry(conn: Connection, dataset_id: str) -> CatalogEntry | None:
     """The entry with its fields and source, in one round trip (None if unknown)."""
     rows = conn.execute(_query_for(dataset_id)).all()
-    return _build(rows, _verified(seals_for(conn), rows)) if rows else None
+    if not rows:
+        return None
+    seals = seals_for(conn)
+    return _build(rows, _verified(seals, rows), _source_verified(seals, rows[0]))
+
+
+def _source_verified(seals: RowSeals, row: Row[Any]) -> bool:
+    """Whether the entry's source row verifies (logged once if not)."""
+    source = SimpleNamespace(id=row.source_id, department=row.source_department,
+                             kind=row.source_kind, settings=row.source_settings,
+                             secret_ciphertext=row.source_secret_ciphertext,
+                             secret_key_id=row.source_secret_key_id,
+                             server_identity=row.source_server_identity,
+                             created_at=row.source_created_at)  # fmt: skip
+    if source_holds(seals, source, row.source_seal):
+        return True
+    refuse_unsealed(row.source_id, row.source_seal)  # logged here; refused by the broker
+    return False
 
 
 def _verified(seals: RowSeals, rows: Sequence[Row[Any]]) -> bool:
@@ -142,7 +165,7 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _source(row: Row[Any]) -> SourceEntry:
+def _source(row: Row[Any], sealed: bool) -> SourceEntry:
     settings = dict(row.source_settings or {})
     h = hashlib.sha256()
     h.update(row.source_kind.encode())
@@ -152,11 +175,11 @@ def _source(row: Row[Any]) -> SourceEntry:
         id=row.source_id, kind=row.source_kind, settings=settings,
         secret_ciphertext=row.source_secret_ciphertext,
         secret_key_id=row.source_secret_key_id, fingerprint=h.hexdigest(),
-        server_identity=row.source_server_identity,
+        server_identity=row.source_server_identity, sealed=sealed,
     )  # fmt: skip
 
 
-def _build(rows: Sequence[Row[Any]], sealed: bool) -> CatalogEntry:
+def _build(rows: Sequence[Row[Any]], sealed: bool, source_sealed: bool) -> CatalogEntry:
     first = rows[0]
     fields = tuple(
         FieldEntry(name=r.field_name, type=r.field_type, level=r.field_level,
@@ -169,5 +192,5 @@ def _build(rows: Sequence[Row[Any]], sealed: bool) -> CatalogEntry:
         object_name=first.object_name, level=first.level,
         allowed_purposes=list(first.allowed_purposes or []), region_field=first.region_field,
         status=_status(first.status), schema_version=first.schema_version, fields=fields,
-        source=_source(first), frozen=first.frozen_at is not None, sealed=sealed,
+        source=_source(first, source_sealed), frozen=first.frozen_at is not None, sealed=sealed,
     )  # fmt: skip

@@ -204,3 +204,11 @@ class ScheduleUnsealed(SluiceError):
     code = "schedule_unsealed"
     http_status = 423
 
+
+class SourceUnsealed(SluiceError):
+    """A source's row does not carry a gateway's seal (``catalog.source_seals``): its
+    connection settings or ownership claims were changed behind the gateway, so nothing
+    is read through it until the sealed values are written back."""
+
+    code = "source_unsealed"
+    http_status = 423

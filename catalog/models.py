@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_sessio
 
 from catalog.entry_seals import dataset_verifies, seal_entry_row
 from catalog.row_seals import seal_user_row, seals_for
+from catalog.source_seals import seal_source_row
 
 
 def utcnow() -> datetime:
@@ -107,6 +108,9 @@ class Source(Base):
     # reached, as the server said it (migration 0016): the gateway's, never a steward's
     # setting; kept on a deregistered row (``gateway.enforcement.sources.server_claims``)
     server_identity: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the row seal (catalog.source_seals; 0021): a source re-pointed behind the gateway,
+    # or its ownership claims rewritten, does not verify
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     # Compare-and-set on the connection as read: every UPDATE of a source carries
     # ``WHERE redacted = <the form this session read>``, so a change tested against a
@@ -114,6 +118,16 @@ class Source(Base):
     # revive the tombstone (StaleDataError: 409). Every change of the settings sets
     # ``redacted`` afresh; a deregistration sets it to ``(deregistered)``.
     __mapper_args__ = {"version_id_col": redacted, "version_id_generator": False}  # noqa: RUF012
+
+
+@event.listens_for(Source, "before_insert")
+def _seal_new_source(_mapper: Any, connection: Connection, target: Source) -> None:
+    seal_source_row(connection, target, update=False)
+
+
+@event.listens_for(Source, "before_update")
+def _seal_source(_mapper: Any, connection: Connection, target: Source) -> None:
+    seal_source_row(connection, target, update=True)
 
 
 class Dataset(Base):

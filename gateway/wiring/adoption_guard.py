@@ -40,7 +40,8 @@ log = structlog.get_logger(__name__)
 MARKER = Path("keys") / "row-seals.adopted"
 SYSTEM = Actor("gateway", None, ("system",))
 # row_seal_adoption's ids (0017: users and role lines; 0018: the two grant tables; 0019:
-# entries and fields; 0020: comparison models, versions and schedules) and a
+# entries and fields; 0020: comparison models, versions and schedules; 0021: sources)
+# and a
 # read that finds a sealed row of the family, which only a gateway writes
 _SEALED_ROW_SQL = {
     1: text("SELECT 1 FROM users WHERE seal IS NOT NULL "
@@ -52,6 +53,7 @@ _SEALED_ROW_SQL = {
     5: text("SELECT 1 FROM comparison_models WHERE seal IS NOT NULL "
             "UNION ALL SELECT 1 FROM comparison_model_versions WHERE seal IS NOT NULL "
             "UNION ALL SELECT 1 FROM comparison_schedules WHERE seal IS NOT NULL LIMIT 1"),
+    6: text("SELECT 1 FROM sources WHERE seal IS NOT NULL LIMIT 1"),
 }  # fmt: skip
 
 

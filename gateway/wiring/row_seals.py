@@ -1,19 +1,20 @@
 """Row seals at start-up: the key registered for the catalog database, and rows from
 before the migrations that sealed them (0017: users and role lines; 0018: access and
 re-identification requests; 0019: entries and their fields; 0020: comparison models,
-versions and schedules) sealed once per deployment (``catalog.row_seals``,
+versions and schedules; 0021: sources) sealed once per deployment (``catalog.row_seals``,
 ``catalog.grant_seals``, ``catalog.entry_seals`` and ``catalog.comparison_seals`` say
 why).
 
 Adoption is the one moment an unsealed row is trusted, so it happens once per table
 family: while ``row_seal_adoption`` has no row for it (``1`` users and role lines,
 ``2`` access requests, ``3`` re-identifications, ``4`` entries and their fields, ``5``
-comparison models, versions and schedules). A new
+comparison models, versions and schedules, ``6`` sources). A new
 database gets the rows from the migrations (nothing to adopt); an upgraded one at its
 first ``build_services`` after the upgrade, which puts ``catalog.rows_sealed`` on the
 trail, durably — its details count what is sealed, by table (``users``, ``rules``,
 ``access_requests``, ``reidentification_requests``, ``datasets``, ``fields``,
-``comparison_models``, ``comparison_model_versions``, ``comparison_schedules``: only the
+``comparison_models``, ``comparison_model_versions``, ``comparison_schedules``,
+``sources``: only the
 families adopted at that start) — then seals every row without a seal and writes the
 rows in one transaction, before any request is
 served. So a deployment that adopted its users at 0017 adopts its grant rows at its
@@ -40,9 +41,10 @@ from catalog.comparison_schedules import ComparisonSchedule
 from catalog.comparison_seals import comparison_seal
 from catalog.entry_seals import DATASETS, FIELDS, entry_seal
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_seal
-from catalog.models import Dataset, Field, User
+from catalog.models import Dataset, Field, Source, User
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_seals import RULES, USERS, RowSeals, register, rule_values, user_row_values
+from catalog.source_seals import SOURCES, source_seal
 from gateway.enforcement.masking import load_mask_secret
 
 
@@ -91,12 +93,15 @@ _COMPARISON_TABLES: tuple[Table, ...] = (
     ComparisonModelVersion.__table__,
     ComparisonSchedule.__table__,
 )  # type: ignore[assignment]
+_SOURCES = 6  # row_seal_adoption's id for sources (0021)
+_SRC: Table = Source.__table__  # type: ignore[assignment]
+_SOURCES_SQL = select(_SRC).where(_SRC.c.seal.is_(None))
 
 
 def _pending(conn: Connection, adopted: frozenset[int]) -> frozenset[int]:
     """The table families not adopted yet (neither in the table nor in ``adopted``)."""
     done = set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
-    return frozenset({_ROLES, *_GRANTS, _ENTRIES, _COMPARISONS} - done - adopted)
+    return frozenset({_ROLES, *_GRANTS, _ENTRIES, _COMPARISONS, _SOURCES} - done - adopted)
 
 
 def _unsealed_comparisons(conn: Connection) -> dict[str, list[Any]]:
@@ -110,6 +115,9 @@ def _seal_comparisons(conn: Connection, seals: RowSeals, rows: dict[str, list[An
             key = and_(*(c == getattr(row, c.name) for c in table.primary_key.columns))
             conn.execute(update(table).where(key, table.c.seal.is_(None))
                          .values(seal=comparison_seal(seals, str(table.name), row)))  # fmt: skip
+    for row in rows.get(SOURCES, []):
+        conn.execute(update(_SRC).where(_SRC.c.id == row.id, _SRC.c.seal.is_(None))
+                     .values(seal=source_seal(seals, row)))  # fmt: skip
 
 
 def _seal_entries(conn: Connection, seals: RowSeals, entries: dict[str, list[Any]]) -> None:
@@ -139,6 +147,8 @@ def adopt_unsealed_rows(
             if _ENTRIES in pending else {}
         )  # fmt: skip
         comparisons = _unsealed_comparisons(conn) if _COMPARISONS in pending else {}
+        if _SOURCES in pending:
+            comparisons[SOURCES] = list(conn.execute(_SOURCES_SQL).all())
     counts = {"users": len(users), "rules": len(rules)} if _ROLES in pending else {}
     counts.update({_GRANTS[m][0]: len(rows) for m, rows in grants.items()})
     counts.update({table: len(rows) for table, rows in entries.items()})

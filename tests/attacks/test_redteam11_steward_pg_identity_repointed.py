@@ -23,7 +23,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from catalog.models import Source
 from tests.attacks.relay import gateway_behind_relay
@@ -71,11 +70,7 @@ def test_an_older_source_repointed_at_a_later_claim_is_refused(
                            f"postgresql://postgres@{address}:{port}/{finance_db}")  # fmt: skip
     civil_id = _register(gw, "carl", "civil", f"postgresql://postgres@127.0.0.1:5432/{civil_db}")
     if before_0016:
-        with gw.services.sessions() as session:
-            session.execute(
-                update(Source).where(Source.id == finance_id).values(server_identity=None)
-            )
-            session.commit()
+        gw.edit_source(finance_id, server_identity=None)
     moved = gw.client.patch(
         f"/api/v1/sources/{finance_id}", headers=gw.headers("fiona"),
         json={"settings": {"url": f"postgresql://postgres@{address}:{port}/{civil_db}"}},

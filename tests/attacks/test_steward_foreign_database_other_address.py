@@ -23,7 +23,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from catalog.models import Source
 from tests.attacks.relay import gateway_behind_relay
@@ -110,9 +109,7 @@ def test_an_older_source_without_its_identity_is_asked_first(
     registration through the relay asks civil's server first, and is refused."""
     gw, address, port, civil_db = setup
     civil_id = _civil(gw, civil_db)
-    with gw.services.sessions() as session:  # as a row from before migration 0016
-        session.execute(update(Source).where(Source.id == civil_id).values(server_identity=None))
-        session.commit()
+    gw.edit_source(civil_id, server_identity=None)  # as a row from before migration 0016
     status, body = _register(gw, "fiona", "finance",
                              f"postgresql://postgres@{address}:{port}/{civil_db}")  # fmt: skip
     assert status == 403, body

@@ -294,10 +294,7 @@ def test_a_source_repointed_behind_the_api_is_refused_on_connect(allowing: DemoG
     else:
         target = f"postgresql://{own.username}@localhost/{own.database}"
     kind = "sqlite" if target.startswith("sqlite") else "postgresql"
-    allowing.sql(
-        "UPDATE sources SET kind = :kind, settings = :settings WHERE id = 'finance-db'",
-        kind=kind, settings=f'{{"url": "{target}"}}',
-    )  # fmt: skip
+    allowing.edit_source("finance-db", kind=kind, settings={"url": target})
     resp = allowing.query(
         "alice", "finance.payroll",
         {"fields": ["region_code"], "purpose": "supervision", "case_ref": "JW-2026-S2", "limit": 5},

@@ -127,6 +127,17 @@ class DemoGateway:
                 setattr(target, name, value)
             session.commit()
 
+    def edit_source(self, source_id: str, **values: Any) -> None:
+        """A source's row changed through the ORM, as a steward's save or an operator's
+        tool on a gateway host would write it: sealed (``catalog.source_seals``), unlike a
+        hand-made SQL edit, which every read and connect refuses."""
+        with self.services.sessions() as session:
+            source = session.get(Source, source_id)
+            assert source is not None, source_id
+            for name, value in values.items():
+                setattr(source, name, value)
+            session.commit()
+
     def listed_user(self, subject: str) -> dict[str, Any]:
         """``subject`` as root's ``GET /api/v1/admin/users`` lists them."""
         users = self.client.get(ADMIN_USERS, headers=self.headers("root")).json()

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from catalog.entry_seals import require_entry_sealed
 from catalog.errors import DatasetFrozen, Forbidden, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
+from catalog.source_seals import loaded_source_holds, refuse_unsealed
 from gateway.core.services import Services
 from gateway.enforcement.comparison.spec import (
     CompiledModel,
@@ -70,6 +71,14 @@ def compile_against(
     return compile_model(spec, model_id=model_id, version=version, fields=fields)
 
 
+def _require_source_sealed(session: Session, source_id: str) -> None:
+    """``SourceUnsealed`` for a side whose source was re-pointed behind the gateway (the
+    broker refuses its read too; here the request is refused before it is queued)."""
+    source = session.get(Source, source_id)
+    if source is None or not loaded_source_holds(source):
+        raise refuse_unsealed(source_id, None if source is None else source.seal)
+
+
 def check_access(
     *, services: Services, session: Session, user: UserContext, model: CompiledModel,
     datasets: dict[str, Dataset], purpose: str | None, case_ref: str | None,
@@ -83,6 +92,7 @@ def check_access(
     for side in model.sides:
         dataset = datasets[side.dataset]
         require_entry_sealed(session.connection(), dataset)  # before its freeze: it may be lifted
+        _require_source_sealed(session, dataset.source_id)
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
         services.authorizer.check(subject=user.subject, domain=dataset.department,

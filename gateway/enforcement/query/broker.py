@@ -41,10 +41,12 @@ from catalog.errors import (
     Forbidden,
     NotFound,
     RateLimited,
+    SourceUnsealed,
     Unavailable,
     audited,
 )
 from catalog.lazy_connection import LazyConnection
+from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
 from gateway.enforcement.grants import approved_grant_rows
@@ -216,7 +218,7 @@ class Broker:
                            origin=request.origin)  # fmt: skip
         try:  # classified or frozen behind the gateway; an officer's freeze: on record
             _refuse_stopped(entry)
-        except (EntryUnsealed, DatasetFrozen) as exc:
+        except (EntryUnsealed, SourceUnsealed, DatasetFrozen) as exc:
             self._deny(ctx, details={"code": exc.code})
             raise audited(exc) from None
         try:  # the same object under an entry published before the freeze
@@ -397,5 +399,7 @@ def _refuse_stopped(entry: Entry) -> None:
     if not entry.sealed:
         raise EntryUnsealed(f"dataset {entry.id!r} was changed outside the gateway; "
                             "it serves nothing until its sealed values are restored")  # fmt: skip
+    if not entry.source.sealed:  # re-pointed, or its ownership claims rewritten
+        raise refuse_unsealed(entry.source.id, None)
     if entry.frozen:
         raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")

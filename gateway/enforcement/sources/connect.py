@@ -27,7 +27,11 @@ from catalog.service import is_deregistered
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.enforcement.sources.guard import catalog_server_ids, checked_target, pinned_config
-from gateway.enforcement.sources.server_claims import claimed_elsewhere, remember_identity
+from gateway.enforcement.sources.server_claims import (
+    claimed_elsewhere,
+    remember_identity,
+    require_sources_sealed,
+)
 
 
 def limits_from_settings(settings: Settings) -> AdapterLimits:
@@ -87,6 +91,7 @@ def checked_config(
     config = source_config(keyring=keyring, source=source)
     limits = limits_from_settings(settings)
     with sessions() as session:
+        require_sources_sealed(session)  # the checks below read every source's row
         row = session.get(Source, source.id)
         department = (row.department if row is not None else source.department) or ""
         target = checked_target(
@@ -128,6 +133,7 @@ def claims_on(
             source_id=source_id, registered=registered,
         )  # fmt: skip
     with sessions() as session:
+        require_sources_sealed(session)  # a registration's checks read every row too
         return claimed_elsewhere(session, department=department, source_id=source_id,
                                  registered=registered, known=known)  # fmt: skip
 

@@ -31,8 +31,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.models import Source
+from catalog.row_seals import seals_for
+from catalog.source_seals import refuse_unsealed, resealed, source_holds
 
 log = structlog.get_logger("sluice.sources")
+_S = Source.__table__.c
 
 
 def claimed_elsewhere(
@@ -62,17 +65,39 @@ def claimed_elsewhere(
     )
 
 
+_SEALED = (_S.id, _S.department, _S.kind, _S.settings, _S.secret_ciphertext,
+           _S.secret_key_id, _S.server_identity, _S.created_at, _S.seal)  # fmt: skip
+
+
+def require_sources_sealed(session: Session) -> None:
+    """``SourceUnsealed`` while any source's row does not verify (``catalog.source_seals``):
+    a connect is checked against every other department's address and claim, and a row
+    re-pointed or whose claim was cleared behind the gateway would decide it. One read of
+    every source per connect (adapters are opened once per source and settings)."""
+    seals = seals_for(session.connection())
+    for row in session.execute(select(*_SEALED)):
+        if not source_holds(seals, row):
+            raise refuse_unsealed(row.id, row.seal)
+
+
 def remember_identity(sessions: sessionmaker[Session], source_id: str, identity: str) -> None:
-    """Store the identity a connection of ``source_id`` reached, when it is new. Best
-    effort: the connection was checked against what is stored already; a catalog that
-    cannot take the write now is asked again on the next connection."""
+    """Store the identity a connection of ``source_id`` reached, when it is new, sealed
+    from the row as read (a row that did not verify keeps its seal, so stays refused);
+    a compare-and-set on that seal. Best effort: the connection was checked against what
+    is stored already; a catalog that cannot take the write now is asked again on the
+    next connection."""
     try:
         with sessions() as session:
+            row = session.execute(select(*_SEALED).where(_S.id == source_id)).first()
+            if row is None or row.server_identity == identity:
+                return
+            seal = resealed(seals_for(session.connection()), row, server_identity=identity)
             session.execute(
                 update(Source)
                 .where(Source.id == source_id)
                 .where(or_(Source.server_identity.is_(None), Source.server_identity != identity))
-                .values(server_identity=identity)
+                .where(Source.seal == row.seal if row.seal is not None else Source.seal.is_(None))
+                .values(server_identity=identity, seal=row.seal if seal is None else seal)
                 .execution_options(synchronize_session=False)
             )
             session.commit()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from catalog.errors import BadRequest
 from catalog.models import Source
+from catalog.source_seals import loaded_source_holds
 from catalog.timestamps import UtcDatetime
 from catalog.vocabulary import Level, PICategory
 
@@ -72,6 +73,9 @@ class SourceOut(BaseModel):
     has_secret: bool
     created_by: str
     created_at: UtcDatetime
+    sealed: bool = Field(description="false: its connection settings or ownership claims "
+                         "were changed behind the gateway (catalog.source_seals); "
+                         "nothing is read through it")  # fmt: skip
 
     @classmethod
     def of(cls, source: Source) -> SourceOut:
@@ -84,6 +88,7 @@ class SourceOut(BaseModel):
             has_secret=source.secret_ciphertext is not None,
             created_by=source.created_by,
             created_at=source.created_at,
+            sealed=loaded_source_holds(source),
         )
 
 

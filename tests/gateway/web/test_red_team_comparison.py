@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import sqlite3
 import threading
 import time
@@ -73,6 +72,11 @@ def _source(gw: DemoGateway, department: str, sql: str) -> list[tuple[Any, ...]]
     path = gw.settings.demo_data_dir / f"{department}.db"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         return conn.execute(sql).fetchall()
+
+
+def _as_dict(settings: Any) -> dict[str, Any]:
+    """A source's settings as read with a text query (a string on SQLite)."""
+    return dict(orjson.loads(settings)) if isinstance(settings, str) else dict(settings)
 
 
 def _kinds(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -449,8 +453,7 @@ def test_a_side_failing_at_the_source_is_on_record_once(gw: DemoGateway) -> None
     civil = (gw.settings.demo_data_dir / "civil.db").resolve()
     try:
         for url in (f"sqlite:///{civil}", "sqlite:////nonexistent/dir/finance.db"):
-            gw.sql("UPDATE sources SET settings = :s WHERE id = 'finance-db'",
-                 s=json.dumps({"url": url}))  # fmt: skip
+            gw.edit_source("finance-db", settings={"url": url})
             resp = client.post("/api/v1/comparisons", json=body, headers=gw.headers("dora"))
             assert resp.status_code in (400, 403, 404, 409, 502, 503), resp.text
             kinds = _kinds(gw.request_events(gw.last_request_id(), 6))
@@ -460,8 +463,7 @@ def test_a_side_failing_at_the_source_is_on_record_once(gw: DemoGateway) -> None
             assert kinds.count(("comparison.failed", "cmp")) == 1
             assert ("comparison.completed", "cmp") not in kinds
     finally:
-        gw.sql("UPDATE sources SET settings = :s WHERE id = 'finance-db'",
-             s=settings if isinstance(settings, str) else json.dumps(settings))  # fmt: skip
+        gw.edit_source("finance-db", settings=_as_dict(settings))
     assert gw.compare("dora", body).status_code == 200
 
 
@@ -562,14 +564,12 @@ def test_a_re_pointed_source_governs_the_next_query(cat_gw: DemoGateway) -> None
         settings = conn.execute(text("SELECT settings FROM sources WHERE id = 'civil-db'")
                                 ).scalar_one()  # fmt: skip
     finance = (cat_gw.settings.demo_data_dir / "finance.db").resolve()
-    cat_gw.sql("UPDATE sources SET settings = :s WHERE id = 'civil-db'",
-         s=json.dumps({"url": f"sqlite:///{finance}"}))  # fmt: skip
+    cat_gw.edit_source("civil-db", settings={"url": f"sqlite:///{finance}"})
     try:
         status, _ = _phone(cat_gw)
         assert status != 200 and status < 500
     finally:
-        cat_gw.sql("UPDATE sources SET settings = :s WHERE id = 'civil-db'",
-             s=settings if isinstance(settings, str) else json.dumps(settings))  # fmt: skip
+        cat_gw.edit_source("civil-db", settings=_as_dict(settings))
     assert _phone(cat_gw)[0] == 200
 
 
