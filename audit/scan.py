@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from audit.chain import ChainChecker, Failure, fast_index_of
+from audit.chain import ChainChecker, Failure, fast_index_of, parse_body
 from audit.store import ROW_COLUMNS as COLUMNS
 from catalog.pg_session import PG_SEARCH_PATH
 
@@ -94,7 +94,6 @@ class CopyChecker(ChainChecker):
         if self.failure is not None:
             return False
         sha256 = hashlib.sha256
-        loads = orjson.loads
         want = self.want
         check_index = self.check_index
         index_agrees = self._index_agrees
@@ -114,7 +113,7 @@ class CopyChecker(ChainChecker):
                         body = _unescape(body)
                     raw = sha256(prev + body).digest()
                     hex_hash = hexlify(raw)
-                    parsed = loads(body) if hex_hash == hash_b else None
+                    parsed = parse_body(body) if hex_hash == hash_b else None
                     ok = type(parsed) is dict and parsed.get("seq") == expect
                     ok = ok and mac_ok(expect, mac_b, raw)
                     if ok and check_index:

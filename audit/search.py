@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
-
+from audit.chain import parse_body
 from audit.events import format_ts
 from audit.store import AuditStore
 from catalog.errors import BadRequest, NotFound, Unavailable
@@ -33,6 +32,7 @@ MAX_LIMIT = 1000
 # an event whose token list was cut (the first 1,000 people) may have read anyone: a
 # search for one person lists it too, marked so, rather than miss it (red team 13)
 TRUNCATED = "subject_tokens_truncated"
+UNREADABLE = "unreadable"  # an event whose stored body is not a JSON object
 # ``tk_`` + hex, as ``gateway.enforcement.masking.tokens`` makes them (a bounded length)
 SUBJECT_TOKEN = re.compile(r"^tk_[0-9a-f]{8,64}$")
 
@@ -117,8 +117,11 @@ class EventFilter:
 
 
 def present(seq: int, prev_hash: str, hash_hex: str, body: str | bytes) -> dict[str, Any]:
-    """An event as reviewers see it: the hashed body plus its chain links."""
-    event: dict[str, Any] = orjson.loads(body)
+    """An event as reviewers see it: the hashed body plus its chain links. A body that
+    is not a JSON object (written behind the gateway: verification names it, the
+    monitor's walk seals on it) is shown as such, not a 500 for whoever reads past it."""
+    parsed = parse_body(body)
+    event: dict[str, Any] = parsed if type(parsed) is dict else {UNREADABLE: True}
     event["seq"] = seq
     event["prev_hash"] = prev_hash
     event["hash"] = hash_hex
