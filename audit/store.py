@@ -17,6 +17,7 @@ reads the chain head.
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +71,8 @@ PIPELINE_ROWS = 1000
 # ``write_errors``); the module's DRIVER_ERRORS and WRITE_ERRORS, both drivers' errors
 # for code that holds no store, import psycopg when first read.
 _SQLITE_DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+# SQLite TEXT as str, bytes that are not UTF-8 replaced (``connect``)
+_LENIENT_TEXT = functools.partial(str, encoding="utf-8", errors="replace")
 _SQLITE_WRITE_ERRORS: tuple[type[Exception], ...] = (SluiceError, sqlite3.Error, OSError)
 
 if TYPE_CHECKING:
@@ -161,6 +164,13 @@ class AuditStore:
                     check_same_thread=False,
                     timeout=self.timeout_s,
                 )
+                if reader:
+                    # bytes that are not UTF-8 (only an insider writes them) are read
+                    # as text that matches no hash, so verification names the row: the
+                    # driver's own decoding raised, which the monitor, verification and
+                    # export took for an unreachable store (never sealed, no evidence
+                    # export to unseal with: red team 18). Writers fail closed on it.
+                    conn.text_factory = _LENIENT_TEXT
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
