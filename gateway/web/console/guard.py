@@ -179,6 +179,14 @@ def sign_in_redirect(request: Request, reason: str) -> Response:
 
 _MESSAGES = {400: "error.bad_request", 403: "error.forbidden", 404: "error.not_found",
              429: "error.too_many", 503: "error.unavailable"}  # fmt: skip
+# a row changed behind the gateway (423): the page says which kind, in the page's
+# language, and the refusal's own message names the row (a bare "something went
+# wrong" left the steward or analyst guessing at a refusal the API explains)
+_UNSEALED = {
+    code: f"error.{code}"
+    for code in ("entry_unsealed", "source_unsealed", "model_unsealed", "schedule_unsealed")
+}
+_DETAILED = (400, 404, 409, 413, 423)
 
 
 async def _record(request: Request, status: int, code: str, exc: BaseException) -> bool:
@@ -205,7 +213,8 @@ async def error_page(request: Request, status: int, code: str, exc: BaseExceptio
                      detail: str = "") -> Response:  # fmt: skip
     if not await _record(request, status, code, exc):
         status, code, detail = 503, "unavailable", ""
-    key = "error.csrf" if code == CsrfRefused.code else _MESSAGES.get(status, "error.title")
+    key = ("error.csrf" if code == CsrfRefused.code
+           else _UNSEALED.get(code) or _MESSAGES.get(status, "error.title"))  # fmt: skip
     return render(request, "error.html", status=status, message_key=key, detail=detail,
                   code=code)  # fmt: skip
 
@@ -222,7 +231,7 @@ class ConsoleRoute(APIRoute):
             except SignInRequired as exc:
                 return sign_in_redirect(request, exc.reason)
             except SluiceError as exc:
-                detail = exc.message if exc.http_status in (400, 404, 409, 413) else ""
+                detail = exc.message if exc.http_status in _DETAILED else ""
                 return await error_page(request, exc.http_status, exc.code, exc, detail)
             except StaleDataError as exc:  # a compare-and-set lost to another request
                 return await error_page(

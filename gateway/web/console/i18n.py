@@ -341,6 +341,20 @@ ZH: dict[str, str] = {
     "admin.jurisdiction_help": "行政区划代码前缀，用逗号分隔；* 表示全部地区。",
     "admin.unsealed": "记录在网关之外被改动",
     "requests.unsealed": "记录在网关之外被改动，不授予任何访问",
+    "catalog.unsealed": "记录在网关之外被改动：恢复之前不提供任何数据",
+    "catalog.unsealed_help": (
+        "此数据集或其某个字段的记录（如字段的分级）不是网关最后保存的值，网关拒绝对它的一切查询和比对，"
+        "直至封存的数值被写回。下列数值可能是改动者写入的。"
+    ),
+    "sources.unsealed_help": (
+        "此数据源的连接设置或归属声明不是网关最后保存的值：不经它读取任何数据，其上的数据集一律拒绝查询；"
+        "在封存的数值被写回之前，也不能连接任何数据源进行登记或内省。"
+    ),
+    "compare.unsealed": "记录在网关之外被改动：恢复之前不运行",
+    "error.entry_unsealed": "此数据集在网关之外被改动，恢复之前不提供任何数据。",
+    "error.source_unsealed": "此数据源在网关之外被改动，恢复之前不经它读取任何数据。",
+    "error.model_unsealed": "此比对模型在网关之外被改动，恢复之前不运行。",
+    "error.schedule_unsealed": "此计划在网关之外被改动，恢复之前不运行。",
     "admin.unsealed_help": (
         "此账户的记录不是网关最后保存的值，网关拒绝该账户的一切请求。下列数值可能是改动者写入的："
         "保存前请与审计轨迹中该账户最后一条 user.updated 事件核对，并选择状态。"
@@ -771,6 +785,31 @@ EN: dict[str, str] = {
     "admin.jurisdiction_help": "Region-code prefixes, comma-separated; * is every region.",
     "admin.unsealed": "changed outside the gateway",
     "requests.unsealed": "changed outside the gateway: grants nothing",
+    "catalog.unsealed": "changed outside the gateway: serves nothing until restored",
+    "catalog.unsealed_help": (
+        "the record of this entry or of one of its fields (a field's level, say) is not what "
+        "the gateway last saved, and the gateway refuses every query and comparison of it "
+        "until its sealed values are written back. The values below may be whoever changed "
+        "it wrote."
+    ),
+    "sources.unsealed_help": (
+        "this source's connection settings or ownership claims are not what the gateway last "
+        "saved: nothing is read through it, every entry on it is refused, and no source can "
+        "be connected to (registered or introspected) until its sealed values are written back."
+    ),
+    "compare.unsealed": "changed outside the gateway: runs nothing until restored",
+    "error.entry_unsealed": (
+        "This entry was changed outside the gateway; it serves nothing until restored."
+    ),
+    "error.source_unsealed": (
+        "This source was changed outside the gateway; nothing is read through it until restored."
+    ),
+    "error.model_unsealed": (
+        "This comparison model was changed outside the gateway; it runs nothing until restored."
+    ),
+    "error.schedule_unsealed": (
+        "This schedule was changed outside the gateway; it runs nothing until restored."
+    ),
     "admin.unsealed_help": (
         "this account's record is not what the gateway last saved, and the gateway refuses "
         "every request of the account. The values below may be whoever changed it wrote: check "

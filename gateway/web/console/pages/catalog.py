@@ -82,14 +82,15 @@ async def entry_page(
         with console.services.sessions() as session:
             dataset = service.get_dataset(session=session, dataset_id=dataset_id)
             departments = {d.code: d for d in service.list_departments(session=session)}
+            entry = DatasetOut.model_validate(dataset)  # ``sealed`` is read in the session
             services = console.services
+            # a changed entry serves nothing: no decision over whoever changed it's values
             access = effective_access(
                 authorizer=services.authorizer, pdp=services.pdp, limiter=services.limiter,
                 max_rows_by_level=services.settings.max_rows_by_level or {},
                 session=session, user=caller.user, dataset=dataset,
-                purpose=purpose or None, case_ref=None)  # fmt: skip
-            return {"dataset": DatasetOut.model_validate(dataset),
-                    "publisher": departments.get(dataset.department),
+                purpose=purpose or None, case_ref=None) if entry.sealed else {}  # fmt: skip
+            return {"dataset": entry, "publisher": departments.get(dataset.department),
                     "access": access}  # fmt: skip
 
     data = await run_in_threadpool(load)
