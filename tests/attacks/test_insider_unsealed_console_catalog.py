@@ -117,6 +117,7 @@ def test_the_stewards_pages_show_a_re_pointed_source(deployment: DemoGateway) ->
     source = 'href="/console/sources/civil-db"'
     assert BADGE not in _piece(_get(carl, "/console/sources"), source, "</tr>")
     assert 'id="source-unsealed"' not in _get(carl, "/console/sources/civil-db")
+    assert 'id="source-unsealed"' not in _get(carl, f"/console/sources/entries/{DIBAO}")
     settings = {**_settings(gw, "civil-db"), "schema": "insider"}
     with _changed(gw, _SRC, _SRC.c.id == "civil-db", settings=settings):
         listing = _get(carl, "/console/sources")
@@ -124,10 +125,12 @@ def test_the_stewards_pages_show_a_re_pointed_source(deployment: DemoGateway) ->
         # its entries read through it: they serve nothing either
         assert BADGE in _piece(listing, f'"/console/sources/entries/{DIBAO}"', "</tr>")
         assert 'id="source-unsealed"' in _get(carl, "/console/sources/civil-db")
+        assert 'id="source-unsealed"' in _get(carl, f"/console/sources/entries/{DIBAO}")
         refused = carl.get("/console/sources/civil-db?introspect=true")
         assert refused.status_code == 423, refused.text[:300]
         assert "此数据源在网关之外被改动" in refused.text
     assert 'id="source-unsealed"' not in _get(carl, "/console/sources/civil-db")
+    assert 'id="source-unsealed"' not in _get(carl, f"/console/sources/entries/{DIBAO}")
 
 
 @pytest.fixture

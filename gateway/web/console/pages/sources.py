@@ -32,6 +32,7 @@ from catalog import service as catalog
 from catalog.errors import BadRequest, Forbidden, SluiceError
 from catalog.models import Dataset
 from catalog.schemas import DatasetPatch, StewardDatasetOut
+from catalog.source_seals import loaded_source_holds
 from catalog.vocabulary import Level, PICategory
 from gateway.stewardship import registration
 from gateway.stewardship.registration.access import require_steward
@@ -278,6 +279,9 @@ def _entry_view(request: Request, caller: Caller, dataset_id: str) -> dict[str, 
         require_steward(services=services, user=caller.user, department=dataset.department,
                         action="dataset:edit")  # fmt: skip
         entry = StewardDatasetOut.of(dataset)
+        # what SourceOut says as ``sealed``: a changed source serves none of its entries
+        source = catalog.get_source(session=session, source_id=entry.source_id)
+        source_sealed = loaded_source_holds(source)
         try:
             found = registration.introspect(session=session, services=services, user=caller.user,
                                             source_id=entry.source_id,
@@ -285,7 +289,7 @@ def _entry_view(request: Request, caller: Caller, dataset_id: str) -> dict[str, 
             evidence = {c.name: c.suggestion for o in found for c in o.columns}
         except SluiceError:  # the source is down or lost the object: no evidence to show
             evidence = {}
-    return {"entry": entry, "evidence": evidence}
+    return {"entry": entry, "evidence": evidence, "source_sealed": source_sealed}
 
 
 @router.get("/console/sources/entries/{dataset_id}")
