@@ -68,7 +68,7 @@ class Monitor:
         self.last_check: float | None = None
         self.last_error: str | None = None
         self.checks = 0
-        self.sweep = ChainSweep(store, seal.superseded)
+        self.sweep = ChainSweep(store, seal.superseded, seal.accepted)
         self._stop = threading.Event()
         self._conn: Any = None
         self._thread: threading.Thread | None = None

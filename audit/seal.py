@@ -50,6 +50,11 @@ class Epoch:
     anchor_seq: int = 0
     anchor_hash: str | None = None
     superseded_to: int = 0
+    # the chain up to the anchor failed verification at the unseal (a row deleted or
+    # edited in the middle, accepted with the loss): the monitor's walk verifies from
+    # ``walk_from`` and holds the events below it to the number found then
+    walk_from: int = 1
+    events_below: int | None = None
 
 
 @dataclass
@@ -112,6 +117,12 @@ class SealStore:
         return [(e.anchor_seq, e.superseded_to) for e in self.state.epochs
                 if e.superseded_to > e.anchor_seq]  # fmt: skip
 
+    def accepted(self) -> tuple[int, int | None]:
+        """Where the monitor's walk starts and how many events lie below that start
+        (``Epoch.walk_from``, ``Epoch.events_below``) since the newest unseal."""
+        epoch = self.state.epoch
+        return epoch.walk_from, epoch.events_below
+
     def summary(self) -> dict[str, Any]:
         s = self.state
         return {
@@ -171,9 +182,15 @@ def _apply(state: SealState, record: dict[str, Any]) -> None:
             anchor_seq=int(record["anchor_seq"]),
             anchor_hash=record.get("anchor_hash"),
             superseded_to=int(record.get("superseded_to") or 0),
+            walk_from=int(record.get("walk_from") or 1),
+            events_below=_count(record.get("events_below")),
         )
         state.epoch = epoch
         state.epochs.append(epoch)
         state.sealed, state.reason, state.sealed_at, state.evidence = False, None, None, {}
         state.approvals, state.exports, state.minted = [], [], []
         state.history.append(record)
+
+
+def _count(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None

@@ -16,6 +16,12 @@ every monitor tick:
   checkpoints among them), wrapping to seq 1 at the head, so every event is walked again
   and again.
 
+After an unseal that accepted a loss in the middle of the chain (the chain up to the
+anchor no longer verified: ``audit.unseal``), the walk starts above the anchor and the
+events below it must stay as many as they were then; else the accepted hole sealed
+again at the next step, after every unseal (red team 18). An edit below such an
+anchor is then named by ``sluice audit verify``, not sealed by the walk.
+
 Both cost the serving process (the monitor is one of its threads), so a step runs only
 when the last one's time is at most ``duty`` of the time since: on a long trail the count
 and the window take longer and the steps come less often, never more than that share of
@@ -45,6 +51,7 @@ class ChainSweep:
         self,
         store: AuditStore,
         superseded: Callable[[], list[tuple[int, int]]],
+        accepted: Callable[[], tuple[int, int | None]] = lambda: (1, None),
         *,
         window: int = WINDOW,
         duty: float = DUTY,
@@ -52,6 +59,7 @@ class ChainSweep:
     ) -> None:
         self.store = store
         self.superseded = superseded
+        self.accepted = accepted
         self.window = window
         self.duty = duty
         self.clock = clock
@@ -70,17 +78,34 @@ class ChainSweep:
             took = self.clock() - now
             self.next_at = self.clock() + took * (1 / self.duty - 1)
 
-    def _gap(self, conn: Any, head: int) -> Evidence | None:
+    def _start(self, head: int) -> tuple[int, int | None]:
+        """Where the walk starts (above an unseal's accepted loss: ``SealStore.accepted``)
+        and how many events lie below that start."""
+        walk_from, below = self.accepted()
+        return (walk_from, below) if 1 < walk_from <= head else (1, None)
+
+    def _count(self, conn: Any, lo: int, hi: int) -> int:
         p = self.store.p
-        sql = f"SELECT count(*) FROM audit_events WHERE seq >= 1 AND seq <= {p}"
-        count = int(self.store.fetch_all(conn, sql, (head,))[0][0])
-        if count == head:
+        sql = f"SELECT count(*) FROM audit_events WHERE seq >= {p} AND seq <= {p}"
+        return int(self.store.fetch_all(conn, sql, (lo, hi))[0][0])
+
+    def _gap(self, conn: Any, head: int) -> Evidence | None:
+        start, below = self._start(head)
+        if below is not None:
+            count = self._count(conn, 1, start - 1)
+            if count != below:
+                return (f"gap: {below - count} event(s) missing below seq {start}",
+                        {"source": "chain walk", "below_seq": start, "events": count,
+                         "events_at_unseal": below})  # fmt: skip
+        count = self._count(conn, start, head)
+        if count == head - start + 1:
             return None
-        return (f"gap: {head - count} event(s) missing below seq {head}",
+        return (f"gap: {head - start + 1 - count} event(s) missing below seq {head}",
                 {"source": "chain walk", "head_seq": head, "events": count})  # fmt: skip
 
     def _window(self, head: int) -> Evidence | None:
-        lo = self.cursor if self.cursor <= head else 1
+        start = self._start(head)[0]
+        lo = self.cursor if start <= self.cursor <= head else start
         hi = min(head, lo + self.window - 1)
         found = verify_database(store=self.store, witness_file=None, from_seq=lo, to_seq=hi,
                                 workers=1, superseded=self.superseded())  # fmt: skip
@@ -90,7 +115,7 @@ class ChainSweep:
                      "first_bad_seq": found.first_bad_seq, "reason": found.reason,
                      "detail": found.detail})  # fmt: skip
         if hi >= head:
-            self.cursor, self.passes = 1, self.passes + 1
+            self.cursor, self.passes = start, self.passes + 1
         else:
             self.cursor = hi + 1
         return None

@@ -1,0 +1,65 @@
+"""As a security officer and an admin: unsealing after the monitor's walk found a hole.
+
+The walk of the chain between checkpoints (``audit.sweep``) seals on an event deleted
+below the head. Two people then export the evidence and unseal: the chain continues
+from the head as found, the loss accepted on record (``audit.unseal``). But the walk
+met the same hole at its next step and sealed again, and again after every unseal: a
+gateway whose trail once lost a row in the middle could never serve again. Red team 18.
+The walk now starts above such an unseal's anchor and holds the events below it to
+their number at the unseal, so a further deletion there still seals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.attacks.deployments import KINDS, open_deployment
+from tests.attacks.test_insider_audit import (
+    DIBAO,
+    INTERVAL_S,
+    QUERY,
+    _insider,
+    _scalar,
+    _status,
+    _unseal_with_two_people,
+    _until,
+)
+from tests.gateway.demo_app import DemoGateway
+
+SEQ = 5  # an event in the middle of the trail
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoGateway]:
+    home = tmp_path_factory.mktemp(f"unseal-after-walk-{request.param}")
+    with open_deployment(request.param, home, audit_checkpoint_seconds=INTERVAL_S,
+                         audit_monitor_seconds=INTERVAL_S) as gw:  # fmt: skip
+        yield gw
+
+
+def test_an_unsealed_gap_does_not_seal_again(deployment: DemoGateway) -> None:
+    gw = deployment
+    for _ in range(8):
+        assert gw.query("arthur", DIBAO, QUERY).status_code == 200
+    _insider(gw, f"DELETE FROM audit_events WHERE seq = {SEQ}")
+    _until(lambda: bool(_status(gw)["sealed"]), "the walk seals on the hole")
+    assert "gap" in str(_status(gw)["reason"])
+
+    anchor = int(_scalar(gw, "SELECT coalesce(max(seq), 0) FROM audit_events"))
+    _unseal_with_two_people(gw, anchor)
+    until = time.monotonic() + 12 * INTERVAL_S  # several ticks, each with a step of the walk
+    while time.monotonic() < until:
+        status = _status(gw)
+        assert not status["sealed"], f"sealed again after the unseal: {status['reason']}"
+        time.sleep(INTERVAL_S / 2)
+    assert gw.query("arthur", DIBAO, QUERY).status_code == 200
+
+    # what was accepted is the hole as it was: another row deleted below the anchor seals
+    _insider(gw, f"DELETE FROM audit_events WHERE seq = {SEQ + 1}")
+    _until(lambda: bool(_status(gw)["sealed"]), "the walk seals on a second hole")
+    assert "gap" in str(_status(gw)["reason"])
