@@ -123,6 +123,13 @@ class SealStore:
         epoch = self.state.epoch
         return epoch.walk_from, epoch.events_below
 
+    def accepted_below(self, seq: int | None) -> bool:
+        """Whether a failure at ``seq`` lies below where the newest unseal accepted a
+        loss (``accepted``): the hole two people accepted, not new evidence. A whole
+        trail's verification names it first ever after; sealing on it again made every
+        routine verification seal (red team 18)."""
+        return seq is not None and seq < self.accepted()[0]
+
     def summary(self) -> dict[str, Any]:
         s = self.state
         return {

@@ -145,7 +145,8 @@ def _verify_database(log: AuditLog, from_seq: int | None, to_seq: int | None) ->
     log.monitor.check(remote=True)
     outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
                               to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
-    if not outcome.ok and outcome.reason != OUT_OF_RANGE:
+    accepted = log.seal.accepted_below(outcome.first_bad_seq)
+    if not outcome.ok and outcome.reason != OUT_OF_RANGE and not accepted:
         log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
                       outcome.to_dict())  # fmt: skip
     result = outcome.to_dict()

@@ -59,6 +59,13 @@ def test_an_unsealed_gap_does_not_seal_again(deployment: DemoGateway) -> None:
         time.sleep(INTERVAL_S / 2)
     assert gw.query("arthur", DIBAO, QUERY).status_code == 200
 
+    # the officer's routine verification of the whole trail names the accepted hole
+    # first, ever after: that is no new evidence
+    verified = gw.client.get("/api/v1/audit/verify", headers=gw.headers("sam"))
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["first_bad_seq"] == SEQ
+    assert not _status(gw)["sealed"], _status(gw)["reason"]
+
     # what was accepted is the hole as it was: another row deleted below the anchor seals
     _insider(gw, f"DELETE FROM audit_events WHERE seq = {SEQ + 1}")
     _until(lambda: bool(_status(gw)["sealed"]), "the walk seals on a second hole")

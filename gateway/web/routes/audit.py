@@ -168,7 +168,9 @@ def verify(
     log = readable_trail(request)
     outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
                               to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
-    if not outcome.ok and outcome.reason != OUT_OF_RANGE:  # evidence: never extend, seal
+    # evidence: never extend, seal (not on the loss the newest unseal accepted)
+    accepted = log.seal.accepted_below(outcome.first_bad_seq)
+    if not outcome.ok and outcome.reason != OUT_OF_RANGE and not accepted:
         log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
                       outcome.to_dict())  # fmt: skip
     record_audit_read(
