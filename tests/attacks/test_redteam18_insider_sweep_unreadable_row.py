@@ -55,6 +55,9 @@ def test_an_unreadable_event_seals_and_verification_names_it(deployment: DemoGat
         time.sleep(0.1)
         gw.services.audit.seal.refresh()
     assert gw.query("arthur", DIBAO, QUERY).status_code == 503
+    for fmt in ("jsonl", "csv"):  # the evidence export, in either format
+        export = gw.client.get(f"/api/v1/audit/export?format={fmt}", headers=sam)
+        assert export.status_code == 200 and b"not json {" in export.content, fmt
     sealed = sealed_alert(gw.services.audit)
     assert sealed is not None
     states = alert_states(gw.settings.home)
