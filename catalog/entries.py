@@ -17,8 +17,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select
 
-from catalog.entry_seals import DATASETS, FIELDS, entry_holds, report_unsealed
+from catalog.entry_seals import (
+    DATASETS,
+    FIELDS,
+    dataset_holds,
+    entry_current,
+    field_holds,
+    report_unsealed,
+)
 from catalog.models import Dataset, DatasetStatus, Field, Source
+from catalog.row_bindings import Check, checker
 from catalog.row_seals import RowSeals, seals_for
 from catalog.source_seals import refuse_unsealed, source_holds
 
@@ -107,13 +115,19 @@ def _query_for(dataset_id: str) -> Select[Any]:
     return _ENTRY.where(_D.id == dataset_id).order_by(_F.position)
 
 
-def load_entry(conn: Connection, dataset_id: str) -> CatalogEntry | None:
-    """The entry with its fields and source, in one round trip (None if unknown)."""
+def load_entry(
+    conn: Connection, dataset_id: str, *, generation: int | None = None
+) -> CatalogEntry | None:
+    """The entry with its fields and source, in one round trip (None if unknown). Its
+    seal is checked against the trail's newest binding, the trail read at most once per
+    catalog ``generation`` (``catalog.row_bindings.checker``): a cache miss of the
+    broker's, never a request."""
     rows = conn.execute(_query_for(dataset_id)).all()
     if not rows:
         return None
     seals = seals_for(conn)
-    return _build(rows, _verified(seals, rows), _source_verified(seals, rows[0]))
+    sealed = _verified(seals, checker(conn, token=generation), rows)
+    return _build(rows, sealed, _source_verified(seals, rows[0]))
 
 
 def _source_verified(seals: RowSeals, row: Row[Any]) -> bool:
@@ -130,12 +144,11 @@ def _source_verified(seals: RowSeals, row: Row[Any]) -> bool:
     return False
 
 
-def _verified(seals: RowSeals, rows: Sequence[Row[Any]]) -> bool:
-    """Whether the entry's row and each of its field rows verify (logged once if not)."""
+def _verified(seals: RowSeals, current: Check, rows: Sequence[Row[Any]]) -> bool:
+    """Whether each of the entry's field rows and its row with them verify, and the
+    trail names the entry as it is (logged once if not)."""
     first = rows[0]
-    if not entry_holds(seals, DATASETS, first):
-        report_unsealed(DATASETS, first.id, first.seal)
-        return False
+    named = []
     for r in rows:
         if r.field_name is None:
             continue
@@ -143,9 +156,13 @@ def _verified(seals: RowSeals, rows: Sequence[Row[Any]]) -> bool:
                                 type=r.field_type, level=r.field_level,
                                 pi_category=r.field_pi_category,
                                 mask_override=r.field_mask_override)  # fmt: skip
-        if not entry_holds(seals, FIELDS, field, r.field_seal):
+        if not field_holds(seals, field, r.field_seal):
             report_unsealed(FIELDS, f"{first.id}.{r.field_name}", r.field_seal)
             return False
+        named.append((r.field_name, r.field_seal))
+    if not (dataset_holds(seals, first, named) and entry_current(current, first.id, first.seal)):
+        report_unsealed(DATASETS, first.id, first.seal)
+        return False
     return True
 
 

@@ -20,11 +20,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    inspect,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    object_session,
+    relationship,
+)
+from sqlalchemy.orm.attributes import flag_modified
 
 from catalog.entry_seals import dataset_verifies, seal_entry_row
+from catalog.row_bindings import checker
 from catalog.row_seals import seal_user_row, seals_for
 from catalog.source_seals import seal_source_row
 
@@ -174,10 +184,15 @@ class Dataset(Base):
 
     @property
     def sealed(self) -> bool:
-        """Whether a gateway wrote the entry and each of its fields as they are (false:
-        the broker refuses it; its views say so)."""
+        """Whether a gateway wrote the entry and each of its fields as they are, and the
+        trail names it as it is (false: the broker refuses it; its views say so). A view
+        decides nothing: the trail is read only for an entry that differs from what this
+        process knows (``catalog.row_bindings.checker``)."""
         session = object_session(self)
-        return session is not None and dataset_verifies(seals_for(session.get_bind()), self)
+        if session is None:
+            return False
+        bind = session.get_bind()
+        return dataset_verifies(seals_for(bind), self, checker(bind, refresh=False))
 
 
 class Field(Base):
@@ -216,3 +231,15 @@ def _seal_entry_row(mapper: Any, connection: Connection, target: Dataset | Field
 for _model in (Dataset, Field):
     event.listen(_model, "before_insert", _seal_new_entry_row)
     event.listen(_model, "before_update", _seal_entry_row)
+
+
+@event.listens_for(Session, "before_flush")
+def _reseal_entries_of_changed_fields(session: Session, _context: Any, _instances: Any) -> None:
+    """An entry's seal names its fields' seals (0020): a field written alone writes its
+    entry too, which is re-sealed over it (``catalog.entry_seals``)."""
+    for field in (*session.new, *session.dirty):
+        dataset = field.dataset if isinstance(field, Field) else None
+        if dataset is not None and inspect(dataset).key is not None:  # a new one is written
+            # its update time, not its seal: the seal's loaded value is what the hook checks
+            dataset.updated_at  # noqa: B018 - loaded (it may have been expired) to be flagged
+            flag_modified(dataset, "updated_at")

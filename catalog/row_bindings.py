@@ -1,10 +1,13 @@
 """Sealed rows bound to their newest record on the audit trail (replays).
 
-A row seal (``catalog.row_seals``, ``catalog.grant_seals``) says that a gateway wrote a
-row's values, not that they are the current ones: whoever can write the catalog kept
-a copy of a row (a role line, a user from before a disable, an approved grant), let an
-admin, an officer or a steward change it through the gateway, and wrote the copy back,
-seal and all; it verified and governed again (THREAT_MODEL's replay row).
+A row seal (``catalog.row_seals``, ``catalog.grant_seals``, ``catalog.entry_seals``)
+says that a gateway wrote a row's values, not that they are the current ones: whoever
+can write the catalog kept a copy of a row (a role line, a user from before a disable,
+an approved grant, an entry from before an officer's freeze, a field from before its
+steward raised its level), let an admin, an officer or a steward change it through the
+gateway, and wrote the copy back, seal and all; it verified and governed again
+(THREAT_MODEL's replay rows). An entry is bound as one key (``datasets/<id>``): its
+seal names each of its fields' seals, so a field written back changes it too.
 
 So every change made through the gateway to such a row puts the row's new state on the
 trail first (``catalog.row_bound``, one event per row, its resource ``row:<key>``):
@@ -21,9 +24,9 @@ Cost, per process (``RowBindings``): the newest state of each key met is kept; t
 is asked for one key when a row differs from what is kept or the key was never met
 (a fresh process verifies on first use), and for the bindings appended since the last
 look before each batch of rows that decides access is read (``refresh``: the head, then
-one range read of the events after the last look's head; the identity directory and the
-broker's grants do it at most once per catalog generation, casbin at each reload of its
-lines). The refresh is
+one range read of the events after the last look's head; the identity directory, the
+broker's entries and grants and the comparisons' entries do it at most once per catalog
+generation, casbin at each reload of its lines). The refresh is
 what catches a replay on a replica that never saw the row between the change and the
 replay: another replica's change is bound on the trail before it commits. A failed
 trail read fails the reader (503), never accepts.

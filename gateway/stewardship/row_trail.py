@@ -3,12 +3,16 @@ through the gateway appends, and how a process reads it back.
 
 Recording: every path that changes a governing row through the gateway calls one of
 these before its change commits, beside the event that says what changed — the users'
-routes and CLI, the officers' emergency actions, the request decisions
-(``bind_changed``: the user and request rows the session is about to write) and the
-role changes (``bind_line``). One ``catalog.row_bound`` event per row, by the gateway
-itself (``SYSTEM``), its resource ``row:<key>``: ``{"digest": …}``, or ``{"removed":
-true}`` for a role line taken away. A row whose seal does not change (a role given
-rewrites ``users.roles``, which no seal covers) is not bound again.
+routes and CLI, the officers' emergency actions (a freeze and its lift too), the
+request decisions (``bind_changed``: the user, request and entry rows the session is
+about to write, an entry also when only a field of its changes), the role changes
+(``bind_line``), and a steward's edit, refresh, publication or a source's
+deregistration (``bind_until_commit``; ``bind_written`` for ``catalog.service``'s Core
+writes; the route, the console or the CLI commits after them). One
+``catalog.row_bound`` event per row, by the gateway itself (``SYSTEM``), its resource
+``row:<key>``: ``{"digest": …}``, or ``{"removed": true}`` for a role line taken away.
+A row whose seal does not change (a role given rewrites ``users.roles``, which no seal
+covers) is not bound again.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import orjson
-from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
 from audit.event_types import EventType
@@ -30,9 +34,17 @@ from audit.records import Actor, key_event
 from audit.signing import EventMac
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
+from catalog.entry_seals import (
+    DATASETS,
+    dataset_loaded_holds,
+    dataset_seal,
+    entry_key,
+    fields_to_be,
+    resealed,
+)
 from catalog.errors import SluiceError, Unavailable
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_holds, grant_seal
-from catalog.models import User
+from catalog.models import Dataset, Field, User
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_bindings import (
     REMOVED,
@@ -210,7 +222,19 @@ def _key_of(row: Any) -> tuple[str, str] | None:
         return grant_key(ACCESS_REQUESTS, row.id), ACCESS_REQUESTS
     if isinstance(row, ReidentificationRequest):
         return grant_key(REIDENTIFICATIONS, row.id), REIDENTIFICATIONS
+    if isinstance(row, Dataset):
+        return entry_key(row.id), DATASETS
     return None
+
+
+def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
+    """``_new_state`` of an entry: its seal names its fields' (``catalog.entry_seals``),
+    so a change to a field changes it too, and binding the entry binds its fields."""
+    key, loaded = entry_key(row.id), as_loaded(row)
+    if not (dataset_loaded_holds(seals, row) and check(key, loaded.seal)):
+        return None
+    new = dataset_seal(seals, row, fields_to_be(seals, row))
+    return None if new == loaded.seal else (key, new, loaded.seal)
 
 
 def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
@@ -223,8 +247,10 @@ def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
     for its seal: ``catalog.row_seals.seal_user_row``)."""
     found = _key_of(row)
     if found is None or (found[1] != USERS and inspect(row).pending):
-        return None  # a new request: nothing to replay yet (its defaults come at insert)
+        return None  # a new request or entry: nothing to replay yet (defaults at insert)
     key, table = found
+    if table == DATASETS:
+        return _entry_state(seals, check, row)
     if inspect(row).pending:
         return key, user_seal(seals, row), None
     loaded = as_loaded(row)
@@ -244,7 +270,15 @@ def bind_changed(audit: AuditSink, session: Session) -> list[_Bound]:
     """Bind the user and request rows ``session`` is about to write (see ``_new_state``);
     returns what was bound. Call it before the commit, and before the change's own
     event (``bound_changes`` also binds the rows back if the commit fails)."""
-    rows = [r for r in (*session.new, *session.dirty) if _key_of(r) is not None]
+    with session.no_autoflush:  # read as the coming flush will write them
+        written = (*session.new, *session.dirty)
+        entries = [r.dataset for r in written if isinstance(r, Field) and r.dataset is not None]
+        # an entry once, whether written itself or through a field of its
+        rows = list(dict.fromkeys(r for r in (*written, *entries) if _key_of(r) is not None))
+        return _bind_rows(audit, session, rows)
+
+
+def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bound]:
     if not rows:
         return []
     bind = session.get_bind()
@@ -275,8 +309,53 @@ def bound_changes(audit: AuditSink, session: Session) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        for key, _new, loaded in bound:
-            if loaded is not None:
-                with suppress(SluiceError):  # the trail refusing: the original error stands
-                    _append(audit, key, {"digest": digest(key, loaded)})
+        _bind_back(audit, bound)
         raise
+
+
+def _bind_back(audit: AuditSink, bound: list[_Bound]) -> None:
+    for key, _new, loaded in bound:
+        if loaded is not None:
+            with suppress(SluiceError):  # the trail refusing: the original error stands
+                _append(audit, key, {"digest": digest(key, loaded)})
+
+
+def bind_until_commit(audit: AuditSink, session: Session) -> None:
+    """``bind_changed`` for a change whose caller commits later (a steward's edit or
+    refresh: the route, the console or the CLI commits it): if the session's transaction
+    ends without a commit, each row bound is bound back as ``bound_changes`` does."""
+    _unless_committed(audit, session, bind_changed(audit, session))
+
+
+def bind_written(audit: AuditSink, session: Session, dataset: Dataset, **changes: Any) -> None:
+    """Bind the state a Core write of ``catalog.service`` (a publication, a source's
+    deregistration) is about to give ``dataset``: ``changes`` to its row as loaded,
+    sealed as that write seals them (``catalog.entry_seals.resealed``). As
+    ``bind_changed``: only an entry whose loaded state was current, bound back if the
+    transaction ends uncommitted. Call it before anything is flushed: the embedded
+    trail shares SQLite's one writer with the catalog."""
+    seal = resealed(session.connection(), dataset, **changes)
+    key, loaded = entry_key(dataset.id), as_loaded(dataset).seal
+    if seal is None or seal == loaded or not checker(session.connection())(key, loaded):
+        return
+    _append(audit, key, {"digest": digest(key, seal)})
+    _unless_committed(audit, session, [(key, seal, loaded)])
+
+
+def _unless_committed(audit: AuditSink, session: Session, bound: list[_Bound]) -> None:
+    if not any(loaded is not None for _key, _new, loaded in bound):
+        return
+    done = False
+
+    def committed(_session: Session) -> None:
+        nonlocal done
+        done = True
+
+    def ended(_session: Session, transaction: SessionTransaction) -> None:
+        nonlocal done
+        if transaction.parent is None and not done:
+            done = True
+            _bind_back(audit, bound)
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_transaction_end", ended)

@@ -1,20 +1,22 @@
 """Row seals at start-up: the key registered for the catalog database, and rows from
 before the migrations that sealed them (0017: users and role lines; 0018: access and
 re-identification requests; 0019: entries and their fields; 0020: comparison models,
-versions and schedules; 0021: sources) sealed once per deployment (``catalog.row_seals``,
-``catalog.grant_seals``, ``catalog.entry_seals`` and ``catalog.comparison_seals`` say
-why).
+versions and schedules; 0021: sources; 0022: entries' seals naming their fields) sealed
+once per deployment (``catalog.row_seals``, ``catalog.grant_seals``,
+``catalog.entry_seals`` and ``catalog.comparison_seals`` say why; the entries' families:
+``gateway.wiring.entry_adoption``).
 
 Adoption is the one moment an unsealed row is trusted, so it happens once per table
 family: while ``row_seal_adoption`` has no row for it (``1`` users and role lines,
 ``2`` access requests, ``3`` re-identifications, ``4`` entries and their fields, ``5``
-comparison models, versions and schedules, ``6`` sources). A new
+comparison models, versions and schedules, ``6`` sources, ``7`` entries sealed under
+0019 sealed again over their fields where that seal verifies). A new
 database gets the rows from the migrations (nothing to adopt); an upgraded one at its
 first ``build_services`` after the upgrade, which puts ``catalog.rows_sealed`` on the
 trail, durably — its details count what is sealed, by table (``users``, ``rules``,
 ``access_requests``, ``reidentification_requests``, ``datasets``, ``fields``,
 ``comparison_models``, ``comparison_model_versions``, ``comparison_schedules``,
-``sources``: only the
+``sources``, ``entry_field_sets``: only the
 families adopted at that start) — then seals every row without a seal and writes the
 rows in one transaction, before any request is
 served. So a deployment that adopted its users at 0017 adopts its grant rows at its
@@ -39,13 +41,13 @@ from catalog.access_requests import AccessRequest
 from catalog.comparison_models import ComparisonModel, ComparisonModelVersion
 from catalog.comparison_schedules import ComparisonSchedule
 from catalog.comparison_seals import comparison_seal
-from catalog.entry_seals import DATASETS, FIELDS, entry_seal
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_seal
-from catalog.models import Dataset, Field, Source, User
+from catalog.models import Source, User
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_seals import RULES, USERS, RowSeals, register, rule_values, user_row_values
 from catalog.source_seals import SOURCES, source_seal
 from gateway.enforcement.masking import load_mask_secret
+from gateway.wiring.entry_adoption import ENTRIES, FIELD_SETS, read_entries, seal_entries
 
 
 class Trail(Protocol):
@@ -80,13 +82,6 @@ _GRANTS = {
 }
 
 
-_ENTRIES = 4  # row_seal_adoption's id for entries and their fields (0019)
-_D, _F = Dataset.__table__, Field.__table__
-# typed columns: ``allowed_purposes`` is JSON
-_ENTRIES_SQL = select(_D).where(_D.c.seal.is_(None))
-_FIELDS_SQL = select(_F).where(_F.c.seal.is_(None))
-
-
 _COMPARISONS = 5  # row_seal_adoption's id for comparison models, versions, schedules (0020)
 _COMPARISON_TABLES: tuple[Table, ...] = (
     ComparisonModel.__table__,
@@ -101,7 +96,8 @@ _SOURCES_SQL = select(_SRC).where(_SRC.c.seal.is_(None))
 def _pending(conn: Connection, adopted: frozenset[int]) -> frozenset[int]:
     """The table families not adopted yet (neither in the table nor in ``adopted``)."""
     done = set(conn.execute(text("SELECT id FROM row_seal_adoption")).scalars())
-    return frozenset({_ROLES, *_GRANTS, _ENTRIES, _COMPARISONS, _SOURCES} - done - adopted)
+    families = {_ROLES, *_GRANTS, ENTRIES, FIELD_SETS, _COMPARISONS, _SOURCES}
+    return frozenset(families - done - adopted)
 
 
 def _unsealed_comparisons(conn: Connection) -> dict[str, list[Any]]:
@@ -120,13 +116,6 @@ def _seal_comparisons(conn: Connection, seals: RowSeals, rows: dict[str, list[An
                      .values(seal=source_seal(seals, row)))  # fmt: skip
 
 
-def _seal_entries(conn: Connection, seals: RowSeals, entries: dict[str, list[Any]]) -> None:
-    for table, rows in entries.items():
-        sql = text(f"UPDATE {table} SET seal = :seal WHERE id = :id AND seal IS NULL")
-        for row in rows:
-            conn.execute(sql, {"seal": entry_seal(seals, table, row), "id": row.id})
-
-
 def adopt_unsealed_rows(
     engine: Engine, seals: RowSeals, audit: Trail, *, adopted: frozenset[int] = frozenset()
 ) -> dict[str, int]:
@@ -141,17 +130,13 @@ def adopt_unsealed_rows(
         rules = conn.execute(_RULES_SQL).all() if _ROLES in pending else []
         grants = {m: conn.execute(select(_GRANTS[m][1]).where(_GRANTS[m][1].c.seal.is_(None)))
                   .all() for m in sorted(pending & set(_GRANTS))}  # fmt: skip
-        entries: dict[str, list[Any]] = (
-            {DATASETS: list(conn.execute(_ENTRIES_SQL).all()),
-             FIELDS: list(conn.execute(_FIELDS_SQL).all())}
-            if _ENTRIES in pending else {}
-        )  # fmt: skip
+        entries = read_entries(conn, pending)
         comparisons = _unsealed_comparisons(conn) if _COMPARISONS in pending else {}
         if _SOURCES in pending:
             comparisons[SOURCES] = list(conn.execute(_SOURCES_SQL).all())
     counts = {"users": len(users), "rules": len(rules)} if _ROLES in pending else {}
     counts.update({_GRANTS[m][0]: len(rows) for m, rows in grants.items()})
-    counts.update({table: len(rows) for table, rows in entries.items()})
+    counts.update(entries.counts(seals))
     counts.update({str(table): len(rows) for table, rows in comparisons.items()})
     audit.append(key_event(type_="catalog.rows_sealed", actor=SYSTEM,
                            resource="catalog:rows", details=counts))  # fmt: skip
@@ -168,7 +153,7 @@ def adopt_unsealed_rows(
             sql = text(f"UPDATE {table} SET seal = :seal WHERE id = :id AND seal IS NULL")
             for row in rows:
                 conn.execute(sql, {"seal": grant_seal(seals, table, row), "id": row.id})
-        _seal_entries(conn, seals, entries)
+        seal_entries(conn, seals, entries)
         _seal_comparisons(conn, seals, comparisons)
         at = datetime.now(UTC).isoformat()
         for marker in sorted(pending):

@@ -116,7 +116,8 @@ class DemoGateway:
     def edit_entry(self, dataset_id: str, field: str | None = None, **values: Any) -> None:
         """An entry's row (or one field's, by name) changed through the ORM, as a
         steward's save or another gateway process would write it: sealed
-        (``catalog.entry_seals``), unlike a hand-made SQL edit, which the broker refuses."""
+        (``catalog.entry_seals``) and its new state bound on the trail
+        (``catalog.row_bindings``), unlike a hand-made SQL edit, which the broker refuses."""
         with self.services.sessions() as session:
             dataset = session.get(Dataset, dataset_id)
             assert dataset is not None, dataset_id
@@ -125,6 +126,7 @@ class DemoGateway:
                 target = next(f for f in dataset.fields if f.name == field)
             for name, value in values.items():
                 setattr(target, name, value)
+            bind_changed(self.services.audit, session)
             session.commit()
 
     def edit_source(self, source_id: str, **values: Any) -> None:

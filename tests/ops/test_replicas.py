@@ -194,6 +194,37 @@ def test_a_row_written_back_after_a_change_on_one_replica_governs_on_none(
         assert refused.json()["code"] == "account_unsealed", refused.text
 
 
+def test_an_entry_written_back_after_a_freeze_on_one_replica_serves_on_none(
+    cluster: Cluster,
+) -> None:
+    """The entry replay (THREAT_MODEL): payroll frozen through replica a, its row from
+    before the freeze written back at once, seal and all. b and c read the entry again
+    under the new catalog generation and the trail's newest binding with it, so none
+    serves it (423 ``entry_unsealed``); the frozen row back, a lift through c serves it
+    everywhere again."""
+    a, b, c = cluster.replicas
+    user = cluster.add_analyst(a, "entry-replay")
+    payroll = {**BODY, "fields": ["name"]}
+    assert [cluster.query(r, user, payroll, dataset=PAYROLL).status_code
+            for r in (a, b, c)] == [200, 200, 200]  # fmt: skip
+    columns = "frozen_at, frozen_by, frozen_reason, seal"
+    sql = f"SELECT {columns} FROM datasets WHERE id = %s"
+    saved = _superuser(cluster, sql, (PAYROLL,))[0]
+    cluster.call(a, "sam", "POST", f"/api/v1/datasets/{PAYROLL}/freeze", {"reason": "ops replay"})
+    frozen = _superuser(cluster, sql, (PAYROLL,))[0]
+    write_back = ("UPDATE datasets SET frozen_at = %s, frozen_by = %s, frozen_reason = %s, "
+                  "seal = %s WHERE id = %s")  # fmt: skip
+    _superuser(cluster, write_back, (*saved, PAYROLL))
+    for replica in (b, c, a):
+        refused = cluster.query(replica, user, payroll, dataset=PAYROLL)
+        assert refused.status_code == 423, (refused.text, cluster.logs())
+        assert refused.json()["code"] == "entry_unsealed", refused.text
+    _superuser(cluster, write_back, (*frozen, PAYROLL))
+    cluster.call(c, "root", "POST", f"/api/v1/datasets/{PAYROLL}/unfreeze", {"reason": "ops"})
+    assert [cluster.query(r, user, payroll, dataset=PAYROLL).status_code
+            for r in (a, b, c)] == [200, 200, 200]  # fmt: skip
+
+
 def test_one_daily_quota_across_the_replicas(cluster: Cluster) -> None:
     """Six queries at once, two per replica, each asking 300 rows of a 1,000-row quota:
     together they get exactly 1,000 (in memory each replica would hand out 1,000)."""

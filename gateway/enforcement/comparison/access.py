@@ -36,6 +36,7 @@ from gateway.enforcement.comparison.spec import (
     compile_model,
 )
 from gateway.enforcement.query.authorize import action, method, refusal
+from gateway.enforcement.query.entries import catalog_generation
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
 from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects
@@ -88,10 +89,12 @@ def check_access(
     (``charges_rows=False``: a stored hit list read again, the quota no condition);
     each side's decision, by alias."""
     decisions: dict[str, Decision] = {}
+    generation = catalog_generation(session.connection())
     refuse_frozen_objects(session, [datasets[side.dataset] for side in model.sides])
     for side in model.sides:
         dataset = datasets[side.dataset]
-        require_entry_sealed(session.connection(), dataset)  # before its freeze: it may be lifted
+        # before its freeze, which a replay may lift; the trail read once per generation
+        require_entry_sealed(session.connection(), dataset, token=generation)
         _require_source_sealed(session, dataset.source_id)
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")

@@ -173,8 +173,9 @@ class Broker:
             generation = catalog_generation(conn)
             if generation == seen:
                 return generation
-            entry = self.entries.get(generation, ctx.entry.id,
-                                     lambda: load_entry(conn, ctx.entry.id))  # fmt: skip
+            entry_id = ctx.entry.id
+            entry = self.entries.get(generation, entry_id,
+                                     lambda: load_entry(conn, entry_id, generation))  # fmt: skip
             if entry is None:
                 return generation
             _refuse_stopped(entry)
@@ -201,7 +202,8 @@ class Broker:
         reads it again every second): ``DatasetFrozen`` once the entry is frozen."""
         with self._catalog.connect() as conn:
             generation = catalog_generation(conn)
-            entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn, dataset_id))
+            entry = self.entries.get(generation, dataset_id,
+                                     lambda: load_entry(conn, dataset_id, generation))  # fmt: skip
             if entry is not None:
                 _refuse_stopped(entry)
                 self._refuse_frozen_object(lambda: conn, generation, entry)
@@ -211,7 +213,8 @@ class Broker:
         if generation is None:  # read with the caller's identity when it came by HTTP
             generation = catalog_generation(conn())
         dataset_id = request.dataset_id
-        entry = self.entries.get(generation, dataset_id, lambda: load_entry(conn(), dataset_id))
+        entry = self.entries.get(generation, dataset_id,
+                                 lambda: load_entry(conn(), dataset_id, generation))  # fmt: skip
         if entry is None or entry.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         ctx = QueryContext(user=request.user, entry=entry, body=request.body,

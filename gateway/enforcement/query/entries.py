@@ -88,9 +88,10 @@ class GenerationCache(Generic[K, V]):
         return value
 
 
-def load_entry(conn: Connection, dataset_id: str) -> Entry | None:
-    """The entry with its fields and source, in one round trip (None if unknown)."""
-    found = catalog_entries.load_entry(conn, dataset_id)
+def load_entry(conn: Connection, dataset_id: str, generation: int | None = None) -> Entry | None:
+    """The entry with its fields and source, in one round trip (None if unknown), loaded
+    under ``generation`` (the trail's bindings are read once per generation)."""
+    found = catalog_entries.load_entry(conn, dataset_id, generation=generation)
     if found is None:
         return None
     values = {f.name: getattr(found, f.name) for f in fields(found)}

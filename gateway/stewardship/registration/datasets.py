@@ -35,6 +35,7 @@ from gateway.stewardship.registration.schemas import (
     checked,
 )
 from gateway.stewardship.registration.service import columns_of, scrubbed
+from gateway.stewardship.row_trail import bind_until_commit, bind_written
 from policies.decision import UserContext
 
 
@@ -150,6 +151,7 @@ def update_dataset(
         action="dataset:edit",
     )  # fmt: skip
     edited = catalog.update_dataset(session=session, dataset_id=dataset_id, patch=patch)
+    bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
     if edited.changed:
         details: dict[str, object] = {"change": "edited", "changed": list(edited.changed)}
         below = _lowered_below_suggestion(edited.dataset, edited.changed)
@@ -193,6 +195,8 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
             "below_suggestion": below_suggestion(dataset.fields),
         },
     )
+    # its new state bound first (row_trail), as its seal will be written
+    bind_written(services.audit, session, dataset, status=DatasetStatus.PUBLISHED.value)
     # the write after the record (on SQLite the trail shares the one writer), and only
     # if the source is still live: a deregistration in between wins (409)
     catalog.publish_dataset(session=session, dataset_id=dataset_id)
@@ -235,6 +239,7 @@ def refresh_schema(
     )  # fmt: skip
     columns = _object_columns(session=session, services=services, dataset=dataset)
     drift = catalog.refresh_fields(session=session, dataset_id=dataset_id, columns=columns)
+    bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
     if drift.changed:
         _emit(
             services,

@@ -50,6 +50,7 @@ from gateway.stewardship.registration.schemas import (
     SuggestionOut,
     checked,
 )
+from gateway.stewardship.row_trail import bind_written
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -295,6 +296,9 @@ def deregister_source(
                  "entries": [d.id for d in entries], "unpublished": published,
                  "secret_deleted": source.secret_ciphertext is not None},
     )  # fmt: skip
+    for entry in entries:  # each published entry's new state first (row_trail)
+        if entry.status != DatasetStatus.DRAFT:
+            bind_written(services.audit, session, entry, status=DatasetStatus.DRAFT.value)
     # the system it reached stays the department's (without credentials, in the tombstone)
     reached = stored_target(source.kind, dict(source.settings or {}))
     unpublished = catalog.deregister_source(
