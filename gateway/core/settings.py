@@ -118,8 +118,9 @@ class Settings(BaseSettings):
         default=False, description="trigger due comparison schedules from this process"
     )
     comparison_scheduler_interval_s: float = Field(
-        default=60.0, ge=1, le=86400, description="how often the scheduler looks for due ones"
-    )
+        default=60.0, ge=0.05, le=86400,
+        description="how often the scheduler looks for due ones (tests tick it fast)",
+    )  # fmt: skip
     comparison_engine: Literal["embedded", "spark"] = Field(
         default="embedded", description="engine of a run that names none (embedded: Arrow)"
     )

@@ -51,11 +51,12 @@ PAST = datetime(2000, 1, 1, tzinfo=UTC)
 @pytest.fixture(scope="module", params=KINDS)
 def clocked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[DemoGateway]:  # fmt: skip
-    """A demo gateway whose scheduler ticks every second."""
+    """A demo gateway whose scheduler ticks ten times a second (production: a minute):
+    each test waits on the clock's next trigger, not on a fixed sleep."""
     home: Path = tmp_path_factory.mktemp(f"clocked-{request.param}")
     with open_deployment(request.param, home, db_prefix="sluice_sched",
                          comparison_scheduler=True,
-                         comparison_scheduler_interval_s=1) as gw:  # fmt: skip
+                         comparison_scheduler_interval_s=0.1) as gw:  # fmt: skip
         yield gw
 
 
@@ -73,7 +74,7 @@ def _triggered(gw: DemoGateway, schedule_id: str, after: int = 0) -> dict[str, A
                  if e.get("resource") == f"comparison_schedule:{schedule_id}"]  # fmt: skip
         if len(found) > after:
             return found[after]
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(f"schedule {schedule_id} was never triggered")
 
 

@@ -46,7 +46,7 @@ def test_the_clock_is_off_by_default(tmp_path: Path) -> None:
 
 def test_the_clock_triggers_due_schedules(tmp_path: Path) -> None:
     with demo_gateway(tmp_path, comparison_scheduler=True,
-                      comparison_scheduler_interval_s=1) as gw:  # fmt: skip
+                      comparison_scheduler_interval_s=0.1) as gw:  # fmt: skip
         schedule_id = _schedule(gw)
         run_id = _last_run(gw, schedule_id, timeout_s=30)
         assert run_id is not None
