@@ -17,18 +17,16 @@ covers) is not bound again.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-import orjson
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
 from audit.event_types import EventType
+from audit.genuine import ROW_SELECT, genuine_event
 from audit.log import AuditLog
 from audit.records import Actor, key_event
 from audit.signing import EventMac
@@ -91,7 +89,7 @@ class AuditBindingTrail:
 
     def head(self) -> int:
         rows = self._rows("1 = 1 ORDER BY seq DESC LIMIT 1", [])
-        return int(rows[0][0]) if rows and _genuine(self._store.event_mac, rows[0]) else 0
+        return int(rows[0][0]) if rows and genuine_event(self._store.event_mac, rows[0]) else 0
 
     def newest(self, key: str) -> tuple[int, str | None]:
         p = self._store.p
@@ -128,43 +126,17 @@ class AuditBindingTrail:
     def _rows(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
         conn = self._store.connect(reader=True)
         try:
-            return self._store.fetch_all(conn, f"{_COLUMNS} WHERE {where}", params)
+            return self._store.fetch_all(conn, f"{ROW_SELECT} WHERE {where}", params)
         except self._store.driver_errors as exc:
             raise Unavailable(f"audit store failed: {exc}") from exc
         finally:
             conn.close()
 
 
-_COLUMNS = "SELECT seq, prev_hash, hash, body, mac FROM audit_events"
-
-
 def _verified(mac: EventMac | None, row: tuple[Any, ...]) -> tuple[str, str] | None:
     """(key, state) of a binding row a gateway wrote at its seq, else None."""
-    event = _genuine(mac, row)
+    event = genuine_event(mac, row)
     return None if event is None or event.get("type") != _TYPE else _bound(event)
-
-
-def _genuine(mac: EventMac | None, row: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The event of a row a gateway wrote at its seq, else None: seq 1 or more, its hash
-    that of its link and body, the body naming that seq, and its MAC valid
-    (``audit.chain.ChainChecker`` judges the chain so)."""
-    seq, prev, stored, body, tag = row
-    try:
-        data = body.encode() if isinstance(body, str) else bytes(body)
-        chained = hashlib.sha256(bytes.fromhex(prev) + data)
-        event = orjson.loads(data)
-    except (TypeError, ValueError):  # orjson.JSONDecodeError is a ValueError
-        return None
-    if not (isinstance(seq, int) and seq >= 1 and chained.hexdigest() == stored):
-        return None
-    if not isinstance(event, dict) or event.get("seq") != seq:
-        return None
-    if mac is not None:
-        if not isinstance(tag, str) or not tag.isascii():
-            return None
-        if not hmac.compare_digest(mac.tag(seq, chained.digest()), tag):
-            return None
-    return event
 
 
 def _bound(event: dict[str, Any]) -> tuple[str, str] | None:

@@ -64,6 +64,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, delete, insert, select, update
 
 from audit.event_types import EventType
+from audit.genuine import genuine_seqs
 from audit.log import AuditLog
 from audit.records import Actor, user_admin_event
 from audit.search import EventFilter, list_events
@@ -136,12 +137,18 @@ class PasswordTrail:
         while True:
             page = list_events(store=self._audit.store, filters=filters, cursor=cursor,
                                limit=TRAIL_PAGE)  # fmt: skip
-            for event in page["items"]:
-                details = event.get("details")
-                if isinstance(details, dict) and "password" in details:
-                    found.append(details | {"ts": event.get("ts")})
-                    if "digest" in details:
-                        return found
+            events = [e for e in page["items"] if _password_details(e) is not None]
+            # only what a gateway wrote at its seq: a row rewritten behind the gateway
+            # (the chain is public arithmetic) naming an old row's digest revived that
+            # row's password (red team 18)
+            genuine = genuine_seqs(self._audit.store, (e["seq"] for e in events))
+            for event in events:
+                if event["seq"] not in genuine:
+                    continue
+                details = event["details"]
+                found.append(details | {"ts": event.get("ts")})
+                if "digest" in details:
+                    return found
             cursor = page["next_cursor"]
             if cursor is None:
                 return found
@@ -163,6 +170,11 @@ class PasswordTrail:
             if event.get("password") == "set":
                 return _event_time(event)
         return None
+
+
+def _password_details(event: dict[str, object]) -> dict[str, object] | None:
+    details = event.get("details")
+    return details if isinstance(details, dict) and "password" in details else None
 
 
 def _setter(set_by: str) -> Actor:
