@@ -9,7 +9,8 @@ only from events a gateway wrote at their seq, red team 17; the password digests
 not). So whoever can edit the audit store rewrote an event below the head as a
 ``user.updated`` naming the old row's digest (the hash chain is public arithmetic), wrote
 the old row back, and the old password signed in: until the monitor's walk reached the
-edited event, which on a long trail takes minutes. Red team 18.
+edited event, which on a long trail takes minutes. A comparison run's completion, which
+vouches for its stored hit list, was read the same way. Red team 18.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
+from sqlalchemy import text
 
-from audit.canonical import canonical_json
 from audit.search import EventFilter, list_events
+from gateway.enforcement.comparison.run_store import ipc_bytes, read_ipc
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
 from tests.attacks.console_sign_in import post_sign_in
 from tests.attacks.deployments import KINDS, open_deployment
+from tests.attacks.forged_event import rewrite_event, stored_event
 from tests.attacks.test_insider_row_replay import _rows
-from tests.audit.helpers import tamper
+from tests.gateway.comparison_env import events, hits, run_to_end
 from tests.gateway.demo_app import DemoGateway
 
+MODEL = "demo.payroll_on_dibao"
 DIBAO = "civil.dibao_recipients"
 QUERY = {"purpose": "supervision", "case_ref": "JW-2026-001", "fields": ["region_code"]}
 
@@ -55,17 +58,6 @@ def _password_event(gw: DemoGateway, subject: str) -> dict[str, Any]:
     return event
 
 
-def _row(gw: DemoGateway, seq: int) -> tuple[str, str]:
-    store = gw.services.audit.store
-    conn = store.connect(reader=True)
-    try:
-        sql = f"SELECT prev_hash, body FROM audit_events WHERE seq = {store.p}"
-        prev, body = store.fetch_all(conn, sql, (seq,))[0]
-    finally:
-        conn.close()
-    return str(prev), body if isinstance(body, str) else bytes(body).decode()
-
-
 def test_a_forged_digest_does_not_bring_an_old_password_back(deployment: DemoGateway) -> None:
     gw = deployment
     console: Console = gw.client.app.state.console
@@ -79,19 +71,40 @@ def test_a_forged_digest_does_not_bring_an_old_password_back(deployment: DemoGat
         assert gw.query("arthur", DIBAO, QUERY).status_code == 200
     target = _password_event(gw, "alice")["seq"] + 2
 
-    prev, body = _row(gw, target)
-    forged = {**orjson.loads(_row(gw, old_event["seq"])[1]), "seq": target,
-              "ts": orjson.loads(body)["ts"]}  # fmt: skip
-    data = canonical_json(forged)
-    digest = hashlib.sha256(bytes.fromhex(prev) + data).hexdigest()
-    columns = (f"body = '{data.decode()}', hash = '{digest}', type = 'user.updated', "
-               f"resource = 'user:alice', actor_sub = '{forged['actor']['sub']}', "
-               f"actor_dept = NULL, outcome = '{forged['outcome']}', purpose = NULL, "
-               "case_ref = NULL, decision_allow = NULL")  # fmt: skip
-    tamper(gw.settings.resolved_database_url,
-           f"UPDATE audit_events SET {columns} WHERE seq = {target}")  # fmt: skip
+    rewrite_event(gw, target, stored_event(gw, old_event["seq"])[1])
     gw.sql("UPDATE local_passwords SET password_hash = :h, set_by = :b WHERE subject = 'alice'",
            h=old_row["password_hash"], b=old_row["set_by"])  # fmt: skip
 
     answer, _client = post_sign_in(gw, "alice", old)
     assert answer.status_code != 303, "the old password signed in on a forged digest"
+
+
+def test_a_forged_completion_does_not_vouch_for_a_doctored_list(
+    deployment: DemoGateway,
+) -> None:
+    """A done run's hits are checked against its ``comparison.completed`` on the trail
+    (red team 2: a hit dropped behind the gateway is refused); that completion was taken
+    from its body alone too, so a later event rewritten as a copy naming the doctored
+    list's SHA-256 served the list without the first person the run found."""
+    gw = deployment
+    run: dict[str, Any] = run_to_end(gw, "dora", MODEL)
+    assert run["status"] == "done" and run["hits"] >= 2, run
+    whole = hits(gw, "dora", run["id"])
+    assert whole.status_code == 200
+    completion = events(gw, run_id=run["id"], types=("comparison.completed",), want=1)[-1]
+    for _ in range(3):  # events above the completion: one of them is rewritten
+        assert gw.query("arthur", DIBAO, QUERY).status_code == 200
+
+    with gw.services.engine.connect() as conn:
+        sql = text("SELECT data FROM comparison_run_results WHERE run_id = :r")
+        original = bytes(conn.execute(sql, {"r": run["id"]}).scalar_one())
+    doctored = ipc_bytes(read_ipc(original).slice(1))  # the first person found, gone
+    sha = hashlib.sha256(doctored).hexdigest()
+    gw.sql("UPDATE comparison_run_results SET data = :d, sha256 = :s WHERE run_id = :r",
+           d=doctored, s=sha, r=run["id"])  # fmt: skip
+    forged = {**stored_event(gw, completion["seq"])[1], "result_sha256": sha}
+    rewrite_event(gw, completion["seq"] + 2, forged)
+
+    answer = hits(gw, "dora", run["id"])
+    assert answer.status_code != 200, "the doctored hit list was served as the run's"
+    assert answer.status_code == 409 and answer.json()["code"] == "hits_tampered"
