@@ -71,7 +71,9 @@ SYSTEM = Actor("gateway", None, ("system",))
 _TYPE = EventType.ROW_BOUND.value
 _PREFIX = "row:"
 _PAGE = 1000
-_NEWEST_PAGE = 8
+_WITH_RESOURCE = "SELECT seq, prev_hash, hash, body, mac, resource FROM audit_events"
+FORGED = "forged"
+"""The state of a row whose newest binding event is not a gateway's: no seal's digest."""
 
 
 class AuditBindingTrail:
@@ -79,10 +81,13 @@ class AuditBindingTrail:
 
     A binding is believed only if a gateway wrote it at its seq (``_verified``): the
     reader does what the writer and verification do for the chain, one event at a time.
-    A row INSERTed by whoever may write the audit store (no MAC, a made-up one, a seq
-    of 0 or below, outside the chain verification walks, a body that is not JSON) is
-    no binding (red team 17: it refused an account no change had bound, undetected, or
-    made a replay current until the writer's next append sealed the trail)."""
+    A row INSERTed by whoever may write the audit store below seq 1 (outside the chain
+    verification walks) is no binding (red team 17: it refused an account no change had
+    bound, undetected). One at seq 1 or more that is not a gateway's (no MAC, a made-up
+    one, a body that is not JSON, an edited event) is evidence: the row it names is
+    refused (``FORGED``) until a change through the gateway binds it again; passed over,
+    the binding before it governed again (red team 18), and a forged head seals at the
+    writer's next append anyway."""
 
     def __init__(self, audit: AuditLog) -> None:
         self._store = audit.store
@@ -92,41 +97,41 @@ class AuditBindingTrail:
         return int(rows[0][0]) if rows and genuine_event(self._store.event_mac, rows[0]) else 0
 
     def newest(self, key: str) -> tuple[int, str | None]:
+        """The newest binding row of ``key``. One that is not a gateway's (edited, or
+        forged at seq 1 or more) is evidence and its row is refused (``FORGED``):
+        passed over, the binding before it governed again (red team 18)."""
         p = self._store.p
-        below: int | None = None
-        while True:
-            where = f"type = {p} AND resource = {p} AND seq >= 1"
-            params: list[Any] = [_TYPE, _PREFIX + key]
-            if below is not None:
-                where, params = f"{where} AND seq < {p}", [*params, below]
-            # the newest row is the binding unless it is forged: a short page
-            rows = self._rows(f"{where} ORDER BY seq DESC LIMIT {_NEWEST_PAGE}", params)
-            for row in rows:
-                bound = _verified(self._store.event_mac, row)
-                if bound is not None and bound[0] == key:
-                    return int(row[0]), bound[1]
-            if len(rows) < _NEWEST_PAGE:
-                return 0, None
-            below = int(rows[-1][0])
+        where = f"type = {p} AND resource = {p} AND seq >= 1 ORDER BY seq DESC LIMIT 1"
+        rows = self._rows(where, [_TYPE, _PREFIX + key])
+        if not rows:
+            return 0, None
+        bound = _verified(self._store.event_mac, rows[0])
+        if bound is None or bound[0] != key:
+            return int(rows[0][0]), FORGED
+        return int(rows[0][0]), bound[1]
 
     def since(self, seq: int) -> Iterator[tuple[int, str, str]]:
         p = self._store.p
         after = max(seq, 0)
         while True:
             rows = self._rows(f"type = {p} AND seq > {p} ORDER BY seq ASC LIMIT {_PAGE}",
-                              [_TYPE, after])  # fmt: skip
+                              [_TYPE, after], select=_WITH_RESOURCE)  # fmt: skip
             for row in rows:
-                bound = _verified(self._store.event_mac, row)
+                bound = _verified(self._store.event_mac, row[:5])
                 if bound is not None:
                     yield int(row[0]), bound[0], bound[1]
+                elif isinstance(row[5], str) and row[5].startswith(_PREFIX):
+                    yield int(row[0]), row[5].removeprefix(_PREFIX), FORGED
             if len(rows) < _PAGE:
                 return
             after = int(rows[-1][0])
 
-    def _rows(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, where: str, params: list[Any], *, select: str = ROW_SELECT
+    ) -> list[tuple[Any, ...]]:
         conn = self._store.connect(reader=True)
         try:
-            return self._store.fetch_all(conn, f"{ROW_SELECT} WHERE {where}", params)
+            return self._store.fetch_all(conn, f"{select} WHERE {where}", params)
         except self._store.driver_errors as exc:
             raise Unavailable(f"audit store failed: {exc}") from exc
         finally:

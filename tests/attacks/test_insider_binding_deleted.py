@@ -17,25 +17,19 @@ from __future__ import annotations
 
 import time
 
-from tests.attacks.test_insider_row_replay import USERS, _rows
+from tests.attacks.revoked_role import revoked_admin_line
+from tests.attacks.test_insider_row_replay import USERS
 from tests.audit.helpers import tamper
 from tests.gateway.demo_app import DemoGateway
 
-ROLE_LINE = "SELECT * FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:admin'"
 DEADLINE_S = 20
 
 
 def test_a_deleted_binding_does_not_bring_a_revoked_role_back(deployment: DemoGateway) -> None:
     """The last test of its gateway (module): it leaves the trail sealed, by design."""
     gw = deployment
-    root, arthur = gw.headers("root"), gw.headers("arthur")
-    resp = gw.client.post(f"{USERS}/arthur/roles", headers=root,
-                          json={"role": "admin", "domain": "*"})  # fmt: skip
-    assert resp.status_code == 200, resp.text
-    saved = _rows(gw, ROLE_LINE)[0]
-    resp = gw.client.delete(f"{USERS}/arthur/roles/admin/*", headers=root)
-    assert resp.status_code == 200, resp.text
-    assert gw.client.get(USERS, headers=arthur).status_code == 403
+    arthur = gw.headers("arthur")
+    saved = revoked_admin_line(gw)
     for n in range(30):  # the binding is well below the head, past a checkpoint
         gw.client.get(f"/api/v1/catalog?page={n % 3 + 1}", headers=arthur)
     url = gw.settings.resolved_database_url
