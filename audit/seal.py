@@ -32,6 +32,7 @@ from audit.canonical import canonical_json
 from audit.events import format_ts, utc_now
 from audit.jsonl import append_line, read_objects
 from audit.lazy_log import get_logger
+from audit.sweep import Accepted
 
 SEAL_NAME = "audit-seal.jsonl"
 log = get_logger("sluice.audit")
@@ -55,6 +56,7 @@ class Epoch:
     # ``walk_from`` and holds the events below it to the number found then
     walk_from: int = 1
     events_below: int | None = None
+    failures: tuple[int, ...] | None = None  # each failure below it, named at the unseal
 
 
 @dataclass
@@ -117,18 +119,22 @@ class SealStore:
         return [(e.anchor_seq, e.superseded_to) for e in self.state.epochs
                 if e.superseded_to > e.anchor_seq]  # fmt: skip
 
-    def accepted(self) -> tuple[int, int | None]:
-        """Where the monitor's walk starts and how many events lie below that start
-        (``Epoch.walk_from``, ``Epoch.events_below``) since the newest unseal."""
+    def accepted(self) -> Accepted:
+        """What the newest unseal accepted, as the monitor's walk reads it."""
         epoch = self.state.epoch
-        return epoch.walk_from, epoch.events_below
+        return Accepted(epoch.walk_from, epoch.events_below, epoch.failures)
 
     def accepted_below(self, seq: int | None) -> bool:
         """Whether a failure at ``seq`` lies below where the newest unseal accepted a
         loss (``accepted``): the hole two people accepted, not new evidence. A whole
         trail's verification names it first ever after; sealing on it again made every
         routine verification seal (red team 18)."""
-        return seq is not None and seq < self.accepted()[0]
+        accepted = self.accepted()
+        if seq is None:
+            return False
+        if accepted.failures is not None:
+            return seq in accepted.failures
+        return seq < accepted.walk_from
 
     def summary(self) -> dict[str, Any]:
         s = self.state
@@ -191,6 +197,7 @@ def _apply(state: SealState, record: dict[str, Any]) -> None:
             superseded_to=int(record.get("superseded_to") or 0),
             walk_from=int(record.get("walk_from") or 1),
             events_below=_count(record.get("events_below")),
+            failures=_seqs(record.get("failures")),
         )
         state.epoch = epoch
         state.epochs.append(epoch)
@@ -201,3 +208,9 @@ def _apply(state: SealState, record: dict[str, Any]) -> None:
 
 def _count(value: Any) -> int | None:
     return value if type(value) is int and value >= 0 else None
+
+
+def _seqs(value: Any) -> tuple[int, ...] | None:
+    if not isinstance(value, list) or not all(type(v) is int for v in value):
+        return None
+    return tuple(value)

@@ -17,10 +17,12 @@ every monitor tick:
   and again.
 
 After an unseal that accepted a loss in the middle of the chain (the chain up to the
-anchor no longer verified: ``audit.unseal``), the walk starts above the anchor and the
-events below it must stay as many as they were then; else the accepted hole sealed
-again at the next step, after every unseal (red team 18). An edit below such an
-anchor is then named by ``sluice audit verify``, not sealed by the walk.
+anchor no longer verified: ``audit.unseal``), the events below the anchor must stay as
+many as they were then, and the window passes over each failure the unseal named
+(``accepted_failures``: an edited event, or a hole after which the first event must be
+genuine on its own); else the accepted hole sealed again at the next step, after every
+unseal (red team 18). More than ``MAX_ACCEPTED`` failures, and the window starts above
+the anchor (an edit below it is then named by ``sluice audit verify`` only).
 
 Both cost the serving process (the monitor is one of its threads), so a step runs only
 when the last one's time is at most ``duty`` of the time since: on a long trail the count
@@ -33,8 +35,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from audit.genuine import genuine_seqs
 from audit.store import AuditStore
 from audit.verify import OUT_OF_RANGE, verify_database
 
@@ -51,7 +55,7 @@ class ChainSweep:
         self,
         store: AuditStore,
         superseded: Callable[[], list[tuple[int, int]]],
-        accepted: Callable[[], tuple[int, int | None]] = lambda: (1, None),
+        accepted: Callable[[], Accepted] = lambda: Accepted(),
         *,
         window: int = WINDOW,
         duty: float = DUTY,
@@ -79,10 +83,16 @@ class ChainSweep:
             self.next_at = self.clock() + took * (1 / self.duty - 1)
 
     def _start(self, head: int) -> tuple[int, int | None]:
-        """Where the walk starts (above an unseal's accepted loss: ``SealStore.accepted``)
-        and how many events lie below that start."""
-        walk_from, below = self.accepted()
+        """Where the count splits (an unseal's anchor + 1: ``SealStore.accepted``) and
+        how many events lie below it."""
+        accepted = self.accepted()
+        walk_from, below = accepted.walk_from, accepted.events_below
         return (walk_from, below) if 1 < walk_from <= head else (1, None)
+
+    def _window_start(self, head: int) -> int:
+        """Seq 1, or above the anchor when the unseal could not name each failure."""
+        accepted = self.accepted()
+        return 1 if accepted.failures is not None else self._start(head)[0]
 
     def _count(self, conn: Any, lo: int, hi: int) -> int:
         p = self.store.p
@@ -104,11 +114,20 @@ class ChainSweep:
                 {"source": "chain walk", "head_seq": head, "events": count})  # fmt: skip
 
     def _window(self, head: int) -> Evidence | None:
-        start = self._start(head)[0]
+        start = self._window_start(head)
         lo = self.cursor if start <= self.cursor <= head else start
         hi = min(head, lo + self.window - 1)
         found = verify_database(store=self.store, witness_file=None, from_seq=lo, to_seq=hi,
                                 workers=1, superseded=self.superseded())  # fmt: skip
+        accepted = self.accepted().failures or ()
+        if not found.ok and found.first_bad_seq in accepted:
+            seq = int(found.first_bad_seq or 0)
+            resume = resume_after(self.store, seq, found.reason)
+            if resume is None:  # the event after the accepted hole is not a gateway's
+                return (f"chain walk: the event after the hole at seq {seq} is not genuine",
+                        {"source": "chain walk", "first_bad_seq": seq + 1})  # fmt: skip
+            self.cursor = start if resume > head else resume
+            return None
         if not found.ok and found.reason != OUT_OF_RANGE:
             return (f"chain walk: {found.reason} at seq {found.first_bad_seq}",
                     {"source": "chain walk", "from_seq": lo, "to_seq": hi,
@@ -119,3 +138,57 @@ class ChainSweep:
         else:
             self.cursor = hi + 1
         return None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What the newest unseal accepted (``audit.seal.Epoch``): the count splits at
+    ``walk_from`` (events below it stay ``events_below``); the window walks from seq 1
+    and passes over the ``failures`` it named, or, when it could not name them all,
+    starts at ``walk_from``."""
+
+    walk_from: int = 1
+    events_below: int | None = None
+    failures: tuple[int, ...] | None = None
+
+
+MAX_ACCEPTED = 100
+
+
+def resume_after(store: AuditStore, seq: int, reason: str | None) -> int | None:
+    """Where a walk goes on after an accepted failure at ``seq``: the next seq for an
+    edited event (its successor links to its stored hash), past the hole for a gap,
+    where the first event after it must be genuine on its own (``audit.genuine``: its
+    link cannot be checked); None when nothing follows or that event is not genuine."""
+    if reason != "gap":
+        return seq + 1
+    conn = store.connect(reader=True)
+    try:
+        sql = f"SELECT min(seq) FROM audit_events WHERE seq > {store.p}"
+        found = store.fetch_all(conn, sql, (seq,))
+    finally:
+        conn.close()
+    after = found[0][0] if found else None
+    if after is None or int(after) not in genuine_seqs(store, [int(after)]):
+        return None
+    return int(after) + 1
+
+
+def accepted_failures(
+    store: AuditStore, anchor: int, superseded: list[tuple[int, int]]
+) -> tuple[int, ...] | None:
+    """Every failure of the chain up to ``anchor``, as the walk will meet them (at most
+    ``MAX_ACCEPTED``: None beyond, or when the event after a hole is not genuine)."""
+    failures: list[int] = []
+    lo = 1
+    while lo <= anchor and len(failures) <= MAX_ACCEPTED:
+        found = verify_database(store=store, witness_file=None, from_seq=lo, to_seq=anchor,
+                                superseded=superseded)  # fmt: skip
+        if found.ok or found.reason == OUT_OF_RANGE or found.first_bad_seq is None:
+            return tuple(failures)
+        failures.append(int(found.first_bad_seq))
+        resume = resume_after(store, int(found.first_bad_seq), found.reason)
+        if resume is None:
+            return None
+        lo = resume
+    return None if len(failures) > MAX_ACCEPTED else tuple(failures)

@@ -36,6 +36,7 @@ import structlog
 from audit import witness
 from audit.event_types import EventType, MalformedEvent
 from audit.records import Actor, audit_access_event, token_event
+from audit.sweep import accepted_failures
 from audit.verify import verify_database
 from catalog.errors import BadRequest, Conflict, Forbidden
 
@@ -145,7 +146,7 @@ def _unseal(
     anchor_seq, anchor_hash = (int(head[0][0]), str(head[0][1])) if head else (0, None)
     max_cp = int(top[0][0] or 0)
     superseded_to = max_cp if max_cp > anchor_seq else 0
-    walk_from, events_below = _accepted_loss(log, anchor_seq)
+    walk_from, events_below, failures = _accepted_loss(log, anchor_seq)
     old_epoch = state.epoch.number
     archived = witness.archive(log.home, old_epoch)
     approvals = list(state.approvals)
@@ -157,6 +158,7 @@ def _unseal(
         "superseded_to": superseded_to,
         "walk_from": walk_from,
         "events_below": events_below,
+        "failures": None if failures is None else list(failures),
         "evidence_sha256": evidence_sha256,
         "seal_reason": state.reason,
         "sealed_at": state.sealed_at,
@@ -182,25 +184,29 @@ def _unseal(
     return {"sealed": False, "epoch": old_epoch + 1, "event_seq": receipt.seq, **details}
 
 
-def _accepted_loss(log: AuditLog, anchor_seq: int) -> tuple[int, int | None]:
+def _accepted_loss(
+    log: AuditLog, anchor_seq: int
+) -> tuple[int, int | None, tuple[int, ...] | None]:
     """Whether the chain up to the anchor still verifies: if not (a row deleted or
-    edited in the middle, the loss the two people accept), the monitor's walk starts
-    above the anchor and holds the events below it to their number now; else it walks
-    the whole chain. Without this the walk met the accepted hole at its next step and
-    sealed again after every unseal (red team 18)."""
+    edited in the middle, the loss the two people accept), the monitor's walk holds the
+    events below the anchor to their number now and passes over each failure named
+    here (``audit.sweep.accepted_failures``); else it walks the whole chain as before.
+    Without this the walk met the accepted hole at its next step and sealed again after
+    every unseal (red team 18)."""
     if anchor_seq < 1:
-        return 1, None
+        return 1, None, None
+    superseded = log.seal.superseded()
     found = verify_database(store=log.store, witness_file=None, to_seq=anchor_seq,
-                            superseded=log.seal.superseded())  # fmt: skip
+                            superseded=superseded)  # fmt: skip
     if found.ok:
-        return 1, None
+        return 1, None, None
     conn = log.store.connect(reader=True)
     try:
         sql = f"SELECT count(*) FROM audit_events WHERE seq >= 1 AND seq <= {log.store.p}"
         below = int(log.store.fetch_all(conn, sql, (anchor_seq,))[0][0])
     finally:
         conn.close()
-    return anchor_seq + 1, below
+    return anchor_seq + 1, below, accepted_failures(log.store, anchor_seq, superseded)
 
 
 def _minted_while_sealed(log: AuditLog, records: Sequence[dict[str, Any]]) -> None:

@@ -5,8 +5,9 @@ below the head. Two people then export the evidence and unseal: the chain contin
 from the head as found, the loss accepted on record (``audit.unseal``). But the walk
 met the same hole at its next step and sealed again, and again after every unseal: a
 gateway whose trail once lost a row in the middle could never serve again. Red team 18.
-The walk now starts above such an unseal's anchor and holds the events below it to
-their number at the unseal, so a further deletion there still seals.
+The unseal now names each failure below its anchor; the walk holds the events below it
+to their number then and passes over those failures only, so a further deletion or an
+edit there still seals.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def test_an_unsealed_gap_does_not_seal_again(deployment: DemoGateway) -> None:
     assert verified.json()["first_bad_seq"] == SEQ
     assert not _status(gw)["sealed"], _status(gw)["reason"]
 
-    # what was accepted is the hole as it was: another row deleted below the anchor seals
-    _insider(gw, f"DELETE FROM audit_events WHERE seq = {SEQ + 1}")
-    _until(lambda: bool(_status(gw)["sealed"]), "the walk seals on a second hole")
-    assert "gap" in str(_status(gw)["reason"])
+    # what was accepted is the hole as it was: an event below the anchor edited after the
+    # unseal still seals (the walk passes over the accepted hole only)
+    _insider(gw, f"UPDATE audit_events SET body = replace(body, '\"seq\"', '\"seq\" ') "
+                 f"WHERE seq = {SEQ + 2}")  # fmt: skip
+    _until(lambda: bool(_status(gw)["sealed"]), "the walk seals on an edit below the anchor")
+    assert f"at seq {SEQ + 2}" in str(_status(gw)["reason"])
