@@ -16,13 +16,16 @@ from adapters.key_models import DataKey
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.errors import Unavailable
 from gateway.core.settings import load_settings
+from tests.migrated import copy_migrated_sqlite
 
 SECRET = "pa55-Wörd!fin_reader"
 
 
 def _keyring(home: Path, master_key: str | None = None) -> Keyring:
     url = f"sqlite:///{home / 'catalog.db'}"
-    migrate(url)
+    if not (home / "catalog.db").exists():
+        copy_migrated_sqlite(home / "catalog.db")  # the migrations once per process
+    migrate(url)  # a no-op on the copy (and on a fresh process's second look)
     settings = load_settings(home=home, master_key=SecretStr(master_key) if master_key else None)
     return build_keyring(settings, make_session_factory(make_engine(url)))
 

@@ -21,6 +21,7 @@ from policies.decision import UserContext
 from policies.inputs import request_input
 from policies.pdp import EmbeddedPDP
 from policies.rbac import Authorizer
+from tests.migrated import copy_migrated_sqlite
 
 
 def test_policy_test_passes() -> None:
@@ -93,7 +94,8 @@ def test_policy_eval_reads_the_catalog(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     url = f"sqlite:///{home / 'sluice.db'}"
-    migrate(url)
+    copy_migrated_sqlite(home / "sluice.db")  # the migrations once per process
+    migrate(url)  # a no-op on the copy, as the gateway's start
     install_row_seals(url, home)  # the home's key, as the CLI will read the row with it
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
@@ -197,7 +199,8 @@ def _catalog_with_alice(tmp_path: Path, *, analyst: bool = True) -> tuple[str, d
     home = tmp_path / "home"
     home.mkdir()
     url = f"sqlite:///{home / 'sluice.db'}"
-    migrate(url)
+    copy_migrated_sqlite(home / "sluice.db")  # the migrations once per process
+    migrate(url)  # a no-op on the copy, as the gateway's start
     install_row_seals(url, home)
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
