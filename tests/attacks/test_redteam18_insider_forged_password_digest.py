@@ -108,3 +108,24 @@ def test_a_forged_completion_does_not_vouch_for_a_doctored_list(
     answer = hits(gw, "dora", run["id"])
     assert answer.status_code != 200, "the doctored hit list was served as the run's"
     assert answer.status_code == 409 and answer.json()["code"] == "hits_tampered"
+
+
+def test_a_reset_made_not_genuine_does_not_bring_the_old_password_back(
+    deployment: DemoGateway,
+) -> None:
+    """The reset's own event edited (one byte: no longer a gateway's): passed over, the
+    digest before it named the old row again."""
+    gw = deployment
+    console: Console = gw.client.app.state.console
+    old = set_demo_passwords(console.accounts, ["fiona"])["fiona"]
+    old_row = _rows(gw, "SELECT password_hash, set_by FROM local_passwords "
+                        "WHERE subject = 'fiona'")[0]  # fmt: skip
+    set_demo_passwords(console.accounts, ["fiona"])
+    reset = _password_event(gw, "fiona")["seq"]
+    for _ in range(3):  # events above the reset: the writer checks only what it wrote last
+        assert gw.query("arthur", DIBAO, QUERY).status_code == 200
+    rewrite_event(gw, reset, {**stored_event(gw, reset)[1], "client": "forged"})
+    gw.sql("UPDATE local_passwords SET password_hash = :h, set_by = :b WHERE subject = 'fiona'",
+           h=old_row["password_hash"], b=old_row["set_by"])  # fmt: skip
+    answer, _client = post_sign_in(gw, "fiona", old)
+    assert answer.status_code != 303, "the old password signed in past the edited reset"

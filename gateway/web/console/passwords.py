@@ -144,7 +144,10 @@ class PasswordTrail:
             genuine = genuine_seqs(self._audit.store, (e["seq"] for e in events))
             for event in events:
                 if event["seq"] not in genuine:
-                    continue
+                    # evidence, not a step back to the digest before it (which would
+                    # revive the row a reset replaced: red team 18): nothing verifies
+                    found.append({"password": FORGED, "digest": FORGED})
+                    return found
                 details = event["details"]
                 found.append(details | {"ts": event.get("ts")})
                 if "digest" in details:
@@ -169,7 +172,12 @@ class PasswordTrail:
         for event in self._password_events(subject):
             if event.get("password") == "set":
                 return _event_time(event)
+            if event.get("password") == FORGED:  # a reset may be hidden: all are over
+                return datetime.now(UTC)
         return None
+
+
+FORGED = "forged"  # a password event that is not a gateway's: no row's digest
 
 
 def _password_details(event: dict[str, object]) -> dict[str, object] | None:
