@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 from tests.attacks.relay import gateway_behind_relay
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway
+from tests.migrated import create_migrated_pg_database
 
 WHY = {"reason": "incident IR-13: bulk pull under investigation"}
 QUERY = {"purpose": "supervision", "case_ref": "JW-2026-013", "fields": ["region_code"],
@@ -45,7 +46,9 @@ def setup(
     """A gateway (embedded or PostgreSQL catalog) behind a LAN relay to 127.0.0.1:5432,
     civil's database with a ``people`` table, and the two URLs that reach it."""
     catalog_name, catalog_url = (
-        create_pg_database("sluice_rt13_cat") if request.param == "postgresql" else ("", None)
+        create_migrated_pg_database("sluice_rt13_cat")
+        if request.param == "postgresql"
+        else ("", None)
     )
     civil_db, civil_url = create_pg_database("sluice_rt13_civil")
     engine = create_engine(civil_url)

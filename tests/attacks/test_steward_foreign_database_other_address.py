@@ -28,13 +28,14 @@ from catalog.models import Source
 from tests.attacks.relay import gateway_behind_relay
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway
+from tests.migrated import create_migrated_pg_database
 
 
 @pytest.fixture()
 def setup(tmp_path: Path) -> Iterator[tuple[DemoGateway, str, int, str]]:
     """A gateway on PostgreSQL, a relay on the LAN address to 127.0.0.1:5432, and
     civil's database on that server."""
-    catalog_name, catalog_url = create_pg_database("sluice_srvid_cat")
+    catalog_name, catalog_url = create_migrated_pg_database("sluice_srvid_cat")
     civil_db, _ = create_pg_database("sluice_srvid_civil")
     try:
         with gateway_behind_relay(tmp_path, catalog_url) as (gw, address, port):

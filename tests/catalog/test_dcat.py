@@ -25,8 +25,9 @@ from catalog.demo.install import install_demo_catalog
 from gateway.core.settings import load_settings
 from gateway.enforcement.query.formats import FORMATS
 from gateway.web.app import create_app
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 from tests.gateway.asgi_client import get
+from tests.migrated import create_migrated_pg_database
 
 SHAPES = Path(__file__).parent / "shapes"
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -43,7 +44,8 @@ def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FastAPI]:
     home = tmp_path_factory.mktemp(f"dcat-{request.param}")
-    name, url = create_pg_database("sluice_dcat") if request.param == "postgres" else ("", None)
+    pg = request.param == "postgres"
+    name, url = create_migrated_pg_database("sluice_dcat") if pg else ("", None)
     try:
         app = create_app(load_settings(home=home, database_url=url))
         with app.state.services.sessions() as session:
