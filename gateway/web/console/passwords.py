@@ -340,14 +340,21 @@ class LocalAccounts:
         if self._matches(stored, password):
             if refused is not None:
                 return replace(self._count_failure(subject, now), withheld=refused)
-            self._signed_in(subject, row.set_by, stored, password, bind=expected == "")
+            self._signed_in(subject, row.set_by, stored, password, bind=expected == "",
+                            row_hash=row.password_hash)  # fmt: skip
             return CheckResult("ok")
         return self._count_failure(subject, now)
 
     def _signed_in(self, subject: str, set_by: str, stored: str, password: str,
-                   *, bind: bool) -> None:  # fmt: skip
+                   *, bind: bool, row_hash: str) -> None:  # fmt: skip
         """Clear the failures; rehash when the parameters moved on. The trail learns the
-        row's digest when it changed (rehash) or was never recorded (``bind``)."""
+        row's digest when it changed (rehash) or was never recorded (``bind``).
+
+        A rehash replaces the row read (``row_hash``) only if it is still there: two
+        right sign-ins at once each recorded their own new digest, then wrote their row,
+        and when the writes landed in the other order the row matched an older digest
+        and the account was refused as tampered (red team 18). The sign-in that lost
+        puts the digest of the row that won on the trail after it."""
         values: dict[str, object] = {"failed_count": 0, "locked_until": None}
         how = "bound" if bind else ""
         if self._hasher.check_needs_rehash(stored):
@@ -357,8 +364,20 @@ class LocalAccounts:
             sealed = str(values.get("password_hash") or self._current_row(subject))
             self._trail.record(subject=subject, actor=_setter(set_by), how=how,
                                digest=row_digest(subject, set_by, sealed))  # fmt: skip
+        where = [_P.subject == subject]
+        if "password_hash" in values:
+            where.append(_P.password_hash == row_hash)
         with self._engine.begin() as conn:
-            conn.execute(update(local_passwords).where(_P.subject == subject).values(**values))
+            won = conn.execute(update(local_passwords).where(*where).values(**values)).rowcount
+        if won or "password_hash" not in values:
+            return
+        with self._engine.begin() as conn:  # another sign-in rehashed first: its row stays
+            conn.execute(update(local_passwords).where(_P.subject == subject)
+                         .values(failed_count=0, locked_until=None))  # fmt: skip
+        if self._trail is not None:
+            won_row = self._current_row(subject)
+            self._trail.record(subject=subject, actor=_setter(set_by), how="bound",
+                               digest=row_digest(subject, set_by, won_row))  # fmt: skip
 
     def _current_row(self, subject: str) -> str:
         with self._engine.connect() as conn:
