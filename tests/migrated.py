@@ -23,12 +23,17 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from catalog.db import migrate
+from catalog.private_files import private_dir
 from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 from tests.pg_spares import Spares
+
+if TYPE_CHECKING:
+    from gateway.core.settings import Settings
 
 _lock = threading.Lock()
 _template: list[Path] = []
@@ -61,6 +66,17 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith(prefix) or "?" in url:
         return None
     return Path(url[len(prefix) :])
+
+
+def with_migrated_catalog(settings: Settings) -> Settings:
+    """``settings``, its embedded catalog (if it names one not made yet) put in place as
+    a copy of the template, in a home made as ``build_services`` makes it: the gateway's
+    start then migrates nothing. ``demo_gateway`` does the same for its homes."""
+    catalog_file = sqlite_path(settings.resolved_database_url)
+    if catalog_file is not None and not catalog_file.exists():
+        private_dir(settings.home)
+        copy_migrated_sqlite(catalog_file)
+    return settings
 
 
 _pg_lock = threading.Lock()

@@ -33,6 +33,7 @@ from gateway.core.settings import load_settings
 from gateway.web.app import create_app
 from tests.gateway.asgi_client import get
 from tests.gateway.jwt_helpers import JwksServer, b64url, es256_signer, forge, rsa_signer
+from tests.migrated import with_migrated_catalog
 
 
 def add_user(app: FastAPI, subject: str = "alice", department: str | None = "fin") -> User:
@@ -57,7 +58,7 @@ def add_user(app: FastAPI, subject: str = "alice", department: str | None = "fin
 
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
-    return create_app(load_settings(home=tmp_path))
+    return create_app(with_migrated_catalog(load_settings(home=tmp_path)))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -130,7 +131,7 @@ def test_token_valid_within_leeway_and_not_beyond(app: FastAPI) -> None:
 
 def test_sluice_token_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLUICE_HOME", str(tmp_path))
-    app = create_app(load_settings(home=tmp_path))
+    app = create_app(with_migrated_catalog(load_settings(home=tmp_path)))
     add_user(app, "alice")
     runner = CliRunner()
     result = runner.invoke(cli, ["token", "alice", "--ttl", "120"])

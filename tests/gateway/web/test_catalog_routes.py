@@ -12,11 +12,12 @@ from catalog.demo.install import install_demo_catalog
 from gateway.core.settings import load_settings
 from gateway.web.app import create_app
 from tests.gateway.asgi_client import get
+from tests.migrated import with_migrated_catalog
 
 
 @pytest.fixture
 def app(sluice_home: Path) -> FastAPI:
-    app = create_app(load_settings(home=sluice_home, database_url=None))
+    app = create_app(with_migrated_catalog(load_settings(home=sluice_home, database_url=None)))
     with app.state.services.sessions() as session:
         install_demo_catalog(session=session, data_dir=sluice_home / "demo")
         session.commit()
