@@ -21,6 +21,7 @@ from gateway.web.app import create_app
 from gateway.wiring.container import build_services
 from policies.decision import UserContext
 from tests.adapters.sql_sources import TEST_SERVER_HOSTS
+from tests.migrated import with_migrated_catalog
 
 FIN = UserContext("fin_steward", "fin", ("steward",), "L3")
 CIVIL = UserContext("civil_steward", "civil", ("steward",), "L3")
@@ -73,7 +74,7 @@ def make_env(tmp_path: Path, *, allow_hosts: tuple[str, ...] = TEST_SERVER_HOSTS
     settings = load_settings(
         home=tmp_path / "home", file_roots=[data], source_allow_hosts=list(allow_hosts)
     )
-    services = build_services(settings)
+    services = build_services(with_migrated_catalog(settings))
     with services.sessions.begin() as session:
         session.add_all(
             [
