@@ -54,6 +54,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from audit.event_types import EventType
 from audit.genuine import genuine_seqs
@@ -70,7 +72,7 @@ from audit.records import Actor, user_admin_event
 from audit.search import EventFilter, list_events
 from audit.sink import AuditSink
 from catalog.demo.users import DEMO_USERS
-from catalog.errors import BadRequest, NotFound
+from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import User
 from gateway.core.services import Services
 from gateway.web.console.sessions import console_key
@@ -177,6 +179,7 @@ class PasswordTrail:
         return None
 
 
+_SETTING = threading.Lock()
 FORGED = "forged"  # a password event that is not a gateway's: no row's digest
 
 
@@ -268,17 +271,37 @@ class LocalAccounts:
         with self._engine.begin() as conn:
             if conn.execute(select(User.subject).where(User.subject == subject)).first() is None:
                 raise NotFound(f"no user {subject!r}")
-        if self._trail is not None:  # first: a row the trail does not name signs nobody in
-            self._trail.record(subject=subject, actor=actor or _setter(set_by), how="set",
-                               digest=row_digest(subject, set_by, hashed),
-                               console=set_by.startswith(ADMIN_SET_PREFIX))  # fmt: skip
-        with self._engine.begin() as conn:
-            conn.execute(delete(local_passwords).where(_P.subject == subject))
-            conn.execute(delete(console_sessions).where(console_sessions.c.subject == subject))
-            conn.execute(insert(local_passwords).values(
-                subject=subject, password_hash=hashed, set_at=now, set_by=set_by,
-                failed_count=0, locked_until=None,
-            ))  # fmt: skip
+        with _SETTING:  # one set at a time in this process: digest and row in one order
+            if self._trail is not None:  # first: a row the trail does not name signs nobody in
+                self._trail.record(subject=subject, actor=actor or _setter(set_by), how="set",
+                                   digest=row_digest(subject, set_by, hashed),
+                                   console=set_by.startswith(ADMIN_SET_PREFIX))  # fmt: skip
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(delete(local_passwords).where(_P.subject == subject))
+                    conn.execute(delete(console_sessions)
+                                 .where(console_sessions.c.subject == subject))  # fmt: skip
+                    conn.execute(insert(local_passwords).values(
+                        subject=subject, password_hash=hashed, set_at=now, set_by=set_by,
+                        failed_count=0, locked_until=None,
+                    ))  # fmt: skip
+            except IntegrityError:  # another process's set inserted first: its row stays
+                raise Conflict(f"{subject!r}'s password was being set by another request "
+                               "at the same moment; set it again") from None  # fmt: skip
+            self._rebind(subject, set_by, hashed)
+
+    def _rebind(self, subject: str, set_by: str, hashed: str) -> None:
+        """After a set, the trail must name the row it wrote, if that row is still the
+        one there: another process's set may have recorded its digest after this one and
+        written its row before it (red team 18: sets at once left a row no digest named,
+        and no password signed in). A row someone else wrote since is theirs to name."""
+        if self._trail is None or self._current_row(subject) != hashed:
+            return
+        current = row_digest(subject, set_by, hashed)
+        expected = self._trail.current_digest(subject)
+        if expected is None or not hmac.compare_digest(expected, current):
+            self._trail.record(subject=subject, actor=_setter(set_by), how="bound",
+                               digest=current)  # fmt: skip
 
     def _seal(self, subject: str, set_by: str, hashed: str) -> str:
         text = f"local_password\n{subject}\n{set_by}\n{hashed}".encode()
