@@ -40,6 +40,9 @@ def deployment(
     home = tmp_path_factory.mktemp(f"unseal-after-walk-{request.param}")
     with open_deployment(request.param, home, audit_checkpoint_seconds=INTERVAL_S,
                          audit_monitor_seconds=INTERVAL_S) as gw:  # fmt: skip
+        # a step of the walk every tick or two (production: at most 2% of a core, so a
+        # step every few seconds here): the waits below are on steps that did run
+        gw.services.audit.monitor.sweep.duty = 0.5
         yield gw
 
 
