@@ -49,6 +49,8 @@ def test_an_unreadable_event_seals_and_verification_names_it(deployment: DemoGat
     assert verified.json()["ok"] is False and verified.json()["first_bad_seq"] == SEQ
     listed = gw.client.get("/api/v1/audit/events?order=asc&limit=20", headers=sam)
     assert listed.status_code == 200, listed.text  # the officer still reads the rest
+    alerts = gw.client.get("/api/v1/audit/alerts", headers=sam)
+    assert alerts.status_code == 200, alerts.text  # and the alerts over that day
     deadline = time.monotonic() + DEADLINE_S
     while not gw.services.audit.seal.sealed:
         assert time.monotonic() < deadline, "the unreadable event never sealed the trail"
