@@ -23,9 +23,19 @@ canonical JSON, so the same row seals the same on SQLite and PostgreSQL.
 Seals are written where the ORM writes the rows (``before_insert``/``before_update``);
 an update seals only a row whose loaded values verified (as ``catalog.entry_seals``), so
 an owner's new version or deletion through the gateway never seals what an insider
-wrote. What a seal does not stop: a row written back as it was, with its old seal (a
-deleted schedule's deletion undone with the seal it had before: a replay), or a
-deleted row.
+wrote.
+
+What a seal alone does not stop, a row written back as it was before a change made
+through the gateway with the seal it had then (a replay: a schedule's deletion undone,
+a model from before its owner withdrew its sharing), the row's binding on the trail
+does (``catalog.row_bindings``, ``gateway.stewardship.row_trail``): an owner's new
+version binds the model's new seal and a deletion binds the schedule ``removed``, before
+the commit, and a model or schedule runs only while its seal is the newest state the
+trail names (``comparison_key``). Versions are never changed, so never bound. The run
+request, the worker and the clock refresh the bindings at each check: these tables do
+not move the catalog generation (0011), and none of them is the hot query path; the
+listings' ``sealed`` reads no trail unless a row differs from what the process knows.
+Not stopped: a deleted row.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import object_session
 
 from catalog.errors import ModelUnsealed, ScheduleUnsealed
+from catalog.row_bindings import checker
 from catalog.row_seals import RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
@@ -152,19 +163,33 @@ def _report(table: str, key: object, seal: str | None) -> None:
     log.warning("comparison_unsealed table=%s id=%s", table, key)
 
 
-def row_sealed(table: str, row: Any) -> bool:
-    """Whether an ORM row loaded in a session verifies: what the listings say as
-    ``sealed``."""
+def comparison_key(table: str, row_id: object) -> str:
+    """A model's or schedule's key on the trail (``catalog.row_bindings``)."""
+    return f"{table}/{row_id}"
+
+
+def row_sealed(table: str, row: Any, *, refresh: bool = False) -> bool:
+    """Whether an ORM row loaded in a session verifies and, a model or a live schedule,
+    is the newest state the trail names (``refresh``: the trail read first, as a check
+    that decides does). Without ``refresh``, what the listings say as ``sealed``. A
+    deleted schedule is bound ``removed`` and runs nothing: its view (the deletion's
+    answer) says whether its seal verifies."""
     session = None if row is None else object_session(row)
     if session is None:
         return False
-    return comparison_holds(seals_for(session.get_bind()), table, row)
+    bind = session.get_bind()
+    if not comparison_holds(seals_for(bind), table, row):
+        return False
+    if table == VERSIONS or (table == SCHEDULES and row.deleted_at is not None):
+        return True
+    return checker(bind, refresh=refresh)(comparison_key(table, row.id), row.seal)
 
 
 def require_model_sealed(model: Any, version: Any) -> None:
-    """``ModelUnsealed`` unless a model's row and the version to run both verify."""
+    """``ModelUnsealed`` unless a model's row and the version to run both verify, and
+    the model is the newest state the trail names (the trail read first)."""
     for table, row in ((MODELS, model), (VERSIONS, version)):
-        if not row_sealed(table, row):
+        if not row_sealed(table, row, refresh=True):
             name = getattr(version, "model_id", None)
             _report(table, name, getattr(row, "seal", None))
             raise ModelUnsealed(f"comparison model {name!r} was changed outside the "
@@ -173,8 +198,9 @@ def require_model_sealed(model: Any, version: Any) -> None:
 
 
 def require_schedule_sealed(schedule: Any) -> None:
-    """``ScheduleUnsealed`` unless a schedule's row verifies."""
-    if not row_sealed(SCHEDULES, schedule):
+    """``ScheduleUnsealed`` unless a live schedule's row verifies and is the newest
+    state the trail names (the trail read first)."""
+    if schedule.deleted_at is not None or not row_sealed(SCHEDULES, schedule, refresh=True):
         _report(SCHEDULES, schedule.id, schedule.seal)
         raise ScheduleUnsealed(f"schedule {schedule.id} was written or changed outside the "
                                "gateway; it runs nothing")  # fmt: skip

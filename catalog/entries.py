@@ -28,7 +28,7 @@ from catalog.entry_seals import (
 from catalog.models import Dataset, DatasetStatus, Field, Source
 from catalog.row_bindings import Check, checker
 from catalog.row_seals import RowSeals, seals_for
-from catalog.source_seals import refuse_unsealed, source_holds
+from catalog.source_seals import refuse_unsealed, source_current, source_holds
 
 
 @dataclass(frozen=True)
@@ -125,20 +125,23 @@ def load_entry(
     rows = conn.execute(_query_for(dataset_id)).all()
     if not rows:
         return None
-    seals = seals_for(conn)
-    sealed = _verified(seals, checker(conn, token=generation), rows)
-    return _build(rows, sealed, _source_verified(seals, rows[0]))
+    seals, current = seals_for(conn), checker(conn, token=generation)
+    sealed = _verified(seals, current, rows)
+    return _build(rows, sealed, _source_verified(seals, current, rows[0]))
 
 
-def _source_verified(seals: RowSeals, row: Row[Any]) -> bool:
-    """Whether the entry's source row verifies (logged once if not)."""
+def _source_verified(seals: RowSeals, current: Check, row: Row[Any]) -> bool:
+    """Whether the entry's source row verifies and the trail names it as it is (logged
+    once if not)."""
     source = SimpleNamespace(id=row.source_id, department=row.source_department,
                              kind=row.source_kind, settings=row.source_settings,
                              secret_ciphertext=row.source_secret_ciphertext,
                              secret_key_id=row.source_secret_key_id,
                              server_identity=row.source_server_identity,
                              created_at=row.source_created_at)  # fmt: skip
-    if source_holds(seals, source, row.source_seal):
+    if source_holds(seals, source, row.source_seal) and source_current(
+        current, row.source_id, row.source_seal
+    ):
         return True
     refuse_unsealed(row.source_id, row.source_seal)  # logged here; refused by the broker
     return False

@@ -4,10 +4,14 @@ A row seal (``catalog.row_seals``, ``catalog.grant_seals``, ``catalog.entry_seal
 says that a gateway wrote a row's values, not that they are the current ones: whoever
 can write the catalog kept a copy of a row (a role line, a user from before a disable,
 an approved grant, an entry from before an officer's freeze, a field from before its
-steward raised its level), let an admin, an officer or a steward change it through the
-gateway, and wrote the copy back, seal and all; it verified and governed again
-(THREAT_MODEL's replay rows). An entry is bound as one key (``datasets/<id>``): its
-seal names each of its fields' seals, so a field written back changes it too.
+steward raised its level, a source from before its steward re-pointed it, a comparison
+model from before its owner withdrew its sharing, a schedule from before its deletion),
+let an admin, an officer, a steward or an owner change it through the gateway, and
+wrote the copy back, seal and all; it verified and governed again (THREAT_MODEL's
+replay rows). An entry is bound as one key (``datasets/<id>``): its seal names each of
+its fields' seals, so a field written back changes it too. Sources, models and
+schedules are one key each (``catalog.source_seals.source_key``,
+``catalog.comparison_seals.comparison_key``); a schedule deleted is bound ``removed``.
 
 So every change made through the gateway to such a row puts the row's new state on the
 trail first (``catalog.row_bound``, one event per row, its resource ``row:<key>``):
@@ -47,7 +51,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL, make_url
 
 REMOVED = "removed"
-"""A role line's state once taken away through the gateway."""
+"""A role line's state once taken away through the gateway, or a schedule's once deleted."""
 
 
 class BindingTrail(Protocol):

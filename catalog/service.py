@@ -14,7 +14,7 @@ Who may write is not decided here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,12 +189,20 @@ def entries_of_source(*, session: Session, source_id: str) -> list[Dataset]:
 
 
 def deregister_source(
-    *, session: Session, source_id: str, by: str, at: str, target: dict[str, Any] | None = None
+    *,
+    session: Session,
+    source_id: str,
+    by: str,
+    at: str,
+    target: dict[str, Any] | None = None,
+    bind: Callable[[], None] | None = None,
 ) -> list[str]:
     """Unpublish the source's entries (they stay as drafts: access requests and the
     trail name them), then leave a tombstone: no settings but who and when, no secret,
     and the system it reached (``target``, without credentials), which stays the
-    department's: another department may not register it afterwards.
+    department's: another department may not register it afterwards. ``bind``: called
+    once the tombstone is set, before anything is flushed (the gateway binds the
+    source's new state on the trail, which shares SQLite's one writer).
     Returns the ids of the entries that were published."""
     source = get_source(session=session, source_id=source_id)
     kept: dict[str, Any] = {"at": at, "by": by}
@@ -204,6 +212,8 @@ def deregister_source(
     source.redacted = TOMBSTONE
     source.secret_ciphertext = None
     source.secret_key_id = None
+    if bind is not None:
+        bind()
     # the tombstone first: it locks the source row (a publication holding it finishes
     # first), then every entry read and withdrawn as it is now
     session.flush()

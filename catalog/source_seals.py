@@ -36,6 +36,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import object_session
 
 from catalog.errors import SourceUnsealed
+from catalog.row_bindings import Check, checker
 from catalog.row_seals import RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
@@ -72,13 +73,27 @@ def source_holds(seals: RowSeals, row: Any, seal: object = None) -> bool:
     return seals.holds(SOURCES, values, found)
 
 
-def loaded_source_holds(source: Any) -> bool:
-    """Whether a ``Source`` loaded through the ORM verifies: what the stewards' views
-    say as ``sealed``."""
+def source_key(source_id: object) -> str:
+    """A source's key on the trail (``catalog.row_bindings``)."""
+    return f"{SOURCES}/{source_id}"
+
+
+def source_current(check: Check, source_id: object, seal: object) -> bool:
+    """Whether a source whose seal verified is the newest state the trail names for it."""
+    return check(source_key(source_id), seal)
+
+
+def loaded_source_holds(source: Any, *, refresh: bool = False, token: object = None) -> bool:
+    """Whether a ``Source`` loaded through the ORM verifies and is the newest state the
+    trail names: what the stewards' views say as ``sealed`` (``refresh``: the trail read
+    first, at most once per ``token``, as a check that decides does)."""
     session = object_session(source)
     if session is None:
         return False
-    return source_holds(seals_for(session.get_bind()), source)
+    bind = session.get_bind()
+    if not source_holds(seals_for(bind), source):
+        return False
+    return source_current(checker(bind, refresh=refresh, token=token), source.id, source.seal)
 
 
 def seal_source_row(connection: Connection, target: Any, *, update: bool) -> None:

@@ -6,22 +6,26 @@ these before its change commits, beside the event that says what changed — the
 routes and CLI, the officers' emergency actions (a freeze and its lift too), the
 request decisions (``bind_changed``: the user, request and entry rows the session is
 about to write, an entry also when only a field of its changes), the role changes
-(``bind_line``), and a steward's edit, refresh, publication or a source's
+(``bind_line``), a steward's edit, refresh, publication or a source's
 deregistration (``bind_until_commit``; ``bind_written`` for ``catalog.service``'s Core
-writes; the route, the console or the CLI commits after them). One
-``catalog.row_bound`` event per row, by the gateway itself (``SYSTEM``), its resource
-``row:<key>``: ``{"digest": …}``, or ``{"removed": true}`` for a role line taken away.
+writes; the route, the console or the CLI commits after them), a steward's change or
+deregistration of a source, an owner's new version of a comparison model and a
+schedule's deletion (``bind_until_commit``), and a connection's identity write to its
+source (``bind_core_write``). One ``catalog.row_bound`` event per row, by the gateway
+itself (``SYSTEM``), its resource ``row:<key>``: ``{"digest": …}``, or ``{"removed":
+true}`` for a role line taken away or a schedule deleted.
 A row whose seal does not change (a role given rewrites ``users.roles``, which no seal
 covers) is not bound again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import event, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -32,6 +36,15 @@ from audit.records import Actor, key_event
 from audit.signing import EventMac
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
+from catalog.comparison_models import ComparisonModel
+from catalog.comparison_schedules import ComparisonSchedule
+from catalog.comparison_seals import (
+    MODELS,
+    SCHEDULES,
+    comparison_holds,
+    comparison_key,
+    comparison_seal,
+)
 from catalog.entry_seals import (
     DATASETS,
     dataset_loaded_holds,
@@ -42,7 +55,7 @@ from catalog.entry_seals import (
 )
 from catalog.errors import SluiceError, Unavailable
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_holds, grant_seal
-from catalog.models import Dataset, Field, User
+from catalog.models import Dataset, Field, Source, User
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_bindings import (
     REMOVED,
@@ -65,6 +78,7 @@ from catalog.row_seals import (
     user_holds,
     user_seal,
 )
+from catalog.source_seals import SOURCES, source_holds, source_key, source_seal
 from policies.rbac import role_key
 
 SYSTEM = Actor("gateway", None, ("system",))
@@ -157,11 +171,15 @@ def _bound(event: dict[str, Any]) -> tuple[str, str] | None:
     return (resource.removeprefix(_PREFIX), value) if isinstance(value, str) else None
 
 
+_SINKS: dict[str, AuditSink] = {}  # by the catalog's URL, for ``bind_core_write``
+
+
 def install_row_bindings(url: str, audit: AuditSink) -> None:
     """Bind the catalog at ``url``'s rows to ``audit``'s trail in this process (a
     stand-in trail binds nothing)."""
     if isinstance(audit, AuditLog):
         register(url, RowBindings(AuditBindingTrail(audit)))
+        _SINKS[make_url(url).render_as_string(hide_password=True)] = audit
 
 
 def _append(audit: AuditSink, key: str, details: dict[str, object]) -> None:
@@ -192,26 +210,63 @@ class _Line:
 _Bound = tuple[str, str, str | None]  # key, new seal, the loaded seal if it was current
 
 
+# each governing row's class, table and key on the trail
+_KEYS: tuple[tuple[type, str, Callable[[Any], str]], ...] = (
+    (User, USERS, lambda r: user_key(r.subject)),
+    (AccessRequest, ACCESS_REQUESTS, lambda r: grant_key(ACCESS_REQUESTS, r.id)),
+    (ReidentificationRequest, REIDENTIFICATIONS, lambda r: grant_key(REIDENTIFICATIONS, r.id)),
+    (Dataset, DATASETS, lambda r: entry_key(r.id)),
+    (Source, SOURCES, lambda r: source_key(r.id)),
+    (ComparisonModel, MODELS, lambda r: comparison_key(MODELS, r.id)),
+    (ComparisonSchedule, SCHEDULES, lambda r: comparison_key(SCHEDULES, r.id)),
+)
+
+
 def _key_of(row: Any) -> tuple[str, str] | None:
-    if isinstance(row, User):
-        return user_key(row.subject), USERS
-    if isinstance(row, AccessRequest):
-        return grant_key(ACCESS_REQUESTS, row.id), ACCESS_REQUESTS
-    if isinstance(row, ReidentificationRequest):
-        return grant_key(REIDENTIFICATIONS, row.id), REIDENTIFICATIONS
-    if isinstance(row, Dataset):
-        return entry_key(row.id), DATASETS
+    for kind, table, key in _KEYS:
+        if isinstance(row, kind):
+            return key(row), table
     return None
+
+
+_SEALED: dict[str, tuple[Callable[[RowSeals, Any], bool], Callable[[RowSeals, Any], str]]] = {
+    SOURCES: (source_holds, source_seal),
+    MODELS: (lambda seals, row: comparison_holds(seals, MODELS, row),
+             lambda seals, row: comparison_seal(seals, MODELS, row)),
+    SCHEDULES: (lambda seals, row: comparison_holds(seals, SCHEDULES, row),
+                lambda seals, row: comparison_seal(seals, SCHEDULES, row)),
+}  # fmt: skip
+
+
+def _sealed_state(seals: RowSeals, check: Check, key: str, table: str, row: Any) -> _Bound | None:
+    """``_new_state`` of a source, model or schedule (the ORM hooks seal them as
+    ``_SEALED`` does): only a row whose loaded state was current; a schedule's deletion
+    binds it ``removed`` (no state of it runs again)."""
+    holds, seal = _SEALED[table]
+    loaded = as_loaded(row)
+    deleted = table == SCHEDULES and row.deleted_at is not None and loaded.deleted_at is None
+    new = (lambda: REMOVED) if deleted else (lambda: seal(seals, row))
+    return _changed(check, key, loaded.seal, holds(seals, loaded), new)
 
 
 def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
     """``_new_state`` of an entry: its seal names its fields' (``catalog.entry_seals``),
     so a change to a field changes it too, and binding the entry binds its fields."""
-    key, loaded = entry_key(row.id), as_loaded(row)
-    if not (dataset_loaded_holds(seals, row) and check(key, loaded.seal)):
+    key, loaded = entry_key(row.id), as_loaded(row).seal
+    held = dataset_loaded_holds(seals, row)
+    return _changed(
+        check, key, loaded, held, lambda: dataset_seal(seals, row, fields_to_be(seals, row))
+    )
+
+
+def _changed(check: Check, key: str, loaded: str | None, held: bool,
+             new: Callable[[], str]) -> _Bound | None:  # fmt: skip
+    """The binding of a row whose loaded state (seal ``loaded``) verified (``held``) and
+    is the newest the trail names, when its ``new`` state differs; else None."""
+    if not (held and check(key, loaded)):
         return None
-    new = dataset_seal(seals, row, fields_to_be(seals, row))
-    return None if new == loaded.seal else (key, new, loaded.seal)
+    state = new()
+    return None if state == loaded else (key, state, loaded)
 
 
 def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
@@ -228,6 +283,8 @@ def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
     key, table = found
     if table == DATASETS:
         return _entry_state(seals, check, row)
+    if table in _SEALED:
+        return _sealed_state(seals, check, key, table, row)
     if inspect(row).pending:
         return key, user_seal(seals, row), None
     loaded = as_loaded(row)
@@ -265,7 +322,7 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
         state = _new_state(seals, check, row)
         if state is None:
             continue
-        _append(audit, state[0], {"digest": digest(state[0], state[1])})
+        _append(audit, state[0], _state_details(*state[:2]))
         bound.append(state)
         if state[1] == row.seal:
             # an admin's save of a row written back as it was: written all the same,
@@ -290,6 +347,10 @@ def bound_changes(audit: AuditSink, session: Session) -> Iterator[None]:
         raise
 
 
+def _state_details(key: str, state: str) -> dict[str, object]:
+    return {"removed": True} if state == REMOVED else {"digest": digest(key, state)}
+
+
 def _bind_back(audit: AuditSink, bound: list[_Bound]) -> None:
     for key, _new, loaded in bound:
         if loaded is not None:
@@ -312,7 +373,24 @@ def bind_written(audit: AuditSink, session: Session, dataset: Dataset, **changes
     transaction ends uncommitted. Call it before anything is flushed: the embedded
     trail shares SQLite's one writer with the catalog."""
     seal = resealed(session.connection(), dataset, **changes)
-    key, loaded = entry_key(dataset.id), as_loaded(dataset).seal
+    _bind_one(audit, session, entry_key(dataset.id), seal, as_loaded(dataset).seal)
+
+
+def bind_core_write(session: Session, key: str, seal: str | None, loaded: str | None) -> None:
+    """``bind_written`` for a Core write made where no ``AuditSink`` is at hand (a
+    connection's identity write to its source: ``server_claims.remember_identity``):
+    the trail installed for ``session``'s catalog in this process (none: nothing is
+    bound, as rows are then checked by their seals alone)."""
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    audit = _SINKS.get(url)
+    if audit is not None:
+        _bind_one(audit, session, key, seal, loaded)
+
+
+def _bind_one(audit: AuditSink, session: Session, key: str, seal: str | None,
+              loaded: str | None) -> None:  # fmt: skip
+    """Bind ``seal``, the state a write is about to give a row of ``key`` loaded with
+    ``loaded``, if that was current; bound back if the transaction ends uncommitted."""
     if seal is None or seal == loaded or not checker(session.connection())(key, loaded):
         return
     _append(audit, key, {"digest": digest(key, seal)})

@@ -132,12 +132,14 @@ class DemoGateway:
     def edit_source(self, source_id: str, **values: Any) -> None:
         """A source's row changed through the ORM, as a steward's save or an operator's
         tool on a gateway host would write it: sealed (``catalog.source_seals``), unlike a
-        hand-made SQL edit, which every read and connect refuses."""
+        hand-made SQL edit, which every read and connect refuses; its new state bound on
+        the trail (``catalog.row_bindings``), as ``edit_entry``."""
         with self.services.sessions() as session:
             source = session.get(Source, source_id)
             assert source is not None, source_id
             for name, value in values.items():
                 setattr(source, name, value)
+            bind_changed(self.services.audit, session)
             session.commit()
 
     def listed_user(self, subject: str) -> dict[str, Any]:

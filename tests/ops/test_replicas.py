@@ -14,6 +14,7 @@ subject) are this run's alone on the machine's shared Redis.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -223,6 +224,39 @@ def test_an_entry_written_back_after_a_freeze_on_one_replica_serves_on_none(
     cluster.call(c, "root", "POST", f"/api/v1/datasets/{PAYROLL}/unfreeze", {"reason": "ops"})
     assert [cluster.query(r, user, payroll, dataset=PAYROLL).status_code
             for r in (a, b, c)] == [200, 200, 200]  # fmt: skip
+
+
+def test_a_source_written_back_after_a_change_on_one_replica_reads_on_none(
+    cluster: Cluster,
+) -> None:
+    """The source replay (THREAT_MODEL): carl re-points civil's source at a copy of its
+    file through replica a, and its row from before is written back at once, seal and
+    all. The write moves the catalog generation, so b and c load the entry again and
+    read the trail's newest binding with it: none reads the old file (423
+    ``source_unsealed``); the moved row back, every replica serves, and carl's move back
+    through c serves everywhere."""
+    a, b, c = cluster.replicas
+    user = cluster.add_analyst(a, "source-replay")
+    assert [cluster.query(r, user).status_code for r in (a, b, c)] == [200, 200, 200]
+    sql = "SELECT settings, seal FROM sources WHERE id = 'civil-db'"
+    saved = _superuser(cluster, sql)[0]
+    original = str(saved[0]["url"])
+    path = Path(original.removeprefix("sqlite:///"))
+    copy = path.with_name(f"replica-moved-{cluster.tag}-{path.name}")
+    shutil.copyfile(path, copy)
+    moved_url = f"sqlite:///{copy}"
+    cluster.call(a, "carl", "PATCH", "/api/v1/sources/civil-db", {"settings": {"url": moved_url}})
+    moved = _superuser(cluster, sql)[0]
+    write_back = "UPDATE sources SET settings = %s, seal = %s WHERE id = 'civil-db'"
+    _superuser(cluster, write_back, (orjson.dumps(saved[0]).decode(), saved[1]))
+    for replica in (b, c, a):
+        refused = cluster.query(replica, user)
+        assert refused.status_code == 423, (refused.text, cluster.logs())
+        assert refused.json()["code"] == "source_unsealed", refused.text
+    _superuser(cluster, write_back, (orjson.dumps(moved[0]).decode(), moved[1]))
+    assert [cluster.query(r, user).status_code for r in (a, b, c)] == [200, 200, 200]
+    cluster.call(c, "carl", "PATCH", "/api/v1/sources/civil-db", {"settings": {"url": original}})
+    assert [cluster.query(r, user).status_code for r in (a, b, c)] == [200, 200, 200]
 
 
 def test_one_daily_quota_across_the_replicas(cluster: Cluster) -> None:

@@ -72,11 +72,12 @@ def compile_against(
     return compile_model(spec, model_id=model_id, version=version, fields=fields)
 
 
-def _require_source_sealed(session: Session, source_id: str) -> None:
-    """``SourceUnsealed`` for a side whose source was re-pointed behind the gateway (the
-    broker refuses its read too; here the request is refused before it is queued)."""
+def _require_source_sealed(session: Session, source_id: str, generation: int) -> None:
+    """``SourceUnsealed`` for a side whose source was re-pointed or replayed behind the
+    gateway (the broker refuses its read too; here the request is refused before it is
+    queued); the trail read once per ``generation``."""
     source = session.get(Source, source_id)
-    if source is None or not loaded_source_holds(source):
+    if source is None or not loaded_source_holds(source, refresh=True, token=generation):
         raise refuse_unsealed(source_id, None if source is None else source.seal)
 
 
@@ -95,7 +96,7 @@ def check_access(
         dataset = datasets[side.dataset]
         # before its freeze, which a replay may lift; the trail read once per generation
         require_entry_sealed(session.connection(), dataset, token=generation)
-        _require_source_sealed(session, dataset.source_id)
+        _require_source_sealed(session, dataset.source_id, generation)
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
         services.authorizer.check(subject=user.subject, domain=dataset.department,

@@ -30,9 +30,18 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog.errors import SluiceError
 from catalog.models import Source
+from catalog.row_bindings import checker
 from catalog.row_seals import seals_for
-from catalog.source_seals import refuse_unsealed, resealed, source_holds
+from catalog.source_seals import (
+    refuse_unsealed,
+    resealed,
+    source_current,
+    source_holds,
+    source_key,
+)
+from gateway.stewardship.row_trail import bind_core_write
 
 log = structlog.get_logger("sluice.sources")
 _S = Source.__table__.c
@@ -72,18 +81,21 @@ _SEALED = (_S.id, _S.department, _S.kind, _S.settings, _S.secret_ciphertext,
 def require_sources_sealed(session: Session) -> None:
     """``SourceUnsealed`` while any source's row does not verify (``catalog.source_seals``):
     a connect is checked against every other department's address and claim, and a row
-    re-pointed or whose claim was cleared behind the gateway would decide it. One read of
+    re-pointed or whose claim was cleared behind the gateway, or written back as it was
+    before a change through it (the trail read first), would decide it. One read of
     every source per connect (adapters are opened once per source and settings)."""
-    seals = seals_for(session.connection())
+    seals, current = seals_for(session.connection()), checker(session.connection())
     for row in session.execute(select(*_SEALED)):
-        if not source_holds(seals, row):
+        if not (source_holds(seals, row) and source_current(current, row.id, row.seal)):
             raise refuse_unsealed(row.id, row.seal)
 
 
 def remember_identity(sessions: sessionmaker[Session], source_id: str, identity: str) -> None:
     """Store the identity a connection of ``source_id`` reached, when it is new, sealed
     from the row as read (a row that did not verify keeps its seal, so stays refused);
-    a compare-and-set on that seal. Best effort: the connection was checked against what
+    a compare-and-set on that seal, its new state bound on the trail first
+    (``gateway.stewardship.row_trail.bind_core_write``; bound back if the write loses
+    the compare-and-set). Best effort: the connection was checked against what
     is stored already; a catalog that cannot take the write now is asked again on the
     next connection."""
     try:
@@ -92,7 +104,9 @@ def remember_identity(sessions: sessionmaker[Session], source_id: str, identity:
             if row is None or row.server_identity == identity:
                 return
             seal = resealed(seals_for(session.connection()), row, server_identity=identity)
-            session.execute(
+            # before the write: on SQLite the embedded trail shares the one writer
+            bind_core_write(session, source_key(source_id), seal, row.seal)
+            moved = session.execute(
                 update(Source)
                 .where(Source.id == source_id)
                 .where(or_(Source.server_identity.is_(None), Source.server_identity != identity))
@@ -100,6 +114,7 @@ def remember_identity(sessions: sessionmaker[Session], source_id: str, identity:
                 .values(server_identity=identity, seal=row.seal if seal is None else seal)
                 .execution_options(synchronize_session=False)
             )
-            session.commit()
-    except SQLAlchemyError as exc:
+            if getattr(moved, "rowcount", 0):
+                session.commit()
+    except (SQLAlchemyError, SluiceError) as exc:  # the catalog or the trail refusing
         log.warning("source_identity_not_stored", source=source_id, error=type(exc).__name__)

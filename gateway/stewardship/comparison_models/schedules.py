@@ -42,6 +42,7 @@ from gateway.enforcement.comparison.run_service import RunIn, request_run
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import narrowed
 from gateway.stewardship.comparison_models.service import get_visible
+from gateway.stewardship.row_trail import bind_until_commit
 from policies.decision import UserContext
 
 SYSTEM = Actor("gateway", None, ("system",))
@@ -121,6 +122,9 @@ def delete(*, services: Services, session: Session, user: UserContext, model: Co
     if schedule.owner != user.subject:
         raise NotFound(f"no schedule {schedule_id!r} of model {model.id!r}")
     schedule.deleted_at = now
+    # bound removed before its event (row_trail): its row from before, written back
+    # behind the gateway, never runs; bound back if the route's commit does not happen
+    bind_until_commit(services.audit, session)
     services.audit.append(comparison_schedule_event(
         type_=EventType.COMPARISON_SCHEDULE_DELETED, actor=Actor.of(user),
         schedule_id=schedule.id, model_id=model.id, purpose=schedule.purpose,

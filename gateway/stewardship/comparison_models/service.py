@@ -7,7 +7,9 @@ first, so a model naming a denied field or a frozen entry is refused at once. Ea
 runner is checked again when they run it (their clearance and jurisdiction differ).
 
 Functions change the session without committing: the route appends the audit event and
-then commits, so a model never changes off the record.
+then commits, so a model never changes off the record. A new version binds the model's
+new seal on the trail first (``gateway.stewardship.row_trail``): the model's row from
+before it, written back behind the gateway, runs nothing (``catalog.comparison_seals``).
 
 Who sees a model: its owner; anyone whose department it is shared with; anyone whose
 administrative level (from their jurisdiction: a two-digit or empty prefix is the
@@ -32,6 +34,7 @@ from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
 from gateway.enforcement.comparison.spec import CompiledModel, ModelSpec
 from gateway.stewardship.comparison_models.schemas import ModelIn, ModelOut, ModelSummary
+from gateway.stewardship.row_trail import bind_until_commit
 from policies.decision import UserContext
 
 
@@ -122,6 +125,9 @@ def update_model(
     model.updated_at = now
     version = _version(model_id, number, body, user, now)
     session.add(version)
+    # the model's new state on the trail before anything is flushed (SQLite's one
+    # writer); bound back if the route's commit does not happen (row_trail)
+    bind_until_commit(services.audit, session)
     return model, version, compiled
 
 

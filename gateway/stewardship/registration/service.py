@@ -50,7 +50,7 @@ from gateway.stewardship.registration.schemas import (
     SuggestionOut,
     checked,
 )
-from gateway.stewardship.row_trail import bind_written
+from gateway.stewardship.row_trail import bind_until_commit, bind_written
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -150,10 +150,11 @@ def check_and_connect(
 
 
 def _seal(
-    *, session: Session, services: Services, source_id: str, secret: str | None
+    *, session: Session | None, services: Services, source_id: str, secret: str | None
 ) -> catalog.SealedSecret | None:
     """The secret encrypted under the keyring (bound to the source id), for the catalog
-    to store; after the audit event, as the keyring may write a data key."""
+    to store; the keyring writes a data key, in ``session`` (after the audit event) or,
+    without one, in a transaction of its own."""
     if secret is None:
         return None
     return services.keyring.encrypt(secret, aad=secret_aad(source_id), session=session)
@@ -252,6 +253,10 @@ def update_source(
         refuse_repointed_at_frozen(session=session, source=source, settings=new_settings)
     if display_name is not None and display_name != source.display_name:
         changed.append("display_name")
+    # a new secret sealed first, its data key committed on its own: the source's new
+    # state (the ciphertext's digest) is bound on the trail before this session writes
+    # anything (SQLite's one writer); a change failing later leaves a data key unused
+    sealed = _seal(session=None, services=services, source_id=source_id, secret=plain)
     emit(
         services=services,
         user=user,
@@ -262,12 +267,13 @@ def update_source(
     )
     catalog.edit_source(
         session=session, source_id=source_id, settings=new_settings, redacted=redacted,
-        display_name=display_name,
-        sealed_secret=_seal(session=session, services=services, source_id=source_id,
-                            secret=plain),
+        display_name=display_name, sealed_secret=sealed,
     )  # fmt: skip
     if target is not None:  # a changed connection: the server it reaches now
         source.server_identity = _identity(target)
+    # the source's new state on the trail before the flush (SQLite's one writer): its
+    # row from before, written back behind the gateway, reads nothing (row_trail)
+    bind_until_commit(services.audit, session)
     session.flush()
     return source
 
@@ -305,6 +311,7 @@ def deregister_source(
         session=session, source_id=source_id, by=user.subject,
         at=utc_text(datetime.now(UTC)),
         target=tombstone_record(reached) if reached is not None else None,
+        bind=lambda: bind_until_commit(services.audit, session),  # the tombstone first
     )  # fmt: skip
     session.flush()
     return unpublished
