@@ -71,6 +71,22 @@ class RowSeals:
         return "RowSeals(<secret>)"
 
 
+def sealable(value: Any) -> Any:
+    """``value`` (JSON a caller sent, about to be stored and sealed), or ``ValueError``.
+
+    Why: seals are HMACs over canonical JSON (orjson: 64-bit integers, finite floats,
+    254 levels), but the request parser takes more (``2**70``, ``NaN``, ``1e400``): a
+    steward's source settings or an analyst's model rule holding one raised inside the
+    seal (a 500, red team 19), and PostgreSQL's JSON column refuses NaN and Infinity."""
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"not storable JSON ({exc})") from None
+    if orjson.loads(encoded) != value:  # NaN and the infinities encode as null
+        raise ValueError("not storable JSON (a number that is not finite)")
+    return value
+
+
 def user_values(
     subject: str,
     department: object,

@@ -26,9 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from catalog.errors import Unprocessable
+from catalog.row_seals import sealable
 from gateway.enforcement.comparison.expressions import (
     ALIAS,
     CATALOG_TYPES,
@@ -85,6 +86,12 @@ class ModelSpec(BaseModel):
         description="<alias>.<field> of inner sides, each as policy releases it; the key "
         "is always in the hit list as key_token",
     )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _sealable(self) -> ModelSpec:
+        """A version is sealed over its rule (``catalog.comparison_seals``)."""
+        sealable(self.model_dump(mode="json", exclude_none=True))
+        return self
 
     @property
     def entries(self) -> list[str]:

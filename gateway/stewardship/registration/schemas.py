@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from catalog.errors import BadRequest
 from catalog.models import Source
+from catalog.row_seals import sealable
 from catalog.source_seals import loaded_source_holds
 from catalog.timestamps import UtcDatetime
 from catalog.vocabulary import Level, PICategory
@@ -55,6 +56,8 @@ class SourceIn(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     secret: SecretStr | None = None
 
+    _settings_sealable = field_validator("settings")(sealable)
+
 
 class SourceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +65,8 @@ class SourceUpdate(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     settings: dict[str, Any] | None = None
     secret: SecretStr | None = None
+
+    _settings_sealable = field_validator("settings")(sealable)
 
 
 class SourceOut(BaseModel):
