@@ -122,14 +122,20 @@ _REPORTED: set[tuple[str, str | None]] = set()
 _LOCK = threading.Lock()
 
 
-def refuse_unsealed(source_id: str, seal: str | None) -> SourceUnsealed:
-    """The refusal for a source whose row does not verify (logged once per seal)."""
+def refuse_unsealed(
+    source_id: str, seal: str | None, *, entry: str | None = None
+) -> SourceUnsealed:
+    """The refusal for a source whose row does not verify (logged once per seal, with its
+    id). The refusal names the ``entry`` read through it, never the source: analysts
+    never see a source, and a connect refused for another department's source must not
+    name it to a steward (red team 19)."""
     with _LOCK:
         fresh = (source_id, seal) not in _REPORTED and len(_REPORTED) < 10_000
         if fresh:
             _REPORTED.add((source_id, seal))
     if fresh:
         log.warning("source_unsealed id=%s", source_id)
-    return SourceUnsealed(f"source {source_id!r} was changed outside the gateway (its "
-                          "connection or ownership claims); nothing is read through it "
-                          "until its sealed values are restored")  # fmt: skip
+    which = "a registered source" if entry is None else f"the source of dataset {entry!r}"
+    return SourceUnsealed(f"{which} was changed outside the gateway (its connection or "
+                          "ownership claims); nothing is read through it until its "
+                          "sealed values are restored")  # fmt: skip

@@ -72,13 +72,14 @@ def compile_against(
     return compile_model(spec, model_id=model_id, version=version, fields=fields)
 
 
-def _require_source_sealed(session: Session, source_id: str, generation: int) -> None:
+def _require_source_sealed(session: Session, dataset: Dataset, generation: int) -> None:
     """``SourceUnsealed`` for a side whose source was re-pointed or replayed behind the
     gateway (the broker refuses its read too; here the request is refused before it is
     queued); the trail read once per ``generation``."""
-    source = session.get(Source, source_id)
+    source = session.get(Source, dataset.source_id)
     if source is None or not loaded_source_holds(source, refresh=True, token=generation):
-        raise refuse_unsealed(source_id, None if source is None else source.seal)
+        seal = None if source is None else source.seal
+        raise refuse_unsealed(dataset.source_id, seal, entry=dataset.id)
 
 
 def check_access(
@@ -96,7 +97,7 @@ def check_access(
         dataset = datasets[side.dataset]
         # before its freeze, which a replay may lift; the trail read once per generation
         require_entry_sealed(session.connection(), dataset, token=generation)
-        _require_source_sealed(session, dataset.source_id, generation)
+        _require_source_sealed(session, dataset, generation)
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
         services.authorizer.check(subject=user.subject, domain=dataset.department,

@@ -403,6 +403,6 @@ def _refuse_stopped(entry: Entry) -> None:
         raise EntryUnsealed(f"dataset {entry.id!r} was changed outside the gateway; "
                             "it serves nothing until its sealed values are restored")  # fmt: skip
     if not entry.source.sealed:  # re-pointed, or its ownership claims rewritten
-        raise refuse_unsealed(entry.source.id, None)
+        raise refuse_unsealed(entry.source.id, None, entry=entry.id)
     if entry.frozen:
         raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")
