@@ -239,7 +239,21 @@ def _reseal_entries_of_changed_fields(session: Session, _context: Any, _instance
     entry too, which is re-sealed over it (``catalog.entry_seals``)."""
     for field in (*session.new, *session.dirty):
         dataset = field.dataset if isinstance(field, Field) else None
+        if dataset is None and isinstance(field, Field) and field in session.new:
+            dataset = _entry_of(session, field)
         if dataset is not None and inspect(dataset).key is not None:  # a new one is written
             # its update time, not its seal: the seal's loaded value is what the hook checks
             dataset.updated_at  # noqa: B018 - loaded (it may have been expired) to be flagged
             flag_modified(dataset, "updated_at")
+
+
+def _entry_of(session: Session, field: Field) -> Dataset | None:
+    """The entry of a new field made with ``dataset_id`` alone: its relationship is not
+    loaded before the flush, so its entry was sealed without it (and never verified)."""
+    if field.dataset_id is None:
+        return None
+    with session.no_autoflush:
+        dataset = session.get(Dataset, field.dataset_id)
+        if dataset is not None and field not in dataset.fields:  # loaded as stored first
+            dataset.fields.append(field)  # so the entry's new seal names it
+        return dataset
