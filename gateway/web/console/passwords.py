@@ -377,7 +377,8 @@ class LocalAccounts:
         right sign-ins at once each recorded their own new digest, then wrote their row,
         and when the writes landed in the other order the row matched an older digest
         and the account was refused as tampered (red team 18). The sign-in that lost
-        puts the digest of the row that won on the trail after it."""
+        puts the digest of the row that won on the trail after it, if that row holds
+        the password it verified: not a row an insider wrote in the window."""
         values: dict[str, object] = {"failed_count": 0, "locked_until": None}
         how = "bound" if bind else ""
         if self._hasher.check_needs_rehash(stored):
@@ -397,8 +398,11 @@ class LocalAccounts:
         with self._engine.begin() as conn:  # another sign-in rehashed first: its row stays
             conn.execute(update(local_passwords).where(_P.subject == subject)
                          .values(failed_count=0, locked_until=None))  # fmt: skip
-        if self._trail is not None:
-            won_row = self._current_row(subject)
+        won_row = self._current_row(subject)
+        won_hash = self._unseal(subject, set_by, won_row)
+        # only a re-made hash of the password just verified: a row written back behind
+        # the gateway in the window (an old password's) stays refused (red team 19)
+        if self._trail is not None and won_hash is not None and self._matches(won_hash, password):
             self._trail.record(subject=subject, actor=_setter(set_by), how="bound",
                                digest=row_digest(subject, set_by, won_row))  # fmt: skip
 
