@@ -53,7 +53,7 @@ from catalog.entry_seals import (
     fields_to_be,
     resealed,
 )
-from catalog.errors import SluiceError, Unavailable
+from catalog.errors import Conflict, SluiceError, Unavailable
 from catalog.grant_seals import ACCESS_REQUESTS, REIDENTIFICATIONS, grant_holds, grant_seal
 from catalog.models import Dataset, Field, Source, User
 from catalog.reidentifications import ReidentificationRequest
@@ -254,6 +254,13 @@ def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
     so a change to a field changes it too, and binding the entry binds its fields."""
     key, loaded = entry_key(row.id), as_loaded(row).seal
     held = dataset_loaded_holds(seals, row)
+    if held and not check(key, loaded):
+        # another request bound its change after this one loaded the entry (or the row
+        # was written back): written unbound, it left the entry refused for everyone,
+        # and the other's bind-back on a rollback named a state no longer there (red
+        # team 19: two steward saves at once)
+        raise Conflict(f"entry {row.id!r} was changed by another request since it was "
+                       "read (or behind the gateway); load it again")  # fmt: skip
     return _changed(
         check, key, loaded, held, lambda: dataset_seal(seals, row, fields_to_be(seals, row))
     )
