@@ -249,18 +249,31 @@ def _sealed_state(seals: RowSeals, check: Check, key: str, table: str, row: Any)
     return _changed(check, key, loaded.seal, holds(seals, loaded), new)
 
 
+def _refuse_in_flight(check: Check, dataset_id: str, loaded: str | None, held: bool) -> None:
+    """``Conflict`` for an entry whose loaded state verified but is not the newest the
+    trail names: another request bound its change after this one loaded the entry (or
+    the row was written back). Written unbound, the change left the entry refused for
+    everyone, and the other's bind-back on a rollback named a state no longer there
+    (red team 19: two steward saves at once, a publication during a save)."""
+    if held and not check(entry_key(dataset_id), loaded):
+        raise Conflict(f"entry {dataset_id!r} was changed by another request since it "
+                       "was read (or behind the gateway); load it again")  # fmt: skip
+
+
+def require_entry_current(session: Session, dataset: Dataset) -> None:
+    """``_refuse_in_flight`` before a Core write of ``dataset`` (a publication), which
+    ``bind_written`` would otherwise leave unbound."""
+    bind = session.get_bind()
+    held = dataset_loaded_holds(seals_for(bind), dataset)
+    _refuse_in_flight(checker(bind), dataset.id, as_loaded(dataset).seal, held)
+
+
 def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
     """``_new_state`` of an entry: its seal names its fields' (``catalog.entry_seals``),
     so a change to a field changes it too, and binding the entry binds its fields."""
     key, loaded = entry_key(row.id), as_loaded(row).seal
     held = dataset_loaded_holds(seals, row)
-    if held and not check(key, loaded):
-        # another request bound its change after this one loaded the entry (or the row
-        # was written back): written unbound, it left the entry refused for everyone,
-        # and the other's bind-back on a rollback named a state no longer there (red
-        # team 19: two steward saves at once)
-        raise Conflict(f"entry {row.id!r} was changed by another request since it was "
-                       "read (or behind the gateway); load it again")  # fmt: skip
+    _refuse_in_flight(check, row.id, loaded, held)
     return _changed(
         check, key, loaded, held, lambda: dataset_seal(seals, row, fields_to_be(seals, row))
     )

@@ -19,6 +19,7 @@ from catalog import service as catalog
 from catalog.models import Dataset
 from catalog.schemas import DatasetPatch
 from gateway.stewardship.row_trail import bind_until_commit
+from tests.attacks.test_insider_entry_replay import _source_sql
 from tests.attacks.test_insider_entry_seals import DIBAO, ID_QUERY
 from tests.gateway.demo_app import DemoGateway
 
@@ -46,3 +47,34 @@ def test_a_save_while_another_is_in_flight_leaves_the_entry_serving(
     assert resp.status_code == 200, resp.text
     assert _patch(gw, {"fields": {"household_size": {"level": "L2"}}}).status_code == 200
     assert gw.query("alice", DIBAO, ID_QUERY).status_code == 200
+
+
+@pytest.mark.parametrize("end", ["rollback", "commit"])
+def test_a_publication_while_a_save_is_in_flight_leaves_the_entry_serving(
+    deployment: DemoGateway, end: str
+) -> None:
+    """carl publishes his draft while his save of it is in flight: the publication
+    (a Core write, ``bind_written``) was written unbound and the published entry
+    answered 423 to every analyst."""
+    gw, table = deployment, f"rt19_publish_{end}"
+    entry, headers = f"civil-db.{table}", gw.headers("carl")
+    _source_sql(gw, f"DROP TABLE IF EXISTS {table}", f"CREATE TABLE {table} AS SELECT "
+                "region_code, monthly_amount FROM dibao_recipients LIMIT 20")  # fmt: skip
+    draft = {"source_id": "civil-db", "object_name": table, "dataset_id": entry,
+             "title_en": "in flight", "allowed_purposes": ["supervision"]}  # fmt: skip
+    assert gw.client.post("/api/v1/datasets", headers=headers, json=draft).status_code == 201
+    regional = gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
+                               json={"region_field": "region_code"})  # fmt: skip
+    assert regional.status_code == 200, regional.text
+    raise_amount = DatasetPatch.model_validate({"fields": {"monthly_amount": {"level": "L3"}}})
+    with gw.services.sessions() as first:
+        first.get(Dataset, entry)
+        catalog.update_dataset(session=first, dataset_id=entry, patch=raise_amount)
+        bind_until_commit(gw.services.audit, first)
+        published = gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers)
+        assert published.status_code == 409, published.text
+        getattr(first, end)()
+    assert gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers).status_code == 200
+    query = {"fields": ["region_code"], "purpose": "supervision", "case_ref": "JW-RT19", "limit": 1}
+    resp = gw.query("alice", entry, query)
+    assert resp.status_code == 200, resp.text

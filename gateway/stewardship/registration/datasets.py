@@ -35,7 +35,7 @@ from gateway.stewardship.registration.schemas import (
     checked,
 )
 from gateway.stewardship.registration.service import columns_of, scrubbed
-from gateway.stewardship.row_trail import bind_until_commit, bind_written
+from gateway.stewardship.row_trail import bind_until_commit, bind_written, require_entry_current
 from policies.decision import UserContext
 
 
@@ -182,6 +182,7 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
         return dataset
     catalog.require_publishable(session=session, dataset=dataset)  # refusals before the record
     refuse_frozen_object(session=session, dataset=dataset)  # no copy of a frozen entry
+    require_entry_current(session, dataset)  # not while a save of it is in flight
     emit(
         services=services,
         user=user,
