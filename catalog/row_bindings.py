@@ -49,6 +49,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 REMOVED = "removed"
 """A role line's state once taken away through the gateway, or a schedule's once deleted."""
@@ -152,6 +153,28 @@ def register(url: str | URL, bindings: RowBindings) -> None:
     """The bindings that decide for the catalog database at ``url`` in this process."""
     with _LOCK:
         _REGISTRY[_key_of(url)] = bindings
+
+
+CoreBinder = Callable[[Session, str, "str | None", "str | None"], None]
+_BINDERS: dict[str, CoreBinder] = {}
+
+
+def register_core_binder(url: str | URL, binder: CoreBinder) -> None:
+    """How a Core write to the catalog at ``url`` binds its row in this process (the
+    gateway's trail: ``gateway.stewardship.row_trail.install_row_bindings``)."""
+    with _LOCK:
+        _BINDERS[_key_of(url)] = binder
+
+
+def bind_core_write(session: Session, key: str, seal: str | None, loaded: str | None) -> None:
+    """Bind ``seal``, the state a Core write is about to give the row of ``key`` loaded
+    with ``loaded``, through the binder installed for ``session``'s catalog (a
+    connection's identity write to its source, made in the enforcement room, which may
+    not reach up to the trail's writer); none installed: nothing is bound, as rows are
+    then checked by their seals alone."""
+    binder = _BINDERS.get(_key_of(session.get_bind().engine.url))
+    if binder is not None:
+        binder(session, key, seal, loaded)
 
 
 def bindings_for(bind: Engine | Connection) -> RowBindings | None:

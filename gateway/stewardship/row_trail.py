@@ -11,9 +11,10 @@ deregistration (``bind_until_commit``; ``bind_written`` for ``catalog.service``'
 writes; the route, the console or the CLI commits after them), a steward's change or
 deregistration of a source, an owner's new version of a comparison model and a
 schedule's deletion (``bind_until_commit``), and a connection's identity write to its
-source (``bind_core_write``). One ``catalog.row_bound`` event per row, by the gateway
-itself (``SYSTEM``), its resource ``row:<key>``: ``{"digest": …}``, or ``{"removed":
-true}`` for a role line taken away or a schedule deleted.
+source (``catalog.row_bindings.bind_core_write``, through the binder installed here). One
+``catalog.row_bound`` event per row, by the gateway itself (``SYSTEM``), its resource
+``row:<key>``: ``{"digest": …}``, or ``{"removed": true}`` for a role line taken away or
+a schedule deleted.
 A row whose seal does not change (a role given rewrites ``users.roles``, which no seal
 covers) is not bound again.
 """
@@ -25,7 +26,6 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -65,6 +65,7 @@ from catalog.row_bindings import (
     digest,
     grant_key,
     register,
+    register_core_binder,
     rule_key,
     user_key,
 )
@@ -171,15 +172,17 @@ def _bound(event: dict[str, Any]) -> tuple[str, str] | None:
     return (resource.removeprefix(_PREFIX), value) if isinstance(value, str) else None
 
 
-_SINKS: dict[str, AuditSink] = {}  # by the catalog's URL, for ``bind_core_write``
-
-
 def install_row_bindings(url: str, audit: AuditSink) -> None:
     """Bind the catalog at ``url``'s rows to ``audit``'s trail in this process (a
-    stand-in trail binds nothing)."""
+    stand-in trail binds nothing), and the Core writes made below the gateway's rooms
+    (``catalog.row_bindings.bind_core_write``) to it too."""
     if isinstance(audit, AuditLog):
         register(url, RowBindings(AuditBindingTrail(audit)))
-        _SINKS[make_url(url).render_as_string(hide_password=True)] = audit
+
+        def bind(session: Session, key: str, seal: str | None, loaded: str | None) -> None:
+            _bind_one(audit, session, key, seal, loaded)
+
+        register_core_binder(url, bind)
 
 
 def _append(audit: AuditSink, key: str, details: dict[str, object]) -> None:
@@ -394,17 +397,6 @@ def bind_written(audit: AuditSink, session: Session, dataset: Dataset, **changes
     trail shares SQLite's one writer with the catalog."""
     seal = resealed(session.connection(), dataset, **changes)
     _bind_one(audit, session, entry_key(dataset.id), seal, as_loaded(dataset).seal)
-
-
-def bind_core_write(session: Session, key: str, seal: str | None, loaded: str | None) -> None:
-    """``bind_written`` for a Core write made where no ``AuditSink`` is at hand (a
-    connection's identity write to its source: ``server_claims.remember_identity``):
-    the trail installed for ``session``'s catalog in this process (none: nothing is
-    bound, as rows are then checked by their seals alone)."""
-    url = session.get_bind().engine.url.render_as_string(hide_password=True)
-    audit = _SINKS.get(url)
-    if audit is not None:
-        _bind_one(audit, session, key, seal, loaded)
 
 
 def _bind_one(audit: AuditSink, session: Session, key: str, seal: str | None,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import SluiceError
 from catalog.models import Source
-from catalog.row_bindings import checker
+from catalog.row_bindings import bind_core_write, checker
 from catalog.row_seals import seals_for
 from catalog.source_seals import (
     refuse_unsealed,
@@ -41,7 +41,6 @@ from catalog.source_seals import (
     source_holds,
     source_key,
 )
-from gateway.stewardship.row_trail import bind_core_write
 
 log = structlog.get_logger("sluice.sources")
 _S = Source.__table__.c
@@ -94,7 +93,7 @@ def remember_identity(sessions: sessionmaker[Session], source_id: str, identity:
     """Store the identity a connection of ``source_id`` reached, when it is new, sealed
     from the row as read (a row that did not verify keeps its seal, so stays refused);
     a compare-and-set on that seal, its new state bound on the trail first
-    (``gateway.stewardship.row_trail.bind_core_write``; bound back if the write loses
+    (``catalog.row_bindings.bind_core_write``; bound back if the write loses
     the compare-and-set). Best effort: the connection was checked against what
     is stored already; a catalog that cannot take the write now is asked again on the
     next connection."""
