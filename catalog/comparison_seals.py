@@ -41,7 +41,6 @@ Not stopped: a deleted row.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +50,7 @@ from sqlalchemy.orm import object_session
 
 from catalog.errors import ModelUnsealed, ScheduleUnsealed
 from catalog.row_bindings import checker
-from catalog.row_seals import RowSeals, as_loaded, seals_for
+from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
 log = logging.getLogger(__name__)
@@ -149,18 +148,13 @@ def seal_on_write(model: type[Any]) -> None:
     event.listen(model, "before_update", _seal_changed)
 
 
-_REPORTED: set[tuple[str, str, str | None]] = set()
-_LOCK = threading.Lock()
+_REPORTED = FirstSeen()
 
 
 def _report(table: str, key: object, seal: str | None) -> None:
     """Log a row that does not verify, once per process per (row, seal)."""
-    mark = (table, str(key), seal)
-    with _LOCK:
-        if mark in _REPORTED or len(_REPORTED) >= 10_000:
-            return
-        _REPORTED.add(mark)
-    log.warning("comparison_unsealed table=%s id=%s", table, key)
+    if _REPORTED.first((table, str(key), seal)):
+        log.warning("comparison_unsealed table=%s id=%s", table, key)
 
 
 def comparison_key(table: str, row_id: object) -> str:

@@ -31,7 +31,6 @@ its seal is the newest the trail names (``entry_current``).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from enum import Enum
 from types import SimpleNamespace
@@ -41,7 +40,7 @@ from sqlalchemy import Connection, inspect
 
 from catalog.errors import EntryUnsealed
 from catalog.row_bindings import Check, checker
-from catalog.row_seals import RowSeals, as_loaded, seals_for
+from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 
 log = logging.getLogger(__name__)
 
@@ -202,18 +201,13 @@ def seal_entry_row(connection: Connection, table: str, target: Any, *, update: b
     target.seal = field_seal(seals, target)
 
 
-_REPORTED: set[tuple[str, str, str | None]] = set()
-_LOCK = threading.Lock()
+_REPORTED = FirstSeen()
 
 
 def report_unsealed(table: str, key: object, seal: str | None) -> None:
     """Log a row that does not verify, once per process per (row, seal)."""
-    mark = (table, str(key), seal)
-    with _LOCK:
-        if mark in _REPORTED or len(_REPORTED) >= 10_000:
-            return
-        _REPORTED.add(mark)
-    log.warning("entry_unsealed table=%s id=%s", table, key)
+    if _REPORTED.first((table, str(key), seal)):
+        log.warning("entry_unsealed table=%s id=%s", table, key)
 
 
 def resealed(connection: Connection, row: Any, **changes: Any) -> str | None:

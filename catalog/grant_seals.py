@@ -25,7 +25,6 @@ revoking can only narrow.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +33,7 @@ from sqlalchemy.orm import object_session
 
 from catalog.errors import GrantUnsealed
 from catalog.row_bindings import checker, grant_key
-from catalog.row_seals import RowSeals, as_loaded, seals_for
+from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
 log = logging.getLogger(__name__)
@@ -114,18 +113,13 @@ def seal_grant_row(connection: Connection, table: str, target: Any, *, update: b
     target.seal = grant_seal(seals, table, target)
 
 
-_REPORTED: set[tuple[str, str, str | None]] = set()
-_LOCK = threading.Lock()
+_REPORTED = FirstSeen()
 
 
 def _report(table: str, row: Any) -> None:
     """Log a row that does not verify, once per process per (row, seal)."""
-    key = (table, str(row.id), row.seal)
-    with _LOCK:
-        if key in _REPORTED or len(_REPORTED) >= 10_000:
-            return
-        _REPORTED.add(key)
-    log.warning("grant_unsealed_ignored table=%s id=%s status=%s", table, row.id, row.status)
+    if _REPORTED.first((table, str(row.id), row.seal)):
+        log.warning("grant_unsealed_ignored table=%s id=%s status=%s", table, row.id, row.status)
 
 
 def sealed_only(bind: Connection, table: str, rows: Any, *, token: object = None) -> list[Any]:

@@ -71,6 +71,24 @@ class RowSeals:
         return "RowSeals(<secret>)"
 
 
+class FirstSeen:
+    """Which rows that do not verify a process has logged already: each (row, seal) is
+    logged once, not at every read of it, and at most ``bound`` of them are kept."""
+
+    def __init__(self, bound: int = 10_000) -> None:
+        self._seen: set[tuple[object, ...]] = set()
+        self._bound = bound
+        self._lock = threading.Lock()
+
+    def first(self, mark: tuple[object, ...]) -> bool:
+        """Whether ``mark`` is met for the first time (and is now remembered)."""
+        with self._lock:
+            if mark in self._seen or len(self._seen) >= self._bound:
+                return False
+            self._seen.add(mark)
+            return True
+
+
 def sealable(value: Any) -> Any:
     """``value`` (JSON a caller sent, about to be stored and sealed), or ``ValueError``.
 

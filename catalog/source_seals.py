@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -37,7 +36,7 @@ from sqlalchemy.orm import object_session
 
 from catalog.errors import SourceUnsealed
 from catalog.row_bindings import Check, checker
-from catalog.row_seals import RowSeals, as_loaded, seals_for
+from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
 log = logging.getLogger(__name__)
@@ -118,8 +117,7 @@ def resealed(seals: RowSeals, row: Any, **changes: Any) -> str | None:
     return source_seal(seals, SimpleNamespace(**{**row._asdict(), **changes}))
 
 
-_REPORTED: set[tuple[str, str | None]] = set()
-_LOCK = threading.Lock()
+_REPORTED = FirstSeen()
 
 
 def refuse_unsealed(
@@ -129,11 +127,7 @@ def refuse_unsealed(
     id). The refusal names the ``entry`` read through it, never the source: analysts
     never see a source, and a connect refused for another department's source must not
     name it to a steward (red team 19)."""
-    with _LOCK:
-        fresh = (source_id, seal) not in _REPORTED and len(_REPORTED) < 10_000
-        if fresh:
-            _REPORTED.add((source_id, seal))
-    if fresh:
+    if _REPORTED.first((source_id, seal)):
         log.warning("source_unsealed id=%s", source_id)
     which = "a registered source" if entry is None else f"the source of dataset {entry!r}"
     return SourceUnsealed(f"{which} was changed outside the gateway (its connection or "
