@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,40 +105,38 @@ class DemoGateway:
         """A user's row changed as ``sluice users`` on a gateway host would (through the
         ORM, so the row is sealed: ``catalog.row_seals``, and its new state bound on the
         trail: ``catalog.row_bindings``), with no other event on the trail."""
-        with self.services.sessions() as session:
-            user = session.get(User, subject)
-            assert user is not None, subject
-            for name, value in values.items():
-                setattr(user, name, value)
-            bind_changed(self.services.audit, session)
-            session.commit()
+        self._edit_row(User, subject, values)
 
     def edit_entry(self, dataset_id: str, field: str | None = None, **values: Any) -> None:
         """An entry's row (or one field's, by name) changed through the ORM, as a
         steward's save or another gateway process would write it: sealed
         (``catalog.entry_seals``) and its new state bound on the trail
         (``catalog.row_bindings``), unlike a hand-made SQL edit, which the broker refuses."""
-        with self.services.sessions() as session:
-            dataset = session.get(Dataset, dataset_id)
-            assert dataset is not None, dataset_id
-            target: Any = dataset
-            if field is not None:
-                target = next(f for f in dataset.fields if f.name == field)
-            for name, value in values.items():
-                setattr(target, name, value)
-            bind_changed(self.services.audit, session)
-            session.commit()
+
+        def part(dataset: Any) -> Any:
+            return dataset if field is None else next(f for f in dataset.fields if f.name == field)
+
+        self._edit_row(Dataset, dataset_id, values, part)
 
     def edit_source(self, source_id: str, **values: Any) -> None:
         """A source's row changed through the ORM, as a steward's save or an operator's
         tool on a gateway host would write it: sealed (``catalog.source_seals``), unlike a
         hand-made SQL edit, which every read and connect refuses; its new state bound on
         the trail (``catalog.row_bindings``), as ``edit_entry``."""
+        self._edit_row(Source, source_id, values)
+
+    def _edit_row(
+        self, model: type[Any], key: str, values: dict[str, Any],
+        part: Callable[[Any], Any] = lambda row: row,
+    ) -> None:  # fmt: skip
+        """``values`` set on the row of ``model`` at ``key`` (or the ``part`` of it
+        named) through the ORM, its new state bound on the trail, committed."""
         with self.services.sessions() as session:
-            source = session.get(Source, source_id)
-            assert source is not None, source_id
+            row = session.get(model, key)
+            assert row is not None, key
+            target = part(row)
             for name, value in values.items():
-                setattr(source, name, value)
+                setattr(target, name, value)
             bind_changed(self.services.audit, session)
             session.commit()
 
