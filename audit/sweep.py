@@ -76,31 +76,32 @@ class ChainSweep:
         now = self.clock()
         if head < 1 or now < self.next_at:
             return None
+        accepted = self.accepted()  # one unseal's word for the whole step
         try:
-            return self._gap(conn, head) or self._window(head)
+            return self._gap(conn, head, accepted) or self._window(head, accepted)
         finally:
             took = self.clock() - now
             self.next_at = self.clock() + took * (1 / self.duty - 1)
 
-    def _start(self, head: int) -> tuple[int, int | None]:
+    @staticmethod
+    def _start(head: int, accepted: Accepted) -> tuple[int, int | None]:
         """Where the count splits (an unseal's anchor + 1: ``SealStore.accepted``) and
         how many events lie below it."""
-        accepted = self.accepted()
         walk_from, below = accepted.walk_from, accepted.events_below
         return (walk_from, below) if 1 < walk_from <= head else (1, None)
 
-    def _window_start(self, head: int) -> int:
+    @staticmethod
+    def _window_start(head: int, accepted: Accepted) -> int:
         """Seq 1, or above the anchor when the unseal could not name each failure."""
-        accepted = self.accepted()
-        return 1 if accepted.failures is not None else self._start(head)[0]
+        return 1 if accepted.failures is not None else ChainSweep._start(head, accepted)[0]
 
     def _count(self, conn: Any, lo: int, hi: int) -> int:
         p = self.store.p
         sql = f"SELECT count(*) FROM audit_events WHERE seq >= {p} AND seq <= {p}"
         return int(self.store.fetch_all(conn, sql, (lo, hi))[0][0])
 
-    def _gap(self, conn: Any, head: int) -> Evidence | None:
-        start, below = self._start(head)
+    def _gap(self, conn: Any, head: int, accepted: Accepted) -> Evidence | None:
+        start, below = self._start(head, accepted)
         if below is not None:
             count = self._count(conn, 1, start - 1)
             if count != below:
@@ -113,14 +114,13 @@ class ChainSweep:
         return (f"gap: {head - start + 1 - count} event(s) missing below seq {head}",
                 {"source": "chain walk", "head_seq": head, "events": count})  # fmt: skip
 
-    def _window(self, head: int) -> Evidence | None:
-        start = self._window_start(head)
+    def _window(self, head: int, accepted: Accepted) -> Evidence | None:
+        start = self._window_start(head, accepted)
         lo = self.cursor if start <= self.cursor <= head else start
         hi = min(head, lo + self.window - 1)
         found = verify_database(store=self.store, witness_file=None, from_seq=lo, to_seq=hi,
                                 workers=1, superseded=self.superseded())  # fmt: skip
-        accepted = self.accepted().failures or ()
-        if not found.ok and found.first_bad_seq in accepted:
+        if not found.ok and found.first_bad_seq in (accepted.failures or ()):
             seq = int(found.first_bad_seq or 0)
             resume = resume_after(self.store, seq, found.reason)
             if resume is None:  # the event after the accepted hole is not a gateway's
