@@ -61,6 +61,7 @@ from catalog.row_bindings import (
     REMOVED,
     Check,
     RowBindings,
+    bindings_for,
     checker,
     digest,
     grant_key,
@@ -247,20 +248,29 @@ def _sealed_state(seals: RowSeals, check: Check, key: str, table: str, row: Any)
     binds it ``removed`` (no state of it runs again)."""
     holds, seal = _SEALED[table]
     loaded = as_loaded(row)
+    held = holds(seals, loaded)
+    _refuse_in_flight(check, key, f"{_NAMES[table]} {row.id!r}", loaded.seal, held)
     deleted = table == SCHEDULES and row.deleted_at is not None and loaded.deleted_at is None
     new = (lambda: REMOVED) if deleted else (lambda: seal(seals, row))
-    return _changed(check, key, loaded.seal, holds(seals, loaded), new)
+    return _changed(check, key, loaded.seal, held, new)
 
 
-def _refuse_in_flight(check: Check, dataset_id: str, loaded: str | None, held: bool) -> None:
-    """``Conflict`` for an entry whose loaded state verified but is not the newest the
-    trail names: another request bound its change after this one loaded the entry (or
-    the row was written back). Written unbound, the change left the entry refused for
+_NAMES = {SOURCES: "source", MODELS: "comparison model", SCHEDULES: "schedule",
+          DATASETS: "entry"}  # fmt: skip
+
+
+def _refuse_in_flight(check: Check, key: str, what: str, loaded: str | None,
+                      held: bool) -> None:  # fmt: skip
+    """``Conflict`` for a row whose loaded state verified but is not the newest the
+    trail names: another request bound its change after this one loaded the row (or
+    the row was written back). Written unbound, the change left the row refused for
     everyone, and the other's bind-back on a rollback named a state no longer there
-    (red team 19: two steward saves at once, a publication during a save)."""
-    if held and not check(entry_key(dataset_id), loaded):
-        raise Conflict(f"entry {dataset_id!r} was changed by another request since it "
-                       "was read (or behind the gateway); load it again")  # fmt: skip
+    (red team 19: two steward saves at once, a publication during a save; two new
+    versions of one comparison model at once answered 423 "changed outside the
+    gateway")."""
+    if held and not check(key, loaded):
+        raise Conflict(f"{what} was changed by another request since it was read (or "
+                       "behind the gateway); load it again")  # fmt: skip
 
 
 def require_entry_current(session: Session, dataset: Dataset) -> None:
@@ -268,7 +278,9 @@ def require_entry_current(session: Session, dataset: Dataset) -> None:
     ``bind_written`` would otherwise leave unbound."""
     bind = session.get_bind()
     held = dataset_loaded_holds(seals_for(bind), dataset)
-    _refuse_in_flight(checker(bind), dataset.id, as_loaded(dataset).seal, held)
+    check = checker(bind, writing=True)
+    _refuse_in_flight(check, entry_key(dataset.id), f"entry {dataset.id!r}",
+                      as_loaded(dataset).seal, held)  # fmt: skip
 
 
 def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
@@ -276,7 +288,7 @@ def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
     so a change to a field changes it too, and binding the entry binds its fields."""
     key, loaded = entry_key(row.id), as_loaded(row).seal
     held = dataset_loaded_holds(seals, row)
-    _refuse_in_flight(check, row.id, loaded, held)
+    _refuse_in_flight(check, key, f"entry {row.id!r}", loaded, held)
     return _changed(
         check, key, loaded, held, lambda: dataset_seal(seals, row, fields_to_be(seals, row))
     )
@@ -339,7 +351,7 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
     if not rows:
         return []
     bind = session.get_bind()
-    seals, check = seals_for(bind), checker(bind)
+    seals, check = seals_for(bind), checker(bind, writing=True)
     bound = []
     for row in rows:
         state = _new_state(seals, check, row)
@@ -347,6 +359,7 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
             continue
         _append(audit, state[0], _state_details(*state[:2]))
         bound.append(state)
+        _in_flight(session, state)
         if state[1] == row.seal:
             # an admin's save of a row written back as it was: written all the same,
             # so the catalog generation moves and every process reads the row, and
@@ -366,19 +379,44 @@ def bound_changes(audit: AuditSink, session: Session) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        _bind_back(audit, bound)
+        _bind_back(audit, session, bound)
         raise
+    finally:
+        _landed(session)
 
 
 def _state_details(key: str, state: str) -> dict[str, object]:
     return {"removed": True} if state == REMOVED else {"digest": digest(key, state)}
 
 
-def _bind_back(audit: AuditSink, bound: list[_Bound]) -> None:
-    for key, _new, loaded in bound:
-        if loaded is not None:
-            with suppress(SluiceError):  # the trail refusing: the original error stands
+def _bind_back(audit: AuditSink, session: Session, bound: list[_Bound]) -> None:
+    """Bind each row back to its loaded state, unless another change bound the row
+    since (its binding, not this one, says what the row holds once it commits)."""
+    bindings = bindings_for(session.get_bind())
+    for key, new, loaded in bound:
+        if loaded is None:
+            continue
+        with suppress(SluiceError):  # the trail refusing: the original error stands
+            newest = None if bindings is None else bindings.newest(key)
+            if newest is None or newest == _state_details(key, new).get("digest", REMOVED):
                 _append(audit, key, {"digest": digest(key, loaded)})
+
+
+_FLIGHTS = "sluice.bindings_in_flight"
+
+
+def _in_flight(session: Session, state: _Bound) -> None:
+    """Note a row bound and not yet committed (``RowBindings.current``: readers in this
+    process still take its loaded state), until ``_landed``."""
+    key, _new, loaded = state
+    bindings = bindings_for(session.get_bind())
+    if loaded is not None and bindings is not None:
+        session.info.setdefault(_FLIGHTS, []).append(bindings.in_flight(key, loaded))
+
+
+def _landed(session: Session) -> None:
+    for end in session.info.pop(_FLIGHTS, []):
+        end()
 
 
 def bind_until_commit(audit: AuditSink, session: Session) -> None:
@@ -403,9 +441,12 @@ def _bind_one(audit: AuditSink, session: Session, key: str, seal: str | None,
               loaded: str | None) -> None:  # fmt: skip
     """Bind ``seal``, the state a write is about to give a row of ``key`` loaded with
     ``loaded``, if that was current; bound back if the transaction ends uncommitted."""
-    if seal is None or seal == loaded or not checker(session.connection())(key, loaded):
+    if seal is None or seal == loaded:
+        return
+    if not checker(session.connection(), writing=True)(key, loaded):
         return
     _append(audit, key, {"digest": digest(key, seal)})
+    _in_flight(session, (key, seal, loaded))
     _unless_committed(audit, session, [(key, seal, loaded)])
 
 
@@ -422,7 +463,9 @@ def _unless_committed(audit: AuditSink, session: Session, bound: list[_Bound]) -
         nonlocal done
         if transaction.parent is None and not done:
             done = True
-            _bind_back(audit, bound)
+            _bind_back(audit, session, bound)
+        if transaction.parent is None:
+            _landed(session)
 
     event.listen(session, "after_commit", committed)
     event.listen(session, "after_transaction_end", ended)
