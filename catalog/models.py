@@ -36,7 +36,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from catalog.entry_seals import dataset_verifies, seal_entry_row
 from catalog.row_bindings import checker
 from catalog.row_seals import seal_user_row, seals_for
-from catalog.source_seals import seal_source_row
+from catalog.source_seals import loaded_source_holds, seal_source_row
 
 
 def utcnow() -> datetime:
@@ -184,15 +184,20 @@ class Dataset(Base):
 
     @property
     def sealed(self) -> bool:
-        """Whether a gateway wrote the entry and each of its fields as they are, and the
-        trail names it as it is (false: the broker refuses it; its views say so). A view
-        decides nothing: the trail is read only for an entry that differs from what this
-        process knows (``catalog.row_bindings.checker``)."""
+        """Whether a gateway wrote the entry, each of its fields and its source as they
+        are, and the trail names them as they are (false: the broker refuses it, 423
+        ``entry_unsealed`` or ``source_unsealed``; its views say so: the catalog said
+        ``sealed: true`` for an entry whose source was re-pointed). A view decides
+        nothing: the trail is read only for a row that differs from what this process
+        knows (``catalog.row_bindings.checker``); a source is read once per session."""
         session = object_session(self)
         if session is None:
             return False
         bind = session.get_bind()
-        return dataset_verifies(seals_for(bind), self, checker(bind, refresh=False))
+        if not dataset_verifies(seals_for(bind), self, checker(bind, refresh=False)):
+            return False
+        source = session.get(Source, self.source_id)
+        return source is not None and loaded_source_holds(source)
 
 
 class Field(Base):

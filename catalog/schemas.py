@@ -186,8 +186,9 @@ class EntryOut(BaseModel):
     update_frequency: str
     status: str
     schema_version: int
-    # false: the entry or a field was changed behind the gateway (catalog.entry_seals);
-    # the broker refuses it until its sealed values are written back
+    # false: the entry, a field or its source was changed behind the gateway
+    # (catalog.entry_seals, catalog.source_seals); the broker refuses it until its
+    # sealed values are written back
     sealed: bool
 
 

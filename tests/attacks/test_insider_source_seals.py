@@ -163,3 +163,19 @@ def test_no_source_is_registered_against_rewritten_claims(deployment: DemoGatewa
         resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
         assert resp.status_code == 423, resp.text
         assert resp.json()["code"] == "source_unsealed", resp.text
+
+
+def test_the_catalog_says_an_entry_over_a_re_pointed_source_serves_nothing(
+    deployment: DemoGateway,
+) -> None:
+    """The analyst's catalog said ``sealed: true`` for the dibao roll while its source
+    was re-pointed, and the query then answered 423 ``source_unsealed``."""
+    gw, h = deployment, deployment.headers("alice")
+    entry = "civil.dibao_recipients"
+    assert gw.client.get(f"/api/v1/catalog/{entry}", headers=h).json()["sealed"] is True
+    with _swapped(gw):
+        shown = gw.client.get(f"/api/v1/catalog/{entry}", headers=h)
+        assert shown.status_code == 200 and shown.json()["sealed"] is False, shown.text
+        listed = gw.client.get("/api/v1/catalog", headers=h).json()
+        assert [d["sealed"] for d in listed if d["id"] == entry] == [False]
+    assert gw.client.get(f"/api/v1/catalog/{entry}", headers=h).json()["sealed"] is True

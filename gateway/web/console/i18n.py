@@ -343,7 +343,7 @@ ZH: dict[str, str] = {
     "requests.unsealed": "记录在网关之外被改动，不授予任何访问",
     "catalog.unsealed": "记录在网关之外被改动：恢复之前不提供任何数据",
     "catalog.unsealed_help": (
-        "此数据集或其某个字段的记录（如字段的分级）不是网关最后保存的值，网关拒绝对它的一切查询和比对，"
+        "此数据集、其某个字段或其数据源的记录（如字段的分级）不是网关最后保存的值，网关拒绝对它的一切查询和比对，"
         "直至封存的数值被写回。下列数值可能是改动者写入的。"
     ),
     "sources.unsealed_help": (
@@ -787,7 +787,8 @@ EN: dict[str, str] = {
     "requests.unsealed": "changed outside the gateway: grants nothing",
     "catalog.unsealed": "changed outside the gateway: serves nothing until restored",
     "catalog.unsealed_help": (
-        "the record of this entry or of one of its fields (a field's level, say) is not what "
+        "the record of this entry, of one of its fields (a field's level, say) or of its "
+        "source is not what "
         "the gateway last saved, and the gateway refuses every query and comparison of it "
         "until its sealed values are written back. The values below may be whoever changed "
         "it wrote."
