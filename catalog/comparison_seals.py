@@ -49,7 +49,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import object_session
 
 from catalog.errors import ModelUnsealed, ScheduleUnsealed
-from catalog.row_bindings import checker
+from catalog.row_bindings import checker, settle
 from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
@@ -172,11 +172,39 @@ def row_sealed(table: str, row: Any, *, refresh: bool = False) -> bool:
     if session is None:
         return False
     bind = session.get_bind()
-    if not comparison_holds(seals_for(bind), table, row):
+    seals = seals_for(bind)
+    if not comparison_holds(seals, table, row):
         return False
     if table == VERSIONS or (table == SCHEDULES and row.deleted_at is not None):
         return True
-    return checker(bind, refresh=refresh)(comparison_key(table, row.id), row.seal)
+    key, current = comparison_key(table, row.id), checker(bind, refresh=refresh)
+    if current(key, row.seal):
+        return True
+    if not refresh:  # a listing's ``sealed``: no wait
+        return False
+    # verified, not the newest the trail names: a change of it may be in flight (its
+    # owner's save, bound before its commit): read it again until they agree (``settle``)
+
+    def read() -> bool:
+        session.refresh(row)
+        return comparison_holds(seals, table, row) and current(key, row.seal)
+
+    return settle(read, lambda agreed: not agreed)
+
+
+def model_in_flight(model: Any) -> bool:
+    """Whether a model's row (as its session loaded it) verifies but is not the newest
+    state the trail names: another request's change of it is in flight (or the row was
+    written back behind the gateway). A change of it then answers 409, as an entry's
+    does (``gateway.stewardship.row_trail``), rather than waiting to overwrite it."""
+    session = object_session(model)
+    if session is None:
+        return False
+    bind = session.get_bind()
+    current = checker(bind, writing=True)
+    return comparison_holds(seals_for(bind), MODELS, model) and not current(
+        comparison_key(MODELS, model.id), model.seal
+    )
 
 
 def require_model_sealed(model: Any, version: Any) -> None:

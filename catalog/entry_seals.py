@@ -37,9 +37,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, inspect
+from sqlalchemy.orm import object_session
 
 from catalog.errors import EntryUnsealed
-from catalog.row_bindings import Check, checker
+from catalog.row_bindings import Check, checker, settle
 from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,24 @@ def require_entry_sealed(connection: Connection, dataset: Any, *, token: object 
     or a field row does not verify, or which the trail no longer names (a replay): the
     comparisons refuse it as the broker does. ``token``: the catalog generation, so the
     trail is read at most once per generation (``catalog.row_bindings.checker``)."""
-    check = checker(connection, token=token)
-    if not dataset_verifies(seals_for(connection), dataset, check):
+    check, seals = checker(connection, token=token), seals_for(connection)
+    if not dataset_verifies(seals, dataset, check) and not _settled(seals, dataset, check):
         raise EntryUnsealed(f"dataset {dataset.id!r} was changed outside the gateway; "
                             "it serves nothing until its sealed values are restored")  # fmt: skip
+
+
+def _settled(seals: RowSeals, dataset: Any, check: Check) -> bool:
+    """Whether an entry that verifies but is not the newest state the trail names was
+    in the middle of a steward's save (bound before its commit) that has now ended:
+    read again, fields and all, until the row and the trail agree (``settle``)."""
+    session = object_session(dataset)
+    if session is None or not dataset_verifies(seals, dataset):
+        return False
+
+    def read() -> bool:
+        for field in list(dataset.fields):
+            session.expire(field)
+        session.expire(dataset)
+        return dataset_verifies(seals, dataset, check)
+
+    return settle(read, lambda agreed: not agreed)

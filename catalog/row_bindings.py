@@ -45,8 +45,9 @@ import functools
 import hashlib
 import hmac
 import threading
+import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL, make_url
@@ -54,6 +55,11 @@ from sqlalchemy.orm import Session
 
 REMOVED = "removed"
 """A role line's state once taken away through the gateway, or a schedule's once deleted."""
+
+SETTLE_S = 2.0
+"""How long a reader waits for a change in flight to commit or roll back (``settle``)."""
+_SETTLE_STEP_S = 0.02
+T = TypeVar("T")
 
 
 class BindingTrail(Protocol):
@@ -168,7 +174,8 @@ class RowBindings:
         was refused as changed behind the gateway). A writer (``writing``) does not:
         its own change would be bound over one not committed yet, and bound back over
         it if it lost (``gateway.stewardship.row_trail`` answers 409 instead). Another
-        replica's change in flight is not known here: its window still refuses."""
+        replica's change in flight is not known here: the readers that decide wait for it
+        (``settle``)."""
         wanted = digest(key, seal)
         state = self._state(key)
         if state is None or hmac.compare_digest(state, wanted):
@@ -231,6 +238,34 @@ Check = Callable[[str, object], bool]
 
 def _always(_key: str, _seal: object) -> bool:
     return True
+
+
+always_current: Check = _always
+"""A ``Check`` that asks nothing of the trail: whether a row's seal verifies, alone."""
+
+
+def settle(read: Callable[[], T], in_flight: Callable[[T], bool], *,
+           wait_s: float = SETTLE_S) -> T:  # fmt: skip
+    """``read()``, read again while ``in_flight`` says so, for at most ``wait_s``.
+
+    A change made through the gateway binds the row's new state on the trail just
+    before its commit (and binds the old one back if it does not commit). A reader that
+    loaded the row in between finds the trail naming a state the row does not carry
+    yet — as it would find a row written back behind the gateway — and refused it as
+    tampered: a run of a model while its owner saved it, a query while a steward saved
+    the entry, every connect while any source was saved (red team 20). A reader whose
+    row verifies but is not the newest state the trail names (``in_flight``) reads the
+    row again, fresh from the database, and the trail, until they agree — the commit
+    landed (the row now carries the bound state) or the change was bound back — and only
+    then uses it; a row written back behind the gateway never agrees and is refused
+    ``wait_s`` later, as before. Each ``read`` must load the row anew: never accept
+    values loaded before the change on the word of a trail that names the new ones."""
+    found = read()
+    deadline = time.monotonic() + wait_s
+    while in_flight(found) and time.monotonic() < deadline:
+        time.sleep(_SETTLE_STEP_S)
+        found = read()
+    return found
 
 
 def checker(bind: Engine | Connection, *, refresh: bool = True, token: object = None,

@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import object_session
 
 from catalog.errors import SourceUnsealed
-from catalog.row_bindings import Check, checker
+from catalog.row_bindings import Check, checker, settle
 from catalog.row_seals import FirstSeen, RowSeals, as_loaded, seals_for
 from catalog.timestamps import utc_text
 
@@ -90,9 +90,22 @@ def loaded_source_holds(source: Any, *, refresh: bool = False, token: object = N
     if session is None:
         return False
     bind = session.get_bind()
-    if not source_holds(seals_for(bind), source):
+    seals = seals_for(bind)
+    if not source_holds(seals, source):
         return False
-    return source_current(checker(bind, refresh=refresh, token=token), source.id, source.seal)
+    current = checker(bind, refresh=refresh, token=token)
+    if source_current(current, source.id, source.seal):
+        return True
+    if not refresh:  # a view's ``sealed``: no wait
+        return False
+    # verified, not the newest the trail names: a steward's change of it may be in
+    # flight (bound before its commit): read it again until they agree (``settle``)
+
+    def read() -> bool:
+        session.refresh(source)
+        return source_holds(seals, source) and source_current(current, source.id, source.seal)
+
+    return settle(read, lambda agreed: not agreed)
 
 
 def seal_source_row(connection: Connection, target: Any, *, update: bool) -> None:
