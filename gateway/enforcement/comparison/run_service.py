@@ -46,6 +46,7 @@ from catalog.errors import (
     Unprocessable,
 )
 from catalog.models import Dataset
+from gateway.core.case_refs import RequiredCaseRef
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import (
     check_access,
@@ -112,7 +113,7 @@ class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
-    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
+    case_ref: RequiredCaseRef = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
     engine: str | None = Field(default=None, min_length=1, max_length=32)
     version: int | None = Field(default=None, ge=1, description="default: the newest")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.core.case_refs import RequiredCaseRef
 from gateway.enforcement.query.schemas import WhereClause
 
 
@@ -33,5 +34,5 @@ class ComparisonBody(BaseModel):
     left: ComparisonSide
     right: ComparisonSide
     purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")  # no NUL
-    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
+    case_ref: RequiredCaseRef = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
     limit: int | None = Field(default=None, ge=1, description="most matches to return")

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.core.case_refs import blank_if_invisible
+
 
 def blank_if_none(value: str | None) -> str:
     """A purpose or case reference as policy is asked with it: a missing one is "".
@@ -81,6 +83,11 @@ class QueryBody(BaseModel):
     @classmethod
     def _blank_if_none(cls, value: object) -> object:
         return "" if value is None else value
+
+    @field_validator("case_ref", mode="after")
+    @classmethod
+    def _blank_if_invisible(cls, value: str) -> str:
+        return blank_if_invisible(value)  # spaces alone name no case (red team 20)
 
     def orders(self) -> list[OrderClause]:
         out = []

@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -35,8 +35,9 @@ from audit.records import Actor, comparison_run_event, comparison_schedule_event
 from catalog.comparison_models import ComparisonModel, ComparisonModelVersion, ComparisonRun
 from catalog.comparison_schedules import ComparisonSchedule, new_schedule_id
 from catalog.comparison_seals import SCHEDULES, require_schedule_sealed, row_sealed
-from catalog.errors import NotFound, SluiceError
+from catalog.errors import BadRequest, NotFound, SluiceError
 from catalog.timestamps import as_utc, utc_text
+from gateway.core.case_refs import RequiredCaseRef
 from gateway.core.services import Services
 from gateway.enforcement.comparison.run_service import RunIn, request_run
 from gateway.enforcement.comparison.runs import ModelRunner
@@ -56,7 +57,7 @@ class ScheduleIn(BaseModel):
     region: str = Field(pattern=r"^\d{6}$", description="the county (six-digit region code)")
     every: Literal["daily", "weekly", "monthly"] = "monthly"
     purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
-    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
+    case_ref: RequiredCaseRef = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
     engine: str | None = Field(default=None, min_length=1, max_length=32)
 
 
@@ -146,8 +147,13 @@ def _queue(services: Services, session: Session, runner: ModelRunner,
     require_schedule_sealed(schedule)  # written or changed behind the gateway: never run
     owner = runner.identities.resolve(UserContext(schedule.owner, None, (), "L1"))
     model = get_visible(session, schedule.model_id, owner, reviewer=False)
-    body = RunIn(purpose=schedule.purpose, case_ref=schedule.case_ref, engine=schedule.engine,
-                 version=scheduled_version(session, model, schedule))  # fmt: skip
+    try:  # stored before today's rules (a blank case reference): refused on record
+        body = RunIn(purpose=schedule.purpose, case_ref=schedule.case_ref,
+                     engine=schedule.engine,
+                     version=scheduled_version(session, model, schedule))  # fmt: skip
+    except ValidationError as exc:
+        reason = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        raise BadRequest(f"schedule {schedule.id} cannot run: {reason}") from None
     run = request_run(services=services, session=session, runner=runner,
                       user=narrowed(owner, schedule.region), model=model, body=body,
                       request_id=uuid.uuid4().hex)  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.timestamps import UtcDatetime
+from gateway.core.case_refs import RequiredCaseRef
 
 
 class AccessRequestIn(BaseModel):
@@ -15,7 +16,7 @@ class AccessRequestIn(BaseModel):
     dataset: str = Field(min_length=1, max_length=128)
     fields: list[str] = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=64)
-    case_ref: str = Field(min_length=1, max_length=128)
+    case_ref: RequiredCaseRef = Field(min_length=1, max_length=128)
     justification: str = Field(min_length=1, max_length=4000)
     days: int = Field(ge=1, le=90)
 
@@ -28,7 +29,7 @@ class ReidentificationIn(BaseModel):
     run: str = Field(min_length=1, max_length=40)
     hits: list[int] = Field(min_length=1, max_length=500)
     purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
-    case_ref: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
+    case_ref: RequiredCaseRef = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")
     justification: str = Field(min_length=1, max_length=4000)
 
 
