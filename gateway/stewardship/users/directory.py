@@ -21,13 +21,14 @@ authorises, and an admin provisions users (``PUT /api/v1/admin/users/{subject}``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
 from catalog.db import reads_engine
 from catalog.errors import AccountDisabled, AccountUnsealed, Unauthenticated
 from catalog.models import User
-from catalog.row_bindings import checker, rule_key, user_key
+from catalog.row_bindings import checker, rule_key, settle, user_key
 from catalog.row_seals import seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.enforcement.query.entries import GenerationCache, catalog_generation
@@ -72,12 +73,27 @@ def load_identity(
     at most once per catalog ``generation``."""
     columns = (_U.subject, _U.department, _U.clearance, _U.jurisdiction, _U.status,
                _U.id_number_hash, _U.seal)  # fmt: skip
-    row = conn.execute(select(*columns).where(_U.subject == subject)).first()
-    if row is None:
-        return None
+    query = select(*columns).where(_U.subject == subject)
     seals = seals_for(conn)
     current = checker(conn, token=generation)
-    if not (user_holds(seals, row) and current(user_key(subject), row.seal)):
+
+    def read() -> tuple[Any, bool]:  # the user's row (None: unknown), and whether it holds
+        found = conn.execute(query).first()
+        return found, found is not None and user_holds(seals, found) and current(
+            user_key(subject), found.seal
+        )
+
+    def in_flight(found: tuple[Any, bool]) -> bool:
+        """Sealed, but not the newest state the trail names: an admin's change of the
+        account may be in flight (bound before its commit); wait for it rather than
+        refuse the account as tampered and end its sessions (red team 20)."""
+        row, ok = found
+        return row is not None and not ok and user_holds(seals, row)
+
+    row, ok = settle(read, in_flight)
+    if row is None:
+        return None
+    if not ok:
         nobody = UserContext(subject=subject, department=None, roles=(), clearance=Level.L1.value)
         return StoredIdentity(context=nobody, status=UNSEALED)
     held = [line.v1 for line in conn.execute(_ROLES_SQL, {"s": subject})
