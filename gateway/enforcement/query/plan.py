@@ -118,7 +118,9 @@ def plan_query(
     masks = {n: _method_of(decision, n) for n in [*allowed, *extra]
              if action(decision, n) == "mask"}  # fmt: skip
     columns = tuple(OutputColumn(n, action(decision, n), method(decision, n)) for n in allowed)
-    source = _source_plan(ctx, decision, [*allowed, *extra], pushed,
+    # read for the trail alone, never sent: whom the rows name and where they are
+    trail = _trail_only(ctx, [*allowed, *extra]) if side is None else []
+    source = _source_plan(ctx, decision, [*allowed, *extra, *trail], pushed,
                           limit=limit, post=bool(post))  # fmt: skip
     if side is not None:
         masks, columns = _key_as_token(side, allowed, masks, columns)
@@ -133,9 +135,24 @@ def plan_query(
         skip=body.offset if post else 0,
         columns=columns,
         requested=ctx.requested,
-        output=tuple(allowed) if extra else None,
+        output=tuple(allowed) if extra or trail else None,
         subject_column=_subject_column(ctx) if side is not None else None,
     )
+
+
+def _trail_only(ctx: QueryContext, read: list[str]) -> list[str]:
+    """The entry's ID-number fields and region field that ``read`` leaves out: read
+    beside it, never sent, so that the trail names the people whose records a query
+    returned (``subject_tokens``: "who looked up whom") and the counties it read (the
+    per-user baseline), whatever columns the caller asked for. Taken from the columns
+    asked for alone, a query of names and phone numbers, or of one person found by a
+    filter on a field released in clear, named nobody (red team 20)."""
+    entry = ctx.entry
+    wanted = [f.name for f in entry.fields if f.pi_category == "id_number"]
+    if entry.region_field:
+        wanted.append(entry.region_field)
+    known = {f.name for f in entry.fields}
+    return [n for n in dict.fromkeys(wanted) if n in known and n not in read]
 
 
 def _case_key_for(
