@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun
 from catalog.errors import Forbidden, NotFound
 from catalog.grant_seals import REIDENTIFICATIONS, sealed_only
+from catalog.models import Dataset
 from catalog.reidentifications import ReidentificationRequest, expired, release_ttl
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.model_run import HIT_ID
@@ -41,7 +42,10 @@ from gateway.enforcement.query.broker import Broker
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.plan import SideOverrides
 from gateway.enforcement.query.schemas import QueryBody
+from gateway.enforcement.query.subjects import canonical_id_number
 from policies.decision import UserContext
+
+RELEASED = "reidentified"  # a released key's column: ``<side>.<key>.reidentified``
 
 
 def _approvals(session: Session, run: ComparisonRun,
@@ -158,7 +162,27 @@ def release(
     for side in model.sides:
         found = keys[side.alias]
         chosen = chosen.append_column(
-            f"{side.alias}.{side.key}.reidentified",
+            f"{side.alias}.{side.key}.{RELEASED}",
             pa.array([found.get(t) if t is not None else None for t in row_tokens], pa.string()),
         )
     return chosen
+
+
+def released_subjects(
+    broker: Broker, session: Session, run: ComparisonRun, table: pa.Table
+) -> list[str]:
+    """The subject tokens of the people a release names by an ID number in clear (a side
+    whose key is an ID-number field): the release is the most intrusive lookup of them,
+    and "who looked up whom" must find it by their token (red team 20: it named only the
+    run and hit ids, and an officer's lookup of a released person never met it)."""
+    tokens: list[str] = []
+    for side in _model(session, run).sides:
+        dataset = session.get(Dataset, side.dataset)
+        kinds = {f.name: f.pi_category for f in dataset.fields} if dataset is not None else {}
+        column = f"{side.alias}.{side.key}.{RELEASED}"
+        if kinds.get(side.key) != "id_number" or column not in table.column_names:
+            continue
+        for value in table.column(column).to_pylist():
+            if isinstance(value, str) and value:
+                tokens.append(broker.subjects.token(canonical_id_number(value)))
+    return list(dict.fromkeys(tokens))

@@ -138,8 +138,9 @@ def released_hits(
     get_services(request).audit.append(reidentification_event(
         type_=EventType.REIDENTIFICATION_RELEASED, actor=Actor.of(user), request_id=release_id,
         run_id=run.id, hit_ids=table.column(HIT_ID).to_pylist(), departments=[],
-        purpose=run.purpose, case_ref=run.case_ref, details={"requests": requests,
-                                                              "format": fmt},
+        purpose=run.purpose, case_ref=run.case_ref, details={
+            "requests": requests, "format": fmt,
+            "subject_tokens": reidentify.released_subjects(job.broker, session, run, table)},
         delivery=Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()),
     ))  # fmt: skip
     return Response(data, media_type=FORMATS[fmt], headers={
