@@ -168,3 +168,36 @@ def test_queries_and_connects_while_a_source_is_saved_are_served(deployment: Dem
         _served(gw.client.post("/api/v1/sources/finance-db/introspect", json={},
                                headers=gw.headers("fiona")))  # fmt: skip
     _served(gw.query("alice", DIBAO, QUERY))
+
+
+def _civil_settings(gw: DemoGateway) -> dict[str, Any]:
+    with gw.services.sessions() as session:
+        source = session.get(Source, "civil-db")
+        assert source is not None
+        return dict(source.settings or {})
+
+
+@pytest.mark.parametrize("end", ENDS)
+def test_a_second_change_of_a_source_in_flight_answers_409(
+    deployment: DemoGateway, end: str
+) -> None:
+    """carl saves civil's source while another save of it is in flight: written from the
+    state it loaded, it put that state back once the other committed (unbound: the
+    source refused to everyone), or, before the reads waited, answered 423."""
+    gw = deployment
+    original = _civil_settings(gw)
+
+    def main_schema(session: Session) -> None:
+        source = session.get(Source, "civil-db")
+        assert source is not None
+        source.settings = {**original, "schema": "main"}
+
+    with _in_flight(gw, main_schema, end, after_s=3.0):
+        again = gw.client.patch("/api/v1/sources/civil-db", headers=gw.headers("carl"),
+                                json={"settings": original})  # fmt: skip
+        assert (again.status_code, again.json()["code"]) == (409, "conflict"), again.text
+    _served(gw.query("alice", DIBAO, QUERY))
+    restored = gw.client.patch("/api/v1/sources/civil-db", headers=gw.headers("carl"),
+                               json={"settings": original})  # fmt: skip
+    _served(restored)
+    _served(gw.query("alice", DIBAO, QUERY))
