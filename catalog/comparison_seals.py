@@ -201,7 +201,7 @@ def model_in_flight(model: Any) -> bool:
     if session is None:
         return False
     bind = session.get_bind()
-    current = checker(bind, writing=True)
+    current = checker(bind)
     return comparison_holds(seals_for(bind), MODELS, model) and not current(
         comparison_key(MODELS, model.id), model.seal
     )

@@ -41,7 +41,6 @@ registered (unit tests, tools without a trail) rows are checked by their seals a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import threading
@@ -104,33 +103,6 @@ class RowBindings:
         self._known: dict[str, tuple[int, str | None]] = {}
         self._seen = trail.head()  # bindings before it are read per key, on first use
         self._token: object = None
-        self._in_flight: dict[str, list[str]] = {}  # key: the loaded states' digests
-
-    def in_flight(self, key: str, loaded: object) -> Callable[[], None]:
-        """Note that this process bound a new state of ``key``, whose row was loaded
-        current with seal ``loaded``, and has not committed it yet; returns what ends
-        that (call it once the transaction has ended, committed or not)."""
-        state = digest(key, loaded)
-        with self._lock:
-            self._in_flight.setdefault(key, []).append(state)
-        ended = False
-
-        def end() -> None:
-            nonlocal ended
-            with self._lock:
-                if ended:
-                    return
-                ended = True
-                states = self._in_flight[key]
-                states.remove(state)
-                if not states:
-                    del self._in_flight[key]
-
-        return end
-
-    def _loaded_in_flight(self, key: str, state: str) -> bool:
-        with self._lock:
-            return any(hmac.compare_digest(state, s) for s in self._in_flight.get(key, ()))
 
     def refresh(self, token: object = None) -> None:
         """Read the bindings appended since the last look. ``token`` (a catalog
@@ -164,27 +136,19 @@ class RowBindings:
                 known = self._known[key]
         return known[1]
 
-    def current(self, key: str, seal: object, *, writing: bool = False) -> bool:
+    def current(self, key: str, seal: object) -> bool:
         """Whether a row of ``key`` carrying ``seal`` (verified by the caller) is the
-        newest state the trail names for it (or the trail names none).
-
-        A reader also takes the state a change in flight in this process loaded: the
-        change bound its new state before its commit, and until that commit the row
-        rightly holds the old one (a query during a steward's save, or a second save,
-        was refused as changed behind the gateway). A writer (``writing``) does not:
-        its own change would be bound over one not committed yet, and bound back over
-        it if it lost (``gateway.stewardship.row_trail`` answers 409 instead). Another
-        replica's change in flight is not known here: the readers that decide wait for it
-        (``settle``)."""
+        newest state the trail names for it (or the trail names none). A change in
+        flight (bound, not yet committed) makes its row's loaded state not current: the
+        readers that decide wait for it (``settle``), a second writer answers 409
+        (``gateway.stewardship.row_trail``)."""
         wanted = digest(key, seal)
         state = self._state(key)
         if state is None or hmac.compare_digest(state, wanted):
             return True
         self.refresh()  # a change made elsewhere since the last look (another replica)
         state = self._state(key)
-        if state is None or hmac.compare_digest(state, wanted):
-            return True
-        return not writing and self._loaded_in_flight(key, wanted)
+        return state is None or hmac.compare_digest(state, wanted)
 
     def newest(self, key: str) -> str | None:
         """The newest state the trail names for ``key`` (the trail read first)."""
@@ -268,18 +232,14 @@ def settle(read: Callable[[], T], in_flight: Callable[[T], bool], *,
     return found
 
 
-def checker(bind: Engine | Connection, *, refresh: bool = True, token: object = None,
-            writing: bool = False) -> Check:  # fmt: skip
+def checker(bind: Engine | Connection, *, refresh: bool = True, token: object = None) -> Check:
     """``current`` for a batch of rows about to be read from ``bind``'s database,
     the trail refreshed first (``refresh``; at most once per ``token``). Views that
     decide nothing (the listings' ``sealed``) skip it: a row that differs from what is
-    kept still refreshes. ``writing``: for a change about to bind its rows (a change
-    in flight in this process does not leave their loaded states current)."""
+    kept still refreshes."""
     bindings = bindings_for(bind)
     if bindings is None:
         return _always
     if refresh:
         bindings.refresh(token)
-    if writing:
-        return functools.partial(bindings.current, writing=True)
     return bindings.current

@@ -278,7 +278,7 @@ def require_entry_current(session: Session, dataset: Dataset) -> None:
     ``bind_written`` would otherwise leave unbound."""
     bind = session.get_bind()
     held = dataset_loaded_holds(seals_for(bind), dataset)
-    check = checker(bind, writing=True)
+    check = checker(bind)
     _refuse_in_flight(check, entry_key(dataset.id), f"entry {dataset.id!r}",
                       as_loaded(dataset).seal, held)  # fmt: skip
 
@@ -351,7 +351,7 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
     if not rows:
         return []
     bind = session.get_bind()
-    seals, check = seals_for(bind), checker(bind, writing=True)
+    seals, check = seals_for(bind), checker(bind)
     bound = []
     for row in rows:
         state = _new_state(seals, check, row)
@@ -359,7 +359,6 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
             continue
         _append(audit, state[0], _state_details(*state[:2]))
         bound.append(state)
-        _in_flight(session, state)
         if state[1] == row.seal:
             # an admin's save of a row written back as it was: written all the same,
             # so the catalog generation moves and every process reads the row, and
@@ -381,8 +380,6 @@ def bound_changes(audit: AuditSink, session: Session) -> Iterator[None]:
     except BaseException:
         _bind_back(audit, session, bound)
         raise
-    finally:
-        _landed(session)
 
 
 def _state_details(key: str, state: str) -> dict[str, object]:
@@ -400,23 +397,6 @@ def _bind_back(audit: AuditSink, session: Session, bound: list[_Bound]) -> None:
             newest = None if bindings is None else bindings.newest(key)
             if newest is None or newest == _state_details(key, new).get("digest", REMOVED):
                 _append(audit, key, {"digest": digest(key, loaded)})
-
-
-_FLIGHTS = "sluice.bindings_in_flight"
-
-
-def _in_flight(session: Session, state: _Bound) -> None:
-    """Note a row bound and not yet committed (``RowBindings.current``: readers in this
-    process still take its loaded state), until ``_landed``."""
-    key, _new, loaded = state
-    bindings = bindings_for(session.get_bind())
-    if loaded is not None and bindings is not None:
-        session.info.setdefault(_FLIGHTS, []).append(bindings.in_flight(key, loaded))
-
-
-def _landed(session: Session) -> None:
-    for end in session.info.pop(_FLIGHTS, []):
-        end()
 
 
 def bind_until_commit(audit: AuditSink, session: Session) -> None:
@@ -443,10 +423,9 @@ def _bind_one(audit: AuditSink, session: Session, key: str, seal: str | None,
     ``loaded``, if that was current; bound back if the transaction ends uncommitted."""
     if seal is None or seal == loaded:
         return
-    if not checker(session.connection(), writing=True)(key, loaded):
+    if not checker(session.connection())(key, loaded):
         return
     _append(audit, key, {"digest": digest(key, seal)})
-    _in_flight(session, (key, seal, loaded))
     _unless_committed(audit, session, [(key, seal, loaded)])
 
 
@@ -464,8 +443,6 @@ def _unless_committed(audit: AuditSink, session: Session, bound: list[_Bound]) -
         if transaction.parent is None and not done:
             done = True
             _bind_back(audit, session, bound)
-        if transaction.parent is None:
-            _landed(session)
 
     event.listen(session, "after_commit", committed)
     event.listen(session, "after_transaction_end", ended)

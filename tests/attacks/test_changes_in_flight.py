@@ -3,12 +3,10 @@ concurrency).
 
 A change made through the gateway binds the row's new state on the trail before it
 commits (``gateway.stewardship.row_trail``). Between the two, the row still holds its
-old, committed state, and every reader compared it with the new binding: an analyst's
-query during a steward's save, a run or a listing of a model during its owner's new
-version, all answered 423 "changed outside the gateway", and a second new version of
-the model answered 423 where it had lost a race (CI, stop 26: `[200, 423]`). Readers
-now take the loaded state of a change in flight in their process; a second writer
-gets 409, and the row is still bound to what commits.
+old, committed state: a second new version of a comparison model answered 423 "changed
+outside the gateway" where it had lost a race (CI, stop 26: `[200, 423]`), and a run of
+the model during the first answered 423 too. The second writer now gets 409, and a run
+waits for the first to commit (``catalog.row_bindings.settle``, red team 20).
 """
 
 from __future__ import annotations
@@ -33,9 +31,10 @@ RUN = {"purpose": "supervision", "case_ref": "JW-IN-FLIGHT"}
 
 
 @contextmanager
-def _held(gw: DemoGateway, event_type: str) -> Iterator[threading.Event]:
+def _held(gw: DemoGateway, event_type: str) -> Iterator[tuple[threading.Event, threading.Event]]:
     """Hold the first append of ``event_type`` (a change's own event, after its
-    binding) until the caller leaves the block; yields once it is held."""
+    binding) until ``release`` is set (at the latest when the block ends); yields
+    (reached, release)."""
     audit, original = gw.services.audit, gw.services.audit.append
     reached, release = threading.Event(), threading.Event()
 
@@ -47,13 +46,13 @@ def _held(gw: DemoGateway, event_type: str) -> Iterator[threading.Event]:
 
     audit.append = held_append
     try:
-        yield reached
+        yield reached, release
     finally:
         release.set()
         audit.append = original
 
 
-def test_a_second_version_while_one_is_in_flight_is_409_and_readers_still_run(
+def test_a_second_version_while_one_is_in_flight_is_409_and_a_run_waits_for_it(
     deployment: DemoGateway,
 ) -> None:
     gw, h = deployment, deployment.headers("dora")
@@ -61,17 +60,16 @@ def test_a_second_version_while_one_is_in_flight_is_409_and_readers_still_run(
     assert created.status_code == 201, created.text
     path = f"/api/v1/comparison-models/{MODEL}"
     first: list[Any] = []
-    with _held(gw, "comparison_model.updated") as reached:
+    with _held(gw, "comparison_model.updated") as (reached, release):
         thread = threading.Thread(target=lambda: first.append(
             gw.client.put(path, json={**BASE, "output": ["d.status"]}, headers=h)))  # fmt: skip
         thread.start()
         assert reached.wait(30), "the first new version never reached its event"
-        shown = gw.client.get(path, headers=h)
-        assert shown.status_code == 200 and shown.json()["sealed"] is True, shown.text
-        run = gw.client.post(f"{path}/runs", json=RUN, headers=h)
-        assert run.status_code == 202, run.text
         second = gw.client.put(path, json={**BASE, "output": ["d.region_code"]}, headers=h)
         assert second.status_code == 409, second.text
+        threading.Timer(0.3, release.set).start()  # the first commits while the run waits
+        run = gw.client.post(f"{path}/runs", json=RUN, headers=h)
+        assert run.status_code == 202, run.text
     thread.join(30)
     assert first and first[0].status_code == 200, first
     stored = gw.client.get(path, headers=h).json()
