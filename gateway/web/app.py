@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.metrics_registry, app.state.http_metrics = build_registry(services)
     app.state.identities = IdentityDirectory(engine=services.engine,
                                              authorizer=services.authorizer)  # fmt: skip
+    services.on_close.append(app.state.identities.close)  # its generation reads' connections
     app.state.broker = Broker.from_services(services)
     app.state.comparer = Comparer.from_services(app.state.broker, services)
     app.state.comparison_runs = ModelRunner(broker=app.state.broker, services=services,

@@ -36,7 +36,7 @@ from gateway.enforcement.comparison.spec import (
     compile_model,
 )
 from gateway.enforcement.query.authorize import action, method, refusal
-from gateway.enforcement.query.entries import catalog_generation
+from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
 from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects

@@ -55,8 +55,9 @@ from gateway.enforcement.query.audit_events import query_record
 from gateway.enforcement.query.authorize import decision_input, refusal, released
 from gateway.enforcement.query.context import QueryContext, QueryRequest
 from gateway.enforcement.query.delivery import Books, Delivery, InFlight
-from gateway.enforcement.query.entries import Entry, GenerationCache, catalog_generation, load_entry
+from gateway.enforcement.query.entries import Entry, GenerationCache, load_entry
 from gateway.enforcement.query.execute import BrokerMetrics, Reader
+from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.plan import QUOTA_USED_UP, ExecutionPlan, SideOverrides, plan_query
 from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots

@@ -20,7 +20,6 @@ from sqlalchemy import Connection
 
 from catalog import entries as catalog_entries
 from catalog.entries import CatalogEntry
-from catalog.errors import Unavailable
 from policies.inputs import dataset_input
 
 
@@ -34,33 +33,6 @@ class Entry(CatalogEntry):
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-_GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
-
-
-def catalog_generation(conn: Connection) -> int:
-    """The current catalog generation; read before anything it vouches for."""
-    # straight on the driver's cursor: SQLAlchemy's execution context costs more than
-    # the round trip itself, and this runs on every query. Without SQLAlchemy in the
-    # way, a failed connection is ours to invalidate (else the pool hands it out again).
-    try:
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(_GENERATION)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        conn.invalidate(exc)
-        raise Unavailable("catalog database unavailable, retry later") from exc
-    value = row[0] if row else None
-    if value is None:  # the row is guarded by a trigger; without it nothing is cacheable
-        raise Unavailable("the catalog generation row is missing; run `sluice migrate`")
-    if isinstance(value, bool) or not isinstance(value, int):
-        # SQLite stores whatever it is given (a text value passes the "only grows"
-        # trigger, text sorting above numbers): nothing is cacheable, fail closed
-        raise Unavailable("the catalog generation is not an integer; nothing is served")
-    return value
 
 
 class GenerationCache(Generic[K, V]):

@@ -6,10 +6,10 @@ clearance, jurisdiction, roles, whether the account is active — is what the us
 jurisdiction, a revoked role or a suspension governs the very next request, whatever
 token the caller still holds (embedded tokens live up to 7 days).
 
-Cost: one read of the catalog generation per request, shared with the broker
-(``resolve_at``). ``users`` and ``casbin_rule``
-bump it in the same transaction as any change (triggers, migration 0008, so an
-operator's SQL edit counts too); a subject's identity is loaded only when the
+Cost: one read of the catalog generation per request (on connections of its own:
+``query.generation``), shared with the broker (``resolve_at``). ``users`` and
+``casbin_rule`` bump it in the same transaction as any change (triggers, migration
+0008, so an operator's SQL edit counts too); a subject's identity is loaded only when the
 generation moved since it was cached (``GenerationCache``, as catalog entries are).
 
 Order of evaluation: reserved subject (``admin``, ``role:…``) → generation → stored
@@ -31,7 +31,8 @@ from catalog.models import User
 from catalog.row_bindings import checker, rule_key, settle, user_key
 from catalog.row_seals import seals_for, user_holds
 from catalog.vocabulary import Level
-from gateway.enforcement.query.entries import GenerationCache, catalog_generation
+from gateway.enforcement.query.entries import GenerationCache
+from gateway.enforcement.query.generation import GenerationReader
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 from policies.rbac import ROLE_PREFIX, is_reserved_subject
@@ -116,6 +117,7 @@ class IdentityDirectory:
 
     def __init__(self, *, engine: Engine, authorizer: RoleAuthorizer, maxsize: int = 4096) -> None:
         self._reader = reads_engine(engine)
+        self._generations = GenerationReader(engine)
         self._authorizer = authorizer
         self._cache: GenerationCache[str, StoredIdentity | None] = GenerationCache(maxsize)
 
@@ -132,11 +134,8 @@ class IdentityDirectory:
         subject = token_user.subject
         if is_reserved_subject(subject):
             raise Unauthenticated("invalid token: reserved subject")
-        with self._reader.connect() as conn:
-            generation = catalog_generation(conn)
-            stored = self._cache.get(
-                generation, subject, lambda: load_identity(conn, subject, generation=generation)
-            )
+        generation = self._generations.read()
+        stored = self._cache.get(generation, subject, lambda: self._load(subject, generation))
         # role assignments moved with the generation: casbin re-reads before it answers
         self._authorizer.sync(generation)
         if stored is None:
@@ -146,3 +145,13 @@ class IdentityDirectory:
         if stored.status != ACTIVE:
             raise AccountDisabled("this account is disabled")
         return stored.context, generation
+
+    def close(self) -> None:
+        """The generation reader's connections closed (the app's shutdown)."""
+        self._generations.close()
+
+    def _load(self, subject: str, generation: int) -> StoredIdentity | None:
+        # a connection opened after the generation was read: what it loads is at least
+        # that new, and is tagged with it (``GenerationCache``)
+        with self._reader.connect() as conn:
+            return load_identity(conn, subject, generation=generation)

@@ -1,0 +1,149 @@
+"""The catalog generation read on every request, on driver connections of its own.
+
+Why: every governed request reads the generation first (``entries.catalog_generation``:
+one single-row SELECT), and through the engine that read cost three times its own
+work — a pool checkout and checkin (events, the reset on return) and, on a server
+database, the autocommit switch ``reads_engine`` sets on each checkout and takes back on
+each checkin (``python -m bench.steps``: the identity step). Here a few driver
+connections, in autocommit from the start, serve only this one statement.
+
+The read itself is unchanged: one SELECT per call, on the database, never a cached
+value, so a change is still seen by the very next request in every process. A
+connection that fails is closed, never handed out again, and the read is a 503, as
+through the engine; connections are renewed after ``recycle_s`` (the engine's
+``pool_recycle``). An engine whose new connections would not see the same database (an
+in-memory SQLite's static pool) is read through the engine, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import QueuePool
+
+from catalog.db import reads_engine
+from catalog.errors import Unavailable
+
+GENERATION_SQL = "SELECT value FROM catalog_generation WHERE id = 1"
+
+
+def generation_value(row: Any) -> int:
+    """The generation in ``row`` (the SELECT's one row), or ``Unavailable``."""
+    value = row[0] if row else None
+    if value is None:  # the row is guarded by a trigger; without it nothing is cacheable
+        raise Unavailable("the catalog generation row is missing; run `sluice migrate`")
+    if isinstance(value, bool) or not isinstance(value, int):
+        # SQLite stores whatever it is given (a text value passes the "only grows"
+        # trigger, text sorting above numbers): nothing is cacheable, fail closed
+        raise Unavailable("the catalog generation is not an integer; nothing is served")
+    return value
+
+
+def catalog_generation(conn: Connection) -> int:
+    """The current catalog generation on ``conn``; read before anything it vouches for."""
+    # straight on the driver's cursor: SQLAlchemy's execution context costs more than
+    # the round trip itself. Without SQLAlchemy in the way, a failed connection is ours
+    # to invalidate (else the pool hands it out again).
+    try:
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(GENERATION_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn.invalidate(exc)
+        raise Unavailable("catalog database unavailable, retry later") from exc
+    return generation_value(row)
+
+
+class GenerationReader:
+    """``read()``: the current catalog generation, one round trip, no engine in the way.
+    Thread-safe; keeps at most ``keep`` idle connections."""
+
+    def __init__(self, engine: Engine, *, keep: int = 20, recycle_s: float = 1800.0) -> None:
+        self._engine = engine
+        self._reads = reads_engine(engine)
+        self._own = isinstance(engine.pool, QueuePool)
+        self._errors: type[BaseException] = engine.dialect.loaded_dbapi.Error
+        self._keep = keep
+        self._recycle_s = recycle_s
+        self._lock = threading.Lock()
+        self._idle: list[tuple[float, Any]] = []  # (born, driver connection)
+        self._closed = False
+
+    def read(self) -> int:
+        if not self._own:
+            with self._reads.connect() as conn:
+                return catalog_generation(conn)
+        born, conn = self._take()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(GENERATION_SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._errors as exc:
+            _close(conn)
+            raise Unavailable("catalog database unavailable, retry later") from exc
+        except BaseException:
+            _close(conn)
+            raise
+        self._give(born, conn)
+        return generation_value(row)
+
+    def close(self) -> None:
+        """Close the idle connections; later reads open none to keep."""
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, [], True
+        for _born, conn in idle:
+            _close(conn)
+
+    def _take(self) -> tuple[float, Any]:
+        now = time.monotonic()
+        stale: list[Any] = []
+        found: tuple[float, Any] | None = None
+        with self._lock:
+            while self._idle:
+                born, conn = self._idle.pop()
+                if now - born < self._recycle_s:
+                    found = (born, conn)
+                    break
+                stale.append(conn)
+        for conn in stale:
+            _close(conn)
+        return found if found is not None else (now, self._connect())
+
+    def _give(self, born: float, conn: Any) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self._keep:
+                self._idle.append((born, conn))
+                return
+        _close(conn)
+
+    def _connect(self) -> Any:
+        """A new driver connection set up as the engine sets up its own (the dialect's
+        and our ``connect`` hooks: pragmas, search path), taken out of its pool."""
+        proxied = self._engine.raw_connection()  # its errors: as the engine's connect
+        proxied.detach()
+        conn = proxied.dbapi_connection
+        if conn is None:  # never: a checked-out connection holds its driver's
+            raise Unavailable("catalog database unavailable, retry later")
+        if self._engine.dialect.name != "sqlite":  # autocommit, as ``reads_engine``
+            try:
+                self._engine.dialect.set_isolation_level(conn, "AUTOCOMMIT")
+            except BaseException:
+                _close(conn)
+                raise
+        return conn
+
+
+def _close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # already broken: nothing left to release
+        return

@@ -1,0 +1,137 @@
+"""The generation reader: every read is a read of the database (a change counts on the
+very next one), on connections of its own that a failure throws away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+
+from catalog.db import make_engine
+from catalog.errors import Unavailable
+from gateway.enforcement.query.generation import GenerationReader
+from tests.conftest import PG_ADMIN
+
+_TABLE = "CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY, value INTEGER)"
+
+
+def _engine(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(_TABLE)
+        conn.exec_driver_sql("INSERT INTO catalog_generation VALUES (1, 7)")
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = _engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _set(engine: Engine, value: object) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE catalog_generation SET value = ? WHERE id = 1"
+                             if engine.dialect.name == "sqlite" else
+                             "UPDATE catalog_generation SET value = %s WHERE id = 1",
+                             (value,))  # fmt: skip
+
+
+def test_each_read_sees_the_latest_commit_on_one_kept_connection(engine: Engine) -> None:
+    reader = GenerationReader(engine)
+    try:
+        assert reader.read() == 7
+        _set(engine, 8)
+        assert reader.read() == 8  # no value is kept between reads
+        _set(engine, 9)
+        assert reader.read() == 9
+        assert len(reader._idle) == 1  # sequential reads share one connection
+    finally:
+        reader.close()
+    assert reader._idle == []
+
+
+def test_a_value_that_is_not_an_integer_serves_nothing(engine: Engine) -> None:
+    reader = GenerationReader(engine)
+    try:
+        if engine.dialect.name == "sqlite":  # SQLite stores a text as it is given
+            _set(engine, "twelve")
+            with pytest.raises(Unavailable, match="not an integer"):
+                reader.read()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM catalog_generation")
+        with pytest.raises(Unavailable, match="missing"):
+            reader.read()
+    finally:
+        reader.close()
+
+
+def test_a_connection_the_server_dropped_is_a_503_then_replaced(pg_url: str) -> None:
+    engine = _engine(pg_url)
+    reader = GenerationReader(engine)
+    try:
+        assert reader.read() == 7
+        ((_born, conn),) = reader._idle
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        with pytest.raises(Unavailable, match="unavailable"):
+            reader.read()
+        assert reader._idle == []  # the broken connection is never handed out again
+        assert conn.closed
+        assert reader.read() == 7  # the next read opens a fresh one
+    finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_reads_are_in_autocommit_on_a_server(pg_url: str) -> None:
+    """No transaction is left open between reads (it would pin a snapshot)."""
+    engine = _engine(pg_url)
+    reader = GenerationReader(engine)
+    try:
+        reader.read()
+        ((_born, conn),) = reader._idle
+        assert conn.autocommit
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_old_connections_are_renewed(tmp_path: Path) -> None:
+    engine = _engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    reader = GenerationReader(engine, recycle_s=0.0)
+    try:
+        reader.read()
+        ((_born, first),) = reader._idle
+        reader.read()
+        ((_born, second),) = reader._idle
+        assert second is not first
+        with pytest.raises(Exception, match="closed"):
+            first.execute("SELECT 1")
+    finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_an_in_memory_catalog_is_read_through_its_engine() -> None:
+    """A new connection to ``sqlite://`` is a new, empty database: the engine's own
+    (static) connection is the only one that holds the catalog."""
+    engine = _engine("sqlite://")
+    reader = GenerationReader(engine)
+    try:
+        assert reader.read() == 7
+        _set(engine, 8)
+        assert reader.read() == 8
+        assert reader._idle == []
+    finally:
+        reader.close()
+        engine.dispose()
