@@ -5,7 +5,8 @@ one single-row SELECT), and through the engine that read cost three times its ow
 work — a pool checkout and checkin (events, the reset on return) and, on a server
 database, the autocommit switch ``reads_engine`` sets on each checkout and takes back on
 each checkin (``python -m bench.steps``: the identity step). Here a few driver
-connections, in autocommit from the start, serve only this one statement.
+connections, in autocommit from the start, serve only this one statement (on psycopg 3
+sent straight through libpq: ``libpq_select``).
 
 The read itself is unchanged: one SELECT per call, on the database, never a cached
 value, so a change is still seen by the very next request in every process. A
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -42,18 +44,23 @@ def generation_value(row: Any) -> int:
     return value
 
 
+def cursor_select(conn: Any) -> Any:
+    """The generation's row through the driver's cursor (DB-API)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(GENERATION_SQL)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
 def catalog_generation(conn: Connection) -> int:
     """The current catalog generation on ``conn``; read before anything it vouches for."""
     # straight on the driver's cursor: SQLAlchemy's execution context costs more than
     # the round trip itself. Without SQLAlchemy in the way, a failed connection is ours
     # to invalidate (else the pool hands it out again).
     try:
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(GENERATION_SQL)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        row = cursor_select(conn.connection)
     except conn.dialect.loaded_dbapi.Error as exc:
         conn.invalidate(exc)
         raise Unavailable("catalog database unavailable, retry later") from exc
@@ -74,6 +81,8 @@ class GenerationReader:
         self._lock = threading.Lock()
         self._idle: list[tuple[float, Any]] = []  # (born, driver connection)
         self._closed = False
+        psycopg3 = engine.dialect.driver == "psycopg"
+        self._select: Callable[[Any], Any] = libpq_select if psycopg3 else cursor_select
 
     def read(self) -> int:
         if not self._own:
@@ -81,12 +90,7 @@ class GenerationReader:
                 return catalog_generation(conn)
         born, conn = self._take()
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(GENERATION_SQL)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
+            row = self._select(conn)
         except self._errors as exc:
             _close(conn)
             raise Unavailable("catalog database unavailable, retry later") from exc
@@ -140,6 +144,33 @@ class GenerationReader:
                 _close(conn)
                 raise
         return conn
+
+
+_INTEGER_OIDS = frozenset({20, 21, 23})  # int8, int2, int4
+_GENERATION_BYTES = GENERATION_SQL.encode()
+
+
+def libpq_select(conn: Any) -> Any:
+    """``cursor_select`` on psycopg 3, straight on libpq (``PQexec``, which releases the
+    GIL): psycopg's cursor machinery cost twice the round trip's own CPU, and this
+    statement needs none of it (no parameter, one integer). Gives what the cursor would
+    have: an integer column as an ``int``, any other type as text (refused by
+    ``generation_value``); a failed statement raises the driver's ``OperationalError``."""
+    import psycopg  # the dialect's own driver: loaded already
+
+    result = conn.pgconn.exec_(_GENERATION_BYTES)
+    try:
+        if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+            message = (result.error_message or b"").decode("utf-8", "replace")
+            raise psycopg.OperationalError(f"catalog generation read failed: {message}")
+        if result.ntuples == 0:
+            return None
+        value = result.get_value(0, 0)
+        if value is None or result.ftype(0) not in _INTEGER_OIDS:
+            return (None if value is None else value.decode("utf-8", "replace"),)
+        return (int(value),)
+    finally:
+        result.clear()
 
 
 def _close(conn: Any) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from catalog.db import make_engine
 from catalog.errors import Unavailable
-from gateway.enforcement.query.generation import GenerationReader
+from gateway.enforcement.query.generation import GenerationReader, cursor_select, libpq_select
 from tests.conftest import PG_ADMIN
 
 _TABLE = "CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY, value INTEGER)"
@@ -132,6 +132,36 @@ def test_an_in_memory_catalog_is_read_through_its_engine() -> None:
         _set(engine, 8)
         assert reader.read() == 8
         assert reader._idle == []
+    finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_libpq_reads_what_the_cursor_reads(pg_url: str) -> None:
+    """psycopg 3's reads go straight through libpq: the same value, the same refusals."""
+    engine = make_engine(pg_url)
+    reader = GenerationReader(engine)
+    try:
+        assert reader._select is libpq_select
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY, "
+                                 "value BIGINT)")  # fmt: skip
+            conn.exec_driver_sql("INSERT INTO catalog_generation VALUES (1, 2)")
+        for value in (0, 1, 2**40, -3):
+            _set(engine, value)
+            assert reader.read() == value
+            ((_born, raw),) = reader._idle
+            assert libpq_select(raw) == cursor_select(raw) == (value,)
+        _set(engine, None)
+        with pytest.raises(Unavailable, match="missing"):
+            reader.read()
+        with engine.begin() as conn:  # a column of another type: its text, refused
+            conn.exec_driver_sql("ALTER TABLE catalog_generation ALTER COLUMN value TYPE text")
+            conn.exec_driver_sql("UPDATE catalog_generation SET value = '12'")
+        with pytest.raises(Unavailable, match="not an integer"):
+            reader.read()
+        ((_born, raw),) = reader._idle
+        assert libpq_select(raw) == cursor_select(raw) == ("12",)
     finally:
         reader.close()
         engine.dispose()
