@@ -69,64 +69,88 @@ def catalog_generation(conn: Connection) -> int:
 
 class GenerationReader:
     """``read()``: the current catalog generation, one round trip, no engine in the way.
-    Thread-safe; keeps at most ``keep`` idle connections."""
+    Thread-safe; opens at most ``size`` connections of its own (a read that finds them
+    all busy goes through the engine, whose pool bounds it as before)."""
 
-    def __init__(self, engine: Engine, *, keep: int = 20, recycle_s: float = 1800.0) -> None:
+    def __init__(self, engine: Engine, *, size: int = 8, recycle_s: float = 1800.0) -> None:
         self._engine = engine
         self._reads = reads_engine(engine)
         self._own = isinstance(engine.pool, QueuePool)
         self._errors: type[BaseException] = engine.dialect.loaded_dbapi.Error
-        self._keep = keep
+        self._size = size
         self._recycle_s = recycle_s
         self._lock = threading.Lock()
         self._idle: list[tuple[float, Any]] = []  # (born, driver connection)
+        self._open = 0  # idle and in use
         self._closed = False
         psycopg3 = engine.dialect.driver == "psycopg"
         self._select: Callable[[Any], Any] = libpq_select if psycopg3 else cursor_select
 
     def read(self) -> int:
-        if not self._own:
-            with self._reads.connect() as conn:
-                return catalog_generation(conn)
-        born, conn = self._take()
+        taken = self._take() if self._own else None
+        if taken is None:
+            with self._reads.connect() as engine_conn:
+                return catalog_generation(engine_conn)
+        born, conn = taken
         try:
             row = self._select(conn)
         except self._errors as exc:
-            _close(conn)
+            self._drop(conn)
             raise Unavailable("catalog database unavailable, retry later") from exc
         except BaseException:
-            _close(conn)
+            self._drop(conn)
             raise
         self._give(born, conn)
         return generation_value(row)
 
     def close(self) -> None:
-        """Close the idle connections; later reads open none to keep."""
+        """Close the idle connections; later reads go through the engine."""
         with self._lock:
             idle, self._idle, self._closed = self._idle, [], True
+            self._open -= len(idle)
         for _born, conn in idle:
             _close(conn)
 
-    def _take(self) -> tuple[float, Any]:
+    def _take(self) -> tuple[float, Any] | None:
+        """An idle connection young enough, else a new one while fewer than ``size`` are
+        open, else None (closed, or all busy)."""
         now = time.monotonic()
         stale: list[Any] = []
         found: tuple[float, Any] | None = None
         with self._lock:
-            while self._idle:
+            while self._idle and found is None:
                 born, conn = self._idle.pop()
                 if now - born < self._recycle_s:
                     found = (born, conn)
-                    break
-                stale.append(conn)
+                else:
+                    stale.append(conn)
+                    self._open -= 1
+            opening = found is None and not self._closed and self._open < self._size
+            if opening:
+                self._open += 1  # reserved before connecting: the bound holds meanwhile
         for conn in stale:
             _close(conn)
-        return found if found is not None else (now, self._connect())
+        if found is not None or not opening:
+            return found
+        try:
+            return now, self._connect()
+        except BaseException:
+            with self._lock:
+                self._open -= 1
+            raise
 
     def _give(self, born: float, conn: Any) -> None:
         with self._lock:
-            if not self._closed and len(self._idle) < self._keep:
+            if not self._closed:
                 self._idle.append((born, conn))
                 return
+            self._open -= 1
+        _close(conn)
+
+    def _drop(self, conn: Any) -> None:
+        """A connection that failed: closed, its place free for a new one."""
+        with self._lock:
+            self._open -= 1
         _close(conn)
 
     def _connect(self) -> Any:

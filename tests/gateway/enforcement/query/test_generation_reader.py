@@ -165,3 +165,46 @@ def test_libpq_reads_what_the_cursor_reads(pg_url: str) -> None:
     finally:
         reader.close()
         engine.dispose()
+
+
+def test_it_never_opens_more_than_its_size(tmp_path: Path) -> None:
+    """Reads that find every connection of its own busy go through the engine (bounded
+    by its pool, as before): the deployment's connection count stays what it was plus
+    ``size``."""
+    engine = _engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    reader = GenerationReader(engine, size=2)
+    try:
+        first, second = reader._take(), reader._take()
+        assert first is not None and second is not None
+        assert reader._take() is None
+        assert reader.read() == 7  # through the engine
+        assert reader._open == 2
+        reader._give(*first)
+        reader._give(*second)
+        for _ in range(5):
+            assert reader.read() == 7
+        assert reader._open == 2 and len(reader._idle) == 2
+    finally:
+        reader.close()
+        engine.dispose()
+    assert reader._open == 0
+
+
+def test_a_failed_connect_frees_its_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    reader = GenerationReader(engine, size=1)
+
+    def refused() -> None:
+        raise OSError("refused")
+
+    try:
+        monkeypatch.setattr(reader, "_connect", refused)
+        with pytest.raises(OSError):
+            reader.read()
+        assert reader._open == 0
+        monkeypatch.undo()
+        assert reader.read() == 7
+        assert reader._open == 1
+    finally:
+        reader.close()
+        engine.dispose()
