@@ -4,6 +4,7 @@ by itself, on record, without anyone calling ``run-due``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -37,16 +38,29 @@ def _last_run(gw: DemoGateway, schedule_id: str, timeout_s: float) -> str | None
     return None
 
 
+def _clocks() -> set[threading.Thread]:
+    """The schedule clocks running in this process (ScheduleClock's thread)."""
+    return {t for t in threading.enumerate() if t.name == "sluice-schedules" and t.is_alive()}
+
+
 def test_the_clock_is_off_by_default(tmp_path: Path) -> None:
-    with demo_gateway(tmp_path) as gw:
+    """The switch left at its default: no clock is started, and a due schedule is not
+    triggered although the interval is one a running clock would tick ten times in the
+    wait (at the default interval, 60 s, a clock started by mistake ticks only after a
+    minute: a wait of seconds could not see it)."""
+    before = _clocks()
+    with demo_gateway(tmp_path, comparison_scheduler_interval_s=0.05) as gw:
         assert gw.settings.comparison_scheduler is False
+        assert _clocks() == before
         schedule_id = _schedule(gw)
-        assert _last_run(gw, schedule_id, timeout_s=2.5) is None
+        assert _last_run(gw, schedule_id, timeout_s=0.5) is None
 
 
 def test_the_clock_triggers_due_schedules(tmp_path: Path) -> None:
+    before = _clocks()
     with demo_gateway(tmp_path, comparison_scheduler=True,
                       comparison_scheduler_interval_s=0.1) as gw:  # fmt: skip
+        assert _clocks() - before  # what the test above looks for when the switch is off
         schedule_id = _schedule(gw)
         run_id = _last_run(gw, schedule_id, timeout_s=30)
         assert run_id is not None
