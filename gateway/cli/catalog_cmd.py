@@ -1,4 +1,5 @@
-"""``sluice catalog list|show|search``: read the catalog database from the command line.
+"""``sluice catalog list|show|search``: read the catalog database from the command line
+(and ``rebind``, an operator's repair: ``gateway.cli.rebind_cmd``).
 
 Reads the database named by the settings (``SLUICE_DATABASE_URL`` or the SQLite file in
 ``SLUICE_HOME``), migrating it first so a fresh home works. Read-only otherwise.
@@ -13,6 +14,7 @@ import click
 from catalog import service
 from catalog.models import Dataset, DatasetStatus
 from catalog.schemas import DatasetOut
+from gateway.cli.rebind_cmd import rebind_cmd
 from gateway.cli.store import catalog_session
 
 
@@ -105,3 +107,6 @@ def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
             click.echo(
                 f"    {f.name:<{width}}  {f.type:<8} {f.level}  {f.pi_category:<10} {f.description}"
             )
+
+
+catalog.add_command(rebind_cmd)

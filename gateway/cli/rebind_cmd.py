@@ -1,0 +1,58 @@
+"""``sluice catalog rebind KIND ID --reason TEXT``: bind a row as it is now, on the host,
+after a gateway died between a change's binding and its commit
+(``gateway.stewardship.rebind`` says why). Imports the app only when run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+_SECRET = frozenset({"secret_ciphertext", "seal"})
+
+
+def _values(row: Any) -> dict[str, Any]:
+    """The row's columns as the operator checks them (no secret, no seal)."""
+    table = row.__table__
+    return {c.name: ("<set>" if getattr(row, c.key) is not None else None)
+            if c.name in _SECRET else getattr(row, c.key)
+            for c in table.columns}  # fmt: skip
+
+
+@click.command("rebind")
+@click.argument("kind", type=click.Choice(["entry", "source", "model", "schedule"]))
+@click.argument("row_id")
+@click.option("--reason", required=True, help="why (on record), e.g. the crash it follows")
+@click.option("--yes", is_flag=True, help="do not ask before binding")
+def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
+    """Make a row whose change never committed (a gateway killed between binding and
+    commit) serve again: bind it as it is now, on record. Check its values first: a row
+    written back behind the gateway as it was before a change verifies too."""
+    from audit.records import Actor
+    from catalog.errors import SluiceError
+    from gateway.cli.host_login import host_login
+    from gateway.core.settings import load_settings
+    from gateway.stewardship.rebind import load, rebind
+    from gateway.wiring.container import build_services
+
+    if not reason.strip():
+        raise click.BadParameter("say why", param_hint="--reason")
+    services = build_services(load_settings())
+    try:
+        with services.sessions() as session:
+            row = load(session, kind, row_id)
+            fields = [(f.name, f.level, f.pi_category) for f in getattr(row, "fields", [])]
+            shown = {**_values(row), **({"fields": fields} if fields else {})}
+            click.echo(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
+            if not yes:
+                click.confirm(f"bind this {kind} as it is now, so that it governs?", abort=True)
+            done = rebind(services.audit, session, kind, row,
+                          actor=Actor.cli(host_login()), reason=reason.strip())  # fmt: skip
+            session.commit()
+    except SluiceError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        services.close()
+    click.echo(f"{kind} {row_id} bound as it is" if done else
+               f"{kind} {row_id} is already the trail's newest state: nothing to do")  # fmt: skip

@@ -1,0 +1,91 @@
+"""An operator's rebinding of a row left refused by a change that never committed.
+
+A change made through the gateway binds the row's new state on the trail before it
+commits (``gateway.stewardship.row_trail``) and binds the old one back if the commit
+fails. A gateway killed in between (a crash, ``kill -9``, a host lost) leaves the trail
+naming a state the row never took: the row verifies, but is not the newest state the
+trail names, so it serves nothing (423) and every change of it through the API answers
+409 ("changed by another request"), for ever. Users have a way out (an admin's whole
+save); entries, sources, comparison models and schedules had none.
+
+``sluice catalog rebind`` is that way out, on the host: the operator, who holds the
+deployment's keys and could seal anything anyway, names the row and a reason; a row
+whose seal verifies is bound as it is now, on record (``catalog.row_bound`` by the
+operator, with ``rebound``: the reason). A row whose seal does not verify (changed
+behind the gateway) is refused: its sealed values must be written back first. A
+replay (a row written back as it was before a change, seal and all) verifies too, and
+this makes it govern: the command shows the row's values and asks first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from audit.event_types import EventType
+from audit.records import Actor, key_event
+from audit.sink import AuditSink
+from catalog.comparison_models import ComparisonModel
+from catalog.comparison_schedules import ComparisonSchedule
+from catalog.comparison_seals import MODELS, SCHEDULES, comparison_holds, comparison_key
+from catalog.entry_seals import dataset_verifies, entry_key
+from catalog.errors import Conflict, NotFound
+from catalog.models import Dataset, Source
+from catalog.row_bindings import checker, digest
+from catalog.row_seals import seals_for
+from catalog.source_seals import source_holds, source_key
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of row the command rebinds: its class, its key on the trail, its check."""
+
+    model: type[Any]
+    key: Any
+    holds: Any
+
+
+KINDS: dict[str, Kind] = {
+    "entry": Kind(Dataset, lambda row: entry_key(row.id),
+                  lambda seals, row: dataset_verifies(seals, row)),  # and each field
+    "source": Kind(Source, lambda row: source_key(row.id), source_holds),
+    "model": Kind(ComparisonModel, lambda row: comparison_key(MODELS, row.id),
+                  lambda seals, row: comparison_holds(seals, MODELS, row)),
+    "schedule": Kind(ComparisonSchedule, lambda row: comparison_key(SCHEDULES, row.id),
+                     lambda seals, row: comparison_holds(seals, SCHEDULES, row)),
+}  # fmt: skip
+
+
+def load(session: Session, kind: str, row_id: str) -> Any:
+    row = session.get(KINDS[kind].model, row_id)
+    if row is None:
+        raise NotFound(f"no {kind} {row_id!r}")
+    return row
+
+
+def rebind(audit: AuditSink, session: Session, kind: str, row: Any, *, actor: Actor,
+           reason: str) -> bool:  # fmt: skip
+    """Bind ``row`` as it is now, on record as ``actor``'s act for ``reason``; False if
+    the trail already names it as it is (nothing done). ``Conflict`` for a row whose
+    seal does not verify, or a deleted schedule (it runs nothing whatever it is bound).
+    The caller commits."""
+    spec, bind = KINDS[kind], session.get_bind()
+    if kind == "schedule" and row.deleted_at is not None:
+        raise Conflict(f"schedule {row.id} is deleted; it runs nothing")
+    if not spec.holds(seals_for(bind), row):
+        raise Conflict(f"the {kind} {row.id!r} does not verify: it was changed behind the "
+                       "gateway; write its sealed values back first")  # fmt: skip
+    key = spec.key(row)
+    if checker(bind)(key, row.seal):
+        return False
+    audit.append(key_event(type_=EventType.ROW_BOUND, actor=actor, resource=f"row:{key}",
+                           details={"digest": digest(key, row.seal),
+                                    "rebound": reason}))  # fmt: skip
+    # written again as it is, so the catalog generation moves and every process reads
+    # the row and its binding afresh (a refusal is kept for a generation); the caller
+    # commits
+    flag_modified(row, "seal")
+    return True
