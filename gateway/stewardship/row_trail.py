@@ -81,6 +81,7 @@ from catalog.row_seals import (
     user_seal,
 )
 from catalog.source_seals import SOURCES, source_holds, source_key, source_seal
+from gateway.stewardship.row_locks import hold_rows
 from policies.rbac import role_key
 
 SYSTEM = Actor("gateway", None, ("system",))
@@ -226,6 +227,9 @@ _KEYS: tuple[tuple[type, str, Callable[[Any], str]], ...] = (
 )
 
 
+_UNVERSIONED = frozenset({USERS, DATASETS, SOURCES, MODELS, SCHEDULES})
+
+
 def _key_of(row: Any) -> tuple[str, str] | None:
     for kind, table, key in _KEYS:
         if isinstance(row, kind):
@@ -276,6 +280,7 @@ def _refuse_in_flight(check: Check, key: str, what: str, loaded: str | None,
 def require_entry_current(session: Session, dataset: Dataset) -> None:
     """``_refuse_in_flight`` before a Core write of ``dataset`` (a publication), which
     ``bind_written`` would otherwise leave unbound."""
+    hold_rows(session, [entry_key(dataset.id)])
     bind = session.get_bind()
     held = dataset_loaded_holds(seals_for(bind), dataset)
     check = checker(bind)
@@ -350,6 +355,10 @@ def bind_changed(audit: AuditSink, session: Session) -> list[_Bound]:
 def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bound]:
     if not rows:
         return []
+    # one write at a time of rows whose commit compares nothing (row_locks); requests
+    # and re-identifications have their compare-and-set on the status read
+    hold_rows(session, [found[0] for found in map(_key_of, rows)
+                        if found is not None and found[1] in _UNVERSIONED])  # fmt: skip
     bind = session.get_bind()
     seals, check = seals_for(bind), checker(bind)
     bound = []
@@ -421,9 +430,8 @@ def _bind_one(audit: AuditSink, session: Session, key: str, seal: str | None,
               loaded: str | None) -> None:  # fmt: skip
     """Bind ``seal``, the state a write is about to give a row of ``key`` loaded with
     ``loaded``, if that was current; bound back if the transaction ends uncommitted."""
-    if seal is None or seal == loaded:
-        return
-    if not checker(session.connection())(key, loaded):
+    hold_rows(session, [key])
+    if seal is None or seal == loaded or not checker(session.connection())(key, loaded):
         return
     _append(audit, key, {"digest": digest(key, seal)})
     _unless_committed(audit, session, [(key, seal, loaded)])
