@@ -68,17 +68,33 @@ class Served:
 
     def stop(self) -> None:
         """SIGINT (what systemd sends with KillSignal=SIGINT), then SIGKILL after 30 s."""
+        self.interrupt()
+        self.reap()
+
+    def interrupt(self) -> None:
         if self.alive:
             self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+
+    def reap(self) -> None:
+        """Wait for the process to end after ``interrupt``; SIGKILL after 30 s."""
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
     def kill(self) -> None:
         self.proc.kill()  # SIGKILL: no shutdown code runs
         self.proc.wait()
+
+
+def stop_all(served: list[Served]) -> None:
+    """``stop`` every replica, their SIGINTs sent together (as stopping a deployment's
+    units does): the graceful shutdowns run side by side, not one after another."""
+    for replica in served:
+        replica.interrupt()
+    for replica in served:
+        replica.reap()
 
 
 def serve(name: str, settings: dict[str, str], directory: Path, *, workers: int = 1) -> Served:

@@ -28,7 +28,7 @@ from catalog.comparison_models import ComparisonModel, ComparisonRun
 from catalog.db import make_engine
 from tests.conftest import PG_ADMIN
 from tests.ops.deployment import Deployment
-from tests.ops.processes import Served, serve
+from tests.ops.processes import Served, serve, stop_all
 
 pytestmark = pytest.mark.xdist_group("ops-lease")  # one deployment per module, one worker
 LEASE_S = 2.0
@@ -51,8 +51,7 @@ def replicas(
             replica.wait_ready()
         yield served
     finally:
-        for replica in served:
-            replica.stop()
+        stop_all(served)
 
 
 def _sessions(guided: Deployment) -> sessionmaker[Session]:
@@ -102,6 +101,7 @@ def test_replicas_take_only_expired_runs_and_record_each_once(
         session.execute(insert(ComparisonModel.__table__).values(id=model, owner="root"))
         session.commit()
     live = _runs(sessions, [datetime.now(UTC)], timedelta(0), model)[0]
+    born = time.monotonic()
     stop = threading.Event()
     renewing = threading.Thread(target=_renew, args=(sessions, live, stop))
     renewing.start()
@@ -114,7 +114,9 @@ def test_replicas_take_only_expired_runs_and_record_each_once(
             if all(run in _interrupted(guided) for run in [*dead, before]):
                 break
             time.sleep(0.2)
-        time.sleep(3 * LEASE_S)  # both replicas swept again, several times
+        # two leases since the live run was made: only its renewals have kept it, and both
+        # replicas (a sweep every LEASE_S / 4) have swept it and the dead ones eight times
+        time.sleep(max(0.0, born + 2 * LEASE_S - time.monotonic()))
         with sessions() as session:
             status = {run.id: (run.status, run.error) for run in session.query(ComparisonRun)
                       .where(ComparisonRun.model_id == model)}  # fmt: skip

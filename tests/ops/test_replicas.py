@@ -32,7 +32,7 @@ import pytest
 
 from tests.conftest import PG_ADMIN
 from tests.ops.deployment import DIBAO, Deployment
-from tests.ops.processes import Served, serve, sluice
+from tests.ops.processes import Served, serve, sluice, stop_all
 
 pytestmark = pytest.mark.xdist_group("ops-replicas")  # one cluster, on one xdist worker
 QUOTA = 1000  # rows per user per day, on every replica
@@ -115,8 +115,7 @@ def cluster(guided: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Ite
             replica.wait_ready()
         yield Cluster(guided=guided, replicas=replicas, settings=settings)
     finally:
-        for replica in replicas:
-            replica.stop()
+        stop_all(replicas)
 
 
 def test_a_change_through_one_replica_governs_the_next_request_on_every_replica(
