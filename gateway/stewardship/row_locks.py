@@ -11,17 +11,22 @@ step per row: a write takes its rows' stripes before the check and gives them ba
 its transaction ends, so a second write waits for the first, then finds its own loaded
 state stale (409) — or current, if the first did not commit.
 
-Within one process only: replicas (and the CLI beside a running gateway) still race.
-Striped by key (bounded memory); a stripe not freed within ``WRITE_WAIT_S`` is a 409.
+Across processes on PostgreSQL (replicas, the CLI beside a gateway) the same key's
+transaction-scoped advisory lock is taken too (``pg_advisory_xact_lock``'s try form, so
+a wait is bounded): it ends with the transaction, whatever ends it, and locks no row, so
+the trail's own writer never waits on it. On SQLite, processes beside one another still
+race (the embedded default is one process). Striped by key in a process (bounded
+memory); a stripe or an advisory lock not freed within ``WRITE_WAIT_S`` is a 409.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Iterable
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from catalog.errors import Conflict
@@ -31,31 +36,57 @@ _HELD = "sluice.row_trail.held_stripes"
 WRITE_WAIT_S = 2.0
 
 
+_ADVISORY = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
+ADVISORY_SPACE = 0x51C0  # the first of advisory locks' two keys: rows' writes, here
+_RETRY_S = 0.02
+
+
 def _stripe(key: str) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(_STRIPES)
 
 
+def advisory_key(key: str) -> int:
+    """A row key's advisory lock (PostgreSQL's second key, a signed 32-bit number)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) - 2**31
+
+
 def hold_rows(session: Session, keys: Iterable[str]) -> None:
-    """Take the write stripes of ``keys`` for ``session`` until its transaction ends;
+    """Take the write locks of ``keys`` for ``session`` until its transaction ends;
     ``Conflict`` (409) when another change of one of them does not end within
     ``WRITE_WAIT_S``. Call before checking that a row's loaded state is current."""
     held: set[int] = session.info.setdefault(_HELD, set())
-    wanted = sorted({_stripe(k) for k in keys} - held)
-    if not wanted:
+    held_keys: set[str] = session.info.setdefault(_HELD + ".keys", set())
+    new_keys = sorted(set(keys) - held_keys)
+    if not new_keys:
         return
-    session.connection()  # a transaction, whose end gives the stripes back
+    session.connection()  # a transaction, whose end gives the locks back
     if not session.info.get(_HELD + ".listening"):
         event.listen(session, "after_transaction_end", _release)
         session.info[_HELD + ".listening"] = True
-    for index in wanted:
-        if not _STRIPES[index].acquire(timeout=WRITE_WAIT_S):
+    deadline = time.monotonic() + WRITE_WAIT_S
+    for index in sorted({_stripe(k) for k in new_keys} - held):
+        if not _STRIPES[index].acquire(timeout=max(deadline - time.monotonic(), 0)):
             raise Conflict("this row is being changed by another request; load it again")
         held.add(index)
+    if session.get_bind().dialect.name == "postgresql":
+        for key in new_keys:
+            _advisory(session, advisory_key(key), deadline)
+    held_keys.update(new_keys)
+
+
+def _advisory(session: Session, key: int, deadline: float) -> None:
+    """Another process's write of the row (a replica's): wait for its transaction."""
+    connection = session.connection()  # no autoflush: nothing is written before the binding
+    while not connection.execute(_ADVISORY, {"space": ADVISORY_SPACE, "key": key}).scalar():
+        if time.monotonic() >= deadline:
+            raise Conflict("this row is being changed by another request; load it again")
+        time.sleep(_RETRY_S)
 
 
 def _release(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:
         return
+    session.info.get(_HELD + ".keys", set()).clear()  # advisory locks end with it
     held: set[int] = session.info.get(_HELD, set())
     while held:
         _STRIPES[held.pop()].release()

@@ -17,10 +17,16 @@ serves after every round.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import psycopg
+import pytest
+
+from catalog.entry_seals import entry_key
+from gateway.stewardship.row_locks import ADVISORY_SPACE, WRITE_WAIT_S, advisory_key
 from tests.attacks.test_insider_model_schedule_seals import CASE, MODEL
 from tests.gateway.demo_app import DemoGateway
 
@@ -97,3 +103,26 @@ def test_two_saves_of_a_model_at_once_leave_it_running(deployment: DemoGateway) 
     restored = gw.client.put(f"/api/v1/comparison-models/{MODEL}", headers=headers,
                              json={**body, "shared_with": model["shared_with"]})  # fmt: skip
     assert restored.status_code == 200, restored.text
+
+
+def test_a_save_on_another_replica_in_flight_is_waited_for(deployment: DemoGateway) -> None:
+    """Another process's save of the entry (a replica's, on the shared PostgreSQL) holds
+    its write lock until its transaction ends, as this process's saves do; carl's save
+    here waits for it, and answers 409 when it does not end in time. (SQLite: one
+    process; nothing to wait for across processes.)"""
+    gw = deployment
+    if gw.services.engine.dialect.name != "postgresql":
+        pytest.skip("the embedded default is one process")
+    url = gw.services.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as other, other.transaction():
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                      (ADVISORY_SPACE, advisory_key(entry_key(DIBAO))))  # fmt: skip
+        started = time.monotonic()
+        saved = gw.client.patch(f"/api/v1/datasets/{DIBAO}", headers=gw.headers("carl"),
+                                json={"fields": {"household_size": {"level": "L3"}}})  # fmt: skip
+        assert saved.status_code == 409, saved.text
+        assert time.monotonic() - started >= WRITE_WAIT_S * 0.9
+    assert gw.query("alice", DIBAO, QUERY).status_code == 200
+    again = gw.client.patch(f"/api/v1/datasets/{DIBAO}", headers=gw.headers("carl"),
+                            json={"fields": {"household_size": {"level": "L2"}}})  # fmt: skip
+    assert again.status_code == 200, again.text
