@@ -105,14 +105,14 @@ def test_two_saves_of_a_model_at_once_leave_it_running(deployment: DemoGateway) 
     assert restored.status_code == 200, restored.text
 
 
+@pytest.mark.parametrize("deployment", ["postgres"], indirect=True)  # SQLite: one process
 def test_a_save_on_another_replica_in_flight_is_waited_for(deployment: DemoGateway) -> None:
     """Another process's save of the entry (a replica's, on the shared PostgreSQL) holds
     its write lock until its transaction ends, as this process's saves do; carl's save
     here waits for it, and answers 409 when it does not end in time. (SQLite: one
     process; nothing to wait for across processes.)"""
     gw = deployment
-    if gw.services.engine.dialect.name != "postgresql":
-        pytest.skip("the embedded default is one process")
+    assert gw.services.engine.dialect.name == "postgresql"
     url = gw.services.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url) as other, other.transaction():
         other.execute("SELECT pg_advisory_xact_lock(%s, %s)",
