@@ -48,7 +48,9 @@ browser:
 	# a CJK font, so the console's screenshots (docs/screenshots, zh-CN) show Chinese
 	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei) || echo "no CJK font: console screenshots will show boxes for Chinese"
 
-lint: install complexity
+lint: install complexity lint-only
+
+lint-only:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -60,8 +62,14 @@ office:
 # three workers on two cores: the suite waits more than it computes (sleeps past
 # re-check intervals, leases, subprocess and browser start-ups; about 1.1 cores busy on
 # average), so a third worker fills the waits (tests/scheduling.py)
-test: install services browser office lint
-	$(BIN)/pytest -n 3 --dist loadgroup -q
+# lint runs beside the tests (mypy takes ~30 s of one core on a clean cache, which the
+# waiting workers leave free); either failing fails `make test`, lint's output printed last
+test: install services browser office complexity
+	@log=$$(mktemp); $(MAKE) --no-print-directory lint-only > $$log 2>&1 & lint=$$!; \
+	$(BIN)/pytest -n 3 --dist loadgroup -q; tests=$$?; \
+	wait $$lint; linted=$$?; cat $$log; rm -f $$log; \
+	[ $$linted -eq 0 ] || echo "make test: lint failed (above)"; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 # the bench extra: Datasette (the peer of bench/peer.py) and py-spy (python -m bench.profile)
 BENCH_STAMP := $(VENV)/.bench-installed
