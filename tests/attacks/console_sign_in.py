@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from gateway.web.console.passwords import set_demo_passwords
+from gateway.web.console.passwords import LocalAccounts, PasswordTrail, set_demo_passwords
 from gateway.web.console.runtime import Console
+from gateway.web.console.sessions import console_key
 from tests.gateway.demo_app import DemoGateway
 
 _FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -46,3 +48,12 @@ def console_sign_in(
     csrf = page_csrf(client)
     assert csrf is not None
     return client, csrf
+
+
+def accounts_at_old_cost(gw: DemoGateway) -> LocalAccounts:
+    """The console's accounts as they were before an operator changed
+    ``SLUICE_CONSOLE_ARGON2_*``: a password set through them is re-made at its next
+    right sign-in."""
+    return LocalAccounts(engine=gw.services.engine, key=console_key(gw.settings.home),
+                         trail=PasswordTrail(gw.services.audit),
+                         hasher=PasswordHasher(time_cost=2, memory_cost=1024))  # fmt: skip

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from argon2 import PasswordHasher
-
-from gateway.web.console.passwords import LocalAccounts, PasswordTrail
-from gateway.web.console.sessions import console_key
-from tests.attacks.console_sign_in import post_sign_in
+from tests.attacks.console_sign_in import accounts_at_old_cost, post_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 PASSWORD = "the-password-of-alice-1"
@@ -28,9 +24,7 @@ def test_right_sign_ins_at_once_after_a_cost_change_keep_the_account(
 ) -> None:
     gw = deployment
     # the password as set before the operator changed SLUICE_CONSOLE_ARGON2_*
-    before = LocalAccounts(engine=gw.services.engine, key=console_key(gw.settings.home),
-                           trail=PasswordTrail(gw.services.audit),
-                           hasher=PasswordHasher(time_cost=2, memory_cost=1024))  # fmt: skip
+    before = accounts_at_old_cost(gw)
     for _ in range(2):
         before.set_password(subject="alice", password=PASSWORD, set_by="demo")
         answers = _at_once(gw, 3)

@@ -14,12 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import text
 
-from gateway.web.console.passwords import LocalAccounts, PasswordTrail
-from gateway.web.console.sessions import console_key
-from tests.attacks.console_sign_in import post_sign_in
+from gateway.web.console.passwords import PasswordTrail
+from tests.attacks.console_sign_in import accounts_at_old_cost, post_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 OLD, NEW = "alice-old-leaked-password-1", "alice-new-password-after-leak-2"
@@ -31,9 +29,7 @@ def test_a_rehash_that_lost_does_not_bind_an_old_row(
     deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gw = deployment
-    before = LocalAccounts(engine=gw.services.engine, key=console_key(gw.settings.home),
-                           trail=PasswordTrail(gw.services.audit),
-                           hasher=PasswordHasher(time_cost=2, memory_cost=1024))  # fmt: skip
+    before = accounts_at_old_cost(gw)
     before.set_password(subject="alice", password=OLD, set_by="demo")
     with gw.services.engine.connect() as conn:
         old_row = conn.execute(text(ROW)).scalar_one()

@@ -58,7 +58,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -74,6 +74,7 @@ from audit.sink import AuditSink
 from catalog.demo.users import DEMO_USERS
 from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import User
+from catalog.row_bindings import settle
 from gateway.core.services import Services
 from gateway.web.console.sessions import console_key
 from gateway.web.console.settings import ConsoleSettings
@@ -210,6 +211,17 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+_Read = tuple[Any, "str | None", "str | None", bool]
+
+
+def _in_flight(read: _Read) -> bool:
+    """A row whose seal verifies while the trail names a newer digest: another request's
+    set or rehash recorded it and has not written its row yet (or the row was written
+    back behind the gateway: then it never agrees)."""
+    _row, stored, expected, superseded = read
+    return stored is not None and bool(expected) and superseded
+
+
 def check_new_password(password: str) -> None:
     """``BadRequest`` for a password too short or too long to set."""
     if len(password) < MIN_PASSWORD_CHARS:
@@ -342,17 +354,10 @@ class LocalAccounts:
         reason for the trail): answering "disabled" only to the right password, or
         resetting the count for it, would tell anyone which password is right."""
         now = self._clock()
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(_P.password_hash, _P.set_by, _P.locked_until).where(_P.subject == subject)
-            ).first()
+        row, stored, expected, superseded = settle(lambda: self._read(subject), _in_flight)
         if row is None:
             self._burn(password)
             return CheckResult("unknown_account")
-        stored = self._unseal(subject, row.set_by, row.password_hash)
-        expected = "" if self._trail is None else self._trail.current_digest(subject)
-        digest = row_digest(subject, row.set_by, row.password_hash)
-        superseded = expected is None or (expected and not hmac.compare_digest(expected, digest))
         if stored is None or superseded:  # written behind the gateway's back, or rolled back
             self._burn(password)
             return CheckResult("tampered")
@@ -367,6 +372,27 @@ class LocalAccounts:
                             row_hash=row.password_hash)  # fmt: skip
             return CheckResult("ok")
         return self._count_failure(subject, now)
+
+    def _read(self, subject: str) -> _Read:
+        """(row, its hash if its seal verifies, the trail's digest, whether the trail
+        names another row). ``check`` reads again while the row verifies but the trail
+        names a newer digest (``catalog.row_bindings.settle``): another sign-in's rehash
+        or a set records its digest before it writes its row, and a sign-in reading in
+        between was refused as tampered (401; stop 27's clean-clone run, three right
+        sign-ins at once after a cost change)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(_P.password_hash, _P.set_by, _P.locked_until).where(_P.subject == subject)
+            ).first()
+        if row is None:
+            return None, None, None, False
+        stored = self._unseal(subject, row.set_by, row.password_hash)
+        expected = "" if self._trail is None else self._trail.current_digest(subject)
+        digest = row_digest(subject, row.set_by, row.password_hash)
+        superseded = expected is None or bool(
+            expected and not hmac.compare_digest(expected, digest)
+        )
+        return row, stored, expected, superseded
 
     def _signed_in(self, subject: str, set_by: str, stored: str, password: str,
                    *, bind: bool, row_hash: str) -> None:  # fmt: skip
