@@ -42,7 +42,10 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
     try:
         with services.sessions() as session:
             row = load(session, kind, row_id)
-            fields = [(f.name, f.level, f.pi_category) for f in getattr(row, "fields", [])]
+            # every field column the entry's seal covers: a replay differs in any of them
+            fields = [{"name": f.name, "type": f.type, "level": f.level,
+                       "pi_category": f.pi_category, "mask_override": f.mask_override}
+                      for f in getattr(row, "fields", [])]  # fmt: skip
             shown = {**_values(row), **({"fields": fields} if fields else {})}
             click.echo(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
             if not yes:

@@ -34,9 +34,10 @@ from catalog.comparison_seals import MODELS, SCHEDULES, comparison_holds, compar
 from catalog.entry_seals import dataset_verifies, entry_key
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, Source
-from catalog.row_bindings import checker, digest
+from catalog.row_bindings import REMOVED, bindings_for, checker, digest
 from catalog.row_seals import seals_for
 from catalog.source_seals import source_holds, source_key
+from gateway.stewardship.row_locks import hold_rows
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,28 @@ def load(session: Session, kind: str, row_id: str) -> Any:
 
 def rebind(audit: AuditSink, session: Session, kind: str, row: Any, *, actor: Actor,
            reason: str) -> bool:  # fmt: skip
-    """Bind ``row`` as it is now, on record as ``actor``'s act for ``reason``; False if
-    the trail already names it as it is (nothing done). ``Conflict`` for a row whose
-    seal does not verify, or a deleted schedule (it runs nothing whatever it is bound).
-    The caller commits."""
+    """Bind ``row`` as it was shown (loaded), on record as ``actor``'s act for ``reason``;
+    False if the trail already names it as it is (nothing done). ``Conflict`` for a row
+    whose seal does not verify, one changed since it was loaded, or a schedule deleted
+    (its row says so, or the trail's newest state of it does: it runs nothing whatever
+    it is bound). The caller commits.
+
+    The row's write lock is held first and the row read again under it (red team 21):
+    the command asks before it binds, and a steward's save committed meanwhile was
+    overwritten — the trail named the shown state again and the seal column was written
+    back onto the saved values, so the row verified for no one."""
     spec, bind = KINDS[kind], session.get_bind()
-    if kind == "schedule" and row.deleted_at is not None:
-        raise Conflict(f"schedule {row.id} is deleted; it runs nothing")
+    key, shown = spec.key(row), row.seal
+    hold_rows(session, [key])  # a save of it waits for this, or this for it
+    session.expire_all()
+    row = load(session, kind, row.id)
+    if row.seal != shown:
+        raise Conflict(f"the {kind} {row.id!r} changed since it was shown (a save through "
+                       "the gateway); run the command again")  # fmt: skip
+    _refuse_deleted(bind, kind, key, row)
     if not spec.holds(seals_for(bind), row):
         raise Conflict(f"the {kind} {row.id!r} does not verify: it was changed behind the "
                        "gateway; write its sealed values back first")  # fmt: skip
-    key = spec.key(row)
     if checker(bind)(key, row.seal):
         return False
     audit.append(key_event(type_=EventType.ROW_BOUND, actor=actor, resource=f"row:{key}",
@@ -86,6 +98,18 @@ def rebind(audit: AuditSink, session: Session, kind: str, row: Any, *, actor: Ac
                                     "rebound": reason}))  # fmt: skip
     # written again as it is, so the catalog generation moves and every process reads
     # the row and its binding afresh (a refusal is kept for a generation); the caller
-    # commits
+    # commits, which gives the row's lock back
     flag_modified(row, "seal")
     return True
+
+
+def _refuse_deleted(bind: Any, kind: str, key: str, row: Any) -> None:
+    """A schedule whose row or newest binding says deleted: its owner's deletion stands.
+    Written back by an insider as it was before the deletion, seal and all, it verified
+    and was rebound on request, and ran again in its owner's name (red team 21)."""
+    if kind != "schedule":
+        return
+    bindings = bindings_for(bind)
+    if row.deleted_at is not None or (bindings is not None and bindings.newest(key) == REMOVED):
+        raise Conflict(f"schedule {row.id} was deleted by its owner; it runs nothing and "
+                       "is not rebound (its owner makes a new one)")  # fmt: skip
