@@ -101,6 +101,7 @@ class RowBindings:
         self._trail = trail
         self._lock = threading.Lock()
         self._known: dict[str, tuple[int, str | None]] = {}
+        self._learned: dict[str, float] = {}  # when each key's newest state was first met
         self._seen = trail.head()  # bindings before it are read per key, on first use
         self._token: object = None
 
@@ -124,7 +125,9 @@ class RowBindings:
         if key not in self._known or self._known[key][0] < seq:
             if len(self._known) >= 1_000_000:
                 self._known.clear()  # met again, each key is read per key once more
+                self._learned.clear()
             self._known[key] = (seq, state)
+            self._learned[key] = time.monotonic()
 
     def _state(self, key: str) -> str | None:
         with self._lock:
@@ -148,7 +151,13 @@ class RowBindings:
             return True
         self.refresh()  # a change made elsewhere since the last look (another replica)
         state = self._state(key)
-        return state is None or hmac.compare_digest(state, wanted)
+        if state is None or hmac.compare_digest(state, wanted):
+            return True
+        with self._lock:
+            learned = self._learned.get(key, time.monotonic())
+        if time.monotonic() - learned < SETTLE_S:
+            _SETTLING.young = True  # a change perhaps in flight: ``settle`` waits for it
+        return False
 
     def newest(self, key: str) -> str | None:
         """The newest state the trail names for ``key`` (the trail read first)."""
@@ -208,6 +217,11 @@ always_current: Check = _always
 """A ``Check`` that asks nothing of the trail: whether a row's seal verifies, alone."""
 
 
+_SETTLING = threading.local()
+"""``young``: a ``current`` answer of this thread's last ``settle`` read was False for a
+binding first met less than ``SETTLE_S`` ago (a change that may still be in flight)."""
+
+
 def settle(read: Callable[[], T], in_flight: Callable[[T], bool], *,
            wait_s: float = SETTLE_S) -> T:  # fmt: skip
     """``read()``, read again while ``in_flight`` says so, for at most ``wait_s``.
@@ -223,11 +237,20 @@ def settle(read: Callable[[], T], in_flight: Callable[[T], bool], *,
     landed (the row now carries the bound state) or the change was bound back — and only
     then uses it; a row written back behind the gateway never agrees and is refused
     ``wait_s`` later, as before. Each ``read`` must load the row anew: never accept
-    values loaded before the change on the word of a trail that names the new ones."""
+    values loaded before the change on the word of a trail that names the new ones.
+
+    Only while the binding that disagrees is young (first met by this process less than
+    ``SETTLE_S`` ago, ``RowBindings.current``): a change commits milliseconds after its
+    binding, so one known for longer is no change in flight but a row left refused (a
+    gateway killed mid-save, a row written back). Every reader of such a row waited the
+    2 s, again at each catalog generation, each on a worker thread: an analyst's requests
+    held every worker of the gateway (red team 21)."""
+    _SETTLING.young = False
     found = read()
     deadline = time.monotonic() + wait_s
-    while in_flight(found) and time.monotonic() < deadline:
+    while in_flight(found) and _SETTLING.young and time.monotonic() < deadline:
         time.sleep(_SETTLE_STEP_S)
+        _SETTLING.young = False
         found = read()
     return found
 
