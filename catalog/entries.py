@@ -206,7 +206,11 @@ def _hashable(value: Any) -> Any:
 
 
 def _source(row: Row[Any], sealed: bool) -> SourceEntry:
-    settings = dict(row.source_settings or {})
+    # settings that are no object (JSON of another type, written behind the gateway)
+    # fail the source's seal: refused (``sealed``), never a 500 (red team 21)
+    found = row.source_settings
+    settings = dict(found) if isinstance(found, dict) else {}
+    sealed = sealed and (found is None or isinstance(found, dict))
     h = hashlib.sha256()
     h.update(row.source_kind.encode())
     h.update(repr(_hashable(settings)).encode())
