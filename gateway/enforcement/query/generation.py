@@ -11,7 +11,8 @@ sent straight through libpq: ``libpq_select``).
 The read itself is unchanged: one SELECT per call, on the database, never a cached
 value, so a change is still seen by the very next request in every process. A
 connection that fails is closed, never handed out again, and the read is a 503, as
-through the engine; connections are renewed after ``recycle_s`` (the engine's
+through the engine, and the idle ones are closed with it (a restart kills them all);
+connections are renewed after ``recycle_s`` (the engine's
 ``pool_recycle``). An engine whose new connections would not see the same database (an
 in-memory SQLite's static pool) is read through the engine, as before.
 """
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import Pool, QueuePool
 
 from catalog.db import reads_engine
 from catalog.errors import Unavailable
@@ -76,6 +77,11 @@ class GenerationReader:
         self._engine = engine
         self._reads = reads_engine(engine)
         self._own = isinstance(engine.pool, QueuePool)
+        # new connections come from a pool of their own with the engine's creator and
+        # hooks, never out of the engine's pool: after a server restart that pool is full
+        # of dead connections, and each one the reader took failed one more request
+        # (red team 21)
+        self._fresh: Pool | None = engine.pool.recreate() if self._own else None
         self._errors: type[BaseException] = engine.dialect.loaded_dbapi.Error
         self._size = size
         self._recycle_s = recycle_s
@@ -110,6 +116,8 @@ class GenerationReader:
             self._open -= len(idle)
         for _born, conn in idle:
             _close(conn)
+        if self._fresh is not None:
+            self._fresh.dispose()
 
     def _take(self) -> tuple[float, Any] | None:
         """An idle connection young enough, else a new one while fewer than ``size`` are
@@ -148,15 +156,23 @@ class GenerationReader:
         _close(conn)
 
     def _drop(self, conn: Any) -> None:
-        """A connection that failed: closed, its place free for a new one."""
+        """A connection that failed: closed, its place free for a new one — and the idle
+        ones with it, as the engine's pool invalidates all its connections at a failure:
+        after a server restart each of them was dead too and failed one more request
+        (red team 21: eight 503s per process before the reader had none left)."""
         with self._lock:
-            self._open -= 1
+            idle, self._idle = self._idle, []
+            self._open -= 1 + len(idle)
         _close(conn)
+        for _born, other in idle:
+            _close(other)
 
     def _connect(self) -> Any:
         """A new driver connection set up as the engine sets up its own (the dialect's
         and our ``connect`` hooks: pragmas, search path), taken out of its pool."""
-        proxied = self._engine.raw_connection()  # its errors: as the engine's connect
+        if self._fresh is None:  # never: only an engine with a QueuePool is read here
+            raise Unavailable("catalog database unavailable, retry later")
+        proxied = self._fresh.connect()  # its errors: as the engine's connect
         proxied.detach()
         conn = proxied.dbapi_connection
         if conn is None:  # never: a checked-out connection holds its driver's
