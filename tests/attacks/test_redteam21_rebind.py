@@ -20,6 +20,8 @@ from typing import Any
 import click
 import pytest
 
+from catalog.models import Source
+from gateway.stewardship.row_trail import bind_changed
 from tests.attacks.test_crash_between_binding_and_commit import _rebind
 from tests.attacks.test_insider_entry_seals import DIBAO, ID_QUERY
 from tests.attacks.test_insider_model_schedule_seals import MODEL, _scheduled
@@ -81,3 +83,23 @@ def test_a_save_during_the_operators_question_is_never_overwritten(
         assert _level(gw, "L2").status_code == 200
     finally:
         monkeypatch.undo()
+
+
+def test_a_source_left_by_a_crash_is_rebound(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source (its row compared on its redacted form at each write) read again under
+    its lock and rebound; its entries serve again."""
+    gw = deployment
+    session = gw.services.sessions()
+    source = session.get(Source, "civil-db")
+    assert source is not None
+    settings = dict(source.settings)
+    source.settings = {**settings, "note": "never committed"}
+    bind_changed(gw.services.audit, session)
+    session.close()
+    refused = gw.query("alice", DIBAO, ID_QUERY)
+    assert (refused.status_code, refused.json()["code"]) == (423, "source_unsealed")
+    done = _rebind(gw, monkeypatch, "source", "civil-db", "--reason", "crash", "--yes")
+    assert done.exit_code == 0 and "bound as it is" in done.output, done.output
+    assert gw.query("alice", DIBAO, ID_QUERY).status_code == 200
