@@ -191,6 +191,16 @@ class EntryOut(BaseModel):
     # sealed values are written back
     sealed: bool
 
+    @field_validator("allowed_purposes", "tags", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        """A column written behind the gateway as something else than a list of text
+        is shown empty (its entry's seal, for the purposes, refuses it): one garbled
+        row made every analyst's catalog listing a 500 (red team 21)."""
+        if not isinstance(value, list):
+            return []
+        return [v for v in value if isinstance(v, str)]
+
 
 class DatasetOut(EntryOut):
     """A catalog entry as analysts see it: no source settings, no physical names."""
@@ -214,8 +224,8 @@ class StewardDatasetOut(EntryOut):
         return cls.model_validate(
             {
                 **{name: getattr(dataset, name) for name in _ENTRY_ATTRIBUTES},
-                "allowed_purposes": list(dataset.allowed_purposes or []),
-                "tags": list(dataset.tags or []),
+                "allowed_purposes": dataset.allowed_purposes,  # copied by ``_listed``
+                "tags": dataset.tags,
                 "fields": [StewardFieldOut.model_validate(f) for f in fields],
             }
         )
