@@ -20,6 +20,14 @@ def _values(row: Any) -> dict[str, Any]:
             for c in table.columns}  # fmt: skip
 
 
+def _unavailable(exc: BaseException) -> str:
+    """The driver's first line (host and port, never the URL's password): the operator
+    is on the host and needs to know which database did not answer, not a traceback."""
+    cause = exc.__cause__ or exc
+    first = (str(cause).splitlines() or [type(cause).__name__])[0]
+    return f"catalog database unavailable: {first}"
+
+
 @click.command("rebind")
 @click.argument("kind", type=click.Choice(["entry", "source", "model", "schedule"]))
 @click.argument("row_id")
@@ -29,6 +37,8 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
     """Make a row whose change never committed (a gateway killed between binding and
     commit) serve again: bind it as it is now, on record. Check its values first: a row
     written back behind the gateway as it was before a change verifies too."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from audit.records import Actor
     from catalog.errors import SluiceError
     from gateway.cli.host_login import host_login
@@ -38,7 +48,10 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
 
     if not reason.strip():
         raise click.BadParameter("say why", param_hint="--reason")
-    services = build_services(load_settings())
+    try:
+        services = build_services(load_settings())
+    except SQLAlchemyError as exc:
+        raise click.ClickException(_unavailable(exc)) from None
     try:
         with services.sessions() as session:
             row = load(session, kind, row_id)
@@ -55,6 +68,8 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
             session.commit()
     except SluiceError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(_unavailable(exc)) from None
     finally:
         services.close()
     click.echo(f"{kind} {row_id} bound as it is" if done else

@@ -19,8 +19,10 @@ from typing import Any
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from catalog.models import Source
+from gateway.cli.main import cli
 from gateway.stewardship.row_trail import bind_changed
 from tests.attacks.test_crash_between_binding_and_commit import _rebind
 from tests.attacks.test_insider_entry_seals import DIBAO, ID_QUERY
@@ -103,3 +105,17 @@ def test_a_source_left_by_a_crash_is_rebound(
     done = _rebind(gw, monkeypatch, "source", "civil-db", "--reason", "crash", "--yes")
     assert done.exit_code == 0 and "bound as it is" in done.output, done.output
     assert gw.query("alice", DIBAO, ID_QUERY).status_code == 200
+
+
+def test_an_unreachable_catalog_is_a_clear_error(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator runs the command where the catalog cannot be reached (the host's
+    database down, a wrong URL): one line saying so, no traceback."""
+    monkeypatch.setenv("SLUICE_HOME", str(deployment.settings.home))
+    monkeypatch.setenv("SLUICE_DATABASE_URL",
+                       "postgresql+psycopg://sluice:pw@127.0.0.1:9/nowhere")  # fmt: skip
+    asked = CliRunner().invoke(cli, ["catalog", "rebind", "entry", DIBAO, "--reason", "x",
+                                     "--yes"])  # fmt: skip
+    assert asked.exit_code == 1 and isinstance(asked.exception, SystemExit), asked.exception
+    assert "catalog database unavailable" in asked.output and "pw" not in asked.output
