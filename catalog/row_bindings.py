@@ -222,6 +222,13 @@ _SETTLING = threading.local()
 binding first met less than ``SETTLE_S`` ago (a change that may still be in flight)."""
 
 
+def mark_young() -> None:
+    """For a ``settle`` reader whose trail is not ``RowBindings`` (the console's password
+    rows): this read disagreed with a record less than ``SETTLE_S`` old, perhaps a change
+    in flight, so ``settle`` may wait for it."""
+    _SETTLING.young = True
+
+
 def settle(read: Callable[[], T], in_flight: Callable[[T], bool], *,
            wait_s: float = SETTLE_S) -> T:  # fmt: skip
     """``read()``, read again while ``in_flight`` says so, for at most ``wait_s``.

@@ -74,7 +74,7 @@ from audit.sink import AuditSink
 from catalog.demo.users import DEMO_USERS
 from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import User
-from catalog.row_bindings import settle
+from catalog.row_bindings import SETTLE_S, mark_young, settle
 from gateway.core.services import Services
 from gateway.web.console.sessions import console_key
 from gateway.web.console.settings import ConsoleSettings
@@ -163,12 +163,17 @@ class PasswordTrail:
         """The digest the current row must have; ``""`` when no event carries one (set
         before digests were recorded); None when the newest password event carries none
         though an older one does (a setter that did not record it: fail closed)."""
+        return self.current(subject)[0]
+
+    def current(self, subject: str) -> tuple[str | None, datetime | None]:
+        """``current_digest``, and when the newest password event was recorded."""
         events = self._password_events(subject)
         if not events or "digest" not in events[-1]:
-            return ""
+            return "", None
+        when = _event_time(events[0])
         if "digest" not in events[0]:
-            return None
-        return str(events[0]["digest"])
+            return None, when
+        return str(events[0]["digest"]), when
 
     def reset_at(self, subject: str) -> datetime | None:
         """When ``subject``'s password was last set (the sessions before it ended)."""
@@ -212,6 +217,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 _Read = tuple[Any, "str | None", "str | None", bool]
+_YOUNG = timedelta(seconds=SETTLE_S)
 
 
 def _in_flight(read: _Read) -> bool:
@@ -387,11 +393,13 @@ class LocalAccounts:
         if row is None:
             return None, None, None, False
         stored = self._unseal(subject, row.set_by, row.password_hash)
-        expected = "" if self._trail is None else self._trail.current_digest(subject)
+        expected, when = ("", None) if self._trail is None else self._trail.current(subject)
         digest = row_digest(subject, row.set_by, row.password_hash)
         superseded = expected is None or bool(
             expected and not hmac.compare_digest(expected, digest)
         )
+        if superseded and when is not None and self._clock() - when < _YOUNG:
+            mark_young()  # recorded just now: perhaps a set or rehash about to write
         return row, stored, expected, superseded
 
     def _signed_in(self, subject: str, set_by: str, stored: str, password: str,
