@@ -192,21 +192,6 @@ def row_sealed(table: str, row: Any, *, refresh: bool = False) -> bool:
     return settle(read, lambda agreed: not agreed)
 
 
-def model_in_flight(model: Any) -> bool:
-    """Whether a model's row (as its session loaded it) verifies but is not the newest
-    state the trail names: another request's change of it is in flight (or the row was
-    written back behind the gateway). A change of it then answers 409, as an entry's
-    does (``gateway.stewardship.row_trail``), rather than waiting to overwrite it."""
-    session = object_session(model)
-    if session is None:
-        return False
-    bind = session.get_bind()
-    current = checker(bind)
-    return comparison_holds(seals_for(bind), MODELS, model) and not current(
-        comparison_key(MODELS, model.id), model.seal
-    )
-
-
 def require_model_sealed(model: Any, version: Any) -> None:
     """``ModelUnsealed`` unless a model's row and the version to run both verify, and
     the model is the newest state the trail names (the trail read first)."""

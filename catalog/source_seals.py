@@ -108,21 +108,6 @@ def loaded_source_holds(source: Any, *, refresh: bool = False, token: object = N
     return settle(read, lambda agreed: not agreed)
 
 
-def source_in_flight(source: Any) -> bool:
-    """Whether a ``Source`` as its session loaded it verifies but is not the newest state
-    the trail names: another request's change of it is in flight (or the row was written
-    back behind the gateway). A change of it then answers 409, as an entry's or a
-    model's does: written from the state it loaded, it would put an older state back
-    (unbound: the source refused for everyone) once the other commits (red team 20)."""
-    session = object_session(source)
-    if session is None:
-        return False
-    bind = session.get_bind()
-    return source_holds(seals_for(bind), source) and not source_current(
-        checker(bind), source.id, source.seal
-    )
-
-
 def seal_source_row(connection: Connection, target: Any, *, update: bool) -> None:
     """Seal a source the ORM is about to write; an update only if its loaded values
     verified (the module)."""

@@ -277,6 +277,20 @@ def _refuse_in_flight(check: Check, key: str, what: str, loaded: str | None,
                        "behind the gateway); load it again")  # fmt: skip
 
 
+def require_current(session: Session, row: Any) -> None:
+    """``_refuse_in_flight`` for a source or comparison model about to be changed, before
+    the change's slow work (a connection to the source, a data key, the model's
+    compile): the 409 its binding (``_sealed_state``) would answer later (red team 20)."""
+    found = _key_of(row)
+    if found is None:
+        return
+    key, table = found
+    holds, _seal = _SEALED[table]
+    bind, loaded = session.get_bind(), as_loaded(row)
+    _refuse_in_flight(checker(bind), key, f"{_NAMES[table]} {row.id!r}", loaded.seal,
+                      holds(seals_for(bind), loaded))  # fmt: skip
+
+
 def require_entry_current(session: Session, dataset: Dataset) -> None:
     """``_refuse_in_flight`` before a Core write of ``dataset`` (a publication), which
     ``bind_written`` would otherwise leave unbound."""

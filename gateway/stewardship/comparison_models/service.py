@@ -28,19 +28,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.comparison_models import ComparisonModel, ComparisonModelVersion
-from catalog.comparison_seals import (
-    MODELS,
-    VERSIONS,
-    model_in_flight,
-    require_model_sealed,
-    row_sealed,
-)
+from catalog.comparison_seals import MODELS, VERSIONS, require_model_sealed, row_sealed
 from catalog.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.core.services import Services
 from gateway.enforcement.comparison.access import check_access, compile_against_catalog
 from gateway.enforcement.comparison.spec import CompiledModel, ModelSpec
 from gateway.stewardship.comparison_models.schemas import ModelIn, ModelOut, ModelSummary
-from gateway.stewardship.row_trail import bind_until_commit
+from gateway.stewardship.row_trail import bind_until_commit, require_current
 from policies.decision import UserContext
 
 
@@ -116,9 +110,7 @@ def update_model(
     reviewer: bool,
 ) -> tuple[ComparisonModel, ComparisonModelVersion, CompiledModel]:  # fmt: skip
     model = get_visible(session, model_id, user, reviewer=reviewer)
-    if model_in_flight(model):  # another save of it bound, not yet committed (red team 20)
-        raise Conflict(f"comparison model {model_id!r} was changed by another request since "
-                       "it was read (or behind the gateway); load it again")  # fmt: skip
+    require_current(session, model)  # another save of it bound, not yet committed: 409
     # the owner named by a row changed behind the gateway is nobody's: 423 first
     require_model_sealed(model, get_version(session, model, None))
     if model.owner != user.subject:

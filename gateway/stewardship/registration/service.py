@@ -27,9 +27,8 @@ from adapters.http_config import refuse_secret_params
 from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
-from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
+from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
 from catalog.models import DatasetStatus, Source
-from catalog.source_seals import source_in_flight
 from catalog.suggestions import suggest
 from catalog.timestamps import utc_text
 from gateway.core.services import Services
@@ -51,7 +50,7 @@ from gateway.stewardship.registration.schemas import (
     SuggestionOut,
     checked,
 )
-from gateway.stewardship.row_trail import bind_until_commit, bind_written
+from gateway.stewardship.row_trail import bind_until_commit, bind_written, require_current
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -208,13 +207,6 @@ def register_source(
     return source
 
 
-def refuse_in_flight(source: Source) -> None:
-    """409 while another change of ``source`` is in flight (``source_in_flight``)."""
-    if source_in_flight(source):
-        raise Conflict(f"source {source.id!r} was changed by another request since it was "
-                       "read (or behind the gateway); load it again")  # fmt: skip
-
-
 def _identity(record: dict[str, Any] | None) -> str | None:
     value = (record or {}).get(SERVER_IDENTITY)
     return value if isinstance(value, str) else None
@@ -236,7 +228,7 @@ def update_source(
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )
-    refuse_in_flight(source)
+    require_current(session, source)  # another change of it in flight: 409
     changed: list[str] = []
     redacted = source.redacted
     target: dict[str, Any] | None = None
@@ -299,7 +291,7 @@ def deregister_source(
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )
-    refuse_in_flight(source)
+    require_current(session, source)  # another change of it in flight: 409
     entries = catalog.entries_of_source(session=session, source_id=source_id)
     published = [d.id for d in entries if d.status != DatasetStatus.DRAFT]
     emit(
