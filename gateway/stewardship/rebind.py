@@ -19,7 +19,6 @@ this makes it govern: the command shows the row's values and asks first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,38 +29,27 @@ from audit.records import Actor, key_event
 from audit.sink import AuditSink
 from catalog.comparison_models import ComparisonModel
 from catalog.comparison_schedules import ComparisonSchedule
-from catalog.comparison_seals import MODELS, SCHEDULES, comparison_holds, comparison_key
-from catalog.entry_seals import dataset_verifies, entry_key
+from catalog.entry_seals import DATASETS, dataset_verifies
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, Source
 from catalog.row_bindings import REMOVED, bindings_for, checker, digest
-from catalog.row_seals import seals_for
-from catalog.source_seals import source_holds, source_key
+from catalog.row_seals import RowSeals, seals_for
 from gateway.stewardship.row_locks import hold_rows
+from gateway.stewardship.row_trail import loaded_holds, trail_key
 
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of row the command rebinds: its class, its key on the trail, its check."""
-
-    model: type[Any]
-    key: Any
-    holds: Any
-
-
-KINDS: dict[str, Kind] = {
-    "entry": Kind(Dataset, lambda row: entry_key(row.id),
-                  lambda seals, row: dataset_verifies(seals, row)),  # and each field
-    "source": Kind(Source, lambda row: source_key(row.id), source_holds),
-    "model": Kind(ComparisonModel, lambda row: comparison_key(MODELS, row.id),
-                  lambda seals, row: comparison_holds(seals, MODELS, row)),
-    "schedule": Kind(ComparisonSchedule, lambda row: comparison_key(SCHEDULES, row.id),
-                     lambda seals, row: comparison_holds(seals, SCHEDULES, row)),
+KINDS: dict[str, type[Any]] = {
+    "entry": Dataset, "source": Source, "model": ComparisonModel, "schedule": ComparisonSchedule,
 }  # fmt: skip
 
 
+def _holds(seals: RowSeals, table: str, row: Any) -> bool:
+    if table == DATASETS:
+        return dataset_verifies(seals, row)  # and each of its fields
+    return loaded_holds(seals, table, row)
+
+
 def load(session: Session, kind: str, row_id: str) -> Any:
-    row = session.get(KINDS[kind].model, row_id)
+    row = session.get(KINDS[kind], row_id)
     if row is None:
         raise NotFound(f"no {kind} {row_id!r}")
     return row
@@ -79,8 +67,9 @@ def rebind(audit: AuditSink, session: Session, kind: str, row: Any, *, actor: Ac
     the command asks before it binds, and a steward's save committed meanwhile was
     overwritten — the trail named the shown state again and the seal column was written
     back onto the saved values, so the row verified for no one."""
-    spec, bind = KINDS[kind], session.get_bind()
-    key, shown = spec.key(row), row.seal
+    bind, found = session.get_bind(), trail_key(row)
+    assert found is not None  # every kind in KINDS is bound on the trail
+    (key, table), shown = found, row.seal
     hold_rows(session, [key])  # a save of it waits for this, or this for it
     session.expire_all()
     row = load(session, kind, row.id)
@@ -88,7 +77,7 @@ def rebind(audit: AuditSink, session: Session, kind: str, row: Any, *, actor: Ac
         raise Conflict(f"the {kind} {row.id!r} changed since it was shown (a save through "
                        "the gateway); run the command again")  # fmt: skip
     _refuse_deleted(bind, kind, key, row)
-    if not spec.holds(seals_for(bind), row):
+    if not _holds(seals_for(bind), table, row):
         raise Conflict(f"the {kind} {row.id!r} does not verify: it was changed behind the "
                        "gateway; write its sealed values back first")  # fmt: skip
     if checker(bind)(key, row.seal):

@@ -277,6 +277,16 @@ def _refuse_in_flight(check: Check, key: str, what: str, loaded: str | None,
                        "behind the gateway); load it again")  # fmt: skip
 
 
+def trail_key(row: Any) -> tuple[str, str] | None:
+    """A governing row's key on the trail and its table (None: not bound)."""
+    return _key_of(row)
+
+
+def loaded_holds(seals: RowSeals, table: str, row: Any) -> bool:
+    """Whether a source, model or schedule ``row`` verifies under its seal."""
+    return _SEALED[table][0](seals, row)
+
+
 def require_current(session: Session, row: Any) -> None:
     """``_refuse_in_flight`` for a source or comparison model about to be changed, before
     the change's slow work (a connection to the source, a data key, the model's
