@@ -86,9 +86,12 @@ class ChainSweep:
     @staticmethod
     def _start(head: int, accepted: Accepted) -> tuple[int, int | None]:
         """Where the count splits (an unseal's anchor + 1: ``SealStore.accepted``) and
-        how many events lie below it."""
+        how many events lie below it. The head may be the anchor itself (the new epoch's
+        first event not written or not yet seen): the split holds, nothing lies above it
+        (it fell back to counting 1..head whole, found the accepted hole and sealed again
+        as the unseal answered: stop 27's clean-clone run)."""
         walk_from, below = accepted.walk_from, accepted.events_below
-        return (walk_from, below) if 1 < walk_from <= head else (1, None)
+        return (walk_from, below) if 1 < walk_from <= head + 1 else (1, None)
 
     @staticmethod
     def _window_start(head: int, accepted: Accepted) -> int:

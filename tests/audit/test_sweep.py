@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from audit.log import AuditLog
+from audit.sweep import Accepted, ChainSweep
 from tests.audit.helpers import event, fill, open_log, tamper
 
 TICK = 0.05
@@ -84,3 +85,17 @@ def test_a_healthy_chain_under_appends_is_walked_and_never_sealed(
         writer.join()
         log.close()
     assert not log.seal.sealed, log.seal.reason
+
+
+@pytest.mark.parametrize("head", [15, 16])
+def test_a_step_at_the_unseal_anchor_counts_the_accepted_hole_below_it(head: int) -> None:
+    """The officers accepted the hole at seq 5 and unsealed at anchor 15; the monitor's
+    next step saw head 15 (the new epoch's first event, 16, not yet seen), counted 1..15
+    whole, found 14 and sealed again (stop 27's clean-clone run)."""
+    present = (set(range(1, 16)) - {5}) | ({16} if head == 16 else set())
+    accepted = Accepted(walk_from=16, events_below=14, failures=(5,))
+    sweep = ChainSweep(store=None, superseded=list, accepted=lambda: accepted)  # type: ignore[arg-type]
+    sweep._count = lambda _conn, lo, hi: len([s for s in present if lo <= s <= hi])  # type: ignore[method-assign]
+    assert sweep._gap(None, head, accepted) is None
+    present.discard(3)  # another event deleted below the anchor still seals
+    assert sweep._gap(None, head, accepted) is not None
