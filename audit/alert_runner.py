@@ -143,6 +143,9 @@ class AlertRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sluice-alert-rules", daemon=True)
         self.evaluations = 0
+        # a reader beside a runner in another process (``SLUICE_ALERT_RUNNER=external``):
+        # never started here, it brings its baselines up to date on each read instead
+        self.reads_itself = False
 
     def _new_book(self) -> BaselineBook:
         cfg = self.config
@@ -330,7 +333,11 @@ class AlertRunner:
 
     def baselines(self) -> Any:
         with self._lock:
-            return self.book.baselines(self.clock().date())
+            now = self.clock()
+            if self.reads_itself:
+                self._load(now)
+                self._fresh.clear()  # no index here to feed: the other process has it
+            return self.book.baselines(now.date())
 
 
 def list_alerts(

@@ -62,6 +62,7 @@ def bench_settings(home: Path) -> Settings:
         rate_limit="100000000/minute",
         daily_row_quota=10**12,
         source_max_connections_per_user=64,
+        alert_runner="external",  # as `sluice serve` runs it (bench.server.alerts_child)
         # the home's demo files are links to the cache, which the path guard resolves
         file_roots=[str(home / "demo"), str(CACHE)],
     )

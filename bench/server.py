@@ -27,6 +27,8 @@ import argparse
 import json
 import os
 import secrets
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +52,8 @@ from gateway.core.services import Services
 from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
 from gateway.web.http_protocol import Utf8RequestLineProtocol
+from gateway.wiring.alert_process import AlertProcess, stop_with_parent
+from gateway.wiring.alerts import run_alerts
 from gateway.wiring.container import build_services
 from gateway.wiring.demo import assign_demo_roles
 from policies.pdp_builder import build_pdp
@@ -83,6 +87,7 @@ def bench_settings(home: Path, catalog_db: str = data.CATALOG_DB) -> Settings:
         # answer 429 at c=8; the source's own bound stays at the SQL pool's size
         source_max_connections_per_user=64,
         source_max_connections=20,
+        alert_runner="external",  # as `sluice serve` runs it: rules in a process of their own
     )
 
 
@@ -248,8 +253,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--embedded", action="store_true", help="SQLite catalog and sources")
     parser.add_argument("--catalog-db", default=data.CATALOG_DB)
+    parser.add_argument("--alerts-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.alerts_child is not None:  # the parent's pid
+        return alerts_child(args.home, embedded=args.embedded, catalog_db=args.catalog_db,
+                            parent=args.alerts_child)  # fmt: skip
     app, services = build(args.home, embedded=args.embedded, catalog_db=args.catalog_db)
+    child = AlertProcess([sys.executable, "-m", "bench.server", "--alerts-child",
+                          str(os.getpid()), "--home", str(args.home),
+                          "--catalog-db", args.catalog_db,
+                          *(["--embedded"] if args.embedded else [])]).start()  # fmt: skip
     sample_to = os.environ.get("SLUICE_BENCH_SAMPLE")
     # bench.threads: a relative path is in the gateway's home
     sampler = Sampler(args.home / sample_to).start() if sample_to else None
@@ -259,7 +272,21 @@ def main() -> None:
     finally:
         if sampler is not None:
             sampler.stop()
+        child.stop()
         services.close()
+
+
+def alerts_child(home: Path, *, embedded: bool, catalog_db: str, parent: int) -> None:
+    """The bench gateway's alert rules, in their own process as ``sluice serve`` runs
+    them (``sluice alerts run``), with the bench's settings."""
+    from bench import embedded as embedded_bench
+
+    settings = (embedded_bench.bench_settings(home) if embedded
+                else bench_settings(home, catalog_db))  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    stop_with_parent(stop, parent)
+    run_alerts(settings, stop)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def policy_engine(settings: Settings) -> str:
     return f"embedded Rego (regopy), policy set {version}"
 
 
-def banner(settings: Settings, *, base_url: str, workers: int = 1) -> list[str]:
+def banner(settings: Settings, *, base_url: str, workers: int = 1,
+           alerts: str | None = None) -> list[str]:  # fmt: skip
     database = redact_url(settings.resolved_database_url)
     witnesses = [redact_url(w) for w in settings.witnesses] or ["(none)"]
     limits = f"Redis {redact_url(settings.redis_url)}" if settings.redis_url else "in process"
@@ -54,4 +55,5 @@ def banner(settings: Settings, *, base_url: str, workers: int = 1) -> list[str]:
         f"  policy engine {policy_engine(settings)}",
         f"  witnesses     {', '.join(witnesses)}",
         f"  limits        {limits}",
+        *([f"  alert rules   {alerts}"] if alerts else []),
     ]

@@ -16,6 +16,7 @@ import click
 
 # name -> (module under gateway.cli, attribute: a click command or group, short help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "alerts": ("alerts_cmd", "alerts", "Live alert rules, run beside the gateway."),
     "audit": ("audit_cmd", "audit", "The tamper-evident audit trail."),
     "catalog": ("catalog_cmd", "catalog", "Browse and search the data resource catalog."),
     "compare": ("compare_cmd", "compare", "Match two catalog entries on a key; save the matches."),

@@ -9,6 +9,7 @@ host could otherwise write whatever address it liked into the audit trail.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
 from gateway.web.console.passwords import demo_console_passwords
 from gateway.web.http_protocol import Utf8RequestLineProtocol
+from gateway.wiring.alert_process import AlertProcess
 from gateway.wiring.container import build_services
 from gateway.wiring.demo import setup_demo
 
@@ -54,17 +56,46 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or [""]}
 
 
+ALERTS_OPTION = click.option(
+    "--alerts", "alerts_mode", type=click.Choice(["process", "thread", "none"]),
+    default="process", show_default=True,
+    help="where the alert rules run: a child process (`sluice alerts run`, off the "
+    "requests' CPU), a thread of the gateway, or none here (run `sluice alerts run` "
+    "yourself, one per home)",
+)  # fmt: skip
+
+
+def alerts_setting(mode: str) -> None:
+    """Tell the gateway (and its uvicorn workers, through the environment) where the
+    rules run: before the settings are read."""
+    os.environ["SLUICE_ALERT_RUNNER"] = "thread" if mode == "thread" else "external"
+
+
+def alerts_where(mode: str) -> AlertProcess | None:
+    """The rules' own process for ``process`` (it reads the same environment)."""
+    return AlertProcess(env=os.environ).start() if mode == "process" else None
+
+
+def stop_alerts(child: AlertProcess | None) -> None:
+    if child is not None:
+        child.stop()
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="interface to bind")
 @click.option("--port", default=8000, show_default=True, help="TCP port")
 @click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
-def serve(host: str, port: int, workers: int) -> None:
+@ALERTS_OPTION
+def serve(host: str, port: int, workers: int, alerts_mode: str) -> None:
     """Serve the gateway with the settings from the SLUICE_* environment."""
+    alerts_setting(alerts_mode)
     settings = load_settings()
     check_dependencies(settings)
     proxies = proxy_options(settings)
     configure_logging(env=settings.env, level=settings.log_level)
-    for line in banner(settings, base_url=f"http://{host}:{port}", workers=workers):
+    child = alerts_where(alerts_mode)
+    for line in banner(settings, base_url=f"http://{host}:{port}", workers=workers,
+                       alerts=alerts_line(alerts_mode, child)):  # fmt: skip
         click.echo(line)
     try:
         if workers > 1:
@@ -76,7 +107,16 @@ def serve(host: str, port: int, workers: int) -> None:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                     http=Utf8RequestLineProtocol, log_config=None, **proxies)  # fmt: skip
     finally:
+        stop_alerts(child)
         click.echo("Sluice gateway stopped")
+
+
+def alerts_line(mode: str, child: AlertProcess | None) -> str:
+    if child is not None:
+        return f"own process (pid {child.pid}, `sluice alerts run`)"
+    if mode == "thread":
+        return "a thread of the gateway"
+    return "not here: run `sluice alerts run` for this home"
 
 
 @click.command("demo")
@@ -90,9 +130,11 @@ def serve(host: str, port: int, workers: int) -> None:
     type=click.IntRange(1, MAX_TTL_S),
     help="lifetime of printed tokens (s)",
 )
-def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
+@ALERTS_OPTION
+def demo(no_serve: bool, host: str, port: int, ttl: int, alerts_mode: str) -> None:
     """Set up the demo departments, catalog and users (idempotent), print a token per
     demo user, then serve on HOST:PORT. Only in demo mode (``SLUICE_DEMO``)."""
+    alerts_setting(alerts_mode)
     settings = load_settings()
     if not settings.demo or settings.env == "production":
         # red team 8: on a production home it made ``root`` an admin and ``sam`` a
@@ -159,7 +201,8 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
         services.close()
         return
     click.echo("")
-    for line in banner(settings, base_url=base):
+    child = alerts_where(alerts_mode)
+    for line in banner(settings, base_url=base, alerts=alerts_line(alerts_mode, child)):
         click.echo(line)
     click.echo("(Ctrl-C to stop)")
     app = create_app(settings, services)
@@ -168,5 +211,6 @@ def demo(no_serve: bool, host: str, port: int, ttl: int) -> None:
                     http=Utf8RequestLineProtocol, log_config=None,
                     **proxy_options(settings))  # fmt: skip
     finally:
+        stop_alerts(child)
         services.close()  # flushes the audit trail and signs a final checkpoint
         click.echo("Sluice gateway stopped")

@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         description="the rule runner also wakes this often without appends (a seal, an "
         "unended query); appends wake it at once",
     )  # fmt: skip
+    alert_runner: Literal["thread", "external"] = Field(
+        default="thread",
+        description="where the rule runner and pusher run: 'thread' in this process; "
+        "'external' in a `sluice alerts run` process over the same home (what `sluice "
+        "serve` starts), so evaluations do not take the requests' CPU",
+    )
     # issue 12: alerts by email (smtplib); the password is never logged nor returned
     alert_smtp_host: str | None = Field(default=None, min_length=1, max_length=253)
     alert_smtp_port: int = Field(default=587, ge=1, le=65535)

@@ -3,19 +3,28 @@
 channels it pushes to (a webhook, email) when they are configured.
 
 The runner hangs on the audit log (``AuditLog.alert_runner``) so the officers' routes
-list and find alerts with the same rules, thresholds and baselines as the runner.
+list and find alerts with the same rules, thresholds and baselines as the runner. With
+``SLUICE_ALERT_RUNNER=external`` the runner and pusher run in a ``sluice alerts run``
+process of their own (``run_alerts``; ``sluice serve`` starts one) and the gateway keeps
+only that reader.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from audit.alert_email import EmailChannel
 from audit.alert_outbox import outbox
 from audit.alert_push import AlertChannel, AlertPusher, WebhookChannel
 from audit.alert_runner import AlertRunner
+from audit.alert_watch import HeadWatch, TrailView
 from audit.alerts import AlertConfig
 from audit.log import AuditLog
+from audit.seal import SealStore
+from audit.store import AuditStore
 from gateway.core.settings import Settings
 
 
@@ -53,8 +62,7 @@ def alert_channels(settings: Settings) -> list[AlertChannel]:
     return channels
 
 
-def start_alerts(settings: Settings, audit_log: AuditLog) -> AlertRunner:
-    """Start the runner (and its pusher); ``stop()`` it on shutdown, before the log closes."""
+def _runner(settings: Settings, trail: Any) -> AlertRunner:
     channels = alert_channels(settings)
     pusher = AlertPusher(
         outbox(Path(settings.home)),
@@ -63,12 +71,38 @@ def start_alerts(settings: Settings, audit_log: AuditLog) -> AlertRunner:
         backoff=settings.alert_push_backoff_seconds,
         max_backoff=settings.alert_push_max_backoff_seconds,
     )
-    runner = AlertRunner(
-        audit_log,
+    return AlertRunner(
+        trail,
         config=alert_config(settings),
         channels=channels,
         pusher=pusher,
         interval_s=settings.alert_eval_seconds,
     )
+
+
+def start_alerts(settings: Settings, audit_log: AuditLog) -> Callable[[], None]:
+    """Start the runner (and its pusher) in this process, or only hang a reader for the
+    officers' routes when it runs in another (``alert_runner='external'``); returns
+    what to call on shutdown, before the log closes."""
+    runner = _runner(settings, audit_log)
     audit_log.alert_runner = runner
-    return runner.start()
+    if settings.alert_runner == "external":
+        runner.reads_itself = True
+        return lambda: None
+    return runner.start().stop
+
+
+def run_alerts(settings: Settings, stop: threading.Event) -> None:
+    """``sluice alerts run``: the runner, its pusher and a head watch over this home's
+    trail until ``stop`` is set (``audit.alert_watch``)."""
+    home = Path(settings.home)
+    store = AuditStore(settings.resolved_database_url,
+                       timeout_s=settings.audit_append_timeout_s)  # fmt: skip
+    view = TrailView(store=store, home=home, seal=SealStore(home))
+    runner = _runner(settings, view).start()
+    watch = HeadWatch(view, runner).start()
+    try:
+        stop.wait()
+    finally:
+        watch.stop()
+        runner.stop()

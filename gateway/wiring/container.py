@@ -47,5 +47,5 @@ def build_services(settings: Settings) -> Services:
         keyring=keyring,
         limiter=limiter,
     )
-    services.on_close.append(start_alerts(settings, audit).stop)  # issue 12: live alerts
+    services.on_close.append(start_alerts(settings, audit))  # issue 12: live alerts
     return services

@@ -1,0 +1,134 @@
+"""``sluice serve`` runs the alert rules in a process of its own (``--alerts process``,
+the default): new alerts still reach the channels, a rule process that dies is started
+again, and none outlives the gateway — stopped or killed outright. The gateway keeps
+only a reader, so the officers' alert list answers with the same rules.
+
+Real processes: ``sluice serve`` over a demo home, a local webhook receiver.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.audit.receivers import Webhook, webhook_receiver
+from tests.audit.test_alert_runner import until
+from tests.gateway.demo_app import demo_gateway
+from tests.ops.processes import Served, serve
+
+SECRET = "alert-process-webhook-secret-7731"
+DIBAO = "civil.dibao_recipients"
+BOUND_S = 60.0  # the webhook's wait; ``until`` has its own bound
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (ended, not yet reaped by init) is gone for this purpose
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
+
+
+def _rule_processes(gateway_pid: int) -> list[int]:
+    """The gateway's children running ``sluice alerts run``."""
+    found = []
+    for task in Path(f"/proc/{gateway_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"alerts run" in cmdline:
+                found.append(int(child))
+    return found
+
+
+def _deny(served: Served, token: str, times: int = 6) -> None:
+    """Six refusals of one analyst within the hour: ``repeated_denials`` (threshold 5)."""
+    for _ in range(times):
+        resp = httpx.post(f"{served.base}/api/v1/datasets/{DIBAO}/query",
+                          json={"fields": ["name"], "purpose": "marketing"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+        assert resp.status_code == 403, resp.text[:300]
+
+
+@pytest.fixture
+def demo_home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    home = tmp_path / "home"
+    with demo_gateway(home, alert_runner="external") as gw:
+        tokens = {who: gw.token(who, ttl=900) for who in ("alice", "carl", "sam")}
+    yield home, tokens
+
+
+def _settings(home: Path, hook: Webhook) -> dict[str, str]:
+    return {
+        "SLUICE_HOME": str(home),
+        "SLUICE_ALERT_WEBHOOK_URL": hook.url,
+        "SLUICE_ALERT_WEBHOOK_SECRET": SECRET,
+        "SLUICE_ALERT_EVAL_SECONDS": "0.5",
+        "SLUICE_ALERT_PUSH_BACKOFF_SECONDS": "0.2",
+    }
+
+
+def _pushed(hook: Webhook, actor: str) -> list[dict[str, Any]]:
+    """The ``repeated_denials`` alerts about ``actor`` among those pushed until one is."""
+
+    def wanted(alert: dict[str, Any]) -> bool:
+        return bool(alert["rule"] == "repeated_denials" and alert["actor"] == actor)
+
+    return [a for a in hook.alerts(timeout=BOUND_S, want=wanted) if wanted(a)]
+
+
+@contextmanager
+def _served(home: Path, hook: Webhook, tmp_path: Path) -> Iterator[tuple[Served, int]]:
+    """``sluice serve`` on ``home`` and its rule process, once both run; stopped after
+    (a no-op on one already stopped or killed)."""
+    served = serve("gw", _settings(home, hook), tmp_path)
+    try:
+        served.wait_ready()
+        children = until(lambda: _rule_processes(served.proc.pid), "the rule process runs")
+        assert len(children) == 1
+        yield served, children[0]
+    finally:
+        served.stop()
+
+
+def test_the_rules_run_beside_the_gateway_restart_and_end_with_it(
+    demo_home: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    home, tokens = demo_home
+    with webhook_receiver() as hook, _served(home, hook, tmp_path) as (served, first):
+        assert f"alert rules   own process (pid {first}" in served.output()
+
+        _deny(served, tokens["alice"])
+        assert _pushed(hook, "alice"), "alice's alert reached the webhook"
+        listed = httpx.get(f"{served.base}/api/v1/audit/alerts",
+                           headers={"Authorization": f"Bearer {tokens['sam']}"},
+                           timeout=30).json()["alerts"]  # fmt: skip
+        assert any(a["rule"] == "repeated_denials" and a["actor"] == "alice" for a in listed)
+
+        os.kill(first, signal.SIGKILL)  # the rule process dies
+        second = until(lambda: [p for p in _rule_processes(served.proc.pid) if p != first],
+                       "a new rule process")  # fmt: skip
+        assert "alert_process_exited" in served.output()
+        _deny(served, tokens["carl"])
+        assert _pushed(hook, "carl"), "the new process pushes carl's alert"
+        served.stop()
+        assert not served.alive
+        assert not _alive(second[0]), "the rule process ended with the gateway"
+        assert "Sluice gateway stopped" in served.output()
+
+
+def test_a_killed_gateway_leaves_no_rule_process_behind(
+    demo_home: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    home, _tokens = demo_home
+    with webhook_receiver() as hook, _served(home, hook, tmp_path) as (served, child):
+        served.kill()  # SIGKILL: no shutdown code of the gateway runs
+    until(lambda: not _alive(child), "the orphaned rule process exits")
