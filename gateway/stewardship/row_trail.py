@@ -380,7 +380,8 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
     if not rows:
         return []
     # one write at a time of rows whose commit compares nothing (row_locks); requests
-    # and re-identifications have their compare-and-set on the status read
+    # and re-identifications have their compare-and-set on the status read, and an
+    # approval holds its request's lock itself (grants.service.hold_for_approval)
     hold_rows(session, [found[0] for found in map(_key_of, rows)
                         if found is not None and found[1] in _UNVERSIONED])  # fmt: skip
     bind = session.get_bind()

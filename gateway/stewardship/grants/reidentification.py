@@ -41,7 +41,7 @@ from catalog.reidentifications import (
 from catalog.timestamps import utc_text
 from gateway.enforcement.comparison.access import compile_against_catalog
 from gateway.enforcement.comparison.spec import ModelSpec
-from gateway.stewardship.grants.service import commit_or_conflict
+from gateway.stewardship.grants.service import commit_or_conflict, hold_for_approval
 from gateway.stewardship.row_trail import bound_changes
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
@@ -138,12 +138,15 @@ def _decider(authorizer: RoleAuthorizer, user: UserContext,
 
 def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: ReidentificationRequest,
             now: datetime) -> ReidentificationRequest:  # fmt: skip
-    """One department's approval (the approver's own); approved once all have."""
-    mine = _decider(authorizer, approver, req)
-    # an approval seals the row it writes: never one an insider wrote or edited
+    """One department's approval (the approver's own); approved once all have (one
+    approval at a time: ``service.hold_for_approval``)."""
     session = object_session(req)
     if session is None:  # never: the route loaded it
         raise RuntimeError(f"request {req.id} is not attached to a session")
+    _decider(authorizer, approver, req)
+    hold_for_approval(session, REIDENTIFICATIONS, req)
+    mine = _decider(authorizer, approver, req)  # again, on the row as it now is
+    # an approval seals the row it writes: never one an insider wrote or edited
     require_sealed(session.connection(), REIDENTIFICATIONS, req)
     if any(a["by"] == approver.subject for a in req.approvals):
         raise Forbidden("you have already approved this request; another steward must approve")

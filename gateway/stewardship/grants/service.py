@@ -26,7 +26,10 @@ from catalog.access_requests import AccessRequest, new_request_id
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.grant_seals import ACCESS_REQUESTS, require_sealed
 from catalog.models import Dataset
+from catalog.reidentifications import ReidentificationRequest
+from catalog.row_bindings import grant_key
 from catalog.timestamps import utc_text
+from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bound_changes
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
@@ -114,10 +117,30 @@ def list_requests(
     return list(session.scalars(stmt))
 
 
+def hold_for_approval(
+    session: Session, table: str, request: AccessRequest | ReidentificationRequest
+) -> None:
+    """One approval of a request at a time: take its row's write lock until the
+    session's transaction ends, then read the row again under it.
+
+    An approval reads the approvals so far, binds the row's new state on the trail and
+    writes the list back; the commit compares only the status. Two approvals that read
+    the same list both committed (200 and 200) and the second dropped the first, or the
+    second found the first's binding and was refused as a row changed outside the
+    gateway (red team 20). Held from before the read to the commit, the second waits
+    for the first and adds its approval to the list the first wrote (a wait longer
+    than ``row_locks.WRITE_WAIT_S`` is a 409; approve again). Withdrawals, rejections and
+    revocations take no such lock: an approval racing one of them loses its
+    compare-and-set on the status (409), as before."""
+    hold_rows(session, [grant_key(table, request.id)])
+    session.refresh(request)
+
+
 def approve(
     *, session: Session, approver: UserContext, request: AccessRequest, now: datetime
 ) -> AccessRequest:
     _check_decider(approver, request)
+    hold_for_approval(session, ACCESS_REQUESTS, request)
     if request.status != "pending":
         raise Conflict(f"access request {request.id} is {request.status}, not pending")
     # an approval seals the row it writes: never one an insider wrote or edited
