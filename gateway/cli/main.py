@@ -61,6 +61,17 @@ class LazyGroup(click.Group):
         ctx.meta["sluice.asks_help"] = any(arg in ("--help", "-h") for arg in args[1:])
         return super().resolve_command(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from gateway.cli.unavailable import unavailable_message
+
+            message = unavailable_message(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):

@@ -21,11 +21,10 @@ def _values(row: Any) -> dict[str, Any]:
 
 
 def _unavailable(exc: BaseException) -> str:
-    """The driver's first line (host and port, never the URL's password): the operator
-    is on the host and needs to know which database did not answer, not a traceback."""
-    cause = exc.__cause__ or exc
-    first = (str(cause).splitlines() or [type(cause).__name__])[0]
-    return f"catalog database unavailable: {first}"
+    """One line naming the database that did not answer (``gateway.cli.unavailable``)."""
+    from gateway.cli.unavailable import unavailable_message
+
+    return "catalog " + (unavailable_message(exc) or f"database failed: {type(exc).__name__}")
 
 
 @click.command("rebind")
