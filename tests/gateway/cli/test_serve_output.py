@@ -4,11 +4,13 @@ structured line per request without query strings or tokens, and that it stopped
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from gateway.cli.banner import redact_url
 from tests.gateway.demo_app import DemoGateway
 
 SECRET_PASSWORD = "hunter2-not-logged"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def _free_port() -> int:
@@ -74,6 +77,11 @@ def test_serve_prints_what_it_uses_and_logs_requests(deployment: DemoGateway) ->
     for secret in (SECRET_PASSWORD, "witness-pass", "110101199001011234", token.split()[1]):
         assert secret not in out
     assert "Request: " not in out  # casbin's per-decision lines stay out of the log
+    # the README's sample shows the same lines, label for label
+    sample = README.read_text(encoding="utf-8").split("Sluice gateway listening on", 1)[1]
+    labels = re.findall(r"^  ([a-z][a-z ]+?)  +\S", sample.split("```", 1)[0], re.M)
+    assert labels and all(f"  {label} " in out for label in labels), labels
+    assert "alert rules   own process (pid " in out and "Sluice alert rules running" in out
 
 
 @pytest.mark.parametrize(
