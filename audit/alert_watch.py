@@ -16,15 +16,22 @@ second and wakes it when either moved; the runner's own settling and throttling 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
+from audit.events import format_ts, parse_ts, utc_now
 from audit.lazy_log import get_logger
 from audit.seal import SealStore
 from audit.store import AuditStore
 from catalog.errors import Unavailable
+from catalog.private_files import replace_private
 
 log = get_logger("sluice.alerts")
 
@@ -42,7 +49,41 @@ class TrailView:
 
 
 class Wakeable(Protocol):
+    evaluations: int
+
     def notify(self, _seq: int = 0) -> None: ...
+
+
+BEAT_NAME = "alerts-runner.json"
+"""The rule process's sign of life in the home: ``sluice doctor`` and ``/metrics`` read
+it, so a rule process that is not running (crashing, or never started beside a gateway
+told ``external``) shows instead of a silence that looks like a quiet day."""
+BEAT_EVERY_S = 5.0
+
+
+def write_beat(home: Path, runner: Wakeable, now: datetime) -> None:
+    body = {"pid": os.getpid(), "seen_at": format_ts(now), "evaluations": runner.evaluations}
+    replace_private(home / BEAT_NAME, orjson.dumps(body))
+
+
+def read_beat(home: Path) -> dict[str, Any] | None:
+    """The newest beat, or None if there is none (or it is not one)."""
+    try:
+        found = orjson.loads((home / BEAT_NAME).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("seen_at"), str) else None
+
+
+def beat_age_s(home: Path, now: datetime) -> float | None:
+    """Seconds since the rule process last wrote its beat, or None (none, or unreadable)."""
+    beat = read_beat(home)
+    if beat is None:
+        return None
+    try:
+        return max((now - parse_ts(beat["seen_at"])).total_seconds(), 0.0)
+    except ValueError:
+        return None
 
 
 class HeadWatch:
@@ -63,10 +104,15 @@ class HeadWatch:
         return self
 
     def stop(self) -> None:
+        """Stop watching; a clean stop takes this process's beat away (a stale beat then
+        means a rule process that died, not one stopped with its gateway)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self._drop()
+        if (read_beat(self.view.home) or {}).get("pid") == os.getpid():
+            with contextlib.suppress(OSError):
+                (self.view.home / BEAT_NAME).unlink()
 
     def look(self) -> bool:
         """One look; True (and the runner woken) when something moved since the last."""
@@ -102,7 +148,12 @@ class HeadWatch:
 
     def _run(self) -> None:
         failing = False
+        beat_due = 0.0
         while not self._stop.wait(self.every_s):
+            if time.monotonic() >= beat_due:
+                beat_due = time.monotonic() + BEAT_EVERY_S
+                with contextlib.suppress(OSError):  # a full disk: the doctor sees it stale
+                    write_beat(self.view.home, self.runner, utc_now())
             try:
                 self.look()
             except Unavailable as exc:

@@ -24,6 +24,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.types import Scope
 
 from audit.alert_state import alert_states
+from audit.alert_watch import beat_age_s
+from audit.events import utc_now
 from audit.log import AuditLog
 from gateway.core.services import Services
 from gateway.web.current_user import current_user
@@ -119,6 +121,11 @@ class StateCollector:
         for (rule, severity, state), n in sorted(tally.items()):
             family.add_metric([rule, severity, state], n)
         yield family
+        age = beat_age_s(log.home, utc_now())
+        if age is not None:
+            yield GaugeMetricFamily("sluice_alert_rules_seen_age_seconds",
+                                    "seconds since this home's alert rule process last "
+                                    "wrote its beat", value=age)  # fmt: skip
 
     def _policy(self) -> Iterator[CounterMetricFamily]:
         pdp = self.services.pdp

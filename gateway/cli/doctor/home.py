@@ -108,6 +108,34 @@ def check_seal(ctx: Context) -> list[Result]:
     return [ok("seal", f"not sealed (epoch {seal.epoch.number})")]
 
 
+BEAT_STALE_S = 30.0  # six missed beats (one every 5 s)
+
+
+def check_alert_rules(ctx: Context) -> list[Result]:
+    """The rule process of this home wrote its beat lately: alerts silenced by a rule
+    process that crashes, or that nobody started beside a gateway told ``external``,
+    look like a quiet day everywhere else."""
+    from datetime import UTC, datetime
+
+    from audit.alert_watch import beat_age_s, read_beat
+
+    settings = ctx.need()
+    home = Path(settings.home)
+    age = beat_age_s(home, datetime.fromtimestamp(ctx.clock(), UTC))
+    start = "run `sluice serve` (it starts one) or `sluice alerts run` for this home"
+    if age is None:
+        if settings.alert_runner == "external":
+            return [fail("alert rules", "SLUICE_ALERT_RUNNER=external and no rule process "
+                         "has run for this home", start)]  # fmt: skip
+        return [skip("alert rules", "no rule process seen for this home (rules in the "
+                     "gateway's thread, or no gateway running)")]  # fmt: skip
+    pid = (read_beat(home) or {}).get("pid")
+    if age > BEAT_STALE_S:
+        return [fail("alert rules", f"the rule process (pid {pid}) was last seen {age:.0f} s "
+                     "ago: alerts are not evaluated", f"see its log; {start}")]  # fmt: skip
+    return [ok("alert rules", f"rule process pid {pid}, seen {age:.0f} s ago")]
+
+
 def check_witness_file(ctx: Context) -> list[Result]:
     """The newest checkpoint this host witnessed is still in the chain: a database
     restored from an older backup, or a cut tail, fails here before the gateway seals."""

@@ -32,6 +32,7 @@ CHECKS: tuple[Check, ...] = (
     home.check_shared_secrets,
     home.check_seal,
     home.check_witness_file,
+    home.check_alert_rules,
     network.check_witnesses,
     network.check_redis,
     network.check_jwks,

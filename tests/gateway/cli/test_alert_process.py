@@ -9,19 +9,26 @@ Real processes: ``sluice serve`` over a demo home, a local webhook receiver.
 from __future__ import annotations
 
 import os
+import re
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from audit.alert_watch import BEAT_NAME, write_beat
+from gateway.cli.doctor.home import check_alert_rules
+from gateway.cli.doctor.report import Context, Status
+from gateway.core.settings import load_settings
 from tests.audit.receivers import Webhook, webhook_receiver
 from tests.audit.test_alert_runner import until
 from tests.gateway.demo_app import demo_gateway
-from tests.ops.processes import Served, serve
+from tests.ops.processes import Served, serve, sluice
 
 SECRET = "alert-process-webhook-secret-7731"
 DIBAO = "civil.dibao_recipients"
@@ -112,6 +119,14 @@ def test_the_rules_run_beside_the_gateway_restart_and_end_with_it(
                            headers={"Authorization": f"Bearer {tokens['sam']}"},
                            timeout=30).json()["alerts"]  # fmt: skip
         assert any(a["rule"] == "repeated_denials" and a["actor"] == "alice" for a in listed)
+        doctor = sluice("doctor", settings=_settings(home, hook)).stdout
+        assert re.search(rf"ok\s+alert rules\s+rule process pid {first}, seen \d+ s ago", doctor)
+        scraped = httpx.get(
+            f"{served.base}/metrics",
+            timeout=30,
+            headers={"Authorization": f"Bearer {tokens['sam']}"},
+        ).text
+        assert "sluice_alert_rules_seen_age_seconds " in scraped
 
         os.kill(first, signal.SIGKILL)  # the rule process dies
         second = until(lambda: [p for p in _rule_processes(served.proc.pid) if p != first],
@@ -123,6 +138,7 @@ def test_the_rules_run_beside_the_gateway_restart_and_end_with_it(
         assert not served.alive
         assert not _alive(second[0]), "the rule process ended with the gateway"
         assert "Sluice gateway stopped" in served.output()
+    assert not (home / BEAT_NAME).exists(), "a clean stop takes the beat away"
 
 
 def test_a_killed_gateway_leaves_no_rule_process_behind(
@@ -132,3 +148,26 @@ def test_a_killed_gateway_leaves_no_rule_process_behind(
     with webhook_receiver() as hook, _served(home, hook, tmp_path) as (served, child):
         served.kill()  # SIGKILL: no shutdown code of the gateway runs
     until(lambda: not _alive(child), "the orphaned rule process exits")
+
+
+def test_the_doctor_fails_on_a_stale_beat_and_on_no_rule_process_when_told_external(
+    tmp_path: Path,
+) -> None:
+    """A rule process killed outright leaves its beat behind, ageing; a gateway told the
+    rules run elsewhere with no rule process ever seen is silence, not a quiet day."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    settings = load_settings(home=home, alert_runner="external")
+    missing = check_alert_rules(Context(settings=settings))
+    assert missing[0].status == Status.FAIL and "no rule process" in missing[0].detail
+    quiet = check_alert_rules(Context(settings=load_settings(home=home)))
+    assert quiet[0].status == Status.SKIP
+
+    class Runner:
+        evaluations = 3
+
+    write_beat(home, Runner(), datetime.now(UTC))
+    fresh = check_alert_rules(Context(settings=settings))
+    assert fresh[0].status == Status.OK
+    later = check_alert_rules(Context(settings=settings, clock=lambda: time.time() + 60))
+    assert later[0].status == Status.FAIL and "last seen 60 s ago" in later[0].detail
