@@ -99,18 +99,26 @@ def bucket_labels(bounds: Sequence[int]) -> list[str]:
 
 
 def _bucket_numbers(numbers: pa.Array, bounds: Sequence[int], text: pa.DataType) -> pa.Array:
-    """Index of each value's range = how many bounds it reaches, then its label."""
-    numbers = _numeric(numbers)
-    index = pa.scalar(0, pa.int64())
-    for bound in bounds:
-        scalar = (
-            pa.scalar(Decimal(bound), numbers.type) if pa.types.is_decimal(numbers.type) else bound
-        )
-        index = pc.add(index, pc.greater_equal(numbers, scalar).cast(pa.int64()))
-    if pa.types.is_floating(numbers.type):
-        index = pc.if_else(pc.is_nan(numbers), pa.scalar(None, pa.int64()), index)
-    if isinstance(index, pa.Scalar):  # no bounds cannot happen (the spec has one or more)
+    """Index of each value's range = how many bounds it reaches, then its label.
+
+    The index is counted in the narrowest integer type that holds it (``int8`` for
+    any spec: at most ``MAX_BOUNDS`` bounds), starting from the first comparison, and
+    NaN is looked for only in floats and turned into null only where there is one:
+    each of those is a pass over the column (``bench.masking_bench``, ``bucket``)."""
+    if not bounds:
         raise ValueError("a bucket mask needs at least one bound")
+    numbers = _numeric(numbers)
+    decimal = pa.types.is_decimal(numbers.type)
+    counter = pa.int8() if len(bounds) < 2**7 else pa.int32()
+    index: pa.Array | None = None
+    for bound in bounds:
+        scalar = pa.scalar(Decimal(bound), numbers.type) if decimal else bound
+        reached = pc.greater_equal(numbers, scalar).cast(counter)
+        index = reached if index is None else pc.add(index, reached)
+    if pa.types.is_floating(numbers.type):
+        nan = pc.is_nan(numbers)
+        if pc.any(nan).as_py():
+            index = pc.if_else(nan, pa.scalar(None, counter), index)
     return pc.take(pa.array(bucket_labels(bounds), text), index)
 
 

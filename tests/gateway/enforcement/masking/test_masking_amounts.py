@@ -116,6 +116,33 @@ def test_bucket_integers_and_their_text_agree(values: list[int], bounds: list[in
     assert out.type == pa.large_string() and out.to_pylist() == expected
 
 
+@FAST
+@given(
+    st.lists(st.one_of(st.none(), st.decimals(-(10**7), 10**7, places=2, allow_nan=False)),
+             max_size=40),
+    BOUNDS,
+)  # fmt: skip
+def test_bucket_decimals_by_bisection(values: list[Decimal | None], bounds: list[int]) -> None:
+    labels = bucket_labels(bounds)
+    out = mask_array(pa.array(values, pa.decimal128(12, 2)), "bucket:" + ",".join(map(str, bounds)))
+    assert out.type == pa.string()
+    expected = [None if v is None else labels[bisect_right(bounds, v)] for v in values]
+    assert out.to_pylist() == expected
+
+
+def test_bucket_nan_is_null_wherever_it_is() -> None:
+    """NaN has no range: null, alone, among numbers, beside nulls, in a long column."""
+    nan = float("nan")
+    for values, want in [
+        ([nan], [None]),
+        ([1.0, nan, 700.0, None, 5000.0], ["<500", None, "[500,1000)", None, ">=2000"]),
+        ([None, 999.99, 1000.0, 2000.0], [None, "[500,1000)", "[1000,2000)", ">=2000"]),
+        ([600.0] * 9_999 + [nan], ["[500,1000)"] * 9_999 + [None]),
+    ]:
+        out = mask_array(pa.array(values, pa.float64()), "bucket:500,1000,2000", small_max=0)
+        assert out.to_pylist() == want
+
+
 def test_bucket_labels_name_every_range_once() -> None:
     assert bucket_labels([0, 500, 5000]) == ["<0", "[0,500)", "[500,5000)", ">=5000"]
     assert bucket_labels([7]) == ["<7", ">=7"]
