@@ -92,6 +92,23 @@ def event_mac(key: bytes, seq: int, hash_raw: bytes) -> str:
     return hmac.digest(key, seq.to_bytes(8, "big") + hash_raw, "sha256").hex()
 
 
+_BLOCK = 64  # SHA-256's block size
+_IPAD = bytes(b ^ 0x36 for b in range(256))  # key XOR pad, as translation tables
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+def mac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's keyed inner and outer states for ``key`` (RFC 2104), computed once.
+
+    ``outer.copy()`` updated with the digest of ``inner.copy()`` updated with a message
+    is ``hmac.digest(key, message, "sha256")``, at two compressions per message instead
+    of four: what verification, which MACs every event, uses (``audit.scan``)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    block = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
+
+
 class EventMac:
     """The key binding every event to the gateways of one deployment.
 
