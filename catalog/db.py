@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,15 +78,48 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql") and "options=" not in url:  # an operator's own win
         kwargs["connect_args"] = {"options": PG_SEARCH_PATH, **kwargs.get("connect_args", {})}
-    # no pre-ping (a round trip on every checkout): a connection the server dropped fails
-    # its request with a 503 and SQLAlchemy then invalidates the pool; recycle bounds age
+    # no pre-ping on every checkout (a round trip per request under load): only a
+    # connection idle for IDLE_PING_S is pinged (``_ping_if_idle``), so a server restart
+    # while the gateway was quiet costs no request; one dropped while busy fails its
+    # request with a 503 and SQLAlchemy then invalidates the pool; recycle bounds age
     kwargs.setdefault("pool_recycle", 1800)
     # as many connections as the server's worker threads (anyio's default is 40), so a
     # burst never waits on the pool; a wait that does happen is short and becomes a 503
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 5)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _checked_in)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+IDLE_PING_S = 2.0
+"""A pooled server connection idle this long is pinged before use: a restart (or a
+firewall dropping idle sessions) is found there, not by the request."""
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info["sluice_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's documented pessimistic check (a ``DisconnectionError`` makes the pool
+    replace the connection and retry), only for connections idle ``IDLE_PING_S``."""
+    from sqlalchemy.exc import DisconnectionError
+
+    since = record.info.get("sluice_idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # the request starts its own transaction
+    except Exception as exc:  # the driver's own error types: any failure means gone
+        raise DisconnectionError(f"idle connection gone: {type(exc).__name__}") from exc
 
 
 def _readable_json(value: str) -> Any:

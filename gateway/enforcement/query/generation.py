@@ -93,21 +93,28 @@ class GenerationReader:
         self._select: Callable[[Any], Any] = libpq_select if psycopg3 else cursor_select
 
     def read(self) -> int:
-        taken = self._take() if self._own else None
-        if taken is None:
-            with self._reads.connect() as engine_conn:
-                return catalog_generation(engine_conn)
-        born, conn = taken
-        try:
-            row = self._select(conn)
-        except self._errors as exc:
-            self._drop(conn)
-            raise Unavailable("catalog database unavailable, retry later") from exc
-        except BaseException:
-            self._drop(conn)
-            raise
-        self._give(born, conn)
-        return generation_value(row)
+        """One SELECT; a connection that fails is dropped with every idle one and the
+        read tried once more on a new connection (it changes nothing: after a server
+        restart the caller is served, not refused; a server that is down fails both)."""
+        for attempt in (1, 2):
+            taken = self._take() if self._own else None
+            if taken is None:
+                with self._reads.connect() as engine_conn:
+                    return catalog_generation(engine_conn)
+            born, conn = taken
+            try:
+                row = self._select(conn)
+            except self._errors as exc:
+                self._drop(conn)
+                if attempt == 2:
+                    raise Unavailable("catalog database unavailable, retry later") from exc
+                continue
+            except BaseException:
+                self._drop(conn)
+                raise
+            self._give(born, conn)
+            return generation_value(row)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close the idle connections; later reads go through the engine."""

@@ -77,17 +77,31 @@ def test_a_value_that_is_not_an_integer_serves_nothing(url: str) -> None:
             reader.read()
 
 
-def test_a_connection_the_server_dropped_is_a_503_then_replaced(pg_url: str) -> None:
+def test_a_connection_the_server_dropped_is_replaced_and_the_read_served(pg_url: str) -> None:
+    """The read is one SELECT that changes nothing: tried once more on a new connection
+    (a server restart costs no request); the dead one is never handed out again."""
     with reading(pg_url) as (_engine, reader):
         assert reader.read() == 7
         ((_born, conn),) = reader._idle
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        assert reader.read() == 7
+        assert conn.closed
+        ((_born, fresh),) = reader._idle
+        assert fresh is not conn and reader._open == 1
+
+
+def test_a_server_that_fails_twice_is_a_503(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with reading(pg_url) as (_engine, reader):
+        assert reader.read() == 7
+
+        def gone(_conn: object) -> None:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(reader, "_select", gone)
         with pytest.raises(Unavailable, match="unavailable"):
             reader.read()
         assert reader._idle == [] and reader._open == 0  # never handed out again
-        assert conn.closed
-        assert reader.read() == 7  # the next read opens a fresh one
 
 
 def test_reads_are_in_autocommit_on_a_server(pg_url: str) -> None:
