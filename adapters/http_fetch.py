@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from adapters.http_config import inside
+from adapters.http_deadline import ExchangeDeadline
 from adapters.netguard import Resolver, Target, check_url, system_resolver
 from catalog.errors import SourceFailed, SourceTimeout
 
@@ -101,6 +102,9 @@ class GuardedClient:
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
             trust_env=False,
+            # each exchange on a connection of its own, so that its deadline can cut
+            # it (``adapters.http_deadline``)
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def get_json(self, url: str, params: dict[str, str] | None = None) -> Any:
@@ -132,19 +136,39 @@ class GuardedClient:
         raise SourceFailed(f"the source redirected more than {MAX_REDIRECTS} times")
 
     def _send(self, target: Target) -> tuple[int, str | None, bytes]:
+        """One exchange with the source, whole within the statement timeout (red team
+        22: a page trickled a few bytes at a time was read for as long as the source
+        chose, each read inside httpx's per-read timeout)."""
+        with ExchangeDeadline(self._timeout_s) as deadline:
+            try:
+                return self._exchange(target, deadline)
+            except SourceFailed:
+                if deadline.expired:  # the cut socket read as a source that broke off
+                    raise SourceTimeout(self._late) from None
+                raise
+
+    @property
+    def _late(self) -> str:
+        return f"the source did not answer within {self._timeout_s:g} s"
+
+    def _exchange(
+        self, target: Target, deadline: ExchangeDeadline
+    ) -> tuple[int, str | None, bytes]:
         headers = {"Host": _host_header(target), "Accept": "application/json"}
         url = _pinned_url(target)
         if target.origin == self._origin:
             headers.update(self._headers)
             if self._query_auth is not None:
                 url = with_param(url, *self._query_auth)
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        extensions: dict[str, Any] = {"trace": deadline.trace}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.host
         request = self._client.build_request("GET", url, headers=headers, extensions=extensions)
         try:
             response = self._client.send(request, stream=True)
         except (httpx.ReadTimeout, httpx.WriteTimeout):
             # connected, then silence: told apart from a refusal by its delay anyway
-            raise SourceTimeout(f"the source did not answer within {self._timeout_s:g} s") from None
+            raise SourceTimeout(self._late) from None
         except httpx.HTTPError:
             # no HTTP answer at all: refused, silent and non-HTTP ports read the same
             raise SourceFailed(NO_HTTP_ANSWER) from None
@@ -159,9 +183,11 @@ class GuardedClient:
                 if size > MAX_BODY_BYTES:
                     raise SourceFailed(f"a page of the source exceeds {MAX_BODY_BYTES} bytes")
                 chunks.append(chunk)
+            if deadline.expired:  # cut at the deadline, and the body happened to parse
+                raise SourceTimeout(self._late)
             return response.status_code, location, b"".join(chunks)
         except httpx.TimeoutException:
-            raise SourceTimeout(f"the source did not answer within {self._timeout_s:g} s") from None
+            raise SourceTimeout(self._late) from None
         except httpx.HTTPError:
             raise SourceFailed("the source broke off its answer") from None
         finally:

@@ -1,0 +1,82 @@
+"""One whole HTTP exchange of a source within its statement timeout.
+
+httpx's timeouts bound each socket operation, not an exchange: a source that answers
+its page (or its headers) a few bytes at a time, each burst inside the read timeout,
+held an analyst's query, its read slot and a gateway worker for as long as it chose
+(red team 22: a page trickled over eight timeouts was served, 200, after all of them).
+The statement timeout promises a bound on the read ("Compromised partner source ... or
+hangs": ``THREAT_MODEL.md``), so each exchange — connect, request, headers and body —
+has a deadline: when it passes, the exchange's socket is shut down from a timer, which
+wakes the read blocked on it, and the caller reports ``SourceTimeout``.
+
+The socket is the one httpcore opens for this exchange (its ``connect_tcp`` trace, and
+``start_tls`` for HTTPS), so the client keeps no connection alive between exchanges
+(``max_keepalive_connections=0``): an exchange never runs on a socket it did not open,
+and no timer can shut down another exchange's connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+CONNECTION_EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
+
+
+class ExchangeDeadline:
+    """``with ExchangeDeadline(seconds) as deadline:`` around one exchange; pass
+    ``deadline.trace`` as the request's ``trace`` extension; ``expired`` afterwards says
+    whether the timer cut it."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._done = False
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> ExchangeDeadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            self._sockets.clear()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keeps the socket of each connection it opens."""
+        if event not in CONNECTION_EVENTS:
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if not self._done:
+                self._sockets.append(sock)
+        if self.expired:  # connected just as the deadline passed
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """Wake whatever waits on ``sock``: a read returns at once (end of stream)."""
+    with contextlib.suppress(OSError):  # already closed: the exchange ended meanwhile
+        sock.shutdown(socket.SHUT_RDWR)
