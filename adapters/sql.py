@@ -64,6 +64,7 @@ from adapters.sql_compile import (
     compile_select,
 )
 from adapters.sql_copy import copy_batches, copy_compatible
+from adapters.sql_deadline import DEADLINES, GRACE_S, socket_of
 from adapters.sql_stream import (
     FAST_DRIVERS,
     FIRST_CHUNK,
@@ -304,6 +305,7 @@ class SqlAdapter(SourceAdapter):
     ) -> Iterator[pa.RecordBatch]:
         schema = schema_for(plan.columns)
         with ExitStack() as stack:
+            fairy: PoolProxiedConnection | None = None
             if self._engine.dialect.driver in FAST_DRIVERS:
                 fairy = stack.enter_context(self._raw())
                 deadline = self._arm_sqlite_deadline(driver_connection(fairy))
@@ -315,11 +317,14 @@ class SqlAdapter(SourceAdapter):
                 deadline = None
                 batches = self._generic_batches(conn, compiled, values, plan, limit)
             stack.callback(batches.close)
+            # a server's socket: the gateway's own deadline on each fetch (red team 22)
+            fd = None if fairy is None or deadline is not None else socket_of(
+                driver_connection(fairy))  # fmt: skip
             sent = 0
             while sent < limit:
                 if deadline is not None:
                     deadline.reset()
-                batch = next(batches, None)
+                batch = self._next_within(batches, fairy, fd)
                 if batch is None:
                     break
                 if batch.num_rows > limit - sent:
@@ -328,6 +333,36 @@ class SqlAdapter(SourceAdapter):
                 yield batch
             if sent == 0:
                 yield empty_batch(schema)
+
+    def _next_within(
+        self, batches: Iterator[pa.RecordBatch], fairy: PoolProxiedConnection | None,
+        fd: int | None,
+    ) -> pa.RecordBatch | None:  # fmt: skip
+        """The next batch, its fetch bounded on the server's socket ``fd`` by the
+        gateway's own deadline (``adapters.sql_deadline``): a server that stops talking
+        (or a relay that holds its answer) is cut off, its connection never pooled."""
+        if fd is None or fairy is None:
+            return next(batches, None)
+        armed = DEADLINES.arm(fd, self._limits.statement_timeout_s + GRACE_S)
+        try:
+            batch = next(batches, None)
+        except Exception:
+            DEADLINES.disarm(armed)
+            if armed.fired:
+                fairy.invalidate()
+                raise self._late() from None
+            raise
+        DEADLINES.disarm(armed)
+        if armed.fired:  # cut just as the fetch returned: the connection is gone
+            fairy.invalidate()
+            raise self._late()
+        return batch
+
+    def _late(self) -> SourceTimeout:
+        return SourceTimeout(
+            f"the source did not answer within "
+            f"{self._limits.statement_timeout_s:g} s (statement timeout)"
+        )
 
     def _batches(
         self,

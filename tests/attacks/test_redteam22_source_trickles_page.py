@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.attacks.deployments import KINDS, open_deployment
+from tests.attacks.redteam22 import publish_over
 from tests.gateway.demo_app import DemoGateway
 
 TIMEOUT_S = 1.0
@@ -86,7 +87,6 @@ def world(
         with open_deployment(request.param, home, db_prefix="redteam22_trickle",
                              http_allow_hosts=["127.0.0.1"],
                              statement_timeout_s=TIMEOUT_S) as gw:  # fmt: skip
-            carl = gw.headers("carl")
             source = {
                 "id": "civil-slow-api", "department": "civil", "kind": "http",
                 "display_name": "civil API", "settings": {
@@ -94,20 +94,9 @@ def world(
                         {"name": "people", "path": "/people", "records": "items",
                          "paging": {"style": "none"}}]},
             }  # fmt: skip
-            # registration and the draft read the source too (the trickle takes them
-            # longer than the timeout): the rows are written as a steward's save would
-            # write them when the source is quick, then the entry published
-            with _quick(server):
-                resp = gw.client.post("/api/v1/sources", headers=carl, json=source)
-                assert resp.status_code == 201, resp.text
-                resp = gw.client.post("/api/v1/datasets", headers=carl, json={
-                    "source_id": "civil-slow-api", "object_name": "people",
-                    "dataset_id": "civil.slow_people", "title_en": "people",
-                    "allowed_purposes": ["supervision"]})  # fmt: skip
-                assert resp.status_code == 201, resp.text
-                resp = gw.client.post("/api/v1/datasets/civil.slow_people/publish",
-                                      headers=carl)  # fmt: skip
-                assert resp.status_code == 200, resp.text
+            # registration and the draft read the source too: set up while it is quick
+            with _quick():
+                publish_over(gw, "carl", source, "people", "civil.slow_people")
             yield gw
     finally:
         server.shutdown()
@@ -117,9 +106,6 @@ def world(
 
 class _quick:
     """The server answers at once while the steward sets the source up."""
-
-    def __init__(self, server: ThreadingHTTPServer) -> None:
-        self.server = server
 
     def __enter__(self) -> None:
         global TRICKLE_S
