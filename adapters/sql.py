@@ -64,7 +64,7 @@ from adapters.sql_compile import (
     compile_select,
 )
 from adapters.sql_copy import copy_batches, copy_compatible
-from adapters.sql_deadline import DEADLINES, GRACE_S, socket_of
+from adapters.sql_deadline import bounded
 from adapters.sql_stream import (
     FAST_DRIVERS,
     FIRST_CHUNK,
@@ -318,13 +318,12 @@ class SqlAdapter(SourceAdapter):
                 batches = self._generic_batches(conn, compiled, values, plan, limit)
             stack.callback(batches.close)
             # a server's socket: the gateway's own deadline on each fetch (red team 22)
-            fd = None if fairy is None or deadline is not None else socket_of(
-                driver_connection(fairy))  # fmt: skip
+            watched = None if deadline is not None else fairy
             sent = 0
             while sent < limit:
                 if deadline is not None:
                     deadline.reset()
-                batch = self._next_within(batches, fairy, fd)
+                batch = self._next_within(batches, watched)
                 if batch is None:
                     break
                 if batch.num_rows > limit - sent:
@@ -335,34 +334,19 @@ class SqlAdapter(SourceAdapter):
                 yield empty_batch(schema)
 
     def _next_within(
-        self, batches: Iterator[pa.RecordBatch], fairy: PoolProxiedConnection | None,
-        fd: int | None,
-    ) -> pa.RecordBatch | None:  # fmt: skip
-        """The next batch, its fetch bounded on the server's socket ``fd`` by the
-        gateway's own deadline (``adapters.sql_deadline``): a server that stops talking
-        (or a relay that holds its answer) is cut off, its connection never pooled."""
-        if fd is None or fairy is None:
+        self, batches: Iterator[pa.RecordBatch], fairy: PoolProxiedConnection | None
+    ) -> pa.RecordBatch | None:
+        """The next batch, its fetch bounded on the server's socket by the gateway's own
+        deadline (``adapters.sql_deadline``): a server that stops talking (or a relay
+        that holds its answer) is cut off, its connection never pooled again."""
+        if fairy is None:
             return next(batches, None)
-        armed = DEADLINES.arm(fd, self._limits.statement_timeout_s + GRACE_S)
         try:
-            batch = next(batches, None)
-        except Exception:
-            DEADLINES.disarm(armed)
-            if armed.fired:
-                fairy.invalidate()
-                raise self._late() from None
-            raise
-        DEADLINES.disarm(armed)
-        if armed.fired:  # cut just as the fetch returned: the connection is gone
+            with bounded(driver_connection(fairy), self._limits.statement_timeout_s):
+                return next(batches, None)
+        except SourceTimeout:
             fairy.invalidate()
-            raise self._late()
-        return batch
-
-    def _late(self) -> SourceTimeout:
-        return SourceTimeout(
-            f"the source did not answer within "
-            f"{self._limits.statement_timeout_s:g} s (statement timeout)"
-        )
+            raise
 
     def _batches(
         self,

@@ -44,9 +44,12 @@ does not name (a LAN address, a forwarder, a pooler, a replica) — is closed an
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +68,8 @@ from adapters.netguard import (
     system_resolver,
 )
 from adapters.pathguard import ensure_inside_roots
-from catalog.errors import BadRequest, Forbidden
+from adapters.sql_deadline import bounded
+from catalog.errors import BadRequest, Forbidden, SourceTimeout
 
 BACKENDS: dict[str, tuple[str, ...]] = {
     "postgresql": ("postgresql",),
@@ -308,15 +312,16 @@ def _pg_session(timeout_s: float, limits: AdapterLimits) -> Any:
     asks = bool(refused or claimed or limits.on_server)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            # Integers computed here, not user input; SET takes no bind parameters.
-            cursor.execute(f"SET statement_timeout = {int(ms)}")
-            cursor.execute("SET default_transaction_read_only = on")
-            identity = _pg_identity(cursor) if asks else None
-        finally:
-            cursor.close()
-        dbapi_connection.commit()
+        with _set_up(dbapi_connection, timeout_s):
+            cursor = dbapi_connection.cursor()
+            try:
+                # Integers computed here, not user input; SET takes no bind parameters.
+                cursor.execute(f"SET statement_timeout = {int(ms)}")
+                cursor.execute("SET default_transaction_read_only = on")
+                identity = _pg_identity(cursor) if asks else None
+            finally:
+                cursor.close()
+            dbapi_connection.commit()
         refusal = _refusal(identity, refused, claimed)
         if refusal is not None:
             dbapi_connection.close()
@@ -356,23 +361,38 @@ def _pg_identity(cursor: Any) -> str | None:
     return server_identity(row)
 
 
+@contextmanager
+def _set_up(dbapi_connection: Any, timeout_s: float) -> Iterator[None]:
+    """A new connection's session set-up within the gateway's own deadline (red team
+    22: a server or relay that stops answering kept it waiting for ever); a connection
+    cut there is closed, never pooled."""
+    try:
+        with bounded(dbapi_connection, timeout_s):
+            yield
+    except SourceTimeout:
+        with contextlib.suppress(Exception):
+            dbapi_connection.close()
+        raise
+
+
 def _mysql_session(timeout_s: float) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pymysql has no public setter: the handshake's read timeout must not cut off
         # a long read of a streamed result (statements are bounded server-side below)
         if hasattr(dbapi_connection, "_read_timeout"):
             dbapi_connection._read_timeout = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("SELECT VERSION()")
-            version = str(cursor.fetchone()[0])
-            if "mariadb" in version.lower():
-                cursor.execute(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")
-            else:
-                cursor.execute(f"SET SESSION max_execution_time = {round(timeout_s * 1000)}")
-            cursor.execute("SET SESSION TRANSACTION READ ONLY")
-        finally:
-            cursor.close()
-        dbapi_connection.commit()
+        with _set_up(dbapi_connection, timeout_s):
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT VERSION()")
+                version = str(cursor.fetchone()[0])
+                if "mariadb" in version.lower():
+                    cursor.execute(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")
+                else:
+                    cursor.execute(f"SET SESSION max_execution_time = {round(timeout_s * 1000)}")
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            finally:
+                cursor.close()
+            dbapi_connection.commit()
 
     return on_connect

@@ -29,8 +29,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from catalog.errors import SourceTimeout
 
 GRACE_S = 1.0  # past the statement timeout: the server's own timeout answers first
 
@@ -115,3 +119,30 @@ def socket_of(raw: Any) -> int | None:
         with contextlib.suppress(OSError):
             return sock.fileno()
     return None
+
+
+@contextmanager
+def bounded(raw: Any, seconds: float) -> Iterator[None]:
+    """The block's exchanges with the server of DBAPI connection ``raw`` within
+    ``seconds`` (+ ``GRACE_S``): past it the socket is shut down and ``SourceTimeout``
+    raised, whatever the block made of the broken connection (the caller invalidates
+    it). Without a socket to watch (SQLite), the block runs as it is."""
+    fd = socket_of(raw)
+    if fd is None:
+        yield
+        return
+    armed = DEADLINES.arm(fd, seconds + GRACE_S)
+    try:
+        yield
+    except BaseException:
+        DEADLINES.disarm(armed)
+        if armed.fired:
+            raise late(seconds) from None
+        raise
+    DEADLINES.disarm(armed)
+    if armed.fired:  # cut just as the block ended: the connection is gone all the same
+        raise late(seconds)
+
+
+def late(seconds: float) -> SourceTimeout:
+    return SourceTimeout(f"the source did not answer within {seconds:g} s (statement timeout)")

@@ -58,10 +58,13 @@ class Relay:
     """127.0.0.1:<port> → the PostgreSQL server; while ``armed``, the answer to a
     message naming ``people`` is held ``HOLD_S`` (then passed on)."""
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], set_up: bytes) -> None:
         self.upstream = upstream
+        self.set_up = set_up  # what a new connection's session set-up sends
+        self.marker = b"people"  # whose answer is held while armed
         self.armed = False
         self.held = 0
+        self.open: list[socket.socket] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -73,6 +76,7 @@ class Relay:
             except OSError:
                 return
             server = socket.create_connection(self.upstream)
+            self.open += [client, server]
             hold = threading.Event()
             threading.Thread(target=self._pump, args=(client, server, hold, True),
                              daemon=True).start()  # fmt: skip
@@ -83,7 +87,7 @@ class Relay:
               upward: bool) -> None:  # fmt: skip
         try:
             while data := src.recv(65536):
-                if upward and self.armed and b"people" in data:
+                if upward and self.armed and self.marker in data:
                     self.held += 1
                     hold.set()
                 elif not upward and hold.is_set():
@@ -97,6 +101,13 @@ class Relay:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
 
+    def cut_all(self) -> None:
+        """Every connection relayed so far broken (the pooled ones go)."""
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.open.clear()
+
     def close(self) -> None:
         self.listener.close()
 
@@ -104,6 +115,9 @@ class Relay:
 # (deployment, source's server): a PostgreSQL source beside a PostgreSQL catalog is on
 # the catalog's server (refused, rightly); MariaDB stands beside both deployments
 CASES = [("sqlite", "postgresql"), ("sqlite", "mysql"), ("postgres", "mysql")]
+
+
+SET_UP = {"postgresql": b"default_transaction_read_only", "mysql": b"TRANSACTION READ ONLY"}
 
 
 def _source_database(backend: str) -> tuple[str, tuple[str, int], str]:
@@ -137,7 +151,7 @@ def world(
 ) -> Iterator[tuple[DemoGateway, Relay]]:
     deployment, backend = request.param
     name, upstream, scheme = _source_database(backend)
-    relay = Relay(upstream)
+    relay = Relay(upstream, SET_UP[backend])
     home: Path = tmp_path_factory.mktemp(f"rt22-stall-{deployment}-{backend}")
     try:
         with open_deployment(deployment, home, db_prefix="redteam22_stall",
@@ -175,6 +189,31 @@ def test_a_source_that_holds_its_answer_fails_at_the_statement_timeout(
     assert took < TIMEOUT_S + 3.0, took
     events = gw.request_events(gw.last_request_id(), want=2)
     assert events[-1]["type"] == "query.failed", events
+
+
+def test_a_new_connection_held_at_its_set_up_fails_at_the_statement_timeout(
+    world: tuple[DemoGateway, Relay],
+) -> None:
+    """The session set-up of a new connection (its ``SET``s, the server's identity) is
+    an exchange with the server too: held, it had no deadline either."""
+    gw, relay = world
+    time.sleep(HOLD_S)  # the answer the test before held is gone
+    relay.marker, relay.armed = relay.set_up, True
+    relay.cut_all()  # the pooled connections go: the next query connects again
+    answers = []
+    try:
+        for _ in range(12):  # each pooled connection fails once (502), then a new one
+            started = time.monotonic()
+            resp = gw.query("dora", "civil.db_people", Q)
+            answers.append((resp.status_code, round(time.monotonic() - started, 1)))
+            if resp.status_code != 502:
+                break
+    finally:
+        relay.armed, relay.marker = False, b"people"
+    assert relay.held, ("the relay never saw a session set-up", answers)
+    status, took = answers[-1]
+    assert status == 504, answers
+    assert took < TIMEOUT_S + 3.0, answers
 
 
 def test_the_source_serves_again_afterwards(world: tuple[DemoGateway, Relay]) -> None:
