@@ -52,6 +52,22 @@ class UsageLimiter(Protocol):
         """Count one request; raise ``catalog.errors.RateLimited`` (429) when over."""
         ...
 
+    def hit_refusal(self, subject: str) -> bool:
+        """Count one refusal to record; False once the user's refusals pass their rate."""
+        ...
+
+    def note_throttled(self, subject: str) -> bool:
+        """True the first time in a rate window that the user's refusals passed it."""
+        ...
+
+    def count_unrecorded(self, subject: str) -> None:
+        """One more refusal left off the record."""
+        ...
+
+    def take_unrecorded(self, subject: str) -> int:
+        """How many refusals were left off the record since last taken (reset)."""
+        ...
+
     def remaining_rows(self, subject: str) -> int: ...
 
     def reserve_rows(self, subject: str, wanted: int) -> int:

@@ -30,6 +30,8 @@ from gateway.enforcement.memory_counters import MemoryCounters
 from gateway.enforcement.redis_counters import RedisCounters
 
 log = structlog.get_logger("sluice.limits")
+_UNBOUNDED = 2**62
+_DAY_S = 86_400
 
 
 class _Counters(Protocol):
@@ -92,6 +94,31 @@ class Limiter:
         if not self._counters.hit(item.key_for("req", subject), int(item.amount),
                                   item.get_expiry()):  # fmt: skip
             raise RateLimited(f"too many requests; the limit is {item}")
+
+    def hit_refusal(self, subject: str) -> bool:
+        """Count one refusal to record for ``subject``; False once their refusals
+        pass their rate (``gateway.web.refusals``: the next are counted, not recorded)."""
+        item = self._rate_item
+        return self._counters.hit(item.key_for("refused", subject), int(item.amount),
+                                  item.get_expiry())  # fmt: skip
+
+    def note_throttled(self, subject: str) -> bool:
+        """True the first time in a rate window that ``subject``'s refusals passed it."""
+        key, expiry = f"refused-throttled/{subject}", self._rate_item.get_expiry()
+        return self._counters.reserve(key, 1, 1, expiry) == 1
+
+    def count_unrecorded(self, subject: str) -> None:
+        """One more refusal of ``subject`` left off the record."""
+        self._counters.reserve(f"refused-unrecorded/{subject}", _UNBOUNDED, 1, _DAY_S)
+
+    def take_unrecorded(self, subject: str) -> int:
+        """How many of ``subject``'s refusals were left off the record since this was
+        last taken (the count starts again)."""
+        key = f"refused-unrecorded/{subject}"
+        found = self._counters.count(key)
+        if found:
+            self._counters.release(key, found)
+        return found
 
     def remaining_rows(self, subject: str) -> int:
         item = self._rows_item

@@ -57,7 +57,7 @@ from gateway.web.console.passwords import is_privileged
 from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE
-from gateway.web.refusals import clean
+from gateway.web.refusals import budget_allows, clean
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.console")
@@ -198,11 +198,15 @@ async def _record(request: Request, status: int, code: str, exc: BaseException) 
                                "path": clean(request.url.path), "console": True}  # fmt: skip
     if isinstance(exc, SluiceError):
         details["message"] = clean(exc.message)
+    services = get_console(request).services
+    # one user's refusals recorded up to their rate, then counted (red team 22)
+    if not await run_in_threadpool(budget_allows, services, user.subject, details):
+        return True
     event = refusal_event(actor=Actor.of(user), path=clean(request.url.path, 300), status=status,
                           client=request.client.host if request.client else None,
                           request_id=uuid.uuid4().hex, details=details)  # fmt: skip
     try:
-        await run_in_threadpool(get_console(request).services.audit.append, event)
+        await run_in_threadpool(services.audit.append, event)
     except Exception as failure:  # fail closed: the caller gets a 503
         log.error("console_refusal_not_recorded", status=status, error=type(failure).__name__)
         return False

@@ -1,0 +1,98 @@
+"""Red team 22, as an analyst: write the append-only audit trail at the speed of the
+network, with requests that are refused before anything else counts them.
+
+Rule (THREAT_MODEL, out of scope: "Availability against a determined denial-of-service
+attacker (rate limits bound each user ...)"): what one user can make the gateway do is
+bounded by their rate limit (``SLUICE_RATE_LIMIT``). Every authenticated refusal is a
+``request.refused`` event in a trail no one may ever shrink (issue 11, class 8), and
+the live alert runner keeps the last day's events in memory.
+
+Attack: alice sends bodies the validator rejects (400), paths that do not exist (404)
+and methods a path does not take (405), as fast as the gateway answers: each one is a
+durable, hash-chained, witnessed event. On the demo gateway one analyst wrote about 450
+events a second this way (700 requests in 1.6 s: 700 events), 39 million a day, and
+the rate limit, counted by the query broker only, never saw them. The trail's store
+filling is every user's outage (the gateway fails closed when it cannot append).
+
+Expected: a user's refusals are recorded one by one up to their rate limit; past it, the
+first one says so on the trail (``throttled``) and the rest are counted, not recorded,
+until the window turns: the next refusal recorded carries how many were left out
+(``unrecorded_refusals``). Nothing refused is lost from the count, and the trail grows
+by the rate limit at most.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit.search import EventFilter, list_events
+from tests.attacks.deployments import KINDS, open_deployment
+from tests.gateway.demo_app import DemoGateway
+
+RATE = 20
+WINDOW_S = 5  # SLUICE_RATE_LIMIT "20 per 5 seconds": the test waits for it to turn
+SENT = 150
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+       ) -> Iterator[DemoGateway]:  # fmt: skip
+    home: Path = tmp_path_factory.mktemp(f"rt22-flood-{request.param}")
+    with open_deployment(request.param, home, db_prefix="redteam22_flood",
+                         rate_limit=f"{RATE} per {WINDOW_S} seconds") as gw:  # fmt: skip
+        yield gw
+
+
+def _refusals(gw: DemoGateway, subject: str) -> list[dict[str, Any]]:
+    page = list_events(store=gw.services.audit.store,
+                       filters=EventFilter(type="request.refused", actor=subject),
+                       limit=1000, order="asc")  # fmt: skip
+    return list(page["items"])
+
+
+def _flood(gw: DemoGateway, subject: str, n: int) -> list[int]:
+    headers = gw.headers(subject)
+    statuses = []
+    for i in range(n):
+        kind = i % 3
+        if kind == 0:  # a body the validator rejects
+            resp = gw.client.post("/api/v1/datasets/civil.dibao_recipients/query",
+                                  headers=headers, json={"fields": 1})  # fmt: skip
+        elif kind == 1:  # a path no route takes
+            resp = gw.client.get(f"/api/v1/nothing-{i}", headers=headers)
+        else:  # a method the path does not take
+            resp = gw.client.delete("/api/v1/catalog", headers=headers)
+        statuses.append(resp.status_code)
+    return statuses
+
+
+def test_one_users_refusals_are_recorded_up_to_their_rate_then_counted(gw: DemoGateway) -> None:
+    before = len(_refusals(gw, "alice"))
+    started = time.monotonic()
+    statuses = _flood(gw, "alice", SENT)
+    took = time.monotonic() - started
+    assert set(statuses) <= {400, 404, 405, 422}, statuses  # answered as ever
+    recorded = _refusals(gw, "alice")[before:]
+    # the rate's worth one by one in each window the flood lasted, and in each the one
+    # that says the rest are counted
+    windows = 1 + int(took // WINDOW_S)
+    assert len(recorded) <= windows * (RATE + 1), (len(recorded), took)
+    assert any(e["details"].get("throttled") for e in recorded), recorded[-3:]
+
+
+def test_the_refusals_left_out_are_counted_on_the_next_record(gw: DemoGateway) -> None:
+    """Another user is not throttled by alice's flood; alice's next recorded refusal,
+    once her window turned, says how many were left out: none is lost from the count."""
+    assert _flood(gw, "dora", 3) and len(_refusals(gw, "dora")) == 3
+    time.sleep(WINDOW_S + 0.5)  # alice's window turns
+    gw.client.get("/api/v1/nothing-after", headers=gw.headers("alice"))
+    recorded = _refusals(gw, "alice")
+    assert recorded[-1]["details"]["path"] == "/api/v1/nothing-after", recorded[-1]
+    assert recorded[-1]["details"].get("unrecorded_refusals"), recorded[-1]
+    counted = sum(1 + e["details"].get("unrecorded_refusals", 0) for e in recorded)
+    assert counted == SENT + 1, (counted, len(recorded))
