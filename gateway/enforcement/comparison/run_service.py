@@ -58,7 +58,12 @@ from gateway.enforcement.comparison.access import (
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.run_store import read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
-from gateway.enforcement.comparison.scheduled import change_view, check_within, new_hit_ids
+from gateway.enforcement.comparison.scheduled import (
+    change_view,
+    check_within,
+    new_hit_ids,
+    read_under,
+)
 from gateway.enforcement.comparison.spec import ModelSpec
 from policies.decision import UserContext
 
@@ -277,7 +282,26 @@ def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool
     )
     stored = (hashlib.sha256(data).hexdigest(), run.owner, run.model_id, run.model_version,
               run.purpose, run.case_ref)  # fmt: skip
-    return hmac.compare_digest(stored[0], recorded[0]) and stored[1:] == recorded[1:]
+    return (hmac.compare_digest(stored[0], recorded[0]) and stored[1:] == recorded[1:]
+            and _reads_as_recorded(run, details))  # fmt: skip
+
+
+def _reads_as_recorded(run: ComparisonRun, details: dict[str, Any]) -> bool:
+    """Whether the row says what the completion says of how the hits were read: cut at
+    the row cap or not (the ``Sluice-Truncated`` an analyst's file is judged whole by),
+    each side's decision and the jurisdiction it was read under (``check_within``'s
+    regions, a scheduled run's county too). Red team 22: ``UPDATE comparison_runs SET
+    truncated = false`` passed a cut hit list off as whole, and ``sides`` (or ``region``)
+    rewritten to a county the reader still holds served her the hits of every county."""
+    sides = details.get("sides")
+    recorded = sorted({p for side in (sides.values() if isinstance(sides, dict) else [])
+                       for p in (side.get("jurisdiction", [""]) if isinstance(side, dict)
+                                 else [""])} or {""})  # fmt: skip
+    return (
+        bool(details.get("truncated")) == bool(run.truncated)
+        and (run.sides or {}) == (sides or {})
+        and read_under(run) == recorded
+    )
 
 
 def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa.Table:
