@@ -19,13 +19,14 @@ counter is what was sent. The counter is the ``limits`` fixed-window key of the
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from limits import RateLimitItemPerDay, parse
 
 from audit.witness_urls import redacted
 from catalog.errors import RateLimited, Unavailable
+from gateway.core.seams import UsageLimiter
 from gateway.enforcement.memory_counters import MemoryCounters
 from gateway.enforcement.redis_counters import RedisCounters
 
@@ -167,6 +168,39 @@ class Limiter:
     def reset(self) -> None:
         """Forget every counter of this storage (tests; the Redis keys of its prefix)."""
         self._counters.clear()
+
+
+RATE_TEXT = "SLUICE_RATE_LIMIT"
+
+
+def refusal_recorded(limiter: UsageLimiter, subject: str, details: dict[str, Any]) -> bool:
+    """Whether a refusal of ``subject`` goes on record, one user's refusals of every kind
+    sharing one budget (``gateway.web.refusals``, the broker's ``query.denied``): each is
+    recorded up to the user's rate (``SLUICE_RATE_LIMIT``); past it the first says so
+    (``throttled``) and the rest are counted, not recorded, until the window turns; the
+    next recorded refusal carries how many were left out (``unrecorded_refusals``). The
+    trail no one may shrink grew by every refusal at the network's speed (red team 22:
+    450 events a second from one analyst's 400s, 404s and 405s, which no rate limit
+    counted; and every query past the rate limit was a ``query.denied`` all the same).
+    While the limits store does not answer, every refusal is recorded (the record is the
+    promise; the bound on its growth waits for the store)."""
+    try:
+        if not limiter.hit_refusal(subject):
+            if not limiter.note_throttled(subject):
+                limiter.count_unrecorded(subject)
+                return False
+            details["throttled"] = True  # recorded: it says what follows
+            details["throttled_message"] = (
+                f"more refusals than the rate limit ({RATE_TEXT}): "
+                "the next are counted, not recorded, until it turns"
+            )
+        left_out = limiter.take_unrecorded(subject)
+    except Unavailable as failure:
+        log.warning("refusal_budget_unavailable", error=failure.code)
+        return True
+    if left_out:
+        details["unrecorded_refusals"] = left_out
+    return True
 
 
 def build_limiter(*, rate: str, daily_rows: int, redis_url: str | None) -> Limiter:

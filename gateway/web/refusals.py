@@ -19,7 +19,8 @@ one place, whatever raised:
 4. if the audit trail refuses the append, the response is a 503: an error either way,
    and the caller learns nothing went unrecorded silently (fail closed);
 5. one user's refusals are recorded one by one up to their rate limit; past it they are
-   counted, and the count goes on record with the next one recorded (``within_budget``).
+   counted, and the count goes on record with the next one recorded
+   (``gateway.enforcement.limits.refusal_recorded``).
 
 The console's pages record their own refusals (``console.guard``); what reaches these
 handlers under ``/console`` is what no page answered — a path or a method no page takes,
@@ -42,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from audit.records import Actor, refusal_event
 from catalog.errors import SluiceError, Unauthenticated, is_audited
 from gateway.core.services import Services
+from gateway.enforcement.limits import refusal_recorded
 from gateway.web.deps import get_services
 from policies.decision import UserContext
 
@@ -113,40 +115,10 @@ async def _console_caller(request: Request) -> UserContext | None:
                        jurisdiction=())  # fmt: skip
 
 
-def within_budget(services: Services, subject: str, details: dict[str, Any]) -> bool:
-    """Whether this refusal of ``subject`` goes on record (5.). Each is recorded up to
-    the user's rate (``SLUICE_RATE_LIMIT``); past it the first says so (``throttled``)
-    and the rest are counted, not recorded, until the window turns: the next recorded
-    refusal carries how many were left out (``unrecorded_refusals``). The trail no one
-    may shrink grew by every refusal at the network's speed (red team 22: 450 events a
-    second from one analyst's 400s, 404s and 405s, which no rate limit counted)."""
-    limiter = services.limiter
-    if not limiter.hit_refusal(subject):
-        if not limiter.note_throttled(subject):
-            limiter.count_unrecorded(subject)
-            return False
-        details["throttled"] = True  # recorded: it says what follows
-        details["throttled_message"] = (
-            f"more refusals than the rate limit ({RATE_TEXT}): "
-            "the next are counted, not recorded, until it turns"
-        )
-    left_out = limiter.take_unrecorded(subject)
-    if left_out:
-        details["unrecorded_refusals"] = left_out
-    return True
-
-
-RATE_TEXT = "SLUICE_RATE_LIMIT"
-
-
 def budget_allows(services: Services, subject: str, details: dict[str, Any]) -> bool:
-    """``within_budget``; while the limits store does not answer, every refusal is
-    recorded (the record is the promise; the bound on its growth waits for the store)."""
-    try:
-        return within_budget(services, subject, details)
-    except SluiceError as failure:
-        log.warning("refusal_budget_unavailable", error=failure.code)
-        return True
+    """Whether this refusal of ``subject`` goes on record (5.:
+    ``gateway.enforcement.limits.refusal_recorded``)."""
+    return refusal_recorded(services.limiter, subject, details)
 
 
 async def record_refusal(

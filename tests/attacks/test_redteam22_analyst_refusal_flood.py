@@ -96,3 +96,19 @@ def test_the_refusals_left_out_are_counted_on_the_next_record(gw: DemoGateway) -
     assert recorded[-1]["details"].get("unrecorded_refusals"), recorded[-1]
     counted = sum(1 + e["details"].get("unrecorded_refusals", 0) for e in recorded)
     assert counted == SENT + 1, (counted, len(recorded))
+
+
+def test_queries_the_broker_refuses_are_counted_past_the_rate_too(gw: DemoGateway) -> None:
+    """The broker's own refusals (``query.denied``): past the rate limit every query is
+    refused (429) and was recorded one by one all the same, so the rate limit bounded
+    the answers, never the trail. They share the user's refusal budget now."""
+    time.sleep(WINDOW_S + 0.5)  # a fresh window for arthur
+    body = {"purpose": "supervision", "case_ref": "JW-2026-022", "fields": ["region_code"]}
+    statuses = [gw.query("arthur", "civil.dibao_recipients", body).status_code
+                for _ in range(SENT)]  # fmt: skip
+    assert statuses.count(429) >= SENT - 2 * RATE, statuses
+    page = list_events(store=gw.services.audit.store,
+                       filters=EventFilter(type="query.denied", actor="arthur"),
+                       limit=1000, order="asc")  # fmt: skip
+    denied = page["items"]
+    assert len(denied) <= 2 * (RATE + 1), len(denied)

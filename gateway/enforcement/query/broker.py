@@ -50,6 +50,7 @@ from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
 from gateway.enforcement.grants import approved_grant_rows
+from gateway.enforcement.limits import refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
 from gateway.enforcement.query.authorize import decision_input, refusal, released
@@ -345,10 +346,14 @@ class Broker:
         details: dict[str, object] | None = None,
     ) -> None:  # fmt: skip
         """Every refusal (freeze, role, rate or quota, slot, policy) is a
-        ``query.denied`` on record, naming the columns asked for."""
+        ``query.denied`` on record, naming the columns asked for — up to the user's
+        refusal budget, past which it is counted (``limits.refusal_recorded``)."""
+        told: dict[str, object] = {"columns_requested": list(ctx.requested), **(details or {})}
+        if not refusal_recorded(self.limiter, ctx.user.subject, told):
+            return
         self.audit.append(
             query_record(ctx, EventType.QUERY_DENIED, Outcome.DENIED, decision=decision,
-                         details={"columns_requested": list(ctx.requested), **(details or {})})
+                         details=told)
         )  # fmt: skip
 
     def _refuse(
