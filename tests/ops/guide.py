@@ -143,3 +143,16 @@ def guide_database(prefix: str = "sluice_ops") -> Iterator[GuideDatabase]:
             conn.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{db.app}"')
             conn.execute(f'DROP ROLE IF EXISTS "{db.owner}"')
+
+
+def runtime_role_lines(db: GuideDatabase, home: Path) -> list[str]:
+    """``sluice doctor``'s lines about the runtime role, run as a gateway host of ``db``
+    would run it (its runtime role's URL, no other ``SLUICE_`` setting)."""
+    from click.testing import CliRunner
+
+    from gateway.cli.doctor_cmd import doctor
+
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SLUICE_")}
+    env.update(SLUICE_HOME=str(home), SLUICE_DATABASE_URL=db.app_url)
+    result = CliRunner().invoke(doctor, ["--timeout", "2"], env=env)
+    return [line for line in result.output.splitlines() if "runtime role" in line]
