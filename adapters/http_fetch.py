@@ -26,9 +26,9 @@ import httpx
 import orjson
 
 from adapters.http_config import inside
-from adapters.http_deadline import ExchangeDeadline
 from adapters.netguard import Resolver, Target, check_url, system_resolver
 from catalog.errors import SourceFailed, SourceTimeout
+from catalog.http_deadline import ExchangeDeadline
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 64 * 1024 * 1024

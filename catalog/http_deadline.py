@@ -1,4 +1,6 @@
-"""One whole HTTP exchange of a source within its statement timeout.
+"""One whole HTTP exchange within a deadline: a source's read within its statement
+timeout (``adapters.http_fetch``), an alert's webhook push within its bound
+(``audit.alert_push``). Here, below both, as ``catalog.pg_session`` is.
 
 httpx's timeouts bound each socket operation, not an exchange: a source that answers
 its page (or its headers) a few bytes at a time, each burst inside the read timeout,
@@ -12,7 +14,8 @@ wakes the read blocked on it, and the caller reports ``SourceTimeout``.
 The socket is the one httpcore opens for this exchange (its ``connect_tcp`` trace, and
 ``start_tls`` for HTTPS), so the client keeps no connection alive between exchanges
 (``max_keepalive_connections=0``): an exchange never runs on a socket it did not open,
-and no timer can shut down another exchange's connection.
+and no timer can shut down another exchange's connection. An alert push opens a client
+of its own each time.
 """
 
 from __future__ import annotations
