@@ -103,7 +103,7 @@ class GuardedClient:
             follow_redirects=False,
             trust_env=False,
             # each exchange on a connection of its own, so that its deadline can cut
-            # it (``adapters.http_deadline``)
+            # it (``catalog.http_deadline``)
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
