@@ -97,7 +97,10 @@ class GenerationReader:
         read tried once more on a new connection (it changes nothing: after a server
         restart the caller is served, not refused; a server that is down fails both)."""
         for attempt in (1, 2):
-            taken = self._take() if self._own else None
+            try:
+                taken = self._take() if self._own else None
+            except self._errors as exc:  # a new connection refused: the server is down
+                raise Unavailable("catalog database unavailable, retry later") from exc
             if taken is None:
                 with self._reads.connect() as engine_conn:
                     return catalog_generation(engine_conn)
