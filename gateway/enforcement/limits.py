@@ -171,6 +171,7 @@ class Limiter:
 
 
 RATE_TEXT = "SLUICE_RATE_LIMIT"
+UNRECORDED_MESSAGE = "too many refused requests; wait for your rate limit to turn"
 
 
 def refusal_recorded(limiter: UsageLimiter, subject: str, details: dict[str, Any]) -> bool:

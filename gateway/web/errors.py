@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import SluiceError
-from gateway.web.refusals import record_refusal
+from gateway.web.refusals import UNRECORDED_BODY, record_refusal, unrecorded
 
 log = structlog.get_logger("sluice.errors")
 
@@ -50,6 +50,8 @@ async def _on_record(
     """``response``, once the refusal is on record (a 503 when it could not be)."""
     if await record_refusal(request, status=response.status_code, code=code, exc=exc,
                             problems=problems):  # fmt: skip
+        if unrecorded(request):
+            return ErrorResponse(UNRECORDED_BODY, status_code=429)
         return response
     return ErrorResponse(_NOT_RECORDED, status_code=503, headers={"Retry-After": "1"})
 

@@ -121,6 +121,19 @@ def budget_allows(services: Services, subject: str, details: dict[str, Any]) -> 
     return refusal_recorded(services.limiter, subject, details)
 
 
+def unrecorded(request: Request) -> bool:
+    """Whether this request's refusal was counted, not recorded: it is then answered a
+    plain 429, never with what the refusal would have said (red team 22: a flood first,
+    then probes past the budget learnt unseen which entries exist, or why)."""
+    return getattr(request.state, "refusal_unrecorded", False) is True
+
+
+UNRECORDED_BODY = {
+    "code": "rate_limited",
+    "message": "too many refused requests; wait for your rate limit to turn",
+}
+
+
 async def record_refusal(
     request: Request,
     *,
@@ -150,6 +163,7 @@ async def record_refusal(
     details: dict[str, Any] = {"status": status, "code": code, "method": request.method,
                                "path": clean(path)}  # fmt: skip
     if not await run_in_threadpool(budget_allows, get_services(request), user.subject, details):
+        request.state.refusal_unrecorded = True  # answered 429 alone (``unrecorded``)
         return True
     if console:
         details["console"] = True

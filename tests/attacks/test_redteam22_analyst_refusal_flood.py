@@ -76,8 +76,10 @@ def test_one_users_refusals_are_recorded_up_to_their_rate_then_counted(gw: DemoG
     started = time.monotonic()
     statuses = _flood(gw, "alice", SENT)
     took = time.monotonic() - started
-    assert set(statuses) <= {400, 404, 405, 422}, statuses  # answered as ever
+    # answered as ever while recorded, a plain 429 once counted only
+    assert set(statuses) <= {400, 404, 405, 422, 429}, statuses
     recorded = _refusals(gw, "alice")[before:]
+    assert statuses.count(429) == SENT - len(recorded), (statuses, len(recorded))
     # the rate's worth one by one in each window the flood lasted, and in each the one
     # that says the rest are counted
     windows = 1 + int(took // WINDOW_S)
@@ -112,3 +114,35 @@ def test_queries_the_broker_refuses_are_counted_past_the_rate_too(gw: DemoGatewa
                        limit=1000, order="asc")  # fmt: skip
     denied = page["items"]
     assert len(denied) <= 2 * (RATE + 1), len(denied)
+
+
+def test_past_the_budget_a_refusal_tells_nothing_it_did_not_record(gw: DemoGateway) -> None:
+    """A refusal counted, not recorded, must not answer what a recorded one would: else a
+    flood first, then probes (another department's entry ids, policy reasons) learn
+    what they ask unseen. Past the budget a refused request is answered 429 alone, and
+    the broker counts the rate before the role, so no refusal it sends carries more."""
+    time.sleep(WINDOW_S + 0.5)
+    _flood(gw, "alice", RATE + 5)  # alice's budget spent
+    probe = gw.client.get("/api/v1/catalog/finance.no_such_entry", headers=gw.headers("alice"))
+    assert probe.status_code == 429, (probe.status_code, probe.text)
+    assert "no_such_entry" not in probe.text, probe.text
+    # what succeeds is answered (and recorded where it is) as ever
+    assert gw.client.get("/api/v1/me", headers=gw.headers("alice")).status_code == 200
+    # a steward asking for data without the analyst role: the rate counts first
+    time.sleep(WINDOW_S + 0.5)
+    body = {"purpose": "supervision", "case_ref": "JW-2026-022", "fields": ["region_code"]}
+    answers = [gw.query("carl", "civil.dibao_recipients", body) for _ in range(RATE + 10)]
+    assert {a.status_code for a in answers[RATE + 2 :]} == {429}, [a.status_code for a in answers]
+    assert all("role" not in a.text for a in answers[RATE + 2 :]), answers[-1].text
+    # and a query the policy would refuse, sent once the budget is spent, says 429 alone
+    time.sleep(WINDOW_S + 0.5)
+    _flood(gw, "alice", RATE + 5)
+    above = {
+        "purpose": "supervision",
+        "case_ref": "JW-2026-022",
+        "fields": ["id_number"],
+        "where": [{"field": "id_number", "op": "prefix", "value": "4301"}],
+    }
+    refused = gw.query("alice", "civil.dibao_recipients", above)
+    assert refused.status_code == 429, (refused.status_code, refused.text)
+    assert "id_number" not in refused.text, refused.text

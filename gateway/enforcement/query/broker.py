@@ -50,7 +50,7 @@ from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
 from gateway.enforcement.grants import approved_grant_rows
-from gateway.enforcement.limits import refusal_recorded
+from gateway.enforcement.limits import UNRECORDED_MESSAGE, refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
 from gateway.enforcement.query.authorize import decision_input, refusal, released
@@ -263,6 +263,12 @@ class Broker:
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""
         subject = ctx.user.subject
+        try:  # the rate first: a refusal past it says nothing but that (red team 22)
+            self.limiter.hit_request(subject)
+        except RateLimited as exc:
+            self._deny(ctx, details={"limit": exc.message})
+            audited(exc)  # on record: gateway.web.refusals must not record it again
+            raise
         try:
             self.authorizer.check(subject=subject, domain=ctx.entry.department,
                                   action="dataset:query")  # fmt: skip
@@ -273,7 +279,6 @@ class Broker:
         check_names(ctx.body, ctx.entry)
         check_aggregates(ctx.body, ctx.entry)
         try:
-            self.limiter.hit_request(subject)
             remaining = int(self.limiter.remaining_rows(subject))
             if remaining <= 0:
                 raise RateLimited(QUOTA_USED_UP)
@@ -350,7 +355,9 @@ class Broker:
         refusal budget, past which it is counted (``limits.refusal_recorded``)."""
         told: dict[str, object] = {"columns_requested": list(ctx.requested), **(details or {})}
         if not refusal_recorded(self.limiter, ctx.user.subject, told):
-            return
+            # counted, not recorded: answered as that alone, never with the refusal's
+            # reasons (a flood first, then probes unseen: red team 22)
+            raise audited(RateLimited(UNRECORDED_MESSAGE))
         self.audit.append(
             query_record(ctx, EventType.QUERY_DENIED, Outcome.DENIED, decision=decision,
                          details=told)

@@ -57,7 +57,7 @@ from gateway.web.console.passwords import is_privileged
 from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE
-from gateway.web.refusals import budget_allows, clean
+from gateway.web.refusals import budget_allows, clean, unrecorded
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.console")
@@ -201,6 +201,7 @@ async def _record(request: Request, status: int, code: str, exc: BaseException) 
     services = get_console(request).services
     # one user's refusals recorded up to their rate, then counted (red team 22)
     if not await run_in_threadpool(budget_allows, services, user.subject, details):
+        request.state.refusal_unrecorded = True  # the page says 429 alone
         return True
     event = refusal_event(actor=Actor.of(user), path=clean(request.url.path, 300), status=status,
                           client=request.client.host if request.client else None,
@@ -217,6 +218,8 @@ async def error_page(request: Request, status: int, code: str, exc: BaseExceptio
                      detail: str = "") -> Response:  # fmt: skip
     if not await _record(request, status, code, exc):
         status, code, detail = 503, "unavailable", ""
+    elif unrecorded(request):  # counted, not recorded: nothing of what was refused
+        status, code, detail = 429, "rate_limited", ""
     key = ("error.csrf" if code == CsrfRefused.code
            else _UNSEALED.get(code) or _MESSAGES.get(status, "error.title"))  # fmt: skip
     return render(request, "error.html", status=status, message_key=key, detail=detail,
