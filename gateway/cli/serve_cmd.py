@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -65,10 +67,26 @@ ALERTS_OPTION = click.option(
 )  # fmt: skip
 
 
-def alerts_setting(mode: str) -> None:
-    """Tell the gateway (and its uvicorn workers, through the environment) where the
-    rules run: before the settings are read."""
-    os.environ["SLUICE_ALERT_RUNNER"] = "thread" if mode == "thread" else "external"
+def runner_setting(mode: str) -> str:
+    """``SLUICE_ALERT_RUNNER`` for the gateway of ``--alerts MODE``: passed to its
+    settings, never written into this process's environment (a command run in process,
+    as tests do, left it there for every later gateway of that process)."""
+    return "thread" if mode == "thread" else "external"
+
+
+@contextmanager
+def workers_told(runner: str) -> Iterator[None]:
+    """The environment uvicorn's worker processes read their settings from, told where
+    the rules run while they start; as it was afterwards."""
+    before = os.environ.get("SLUICE_ALERT_RUNNER")
+    os.environ["SLUICE_ALERT_RUNNER"] = runner
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SLUICE_ALERT_RUNNER", None)
+        else:
+            os.environ["SLUICE_ALERT_RUNNER"] = before
 
 
 def alerts_where(mode: str) -> AlertProcess | None:
@@ -88,8 +106,7 @@ def stop_alerts(child: AlertProcess | None) -> None:
 @ALERTS_OPTION
 def serve(host: str, port: int, workers: int, alerts_mode: str) -> None:
     """Serve the gateway with the settings from the SLUICE_* environment."""
-    alerts_setting(alerts_mode)
-    settings = load_settings()
+    settings = load_settings(alert_runner=runner_setting(alerts_mode))
     check_dependencies(settings)
     proxies = proxy_options(settings)
     configure_logging(env=settings.env, level=settings.log_level)
@@ -99,9 +116,11 @@ def serve(host: str, port: int, workers: int, alerts_mode: str) -> None:
         click.echo(line)
     try:
         if workers > 1:
-            uvicorn.run("gateway.web.app:create_app", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", access_log=False,
-                        http=Utf8RequestLineProtocol, log_config=None, **proxies)  # fmt: skip
+            with workers_told(settings.alert_runner):
+                uvicorn.run("gateway.web.app:create_app", factory=True, host=host, port=port,
+                            workers=workers, log_level="warning", access_log=False,
+                            http=Utf8RequestLineProtocol, log_config=None,
+                            **proxies)  # fmt: skip
             return
         app = create_app(settings)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
@@ -134,8 +153,7 @@ def alerts_line(mode: str, child: AlertProcess | None) -> str:
 def demo(no_serve: bool, host: str, port: int, ttl: int, alerts_mode: str) -> None:
     """Set up the demo departments, catalog and users (idempotent), print a token per
     demo user, then serve on HOST:PORT. Only in demo mode (``SLUICE_DEMO``)."""
-    alerts_setting(alerts_mode)
-    settings = load_settings()
+    settings = load_settings(alert_runner=runner_setting(alerts_mode))
     if not settings.demo or settings.env == "production":
         # red team 8: on a production home it made ``root`` an admin and ``sam`` a
         # security officer, overwrote same-named users and printed their tokens, off

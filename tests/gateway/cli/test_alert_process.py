@@ -20,10 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from audit.alert_watch import BEAT_NAME, write_beat
 from gateway.cli.doctor.home import check_alert_rules
 from gateway.cli.doctor.report import Context, Status
+from gateway.cli.main import cli
 from gateway.core.settings import load_settings
 from tests.audit.receivers import Webhook, webhook_receiver
 from tests.audit.test_alert_runner import until
@@ -171,3 +173,18 @@ def test_the_doctor_fails_on_a_stale_beat_and_on_no_rule_process_when_told_exter
     assert fresh[0].status == Status.OK
     later = check_alert_rules(Context(settings=settings, clock=lambda: time.time() + 60))
     assert later[0].status == Status.FAIL and "last seen 60 s ago" in later[0].detail
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_command_run_in_process_leaves_the_environment_as_it_was(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--alerts`` goes to the gateway's settings, not into this process's environment:
+    written there, it told every later gateway of the process (a test worker's) that its
+    rules ran elsewhere, and none pushed an alert again."""
+    monkeypatch.delenv("SLUICE_ALERT_RUNNER", raising=False)
+    # refused before serving: demo mode off, and a port that is not a port
+    env = {"SLUICE_HOME": str(tmp_path / "home"), "SLUICE_DEMO": "false"}
+    args = [command, "--port", "-1"] if command == "serve" else [command, "--no-serve"]
+    CliRunner().invoke(cli, args, env=env)
+    assert "SLUICE_ALERT_RUNNER" not in os.environ
