@@ -64,6 +64,7 @@ class Relay:
         self.marker = b"people"  # whose answer is held while armed
         self.armed = False
         self.held = 0
+        self.let_go = threading.Event()  # set: held answers pass on at once
         self.open: list[socket.socket] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -91,7 +92,7 @@ class Relay:
                     self.held += 1
                     hold.set()
                 elif not upward and hold.is_set():
-                    time.sleep(HOLD_S)
+                    self.let_go.wait(HOLD_S)
                     hold.clear()
                 dst.sendall(data)
         except OSError:
@@ -100,6 +101,15 @@ class Relay:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+    def arm(self, marker: bytes = b"people") -> None:
+        self.let_go.clear()
+        self.marker, self.armed = marker, True
+
+    def disarm(self) -> None:
+        """Nothing held from now on, and what is held passes on (no test waits it out)."""
+        self.armed, self.marker = False, b"people"
+        self.let_go.set()
 
     def cut_all(self) -> None:
         """Every connection relayed so far broken (the pooled ones go)."""
@@ -176,13 +186,13 @@ def test_a_source_that_holds_its_answer_fails_at_the_statement_timeout(
     world: tuple[DemoGateway, Relay],
 ) -> None:
     gw, relay = world
-    relay.armed = True
+    relay.arm()
     try:
         started = time.monotonic()
         resp = gw.query("dora", "civil.db_people", Q)
         took = time.monotonic() - started
     finally:
-        relay.armed = False
+        relay.disarm()
     assert relay.held, "the relay never saw the entry's query"
     assert resp.status_code == 504, (resp.status_code, resp.text[:300], took)
     assert resp.json()["code"] == "source_timeout", resp.text
@@ -197,8 +207,7 @@ def test_a_new_connection_held_at_its_set_up_fails_at_the_statement_timeout(
     """The session set-up of a new connection (its ``SET``s, the server's identity) is
     an exchange with the server too: held, it had no deadline either."""
     gw, relay = world
-    time.sleep(HOLD_S)  # the answer the test before held is gone
-    relay.marker, relay.armed = relay.set_up, True
+    relay.arm(relay.set_up)
     relay.cut_all()  # the pooled connections go: the next query connects again
     answers = []
     try:
@@ -209,7 +218,7 @@ def test_a_new_connection_held_at_its_set_up_fails_at_the_statement_timeout(
             if resp.status_code != 502:
                 break
     finally:
-        relay.armed, relay.marker = False, b"people"
+        relay.disarm()
     assert relay.held, ("the relay never saw a session set-up", answers)
     status, took = answers[-1]
     assert status == 504, answers
@@ -219,7 +228,6 @@ def test_a_new_connection_held_at_its_set_up_fails_at_the_statement_timeout(
 def test_the_source_serves_again_afterwards(world: tuple[DemoGateway, Relay]) -> None:
     """The connection cut at the deadline is never handed to the next query."""
     gw, _relay = world
-    time.sleep(HOLD_S)  # the relay's held answer is gone
     resp = gw.query("dora", "civil.db_people", Q)
     assert resp.status_code == 200, resp.text
     assert resp.json()["row_count"] == 3, resp.text
