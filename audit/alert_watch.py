@@ -66,6 +66,27 @@ def write_beat(home: Path, runner: Wakeable, now: datetime) -> None:
     replace_private(home / BEAT_NAME, orjson.dumps(body))
 
 
+MODE_NAME = "alerts-mode.json"
+"""Where the last gateway started on this home runs its rules (``thread`` or
+``external``), written at its start: the gateway's mode is a setting of its own (``sluice
+serve --alerts``), not the environment ``sluice doctor`` reads, so without it a gateway
+told the rules run elsewhere, with none running, looked to the doctor like one running
+them itself (red team 23)."""
+
+
+def write_mode(home: Path, runner: str) -> None:
+    replace_private(home / MODE_NAME, orjson.dumps({"runner": runner, "pid": os.getpid()}))
+
+
+def rules_elsewhere(home: Path) -> bool:
+    """Whether the last gateway started on ``home`` left its rules to a rule process."""
+    try:
+        found = orjson.loads((home / MODE_NAME).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(found, dict) and found.get("runner") == "external"
+
+
 def read_beat(home: Path) -> dict[str, Any] | None:
     """The newest beat, or None if there is none (or it is not one)."""
     try:

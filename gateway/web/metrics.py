@@ -15,6 +15,7 @@ shows no partner data), but refusals are, like any refused request.
 from __future__ import annotations
 
 import hmac
+import math
 from collections import Counter as Tally
 from collections.abc import Iterator
 
@@ -122,6 +123,9 @@ class StateCollector:
             family.add_metric([rule, severity, state], n)
         yield family
         age = beat_age_s(log.home, utc_now())
+        runner = getattr(log, "alert_runner", None)
+        if age is None and getattr(runner, "reads_itself", False):
+            age = math.inf  # told the rules run elsewhere, none seen: no series hid it
         if age is not None:
             yield GaugeMetricFamily("sluice_alert_rules_seen_age_seconds",
                                     "seconds since this home's alert rule process last "

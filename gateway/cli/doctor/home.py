@@ -117,7 +117,7 @@ def check_alert_rules(ctx: Context) -> list[Result]:
     look like a quiet day everywhere else."""
     from datetime import UTC, datetime
 
-    from audit.alert_watch import beat_age_s, read_beat
+    from audit.alert_watch import beat_age_s, read_beat, rules_elsewhere
 
     settings = ctx.need()
     home = Path(settings.home)
@@ -127,6 +127,9 @@ def check_alert_rules(ctx: Context) -> list[Result]:
         if settings.alert_runner == "external":
             return [fail("alert rules", "SLUICE_ALERT_RUNNER=external and no rule process "
                          "has run for this home", start)]  # fmt: skip
+        if rules_elsewhere(home):  # `sluice serve --alerts none|process`: not in the env
+            return [fail("alert rules", "the gateway last started on this home runs its "
+                         "rules in a rule process, and none is running", start)]  # fmt: skip
         return [skip("alert rules", "no rule process seen for this home (rules in the "
                      "gateway's thread, or no gateway running)")]  # fmt: skip
     pid = (read_beat(home) or {}).get("pid")
