@@ -143,6 +143,10 @@ class AlertRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sluice-alert-rules", daemon=True)
         self.evaluations = 0
+        # when the evaluation under way began (None between them): the rule process's
+        # beat is this time while it lasts, so one stuck (a lock of the state file held,
+        # a read that hangs) ages as a dead one does (red team 23)
+        self.busy_since: datetime | None = None
         # a reader beside a runner in another process (``SLUICE_ALERT_RUNNER=external``):
         # never started here, it brings its baselines up to date on each read instead
         self.reads_itself = False
@@ -163,6 +167,11 @@ class AlertRunner:
         commit; a wake-up already pending needs no second ``set``, which takes a lock)."""
         if not self._wake.is_set():
             self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the rule thread is alive (started, not ended)."""
+        return self._thread.is_alive()
 
     def start(self) -> AlertRunner:
         self.log.on_commit(self.notify)
@@ -212,14 +221,18 @@ class AlertRunner:
         """Read what is new, bring the alerts up to date, open and queue new ones
         (returned)."""
         with self._lock:
-            now = self.clock()
-            self._load(now)
-            self._advance(now)
-            self.evaluations += 1
-            opened = self.states.opened()
-            # built whole before any is opened: an opening re-reads the state file
-            found = list(self._found(opened))
-            new = [alert for alert in found if self._opens(alert, opened)]
+            self.busy_since = datetime.now(UTC)
+            try:
+                now = self.clock()
+                self._load(now)
+                self._advance(now)
+                self.evaluations += 1
+                opened = self.states.opened()
+                # built whole before any is opened: an opening re-reads the state file
+                found = list(self._found(opened))
+                new = [alert for alert in found if self._opens(alert, opened)]
+            finally:
+                self.busy_since = None
         if new and self.pusher is not None:
             self.pusher.wake()
         return new

@@ -62,7 +62,16 @@ BEAT_EVERY_S = 5.0
 
 
 def write_beat(home: Path, runner: Wakeable, now: datetime) -> None:
-    body = {"pid": os.getpid(), "seen_at": format_ts(now), "evaluations": runner.evaluations}
+    """The beat says when the rules were last seen able to run: ``now`` between
+    evaluations, the start of the one under way while it lasts. Written by the head
+    watch's thread, it said ``now`` whatever the rule thread did: one stuck on the alert
+    state file's lock (anyone on the host with the service account can hold it) opened
+    nothing while the doctor and ``/metrics`` saw it seconds ago (red team 23)."""
+    if not getattr(runner, "running", True):
+        return  # the rule thread ended: the beat ages
+    busy = getattr(runner, "busy_since", None)
+    seen = busy if isinstance(busy, datetime) and busy < now else now
+    body = {"pid": os.getpid(), "seen_at": format_ts(seen), "evaluations": runner.evaluations}
     replace_private(home / BEAT_NAME, orjson.dumps(body))
 
 
