@@ -9,15 +9,18 @@ host could otherwise write whatever address it liked into the audit trail.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 import uvicorn
 
+from audit.alert_watch import write_mode
 from catalog.demo.users import DEMO_USERS
 from gateway.auth.claims import claim_names_from
 from gateway.auth.issuer import EMBEDDED_ISSUER, mint_token
@@ -89,8 +92,13 @@ def workers_told(runner: str) -> Iterator[None]:
             os.environ["SLUICE_ALERT_RUNNER"] = before
 
 
-def alerts_where(mode: str) -> AlertProcess | None:
-    """The rules' own process for ``process`` (it reads the same environment)."""
+def alerts_where(mode: str, home: Path) -> AlertProcess | None:
+    """The rules' own process for ``process`` (it reads the same environment); where
+    they run recorded in the home for ``sluice doctor``, which reads only the
+    environment (``audit.alert_watch.write_mode``; not by other commands, which build
+    the services too)."""
+    with contextlib.suppress(OSError):  # a home not writable fails the gateway later
+        write_mode(home, runner_setting(mode))
     return AlertProcess(env=os.environ).start() if mode == "process" else None
 
 
@@ -110,7 +118,7 @@ def serve(host: str, port: int, workers: int, alerts_mode: str) -> None:
     check_dependencies(settings)
     proxies = proxy_options(settings)
     configure_logging(env=settings.env, level=settings.log_level)
-    child = alerts_where(alerts_mode)
+    child = alerts_where(alerts_mode, settings.home)
     for line in banner(settings, base_url=f"http://{host}:{port}", workers=workers,
                        alerts=alerts_line(alerts_mode, child)):  # fmt: skip
         click.echo(line)
@@ -219,7 +227,7 @@ def demo(no_serve: bool, host: str, port: int, ttl: int, alerts_mode: str) -> No
         services.close()
         return
     click.echo("")
-    child = alerts_where(alerts_mode)
+    child = alerts_where(alerts_mode, settings.home)
     for line in banner(settings, base_url=base, alerts=alerts_line(alerts_mode, child)):
         click.echo(line)
     click.echo("(Ctrl-C to stop)")

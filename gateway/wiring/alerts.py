@@ -11,7 +11,6 @@ only that reader.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from audit.alert_email import EmailChannel
 from audit.alert_outbox import outbox
 from audit.alert_push import AlertChannel, AlertPusher, WebhookChannel
 from audit.alert_runner import AlertRunner
-from audit.alert_watch import HeadWatch, TrailView, write_mode
+from audit.alert_watch import HeadWatch, TrailView
 from audit.alerts import AlertConfig
 from audit.log import AuditLog
 from audit.seal import SealStore
@@ -87,8 +86,6 @@ def start_alerts(settings: Settings, audit_log: AuditLog) -> Callable[[], None]:
     what to call on shutdown, before the log closes."""
     runner = _runner(settings, audit_log)
     audit_log.alert_runner = runner
-    with contextlib.suppress(OSError):  # a read-only home: the doctor reads the env only
-        write_mode(Path(settings.home), settings.alert_runner)
     if settings.alert_runner == "external":
         runner.reads_itself = True
         return lambda: None
