@@ -12,6 +12,7 @@ class and the SMTP reply code only.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -22,6 +23,7 @@ from typing import Any
 import structlog
 
 from audit.alert_push import PushFailed, alert_text
+from catalog.http_deadline import ExchangeDeadline
 from catalog.loopback import is_loopback
 
 log = structlog.get_logger("sluice.alerts")
@@ -44,6 +46,20 @@ BODY_FIELDS = (
 def _one_line(text: str) -> str:
     """Header-safe: no CR/LF (header injection), bounded."""
     return " ".join(text.split())[:200]
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` whose connection ``deadline`` cuts when it passes (the greeting,
+    which the constructor reads, included)."""
+
+    def __init__(self, deadline: ExchangeDeadline, *args: Any, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock  # type: ignore[no-any-return]
 
 
 class EmailChannel:
@@ -90,9 +106,20 @@ class EmailChannel:
         return msg
 
     def send(self, alert: dict[str, Any]) -> None:
-        msg = self.message(alert)
+        """One mail, whole within ``timeout_s`` (red team 23: smtplib's timeout bounds
+        each read, so a relay answering a byte at a time held the one push thread, and
+        the webhook's alerts behind it, for as long as it chose)."""
+        with ExchangeDeadline(self.timeout_s) as deadline:
+            try:
+                self._send(self.message(alert), deadline)
+            except PushFailed:
+                if deadline.expired:
+                    raise PushFailed("timeout") from None
+                raise
+
+    def _send(self, msg: EmailMessage, deadline: ExchangeDeadline) -> None:
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+            with _BoundedSMTP(deadline, self.host, self.port, timeout=self.timeout_s) as smtp:
                 smtp.ehlo()
                 if self.starttls:
                     context = ssl.create_default_context(
@@ -110,7 +137,7 @@ class EmailChannel:
         if refused:  # some accepted: a retry would send it to them twice
             log.warning(
                 "alert_email_recipients_refused",
-                alert=alert.get("id"),
+                alert=msg["X-Sluice-Alert-Id"],
                 refused=len(refused),
                 recipients=len(self.recipients),
             )

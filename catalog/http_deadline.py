@@ -37,6 +37,7 @@ class ExchangeDeadline:
     def __init__(self, seconds: float) -> None:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._owned: list[socket.socket] = []  # duplicates ``watch`` made, closed at exit
         self._done = False
         self.expired = False
         self._timer = threading.Timer(seconds, self._expire)
@@ -54,6 +55,23 @@ class ExchangeDeadline:
         with self._lock:
             self._done = True
             self._sockets.clear()
+            owned, self._owned = self._owned, []
+        for sock in owned:
+            sock.close()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut ``sock``'s connection too when the deadline passes (a client that is not
+        httpx: the alert mail's ``smtplib``). A duplicate descriptor is kept, so a
+        socket wrapped later (STARTTLS detaches the one it wraps) is still cut."""
+        own = sock.dup()
+        with self._lock:
+            if self._done:
+                own.close()
+                return
+            self._sockets.append(own)
+            self._owned.append(own)
+        if self.expired:
+            _shut(own)
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's trace hook: keeps the socket of each connection it opens."""

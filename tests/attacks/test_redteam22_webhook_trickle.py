@@ -51,12 +51,15 @@ class Trickle:
                 return
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
+    def _opening(self, conn: socket.socket, steps: int) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % steps)
+
     def _answer(self, conn: socket.socket) -> None:
         self.pushes += 1
         steps = int(TRICKLE_S / 0.5)
         try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % steps)
+            self._opening(conn, steps)
             for _ in range(steps):
                 time.sleep(0.5)
                 conn.sendall(b" ")
