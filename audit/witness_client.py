@@ -34,6 +34,7 @@ from audit.witness_envelope import make_envelope
 from audit.witness_errors import WitnessUnreachable
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 from catalog.errors import Conflict
+from catalog.http_deadline import ExchangeDeadline
 
 if TYPE_CHECKING:
     from audit.witness_nats import NatsWitness
@@ -117,8 +118,11 @@ class WitnessSender:
         self._closing = False
         import httpx  # only a log with witnesses has a sender: not every process that opens one
 
-        self._http = httpx.Client(timeout=timeout_s)
-        self._probe = httpx.Client(timeout=timeout_s)  # the monitor's, on its own thread
+        # no connection kept between exchanges: each is whole within ``timeout_s``
+        # (``catalog.http_deadline``), and its deadline may cut only a socket it opened
+        limits = httpx.Limits(max_keepalive_connections=0)
+        self._http = httpx.Client(timeout=timeout_s, limits=limits)
+        self._probe = httpx.Client(timeout=timeout_s, limits=limits)  # the monitor's thread
         self._thread = threading.Thread(target=self._run, name="audit-witness", daemon=True)
         self._thread.start()
 
@@ -168,8 +172,20 @@ class WitnessSender:
         stream = self._nats.get(url)
         if stream is not None:
             return stream.latest()
+        import httpx  # loaded by __init__ already
+
         target = self._targets.get(url, url)
-        response = self._probe.get(f"{target.rstrip('/')}{PATH}/{self.sender}")
+        # whole within the timeout (red team 23: a witness answering a byte at a time
+        # held the monitor's thread, so neither the local witness file, nor the other
+        # witnesses, nor the walk of the chain sealed on an insider's edit meanwhile)
+        with ExchangeDeadline(self.timeout_s) as deadline:
+            try:
+                response = self._probe.get(f"{target.rstrip('/')}{PATH}/{self.sender}",
+                                           extensions={"trace": deadline.trace})  # fmt: skip
+            except httpx.HTTPError:
+                if deadline.expired:
+                    raise httpx.ReadTimeout("the witness did not answer in time") from None
+                raise
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -239,8 +255,10 @@ class WitnessSender:
 
         try:
             target = self._targets.get(url, url)
-            response = self._http.post(target + PATH, content=orjson.dumps(envelope),
-                                       headers={"content-type": "application/json"})  # fmt: skip
+            with ExchangeDeadline(self.timeout_s) as deadline:  # one witness holds no other
+                response = self._http.post(target + PATH, content=orjson.dumps(envelope),
+                                           headers={"content-type": "application/json"},
+                                           extensions={"trace": deadline.trace})  # fmt: skip
             if response.status_code != 200:
                 return f"HTTP {response.status_code}: {response.text[:300]}", None
             body = response.json()
