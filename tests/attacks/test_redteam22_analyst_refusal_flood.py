@@ -34,6 +34,10 @@ from audit.search import EventFilter, list_events
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.gateway.demo_app import DemoGateway
 
+# one worker, in file order: the later tests count what the first sent on the same
+# module-scoped gateway (spread over xdist workers, a later one met a fresh gateway)
+pytestmark = pytest.mark.xdist_group("redteam22-refusal-flood")
+
 RATE = 20
 WINDOW_S = 5  # SLUICE_RATE_LIMIT "20 per 5 seconds": the test waits for it to turn
 SENT = 150
