@@ -45,6 +45,13 @@ def generation_value(row: Any) -> int:
     return value
 
 
+UNAVAILABLE = "catalog database unavailable, retry later"
+
+
+class _DeadConnection(Exception):
+    """A reader connection failed its SELECT (dropped already): ``read`` tries once more."""
+
+
 def cursor_select(conn: Any) -> Any:
     """The generation's row through the driver's cursor (DB-API)."""
     cursor = conn.cursor()
@@ -64,7 +71,7 @@ def catalog_generation(conn: Connection) -> int:
         row = cursor_select(conn.connection)
     except conn.dialect.loaded_dbapi.Error as exc:
         conn.invalidate(exc)
-        raise Unavailable("catalog database unavailable, retry later") from exc
+        raise Unavailable(UNAVAILABLE) from exc
     return generation_value(row)
 
 
@@ -96,28 +103,34 @@ class GenerationReader:
         """One SELECT; a connection that fails is dropped with every idle one and the
         read tried once more on a new connection (it changes nothing: after a server
         restart the caller is served, not refused; a server that is down fails both)."""
-        for attempt in (1, 2):
-            try:
-                taken = self._take() if self._own else None
-            except self._errors as exc:  # a new connection refused: the server is down
-                raise Unavailable("catalog database unavailable, retry later") from exc
-            if taken is None:
-                with self._reads.connect() as engine_conn:
-                    return catalog_generation(engine_conn)
-            born, conn = taken
-            try:
-                row = self._select(conn)
-            except self._errors as exc:
-                self._drop(conn)
-                if attempt == 2:
-                    raise Unavailable("catalog database unavailable, retry later") from exc
-                continue
-            except BaseException:
-                self._drop(conn)
-                raise
-            self._give(born, conn)
-            return generation_value(row)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return self._read_once()
+        except _DeadConnection:
+            pass
+        try:
+            return self._read_once()
+        except _DeadConnection as dead:
+            raise Unavailable(UNAVAILABLE) from dead.__cause__
+
+    def _read_once(self) -> int:
+        try:
+            taken = self._take() if self._own else None
+        except self._errors as exc:  # a new connection refused: the server is down
+            raise Unavailable(UNAVAILABLE) from exc
+        if taken is None:
+            with self._reads.connect() as engine_conn:
+                return catalog_generation(engine_conn)
+        born, conn = taken
+        try:
+            row = self._select(conn)
+        except self._errors as exc:
+            self._drop(conn)
+            raise _DeadConnection from exc
+        except BaseException:
+            self._drop(conn)
+            raise
+        self._give(born, conn)
+        return generation_value(row)
 
     def close(self) -> None:
         """Close the idle connections; later reads go through the engine."""
@@ -181,12 +194,12 @@ class GenerationReader:
         """A new driver connection set up as the engine sets up its own (the dialect's
         and our ``connect`` hooks: pragmas, search path), taken out of its pool."""
         if self._fresh is None:  # never: only an engine with a QueuePool is read here
-            raise Unavailable("catalog database unavailable, retry later")
+            raise Unavailable(UNAVAILABLE)
         proxied = self._fresh.connect()  # its errors: as the engine's connect
         proxied.detach()
         conn = proxied.dbapi_connection
         if conn is None:  # never: a checked-out connection holds its driver's
-            raise Unavailable("catalog database unavailable, retry later")
+            raise Unavailable(UNAVAILABLE)
         if self._engine.dialect.name != "sqlite":  # autocommit, as ``reads_engine``
             try:
                 self._engine.dialect.set_isolation_level(conn, "AUTOCOMMIT")
