@@ -196,6 +196,11 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=3600, description="first retry delay, doubled each time"
     )
     alert_push_max_backoff_seconds: float = Field(default=300.0, gt=0, le=86400)
+    alert_push_timeout_seconds: float | None = Field(
+        default=None, gt=0, le=300,
+        description="the bound on one push as a whole (connection, greeting, answer); "
+        "default 5 s for a webhook, 10 s for mail",
+    )  # fmt: skip
     # issue 12: thresholds of the rules added with live alerts
     alert_person_departments_per_day: int = Field(
         default=2, ge=1,

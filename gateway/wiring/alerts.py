@@ -40,12 +40,15 @@ def alert_config(settings: Settings) -> AlertConfig:
 def alert_channels(settings: Settings) -> list[AlertChannel]:
     """The configured channels; secrets are unwrapped here and held by the channel only."""
     channels: list[AlertChannel] = []
+    timeout = settings.alert_push_timeout_seconds
+    bound = {} if timeout is None else {"timeout_s": timeout}
     if settings.alert_webhook_url:
         secret = settings.alert_webhook_secret
         channels.append(WebhookChannel(
             url=settings.alert_webhook_url,
             secret=secret.get_secret_value() if secret is not None else None,
             flavor=settings.alert_webhook_flavor,
+            **bound,
         ))  # fmt: skip
     if settings.alert_smtp_host and settings.alert_smtp_from:
         password = settings.alert_smtp_password
@@ -58,6 +61,7 @@ def alert_channels(settings: Settings) -> list[AlertChannel]:
             password=password.get_secret_value() if password is not None else None,
             starttls=settings.alert_smtp_starttls,
             ca_file=settings.alert_smtp_ca_file,
+            **bound,
         ))  # fmt: skip
     return channels
 

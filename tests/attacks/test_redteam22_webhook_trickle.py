@@ -32,6 +32,9 @@ from tests.audit.receivers import Mailbox, smtp_server
 from tests.gateway.demo_app import DemoGateway
 
 TRICKLE_S = 30.0
+# the bound on one push, set small here so the test waits seconds, not the default 5 s;
+# still far below the trickle, which is what the attack needs
+PUSH_BOUND_S = 2.0
 
 
 class Trickle:
@@ -80,6 +83,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "alert_smtp_port": mail.port, "alert_smtp_from": "sluice@example.org",
             "alert_smtp_to": ["officers@example.org"], "alert_smtp_starttls": False,
             "alert_eval_seconds": 0.5, "alert_push_backoff_seconds": 0.2,
+            "alert_push_timeout_seconds": PUSH_BOUND_S,
         }  # fmt: skip
         with open_deployment(request.param, home, db_prefix="redteam22_hook",
                              **settings) as gw:  # fmt: skip

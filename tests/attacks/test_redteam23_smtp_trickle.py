@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.attacks.deployments import KINDS, open_deployment
-from tests.attacks.test_redteam22_webhook_trickle import Trickle
+from tests.attacks.test_redteam22_webhook_trickle import PUSH_BOUND_S, Trickle
 from tests.audit.receivers import Webhook, webhook_receiver
 from tests.gateway.demo_app import DemoGateway
 
@@ -40,7 +40,8 @@ class TrickleRelay(Trickle):
 
 MAIL = {"alert_smtp_host": "127.0.0.1", "alert_smtp_from": "sluice@example.org",
         "alert_smtp_to": ["officers@example.org"], "alert_smtp_starttls": False,
-        "alert_eval_seconds": 0.5, "alert_push_backoff_seconds": 0.2}  # fmt: skip
+        "alert_eval_seconds": 0.5, "alert_push_backoff_seconds": 0.2,
+        "alert_push_timeout_seconds": PUSH_BOUND_S}  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=KINDS)

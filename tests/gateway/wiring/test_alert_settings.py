@@ -60,3 +60,15 @@ def test_rule_thresholds_come_from_the_settings(tmp_path: Path) -> None:
     assert (cfg.person_departments_per_day, cfg.baseline_days, cfg.baseline_min_events,
             cfg.baseline_min_days) == (3, 14, 5, 2)  # fmt: skip
     assert alert_channels(load_settings(home=tmp_path)) == []
+
+
+def test_one_push_bound_comes_from_the_settings(tmp_path: Path) -> None:
+    """Each channel's own bound (5 s webhook, 10 s mail) unless the operator sets one."""
+    hook = {"alert_webhook_url": "https://hooks.example.org/x"}
+    default = alert_channels(load_settings(home=tmp_path, **SMTP, **hook))
+    assert [(c.name, c.timeout_s) for c in default] == [("webhook", 5.0), ("email", 10.0)]
+    bounded = alert_channels(load_settings(home=tmp_path, **SMTP, **hook,
+                                           alert_push_timeout_seconds="1.5"))  # fmt: skip
+    assert [c.timeout_s for c in bounded] == [1.5, 1.5]
+    with pytest.raises(ValidationError, match="alert_push_timeout_seconds"):
+        load_settings(home=tmp_path, alert_push_timeout_seconds=0)
