@@ -15,83 +15,26 @@ rules, still answers first (a clean ``57014``): when the deadline passes, the so
 shut down, which wakes the blocked read; the caller reports a statement timeout and the
 connection is invalidated, never pooled.
 
-One thread watches every armed deadline (a heap; arming is a push under a lock, no
-thread per fetch: the query's hot path), and ``disarm`` returns only once a shutdown
-can no longer happen, so a connection handed back to the pool is never cut afterwards.
+One thread watches every armed deadline (``catalog.deadline_watch``: arming is a push
+under a lock, no thread per fetch: the query's hot path), and ``disarm`` returns only
+once a shutdown can no longer happen, so a connection handed back to the pool is never
+cut afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from catalog.deadline_watch import WATCH
 from catalog.errors import SourceTimeout
 
 GRACE_S = 1.0  # past the statement timeout: the server's own timeout answers first
-
-
-@dataclass(order=True)
-class Armed:
-    """One fetch's deadline (``fired`` once the socket was shut down)."""
-
-    due: float
-    order: int
-    fd: int = field(compare=False)
-    done: bool = field(default=False, compare=False)
-    fired: bool = field(default=False, compare=False)
-
-
-class SocketDeadlines:
-    """Deadlines of fetches in flight, watched by one daemon thread started on first use."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[Armed] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, fd: int, seconds: float) -> Armed:
-        armed = Armed(time.monotonic() + seconds, next(self._order), fd)
-        with self._cond:
-            while self._heap and self._heap[0].done:  # fetches that ended: gone
-                heapq.heappop(self._heap)
-            heapq.heappush(self._heap, armed)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._watch, daemon=True,
-                                                name="sluice-sql-deadlines")  # fmt: skip
-                self._thread.start()
-            if self._heap[0] is armed:
-                self._cond.notify()
-        return armed
-
-    def disarm(self, armed: Armed) -> None:
-        with self._cond:  # a shutdown under way finishes first; none starts after
-            armed.done = True
-
-    def _watch(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and self._heap[0].done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                wait = self._heap[0].due - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                armed = heapq.heappop(self._heap)
-                armed.done = armed.fired = True
-                _shut(armed.fd)
 
 
 def _shut(fd: int) -> None:
@@ -102,9 +45,6 @@ def _shut(fd: int) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         finally:
             sock.close()
-
-
-DEADLINES = SocketDeadlines()
 
 
 def socket_of(raw: Any) -> int | None:
@@ -131,15 +71,15 @@ def bounded(raw: Any, seconds: float) -> Iterator[None]:
     if fd is None:
         yield
         return
-    armed = DEADLINES.arm(fd, seconds + GRACE_S)
+    armed = WATCH.arm(seconds + GRACE_S, partial(_shut, fd))
     try:
         yield
     except BaseException:
-        DEADLINES.disarm(armed)
+        WATCH.disarm(armed)
         if armed.fired:
             raise late(seconds) from None
         raise
-    DEADLINES.disarm(armed)
+    WATCH.disarm(armed)
     if armed.fired:  # cut just as the block ended: the connection is gone all the same
         raise late(seconds)
 

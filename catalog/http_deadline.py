@@ -8,13 +8,14 @@ held an analyst's query, its read slot and a gateway worker for as long as it ch
 (red team 22: a page trickled over eight timeouts was served, 200, after all of them).
 The statement timeout promises a bound on the read ("Compromised partner source ... or
 hangs": ``THREAT_MODEL.md``), so each exchange — connect, request, headers and body —
-has a deadline: when it passes, the exchange's socket is shut down from a timer, which
-wakes the read blocked on it, and the caller reports ``SourceTimeout``.
+has a deadline: when it passes, the exchange's socket is shut down by the one deadline
+thread (``catalog.deadline_watch``, no thread started per exchange), which wakes the
+read blocked on it, and the caller reports ``SourceTimeout``.
 
 The socket is the one httpcore opens for this exchange (its ``connect_tcp`` trace, and
 ``start_tls`` for HTTPS), so the client keeps no connection alive between exchanges
 (``max_keepalive_connections=0``): an exchange never runs on a socket it did not open,
-and no timer can shut down another exchange's connection. An alert push opens a client
+and no deadline can shut down another exchange's connection. An alert push opens a client
 of its own each time.
 """
 
@@ -25,6 +26,8 @@ import socket
 import threading
 from types import TracebackType
 from typing import Any
+
+from catalog.deadline_watch import WATCH, Armed
 
 CONNECTION_EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
 
@@ -40,18 +43,19 @@ class ExchangeDeadline:
         self._owned: list[socket.socket] = []  # duplicates ``watch`` made, closed at exit
         self._done = False
         self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
+        self._seconds = seconds
+        self._armed: Armed | None = None
 
     def __enter__(self) -> ExchangeDeadline:
-        self._timer.start()
+        self._armed = WATCH.arm(self._seconds, self._expire)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:  # fmt: skip
-        self._timer.cancel()
+        if self._armed is not None:
+            WATCH.disarm(self._armed)  # before our lock: the watch's lock comes first
         with self._lock:
             self._done = True
             self._sockets.clear()
