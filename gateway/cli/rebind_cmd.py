@@ -48,7 +48,7 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
     if not reason.strip():
         raise click.BadParameter("say why", param_hint="--reason")
     try:
-        services = build_services(load_settings())
+        services = build_services(load_settings(), run_alert_rules=False)
     except SQLAlchemyError as exc:
         raise click.ClickException(_unavailable(exc)) from None
     try:

@@ -27,7 +27,7 @@ from gateway.wiring.container import build_services
 
 @contextmanager
 def _admin() -> Iterator[tuple[Services, Session]]:
-    services = build_services(load_settings())
+    services = build_services(load_settings(), run_alert_rules=False)
     try:
         with services.sessions() as session:
             yield services, session

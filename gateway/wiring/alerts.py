@@ -84,13 +84,16 @@ def _runner(settings: Settings, trail: Any) -> AlertRunner:
     )
 
 
-def start_alerts(settings: Settings, audit_log: AuditLog) -> Callable[[], None]:
+def start_alerts(settings: Settings, audit_log: AuditLog, *, run: bool = True
+                 ) -> Callable[[], None]:  # fmt: skip
     """Start the runner (and its pusher) in this process, or only hang a reader for the
-    officers' routes when it runs in another (``alert_runner='external'``); returns
-    what to call on shutdown, before the log closes."""
+    officers' routes when it runs in another (``alert_runner='external'``) or when this
+    process is a CLI command that ends in a moment (``run=False``: the gateway's rule
+    process, or the next gateway to start, evaluates what it appended); returns what to
+    call on shutdown, before the log closes."""
     runner = _runner(settings, audit_log)
     audit_log.alert_runner = runner
-    if settings.alert_runner == "external":
+    if settings.alert_runner == "external" or not run:
         runner.reads_itself = True
         return lambda: None
     return runner.start().stop

@@ -18,8 +18,11 @@ from policies.pdp_builder import build_pdp
 from policies.rbac import Authorizer
 
 
-def build_services(settings: Settings) -> Services:
-    """Create the home directory, migrate the database and wire every default."""
+def build_services(settings: Settings, *, run_alert_rules: bool = True) -> Services:
+    """Create the home directory, migrate the database and wire every default.
+
+    ``run_alert_rules=False`` for a CLI command: it would start a rule runner (and
+    its pusher) for the second it lives, beside the gateway's own."""
     private_dir(settings.home)
     url = settings.resolved_database_url
     migrate(url)
@@ -47,5 +50,6 @@ def build_services(settings: Settings) -> Services:
         keyring=keyring,
         limiter=limiter,
     )
-    services.on_close.append(start_alerts(settings, audit))  # issue 12: live alerts
+    # issue 12: live alerts
+    services.on_close.append(start_alerts(settings, audit, run=run_alert_rules))
     return services

@@ -58,3 +58,27 @@ def test_users_cli_disables_a_user(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert runner.invoke(cli, ["users", "add", "nina", "--name", "N", "--status",
                                "disabled"]).exit_code == 0  # fmt: skip
     assert json.loads(runner.invoke(cli, ["users", "list"]).stdout)[0]["status"] == "disabled"
+
+
+def test_cli_commands_leave_the_alert_rules_to_the_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command lives a second: it appends to the trail and the gateway's rule process
+    (or the next gateway started) evaluates it; a runner and pusher of its own beside
+    that one would push from a process that ends before its retries."""
+    from audit.alert_runner import AlertRunner
+
+    started: list[AlertRunner] = []
+    real_start = AlertRunner.start
+
+    def counted(self: AlertRunner) -> AlertRunner:
+        started.append(self)
+        return real_start(self)
+
+    monkeypatch.setattr(AlertRunner, "start", counted)
+    monkeypatch.setenv("SLUICE_HOME", str(tmp_path / "home"))
+    for args, code in ((["users", "add", "nina", "--name", "Nina"], 0), (["users", "list"], 0),
+                       (["sources", "list", "--as", "nina"], 1)):  # fmt: skip
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+    assert started == []
