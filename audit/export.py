@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from audit.canonical import canonical_json
 from audit.chain import ChainChecker, Failure, VerifyResult, parse_body, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH, format_ts, utc_now
-from audit.signing import Signer, kid_for, unb64, verify_signature
+from audit.signing import EventMac, Signer, kid_for, unb64, verify_signature
 from audit.store import KEY_SELECT, AuditStore
 from audit.witness_book import countersign_payload
 from catalog.errors import BadRequest
@@ -72,7 +73,7 @@ def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[s
     for kid, algorithm, public, _created, _mac in keys:
         yield "key", {"kind": "key", "kid": kid, "algorithm": algorithm, "public_key": public}
     sql = (
-        f"SELECT seq, prev_hash, hash, body FROM audit_events "
+        f"SELECT seq, prev_hash, hash, body, mac FROM audit_events "
         f"WHERE seq >= {p} AND seq <= {p} ORDER BY seq"
     )
     for chunk in store.stream(conn, sql, (lo, hi)):
@@ -134,6 +135,32 @@ def _shown(value: Any) -> Any:
     return value
 
 
+class _Vouching:
+    """The first exported event whose MAC is not the gateways' (None: all are).
+
+    The trailer's signature covers every byte, so without this it vouched for events
+    past the last checkpoint that no gateway wrote: an insider's event chained at the
+    head (public arithmetic) and exported before any writer checked it, or the very
+    event a trail was sealed on; the reviewer's ``verify --file`` said ok (red team 24).
+    Events before the first MAC'd one (a trail older than MACs) carry none."""
+
+    def __init__(self, mac: EventMac | None, mac_from: int | None) -> None:
+        self.mac, self.mac_from = mac, mac_from
+        self.first: int | None = None
+
+    def see(self, seq: int, hash_hex: str, tag: Any) -> None:
+        if self.first is not None or self.mac is None:
+            return
+        if tag is None and (self.mac_from is None or seq < self.mac_from):
+            return
+        try:
+            want = self.mac.tag(seq, bytes.fromhex(hash_hex))
+        except (TypeError, ValueError):
+            want = ""
+        if not (isinstance(tag, str) and tag.isascii() and hmac.compare_digest(want, tag)):
+            self.first = seq
+
+
 def export_stream(
     *,
     store: AuditStore,
@@ -153,6 +180,7 @@ def export_stream(
     digest = hashlib.sha256()
     count, last_seq, last_hash = 0, lo - 1, None
     conn = store.connect(reader=True)
+    vouching = _Vouching(store.event_mac, store.first_maced(conn) if store.event_mac else None)
     try:
         if fmt == "csv":
             line = _csv_line(CSV_COLUMNS)
@@ -160,8 +188,9 @@ def export_stream(
             yield line
         for kind, record in _records(store, conn, lo, hi):
             if kind == "event":
-                seq, prev, hash_hex, body = record
+                seq, prev, hash_hex, body, tag = record
                 count, last_seq, last_hash = count + 1, seq, hash_hex
+                vouching.see(seq, hash_hex, tag)
                 if fmt == "jsonl":
                     line = _event_line(seq, prev, hash_hex, body)
                 else:
@@ -198,6 +227,8 @@ def export_stream(
     }
     if sealed is not None:
         trailer["sealed"] = sealed
+    if vouching.first is not None:
+        trailer["unvouched_from"] = vouching.first
     trailer["signature"] = signer.sign(_trailer_payload(trailer))
     if fmt == "jsonl":
         yield canonical_json(trailer) + b"\n"
@@ -376,6 +407,24 @@ def _check_trailer(export: _Export, checker: ChainChecker) -> VerifyResult:
     ):
         return VerifyResult(False, count, cps, checker.last_seq + 1, "truncated",
                             "the trailer names a different end of the chain")  # fmt: skip
+    return _vouched(trailer, count, cps)
+
+
+def _vouched(trailer: dict[str, Any], count: int, cps: int) -> VerifyResult:
+    """What the signed trailer says the gateway does not vouch for (red team 24): an
+    export taken while the trail was sealed is evidence, not a verified trail; events
+    from ``unvouched_from`` on carry no MAC of the gateways'."""
+    unvouched = trailer.get("unvouched_from")
+    if unvouched is not None and not (isinstance(unvouched, int) and unvouched >= 1):
+        raise _Malformed("the trailer's unvouched_from is not a seq")
+    if "sealed" in trailer:
+        return VerifyResult(False, count, cps, unvouched, "sealed",
+                            f"exported while the trail was sealed ({trailer['sealed']}): "
+                            "evidence of a broken trail, not a verified one")  # fmt: skip
+    if unvouched is not None:
+        return VerifyResult(False, count, cps, unvouched, "unvouched",
+                            "the exporting gateway found no MAC of its own on this event "
+                            "and those after it: not written by a gateway")  # fmt: skip
     return VerifyResult(True, count, cps)
 
 

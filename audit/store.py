@@ -283,6 +283,17 @@ class AuditStore:
         row = cur.fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
+    def first_maced(self, conn: Any) -> int | None:
+        """``mac_boundary`` in ``conn``'s snapshot (a cursor of its own)."""
+        if self.dialect == "sqlite":
+            cur = conn.cursor()
+            try:
+                return self.mac_boundary(cur)
+            finally:
+                cur.close()
+        with conn.cursor() as cur:
+            return self.mac_boundary(cur)
+
     def rows_between(self, cur: Any, lo: int, hi: int) -> list[tuple[Any, ...]]:
         """Rows ``lo..hi`` in ``ROW_COLUMNS`` order (the writer checks events it did not
         write before it chains onto them)."""

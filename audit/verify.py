@@ -83,14 +83,7 @@ def _mac_key(store: AuditStore) -> bytes | None:
 
 def _mac_from(store: AuditStore, conn: Any) -> int | None:
     """The first MAC'd seq in the verifying snapshot (``AuditStore.mac_boundary``)."""
-    if store.dialect == "sqlite":
-        cur = conn.cursor()
-        try:
-            return store.mac_boundary(cur)
-        finally:
-            cur.close()
-    with conn.cursor() as cur:
-        return store.mac_boundary(cur)
+    return store.first_maced(conn)
 
 
 def _void(seq: int, void: list[tuple[int, int]]) -> bool:

@@ -115,6 +115,13 @@ def _forge(gw: DemoGateway, mac: Callable[[int, bytes, bytes], str | None]) -> i
     """Append the forged ``role.assigned`` at the head, chained correctly, with the MAC
     ``mac(seq, chain hash, body)`` makes (None: no MAC, as an insider without the key
     must); then let the gateway carry on. Returns the forged seq."""
+    seq = chain_forgery(gw, mac)
+    _carry_on(gw)
+    return seq
+
+
+def chain_forgery(gw: DemoGateway, mac: Callable[[int, bytes, bytes], str | None]) -> int:
+    """``_forge`` without the gateway's next appends: the forgery at the head, unchecked."""
     _make_insider_role(gw)
     _read_trail(gw)
     seq, head = _quiet_head(gw)
@@ -126,7 +133,6 @@ def _forge(gw: DemoGateway, mac: Callable[[int, bytes, bytes], str | None]) -> i
     row = (seq + 1, head, digest.hex(), data.decode(), mac(seq + 1, digest, data),
            *prepared.index)  # fmt: skip
     _insert_as_runtime_role(gw, row)
-    _carry_on(gw)
     return seq + 1
 
 
