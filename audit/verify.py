@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import scan, witness
 from audit.chain import ChainChecker, Failure, VerifyResult, result
@@ -30,6 +30,9 @@ from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH
 from audit.store import KEY_SELECT, ROW_COLUMNS, AuditStore
 from catalog.errors import BadRequest, Unavailable
+
+if TYPE_CHECKING:  # audit.seal reads verification (a cycle at run time)
+    from audit.seal import SealStore
 
 _SELECT = ",".join(ROW_COLUMNS)
 VERIFY_CHUNK = 50_000
@@ -75,6 +78,26 @@ def verify_database(
         raise Unavailable(str(exc)) from exc
     finally:
         conn.close()
+
+
+def verify_sealing(
+    *, store: AuditStore, witness_file: Path | None, seal: SealStore,
+    from_seq: int | None = None, to_seq: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Verification as an officer asks for it (the API, the console, ``sluice audit
+    verify``): a failure seals the trail (evidence: never extended; not the loss the
+    newest unseal accepted), and while the trail is sealed the answer is not ok, whatever
+    the stored chain says. The chain left after an erased tail no witness saw is whole:
+    the route said ``ok`` of a trail its own writer had sealed (red team 24)."""
+    outcome = verify_database(store=store, witness_file=witness_file, from_seq=from_seq,
+                              to_seq=to_seq, superseded=seal.superseded())  # fmt: skip
+    accepted = seal.accepted_below(outcome.first_bad_seq)
+    if not outcome.ok and outcome.reason != OUT_OF_RANGE and not accepted:
+        seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}", outcome.to_dict())
+    found = outcome.to_dict()
+    if seal.sealed:
+        return {**found, "ok": False, "sealed": True, "seal_reason": seal.reason}
+    return found
 
 
 def _mac_key(store: AuditStore) -> bytes | None:

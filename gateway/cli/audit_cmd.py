@@ -23,7 +23,7 @@ from audit.event_types import EventType
 from audit.export import export_stream, verify_export
 from audit.log import AuditLog
 from audit.records import Actor, audit_access_event, key_event
-from audit.verify import OUT_OF_RANGE, verify_database
+from audit.verify import verify_sealing
 from gateway.cli.host_login import host_login
 
 
@@ -143,17 +143,12 @@ def verify(
 def _verify_database(log: AuditLog, from_seq: int | None, to_seq: int | None) -> dict[str, Any]:
     """Witnesses first, then the chain; only a verified, unsealed chain gets an event."""
     log.monitor.check(remote=True)
-    outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
-                              to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
-    accepted = log.seal.accepted_below(outcome.first_bad_seq)
-    if not outcome.ok and outcome.reason != OUT_OF_RANGE and not accepted:
-        log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
-                      outcome.to_dict())  # fmt: skip
-    result = outcome.to_dict()
+    result = verify_sealing(store=log.store, witness_file=log.witness_file, seal=log.seal,
+                            from_seq=from_seq, to_seq=to_seq)  # fmt: skip
     if log.seal.sealed:
         log.seal.record("access", sub=f"cli:{host_login()}", action="audit.verified",
                         details=result)  # fmt: skip
-        return {**result, "ok": False, "sealed": True, "seal_reason": log.seal.reason}
+        return result
     _record(log, "audit.verified", {"from": from_seq, "to": to_seq, **result})
     return result
 

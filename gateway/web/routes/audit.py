@@ -32,7 +32,7 @@ from audit.alert_state import alert_states
 from audit.export import export_stream
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.search import EventFilter, get_event, list_events
-from audit.verify import OUT_OF_RANGE, verify_database
+from audit.verify import verify_sealing
 from catalog.errors import BadRequest, Forbidden, NotFound, SluiceError, Unprocessable, audited
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
@@ -166,17 +166,10 @@ def verify(
     to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
 ) -> dict[str, Any]:
     log = readable_trail(request)
-    outcome = verify_database(store=log.store, witness_file=log.witness_file, from_seq=from_seq,
-                              to_seq=to_seq, superseded=log.seal.superseded())  # fmt: skip
-    # evidence: never extend, seal (not on the loss the newest unseal accepted)
-    accepted = log.seal.accepted_below(outcome.first_bad_seq)
-    if not outcome.ok and outcome.reason != OUT_OF_RANGE and not accepted:
-        log.seal.seal(f"verify: {outcome.reason} at seq {outcome.first_bad_seq}",
-                      outcome.to_dict())  # fmt: skip
-    record_audit_read(
-        request, user, "audit.verified", {"from": from_seq, "to": to_seq, **outcome.to_dict()}
-    )
-    return outcome.to_dict()
+    found = verify_sealing(store=log.store, witness_file=log.witness_file, seal=log.seal,
+                           from_seq=from_seq, to_seq=to_seq)  # fmt: skip
+    record_audit_read(request, user, "audit.verified", {"from": from_seq, "to": to_seq, **found})
+    return found
 
 
 @router.get("/export")
