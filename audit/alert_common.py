@@ -27,6 +27,79 @@ COUNT = "{n}"
 """In a summary, replaced by the alert's occurrence count once findings are grouped."""
 
 
+DETAIL_KEYS = (
+    "resource_dept",
+    "resource_depts",
+    "level",
+    "source_id",
+    "subject_tokens",
+    "self_hash_hit",
+    "delivered",
+    "counties",
+    "below_suggestion",
+)
+_TEXT_DETAILS = frozenset({"resource_dept", "level", "source_id"})
+_TEXT_LISTS = frozenset({"resource_depts", "subject_tokens"})
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _plain(value: Any) -> Any:
+    """A scalar as stored; a list or an object (no gateway writes one there) as absent."""
+    return value if value is None or isinstance(value, str | int | float | bool) else None
+
+
+def _detail(key: str, value: Any) -> Any:
+    """A detail as the rules read it: of the type the gateway writes, else absent."""
+    if key in _TEXT_DETAILS:
+        return _text(value)
+    if key in _TEXT_LISTS:
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
+    if key == "counties":
+        return [v for v in value if isinstance(v, str | int) and not isinstance(v, bool)] \
+            if isinstance(value, list) else None  # fmt: skip
+    if key == "below_suggestion":
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else None
+    return _plain(value)
+
+
+def slim(event: Event) -> Event:
+    """What the rules read of an event, each value of the type the gateway writes (a
+    value of another type is absent), its time parsed once (``_t``). An insider's event
+    chained at the head (public arithmetic) with ``subject_tokens`` a number or
+    ``level`` a list failed every evaluation for a day: the seal it caused was never
+    alerted (red team 24)."""
+    found = event.get("details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    actor = event.get("actor")
+    rows = event.get("rows")
+    return {
+        "seq": event["seq"],
+        "ts": event["ts"],
+        "_t": parse_ts(event["ts"]),
+        "type": _text(event.get("type")),
+        "outcome": _text(event.get("outcome")),
+        "actor": {"sub": _text(actor.get("sub")) if isinstance(actor, dict) else None},
+        "resource": _text(event.get("resource")),
+        "case_ref": _text(event.get("case_ref")),
+        "rows": rows if isinstance(rows, int | float) and not isinstance(rows, bool) else None,
+        "request_id": _text(event.get("request_id")),
+        "details": {k: _detail(k, details[k]) for k in DETAIL_KEYS if k in details},
+    }
+
+
+def rule_view(event: Event) -> Event | None:
+    """``slim`` of a stored event, or None for one no gateway wrote (no seq or time): the
+    monitor's walk seals on it; failing the whole evaluation on it kept the seal's own
+    alert from being opened and pushed (red team 18)."""
+    try:
+        return slim(event)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def finding(
     rule: str,
     severity: str,

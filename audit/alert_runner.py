@@ -40,51 +40,20 @@ from typing import Any
 
 import structlog
 
-from audit.alert_common import Alert, Event
+from audit.alert_common import Alert, Event, rule_view
 from audit.alert_index import AlertIndex
 from audit.alert_outbox import outbox
 from audit.alert_push import AlertChannel, AlertPusher
 from audit.alert_state import alert_states, current_alerts, find_alert, public, sealed_alert
 from audit.alerts import AlertConfig
 from audit.baseline import BaselineBook
-from audit.events import parse_ts
 from audit.search import EventFilter, present
 from catalog.errors import Unavailable
 
 log = structlog.get_logger("sluice.alerts")
 
 WINDOW = timedelta(days=1)
-DETAIL_KEYS = (
-    "resource_dept",
-    "resource_depts",
-    "level",
-    "source_id",
-    "subject_tokens",
-    "self_hash_hit",
-    "delivered",
-    "counties",
-    "below_suggestion",
-)
 DELIVERY_TYPES = ("query.completed", "query.aborted")
-
-
-def slim(event: Event) -> Event:
-    """What the rules read of an event, its time parsed once (``_t``)."""
-    found = event.get("details")
-    details: dict[str, Any] = found if isinstance(found, dict) else {}
-    return {
-        "seq": event["seq"],
-        "ts": event["ts"],
-        "_t": parse_ts(event["ts"]),
-        "type": event.get("type"),
-        "outcome": event.get("outcome"),
-        "actor": {"sub": (event.get("actor") or {}).get("sub")},
-        "resource": event.get("resource"),
-        "case_ref": event.get("case_ref"),
-        "rows": event.get("rows"),
-        "request_id": event.get("request_id"),
-        "details": {k: details[k] for k in DETAIL_KEYS if k in details},
-    }
 
 
 def _slim_row(row: tuple[Any, ...]) -> Event | None:
@@ -92,9 +61,10 @@ def _slim_row(row: tuple[Any, ...]) -> Event | None:
     time): the monitor's walk seals on it; failing the whole evaluation on it kept the
     seal's own alert from being opened and pushed (red team 18)."""
     try:
-        return slim(present(*row))
+        event = present(*row)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+    return rule_view(event)
 
 
 def gap_after(cost_s: float, *, min_gap_s: float, max_share: float) -> float:

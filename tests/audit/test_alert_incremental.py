@@ -24,9 +24,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.alert_common import Alert, Event
+from audit.alert_common import Alert, Event, slim
 from audit.alert_index import AlertIndex
-from audit.alert_runner import WINDOW, AlertRunner, slim
+from audit.alert_runner import WINDOW, AlertRunner
 from audit.alert_state import AlertStates, alert_states, live_alerts, public, sealed_alert
 from audit.baseline import BaselineBook
 from audit.log import AuditLog
