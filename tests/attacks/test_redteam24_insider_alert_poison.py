@@ -31,6 +31,7 @@ import pytest
 from audit.alert_state import STATE_NAME
 from audit.canonical import canonical_json
 from audit.events import format_ts, index_of, utc_now
+from tests.attacks.console_sign_in import console_sign_in
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.test_redteam3_insider_forged_append import (
     _insert_as_runtime_role,
@@ -45,6 +46,8 @@ POISON: list[tuple[str, dict[str, Any]]] = [
     ("query.completed", {"rows": 3, "details": {"resource_dept": ["civil"], "level": "L3"}}),
     ("query.completed", {"rows": 3, "details": {"resource_dept": "civil", "level": ["L3"]}}),
     ("query.completed", {"rows": "3", "details": {}}),
+    ("query.completed", {"rows": "many", "details": {}}),
+    ("query.completed", {"rows": [3], "details": {}}),
     ("query.completed", {"rows": 3, "request_id": ["r"], "details": {}}),
     ("query.completed", {"rows": 3, "details": {"subject_tokens": [["t"]]}}),
 ]
@@ -72,6 +75,15 @@ def _poison(gw: DemoGateway) -> None:
         head = digest
 
 
+def _until_sealed(gw: DemoGateway) -> None:
+    deadline = time.monotonic() + 10
+    while not gw.client.get("/healthz").json().get("sealed"):
+        # a read's record meets the forged head: the writer seals
+        gw.client.get("/api/v1/audit/events?limit=1", headers=gw.headers("sam"))
+        assert time.monotonic() < deadline, "the forged events did not seal the trail"
+        time.sleep(0.1)
+
+
 def _sealed_alert_opened(home: Path) -> bool:
     path = home / STATE_NAME
     lines = path.read_bytes().splitlines() if path.exists() else []
@@ -83,12 +95,7 @@ def _sealed_alert_opened(home: Path) -> bool:
 def test_events_of_odd_shapes_do_not_silence_the_seal_alert(fresh: DemoGateway) -> None:
     gw = fresh
     _poison(gw)
-    deadline = time.monotonic() + 10
-    while not gw.client.get("/healthz").json().get("sealed"):
-        # a read's record meets the forged head: the writer seals
-        gw.client.get("/api/v1/audit/events?limit=1", headers=gw.headers("sam"))
-        assert time.monotonic() < deadline, "the forged events did not seal the trail"
-        time.sleep(0.1)
+    _until_sealed(gw)
     deadline = time.monotonic() + 10
     while not _sealed_alert_opened(gw.settings.home):
         assert time.monotonic() < deadline, "the seal's alert was never opened (nor pushed)"
@@ -98,3 +105,15 @@ def test_events_of_odd_shapes_do_not_silence_the_seal_alert(fresh: DemoGateway) 
     assert listed.status_code == 200, listed.text[:300]
     rules = [a["rule"] for a in listed.json()["alerts"]]
     assert rules and rules[0] == "audit.sealed", rules
+
+
+def test_events_of_odd_shapes_do_not_break_the_officers_charts(fresh: DemoGateway) -> None:
+    """The console's charts (queries, denials and rows released per day) read the same
+    events: ``rows`` a string was a 500 for every officer for a week."""
+    gw = fresh
+    console, _csrf = console_sign_in(gw, "sam")  # before: a sign-in is an event
+    _poison(gw)
+    _until_sealed(gw)
+    charts = console.get("/console/audit/charts.json")
+    assert charts.status_code == 200, charts.text[:300]
+    assert sum(charts.json()["per_day"]["queries"]) >= 0
