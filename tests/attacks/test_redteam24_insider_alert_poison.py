@@ -117,3 +117,39 @@ def test_events_of_odd_shapes_do_not_break_the_officers_charts(fresh: DemoGatewa
     charts = console.get("/console/audit/charts.json")
     assert charts.status_code == 200, charts.text[:300]
     assert sum(charts.json()["per_day"]["queries"]) >= 0
+
+
+TIMELINE_POISON: list[dict[str, Any]] = [
+    {"type": "query.completed", "actor": ["alice"], "rows": 1},  # no purpose, an actor list
+    {"type": "query.completed", "actor": {"sub": "alice"}, "ts_shown": 5},
+]
+
+
+def test_an_event_of_odd_shape_does_not_take_the_console_timeline_down(fresh: DemoGateway) -> None:
+    """The console's timeline and person look-ups (newest first) rendered each event's
+    keys as the gateway writes them: one event without ``purpose``, or with an actor
+    that is a list, was a 500 for every officer until fifty newer events pushed it off
+    the first page — when the seal it caused is being investigated."""
+    gw = fresh
+    console, csrf = console_sign_in(gw, "sam")
+    _make_insider_role(gw)
+    _read_trail(gw)
+    seq, head = _quiet_head(gw)
+    for extra in TIMELINE_POISON:
+        seq += 1
+        body = {"seq": seq, "ts": format_ts(utc_now()), "outcome": "ok",
+                "resource": "dataset:civil.dibao_recipients", **extra}  # fmt: skip
+        index = index_of({**body, "actor": {"sub": "alice"}})
+        if "ts_shown" in body:
+            body["ts"] = body.pop("ts_shown")
+        data = canonical_json(body)
+        digest = hashlib.sha256(bytes.fromhex(head) + data).hexdigest()
+        _insert_as_runtime_role(gw, (seq, head, digest, data.decode(), None, *index))
+        head = digest
+    _until_sealed(gw)
+    page = console.get("/console/audit")
+    assert page.status_code == 200, page.text[-300:]
+    assert f'href="/console/audit/events/{seq}"' in page.text
+    found = console.post("/console/audit/lookups",
+                         data={"csrf_token": csrf, "id_number": "430102198001010011"})  # fmt: skip
+    assert found.status_code == 200, found.text[-300:]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -113,10 +114,34 @@ async def timeline(
     more = (f"/console/audit?{urlencode({**kept, 'cursor': page['next_cursor']})}"
             if page["next_cursor"] else None)  # fmt: skip
     return render(request, "audit.html", values=values, outcomes=OUTCOMES,
-                  events=page["items"], next_url=more,
+                  events=timeline_rows(page["items"]), next_url=more,
                   may_verify=may(request, caller, "audit:verify"),
                   may_export=may(request, caller, "audit:export"),
                   may_alerts=may(request, caller, "alerts:read"))  # fmt: skip
+
+
+def _shown(value: Any) -> str:
+    """A value as a timeline cell shows it: text as is, anything else as its JSON."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode(errors="replace")
+
+
+def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the timeline and the person look-ups show of each event, every cell text:
+    an event an insider chained at the head (public arithmetic) with no ``purpose``, an
+    actor that is a list or a time that is a number took the page down for every
+    officer while it was among the newest (red team 24); it is shown as it is."""
+    rows = []
+    for event in events:
+        actor = event.get("actor")
+        sub = actor.get("sub") if isinstance(actor, dict) else actor
+        rows.append({"seq": event.get("seq"), "actor": _shown(sub),
+                     **{k: _shown(event.get(k)) for k in TIMELINE_CELLS}})  # fmt: skip
+    return rows
+
+
+TIMELINE_CELLS = ("ts", "type", "resource", "purpose", "case_ref", "rows", "outcome")
 
 
 @router.get("/console/audit/events/{seq}")
@@ -136,7 +161,8 @@ async def lookups(
                  cursor=form.get("cursor") or None, limit=PAGE)  # fmt: skip
     found = await run_in_threadpool(api.person_lookups, request, body, caller.user)
     return render(request, "audit_lookups.html", token=found["subject_token"],
-                  events=found["items"], next_cursor=found["next_cursor"])  # fmt: skip
+                  events=timeline_rows(found["items"]),
+                  next_cursor=found["next_cursor"])  # fmt: skip
 
 
 @router.post("/console/audit/verify")
