@@ -117,6 +117,10 @@ class AlertRunner:
         # beat is this time while it lasts, so one stuck (a lock of the state file held,
         # a read that hangs) ages as a dead one does (red team 23)
         self.busy_since: datetime | None = None
+        # when the first of the evaluations failing in a row began (None once one
+        # succeeds): the beat is no later, so a rule process failing on every run (its
+        # state file unreadable, a store it cannot read) ages too (red team 24)
+        self.failing_since: datetime | None = None
         # a reader beside a runner in another process (``SLUICE_ALERT_RUNNER=external``):
         # never started here, it brings its baselines up to date on each read instead
         self.reads_itself = False
@@ -191,7 +195,7 @@ class AlertRunner:
         """Read what is new, bring the alerts up to date, open and queue new ones
         (returned)."""
         with self._lock:
-            self.busy_since = datetime.now(UTC)
+            began = self.busy_since = datetime.now(UTC)
             try:
                 now = self.clock()
                 self._load(now)
@@ -201,8 +205,12 @@ class AlertRunner:
                 # built whole before any is opened: an opening re-reads the state file
                 found = list(self._found(opened))
                 new = [alert for alert in found if self._opens(alert, opened)]
+            except BaseException:
+                self.failing_since = self.failing_since or began
+                raise
             finally:
                 self.busy_since = None
+            self.failing_since = None
         if new and self.pusher is not None:
             self.pusher.wake()
         return new

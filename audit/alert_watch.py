@@ -70,8 +70,12 @@ def write_beat(home: Path, runner: Wakeable, now: datetime) -> None:
     if not getattr(runner, "running", True):
         return  # the rule thread ended: the beat ages
     busy = getattr(runner, "busy_since", None)
-    seen = busy if isinstance(busy, datetime) and busy < now else now
-    body = {"pid": os.getpid(), "seen_at": format_ts(seen), "evaluations": runner.evaluations}
+    failing = getattr(runner, "failing_since", None)  # every evaluation since fails (red team 24)
+    seen = min([now, *(t for t in (busy, failing) if isinstance(t, datetime))])
+    body: dict[str, Any] = {"pid": os.getpid(), "seen_at": format_ts(seen),
+                            "evaluations": runner.evaluations}  # fmt: skip
+    if isinstance(failing, datetime):
+        body["failing_since"] = format_ts(failing)
     replace_private(home / BEAT_NAME, orjson.dumps(body))
 
 

@@ -135,9 +135,11 @@ def check_alert_rules(ctx: Context) -> list[Result]:
                          "rules in a rule process, and none is running", start)]  # fmt: skip
         return [skip("alert rules", "no rule process seen for this home (rules in the "
                      "gateway's thread, or no gateway running)")]  # fmt: skip
-    pid = (read_beat(home) or {}).get("pid")
+    beat = read_beat(home) or {}
+    pid = beat.get("pid")
     if age > BEAT_STALE_S:
-        return [fail("alert rules", f"the rule process (pid {pid}) was last seen {age:.0f} s "
+        why = "its evaluations fail" if beat.get("failing_since") else "last seen"
+        return [fail("alert rules", f"the rule process (pid {pid}): {why} {age:.0f} s "
                      "ago: alerts are not evaluated", f"see its log; {start}")]  # fmt: skip
     return [ok("alert rules", f"rule process pid {pid}, seen {age:.0f} s ago")]
 
