@@ -122,6 +122,18 @@ def test_events_of_odd_shapes_do_not_break_the_officers_charts(fresh: DemoGatewa
 TIMELINE_POISON: list[dict[str, Any]] = [
     {"type": "query.completed", "actor": ["alice"], "rows": 1},  # no purpose, an actor list
     {"type": "query.completed", "actor": {"sub": "alice"}, "ts_shown": 5},
+    {
+        "type": "query.started",
+        "actor": {"sub": "alice", "roles": "analyst"},
+        "decision": "allow",
+        "fields": {"name": "clear", "phone": {"action": ["allow"]}},
+    },
+    {
+        "type": "query.started",
+        "actor": {"sub": "alice"},
+        "decision": {"reasons": 5},
+        "fields": ["name"],
+    },
 ]
 
 
@@ -129,7 +141,8 @@ def test_an_event_of_odd_shape_does_not_take_the_console_timeline_down(fresh: De
     """The console's timeline and person look-ups (newest first) rendered each event's
     keys as the gateway writes them: one event without ``purpose``, or with an actor
     that is a list, was a 500 for every officer until fifty newer events pushed it off
-    the first page — when the seal it caused is being investigated."""
+    the first page — when the seal it caused is being investigated. The event's own
+    page likewise, for a ``decision`` or ``fields`` of another shape."""
     gw = fresh
     console, csrf = console_sign_in(gw, "sam")
     _make_insider_role(gw)
@@ -150,6 +163,9 @@ def test_an_event_of_odd_shape_does_not_take_the_console_timeline_down(fresh: De
     page = console.get("/console/audit")
     assert page.status_code == 200, page.text[-300:]
     assert f'href="/console/audit/events/{seq}"' in page.text
+    for shown in range(seq - len(TIMELINE_POISON) + 1, seq + 1):  # each event's own page
+        one = console.get(f"/console/audit/events/{shown}")
+        assert one.status_code == 200, (shown, one.text[-300:])
     found = console.post("/console/audit/lookups",
                          data={"csrf_token": csrf, "id_number": "430102198001010011"})  # fmt: skip
     assert found.status_code == 200, found.text[-300:]

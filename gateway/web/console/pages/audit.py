@@ -142,6 +142,46 @@ def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 TIMELINE_CELLS = ("ts", "type", "resource", "purpose", "case_ref", "rows", "outcome")
+EVENT_CELLS = (*TIMELINE_CELLS, "client", "request_id", "hash", "prev_hash", "policy_version",
+               "row_filter")  # fmt: skip
+ACTIONS = frozenset({"allow", "mask", "deny", "unknown"})
+
+
+def _known(action: Any) -> bool:
+    return isinstance(action, str) and action in ACTIONS
+
+
+def _texts(value: Any) -> list[str]:
+    """A list shown item by item; anything else as one item (none if absent)."""
+    items = value if isinstance(value, list) else [] if value in (None, "") else [value]
+    return [_shown(item) for item in items]
+
+
+def event_view(event: dict[str, Any]) -> dict[str, Any]:
+    """What one event's page shows, every cell text (``timeline_rows``): a ``decision``
+    or ``fields`` of another shape than the gateway writes is shown as it is."""
+    actor = event.get("actor")
+    sub, roles = (
+        (actor.get("sub"), actor.get("roles")) if isinstance(actor, dict) else (actor, None)
+    )
+    found = event.get("decision")
+    decision = found if isinstance(found, dict) else {"decision_id": found} if found else None
+    fields = event.get("fields")
+    masks = [(str(name), f.get("action") if isinstance(f, dict) else f,
+              f.get("method") if isinstance(f, dict) else None)
+             for name, f in (fields.items() if isinstance(fields, dict) else [])]  # fmt: skip
+    return {
+        "seq": event.get("seq"), "actor": _shown(sub), "roles": ", ".join(_texts(roles)),
+        **{k: _shown(event.get(k)) for k in EVENT_CELLS},
+        "decision": None if decision is None else {
+            "allow": decision.get("allow") is True,
+            "decision_id": _shown(decision.get("decision_id")),
+            "reasons": _texts(decision.get("reasons"))},
+        "fields": [{"name": name, "action": action if _known(action) else None,
+                    "shown": _shown(action), "method": _shown(method)}
+                   for name, action, method in masks],
+        "odd_fields": None if fields is None or isinstance(fields, dict) else _shown(fields),
+    }  # fmt: skip
 
 
 @router.get("/console/audit/events/{seq}")
@@ -150,7 +190,7 @@ async def event_detail(request: Request, seq: int, caller: Caller = Depends(may_
         raise BadRequest("a sequence number from 1")
     event = await run_in_threadpool(api.read_event, request, seq, caller.user)
     details = event.get("details") if isinstance(event.get("details"), dict) else {}
-    return render(request, "audit_event.html", event=event, details=details)
+    return render(request, "audit_event.html", event=event_view(event), details=details)
 
 
 @router.post("/console/audit/lookups")
