@@ -145,6 +145,7 @@ def test_an_event_of_odd_shape_does_not_take_the_console_timeline_down(fresh: De
     page likewise, for a ``decision`` or ``fields`` of another shape."""
     gw = fresh
     console, csrf = console_sign_in(gw, "sam")
+    alice, _ = console_sign_in(gw, "alice")
     _make_insider_role(gw)
     _read_trail(gw)
     seq, head = _quiet_head(gw)
@@ -163,6 +164,8 @@ def test_an_event_of_odd_shape_does_not_take_the_console_timeline_down(fresh: De
     page = console.get("/console/audit")
     assert page.status_code == 200, page.text[-300:]
     assert f'href="/console/audit/events/{seq}"' in page.text
+    home = alice.get("/console")  # her recent queries: the events naming her
+    assert home.status_code == 200, home.text[-300:]
     for shown in range(seq - len(TIMELINE_POISON) + 1, seq + 1):  # each event's own page
         one = console.get(f"/console/audit/events/{shown}")
         assert one.status_code == 200, (shown, one.text[-300:])
