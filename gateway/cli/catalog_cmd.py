@@ -7,14 +7,13 @@ Reads the database named by the settings (``SLUICE_DATABASE_URL`` or the SQLite 
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from catalog import service
 from catalog.models import Dataset, DatasetStatus
 from catalog.schemas import DatasetOut
 from gateway.cli.rebind_cmd import rebind_cmd
+from gateway.cli.shown import shown, shown_json
 from gateway.cli.store import catalog_session
 
 
@@ -25,12 +24,12 @@ def _table(datasets: list[Dataset]) -> None:
     width = max(len(d.id) for d in datasets)
     for d in datasets:
         status = "" if d.status == DatasetStatus.PUBLISHED else f" [{d.status}]"
-        click.echo(f"{d.id:<{width}}  {d.level}  {d.title_zh} / {d.title_en}{status}")
+        click.echo(f"{d.id:<{width}}  {d.level}  {shown(d.title_zh)} / {shown(d.title_en)}{status}")
 
 
 def _json(datasets: list[Dataset]) -> None:
     rows = [DatasetOut.model_validate(d).model_dump(mode="json") for d in datasets]
-    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    click.echo(shown_json(rows))
 
 
 _FILTERS = [
@@ -97,16 +96,16 @@ def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
             _json([d])
             return
         click.echo(f"{d.id}  [{d.status}]  level {d.level}  department {d.department}")
-        click.echo(f"  {d.title_zh}\n  {d.title_en}")
-        click.echo(f"  {d.description_zh}\n  {d.description_en}")
-        click.echo(f"  tags: {', '.join(d.tags)}")
-        click.echo(f"  purposes: {', '.join(d.allowed_purposes)}  region field: {d.region_field}")
-        click.echo(f"  updated {d.update_frequency}, schema v{d.schema_version}")
-        width = max(len(f.name) for f in d.fields) if d.fields else 0
+        click.echo(f"  {shown(d.title_zh)}\n  {shown(d.title_en)}")
+        click.echo(f"  {shown(d.description_zh)}\n  {shown(d.description_en)}")
+        click.echo(f"  tags: {', '.join(shown(t) for t in d.tags)}")
+        purposes = ", ".join(shown(p) for p in d.allowed_purposes)
+        click.echo(f"  purposes: {purposes}  region field: {shown(d.region_field)}")
+        click.echo(f"  updated {shown(d.update_frequency)}, schema v{d.schema_version}")
+        width = max(len(shown(f.name)) for f in d.fields) if d.fields else 0
         for f in d.fields:
-            click.echo(
-                f"    {f.name:<{width}}  {f.type:<8} {f.level}  {f.pi_category:<10} {f.description}"
-            )
+            click.echo(f"    {shown(f.name):<{width}}  {shown(f.type):<8} {f.level}  "
+                       f"{f.pi_category:<10} {shown(f.description)}")  # fmt: skip
 
 
 catalog.add_command(rebind_cmd)

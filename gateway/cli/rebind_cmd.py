@@ -4,7 +4,6 @@ after a gateway died between a change's binding and its commit
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -41,6 +40,7 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
     from audit.records import Actor
     from catalog.errors import SluiceError
     from gateway.cli.host_login import host_login
+    from gateway.cli.shown import shown_json
     from gateway.core.settings import load_settings
     from gateway.stewardship.rebind import load, rebind
     from gateway.wiring.container import build_services
@@ -58,8 +58,8 @@ def rebind_cmd(kind: str, row_id: str, reason: str, yes: bool) -> None:
             fields = [{"name": f.name, "type": f.type, "level": f.level,
                        "pi_category": f.pi_category, "mask_override": f.mask_override}
                       for f in getattr(row, "fields", [])]  # fmt: skip
-            shown = {**_values(row), **({"fields": fields} if fields else {})}
-            click.echo(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
+            values = {**_values(row), **({"fields": fields} if fields else {})}
+            click.echo(shown_json(values))
             if not yes:
                 click.confirm(f"bind this {kind} as it is now, so that it governs?", abort=True)
             done = rebind(services.audit, session, kind, row,

@@ -9,7 +9,6 @@ through the API. Secrets are never taken as a plain option (shell history, ``ps`
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from audit.writer import Receipt
 from catalog.errors import SluiceError
 from catalog.schemas import DatasetPatch, FieldPatch, StewardDatasetOut
 from gateway.cli.host_login import host_login
+from gateway.cli.shown import shown_json
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship import registration
@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 
 def _echo(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    click.echo(shown_json(value))
 
 
 @contextmanager

@@ -3,7 +3,6 @@ catalog database (operator access to ``SLUICE_HOME``), audited as through the AP
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from audit.records import Actor, user_admin_event
 from catalog.errors import BadRequest, SluiceError
 from gateway.cli.host_login import host_login
+from gateway.cli.shown import shown_json
 from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship.row_trail import bound_changes
@@ -51,8 +51,7 @@ def users() -> None:
 def list_users() -> None:
     """Every user with department, clearance, jurisdiction and roles."""
     with _admin() as (services, session):
-        click.echo(json.dumps(service.list_users(session=session, services=services),
-                              ensure_ascii=False, indent=2))  # fmt: skip
+        click.echo(shown_json(service.list_users(session=session, services=services)))
 
 
 @users.command("add")

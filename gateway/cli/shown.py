@@ -1,0 +1,37 @@
+"""Text from the catalog as the operator's terminal shows it: control characters escaped.
+
+A steward's titles, descriptions and tags, a partner source's column names and comments,
+an administrator's display names are stored as given (only NUL and lone surrogates are
+refused). Written raw by ``click.echo``, an escape sequence among them ran in the
+operator's terminal: a line of ``sluice catalog show`` erased and rewritten, a field
+line forged by a newline, the clipboard set (OSC 52), before the operator decided to
+rebind a row on what they read (red team 24). ``json.dumps`` escapes C0 controls but
+leaves C1 (U+0080..U+009F, the 8-bit CSI among them) and the bidirectional overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escape(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+def shown(value: Any) -> str:
+    """``value`` as text on one line, every control character as ``\\uXXXX``."""
+    return _CONTROL.sub(_escape, value if isinstance(value, str) else str(value))
+
+
+def shown_json(value: Any) -> str:
+    """``value`` as indented JSON (not ASCII-only: Chinese stays readable), with the
+    controls ``json.dumps`` leaves raw escaped as JSON escapes them."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return _CONTROL_BUT_NEWLINE.sub(_escape, text)
