@@ -82,6 +82,7 @@ def test_a_rule_process_failing_every_evaluation_is_not_reported_alive(
         clock = (datetime.now(UTC) + timedelta(seconds=ahead)).timestamp
         doctor = check_alert_rules(Context(settings=gw.settings, clock=clock))
         assert doctor[0].status == Status.FAIL, doctor
+        assert "failed every evaluation" in doctor[0].detail, doctor
         assert "fail" in doctor[0].detail, doctor
     finally:
         watch.stop()

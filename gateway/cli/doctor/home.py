@@ -138,9 +138,10 @@ def check_alert_rules(ctx: Context) -> list[Result]:
     beat = read_beat(home) or {}
     pid = beat.get("pid")
     if age > BEAT_STALE_S:
-        why = "its evaluations fail" if beat.get("failing_since") else "last seen"
-        return [fail("alert rules", f"the rule process (pid {pid}): {why} {age:.0f} s "
-                     "ago: alerts are not evaluated", f"see its log; {start}")]  # fmt: skip
+        what = (f"has failed every evaluation for {age:.0f} s" if beat.get("failing_since")
+                else f"was last seen {age:.0f} s ago")  # fmt: skip
+        return [fail("alert rules", f"the rule process (pid {pid}) {what}: alerts are not "
+                     "evaluated", f"see its log; {start}")]  # fmt: skip
     return [ok("alert rules", f"rule process pid {pid}, seen {age:.0f} s ago")]
 
 
