@@ -8,7 +8,7 @@ against the plan's ``known_columns`` and bind every value as a parameter.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -90,6 +90,16 @@ class QueryPlan:
 
 
 @dataclass(frozen=True)
+class RowsRead:
+    """A small result read whole as the driver's row tuples (``small_rows``), before
+    any Arrow: ``batch()`` is exactly the one batch ``execute`` would have yielded for
+    them (an empty one when there is no row), for whoever cannot use the tuples."""
+
+    rows: Sequence[Sequence[Any]]
+    batch: Callable[[], pa.RecordBatch]
+
+
+@dataclass(frozen=True)
 class AdapterLimits:
     """Bounds every adapter applies, whatever the plan says."""
 
@@ -140,6 +150,12 @@ class SourceAdapter(ABC):
     @abstractmethod
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         """Stream the plan's result as record batches whose columns are ``plan.columns``."""
+
+    def small_rows(self, plan: QueryPlan) -> RowsRead | None:
+        """A plan whose result fits one batch, read whole as row tuples; ``None`` (the
+        default, and for any plan or driver the adapter reads only as batches): read it
+        with ``execute``. Nothing is read before the answer is known to be the tuples."""
+        return None
 
     def aggregate(self, plan: AggregatePlan) -> pa.Table:
         """Every group of an aggregate plan as one table (``adapters.aggregate``):

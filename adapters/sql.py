@@ -31,9 +31,9 @@ never ``str()`` of a SQLAlchemy error, which embeds the statement and its parame
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -48,10 +48,11 @@ from adapters.base import (
     Column,
     ObjectInfo,
     QueryPlan,
+    RowsRead,
     SourceAdapter,
     SourceConfig,
 )
-from adapters.plan import check_plan
+from adapters.plan import CheckedPlan, check_plan
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
 from adapters.sql_compile import (
@@ -77,6 +78,7 @@ from adapters.sql_stream import (
 from catalog.errors import BadRequest, SchemaChanged, SluiceError, SourceFailed, SourceTimeout
 
 SQLITE_PROGRESS_STEPS = 10_000
+_T = TypeVar("_T")
 _PG_TIMEOUT_STATES = {"57014"}
 _PG_AUTH_STATES = {"28P01", "28000"}
 _MYSQL_TIMEOUT_CODES = {1969, 3024}
@@ -266,6 +268,39 @@ class SqlAdapter(SourceAdapter):
 
     def execute(self, plan: QueryPlan) -> Iterator[pa.RecordBatch]:
         checked = check_plan(plan, self._limits)  # raises before the generator starts
+        compiled, values = self._compiled(checked)
+        return self._stream(compiled, values, plan, checked.limit)
+
+    def small_rows(self, plan: QueryPlan) -> RowsRead | None:
+        """A result of one batch at most, on a ``FAST_DRIVERS`` driver, as the driver's
+        tuples: the same statement, connection, deadline and row cut as ``execute``;
+        ``batch()`` is the batch ``execute`` would have yielded."""
+        if self._engine.dialect.driver not in FAST_DRIVERS:
+            return None
+        checked = check_plan(plan, self._limits)
+        if checked.limit > plan.batch_size:
+            return None
+        compiled, values = self._compiled(checked)
+        schema = schema_for(plan.columns)
+        with self._raw() as fairy:
+            raw = driver_connection(fairy)
+            deadline = self._arm_sqlite_deadline(raw)
+            params = self._params(compiled, values)
+
+            def read() -> Sequence[Sequence[Any]]:
+                rows: Sequence[Sequence[Any]] = self._fetch_small(fairy, compiled.sql, params)
+                return rows
+
+            try:
+                rows = read() if deadline is not None else self._within(fairy, read)
+            finally:
+                if deadline is not None:
+                    raw.set_progress_handler(None, 0)
+        rows = rows[: checked.limit]
+        return RowsRead(rows, lambda: self._to_batch(schema, rows) if rows else empty_batch(schema))
+
+    def _compiled(self, checked: CheckedPlan) -> tuple[Compiled, dict[str, Any]]:
+        """The statement of the plan's shape (compiled once per shape) and its values."""
         shape, values = bind_plan(checked, self._dialect)
         compiled = self._shapes.get(shape)
         if compiled is None:
@@ -274,7 +309,7 @@ class SqlAdapter(SourceAdapter):
             compiled = compile_select(stmt, dialect, frozenset(values))
             self._shapes.put(shape, compiled)
         compiled.params(values)  # a shape/value mismatch fails here, before any I/O
-        return self._stream(compiled, values, plan, checked.limit)
+        return compiled, values
 
     def aggregate(self, plan: AggregatePlan) -> pa.Table:
         """Every group of ``plan`` from one ``GROUP BY`` (``adapters.aggregate``),
@@ -341,9 +376,13 @@ class SqlAdapter(SourceAdapter):
         that holds its answer) is cut off, its connection never pooled again."""
         if fairy is None:
             return next(batches, None)
+        return self._within(fairy, lambda: next(batches, None))
+
+    def _within(self, fairy: PoolProxiedConnection, call: Callable[[], _T]) -> _T:
+        """``call()``, bounded on the server's socket by the gateway's own deadline."""
         try:
             with bounded(driver_connection(fairy), self._limits.statement_timeout_s):
-                return next(batches, None)
+                return call()
         except SourceTimeout:
             fairy.invalidate()
             raise
@@ -358,9 +397,7 @@ class SqlAdapter(SourceAdapter):
     ) -> Generator[pa.RecordBatch, None, None]:
         raw = driver_connection(fairy)
         schema = schema_for(plan.columns)
-        if self._dialect == "sqlite":
-            values = sqlite_values(values)
-        params = compiled.params(values)
+        params = self._params(compiled, values)
         if limit <= plan.batch_size:
             rows = self._fetch_small(fairy, compiled.sql, params)
             if rows:
@@ -383,6 +420,9 @@ class SqlAdapter(SourceAdapter):
         dialect = self._engine.dialect
         for rows in stream_rows(raw, dialect, compiled.sql, params, plan.batch_size):
             yield self._to_batch(schema, rows)
+
+    def _params(self, compiled: Compiled, values: dict[str, Any]) -> Any:
+        return compiled.params(sqlite_values(values) if self._dialect == "sqlite" else values)
 
     def _fetch_small(self, fairy: PoolProxiedConnection, sql: str, params: Any) -> Any:
         """One batch at most: on psycopg in autocommit (no BEGIN / ROLLBACK round trips;

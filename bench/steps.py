@@ -55,6 +55,10 @@ STEPS: tuple[tuple[str, str, str, bool], ...] = (
         False,
     ),
     ("gateway.enforcement.query.formats", "JsonEncoder.batch", "produce.json", False),
+    # a small JSON answer from the rows' tuples (no Arrow batch: ``small_answer``)
+    ("adapters.sql", "SqlAdapter.small_rows", "produce.source read (tuples)", False),
+    ("gateway.enforcement.query.execute", "Reader.answer", "produce.small answer", False),
+    ("gateway.enforcement.query.formats", "JsonEncoder.rows", "produce.json (rows)", False),
     ("gateway.enforcement.query.run", "QueryRun._wait_started", "produce.wait start", False),
     ("gateway.enforcement.query.delivery", "Started.completed", "end record (event loop)", False),
     ("audit.writer", "GroupCommitWriter._commit_batch", "audit writer batches", False),

@@ -167,7 +167,7 @@ TEXT_VALUE_MASKS: dict[str, ValueMask] = {
 }
 
 
-def _mask_values(values: list[str | None], mask: ValueMask) -> list[str | None] | None:
+def mask_values(values: list[str | None], mask: ValueMask) -> list[str | None] | None:
     out: list[str | None] = []
     for value in values:
         if value is None:
@@ -191,7 +191,7 @@ def mask_small_text(values: pa.Array, method: str, hash_key: bytes | None) -> pa
     mask = TEXT_VALUE_MASKS.get(method)
     if mask is None:
         return None
-    out = _mask_values(listed, mask)
+    out = mask_values(listed, mask)
     return None if out is None else pa.array(out, values.type)
 
 

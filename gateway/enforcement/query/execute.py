@@ -18,16 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.arrow_types import schema_for
-from adapters.base import Filter, SourceAdapter
+from adapters.base import Filter, RowsRead, SourceAdapter
 from gateway.enforcement.masking import mask_batch
+from gateway.enforcement.query import small_answer
 from gateway.enforcement.query.aggregate import answer
 from gateway.enforcement.query.aggregate import batches as aggregate_batches
 from gateway.enforcement.query.delivery import Chunk
 from gateway.enforcement.query.entries import Entry
-from gateway.enforcement.query.formats import Encoder
+from gateway.enforcement.query.formats import Encoder, JsonEncoder
 from gateway.enforcement.query.plan import STREAM_BATCH_ROWS, ExecutionPlan
 from gateway.enforcement.query.subjects import SUBJECT_COLUMN, SubjectTokens
 from gateway.enforcement.sources.pool import SourcePool
+
+_NO_COLUMNS = pa.schema([])  # what ``JsonEncoder.begin`` is given (it reads no schema)
 
 
 @dataclass
@@ -71,8 +74,45 @@ class Reader:
         if plan.aggregate is not None:
             yield from self._groups(adapter, plan, progress)
             return
+        yield from self._cut(entry, plan, adapter.execute(plan.source), progress)
+
+    def small_rows(self, entry: Entry, plan: ExecutionPlan) -> RowsRead | None:
+        """A small plan's rows, read whole as tuples (``small_answer.eligible``, and the
+        adapter reads them so); ``None``: nothing was read, ``batches`` reads it."""
+        if not small_answer.eligible(plan):
+            return None
+        return self.sources.adapter_for(entry.source).small_rows(plan.source)
+
+    def answer(
+        self, entry: Entry, plan: ExecutionPlan, read: RowsRead, progress: Progress
+    ) -> list[dict[str, object]] | None:
+        """The rows of the JSON answer of ``read`` without Arrow (``small_answer``),
+        counted into ``progress`` as ``batches`` counts them; ``None``: unsure, nothing
+        counted (``batches_of`` answers)."""
+        t = time.perf_counter()
+        found = small_answer.answer(read, entry, plan, self.subjects, len(progress.tokens))
+        self.metrics.mask_s += time.perf_counter() - t
+        if found is None:
+            return None
+        progress.tokens.extend(found.tokens)
+        if entry.region_field:
+            self.subjects.add_counties(found.counties, progress.counties)
+        progress.rows += len(found.rows)
+        progress.truncated = found.truncated
+        return found.rows
+
+    def batches_of(
+        self, entry: Entry, plan: ExecutionPlan, read: RowsRead, progress: Progress
+    ) -> Iterator[pa.RecordBatch]:
+        """``batches`` of rows already read (``small_rows``)."""
+        return self._cut(entry, plan, _one(read), progress)
+
+    def _cut(
+        self, entry: Entry, plan: ExecutionPlan, raws: Iterable[pa.RecordBatch],
+        progress: Progress,
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
         skip = plan.skip
-        for raw in adapter.execute(plan.source):
+        for raw in raws:
             if progress.rows >= plan.limit:
                 progress.truncated = raw.num_rows > 0
                 if progress.truncated:
@@ -124,6 +164,10 @@ class Reader:
         return batch
 
 
+def _one(read: RowsRead) -> Iterator[pa.RecordBatch]:
+    yield read.batch()
+
+
 def encode(
     batches: Iterable[pa.RecordBatch],
     *,
@@ -148,6 +192,21 @@ def encode(
             pending = 0
     if not started:
         yield encoder.begin(empty(), header), 0
+    yield from _tail(encoder, progress, pending)
+
+
+def encode_rows(
+    rows: list[dict[str, object]], *, encoder: JsonEncoder, header: dict[str, object],
+    progress: Progress,
+) -> Iterator[Chunk]:  # fmt: skip
+    """``encode``'s chunks of a small answer's rows (``Reader.answer``), byte for byte."""
+    yield encoder.begin(_NO_COLUMNS, header), 0
+    if rows:
+        yield encoder.rows(rows), len(rows)
+    yield from _tail(encoder, progress, 0)
+
+
+def _tail(encoder: Encoder, progress: Progress, pending: int) -> Iterator[Chunk]:
     # the end may come in pieces (xlsx is assembled there): the rows complete with the last
     held: bytes | None = None
     trailer: dict[str, object] = {"truncated": progress.truncated, "row_count": progress.rows}

@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 from catalog.errors import BadRequest
 from gateway.enforcement.query.json_rows import (
     SMALL_BATCH_ROWS,
+    dict_lines,
     json_escape,
     json_fragments,
     json_lines,
@@ -181,6 +182,14 @@ class JsonEncoder(Encoder):
         rows = json_lines(batch, before=",", skip=1 if self._first else 0)
         self._first = False
         return rows
+
+    def rows(self, rows: list[dict[str, Any]]) -> bytes:
+        """``batch`` of rows given as the dicts a small batch's ``to_pylist`` holds."""
+        if not rows:
+            return b""
+        out = dict_lines(rows, before=",", skip=1 if self._first else 0)
+        self._first = False
+        return out
 
     def end(self, trailer: dict[str, Any]) -> bytes:
         return b"]," + orjson.dumps(trailer)[1:]

@@ -11,7 +11,7 @@ fixed cost outweighs the rows.
 from __future__ import annotations
 
 import struct
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import orjson
 import pyarrow as pa
@@ -156,8 +156,17 @@ def json_rows(batch: pa.RecordBatch, *, before: str = "", after: str = "") -> pa
 def json_lines(batch: pa.RecordBatch, *, before: str = "", after: str = "", skip: int = 0) -> bytes:
     """The bytes of ``json_rows`` back to back, less the first ``skip`` bytes."""
     if batch.num_rows < SMALL_BATCH_ROWS:
-        head, tail = before.encode(), after.encode()
-        return b"".join(head + orjson.dumps(r) + tail for r in batch.to_pylist())[skip:]
+        return dict_lines(batch.to_pylist(), before=before, after=after, skip=skip)
     data = value_bytes(json_rows(batch, before=before, after=after))
     out: bytes = data.slice(skip).to_pybytes()
     return out
+
+
+def dict_lines(
+    rows: list[dict[str, Any]], *, before: str = "", after: str = "", skip: int = 0
+) -> bytes:
+    """``before + orjson.dumps(row) + after`` of each row back to back, less the first
+    ``skip`` bytes: a small batch's rows (``to_pylist``), or a small answer's
+    (``gateway.enforcement.query.small_answer``)."""
+    head, tail = before.encode(), after.encode()
+    return b"".join(head + orjson.dumps(r) + tail for r in rows)[skip:]

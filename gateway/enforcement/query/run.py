@@ -30,8 +30,9 @@ from gateway.enforcement.query.execute import (
     Reader,
     empty_schema,
     encode,
+    encode_rows,
 )
-from gateway.enforcement.query.formats import make_encoder
+from gateway.enforcement.query.formats import JsonEncoder, make_encoder
 from gateway.enforcement.query.plan import ExecutionPlan
 from gateway.enforcement.query.slots import Slot
 from policies.decision import Decision
@@ -102,14 +103,16 @@ class QueryRun(Started):
                                      "decision_id": self.decision.decision_id,
                                      "policy_version": self.decision.policy_version}  # fmt: skip
         try:
-            codes = code_columns(self.ctx.entry, self.plan.columns)  # text cells in xlsx
-            encoder = make_encoder(fmt, bom=bom, cut=self.cut, text_columns=codes)
-            batches, empty = self._batches(), lambda: empty_schema(self.plan)
-            if self.plan.aggregate is not None:  # ``_suppressed`` as the format carries it
-                batches = for_format(batches, fmt)
-                empty = lambda: for_format_schema(empty_schema(self.plan), fmt)  # noqa: E731
-            chunks = encode(batches, encoder=encoder, header=header, progress=self.progress,
-                            empty=empty)  # fmt: skip
+            chunks = self._small_json(header) if fmt == "json" else None
+            if chunks is None:
+                codes = code_columns(self.ctx.entry, self.plan.columns)  # text cells in xlsx
+                encoder = make_encoder(fmt, bom=bom, cut=self.cut, text_columns=codes)
+                batches, empty = self._batches(), lambda: empty_schema(self.plan)
+                if self.plan.aggregate is not None:  # ``_suppressed`` as the format carries it
+                    batches = for_format(batches, fmt)
+                    empty = lambda: for_format_schema(empty_schema(self.plan), fmt)  # noqa: E731
+                chunks = encode(batches, encoder=encoder, header=header,
+                                progress=self.progress, empty=empty)  # fmt: skip
             for chunk in chunks:
                 self._wait_started()  # fail closed: no record of the start, no data
                 yield chunk
@@ -157,6 +160,26 @@ class QueryRun(Started):
         if self.progress.truncated:
             return True
         return False if self._read_all else None
+
+    def _small_json(self, header: dict[str, object]) -> Iterator[Chunk] | None:
+        """A small plan's JSON answer from its rows as tuples (``small_answer``), or from
+        their batch where that is unsure; ``None``: not a small plan, nothing read."""
+        try:
+            read = self._reader.small_rows(self.ctx.entry, self.plan)
+        except BaseException:
+            self.slot.release()
+            raise
+        if read is None:
+            return None
+        self._read_all = True
+        self.slot.release()  # the rows are read: the source connection is back
+        entry, plan, progress = self.ctx.entry, self.plan, self.progress
+        rows = self._reader.answer(entry, plan, read, progress)
+        if rows is not None:
+            return encode_rows(rows, encoder=JsonEncoder(), header=header, progress=progress)
+        return encode(self._reader.batches_of(entry, plan, read, progress),
+                      encoder=JsonEncoder(), header=header, progress=progress,
+                      empty=lambda: empty_schema(plan))  # fmt: skip
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         try:

@@ -9,6 +9,7 @@ Also owns the per-case masking keys (HKDF of the mask secret and the case refere
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -104,13 +105,34 @@ class SubjectTokens:
             if column.type != pa.string():
                 column = column.cast(pa.string())
             if len(column) <= SMALL_MAX:
-                values: list[str | None] = column.to_pylist()
-                present = [v for v in values if v is not None][:room]
-                out.extend(t for t in self._tokens.tokens(present) if t is not None)
+                out.extend(self._few_tokens(column.to_pylist(), room))
                 continue
             column = pc.drop_null(column).slice(0, room)
             out.extend(hash_array(column, self._audit_key).to_pylist())
         return out
+
+    def collect_values(
+        self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str], dataset: Entry,
+        have: int,
+    ) -> list[str] | None:  # fmt: skip
+        """``collect`` of a small batch given as its columns' Python values (``types``:
+        their logical types); ``None`` where ``collect`` would not take the per-value
+        path (a column of another type than text, or longer than ``SMALL_MAX``)."""
+        if have >= MAX_TOKENS:
+            return []
+        out: list[str] = []
+        for name in [f.name for f in dataset.fields if f.pi_category == "id_number"]:
+            values = columns.get(name)
+            if values is None:
+                continue
+            if types[name] != "string" or len(values) > SMALL_MAX:
+                return None
+            out.extend(self._few_tokens(values, MAX_TOKENS - have - len(out)))
+        return out
+
+    def _few_tokens(self, values: Sequence[str | None], room: int) -> list[str]:
+        present = [v for v in values if v is not None][:room]
+        return [t for t in self._tokens.tokens(present) if t is not None]
 
     def column(self, values: pa.Array) -> pa.Array:
         """The subject token of every value of a raw column (nulls stay null): what a
@@ -130,6 +152,13 @@ class SubjectTokens:
             return
         column = batch.column(name)
         values = column.to_pylist() if len(column) <= SMALL_MAX else pc.unique(column).to_pylist()
+        SubjectTokens.add_counties(values, seen)
+
+    @staticmethod
+    def add_counties(values: Sequence[Any], seen: set[str]) -> None:
+        """``counties`` of a column's Python values (all of a small batch's)."""
+        if len(seen) >= MAX_COUNTIES:
+            return
         for value in values:
             if value is None:
                 continue
