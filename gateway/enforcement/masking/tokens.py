@@ -43,11 +43,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import threading
+from array import array
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from itertools import repeat
+from itertools import accumulate, repeat
 from operator import itemgetter
 from types import ModuleType
 
@@ -173,8 +174,20 @@ class HmacTokens:
         spelled canonically first (``canonical_spelling``)."""
         listed = [None if v is None else canonical_spelling(v) for v in values]
         distinct = [v for v in dict.fromkeys(listed) if v is not None]
-        by_value = dict(zip(distinct, map(self.token, _encoded(distinct)), strict=True))
+        by_value = dict(zip(distinct, self._few(_encoded(distinct)), strict=True))
         return [None if v is None else by_value[v] for v in listed]
+
+    def _few(self, values: list[bytes]) -> list[str]:
+        """Tokens of a few values: one native kernel call on their bytes back to back
+        when it is built (no Arrow array: made through Arrow calls, it cost more than
+        the HMACs in Python — 63 → 122 us in the server), else ``token`` each."""
+        if _native is None or not values:
+            return list(map(self.token, values))
+        offsets = array("q", [0])
+        offsets.extend(accumulate(map(len, values)))
+        text = _native.tokens(self._block, offsets, b"".join(values), 0, len(values), True)
+        joined = text.decode("ascii")
+        return [joined[i : i + _TOKEN_CHARS] for i in range(0, len(joined), _TOKEN_CHARS)]
 
 
 def canonical_spelling(value: str) -> str:

@@ -71,3 +71,24 @@ def test_the_kernel_refuses_offsets_outside_its_buffers() -> None:
 def test_the_key_stays_out_of_reprs() -> None:
     assert KEY.hex() not in repr(HmacTokens(KEY))
     assert "key hidden" in repr(HmacTokens(KEY))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.none() | st.text(max_size=40) | st.sampled_from(
+        ["11010519491231002x", "11010519491231002X", "", "😀\U00020000"]), max_size=40),
+    key=st.sampled_from([KEY, LONG_KEY, b"x" * 64]),
+)  # fmt: skip
+def test_a_few_values_tokens_by_the_kernel_are_pythons(
+    values: list[str | None], key: bytes
+) -> None:
+    """``HmacTokens.tokens`` (a small answer's hash mask and subject tokens) hands the
+    values' bytes back to back to the kernel: the same tokens as one ``token`` each."""
+    hmac = HmacTokens(key)
+    native = hmac.tokens(values)
+    expected = [None if v is None else hmac.token(tokens.canonical_spelling(v).encode())
+                for v in values]  # fmt: skip
+    assert native == expected
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tokens, "_native", None)
+        assert hmac.tokens(values) == expected
