@@ -24,8 +24,7 @@ the caller then builds the batch. What is decided here:
   integers in a float column) is unsure.
 
 ``tests/gateway/enforcement/query/test_small_answer.py`` checks each type against
-``batch_from_rows``
-(hypothesis).
+``batch_from_rows`` (hypothesis).
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ class BrokerMetrics:
     """Where a process's query time goes, for operators and the bench: time spent in
     the audit calls on the request path (submitting the start, waiting for it to be
     durable, queueing the completion) and in masking. Plain sums, updated without a
-    lock: approximate under concurrency, cheap on every query."""
+    lock: approximate under concurrency, cheap on every query. A small answer made
+    from its tuples (``Reader.answer``) counts all of its steps as masking."""
 
     queries: int = 0
     audit_s: float = 0.0

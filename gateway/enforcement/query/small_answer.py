@@ -107,6 +107,8 @@ def _answer(
         sent[name] = masked
     kept = min(len(rows), plan.limit)
     output = list(plan.output) if plan.output is not None else names
+    if not output:  # rows of no column: ``{}`` each, as Arrow's empty selection gives
+        return None
     cut = [sent[name][:kept] for name in output]
     region = entry.region_field
     counties = columns.get(region, []) if region else []

@@ -36,7 +36,7 @@ SAME = ("type", "outcome", "rows", "fields", "masks", "row_filter")
 
 def _end(gw: DemoGateway, request_id: str) -> dict[str, Any]:
     for _ in range(100):
-        page = list_events(store=gw.services.audit.store,
+        page = list_events(store=gw.services.audit.store,  # type: ignore[attr-defined]
                            filters=EventFilter(type="query.*"), limit=50)  # fmt: skip
         ends = [e for e in page["items"]
                 if e["request_id"] == request_id and e["type"] != "query.started"]  # fmt: skip
