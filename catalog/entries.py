@@ -143,6 +143,15 @@ def load_entry(
     return _build(rows, sealed, source_sealed)
 
 
+def stored_entry_current(conn: Connection, dataset_id: str, current: Check) -> bool:
+    """Whether the entry as the database holds it now (its row and fields read in one
+    SELECT, whatever a session loaded before) verifies and the trail names it as it is:
+    for a writer holding the entry's write lock, whose own loaded state did not verify
+    (``gateway.stewardship.row_trail``)."""
+    rows = conn.execute(_query_for(dataset_id)).all()
+    return bool(rows) and _verified(seals_for(conn), current, rows)
+
+
 def _held(seals: RowSeals, rows: Sequence[Row[Any]]) -> bool:
     """Whether the entry's, its fields' and its source's seals verify (the trail aside)."""
     return _verified(seals, always_current, rows) and _source_verified(

@@ -45,6 +45,7 @@ from catalog.comparison_seals import (
     comparison_key,
     comparison_seal,
 )
+from catalog.entries import stored_entry_current
 from catalog.entry_seals import (
     DATASETS,
     dataset_loaded_holds,
@@ -308,15 +309,33 @@ def require_entry_current(session: Session, dataset: Dataset) -> None:
     bind = session.get_bind()
     held = dataset_loaded_holds(seals_for(bind), dataset)
     check = checker(bind)
+    _refuse_torn(session, check, dataset, held)
     _refuse_in_flight(check, entry_key(dataset.id), f"entry {dataset.id!r}",
                       as_loaded(dataset).seal, held)  # fmt: skip
 
 
-def _entry_state(seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
+def _refuse_torn(session: Session, check: Check, dataset: Dataset, held: bool) -> None:
+    """``Conflict`` for an entry whose loaded state did not verify (``held`` false) while
+    the entry as the database holds it now — read afresh under the entry's write lock,
+    which the caller holds — verifies and is the newest state the trail names: the
+    session read the row and its fields in two SELECTs, and another save committed
+    between them (each statement sees the newest commit: PostgreSQL at READ COMMITTED,
+    SQLite outside a write transaction). Taken as a row written back behind the gateway,
+    the save bound nothing, left the seal as loaded and wrote its values under it: the
+    entry answered 423 ``entry_unsealed`` to everyone until a later save (red team 20,
+    under a loaded CPU). An entry that does not verify as it is now (written back behind
+    the gateway) is written as before, unbound: refused until an admin's whole save."""
+    if not held and stored_entry_current(session.connection(), dataset.id, check):
+        raise Conflict(f"entry {dataset.id!r} was changed by another request while it was "
+                       "read; load it again")  # fmt: skip
+
+
+def _entry_state(session: Session, seals: RowSeals, check: Check, row: Dataset) -> _Bound | None:
     """``_new_state`` of an entry: its seal names its fields' (``catalog.entry_seals``),
     so a change to a field changes it too, and binding the entry binds its fields."""
     key, loaded = entry_key(row.id), as_loaded(row).seal
     held = dataset_loaded_holds(seals, row)
+    _refuse_torn(session, check, row, held)
     _refuse_in_flight(check, key, f"entry {row.id!r}", loaded, held)
     return _changed(
         check, key, loaded, held, lambda: dataset_seal(seals, row, fields_to_be(seals, row))
@@ -333,7 +352,7 @@ def _changed(check: Check, key: str, loaded: str | None, held: bool,
     return None if state == loaded else (key, state, loaded)
 
 
-def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
+def _new_state(session: Session, seals: RowSeals, check: Check, row: Any) -> _Bound | None:
     """What the write of a governing row binds, if it binds it: a new user, a user the
     admin restates whole (``catalog.row_seals.restate``), or a row whose loaded values
     were current (sealed, and the newest on the trail) and whose seal changes. Not a
@@ -346,7 +365,7 @@ def _new_state(seals: RowSeals, check: Check, row: Any) -> _Bound | None:
         return None  # a new request or entry: nothing to replay yet (defaults at insert)
     key, table = found
     if table == DATASETS:
-        return _entry_state(seals, check, row)
+        return _entry_state(session, seals, check, row)
     if table in _SEALED:
         return _sealed_state(seals, check, key, table, row)
     if inspect(row).pending:
@@ -388,7 +407,7 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
     seals, check = seals_for(bind), checker(bind)
     bound = []
     for row in rows:
-        state = _new_state(seals, check, row)
+        state = _new_state(session, seals, check, row)
         if state is None:
             continue
         _append(audit, state[0], _state_details(*state[:2]))
@@ -447,7 +466,10 @@ def bind_written(audit: AuditSink, session: Session, dataset: Dataset, **changes
     ``bind_changed``: only an entry whose loaded state was current, bound back if the
     transaction ends uncommitted. Call it before anything is flushed: the embedded
     trail shares SQLite's one writer with the catalog."""
+    hold_rows(session, [entry_key(dataset.id)])  # the check below under the entry's lock
     seal = resealed(session.connection(), dataset, **changes)
+    if seal is None:  # loaded across another save's commit: 409, not an unbound write
+        _refuse_torn(session, checker(session.get_bind()), dataset, held=False)
     _bind_one(audit, session, entry_key(dataset.id), seal, as_loaded(dataset).seal)
 
 
