@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import event
 
 from catalog import service as catalog_service
+from gateway.stewardship.registration import datasets as steward_datasets
 from tests.attacks.test_redteam20_steward_concurrent_saves import DIBAO, QUERY
 from tests.gateway.demo_app import DemoGateway
 
@@ -37,38 +38,42 @@ PAUSE_S = 10.0
 
 
 class _PauseBetweenLoads:
-    """Holds the first save, once armed, that loads the dibao roll's fields (the second
-    SELECT of the ``session.get`` of the entry that ``catalog.service.update_dataset``
-    edits) until ``go`` is set; later ones pass."""
+    """Holds the first request, once armed, that loads ``entry``'s fields (the second
+    SELECT of a ``session.get`` of the entry) inside a marked function (the load the
+    change goes on with) until ``go`` is set; later ones pass."""
 
     def __init__(self) -> None:
         self.paused, self.go = threading.Event(), threading.Event()
+        self.entry = DIBAO
         self._armed = False
         self._lock = threading.Lock()
         self._editing = threading.local()
 
-    def arm(self) -> None:
+    def arm(self, entry: str = DIBAO) -> None:
         with self._lock:
-            self._armed = True
+            self.entry, self._armed = entry, True
 
-    def editing(self, edit: Callable[..., Any]) -> Callable[..., Any]:
-        """``edit`` (``catalog.service.update_dataset``), its loads marked as the save's."""
+    def mark(self, monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+        """``module.name``'s loads marked as the change's."""
+        load: Callable[..., Any] = getattr(module, name)
 
         def marked(**kwargs: Any) -> Any:
             self._editing.on = True
             try:
-                return edit(**kwargs)
+                return load(**kwargs)
             finally:
                 self._editing.on = False
 
-        return marked
+        monkeypatch.setattr(module, name, marked)
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, parameters: Any,
                  _context: Any, _many: bool) -> None:  # fmt: skip
         flat = " ".join(statement.split()).lower()
         if not getattr(self._editing, "on", False):
             return
-        if not (flat.startswith("select") and "from fields" in flat and DIBAO in str(parameters)):
+        if not (
+            flat.startswith("select") and "from fields" in flat and self.entry in str(parameters)
+        ):
             return
         with self._lock:
             if not self._armed:
@@ -79,11 +84,8 @@ class _PauseBetweenLoads:
 
 
 @pytest.fixture
-def pause(deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[_PauseBetweenLoads]:
+def pause(deployment: DemoGateway) -> Iterator[_PauseBetweenLoads]:
     hook = _PauseBetweenLoads()
-    monkeypatch.setattr(
-        catalog_service, "update_dataset", hook.editing(catalog_service.update_dataset)
-    )
     engine = deployment.services.engine
     event.listen(engine, "before_cursor_execute", hook)
     try:
@@ -98,9 +100,10 @@ def _patch(gw: DemoGateway, body: dict[str, Any]) -> Any:
 
 
 def test_a_save_that_read_across_another_saves_commit_is_refused(
-    deployment: DemoGateway, pause: _PauseBetweenLoads
+    deployment: DemoGateway, pause: _PauseBetweenLoads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gw = deployment
+    pause.mark(monkeypatch, catalog_service, "update_dataset")  # the load the save edits
     entry = gw.client.get(f"/api/v1/catalog/{DIBAO}", headers=gw.headers("carl")).json()
     purposes = list(entry["allowed_purposes"])
     level = next(f["level"] for f in entry["fields"] if f["name"] == "household_size")
@@ -128,3 +131,41 @@ def test_a_save_that_read_across_another_saves_commit_is_refused(
                            "allowed_purposes": purposes})  # fmt: skip
     assert restored.status_code == 200, restored.text
     assert gw.query("alice", DIBAO, QUERY).status_code == 200
+
+
+def test_a_publication_that_read_across_a_saves_commit_is_refused(
+    deployment: DemoGateway, pause: _PauseBetweenLoads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a publication: it wrote ``published`` under the seal it had loaded
+    (``bind_written`` bound nothing), and the entry was published refused to everyone."""
+    gw = deployment
+    entry, headers = "civil.dibao_torn_publication", gw.headers("carl")
+    draft = gw.client.post("/api/v1/datasets", headers=headers, json={
+        "source_id": "civil-db", "object_name": "dibao_recipients", "dataset_id": entry,
+        "title_en": "dibao, torn", "allowed_purposes": ["supervision"]})  # fmt: skip
+    assert draft.status_code == 201, draft.text
+    region = gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
+                             json={"region_field": "region_code"})  # fmt: skip
+    assert region.status_code == 200, region.text
+    pause.mark(monkeypatch, steward_datasets, "_editable")  # the load it publishes
+    pause.arm(entry)
+    first: dict[str, Any] = {}
+
+    def publish() -> None:
+        first["resp"] = gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        assert pause.paused.wait(PAUSE_S), "the publication never loaded the entry's fields"
+        saved = gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
+                                json={"fields": {"household_size": {"level": "L3"}}})  # fmt: skip
+        assert saved.status_code == 200, saved.text
+    finally:
+        pause.go.set()
+        thread.join()
+    assert first["resp"].status_code == 409, first["resp"].text
+    again = gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers)
+    assert again.status_code == 200, again.text
+    shown = gw.client.get(f"/api/v1/catalog/{entry}", headers=headers)
+    assert shown.status_code == 200 and shown.json()["sealed"] is True, shown.text
