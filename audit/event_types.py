@@ -64,6 +64,11 @@ class EventType(StrEnum):
     # officers reading the trail, and the two-person unseal
     AUDIT_READ = "audit.read"
     AUDIT_EXPORTED = "audit.exported"
+    # an export cut short after ``audit.exported`` (same request id): the client gone
+    # or stalled, the officer's account or role taken away, the server stopping; or an
+    # error while it was read — with what had left by then (gateway.web.audit_export)
+    AUDIT_EXPORT_ABORTED = "audit.export_aborted"
+    AUDIT_EXPORT_FAILED = "audit.export_failed"
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_UNSEALED = "audit.unsealed"
     # an officer moving an alert on (gateway.web.routes.audit)

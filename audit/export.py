@@ -27,9 +27,9 @@ import csv
 import hashlib
 import hmac
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import orjson
 
@@ -161,7 +161,23 @@ class _Vouching:
             self.first = seq
 
 
+class ExportOptions(TypedDict, total=False):
+    """What an export covers beside its store and signer (``export_lines``)."""
+
+    fmt: Format
+    from_seq: int | None
+    to_seq: int | None
+    sealed: str | None
+
+
 def export_stream(
+    *, store: AuditStore, signer: Signer, **options: Unpack[ExportOptions]
+) -> Iterator[bytes]:
+    """The export as byte chunks (for a file): ``export_lines`` without their seqs."""
+    return (line for line, _seq in export_lines(store=store, signer=signer, **options))
+
+
+def export_lines(
     *,
     store: AuditStore,
     signer: Signer,
@@ -169,11 +185,13 @@ def export_stream(
     from_seq: int | None = None,
     to_seq: int | None = None,
     sealed: str | None = None,
-) -> Iterator[bytes]:
-    """The export as byte chunks (for a file or a streaming HTTP response).
-
-    ``sealed`` (the seal reason) is written into the signed trailer of an evidence
-    export taken while the trail is sealed."""
+) -> Generator[tuple[bytes, int | None], None, None]:
+    """The export, line by line, each with the seq of the event it carries (``None``
+    for the header, keys, checkpoints and trailer): what an HTTP response counts as it
+    sends (``gateway.web.audit_export``). The store's reader is open until the events
+    and checkpoints are read, and closed as soon as the generator is (a response cut
+    short closes it then and there). ``sealed`` (the seal reason) is written into the
+    signed trailer of an evidence export taken while the trail is sealed."""
     if fmt not in ("jsonl", "csv"):
         raise BadRequest("format must be jsonl or csv")
     lo, hi = from_seq or 1, to_seq if to_seq is not None else 2**62
@@ -185,7 +203,7 @@ def export_stream(
         if fmt == "csv":
             line = _csv_line(CSV_COLUMNS)
             digest.update(line)
-            yield line
+            yield line, None
         for kind, record in _records(store, conn, lo, hi):
             if kind == "event":
                 seq, prev, hash_hex, body, tag = record
@@ -214,7 +232,7 @@ def export_stream(
                     )
                 )
             digest.update(line)
-            yield line
+            yield line, (record[0] if kind == "event" else None)
     finally:
         conn.close()
     trailer: dict[str, Any] = {
@@ -231,9 +249,12 @@ def export_stream(
         trailer["unvouched_from"] = vouching.first
     trailer["signature"] = signer.sign(_trailer_payload(trailer))
     if fmt == "jsonl":
-        yield canonical_json(trailer) + b"\n"
+        yield canonical_json(trailer) + b"\n", None
     else:
-        yield _csv_line(("trailer", "", "", "", "", "", "", "", canonical_json(trailer).decode()))
+        yield (
+            _csv_line(("trailer", "", "", "", "", "", "", "", canonical_json(trailer).decode())),
+            None,
+        )
 
 
 # -- offline verification ------------------------------------------------------------

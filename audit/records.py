@@ -569,16 +569,20 @@ def audit_access_event(
     details: Details,
     client: str | None = None,
     request_id: str | None = None,
+    outcome: Outcome = Outcome.OK,
+    delivery: Delivery = _NO_DELIVERY,
 ) -> AuditEvent:
     """Someone read, verified, exported or unsealed the trail itself: the auditor
-    audited."""
+    audited. An export cut short says so (``outcome`` aborted or error) with what had
+    left (``delivery``), as a query's end does."""
     return AuditEvent(
         type=_of("audit access", AUDIT_ACCESS_TYPES, type_),
         actor=actor,
-        outcome=Outcome.OK,
+        outcome=outcome,
         resource="audit",
         client=client,
         request_id=request_id,
+        delivery=delivery,
         details=details,
     )
 

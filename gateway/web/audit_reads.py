@@ -12,9 +12,10 @@ from typing import Any
 
 from fastapi import Request
 
-from audit.event_types import EventType
+from audit.event_types import EventType, Outcome
 from audit.log import AuditLog
 from audit.records import Actor, audit_access_event
+from audit.records import Delivery as Sent
 from catalog.errors import NotFound
 from gateway.web.deps import get_services
 from gateway.web.routes.streaming import new_request_ids
@@ -32,23 +33,36 @@ def readable_trail(request: Request) -> AuditLog:
 
 
 def record_audit_read(
-    request: Request, user: UserContext, etype: EventType | str, details: dict[str, Any]
-) -> None:
+    request: Request,
+    user: UserContext,
+    etype: EventType | str,
+    details: dict[str, Any],
+    *,
+    request_id: str | None = None,
+    outcome: Outcome = Outcome.OK,
+    sent: Sent | None = None,
+) -> str:
     """Audit the auditor: written before the answer leaves, fail closed. While sealed
-    the record goes to the seal file (the broken chain takes nothing).
+    the record goes to the seal file (the broken chain takes nothing). Returns the
+    request id on record.
 
     The request id on record is the gateway's own; the client's ``X-Request-Id`` is a
     side note (``client_request_id``) if it is a plain token, as for queries: taken as
-    the request id, it let an officer file their read under an analyst's request."""
+    the request id, it let an officer file their read under an analyst's request.
+    ``request_id``, ``outcome`` and ``sent``: the end of an export cut short, under the
+    request id of its ``audit.exported`` (``gateway.web.audit_export``)."""
     log = readable_trail(request)
-    request_id, client_request_id = new_request_ids(request)
+    fresh, client_request_id = new_request_ids(request)
+    request_id = request_id or fresh
     kept = {k: v for k, v in details.items() if v is not None}
     if client_request_id is not None:
         kept["client_request_id"] = client_request_id
     if log.seal.sealed:
+        what = {} if sent is None else {"rows": sent.rows, "result_sha256": sent.result_sha256}
         log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
-                        details=kept)  # fmt: skip
-        return
+                        request_id=request_id, outcome=str(outcome),
+                        details={**kept, **what})  # fmt: skip
+        return request_id
     log.append(
         audit_access_event(
             type_=etype,
@@ -56,5 +70,8 @@ def record_audit_read(
             client=request.client.host if request.client else None,
             request_id=request_id,
             details=kept,
+            outcome=outcome,
+            delivery=sent or Sent(),
         )
     )
+    return request_id

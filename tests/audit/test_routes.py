@@ -56,7 +56,12 @@ def client(log: AuditLog) -> Client:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(routes.router)
-    app.state.services = SimpleNamespace(audit=log)
+    # the export is governed in flight (``gateway.web.audit_export``): the officer's
+    # account is read again and ``audit:export`` checked, here always theirs
+    settings = SimpleNamespace(stream_stall_timeout_s=20.0, stream_govern_every_s=1.0)
+    allow = SimpleNamespace(check=lambda **_: None)
+    app.state.services = SimpleNamespace(audit=log, settings=settings, authorizer=allow)
+    app.state.identities = SimpleNamespace(resolve=lambda user: user)
     for dependency in (
         routes.require_audit_reader,
         routes.require_audit_verifier,

@@ -16,28 +16,34 @@ those parameters as parsed — typed and bounded — never the query string as s
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit import unseal as unsealing
 from audit.alert_runner import list_alerts, lookup_alert
 from audit.alert_state import alert_states
-from audit.export import export_stream
+from audit.event_types import EventType, Outcome
+from audit.export import export_lines
 from audit.log import AuditLog, latest_checkpoints, public_keys
+from audit.records import Delivery as Sent
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import verify_sealing
 from catalog.errors import BadRequest, Forbidden, NotFound, SluiceError, Unprocessable, audited
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
+from gateway.web.audit_export import ExportDelivery
 from gateway.web.audit_reads import readable_trail, record_audit_read
 from gateway.web.authz import require
+from gateway.web.current_user import account_read_at
+from gateway.web.deps import get_services
+from gateway.web.routes.streaming import respond
 from policies.decision import UserContext
 
 MAX_SEQ = 2**63 - 1  # the store's BIGINT: a larger integer is a 400, never an overflow
@@ -179,37 +185,45 @@ def export(
     format: Literal["jsonl", "csv"] = "jsonl",
     from_seq: int | None = Query(None, alias="from", ge=1, le=MAX_SEQ),
     to_seq: int | None = Query(None, alias="to", ge=1, le=MAX_SEQ),
-) -> StreamingResponse:
+) -> Response:
+    """The trail with its own proof, sent as a governed result is
+    (``gateway.web.audit_export``): cut off when the client stalls, and when the
+    officer's account or role is taken away mid-export, the cut on record."""
     log = readable_trail(request)
-    record_audit_read(
-        request, user, "audit.exported", {"format": format, "from": from_seq, "to": to_seq}
-    )
+    asked: dict[str, Any] = {"format": format, "from": from_seq, "to": to_seq}
+    request_id = record_audit_read(request, user, "audit.exported", asked)
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sealed = log.seal.reason if log.seal.sealed else None
-    chunks = export_stream(store=log.store, signer=log.signer, fmt=format, from_seq=from_seq,
-                           to_seq=to_seq, sealed=sealed)  # fmt: skip
+    lines = partial(export_lines, store=log.store, signer=log.signer, fmt=format,
+                    from_seq=from_seq, to_seq=to_seq, sealed=sealed)  # fmt: skip
+
+    def record(type_: EventType, outcome: Outcome, details: Mapping[str, object],
+               sent: Sent) -> None:  # fmt: skip
+        record_audit_read(request, user, type_, {**asked, **details}, request_id=request_id,
+                          outcome=outcome, sent=sent)  # fmt: skip
+
+    evidence = None
     if sealed is not None and from_seq in (None, 1) and to_seq is None:
         # only the whole trail is evidence an unseal may name: a range (``from=1&to=1``)
-        # would let the two approvals name a scrap and keep no copy of what was sealed
-        chunks = _evidence(log, user, chunks)
-    return StreamingResponse(
-        chunks,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
-    )
+        # would let the two approvals name a scrap and keep no copy of what was sealed;
+        # recorded once every byte has been taken (a download cut short is not)
+        def evidence(sha256: str, size: int) -> None:
+            log.seal.record("evidence_exported", sub=user.subject, sha256=sha256, bytes=size)
 
+    services, directory = get_services(request), request.app.state.identities
 
-def _evidence(log: AuditLog, user: UserContext, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Pass a whole export through; once every byte has gone out, record its SHA-256 in
-    the seal file (the digest an unseal approval must name). A download cut short is not
-    recorded: the generator is closed before its end; nor is an export of a range."""
-    digest, size = hashlib.sha256(), 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-        yield chunk
-    log.seal.record("evidence_exported", sub=user.subject, sha256=digest.hexdigest(), bytes=size)
+    def governs() -> None:  # a suspension, a removed role stop the export in flight
+        now = directory.resolve(user)
+        services.authorizer.check(subject=now.subject, domain="*", action="audit:export")
+
+    headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"',
+               "X-Request-Id": request_id}  # fmt: skip
+    settings = services.settings
+    return respond(ExportDelivery(lines, record=record, evidence=evidence), media, headers,
+                   stall_timeout_s=settings.stream_stall_timeout_s, governs=governs,
+                   read_at=account_read_at(request),
+                   govern_every_s=settings.stream_govern_every_s)  # fmt: skip
 
 
 class UnsealRequest(BaseModel):

@@ -47,6 +47,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import anyio
 from fastapi import Request
@@ -54,7 +55,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from catalog.errors import SluiceError, audited
-from gateway.enforcement.query.delivery import Chunk, Delivery
+from gateway.enforcement.query.delivery import Chunk
 from gateway.enforcement.query.formats import CutProbe, cut_text
 
 SMALL_RESPONSE = 64 * 1024
@@ -67,6 +68,26 @@ RECHECK_S = 0.1
 TRUNCATED_HEADER = "Sluice-Truncated"
 # a client's X-Request-Id is recorded beside ours: only a plain token is kept
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class Delivery(Protocol):
+    """What ``GovernedResponse`` sends and ends: a query's or comparison's
+    (``gateway.enforcement.query.delivery.Delivery``), or an audit export's
+    (``gateway.web.audit_export.ExportDelivery``)."""
+
+    def chunks(self) -> Iterator[Chunk]: ...
+
+    def sent(self, data: bytes, rows: int) -> None: ...
+
+    def complete(self) -> None: ...
+
+    def completes_in_place(self) -> bool: ...
+
+    def abort(self, reason: str) -> None: ...
+
+    def fail(self, exc: BaseException) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def new_request_ids(request: Request) -> tuple[str, str | None]:
