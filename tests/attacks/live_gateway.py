@@ -11,6 +11,7 @@ answer over a raw socket only as far as it is told.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -28,6 +29,8 @@ from sqlalchemy import create_engine, text
 from audit.search import EventFilter, list_events
 from catalog.models import Dataset, Field, Source
 from gateway.web.app import create_app
+from gateway.web.console.passwords import set_demo_passwords
+from gateway.web.console.runtime import Console
 from gateway.web.http_protocol import Utf8RequestLineProtocol
 from tests.attacks.deployments import open_deployment
 from tests.gateway.demo_app import DemoGateway
@@ -40,6 +43,8 @@ STALL_S = 5.0  # the server's stall timeout in these tests
 # mid-stream tests, which wait past it after a change: a fifth of the default second
 GOVERN_S = 0.2
 PER_USER = 2
+_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -146,17 +151,20 @@ def wait_for(check: Callable[[], Any], what: str, *, within_s: float = 30.0) -> 
 
 
 class RawPost:
-    """A POST over a raw socket with a 4 KB receive buffer, to any path, with any
+    """A POST (or ``method``) over a raw socket with a 4 KB receive buffer, to any path, with any
     headers: it reads what it is told to and nothing more, as a client that stalls or
     hangs up would."""
 
-    def __init__(self, live: Live, path: str, payload: bytes, headers: dict[str, str]) -> None:
+    def __init__(
+        self, live: Live, path: str, payload: bytes, headers: dict[str, str],
+        method: str = "POST",
+    ) -> None:  # fmt: skip
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.sock.settimeout(30)
         self.sock.connect(("127.0.0.1", live.port))
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n{extra}"
+        self.sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n{extra}"
                           f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)  # fmt: skip
         data = b""
         while b"\r\n\r\n" not in data:
@@ -205,3 +213,24 @@ def ended(live: Live, request_id: str) -> dict[str, Any]:
         return found[0] if found else None
 
     return wait_for(end, f"an end on record for {request_id}")  # type: ignore[no-any-return]
+
+
+def console_session(live: Live, subject: str) -> tuple[str, str]:
+    """``subject`` signed in to the console: their session cookie header and CSRF token."""
+    console: Console = live.app.state.console
+    passwords = set_demo_passwords(console.accounts, [subject])
+    with httpx.Client(base_url=live.base, follow_redirects=False, timeout=30) as client:
+        page = client.get("/console/sign-in")
+        token = _CSRF_FIELD.search(page.text)
+        assert token is not None
+        signed = client.post(
+            "/console/sign-in",
+            data={"csrf_token": token.group(1), "username": subject,
+                  "password": passwords[subject]},
+        )  # fmt: skip
+        assert signed.status_code == 303, signed.text[:300]
+        home = client.get("/console")
+        csrf = _CSRF.search(home.text)
+        assert csrf is not None
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    return cookie, csrf.group(1)

@@ -27,7 +27,6 @@ export's reader is still open when the client stops reading).
 from __future__ import annotations
 
 import hashlib
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -40,7 +39,14 @@ import pytest
 from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, list_events
 from tests.attacks.deployments import KINDS, open_deployment
-from tests.attacks.live_gateway import GOVERN_S, Live, serve, wait_for
+from tests.attacks.live_gateway import (
+    GOVERN_S,
+    Live,
+    RawPost,
+    console_session,
+    serve,
+    wait_for,
+)
 
 STALL_S = 2.0  # the stall bound in these tests
 FILLER = 25_000  # events appended to the trail before the tests
@@ -91,37 +97,11 @@ def live(
             yield server
 
 
-class RawGet:
-    """A GET over a raw socket with a 4 KB receive buffer: it reads what it is told to
-    and nothing more, as a client that stalls would."""
-
-    def __init__(self, live: Live, path: str, subject: str) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.settimeout(30)
-        self.sock.connect(("127.0.0.1", live.port))
-        bearer = live.gw.token(subject)
-        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n"
-                          f"Authorization: Bearer {bearer}\r\n\r\n".encode())  # fmt: skip
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += self.sock.recv(4096)
-        head, self.body = data.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
-
-    def read(self, at_least: int) -> None:
-        while len(self.body) < at_least:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            self.body += chunk
-
-    def read_to_the_end(self) -> None:
-        while chunk := self.sock.recv(1 << 20):
-            self.body += chunk
-        self.sock.close()
+def raw_get(live: Live, path: str, subject: str) -> RawPost:
+    """A GET over a raw socket that reads what it is told to and nothing more, as a
+    client that stalls would."""
+    bearer = {"Authorization": f"Bearer {live.gw.token(subject)}"}
+    return RawPost(live, path, b"", bearer, method="GET")
 
 
 def _events(live: Live, **filters: Any) -> list[dict[str, Any]]:
@@ -130,12 +110,12 @@ def _events(live: Live, **filters: Any) -> list[dict[str, Any]]:
     return list(page["items"])
 
 
-def _export(live: Live, fmt: str = "jsonl") -> tuple[RawGet, str]:
+def _export(live: Live, fmt: str = "jsonl") -> tuple[RawPost, str]:
     """sam's export of the whole trail, its first 200 KB read; and its request id on
     record (the ``audit.exported`` written before the first byte)."""
     before = _events(live, type="audit.exported")
     seen = before[0]["seq"] if before else 0
-    stream = RawGet(live, f"/api/v1/audit/export?format={fmt}", "sam")
+    stream = raw_get(live, f"/api/v1/audit/export?format={fmt}", "sam")
     assert stream.status == 200, stream.body[:300]
     stream.read(200_000)
     started = [e for e in _events(live, type="audit.exported") if e["seq"] > seen]
@@ -200,7 +180,7 @@ def _dechunked(body: bytes) -> bytes:
     return out
 
 
-def _assert_cut_short(stream: RawGet, end: dict[str, Any], reason: str) -> None:
+def _assert_cut_short(stream: RawPost, end: dict[str, Any], reason: str) -> None:
     assert end["details"]["reason"] == reason, end
     assert end["outcome"] == "aborted", end
     assert 0 < end["rows"] < FILLER, end["rows"]
@@ -249,3 +229,24 @@ def test_a_removed_officer_role_stops_an_export_in_flight(live: Live) -> None:
     finally:
         _admin(live, "POST", "/api/v1/admin/users/sam/roles",
                json={"role": "security_officer", "domain": "*"})  # fmt: skip
+
+
+def test_a_suspension_stops_a_console_export_in_flight(live: Live) -> None:
+    """The console's export (``POST /console/audit/export``) is the API's, governed the
+    same way: sam signed in, the admin suspends him mid-export."""
+    cookie, csrf = console_session(live, "sam")
+    form = httpx.QueryParams({"csrf_token": csrf, "format": "jsonl"})
+    stream = RawPost(live, "/console/audit/export", str(form).encode(),
+                     {"Cookie": cookie, "Origin": live.base,
+                      "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert stream.status == 200, stream.body[:300]
+    stream.read(200_000)
+    request_id = stream.request_id
+    _admin(live, "POST", "/api/v1/users/sam/suspend", json={"reason": "leaking the trail"})
+    try:
+        time.sleep(2 * GOVERN_S)
+        stream.read_to_the_end()
+        _assert_cut_short(stream, _cut(live, request_id, within_s=5), "account_disabled")
+    finally:
+        _admin(live, "POST", "/api/v1/users/sam/unsuspend", admin="ada",
+               json={"reason": "test over"})  # fmt: skip

@@ -19,7 +19,6 @@ uvicorn on a real socket, on the embedded SQLite default and on PostgreSQL.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,8 +27,6 @@ import httpx
 import pytest
 
 from catalog.models import Field
-from gateway.web.console.passwords import set_demo_passwords
-from gateway.web.console.runtime import Console
 from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import (
     BIG,
@@ -39,13 +36,11 @@ from tests.attacks.live_gateway import (
     Live,
     RawPost,
     RawStream,
+    console_session,
     deployment_home,
     ended,
     serve,
 )
-
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
-_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -125,28 +120,8 @@ def test_a_revoked_grant_stops_a_query_in_flight(live: Live) -> None:
 # ------------------------------------------------------------- the console's download
 
 
-def _console_session(live: Live) -> tuple[str, str]:
-    """dora signed in to the console: her session cookie header and CSRF token."""
-    console: Console = live.app.state.console
-    passwords = set_demo_passwords(console.accounts, ["dora"])
-    with httpx.Client(base_url=live.base, follow_redirects=False, timeout=30) as client:
-        page = client.get("/console/sign-in")
-        token = _CSRF_FIELD.search(page.text)
-        assert token is not None
-        signed = client.post(
-            "/console/sign-in",
-            data={"csrf_token": token.group(1), "username": "dora", "password": passwords["dora"]},
-        )
-        assert signed.status_code == 303, signed.text[:300]
-        home = client.get("/console")
-        csrf = _CSRF.search(home.text)
-        assert csrf is not None
-        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    return cookie, csrf.group(1)
-
-
 def _download(live: Live) -> RawPost:
-    cookie, csrf = _console_session(live)
+    cookie, csrf = console_session(live, "dora")
     form = httpx.QueryParams({"csrf_token": csrf, "fields": ["id", "region_code", "note"],
                               **CASE})  # fmt: skip
     stream = RawPost(live, f"/console/query/{BIG}/download?format=csv", str(form).encode(),
