@@ -43,6 +43,7 @@ from audit.witness_book import countersign_payload
 from catalog.errors import BadRequest
 
 Format = Literal["jsonl", "csv"]
+EVENT_PAGE = 2_000  # events read at a time (one short read of the store each)
 CSV_COLUMNS = ("kind", "seq", "prev_hash", "hash", "ts", "type", "actor", "outcome", "record")
 
 
@@ -52,6 +53,8 @@ def _trailer_payload(trailer: dict[str, Any]) -> bytes:
 
 def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[str, Any]]:
     p = store.p
+    # the events up to the head as it is now (read below a page at a time)
+    hi = min(hi, int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0))
     start_prev = GENESIS_HASH
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
@@ -72,13 +75,22 @@ def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[s
     keys = store.key_rows(store.fetch_all(conn, KEY_SELECT + " ORDER BY kid")).trusted
     for kid, algorithm, public, _created, _mac in keys:
         yield "key", {"kind": "key", "kid": kid, "algorithm": algorithm, "public_key": public}
+    # the events a page at a time, each page its own read (``fetch_all`` ends it): no
+    # snapshot of the store — on PostgreSQL the database's xmin horizon, on SQLite the
+    # WAL's checkpoint — is held between pages, however slowly the export is taken
+    # (events are never updated; the chain and the MACs are checked on what was read)
     sql = (
         f"SELECT seq, prev_hash, hash, body, mac FROM audit_events "
-        f"WHERE seq >= {p} AND seq <= {p} ORDER BY seq"
+        f"WHERE seq > {p} AND seq <= {p} ORDER BY seq LIMIT {EVENT_PAGE}"
     )
-    for chunk in store.stream(conn, sql, (lo, hi)):
-        for row in chunk:
+    after = lo - 1
+    while after < hi:
+        page = store.fetch_all(conn, sql, (after, hi))
+        for row in page:
             yield "event", row
+        if len(page) < EVENT_PAGE:
+            break
+        after = int(page[-1][0])
     for seq, hash_hex, ts, kid, sig in store.fetch_all(
         conn,
         f"SELECT seq, hash, ts, kid, signature FROM audit_checkpoints "
@@ -188,9 +200,10 @@ def export_lines(
 ) -> Generator[tuple[bytes, int | None], None, None]:
     """The export, line by line, each with the seq of the event it carries (``None``
     for the header, keys, checkpoints and trailer): what an HTTP response counts as it
-    sends (``gateway.web.audit_export``). The store's reader is open until the events
-    and checkpoints are read, and closed as soon as the generator is (a response cut
-    short closes it then and there). ``sealed`` (the seal reason) is written into the
+    sends (``gateway.web.audit_export``). The events are those up to the head when the
+    export began, read a page at a time, so no snapshot of the store is held while the
+    lines are taken; the connection is closed as soon as the generator is (a response
+    cut short closes it then and there). ``sealed`` (the seal reason) is written into the
     signed trailer of an evidence export taken while the trail is sealed."""
     if fmt not in ("jsonl", "csv"):
         raise BadRequest("format must be jsonl or csv")

@@ -5,9 +5,11 @@
 export has the query's bounds (red team 24's left row):
 
 - a client that takes nothing for ``stream_stall_timeout_s`` is cut off, and the
-  store's reader — a snapshot of the audit store: on PostgreSQL the xmin horizon of the
-  whole database, on SQLite the WAL no checkpoint can reset beside it — is closed then
-  and there (``close`` closes ``audit.export.export_lines``);
+  store's connection closed then and there (``close`` closes
+  ``audit.export.export_lines``); no snapshot of the audit store (on PostgreSQL the
+  xmin horizon of the whole database, on SQLite the WAL no checkpoint can reset beside
+  it) is held meanwhile either: the events are read a page at a time, each page its
+  own read, up to the head as it was when the export began;
 - the officer's account is read again every ``stream_govern_every_s`` while the export
   is produced (``governs``: suspended, or ``audit:export`` no longer theirs), and the
   rest is refused.
