@@ -27,6 +27,7 @@ from adapters.http_config import refuse_secret_params
 from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
+from catalog.entry_seals import entry_key
 from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
 from catalog.models import DatasetStatus, Source
 from catalog.suggestions import suggest
@@ -50,7 +51,13 @@ from gateway.stewardship.registration.schemas import (
     SuggestionOut,
     checked,
 )
-from gateway.stewardship.row_trail import bind_until_commit, bind_written, require_current
+from gateway.stewardship.row_locks import hold_rows
+from gateway.stewardship.row_trail import (
+    bind_until_commit,
+    bind_written,
+    require_current,
+    require_entry_current,
+)
 from policies.authorizer import RoleAuthorizer
 from policies.decision import UserContext
 
@@ -294,6 +301,13 @@ def deregister_source(
     require_current(session, source)  # another change of it in flight: 409
     entries = catalog.entries_of_source(session=session, source_id=source_id)
     published = [d.id for d in entries if d.status != DatasetStatus.DRAFT]
+    # each published entry's lock and checks before the record: a 409 after it (another
+    # save in flight, a torn read) left 'source.deregistered' ok on the trail while the
+    # source stayed registered and served (red team 25)
+    hold_rows(session, [entry_key(d) for d in published])
+    for entry in entries:
+        if entry.status != DatasetStatus.DRAFT:
+            require_entry_current(session, entry)
     emit(
         services=services,
         user=user,
