@@ -302,6 +302,17 @@ def require_current(session: Session, row: Any) -> None:
                       holds(seals_for(bind), loaded))  # fmt: skip
 
 
+def hold_current(session: Session, row: Any) -> None:
+    """``require_current`` under the row's write lock, held to the commit: right before
+    a change puts its record on the trail, so that no other save of the row can make
+    its binding 409 after the record (red team 25: ``source.updated`` and
+    ``source.deregistered`` were on record ``ok`` for a change refused 409 after them)."""
+    found = _key_of(row)
+    if found is not None:
+        hold_rows(session, [found[0]])
+    require_current(session, row)
+
+
 def require_entry_current(session: Session, dataset: Dataset) -> None:
     """``_refuse_in_flight`` before a Core write of ``dataset`` (a publication), which
     ``bind_written`` would otherwise leave unbound."""

@@ -12,10 +12,10 @@ One of the two must lose (409), and a deregistration must stand.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from catalog.models import Source
+from gateway.stewardship.registration import service
 from tests.gateway.demo_app import DemoGateway
 
 SOURCE = "civil-db"
@@ -31,16 +31,17 @@ def test_a_change_racing_a_deregistration_never_revives_the_source(
         assert source is not None
         settings = dict(source.settings)
 
-    audit = gw.services.audit
-    original = audit.append
+    original = service._seal
     changing = threading.Event()
     deregistered = threading.Event()
 
-    def held_append(event: Mapping[str, Any]) -> Any:
-        if event.get("type") == "source.updated":
-            changing.set()  # the change has read and tested the source
+    def held_seal(**kwargs: Any) -> Any:
+        if kwargs.get("session") is None:
+            # the change has read and tested the source, and is about to take its lock
+            # and record itself (red team 25: the lock comes before the record now)
+            changing.set()
             assert deregistered.wait(30)
-        return original(event)
+        return original(**kwargs)
 
     results: dict[str, Any] = {}
 
@@ -50,7 +51,7 @@ def test_a_change_racing_a_deregistration_never_revives_the_source(
             headers=gw.headers("carl"),
         )  # fmt: skip
 
-    audit.append = held_append
+    service._seal = held_seal  # type: ignore[assignment]
     try:
         thread = threading.Thread(target=change)
         thread.start()
@@ -59,7 +60,7 @@ def test_a_change_racing_a_deregistration_never_revives_the_source(
         deregistered.set()
         thread.join(30)
     finally:
-        audit.append = original
+        service._seal = original  # type: ignore[assignment]
     assert delete.status_code == 200, delete.text
     assert results["patch"].status_code == 409, results["patch"].text
     # the deregistration stands: no source, no secret, nothing to publish again

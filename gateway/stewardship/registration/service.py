@@ -55,6 +55,7 @@ from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import (
     bind_until_commit,
     bind_written,
+    hold_current,
     require_current,
     require_entry_current,
 )
@@ -265,6 +266,7 @@ def update_source(
     # state (the ciphertext's digest) is bound on the trail before this session writes
     # anything (SQLite's one writer); a change failing later leaves a data key unused
     sealed = _seal(session=None, services=services, source_id=source_id, secret=plain)
+    hold_current(session, source)  # its lock from here (not over the connection test)
     emit(
         services=services,
         user=user,
@@ -298,7 +300,7 @@ def deregister_source(
     require_steward(
         services=services, user=user, department=source.department, action="source:edit"
     )
-    require_current(session, source)  # another change of it in flight: 409
+    hold_current(session, source)  # another change of it in flight: 409, before the record
     entries = catalog.entries_of_source(session=session, source_id=source_id)
     published = [d.id for d in entries if d.status != DatasetStatus.DRAFT]
     # each published entry's lock and checks before the record: a 409 after it (another
