@@ -346,9 +346,12 @@ def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
 
 
 def require_publishable(*, session: Session, dataset: Dataset) -> None:
-    """What a publication checks before it is put on record (read only)."""
-    source = session.get(Source, dataset.source_id)
-    if source is not None and is_deregistered(source):
+    """What a publication checks before it is put on record (read only). The source's
+    state is read afresh, not as the session loaded it: called under the entry's write
+    lock, it sees a deregistration that committed while the publication waited for it
+    (which answered 409 after ``dataset.published`` was on record: red team 25)."""
+    redacted = session.scalar(select(Source.redacted).where(Source.id == dataset.source_id))
+    if redacted == TOMBSTONE:
         raise Conflict(f"dataset {dataset.id}'s source {dataset.source_id} was deregistered")
     check_publishable(dataset)
 

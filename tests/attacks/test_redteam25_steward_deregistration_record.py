@@ -13,12 +13,17 @@ before the record now; the deregistration retried after the save ends is on reco
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from audit.search import EventFilter, list_events
 from catalog.entry_seals import entry_key
+from catalog.models import Dataset
 from catalog.source_seals import source_key
 from gateway.stewardship import row_locks
 from tests.attacks.deployments import KINDS, open_deployment
@@ -82,3 +87,78 @@ def test_a_refused_source_change_is_not_on_record_as_done(
                                json={"display_name": "civil (renamed)"})  # fmt: skip
         assert done.status_code == 200, done.text
         assert [e["outcome"] for e in _events(gw, "source.updated")] == ["ok"]
+
+
+def _draft(gw: DemoGateway, entry: str) -> None:
+    made = gw.client.post("/api/v1/datasets", headers=gw.headers("carl"), json={
+        "source_id": "civil-db", "object_name": "dibao_recipients", "dataset_id": entry,
+        "title_en": "copy", "allowed_purposes": ["supervision"]})  # fmt: skip
+    assert made.status_code == 201, made.text
+
+
+def _unshared_id(gw: DemoGateway) -> str:
+    """An entry id whose lock stripe no row of civil-db shares (a shared stripe would
+    serialise the two requests by chance, whatever the code does)."""
+    with gw.services.sessions() as session:
+        ids = session.scalars(select(Dataset.id).where(Dataset.source_id == "civil-db")).all()
+    taken = {row_locks._stripe(source_key("civil-db"))}
+    taken |= {row_locks._stripe(entry_key(i)) for i in ids}
+    return next(f"civil.copy{n}" for n in range(100)
+                if row_locks._stripe(entry_key(f"civil.copy{n}")) not in taken)  # fmt: skip
+
+
+def _paused_at(gw: DemoGateway, type_: str, first: Any, second: Any) -> tuple[Any, Any]:
+    """``first()`` in a thread, paused at its ``type_`` record, while ``second()`` runs;
+    both responses."""
+    audit = gw.services.audit
+    original, paused, resume = audit.append, threading.Event(), threading.Event()
+
+    def held(event: Mapping[str, Any]) -> Any:
+        if event.get("type") == type_:
+            paused.set()
+            assert resume.wait(30)
+        return original(event)
+
+    done: dict[str, Any] = {}
+    audit.append = held  # type: ignore[method-assign]
+    try:
+        thread = threading.Thread(target=lambda: done.setdefault("first", first()))
+        thread.start()
+        assert paused.wait(30)
+        audit.append = original  # type: ignore[method-assign]
+        answer = second()
+        resume.set()
+        thread.join(30)
+    finally:
+        audit.append = original  # type: ignore[method-assign]
+        resume.set()
+    return done["first"], answer
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("paused", ["dataset.published", "source.deregistered"])
+def test_a_publication_racing_the_deregistration_is_on_record_only_if_done(
+    kind: str, paused: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """carl publishes a draft of civil-db while he deregisters civil-db: the publication's
+    record was on the trail ``ok`` and its answer 409 (the source gone when it wrote)."""
+    monkeypatch.setattr(row_locks, "WRITE_WAIT_S", 0.2)
+    with open_deployment(kind, tmp_path / "h", db_prefix="sluice_red25_pubdereg") as gw:
+        copy = _unshared_id(gw)
+        _draft(gw, copy)
+        publish = lambda: gw.client.post(  # noqa: E731
+            f"/api/v1/datasets/{copy}/publish", headers=gw.headers("carl")
+        )
+        deregister = lambda: gw.client.delete(  # noqa: E731
+            "/api/v1/sources/civil-db", headers=gw.headers("carl")
+        )
+        if paused == "dataset.published":
+            published, deregistered = _paused_at(gw, paused, publish, deregister)
+        else:
+            deregistered, published = _paused_at(gw, paused, deregister, publish)
+        for answer, type_ in ((published, "dataset.published"),
+                              (deregistered, "source.deregistered")):  # fmt: skip
+            assert answer.status_code in (200, 409), answer.text
+            on_record = [e for e in _events(gw, type_) if e["outcome"] == "ok"]
+            assert len(on_record) == (answer.status_code == 200), (type_, answer.text)
+        assert sorted([published.status_code, deregistered.status_code]) == [200, 409]

@@ -52,6 +52,13 @@ def test_a_publication_racing_a_deregistration_leaves_nothing_published(
         thread.join(30)
     finally:
         audit.append = original
-    assert delete.status_code == 200, delete.text
-    assert results["publish"].status_code == 409, results["publish"].text
-    assert gw.query("alice", DIBAO, {"limit": 1, **CASE}).status_code == 404
+    # one of the two loses, before its record (red team 25: the publication holds the
+    # entry's lock from before its record, the deregistration waits for it and is
+    # refused; refused after its record, the publication had left 'dataset.published'
+    # ok on the trail); never a published entry of a deregistered source
+    answers = sorted([delete.status_code, results["publish"].status_code])
+    assert answers == [200, 409], (delete.text, results["publish"].text)
+    gone = gw.client.get(f"/api/v1/sources/{SOURCE}", headers=carl).status_code == 404
+    assert gone == (delete.status_code == 200)
+    served = gw.query("alice", DIBAO, {"limit": 1, **CASE}).status_code
+    assert served == (404 if gone else 200)

@@ -180,9 +180,10 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     )  # fmt: skip
     if dataset.status == DatasetStatus.PUBLISHED:
         return dataset
-    catalog.require_publishable(session=session, dataset=dataset)  # refusals before the record
-    refuse_frozen_object(session=session, dataset=dataset)  # no copy of a frozen entry
     require_entry_current(session, dataset)  # not while a save of it is in flight
+    # refusals before the record, under the entry's lock (a deregistration holds it)
+    catalog.require_publishable(session=session, dataset=dataset)
+    refuse_frozen_object(session=session, dataset=dataset)  # no copy of a frozen entry
     emit(
         services=services,
         user=user,

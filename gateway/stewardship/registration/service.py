@@ -303,13 +303,13 @@ def deregister_source(
     hold_current(session, source)  # another change of it in flight: 409, before the record
     entries = catalog.entries_of_source(session=session, source_id=source_id)
     published = [d.id for d in entries if d.status != DatasetStatus.DRAFT]
-    # each published entry's lock and checks before the record: a 409 after it (another
-    # save in flight, a torn read) left 'source.deregistered' ok on the trail while the
-    # source stayed registered and served (red team 25)
-    hold_rows(session, [entry_key(d) for d in published])
+    # every entry's lock and checks before the record: a 409 after it (another save in
+    # flight, a torn read) left 'source.deregistered' ok on the trail while the source
+    # stayed registered and served; drafts too, so that a publication of one waits for
+    # this and sees the source gone (it was 409 after 'dataset.published') (red team 25)
+    hold_rows(session, [entry_key(d.id) for d in entries])
     for entry in entries:
-        if entry.status != DatasetStatus.DRAFT:
-            require_entry_current(session, entry)
+        require_entry_current(session, entry)
     emit(
         services=services,
         user=user,
