@@ -141,10 +141,23 @@ def _display(body: str | bytes) -> tuple[Any, Any, Any, Any]:
 def _shown(value: Any) -> Any:
     """A display cell of the CSV (e.g. the actor: a subject named by an admin or an
     identity provider) that a spreadsheet would evaluate gets a leading ``'`` (OWASP).
-    Only the record column is verified, and it keeps the event exactly."""
+    The record column, the one verified, keeps a gateway's event exactly
+    (``_record_cell``)."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def _record_cell(body: str | bytes) -> str:
+    """The record cell of an event's CSV line: its body exactly, unless a spreadsheet
+    would evaluate it — a body that is not JSON (no gateway wrote it: an insider's row,
+    the very evidence of a sealed trail) starting as a formula gets a leading ``'``
+    (red team 26). A JSON body never starts so, but for a bare negative number, which
+    evaluates to itself: every event a gateway wrote is kept exactly and verifies."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    if text.startswith(_FORMULA_START) and parse_body(text) is None:
+        return "'" + text
+    return text
 
 
 class _Vouching:
@@ -226,8 +239,9 @@ def export_lines(
                     line = _event_line(seq, prev, hash_hex, body)
                 else:
                     ts, type_, sub, outcome = _display(body)
-                    line = _csv_line((kind, seq, prev, hash_hex, _shown(ts), _shown(type_),
-                                      _shown(sub), _shown(outcome), body))  # fmt: skip
+                    line = _csv_line((kind, seq, _shown(prev), _shown(hash_hex), _shown(ts),
+                                      _shown(type_), _shown(sub), _shown(outcome),
+                                      _record_cell(body)))  # fmt: skip
             elif fmt == "jsonl":
                 line = canonical_json(record) + b"\n"
             else:
