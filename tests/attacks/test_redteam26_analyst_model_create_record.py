@@ -1,0 +1,61 @@
+"""Red team 26, as an analyst (two of dora's own requests at once, a double click).
+
+Two creations of one comparison model id: both find no such model, then each compiles
+its spec against the catalog (the slow part). The first binds, records
+``comparison_model.created`` and commits; the second waited for the model's write lock
+(``bind_until_commit``), then put its own ``comparison_model.created`` ``ok`` on the
+trail — with its own spec and sharing — and only its commit, on the primary key,
+answered 409. Red team 25's rule for a source's saves: a 409 must not leave an ``ok``
+record of a change that was never made (the trail names two version-1 models, one of
+which never existed). Now the second is refused under the lock, before its record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import pytest
+
+from gateway.stewardship.comparison_models import service
+from tests.attacks.test_redteam2_analyst_model_race import BASE
+from tests.gateway.comparison_env import events
+from tests.gateway.demo_app import DemoGateway
+
+
+def test_the_losing_creation_of_a_model_is_not_on_record_as_created(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = deployment
+    model_id = "test.rt26_double_create"
+    original = service._checked
+    both = threading.Barrier(2, timeout=5)
+
+    def checked(*args: Any, **kwargs: Any) -> Any:  # both past the existence check
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_checked", checked)
+    outputs = (["d.region_code"], ["d.status"])
+    results: list[Any] = [None, None]
+
+    def run(i: int) -> None:
+        results[i] = gw.client.post("/api/v1/comparison-models",
+                                    json={**BASE, "id": model_id, "output": outputs[i]},
+                                    headers=gw.headers("dora"))  # fmt: skip
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 409], [r.text for r in results]
+    created = [e for e in events(gw, types=("comparison_model.created",))
+               if e["resource"] == f"comparison_model:{model_id}"]  # fmt: skip
+    assert len(created) == 1, f"the 409 left a creation on record: {created}"
+    won = next(i for i, r in enumerate(results) if r.status_code == 201)
+    stored = gw.client.get(f"/api/v1/comparison-models/{model_id}", headers=gw.headers("dora"))
+    assert stored.json()["spec"]["output"] == outputs[won]
