@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,6 +23,24 @@ from gateway.stewardship.comparison_models import service
 from tests.attacks.test_redteam2_analyst_model_race import BASE
 from tests.gateway.comparison_env import events
 from tests.gateway.demo_app import DemoGateway
+
+
+def two_at_once(run: Callable[[int], None]) -> None:
+    """``run(0)`` and ``run(1)`` in two threads at once (each request its own)."""
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+
+def one_made_one_on_record(gw: DemoGateway, results: list[Any], type_: str, resource: str) -> int:
+    """One 201 and one 409, and one ``ok`` record of the creation: the winner's index."""
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 409], [r.text for r in results]
+    made = [e for e in events(gw, types=(type_,)) if e["resource"] == resource]
+    assert len(made) == 1, f"the 409 left a creation on record: {made}"
+    return next(i for i, r in enumerate(results) if r.status_code == 201)
 
 
 def test_the_losing_creation_of_a_model_is_not_on_record_as_created(
@@ -46,16 +65,8 @@ def test_the_losing_creation_of_a_model_is_not_on_record_as_created(
                                     json={**BASE, "id": model_id, "output": outputs[i]},
                                     headers=gw.headers("dora"))  # fmt: skip
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    codes = sorted(r.status_code for r in results)
-    assert codes == [201, 409], [r.text for r in results]
-    created = [e for e in events(gw, types=("comparison_model.created",))
-               if e["resource"] == f"comparison_model:{model_id}"]  # fmt: skip
-    assert len(created) == 1, f"the 409 left a creation on record: {created}"
-    won = next(i for i, r in enumerate(results) if r.status_code == 201)
+    two_at_once(run)
+    won = one_made_one_on_record(gw, results, "comparison_model.created",
+                                 f"comparison_model:{model_id}")  # fmt: skip
     stored = gw.client.get(f"/api/v1/comparison-models/{model_id}", headers=gw.headers("dora"))
     assert stored.json()["spec"]["output"] == outputs[won]

@@ -28,8 +28,9 @@ from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.entry_seals import entry_key
-from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
+from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
 from catalog.models import DatasetStatus, Source
+from catalog.source_seals import source_key
 from catalog.suggestions import suggest
 from catalog.timestamps import utc_text
 from gateway.core.services import Services
@@ -195,6 +196,12 @@ def register_source(
         session=session, services=services, department=department, source_id=source_id,
         config=config,
     )  # fmt: skip
+    # the id under its write lock (held to the commit), read afresh: a registration of
+    # the same id that committed while this one connected made this one's flush fail
+    # after 'source.registered' ok was on record (a 500 on SQLite) (red team 26)
+    hold_rows(session, [source_key(source_id)])
+    if session.scalar(select(Source.id).where(Source.id == source_id)) is not None:
+        raise Conflict(f"a source {source_id!r} already exists")
     emit(
         services=services,
         user=user,
