@@ -25,6 +25,19 @@ from tests.gateway.comparison_env import events
 from tests.gateway.demo_app import DemoGateway
 
 
+def both_past(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+    """``module.name`` waits until two requests have called it (5 s at most)."""
+    original = getattr(module, name)
+    both = threading.Barrier(2, timeout=5)
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, paused)
+
+
 def two_at_once(run: Callable[[int], None]) -> None:
     """``run(0)`` and ``run(1)`` in two threads at once (each request its own)."""
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
@@ -48,15 +61,7 @@ def test_the_losing_creation_of_a_model_is_not_on_record_as_created(
 ) -> None:
     gw = deployment
     model_id = "test.rt26_double_create"
-    original = service._checked
-    both = threading.Barrier(2, timeout=5)
-
-    def checked(*args: Any, **kwargs: Any) -> Any:  # both past the existence check
-        with contextlib.suppress(threading.BrokenBarrierError):
-            both.wait()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(service, "_checked", checked)
+    both_past(monkeypatch, service, "_checked")  # both past the existence check
     outputs = (["d.region_code"], ["d.status"])
     results: list[Any] = [None, None]
 

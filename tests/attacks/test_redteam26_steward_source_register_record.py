@@ -10,8 +10,6 @@ leave an ``ok`` record of a change that was never made. The loser must be a 409 
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ import pytest
 from gateway.stewardship.registration import service
 from tests.attacks.test_insider_replay_sources_models import _civil_copy
 from tests.attacks.test_redteam26_analyst_model_create_record import (
+    both_past,
     one_made_one_on_record,
     two_at_once,
 )
@@ -32,15 +31,7 @@ def test_the_losing_registration_is_not_on_record(
 ) -> None:
     gw = deployment
     urls = [_civil_copy(gw, f"twin{i}")[1] for i in range(2)]
-    original = service.check_and_connect
-    both = threading.Barrier(2, timeout=5)
-
-    def connect(*args: Any, **kwargs: Any) -> Any:  # both past the check of the id
-        with contextlib.suppress(threading.BrokenBarrierError):
-            both.wait()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(service, "check_and_connect", connect)
+    both_past(monkeypatch, service, "check_and_connect")  # both past the check of the id
     results: list[Any] = [None, None]
 
     def run(i: int) -> None:

@@ -19,6 +19,7 @@ from adapters.base import ObjectInfo
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.drift import Column, Drift, compare
+from catalog.entry_seals import entry_key
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from catalog.schemas import DatasetPatch
@@ -35,6 +36,7 @@ from gateway.stewardship.registration.schemas import (
     checked,
 )
 from gateway.stewardship.registration.service import columns_of, scrubbed
+from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bind_until_commit, bind_written, require_entry_current
 from policies.decision import UserContext
 
@@ -112,6 +114,11 @@ def create_draft(
     dataset_id = dataset_id or default_dataset_id(source_id, object_name)
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
     _obj, proposals = _inspect_object(services=services, source=source, object_name=object_name)
+    # the id again under its write lock (held to the commit): a draft of the same id
+    # committed while this one introspected made this one's flush a 500 after its
+    # 'dataset.updated' ok was on record (red team 26)
+    hold_rows(session, [entry_key(dataset_id)])
+    catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
     dataset = catalog.create_draft(
         session=session, source_id=source.id, object_name=object_name, dataset_id=dataset_id,
         columns=_columns(proposals), title_zh=title_zh, title_en=title_en,
