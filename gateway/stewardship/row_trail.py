@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -394,6 +394,22 @@ def _new_state(session: Session, seals: RowSeals, check: Check, row: Any) -> _Bo
     return key, new, loaded.seal
 
 
+def _refuse_taken(session: Session, rows: list[tuple[str, Any]]) -> None:
+    """``Conflict`` for a new row whose key another request's commit took since this one
+    found it free (read afresh under the row's write lock, which the caller holds): two
+    saves of one new user at once put 'user.updated' ok on the trail twice, and the
+    second's commit hit the primary key, a 500 (red team 26)."""
+    for key, row in rows:
+        state = inspect(row)
+        if not state.pending:
+            continue
+        columns = state.mapper.primary_key
+        ident = state.mapper.primary_key_from_instance(row)
+        found = select(*columns).where(*(c == v for c, v in zip(columns, ident, strict=True)))
+        if session.execute(found).first() is not None:
+            raise Conflict(f"{key} was made by another request meanwhile; load it again")
+
+
 def bind_changed(audit: AuditSink, session: Session) -> list[_Bound]:
     """Bind the user and request rows ``session`` is about to write (see ``_new_state``);
     returns what was bound. Call it before the commit, and before the change's own
@@ -412,8 +428,10 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
     # one write at a time of rows whose commit compares nothing (row_locks); requests
     # and re-identifications have their compare-and-set on the status read, and an
     # approval holds its request's lock itself (grants.service.hold_for_approval)
-    hold_rows(session, [found[0] for found in map(_key_of, rows)
-                        if found is not None and found[1] in _UNVERSIONED])  # fmt: skip
+    locked = [(found[0], row) for row in rows
+              if (found := _key_of(row)) is not None and found[1] in _UNVERSIONED]  # fmt: skip
+    hold_rows(session, [key for key, _row in locked])
+    _refuse_taken(session, locked)
     bind = session.get_bind()
     seals, check = seals_for(bind), checker(bind)
     bound = []
