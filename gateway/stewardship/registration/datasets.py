@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import ObjectInfo
@@ -23,6 +24,7 @@ from catalog.entry_seals import entry_key
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from catalog.schemas import DatasetPatch
+from catalog.source_seals import source_key
 from catalog.suggestions import below_suggestion
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import open_source_adapter
@@ -114,11 +116,15 @@ def create_draft(
     dataset_id = dataset_id or default_dataset_id(source_id, object_name)
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
     _obj, proposals = _inspect_object(services=services, source=source, object_name=object_name)
-    # the id again under its write lock (held to the commit): a draft of the same id
-    # committed while this one introspected made this one's flush a 500 after its
-    # 'dataset.updated' ok was on record (red team 26)
-    hold_rows(session, [entry_key(dataset_id)])
+    # the id and the source again under their write locks (held to the commit): a draft
+    # of the same id committed while this one introspected made this one's flush a 500
+    # after its 'dataset.updated' ok was on record, and a deregistration of the source
+    # committed meanwhile (it locks only the entries it loaded) left a draft of a
+    # deregistered source, on record (red team 26)
+    hold_rows(session, [source_key(source.id), entry_key(dataset_id)])
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
+    if session.scalar(select(Source.redacted).where(Source.id == source.id)) == catalog.TOMBSTONE:
+        raise Conflict(f"source {source.id!r} was deregistered")
     dataset = catalog.create_draft(
         session=session, source_id=source.id, object_name=object_name, dataset_id=dataset_id,
         columns=_columns(proposals), title_zh=title_zh, title_en=title_en,
