@@ -101,6 +101,13 @@ def is_deregistered(source: Source) -> bool:
     return DEREGISTERED in (source.settings or {})
 
 
+def deregistered_now(session: Session, source_id: str) -> bool:
+    """Whether the source is deregistered as the database holds it now, not as the
+    session loaded it: for a caller under a write lock that a deregistration takes."""
+    redacted = session.scalar(select(Source.redacted).where(Source.id == source_id))
+    return redacted == TOMBSTONE
+
+
 def _lock_source(session: Session, source_id: str) -> Source | None:
     """The source row, locked until the transaction ends (PostgreSQL; SQLite has one
     writer), read afresh: publication and deregistration take it first, so they are
@@ -350,8 +357,7 @@ def require_publishable(*, session: Session, dataset: Dataset) -> None:
     state is read afresh, not as the session loaded it: called under the entry's write
     lock, it sees a deregistration that committed while the publication waited for it
     (which answered 409 after ``dataset.published`` was on record: red team 25)."""
-    redacted = session.scalar(select(Source.redacted).where(Source.id == dataset.source_id))
-    if redacted == TOMBSTONE:
+    if deregistered_now(session, dataset.source_id):
         raise Conflict(f"dataset {dataset.id}'s source {dataset.source_id} was deregistered")
     check_publishable(dataset)
 

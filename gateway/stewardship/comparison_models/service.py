@@ -102,19 +102,12 @@ def create_model(
     session.add(model)
     version = _version(model_id, 1, body, user, now)
     session.add(version)
-    # under the model's write lock (taken here, held to the commit), the id read afresh:
-    # a creation of the same id that committed while this one compiled made this one
-    # 409 at its commit, after its 'comparison_model.created' ok (red team 26)
+    # under the model's write lock (taken here, held to the commit), the id read afresh
+    # (``row_trail._refuse_taken``): a creation of the same id that committed while this
+    # one compiled made this one 409 at its commit, after its 'comparison_model.created'
+    # ok (red team 26)
     bind_until_commit(services.audit, session)
-    _refuse_taken(session, model_id)
     return model, version, compiled
-
-
-def _refuse_taken(session: Session, model_id: str) -> None:
-    with session.no_autoflush:  # the new row is not written before the record
-        taken = session.scalar(select(ComparisonModel.id).where(ComparisonModel.id == model_id))
-    if taken is not None:
-        raise Conflict(f"comparison model {model_id!r} exists; PUT a new version instead")
 
 
 def update_model(

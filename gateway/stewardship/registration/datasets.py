@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import ObjectInfo
@@ -123,7 +122,7 @@ def create_draft(
     # deregistered source, on record (red team 26)
     hold_rows(session, [source_key(source.id), entry_key(dataset_id)])
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
-    if session.scalar(select(Source.redacted).where(Source.id == source.id)) == catalog.TOMBSTONE:
+    if catalog.deregistered_now(session, source.id):
         raise Conflict(f"source {source.id!r} was deregistered")
     dataset = catalog.create_draft(
         session=session, source_id=source.id, object_name=object_name, dataset_id=dataset_id,
