@@ -24,7 +24,8 @@ COMPARISON: dict[str, Any] = {
     },
     "purpose": "supervision", "case_ref": "JW-LOOKUP-1",
 }  # fmt: skip
-ID_NUMBER = re.compile(r"\d{17}[\dX]")
+# bounded by non-hex characters: 18 digits in a row occur by chance inside a hex token or hash
+ID_NUMBER = re.compile(r"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
 
 
 @pytest.fixture(scope="module")
