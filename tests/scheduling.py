@@ -36,7 +36,6 @@ LONGEST = (
     "tests/gateway/web/console/test_accessibility.py",
     "tests/audit/test_faults.py",
     "tests/gateway/web/console/test_journey_refusals.py",
-    "tests/gateway/web/test_openapi_contract.py",
     "ops-replicas",
     "tests/audit/test_alert_incremental.py",
     "tests/gateway/web/console/test_journey_reidentification.py",

@@ -5,7 +5,8 @@ Drawing is most of what a fuzzing test costs (about 20 ms a case, against a few 
 send one), and it does not depend on who sends the case: ``derandomize=True`` fixes
 hypothesis' seed, and the drawing function never fails, so nothing is shrunk or
 replayed. A test that sends the same cases as each role therefore draws them once
-(test_schemathesis.py: four roles, 15 examples each).
+(test_schemathesis.py: four roles, 15 examples each, two of them checked against the
+document too).
 """
 
 from __future__ import annotations
