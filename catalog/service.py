@@ -158,12 +158,12 @@ def add_source(
 ) -> Source:
     """A source whose connection the caller has tested; ``redacted`` is how it is shown."""
     require_new_source(session=session, source_id=source_id, department=department)
-    ciphertext, key_id = sealed_secret if sealed_secret is not None else (None, None)
     source = Source(
         id=source_id, department=department, kind=kind, display_name=display_name,
         settings=dict(settings), redacted=redacted, created_by=created_by,
-        secret_ciphertext=ciphertext, secret_key_id=key_id,
+        secret_ciphertext=None, secret_key_id=None,
     )  # fmt: skip
+    set_secret(source, sealed_secret)
     session.add(source)
     return source
 
@@ -184,9 +184,14 @@ def edit_source(
     source.settings = dict(settings)
     if display_name is not None:
         source.display_name = display_name
+    set_secret(source, sealed_secret)
+    return source
+
+
+def set_secret(source: Source, sealed_secret: SealedSecret | None) -> None:
+    """The source's stored secret (encrypted), when one is given."""
     if sealed_secret is not None:
         source.secret_ciphertext, source.secret_key_id = sealed_secret
-    return source
 
 
 def entries_of_source(*, session: Session, source_id: str) -> list[Dataset]:

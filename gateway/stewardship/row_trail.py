@@ -394,20 +394,40 @@ def _new_state(session: Session, seals: RowSeals, check: Check, row: Any) -> _Bo
     return key, new, loaded.seal
 
 
-def _refuse_taken(session: Session, rows: list[tuple[str, Any]]) -> None:
+def _refuse_taken(session: Session, row: Any) -> None:
     """``Conflict`` for a new row whose key another request's commit took since this one
     found it free (read afresh under the row's write lock, which the caller holds): two
     saves of one new user at once put 'user.updated' ok on the trail twice, and the
     second's commit hit the primary key, a 500 (red team 26)."""
-    for key, row in rows:
-        state = inspect(row)
-        if not state.pending:
-            continue
-        columns = state.mapper.primary_key
-        ident = state.mapper.primary_key_from_instance(row)
-        found = select(*columns).where(*(c == v for c, v in zip(columns, ident, strict=True)))
-        if session.execute(found).first() is not None:
-            raise Conflict(f"{key} was made by another request meanwhile; load it again")
+    state = inspect(row)
+    columns = state.mapper.primary_key
+    ident = state.mapper.primary_key_from_instance(row)
+    if any(value is None for value in ident):
+        return  # a key the flush makes: nobody else's
+    found = select(*columns).where(*(c == v for c, v in zip(columns, ident, strict=True)))
+    with session.no_autoflush:  # not the new row itself
+        taken = session.execute(found).first() is not None
+    if taken:
+        session.expunge(row)  # nothing of it left in the session
+        key = _key_of(row)
+        raise Conflict(f"{key[0] if key else row!r} was made by another request meanwhile; "
+                       "load it again")  # fmt: skip
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _hold_new(session: Session, row: Any) -> None:
+    """A new governing row takes its key's write lock (held to the commit) as it is added
+    to the session, and its key is read afresh under it: ``Conflict`` (409) if another
+    request's commit took it since this one found it free. Every creation adds its row
+    before it puts its record on the trail, so the loser of two creations of one key is
+    refused before its record, whichever route made it (red team 26: a source's
+    registration, a draft, a comparison model and a user each had the check by hand, or
+    only at the binding)."""
+    found = _key_of(row)
+    if found is None or found[1] not in _UNVERSIONED:
+        return  # a request or a re-identification: its compare-and-set is on its status
+    hold_rows(session, [found[0]])
+    _refuse_taken(session, row)
 
 
 def bind_changed(audit: AuditSink, session: Session) -> list[_Bound]:
@@ -428,10 +448,9 @@ def _bind_rows(audit: AuditSink, session: Session, rows: list[Any]) -> list[_Bou
     # one write at a time of rows whose commit compares nothing (row_locks); requests
     # and re-identifications have their compare-and-set on the status read, and an
     # approval holds its request's lock itself (grants.service.hold_for_approval)
-    locked = [(found[0], row) for row in rows
-              if (found := _key_of(row)) is not None and found[1] in _UNVERSIONED]  # fmt: skip
-    hold_rows(session, [key for key, _row in locked])
-    _refuse_taken(session, locked)
+    # (a new row's since it was added: ``_hold_new``)
+    hold_rows(session, [found[0] for found in map(_key_of, rows)
+                        if found is not None and found[1] in _UNVERSIONED])  # fmt: skip
     bind = session.get_bind()
     seals, check = seals_for(bind), checker(bind)
     bound = []

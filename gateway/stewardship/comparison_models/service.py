@@ -102,10 +102,10 @@ def create_model(
     session.add(model)
     version = _version(model_id, 1, body, user, now)
     session.add(version)
-    # under the model's write lock (taken here, held to the commit), the id read afresh
-    # (``row_trail._refuse_taken``): a creation of the same id that committed while this
-    # one compiled made this one 409 at its commit, after its 'comparison_model.created'
-    # ok (red team 26)
+    # added under the model's write lock (held to the commit), the id read afresh
+    # (``row_trail._hold_new``): a creation of the same id that committed while this one
+    # compiled made this one 409 at its commit, after its 'comparison_model.created' ok
+    # (red team 26); its binding next, before the route's record
     bind_until_commit(services.audit, session)
     return model, version, compiled
 

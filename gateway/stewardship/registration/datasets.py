@@ -19,7 +19,6 @@ from adapters.base import ObjectInfo
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.drift import Column, Drift, compare
-from catalog.entry_seals import entry_key
 from catalog.errors import Conflict, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
 from catalog.schemas import DatasetPatch
@@ -115,13 +114,11 @@ def create_draft(
     dataset_id = dataset_id or default_dataset_id(source_id, object_name)
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
     _obj, proposals = _inspect_object(services=services, source=source, object_name=object_name)
-    # the id and the source again under their write locks (held to the commit): a draft
-    # of the same id committed while this one introspected made this one's flush a 500
-    # after its 'dataset.updated' ok was on record, and a deregistration of the source
+    # the source again under its write lock (held to the commit): a deregistration of it
     # committed meanwhile (it locks only the entries it loaded) left a draft of a
-    # deregistered source, on record (red team 26)
-    hold_rows(session, [source_key(source.id), entry_key(dataset_id)])
-    catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
+    # deregistered source, on record (red team 26); the entry's id is read afresh under
+    # its own lock as the draft is added, before its record (``row_trail._hold_new``)
+    hold_rows(session, [source_key(source.id)])
     if catalog.deregistered_now(session, source.id):
         raise Conflict(f"source {source.id!r} was deregistered")
     dataset = catalog.create_draft(

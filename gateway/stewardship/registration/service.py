@@ -28,9 +28,8 @@ from adapters.redaction import scrub
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.entry_seals import entry_key
-from catalog.errors import BadRequest, Conflict, NotFound, SluiceError, SourceFailed
+from catalog.errors import BadRequest, NotFound, SluiceError, SourceFailed
 from catalog.models import DatasetStatus, Source
-from catalog.source_seals import source_key
 from catalog.suggestions import suggest
 from catalog.timestamps import utc_text
 from gateway.core.services import Services
@@ -196,12 +195,13 @@ def register_source(
         session=session, services=services, department=department, source_id=source_id,
         config=config,
     )  # fmt: skip
-    # the id under its write lock (held to the commit), read afresh: a registration of
-    # the same id that committed while this one connected made this one's flush fail
-    # after 'source.registered' ok was on record (a 500 on SQLite) (red team 26)
-    hold_rows(session, [source_key(source_id)])
-    if session.scalar(select(Source.id).where(Source.id == source_id)) is not None:
-        raise Conflict(f"a source {source_id!r} already exists")
+    # added before its record: its id's write lock (held to the commit) and a fresh read
+    # of the id (``row_trail._hold_new``), 409 if a registration of it committed meanwhile
+    source = catalog.add_source(
+        session=session, source_id=source_id, department=department, kind=kind,
+        display_name=display_name, settings=settings, redacted=redacted,
+        created_by=user.subject, sealed_secret=None,
+    )  # fmt: skip
     emit(
         services=services,
         user=user,
@@ -210,13 +210,9 @@ def register_source(
         department=department,
         details={"kind": kind, "redacted": redacted, "target": target},
     )
-    source = catalog.add_source(
-        session=session, source_id=source_id, department=department, kind=kind,
-        display_name=display_name, settings=settings, redacted=redacted,
-        created_by=user.subject,
-        sealed_secret=_seal(session=session, services=services, source_id=source_id,
-                            secret=plain),
-    )  # fmt: skip
+    # the data key written in the session after the record (SQLite's one writer)
+    catalog.set_secret(source, _seal(session=session, services=services, source_id=source_id,
+                                     secret=plain))  # fmt: skip
     source.server_identity = _identity(target)
     session.flush()
     return source
