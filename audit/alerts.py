@@ -39,6 +39,9 @@ from audit.baseline import Baseline, unusual_counties, unusual_hours
 
 # a start of each kind ends with one of these (issue 11: every start has an end on record)
 ENDINGS = ("completed", "failed", "aborted")
+# an audit export through the API (``gateway.web.audit_export``): its start and its ends
+EXPORT, EXPORT_START = "audit.export", "audit.exported"
+EXPORT_ENDS = frozenset(f"audit.export_{end}" for end in ENDINGS)
 
 __all__ = ["QUERY_TYPES", "AlertConfig", "alert_id", "compute_alerts"]
 
@@ -215,12 +218,19 @@ def own_records(events: list[Event], cfg: AlertConfig) -> list[Alert]:
 
 def end_of(e: Event) -> tuple[str, Any] | None:
     """``(kind, request_id)`` of an end (completed, failed, aborted), else None."""
+    if e.get("type") in EXPORT_ENDS:
+        return (EXPORT, e.get("request_id"))
     kind, _, what = str(e.get("type")).partition(".")
     return (kind, e.get("request_id")) if what in ENDINGS else None
 
 
 def start_of(e: Event) -> tuple[str, Any] | None:
-    """``(kind, request_id)`` of a query or comparison start, else None."""
+    """``(kind, request_id)`` of a query, comparison or API export start, else None. An
+    export started by ``sluice audit export`` (no request id: the operator's own, to a
+    file) has no end on record, and is no start here."""
+    if e.get("type") == EXPORT_START:
+        rid = e.get("request_id")
+        return (EXPORT, rid) if rid is not None else None
     kind, _, what = str(e.get("type")).partition(".")
     if what != "started" or kind not in ("query", "comparison"):
         return None
@@ -236,15 +246,16 @@ def unended(e: Event, ended: Container[tuple[str, Any]], now: datetime, cfg: Ale
 
 
 def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    """A ``query.started`` (or ``comparison.started``) older than ``unended_after``
-    with no completed, failed or aborted event of the same request id: the gateway
-    records every end, so a missing one means a crash, a lost write, or an evasion."""
+    """A ``query.started`` (or ``comparison.started``, or an API export's
+    ``audit.exported``) older than ``unended_after`` with no completed, failed or
+    aborted event of the same request id: the gateway records every end, so a missing
+    one means a crash, a lost write, or an evasion."""
     now = cfg.now or datetime.now(UTC)
     ended = {pair for pair in map(end_of, events) if pair is not None}
     return _each_event(
         "query_never_ended",
         "high",
-        f"{COUNT} queries started but never ended on record",
+        f"{COUNT} queries (or audit exports) started but never ended on record",
         per_key_and_day(events, lambda e: actor_of(e) if unended(e, ended, now, cfg) else None),
     )
 

@@ -69,6 +69,8 @@ class EventType(StrEnum):
     # error while it was read — with what had left by then (gateway.web.audit_export)
     AUDIT_EXPORT_ABORTED = "audit.export_aborted"
     AUDIT_EXPORT_FAILED = "audit.export_failed"
+    # an export sent whole: its end, with what left (the query's ``query.completed``)
+    AUDIT_EXPORT_COMPLETED = "audit.export_completed"
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_UNSEALED = "audit.unsealed"
     # an officer moving an alert on (gateway.web.routes.audit)

@@ -15,13 +15,15 @@ export has the query's bounds (red team 24's left row):
   rest is refused.
 
 The export's ``audit.exported`` is on record before its first byte, as every audit read
-is. An export cut short adds its end under the same request id:
-``audit.export_aborted`` (the reason: ``client_stalled``, ``client_disconnected``,
-``cancelled``, or the refusal's code) or ``audit.export_failed`` (an error while it was
-read), with what had left — the events (``rows``), the SHA-256 of the bytes
-(``result_sha256``), ``bytes_sent`` and the last event's ``last_seq``. An export sent
-whole adds nothing, except the evidence digest of a sealed trail's whole export in the
-seal file (``evidence``), written only once every byte has been taken.
+is, and every export adds its end under the same request id, as a query does:
+``audit.export_completed`` once every byte was taken, ``audit.export_aborted`` (the
+reason: ``client_stalled``, ``client_disconnected``, ``cancelled``, or the refusal's
+code) or ``audit.export_failed`` (an error while it was read), with what had left — the
+events (``rows``), the SHA-256 of the bytes (``result_sha256``), ``bytes_sent`` and the
+last event's ``last_seq``. A start with no end (a gateway killed mid-export) is what the
+``query_never_ended`` rule flags (an export sent whole added no end before, so nothing
+told the two apart). A sealed trail's whole export also leaves its evidence digest in
+the seal file (``evidence``), written only once every byte has been taken.
 """
 
 from __future__ import annotations
@@ -103,11 +105,14 @@ class ExportDelivery:
             self.last_seq = last if last is not None else self.last_seq
 
     def complete(self) -> None:
-        if self.end.claim() and self._evidence is not None:
+        if not self.end.claim():
+            return
+        self._end(EventType.AUDIT_EXPORT_COMPLETED, Outcome.OK, {})
+        if self._evidence is not None:
             self._evidence(self.digest.hexdigest(), self.size)
 
     def completes_in_place(self) -> bool:
-        return self._evidence is None
+        return False  # its end is a durable record (``record_audit_read``): in the pool
 
     def abort(self, reason: str) -> None:
         if self.end.claim():

@@ -59,7 +59,7 @@ def record_audit_read(
         kept["client_request_id"] = client_request_id
     if log.seal.sealed:
         what = {} if sent is None else {"rows": sent.rows, "result_sha256": sent.result_sha256}
-        log.seal.record("access", sub=user.subject, roles=list(user.roles), action=etype,
+        log.seal.record("access", sub=user.subject, roles=list(user.roles), action=str(etype),
                         request_id=request_id, outcome=str(outcome),
                         details={**kept, **what})  # fmt: skip
         return request_id
