@@ -34,8 +34,13 @@ from audit.event_types import EventType
 from audit.records import Actor, comparison_run_event, comparison_schedule_event
 from catalog.comparison_models import ComparisonModel, ComparisonModelVersion, ComparisonRun
 from catalog.comparison_schedules import ComparisonSchedule, new_schedule_id
-from catalog.comparison_seals import SCHEDULES, require_schedule_sealed, row_sealed
-from catalog.errors import BadRequest, NotFound, SluiceError
+from catalog.comparison_seals import (
+    SCHEDULES,
+    comparison_key,
+    require_schedule_sealed,
+    row_sealed,
+)
+from catalog.errors import BadRequest, Conflict, NotFound, SluiceError
 from catalog.timestamps import as_utc, utc_text
 from gateway.core.case_refs import RequiredCaseRef
 from gateway.core.services import Services
@@ -43,6 +48,7 @@ from gateway.enforcement.comparison.run_service import RunIn, request_run
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import narrowed
 from gateway.stewardship.comparison_models.service import get_visible
+from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bind_until_commit
 from policies.decision import UserContext
 
@@ -204,8 +210,21 @@ def _claim(session: Session, schedule: ComparisonSchedule, due_at: datetime,
 def trigger(*, services: Services, session: Session, runner: ModelRunner, schedule_id: str,
             now: datetime) -> str | None:  # fmt: skip
     """Queue one due schedule's run (committed, submitted); returns the run id, or None
-    when it was refused (on record with the reason)."""
-    schedule = session.get(ComparisonSchedule, schedule_id)
+    when it was refused (on record with the reason).
+
+    The period is claimed before anything is on record: the schedule's write lock (held
+    to the commit; across processes on PostgreSQL too), then its due time read afresh
+    under it. A second trigger of the period waits, then finds it moved on (or another
+    trigger still at it past ``WRITE_WAIT_S``) and records nothing: each put
+    ``comparison_schedule.triggered`` and its run's ``comparison_run.requested`` on
+    record before the compare-and-set below, so the loser left a run on record that
+    was rolled back (red team 25). The compare-and-set stays, for processes beside one
+    another on SQLite, which the lock does not reach."""
+    try:
+        hold_rows(session, [comparison_key(SCHEDULES, schedule_id)])
+    except Conflict:
+        return None  # another trigger of it is under way
+    schedule = session.get(ComparisonSchedule, schedule_id, populate_existing=True)
     if schedule is None or schedule.deleted_at is not None or as_utc(schedule.next_due_at) > now:
         return None  # triggered by someone else meanwhile
     due_at = as_utc(schedule.next_due_at)
