@@ -32,6 +32,7 @@ from catalog.row_seals import restate, seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.core.services import Services
 from gateway.enforcement.query.subjects import canonical_id_number, subject_token
+from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bind_line
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
 from gateway.stewardship.users.emergency import (
@@ -193,7 +194,7 @@ def assign_role(
     before casbin writes it, which it does at once in a transaction of its own: an
     event that cannot be written leaves the roles as they were (red team 8: a role
     given while the trail was sealed took effect with the 503 and no event)."""
-    user = get_user(session=session, subject=subject)
+    user = _held_user(session, subject)
     held = services.authorizer.roles_of(subject)
     check_assignment(subject=subject, role=role, domain=domain, held=held)
     if record is not None:
@@ -209,6 +210,19 @@ def assign_role(
             _bind_line(services, subject, role, domain, present=False)
         raise
     user.roles = sorted({*(user.roles or []), role})
+    return user
+
+
+def _held_user(session: Session, subject: str) -> User:
+    """The user under their row's write lock (held to the commit), read afresh: a role
+    change reads the roles held, records, then writes the line and ``users.roles``. Two
+    at once both passed the check and both were on record ``ok``, and casbin refused
+    the second under its own lock (separation of duties) after its record; each also
+    rewrote ``users.roles`` from the row it had loaded (red team 25's left row)."""
+    hold_rows(session, [user_key(subject)])
+    user = session.get(User, subject, populate_existing=True)
+    if user is None:
+        raise NotFound(f"no user {subject!r}")
     return user
 
 
@@ -230,7 +244,7 @@ def unassign_role(
     record: Callable[[], None] | None = None,
 ) -> User:
     """``record`` runs before casbin drops the rule, as in ``assign_role``."""
-    user = get_user(session=session, subject=subject)
+    user = _held_user(session, subject)
     held = (role, domain) in services.authorizer.roles_of(subject)
     if role in PRIVILEGED and held and (user.status or ACTIVE) == ACTIVE:
         # before casbin drops the rule (its own transaction): the last active admin or
