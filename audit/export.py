@@ -40,7 +40,7 @@ from audit.events import GENESIS_HASH, format_ts, utc_now
 from audit.signing import EventMac, Signer, kid_for, unb64, verify_signature
 from audit.store import KEY_SELECT, AuditStore
 from audit.witness_book import countersign_payload
-from catalog.errors import BadRequest
+from catalog.errors import BadRequest, Unavailable
 
 Format = Literal["jsonl", "csv"]
 EVENT_PAGE = 2_000  # events read at a time (one short read of the store each)
@@ -49,6 +49,26 @@ CSV_COLUMNS = ("kind", "seq", "prev_hash", "hash", "ts", "type", "actor", "outco
 
 def _trailer_payload(trailer: dict[str, Any]) -> bytes:
     return canonical_json({k: v for k, v in trailer.items() if k != "signature"})
+
+
+def require_start_within(store: AuditStore, from_seq: int | None) -> None:
+    """``BadRequest`` for an export asked to start past the trail's head: it held no
+    event, started from the genesis hash and verified as an empty export (red team 26's
+    left row), a proof of nothing an officer who mistyped ``from`` could take for
+    evidence. Asked before the export is on record; the head only grows after it."""
+    if from_seq is None or from_seq <= 1:
+        return
+    try:
+        conn = store.connect(reader=True)
+        try:
+            head = int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0)
+        finally:
+            conn.close()
+    except store.driver_errors as exc:
+        raise Unavailable(f"audit store failed: {type(exc).__name__}") from None
+    if from_seq > head:
+        raise BadRequest(f"from={from_seq} is past the trail's head (seq {head}): there is no "
+                         "event to export from there")  # fmt: skip
 
 
 def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[str, Any]]:
