@@ -225,9 +225,9 @@ def end_of(e: Event) -> tuple[str, Any] | None:
 
 
 def start_of(e: Event) -> tuple[str, Any] | None:
-    """``(kind, request_id)`` of a query, comparison or API export start, else None. An
-    export started by ``sluice audit export`` (no request id: the operator's own, to a
-    file) has no end on record, and is no start here."""
+    """``(kind, request_id)`` of a query, comparison or audit export start, else None.
+    An export on record without a request id (``sluice audit export`` wrote no end
+    before it took one) is no start here."""
     if e.get("type") == EXPORT_START:
         rid = e.get("request_id")
         return (EXPORT, rid) if rid is not None else None
@@ -246,7 +246,7 @@ def unended(e: Event, ended: Container[tuple[str, Any]], now: datetime, cfg: Ale
 
 
 def unended_starts(events: list[Event], cfg: AlertConfig) -> list[Alert]:
-    """A ``query.started`` (or ``comparison.started``, or an API export's
+    """A ``query.started`` (or ``comparison.started``, or an export's
     ``audit.exported``) older than ``unended_after`` with no completed, failed or
     aborted event of the same request id: the gateway records every end, so a missing
     one means a crash, a lost write, or an evasion."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,10 @@ import click
 import orjson
 
 from audit.checkpoints import check_keys
-from audit.event_types import EventType
-from audit.export import export_stream, verify_export
+from audit.event_types import EventType, Outcome
+from audit.export import export_lines, verify_export
 from audit.log import AuditLog
-from audit.records import Actor, audit_access_event, key_event
+from audit.records import Actor, Delivery, audit_access_event, key_event
 from audit.verify import verify_sealing
 from gateway.cli.host_login import host_login
 
@@ -84,8 +86,36 @@ def _witness_receipt(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _record(log: AuditLog, etype: str, details: dict[str, object]) -> None:
-    log.append(audit_access_event(type_=etype, actor=Actor.cli(host_login()), details=details))
+def _record(log: AuditLog, etype: str, details: dict[str, object], **end: Any) -> None:
+    log.append(audit_access_event(type_=etype, actor=Actor.cli(host_login()), details=details,
+                                  **end))  # fmt: skip
+
+
+class _Written:
+    """What an export wrote (events, bytes, their SHA-256, the last event's seq), for
+    its end on record, as the API's export counts what it sent."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = self.events = 0
+        self.last_seq: int | None = None
+
+    def lines(self, lines: Iterator[tuple[bytes, int | None]]) -> Iterator[bytes]:
+        for line, seq in lines:
+            yield line
+            self.digest.update(line)
+            self.size += len(line)
+            if seq is not None:
+                self.events, self.last_seq = self.events + 1, seq
+
+    def end(self, details: dict[str, object], outcome: Outcome) -> dict[str, Any]:
+        """``_record``'s end: the details with what was written, the outcome, the rows."""
+        sha = self.digest.hexdigest() if self.size else None
+        return {
+            "details": {**details, "bytes_sent": self.size, "last_seq": self.last_seq},
+            "outcome": outcome,
+            "delivery": Delivery(rows=self.events, result_sha256=sha),
+        }
 
 
 @click.group("audit")
@@ -164,34 +194,49 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
     try:
         sealed = log.seal.reason if log.seal.sealed else None
         details: dict[str, object] = {"format": fmt, "from": from_seq, "to": to_seq}
+        written = _Written()
+        lines = written.lines(export_lines(
+            store=log.store, signer=log.signer, fmt=fmt,  # type: ignore[arg-type]
+            from_seq=from_seq, to_seq=to_seq, sealed=sealed))  # fmt: skip
         if sealed is None:
-            _record(log, "audit.exported", details)
-        chunks = export_stream(
-            store=log.store,
-            signer=log.signer,
-            fmt=fmt,  # type: ignore[arg-type]
-            from_seq=from_seq,
-            to_seq=to_seq,
-            sealed=sealed,
-        )
-        digest = hashlib.sha256()
-        if out is None:
-            for chunk in chunks:
-                digest.update(chunk)
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
-        else:
-            with out.open("wb") as handle:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    handle.write(chunk)
-            click.echo(f"wrote {out}", err=True)
-        if sealed is not None:  # evidence for the two-person unseal
-            log.seal.record("evidence_exported", sub=f"cli:{host_login()}",
-                            sha256=digest.hexdigest(), details=details)  # fmt: skip
-            click.echo(f"sealed: evidence sha256 {digest.hexdigest()}", err=True)
+            _write_on_record(log, lines, written, details, out)
+            return
+        _write(lines, out)
+        digest = written.digest.hexdigest()  # evidence for the two-person unseal
+        log.seal.record("evidence_exported", sub=f"cli:{host_login()}", sha256=digest,
+                        details=details)  # fmt: skip
+        click.echo(f"sealed: evidence sha256 {digest}", err=True)
     finally:
         log.close()
+
+
+def _write_on_record(log: AuditLog, lines: Iterator[bytes], written: _Written,
+                     details: dict[str, object], out: Path | None) -> None:  # fmt: skip
+    """The export's start and its end on record under one request id, as the API's:
+    the never-ended rule reads them (a start with no end is an export killed)."""
+    request_id = uuid.uuid4().hex
+    _record(log, "audit.exported", details, request_id=request_id)
+    try:
+        _write(lines, out)
+    except BaseException:
+        cut = written.end({**details, "reason": "cancelled"}, Outcome.ABORTED)
+        _record(log, "audit.export_aborted", request_id=request_id, **cut)
+        raise
+    _record(log, "audit.export_completed", request_id=request_id,
+            **written.end(details, Outcome.OK))  # fmt: skip
+
+
+def _write(chunks: Iterator[bytes], out: Path | None) -> None:
+    """The export to ``out``, or to the standard output."""
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    with out.open("wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    click.echo(f"wrote {out}", err=True)
 
 
 @audit.group("keys")
