@@ -201,6 +201,28 @@ def family_of(event: Mapping[str, Any]) -> Family:
     return Family(shared, is_orjson_safe(shared["fields"]) and is_orjson_safe(shared["decision"]))
 
 
+def family_from(
+    *, actor: Mapping[str, Any], resource: str | None, purpose: str | None,
+    case_ref: str | None, decision: Mapping[str, Any] | None, policy_version: str | None,
+    fields: Mapping[str, Any], row_filter: str | None, client: str | None,
+    request_id: str | None,
+) -> Family:  # fmt: skip
+    """``family_of`` an event holding these shared parts, built from them directly: the
+    same checks (``MalformedEvent``) and the same ``Family``, without a whole event made
+    and walked first (issue 17: the query's start, once per governed request)."""
+    texts = {"resource": resource, "purpose": purpose, "case_ref": case_ref,
+             "policy_version": policy_version, "row_filter": row_filter, "client": client,
+             "request_id": request_id}  # fmt: skip
+    for key, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise MalformedEvent(f"audit event field {key!r} must be a string")
+    if not isinstance(fields, Mapping):
+        raise MalformedEvent("fields and details must be objects")
+    shared = {"actor": _actor(actor), "decision": _decision(decision), "fields": dict(fields),
+              **texts}  # fmt: skip
+    return Family(shared, is_orjson_safe(shared["fields"]) and is_orjson_safe(shared["decision"]))
+
+
 def _prepare_member(event: FamilyEvent, clock: Callable[[], datetime]) -> Prepared:
     """``prepare`` for one record of a family: only what differs is checked and walked."""
     details = event.details

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from audit.event_types import EventType, Outcome
+from audit.events import Family, family_from
 from audit.records import (
     Actor,
     AggregateRecord,
@@ -88,6 +89,24 @@ def query_record(
         details=_own_details(ctx, details),
         aggregate=_aggregate_record(ctx, aggregate),
     )
+
+
+def query_family(ctx: QueryContext, decision: Decision) -> Family:
+    """What every record of the query ``ctx`` under ``decision`` shares: the ``Family``
+    that ``family_of`` finds in its ``query_record`` (the same checks, the same parts),
+    built from the typed context without that whole record (issue 17)."""
+    user, body, origin = ctx.user, ctx.body, ctx.origin
+    return family_from(
+        actor={"sub": user.subject, "dept": user.department, "roles": list(user.roles)},
+        resource=f"dataset:{ctx.entry.id}", purpose=body.purpose, case_ref=body.case_ref,
+        decision={"allow": decision.allow, "reasons": list(decision.reasons),
+                  "decision_id": decision.decision_id},
+        policy_version=decision.policy_version,
+        fields={n: {"action": fa.action, "method": fa.method}
+                for n, fa in decision.fields.items()},
+        row_filter=row_filter_text(decision.row_filter), client=origin.client,
+        request_id=origin.request_id,
+    )  # fmt: skip
 
 
 def end_details(

@@ -15,12 +15,12 @@ from collections.abc import Generator, Iterator, Mapping
 import pyarrow as pa
 
 from audit.event_types import EventType, Outcome
-from audit.events import Family, FamilyEvent, family_of
+from audit.events import Family, FamilyEvent
 from audit.records import AuditEvent
 from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
 from gateway.enforcement.query.aggregate import for_format, for_format_schema
-from gateway.enforcement.query.audit_events import end_details, query_record
+from gateway.enforcement.query.audit_events import end_details, query_family, query_record
 from gateway.enforcement.query.code_fields import code_columns
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.delivery import Books, Chunk, Started
@@ -84,14 +84,13 @@ class QueryRun(Started):
         what = {"masks": dict(plan.masks), "rows_limit": plan.limit}
         if plan.aggregate is not None:  # issue 16: the threshold it runs under
             self.progress.aggregate = {"min_group_size": plan.aggregate.min_group_size}
-        event = self._event(EventType.QUERY_STARTED, Outcome.STARTED, sent=Sent(), details=what)
+        if self._family is not None:  # never: the family is made by this method only
+            raise RuntimeError("query started twice")
         t = time.perf_counter()
         # what every record of this query shares, checked once: the start and its end are
         # built from it (``_event``), the same bodies and bytes as whole events
-        if not isinstance(event, AuditEvent):  # never: no family before this line
-            raise RuntimeError("query started twice")
-        self._family = family_of(event)
-        start = self._family.event(str(event.type), str(event.outcome), details=event.details)
+        self._family = query_family(self.ctx, self.decision)
+        start = self._event(EventType.QUERY_STARTED, Outcome.STARTED, sent=Sent(), details=what)
         self._started = self.books.audit.submit(start)
         self._metrics.audit_s += time.perf_counter() - t
         self.on_record()
@@ -202,7 +201,7 @@ class QueryRun(Started):
     ) -> AuditEvent | FamilyEvent:
         details = {**self._columns(), **details}
         aggregate = self.progress.aggregate
-        if self._family is None:  # the start itself (``record_start`` makes the family)
+        if self._family is None:  # no start was built (``record_start`` makes the family)
             return query_record(self.ctx, type_, outcome, decision=self.decision, sent=sent,
                                 details=details, aggregate=aggregate)  # fmt: skip
         return self._family.event(
