@@ -64,6 +64,19 @@ STEPS: tuple[tuple[str, str, str, bool], ...] = (
     ("audit.writer", "GroupCommitWriter._commit_batch", "audit writer batches", False),
     ("audit.alert_runner", "AlertRunner.evaluate", "alert runner", False),
     ("audit.monitor", "Monitor.check", "audit monitor (checks and chain walk)", False),
+    # the audit's parts (twelfth pass): the records' family and preparation, the batch's
+    ("gateway.enforcement.query.run", "query_family", "audit.start's family", False),
+    ("audit.log", "prepare", "audit.prepare (caller's thread)", False),
+    ("audit.events", "_serialise", "audit.prepare.canonical JSON", False),
+    ("audit.log", "AuditLog.submit", "audit.submit (start)", False),
+    ("audit.log", "AuditLog.append_nowait", "audit.append_nowait (end)", False),
+    ("audit.writer", "_chain", "audit writer.chain (hash, MAC)", False),
+    ("audit.store", "AuditStore.begin_at_head", "audit writer.lock and head", False),
+    ("audit.store", "AuditStore.insert_and_commit", "audit writer.insert and commit", False),
+    ("audit.store", "AuditStore.append_if_head", "audit writer.optimistic append", False),
+    # the decision's parts: the input and the cached decision point
+    ("gateway.enforcement.query.broker", "decision_input", "prepare.authorize.input", False),
+    ("policies.cache", "CachedPDP.decide", "prepare.authorize.decide (cache)", False),
 )
 
 
