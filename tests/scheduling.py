@@ -1,4 +1,4 @@
-"""How ``pytest -n 3 --dist loadgroup`` shares the suite between its workers (three on
+"""How ``pytest -n 4 --dist loadgroup`` shares the suite between its workers (four on
 the machines' two cores: the suite waits more than it computes, ``Makefile`` says so).
 
 Two rules, applied to the collected items (``tests/conftest.py`` calls ``arrange``):
