@@ -324,17 +324,27 @@ rows_remaining := object.get(object.get(input, "usage", {}), "rows_remaining_tod
 
 # ---------------------------------------------------------------- approvals
 
-# What this request would release, field by field, without an approved grant.
+# What a request reads: what it returns, and every field it filters, sorts or groups
+# on — a filter or an order reads a field's values as surely as returning it does
+# (`between` halved until one row is left gives each row's value: red team 27).
+used_names contains n if some n in released_names
+
+used_names contains n if {
+	some n in referenced_names
+	fields_by_name[n]
+}
+
+# What this request would read, field by field, without an approved grant.
 pending contains n if {
 	dataset_rank == 4
-	some n in released_names
+	some n in used_names
 	a := field_decisions[n].action
 	a != "deny"
 	not covered(n, release_approvals(fields_by_name[n], a))
 }
 
 pending contains n if {
-	some n in released_names
+	some n in used_names
 	f := fields_by_name[n]
 	f.level == "L4"
 	field_decisions[n].action == "allow"
