@@ -74,8 +74,16 @@ class Live:
         return [e for e in reversed(page["items"]) if e.get("request_id") == request_id]
 
 
-def add_big_table(gw: DemoGateway) -> None:
-    """200,000 rows in the civil department's SQLite file, published as an L2 entry."""
+def add_big_table(
+    gw: DemoGateway,
+    *,
+    table: str = "big_rows",
+    dataset: str = BIG,
+    rows: int = BIG_ROWS,
+    note: str = "'row ' || n || ' of a result larger than every buffer on the way'",
+) -> None:
+    """``rows`` rows in the civil department's SQLite file (``note``: the SQL of each
+    row's note, over its number ``n``), published as an L2 entry ``dataset``."""
     with gw.services.sessions() as session:
         source = session.get(Source, "civil-db")
         assert source is not None
@@ -83,17 +91,17 @@ def add_big_table(gw: DemoGateway) -> None:
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text(
-                "CREATE TABLE big_rows (id INTEGER, region_code TEXT, note TEXT)"
+                f"CREATE TABLE {table} (id INTEGER, region_code TEXT, note TEXT)"
             ))  # fmt: skip
             conn.execute(text(
                 "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g "
-                f"WHERE n < {BIG_ROWS}) INSERT INTO big_rows SELECT n, "
+                f"WHERE n < {rows}) INSERT INTO {table} SELECT n, "
                 "CASE n % 3 WHEN 0 THEN '430121' WHEN 1 THEN '430102' ELSE '430181' END, "
-                "'row ' || n || ' of a result larger than every buffer on the way' FROM g"
+                f"{note} FROM g"
             ))  # fmt: skip
         engine.dispose()
         ds = Dataset(
-            id=BIG, department="civil", source_id="civil-db", object_name="big_rows",
+            id=dataset, department="civil", source_id="civil-db", object_name=table,
             title_zh="大表", title_en="Big table", level="L2",
             allowed_purposes=["supervision"], region_field="region_code", tags=[],
             status="published", schema_version=1,

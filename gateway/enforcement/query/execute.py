@@ -208,16 +208,22 @@ def encode_rows(
 
 
 def _tail(encoder: Encoder, progress: Progress, pending: int) -> Iterator[Chunk]:
-    # the end may come in pieces (xlsx is assembled there): the rows complete with the last
-    held: bytes | None = None
+    """The end, which may come in pieces (xlsx is assembled there and handed on 1 MiB at
+    a time). The rows it still holds count with its *first* piece: an xlsx's rows are
+    in the zip's first entry, a deflate stream whose every prefix inflates to the rows
+    it holds, so a client that stops before the last piece has taken them (red team 27:
+    counted with the last, most of a workbook left on record as 0 rows, no quota
+    charged). Over-recording, never under-recording."""
     trailer: dict[str, object] = {"truncated": progress.truncated, "row_count": progress.rows}
     if progress.aggregate is not None:  # an aggregate query's groups and suppressed ones
         trailer["aggregate"] = progress.aggregate
+    rows, ended = pending, False
     for part in encoder.tail(trailer):
-        if held is not None:
-            yield held, 0
-        held = part
-    yield held or b"", pending
+        if part:
+            yield part, rows
+            rows, ended = 0, True
+    if not ended:  # an empty end still ends (with the rows held, if any)
+        yield b"", rows
 
 
 def empty_schema(plan: ExecutionPlan) -> pa.Schema:
