@@ -351,6 +351,43 @@ pending contains n if {
 	not covered(n, 2)
 }
 
+# An L4 entry is used only by permission (red team 27): a query that uses none of its
+# fields — a count of rows, no grouping — still reads the entry, and without an approved
+# grant for it the fields to ask for are what a count of rows reads: the region field,
+# which the jurisdiction's row filter reads (when it is visible), else what an unnamed
+# read would release (every visible field).
+pending contains n if {
+	dataset_rank == 4
+	not entry_granted
+	count(used_visible) == 0
+	some n in entry_use_names
+}
+
+used_visible contains n if {
+	some n in used_names
+	field_decisions[n].action != "deny"
+}
+
+# An approved, effective grant of this requester for this entry, approved by someone
+# other than the requester (any of its fields: what it covers is asked field by field).
+entry_granted if {
+	some i in effective_grants
+	count(approvers(input.grants[i])) >= 1
+}
+
+visible_region_field contains r if {
+	r := object.get(dataset, "region_field", null)
+	is_string(r)
+	field_decisions[r].action != "deny"
+}
+
+entry_use_names contains n if some n in visible_region_field
+
+entry_use_names contains n if {
+	count(visible_region_field) == 0
+	some n in visible_fields
+}
+
 pending contains n if {
 	some n in unmask_names
 	n in released_names

@@ -134,6 +134,28 @@ test_l4_dataset_reasons if {
 	d.reasons.approval_required == {"fields": ["amount", "recipient_name", "region_code"]}
 }
 
+# A count of rows names no field, and an L4 entry is still used only by permission
+# (red team 27): the offer is the region field; a grant for the entry lifts it.
+test_l4_dataset_count_rows_needs_a_grant if {
+	ds := object.union(base_dataset, {"level": "L4"})
+	req := object.union(base_request, {"aggregates": [{"fn": "count"}]})
+	inp := object.union(base_input, {"dataset": ds, "request": req})
+	d := decision.decision with input as inp
+	d.requires_approval == true
+	d.reasons.approval_required_l4_dataset == {}
+	d.approval_fields == ["region_code"]
+}
+
+test_l4_dataset_count_rows_with_a_grant if {
+	ds := object.union(base_dataset, {"level": "L4"})
+	req := object.union(base_request, {"aggregates": [{"fn": "count"}]})
+	g := {"id": "g", "dataset": "civil.dibao_recipients", "fields": ["region_code"], "action": "allow",
+		"expires_at": "2026-01-01T00:00:00Z", "approvals": ["steward1"], "status": "approved", "requester": "alice"}
+	inp := object.union(base_input, {"dataset": ds, "request": req, "grants": [g]})
+	d := decision.decision with input as inp
+	d.allow == true
+}
+
 # ---------------------------------------------------------------- masks chosen (issue 16)
 
 fpe_dataset := object.union(base_dataset, {

@@ -25,42 +25,25 @@ from typing import Any
 
 import pytest
 
+from tests.attacks.redteam27 import DS, approved_by_both, l4_with_two_stewards, revoke
 from tests.gateway.demo_app import DemoGateway
 
-DS = "civil.death_registrations"
 CASE = {"purpose": "supervision", "case_ref": "JW-RT27-L4"}
-USERS = "/api/v1/admin/users"
-REQUESTS = "/api/v1/access-requests"
-
-
-def _ok(resp: Any) -> Any:
-    assert resp.status_code in (200, 201), resp.text
-    return resp.json()
 
 
 @pytest.fixture(scope="module")
 def granted_region(deployment: DemoGateway) -> Iterator[DemoGateway]:
     """``civil.death_registrations`` at L4, and dora's grant for ``region_code`` only,
     approved by carl and by a second steward of civil."""
-    gw = deployment
-    _ok(gw.client.patch(f"/api/v1/datasets/{DS}", json={"level": "L4"}, headers=gw.headers("carl")))
-    _ok(gw.client.put(f"{USERS}/cora", headers=gw.headers("root"), json={
-        "display_name": "Cora", "department": "civil", "clearance": "L3",
-        "jurisdiction": [""], "status": "active"}))  # fmt: skip
-    _ok(gw.client.post(f"{USERS}/cora/roles", json={"role": "steward", "domain": "civil"},
-                       headers=gw.headers("root")))  # fmt: skip
-    asked = _ok(gw.client.post(REQUESTS, headers=gw.headers("dora"), json={
-        "dataset": DS, "fields": ["region_code"], "days": 3,
-        "justification": "counties of deaths only", **CASE}))  # fmt: skip
-    for steward in ("carl", "cora"):
-        _ok(gw.client.post(f"{REQUESTS}/{asked['id']}/approve", headers=gw.headers(steward)))
-    try:
-        yield gw
-    finally:
-        _ok(gw.client.post(f"{REQUESTS}/{asked['id']}/revoke", json={"reason": "test over"},
-                           headers=gw.headers("dora")))  # fmt: skip
-        _ok(gw.client.patch(f"/api/v1/datasets/{DS}", json={"level": "L3"},
-                            headers=gw.headers("carl")))  # fmt: skip
+    with l4_with_two_stewards(deployment) as gw:
+        why = "counties of deaths only"
+        asked = approved_by_both(
+            gw, {"fields": ["region_code"], "days": 3, "justification": why, **CASE}
+        )
+        try:
+            yield gw
+        finally:
+            revoke(gw, asked)
 
 
 def _refused_for(resp: Any, field: str) -> None:
