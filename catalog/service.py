@@ -256,6 +256,20 @@ def require_new_dataset_id(*, session: Session, dataset_id: str) -> None:
         raise Conflict(f"a dataset {dataset_id!r} already exists", dataset_id=dataset_id)
 
 
+def require_department_prefix(*, dataset_id: str, department: str) -> None:
+    """``BadRequest`` unless the entry id is ``<department>.<object>``, its department
+    being its source's: the part before the first ``.`` is read as the owner by whoever
+    meets the id in a listing, the trail or DCAT, and an id in another department's
+    prefix misled them and squatted that department's name (red team 27)."""
+    prefix, dot, _rest = dataset_id.partition(".")
+    if not dot or prefix != department:
+        raise BadRequest(
+            f"an entry id starts with its department's code and a dot: {department + '.'!r} "
+            f"(its source is {department}'s), not {dataset_id!r}",
+            dataset_id=dataset_id,
+        )
+
+
 def create_dataset(*, session: Session, data: DatasetIn) -> Dataset:
     """A draft entry fully described by ``data`` (the demo, the tests, imports) for an
     object of one of the department's sources."""
@@ -296,6 +310,7 @@ def create_draft(
     """A draft entry for one introspected source object: each field starts at its
     suggested classification, the entry at its most sensitive field's level (L2 at least)."""
     source = get_source(session=session, source_id=source_id)
+    require_department_prefix(dataset_id=dataset_id, department=source.department)
     require_new_dataset_id(session=session, dataset_id=dataset_id)
     fields = [new_field(column, position) for position, column in enumerate(columns)]
     dataset = Dataset(

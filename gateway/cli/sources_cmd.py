@@ -210,7 +210,9 @@ def datasets() -> None:
 @_as_option
 @click.argument("source_id")
 @click.argument("object_name")
-@click.option("--id", "dataset_id", help="defaults to SOURCE_ID.OBJECT_NAME")
+@click.option(
+    "--id", "dataset_id", help="DEPARTMENT.NAME (the source's department); default: DEPT.OBJECT"
+)
 @click.option("--title-zh", default="")
 @click.option("--title-en", default="")
 def datasets_create(

@@ -162,7 +162,7 @@ def probe(deployment: DemoGateway) -> Iterator[tuple[DemoGateway, str]]:
     """carl's published entry (its id) over a table of civil's (region code, amount,
     phone)."""
     gw, table = deployment, f"replay_probe_{next(_PROBES)}"
-    entry = f"civil-db.{table}"
+    entry = f"civil.{table}"
     _source_sql(gw, f"DROP TABLE IF EXISTS {table}",
                 f"CREATE TABLE {table} AS SELECT region_code, monthly_amount, phone "
                 "FROM dibao_recipients LIMIT 20")  # fmt: skip

@@ -57,7 +57,7 @@ def test_a_publication_while_a_save_is_in_flight_leaves_the_entry_serving(
     (a Core write, ``bind_written``) was written unbound and the published entry
     answered 423 to every analyst."""
     gw, table = deployment, f"rt19_publish_{end}"
-    entry, headers = f"civil-db.{table}", gw.headers("carl")
+    entry, headers = f"civil.{table}", gw.headers("carl")
     _source_sql(gw, f"DROP TABLE IF EXISTS {table}", f"CREATE TABLE {table} AS SELECT "
                 "region_code, monthly_amount FROM dibao_recipients LIMIT 20")  # fmt: skip
     draft = {"source_id": "civil-db", "object_name": table, "dataset_id": entry,

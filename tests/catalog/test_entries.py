@@ -18,7 +18,7 @@ from catalog.vocabulary import Level, PICategory
 from tests.migrated import copy_migrated_sqlite
 from tests.row_seals import register_test_seals
 
-ID = "fin-db.people"
+ID = "fin.people"
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def test_an_entry_in_one_read(engine: Engine) -> None:
     with engine.connect() as conn:
         entry = load_entry(conn, ID)
-        assert load_entry(conn, "fin-db.nothing") is None
+        assert load_entry(conn, "fin.nothing") is None
     assert entry is not None
     assert (entry.id, entry.department, entry.object_name, entry.level) == (
         ID, "fin", "people", "L3")  # fmt: skip

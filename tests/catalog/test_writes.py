@@ -19,7 +19,7 @@ from catalog.vocabulary import Level, MaskMethod, PICategory
 from tests.migrated import copy_migrated_sqlite
 from tests.row_seals import register_test_seals
 
-ID = "fin-db.people"
+ID = "fin.people"
 
 
 def _column(name: str, type_: str = "string", level: str = "L2", pi: str = "none") -> Column:

@@ -69,8 +69,10 @@ def _columns(proposals: Sequence[ColumnProposal]) -> list[Column]:
     ]
 
 
-def default_dataset_id(source_id: str, object_name: str) -> str:
-    return re.sub(r"[^a-z0-9_.\-]+", "_", f"{source_id}.{object_name}".lower())[:128]
+def default_dataset_id(department: str, object_name: str) -> str:
+    """``<department>.<object>``, the catalog's convention for an entry id (its prefix is
+    its source's department: ``catalog.service.require_department_prefix``)."""
+    return re.sub(r"[^a-z0-9_.\-]+", "_", f"{department}.{object_name}".lower())[:128]
 
 
 def _editable(
@@ -111,7 +113,9 @@ def create_draft(
     require_steward(
         services=services, user=user, department=source.department, action="dataset:edit"
     )
-    dataset_id = dataset_id or default_dataset_id(source_id, object_name)
+    dataset_id = dataset_id or default_dataset_id(source.department, object_name)
+    # both before the source is introspected (the catalog checks them again as it adds)
+    catalog.require_department_prefix(dataset_id=dataset_id, department=source.department)
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
     _obj, proposals = _inspect_object(services=services, source=source, object_name=object_name)
     # the source again under its write lock (held to the commit): a deregistration of it

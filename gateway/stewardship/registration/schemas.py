@@ -135,7 +135,11 @@ class DraftIn(BaseModel):
 
     source_id: str
     object_name: str = Field(min_length=1, max_length=300)
-    dataset_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    dataset_id: str | None = Field(
+        default=None, pattern=ID_PATTERN,
+        description="<department>.<name>, its prefix the source's department (else 400); "
+        "default <department>.<object_name>",
+    )  # fmt: skip
     title_zh: str = Field(default="", max_length=TITLE_MAX)
     title_en: str = Field(default="", max_length=TITLE_MAX)
     description_zh: str = ""

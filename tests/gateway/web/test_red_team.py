@@ -513,27 +513,27 @@ def test_a_steward_stays_in_their_department(gw: DemoGateway) -> None:
 
 
 def test_a_dataset_id_prefix_does_not_choose_the_department(gw: DemoGateway) -> None:
-    """fiona may name a draft ``civil.x``: its department is still her source's."""
-    resp = gw.client.post(
-        "/api/v1/datasets",
-        headers=gw.headers("fiona"),
-        json={
-            "source_id": "finance-db",
-            "object_name": "payroll",
-            "dataset_id": "civil.payroll_shadow",
-        },
-    )
+    """fiona may not name a draft ``civil.x``: an entry id's prefix is its source's
+    department (red team 27), checked against the source, never read as a choice of
+    department; under her own prefix it is finance's, and carl gains nothing over it."""
+    draft = {"source_id": "finance-db", "object_name": "payroll"}
+    resp = gw.client.post("/api/v1/datasets", headers=gw.headers("fiona"),
+                          json={**draft, "dataset_id": "civil.payroll_shadow"})  # fmt: skip
+    assert resp.status_code == 400, resp.text
+    assert "'finance.'" in resp.json()["message"], resp.text
+    resp = gw.client.post("/api/v1/datasets", headers=gw.headers("fiona"),
+                          json={**draft, "dataset_id": "finance.payroll_shadow"})  # fmt: skip
     assert resp.status_code == 201, resp.text
     assert resp.json()["department"] == "finance"
     # carl, steward of civil, gains nothing over it; fiona keeps it in finance
     assert (
         gw.client.post(
-            "/api/v1/datasets/civil.payroll_shadow/publish", headers=gw.headers("carl")
+            "/api/v1/datasets/finance.payroll_shadow/publish", headers=gw.headers("carl")
         ).status_code
         == 403
     )
     # a draft is invisible to analysts
-    assert gw.query("alice", "civil.payroll_shadow", CASE).status_code == 404
+    assert gw.query("alice", "finance.payroll_shadow", CASE).status_code == 404
 
 
 # ------------------------------------------------------------------ injection / validation
