@@ -10,12 +10,16 @@ from collections.abc import Callable
 
 from fastapi import Depends, Request
 
-from gateway.web.current_user import current_user
+from gateway.web.current_user import audited_user
 from policies.decision import UserContext
 
 
 def require(action: str, domain: str = "*") -> Callable[..., UserContext]:
-    def dependency(request: Request, user: UserContext = Depends(current_user)) -> UserContext:
+    """The caller, if their role allows ``action``; every such call is an audited one
+    (an audit read, an administrator's or an officer's action, a model's run), so it
+    counts on the caller's rate (``audited_user``)."""
+
+    def dependency(request: Request, user: UserContext = Depends(audited_user)) -> UserContext:
         request.app.state.services.authorizer.check(
             subject=user.subject, domain=domain, action=action
         )

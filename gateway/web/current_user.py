@@ -56,17 +56,41 @@ def _from_store(request: Request, token_user: UserContext) -> UserContext:
     return resolved
 
 
-async def current_user(request: Request) -> UserContext:
-    """The authenticated caller; raises ``Unauthenticated`` (401) otherwise."""
+def _counted(request: Request, user: UserContext) -> UserContext:
+    """Count one call of ``user`` on their rate (blocking: the limits store, Redis across
+    replicas); raises ``RateLimited`` (429) past it."""
+    get_services(request).limiter.hit_request(user.subject)
+    return user
+
+
+async def _resolved(request: Request, *, counted: bool) -> UserContext:
     authenticator, _ = _seams(request)
     header = request.headers.get("authorization")
     known: UserContext | None = authenticator.authenticate_if_verified(header)
 
     def resolve() -> UserContext:
         token_user = known if known is not None else authenticator.authenticate(header)
-        return _from_store(request, token_user)
+        user = _from_store(request, token_user)
+        return _counted(request, user) if counted else user
 
     return await run_in_threadpool(resolve)
+
+
+async def current_user(request: Request) -> UserContext:
+    """The authenticated caller; raises ``Unauthenticated`` (401) otherwise. Not counted
+    on the caller's rate: for the reads nothing records (a run's status, polled) and
+    the calls the broker counts itself (a query, a comparison's sides)."""
+    return await _resolved(request, counted=False)
+
+
+async def audited_user(request: Request) -> UserContext:
+    """``current_user`` for a call that goes on the audit trail when it succeeds (every
+    state-changing call, a hit list's read, an audit read): counted on the caller's rate
+    (``SLUICE_RATE_LIMIT``) as a query is, 429 past it, in the same thread-pool hop.
+    Each success is a durable chained event; uncounted, one analyst wrote them at the
+    network's speed (red team 31, left by red team 22). A 429 is a refusal like any
+    other: on record within the user's refusal budget (``gateway.web.refusals``)."""
+    return await _resolved(request, counted=True)
 
 
 @dataclass

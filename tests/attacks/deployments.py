@@ -71,3 +71,14 @@ def assert_catalog_refused_as_source(gw: DemoGateway) -> None:
         resp = gw.client.post("/api/v1/sources", json=body, headers=gw.headers("fiona"))
         assert resp.status_code == 403, (host, resp.status_code, resp.text)
         assert "gateway's own catalog" in resp.json()["message"], resp.text
+
+
+@contextmanager
+def rate_limited(kind: str, tmp_path_factory: Any, name: str, *, rate: int, window_s: int
+                 ) -> Iterator[DemoGateway]:  # fmt: skip
+    """A ``kind`` deployment whose ``SLUICE_RATE_LIMIT`` is ``rate`` per ``window_s``
+    seconds (the floods of red teams 22 and 31 wait for its window to turn)."""
+    home: Path = tmp_path_factory.mktemp(f"{name}-{kind}")
+    with open_deployment(kind, home, db_prefix=name.replace("-", "_"),
+                         rate_limit=f"{rate} per {window_s} seconds") as gw:  # fmt: skip
+        yield gw

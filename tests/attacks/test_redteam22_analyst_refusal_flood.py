@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from audit.search import EventFilter, list_events
-from tests.attacks.deployments import KINDS, open_deployment
+from tests.attacks.deployments import KINDS, rate_limited
 from tests.gateway.demo_app import DemoGateway
 
 # one worker, in file order: the later tests count what the first sent on the same
@@ -46,9 +45,8 @@ SENT = 150
 @pytest.fixture(scope="module", params=KINDS)
 def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
        ) -> Iterator[DemoGateway]:  # fmt: skip
-    home: Path = tmp_path_factory.mktemp(f"rt22-flood-{request.param}")
-    with open_deployment(request.param, home, db_prefix="redteam22_flood",
-                         rate_limit=f"{RATE} per {WINDOW_S} seconds") as gw:  # fmt: skip
+    with rate_limited(request.param, tmp_path_factory, "redteam22-flood", rate=RATE,
+                      window_s=WINDOW_S) as gw:  # fmt: skip
         yield gw
 
 

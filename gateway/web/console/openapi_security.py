@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from gateway.web.current_user import current_user, deferred_user, optional_user
+from gateway.web.current_user import audited_user, current_user, deferred_user, optional_user
 
 SCHEME = "bearer"
 
@@ -66,7 +66,7 @@ def install_bearer_scheme(app: FastAPI) -> None:
             if not route.include_in_schema:
                 continue
             calls = _calls(route.dependant)
-            if current_user in calls or deferred_user in calls:
+            if calls & {current_user, deferred_user, audited_user}:
                 security: list[dict[str, list[str]]] = [{SCHEME: []}]
             elif optional_user in calls:
                 security = [{}, {SCHEME: []}]

@@ -28,7 +28,7 @@ from gateway.stewardship.grants.schemas import (
     ReidentificationIn,
     ReidentificationOut,
 )
-from gateway.web.current_user import current_user
+from gateway.web.current_user import audited_user, current_user
 from gateway.web.deps import get_services, get_session
 from policies.decision import UserContext
 
@@ -55,7 +55,7 @@ def _recorded(request: Request, session: Session, user: UserContext, req: Access
 def create(
     body: AccessRequestIn | ReidentificationIn,
     request: Request,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
 ) -> AnyRequestOut:
     """Ask for an entry's fields (``dataset``, ``fields``, ``days``) or for the real
@@ -126,7 +126,7 @@ def get_one(
 def approve(
     request_id: str,
     request: Request,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
 ) -> AnyRequestOut:
     authorizer = get_services(request).authorizer
@@ -146,7 +146,7 @@ def reject(
     request_id: str,
     body: DecisionIn,
     request: Request,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
 ) -> AnyRequestOut:
     authorizer = get_services(request).authorizer
@@ -166,7 +166,7 @@ def revoke(
     request_id: str,
     body: DecisionIn,
     request: Request,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
 ) -> AnyRequestOut:
     authorizer = get_services(request).authorizer

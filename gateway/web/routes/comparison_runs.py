@@ -30,7 +30,7 @@ from gateway.enforcement.comparison import reidentify, run_service
 from gateway.enforcement.comparison.run_service import LeadIn
 from gateway.enforcement.comparison.runs import HIT_ID
 from gateway.enforcement.query.formats import FORMATS, choose_format, cut_text, make_encoder
-from gateway.web.current_user import current_user
+from gateway.web.current_user import audited_user, current_user
 from gateway.web.deps import get_services, get_session
 from gateway.web.routes.comparison_models import is_reviewer, runner
 from gateway.web.routes.streaming import TRUNCATED_HEADER
@@ -78,7 +78,7 @@ def get_hits(
     request: Request, run_id: str = RunId,
     format: str | None = Query(default=None, description=", ".join(FORMATS)),
     bom: bool = Query(default=False, description="CSV: start with a UTF-8 BOM for Excel"),
-    user: UserContext = Depends(current_user), session: Session = Depends(get_session),
+    user: UserContext = Depends(audited_user), session: Session = Depends(get_session),
     reidentified: bool = Query(default=False, description="only the hits whose "
                                "re-identification was approved, their keys in clear"),
 ) -> Response:  # fmt: skip
@@ -169,7 +169,7 @@ def _still_released(
 
 @router.get("/{run_id}/disappeared")
 def get_disappeared(
-    request: Request, run_id: str = RunId, user: UserContext = Depends(current_user),
+    request: Request, run_id: str = RunId, user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
     """A scheduled run's changes since its schedule's previous run: the hit ids that are
@@ -190,7 +190,7 @@ def get_disappeared(
 
 @router.post("/{run_id}/cancel", status_code=202)
 def cancel_run(
-    request: Request, run_id: str = RunId, user: UserContext = Depends(current_user),
+    request: Request, run_id: str = RunId, user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
     """Stop a queued or running run (its owner only); what it started ends on record."""
@@ -205,7 +205,7 @@ def cancel_run(
 @router.patch("/{run_id}/hits/{hit_id}")
 def update_lead(
     body: LeadIn, request: Request, run_id: str = RunId, hit_id: int = HitId,
-    user: UserContext = Depends(current_user), session: Session = Depends(get_session),
+    user: UserContext = Depends(audited_user), session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
     """Mark a hit confirmed, a false positive, or rectified (with the date); the run's
     owner only; every change on record."""

@@ -24,7 +24,7 @@ from gateway.stewardship.registration.schemas import (
     SourceOut,
     SourceUpdate,
 )
-from gateway.web.current_user import current_user
+from gateway.web.current_user import audited_user, current_user
 from gateway.web.deps import get_services, get_session
 from policies.decision import UserContext
 
@@ -34,7 +34,7 @@ router = APIRouter(tags=["sources"])
 @router.post("/api/v1/sources", status_code=201, response_model=SourceOut)
 def register_source(
     body: SourceIn,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> SourceOut:
@@ -79,7 +79,7 @@ def get_source(
 def update_source(
     source_id: str,
     body: SourceUpdate,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> SourceOut:
@@ -101,7 +101,7 @@ def update_source(
 def deregister_source(
     source_id: str,
     request: Request,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> SourceDeregistered:
@@ -121,7 +121,7 @@ def deregister_source(
 def introspect(
     source_id: str,
     body: IntrospectIn | None = None,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> list[ObjectProposal]:
@@ -138,7 +138,7 @@ def introspect(
 @router.post("/api/v1/datasets", status_code=201, response_model=StewardDatasetOut)
 def create_draft(
     body: DraftIn,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> StewardDatasetOut:
@@ -165,7 +165,7 @@ def create_draft(
 def update_dataset(
     dataset_id: str,
     body: DatasetPatch,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> StewardDatasetOut:
@@ -180,7 +180,7 @@ def update_dataset(
 @router.post("/api/v1/datasets/{dataset_id}/publish", response_model=StewardDatasetOut)
 def publish(
     dataset_id: str,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> StewardDatasetOut:
@@ -194,7 +194,7 @@ def publish(
 @router.post("/api/v1/datasets/{dataset_id}/refresh", response_model=DriftReport)
 def refresh(
     dataset_id: str,
-    user: UserContext = Depends(current_user),
+    user: UserContext = Depends(audited_user),
     session: Session = Depends(get_session),
     services: Services = Depends(get_services),
 ) -> DriftReport:
