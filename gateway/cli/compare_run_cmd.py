@@ -31,6 +31,7 @@ from gateway.cli.remote import (
     remote_from,
     remote_options,
 )
+from gateway.cli.shown import shown
 
 FINISHED = ("done", "failed", "cancelled")
 EXIT_NOT_DONE = 4
@@ -64,7 +65,7 @@ def run(model: str, purpose: str, case_ref: str, engine: str | None, version: in
         body["version"] = version
     started = _call(remote, "POST", f"/api/v1/comparison-models/{model}/runs", body, 202)
     run_id = str(started["id"])
-    click.echo(f"run {run_id}: {started['status']}", err=True)
+    click.echo(f"run {shown(run_id)}: {shown(started['status'])}", err=True)
     if not wait:
         click.echo(json.dumps({"id": run_id, "status": started["status"]}))
         return
@@ -72,9 +73,9 @@ def run(model: str, purpose: str, case_ref: str, engine: str | None, version: in
     if view["status"] != "done":
         error = view.get("error") or {}
         reason = error.get("message") or error.get("code") or view["status"]
-        click.echo(f"run {run_id} {view['status']}: {reason}", err=True)
+        click.echo(f"run {shown(run_id)} {shown(view['status'])}: {shown(reason)}", err=True)
         raise click.exceptions.Exit(EXIT_NOT_DONE)
-    click.echo(f"run {run_id} done: {view['hits']:,} hits", err=True)
+    click.echo(f"run {shown(run_id)} done: {view['hits']:,} hits", err=True)
     _save(remote, run_id, output)
 
 
@@ -104,15 +105,16 @@ def _wait(remote: Remote, run_id: str, *, timeout: float, show: bool) -> dict[st
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[status]}"))  # fmt: skip
     with Progress(*columns, console=Console(stderr=True), disable=not show) as progress:
-        task = progress.add_task(f"run {run_id}", total=1.0, status="queued")
+        task = progress.add_task(f"run {shown(run_id)}", total=1.0, status="queued")
         while True:
             view = _call(remote, "GET", f"/api/v1/comparison-runs/{run_id}", None, 200)
             progress.update(task, completed=float(view.get("progress") or 0.0),
-                            status=view["status"])  # fmt: skip
+                            status=shown(view["status"]))  # fmt: skip
             if view["status"] in FINISHED:
                 return view
             if time.monotonic() > deadline:
-                raise click.ClickException(f"run {run_id} is still {view['status']} after "
+                still = shown(view["status"])
+                raise click.ClickException(f"run {shown(run_id)} is still {still} after "
                                            f"{timeout:g} s; it goes on on the gateway")  # fmt: skip
             time.sleep(0.5)
 
@@ -121,7 +123,7 @@ def _save(remote: Remote, run_id: str, output: Output) -> None:
     from gateway.cli.download import fetch, report
 
     received = fetch(remote, f"/api/v1/comparison-runs/{run_id}/hits", {}, output,
-                     label=f"run {run_id}", method="GET")  # fmt: skip
+                     label=f"run {shown(run_id)}", method="GET")  # fmt: skip
     report(received, output)
 
 

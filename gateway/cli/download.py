@@ -38,6 +38,7 @@ import click
 
 from gateway.cli.remote import BINARY_FORMATS, Output, Remote
 from gateway.cli.result_ends import Received, format_complete, row_counter, settle
+from gateway.cli.shown import shown
 
 if TYPE_CHECKING:
     import httpx
@@ -117,7 +118,9 @@ class Destination:
 
 
 class GatewayRefused(click.ClickException):
-    """The gateway answered with an error: its code, message and reasons, as sent."""
+    """The gateway answered with an error: its code, message and reasons, each through
+    ``shown`` (red team 31: a refusal naming a field a steward or a partner source named
+    with terminal escape sequences ran them in the analyst's terminal)."""
 
     def __init__(self, status: int, body: bytes) -> None:
         try:
@@ -127,13 +130,15 @@ class GatewayRefused(click.ClickException):
         if not isinstance(error, dict):
             super().__init__(f"the gateway answered {status}")
             return
-        text = f"the gateway answered {status} {error.get('code', '')}: {error.get('message', '')}"
+        code, message = shown(error.get("code", "")), shown(error.get("message", ""))
+        text = f"the gateway answered {status} {code}: {message}"
         details = error.get("details")
         reasons = details.get("reasons") if isinstance(details, dict) else None
         if isinstance(reasons, list) and reasons:
-            text += "".join(f"\n  - {reason}" for reason in reasons)
+            text += "".join(f"\n  - {shown(reason)}" for reason in reasons)
         elif isinstance(details, list):  # request validation: where the problems are
-            text += "".join(f"\n  - {'.'.join(map(str, p.get('loc', [])))}: {p.get('msg', '')}"
+            text += "".join(f"\n  - {shown('.'.join(map(str, p.get('loc', []))))}: "
+                            f"{shown(p.get('msg', ''))}"
                             for p in details if isinstance(p, dict))  # fmt: skip
         super().__init__(text)
 
@@ -292,7 +297,7 @@ def report(received: Received, output: Output) -> None:
     where = str(output.out) if output.out else "standard output"
     rows = f"{received.rows:,} rows" if received.rows is not None else "rows not counted"
     click.echo(f"{where}: {rows}, {received.bytes:,} bytes ({output.fmt}); "
-               f"request {received.request_id or '?'}", err=True)  # fmt: skip
+               f"request {shown(received.request_id or '?')}", err=True)  # fmt: skip
     if received.truncated:
         click.echo(f"TRUNCATED ({received.said_by}): the gateway stopped at {rows}, the limit "
                    "asked for or the policy's row cap; more rows match. Narrow the query "
@@ -300,7 +305,7 @@ def report(received: Received, output: Output) -> None:
         if output.fail_if_truncated:
             raise click.exceptions.Exit(EXIT_TRUNCATED)
     elif received.truncated is None:
-        header = (f"Sluice-Truncated: {received.header}" if received.header
+        header = (f"Sluice-Truncated: {shown(received.header)}" if received.header
                   else "no Sluice-Truncated header")  # fmt: skip
         why = f"{output.fmt} {_NO_FLAG.get(output.fmt, 'had no flag')}"
         click.echo(f"the gateway did not say whether the result was cut ({header}, and {why})",

@@ -38,11 +38,14 @@ class Served:
 
 
 @contextmanager
-def serve(home: Path) -> Iterator[str]:
-    """``sluice serve`` on a free loopback port over ``home``; yields its base URL."""
+def serve(home: Path, **settings: str) -> Iterator[str]:
+    """``sluice serve`` on a free loopback port over ``home`` (and ``settings``, as
+    ``SLUICE_<NAME>`` variables: a PostgreSQL deployment's ``database_url``); yields its
+    base URL."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     environ["SLUICE_HOME"] = str(home)
+    environ.update({f"SLUICE_{name.upper()}": value for name, value in settings.items()})
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port)],
         env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
