@@ -10,6 +10,12 @@ was down gets the latest one when it is back, not a backlog. Failures are retrie
 a capped back-off and shown in ``status()`` (``GET /api/v1/audit/status``); they never
 fail an append.
 
+Every witness is asked at once (``_at_once``: a small pool of threads, one per
+witness), the sends of a round as the monitor's asks, so the round lasts one bound
+(``timeout_s``), not one per witness: one after another, several slow witnesses added
+up and held the monitor — with it the local witness file's check and the walk of the
+chain that seal on an insider's edit — for a bound each (red team 31, left by red team 23).
+
 Each message is an envelope signed with the audit key (``audit.witness_envelope``): the
 checkpoint, the sender's name, its epoch and its public keys, so a witness can pin the
 key on first use and no one can replay a genuine checkpoint under another name or epoch.
@@ -17,9 +23,11 @@ key on first use and no one can replay a genuine checkpoint under another name o
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +50,7 @@ if TYPE_CHECKING:
 log = get_logger("sluice.audit")
 PATH = "/api/v1/witness/checkpoints"
 MAX_BACKOFF_S = 5.0
+GRACE_S = 0.5  # past the bound: a deadline's own expiry may run that much late
 
 
 @dataclass
@@ -123,6 +132,10 @@ class WitnessSender:
         limits = httpx.Limits(max_keepalive_connections=0)
         self._http = httpx.Client(timeout=timeout_s, limits=limits)
         self._probe = httpx.Client(timeout=timeout_s, limits=limits)  # the monitor's thread
+        # each witness asked (and sent to) in a thread of its own, all at once
+        workers = max(1, len(self.urls))
+        self._asks = ThreadPoolExecutor(workers, thread_name_prefix="audit-witness-ask")
+        self._sends = ThreadPoolExecutor(workers, thread_name_prefix="audit-witness-send")
         self._thread = threading.Thread(target=self._run, name="audit-witness", daemon=True)
         self._thread.start()
 
@@ -159,10 +172,39 @@ class WitnessSender:
             self._closing = True
             self.cond.notify_all()
         self._thread.join(timeout_s + self.timeout_s)
+        for pool in (self._asks, self._sends):
+            pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
         self._probe.close()
         for stream in self._nats.values():
             stream.close()
+
+    def latest_of_all(self) -> dict[str, dict[str, Any] | Exception | None]:
+        """What every witness last witnessed (``latest``), or why it could not say
+        (the exception), asked at once: answered within one bound whatever the number
+        of slow witnesses; one still asking past it answers ``httpx.ReadTimeout``."""
+        import httpx  # loaded by __init__ already
+
+        calls = [functools.partial(self.latest, url) for url in self.urls]
+        found = self._at_once(self._asks, calls, bound_s=self.timeout_s + GRACE_S)
+        return {url: httpx.ReadTimeout("the witness did not answer in time")
+                if isinstance(got, TimeoutError) else got
+                for url, got in zip(self.urls, found, strict=True)}  # fmt: skip
+
+    @staticmethod
+    def _at_once(pool: ThreadPoolExecutor, calls: Sequence[Callable[[], Any]], *,
+                 bound_s: float | None) -> list[Any]:  # fmt: skip
+        """Each call's result or exception, in order, the calls run at once in ``pool``
+        (one alone runs here: no hop); a call not done within ``bound_s`` gives a
+        ``TimeoutError`` (each exchange is bounded on its own: this is the net)."""
+        if len(calls) == 1:
+            try:
+                return [calls[0]()]
+            except Exception as exc:
+                return [exc]
+        futures: list[Future[Any]] = [pool.submit(call) for call in calls]
+        done, _ = wait(futures, timeout=bound_s)
+        return [(f.exception() or f.result()) if f in done else TimeoutError() for f in futures]
 
     def latest(self, url: str) -> dict[str, Any] | None:
         """What ``url`` last witnessed from this gateway (None if nothing yet).
@@ -207,8 +249,9 @@ class WitnessSender:
                 if self._closing:
                     return
                 work = self._due()
-            for url, epoch, checkpoint in work:
-                self._send(url, epoch, checkpoint)
+            # at once: the round lasts one bound (each send is bounded on its own)
+            self._at_once(self._sends, [functools.partial(self._send, *item) for item in work],
+                          bound_s=None)  # fmt: skip
 
     def _send(self, url: str, epoch: int, checkpoint: dict[str, Any]) -> None:
         envelope = make_envelope(
