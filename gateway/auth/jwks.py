@@ -11,11 +11,19 @@ Two providers:
 The JWKS URL comes only from settings: nothing in a token (``jku``, ``x5u``) ever
 chooses where keys are fetched from. Keys are parsed once into joserfc key objects and
 kept in a dict; a lookup is an exact dict match on the ``kid`` string.
+
+A fetch is whole within its bound (``timeout``: connect, headers and body, on the shared
+deadline thread, ``catalog.http_deadline``), and its body is read up to
+``MAX_JWKS_BYTES`` only. One caller fetches at a time; the others do not wait for a
+provider that stalls: with keys held they go on with them, and without they wait one
+bound at most, then 503 (red team 31: a JWKS that trickled its answer held the fetch as
+long as it liked, and every request that needed a key queued behind its lock).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +34,7 @@ import structlog
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from catalog.errors import Unavailable
+from catalog.http_deadline import ExchangeDeadline
 
 log = structlog.get_logger("sluice.auth.jwks")
 
@@ -42,6 +51,7 @@ _PUBLIC_MEMBERS = {
 }
 MIN_RSA_BITS = 2048
 MAX_JWKS_BYTES = 256 * 1024
+GRACE_S = 0.5  # past the fetch's bound: its expiry may run that much late
 
 
 class JwksProvider(Protocol):
@@ -126,7 +136,12 @@ class RemoteJwks:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
-        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+        # no connection kept between fetches: a deadline may cut only a socket it opened
+        self._client = client or httpx.Client(
+            timeout=timeout, follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )  # fmt: skip
+        self._timeout = timeout
         self._min_refresh_interval = min_refresh_interval
         self._max_age = max_age
         self._clock = clock
@@ -141,14 +156,27 @@ class RemoteJwks:
         keys, fetched_at = self._keys, self._fetched_at
         if fetched_at is not None and now - fetched_at < self._max_age and kid in keys:
             return keys[kid]  # hot path: no lock
-        with self._lock:
+        # another caller's fetch under way: with keys held, go on with them; without,
+        # wait for it one bound at most (a stalled provider holds no request longer)
+        if keys:
+            taken = self._lock.acquire(blocking=False)
+        else:
+            taken = self._lock.acquire(timeout=self._timeout + GRACE_S)
+        if not taken:
+            return self._held(kid)
+        try:
             now = self._clock()
             stale = self._fetched_at is None or now - self._fetched_at >= self._max_age
             if (stale or kid not in self._keys) and self._may_fetch(now):
                 self._refresh(now)
-            if not self._keys:
-                raise Unavailable("the identity provider's signing keys are unavailable")
-            return self._keys.get(kid)
+            return self._held(kid)
+        finally:
+            self._lock.release()
+
+    def _held(self, kid: str) -> PublicKey | None:
+        if not self._keys:
+            raise Unavailable("the identity provider's signing keys are unavailable")
+        return self._keys.get(kid)
 
     def document(self) -> dict[str, Any] | None:
         return None  # the provider publishes its own JWKS
@@ -161,15 +189,30 @@ class RemoteJwks:
         self._attempted_at = now
         self.fetch_count += 1
         try:
-            response = self._client.get(self.url, headers={"Accept": "application/json"})
-            if response.status_code != 200:
-                raise ValueError(f"HTTP {response.status_code}")
-            if len(response.content) > MAX_JWKS_BYTES:
-                raise ValueError("JWKS too large")
-            keys = parse_jwks(response.json())
+            keys = parse_jwks(json.loads(self._fetch()))
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("jwks_fetch_failed", url=self.url, error=str(exc)[:200])
             return
         self._keys = keys
         self._fetched_at = now
         log.info("jwks_fetched", url=self.url, kids=sorted(keys)[:20])
+
+    def _fetch(self) -> bytes:
+        """The JWKS document's bytes, the exchange whole within ``timeout``."""
+        with ExchangeDeadline(self._timeout) as deadline:
+            try:
+                asked = self._client.stream("GET", self.url, extensions={"trace": deadline.trace},
+                                            headers={"Accept": "application/json"})  # fmt: skip
+                with asked as response:
+                    if response.status_code != 200:
+                        raise ValueError(f"HTTP {response.status_code}")
+                    body = b""
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_JWKS_BYTES:
+                            raise ValueError("JWKS too large")
+                    return body
+            except httpx.HTTPError:
+                if deadline.expired:
+                    raise httpx.ReadTimeout("the JWKS did not arrive in time") from None
+                raise
