@@ -58,6 +58,9 @@ MAX_SUBJECT = 128  # catalog.models.User.subject
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 
 
+_NAME_LOCK = "user_name:"  # a name's write lock, beside the row's (``user:<subject>``)
+
+
 def name_key(subject: str) -> str:
     """What a name reads as: compatibility forms folded (``ｄｏｒａ`` is ``dora``),
     case folded."""
@@ -81,7 +84,13 @@ def check_new_subject(session: Session, subject: str) -> None:
         # /api/v1/users/../suspend reached /api/v1/suspend (red team 13)
         raise BadRequest("a user name is not '.' or '..': the API names users in its paths")
     key = name_key(subject)
+    # under the name's write lock (held to the commit): the new row's own lock is its
+    # exact name's, so ``zed`` and ``Zed`` created at once each found no look-alike and
+    # both were made (red team 28); the second now waits, then finds the first
+    hold_rows(session, [_NAME_LOCK + key])
     taken = next((s for s in session.scalars(select(User.subject)) if name_key(s) == key), None)
+    if taken == subject:  # another request's creation of it committed meanwhile
+        raise Conflict(f"{subject!r} was made by another request meanwhile; load it again")
     if taken is not None:
         raise BadRequest(f"{subject!r} reads as the existing user {taken!r}: one person, one name")
 
