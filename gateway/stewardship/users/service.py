@@ -58,7 +58,7 @@ MAX_SUBJECT = 128  # catalog.models.User.subject
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 
 
-_NAME_LOCK = "user_name:"  # a name's write lock, beside the row's (``user:<subject>``)
+_NAME_LOCK = "user_name:"  # a name's write lock, beside the row's (``users/<subject>``)
 
 
 def name_key(subject: str) -> str:
