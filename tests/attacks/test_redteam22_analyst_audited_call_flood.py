@@ -30,7 +30,7 @@ from tests.attacks.deployments import KINDS, rate_limited
 from tests.gateway.comparison_env import hits, run_to_end
 from tests.gateway.demo_app import DemoGateway
 
-pytestmark = pytest.mark.xdist_group("redteam31-audited-flood")
+pytestmark = pytest.mark.xdist_group("ops31-audited-flood")
 
 RATE, WINDOW_S, SENT = 20, 5, 120  # SLUICE_RATE_LIMIT "20 per 5 seconds"; calls sent
 

@@ -58,7 +58,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
           ) -> Iterator[tuple[DemoGateway, Witness, Witness]]:  # fmt: skip
     one, two = Witness(), Witness()
     home: Path = tmp_path_factory.mktemp(f"rt31-witnesses-{request.param}")
-    with open_deployment(request.param, home, db_prefix="redteam31_witnesses",
+    with open_deployment(request.param, home, db_prefix="ops31_witnesses",
                          witnesses=[w.url.removesuffix("/hook") for w in (one, two)],
                          audit_checkpoint_seconds=INTERVAL_S,
                          audit_monitor_seconds=INTERVAL_S) as gw:  # fmt: skip

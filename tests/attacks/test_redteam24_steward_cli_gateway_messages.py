@@ -40,7 +40,7 @@ CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[tuple[DemoGateway, str]]:  # fmt: skip
     home: Path = tmp_path_factory.mktemp(f"rt31-cli-{request.param}")
-    with open_deployment(request.param, home, db_prefix="redteam31_cli") as gw:
+    with open_deployment(request.param, home, db_prefix="ops31_cli") as gw:
         gw.edit_entry(ENTRY, field="phone", name=HOSTILE, level="L4")  # the steward's save
         settings = {} if request.param == "sqlite" else {
             "database_url": gw.settings.resolved_database_url}  # fmt: skip

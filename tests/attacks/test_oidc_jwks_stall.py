@@ -68,7 +68,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     jwks = Jwks()
     home: Path = tmp_path_factory.mktemp(f"rt31-jwks-{request.param}")
     # the provider is the embedded issuer's key, served from the stalling URL
-    with open_deployment(request.param, home, db_prefix="redteam31_jwks",
+    with open_deployment(request.param, home, db_prefix="ops31_jwks",
                          oidc_issuer=EMBEDDED_ISSUER, oidc_jwks_url=jwks.url) as gw:  # fmt: skip
         yield gw, jwks
     jwks.listener.close()
