@@ -26,9 +26,13 @@ from tests.gateway.demo_app import DemoGateway
 
 
 def both_past(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
-    """``module.name`` waits until two requests have called it (5 s at most)."""
+    """``module.name`` waits until two requests have called it (2 s at most).
+
+    Once fixed, the loser waits at the row's write lock and never calls it: the winner
+    waits out the bound holding the lock, the window the race needs (the loser has read
+    and waits), so the bound is short (it was 5 s: ~5 s a test in about 14 modules)."""
     original = getattr(module, name)
-    both = threading.Barrier(2, timeout=5)
+    both = threading.Barrier(2, timeout=2)
 
     def paused(*args: Any, **kwargs: Any) -> Any:
         with contextlib.suppress(threading.BrokenBarrierError):
