@@ -14,7 +14,8 @@ Every witness is asked at once (``_at_once``: a small pool of threads, one per
 witness), the sends of a round as the monitor's asks, so the round lasts one bound
 (``timeout_s``), not one per witness: one after another, several slow witnesses added
 up and held the monitor — with it the local witness file's check and the walk of the
-chain that seal on an insider's edit — for a bound each (red team 31, left by red team 23).
+chain that seal on an insider's edit — for a bound each (left by red team 23, closed in
+the twenty-seventh pass).
 
 Each message is an envelope signed with the audit key (``audit.witness_envelope``): the
 checkpoint, the sender's name, its epoch and its public keys, so a witness can pin the

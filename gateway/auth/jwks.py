@@ -16,7 +16,7 @@ A fetch is whole within its bound (``timeout``: connect, headers and body, on th
 deadline thread, ``catalog.http_deadline``), and its body is read up to
 ``MAX_JWKS_BYTES`` only. One caller fetches at a time; the others do not wait for a
 provider that stalls: with keys held they go on with them, and without they wait one
-bound at most, then 503 (red team 31: a JWKS that trickled its answer held the fetch as
+bound at most, then 503 (the twenty-seventh pass: a JWKS that trickled its answer held the fetch as
 long as it liked, and every request that needed a key queued behind its lock).
 """
 

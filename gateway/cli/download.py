@@ -119,7 +119,7 @@ class Destination:
 
 class GatewayRefused(click.ClickException):
     """The gateway answered with an error: its code, message and reasons, each through
-    ``shown`` (red team 31: a refusal naming a field a steward or a partner source named
+    ``shown`` (the twenty-seventh pass: a refusal naming a field a steward or a partner source named
     with terminal escape sequences ran them in the analyst's terminal)."""
 
     def __init__(self, status: int, body: bytes) -> None:

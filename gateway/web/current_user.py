@@ -88,8 +88,9 @@ async def audited_user(request: Request) -> UserContext:
     state-changing call, a hit list's read, an audit read): counted on the caller's rate
     (``SLUICE_RATE_LIMIT``) as a query is, 429 past it, in the same thread-pool hop.
     Each success is a durable chained event; uncounted, one analyst wrote them at the
-    network's speed (red team 31, left by red team 22). A 429 is a refusal like any
-    other: on record within the user's refusal budget (``gateway.web.refusals``)."""
+    network's speed (left by red team 22, closed in the twenty-seventh pass). A 429 is a
+    refusal like any other: on record within the user's refusal budget
+    (``gateway.web.refusals``)."""
     return await _resolved(request, counted=True)
 
 
