@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import create_pg_database, drop_pg_database_later
@@ -82,3 +83,17 @@ def rate_limited(kind: str, tmp_path_factory: Any, name: str, *, rate: int, wind
     with open_deployment(kind, home, db_prefix=name.replace("-", "_"),
                          rate_limit=f"{rate} per {window_s} seconds") as gw:  # fmt: skip
         yield gw
+
+
+def rate_limited_fixture(name: str, *, rate: int, window_s: int) -> Any:
+    """A module-scoped ``gw`` fixture: ``rate_limited`` on each deployment kind in turn
+    (the floods of red team 22 and the twenty-seventh pass, a module each)."""
+
+    @pytest.fixture(scope="module", params=KINDS)
+    def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[DemoGateway]:  # fmt: skip
+        with rate_limited(request.param, tmp_path_factory, name, rate=rate,
+                          window_s=window_s) as deployed:  # fmt: skip
+            yield deployed
+
+    return gw

@@ -20,13 +20,12 @@ limit at most; another user is not affected.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from audit.search import EventFilter, list_events
-from tests.attacks.deployments import KINDS, rate_limited
+from tests.attacks.deployments import rate_limited_fixture
 from tests.gateway.comparison_env import hits, run_to_end
 from tests.gateway.demo_app import DemoGateway
 
@@ -35,11 +34,7 @@ pytestmark = pytest.mark.xdist_group("ops31-audited-flood")
 RATE, WINDOW_S, SENT = 20, 5, 120  # SLUICE_RATE_LIMIT "20 per 5 seconds"; calls sent
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    with rate_limited(request.param, tmp_path_factory, "rt31", rate=RATE, window_s=WINDOW_S) as gw:
-        yield gw
+gw = rate_limited_fixture("rt31", rate=RATE, window_s=WINDOW_S)
 
 
 def _events(gw: DemoGateway, type_: str, actor: str) -> list[dict[str, Any]]:

@@ -24,13 +24,12 @@ by the rate limit at most.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from audit.search import EventFilter, list_events
-from tests.attacks.deployments import KINDS, rate_limited
+from tests.attacks.deployments import rate_limited_fixture
 from tests.gateway.demo_app import DemoGateway
 
 # one worker, in file order: the later tests count what the first sent on the same
@@ -42,12 +41,7 @@ WINDOW_S = 5  # SLUICE_RATE_LIMIT "20 per 5 seconds": the test waits for it to t
 SENT = 150
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    with rate_limited(request.param, tmp_path_factory, "redteam22-flood", rate=RATE,
-                      window_s=WINDOW_S) as gw:  # fmt: skip
-        yield gw
+gw = rate_limited_fixture("redteam22-flood", rate=RATE, window_s=WINDOW_S)
 
 
 def _refusals(gw: DemoGateway, subject: str) -> list[dict[str, Any]]:

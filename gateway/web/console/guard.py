@@ -167,6 +167,12 @@ async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) 
     sent = sent or form.get("csrf_token")
     if not sent or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
         raise CsrfRefused("missing or wrong CSRF token")
+    # a state-changing form is an audited call: counted on the caller's rate as the API's
+    # are (``gateway.web.current_user.audited_user``), 429 past it; uncounted, a signed-in
+    # user filed access requests through the console as fast as it answered, each a
+    # durable chained event (left by the twenty-seventh pass)
+    limiter = get_console(request).services.limiter
+    await run_in_threadpool(limiter.hit_request, caller.user.subject)
     return form
 
 
