@@ -51,8 +51,15 @@ def _rule_processes(gateway_pid: int) -> list[int]:
     """The gateway's children running ``sluice alerts run``."""
     found = []
     for task in Path(f"/proc/{gateway_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+        for child in children:
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            except FileNotFoundError:  # a child reaped between the listing and the read
+                continue  # (the killed rule process, once: seen in a full run)
             if b"alerts run" in cmdline:
                 found.append(int(child))
     return found
