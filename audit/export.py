@@ -51,6 +51,11 @@ def _trailer_payload(trailer: dict[str, Any]) -> bytes:
     return canonical_json({k: v for k, v in trailer.items() if k != "signature"})
 
 
+def _head_seq(store: AuditStore, conn: Any) -> int:
+    """The newest event's seq (0 for an empty trail)."""
+    return int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0)
+
+
 def require_start_within(store: AuditStore, from_seq: int | None) -> None:
     """``BadRequest`` for an export asked to start past the trail's head: it held no
     event, started from the genesis hash and verified as an empty export (red team 26's
@@ -61,7 +66,7 @@ def require_start_within(store: AuditStore, from_seq: int | None) -> None:
     try:
         conn = store.connect(reader=True)
         try:
-            head = int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0)
+            head = _head_seq(store, conn)
         finally:
             conn.close()
     except store.driver_errors as exc:
@@ -74,7 +79,7 @@ def require_start_within(store: AuditStore, from_seq: int | None) -> None:
 def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[str, Any]]:
     p = store.p
     # the events up to the head as it is now (read below a page at a time)
-    hi = min(hi, int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0))
+    hi = min(hi, _head_seq(store, conn))
     start_prev = GENESIS_HASH
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))
