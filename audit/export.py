@@ -56,11 +56,25 @@ def _head_seq(store: AuditStore, conn: Any) -> int:
     return int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0)
 
 
-def require_start_within(store: AuditStore, from_seq: int | None) -> None:
-    """``BadRequest`` for an export asked to start past the trail's head: it held no
-    event, started from the genesis hash and verified as an empty export (red team 26's
-    left row), a proof of nothing an officer who mistyped ``from`` could take for
-    evidence. Asked before the export is on record; the head only grows after it."""
+def whole_trail(from_seq: int | None, to_seq: int | None) -> bool:
+    """Whether an export asked with ``from_seq`` and ``to_seq`` is the whole trail: the
+    only export that is evidence of a sealed trail two people may unseal on (red team
+    5). One rule for every door — the API's, the console's (the API's handler) and the
+    operator's ``sluice audit export``, which recorded any range as evidence, one event
+    included (red team 29)."""
+    return from_seq in (None, 1) and to_seq is None
+
+
+def require_start_within(store: AuditStore, from_seq: int | None, to_seq: int | None = None
+                         ) -> None:  # fmt: skip
+    """``BadRequest`` for an export that can hold no event: asked to start past the
+    trail's head (red team 26's left row), or to end before it starts (red team 29).
+    Either started from some hash, held nothing and verified as an empty export, a proof
+    of nothing an officer who mistyped a bound could take for evidence. Asked before the
+    export is on record, at every door (the API, the console, the CLI); the head only
+    grows after it."""
+    if from_seq is not None and to_seq is not None and to_seq < from_seq:
+        raise BadRequest(f"to={to_seq} is before from={from_seq}: there is no event to export")
     if from_seq is None or from_seq <= 1:
         return
     try:

@@ -22,10 +22,11 @@ import orjson
 
 from audit.checkpoints import check_keys
 from audit.event_types import EventType, Outcome
-from audit.export import export_lines, verify_export
+from audit.export import export_lines, require_start_within, verify_export, whole_trail
 from audit.log import AuditLog
 from audit.records import Actor, Delivery, audit_access_event, key_event
 from audit.verify import verify_sealing
+from catalog.errors import SluiceError
 from gateway.cli.host_login import host_login
 
 
@@ -186,12 +187,16 @@ def _verify_database(log: AuditLog, from_seq: int | None, to_seq: int | None) ->
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--from", "from_seq", type=int, default=None)
-@click.option("--to", "to_seq", type=int, default=None)
+@click.option("--from", "from_seq", type=click.IntRange(min=1), default=None)
+@click.option("--to", "to_seq", type=click.IntRange(min=1), default=None)
 def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None) -> None:
     """Write a self-verifying export (events, checkpoints, public keys, signed trailer)."""
     log = _open()
     try:
+        try:  # a range holding no event is a proof of nothing, as at the API (red team 29)
+            require_start_within(log.store, from_seq, to_seq)
+        except SluiceError as exc:
+            raise click.ClickException(exc.message) from None
         sealed = log.seal.reason if log.seal.sealed else None
         details: dict[str, object] = {"format": fmt, "from": from_seq, "to": to_seq}
         written = _Written()
@@ -202,7 +207,12 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
             _write_on_record(log, lines, written, details, out)
             return
         _write(lines, out)
-        digest = written.digest.hexdigest()  # evidence for the two-person unseal
+        digest = written.digest.hexdigest()
+        if not whole_trail(from_seq, to_seq):  # a range is no evidence (red team 29)
+            click.echo("sealed: a range is not evidence for unsealing (export the whole "
+                       "trail for that)", err=True)  # fmt: skip
+            return
+        # evidence for the two-person unseal
         log.seal.record("evidence_exported", sub=f"cli:{host_login()}", sha256=digest,
                         details=details)  # fmt: skip
         click.echo(f"sealed: evidence sha256 {digest}", err=True)

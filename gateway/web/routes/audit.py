@@ -30,7 +30,7 @@ from audit import unseal as unsealing
 from audit.alert_runner import list_alerts, lookup_alert
 from audit.alert_state import alert_states
 from audit.event_types import EventType, Outcome
-from audit.export import export_lines, require_start_within
+from audit.export import export_lines, require_start_within, whole_trail
 from audit.log import AuditLog, latest_checkpoints, public_keys
 from audit.records import Delivery as Sent
 from audit.search import EventFilter, get_event, list_events
@@ -190,7 +190,7 @@ def export(
     (``gateway.web.audit_export``): cut off when the client stalls, and when the
     officer's account or role is taken away mid-export, the cut on record."""
     log = readable_trail(request)
-    require_start_within(log.store, from_seq)  # a 400, not a proof of nothing
+    require_start_within(log.store, from_seq, to_seq)  # a 400, not a proof of nothing
     asked: dict[str, Any] = {"format": format, "from": from_seq, "to": to_seq}
     request_id = record_audit_read(request, user, "audit.exported", asked)
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
@@ -205,7 +205,7 @@ def export(
                           outcome=outcome, sent=sent)  # fmt: skip
 
     evidence = None
-    if sealed is not None and from_seq in (None, 1) and to_seq is None:
+    if sealed is not None and whole_trail(from_seq, to_seq):
         # only the whole trail is evidence an unseal may name: a range (``from=1&to=1``)
         # would let the two approvals name a scrap and keep no copy of what was sealed;
         # recorded once every byte has been taken (a download cut short is not)
