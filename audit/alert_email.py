@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from audit.alert_push import PushFailed, alert_text
+from catalog.controls import one_line
 from catalog.http_deadline import ExchangeDeadline
 from catalog.loopback import is_loopback
 
@@ -101,7 +102,9 @@ class EmailChannel:
         msg["Message-ID"] = make_msgid(domain="sluice.alerts")
         msg["X-Sluice-Alert-Id"] = _one_line(str(alert.get("id")))
         lines = [alert_text(alert), ""]
-        lines += [f"{k}: {alert.get(k)}" for k in BODY_FIELDS if alert.get(k) is not None]
+        # one line per field, whatever its text holds (red team 29: a forged field line)
+        lines += [f"{k}: {one_line(alert.get(k))}" for k in BODY_FIELDS
+                  if alert.get(k) is not None]  # fmt: skip
         msg.set_content("\n".join(lines) + "\n", charset="utf-8")
         return msg
 

@@ -38,6 +38,7 @@ import orjson
 import structlog
 
 from audit.alert_outbox import Outbox
+from catalog.controls import one_line
 from catalog.http_deadline import ExchangeDeadline
 
 FLAVORS = ("generic", "wecom", "dingtalk", "feishu")
@@ -47,9 +48,15 @@ Request = tuple[str, bytes, dict[str, str]]  # url, body, headers
 
 
 def alert_text(alert: dict[str, Any]) -> str:
-    who = f" ({alert['actor']})" if alert.get("actor") else ""
-    return (f"[Sluice {alert.get('severity', '').upper()}] {alert.get('rule')}{who}: "
-            f"{alert.get('summary')} — alert {alert.get('id')}")  # fmt: skip
+    """The alert as one line of text (a group robot's message, a mail's subject and
+    first line). Every part on one line, controls escaped (``catalog.controls``): a
+    summary names catalog text — the fields a steward published below their suggested
+    level, by their source columns' names — and a newline there forged a second alert
+    line in the officers' chat, an escape sequence acted on their terminal (red team 29)."""
+    who = f" ({one_line(alert['actor'])})" if alert.get("actor") else ""
+    return (f"[Sluice {one_line(alert.get('severity', '')).upper()}] "
+            f"{one_line(alert.get('rule'))}{who}: {one_line(alert.get('summary'))} — "
+            f"alert {one_line(alert.get('id'))}")  # fmt: skip
 
 
 def _json(body: Any) -> tuple[bytes, dict[str, str]]:

@@ -12,26 +12,18 @@ leaves C1 (U+0080..U+009F, the 8-bit CSI among them) and the bidirectional overr
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_BUT_NEWLINE = re.compile(
-    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def _escape(found: re.Match[str]) -> str:
-    return f"\\u{ord(found.group()):04x}"
+from catalog.controls import CONTROL_BUT_NEWLINE, escape, one_line
 
 
 def shown(value: Any) -> str:
     """``value`` as text on one line, every control character as ``\\uXXXX``."""
-    return _CONTROL.sub(_escape, value if isinstance(value, str) else str(value))
+    return one_line(value)
 
 
 def shown_json(value: Any) -> str:
     """``value`` as indented JSON (not ASCII-only: Chinese stays readable), with the
     controls ``json.dumps`` leaves raw escaped as JSON escapes them."""
     text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
-    return _CONTROL_BUT_NEWLINE.sub(_escape, text)
+    return CONTROL_BUT_NEWLINE.sub(escape, text)
