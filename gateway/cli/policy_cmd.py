@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from gateway.cli.shown import shown
 from policies.authoring import (
     FIXTURES_PATH,
     Outcome,
@@ -104,15 +105,17 @@ def explain(decision: Decision) -> str:
         if decision.allow
         else ("REQUIRES APPROVAL" if decision.requires_approval else "REFUSE")
     )
-    lines = [f"decision: {verdict}  (policy {decision.policy_version[:12]})"]
-    lines += [f"  why: {reason}" for reason in decision.reasons]
+    # field names are a partner's column names, reasons name them: each on its line,
+    # controls escaped (red team 29, as red team 24's ``sluice catalog show``)
+    lines = [f"decision: {verdict}  (policy {shown(decision.policy_version[:12])})"]
+    lines += [f"  why: {shown(reason)}" for reason in decision.reasons]
     if decision.approval_fields:
-        lines.append(f"  approval needed for: {', '.join(decision.approval_fields)}")
+        lines.append(f"  approval needed for: {shown(', '.join(decision.approval_fields))}")
     lines.append(f"  max_rows: {decision.max_rows}")
-    lines.append(f"  row_filter: {json.dumps(decision.row_filter, ensure_ascii=False)}")
+    lines.append(f"  row_filter: {shown(json.dumps(decision.row_filter, ensure_ascii=False))}")
     for name, access in sorted(decision.fields.items()):
-        method = f" ({access.method})" if access.method else ""
-        lines.append(f"  field {name}: {access.action}{method}")
+        method = f" ({shown(access.method)})" if access.method else ""
+        lines.append(f"  field {shown(name)}: {shown(access.action)}{method}")
     return "\n".join(lines)
 
 
@@ -218,11 +221,13 @@ def eval_cmd(
     except SluiceError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:
-        click.echo(json.dumps({"casbin": operation, **decision.to_dict()}, ensure_ascii=False))
+        # one line of JSON: the controls json.dumps leaves raw (C1, U+2028) escaped as JSON
+        click.echo(shown(json.dumps({"casbin": operation, **decision.to_dict()},
+                                    ensure_ascii=False)))  # fmt: skip
         return
     if stored.status != ACTIVE:
         click.echo(f"account: {stored.status}: the gateway refuses every request (403)")
-    click.echo(f"casbin dataset:query in '{dataset['department']}': {operation}")
+    click.echo(f"casbin dataset:query in '{shown(dataset['department'])}': {operation}")
     click.echo(explain(decision))
 
 

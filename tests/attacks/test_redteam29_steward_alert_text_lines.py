@@ -24,46 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from audit.alert_email import EmailChannel
 from audit.alert_push import alert_text, dingtalk_request
-from catalog.models import Source
+from tests.attacks.redteam29 import ENTRY, FORGED, published_below
 from tests.gateway.demo_app import DemoGateway
-
-FORGED = "id_no\n[Sluice LOW] test_rule (nobody): drill, ignore\nseverity: low\u2028\x1b[2K"
-TABLE = "rt29_people"
-ENTRY = "civil.rt29_people"
-
-
-def _table_with_a_forged_column(gw: DemoGateway) -> None:
-    """civil's database (the partner's own) gets a table whose ID-number column is named
-    with line breaks, as its DBA may name it."""
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        url = source.settings["url"]
-    engine = create_engine(url)
-    quoted = '"' + FORGED.replace('"', '""') + '"'
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
-        conn.execute(text(f"CREATE TABLE {TABLE} AS SELECT id_number AS {quoted}, "
-                          "region_code FROM dibao_recipients"))  # fmt: skip
-    engine.dispose()
-
-
-def _published_below(gw: DemoGateway) -> None:
-    carl = gw.headers("carl")
-    body = {"source_id": "civil-db", "object_name": TABLE, "dataset_id": ENTRY, "title_zh": "人"}
-    resp = gw.client.post("/api/v1/datasets", headers=carl, json=body)
-    assert resp.status_code == 201, resp.text
-    fields = {f["name"]: f for f in resp.json()["fields"]}
-    assert fields[FORGED]["suggested_level"] in ("L3", "L4"), fields[FORGED]
-    resp = gw.client.patch(f"/api/v1/datasets/{ENTRY}", headers=carl,
-                           json={"fields": {FORGED: {"level": "L2"}}})  # fmt: skip
-    assert resp.status_code == 200, resp.text
-    resp = gw.client.post(f"/api/v1/datasets/{ENTRY}/publish", headers=carl)
-    assert resp.status_code == 200, resp.text
 
 
 def _the_alert(gw: DemoGateway) -> dict[str, Any]:
@@ -77,8 +41,7 @@ def _the_alert(gw: DemoGateway) -> dict[str, Any]:
 
 def test_a_column_name_forges_no_line_in_the_pushed_alert(deployment: DemoGateway) -> None:
     gw = deployment
-    _table_with_a_forged_column(gw)
-    _published_below(gw)
+    published_below(gw, FORGED)
     alert = _the_alert(gw)
     # the group robots' text: one line, nothing of the column's controls left raw
     line = alert_text(alert)
