@@ -132,6 +132,9 @@ def page_permission(action: str, domain: str = "*") -> Callable[..., Awaitable[C
         get_console(request).services.authorizer.check(
             subject=caller.user.subject, domain=domain, action=action
         )
+        # a page of a role's own work: many are audited reads (a run's hit list, the
+        # audit pages), each showing a chained event, so every one counts (red team 29)
+        await count_on_rate(request, caller)
         return caller
 
     dependency.__name__ = f"console_{action.replace(':', '_')}"
@@ -171,9 +174,22 @@ async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) 
     # are (``gateway.web.current_user.audited_user``), 429 past it; uncounted, a signed-in
     # user filed access requests through the console as fast as it answered, each a
     # durable chained event (left by the twenty-seventh pass)
+    await count_on_rate(request, caller)
+    return form
+
+
+async def count_on_rate(request: Request, caller: Caller) -> None:
+    """Count this console request on the caller's rate (``SLUICE_RATE_LIMIT``), once
+    however many of its dependencies ask: 429 past it, before anything is read or
+    recorded. Asked by every permissioned page and every state-changing form — the pages
+    a role works in, many of them audited reads whose every showing is a chained event
+    (a run's hit list, the audit pages: red team 29) — and by the home page where it
+    records; the API's audited calls count the same way (``audited_user``)."""
+    if getattr(request.state, "counted_on_rate", False):
+        return
+    request.state.counted_on_rate = True
     limiter = get_console(request).services.limiter
     await run_in_threadpool(limiter.hit_request, caller.user.subject)
-    return form
 
 
 def sign_in_redirect(request: Request, reason: str) -> Response:

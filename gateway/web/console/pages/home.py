@@ -28,7 +28,7 @@ from gateway.stewardship.grants import service as grants
 from gateway.stewardship.registration.watch import drift_on_my_sources
 from gateway.web.audit_reads import record_audit_read
 from gateway.web.console.caller import Caller, may
-from gateway.web.console.guard import ConsoleRoute, console_caller
+from gateway.web.console.guard import ConsoleRoute, console_caller, count_on_rate
 from gateway.web.console.pages.audit import timeline_rows
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
@@ -100,5 +100,6 @@ async def home(request: Request, caller: Caller = Depends(console_caller)) -> Re
     if caller.has_role("steward"):
         context["steward"] = await run_in_threadpool(_steward, console, caller)
     if may(request, caller, "alerts:read"):
+        await count_on_rate(request, caller)  # an audited read at each showing (red team 29)
         context["officer"] = await run_in_threadpool(_officer, request, console, caller)
     return render(request, "home.html", **context)
