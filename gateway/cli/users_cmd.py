@@ -59,7 +59,8 @@ def list_users() -> None:
 @click.option("--name", "display_name", required=True, help="display name")
 @click.option("--department", default=None, help="department code (stewards)")
 @click.option("--clearance", default="L1", show_default=True, help="L1, L2, L3 or L4")
-@click.option("--jurisdiction", default="", help="region-code prefixes, comma separated")
+@click.option("--jurisdiction", default="",
+              help="region-code prefixes, comma separated; * for every region")  # fmt: skip
 @click.option(
     "--status",
     type=click.Choice(["active", "disabled"]),
@@ -70,7 +71,7 @@ def add(subject: str, display_name: str, department: str | None, clearance: str,
         jurisdiction: str, status: str | None) -> None:  # fmt: skip
     """Create or update a user's attributes (reserved names such as role names are
     refused); changes govern the user's next request, whatever token they hold."""
-    prefixes = [p.strip() for p in jurisdiction.split(",")] if jurisdiction else []
+    prefixes = service.parse_jurisdiction(jurisdiction)  # as the console's form reads it
     with _admin() as (services, session):
         service.upsert_user(session=session, subject=subject, display_name=display_name,
                             department=department, clearance=clearance,

@@ -67,6 +67,19 @@ def name_key(subject: str) -> str:
     return unicodedata.normalize("NFKC", subject).casefold()
 
 
+ALL_REGIONS = "*"  # typed for the empty prefix, every region (``all_regions`` in policy)
+
+
+def parse_jurisdiction(text: str) -> list[str]:
+    """Comma-separated region-code prefixes as an administrator types them (the
+    console's user form, ``sluice users add --jurisdiction``): blank parts are no prefix,
+    ``*`` is every region (the empty prefix). One parser for every door: the CLI split on
+    commas and kept blank parts, so a trailing comma (``430121,``) gave every region
+    while the record read as one county (red team 29)."""
+    parts = [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
+    return ["" if p == ALL_REGIONS else p for p in parts]
+
+
 def check_new_subject(session: Session, subject: str) -> None:
     """Refuse (400) a new account's name the store cannot hold, one with characters
     that do not show (controls, format characters such as a zero-width space, spaces),

@@ -41,7 +41,6 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 may_manage = page_permission("users:manage")
 ROLES = ("analyst", "steward", "security_officer", "admin")
 CLEARANCES = ("L1", "L2", "L3", "L4")
-ALL_REGIONS = "*"
 DONE = ("saved", "role_added", "role_removed", "password_set")
 
 
@@ -55,12 +54,6 @@ def _with_session(console: Console, work: Callable[[Session], Any]) -> Any:
         return work(session)
     finally:
         session.close()
-
-
-def jurisdiction(raw: str) -> list[str]:
-    """Comma-separated region-code prefixes; ``*`` is every region (the empty prefix)."""
-    parts = [p.strip() for p in raw.replace("，", ",").split(",") if p.strip()]
-    return ["" if p == ALL_REGIONS else p for p in parts]
 
 
 @router.get("/console/admin")
@@ -91,15 +84,16 @@ async def user_page(
     data = await run_in_threadpool(_with_session, console, load)
     is_self = subject.strip().casefold() == caller.user.subject.strip().casefold()
     return render(request, "admin_user.html", roles=ROLES, clearances=CLEARANCES,
-                  all_regions=ALL_REGIONS, is_self=is_self,
+                  all_regions=service.ALL_REGIONS, is_self=is_self,
                   done=done if done in DONE else "", href=_href(subject), **data)  # fmt: skip
 
 
 def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None:
     status = form.get("status") or None
+    prefixes = service.parse_jurisdiction(form.get("jurisdiction"))  # as the CLI reads it
     body = model(api.UserIn, display_name=form.get("display_name").strip(),
                  department=form.get("department") or None, clearance=form.get("clearance"),
-                 jurisdiction=jurisdiction(form.get("jurisdiction")), status=status)  # fmt: skip
+                 jurisdiction=prefixes, status=status)  # fmt: skip
     _with_session(
         get_console(request), lambda session: api.put_user(subject, body, request, admin, session)
     )
