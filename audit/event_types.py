@@ -57,6 +57,7 @@ class EventType(StrEnum):
     # stewards' registrations (gateway.stewardship.registration)
     SOURCE_REGISTERED = "source.registered"
     SOURCE_UPDATED = "source.updated"
+    SOURCE_TESTED = "source.tested"
     # a steward withdrew a source: its entries unpublished, its secret deleted (issue 16)
     SOURCE_DEREGISTERED = "source.deregistered"
     DATASET_PUBLISHED = "dataset.published"
@@ -131,6 +132,7 @@ REGISTRATION_TYPES = frozenset(
     {
         EventType.SOURCE_REGISTERED,
         EventType.SOURCE_UPDATED,
+        EventType.SOURCE_TESTED,
         EventType.SOURCE_DEREGISTERED,
         EventType.DATASET_PUBLISHED,
         EventType.DATASET_UPDATED,

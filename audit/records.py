@@ -468,13 +468,14 @@ def registration_event(
     resource: str,
     department: str,
     details: Details | None = None,
+    outcome: Outcome = Outcome.OK,
 ) -> AuditEvent:
-    """A steward registered or changed a source or a catalog entry (never a secret in
-    ``details``)."""
+    """A steward registered, changed or tested a source, or changed a catalog entry
+    (never a secret in ``details``); ``outcome``: a connection test that failed says so."""
     return AuditEvent(
         type=_of("registration", REGISTRATION_TYPES, type_),
         actor=actor,
-        outcome=Outcome.OK,
+        outcome=outcome,
         resource=resource,
         details={"resource_dept": department, **(details or {})},
     )

@@ -37,6 +37,7 @@ from catalog.vocabulary import Level, PICategory
 from gateway.stewardship import registration
 from gateway.stewardship.registration.access import require_steward
 from gateway.stewardship.registration.schemas import ObjectProposal, SourceOut, require_id
+from gateway.stewardship.registration.tested import tested_connection
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
@@ -191,11 +192,12 @@ async def test_source(request: Request, caller: Caller = Depends(may_register),
         registration.refuse_secrets_in_settings(asked["settings"])
         config = SourceConfig(kind=asked["kind"], settings=dict(asked["settings"]),
                               secret=asked["secret"])  # fmt: skip
-        redacted, _target = registration.check_and_connect(
-            session=session, services=services, department=department,
-            source_id=asked["source_id"], config=config)  # fmt: skip
-        session.rollback()
-        return redacted
+        try:  # on record whatever it finds (red team 29: a password oracle off the trail)
+            return tested_connection(session=session, services=services, user=caller.user,
+                                     department=department, source_id=asked["source_id"],
+                                     config=config)  # fmt: skip
+        finally:
+            session.rollback()
 
     try:
         tested = {"ok": True, "text": await run_in_threadpool(_in_session, request, check)}
