@@ -209,6 +209,10 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
         _write(lines, out)
         digest = written.digest.hexdigest()
         if not whole_trail(from_seq, to_seq):  # a range is no evidence (red team 29)
+            # but an access to the sealed trail, on record where it can be (the seal file),
+            # as the API's export of a range while sealed is
+            log.seal.record("access", sub=f"cli:{host_login()}", action="audit.exported",
+                            details={**details, "sha256": digest})  # fmt: skip
             click.echo("sealed: a range is not evidence for unsealing (export the whole "
                        "trail for that)", err=True)  # fmt: skip
             return

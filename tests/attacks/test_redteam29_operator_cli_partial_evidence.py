@@ -44,13 +44,16 @@ def test_a_partial_cli_export_is_no_evidence_for_unsealing(
         scrap = tmp_path / "scrap.jsonl"
         result = run_cli(gw, monkeypatch, "audit", "export", "--out", str(scrap), *scope)
         if result.exit_code == 0:  # written: it must not count as the evidence
-            body = {"evidence_sha256": hashlib.sha256(scrap.read_bytes()).hexdigest(),
-                    "note": "one event is all we kept"}  # fmt: skip
+            digest = hashlib.sha256(scrap.read_bytes()).hexdigest()
+            body = {"evidence_sha256": digest, "note": "one event is all we kept"}
             first = gw.client.post("/api/v1/audit/unseal", json=body, headers=sam)
             assert first.status_code == 409, (
                 f"a CLI export {scope} was accepted as the evidence of a sealed trail"
             )
             assert "export the evidence" in first.text
+            # yet on record as an access to the sealed trail, where it can be (the seal file)
+            seal_file = gw.services.audit.seal.path.read_text()
+            assert '"action":"audit.exported"' in seal_file and digest in seal_file
         # the whole trail, exported by the CLI, is the evidence
         whole = tmp_path / "whole.jsonl"
         result = run_cli(gw, monkeypatch, "audit", "export", "--out", str(whole))
