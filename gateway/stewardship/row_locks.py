@@ -14,13 +14,15 @@ state stale (409) — or current, if the first did not commit.
 Across processes on PostgreSQL (replicas, the CLI beside a gateway) the same key's
 transaction-scoped advisory lock is taken too (``pg_advisory_xact_lock``'s try form, so
 a wait is bounded): it ends with the transaction, whatever ends it, and locks no row, so
-the trail's own writer never waits on it. On SQLite, processes beside one another still
-race (the embedded default is one process). Striped by key in a process (bounded
-memory); a stripe or an advisory lock not freed within ``WRITE_WAIT_S`` is a 409.
+the trail's own writer never waits on it. On SQLite a byte of a lock file beside the
+database stands in for it (``row_lock_files``: the CLI or a second gateway beside a
+gateway raced there before rows32). Striped by key in a process (bounded memory); a
+stripe, an advisory lock or a lock file's byte not freed within ``WRITE_WAIT_S`` is a 409.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import zlib
@@ -29,7 +31,8 @@ from collections.abc import Iterable
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from catalog.errors import Conflict
+from catalog.errors import Conflict, Unavailable
+from gateway.stewardship import row_lock_files
 
 _STRIPES = tuple(threading.Lock() for _ in range(64))
 _HELD = "sluice.row_trail.held_stripes"
@@ -41,13 +44,17 @@ ADVISORY_SPACE = 0x51C0  # the first of advisory locks' two keys: rows' writes, 
 _RETRY_S = 0.02
 
 
+def _crc(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
+
+
 def _stripe(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(_STRIPES)
+    return _crc(key) % len(_STRIPES)
 
 
 def advisory_key(key: str) -> int:
     """A row key's advisory lock (PostgreSQL's second key, a signed 32-bit number)."""
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) - 2**31
+    return _crc(key) - 2**31
 
 
 def hold_rows(session: Session, keys: Iterable[str]) -> None:
@@ -68,9 +75,12 @@ def hold_rows(session: Session, keys: Iterable[str]) -> None:
         if not _STRIPES[index].acquire(timeout=max(deadline - time.monotonic(), 0)):
             raise Conflict("this row is being changed by another request; load it again")
         held.add(index)
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
         for key in new_keys:
             _advisory(session, advisory_key(key), deadline)
+    else:
+        _lock_file_bytes(session, row_lock_files.lock_file(bind.engine.url), new_keys, deadline)
     held_keys.update(new_keys)
 
 
@@ -83,10 +93,33 @@ def _advisory(session: Session, key: int, deadline: float) -> None:
         time.sleep(_RETRY_S)
 
 
+def _lock_file_bytes(session: Session, path: str | None, keys: list[str], deadline: float) -> None:
+    """Another process's write of the row on the same SQLite file (the CLI's, a second
+    gateway's): wait for its transaction. A key's byte is its CRC-32, so a byte is
+    always guarded by the one stripe this thread holds (``row_lock_files``)."""
+    if path is None:
+        return  # an in-memory database: no other process opens it
+    taken: set[tuple[str, int]] = session.info.setdefault(_HELD + ".bytes", set())
+    for offset in sorted({_crc(k) for k in keys}):
+        if (path, offset) in taken:
+            continue
+        try:
+            locked = row_lock_files.lock(path, offset, deadline)
+        except OSError as exc:
+            raise Unavailable(f"the catalog's row lock file cannot be locked: {exc}") from None
+        if not locked:
+            raise Conflict("this row is being changed by another request; load it again")
+        taken.add((path, offset))
+
+
 def _release(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:
         return
     session.info.get(_HELD + ".keys", set()).clear()  # advisory locks end with it
+    taken: set[tuple[str, int]] = session.info.get(_HELD + ".bytes", set())
+    while taken:  # before the stripes: another thread of this process may take one next
+        with contextlib.suppress(OSError):  # the stripes are given back whatever happens
+            row_lock_files.unlock(*taken.pop())
     held: set[int] = session.info.get(_HELD, set())
     while held:
         _STRIPES[held.pop()].release()
