@@ -17,7 +17,7 @@ from audit.log import AuditLog
 from audit.records import Actor, audit_access_event
 from audit.records import Delivery as Sent
 from catalog.errors import NotFound
-from gateway.web.deps import get_services
+from gateway.web.deps import count_call, get_services
 from gateway.web.routes.streaming import new_request_ids
 from policies.decision import UserContext
 
@@ -52,6 +52,8 @@ def record_audit_read(
     ``request_id``, ``outcome`` and ``sent``: the end of an export cut short, under the
     request id of its ``audit.exported`` (``gateway.web.audit_export``)."""
     log = readable_trail(request)
+    if request_id is None:  # a new read (an export's end, under its start's id, never refused)
+        count_call(request, user.subject)  # the console's audit pages have no other door
     fresh, client_request_id = new_request_ids(request)
     request_id = request_id or fresh
     kept = {k: v for k, v in details.items() if v is not None}

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from catalog.errors import Unavailable
 from gateway.core.seams import TokenAuthenticator
 from gateway.stewardship.users.directory import IdentityDirectory
-from gateway.web.deps import get_services
+from gateway.web.deps import count_call, get_services
 from policies.decision import UserContext
 
 
@@ -59,7 +59,7 @@ def _from_store(request: Request, token_user: UserContext) -> UserContext:
 def _counted(request: Request, user: UserContext) -> UserContext:
     """Count one call of ``user`` on their rate (blocking: the limits store, Redis across
     replicas); raises ``RateLimited`` (429) past it."""
-    get_services(request).limiter.hit_request(user.subject)
+    count_call(request, user.subject)
     return user
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from audit.search import EventFilter, list_events
 from tests.conftest import create_pg_database, drop_pg_database_later
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.migrated import create_migrated_pg_database
@@ -97,3 +98,11 @@ def rate_limited_fixture(name: str, *, rate: int, window_s: int) -> Any:
             yield deployed
 
     return gw
+
+
+def recorded_by(gw: DemoGateway, type_: str, actor: str) -> list[dict[str, Any]]:
+    """The trail's ``type_`` events of ``actor``, oldest first (what a flood left)."""
+    page = list_events(store=gw.services.audit.store,
+                       filters=EventFilter(type=type_, actor=actor), limit=1000,
+                       order="asc")  # fmt: skip
+    return list(page["items"])

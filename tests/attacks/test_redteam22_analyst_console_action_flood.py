@@ -17,9 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from audit.search import EventFilter, list_events
 from tests.attacks.console_sign_in import console_sign_in
-from tests.attacks.deployments import rate_limited_fixture
+from tests.attacks.deployments import rate_limited_fixture, recorded_by
 from tests.gateway.demo_app import DemoGateway
 
 RATE, WINDOW_S, SENT = 10, 5, 40  # SLUICE_RATE_LIMIT "10 per 5 seconds"; forms posted
@@ -29,10 +28,7 @@ gw = rate_limited_fixture("console-flood", rate=RATE, window_s=WINDOW_S)
 
 
 def _asked(gw: DemoGateway) -> list[dict[str, Any]]:
-    page = list_events(store=gw.services.audit.store,
-                       filters=EventFilter(type="access.requested", actor="alice"),
-                       limit=1000, order="asc")  # fmt: skip
-    return list(page["items"])
+    return recorded_by(gw, "access.requested", "alice")
 
 
 def test_access_requests_filed_through_the_console_are_bounded_by_the_rate(

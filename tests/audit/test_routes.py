@@ -60,7 +60,10 @@ def client(log: AuditLog) -> Client:
     # account is read again and ``audit:export`` checked, here always theirs
     settings = SimpleNamespace(stream_stall_timeout_s=20.0, stream_govern_every_s=1.0)
     allow = SimpleNamespace(check=lambda **_: None)
-    app.state.services = SimpleNamespace(audit=log, settings=settings, authorizer=allow)
+    # every audit read counts on the reader's rate (``gateway.web.deps.count_call``)
+    unlimited = SimpleNamespace(hit_request=lambda _subject: None)
+    app.state.services = SimpleNamespace(audit=log, settings=settings, authorizer=allow,
+                                         limiter=unlimited)  # fmt: skip
     app.state.identities = SimpleNamespace(resolve=lambda user: user)
     for dependency in (
         routes.require_audit_reader,

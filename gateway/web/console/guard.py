@@ -57,6 +57,7 @@ from gateway.web.console.passwords import is_privileged
 from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE
+from gateway.web.deps import count_call
 from gateway.web.refusals import budget_allows, clean, unrecorded
 from policies.decision import UserContext
 
@@ -180,16 +181,13 @@ async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) 
 
 async def count_on_rate(request: Request, caller: Caller) -> None:
     """Count this console request on the caller's rate (``SLUICE_RATE_LIMIT``), once
-    however many of its dependencies ask: 429 past it, before anything is read or
-    recorded. Asked by every permissioned page and every state-changing form — the pages
-    a role works in, many of them audited reads whose every showing is a chained event
-    (a run's hit list, the audit pages: red team 29) — and by the home page where it
-    records; the API's audited calls count the same way (``audited_user``)."""
-    if getattr(request.state, "counted_on_rate", False):
-        return
-    request.state.counted_on_rate = True
-    limiter = get_console(request).services.limiter
-    await run_in_threadpool(limiter.hit_request, caller.user.subject)
+    however many of its dependencies (or its records, ``count_call``) ask: 429 past it,
+    before anything is read or recorded. Asked by every permissioned page and every
+    state-changing form — the pages a role works in, many of them audited reads whose
+    every showing is a chained event (a run's hit list, the audit pages: red team 29) —
+    and by the home page where it records; the API's audited calls count the same way
+    (``audited_user``)."""
+    await run_in_threadpool(count_call, request, caller.user.subject)
 
 
 def sign_in_redirect(request: Request, reason: str) -> Response:

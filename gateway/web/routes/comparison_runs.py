@@ -31,7 +31,7 @@ from gateway.enforcement.comparison.run_service import LeadIn
 from gateway.enforcement.comparison.runs import HIT_ID
 from gateway.enforcement.query.formats import FORMATS, choose_format, cut_text, make_encoder
 from gateway.web.current_user import audited_user, current_user
-from gateway.web.deps import get_services, get_session
+from gateway.web.deps import count_call, get_services, get_session
 from gateway.web.routes.comparison_models import is_reviewer, runner
 from gateway.web.routes.streaming import TRUNCATED_HEADER
 from policies.decision import UserContext
@@ -45,6 +45,7 @@ def _event(
     request: Request, user: UserContext, run: ComparisonRun, type_: EventType,
     details: dict[str, Any], sent: Sent | None = None,
 ) -> None:  # fmt: skip
+    count_call(request, user.subject)  # the console's run page has no other door
     get_services(request).audit.append(comparison_run_event(
         type_=type_, actor=Actor.of(user), run_id=run.id, purpose=run.purpose,
         case_ref=run.case_ref, client=request.client.host if request.client else None,
