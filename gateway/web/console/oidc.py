@@ -13,11 +13,21 @@ authorises: a subject Sluice does not know is refused).
 Endpoints come from the provider's discovery document, fetched from the configured
 issuer only; the JWKS URL is the configured one, never the document's (nothing the
 network says chooses where keys come from).
+
+Each exchange with the provider (discovery, the code's exchange) is whole within
+``timeout`` — connect, headers and body, on the shared deadline thread
+(``catalog.http_deadline``), no connection kept — as the JWKS fetch is
+(``gateway.auth.jwks``): httpx's timeout bounds each read, so a provider that trickled
+its answer a byte every half second held a sign-in, its worker thread, and every other
+sign-in queued behind the discovery's lock, for as long as it chose (rows32, ops31's
+left row). A sign-in that finds another's discovery under way waits one bound at most.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +37,14 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from catalog.errors import Unauthenticated, Unavailable
+from catalog.http_deadline import ExchangeDeadline
 from gateway.auth.claims import ClaimNames, to_user_context
-from gateway.auth.jwks import RemoteJwks
+from gateway.auth.jwks import GRACE_S, RemoteJwks
 from gateway.auth.validator import TokenValidator
 from policies.decision import UserContext
 
 MAX_RESPONSE_BYTES = 256 * 1024
+EXCHANGE_S = 10.0  # one exchange with the provider, whole
 
 
 class ProviderJwks(RemoteJwks):
@@ -83,23 +95,50 @@ class OidcClient:
         scope: str,
         claim_names: ClaimNames,
         http: httpx.Client | None = None,
+        timeout: float = EXCHANGE_S,
     ) -> None:
         self.issuer = issuer
         self.client_id = client_id
         self._secret = client_secret
         self._scope = scope
         self._names = claim_names
-        self._http = http or httpx.Client(timeout=10.0, follow_redirects=False)
+        # no connection kept between exchanges: a deadline may cut only a socket it opened
+        self._http = http or httpx.Client(
+            timeout=timeout, follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )  # fmt: skip
+        self._timeout = timeout
         self._validator = IdTokenValidator(jwks=ProviderJwks(jwks_url), issuer=issuer,
                                            audience=client_id)  # fmt: skip
         self._metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def _get_json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        if len(response.content) > MAX_RESPONSE_BYTES:
-            raise Unavailable(f"the identity provider's {what} is too large")
+    def _exchange(self, method: str, url: str, what: str, *, seconds: float | None = None,
+                  **sent: Any) -> tuple[int, bytes]:  # fmt: skip
+        """One request to the provider, whole within ``seconds`` (``timeout``): its
+        status and body (read up to ``MAX_RESPONSE_BYTES``); ``Unavailable`` when it
+        cannot be reached, answers too much or not in time."""
+        with ExchangeDeadline(self._timeout if seconds is None else seconds) as deadline:
+            try:
+                asked = self._http.stream(method, url, extensions={"trace": deadline.trace},
+                                          **sent)  # fmt: skip
+                with asked as response:
+                    body = b""
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_RESPONSE_BYTES:
+                            raise Unavailable(f"the identity provider's {what} is too large")
+                    return response.status_code, body
+            except httpx.HTTPError:
+                if deadline.expired:
+                    raise Unavailable(f"the identity provider's {what} did not arrive in "
+                                      "time") from None  # fmt: skip
+                raise Unavailable("the identity provider cannot be reached") from None
+
+    @staticmethod
+    def _get_json(body: bytes, what: str) -> dict[str, Any]:
         try:
-            document = response.json()
+            document = json.loads(body)
         except ValueError:
             raise Unavailable(f"the identity provider's {what} is not JSON") from None
         if not isinstance(document, dict):
@@ -108,17 +147,24 @@ class OidcClient:
 
     def metadata(self) -> dict[str, Any]:
         """The discovery document (cached once it was fetched and checked)."""
-        with self._lock:
+        if self._metadata is not None:
+            return self._metadata
+        # one bound in all, another sign-in's fetch under way or not: waiting for its
+        # lock, then fetching again, held a second sign-in two bounds (a queue, many)
+        until = time.monotonic() + self._timeout + GRACE_S
+        if not self._lock.acquire(timeout=self._timeout + GRACE_S):
+            raise Unavailable("the identity provider's discovery document is late")
+        try:
             if self._metadata is not None:
                 return self._metadata
+            left = min(self._timeout, until - time.monotonic())
+            if left <= GRACE_S:
+                raise Unavailable("the identity provider's discovery document is late")
             url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            try:
-                response = self._http.get(url)
-            except httpx.HTTPError:
-                raise Unavailable("the identity provider cannot be reached") from None
-            if response.status_code != 200:
-                raise Unavailable(f"the identity provider answered {response.status_code}")
-            document = self._get_json(response, "discovery document")
+            status, body = self._exchange("GET", url, "discovery document", seconds=left)
+            if status != 200:
+                raise Unavailable(f"the identity provider answered {status}")
+            document = self._get_json(body, "discovery document")
             if document.get("issuer") != self.issuer:
                 raise Unavailable("the identity provider's discovery names another issuer")
             for name in ("authorization_endpoint", "token_endpoint"):
@@ -127,6 +173,8 @@ class OidcClient:
                     raise Unavailable(f"the identity provider's {name} is missing")
             self._metadata = document
             return document
+        finally:
+            self._lock.release()
 
     def begin(self, *, redirect_uri: str) -> tuple[str, Attempt]:
         """The provider's authorization URL for a new attempt, and the attempt."""
@@ -151,22 +199,12 @@ class OidcClient:
         endpoint = self.metadata()["token_endpoint"]
         headers = {"Content-Type": "application/x-www-form-urlencoded",
                    "Accept": "application/json"}  # fmt: skip
-        try:
-            if self._secret:
-                response = self._http.post(
-                    endpoint,
-                    content=body,
-                    headers=headers,
-                    auth=httpx.BasicAuth(self.client_id, self._secret),
-                )
-            else:
-                response = self._http.post(endpoint, content=body, headers=headers)
-        except httpx.HTTPError:
-            raise Unavailable("the identity provider cannot be reached") from None
-        if response.status_code != 200:
-            raise Unauthenticated(f"the identity provider refused the code "
-                                  f"({response.status_code})")  # fmt: skip
-        id_token = self._get_json(response, "token response").get("id_token")
+        auth = httpx.BasicAuth(self.client_id, self._secret) if self._secret else None
+        status, answer = self._exchange("POST", endpoint, "token response", content=body,
+                                        headers=headers, auth=auth)  # fmt: skip
+        if status != 200:
+            raise Unauthenticated(f"the identity provider refused the code ({status})")
+        id_token = self._get_json(answer, "token response").get("id_token")
         if not isinstance(id_token, str):
             raise Unauthenticated("the identity provider sent no ID token")
         claims = self._validator.validate(id_token)
