@@ -102,8 +102,10 @@ def _wait(remote: Remote, run_id: str, *, timeout: float, show: bool) -> dict[st
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
     deadline = time.monotonic() + timeout
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[status]}"))  # fmt: skip
+    # the gateway's text as text (``markup=False``): rich read a run id such as
+    # ``[link=http://…]…[/link]`` as markup, a hyperlink and styles the gateway chose
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TaskProgressColumn(), TextColumn("{task.fields[status]}", markup=False))  # fmt: skip
     with Progress(*columns, console=Console(stderr=True), disable=not show) as progress:
         task = progress.add_task(f"run {shown(run_id)}", total=1.0, status="queued")
         while True:

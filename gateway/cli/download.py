@@ -154,12 +154,13 @@ def _progress(show: bool, label: str) -> Any:
         TransferSpeedColumn,
     )
 
+    # the label (a dataset id, a run id the gateway made) as text, never rich markup
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        TextColumn("{task.fields[rows]}"),
+        TextColumn("{task.fields[rows]}", markup=False),
         TimeElapsedColumn(),
     )
     return Progress(*columns, console=Console(stderr=True), disable=not show)
