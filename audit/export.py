@@ -27,7 +27,7 @@ import csv
 import hashlib
 import hmac
 import io
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -37,6 +37,7 @@ from audit.canonical import canonical_json
 from audit.chain import ChainChecker, Failure, VerifyResult, parse_body, result
 from audit.checkpoints import check_against_chain, check_keys, check_signature
 from audit.events import GENESIS_HASH, format_ts, utc_now
+from audit.records import Delivery
 from audit.signing import EventMac, Signer, kid_for, unb64, verify_signature
 from audit.store import KEY_SELECT, AuditStore
 from audit.witness_book import countersign_payload
@@ -47,13 +48,38 @@ EVENT_PAGE = 2_000  # events read at a time (one short read of the store each)
 CSV_COLUMNS = ("kind", "seq", "prev_hash", "hash", "ts", "type", "actor", "outcome", "record")
 
 
+class ExportTally:
+    """What an export delivered — its events, bytes, their SHA-256, the last event's seq
+    — for its end on record (``audit.export_completed``, ``_aborted``, ``_failed``): one
+    count for the API's export (``gateway.web.audit_export``, what the transport took)
+    and the operator's (``sluice audit export``, what was written)."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = self.events = 0
+        self.last_seq: int | None = None
+
+    def add(self, data: bytes, events: int, last_seq: int | None) -> None:
+        """``data`` delivered, holding ``events`` events, the last of them ``last_seq``
+        (None: no event in it)."""
+        self.digest.update(data)
+        self.size += len(data)
+        self.events += events
+        if last_seq is not None:
+            self.last_seq = last_seq
+
+    def details(self, why: Mapping[str, object]) -> dict[str, object]:
+        """The end's details: ``why`` and what was delivered."""
+        return {**why, "bytes_sent": self.size, "last_seq": self.last_seq}
+
+    def delivery(self, duration_ms: float | None = None) -> Delivery:
+        """The end's delivery: the events and the SHA-256 of the bytes (None: no byte)."""
+        sha = self.digest.hexdigest() if self.size else None
+        return Delivery(rows=self.events, result_sha256=sha, duration_ms=duration_ms)
+
+
 def _trailer_payload(trailer: dict[str, Any]) -> bytes:
     return canonical_json({k: v for k, v in trailer.items() if k != "signature"})
-
-
-def _head_seq(store: AuditStore, conn: Any) -> int:
-    """The newest event's seq (0 for an empty trail)."""
-    return int(store.fetch_all(conn, "SELECT max(seq) FROM audit_events")[0][0] or 0)
 
 
 def whole_trail(from_seq: int | None, to_seq: int | None) -> bool:
@@ -80,7 +106,7 @@ def require_start_within(store: AuditStore, from_seq: int | None, to_seq: int | 
     try:
         conn = store.connect(reader=True)
         try:
-            head = _head_seq(store, conn)
+            head = store.read_head(conn)[0]
         finally:
             conn.close()
     except store.driver_errors as exc:
@@ -93,7 +119,7 @@ def require_start_within(store: AuditStore, from_seq: int | None, to_seq: int | 
 def _records(store: AuditStore, conn: Any, lo: int, hi: int) -> Iterator[tuple[str, Any]]:
     p = store.p
     # the events up to the head as it is now (read below a page at a time)
-    hi = min(hi, _head_seq(store, conn))
+    hi = min(hi, store.read_head(conn)[0])
     start_prev = GENESIS_HASH
     if lo > 1:
         rows = store.fetch_all(conn, f"SELECT hash FROM audit_events WHERE seq = {p}", (lo - 1,))

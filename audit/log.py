@@ -307,12 +307,10 @@ class AuditLog:
         try:
             conn = self.store.connect(reader=True)
             try:
-                row = self.store.fetch_all(
-                    conn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-                )
+                seq, hash_hex = self.store.read_head(conn)
             finally:
                 conn.close()
-            head = {"seq": int(row[0][0]), "hash": row[0][1]} if row else {"seq": 0, "hash": None}
+            head = {"seq": seq, "hash": hash_hex}
         except Unavailable:
             pass
         local = {**seen["local"], "ok": True}

@@ -181,9 +181,7 @@ class Monitor:
         self, checkpoints: Iterable[dict[str, Any]], source: str, *, need_checkpoint: bool
     ) -> tuple[str, dict[str, Any]] | None:
         cps = {int(c["seq"]): str(c["hash"]) for c in checkpoints}
-        head = self.store.fetch_all(self._conn, "SELECT seq, hash FROM audit_events "
-                                    "ORDER BY seq DESC LIMIT 1")  # fmt: skip
-        self.head = (int(head[0][0]), head[0][1]) if head else (0, None)
+        self.head = self.store.read_head(self._conn)
         if not cps:
             return None
         void = self.seal.superseded()

@@ -262,6 +262,17 @@ class AuditStore:
         row = cur.fetchone()
         return (0, None) if row is None else (int(row[0]), row[1])
 
+    def read_head(self, conn: Any, *, in_snapshot: bool = False) -> tuple[int, str | None]:
+        """``head`` on ``conn``: a read of its own, as ``fetch_all`` reads (on PostgreSQL
+        the transaction ends after it); ``in_snapshot``, in ``conn``'s transaction, left
+        open (verification reads one snapshot). The one trail-head SELECT: the export,
+        verification, the seal's checks, the monitor and the status read it here."""
+        if in_snapshot and self.dialect == "postgresql":
+            with conn.cursor() as cur:
+                return self.head(cur)
+        rows = self.fetch_all(conn, _HEAD_SQL)
+        return (0, None) if not rows else (int(rows[0][0]), rows[0][1])
+
     def mac_boundary(self, cur: Any, *, below: int | None = None) -> int | None:
         """The seq of the first event carrying a MAC (None: none does, a trail written
         before MACs existed). Every event from there on must carry a valid MAC; an

@@ -137,13 +137,11 @@ def _unseal(
     state = seal.state
     conn = log.store.connect(reader=True)
     try:
-        head = log.store.fetch_all(
-            conn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-        )
+        anchor_seq, head_hash = log.store.read_head(conn)
         top = log.store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
     finally:
         conn.close()
-    anchor_seq, anchor_hash = (int(head[0][0]), str(head[0][1])) if head else (0, None)
+    anchor_hash = None if head_hash is None else str(head_hash)
     max_cp = int(top[0][0] or 0)
     superseded_to = max_cp if max_cp > anchor_seq else 0
     walk_from, events_below, failures = _accepted_loss(log, anchor_seq)

@@ -179,7 +179,7 @@ OUT_OF_RANGE = "out of range"
 def _missing_start(store: AuditStore, conn: Any, lo: int) -> VerifyResult:
     """``from`` past the end of the chain is a caller's mistake (``out of range``, not
     evidence); a missing event below the head is a ``gap``."""
-    head = int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0])
+    head = store.read_head(conn, in_snapshot=True)[0]
     if lo - 1 > head:
         return VerifyResult(False, 0, 0, lo, OUT_OF_RANGE, f"the chain ends at seq {head}")
     return result(0, 0, [Failure(lo - 1, "gap", f"seq {lo - 1} is missing")])
@@ -260,7 +260,7 @@ def _verify_pg(
     cps, witnessed, failures = _signed(store, conn, witnessed_all, lo, hi, void)
     if lo > 1 and not _rows(store, conn, "SELECT 1 FROM audit_events WHERE seq = %s", (lo - 1,)):
         return _missing_start(store, conn, lo)
-    top = min(hi, int(_rows(store, conn, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]))
+    top = min(hi, store.read_head(conn, in_snapshot=True)[0])
     want = frozenset({cp["seq"] for cp in cps} | {w["seq"] for w in witnessed})
     size = max(1, range_rows)
     mac_from = _mac_from(store, conn)

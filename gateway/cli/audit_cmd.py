@@ -10,7 +10,6 @@ and never appends to a chain it could not verify: a failure seals the trail inst
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import uuid
 from collections.abc import Iterator
@@ -22,9 +21,15 @@ import orjson
 
 from audit.checkpoints import check_keys
 from audit.event_types import EventType, Outcome
-from audit.export import export_lines, require_start_within, verify_export, whole_trail
+from audit.export import (
+    ExportTally,
+    export_lines,
+    require_start_within,
+    verify_export,
+    whole_trail,
+)
 from audit.log import AuditLog
-from audit.records import Actor, Delivery, audit_access_event, key_event
+from audit.records import Actor, audit_access_event, key_event
 from audit.verify import verify_sealing
 from catalog.errors import SluiceError
 from gateway.cli.host_login import host_login
@@ -92,31 +97,16 @@ def _record(log: AuditLog, etype: str, details: dict[str, object], **end: Any) -
                                   **end))  # fmt: skip
 
 
-class _Written:
-    """What an export wrote (events, bytes, their SHA-256, the last event's seq), for
-    its end on record, as the API's export counts what it sent."""
+def _tallied(lines: Iterator[tuple[bytes, int | None]], tally: ExportTally) -> Iterator[bytes]:
+    """The export's lines, each counted once written (the end names what was)."""
+    for line, seq in lines:
+        yield line
+        tally.add(line, 0 if seq is None else 1, seq)
 
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.size = self.events = 0
-        self.last_seq: int | None = None
 
-    def lines(self, lines: Iterator[tuple[bytes, int | None]]) -> Iterator[bytes]:
-        for line, seq in lines:
-            yield line
-            self.digest.update(line)
-            self.size += len(line)
-            if seq is not None:
-                self.events, self.last_seq = self.events + 1, seq
-
-    def end(self, details: dict[str, object], outcome: Outcome) -> dict[str, Any]:
-        """``_record``'s end: the details with what was written, the outcome, the rows."""
-        sha = self.digest.hexdigest() if self.size else None
-        return {
-            "details": {**details, "bytes_sent": self.size, "last_seq": self.last_seq},
-            "outcome": outcome,
-            "delivery": Delivery(rows=self.events, result_sha256=sha),
-        }
+def _end(tally: ExportTally, why: dict[str, object], outcome: Outcome) -> dict[str, Any]:
+    """``_record``'s end: the details with what was written, the outcome, the rows."""
+    return {"details": tally.details(why), "outcome": outcome, "delivery": tally.delivery()}
 
 
 @click.group("audit")
@@ -199,10 +189,10 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
             raise click.ClickException(exc.message) from None
         sealed = log.seal.reason if log.seal.sealed else None
         details: dict[str, object] = {"format": fmt, "from": from_seq, "to": to_seq}
-        written = _Written()
-        lines = written.lines(export_lines(
+        written = ExportTally()
+        lines = _tallied(export_lines(
             store=log.store, signer=log.signer, fmt=fmt,  # type: ignore[arg-type]
-            from_seq=from_seq, to_seq=to_seq, sealed=sealed))  # fmt: skip
+            from_seq=from_seq, to_seq=to_seq, sealed=sealed), written)  # fmt: skip
         if sealed is None:
             _write_on_record(log, lines, written, details, out)
             return
@@ -224,7 +214,7 @@ def export(fmt: str, out: Path | None, from_seq: int | None, to_seq: int | None)
         log.close()
 
 
-def _write_on_record(log: AuditLog, lines: Iterator[bytes], written: _Written,
+def _write_on_record(log: AuditLog, lines: Iterator[bytes], written: ExportTally,
                      details: dict[str, object], out: Path | None) -> None:  # fmt: skip
     """The export's start and its end on record under one request id, as the API's:
     the never-ended rule reads them (a start with no end is an export killed)."""
@@ -233,11 +223,11 @@ def _write_on_record(log: AuditLog, lines: Iterator[bytes], written: _Written,
     try:
         _write(lines, out)
     except BaseException:
-        cut = written.end({**details, "reason": "cancelled"}, Outcome.ABORTED)
+        cut = _end(written, {**details, "reason": "cancelled"}, Outcome.ABORTED)
         _record(log, "audit.export_aborted", request_id=request_id, **cut)
         raise
     _record(log, "audit.export_completed", request_id=request_id,
-            **written.end(details, Outcome.OK))  # fmt: skip
+            **_end(written, details, Outcome.OK))  # fmt: skip
 
 
 def _write(chunks: Iterator[bytes], out: Path | None) -> None:

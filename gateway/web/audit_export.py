@@ -28,13 +28,13 @@ the seal file (``evidence``), written only once every byte has been taken.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from audit.event_types import EventType, Outcome
+from audit.export import ExportTally
 from audit.records import Delivery as Sent
 from catalog.errors import SluiceError, audited
 from gateway.enforcement.query.delivery import Chunk, Once, ms_since
@@ -62,10 +62,7 @@ class ExportDelivery:
         self._evidence = evidence
         self._producer: Generator[Chunk, None, None] | None = None
         self._last_seqs: deque[int | None] = deque()  # of each batch produced, not yet sent
-        self.events = 0
-        self.size = 0
-        self.last_seq: int | None = None
-        self.digest = hashlib.sha256()
+        self.tally = ExportTally()  # what the transport took
         self.end = Once()
         self.began = time.perf_counter()
 
@@ -97,19 +94,14 @@ class ExportDelivery:
 
     def sent(self, data: bytes, rows: int) -> None:
         """The transport took ``data`` (``rows`` events)."""
-        self.digest.update(data)
-        self.size += len(data)
-        self.events += rows
-        if self._last_seqs:
-            last = self._last_seqs.popleft()
-            self.last_seq = last if last is not None else self.last_seq
+        self.tally.add(data, rows, self._last_seqs.popleft() if self._last_seqs else None)
 
     def complete(self) -> None:
         if not self.end.claim():
             return
         self._end(EventType.AUDIT_EXPORT_COMPLETED, Outcome.OK, {})
         if self._evidence is not None:
-            self._evidence(self.digest.hexdigest(), self.size)
+            self._evidence(self.tally.digest.hexdigest(), self.tally.size)
 
     def completes_in_place(self) -> bool:
         return False  # its end is a durable record (``record_audit_read``): in the pool
@@ -135,7 +127,5 @@ class ExportDelivery:
             producer.close()
 
     def _end(self, type_: EventType, outcome: Outcome, why: dict[str, object]) -> None:
-        sent = Sent(rows=self.events, result_sha256=self.digest.hexdigest() if self.size else None,
-                    duration_ms=ms_since(self.began))  # fmt: skip
-        self._record(type_, outcome, {**why, "bytes_sent": self.size, "last_seq": self.last_seq},
-                     sent)  # fmt: skip
+        self._record(type_, outcome, self.tally.details(why),
+                     self.tally.delivery(ms_since(self.began)))  # fmt: skip
