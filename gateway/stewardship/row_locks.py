@@ -14,10 +14,11 @@ state stale (409) — or current, if the first did not commit.
 Across processes on PostgreSQL (replicas, the CLI beside a gateway) the same key's
 transaction-scoped advisory lock is taken too (``pg_advisory_xact_lock``'s try form, so
 a wait is bounded): it ends with the transaction, whatever ends it, and locks no row, so
-the trail's own writer never waits on it. On SQLite a byte of a lock file beside the
+the trail's own writer never waits on it. On SQLite a lock file per stripe beside the
 database stands in for it (``row_lock_files``: the CLI or a second gateway beside a
-gateway raced there before rows32). Striped by key in a process (bounded memory); a
-stripe, an advisory lock or a lock file's byte not freed within ``WRITE_WAIT_S`` is a 409.
+gateway raced there before rows32). Striped by key in a process
+(bounded memory); a stripe, an advisory lock or a stripe's lock file not freed within
+``WRITE_WAIT_S`` is a 409.
 """
 
 from __future__ import annotations
@@ -44,17 +45,13 @@ ADVISORY_SPACE = 0x51C0  # the first of advisory locks' two keys: rows' writes, 
 _RETRY_S = 0.02
 
 
-def _crc(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
-
-
 def _stripe(key: str) -> int:
-    return _crc(key) % len(_STRIPES)
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(_STRIPES)
 
 
 def advisory_key(key: str) -> int:
     """A row key's advisory lock (PostgreSQL's second key, a signed 32-bit number)."""
-    return _crc(key) - 2**31
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) - 2**31
 
 
 def hold_rows(session: Session, keys: Iterable[str]) -> None:
@@ -80,7 +77,8 @@ def hold_rows(session: Session, keys: Iterable[str]) -> None:
         for key in new_keys:
             _advisory(session, advisory_key(key), deadline)
     else:
-        _lock_file_bytes(session, row_lock_files.lock_file(bind.engine.url), new_keys, deadline)
+        folder = row_lock_files.lock_dir(bind.engine.url)
+        _lock_files(session, folder, {_stripe(k) for k in new_keys}, deadline)
     held_keys.update(new_keys)
 
 
@@ -93,33 +91,30 @@ def _advisory(session: Session, key: int, deadline: float) -> None:
         time.sleep(_RETRY_S)
 
 
-def _lock_file_bytes(session: Session, path: str | None, keys: list[str], deadline: float) -> None:
-    """Another process's write of the row on the same SQLite file (the CLI's, a second
-    gateway's): wait for its transaction. A key's byte is its CRC-32, so a byte is
-    always guarded by the one stripe this thread holds (``row_lock_files``)."""
-    if path is None:
+def _lock_files(session: Session, folder: str | None, stripes: set[int], deadline: float) -> None:
+    """Another process's write of a row on the same SQLite file (the CLI's, a second
+    gateway's): wait for its transaction (``row_lock_files``: a file per stripe)."""
+    if folder is None:
         return  # an in-memory database: no other process opens it
-    taken: set[tuple[str, int]] = session.info.setdefault(_HELD + ".bytes", set())
-    for offset in sorted({_crc(k) for k in keys}):
-        if (path, offset) in taken:
-            continue
+    files: dict[int, int] = session.info.setdefault(_HELD + ".files", {})
+    for index in sorted(stripes - set(files)):
         try:
-            locked = row_lock_files.lock(path, offset, deadline)
+            fd = row_lock_files.lock(folder, index, deadline)
         except OSError as exc:
-            raise Unavailable(f"the catalog's row lock file cannot be locked: {exc}") from None
-        if not locked:
+            raise Unavailable(f"the catalog's row lock files cannot be locked: {exc}") from None
+        if fd is None:
             raise Conflict("this row is being changed by another request; load it again")
-        taken.add((path, offset))
+        files[index] = fd
 
 
 def _release(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:
         return
     session.info.get(_HELD + ".keys", set()).clear()  # advisory locks end with it
-    taken: set[tuple[str, int]] = session.info.get(_HELD + ".bytes", set())
-    while taken:  # before the stripes: another thread of this process may take one next
+    files: dict[int, int] = session.info.get(_HELD + ".files", {})
+    while files:
         with contextlib.suppress(OSError):  # the stripes are given back whatever happens
-            row_lock_files.unlock(*taken.pop())
+            row_lock_files.unlock(files.popitem()[1])
     held: set[int] = session.info.get(_HELD, set())
     while held:
         _STRIPES[held.pop()].release()

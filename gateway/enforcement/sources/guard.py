@@ -203,11 +203,6 @@ def _redis(settings: Settings) -> tuple[tuple[str, ...], str, int] | None:
     return addresses, host, port
 
 
-# a SQLite catalog's files: the database, its journals, the row lock file beside it
-# (``gateway.stewardship.row_lock_files.SUFFIX``)
-_CATALOG_FILES = ("", "-wal", "-shm", "-journal", ".row-locks")
-
-
 def _home_files(home: str, demo: str) -> frozenset[FileId]:
     found: set[FileId] = set()
     for directory, subdirs, names in os.walk(home):
@@ -225,7 +220,7 @@ def own_systems(settings: Settings) -> OwnSystems:
     catalogs = _catalog(settings)
     files = set(_home_files(home, demo))
     for catalog in catalogs:
-        for suffix in _CATALOG_FILES if catalog.path is not None else ():
+        for suffix in ("", "-wal", "-shm", "-journal") if catalog.path is not None else ():
             ident = file_id(f"{catalog.path}{suffix}")
             if ident is not None:
                 files.add(ident)

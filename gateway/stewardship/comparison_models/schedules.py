@@ -213,13 +213,13 @@ def trigger(*, services: Services, session: Session, runner: ModelRunner, schedu
     when it was refused (on record with the reason).
 
     The period is claimed before anything is on record: the schedule's write lock (held
-    to the commit; across processes on PostgreSQL too), then its due time read afresh
+    to the commit; across processes too: ``row_locks``), then its due time read afresh
     under it. A second trigger of the period waits, then finds it moved on (or another
     trigger still at it past ``WRITE_WAIT_S``) and records nothing: each put
     ``comparison_schedule.triggered`` and its run's ``comparison_run.requested`` on
     record before the compare-and-set below, so the loser left a run on record that
-    was rolled back (red team 25). The compare-and-set stays, for processes beside one
-    another on SQLite, which the lock does not reach."""
+    was rolled back (red team 25). The compare-and-set stays, a second guard (on SQLite
+    the lock reached across processes only since rows32)."""
     try:
         hold_rows(session, [comparison_key(SCHEDULES, schedule_id)])
     except Conflict:
