@@ -17,12 +17,14 @@ read or recorded.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.attacks.console_sign_in import console_sign_in
 from tests.attacks.deployments import rate_limited_fixture, recorded_by
+from tests.gateway.comparison_env import run_to_end
 from tests.gateway.demo_app import DemoGateway
 
 RATE, WINDOW_S, SENT = 10, 5, 40  # SLUICE_RATE_LIMIT "10 per 5 seconds"; pages asked
@@ -39,15 +41,32 @@ def _reads(gw: DemoGateway) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_the_officers_audit_pages_are_bounded_by_the_rate(gw: DemoGateway, path: str) -> None:
-    client, _csrf = console_sign_in(gw, "sam")
+    _flood(gw, "sam", path, lambda: _reads(gw))
+
+
+def test_an_analysts_run_page_is_bounded_by_the_rate(gw: DemoGateway) -> None:
+    """A run's page reads its hit list (``comparison_run.hits_read``), as the API's
+    ``GET /api/v1/comparison-runs/{id}/hits`` does."""
+    time.sleep(WINDOW_S)  # the last flood out of the window
+    run = run_to_end(gw, "alice", "demo.payroll_on_dibao")
+    assert run["status"] == "done", run
+    _flood(gw, "alice", f"/console/comparisons/runs/{run['id']}",
+           lambda: recorded_by(gw, "comparison_run.hits_read", "alice"))  # fmt: skip
+
+
+def _flood(gw: DemoGateway, subject: str, path: str,
+           recorded: Callable[[], list[dict[str, Any]]]) -> None:  # fmt: skip
+    """``subject`` asks for ``path`` ``SENT`` times in the console: at most the rate's
+    worth are read and on record, the rest 429."""
+    client, _csrf = console_sign_in(gw, subject)
     time.sleep(WINDOW_S)  # the sign-in's own calls (and the last flood) out of the window
-    before = len(_reads(gw))
+    before = len(recorded())
     started = time.monotonic()
     statuses = [client.get(path).status_code for _ in range(SENT)]
     took = time.monotonic() - started
     windows = 1 + int(took // WINDOW_S)
-    recorded = len(_reads(gw)) - before
-    assert recorded >= 1, statuses  # the page is read, and on record
-    assert recorded <= windows * RATE, (path, recorded, took, statuses)
+    done = len(recorded()) - before
+    assert done >= 1, statuses  # the page is read, and on record
+    assert done <= windows * RATE, (path, done, took, statuses)
     assert statuses.count(429) >= SENT - windows * RATE, statuses
     assert set(statuses) <= {200, 429}, statuses
