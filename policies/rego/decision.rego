@@ -59,9 +59,6 @@ roles := {r | some r in object.get(user, "roles", [])}
 
 clearance := object.get(level_rank, object.get(user, "clearance", ""), 0)
 
-# An unknown level ranks above every clearance, so it is denied.
-field_rank(f) := object.get(level_rank, object.get(f, "level", ""), 5)
-
 dataset_rank := object.get(level_rank, object.get(dataset, "level", ""), 5)
 
 fields_by_name := {f.name: f | some f in dataset.fields}
@@ -146,41 +143,44 @@ unmask_approvals(f) := 2 if {
 
 # ---------------------------------------------------------------- fields
 
-sensitive(f) if object.get(f, "pi_category", "none") != "none"
-
-sensitive(f) if is_string(object.get(f, "mask_override", null))
-
-# No object.get default here: regopy returns a builtin's string result wrapped in
-# quotes ("\"redact\""); a lookup in the literal table, or the literal, is read as is.
-# A mask_override may carry parameters ("round:100", "keep_last:4"): it is passed
-# through as the catalog stored it (validated on save, and again by policies/schema.py).
-mask_method(f) := f.mask_override if {
-	is_string(object.get(f, "mask_override", null))
-} else := purpose_mask[req.purpose][f.pi_category] if {
-	purpose_mask[req.purpose][f.pi_category]
-} else := default_mask[f.pi_category] if {
-	default_mask[f.pi_category]
-} else := "redact"
-
-# Order matters: clearance first, grants can never lift a field above clearance.
-base_action(f) := "deny" if {
-	field_rank(f) > clearance
-} else := "allow" if {
-	not sensitive(f)
-} else := "allow" if {
-	field_rank(f) < clearance
-	field_rank(f) <= 2
-} else := "allow" if {
-	covered(f.name, unmask_approvals(f))
-} else := "mask"
-
-field_decisions := {name: d |
+field_decisions := {name: field_decision(f, object.get(level_rank, object.get(f, "level", ""), 5)) |
 	some name, f in fields_by_name
-	a := base_action(f)
-	d := {"action": a, "method": field_method(f, a)}
 }
 
-field_method(f, a) := mask_method(f) if a == "mask" else := null
+# One field's action and mask method: the branches of one chain, tried in order, with
+# no helper function called per field (rego-cpp pays several microseconds for each
+# function call, and the per-field helpers — rank, sensitivity, grants, method — were
+# most of a cold embedded decision: issue 17, thirteenth pass). `rank` is the field's
+# level as a number; an unknown level ranks above every clearance (5), so it is denied.
+# Order matters: clearance first, grants can never lift a field above clearance. A
+# field is sensitive when it has a PI category or a steward's mask override; a
+# sensitive field is released in clear below the clearance and at most L2, or by an
+# approved grant that names it. A masked field's method (no object.get default here:
+# regopy returns a builtin's string result wrapped in quotes ("\"redact\""); a lookup
+# in the literal table, or the literal, is read as is): the steward's mask_override,
+# which may carry parameters ("round:100", "keep_last:4") and is passed through as the
+# catalog stored it (validated on save, and again by policies/schema.py); else the
+# purpose's mask for the category; else the category's default; else redact.
+field_decision(f, rank) := {"action": "deny", "method": null} if {
+	rank > clearance
+} else := {"action": "allow", "method": null} if {
+	object.get(f, "pi_category", "none") == "none"
+	not is_string(object.get(f, "mask_override", null))
+} else := {"action": "allow", "method": null} if {
+	rank < clearance
+	rank <= 2
+} else := {"action": "allow", "method": null} if {
+	some i in effective_grants
+	g := input.grants[i]
+	f.name in g.fields
+	count(approvers(g)) >= unmask_approvals(f)
+} else := {"action": "mask", "method": f.mask_override} if {
+	is_string(object.get(f, "mask_override", null))
+} else := {"action": "mask", "method": purpose_mask[req.purpose][f.pi_category]} if {
+	purpose_mask[req.purpose][f.pi_category]
+} else := {"action": "mask", "method": default_mask[f.pi_category]} if {
+	default_mask[f.pi_category]
+} else := {"action": "mask", "method": "redact"}
 
 # ---------------------------------------------------------------- refusals
 

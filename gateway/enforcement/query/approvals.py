@@ -5,7 +5,7 @@ The policy says ``requires_approval`` only when nothing but approval stands in t
 refusal also falls to a grant when every one of its reasons is about *masked* fields
 used where only fields in clear may go — a filter on a masked field, sorting or
 grouping on one, an aggregate its mask forbids — because a grant covering a field
-releases it in clear (``base_action`` in ``policies/rego/decision.rego``). A field
+releases it in clear (``field_decision`` in ``policies/rego/decision.rego``). A field
 denied by clearance never counts: no grant lifts clearance, so a reason naming one, or
 any other reason (purpose, case reference, role, quota), means approval would not help
 and nothing is offered. The fields to ask for are those reasons' fields together with
