@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hmac_tokens.c gateway/enforcement/masking/_partial_masks.c gateway/enforcement/masking/_arrow_offsets.h
+$(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hmac_tokens.c gateway/enforcement/masking/_partial_masks.c gateway/enforcement/masking/_arrow_offsets.h policies/_rego_native.c
 	# OpenSSL headers for the hash mask's native kernel (optional: without them the
 	# install succeeds and the mask uses the slower pure-Python path)
 	@test -f /usr/include/openssl/sha.h || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libssl-dev) || echo "no OpenSSL headers: the hash mask will use its Python path"
@@ -103,7 +103,8 @@ sanitize: install
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	PYTHONMALLOC=malloc ARROW_DEFAULT_MEMORY_POOL=system \
 	PYTHONPATH=$(CURDIR)/tests/sanitizer SLUICE_SANITIZED_KERNELS=$(CURDIR)/$(SANITIZE_DIR)/lib \
-	$(BIN)/pytest -q -p no:cacheprovider --capture=sys tests/gateway/enforcement/masking/test_masking*.py
+	$(BIN)/pytest -q -p no:cacheprovider --capture=sys tests/gateway/enforcement/masking/test_masking*.py \
+		tests/policies/test_rego_call.py
 
 # Cyclomatic complexity: any product function above 20 (radon rank D or worse) fails
 # (part of `lint`); radon only reports, so the target turns a non-empty report into a

@@ -1,4 +1,5 @@
-"""Import the sanitizer build of the masking kernels instead of the installed one.
+"""Import the sanitizer build of the native kernels (masking, the policy input) instead of
+the installed one.
 
 ``make sanitize`` puts this directory first on ``PYTHONPATH`` and names the build in
 ``SLUICE_SANITIZED_KERNELS``; Python imports ``sitecustomize`` at every start, so pytest
@@ -24,7 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-KERNELS = ("gateway.enforcement.masking._hmac_tokens", "gateway.enforcement.masking._partial_masks")
+KERNELS = (
+    "gateway.enforcement.masking._hmac_tokens",
+    "gateway.enforcement.masking._partial_masks",
+    "policies._rego_native",
+)
 
 
 class SanitizedKernels(importlib.abc.MetaPathFinder):
