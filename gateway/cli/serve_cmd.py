@@ -113,7 +113,13 @@ def stop_alerts(child: AlertProcess | None) -> None:
 @click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
 @ALERTS_OPTION
 def serve(host: str, port: int, workers: int, alerts_mode: str) -> None:
-    """Serve the gateway with the settings from the SLUICE_* environment."""
+    """Serve the gateway with the settings from the SLUICE_* environment.
+
+    Behind a reverse proxy set SLUICE_TRUSTED_PROXIES (its addresses) and
+    SLUICE_PUBLIC_URL (the address users reach, e.g. https://sluice.example.gov/):
+    the DCAT catalog's links and the console's OIDC redirect URI are built from it,
+    never from a request's Host header (unset: the address the request reached).
+    """
     settings = load_settings(alert_runner=runner_setting(alerts_mode))
     check_dependencies(settings)
     proxies = proxy_options(settings)

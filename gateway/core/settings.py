@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 from catalog.loopback import is_loopback
+from gateway.core.public_url import normalise_public_url
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
 
@@ -47,6 +48,12 @@ class Settings(BaseSettings):
         description="IP addresses or networks (comma separated) of the reverse proxies "
         "whose X-Forwarded-For / X-Forwarded-Proto are believed; empty (the default): "
         "none, the client on record is the TCP peer",
+    )  # fmt: skip
+    public_url: str | None = Field(
+        default=None,
+        description="the gateway's address as its users reach it (https://host[:port][/path]); "
+        "the DCAT catalog's links and the console's OIDC redirect URI are built from it, "
+        "never from a request's Host header; unset: the address the request reached",
     )  # fmt: skip
     statement_timeout_s: float = 30.0
     source_max_rows: int = 1_000_000
@@ -242,6 +249,13 @@ class Settings(BaseSettings):
                     raise ValueError(f"SLUICE_TRUSTED_PROXIES: {item!r} is not an IP "
                                      "address or network") from None  # fmt: skip
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """One origin and an optional path, ending in ``/``: the base every published
+        link is joined to (``public_origin``), so a typo stops the start."""
+        return None if value is None or not value.strip() else normalise_public_url(value)
 
     @field_validator("file_roots", "http_allow_hosts", mode="before")
     @classmethod

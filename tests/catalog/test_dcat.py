@@ -47,7 +47,7 @@ def app(
     pg = request.param == "postgres"
     name, url = create_migrated_pg_database("sluice_dcat") if pg else ("", None)
     try:
-        app = create_app(load_settings(home=home, database_url=url))
+        app = create_app(load_settings(home=home, database_url=url, public_url=BASE))
         with app.state.services.sessions() as session:
             install_demo_catalog(session=session, data_dir=home / "demo")
             session.commit()

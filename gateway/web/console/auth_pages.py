@@ -41,6 +41,7 @@ from gateway.web.console.passwords import MAX_PASSWORD_CHARS, CheckResult, is_pr
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.console.sessions import PRE_COOKIE, PRE_COOKIE_MAX_AGE_S, SESSION_COOKIE
+from gateway.web.public_origin import public_url_for
 from gateway.web.refusals import clean
 from policies.decision import UserContext
 
@@ -229,7 +230,8 @@ def _oidc(console: Console) -> OidcClient:
 
 
 def _callback_url(request: Request) -> str:
-    return str(request.url_for("console_oidc_callback"))
+    """The redirect URI, under the gateway's public base (never the Host header)."""
+    return public_url_for(request, "console_oidc_callback")
 
 
 @router.get("/console/oidc/start")

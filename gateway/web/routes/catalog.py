@@ -20,6 +20,7 @@ from catalog.schemas import DatasetOut
 from gateway.enforcement.query.preview import effective_access
 from gateway.web.current_user import optional_user
 from gateway.web.deps import get_services, get_session
+from gateway.web.public_origin import public_base_url
 from policies.decision import UserContext
 
 router = APIRouter(tags=["catalog"])
@@ -53,7 +54,7 @@ def catalog_jsonld(request: Request, session: Session = Depends(get_session)) ->
     document: dict[str, Any] = catalog_document(
         datasets=service.list_datasets(session=session),
         departments=service.list_departments(session=session),
-        base_url=str(request.base_url),
+        base_url=public_base_url(request),
     )
     return JSONResponse(document, media_type="application/ld+json")
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from catalog import service
 from catalog.dcat import department_document
 from gateway.web.deps import get_session
+from gateway.web.public_origin import public_base_url
 
 router = APIRouter(tags=["catalog"])
 
@@ -34,5 +35,5 @@ def get_department(
 ) -> JSONResponse:
     """The department that publishes catalog entries, as a DCAT-AP agent."""
     dept = service.get_department(session=session, code=code)
-    document = department_document(dept=dept, base_url=str(request.base_url))
+    document = department_document(dept=dept, base_url=public_base_url(request))
     return JSONResponse(document, media_type="application/ld+json")

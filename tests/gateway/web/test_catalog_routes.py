@@ -17,7 +17,11 @@ from tests.migrated import with_migrated_catalog
 
 @pytest.fixture
 def app(sluice_home: Path) -> FastAPI:
-    app = create_app(with_migrated_catalog(load_settings(home=sluice_home, database_url=None)))
+    app = create_app(
+        with_migrated_catalog(
+            load_settings(home=sluice_home, database_url=None, public_url="http://sluice.test")
+        )
+    )
     with app.state.services.sessions() as session:
         install_demo_catalog(session=session, data_dir=sluice_home / "demo")
         session.commit()

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -63,21 +64,28 @@ def provider() -> Iterator[str]:
         process.wait(10)
 
 
-@pytest.fixture(scope="module")
-def oidc_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoGateway]]:
+@contextmanager
+def oidc_demo_gateway(home: Path) -> Iterator[DemoGateway]:
+    """A demo gateway whose console signs in through a real provider process."""
     with provider() as issuer:
         # a confidential client (the provider's token endpoint takes client_secret_basic
         # only), with PKCE on top as for a public one
         os.environ["SLUICE_CONSOLE_OIDC_CLIENT_ID"] = CLIENT_ID
         os.environ["SLUICE_CONSOLE_OIDC_CLIENT_SECRET"] = "console-test-secret"
         try:
-            with demo_gateway(tmp_path_factory.mktemp("oidc"), oidc_issuer=issuer,
+            with demo_gateway(home, oidc_issuer=issuer,
                               oidc_jwks_url=issuer + "/jwks") as gw:  # fmt: skip
-                for base in serve(gw):
-                    yield base, gw
+                yield gw
         finally:
             del os.environ["SLUICE_CONSOLE_OIDC_CLIENT_ID"]
             del os.environ["SLUICE_CONSOLE_OIDC_CLIENT_SECRET"]
+
+
+@pytest.fixture(scope="module")
+def oidc_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoGateway]]:
+    with oidc_demo_gateway(tmp_path_factory.mktemp("oidc")) as gw:
+        for base in serve(gw):
+            yield base, gw
 
 
 def _through_provider(page: Page, base: str, subject: str) -> list[str]:
