@@ -20,6 +20,7 @@ from gateway.core.services import Services
 from gateway.core.settings import load_settings
 from gateway.stewardship.row_trail import bound_changes
 from gateway.stewardship.users import service
+from gateway.stewardship.users.partial import merge_named
 from gateway.web.console.passwords import LocalAccounts, PasswordTrail, check_new_password
 from gateway.web.console.sessions import console_key
 from gateway.wiring.container import build_services
@@ -56,33 +57,41 @@ def list_users() -> None:
 
 @users.command("add")
 @click.argument("subject")
-@click.option("--name", "display_name", required=True, help="display name")
-@click.option("--department", default=None, help="department code (stewards)")
-@click.option("--clearance", default="L1", show_default=True, help="L1, L2, L3 or L4")
-@click.option("--jurisdiction", default="",
-              help="region-code prefixes, comma separated; * for every region")  # fmt: skip
+@click.option("--name", "display_name", default=None, help="display name (needed for a new user)")
+@click.option("--department", default=None,
+              help='department code (stewards); "" for none  [new user: none]')  # fmt: skip
+@click.option("--clearance", default=None, help="L1, L2, L3 or L4  [new user: L1]")
+@click.option("--jurisdiction", default=None,
+              help="region-code prefixes, comma separated; * for every region; "
+              '"" for none  [new user: none]')  # fmt: skip
 @click.option(
     "--status",
     type=click.Choice(["active", "disabled"]),
     default=None,
     help="disabled: refused from the next request on (default: keep; new: active)",
 )
-def add(subject: str, display_name: str, department: str | None, clearance: str,
-        jurisdiction: str, status: str | None) -> None:  # fmt: skip
-    """Create or update a user's attributes (reserved names such as role names are
-    refused); changes govern the user's next request, whatever token they hold."""
-    prefixes = service.parse_jurisdiction(jurisdiction)  # as the console's form reads it
+def add(subject: str, display_name: str | None, department: str | None, clearance: str | None,
+        jurisdiction: str | None, status: str | None) -> None:  # fmt: skip
+    """Create a user, or change the attributes of one: an option left out keeps its
+    value (reserved names such as role names are refused); changes govern the user's
+    next request, whatever token they hold."""
+    given: dict[str, Any] = {
+        "display_name": display_name, "clearance": clearance,
+        "department": None if department is None else (department or None),
+        # read as the console's form reads it
+        "jurisdiction": None if jurisdiction is None else service.parse_jurisdiction(jurisdiction),
+    }  # fmt: skip
+    options = {"display_name": display_name, "department": department,
+               "clearance": clearance, "jurisdiction": jurisdiction}  # fmt: skip
+    named = {k: v for k, v in given.items() if options[k] is not None}
     with _admin() as (services, session):
-        service.upsert_user(session=session, subject=subject, display_name=display_name,
-                            department=department, clearance=clearance,
-                            jurisdiction=prefixes, status=status)  # fmt: skip
-        # what was set, as the API's user.updated says it (red team 6: the CLI's said
-        # only the clearance, so a widened jurisdiction or a department move was off record)
-        set_: dict[str, Any] = {"display_name": display_name, "department": department,
-                                "clearance": clearance, "jurisdiction": prefixes}  # fmt: skip
+        values, on_record = merge_named(session=session, subject=subject, named=named)
+        service.upsert_user(session=session, subject=subject, status=status, **values)
+        # what changed, from what to what (red team 6: the CLI's said only the clearance;
+        # red team 29: it said the defaults it had saved over what the operator left out)
         with bound_changes(services.audit, session):  # the row's new state first
             _record(services, subject, "user.updated",
-                    {**set_, **({"status": status} if status else {})})  # fmt: skip
+                    {**on_record, **({"status": status} if status else {})})  # fmt: skip
             session.commit()
     click.echo(f"user {subject} saved")
 
