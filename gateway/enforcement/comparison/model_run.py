@@ -41,6 +41,7 @@ class ModelRun(Started):
                          reserved=reserved)  # fmt: skip
         self.run_id = run.id
         self.purpose, self.case_ref, self.engine = run.purpose, run.case_ref, run.engine
+        self.schedule_id = run.schedule_id
         self.user = user
         self.model = model
         self.sides = dict(sides)
@@ -53,6 +54,8 @@ class ModelRun(Started):
         self.truncated = False
         self.subject_tokens: list[str] = []
         self.subject_tokens_truncated = False
+        # the digests of the columns and changes stored with the hits (``recorded_view``)
+        self.view_digests: dict[str, str] = {}
 
     def sides_header(self) -> dict[str, dict[str, object]]:
         return {
@@ -103,7 +106,8 @@ class ModelRun(Started):
                 "matches": self.hits, "bytes_stored": self.ledger.size,
                 "rows_reserved": self.reserved, "delivered": False,
                 **self._subjects.details(self.subject_tokens, self.user),
-                "subject_tokens_truncated": self.subject_tokens_truncated}  # fmt: skip
+                "subject_tokens_truncated": self.subject_tokens_truncated,
+                **self.view_digests}  # fmt: skip
 
     def _release(self) -> None:
         """Each side gave back its source slot when its read ended."""

@@ -56,6 +56,7 @@ from gateway.enforcement.comparison.access import (
     refuse_frozen_objects,
 )
 from gateway.enforcement.comparison.model_run import HIT_ID
+from gateway.enforcement.comparison.recorded_view import shown_as_recorded
 from gateway.enforcement.comparison.run_store import read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import (
@@ -270,20 +271,41 @@ def check_release(
 
 def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool:
     """The stored bytes, whose run it is and what for, as the completion names them."""
+    digest = hashlib.sha256(data).hexdigest()
+    return hmac.compare_digest(digest, str(event.get("result_sha256") or "")) and (
+        _row_as_recorded(run, event)
+    )
+
+
+def _row_as_recorded(run: ComparisonRun, event: dict[str, Any]) -> bool:
+    """The run's row — whose run it is and what for, how its hits were read, its columns
+    and a scheduled run's changes (``recorded_view``) — as the completion names it."""
     details = event.get("details") or {}
     actor = event.get("actor") or {}
-    recorded = (
-        str(event.get("result_sha256") or ""),
-        actor.get("sub"),
-        details.get("model"),
-        details.get("model_version"),
-        event.get("purpose"),
-        event.get("case_ref"),
-    )
-    stored = (hashlib.sha256(data).hexdigest(), run.owner, run.model_id, run.model_version,
-              run.purpose, run.case_ref)  # fmt: skip
-    return (hmac.compare_digest(stored[0], recorded[0]) and stored[1:] == recorded[1:]
-            and _reads_as_recorded(run, details))  # fmt: skip
+    recorded = (actor.get("sub"), details.get("model"), details.get("model_version"),
+                event.get("purpose"), event.get("case_ref"))  # fmt: skip
+    stored = (run.owner, run.model_id, run.model_version, run.purpose, run.case_ref)
+    return (stored == recorded and _reads_as_recorded(run, details)
+            and shown_as_recorded(run, details))  # fmt: skip
+
+
+def require_view_as_recorded(
+    services: Services, run: ComparisonRun, *, unrecorded_ok: bool = True
+) -> None:
+    """``HitsTampered`` for a done run whose row is not the one its completion names
+    (its view shows the columns, the cut, the sides and the changes). A done run whose
+    completion is not on the trail is shown when ``unrecorded_ok`` (its view: its hits
+    are refused, ``hit_table``), refused otherwise (its changes name people)."""
+    if run.status != RunStatus.DONE:
+        return
+    recorded = _recorded_completion(services, run.id)
+    if recorded is None and not unrecorded_ok:
+        raise HitsTampered(f"run {run.id}'s completion is not on the audit trail: it "
+                           "cannot be vouched for; run the model again")  # fmt: skip
+    if recorded is not None and not _row_as_recorded(run, recorded):
+        log.error("comparison_run_row_tampered", run=run.id)
+        raise HitsTampered(f"run {run.id} is not the run its completion on the audit trail "
+                           "names (its row was changed behind the gateway)")  # fmt: skip
 
 
 def _reads_as_recorded(run: ComparisonRun, details: dict[str, Any]) -> bool:
@@ -304,15 +326,16 @@ def _reads_as_recorded(run: ComparisonRun, details: dict[str, Any]) -> bool:
     )
 
 
-def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa.Table:
-    """The stored hits with each one's lead state, note and rectification date.
+def stored_as_recorded(session: Session, run: ComparisonRun, *, services: Services) -> bytes:
+    """A done run's stored hit list, once the run is the run its completion names.
 
     The stored bytes must be those the run's completion on the audit trail names (its
     ``result_sha256``), and the run's owner, model version, purpose and case those it
-    records: the catalog is writable behind the gateway, the trail is not without
-    detection, so a hit list dropped, added to or swapped there — or a run handed to
-    someone else — is refused (``hits_tampered``), never served as the run's; so is one
-    whose completion never reached the trail."""
+    records, as its cut, sides, columns and changes: the catalog is writable behind the
+    gateway, the trail is not without detection, so a hit list dropped, added to or
+    swapped there — or a run handed to someone else, or shown otherwise — is refused
+    (``hits_tampered``), never served as the run's; so is one whose completion never
+    reached the trail."""
     if run.status != RunStatus.DONE:
         raise Conflict(f"run {run.id} is {run.status}: hits are there once it is done")
     result = session.get(ComparisonRunResult, run.id)
@@ -326,9 +349,15 @@ def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa
     if not _as_recorded(run, data, recorded):
         log.error("comparison_hits_tampered", run=run.id)
         raise HitsTampered(f"run {run.id} is not the run its completion on the audit trail "
-                           "names (its hits, owner, model, purpose or case were changed "
-                           "behind the gateway)")  # fmt: skip
-    table = read_ipc(data)
+                           "names (its hits, owner, model, purpose, case, columns or "
+                           "changes were changed behind the gateway)")  # fmt: skip
+    return data
+
+
+def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa.Table:
+    """The stored hits (``stored_as_recorded``) with each one's lead state, note and
+    rectification date."""
+    table = read_ipc(stored_as_recorded(session, run, services=services))
     leads = {lead.hit_id: lead for lead in session.scalars(
         select(ComparisonLead).where(ComparisonLead.run_id == run.id))}  # fmt: skip
     ids = table.column(HIT_ID).to_pylist()

@@ -59,6 +59,7 @@ from gateway.enforcement.comparison.engine import (
 from gateway.enforcement.comparison.model_run import HIT_ID as HIT_ID
 from gateway.enforcement.comparison.model_run import ModelRun
 from gateway.enforcement.comparison.planned import PlannedSide
+from gateway.enforcement.comparison.recorded_view import view_digests
 from gateway.enforcement.comparison.run_lease import RunLease, worker_id
 from gateway.enforcement.comparison.run_store import RunStore, error_body
 from gateway.enforcement.comparison.scheduled import compare_with_previous, narrowed
@@ -278,8 +279,12 @@ class ModelRunner:
             run.wait_started()  # fail closed: nothing is stored before the start is durable
             if run.end.done:  # a shutdown recorded it as aborted meanwhile
                 raise RunCancelled("the gateway stopped", reason="shutdown")
+            changes = self._changes(run.run_id, table)
+            run.view_digests = view_digests(  # what the completion vouches for beside the hits
+                columns=run.output_columns(), changes={"schedule_id": run.schedule_id, **changes}
+            )
             stored = self.store.done(run.run_id, hits=table, truncated=hits.truncated,
-                                     extra=self._changes(run.run_id, table))  # fmt: skip
+                                     extra=changes)  # fmt: skip
             if stored is None:  # a cancel (or a recovery) won the race: nothing stored
                 raise RunCancelled("the run was cancelled as it completed")
             run.ledger.take(stored[0], table.num_rows)

@@ -71,6 +71,9 @@ def get_run(
     """Status (queued, running, done, failed, cancelled), progress, hits and the count
     of hits per lead state."""
     run = run_service.visible_run(session, run_id, user, reviewer=is_reviewer(request, user))
+    # a done run's view (its columns, cut, sides and changes) is the run its completion
+    # names, or refused as tampered (409), as its hits are
+    run_service.require_view_as_recorded(get_services(request), run)
     return run_service.run_view(session, run)
 
 
@@ -178,6 +181,8 @@ def get_disappeared(
     released under the same checks as ``…/hits`` and on record as a read of it."""
     reviewer = is_reviewer(request, user)
     run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
+    # vouched for as the hits are: the changes are the run's completion's, or 409
+    run_service.require_view_as_recorded(get_services(request), run, unrecorded_ok=False)
     run_service.check_release(services=get_services(request), session=session, run=run,
                               user=user, reviewer=reviewer)  # fmt: skip
     changes = run.disappeared or {}
