@@ -7,8 +7,13 @@ Records (``kind``), each naming the alert ``id`` and the ``channel``:
 
 - ``queued``: owed, with the alert as it was when it opened (so a restart can send it
   even once the alert has left the evaluated window) and ``retry_at`` (epoch seconds);
-- ``claimed``: a sender took it until ``until`` — other processes over the same home
-  leave it alone meanwhile; after a crash the claim lapses and the push is due again;
+- ``claimed``: a sender (``by``) took it until ``until`` — other processes over the same
+  home leave it alone meanwhile; after a crash the claim lapses and the push is due
+  again. A sender renews its claim on each push just before attempting it (``renew``),
+  and leaves it when the claim lapsed and another sender took it meanwhile: a sender
+  takes up to 20 pushes at once, each bounded at its channel's timeout, so the claim
+  taken with them could lapse before the last was tried and another sender pushed it
+  too (red team 24's left row: duplicates);
 - ``failed``: one attempt failed (``error`` is a class name or an HTTP/SMTP code, never
   a URL, an address book or a secret) and the next is due at ``retry_at``;
 - ``gave_up``: the last attempt failed; the alert shows it (``pushes``) and the log
@@ -25,6 +30,7 @@ import fcntl
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +60,7 @@ class Push:
     error: str | None = None
     retry_at: float = 0.0
     claimed_until: float = 0.0
+    claimed_by: str | None = None
     at: str | None = None  # when the last record about it was written
 
     def public(self) -> dict[str, Any]:
@@ -82,13 +89,16 @@ def file_lock(path: Path) -> Iterator[None]:
 class Outbox:
     """The outbox of one Sluice home; thread-safe, and safe across processes."""
 
-    def __init__(self, home: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, home: Path, *, clock: Callable[[], float] = time.time, claim_s: float = CLAIM_S
+    ) -> None:
         self.path = home / OUTBOX_NAME
-        self.clock = clock
+        self.clock, self.claim_s = clock, claim_s
         self._lock = threading.RLock()
         self._size = -1
         self._pushes: dict[tuple[str, str], Push] = {}
-        self._owner = f"{os.uname().nodename}:{os.getpid()}"
+        # one per outbox, not per process: two senders of one process are two claimants
+        self._owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -126,6 +136,7 @@ class Outbox:
             push.at = rec.get("at") or push.at
             if kind == "claimed":
                 push.claimed_until = float(rec.get("until") or 0)
+                push.claimed_by = str(rec.get("by") or "")
             elif kind == "failed":
                 push.attempts = int(rec.get("attempt") or push.attempts + 1)
                 push.error = rec.get("error")
@@ -180,18 +191,29 @@ class Outbox:
             ]
             due.sort(key=lambda p: p.retry_at)
             for push in due[:limit]:
-                push.claimed_until = now + CLAIM_S
-                self._append(
-                    {
-                        "kind": "claimed",
-                        "id": push.id,
-                        "channel": push.channel,
-                        "until": push.claimed_until,
-                        "by": self._owner,
-                    }
-                )
+                self._claim(push, now)
             self._refresh()
             return [self._pushes[(p.id, p.channel)] for p in due[:limit]]
+
+    def _claim(self, push: Push, now: float) -> None:
+        push.claimed_until, push.claimed_by = now + self.claim_s, self._owner
+        self._append({"kind": "claimed", "id": push.id, "channel": push.channel,
+                      "until": push.claimed_until, "by": self._owner})  # fmt: skip
+
+    def renew(self, push: Push) -> Push | None:
+        """``push`` held for another claim's time, just before an attempt; None when it
+        is no longer this sender's to try: delivered or given up meanwhile, not due, or
+        claimed by another sender after this one's claim lapsed (a second delivery)."""
+        now = self.clock()
+        with self._exclusive():
+            current = self._pushes.get((push.id, push.channel))
+            if current is None or current.status != "pending" or current.retry_at > now:
+                return None
+            if current.claimed_by != self._owner and current.claimed_until > now:
+                return None
+            self._claim(current, now)
+            self._refresh()
+            return self._pushes[(push.id, push.channel)]
 
     def next_due(self, channels: Iterable[str]) -> float | None:
         """When the earliest pending push on these channels is due (epoch seconds)."""

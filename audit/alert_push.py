@@ -222,9 +222,14 @@ class AlertPusher:
     def tick(self) -> int:
         """Send every push due now; returns how many were delivered."""
         sent = 0
-        for push in self.outbox.claim_due(self.channels):
+        for claimed in self.outbox.claim_due(self.channels):
             if self._stop.is_set():
                 break
+            # the claim renewed for this attempt: the batch's claim may have lapsed while
+            # the pushes before it were tried, and another sender taken this one since
+            push = self.outbox.renew(claimed)
+            if push is None:
+                continue
             try:
                 self.channels[push.channel].send(push.alert)
             except PushFailed as exc:

@@ -49,7 +49,8 @@ class Webhook:
 
 
 @contextmanager
-def webhook_receiver(fail_first: int = 0) -> Iterator[Webhook]:
+def webhook_receiver(fail_first: int = 0, *, delay_s: float = 0.0) -> Iterator[Webhook]:
+    """A local webhook; ``delay_s``: how long it takes before answering each post."""
     hook = Webhook(url="", got=queue.Queue(), fail_first=fail_first)
 
     class Handler(BaseHTTPRequestHandler):
@@ -63,6 +64,7 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[Webhook]:
                 hook.posts += 1
                 hook.per_alert[aid] = hook.per_alert.get(aid, 0) + 1
                 failing = hook.per_alert[aid] <= hook.fail_first
+            time.sleep(delay_s)  # a slow receiver: each push takes this long
             if failing:
                 self.send_response(503)
                 self.end_headers()
