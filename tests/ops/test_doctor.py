@@ -44,6 +44,7 @@ def settings(guided: Deployment, tmp_path_factory: pytest.TempPathFactory) -> di
         SLUICE_REDIS_URL="redis://127.0.0.1:6379/0",
         SLUICE_WITNESSES=f"{NATS}/doctor_{uuid.uuid4().hex[:8]}",
         SLUICE_TRUSTED_PROXIES="127.0.0.1",
+        SLUICE_PUBLIC_URL="https://sluice.example.gov/",
         SLUICE_GATEWAY_ID="doctor-a",
         SLUICE_METRICS_TOKEN="m" * 40,
     )
@@ -246,3 +247,11 @@ def test_a_skewed_clock_fails(settings: dict[str, str], monkeypatch: pytest.Monk
         ctx.close()
     assert result.status is Status.FAIL
     assert "this host is +30" in result.detail and "NTP" in result.fix
+
+
+def test_a_proxy_without_a_public_url_fails(settings: dict[str, str]) -> None:
+    """Behind a proxy the links the gateway publishes (DCAT, the OIDC redirect URI) would
+    name the replica's own address: never the client's Host (red team 29), so say so."""
+    result = run(settings, SLUICE_PUBLIC_URL="")
+    assert result.exit_code == 1
+    assert any("public URL" in line and "SLUICE_PUBLIC_URL" in line for line in failures(result))

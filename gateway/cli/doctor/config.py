@@ -149,7 +149,15 @@ def check_trusted_proxies(ctx: Context) -> list[Result]:
     if not networks:
         return [ok("trusted proxies", "none: the client on record is the TCP peer (behind "
                    "a proxy, set SLUICE_TRUSTED_PROXIES to its address)")]  # fmt: skip
-    return [ok("trusted proxies", ", ".join(str(n) for n in networks))]
+    if not s.public_url:  # links would name this replica's own address (public_origin)
+        return [fail("public URL", "behind a proxy without SLUICE_PUBLIC_URL, the DCAT "
+                     "catalog's links and the console's OIDC redirect URI name this "
+                     "replica's own address (never the client's Host header)",
+                     "set SLUICE_PUBLIC_URL to the address users reach")]  # fmt: skip
+    return [
+        ok("trusted proxies", ", ".join(str(n) for n in networks)),
+        ok("public URL", s.public_url),
+    ]
 
 
 def check_metrics_token(ctx: Context) -> list[Result]:
