@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.attacks.console_sign_in import console_sign_in
-from tests.attacks.deployments import rate_limited_fixture, recorded_by
+from tests.attacks.deployments import fresh_rate_window, rate_limited_fixture, recorded_by
 from tests.gateway.comparison_env import run_to_end
 from tests.gateway.demo_app import DemoGateway
 
@@ -47,7 +47,7 @@ def test_the_officers_audit_pages_are_bounded_by_the_rate(gw: DemoGateway, path:
 def test_an_analysts_run_page_is_bounded_by_the_rate(gw: DemoGateway) -> None:
     """A run's page reads its hit list (``comparison_run.hits_read``), as the API's
     ``GET /api/v1/comparison-runs/{id}/hits`` does."""
-    time.sleep(WINDOW_S)  # the last flood out of the window
+    fresh_rate_window(gw)  # the last flood out of the count
     run = run_to_end(gw, "alice", "demo.payroll_on_dibao")
     assert run["status"] == "done", run
     _flood(gw, "alice", f"/console/comparisons/runs/{run['id']}",
@@ -59,7 +59,7 @@ def _flood(gw: DemoGateway, subject: str, path: str,
     """``subject`` asks for ``path`` ``SENT`` times in the console: at most the rate's
     worth are read and on record, the rest 429."""
     client, _csrf = console_sign_in(gw, subject)
-    time.sleep(WINDOW_S)  # the sign-in's own calls (and the last flood) out of the window
+    fresh_rate_window(gw)  # the sign-in's own calls (and the last flood) out of the count
     before = len(recorded())
     started = time.monotonic()
     statuses = [client.get(path).status_code for _ in range(SENT)]
