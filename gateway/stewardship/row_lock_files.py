@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -53,29 +54,77 @@ def lock_dir(url: URL) -> str | None:
 
 
 def _open(folder: str, stripe: int) -> int:
-    path = os.path.join(folder, f"{stripe:02d}")
+    """The stripe's file, opened through the folder without following a link (red team
+    30): the database's owner may write beside the database, and root's CLI followed a
+    folder or stripe file it had made a symlink, creating and ``chown``-ing a file (or
+    folder) of root's to that owner."""
+    directory = _open_folder(folder)
     try:
-        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:  # the stripe's first lock beside this database
-        pass
-    private_dir(Path(folder))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
-    if os.geteuid() == 0:
-        _as_database_owner(folder, fd)
+        fd = _open_stripe(directory, f"{stripe:02d}")
+        try:
+            if os.geteuid() == 0:
+                _as_database_owner(folder, directory, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    finally:
+        os.close(directory)
+
+
+def _open_folder(folder: str) -> int:
+    """The lock folder, a real folder (not a link) of this process's user or of the
+    database's owner, writable by no one else; else ``PermissionError``."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        directory = os.open(folder, flags)
+    except FileNotFoundError:  # the first lock beside this database
+        private_dir(Path(folder))
+        directory = os.open(folder, flags)
+    except OSError as exc:  # ELOOP, ENOTDIR: a link or a file in its place
+        raise PermissionError(f"{folder} is not a real folder") from exc
+    found = os.fstat(directory)
+    owners = {os.geteuid(), _database_owner(folder).st_uid}
+    if found.st_uid not in owners or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        os.close(directory)
+        raise PermissionError(f"{folder} is not private to the database's owner")
+    return directory
+
+
+def _open_stripe(directory: int, name: str) -> int:
+    """The stripe file in ``directory``, created 0600 if missing; never a link or
+    anything but a regular file with no other name."""
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=directory)
+    except FileNotFoundError:
+        try:
+            fd = os.open(name, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE, dir_fd=directory)
+        except FileExistsError:  # another process made it first
+            fd = os.open(name, flags, dir_fd=directory)
+    except OSError as exc:  # ELOOP: a symlink in its place
+        raise PermissionError(f"row lock file {name} is not a regular file") from exc
+    found = os.fstat(fd)
+    if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:  # a hard link: another file
+        os.close(fd)
+        raise PermissionError(f"row lock file {name} is not a regular file of its own")
     return fd
 
 
-def _as_database_owner(folder: str, fd: int) -> None:
+def _database_owner(folder: str) -> os.stat_result:
+    return os.stat(folder.removesuffix(SUFFIX))
+
+
+def _as_database_owner(folder: str, directory: int, fd: int) -> None:
     """Root (an operator's CLI beside a gateway that runs as its own user) leaves the
     folder and the file the database's owner's, as SQLite does its journals: a stripe
-    file root made private to root would refuse the gateway every write on it (503)."""
-    try:
-        owner = os.stat(folder.removesuffix(SUFFIX))
+    file root made private to root would refuse the gateway every write on it (503).
+    Through the descriptors already checked, never a path that could be re-pointed."""
+    owner = _database_owner(folder)
+    if os.fstat(fd).st_uid == 0:
         os.fchown(fd, owner.st_uid, owner.st_gid)
-        os.chown(folder, owner.st_uid, owner.st_gid)
-    except BaseException:
-        os.close(fd)
-        raise
+    if os.fstat(directory).st_uid == 0:
+        os.fchown(directory, owner.st_uid, owner.st_gid)
 
 
 def lock(folder: str, stripe: int, deadline: float) -> int | None:
