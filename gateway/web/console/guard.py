@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import structlog
 from fastapi import Depends, Request
@@ -57,7 +57,7 @@ from gateway.web.console.passwords import is_privileged
 from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE
-from gateway.web.deps import count_call
+from gateway.web.deps import count_call, get_services
 from gateway.web.refusals import budget_allows, clean, unrecorded
 from policies.decision import UserContext
 
@@ -151,8 +151,18 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    expected = f"{request.url.scheme}://{request.url.netloc}"
-    return origin == expected
+    return origin == _own_origin(request)
+
+
+def _own_origin(request: Request) -> str:
+    """``scheme://host[:port]`` of the console: ``SLUICE_PUBLIC_URL``'s when set, never
+    then the client's ``Host`` — a page whose name was rebound to the gateway's address
+    sends its own name as both ``Host`` and ``Origin`` (red team 30)."""
+    configured = get_services(request).settings.public_url
+    if configured:
+        parts = urlsplit(configured)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 async def csrf_form(request: Request, caller: Caller = Depends(console_caller)) -> Form:

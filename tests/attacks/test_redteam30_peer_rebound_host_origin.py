@@ -1,0 +1,50 @@
+"""Red team 30, as a web page an officer's browser visits (DNS rebinding), against the
+console on an intranet: the browser's Origin check read the client's Host.
+
+Rule: a state-changing console form (and the sign-in form, which has no session yet)
+is accepted only from the console's own pages (``guard.same_origin``: Fetch metadata,
+then ``Origin``). Since red team 29 the gateway's own address is ``SLUICE_PUBLIC_URL``
+when set, never the client's ``Host``.
+
+Attack: ``evil.example`` rebinds its name to the gateway's intranet address; the
+browser then sends the page's requests to the gateway with ``Host: evil.example`` and
+``Origin: http://evil.example`` — same-origin for the browser (it reads the sign-in
+page's nonce and sets its cookie). ``same_origin`` compared ``Origin`` with
+``scheme://Host`` and accepted, so the page posted the sign-in form from inside the
+network (a password guesser at the victim's address).
+
+Expected: with ``SLUICE_PUBLIC_URL`` set, ``Origin`` must be its origin: 403.
+Without it the address the request reached is all the gateway knows (unchanged).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.gateway.demo_app import DemoGateway
+
+_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+REBOUND = {"Host": "evil.example", "Origin": "http://evil.example",
+           "Sec-Fetch-Site": "same-origin"}  # fmt: skip
+
+
+def _post(gw: DemoGateway, headers: dict[str, str]) -> int:
+    client = TestClient(gw.client.app, follow_redirects=False)
+    nonce = _FIELD.search(client.get("/console/sign-in", headers=headers).text)
+    assert nonce is not None
+    answer = client.post("/console/sign-in", headers=headers, data={
+        "csrf_token": nonce.group(1), "username": "alice", "password": "wrong-guess"})  # fmt: skip
+    return answer.status_code
+
+
+def test_a_rebound_host_is_not_the_consoles_origin(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = deployment
+    monkeypatch.setattr(gw.services.settings, "public_url", "https://sluice.example.gov/")
+    assert _post(gw, REBOUND) == 403  # refused before any password is checked
+    own = {"Host": "sluice.example.gov", "Origin": "https://sluice.example.gov"}
+    assert _post(gw, own) == 401  # the console's own origin: the password is checked
