@@ -55,6 +55,16 @@ def list_users() -> None:
         click.echo(shown_json(service.list_users(session=session, services=services)))
 
 
+def _attribute(name: str, typed: str) -> Any:
+    """An option's value as saved: ``--department ""`` is none, and the jurisdiction is
+    read as the console's form reads it."""
+    if name == "department":
+        return typed or None
+    if name == "jurisdiction":
+        return service.parse_jurisdiction(typed)
+    return typed
+
+
 @users.command("add")
 @click.argument("subject")
 @click.option("--name", "display_name", default=None, help="display name (needed for a new user)")
@@ -75,15 +85,9 @@ def add(subject: str, display_name: str | None, department: str | None, clearanc
     """Create a user, or change the attributes of one: an option left out keeps its
     value (reserved names such as role names are refused); changes govern the user's
     next request, whatever token they hold."""
-    given: dict[str, Any] = {
-        "display_name": display_name, "clearance": clearance,
-        "department": None if department is None else (department or None),
-        # read as the console's form reads it
-        "jurisdiction": None if jurisdiction is None else service.parse_jurisdiction(jurisdiction),
-    }  # fmt: skip
     options = {"display_name": display_name, "department": department,
                "clearance": clearance, "jurisdiction": jurisdiction}  # fmt: skip
-    named = {k: v for k, v in given.items() if options[k] is not None}
+    named = {k: _attribute(k, v) for k, v in options.items() if v is not None}
     with _admin() as (services, session):
         values, on_record = merge_named(session=session, subject=subject, named=named)
         service.upsert_user(session=session, subject=subject, status=status, **values)
