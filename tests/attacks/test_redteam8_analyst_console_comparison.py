@@ -39,6 +39,7 @@ from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.routes.streaming import RECHECK_S
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.live_gateway import Live, serve, wait_for
+from tests.live_http import SHORT_KEEPALIVE
 
 COMPARE = {
     "left_dataset": "finance.payroll", "left_key": "id_number", "left_fields": "name",
@@ -62,7 +63,8 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Live,
 
 
 def _signed_in(live: Live, password: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=live.base, follow_redirects=False, timeout=60)
+    client = httpx.Client(base_url=live.base, follow_redirects=False, timeout=60,
+                          limits=SHORT_KEEPALIVE)  # fmt: skip
     page = client.get("/console/sign-in")
     token = _CSRF_FIELD.search(page.text)
     assert token is not None, page.text[:300]

@@ -20,6 +20,7 @@ from catalog.demo.users import DEMO_USERS
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.live_http import SHORT_KEEPALIVE
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
@@ -38,7 +39,8 @@ class LiveConsole:
         return console
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
+        return httpx.Client(base_url=self.base, follow_redirects=False, timeout=30,
+                            limits=SHORT_KEEPALIVE)  # fmt: skip
 
     def sign_in(self, subject: str, password: str | None = None) -> tuple[httpx.Client, str]:
         """An HTTP client signed in as ``subject``, and its session's CSRF token."""
