@@ -123,6 +123,7 @@ class WitnessSender:
         self.timeout_s = timeout_s
         self.cond = threading.Condition()
         self._pending: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._sending: set[str] = set()  # witnesses with a send in flight
         self.status = {u: WitnessStatus(u, kind="nats" if u in self._nats else "http")
                        for u in self.urls}  # fmt: skip
         self._closing = False
@@ -240,7 +241,7 @@ class WitnessSender:
     def _due(self) -> list[tuple[str, int, dict[str, Any]]]:
         now = time.monotonic()
         return [(u, e, cp) for u, (e, cp) in self._pending.items()
-                if self.status[u].next_try <= now]  # fmt: skip
+                if u not in self._sending and self.status[u].next_try <= now]  # fmt: skip
 
     def _run(self) -> None:
         while True:
@@ -250,9 +251,21 @@ class WitnessSender:
                 if self._closing:
                     return
                 work = self._due()
-            # at once: the round lasts one bound (each send is bounded on its own)
-            self._at_once(self._sends, [functools.partial(self._send, *item) for item in work],
-                          bound_s=None)  # fmt: skip
+                self._sending.update(url for url, _, _ in work)
+            # each witness on its own schedule, never waiting for another's send: sends
+            # gathered in rounds ran one witness per round once two slow witnesses' retry
+            # times drifted apart by a tick, one bound after the other (red team 23's
+            # serial sends again, seen under load)
+            for item in work:
+                self._sends.submit(self._send_and_free, *item)
+
+    def _send_and_free(self, url: str, epoch: int, checkpoint: dict[str, Any]) -> None:
+        try:
+            self._send(url, epoch, checkpoint)
+        finally:
+            with self.cond:
+                self._sending.discard(url)
+                self.cond.notify_all()
 
     def _send(self, url: str, epoch: int, checkpoint: dict[str, Any]) -> None:
         envelope = make_envelope(
