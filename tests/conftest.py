@@ -35,6 +35,13 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ.setdefault("SLUICE_CONSOLE_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SLUICE_CONSOLE_ARGON2_MEMORY_KIB", "1024")
 
+# The in-process test clients name the gateway "testserver" (Starlette's TestClient, and
+# the httpx ASGI clients told so): no address, so the gateway's Host allow-list
+# (gateway.web.allowed_hosts) refuses it unless told. The suite tells it here, once; a
+# deployment never allows it unless SLUICE_ALLOWED_HOSTS says so
+# (tests/attacks/test_peer_rebound_host_allow_list.py checks the default without it).
+os.environ.setdefault("SLUICE_ALLOWED_HOSTS", "testserver")
+
 # Spark's local-mode JVM (the Spark tests' one session per worker, tests/gateway/
 # enforcement/comparison/test_spark_*.py and the Spark attacks) runs with the client
 # compiler only and the serial collector: the suite's runs are short and many, so its

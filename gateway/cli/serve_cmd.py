@@ -28,6 +28,7 @@ from gateway.auth.keys import load_or_create_signing_key
 from gateway.auth.lifetimes import MAX_TTL_S
 from gateway.cli.banner import banner
 from gateway.cli.token_cmd import record_issued
+from gateway.core.listening import record_listening
 from gateway.core.logs import configure_logging
 from gateway.core.settings import Settings, load_settings
 from gateway.web.app import create_app
@@ -125,6 +126,7 @@ def serve(host: str, port: int, workers: int, alerts_mode: str) -> None:
     proxies = proxy_options(settings)
     configure_logging(env=settings.env, level=settings.log_level)
     child = alerts_where(alerts_mode, settings.home)
+    record_listening(settings.home, host, port)  # for `sluice doctor`'s allowed hosts
     for line in banner(settings, base_url=f"http://{host}:{port}", workers=workers,
                        alerts=alerts_line(alerts_mode, child)):  # fmt: skip
         click.echo(line)
@@ -234,6 +236,7 @@ def demo(no_serve: bool, host: str, port: int, ttl: int, alerts_mode: str) -> No
         return
     click.echo("")
     child = alerts_where(alerts_mode, settings.home)
+    record_listening(settings.home, host, port)
     for line in banner(settings, base_url=base, alerts=alerts_line(alerts_mode, child)):
         click.echo(line)
     click.echo("(Ctrl-C to stop)")

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
 from catalog.loopback import is_loopback
+from gateway.core.host_names import allowed_host
 from gateway.core.public_url import normalise_public_url
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
         description="the gateway's address as its users reach it (https://host[:port][/path]); "
         "the DCAT catalog's links and the console's OIDC redirect URI are built from it, "
         "never from a request's Host header; unset: the address the request reached",
+    )  # fmt: skip
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names (or IP addresses, comma separated) clients may send as "
+        "Host besides SLUICE_PUBLIC_URL's host, the address a request reached and, on "
+        "loopback, localhost; any other Host is refused (400: DNS rebinding)",
     )  # fmt: skip
     statement_timeout_s: float = 30.0
     source_max_rows: int = 1_000_000
@@ -256,6 +263,17 @@ class Settings(BaseSettings):
         """One origin and an optional path, ending in ``/``: the base every published
         link is joined to (``public_origin``), so a typo stops the start."""
         return None if value is None or not value.strip() else normalise_public_url(value)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _allowed_hosts(cls, value: object) -> object:
+        """Comma or space separated names, each in its one spelling (``host_names``): a
+        wildcard, a URL or a port is a typo that stops the start."""
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, list):
+            return [allowed_host(str(item)) for item in value]
+        return value
 
     @field_validator("file_roots", "http_allow_hosts", mode="before")
     @classmethod

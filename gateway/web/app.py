@@ -19,6 +19,7 @@ from gateway.enforcement.query.broker import Broker
 from gateway.stewardship.users.directory import IdentityDirectory
 from gateway.web import metrics as metrics_routes
 from gateway.web.access_log import AccessLog
+from gateway.web.allowed_hosts import HostAllowList
 from gateway.web.body_limit import BodyLimit
 from gateway.web.console import mount_console
 from gateway.web.console.openapi_security import install_bearer_scheme
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                       interval_s=every).start()  # fmt: skip
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
+    # a Host naming no address of the gateway (DNS rebinding): 400 before any route
+    app.add_middleware(HostAllowList, settings=services.settings)
     app.add_middleware(SecurityHeaders)  # CSP on the console, frame/referrer headers everywhere
     app.add_middleware(AccessLog)  # outermost: one line per request, refusals included
 

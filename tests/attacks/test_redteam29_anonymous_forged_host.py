@@ -12,7 +12,9 @@ site), and ``GET /console/oidc/start`` with the same Host (the provider is told 
 the code to the attacker; held only by its list of registered redirect URIs).
 
 Expected: no link names ``evil.example``; with ``SLUICE_PUBLIC_URL`` set, every link
-starts with it.
+starts with it. Since the thirty-fourth pass such a Host is refused at the door (400,
+``gateway.web.allowed_hosts``); the links are checked here with ``evil.example`` let in
+as an alias (``SLUICE_ALLOWED_HOSTS``), a name the gateway answers to yet never names.
 
 The catalog on the embedded SQLite default and on PostgreSQL (``deployment``); the
 console's sign-in against a real OIDC provider process, on the embedded default (the
@@ -53,8 +55,22 @@ def _own(iris: list[str]) -> list[str]:
     return [i for i in iris if "/api/v1/" in i]
 
 
-def test_a_forged_host_names_nothing_in_the_catalog(deployment: DemoGateway) -> None:
+def _alias(gw: DemoGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evil.example`` let through the Host allow-list, as an operator's alias would be."""
+    allowed = [*gw.services.settings.allowed_hosts, "evil.example"]
+    monkeypatch.setattr(gw.services.settings, "allowed_hosts", allowed)
+
+
+def test_a_forged_host_is_refused(deployment: DemoGateway) -> None:
+    answer = deployment.client.get("/api/v1/catalog.jsonld", headers=FORGED)
+    assert answer.status_code == 400 and "Host" in answer.json()["message"], answer.text
+
+
+def test_a_forged_host_names_nothing_in_the_catalog(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gw = deployment
+    _alias(gw, monkeypatch)
     answer = gw.client.get("/api/v1/catalog.jsonld", headers=FORGED)
     assert answer.status_code == 200, answer.text[:300]
     assert "evil.example" not in answer.text
@@ -69,6 +85,7 @@ def test_the_public_url_names_the_catalog(
 ) -> None:
     gw = deployment
     monkeypatch.setattr(gw.services.settings, "public_url", PUBLIC)
+    _alias(gw, monkeypatch)
     answer = gw.client.get("/api/v1/catalog.jsonld", headers=FORGED)
     assert answer.status_code == 200 and "evil.example" not in answer.text
     minted = _own(_iris(answer.json()))
@@ -87,7 +104,10 @@ def _redirect_uri(gw: DemoGateway) -> str:
     return parse_qs(urlparse(answer.headers["location"]).query)["redirect_uri"][0]
 
 
-def test_a_forged_host_is_not_the_redirect_uri(oidc_gateway: DemoGateway) -> None:
+def test_a_forged_host_is_not_the_redirect_uri(
+    oidc_gateway: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _alias(oidc_gateway, monkeypatch)
     assert _redirect_uri(oidc_gateway) == "http://testserver/console/oidc/callback"
 
 
@@ -95,6 +115,7 @@ def test_the_public_url_is_the_redirect_uri(
     oidc_gateway: DemoGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(oidc_gateway.services.settings, "public_url", PUBLIC)
+    _alias(oidc_gateway, monkeypatch)
     assert _redirect_uri(oidc_gateway) == PUBLIC + "console/oidc/callback"
 
 

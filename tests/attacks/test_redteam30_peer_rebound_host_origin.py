@@ -15,6 +15,10 @@ network (a password guesser at the victim's address).
 
 Expected: with ``SLUICE_PUBLIC_URL`` set, ``Origin`` must be its origin: 403.
 Without it the address the request reached is all the gateway knows (unchanged).
+Since the thirty-fourth pass a Host naming no address of the gateway is refused before
+(400, ``gateway.web.allowed_hosts``: ``test_peer_rebound_host_allow_list.py``); the
+Origin check is tried here with ``evil.example`` let in as an alias
+(``SLUICE_ALLOWED_HOSTS``), the case where only it stands.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ def test_a_rebound_host_is_not_the_consoles_origin(
 ) -> None:
     gw = deployment
     monkeypatch.setattr(gw.services.settings, "public_url", "https://sluice.example.gov/")
+    client = TestClient(gw.client.app, follow_redirects=False)
+    assert client.get("/console/sign-in", headers=REBOUND).status_code == 400
+    allowed = [*gw.services.settings.allowed_hosts, "evil.example"]
+    monkeypatch.setattr(gw.services.settings, "allowed_hosts", allowed)
     assert _post(gw, REBOUND) == 403  # refused before any password is checked
     own = {"Host": "sluice.example.gov", "Origin": "https://sluice.example.gov"}
     assert _post(gw, own) == 401  # the console's own origin: the password is checked

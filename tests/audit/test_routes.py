@@ -45,7 +45,7 @@ class Client:
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         async def call() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
                 return await http.get(url, params=params)
 
         return asyncio.run(call())

@@ -15,7 +15,7 @@ def get(app: FastAPI, url: str, headers: Mapping[str, str | bytes] | None = None
 
     async def _call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sluice.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return await client.get(url, headers=dict(headers or {}))
 
     return asyncio.run(_call())

@@ -54,7 +54,8 @@ class Env:
 
         async def _call() -> httpx.Response:
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            base = "http://testserver"  # a name the suite allows (tests/conftest.py)
+            async with httpx.AsyncClient(transport=transport, base_url=base) as client:
                 return await client.request(method, url, json=body, headers=self.token(user))
 
         return asyncio.run(_call())

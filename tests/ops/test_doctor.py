@@ -25,6 +25,7 @@ from gateway.cli.doctor import database
 from gateway.cli.doctor.config import load_context
 from gateway.cli.doctor.report import Status
 from gateway.cli.doctor_cmd import doctor
+from gateway.core.listening import LISTEN_NAME, record_listening
 from gateway.core.settings import load_settings
 from tests.ops.deployment import Deployment
 
@@ -255,3 +256,25 @@ def test_a_proxy_without_a_public_url_fails(settings: dict[str, str]) -> None:
     result = run(settings, SLUICE_PUBLIC_URL="")
     assert result.exit_code == 1
     assert any("public URL" in line and "SLUICE_PUBLIC_URL" in line for line in failures(result))
+
+
+def test_listening_beyond_loopback_without_a_name_fails(settings: dict[str, str]) -> None:
+    """``sluice serve --host 0.0.0.0`` (recorded in the home at its start) with neither
+    SLUICE_PUBLIC_URL nor SLUICE_ALLOWED_HOSTS: users reaching it by name are refused by
+    the Host allow-list (the thirty-fourth pass), so say so."""
+    home = Path(settings["SLUICE_HOME"])
+    bare = {"SLUICE_PUBLIC_URL": "", "SLUICE_TRUSTED_PROXIES": ""}
+    record_listening(home, "0.0.0.0", 8000)
+    try:
+        result = run(settings, **bare)
+        assert any("allowed hosts" in line and "0.0.0.0" in line for line in failures(result))
+        assert "SLUICE_ALLOWED_HOSTS" in result.output
+        named = run(settings, **bare, SLUICE_ALLOWED_HOSTS="gw.internal")
+        assert not any("allowed hosts" in line for line in failures(named)), named.output
+        assert any(line.split()[:1] == ["ok"] and "gw.internal" in line
+                   for line in named.output.splitlines()), named.output  # fmt: skip
+        record_listening(home, "127.0.0.1", 8000)
+        local = run(settings, **bare)
+        assert not any("allowed hosts" in line for line in failures(local)), local.output
+    finally:
+        (home / LISTEN_NAME).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""Checks of the settings alone (``docs/deploy.md``, "Settings"): nothing is contacted.
+"""Checks of the settings alone (``docs/deploy.md``, "Settings"): nothing is contacted
+(the allowed hosts also read where the last gateway on this home listened).
 
 Loading the settings is itself the first check. ``Settings`` refuses a placeholder
 master key or a short metrics token in production; the doctor reports the refusal and
@@ -158,6 +159,30 @@ def check_trusted_proxies(ctx: Context) -> list[Result]:
         ok("trusted proxies", ", ".join(str(n) for n in networks)),
         ok("public URL", s.public_url),
     ]
+
+
+def check_allowed_hosts(ctx: Context) -> list[Result]:
+    """The names the gateway answers to (``gateway.web.allowed_hosts``), against where
+    the last gateway on this home listened (``gateway.core.listening``): beyond loopback
+    with neither setting, users who reach it by a name are refused (400)."""
+    from pathlib import Path
+
+    from catalog.loopback import is_loopback
+    from gateway.core.listening import listened_on
+
+    s = ctx.need()
+    names = ([urlsplit(s.public_url).hostname or ""] if s.public_url else []) + s.allowed_hosts
+    bind = listened_on(Path(s.home))
+    if names:
+        return [ok("allowed hosts", f"{', '.join(names)} (and the address a request reached)")]
+    if bind is None:
+        return [skip("allowed hosts", "no gateway has listened on this home yet")]
+    if is_loopback(bind):
+        return [ok("allowed hosts", f"listening on {bind}: localhost and its addresses")]
+    return [fail("allowed hosts", f"listening on {bind} with neither SLUICE_PUBLIC_URL nor "
+                 "SLUICE_ALLOWED_HOSTS: a request naming the gateway other than by its IP "
+                 "address is refused (400)", "set SLUICE_PUBLIC_URL to the address users "
+                 "reach, or SLUICE_ALLOWED_HOSTS to the names they use")]  # fmt: skip
 
 
 def check_metrics_token(ctx: Context) -> list[Result]:

@@ -20,6 +20,7 @@ CHECKS: tuple[Check, ...] = (
     config.check_master_key,
     config.check_token_issuer,
     config.check_trusted_proxies,
+    config.check_allowed_hosts,
     config.check_metrics_token,
     database.check_database,
     database.check_schema,

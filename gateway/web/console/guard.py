@@ -157,7 +157,9 @@ def same_origin(request: Request) -> bool:
 def _own_origin(request: Request) -> str:
     """``scheme://host[:port]`` of the console: ``SLUICE_PUBLIC_URL``'s when set, never
     then the client's ``Host`` — a page whose name was rebound to the gateway's address
-    sends its own name as both ``Host`` and ``Origin`` (red team 30)."""
+    sends its own name as both ``Host`` and ``Origin`` (red team 30). Without it, the
+    request's ``Host``: one of the gateway's own names, the others refused before any
+    route (``gateway.web.allowed_hosts``, the thirty-fourth pass)."""
     configured = get_services(request).settings.public_url
     if configured:
         parts = urlsplit(configured)

@@ -670,6 +670,7 @@ def test_request_id_cannot_inject_headers(gw: DemoGateway) -> None:
         (b"authorization", f"Bearer {gw.token('alice')}".encode()),
         (b"content-type", b"application/json"),
         (b"x-request-id", b"abc\nSet-Cookie: pwn=1\r\n\r\n<script>"),
+        (b"host", b"testserver"),  # a name the suite allows (tests/conftest.py)
     ]
 
     async def call() -> None:

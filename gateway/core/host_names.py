@@ -1,0 +1,56 @@
+"""Host names as the gateway compares them: ``SLUICE_ALLOWED_HOSTS`` checked once, and a
+request's ``Host`` header read the same way (``gateway.web.allowed_hosts``).
+
+One spelling a name: lower case, no trailing dot, IPv6 without brackets, an address in
+its compressed form — so ``LOCALHOST.``, ``[::1]:8000`` and ``::1`` compare as the
+names they are. The allow-list holds exact names only: a wildcard or a whole URL there
+would be a typo that answers more than meant, so it stops the start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def canonical_host(value: str) -> str | None:
+    """``value`` (a name or an IP address, IPv6 bracketed or not) in its one spelling,
+    or None when it is neither."""
+    name = value.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    name = name.removesuffix(".")
+    return name if len(name) <= 253 and _NAME.fullmatch(name) else None
+
+
+def host_of_header(value: str) -> str | None:
+    """The name a ``Host`` header holds (``name[:port]``, ``[v6][:port]``), in its one
+    spelling; None when it holds no name."""
+    value = value.strip()
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
+    else:
+        name, colon, port = value.partition(":")
+        rest = colon + port
+    if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+        return None
+    return canonical_host(name) if name else None
+
+
+def allowed_host(value: str) -> str:
+    """One ``SLUICE_ALLOWED_HOSTS`` item in its one spelling; ``ValueError`` naming what
+    is wrong."""
+    name = canonical_host(value)
+    if name is None:
+        raise ValueError(f"SLUICE_ALLOWED_HOSTS: {value.strip()!r} is not a host name or "
+                         "IP address (no scheme, port, path or wildcard)")  # fmt: skip
+    return name
