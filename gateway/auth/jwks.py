@@ -34,7 +34,7 @@ import structlog
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from catalog.errors import Unavailable
-from catalog.http_deadline import ExchangeDeadline
+from catalog.http_deadline import BodyTooLarge, DeadlinePassed, read_within
 
 log = structlog.get_logger("sluice.auth.jwks")
 
@@ -198,21 +198,20 @@ class RemoteJwks:
         log.info("jwks_fetched", url=self.url, kids=sorted(keys)[:20])
 
     def _fetch(self) -> bytes:
-        """The JWKS document's bytes, the exchange whole within ``timeout``."""
-        with ExchangeDeadline(self._timeout) as deadline:
-            try:
-                asked = self._client.stream("GET", self.url, extensions={"trace": deadline.trace},
-                                            headers={"Accept": "application/json"})  # fmt: skip
-                with asked as response:
-                    if response.status_code != 200:
-                        raise ValueError(f"HTTP {response.status_code}")
-                    body = b""
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_JWKS_BYTES:
-                            raise ValueError("JWKS too large")
-                    return body
-            except httpx.HTTPError:
-                if deadline.expired:
-                    raise httpx.ReadTimeout("the JWKS did not arrive in time") from None
-                raise
+        """The JWKS document's bytes, the exchange whole within ``timeout``; a status
+        other than 200 refused before any of the body is read."""
+        try:
+            _status, body = read_within(
+                self._client, "GET", self.url, seconds=self._timeout, max_bytes=MAX_JWKS_BYTES,
+                check_status=_only_200, headers={"Accept": "application/json"},
+            )  # fmt: skip
+        except BodyTooLarge:
+            raise ValueError("JWKS too large") from None
+        except DeadlinePassed:
+            raise httpx.ReadTimeout("the JWKS did not arrive in time") from None
+        return body
+
+
+def _only_200(status: int) -> None:
+    if status != 200:
+        raise ValueError(f"HTTP {status}")

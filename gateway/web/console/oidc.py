@@ -37,7 +37,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from catalog.errors import Unauthenticated, Unavailable
-from catalog.http_deadline import ExchangeDeadline
+from catalog.http_deadline import BodyTooLarge, DeadlinePassed, read_within
 from gateway.auth.claims import ClaimNames, to_user_context
 from gateway.auth.jwks import GRACE_S, RemoteJwks
 from gateway.auth.validator import TokenValidator
@@ -118,22 +118,17 @@ class OidcClient:
         """One request to the provider, whole within ``seconds`` (``timeout``): its
         status and body (read up to ``MAX_RESPONSE_BYTES``); ``Unavailable`` when it
         cannot be reached, answers too much or not in time."""
-        with ExchangeDeadline(self._timeout if seconds is None else seconds) as deadline:
-            try:
-                asked = self._http.stream(method, url, extensions={"trace": deadline.trace},
-                                          **sent)  # fmt: skip
-                with asked as response:
-                    body = b""
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_RESPONSE_BYTES:
-                            raise Unavailable(f"the identity provider's {what} is too large")
-                    return response.status_code, body
-            except httpx.HTTPError:
-                if deadline.expired:
-                    raise Unavailable(f"the identity provider's {what} did not arrive in "
-                                      "time") from None  # fmt: skip
-                raise Unavailable("the identity provider cannot be reached") from None
+        try:
+            return read_within(self._http, method, url, max_bytes=MAX_RESPONSE_BYTES,
+                               seconds=self._timeout if seconds is None else seconds,
+                               **sent)  # fmt: skip
+        except BodyTooLarge:
+            raise Unavailable(f"the identity provider's {what} is too large") from None
+        except DeadlinePassed:
+            raise Unavailable(f"the identity provider's {what} did not arrive in "
+                              "time") from None  # fmt: skip
+        except httpx.HTTPError:
+            raise Unavailable("the identity provider cannot be reached") from None
 
     @staticmethod
     def _get_json(body: bytes, what: str) -> dict[str, Any]:
