@@ -154,7 +154,14 @@ def check_and_connect(
         record = target.as_record() if target is not None else None
         if record is not None and reached:  # the server's own answer (server_claims)
             record = {**record, SERVER_IDENTITY: reached[-1]}
-        return scrub(registry.redact(config), [config.secret]), record
+        return redacted_target(config), record
+
+
+def redacted_target(config: SourceConfig) -> str:
+    """The target as a registration shows it and the trail records it: the adapter's
+    redaction, with the secret scrubbed out of whatever it still shows. One function,
+    so the console's connection test (``tested``) records what a registration would."""
+    return scrub(registry.redact(config), [config.secret])
 
 
 def _seal(

@@ -16,14 +16,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters import registry
 from adapters.base import SourceConfig
-from adapters.redaction import scrub
 from audit.event_types import EventType, Outcome
 from audit.records import Actor, registration_event
 from catalog.errors import SluiceError
 from gateway.core.services import Services
-from gateway.stewardship.registration.service import check_and_connect
+from gateway.stewardship.registration.service import check_and_connect, redacted_target
 from policies.decision import UserContext
 
 
@@ -51,7 +49,7 @@ def tested_connection(
 def _redacted(config: SourceConfig) -> str | None:
     """The target as a registration shows it (no secret), or None if it has no shape."""
     try:
-        return scrub(registry.redact(config), [config.secret])
+        return redacted_target(config)
     except Exception:  # a config the registry cannot read: its kind is on record
         return None
 
