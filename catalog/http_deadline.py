@@ -18,11 +18,10 @@ The socket is the one httpcore opens for this exchange (its ``connect_tcp`` trac
 and no deadline can shut down another exchange's connection. An alert push opens a client
 of its own each time.
 
-``read_within`` is the whole of such an exchange for a caller that wants a bounded body
-back (the OIDC provider's documents, ``gateway.web.console.oidc``; its JWKS,
-``gateway.auth.jwks``): the stream under the deadline, the status seen before the body
-is read, the body read to a cap, and an exchange the deadline cut told apart from one
-the network failed.
+``catalog.http_read_within`` is the whole of such an exchange for a caller that wants a
+bounded body back. This module imports no httpx: the audit store's and the CLI's
+start-ups load it without an HTTP client (``tests/audit/test_store_imports.py``,
+``tests/gateway/cli/test_startup.py``).
 """
 
 from __future__ import annotations
@@ -30,11 +29,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
-
-import httpx
 
 from catalog.deadline_watch import WATCH, Armed
 
@@ -114,39 +110,3 @@ def _shut(sock: socket.socket) -> None:
     """Wake whatever waits on ``sock``: a read returns at once (end of stream)."""
     with contextlib.suppress(OSError):  # already closed: the exchange ended meanwhile
         sock.shutdown(socket.SHUT_RDWR)
-
-
-class BodyTooLarge(ValueError):
-    """The answer's body went past the cap ``read_within`` was given."""
-
-
-class DeadlinePassed(httpx.ReadTimeout):
-    """The exchange's deadline cut it (not the network, nor the peer refusing)."""
-
-
-def read_within(
-    client: httpx.Client, method: str, url: str, *, seconds: float, max_bytes: int,
-    check_status: Callable[[int], None] | None = None, **sent: Any,
-) -> tuple[int, bytes]:  # fmt: skip
-    """One request, whole within ``seconds``: its status and body (at most
-    ``max_bytes``, else ``BodyTooLarge``). ``check_status`` sees the status as soon as
-    the headers are in, before any of the body is read: a refusal it raises ends the
-    exchange there (a refused answer is not read, however large or slow its body). The
-    deadline cutting the exchange is ``DeadlinePassed``; any other ``httpx.HTTPError``
-    is raised as it came. ``sent``: ``httpx.Client.stream``'s other arguments."""
-    with ExchangeDeadline(seconds) as deadline:
-        try:
-            with client.stream(method, url, extensions={"trace": deadline.trace},
-                               **sent) as response:  # fmt: skip
-                if check_status is not None:
-                    check_status(response.status_code)
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise BodyTooLarge(f"the answer is over {max_bytes} bytes")
-                return response.status_code, bytes(body)
-        except httpx.HTTPError:
-            if deadline.expired:
-                raise DeadlinePassed("the answer did not arrive in time") from None
-            raise

@@ -34,7 +34,7 @@ import structlog
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from catalog.errors import Unavailable
-from catalog.http_deadline import BodyTooLarge, DeadlinePassed, read_within
+from catalog.http_read_within import BodyTooLarge, DeadlinePassed, read_within
 
 log = structlog.get_logger("sluice.auth.jwks")
 

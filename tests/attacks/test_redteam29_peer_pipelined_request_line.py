@@ -63,8 +63,8 @@ def _answers(data: bytes) -> list[bytes]:
 
 def test_a_body_sent_after_a_pipelined_request_is_not_rewritten(live: Live) -> None:
     body = _body()
-    first = (b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-             b"POST /api/v1/access-requests HTTP/1.1\r\nHost: t\r\n"
+    first = (b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+             b"POST /api/v1/access-requests HTTP/1.1\r\nHost: 127.0.0.1\r\n"
              b"Content-Type: application/json\r\n"
              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
     sock = socket.create_connection(("127.0.0.1", live.port), timeout=3)
@@ -96,7 +96,7 @@ def test_raw_utf8_request_lines_still_work_on_a_kept_alive_connection(live: Live
     sock = socket.create_connection(("127.0.0.1", live.port), timeout=10)
     try:
         for _ in range(3):
-            sock.sendall("GET /api/v1/catalog?q=低保 HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            sock.sendall("GET /api/v1/catalog?q=低保 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             received = _one_answer(sock)
             assert received.startswith(b"HTTP/1.1 200"), received[:300]
             assert b"civil.dibao_recipients" in received, received[:300]

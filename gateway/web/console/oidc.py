@@ -37,7 +37,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from catalog.errors import Unauthenticated, Unavailable
-from catalog.http_deadline import BodyTooLarge, DeadlinePassed, read_within
+from catalog.http_read_within import BodyTooLarge, DeadlinePassed, read_within
 from gateway.auth.claims import ClaimNames, to_user_context
 from gateway.auth.jwks import GRACE_S, RemoteJwks
 from gateway.auth.validator import TokenValidator

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from catalog.http_deadline import BodyTooLarge, read_within
+from catalog.http_read_within import BodyTooLarge, read_within
 
 
 class Body(httpx.SyncByteStream):
