@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
+from gateway.core.host_names import answered_names
 from gateway.core.settings import Settings
 from policies.bundle import load_policy_set
 
@@ -46,6 +47,8 @@ def banner(settings: Settings, *, base_url: str, workers: int = 1,
     database = redact_url(settings.resolved_database_url)
     witnesses = [redact_url(w) for w in settings.witnesses] or ["(none)"]
     limits = f"Redis {redact_url(settings.redis_url)}" if settings.redis_url else "in process"
+    names = answered_names(settings.public_url, tuple(settings.allowed_hosts),
+                           urlsplit(base_url).hostname or "")  # fmt: skip
     return [
         f"Sluice gateway listening on {base_url} ({workers} worker{'s' if workers > 1 else ''})",
         f"  environment   {settings.env}",
@@ -55,5 +58,6 @@ def banner(settings: Settings, *, base_url: str, workers: int = 1,
         f"  policy engine {policy_engine(settings)}",
         f"  witnesses     {', '.join(witnesses)}",
         f"  limits        {limits}",
+        f"  host names    {names}",
         *([f"  alert rules   {alerts}"] if alerts else []),
     ]

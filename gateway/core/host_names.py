@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
 _NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
@@ -54,3 +56,27 @@ def allowed_host(value: str) -> str:
         raise ValueError(f"SLUICE_ALLOWED_HOSTS: {value.strip()!r} is not a host name or "
                          "IP address (no scheme, port, path or wildcard)")  # fmt: skip
     return name
+
+
+def configured_hosts(public_url: str | None, allowed: tuple[str, ...]) -> frozenset[str]:
+    """The names the settings allow: ``SLUICE_PUBLIC_URL``'s host and the list."""
+    names = set(allowed)
+    host = urlsplit(public_url).hostname if public_url else None
+    if host and (name := canonical_host(host)):
+        names.add(name)
+    return frozenset(names)
+
+
+def answered_names(public_url: str | None, allowed: tuple[str, ...], bind_host: str) -> str:
+    """The ``Host`` names a gateway bound to ``bind_host`` answers, as ``sluice serve``
+    prints them: an operator whose users reach it by a name not listed sees why they
+    get 400 before anyone calls."""
+    names = set(configured_hosts(public_url, allowed))
+    try:
+        loopback = ipaddress.ip_address(bind_host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = bind_host == "localhost"
+    if loopback:
+        names |= LOOPBACK_HOSTS
+    shown = ", ".join(sorted(names))
+    return f"{shown}, and the IP address reached" if shown else "the IP address reached only"

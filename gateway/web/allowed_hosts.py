@@ -23,32 +23,21 @@ answers a plain-text 400 the API's clients cannot read as one of its errors.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.errors import BadRequest
-from gateway.core.host_names import canonical_host, host_of_header
+from gateway.core.host_names import LOOPBACK_HOSTS, configured_hosts, host_of_header
 from gateway.core.settings import Settings
 from gateway.web.console.guard import error_page
 from gateway.web.errors import ErrorResponse
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 REFUSAL = (
     "the Host header names no address of this gateway (its SLUICE_PUBLIC_URL, "
     "SLUICE_ALLOWED_HOSTS, or the address reached)"
 )
-
-
-def configured_hosts(public_url: str | None, allowed: tuple[str, ...]) -> frozenset[str]:
-    """The names the settings allow: ``SLUICE_PUBLIC_URL``'s host and the list."""
-    names = set(allowed)
-    host = urlsplit(public_url).hostname if public_url else None
-    if host and (name := canonical_host(host)):
-        names.add(name)
-    return frozenset(names)
 
 
 def reached_hosts(scope: Scope) -> frozenset[str]:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from gateway.cli.banner import redact_url
+from gateway.core.host_names import answered_names
 from gateway.core.listening import listened_on
 from tests.gateway.demo_app import DemoGateway
 
@@ -77,6 +78,7 @@ def test_serve_prints_what_it_uses_and_logs_requests(deployment: DemoGateway) ->
     assert f"listening on {base}" in out
     assert "policy engine embedded Rego (regopy), policy set" in out
     assert "witnesses     https://127.0.0.1:1/" in out
+    assert "host names    127.0.0.1, ::1, localhost, and the IP address reached" in out
     assert "http.request" in out and "/api/v1/catalog" in out and "status=200" in out
     assert "Sluice gateway stopped" in out
     for secret in (SECRET_PASSWORD, "witness-pass", "110101199001011234", token.split()[1]):
@@ -100,3 +102,18 @@ def test_serve_prints_what_it_uses_and_logs_requests(deployment: DemoGateway) ->
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("public_url", "allowed", "bind", "shown"),
+    [
+        (None, (), "127.0.0.1", "127.0.0.1, ::1, localhost, and the IP address reached"),
+        (None, (), "0.0.0.0", "the IP address reached only"),
+        ("https://sluice.example.gov/", ("intra.example",), "0.0.0.0",
+         "intra.example, sluice.example.gov, and the IP address reached"),
+    ],
+)  # fmt: skip
+def test_the_banner_names_the_hosts_answered(
+    public_url: str | None, allowed: tuple[str, ...], bind: str, shown: str
+) -> None:
+    assert answered_names(public_url, allowed, bind) == shown
