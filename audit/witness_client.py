@@ -174,6 +174,8 @@ class WitnessSender:
             self._closing = True
             self.cond.notify_all()
         self._thread.join(timeout_s + self.timeout_s)
+        with self.cond:  # the sends in flight end within their own bound
+            self.cond.wait_for(lambda: not self._sending, timeout=self.timeout_s + GRACE_S)
         for pool in (self._asks, self._sends):
             pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
