@@ -13,7 +13,10 @@ Records (``kind``), each naming the alert ``id`` and the ``channel``:
   and leaves it when the claim lapsed and another sender took it meanwhile: a sender
   takes up to 20 pushes at once, each bounded at its channel's timeout, so the claim
   taken with them could lapse before the last was tried and another sender pushed it
-  too (red team 24's left row: duplicates);
+  too (red team 24's left row: duplicates). The renewed claim covers the attempt's
+  whole bound — the channel's timeout (``SLUICE_ALERT_PUSH_TIMEOUT_SECONDS``, up to
+  300 s) plus ``CLAIM_MARGIN_S`` — when that is longer than ``CLAIM_S``: a claim shorter
+  than one attempt lapsed mid-attempt, and another sender pushed the alert again (rows35);
 - ``failed``: one attempt failed (``error`` is a class name or an HTTP/SMTP code, never
   a URL, an address book or a secret) and the next is due at ``retry_at``;
 - ``gave_up``: the last attempt failed; the alert shows it (``pushes``) and the log
@@ -45,7 +48,11 @@ from catalog.private_files import private_dir
 
 OUTBOX_NAME = "alerts-outbox.jsonl"
 CLAIM_S = 120.0
-"""How long a sender owns a push it took (longer than any one attempt's timeouts)."""
+"""How long a sender owns a push it took, at least; an attempt's claim is longer when
+its bound is (``renew``'s ``bound_s``)."""
+CLAIM_MARGIN_S = 30.0
+"""Beyond an attempt's bound: the deadline's cut, a name lookup the cut does not reach
+(the resolver's own retries), and writing the attempt's end to the outbox."""
 
 
 @dataclass
@@ -195,15 +202,19 @@ class Outbox:
             self._refresh()
             return [self._pushes[(p.id, p.channel)] for p in due[:limit]]
 
-    def _claim(self, push: Push, now: float) -> None:
-        push.claimed_until, push.claimed_by = now + self.claim_s, self._owner
+    def _claim(self, push: Push, now: float, bound_s: float = 0.0) -> None:
+        hold = max(self.claim_s, bound_s + CLAIM_MARGIN_S) if bound_s else self.claim_s
+        push.claimed_until = now + hold
+        push.claimed_by = self._owner
         self._append({"kind": "claimed", "id": push.id, "channel": push.channel,
                       "until": push.claimed_until, "by": self._owner})  # fmt: skip
 
-    def renew(self, push: Push) -> Push | None:
-        """``push`` held for another claim's time, just before an attempt; None when it
-        is no longer this sender's to try: delivered or given up meanwhile, not due, or
-        claimed by another sender after this one's claim lapsed (a second delivery)."""
+    def renew(self, push: Push, *, bound_s: float = 0.0) -> Push | None:
+        """``push`` held for another claim's time, just before an attempt bounded at
+        ``bound_s`` (the claim covers it and ``CLAIM_MARGIN_S``, so it cannot lapse
+        mid-attempt); None when it is no longer this sender's to try: delivered or given
+        up meanwhile, not due, or claimed by another sender after this one's claim
+        lapsed (a second delivery)."""
         now = self.clock()
         with self._exclusive():
             current = self._pushes.get((push.id, push.channel))
@@ -211,7 +222,7 @@ class Outbox:
                 return None
             if current.claimed_by != self._owner and current.claimed_until > now:
                 return None
-            self._claim(current, now)
+            self._claim(current, now, bound_s)
             self._refresh()
             return self._pushes[(push.id, push.channel)]
 

@@ -131,6 +131,9 @@ class AlertChannel(Protocol):
     """Where alerts go; ``send`` returns once the channel accepted the alert."""
 
     name: str
+    timeout_s: float
+    """The bound on one ``send`` as a whole: the outbox claims the push for at least
+    this long (and a margin) before the attempt."""
 
     def send(self, alert: dict[str, Any]) -> None:
         """Deliver one alert, or raise ``PushFailed``."""
@@ -225,13 +228,15 @@ class AlertPusher:
         for claimed in self.outbox.claim_due(self.channels):
             if self._stop.is_set():
                 break
-            # the claim renewed for this attempt: the batch's claim may have lapsed while
-            # the pushes before it were tried, and another sender taken this one since
-            push = self.outbox.renew(claimed)
+            # the claim renewed for this attempt, over its whole bound: the batch's claim
+            # may have lapsed while the pushes before it were tried, and another sender
+            # taken this one since; a claim shorter than the attempt lapsed mid-attempt
+            channel = self.channels[claimed.channel]
+            push = self.outbox.renew(claimed, bound_s=channel.timeout_s)
             if push is None:
                 continue
             try:
-                self.channels[push.channel].send(push.alert)
+                channel.send(push.alert)
             except PushFailed as exc:
                 attempt = push.attempts + 1
                 if attempt >= self.attempts:

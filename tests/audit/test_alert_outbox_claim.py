@@ -46,3 +46,30 @@ def test_two_senders_push_each_alert_once(tmp_path: Path) -> None:
         working.join()
     assert hook.per_alert == dict.fromkeys(ALERTS, 1), hook.per_alert
     assert all(first.get(aid, "webhook").status == "delivered" for aid in ALERTS)  # type: ignore[union-attr]
+
+
+def test_a_push_longer_than_the_claim_is_pushed_once(tmp_path: Path) -> None:
+    """rows35: the claim lapsed *during* one attempt. A push is bounded at its channel's
+    timeout (``SLUICE_ALERT_PUSH_TIMEOUT_SECONDS``, up to 300 s), the claim was 120 s
+    whatever that bound: a receiver slower than the claim but inside the bound had the
+    second sender take the alert mid-attempt and push it again. Here the claim is 0.5 s,
+    the webhook's bound its default 5 s, and the receiver answers in 1.5 s."""
+    first, second = Outbox(tmp_path, claim_s=0.5), Outbox(tmp_path, claim_s=0.5)
+    first.enqueue({"id": "slow-alert", "rule": "bulk_pull", "severity": "high"}, ["webhook"])
+    with webhook_receiver(delay_s=1.5) as hook:
+        channel = WebhookChannel(url=hook.url, secret="claim-test-secret")
+        senders = [AlertPusher(box, [channel]) for box in (first, second)]
+        working = threading.Thread(target=senders[0].tick)
+        working.start()
+        deadline = time.monotonic() + BOUND_S
+        while not hook.posts:  # the first sender is at its attempt
+            assert time.monotonic() < deadline, "the push did not start"
+            time.sleep(0.02)
+        while working.is_alive():
+            assert time.monotonic() < deadline, "the push did not end"
+            senders[1].tick()
+            time.sleep(0.1)
+        working.join()
+        senders[1].tick()
+    assert hook.per_alert == {"slow-alert": 1}, hook.per_alert
+    assert first.get("slow-alert", "webhook").status == "delivered"  # type: ignore[union-attr]
