@@ -63,6 +63,11 @@ def _record(
 
 def _done(request: Request, session: Session, subject: str) -> dict[str, Any]:
     session.commit()
+    return _answer(request, session, subject)
+
+
+def _answer(request: Request, session: Session, subject: str) -> dict[str, Any]:
+    """The user as the change left them, read after its commit."""
     services = get_services(request)
     return service.describe(
         services=services, user=service.get_user(session=session, subject=subject)
@@ -79,7 +84,11 @@ def _commit(
 ) -> dict[str, Any]:
     with bound_changes(get_services(request).audit, session):  # the row's new state first
         _record(request, admin, subject, type_, details)
-        return _done(request, session, subject)
+        session.commit()
+    # the answer after the guard: a failure building it (a role read) is not the
+    # change's, which committed — binding the loaded state back then refused the
+    # account whose new state the row holds (rows35)
+    return _answer(request, session, subject)
 
 
 @router.get("")
