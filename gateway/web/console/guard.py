@@ -20,6 +20,9 @@ Order of evaluation for every page (``console_caller``), deliberate:
 ``ConsoleRoute`` turns every error into an HTML page (or fragment, for htmx) with its
 status, and puts refusals of signed-in callers on the trail as ``request.refused``, as
 ``gateway.web.refusals`` does for every other path (which leaves ``/console`` to this).
+A page that renders a refusal itself (the query preview and download, the ad-hoc
+comparison: the policy's reasons and the request an approval would lift) puts it on
+record through ``refusal_shown`` first — once: one the broker recorded is ``audited``.
 """
 
 from __future__ import annotations
@@ -246,12 +249,29 @@ async def _record(request: Request, status: int, code: str, exc: BaseException) 
     return True
 
 
+async def refusal_shown(request: Request, exc: SluiceError) -> Response | None:
+    """On record, a refusal the page is about to render itself; None: render it. The
+    policy's own are on record already (``query.denied``); one behind it (the planner's
+    defence in depth) was shown and recorded nowhere, where the API's answer records it
+    (rows35). The error page instead when the trail refused it (503) or it was counted,
+    not recorded (429), as ``error_page`` answers."""
+    if not await _record(request, exc.http_status, exc.code, exc):
+        return _error_render(request, 503, "unavailable", "")
+    if unrecorded(request):
+        return _error_render(request, 429, "rate_limited", "")
+    return None
+
+
 async def error_page(request: Request, status: int, code: str, exc: BaseException,
                      detail: str = "") -> Response:  # fmt: skip
     if not await _record(request, status, code, exc):
         status, code, detail = 503, "unavailable", ""
     elif unrecorded(request):  # counted, not recorded: nothing of what was refused
         status, code, detail = 429, "rate_limited", ""
+    return _error_render(request, status, code, detail)
+
+
+def _error_render(request: Request, status: int, code: str, detail: str) -> Response:
     key = ("error.csrf" if code == CsrfRefused.code
            else _UNSEALED.get(code) or _MESSAGES.get(status, "error.title"))  # fmt: skip
     return render(request, "error.html", status=status, message_key=key, detail=detail,

@@ -28,7 +28,7 @@ from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.context import Origin
 from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
 from gateway.web.console.pages.comparison_runs import models_and_runs
 from gateway.web.console.pages.query import OPS, PAGE_SIZES
 from gateway.web.console.rendering import render
@@ -122,10 +122,11 @@ async def run(
     body, page, size = comparison_body(form)
     try:
         answer = await run_in_threadpool(_run, request, caller, body)
-    except Forbidden as exc:
-        return render(request, "comparisons_results.html", status=403, refused=exc.message,
-                      details=exc.details, answer={}, columns=[], rows=[], page=page,
-                      more=False)  # fmt: skip
+    except Forbidden as exc:  # on record first, as the API's (rows35)
+        return await refusal_shown(request, exc) or render(
+            request, "comparisons_results.html", status=403, refused=exc.message,
+            details=exc.details, answer={}, columns=[], rows=[], page=page, more=False,
+        )  # fmt: skip
     rows = answer.get("rows") or []
     start = (page - 1) * size
     return render(request, "comparisons_results.html", refused=None, details={}, answer=answer,

@@ -8,7 +8,8 @@ and renders those bytes: the delivery is taken whole (a page is small), and it e
 record as ``query.completed`` like any API answer. Downloads return the API's own
 streaming response (``gateway.web.routes.streaming.respond``) with a file name. A
 refusal by policy is shown with the policy's reasons (and the fields an access request
-would unlock), as the API's 403 body carries them.
+would unlock), as the API's 403 body carries them, and is on record as the API's is
+(``guard.refusal_shown``: a refusal behind the policy was shown unrecorded, rows35).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from gateway.enforcement.query.formats import FORMATS
 from gateway.enforcement.query.schemas import QueryBody
 from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
-from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
+from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
@@ -147,6 +148,15 @@ def _preview(request: Request, broker: Broker, caller: Caller, dataset_id: str,
     return answer
 
 
+async def _refused(request: Request, exc: Forbidden, entry: DatasetOut,
+                   body: QueryBody) -> Response:  # fmt: skip
+    """The refusal with the policy's reasons, once it is on record (``refusal_shown``)."""
+    return await refusal_shown(request, exc) or render(
+        request, "query_refused.html", status=403, message=exc.message, details=exc.details,
+        entry=entry, body=body,
+    )  # fmt: skip
+
+
 @router.post("/console/query/{dataset_id}/preview")
 async def preview(
     request: Request,
@@ -160,8 +170,7 @@ async def preview(
     try:
         answer = await run_in_threadpool(_preview, request, broker, caller, dataset_id, body)
     except Forbidden as exc:
-        return render(request, "query_refused.html", status=403, message=exc.message,
-                      details=exc.details, entry=entry, body=body)  # fmt: skip
+        return await _refused(request, exc, entry, body)
     columns = answer.get("columns") or []
     # the results carry the query they answer: their page buttons post it again, whether
     # the page was swapped in by htmx or rendered whole by a plain form post (a click
@@ -192,8 +201,7 @@ async def download(
             broker.prepare, _query(request, caller, dataset_id, body, request_id)
         )
     except Forbidden as exc:
-        return render(request, "query_refused.html", status=403, message=exc.message,
-                      details=exc.details, entry=entry, body=body)  # fmt: skip
+        return await _refused(request, exc, entry, body)
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset_id)
     headers = {
         "X-Sluice-Decision-Id": started.decision.decision_id,
