@@ -44,7 +44,7 @@ import orjson
 
 from audit.events import format_ts, utc_now
 from audit.jsonl import append_line, read_objects
-from catalog.private_files import private_dir
+from catalog.private_files import open_own, private_dir
 
 OUTBOX_NAME = "alerts-outbox.jsonl"
 CLAIM_S = 120.0
@@ -85,7 +85,7 @@ class Push:
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` (created 0600), for check-then-append."""
     private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_own(path, os.O_RDWR)  # never through a link (red team 34)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

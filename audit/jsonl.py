@@ -15,10 +15,13 @@ from typing import Any
 
 import orjson
 
+from catalog.private_files import open_own
+
 
 def append_line(path: Path, line: bytes) -> None:
-    """Append one encoded record (``line`` without its newline) durably, mode 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    """Append one encoded record (``line`` without its newline) durably, mode 0600; never
+    through a link (``open_own``: root's CLI wrote where the home's owner pointed it)."""
+    fd = open_own(path, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, line + b"\n")
         os.fsync(fd)

@@ -39,6 +39,7 @@ from audit.records import Actor, audit_access_event, token_event
 from audit.sweep import accepted_failures
 from audit.verify import verify_database
 from catalog.errors import BadRequest, Conflict, Forbidden
+from catalog.private_files import open_own
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +58,7 @@ def _one_at_a_time(seal_path: Path) -> Iterator[None]:
     process on it (``flock`` on ``<seal file>.lock``): the check of the approvals and
     the unseal are one step, else two approvals at once each saw both and unsealed."""
     with _IN_PROCESS:
-        fd = os.open(seal_path.with_name(seal_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_own(seal_path.with_name(seal_path.name + ".lock"), os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -10,12 +10,15 @@ package) so that ``audit``, ``adapters`` and ``gateway`` share the one rule.
 
 Creation writes a private temporary file (``mkstemp``: mode 0600), syncs it and
 hard-links it into place, so two processes starting together end up with one file;
-reading refuses a file other users could read or replace.
+reading refuses a file other users could read or replace. The files kept open by path —
+the append-only JSON-lines files and the ``flock`` files beside them — are opened by
+``open_own`` only: never through a link (red team 34).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -81,3 +84,31 @@ def read_private(path: Path) -> bytes:
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise PermissionError(f"{path} is accessible by other users; run: chmod 600 {path}")
     return path.read_bytes()
+
+
+def open_own(path: Path, flags: int) -> int:
+    """A descriptor on ``path`` (created 0600 if missing), the home's own regular file.
+
+    The home belongs to the gateway's user, and the operator may run the CLI as root over
+    it: a name in it that the home's owner made a symbolic link (dangling into
+    ``/etc/sudoers.d``, or to a file of root's) had root create or append to the file of
+    their choosing (red team 34). So the last component is never followed
+    (``O_NOFOLLOW``), a FIFO cannot hold the opener (``O_NONBLOCK``), and anything but a
+    regular file with one name (a hard link to another file) is refused:
+    ``PermissionError``, nothing created or written outside the home."""
+    mode = os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags | mode, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            raise PermissionError(f"{path} is a link or not a file: refused") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise PermissionError(f"{path} is not a file of its own (a link?): refused")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
