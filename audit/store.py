@@ -423,8 +423,13 @@ class AuditStore:
                 self.insert_checkpoint(cur, checkpoint)
                 conn.commit()
 
-    def last_checkpoint_seq(self, cur: Any) -> int:
-        cur.execute("SELECT max(seq) FROM audit_checkpoints")
+    def last_checkpoint_seq(self, cur: Any, *, at_most: int) -> int:
+        """The newest checkpoint's seq at or below ``at_most`` (the head). A row above the
+        head signs nothing that exists: the runtime role may INSERT checkpoint rows, and
+        one copied far above the head had the timed checkpoint believe every head signed
+        already, so the tail was never signed nor witnessed again (red team 34). Such a
+        row fails verification (``audit.verify``); it decides nothing here."""
+        cur.execute(f"SELECT max(seq) FROM audit_checkpoints WHERE seq <= {self.p}", (at_most,))
         row = cur.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 

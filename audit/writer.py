@@ -439,7 +439,7 @@ class GroupCommitWriter:
             if seq <= self._witness_only_to:
                 signed = self._last_cp_seq >= seq  # the database's checkpoints there are void
             else:
-                signed = self.store.last_checkpoint_seq(cur) >= seq
+                signed = self.store.last_checkpoint_seq(cur, at_most=seq) >= seq
             if head is not None and not signed:
                 checkpoint = self._sign(seq, head)
                 if self._stored(checkpoint) is not None:
