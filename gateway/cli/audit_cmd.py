@@ -32,6 +32,7 @@ from audit.log import AuditLog
 from audit.records import Actor, audit_access_event, key_event
 from audit.verify import verify_sealing
 from catalog.errors import SluiceError
+from gateway.cli.download import Destination
 from gateway.cli.host_login import host_login
 
 
@@ -231,15 +232,26 @@ def _write_on_record(log: AuditLog, lines: Iterator[bytes], written: ExportTally
 
 
 def _write(chunks: Iterator[bytes], out: Path | None) -> None:
-    """The export to ``out``, or to the standard output."""
+    """The export to ``out``, or to the standard output. A file is written as a query's
+    result is (``Destination``: ``FILE.part`` created fresh, 0600, renamed whole over
+    whatever was at the path): the trail is for officers, and ``open("wb")`` had made it
+    0644 under the usual umask, written into a file another user left at the path (and
+    kept open) and followed a link there (red team 34)."""
     if out is None:
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
         return
-    with out.open("wb") as handle:
+    destination = Destination(out, force=True, fmt="jsonl")
+    destination.prepare()
+    handle = destination.open()
+    try:
         for chunk in chunks:
             handle.write(chunk)
+    except BaseException:
+        destination.discard()
+        raise
+    destination.commit()
     click.echo(f"wrote {out}", err=True)
 
 

@@ -74,7 +74,7 @@ class Destination:
             raise click.ClickException(f"{self.out} exists: pass --force to replace it")
         if not self.out.parent.is_dir():
             raise click.ClickException(f"no directory {self.out.parent} to write into")
-        if self.part.exists():
+        if os.path.lexists(self.part):  # a link there too: removed, never followed
             self.part.unlink()
             click.echo(f"discarded {self.part} left by an earlier run (downloads never resume: "
                        "the query runs again, and is on record again)", err=True)  # fmt: skip
