@@ -31,10 +31,12 @@ PRIVATE_FILE = 0o600
 
 def private_dir(path: Path) -> Path:
     """``path`` as a folder; each folder created on the way is 0700 (chmod'ed, so the
-    umask cannot widen or narrow it). One that exists is left alone."""
+    umask cannot widen or narrow it). One that exists is left alone, but reached only
+    through links root or this process's user made (``_own_links``)."""
     missing = []
     for folder in [path, *path.parents]:
-        if folder.exists():
+        if os.path.lexists(folder):  # a dangling link is not missing: it is refused
+            _own_links(folder)
             break
         missing.append(folder)
     for folder in reversed(missing):
@@ -42,6 +44,19 @@ def private_dir(path: Path) -> Path:
             folder.mkdir(mode=PRIVATE_DIR)
             os.chmod(folder, PRIVATE_DIR)
     return path
+
+
+def _own_links(path: Path) -> None:
+    """``PermissionError`` if ``path`` or a folder above it is a symbolic link another
+    user made. The home belongs to the gateway's user and the operator may run the CLI
+    as root over it: ``keys/audit`` made a link to a folder of root's had root write a
+    new signing key and its ``current`` pointer there (red team 34). A link root or
+    this process's user made (an operator's, the gateway's own) is theirs to follow."""
+    trusted = {0, os.geteuid()}
+    for part in [path, *path.parents]:
+        info = os.lstat(part)
+        if stat.S_ISLNK(info.st_mode) and info.st_uid not in trusted:
+            raise PermissionError(f"{part} is a link another user made: refused")
 
 
 def replace_private(path: Path, data: bytes) -> None:

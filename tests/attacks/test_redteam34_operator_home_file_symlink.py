@@ -19,11 +19,19 @@ Expected: nothing outside the home is created or changed; the link is not follow
 (the witness line is refused, logged as ``audit_witness_failed``, as any failed witness
 write), on the embedded default and on PostgreSQL (both keep the witness file in the
 home).
+
+The folders too (a finding of its own): the home's owner replaces ``keys/audit`` with a
+link to a folder of root's; any CLI command that opens the trail loads the signing keys
+from it, finds none, and made a new one — ``ed25519-….pem`` and ``current`` (a line
+``sudo`` cannot parse, in a name without a dot) written by root into root's folder. A
+link below the home that another user made is never followed; one root or the
+process's own user made (an operator's) still is.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +87,39 @@ def test_root_cli_follows_no_link_out_of_the_home(
         assert sorted(os.listdir(roots)) == ([] if how == "dangling" else ["zz-sluice"])
     finally:
         link.unlink(missing_ok=True)
+
+
+def test_root_cli_follows_no_folder_link_in_the_home(
+    gw: DemoGateway, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    roots = tmp_path / "sudoers.d"  # root's own folder
+    roots.mkdir(mode=0o755)
+    folder = gw.settings.home / "keys" / "audit"
+    kept = tmp_path / "audit-keys"
+    shutil.move(folder, kept)
+    folder.symlink_to(roots, target_is_directory=True)
+    os.lchown(folder, GATEWAY_UID, GATEWAY_UID)
+    try:
+        run_cli(gw, monkeypatch, "users", "add", "yanfolder", "--name", "Yan",
+                "--clearance", "L1", "--jurisdiction", "430121")  # fmt: skip
+        assert sorted(os.listdir(roots)) == [], "root wrote keys into the folder the link named"
+    finally:
+        folder.unlink()
+        shutil.move(kept, folder)
+
+
+def test_a_link_root_made_is_still_followed(
+    gw: DemoGateway, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An operator's own link (root's) is the operator's choice: the keys live there."""
+    folder = gw.settings.home / "keys" / "audit"
+    moved = tmp_path / "audit-keys"
+    shutil.move(folder, moved)
+    folder.symlink_to(moved, target_is_directory=True)
+    try:
+        result = run_cli(gw, monkeypatch, "users", "add", "yanroot", "--name", "Yan",
+                         "--clearance", "L1", "--jurisdiction", "430121")  # fmt: skip
+        assert result.exit_code == 0, result.output
+    finally:
+        folder.unlink()
+        shutil.move(moved, folder)
