@@ -39,3 +39,13 @@ def public_url_for(request: Request, name: str) -> str:
     """The absolute URL of the route ``name`` under ``public_base_url``."""
     path = request.app.url_path_for(name)
     return public_base_url(request) + str(path).lstrip("/")
+
+
+def served_over_https(request: Request) -> bool:
+    """Whether the browser reaches the gateway over https: the request's own scheme, or
+    ``SLUICE_PUBLIC_URL``'s. Behind a proxy that terminates TLS the request is plain
+    http unless the proxy is trusted and says otherwise; a cookie marked ``Secure`` by
+    the first test alone went without it there, and travelled in clear to any
+    ``http://`` URL of the same name (red team 34)."""
+    configured = get_services(request).settings.public_url or ""
+    return request.url.scheme == "https" or configured.lower().startswith("https://")

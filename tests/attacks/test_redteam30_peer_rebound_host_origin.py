@@ -37,9 +37,14 @@ REBOUND = {"Host": "evil.example", "Origin": "http://evil.example",
 
 def _post(gw: DemoGateway, headers: dict[str, str]) -> int:
     client = TestClient(gw.client.app, follow_redirects=False)
-    nonce = _FIELD.search(client.get("/console/sign-in", headers=headers).text)
+    page = client.get("/console/sign-in", headers=headers)
+    nonce = _FIELD.search(page.text)
     assert nonce is not None
-    answer = client.post("/console/sign-in", headers=headers, data={
+    # the pre-cookie sent back as the browser would: over https to the proxy (it is
+    # Secure under an https SLUICE_PUBLIC_URL, which this client's jar keeps off http)
+    pre = "; ".join(c.split(";", 1)[0] for c in page.headers.get_list("set-cookie"))
+    client.cookies.clear()
+    answer = client.post("/console/sign-in", headers={**headers, "Cookie": pre}, data={
         "csrf_token": nonce.group(1), "username": "alice", "password": "wrong-guess"})  # fmt: skip
     return answer.status_code
 

@@ -41,7 +41,7 @@ from gateway.web.console.passwords import MAX_PASSWORD_CHARS, CheckResult, is_pr
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.console.sessions import PRE_COOKIE, PRE_COOKIE_MAX_AGE_S, SESSION_COOKIE
-from gateway.web.public_origin import public_url_for
+from gateway.web.public_origin import public_url_for, served_over_https
 from gateway.web.refusals import clean
 from policies.decision import UserContext
 
@@ -70,7 +70,7 @@ async def _append(console: Console, event: AuditEvent) -> None:
 
 
 def _cookie_options(request: Request) -> dict[str, Any]:
-    return {"httponly": True, "secure": request.url.scheme == "https", "path": "/"}
+    return {"httponly": True, "secure": served_over_https(request), "path": "/"}
 
 
 async def _start_session(request: Request, console: Console, user: UserContext,
@@ -112,7 +112,7 @@ def _sign_in_page(request: Request, *, status: int = 200, notice: str | None = N
                       oidc=console.uses_oidc)  # fmt: skip
     response.set_cookie(PRE_COOKIE, console.signer.pack("pre", {"n": nonce}),
                         max_age=PRE_COOKIE_MAX_AGE_S, samesite="strict", httponly=True,
-                        secure=request.url.scheme == "https", path="/console")  # fmt: skip
+                        secure=served_over_https(request), path="/console")  # fmt: skip
     return response
 
 

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from gateway.web.console.i18n import LANG_COOKIE, LANGS, choose_lang, translate
 from gateway.web.console.menu import navigation
 from gateway.web.console.runtime import get_console
+from gateway.web.public_origin import served_over_https
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -77,5 +78,6 @@ def render(
     response.headers["Cache-Control"] = "no-store"
     if from_query:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
-                            samesite="strict", path="/")  # fmt: skip
+                            samesite="strict", secure=served_over_https(request),
+                            path="/")  # fmt: skip
     return response
