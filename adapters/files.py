@@ -54,6 +54,7 @@ from adapters.base import (
 )
 from adapters.pathguard import check_text, ensure_inside_roots, is_inside, resolve_object
 from adapters.plan import CheckedPlan, check_plan
+from adapters.read_errors import file_failure
 from adapters.registry import AdapterRegistry
 from catalog.errors import (
     BadRequest,
@@ -152,7 +153,7 @@ class FileAdapter(SourceAdapter):
             return ds.dataset(real, format=fmt)
         except (OSError, pa.ArrowException) as exc:
             raise SourceFailed(
-                f"cannot read {os.path.basename(real)!r}: {_first_line(exc)}"
+                f"cannot read {os.path.basename(real)!r}: {file_failure(exc)}"
             ) from None
 
     # -- interface --------------------------------------------------------------------
@@ -258,7 +259,7 @@ class FileAdapter(SourceAdapter):
             except SluiceError:
                 raise
             except (OSError, pa.ArrowException) as exc:
-                raise SourceFailed(f"cannot read the file: {_first_line(exc)}") from None
+                raise SourceFailed(f"cannot read the file: {file_failure(exc)}") from None
             spent += time.monotonic() - started
             if spent > budget:
                 raise SourceTimeout(f"reading the file took longer than {budget:g} s")
@@ -268,11 +269,6 @@ class FileAdapter(SourceAdapter):
 
     def close(self) -> None:
         """Nothing to release: files are opened per scan."""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 class FileFactory:

@@ -53,6 +53,7 @@ from adapters.base import (
     SourceConfig,
 )
 from adapters.plan import CheckedPlan, check_plan
+from adapters.read_errors import without_literals
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
 from adapters.sql_compile import (
@@ -197,7 +198,7 @@ class SqlAdapter(SourceAdapter):
             message = f"the source's schema changed ({first})"
             return SchemaChanged(f"{message}; a steward must refresh the catalog entry")
         if isinstance(exc, DBAPIError | NoSuchTableError | self._driver_error):
-            return SourceFailed(f"the source failed the query: {text}")
+            return SourceFailed(f"the source failed the query: {without_literals(text)}")
         return SourceFailed(f"the source failed: {type(exc).__name__}")
 
     @contextmanager
