@@ -55,8 +55,14 @@ def _own_links(path: Path) -> None:
     trusted = {0, os.geteuid()}
     for part in [path, *path.parents]:
         info = os.lstat(part)
-        if stat.S_ISLNK(info.st_mode) and info.st_uid not in trusted:
-            raise PermissionError(f"{part} is a link another user made: refused")
+        if not stat.S_ISLNK(info.st_mode) or info.st_uid in trusted:
+            continue
+        # a link in a folder only root or this user can write was put there by them
+        # (an administrator's ``/data`` made for another account)
+        folder = os.stat(part.parent)
+        if folder.st_uid in trusted and not folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            continue
+        raise PermissionError(f"{part} is a link another user made: refused")
 
 
 def replace_private(path: Path, data: bytes) -> None:

@@ -99,11 +99,13 @@ def test_root_cli_follows_no_folder_link_in_the_home(
     shutil.move(folder, kept)
     folder.symlink_to(roots, target_is_directory=True)
     os.lchown(folder, GATEWAY_UID, GATEWAY_UID)
+    os.chown(folder.parent, GATEWAY_UID, GATEWAY_UID)  # the home is the gateway user's
     try:
         run_cli(gw, monkeypatch, "users", "add", "yanfolder", "--name", "Yan",
                 "--clearance", "L1", "--jurisdiction", "430121")  # fmt: skip
         assert sorted(os.listdir(roots)) == [], "root wrote keys into the folder the link named"
     finally:
+        os.chown(folder.parent, 0, 0)
         folder.unlink()
         shutil.move(kept, folder)
 
