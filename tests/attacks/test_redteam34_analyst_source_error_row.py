@@ -13,6 +13,11 @@ reads the whole file). The file adapter's error carried Arrow's own message, row
 and all: ``CSV parse error: Row #N: Expected 6 columns, got 7: 430121199202022345,李四,
 13900001111,…`` — in the 502's body sent to alice and in ``query.failed`` on the trail.
 
+The same through a database: a partner's PostgreSQL view casts a text column that one
+row holds dirty (``CAST(household AS integer)``); the driver's message names the value
+(``invalid input syntax for type integer: "430121199202022345 李四"``) and the SQL
+adapter passed it on as ``the source failed the query: …``.
+
 Expected: the answer and the trail say which row failed and why, never its values. On
 the embedded default and on PostgreSQL.
 """
@@ -24,10 +29,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from audit.search import EventFilter, list_events
 from tests.attacks.deployments import KINDS, open_deployment
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway
 
 CASE = {"purpose": "supervision", "case_ref": "JW-2026-034"}
@@ -43,7 +50,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     data = tmp_path_factory.mktemp(f"red34-files-{request.param}")
     home = tmp_path_factory.mktemp(f"red34-files-gw-{request.param}")
     with open_deployment(request.param, home, db_prefix="sluice_red34_files",
-                         file_roots=[data]) as gw:  # fmt: skip
+                         file_roots=[data], source_allow_hosts=["127.0.0.1"]) as gw:  # fmt: skip
         yield gw, data
 
 
@@ -104,3 +111,51 @@ def test_a_row_that_does_not_parse_is_not_sent_in_clear(
     recorded = json.dumps(page["items"], ensure_ascii=False)
     assert page["items"], "the failure is on record"
     assert SECRET_ID not in recorded and SECRET_PHONE not in recorded, recorded[:500]
+
+
+def _leaks(gw: DemoGateway, dataset: str) -> None:
+    """alice's household sizes per county, and the trail of them, hold no value in clear."""
+    resp = gw.query("alice", dataset, {**CASE, "fields": ["region_code", "household_size"]})
+    assert resp.status_code == 502, resp.text
+    assert SECRET_ID not in resp.text and "李四" not in resp.text, resp.text
+    page = list_events(store=gw.services.audit.store,
+                       filters=EventFilter(type="query.failed", actor="alice"),
+                       limit=50, order="desc")  # fmt: skip
+    assert SECRET_ID not in json.dumps(page["items"], ensure_ascii=False)
+
+
+def test_a_database_error_naming_a_value_is_not_sent_in_clear(
+    world: tuple[DemoGateway, Path],
+) -> None:
+    gw, _data = world
+    name, url = create_pg_database("sluice_red34_view")
+    try:
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            conn.execute("CREATE TABLE people (id_number text, region_code text, household text)")
+            conn.execute("INSERT INTO people VALUES ('430121199001010011', '430121', '2')")
+            conn.execute("CREATE VIEW people_v AS SELECT id_number, region_code, "
+                         "CAST(household AS integer) AS household_size FROM people")  # fmt: skip
+        _call(gw, "carl", "POST", "/api/v1/sources", {
+            "id": "civil-pg-view", "department": "civil", "kind": "postgresql",
+            "display_name": "view", "settings": {"url": url},
+        })  # fmt: skip
+        _call(gw, "carl", "POST", "/api/v1/datasets", {
+            "source_id": "civil-pg-view", "object_name": "people_v",
+            "dataset_id": "civil.pg_view_people", "title_zh": "视图", "title_en": "View",
+            "allowed_purposes": ["supervision"],
+        })  # fmt: skip
+        _call(gw, "carl", "PATCH", "/api/v1/datasets/civil.pg_view_people", {
+            "region_field": "region_code",
+            "fields": {
+                "id_number": {"level": "L3", "pi_category": "id_number"},
+                "region_code": {"level": "L1", "pi_category": "none"},
+                "household_size": {"level": "L2", "pi_category": "none"},
+            },
+        })  # fmt: skip
+        _call(gw, "carl", "POST", "/api/v1/datasets/civil.pg_view_people/publish")
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            conn.execute(f"INSERT INTO people VALUES ('{SECRET_ID}', '430121', "
+                         f"'{SECRET_ID} 李四')")  # the next day's dirty row  # fmt: skip
+        _leaks(gw, "civil.pg_view_people")
+    finally:
+        drop_pg_database(name)
