@@ -60,6 +60,22 @@ def _call(gw: DemoGateway, who: str, method: str, path: str, body: Any = None) -
     return resp.json()
 
 
+def _entry(gw: DemoGateway, source: dict[str, Any], object_name: str, dataset: str,
+           levels: dict[str, tuple[str, str]]) -> None:  # fmt: skip
+    """carl registers ``source``, drafts ``dataset`` over ``object_name``, classifies
+    each field as ``levels`` says (level, PI category) and publishes it."""
+    _call(gw, "carl", "POST", "/api/v1/sources",
+          {"department": "civil", "display_name": source["id"], **source})  # fmt: skip
+    _call(gw, "carl", "POST", "/api/v1/datasets", {
+        "source_id": source["id"], "object_name": object_name, "dataset_id": dataset,
+        "title_zh": "名册", "title_en": "Roll", "allowed_purposes": ["supervision"],
+    })  # fmt: skip
+    fields = {n: {"level": lv, "pi_category": pi} for n, (lv, pi) in levels.items()}
+    _call(gw, "carl", "PATCH", f"/api/v1/datasets/{dataset}",
+          {"region_field": "region_code", "fields": fields})  # fmt: skip
+    _call(gw, "carl", "POST", f"/api/v1/datasets/{dataset}/publish")
+
+
 def _publish(gw: DemoGateway, data: Path) -> tuple[str, Path]:
     csv = data / "people.csv"
     with csv.open("w", encoding="utf-8") as out:
@@ -69,27 +85,12 @@ def _publish(gw: DemoGateway, data: Path) -> tuple[str, Path]:
                       f"湖南省长沙市长沙县星沙街道{i}号,430121,2\n")  # fmt: skip
     types = {"id_number": "string", "phone": "string", "region_code": "string",
              "household_size": "int64"}  # fmt: skip
-    _call(gw, "carl", "POST", "/api/v1/sources", {
-        "id": "civil-export", "department": "civil", "kind": "csv",
-        "display_name": "export", "settings": {"path": str(csv), "column_types": types},
-    })  # fmt: skip
-    _call(gw, "carl", "POST", "/api/v1/datasets", {
-        "source_id": "civil-export", "object_name": "people.csv",
-        "dataset_id": "civil.export_people", "title_zh": "名册", "title_en": "Export",
-        "allowed_purposes": ["supervision"],
-    })  # fmt: skip
-    _call(gw, "carl", "PATCH", "/api/v1/datasets/civil.export_people", {
-        "region_field": "region_code",
-        "fields": {
-            "id_number": {"level": "L3", "pi_category": "id_number"},
-            "name": {"level": "L3", "pi_category": "name"},
-            "phone": {"level": "L3", "pi_category": "phone"},
-            "address": {"level": "L3", "pi_category": "address"},
-            "region_code": {"level": "L1", "pi_category": "none"},
-            "household_size": {"level": "L2", "pi_category": "none"},
-        },
-    })  # fmt: skip
-    _call(gw, "carl", "POST", "/api/v1/datasets/civil.export_people/publish")
+    _entry(gw, {"id": "civil-export", "kind": "csv",
+                "settings": {"path": str(csv), "column_types": types}},
+           "people.csv", "civil.export_people",
+           {"id_number": ("L3", "id_number"), "name": ("L3", "name"), "phone": ("L3", "phone"),
+            "address": ("L3", "address"), "region_code": ("L1", "none"),
+            "household_size": ("L2", "none")})  # fmt: skip
     return "civil.export_people", csv
 
 
@@ -135,24 +136,10 @@ def test_a_database_error_naming_a_value_is_not_sent_in_clear(
             conn.execute("INSERT INTO people VALUES ('430121199001010011', '430121', '2')")
             conn.execute("CREATE VIEW people_v AS SELECT id_number, region_code, "
                          "CAST(household AS integer) AS household_size FROM people")  # fmt: skip
-        _call(gw, "carl", "POST", "/api/v1/sources", {
-            "id": "civil-pg-view", "department": "civil", "kind": "postgresql",
-            "display_name": "view", "settings": {"url": url},
-        })  # fmt: skip
-        _call(gw, "carl", "POST", "/api/v1/datasets", {
-            "source_id": "civil-pg-view", "object_name": "people_v",
-            "dataset_id": "civil.pg_view_people", "title_zh": "视图", "title_en": "View",
-            "allowed_purposes": ["supervision"],
-        })  # fmt: skip
-        _call(gw, "carl", "PATCH", "/api/v1/datasets/civil.pg_view_people", {
-            "region_field": "region_code",
-            "fields": {
-                "id_number": {"level": "L3", "pi_category": "id_number"},
-                "region_code": {"level": "L1", "pi_category": "none"},
-                "household_size": {"level": "L2", "pi_category": "none"},
-            },
-        })  # fmt: skip
-        _call(gw, "carl", "POST", "/api/v1/datasets/civil.pg_view_people/publish")
+        _entry(gw, {"id": "civil-pg-view", "kind": "postgresql", "settings": {"url": url}},
+               "people_v", "civil.pg_view_people",
+               {"id_number": ("L3", "id_number"), "region_code": ("L1", "none"),
+                "household_size": ("L2", "none")})  # fmt: skip
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             conn.execute(f"INSERT INTO people VALUES ('{SECRET_ID}', '430121', "
                          f"'{SECRET_ID} 李四')")  # the next day's dirty row  # fmt: skip
