@@ -78,7 +78,8 @@ class ChainSweep:
             return None
         accepted = self.accepted()  # one unseal's word for the whole step
         try:
-            return self._gap(conn, head, accepted) or self._window(head, accepted)
+            return (self._gap(conn, head, accepted) or self._beyond(conn)
+                    or self._window(head, accepted))  # fmt: skip
         finally:
             took = self.clock() - now
             self.next_at = self.clock() + took * (1 / self.duty - 1)
@@ -116,6 +117,22 @@ class ChainSweep:
             return None
         return (f"gap: {head - start + 1 - count} event(s) missing below seq {head}",
                 {"source": "chain walk", "head_seq": head, "events": count})  # fmt: skip
+
+    def _beyond(self, conn: Any) -> Evidence | None:
+        """A checkpoint above the chain's head signs an event that does not exist: no
+        gateway writes one (a checkpoint commits with its events), so it is an insider's
+        row — one copied far above the head had the timed checkpoint take every later
+        head for signed (red team 34). Found in one statement (one snapshot: the head and
+        the checkpoints agree), save the void checkpoints an unseal left above its anchor
+        (``superseded``)."""
+        sql = ("SELECT seq FROM audit_checkpoints WHERE seq > (SELECT coalesce(max(seq), 0)"
+               " FROM audit_events) ORDER BY seq LIMIT 100")  # fmt: skip
+        void = self.superseded()
+        for (seq,) in self.store.fetch_all(conn, sql):
+            if not any(lo < int(seq) <= hi for lo, hi in void):
+                return (f"chain walk: a checkpoint at seq {seq}, above the chain's head",
+                        {"source": "chain walk", "checkpoint_seq": int(seq)})  # fmt: skip
+        return None
 
     def _window(self, head: int, accepted: Accepted) -> Evidence | None:
         start = self._window_start(head, accepted)

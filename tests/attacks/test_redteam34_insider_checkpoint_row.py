@@ -15,12 +15,14 @@ alice's last queries stay unsigned until some later event (the night), the statu
 all is well, nothing seals. A junk checkpoint row at the head's own seq does the same
 for that head.
 
-Expected: a row above the head decides nothing (the head is signed and witnessed
-within a few seconds, as without it); a checkpoint at the head that no gateway of the
-deployment signed is evidence: the gateway seals. On the embedded default and on
-PostgreSQL. The first failed before the fix (2 of 2, both deployments: head 8,
-witnessed 2); the second is a guard, it held (the monitor's sweep verifies the
-checkpoints below the head and sealed on the junk row).
+Expected: a row above the head decides nothing for the writer (the head is signed and
+witnessed within a few seconds, as without it) and is evidence for the monitor (a
+checkpoint of an event that does not exist: the gateway seals within a few ticks); a
+checkpoint at the head that no gateway of the deployment signed is evidence too. On the
+embedded default and on PostgreSQL. The writer's test failed before its fix (2 of 2,
+both deployments: head 8, witnessed 2), the monitor's before its own (not sealed, the
+status ok); the junk row at the head is a guard, it held (the monitor's sweep verifies
+the checkpoints below the head and sealed on it).
 """
 
 from __future__ import annotations
@@ -46,6 +48,18 @@ def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     home = tmp_path_factory.mktemp(f"red34-cp-{request.param}")
     with open_deployment(request.param, home, db_prefix="sluice_red34_cp",
                          audit_checkpoint_seconds=CHECKPOINT_S) as gateway:  # fmt: skip
+        yield gateway
+
+
+@pytest.fixture(params=KINDS)
+def unwatched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[DemoGateway]:  # fmt: skip
+    """A gateway whose monitor does not tick during the test (a minute apart): what the
+    writer does with the row on its own, before the monitor's walk meets it."""
+    home = tmp_path_factory.mktemp(f"red34-cp-quiet-{request.param}")
+    with open_deployment(request.param, home, db_prefix="sluice_red34_cp",
+                         audit_checkpoint_seconds=CHECKPOINT_S,
+                         audit_monitor_seconds=60) as gateway:  # fmt: skip
         yield gateway
 
 
@@ -80,7 +94,8 @@ def _newest_checkpoint(gw: DemoGateway) -> dict[str, Any]:
     return dict(row)
 
 
-def test_a_checkpoint_row_above_the_head_does_not_stop_signing(gw: DemoGateway) -> None:
+def test_a_checkpoint_row_above_the_head_does_not_stop_signing(unwatched: DemoGateway) -> None:
+    gw = unwatched
     _alice_queries(gw, 1)
     assert _witnessed_head(gw, 10 * CHECKPOINT_S)["witnessed"] is not None
     genuine = _newest_checkpoint(gw)
@@ -88,11 +103,28 @@ def test_a_checkpoint_row_above_the_head_does_not_stop_signing(gw: DemoGateway) 
            "VALUES (:seq, :hash, :ts, :kid, :signature)",
            **{**genuine, "seq": 10**12})  # fmt: skip
     _alice_queries(gw)
-    status = _witnessed_head(gw, 8 * CHECKPOINT_S)
+    status = _witnessed_head(gw, 20 * CHECKPOINT_S)
     assert status["witnessed"]["seq"] == status["head"]["seq"], (
         f"alice's last queries never signed nor witnessed: head {status['head']['seq']}, "
         f"witnessed {status['witnessed']['seq']}, sealed {status['sealed']}"
     )
+
+
+def test_a_checkpoint_row_above_the_head_is_evidence(gw: DemoGateway) -> None:
+    """The row signs nothing that exists, and no gateway wrote it: the monitor's walk
+    names it as evidence (a full verify did; the status said all was well until then)."""
+    _alice_queries(gw, 1)
+    assert _witnessed_head(gw, 10 * CHECKPOINT_S)["witnessed"] is not None
+    genuine = _newest_checkpoint(gw)
+    gw.sql("INSERT INTO audit_checkpoints (seq, hash, ts, kid, signature) "
+           "VALUES (:seq, :hash, :ts, :kid, :signature)",
+           **{**genuine, "seq": 10**12})  # fmt: skip
+    deadline = time.monotonic() + 20 * CHECKPOINT_S
+    while not _status(gw)["sealed"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    status = _status(gw)
+    assert status["sealed"], f"a forged checkpoint row went unnoticed: {status}"
+    assert "10000000000" in str(status["reason"]) + str(status["evidence"])
 
 
 def test_a_junk_checkpoint_at_the_head_is_evidence(gw: DemoGateway) -> None:
@@ -111,7 +143,7 @@ def test_a_junk_checkpoint_at_the_head_is_evidence(gw: DemoGateway) -> None:
             continue  # signed in its own batch already: next head
     else:
         pytest.fail("every head was signed before the insider could write")
-    status = _witnessed_head(gw, 8 * CHECKPOINT_S)
+    status = _witnessed_head(gw, 20 * CHECKPOINT_S)
     assert status["sealed"], (
         f"a checkpoint no gateway signed stood for the head: head {status['head']['seq']}, "
         f"witnessed {(status['witnessed'] or {}).get('seq')}, not sealed"
