@@ -74,12 +74,12 @@ class ChainSweep:
     def step(self, conn: Any, head: int) -> Evidence | None:
         """One count and one window if it is time; the evidence if either failed."""
         now = self.clock()
-        if head < 1 or now < self.next_at:
-            return None
+        beyond = self._beyond(conn)  # one indexed read: every tick, not at the walk's pace
+        if beyond is not None or head < 1 or now < self.next_at:
+            return beyond
         accepted = self.accepted()  # one unseal's word for the whole step
         try:
-            return (self._gap(conn, head, accepted) or self._beyond(conn)
-                    or self._window(head, accepted))  # fmt: skip
+            return self._gap(conn, head, accepted) or self._window(head, accepted)
         finally:
             took = self.clock() - now
             self.next_at = self.clock() + took * (1 / self.duty - 1)
