@@ -82,12 +82,6 @@ class _LogBudget:
 _BUDGET = _LogBudget()
 
 
-def log_budget_allows() -> bool:
-    """Whether one more line about an unauthenticated caller may be logged this second
-    (shared with the refusals': a flood must not flood the log)."""
-    return _BUDGET.take()
-
-
 async def _caller(request: Request) -> UserContext | None:
     """Who sent this request, if a token of theirs validated (see the module doc)."""
     user = getattr(request.state, "user", None) or getattr(request.state, "token_user", None)

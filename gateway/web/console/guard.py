@@ -61,7 +61,7 @@ from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE
 from gateway.web.deps import count_call, get_services
-from gateway.web.refusals import budget_allows, clean, log_budget_allows, unrecorded
+from gateway.web.refusals import budget_allows, clean, unrecorded
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.console")
@@ -154,14 +154,7 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    own = _own_origin(request)
-    seen = f"{request.url.scheme}://{request.url.netloc}"
-    if own is None and origin == seen and log_budget_allows():
-        # what an operator sees when the console is reached under a DNS name it was
-        # not told of (the Host is logged cleaned: it is the client's text)
-        log.warning("console_origin_unknown", host=clean(request.url.netloc, 80),
-                    hint="set SLUICE_PUBLIC_URL to the address users reach")  # fmt: skip
-    return origin == own
+    return origin == _own_origin(request)
 
 
 def _own_origin(request: Request) -> str:
