@@ -164,8 +164,8 @@ field_decisions := {name: field_decision(f, object.get(level_rank, object.get(f,
 field_decision(f, rank) := {"action": "deny", "method": null} if {
 	rank > clearance
 } else := {"action": "allow", "method": null} if {
-	object.get(f, "pi_category", "none") == "none"
-	not is_string(object.get(f, "mask_override", null))
+	f.pi_category == "none"
+	f.mask_override == null
 } else := {"action": "allow", "method": null} if {
 	rank < clearance
 	rank <= 2
@@ -175,7 +175,7 @@ field_decision(f, rank) := {"action": "deny", "method": null} if {
 	f.name in g.fields
 	count(approvers(g)) >= unmask_approvals(f)
 } else := {"action": "mask", "method": f.mask_override} if {
-	is_string(object.get(f, "mask_override", null))
+	is_string(f.mask_override)
 } else := {"action": "mask", "method": purpose_mask[req.purpose][f.pi_category]} if {
 	purpose_mask[req.purpose][f.pi_category]
 } else := {"action": "mask", "method": default_mask[f.pi_category]} if {

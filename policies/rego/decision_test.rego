@@ -314,3 +314,14 @@ test_grant_lets_a_masked_field_be_summed if {
 	d.allow == true
 	d.aggregates.functions.recipient_name == ["avg", "count", "count_distinct", "max", "min", "sum"]
 }
+
+# A field whose classification is missing from the input (the gateway always sends
+# both keys) is never released in clear: it is masked (issue 17's fourteenth pass reads
+# the keys directly; a missing one fails the "no PI" branch, not a mask).
+test_a_field_missing_its_classification_is_masked if {
+	bare := {"name": "note", "level": "L3"}
+	ds := object.union(base_dataset, {"fields": array.concat(base_dataset.fields, [bare])})
+	inp := object.union(base_input, {"dataset": ds})
+	d := decision.decision with input as inp
+	d.fields.note == {"action": "mask", "method": "redact"}
+}
