@@ -7,7 +7,8 @@ they choked on into their messages: a CSV row that does not parse came back whol
 139…``), in clear, to an analyst who sees those fields masked, and onto the trail, which
 never holds a raw ID number (red team 34). So a file's failure is described from a
 closed set of shapes (which row, how many columns, which type), and a driver's message
-keeps its words but loses every quoted literal.
+by its words before the first value and its SQLSTATE (red team 35: stripping quoted
+literals alone let a value holding a quote, a long one, or a JSON one through).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ _ROW = re.compile(r"Row #(\d+)")
 _COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+)")
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+)")
 _CONVERSION = re.compile(r"conversion error to ([a-z0-9_\[\], ]+?):")
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-ELIDED = "'…'"
+# where a driver's message starts naming a value: a quote, a colon, a DETAIL line
+_VALUE_START = re.compile(r"""['"`:]""")
+_RAISED = {1644}  # MySQL's ER_SIGNAL_EXCEPTION: a SIGNAL of the source's own
+MAX_WORDS = 120
 
 
 def file_failure(exc: BaseException) -> str:
@@ -41,8 +44,29 @@ def file_failure(exc: BaseException) -> str:
     return f"the file could not be read ({type(exc).__name__})"
 
 
-def without_literals(text: str) -> str:
-    """A driver's message with each quoted literal replaced by ``'…'`` (PostgreSQL's
-    ``invalid input syntax for type integer: "430121…"`` from a partner's view, MySQL's
-    ``'…'`` values): the words say what failed, the values stay at the source."""
-    return _QUOTED.sub(ELIDED, text)
+def driver_failure(orig: BaseException) -> str:
+    """What a database's refusal of a read says: the words of its message before the
+    first value, and its SQLSTATE or error code — never the rest.
+
+    Stripping quoted literals (red team 34) read the message as pairs of quotes, which
+    it is not: PostgreSQL prints a value as it is, so one holding a quote closed the pair
+    inside itself (``"3" 430121… 李四"``); a value past the message's 300-character cut
+    lost its closing quote; and psycopg's message carries the server's DETAIL and
+    CONTEXT lines, where a broken JSON value is printed unquoted (red team 35). A
+    message names the fault first and the value after a quote or a colon
+    (``invalid input syntax for type integer: "…"``, MySQL's ``Incorrect integer
+    value: '…' for column …``); one the source raised itself (PL/pgSQL ``RAISE``, MySQL
+    ``SIGNAL``) is the partner's own text throughout, so it is not quoted at all."""
+    args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
+    mysql = len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str)
+    text = str(args[1]) if mysql else str(orig)  # PyMySQL's str() is the (code, message) tuple
+    state = getattr(orig, "sqlstate", None)
+    code = args[0] if mysql else None
+    tag = f" (SQLSTATE {state})" if state else f" (error {code})" if code else ""
+    if (state or "").startswith("P0") or code in _RAISED:
+        return f"the source raised an error of its own{tag}"
+    lines = text.strip().splitlines()
+    words = _VALUE_START.split(lines[0] if lines else "", maxsplit=1)
+    head = " ".join(words[0].split())[:MAX_WORDS]
+    cut = " …" if len(words) > 1 or len(lines) > 1 else ""
+    return f"{head or type(orig).__name__}{cut}{tag}"

@@ -53,7 +53,7 @@ from adapters.base import (
     SourceConfig,
 )
 from adapters.plan import CheckedPlan, check_plan
-from adapters.read_errors import without_literals
+from adapters.read_errors import driver_failure
 from adapters.redaction import scrub
 from adapters.registry import AdapterRegistry
 from adapters.sql_compile import (
@@ -198,7 +198,8 @@ class SqlAdapter(SourceAdapter):
             message = f"the source's schema changed ({first})"
             return SchemaChanged(f"{message}; a steward must refresh the catalog entry")
         if isinstance(exc, DBAPIError | NoSuchTableError | self._driver_error):
-            return SourceFailed(f"the source failed the query: {without_literals(text)}")
+            message = scrub(driver_failure(orig), self._secrets)
+            return SourceFailed(f"the source failed the query: {message}")
         return SourceFailed(f"the source failed: {type(exc).__name__}")
 
     @contextmanager
