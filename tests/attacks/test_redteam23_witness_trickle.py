@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,17 +27,24 @@ from tests.attacks.test_redteam22_webhook_trickle import Trickle
 from tests.gateway.demo_app import DemoGateway
 
 
+@contextmanager
+def witnessed_by(witness: Trickle, kind: str, home: Path, prefix: str) -> Iterator[DemoGateway]:
+    """A deployment whose one witness is ``witness``, checkpointing and watching fast."""
+    with open_deployment(kind, home, db_prefix=prefix,
+                         witnesses=[witness.url.removesuffix("/hook")],
+                         audit_checkpoint_seconds=INTERVAL_S,
+                         audit_monitor_seconds=INTERVAL_S) as gw:  # fmt: skip
+        yield gw
+    witness.listener.close()
+
+
 @pytest.fixture(scope="module", params=KINDS)
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[tuple[DemoGateway, Trickle]]:  # fmt: skip
     witness, kind = Trickle(), request.param
     home: Path = tmp_path_factory.mktemp(f"rt23-witness-{kind}")
-    with open_deployment(kind, home, db_prefix="redteam23_witness",
-                         witnesses=[witness.url.removesuffix("/hook")],
-                         audit_checkpoint_seconds=INTERVAL_S,
-                         audit_monitor_seconds=INTERVAL_S) as gw:  # fmt: skip
+    with witnessed_by(witness, kind, home, "redteam23_witness") as gw:
         yield gw, witness
-    witness.listener.close()
 
 
 def test_a_trickling_witness_does_not_hold_the_monitor(
