@@ -13,11 +13,12 @@ only when its ``Host`` names this gateway:
   as ``public_origin`` reads it): an address is no name anyone can rebind;
 - on a loopback socket, ``localhost``, ``127.0.0.1`` and ``::1``.
 
-Anything else is a 400 before any route runs: JSON under the API, the console's error
-page under ``/console``. The port is not compared (a rebinding page names the gateway's
-port as well). A pure ASGI wrapper, not Starlette's ``TrustedHostMiddleware``: that one
-is given its list once (this one reads the settings, which tests change in place) and
-answers a plain-text 400 the API's clients cannot read as one of its errors.
+Anything else — no ``Host``, or more than one — is a 400 before any route runs: JSON
+under the API, the console's error page under ``/console``. The port is not compared (a
+rebinding page names the gateway's port as well). A pure ASGI wrapper, not Starlette's
+``TrustedHostMiddleware``: that one is given its list once (this one reads the settings,
+which tests change in place) and answers a plain-text 400 the API's clients cannot read
+as one of its errors.
 """
 
 from __future__ import annotations
@@ -74,8 +75,15 @@ class HostAllowList:
         return self._names
 
     def allows(self, scope: Scope) -> bool:
-        raw = dict(scope.get("headers") or []).get(b"host")
-        name = host_of_header(raw.decode("latin-1")) if raw is not None else None
+        """One ``Host`` header (RFC 9112: more is a 400), naming this gateway. Read as a
+        dict, two headers let the last pass the check while Starlette's ``request.url``
+        (the console's own origin, the router's trailing-slash redirect) took the
+        first: ``Host: evil.example`` then ``Host: 127.0.0.1`` was answered with a
+        redirect to ``http://evil.example/…`` (red team 35)."""
+        hosts = [value for key, value in scope.get("headers") or [] if key == b"host"]
+        if len(hosts) != 1:
+            return False
+        name = host_of_header(hosts[0].decode("latin-1"))
         return name is not None and (name in self.configured() or name in reached_hosts(scope))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
