@@ -43,6 +43,7 @@ from gateway.web.routes import (
     users,
     witness,
 )
+from gateway.web.slash_redirect import relative_slash_redirects
 from gateway.web.text_guard import APP_GUARDS
 from gateway.wiring.container import build_services
 from gateway.wiring.schedule_clock import ScheduleClock
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ScheduleClock(services=services, runner=app.state.comparison_runs,
                       interval_s=every).start()  # fmt: skip
     install_error_handlers(app)
+    relative_slash_redirects(app.router)  # a path, never the Host's scheme, name or port
     app.add_middleware(BodyLimit)
     # a Host naming no address of the gateway (DNS rebinding): 400 before any route
     app.add_middleware(HostAllowList, settings=services.settings)
