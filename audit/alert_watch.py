@@ -31,7 +31,7 @@ from audit.lazy_log import get_logger
 from audit.seal import SealStore
 from audit.store import AuditStore
 from catalog.errors import Unavailable
-from catalog.private_files import replace_private
+from catalog.private_files import read_own, replace_private
 
 log = get_logger("sluice.alerts")
 
@@ -94,7 +94,7 @@ def write_mode(home: Path, runner: str) -> None:
 def rules_elsewhere(home: Path) -> bool:
     """Whether the last gateway started on ``home`` left its rules to a rule process."""
     try:
-        found = orjson.loads((home / MODE_NAME).read_bytes())
+        found = orjson.loads(read_own(home / MODE_NAME))
     except (OSError, orjson.JSONDecodeError):
         return False
     return isinstance(found, dict) and found.get("runner") == "external"
@@ -103,7 +103,7 @@ def rules_elsewhere(home: Path) -> bool:
 def read_beat(home: Path) -> dict[str, Any] | None:
     """The newest beat, or None if there is none (or it is not one)."""
     try:
-        found = orjson.loads((home / BEAT_NAME).read_bytes())
+        found = orjson.loads(read_own(home / BEAT_NAME))
     except (OSError, orjson.JSONDecodeError):
         return None
     return found if isinstance(found, dict) and isinstance(found.get("seen_at"), str) else None

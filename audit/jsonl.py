@@ -15,7 +15,10 @@ from typing import Any
 
 import orjson
 
-from catalog.private_files import open_own
+from audit.lazy_log import get_logger
+from catalog.private_files import open_own, read_own
+
+log = get_logger("sluice.audit")
 
 
 def append_line(path: Path, line: bytes) -> None:
@@ -30,10 +33,17 @@ def append_line(path: Path, line: bytes) -> None:
 
 
 def read_objects(path: Path) -> list[dict[str, Any]]:
-    """Every JSON object in the file, in order; a torn line or a non-object is skipped."""
+    """Every JSON object in the file, in order; a torn line or a non-object is skipped.
+    Read as it is appended to, never through a link (``read_own``): one that is not the
+    home's own regular file (a link, a FIFO) is read as empty and logged, as its append
+    is refused and logged (``audit_witness_failed``) — the home's owner could as well
+    have removed it, and root's CLI neither waits on it nor reads what it names."""
     try:
-        raw = path.read_bytes()
+        raw = read_own(path)
     except FileNotFoundError:
+        return []
+    except PermissionError as refused:
+        log.error("audit_home_file_refused", path=str(path), error=str(refused))
         return []
     out: list[dict[str, Any]] = []
     for line in raw.splitlines():

@@ -12,7 +12,7 @@ Creation writes a private temporary file (``mkstemp``: mode 0600), syncs it and
 hard-links it into place, so two processes starting together end up with one file;
 reading refuses a file other users could read or replace. The files kept open by path —
 the append-only JSON-lines files and the ``flock`` files beside them — are opened by
-``open_own`` only: never through a link (red team 34).
+``open_own`` only, and read by ``read_own``: never through a link (red teams 34 and 35).
 """
 
 from __future__ import annotations
@@ -133,3 +133,28 @@ def open_own(path: Path, flags: int) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def read_own(path: Path) -> bytes:
+    """The bytes of ``path``, the home's own regular file, read as ``open_own`` writes.
+
+    Red team 34 made the appends refuse a link; the reads still went by path
+    (``Path.read_bytes``), so a FIFO the home's owner left in place of the witness file
+    held root's CLI in ``open`` for as long as no one wrote to it, and a link to
+    ``/dev/zero`` read memory until something was killed (red team 35). So the last
+    component is never followed, the open does not wait (``O_NONBLOCK``), and anything
+    but a regular file with one name is refused (``PermissionError``);
+    ``FileNotFoundError`` as ``read_bytes`` raises it."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PermissionError(f"{path} is a link: refused") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise PermissionError(f"{path} is not a file of its own (a link?): refused")
+        os.set_blocking(fd, True)
+        return handle.read()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from catalog.private_files import replace_private
+from catalog.private_files import read_own, replace_private
 
 LISTEN_NAME = "listening.json"
 
@@ -28,7 +28,7 @@ def record_listening(home: Path, host: str, port: int) -> None:
 def listened_on(home: Path) -> str | None:
     """The interface the last gateway started on ``home`` bound, if it said."""
     try:
-        found = orjson.loads((home / LISTEN_NAME).read_bytes())
+        found = orjson.loads(read_own(home / LISTEN_NAME))  # root's doctor: no link
     except (OSError, orjson.JSONDecodeError):
         return None
     host = found.get("host") if isinstance(found, dict) else None
