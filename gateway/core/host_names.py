@@ -70,13 +70,18 @@ def configured_hosts(public_url: str | None, allowed: tuple[str, ...]) -> frozen
 def answered_names(public_url: str | None, allowed: tuple[str, ...], bind_host: str) -> str:
     """The ``Host`` names a gateway bound to ``bind_host`` answers, as ``sluice serve``
     prints them: an operator whose users reach it by a name not listed sees why they
-    get 400 before anyone calls."""
+    get 400 before anyone calls. A wildcard bind answers the loopback names too, on a
+    request that reached a loopback address (``gateway.web.allowed_hosts``)."""
     names = set(configured_hosts(public_url, allowed))
     try:
-        loopback = ipaddress.ip_address(bind_host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(bind_host.strip("[]"))
+        loopback, everywhere = address.is_loopback, address.is_unspecified
     except ValueError:
-        loopback = bind_host == "localhost"
+        loopback, everywhere = bind_host == "localhost", False
     if loopback:
         names |= LOOPBACK_HOSTS
+    reached = "the IP address reached"
+    if everywhere:
+        reached += " (the loopback names on a loopback address)"
     shown = ", ".join(sorted(names))
-    return f"{shown}, and the IP address reached" if shown else "the IP address reached only"
+    return f"{shown}, and {reached}" if shown else f"no name; {reached}"

@@ -108,8 +108,9 @@ def test_redact_url(url: str, shown: str) -> None:
     ("public_url", "allowed", "bind", "shown"),
     [
         (None, (), "127.0.0.1", "127.0.0.1, ::1, localhost, and the IP address reached"),
-        (None, (), "0.0.0.0", "the IP address reached only"),
-        ("https://sluice.example.gov/", ("intra.example",), "0.0.0.0",
+        (None, (), "0.0.0.0",
+         "no name; the IP address reached (the loopback names on a loopback address)"),
+        ("https://sluice.example.gov/", ("intra.example",), "10.0.1.21",
          "intra.example, sluice.example.gov, and the IP address reached"),
     ],
 )  # fmt: skip
