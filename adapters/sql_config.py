@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sqlite3
+import stat
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,6 +94,30 @@ ALLOWED_QUERY = {
     "mariadb": {"charset", "ssl_ca", "ssl_verify_cert", "ssl_verify_identity"},
     "sqlite": set(),
 }
+
+
+# URL parameters naming a file on the gateway's host, which the driver opens and reads
+TLS_FILE_PARAMS = frozenset({"sslrootcert", "ssl_ca"})
+MAX_CERTIFICATE_FILE = 1 << 20
+
+
+def require_certificate_file(key: str, value: object) -> None:
+    """A TLS parameter names a regular file of at most 1 MiB (a CA bundle): a steward's
+    ``sslrootcert=/dev/zero`` had the driver read for ever in a gateway thread, and a
+    FIFO held one; the answers told which paths exist on the gateway's host. One
+    message whatever the path (red team 34's left row)."""
+    refused = BadRequest(
+        f"URL parameter {key!r} must name a regular file of at most 1 MiB on the gateway's "
+        "host (a CA bundle the gateway's operator placed there)"
+    )
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise refused
+    try:
+        found = os.stat(value)
+    except (OSError, ValueError):
+        raise refused from None
+    if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_CERTIFICATE_FILE:
+        raise refused
 
 
 def _parse(text: object, what: str) -> URL:
@@ -198,6 +224,8 @@ def validate(config: SourceConfig, limits: AdapterLimits) -> None:
     for key in url.query:
         if key not in ALLOWED_QUERY[backend]:
             raise BadRequest(f"URL parameter {key!r} is not allowed for {backend} sources")
+        if key in TLS_FILE_PARAMS:
+            require_certificate_file(key, url.query[key])
     schema = config.settings.get("schema")
     if schema is not None and (not isinstance(schema, str) or not schema):
         raise BadRequest("settings.schema must be a non-empty string")
