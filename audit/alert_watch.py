@@ -31,7 +31,7 @@ from audit.lazy_log import get_logger
 from audit.seal import SealStore
 from audit.store import AuditStore
 from catalog.errors import Unavailable
-from catalog.private_files import read_own, replace_private
+from catalog.private_files import read_own_object, replace_private
 
 log = get_logger("sluice.alerts")
 
@@ -93,20 +93,14 @@ def write_mode(home: Path, runner: str) -> None:
 
 def rules_elsewhere(home: Path) -> bool:
     """Whether the last gateway started on ``home`` left its rules to a rule process."""
-    try:
-        found = orjson.loads(read_own(home / MODE_NAME))
-    except (OSError, orjson.JSONDecodeError):
-        return False
-    return isinstance(found, dict) and found.get("runner") == "external"
+    found = read_own_object(home / MODE_NAME)
+    return found is not None and found.get("runner") == "external"
 
 
 def read_beat(home: Path) -> dict[str, Any] | None:
     """The newest beat, or None if there is none (or it is not one)."""
-    try:
-        found = orjson.loads(read_own(home / BEAT_NAME))
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return found if isinstance(found, dict) and isinstance(found.get("seen_at"), str) else None
+    found = read_own_object(home / BEAT_NAME)
+    return found if found is not None and isinstance(found.get("seen_at"), str) else None
 
 
 def beat_age_s(home: Path, now: datetime) -> float | None:

@@ -24,6 +24,9 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -125,9 +128,7 @@ def open_own(path: Path, flags: int) -> int:
             raise PermissionError(f"{path} is a link or not a file: refused") from None
         raise
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise PermissionError(f"{path} is not a file of its own (a link?): refused")
+        require_own_file(fd, str(path))
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
@@ -153,8 +154,25 @@ def read_own(path: Path) -> bytes:
             raise PermissionError(f"{path} is a link: refused") from None
         raise
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise PermissionError(f"{path} is not a file of its own (a link?): refused")
+        require_own_file(fd, str(path))
         os.set_blocking(fd, True)
         return handle.read()
+
+
+def read_own_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object a small record of the home holds (``read_own``: never through a
+    link), or None when it is missing, refused, or not an object."""
+    try:
+        found = orjson.loads(read_own(path))
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def require_own_file(fd: int, what: str) -> None:
+    """``PermissionError`` unless ``fd`` is a regular file with one name: a FIFO or a
+    device holds or floods its reader, and a hard link is another file's name (the
+    home's files, ``open_own`` and ``read_own``; the row lock files)."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        raise PermissionError(f"{what} is not a regular file of its own (a link?): refused")

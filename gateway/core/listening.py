@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from catalog.private_files import read_own, replace_private
+from catalog.private_files import read_own_object, replace_private
 
 LISTEN_NAME = "listening.json"
 
@@ -27,9 +27,6 @@ def record_listening(home: Path, host: str, port: int) -> None:
 
 def listened_on(home: Path) -> str | None:
     """The interface the last gateway started on ``home`` bound, if it said."""
-    try:
-        found = orjson.loads(read_own(home / LISTEN_NAME))  # root's doctor: no link
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    host = found.get("host") if isinstance(found, dict) else None
+    found = read_own_object(home / LISTEN_NAME)  # root's doctor: no link
+    host = found.get("host") if found is not None else None
     return host if isinstance(host, str) else None

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from catalog.private_files import PRIVATE_FILE, private_dir
+from catalog.private_files import PRIVATE_FILE, private_dir, require_own_file
 
 SUFFIX = ".row-locks"
 _RETRY_S = 0.02
@@ -104,10 +104,11 @@ def _open_stripe(directory: int, name: str) -> int:
             fd = os.open(name, flags, dir_fd=directory)
     except OSError as exc:  # ELOOP: a symlink in its place
         raise PermissionError(f"row lock file {name} is not a regular file") from exc
-    found = os.fstat(fd)
-    if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:  # a hard link: another file
+    try:
+        require_own_file(fd, f"row lock file {name}")
+    except PermissionError:
         os.close(fd)
-        raise PermissionError(f"row lock file {name} is not a regular file of its own")
+        raise
     return fd
 
 
