@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.pg_spares import Spares, later
+from tests.root_only import require_root
 from tests.scheduling import arrange
 
 # This machine's environment sets PYTHONDONTWRITEBYTECODE=1 and the checkout holds no
@@ -57,6 +58,12 @@ os.environ.setdefault("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSeria
 # too_slow health check fail a property that held (tests/audit/test_chain_index.py).
 settings.register_profile("sluice", suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("sluice")
+
+
+@pytest.fixture
+def as_root() -> None:
+    """For ``tests.root_only.root_only``: root, or the test fails (never skips)."""
+    require_root()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names each test's group in its node id

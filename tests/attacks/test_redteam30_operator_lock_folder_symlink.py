@@ -33,10 +33,11 @@ from sqlalchemy import make_url
 from gateway.stewardship import row_lock_files
 from tests.attacks.redteam27 import run_cli
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.root_only import root_only
 
 GATEWAY_UID = 65534  # the gateway's own user (nobody)
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root's CLI beside a gateway's user")
+pytestmark = root_only
 
 
 @pytest.fixture(scope="module")

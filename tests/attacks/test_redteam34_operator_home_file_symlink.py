@@ -41,11 +41,12 @@ from audit.witness import witness_path
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.redteam27 import run_cli
 from tests.gateway.demo_app import DemoGateway
+from tests.root_only import root_only
 
 GATEWAY_UID = 65534  # the gateway's own user (nobody)
 ROOTS_FILE = b"root ALL=(ALL:ALL) ALL\n"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root's CLI beside a gateway's user")
+pytestmark = root_only
 
 
 @pytest.fixture(scope="module", params=KINDS)

@@ -32,8 +32,9 @@ from audit.witness import witness_path
 from tests.attacks.redteam27 import run_cli
 from tests.attacks.test_redteam34_operator_home_file_symlink import GATEWAY_UID, gw  # noqa: F401
 from tests.gateway.demo_app import DemoGateway
+from tests.root_only import root_only
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root's CLI beside a gateway's user")
+pytestmark = root_only
 BOUND_S = 20.0
 
 

@@ -10,9 +10,8 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 from gateway.stewardship import row_lock_files
+from tests.root_only import root_only
 
 
 def _folder(tmp_path: Path) -> str:
@@ -38,7 +37,7 @@ def test_a_held_stripe_refuses_another_holder_until_given_back(tmp_path: Path) -
     assert os.stat(Path(folder) / "07").st_mode & 0o777 == 0o600
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="root's CLI beside a gateway's user")
+@root_only
 def test_files_root_makes_are_the_database_owners(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     os.chown(tmp_path / "sluice.db", 65534, 65534)  # the gateway's own user
