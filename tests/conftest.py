@@ -43,6 +43,16 @@ os.environ.setdefault("SLUICE_CONSOLE_ARGON2_MEMORY_KIB", "1024")
 # (tests/attacks/test_peer_rebound_host_allow_list.py checks the default without it).
 os.environ.setdefault("SLUICE_ALLOWED_HOSTS", "testserver")
 
+# The audit store's confirmation bound (a query waits for its start record's durable
+# commit, else 503) is 2 s in production. The suite runs four workers, Chromium, Spark
+# and three database servers on two cores: near the end of a clean clone's run a MariaDB
+# source's query once waited 3.0 s for its SQLite commit (an fsync stall under the
+# load), and a correct gateway answered 503. The suite's gateways wait 10 s; the tests
+# of the bound itself set their own (tests/gateway/enforcement/query/
+# test_query_fail_closed.py, tests/audit/test_faults.py), and
+# tests/gateway/core/test_settings_defaults.py checks the production default without it.
+os.environ.setdefault("SLUICE_AUDIT_APPEND_TIMEOUT_S", "10")
+
 # Spark's local-mode JVM (the Spark tests' one session per worker, tests/gateway/
 # enforcement/comparison/test_spark_*.py and the Spark attacks) runs with the client
 # compiler only and the serial collector: the suite's runs are short and many, so its
