@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import re
 
+from catalog.value_free_text import head_words
+
 _ROW = re.compile(r"Row #(\d+)")
 _COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+)")
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+)")
 _CONVERSION = re.compile(r"conversion error to ([a-z0-9_\[\], ]+?):")
-# where a driver's message starts naming a value: a quote, a colon, a DETAIL line
-_VALUE_START = re.compile(r"""['"`:]""")
 _RAISED = {1644}  # MySQL's ER_SIGNAL_EXCEPTION: a SIGNAL of the source's own
-MAX_WORDS = 120
 
 
 def file_failure(exc: BaseException) -> str:
@@ -65,8 +64,5 @@ def driver_failure(orig: BaseException) -> str:
     tag = f" (SQLSTATE {state})" if state else f" (error {code})" if code else ""
     if (state or "").startswith("P0") or code in _RAISED:
         return f"the source raised an error of its own{tag}"
-    lines = text.strip().splitlines()
-    words = _VALUE_START.split(lines[0] if lines else "", maxsplit=1)
-    head = " ".join(words[0].split())[:MAX_WORDS]
-    cut = " …" if len(words) > 1 or len(lines) > 1 else ""
-    return f"{head or type(orig).__name__}{cut}{tag}"
+    head, cut = head_words(text)
+    return f"{head or type(orig).__name__}{' …' if cut else ''}{tag}"

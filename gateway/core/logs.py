@@ -14,6 +14,8 @@ import sys
 
 import structlog
 
+from gateway.core.log_exceptions import scrubbed_exc_info
+
 # loggers that say too much at INFO for an operator's terminal
 QUIET = {"casbin": logging.WARNING, "casbin.policy": logging.WARNING,
          "casbin.enforcer": logging.WARNING, "casbin.role": logging.WARNING,
@@ -45,7 +47,7 @@ def configure_logging(*, env: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer = _renderer(env)
     structlog.configure(
-        processors=[*_SHARED, structlog.processors.format_exc_info, renderer],
+        processors=[*_SHARED, scrubbed_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # not cached: module-level loggers must follow a later configure_logging (tests
         # capture them; several apps may configure in one process); the hot path logs
@@ -62,7 +64,8 @@ def _route_stdlib(renderer: structlog.types.Processor, level: int) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*_SHARED, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        scrubbed_exc_info, renderer],
         )
     )
     handler.set_name("sluice")
