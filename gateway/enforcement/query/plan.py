@@ -119,7 +119,7 @@ def plan_query(
              if action(decision, n) == "mask"}  # fmt: skip
     columns = tuple(OutputColumn(n, action(decision, n), method(decision, n)) for n in allowed)
     # read for the trail alone, never sent: whom the rows name and where they are
-    trail = _trail_only(ctx, [*allowed, *extra]) if side is None else []
+    trail, subject = _for_the_trail(ctx, [*allowed, *extra], side)
     source = _source_plan(ctx, decision, [*allowed, *extra, *trail], pushed,
                           limit=limit, post=bool(post))  # fmt: skip
     if side is not None:
@@ -136,8 +136,21 @@ def plan_query(
         columns=columns,
         requested=ctx.requested,
         output=tuple(allowed) if extra or trail else None,
-        subject_column=_subject_column(ctx) if side is not None else None,
+        subject_column=subject,
     )
+
+
+def _for_the_trail(
+    ctx: QueryContext, read: list[str], side: SideOverrides | None
+) -> tuple[list[str], str | None]:
+    """The columns read beside ``read`` for the trail alone (never sent), and a
+    comparison side's subject column: a query reads ``_trail_only``; a side the
+    ID-number field its rows and matches are named by (``_subject_column``) when it
+    does not read it already."""
+    if side is None:
+        return _trail_only(ctx, read), None
+    subject = _subject_column(ctx)
+    return ([subject] if subject is not None and subject not in read else []), subject
 
 
 def _trail_only(ctx: QueryContext, read: list[str]) -> list[str]:
@@ -270,9 +283,12 @@ def _check_filters(
 def _subject_column(ctx: QueryContext) -> str | None:
     """A comparison side's field naming people, whose subject tokens ride along until
     the matches are known: its key if an ID number, else the first ID-number field it
-    reads (the key comes first in what a side requests); None: it names no one."""
-    ids = {f.name for f in ctx.entry.fields if f.pi_category == "id_number"}
-    return next((name for name in ctx.requested if name in ids), None)
+    reads (the key comes first in what a side requests), else the entry's first
+    ID-number field, read beside for the trail alone and never sent (a side keyed on
+    names and showing phone numbers named no one: red team 36, as ``_trail_only`` for a
+    query); None: the entry names no one."""
+    ids = [f.name for f in ctx.entry.fields if f.pi_category == "id_number"]
+    return next((name for name in ctx.requested if name in ids), ids[0] if ids else None)
 
 
 def _row_filter(decision: Decision) -> RowFilter | None:
