@@ -21,20 +21,13 @@ so the officer's search misses no query that may have returned the person.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
+from tests.attacks.redteam36 import query_completed
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"
 BODY = {"purpose": "supervision", "case_ref": "JW-2026-013", "limit": 3000,
         "fields": ["id_number", "region_code"]}  # fmt: skip
-
-
-def _completed(gw: DemoGateway, request_id: str) -> dict[str, Any]:
-    events = gw.request_events(request_id, want=2)
-    done = [e for e in events if e["type"] == "query.completed"]
-    assert done, [e["type"] for e in events]
-    return done[-1]
 
 
 def test_people_beyond_the_first_thousand_are_found(deployment: DemoGateway) -> None:
@@ -43,7 +36,7 @@ def test_people_beyond_the_first_thousand_are_found(deployment: DemoGateway) -> 
     assert resp.status_code == 200, resp.text[:300]
     assert resp.json()["row_count"] > 1000, resp.json()["row_count"]
     request_id = resp.headers["X-Request-Id"]
-    details = _completed(gw, request_id)["details"]
+    details = query_completed(gw, request_id)["details"]
     recorded = set(details["subject_tokens"])
     assert details.get("subject_tokens_truncated") is True, sorted(details)
     # a person the result held whose token the list does not carry

@@ -26,6 +26,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from tests.attacks.redteam36 import set_own_id_number
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"
@@ -49,9 +50,7 @@ def _own_record(gw: DemoGateway) -> str:
         ).fetchall()
     finally:
         civil.close()
-    resp = gw.client.put("/api/v1/admin/users/dora/id-number", json={"id_number": number},
-                         headers=gw.headers("root"))  # fmt: skip
-    assert resp.status_code == 200, resp.text
+    set_own_id_number(gw, "dora", number)
     return str(number)
 
 

@@ -27,7 +27,7 @@ from gateway.enforcement.query.delivery import Chunk
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.formats import Encoder, JsonEncoder
 from gateway.enforcement.query.plan import STREAM_BATCH_ROWS, ExecutionPlan
-from gateway.enforcement.query.subjects import SUBJECT_COLUMN, SubjectTokens
+from gateway.enforcement.query.subjects import MAX_TOKENS, SUBJECT_COLUMN, SubjectTokens
 from gateway.enforcement.sources.pool import SourcePool
 
 _NO_COLUMNS = pa.schema([])  # what ``JsonEncoder.begin`` is given (it reads no schema)
@@ -55,6 +55,8 @@ class Progress:
     tokens: list[str] = field(default_factory=list)
     counties: set[str] = field(default_factory=set)  # of the region field, for the alerts
     aggregate: dict[str, int] | None = None  # an aggregate's groups and suppressed (issue 16)
+    subject: str | None = None  # whose read: their own record is looked for past ``tokens``
+    own_seen: bool = False  # found there (``SubjectTokens.holds_own``)
 
 
 class Reader:
@@ -150,6 +152,8 @@ class Reader:
     ) -> pa.RecordBatch:
         """One raw batch as it may leave: tokens noted, masked, token-filtered, narrowed."""
         progress.tokens.extend(self.subjects.collect(raw, entry, len(progress.tokens)))
+        if len(progress.tokens) >= MAX_TOKENS and progress.subject and not progress.own_seen:
+            progress.own_seen = self.subjects.holds_own(raw, entry, progress.subject)
         self.subjects.counties(raw, entry, progress.counties)
         if plan.subject_column is not None and plan.subject_column in raw.schema.names:
             raw = raw.append_column(

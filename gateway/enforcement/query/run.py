@@ -64,7 +64,7 @@ class QueryRun(Started):
         self.decision = decision
         self.plan = plan
         self.slot = slot
-        self.progress = Progress()
+        self.progress = Progress(subject=ctx.user.subject)
         self._reader = reader
         self._metrics = metrics
         self._started: AppendInFlight | None = None
@@ -217,13 +217,14 @@ class QueryRun(Started):
     def _sent(self) -> dict[str, object]:
         """What left, beside ``rows`` and ``result_sha256``: the tokens of the rows read,
         masks, truncation, bytes and the quota reservation."""
+        progress = self.progress
         return {
-            "truncated": self.progress.truncated,
+            "truncated": progress.truncated,
             "masks": dict(self.plan.masks),
             "bytes_sent": self.ledger.size,
             "rows_reserved": self.reserved,
             **self._reader.subjects.details(
-                self.progress.tokens, self.ctx.user, self.progress.counties
+                progress.tokens, self.ctx.user, progress.counties, own_seen=progress.own_seen
             ),
         }
 

@@ -111,6 +111,24 @@ class SubjectTokens:
             out.extend(hash_array(column, self._audit_key).to_pylist())
         return out
 
+    def holds_own(self, batch: pa.RecordBatch, dataset: Entry, subject: str) -> bool:
+        """Whether a raw batch holds ``subject``'s own ID number, every value compared
+        (``collect`` keeps the first ``MAX_TOKENS`` people only, and a user's own record
+        past them went unflagged: red team 36). Nothing is hashed for a user whose own
+        number is not recorded."""
+        names = [f.name for f in dataset.fields
+                 if f.pi_category == "id_number" and f.name in batch.schema.names]  # fmt: skip
+        own = self._own_token(subject) if names else None
+        if own is None:
+            return False
+        for name in names:
+            column = batch.column(name)
+            if column.type != pa.string():
+                column = column.cast(pa.string())
+            if pc.any(pc.equal(hash_array(column, self._audit_key), own)).as_py():
+                return True
+        return False
+
     def collect_values(
         self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str], dataset: Entry,
         have: int,
@@ -167,12 +185,15 @@ class SubjectTokens:
                 return
 
     def details(
-        self, tokens: list[str], user: UserContext, counties: set[str] | None = None
-    ) -> dict[str, Any]:
+        self, tokens: list[str], user: UserContext, counties: set[str] | None = None,
+        *, own_seen: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """What the trail says of the people a read named; ``own_seen``: the user's own
+        record was found past ``tokens`` (``holds_own``)."""
         own = self._own_token(user.subject)
         out: dict[str, Any] = {
             "subject_tokens": tokens,
-            "self_hash_hit": bool(own and own in tokens),
+            "self_hash_hit": own_seen or bool(own and own in tokens),
         }
         if len(tokens) >= MAX_TOKENS:  # the list was cut: others may have been read too
             # (an L3 query returns up to 10,000 rows; red team 13), as a comparison says
