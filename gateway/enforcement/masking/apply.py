@@ -57,10 +57,15 @@ def needs_case_key(method: str) -> bool:
     return parse_mask_spec(method).method in KEYED
 
 
-def _spec_mask(arr: pa.Array | pa.ChunkedArray, spec: MaskSpec, hash_key: bytes | None) -> pa.Array:
+def _spec_mask(
+    arr: pa.Array | pa.ChunkedArray, spec: MaskSpec, hash_key: bytes | None,
+    shift_key: bytes | None,
+) -> pa.Array:  # fmt: skip
     method = spec.method
     if method in KEYED and hash_key is None:
         raise ValueError(f"the {method.value} mask needs a case key (derive_case_key)")
+    if method is MaskMethod.DATE_SHIFT and shift_key is not None:
+        return dates.date_shift(arr, shift_key)
     if method is MaskMethod.ROUND and spec.step is not None:
         return amounts.round_to_step(arr, spec.step)
     if method is MaskMethod.BUCKET:
@@ -98,6 +103,7 @@ def mask_array(
     method: str,
     *,
     hash_key: bytes | None = None,
+    shift_key: bytes | None = None,
     small_max: int = small.SMALL_MAX,
 ) -> pa.Array:
     """Mask every value of ``arr`` with ``method``.
@@ -111,10 +117,15 @@ def mask_array(
     date/timestamp input; ``redact`` returns nulls of the input's own type. Of the
     issue-16 masks, ``round`` keeps numbers numeric, ``date_shift`` keeps the date type,
     the others return strings (each module's docstring says exactly).
+
+    ``shift_key``: the key of ``date_shift`` when it is not ``hash_key``. The gateway
+    always passes one that no case reference changes (``SubjectTokens.shift_key``): a
+    date shifted under keys the analyst picks, one per case, is pinned by a few dozen
+    of them (red team 36).
     """
     spec = parse_mask_spec(method)  # an unknown method raises before any value is read
     if spec.method in _SPEC_MASKS:
-        return _spec_mask(arr, spec, hash_key)
+        return _spec_mask(arr, spec, hash_key, shift_key)
     if spec.method is MaskMethod.DATE_YEAR:
         method = MaskMethod.BIRTH_DATE_YEAR  # the same mask under a name for any date
     if method == MaskMethod.REDACT:
@@ -140,9 +151,11 @@ def mask_array(
 
 
 def mask_batch(
-    batch: pa.RecordBatch, methods: Mapping[str, str], *, hash_key: bytes | None = None
-) -> pa.RecordBatch:
-    """Mask the named columns; the others pass through unchanged, in the same order."""
+    batch: pa.RecordBatch, methods: Mapping[str, str], *, hash_key: bytes | None = None,
+    shift_key: bytes | None = None,
+) -> pa.RecordBatch:  # fmt: skip
+    """Mask the named columns; the others pass through unchanged, in the same order
+    (``shift_key``: as ``mask_array``)."""
     unknown = set(methods) - set(batch.schema.names)
     if unknown:
         raise ValueError(f"mask for columns not in the batch: {sorted(unknown)}")
@@ -151,7 +164,8 @@ def mask_batch(
     for index, field in enumerate(batch.schema):
         column = batch.column(index)
         if field.name in methods:
-            column = mask_array(column, methods[field.name], hash_key=hash_key)
+            column = mask_array(column, methods[field.name], hash_key=hash_key,
+                                shift_key=shift_key)  # fmt: skip
             field = pa.field(field.name, column.type, nullable=True, metadata=field.metadata)
         columns.append(column)
         fields.append(field)

@@ -9,10 +9,13 @@ other text is masked whole (never passed through).
 
 ``date_shift`` — what is consistent, and why this way:
 
-- The shift of a value depends on the case key and on the value's calendar date only:
-  within one case every occurrence of 2024-05-04 moves by the same number of days, in
-  every column and source, so equal dates stay equal (joins and group-bys on a shifted
-  date still work within the case). Under another case key the shifts are unrelated.
+- The shift of a value depends on the key and on the value's calendar date only: every
+  occurrence of 2024-05-04 moves by the same number of days, in every column and
+  source, so equal dates stay equal (joins and group-bys on a shifted date still work).
+  The gateway's key is the same in every case (``SubjectTokens.shift_key``): under keys
+  that differ per case, which the analyst names, the same row asked under a few dozen
+  cases showed its date shifted independently each time, and the windows around the
+  dates shown pinned the true one (red team 36).
 - It is *per date*, not one offset per case: one known true date (a public holiday, an
   event in the news) reveals one shift, never everyone's. The price is that intervals
   between different dates are only kept to within ``2 * MAX_SHIFT_DAYS`` days, and

@@ -161,7 +161,7 @@ class Broker:
             rows_left = self._admit(ctx)
             decision = self._authorize(conn, generation, ctx, rows_left)
         plan = plan_query(ctx, decision, rows_left=rows_left, case_key=self.subjects.case_key,
-                          side=side)  # fmt: skip
+                          side=side, shift_key=self.subjects.shift_key)  # fmt: skip
         return self._start(ctx, decision, plan, reserve=side is None, began=began)
 
     def check_still_allowed(self, run: QueryRun, user: UserContext, seen: int) -> int:

@@ -19,6 +19,8 @@ from types import MappingProxyType
 
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import BadRequest, Forbidden, RateLimited
+from catalog.mask_specs import parse_mask_spec
+from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import needs_case_key
 from gateway.enforcement.query.aggregate import (
     SUPPRESSED,
@@ -76,6 +78,7 @@ class ExecutionPlan:
     output: tuple[str, ...] | None = None  # columns to send when more were read
     subject_column: str | None = None
     aggregate: AggregateExec | None = None  # an aggregate query's grouping (issue 16)
+    shift_key: bytes | None = None  # ``date_shift``'s, the same in every case (red team 36)
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -99,9 +102,11 @@ def plan_query(
     rows_left: int,
     case_key: Callable[[str], bytes],
     side: SideOverrides | None = None,
+    shift_key: bytes | None = None,
 ) -> ExecutionPlan:
     """The plan of an allowed query; ``Forbidden`` for a filter or order the decision
-    does not release, ``RateLimited`` when no row is left today."""
+    does not release, ``RateLimited`` when no row is left today. ``shift_key``: the key
+    of ``date_shift`` masks, which no case reference changes (``SubjectTokens``)."""
     body = ctx.body
     if body.aggregates:
         return _aggregate_plan(ctx, decision, rows_left=rows_left, side=side)
@@ -137,6 +142,7 @@ def plan_query(
         requested=ctx.requested,
         output=tuple(allowed) if extra or trail else None,
         subject_column=subject,
+        shift_key=shift_key if _shifts(masks) else None,
     )
 
 
@@ -166,6 +172,11 @@ def _trail_only(ctx: QueryContext, read: list[str]) -> list[str]:
         wanted.append(entry.region_field)
     known = {f.name for f in entry.fields}
     return [n for n in dict.fromkeys(wanted) if n in known and n not in read]
+
+
+def _shifts(masks: Mapping[str, str]) -> bool:
+    """Whether a ``date_shift`` is among ``masks``."""
+    return any(parse_mask_spec(m).method is MaskMethod.DATE_SHIFT for m in masks.values())
 
 
 def _case_key_for(

@@ -41,6 +41,9 @@ OWN_TOKEN_TTL_S = 60.0
 # masks with the gateway-wide subject tokens' key (linking them to the trail).
 RESERVED_CASE_PREFIX = "sluice:"
 _AUDIT_CONTEXT = RESERVED_CASE_PREFIX + "audit-subjects"
+# ``date_shift``'s key: the same for every case, so that asking again under another case
+# shows the same shifted date (keyed per case, a few dozen cases pinned it: red team 36)
+_SHIFT_CONTEXT = RESERVED_CASE_PREFIX + "date-shift"
 
 
 def _audit_key(secret: bytes) -> bytes:
@@ -70,6 +73,7 @@ class SubjectTokens:
         self._tokens = hmac_tokens(self._audit_key)
         self._own: dict[str, tuple[float, str | None]] = {}
         self.case_key = lru_cache(maxsize=1024)(self._case_key)
+        self.shift_key = derive_case_key(self._secret, _SHIFT_CONTEXT)
         self._sessions = sessions
 
     @property

@@ -132,13 +132,14 @@ def test_steward_masks_reach_the_analyst(gw: DemoGateway) -> None:
         assert row["project"] == kept
         assert row["payee_uscc"] != raw["payee_uscc"] and len(row["payee_uscc"]) == 18
         assert "*" * 4 in row["payee_uscc"]
-    # the same case again: the same shifts; another case: other shifts
+    # the same case again, or another case: the same shifts (keyed per case, a few dozen
+    # cases of the analyst's own making pinned each date: red team 36)
     again = rows_by_id(gw, "arthur", CASE)
     assert {k: r["paid_date"] for k, r in again.items()} == {
         k: r["paid_date"] for k, r in masked.items()
     }
     other = rows_by_id(gw, "arthur", {**CASE, "case_ref": "SJ-2026-099"})
-    assert [r["paid_date"] for r in other.values()] != [r["paid_date"] for r in masked.values()]
+    assert [r["paid_date"] for r in other.values()] == [r["paid_date"] for r in masked.values()]
     # no case, no case key: a keyed mask is refused, never keyed by a shared key
     caseless = gw.query("arthur", FUNDS, {"fields": FIELDS, "purpose": "audit"})
     assert caseless.status_code == 400 and "paid_date" in caseless.json()["message"]
