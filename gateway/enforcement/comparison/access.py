@@ -106,7 +106,39 @@ def check_access(
                              charges_rows)  # fmt: skip
         _check_fields(side, decision)
         decisions[side.alias] = decision
+    check_keys_alike(((j.left, j.left_key, j.right, j.right_key) for j in model.joins),
+                     decisions)  # fmt: skip
     return decisions
+
+
+def check_keys_alike(
+    joins: Iterable[tuple[str, str, str, str]], decisions: Mapping[str, Decision]
+) -> None:
+    """Refuse (403) a join whose two keys policy releases differently to the caller: a
+    key masked on one side matched with one in clear on the other (or masked another
+    way) hands over, with each match, the value the mask hides — the clear side's row
+    spells it (red team 36: a disbursement's ``date_shift``-ed date matched with the
+    public dates of audit findings gave each true date away). Keys are compared as
+    hash tokens, so that keys masked alike (ID numbers in two departments) still join.
+    ``joins``: (left alias, left key, right alias, right key); ``decisions`` by alias."""
+    for left, left_key, right, right_key in joins:
+        ends = ((left, left_key), (right, right_key))
+        ways = [(action(decisions[alias], key), method(decisions[alias], key))
+                for alias, key in ends]  # fmt: skip
+        if ways[0] != ways[1]:
+            shown = ", ".join(f"{alias}.{key} {_released(way)}"
+                              for (alias, key), way in zip(ends, ways, strict=True))  # fmt: skip
+            raise Forbidden(
+                f"the keys are released differently to you ({shown}): matching them would "
+                "show the masked one's values; match keys masked alike or in clear on both"
+            )
+
+
+def _released(way: tuple[str, str | None]) -> str:
+    """How a key is released, in words: ``in clear``, ``masked (hash)``, ``withheld``."""
+    if way[0] == "allow":
+        return "in clear"
+    return f"masked ({way[1]})" if way[0] == "mask" else "withheld"
 
 
 def check_as_stored(

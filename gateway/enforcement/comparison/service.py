@@ -36,6 +36,7 @@ from audit.sink import AuditSink
 from catalog.errors import RateLimited, TooLarge
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
+from gateway.enforcement.comparison.access import check_keys_alike
 from gateway.enforcement.comparison.match import SIDES, match, take_subjects
 from gateway.enforcement.comparison.run import ComparisonRun
 from gateway.enforcement.comparison.schemas import ComparisonBody
@@ -77,6 +78,8 @@ class Comparer:
             for label in SIDES:
                 prepared.append(self._side(user, body, label, origin))
             left, right = prepared
+            check_keys_alike([("left", body.left.key, "right", body.right.key)],
+                             {"left": left.decision, "right": right.decision})  # fmt: skip
             reserved = self._reserve(user, body, left, right)
         except Exception as exc:
             self.limiter.release_rows(user.subject, reserved)

@@ -172,10 +172,12 @@ def test_a_key_hidden_by_policy_is_refused(gw_sqlite: DemoGateway) -> None:
     """A key the user may not see at all cannot be matched on, even as a token."""
     body = {
         "left": {"dataset": FUNDS, "key": "payee_uscc"},
-        "right": {"dataset": FUNDS, "key": "project"},
+        "right": {"dataset": FUNDS, "key": "payee_uscc"},
         **CASE,
     }
-    assert gw_sqlite.compare("arthur", body).status_code == 200  # both visible to him
+    # visible to him, masked alike (a masked key matched with one in clear is refused:
+    # tests/attacks/test_redteam36_analyst_comparison_key_oracle.py)
+    assert gw_sqlite.compare("arthur", body).status_code == 200
     gw_sqlite.edit_entry(FUNDS, "payee_uscc", level="L4")
     try:
         resp = gw_sqlite.compare("arthur", body)
