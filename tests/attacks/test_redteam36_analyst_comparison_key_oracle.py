@@ -93,3 +93,32 @@ def test_a_model_run_does_not_unmask_its_key(deployment: DemoGateway) -> None:
             found = got.json()["rows"] if got.status_code == 200 else []
     revealed = _revealed(gw, found, "f.disbursement_id", "a.finding_id")
     assert revealed == 0, f"{revealed} true dates given away"
+
+
+def test_a_comparison_on_clear_keys_gives_no_dictionary_of_tokens(
+    deployment: DemoGateway,
+) -> None:
+    """The same, in two steps, past the rule above: finance masks ``paid_date`` with
+    ``hash`` for arthur (a ``tk_`` token per date, per case). He compares the findings
+    with themselves keyed on their public ``finding_date`` — clear on both sides, so
+    allowed — and each hit's ``key_token`` is the token of a date he can read; his query
+    of the disbursements under the same case shows ``paid_date`` as the same tokens.
+    Expected: the tokens of a key released in clear are not those of the ``hash`` mask
+    (keys masked alike keep the mask's tokens, which token filters use)."""
+    gw = deployment
+    hashed = {"paid_date": {"level": "L2", "mask_override": "hash"}}
+    resp = gw.client.patch(f"/api/v1/datasets/{FUNDS}", headers=gw.headers("fiona"),
+                           json={"fields": hashed})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    side = {"dataset": FINDINGS, "key": "finding_date", "fields": ["finding_id"]}
+    resp = gw.compare("arthur", {"left": side, "right": side, "limit": 10_000, **CASE})
+    assert resp.status_code == 200, resp.text[:300]
+    public = {r["finding_id"]: r["finding_date"]
+              for r in _rows(gw, "arthur", FINDINGS, ["finding_id", "finding_date"])}  # fmt: skip
+    dictionary = {h["key_token"]: public[h["left.finding_id"]] for h in resp.json()["rows"]}
+    shown = _rows(gw, "arthur", FUNDS, ["disbursement_id", "paid_date"])
+    assert all(str(r["paid_date"]).startswith("tk_") for r in shown)
+    truth = {r["disbursement_id"]: r["paid_date"]
+             for r in _rows(gw, "dora", FUNDS, ["disbursement_id", "paid_date"])}  # fmt: skip
+    revealed = [r for r in shown if dictionary.get(r["paid_date"]) == truth[r["disbursement_id"]]]
+    assert not revealed, f"{len(revealed)} true dates looked up by their tokens"

@@ -13,6 +13,8 @@ after masking (``post_filters``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -37,6 +39,7 @@ from policies.decision import Decision
 # 1,000,000-row stream's peak memory bounded at little throughput cost
 STREAM_BATCH_ROWS = 32_768
 QUOTA_USED_UP = "daily row quota used up; it resets at midnight UTC"
+CLEAR_KEY_LABEL = b"sluice-comparison-clear-key-v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,8 @@ def plan_query(
     if side is not None:
         masks, columns = _key_as_token(side, allowed, masks, columns)
         limit, source = _read_whole(side, source)
-    hash_key = _case_key_for(masks, bool(post), body.case_ref, case_key)
+    hash_key = _side_key(side, decision, _case_key_for(masks, bool(post), body.case_ref,
+                                                       case_key))  # fmt: skip
     return ExecutionPlan(
         source=source,
         masks=MappingProxyType(masks),
@@ -177,6 +181,22 @@ def _trail_only(ctx: QueryContext, read: list[str]) -> list[str]:
 def _shifts(masks: Mapping[str, str]) -> bool:
     """Whether a ``date_shift`` is among ``masks``."""
     return any(parse_mask_spec(m).method is MaskMethod.DATE_SHIFT for m in masks.values())
+
+
+def clear_key_tokens(case_key: bytes) -> bytes:
+    """The key of a comparison's tokens of a key released in clear (not ``case_key``)."""
+    return hmac.new(case_key, CLEAR_KEY_LABEL, hashlib.sha256).digest()
+
+
+def _side_key(side: SideOverrides | None, decision: Decision, key: bytes | None) -> bytes | None:
+    """The plan's hash key: a comparison side whose key policy releases in clear hashes
+    under a key of its own (``clear_key_tokens``). Under the case key, its hits' tokens
+    were those of the ``hash`` mask of values the analyst reads in clear: a dictionary
+    that turned another entry's hash-masked field back into its values (red team 36).
+    Keys masked alike keep the case key, so a token filter still finds a hit's rows."""
+    if side is None or side.reveal_key or key is None or action(decision, side.key) != "allow":
+        return key
+    return clear_key_tokens(key)
 
 
 def _case_key_for(
