@@ -17,25 +17,21 @@ the embedded SQLite default and on PostgreSQL.
 
 from __future__ import annotations
 
-import sqlite3
-
-from tests.attacks.redteam36 import query_completed, set_own_id_number
+from tests.attacks.redteam36 import (
+    DIBAO,
+    dibao_ids_body,
+    dibao_number,
+    query_completed,
+    set_own_id_number,
+)
 from tests.gateway.demo_app import DemoGateway
 
-DIBAO = "civil.dibao_recipients"
-BODY = {"purpose": "supervision", "case_ref": "JW-RT36-OWN", "limit": 3000,
-        "fields": ["id_number", "region_code"]}  # fmt: skip
+BODY = dibao_ids_body("JW-RT36-OWN", 3000)
 
 
 def test_an_own_record_past_the_first_thousand_is_flagged(deployment: DemoGateway) -> None:
     gw = deployment
-    civil = sqlite3.connect(gw.settings.demo_data_dir / "civil.db")
-    try:  # the roll as the source reads it to dora (every county): her row is the 2,001st
-        ((own,),) = civil.execute(
-            "SELECT id_number FROM dibao_recipients ORDER BY rowid LIMIT 1 OFFSET 2000"
-        ).fetchall()
-    finally:
-        civil.close()
+    own = dibao_number(gw, 2000)  # her row is the 2,001st she reads
     set_own_id_number(gw, "dora", own)
     resp = gw.query("dora", DIBAO, BODY)
     assert resp.status_code == 200, resp.text[:300]

@@ -85,6 +85,9 @@ def _commit(
     with bound_changes(get_services(request).audit, session):  # the row's new state first
         _record(request, admin, subject, type_, details)
         session.commit()
+    # the user's own ID-number token, cached a minute per process, is read again at their
+    # next request here (the own-records flag governed it up to a minute late: red team 36)
+    request.app.state.broker.subjects.forget(subject)
     # the answer after the guard: a failure building it (a role read) is not the
     # change's, which committed — binding the loaded state back then refused the
     # account whose new state the row holds (rows35)
