@@ -122,3 +122,19 @@ def test_a_comparison_on_clear_keys_gives_no_dictionary_of_tokens(
              for r in _rows(gw, "dora", FUNDS, ["disbursement_id", "paid_date"])}  # fmt: skip
     revealed = [r for r in shown if dictionary.get(r["paid_date"]) == truth[r["disbursement_id"]]]
     assert not revealed, f"{len(revealed)} true dates looked up by their tokens"
+
+
+def test_a_redacted_key_is_not_matched(deployment: DemoGateway) -> None:
+    """A field masked with ``redact`` shows nothing of its values, not even which rows
+    share one (``hash`` is the mask for that). Finance redacts the disbursements'
+    ``project`` for arthur; a comparison of the disbursements with themselves keyed on
+    it paired every two disbursements of one project (200). Expected: 403."""
+    gw = deployment
+    redacted = {"project": {"level": "L2", "mask_override": "redact"}}
+    resp = gw.client.patch(f"/api/v1/datasets/{FUNDS}", headers=gw.headers("fiona"),
+                           json={"fields": redacted})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert {r["project"] for r in _rows(gw, "arthur", FUNDS, ["project"])} == {None}
+    side = {"dataset": FUNDS, "key": "project", "fields": ["disbursement_id"]}
+    resp = gw.compare("arthur", {"left": side, "right": side, **CASE})
+    assert resp.status_code == 403, resp.text[:300]

@@ -111,6 +111,9 @@ def check_access(
     return decisions
 
 
+REDACTED = ("mask", "redact")
+
+
 def check_keys_alike(
     joins: Iterable[tuple[str, str, str, str]], decisions: Mapping[str, Decision]
 ) -> None:
@@ -119,12 +122,18 @@ def check_keys_alike(
     way) hands over, with each match, the value the mask hides — the clear side's row
     spells it (red team 36: a disbursement's ``date_shift``-ed date matched with the
     public dates of audit findings gave each true date away). Keys are compared as
-    hash tokens, so that keys masked alike (ID numbers in two departments) still join.
+    hash tokens, so that keys masked alike (ID numbers in two departments) still join;
+    a redacted key never does (the pairs would show which rows share a value).
     ``joins``: (left alias, left key, right alias, right key); ``decisions`` by alias."""
     for left, left_key, right, right_key in joins:
         ends = ((left, left_key), (right, right_key))
         ways = [(action(decisions[alias], key), method(decisions[alias], key))
                 for alias, key in ends]  # fmt: skip
+        if REDACTED in ways:  # shows nothing of its values, not even which rows share one
+            raise Forbidden(
+                f"{left}.{left_key} or {right}.{right_key} is redacted for you: a redacted "
+                "field is no key (ask for it, or match on another)"
+            )
         if ways[0] != ways[1]:
             shown = ", ".join(f"{alias}.{key} {_released(way)}"
                               for (alias, key), way in zip(ends, ways, strict=True))  # fmt: skip
