@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from catalog.edits import max_level
+from catalog.errors import BadRequest
 from catalog.models import Dataset, Field
 from catalog.vocabulary import Level, PICategory
 
@@ -28,8 +29,20 @@ class Column:
     suggested_pi_category: PICategory
 
 
+# The gateway's own columns in a read (``__subject_token``: a comparison side's subject
+# tokens, which name on the trail whom its hits are about): a source column of such a
+# name stood beside the gateway's, and the trail read the steward's values.
+RESERVED_PREFIX = "__"
+
+
 def new_field(column: Column, position: int) -> Field:
-    """A field classified as suggested, the suggestion kept on record."""
+    """A field classified as suggested, the suggestion kept on record; never one named
+    as the gateway's own columns (``RESERVED_PREFIX``)."""
+    if column.name.startswith(RESERVED_PREFIX):
+        raise BadRequest(
+            f"column {column.name!r}: names starting with {RESERVED_PREFIX!r} are the "
+            "gateway's own; expose the column under another name (a view, a header)"
+        )
     return Field(
         name=column.name,
         position=position,

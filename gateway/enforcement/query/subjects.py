@@ -33,7 +33,7 @@ MAX_COUNTIES = 64  # county codes recorded per query (audit.baseline reads them)
 COUNTY_CHARS = 6  # a county-level administrative division code: 430121
 # a comparison side carries its rows' subject tokens in this column until the matches
 # are known (``gateway.enforcement.comparison``); it is never sent
-SUBJECT_COLUMN = "__subject_token"
+SUBJECT_COLUMN = "__subject_token"  # no field is so named (catalog.drift.RESERVED_PREFIX)
 log = structlog.get_logger("sluice.subjects")
 OWN_TOKEN_TTL_S = 60.0
 # The trail's key is derived as a case key is, from a name no case may take: a case
