@@ -48,13 +48,20 @@ class PlannedSide:
         """Wait until the side's ``query.started`` is durable: nothing is read before."""
         self._query.wait_started()
 
-    def read(self, *, rows: int, tokens: list[str], counties: set[str]) -> None:
+    def own_token(self) -> str | None:
+        """The runner's own subject token, if recorded: the engine looks for it among
+        all the rows it read, not only the first ``MAX_TOKENS`` people (red team 36)."""
+        return self._query.own_token()
+
+    def read(
+        self, *, rows: int, tokens: list[str], counties: set[str], own_seen: bool = False
+    ) -> None:
         """The engine read ``rows`` governed rows: the side's end on record."""
         cut = rows > self.max_rows
         try:
             self._query.read_elsewhere(rows=min(rows, self.max_rows), truncated=cut,
                                        tokens=tokens[:MAX_TOKENS], counties=counties,
-                                       details=self._details)  # fmt: skip
+                                       details=self._details, own_seen=own_seen)  # fmt: skip
         finally:
             self._ended(self.alias, rows)
         if cut:

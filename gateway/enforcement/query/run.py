@@ -141,13 +141,20 @@ class QueryRun(Started):
         itself (a comparison side on Spark) starts reading only then."""
         self._wait_started()
 
+    def own_token(self) -> str | None:
+        """The reader's own subject token, when an administrator recorded their ID
+        number (an engine that reads the side itself looks for it past ``tokens``)."""
+        return self._reader.subjects.own_token(self.ctx.user.subject)
+
     def read_elsewhere(
         self, *, rows: int, truncated: bool, tokens: list[str], counties: set[str],
-        details: Mapping[str, object],
+        details: Mapping[str, object], own_seen: bool = False,
     ) -> None:  # fmt: skip
         """A comparison side read by an engine, not here (``comparison.planned``): its
-        end on record as ``collect`` writes it, from what the engine reports."""
+        end on record as ``collect`` writes it, from what the engine reports
+        (``own_seen``: the user's own record among the rows past ``tokens``)."""
         self.progress.rows, self.progress.truncated = rows, truncated
+        self.progress.own_seen = own_seen
         self.progress.tokens[:] = tokens
         self.progress.counties |= counties
         self.completed(rows=rows, result_sha256=None, details={**self._sent(), **details})

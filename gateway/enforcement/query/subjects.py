@@ -122,7 +122,7 @@ class SubjectTokens:
         number is not recorded."""
         names = [f.name for f in dataset.fields
                  if f.pi_category == "id_number" and f.name in batch.schema.names]  # fmt: skip
-        own = self._own_token(subject) if names else None
+        own = self.own_token(subject) if names else None
         if own is None:
             return False
         for name in names:
@@ -194,7 +194,7 @@ class SubjectTokens:
     ) -> dict[str, Any]:  # fmt: skip
         """What the trail says of the people a read named; ``own_seen``: the user's own
         record was found past ``tokens`` (``holds_own``)."""
-        own = self._own_token(user.subject)
+        own = self.own_token(user.subject)
         out: dict[str, Any] = {
             "subject_tokens": tokens,
             "self_hash_hit": own_seen or bool(own and own in tokens),
@@ -215,7 +215,7 @@ class SubjectTokens:
         """Drop a cached own-token (after an administrator sets a user's ID number)."""
         self._own.pop(subject, None)
 
-    def _own_token(self, subject: str) -> str | None:
+    def own_token(self, subject: str) -> str | None:
         """The user's own token, re-read at most once a minute (an administrator's
         change to a user's ID number is seen without a restart)."""
         now = time.monotonic()

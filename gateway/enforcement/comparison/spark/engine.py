@@ -209,8 +209,10 @@ class SparkEngine:
         frame = governed_frame(spark, read, govern, side.plan)
         frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(frame)
-        stats = side_stats(frame, max_tokens=MAX_TOKENS, max_counties=MAX_COUNTIES)
-        side.read(rows=stats["rows"], tokens=stats["tokens"], counties=stats["counties"])
+        stats = side_stats(frame, max_tokens=MAX_TOKENS, max_counties=MAX_COUNTIES,
+                           own=side.own_token())  # fmt: skip
+        side.read(rows=stats["rows"], tokens=stats["tokens"], counties=stats["counties"],
+                  own_seen=stats["own_seen"])  # fmt: skip
         schema = govern.schema()
         return frame.drop(COUNTY), schema.remove(schema.get_field_index(COUNTY))
 

@@ -267,9 +267,14 @@ def _empty(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=schema)
 
 
-def side_stats(frame: DataFrame, *, max_tokens: int, max_counties: int) -> dict[str, Any]:
+def side_stats(
+    frame: DataFrame, *, max_tokens: int, max_counties: int, own: str | None = None
+) -> dict[str, Any]:
     """Rows, subject tokens and counties of a governed side, for its record (one pass
-    over the cached side, one short one for the tokens)."""
+    over the cached side, one short one for the tokens), and whether the token ``own``
+    (the runner's own) is among all its rows: the tokens recorded are the first
+    ``max_tokens`` people, and a runner's own record past them went unflagged (red
+    team 36's left row; one more short pass, only for a runner whose number is known)."""
     from pyspark.sql import functions as F
 
     row = frame.agg(F.count(F.lit(1)).alias("n"),
@@ -279,4 +284,7 @@ def side_stats(frame: DataFrame, *, max_tokens: int, max_counties: int) -> dict[
     if SUBJECT_COLUMN in frame.columns:
         picked = frame.where(_col(SUBJECT_COLUMN).isNotNull()).select(_col(SUBJECT_COLUMN))
         tokens = [r[0] for r in picked.limit(max_tokens).collect()]
-    return {"rows": rows, "tokens": tokens, "counties": set(counties)}
+    own_seen = own is not None and (own in tokens or (
+        len(tokens) >= max_tokens
+        and frame.where(_col(SUBJECT_COLUMN) == own).limit(1).count() > 0))  # fmt: skip
+    return {"rows": rows, "tokens": tokens, "counties": set(counties), "own_seen": own_seen}

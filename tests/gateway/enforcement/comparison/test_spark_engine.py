@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+import psycopg
 import pyarrow as pa
 import pytest
+from stdnum.cn import ric
 
 from catalog.errors import TooLarge
 from catalog.models import Source
+from catalog.resident_ids import is_resident_id
 from gateway.enforcement.comparison.engine import CancelToken, RunCancelled
 from gateway.enforcement.comparison.spark import engine as spark_engine
 from gateway.enforcement.comparison.spark.engine import SparkEngine
@@ -28,7 +31,9 @@ from gateway.enforcement.comparison.spark.session import spark_session
 from gateway.enforcement.comparison.spark.sources import SparkSources
 from gateway.enforcement.comparison.spec import ModelSpec, compile_model
 from gateway.enforcement.query.entries import load_entry
+from gateway.enforcement.query.subjects import MAX_TOKENS
 from gateway.enforcement.sources.connect import secret_aad
+from tests.attacks.redteam36 import set_own_id_number
 from tests.conftest import (
     create_mysql_database,
     create_pg_database,
@@ -51,6 +56,7 @@ pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worke
 ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
 MASTER = "local[2]"
 SECRET = "sluice-spark-secret-pw"
+BACKEND: dict[str, str] = {}  # the departments' PostgreSQL database (libpq URL)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +64,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
     """The demo gateway with its departments' tables on PostgreSQL (read by JDBC)."""
     spark_session(MASTER)  # the JVM starts once, before any run waits on it
     name, url = create_pg_database("sluice_spark")
+    BACKEND["url"] = url.replace("postgresql+psycopg", "postgresql")
     try:
         with demo_gateway(tmp_path_factory.mktemp("spark"), backend_url=url, sizes=PLANTED,
                           spark_master=MASTER) as g:  # fmt: skip
@@ -460,3 +467,49 @@ def test_jdbc_sides_are_read_by_several_tasks_under_the_row_filter(
         assert re.search(r"\[numPartitions=([2-9]|\d\d+)\]", scan), scan
         assert f"StringStartsWith(region_code,{ALICE_COUNTY})" in scan, scan
         assert "substring(cast(region_code#" in plan or "substring(region_code#" in plan, plan
+
+
+def _dibao_side_completed(gw: DemoGateway, run: dict[str, Any]) -> dict[str, Any]:
+    """The ``query.completed`` of a run's side over the dibao roll."""
+    side_ids = {s["request_id"] for s in run["sides"].values()}
+    done = [e for e in events(gw, types=("query.completed",))
+            if e["request_id"] in side_ids
+            and e["resource"] == "dataset:civil.dibao_recipients"]  # fmt: skip
+    assert len(done) == 1, done
+    return done[0]
+
+
+def test_a_spark_side_flags_the_runners_own_record_past_the_first_thousand(
+    gw: DemoGateway,
+) -> None:
+    """Red team 36's left row: a Spark side recorded the first ``MAX_TOKENS`` people it
+    read and compared the runner's own token with those only; dora's own record past
+    them went unflagged (``self_hash_hit: false``), as the embedded reader's did before
+    red team 36 (tests/attacks/test_redteam36_analyst_own_record_beyond_cap.py)."""
+    first = _run(gw, "dora", "demo.payroll_on_dibao", engine="spark")
+    assert first["status"] == "done", first
+    recorded = set(_dibao_side_completed(gw, first)["details"]["subject_tokens"])
+    subjects = gw.client.app.state.broker.subjects  # type: ignore[attr-defined]
+    with psycopg.connect(BACKEND["url"]) as conn:
+        numbers = [r[0] for r in conn.execute("SELECT id_number FROM dibao_recipients")]
+    assert len(recorded) == MAX_TOKENS < len(numbers)
+    own = next(n for n in numbers if subjects.token(n) not in recorded)
+    set_own_id_number(gw, "dora", own)
+    try:
+        again = _run(gw, "dora", "demo.payroll_on_dibao", engine="spark")
+        assert again["status"] == "done", again
+        details = _dibao_side_completed(gw, again)["details"]
+        assert subjects.token(own) not in details["subject_tokens"]  # past the list again
+        assert details["self_hash_hit"] is True, details.get("self_hash_hit")
+    finally:  # a number of no one in the data: the module's later runs flag nothing
+        set_own_id_number(gw, "dora", _nobody(own, set(numbers)))
+
+
+def _nobody(like: str, taken: set[str]) -> str:
+    """A well-formed ID number beside ``like`` that is not in ``taken``."""
+    for serial in range(1000):
+        body = f"{like[:14]}{serial:03d}"
+        number = body + ric.calc_check_digit(body)
+        if number not in taken and is_resident_id(number):
+            return number
+    raise AssertionError("no free number")
