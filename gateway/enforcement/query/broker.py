@@ -220,7 +220,7 @@ class Broker:
         if entry is None or entry.status != "published":
             raise NotFound(f"no dataset {dataset_id!r}")
         ctx = QueryContext(user=request.user, entry=entry, body=request.body,
-                           origin=request.origin)  # fmt: skip
+                           origin=request.origin, generation=generation)  # fmt: skip
         try:  # classified or frozen behind the gateway; an officer's freeze: on record
             _refuse_stopped(entry)
         except (EntryUnsealed, SourceUnsealed, DatasetFrozen) as exc:

@@ -48,6 +48,7 @@ class QueryContext:
     entry: Entry
     body: QueryBody
     origin: Origin
+    generation: int | None = None  # the catalog generation it is governed by
 
     @property
     def requested(self) -> tuple[str, ...]:

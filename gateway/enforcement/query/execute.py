@@ -56,6 +56,7 @@ class Progress:
     counties: set[str] = field(default_factory=set)  # of the region field, for the alerts
     aggregate: dict[str, int] | None = None  # an aggregate's groups and suppressed (issue 16)
     subject: str | None = None  # whose read: their own record is looked for past ``tokens``
+    generation: int | None = None  # the catalog generation the read is governed by
     own_seen: bool = False  # found there (``SubjectTokens.holds_own``)
 
 
@@ -153,7 +154,8 @@ class Reader:
         """One raw batch as it may leave: tokens noted, masked, token-filtered, narrowed."""
         progress.tokens.extend(self.subjects.collect(raw, entry, len(progress.tokens)))
         if len(progress.tokens) >= MAX_TOKENS and progress.subject and not progress.own_seen:
-            progress.own_seen = self.subjects.holds_own(raw, entry, progress.subject)
+            progress.own_seen = self.subjects.holds_own(raw, entry, progress.subject,
+                                                        progress.generation)  # fmt: skip
         self.subjects.counties(raw, entry, progress.counties)
         if plan.subject_column is not None and plan.subject_column in raw.schema.names:
             raw = raw.append_column(

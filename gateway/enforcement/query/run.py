@@ -64,7 +64,7 @@ class QueryRun(Started):
         self.decision = decision
         self.plan = plan
         self.slot = slot
-        self.progress = Progress(subject=ctx.user.subject)
+        self.progress = Progress(subject=ctx.user.subject, generation=ctx.generation)
         self._reader = reader
         self._metrics = metrics
         self._started: AppendInFlight | None = None
@@ -144,7 +144,7 @@ class QueryRun(Started):
     def own_token(self) -> str | None:
         """The reader's own subject token, when an administrator recorded their ID
         number (an engine that reads the side itself looks for it past ``tokens``)."""
-        return self._reader.subjects.own_token(self.ctx.user.subject)
+        return self._reader.subjects.own_token(self.ctx.user.subject, self.ctx.generation)
 
     def read_elsewhere(
         self, *, rows: int, truncated: bool, tokens: list[str], counties: set[str],
@@ -231,7 +231,11 @@ class QueryRun(Started):
             "bytes_sent": self.ledger.size,
             "rows_reserved": self.reserved,
             **self._reader.subjects.details(
-                progress.tokens, self.ctx.user, progress.counties, own_seen=progress.own_seen
+                progress.tokens,
+                self.ctx.user,
+                progress.counties,
+                own_seen=progress.own_seen,
+                generation=self.ctx.generation,
             ),
         }
 
@@ -244,7 +248,7 @@ class QueryRun(Started):
     def _ends_without_io(self) -> bool:
         """The completion reads the caller's own token (``self_hash_hit``), from the
         database once a minute: without I/O while it is cached."""
-        return self._reader.subjects.knows_own(self.subject)
+        return self._reader.subjects.knows_own(self.subject, self.ctx.generation)
 
     def _counted(self, audit_s: float) -> None:
         self._metrics.audit_s += audit_s

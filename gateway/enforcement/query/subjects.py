@@ -71,7 +71,8 @@ class SubjectTokens:
         self._secret = load_mask_secret(home)
         self._audit_key = _audit_key(self._secret)
         self._tokens = hmac_tokens(self._audit_key)
-        self._own: dict[str, tuple[float, str | None]] = {}
+        # subject: (catalog generation read under, monotonic time, token)
+        self._own: dict[str, tuple[int | None, float, str | None]] = {}
         self.case_key = lru_cache(maxsize=1024)(self._case_key)
         self.shift_key = derive_case_key(self._secret, _SHIFT_CONTEXT)
         self._sessions = sessions
@@ -115,14 +116,16 @@ class SubjectTokens:
             out.extend(hash_array(column, self._audit_key).to_pylist())
         return out
 
-    def holds_own(self, batch: pa.RecordBatch, dataset: Entry, subject: str) -> bool:
+    def holds_own(
+        self, batch: pa.RecordBatch, dataset: Entry, subject: str, generation: int | None = None
+    ) -> bool:
         """Whether a raw batch holds ``subject``'s own ID number, every value compared
         (``collect`` keeps the first ``MAX_TOKENS`` people only, and a user's own record
         past them went unflagged: red team 36). Nothing is hashed for a user whose own
         number is not recorded."""
         names = [f.name for f in dataset.fields
                  if f.pi_category == "id_number" and f.name in batch.schema.names]  # fmt: skip
-        own = self.own_token(subject) if names else None
+        own = self.own_token(subject, generation) if names else None
         if own is None:
             return False
         for name in names:
@@ -190,11 +193,12 @@ class SubjectTokens:
 
     def details(
         self, tokens: list[str], user: UserContext, counties: set[str] | None = None,
-        *, own_seen: bool = False,
+        *, own_seen: bool = False, generation: int | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """What the trail says of the people a read named; ``own_seen``: the user's own
-        record was found past ``tokens`` (``holds_own``)."""
-        own = self.own_token(user.subject)
+        record was found past ``tokens`` (``holds_own``); ``generation``: the catalog
+        generation the read was governed by (``own_token``)."""
+        own = self.own_token(user.subject, generation)
         out: dict[str, Any] = {
             "subject_tokens": tokens,
             "self_hash_hit": own_seen or bool(own and own in tokens),
@@ -206,28 +210,40 @@ class SubjectTokens:
             out["counties"] = sorted(counties)
         return out
 
-    def knows_own(self, subject: str) -> bool:
+    def knows_own(self, subject: str, generation: int | None = None) -> bool:
         """Whether ``details`` would find the subject's own token cached (no read)."""
         cached = self._own.get(subject)
-        return cached is not None and time.monotonic() - cached[0] <= OWN_TOKEN_TTL_S
+        return cached is not None and _fresh(cached, generation, time.monotonic())
 
     def forget(self, subject: str) -> None:
         """Drop a cached own-token (after an administrator sets a user's ID number)."""
         self._own.pop(subject, None)
 
-    def own_token(self, subject: str) -> str | None:
-        """The user's own token, re-read at most once a minute (an administrator's
-        change to a user's ID number is seen without a restart)."""
+    def own_token(self, subject: str, generation: int | None = None) -> str | None:
+        """The user's own token as of the catalog ``generation`` a request was governed
+        by: ``users`` bumps it in the same transaction as a change of the number, so a
+        change made by any process (another replica, the CLI on the host) governs the
+        next request here (red team 36's left row: a minute's cache). Without a
+        generation (a comparison's own record), re-read at most once a minute."""
         now = time.monotonic()
         cached = self._own.get(subject)
-        if cached is None or now - cached[0] > OWN_TOKEN_TTL_S:
+        if cached is None or not _fresh(cached, generation, now):
             try:
                 with self._sessions() as session:
                     user = session.get(User, subject)
-                    cached = (now, user.id_number_hash if user else None)
+                    cached = (generation, now, user.id_number_hash if user else None)
             except SQLAlchemyError as exc:
                 # the rows are already sent: record the completion without this check
                 log.warning("own_token_lookup_failed", error=type(exc).__name__)
                 return None
             self._own[subject] = cached
-        return cached[1]
+        return cached[2]
+
+
+def _fresh(cached: tuple[int | None, float, str | None], generation: int | None,
+           now: float) -> bool:  # fmt: skip
+    """Whether a cached own token still holds: read under ``generation`` when one is
+    known, else within ``OWN_TOKEN_TTL_S``."""
+    if generation is not None:
+        return cached[0] == generation
+    return now - cached[1] <= OWN_TOKEN_TTL_S
