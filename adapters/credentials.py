@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.key_models import DataKey
 from catalog.errors import Unavailable
 from catalog.models import utcnow
-from catalog.private_files import private_dir, replace_private
+from catalog.private_files import KEY_BYTES, private_dir, read_own, replace_private
 
 _VERSION = b"\x01"
 _NONCE = 12
@@ -108,25 +108,37 @@ class FileMasterKeys:
         return self._dir / "current"
 
     def current_kid(self) -> str:
-        if self._pointer.exists():
-            return self._pointer.read_text(encoding="ascii").strip()
+        kid = self._pointed()
+        if kid is not None:
+            return kid
         if self._env_kid is not None:
             return self._env_kid
         with self._lock:
-            if not self._pointer.exists():
+            if self._pointed() is None:
                 self.set_current(self.create())
-        return self._pointer.read_text(encoding="ascii").strip()
+        return self._pointed() or ""
+
+    def _pointed(self) -> str | None:
+        """The kid ``current`` names, None without one; never read through a link nor
+        from a FIFO (``read_own``: root's CLI reads it too)."""
+        try:
+            return read_own(self._pointer, limit=KEY_BYTES).decode("ascii").strip()
+        except FileNotFoundError:
+            return None
 
     def get(self, kid: str) -> bytes:
         key = self._keys.get(kid)
         if key is not None:
             return key
         path = self._dir / f"{kid}.key"
-        if "/" in kid or kid.startswith(".") or not path.is_file():
+        try:
+            if "/" in kid or kid.startswith("."):
+                raise FileNotFoundError(kid)
+            key = base64.b64decode(read_own(path, limit=KEY_BYTES).strip())
+        except (FileNotFoundError, IsADirectoryError):
             raise Unavailable(
                 f"master key {kid!r} is not available; data keys under it cannot be read"
-            )
-        key = base64.b64decode(path.read_bytes().strip())
+            ) from None
         if len(key) != 32:
             raise Unavailable(f"master key file for {kid!r} does not hold 32 bytes")
         self._keys[kid] = key

@@ -23,7 +23,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from audit.canonical import canonical_json
-from catalog.private_files import create_once, private_dir, read_private, replace_private
+from catalog.private_files import (
+    KEY_BYTES,
+    create_once,
+    private_dir,
+    read_own,
+    read_private,
+    replace_private,
+)
 
 ALGORITHM = "Ed25519"
 MAC_SECRET_BYTES = 32
@@ -79,10 +86,8 @@ def share_mac_secret(home: Path, of: Path) -> Path:
     key is derived from (created in ``of`` if it has none), as docs/deploy.md has
     operators copy it. Returns ``home``."""
     EventMac.in_home(of)
-    target = mac_secret_path(home)
-    private_dir(target.parent)
-    target.write_bytes(mac_secret_path(of).read_bytes())
-    target.chmod(0o600)
+    # renamed into place: a link there is replaced, never written through
+    replace_private(mac_secret_path(home), read_private(mac_secret_path(of)))
     return home
 
 
@@ -228,12 +233,15 @@ class KeyRing:
     def _load(self) -> None:
         private_dir(self.directory)
         for path in sorted(self.directory.glob("ed25519-*.pem")):
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            # never through a link, never a FIFO (``read_own``): root's CLI reads them
+            key = serialization.load_pem_private_key(read_own(path, limit=KEY_BYTES), password=None)
             if not isinstance(key, Ed25519PrivateKey):
                 raise ValueError(f"{path} is not an Ed25519 key")
             self._keys[kid_for(_raw_public(key))] = key
-        current = self.directory / "current"
-        active = current.read_text().strip() if current.exists() else ""
+        try:
+            active = read_own(self.directory / "current", limit=KEY_BYTES).decode().strip()
+        except FileNotFoundError:
+            active = ""
         if active in self._keys:
             self._active = active
         else:

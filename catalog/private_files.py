@@ -12,7 +12,9 @@ Creation writes a private temporary file (``mkstemp``: mode 0600), syncs it and
 hard-links it into place, so two processes starting together end up with one file;
 reading refuses a file other users could read or replace. The files kept open by path —
 the append-only JSON-lines files and the ``flock`` files beside them — are opened by
-``open_own`` only, and read by ``read_own``: never through a link (red teams 34 and 35).
+``open_own`` only, and read by ``read_own``: never through a link (red teams 34 and 35);
+the keys and secrets too (``read_own`` with a bound, ``read_private``), and a file
+``create_once`` makes appears with one name (``O_TMPFILE``) for those readers to accept.
 """
 
 from __future__ import annotations
@@ -24,12 +26,20 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+KEY_BYTES = 64 * 1024  # a key or a key pointer is a few hundred bytes
+NOT_OWN = "is a link or not a file of the home's own: refused"
+
+
+class RefusedFile(PermissionError):
+    """A name in the home that is not the home's own regular file (a link, a FIFO, a
+    device, another file's hard link): refused, never followed nor read. The CLI says
+    it in one line naming the file (``gateway.cli.unavailable``)."""
 
 
 def private_dir(path: Path) -> Path:
@@ -86,28 +96,73 @@ def replace_private(path: Path, data: bytes) -> None:
 
 
 def create_once(path: Path, content: Callable[[], bytes], *, prefix: str) -> None:
-    """Create ``path`` with ``content()`` unless it exists (or another process wins the
-    race); its folders are created 0700."""
-    if path.exists():
+    """Create ``path`` with ``content()`` unless a name is there already (or another
+    process wins the race); its folders are created 0700. A link or a FIFO in its place
+    is left for the reader to refuse (``read_private``)."""
+    if os.path.lexists(path):
         return
     private_dir(path.parent)
+    data = content()
+    with contextlib.suppress(FileExistsError):  # another process won the race
+        if not _link_unnamed(path, data):
+            _link_named(path, data, prefix)
+
+
+def _link_unnamed(path: Path, data: bytes) -> bool:
+    """Link a new file of ``data`` at ``path`` from an unnamed one (``O_TMPFILE``): it
+    appears whole and with one name, never with the two a named temporary file has until
+    it is removed (``_link_named``), which the readers refuse as another file's hard
+    link (``require_own_file``): a replica starting beside the one creating the key
+    would stop. False where the file system has no unnamed files."""
+    unnamed = getattr(os, "O_TMPFILE", 0)
+    if not unnamed or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        fd = os.open(path.parent, unnamed | os.O_WRONLY | os.O_CLOEXEC, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return False
+        raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(fd)
+        # linkat(2) with AT_SYMLINK_FOLLOW, as open(2) documents for O_TMPFILE
+        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=folder, follow_symlinks=True)
+    finally:
+        os.close(fd)
+        os.close(folder)
+    return True
+
+
+def _link_named(path: Path, data: bytes, prefix: str) -> None:
+    """``_link_unnamed`` through a named temporary file (0600), removed once linked."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(content())
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won the race
-            os.link(tmp_name, path)
+        os.link(tmp_name, path)
     finally:
         os.unlink(tmp_name)
 
 
 def read_private(path: Path) -> bytes:
-    """The file's bytes; ``PermissionError`` if other users could read or replace it."""
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(f"{path} is accessible by other users; run: chmod 600 {path}")
-    return path.read_bytes()
+    """A secret's bytes (the masking and console secrets, the issuer's key), read as
+    ``read_own`` reads the home's files — never through a link, never a FIFO or a
+    device, a regular file with one name, at most ``KEY_BYTES`` — and
+    ``PermissionError`` if other users could read or replace it.
+
+    Read by path (``Path.read_bytes``), a FIFO the home's owner left in place of a key
+    held root's CLI, a link to ``/dev/zero`` read memory, and a link to a file of root's
+    (0600: the mode check passed) was read as the key (red team 35's left row)."""
+    with _open_read(path) as handle:
+        if os.fstat(handle.fileno()).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PermissionError(f"{path} is accessible by other users; run: chmod 600 {path}")
+        return _bounded(handle, path, KEY_BYTES)
 
 
 def open_own(path: Path, flags: int) -> int:
@@ -125,7 +180,7 @@ def open_own(path: Path, flags: int) -> int:
         fd = os.open(path, flags | mode, PRIVATE_FILE)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENXIO):
-            raise PermissionError(f"{path} is a link or not a file: refused") from None
+            raise RefusedFile(f"{path} {NOT_OWN}") from None
         raise
     try:
         require_own_file(fd, str(path))
@@ -136,7 +191,7 @@ def open_own(path: Path, flags: int) -> int:
     return fd
 
 
-def read_own(path: Path) -> bytes:
+def read_own(path: Path, *, limit: int | None = None) -> bytes:
     """The bytes of ``path``, the home's own regular file, read as ``open_own`` writes.
 
     Red team 34 made the appends refuse a link; the reads still went by path
@@ -144,19 +199,41 @@ def read_own(path: Path) -> bytes:
     held root's CLI in ``open`` for as long as no one wrote to it, and a link to
     ``/dev/zero`` read memory until something was killed (red team 35). So the last
     component is never followed, the open does not wait (``O_NONBLOCK``), and anything
-    but a regular file with one name is refused (``PermissionError``);
-    ``FileNotFoundError`` as ``read_bytes`` raises it."""
+    but a regular file with one name is refused (``RefusedFile``, a ``PermissionError``);
+    ``FileNotFoundError`` as ``read_bytes`` raises it. A key's reader passes ``limit``
+    (``KEY_BYTES``): past it the file is refused, not read."""
+    with _open_read(path) as handle:
+        return _bounded(handle, path, limit)
+
+
+def _bounded(handle: BinaryIO, path: Path, limit: int | None) -> bytes:
+    """The rest of ``handle``; ``RefusedFile`` past ``limit`` bytes (a key's reader is
+    not made to read a file the home's owner let grow)."""
+    if limit is None:
+        return handle.read()
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise RefusedFile(f"{path} is larger than {limit} bytes: refused")
+    return data
+
+
+def _open_read(path: Path) -> BinaryIO:
+    """``path`` open for reading if it is the home's own regular file (``read_own``)."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise PermissionError(f"{path} is a link: refused") from None
+            raise RefusedFile(f"{path} {NOT_OWN}") from None
         raise
-    with os.fdopen(fd, "rb") as handle:
+    handle = os.fdopen(fd, "rb")
+    try:
         require_own_file(fd, str(path))
         os.set_blocking(fd, True)
-        return handle.read()
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def read_own_object(path: Path) -> dict[str, Any] | None:
@@ -175,4 +252,4 @@ def require_own_file(fd: int, what: str) -> None:
     home's files, ``open_own`` and ``read_own``; the row lock files)."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-        raise PermissionError(f"{what} is not a regular file of its own (a link?): refused")
+        raise RefusedFile(f"{what} {NOT_OWN}")

@@ -2,8 +2,9 @@
 
 The operator is on the host and needs to know which database did not answer (the
 driver's first line names host and port, never the URL's password), not a stack of
-SQLAlchemy frames (red team 21). Only connection-level failures are turned into a line:
-anything else is a bug and keeps its traceback."""
+SQLAlchemy frames (red team 21). Only connection-level failures are turned into a line,
+and a file of the home refused as not the home's own (a link, a FIFO: red team 35's
+left row), which names the file: anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import sys
 def unavailable_message(exc: BaseException) -> str | None:
     """The line for ``exc`` if it says a database is unreachable, else None. Looks only
     at modules already imported: a command that never touched a database pays nothing."""
+    private = sys.modules.get("catalog.private_files")
+    if private is not None and isinstance(exc, private.RefusedFile):
+        return f"refused: {exc}"  # a key or record of the home that is not its own file
     errors = sys.modules.get("catalog.errors")
     if errors is not None and isinstance(exc, errors.Unavailable):
         return f"unavailable: {exc.message}"

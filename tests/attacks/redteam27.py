@@ -5,8 +5,11 @@ and the CLI run as an operator runs it against a test deployment.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +62,20 @@ def run_cli(gw: DemoGateway, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any
     monkeypatch.setenv("SLUICE_HOME", str(gw.settings.home))
     monkeypatch.setenv("SLUICE_DATABASE_URL", gw.settings.resolved_database_url)
     return CliRunner().invoke(cli, list(args))
+
+
+def run_cli_bounded(gw: DemoGateway, monkeypatch: pytest.MonkeyPatch, fifo: Path, *args: str,
+                    bound_s: float = 20.0) -> tuple[bool, Any]:  # fmt: skip
+    """``run_cli`` in a thread given ``bound_s``: (whether it was still waiting then, its
+    result). One still waiting is let go — a writer opens ``fifo`` and closes it, so a
+    reader held there sees its end — and given ``bound_s`` more."""
+    results: list[Any] = []
+    command = threading.Thread(target=lambda: results.append(run_cli(gw, monkeypatch, *args)),
+                               daemon=True)  # fmt: skip
+    command.start()
+    command.join(bound_s)
+    hung = command.is_alive()
+    if hung:
+        os.close(os.open(fifo, os.O_WRONLY))
+        command.join(bound_s)
+    return hung, results[0] if results else None

@@ -21,15 +21,13 @@ on the embedded default and on PostgreSQL.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from audit.witness import witness_path
-from tests.attacks.redteam27 import run_cli
+from tests.attacks.redteam27 import run_cli_bounded
 from tests.attacks.test_redteam34_operator_home_file_symlink import GATEWAY_UID, gw  # noqa: F401
 from tests.gateway.demo_app import DemoGateway
 from tests.root_only import root_only
@@ -60,15 +58,8 @@ def test_root_cli_does_not_wait_on_a_fifo_in_the_home(
     fifo: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    results: list[Any] = []
-    command = threading.Thread(target=lambda: results.append(run_cli(
-        gw, monkeypatch, "users", "add", "yanfifo", "--name", "Yan", "--clearance", "L1",
-        "--jurisdiction", "430121")), daemon=True)  # fmt: skip
-    command.start()
-    command.join(BOUND_S)
-    hung = command.is_alive()
-    if hung:  # let it go: a writer opens the FIFO and closes it (the reader sees its end)
-        os.close(os.open(fifo, os.O_WRONLY))
-        command.join(BOUND_S)
+    hung, result = run_cli_bounded(gw, monkeypatch, fifo, "users", "add", "yanfifo", "--name",
+                                   "Yan", "--clearance", "L1", "--jurisdiction", "430121",
+                                   bound_s=BOUND_S)  # fmt: skip
     assert not hung, f"root's CLI waited {BOUND_S:g} s on the FIFO the home's owner made"
-    assert results, "the command ended"
+    assert result is not None, "the command ended"

@@ -14,6 +14,7 @@ import os
 import stat
 from pathlib import Path
 
+from catalog.private_files import KEY_BYTES, RefusedFile, read_own
 from gateway.cli.doctor.report import GUIDE, Context, Result, fail, fingerprint, ok, skip
 
 # private keys and secrets under keys/ (the "current" pointers there name public key ids)
@@ -83,10 +84,13 @@ def check_shared_secrets(ctx: Context) -> list[Result]:
     shown = []
     for relative, name in SHARED_SECRETS.items():
         path = home / relative
-        try:
-            shown.append(f"{name} {fingerprint(path.read_bytes())}")
+        try:  # never through a link nor from a FIFO the home's owner left there
+            shown.append(f"{name} {fingerprint(read_own(path, limit=KEY_BYTES))}")
         except FileNotFoundError:
             continue
+        except RefusedFile as exc:
+            hint = f"remove it and copy the file from another replica ({GUIDE})"
+            return [fail("shared secrets", str(exc), hint)]
         except OSError as exc:
             return [fail("shared secrets", f"cannot read {path}: {type(exc).__name__}",
                          f"run the doctor as the gateway's service user ({GUIDE})")]  # fmt: skip
