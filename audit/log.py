@@ -15,6 +15,7 @@ with them continuously.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import threading
 import time
@@ -33,7 +34,7 @@ from audit.store import KEY_SELECT, AuditStore, StoreNotDurable
 from audit.witness_client import WitnessSender
 from audit.writer import GroupCommitWriter, Metrics, Pending, Receipt, WriterConfig
 from catalog.errors import Unavailable
-from catalog.private_files import private_dir, replace_private
+from catalog.private_files import KEY_BYTES, private_dir, read_own, replace_private
 
 log = get_logger("sluice.audit")
 
@@ -339,8 +340,8 @@ class AuditLog:
 def _gateway_id(home: Path) -> str:
     """This gateway's name at its witnesses: made once, kept in ``<home>/gateway-id``."""
     path = home / "gateway-id"
-    if path.exists():
-        return path.read_text().strip()
+    with contextlib.suppress(FileNotFoundError):  # never through a link nor from a FIFO
+        return read_own(path, limit=KEY_BYTES).decode().strip()
     name = "gw-" + secrets.token_hex(6)
     replace_private(path, (name + "\n").encode())
     return name

@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import Connection, Engine, text
 
 from audit.records import Actor, key_event
-from catalog.private_files import replace_private
+from catalog.private_files import KEY_BYTES, read_own, replace_private
 from catalog.row_seals import RowSeals
 from gateway.wiring.row_seals import Trail, adopt_unsealed_rows, install_row_seals
 
@@ -62,10 +62,11 @@ def _adopted_in_db(conn: Connection) -> set[int]:
 
 
 def _remembered(home: Path) -> set[int]:
-    path = home / MARKER
-    if not path.exists():
+    try:  # never through a link nor from a FIFO the home's owner left there
+        text = read_own(home / MARKER, limit=KEY_BYTES).decode("ascii")
+    except FileNotFoundError:
         return set()
-    return {int(part) for part in path.read_text(encoding="ascii").split() if part.isdigit()}
+    return {int(part) for part in text.split() if part.isdigit()}
 
 
 def witnessed(engine: Engine, home: Path) -> frozenset[int]:

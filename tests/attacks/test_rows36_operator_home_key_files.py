@@ -68,6 +68,10 @@ FILES: dict[str, tuple[Any, tuple[str, ...]]] = {
     "master-current": (_master_pointer, ("keys", "rotate")),
     "master-key": (_master_key, ("keys", "rotate")),
     "issuer-key": (lambda _: "keys/issuer/signing-key.pem", ("token", "alice")),
+    # the home's small records read beside the keys at every start (the gateway's name
+    # at its witnesses; the row seal families the home remembers adopted)
+    "gateway-id": (lambda _: "gateway-id", ADD),
+    "row-seals-adopted": (lambda _: "keys/row-seals.adopted", ADD),
 }
 
 

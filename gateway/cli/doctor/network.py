@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from catalog.private_files import KEY_BYTES, read_own
 from gateway.cli.doctor.config import describe_url
 from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, scrub, skip
 
@@ -27,7 +28,7 @@ def _gateway_id(ctx: Context) -> str | None:
     if s.gateway_id:
         return s.gateway_id
     try:
-        return (Path(s.home) / "gateway-id").read_text().strip() or None
+        return read_own(Path(s.home) / "gateway-id", limit=KEY_BYTES).decode().strip() or None
     except OSError:
         return None
 
