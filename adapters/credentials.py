@@ -135,7 +135,7 @@ class FileMasterKeys:
             if "/" in kid or kid.startswith("."):
                 raise FileNotFoundError(kid)
             key = base64.b64decode(read_own(path, limit=KEY_BYTES).strip())
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             raise Unavailable(
                 f"master key {kid!r} is not available; data keys under it cannot be read"
             ) from None

@@ -8,13 +8,14 @@ which ``Path.mkdir(parents=True)`` would make 0777 minus the umask — 0700. Exi
 folders are left as they are: ``sluice doctor`` reports them. In ``catalog`` (the bottom
 package) so that ``audit``, ``adapters`` and ``gateway`` share the one rule.
 
-Creation writes a private temporary file (``mkstemp``: mode 0600), syncs it and
-hard-links it into place, so two processes starting together end up with one file;
-reading refuses a file other users could read or replace. The files kept open by path —
+Creation writes a private unnamed file (``O_TMPFILE``, or where there is none a
+``mkstemp`` temporary one: mode 0600), syncs it and links it into place, so two
+processes starting together end up with one file; reading refuses a file other users
+could read or replace. The files kept open by path —
 the append-only JSON-lines files and the ``flock`` files beside them — are opened by
 ``open_own`` only, and read by ``read_own``: never through a link (red teams 34 and 35);
-the keys and secrets too (``read_own`` with a bound, ``read_private``), and a file
-``create_once`` makes appears with one name (``O_TMPFILE``) for those readers to accept.
+the keys and secrets too (``read_own`` with a bound, ``read_private``), which refuse a
+file with two names: hence the unnamed file of creation (rows36, red team 35's left row).
 """
 
 from __future__ import annotations
@@ -123,17 +124,18 @@ def _link_unnamed(path: Path, data: bytes) -> bool:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             return False
         raise
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with os.fdopen(fd, "wb", closefd=False) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(fd)
-        # linkat(2) with AT_SYMLINK_FOLLOW, as open(2) documents for O_TMPFILE
-        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=folder, follow_symlinks=True)
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:  # linkat(2) with AT_SYMLINK_FOLLOW, as open(2) documents for O_TMPFILE
+            os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=folder, follow_symlinks=True)
+        finally:
+            os.close(folder)
     finally:
         os.close(fd)
-        os.close(folder)
     return True
 
 
