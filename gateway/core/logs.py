@@ -76,5 +76,6 @@ def _route_stdlib(renderer: structlog.types.Processor, level: int) -> None:
         logger = logging.getLogger(name)
         logger.handlers = []  # uvicorn's own formatter would print a second, other format
         logger.propagate = True
+        logger.disabled = False  # a library's dictConfig may have disabled it
     for name, quiet in QUIET.items():
         logging.getLogger(name).setLevel(max(quiet, level))
