@@ -155,7 +155,8 @@ def mask_batch(
     shift_key: bytes | None = None,
 ) -> pa.RecordBatch:  # fmt: skip
     """Mask the named columns; the others pass through unchanged, in the same order
-    (``shift_key``: as ``mask_array``)."""
+    (``shift_key``: as ``mask_array``, scoped to each column's name here: the caller
+    passes its entry's, ``ExecutionPlan.shift_key``)."""
     unknown = set(methods) - set(batch.schema.names)
     if unknown:
         raise ValueError(f"mask for columns not in the batch: {sorted(unknown)}")
@@ -164,8 +165,11 @@ def mask_batch(
     for index, field in enumerate(batch.schema):
         column = batch.column(index)
         if field.name in methods:
+            # each column shifts under a key of its own (red team 37: one key for all
+            # made a codebook learnt on one field decode every field's dates)
+            scoped = None if shift_key is None else dates.scoped_shift_key(shift_key, field.name)
             column = mask_array(column, methods[field.name], hash_key=hash_key,
-                                shift_key=shift_key)  # fmt: skip
+                                shift_key=scoped)  # fmt: skip
             field = pa.field(field.name, column.type, nullable=True, metadata=field.metadata)
         columns.append(column)
         fields.append(field)

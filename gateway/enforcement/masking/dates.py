@@ -9,16 +9,21 @@ other text is masked whole (never passed through).
 
 ``date_shift`` — what is consistent, and why this way:
 
-- The shift of a value depends on the key and on the value's calendar date only: every
-  occurrence of 2024-05-04 moves by the same number of days, in every column and
-  source, so equal dates stay equal (joins and group-bys on a shifted date still work).
-  The gateway's key is the same in every case (``SubjectTokens.shift_key``): under keys
-  that differ per case, which the analyst names, the same row asked under a few dozen
-  cases showed its date shifted independently each time, and the windows around the
-  dates shown pinned the true one (red team 36).
+- The shift of a value depends on the key, the entry and field it is read from
+  (``scoped_shift_key``), and the value's calendar date: every occurrence of
+  2024-05-04 in one field moves by the same number of days, so equal dates stay equal
+  there (group-bys on a shifted date still work; comparisons match keys as tokens of
+  the raw values anyway). The gateway's key is the same in every case
+  (``SubjectTokens.shift_key``): under keys that differ per case, which the analyst
+  names, the same row asked under a few dozen cases showed its date shifted
+  independently each time, and the windows around the dates shown pinned the true one
+  (red team 36). Another field, another entry, shifts the same date independently: a
+  codebook of true and shifted dates learnt on one field (a grant's case against
+  another case) decoded every department's shifted dates while the key was one for all
+  (red team 37).
 - It is *per date*, not one offset per case: one known true date (a public holiday, an
-  event in the news) reveals one shift, never everyone's. The price is that intervals
-  between different dates are only kept to within ``2 * MAX_SHIFT_DAYS`` days, and
+  event in the news) reveals one shift of one field, never everyone's. The price is
+  that intervals between different dates are only kept to within ``2 * MAX_SHIFT_DAYS`` days, and
   order between dates closer than that may change; a per-person offset would keep
   intervals but needs a person key beside every date column, which a column mask does
   not see.
@@ -48,6 +53,7 @@ from gateway.enforcement.masking.tokens import hmac_tokens
 
 MAX_SHIFT_DAYS = 30
 SHIFT_LABEL = b"sluice-date-shift-v1"
+SCOPE_LABEL = b"sluice-date-shift-scope-v1\x00"
 MONTH_PATTERN = (
     r"^(?P<year>\d{4})(?:[-/.](?P<m1>0?[1-9]|1[0-2])[-/.]\d{1,2}"
     r"|年(?P<m2>0?[1-9]|1[0-2])月\d{1,2}日)"
@@ -123,6 +129,17 @@ def shift_key(case_key: bytes) -> bytes:
     if len(case_key) < 16:
         raise ValueError("masking key too short")
     return hmac.new(case_key, SHIFT_LABEL, hashlib.sha256).digest()
+
+
+def scoped_shift_key(key: bytes, scope: str) -> bytes:
+    """The shift key of one entry, then of one of its fields (applied twice: by the
+    plan for its entry, by ``mask_batch`` for each column). Keyed by the date alone, a
+    codebook of true and shifted dates learnt on one field — a grant's case against
+    another case, a known date, a leak — decoded every shifted date of every
+    department (red team 37); scoped, it decodes that field only."""
+    if len(key) < 16:
+        raise ValueError("masking key too short")
+    return hmac.new(key, SCOPE_LABEL + scope.encode("utf-8"), hashlib.sha256).digest()
 
 
 def shifts_of_days(days: pa.Array, case_key: bytes) -> pa.Array:

@@ -24,6 +24,7 @@ from catalog.errors import BadRequest, Forbidden, RateLimited
 from catalog.mask_specs import parse_mask_spec
 from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import needs_case_key
+from gateway.enforcement.masking.dates import scoped_shift_key
 from gateway.enforcement.query.aggregate import (
     SUPPRESSED,
     AggregateExec,
@@ -81,7 +82,8 @@ class ExecutionPlan:
     output: tuple[str, ...] | None = None  # columns to send when more were read
     subject_column: str | None = None
     aggregate: AggregateExec | None = None  # an aggregate query's grouping (issue 16)
-    shift_key: bytes | None = None  # ``date_shift``'s, the same in every case (red team 36)
+    # ``date_shift``'s: the same in every case (red team 36), the entry's own (red team 37)
+    shift_key: bytes | None = None
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -146,7 +148,7 @@ def plan_query(
         requested=ctx.requested,
         output=tuple(allowed) if extra or trail else None,
         subject_column=subject,
-        shift_key=shift_key if _shifts(masks) else None,
+        shift_key=_entry_shift_key(shift_key, ctx.entry.id, masks),
     )
 
 
@@ -176,6 +178,12 @@ def _trail_only(ctx: QueryContext, read: list[str]) -> list[str]:
         wanted.append(entry.region_field)
     known = {f.name for f in entry.fields}
     return [n for n in dict.fromkeys(wanted) if n in known and n not in read]
+
+
+def _entry_shift_key(key: bytes | None, entry: str, masks: Mapping[str, str]) -> bytes | None:
+    """The entry's own date-shift key, when a mask shifts dates (``mask_batch`` scopes it
+    to each column): one entry's shifts tell nothing of another's (red team 37)."""
+    return scoped_shift_key(key, entry) if key is not None and _shifts(masks) else None
 
 
 def _shifts(masks: Mapping[str, str]) -> bool:
