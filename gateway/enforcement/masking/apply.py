@@ -152,11 +152,12 @@ def mask_array(
 
 def mask_batch(
     batch: pa.RecordBatch, methods: Mapping[str, str], *, hash_key: bytes | None = None,
-    shift_key: bytes | None = None,
+    shift_key: bytes | None = None, hash_keys: Mapping[str, bytes] | None = None,
 ) -> pa.RecordBatch:  # fmt: skip
     """Mask the named columns; the others pass through unchanged, in the same order
     (``shift_key``: as ``mask_array``, scoped to each column's name here: the caller
-    passes its entry's, ``ExecutionPlan.shift_key``)."""
+    passes its entry's, ``ExecutionPlan.shift_key``); ``hash_keys``: the columns keyed
+    otherwise than by ``hash_key`` (``ExecutionPlan.key_hashes``)."""
     unknown = set(methods) - set(batch.schema.names)
     if unknown:
         raise ValueError(f"mask for columns not in the batch: {sorted(unknown)}")
@@ -168,7 +169,8 @@ def mask_batch(
             # each column shifts under a key of its own (red team 37: one key for all
             # made a codebook learnt on one field decode every field's dates)
             scoped = None if shift_key is None else dates.scoped_shift_key(shift_key, field.name)
-            column = mask_array(column, methods[field.name], hash_key=hash_key,
+            own = hash_keys.get(field.name, hash_key) if hash_keys else hash_key
+            column = mask_array(column, methods[field.name], hash_key=own,
                                 shift_key=scoped)  # fmt: skip
             field = pa.field(field.name, column.type, nullable=True, metadata=field.metadata)
         columns.append(column)

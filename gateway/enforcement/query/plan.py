@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from adapters.base import Column, Filter, QueryPlan, RowFilter
@@ -84,6 +84,9 @@ class ExecutionPlan:
     aggregate: AggregateExec | None = None  # an aggregate query's grouping (issue 16)
     # ``date_shift``'s: the same in every case (red team 36), the entry's own (red team 37)
     shift_key: bytes | None = None
+    # a column hashed under a key other than ``hash_key``: a comparison side's clear key
+    # (``clear_key_tokens``), that key alone (red team 37)
+    key_hashes: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -135,8 +138,7 @@ def plan_query(
     if side is not None:
         masks, columns = _key_as_token(side, allowed, masks, columns)
         limit, source = _read_whole(side, source)
-    hash_key = _side_key(side, decision, _case_key_for(masks, bool(post), body.case_ref,
-                                                       case_key))  # fmt: skip
+    hash_key = _case_key_for(masks, bool(post), body.case_ref, case_key)
     return ExecutionPlan(
         source=source,
         masks=MappingProxyType(masks),
@@ -149,6 +151,7 @@ def plan_query(
         output=tuple(allowed) if extra or trail else None,
         subject_column=subject,
         shift_key=_entry_shift_key(shift_key, ctx.entry.id, masks),
+        key_hashes=_side_key(side, decision, hash_key),
     )
 
 
@@ -196,15 +199,20 @@ def clear_key_tokens(case_key: bytes) -> bytes:
     return hmac.new(case_key, CLEAR_KEY_LABEL, hashlib.sha256).digest()
 
 
-def _side_key(side: SideOverrides | None, decision: Decision, key: bytes | None) -> bytes | None:
-    """The plan's hash key: a comparison side whose key policy releases in clear hashes
-    under a key of its own (``clear_key_tokens``). Under the case key, its hits' tokens
-    were those of the ``hash`` mask of values the analyst reads in clear: a dictionary
-    that turned another entry's hash-masked field back into its values (red team 36).
-    Keys masked alike keep the case key, so a token filter still finds a hit's rows."""
+def _side_key(
+    side: SideOverrides | None, decision: Decision, key: bytes | None
+) -> Mapping[str, bytes]:
+    """The plan's ``key_hashes``: a comparison side whose key policy releases in clear
+    hashes that key under a key of its own (``clear_key_tokens``). Under the case key,
+    its hits' tokens were those of the ``hash`` mask of values the analyst reads in
+    clear: a dictionary that turned another entry's hash-masked field back into its
+    values (red team 36). The key alone: the fields the side shows masked keep the case
+    key, as a query shows them — hashed under the key of the clear key's tokens, they
+    were looked up in that same dictionary (red team 37). Keys masked alike keep the
+    case key, so a token filter still finds a hit's rows."""
     if side is None or side.reveal_key or key is None or action(decision, side.key) != "allow":
-        return key
-    return clear_key_tokens(key)
+        return MappingProxyType({})
+    return MappingProxyType({side.key: clear_key_tokens(key)})
 
 
 def _case_key_for(

@@ -47,6 +47,7 @@ def eligible(plan: ExecutionPlan) -> bool:
         and not plan.post_filters
         and not plan.skip
         and plan.subject_column is None
+        and not plan.key_hashes
         and plan.limit > 0
         and source_limit is not None
         and source_limit <= SMALL_MAX + 1

@@ -63,6 +63,7 @@ class Govern:
     masks: Mapping[str, str]
     hash_key: bytes | None
     shift_key: bytes | None
+    key_hashes: Mapping[str, bytes]
     audit_key: bytes
     subject_column: str | None
     region_field: str | None
@@ -80,7 +81,8 @@ class Govern:
         if self.subject_column is not None:
             values = raw.column(self.subject_column).cast(pa.string())
             raw = raw.append_column(SUBJECT_COLUMN, hash_array(values, self.audit_key))
-        batch = mask_batch(raw, self.masks, hash_key=self.hash_key, shift_key=self.shift_key)
+        batch = mask_batch(raw, self.masks, hash_key=self.hash_key, shift_key=self.shift_key,
+                           hash_keys=self.key_hashes)  # fmt: skip
         batch = batch.append_column(COUNTY, county)
         for flt in self.post_filters:  # token equality on a masked field
             keep = pc.fill_null(pc.equal(batch.column(flt.field), pa.scalar(str(flt.value))),
@@ -98,7 +100,7 @@ class Govern:
 def governor(plan: ExecutionPlan, *, audit_key: bytes, region_field: str | None) -> Govern:
     return Govern(
         raw=schema_for(plan.source.columns), masks=dict(plan.masks), hash_key=plan.hash_key,
-        shift_key=plan.shift_key,
+        shift_key=plan.shift_key, key_hashes=dict(plan.key_hashes),
         audit_key=audit_key, subject_column=plan.subject_column, region_field=region_field,
         post_filters=plan.post_filters, output=plan.output,
     )  # fmt: skip

@@ -199,8 +199,10 @@ def test_a_side_override_is_in_the_frozen_plan(gw_sqlite: DemoGateway) -> None:
     side = plan_query(ctx, decision, rows_left=500, case_key=case_key,
                       side=SideOverrides(label="left", key="id_number", max_rows=7))  # fmt: skip
     assert dict(side.masks) == {"id_number": "hash"}
-    # a key released in clear is hashed under a key of its own (red team 36)
-    assert side.hash_key == clear_key_tokens(b"k" * 32) and keys == [CASE["case_ref"]]
+    # a key released in clear is hashed under a key of its own (red team 36), that key
+    # alone: the side's other masks keep the case key (red team 37)
+    assert dict(side.key_hashes) == {"id_number": clear_key_tokens(b"k" * 32)}
+    assert side.hash_key == b"k" * 32 and keys == [CASE["case_ref"]]
     assert side.limit == 7 and side.source.limit == 8 and side.source.offset == 0
     assert side.columns[0].header() == {"name": "id_number", "action": "mask", "method": "hash"}
     assert side.subject_column == "id_number"
