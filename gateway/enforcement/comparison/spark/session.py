@@ -4,9 +4,13 @@ Made lazily: a gateway that never runs a model on Spark never starts a JVM. Its
 settings are the ones every run relies on: the UI off (no listening port on the
 gateway host), the session time zone UTC (a timestamp is taken at its UTC day, as the
 embedded engine takes it), ANSI arithmetic (an overflow fails the run, as
-``add_checked`` does in Arrow) and Arrow transfers on. Spark's own logging goes to
-log4j at WARN and above, never into our structured log: its INFO lines name JDBC
-options, plans and paths.
+``add_checked`` does in Arrow) and Arrow transfers on. Spark's own logging is off: its
+INFO lines name JDBC options, plans and paths, and its ERROR lines print a failed
+task's exception whole — a source value the executor choked on (``Failed to parse
+string: '<ID number> <name>'``) on the gateway's stderr, beside the run's failure our
+log scrubs (red team 37). A run's failure reaches the gateway's log as
+``comparison_run_crashed`` (``gateway.core.log_exceptions``) and the trail; a cluster's
+executors log by the cluster's own log4j settings.
 """
 
 from __future__ import annotations
@@ -81,5 +85,5 @@ def _build(master: str, jars: Sequence[str]) -> SparkSession:
     if master.startswith("local"):  # a cluster keeps its own (spark-defaults.conf)
         builder = builder.config("spark.sql.shuffle.partitions", "8")
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setLogLevel("OFF")  # the properties' level, kept at run time
     return session
