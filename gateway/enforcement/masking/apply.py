@@ -121,7 +121,8 @@ def mask_array(
     ``shift_key``: the key of ``date_shift`` when it is not ``hash_key``. The gateway
     always passes one that no case reference changes (``SubjectTokens.shift_key``): a
     date shifted under keys the analyst picks, one per case, is pinned by a few dozen
-    of them (red team 36).
+    of them (red team 36); scoped to the entry and the column (``mask_batch``), so a
+    codebook learnt on one field decodes no other (red team 37).
     """
     spec = parse_mask_spec(method)  # an unknown method raises before any value is read
     if spec.method in _SPEC_MASKS:
