@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from adapters.base import Column, Filter, QueryPlan, RowFilter
-from catalog.errors import BadRequest, Forbidden, RateLimited
+from catalog.errors import BadRequest, Forbidden, RateLimited, Unprocessable
 from catalog.mask_specs import parse_mask_spec
 from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import needs_case_key
@@ -33,6 +33,7 @@ from gateway.enforcement.query.aggregate import (
 )
 from gateway.enforcement.query.authorize import action, method, released
 from gateway.enforcement.query.context import QueryContext
+from gateway.enforcement.query.subjects import SUBJECT_COLUMN
 from gateway.enforcement.query.validate import build_filters, build_order
 from policies.decision import Decision
 
@@ -116,6 +117,7 @@ def plan_query(
     does not release, ``RateLimited`` when no row is left today. ``shift_key``: the key
     of ``date_shift`` masks, which no case reference changes (``SubjectTokens``)."""
     body = ctx.body
+    _refuse_reserved_names(ctx)
     if body.aggregates:
         return _aggregate_plan(ctx, decision, rows_left=rows_left, side=side)
     allowed = released(decision, ctx.requested)
@@ -153,6 +155,18 @@ def plan_query(
         shift_key=_entry_shift_key(shift_key, ctx.entry.id, masks),
         key_hashes=_side_key(side, decision, hash_key),
     )
+
+
+def _refuse_reserved_names(ctx: QueryContext) -> None:
+    """422 for an entry with a field named as the gateway's own subject-token column: a
+    comparison side took such a field for the people it matched, and wrote its values
+    (a raw ID number, a made-up token) to the trail as the subject tokens (red team 37).
+    A source column may take any identifier, so the name is refused where it is read."""
+    if any(f.name == SUBJECT_COLUMN for f in ctx.entry.fields):
+        raise Unprocessable(
+            f"entry {ctx.entry.id!r} has a field named {SUBJECT_COLUMN!r}, a name the "
+            "gateway keeps for its own column: its steward must rename the source's column"
+        )
 
 
 def _for_the_trail(

@@ -1,0 +1,91 @@
+"""Red team 37, as a steward (or a partner source's column names): a field named like
+the gateway's own subject-token column.
+
+Rule (README, "Who looked up whom"; THREAT_MODEL.md): a comparison records the subject
+tokens (keyed HMACs of ID numbers) of the people it matched, never a raw ID number, and
+an officer finds a person's lookups by their token. A side carries them in a column of
+the gateway's own, ``__subject_token``, dropped before the hits are stored.
+
+Attack (red team 36's left row, not tried there): the name is an identifier an entry's
+field may take — a source column so named is drafted as is. Civil's steward publishes
+an entry over a table whose ``__subject_token`` column holds a raw ID number and a
+made-up token; dora compares it with itself, showing that field. The engine took the
+field for the side's subject tokens: ``comparison.completed`` named
+``110101199001011234`` and ``FAKE-TOKEN`` as the people matched (a raw ID number on the
+trail, a forged "who looked up whom"), and the column dora asked for was listed in the
+answer's header and dropped from its rows.
+
+Expected: an entry holding a field of that reserved name is read by no query or
+comparison (422, on record), and nothing of it reaches the trail. On the embedded
+default and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from audit.search import EventFilter, list_events
+from tests.gateway.demo_app import DemoGateway
+
+ENTRY = "civil.rt37_people"
+RAW = "110101199001011234"
+CASE = {"purpose": "supervision", "case_ref": "JW-RT37-SUBJ"}
+
+
+def _publish(gw: DemoGateway) -> None:
+    db = sqlite3.connect(gw.settings.demo_data_dir / "civil.db")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS rt37_people "
+                   "(region_code TEXT, __subject_token TEXT, note TEXT)")  # fmt: skip
+        db.execute("DELETE FROM rt37_people")
+        db.executemany("INSERT INTO rt37_people VALUES (?, ?, ?)",
+                       [("430121", RAW, "n1"), ("430102", "FAKE-TOKEN", "n2")])  # fmt: skip
+        db.commit()
+    finally:
+        db.close()
+    h = gw.headers("carl")
+    assert gw.client.post("/api/v1/sources/civil-db/introspect", headers=h).status_code == 200
+    resp = gw.client.post("/api/v1/datasets", headers=h, json={
+        "source_id": "civil-db", "object_name": "rt37_people", "dataset_id": ENTRY,
+        "title_zh": "人员", "title_en": "People", "allowed_purposes": ["supervision"]})  # fmt: skip
+    assert resp.status_code == 201, resp.text[:300]
+    clear = {"level": "L1", "pi_category": "none"}
+    resp = gw.client.patch(f"/api/v1/datasets/{ENTRY}", headers=h, json={
+        "region_field": "region_code",
+        "fields": {"region_code": clear, "__subject_token": clear, "note": clear}})  # fmt: skip
+    assert resp.status_code == 200, resp.text[:300]
+    resp = gw.client.post(f"/api/v1/datasets/{ENTRY}/publish", headers=h)
+    assert resp.status_code == 200, resp.text[:300]
+
+
+def test_a_field_named_like_the_subject_column_forges_nothing(deployment: DemoGateway) -> None:
+    gw = deployment
+    _publish(gw)
+    before = _head(gw)
+    side = {"dataset": ENTRY, "key": "region_code", "fields": ["__subject_token", "note"]}
+    resp = gw.compare("dora", {"left": side, "right": side, **CASE})
+    query = {"fields": ["region_code", "__subject_token"], **CASE}
+    asked = gw.query("dora", ENTRY, query)
+    time.sleep(0.5)  # an ad-hoc comparison's end is queued behind its answer
+    since = _since(gw, before)
+    trail = json.dumps(since)
+    assert RAW not in trail and "FAKE-TOKEN" not in trail, trail[:600]
+    assert resp.status_code == 422, resp.text[:300]
+    assert asked.status_code == 422, asked.text[:300]
+    refused = [e for e in since if e["actor"]["sub"] == "dora"]
+    assert len(refused) >= 2, [e["type"] for e in since]  # both refusals on record
+
+
+def _head(gw: DemoGateway) -> int:
+    page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=1,
+                       order="desc")  # fmt: skip
+    return int(page["items"][0]["seq"]) if page["items"] else 0
+
+
+def _since(gw: DemoGateway, seq: int) -> list[dict[str, Any]]:
+    page = list_events(store=gw.services.audit.store, filters=EventFilter(), limit=300,
+                       order="desc")  # fmt: skip
+    return [e for e in page["items"] if int(e["seq"]) > seq]
