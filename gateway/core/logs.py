@@ -64,8 +64,11 @@ def _route_stdlib(renderer: structlog.types.Processor, level: int) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*_SHARED, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        scrubbed_exc_info, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                scrubbed_exc_info,
+                renderer,
+            ],
         )
     )
     handler.set_name("sluice")
