@@ -28,31 +28,17 @@ from typing import Any
 
 import pytest
 
+from tests.attacks.test_redteam37_analyst_date_shift_codebook import (
+    DIBAO,
+    FUNDS,
+    GRANT_CASE,
+    _grant,
+    _ok,
+    _shift,
+)
 from tests.gateway.demo_app import DemoGateway
 
-FUNDS = "finance.fund_disbursements"
-DIBAO = "civil.dibao_recipients"
-GRANT_CASE = "JW-RT38-GRANT"
 OTHER_CASE = "JW-RT38-OTHER"
-SHIFTED = {"level": "L2", "mask_override": "date_shift"}
-
-
-def _ok(resp: Any) -> Any:
-    assert resp.status_code in (200, 201), resp.text[:400]
-    return resp.json()
-
-
-def _shift(gw: DemoGateway, steward: str, dataset: str, field: str) -> None:
-    _ok(gw.client.patch(f"/api/v1/datasets/{dataset}", headers=gw.headers(steward),
-                        json={"fields": {field: SHIFTED}}))  # fmt: skip
-
-
-def _grant(gw: DemoGateway) -> None:
-    asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("arthur"), json={
-        "dataset": DIBAO, "fields": ["start_date"], "purpose": "supervision",
-        "case_ref": GRANT_CASE, "justification": "allowance start dates", "days": 7}))  # fmt: skip
-    _ok(gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
-                       headers=gw.headers("carl"), json={}))  # fmt: skip
 
 
 def _rows(gw: DemoGateway, subject: str, dataset: str, fields: list[str], case: str,
