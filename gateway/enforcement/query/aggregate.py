@@ -101,6 +101,11 @@ def check_request(body: QueryBody, entry: Entry) -> None:
         )
     if len(set(group)) != len(group):
         raise BadRequest("a field is named twice in group_by", field="group_by")
+    if SUPPRESSED in group:  # the answer's own column: two of one name were a 500
+        raise BadRequest(
+            f"field {SUPPRESSED!r} has the name of the answer's own column and cannot be "
+            "grouped on: its steward must rename the source's column", field="group_by",
+        )  # fmt: skip
     names = aliases(body)
     if len(set(names)) != len(names):
         raise BadRequest("an alias ('as') is given twice", field="aggregates")
