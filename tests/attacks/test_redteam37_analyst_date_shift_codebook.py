@@ -52,6 +52,14 @@ def _grant(gw: DemoGateway) -> None:
                        headers=gw.headers("carl"), json={}))  # fmt: skip
 
 
+def shifted_and_granted(gw: DemoGateway) -> None:
+    """civil shifts the roll's ``start_date``, finance the disbursements' ``paid_date``,
+    and civil grants arthur the roll's ``start_date`` under ``GRANT_CASE``."""
+    _shift(gw, "carl", DIBAO, "start_date")
+    _shift(gw, "fiona", FUNDS, "paid_date")
+    _grant(gw)
+
+
 def _rows(gw: DemoGateway, subject: str, dataset: str, fields: list[str], case: str,
           purpose: str, limit: int) -> list[dict[str, Any]]:  # fmt: skip
     body = {"fields": fields, "limit": limit, "purpose": purpose, "case_ref": case}
@@ -62,9 +70,7 @@ def test_a_grant_on_one_field_does_not_decode_another_departments_dates(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    _shift(gw, "carl", DIBAO, "start_date")
-    _shift(gw, "fiona", FUNDS, "paid_date")
-    _grant(gw)
+    shifted_and_granted(gw)
     fields = ["start_date", "region_code"]
     clear = _rows(gw, "arthur", DIBAO, fields, GRANT_CASE, "supervision", 1000)
     shown = _rows(gw, "arthur", DIBAO, fields, OTHER_CASE, "supervision", 1000)

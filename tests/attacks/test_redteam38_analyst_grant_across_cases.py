@@ -32,9 +32,8 @@ from tests.attacks.test_redteam37_analyst_date_shift_codebook import (
     DIBAO,
     FUNDS,
     GRANT_CASE,
-    _grant,
     _ok,
-    _shift,
+    shifted_and_granted,
 )
 from tests.gateway.demo_app import DemoGateway
 
@@ -66,9 +65,7 @@ def test_a_grant_in_one_case_does_not_unmask_a_comparison_in_another(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    _shift(gw, "carl", DIBAO, "start_date")
-    _shift(gw, "fiona", FUNDS, "paid_date")
-    _grant(gw)
+    shifted_and_granted(gw)
     body = {
         "left": {"dataset": FUNDS, "key": "paid_date", "fields": ["disbursement_id"]},
         "right": {"dataset": DIBAO, "key": "start_date", "fields": ROW},
