@@ -6,6 +6,7 @@ grant."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,33 @@ def approved_grant_rows(
     Only those whose seal verifies and that the trail names as their newest state
     (``generation``: the catalog generation read, so the trail is read once per
     generation); the others are logged and left out (fail closed)."""
+    table = AccessRequest.__table__.c
+    scope = (table.dataset_id == dataset_id, table.purpose == (purpose or ""),
+             table.case_ref == (case_ref or ""))  # fmt: skip
+    return _approved(conn, subject, scope, generation)
+
+
+def granted_fields_anywhere(
+    *, conn: Connection, subject: str, dataset_ids: Iterable[str], now: datetime
+) -> dict[str, dict[str, str]]:
+    """Each field an approved, unexpired grant of ``subject`` releases on each of
+    ``dataset_ids``, under any case and purpose, with the case of one such grant (by
+    entry, then field). A grant unmasks only under its own case, but what its holder
+    read there they know everywhere: matched in another case against a key masked to
+    them, it would spell that key's values (red team 38)."""
+    wanted = list(dict.fromkeys(dataset_ids))
+    rows = _approved(conn, subject, (AccessRequest.__table__.c.dataset_id.in_(wanted),), None)
+    granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
+    for row in rows:
+        if unexpired_grants((row,), now):
+            for name in row.fields:
+                granted[row.dataset_id].setdefault(name, row.case_ref)
+    return granted
+
+
+def _approved(
+    conn: Connection, subject: str, scope: tuple[Any, ...], generation: int | None
+) -> tuple[Any, ...]:
     # Core rows, not ORM objects: this runs whenever the catalog changed; every column
     # the seal covers, typed (JSON decoded, timestamps as the dialect returns them)
     table = AccessRequest.__table__.c
@@ -60,13 +88,7 @@ def approved_grant_rows(
         table.approvals,
         table.required_approvals,
         table.seal,
-    ).where(
-        table.requester == subject,
-        table.dataset_id == dataset_id,
-        table.status == "approved",
-        table.purpose == (purpose or ""),
-        table.case_ref == (case_ref or ""),
-    )
+    ).where(table.requester == subject, table.status == "approved", *scope)
     rows = conn.execute(stmt).all()
     return tuple(sealed_only(conn, ACCESS_REQUESTS, rows, token=generation))
 

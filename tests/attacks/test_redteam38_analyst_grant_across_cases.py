@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import (
     DIBAO,
     FUNDS,
@@ -53,14 +51,6 @@ def _key(row: dict[str, Any], prefix: str = "") -> tuple[Any, ...]:
     return tuple(row[prefix + f] for f in ROW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 38, left: check_keys_alike judges the keys under the comparison's "
-    "own case; a grant in another case (held now, or asked for after the run) makes the "
-    "matched key clear there. Closing it needs the grants of every case (and of the "
-    "future) in the rule, or keys whose masks a grant may lift not matched across "
-    "fields: not a small change",
-)
 def test_a_grant_in_one_case_does_not_unmask_a_comparison_in_another(
     deployment: DemoGateway,
 ) -> None:

@@ -20,8 +20,9 @@ immediately before anything is read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from catalog.entry_seals import require_entry_sealed
@@ -35,6 +36,7 @@ from gateway.enforcement.comparison.spec import (
     ModelSpec,
     compile_model,
 )
+from gateway.enforcement.grants import granted_fields_anywhere
 from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
@@ -107,16 +109,38 @@ def check_access(
         _check_fields(side, decision)
         decisions[side.alias] = decision
     check_keys_alike(((j.left, j.left_key, j.right, j.right_key) for j in model.joins),
-                     decisions)  # fmt: skip
+                     decisions, granted_on_sides(session.connection(), user.subject, model,
+                                                 datasets))  # fmt: skip
     return decisions
+
+
+def granted_on_sides(
+    conn: Connection, subject: str, model: CompiledModel, datasets: Mapping[str, Dataset]
+) -> dict[str, dict[str, str]]:
+    """By side alias, each field some grant of ``subject``'s releases on that side's
+    entry, in any case (``check_keys_alike``'s ``granted``)."""
+    entries = {side.alias: datasets[side.dataset].id for side in model.sides}
+    return granted_by_alias(conn, subject, entries)
+
+
+def granted_by_alias(
+    conn: Connection, subject: str, entries: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """By alias, the fields some grant of ``subject``'s releases on the alias's entry
+    (``entries``: alias to entry id), under any case."""
+    by_entry = granted_fields_anywhere(
+        conn=conn, subject=subject, dataset_ids=entries.values(), now=datetime.now(UTC)
+    )
+    return {alias: by_entry[entry] for alias, entry in entries.items()}
 
 
 REDACTED = ("mask", "redact")
 
 
 def check_keys_alike(
-    joins: Iterable[tuple[str, str, str, str]], decisions: Mapping[str, Decision]
-) -> None:
+    joins: Iterable[tuple[str, str, str, str]], decisions: Mapping[str, Decision],
+    granted: Mapping[str, Mapping[str, str]],
+) -> None:  # fmt: skip
     """Refuse (403) a join whose two keys policy releases differently to the caller: a
     key masked on one side matched with one in clear on the other (or masked another
     way) hands over, with each match, the value the mask hides — the clear side's row
@@ -124,7 +148,12 @@ def check_keys_alike(
     public dates of audit findings gave each true date away). Keys are compared as
     hash tokens, so that keys masked alike (ID numbers in two departments) still join;
     a redacted key never does (the pairs would show which rows share a value).
-    ``joins``: (left alias, left key, right alias, right key); ``decisions`` by alias."""
+    A key some grant of the caller's releases in clear, in any case (``granted``: by
+    alias, each field a grant releases and the grant's case), counts as clear here too:
+    what they read under that case they know under this one (red team 38: a roll's start
+    date granted in one case, matched in another with disbursements' shifted payment
+    dates, gave those dates away). ``joins``: (left alias, left key, right alias, right
+    key); ``decisions`` by alias."""
     for left, left_key, right, right_key in joins:
         ends = ((left, left_key), (right, right_key))
         ways = [(action(decisions[alias], key), method(decisions[alias], key))
@@ -141,6 +170,25 @@ def check_keys_alike(
                 f"the keys are released differently to you ({shown}): matching them would "
                 "show the masked one's values; match keys masked alike or in clear on both"
             )
+        _check_granted_alike(ends, ways, granted)
+
+
+def _check_granted_alike(
+    ends: tuple[tuple[str, str], tuple[str, str]], ways: list[tuple[str, str | None]],
+    granted: Mapping[str, Mapping[str, str]],
+) -> None:  # fmt: skip
+    cases = [granted.get(alias, {}).get(key) for alias, key in ends]
+    clear = [way[0] == "allow" or case is not None for way, case in zip(ways, cases, strict=True)]
+    if clear[0] == clear[1]:
+        return
+    lifted = 0 if cases[0] is not None and ways[0][0] != "allow" else 1
+    (alias, key), (other, other_key) = ends[lifted], ends[1 - lifted]
+    raise Forbidden(
+        f"{alias}.{key} is released to you in clear by your grant for case "
+        f"{cases[lifted]!r} and {other}.{other_key} is masked to you: matched in any case, "
+        f"the matches would show {other}.{other_key}'s values; match it with a key you "
+        "hold in clear too, or on another key"
+    )
 
 
 def _released(way: tuple[str, str | None]) -> str:

@@ -46,7 +46,11 @@ from catalog.comparison_models import (
 from catalog.comparison_seals import require_model_sealed
 from catalog.errors import Forbidden, RateLimited, TooLarge
 from gateway.core.services import Services
-from gateway.enforcement.comparison.access import check_keys_alike, compile_against_catalog
+from gateway.enforcement.comparison.access import (
+    check_keys_alike,
+    compile_against_catalog,
+    granted_by_alias,
+)
 from gateway.enforcement.comparison.arrow_engine import ArrowEngine
 from gateway.enforcement.comparison.engine import (
     CancelToken,
@@ -227,8 +231,11 @@ class ModelRunner:
                 token.check()
                 sides[side.alias] = self._side(row, user, side)
                 _check_clear(side, sides[side.alias])
-            check_keys_alike(((j.left, j.left_key, j.right, j.right_key) for j in model.joins),
-                             {alias: q.decision for alias, q in sides.items()})  # fmt: skip
+            entries = {alias: q.ctx.entry.id for alias, q in sides.items()}
+            with self.services.engine.connect() as conn:
+                granted = granted_by_alias(conn, user.subject, entries)
+            joins = ((j.left, j.left_key, j.right, j.right_key) for j in model.joins)
+            check_keys_alike(joins, {alias: q.decision for alias, q in sides.items()}, granted)
             reserved = self._reserve(user, sides)
             run = ModelRun(books=self.broker.books(), run=row, user=user, model=model,
                            sides=sides, reserved=reserved,

@@ -31,12 +31,13 @@ import uuid
 from collections.abc import Generator, Iterator
 
 import pyarrow as pa
+from sqlalchemy import Engine
 
 from audit.sink import AuditSink
 from catalog.errors import RateLimited, TooLarge
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
-from gateway.enforcement.comparison.access import check_keys_alike
+from gateway.enforcement.comparison.access import check_keys_alike, granted_by_alias
 from gateway.enforcement.comparison.match import SIDES, match, take_subjects
 from gateway.enforcement.comparison.run import ComparisonRun
 from gateway.enforcement.comparison.schemas import ComparisonBody
@@ -56,16 +57,19 @@ class Comparer:
     """Prepares and runs comparisons; one per gateway process, beside the broker."""
 
     def __init__(
-        self, broker: Broker, *, audit: AuditSink, limiter: UsageLimiter, max_side_rows: int
-    ) -> None:
+        self, broker: Broker, *, catalog: Engine, audit: AuditSink, limiter: UsageLimiter,
+        max_side_rows: int,
+    ) -> None:  # fmt: skip
         self.broker = broker
+        self.catalog = catalog
         self.audit = audit
         self.limiter = limiter
         self.max_side_rows = max_side_rows
 
     @classmethod
     def from_services(cls, broker: Broker, services: Services) -> Comparer:
-        return cls(broker, audit=services.audit, limiter=services.limiter,
+        return cls(broker, catalog=services.engine, audit=services.audit,
+                   limiter=services.limiter,
                    max_side_rows=services.settings.comparison_max_side_rows)  # fmt: skip
 
     def prepare(self, *, user: UserContext, body: ComparisonBody, origin: Origin) -> ComparisonRun:
@@ -78,8 +82,11 @@ class Comparer:
             for label in SIDES:
                 prepared.append(self._side(user, body, label, origin))
             left, right = prepared
+            entries = {"left": left.ctx.entry.id, "right": right.ctx.entry.id}
+            with self.catalog.connect() as conn:
+                granted = granted_by_alias(conn, user.subject, entries)
             check_keys_alike([("left", body.left.key, "right", body.right.key)],
-                             {"left": left.decision, "right": right.decision})  # fmt: skip
+                             {"left": left.decision, "right": right.decision}, granted)  # fmt: skip
             reserved = self._reserve(user, body, left, right)
         except Exception as exc:
             self.limiter.release_rows(user.subject, reserved)

@@ -29,6 +29,7 @@ from catalog.models import Dataset
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_bindings import grant_key
 from catalog.timestamps import utc_text
+from gateway.stewardship.grants.compared_keys import refuse_unmasking
 from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bound_changes
 from policies.authorizer import RoleAuthorizer
@@ -137,8 +138,11 @@ def hold_for_approval(
 
 
 def approve(
-    *, session: Session, approver: UserContext, request: AccessRequest, now: datetime
-) -> AccessRequest:
+    *, session: Session, approver: UserContext, request: AccessRequest, now: datetime,
+    trail: AuditSink,
+) -> AccessRequest:  # fmt: skip
+    """One steward's approval; the last one needed makes the request a grant, unless
+    that grant would unmask a comparison its requester made (``compared_keys``, 409)."""
     _check_decider(approver, request)
     hold_for_approval(session, ACCESS_REQUESTS, request)
     if request.status != "pending":
@@ -150,6 +154,7 @@ def approve(
     approvals = [*request.approvals, {"by": approver.subject, "at": utc_text(now)}]
     request.approvals = approvals
     if len({a["by"] for a in approvals}) >= request.required_approvals:
+        refuse_unmasking(trail=trail, conn=session.connection(), request=request, now=now)
         request.status = "approved"
         request.approved_at = now
         request.expires_at = now + timedelta(days=request.days)

@@ -137,7 +137,9 @@ def approve(
         return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_APPROVED)
     req = service.get_request(session=session, request_id=request_id)
     service.check_may_decide(authorizer, user, req)
-    req = service.approve(session=session, approver=user, request=req, now=now)
+    req = service.approve(
+        session=session, approver=user, request=req, now=now, trail=get_services(request).audit
+    )
     return _recorded(request, session, user, req, EventType.ACCESS_APPROVED)
 
 

@@ -183,7 +183,9 @@ def _approve(request: Request, caller: Caller, request_id: str,
                                **extra)  # fmt: skip
         req = grants.get_request(session=session, request_id=request_id)
         grants.check_may_decide(services.authorizer, caller.user, req)
-        req = grants.approve(session=session, approver=caller.user, request=req, now=now)
+        req = grants.approve(
+            session=session, approver=caller.user, request=req, now=now, trail=services.audit
+        )
         return grants.record_change(audit=services.audit, session=session, user=caller.user,
                                     req=req, event_type=EventType.ACCESS_APPROVED,
                                     **extra)  # fmt: skip

@@ -1,0 +1,83 @@
+"""An access request that would unmask the requester's own comparisons is not approved.
+
+A comparison matches two keys only when policy releases them alike to its caller, both
+in clear or both masked alike (``comparison.access.check_keys_alike``), counting a key
+that any grant of theirs releases in clear, in any case, as clear. A grant approved
+*after* the comparison escapes that check: the requester keeps the matches they took,
+and once one key is clear to them every match spells the other side's masked value
+(red team 38: a roll's start date granted after a comparison with disbursements keyed
+on shifted payment dates hands over finance's true dates, which no finance steward
+released). So the approval that would make a request a grant looks on the trail for the
+requester's comparisons (``comparison.started``: ad hoc and model runs alike), and a
+side keyed on a field the request releases, matched with another side whose key the
+requester holds in clear by no grant, refuses the approval (409) naming the comparison.
+
+The trail, not a table of its own: it is what the gateway writes before any comparison
+reads a row, and what an insider cannot drop without the chain saying so. A gateway
+wired with a write-only sink (a test's stand-in) has nothing to read and checks nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from audit.event_types import EventType
+from audit.log import AuditLog
+from audit.search import EventFilter, iter_bodies
+from audit.sink import AuditSink
+from catalog.access_requests import AccessRequest
+from catalog.errors import Conflict
+from gateway.enforcement.grants import granted_fields_anywhere
+
+Side = tuple[str, str]  # (entry id, key field)
+
+
+def refuse_unmasking(
+    *, trail: AuditSink, conn: Connection, request: AccessRequest, now: datetime
+) -> None:
+    """``Conflict`` when approving ``request`` would unmask a comparison its requester
+    made (above); nothing when there is no readable trail."""
+    if not isinstance(trail, AuditLog):
+        return
+    released = {(request.dataset_id, name) for name in request.fields or []}
+    pairs = [(mine, other, event) for event in _comparisons(trail, request.requester)
+             for mine, other in _pairs(event) if mine in released]  # fmt: skip
+    if not pairs:
+        return
+    others = {entry for _, (entry, _key), _ in pairs}
+    granted = granted_fields_anywhere(conn=conn, subject=request.requester, dataset_ids=others,
+                                      now=now)  # fmt: skip
+    for (entry, key), (other, other_key), event in pairs:
+        if (other, other_key) in released or other_key in granted[other]:
+            continue
+        details = event.get("details") or {}
+        raise Conflict(
+            f"{request.requester} matched {entry}.{key} with {other}.{other_key}, masked to "
+            f"them, in comparison {details.get('comparison_id')!r} (case "
+            f"{event.get('case_ref')!r}): in clear, each of its matches would show "
+            f"{other}.{other_key}'s values, which this grant does not release; grant "
+            "another field, or ask the comparison again on a key both sides release alike"
+        )
+
+
+def _comparisons(trail: AuditLog, requester: str) -> list[dict[str, Any]]:
+    filters = EventFilter(actor=requester, type=str(EventType.COMPARISON_STARTED))
+    return iter_bodies(store=trail.store, filters=filters)
+
+
+def _pairs(event: Mapping[str, Any]) -> Iterator[tuple[Side, Side]]:
+    """Every ordered pair of the comparison's sides, as (entry, key): a model's joins
+    chain its sides, so a match links each side with every other."""
+    sides = (event.get("details") or {}).get("sides")
+    if not isinstance(sides, dict):
+        return
+    keyed = [(str(s.get("dataset")), str(s.get("key"))) for s in sides.values()
+             if isinstance(s, dict)]  # fmt: skip
+    for i, mine in enumerate(keyed):
+        for j, other in enumerate(keyed):
+            if i != j:
+                yield mine, other
