@@ -59,12 +59,36 @@ def granted_fields_anywhere(
     read there they know everywhere: matched in another case against a key masked to
     them, it would spell that key's values (red team 38)."""
     wanted = list(dict.fromkeys(dataset_ids))
-    rows = _approved(conn, subject, (AccessRequest.__table__.c.dataset_id.in_(wanted),), None)
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
+    rows = approved_rows_anywhere(conn=conn, subject=subject, dataset_ids=wanted)
+    for dataset_id, fields in granted_fields(rows, now).items():
+        granted[dataset_id].update(fields)
+    return granted
+
+
+def approved_rows_anywhere(
+    *, conn: Connection, subject: str, dataset_ids: Iterable[str],
+    generation: int | None = None,
+) -> tuple[Any, ...]:  # fmt: skip
+    """``approved_grant_rows`` of every purpose and case, on any of ``dataset_ids``."""
+    scope = (AccessRequest.__table__.c.dataset_id.in_(list(dataset_ids)),)
+    return _approved(conn, subject, scope, generation)
+
+
+def in_scope(rows: tuple[Any, ...], purpose: str | None, case_ref: str | None) -> tuple[Any, ...]:
+    """The rows approved for this purpose and case (``active_grants``' scope)."""
+    return tuple(r for r in rows if r.purpose == (purpose or "") and r.case_ref == (case_ref or ""))
+
+
+def granted_fields(rows: tuple[Any, ...], now: datetime) -> dict[str, dict[str, str]]:
+    """By entry, each field an unexpired row of ``rows`` releases, with one such row's
+    case."""
+    granted: dict[str, dict[str, str]] = {}
     for row in rows:
         if unexpired_grants((row,), now):
+            fields = granted.setdefault(row.dataset_id, {})
             for name in row.fields:
-                granted[row.dataset_id].setdefault(name, row.case_ref)
+                fields.setdefault(name, row.case_ref)
     return granted
 
 

@@ -43,11 +43,11 @@ def _shift(gw: DemoGateway, steward: str, dataset: str, field: str) -> None:
                         json={"fields": {field: SHIFTED}}))  # fmt: skip
 
 
-def _grant(gw: DemoGateway) -> None:
-    """Arthur's grant of the roll's ``start_date`` for one case, approved by carl."""
-    asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("arthur"), json={
-        "dataset": DIBAO, "fields": ["start_date"], "purpose": "supervision",
-        "case_ref": GRANT_CASE, "justification": "allowance start dates", "days": 7}))  # fmt: skip
+def grant_of_civil(gw: DemoGateway, analyst: str, field: str, case: str) -> None:
+    """An analyst's grant of one field of the roll for one case, approved by carl."""
+    asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers(analyst), json={
+        "dataset": DIBAO, "fields": [field], "purpose": "supervision", "case_ref": case,
+        "justification": "the roll's records", "days": 7}))  # fmt: skip
     _ok(gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
                        headers=gw.headers("carl"), json={}))  # fmt: skip
 
@@ -57,7 +57,7 @@ def shifted_and_granted(gw: DemoGateway) -> None:
     and civil grants arthur the roll's ``start_date`` under ``GRANT_CASE``."""
     _shift(gw, "carl", DIBAO, "start_date")
     _shift(gw, "fiona", FUNDS, "paid_date")
-    _grant(gw)
+    grant_of_civil(gw, "arthur", "start_date", GRANT_CASE)
 
 
 def _rows(gw: DemoGateway, subject: str, dataset: str, fields: list[str], case: str,

@@ -49,7 +49,7 @@ from catalog.lazy_connection import LazyConnection
 from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
-from gateway.enforcement.grants import approved_grant_rows
+from gateway.enforcement.grants import approved_rows_anywhere, granted_fields, in_scope
 from gateway.enforcement.limits import UNRECORDED_MESSAGE, refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
@@ -107,9 +107,9 @@ class Broker:
         self.max_rows_by_level = dict(max_rows_by_level)
         # both loaded only when the catalog generation moved (see query.entries)
         self.entries: GenerationCache[str, Entry | None] = GenerationCache(512)
-        self.grants: GenerationCache[tuple[str, str, str, str], tuple[Any, ...]] = GenerationCache(
-            4096
-        )
+        # a user's approved grants on an entry, of every purpose and case: a query's
+        # decision takes its own case's, its plan the fields granted in any other
+        self.grants: GenerationCache[tuple[str, str], tuple[Any, ...]] = GenerationCache(4096)
         # the frozen entries, and which entry's object each queried entry shares with one
         self.frozen: GenerationCache[str, tuple[FrozenObject, ...]] = GenerationCache(1)
         self.frozen_with: GenerationCache[str, tuple[str | None, bool]] = GenerationCache(512)
@@ -160,8 +160,10 @@ class Broker:
             ctx, generation = self._resolve(conn, request)
             rows_left = self._admit(ctx)
             decision = self._authorize(conn, generation, ctx, rows_left)
+            granted = self._granted_elsewhere(conn, generation, ctx)
         plan = plan_query(ctx, decision, rows_left=rows_left, case_key=self.subjects.case_key,
-                          side=side, shift_key=self.subjects.shift_key)  # fmt: skip
+                          side=side, shift_key=self.subjects.shift_key,
+                          granted=granted)  # fmt: skip
         return self._start(ctx, decision, plan, reserve=side is None, began=began)
 
     def check_still_allowed(self, run: QueryRun, user: UserContext, seen: int) -> int:
@@ -183,12 +185,8 @@ class Broker:
             _refuse_stopped(entry)
             self._refuse_frozen_object(lambda: conn, generation, entry)
             body = ctx.body
-            grant_rows = self.grants.get(
-                generation, (user.subject, entry.id, body.purpose, body.case_ref),
-                lambda: approved_grant_rows(conn=conn, subject=user.subject, dataset_id=entry.id,
-                                            purpose=body.purpose, case_ref=body.case_ref,
-                                            generation=generation),
-            )  # fmt: skip
+            rows = self._grant_rows(lambda: conn, generation, user.subject, entry.id)
+            grant_rows = in_scope(rows, body.purpose, body.case_ref)
         self.authorizer.check(subject=user.subject, domain=entry.department, action="dataset:query")
         decision = self.pdp.decide(
             decision_input(user=user, entry=entry.policy_input, body=body, grant_rows=grant_rows,
@@ -260,6 +258,28 @@ class Broker:
             raise DatasetFrozen(f"dataset {entry.id!r} reads the same data as {held!r}, "
                                 "which a security officer froze")  # fmt: skip
 
+    def _grant_rows(
+        self, conn: Callable[[], Connection], generation: int, subject: str, entry_id: str
+    ) -> tuple[Any, ...]:
+        """``subject``'s approved grants on the entry, of every purpose and case, read
+        once per catalog generation (their expiry is checked on each use)."""
+        return self.grants.get(
+            generation, (subject, entry_id),
+            lambda: approved_rows_anywhere(conn=conn(), subject=subject, dataset_ids=[entry_id],
+                                           generation=generation),
+        )  # fmt: skip
+
+    def _granted_elsewhere(
+        self, conn: Callable[[], Connection], generation: int, ctx: QueryContext
+    ) -> frozenset[str]:
+        """The entry's fields some grant of the caller's releases in clear, in any case:
+        the plan masks them with tokens of their own where they are masked
+        (``plan.granted_field_key``)."""
+        rows = self._grant_rows(conn, generation, ctx.user.subject, ctx.entry.id)
+        if not rows:
+            return frozenset()
+        return frozenset(granted_fields(rows, datetime.now(UTC)).get(ctx.entry.id, {}))
+
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""
         subject = ctx.user.subject
@@ -292,12 +312,8 @@ class Broker:
         self, conn: LazyConnection, generation: int, ctx: QueryContext, rows_left: int
     ) -> Decision:
         user, entry, body = ctx.user, ctx.entry, ctx.body
-        grant_rows = self.grants.get(
-            generation, (user.subject, entry.id, body.purpose, body.case_ref),
-            lambda: approved_grant_rows(conn=conn(), subject=user.subject, dataset_id=entry.id,
-                                        purpose=body.purpose, case_ref=body.case_ref,
-                                        generation=generation),
-        )  # fmt: skip
+        rows = self._grant_rows(conn, generation, user.subject, entry.id)
+        grant_rows = in_scope(rows, body.purpose, body.case_ref)
         decision = self.pdp.decide(
             decision_input(user=user, entry=entry.policy_input, body=body, grant_rows=grant_rows,
                            now=datetime.now(UTC), rows_remaining_today=rows_left,

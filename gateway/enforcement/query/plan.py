@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -112,10 +112,13 @@ def plan_query(
     case_key: Callable[[str], bytes],
     side: SideOverrides | None = None,
     shift_key: bytes | None = None,
+    granted: Collection[str] = (),
 ) -> ExecutionPlan:
     """The plan of an allowed query; ``Forbidden`` for a filter or order the decision
     does not release, ``RateLimited`` when no row is left today. ``shift_key``: the key
-    of ``date_shift`` masks, which no case reference changes (``SubjectTokens``)."""
+    of ``date_shift`` masks, which no case reference changes (``SubjectTokens``);
+    ``granted``: the entry's fields some grant of the caller's releases in clear in any
+    case (``granted_field_key``)."""
     body = ctx.body
     _refuse_reserved_names(ctx)
     if body.aggregates:
@@ -153,7 +156,12 @@ def plan_query(
         output=tuple(allowed) if extra or trail else None,
         subject_column=subject,
         shift_key=_entry_shift_key(shift_key, ctx.entry.id, masks),
-        key_hashes=_side_key(side, decision, hash_key),
+        key_hashes=MappingProxyType(
+            {
+                **_granted_keys(ctx.entry.id, masks, granted, hash_key, side),
+                **_side_key(side, decision, hash_key),
+            }
+        ),
     )
 
 
@@ -227,6 +235,34 @@ def _side_key(
     if side is None or side.reveal_key or key is None or action(decision, side.key) != "allow":
         return MappingProxyType({})
     return MappingProxyType({side.key: clear_key_tokens(key)})
+
+
+GRANTED_FIELD_LABEL = b"sluice-granted-field-v1"
+CASE_KEYED_TOKENS = (MaskMethod.HASH, MaskMethod.ID_NUMBER_FPE)
+
+
+def granted_field_key(case_key: bytes, entry: str, name: str) -> bytes:
+    """The key of a field's tokens (``hash``) or pseudonyms (``id_number_fpe``) for a
+    caller who holds it in clear under another case: scoped to the entry and field,
+    where everyone else's are the case's, the same for every field."""
+    scope = b"\0".join((GRANTED_FIELD_LABEL, entry.encode(), name.encode()))
+    return hmac.new(case_key, scope, hashlib.sha256).digest()
+
+
+def _granted_keys(
+    entry: str, masks: Mapping[str, str], granted: Collection[str], key: bytes | None,
+    side: SideOverrides | None,
+) -> dict[str, bytes]:  # fmt: skip
+    """The masked fields ``granted`` names, keyed by ``granted_field_key``. Under the
+    case key, a field read in clear under one case and masked under another paired its
+    tokens with its values: a codebook of that case's tokens for every field masked
+    alike, another department's ID numbers with them (stop 34). A comparison side's key
+    keeps the case key: it matches only what ``check_keys_alike`` lets it."""
+    if key is None or not granted:
+        return {}
+    return {name: granted_field_key(key, entry, name) for name, spec in masks.items()
+            if name in granted and (side is None or name != side.key)
+            and parse_mask_spec(spec).method in CASE_KEYED_TOKENS}  # fmt: skip
 
 
 def _case_key_for(

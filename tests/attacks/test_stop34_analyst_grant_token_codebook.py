@@ -1,0 +1,68 @@
+"""Stop 34 (red team 38's note, run), as an analyst: a grant in one case is a codebook of
+another case's tokens.
+
+Rule (docs/policies.md, Masks): ``hash`` tokens and ``id_number_fpe`` pseudonyms are keyed
+by the case, the same for every field within it, so that two departments' ID numbers
+join; a grant unmasks a field for its own case only, and naming people across
+departments is for re-identification, which every source department approves.
+
+Attack: both departments mask their ID numbers with ``hash``. Civil grants dora the dibao
+roll's ``id_number`` for one case. She reads the roll under that case (clear numbers)
+and under another (tokens), pairing the rows by their clear fields: a codebook of the
+other case's tokens. Then she reads finance's payroll under that other case: every
+employee's token that is on the roll is in her codebook, so she reads finance's masked
+ID numbers in clear and knows which employees draw the allowance, with no comparison
+(which stop 34 refuses for a key granted elsewhere) and no finance steward's approval.
+
+Expected: a field some grant of the caller's releases in clear in another case is
+masked, outside that case, with tokens of its own (scoped to the entry and field), which
+match no other field's: no payroll token is in the codebook. On the embedded default
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.attacks.test_redteam37_analyst_date_shift_codebook import (
+    DIBAO,
+    _ok,
+    grant_of_civil,
+)
+from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _key, _rows
+from tests.gateway.demo_app import DemoGateway
+
+PAYROLL = "finance.payroll"
+GRANT_CASE = "JW-S34-GRANT"
+OTHER_CASE = "JW-S34-OTHER"
+
+
+def _hash(gw: DemoGateway, steward: str, dataset: str) -> None:
+    _ok(gw.client.patch(f"/api/v1/datasets/{dataset}", headers=gw.headers(steward),
+                        json={"fields": {"id_number": {"mask_override": "hash"}}}))  # fmt: skip
+
+
+def test_a_grant_in_one_case_is_no_codebook_of_another_cases_tokens(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    _hash(gw, "carl", DIBAO)
+    _hash(gw, "fiona", PAYROLL)
+    before = _rows(gw, "dora", DIBAO, ["id_number"], OTHER_CASE, "supervision")
+    payroll_before = _rows(gw, "dora", PAYROLL, ["id_number"], OTHER_CASE, "audit")
+    shared = {r["id_number"] for r in before} & {r["id_number"] for r in payroll_before}
+    assert shared, "tokens of one case join two departments' numbers (the design)"
+    grant_of_civil(gw, "dora", "id_number", GRANT_CASE)
+    codebook: dict[tuple[Any, ...], set[str]] = {}
+    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], GRANT_CASE, "supervision"):
+        codebook.setdefault(_key(row), set()).add(row["id_number"])
+    assert all(len(n) == 18 for numbers in codebook.values() for n in numbers)  # clear
+    tokens: dict[str, set[str]] = {}
+    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], OTHER_CASE, "supervision"):
+        tokens.setdefault(row["id_number"], set()).update(codebook.get(_key(row), set()))
+    payroll = _rows(gw, "dora", PAYROLL, ["id_number", "employer"], OTHER_CASE, "audit")
+    decoded = [r["id_number"] for r in payroll if len(tokens.get(r["id_number"], ())) == 1]
+    assert not decoded, (
+        f"{len(decoded)} of finance's {len(payroll)} masked ID numbers read in clear "
+        "through civil's grant in another case"
+    )
