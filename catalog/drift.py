@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from catalog.edits import max_level
 from catalog.errors import BadRequest
 from catalog.models import Dataset, Field
+from catalog.reserved_names import GATEWAY_COLUMNS, RESERVED_PREFIX, is_reserved
 from catalog.vocabulary import Level, PICategory
 
 
@@ -29,19 +30,14 @@ class Column:
     suggested_pi_category: PICategory
 
 
-# The gateway's own columns in a read (``__subject_token``: a comparison side's subject
-# tokens, which name on the trail whom its hits are about): a source column of such a
-# name stood beside the gateway's, and the trail read the steward's values.
-RESERVED_PREFIX = "__"
-
-
 def new_field(column: Column, position: int) -> Field:
     """A field classified as suggested, the suggestion kept on record; never one named
-    as the gateway's own columns (``RESERVED_PREFIX``)."""
-    if column.name.startswith(RESERVED_PREFIX):
+    as the gateway's own columns (``catalog.reserved_names``)."""
+    if is_reserved(column.name):
         raise BadRequest(
-            f"column {column.name!r}: names starting with {RESERVED_PREFIX!r} are the "
-            "gateway's own; expose the column under another name (a view, a header)"
+            f"column {column.name!r}: {sorted(GATEWAY_COLUMNS)} and names starting with "
+            f"{RESERVED_PREFIX!r} are the gateway's own; expose the column under another "
+            "name (a view, a header)"
         )
     return Field(
         name=column.name,

@@ -54,7 +54,7 @@ def _publish(gw: DemoGateway, monkeypatch: pytest.MonkeyPatch) -> None:
     h = gw.headers("carl")
     assert gw.client.post("/api/v1/sources/civil-db/introspect", headers=h).status_code == 200
     with monkeypatch.context() as before_the_rule:
-        before_the_rule.setattr(drift, "RESERVED_PREFIX", "\0")
+        before_the_rule.setattr(drift, "is_reserved", lambda name: False)
         resp = gw.client.post("/api/v1/datasets", headers=h, json={
             "source_id": "civil-db", "object_name": "rt37_people", "dataset_id": ENTRY,
             "title_en": "People", "allowed_purposes": ["supervision"]})  # fmt: skip

@@ -60,12 +60,12 @@ from adapters.arrow_types import arrow_type
 from adapters.base import AdapterLimits, Column, Filter, QueryPlan, RowFilter
 from adapters.plan import check_plan
 from catalog.errors import BadRequest, Forbidden
+from catalog.reserved_names import SUPPRESSED as SUPPRESSED
 from gateway.enforcement.query.aggregate_breakdown import coarse
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.schemas import QueryBody
 from policies.decision import Decision
 
-SUPPRESSED = "_suppressed"
 MAX_GROUP_FIELDS = 4  # 15 coarsenings to keep consistent; more is refused
 MAX_GROUPS = 100_000  # groups read from the source for one answer; more is refused
 # formats that carry ``_suppressed`` as a list; the others get the aliases as text

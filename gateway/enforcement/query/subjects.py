@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import BadRequest
 from catalog.models import User
+from catalog.reserved_names import SUBJECT_COLUMN as SUBJECT_COLUMN
 from gateway.enforcement.masking import derive_case_key, hash_token, load_mask_secret
 from gateway.enforcement.masking.small import SMALL_MAX
 from gateway.enforcement.masking.tokens import hash_array, hmac_tokens
@@ -33,7 +34,6 @@ MAX_COUNTIES = 64  # county codes recorded per query (audit.baseline reads them)
 COUNTY_CHARS = 6  # a county-level administrative division code: 430121
 # a comparison side carries its rows' subject tokens in this column until the matches
 # are known (``gateway.enforcement.comparison``); it is never sent
-SUBJECT_COLUMN = "__subject_token"  # no field is so named (catalog.drift.RESERVED_PREFIX)
 log = structlog.get_logger("sluice.subjects")
 OWN_TOKEN_TTL_S = 60.0
 # The trail's key is derived as a case key is, from a name no case may take: a case
