@@ -169,10 +169,12 @@ def mask_batch(
         if field.name in methods:
             # each column shifts under a key of its own (red team 37: one key for all
             # made a codebook learnt on one field decode every field's dates)
-            scoped = None if shift_key is None else dates.scoped_shift_key(shift_key, field.name)
+            spec = methods[field.name]
+            scoped = None
+            if shift_key is not None and parse_mask_spec(spec).method is MaskMethod.DATE_SHIFT:
+                scoped = dates.scoped_shift_key(shift_key, field.name)
             own = hash_keys.get(field.name, hash_key) if hash_keys else hash_key
-            column = mask_array(column, methods[field.name], hash_key=own,
-                                shift_key=scoped)  # fmt: skip
+            column = mask_array(column, spec, hash_key=own, shift_key=scoped)
             field = pa.field(field.name, column.type, nullable=True, metadata=field.metadata)
         columns.append(column)
         fields.append(field)
