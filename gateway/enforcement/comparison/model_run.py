@@ -21,7 +21,7 @@ from audit.sink import AppendInFlight
 from catalog.comparison_models import ComparisonRun
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel
 from gateway.enforcement.query.delivery import Books, Started
-from gateway.enforcement.query.run import QueryRun
+from gateway.enforcement.query.run import QueryRun, newest_generation
 from gateway.enforcement.query.subjects import SubjectTokens
 from policies.decision import UserContext
 
@@ -105,7 +105,8 @@ class ModelRun(Started):
         return {"truncated": self.truncated, "rows_read": dict(self.rows_read),
                 "matches": self.hits, "bytes_stored": self.ledger.size,
                 "rows_reserved": self.reserved, "delivered": False,
-                **self._subjects.details(self.subject_tokens, self.user),
+                **self._subjects.details(self.subject_tokens, self.user,
+                                        generation=newest_generation(self.sides.values())),
                 "subject_tokens_truncated": self.subject_tokens_truncated,
                 **self.view_digests}  # fmt: skip
 

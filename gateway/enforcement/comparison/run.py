@@ -18,7 +18,7 @@ from gateway.enforcement.comparison.match import KEY_COLUMN, SIDES
 from gateway.enforcement.comparison.schemas import ComparisonBody, ComparisonSide
 from gateway.enforcement.query.context import Origin
 from gateway.enforcement.query.delivery import Books, Started
-from gateway.enforcement.query.run import QueryRun
+from gateway.enforcement.query.run import QueryRun, newest_generation
 from gateway.enforcement.query.subjects import SubjectTokens
 from policies.decision import UserContext
 
@@ -120,7 +120,8 @@ class ComparisonRun(Started):
         return {"truncated": self.truncated, "rows_read": dict(self.rows_read),
                 "matches": self.matches, "bytes_sent": self.ledger.size,
                 "rows_reserved": self.reserved,
-                **self._subjects.details(self.subject_tokens, self.user),
+                **self._subjects.details(self.subject_tokens, self.user,
+                                        generation=newest_generation(self.sides)),
                 "subject_tokens_truncated": self.subject_tokens_truncated}  # fmt: skip
 
     def _release(self) -> None:

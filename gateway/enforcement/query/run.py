@@ -10,7 +10,7 @@ kept here.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 
@@ -253,3 +253,12 @@ class QueryRun(Started):
     def _counted(self, audit_s: float) -> None:
         self._metrics.audit_s += audit_s
         self._metrics.queries += 1
+
+
+def newest_generation(runs: Iterable[QueryRun]) -> int | None:
+    """The newest catalog generation the runs (a comparison's sides) were governed by:
+    what the comparison's own-record check reads the user's own token under
+    (``SubjectTokens.own_token``), so a change of their number made anywhere counts at
+    once, as it does for a query."""
+    known = [q.ctx.generation for q in runs if q.ctx.generation is not None]
+    return max(known) if known else None
