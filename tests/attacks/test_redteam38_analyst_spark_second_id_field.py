@@ -14,8 +14,14 @@ second field of the roll as an ID number (a guardian's, a household head's: here
 shows that field; run embedded, the dibao side flags her own record; run on Spark,
 the side's end says ``self_hash_hit: false`` and names no one of that field.
 
-Expected: the Spark side's end flags it as the embedded one does. PostgreSQL only
-(Spark reads the departments' tables by JDBC).
+Expected: the Spark side's end flags it as the embedded one does, and names that
+field's people with the embedded engine's tokens (a side narrowed below the cap of
+``MAX_TOKENS``, so every token is on the list). PostgreSQL only (Spark reads the
+departments' tables by JDBC).
+
+Fixed at stop 34 (THREAT_MODEL.md, forty-first pass): a Spark side hashes every
+ID-number field it reads into a token column of its own (``govern.token_columns``),
+which ``side_stats`` lists and checks, dropped before the join.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from gateway.enforcement.query.subjects import MAX_TOKENS
 from tests.attacks.redteam36 import set_own_id_number
 from tests.gateway.demo_app import DemoGateway
 from tests.gateway.enforcement.comparison.test_spark_engine import (  # noqa: F401 (fixture)
@@ -43,15 +50,9 @@ MODEL: dict[str, Any] = {
     "joins": [{"left": "p", "left_key": "id_number", "right": "d", "right_key": "id_number"}],
     "output": ["p.name", "d.address"],
 }  # fmt: skip
+pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 38, left: a Spark side carries one subject column (its tokens, the "
-    "own check of side_stats); the entry's other ID-number fields it reads need their "
-    "own token columns through the governor, the side's statistics and the match: not "
-    "a small change",
-)
 def test_a_spark_side_flags_the_runners_own_number_in_a_second_id_field(
     gw: DemoGateway,  # noqa: F811 (the imported fixture)
 ) -> None:
@@ -78,3 +79,33 @@ def test_a_spark_side_flags_the_runners_own_number_in_a_second_id_field(
     assert details["self_hash_hit"] is True, (
         "dora's own record read on Spark unflagged (a second ID-number field)"
     )
+    _the_side_names_the_second_fields_people(gw, own)
+
+
+def _the_side_names_the_second_fields_people(g: DemoGateway, own: str) -> None:
+    """The same model with its roll narrowed to the rows like the one holding ``own``
+    (its county, status and household size): few enough that every token is listed.
+    The dibao side's end names that field's people — ``own`` among them — with the
+    embedded engine's tokens, on Spark as embedded."""
+    with psycopg.connect(BACKEND["url"]) as conn:
+        row = conn.execute("SELECT region_code, status, household_size FROM dibao_recipients"
+                           " WHERE address = %s", (own,)).fetchone()  # fmt: skip
+    assert row is not None
+    where = [{"field": "region_code", "op": "=", "value": row[0]},
+             {"field": "status", "op": "=", "value": row[1]},
+             {"field": "household_size", "op": "=", "value": row[2]}]  # fmt: skip
+    model = {**MODEL, "id": "rt38.dibao_guardians_few",
+             "sides": [MODEL["sides"][0], {**MODEL["sides"][1], "where": where}]}  # fmt: skip
+    made = g.client.post("/api/v1/comparison-models", json=model, headers=g.headers("dora"))
+    assert made.status_code == 201, made.text[:300]
+    subjects = g.client.app.state.broker.subjects  # type: ignore[attr-defined]
+    ends: dict[str, dict[str, Any]] = {}
+    for engine in ("embedded", "spark"):
+        run = _run(g, "dora", model["id"], engine=engine)
+        assert run["status"] == "done", run
+        ends[engine] = _dibao_side_completed(g, run)["details"]
+    tokens = ends["spark"]["subject_tokens"]
+    assert 0 < len(tokens) < MAX_TOKENS, len(tokens)
+    assert subjects.token(own) in tokens, "the second field's people not named on Spark"
+    assert ends["spark"]["self_hash_hit"] is True
+    assert sorted(tokens) == sorted(ends["embedded"]["subject_tokens"])

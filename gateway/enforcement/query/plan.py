@@ -166,14 +166,17 @@ def plan_query(
 
 
 def _refuse_reserved_names(ctx: QueryContext) -> None:
-    """422 for an entry with a field named as the gateway's own subject-token column: a
-    comparison side took such a field for the people it matched, and wrote its values
-    (a raw ID number, a made-up token) to the trail as the subject tokens (red team 37).
-    A source column may take any identifier, so the name is refused where it is read."""
-    if any(f.name == SUBJECT_COLUMN for f in ctx.entry.fields):
+    """422 for an entry with a field named as the gateway's own subject-token columns
+    (``SUBJECT_COLUMN``, and a Spark side's ``__subject_token_<n>`` of each further
+    ID-number field): a comparison side took such a field for the people it matched,
+    and wrote its values (a raw ID number, a made-up token) to the trail as the subject
+    tokens (red team 37). A source column may take any identifier, so the name is
+    refused where it is read."""
+    taken = next((f.name for f in ctx.entry.fields if f.name.startswith(SUBJECT_COLUMN)), None)
+    if taken is not None:
         raise Unprocessable(
-            f"entry {ctx.entry.id!r} has a field named {SUBJECT_COLUMN!r}, a name the "
-            "gateway keeps for its own column: its steward must rename the source's column"
+            f"entry {ctx.entry.id!r} has a field named {taken!r}, a name the gateway "
+            "keeps for its own columns: its steward must rename the source's column"
         )
 
 

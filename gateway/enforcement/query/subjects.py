@@ -9,7 +9,7 @@ Also owns the per-case masking keys (HKDF of the mask secret and the case refere
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,14 @@ _AUDIT_CONTEXT = RESERVED_CASE_PREFIX + "audit-subjects"
 # ``date_shift``'s key: the same for every case, so that asking again under another case
 # shows the same shifted date (keyed per case, a few dozen cases pinned it: red team 36)
 _SHIFT_CONTEXT = RESERVED_CASE_PREFIX + "date-shift"
+
+
+def id_fields(dataset: Entry, names: Collection[str]) -> list[str]:
+    """The entry's ID-number fields among ``names`` (the columns a read holds), in the
+    entry's order: every one names people, so every one is hashed for the trail
+    ("who looked up whom", the reader's own record) — by the gateway's reader
+    (``collect``, ``holds_own``) and by a Spark side's executors alike (red team 38)."""
+    return [f.name for f in dataset.fields if f.pi_category == "id_number" and f.name in names]
 
 
 def _audit_key(secret: bytes) -> bytes:
@@ -100,11 +108,8 @@ class SubjectTokens:
         """
         if have >= MAX_TOKENS:
             return []
-        names = [f.name for f in dataset.fields if f.pi_category == "id_number"]
         out: list[str] = []
-        for name in names:
-            if name not in batch.schema.names:
-                continue
+        for name in id_fields(dataset, batch.schema.names):
             room = MAX_TOKENS - have - len(out)
             column = batch.column(name)
             if column.type != pa.string():
@@ -123,8 +128,7 @@ class SubjectTokens:
         (``collect`` keeps the first ``MAX_TOKENS`` people only, and a user's own record
         past them went unflagged: red team 36). Nothing is hashed for a user whose own
         number is not recorded."""
-        names = [f.name for f in dataset.fields
-                 if f.pi_category == "id_number" and f.name in batch.schema.names]  # fmt: skip
+        names = id_fields(dataset, batch.schema.names)
         own = self.own_token(subject, generation) if names else None
         if own is None:
             return False
@@ -146,10 +150,8 @@ class SubjectTokens:
         if have >= MAX_TOKENS:
             return []
         out: list[str] = []
-        for name in [f.name for f in dataset.fields if f.pi_category == "id_number"]:
-            values = columns.get(name)
-            if values is None:
-                continue
+        for name in id_fields(dataset, columns):
+            values = columns[name]
             if types[name] != "string" or len(values) > SMALL_MAX:
                 return None
             out.extend(self._few_tokens(values, MAX_TOKENS - have - len(out)))

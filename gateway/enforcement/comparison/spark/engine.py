@@ -34,7 +34,6 @@ from gateway.enforcement.comparison.engine import CancelToken, Hits, Progress
 from gateway.enforcement.comparison.expressions import Typed
 from gateway.enforcement.comparison.spark.columns import col, column
 from gateway.enforcement.comparison.spark.govern import (
-    COUNTY,
     governed_frame,
     governor,
     pushable,
@@ -204,17 +203,18 @@ class SparkEngine:
         side.start()  # nothing is read before the side's start is durable
         read = self.sources.describe(side.entry)
         cancel.check()  # the last point before the source is read
-        govern = governor(side.plan, audit_key=side.audit_key,
-                          region_field=side.entry.region_field)  # fmt: skip
+        govern = governor(side.plan, audit_key=side.audit_key, entry=side.entry)
         frame = governed_frame(spark, read, govern, side.plan)
         frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(frame)
-        stats = side_stats(frame, max_tokens=MAX_TOKENS, max_counties=MAX_COUNTIES,
-                           own=side.own_token())  # fmt: skip
+        stats = side_stats(frame, token_names=govern.token_names, max_tokens=MAX_TOKENS,
+                           max_counties=MAX_COUNTIES, own=side.own_token())  # fmt: skip
         side.read(rows=stats["rows"], tokens=stats["tokens"], counties=stats["counties"],
                   own_seen=stats["own_seen"])  # fmt: skip
+        dropped = govern.record_only  # the side's record's alone: never in the hits
         schema = govern.schema()
-        return frame.drop(COUNTY), schema.remove(schema.get_field_index(COUNTY))
+        kept = pa.schema([f for f in schema if f.name not in dropped])
+        return frame.drop(*dropped), kept
 
 
 def _spark_schema(schema: pa.Schema) -> Any:

@@ -12,16 +12,19 @@ them, so the filters see the values the embedded engine filters.
 
 Then, on the executors, each Arrow batch passes through ``Govern`` — the same code the
 gateway's reader runs (``gateway.enforcement.masking.mask_batch``, the subject tokens
-of ``query.subjects``): cast to the plan's types, the county and subject token noted,
-masked (the key becomes its HMAC token under the case key), token-filtered, narrowed.
-Raw values exist only inside that function on the executor; what leaves it is what
-the gateway's own read would have produced.
+of ``query.subjects``): cast to the plan's types, the county and the subject tokens of
+every ID-number field read noted, masked (the key becomes its HMAC token under the
+case key), token-filtered, narrowed. Raw values exist only inside that function on the
+executor; what leaves it is what the gateway's own read would have produced, plus the
+columns for the side's record alone (``Govern.record_only``: the county, the tokens of
+ID-number fields other than the subject column), dropped before the join.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -34,8 +37,9 @@ from gateway.enforcement.comparison.spark.partitions import partitioning
 from gateway.enforcement.comparison.spark.sources import SourceRead
 from gateway.enforcement.masking import mask_batch
 from gateway.enforcement.masking.tokens import hash_array
+from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.plan import ExecutionPlan
-from gateway.enforcement.query.subjects import COUNTY_CHARS, SUBJECT_COLUMN
+from gateway.enforcement.query.subjects import COUNTY_CHARS, SUBJECT_COLUMN, id_fields
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -65,10 +69,23 @@ class Govern:
     shift_key: bytes | None
     key_hashes: Mapping[str, bytes]
     audit_key: bytes
-    subject_column: str | None
+    # each ID-number field read and the column of its subject tokens (``token_columns``)
+    tokens: tuple[tuple[str, str], ...]
     region_field: str | None
     post_filters: tuple[Filter, ...]
     output: tuple[str, ...] | None
+
+    @property
+    def token_names(self) -> tuple[str, ...]:
+        """The subject-token columns, in the entry's order of their fields."""
+        return tuple(column for _, column in self.tokens)
+
+    @property
+    def record_only(self) -> tuple[str, ...]:
+        """The columns for the side's record alone (``side_stats``), dropped before the
+        join: the county and the tokens of every ID-number field but the subject column
+        (whose tokens name the people the hits match, as on the embedded engine)."""
+        return (*(n for n in self.token_names if n != SUBJECT_COLUMN), COUNTY)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -78,9 +95,9 @@ class Govern:
         raw = pa.Table.from_batches([raw]).select(self.raw.names).cast(self.raw)
         raw = raw.combine_chunks().to_batches()[0] if raw.num_rows else _empty(self.raw)
         county = _county(raw, self.region_field)
-        if self.subject_column is not None:
-            values = raw.column(self.subject_column).cast(pa.string())
-            raw = raw.append_column(SUBJECT_COLUMN, hash_array(values, self.audit_key))
+        for name, column in self.tokens:  # the values ``SubjectTokens.collect`` hashes
+            values = raw.column(name).cast(pa.string())
+            raw = raw.append_column(column, hash_array(values, self.audit_key))
         batch = mask_batch(raw, self.masks, hash_key=self.hash_key, shift_key=self.shift_key,
                            hash_keys=self.key_hashes)  # fmt: skip
         batch = batch.append_column(COUNTY, county)
@@ -89,21 +106,35 @@ class Govern:
                                 False)  # fmt: skip
             batch = batch.filter(keep)
         if self.output is not None:
-            keep_extra = [n for n in (SUBJECT_COLUMN,) if n in batch.schema.names]
-            batch = batch.select([*self.output, *keep_extra, COUNTY])
+            batch = batch.select([*self.output, *self.token_names, COUNTY])
         return batch
 
     def schema(self) -> pa.Schema:
         return self.batch(_empty(self.raw)).schema
 
 
-def governor(plan: ExecutionPlan, *, audit_key: bytes, region_field: str | None) -> Govern:
+def governor(plan: ExecutionPlan, *, audit_key: bytes, entry: Entry) -> Govern:
     return Govern(
         raw=schema_for(plan.source.columns), masks=dict(plan.masks), hash_key=plan.hash_key,
-        shift_key=plan.shift_key, key_hashes=dict(plan.key_hashes),
-        audit_key=audit_key, subject_column=plan.subject_column, region_field=region_field,
+        shift_key=plan.shift_key, key_hashes=dict(plan.key_hashes), audit_key=audit_key,
+        tokens=token_columns(plan, entry), region_field=entry.region_field,
         post_filters=plan.post_filters, output=plan.output,
     )  # fmt: skip
+
+
+def token_columns(plan: ExecutionPlan, entry: Entry) -> tuple[tuple[str, str], ...]:
+    """Each ID-number field the side reads, and the column its subject tokens go to:
+    the plan's subject column's to ``SUBJECT_COLUMN`` (carried into the match), each
+    other's to ``__subject_token_<n>`` (a name no field may take: ``plan``), for the
+    side's record. One column of the subject field's alone named no one of a second
+    ID-number field (a guardian's, a household head's), and a runner's own number there
+    went unflagged on Spark where the gateway's reader flags it (red team 38)."""
+    fields = id_fields(entry, [c.name for c in plan.source.columns])
+    subject = plan.subject_column
+    if subject is not None and subject not in fields:  # belt and braces: always among them
+        fields.insert(0, subject)
+    return tuple((name, SUBJECT_COLUMN if name == subject else f"{SUBJECT_COLUMN}_{i}")
+                 for i, name in enumerate(fields))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -270,23 +301,34 @@ def _empty(schema: pa.Schema) -> pa.RecordBatch:
 
 
 def side_stats(
-    frame: DataFrame, *, max_tokens: int, max_counties: int, own: str | None = None
-) -> dict[str, Any]:
+    frame: DataFrame, *, token_names: Sequence[str], max_tokens: int, max_counties: int,
+    own: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Rows, subject tokens and counties of a governed side, for its record (one pass
-    over the cached side, one short one for the tokens), and whether the token ``own``
-    (the runner's own) is among all its rows: the tokens recorded are the first
-    ``max_tokens`` people, and a runner's own record past them went unflagged (red
-    team 36's left row; one more short pass, only for a runner whose number is known)."""
+    over the cached side, one short one per ID-number field for the tokens, in
+    ``token_names``' order: field by field, as ``SubjectTokens.collect``), and whether
+    the token ``own`` (the runner's own) is in any of those columns of any row: the
+    tokens recorded are the first ``max_tokens`` people, and a runner's own record past
+    them went unflagged (red team 36's left row; one more short pass, only for a runner
+    whose number is known)."""
     from pyspark.sql import functions as F
 
     row = frame.agg(F.count(F.lit(1)).alias("n"),
                     F.collect_set(F.col(COUNTY)).alias("c")).first()  # fmt: skip
     rows, counties = (int(row["n"]), sorted(row["c"])[:max_counties]) if row else (0, [])
     tokens: list[str] = []
-    if SUBJECT_COLUMN in frame.columns:
-        picked = frame.where(_col(SUBJECT_COLUMN).isNotNull()).select(_col(SUBJECT_COLUMN))
-        tokens = [r[0] for r in picked.limit(max_tokens).collect()]
+    for name in token_names:
+        room = max_tokens - len(tokens)
+        if room <= 0:
+            break
+        picked = frame.where(_col(name).isNotNull()).select(_col(name))
+        tokens += [r[0] for r in picked.limit(room).collect()]
     own_seen = own is not None and (own in tokens or (
-        len(tokens) >= max_tokens
-        and frame.where(_col(SUBJECT_COLUMN) == own).limit(1).count() > 0))  # fmt: skip
+        len(tokens) >= max_tokens and _holds(frame, token_names, own)))  # fmt: skip
     return {"rows": rows, "tokens": tokens, "counties": set(counties), "own_seen": own_seen}
+
+
+def _holds(frame: DataFrame, token_names: Sequence[str], own: str) -> bool:
+    """Whether any row holds the token ``own`` in any of the columns ``token_names``."""
+    hits = [_col(name) == own for name in token_names]
+    return bool(hits) and frame.where(reduce(lambda a, b: a | b, hits)).limit(1).count() > 0
