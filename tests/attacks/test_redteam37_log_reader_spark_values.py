@@ -14,7 +14,10 @@ shifted column) fails the cast on the executor (``CsvTyped``), and the line
 
 Expected: Spark's own console log is off (a run's failure is in the gateway's log,
 scrubbed, and on the trail). Spark's log is the process's, whatever the catalog's
-database: run once, in a process of its own whose stderr is read whole.
+database: its console is read whole. The suite's Spark JVM (``tests/spark_jvm.py``)
+writes its console to a file of its own, read from before the failing task to after
+the next job; in a process whose JVM was started otherwise, the test starts a process
+of its own and reads its stderr whole.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from gateway.enforcement.comparison.spark.govern import CsvTyped
+from tests.spark_jvm import console, shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +54,31 @@ except Exception as exc:
 """
 
 
-def test_a_failed_spark_task_puts_no_value_in_the_log() -> None:
+def test_a_failed_spark_task_puts_no_value_in_the_log(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    spark = shared_spark()
+    written = console()
+    if written is None:  # this process's JVM writes where the test cannot read
+        _in_a_process_of_its_own()
+        return
+    start = written.stat().st_size
+    frame = spark.createDataFrame([(f"{ID_NUMBER} 张三",)], "died_on string")
+    schema = pa.schema([("died_on", pa.date32())])
+    with pytest.raises(Exception):  # noqa: B017 (the executor's failure, as pyspark raises it)
+        frame.mapInArrow(CsvTyped(schema), from_arrow_schema(schema)).collect()
+    # a job after it: the failed one's scheduler lines (the same event loop) are written
+    assert spark.range(3).count() == 3
+    with written.open("rb") as jvm:
+        jvm.seek(start)
+        logged = jvm.read().decode(errors="replace")
+    out, err = capfd.readouterr()
+    lines = (logged + out + err + caplog.text).splitlines()
+    leaked = [line for line in lines if ID_NUMBER in line or "张三" in line]
+    assert not leaked, leaked[:3]
+
+
+def _in_a_process_of_its_own() -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, env={"PYTHONPATH": str(ROOT),
                           "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})  # fmt: skip

@@ -42,6 +42,8 @@ from tests.gateway.enforcement.comparison.test_spark_engine import (  # noqa: F4
     gw,
 )
 
+pytestmark = pytest.mark.xdist_group("spark")  # the Spark worker's JVM (tests/spark_jvm.py)
+
 MODEL: dict[str, Any] = {
     "id": "rt38.dibao_guardians",
     "name": {"zh": "监护人", "en": "Guardians"},

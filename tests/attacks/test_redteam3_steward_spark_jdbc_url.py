@@ -30,10 +30,10 @@ from sqlalchemy.engine import make_url
 
 from catalog.demo.users import DEMO_USERS
 from catalog.models import Source
-from gateway.enforcement.comparison.spark.session import spark_session
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.comparison_env import PLANTED, start, wait
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.spark_jvm import shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
 MASTER = "local[2]"
@@ -42,7 +42,7 @@ MODEL = "demo.payroll_on_dibao"
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
-    spark_session(MASTER)
+    shared_spark(MASTER)
     name, url = create_pg_database("sluice_rt3_spark")
     try:
         with demo_gateway(tmp_path_factory.mktemp("rt3-spark"), backend_url=url,

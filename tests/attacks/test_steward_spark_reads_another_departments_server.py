@@ -30,11 +30,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from catalog.models import Source
-from gateway.enforcement.comparison.spark.session import spark_session
 from tests.attacks.relay import lan_address, relay
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.comparison_env import PLANTED, start, wait
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.spark_jvm import shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
 MASTER = "local[2]"
@@ -52,7 +52,7 @@ def _identity(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
-    spark_session(MASTER)
+    shared_spark(MASTER)
     address = lan_address()
     name, url = create_pg_database("sluice_spark_srvid")
     try:

@@ -51,6 +51,7 @@ from tests.gateway.comparison_env import (
     wait,
 )
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.spark_jvm import shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
 ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
@@ -62,7 +63,7 @@ BACKEND: dict[str, str] = {}  # the departments' PostgreSQL database (libpq URL)
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
     """The demo gateway with its departments' tables on PostgreSQL (read by JDBC)."""
-    spark_session(MASTER)  # the JVM starts once, before any run waits on it
+    shared_spark(MASTER)  # the JVM starts once, before any run waits on it
     name, url = create_pg_database("sluice_spark")
     BACKEND["url"] = url.replace("postgresql+psycopg", "postgresql")
     try:

@@ -25,6 +25,7 @@ from gateway.enforcement.comparison.spark.session import spark_session
 from gateway.enforcement.comparison.spark.sources import SourceRead
 from tests.gateway.comparison_env import ALICE_COUNTY, hits, runner, start, wait
 from tests.gateway.demo_app import DemoGateway, demo_gateway
+from tests.spark_jvm import shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")  # the Spark module's worker and session
 MASTER = "local[2]"
@@ -117,7 +118,7 @@ ANTI: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def files_gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
-    spark_session(MASTER)
+    shared_spark(MASTER)
     data = tmp_path_factory.mktemp("spark-files-data")
     _write_files(data)
     with demo_gateway(tmp_path_factory.mktemp("spark-files"), file_roots=[data],
