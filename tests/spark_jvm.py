@@ -17,6 +17,7 @@ such file: ``console`` says so, and the red team test then starts its own proces
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ def shared_spark(master: str = MASTER) -> SparkSession:
     with _descriptors_to(Path(name)):
         session = spark_session(master)
     _console.append(Path(name))
+    atexit.register(_console[0].unlink, missing_ok=True)  # the JVM ends with the process
     return session
 
 
