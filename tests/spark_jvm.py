@@ -56,6 +56,23 @@ def console() -> Path | None:
     return _console[0] if _console else None
 
 
+def console_mark() -> int:
+    """Where the JVM's console file ends now (0 when there is none)."""
+    written = console()
+    return written.stat().st_size if written is not None else 0
+
+
+def console_since(mark: int) -> str:
+    """What the JVM wrote on its console since ``console_mark`` gave ``mark`` ("" when
+    this process's JVM was started otherwise)."""
+    written = console()
+    if written is None:
+        return ""
+    with written.open("rb") as jvm:
+        jvm.seek(mark)
+        return jvm.read().decode(errors="replace")
+
+
 @contextmanager
 def _descriptors_to(path: Path) -> Iterator[None]:
     """fds 1 and 2 on ``path`` (appending) for the block: a child started in it keeps them."""

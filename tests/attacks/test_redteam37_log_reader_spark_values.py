@@ -31,7 +31,7 @@ import pytest
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from gateway.enforcement.comparison.spark.govern import CsvTyped
-from tests.spark_jvm import console, shared_spark
+from tests.spark_jvm import console, console_mark, console_since, shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,22 +58,18 @@ def test_a_failed_spark_task_puts_no_value_in_the_log(
     capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     spark = shared_spark()
-    written = console()
-    if written is None:  # this process's JVM writes where the test cannot read
+    if console() is None:  # this process's JVM writes where the test cannot read
         _in_a_process_of_its_own()
         return
-    start = written.stat().st_size
+    mark = console_mark()
     frame = spark.createDataFrame([(f"{ID_NUMBER} 张三",)], "died_on string")
     schema = pa.schema([("died_on", pa.date32())])
     with pytest.raises(Exception):  # noqa: B017 (the executor's failure, as pyspark raises it)
         frame.mapInArrow(CsvTyped(schema), from_arrow_schema(schema)).collect()
     # a job after it: the failed one's scheduler lines (the same event loop) are written
     assert spark.range(3).count() == 3
-    with written.open("rb") as jvm:
-        jvm.seek(start)
-        logged = jvm.read().decode(errors="replace")
     out, err = capfd.readouterr()
-    lines = (logged + out + err + caplog.text).splitlines()
+    lines = (console_since(mark) + out + err + caplog.text).splitlines()
     leaked = [line for line in lines if ID_NUMBER in line or "张三" in line]
     assert not leaked, leaked[:3]
 

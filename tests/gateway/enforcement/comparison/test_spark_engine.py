@@ -51,7 +51,7 @@ from tests.gateway.comparison_env import (
     wait,
 )
 from tests.gateway.demo_app import DemoGateway, demo_gateway
-from tests.spark_jvm import shared_spark
+from tests.spark_jvm import console_mark, console_since, shared_spark
 
 pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
 ID_NUMBER = re.compile(rb"(?<![0-9a-fA-F])\d{17}[\dX](?![0-9a-fA-F])")
@@ -264,14 +264,17 @@ def test_a_join_past_max_pairs_is_refused() -> None:
 def test_no_source_password_in_the_record_or_our_log(
     gw: DemoGateway, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """The JDBC password (the sources' secret) appears nowhere a run writes."""
+    """The JDBC password (the sources' secret) appears nowhere a run writes: the trail,
+    our log, the process's stdout and stderr, Spark's own console (its JVM and Python
+    workers write there, not on this process's captured descriptors: tests/spark_jvm.py)."""
     caplog.set_level(logging.DEBUG)
+    mark = console_mark()
     spark = _run(gw, "dora", "demo.dibao_after_death", engine="spark")
     assert spark["status"] == "done", spark
     # requested, started, the two sides' completions, completed
     trail = orjson.dumps(events(gw, run_id=spark["id"], want=5))
     out, err = capfd.readouterr()
-    logged = caplog.text + out + err
+    logged = caplog.text + out + err + console_since(mark)
     assert SECRET.encode() not in trail and SECRET not in logged
 
 
