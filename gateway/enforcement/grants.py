@@ -51,50 +51,65 @@ def approved_grant_rows(
 
 
 def granted_fields_anywhere(
-    *, conn: Connection, subject: str, dataset_ids: Iterable[str], now: datetime
+    *, conn: Connection, subject: str, dataset_ids: Iterable[str]
 ) -> dict[str, dict[str, str]]:
-    """Each field an approved, unexpired grant of ``subject`` releases on each of
-    ``dataset_ids``, under any case and purpose, with the case of one such grant (by
-    entry, then field). A grant unmasks only under its own case, but what its holder
-    read there they know everywhere: matched in another case against a key masked to
-    them, it would spell that key's values (red team 38)."""
+    """Each field a grant of ``subject`` ever released on each of ``dataset_ids``, under
+    any case and purpose, with the case of one such grant (by entry, then field). A
+    grant unmasks only under its own case, but what its holder read there they know
+    everywhere: matched in another case against a key masked to them, it would spell
+    that key's values (red team 38) — and they know it still once the grant expired or
+    they gave it back (red team 39: ``known_rows``)."""
     wanted = list(dict.fromkeys(dataset_ids))
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
-    rows = approved_rows_anywhere(conn=conn, subject=subject, dataset_ids=wanted)
-    for dataset_id, fields in granted_fields(rows, now).items():
+    rows = known_rows(conn=conn, subject=subject, dataset_ids=wanted)
+    for dataset_id, fields in granted_fields(rows).items():
         granted[dataset_id].update(fields)
     return granted
 
 
-def approved_rows_anywhere(
+def known_rows(
     *, conn: Connection, subject: str, dataset_ids: Iterable[str],
     generation: int | None = None,
 ) -> tuple[Any, ...]:  # fmt: skip
-    """``approved_grant_rows`` of every purpose and case, on any of ``dataset_ids``."""
-    scope = (AccessRequest.__table__.c.dataset_id.in_(list(dataset_ids)),)
-    return _approved(conn, subject, scope, generation)
+    """Every request of ``subject``'s on any of ``dataset_ids`` that was ever a grant, of
+    every purpose and case: approved ones, expired or not, and those revoked after their
+    approval (an approval is what sets ``expires_at``). Counting only the live ones, a
+    holder revoked their own grant (or let it lapse) the moment they had read it, and
+    what they had read in clear no longer counted as known (red team 39). The decision's
+    own grants are ``in_scope`` of these: approved ones only."""
+    table = AccessRequest.__table__.c
+    scope = (table.dataset_id.in_(list(dataset_ids)), table.expires_at.is_not(None))
+    return _sealed(conn, subject, scope, generation, ("approved", "revoked"))
 
 
 def in_scope(rows: tuple[Any, ...], purpose: str | None, case_ref: str | None) -> tuple[Any, ...]:
-    """The rows approved for this purpose and case (``active_grants``' scope)."""
-    return tuple(r for r in rows if r.purpose == (purpose or "") and r.case_ref == (case_ref or ""))
+    """The approved rows for this purpose and case (``active_grants``' scope): a revoked
+    grant among ``rows`` (``known_rows``) unmasks nothing."""
+    return tuple(r for r in rows if r.status == "approved" and r.purpose == (purpose or "")
+                 and r.case_ref == (case_ref or ""))  # fmt: skip
 
 
-def granted_fields(rows: tuple[Any, ...], now: datetime) -> dict[str, dict[str, str]]:
-    """By entry, each field an unexpired row of ``rows`` releases, with one such row's
-    case."""
+def granted_fields(rows: tuple[Any, ...]) -> dict[str, dict[str, str]]:
+    """By entry, each field a row of ``rows`` releases (or released: its expiry and a
+    revocation do not matter, its holder read it), with one such row's case."""
     granted: dict[str, dict[str, str]] = {}
     for row in rows:
-        if unexpired_grants((row,), now):
-            fields = granted.setdefault(row.dataset_id, {})
-            for name in row.fields:
-                fields.setdefault(name, row.case_ref)
+        fields = granted.setdefault(row.dataset_id, {})
+        for name in row.fields:
+            fields.setdefault(name, row.case_ref)
     return granted
 
 
 def _approved(
     conn: Connection, subject: str, scope: tuple[Any, ...], generation: int | None
 ) -> tuple[Any, ...]:
+    return _sealed(conn, subject, scope, generation, ("approved",))
+
+
+def _sealed(
+    conn: Connection, subject: str, scope: tuple[Any, ...], generation: int | None,
+    statuses: tuple[str, ...],
+) -> tuple[Any, ...]:  # fmt: skip
     # Core rows, not ORM objects: this runs whenever the catalog changed; every column
     # the seal covers, typed (JSON decoded, timestamps as the dialect returns them)
     table = AccessRequest.__table__.c
@@ -112,7 +127,7 @@ def _approved(
         table.approvals,
         table.required_approvals,
         table.seal,
-    ).where(table.requester == subject, table.status == "approved", *scope)
+    ).where(table.requester == subject, table.status.in_(statuses), *scope)
     rows = conn.execute(stmt).all()
     return tuple(sealed_only(conn, ACCESS_REQUESTS, rows, token=generation))
 

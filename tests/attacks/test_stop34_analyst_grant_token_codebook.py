@@ -37,7 +37,7 @@ GRANT_CASE = "JW-S34-GRANT"
 OTHER_CASE = "JW-S34-OTHER"
 
 
-def _hash(gw: DemoGateway, steward: str, dataset: str) -> None:
+def hash_ids(gw: DemoGateway, steward: str, dataset: str) -> None:
     _ok(gw.client.patch(f"/api/v1/datasets/{dataset}", headers=gw.headers(steward),
                         json={"fields": {"id_number": {"mask_override": "hash"}}}))  # fmt: skip
 
@@ -46,23 +46,33 @@ def test_a_grant_in_one_case_is_no_codebook_of_another_cases_tokens(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    _hash(gw, "carl", DIBAO)
-    _hash(gw, "fiona", PAYROLL)
+    hash_ids(gw, "carl", DIBAO)
+    hash_ids(gw, "fiona", PAYROLL)
     before = _rows(gw, "dora", DIBAO, ["id_number"], OTHER_CASE, "supervision")
     payroll_before = _rows(gw, "dora", PAYROLL, ["id_number"], OTHER_CASE, "audit")
     shared = {r["id_number"] for r in before} & {r["id_number"] for r in payroll_before}
     assert shared, "tokens of one case join two departments' numbers (the design)"
     grant_of_civil(gw, "dora", "id_number", GRANT_CASE)
-    codebook: dict[tuple[Any, ...], set[str]] = {}
-    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], GRANT_CASE, "supervision"):
-        codebook.setdefault(_key(row), set()).add(row["id_number"])
-    assert all(len(n) == 18 for numbers in codebook.values() for n in numbers)  # clear
-    tokens: dict[str, set[str]] = {}
-    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], OTHER_CASE, "supervision"):
-        tokens.setdefault(row["id_number"], set()).update(codebook.get(_key(row), set()))
-    payroll = _rows(gw, "dora", PAYROLL, ["id_number", "employer"], OTHER_CASE, "audit")
-    decoded = [r["id_number"] for r in payroll if len(tokens.get(r["id_number"], ())) == 1]
+    clear = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], GRANT_CASE, "supervision")
+    decoded, payroll = payroll_decoded(gw, clear, OTHER_CASE)
     assert not decoded, (
         f"{len(decoded)} of finance's {len(payroll)} masked ID numbers read in clear "
         "through civil's grant in another case"
     )
+
+
+def payroll_decoded(
+    gw: DemoGateway, clear: list[dict[str, Any]], case: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The payroll's ID numbers dora reads under ``case`` that the roll read with its
+    numbers in clear (``clear``) decodes, row by row through its clear fields and the
+    roll's tokens under ``case``; and the payroll read."""
+    codebook: dict[tuple[Any, ...], set[str]] = {}
+    for row in clear:
+        codebook.setdefault(_key(row), set()).add(row["id_number"])
+    assert all(len(n) == 18 for numbers in codebook.values() for n in numbers)  # clear
+    tokens: dict[str, set[str]] = {}
+    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], case, "supervision"):
+        tokens.setdefault(row["id_number"], set()).update(codebook.get(_key(row), set()))
+    payroll = _rows(gw, "dora", PAYROLL, ["id_number", "employer"], case, "audit")
+    return [r["id_number"] for r in payroll if len(tokens.get(r["id_number"], ())) == 1], payroll

@@ -20,7 +20,6 @@ immediately before anything is read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -128,9 +127,7 @@ def granted_by_alias(
 ) -> dict[str, dict[str, str]]:
     """By alias, the fields some grant of ``subject``'s releases on the alias's entry
     (``entries``: alias to entry id), under any case."""
-    by_entry = granted_fields_anywhere(
-        conn=conn, subject=subject, dataset_ids=entries.values(), now=datetime.now(UTC)
-    )
+    by_entry = granted_fields_anywhere(conn=conn, subject=subject, dataset_ids=entries.values())
     return {alias: by_entry[entry] for alias, entry in entries.items()}
 
 

@@ -49,7 +49,7 @@ from catalog.lazy_connection import LazyConnection
 from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
-from gateway.enforcement.grants import approved_rows_anywhere, granted_fields, in_scope
+from gateway.enforcement.grants import granted_fields, in_scope, known_rows
 from gateway.enforcement.limits import UNRECORDED_MESSAGE, refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
@@ -107,7 +107,7 @@ class Broker:
         self.max_rows_by_level = dict(max_rows_by_level)
         # both loaded only when the catalog generation moved (see query.entries)
         self.entries: GenerationCache[str, Entry | None] = GenerationCache(512)
-        # a user's approved grants on an entry, of every purpose and case: a query's
+        # a user's grants on an entry, live or once, of every purpose and case: a query's
         # decision takes its own case's, its plan the fields granted in any other
         self.grants: GenerationCache[tuple[str, str], tuple[Any, ...]] = GenerationCache(4096)
         # the frozen entries, and which entry's object each queried entry shares with one
@@ -261,24 +261,27 @@ class Broker:
     def _grant_rows(
         self, conn: Callable[[], Connection], generation: int, subject: str, entry_id: str
     ) -> tuple[Any, ...]:
-        """``subject``'s approved grants on the entry, of every purpose and case, read
-        once per catalog generation (their expiry is checked on each use)."""
+        """``subject``'s grants on the entry, of every purpose and case, live or once
+        (``grants.known_rows``: the decision takes the approved ones of its case, the
+        plan every field any of them released), read once per catalog generation (their
+        expiry is checked on each use)."""
         return self.grants.get(
             generation, (subject, entry_id),
-            lambda: approved_rows_anywhere(conn=conn(), subject=subject, dataset_ids=[entry_id],
-                                           generation=generation),
+            lambda: known_rows(conn=conn(), subject=subject, dataset_ids=[entry_id],
+                               generation=generation),
         )  # fmt: skip
 
     def _granted_elsewhere(
         self, conn: Callable[[], Connection], generation: int, ctx: QueryContext
     ) -> frozenset[str]:
-        """The entry's fields some grant of the caller's releases in clear, in any case:
+        """The entry's fields some grant of the caller's releases (or released) in clear,
+        in any case:
         the plan masks them with tokens of their own where they are masked
         (``plan.granted_field_key``)."""
         rows = self._grant_rows(conn, generation, ctx.user.subject, ctx.entry.id)
         if not rows:
             return frozenset()
-        return frozenset(granted_fields(rows, datetime.now(UTC)).get(ctx.entry.id, {}))
+        return frozenset(granted_fields(rows).get(ctx.entry.id, {}))
 
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""

@@ -20,7 +20,6 @@ wired with a write-only sink (a test's stand-in) has nothing to read and checks 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -36,9 +35,7 @@ from gateway.enforcement.grants import granted_fields_anywhere
 Side = tuple[str, str]  # (entry id, key field)
 
 
-def refuse_unmasking(
-    *, trail: AuditSink, conn: Connection, request: AccessRequest, now: datetime
-) -> None:
+def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessRequest) -> None:
     """``Conflict`` when approving ``request`` would unmask a comparison its requester
     made (above); nothing when there is no readable trail."""
     if not isinstance(trail, AuditLog):
@@ -49,8 +46,7 @@ def refuse_unmasking(
     if not pairs:
         return
     others = {entry for _, (entry, _key), _ in pairs}
-    granted = granted_fields_anywhere(conn=conn, subject=request.requester, dataset_ids=others,
-                                      now=now)  # fmt: skip
+    granted = granted_fields_anywhere(conn=conn, subject=request.requester, dataset_ids=others)
     for (entry, key), (other, other_key), event in pairs:
         if (other, other_key) in released or other_key in granted[other]:
             continue

@@ -154,7 +154,7 @@ def approve(
     approvals = [*request.approvals, {"by": approver.subject, "at": utc_text(now)}]
     request.approvals = approvals
     if len({a["by"] for a in approvals}) >= request.required_approvals:
-        refuse_unmasking(trail=trail, conn=session.connection(), request=request, now=now)
+        refuse_unmasking(trail=trail, conn=session.connection(), request=request)
         request.status = "approved"
         request.approved_at = now
         request.expires_at = now + timedelta(days=request.days)
