@@ -35,8 +35,7 @@ from tests.attacks.test_redteam37_analyst_date_shift_codebook import (
 )
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _key, _rows
 from tests.attacks.test_stop34_analyst_grant_token_codebook import (
-    PAYROLL,
-    hash_ids,
+    hash_both,
     payroll_decoded,
 )
 from tests.gateway.demo_app import DemoGateway
@@ -90,8 +89,7 @@ def test_a_revoked_grant_still_counts_as_clear_in_a_comparison(deployment: DemoG
 
 def test_a_revoked_grant_is_no_codebook_of_another_cases_tokens(deployment: DemoGateway) -> None:
     gw = deployment
-    hash_ids(gw, "carl", DIBAO)
-    hash_ids(gw, "fiona", PAYROLL)
+    hash_both(gw)
     clear = _granted_then_revoked(gw, "dora", "id_number", "JW-RT39-GRANT", [*ROW, "id_number"])
     decoded, payroll = payroll_decoded(gw, clear, OTHER_CASE)
     assert not decoded, (

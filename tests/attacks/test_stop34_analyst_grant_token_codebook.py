@@ -42,12 +42,17 @@ def hash_ids(gw: DemoGateway, steward: str, dataset: str) -> None:
                         json={"fields": {"id_number": {"mask_override": "hash"}}}))  # fmt: skip
 
 
+def hash_both(gw: DemoGateway) -> None:
+    """Civil's roll and finance's payroll both mask ID numbers with ``hash``."""
+    hash_ids(gw, "carl", DIBAO)
+    hash_ids(gw, "fiona", PAYROLL)
+
+
 def test_a_grant_in_one_case_is_no_codebook_of_another_cases_tokens(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    hash_ids(gw, "carl", DIBAO)
-    hash_ids(gw, "fiona", PAYROLL)
+    hash_both(gw)
     before = _rows(gw, "dora", DIBAO, ["id_number"], OTHER_CASE, "supervision")
     payroll_before = _rows(gw, "dora", PAYROLL, ["id_number"], OTHER_CASE, "audit")
     shared = {r["id_number"] for r in before} & {r["id_number"] for r in payroll_before}

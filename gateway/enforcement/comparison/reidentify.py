@@ -34,7 +34,7 @@ from catalog.errors import Forbidden, NotFound
 from catalog.grant_seals import REIDENTIFICATIONS, sealed_only
 from catalog.models import Dataset
 from catalog.reidentifications import ReidentificationRequest, expired, release_ttl
-from gateway.enforcement.comparison.access import compile_against_catalog
+from gateway.enforcement.comparison.access import compile_against_catalog, granted_by_alias
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, ModelSpec
 from gateway.enforcement.masking.apply import mask_array
@@ -118,9 +118,12 @@ def _model(session: Session, run: ComparisonRun) -> CompiledModel:
 
 def _side_keys(
     broker: Broker, run: ComparisonRun, user: UserContext, model: CompiledModel,
-    tokens: set[str], *, release_id: str, requests: list[str], max_rows: int,
+    tokens: set[str], *, granted: dict[str, dict[str, str]], release_id: str,
+    requests: list[str], max_rows: int,
 ) -> dict[str, dict[str, str]]:  # fmt: skip
-    """Per side alias: token → the key in clear, for the wanted tokens only."""
+    """Per side alias: token → the key in clear, for the wanted tokens only
+    (``granted``: by alias, the fields some grant of the caller's releases, whose keys
+    a run hashes as clear ones: ``plan._side_key``)."""
     case_key = broker.subjects.case_key(run.case_ref)
     wanted = pa.array(sorted(tokens), pa.string())
     keys: dict[str, dict[str, str]] = {}
@@ -140,7 +143,7 @@ def _side_keys(
                             "the identities cannot be matched to the hits")  # fmt: skip
         raw = table.column(side.key).combine_chunks().cast(pa.string())
         # as the run hashed it: a key released in clear under a key of its own
-        clear = action(q.decision, side.key) == "allow"
+        clear = action(q.decision, side.key) == "allow" or side.key in granted[side.alias]
         token = mask_array(raw, "hash", hash_key=clear_key_tokens(case_key) if clear else case_key)
         keep = pac.is_in(token, value_set=wanted)
         keys[side.alias] = dict(zip(pac.filter(token, keep).to_pylist(),
@@ -159,7 +162,9 @@ def release(
     chosen = hits.filter(pac.is_in(hits.column(HIT_ID), value_set=ids))
     tokens = {t for t in chosen.column(KEY_COLUMN).to_pylist() if t is not None}
     model = _model(session, run)
-    keys = _side_keys(broker, run, user, model, tokens, release_id=release_id,
+    granted = granted_by_alias(session.connection(), user.subject,
+                               {side.alias: side.dataset for side in model.sides})  # fmt: skip
+    keys = _side_keys(broker, run, user, model, tokens, granted=granted, release_id=release_id,
                       requests=requests, max_rows=max_rows)  # fmt: skip
     row_tokens = chosen.column(KEY_COLUMN).to_pylist()
     for side in model.sides:

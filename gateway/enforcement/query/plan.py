@@ -159,7 +159,7 @@ def plan_query(
         key_hashes=MappingProxyType(
             {
                 **_granted_keys(ctx.entry.id, masks, granted, hash_key, side),
-                **_side_key(side, decision, hash_key),
+                **_side_key(side, decision, hash_key, granted),
             }
         ),
     )
@@ -225,8 +225,9 @@ def clear_key_tokens(case_key: bytes) -> bytes:
 
 
 def _side_key(
-    side: SideOverrides | None, decision: Decision, key: bytes | None
-) -> Mapping[str, bytes]:
+    side: SideOverrides | None, decision: Decision, key: bytes | None,
+    granted: Collection[str] = (),
+) -> Mapping[str, bytes]:  # fmt: skip
     """The plan's ``key_hashes``: a comparison side whose key policy releases in clear
     hashes that key under a key of its own (``clear_key_tokens``). Under the case key,
     its hits' tokens were those of the ``hash`` mask of values the analyst reads in
@@ -234,8 +235,14 @@ def _side_key(
     values (red team 36). The key alone: the fields the side shows masked keep the case
     key, as a query shows them — hashed under the key of the clear key's tokens, they
     were looked up in that same dictionary (red team 37). Keys masked alike keep the
-    case key, so a token filter still finds a hit's rows."""
-    if side is None or side.reveal_key or key is None or action(decision, side.key) != "allow":
+    case key, so a token filter still finds a hit's rows. A key some grant of the
+    caller's releases in clear in another case (``granted``) is hashed as a clear one:
+    ``check_keys_alike`` counts it as clear, and under the case key its hits' tokens
+    beside the rows' clear fields were a codebook of the case's tokens of every field
+    masked with ``hash`` (red team 39)."""
+    if side is None or side.reveal_key or key is None:
+        return MappingProxyType({})
+    if action(decision, side.key) != "allow" and side.key not in granted:
         return MappingProxyType({})
     return MappingProxyType({side.key: clear_key_tokens(key)})
 
@@ -260,7 +267,8 @@ def _granted_keys(
     case key, a field read in clear under one case and masked under another paired its
     tokens with its values: a codebook of that case's tokens for every field masked
     alike, another department's ID numbers with them (stop 34). A comparison side's key
-    keeps the case key: it matches only what ``check_keys_alike`` lets it."""
+    is hashed as a clear key's (``_side_key``): it matches only what
+    ``check_keys_alike`` lets it, the other key held in clear too."""
     if key is None or not granted:
         return {}
     return {name: granted_field_key(key, entry, name) for name, spec in masks.items()
