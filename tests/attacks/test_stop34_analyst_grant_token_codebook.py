@@ -53,8 +53,10 @@ def test_a_grant_in_one_case_is_no_codebook_of_another_cases_tokens(
 ) -> None:
     gw = deployment
     hash_both(gw)
-    before = _rows(gw, "dora", DIBAO, ["id_number"], OTHER_CASE, "supervision")
-    payroll_before = _rows(gw, "dora", PAYROLL, ["id_number"], OTHER_CASE, "audit")
+    # alice, not dora: a grant is refused for a field its requester read as a case's
+    # tokens (red team 39: that read is decoded by the grant)
+    before = _rows(gw, "alice", DIBAO, ["id_number"], OTHER_CASE, "supervision")
+    payroll_before = _rows(gw, "alice", PAYROLL, ["id_number"], OTHER_CASE, "audit")
     shared = {r["id_number"] for r in before} & {r["id_number"] for r in payroll_before}
     assert shared, "tokens of one case join two departments' numbers (the design)"
     grant_of_civil(gw, "dora", "id_number", GRANT_CASE)
@@ -67,17 +69,21 @@ def test_a_grant_in_one_case_is_no_codebook_of_another_cases_tokens(
 
 
 def payroll_decoded(
-    gw: DemoGateway, clear: list[dict[str, Any]], case: str
-) -> tuple[list[str], list[dict[str, Any]]]:
+    gw: DemoGateway, clear: list[dict[str, Any]], case: str,
+    masked: list[dict[str, Any]] | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:  # fmt: skip
     """The payroll's ID numbers dora reads under ``case`` that the roll read with its
     numbers in clear (``clear``) decodes, row by row through its clear fields and the
-    roll's tokens under ``case``; and the payroll read."""
+    roll's tokens under ``case`` (``masked``: read earlier; else read now); and the
+    payroll read."""
     codebook: dict[tuple[Any, ...], set[str]] = {}
     for row in clear:
         codebook.setdefault(_key(row), set()).add(row["id_number"])
     assert all(len(n) == 18 for numbers in codebook.values() for n in numbers)  # clear
+    if masked is None:
+        masked = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], case, "supervision")
     tokens: dict[str, set[str]] = {}
-    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], case, "supervision"):
+    for row in masked:
         tokens.setdefault(row["id_number"], set()).update(codebook.get(_key(row), set()))
     payroll = _rows(gw, "dora", PAYROLL, ["id_number", "employer"], case, "audit")
     return [r["id_number"] for r in payroll if len(tokens.get(r["id_number"], ())) == 1], payroll

@@ -30,6 +30,7 @@ from catalog.reidentifications import ReidentificationRequest
 from catalog.row_bindings import grant_key
 from catalog.timestamps import utc_text
 from gateway.stewardship.grants.compared_keys import refuse_unmasking
+from gateway.stewardship.grants.read_tokens import refuse_decoding
 from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bound_changes
 from policies.authorizer import RoleAuthorizer
@@ -142,7 +143,8 @@ def approve(
     trail: AuditSink,
 ) -> AccessRequest:  # fmt: skip
     """One steward's approval; the last one needed makes the request a grant, unless
-    that grant would unmask a comparison its requester made (``compared_keys``, 409)."""
+    that grant would unmask a comparison its requester made (``compared_keys``, 409) or
+    decode a case's tokens they read (``read_tokens``, 409)."""
     _check_decider(approver, request)
     hold_for_approval(session, ACCESS_REQUESTS, request)
     if request.status != "pending":
@@ -155,6 +157,7 @@ def approve(
     request.approvals = approvals
     if len({a["by"] for a in approvals}) >= request.required_approvals:
         refuse_unmasking(trail=trail, conn=session.connection(), request=request)
+        refuse_decoding(trail=trail, conn=session.connection(), request=request)
         request.status = "approved"
         request.approved_at = now
         request.expires_at = now + timedelta(days=request.days)

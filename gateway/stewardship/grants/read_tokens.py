@@ -1,0 +1,75 @@
+"""An access request for a field its requester already read as a case's tokens is not
+approved.
+
+``hash`` tokens and ``id_number_fpe`` pseudonyms are keyed by the case, the same for
+every field under it, so that two departments' ID numbers join. A grant releases a field
+in clear; had its holder read that field before as a case's tokens, beside fields in
+clear that pick out each row, the clear read decodes those tokens — and every other
+field's under that case, another department's ID numbers with them (red team 39: dora
+read the dibao roll and finance's payroll under one case, was granted the roll's
+``id_number`` for another, and read 4 of finance's 1,500 masked numbers in clear).
+Reads *after* a grant are masked with tokens of the field's own
+(``plan.granted_field_key``); this is the other order, refused at the approval that
+would make the grant (409, naming the case; the request stays pending), as
+``compared_keys`` refuses it for comparisons.
+
+The trail, as ``compared_keys`` reads it: each ``query.started`` of the requester's on
+the entry (queries and comparison sides alike) names the masks applied to what it
+delivered. A requester who held a grant of the field before reads it with the field's
+own tokens since, and that earlier grant was the one to refuse. A gateway wired with a
+write-only sink has nothing to read and checks nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from audit.event_types import EventType
+from audit.log import AuditLog
+from audit.search import EventFilter, iter_bodies
+from audit.sink import AuditSink
+from catalog.access_requests import AccessRequest
+from catalog.errors import Conflict
+from catalog.mask_specs import parse_mask_spec
+from gateway.enforcement.grants import granted_fields_anywhere
+from gateway.enforcement.query.plan import CASE_KEYED_TOKENS
+
+
+def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessRequest) -> None:
+    """``Conflict`` when approving ``request`` would decode case tokens its requester
+    read (above); nothing when there is no readable trail."""
+    if not isinstance(trail, AuditLog):
+        return
+    entry = request.dataset_id
+    known = granted_fields_anywhere(conn=conn, subject=request.requester, dataset_ids=[entry])
+    wanted = set(request.fields or []) - set(known[entry])
+    if not wanted:
+        return
+    filters = EventFilter(actor=request.requester, dataset=entry,
+                          type=str(EventType.QUERY_STARTED))  # fmt: skip
+    for event in iter_bodies(store=trail.store, filters=filters):
+        for name in sorted(wanted & _tokens_read(event)):
+            raise Conflict(
+                f"{request.requester} read {entry}.{name} as case "
+                f"{event.get('case_ref')!r}'s tokens: in clear, it would decode them, and "
+                "every field's masked with that case's tokens (another department's too); "
+                "this grant cannot be approved for it"
+            )
+
+
+def _tokens_read(event: dict[str, Any]) -> set[str]:
+    """The fields a ``query.started`` delivered as a case's tokens or pseudonyms."""
+    masks = (event.get("details") or {}).get("masks")
+    if not isinstance(masks, dict):
+        return set()
+    return {str(name) for name, spec in masks.items()
+            if isinstance(spec, str) and _case_keyed(spec)}  # fmt: skip
+
+
+def _case_keyed(spec: str) -> bool:
+    try:
+        return parse_mask_spec(spec).method in CASE_KEYED_TOKENS
+    except ValueError:  # a mask this gateway no longer knows: not one of these
+        return False
