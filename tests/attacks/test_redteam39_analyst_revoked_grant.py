@@ -24,6 +24,7 @@ revoked since. On the embedded default and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import (
@@ -43,29 +44,68 @@ from tests.gateway.demo_app import DemoGateway
 OTHER_CASE = "JW-RT39-OTHER"
 
 
-def _granted_then_revoked(gw: DemoGateway, analyst: str, field: str, case: str,
-                          read: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+def granted_and_read(
+    gw: DemoGateway, analyst: str, field: str, case: str, read: list[str],
+    then: Callable[[str], object],
+) -> list[dict[str, Any]]:  # fmt: skip
     """The roll read with ``field`` in clear under ``case``, by ``analyst`` holding
-    civil's grant, which they then give back."""
+    civil's grant; ``then`` is done to the grant (by its id) after the read."""
     asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers(analyst), json={
         "dataset": DIBAO, "fields": [field], "purpose": "supervision", "case_ref": case,
         "justification": "the roll's records", "days": 7}))  # fmt: skip
     _ok(gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
                        headers=gw.headers("carl"), json={}))  # fmt: skip
     rows = _rows(gw, analyst, DIBAO, read, case, "supervision")
-    _ok(gw.client.post(f"/api/v1/access-requests/{asked['id']}/revoke",
-                       headers=gw.headers(analyst), json={"reason": "done"}))  # fmt: skip
+    then(asked["id"])
     return rows
+
+
+def _granted_then_revoked(gw: DemoGateway, analyst: str, field: str, case: str,
+                          read: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """As ``granted_and_read``, the grant then given back by its holder."""
+    return granted_and_read(gw, analyst, field, case, read, lambda grant: _ok(gw.client.post(
+        f"/api/v1/access-requests/{grant}/revoke", headers=gw.headers(analyst),
+        json={"reason": "done"})))  # fmt: skip
+
+
+def shift_both(gw: DemoGateway) -> None:
+    """civil shifts the roll's ``start_date``, finance the disbursements' ``paid_date``."""
+    _shift(gw, "carl", DIBAO, "start_date")
+    _shift(gw, "fiona", FUNDS, "paid_date")
 
 
 def test_a_revoked_grant_still_counts_as_clear_in_a_comparison(deployment: DemoGateway) -> None:
     gw = deployment
-    _shift(gw, "carl", DIBAO, "start_date")
-    _shift(gw, "fiona", FUNDS, "paid_date")
+    shift_both(gw)
     dates: dict[tuple[Any, ...], set[str]] = {}
     for row in _granted_then_revoked(gw, "arthur", "start_date", GRANT_CASE,
                                      [*ROW, "start_date"]):  # fmt: skip
         dates.setdefault(_key(row), set()).add(row["start_date"])
+    revealed, truth, status = dates_revealed(gw, dates)
+    assert not revealed, (
+        f"{len(revealed)} of finance's {len(truth)} true payment dates read through a "
+        f"grant revoked by its holder ({status})"
+    )
+
+
+def test_a_revoked_grant_is_no_codebook_of_another_cases_tokens(deployment: DemoGateway) -> None:
+    gw = deployment
+    hash_both(gw)
+    clear = _granted_then_revoked(gw, "dora", "id_number", "JW-RT39-GRANT", [*ROW, "id_number"])
+    decoded, payroll = payroll_decoded(gw, clear, OTHER_CASE)
+    assert not decoded, (
+        f"{len(decoded)} of finance's {len(payroll)} masked ID numbers read in clear "
+        "through civil's grant, revoked by its holder"
+    )
+
+
+def dates_revealed(
+    gw: DemoGateway, dates: dict[tuple[Any, ...], set[str]]
+) -> tuple[set[str], dict[str, str], int]:
+    """arthur compares finance's shifted ``paid_date`` with the roll's shifted
+    ``start_date`` under ``OTHER_CASE``: the disbursements whose true payment date the
+    roll's true start dates he read (``dates``, by each row's clear fields) give away;
+    every true date; the comparison's status."""
     body = {
         "left": {"dataset": FUNDS, "key": "paid_date", "fields": ["disbursement_id"]},
         "right": {"dataset": DIBAO, "key": "start_date", "fields": ROW},
@@ -81,18 +121,4 @@ def test_a_revoked_grant_still_counts_as_clear_in_a_comparison(deployment: DemoG
         for hit in found
         if dates.get(_key(hit, "right."), set()) == {truth[hit["left.disbursement_id"]]}
     }
-    assert not revealed, (
-        f"{len(revealed)} of finance's {len(truth)} true payment dates read through a "
-        f"grant revoked by its holder ({resp.status_code})"
-    )
-
-
-def test_a_revoked_grant_is_no_codebook_of_another_cases_tokens(deployment: DemoGateway) -> None:
-    gw = deployment
-    hash_both(gw)
-    clear = _granted_then_revoked(gw, "dora", "id_number", "JW-RT39-GRANT", [*ROW, "id_number"])
-    decoded, payroll = payroll_decoded(gw, clear, OTHER_CASE)
-    assert not decoded, (
-        f"{len(decoded)} of finance's {len(payroll)} masked ID numbers read in clear "
-        "through civil's grant, revoked by its holder"
-    )
+    return revealed, truth, resp.status_code

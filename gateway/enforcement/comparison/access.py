@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from audit.sink import AuditSink
 from catalog.entry_seals import require_entry_sealed
 from catalog.errors import DatasetFrozen, Forbidden, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
@@ -36,6 +37,7 @@ from gateway.enforcement.comparison.spec import (
     compile_model,
 )
 from gateway.enforcement.grants import granted_fields_anywhere
+from gateway.enforcement.grants_on_trail import granted_on_trail
 from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
@@ -107,27 +109,33 @@ def check_access(
                              charges_rows)  # fmt: skip
         _check_fields(side, decision)
         decisions[side.alias] = decision
+    granted = granted_on_sides(session.connection(), user.subject, model, datasets,
+                               services.audit)  # fmt: skip
     check_keys_alike(((j.left, j.left_key, j.right, j.right_key) for j in model.joins),
-                     decisions, granted_on_sides(session.connection(), user.subject, model,
-                                                 datasets))  # fmt: skip
+                     decisions, granted)  # fmt: skip
     return decisions
 
 
 def granted_on_sides(
-    conn: Connection, subject: str, model: CompiledModel, datasets: Mapping[str, Dataset]
-) -> dict[str, dict[str, str]]:
+    conn: Connection, subject: str, model: CompiledModel, datasets: Mapping[str, Dataset],
+    trail: AuditSink | None = None,
+) -> dict[str, dict[str, str]]:  # fmt: skip
     """By side alias, each field some grant of ``subject``'s releases on that side's
     entry, in any case (``check_keys_alike``'s ``granted``)."""
     entries = {side.alias: datasets[side.dataset].id for side in model.sides}
-    return granted_by_alias(conn, subject, entries)
+    return granted_by_alias(conn, subject, entries, trail)
 
 
 def granted_by_alias(
-    conn: Connection, subject: str, entries: Mapping[str, str]
+    conn: Connection, subject: str, entries: Mapping[str, str], trail: AuditSink | None = None
 ) -> dict[str, dict[str, str]]:
-    """By alias, the fields some grant of ``subject``'s releases on the alias's entry
-    (``entries``: alias to entry id), under any case."""
+    """By alias, the fields some grant of ``subject``'s releases (or released) on the
+    alias's entry (``entries``: alias to entry id), under any case; with ``trail``, also
+    those its approvals name whatever became of the grant's row (``grants_on_trail``)."""
     by_entry = granted_fields_anywhere(conn=conn, subject=subject, dataset_ids=entries.values())
+    for entry, fields in granted_on_trail(trail, subject, entries.values()).items():
+        for name, case in fields.items():
+            by_entry[entry].setdefault(name, case)
     return {alias: by_entry[entry] for alias, entry in entries.items()}
 
 

@@ -233,7 +233,7 @@ class ModelRunner:
                 _check_clear(side, sides[side.alias])
             entries = {alias: q.ctx.entry.id for alias, q in sides.items()}
             with self.services.engine.connect() as conn:
-                granted = granted_by_alias(conn, user.subject, entries)
+                granted = granted_by_alias(conn, user.subject, entries, self.services.audit)
             joins = ((j.left, j.left_key, j.right, j.right_key) for j in model.joins)
             check_keys_alike(joins, {alias: q.decision for alias, q in sides.items()}, granted)
             reserved = self._reserve(user, sides)

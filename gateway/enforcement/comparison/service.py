@@ -84,7 +84,7 @@ class Comparer:
             left, right = prepared
             entries = {"left": left.ctx.entry.id, "right": right.ctx.entry.id}
             with self.catalog.connect() as conn:
-                granted = granted_by_alias(conn, user.subject, entries)
+                granted = granted_by_alias(conn, user.subject, entries, self.audit)
             check_keys_alike([("left", body.left.key, "right", body.right.key)],
                              {"left": left.decision, "right": right.decision}, granted)  # fmt: skip
             reserved = self._reserve(user, body, left, right)

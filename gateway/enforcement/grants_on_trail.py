@@ -1,0 +1,61 @@
+"""The fields a user's grants released, as the audit trail tells it.
+
+``grants.known_rows`` reads them from ``access_requests``, sealed rows only: a row an
+insider who can write the catalog database deletes, or garbles (its seal fails, and it
+is dropped: fail closed for a grant, which unmasks nothing) is no longer *known* either
+— and what its holder read under it they still know (red team 39: arthur read the
+roll's start dates under his grant, an insider deleted its row, and his comparison of
+finance's shifted payment dates with the roll's shifted start dates, in another case,
+gave 123 of 300 true dates away). The trail keeps what the table may lose: the
+requester's ``access.requested`` events name their requests, and an ``access.approved``
+event whose status is ``approved`` names the fields it released; an insider cannot drop
+either unnoticed (the chain and its witnesses). Read where a comparison's keys are
+judged (``comparison.access.check_keys_alike``), a few per comparison.
+
+A gateway wired with a write-only sink (a test's stand-in) has nothing to read and
+adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from audit.event_types import EventType
+from audit.log import AuditLog
+from audit.search import EventFilter, iter_bodies
+from audit.sink import AuditSink
+
+
+def granted_on_trail(
+    trail: AuditSink | None, subject: str, dataset_ids: Iterable[str]
+) -> dict[str, dict[str, str]]:
+    """By entry, each field an approval on the trail released to ``subject`` (with the
+    case of one such approval)."""
+    wanted = list(dict.fromkeys(dataset_ids))
+    granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
+    if not isinstance(trail, AuditLog):
+        return granted
+    for dataset_id in wanted:
+        asked = {_request_id(e) for e in _events(trail, EventType.ACCESS_REQUESTED, dataset_id,
+                                                 actor=subject)}  # fmt: skip
+        for event in _events(trail, EventType.ACCESS_APPROVED, dataset_id):
+            details = event.get("details") or {}
+            if details.get("status") != "approved" or _request_id(event) not in asked:
+                continue
+            for name in details.get("fields") or []:
+                granted[dataset_id].setdefault(str(name), str(event.get("case_ref") or ""))
+    return granted
+
+
+def _events(
+    trail: AuditLog, type_: EventType, dataset_id: str, actor: str | None = None
+) -> list[dict[str, Any]]:
+    filters = EventFilter(actor=actor, dataset=dataset_id, type=str(type_))
+    return iter_bodies(store=trail.store, filters=filters)
+
+
+def _request_id(event: dict[str, Any]) -> str | None:
+    details = event.get("details")
+    found = details.get("access_request") if isinstance(details, dict) else None
+    return found if isinstance(found, str) else None
