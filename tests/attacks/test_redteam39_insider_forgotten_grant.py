@@ -16,15 +16,13 @@ a true payment date, which no finance steward released and the insider cannot re
 Expected: what a grant released stays known to a comparison whatever is done to its
 row (the trail's ``access.approved`` events name it, and an insider cannot drop them
 unnoticed: ``grants_on_trail``); and the same for stop 34's codebook of a case's tokens
-(left: xfail, strict). On the embedded default and PostgreSQL.
+(the query plan's field-scoped tokens). On the embedded default and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import GRANT_CASE
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _key
@@ -60,11 +58,6 @@ def _deleted(gw: DemoGateway) -> Callable[[str], None]:
     return delete
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 39, left: the query plan's field-scoped tokens (plan.granted_field_key) "
-    "read grants from access_requests only; with the row deleted, stop 34's codebook reopens",
-)
 def test_a_deleted_grant_row_is_no_codebook_of_another_cases_tokens(
     deployment: DemoGateway,
 ) -> None:

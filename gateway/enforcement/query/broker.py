@@ -50,6 +50,7 @@ from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
 from gateway.enforcement.grants import granted_fields, in_scope, known_rows
+from gateway.enforcement.grants_on_trail import granted_on_trail
 from gateway.enforcement.limits import UNRECORDED_MESSAGE, refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
@@ -110,6 +111,11 @@ class Broker:
         # a user's grants on an entry, live or once, of every purpose and case: a query's
         # decision takes its own case's, its plan the fields granted in any other
         self.grants: GenerationCache[tuple[str, str], tuple[Any, ...]] = GenerationCache(4096)
+        # and the fields the trail's approvals released to them there, whatever became of
+        # the grants' rows (``grants_on_trail``: an insider's deleted row, red team 39)
+        self.known_on_trail: GenerationCache[tuple[str, str], frozenset[str]] = GenerationCache(
+            4096
+        )
         # the frozen entries, and which entry's object each queried entry shares with one
         self.frozen: GenerationCache[str, tuple[FrozenObject, ...]] = GenerationCache(1)
         self.frozen_with: GenerationCache[str, tuple[str | None, bool]] = GenerationCache(512)
@@ -275,13 +281,16 @@ class Broker:
         self, conn: Callable[[], Connection], generation: int, ctx: QueryContext
     ) -> frozenset[str]:
         """The entry's fields some grant of the caller's releases (or released) in clear,
-        in any case:
+        in any case, as the table or the trail tells it:
         the plan masks them with tokens of their own where they are masked
         (``plan.granted_field_key``)."""
-        rows = self._grant_rows(conn, generation, ctx.user.subject, ctx.entry.id)
-        if not rows:
-            return frozenset()
-        return frozenset(granted_fields(rows).get(ctx.entry.id, {}))
+        subject, entry = ctx.user.subject, ctx.entry.id
+        rows = self._grant_rows(conn, generation, subject, entry)
+        on_trail = self.known_on_trail.get(
+            generation, (subject, entry),
+            lambda: frozenset(granted_on_trail(self.audit, subject, [entry])[entry]),
+        )  # fmt: skip
+        return on_trail | frozenset(granted_fields(rows).get(entry, {}))
 
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""
