@@ -60,7 +60,13 @@ from gateway.enforcement.query.delivery import Books, Delivery, InFlight
 from gateway.enforcement.query.entries import Entry, GenerationCache, load_entry
 from gateway.enforcement.query.execute import BrokerMetrics, Reader
 from gateway.enforcement.query.generation import catalog_generation
-from gateway.enforcement.query.plan import QUOTA_USED_UP, ExecutionPlan, SideOverrides, plan_query
+from gateway.enforcement.query.plan import (
+    QUOTA_USED_UP,
+    ExecutionPlan,
+    SideOverrides,
+    case_tokens,
+    plan_query,
+)
 from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots
 from gateway.enforcement.query.subjects import SubjectTokens
@@ -166,7 +172,8 @@ class Broker:
             ctx, generation = self._resolve(conn, request)
             rows_left = self._admit(ctx)
             decision = self._authorize(conn, generation, ctx, rows_left)
-            granted = self._granted_elsewhere(conn, generation, ctx)
+            on_trail = side is not None or case_tokens(decision)
+            granted = self._granted_elsewhere(conn, generation, ctx, on_trail=on_trail)
         plan = plan_query(ctx, decision, rows_left=rows_left, case_key=self.subjects.case_key,
                           side=side, shift_key=self.subjects.shift_key,
                           granted=granted)  # fmt: skip
@@ -278,19 +285,25 @@ class Broker:
         )  # fmt: skip
 
     def _granted_elsewhere(
-        self, conn: Callable[[], Connection], generation: int, ctx: QueryContext
-    ) -> frozenset[str]:
+        self, conn: Callable[[], Connection], generation: int, ctx: QueryContext, *,
+        on_trail: bool,
+    ) -> frozenset[str]:  # fmt: skip
         """The entry's fields some grant of the caller's releases (or released) in clear,
         in any case, as the table or the trail tells it:
         the plan masks them with tokens of their own where they are masked
-        (``plan.granted_field_key``)."""
+        (``plan.granted_field_key``). The trail is read only where the plan uses what it
+        says (``on_trail``: a comparison side, or a field masked with a case's tokens),
+        once per catalog generation."""
         subject, entry = ctx.user.subject, ctx.entry.id
         rows = self._grant_rows(conn, generation, subject, entry)
-        on_trail = self.known_on_trail.get(
+        known = frozenset(granted_fields(rows).get(entry, {}))
+        if not on_trail:
+            return known
+        trail = self.known_on_trail.get(
             generation, (subject, entry),
             lambda: frozenset(granted_on_trail(self.audit, subject, [entry])[entry]),
         )  # fmt: skip
-        return on_trail | frozenset(granted_fields(rows).get(entry, {}))
+        return trail | known
 
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""

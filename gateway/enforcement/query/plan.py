@@ -251,6 +251,21 @@ GRANTED_FIELD_LABEL = b"sluice-granted-field-v1"
 CASE_KEYED_TOKENS = (MaskMethod.HASH, MaskMethod.ID_NUMBER_FPE)
 
 
+def case_tokens(decision: Decision) -> bool:
+    """Whether the decision masks a field with a case's tokens or pseudonyms (what
+    ``_granted_keys`` may key otherwise)."""
+    return any(fa.action == "mask" and fa.method is not None and case_keyed(fa.method)
+               for fa in decision.fields.values())  # fmt: skip
+
+
+def case_keyed(spec: str) -> bool:
+    """Whether a mask spec keys its values by the case (``hash``, ``id_number_fpe``)."""
+    try:
+        return parse_mask_spec(spec).method in CASE_KEYED_TOKENS
+    except ValueError:  # not a mask this gateway knows: it keys nothing
+        return False
+
+
 def granted_field_key(case_key: bytes, entry: str, name: str) -> bytes:
     """The key of a field's tokens (``hash``) or pseudonyms (``id_number_fpe``) for a
     caller who holds it in clear under another case: scoped to the entry and field,

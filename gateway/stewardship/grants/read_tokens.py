@@ -32,9 +32,8 @@ from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict
-from catalog.mask_specs import parse_mask_spec
 from gateway.enforcement.grants import granted_fields_anywhere
-from gateway.enforcement.query.plan import CASE_KEYED_TOKENS
+from gateway.enforcement.query.plan import case_keyed
 
 
 def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessRequest) -> None:
@@ -65,11 +64,4 @@ def _tokens_read(event: dict[str, Any]) -> set[str]:
     if not isinstance(masks, dict):
         return set()
     return {str(name) for name, spec in masks.items()
-            if isinstance(spec, str) and _case_keyed(spec)}  # fmt: skip
-
-
-def _case_keyed(spec: str) -> bool:
-    try:
-        return parse_mask_spec(spec).method in CASE_KEYED_TOKENS
-    except ValueError:  # a mask this gateway no longer knows: not one of these
-        return False
+            if isinstance(spec, str) and case_keyed(spec)}  # fmt: skip
