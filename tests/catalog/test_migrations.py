@@ -29,7 +29,7 @@ OWNED = {  # revision -> the package folder that owns it
     "0007_catalog_generation_guard": "catalog", "0008_identity_generation": "catalog",
     "0009_emergency": "catalog", "0013_audit_event_mac": "audit",
     "0014_comparison_run_lease": "catalog", "0015_audit_key_mac": "audit",
-    "0016_source_server_identity": "catalog",
+    "0016_source_server_identity": "catalog", "0023_audit_resource_type_index": "audit",
 }  # fmt: skip
 
 
@@ -91,7 +91,8 @@ def test_each_revision_lives_in_its_package_and_the_history_is_unchanged() -> No
         == {"0001_catalog"}  # fmt: skip
     assert parents["0013_audit_event_mac"] == "0002_audit"  # the audit branch grows alone
     assert parents["0015_audit_key_mac"] == "0013_audit_event_mac"
-    assert {"0015_audit_key_mac", "0004_keys"} <= set(script.get_heads())
+    assert parents["0023_audit_resource_type_index"] == "0015_audit_key_mac"
+    assert {"0023_audit_resource_type_index", "0004_keys"} <= set(script.get_heads())
 
 
 def _old_then_new_and_fresh(old_url: str, fresh_url: str, old: Path) -> None:

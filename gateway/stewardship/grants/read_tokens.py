@@ -54,7 +54,9 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
                 f"{request.requester} read {entry}.{name} as case "
                 f"{event.get('case_ref')!r}'s tokens: in clear, it would decode them, and "
                 "every field's masked with that case's tokens (another department's too); "
-                "this grant cannot be approved for it"
+                "this grant cannot be approved for it: ask for the other fields, or for the "
+                "people a comparison found through re-identification, which every source "
+                "department approves"
             )
 
 
