@@ -22,6 +22,8 @@ or the earlier tokens decode nothing. On the embedded default and PostgreSQL.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import DIBAO, _ok
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_both, payroll_decoded
@@ -31,14 +33,24 @@ EARLIER_CASE = "JW-RT39-EARLIER"
 GRANT_CASE = "JW-RT39-LATER"
 
 
-def test_tokens_read_before_a_grant_are_not_decoded_by_it(deployment: DemoGateway) -> None:
-    gw = deployment
+def tokens_read_then_asked(
+    gw: DemoGateway, earlier: str, grant_case: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Both departments mask ID numbers with ``hash``; dora reads the roll's numbers as
+    case ``earlier``'s tokens, then asks civil for them in clear under ``grant_case``:
+    the rows she read and her request."""
     hash_both(gw)
-    masked = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], EARLIER_CASE, "supervision")
+    masked = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], earlier, "supervision")
     assert all(r["id_number"].startswith("tk_") for r in masked)
     asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("dora"), json={
         "dataset": DIBAO, "fields": ["id_number"], "purpose": "supervision",
-        "case_ref": GRANT_CASE, "justification": "the roll's records", "days": 7}))  # fmt: skip
+        "case_ref": grant_case, "justification": "the roll's records", "days": 7}))  # fmt: skip
+    return masked, asked
+
+
+def test_tokens_read_before_a_grant_are_not_decoded_by_it(deployment: DemoGateway) -> None:
+    gw = deployment
+    masked, asked = tokens_read_then_asked(gw, EARLIER_CASE, GRANT_CASE)
     approved = gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
                               headers=gw.headers("carl"), json={})  # fmt: skip
     if approved.status_code == 409:
