@@ -288,7 +288,7 @@ def _granted_keys(
         return {}
     return {name: granted_field_key(key, entry, name) for name, spec in masks.items()
             if name in granted and (side is None or name != side.key)
-            and parse_mask_spec(spec).method in CASE_KEYED_TOKENS}  # fmt: skip
+            and case_keyed(spec)}  # fmt: skip
 
 
 def _case_key_for(
