@@ -10,8 +10,9 @@ asks civil for the roll's ``start_date`` in clear for a case. Approved, each mat
 hand him a disbursement's true payment date, which no finance steward released.
 
 Expected: the approval that would make the request a grant is refused (409, naming the
-comparison: ``gateway.stewardship.grants.compared_keys``), the request stays pending,
-and a grant of a field he never matched on is approved as before. On the embedded
+field, not the comparison's case or other entry:
+``gateway.stewardship.grants.compared_keys``), the request stays pending, and a grant of
+a field he never matched on is approved as before. On the embedded
 default and PostgreSQL; a module of its own, since the other order's grant would refuse
 this comparison.
 """
@@ -44,7 +45,11 @@ def test_a_grant_asked_for_after_a_comparison_is_not_approved(deployment: DemoGa
     refused = gw.client.post(f"/api/v1/access-requests/{asked}/approve",
                              headers=gw.headers("carl"), json={})  # fmt: skip
     assert refused.status_code == 409, refused.text[:300]
-    assert "finance.fund_disbursements.paid_date" in refused.json()["message"]
+    message = refused.json()["message"]
+    assert "civil.dibao_recipients.start_date" in message
+    # the steward who approves learns nothing of the analyst's case or other entries: a
+    # case reference and the entries it touched say where an investigation is going
+    assert OTHER_CASE not in message and "finance" not in message, message
     state = gw.client.get(f"/api/v1/access-requests/{asked}", headers=gw.headers("carl"))
     assert _ok(state)["status"] == "pending"
     other = _ask(gw, ["household_size"])

@@ -10,7 +10,7 @@ on shifted payment dates hands over finance's true dates, which no finance stewa
 released). So the approval that would make a request a grant looks on the trail for the
 requester's comparisons (``comparison.started``: ad hoc and model runs alike), and a
 side keyed on a field the request releases, matched with another side whose key the
-requester holds in clear by no grant, refuses the approval (409) naming the comparison.
+requester holds in clear by no grant, refuses the approval (409) naming the field only.
 
 The trail, not a table of its own: it is what the gateway writes before any comparison
 reads a row, and what an insider cannot drop without the chain saying so. A gateway
@@ -47,16 +47,17 @@ def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessReque
         return
     others = {entry for _, (entry, _key), _ in pairs}
     granted = granted_fields_anywhere(conn=conn, subject=request.requester, dataset_ids=others)
-    for (entry, key), (other, other_key), event in pairs:
+    for (entry, key), (other, other_key), _event in pairs:
         if (other, other_key) in released or other_key in granted[other]:
             continue
-        details = event.get("details") or {}
+        # the message goes to the approving steward, who reads no trail: it names their
+        # own entry's field, never the comparison's case or the other side's entry (where
+        # an investigation is going); a security officer finds the comparison on the trail
         raise Conflict(
-            f"{request.requester} matched {entry}.{key} with {other}.{other_key}, masked to "
-            f"them, in comparison {details.get('comparison_id')!r} (case "
-            f"{event.get('case_ref')!r}): in clear, each of its matches would show "
-            f"{other}.{other_key}'s values, which this grant does not release; grant "
-            "another field, or ask the comparison again on a key both sides release alike"
+            f"{request.requester} matched {entry}.{key} in an earlier comparison with a "
+            "key masked to them: in clear, each of its matches would show that key's "
+            "values, which this grant does not release; grant another field, or the "
+            "analyst asks the comparison again on a key both sides release alike"
         )
 
 

@@ -10,7 +10,7 @@ read the dibao roll and finance's payroll under one case, was granted the roll's
 ``id_number`` for another, and read 4 of finance's 1,500 masked numbers in clear).
 Reads *after* a grant are masked with tokens of the field's own
 (``plan.granted_field_key``); this is the other order, refused at the approval that
-would make the grant (409, naming the case; the request stays pending), as
+would make the grant (409, naming the field; the request stays pending), as
 ``compared_keys`` refuses it for comparisons.
 
 The trail, as ``compared_keys`` reads it: each ``query.started`` of the requester's on
@@ -50,9 +50,9 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
                           type=str(EventType.QUERY_STARTED))  # fmt: skip
     for event in iter_bodies(store=trail.store, filters=filters):
         for name in sorted(wanted & _tokens_read(event)):
-            raise Conflict(
-                f"{request.requester} read {entry}.{name} as case "
-                f"{event.get('case_ref')!r}'s tokens: in clear, it would decode them, and "
+            raise Conflict(  # to the steward: the field, never the case (compared_keys)
+                f"{request.requester} read {entry}.{name} earlier as a case's tokens: in "
+                "clear, it would decode them, and "
                 "every field's masked with that case's tokens (another department's too); "
                 "this grant cannot be approved for it: ask for the other fields, or for the "
                 "people a comparison found through re-identification, which every source "
