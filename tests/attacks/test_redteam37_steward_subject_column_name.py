@@ -25,14 +25,13 @@ published before that rule: the draft is made with it lifted.)
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
 import pytest
 
 from audit.search import EventFilter, list_events
-from catalog import drift
+from tests.attacks.legacy_entry import civil_draft, civil_table, publish_before_the_rule
 from tests.gateway.demo_app import DemoGateway
 
 ENTRY = "civil.rt37_people"
@@ -41,31 +40,11 @@ CASE = {"purpose": "supervision", "case_ref": "JW-RT37-SUBJ"}
 
 
 def _publish(gw: DemoGateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = sqlite3.connect(gw.settings.demo_data_dir / "civil.db")
-    try:
-        db.execute("CREATE TABLE IF NOT EXISTS rt37_people "
-                   "(region_code TEXT, __subject_token TEXT, note TEXT)")  # fmt: skip
-        db.execute("DELETE FROM rt37_people")
-        db.executemany("INSERT INTO rt37_people VALUES (?, ?, ?)",
-                       [("430121", RAW, "n1"), ("430102", "FAKE-TOKEN", "n2")])  # fmt: skip
-        db.commit()
-    finally:
-        db.close()
-    h = gw.headers("carl")
-    assert gw.client.post("/api/v1/sources/civil-db/introspect", headers=h).status_code == 200
-    with monkeypatch.context() as before_the_rule:
-        before_the_rule.setattr(drift, "is_reserved", lambda name: False)
-        resp = gw.client.post("/api/v1/datasets", headers=h, json={
-            "source_id": "civil-db", "object_name": "rt37_people", "dataset_id": ENTRY,
-            "title_en": "People", "allowed_purposes": ["supervision"]})  # fmt: skip
-    assert resp.status_code == 201, resp.text[:300]
-    clear = {"level": "L1", "pi_category": "none"}
-    resp = gw.client.patch(f"/api/v1/datasets/{ENTRY}", headers=h, json={
-        "region_field": "region_code",
-        "fields": {"region_code": clear, "__subject_token": clear, "note": clear}})  # fmt: skip
-    assert resp.status_code == 200, resp.text[:300]
-    resp = gw.client.post(f"/api/v1/datasets/{ENTRY}/publish", headers=h)
-    assert resp.status_code == 200, resp.text[:300]
+    columns = ["region_code", "__subject_token", "note"]
+    civil_table(gw, "rt37_people", columns,
+                [("430121", RAW, "n1"), ("430102", "FAKE-TOKEN", "n2")])  # fmt: skip
+    publish_before_the_rule(gw, monkeypatch, civil_draft("rt37_people", ENTRY, "People"),
+                            columns)  # fmt: skip
 
 
 def test_a_field_named_like_the_subject_column_forges_nothing(

@@ -52,7 +52,6 @@ MODEL: dict[str, Any] = {
     "joins": [{"left": "p", "left_key": "id_number", "right": "d", "right_key": "id_number"}],
     "output": ["p.name", "d.address"],
 }  # fmt: skip
-pytestmark = pytest.mark.xdist_group("spark")  # one Spark session, on one worker
 
 
 def test_a_spark_side_flags_the_runners_own_number_in_a_second_id_field(

@@ -19,11 +19,9 @@ an entry published earlier would be, and a draft now is refused (400 naming it).
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from catalog import drift
+from tests.attacks.legacy_entry import civil_draft, civil_table, publish_before_the_rule
 from tests.gateway.demo_app import DemoGateway
 
 ENTRY = "civil.rt38_flags"
@@ -31,32 +29,13 @@ CASE = {"purpose": "supervision", "case_ref": "JW-RT38-SUPP"}
 
 
 def _publish(gw: DemoGateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = sqlite3.connect(gw.settings.demo_data_dir / "civil.db")
-    try:
-        db.execute("CREATE TABLE IF NOT EXISTS rt38_flags (region_code TEXT, _suppressed TEXT)")
-        db.execute("DELETE FROM rt38_flags")
-        db.executemany("INSERT INTO rt38_flags VALUES (?, ?)",
-                       [("430121", "yes" if i % 3 else "no") for i in range(60)])  # fmt: skip
-        db.commit()
-    finally:
-        db.close()
-    h = gw.headers("carl")
-    assert gw.client.post("/api/v1/sources/civil-db/introspect", headers=h).status_code == 200
-    draft = {"source_id": "civil-db", "object_name": "rt38_flags", "dataset_id": ENTRY,
-             "title_en": "Flags", "allowed_purposes": ["supervision"]}  # fmt: skip
-    refused = gw.client.post("/api/v1/datasets", headers=h, json=draft)
+    columns = ["region_code", "_suppressed"]
+    civil_table(gw, "rt38_flags", columns,
+                [("430121", "yes" if i % 3 else "no") for i in range(60)])  # fmt: skip
+    draft = civil_draft("rt38_flags", ENTRY, "Flags")
+    refused = gw.client.post("/api/v1/datasets", headers=gw.headers("carl"), json=draft)
     assert refused.status_code == 400 and "_suppressed" in refused.json()["message"]
-    with monkeypatch.context() as before_the_rule:
-        before_the_rule.setattr(drift, "is_reserved", lambda name: False)
-        resp = gw.client.post("/api/v1/datasets", headers=h, json=draft)
-    assert resp.status_code == 201, resp.text[:300]
-    clear = {"level": "L1", "pi_category": "none"}
-    fields = {"region_code": clear, "_suppressed": clear}
-    resp = gw.client.patch(f"/api/v1/datasets/{ENTRY}", headers=h,
-                           json={"region_field": "region_code", "fields": fields})  # fmt: skip
-    assert resp.status_code == 200, resp.text[:300]
-    resp = gw.client.post(f"/api/v1/datasets/{ENTRY}/publish", headers=h)
-    assert resp.status_code == 200, resp.text[:300]
+    publish_before_the_rule(gw, monkeypatch, draft, columns)
 
 
 def test_a_group_field_named_like_the_answers_own_column_is_no_500(
