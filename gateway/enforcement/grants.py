@@ -12,8 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.grant_seals import ACCESS_REQUESTS, sealed_only
+from gateway.enforcement.grants_on_trail import granted_on_trail
+from gateway.enforcement.sources.objects import reading_the_same
 from policies.inputs import grant_input
 
 
@@ -51,19 +54,38 @@ def approved_grant_rows(
 
 
 def granted_fields_anywhere(
-    *, conn: Connection, subject: str, dataset_ids: Iterable[str]
-) -> dict[str, dict[str, str]]:
+    *, conn: Connection, subject: str, dataset_ids: Iterable[str],
+    trail: AuditSink | None = None, generation: int | None = None,
+) -> dict[str, dict[str, str]]:  # fmt: skip
     """Each field a grant of ``subject`` ever released on each of ``dataset_ids``, under
     any case and purpose, with the case of one such grant (by entry, then field). A
     grant unmasks only under its own case, but what its holder read there they know
     everywhere: matched in another case against a key masked to them, it would spell
     that key's values (red team 38) — and they know it still once the grant expired or
-    they gave it back (red team 39: ``known_rows``)."""
+    they gave it back (red team 39: ``known_rows``). With ``trail``, also what its
+    approvals say whatever became of the rows (``grants_on_trail``).
+
+    A grant names an entry, but its holder knows the values of the object it reads: a
+    grant of another entry of the same department over the same object (a copy of the
+    table for another team, ``objects.reading_the_same``) counts for this one's field of
+    the same name — its tokens under a case were decoded by the granted entry's clear
+    rows, and finance's with them (red team 41)."""
     wanted = list(dict.fromkeys(dataset_ids))
+    table = AccessRequest.__table__.c
+    rows = _sealed(conn, subject, (table.expires_at.is_not(None),), generation,
+                   ("approved", "revoked"))  # fmt: skip
+    found = granted_fields(rows)
+    for entry, fields in granted_on_trail(trail, subject).items():
+        for name, case in fields.items():
+            found.setdefault(entry, {}).setdefault(name, case)
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
-    rows = known_rows(conn=conn, subject=subject, dataset_ids=wanted)
-    for dataset_id, fields in granted_fields(rows).items():
-        granted[dataset_id].update(fields)
+    if not found:
+        return granted
+    copies = reading_the_same(conn, wanted, among=list(found))
+    for dataset_id in wanted:
+        for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
+            for name, case in found.get(entry, {}).items():
+                granted[dataset_id].setdefault(name, case)
     return granted
 
 

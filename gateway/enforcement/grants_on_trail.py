@@ -28,28 +28,41 @@ from audit.sink import AuditSink
 
 
 def granted_on_trail(
-    trail: AuditSink | None, subject: str, dataset_ids: Iterable[str]
+    trail: AuditSink | None, subject: str, dataset_ids: Iterable[str] | None = None
 ) -> dict[str, dict[str, str]]:
     """By entry, each field an approval on the trail released to ``subject`` (with the
-    case of one such approval)."""
-    wanted = list(dict.fromkeys(dataset_ids))
-    granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
+    case of one such approval); of every entry they asked for when ``dataset_ids`` is
+    None (``grants.known_fields``, which also counts the entries reading the same data)."""
+    wanted = None if dataset_ids is None else list(dict.fromkeys(dataset_ids))
+    granted: dict[str, dict[str, str]] = {d: {} for d in wanted or ()}
     if not isinstance(trail, AuditLog):
         return granted
-    for dataset_id in wanted:
-        asked = {_request_id(e) for e in _events(trail, EventType.ACCESS_REQUESTED, dataset_id,
-                                                 actor=subject)}  # fmt: skip
+    asked: dict[str, set[str | None]] = {}
+    for dataset_id in [None] if wanted is None else wanted:
+        for event in _events(trail, EventType.ACCESS_REQUESTED, dataset_id, actor=subject):
+            entry = _dataset_of(event)
+            if entry is not None:
+                asked.setdefault(entry, set()).add(_request_id(event))
+    for dataset_id, requests in asked.items():
         for event in _events(trail, EventType.ACCESS_APPROVED, dataset_id):
             details = event.get("details") or {}
-            if details.get("status") != "approved" or _request_id(event) not in asked:
+            if details.get("status") != "approved" or _request_id(event) not in requests:
                 continue
             for name in details.get("fields") or []:
-                granted[dataset_id].setdefault(str(name), str(event.get("case_ref") or ""))
+                fields = granted.setdefault(dataset_id, {})
+                fields.setdefault(str(name), str(event.get("case_ref") or ""))
     return granted
 
 
+def _dataset_of(event: dict[str, Any]) -> str | None:
+    resource = event.get("resource")
+    if not isinstance(resource, str) or not resource.startswith("dataset:"):
+        return None
+    return resource.removeprefix("dataset:")
+
+
 def _events(
-    trail: AuditLog, type_: EventType, dataset_id: str, actor: str | None = None
+    trail: AuditLog, type_: EventType, dataset_id: str | None, actor: str | None = None
 ) -> list[dict[str, Any]]:
     filters = EventFilter(actor=actor, dataset=dataset_id, type=str(type_))
     return iter_bodies(store=trail.store, filters=filters)

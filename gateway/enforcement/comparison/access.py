@@ -37,7 +37,6 @@ from gateway.enforcement.comparison.spec import (
     compile_model,
 )
 from gateway.enforcement.grants import granted_fields_anywhere
-from gateway.enforcement.grants_on_trail import granted_on_trail
 from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
@@ -132,10 +131,8 @@ def granted_by_alias(
     """By alias, the fields some grant of ``subject``'s releases (or released) on the
     alias's entry (``entries``: alias to entry id), under any case; with ``trail``, also
     those its approvals name whatever became of the grant's row (``grants_on_trail``)."""
-    by_entry = granted_fields_anywhere(conn=conn, subject=subject, dataset_ids=entries.values())
-    for entry, fields in granted_on_trail(trail, subject, entries.values()).items():
-        for name, case in fields.items():
-            by_entry[entry].setdefault(name, case)
+    by_entry = granted_fields_anywhere(conn=conn, subject=subject, dataset_ids=entries.values(),
+                                       trail=trail)  # fmt: skip
     return {alias: by_entry[entry] for alias, entry in entries.items()}
 
 

@@ -49,8 +49,7 @@ from catalog.lazy_connection import LazyConnection
 from catalog.source_seals import refuse_unsealed
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
-from gateway.enforcement.grants import granted_fields, in_scope, known_rows
-from gateway.enforcement.grants_on_trail import granted_on_trail
+from gateway.enforcement.grants import granted_fields_anywhere, in_scope, known_rows
 from gateway.enforcement.limits import UNRECORDED_MESSAGE, refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
@@ -115,13 +114,12 @@ class Broker:
         # both loaded only when the catalog generation moved (see query.entries)
         self.entries: GenerationCache[str, Entry | None] = GenerationCache(512)
         # a user's grants on an entry, live or once, of every purpose and case: a query's
-        # decision takes its own case's, its plan the fields granted in any other
+        # decision takes its own case's
         self.grants: GenerationCache[tuple[str, str], tuple[Any, ...]] = GenerationCache(4096)
-        # and the fields the trail's approvals released to them there, whatever became of
-        # the grants' rows (``grants_on_trail``: an insider's deleted row, red team 39)
-        self.known_on_trail: GenerationCache[tuple[str, str], frozenset[str]] = GenerationCache(
-            4096
-        )
+        # and its plan the fields any grant of theirs released there, on the table or the
+        # trail's approvals, whatever became of the rows (``grants_on_trail``: an insider's
+        # deleted row, red team 39), or on an entry reading the same data (red team 41)
+        self.known: GenerationCache[tuple[str, str], frozenset[str]] = GenerationCache(4096)
         # the frozen entries, and which entry's object each queried entry shares with one
         self.frozen: GenerationCache[str, tuple[FrozenObject, ...]] = GenerationCache(1)
         self.frozen_with: GenerationCache[str, tuple[str | None, bool]] = GenerationCache(512)
@@ -289,21 +287,20 @@ class Broker:
         on_trail: bool,
     ) -> frozenset[str]:  # fmt: skip
         """The entry's fields some grant of the caller's releases (or released) in clear,
-        in any case, as the table or the trail tells it:
-        the plan masks them with tokens of their own where they are masked
-        (``plan.granted_field_key``). The trail is read only where the plan uses what it
-        says (``on_trail``: a comparison side, or a field masked with a case's tokens),
-        once per catalog generation."""
-        subject, entry = ctx.user.subject, ctx.entry.id
-        rows = self._grant_rows(conn, generation, subject, entry)
-        known = frozenset(granted_fields(rows).get(entry, {}))
+        in any case, as the table or the trail tells it, on this entry or another reading
+        the same data (``grants.granted_fields_anywhere``): the plan masks them with
+        tokens of their own where they are masked (``plan.granted_field_key``). Read only
+        where the plan uses it (``on_trail``: a comparison side, or a field masked with a
+        case's tokens), once per catalog generation."""
         if not on_trail:
-            return known
-        trail = self.known_on_trail.get(
+            return frozenset()
+        subject, entry = ctx.user.subject, ctx.entry.id
+        return self.known.get(
             generation, (subject, entry),
-            lambda: frozenset(granted_on_trail(self.audit, subject, [entry])[entry]),
+            lambda: frozenset(granted_fields_anywhere(
+                conn=conn(), subject=subject, dataset_ids=[entry], trail=self.audit,
+                generation=generation)[entry]),
         )  # fmt: skip
-        return trail | known
 
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""

@@ -178,3 +178,34 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
     ).all()  # fmt: skip
     return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si, d))
                  for i, o, s, k, st, si, d in rows)  # fmt: skip
+
+
+def reading_the_same(
+    conn: Connection | Session, entry_ids: Iterable[str], among: Iterable[str] | None = None
+) -> dict[str, frozenset[str]]:
+    """By entry of ``entry_ids``, every entry of its department (of ``among`` when given)
+    that reads the same object — itself included — as a freeze compares them
+    (``FrozenObject.held_by``). A grant names one entry, but what it releases is the
+    object's values: another entry over the same table shows them masked with the same
+    case's tokens, which the granted entry's clear rows then decode (red team 41)."""
+    wanted = list(dict.fromkeys(entry_ids))
+    found = {entry: {entry} for entry in wanted}
+    stmt = (select(Dataset.id, Dataset.object_name, Dataset.department, Source.id, Source.kind,
+                   Source.settings, Source.server_identity, Source.department)
+            .join(Source, Source.id == Dataset.source_id))  # fmt: skip
+    if among is None:
+        mine = select(Dataset.department).where(Dataset.id.in_(wanted))
+        stmt = stmt.where(Dataset.department.in_(mine.scalar_subquery()))
+    else:
+        stmt = stmt.where(Dataset.id.in_([*wanted, *among]))
+    views = {str(i): (str(dept), FrozenObject(str(i), str(o), SourceView(
+        str(s), str(k), dict(st or {}), si, sd))) for i, o, dept, s, k, st, si, sd in
+        conn.execute(stmt).all()}  # fmt: skip
+    for entry in wanted:
+        if entry not in views:
+            continue
+        dept, read = views[entry]
+        found[entry].update(other for other, (their_dept, theirs) in views.items()
+                            if their_dept == dept and other != entry
+                            and read.held_by(theirs.source, theirs.object_name))  # fmt: skip
+    return {entry: frozenset(ids) for entry, ids in found.items()}

@@ -31,6 +31,7 @@ from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict
 from gateway.enforcement.grants import granted_fields_anywhere
+from gateway.enforcement.sources.objects import reading_the_same
 
 Side = tuple[str, str]  # (entry id, key field)
 
@@ -40,7 +41,11 @@ def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessReque
     made (above); nothing when there is no readable trail."""
     if not isinstance(trail, AuditLog):
         return
-    released = {(request.dataset_id, name) for name in request.fields or []}
+    # the entry's fields, and the same fields of every entry reading the same data: a
+    # comparison keyed on a copy's numbers is unmasked by a grant of the entry's (red
+    # team 41)
+    copies = reading_the_same(conn, [request.dataset_id])[request.dataset_id]
+    released = {(entry, name) for entry in copies for name in request.fields or []}
     pairs = [(mine, other, event) for event in _comparisons(trail, request.requester)
              for mine, other in _pairs(event) if mine in released]  # fmt: skip
     if not pairs:

@@ -14,14 +14,16 @@ would make the grant (409, naming the field; the request stays pending), as
 ``compared_keys`` refuses it for comparisons.
 
 The trail, as ``compared_keys`` reads it: each ``query.started`` of the requester's on
-the entry (queries and comparison sides alike) names the masks applied to what it
-delivered. A requester who held a grant of the field before reads it with the field's
-own tokens since, and that earlier grant was the one to refuse. A gateway wired with a
-write-only sink has nothing to read and checks nothing.
+the entry, or on another entry reading the same data (a copy of the table: the same
+values, the same case's tokens), queries and comparison sides alike, names the masks
+applied to what it delivered. A requester who held a grant of the field before reads it
+with the field's own tokens since, and that earlier grant was the one to refuse. A
+gateway wired with a write-only sink has nothing to read and checks nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection
@@ -34,6 +36,7 @@ from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict
 from gateway.enforcement.grants import granted_fields_anywhere
 from gateway.enforcement.query.plan import case_keyed
+from gateway.enforcement.sources.objects import reading_the_same
 
 
 def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessRequest) -> None:
@@ -46,9 +49,7 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
     wanted = set(request.fields or []) - set(known[entry])
     if not wanted:
         return
-    filters = EventFilter(actor=request.requester, dataset=entry,
-                          type=str(EventType.QUERY_STARTED))  # fmt: skip
-    for event in iter_bodies(store=trail.store, filters=filters):
+    for event in _reads(trail, request.requester, reading_the_same(conn, [entry])[entry]):
         for name in sorted(wanted & _tokens_read(event)):
             raise Conflict(  # to the steward: the field, never the case (compared_keys)
                 f"{request.requester} read {entry}.{name} earlier as a case's tokens: in "
@@ -58,6 +59,15 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
                 "people a comparison found through re-identification, which every source "
                 "department approves"
             )
+
+
+def _reads(trail: AuditLog, requester: str, entries: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The requester's ``query.started`` events on any of ``entries``: the granted entry
+    and every other of its department reading the same data, whose tokens of the same
+    values the grant's clear rows decode as well (red team 41)."""
+    for entry in sorted(entries):
+        filters = EventFilter(actor=requester, dataset=entry, type=str(EventType.QUERY_STARTED))
+        yield from iter_bodies(store=trail.store, filters=filters)
 
 
 def _tokens_read(event: dict[str, Any]) -> set[str]:
