@@ -15,8 +15,9 @@ grants dora the roll's ``id_number`` for one case. Under another case she reads 
 *copy* (its numbers as that case's tokens, beside the roll's clear fields) — not the
 roll, which the rules watch — and the roll in clear under the grant's case: row by row
 the copy's tokens are decoded, and with them finance's payroll tokens under that case.
-The same through the copy read before the grant was asked for, and through a
-comparison of the copy with the payroll keyed on the ID numbers.
+The same through the copy read before the grant was asked for (alice, who holds no
+grant of the roll yet), and through a comparison of the copy with the payroll keyed on
+the ID numbers.
 
 Expected: what a grant releases is known through every entry reading the same data:
 the copy's tokens decode nothing (field-scoped), a grant is not approved after the
@@ -51,10 +52,13 @@ def _copy_hashed(gw: DemoGateway, copy: str) -> None:
     hash_ids(gw, "carl", copy)
 
 
-def _nothing_decoded(gw: DemoGateway, masked: list[dict[str, Any]], case: str, how: str) -> None:
-    """The roll read in clear under ``case``'s grant (``<case>-GRANT``) decodes none of
-    finance's payroll tokens under ``case`` through ``masked`` (the copy's rows)."""
-    clear = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], f"{case}-GRANT", "supervision")
+def _nothing_decoded(
+    gw: DemoGateway, analyst: str, masked: list[dict[str, Any]], case: str, how: str
+) -> None:
+    """The roll read in clear by ``analyst`` under ``case``'s grant (``<case>-GRANT``)
+    decodes none of finance's payroll tokens under ``case`` through ``masked`` (the
+    copy's rows)."""
+    clear = _rows(gw, analyst, DIBAO, [*ROW, "id_number"], f"{case}-GRANT", "supervision")
     decoded, payroll = payroll_decoded(gw, clear, case, masked)
     assert not decoded, (
         f"{len(decoded)} of finance's {len(payroll)} masked ID numbers read in clear "
@@ -68,14 +72,14 @@ def test_a_copy_read_after_a_grant_is_no_codebook(deployment: DemoGateway) -> No
     grant_of_civil(gw, "dora", "id_number", "JW-RT41-A-GRANT")
     masked = _rows(gw, "dora", COPY_AFTER, [*ROW, "id_number"], "JW-RT41-A", "supervision")
     assert all(r["id_number"].startswith("tk_") for r in masked)
-    _nothing_decoded(gw, masked, "JW-RT41-A", "a copy of the roll read under another case")
+    _nothing_decoded(gw, "dora", masked, "JW-RT41-A", "a copy of the roll read under another case")
 
 
 def test_a_copy_read_before_a_grant_is_not_decoded_by_it(deployment: DemoGateway) -> None:
     gw = deployment
     _copy_hashed(gw, COPY_BEFORE)
-    masked = _rows(gw, "dora", COPY_BEFORE, [*ROW, "id_number"], "JW-RT41-B", "supervision")
-    asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("dora"), json={
+    masked = _rows(gw, "alice", COPY_BEFORE, [*ROW, "id_number"], "JW-RT41-B", "supervision")
+    asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("alice"), json={
         "dataset": DIBAO, "fields": ["id_number"], "purpose": "supervision",
         "case_ref": "JW-RT41-B-GRANT", "justification": "the roll", "days": 7}))  # fmt: skip
     approved = gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
@@ -86,7 +90,7 @@ def test_a_copy_read_before_a_grant_is_not_decoded_by_it(deployment: DemoGateway
         assert _ok(state)["status"] == "pending"
         return
     assert approved.status_code == 200, approved.text
-    _nothing_decoded(gw, masked, "JW-RT41-B", "the copy's tokens read before the grant")
+    _nothing_decoded(gw, "alice", masked, "JW-RT41-B", "the copy's tokens read before the grant")
 
 
 def test_a_copy_compared_after_a_grant_gives_nothing_away(deployment: DemoGateway) -> None:
