@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.grant_seals import ACCESS_REQUESTS, sealed_only
-from gateway.enforcement.grants_on_trail import granted_on_trail
+from gateway.enforcement.grants_on_trail import approvals_on_trail
 from gateway.enforcement.sources.objects import reading_the_same
 from policies.inputs import grant_input
 
@@ -69,19 +69,22 @@ def granted_fields_anywhere(
     grant of another entry of the same department over the same object (a copy of the
     table for another team, ``objects.reading_the_same``) counts for this one's field of
     the same name — its tokens under a case were decoded by the granted entry's clear
-    rows, and finance's with them (red team 41)."""
+    rows, and finance's with them (red team 41); an entry whose row an insider edited or
+    deleted counts as a copy of every entry of its department (fail closed)."""
     wanted = list(dict.fromkeys(dataset_ids))
     table = AccessRequest.__table__.c
     rows = _sealed(conn, subject, (table.expires_at.is_not(None),), generation,
                    ("approved", "revoked"))  # fmt: skip
     found = granted_fields(rows)
-    for entry, fields in granted_on_trail(trail, subject).items():
-        for name, case in fields.items():
+    departments: dict[str, str | None] = {r.dataset_id: r.department for r in rows}
+    for entry, on_trail in approvals_on_trail(trail, subject).items():
+        departments.setdefault(entry, on_trail.department)
+        for name, case in on_trail.fields.items():
             found.setdefault(entry, {}).setdefault(name, case)
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
     if not found:
         return granted
-    copies = reading_the_same(conn, wanted, among=list(found))
+    copies = reading_the_same(conn, wanted, departments, generation)
     for dataset_id in wanted:
         for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
             for name, case in found.get(entry, {}).items():

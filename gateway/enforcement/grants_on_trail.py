@@ -19,6 +19,7 @@ adds nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from audit.event_types import EventType
@@ -32,26 +33,54 @@ def granted_on_trail(
 ) -> dict[str, dict[str, str]]:
     """By entry, each field an approval on the trail released to ``subject`` (with the
     case of one such approval); of every entry they asked for when ``dataset_ids`` is
-    None (``grants.known_fields``, which also counts the entries reading the same data)."""
+    None."""
     wanted = None if dataset_ids is None else list(dict.fromkeys(dataset_ids))
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted or ()}
+    for entry, found in approvals_on_trail(trail, subject, wanted).items():
+        granted.setdefault(entry, {}).update(found.fields)
+    return granted
+
+
+@dataclass(frozen=True)
+class OnTrail:
+    """What the trail's approvals released to a user on one entry: the entry's
+    department as its requests recorded it, and each field with one approval's case."""
+
+    department: str | None
+    fields: dict[str, str]
+
+
+def approvals_on_trail(
+    trail: AuditSink | None, subject: str, dataset_ids: list[str] | None = None
+) -> dict[str, OnTrail]:
+    """``granted_on_trail``'s answer with each entry's department (``grants``: the
+    entries reading the same data are compared within it)."""
+    found: dict[str, OnTrail] = {}
     if not isinstance(trail, AuditLog):
-        return granted
+        return found
     asked: dict[str, set[str | None]] = {}
-    for dataset_id in [None] if wanted is None else wanted:
+    departments: dict[str, str | None] = {}
+    for dataset_id in [None] if dataset_ids is None else dataset_ids:
         for event in _events(trail, EventType.ACCESS_REQUESTED, dataset_id, actor=subject):
             entry = _dataset_of(event)
             if entry is not None:
                 asked.setdefault(entry, set()).add(_request_id(event))
+                departments.setdefault(entry, _department_of(event))
     for dataset_id, requests in asked.items():
         for event in _events(trail, EventType.ACCESS_APPROVED, dataset_id):
             details = event.get("details") or {}
             if details.get("status") != "approved" or _request_id(event) not in requests:
                 continue
+            fields = found.setdefault(dataset_id, OnTrail(departments[dataset_id], {})).fields
             for name in details.get("fields") or []:
-                fields = granted.setdefault(dataset_id, {})
                 fields.setdefault(str(name), str(event.get("case_ref") or ""))
-    return granted
+    return found
+
+
+def _department_of(event: dict[str, Any]) -> str | None:
+    details = event.get("details")
+    found = details.get("resource_dept") if isinstance(details, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _dataset_of(event: dict[str, Any]) -> str | None:

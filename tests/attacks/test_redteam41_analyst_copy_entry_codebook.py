@@ -28,6 +28,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.attacks.dibao_copy import publish_dibao_copy
@@ -76,21 +77,33 @@ def test_a_copy_read_after_a_grant_is_no_codebook(deployment: DemoGateway) -> No
 
 
 def test_a_copy_read_before_a_grant_is_not_decoded_by_it(deployment: DemoGateway) -> None:
-    gw = deployment
-    _copy_hashed(gw, COPY_BEFORE)
-    masked = _rows(gw, "alice", COPY_BEFORE, [*ROW, "id_number"], "JW-RT41-B", "supervision")
+    _copy_hashed(deployment, COPY_BEFORE)
+    refused_or_nothing_decoded(deployment, COPY_BEFORE, "JW-RT41-B",
+                               "the copy's tokens read before the grant")  # fmt: skip
+
+
+def refused_or_nothing_decoded(
+    gw: DemoGateway, copy: str, case: str, how: str,
+    before_approval: Callable[[], None] = lambda: None,
+) -> None:  # fmt: skip
+    """alice (no grant of the roll yet) reads ``copy`` under ``case`` and asks civil
+    for the roll's ``id_number`` under ``<case>-GRANT``; ``before_approval`` runs; carl
+    approves: refused (409, the request pending, no case named), or the roll read in
+    clear decodes none of finance's payroll tokens under ``case``."""
+    masked = _rows(gw, "alice", copy, [*ROW, "id_number"], case, "supervision")
     asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("alice"), json={
         "dataset": DIBAO, "fields": ["id_number"], "purpose": "supervision",
-        "case_ref": "JW-RT41-B-GRANT", "justification": "the roll", "days": 7}))  # fmt: skip
+        "case_ref": f"{case}-GRANT", "justification": "the roll", "days": 7}))  # fmt: skip
+    before_approval()
     approved = gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
                               headers=gw.headers("carl"), json={})  # fmt: skip
     if approved.status_code == 409:
-        assert "JW-RT41-B" not in approved.json()["message"]
+        assert case not in approved.json()["message"]
         state = gw.client.get(f"/api/v1/access-requests/{asked['id']}", headers=gw.headers("carl"))
         assert _ok(state)["status"] == "pending"
         return
     assert approved.status_code == 200, approved.text
-    _nothing_decoded(gw, "alice", masked, "JW-RT41-B", "the copy's tokens read before the grant")
+    _nothing_decoded(gw, "alice", masked, case, how)
 
 
 def test_a_copy_compared_after_a_grant_gives_nothing_away(deployment: DemoGateway) -> None:

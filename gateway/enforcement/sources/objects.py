@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from adapters.http_config import path_segments
+from catalog.entries import CatalogEntry, load_entry
 from catalog.models import Dataset, Source
 from catalog.service import DEREGISTERED
 from gateway.enforcement.sources.targets import (
@@ -181,31 +182,52 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
 
 
 def reading_the_same(
-    conn: Connection | Session, entry_ids: Iterable[str], among: Iterable[str] | None = None
-) -> dict[str, frozenset[str]]:
-    """By entry of ``entry_ids``, every entry of its department (of ``among`` when given)
-    that reads the same object — itself included — as a freeze compares them
-    (``FrozenObject.held_by``). A grant names one entry, but what it releases is the
-    object's values: another entry over the same table shows them masked with the same
-    case's tokens, which the granted entry's clear rows then decode (red team 41)."""
+    conn: Connection, entry_ids: Iterable[str], among: Mapping[str, str | None],
+    generation: int | None = None,
+) -> dict[str, frozenset[str]]:  # fmt: skip
+    """By entry of ``entry_ids``, the entries of ``among`` that read the same object —
+    itself included — as a freeze compares them (``FrozenObject.held_by``), within one
+    department. A grant names one entry, but what it releases is the object's values:
+    another entry over the same table shows them masked with the same case's tokens,
+    which the granted entry's clear rows then decode (red team 41).
+
+    ``among``: each entry with its department as a record an insider cannot rewrite
+    unnoticed tells it (a sealed grant row, the trail), None when none does. The catalog
+    rows say what an entry reads, and an insider who can write them can make a copy
+    read "something else", or delete it: an entry of ``among`` that is gone or whose row
+    (or its source's) no longer verifies is taken for a copy of every entry of that
+    department (of every entry when it is not known) — fail closed, as for a grant."""
     wanted = list(dict.fromkeys(entry_ids))
-    found = {entry: {entry} for entry in wanted}
-    stmt = (select(Dataset.id, Dataset.object_name, Dataset.department, Source.id, Source.kind,
-                   Source.settings, Source.server_identity, Source.department)
-            .join(Source, Source.id == Dataset.source_id))  # fmt: skip
-    if among is None:
-        mine = select(Dataset.department).where(Dataset.id.in_(wanted))
-        stmt = stmt.where(Dataset.department.in_(mine.scalar_subquery()))
-    else:
-        stmt = stmt.where(Dataset.id.in_([*wanted, *among]))
-    views = {str(i): (str(dept), FrozenObject(str(i), str(o), SourceView(
-        str(s), str(k), dict(st or {}), si, sd))) for i, o, dept, s, k, st, si, sd in
-        conn.execute(stmt).all()}  # fmt: skip
+    loaded = {e: load_entry(conn, e, generation=generation)
+              for e in dict.fromkeys([*wanted, *among])}  # fmt: skip
+    found: dict[str, frozenset[str]] = {}
     for entry in wanted:
-        if entry not in views:
-            continue
-        dept, read = views[entry]
-        found[entry].update(other for other, (their_dept, theirs) in views.items()
-                            if their_dept == dept and other != entry
-                            and read.held_by(theirs.source, theirs.object_name))  # fmt: skip
-    return {entry: frozenset(ids) for entry, ids in found.items()}
+        mine = loaded[entry]
+        found[entry] = frozenset({entry} | {
+            other for other, department in among.items()
+            if other != entry and _same(mine, loaded[other], department)})  # fmt: skip
+    return found
+
+
+def _same(mine: CatalogEntry | None, theirs: CatalogEntry | None, recorded: str | None) -> bool:
+    if _verified(mine) and _verified(theirs):
+        assert mine is not None and theirs is not None
+        return mine.department == theirs.department and _read(mine).held_by(
+            _read(theirs).source, theirs.object_name
+        )
+    departments = {
+        mine.department if _verified(mine) and mine is not None else None,
+        theirs.department if _verified(theirs) and theirs is not None else recorded,
+    }
+    return None in departments or len(departments) == 1
+
+
+def _verified(entry: CatalogEntry | None) -> bool:
+    return entry is not None and entry.sealed and entry.source.sealed
+
+
+def _read(entry: CatalogEntry) -> FrozenObject:
+    source = entry.source
+    view = SourceView(source.id, source.kind, source.settings, source.server_identity,
+                      entry.department)  # fmt: skip
+    return FrozenObject(entry.id, entry.object_name, view)

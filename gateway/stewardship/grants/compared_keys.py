@@ -41,12 +41,14 @@ def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessReque
     made (above); nothing when there is no readable trail."""
     if not isinstance(trail, AuditLog):
         return
+    comparisons = _comparisons(trail, request.requester)
     # the entry's fields, and the same fields of every entry reading the same data: a
     # comparison keyed on a copy's numbers is unmasked by a grant of the entry's (red
-    # team 41)
-    copies = reading_the_same(conn, [request.dataset_id])[request.dataset_id]
+    # team 41); an entry whose catalog row is gone or no longer verifies counts as one
+    among = {entry: None for event in comparisons for side in _pairs(event) for entry, _ in side}
+    copies = reading_the_same(conn, [request.dataset_id], among)[request.dataset_id]
     released = {(entry, name) for entry in copies for name in request.fields or []}
-    pairs = [(mine, other, event) for event in _comparisons(trail, request.requester)
+    pairs = [(mine, other, event) for event in comparisons
              for mine, other in _pairs(event) if mine in released]  # fmt: skip
     if not pairs:
         return

@@ -23,7 +23,6 @@ gateway wired with a write-only sink has nothing to read and checks nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection
@@ -49,7 +48,10 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
     wanted = set(request.fields or []) - set(known[entry])
     if not wanted:
         return
-    for event in _reads(trail, request.requester, reading_the_same(conn, [entry])[entry]):
+    reads = _reads(trail, request.requester)
+    among = {dataset: department for dataset, department, _ in reads}
+    copies = reading_the_same(conn, [entry], among)[entry]
+    for _, _, event in (r for r in reads if r[0] in copies):
         for name in sorted(wanted & _tokens_read(event)):
             raise Conflict(  # to the steward: the field, never the case (compared_keys)
                 f"{request.requester} read {entry}.{name} earlier as a case's tokens: in "
@@ -61,13 +63,22 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
             )
 
 
-def _reads(trail: AuditLog, requester: str, entries: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """The requester's ``query.started`` events on any of ``entries``: the granted entry
-    and every other of its department reading the same data, whose tokens of the same
-    values the grant's clear rows decode as well (red team 41)."""
-    for entry in sorted(entries):
-        filters = EventFilter(actor=requester, dataset=entry, type=str(EventType.QUERY_STARTED))
-        yield from iter_bodies(store=trail.store, filters=filters)
+def _reads(trail: AuditLog, requester: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The requester's ``query.started`` events, each with its entry and that entry's
+    department as the event recorded it: those on the granted entry and on every other
+    of its department reading the same data count (red team 41: a copy's tokens of the
+    same values are decoded by the grant as well) — and, fail closed, those on an entry
+    whose catalog row is gone or no longer verifies (``objects.reading_the_same``)."""
+    filters = EventFilter(actor=requester, type=str(EventType.QUERY_STARTED))
+    reads = []
+    for event in iter_bodies(store=trail.store, filters=filters):
+        resource, details = event.get("resource"), event.get("details")
+        if not isinstance(resource, str) or not resource.startswith("dataset:"):
+            continue
+        department = details.get("resource_dept") if isinstance(details, dict) else None
+        reads.append((resource.removeprefix("dataset:"),
+                      department if isinstance(department, str) else None, event))  # fmt: skip
+    return reads
 
 
 def _tokens_read(event: dict[str, Any]) -> set[str]:
