@@ -18,7 +18,6 @@ adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,19 +25,6 @@ from audit.event_types import EventType
 from audit.log import AuditLog
 from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
-
-
-def granted_on_trail(
-    trail: AuditSink | None, subject: str, dataset_ids: Iterable[str] | None = None
-) -> dict[str, dict[str, str]]:
-    """By entry, each field an approval on the trail released to ``subject`` (with the
-    case of one such approval); of every entry they asked for when ``dataset_ids`` is
-    None."""
-    wanted = None if dataset_ids is None else list(dict.fromkeys(dataset_ids))
-    granted: dict[str, dict[str, str]] = {d: {} for d in wanted or ()}
-    for entry, found in approvals_on_trail(trail, subject, wanted).items():
-        granted.setdefault(entry, {}).update(found.fields)
-    return granted
 
 
 @dataclass(frozen=True)
@@ -50,22 +36,21 @@ class OnTrail:
     fields: dict[str, str]
 
 
-def approvals_on_trail(
-    trail: AuditSink | None, subject: str, dataset_ids: list[str] | None = None
-) -> dict[str, OnTrail]:
-    """``granted_on_trail``'s answer with each entry's department (``grants``: the
-    entries reading the same data are compared within it)."""
+def approvals_on_trail(trail: AuditSink | None, subject: str) -> dict[str, OnTrail]:
+    """By entry ``subject`` asked for, each field an approval on the trail released to
+    them (with the case of one such approval), and the entry's department as their
+    requests recorded it (``grants``: the entries reading the same data are compared
+    within it)."""
     found: dict[str, OnTrail] = {}
     if not isinstance(trail, AuditLog):
         return found
     asked: dict[str, set[str | None]] = {}
     departments: dict[str, str | None] = {}
-    for dataset_id in [None] if dataset_ids is None else dataset_ids:
-        for event in _events(trail, EventType.ACCESS_REQUESTED, dataset_id, actor=subject):
-            entry = _dataset_of(event)
-            if entry is not None:
-                asked.setdefault(entry, set()).add(_request_id(event))
-                departments.setdefault(entry, _department_of(event))
+    for event in _events(trail, EventType.ACCESS_REQUESTED, None, actor=subject):
+        entry = _dataset_of(event)
+        if entry is not None:
+            asked.setdefault(entry, set()).add(_request_id(event))
+            departments.setdefault(entry, _department_of(event))
     for dataset_id, requests in asked.items():
         for event in _events(trail, EventType.ACCESS_APPROVED, dataset_id):
             details = event.get("details") or {}
