@@ -83,6 +83,21 @@ def _run_as(gw: DemoGateway, run_id: str) -> list[dict[str, Any]]:
             if e.get("resource") == f"comparison_run:{run_id}"]  # fmt: skip
 
 
+def _moved_on(gw: DemoGateway, schedule_id: str) -> None:
+    """Wait for the trigger's own write: the clock records the trigger, then moves the
+    schedule's due time on (``schedules._claim``, a compare-and-set on the due time read).
+    A write behind the gateway in between, of the same past due time, was moved on with
+    it, and the schedule came due next only a day later (a loaded run, stop 35)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with gw.services.engine.connect() as conn:
+            due = conn.execute(select(_S.c.next_due_at).where(_S.c.id == schedule_id)).scalar()
+        if due is not None and due.replace(tzinfo=UTC) > PAST:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"schedule {schedule_id} was never moved on")
+
+
 def _refused_unsealed(gw: DemoGateway, trigger: dict[str, Any]) -> None:
     details = trigger["details"]
     assert "run" not in details, f"the insider's schedule ran: {details}"
@@ -127,9 +142,11 @@ def test_a_schedule_handed_to_dora_runs_nothing_in_her_name(clocked: DemoGateway
     schedule_id = _scheduled(gw, "alice", "daily")
     first = _triggered(gw, schedule_id)
     assert "run" in first["details"], first  # alice's own schedule runs as her
+    _moved_on(gw, schedule_id)
     _write(gw, update(_S).where(_S.c.id == schedule_id)
            .values(owner="dora", next_due_at=PAST))  # fmt: skip
     _refused_unsealed(gw, _triggered(gw, schedule_id, after=1))
+    _moved_on(gw, schedule_id)
     _write(gw, update(_S).where(_S.c.id == schedule_id)
            .values(owner="alice", next_due_at=PAST))  # fmt: skip
     again = _triggered(gw, schedule_id, after=2)  # the sealed values written back: it runs
@@ -211,6 +228,7 @@ def test_a_schedule_of_a_rewritten_model_runs_nothing(clocked: DemoGateway) -> N
     gw = clocked
     schedule_id = _scheduled(gw, "dora", "weekly")
     assert "run" in _triggered(gw, schedule_id)["details"]
+    _moved_on(gw, schedule_id)
     with _changed(gw, _V, _where(_V), spec=_widened(gw)):
         _write(gw, update(_S).where(_S.c.id == schedule_id).values(next_due_at=PAST))
         second = _triggered(gw, schedule_id, after=1)
