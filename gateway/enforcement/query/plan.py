@@ -22,6 +22,7 @@ from types import MappingProxyType
 from adapters.base import Column, Filter, QueryPlan, RowFilter
 from catalog.errors import BadRequest, Forbidden, RateLimited, Unprocessable
 from catalog.mask_specs import parse_mask_spec
+from catalog.reserved_names import read_time_refused
 from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import needs_case_key
 from gateway.enforcement.masking.dates import scoped_shift_key
@@ -33,7 +34,6 @@ from gateway.enforcement.query.aggregate import (
 )
 from gateway.enforcement.query.authorize import action, method, released
 from gateway.enforcement.query.context import QueryContext
-from gateway.enforcement.query.subjects import SUBJECT_COLUMN
 from gateway.enforcement.query.validate import build_filters, build_order
 from policies.decision import Decision
 
@@ -166,13 +166,13 @@ def plan_query(
 
 
 def _refuse_reserved_names(ctx: QueryContext) -> None:
-    """422 for an entry with a field named as the gateway's own subject-token columns
-    (``SUBJECT_COLUMN``, and a Spark side's ``__subject_token_<n>`` of each further
-    ID-number field): a comparison side took such a field for the people it matched,
-    and wrote its values (a raw ID number, a made-up token) to the trail as the subject
-    tokens (red team 37). A source column may take any identifier, so the name is
-    refused where it is read."""
-    taken = next((f.name for f in ctx.entry.fields if f.name.startswith(SUBJECT_COLUMN)), None)
+    """422 for an entry with a field named as a column of the gateway's own on a
+    comparison side (``reserved_names.read_time_refused``): a side took such a field for
+    the people it matched, and wrote its values (a raw ID number, a made-up token) to
+    the trail as the subject tokens (red team 37); a Spark side's ``__county`` stood
+    beside a field so named (red team 40). A source column may take any identifier, so
+    the name is refused where it is read, by queries too (one rule for every read)."""
+    taken = next((f.name for f in ctx.entry.fields if read_time_refused(f.name)), None)
     if taken is not None:
         raise Unprocessable(
             f"entry {ctx.entry.id!r} has a field named {taken!r}, a name the gateway "

@@ -33,6 +33,7 @@ import pyarrow.csv as pacsv
 
 from adapters.arrow_types import schema_for
 from adapters.base import Filter, QueryPlan
+from catalog.reserved_names import SPARK_COUNTY
 from gateway.enforcement.comparison.spark.partitions import partitioning
 from gateway.enforcement.comparison.spark.sources import SourceRead
 from gateway.enforcement.masking import mask_batch
@@ -44,7 +45,7 @@ from gateway.enforcement.query.subjects import COUNTY_CHARS, SUBJECT_COLUMN, id_
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-COUNTY = "__county"
+COUNTY = SPARK_COUNTY  # a name no field is read under (``reserved_names``)
 # the texts the gateway's CSV reader (``adapters.files``: Arrow's defaults,
 # ``strings_can_be_null``) reads as null — in every column, text or not
 CSV_NULLS: tuple[str, ...] = tuple(pacsv.ConvertOptions().null_values)
