@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hmac_tokens.c gateway/enforcement/masking/_partial_masks.c gateway/enforcement/masking/_arrow_offsets.h policies/_rego_native.c
+$(STAMP): $(BIN)/python pyproject.toml setup.py gateway/enforcement/masking/_hmac_tokens.c gateway/enforcement/masking/_partial_masks.c gateway/enforcement/masking/_amount_masks.c gateway/enforcement/masking/_arrow_offsets.h policies/_rego_native.c
 	# OpenSSL headers for the hash mask's native kernel (optional: without them the
 	# install succeeds and the mask uses the slower pure-Python path)
 	@test -f /usr/include/openssl/sha.h || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libssl-dev) || echo "no OpenSSL headers: the hash mask will use its Python path"

@@ -1,7 +1,7 @@
 """The native extensions: the ``hash`` mask's HMAC kernel over OpenSSL (libcrypto),
-single-pass kernels for the partial masks, and the policy input's push onto rego-cpp's
-builder (``policies/_rego_native.c``: one C call per decision instead of one ctypes call
-per value).
+single-pass kernels for the partial masks and the ``bucket`` mask, and the policy
+input's push onto rego-cpp's builder (``policies/_rego_native.c``: one C call per
+decision instead of one ctypes call per value).
 
 Everything else is declared in pyproject.toml. The extension is optional: without a C
 compiler or OpenSSL headers the install still succeeds and the mask falls back to the
@@ -26,6 +26,12 @@ NATIVE_EXTENSIONS = [
         "gateway.enforcement.masking._partial_masks",
         sources=["gateway/enforcement/masking/_partial_masks.c"],
         depends=["gateway/enforcement/masking/_arrow_offsets.h"],
+        extra_compile_args=["-O3"],
+        optional=True,
+    ),
+    Extension(
+        "gateway.enforcement.masking._amount_masks",
+        sources=["gateway/enforcement/masking/_amount_masks.c"],
         extra_compile_args=["-O3"],
         optional=True,
     ),

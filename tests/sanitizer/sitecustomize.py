@@ -5,7 +5,7 @@ the installed one.
 ``SLUICE_SANITIZED_KERNELS``; Python imports ``sitecustomize`` at every start, so pytest
 *and* the child interpreters some kernel tests spawn (a crash there is a failure, not
 the end of the session) load the sanitized ``.so`` files. A finder first on
-``sys.meta_path`` answers for the two kernel modules only; everything else imports as
+``sys.meta_path`` answers for the kernel modules only; everything else imports as
 usual.
 
 If a sanitized kernel is missing this refuses to start rather than let the masks fall
@@ -28,6 +28,7 @@ from types import ModuleType
 KERNELS = (
     "gateway.enforcement.masking._hmac_tokens",
     "gateway.enforcement.masking._partial_masks",
+    "gateway.enforcement.masking._amount_masks",
     "policies._rego_native",
 )
 

@@ -20,14 +20,25 @@ masked whole.
 
 from __future__ import annotations
 
+import array
+import importlib
 from collections.abc import Sequence
 from decimal import Decimal
 from itertools import pairwise
+from types import ModuleType
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.enforcement.masking.kernels import as_text, compose, whole
+
+_kernel: ModuleType | None
+try:
+    _kernel = importlib.import_module("gateway.enforcement.masking._amount_masks")
+except ImportError:  # built optionally: the vectorised bucket does everything
+    _kernel = None
+_NATIVE_KINDS = {pa.float64(): 0, pa.int64(): 1}
+_LABEL_MAX = 32  # the kernel's SLOT: any label the grammar allows (31 bytes at most)
 
 ROUND_MODE = "half_towards_infinity"
 NUMBER_TEXT = r"^-?[0-9]{1,15}(?:\.[0-9]{1,15})?$"
@@ -108,6 +119,9 @@ def _bucket_numbers(numbers: pa.Array, bounds: Sequence[int], text: pa.DataType)
     if not bounds:
         raise ValueError("a bucket mask needs at least one bound")
     numbers = _numeric(numbers)
+    native = _native_bucket(numbers, bounds, text)
+    if native is not None:
+        return native
     decimal = pa.types.is_decimal(numbers.type)
     counter = pa.int8() if len(bounds) < 2**7 else pa.int32()
     index: pa.Array | None = None
@@ -120,6 +134,43 @@ def _bucket_numbers(numbers: pa.Array, bounds: Sequence[int], text: pa.DataType)
         if pc.any(nan).as_py():
             index = pc.if_else(nan, pa.scalar(None, counter), index)
     return pc.take(pa.array(bucket_labels(bounds), text), index)
+
+
+def native_available() -> bool:
+    return _kernel is not None
+
+
+def _native_bucket(numbers: pa.Array, bounds: Sequence[int], text: pa.DataType) -> pa.Array | None:
+    """``_bucket_numbers`` by the native kernel (``_amount_masks.c``: one pass, where
+    the vectorised version makes some 40, most in ``take`` building the labels), for
+    ``float64`` and ``int64``; None where it does not apply (no kernel, another type,
+    labels past 32-bit offsets): the vectorised version then answers."""
+    kind = _NATIVE_KINDS.get(numbers.type)
+    labels = [label.encode() for label in bucket_labels(bounds)]
+    if _kernel is None or kind is None or max(map(len, labels)) > _LABEL_MAX:
+        return None
+    label_offsets = [0]
+    for label in labels:
+        label_offsets.append(label_offsets[-1] + len(label))
+    wide = pa.types.is_large_string(text)
+    validity, data = numbers.buffers()
+    args = (kind, data if data is not None else b"", numbers.offset, len(numbers),
+            validity if numbers.null_count else None, array.array("q", bounds).tobytes(),
+            array.array("q", label_offsets).tobytes())  # fmt: skip
+    count = len(numbers)
+    # from Arrow's pool, whose pages are reused (fresh ones from malloc cost a page fault
+    # each, as much again as the kernel); room for the longest label in every slot and
+    # _LABEL_MAX bytes of slack, cut to what was written (in place: mimalloc's realloc)
+    offsets = pa.allocate_buffer((count + 1) * (8 if wide else 4))
+    chars = pa.allocate_buffer(count * max(map(len, labels)) + _LABEL_MAX, resizable=True)
+    valid = pa.allocate_buffer((count + 7) // 8)
+    written = _kernel.bucket(*args, b"".join(labels), wide, offsets, chars, valid)
+    if written is None:
+        return None  # past 32-bit offsets
+    size, nulls = written
+    chars.resize(size, shrink_to_fit=True)
+    buffers = [valid if nulls else None, offsets, chars]
+    return pa.Array.from_buffers(text, count, buffers, null_count=nulls)
 
 
 def bucket(values: pa.Array | pa.ChunkedArray, bounds: Sequence[int]) -> pa.Array:
