@@ -59,7 +59,7 @@ PLAIN: frozenset[str] = frozenset(m.value for m in MaskMethod if m not in PARAME
 """The methods that take no parameter: the only ones a policy may name by itself."""
 
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,12})")
-_PATTERN_CLASSES = {"#": "[0-9]", "@": "[A-Za-z]", "?": "(?s:.)"}
+PATTERN_CLASSES = {"#": "[0-9]", "@": "[A-Za-z]", "?": "(?s:.)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +195,8 @@ def _pattern(text: str) -> tuple[PatternItem, ...]:
     i = 0
     while i < len(text):
         char = text[i]
-        if char in _PATTERN_CLASSES:
-            regex = _PATTERN_CLASSES[char]
+        if char in PATTERN_CLASSES:
+            regex = PATTERN_CLASSES[char]
         elif char.isalnum() or char in PATTERN_LITERALS:
             regex = re.escape(char)
         else:

@@ -26,10 +26,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from catalog.mask_specs import MaskSpec
+from catalog.mask_specs import PATTERN_CLASSES, MaskSpec
 from gateway.enforcement.masking.kernels import STAR, join, stars
 
 NO_MATCH = "***"  # what ``replace`` gives a value its pattern finds nothing in
+ANY = PATTERN_CLASSES["?"]  # the one pattern item that matches ``*``
 
 
 def _empty(values: pa.Array) -> pa.Scalar:
@@ -62,8 +63,14 @@ def replace_pattern(values: pa.Array, spec: MaskSpec) -> pa.Array:
     replaced = pc.replace_substring_regex(
         values, pattern=spec.regex, replacement=STAR * spec.match_chars
     )
-    found = pc.or_(pc.match_substring_regex(values, spec.regex),
-                   pc.equal(pc.utf8_length(values), 0))  # fmt: skip
+    if any(item.regex != ANY for item in spec.pattern):
+        # every match holds a character that is not ``*`` (a digit, a letter, a literal),
+        # which the replacement stars: a value changed exactly where the pattern found
+        # something, and one comparison replaces a second pass of RE2 over the column
+        found = pc.not_equal(replaced, values)
+    else:  # ``?`` alone matches ``*`` too: a value of stars is unchanged yet matched
+        found = pc.match_substring_regex(values, spec.regex)
+    found = pc.or_(found, pc.equal(pc.binary_length(values), 0))
     return pc.if_else(found, replaced, pa.scalar(NO_MATCH, values.type))
 
 
