@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # audit.seal reads verification (a cycle at run time)
 
 _SELECT = ",".join(ROW_COLUMNS)
 VERIFY_CHUNK = 50_000
-RANGE_ROWS = 100_000  # seqs per range a verification process takes at a time
+RANGE_ROWS = 100_000  # the most seqs a verification process takes at a time
+LAST_RANGE_ROWS = 5_000  # the fewest (a range costs a query and a COPY of its own)
 PARALLEL_MIN = 200_000  # fewer events than this are checked in this process only
 
 
@@ -48,14 +49,15 @@ def verify_database(
     to_seq: int | None = None,
     check_index: bool = True,
     workers: int | None = None,
-    range_rows: int = RANGE_ROWS,
+    range_rows: int | None = None,
     superseded: list[tuple[int, int]] | None = None,
 ) -> VerifyResult:
     """Verify events ``from_seq..to_seq`` (default: all) and the checkpoints among them.
 
     On PostgreSQL the events are read with COPY and, for long ranges, checked by
     ``workers`` processes (default: one per core, up to four, from ``PARALLEL_MIN``
-    events on) over ranges of ``range_rows`` seqs, all in one snapshot."""
+    events on) over ranges of seqs, all in one snapshot: ``range_rows`` each if given,
+    else shrinking towards the end (``_ranges``)."""
     lo = from_seq or 1
     hi = to_seq if to_seq is not None else 2**62
     if lo < 1 or hi < lo:
@@ -250,7 +252,7 @@ def _verify_pg(
     hi: int,
     check_index: bool,
     workers: int | None,
-    range_rows: int,
+    range_rows: int | None,
     void: list[tuple[int, int]],
 ) -> VerifyResult:
     scan.begin_snapshot(conn)
@@ -262,15 +264,14 @@ def _verify_pg(
         return _missing_start(store, conn, lo)
     top = min(hi, store.read_head(conn, in_snapshot=True)[0])
     want = frozenset({cp["seq"] for cp in cps} | {w["seq"] for w in witnessed})
-    size = max(1, range_rows)
     mac_from = _mac_from(store, conn)
-    ranges = [
-        scan.RangeTask(start, min(start + size - 1, top), want, check_index, mac_from)
-        for start in range(lo, top + 1, size)
-    ]
-    key = _mac_key(store)
     if workers is None:
         workers = min(4, os.cpu_count() or 1) if top - lo + 1 >= PARALLEL_MIN else 1
+    ranges = [
+        scan.RangeTask(start, end, want, check_index, mac_from)
+        for start, end in _ranges(lo, top, range_rows, workers)
+    ]
+    key = _mac_key(store)
     if workers > 1 and len(ranges) > 1:
         snapshot = _rows(store, conn, "SELECT pg_export_snapshot()")[0][0]
         processes = min(workers, len(ranges))
@@ -287,6 +288,26 @@ def _verify_pg(
             break
     conn.rollback()
     return _finish(cps, witnessed, failures, count, verified_to, failure, hashes_at, void)
+
+
+def _ranges(lo: int, top: int, range_rows: int | None, workers: int) -> list[tuple[int, int]]:
+    """Seqs ``lo..top`` cut into ranges (first, last): ``range_rows`` each (one process:
+    ``RANGE_ROWS``), or else a share of what is left (a ``2 * workers``-th, from
+    ``RANGE_ROWS`` down to ``LAST_RANGE_ROWS``). Whoever is free takes the next range,
+    so the last ranges set how long the others wait at the end: with ranges of
+    ``RANGE_ROWS`` throughout, one process checked on alone for about half a range's
+    time while the other sat idle."""
+    out: list[tuple[int, int]] = []
+    start = lo
+    while start <= top:
+        if range_rows is not None or workers <= 1:
+            size = max(1, range_rows or RANGE_ROWS)
+        else:
+            share = -(-(top - start + 1) // (2 * max(1, workers)))
+            size = max(LAST_RANGE_ROWS, min(RANGE_ROWS, share))
+        out.append((start, min(start + size - 1, top)))
+        start += size
+    return out
 
 
 def _finish(
