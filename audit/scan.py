@@ -2,8 +2,7 @@
 
 ``ChainChecker.feed`` is the reference: it takes decoded rows and names the first
 failure. ``CopyChecker`` takes the raw text rows of ``COPY (SELECT …) TO STDOUT`` (one
-round trip, no per-value decoding in the driver, rows read from libpq by ``copy_out``)
-and keeps ``feed``'s exact verdicts:
+round trip, no per-value decoding in the driver) and keeps ``feed``'s exact verdicts:
 on its fast path each row is checked (seq, prev-hash link, SHA-256 over the stored
 body bytes, body's seq, the event's MAC, indexed columns) and any row that is not plainly right is
 decoded exactly and handed to ``feed``, which decides and names the reason. The text
@@ -23,13 +22,12 @@ import hashlib
 import hmac
 import os
 import re
-import select
 import subprocess
 import sys
 import threading
 from binascii import hexlify
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,82 +283,20 @@ def scan_range(conn: Any, task: RangeTask, mac_key: bytes | None = None) -> Rang
             start_seq=task.lo, start_prev=start_prev, want=set(task.want),
             check_index=task.check_index, mac_key=mac_key, mac_from=task.mac_from,
         )  # fmt: skip
-    sql = (
-        f"COPY (SELECT {_SELECT} FROM audit_events WHERE seq >= {int(task.lo)} "
-        f"AND seq <= {int(task.hi)} ORDER BY seq) TO STDOUT"
-    )
-    with contextlib.closing(copy_out(conn, sql)) as rows:
-        checker.feed_copy(rows)  # stopped at a failure: closing drains the rest
-    checker.finish()
+        sql = (
+            f"COPY (SELECT {_SELECT} FROM audit_events WHERE seq >= {int(task.lo)} "
+            f"AND seq <= {int(task.hi)} ORDER BY seq) TO STDOUT"
+        )
+        with cur.copy(sql) as copy:
+            if not checker.feed_copy(copy):
+                for _ in copy:  # the connection is usable again only at the end
+                    pass
+        checker.finish()
     out.count, out.last_seq, out.failure = checker.count, checker.last_seq, checker.failure
     out.hashes_at = checker.hashes_at
     if out.failure is None and out.last_seq < task.hi:  # rows missing at the range's end
         out.failure = Failure(out.last_seq + 1, "gap", f"seq {out.last_seq + 1} is missing")
     return out
-
-
-def copy_out(conn: Any, sql: str) -> Generator[memoryview, None, None]:
-    """The rows of ``sql`` (a ``COPY … TO STDOUT``) on ``conn``, read straight from
-    libpq through psycopg's ``pgconn`` (its documented low-level interface): psycopg's
-    own ``Copy`` runs its wait machinery once per row, about 0.5 µs of the ~9 µs of
-    CPU a verified row costs. Closed early, it reads the rest, so the connection is
-    usable again; a failed statement raises ``psycopg.DatabaseError``."""
-    import psycopg  # a PostgreSQL verification's: not every process that imports audit.scan
-    from psycopg import pq
-
-    pgconn = conn.pgconn
-    pgconn.send_query(sql.encode())
-    while pgconn.flush():  # the query is short: one write, unless the socket is full
-        _wait(pgconn, write=True)
-    started = _result(pgconn)
-    if started is None or started.status != pq.ExecStatus.COPY_OUT:
-        _results(pgconn)
-        raise psycopg.DatabaseError(_message(started) or "COPY did not start")
-    size = 1
-    try:
-        while size > 0:
-            size, data = pgconn.get_copy_data(1)
-            if size > 0:
-                yield data
-            elif size == 0:
-                _wait(pgconn)
-                size = 1
-    finally:
-        while size >= 0:  # the rest, if the caller stopped early (a failure found)
-            size, _ = pgconn.get_copy_data(1)
-            if size == 0:
-                _wait(pgconn)
-        failed = [r for r in _results(pgconn) if r.status != pq.ExecStatus.COMMAND_OK]
-        if failed:
-            raise psycopg.DatabaseError(_message(failed[0]) or "COPY failed")
-
-
-def _wait(pgconn: Any, *, write: bool = False) -> None:
-    """Until the connection's socket is ready (then read what arrived)."""
-    fd = pgconn.socket
-    select.select([] if write else [fd], [fd] if write else [], [])
-    if not write:
-        pgconn.consume_input()
-
-
-def _result(pgconn: Any) -> Any:
-    """The next result, waiting for it on the socket (never blocking in libpq)."""
-    pgconn.consume_input()
-    while pgconn.is_busy():
-        _wait(pgconn)
-    return pgconn.get_result()
-
-
-def _results(pgconn: Any) -> list[Any]:
-    """Every result left, up to the end of the statement."""
-    out = []
-    while (found := _result(pgconn)) is not None:
-        out.append(found)
-    return out
-
-
-def _message(result: Any) -> str:
-    return "" if result is None else bytes(result.error_message or b"").decode(errors="replace")
 
 
 def begin_snapshot(conn: Any, snapshot: str | None = None) -> None:
