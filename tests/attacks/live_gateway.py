@@ -32,6 +32,7 @@ from gateway.web.app import create_app
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.console.runtime import Console
 from gateway.web.http_protocol import Utf8RequestLineProtocol
+from tests import live_http
 from tests.attacks.deployments import open_deployment
 from tests.gateway.demo_app import DemoGateway
 
@@ -61,7 +62,7 @@ class Live:
         return f"http://127.0.0.1:{self.port}"
 
     def post(self, subject: str, body: dict[str, Any], **headers: str) -> httpx.Response:
-        return httpx.post(
+        return live_http.post(
             f"{self.base}/api/v1/datasets/{BIG}/query",
             params={"format": "ndjson"}, json={**CASE, **body},
             headers={"Authorization": f"Bearer {self.gw.token(subject)}", **headers},

@@ -23,6 +23,7 @@ import pytest
 
 from gateway.cli.serve_cmd import proxy_options
 from gateway.core.settings import load_settings
+from tests import live_http
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"
@@ -57,7 +58,7 @@ def _server(gw: DemoGateway, **env: str) -> Iterator[str]:
             if proc.poll() is not None:
                 raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if live_http.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -72,7 +73,7 @@ def _server(gw: DemoGateway, **env: str) -> Iterator[str]:
 
 
 def _recorded_client(gw: DemoGateway, base: str, headers: dict[str, str]) -> Any:
-    resp = httpx.post(f"{base}/api/v1/datasets/{DIBAO}/query",
+    resp = live_http.post(f"{base}/api/v1/datasets/{DIBAO}/query",
                       json={"fields": ["region_code"], "limit": 1, **CASE},
                       headers={**gw.headers("alice"), **headers}, timeout=30)  # fmt: skip
     assert resp.status_code == 200, resp.text

@@ -32,6 +32,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.web.console.oidc import OidcClient
+from tests import live_http
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 BOUND_S = 10.0  # the console's exchange with its provider, whole
@@ -59,7 +60,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoGatewa
 def _fresh(gw: DemoGateway, issuer: str, mode: str) -> TestClient:
     """A browser, with the provider trickling ``mode`` and its discovery not yet read
     (a gateway just started)."""
-    assert httpx.post(f"{issuer}/mode/{mode}", timeout=5).status_code == 200
+    assert live_http.post(f"{issuer}/mode/{mode}", timeout=5).status_code == 200
     oidc = gw.client.app.state.console.oidc
     assert isinstance(oidc, OidcClient)
     oidc._metadata = None

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import live_http
 from tests.gateway.demo_app import demo_gateway
 from tests.ops.processes import Served, environment, sluice
 
@@ -59,7 +59,7 @@ def test_a_gateway_whose_rules_run_elsewhere_with_no_rule_process_is_not_a_quiet
         doctor = sluice("doctor", settings={"SLUICE_HOME": str(home)}).stdout
         line = next(x for x in doctor.splitlines() if "alert rules" in x)
         assert re.search(r"fail\s+alert rules", line, re.IGNORECASE), line
-        scraped = httpx.get(f"{served.base}/metrics", timeout=30,
+        scraped = live_http.get(f"{served.base}/metrics", timeout=30,
                             headers={"Authorization": f"Bearer {sam}"}).text  # fmt: skip
         assert re.search(r"^sluice_alert_rules_seen_age_seconds \+Inf$", scraped, re.M), [
             x for x in scraped.splitlines() if "alert_rules" in x

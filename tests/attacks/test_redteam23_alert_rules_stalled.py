@@ -21,13 +21,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from audit.alert_watch import BEAT_EVERY_S, BEAT_NAME
 from gateway.cli.doctor.home import check_alert_rules
 from gateway.cli.doctor.report import Context, Status
 from gateway.core.settings import load_settings
+from tests import live_http
 from tests.gateway.demo_app import demo_gateway
 from tests.ops.processes import Served, environment, free_port
 
@@ -76,7 +76,7 @@ def test_a_rule_process_stuck_on_the_state_file_lock_is_not_reported_alive(
         fcntl.flock(fd, fcntl.LOCK_EX)  # held by someone else on the host
         locked = time.monotonic()
         for _ in range(6):  # repeated_denials (threshold 5)
-            resp = httpx.post(f"{served.base}/api/v1/datasets/{DIBAO}/query",
+            resp = live_http.post(f"{served.base}/api/v1/datasets/{DIBAO}/query",
                               json={"fields": ["name"], "purpose": "marketing"},
                               headers={"Authorization": f"Bearer {tokens['alice']}"},
                               timeout=30)  # fmt: skip
@@ -89,7 +89,7 @@ def test_a_rule_process_stuck_on_the_state_file_lock_is_not_reported_alive(
         doctor = check_alert_rules(Context(settings=load_settings(home=home),
                                            clock=lambda: time.time() + ahead))  # fmt: skip
         assert doctor[0].status == Status.FAIL, doctor
-        scraped = httpx.get(f"{served.base}/metrics", timeout=30,
+        scraped = live_http.get(f"{served.base}/metrics", timeout=30,
                             headers={"Authorization": f"Bearer {tokens['sam']}"}).text  # fmt: skip
         found = re.search(r"^sluice_alert_rules_seen_age_seconds (\S+)$", scraped, re.M)
         stuck_for = time.monotonic() - locked

@@ -40,6 +40,7 @@ import pytest
 
 from audit.records import Actor, audit_access_event
 from audit.search import EventFilter, list_events
+from tests import live_http
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.live_gateway import (
     GOVERN_S,
@@ -163,7 +164,7 @@ def _reader_held(live: Live) -> bool:
 def _admin(
     live: Live, method: str, path: str, *, admin: str = "root", **kwargs: Any
 ) -> httpx.Response:
-    answer = httpx.request(method, f"{live.base}{path}", timeout=30,
+    answer = live_http.request(method, f"{live.base}{path}", timeout=30,
                            headers={"Authorization": f"Bearer {live.gw.token(admin)}"},
                            **kwargs)  # fmt: skip
     assert answer.status_code < 300, (path, answer.status_code, answer.text)

@@ -37,6 +37,7 @@ import pytest
 from gateway.stewardship import row_locks
 from gateway.stewardship.comparison_models import schedules
 from gateway.stewardship.users import service
+from tests import live_http
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.live_gateway import Live
 from tests.attacks.live_gateway import serve as serve_here
@@ -108,7 +109,7 @@ def test_the_cli_beside_the_gateway_makes_no_look_alike_account(
 ) -> None:
     gw = sides.gw
     past, go = _held_past(monkeypatch, service, "check_new_subject")  # under the name's lock
-    thread, answer = _in_thread(lambda: httpx.put(
+    thread, answer = _in_thread(lambda: live_http.put(
         f"{sides.here.base}/api/v1/admin/users/Quill", json=USER,
         headers=gw.headers("root"), timeout=60,
     ))  # fmt: skip
@@ -136,13 +137,13 @@ def test_two_gateways_trigger_one_period_once(
     past, go = _held_past(monkeypatch, schedules, "_queue")  # the period's lock held, due
     alice = gw.headers("alice")
     thread, answer = _in_thread(
-        lambda: httpx.post(
+        lambda: live_http.post(
             f"{sides.here.base}/api/v1/comparison-schedules/run-due", headers=alice, timeout=60
         )
     )
     try:
         assert past.wait(30), "this gateway's trigger never found the period due"
-        there = httpx.post(f"{sides.there}/api/v1/comparison-schedules/run-due",
+        there = live_http.post(f"{sides.there}/api/v1/comparison-schedules/run-due",
                            headers=alice, timeout=60)  # fmt: skip
     finally:
         go.set()

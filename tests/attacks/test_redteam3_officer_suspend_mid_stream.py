@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import live_http
 from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import (
     BIG,
@@ -49,7 +50,7 @@ def live(
 
 def _officer(live: Live, action: str) -> httpx.Response:
     subject = "sam" if action == "suspend" else "root"
-    return httpx.post(f"{live.base}/api/v1/users/dora/{action}", json={"reason": "bulk pull"},
+    return live_http.post(f"{live.base}/api/v1/users/dora/{action}", json={"reason": "bulk pull"},
                       headers={"Authorization": f"Bearer {live.gw.token(subject)}"},
                       timeout=30)  # fmt: skip
 
@@ -83,7 +84,7 @@ def test_a_freeze_stops_the_stream_in_flight(live: Live) -> None:
     assert stream.status == 200
     stream.read(200_000)
     officer = {"Authorization": f"Bearer {live.gw.token('sam')}"}
-    frozen = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/freeze", headers=officer,
+    frozen = live_http.post(f"{live.base}/api/v1/datasets/{BIG}/freeze", headers=officer,
                         json={"reason": "bulk pull"}, timeout=30)  # fmt: skip
     assert frozen.status_code == 200, frozen.text
     try:
@@ -96,19 +97,19 @@ def test_a_freeze_stops_the_stream_in_flight(live: Live) -> None:
         assert 0 < end["rows"] < BIG_ROWS
     finally:
         admin = {"Authorization": f"Bearer {live.gw.token('root')}"}
-        lifted = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/unfreeze", headers=admin,
+        lifted = live_http.post(f"{live.base}/api/v1/datasets/{BIG}/unfreeze", headers=admin,
                             json={"reason": "test over"}, timeout=30)  # fmt: skip
         assert lifted.status_code == 200, lifted.text
 
 
 def _put_dora(live: Live, **change: object) -> dict[str, object]:
     admin = {"Authorization": f"Bearer {live.gw.token('root')}"}
-    users = httpx.get(f"{live.base}/api/v1/admin/users", headers=admin, timeout=30).json()
+    users = live_http.get(f"{live.base}/api/v1/admin/users", headers=admin, timeout=30).json()
     dora = next(u for u in users if u["subject"] == "dora")
     body = {"display_name": dora["display_name"], "department": dora["department"],
             "clearance": dora["clearance"], "jurisdiction": dora["jurisdiction"],
             **change}  # fmt: skip
-    answer = httpx.put(f"{live.base}/api/v1/admin/users/dora", headers=admin, json=body,
+    answer = live_http.put(f"{live.base}/api/v1/admin/users/dora", headers=admin, json=body,
                        timeout=30)  # fmt: skip
     assert answer.status_code == 200, answer.text
     return dict(dora)

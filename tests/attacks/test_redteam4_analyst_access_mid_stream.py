@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from catalog.models import Field
+from tests import live_http
 from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import (
     BIG,
@@ -64,7 +65,7 @@ def live(
 
 
 def _api(live: Live, subject: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    answer = httpx.request(method, f"{live.base}{path}", timeout=30,
+    answer = live_http.request(method, f"{live.base}{path}", timeout=30,
                            headers={"Authorization": f"Bearer {live.gw.token(subject)}"},
                            **kwargs)  # fmt: skip
     assert answer.status_code < 300, (path, answer.status_code, answer.text)

@@ -18,8 +18,7 @@ import json
 import time
 from typing import Any
 
-import httpx
-
+from tests import live_http
 from tests.attacks.live_gateway import BIG, BIG_ROWS, CASE, GOVERN_S, Live, RawPost, wait_for
 from tests.attacks.test_redteam4_analyst_access_mid_stream import (
     _granted,
@@ -84,7 +83,7 @@ def test_a_narrowed_jurisdiction_stops_a_comparison_in_flight(live: Live) -> Non
 def test_a_freeze_stops_a_comparison_in_flight(live: Live) -> None:
     stream = _compare(live)
     officer = {"Authorization": f"Bearer {live.gw.token('sam')}"}
-    frozen = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/freeze", headers=officer,
+    frozen = live_http.post(f"{live.base}/api/v1/datasets/{BIG}/freeze", headers=officer,
                         json={"reason": "bulk pull"}, timeout=30)  # fmt: skip
     assert frozen.status_code == 200, frozen.text
     try:
@@ -95,6 +94,6 @@ def test_a_freeze_stops_a_comparison_in_flight(live: Live) -> None:
         assert end["details"]["reason"] == "dataset_frozen", end["details"]
     finally:
         admin = {"Authorization": f"Bearer {live.gw.token('root')}"}
-        lifted = httpx.post(f"{live.base}/api/v1/datasets/{BIG}/unfreeze", headers=admin,
+        lifted = live_http.post(f"{live.base}/api/v1/datasets/{BIG}/unfreeze", headers=admin,
                             json={"reason": "test over"}, timeout=30)  # fmt: skip
         assert lifted.status_code == 200, lifted.text

@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from audit.search import EventFilter, list_events
+from tests import live_http
 from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import (
     BIG,
@@ -61,7 +62,7 @@ def _dora_events(live: Live, kind: str) -> list[dict[str, Any]]:
 
 def _officer(live: Live, action: str) -> httpx.Response:
     subject = "sam" if action == "suspend" else "root"
-    return httpx.post(f"{live.base}/api/v1/users/dora/{action}", json={"reason": "bulk pull"},
+    return live_http.post(f"{live.base}/api/v1/users/dora/{action}", json={"reason": "bulk pull"},
                       headers={"Authorization": f"Bearer {live.gw.token(subject)}"},
                       timeout=30)  # fmt: skip
 

@@ -37,6 +37,7 @@ from catalog.demo.users import DEMO_USERS
 from catalog.models import Source
 from gateway.web.console.passwords import set_demo_passwords
 from gateway.web.routes.streaming import RECHECK_S
+from tests import live_http
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.live_gateway import Live, serve, wait_for
 from tests.live_http import SHORT_KEEPALIVE
@@ -124,7 +125,7 @@ def test_no_match_is_shown_after_the_officer_acted(
     comparing.start()
     try:
         wait_for(reading_civil, "dora's comparison to read civil's side")
-        acted = httpx.post(f"{server.base}/api/v1/{officer_acts}",
+        acted = live_http.post(f"{server.base}/api/v1/{officer_acts}",
                            json={"reason": "bulk pull alert"},
                            headers={"Authorization": f"Bearer {server.gw.token('sam')}"},
                            timeout=30)  # fmt: skip

@@ -19,10 +19,10 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from gateway.web.routes.streaming import RECHECK_S
+from tests import live_http
 from tests.attacks.live_gateway import Live, wait_for
 from tests.attacks.test_redteam8_analyst_console_comparison import (  # noqa: F401 (fixture)
     _civil_file,
@@ -69,7 +69,7 @@ def test_no_row_is_shown_after_the_officer_acted(
     previewing.start()
     try:
         wait_for(reading, "dora's preview to start reading civil's file")
-        acted = httpx.post(f"{server.base}/api/v1/{officer_acts}",
+        acted = live_http.post(f"{server.base}/api/v1/{officer_acts}",
                            json={"reason": "bulk pull alert"},
                            headers={"Authorization": f"Bearer {server.gw.token('sam')}"},
                            timeout=30)  # fmt: skip

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests import live_http
 from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import (
     BIG,
@@ -62,7 +62,7 @@ def test_a_suspension_during_the_slot_wait_stops_the_result(live: Live) -> None:
     answer: dict[str, Any] = {}
 
     def small_query() -> None:
-        answer["resp"] = httpx.post(
+        answer["resp"] = live_http.post(
             f"{live.base}/api/v1/datasets/{BIG}/query", params={"format": "json"},
             json={**CASE, "fields": ["id", "note"], "limit": 5},
             headers={"Authorization": f"Bearer {token}"}, timeout=60,
@@ -72,7 +72,7 @@ def test_a_suspension_during_the_slot_wait_stops_the_result(live: Live) -> None:
     waiting.start()
     try:
         wait_for(lambda: _waiters(live) > 0, "dora's query to wait for civil's slot")
-        suspended = httpx.post(f"{live.base}/api/v1/users/dora/suspend",
+        suspended = live_http.post(f"{live.base}/api/v1/users/dora/suspend",
                                json={"reason": "bulk pull alert"},
                                headers={"Authorization": f"Bearer {live.gw.token('sam')}"},
                                timeout=30)  # fmt: skip

@@ -27,6 +27,7 @@ from audit.seal import SealStore
 from audit.signing import KeyRing, checkpoint_payload, verify_signature
 from audit.witness_book import countersign_payload
 from audit.witness_envelope import make_envelope
+from tests import live_http
 from tests.audit.helpers import event, tamper
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -59,7 +60,7 @@ def _served(app: FastAPI, port: int) -> Iterator[None]:
 def _until_witnessed(url: str, sender: str, seq: int) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:
-        resp = httpx.get(f"{url}{PATH}/{sender}")
+        resp = live_http.get(f"{url}{PATH}/{sender}")
         if resp.status_code == 200 and resp.json()["checkpoint"]["seq"] >= seq:
             body: dict[str, Any] = resp.json()
             return body
@@ -74,7 +75,7 @@ def _head(gw: DemoGateway) -> int:
 
 
 def _post(url: str, envelope: dict[str, Any]) -> httpx.Response:
-    return httpx.post(url + PATH, content=orjson.dumps(envelope),
+    return live_http.post(url + PATH, content=orjson.dumps(envelope),
                       headers={"content-type": "application/json"})  # fmt: skip
 
 
@@ -94,7 +95,7 @@ def test_two_gateways_witness_each_other(tmp_path: Path) -> None:
         head_a = _head(a)  # a second checkpoint: one to send backwards later
         receipt = _until_witnessed(url_b, "gw-a", head_a)
         # B countersigned with its own published key, and kept it outside its database
-        keys_b = {k["kid"]: k["public_key"] for k in httpx.get(
+        keys_b = {k["kid"]: k["public_key"] for k in live_http.get(
             url_b + "/api/v1/audit/keys").json()["keys"]}  # fmt: skip
         assert receipt["witness"] == "gw-b" and receipt["witness_kid"] in keys_b
         assert verify_signature(keys_b[receipt["witness_kid"]], countersign_payload(receipt),
@@ -132,12 +133,12 @@ def _witness_refuses(a: DemoGateway, url_b: str, receipt: dict[str, Any]) -> Non
     assert resp.status_code == 403 and "not pinned" in resp.text, resp.text
     # duplicate keys in the body are refused before anything reads it
     raw = b'{"sender":"gw-a","sender":"gw-x"}'
-    resp = httpx.post(url_b + PATH, content=raw, headers={"content-type": "application/json"})
+    resp = live_http.post(url_b + PATH, content=raw, headers={"content-type": "application/json"})
     assert resp.status_code == 400
     # an identical resend is answered again (a sender's retry is harmless)
     resp = _post(url_b, make_envelope(sender="gw-a", epoch=0, checkpoint=latest, signer=signer))
     assert resp.status_code == 200
-    after = httpx.get(f"{url_b}{PATH}/gw-a").json()
+    after = live_http.get(f"{url_b}{PATH}/gw-a").json()
     assert after["checkpoint"]["seq"] >= latest["seq"]
 
 

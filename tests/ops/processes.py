@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests import live_http
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -59,7 +61,7 @@ class Served:
             if not self.alive:
                 raise RuntimeError(f"{self.name} exited early:\n{self.output()[-3000:]}")
             try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                if live_http.get(f"{self.base}/healthz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -11,7 +11,6 @@ import re
 import shlex
 
 import click
-import httpx
 import orjson
 import psycopg
 import pytest
@@ -19,6 +18,7 @@ from psycopg import errors
 
 from gateway.cli.main import cli
 from gateway.core.settings import Settings
+from tests import live_http
 from tests.ops.deployment import DIBAO, QUERY, Deployment
 from tests.ops.guide import ROOT, code_blocks, env_file, guide_text, inline_code
 from tests.ops.processes import serve, sluice
@@ -142,13 +142,13 @@ def test_a_gateway_started_as_the_guide_says_serves_and_records(
     try:
         served.wait_ready()
         for _ in range(4):  # over both workers, by the kernel's choice
-            resp = httpx.post(f"{served.base}/api/v1/datasets/{DIBAO}/query", json=QUERY,
+            resp = live_http.post(f"{served.base}/api/v1/datasets/{DIBAO}/query", json=QUERY,
                               headers=guided.idp.headers("alice"), timeout=30)  # fmt: skip
             assert resp.status_code == 200, resp.text
             rows = orjson.loads(resp.content)["rows"]
             assert rows and all(r["name"].endswith("*") for r in rows)  # masked
             assert all(r["region_code"].startswith("430121") for r in rows)  # her county
-        refused = httpx.post(f"{served.base}/api/v1/datasets/{DIBAO}/query", json=QUERY,
+        refused = live_http.post(f"{served.base}/api/v1/datasets/{DIBAO}/query", json=QUERY,
                              headers=guided.idp.headers("sam"), timeout=30)  # fmt: skip
         assert refused.status_code == 403
     finally:

@@ -30,6 +30,7 @@ import orjson
 import psycopg
 import pytest
 
+from tests import live_http
 from tests.conftest import PG_ADMIN
 from tests.ops.deployment import DIBAO, Deployment
 from tests.ops.processes import Served, serve, sluice, stop_all
@@ -65,12 +66,12 @@ class Cluster:
 
     def query(self, replica: Served, subject: str, body: dict[str, Any] = BODY,
               dataset: str = DIBAO, forwarded: str | None = None) -> httpx.Response:  # fmt: skip
-        return httpx.post(f"{replica.base}/api/v1/datasets/{dataset}/query", json=body,
+        return live_http.post(f"{replica.base}/api/v1/datasets/{dataset}/query", json=body,
                           headers=self.headers(subject, forwarded), timeout=30)  # fmt: skip
 
     def call(self, replica: Served, subject: str, method: str, path: str,
              body: dict[str, Any] | None = None) -> httpx.Response:  # fmt: skip
-        resp = httpx.request(method, f"{replica.base}{path}", json=body,
+        resp = live_http.request(method, f"{replica.base}{path}", json=body,
                              headers=self.headers(subject), timeout=30)  # fmt: skip
         assert resp.status_code == 200, (method, path, resp.status_code, resp.text)
         return resp

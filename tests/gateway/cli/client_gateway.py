@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import live_http
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 
@@ -57,7 +58,7 @@ def serve(home: Path, **settings: str) -> Iterator[str]:
             if proc.poll() is not None:
                 raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if live_http.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

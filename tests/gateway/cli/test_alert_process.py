@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -27,6 +26,7 @@ from gateway.cli.doctor.home import check_alert_rules
 from gateway.cli.doctor.report import Context, Status
 from gateway.cli.main import cli
 from gateway.core.settings import load_settings
+from tests import live_http
 from tests.audit.receivers import Webhook, webhook_receiver
 from tests.audit.test_alert_runner import until
 from tests.gateway.demo_app import demo_gateway
@@ -68,7 +68,7 @@ def _rule_processes(gateway_pid: int) -> list[int]:
 def _deny(served: Served, token: str, times: int = 6) -> None:
     """Six refusals of one analyst within the hour: ``repeated_denials`` (threshold 5)."""
     for _ in range(times):
-        resp = httpx.post(f"{served.base}/api/v1/datasets/{DIBAO}/query",
+        resp = live_http.post(f"{served.base}/api/v1/datasets/{DIBAO}/query",
                           json={"fields": ["name"], "purpose": "marketing"},
                           headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
         assert resp.status_code == 403, resp.text[:300]
@@ -124,13 +124,13 @@ def test_the_rules_run_beside_the_gateway_restart_and_end_with_it(
 
         _deny(served, tokens["alice"])
         assert _pushed(hook, "alice"), "alice's alert reached the webhook"
-        listed = httpx.get(f"{served.base}/api/v1/audit/alerts",
+        listed = live_http.get(f"{served.base}/api/v1/audit/alerts",
                            headers={"Authorization": f"Bearer {tokens['sam']}"},
                            timeout=30).json()["alerts"]  # fmt: skip
         assert any(a["rule"] == "repeated_denials" and a["actor"] == "alice" for a in listed)
         doctor = sluice("doctor", settings=_settings(home, hook)).stdout
         assert re.search(rf"ok\s+alert rules\s+rule process pid {first}, seen \d+ s ago", doctor)
-        scraped = httpx.get(
+        scraped = live_http.get(
             f"{served.base}/metrics",
             timeout=30,
             headers={"Authorization": f"Bearer {tokens['sam']}"},

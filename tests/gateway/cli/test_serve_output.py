@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from gateway.cli.banner import redact_url
 from gateway.core.host_names import answered_names
 from gateway.core.listening import listened_on
+from tests import live_http
 from tests.gateway.demo_app import DemoGateway
 
 SECRET_PASSWORD = "hunter2-not-logged"
@@ -57,15 +58,15 @@ def test_serve_prints_what_it_uses_and_logs_requests(deployment: DemoGateway) ->
         for _ in range(300):
             assert proc.poll() is None, "serve exited early"
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if live_http.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        resp = httpx.get(f"{base}/api/v1/catalog", params={"q": "110101199001011234"},
+        resp = live_http.get(f"{base}/api/v1/catalog", params={"q": "110101199001011234"},
                          headers={"Authorization": token}, timeout=30)  # fmt: skip
         assert resp.status_code == 200
         # no SLUICE_ALLOWED_HOSTS here: a name rebound to 127.0.0.1 is refused (hosts34)
-        rebound = httpx.get(f"{base}/healthz", headers={"Host": "attacker.example"}, timeout=30)
+        rebound = live_http.get(f"{base}/healthz", headers={"Host": "attacker.example"}, timeout=30)
         assert rebound.status_code == 400 and "Host" in rebound.json()["message"]
         assert listened_on(deployment.settings.home) == "127.0.0.1"  # for `sluice doctor`
     finally:

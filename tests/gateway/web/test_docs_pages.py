@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Route, sync_playwright
 
+from tests import live_http
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,10 +48,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Demo
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 def test_pages_load_nothing_from_other_hosts(served: tuple[str, DemoGateway], page: str) -> None:
     base, _gw = served
-    html = httpx.get(base + page).content
+    html = live_http.get(base + page).content
     assert not EXTERNAL.search(html), html[:500]
     for asset in re.findall(rb"""(?:src|href)=["']?(/[^"' >]+)""", html):
-        assert httpx.get(base + asset.decode()).status_code == 200, asset
+        assert live_http.get(base + asset.decode()).status_code == 200, asset
 
 
 def _offline(route: Route) -> None:

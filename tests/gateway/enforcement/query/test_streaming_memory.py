@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from catalog.models import Dataset, Field
+from tests import live_http
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import demo_gateway
 
@@ -107,7 +108,7 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if live_http.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -120,7 +121,7 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
         }
         proc = psutil.Process(server.pid)
         # warm up (imports, pools, first decision) before taking the baseline
-        warm = httpx.post(
+        warm = live_http.post(
             f"{base}/api/v1/datasets/civil.big_rows/query",
             headers=headers,
             json={**body, "limit": 10},
@@ -140,7 +141,7 @@ def test_streaming_a_million_rows_as_csv_and_arrow_is_bounded(tmp_path: Path) ->
             sampler = threading.Thread(target=sample)
             sampler.start()
             received = 0
-            with httpx.stream(
+            with live_http.stream(
                 "POST",
                 f"{base}/api/v1/datasets/civil.big_rows/query",
                 params={"format": fmt},

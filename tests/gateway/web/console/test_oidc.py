@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from audit.search import EventFilter, list_events
+from tests import live_http
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 from tests.gateway.web.console.conftest import serve
 
@@ -52,7 +53,7 @@ def provider() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(issuer + "/.well-known/openid-configuration").status_code == 200:
+                if live_http.get(issuer + "/.well-known/openid-configuration").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -17,6 +17,7 @@ from audit.search import EventFilter, list_events
 from gateway.web.console.passwords import LocalAccounts
 from gateway.web.console.sessions import SESSION_COOKIE, SessionStore, Signer, console_key
 from gateway.web.console.store import console_sessions, local_passwords
+from tests import live_http
 from tests.gateway.web.console.conftest import LiveConsole
 
 _PRE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -102,7 +103,7 @@ def test_suspending_a_user_ends_their_sessions(live: LiveConsole) -> None:
     with closing(client):
         assert client.get("/console").status_code == 200
         officer = {"Authorization": f"Bearer {live.gw.token('sam')}"}
-        suspended = httpx.post(
+        suspended = live_http.post(
             f"{live.base}/api/v1/users/dora/suspend",
             headers=officer,
             json={"reason": "bulk pull under review"},
