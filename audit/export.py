@@ -543,7 +543,8 @@ def _vouched(trailer: dict[str, Any], count: int, cps: int) -> VerifyResult:
 
 def _void_ranges(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """Seq ranges whose old checkpoints an unseal declared void, as the chain itself
-    says (``audit.unsealed`` events: hashed, and covered by the next checkpoint)."""
+    says (``audit.unsealed`` events: hashed, and covered by the next checkpoint): up to
+    ``superseded_to``, and each forged row's seq (``audit.seal.Epoch.void``)."""
     out = []
     for e in events:
         body = e["event"]
@@ -552,6 +553,8 @@ def _void_ranges(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
             anchor, to = int(details.get("anchor_seq", 0)), int(details.get("superseded_to", 0))
             if to > anchor:
                 out.append((anchor, to))
+            forged = details.get("forged_checkpoints") or []
+            out.extend((int(seq) - 1, int(seq)) for seq in forged if type(seq) is int)
     return out
 
 

@@ -142,8 +142,7 @@ class AuditLog:
             try:
                 _leave_a_mac_less_key(store, conn, signer)
                 store.publish_keys(conn, signer.public_keys(), format_ts(clock()))
-                row = store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
-                last_cp = int(row[0][0] or 0)
+                last_cp = _last_signed(store, conn, seal.superseded())
             finally:
                 conn.close()
             monitor.check(remote=False)
@@ -161,7 +160,7 @@ class AuditLog:
         floor = (epoch.anchor_seq, epoch.anchor_hash)
         if newest is not None and int(newest["seq"]) >= floor[0]:
             floor = (int(newest["seq"]), str(newest["hash"]))
-        writer.start(last_cp, floor, epoch.superseded_to)
+        writer.start(last_cp, floor, seal.superseded())
         if background:
             monitor.start()
         return cls(
@@ -388,3 +387,19 @@ def latest_checkpoints(store: AuditStore, limit: int = 1) -> list[dict[str, Any]
     finally:
         conn.close()
     return [dict(zip(("seq", "hash", "ts", "kid", "signature"), r, strict=True)) for r in rows]
+
+
+def _last_signed(store: AuditStore, conn: Any, void: list[tuple[int, int]]) -> int:
+    """The newest checkpoint that signs an event of this chain: at or below the head and
+    outside the ranges an unseal declared void. ``max(seq)`` over the table took an
+    insider's row far above the head (or an old epoch's void one) for the newest, and
+    the writer started in that epoch took every head for signed: nothing was signed nor
+    witnessed again (red team 34's left row)."""
+    at_most = int(store.read_head(conn)[0])
+    sql = f"SELECT max(seq) FROM audit_checkpoints WHERE seq <= {store.p}"
+    while True:
+        seq = int(store.fetch_all(conn, sql, (at_most,))[0][0] or 0)
+        below = [lo for lo, hi in void if lo < seq <= hi]
+        if not below:
+            return seq
+        at_most = min(below)  # below the void range: strictly lower, so this ends

@@ -57,6 +57,19 @@ class Epoch:
     walk_from: int = 1
     events_below: int | None = None
     failures: tuple[int, ...] | None = None  # each failure below it, named at the unseal
+    # checkpoint rows above the anchor no gateway signed (an insider's, the evidence the
+    # unseal was about): left in the database, named, void at their own seqs only
+    forged: tuple[int, ...] = ()
+
+    def void(self) -> list[tuple[int, int]]:
+        """Seq ranges ``(lo, hi]`` whose database checkpoints this unseal declared void:
+        the old epoch's signed ones up to ``superseded_to``, and each forged row's seq
+        (never the stretch up to it: one row far above the head made the epoch
+        witness-only for good, red team 34's left row)."""
+        spans = (
+            [(self.anchor_seq, self.superseded_to)] if self.superseded_to > self.anchor_seq else []
+        )
+        return spans + [(seq - 1, seq) for seq in self.forged]
 
 
 @dataclass
@@ -115,9 +128,8 @@ class SealStore:
         return f"audit trail sealed: {self.state.reason}"
 
     def superseded(self) -> list[tuple[int, int]]:
-        """Seq ranges ``(anchor, superseded_to]`` whose old database checkpoints are void."""
-        return [(e.anchor_seq, e.superseded_to) for e in self.state.epochs
-                if e.superseded_to > e.anchor_seq]  # fmt: skip
+        """Seq ranges whose old database checkpoints are void (``Epoch.void``)."""
+        return [span for e in self.state.epochs for span in e.void()]
 
     def accepted(self) -> Accepted:
         """What the newest unseal accepted, as the monitor's walk reads it."""
@@ -198,6 +210,7 @@ def _apply(state: SealState, record: dict[str, Any]) -> None:
             walk_from=int(record.get("walk_from") or 1),
             events_below=_count(record.get("events_below")),
             failures=_seqs(record.get("failures")),
+            forged=_seqs(record.get("forged_checkpoints")) or (),
         )
         state.epoch = epoch
         state.epochs.append(epoch)

@@ -15,7 +15,11 @@ Each approval is recorded in the seal file at once. The second one starts a new 
 the chain continues from the database head *as found* (the loss is accepted, on
 record); the local witness file of the old epoch is archived as evidence; checkpoints of
 the old epoch left in the database above the head become void (witness-only seqs for
-the new epoch, see ``audit.seal.Epoch``); and the first event of the new epoch,
+the new epoch, see ``audit.seal.Epoch``) — only those a gateway signed: a row whose
+signature does not verify (an insider's, copied far above the head: the evidence the
+monitor sealed on) sets no boundary, stays where it is, is named in
+``forged_checkpoints`` (at most ``MAX_ACCEPTED``; the monitor seals again on any
+further one) and is void at its own seq only; and the first event of the new epoch,
 ``audit.unsealed``, names the anchor, the evidence digest, the seal reason and both
 approvals — so the re-anchoring is itself in the chain and covered by the next
 checkpoint.
@@ -36,8 +40,9 @@ import structlog
 from audit import witness
 from audit.event_types import EventType, MalformedEvent
 from audit.records import Actor, audit_access_event, token_event
-from audit.sweep import accepted_failures
-from audit.verify import verify_database
+from audit.seal import Epoch
+from audit.sweep import MAX_ACCEPTED, accepted_failures
+from audit.verify import checkpoints_above, verify_database
 from catalog.errors import BadRequest, Conflict, Forbidden
 from catalog.private_files import open_own
 
@@ -139,12 +144,11 @@ def _unseal(
     conn = log.store.connect(reader=True)
     try:
         anchor_seq, head_hash = log.store.read_head(conn)
-        top = log.store.fetch_all(conn, "SELECT max(seq) FROM audit_checkpoints")
     finally:
         conn.close()
     anchor_hash = None if head_hash is None else str(head_hash)
-    max_cp = int(top[0][0] or 0)
-    superseded_to = max_cp if max_cp > anchor_seq else 0
+    signed, forged = checkpoints_above(log.store, anchor_seq)
+    superseded_to = signed if signed > anchor_seq else 0
     walk_from, events_below, failures = _accepted_loss(log, anchor_seq)
     old_epoch = state.epoch.number
     archived = witness.archive(log.home, old_epoch)
@@ -155,6 +159,7 @@ def _unseal(
         "anchor_seq": anchor_seq,
         "anchor_hash": anchor_hash,
         "superseded_to": superseded_to,
+        "forged_checkpoints": list(forged[:MAX_ACCEPTED]),
         "walk_from": walk_from,
         "events_below": events_below,
         "failures": None if failures is None else list(failures),
@@ -168,7 +173,9 @@ def _unseal(
         ],
         "archived_witness_file": archived.name if archived is not None else None,
     }
-    log.writer.new_epoch(anchor_seq, anchor_hash, superseded_to)
+    epoch = Epoch(old_epoch + 1, anchor_seq, superseded_to=superseded_to,
+                  forged=forged[:MAX_ACCEPTED])  # fmt: skip
+    log.writer.new_epoch(anchor_seq, anchor_hash, [*log.seal.superseded(), *epoch.void()])
     log.monitor.new_epoch()
     seal.record("unsealed", **{k: v for k, v in details.items() if k != "seal_evidence"})
     receipt = log.append(

@@ -14,8 +14,9 @@ Checks, in one pass over the events (streamed in chunks):
 The earliest failure is reported.
 
 ``superseded`` names the seq ranges ``(anchor, to]`` whose database checkpoints an
-unseal declared void (``audit.seal.Epoch``): those are skipped, and checkpoints the new
-epoch witnessed there are not expected in the database.
+unseal declared void (``audit.seal.Epoch.void``: an old epoch's signed ones above the
+anchor, and each forged row it named at its own seq): those are skipped, and
+checkpoints the new epoch witnessed there are not expected in the database.
 """
 
 from __future__ import annotations
@@ -149,6 +150,33 @@ def _signed(
         if failure is not None:
             failures.append(Failure(failure.seq, failure.reason, "witness: " + failure.detail))
     return cps, witnessed, failures
+
+
+def checkpoints_above(store: AuditStore, seq: int) -> tuple[int, tuple[int, ...]]:
+    """The checkpoint rows above ``seq`` (an unseal's anchor: the head as found), as
+    ``(newest signed, forged)``: the newest a gateway signed (its signature verifies with
+    a published key — an old epoch's checkpoint of an event since erased, the void seqs
+    of the new epoch), and the seqs of the others, whose signature does not verify (an
+    insider's row: a genuine row's signature copied to a seq it never signed). The
+    epoch boundary is taken from the first only: the bare maximum over rows an insider
+    writes made the new epoch witness-only for good (red team 34's left row)."""
+    conn = store.connect(reader=True)
+    try:
+        keys, legacy = _keys(store, conn)
+        boundary = _mac_from(store, conn)
+        rows = _rows(store, conn, "SELECT seq, hash, ts, kid, signature FROM audit_checkpoints "
+                     f"WHERE seq > {store.p} ORDER BY seq", (seq,))  # fmt: skip
+    finally:
+        conn.close()
+    signed, forged = 0, []
+    for row in rows:
+        cp = dict(zip(("seq", "hash", "ts", "kid", "signature"), row, strict=True))
+        at = int(cp["seq"])
+        if check_signature(cp, _usable(keys, legacy, boundary, at)) is None:
+            signed = at
+        else:
+            forged.append(at)
+    return signed, tuple(forged)
 
 
 def _keys(store: AuditStore, conn: Any) -> tuple[dict[str, str], dict[str, str]]:

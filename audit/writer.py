@@ -141,26 +141,28 @@ class GroupCommitWriter:
         self._attempt = None
         # the highest (seq, hash) witnessed in this epoch: the head never goes below it
         self._floor: tuple[int, str | None] = (0, None)
-        # checkpoints at seqs up to this go to the witnesses only: the database still
-        # holds void checkpoints of the previous epoch there (see ``audit.seal.Epoch``)
-        self._witness_only_to = 0
+        # checkpoints at seqs in these ranges go to the witnesses only: the database still
+        # holds void checkpoints of an earlier epoch there (see ``audit.seal.Epoch.void``)
+        self._void: list[tuple[int, int]] = []
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
     def start(self, last_checkpoint_seq: int, floor: tuple[int, str | None] = (0, None),
-              witness_only_to: int = 0) -> None:  # fmt: skip
+              void: list[tuple[int, int]] | None = None) -> None:  # fmt: skip
         self._last_cp_seq = max(last_checkpoint_seq, floor[0])
         self._floor = floor
-        self._witness_only_to = witness_only_to
+        self._void = list(void or [])
         self._thread.start()
 
-    def new_epoch(self, anchor_seq: int, anchor_hash: str | None, witness_only_to: int) -> None:
+    def new_epoch(
+        self, anchor_seq: int, anchor_hash: str | None, void: list[tuple[int, int]]
+    ) -> None:
         """After an unseal: the chain continues from the head as found (the anchor)."""
         with self.cond:
             self._floor = (anchor_seq, anchor_hash)
             self._trusted = anchor_seq  # the officer's unseal accepted the chain up to it
             self._head = None
             self._last_cp_seq = anchor_seq
-            self._witness_only_to = witness_only_to
+            self._void = list(void)
             self._dirty = False
 
     @property
@@ -405,9 +407,12 @@ class GroupCommitWriter:
 
     def _stored(self, checkpoint: dict[str, Any] | None) -> dict[str, Any] | None:
         """The checkpoint to insert in the database (None: witnesses only)."""
-        if checkpoint is None or checkpoint["seq"] <= self._witness_only_to:
+        if checkpoint is None or self._witness_only(checkpoint["seq"]):
             return None
         return checkpoint
+
+    def _witness_only(self, seq: int) -> bool:
+        return any(lo < seq <= hi for lo, hi in self._void)
 
     def _sign(self, seq: int, hash_hex: str) -> dict[str, Any]:
         if seq < self._floor[0]:  # never sign a checkpoint below a witnessed one
@@ -436,7 +441,7 @@ class GroupCommitWriter:
             self._check_head(seq, head, self._head)
             self._check_foreign(cur, seq, head)
             checkpoint = None
-            if seq <= self._witness_only_to:
+            if self._witness_only(seq):
                 signed = self._last_cp_seq >= seq  # the database's checkpoints there are void
             else:
                 signed = self.store.last_checkpoint_seq(cur, at_most=seq) >= seq
