@@ -29,6 +29,7 @@ from adapters.http_config import inside
 from adapters.netguard import Resolver, Target, check_url, system_resolver
 from catalog.errors import SourceFailed, SourceTimeout
 from catalog.http_deadline import ExchangeDeadline
+from catalog.tls_default import default_tls
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -102,6 +103,7 @@ class GuardedClient:
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
             trust_env=False,
+            verify=default_tls(trust_env=False),  # made once, not per adapter
             # each exchange on a connection of its own, so that its deadline can cut
             # it (``catalog.http_deadline``)
             limits=httpx.Limits(max_keepalive_connections=0),

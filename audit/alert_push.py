@@ -40,6 +40,7 @@ import structlog
 from audit.alert_outbox import Outbox
 from catalog.controls import one_line
 from catalog.http_deadline import ExchangeDeadline
+from catalog.tls_default import default_tls
 
 FLAVORS = ("generic", "wecom", "dingtalk", "feishu")
 log = structlog.get_logger("sluice.alerts")
@@ -159,7 +160,8 @@ class WebhookChannel:
         url, body, headers = BUILDERS[self.flavor](self.url, self.secret, alert)
         with ExchangeDeadline(self.timeout_s) as deadline:
             try:
-                with httpx.Client(timeout=self.timeout_s) as client:
+                with httpx.Client(timeout=self.timeout_s, verify=default_tls(trust_env=True)
+                                  ) as client:  # fmt: skip
                     asked = client.stream("POST", url, content=body, headers=headers,
                                           extensions={"trace": deadline.trace})  # fmt: skip
                     with asked as resp:  # closed unread: the body is not the push's
