@@ -55,7 +55,7 @@ def approved_grant_rows(
 
 def granted_fields_anywhere(
     *, conn: Connection, subject: str, dataset_ids: Iterable[str],
-    trail: AuditSink | None = None, generation: int | None = None,
+    trail: AuditSink | None = None, generation: int | None = None, surely: bool = False,
 ) -> dict[str, dict[str, str]]:  # fmt: skip
     """Each field a grant of ``subject`` ever released on each of ``dataset_ids``, under
     any case and purpose, with the case of one such grant (by entry, then field). A
@@ -70,7 +70,15 @@ def granted_fields_anywhere(
     table for another team, ``objects.reading_the_same``) counts for this one's field of
     the same name — its tokens under a case were decoded by the granted entry's clear
     rows, and finance's with them (red team 41); an entry whose row an insider edited or
-    deleted counts as a copy of every entry of its department (fail closed)."""
+    deleted counts as a copy of every entry of its department (fail closed).
+
+    ``surely``: what the subject surely knows, for a caller that checks a field *less*
+    because it counts as granted (the approval checks: ``read_tokens`` skips such a
+    field, ``compared_keys`` takes such a key for one held in clear). There, the answer
+    above fails open: an insider's edit of one granted entry's row made the same-named
+    field of every entry of its department "granted", and an approval the checks must
+    refuse went through unchecked (red team 42). So an entry that no longer verifies
+    counts for itself only; copies that verify count as always."""
     wanted = list(dict.fromkeys(dataset_ids))
     table = AccessRequest.__table__.c
     rows = _sealed(conn, subject, (table.expires_at.is_not(None),), generation,
@@ -84,7 +92,7 @@ def granted_fields_anywhere(
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
     if not found:
         return granted
-    copies = reading_the_same(conn, wanted, departments, generation)
+    copies = reading_the_same(conn, wanted, departments, generation, unverified=not surely)
     for dataset_id in wanted:
         for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
             for name, case in found.get(entry, {}).items():

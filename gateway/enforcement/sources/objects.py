@@ -183,7 +183,7 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
 
 def reading_the_same(
     conn: Connection, entry_ids: Iterable[str], among: Mapping[str, str | None],
-    generation: int | None = None,
+    generation: int | None = None, *, unverified: bool = True,
 ) -> dict[str, frozenset[str]]:  # fmt: skip
     """By entry of ``entry_ids``, the entries of ``among`` that read the same object —
     itself included — as a freeze compares them (``FrozenObject.held_by``), within one
@@ -196,7 +196,10 @@ def reading_the_same(
     rows say what an entry reads, and an insider who can write them can make a copy
     read "something else", or delete it: an entry of ``among`` that is gone or whose row
     (or its source's) no longer verifies is taken for a copy of every entry of that
-    department (of every entry when it is not known) — fail closed, as for a grant."""
+    department (of every entry when it is not known) — fail closed, as for a grant.
+    Without ``unverified``, such an entry reads the same as itself only: for a caller
+    to whom "the same data" means "known already", where more is less checked
+    (``grants.granted_fields_anywhere``'s ``surely``, red team 42)."""
     wanted = list(dict.fromkeys(entry_ids))
     loaded = {e: load_entry(conn, e, generation=generation)
               for e in dict.fromkeys([*wanted, *among])}  # fmt: skip
@@ -205,16 +208,21 @@ def reading_the_same(
         mine = loaded[entry]
         found[entry] = frozenset({entry} | {
             other for other, department in among.items()
-            if other != entry and _same(mine, loaded[other], department)})  # fmt: skip
+            if other != entry and _same(mine, loaded[other], department, unverified)})  # fmt: skip
     return found
 
 
-def _same(mine: CatalogEntry | None, theirs: CatalogEntry | None, recorded: str | None) -> bool:
+def _same(
+    mine: CatalogEntry | None, theirs: CatalogEntry | None, recorded: str | None,
+    unverified: bool,
+) -> bool:  # fmt: skip
     if _verified(mine) and _verified(theirs):
         assert mine is not None and theirs is not None
         return mine.department == theirs.department and _read(mine).held_by(
             _read(theirs).source, theirs.object_name
         )
+    if not unverified:
+        return False
     departments = {
         mine.department if _verified(mine) and mine is not None else None,
         theirs.department if _verified(theirs) and theirs is not None else recorded,
