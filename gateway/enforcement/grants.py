@@ -80,6 +80,29 @@ def granted_fields_anywhere(
     refuse went through unchecked (red team 42). So an entry that no longer verifies
     counts for itself only; copies that verify count as always."""
     wanted = list(dict.fromkeys(dataset_ids))
+    found, departments = _granted_entries(conn, subject, trail, generation)
+    return _spread(conn, wanted, found, departments, generation, unverified=not surely)
+
+
+def granted_fields_both_ways(
+    *, conn: Connection, subject: str, dataset_ids: Iterable[str],
+    trail: AuditSink | None = None,
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:  # fmt: skip
+    """``granted_fields_anywhere``'s two answers, the grants read once: what some grant
+    may release (an entry that no longer verifies a copy of every entry of its
+    department) and what the subject surely holds (``surely``). A rule that must refuse
+    when it cannot tell which (``comparison.access.check_keys_alike``) reads both."""
+    wanted = list(dict.fromkeys(dataset_ids))
+    found, departments = _granted_entries(conn, subject, trail, None)
+    return (_spread(conn, wanted, found, departments, None, unverified=True),
+            _spread(conn, wanted, found, departments, None, unverified=False))  # fmt: skip
+
+
+def _granted_entries(
+    conn: Connection, subject: str, trail: AuditSink | None, generation: int | None
+) -> tuple[dict[str, dict[str, str]], dict[str, str | None]]:
+    """By granted entry, each field with one grant's case; and each entry's department
+    as its grant rows or the trail's requests recorded it."""
     table = AccessRequest.__table__.c
     rows = _sealed(conn, subject, (table.expires_at.is_not(None),), generation,
                    ("approved", "revoked"))  # fmt: skip
@@ -89,10 +112,18 @@ def granted_fields_anywhere(
         departments.setdefault(entry, on_trail.department)
         for name, case in on_trail.fields.items():
             found.setdefault(entry, {}).setdefault(name, case)
+    return found, departments
+
+
+def _spread(
+    conn: Connection, wanted: list[str], found: dict[str, dict[str, str]],
+    departments: dict[str, str | None], generation: int | None, *, unverified: bool,
+) -> dict[str, dict[str, str]]:  # fmt: skip
+    """The fields ``found`` grants, by entry of ``wanted``: its own, then its copies'."""
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
     if not found:
         return granted
-    copies = reading_the_same(conn, wanted, departments, generation, unverified=not surely)
+    copies = reading_the_same(conn, wanted, departments, generation, unverified=unverified)
     for dataset_id in wanted:
         for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
             for name, case in found.get(entry, {}).items():

@@ -39,27 +39,33 @@ DEATHS = "civil.death_registrations"
 CASE = "JW-RT42-A"
 
 
-def _ask(gw: DemoGateway, dataset: str, case: str) -> str:
+def ask_for_ids(gw: DemoGateway, dataset: str, case: str, purpose: str = "supervision") -> str:
+    """dora's request for ``dataset``'s ``id_number`` under ``case``: its id."""
     asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("dora"), json={
-        "dataset": dataset, "fields": ["id_number"], "purpose": "supervision",
+        "dataset": dataset, "fields": ["id_number"], "purpose": purpose,
         "case_ref": case, "justification": "records", "days": 7}))  # fmt: skip
     return str(asked["id"])
+
+
+def hashed_with_deaths(gw: DemoGateway) -> None:
+    """The roll, the payroll and civil's death registrations mask ID numbers with hash."""
+    hash_both(gw)
+    hash_ids(gw, "carl", DEATHS)
 
 
 def test_an_edited_granted_entry_does_not_wave_through_another_entrys_grant(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    hash_both(gw)
-    hash_ids(gw, "carl", DEATHS)
+    hashed_with_deaths(gw)
     masked = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], CASE, "supervision")
     assert all(r["id_number"].startswith("tk_") for r in masked)
-    deaths = _ask(gw, DEATHS, f"{CASE}-DEATHS")
+    deaths = ask_for_ids(gw, DEATHS, f"{CASE}-DEATHS")
     _ok(gw.client.post(f"/api/v1/access-requests/{deaths}/approve",
                        headers=gw.headers("carl"), json={}))  # fmt: skip
     gw.sql("UPDATE datasets SET object_name = object_name || '_x' WHERE id = :i", i=DEATHS)
     try:
-        roll = _ask(gw, DIBAO, f"{CASE}-GRANT")
+        roll = ask_for_ids(gw, DIBAO, f"{CASE}-GRANT")
         approved = gw.client.post(f"/api/v1/access-requests/{roll}/approve",
                                   headers=gw.headers("carl"), json={})  # fmt: skip
         if approved.status_code == 409:

@@ -36,7 +36,7 @@ from gateway.enforcement.comparison.spec import (
     ModelSpec,
     compile_model,
 )
-from gateway.enforcement.grants import granted_fields_anywhere
+from gateway.enforcement.grants import granted_fields_anywhere, granted_fields_both_ways
 from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
@@ -108,21 +108,22 @@ def check_access(
                              charges_rows)  # fmt: skip
         _check_fields(side, decision)
         decisions[side.alias] = decision
-    granted = granted_on_sides(session.connection(), user.subject, model, datasets,
-                               services.audit)  # fmt: skip
+    granted, surely = granted_on_sides(session.connection(), user.subject, model, datasets,
+                                       services.audit)  # fmt: skip
     check_keys_alike(((j.left, j.left_key, j.right, j.right_key) for j in model.joins),
-                     decisions, granted)  # fmt: skip
+                     decisions, granted, surely)  # fmt: skip
     return decisions
 
 
 def granted_on_sides(
     conn: Connection, subject: str, model: CompiledModel, datasets: Mapping[str, Dataset],
     trail: AuditSink | None = None,
-) -> dict[str, dict[str, str]]:  # fmt: skip
-    """By side alias, each field some grant of ``subject``'s releases on that side's
-    entry, in any case (``check_keys_alike``'s ``granted``)."""
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:  # fmt: skip
+    """By side alias, each field some grant of ``subject``'s may release on that side's
+    entry, in any case, and those it surely releases (``check_keys_alike``'s
+    ``granted`` and ``surely``)."""
     entries = {side.alias: datasets[side.dataset].id for side in model.sides}
-    return granted_by_alias(conn, subject, entries, trail)
+    return keys_granted_by_alias(conn, subject, entries, trail)
 
 
 def granted_by_alias(
@@ -136,12 +137,24 @@ def granted_by_alias(
     return {alias: by_entry[entry] for alias, entry in entries.items()}
 
 
+def keys_granted_by_alias(
+    conn: Connection, subject: str, entries: Mapping[str, str], trail: AuditSink | None = None
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """``granted_by_alias``, and what the subject surely holds of it (``surely``:
+    an entry that no longer verifies counts for itself only), the grants read once."""
+    maybe, surely = granted_fields_both_ways(conn=conn, subject=subject,
+                                             dataset_ids=entries.values(), trail=trail)  # fmt: skip
+    return ({alias: maybe[entry] for alias, entry in entries.items()},
+            {alias: surely[entry] for alias, entry in entries.items()})  # fmt: skip
+
+
 REDACTED = ("mask", "redact")
 
 
 def check_keys_alike(
     joins: Iterable[tuple[str, str, str, str]], decisions: Mapping[str, Decision],
     granted: Mapping[str, Mapping[str, str]],
+    surely: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:  # fmt: skip
     """Refuse (403) a join whose two keys policy releases differently to the caller: a
     key masked on one side matched with one in clear on the other (or masked another
@@ -155,7 +168,12 @@ def check_keys_alike(
     what they read under that case they know under this one (red team 38: a roll's start
     date granted in one case, matched in another with disbursements' shifted payment
     dates, gave those dates away). ``joins``: (left alias, left key, right alias, right
-    key); ``decisions`` by alias."""
+    key); ``decisions`` by alias. ``surely``: the part of ``granted`` the caller surely
+    holds (``granted`` when not given): a grant of an entry whose catalog row no longer
+    verifies counts for every same-named field of its department in ``granted``, not in
+    ``surely``, and a key clear by such a grant alone is neither clear nor masked to
+    this rule: matched with a key held in clear, it was a masked key's values spelt out
+    (red team 42); so both must be told alike, or the join is refused."""
     for left, left_key, right, right_key in joins:
         ends = ((left, left_key), (right, right_key))
         ways = [(action(decisions[alias], key), method(decisions[alias], key))
@@ -172,17 +190,25 @@ def check_keys_alike(
                 f"the keys are released differently to you ({shown}): matching them would "
                 "show the masked one's values; match keys masked alike or in clear on both"
             )
-        _check_granted_alike(ends, ways, granted)
+        _check_granted_alike(ends, ways, granted, granted if surely is None else surely)
 
 
 def _check_granted_alike(
     ends: tuple[tuple[str, str], tuple[str, str]], ways: list[tuple[str, str | None]],
-    granted: Mapping[str, Mapping[str, str]],
+    granted: Mapping[str, Mapping[str, str]], surely: Mapping[str, Mapping[str, str]],
 ) -> None:  # fmt: skip
     cases = [granted.get(alias, {}).get(key) for alias, key in ends]
     clear = [way[0] == "allow" or case is not None for way, case in zip(ways, cases, strict=True)]
-    if clear[0] == clear[1]:
+    sure = [way[0] == "allow" or surely.get(alias, {}).get(key) is not None
+            for way, (alias, key) in zip(ways, ends, strict=True)]  # fmt: skip
+    if clear[0] == clear[1] and (sure == clear or all(sure)):
         return
+    if clear[0] == clear[1]:  # both may be clear, one not surely: an unverified entry's grant
+        (alias, key) = ends[0 if not sure[0] else 1]
+        raise Forbidden(
+            f"{alias}.{key} may be released to you in clear by a grant of an entry whose "
+            "catalog record no longer verifies: until it does, match on another key"
+        )
     lifted = 0 if cases[0] is not None and ways[0][0] != "allow" else 1
     (alias, key), (other, other_key) = ends[lifted], ends[1 - lifted]
     raise Forbidden(

@@ -49,7 +49,7 @@ from gateway.core.services import Services
 from gateway.enforcement.comparison.access import (
     check_keys_alike,
     compile_against_catalog,
-    granted_by_alias,
+    keys_granted_by_alias,
 )
 from gateway.enforcement.comparison.arrow_engine import ArrowEngine
 from gateway.enforcement.comparison.engine import (
@@ -233,9 +233,12 @@ class ModelRunner:
                 _check_clear(side, sides[side.alias])
             entries = {alias: q.ctx.entry.id for alias, q in sides.items()}
             with self.services.engine.connect() as conn:
-                granted = granted_by_alias(conn, user.subject, entries, self.services.audit)
+                granted, surely = keys_granted_by_alias(
+                    conn, user.subject, entries, self.services.audit
+                )
             joins = ((j.left, j.left_key, j.right, j.right_key) for j in model.joins)
-            check_keys_alike(joins, {alias: q.decision for alias, q in sides.items()}, granted)
+            decisions = {alias: q.decision for alias, q in sides.items()}
+            check_keys_alike(joins, decisions, granted, surely)
             reserved = self._reserve(user, sides)
             run = ModelRun(books=self.broker.books(), run=row, user=user, model=model,
                            sides=sides, reserved=reserved,

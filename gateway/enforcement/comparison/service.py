@@ -37,7 +37,7 @@ from audit.sink import AuditSink
 from catalog.errors import RateLimited, TooLarge
 from gateway.core.seams import UsageLimiter
 from gateway.core.services import Services
-from gateway.enforcement.comparison.access import check_keys_alike, granted_by_alias
+from gateway.enforcement.comparison.access import check_keys_alike, keys_granted_by_alias
 from gateway.enforcement.comparison.match import SIDES, match, take_subjects
 from gateway.enforcement.comparison.run import ComparisonRun
 from gateway.enforcement.comparison.schemas import ComparisonBody
@@ -84,9 +84,10 @@ class Comparer:
             left, right = prepared
             entries = {"left": left.ctx.entry.id, "right": right.ctx.entry.id}
             with self.catalog.connect() as conn:
-                granted = granted_by_alias(conn, user.subject, entries, self.audit)
+                granted, surely = keys_granted_by_alias(conn, user.subject, entries, self.audit)
             check_keys_alike([("left", body.left.key, "right", body.right.key)],
-                             {"left": left.decision, "right": right.decision}, granted)  # fmt: skip
+                             {"left": left.decision, "right": right.decision},
+                             granted, surely)  # fmt: skip
             reserved = self._reserve(user, body, left, right)
         except Exception as exc:
             self.limiter.release_rows(user.subject, reserved)
