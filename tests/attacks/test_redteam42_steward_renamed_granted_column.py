@@ -57,3 +57,37 @@ def test_a_renamed_granted_column_decodes_nothing(deployment: DemoGateway) -> No
         f"{len(decoded)} of finance's {len(payroll)} masked ID numbers read in clear "
         "through civil's grant, the granted column renamed"
     )
+
+
+def test_tokens_read_before_a_rename_still_refuse_the_grant(deployment: DemoGateway) -> None:
+    """The other order: alice reads the roll's ``id_number`` as a case's tokens, the
+    column is renamed and the entry refreshed, then she asks for ``idno``: refused (409,
+    pending), or nothing decoded."""
+    gw = deployment
+    hash_both(gw)
+    case = f"{CASE}-BEFORE"
+    masked = _rows(gw, "alice", DIBAO, [*ROW, "id_number"], case, "supervision")
+    _rename(gw, "id_number", "idno")
+    try:
+        _ok(gw.client.patch(f"/api/v1/datasets/{DIBAO}", headers=gw.headers("carl"), json={
+            "fields": {"idno": {"level": "L3", "mask_override": "hash"}}}))  # fmt: skip
+        asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("alice"), json={
+            "dataset": DIBAO, "fields": ["idno"], "purpose": "supervision",
+            "case_ref": f"{case}-GRANT", "justification": "the roll", "days": 7}))  # fmt: skip
+        approved = gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
+                                  headers=gw.headers("carl"), json={})  # fmt: skip
+        if approved.status_code == 409:
+            state = gw.client.get(f"/api/v1/access-requests/{asked['id']}",
+                                  headers=gw.headers("carl"))  # fmt: skip
+            assert _ok(state)["status"] == "pending"
+            return
+        assert approved.status_code == 200, approved.text
+        clear = _rows(gw, "alice", DIBAO, [*ROW, "idno"], f"{case}-GRANT", "supervision")
+    finally:
+        _rename(gw, "idno", "id_number")
+    numbers = [{**r, "id_number": r["idno"]} for r in clear]
+    codebook: dict[tuple[object, ...], set[str]] = {}
+    for row in numbers:
+        codebook.setdefault(tuple(row[f] for f in ROW), set()).add(row["id_number"])
+    named = [r for r in masked if len(codebook.get(tuple(r[f] for f in ROW), ())) == 1]
+    assert not named, f"{len(named)} of the roll's case tokens decoded after the rename"

@@ -32,6 +32,7 @@ from audit.log import AuditLog
 from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
+from catalog.entries import load_entry
 from catalog.errors import Conflict
 from gateway.enforcement.grants import granted_fields_anywhere
 from gateway.enforcement.query.plan import case_keyed
@@ -53,8 +54,13 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
     reads = _reads(trail, request.requester)
     among = {dataset: department for dataset, department, _ in reads}
     copies = reading_the_same(conn, [entry], among)[entry]
+    current = _field_names(conn, entry)
     for _, _, event in (r for r in reads if r[0] in copies):
-        for name in sorted(wanted & _tokens_read(event)):
+        read = _tokens_read(event)
+        # a field the entry no longer has may be a wanted one under its old name (a
+        # column renamed at the source, the entry refreshed): the gateway cannot tell
+        # a rename from a new column, so it is taken for each of them (red team 42)
+        for name in sorted(wanted if current is None or read - current else wanted & read):
             raise Conflict(  # to the steward: the field, never the case (compared_keys)
                 f"{request.requester} read {entry}.{name} earlier as a case's tokens: in "
                 "clear, it would decode them, and "
@@ -63,6 +69,15 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
                 "people a comparison found through re-identification, which every source "
                 "department approves"
             )
+
+
+def _field_names(conn: Connection, entry: str) -> set[str] | None:
+    """The entry's fields as the catalog's verified read has them; None when it has
+    none to give (gone, or its row no longer verifies: every read counts, fail closed)."""
+    loaded = load_entry(conn, entry)
+    if loaded is None or not (loaded.sealed and loaded.source.sealed):
+        return None
+    return {f.name for f in loaded.fields}
 
 
 def _reads(trail: AuditLog, requester: str) -> list[tuple[str, str | None, dict[str, Any]]]:
