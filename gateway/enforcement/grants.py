@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
+from catalog.entries import load_entry
 from catalog.grant_seals import ACCESS_REQUESTS, sealed_only
 from gateway.enforcement.grants_on_trail import approvals_on_trail
 from gateway.enforcement.sources.objects import reading_the_same
@@ -119,7 +120,11 @@ def _spread(
     conn: Connection, wanted: list[str], found: dict[str, dict[str, str]],
     departments: dict[str, str | None], generation: int | None, *, unverified: bool,
 ) -> dict[str, dict[str, str]]:  # fmt: skip
-    """The fields ``found`` grants, by entry of ``wanted``: its own, then its copies'."""
+    """The fields ``found`` grants, by entry of ``wanted``: its own, then its copies'.
+    With ``unverified``, a granted field the entry no longer has may be one of its
+    fields under another name (a column renamed at the source, the entry refreshed: the
+    same values), which the gateway cannot tell from a new column: every field of the
+    entry then counts (red team 42)."""
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
     if not found:
         return granted
@@ -128,7 +133,21 @@ def _spread(
         for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
             for name, case in found.get(entry, {}).items():
                 granted[dataset_id].setdefault(name, case)
+        names = field_names(conn, dataset_id, generation) if granted[dataset_id] else set()
+        gone = sorted(set(granted[dataset_id]) - (names or set()))
+        if unverified and names is not None and gone:
+            for name in names:
+                granted[dataset_id].setdefault(name, granted[dataset_id][gone[0]])
     return granted
+
+
+def field_names(conn: Connection, entry: str, generation: int | None = None) -> set[str] | None:
+    """The entry's fields as the catalog's verified read has them; None when it has
+    none to give (gone, or its row no longer verifies)."""
+    loaded = load_entry(conn, entry, generation=generation)
+    if loaded is None or not (loaded.sealed and loaded.source.sealed):
+        return None
+    return {f.name for f in loaded.fields}
 
 
 def known_rows(

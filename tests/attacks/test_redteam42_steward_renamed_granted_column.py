@@ -25,7 +25,11 @@ import sqlite3
 
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import DIBAO, _ok, grant_of_civil
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
-from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_both, payroll_decoded
+from tests.attacks.test_stop34_analyst_grant_token_codebook import (
+    PAYROLL,
+    hash_both,
+    payroll_decoded,
+)
 from tests.gateway.demo_app import DemoGateway
 
 CASE = "JW-RT42-D"
@@ -91,3 +95,30 @@ def test_tokens_read_before_a_rename_still_refuse_the_grant(deployment: DemoGate
         codebook.setdefault(tuple(row[f] for f in ROW), set()).add(row["id_number"])
     named = [r for r in masked if len(codebook.get(tuple(r[f] for f in ROW), ())) == 1]
     assert not named, f"{len(named)} of the roll's case tokens decoded after the rename"
+
+
+def test_a_renamed_granted_key_is_refused_not_silently_unmatched(
+    deployment: DemoGateway,
+) -> None:
+    """dora holds the roll's ``id_number`` in clear (her grant); the column is renamed
+    and the entry refreshed; she compares the payroll with the roll on the ID numbers
+    under another case. Matched, each hit named a payroll row's masked number (the
+    roll's clear rows say it); hashed apart (the renamed key as a granted one), the
+    comparison answered no hits at all, which reads as "no anomaly". Expected: 403, as
+    for any key a grant may release while the other is masked."""
+    gw = deployment
+    hash_both(gw)
+    _ok(gw.client.patch(f"/api/v1/datasets/{DIBAO}", headers=gw.headers("carl"),
+                        json={"allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
+    grant_of_civil(gw, "dora", "id_number", f"{CASE}-KEY-GRANT")
+    _rename(gw, "id_number", "idno")
+    try:
+        _ok(gw.client.patch(f"/api/v1/datasets/{DIBAO}", headers=gw.headers("carl"), json={
+            "fields": {"idno": {"level": "L3", "mask_override": "hash"}}}))  # fmt: skip
+        resp = gw.compare("dora", {
+            "left": {"dataset": PAYROLL, "key": "id_number", "fields": ["employer"]},
+            "right": {"dataset": DIBAO, "key": "idno", "fields": ROW},
+            "purpose": "audit", "case_ref": f"{CASE}-KEY", "limit": 10_000})  # fmt: skip
+    finally:
+        _rename(gw, "idno", "id_number")
+    assert resp.status_code == 403, f"{resp.status_code}: {resp.text[:300]}"

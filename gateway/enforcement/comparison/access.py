@@ -171,7 +171,8 @@ def check_keys_alike(
     key); ``decisions`` by alias. ``surely``: the part of ``granted`` the caller surely
     holds (``granted`` when not given): a grant of an entry whose catalog row no longer
     verifies counts for every same-named field of its department in ``granted``, not in
-    ``surely``, and a key clear by such a grant alone is neither clear nor masked to
+    ``surely`` (and a grant of a field the entry no longer has counts for each of its
+    fields: a rename), and a key clear by such a grant alone is neither clear nor masked to
     this rule: matched with a key held in clear, it was a masked key's values spelt out
     (red team 42); so both must be told alike, or the join is refused."""
     for left, left_key, right, right_key in joins:
@@ -206,8 +207,9 @@ def _check_granted_alike(
     if clear[0] == clear[1]:  # both may be clear, one not surely: an unverified entry's grant
         (alias, key) = ends[0 if not sure[0] else 1]
         raise Forbidden(
-            f"{alias}.{key} may be released to you in clear by a grant of an entry whose "
-            "catalog record no longer verifies: until it does, match on another key"
+            f"{alias}.{key} may be released to you in clear by a grant (of an entry whose "
+            "catalog record no longer verifies, or of a field since renamed at the source): "
+            "match on another key"
         )
     lifted = 0 if cases[0] is not None and ways[0][0] != "allow" else 1
     (alias, key), (other, other_key) = ends[lifted], ends[1 - lifted]

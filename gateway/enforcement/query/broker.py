@@ -291,22 +291,16 @@ class Broker:
         the same data (``grants.granted_fields_anywhere``): the plan masks them with
         tokens of their own where they are masked (``plan.granted_field_key``). Read only
         where the plan uses it (``on_trail``: a comparison side, or a field masked with a
-        case's tokens), once per catalog generation. A granted field the entry no longer
-        has may be one of its fields under another name (a column renamed at the source,
-        the entry refreshed: the same values), which the gateway cannot tell from a new
-        column: then every field of the entry counts as granted (red team 42)."""
+        case's tokens), once per catalog generation."""
         if not on_trail:
             return frozenset()
         subject, entry = ctx.user.subject, ctx.entry.id
-        fields = frozenset(f.name for f in ctx.entry.fields)
-
-        def read() -> frozenset[str]:
-            granted = frozenset(granted_fields_anywhere(
+        return self.known.get(
+            generation, (subject, entry),
+            lambda: frozenset(granted_fields_anywhere(
                 conn=conn(), subject=subject, dataset_ids=[entry], trail=self.audit,
-                generation=generation)[entry])  # fmt: skip
-            return fields | granted if granted - fields else granted
-
-        return self.known.get(generation, (subject, entry), read)
+                generation=generation)[entry]),
+        )  # fmt: skip
 
     def _admit(self, ctx: QueryContext) -> int:
         """Role, request shape, rate: returns the rows left today."""

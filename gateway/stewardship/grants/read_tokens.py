@@ -32,9 +32,8 @@ from audit.log import AuditLog
 from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
-from catalog.entries import load_entry
 from catalog.errors import Conflict
-from gateway.enforcement.grants import granted_fields_anywhere
+from gateway.enforcement.grants import field_names, granted_fields_anywhere
 from gateway.enforcement.query.plan import case_keyed
 from gateway.enforcement.sources.objects import reading_the_same
 
@@ -54,7 +53,7 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
     reads = _reads(trail, request.requester)
     among = {dataset: department for dataset, department, _ in reads}
     copies = reading_the_same(conn, [entry], among)[entry]
-    current = _field_names(conn, entry)
+    current = field_names(conn, entry)
     for _, _, event in (r for r in reads if r[0] in copies):
         read = _tokens_read(event)
         # a field the entry no longer has may be a wanted one under its old name (a
@@ -69,15 +68,6 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
                 "people a comparison found through re-identification, which every source "
                 "department approves"
             )
-
-
-def _field_names(conn: Connection, entry: str) -> set[str] | None:
-    """The entry's fields as the catalog's verified read has them; None when it has
-    none to give (gone, or its row no longer verifies: every read counts, fail closed)."""
-    loaded = load_entry(conn, entry)
-    if loaded is None or not (loaded.sealed and loaded.source.sealed):
-        return None
-    return {f.name for f in loaded.fields}
 
 
 def _reads(trail: AuditLog, requester: str) -> list[tuple[str, str | None, dict[str, Any]]]:
