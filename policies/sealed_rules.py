@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Integer, String, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy_adapter import Adapter
 
-from catalog.row_bindings import checker, rule_key
+from catalog.row_bindings import checker, prefetch, rule_key
 from catalog.row_seals import RULES, RowSeals, rule_values, seals_for
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,9 @@ class SealedAdapter(Adapter):  # type: ignore[misc]
         ignored = 0
         loaded: set[str] = set()
         with self._session_scope() as session:
-            for line in session.query(SealedRule).order_by(SealedRule.id).all():
+            lines = session.query(SealedRule).order_by(SealedRule.id).all()
+            prefetch(self._engine, [rule_key(line) for line in lines])  # one trail read
+            for line in lines:
                 if rule_holds(seals, line) and current(rule_key(line), line.seal):
                     # once each: casbin assumes no two lines are equal, and removing one
                     # of two copies answers "not removed" without telling the database,
