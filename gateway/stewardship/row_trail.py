@@ -21,6 +21,7 @@ covers) is not bound again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -110,6 +111,12 @@ class AuditBindingTrail:
 
     def __init__(self, audit: AuditLog) -> None:
         self._store = audit.store
+        # one reader connection kept between reads (each read opened its own: on
+        # PostgreSQL a server process forked and authenticated per binding read, the
+        # most frequent connection the suite's profile saw); a read that finds it taken
+        # opens one of its own, as before
+        self._idle: Any = None
+        self._idle_lock = threading.Lock()
 
     def head(self) -> int:
         rows = self._rows("1 = 1 ORDER BY seq DESC LIMIT 1", [])
@@ -165,13 +172,29 @@ class AuditBindingTrail:
     def _rows(
         self, where: str, params: list[Any], *, select: str = ROW_SELECT
     ) -> list[tuple[Any, ...]]:
+        sql = f"{select} WHERE {where}"
+        with self._idle_lock:
+            kept, self._idle = self._idle, None
+        if kept is not None:
+            try:
+                return self._keep(kept, self._store.fetch_all(kept, sql, params))
+            except self._store.driver_errors:
+                kept.close()  # gone while idle (a restarted server): a new one below
         conn = self._store.connect(reader=True)
         try:
-            return self._store.fetch_all(conn, f"{select} WHERE {where}", params)
+            return self._keep(conn, self._store.fetch_all(conn, sql, params))
         except self._store.driver_errors as exc:
-            raise Unavailable(f"audit store failed: {exc}") from exc
-        finally:
             conn.close()
+            raise Unavailable(f"audit store failed: {exc}") from exc
+
+    def _keep(self, conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows``, ``conn`` kept for the next read (or closed if one is kept)."""
+        with self._idle_lock:
+            if self._idle is None:
+                self._idle, conn = conn, None
+        if conn is not None:
+            conn.close()
+        return rows
 
 
 def _verified(mac: EventMac | None, row: tuple[Any, ...]) -> tuple[str, str] | None:

@@ -91,3 +91,26 @@ def test_loading_the_role_lines_reads_the_trail_once(
     adapter.load_policy(model)
     assert len(_rule_keys(gw)) > 1
     assert (counting.batch_reads, counting.newest_reads) == (1, 0)
+
+
+def test_reads_keep_one_connection_and_survive_losing_it(
+    gw: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binding reads reuse one reader connection (each opened its own: a PostgreSQL
+    server process per read); one that died while idle is replaced, not an error."""
+    store = gw.services.audit.store
+    opened: list[object] = []
+    connect = store.connect
+
+    def counted(*, reader: bool = False) -> object:
+        opened.append(conn := connect(reader=reader))
+        return conn
+
+    monkeypatch.setattr(store, "connect", counted)
+    trail = AuditBindingTrail(gw.services.audit)
+    head = trail.head()
+    assert [trail.head() for _ in range(5)] == [head] * 5
+    assert len(opened) == 1
+    opened[0].close()  # type: ignore[attr-defined]  # gone while idle
+    assert trail.head() == head
+    assert len(opened) == 2
