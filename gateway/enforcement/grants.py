@@ -79,7 +79,9 @@ def granted_fields_anywhere(
     above fails open: an insider's edit of one granted entry's row made the same-named
     field of every entry of its department "granted", and an approval the checks must
     refuse went through unchecked (red team 42). So an entry that no longer verifies
-    counts for itself only; copies that verify count as always."""
+    counts for itself only; copies that verify count where they surely read the same
+    object (``objects.surely_same``: not a same-named table of another schema, red
+    team 43)."""
     wanted = list(dict.fromkeys(dataset_ids))
     found, departments = _granted_entries(conn, subject, trail, generation)
     return _spread(conn, wanted, found, departments, generation, unverified=not surely)

@@ -208,8 +208,8 @@ def _check_granted_alike(
         (alias, key) = ends[0 if not sure[0] else 1]
         raise Forbidden(
             f"{alias}.{key} may be released to you in clear by a grant (of an entry whose "
-            "catalog record no longer verifies, or of a field since renamed at the source): "
-            "match on another key"
+            "catalog record no longer verifies, of a field since renamed at the source, or "
+            "of another entry that may read the same table): match on another key"
         )
     lifted = 0 if cases[0] is not None and ways[0][0] != "allow" else 1
     (alias, key), (other, other_key) = ends[lifted], ends[1 - lifted]

@@ -197,9 +197,10 @@ def reading_the_same(
     read "something else", or delete it: an entry of ``among`` that is gone or whose row
     (or its source's) no longer verifies is taken for a copy of every entry of that
     department (of every entry when it is not known) — fail closed, as for a grant.
-    Without ``unverified``, such an entry reads the same as itself only: for a caller
-    to whom "the same data" means "known already", where more is less checked
-    (``grants.granted_fields_anywhere``'s ``surely``, red team 42)."""
+    Without ``unverified``, such an entry reads the same as itself only, and entries
+    that verify read the same object only when they surely do (``surely_same``): for a
+    caller to whom "the same data" means "known already", where more is less checked
+    (``grants.granted_fields_anywhere``'s ``surely``, red teams 42 and 43)."""
     wanted = list(dict.fromkeys(entry_ids))
     loaded = {e: load_entry(conn, e, generation=generation)
               for e in dict.fromkeys([*wanted, *among])}  # fmt: skip
@@ -218,9 +219,12 @@ def _same(
 ) -> bool:  # fmt: skip
     if _verified(mine) and _verified(theirs):
         assert mine is not None and theirs is not None
-        return mine.department == theirs.department and _read(mine).held_by(
-            _read(theirs).source, theirs.object_name
-        )
+        if mine.department != theirs.department:
+            return False
+        ours, other = _read(mine), _read(theirs)
+        if unverified:
+            return ours.held_by(other.source, other.object_name)
+        return surely_same(ours, other)
     if not unverified:
         return False
     departments = {
@@ -228,6 +232,28 @@ def _same(
         theirs.department if _verified(theirs) and theirs is not None else recorded,
     }
     return None in departments or len(departments) == 1
+
+
+def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
+    """Whether two entries surely read one object: of one source or of two that reach
+    one system as far as the gateway can tell, and the same location spelt the same.
+    ``held_by`` answers "may be the same" (a table named without a schema is taken for
+    one of that name in any schema, names are case folded, a system that cannot be told
+    is compared by location, a withdrawn source's objects are all its frozen entry's):
+    right for a freeze, which it makes stop more; wrong where "the same data" means
+    "known already" and waves a field through a check — a grant of ``people`` in the
+    default schema counted for ``archive.people``, and a comparison matched that
+    table's masked key with one held in clear (red team 43)."""
+    mine, theirs = one.source, other.source
+    if mine.source_id != theirs.source_id and not mine.same_system(theirs):
+        return False
+    where, there = mine.location(one.object_name), theirs.location(other.object_name)
+    if where is None or there is None or where[0] != there[0]:
+        return False
+    if where[0] == "name":  # as spelt: ``""`` is no schema, ``People`` no ``people``
+        return (str(mine.settings.get("schema") or ""), one.object_name) == (
+            str(theirs.settings.get("schema") or ""), other.object_name)  # fmt: skip
+    return where == there
 
 
 def _verified(entry: CatalogEntry | None) -> bool:

@@ -1,0 +1,110 @@
+"""Red team 43, as an analyst: a grant of one table counts as a grant of another table
+of the same name in another schema, and a comparison matches that table's masked key
+with one she holds in clear.
+
+Rules: a key some grant of the caller's releases in clear counts as clear, and matching
+it with a key masked to them is refused (403, red team 38, ``check_keys_alike``); a
+grant counts for every entry reading the *same object* (red team 41,
+``objects.reading_the_same``), and what the caller *surely* holds (red team 42,
+``granted_fields_anywhere(surely=True)``) waves a key or a field through the checks.
+
+Attack: civil registers one PostgreSQL database twice: once in its default schema (the
+``people`` table, public), once naming the ``archive`` schema (``archive.people``: other
+people, another table). Both tables mask ``id_number`` with ``hash``, as finance's
+payroll does. Finance grants dora the payroll's numbers; civil grants her the *public*
+table's. dora compares the payroll with the *archive* table on the ID numbers: nobody
+released the archive's numbers to her, but a freeze's comparison of objects takes a
+table named without a schema for one of the same name in any schema (fail closed for a
+freeze), so the archive table counted as a copy of the granted one — surely granted —
+and both keys as clear: each hit names an archive row's masked number.
+
+Expected: refused (403), as without civil's grant of the public table. On the embedded
+default and PostgreSQL (the source is a PostgreSQL database on both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok
+from tests.attacks.test_redteam38_analyst_grant_across_cases import _rows
+from tests.attacks.test_redteam42_insider_unverified_grant_known_everywhere import ask_for_ids
+from tests.attacks.test_steward_sources import allowing
+from tests.attacks.test_stop34_analyst_grant_token_codebook import PAYROLL, hash_ids
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.gateway.demo_app import DemoGateway
+
+PUBLIC, ARCHIVE = "civil.people_rt43_public", "civil.people_rt43_archive"
+PICK = ["employer", "position", "region_code", "monthly_salary"]
+__all__ = ["allowing"]  # a fixture, used by name
+COLUMNS = "id integer PRIMARY KEY, region_code text, id_number text, note text"
+
+
+@pytest.fixture
+def schemas() -> Iterator[str]:
+    """A PostgreSQL database with ``people`` in ``public`` and in ``archive``."""
+    name, url = create_pg_database("sluice_rt43_schemas")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE people ({COLUMNS})"))
+        conn.execute(text("INSERT INTO people VALUES (1, '430121', '430121199001011234', 'p')"))
+        conn.execute(text("CREATE SCHEMA archive"))
+        conn.execute(text(f"CREATE TABLE archive.people ({COLUMNS})"))
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+def _entry(gw: DemoGateway, source: str, settings: dict[str, Any], entry: str) -> None:
+    headers = gw.headers("carl")
+    _ok(gw.client.post("/api/v1/sources", headers=headers, json={
+        "id": source, "department": "civil", "kind": "postgresql",
+        "display_name": source, "settings": settings}))  # fmt: skip
+    _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
+        "source_id": source, "object_name": "people", "dataset_id": entry,
+        "title_en": entry, "allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
+    _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
+                        json={"region_field": "region_code"}))  # fmt: skip
+    hash_ids(gw, "carl", entry)
+    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
+
+
+def _approved(gw: DemoGateway, dataset: str, steward: str, purpose: str, case: str) -> None:
+    asked = ask_for_ids(gw, dataset, case, purpose)
+    _ok(gw.client.post(f"/api/v1/access-requests/{asked}/approve",
+                       headers=gw.headers(steward), json={}))  # fmt: skip
+
+
+def test_a_grant_of_one_schemas_table_is_no_grant_of_anothers(
+    allowing: DemoGateway, schemas: str
+) -> None:
+    gw, civil_pg = allowing, schemas
+    hash_ids(gw, "fiona", PAYROLL)
+    _approved(gw, PAYROLL, "fiona", "audit", "JW-RT43-A-PAY")
+    payroll = _rows(gw, "dora", PAYROLL, [*PICK, "id_number"], "JW-RT43-A-PAY", "audit")[:3]
+    engine = create_engine(civil_pg)
+    with engine.begin() as conn:  # three of the payroll's people in the archive
+        for i, row in enumerate(payroll):
+            conn.execute(text("INSERT INTO archive.people VALUES (:i, :r, :n, 'archived')"),
+                         {"i": i + 1, "r": row["region_code"], "n": row["id_number"]})  # fmt: skip
+    engine.dispose()
+    _entry(gw, "civil-pg-rt43-public", {"url": civil_pg}, PUBLIC)
+    _entry(gw, "civil-pg-rt43-archive", {"url": civil_pg, "schema": "archive"}, ARCHIVE)
+    _approved(gw, PUBLIC, "carl", "supervision", "JW-RT43-A-PUBLIC")
+    resp = gw.compare("dora", {
+        "left": {"dataset": PAYROLL, "key": "id_number", "fields": PICK},
+        "right": {"dataset": ARCHIVE, "key": "id_number", "fields": ["note"]},
+        "purpose": "audit", "case_ref": "JW-RT43-A", "limit": 10_000})  # fmt: skip
+    if resp.status_code == 403:
+        return
+    hits = _ok(resp)["rows"]
+    assert not hits, (
+        f"{len(hits)} of the archive's masked ID numbers named through a comparison with "
+        "the payroll's granted ones: a grant of the public schema's table counted for it"
+    )
