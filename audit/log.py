@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from audit import witness
 from audit.events import FamilyEvent, Prepared, format_ts, prepare, utc_now
 from audit.lazy_log import get_logger
+from audit.mac_floor import record_floor, recorded_floor
 from audit.monitor import Monitor
 from audit.seal import SealStore
 from audit.signing import KeyRing, Signer
@@ -120,6 +121,7 @@ class AuditLog:
         # only once the writer binds it; the ring vouches for its own older rows
         store.event_mac = getattr(signer, "event_mac", None)
         store.own_keys = signer.public_keys
+        store.mac_floor = recorded_floor(home)  # outside the database (audit.mac_floor)
         seal = SealStore(home, clock=clock)
         gid = gateway_id or _gateway_id(home)
         sender = None
@@ -140,6 +142,7 @@ class AuditLog:
             log.error("audit_store_unreachable_at_startup", error=exc.message)
         else:
             try:
+                store.mac_floor = record_floor(home, store, conn)
                 _leave_a_mac_less_key(store, conn, signer)
                 store.publish_keys(conn, signer.public_keys(), format_ts(clock()))
                 last_cp = _last_signed(store, conn, seal.superseded())

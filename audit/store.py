@@ -117,6 +117,9 @@ class AuditStore:
         # this gateway's own public keys (its key ring; bound by ``AuditLog.open``): it
         # vouches for its own MAC-less key rows from before the upgrade (``KeyRows``)
         self.own_keys: Callable[[], dict[str, str]] | None = None
+        # the seq from which this gateway's home knows every event is MAC'd
+        # (``audit.mac_floor``): the boundary is never later, whatever the rows say
+        self.mac_floor: int | None = None
         # the errors this store's driver raises (what its callers catch)
         self.driver_errors = _SQLITE_DRIVER_ERRORS
         self.write_errors = _SQLITE_WRITE_ERRORS
@@ -281,7 +284,11 @@ class AuditStore:
         With ``below``: the *newest* MAC'd seq up to it instead, found at once on a MAC'd
         chain by searching back from the head; MACs are required from there on too, which
         is all the writer needs to judge the events at the head (full verification uses
-        the first one)."""
+        the first one).
+
+        Never later than ``mac_floor`` (the home's record): an insider who strips every
+        MAC (an UPDATE, the triggers bypassed) made the trail read as one from before
+        MACs, a MAC-less event of theirs at the head with it (red team 43)."""
         if below is not None:
             p = self.p
             cur.execute(
@@ -292,7 +299,11 @@ class AuditStore:
         else:
             cur.execute("SELECT min(seq) FROM audit_events WHERE mac IS NOT NULL")
         row = cur.fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        found = None if row is None or row[0] is None else int(row[0])
+        floor = self.mac_floor
+        if floor is None or (below is not None and floor > below):
+            return found
+        return floor if found is None else min(found, floor)
 
     def first_maced(self, conn: Any) -> int | None:
         """``mac_boundary`` in ``conn``'s snapshot (a cursor of its own)."""

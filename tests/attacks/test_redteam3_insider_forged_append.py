@@ -125,15 +125,21 @@ def chain_forgery(gw: DemoGateway, mac: Callable[[int, bytes, bytes], str | None
     _make_insider_role(gw)
     _read_trail(gw)
     seq, head = _quiet_head(gw)
+    _insert_as_runtime_role(gw, forged_row(seq + 1, head, mac))
+    return seq + 1
+
+
+def forged_row(
+    seq: int, head: str, mac: Callable[[int, bytes, bytes], str | None]
+) -> tuple[Any, ...]:
+    """An admin's ``role.assigned`` making alice an admin, never made, as the row at
+    ``seq`` chained onto ``head`` (``ROW_COLUMNS``), with the MAC ``mac`` makes."""
     forged = user_admin_event(type_="role.assigned", actor=Actor("root", None, ("admin",)),
                               subject="alice", details={"role": "admin"})  # fmt: skip
     prepared = prepare(forged)
-    data = prepared.canonical(seq + 1)
+    data = prepared.canonical(seq)
     digest = hashlib.sha256(bytes.fromhex(head) + data).digest()
-    row = (seq + 1, head, digest.hex(), data.decode(), mac(seq + 1, digest, data),
-           *prepared.index)  # fmt: skip
-    _insert_as_runtime_role(gw, row)
-    return seq + 1
+    return (seq, head, digest.hex(), data.decode(), mac(seq, digest, data), *prepared.index)
 
 
 def _carry_on(gw: DemoGateway) -> None:
