@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok
+from tests.attacks.test_redteam37_analyst_date_shift_codebook import DIBAO, _ok, _shift
 from tests.attacks.test_redteam38_analyst_grant_across_cases import _rows
 from tests.attacks.test_redteam42_insider_unverified_grant_known_everywhere import ask_for_ids
 from tests.attacks.test_steward_sources import allowing
@@ -41,7 +41,7 @@ from tests.gateway.demo_app import DemoGateway
 PUBLIC, ARCHIVE = "civil.people_rt43_public", "civil.people_rt43_archive"
 PICK = ["employer", "position", "region_code", "monthly_salary"]
 __all__ = ["allowing"]  # a fixture, used by name
-COLUMNS = "id integer PRIMARY KEY, region_code text, id_number text, note text"
+COLUMNS = "id integer PRIMARY KEY, region_code text, id_number text, note text, start_date date"
 
 
 @pytest.fixture
@@ -51,7 +51,9 @@ def schemas() -> Iterator[str]:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"CREATE TABLE people ({COLUMNS})"))
-        conn.execute(text("INSERT INTO people VALUES (1, '430121', '430121199001011234', 'p')"))
+        conn.execute(
+            text("INSERT INTO people VALUES (1, '430121', '430121199001011234', 'p', '2021-03-04')")
+        )
         conn.execute(text("CREATE SCHEMA archive"))
         conn.execute(text(f"CREATE TABLE archive.people ({COLUMNS})"))
     engine.dispose()
@@ -91,7 +93,7 @@ def test_a_grant_of_one_schemas_table_is_no_grant_of_anothers(
     engine = create_engine(civil_pg)
     with engine.begin() as conn:  # three of the payroll's people in the archive
         for i, row in enumerate(payroll):
-            conn.execute(text("INSERT INTO archive.people VALUES (:i, :r, :n, 'archived')"),
+            conn.execute(text("INSERT INTO archive.people VALUES (:i, :r, :n, 'archived', NULL)"),
                          {"i": i + 1, "r": row["region_code"], "n": row["id_number"]})  # fmt: skip
     engine.dispose()
     _entry(gw, "civil-pg-rt43-public", {"url": civil_pg}, PUBLIC)
@@ -107,4 +109,44 @@ def test_a_grant_of_one_schemas_table_is_no_grant_of_anothers(
     assert not hits, (
         f"{len(hits)} of the archive's masked ID numbers named through a comparison with "
         "the payroll's granted ones: a grant of the public schema's table counted for it"
+    )
+
+
+def test_a_comparison_with_another_schemas_table_is_not_unmasked_by_a_grant(
+    allowing: DemoGateway, schemas: str
+) -> None:
+    """The other order (red team 38's ``compared_keys``): arthur matches the public
+    table's shifted start dates with the archive's (masked alike: allowed), then asks
+    for the public table's start dates in clear. A side keyed on a field the request
+    releases is refused unless the other side's key is released too — and the archive
+    table passes for a copy of the public one, "released" with it, there. A guard, not
+    a finding: the sides' own ``query.started`` name the key as read with the case's
+    tokens (a comparison hashes its keys), and ``read_tokens`` refuses (409)."""
+    gw = allowing
+    region = _rows(gw, "arthur", DIBAO, ["region_code"], "JW-RT43-B-R", "supervision")[0]
+    engine = create_engine(schemas)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE people SET region_code = :r"), {"r": region["region_code"]})
+        conn.execute(text("INSERT INTO archive.people VALUES "
+                          "(1, :r, '430121199202021111', 'archived', '2021-03-04')"),
+                     {"r": region["region_code"]})  # fmt: skip
+    engine.dispose()
+    public, archive = f"{PUBLIC}_b", f"{ARCHIVE}_b"
+    _entry(gw, "civil-pg-rt43-public-b", {"url": schemas}, public)
+    _entry(gw, "civil-pg-rt43-archive-b", {"url": schemas, "schema": "archive"}, archive)
+    for entry in (public, archive):
+        _shift(gw, "carl", entry, "start_date")
+    compared = _ok(gw.compare("arthur", {
+        "left": {"dataset": public, "key": "start_date", "fields": ["note"]},
+        "right": {"dataset": archive, "key": "start_date", "fields": ["note"]},
+        "purpose": "supervision", "case_ref": "JW-RT43-B", "limit": 100}))  # fmt: skip
+    assert compared["rows"], "the comparison of keys masked alike matches"
+    asked = _ok(gw.client.post("/api/v1/access-requests", headers=gw.headers("arthur"), json={
+        "dataset": public, "fields": ["start_date"], "purpose": "supervision",
+        "case_ref": "JW-RT43-B-GRANT", "justification": "start dates", "days": 7}))  # fmt: skip
+    approved = gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
+                              headers=gw.headers("carl"), json={})  # fmt: skip
+    assert approved.status_code == 409, (
+        "approved: the archive table's shifted start dates matched in an earlier "
+        f"comparison are spelt by the public table's in clear ({approved.status_code})"
     )
