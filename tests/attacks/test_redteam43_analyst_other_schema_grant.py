@@ -24,8 +24,12 @@ default and PostgreSQL (the source is a PostgreSQL database on both).
 
 from __future__ import annotations
 
+import json
+import threading
+import urllib.parse
 from collections.abc import Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -64,12 +68,17 @@ def schemas() -> Iterator[str]:
 
 
 def _entry(gw: DemoGateway, source: str, settings: dict[str, Any], entry: str) -> None:
-    headers = gw.headers("carl")
-    _ok(gw.client.post("/api/v1/sources", headers=headers, json={
+    _ok(gw.client.post("/api/v1/sources", headers=gw.headers("carl"), json={
         "id": source, "department": "civil", "kind": "postgresql",
         "display_name": source, "settings": settings}))  # fmt: skip
+    _published(gw, source, "people", entry)
+
+
+def _published(gw: DemoGateway, source: str, obj: str, entry: str) -> None:
+    """carl's entry over ``obj``, its ID numbers masked with ``hash``, published."""
+    headers = gw.headers("carl")
     _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
-        "source_id": source, "object_name": "people", "dataset_id": entry,
+        "source_id": source, "object_name": obj, "dataset_id": entry,
         "title_en": entry, "allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
     _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
                         json={"region_field": "region_code"}))  # fmt: skip
@@ -150,3 +159,67 @@ def test_a_comparison_with_another_schemas_table_is_not_unmasked_by_a_grant(
         "approved: the archive table's shifted start dates matched in an earlier "
         f"comparison are spelt by the public table's in clear ({approved.status_code})"
     )
+
+
+class _Sets(BaseHTTPRequestHandler):
+    """``/civil/people?set=<name>``: one endpoint path, a record set per parameter."""
+
+    sets: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        rows = [r for r in self.sets.get(query.get("set", ""), [])
+                if query.get("region_code") in (None, r["region_code"])]  # fmt: skip
+        page = int(query.get("page", 1)) - 1
+        body = json.dumps({"data": {"items": rows if page == 0 else []}}).encode()
+        self.send_response(200)
+        for name, value in (("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))):  # fmt: skip
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_grant_of_one_query_of_an_endpoint_is_no_grant_of_another(
+    allowing: DemoGateway,
+) -> None:
+    """The same through an HTTP source: two objects at one path told apart by a query
+    parameter (``/people?set=public``, ``/people?set=archive``) were one location (the
+    path alone) and so one object to the "surely granted" answer."""
+    gw = allowing
+    hash_ids(gw, "fiona", PAYROLL)
+    _approved(gw, PAYROLL, "fiona", "audit", "JW-RT43-C-PAY")
+    payroll = _rows(gw, "dora", PAYROLL, [*PICK, "id_number"], "JW-RT43-C-PAY", "audit")[:3]
+    row = {"id": 1, "region_code": payroll[0]["region_code"], "note": "p"}
+    _Sets.sets = {"public": [{**row, "id_number": "430121199001011234"}],
+                  "archive": [{**row, "id": i + 1, "region_code": p["region_code"],
+                               "id_number": p["id_number"], "note": "archived"}
+                              for i, p in enumerate(payroll)]}  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sets)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/civil"
+        objects = [{"name": f"people_{s}", "path": f"/people?set={s}", "records": "data.items"}
+                   for s in ("public", "archive")]  # fmt: skip
+        _ok(gw.client.post("/api/v1/sources", headers=gw.headers("carl"), json={
+            "id": "civil-api-rt43", "department": "civil", "kind": "http",
+            "display_name": "civil API", "settings": {
+                "base_url": base, "auth": "none", "objects": objects}}))  # fmt: skip
+        public, archive = f"{PUBLIC}_c", f"{ARCHIVE}_c"
+        for name, entry in (("people_public", public), ("people_archive", archive)):
+            _published(gw, "civil-api-rt43", name, entry)
+        _approved(gw, public, "carl", "supervision", "JW-RT43-C-PUBLIC")
+        resp = gw.compare("dora", {
+            "left": {"dataset": PAYROLL, "key": "id_number", "fields": PICK},
+            "right": {"dataset": archive, "key": "id_number", "fields": ["note"]},
+            "purpose": "audit", "case_ref": "JW-RT43-C", "limit": 10_000})  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    if resp.status_code == 403:
+        return
+    hits = _ok(resp)["rows"]
+    assert not hits, f"{len(hits)} of the archive endpoint's masked ID numbers named"

@@ -51,13 +51,9 @@ def location_of(kind: str, settings: Mapping[str, Any], object_name: str) -> tup
     if DEREGISTERED in settings:
         return None
     if kind == "http":
-        for obj in settings.get("objects") or ():
-            if isinstance(obj, dict) and obj.get("name") == object_name:
-                # the URL the adapter requests (``HttpSettings.url_for``); joining the
-                # paths alone made ``//people`` of a base without a path a host (red team 13)
-                url = str(settings.get("base_url") or "").rstrip("/") + "/"
-                url += str(obj.get("path") or "").lstrip("/")
-                return ("http", *path_segments(urllib.parse.urlsplit(url).path))
+        url = _http_url(settings, object_name)
+        if url is not None:
+            return ("http", *path_segments(urllib.parse.urlsplit(url).path))
     if kind in FILE_KINDS:
         root, single = settings.get("root"), settings.get("path")
         base = root if isinstance(root, str) else os.path.dirname(str(single or ""))
@@ -65,6 +61,17 @@ def location_of(kind: str, settings: Mapping[str, Any], object_name: str) -> tup
             return ("file", os.path.realpath(os.path.join(base, object_name)))
     schema = settings.get("schema")
     return ("name", str(schema or "").casefold(), object_name.casefold())
+
+
+def _http_url(settings: Mapping[str, Any], object_name: str) -> str | None:
+    """The URL the adapter requests for an HTTP object (``HttpSettings.url_for``);
+    joining the paths alone made ``//people`` of a base without a path a host (red
+    team 13). None for an object the settings do not name."""
+    for obj in settings.get("objects") or ():
+        if isinstance(obj, dict) and obj.get("name") == object_name:
+            url = str(settings.get("base_url") or "").rstrip("/") + "/"
+            return url + str(obj.get("path") or "").lstrip("/")
+    return None
 
 
 @dataclass(frozen=True)
@@ -242,8 +249,9 @@ def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
     is compared by location, a withdrawn source's objects are all its frozen entry's):
     right for a freeze, which it makes stop more; wrong where "the same data" means
     "known already" and waves a field through a check — a grant of ``people`` in the
-    default schema counted for ``archive.people``, and a comparison matched that
-    table's masked key with one held in clear (red team 43)."""
+    default schema counted for ``archive.people`` (and of ``/people?set=public`` for
+    ``/people?set=archive``), and a comparison matched that table's masked key with one
+    held in clear (red team 43)."""
     mine, theirs = one.source, other.source
     if mine.source_id != theirs.source_id and not mine.same_system(theirs):
         return False
@@ -253,6 +261,10 @@ def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
     if where[0] == "name":  # as spelt: ``""`` is no schema, ``People`` no ``people``
         return (str(mine.settings.get("schema") or ""), one.object_name) == (
             str(theirs.settings.get("schema") or ""), other.object_name)  # fmt: skip
+    if where[0] == "http":  # the query too: ``/people?set=a`` is no ``/people?set=b``
+        queries = [urllib.parse.urlsplit(_http_url(view.settings, entry.object_name) or "").query
+                   for view, entry in ((mine, one), (theirs, other))]  # fmt: skip
+        return where == there and queries[0] == queries[1]
     return where == there
 
 
