@@ -161,6 +161,34 @@ def test_a_comparison_with_another_schemas_table_is_not_unmasked_by_a_grant(
     )
 
 
+def payroll_sets(gw: DemoGateway, case: str) -> dict[str, list[dict[str, Any]]]:
+    """dora's payroll ID numbers granted under ``case``; a public record set and an
+    archive one holding three of the payroll's people (their clear numbers)."""
+    hash_ids(gw, "fiona", PAYROLL)
+    _approved(gw, PAYROLL, "fiona", "audit", case)
+    payroll = _rows(gw, "dora", PAYROLL, [*PICK, "id_number"], case, "audit")[:3]
+    row = {"id": 1, "region_code": payroll[0]["region_code"], "note": "p"}
+    return {"public": [{**row, "id_number": "430121199001011234"}],
+            "archive": [{**row, "id": i + 1, "region_code": p["region_code"],
+                         "id_number": p["id_number"], "note": "archived"}
+                        for i, p in enumerate(payroll)]}  # fmt: skip
+
+
+def public_granted_archive_compared(
+    gw: DemoGateway, source: str, public: str, archive: str, case: str
+) -> Any:
+    """carl's entries over ``source``'s ``people_public`` and ``people_archive``, dora
+    granted the public one's ID numbers, and her comparison of the payroll with the
+    archive one on them (the response)."""
+    for name, entry in (("people_public", public), ("people_archive", archive)):
+        _published(gw, source, name, entry)
+    _approved(gw, public, "carl", "supervision", f"{case}-PUBLIC")
+    return gw.compare("dora", {
+        "left": {"dataset": PAYROLL, "key": "id_number", "fields": PICK},
+        "right": {"dataset": archive, "key": "id_number", "fields": ["note"]},
+        "purpose": "audit", "case_ref": case, "limit": 10_000})  # fmt: skip
+
+
 class _Sets(BaseHTTPRequestHandler):
     """``/civil/people?set=<name>``: one endpoint path, a record set per parameter."""
 
@@ -190,36 +218,29 @@ def test_a_grant_of_one_query_of_an_endpoint_is_no_grant_of_another(
     parameter (``/people?set=public``, ``/people?set=archive``) were one location (the
     path alone) and so one object to the "surely granted" answer."""
     gw = allowing
-    hash_ids(gw, "fiona", PAYROLL)
-    _approved(gw, PAYROLL, "fiona", "audit", "JW-RT43-C-PAY")
-    payroll = _rows(gw, "dora", PAYROLL, [*PICK, "id_number"], "JW-RT43-C-PAY", "audit")[:3]
-    row = {"id": 1, "region_code": payroll[0]["region_code"], "note": "p"}
-    _Sets.sets = {"public": [{**row, "id_number": "430121199001011234"}],
-                  "archive": [{**row, "id": i + 1, "region_code": p["region_code"],
-                               "id_number": p["id_number"], "note": "archived"}
-                              for i, p in enumerate(payroll)]}  # fmt: skip
+    _Sets.sets = payroll_sets(gw, "JW-RT43-C-PAY")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Sets)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/civil"
         objects = [{"name": f"people_{s}", "path": f"/people?set={s}", "records": "data.items"}
                    for s in ("public", "archive")]  # fmt: skip
-        _ok(gw.client.post("/api/v1/sources", headers=gw.headers("carl"), json={
-            "id": "civil-api-rt43", "department": "civil", "kind": "http",
-            "display_name": "civil API", "settings": {
-                "base_url": base, "auth": "none", "objects": objects}}))  # fmt: skip
+        _http_source(gw, "civil-api-rt43", base, objects)
         public, archive = f"{PUBLIC}_c", f"{ARCHIVE}_c"
-        for name, entry in (("people_public", public), ("people_archive", archive)):
-            _published(gw, "civil-api-rt43", name, entry)
-        _approved(gw, public, "carl", "supervision", "JW-RT43-C-PUBLIC")
-        resp = gw.compare("dora", {
-            "left": {"dataset": PAYROLL, "key": "id_number", "fields": PICK},
-            "right": {"dataset": archive, "key": "id_number", "fields": ["note"]},
-            "purpose": "audit", "case_ref": "JW-RT43-C", "limit": 10_000})  # fmt: skip
+        resp = public_granted_archive_compared(gw, "civil-api-rt43", public, archive, "JW-RT43-C")
     finally:
         server.shutdown()
         server.server_close()
-    if resp.status_code == 403:
-        return
-    hits = _ok(resp)["rows"]
+    hits = hits_unless_refused(resp)
     assert not hits, f"{len(hits)} of the archive endpoint's masked ID numbers named"
+
+
+def _http_source(gw: DemoGateway, source: str, base: str, objects: list[dict[str, str]]) -> None:
+    _ok(gw.client.post("/api/v1/sources", headers=gw.headers("carl"), json={
+        "id": source, "department": "civil", "kind": "http", "display_name": "civil API",
+        "settings": {"base_url": base, "auth": "none", "objects": objects}}))  # fmt: skip
+
+
+def hits_unless_refused(resp: Any) -> list[dict[str, Any]]:
+    """A comparison's hits; none when it was refused (403)."""
+    return [] if resp.status_code == 403 else list(_ok(resp)["rows"])

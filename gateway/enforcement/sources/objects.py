@@ -261,11 +261,26 @@ def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
     if where[0] == "name":  # as spelt: ``""`` is no schema, ``People`` no ``people``
         return (str(mine.settings.get("schema") or ""), one.object_name) == (
             str(theirs.settings.get("schema") or ""), other.object_name)  # fmt: skip
-    if where[0] == "http":  # the query too: ``/people?set=a`` is no ``/people?set=b``
-        queries = [urllib.parse.urlsplit(_http_url(view.settings, entry.object_name) or "").query
-                   for view, entry in ((mine, one), (theirs, other))]  # fmt: skip
-        return where == there and queries[0] == queries[1]
+    if where[0] == "http":  # as spelt, and the same rows of the answer (red team 44)
+        spelt = [_http_spelt(view.settings, entry.object_name)
+                 for view, entry in ((mine, one), (theirs, other))]  # fmt: skip
+        return where == there and spelt[0] is not None and spelt[0] == spelt[1]
     return where == there
+
+
+def _http_spelt(settings: Mapping[str, Any], object_name: str) -> tuple[str, str, str] | None:
+    """An HTTP object's path and query as spelt, and the records it takes from the
+    answer: ``location_of`` reads the path more alike than a server may (case folded,
+    a segment's ``;`` parameters cut off — right for a freeze), so ``/People`` and
+    ``/people;set=archive`` were ``/people``, and two objects of one answer told apart
+    by ``records`` alone were one (red team 44, after red team 43's query string)."""
+    url = _http_url(settings, object_name)
+    if url is None:
+        return None
+    records = next((str(obj.get("records") or "") for obj in settings.get("objects") or ()
+                    if isinstance(obj, dict) and obj.get("name") == object_name), "")  # fmt: skip
+    split = urllib.parse.urlsplit(url)
+    return split.path, split.query, records
 
 
 def _verified(entry: CatalogEntry | None) -> bool:
