@@ -153,8 +153,7 @@ REDACTED = ("mask", "redact")
 
 def check_keys_alike(
     joins: Iterable[tuple[str, str, str, str]], decisions: Mapping[str, Decision],
-    granted: Mapping[str, Mapping[str, str]],
-    surely: Mapping[str, Mapping[str, str]] | None = None,
+    granted: Mapping[str, Mapping[str, str]], surely: Mapping[str, Mapping[str, str]],
 ) -> None:  # fmt: skip
     """Refuse (403) a join whose two keys policy releases differently to the caller: a
     key masked on one side matched with one in clear on the other (or masked another
@@ -169,7 +168,7 @@ def check_keys_alike(
     date granted in one case, matched in another with disbursements' shifted payment
     dates, gave those dates away). ``joins``: (left alias, left key, right alias, right
     key); ``decisions`` by alias. ``surely``: the part of ``granted`` the caller surely
-    holds (``granted`` when not given): a grant of an entry whose catalog row no longer
+    holds: a grant of an entry whose catalog row no longer
     verifies counts for every same-named field of its department in ``granted``, not in
     ``surely`` (and a grant of a field the entry no longer has counts for each of its
     fields: a rename), and a key clear by such a grant alone is neither clear nor masked to
@@ -191,7 +190,7 @@ def check_keys_alike(
                 f"the keys are released differently to you ({shown}): matching them would "
                 "show the masked one's values; match keys masked alike or in clear on both"
             )
-        _check_granted_alike(ends, ways, granted, granted if surely is None else surely)
+        _check_granted_alike(ends, ways, granted, surely)
 
 
 def _check_granted_alike(
