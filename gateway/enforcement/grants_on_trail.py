@@ -47,10 +47,10 @@ def approvals_on_trail(trail: AuditSink | None, subject: str) -> dict[str, OnTra
     asked: dict[str, set[str | None]] = {}
     departments: dict[str, str | None] = {}
     for event in _events(trail, EventType.ACCESS_REQUESTED, None, actor=subject):
-        entry = _dataset_of(event)
+        entry = dataset_of(event)
         if entry is not None:
             asked.setdefault(entry, set()).add(_request_id(event))
-            departments.setdefault(entry, _department_of(event))
+            departments.setdefault(entry, department_of(event))
     for dataset_id, requests in asked.items():
         for event in _events(trail, EventType.ACCESS_APPROVED, dataset_id):
             details = event.get("details") or {}
@@ -62,13 +62,15 @@ def approvals_on_trail(trail: AuditSink | None, subject: str) -> dict[str, OnTra
     return found
 
 
-def _department_of(event: dict[str, Any]) -> str | None:
+def department_of(event: dict[str, Any]) -> str | None:
+    """The department an event's body recorded for its entry (``resource_dept``)."""
     details = event.get("details")
     found = details.get("resource_dept") if isinstance(details, dict) else None
     return found if isinstance(found, str) else None
 
 
-def _dataset_of(event: dict[str, Any]) -> str | None:
+def dataset_of(event: dict[str, Any]) -> str | None:
+    """The entry an event's body names as its resource (``dataset:<id>``)."""
     resource = event.get("resource")
     if not isinstance(resource, str) or not resource.startswith("dataset:"):
         return None

@@ -34,6 +34,7 @@ from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict
 from gateway.enforcement.grants import field_names, granted_fields_anywhere
+from gateway.enforcement.grants_on_trail import dataset_of, department_of
 from gateway.enforcement.query.plan import case_keyed
 from gateway.enforcement.sources.objects import reading_the_same
 
@@ -79,12 +80,9 @@ def _reads(trail: AuditLog, requester: str) -> list[tuple[str, str | None, dict[
     filters = EventFilter(actor=requester, type=str(EventType.QUERY_STARTED))
     reads = []
     for event in iter_bodies(store=trail.store, filters=filters):
-        resource, details = event.get("resource"), event.get("details")
-        if not isinstance(resource, str) or not resource.startswith("dataset:"):
-            continue
-        department = details.get("resource_dept") if isinstance(details, dict) else None
-        reads.append((resource.removeprefix("dataset:"),
-                      department if isinstance(department, str) else None, event))  # fmt: skip
+        entry = dataset_of(event)
+        if entry is not None:
+            reads.append((entry, department_of(event), event))
     return reads
 
 
