@@ -72,7 +72,7 @@ def _swapped(gw: DemoGateway) -> Iterator[None]:
 def _refused_on_record(gw: DemoGateway, resp: Any) -> None:
     assert resp.status_code == 423, resp.text
     assert resp.json()["code"] == "source_unsealed", resp.text
-    denied = gw.request_events(gw.last_request_id(), 1)
+    denied = gw.request_events(gw.last_request_id("query.*"), 1)
     assert denied and denied[-1]["type"] == "query.denied", denied
     assert denied[-1]["details"]["code"] == "source_unsealed"
 

@@ -181,10 +181,12 @@ class DemoGateway:
             time.sleep(0.05)
         return events
 
-    def last_request_id(self) -> str:
-        """The request id of the newest audit event (a comparison's, not its side's)."""
-        page = list_events(store=self.services.audit.store, filters=EventFilter(), limit=1,
-                           order="desc")  # fmt: skip
+    def last_request_id(self, family: str | None = None) -> str:
+        """The request id of the newest audit event (a comparison's, not its side's), of
+        ``family`` (say ``"query.*"``) when given: on a deployment whose scheduler ticks,
+        a scheduled run's event can be newer than the request a test just made."""
+        page = list_events(store=self.services.audit.store, filters=EventFilter(type=family),
+                           limit=1, order="desc")  # fmt: skip
         return str(page["items"][0]["request_id"]).split(".")[0]
 
     def point_sources_at(self, kind: str, url: str) -> None:

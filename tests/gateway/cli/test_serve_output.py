@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,11 @@ def test_serve_prints_what_it_uses_and_logs_requests(deployment: DemoGateway) ->
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     token = deployment.headers("alice")["Authorization"]
+    lines: list[str] = []
+    stdout = proc.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         for _ in range(300):
             assert proc.poll() is None, "serve exited early"
@@ -69,13 +75,21 @@ def test_serve_prints_what_it_uses_and_logs_requests(deployment: DemoGateway) ->
         rebound = live_http.get(f"{base}/healthz", headers={"Host": "attacker.example"}, timeout=30)
         assert rebound.status_code == 400 and "Host" in rebound.json()["message"]
         assert listened_on(deployment.settings.home) == "127.0.0.1"  # for `sluice doctor`
+        # the alert process imports the gateway on its own: on a loaded machine it starts
+        # after the gateway answers, and a stop before it printed would hide that it ran
+        for _ in range(600):
+            if any("Sluice alert rules running" in line for line in lines):
+                break
+            time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            out, _ = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, _ = proc.communicate()
+            proc.wait()
+        reader.join(timeout=30)
+    out = "".join(lines)
     assert f"listening on {base}" in out
     assert "policy engine embedded Rego (regopy), policy set" in out
     assert "witnesses     https://127.0.0.1:1/" in out
