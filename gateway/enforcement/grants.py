@@ -6,7 +6,7 @@ grant."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +14,10 @@ from sqlalchemy import Connection, select
 
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
-from catalog.entries import load_entry
+from catalog.entries import CatalogEntry
 from catalog.grant_seals import ACCESS_REQUESTS, sealed_only
 from gateway.enforcement.grants_on_trail import approvals_on_trail
-from gateway.enforcement.sources.objects import reading_the_same
+from gateway.enforcement.sources.objects import entry_of, reading_the_same
 from policies.inputs import grant_input
 
 
@@ -97,8 +97,11 @@ def granted_fields_both_ways(
     when it cannot tell which (``comparison.access.check_keys_alike``) reads both."""
     wanted = list(dict.fromkeys(dataset_ids))
     found, departments = _granted_entries(conn, subject, trail, None)
-    return (_spread(conn, wanted, found, departments, None, unverified=True),
-            _spread(conn, wanted, found, departments, None, unverified=False))  # fmt: skip
+    memo: dict[str, CatalogEntry | None] = {}  # both answers read the same entries
+    return (
+        _spread(conn, wanted, found, departments, None, unverified=True, memo=memo),
+        _spread(conn, wanted, found, departments, None, unverified=False, memo=memo),
+    )
 
 
 def _granted_entries(
@@ -121,6 +124,7 @@ def _granted_entries(
 def _spread(
     conn: Connection, wanted: list[str], found: dict[str, dict[str, str]],
     departments: dict[str, str | None], generation: int | None, *, unverified: bool,
+    memo: MutableMapping[str, CatalogEntry | None] | None = None,
 ) -> dict[str, dict[str, str]]:  # fmt: skip
     """The fields ``found`` grants, by entry of ``wanted``: its own, then its copies'.
     With ``unverified``, a granted field the entry no longer has may be one of its
@@ -130,12 +134,14 @@ def _spread(
     granted: dict[str, dict[str, str]] = {d: {} for d in wanted}
     if not found:
         return granted
-    copies = reading_the_same(conn, wanted, departments, generation, unverified=unverified)
+    memo = {} if memo is None else memo  # the copies' entries, then each wanted one's fields
+    copies = reading_the_same(conn, wanted, departments, generation, unverified=unverified,
+                              memo=memo)  # fmt: skip
     for dataset_id in wanted:
         for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
             for name, case in found.get(entry, {}).items():
                 granted[dataset_id].setdefault(name, case)
-        names = field_names(conn, dataset_id, generation) if granted[dataset_id] else set()
+        names = field_names(conn, dataset_id, generation, memo) if granted[dataset_id] else set()
         gone = sorted(set(granted[dataset_id]) - (names or set()))
         if unverified and names is not None and gone:
             for name in names:
@@ -143,10 +149,13 @@ def _spread(
     return granted
 
 
-def field_names(conn: Connection, entry: str, generation: int | None = None) -> set[str] | None:
+def field_names(
+    conn: Connection, entry: str, generation: int | None = None,
+    memo: MutableMapping[str, CatalogEntry | None] | None = None,
+) -> set[str] | None:  # fmt: skip
     """The entry's fields as the catalog's verified read has them; None when it has
     none to give (gone, or its row no longer verifies)."""
-    loaded = load_entry(conn, entry, generation=generation)
+    loaded = entry_of(conn, entry, generation, memo)
     if loaded is None or not (loaded.sealed and loaded.source.sealed):
         return None
     return {f.name for f in loaded.fields}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,6 +191,7 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
 def reading_the_same(
     conn: Connection, entry_ids: Iterable[str], among: Mapping[str, str | None],
     generation: int | None = None, *, unverified: bool = True,
+    memo: MutableMapping[str, CatalogEntry | None] | None = None,
 ) -> dict[str, frozenset[str]]:  # fmt: skip
     """By entry of ``entry_ids``, the entries of ``among`` that read the same object —
     itself included — as a freeze compares them (``FrozenObject.held_by``), within one
@@ -207,10 +208,11 @@ def reading_the_same(
     Without ``unverified``, such an entry reads the same as itself only, and entries
     that verify read the same object only when they surely do (``surely_same``): for a
     caller to whom "the same data" means "known already", where more is less checked
-    (``grants.granted_fields_anywhere``'s ``surely``, red teams 42 and 43)."""
+    (``grants.granted_fields_anywhere``'s ``surely``, red teams 42 and 43).
+
+    ``memo``: entries a caller loaded already in this check (``entry_of``)."""
     wanted = list(dict.fromkeys(entry_ids))
-    loaded = {e: load_entry(conn, e, generation=generation)
-              for e in dict.fromkeys([*wanted, *among])}  # fmt: skip
+    loaded = {e: entry_of(conn, e, generation, memo) for e in dict.fromkeys([*wanted, *among])}
     found: dict[str, frozenset[str]] = {}
     for entry in wanted:
         mine = loaded[entry]
@@ -218,6 +220,21 @@ def reading_the_same(
             other for other, department in among.items()
             if other != entry and _same(mine, loaded[other], department, unverified)})  # fmt: skip
     return found
+
+
+def entry_of(
+    conn: Connection, entry_id: str, generation: int | None,
+    memo: MutableMapping[str, CatalogEntry | None] | None,
+) -> CatalogEntry | None:  # fmt: skip
+    """``load_entry``, once per entry for a caller that keeps a ``memo``: one approval
+    or comparison check asks about the same entries two to four times (both answers of
+    ``granted_fields_both_ways``, then each entry's fields), and without a catalog
+    generation each ask was a read and a seal check of its own."""
+    if memo is None:
+        return load_entry(conn, entry_id, generation=generation)
+    if entry_id not in memo:
+        memo[entry_id] = load_entry(conn, entry_id, generation=generation)
+    return memo[entry_id]
 
 
 def _same(

@@ -32,6 +32,7 @@ from audit.log import AuditLog
 from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
+from catalog.entries import CatalogEntry
 from catalog.errors import Conflict
 from gateway.enforcement.grants import field_names, granted_fields_anywhere
 from gateway.enforcement.grants_on_trail import dataset_of, department_of
@@ -53,8 +54,9 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
         return
     reads = _reads(trail, request.requester)
     among = {dataset: department for dataset, department, _ in reads}
-    copies = reading_the_same(conn, [entry], among)[entry]
-    current = field_names(conn, entry)
+    memo: dict[str, CatalogEntry | None] = {}
+    copies = reading_the_same(conn, [entry], among, memo=memo)[entry]
+    current = field_names(conn, entry, memo=memo)
     for _, _, event in (r for r in reads if r[0] in copies):
         read = _tokens_read(event)
         # a field the entry no longer has may be a wanted one under its old name (a
