@@ -90,7 +90,8 @@ def add(subject: str, display_name: str | None, department: str | None, clearanc
     named = {k: _attribute(k, v) for k, v in options.items() if v is not None}
     with _admin() as (services, session):
         values, on_record = merge_named(session=session, subject=subject, named=named)
-        service.upsert_user(session=session, subject=subject, status=status, **values)
+        service.upsert_user(session=session, subject=subject, status=status,
+                            audit=services.audit, **values)  # fmt: skip
         # what changed, from what to what (red team 6: the CLI's said only the clearance;
         # red team 29: it said the defaults it had saved over what the operator left out)
         with bound_changes(services.audit, session):  # the row's new state first

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from audit.sink import AuditSink
 from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict, Forbidden, NotFound
@@ -39,6 +40,7 @@ from catalog.row_bindings import checker, rule_key, user_key
 from catalog.row_seals import seals_for, user_holds
 from catalog.timestamps import utc_text
 from gateway.stewardship.users.directory import ACTIVE
+from gateway.stewardship.users.suspensions import suspension_on_record
 from policies.decision import UserContext
 from policies.rbac import role_key
 from policies.sealed_rules import rule_holds
@@ -147,15 +149,29 @@ def require_another_active(session: Session, subject: str, holders: dict[str, se
             )  # fmt: skip
 
 
-def unsuspend(*, session: Session, admin: UserContext, subject: str) -> tuple[User, str | None]:
-    """Back to ``active``; returns the user and who had suspended them."""
+def unsuspend(
+    *, session: Session, admin: UserContext, subject: str, audit: AuditSink
+) -> tuple[User, str | None]:
+    """Back to ``active``; returns the user and who had suspended them. A row changed
+    behind the gateway says nothing of a suspension (its status and suspender are an
+    insider's): the trail does (``suspensions.suspension_on_record``), so such a row is
+    still lifted here, by an admin other than the trail's suspender, before an admin's
+    save may restore it (red team 46)."""
     user = get_user(session, subject)
-    if user.status != SUSPENDED:
+    on_record = None
+    seals, current = seals_for(session.connection()), checker(session.connection())
+    if not (user_holds(seals, user) and current(user_key(subject), user.seal)):
+        on_record = suspension_on_record(audit, subject)
+    if user.status != SUSPENDED and on_record is None:
         raise Conflict(f"user {subject!r} is not suspended")
-    if _same(user.suspended_by, admin.subject) or _same(subject, admin.subject):
+    by = user.suspended_by if on_record is None else on_record.by or user.suspended_by
+    if (
+        _same(by, admin.subject)
+        or _same(user.suspended_by, admin.subject)
+        or _same(subject, admin.subject)
+    ):
         raise Forbidden("separation of duties: another admin must lift this suspension",
-                        suspended_by=user.suspended_by)  # fmt: skip
-    by = user.suspended_by
+                        suspended_by=by)  # fmt: skip
     user.status = ACTIVE
     user.suspended_by = user.suspended_reason = None
     user.suspended_at = None

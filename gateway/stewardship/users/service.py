@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit.sink import AuditSink
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.models import Department, User
 from catalog.resident_ids import is_resident_id
@@ -41,6 +42,7 @@ from gateway.stewardship.users.emergency import (
     others_holding,
     require_another_active,
 )
+from gateway.stewardship.users.suspensions import suspension_on_record
 from policies.decision import UserContext
 from policies.rbac import check_assignment, is_reserved_subject
 
@@ -151,9 +153,12 @@ def upsert_user(
     department: str | None,
     clearance: str,
     jurisdiction: list[str],
+    audit: AuditSink,
     status: str | None = None,
 ) -> User:
-    """Create or update; ``status`` None keeps the current one (``active`` when new)."""
+    """Create or update; ``status`` None keeps the current one (``active`` when new).
+    ``audit`` is read for what a row changed behind the gateway no longer says: whether
+    its user is suspended (``suspensions``)."""
     if is_reserved_subject(subject):
         raise BadRequest(f"{subject!r} is reserved (a role name, '*' or 'role:…')")
     if status is not None and status not in STATUSES:
@@ -175,6 +180,7 @@ def upsert_user(
             # its stored status is an insider's as much as the rest: the admin says which
             raise Conflict(f"{subject!r}'s record was changed outside the gateway: save it "
                            "with its status (active or disabled) to restore it")  # fmt: skip
+        refuse_restoring_suspended(audit, subject)
         # nor is its ID number's token the gateway's, and a save does not send one: set
         # it again (``has_id_number`` says so) rather than seal an insider's
         user.id_number_hash = None
@@ -190,6 +196,21 @@ def upsert_user(
     user.clearance = clearance
     user.jurisdiction = list(jurisdiction)
     return user
+
+
+def refuse_restoring_suspended(audit: AuditSink, subject: str) -> None:
+    """403 for a save restoring a row changed behind the gateway while the trail says
+    its user is suspended: the row's status is the insider's, and a save would seal the
+    admin's ``active`` or ``disabled`` (the next save then lifting ``disabled``) over a
+    suspension only another admin lifts (red team 46). Unsuspend first, then save."""
+    held = suspension_on_record(audit, subject)
+    if held is not None:
+        by = f" by {held.by!r}" if held.by else ""
+        raise Forbidden(
+            f"{subject!r} is suspended on record{by} (event {held.seq}) though "
+            "the row, changed outside the gateway, says otherwise: another admin "
+            f"lifts it (POST /api/v1/users/{subject}/unsuspend), then save it"
+        )
 
 
 def _set_status(session: Session, user: User, status: str) -> None:

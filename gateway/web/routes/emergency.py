@@ -97,7 +97,8 @@ def unsuspend_user(
     admin: UserContext = Depends(require("users:unsuspend")),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
-    user, by = emergency.unsuspend(session=session, admin=admin, subject=subject)
+    user, by = emergency.unsuspend(session=session, admin=admin, subject=subject,
+                                   audit=get_services(request).audit)  # fmt: skip
     _record(request, session, admin, EventType.USER_UNSUSPENDED, f"user:{subject}", body,
             suspended_by=by)  # fmt: skip
     return emergency.describe_user(user)

@@ -112,7 +112,8 @@ def put_user(
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
     service.require_not_self(admin=admin, subject=subject)
-    service.upsert_user(session=session, subject=subject, **body.model_dump())
+    service.upsert_user(session=session, subject=subject, audit=get_services(request).audit,
+                        **body.model_dump())  # fmt: skip
     return _commit(request, session, admin, subject, "user.updated",
                    body.model_dump(exclude_none=True))  # fmt: skip
 
