@@ -36,7 +36,8 @@ def client_for(url: str, *, timeout_s: float, token: str | None = None) -> OpaCl
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"SLUICE_OPA_URL must be http(s)://host[:port], got {url!r}")
+        # never the URL itself: it may carry a password (red team 46)
+        raise ValueError("SLUICE_OPA_URL must be http(s)://host[:port]")
     port = parts.port or (443 if parts.scheme == "https" else 8181)
     return OpaClient(
         host=parts.hostname,

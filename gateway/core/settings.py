@@ -9,8 +9,9 @@ import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from audit.witness_urls import is_nats_url, parse_nats_url, redacted
@@ -304,6 +305,25 @@ class Settings(BaseSettings):
                 parse_nats_url(url)  # ValueError names what is wrong
             elif not url.startswith(("http://", "https://")):
                 raise ValueError(f"witness URL must be http(s):// or nats://: {redacted(url)!r}")
+        return value
+
+    @field_validator("opa_url", "redis_url")
+    @classmethod
+    def _service_urls(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The OPA server (http(s)://host[:port]) and the shared counters (Redis),
+        checked here so a typo stops the start with the URL shown without its password:
+        the refusals further in printed it whole into the service's journal (red team
+        46: ``memcached://:pw@…``, ``user:pw@opa:8181``)."""
+        if not value:
+            return value
+        name = f"SLUICE_{str(info.field_name).upper()}"
+        shown = redacted(value)
+        if info.field_name == "opa_url":
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{name} must be http(s)://host[:port]: {shown!r}")
+        elif not value.lower().startswith("redis"):
+            raise ValueError(f"{name} must be a redis:// (or rediss://) URL: {shown!r}")
         return value
 
     @field_validator("witness_trust")

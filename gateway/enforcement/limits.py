@@ -73,7 +73,7 @@ class Limiter:
             self._counters = RedisCounters(storage_uri, key_prefix=key_prefix,
                                            where=self.where)  # fmt: skip
         else:  # a fallback would be a quota that does not hold
-            raise ValueError(f"no atomic row reservation for storage {storage_uri!r}")
+            raise ValueError(f"no atomic row reservation for storage {redacted(storage_uri)!r}")
 
     @property
     def shared(self) -> bool:

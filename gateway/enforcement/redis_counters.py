@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from limits import storage
+from limits.errors import ConfigurationError
 from limits.storage import RedisStorage
 
 from catalog.errors import Unavailable
@@ -45,9 +46,14 @@ class RedisCounters:
     def __init__(self, uri: str, *, key_prefix: str | None, where: str) -> None:
         options: dict[str, str | float] = {"key_prefix": key_prefix} if key_prefix else {}
         options.update(socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
-        found = storage.storage_from_string(uri, **options)
+        # ``where`` names the store without its password; limits' own refusal and the
+        # URI itself would print it (red team 46)
+        try:
+            found = storage.storage_from_string(uri, **options)
+        except ConfigurationError:
+            raise ValueError(f"{where}: not a storage this gateway knows") from None
         if not isinstance(found, RedisStorage):
-            raise ValueError(f"no atomic row reservation for storage {uri!r}")
+            raise ValueError(f"no atomic row reservation for storage {where}")
         self._store = found
         self._where = where
         connection = found.get_connection()
