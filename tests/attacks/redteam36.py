@@ -23,17 +23,28 @@ def set_own_id_number(gw: DemoGateway, subject: str, number: str) -> None:
     assert resp.status_code == 200, resp.text
 
 
-def dibao_number(gw: DemoGateway, offset: int) -> str:
-    """The ID number of the dibao roll's row at ``offset``, in the order the source reads
-    it to an analyst of every county (SQLite's rowid order)."""
+def _dibao_one(gw: DemoGateway, where: str, params: tuple[Any, ...]) -> str:
     civil = sqlite3.connect(gw.settings.demo_data_dir / "civil.db")
     try:
         ((number,),) = civil.execute(
-            "SELECT id_number FROM dibao_recipients ORDER BY rowid LIMIT 1 OFFSET ?", (offset,)
+            f"SELECT id_number FROM dibao_recipients {where} ORDER BY rowid LIMIT 1 OFFSET ?",
+            params,
         ).fetchall()
     finally:
         civil.close()
     return str(number)
+
+
+def dibao_number(gw: DemoGateway, offset: int) -> str:
+    """The ID number of the dibao roll's row at ``offset``, in the order the source reads
+    it to an analyst of every county (SQLite's rowid order)."""
+    return _dibao_one(gw, "", (offset,))
+
+
+def dibao_number_in(gw: DemoGateway, county: str) -> str:
+    """The ID number of the dibao roll's first row in ``county`` (a region-code prefix),
+    the first row an analyst reading that county is given."""
+    return _dibao_one(gw, "WHERE region_code LIKE ?", (county + "%", 0))
 
 
 DIBAO = "civil.dibao_recipients"

@@ -36,6 +36,7 @@ from audit.records import Delivery as Sent
 from audit.search import EventFilter, get_event, list_events
 from audit.verify import verify_sealing
 from catalog.errors import BadRequest, Forbidden, NotFound, SluiceError, Unprocessable, audited
+from catalog.models import User
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
 from gateway.web.audit_export import ExportDelivery
@@ -308,10 +309,24 @@ class AlertAction(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
-def _is_about(log: AuditLog, alert: dict[str, Any], subject: str) -> bool:
-    """Whether ``subject`` is the alert's actor or did any of the events it names."""
+def _own_token(request: Request, subject: str) -> str | None:
+    """The keyed token of ``subject``'s own ID number as the user store holds it now
+    (None when an admin recorded none)."""
+    with get_services(request).sessions() as session:
+        user = session.get(User, subject)
+        return None if user is None else user.id_number_hash
+
+
+def _is_about(log: AuditLog, alert: dict[str, Any], subject: str, own: str | None) -> bool:
+    """Whether ``subject`` is the alert's actor, did any of the events it names, or is
+    the person it is about: the subject-token rules (``same_person_many_users``,
+    ``person_many_departments``) name whose records were pulled by the keyed token the
+    store keeps of each user's own number (``own``), and an officer closed the alert
+    about others looking into them (red team 46)."""
     mine = subject.strip().casefold()
     if str(alert.get("actor") or "").strip().casefold() == mine:
+        return True
+    if own is not None and alert.get("subject") == own:
         return True
     seqs = {int(s) for s in alert.get("event_seqs") or []}
     if not seqs:
@@ -336,8 +351,8 @@ def _move(request: Request, user: UserContext, alert_id: str, to: str, note: str
     alert = lookup_alert(log, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
-    if _is_about(log, alert, user.subject):
-        raise Forbidden("separation of duties: an alert about your own actions is "
+    if _is_about(log, alert, user.subject, _own_token(request, user.subject)):
+        raise Forbidden("separation of duties: an alert about you or your own actions is "
                         "acknowledged and resolved by another officer or admin")  # fmt: skip
     rule = alert.get("rule")
     seqs = alert.get("event_seqs") or []
