@@ -10,6 +10,10 @@ or anyone with the catalog's owner role) writes ``status = 'active'`` into her r
 directory refuses the unsealed row: nothing is served yet); root "restores" the row
 the API asks to be saved with its status, and dora is active again — a suspension
 lifted by the admin who imposed it, with no ``user.unsuspended`` on the trail.
+
+Second door, with no flag at all: ``suspended_by`` is not covered by the row's seal,
+so the insider rewrote it (``'root'`` to ``'sam'``), the row still verified, and root
+lifted his own suspension through ``unsuspend`` itself.
 """
 
 from __future__ import annotations
@@ -99,4 +103,29 @@ def test_a_restoring_save_does_not_lift_a_suspension(gw: DemoGateway, status: st
     assert lifted.status_code == 200, lifted.text
     assert _unsuspended_on_record(gw) == lifted_before + 1
     assert _restore(gw, "root2", listed, "active").status_code == 200
+    assert gw.query("dora", DIBAO, QUERY).status_code == 200
+
+
+def test_the_suspender_named_in_the_row_is_not_the_word_on_it(gw: DemoGateway) -> None:
+    """``suspended_by`` is no governing value (the row's seal does not cover it): an
+    insider who rewrites it to another name leaves the row verifying, and the admin
+    who imposed the suspension then lifted it alone."""
+    assert _post(gw, "root", "/users/dora/suspend").status_code == 200
+    gw.sql("UPDATE users SET suspended_by = 'sam' WHERE subject = 'dora'")
+    assert gw.listed_user("dora").get("sealed") is True  # nothing tells the row apart
+    lifted_before = _unsuspended_on_record(gw)
+    mine = _post(gw, "root", "/users/dora/unsuspend")
+    assert mine.status_code == 403, mine.text
+    assert gw.query("dora", DIBAO, QUERY).status_code == 403
+    assert _unsuspended_on_record(gw) == lifted_before
+    lifted = _post(gw, "root2", "/users/dora/unsuspend")
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["status"] == "active"
+    events = list_events(
+        store=gw.services.audit.store,
+        limit=1,
+        order="desc",
+        filters=EventFilter(type="user.unsuspended", resource="user:dora"),
+    )
+    assert events["items"][0]["details"]["suspended_by"] == "root"  # the trail's word
     assert gw.query("dora", DIBAO, QUERY).status_code == 200

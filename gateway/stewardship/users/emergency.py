@@ -152,24 +152,23 @@ def require_another_active(session: Session, subject: str, holders: dict[str, se
 def unsuspend(
     *, session: Session, admin: UserContext, subject: str, audit: AuditSink
 ) -> tuple[User, str | None]:
-    """Back to ``active``; returns the user and who had suspended them. A row changed
-    behind the gateway says nothing of a suspension (its status and suspender are an
-    insider's): the trail does (``suspensions.suspension_on_record``), so such a row is
-    still lifted here, by an admin other than the trail's suspender, before an admin's
-    save may restore it (red team 46)."""
+    """Back to ``active``; returns the user and who had suspended them.
+
+    Who suspended them is the trail's word (``suspensions.suspension_on_record``), not
+    the row's: ``suspended_by`` is no governing value (the row's seal does not cover
+    it), so an insider who rewrote it to another name let the admin who imposed the
+    suspension lift it alone, the row still verifying (red team 46). And a row changed
+    behind the gateway says nothing of a suspension (its status is an insider's): one
+    the trail names is still lifted here, by another admin, before an admin's save
+    may restore the row."""
     user = get_user(session, subject)
-    on_record = None
+    on_record = suspension_on_record(audit, subject)
     seals, current = seals_for(session.connection()), checker(session.connection())
-    if not (user_holds(seals, user) and current(user_key(subject), user.seal)):
-        on_record = suspension_on_record(audit, subject)
-    if user.status != SUSPENDED and on_record is None:
+    verified = user_holds(seals, user) and current(user_key(subject), user.seal)
+    if user.status != SUSPENDED and (verified or on_record is None):
         raise Conflict(f"user {subject!r} is not suspended")
     by = user.suspended_by if on_record is None else on_record.by or user.suspended_by
-    if (
-        _same(by, admin.subject)
-        or _same(user.suspended_by, admin.subject)
-        or _same(subject, admin.subject)
-    ):
+    if any(_same(name, admin.subject) for name in (by, user.suspended_by, subject)):
         raise Forbidden("separation of duties: another admin must lift this suspension",
                         suspended_by=by)  # fmt: skip
     user.status = ACTIVE

@@ -7,11 +7,14 @@ restored by an admin's whole save, sealed as sent (``catalog.row_seals.restate``
 stored status is an insider's, so a database insider writing ``status = 'active'``
 into a suspended account's row let the admin who imposed the suspension (or any admin
 answering the API's "save it with its status" message) lift it by that save: one
-person, and no ``user.unsuspended`` on the trail (red team 46). What a row that does
-not verify was is read from the trail instead: the newer of the subject's newest
-``user.suspended`` and ``user.unsuspended`` events, each believed only as a gateway
-wrote it at its seq (``audit.genuine``) — a forged newest event counts as a
-suspension (fail closed; the forgery itself seals the trail when the sweep reaches it).
+person, and no ``user.unsuspended`` on the trail (red team 46); and ``suspended_by``,
+which the row's seal does not cover, rewritten to another name let the suspender lift
+it through ``unsuspend`` itself, the row still verifying. Who suspended whom, and
+whether a row that does not verify was suspended, are read from the trail instead:
+the newer of the subject's newest ``user.suspended`` and ``user.unsuspended`` events,
+each believed only as a gateway wrote it at its seq (``audit.genuine``) — a forged
+newest event counts as a suspension (fail closed; the forgery itself seals the trail
+when the sweep reaches it).
 """
 
 from __future__ import annotations
