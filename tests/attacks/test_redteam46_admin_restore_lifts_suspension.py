@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from audit.search import EventFilter, list_events
+from tests.attacks.redteam27 import run_cli
 from tests.gateway.demo_app import DemoGateway
 
 DIBAO = "civil.dibao_recipients"
@@ -129,3 +130,19 @@ def test_the_suspender_named_in_the_row_is_not_the_word_on_it(gw: DemoGateway) -
     )
     assert events["items"][0]["details"]["suspended_by"] == "root"  # the trail's word
     assert gw.query("dora", DIBAO, QUERY).status_code == 200
+
+
+def test_the_operators_restoring_save_does_not_lift_it_either(
+    gw: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sluice users add`` on the host saves through the same service."""
+    listed = gw.listed_user("dora")
+    assert _post(gw, "root", "/users/dora/suspend").status_code == 200
+    gw.sql("UPDATE users SET status = 'active' WHERE subject = 'dora'")
+    result = run_cli(gw, monkeypatch, "users", "add", "dora", "--name", listed["display_name"],
+                     "--department", "", "--clearance", listed["clearance"],
+                     "--jurisdiction", "*", "--status", "active")  # fmt: skip
+    assert result.exit_code != 0, result.output
+    assert "suspended on record" in result.output
+    assert gw.query("dora", DIBAO, QUERY).status_code in (401, 403)
+    assert _post(gw, "root2", "/users/dora/unsuspend").status_code == 200
