@@ -310,19 +310,7 @@ def export_lines(
             elif fmt == "jsonl":
                 line = canonical_json(record) + b"\n"
             else:
-                line = _csv_line(
-                    (
-                        kind,
-                        record.get("seq", ""),
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        canonical_json(record).decode(),
-                    )
-                )
+                line = _csv_line(_other_row(record))
             digest.update(line)
             yield line, (record[0] if kind == "event" else None)
     finally:
@@ -343,10 +331,14 @@ def export_lines(
     if fmt == "jsonl":
         yield canonical_json(trailer) + b"\n", None
     else:
-        yield (
-            _csv_line(("trailer", "", "", "", "", "", "", "", canonical_json(trailer).decode())),
-            None,
-        )
+        yield _csv_line(_other_row(trailer)), None
+
+
+def _other_row(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A CSV row of a record that is not an event (a key, a checkpoint, the trailer):
+    its kind and seq, then the record itself."""
+    return (record["kind"], record.get("seq", ""), "", "", "", "", "", "",
+            canonical_json(record).decode())  # fmt: skip
 
 
 # -- offline verification ------------------------------------------------------------
@@ -391,6 +383,10 @@ def _parse_csv(content: bytes) -> Iterator[dict[str, Any]]:
                 "hash": row[3],
                 "event": record,
             }
+        elif row[:-1] != [str(value) for value in _other_row(record)[:-1]]:
+            # the digest covers every line but the trailer's: its columns must be the
+            # exporter's own, or a changed kind column verified (byte-change property)
+            raise _Malformed(f"row {number}'s columns differ from its record")
         else:
             yield record
 
@@ -402,17 +398,30 @@ UNPINNED = (
 )
 
 
+UNPINNED_WITNESS = (
+    "a witness receipt names its witness's key itself, so anyone can countersign a "
+    "checkpoint of the export with a key of their own; pin the witness's published key "
+    "id with --witness-kid KID or --witness-trust FILE (the witness's GET /api/v1/audit/keys)"
+)
+
+
 def verify_export(
-    data: bytes, *, trusted_kids: set[str] | None, witness: dict[str, Any] | None = None
-) -> VerifyResult:
+    data: bytes, *, trusted_kids: set[str] | None, witness: dict[str, Any] | None = None,
+    witness_kids: set[str] | None = None,
+) -> VerifyResult:  # fmt: skip
     """Verify an export's bytes with no database. The format is recognised by content.
 
     Fails (``unpinned keys``) unless ``trusted_kids`` names the signing keys; with a
-    witness receipt, also fails if the export does not reach the witnessed checkpoint."""
+    witness receipt, fails (``unpinned witness key``) unless ``witness_kids`` names the
+    witness's key — the receipt's own key proved only that it agrees with itself (red
+    team 46's left row: a receipt dressed up from the export with any key passed) — and
+    if the export does not reach the witnessed checkpoint."""
     if not trusted_kids:
         return VerifyResult(False, 0, 0, None, "unpinned keys", UNPINNED)
+    if witness is not None and not witness_kids:
+        return VerifyResult(False, 0, 0, None, "unpinned witness key", UNPINNED_WITNESS)
     try:
-        return _verify_export(data, trusted_kids, witness)
+        return _verify_export(data, trusted_kids, witness, witness_kids or set())
     except _Malformed as exc:
         return VerifyResult(False, 0, 0, None, "malformed", str(exc))
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
@@ -432,7 +441,7 @@ class _Export:
 
 
 def _verify_export(
-    data: bytes, trusted_kids: set[str], witness: dict[str, Any] | None
+    data: bytes, trusted_kids: set[str], witness: dict[str, Any] | None, witness_kids: set[str]
 ) -> VerifyResult:
     """The checks in the order that decides which failure is reported: shape, pinned
     keys, the chain and its signatures (and the witness), then the trailer."""
@@ -441,7 +450,7 @@ def _verify_export(
         return VerifyResult(False, 0, 0, None, "untrusted keys",
                             f"the export carries keys that are not pinned: "
                             f"{sorted(set(export.keys) - trusted_kids)}")  # fmt: skip
-    checker, failures = _check_chain(export, witness)
+    checker, failures = _check_chain(export, witness, witness_kids)
     if failures:
         return result(checker.count, len(export.checkpoints), failures)
     return _check_trailer(export, checker)
@@ -471,13 +480,13 @@ def _parse_export(data: bytes) -> _Export:
 
 
 def _check_chain(
-    export: _Export, witness: dict[str, Any] | None
+    export: _Export, witness: dict[str, Any] | None, witness_kids: set[str]
 ) -> tuple[ChainChecker, list[Failure]]:
     """Recompute the chain; check every checkpoint's signature and place in it, and the
     witness's countersigned checkpoint if one is given."""
     keys, cps = export.keys, export.checkpoints
     failures: list[Failure] = [f for f in (check_signature(cp, keys) for cp in cps) if f]
-    witnessed = _witnessed(witness, keys, failures) if witness is not None else None
+    witnessed = _witnessed(witness, keys, witness_kids, failures) if witness is not None else None
     want = {int(cp["seq"]) for cp in cps}
     if witnessed is not None:
         want.add(int(witnessed["seq"]))
@@ -559,9 +568,10 @@ def _void_ranges(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
 
 
 def _witnessed(
-    receipt: dict[str, Any], keys: dict[str, str], failures: list[Failure]
+    receipt: dict[str, Any], keys: dict[str, str], pinned: set[str], failures: list[Failure]
 ) -> dict[str, Any] | None:
-    """The checkpoint of a witness receipt, if its signatures hold (else a failure)."""
+    """The checkpoint of a witness receipt, if its signatures hold with a pinned witness
+    key that is none of the export's own signing keys (else a failure)."""
     cp = receipt.get("checkpoint")
     if not isinstance(cp, dict):
         raise _Malformed("the witness receipt has no checkpoint")
@@ -578,6 +588,10 @@ def _witnessed(
     signature = str(receipt.get("countersignature", ""))
     if not key_ok or not verify_signature(wkey, countersign_payload(receipt), signature):
         failures.append(Failure(seq, "witness", "the witness countersignature does not verify"))
+        return None
+    if wkid not in pinned or wkid in keys:  # a gateway is not its own witness
+        failures.append(Failure(seq, "witness", f"the witness key {wkid} is not pinned, or is "
+                                "one of the export's own signing keys"))  # fmt: skip
         return None
     return cp
 

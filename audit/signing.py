@@ -46,7 +46,14 @@ def b64(data: bytes) -> str:
 
 
 def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: only the one spelling ``b64`` gives (``ValueError`` otherwise). Python's
+    decoder drops characters outside the alphabet and ignores the last character's
+    spare bits, so other bytes on disk read as the same key or signature: an export's
+    trailer changed that way still verified (found by the byte-change property test)."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def kid_for(public_raw: bytes) -> str:

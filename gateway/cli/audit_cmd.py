@@ -4,7 +4,8 @@
 runs on an export. It refuses to trust the keys inside the export: the signing key ids
 must be pinned (``--trusted-kid``, or ``--trust`` the gateway's published key list /
 a JWKS file), and ``--witness`` checks the export against a witness's countersigned
-checkpoint. ``verify`` on the database compares the chain with its witnesses first
+checkpoint, the witness's key pinned the same way (``--witness-kid``,
+``--witness-trust``). ``verify`` on the database compares the chain with its witnesses first
 and never appends to a chain it could not verify: a failure seals the trail instead.
 """
 
@@ -80,6 +81,14 @@ def _trusted_kids(path: Path) -> set[str]:
     return set(keys)
 
 
+def _pinned(kids: tuple[str, ...], files: tuple[Path, ...]) -> set[str]:
+    """Key ids pinned one by one and by key-list files."""
+    pinned = set(kids)
+    for path in files:
+        pinned |= _trusted_kids(path)
+    return pinned
+
+
 def _witness_receipt(path: Path) -> dict[str, Any]:
     """A witness's countersigned checkpoint: the JSON of ``GET /api/v1/witness/
     checkpoints/<gateway-id>`` on the witness, or the last line of a receipts file."""
@@ -115,23 +124,39 @@ def audit() -> None:
     """The tamper-evident audit trail."""
 
 
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
 @audit.command("verify")
 @click.option("--from", "from_seq", type=int, default=None, help="first seq to check")
 @click.option("--to", "to_seq", type=int, default=None, help="last seq to check")
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--file", "file", type=_FILE)
 @click.option("--trusted-kid", "trusted", multiple=True, help="pin a published key id")
 @click.option(
     "--trust",
     "trust",
     multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_FILE,
     help="pin every key of a key list (GET /api/v1/audit/keys) or JWKS file",
 )
 @click.option(
     "--witness",
     "witness",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_FILE,
     help="a witness's countersigned checkpoint the export must reach",
+)
+@click.option(
+    "--witness-kid",
+    "witness_kids",
+    multiple=True,
+    help="pin the witness's published key id (needed with --witness)",
+)
+@click.option(
+    "--witness-trust",
+    "witness_trust",
+    multiple=True,
+    type=_FILE,
+    help="pin every key of the witness's key list (its GET /api/v1/audit/keys)",
 )
 def verify(
     from_seq: int | None,
@@ -140,14 +165,15 @@ def verify(
     trusted: tuple[str, ...],
     trust: tuple[Path, ...],
     witness: Path | None,
+    witness_kids: tuple[str, ...],
+    witness_trust: tuple[Path, ...],
 ) -> None:
     """Recompute the chain and check every signature; exit 1 on the first bad seq."""
     if file is not None:
-        kids = set(trusted)
-        for path in trust:
-            kids |= _trusted_kids(path)
+        kids, witnesses = _pinned(trusted, trust), _pinned(witness_kids, witness_trust)
         receipt = _witness_receipt(witness) if witness is not None else None
-        outcome = verify_export(file.read_bytes(), trusted_kids=kids, witness=receipt)
+        outcome = verify_export(file.read_bytes(), trusted_kids=kids, witness=receipt,
+                                witness_kids=witnesses)  # fmt: skip
         result = outcome.to_dict()
     else:
         log = _open()
@@ -157,7 +183,7 @@ def verify(
             log.close()
     click.echo(orjson.dumps(result).decode())
     if not result["ok"]:
-        if result.get("reason") == "unpinned keys":
+        if result.get("reason") in ("unpinned keys", "unpinned witness key"):
             click.echo(f"FAILED: {result['detail']}", err=True)
         sys.exit(1)
 

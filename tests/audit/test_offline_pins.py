@@ -48,6 +48,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "keys": keys,
         "witness": witness_file,
         "kid": Path(honest.signer.kid),
+        "witness_kid": Path(forger.signer.kid),  # the witness's own key, pinned apart
     }
 
 
@@ -71,11 +72,13 @@ def test_the_honest_export_passes_with_the_pinned_key(files: dict[str, Path]) ->
     code, out = _verify("--file", str(files["honest"]), "--trusted-kid", str(files["kid"]))
     assert code == 0 and '"ok":true' in out, out
     code, out = _verify("--file", str(files["honest"]), "--trust", str(files["keys"]),
-                        "--witness", str(files["witness"]))  # fmt: skip
+                        "--witness", str(files["witness"]),
+                        "--witness-kid", str(files["witness_kid"]))  # fmt: skip
     assert code == 0 and '"ok":true' in out, out
 
 
 def test_an_export_short_of_the_witness_fails(files: dict[str, Path]) -> None:
     code, out = _verify("--file", str(files["short"]), "--trust", str(files["keys"]),
-                        "--witness", str(files["witness"]))  # fmt: skip
+                        "--witness", str(files["witness"]),
+                        "--witness-kid", str(files["witness_kid"]))  # fmt: skip
     assert code == 1 and '"reason":"truncated"' in out, out
