@@ -112,16 +112,23 @@ def test_a_copy_compared_after_a_grant_gives_nothing_away(deployment: DemoGatewa
     _ok(gw.client.patch(f"/api/v1/datasets/{COPY_COMPARED}", headers=gw.headers("carl"),
                         json={"allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
     grant_of_civil(gw, "dora", "id_number", "JW-RT41-C-GRANT")
+    compared_names_nothing(gw, COPY_COMPARED, "JW-RT41-C")
+
+
+def compared_names_nothing(gw: DemoGateway, copy: str, case: str) -> None:
+    """dora, granted the roll's ``id_number`` under ``<case>-GRANT``, compares the
+    payroll with ``copy`` on the ID numbers under ``case``: refused (403, a grant named),
+    or no hit matched with one of the roll's clear numbers."""
     resp = gw.compare("dora", {
         "left": {"dataset": PAYROLL, "key": "id_number", "fields": ["id_number"]},
-        "right": {"dataset": COPY_COMPARED, "key": "id_number", "fields": ROW},
-        "purpose": "audit", "case_ref": "JW-RT41-C", "limit": 10_000})  # fmt: skip
+        "right": {"dataset": copy, "key": "id_number", "fields": ROW},
+        "purpose": "audit", "case_ref": case, "limit": 10_000})  # fmt: skip
     if resp.status_code == 403:
         assert "grant" in resp.json()["message"], resp.text
         return
     hits = _ok(resp)["rows"]
     numbers: dict[tuple[object, ...], set[str]] = {}
-    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], "JW-RT41-C-GRANT", "supervision"):
+    for row in _rows(gw, "dora", DIBAO, [*ROW, "id_number"], f"{case}-GRANT", "supervision"):
         numbers.setdefault(_key(row), set()).add(row["id_number"])
     named = [h for h in hits if len(numbers.get(_key(h, "right."), ())) == 1]
     assert not named, f"{len(named)} payroll tokens matched with the roll's clear numbers"

@@ -195,9 +195,11 @@ def reading_the_same(
 ) -> dict[str, frozenset[str]]:  # fmt: skip
     """By entry of ``entry_ids``, the entries of ``among`` that read the same object —
     itself included — as a freeze compares them (``FrozenObject.held_by``), within one
-    department. A grant names one entry, but what it releases is the object's values:
-    another entry over the same table shows them masked with the same case's tokens,
-    which the granted entry's clear rows then decode (red team 41).
+    department; and those of the same system whose columns are nested with its own (a
+    view or a copy of the table under another name: ``columns_nested``, red team 45). A
+    grant names one entry, but what it releases is the object's values: another entry
+    over the same table shows them masked with the same case's tokens, which the
+    granted entry's clear rows then decode (red team 41).
 
     ``among``: each entry with its department as a record an insider cannot rewrite
     unnoticed tells it (a sealed grant row, the trail), None when none does. The catalog
@@ -247,7 +249,9 @@ def _same(
             return False
         ours, other = _read(mine), _read(theirs)
         if unverified:
-            return ours.held_by(other.source, other.object_name)
+            return ours.held_by(other.source, other.object_name) or (
+                one_system(ours.source, other.source) and columns_nested(mine, theirs)
+            )
         return surely_same(ours, other)
     if not unverified:
         return False
@@ -256,6 +260,29 @@ def _same(
         theirs.department if _verified(theirs) and theirs is not None else recorded,
     }
     return None in departments or len(departments) == 1
+
+
+def one_system(mine: SourceView, theirs: SourceView) -> bool:
+    """Whether two sources reach one system (one source, or two the gateway can tell
+    reach the same server and database, file tree or API)."""
+    return mine.source_id == theirs.source_id or mine.same_system(theirs)
+
+
+def columns_nested(mine: CatalogEntry, theirs: CatalogEntry) -> bool:
+    """Whether one entry's field names are all among the other's: how a view or a copy
+    of a table shows it — all of its columns (``SELECT *``, fewer rows), some of them
+    (a narrower view), or all of them beside more (a computed column, a joined table).
+    Within one system (``one_system``) such an object may hold the other's rows, and
+    the copies rule (``reading_the_same``) told "the same data" by the object read:
+    ``CREATE VIEW dibao_view AS SELECT * FROM dibao_recipients``, listed by
+    introspection and published like a table, counted as other data, so a grant of the
+    roll's numbers counted nowhere for the view, whose tokens the roll's clear rows then
+    decoded, and finance's with them (red team 45). The gateway cannot read a view's
+    definition on every kind of source; two tables of one database whose columns are
+    not nested (the dibao roll and the death registrations) stay apart. A view that
+    renames a column is not seen (a grant is by field name)."""
+    names = [{f.name for f in entry.fields} for entry in (mine, theirs)]
+    return names[0] <= names[1] or names[1] <= names[0]
 
 
 def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
