@@ -41,8 +41,17 @@ from tests.gateway.demo_app import DemoGateway
 
 
 def _view_published(gw: DemoGateway, view: str) -> str:
+    """``publish_view``, the view's, the roll's and the payroll's ID numbers masked with
+    ``hash``."""
+    entry = publish_view(gw, view)
+    hash_both(gw)
+    hash_ids(gw, "carl", entry)
+    return entry
+
+
+def publish_view(gw: DemoGateway, view: str) -> str:
     """civil's administrator creates ``view`` over the roll's table in civil's database;
-    carl publishes it as an entry (its region field, ``id_number`` masked with ``hash``)."""
+    carl publishes it as an entry ``civil.<view>`` (with its region field)."""
     with gw.services.sessions() as session:
         source = session.get(Source, "civil-db")
         assert source is not None
@@ -58,8 +67,6 @@ def _view_published(gw: DemoGateway, view: str) -> str:
     _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
                         json={"region_field": "region_code"}))  # fmt: skip
     _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
-    hash_both(gw)
-    hash_ids(gw, "carl", entry)
     return entry
 
 

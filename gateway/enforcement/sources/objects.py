@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from adapters.http_config import path_segments
 from catalog.entries import CatalogEntry, load_entry
-from catalog.models import Dataset, Source
+from catalog.models import Dataset, Field, Source
 from catalog.service import DEREGISTERED
 from gateway.enforcement.sources.targets import (
     FILE_KINDS,
@@ -125,16 +125,25 @@ class FrozenObject:
     entry_id: str
     object_name: str
     source: SourceView
+    fields: frozenset[str] = frozenset()  # the entry's field names
 
-    def held_by(self, source: SourceView, object_name: str) -> bool:
-        """Whether an entry reading ``object_name`` of ``source`` reads this frozen
-        object. Entries of one source compare by object alone; of two sources, when both
-        reach the same system — and, while either system cannot be told (a host name
-        that does not resolve), when a source of the same kind reads the same location:
-        a steward who runs the frozen host's DNS could otherwise make its name fail and
-        serve the frozen object through a source registered by address (red team 13).
+    def held_by(
+        self, source: SourceView, object_name: str, fields: Collection[str] | None = None
+    ) -> bool:
+        """Whether an entry reading ``object_name`` of ``source`` (with ``fields``, when
+        told) reads this frozen object, or may read its rows under another name: of one
+        system, with field names nested (``columns_nested``: a view or a copy of the
+        table, red team 45). Entries of one source compare by object alone; of two
+        sources, when both reach the same system — and, while either system cannot be
+        told (a host name that does not resolve), when a source of the same kind reads
+        the same location: a steward who runs the frozen host's DNS could otherwise make
+        its name fail and serve the frozen object through a source registered by address
+        (red team 13).
         Only the frozen entry's department's sources are held so (only its stewards
         register its systems): another department's same-named table is not."""
+        nested = fields is not None and columns_nested(self.fields, fields)
+        if nested and one_system(source, self.source):
+            return True
         where, there = source.location(object_name), self.source.location(self.object_name)
         if source.source_id == self.source.source_id or source.same_system(self.source):
             return where is None or there is None or same_location(where, there)
@@ -159,12 +168,14 @@ def same_location(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
 
 
 def frozen_holding(
-    frozen: Iterable[FrozenObject], source: SourceView, entry_id: str, object_name: str
-) -> str | None:
+    frozen: Iterable[FrozenObject], source: SourceView, entry_id: str, object_name: str,
+    fields: Collection[str] | None = None,
+) -> str | None:  # fmt: skip
     """The frozen entry, other than ``entry_id``, whose object an entry reading
-    ``object_name`` of ``source`` reads too; None when there is none."""
+    ``object_name`` of ``source`` (with ``fields``) reads too; None when there is none."""
     return next((f.entry_id for f in frozen
-                 if f.entry_id != entry_id and f.held_by(source, object_name)), None)  # fmt: skip
+                 if f.entry_id != entry_id and f.held_by(source, object_name, fields)),
+                None)  # fmt: skip
 
 
 def systems_told(frozen: Iterable[FrozenObject], source: SourceView) -> bool:
@@ -184,7 +195,14 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
         .join(Source, Source.id == Dataset.source_id)
         .where(Dataset.frozen_at.is_not(None))
     ).all()  # fmt: skip
-    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si, d))
+    names: dict[str, set[str]] = {}
+    if rows:
+        fields = conn.execute(select(Field.dataset_id, Field.name)
+                              .where(Field.dataset_id.in_([r[0] for r in rows])))  # fmt: skip
+        for dataset_id, name in fields:
+            names.setdefault(str(dataset_id), set()).add(str(name))
+    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si, d),
+                              frozenset(names.get(str(i), ())))
                  for i, o, s, k, st, si, d in rows)  # fmt: skip
 
 
@@ -249,9 +267,7 @@ def _same(
             return False
         ours, other = _read(mine), _read(theirs)
         if unverified:
-            return ours.held_by(other.source, other.object_name) or (
-                one_system(ours.source, other.source) and columns_nested(mine, theirs)
-            )
+            return ours.held_by(other.source, other.object_name, other.fields)
         return surely_same(ours, other)
     if not unverified:
         return False
@@ -268,7 +284,7 @@ def one_system(mine: SourceView, theirs: SourceView) -> bool:
     return mine.source_id == theirs.source_id or mine.same_system(theirs)
 
 
-def columns_nested(mine: CatalogEntry, theirs: CatalogEntry) -> bool:
+def columns_nested(mine: Collection[str], theirs: Collection[str]) -> bool:
     """Whether one entry's field names are all among the other's: how a view or a copy
     of a table shows it — all of its columns (``SELECT *``, fewer rows), some of them
     (a narrower view), or all of them beside more (a computed column, a joined table).
@@ -280,9 +296,10 @@ def columns_nested(mine: CatalogEntry, theirs: CatalogEntry) -> bool:
     decoded, and finance's with them (red team 45). The gateway cannot read a view's
     definition on every kind of source; two tables of one database whose columns are
     not nested (the dibao roll and the death registrations) stay apart. A view that
-    renames a column is not seen (a grant is by field name)."""
-    names = [{f.name for f in entry.fields} for entry in (mine, theirs)]
-    return names[0] <= names[1] or names[1] <= names[0]
+    renames a column is not seen (a grant is by field name). The same holds for a
+    freeze: the roll frozen, an entry over its view served the rows on (red team 45)."""
+    one, other = frozenset(mine), frozenset(theirs)
+    return bool(one and other) and (one <= other or other <= one)
 
 
 def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
@@ -335,4 +352,5 @@ def _read(entry: CatalogEntry) -> FrozenObject:
     source = entry.source
     view = SourceView(source.id, source.kind, source.settings, source.server_identity,
                       entry.department)  # fmt: skip
-    return FrozenObject(entry.id, entry.object_name, view)
+    return FrozenObject(entry.id, entry.object_name, view,
+                        frozenset(f.name for f in entry.fields))  # fmt: skip
