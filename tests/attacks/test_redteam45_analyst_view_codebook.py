@@ -35,6 +35,7 @@ from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_redteam41_analyst_copy_entry_codebook import (
     _nothing_decoded,
     compared_names_nothing,
+    refused_or_nothing_decoded,
 )
 from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_both, hash_ids
 from tests.gateway.demo_app import DemoGateway
@@ -77,6 +78,13 @@ def test_a_view_of_the_granted_table_is_no_codebook(deployment: DemoGateway) -> 
     masked = _rows(gw, "dora", view, [*ROW, "id_number"], "JW-RT45-A", "supervision")
     assert masked and all(r["id_number"].startswith("tk_") for r in masked)
     _nothing_decoded(gw, "dora", masked, "JW-RT45-A", "a view of the roll read under another case")
+
+
+def test_a_view_read_before_a_grant_is_not_decoded_by_it(deployment: DemoGateway) -> None:
+    """alice reads the view's tokens, then asks for the roll's numbers: the approval is
+    refused (409) or the roll in clear decodes nothing."""
+    view = _view_published(deployment, "dibao_rt45_before")
+    refused_or_nothing_decoded(deployment, view, "JW-RT45-B", "the view's tokens read first")
 
 
 def test_a_view_compared_after_a_grant_gives_nothing_away(deployment: DemoGateway) -> None:
