@@ -51,8 +51,15 @@ def _view_published(gw: DemoGateway, view: str) -> str:
 
 
 def publish_view(gw: DemoGateway, view: str) -> str:
+    """``draft_view``, published by carl."""
+    entry = draft_view(gw, view)
+    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=gw.headers("carl")))
+    return entry
+
+
+def draft_view(gw: DemoGateway, view: str) -> str:
     """civil's administrator creates ``view`` over the roll's table in civil's database;
-    carl publishes it as an entry ``civil.<view>`` (with its region field)."""
+    carl drafts it as an entry ``civil.<view>`` (with its region field)."""
     with gw.services.sessions() as session:
         source = session.get(Source, "civil-db")
         assert source is not None
@@ -67,7 +74,6 @@ def publish_view(gw: DemoGateway, view: str) -> str:
     }))  # fmt: skip
     _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
                         json={"region_field": "region_code"}))  # fmt: skip
-    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
     return entry
 
 

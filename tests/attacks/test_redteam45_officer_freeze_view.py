@@ -13,14 +13,15 @@ Attack: carl publishes ``civil.dibao_rt45_frozen`` over such a view; sam freezes
 ``civil.dibao_recipients`` in an emergency; dora queries the view's entry, and runs a
 comparison on it.
 
-Expected: refused (423) while the freeze stands, answered again once it is lifted. On
-the embedded default and on PostgreSQL.
+Expected: refused (423) while the freeze stands, answered again once it is lifted; and
+no entry over such a view published while it stands (409), as for one over the table.
+On the embedded default and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
-from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
+from tests.attacks.test_redteam45_analyst_view_codebook import draft_view, publish_view
 from tests.gateway.demo_app import DemoGateway
 
 
@@ -45,3 +46,19 @@ def test_a_freeze_stops_an_entry_over_a_view_of_the_frozen_table(
     assert DIBAO in read.json()["message"], read.text
     assert compared.status_code == 423, compared.text[:200]
     assert gw.query("dora", view, QUERY).status_code == 200
+
+
+def test_no_entry_over_a_view_of_the_frozen_table_is_published_during_the_freeze(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    view = draft_view(gw, "dibao_rt45_during")
+    frozen = _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY)
+    assert frozen.status_code == 200, frozen.text
+    try:
+        published = _post(gw, "carl", f"/datasets/{view}/publish", {})
+    finally:
+        lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
+        assert lifted.status_code == 200, lifted.text
+    assert published.status_code == 409, f"published during the freeze: {published.text[:200]}"
+    assert DIBAO in published.json()["message"], published.text

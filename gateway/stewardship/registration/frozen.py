@@ -12,6 +12,7 @@ broker while it stands (``enforcement.sources.objects`` compares entries for bot
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +34,9 @@ def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
     """409 if another entry over ``dataset``'s object of the same system is frozen."""
     source = session.get(Source, dataset.source_id)
     if source is not None:
-        _refuse(session, source, dict(source.settings or {}), [(dataset.id, dataset.object_name)],
+        names = [f.name for f in dataset.fields]  # a view of a frozen table too (red team 45)
+        _refuse(session, source, dict(source.settings or {}),
+                [(dataset.id, dataset.object_name, names)],
                 identity=source.server_identity)  # fmt: skip
 
 
@@ -60,7 +63,9 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
                 "it to another object until an admin lifts the freeze",
                 frozen=entry_id,
             )
-    published = [(i, n) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED]
+    published: list[tuple[str, str, Collection[str] | None]] = [
+        (i, n, None) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED
+    ]
     _refuse(session, source, settings, published)
 
 
@@ -71,16 +76,18 @@ def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
-            entries: list[tuple[str, str]], identity: str | None = None) -> None:  # fmt: skip
-    """``identity``: the server the settings reach, when known (not yet for new ones)."""
+            entries: list[tuple[str, str, Collection[str] | None]],
+            identity: str | None = None) -> None:  # fmt: skip
+    """``entries``: id, object name and field names (None: not compared by them);
+    ``identity``: the server the settings reach, when known (not yet for new ones)."""
     if not entries:
         return
     mine = SourceView(source.id, source.kind, settings, identity, source.department)
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
               for f in frozen_objects(session)]  # fmt: skip
-    for entry_id, object_name in entries:
-        held = frozen_holding(frozen, mine, entry_id, object_name)
+    for entry_id, object_name, names in entries:
+        held = frozen_holding(frozen, mine, entry_id, object_name, names)
         if held is not None:
             raise Conflict(
                 f"{held!r} reads the same object and is frozen by a security "
