@@ -126,14 +126,15 @@ class FrozenObject:
     object_name: str
     source: SourceView
     fields: frozenset[str] = frozenset()  # the entry's field names
+    personal: frozenset[str] = frozenset()  # those with a PI category or a mask override
 
     def held_by(
         self, source: SourceView, object_name: str, fields: Collection[str] | None = None
     ) -> bool:
         """Whether an entry reading ``object_name`` of ``source`` (with ``fields``, when
-        told) reads this frozen object, or may read its rows under another name: of one
-        system, with field names nested (``columns_nested``: a view or a copy of the
-        table, red team 45). Entries of one source compare by object alone; of two
+        told) reads this frozen object, or may show part of its rows under another name:
+        of one system, with fields among its own (``shows_part_of``: a view or a copy of
+        the table, red team 45). Entries of one source compare by object alone; of two
         sources, when both reach the same system — and, while either system cannot be
         told (a host name that does not resolve), when a source of the same kind reads
         the same location: a steward who runs the frozen host's DNS could otherwise make
@@ -141,8 +142,8 @@ class FrozenObject:
         (red team 13).
         Only the frozen entry's department's sources are held so (only its stewards
         register its systems): another department's same-named table is not."""
-        nested = fields is not None and columns_nested(self.fields, fields)
-        if nested and one_system(source, self.source):
+        part = fields is not None and shows_part_of(fields, self)
+        if part and one_system(source, self.source):
             return True
         where, there = source.location(object_name), self.source.location(self.object_name)
         if source.source_id == self.source.source_id or source.same_system(self.source):
@@ -195,15 +196,27 @@ def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
         .join(Source, Source.id == Dataset.source_id)
         .where(Dataset.frozen_at.is_not(None))
     ).all()  # fmt: skip
-    names: dict[str, set[str]] = {}
+    names: dict[str, dict[str, bool]] = {}
     if rows:
-        fields = conn.execute(select(Field.dataset_id, Field.name)
+        fields = conn.execute(select(Field.dataset_id, Field.name, Field.pi_category,
+                                     Field.mask_override)
                               .where(Field.dataset_id.in_([r[0] for r in rows])))  # fmt: skip
-        for dataset_id, name in fields:
-            names.setdefault(str(dataset_id), set()).add(str(name))
+        for dataset_id, name, category, override in fields:
+            names.setdefault(str(dataset_id), {})[str(name)] = personal(category, override)
     return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si, d),
-                              frozenset(names.get(str(i), ())))
+                              *_names(names.get(str(i), {})))
                  for i, o, s, k, st, si, d in rows)  # fmt: skip
+
+
+def personal(category: object, override: object) -> bool:
+    """Whether a field names or describes people: a PI category, or a steward's mask
+    (policy takes either for a sensitive field)."""
+    return category not in (None, "", "none") or bool(override)
+
+
+def _names(fields: Mapping[str, bool]) -> tuple[frozenset[str], frozenset[str]]:
+    """Field names, and those that are personal (``personal``)."""
+    return frozenset(fields), frozenset(n for n, p in fields.items() if p)
 
 
 def reading_the_same(
@@ -213,8 +226,9 @@ def reading_the_same(
 ) -> dict[str, frozenset[str]]:  # fmt: skip
     """By entry of ``entry_ids``, the entries of ``among`` that read the same object —
     itself included — as a freeze compares them (``FrozenObject.held_by``), within one
-    department; and those of the same system whose columns are nested with its own (a
-    view or a copy of the table under another name: ``columns_nested``, red team 45). A
+    department; and those of the same system one of which shows part of the other's
+    personal data (a view or a copy of the table under another name: ``shows_part_of``,
+    red team 45). A
     grant names one entry, but what it releases is the object's values: another entry
     over the same table shows them masked with the same case's tokens, which the
     granted entry's clear rows then decode (red team 41).
@@ -267,7 +281,10 @@ def _same(
             return False
         ours, other = _read(mine), _read(theirs)
         if unverified:
-            return ours.held_by(other.source, other.object_name, other.fields)
+            # either way: a grant of the table counts for its view, and of the view for it
+            return ours.held_by(other.source, other.object_name, other.fields) or (
+                other.held_by(ours.source, ours.object_name, ours.fields)
+            )
         return surely_same(ours, other)
     if not unverified:
         return False
@@ -284,22 +301,23 @@ def one_system(mine: SourceView, theirs: SourceView) -> bool:
     return mine.source_id == theirs.source_id or mine.same_system(theirs)
 
 
-def columns_nested(mine: Collection[str], theirs: Collection[str]) -> bool:
-    """Whether one entry's field names are all among the other's: how a view or a copy
-    of a table shows it — all of its columns (``SELECT *``, fewer rows), some of them
-    (a narrower view), or all of them beside more (a computed column, a joined table).
+def shows_part_of(fields: Collection[str], entry: FrozenObject) -> bool:
+    """Whether an entry with ``fields`` may show part of ``entry``'s data under another
+    name, as a view or a copy of its table does: every field of it among ``entry``'s
+    (``SELECT *`` with fewer rows, a narrower view), one of them personal there.
     Within one system (``one_system``) such an object may hold the other's rows, and
-    the copies rule (``reading_the_same``) told "the same data" by the object read:
-    ``CREATE VIEW dibao_view AS SELECT * FROM dibao_recipients``, listed by
-    introspection and published like a table, counted as other data, so a grant of the
-    roll's numbers counted nowhere for the view, whose tokens the roll's clear rows then
-    decoded, and finance's with them (red team 45). The gateway cannot read a view's
-    definition on every kind of source; two tables of one database whose columns are
-    not nested (the dibao roll and the death registrations) stay apart. A view that
-    renames a column is not seen (a grant is by field name). The same holds for a
-    freeze: the roll frozen, an entry over its view served the rows on (red team 45)."""
-    one, other = frozenset(mine), frozenset(theirs)
-    return bool(one and other) and (one <= other or other <= one)
+    the copies rule (``reading_the_same``) and a freeze told "the same data" by the
+    object read: ``CREATE VIEW dibao_view AS SELECT * FROM dibao_recipients``, listed
+    by introspection and published like a table, counted as other data — a grant of
+    the roll's numbers counted nowhere for the view, whose tokens the roll's clear rows
+    then decoded, and finance's with them, and a freeze of the roll left the view
+    serving it (red team 45). The gateway cannot read a view's definition on every kind
+    of source, so this is by field names: two tables of one database whose fields are
+    not so nested (the dibao roll and the death registrations) stay apart, as do a
+    lookup table of region codes (nothing personal) and a wide table that shows more
+    than a frozen narrow one. A view that renames a column, or adds one, is not seen."""
+    names = frozenset(fields)
+    return bool(names) and names <= entry.fields and bool(names & entry.personal)
 
 
 def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
@@ -352,5 +370,5 @@ def _read(entry: CatalogEntry) -> FrozenObject:
     source = entry.source
     view = SourceView(source.id, source.kind, source.settings, source.server_identity,
                       entry.department)  # fmt: skip
-    return FrozenObject(entry.id, entry.object_name, view,
-                        frozenset(f.name for f in entry.fields))  # fmt: skip
+    return FrozenObject(entry.id, entry.object_name, view, *_names(
+        {f.name: personal(f.pi_category, f.mask_override) for f in entry.fields}))  # fmt: skip
