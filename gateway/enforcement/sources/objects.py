@@ -315,7 +315,9 @@ def shows_part_of(fields: Collection[str], entry: FrozenObject) -> bool:
     of source, so this is by field names: two tables of one database whose fields are
     not so nested (the dibao roll and the death registrations) stay apart, as do a
     lookup table of region codes (nothing personal) and a wide table that shows more
-    than a frozen narrow one. A view that renames a column, or adds one, is not seen."""
+    than a frozen narrow one. A view that renames a column is not seen; one that adds a
+    column is seen by the grants (they ask either way round), not by the freeze of its
+    table."""
     names = frozenset(fields)
     return bool(names) and names <= entry.fields and bool(names & entry.personal)
 
