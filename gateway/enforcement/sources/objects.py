@@ -228,10 +228,9 @@ def reading_the_same(
     itself included — as a freeze compares them (``FrozenObject.held_by``), within one
     department; and those of the same system one of which shows part of the other's
     personal data (a view or a copy of the table under another name: ``shows_part_of``,
-    red team 45). A
-    grant names one entry, but what it releases is the object's values: another entry
-    over the same table shows them masked with the same case's tokens, which the
-    granted entry's clear rows then decode (red team 41).
+    red team 45). A grant names one entry, but what it releases is the object's values:
+    another entry over the same table shows them masked with the same case's tokens,
+    which the granted entry's clear rows then decode (red team 41).
 
     ``among``: each entry with its department as a record an insider cannot rewrite
     unnoticed tells it (a sealed grant row, the trail), None when none does. The catalog
