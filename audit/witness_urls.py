@@ -25,12 +25,16 @@ class NatsTarget:
 
 
 def redacted(url: str) -> str:
-    """``url`` as it may be shown: without ``user:password@``."""
+    """``url`` as it may be shown: without ``user:password@``, its query or its fragment.
+
+    The user information is whatever comes before the *last* ``@``: a password typed
+    unencoded may hold a ``/``, ``?`` or ``#``, and cut at the first ``/`` the rest of
+    it was shown; and a query may carry one too (redis-py reads ``?password=``), so
+    none is shown (red team 47: both reached an analyst's 503 and the journal)."""
     scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        return url.rpartition("@")[2]
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+    shown = rest.rpartition("@")[2] if sep else url.strip().rpartition("@")[2]
+    shown = re.split(r"[?#]", shown, maxsplit=1)[0]
+    return f"{scheme}://{shown}" if sep else shown
 
 
 def is_nats_url(url: str) -> bool:

@@ -324,6 +324,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be http(s)://host[:port]: {shown!r}")
         elif not value.lower().startswith("redis"):
             raise ValueError(f"{name} must be a redis:// (or rediss://) URL: {shown!r}")
+        else:
+            _readable_address(name, value, shown)
         return value
 
     @field_validator("witness_trust")
@@ -403,3 +405,16 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; tests pass overrides instead of patching."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _readable_address(name: str, value: str, shown: str) -> None:
+    """Refuse a service URL whose port cannot be read: a password typed with an
+    unencoded ``/`` ends the authority there, and the client's own refusal quoted the
+    password as the port (red team 47)."""
+    try:
+        urlsplit(value).port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError(
+            f"{name} has no readable host and port (a password's '/', '?', "
+            f"'#' or '@' is written percent-encoded): {shown!r}"
+        ) from None

@@ -50,8 +50,8 @@ class RedisCounters:
         # URI itself would print it (red team 46)
         try:
             found = storage.storage_from_string(uri, **options)
-        except ConfigurationError:
-            raise ValueError(f"{where}: not a storage this gateway knows") from None
+        except (ConfigurationError, ValueError):  # redis-py's quotes the URL's parts
+            raise ValueError(f"{where}: not a storage this gateway can read") from None
         if not isinstance(found, RedisStorage):
             raise ValueError(f"no atomic row reservation for storage {where}")
         self._store = found
