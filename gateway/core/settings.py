@@ -324,8 +324,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be http(s)://host[:port]: {shown!r}")
         elif not value.lower().startswith("redis"):
             raise ValueError(f"{name} must be a redis:// (or rediss://) URL: {shown!r}")
-        else:
-            _readable_address(name, value, shown)
+        _readable_address(name, value, shown)
         return value
 
     @field_validator("witness_trust")

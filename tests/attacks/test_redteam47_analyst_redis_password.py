@@ -12,7 +12,7 @@ not answer, every analyst's query was refused with a 503 whose message (the JSON
 any caller reads) said ``SLUICE_REDIS_URL (redis://…/0?password=S3cret…) does not
 answer``; (2) a password holding a ``/`` passed the settings' check and stopped every
 ``sluice`` command, ``sluice serve`` included, with redis-py's ``ValueError: Port could
-not be cast to integer value as 'S3cret…'`` in the journal.
+not be cast to integer value as 'S3cret…'`` in the journal (``SLUICE_OPA_URL`` alike).
 
 Expected: neither a caller nor the journal is shown the password. On the embedded
 default and on PostgreSQL.
@@ -63,14 +63,22 @@ def test_a_query_refused_while_redis_is_down_does_not_show_its_password(
     assert SECRET not in resp.text, resp.text[:500]
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLUICE_REDIS_URL", f"redis://:{SECRET}/x@127.0.0.1:6379/0"),
+        ("SLUICE_OPA_URL", f"http://sluice:{SECRET}/x@127.0.0.1:8181"),
+    ],
+    ids=["redis", "opa"],
+)
 def test_a_password_with_a_slash_is_not_printed(
-    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
-    monkeypatch.setenv("SLUICE_REDIS_URL", f"redis://:{SECRET}/x@127.0.0.1:6379/0")
+    monkeypatch.setenv(name, value)
     result = run_cli(deployment, monkeypatch, "users", "list")
     assert result.exit_code != 0  # refused: the URL cannot be read
     shown = result.output
     if result.exception is not None:
         shown += "".join(traceback.format_exception(result.exception))
-    assert "SLUICE_REDIS_URL" in shown, shown[-2000:]
+    assert name in shown, shown[-2000:]
     assert SECRET not in shown, shown[-2000:]
