@@ -15,8 +15,14 @@ where the triggers are in place (the counter only has to grow). An insider's own
 edit is still seen only through the triggers — and such an edit of a sealed row
 serves nothing anyway.
 
-Order: the bump runs before the statement, on a cursor of its own (the statement's
-cursor keeps its result: a ``RETURNING`` row, a compare-and-set's row count).
+Order: the bump runs right after the statement, as the triggers' does, on a cursor of
+its own (the statement's cursor keeps its result: a ``RETURNING`` row, a
+compare-and-set's row count). Before the statement, the generation row's lock was
+taken before the written row's: a publication holding its source's row
+(``SELECT … FOR UPDATE``) then writing its entry, and a source edit that had taken the
+generation and waited for that row, deadlocked on PostgreSQL (red team 47: one of
+them a 503 a second later, its record on the trail). After it, a write waits for the
+row holding nothing more than it did with the triggers alone.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ def written_table(statement: str) -> str | None:
     return found.group(1).lower() if found else None
 
 
-def _bump_before_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+def _bump_after_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
     if written_table(statement) not in WATCHED:
         return
     own = cursor.connection.cursor()
@@ -52,4 +58,4 @@ def _bump_before_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> N
 
 def bump_on_writes(engine: Engine) -> None:
     """Make every write of a watched table through ``engine`` bump the generation."""
-    event.listen(engine, "before_cursor_execute", _bump_before_write)
+    event.listen(engine, "after_cursor_execute", _bump_after_write)
