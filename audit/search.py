@@ -71,6 +71,22 @@ class EventFilter:
         found = isinstance(tokens, list) and self.subject_token in tokens
         return found or details.get(TRUNCATED) is True
 
+    def said_by_body(self, event: dict[str, Any]) -> bool:
+        """Whether the hashed body says the type, resource and actor the indexed columns
+        were searched for. A reader that takes a decision from what a search found must
+        ask: the columns are an insider's to edit without touching a body, hash or MAC,
+        so a genuine event of someone else's, indexed as another subject's
+        ``user.suspended``, was found as one and believed (red team 47)."""
+        actor = event.get("actor")
+        said = {"type": event.get("type"), "resource": event.get("resource"),
+                "actor": actor.get("sub") if isinstance(actor, dict) else None}  # fmt: skip
+        family = self.type[:-1] if self.type and self.type.endswith(".*") else None
+        wanted = {"resource": self.resource or (self.dataset and f"dataset:{self.dataset}"),
+                  "actor": self.actor, "type": None if family else self.type}  # fmt: skip
+        if family is not None and not str(said["type"]).startswith(family):
+            return False
+        return all(said[k] == v for k, v in wanted.items() if v)
+
     def where(self, p: str) -> tuple[str, list[Any]]:
         # the chain's seqs only: a row an insider INSERTed below seq 1 is outside what
         # the writer and verification check, so no event of the trail (red team 17)

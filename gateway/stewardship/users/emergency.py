@@ -167,7 +167,13 @@ def unsuspend(
     verified = user_holds(seals, user) and current(user_key(subject), user.seal)
     if user.status != SUSPENDED and (verified or on_record is None):
         raise Conflict(f"user {subject!r} is not suspended")
-    by = user.suspended_by if on_record is None else on_record.by or user.suspended_by
+    if on_record is not None and on_record.by is None:
+        # the trail's newest word on it is not a gateway's: who imposed it is unknown,
+        # and the row's ``suspended_by`` is an insider's to rewrite (red team 47)
+        raise Forbidden("the trail's newest record of this suspension is not a gateway's: "
+                        "who imposed it cannot be told; verify the trail (sluice audit "
+                        "verify) before it is lifted")  # fmt: skip
+    by = user.suspended_by if on_record is None else on_record.by
     if any(_same(name, admin.subject) for name in (by, user.suspended_by, subject)):
         raise Forbidden("separation of duties: another admin must lift this suspension",
                         suspended_by=by)  # fmt: skip

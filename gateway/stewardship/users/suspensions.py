@@ -37,14 +37,16 @@ class Suspension:
 
 
 def _newest(log: AuditLog, subject: str, type_: EventType) -> tuple[int, str | None] | None:
-    """The subject's newest event of ``type_``: its seq and actor (None when forged)."""
+    """The subject's newest event of ``type_``: its seq and actor (None when forged: not
+    a gateway's at its seq, or a gateway's event whose body is not what its index
+    columns say — someone else's event re-indexed as this one, red team 47)."""
     filters = EventFilter(resource=f"user:{subject}", type=type_.value)
     items = list_events(store=log.store, filters=filters, limit=1, order="desc")["items"]
     if not items:
         return None
     event = items[0]
     seq = int(event["seq"])
-    if seq not in genuine_seqs(log.store, [seq]):
+    if not filters.said_by_body(event) or seq not in genuine_seqs(log.store, [seq]):
         return seq, None
     actor = event.get("actor")
     return seq, (str(actor.get("sub")) if isinstance(actor, dict) else None)

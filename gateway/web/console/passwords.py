@@ -146,7 +146,8 @@ class PasswordTrail:
             # row's password (red team 18)
             genuine = genuine_seqs(self._audit.store, (e["seq"] for e in events))
             for event in events:
-                if event["seq"] not in genuine:
+                # nor someone else's event indexed as this user's (red team 47)
+                if event["seq"] not in genuine or not filters.said_by_body(event):
                     # evidence, not a step back to the digest before it (which would
                     # revive the row a reset replaced: red team 18): nothing verifies
                     found.append({"password": FORGED, "digest": FORGED})
