@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -38,11 +39,12 @@ from gateway.stewardship.row_trail import bind_line
 from gateway.stewardship.users.directory import ACTIVE, STATUSES
 from gateway.stewardship.users.emergency import (
     PRIVILEGED,
+    SUSPENDED,
     keep_one_active,
     others_holding,
     require_another_active,
 )
-from gateway.stewardship.users.suspensions import suspension_on_record
+from gateway.stewardship.users.suspensions import Suspension, suspension_on_record
 from policies.decision import UserContext
 from policies.rbac import check_assignment, is_reserved_subject
 
@@ -174,6 +176,7 @@ def upsert_user(
     if user is None:
         check_new_subject(session, subject)
         user = User(subject=subject, roles=[], status=ACTIVE)
+        made_as_on_record(audit, user, status)
         session.add(user)
     elif not current_user_row(session.connection(), user):
         if status is None:
@@ -205,12 +208,36 @@ def refuse_restoring_suspended(audit: AuditSink, subject: str) -> None:
     suspension only another admin lifts (red team 46). Unsuspend first, then save."""
     held = suspension_on_record(audit, subject)
     if held is not None:
-        by = f" by {held.by!r}" if held.by else ""
-        raise Forbidden(
-            f"{subject!r} is suspended on record{by} (event {held.seq}) though "
-            "the row, changed outside the gateway, says otherwise: another admin "
-            f"lifts it (POST /api/v1/users/{subject}/unsuspend), then save it"
-        )
+        raise _on_record(subject, held, "though the row, changed outside the gateway, says "
+                         "otherwise: another admin lifts it ({lift}), then save it")  # fmt: skip
+
+
+def _on_record(subject: str, held: Suspension, advice: str) -> Forbidden:
+    """The 403 naming the suspension the trail holds, and ``advice`` (``{lift}``: the
+    call that lifts it)."""
+    by = f" by {held.by!r}" if held.by else ""
+    lift = f"POST /api/v1/users/{subject}/unsuspend"
+    return Forbidden(f"{subject!r} is suspended on record{by} (event {held.seq}) "
+                     + advice.format(lift=lift))  # fmt: skip
+
+
+def made_as_on_record(audit: AuditSink, user: User, status: str | None) -> None:
+    """A new row for a subject the trail says is suspended — its row deleted behind the
+    gateway, its role lines left in place — is made suspended, as the trail says, and
+    lifted by another admin (``unsuspend``); a save asking for a status is refused
+    (403). Made ``active``, it lifted the suspension of the admin who imposed it, with
+    no ``user.unsuspended`` on the trail (red team 47)."""
+    held = suspension_on_record(audit, user.subject)
+    if held is None:
+        return
+    if status is not None:
+        raise _on_record(user.subject, held, "and its row is gone: save it without a status "
+                         "to make the account again, suspended; another admin lifts it "
+                         "({lift})")  # fmt: skip
+    user.status = SUSPENDED
+    user.suspended_by = held.by
+    user.suspended_reason = f"suspended on record (event {held.seq}); the account was made again"
+    user.suspended_at = datetime.now(UTC)
 
 
 def _set_status(session: Session, user: User, status: str) -> None:
