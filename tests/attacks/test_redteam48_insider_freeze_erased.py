@@ -1,0 +1,77 @@
+"""Red team 48, as a database insider (with the analyst a freeze is meant to stop): a
+freeze's hold on the other entries over the frozen data is read from catalog rows the
+insider can write.
+
+Rule (red teams 10 and 45): a freeze stops the data, whichever entry reads it — an
+entry over the frozen table (a copy for another team) or over a view of it, published
+before the freeze, is refused (423) while the freeze stands. The frozen entry's own
+row is sealed (``frozen_at`` and ``frozen_by`` included): an edit of it stops that
+entry. But which objects are frozen, and with which personal fields, was read from the
+``datasets`` and ``fields`` rows as they stand (``objects.frozen_objects``), not from
+the verified entry.
+
+Attack: carl publishes a copy of the roll's table and an entry over a view of it; sam
+freezes ``civil.dibao_recipients``; dora's queries of both are refused. The insider
+then (1) clears the roll's ``frozen_at``, or (2) sets every field of the roll to no PI
+category and no mask (what the view rule reads as "personal"). The roll itself stops
+(its seal fails); dora queries the copy and the view again.
+
+Expected: still refused (423) while the freeze stands — an entry that no longer
+verifies cannot say it is not frozen. On the embedded default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from tests.attacks.dibao_copy import publish_dibao_copy
+from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
+from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
+from tests.gateway.demo_app import DemoGateway
+
+EDITS = {
+    "frozen_at cleared": "UPDATE datasets SET frozen_at = NULL WHERE id = :i",
+    "nothing personal": "UPDATE fields SET pi_category = 'none', mask_override = NULL "
+    "WHERE dataset_id = :i",
+}
+
+
+@pytest.fixture(params=sorted(EDITS))
+def frozen(
+    deployment: DemoGateway, request: pytest.FixtureRequest
+) -> Iterator[tuple[DemoGateway, str, str, str]]:
+    """A copy and a view of the roll published; the roll frozen by sam; both refused.
+    Afterwards the roll's rows are put back as they were and the freeze lifted."""
+    gw, edit = deployment, str(request.param)
+    suffix = edit.split()[0]
+    copy = f"civil.dibao_rt48_{suffix}_copy"
+    publish_dibao_copy(gw, copy)
+    view = publish_view(gw, f"dibao_rt48_{suffix}_view")
+    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
+    for entry in (copy, view):
+        assert gw.query("dora", entry, QUERY).status_code == 423
+    with gw.services.engine.connect() as conn:
+        frozen_at = conn.execute(text("SELECT frozen_at FROM datasets WHERE id = :i"),
+                                 {"i": DIBAO}).scalar_one()  # fmt: skip
+        fields = conn.execute(text("SELECT id, pi_category, mask_override FROM fields "
+                                   "WHERE dataset_id = :i"), {"i": DIBAO}).all()  # fmt: skip
+    yield gw, edit, copy, view
+    gw.sql("UPDATE datasets SET frozen_at = :f WHERE id = :i", f=frozen_at, i=DIBAO)
+    for field, category, override in fields:
+        gw.sql("UPDATE fields SET pi_category = :c, mask_override = :m WHERE id = :i",
+               c=category, m=override, i=field)  # fmt: skip
+    assert _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY).status_code == 200
+
+
+def test_an_insiders_edit_of_the_frozen_entry_does_not_lift_its_hold(
+    frozen: tuple[DemoGateway, str, str, str],
+) -> None:
+    gw, edit, copy, view = frozen
+    gw.sql(EDITS[edit], i=DIBAO)
+    assert gw.query("dora", DIBAO, QUERY).status_code == 423  # the roll itself: unsealed
+    served = {e: gw.query("dora", e, QUERY) for e in (copy, view)}
+    read = {e: r.status_code for e, r in served.items() if r.status_code != 423}
+    assert not read, f"the frozen roll served again after '{edit}': {read}"
