@@ -41,6 +41,7 @@ from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
+from gateway.enforcement.sources.freezes_on_record import frozen_on_record
 from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects
 from policies.decision import Decision, UserContext
 
@@ -94,7 +95,9 @@ def check_access(
     each side's decision, by alias."""
     decisions: dict[str, Decision] = {}
     generation = catalog_generation(session.connection())
-    refuse_frozen_objects(session, [datasets[side.dataset] for side in model.sides])
+    refuse_frozen_objects(
+        session, [datasets[side.dataset] for side in model.sides], trail=services.audit
+    )
     for side in model.sides:
         dataset = datasets[side.dataset]
         # before its freeze, which a replay may lift; the trail read once per generation
@@ -286,11 +289,13 @@ def _check_fields(side: CompiledSide, decision: Decision) -> None:
             )
 
 
-def refuse_frozen_objects(session: Session, datasets: Iterable[Dataset]) -> None:
+def refuse_frozen_objects(
+    session: Session, datasets: Iterable[Dataset], *, trail: AuditSink | None
+) -> None:
     """An entry whose object another, frozen entry reads (a copy published before the
     freeze) is refused as the broker refuses its queries (423): a model stored or run
     over it, and a run's stored hits, which are its data too (red team 13)."""
-    frozen = frozen_objects(session)
+    frozen = frozen_objects(session, frozen_on_record(trail))
     for dataset in datasets if frozen else ():
         source = session.get(Source, dataset.source_id)
         if source is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Collection, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from adapters.http_config import path_segments
 from catalog.entries import CatalogEntry, load_entry
-from catalog.models import Dataset, Field, Source
+from catalog.models import Dataset
 from catalog.service import DEREGISTERED
 from gateway.enforcement.sources.targets import (
     FILE_KINDS,
@@ -127,6 +127,7 @@ class FrozenObject:
     source: SourceView
     fields: frozenset[str] = frozenset()  # the entry's field names
     personal: frozenset[str] = frozenset()  # those with a PI category or a mask override
+    whole: bool = False  # its row does not verify: every entry of its system is held
 
     def held_by(
         self, source: SourceView, object_name: str, fields: Collection[str] | None = None
@@ -142,7 +143,7 @@ class FrozenObject:
         (red team 13).
         Only the frozen entry's department's sources are held so (only its stewards
         register its systems): another department's same-named table is not."""
-        part = fields is not None and shows_part_of(fields, self)
+        part = self.whole or (fields is not None and shows_part_of(fields, self))
         if part and one_system(source, self.source):
             return True
         where, there = source.location(object_name), self.source.location(self.object_name)
@@ -187,25 +188,29 @@ def systems_told(frozen: Iterable[FrozenObject], source: SourceView) -> bool:
     return not others or (source.told and all(f.source.told for f in others))
 
 
-def frozen_objects(conn: Connection | Session) -> tuple[FrozenObject, ...]:
-    """Every frozen entry with its source (one read; most of the time none). A session
-    flushes what it holds first, as its reads do."""
-    rows = conn.execute(
-        select(Dataset.id, Dataset.object_name, Source.id, Source.kind, Source.settings,
-               Source.server_identity, Source.department)
-        .join(Source, Source.id == Dataset.source_id)
-        .where(Dataset.frozen_at.is_not(None))
-    ).all()  # fmt: skip
-    names: dict[str, dict[str, bool]] = {}
-    if rows:
-        fields = conn.execute(select(Field.dataset_id, Field.name, Field.pi_category,
-                                     Field.mask_override)
-                              .where(Field.dataset_id.in_([r[0] for r in rows])))  # fmt: skip
-        for dataset_id, name, category, override in fields:
-            names.setdefault(str(dataset_id), {})[str(name)] = personal(category, override)
-    return tuple(FrozenObject(str(i), str(o), SourceView(str(s), str(k), dict(st or {}), si, d),
-                              *_names(names.get(str(i), {})))
-                 for i, o, s, k, st, si, d in rows)  # fmt: skip
+def frozen_objects(
+    conn: Connection | Session, on_record: Collection[str] = ()
+) -> tuple[FrozenObject, ...]:
+    """Every frozen entry with its source and fields, as the catalog's verified read
+    has them (most of the time none). A session flushes what it holds first, as its
+    reads do. ``on_record``: the entries the trail says are frozen
+    (``freezes_on_record``). A frozen entry — by its row or on record — whose row no
+    longer verifies cannot say what it reads or which of its fields are personal: it
+    holds every entry of its system (``FrozenObject.whole``); one whose row verifies
+    and says it is not frozen was lifted (red team 48: the rows' ``frozen_at`` cleared,
+    or every field made "nothing personal", freed its copies and views)."""
+    connection = conn.connection() if isinstance(conn, Session) else conn
+    rows = connection.execute(select(Dataset.id).where(Dataset.frozen_at.is_not(None))).all()
+    found = []
+    for entry_id in dict.fromkeys([*(str(r[0]) for r in rows), *sorted(on_record)]):
+        entry = load_entry(connection, entry_id)
+        if entry is None:
+            continue
+        if not _verified(entry):
+            found.append(replace(_read(entry), whole=True))
+        elif entry.frozen:
+            found.append(_read(entry))
+    return tuple(found)
 
 
 def personal(category: object, override: object) -> bool:

@@ -196,7 +196,7 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     require_entry_current(session, dataset)  # not while a save of it is in flight
     # refusals before the record, under the entry's lock (a deregistration holds it)
     catalog.require_publishable(session=session, dataset=dataset)
-    refuse_frozen_object(session=session, dataset=dataset)  # no copy of a frozen entry
+    refuse_frozen_object(session=session, dataset=dataset, trail=services.audit)  # no copy
     emit(
         services=services,
         user=user,

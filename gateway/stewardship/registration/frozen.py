@@ -19,8 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit.sink import AuditSink
 from catalog.errors import Conflict
 from catalog.models import Dataset, DatasetStatus, Source
+from gateway.enforcement.sources.freezes_on_record import frozen_on_record
 from gateway.enforcement.sources.objects import (
     SourceView,
     frozen_holding,
@@ -30,18 +32,18 @@ from gateway.enforcement.sources.objects import (
 )
 
 
-def refuse_frozen_object(*, session: Session, dataset: Dataset) -> None:
+def refuse_frozen_object(*, session: Session, dataset: Dataset, trail: AuditSink | None) -> None:
     """409 if another entry over ``dataset``'s object of the same system is frozen."""
     source = session.get(Source, dataset.source_id)
     if source is not None:
         names = [f.name for f in dataset.fields]  # a view of a frozen table too (red team 45)
         _refuse(session, source, dict(source.settings or {}),
                 [(dataset.id, dataset.object_name, names)],
-                identity=source.server_identity)  # fmt: skip
+                identity=source.server_identity, trail=trail)  # fmt: skip
 
 
-def refuse_repointed_at_frozen(*, session: Session, source: Source,
-                               settings: dict[str, Any]) -> None:  # fmt: skip
+def refuse_repointed_at_frozen(*, session: Session, source: Source, settings: dict[str, Any],
+                               trail: AuditSink | None) -> None:  # fmt: skip
     """409 if, with ``settings``, a published entry of ``source`` would read an object
     frozen under another entry: a re-pointed source (an HTTP object's path, a root, a
     database) needs no new publication to serve what the freeze stops (red team 10)."""
@@ -66,7 +68,7 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source,
     published: list[tuple[str, str, Collection[str] | None]] = [
         (i, n, None) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED
     ]
-    _refuse(session, source, settings, published)
+    _refuse(session, source, settings, published, trail=trail)
 
 
 def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -77,7 +79,7 @@ def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
             entries: list[tuple[str, str, Collection[str] | None]],
-            identity: str | None = None) -> None:  # fmt: skip
+            identity: str | None = None, trail: AuditSink | None = None) -> None:  # fmt: skip
     """``entries``: id, object name and field names (None: not compared by them);
     ``identity``: the server the settings reach, when known (not yet for new ones)."""
     if not entries:
@@ -85,7 +87,7 @@ def _refuse(session: Session, source: Source, settings: dict[str, Any],
     mine = SourceView(source.id, source.kind, settings, identity, source.department)
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
-              for f in frozen_objects(session)]  # fmt: skip
+              for f in frozen_objects(session, frozen_on_record(trail))]  # fmt: skip
     for entry_id, object_name, names in entries:
         held = frozen_holding(frozen, mine, entry_id, object_name, names)
         if held is not None:

@@ -269,7 +269,9 @@ def update_source(
             name for name, given in (("settings", settings), ("secret", plain)) if given is not None
         ]
         # an entry of this source brought to read what an officer froze (red team 10)
-        refuse_repointed_at_frozen(session=session, source=source, settings=new_settings)
+        refuse_repointed_at_frozen(
+            session=session, source=source, settings=new_settings, trail=services.audit
+        )
     if display_name is not None and display_name != source.display_name:
         changed.append("display_name")
     # a new secret sealed first, its data key committed on its own: the source's new

@@ -1,0 +1,45 @@
+"""Which entries the audit trail says are frozen, for catalog rows that cannot say it.
+
+A freeze stops the data, whichever entry reads it: the broker, the comparisons and
+publication hold every entry over the frozen entry's object, or over a view of it,
+while the freeze stands (``objects.FrozenObject.held_by``). Which entries are frozen,
+and with which fields, was read from the ``datasets`` and ``fields`` rows as they
+stand: the frozen entry's own seal covers them, so an insider's edit stopped that
+entry — and freed its copies and views, which no longer saw a freeze (``frozen_at``
+cleared) or a personal field to hold them by (red team 48). The trail keeps what the
+rows cannot: an entry whose newest ``dataset.frozen`` no genuine ``dataset.unfrozen``
+followed is frozen on record (a lift is believed only as a gateway wrote it at its
+seq, ``audit.genuine``; a forged freeze counts: fail closed, as for a suspension).
+"""
+
+from __future__ import annotations
+
+from audit.event_types import EventType
+from audit.genuine import genuine_seqs
+from audit.log import AuditLog
+from audit.search import EventFilter, iter_bodies, list_events
+from audit.sink import AuditSink
+
+_PREFIX = "dataset:"
+
+
+def frozen_on_record(trail: AuditSink | None) -> set[str]:
+    """The entries the trail says are frozen now (none for a stand-in trail)."""
+    if not isinstance(trail, AuditLog):
+        return set()
+    newest: dict[str, int] = {}
+    for event in iter_bodies(store=trail.store,
+                             filters=EventFilter(type=EventType.DATASET_FROZEN.value)):  # fmt: skip
+        resource = str(event.get("resource") or "")
+        if resource.startswith(_PREFIX):
+            newest[resource[len(_PREFIX) :]] = int(event["seq"])
+    return {entry for entry, seq in newest.items() if not _lifted(trail, entry, seq)}
+
+
+def _lifted(trail: AuditLog, entry: str, frozen_seq: int) -> bool:
+    """Whether a genuine ``dataset.unfrozen`` of ``entry`` follows its freeze."""
+    filters = EventFilter(resource=_PREFIX + entry, type=EventType.DATASET_UNFROZEN.value)
+    items = list_events(store=trail.store, filters=filters, limit=1, order="desc")["items"]
+    if not items or int(items[0]["seq"]) < frozen_seq:
+        return False
+    return int(items[0]["seq"]) in genuine_seqs(trail.store, [int(items[0]["seq"])])
