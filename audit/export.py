@@ -597,9 +597,16 @@ def _witnessed(
 
 
 def _against_witness(cp: dict[str, Any], from_seq: int, checker: ChainChecker) -> list[Failure]:
+    """The export against the witnessed checkpoint, which it must reach. One before its
+    first event vouches for none of it (an export taken from a later seq, its events
+    whatever its signer wrote, passed untouched: red team 48), unless it is the very
+    link the export starts from."""
     seq = int(cp["seq"])
-    if seq < from_seq:
+    if seq == from_seq - 1 and cp["hash"] == checker.start_prev:
         return []
+    if seq < from_seq:
+        detail = f"the witness countersigned seq {seq}, before the export's first event"
+        return [Failure(from_seq, "witness", f"{detail} ({from_seq}): it vouches for none of it")]
     if seq > checker.last_seq:
         return [Failure(checker.last_seq + 1, "truncated",
                         f"a witness countersigned seq {seq}; the export ends at "
