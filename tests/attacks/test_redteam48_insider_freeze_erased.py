@@ -75,3 +75,22 @@ def test_an_insiders_edit_of_the_frozen_entry_does_not_lift_its_hold(
     served = {e: gw.query("dora", e, QUERY) for e in (copy, view)}
     read = {e: r.status_code for e, r in served.items() if r.status_code != 423}
     assert not read, f"the frozen roll served again after '{edit}': {read}"
+
+
+def test_a_frozen_entry_deleted_behind_the_gateway_holds_its_department(
+    deployment: DemoGateway,
+) -> None:
+    """(3) The insider deletes the frozen roll's rows outright (its fields go with it):
+    the copy and the view stay refused. Last in the module: nothing is put back."""
+    gw = deployment
+    copy = "civil.dibao_rt48_deleted_copy"
+    publish_dibao_copy(gw, copy)
+    view = publish_view(gw, "dibao_rt48_deleted_view")
+    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
+    gw.sql("DELETE FROM fields WHERE dataset_id = :i", i=DIBAO)
+    gw.sql("DELETE FROM datasets WHERE id = :i", i=DIBAO)
+    served = {e: gw.query("dora", e, QUERY).status_code for e in (copy, view)}
+    read = {e: status for e, status in served.items() if status != 423}
+    assert not read, f"the frozen roll served again after its rows were deleted: {read}"
+    payroll = {"purpose": "audit", "case_ref": "JW-2026-001", "fields": ["employer"], "limit": 1}
+    assert gw.query("dora", "finance.payroll", payroll).status_code == 200  # not civil's
