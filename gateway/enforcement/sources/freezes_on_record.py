@@ -9,7 +9,9 @@ entry — and freed its copies and views, which no longer saw a freeze (``frozen
 cleared) or a personal field to hold them by (red team 48). The trail keeps what the
 rows cannot: an entry whose newest ``dataset.frozen`` no genuine ``dataset.unfrozen``
 followed is frozen on record (a lift is believed only as a gateway wrote it at its
-seq, ``audit.genuine``; a forged freeze counts: fail closed, as for a suspension).
+seq, ``audit.genuine``; a forged freeze counts: fail closed, as for a suspension),
+with the department its freeze recorded (``resource_dept``): an entry whose rows were
+deleted holds that department's entries, or every entry when none is recorded.
 """
 
 from __future__ import annotations
@@ -23,17 +25,21 @@ from audit.sink import AuditSink
 _PREFIX = "dataset:"
 
 
-def frozen_on_record(trail: AuditSink | None) -> set[str]:
-    """The entries the trail says are frozen now (none for a stand-in trail)."""
+def frozen_on_record(trail: AuditSink | None) -> dict[str, str | None]:
+    """The entries the trail says are frozen now, each with its department as its
+    newest freeze recorded it (none for a stand-in trail)."""
     if not isinstance(trail, AuditLog):
-        return set()
-    newest: dict[str, int] = {}
+        return {}
+    newest: dict[str, tuple[int, str | None]] = {}
     for event in iter_bodies(store=trail.store,
                              filters=EventFilter(type=EventType.DATASET_FROZEN.value)):  # fmt: skip
         resource = str(event.get("resource") or "")
         if resource.startswith(_PREFIX):
-            newest[resource[len(_PREFIX) :]] = int(event["seq"])
-    return {entry for entry, seq in newest.items() if not _lifted(trail, entry, seq)}
+            department = (event.get("details") or {}).get("resource_dept")
+            newest[resource[len(_PREFIX) :]] = (
+                int(event["seq"]), department if isinstance(department, str) else None)  # fmt: skip
+    return {entry: department for entry, (seq, department) in newest.items()
+            if not _lifted(trail, entry, seq)}  # fmt: skip
 
 
 def _lifted(trail: AuditLog, entry: str, frozen_seq: int) -> bool:

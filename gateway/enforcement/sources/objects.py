@@ -128,6 +128,7 @@ class FrozenObject:
     fields: frozenset[str] = frozenset()  # the entry's field names
     personal: frozenset[str] = frozenset()  # those with a PI category or a mask override
     whole: bool = False  # its row does not verify: every entry of its system is held
+    gone: bool = False  # frozen on record, its rows deleted: its department's are held
 
     def held_by(
         self, source: SourceView, object_name: str, fields: Collection[str] | None = None
@@ -143,6 +144,8 @@ class FrozenObject:
         (red team 13).
         Only the frozen entry's department's sources are held so (only its stewards
         register its systems): another department's same-named table is not."""
+        if self.gone:
+            return self.source.department in (None, source.department)
         part = self.whole or (fields is not None and shows_part_of(fields, self))
         if part and one_system(source, self.source):
             return True
@@ -189,7 +192,7 @@ def systems_told(frozen: Iterable[FrozenObject], source: SourceView) -> bool:
 
 
 def frozen_objects(
-    conn: Connection | Session, on_record: Collection[str] = ()
+    conn: Connection | Session, on_record: Mapping[str, str | None] | None = None
 ) -> tuple[FrozenObject, ...]:
     """Every frozen entry with its source and fields, as the catalog's verified read
     has them (most of the time none). A session flushes what it holds first, as its
@@ -197,14 +200,20 @@ def frozen_objects(
     (``freezes_on_record``). A frozen entry — by its row or on record — whose row no
     longer verifies cannot say what it reads or which of its fields are personal: it
     holds every entry of its system (``FrozenObject.whole``); one whose row verifies
-    and says it is not frozen was lifted (red team 48: the rows' ``frozen_at`` cleared,
-    or every field made "nothing personal", freed its copies and views)."""
+    and says it is not frozen was lifted; one the trail names whose rows are gone holds
+    every entry of the department its freeze recorded (``gone``) — no path of the
+    gateway's deletes an entry (red team 48: the rows' ``frozen_at`` cleared, every
+    field made "nothing personal", or the rows deleted, freed its copies and views)."""
+    on_record = on_record or {}
     connection = conn.connection() if isinstance(conn, Session) else conn
     rows = connection.execute(select(Dataset.id).where(Dataset.frozen_at.is_not(None))).all()
     found = []
     for entry_id in dict.fromkeys([*(str(r[0]) for r in rows), *sorted(on_record)]):
         entry = load_entry(connection, entry_id)
         if entry is None:
+            if entry_id in on_record:
+                gone = SourceView("", "", {}, None, on_record[entry_id])
+                found.append(FrozenObject(entry_id, "", gone, gone=True))
             continue
         if not _verified(entry):
             found.append(replace(_read(entry), whole=True))

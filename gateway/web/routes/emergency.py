@@ -126,7 +126,10 @@ def freeze_dataset(
 ) -> dict[str, Any]:  # fmt: skip
     dataset = emergency.freeze(session=session, officer=officer, dataset_id=dataset_id,
                                reason=body.reason)  # fmt: skip
-    _record(request, session, officer, EventType.DATASET_FROZEN, f"dataset:{dataset_id}", body)
+    # its department on record: the entry's rows deleted, the freeze still holds its
+    # department's entries (``sources.freezes_on_record``)
+    _record(request, session, officer, EventType.DATASET_FROZEN, f"dataset:{dataset_id}", body,
+            resource_dept=dataset.department)  # fmt: skip
     return emergency.describe_dataset(dataset)
 
 
