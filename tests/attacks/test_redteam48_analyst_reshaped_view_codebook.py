@@ -55,16 +55,21 @@ LEFT = pytest.mark.xfail(
 )
 
 
-def _reshaped_view(gw: DemoGateway, view: str) -> str:
-    """civil's administrator creates ``view`` (``RESHAPED``) in civil's database; carl
-    publishes it as ``civil.<view>`` with its region field and ``id_number`` hashed,
-    as the roll's and the payroll's are."""
+def civil_database(gw: DemoGateway) -> str:
+    """The file of civil's SQLite database (the demo's, on both deployments)."""
     with gw.services.sessions() as session:
         source = session.get(Source, "civil-db")
         assert source is not None
         database = make_url(str(source.settings["url"])).database
     assert database is not None
-    with sqlite3.connect(database) as db:
+    return database
+
+
+def _reshaped_view(gw: DemoGateway, view: str) -> str:
+    """civil's administrator creates ``view`` (``RESHAPED``) in civil's database; carl
+    publishes it as ``civil.<view>`` with its region field and ``id_number`` hashed,
+    as the roll's and the payroll's are."""
+    with sqlite3.connect(civil_database(gw)) as db:
         db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS {RESHAPED}")
     entry, headers = f"civil.{view}", gw.headers("carl")
     _ok(gw.client.post("/api/v1/datasets", headers=headers, json={

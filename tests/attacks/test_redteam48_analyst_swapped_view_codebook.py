@@ -22,12 +22,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from catalog.models import Source
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok, grant_of_civil
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_redteam41_analyst_copy_entry_codebook import _nothing_decoded
+from tests.attacks.test_redteam48_analyst_reshaped_view_codebook import civil_database
 from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_both
 from tests.gateway.demo_app import DemoGateway
 
@@ -47,12 +46,7 @@ SWAPPED = (
 )
 def test_a_view_swapping_names_is_no_codebook(deployment: DemoGateway) -> None:
     gw = deployment
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        database = make_url(str(source.settings["url"])).database
-    assert database is not None
-    with sqlite3.connect(database) as db:
+    with sqlite3.connect(civil_database(gw)) as db:
         db.execute(f"CREATE VIEW IF NOT EXISTS dibao_rt48_swapped AS {SWAPPED}")
     view, headers = "civil.dibao_rt48_swapped", gw.headers("carl")
     _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
