@@ -252,6 +252,10 @@ def refresh_schema(
         session=session, services=services, user=user, dataset_id=dataset_id,
         action="dataset:edit",
     )  # fmt: skip
+    # an entry a freeze holds keeps its fields while it stands: a column added to a view
+    # took it out of the freeze's reach, which publication refuses (red team 48)
+    if dataset.status == DatasetStatus.PUBLISHED:
+        refuse_frozen_object(session=session, dataset=dataset, trail=services.audit)
     columns = _object_columns(session=session, services=services, dataset=dataset)
     drift = catalog.refresh_fields(session=session, dataset_id=dataset_id, columns=columns)
     bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
