@@ -19,6 +19,8 @@ stands, or stays refused (423). On the embedded default and on PostgreSQL.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
 from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
@@ -34,19 +36,46 @@ def _redefine(gw: DemoGateway) -> None:
         db.execute(f"CREATE VIEW {VIEW} AS SELECT *, 'civil' AS team FROM dibao_recipients")
 
 
-def test_a_held_entry_is_not_refreshed_out_of_the_freeze(deployment: DemoGateway) -> None:
-    gw = deployment
-    view = publish_view(gw, VIEW)
+@contextmanager
+def frozen_roll(gw: DemoGateway, view: str) -> Iterator[None]:
+    """sam freezes the roll (``view`` refused by it), root lifts it afterwards."""
     assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
     try:
         assert gw.query("dora", view, QUERY).status_code == 423
-        _redefine(gw)
-        refreshed = _post(gw, "carl", f"/datasets/{view}/refresh", {})
-        read = gw.query("dora", view, QUERY)
+        yield
     finally:
         lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
         assert lifted.status_code == 200, lifted.text
+
+
+def test_a_held_entry_is_not_refreshed_out_of_the_freeze(deployment: DemoGateway) -> None:
+    gw = deployment
+    view = publish_view(gw, VIEW)
+    with frozen_roll(gw, view):
+        _redefine(gw)
+        refreshed = _post(gw, "carl", f"/datasets/{view}/refresh", {})
+        read = gw.query("dora", view, QUERY)
     assert refreshed.status_code == 409 or read.status_code == 423, (
         f"refresh {refreshed.status_code}, then the frozen roll read through the view: "
         f"{read.status_code}"
+    )
+
+
+PERSONAL = ("id_number", "name", "phone", "address")
+
+
+def test_the_frozen_entry_is_not_made_impersonal_to_free_its_views(
+    deployment: DemoGateway,
+) -> None:
+    """carl edits the *frozen* roll during the freeze: every field no PI category (what
+    the view rule reads as "personal" there), then dora queries the view."""
+    gw = deployment
+    view = publish_view(gw, "dibao_rt48_impersonal")
+    with frozen_roll(gw, view):
+        edited = gw.client.patch(f"/api/v1/datasets/{DIBAO}", headers=gw.headers("carl"),
+                                 json={"fields": {n: {"pi_category": "none"}
+                                                  for n in PERSONAL}})  # fmt: skip
+        read = gw.query("dora", view, QUERY)
+    assert edited.status_code == 409 or read.status_code == 423, (
+        f"edit {edited.status_code}, then the frozen roll read through the view: {read.status_code}"
     )
