@@ -65,12 +65,12 @@ def civil_database(gw: DemoGateway) -> str:
     return database
 
 
-def _reshaped_view(gw: DemoGateway, view: str) -> str:
-    """civil's administrator creates ``view`` (``RESHAPED``) in civil's database; carl
+def reshaped_view(gw: DemoGateway, view: str, sql: str = RESHAPED) -> str:
+    """civil's administrator creates ``view`` (``sql``) in civil's database; carl
     publishes it as ``civil.<view>`` with its region field and ``id_number`` hashed,
     as the roll's and the payroll's are."""
     with sqlite3.connect(civil_database(gw)) as db:
-        db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS {RESHAPED}")
+        db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS {sql}")
     entry, headers = f"civil.{view}", gw.headers("carl")
     _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
         "source_id": "civil-db", "object_name": view, "dataset_id": entry,
@@ -87,7 +87,7 @@ def _reshaped_view(gw: DemoGateway, view: str) -> str:
 @LEFT
 def test_a_reshaped_view_of_the_granted_table_is_no_codebook(deployment: DemoGateway) -> None:
     gw = deployment
-    view = _reshaped_view(gw, "dibao_rt48_read")
+    view = reshaped_view(gw, "dibao_rt48_read")
     grant_of_civil(gw, "dora", "id_number", "JW-RT48-A-GRANT")
     masked = _rows(gw, "dora", view, [*ROW, "id_number"], "JW-RT48-A", "supervision")
     assert masked and all(r["id_number"].startswith("tk_") for r in masked)
@@ -96,13 +96,13 @@ def test_a_reshaped_view_of_the_granted_table_is_no_codebook(deployment: DemoGat
 
 @LEFT
 def test_a_reshaped_view_read_before_a_grant_is_not_decoded(deployment: DemoGateway) -> None:
-    view = _reshaped_view(deployment, "dibao_rt48_before")
+    view = reshaped_view(deployment, "dibao_rt48_before")
     refused_or_nothing_decoded(deployment, view, "JW-RT48-B", "the reshaped view read first")
 
 
 @LEFT
 def test_a_reshaped_view_compared_after_a_grant_names_nothing(deployment: DemoGateway) -> None:
     gw = deployment
-    view = _reshaped_view(gw, "dibao_rt48_compared")
+    view = reshaped_view(gw, "dibao_rt48_compared")
     grant_of_civil(gw, "dora", "id_number", "JW-RT48-C-GRANT")
     compared_names_nothing(gw, view, "JW-RT48-C")
