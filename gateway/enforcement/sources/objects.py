@@ -294,7 +294,12 @@ def _same(
             return False
         ours, other = _read(mine), _read(theirs)
         if unverified:
-            # either way: a grant of the table counts for its view, and of the view for it
+            # either way: a grant of the table counts for its view, and of the view for it;
+            # a field personal on either entry counts: the granted one's steward made every
+            # field of it "nothing personal" after its grant was read, and its view's case
+            # tokens decoded by what the grant had shown were free again (red team 48)
+            either = ours.personal | other.personal
+            ours, other = replace(ours, personal=either), replace(other, personal=either)
             return ours.held_by(other.source, other.object_name, other.fields) or (
                 other.held_by(ours.source, ours.object_name, ours.fields)
             )
