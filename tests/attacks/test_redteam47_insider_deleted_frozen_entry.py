@@ -13,10 +13,12 @@ seal breaks, nothing is on the trail, and the copy serves the frozen data again:
 broker's frozen set is read from the rows that are there.
 
 Expected: the copy is still refused (the trail names the freeze, not lifted), or the
-deployment refuses until the trail and the catalog agree. Left (xfail, strict): the
-frozen set would have to be the trail's word (``dataset.frozen`` not followed by
-``dataset.unfrozen``), with the frozen object found from the trail too — a design
-decision (red team 47's left row). On the embedded default and on PostgreSQL.
+deployment refuses until the trail and the catalog agree. Left by red team 47 (xfail)
+as a design decision, closed by red team 48's fix of its sibling
+(``gateway.enforcement.sources.freezes_on_record``): the frozen set is the rows' and the
+trail's word (``dataset.frozen`` not followed by ``dataset.unfrozen``), and a frozen
+entry gone from the catalog holds every entry of the department its freeze recorded. On
+the embedded default and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import sqlite3
 
 import psycopg
-import pytest
 
 from tests.attacks.dibao_copy import publish_dibao_copy
 from tests.gateway.demo_app import DemoGateway
@@ -61,12 +62,6 @@ def _delete_behind(gw: DemoGateway, entry: str) -> None:
         pg.execute("UPDATE catalog_generation SET value = value + 1 WHERE id = 1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 47 (left, medium-low, insider with the catalog owner's rights): the "
-    "frozen set is read from the catalog's rows; a frozen entry's row deleted behind the "
-    "gateway lifts its freeze from every copy, with nothing on the trail",
-)
 def test_a_deleted_frozen_entry_still_freezes_its_copy(deployment: DemoGateway) -> None:
     gw = deployment
     publish_dibao_copy(gw, COPY)
