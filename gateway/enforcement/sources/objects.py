@@ -128,7 +128,7 @@ class FrozenObject:
     fields: frozenset[str] = frozenset()  # the entry's field names
     personal: frozenset[str] = frozenset()  # those with a PI category or a mask override
     whole: bool = False  # its row does not verify: every entry of its system is held
-    gone: bool = False  # frozen on record, its rows deleted: its department's are held
+    gone: bool = False  # frozen on record, its rows deleted or unverified: its department's
 
     def held_by(
         self, source: SourceView, object_name: str, fields: Collection[str] | None = None
@@ -203,23 +203,35 @@ def frozen_objects(
     and says it is not frozen was lifted; one the trail names whose rows are gone holds
     every entry of the department its freeze recorded (``gone``) — no path of the
     gateway's deletes an entry (red team 48: the rows' ``frozen_at`` cleared, every
-    field made "nothing personal", or the rows deleted, freed its copies and views)."""
+    field made "nothing personal", or the rows deleted, freed its copies and views) —
+    and so does one on record whose row no longer verifies, whose source it names may
+    be another department's (red team 49)."""
     on_record = on_record or {}
     connection = conn.connection() if isinstance(conn, Session) else conn
     rows = connection.execute(select(Dataset.id).where(Dataset.frozen_at.is_not(None))).all()
     found = []
     for entry_id in dict.fromkeys([*(str(r[0]) for r in rows), *sorted(on_record)]):
         entry = load_entry(connection, entry_id)
-        if entry is None:
-            if entry_id in on_record:
-                gone = SourceView("", "", {}, None, on_record[entry_id])
-                found.append(FrozenObject(entry_id, "", gone, gone=True))
-            continue
-        if not _verified(entry):
-            found.append(replace(_read(entry), whole=True))
+        if entry is None or not _verified(entry):
+            found.extend(_unverified(entry_id, entry, on_record))
         elif entry.frozen:
             found.append(_read(entry))
     return tuple(found)
+
+
+def _unverified(
+    entry_id: str, entry: CatalogEntry | None, on_record: Mapping[str, str | None]
+) -> list[FrozenObject]:
+    """What a frozen entry whose rows are gone, or no longer verify, holds: its system
+    as its row names it, and — frozen on record — every entry of the department its
+    freeze recorded (``gone``): the row's ``source_id`` is as unverified as the rest of
+    it, and an insider who re-pointed it at another department's source moved the hold
+    to that system and freed the copy and the view of the frozen table (red team 49)."""
+    held = [] if entry is None else [replace(_read(entry), whole=True)]
+    if entry_id in on_record:
+        department = SourceView("", "", {}, None, on_record[entry_id])
+        held.append(FrozenObject(entry_id, "", department, gone=True))
+    return held
 
 
 def personal(category: object, override: object) -> bool:
