@@ -9,7 +9,8 @@ entry — and freed its copies and views, which no longer saw a freeze (``frozen
 cleared) or a personal field to hold them by (red team 48). The trail keeps what the
 rows cannot: an entry whose newest ``dataset.frozen`` no genuine ``dataset.unfrozen``
 followed is frozen on record (a lift is believed only as a gateway wrote it at its
-seq, ``audit.genuine``; a forged freeze counts: fail closed, as for a suspension),
+seq, ``audit.genuine``, and only if its body says it is this entry's lift; a forged
+freeze counts: fail closed, as for a suspension),
 with the department its freeze recorded (``resource_dept``): an entry whose rows were
 deleted holds that department's entries, or every entry when none is recorded.
 """
@@ -43,9 +44,12 @@ def frozen_on_record(trail: AuditSink | None) -> dict[str, str | None]:
 
 
 def _lifted(trail: AuditLog, entry: str, frozen_seq: int) -> bool:
-    """Whether a genuine ``dataset.unfrozen`` of ``entry`` follows its freeze."""
+    """Whether a genuine ``dataset.unfrozen`` of ``entry`` follows its freeze: the
+    newest the index columns find, whose hashed body says so too — a gateway's event of
+    another kind, re-indexed by an insider as this entry's lift, is genuine at its seq
+    and lifted the freeze on record (red team 49; red team 47's borrowed suspension)."""
     filters = EventFilter(resource=_PREFIX + entry, type=EventType.DATASET_UNFROZEN.value)
     items = list_events(store=trail.store, filters=filters, limit=1, order="desc")["items"]
-    if not items or int(items[0]["seq"]) < frozen_seq:
+    if not items or int(items[0]["seq"]) < frozen_seq or not filters.said_by_body(items[0]):
         return False
     return int(items[0]["seq"]) in genuine_seqs(trail.store, [int(items[0]["seq"])])
