@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from audit.sink import AuditSink
 from catalog import service as catalog
 from catalog.access_requests import AccessRequest
+from catalog.entries import stored_entry_current
 from catalog.errors import Conflict, Forbidden, NotFound
 from catalog.models import Dataset, User
 from catalog.reidentifications import ReidentificationRequest
@@ -200,6 +201,12 @@ def unfreeze(
     dataset = get_dataset(session, dataset_id)
     if dataset.frozen_at is None:
         raise Conflict(f"dataset {dataset_id!r} is not frozen")
+    # who froze it is the row's word only while its seal holds: an insider's
+    # ``frozen_by = 'sam'`` let the admin who froze it lift it alone, on the record
+    # too, and its copies served the frozen rows again (red team 49)
+    if not stored_entry_current(session.connection(), dataset.id, checker(session.connection())):
+        raise Conflict(f"dataset {dataset_id!r} was changed outside the gateway: who froze "
+                       "it cannot be told until its sealed values are restored")  # fmt: skip
     if _same(dataset.frozen_by, admin.subject):
         raise Forbidden("separation of duties: another admin must lift this freeze",
                         frozen_by=dataset.frozen_by)  # fmt: skip
