@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import ObjectInfo
@@ -159,12 +161,14 @@ def update_dataset(
 ) -> Dataset:
     """Apply a steward's corrections: field classification, titles, purposes, tags,
     region field. A dataset is never less sensitive than its most sensitive field."""
-    dataset = _editable(
+    _editable(
         session=session, services=services, user=user, dataset_id=dataset_id,
         action="dataset:edit",
     )  # fmt: skip
-    if patch.fields:
-        _refuse_reshaping_frozen(dataset)
+    if patch.fields:  # by a column read: the entry and its fields are loaded by the edit
+        # itself, in the two SELECTs whose torn read it refuses (red team 20)
+        frozen_at = session.scalar(select(Dataset.frozen_at).where(Dataset.id == dataset_id))
+        _refuse_reshaping_frozen(dataset_id, frozen_at)
     edited = catalog.update_dataset(session=session, dataset_id=dataset_id, patch=patch)
     bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
     if edited.changed:
@@ -177,16 +181,16 @@ def update_dataset(
     return edited.dataset
 
 
-def _refuse_reshaping_frozen(dataset: Dataset) -> None:
+def _refuse_reshaping_frozen(dataset_id: str, frozen_at: datetime | None) -> None:
     """409 for a change of a frozen entry's fields while the freeze stands: the freeze
     holds the entries over views of its table by its fields (``objects.shows_part_of``:
     theirs among its own, one personal here), and its steward's edit of every field to
     no PI category, or a refresh that renames them, freed those views (red team 48)."""
-    if dataset.frozen_at is not None:
+    if frozen_at is not None:
         raise Conflict(
-            f"{dataset.id!r} is frozen by a security officer: its fields are not changed "
+            f"{dataset_id!r} is frozen by a security officer: its fields are not changed "
             "until an admin lifts the freeze",
-            frozen=dataset.id,
+            frozen=dataset_id,
         )
 
 
@@ -269,7 +273,7 @@ def refresh_schema(
     )  # fmt: skip
     # an entry a freeze holds keeps its fields while it stands: a column added to a view
     # took it out of the freeze's reach, which publication refuses (red team 48)
-    _refuse_reshaping_frozen(dataset)
+    _refuse_reshaping_frozen(dataset.id, dataset.frozen_at)
     if dataset.status == DatasetStatus.PUBLISHED:
         refuse_frozen_object(session=session, dataset=dataset, trail=services.audit)
     columns = _object_columns(session=session, services=services, dataset=dataset)
