@@ -65,6 +65,34 @@ def canonical_id_number(id_number: str) -> str:
     return "".join(id_number.split()).upper()
 
 
+# what ``canonical_id_number`` changes: Python's white space (``str.split``) or a
+# lower-case letter; the values a source holds spelt so are few, and re-spelt one by one
+_NOT_CANONICAL = (
+    r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}]|\p{Ll}|\p{Lt}"
+)
+
+
+def canonical_column(values: pa.Array) -> pa.Array:
+    """A text column of ID numbers spelt as ``canonical_id_number`` spells one. A
+    department's clerk groups a number with spaces or types a lower-case check digit;
+    tokenised as stored, such a row was another person to the own-records check and the
+    subject-token rules, and its token no one an officer could search for (red team 47's
+    note). Canonical values pass unchanged (one regex pass)."""
+    odd = pc.fill_null(pc.match_substring_regex(values, _NOT_CANONICAL), False)
+    if not pc.any(odd).as_py():
+        return values
+    fixed = [canonical_id_number(v) for v in pc.filter(values, odd).to_pylist()]
+    return pc.replace_with_mask(values, odd, pa.array(fixed, values.type))
+
+
+def subject_tokens_of(values: pa.Array, audit_key: bytes) -> pa.Array:
+    """The subject token of every value of a text column of ID numbers (nulls stay
+    null), each spelt canonically first: the reader's, a comparison side's and a Spark
+    executor's alike."""
+    return hash_array(canonical_column(values), audit_key)
+
+
 def subject_token(home: Path, id_number: str) -> str:
     """The gateway-wide keyed token of an ID number typed by a person (the one the trail
     records); spelled canonically first, so each spelling of one number finds them."""
@@ -118,7 +146,7 @@ class SubjectTokens:
                 out.extend(self._few_tokens(column.to_pylist(), room))
                 continue
             column = pc.drop_null(column).slice(0, room)
-            out.extend(hash_array(column, self._audit_key).to_pylist())
+            out.extend(subject_tokens_of(column, self._audit_key).to_pylist())
         return out
 
     def holds_own(
@@ -136,7 +164,7 @@ class SubjectTokens:
             column = batch.column(name)
             if column.type != pa.string():
                 column = column.cast(pa.string())
-            if pc.any(pc.equal(hash_array(column, self._audit_key), own)).as_py():
+            if pc.any(pc.equal(subject_tokens_of(column, self._audit_key), own)).as_py():
                 return True
         return False
 
@@ -158,7 +186,7 @@ class SubjectTokens:
         return out
 
     def _few_tokens(self, values: Sequence[str | None], room: int) -> list[str]:
-        present = [v for v in values if v is not None][:room]
+        present = [canonical_id_number(v) for v in values if v is not None][:room]
         return [t for t in self._tokens.tokens(present) if t is not None]
 
     def column(self, values: pa.Array) -> pa.Array:
@@ -167,7 +195,7 @@ class SubjectTokens:
         are known after the match without keeping any raw key."""
         if values.type != pa.string():
             values = values.cast(pa.string())
-        return hash_array(values, self._audit_key)
+        return subject_tokens_of(values, self._audit_key)
 
     @staticmethod
     def counties(batch: pa.RecordBatch, dataset: Entry, seen: set[str]) -> None:

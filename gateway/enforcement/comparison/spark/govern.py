@@ -37,10 +37,14 @@ from catalog.reserved_names import SPARK_COUNTY
 from gateway.enforcement.comparison.spark.partitions import partitioning
 from gateway.enforcement.comparison.spark.sources import SourceRead
 from gateway.enforcement.masking import mask_batch
-from gateway.enforcement.masking.tokens import hash_array
 from gateway.enforcement.query.entries import Entry
 from gateway.enforcement.query.plan import ExecutionPlan
-from gateway.enforcement.query.subjects import COUNTY_CHARS, SUBJECT_COLUMN, id_fields
+from gateway.enforcement.query.subjects import (
+    COUNTY_CHARS,
+    SUBJECT_COLUMN,
+    id_fields,
+    subject_tokens_of,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -98,7 +102,7 @@ class Govern:
         county = _county(raw, self.region_field)
         for name, column in self.tokens:  # the values ``SubjectTokens.collect`` hashes
             values = raw.column(name).cast(pa.string())
-            raw = raw.append_column(column, hash_array(values, self.audit_key))
+            raw = raw.append_column(column, subject_tokens_of(values, self.audit_key))
         batch = mask_batch(raw, self.masks, hash_key=self.hash_key, shift_key=self.shift_key,
                            hash_keys=self.key_hashes)  # fmt: skip
         batch = batch.append_column(COUNTY, county)
