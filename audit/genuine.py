@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from audit.search import EventFilter, list_events
 from audit.signing import EventMac
 from audit.store import AuditStore
 
@@ -58,3 +59,15 @@ def genuine_seqs(store: AuditStore, seqs: Iterable[int]) -> set[int]:
     finally:
         conn.close()
     return {int(row[0]) for row in rows if genuine_event(store.event_mac, tuple(row))}
+
+
+def newest_on_record(store: AuditStore, filters: EventFilter) -> tuple[dict[str, Any], bool] | None:
+    """The newest event a search finds, and whether it is believed: a gateway wrote it
+    at its seq (``genuine_seqs``) and its hashed body says what the index columns were
+    searched for (``EventFilter.said_by_body``: someone else's genuine event, re-indexed
+    by an insider, is not this one: red team 47). None when the search finds nothing."""
+    items = list_events(store=store, filters=filters, limit=1, order="desc")["items"]
+    if not items:
+        return None
+    event, seq = items[0], int(items[0]["seq"])
+    return event, filters.said_by_body(event) and seq in genuine_seqs(store, [seq])

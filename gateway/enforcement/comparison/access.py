@@ -41,7 +41,6 @@ from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.enforcement.sources.freezes_on_record import frozen_on_record
 from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects
 from policies.decision import Decision, UserContext
 
@@ -295,7 +294,7 @@ def refuse_frozen_objects(
     """An entry whose object another, frozen entry reads (a copy published before the
     freeze) is refused as the broker refuses its queries (423): a model stored or run
     over it, and a run's stored hits, which are its data too (red team 13)."""
-    frozen = frozen_objects(session, frozen_on_record(trail))
+    frozen = frozen_objects(session, trail)
     for dataset in datasets if frozen else ():
         source = session.get(Source, dataset.source_id)
         if source is None:

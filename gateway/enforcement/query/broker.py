@@ -70,7 +70,6 @@ from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots
 from gateway.enforcement.query.subjects import SubjectTokens
 from gateway.enforcement.query.validate import check_names
-from gateway.enforcement.sources.freezes_on_record import frozen_on_record
 from gateway.enforcement.sources.objects import (
     FrozenObject,
     SourceView,
@@ -250,9 +249,7 @@ class Broker:
         freeze stops the data, whichever entry reads it — one published before the
         freeze included (red team 10's open row). Nothing is read or compared while no
         entry is frozen (one cached read per catalog generation)."""
-        frozen = self.frozen.get(
-            generation, "", lambda: frozen_objects(conn(), frozen_on_record(self.audit))
-        )
+        frozen = self.frozen.get(generation, "", lambda: frozen_objects(conn(), self.audit))
         if not frozen:
             return
         source = SourceView(entry.source.id, entry.source.kind, entry.source.settings,

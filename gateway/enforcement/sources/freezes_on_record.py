@@ -18,9 +18,9 @@ deleted holds that department's entries, or every entry when none is recorded.
 from __future__ import annotations
 
 from audit.event_types import EventType
-from audit.genuine import genuine_seqs
+from audit.genuine import newest_on_record
 from audit.log import AuditLog
-from audit.search import EventFilter, iter_bodies, list_events
+from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 
 _PREFIX = "dataset:"
@@ -49,7 +49,5 @@ def _lifted(trail: AuditLog, entry: str, frozen_seq: int) -> bool:
     another kind, re-indexed by an insider as this entry's lift, is genuine at its seq
     and lifted the freeze on record (red team 49; red team 47's borrowed suspension)."""
     filters = EventFilter(resource=_PREFIX + entry, type=EventType.DATASET_UNFROZEN.value)
-    items = list_events(store=trail.store, filters=filters, limit=1, order="desc")["items"]
-    if not items or int(items[0]["seq"]) < frozen_seq or not filters.said_by_body(items[0]):
-        return False
-    return int(items[0]["seq"]) in genuine_seqs(trail.store, [int(items[0]["seq"])])
+    found = newest_on_record(trail.store, filters)
+    return found is not None and int(found[0]["seq"]) > frozen_seq and found[1]

@@ -22,9 +22,11 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from adapters.http_config import path_segments
+from audit.sink import AuditSink
 from catalog.entries import CatalogEntry, load_entry
 from catalog.models import Dataset
 from catalog.service import DEREGISTERED
+from gateway.enforcement.sources.freezes_on_record import frozen_on_record
 from gateway.enforcement.sources.targets import (
     FILE_KINDS,
     EffectiveTarget,
@@ -63,15 +65,23 @@ def location_of(kind: str, settings: Mapping[str, Any], object_name: str) -> tup
     return ("name", str(schema or "").casefold(), object_name.casefold())
 
 
+def _http_object(settings: Mapping[str, Any], object_name: str) -> dict[str, Any] | None:
+    """An HTTP source's settings of one object; None for one they do not name."""
+    return next((obj for obj in settings.get("objects") or ()
+                 if isinstance(obj, dict) and obj.get("name") == object_name), None)  # fmt: skip
+
+
 def _http_url(settings: Mapping[str, Any], object_name: str) -> str | None:
     """The URL the adapter requests for an HTTP object (``HttpSettings.url_for``);
     joining the paths alone made ``//people`` of a base without a path a host (red
     team 13). None for an object the settings do not name."""
-    for obj in settings.get("objects") or ():
-        if isinstance(obj, dict) and obj.get("name") == object_name:
-            url = str(settings.get("base_url") or "").rstrip("/") + "/"
-            return url + str(obj.get("path") or "").lstrip("/")
-    return None
+    obj = _http_object(settings, object_name)
+    return None if obj is None else _url_of(settings, obj)
+
+
+def _url_of(settings: Mapping[str, Any], obj: Mapping[str, Any]) -> str:
+    return str(settings.get("base_url") or "").rstrip("/") + "/" + str(
+        obj.get("path") or "").lstrip("/")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,22 +201,20 @@ def systems_told(frozen: Iterable[FrozenObject], source: SourceView) -> bool:
     return not others or (source.told and all(f.source.told for f in others))
 
 
-def frozen_objects(
-    conn: Connection | Session, on_record: Mapping[str, str | None] | None = None
-) -> tuple[FrozenObject, ...]:
-    """Every frozen entry with its source and fields, as the catalog's verified read
-    has them (most of the time none). A session flushes what it holds first, as its
-    reads do. ``on_record``: the entries the trail says are frozen
-    (``freezes_on_record``). A frozen entry — by its row or on record — whose row no
+def frozen_objects(conn: Connection | Session, trail: AuditSink | None) -> tuple[FrozenObject, ...]:
+    """Every frozen entry with its source and fields, as the catalog's verified read has
+    them (most of the time none). A session flushes what it holds first, as its reads
+    do. ``trail``: where the entries frozen on record are read (``freezes_on_record``),
+    by every caller alike. A frozen entry — by its row or on record — whose row no
     longer verifies cannot say what it reads or which of its fields are personal: it
-    holds every entry of its system (``FrozenObject.whole``); one whose row verifies
-    and says it is not frozen was lifted; one the trail names whose rows are gone holds
+    holds every entry of its system (``FrozenObject.whole``); one whose row verifies and
+    says it is not frozen was lifted; one the trail names whose rows are gone holds
     every entry of the department its freeze recorded (``gone``) — no path of the
     gateway's deletes an entry (red team 48: the rows' ``frozen_at`` cleared, every
     field made "nothing personal", or the rows deleted, freed its copies and views) —
-    and so does one on record whose row no longer verifies, whose source it names may
-    be another department's (red team 49)."""
-    on_record = on_record or {}
+    and so does one on record whose row no longer verifies, whose source it names may be
+    another department's (red team 49)."""
+    on_record = frozen_on_record(trail)
     connection = conn.connection() if isinstance(conn, Session) else conn
     rows = connection.execute(select(Dataset.id).where(Dataset.frozen_at.is_not(None))).all()
     found = []
@@ -364,7 +372,7 @@ def surely_same(one: FrozenObject, other: FrozenObject) -> bool:
     ``/people?set=archive``), and a comparison matched that table's masked key with one
     held in clear (red team 43)."""
     mine, theirs = one.source, other.source
-    if mine.source_id != theirs.source_id and not mine.same_system(theirs):
+    if not one_system(mine, theirs):
         return False
     where, there = mine.location(one.object_name), theirs.location(other.object_name)
     if where is None or there is None or where[0] != there[0]:
@@ -385,13 +393,11 @@ def _http_spelt(settings: Mapping[str, Any], object_name: str) -> tuple[str, str
     a segment's ``;`` parameters cut off — right for a freeze), so ``/People`` and
     ``/people;set=archive`` were ``/people``, and two objects of one answer told apart
     by ``records`` alone were one (red team 44, after red team 43's query string)."""
-    url = _http_url(settings, object_name)
-    if url is None:
+    obj = _http_object(settings, object_name)
+    if obj is None:
         return None
-    records = next((str(obj.get("records") or "") for obj in settings.get("objects") or ()
-                    if isinstance(obj, dict) and obj.get("name") == object_name), "")  # fmt: skip
-    split = urllib.parse.urlsplit(url)
-    return split.path, split.query, records
+    split = urllib.parse.urlsplit(_url_of(settings, obj))
+    return split.path, split.query, str(obj.get("records") or "")
 
 
 def _verified(entry: CatalogEntry | None) -> bool:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from audit.sink import AuditSink
 from catalog.errors import Conflict
 from catalog.models import Dataset, DatasetStatus, Source
-from gateway.enforcement.sources.freezes_on_record import frozen_on_record
 from gateway.enforcement.sources.objects import (
     SourceView,
     frozen_holding,
@@ -87,7 +86,7 @@ def _refuse(session: Session, source: Source, settings: dict[str, Any],
     mine = SourceView(source.id, source.kind, settings, identity, source.department)
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
-              for f in frozen_objects(session, frozen_on_record(trail))]  # fmt: skip
+              for f in frozen_objects(session, trail)]  # fmt: skip
     for entry_id, object_name, names in entries:
         held = frozen_holding(frozen, mine, entry_id, object_name, names)
         if held is not None:

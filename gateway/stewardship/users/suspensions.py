@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.event_types import EventType
-from audit.genuine import genuine_seqs
+from audit.genuine import newest_on_record
 from audit.log import AuditLog
-from audit.search import EventFilter, list_events
+from audit.search import EventFilter
 from audit.sink import AuditSink
 
 
@@ -40,13 +40,12 @@ def _newest(log: AuditLog, subject: str, type_: EventType) -> tuple[int, str | N
     """The subject's newest event of ``type_``: its seq and actor (None when forged: not
     a gateway's at its seq, or a gateway's event whose body is not what its index
     columns say — someone else's event re-indexed as this one, red team 47)."""
-    filters = EventFilter(resource=f"user:{subject}", type=type_.value)
-    items = list_events(store=log.store, filters=filters, limit=1, order="desc")["items"]
-    if not items:
+    found = newest_on_record(log.store, EventFilter(resource=f"user:{subject}", type=type_.value))
+    if found is None:
         return None
-    event = items[0]
+    event, believed = found
     seq = int(event["seq"])
-    if not filters.said_by_body(event) or seq not in genuine_seqs(log.store, [seq]):
+    if not believed:
         return seq, None
     actor = event.get("actor")
     return seq, (str(actor.get("sub")) if isinstance(actor, dict) else None)
