@@ -27,9 +27,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from tests.attacks.dibao_copy import publish_dibao_copy
+from tests.attacks.frozen_roll import freeze_roll_with_copy_and_view, roll_frozen_at
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
-from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
 from tests.gateway.demo_app import DemoGateway
 
 EDITS = {
@@ -47,15 +46,9 @@ def frozen(
     Afterwards the roll's rows are put back as they were and the freeze lifted."""
     gw, edit = deployment, str(request.param)
     suffix = edit.split()[0]
-    copy = f"civil.dibao_rt48_{suffix}_copy"
-    publish_dibao_copy(gw, copy)
-    view = publish_view(gw, f"dibao_rt48_{suffix}_view")
-    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
-    for entry in (copy, view):
-        assert gw.query("dora", entry, QUERY).status_code == 423
+    copy, view = freeze_roll_with_copy_and_view(gw, f"rt48_{suffix}")
+    frozen_at = roll_frozen_at(gw)
     with gw.services.engine.connect() as conn:
-        frozen_at = conn.execute(text("SELECT frozen_at FROM datasets WHERE id = :i"),
-                                 {"i": DIBAO}).scalar_one()  # fmt: skip
         fields = conn.execute(text("SELECT id, pi_category, mask_override FROM fields "
                                    "WHERE dataset_id = :i"), {"i": DIBAO}).all()  # fmt: skip
     yield gw, edit, copy, view
@@ -83,10 +76,7 @@ def test_a_frozen_entry_deleted_behind_the_gateway_holds_its_department(
     """(3) The insider deletes the frozen roll's rows outright (its fields go with it):
     the copy and the view stay refused. Last in the module: nothing is put back."""
     gw = deployment
-    copy = "civil.dibao_rt48_deleted_copy"
-    publish_dibao_copy(gw, copy)
-    view = publish_view(gw, "dibao_rt48_deleted_view")
-    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
+    copy, view = freeze_roll_with_copy_and_view(gw, "rt48_deleted")
     gw.sql("DELETE FROM fields WHERE dataset_id = :i", i=DIBAO)
     gw.sql("DELETE FROM datasets WHERE id = :i", i=DIBAO)
     served = {e: gw.query("dora", e, QUERY).status_code for e in (copy, view)}

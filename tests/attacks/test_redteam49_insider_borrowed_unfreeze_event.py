@@ -25,12 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 
-from tests.attacks.dibao_copy import publish_dibao_copy
+from tests.attacks.frozen_roll import freeze_roll_with_copy_and_view, roll_frozen_at
 from tests.attacks.test_insider_audit import _insider
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
-from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
 from tests.gateway.demo_app import DemoGateway
 
 
@@ -49,15 +47,8 @@ def held(deployment: DemoGateway) -> Iterator[DemoGateway]:
 
 def test_a_borrowed_unfreeze_event_does_not_lift_a_freeze_on_record(held: DemoGateway) -> None:
     gw = held
-    copy = "civil.dibao_rt49_borrowed_copy"
-    publish_dibao_copy(gw, copy)
-    view = publish_view(gw, "dibao_rt49_borrowed_view")
-    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
-    for entry in (copy, view):
-        assert gw.query("dora", entry, QUERY).status_code == 423
-    with gw.services.engine.connect() as conn:
-        frozen_at = conn.execute(text("SELECT frozen_at FROM datasets WHERE id = :i"),
-                                 {"i": DIBAO}).scalar_one()  # fmt: skip
+    copy, view = freeze_roll_with_copy_and_view(gw, "rt49_borrowed")
+    frozen_at = roll_frozen_at(gw)
     store = gw.services.audit.store
     reader = store.connect(reader=True)
     try:

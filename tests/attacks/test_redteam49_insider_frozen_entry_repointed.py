@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.attacks.dibao_copy import publish_dibao_copy
+from tests.attacks.frozen_roll import freeze_roll_with_copy_and_view
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
-from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
 from tests.gateway.demo_app import DemoGateway
 
 
@@ -32,12 +31,7 @@ def test_a_frozen_entry_repointed_at_another_source_keeps_its_hold(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
-    copy = "civil.dibao_rt49_repointed_copy"
-    publish_dibao_copy(gw, copy)
-    view = publish_view(gw, "dibao_rt49_repointed_view")
-    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
-    for entry in (copy, view):
-        assert gw.query("dora", entry, QUERY).status_code == 423
+    copy, view = freeze_roll_with_copy_and_view(gw, "rt49_repointed")
     with gw.services.engine.connect() as conn:
         finance = conn.execute(text("SELECT source_id FROM datasets WHERE id = :i"),
                                {"i": "finance.payroll"}).scalar_one()  # fmt: skip
