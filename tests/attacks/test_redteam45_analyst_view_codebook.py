@@ -57,16 +57,22 @@ def publish_view(gw: DemoGateway, view: str) -> str:
     return entry
 
 
-def draft_view(gw: DemoGateway, view: str) -> str:
-    """civil's administrator creates ``view`` over the roll's table in civil's database;
-    carl drafts it as an entry ``civil.<view>`` (with its region field)."""
+def civil_database(gw: DemoGateway) -> str:
+    """The file of civil's SQLite database (the demo's, on both deployments)."""
     with gw.services.sessions() as session:
         source = session.get(Source, "civil-db")
         assert source is not None
         database = make_url(str(source.settings["url"])).database
     assert database is not None
-    with sqlite3.connect(database) as db:
-        db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS SELECT * FROM dibao_recipients")
+    return database
+
+
+def draft_view(gw: DemoGateway, view: str, sql: str = "SELECT * FROM dibao_recipients") -> str:
+    """civil's administrator creates ``view`` (``sql``, the roll's table whole by
+    default) in civil's database; carl drafts it as an entry ``civil.<view>`` (with its
+    region field)."""
+    with sqlite3.connect(civil_database(gw)) as db:
+        db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS {sql}")
     entry, headers = f"civil.{view}", gw.headers("carl")
     _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
         "source_id": "civil-db", "object_name": view, "dataset_id": entry,

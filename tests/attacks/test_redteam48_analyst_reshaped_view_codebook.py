@@ -23,12 +23,8 @@ embedded default and on PostgreSQL (the departments' data are the demo's SQLite 
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
-from sqlalchemy.engine import make_url
 
-from catalog.models import Source
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok, grant_of_civil
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_redteam41_analyst_copy_entry_codebook import (
@@ -36,6 +32,7 @@ from tests.attacks.test_redteam41_analyst_copy_entry_codebook import (
     compared_names_nothing,
     refused_or_nothing_decoded,
 )
+from tests.attacks.test_redteam45_analyst_view_codebook import draft_view
 from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_both, hash_ids
 from tests.gateway.demo_app import DemoGateway
 
@@ -55,30 +52,12 @@ LEFT = pytest.mark.xfail(
 )
 
 
-def civil_database(gw: DemoGateway) -> str:
-    """The file of civil's SQLite database (the demo's, on both deployments)."""
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        database = make_url(str(source.settings["url"])).database
-    assert database is not None
-    return database
-
-
 def reshaped_view(gw: DemoGateway, view: str, sql: str = RESHAPED) -> str:
     """civil's administrator creates ``view`` (``sql``) in civil's database; carl
     publishes it as ``civil.<view>`` with its region field and ``id_number`` hashed,
     as the roll's and the payroll's are."""
-    with sqlite3.connect(civil_database(gw)) as db:
-        db.execute(f"CREATE VIEW IF NOT EXISTS {view} AS {sql}")
-    entry, headers = f"civil.{view}", gw.headers("carl")
-    _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
-        "source_id": "civil-db", "object_name": view, "dataset_id": entry,
-        "title_en": "dibao for another team", "allowed_purposes": ["supervision", "audit"],
-    }))  # fmt: skip
-    _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
-                        json={"region_field": "region_code"}))  # fmt: skip
-    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
+    entry = draft_view(gw, view, sql)
+    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=gw.headers("carl")))
     hash_both(gw)
     hash_ids(gw, "carl", entry)
     return entry

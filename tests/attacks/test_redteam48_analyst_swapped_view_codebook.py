@@ -26,7 +26,7 @@ import pytest
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok, grant_of_civil
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_redteam41_analyst_copy_entry_codebook import _nothing_decoded
-from tests.attacks.test_redteam48_analyst_reshaped_view_codebook import civil_database
+from tests.attacks.test_redteam45_analyst_view_codebook import civil_database
 from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_both
 from tests.gateway.demo_app import DemoGateway
 

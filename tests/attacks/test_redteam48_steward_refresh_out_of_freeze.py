@@ -23,8 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
-from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
-from tests.attacks.test_redteam48_analyst_reshaped_view_codebook import civil_database
+from tests.attacks.test_redteam45_analyst_view_codebook import civil_database, publish_view
 from tests.gateway.demo_app import DemoGateway
 
 VIEW = "dibao_rt48_refreshed"
