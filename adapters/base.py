@@ -129,6 +129,10 @@ class SourceConfig:
     secret: str | None = None
 
 
+ANY_TABLE = "*"
+"""In an object's lineage: it may read any table of its system (the source cannot tell)."""
+
+
 class SourceAdapter(ABC):
     """A connection to one source system. Every method raises a ``catalog.errors``
     leaf (``SourceFailed``, ``SourceTimeout``, ``BadRequest``) — never a driver error."""
@@ -155,6 +159,13 @@ class SourceAdapter(ABC):
         """A plan whose result fits one batch, read whole as row tuples; ``None`` (the
         default, and for any plan or driver the adapter reads only as batches): read it
         with ``execute``. Nothing is read before the answer is known to be the tuples."""
+        return None
+
+    def lineage(self, object_name: str) -> frozenset[str] | None:
+        """The tables of its system the object reads (a view's, a table's own name),
+        ``ANY_TABLE`` among them when the source cannot tell; ``None`` (the default)
+        for a source whose objects read nothing of each other (files, endpoints): the
+        catalog's name rules then stand alone (``adapters.sql_lineage``)."""
         return None
 
     def aggregate(self, plan: AggregatePlan) -> pa.Table:

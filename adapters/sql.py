@@ -44,6 +44,7 @@ from adapters import sql_config
 from adapters.aggregate import AggregatePlan, check_aggregate_plan, rows_plan, too_many_groups
 from adapters.arrow_types import batch_from_rows, empty_batch, sample_table, schema_for
 from adapters.base import (
+    ANY_TABLE,
     AdapterLimits,
     Column,
     ObjectInfo,
@@ -67,6 +68,7 @@ from adapters.sql_compile import (
 )
 from adapters.sql_copy import copy_batches, copy_compatible
 from adapters.sql_deadline import bounded
+from adapters.sql_lineage import postgres_lineage, sqlite_lineage
 from adapters.sql_stream import (
     FAST_DRIVERS,
     FIRST_CHUNK,
@@ -264,6 +266,30 @@ class SqlAdapter(SourceAdapter):
         if not info.columns:
             raise BadRequest(f"the source has no table {object_name!r}")
         return info
+
+    def lineage(self, object_name: str) -> frozenset[str]:
+        """The tables the object reads, as the source's planner opens them
+        (``adapters.sql_lineage``); on MySQL/MariaDB a table is itself and a view may
+        read any table (its plan names aliases). A source that cannot answer (a plan
+        refused to a read-only account) may read any table: unknown is not nothing."""
+        dialect = self._engine.dialect
+        prep = dialect.identifier_preparer
+        quoted = prep.quote(object_name)
+        if self._schema:
+            quoted = f"{prep.quote_schema(self._schema)}.{quoted}"
+        try:
+            if dialect.name in ("sqlite", "postgresql"):
+                read = sqlite_lineage if dialect.name == "sqlite" else postgres_lineage
+                with self._raw() as fairy:
+                    found = read(driver_connection(fairy), quoted)
+            else:
+                with self._connection() as conn:
+                    views = sa.inspect(conn).get_view_names(schema=self._schema)
+                home = self._schema or self._engine.url.database or ""
+                found = None if object_name in views else frozenset({f"{home}.{object_name}"})
+        except (SluiceError, self._driver_error):
+            found = None
+        return found if found is not None else frozenset({ANY_TABLE})
 
     def sample(self, object_name: str, *, rows: int) -> pa.Table:
         return sample_table(self, self.describe(object_name), rows=rows, limits=self._limits)

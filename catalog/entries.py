@@ -82,6 +82,9 @@ class CatalogEntry:
     # whether the entry's row and every field row carry this deployment's seal
     # (catalog.entry_seals): an entry that does not is refused, whatever it says
     sealed: bool = False
+    # the tables of its system its object reads (``adapters.sql_lineage``; "*": any),
+    # None when the source did not tell (a file, an endpoint, an entry drafted before 0023)
+    reads: frozenset[str] | None = None
 
     @property
     def published(self) -> bool:
@@ -94,7 +97,8 @@ _S = Source.__table__.c
 
 _ENTRY = select(
     _D.id, _D.department, _D.source_id, _D.object_name, _D.level, _D.allowed_purposes,
-    _D.region_field, _D.status, _D.schema_version, _D.frozen_at, _D.frozen_by, _D.seal,
+    _D.region_field, _D.status, _D.schema_version, _D.frozen_at, _D.frozen_by, _D.reads,
+    _D.seal,
     _S.kind.label("source_kind"), _S.settings.label("source_settings"),
     _S.secret_ciphertext.label("source_secret_ciphertext"),
     _S.secret_key_id.label("source_secret_key_id"),
@@ -246,4 +250,11 @@ def _build(rows: Sequence[Row[Any]], sealed: bool, source_sealed: bool) -> Catal
         allowed_purposes=list(first.allowed_purposes or []), region_field=first.region_field,
         status=_status(first.status), schema_version=first.schema_version, fields=fields,
         source=_source(first, source_sealed), frozen=first.frozen_at is not None, sealed=sealed,
+        reads=_reads(first.reads),
     )  # fmt: skip
+
+
+def _reads(found: Any) -> frozenset[str] | None:
+    """The tables the entry's object reads, as its (sealed) row names them; a value of
+    another shape fails the seal and is served nowhere."""
+    return frozenset(str(t) for t in found) if isinstance(found, list) else None

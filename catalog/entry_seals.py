@@ -69,10 +69,13 @@ def legacy_dataset_values(row: Any) -> tuple[Any, ...]:
 
 
 def dataset_values(row: Any, fields: FieldSeals) -> tuple[Any, ...]:
-    """What an entry's seal covers: its row's governing values and the name and seal of
-    each of its fields (a field deleted, inserted or replaced changes the set)."""
+    """What an entry's seal covers: its row's governing values, the name and seal of
+    each of its fields (a field deleted, inserted or replaced changes the set) and,
+    once told, the tables its object reads (0023: an entry sealed before names none,
+    and its seal still verifies; one that names them verifies only with them)."""
     named = sorted([str(name), seal if isinstance(seal, str) else None] for name, seal in fields)
-    return (*legacy_dataset_values(row), named)
+    reads = getattr(row, "reads", None)  # a reader that selects no ``reads`` fails closed
+    return (*legacy_dataset_values(row), named, *(() if reads is None else (sorted(reads),)))
 
 
 def field_values(row: Any) -> tuple[Any, ...]:

@@ -166,6 +166,9 @@ class Dataset(Base):
     frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     frozen_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     frozen_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the tables of its system its object reads, as the source told it at the draft or
+    # the last refresh (``adapters.sql_lineage``; "*": any); NULL: not told (0023)
+    reads: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -14,7 +14,7 @@ Who may write is not decided here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -300,6 +300,7 @@ def create_draft(
     object_name: str,
     dataset_id: str,
     columns: Sequence[Column],
+    reads: Collection[str] | None = None,
     title_zh: str = "",
     title_en: str = "",
     description_zh: str = "",
@@ -328,6 +329,7 @@ def create_draft(
         status=DatasetStatus.DRAFT,
         schema_version=1,
         fields=fields,
+        reads=None if reads is None else sorted(reads),
     )
     session.add(dataset)
     return dataset
@@ -390,7 +392,13 @@ def unpublish_dataset(*, session: Session, dataset_id: str) -> Dataset:
     return ds
 
 
-def refresh_fields(*, session: Session, dataset_id: str, columns: Sequence[Column]) -> Drift:
-    """Follow the source object's current columns (``catalog.drift``)."""
+def refresh_fields(
+    *, session: Session, dataset_id: str, columns: Sequence[Column],
+    reads: Collection[str] | None = None,
+) -> Drift:  # fmt: skip
+    """Follow the source object's current columns (``catalog.drift``) and what it reads
+    now (a view redefined since the draft)."""
     dataset = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
+    if reads is not None and sorted(reads) != dataset.reads:
+        dataset.reads = sorted(reads)
     return follow_columns(dataset, columns)

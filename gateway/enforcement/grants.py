@@ -17,7 +17,12 @@ from catalog.access_requests import AccessRequest
 from catalog.entries import CatalogEntry
 from catalog.grant_seals import ACCESS_REQUESTS, sealed_only
 from gateway.enforcement.grants_on_trail import approvals_on_trail
-from gateway.enforcement.sources.objects import entry_of, reading_the_same
+from gateway.enforcement.sources.objects import (
+    entry_of,
+    personal_fields,
+    reading_the_same,
+    same_names,
+)
 from policies.inputs import grant_input
 
 
@@ -141,12 +146,35 @@ def _spread(
         for entry in [dataset_id, *sorted(copies[dataset_id] - {dataset_id})]:
             for name, case in found.get(entry, {}).items():
                 granted[dataset_id].setdefault(name, case)
+            if unverified and found.get(entry) and entry != dataset_id:
+                _renamed(conn, granted[dataset_id], dataset_id, entry, found[entry],
+                         generation, memo)  # fmt: skip
         names = field_names(conn, dataset_id, generation, memo) if granted[dataset_id] else set()
         gone = sorted(set(granted[dataset_id]) - (names or set()))
         if unverified and names is not None and gone:
             for name in names:
                 granted[dataset_id].setdefault(name, granted[dataset_id][gone[0]])
     return granted
+
+
+def _renamed(
+    conn: Connection, granted: dict[str, str], dataset_id: str, copy: str,
+    grants: dict[str, str], generation: int | None,
+    memo: MutableMapping[str, CatalogEntry | None],
+) -> None:  # fmt: skip
+    """A grant on ``copy``, an entry that may show ``dataset_id``'s data under other
+    names (a view of its table, ``objects.reading_the_same``, not surely one object):
+    the view may call the granted column anything, so the grant counts for every
+    personal field of ``dataset_id`` — a view swapping ``name`` and ``id_number``
+    showed the granted numbers as its ``name``, masked with the case's tokens, which
+    the granted roll's clear rows decoded (red team 48). Those fields' tokens are the
+    holder's own there (``plan.granted_field_key``), the price of the view's other
+    personal fields for that holder."""
+    if same_names(conn, dataset_id, copy, generation, memo):
+        return
+    case = next(iter(grants.values()))
+    for name in sorted(personal_fields(conn, dataset_id, generation, memo)):
+        granted.setdefault(name, case)
 
 
 def field_names(

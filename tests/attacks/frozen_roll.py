@@ -3,12 +3,26 @@ copy and a view of it stand, both held by the freeze."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import text
 
 from tests.attacks.dibao_copy import publish_dibao_copy
 from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
 from tests.attacks.test_redteam45_analyst_view_codebook import publish_view
 from tests.gateway.demo_app import DemoGateway
+
+
+@contextmanager
+def roll_frozen(gw: DemoGateway) -> Iterator[None]:
+    """sam freezes the roll for the block; root lifts it afterwards, whatever happened."""
+    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
+    try:
+        yield
+    finally:
+        lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
+        assert lifted.status_code == 200, lifted.text
 
 
 def freeze_roll_with_copy_and_view(gw: DemoGateway, tag: str) -> tuple[str, str]:

@@ -20,7 +20,8 @@ On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, WHY, _post
+from tests.attacks.frozen_roll import roll_frozen
+from tests.attacks.test_redteam10_steward_frozen_entry_copy import DIBAO, QUERY, _post
 from tests.attacks.test_redteam45_analyst_view_codebook import draft_view, publish_view
 from tests.gateway.demo_app import DemoGateway
 
@@ -31,17 +32,12 @@ def test_a_freeze_stops_an_entry_over_a_view_of_the_frozen_table(
     gw = deployment
     view = publish_view(gw, "dibao_rt45_frozen")
     assert gw.query("dora", view, QUERY).status_code == 200
-    frozen = _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY)
-    assert frozen.status_code == 200, frozen.text
-    try:
+    with roll_frozen(gw):
         read = gw.query("dora", view, QUERY)
         compared = gw.compare("dora", {
             "left": {"dataset": "finance.payroll", "key": "id_number", "fields": ["id_number"]},
             "right": {"dataset": view, "key": "id_number", "fields": ["region_code"]},
             "purpose": "audit", "case_ref": "JW-RT45-FROZEN", "limit": 10})  # fmt: skip
-    finally:
-        lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
-        assert lifted.status_code == 200, lifted.text
     assert read.status_code == 423, f"the frozen roll read through a view: {read.text[:200]}"
     assert DIBAO in read.json()["message"], read.text
     assert compared.status_code == 423, compared.text[:200]
@@ -53,12 +49,7 @@ def test_no_entry_over_a_view_of_the_frozen_table_is_published_during_the_freeze
 ) -> None:
     gw = deployment
     view = draft_view(gw, "dibao_rt45_during")
-    frozen = _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY)
-    assert frozen.status_code == 200, frozen.text
-    try:
+    with roll_frozen(gw):
         published = _post(gw, "carl", f"/datasets/{view}/publish", {})
-    finally:
-        lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
-        assert lifted.status_code == 200, lifted.text
     assert published.status_code == 409, f"published during the freeze: {published.text[:200]}"
     assert DIBAO in published.json()["message"], published.text

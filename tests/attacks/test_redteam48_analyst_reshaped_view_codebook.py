@@ -23,8 +23,6 @@ embedded default and on PostgreSQL (the departments' data are the demo's SQLite 
 
 from __future__ import annotations
 
-import pytest
-
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok, grant_of_civil
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_redteam41_analyst_copy_entry_codebook import (
@@ -40,16 +38,6 @@ RESHAPED = (
     "SELECT id_number, name, household_size, monthly_amount, start_date, status, "
     "region_code, last_paid, 'civil' AS team FROM dibao_recipients"
 )
-LEFT = pytest.mark.xfail(
-    strict=True,
-    reason="red team 48 (left, medium-high): the view rule is by field names, nested "
-    "one way or the other; a view of the granted table that drops one column and adds "
-    "another is nested neither way, so the grant does not count for it and its tokens "
-    "are a codebook. Names cannot tell it from another table of the same database "
-    "(the death registrations: id_number, name, death_date, region_code); telling it "
-    "needs the source's view lineage or linking every entry of one system that shares "
-    "a personal field (a design decision)",
-)
 
 
 def reshaped_view(gw: DemoGateway, view: str, sql: str = RESHAPED) -> str:
@@ -63,7 +51,6 @@ def reshaped_view(gw: DemoGateway, view: str, sql: str = RESHAPED) -> str:
     return entry
 
 
-@LEFT
 def test_a_reshaped_view_of_the_granted_table_is_no_codebook(deployment: DemoGateway) -> None:
     gw = deployment
     view = reshaped_view(gw, "dibao_rt48_read")
@@ -73,13 +60,11 @@ def test_a_reshaped_view_of_the_granted_table_is_no_codebook(deployment: DemoGat
     _nothing_decoded(gw, "dora", masked, "JW-RT48-A", "a reshaped view read under another case")
 
 
-@LEFT
 def test_a_reshaped_view_read_before_a_grant_is_not_decoded(deployment: DemoGateway) -> None:
     view = reshaped_view(deployment, "dibao_rt48_before")
     refused_or_nothing_decoded(deployment, view, "JW-RT48-B", "the reshaped view read first")
 
 
-@LEFT
 def test_a_reshaped_view_compared_after_a_grant_names_nothing(deployment: DemoGateway) -> None:
     gw = deployment
     view = reshaped_view(gw, "dibao_rt48_compared")

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok, grant_of_civil
 from tests.attacks.test_redteam38_analyst_grant_across_cases import ROW, _rows
 from tests.attacks.test_redteam41_analyst_copy_entry_codebook import _nothing_decoded
@@ -36,14 +34,6 @@ SWAPPED = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 48 (left, medium, red team 45's rename class): a view seen as a "
-    "copy of the granted table counts for the grant by field name, and names can be "
-    "swapped: its `name` holds the ID numbers as the case's tokens. Counting the grant "
-    "for every case-keyed field of a copy (the broker, read_tokens and compared_keys "
-    "alike) would close it at the price of the copy's other personal fields",
-)
 def test_a_view_swapping_names_is_no_codebook(deployment: DemoGateway) -> None:
     gw = deployment
     with sqlite3.connect(civil_database(gw)) as db:

@@ -48,7 +48,7 @@ def test_at_heads_after_migrate_and_not_before_or_behind(tmp_path: Path, query: 
     engine = make_engine(url)
     with engine.begin() as conn:  # one branch a revision behind its head
         conn.execute(text("UPDATE alembic_version SET version_num = '0013_behind' "
-                          "WHERE version_num = '0022_entry_field_sets'"))  # fmt: skip
+                          "WHERE version_num = '0023_entry_reads'"))  # fmt: skip
     engine.dispose()
     assert not at_heads(url)
 

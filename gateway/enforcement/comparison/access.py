@@ -302,7 +302,7 @@ def refuse_frozen_objects(
         view = SourceView(source.id, source.kind, dict(source.settings or {}),
                           source.server_identity, source.department)  # fmt: skip
         held = frozen_holding(frozen, view, dataset.id, dataset.object_name,
-                              [f.name for f in dataset.fields])  # fmt: skip
+                              [f.name for f in dataset.fields], dataset.reads)  # fmt: skip
         if held is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} reads the same data as {held!r}, "
                                 "which a security officer froze")  # fmt: skip

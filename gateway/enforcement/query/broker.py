@@ -260,7 +260,7 @@ class Broker:
         def holding() -> tuple[str | None, bool]:  # (the frozen entry, whether decided)
             fresh.append(True)
             held = frozen_holding(frozen, source, entry.id, entry.object_name,
-                                  [f.name for f in entry.fields])  # fmt: skip
+                                  [f.name for f in entry.fields], entry.reads)  # fmt: skip
             return held, held is not None or systems_told(frozen, source)
 
         held, decided = self.frozen_with.get(generation, entry.id, holding)

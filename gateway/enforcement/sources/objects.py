@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from adapters.base import ANY_TABLE
 from adapters.http_config import path_segments
 from audit.sink import AuditSink
 from catalog.entries import CatalogEntry, load_entry
@@ -139,10 +140,12 @@ class FrozenObject:
     personal: frozenset[str] = frozenset()  # those with a PI category or a mask override
     whole: bool = False  # its row does not verify: every entry of its system is held
     gone: bool = False  # frozen on record, its rows deleted or unverified: its department's
+    reads: frozenset[str] | None = None  # the tables its object reads (``CatalogEntry.reads``)
 
     def held_by(
-        self, source: SourceView, object_name: str, fields: Collection[str] | None = None
-    ) -> bool:
+        self, source: SourceView, object_name: str, fields: Collection[str] | None = None,
+        reads: Collection[str] | None = None,
+    ) -> bool:  # fmt: skip
         """Whether an entry reading ``object_name`` of ``source`` (with ``fields``, when
         told) reads this frozen object, or may show part of its rows under another name:
         of one system, with fields among its own (``shows_part_of``: a view or a copy of
@@ -153,11 +156,14 @@ class FrozenObject:
         its name fail and serve the frozen object through a source registered by address
         (red team 13).
         Only the frozen entry's department's sources are held so (only its stewards
-        register its systems): another department's same-named table is not."""
+        register its systems): another department's same-named table is not.
+        ``reads``: the tables the entry's object reads (``reads_alike``), when told: a
+        view of the frozen table that drops a column and adds one is nested neither
+        way by names (red team 48)."""
         if self.gone:
             return self.source.department in (None, source.department)
         part = self.whole or (fields is not None and shows_part_of(fields, self))
-        if part and one_system(source, self.source):
+        if (part or self._reads_with(reads)) and one_system(source, self.source):
             return True
         where, there = source.location(object_name), self.source.location(self.object_name)
         if source.source_id == self.source.source_id or source.same_system(self.source):
@@ -169,6 +175,14 @@ class FrozenObject:
         ):  # only the frozen entry's department registers copies of its system
             return False
         return where is not None and there is not None and same_location(where, there)
+
+    def _reads_with(self, reads: Collection[str] | None) -> bool:
+        """Whether an entry reading the tables ``reads`` (when told) may show this
+        personal entry's data (``reads_alike``; ``one_system`` is asked by the caller)."""
+        if reads is None or self.reads is None or not self.personal:
+            return False
+        mine = frozenset(reads)
+        return bool(mine & self.reads) or ANY_TABLE in mine | self.reads
 
 
 def same_location(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
@@ -184,12 +198,13 @@ def same_location(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
 
 def frozen_holding(
     frozen: Iterable[FrozenObject], source: SourceView, entry_id: str, object_name: str,
-    fields: Collection[str] | None = None,
+    fields: Collection[str] | None = None, reads: Collection[str] | None = None,
 ) -> str | None:  # fmt: skip
     """The frozen entry, other than ``entry_id``, whose object an entry reading
-    ``object_name`` of ``source`` (with ``fields``) reads too; None when there is none."""
+    ``object_name`` of ``source`` (with ``fields``, reading the tables ``reads``) reads
+    too; None when there is none."""
     return next((f.entry_id for f in frozen
-                 if f.entry_id != entry_id and f.held_by(source, object_name, fields)),
+                 if f.entry_id != entry_id and f.held_by(source, object_name, fields, reads)),
                 None)  # fmt: skip
 
 
@@ -289,6 +304,34 @@ def reading_the_same(
     return found
 
 
+def same_names(
+    conn: Connection, one: str, other: str, generation: int | None,
+    memo: MutableMapping[str, CatalogEntry | None] | None = None,
+) -> bool:  # fmt: skip
+    """Whether two entries surely read one object (``surely_same``), so a field of one
+    is the field of the same name of the other. A view or a copy under another name
+    (``reading_the_same``) may call its columns anything: ``SELECT name AS id_number,
+    id_number AS name FROM dibao_recipients`` (red team 48)."""
+    mine, theirs = entry_of(conn, one, generation, memo), entry_of(conn, other, generation, memo)
+    if not (_verified(mine) and _verified(theirs)):
+        return False
+    assert mine is not None and theirs is not None
+    return surely_same(_read(mine), _read(theirs))
+
+
+def personal_fields(
+    conn: Connection, entry_id: str, generation: int | None,
+    memo: MutableMapping[str, CatalogEntry | None] | None = None,
+) -> frozenset[str]:  # fmt: skip
+    """The entry's personal fields (``personal``) as its verified row has them; every
+    field of it when it no longer verifies (it cannot say which are)."""
+    entry = entry_of(conn, entry_id, generation, memo)
+    if entry is None:
+        return frozenset()
+    found = _read(entry)
+    return found.personal if _verified(entry) else found.fields
+
+
 def entry_of(
     conn: Connection, entry_id: str, generation: int | None,
     memo: MutableMapping[str, CatalogEntry | None] | None,
@@ -313,6 +356,8 @@ def _same(
         if mine.department != theirs.department:
             return False
         ours, other = _read(mine), _read(theirs)
+        if unverified and reads_alike(ours, other):
+            return True
         if unverified:
             # either way: a grant of the table counts for its view, and of the view for it;
             # a field personal on either entry counts: the granted one's steward made every
@@ -337,6 +382,22 @@ def one_system(mine: SourceView, theirs: SourceView) -> bool:
     """Whether two sources reach one system (one source, or two the gateway can tell
     reach the same server and database, file tree or API)."""
     return mine.source_id == theirs.source_id or mine.same_system(theirs)
+
+
+def reads_alike(one: FrozenObject, other: FrozenObject) -> bool:
+    """Whether two entries of one system may show the same personal data because their
+    objects read a table in common, as the source's planner told it at their drafts or
+    last refreshes (``adapters.sql_lineage``): a view is its table's data whatever its
+    columns are called. By names, a view that drops a column of the granted roll and
+    adds a constant one was nested neither way, and one that swapped ``name`` and
+    ``id_number`` was the roll with its fields the wrong way round: both were codebooks
+    (red team 48). An object whose reads the source could not tell (``ANY_TABLE``: a
+    view over a user function or a virtual table) may read any table of its system.
+    One of them must hold something personal (a region lookup beside the roll shares
+    nothing worth a grant). Entries whose source told nothing (files, endpoints, drafts
+    from before 0023) are left to the name rules."""
+    together = one._reads_with(other.reads) or other._reads_with(one.reads)
+    return together and one_system(one.source, other.source)
 
 
 def shows_part_of(fields: Collection[str], entry: FrozenObject) -> bool:
@@ -409,4 +470,5 @@ def _read(entry: CatalogEntry) -> FrozenObject:
     view = SourceView(source.id, source.kind, source.settings, source.server_identity,
                       entry.department)  # fmt: skip
     return FrozenObject(entry.id, entry.object_name, view, *_names(
-        {f.name: personal(f.pi_category, f.mask_override) for f in entry.fields}))  # fmt: skip
+        {f.name: personal(f.pi_category, f.mask_override) for f in entry.fields}),
+        reads=entry.reads)  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -43,10 +44,18 @@ from gateway.stewardship.row_trail import bind_until_commit, bind_written, requi
 from policies.decision import UserContext
 
 
-def _inspect_object(
-    *, services: Services, source: Source, object_name: str
-) -> tuple[ObjectInfo, list[ColumnProposal]]:
-    """The object's current columns and a proposal for each (one bounded sample)."""
+@dataclass(frozen=True)
+class Inspected:
+    """A source object as introspection found it: its columns with a proposal for each
+    (one bounded sample) and the tables it reads (``SourceAdapter.lineage``: a view is
+    its table's data whatever its columns are called, red team 48)."""
+
+    obj: ObjectInfo
+    proposals: list[ColumnProposal]
+    reads: frozenset[str] | None
+
+
+def _inspect_object(*, services: Services, source: Source, object_name: str) -> Inspected:
     adapter = open_source_adapter(services=services, source=source)
     with scrubbed(None):
         try:
@@ -54,7 +63,8 @@ def _inspect_object(
             if object_name not in found:
                 raise NotFound(f"source {source.id} has no object {object_name!r}")
             obj = found[object_name]
-            return obj, columns_of(adapter, obj, services)
+            proposals = columns_of(adapter, obj, services)
+            return Inspected(obj, proposals, adapter.lineage(object_name))
         finally:
             adapter.close()
 
@@ -119,7 +129,7 @@ def create_draft(
     # both before the source is introspected (the catalog checks them again as it adds)
     catalog.require_department_prefix(dataset_id=dataset_id, department=source.department)
     catalog.require_new_dataset_id(session=session, dataset_id=dataset_id)
-    _obj, proposals = _inspect_object(services=services, source=source, object_name=object_name)
+    inspected = _inspect_object(services=services, source=source, object_name=object_name)
     # the source again under its write lock (held to the commit): a deregistration of it
     # committed meanwhile (it locks only the entries it loaded) left a draft of a
     # deregistered source, on record (red team 26); the entry's id is read afresh under
@@ -129,7 +139,8 @@ def create_draft(
         raise Conflict(f"source {source.id!r} was deregistered")
     dataset = catalog.create_draft(
         session=session, source_id=source.id, object_name=object_name, dataset_id=dataset_id,
-        columns=_columns(proposals), title_zh=title_zh, title_en=title_en,
+        columns=_columns(inspected.proposals), reads=inspected.reads, title_zh=title_zh,
+        title_en=title_en,
         description_zh=description_zh, description_en=description_en,
         allowed_purposes=allowed_purposes, tags=tags,
     )  # fmt: skip
@@ -238,18 +249,15 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     return dataset
 
 
-def _object_columns(*, session: Session, services: Services, dataset: Dataset) -> list[Column]:
-    """The entry's object's columns now, with suggestions (409 if the object is gone)."""
+def _object_now(*, session: Session, services: Services, dataset: Dataset) -> Inspected:
+    """The entry's object now, with suggestions (409 if the object is gone)."""
     source = catalog.get_source(session=session, source_id=dataset.source_id)
     try:
-        _obj, proposals = _inspect_object(
-            services=services, source=source, object_name=dataset.object_name
-        )
+        return _inspect_object(services=services, source=source, object_name=dataset.object_name)
     except NotFound:
         raise Conflict(
             f"object {dataset.object_name!r} no longer exists in source {source.id}"
         ) from None
-    return _columns(proposals)
 
 
 def _report(dataset: Dataset, drift: Drift) -> DriftReport:
@@ -276,8 +284,9 @@ def refresh_schema(
     _refuse_reshaping_frozen(dataset.id, dataset.frozen_at)
     if dataset.status == DatasetStatus.PUBLISHED:
         refuse_frozen_object(session=session, dataset=dataset, trail=services.audit)
-    columns = _object_columns(session=session, services=services, dataset=dataset)
-    drift = catalog.refresh_fields(session=session, dataset_id=dataset_id, columns=columns)
+    now = _object_now(session=session, services=services, dataset=dataset)
+    drift = catalog.refresh_fields(session=session, dataset_id=dataset_id,
+                                   columns=_columns(now.proposals), reads=now.reads)  # fmt: skip
     bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
     if drift.changed:
         _emit(
@@ -305,5 +314,5 @@ def pending_drift(
         session=session, services=services, user=user, dataset_id=dataset_id,
         action="dataset:edit",
     )  # fmt: skip
-    columns = _object_columns(session=session, services=services, dataset=dataset)
+    columns = _columns(_object_now(session=session, services=services, dataset=dataset).proposals)
     return _report(dataset, compare(dataset.fields, columns))

@@ -30,6 +30,9 @@ from gateway.enforcement.sources.objects import (
     system_of,
 )
 
+Publishing = tuple[str, str, Collection[str] | None, Collection[str] | None]
+"""An entry checked against the freezes: id, object, field names, the tables it reads."""
+
 
 def refuse_frozen_object(*, session: Session, dataset: Dataset, trail: AuditSink | None) -> None:
     """409 if another entry over ``dataset``'s object of the same system is frozen."""
@@ -37,7 +40,7 @@ def refuse_frozen_object(*, session: Session, dataset: Dataset, trail: AuditSink
     if source is not None:
         names = [f.name for f in dataset.fields]  # a view of a frozen table too (red team 45)
         _refuse(session, source, dict(source.settings or {}),
-                [(dataset.id, dataset.object_name, names)],
+                [(dataset.id, dataset.object_name, names, dataset.reads)],
                 identity=source.server_identity, trail=trail)  # fmt: skip
 
 
@@ -64,8 +67,8 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source, settings: di
                 "it to another object until an admin lifts the freeze",
                 frozen=entry_id,
             )
-    published: list[tuple[str, str, Collection[str] | None]] = [
-        (i, n, None) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED
+    published: list[Publishing] = [
+        (i, n, None, None) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED
     ]
     _refuse(session, source, settings, published, trail=trail)
 
@@ -77,9 +80,10 @@ def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
-            entries: list[tuple[str, str, Collection[str] | None]],
+            entries: list[Publishing],
             identity: str | None = None, trail: AuditSink | None = None) -> None:  # fmt: skip
-    """``entries``: id, object name and field names (None: not compared by them);
+    """``entries``: id, object name, field names and the tables it reads (None: not
+    compared by them);
     ``identity``: the server the settings reach, when known (not yet for new ones)."""
     if not entries:
         return
@@ -87,8 +91,8 @@ def _refuse(session: Session, source: Source, settings: dict[str, Any],
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
               for f in frozen_objects(session, trail)]  # fmt: skip
-    for entry_id, object_name, names in entries:
-        held = frozen_holding(frozen, mine, entry_id, object_name, names)
+    for entry_id, object_name, names, reads in entries:
+        held = frozen_holding(frozen, mine, entry_id, object_name, names, reads)
         if held is not None:
             raise Conflict(
                 f"{held!r} reads the same object and is frozen by a security "

@@ -1,0 +1,112 @@
+"""Which tables an object of a SQL source reads, as the source's own planner tells it.
+
+Why: a view is listed and published like a table, and its field names say nothing of
+where its values come from. ``SELECT name AS id_number, id_number AS name … FROM
+dibao_recipients`` or ``SELECT id_number, …, 'civil' AS team FROM dibao_recipients`` is
+the granted roll to anyone who reads both, yet by names it is another table (red team
+48). The database knows: it plans ``SELECT * FROM <object>`` down to the tables it
+opens. The answer is a set of qualified table names (``schema.table``), compared within
+one system only; ``None`` where the source cannot tell (a virtual table or a function
+whose reads the plan does not show, a dialect whose plan names aliases, not tables:
+MySQL/MariaDB) — the catalog's name rules then stand alone, as before.
+
+Nothing here reads a row: SQLite's ``EXPLAIN`` lists the program, PostgreSQL's
+``EXPLAIN`` (no ``ANALYZE``) the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+# SQLite opcodes that read something the catalog cannot name as a table of this file
+_SQLITE_UNKNOWN = frozenset({"VOpen", "VFilter"})
+# PostgreSQL plan nodes whose reads the plan does not show (a set-returning function may
+# run any query, a foreign scan reads another server)
+_PG_UNKNOWN = frozenset({"Function Scan", "Table Function Scan", "Foreign Scan", "Custom Scan"})
+# user functions a view (or a view under it) calls: any of them may read any table
+_PG_USER_FUNCTIONS = """
+WITH RECURSIVE under(oid) AS (
+  SELECT CAST(%(object)s AS regclass)::oid
+  UNION
+  SELECT d.refobjid FROM under
+  JOIN pg_rewrite r ON r.ev_class = under.oid
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+   AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> under.oid
+)
+SELECT EXISTS (
+  SELECT 1 FROM under
+  JOIN pg_rewrite r ON r.ev_class = under.oid
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+   AND d.refclassid = 'pg_proc'::regclass
+)"""
+
+
+def sqlite_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
+    """``quoted`` (the object's name, quoted and qualified as it is selected from) by
+    the root pages its program opens, each named by the schema that owns the page (an
+    index names its table). A virtual table's reads are its module's: unknown. Functions
+    are SQLite's own (the adapter registers none), which read only their arguments."""
+    program = dbapi.execute(f"EXPLAIN SELECT * FROM {quoted}").fetchall()
+    opened: set[tuple[int, int]] = set()
+    for row in program:
+        opcode = str(row[1])
+        if opcode in _SQLITE_UNKNOWN:
+            return None
+        if opcode == "OpenRead":
+            opened.add((int(row[3]), int(row[4])))  # p2 root page, p3 database
+    schemas = {int(r[0]): str(r[1]) for r in dbapi.execute("PRAGMA database_list").fetchall()}
+    names: set[str] = set()
+    for database in {db for _page, db in opened}:
+        schema = schemas.get(database)
+        if schema is None:
+            return None
+        pages = _sqlite_pages(dbapi, schema)
+        for page, db in opened:
+            if db == database:
+                if page not in pages:
+                    return None
+                names.add(f"{schema}.{pages[page]}")
+    return frozenset(names)
+
+
+def _sqlite_pages(dbapi: Any, schema: str) -> Mapping[int, str]:
+    """Root page → the table it belongs to (an index's page → its table)."""
+    master = "sqlite_temp_master" if schema == "temp" else f'"{_unquote(schema)}".sqlite_master'
+    rows = dbapi.execute(f"SELECT tbl_name, rootpage FROM {master} WHERE rootpage > 0").fetchall()
+    return {int(page): str(table) for table, page in rows}
+
+
+def _unquote(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
+    """The relations PostgreSQL's plan of ``SELECT * FROM <quoted>`` scans, with their
+    schemas (``VERBOSE`` names them). A function, foreign or custom scan, or a user
+    function the view (or a view under it) calls, makes it unknown: the plan does not
+    show what a PL/pgSQL function selects (PostgreSQL records no dependency on its own
+    functions, only on users')."""
+    with dbapi.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) SELECT * FROM {quoted}")
+        (found,) = cursor.fetchone()
+        cursor.execute(_PG_USER_FUNCTIONS, {"object": quoted})
+        (calls,) = cursor.fetchone()
+    if calls:
+        return None
+    plan = json.loads(found) if isinstance(found, str) else found
+    names: set[str] = set()
+    for node in _nodes(plan[0]["Plan"]):
+        if node.get("Node Type") in _PG_UNKNOWN:
+            return None
+        relation = node.get("Relation Name")
+        if relation is not None:
+            names.add(f"{node.get('Schema', '')}.{relation}")
+    return frozenset(names)
+
+
+def _nodes(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _nodes(child)

@@ -1,0 +1,97 @@
+"""What an object of a SQL source reads (``SqlAdapter.lineage``), on the real servers:
+a view is its tables' data whatever its columns are called (red team 48), and what the
+planner cannot show (a user function, a virtual table, a MariaDB view) may read any
+table of the system."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.base import ANY_TABLE, SourceAdapter
+from adapters.registry import open_adapter
+from tests.adapters.sql_sources import config_for, execute_sql, limits_for, people_database
+
+VIEWS = [
+    "CREATE TABLE regions (code VARCHAR(20), label VARCHAR(50))",
+    "CREATE VIEW swapped AS SELECT region AS name, name AS region, 'x' AS team FROM people",
+    "CREATE VIEW joined AS SELECT p.name, r.label FROM people p JOIN regions r "
+    "ON r.code = p.region",
+    "CREATE VIEW nested AS SELECT name FROM swapped WHERE team = 'x'",
+    "CREATE VIEW constant AS SELECT 1 AS one",
+]
+
+
+@pytest.fixture(scope="module", params=["postgresql", "mysql", "sqlite"])
+def source(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, SourceAdapter]]:
+    kind = request.param
+    tmp_path = tmp_path_factory.mktemp(f"lineage_{kind}")
+    with people_database(kind, tmp_path) as url:
+        execute_sql(url, *VIEWS)
+        adapter = open_adapter(config_for(kind, url), limits_for(tmp_path))
+        try:
+            yield kind, adapter
+        finally:
+            adapter.close()
+
+
+def _named(kind: str, *tables: str) -> frozenset[str]:
+    schema = {"sqlite": "main", "postgresql": "public"}[kind]
+    return frozenset(f"{schema}.{t}" for t in tables)
+
+
+def test_a_table_reads_itself(source: tuple[str, SourceAdapter]) -> None:
+    kind, adapter = source
+    found = adapter.lineage("people")
+    if kind == "mysql":  # in its database
+        assert len(found) == 1 and next(iter(found)).endswith(".people")
+    else:
+        assert found == _named(kind, "people")
+
+
+@pytest.mark.parametrize(
+    ("view", "tables"),
+    [("swapped", ("people",)), ("joined", ("people", "regions")), ("nested", ("people",)),
+     ("constant", ())],
+)  # fmt: skip
+def test_a_view_reads_its_tables_whatever_its_columns_are_called(
+    source: tuple[str, SourceAdapter], view: str, tables: tuple[str, ...]
+) -> None:
+    kind, adapter = source
+    if kind == "mysql":  # its plan names aliases: any table
+        assert adapter.lineage(view) == frozenset({ANY_TABLE})
+    else:
+        assert adapter.lineage(view) == _named(kind, *tables)
+
+
+def test_a_view_over_a_user_function_may_read_anything(tmp_path: Path) -> None:
+    with people_database("postgresql", tmp_path) as url:
+        execute_sql(
+            url,
+            "CREATE FUNCTION hidden(x text) RETURNS text LANGUAGE sql AS 'SELECT x'",
+            "CREATE VIEW over_function AS SELECT hidden(name) AS name FROM people",
+            "CREATE VIEW over_that AS SELECT name FROM over_function",
+        )
+        adapter = open_adapter(config_for("postgresql", url), limits_for(tmp_path))
+        try:
+            assert adapter.lineage("over_function") == frozenset({ANY_TABLE})
+            assert adapter.lineage("over_that") == frozenset({ANY_TABLE})
+            assert adapter.lineage("people") == frozenset({"public.people"})
+        finally:
+            adapter.close()
+
+
+def test_a_virtual_table_may_read_anything(tmp_path: Path) -> None:
+    with people_database("sqlite", tmp_path) as url:
+        execute_sql(url, "CREATE VIRTUAL TABLE notes USING fts5(body)",
+                    "CREATE VIEW over_notes AS SELECT body FROM notes")  # fmt: skip
+        adapter = open_adapter(config_for("sqlite", url), limits_for(tmp_path))
+        try:
+            assert adapter.lineage("over_notes") == frozenset({ANY_TABLE})
+            assert adapter.lineage("missing") == frozenset({ANY_TABLE})  # refused: unknown
+        finally:
+            adapter.close()
