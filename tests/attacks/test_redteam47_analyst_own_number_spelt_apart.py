@@ -17,7 +17,6 @@ tokens as for the own-records check. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +29,7 @@ from tests.attacks.redteam36 import (
     query_completed,
     set_own_id_number,
 )
+from tests.attacks.respelt import grouped, respelt
 from tests.gateway.demo_app import DemoGateway
 
 BODY = dibao_ids_body("JW-RT47-SPELT", 20)
@@ -41,18 +41,9 @@ def spelt_apart(deployment: DemoGateway) -> Iterator[str]:
     digit if it has one); its canonical spelling is given, the row restored after."""
     gw = deployment
     number = dibao_number(gw, 3)
-    stored = f"{number[:6]} {number[6:14]} {number[14:].lower()}"
-    civil = sqlite3.connect(gw.settings.demo_data_dir / "civil.db")
-    try:
-        with civil:
-            civil.execute("UPDATE dibao_recipients SET id_number = ? WHERE id_number = ?",
-                          (stored, number))  # fmt: skip
+    with respelt(gw.settings.demo_data_dir / "civil.db", "dibao_recipients", number,
+                 grouped(number)):  # fmt: skip
         yield number
-    finally:
-        with civil:
-            civil.execute("UPDATE dibao_recipients SET id_number = ? WHERE id_number = ?",
-                          (number, stored))  # fmt: skip
-        civil.close()
 
 
 def test_your_own_record_spelt_apart_is_still_yours(

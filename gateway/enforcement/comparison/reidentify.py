@@ -38,12 +38,12 @@ from gateway.enforcement.comparison.access import compile_against_catalog, grant
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.spec import KEY_COLUMN, CompiledModel, ModelSpec
 from gateway.enforcement.masking.apply import mask_array
+from gateway.enforcement.masking.id_spelling import canonical_id_number
 from gateway.enforcement.query.authorize import action
 from gateway.enforcement.query.broker import Broker
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.plan import SideOverrides, clear_key_tokens
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.enforcement.query.subjects import canonical_id_number
 from policies.decision import UserContext
 
 RELEASED = "reidentified"  # a released key's column: ``<side>.<key>.reidentified``
@@ -144,7 +144,8 @@ def _side_keys(
         raw = table.column(side.key).combine_chunks().cast(pa.string())
         # as the run hashed it: a key released in clear under a key of its own
         clear = action(q.decision, side.key) == "allow" or side.key in granted[side.alias]
-        token = mask_array(raw, "hash", hash_key=clear_key_tokens(case_key) if clear else case_key)
+        token = mask_array(raw, "hash", hash_key=clear_key_tokens(case_key) if clear else case_key,
+                           id_number=side.key in q.plan.id_numbers)  # fmt: skip
         keep = pac.is_in(token, value_set=wanted)
         keys[side.alias] = dict(zip(pac.filter(token, keep).to_pylist(),
                                     pac.filter(raw, keep).to_pylist(), strict=True))  # fmt: skip

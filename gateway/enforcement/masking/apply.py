@@ -8,6 +8,8 @@ The masks of issue 16 (``amounts``, ``dates``, ``fpe``, ``steward``) are named b
 spec (``catalog.mask_specs``: ``round:100``, ``keep_last:4`` …), parsed before any
 value is read; they always take their vectorised path (``fpe`` is per distinct value).
 ``KEYED`` methods need the case key (``derive_case_key``): without it they raise.
+A field classed as a resident ID number is spelt canonically before ``hash`` tokenises
+it (``id_spelling``: one person, one token, whatever a department's spelling).
 
 Arrays of at most ``small.SMALL_MAX`` values are masked in plain Python per value
 (``gateway.enforcement.masking.small``): the vectorised kernels' fixed cost per call dominates a
@@ -17,13 +19,14 @@ it is unsure of to the vectorised path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import pyarrow as pa
 
 from catalog.mask_specs import MaskSpec, parse_mask_spec
 from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import amounts, dates, fpe, native, partial, small, steward
+from gateway.enforcement.masking.id_spelling import canonical_column
 from gateway.enforcement.masking.kernels import as_text
 from gateway.enforcement.masking.tokens import hash_array
 
@@ -105,6 +108,7 @@ def mask_array(
     hash_key: bytes | None = None,
     shift_key: bytes | None = None,
     small_max: int = small.SMALL_MAX,
+    id_number: bool = False,
 ) -> pa.Array:
     """Mask every value of ``arr`` with ``method``.
 
@@ -123,6 +127,11 @@ def mask_array(
     date shifted under keys the analyst picks, one per case, is pinned by a few dozen
     of them (red team 36); scoped to the entry and the column (``mask_batch``), so a
     codebook learnt on one field decodes no other (red team 37).
+
+    ``id_number``: ``arr`` is a field classed as a resident ID number; ``hash`` tokens
+    are then made of each value's canonical spelling (``id_spelling``), so that two
+    departments' spellings of one number give one token (stop 37) on the per-value path
+    and the vectorised (native) one alike. A canonical value's token does not change.
     """
     spec = parse_mask_spec(method)  # an unknown method raises before any value is read
     if spec.method in _SPEC_MASKS:
@@ -142,6 +151,8 @@ def mask_array(
             years = small.birth_year_of_dates(values) if few else None
             return years if years is not None else partial.birth_date_year(values)
     text = as_text(arr)
+    if id_number and method == MaskMethod.HASH:  # before any path tokenises the bytes
+        text = canonical_column(text)
     if few and not (native.available() and method in native.KINDS):
         # the per-value path, where no native kernel takes the method (a kernel call on
         # 20 values is ~3-5 us, the per-value path ~35-40 us: Python strings both ways)
@@ -154,11 +165,14 @@ def mask_array(
 def mask_batch(
     batch: pa.RecordBatch, methods: Mapping[str, str], *, hash_key: bytes | None = None,
     shift_key: bytes | None = None, hash_keys: Mapping[str, bytes] | None = None,
+    id_numbers: Collection[str] = (),
 ) -> pa.RecordBatch:  # fmt: skip
     """Mask the named columns; the others pass through unchanged, in the same order
     (``shift_key``: as ``mask_array``, scoped to each column's name here: the caller
     passes its entry's, ``ExecutionPlan.shift_key``); ``hash_keys``: the columns keyed
-    otherwise than by ``hash_key`` (``ExecutionPlan.key_hashes``)."""
+    otherwise than by ``hash_key`` (``ExecutionPlan.key_hashes``); ``id_numbers``: the
+    columns classed as resident ID numbers (``mask_array``'s ``id_number``:
+    ``ExecutionPlan.id_numbers``)."""
     unknown = set(methods) - set(batch.schema.names)
     if unknown:
         raise ValueError(f"mask for columns not in the batch: {sorted(unknown)}")
@@ -174,7 +188,8 @@ def mask_batch(
             if shift_key is not None and parse_mask_spec(spec).method is MaskMethod.DATE_SHIFT:
                 scoped = dates.scoped_shift_key(shift_key, field.name)
             own = hash_keys.get(field.name, hash_key) if hash_keys else hash_key
-            column = mask_array(column, spec, hash_key=own, shift_key=scoped)
+            column = mask_array(column, spec, hash_key=own, shift_key=scoped,
+                                id_number=field.name in id_numbers)  # fmt: skip
             field = pa.field(field.name, column.type, nullable=True, metadata=field.metadata)
         columns.append(column)
         fields.append(field)

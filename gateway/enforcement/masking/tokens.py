@@ -14,6 +14,9 @@ spelling of the other sources and of a number typed for "who looked up whom"
 ``canonical_spellings`` are that rule, applied here, where every token is made (``hash``
 masks, comparison keys, subject tokens, Spark's executors alike), so no caller can
 forget it. Only a value of exactly 17 ASCII digits and ``x`` changes, whatever its field.
+A field classed as an ID number is spelt wholly canonically (no white space, upper case)
+before its values reach here (``id_spelling``, by ``mask_array`` and the subject tokens,
+which know the field's category: stop 37).
 
 Why it is shaped this way. The figures behind each choice are not written here, where
 they would go stale with the next Python, pyarrow or OpenSSL: ``python -m

@@ -9,7 +9,8 @@ small array (``small``) or by its definition:
 - the text masks of ``small.TEXT_VALUE_MASKS`` (ID numbers, phones, names, bank cards,
   addresses, birth dates as text; ``date_year`` is ``birth_date_year``) on ``string``
   columns, unsure wherever ``small`` is; the year of ``date`` columns;
-- ``hash`` on ``string`` columns (``HmacTokens.tokens``, as ``small``);
+- ``hash`` on ``string`` columns (``HmacTokens.tokens``, as ``small``), an ID-number
+  field's values spelt canonically first (``id_spelling``), as ``mask_array`` spells them;
 - ``redact`` on any column (nulls);
 - ``keep_first:n`` / ``keep_last:n`` on ``string`` columns (characters are code points,
   as in ``steward``).
@@ -28,14 +29,16 @@ from typing import Any
 from catalog.mask_specs import MaskSpec, parse_mask_spec
 from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import small
+from gateway.enforcement.masking.id_spelling import canonical_id_numbers
 from gateway.enforcement.masking.tokens import hmac_tokens
 
 
 def mask_values(
-    values: list[Any], method: str, *, hash_key: bytes | None, logical: str
-) -> list[Any] | None:
-    """``mask_array(values, method).to_pylist()`` for a column of type ``logical``,
-    or ``None`` when that is not certain here."""
+    values: list[Any], method: str, *, hash_key: bytes | None, logical: str,
+    id_number: bool = False,
+) -> list[Any] | None:  # fmt: skip
+    """``mask_array(values, method, id_number=id_number).to_pylist()`` for a column of
+    type ``logical``, or ``None`` when that is not certain here."""
     try:
         spec = parse_mask_spec(method)
     except ValueError:  # mask_array raises it
@@ -48,7 +51,9 @@ def mask_values(
     if logical != "string":
         return None
     if kind is MaskMethod.HASH:
-        return None if hash_key is None else hmac_tokens(hash_key).tokens(values)
+        if hash_key is None:
+            return None
+        return hmac_tokens(hash_key).tokens(canonical_id_numbers(values) if id_number else values)
     if kind in (MaskMethod.KEEP_FIRST, MaskMethod.KEEP_LAST):
         return _kept(values, spec)
     mask = small.TEXT_VALUE_MASKS.get(

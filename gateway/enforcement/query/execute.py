@@ -163,7 +163,7 @@ class Reader:
             )
         t = time.perf_counter()
         batch = mask_batch(raw, plan.masks, hash_key=plan.hash_key, shift_key=plan.shift_key,
-                           hash_keys=plan.key_hashes)  # fmt: skip
+                           hash_keys=plan.key_hashes, id_numbers=plan.id_numbers)  # fmt: skip
         self.metrics.mask_s += time.perf_counter() - t
         batch = _apply_post_filters(batch, plan.post_filters)
         if plan.output is not None:

@@ -34,6 +34,7 @@ from gateway.enforcement.query.aggregate import (
 )
 from gateway.enforcement.query.authorize import action, method, released
 from gateway.enforcement.query.context import QueryContext
+from gateway.enforcement.query.subjects import id_fields
 from gateway.enforcement.query.validate import build_filters, build_order
 from policies.decision import Decision
 
@@ -88,6 +89,9 @@ class ExecutionPlan:
     # a column hashed under a key other than ``hash_key``: a comparison side's clear key
     # (``clear_key_tokens``), that key alone (red team 37)
     key_hashes: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    # the columns read that the entry classes as resident ID numbers: their ``hash``
+    # tokens (a comparison side's key too) are made of the canonical spelling (stop 37)
+    id_numbers: frozenset[str] = frozenset()
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -162,6 +166,7 @@ def plan_query(
                 **_side_key(side, decision, hash_key, granted),
             }
         ),
+        id_numbers=frozenset(id_fields(ctx.entry, [c.name for c in source.columns])),
     )
 
 

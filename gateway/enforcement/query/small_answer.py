@@ -102,7 +102,8 @@ def _answer(
         return None
     sent = columns.copy()
     for name, method in plan.masks.items():
-        masked = mask_values(columns[name], method, hash_key=plan.hash_key, logical=types[name])
+        masked = mask_values(columns[name], method, hash_key=plan.hash_key, logical=types[name],
+                             id_number=name in plan.id_numbers)  # fmt: skip
         if masked is None:
             return None
         sent[name] = masked

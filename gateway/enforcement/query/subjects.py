@@ -24,6 +24,7 @@ from catalog.errors import BadRequest
 from catalog.models import User
 from catalog.reserved_names import SUBJECT_COLUMN as SUBJECT_COLUMN
 from gateway.enforcement.masking import derive_case_key, hash_token, load_mask_secret
+from gateway.enforcement.masking.id_spelling import canonical_column, canonical_id_number
 from gateway.enforcement.masking.small import SMALL_MAX
 from gateway.enforcement.masking.tokens import hash_array, hmac_tokens
 from gateway.enforcement.query.entries import Entry
@@ -59,37 +60,12 @@ def _audit_key(secret: bytes) -> bytes:
     return derive_case_key(secret, _AUDIT_CONTEXT)
 
 
-def canonical_id_number(id_number: str) -> str:
-    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces)
-    spelled as the sources and a user's own token hold it: no white space, upper case."""
-    return "".join(id_number.split()).upper()
-
-
-# what ``canonical_id_number`` changes: Python's white space (``str.split``) or a
-# lower-case letter; the values a source holds spelt so are few, and re-spelt one by one
-_NOT_CANONICAL = (
-    r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
-    r"\x{202f}\x{205f}\x{3000}]|\p{Ll}|\p{Lt}"
-)
-
-
-def canonical_column(values: pa.Array) -> pa.Array:
-    """A text column of ID numbers spelt as ``canonical_id_number`` spells one. A
-    department's clerk groups a number with spaces or types a lower-case check digit;
-    tokenised as stored, such a row was another person to the own-records check and the
-    subject-token rules, and its token no one an officer could search for (red team 47's
-    note). Canonical values pass unchanged (one regex pass)."""
-    odd = pc.fill_null(pc.match_substring_regex(values, _NOT_CANONICAL), False)
-    if not pc.any(odd).as_py():
-        return values
-    fixed = [canonical_id_number(v) for v in pc.filter(values, odd).to_pylist()]
-    return pc.replace_with_mask(values, odd, pa.array(fixed, values.type))
-
-
 def subject_tokens_of(values: pa.Array, audit_key: bytes) -> pa.Array:
     """The subject token of every value of a text column of ID numbers (nulls stay
-    null), each spelt canonically first: the reader's, a comparison side's and a Spark
-    executor's alike."""
+    null), each spelt canonically first (``id_spelling``: tokenised as stored, a number
+    a clerk grouped with spaces or typed with a lower-case check digit was another
+    person to the own-records check and the subject-token rules, red team 47's note):
+    the reader's, a comparison side's and a Spark executor's alike."""
     return hash_array(canonical_column(values), audit_key)
 
 

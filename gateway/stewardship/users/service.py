@@ -33,7 +33,8 @@ from catalog.row_bindings import checker, user_key
 from catalog.row_seals import restate, seals_for, user_holds
 from catalog.vocabulary import Level
 from gateway.core.services import Services
-from gateway.enforcement.query.subjects import canonical_id_number, subject_token
+from gateway.enforcement.masking.id_spelling import canonical_id_number
+from gateway.enforcement.query.subjects import subject_token
 from gateway.stewardship.row_locks import hold_rows
 from gateway.stewardship.row_trail import bind_line
 from gateway.stewardship.users.directory import ACTIVE, STATUSES

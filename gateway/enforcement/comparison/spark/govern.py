@@ -14,7 +14,8 @@ Then, on the executors, each Arrow batch passes through ``Govern`` — the same 
 gateway's reader runs (``gateway.enforcement.masking.mask_batch``, the subject tokens
 of ``query.subjects``): cast to the plan's types, the county and the subject tokens of
 every ID-number field read noted, masked (the key becomes its HMAC token under the
-case key), token-filtered, narrowed. Raw values exist only inside that function on the
+case key; an ID-number field's of its canonical spelling, as the gateway's reader makes
+it: stop 37), token-filtered, narrowed. Raw values exist only inside that function on the
 executor; what leaves it is what the gateway's own read would have produced, plus the
 columns for the side's record alone (``Govern.record_only``: the county, the tokens of
 ID-number fields other than the subject column), dropped before the join.
@@ -73,6 +74,8 @@ class Govern:
     hash_key: bytes | None
     shift_key: bytes | None
     key_hashes: Mapping[str, bytes]
+    # the ID-number fields read: tokenised in their canonical spelling (``mask_batch``)
+    id_numbers: frozenset[str]
     audit_key: bytes
     # each ID-number field read and the column of its subject tokens (``token_columns``)
     tokens: tuple[tuple[str, str], ...]
@@ -104,7 +107,7 @@ class Govern:
             values = raw.column(name).cast(pa.string())
             raw = raw.append_column(column, subject_tokens_of(values, self.audit_key))
         batch = mask_batch(raw, self.masks, hash_key=self.hash_key, shift_key=self.shift_key,
-                           hash_keys=self.key_hashes)  # fmt: skip
+                           hash_keys=self.key_hashes, id_numbers=self.id_numbers)  # fmt: skip
         batch = batch.append_column(COUNTY, county)
         for flt in self.post_filters:  # token equality on a masked field
             keep = pc.fill_null(pc.equal(batch.column(flt.field), pa.scalar(str(flt.value))),
@@ -121,7 +124,8 @@ class Govern:
 def governor(plan: ExecutionPlan, *, audit_key: bytes, entry: Entry) -> Govern:
     return Govern(
         raw=schema_for(plan.source.columns), masks=dict(plan.masks), hash_key=plan.hash_key,
-        shift_key=plan.shift_key, key_hashes=dict(plan.key_hashes), audit_key=audit_key,
+        shift_key=plan.shift_key, key_hashes=dict(plan.key_hashes),
+        id_numbers=plan.id_numbers, audit_key=audit_key,
         tokens=token_columns(plan, entry), region_field=entry.region_field,
         post_filters=plan.post_filters, output=plan.output,
     )  # fmt: skip

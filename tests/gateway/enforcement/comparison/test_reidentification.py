@@ -19,10 +19,19 @@ from catalog.comparison_models import ComparisonRun
 from catalog.errors import Forbidden
 from catalog.reidentifications import DEFAULT_RELEASE_DAYS, ReidentificationRequest, release_ttl
 from gateway.enforcement.comparison import reidentify
+from gateway.enforcement.masking import hash_token
 from gateway.enforcement.masking.apply import mask_array
 from gateway.stewardship.row_trail import bind_changed
 from policies.decision import UserContext
-from tests.gateway.comparison_env import CASE, comparison_gateway, events, run_to_end, runner
+from tests.attacks.respelt import grouped, on_payroll_and_roll, respelt
+from tests.gateway.comparison_env import (
+    CASE,
+    comparison_gateway,
+    events,
+    hits,
+    run_to_end,
+    runner,
+)
 from tests.gateway.demo_app import DemoGateway
 
 MODEL = "demo.payroll_on_dibao"
@@ -178,3 +187,26 @@ def test_an_approved_release_expires(gw: DemoGateway, run: dict[str, Any]) -> No
     for steward in ("carl", "fiona"):
         assert decide(gw, steward, again.json()["id"]).status_code == 200
     assert released(gw, "dora", run["id"]).status_code == 200
+
+
+def test_a_number_spelt_apart_is_released_for_its_hit(gw: DemoGateway) -> None:
+    """Stop 37: a hit's person whose number civil's roll holds grouped with spaces and a
+    lower-case check digit is still the hit (the run keys it canonically), and its
+    release finds the roll's row by that key: the number comes back as the roll holds
+    it, beside the payroll's."""
+    data = gw.settings.demo_data_dir
+    number = on_payroll_and_roll(data)
+    stored = grouped(number)
+    with respelt(data / "civil.db", "dibao_recipients", number, stored):
+        view = run_to_end(gw, "dora", MODEL)
+        token = hash_token(number, runner(gw).broker.subjects.case_key(CASE["case_ref"]))
+        rows = orjson.loads(hits(gw, "dora", view["id"]).content)["rows"]
+        hit = next(r["hit_id"] for r in rows if r["key_token"] == token)
+        req = ask(gw, "dora", view["id"], [hit]).json()
+        for steward in ("carl", "fiona"):
+            assert decide(gw, steward, req["id"]).status_code == 200
+        resp = released(gw, "dora", view["id"])
+    assert resp.status_code == 200, resp.text
+    (row,) = orjson.loads(resp.content)["rows"]
+    assert row["d.id_number.reidentified"] == stored
+    assert row["p.id_number.reidentified"] == number

@@ -14,6 +14,7 @@ import pytest
 from catalog.entries import FieldEntry
 from catalog.errors import Unprocessable
 from gateway.enforcement.comparison.spark.govern import COUNTY, governor
+from gateway.enforcement.masking.apply import mask_batch
 from gateway.enforcement.masking.tokens import hmac_tokens
 from gateway.enforcement.query.context import Origin, QueryContext
 from gateway.enforcement.query.entries import Entry
@@ -84,3 +85,27 @@ def test_a_field_named_like_a_token_column_is_read_by_no_side(name: str) -> None
     entry = _entry(("id_number", "id_number"), ("guardian", "id_number"), (name, "none"))
     with pytest.raises(Unprocessable, match=name):
         _side_plan(entry, ["id_number", "guardian", name])
+
+
+def test_an_id_number_spelt_apart_gives_the_canonical_key() -> None:
+    """Stop 37: a Spark side's key tokens of an ID number spelt with spaces or a
+    lower-case check digit are those of its canonical spelling — the keys the gateway's
+    own reader makes of it (``mask_batch`` with the plan's ``id_numbers``), so that a
+    side read by Spark matches a side that stores the number canonically."""
+    plan = _side_plan(ROLL, ["id_number", "name", "note"])
+    assert plan.id_numbers == {"id_number"}
+    govern = governor(plan, audit_key=AUDIT_KEY, entry=ROLL)
+    canonical = ["43012119900101123X", "430121198502020011"]
+    spelt = ["430121 19900101 123x", "\u3000430121198502020011\t"]
+
+    def batch(ids: list[str], note: list[str]) -> pa.RecordBatch:
+        return pa.record_batch({"id_number": ids, "name": ["a", "b"], "note": note})
+
+    out = govern.batch(batch(spelt, spelt))
+    want = govern.batch(batch(canonical, canonical))
+    assert out.column("id_number").equals(want.column("id_number"))
+    assert out.column(SUBJECT_COLUMN).equals(want.column(SUBJECT_COLUMN))
+    reader = mask_batch(batch(canonical, canonical), plan.masks, hash_key=plan.hash_key,
+                        hash_keys=plan.key_hashes, id_numbers=plan.id_numbers)  # fmt: skip
+    assert out.column("id_number").equals(reader.column("id_number"))
+    assert out.column("note").to_pylist() == spelt  # another field, released as stored

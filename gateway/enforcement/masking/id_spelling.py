@@ -1,0 +1,53 @@
+"""Resident ID numbers in one spelling, before anything is keyed by them.
+
+A department's clerk groups a number with spaces (``110101 19900101 123x``) or types a
+lower-case check digit; another department stores the same number canonically. Keyed
+as stored, one person was two: a comparison between the two missed them, their ``hash``
+tokens disagreed, and their subject tokens were no one an officer could search for (red
+team 47's note, stop 37). So every token of a field classed as an ID number
+(``catalog.vocabulary.PICategory.ID_NUMBER``) — the ``hash`` mask, a comparison's key,
+a subject token, on the small answer's, the Arrow and the Spark paths alike — is made of
+its canonical spelling: no white space, upper case. A canonical value is unchanged, so
+its token is the one it always had; only odd spellings change.
+
+Other fields are never re-spelt here (a name, a code, a free text keep their spaces and
+case); ``tokens.canonical_spelling`` is the older, narrower rule for every value (an
+18-character number with a lower-case ``x``), which this one includes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def canonical_id_number(id_number: str) -> str:
+    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces)
+    spelled as the sources and a user's own token hold it: no white space, upper case."""
+    return "".join(id_number.split()).upper()
+
+
+def canonical_id_numbers(values: Iterable[str | None]) -> list[str | None]:
+    """``canonical_id_number`` of each of a few Python values (nulls stay None)."""
+    return [None if v is None else canonical_id_number(v) for v in values]
+
+
+# what ``canonical_id_number`` changes: Python's white space (``str.split``) or a
+# lower-case letter; the values a source holds spelt so are few, and re-spelt one by one
+_NOT_CANONICAL = (
+    r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}]|\p{Ll}|\p{Lt}"
+)
+
+
+def canonical_column(values: pa.Array) -> pa.Array:
+    """A text column of ID numbers (``string`` or ``large_string``) spelt as
+    ``canonical_id_number`` spells one, nulls kept. Canonical values pass unchanged (one
+    regex pass: the column itself when none is odd)."""
+    odd = pc.fill_null(pc.match_substring_regex(values, _NOT_CANONICAL), False)
+    if not pc.any(odd).as_py():
+        return values
+    fixed = [canonical_id_number(v) for v in pc.filter(values, odd).to_pylist()]
+    return pc.replace_with_mask(values, odd, pa.array(fixed, values.type))
