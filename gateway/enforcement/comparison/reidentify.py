@@ -75,6 +75,23 @@ def approved(
     return hits, sorted(r.id for r in found)
 
 
+def approved_by_case(
+    session: Session, run: ComparisonRun, user: UserContext, *,
+    now: datetime | None = None, ttl: timedelta | None = None,
+) -> dict[tuple[str, str], tuple[list[int], list[str]]]:  # fmt: skip
+    """``approved``'s hits and requests by the purpose and case they were asked and
+    approved under: a screening run may open a case per person, and each release is
+    on record under the case its stewards approved, not the run's (red team 45)."""
+    now, ttl = now or datetime.now(UTC), ttl or release_ttl()
+    found = [r for r in _approvals(session, run, user) if not expired(r, now, ttl)]
+    cases: dict[tuple[str, str], tuple[list[int], list[str]]] = {}
+    for case in sorted({(r.purpose, r.case_ref) for r in found}):
+        mine = [r for r in found if (r.purpose, r.case_ref) == case]
+        cases[case] = (sorted({int(h) for r in mine for h in r.hit_ids}),
+                       sorted(r.id for r in mine))  # fmt: skip
+    return cases
+
+
 def expired_only(
     session: Session,
     run: ComparisonRun,

@@ -131,7 +131,7 @@ def released_hits(
     table = reidentify.release(broker=job.broker, session=session, run=run, user=user, hits=hits,
                                hit_ids=hit_ids, release_id=release_id, requests=requests,
                                max_rows=job.max_side_rows)  # fmt: skip
-    table, requests = _still_released(request, run, user, table, ttl=ttl)
+    table, requests, cases = _still_released(request, run, user, table, ttl=ttl)
     encoder = make_encoder(fmt, bom=bom)
     columns = [{"name": n} for n in table.column_names]
     header = {"run": run.id, "reidentification": requests, "columns": columns}
@@ -139,14 +139,23 @@ def released_hits(
     parts += [encoder.batch(b) for b in table.to_batches(max_chunksize=32_768)]
     parts.append(encoder.end({"truncated": False, "row_count": table.num_rows}))
     data = b"".join(parts)
-    get_services(request).audit.append(reidentification_event(
-        type_=EventType.REIDENTIFICATION_RELEASED, actor=Actor.of(user), request_id=release_id,
-        run_id=run.id, hit_ids=table.column(HIT_ID).to_pylist(), departments=[],
-        purpose=run.purpose, case_ref=run.case_ref, details={
-            "requests": requests, "format": fmt,
-            "subject_tokens": reidentify.released_subjects(job.broker, session, run, table)},
-        delivery=Sent(rows=table.num_rows, result_sha256=hashlib.sha256(data).hexdigest()),
-    ))  # fmt: skip
+    digest = hashlib.sha256(data).hexdigest()
+    for (purpose, case_ref), (hit_ids, asked) in cases.items():
+        # one record per approved case, its hits only: an officer following the case the
+        # stewards approved finds the release of the ID numbers (red team 45), the run's
+        # case in its details
+        mine = table.filter(
+            pac.is_in(table.column(HIT_ID), value_set=pa.array(hit_ids, pa.int64()))
+        )
+        get_services(request).audit.append(reidentification_event(
+            type_=EventType.REIDENTIFICATION_RELEASED, actor=Actor.of(user),
+            request_id=release_id, run_id=run.id, hit_ids=mine.column(HIT_ID).to_pylist(),
+            departments=[], purpose=purpose, case_ref=case_ref, details={
+                "requests": asked, "format": fmt,
+                "run_case": {"purpose": run.purpose, "case_ref": run.case_ref},
+                "subject_tokens": reidentify.released_subjects(job.broker, session, run, mine)},
+            delivery=Sent(rows=mine.num_rows, result_sha256=digest),
+        ))  # fmt: skip
     return Response(data, media_type=FORMATS[fmt], headers={
         "X-Sluice-Run-Id": run.id, TRUNCATED_HEADER: cut_text(False)})  # fmt: skip
 
@@ -154,21 +163,24 @@ def released_hits(
 def _still_released(
     request: Request, run: ComparisonRun, user: UserContext, table: pa.Table, *,
     ttl: timedelta,
-) -> tuple[pa.Table, list[str]]:  # fmt: skip
+) -> tuple[pa.Table, list[str], dict[tuple[str, str], tuple[list[int], list[str]]]]:  # fmt: skip
     """The release's sides were read whole (seconds on a large entry), all the while an
     officer may suspend the analyst or revoke the approvals: before any identity leaves,
     the account (``AccountDisabled``) and the approvals are read again, and only the
-    hits still approved stay (red team 8)."""
+    hits still approved stay (red team 8), with the cases that approved them
+    (``reidentify.approved_by_case``), read in the same session."""
     services = get_services(request)
     now = request.app.state.identities.resolve(UserContext(user.subject, None, (), "L1"))
     with services.sessions() as fresh:
         run_service.check_release(services=services, session=fresh, run=run, user=now,
                                   reviewer=False)  # fmt: skip
-        hit_ids, requests = reidentify.approved(fresh, run, now, ttl=ttl)
+        cases = reidentify.approved_by_case(fresh, run, now, ttl=ttl)
+    hit_ids = sorted({h for hits, _asked in cases.values() for h in hits})
+    requests = sorted({r for _hits, asked in cases.values() for r in asked})
     kept = table.filter(pac.is_in(table.column(HIT_ID), value_set=pa.array(hit_ids, pa.int64())))
     if kept.num_rows == 0:
         raise Forbidden(f"no approved re-identification of hits of run {run.id}")
-    return kept, requests
+    return kept, requests, cases
 
 
 @router.get("/{run_id}/disappeared")
