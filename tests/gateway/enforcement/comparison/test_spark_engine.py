@@ -34,7 +34,6 @@ from gateway.enforcement.query.entries import load_entry
 from gateway.enforcement.query.subjects import MAX_TOKENS
 from gateway.enforcement.sources.connect import secret_aad
 from tests.attacks.redteam36 import set_own_id_number
-from tests.attacks.respelt import grouped, on_payroll_and_roll, respelt
 from tests.conftest import (
     create_mysql_database,
     create_pg_database,
@@ -408,25 +407,6 @@ def test_sqlite_sources_read_by_spark_give_the_same_hits(
     assert spark["hits"] == embedded["hits"] > 0
     assert _rows(hits(sqlite_gw, subject, spark["id"])) == _rows(
         hits(sqlite_gw, subject, embedded["id"]))  # fmt: skip
-
-
-def test_a_number_spelt_apart_is_matched_by_spark_as_embedded(sqlite_gw: DemoGateway) -> None:
-    """Stop 37: one of the planted employees drawing the allowance has their number
-    spelt on civil's roll with spaces and a lower-case check digit, on the payroll in
-    lower case: a side read by Spark keys it as the gateway's reader does (canonically),
-    so both engines still find every planted hit, and the same ones."""
-    assert sqlite_gw.report is not None
-    data = sqlite_gw.settings.demo_data_dir
-    number = on_payroll_and_roll(data)
-    model = "demo.payroll_on_dibao"
-    with (respelt(data / "civil.db", "dibao_recipients", number, grouped(number)),
-          respelt(data / "finance.db", "payroll", number, number.lower())):  # fmt: skip
-        embedded = _run(sqlite_gw, "dora", model, engine="embedded")
-        spark = _run(sqlite_gw, "dora", model, engine="spark")
-    assert spark["status"] == embedded["status"] == "done", spark
-    assert spark["hits"] == embedded["hits"] == sqlite_gw.report.planted[model].total
-    assert _rows(hits(sqlite_gw, "dora", spark["id"])) == _rows(
-        hits(sqlite_gw, "dora", embedded["id"]))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
