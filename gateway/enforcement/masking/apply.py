@@ -129,12 +129,16 @@ def mask_array(
     codebook learnt on one field decodes no other (red team 37).
 
     ``id_number``: ``arr`` is a field classed as a resident ID number; ``hash`` tokens
-    are then made of each value's canonical spelling (``id_spelling``), so that two
-    departments' spellings of one number give one token (stop 37) on the per-value path
-    and the vectorised (native) one alike. A canonical value's token does not change.
+    and ``id_number_fpe`` pseudonyms are then made of each value's canonical spelling
+    (``id_spelling``), so that two departments' spellings of one number give one token
+    (stop 37) on the per-value path and the vectorised (native) one alike — a number
+    stored with spaces was all stars under ``id_number_fpe``, no pseudonym at all. A
+    canonical value's token does not change.
     """
     spec = parse_mask_spec(method)  # an unknown method raises before any value is read
     if spec.method in _SPEC_MASKS:
+        if id_number and spec.method is MaskMethod.ID_NUMBER_FPE:  # one person, one pseudonym
+            arr = canonical_column(as_text(arr))
         return _spec_mask(arr, spec, hash_key, shift_key)
     if spec.method is MaskMethod.DATE_YEAR:
         method = MaskMethod.BIRTH_DATE_YEAR  # the same mask under a name for any date

@@ -140,6 +140,18 @@ def test_other_fields_keep_their_spelling(value: str) -> None:
     assert mask_values([value], "hash", hash_key=key, logical="string") == [today(value, key)]
 
 
+def test_a_pseudonym_is_of_the_canonical_number() -> None:
+    """``id_number_fpe`` (the case investigation's mask) of a number stored with spaces
+    and a lower-case check digit is that person's pseudonym, as the canonical number's
+    (it was all stars: no number to encrypt); another field is not re-spelt."""
+    key = b"k" * 32
+    stored, canonical = pa.array(["110101 19900101 123x"]), pa.array(["11010119900101123X"])
+    want = mask_array(canonical, "id_number_fpe", hash_key=key).to_pylist()
+    assert "*" not in want[0]
+    assert mask_array(stored, "id_number_fpe", hash_key=key, id_number=True).to_pylist() == want
+    assert mask_array(stored, "id_number_fpe", hash_key=key).to_pylist() != want
+
+
 @pytest.mark.parametrize("method", ["id_number_partial", "redact", "keep_last:4"])
 def test_other_masks_of_an_id_number_are_untouched(method: str) -> None:
     column = pa.array(["110101 19900101 123x", "11010119900101123X", None])
