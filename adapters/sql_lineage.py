@@ -25,8 +25,9 @@ _SQLITE_UNKNOWN = frozenset({"VOpen", "VFilter"})
 # PostgreSQL plan nodes whose reads the plan does not show (a set-returning function may
 # run any query, a foreign scan reads another server)
 _PG_UNKNOWN = frozenset({"Function Scan", "Table Function Scan", "Foreign Scan", "Custom Scan"})
-# user functions a view (or a view under it) calls: any of them may read any table
-_PG_USER_FUNCTIONS = """
+# the object and every relation its rewrite rules (a view's, a materialized view's) name,
+# through views of views
+_PG_UNDER = """
 WITH RECURSIVE under(oid) AS (
   SELECT CAST(%(object)s AS regclass)::oid
   UNION
@@ -34,13 +35,27 @@ WITH RECURSIVE under(oid) AS (
   JOIN pg_rewrite r ON r.ev_class = under.oid
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> under.oid
-)
+)"""
+# user functions one of them calls: any of them may read any table
+_PG_USER_FUNCTIONS = (
+    _PG_UNDER
+    + """
 SELECT EXISTS (
   SELECT 1 FROM under
   JOIN pg_rewrite r ON r.ev_class = under.oid
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
    AND d.refclassid = 'pg_proc'::regclass
 )"""
+)
+# the relations that hold rows among them (tables, partitioned and foreign tables, and
+# materialized views, whose plan scans only their stored copy)
+_PG_STORED = (
+    _PG_UNDER
+    + """
+SELECT n.nspname, c.relname, c.relkind FROM under
+JOIN pg_class c ON c.oid = under.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm', 'f')"""
+)
 
 
 def sqlite_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
@@ -84,16 +99,20 @@ def _unquote(name: str) -> str:
 
 def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
     """The relations PostgreSQL's plan of ``SELECT * FROM <quoted>`` scans, with their
-    schemas (``VERBOSE`` names them). A function, foreign or custom scan, or a user
-    function the view (or a view under it) calls, makes it unknown: the plan does not
-    show what a PL/pgSQL function selects (PostgreSQL records no dependency on its own
-    functions, only on users')."""
+    schemas (``VERBOSE`` names them), and those the rewrite rules under it name: a
+    materialized view is a stored copy (its plan scans only that) made by a query whose
+    tables the catalog records. A function, foreign or custom scan, a foreign table, or
+    a user function the view (or a view under it) calls, makes it unknown: the plan does
+    not show what a PL/pgSQL function selects (PostgreSQL records no dependency on its
+    own functions, only on users')."""
     with dbapi.cursor() as cursor:
         cursor.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) SELECT * FROM {quoted}")
         (found,) = cursor.fetchone()
         cursor.execute(_PG_USER_FUNCTIONS, {"object": quoted})
         (calls,) = cursor.fetchone()
-    if calls:
+        cursor.execute(_PG_STORED, {"object": quoted})
+        stored = cursor.fetchall()
+    if calls or any(kind == "f" for _schema, _name, kind in stored):
         return None
     plan = json.loads(found) if isinstance(found, str) else found
     names: set[str] = set()
@@ -103,7 +122,7 @@ def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
         relation = node.get("Relation Name")
         if relation is not None:
             names.add(f"{node.get('Schema', '')}.{relation}")
-    return frozenset(names)
+    return frozenset(names | {f"{schema}.{name}" for schema, name, _kind in stored})
 
 
 def _nodes(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -85,6 +85,20 @@ def test_a_view_over_a_user_function_may_read_anything(tmp_path: Path) -> None:
             adapter.close()
 
 
+def test_a_materialized_view_reads_the_tables_it_was_made_of(tmp_path: Path) -> None:
+    """Its plan scans only its stored copy; the rows are the people table's."""
+    with people_database("postgresql", tmp_path) as url:
+        execute_sql(url, "CREATE MATERIALIZED VIEW kept AS SELECT name AS region, 'x' AS team "
+                         "FROM people",
+                    "CREATE VIEW over_kept AS SELECT region FROM kept")  # fmt: skip
+        adapter = open_adapter(config_for("postgresql", url), limits_for(tmp_path))
+        try:
+            for name in ("kept", "over_kept"):
+                assert adapter.lineage(name) == frozenset({"public.kept", "public.people"})
+        finally:
+            adapter.close()
+
+
 def test_a_virtual_table_may_read_anything(tmp_path: Path) -> None:
     with people_database("sqlite", tmp_path) as url:
         execute_sql(url, "CREATE VIRTUAL TABLE notes USING fts5(body)",
