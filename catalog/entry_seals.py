@@ -75,6 +75,11 @@ def dataset_values(row: Any, fields: FieldSeals) -> tuple[Any, ...]:
     and its seal still verifies; one that names them verifies only with them)."""
     named = sorted([str(name), seal if isinstance(seal, str) else None] for name, seal in fields)
     reads = getattr(row, "reads", None)  # a reader that selects no ``reads`` fails closed
+    if not isinstance(reads, list | None):
+        # ``sorted`` of a JSON object is its keys, of a string its characters: either
+        # sealed as the list it spelt while the reader (``catalog.entries._reads``) took
+        # it as "not told", unlinking a view from its table (red team 51)
+        raise TypeError("reads is not a list")
     return (*legacy_dataset_values(row), named, *(() if reads is None else (sorted(reads),)))
 
 
