@@ -25,6 +25,14 @@ _SQLITE_UNKNOWN = frozenset({"VOpen", "VFilter"})
 # PostgreSQL plan nodes whose reads the plan does not show (a set-returning function may
 # run any query, a foreign scan reads another server)
 _PG_UNKNOWN = frozenset({"Function Scan", "Table Function Scan", "Foreign Scan", "Custom Scan"})
+# PostgreSQL's own functions that run a query given as text or read a relation, schema
+# or database given by name (``query_to_xml('SELECT … FROM people', …)``): pinned, so no
+# ``pg_depend`` row, and the plan scans nothing (red team 51)
+_PG_RUNNING_SQL = [
+    f"{what}_to_xml{form}"
+    for what in ("query", "cursor", "table", "schema", "database")
+    for form in ("", "schema", "_and_xmlschema")
+] + ["ts_stat", "ts_rewrite"]
 # the object and every relation its rewrite rules (a view's, a materialized view's) name,
 # through views of views
 _PG_UNDER = """
@@ -36,15 +44,29 @@ WITH RECURSIVE under(oid) AS (
   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> under.oid
 )"""
-# user functions one of them calls: any of them may read any table
+# any of them calling a user function — by its dependency, or as the function behind an
+# operator (the view depends on a user operator, not on its function) — or one of
+# PostgreSQL's that run SQL: any of them may read any table
 _PG_USER_FUNCTIONS = (
     _PG_UNDER
-    + """
+    + """,
+rules AS (SELECT r.oid, r.ev_action::text AS tree FROM under
+          JOIN pg_rewrite r ON r.ev_class = under.oid),
+called AS (
+  SELECT CAST((regexp_matches(tree, ':(?:funcid|aggfnoid|winfnoid) (\\d+)', 'g'))[1] AS oid)
+    AS fn FROM rules
+  UNION
+  SELECT o.oprcode::oid FROM rules
+  CROSS JOIN LATERAL regexp_matches(tree, ':opno (\\d+)', 'g') AS m
+  JOIN pg_operator o ON o.oid = CAST(m[1] AS oid)
+)
 SELECT EXISTS (
-  SELECT 1 FROM under
-  JOIN pg_rewrite r ON r.ev_class = under.oid
-  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-   AND d.refclassid = 'pg_proc'::regclass
+  SELECT 1 FROM rules
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rules.oid
+   AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
+) OR EXISTS (
+  SELECT 1 FROM called JOIN pg_proc p ON p.oid = called.fn
+  WHERE p.pronamespace <> 'pg_catalog'::regnamespace OR p.proname = ANY(%(runs_sql)s)
 )"""
 )
 # the relations that hold rows among them (tables, partitioned and foreign tables, and
@@ -104,11 +126,13 @@ def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
     tables the catalog records. A function, foreign or custom scan, a foreign table, or
     a user function the view (or a view under it) calls, makes it unknown: the plan does
     not show what a PL/pgSQL function selects (PostgreSQL records no dependency on its
-    own functions, only on users')."""
+    own functions, only on users'), nor of PostgreSQL's own that run SQL
+    (``query_to_xml``), and a user operator is a dependency on the operator, its
+    function called behind it (red team 51)."""
     with dbapi.cursor() as cursor:
         cursor.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) SELECT * FROM {quoted}")
         (found,) = cursor.fetchone()
-        cursor.execute(_PG_USER_FUNCTIONS, {"object": quoted})
+        cursor.execute(_PG_USER_FUNCTIONS, {"object": quoted, "runs_sql": _PG_RUNNING_SQL})
         (calls,) = cursor.fetchone()
         cursor.execute(_PG_STORED, {"object": quoted})
         stored = cursor.fetchall()
