@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters.base import ANY_TABLE
 from audit.sink import AuditSink
 from catalog.errors import Conflict
 from catalog.models import Dataset, DatasetStatus, Source
@@ -50,12 +51,11 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source, settings: di
     frozen under another entry: a re-pointed source (an HTTP object's path, a root, a
     database) needs no new publication to serve what the freeze stops (red team 10)."""
     own = session.execute(
-        select(Dataset.id, Dataset.object_name, Dataset.status, Dataset.frozen_at).where(
-            Dataset.source_id == source.id
-        )
+        select(Dataset.id, Dataset.object_name, Dataset.status, Dataset.frozen_at,
+               Dataset.reads).where(Dataset.source_id == source.id)
     ).all()  # fmt: skip
     before = dict(source.settings or {})
-    for entry_id, name, _status, frozen_at in own:
+    for entry_id, name, _status, frozen_at, _reads in own:
         # the frozen entry stays on its object: moved off it (another path, root or
         # server), the object would be free for a new entry to publish
         if frozen_at is not None and (
@@ -67,10 +67,29 @@ def refuse_repointed_at_frozen(*, session: Session, source: Source, settings: di
                 "it to another object until an admin lifts the freeze",
                 frozen=entry_id,
             )
+    # what each reads there is not known until a refresh asks (``forget_reads``): any
+    # table of the system it now reaches, as the broker will take it (red team 51)
     published: list[Publishing] = [
-        (i, n, None, None) for i, n, status, _f in own if status == DatasetStatus.PUBLISHED
-    ]
+        (i, n, None, None if reads is None else [ANY_TABLE])
+        for i, n, status, _f, reads in own if status == DatasetStatus.PUBLISHED
+    ]  # fmt: skip
     _refuse(session, source, settings, published, trail=trail)
+
+
+def forget_reads(*, session: Session, source_id: str) -> None:
+    """A source re-pointed: what its entries' objects read was told by the system it
+    reached before (``datasets.reads``), and an object of the same name where it points
+    now may be a view of any table there — a harmless table's entry re-pointed onto a
+    view of a frozen or granted roll kept the harmless table's reads, so neither the
+    freeze nor the grants linked it (red team 51). Each entry that was told now may read
+    any table of its system (``ANY_TABLE``) until its steward's refresh asks the source
+    again; one never told (a file, an endpoint, a draft from before 0023) keeps the
+    name rules."""
+    with session.no_autoflush:  # nothing written before the trail binds it (one writer)
+        found = session.scalars(select(Dataset).where(Dataset.source_id == source_id)).all()
+    for dataset in found:
+        if dataset.reads is not None and dataset.reads != [ANY_TABLE]:
+            dataset.reads = [ANY_TABLE]
 
 
 def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:

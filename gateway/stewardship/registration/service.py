@@ -43,7 +43,7 @@ from gateway.enforcement.sources.connect import (
 from gateway.enforcement.sources.guard import checked_target, pinned_config
 from gateway.enforcement.sources.targets import EffectiveTarget, stored_target, tombstone_record
 from gateway.stewardship.registration.access import emit, require_reader, require_steward
-from gateway.stewardship.registration.frozen import refuse_repointed_at_frozen
+from gateway.stewardship.registration.frozen import forget_reads, refuse_repointed_at_frozen
 from gateway.stewardship.registration.schemas import (
     ColumnProposal,
     ObjectProposal,
@@ -250,6 +250,7 @@ def update_source(
     changed: list[str] = []
     redacted = source.redacted
     target: dict[str, Any] | None = None
+    before_settings = dict(source.settings or {})
     new_settings = dict(source.settings if settings is None else settings)
     plain = _plain(secret)
     if settings is not None or plain is not None:
@@ -293,6 +294,8 @@ def update_source(
     )  # fmt: skip
     if target is not None:  # a changed connection: the server it reaches now
         source.server_identity = _identity(target)
+    if settings is not None and settings != before_settings:
+        forget_reads(session=session, source_id=source_id)  # told by the system left
     # the source's new state on the trail before the flush (SQLite's one writer): its
     # row from before, written back behind the gateway, reads nothing (row_trail)
     bind_until_commit(services.audit, session)
