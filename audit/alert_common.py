@@ -141,11 +141,17 @@ def utc_day(event: Event) -> date:
     return when(event).astimezone(UTC).date()
 
 
+RELEASED = "reidentification.released"
+
+
 def delivered(e: Event) -> bool:
     """Rows sent to the caller: a comparison's side reads (``delivered: false``) are
     on record but never left the gateway; its matches (``comparison.completed``) did. An
-    aborted delivery's ``rows`` are what left before the client went: they count too."""
-    if e.get("type") in ("comparison.completed", "comparison.aborted"):
+    aborted delivery's ``rows`` are what left before the client went: they count too.
+    A re-identification's release sends the approved hits' rows with their ID numbers
+    in clear (its side reads are ``delivered: false``): its own record is the delivery,
+    or the identities it hands out never counted toward a bulk pull (red team 51)."""
+    if e.get("type") in ("comparison.completed", "comparison.aborted", RELEASED):
         return True
     sent = e.get("type") in ("query.completed", "query.aborted")
     return sent and details_of(e).get("delivered") is not False

@@ -1,6 +1,7 @@
 """Who looked up whom: the two rules over the subject tokens of deliveries.
 
-Every delivery (``query.completed``, ``comparison.completed`` whose rows left) names
+Every delivery (``query.completed``, ``comparison.completed`` whose rows left, a
+re-identification's ``reidentification.released``) names
 the keyed tokens of the ID numbers it returned, so one event stands for as many
 lookups as it has rows: a day of small queries is tens of thousands of (token,
 delivery) pairs, and the live runner evaluates the day every second under load. The
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 
 from audit.alert_common import (
+    RELEASED,
     Alert,
     Event,
     actor_of,
@@ -30,7 +32,8 @@ from audit.alert_common import (
 )
 from audit.alert_config import AlertConfig
 
-DELIVERIES = ("query.completed", "comparison.completed")
+# a re-identification's release names the people it identified in clear (red team 51)
+DELIVERIES = ("query.completed", "comparison.completed", RELEASED)
 DAY = timedelta(days=1)
 
 # one lookup: the delivery's ts, seq, time, actor, and the value counted (a user or a
