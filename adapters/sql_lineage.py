@@ -26,13 +26,28 @@ _SQLITE_UNKNOWN = frozenset({"VOpen", "VFilter"})
 # run any query, a foreign scan reads another server)
 _PG_UNKNOWN = frozenset({"Function Scan", "Table Function Scan", "Foreign Scan", "Custom Scan"})
 # PostgreSQL's own functions that run a query given as text or read a relation, schema
-# or database given by name (``query_to_xml('SELECT … FROM people', …)``): pinned, so no
-# ``pg_depend`` row, and the plan scans nothing (red team 51)
+# or database given by name (``query_to_xml('SELECT … FROM people', …)``), or read data
+# no plan shows as a relation: pinned, so no ``pg_depend`` row, and the plan scans
+# nothing (red team 51)
 _PG_RUNNING_SQL = [
     f"{what}_to_xml{form}"
     for what in ("query", "cursor", "table", "schema", "database")
     for form in ("", "schema", "_and_xmlschema")
-] + ["ts_stat", "ts_rewrite"]
+] + [
+    "ts_stat",
+    "ts_rewrite",
+    # a server file (a table's own data file too), a large object, a logical slot's
+    # changes (the rows written to any table since the slot was made)
+    "pg_read_file",
+    "pg_read_binary_file",
+    "lo_get",
+    "loread",
+    "lo_export",
+    "pg_logical_slot_peek_changes",
+    "pg_logical_slot_get_changes",
+    "pg_logical_slot_peek_binary_changes",
+    "pg_logical_slot_get_binary_changes",
+]
 # the object and every relation its rewrite rules (a view's, a materialized view's) name,
 # through views of views
 _PG_UNDER = """

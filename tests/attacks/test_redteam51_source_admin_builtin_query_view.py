@@ -40,6 +40,13 @@ VIEWS = {
     "via_schema_xml": (
         "CREATE VIEW via_schema_xml AS SELECT schema_to_xml('public', true, false, '') AS doc",
     ),
+    # a server file (a table's own data file), a large object, a logical slot's changes
+    # (every row written to any table since the slot was made)
+    "via_file": ("CREATE VIEW via_file AS SELECT pg_read_file('PG_VERSION') AS label",),
+    "via_large_object": ("CREATE VIEW via_large_object AS SELECT lo_get(1::oid) AS doc",),
+    "via_slot": (
+        "CREATE VIEW via_slot AS SELECT (pg_logical_slot_peek_changes('s', NULL, NULL)).data",
+    ),
     # a user operator: the view depends on the operator, not on the function behind it
     "via_operator": (
         "CREATE FUNCTION peek(a int, b int) RETURNS text LANGUAGE sql STABLE AS "
