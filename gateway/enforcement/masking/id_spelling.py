@@ -7,8 +7,9 @@ tokens disagreed, and their subject tokens were no one an officer could search f
 team 47's note, stop 37). So every token of a field classed as an ID number
 (``catalog.vocabulary.PICategory.ID_NUMBER``) — the ``hash`` mask, a comparison's key,
 a subject token, on the small answer's, the Arrow and the Spark paths alike — is made of
-its canonical spelling: no white space, upper case. A canonical value is unchanged, so
-its token is the one it always had; only odd spellings change.
+its canonical spelling: no white space, upper case, a full-width digit as its ASCII one
+(red team 50). A canonical value is unchanged, so its token is the one it always had;
+only odd spellings change.
 
 Other fields are never re-spelt here (a name, a code, a free text keep their spaces and
 case); ``tokens.canonical_spelling`` is the older, narrower rule for every value (an
@@ -17,6 +18,7 @@ case); ``tokens.canonical_spelling`` is the older, narrower rule for every value
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -24,9 +26,11 @@ import pyarrow.compute as pc
 
 
 def canonical_id_number(id_number: str) -> str:
-    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces)
-    spelled as the sources and a user's own token hold it: no white space, upper case."""
-    return "".join(id_number.split()).upper()
+    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces,
+    full-width digits) spelled as the sources and a user's own token hold it: its
+    compatibility form (``NFKC``: a Chinese input method's ``１１０１０１…ｘ`` is
+    ``110101…x``, red team 50), no white space, upper case."""
+    return "".join(unicodedata.normalize("NFKC", id_number).split()).upper()
 
 
 def canonical_id_numbers(values: Iterable[str | None]) -> list[str | None]:
@@ -34,12 +38,11 @@ def canonical_id_numbers(values: Iterable[str | None]) -> list[str | None]:
     return [None if v is None else canonical_id_number(v) for v in values]
 
 
-# what ``canonical_id_number`` changes: Python's white space (``str.split``) or a
-# lower-case letter; the values a source holds spelt so are few, and re-spelt one by one
-_NOT_CANONICAL = (
-    r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
-    r"\x{202f}\x{205f}\x{3000}]|\p{Ll}|\p{Lt}"
-)
+# what ``canonical_id_number`` may change: Python's white space (``str.split``), a
+# lower-case letter, or anything outside ASCII (``NFKC`` and ``upper`` change many
+# characters, some of no letter category: ``ⓐ``, ``ⅰ``, a full-width digit); the values a
+# source holds spelt so are few, and re-spelt one by one by the function itself
+_NOT_CANONICAL = r"[\t-\r\x{1c}-\x{20}]|\p{Ll}|\p{Lt}|[^\x{00}-\x{7f}]"
 
 
 def canonical_column(values: pa.Array) -> pa.Array:

@@ -27,7 +27,10 @@ from gateway.enforcement.masking.values import mask_values
 SPACES = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-TYPED = st.text(alphabet="0123456789Xx" + SPACES, max_size=24)
+# full-width digits and check letters (a Chinese input method's), and characters whose
+# compatibility form or upper case is another of no letter category (red team 50)
+WIDE = "０１２３４５６７８９Ｘｘⓐⅰΐͅﬁ"
+TYPED = st.text(alphabet="0123456789Xx" + SPACES + WIDE, max_size=24)
 KEYS = st.sampled_from([b"k" * 32, bytes(range(32)), bytes(range(100))])
 
 
@@ -77,6 +80,12 @@ def _every_path(values: list[str | None], key: bytes) -> dict[str, list[str | No
 def test_the_column_spells_each_value_as_one_value_is_spelt(values: list[str | None]) -> None:
     spelt = canonical_column(pa.array(values, pa.string())).to_pylist()
     assert spelt == [None if v is None else canonical_id_number(v) for v in values]
+
+
+def test_a_number_typed_full_width_is_its_ascii_number() -> None:
+    typed = "１１０１０１ １９９００１０１ １２３ｘ"
+    assert canonical_id_number(typed) == "11010119900101123X"
+    assert canonical_column(pa.array([typed], pa.string())).to_pylist() == ["11010119900101123X"]
 
 
 def test_canonical_values_pass_unchanged() -> None:
