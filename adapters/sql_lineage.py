@@ -25,6 +25,13 @@ _SQLITE_UNKNOWN = frozenset({"VOpen", "VFilter"})
 # PostgreSQL plan nodes whose reads the plan does not show (a set-returning function may
 # run any query, a foreign scan reads another server)
 _PG_UNKNOWN = frozenset({"Function Scan", "Table Function Scan", "Foreign Scan", "Custom Scan"})
+# catalogs holding other tables' values: ``pg_stats`` (over ``pg_statistic``) shows
+# every analysed column's most common values and histogram bounds (about a hundred of a
+# unique ID-number column's real numbers), and ``pg_largeobject`` any owner's objects
+# (red team 51's left row (2), red team 50)
+_PG_DATA_CATALOGS = frozenset(
+    {"pg_catalog.pg_statistic", "pg_catalog.pg_statistic_ext_data", "pg_catalog.pg_largeobject"}
+)
 # PostgreSQL's own functions that run a query given as text or read a relation, schema
 # or database given by name (``query_to_xml('SELECT … FROM people', …)``), or read data
 # no plan shows as a relation: pinned, so no ``pg_depend`` row, and the plan scans
@@ -143,7 +150,8 @@ def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
     not show what a PL/pgSQL function selects (PostgreSQL records no dependency on its
     own functions, only on users'), nor of PostgreSQL's own that run SQL
     (``query_to_xml``), and a user operator is a dependency on the operator, its
-    function called behind it (red team 51)."""
+    function called behind it (red team 51). A catalog holding other tables' values
+    (``pg_statistic`` under ``pg_stats``) makes it unknown too (red team 50)."""
     with dbapi.cursor() as cursor:
         cursor.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) SELECT * FROM {quoted}")
         (found,) = cursor.fetchone()
@@ -161,7 +169,8 @@ def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
         relation = node.get("Relation Name")
         if relation is not None:
             names.add(f"{node.get('Schema', '')}.{relation}")
-    return frozenset(names | {f"{schema}.{name}" for schema, name, _kind in stored})
+    names |= {f"{schema}.{name}" for schema, name, _kind in stored}
+    return None if names & _PG_DATA_CATALOGS else frozenset(names)
 
 
 def _nodes(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -109,3 +109,28 @@ def test_a_virtual_table_may_read_anything(tmp_path: Path) -> None:
             assert adapter.lineage("missing") == frozenset({ANY_TABLE})  # refused: unknown
         finally:
             adapter.close()
+
+
+@pytest.mark.parametrize(
+    "select",
+    [
+        "SELECT attname, histogram_bounds :: text AS bounds, most_common_vals :: text AS common "
+        "FROM pg_stats WHERE tablename = 'people'",
+        "SELECT loid, data FROM pg_largeobject",
+    ],
+)
+def test_a_view_over_a_catalog_of_other_tables_values_may_read_anything(
+    tmp_path: Path, select: str
+) -> None:
+    """``pg_stats`` samples every analysed column (a unique ID-number column's histogram
+    bounds are a hundred of its real numbers) while its plan reads only ``pg_catalog``'s
+    tables: a reshaped view of the roll by another road (red team 50)."""
+    with people_database("postgresql", tmp_path) as url:
+        execute_sql(url, "ANALYZE people", f"CREATE VIEW sampled AS {select}",
+                    "CREATE VIEW over_sampled AS SELECT * FROM sampled")  # fmt: skip
+        adapter = open_adapter(config_for("postgresql", url), limits_for(tmp_path))
+        try:
+            assert adapter.lineage("sampled") == frozenset({ANY_TABLE})
+            assert adapter.lineage("over_sampled") == frozenset({ANY_TABLE})
+        finally:
+            adapter.close()
