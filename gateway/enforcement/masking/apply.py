@@ -137,9 +137,7 @@ def mask_array(
     """
     spec = parse_mask_spec(method)  # an unknown method raises before any value is read
     if spec.method in _SPEC_MASKS:
-        if id_number and spec.method is MaskMethod.ID_NUMBER_FPE:  # one person, one pseudonym
-            arr = canonical_column(as_text(arr))
-        return _spec_mask(arr, spec, hash_key, shift_key)
+        return _spec_mask(_pseudonymised(arr, spec, id_number), spec, hash_key, shift_key)
     if spec.method is MaskMethod.DATE_YEAR:
         method = MaskMethod.BIRTH_DATE_YEAR  # the same mask under a name for any date
     if method == MaskMethod.REDACT:
@@ -164,6 +162,14 @@ def mask_array(
         if masked is not None:
             return masked
     return _vectorised_text(text, method, hash_key)
+
+
+def _pseudonymised(arr: pa.Array, spec: MaskSpec, id_number: bool) -> pa.Array:
+    """An ID-number field as ``id_number_fpe`` encrypts it: spelt canonically, so one
+    person has one pseudonym (a number stored with spaces was all stars)."""
+    if id_number and spec.method is MaskMethod.ID_NUMBER_FPE:
+        return canonical_column(as_text(arr))
+    return arr
 
 
 def mask_batch(
