@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,19 @@ def _civil_file(gw: DemoGateway) -> str:
 
 def _release_while(gw: DemoGateway, run_id: str, officer_acts: str) -> Any:
     """dora's release, held in civil's side read until sam has acted."""
-    tokens = gw.headers("dora"), gw.headers("sam")  # minted before dora is suspended
+    officer = gw.headers("sam")
+
+    def act() -> None:
+        acted = gw.client.post(f"/api/v1/users/dora/{officer_acts}", headers=officer,
+                               json={"reason": "bulk pull alert"})  # fmt: skip
+        assert acted.status_code == 200, acted.text
+
+    return release_while(gw, run_id, act)
+
+
+def release_while(gw: DemoGateway, run_id: str, act: Callable[[], None]) -> Any:
+    """dora's release, held in civil's side read until ``act`` has run."""
+    token = gw.headers("dora")  # minted before anything ``act`` does to dora
     gw.client.app.state.broker.sources.close()  # idle pooled readers share the file's lock
     writer = sqlite3.connect(_civil_file(gw), isolation_level=None, check_same_thread=False,
                              timeout=10)  # fmt: skip
@@ -88,7 +100,7 @@ def _release_while(gw: DemoGateway, run_id: str, officer_acts: str) -> Any:
     def release() -> None:
         answer["resp"] = gw.client.get(
             f"/api/v1/comparison-runs/{run_id}/hits", params={"reidentified": "true"},
-            headers=tokens[0],
+            headers=token,
         )  # fmt: skip
 
     def reading_civil() -> bool:
@@ -100,9 +112,7 @@ def _release_while(gw: DemoGateway, run_id: str, officer_acts: str) -> Any:
     reader.start()
     try:
         wait_for(reading_civil, "the release to start reading civil's side")
-        acted = gw.client.post(f"/api/v1/users/dora/{officer_acts}", headers=tokens[1],
-                               json={"reason": "bulk pull alert"})  # fmt: skip
-        assert acted.status_code == 200, acted.text
+        act()
     finally:
         writer.execute("ROLLBACK")
         writer.close()  # the lock goes with the connection (exclusive locking mode)

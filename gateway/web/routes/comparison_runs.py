@@ -147,6 +147,8 @@ def released_hits(
         mine = table.filter(
             pac.is_in(table.column(HIT_ID), value_set=pa.array(hit_ids, pa.int64()))
         )
+        if mine.num_rows == 0:  # approved while the sides were read: none of its hits sent
+            continue
         get_services(request).audit.append(reidentification_event(
             type_=EventType.REIDENTIFICATION_RELEASED, actor=Actor.of(user),
             request_id=release_id, run_id=run.id, hit_ids=mine.column(HIT_ID).to_pylist(),
