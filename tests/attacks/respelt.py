@@ -6,9 +6,19 @@ both the payroll and the roll: shared by the tests of red team 47's note and sto
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+
+from gateway.enforcement.query.subjects import subject_token
+from tests.attacks.redteam36 import (
+    DIBAO,
+    dibao_ids_body,
+    dibao_number,
+    query_completed,
+    set_own_id_number,
+)
+from tests.gateway.demo_app import DemoGateway
 
 
 def grouped(number: str) -> str:
@@ -41,3 +51,18 @@ def on_payroll_and_roll(data: Path) -> str:
             "ON d.id_number = p.id_number WHERE d.status = 'active' "
             "ORDER BY substr(p.id_number, 18) = 'X' DESC, p.rowid LIMIT 1").fetchone()  # fmt: skip
     return str(number)
+
+
+def own_record_is_yours(gw: DemoGateway, spell: Callable[[str], str], case_ref: str) -> None:
+    """The roll's 4th row's number stored as ``spell`` types it (restored after): dora,
+    whose number it is, reads the roll's 20 rows holding it, and the read is still hers
+    (``self_hash_hit``, her subject token on record) — red teams 47 and 50."""
+    number = dibao_number(gw, 3)
+    with respelt(gw.settings.demo_data_dir / "civil.db", "dibao_recipients", number,
+                 spell(number)):  # fmt: skip
+        set_own_id_number(gw, "dora", number)
+        resp = gw.query("dora", DIBAO, dibao_ids_body(case_ref, 20))
+    assert resp.status_code == 200, resp.text[:300]
+    details = query_completed(gw, resp.headers["X-Request-Id"])["details"]
+    assert details["self_hash_hit"] is True, details.get("self_hash_hit")
+    assert subject_token(gw.settings.home, number) in details["subject_tokens"]

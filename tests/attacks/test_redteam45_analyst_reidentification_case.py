@@ -21,24 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.search import EventFilter, list_events
+from tests.attacks.reidentify_steps import approved, releases_under
 from tests.gateway.comparison_env import run_to_end
 from tests.gateway.demo_app import DemoGateway
 
 OPENED = "JW-RT45-OPENED"
-
-
-def _approved(gw: DemoGateway, run: dict[str, Any], case_ref: str, hit: int = 1) -> str:
-    """dora asks for ``hit`` under ``case_ref``; both departments approve; its id."""
-    asked = gw.client.post("/api/v1/access-requests", headers=gw.headers("dora"), json={
-        "run": run["id"], "hits": [hit], "purpose": "supervision", "case_ref": case_ref,
-        "justification": "open a case on the first hit"})  # fmt: skip
-    assert asked.status_code == 201, asked.text
-    for steward in ("carl", "fiona"):
-        approved = gw.client.post(f"/api/v1/access-requests/{asked.json()['id']}/approve",
-                                  headers=gw.headers(steward), json={})  # fmt: skip
-        assert approved.status_code == 200, approved.text
-    return str(asked.json()["id"])
 
 
 def _release(gw: DemoGateway, run: dict[str, Any]) -> Any:
@@ -46,20 +33,14 @@ def _release(gw: DemoGateway, run: dict[str, Any]) -> Any:
                          params={"reidentified": "true"}, headers=gw.headers("dora"))  # fmt: skip
 
 
-def _releases_under(gw: DemoGateway, case_ref: str) -> list[dict[str, Any]]:
-    return list_events(store=gw.services.audit.store,
-                       filters=EventFilter(case_ref=case_ref, type="reidentification.released"),
-                       limit=10)["items"]  # fmt: skip
-
-
 def test_a_release_is_on_record_under_the_case_approved(deployment: DemoGateway) -> None:
     gw = deployment
     run = run_to_end(gw, "dora", "demo.payroll_on_dibao")
     assert run["status"] == "done" and run["hits"] >= 1, run
-    _approved(gw, run, OPENED)
+    approved(gw, run["id"], [1], OPENED)
     released = _release(gw, run)
     assert released.status_code == 200, released.text
-    found = _releases_under(gw, OPENED)
+    found = releases_under(gw, OPENED)
     assert found, "the release of the approved hits is not on record under the approved case"
     assert found[0]["details"]["run_case"]["case_ref"] == run["case_ref"], found[0]
 
@@ -72,11 +53,11 @@ def test_hits_approved_under_two_cases_are_each_on_record_under_their_own(
     gw = deployment
     run = run_to_end(gw, "dora", "demo.payroll_on_dibao")
     assert run["hits"] >= 2, run
-    _approved(gw, run, "JW-RT45-FIRST", hit=1)
-    _approved(gw, run, "JW-RT45-SECOND", hit=2)
+    approved(gw, run["id"], [1], "JW-RT45-FIRST")
+    approved(gw, run["id"], [2], "JW-RT45-SECOND")
     released = _release(gw, run)
     assert released.status_code == 200, released.text
-    first, second = _releases_under(gw, "JW-RT45-FIRST"), _releases_under(gw, "JW-RT45-SECOND")
+    first, second = releases_under(gw, "JW-RT45-FIRST"), releases_under(gw, "JW-RT45-SECOND")
     assert first and second, (first, second)
     assert first[0]["details"]["hit_ids"] == [1] and second[0]["details"]["hit_ids"] == [2]
     assert (first[0]["rows"], second[0]["rows"]) == (1, 1), (first[0], second[0])

@@ -17,42 +17,9 @@ tokens as for the own-records check. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from gateway.enforcement.query.subjects import subject_token
-from tests.attacks.redteam36 import (
-    DIBAO,
-    dibao_ids_body,
-    dibao_number,
-    query_completed,
-    set_own_id_number,
-)
-from tests.attacks.respelt import grouped, respelt
+from tests.attacks.respelt import grouped, own_record_is_yours
 from tests.gateway.demo_app import DemoGateway
 
-BODY = dibao_ids_body("JW-RT47-SPELT", 20)
 
-
-@pytest.fixture
-def spelt_apart(deployment: DemoGateway) -> Iterator[str]:
-    """The roll's 4th row's number, stored grouped with spaces (and a lower-case check
-    digit if it has one); its canonical spelling is given, the row restored after."""
-    gw = deployment
-    number = dibao_number(gw, 3)
-    with respelt(gw.settings.demo_data_dir / "civil.db", "dibao_recipients", number,
-                 grouped(number)):  # fmt: skip
-        yield number
-
-
-def test_your_own_record_spelt_apart_is_still_yours(
-    deployment: DemoGateway, spelt_apart: str
-) -> None:
-    gw = deployment
-    set_own_id_number(gw, "dora", spelt_apart)
-    resp = gw.query("dora", DIBAO, BODY)
-    assert resp.status_code == 200, resp.text[:300]
-    details = query_completed(gw, resp.headers["X-Request-Id"])["details"]
-    assert details["self_hash_hit"] is True, details.get("self_hash_hit")
-    assert subject_token(gw.settings.home, spelt_apart) in details["subject_tokens"]
+def test_your_own_record_spelt_apart_is_still_yours(deployment: DemoGateway) -> None:
+    own_record_is_yours(deployment, grouped, "JW-RT47-SPELT")

@@ -26,6 +26,7 @@ from typing import Any
 from audit.alert_common import rule_view
 from audit.alerts import AlertConfig, compute_alerts
 from audit.search import EventFilter, list_events
+from tests.attacks.reidentify_steps import approved
 from tests.gateway.comparison_env import run_to_end
 from tests.gateway.demo_app import DemoGateway
 
@@ -43,14 +44,7 @@ def test_a_release_of_identities_counts_as_rows_delivered(deployment: DemoGatewa
     gw = deployment
     run = run_to_end(gw, "dora", "demo.payroll_on_dibao")
     assert run["status"] == "done" and run["hits"] >= 3, run
-    asked = gw.client.post("/api/v1/access-requests", headers=gw.headers("dora"), json={
-        "run": run["id"], "hits": [1, 2, 3], "purpose": "supervision", "case_ref": CASE,
-        "justification": "open a case on three hits"})  # fmt: skip
-    assert asked.status_code == 201, asked.text
-    for steward in ("carl", "fiona"):
-        approved = gw.client.post(f"/api/v1/access-requests/{asked.json()['id']}/approve",
-                                  headers=gw.headers(steward), json={})  # fmt: skip
-        assert approved.status_code == 200, approved.text
+    approved(gw, run["id"], [1, 2, 3], CASE)
     for _ in range(2):  # downloaded twice: the identities left twice
         released = gw.client.get(
             f"/api/v1/comparison-runs/{run['id']}/hits",

@@ -17,9 +17,7 @@ embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from typing import Any
-
-from audit.search import EventFilter, list_events
+from tests.attacks.reidentify_steps import approve, ask, releases_under
 from tests.attacks.test_redteam8_analyst_release_mid_read import release_while
 from tests.gateway.comparison_env import run_to_end
 from tests.gateway.demo_app import DemoGateway
@@ -27,36 +25,16 @@ from tests.gateway.demo_app import DemoGateway
 FIRST, LATE = "JW-S37-FIRST", "JW-S37-LATE"
 
 
-def _asked(gw: DemoGateway, run: dict[str, Any], hit: int, case_ref: str) -> str:
-    asked = gw.client.post("/api/v1/access-requests", headers=gw.headers("dora"), json={
-        "run": run["id"], "hits": [hit], "purpose": "supervision", "case_ref": case_ref,
-        "justification": "one case per person"})  # fmt: skip
-    assert asked.status_code == 201, asked.text
-    return str(asked.json()["id"])
-
-
-def _approve(gw: DemoGateway, steward: str, request_id: str) -> None:
-    approved = gw.client.post(f"/api/v1/access-requests/{request_id}/approve",
-                              headers=gw.headers(steward), json={})  # fmt: skip
-    assert approved.status_code == 200, approved.text
-
-
-def _records(gw: DemoGateway, case_ref: str) -> list[dict[str, Any]]:
-    return list_events(store=gw.services.audit.store,
-                       filters=EventFilter(case_ref=case_ref, type="reidentification.released"),
-                       limit=10)["items"]  # fmt: skip
-
-
 def test_a_case_approved_mid_read_has_no_empty_record(deployment: DemoGateway) -> None:
     gw = deployment
     run = run_to_end(gw, "dora", "demo.payroll_on_dibao")
     assert run["status"] == "done" and run["hits"] >= 2, run
-    first = _asked(gw, run, 1, FIRST)
-    _approve(gw, "carl", first)
-    _approve(gw, "fiona", first)
-    late = _asked(gw, run, 2, LATE)
-    _approve(gw, "carl", late)
-    resp = release_while(gw, run["id"], lambda: _approve(gw, "fiona", late))
+    first = ask(gw, run["id"], [1], FIRST)
+    approve(gw, "carl", first)
+    approve(gw, "fiona", first)
+    late = ask(gw, run["id"], [2], LATE)
+    approve(gw, "carl", late)
+    resp = release_while(gw, run["id"], lambda: approve(gw, "fiona", late))
     assert resp.status_code == 200, resp.text
-    assert [r["details"]["hit_ids"] for r in _records(gw, FIRST)] == [[1]]
-    assert _records(gw, LATE) == [], "a record under a case none of whose hits was sent"
+    assert [r["details"]["hit_ids"] for r in releases_under(gw, FIRST)] == [[1]]
+    assert releases_under(gw, LATE) == [], "a record under a case none of whose hits was sent"
