@@ -106,8 +106,10 @@ def sqlite_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
     """``quoted`` (the object's name, quoted and qualified as it is selected from) by
     the root pages its program opens, each named by the schema that owns the page (an
     index names its table). A virtual table's reads are its module's: unknown. Functions
-    are SQLite's own (the adapter registers none), which read only their arguments."""
-    program = dbapi.execute(f"EXPLAIN SELECT * FROM {quoted}").fetchall()
+    are SQLite's own (the adapter registers none), which read only their arguments.
+    Planned against the schema as it is now (``_sqlite_schema_now``)."""
+    now = _sqlite_schema_now(dbapi)
+    program = dbapi.execute(f"EXPLAIN SELECT * FROM {quoted} -- schema {now}").fetchall()
     opened: set[tuple[int, int]] = set()
     for row in program:
         opcode = str(row[1])
@@ -128,6 +130,24 @@ def sqlite_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
                     return None
                 names.add(f"{schema}.{pages[page]}")
     return frozenset(names)
+
+
+def _sqlite_schema_now(dbapi: Any) -> str:
+    """Every attached database's schema read again, and their versions as one key. A
+    pooled connection plans against the schema it loaded: a statement that runs checks
+    the file's schema cookie first, but ``EXPLAIN`` runs nothing, and the driver's
+    statement cache hands back the program prepared before — a view redefined at the
+    source since was told as reading its old table, while a query read the new one
+    (stop 38: the broker asks its pooled adapter while a freeze stands). Reading each
+    ``sqlite_master`` reloads a changed schema; the key (in the ``EXPLAIN``'s text)
+    makes a changed one a statement of its own."""
+    versions = []
+    for _seq, schema, _file in dbapi.execute("PRAGMA database_list").fetchall():
+        name = _unquote(str(schema))
+        master = "sqlite_temp_master" if schema == "temp" else f'"{name}".sqlite_master'
+        dbapi.execute(f"SELECT 1 FROM {master} LIMIT 1").fetchall()
+        versions.append(str(dbapi.execute(f'PRAGMA "{name}".schema_version').fetchone()[0]))
+    return ".".join(versions)
 
 
 def _sqlite_pages(dbapi: Any, schema: str) -> Mapping[int, str]:

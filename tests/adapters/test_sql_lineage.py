@@ -134,3 +134,22 @@ def test_a_view_over_a_catalog_of_other_tables_values_may_read_anything(
             assert adapter.lineage("over_sampled") == frozenset({ANY_TABLE})
         finally:
             adapter.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_view_redefined_since_the_adapter_connected_is_told_as_it_is_now(
+    kind: str, tmp_path: Path
+) -> None:
+    """The broker asks its pooled adapter while a freeze stands (stop 38): a connection
+    that planned the view before, its statements cached, tells what it reads now."""
+    with people_database(kind, tmp_path) as url:
+        execute_sql(url, "CREATE TABLE regions (code VARCHAR(20), label VARCHAR(50))",
+                    "CREATE VIEW moved AS SELECT code AS name FROM regions")  # fmt: skip
+        adapter = open_adapter(config_for(kind, url), limits_for(tmp_path))
+        try:
+            for _ in range(6):  # past psycopg's threshold for preparing a statement
+                assert adapter.lineage("moved") == _named(kind, "regions")
+            execute_sql(url, "DROP VIEW moved", "CREATE VIEW moved AS SELECT name FROM people")
+            assert adapter.lineage("moved") == _named(kind, "people")
+        finally:
+            adapter.close()
