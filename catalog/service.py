@@ -347,9 +347,12 @@ def update_dataset(*, session: Session, dataset_id: str, patch: DatasetPatch) ->
     return Edited(dataset=dataset, changed=tuple(apply_patch(dataset, patch)))
 
 
-def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
+def publish_dataset(
+    *, session: Session, dataset_id: str, reads: Collection[str] | None = None
+) -> Dataset:
     """Make a draft visible in the catalog and queryable, its current classification
-    the accepted one; publishing twice is a no-op."""
+    the accepted one; publishing twice is a no-op. ``reads``: what its object reads as
+    the source told it for the publication's checks, recorded with it (``reads_change``)."""
     ds = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
     if ds.status != DatasetStatus.PUBLISHED:
         require_publishable(session=session, dataset=ds)
@@ -360,8 +363,10 @@ def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
         # sealed as read, published (catalog.entry_seals): a draft changed behind the
         # gateway is published unsealed, and serves nothing
         session.flush()
-        seal = resealed(session.connection(), ds, status=DatasetStatus.PUBLISHED.value)
-        values: dict[str, Any] = {"status": DatasetStatus.PUBLISHED}
+        changes: dict[str, Any] = {"status": DatasetStatus.PUBLISHED.value,
+                                   **reads_change(ds, reads)}  # fmt: skip
+        seal = resealed(session.connection(), ds, **changes)
+        values: dict[str, Any] = {**changes, "status": DatasetStatus.PUBLISHED}
         if seal is not None:
             values["seal"] = seal
         done = session.execute(
@@ -370,7 +375,7 @@ def publish_dataset(*, session: Session, dataset_id: str) -> Dataset:
         )  # fmt: skip
         if getattr(done, "rowcount", 0) != 1:
             raise Conflict(f"dataset {ds.id}'s source {ds.source_id} was deregistered")
-        session.expire(ds, ["status", "seal"])
+        session.expire(ds, ["status", "seal", "reads"])
     return ds
 
 
@@ -399,6 +404,14 @@ def refresh_fields(
     """Follow the source object's current columns (``catalog.drift``) and what it reads
     now (a view redefined since the draft)."""
     dataset = get_dataset(session=session, dataset_id=dataset_id, include_drafts=True)
-    if reads is not None and sorted(reads) != dataset.reads:
-        dataset.reads = sorted(reads)
+    for name, value in reads_change(dataset, reads).items():
+        setattr(dataset, name, value)
     return follow_columns(dataset, columns)
+
+
+def reads_change(dataset: Dataset, reads: Collection[str] | None) -> dict[str, list[str]]:
+    """``{"reads": …}`` when the source told what the entry's object reads now and that
+    is not what its row records; nothing when it told nothing (a file, an endpoint)."""
+    if reads is None or sorted(reads) == dataset.reads:
+        return {}
+    return {"reads": sorted(reads)}

@@ -19,7 +19,7 @@ immediately before anything is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -41,7 +41,18 @@ from gateway.enforcement.query.authorize import action, method, refusal
 from gateway.enforcement.query.generation import catalog_generation
 from gateway.enforcement.query.preview import preview_input
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.enforcement.sources.objects import SourceView, frozen_holding, frozen_objects
+from gateway.enforcement.sources.lineage_now import (
+    asking_sources,
+    freeze_near,
+    frozen_now,
+    reads_of_source,
+)
+from gateway.enforcement.sources.objects import (
+    FrozenObject,
+    SourceView,
+    frozen_holding,
+    frozen_objects,
+)
 from policies.decision import Decision, UserContext
 
 PREVIEW_CASE = "model-check"
@@ -95,7 +106,7 @@ def check_access(
     decisions: dict[str, Decision] = {}
     generation = catalog_generation(session.connection())
     refuse_frozen_objects(
-        session, [datasets[side.dataset] for side in model.sides], trail=services.audit
+        session, [datasets[side.dataset] for side in model.sides], services=services
     )
     for side in model.sides:
         dataset = datasets[side.dataset]
@@ -289,20 +300,27 @@ def _check_fields(side: CompiledSide, decision: Decision) -> None:
 
 
 def refuse_frozen_objects(
-    session: Session, datasets: Iterable[Dataset], *, trail: AuditSink | None
+    session: Session, datasets: Iterable[Dataset], *, services: Services
 ) -> None:
     """An entry whose object another, frozen entry reads (a copy published before the
     freeze) is refused as the broker refuses its queries (423): a model stored or run
-    over it, and a run's stored hits, which are its data too (red team 13)."""
-    frozen = frozen_objects(session, trail)
+    over it, and a run's stored hits, which are its data too (red team 13). While an
+    entry of its system is frozen, by what its object reads as the source tells it now,
+    as the broker compares it (``lineage_now``, stop 38)."""
+    frozen = frozen_objects(session, services.audit)
     for dataset in datasets if frozen else ():
         source = session.get(Source, dataset.source_id)
         if source is None:
             continue
         view = SourceView(source.id, source.kind, dict(source.settings or {}),
                           source.server_identity, source.department)  # fmt: skip
-        held = frozen_holding(frozen, view, dataset.id, dataset.object_name,
-                              [f.name for f in dataset.fields], dataset.reads)  # fmt: skip
+        reads: Collection[str] | None = dataset.reads
+        now: Sequence[FrozenObject] = frozen
+        if freeze_near(frozen, view):  # both sides as they are now
+            now = frozen_now(frozen, view, asking_sources(session, services))
+            reads = reads_of_source(services, source, dataset.object_name)
+        held = frozen_holding(now, view, dataset.id, dataset.object_name,
+                              [f.name for f in dataset.fields], reads)  # fmt: skip
         if held is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} reads the same data as {held!r}, "
                                 "which a security officer froze")  # fmt: skip

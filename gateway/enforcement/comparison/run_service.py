@@ -259,7 +259,7 @@ def check_release(
     for dataset in found.values():
         if dataset.frozen_at is not None:
             raise DatasetFrozen(f"dataset {dataset.id!r} is frozen by a security officer")
-    refuse_frozen_objects(session, found.values(), trail=services.audit)
+    refuse_frozen_objects(session, found.values(), services=services)
     # the entries as they stand, a withdrawn one included: it leaves the result readable,
     # to a reader who may still read it (red team 16: returning early here waived the
     # owner's role, clearance, grants and the clearer-than-now check)

@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import pyarrow as pa
 from sqlalchemy import Connection, Engine
 
+from adapters.base import ANY_TABLE
 from audit.event_types import EventType, Outcome
 from audit.sink import AuditSink
 from catalog.db import reads_engine
@@ -70,6 +71,7 @@ from gateway.enforcement.query.run import QueryRun
 from gateway.enforcement.query.slots import Slot, StreamSlots
 from gateway.enforcement.query.subjects import SubjectTokens
 from gateway.enforcement.query.validate import check_names
+from gateway.enforcement.sources.lineage_now import freeze_near, frozen_now, reads_now
 from gateway.enforcement.sources.objects import (
     FrozenObject,
     SourceView,
@@ -123,6 +125,8 @@ class Broker:
         # the frozen entries, and which entry's object each queried entry shares with one
         self.frozen: GenerationCache[str, tuple[FrozenObject, ...]] = GenerationCache(1)
         self.frozen_with: GenerationCache[str, tuple[str | None, bool]] = GenerationCache(512)
+        # and whether a source's system has a frozen entry (then what is read is asked)
+        self.frozen_near: GenerationCache[str, tuple[bool, bool]] = GenerationCache(512)
         self.metrics = BrokerMetrics()
         self.reader = Reader(sources=sources, subjects=subjects, metrics=self.metrics)
         self.in_flight = InFlight()
@@ -236,24 +240,36 @@ class Broker:
             self._deny(ctx, details={"code": exc.code})
             raise audited(exc) from None
         try:  # the same object under an entry published before the freeze
-            self._refuse_frozen_object(conn, generation, entry)
+            self._refuse_frozen_object(conn, generation, entry, ask_source=True)
         except DatasetFrozen as exc:
             self._deny(ctx, details={"code": DatasetFrozen.code, "frozen": exc.message})
             raise audited(exc) from None
         return ctx, generation
 
     def _refuse_frozen_object(
-        self, conn: Callable[[], Connection], generation: int, entry: Entry
-    ) -> None:
+        self, conn: Callable[[], Connection], generation: int, entry: Entry,
+        *, ask_source: bool = False,
+    ) -> None:  # fmt: skip
         """``DatasetFrozen`` when another entry reading ``entry``'s object is frozen: a
         freeze stops the data, whichever entry reads it — one published before the
         freeze included (red team 10's open row). Nothing is read or compared while no
-        entry is frozen (one cached read per catalog generation)."""
+        entry is frozen (one cached read per catalog generation).
+        ``ask_source`` (before a query is served): while an entry of its system is
+        frozen, what its object reads is asked of the source now and compared, not the
+        generation's answer over its recorded reads — a view redefined over the frozen
+        table at the source since its last refresh served the frozen rows (stop 38)."""
         frozen = self.frozen.get(generation, "", lambda: frozen_objects(conn(), self.audit))
         if not frozen:
             return
         source = SourceView(entry.source.id, entry.source.kind, entry.source.settings,
                             entry.source.server_identity, entry.department)  # fmt: skip
+        if ask_source and self._freeze_near(generation, frozen, source):  # both, as they are now
+            now = frozen_now(frozen, source, lambda f: self._frozen_reads_now(conn, generation, f))
+            reads = self._reads_now(entry)
+            held = frozen_holding(now, source, entry.id, entry.object_name,
+                                  [f.name for f in entry.fields], reads)  # fmt: skip
+            _refuse_held(entry.id, held)
+            return
 
         fresh: list[bool] = []
 
@@ -266,9 +282,39 @@ class Broker:
         held, decided = self.frozen_with.get(generation, entry.id, holding)
         if not decided and not fresh:  # reached while a system could not be told: ask again
             held, _ = holding()
-        if held is not None:
-            raise DatasetFrozen(f"dataset {entry.id!r} reads the same data as {held!r}, "
-                                "which a security officer froze")  # fmt: skip
+        _refuse_held(entry.id, held)
+
+    def _freeze_near(
+        self, generation: int, frozen: tuple[FrozenObject, ...], source: SourceView
+    ) -> bool:
+        """``lineage_now.freeze_near``, kept per source for the catalog generation once
+        every system it compared was told (``systems_told``), as ``frozen_with`` is: a
+        freeze on another system costs a query one cache read."""
+        fresh: list[bool] = []
+
+        def near() -> tuple[bool, bool]:
+            fresh.append(True)
+            return freeze_near(frozen, source), systems_told(frozen, source)
+
+        found, told = self.frozen_near.get(generation, source.source_id, near)
+        return freeze_near(frozen, source) if not (told or fresh) else found
+
+    def _reads_now(self, entry: Entry) -> frozenset[str] | None:
+        """What ``entry``'s object reads, asked of its source now (``lineage_now``)
+        through the process's pooled adapter (counted: ``BrokerMetrics.lineage_asked``)."""
+        self.metrics.lineage_asked += 1
+        return reads_now(entry.source.kind, entry.object_name,
+                         lambda: self.sources.adapter_for(entry.source), close=False)  # fmt: skip
+
+    def _frozen_reads_now(
+        self, conn: Callable[[], Connection], generation: int, frozen: FrozenObject
+    ) -> frozenset[str] | None:
+        """``_reads_now`` of a frozen entry (loaded once per catalog generation; gone:
+        any table)."""
+        entry_id = frozen.entry_id
+        found = self.entries.get(generation, entry_id,
+                                 lambda: load_entry(conn(), entry_id, generation))  # fmt: skip
+        return frozenset({ANY_TABLE}) if found is None else self._reads_now(found)
 
     def _grant_rows(
         self, conn: Callable[[], Connection], generation: int, subject: str, entry_id: str
@@ -458,3 +504,10 @@ def _refuse_stopped(entry: Entry) -> None:
         raise refuse_unsealed(entry.source.id, None, entry=entry.id)
     if entry.frozen:
         raise DatasetFrozen(f"dataset {entry.id!r} is frozen by a security officer")
+
+
+def _refuse_held(entry_id: str, held: str | None) -> None:
+    """``DatasetFrozen`` when ``held``, the frozen entry reading ``entry_id``'s data."""
+    if held is not None:
+        raise DatasetFrozen(f"dataset {entry_id!r} reads the same data as {held!r}, "
+                            "which a security officer froze")  # fmt: skip

@@ -44,6 +44,9 @@ class BrokerMetrics:
     queries: int = 0
     audit_s: float = 0.0
     mask_s: float = 0.0
+    # sources asked what an entry reads before it was served, while a freeze stood on its
+    # system (``lineage_now``): none while nothing is frozen there
+    lineage_asked: int = 0
 
 
 @dataclass

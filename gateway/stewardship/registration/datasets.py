@@ -29,6 +29,7 @@ from catalog.source_seals import source_key
 from catalog.suggestions import below_suggestion
 from gateway.core.services import Services
 from gateway.enforcement.sources.connect import open_source_adapter
+from gateway.enforcement.sources.lineage_now import reads_now, reads_of_source
 from gateway.stewardship.registration.access import emit, require_steward
 from gateway.stewardship.registration.frozen import refuse_frozen_object
 from gateway.stewardship.registration.schemas import (
@@ -64,7 +65,9 @@ def _inspect_object(*, services: Services, source: Source, object_name: str) -> 
                 raise NotFound(f"source {source.id} has no object {object_name!r}")
             obj = found[object_name]
             proposals = columns_of(adapter, obj, services)
-            return Inspected(obj, proposals, adapter.lineage(object_name))
+            reads = reads_now(source.kind, object_name, lambda: adapter, close=False,
+                              within_s=None)  # fmt: skip
+            return Inspected(obj, proposals, reads)
         finally:
             adapter.close()
 
@@ -223,10 +226,16 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
     )  # fmt: skip
     if dataset.status == DatasetStatus.PUBLISHED:
         return dataset
+    # what its object reads now, asked before the entry's lock is taken (a connection to
+    # the source): a view redefined since the draft is compared, and recorded, as it is
+    # (a deregistered source's draft is refused 409 below, as before)
+    source = session.get(Source, dataset.source_id)
+    reads = None if source is None else reads_of_source(services, source, dataset.object_name)
     require_entry_current(session, dataset)  # not while a save of it is in flight
     # refusals before the record, under the entry's lock (a deregistration holds it)
     catalog.require_publishable(session=session, dataset=dataset)
-    refuse_frozen_object(session=session, dataset=dataset, trail=services.audit)  # no copy
+    refuse_frozen_object(session=session, dataset=dataset, services=services,
+                         reads=reads)  # no copy  # fmt: skip
     emit(
         services=services,
         user=user,
@@ -241,10 +250,11 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
         },
     )
     # its new state bound first (row_trail), as its seal will be written
-    bind_written(services.audit, session, dataset, status=DatasetStatus.PUBLISHED.value)
+    bind_written(services.audit, session, dataset, status=DatasetStatus.PUBLISHED.value,
+                 **catalog.reads_change(dataset, reads))  # fmt: skip
     # the write after the record (on SQLite the trail shares the one writer), and only
     # if the source is still live: a deregistration in between wins (409)
-    catalog.publish_dataset(session=session, dataset_id=dataset_id)
+    catalog.publish_dataset(session=session, dataset_id=dataset_id, reads=reads)
     session.flush()
     return dataset
 
@@ -282,9 +292,10 @@ def refresh_schema(
     # an entry a freeze holds keeps its fields while it stands: a column added to a view
     # took it out of the freeze's reach, which publication refuses (red team 48)
     _refuse_reshaping_frozen(dataset.id, dataset.frozen_at)
-    if dataset.status == DatasetStatus.PUBLISHED:
-        refuse_frozen_object(session=session, dataset=dataset, trail=services.audit)
     now = _object_now(session=session, services=services, dataset=dataset)
+    if dataset.status == DatasetStatus.PUBLISHED:  # by what it reads now (stop 38)
+        refuse_frozen_object(session=session, dataset=dataset, services=services,
+                             reads=now.reads)  # fmt: skip
     drift = catalog.refresh_fields(session=session, dataset_id=dataset_id,
                                    columns=_columns(now.proposals), reads=now.reads)  # fmt: skip
     bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)

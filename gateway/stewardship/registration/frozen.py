@@ -23,6 +23,8 @@ from adapters.base import ANY_TABLE
 from audit.sink import AuditSink
 from catalog.errors import Conflict
 from catalog.models import Dataset, DatasetStatus, Source
+from gateway.core.services import Services
+from gateway.enforcement.sources.lineage_now import Ask, asking_sources, freeze_near, frozen_now
 from gateway.enforcement.sources.objects import (
     SourceView,
     frozen_holding,
@@ -35,14 +37,21 @@ Publishing = tuple[str, str, Collection[str] | None, Collection[str] | None]
 """An entry checked against the freezes: id, object, field names, the tables it reads."""
 
 
-def refuse_frozen_object(*, session: Session, dataset: Dataset, trail: AuditSink | None) -> None:
-    """409 if another entry over ``dataset``'s object of the same system is frozen."""
+def refuse_frozen_object(
+    *, session: Session, dataset: Dataset, services: Services, reads: Collection[str] | None,
+) -> None:  # fmt: skip
+    """409 if another entry over ``dataset``'s object of the same system is frozen.
+    ``reads``: what its object reads as the source told it for this very check
+    (``lineage_now``), not as recorded: a view redefined over the frozen table since its
+    draft was published during the freeze; and the frozen entries of its system are
+    compared by what they read now too (``frozen_now``, stop 38)."""
     source = session.get(Source, dataset.source_id)
     if source is not None:
         names = [f.name for f in dataset.fields]  # a view of a frozen table too (red team 45)
         _refuse(session, source, dict(source.settings or {}),
-                [(dataset.id, dataset.object_name, names, dataset.reads)],
-                identity=source.server_identity, trail=trail)  # fmt: skip
+                [(dataset.id, dataset.object_name, names, reads)],
+                identity=source.server_identity, trail=services.audit,
+                ask=asking_sources(session, services))  # fmt: skip
 
 
 def refuse_repointed_at_frozen(*, session: Session, source: Source, settings: dict[str, Any],
@@ -100,16 +109,21 @@ def _moved(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 def _refuse(session: Session, source: Source, settings: dict[str, Any],
             entries: list[Publishing],
-            identity: str | None = None, trail: AuditSink | None = None) -> None:  # fmt: skip
+            identity: str | None = None, trail: AuditSink | None = None,
+            ask: Ask | None = None) -> None:  # fmt: skip
     """``entries``: id, object name, field names and the tables it reads (None: not
     compared by them);
-    ``identity``: the server the settings reach, when known (not yet for new ones)."""
+    ``identity``: the server the settings reach, when known (not yet for new ones);
+    ``ask``: what a frozen entry of the system reads now, added to its recorded reads
+    while a freeze stands there (``lineage_now.frozen_now``)."""
     if not entries:
         return
     mine = SourceView(source.id, source.kind, settings, identity, source.department)
     # a frozen entry of this very source reads what these settings make it read
     frozen = [replace(f, source=mine) if f.source.source_id == source.id else f
               for f in frozen_objects(session, trail)]  # fmt: skip
+    if ask is not None and freeze_near(frozen, mine):
+        frozen = frozen_now(frozen, mine, ask)
     for entry_id, object_name, names, reads in entries:
         held = frozen_holding(frozen, mine, entry_id, object_name, names, reads)
         if held is not None:

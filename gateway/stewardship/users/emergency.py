@@ -30,16 +30,19 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from adapters.base import ANY_TABLE
 from audit.sink import AuditSink
 from catalog import service as catalog
 from catalog.access_requests import AccessRequest
 from catalog.entries import stored_entry_current
 from catalog.errors import Conflict, Forbidden, NotFound
-from catalog.models import Dataset, User
+from catalog.models import Dataset, Source, User
 from catalog.reidentifications import ReidentificationRequest
 from catalog.row_bindings import checker, rule_key, user_key
 from catalog.row_seals import seals_for, user_holds
 from catalog.timestamps import utc_text
+from gateway.core.services import Services
+from gateway.enforcement.sources.lineage_now import reads_of_source, reads_together
 from gateway.stewardship.users.directory import ACTIVE
 from gateway.stewardship.users.suspensions import suspension_on_record
 from policies.decision import UserContext
@@ -184,14 +187,35 @@ def unsuspend(
     return user, by
 
 
-def freeze(*, session: Session, officer: UserContext, dataset_id: str, reason: str) -> Dataset:
+def freeze(
+    *, session: Session, services: Services, officer: UserContext, dataset_id: str, reason: str
+) -> Dataset:
+    """Freeze the entry, recording what its object reads now beside what it was recorded
+    as reading (``record_reads_now``)."""
     dataset = get_dataset(session, dataset_id)
     if dataset.frozen_at is not None:
         raise Conflict(f"dataset {dataset_id!r} is already frozen")
+    record_reads_now(session, services, dataset)
     dataset.frozen_at = datetime.now(UTC)
     dataset.frozen_by = officer.subject
     dataset.frozen_reason = reason
     return dataset
+
+
+def record_reads_now(session: Session, services: Services, dataset: Dataset) -> None:
+    """The entry's ``reads``: what it was recorded as reading and what its source says
+    its object reads now (``lineage_now``), in the session, so the freeze's own binding
+    and seal cover them (``row_trail.bound_changes``, as a refresh's do). The freeze
+    holds every entry of its system reading a table in common, and a table moved under
+    a view of its own name since the last refresh left the entry recorded as reading
+    the view: a view over the moved table was published and served during the freeze
+    (red team 50). A source that cannot be asked: any table (``ANY_TABLE``)."""
+    source = session.get(Source, dataset.source_id)
+    now = (frozenset({ANY_TABLE}) if source is None  # its source row gone: not nothing
+           else reads_of_source(services, source, dataset.object_name))  # fmt: skip
+    together = reads_together(dataset.reads, now)
+    if together is not None and sorted(together) != dataset.reads:
+        dataset.reads = sorted(together)
 
 
 def unfreeze(

@@ -124,8 +124,8 @@ def freeze_dataset(
     officer: UserContext = Depends(require("datasets:freeze")),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:  # fmt: skip
-    dataset = emergency.freeze(session=session, officer=officer, dataset_id=dataset_id,
-                               reason=body.reason)  # fmt: skip
+    dataset = emergency.freeze(session=session, services=get_services(request), officer=officer,
+                               dataset_id=dataset_id, reason=body.reason)  # fmt: skip
     # its department on record: the entry's rows deleted, the freeze still holds its
     # department's entries (``sources.freezes_on_record``)
     _record(request, session, officer, EventType.DATASET_FROZEN, f"dataset:{dataset_id}", body,
