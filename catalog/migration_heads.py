@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
+
+Version = tuple[str, tuple[str, ...]] | None
+"""A version file's revision and the parents it names; None when not plain literals."""
 
 
 def _assigned(tree: ast.Module, name: str) -> tuple[bool, object]:
@@ -36,19 +40,33 @@ def code_heads(locations: Iterable[Path]) -> frozenset[str] | None:
     for folder in locations:
         for path in sorted(folder.glob("*.py")):
             try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (OSError, SyntaxError, UnicodeDecodeError):
+                stat = path.stat()
+            except OSError:
                 return None
-            found, revision = _assigned(tree, "revision")
-            has_parent, parent = _assigned(tree, "down_revision")
-            if not found or not isinstance(revision, str) or not has_parent:
+            version = _version(path, stat.st_mtime_ns, stat.st_size)
+            if version is None:
                 return None
-            revisions.add(revision)
-            if isinstance(parent, str):
-                parents.add(parent)
-            elif isinstance(parent, tuple | list) and all(isinstance(p, str) for p in parent):
-                parents.update(parent)
-            elif parent is not None:
-                return None
+            revisions.add(version[0])
+            parents.update(version[1])
     heads = frozenset(revisions - parents)
     return heads or None
+
+
+@lru_cache(maxsize=1024)
+def _version(path: Path, _mtime_ns: int, _size: int) -> Version:
+    """One version file, parsed once per content as its stat tells it: every gateway a
+    process builds (a test suite builds hundreds) asked again, and parsing some thirty
+    files each time was most of ``at_heads``. A file written since has another stat."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    found, revision = _assigned(tree, "revision")
+    has_parent, parent = _assigned(tree, "down_revision")
+    if not found or not isinstance(revision, str) or not has_parent:
+        return None
+    if isinstance(parent, str):
+        return revision, (parent,)
+    if isinstance(parent, tuple | list) and all(isinstance(p, str) for p in parent):
+        return revision, tuple(parent)
+    return (revision, ()) if parent is None else None
