@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anyio.from_thread import start_blocking_portal
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -266,6 +267,23 @@ def demo_gateway(
         kind = "postgresql" if backend_url.startswith("postgresql") else "mysql"
         gw.point_sources_at(kind, backend_url)
     try:
-        yield gw
+        with one_event_loop(gw.client):
+            yield gw
     finally:
         services.close()
+
+
+@contextmanager
+def one_event_loop(client: TestClient) -> Iterator[None]:
+    """Every request of ``client`` on one event loop thread, kept until exit. Outside
+    its ``with`` block, a ``TestClient`` starts a thread and an event loop for each
+    request and ends them after: about 1 ms of CPU a request, and the suite makes tens
+    of thousands (stop 38's profile). The app's lifespan is not run (as before: the
+    tests that need it enter the client themselves, which then uses a loop of its own);
+    requests from several threads share the loop as they would a server's."""
+    with start_blocking_portal(**client.async_backend) as portal:
+        client.portal = portal
+        try:
+            yield
+        finally:
+            client.portal = None
