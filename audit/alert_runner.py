@@ -301,14 +301,12 @@ class AlertRunner:
             params = [*params, *types]
         sql = f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE {where} ORDER BY seq"
         out: list[Event] = []
-        conn = store.connect(reader=True)  # Unavailable if the store is down: next time
-        try:
-            for rows in store.stream(conn, sql, params, 5000):
-                out.extend(event for event in map(_slim_row, rows) if event is not None)
-        except store.driver_errors as exc:
-            raise Unavailable(f"audit store failed: {type(exc).__name__}") from None
-        finally:
-            conn.close()
+        with store.reading() as conn:  # Unavailable if the store is down: next time
+            try:
+                for rows in store.stream(conn, sql, params, 5000):
+                    out.extend(event for event in map(_slim_row, rows) if event is not None)
+            except store.driver_errors as exc:
+                raise Unavailable(f"audit store failed: {type(exc).__name__}") from None
         return out
 
     # -- the read path -----------------------------------------------------------

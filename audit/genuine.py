@@ -53,11 +53,8 @@ def genuine_seqs(store: AuditStore, seqs: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     marks = ",".join([store.p] * len(wanted))
-    conn = store.connect(reader=True)
-    try:
+    with store.reading() as conn:
         rows = store.fetch_all(conn, f"{ROW_SELECT} WHERE seq IN ({marks})", wanted)
-    finally:
-        conn.close()
     return {int(row[0]) for row in rows if genuine_event(store.event_mac, tuple(row))}
 
 

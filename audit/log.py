@@ -301,6 +301,7 @@ class AuditLog:
         self._writer.close(timeout=max(10.0, self.append_timeout_s * 3))
         if self.sender is not None:
             self.sender.close(timeout_s=2.0)  # the final checkpoint, witnessed if possible
+        self.store.close_readers()
 
     def status(self) -> dict[str, Any]:
         """``GET /api/v1/audit/status``: the seal, the head, and every witness."""

@@ -194,21 +194,18 @@ def iter_bodies(
     """Every matching event in seq order (for alerts over a bounded time window)."""
     where, params = filters.where(store.p)
     sql = f"SELECT seq, prev_hash, hash, body FROM audit_events WHERE {where} ORDER BY seq"
-    conn = store.connect(reader=True)
-    try:
-        return [event for rows in store.stream(conn, sql, params, chunk)
-                for event in (present(*row) for row in rows) if filters.matches(event)]  # fmt: skip
-    except store.driver_errors as exc:
-        raise Unavailable(f"audit store failed: {exc}") from exc
-    finally:
-        conn.close()
+    with store.reading() as conn:
+        try:
+            found = (present(*row) for rows in store.stream(conn, sql, params, chunk)
+                     for row in rows)  # fmt: skip
+            return [event for event in found if filters.matches(event)]
+        except store.driver_errors as exc:
+            raise Unavailable(f"audit store failed: {exc}") from exc
 
 
 def _query(store: AuditStore, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    conn = store.connect(reader=True)
-    try:
-        return store.fetch_all(conn, sql, params)
-    except store.driver_errors as exc:
-        raise Unavailable(f"audit store failed: {exc}") from exc
-    finally:
-        conn.close()
+    with store.reading() as conn:
+        try:
+            return store.fetch_all(conn, sql, params)
+        except store.driver_errors as exc:
+            raise Unavailable(f"audit store failed: {exc}") from exc

@@ -17,6 +17,7 @@ reads the chain head.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sqlite3
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from audit.events import INDEX_COLUMNS
+from audit.reader_pool import ReaderPool
 from audit.signing import EventMac, KeyRows
 from catalog.db_url import sqlite_file
 from catalog.errors import SluiceError, Unavailable
@@ -144,6 +146,7 @@ class AuditStore:
             )
             self.p = "%s"
             self.driver_errors, self.write_errors = _pg_errors()
+            self._readers = ReaderPool(lambda: self.connect(reader=True))
 
     @property
     def conninfo(self) -> str:
@@ -153,6 +156,25 @@ class AuditStore:
         return self._conninfo
 
     # -- connections ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A read connection for one read, or Unavailable: on PostgreSQL one of the few
+        kept between reads (``audit.reader_pool``), on SQLite a new one, closed after."""
+        if self.dialect == "postgresql":
+            with self._readers.reading() as conn:
+                yield conn
+            return
+        conn = self.connect(reader=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def close_readers(self) -> None:
+        """Close the read connections kept between reads (PostgreSQL; none on SQLite)."""
+        if self.dialect == "postgresql":
+            self._readers.close()
 
     def connect(self, *, reader: bool = False) -> Any:
         """A new connection with durable settings and time bounds, or Unavailable.

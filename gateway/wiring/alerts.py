@@ -113,3 +113,4 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
     finally:
         watch.stop()
         runner.stop()
+        store.close_readers()
