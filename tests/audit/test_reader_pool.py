@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,47 +19,44 @@ from tests.audit.helpers import event, open_log
 from tests.conftest import PG_ADMIN
 
 
+@pytest.fixture
+def store(pg_url: str) -> Iterator[AuditStore]:
+    kept = AuditStore(pg_url, timeout_s=2.0)
+    try:
+        yield kept
+    finally:
+        kept.close_readers()
+
+
 def _pid(store: AuditStore) -> int:
     with store.reading() as conn:
         return int(store.fetch_all(conn, "SELECT pg_backend_pid()", [])[0][0])
 
 
-def test_reads_take_the_same_connection_again(pg_url: str) -> None:
-    store = AuditStore(pg_url, timeout_s=2.0)
-    try:
-        first = _pid(store)
-        assert _pid(store) == first
-        with store.reading() as conn:
-            assert conn.prepare_threshold is None  # no server-side plans kept
-    finally:
-        store.close_readers()
+def test_reads_take_the_same_connection_again(store: AuditStore) -> None:
+    first = _pid(store)
+    assert _pid(store) == first
+    with store.reading() as conn:
+        assert conn.prepare_threshold is None  # no server-side plans kept
 
 
-def test_a_connection_the_server_ended_is_replaced_not_failed(pg_url: str) -> None:
-    store = AuditStore(pg_url, timeout_s=2.0)
-    try:
-        first = _pid(store)
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [first])
-        second = _pid(store)  # no error: the dead one is dropped, a new one opened
-        assert second != first
-    finally:
-        store.close_readers()
+def test_a_connection_the_server_ended_is_replaced_not_failed(store: AuditStore) -> None:
+    first = _pid(store)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [first])
+    second = _pid(store)  # no error: the dead one is dropped, a new one opened
+    assert second != first
 
 
-def test_a_failed_read_or_an_open_transaction_is_not_kept(pg_url: str) -> None:
-    store = AuditStore(pg_url, timeout_s=2.0)
-    try:
-        first = _pid(store)
-        with pytest.raises(psycopg.errors.UndefinedTable), store.reading() as conn:
-            conn.execute("SELECT * FROM no_such_table")
-        after_failure = _pid(store)
-        assert after_failure != first
-        with store.reading() as conn:
-            conn.execute("SELECT 1")  # left inside a transaction: not handed out again
-        assert _pid(store) != after_failure
-    finally:
-        store.close_readers()
+def test_a_failed_read_or_an_open_transaction_is_not_kept(store: AuditStore) -> None:
+    first = _pid(store)
+    with pytest.raises(psycopg.errors.UndefinedTable), store.reading() as conn:
+        conn.execute("SELECT * FROM no_such_table")
+    after_failure = _pid(store)
+    assert after_failure != first
+    with store.reading() as conn:
+        conn.execute("SELECT 1")  # left inside a transaction: not handed out again
+    assert _pid(store) != after_failure
 
 
 def test_closed_readers_are_closed_and_reads_still_work(pg_url: str) -> None:
