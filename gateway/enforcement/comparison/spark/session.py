@@ -83,7 +83,18 @@ def _build(master: str, jars: Sequence[str]) -> SparkSession:
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     if master.startswith("local"):  # a cluster keeps its own (spark-defaults.conf)
-        builder = builder.config("spark.sql.shuffle.partitions", "8")
+        builder = builder.config("spark.sql.shuffle.partitions", str(local_partitions(master)))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("OFF")  # the properties' level, kept at run time
     return session
+
+
+def local_partitions(master: str) -> int:
+    """Shuffle partitions for a local master: two per thread it runs (``local[N]``,
+    ``local[*]``: every core; ``local``: one). Spark's 200 made a small join 200 tasks;
+    a fixed 8 still ran four waves of tasks on ``local[2]``, each a round trip to the
+    Python workers for the Arrow UDFs, for sides of a few thousand rows."""
+    inside = master.removeprefix("local").strip("[]").split(",")[0]
+    if inside == "*":
+        return max(2, 2 * (os.cpu_count() or 1))
+    return max(2, 2 * int(inside)) if inside.isdigit() else 2
