@@ -26,11 +26,23 @@ import pyarrow.compute as pc
 
 
 def canonical_id_number(id_number: str) -> str:
-    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces,
-    full-width digits) spelled as the sources and a user's own token hold it: its
-    compatibility form (``NFKC``: a Chinese input method's ``１１０１０１…ｘ`` is
-    ``110101…x``, red team 50), no white space, upper case."""
-    return "".join(unicodedata.normalize("NFKC", id_number).split()).upper()
+    """An ID number as typed (``x`` for the check digit ``X``, groups with spaces or
+    hyphens, full-width digits, invisible characters pasted with it) spelled as the
+    sources and a user's own token hold it: its compatibility form (``NFKC``: a Chinese
+    input method's ``１１０１０１…ｘ`` is ``110101…x``, red team 50), no white space, no
+    dash (``430121-19900101-123X``, as forms print it) and no format character (a
+    zero-width space, a soft hyphen, a byte-order mark copied from a web page: none is
+    white space to Python; red team 52), upper case. A resident ID number is digits and
+    a check letter: what is dropped never told two people apart."""
+    spelt = unicodedata.normalize("NFKC", id_number)
+    return "".join(c for c in spelt if not _dropped(c)).upper()
+
+
+_DROPPED = frozenset({"Pd", "Cf"})  # dashes; format characters (zero-width, soft hyphen)
+
+
+def _dropped(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in _DROPPED
 
 
 def canonical_id_numbers(values: Iterable[str | None]) -> list[str | None]:
@@ -38,11 +50,12 @@ def canonical_id_numbers(values: Iterable[str | None]) -> list[str | None]:
     return [None if v is None else canonical_id_number(v) for v in values]
 
 
-# what ``canonical_id_number`` may change: Python's white space (``str.split``), a
-# lower-case letter, or anything outside ASCII (``NFKC`` and ``upper`` change many
-# characters, some of no letter category: ``ⓐ``, ``ⅰ``, a full-width digit); the values a
-# source holds spelt so are few, and re-spelt one by one by the function itself
-_NOT_CANONICAL = r"[\t-\r\x{1c}-\x{20}]|\p{Ll}|\p{Lt}|[^\x{00}-\x{7f}]"
+# what ``canonical_id_number`` may change: Python's white space (``str.isspace``), the
+# ASCII hyphen, a lower-case letter, or anything outside ASCII (``NFKC`` and ``upper``
+# change many characters, some of no letter category: ``ⓐ``, ``ⅰ``, a full-width digit;
+# a dash or a format character is dropped); the values a source holds spelt so are few,
+# and re-spelt one by one by the function itself
+_NOT_CANONICAL = r"[\t-\r\x{1c}-\x{20}\-]|\p{Ll}|\p{Lt}|[^\x{00}-\x{7f}]"
 
 
 def canonical_column(values: pa.Array) -> pa.Array:

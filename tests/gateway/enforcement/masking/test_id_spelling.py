@@ -30,7 +30,10 @@ SPACES = (
 # full-width digits and check letters (a Chinese input method's), and characters whose
 # compatibility form or upper case is another of no letter category (red team 50)
 WIDE = "０１２３４５６７８９Ｘｘⓐⅰΐͅﬁ"
-TYPED = st.text(alphabet="0123456789Xx" + SPACES + WIDE, max_size=24)
+# groups joined by dashes, and characters that show nothing pasted with a number: a
+# zero-width space and joiner, a soft hyphen, a byte-order mark (red team 52)
+JOINED = "-\u2010\u2013\uff0d\u200b\u200d\u00ad\ufeff"
+TYPED = st.text(alphabet="0123456789Xx" + SPACES + WIDE + JOINED, max_size=24)
 KEYS = st.sampled_from([b"k" * 32, bytes(range(32)), bytes(range(100))])
 
 
@@ -86,6 +89,15 @@ def test_a_number_typed_full_width_is_its_ascii_number() -> None:
     typed = "１１０１０１ １９９００１０１ １２３ｘ"
     assert canonical_id_number(typed) == "11010119900101123X"
     assert canonical_column(pa.array([typed], pa.string())).to_pylist() == ["11010119900101123X"]
+
+
+def test_a_number_with_dashes_or_invisible_characters_is_its_number() -> None:
+    for typed in ("110101-19900101-123x", "110101\u200b19900101\u00ad123X\ufeff",
+                  "１１０１０１－１９９００１０１－１２３Ｘ"):  # fmt: skip
+        assert canonical_id_number(typed) == "11010119900101123X", repr(typed)
+        assert canonical_column(pa.array([typed], pa.string())).to_pylist() == [
+            "11010119900101123X"
+        ]
 
 
 def test_canonical_values_pass_unchanged() -> None:
