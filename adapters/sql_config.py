@@ -323,6 +323,17 @@ SERVER_IDENTITY_SQL = (
 )
 
 
+PG_SEARCH_PATH = 'SET search_path = "$user", public'
+"""Every session of a PostgreSQL source finds an unqualified object where PostgreSQL's
+default finds it, not by the login's own ``search_path``: that is a default each new
+session takes (``ALTER ROLE … SET search_path``, which the source's administrator — or
+the login itself — may run at any time), so two sessions of one pool, opened before and
+after such a change, resolved one name to two objects. The freeze's question of what an
+entry reads (``lineage_now``) was answered on the older session (a harmless table) while
+the read was made on the newer one (the frozen roll), and the pool hands its sessions out
+in turn (red team 52). A source whose objects live elsewhere names its ``schema``."""
+
+
 def server_identity(row: Any) -> str | None:
     """``<system identifier>/<database>`` from a row of ``SERVER_IDENTITY_SQL``, or None
     when the server left either part out."""
@@ -346,6 +357,7 @@ def _pg_session(timeout_s: float, limits: AdapterLimits) -> Any:
                 # Integers computed here, not user input; SET takes no bind parameters.
                 cursor.execute(f"SET statement_timeout = {int(ms)}")
                 cursor.execute("SET default_transaction_read_only = on")
+                cursor.execute(PG_SEARCH_PATH)
                 identity = _pg_identity(cursor) if asks else None
             finally:
                 cursor.close()
