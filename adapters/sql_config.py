@@ -71,6 +71,7 @@ from adapters.netguard import (
 )
 from adapters.pathguard import ensure_inside_roots
 from adapters.sql_deadline import bounded
+from adapters.sqlite_schema import plan_against_stored_schema
 from catalog.errors import BadRequest, Forbidden, SourceTimeout
 
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -282,9 +283,11 @@ def create_engine(config: SourceConfig, limits: AdapterLimits) -> Engine:
                     uri, uri=True, check_same_thread=False, timeout=connect_timeout
                 )
 
-            return sa.create_engine(
+            engine = sa.create_engine(
                 f"{url.drivername}://", creator=creator, poolclass=QueuePool, **kwargs
             )
+            plan_against_stored_schema(engine)  # a view rewritten behind the cookie
+            return engine
         pinned = pinned_address(config, limits)
         if pinned is None or url.get_driver_name() not in PINNABLE_DRIVERS[backend]:
             raise BadRequest(f"a {backend} source needs a pinnable driver and a host")
