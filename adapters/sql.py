@@ -68,7 +68,7 @@ from adapters.sql_compile import (
 )
 from adapters.sql_copy import copy_batches, copy_compatible
 from adapters.sql_deadline import bounded
-from adapters.sql_lineage import postgres_lineage, sqlite_lineage
+from adapters.sql_lineage import mysql_lineage, postgres_lineage, sqlite_lineage
 from adapters.sql_stream import (
     FAST_DRIVERS,
     FIRST_CHUNK,
@@ -269,8 +269,9 @@ class SqlAdapter(SourceAdapter):
 
     def lineage(self, object_name: str) -> frozenset[str]:
         """The tables the object reads, as the source's planner opens them
-        (``adapters.sql_lineage``); on MySQL/MariaDB a table is itself and a view may
-        read any table (its plan names aliases). A source that cannot answer (a plan
+        (``adapters.sql_lineage``); on MySQL/MariaDB a table of an engine that keeps its
+        own rows is itself, and a view, or a table whose engine reads others (``MERGE``),
+        may read any table. A source that cannot answer (a plan
         refused to a read-only account) may read any table: unknown is not nothing."""
         dialect = self._engine.dialect
         prep = dialect.identifier_preparer
@@ -283,10 +284,9 @@ class SqlAdapter(SourceAdapter):
                 with self._raw() as fairy:
                     found = read(driver_connection(fairy), quoted)
             else:
-                with self._connection() as conn:
-                    views = sa.inspect(conn).get_view_names(schema=self._schema)
                 home = self._schema or self._engine.url.database or ""
-                found = None if object_name in views else frozenset({f"{home}.{object_name}"})
+                with self._connection() as conn:
+                    found = mysql_lineage(conn, self._schema, object_name, home)
         except (SluiceError, self._driver_error):
             found = None
         return found if found is not None else frozenset({ANY_TABLE})

@@ -20,6 +20,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sqlalchemy import text
+
 # SQLite opcodes that read something the catalog cannot name as a table of this file
 _SQLITE_UNKNOWN = frozenset({"VOpen", "VFilter"})
 # PostgreSQL plan nodes whose reads the plan does not show (a set-returning function may
@@ -191,6 +193,35 @@ def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
             names.add(f"{node.get('Schema', '')}.{relation}")
     names |= {f"{schema}.{name}" for schema, name, _kind in stored}
     return None if names & _PG_DATA_CATALOGS else frozenset(names)
+
+
+# MySQL/MariaDB engines that keep a table's own rows; any other (``MRG_MyISAM``, a
+# ``MERGE`` table whose rows are other tables', live and under column names of its own;
+# ``FEDERATED``, ``CONNECT``, ``SPIDER``: another table or server) may read any table
+_MYSQL_OWN_ROWS = frozenset(
+    {"innodb", "myisam", "aria", "memory", "heap", "csv", "archive", "rocksdb", "tokudb"}
+)
+_MYSQL_ENGINE = (
+    "SELECT TABLE_TYPE, ENGINE FROM information_schema.TABLES "
+    "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :name"
+)
+
+
+def mysql_lineage(
+    conn: Any, schema: str | None, object_name: str, home: str
+) -> frozenset[str] | None:
+    """A MySQL/MariaDB table reads itself (``schema.table``) when its engine keeps its
+    own rows; a view (its plan names aliases, not tables), a table of an engine that
+    reads others (a ``MERGE`` table of the roll under other column names was no part of
+    it by names and read only itself: red team 52), or an object the server does not
+    list cannot be told (None). ``conn``: a SQLAlchemy connection to the source;
+    ``home``: the database the table is named in."""
+    found = conn.execute(text(_MYSQL_ENGINE), {"schema": schema, "name": object_name}).first()
+    if found is None or str(found[0]).upper() != "BASE TABLE":
+        return None
+    if str(found[1] or "").lower() not in _MYSQL_OWN_ROWS:
+        return None
+    return frozenset({f"{home}.{object_name}"})
 
 
 def _nodes(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

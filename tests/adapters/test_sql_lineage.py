@@ -153,3 +153,21 @@ def test_a_view_redefined_since_the_adapter_connected_is_told_as_it_is_now(
             assert adapter.lineage("moved") == _named(kind, "people")
         finally:
             adapter.close()
+
+
+def test_a_mariadb_merge_table_may_read_anything(tmp_path: Path) -> None:
+    """A ``MERGE`` table is a base table whose rows are other tables', under column names
+    of its own: not itself (red team 52)."""
+    with people_database("mysql", tmp_path) as url:
+        execute_sql(
+            url,
+            "CREATE TABLE kept (a varchar(18), b varchar(40)) ENGINE=MyISAM",
+            "CREATE TABLE merged (x varchar(18), y varchar(40)) ENGINE=MERGE UNION=(kept)",
+        )
+        adapter = open_adapter(config_for("mysql", url), limits_for(tmp_path))
+        try:
+            assert adapter.lineage("merged") == frozenset({ANY_TABLE})
+            kept = adapter.lineage("kept")
+            assert len(kept) == 1 and next(iter(kept)).endswith(".kept")
+        finally:
+            adapter.close()
