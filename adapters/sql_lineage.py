@@ -94,12 +94,21 @@ SELECT EXISTS (
 )"""
 )
 # the relations that hold rows among them (tables, partitioned and foreign tables, and
-# materialized views, whose plan scans only their stored copy)
+# materialized views, whose plan scans only their stored copy), and every partition and
+# inheriting child of each, whatever the plan pruned: a stable expression (``now()``,
+# ``pg_backend_pid()``, a setting) prunes at the executor's start, ``EXPLAIN`` included,
+# so a view over the roll's parent keeping one partition by the transaction's start
+# showed the roll to one transaction and a harmless partition to the next (red team 52)
 _PG_STORED = (
     _PG_UNDER
-    + """
-SELECT n.nspname, c.relname, c.relkind FROM under
-JOIN pg_class c ON c.oid = under.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+    + """,
+family(oid) AS (
+  SELECT oid FROM under
+  UNION
+  SELECT i.inhrelid FROM family JOIN pg_inherits i ON i.inhparent = family.oid
+)
+SELECT n.nspname, c.relname, c.relkind FROM family
+JOIN pg_class c ON c.oid = family.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm', 'f')"""
 )
 
@@ -167,7 +176,9 @@ def postgres_lineage(dbapi: Any, quoted: str) -> frozenset[str] | None:
     """The relations PostgreSQL's plan of ``SELECT * FROM <quoted>`` scans, with their
     schemas (``VERBOSE`` names them), and those the rewrite rules under it name: a
     materialized view is a stored copy (its plan scans only that) made by a query whose
-    tables the catalog records. A function, foreign or custom scan, a foreign table, or
+    tables the catalog records; and every partition or inheriting child of a relation
+    among them, which a stable expression may have pruned from the plan. A function,
+    foreign or custom scan, a foreign table, or
     a user function the view (or a view under it) calls, makes it unknown: the plan does
     not show what a PL/pgSQL function selects (PostgreSQL records no dependency on its
     own functions, only on users'), nor of PostgreSQL's own that run SQL

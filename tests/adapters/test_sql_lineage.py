@@ -171,3 +171,23 @@ def test_a_mariadb_merge_table_may_read_anything(tmp_path: Path) -> None:
             assert len(kept) == 1 and next(iter(kept)).endswith(".kept")
         finally:
             adapter.close()
+
+
+def test_a_view_over_a_parent_names_every_partition_whatever_was_pruned(tmp_path: Path) -> None:
+    """A stable expression prunes at the executor's start, ``EXPLAIN`` included: the plan
+    of a view keeping one partition by ``pg_backend_pid()`` names that one only (red
+    team 52)."""
+    with people_database("postgresql", tmp_path) as url:
+        execute_sql(
+            url,
+            "CREATE TABLE parted (a text, k int) PARTITION BY LIST (k)",
+            "CREATE TABLE part_0 PARTITION OF parted FOR VALUES IN (0)",
+            "CREATE TABLE part_1 PARTITION OF parted FOR VALUES IN (1)",
+            "CREATE VIEW one_part AS SELECT a FROM parted WHERE k = mod(pg_backend_pid(), 2)",
+        )
+        adapter = open_adapter(config_for("postgresql", url), limits_for(tmp_path))
+        try:
+            found = adapter.lineage("one_part")
+        finally:
+            adapter.close()
+    assert _named("postgresql", "parted", "part_0", "part_1") <= found, found
