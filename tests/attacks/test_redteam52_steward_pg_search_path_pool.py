@@ -56,6 +56,8 @@ def civil_pg() -> Iterator[tuple[str, str, str]]:
     login = f"rt52_gw_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {login} LOGIN")
+        admin.execute(f"CREATE ROLE {login}_as")
+        admin.execute(f"GRANT {login}_as TO {login}")
     with psycopg.connect(_database(name), autocommit=True) as db:
         db.execute("CREATE TABLE roll (id_number text, name text, region_code text)")
         db.execute("CREATE TABLE decoy (id_number text, name text, region_code text)")
@@ -64,8 +66,12 @@ def civil_pg() -> Iterator[tuple[str, str, str]]:
         db.execute("CREATE SCHEMA shadow")
         db.execute(f"CREATE VIEW public.team_view AS {VIEW.format('public.decoy')}")
         db.execute(f"CREATE VIEW shadow.team_view AS {VIEW.format('public.roll')}")
-        db.execute(f"GRANT USAGE ON SCHEMA public, shadow TO {login}")
-        db.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, shadow TO {login}")
+        # a schema named as a role the login may take: ``"$user"`` in its sessions then
+        db.execute(f"CREATE SCHEMA {login}_as")
+        db.execute(f"CREATE VIEW {login}_as.team_view AS {VIEW.format('public.roll')}")
+        db.execute(f"GRANT USAGE ON SCHEMA public, shadow, {login}_as TO {login}, {login}_as")
+        db.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, shadow, {login}_as "
+                   f"TO {login}, {login}_as")  # fmt: skip
     url = _pg_url(name).replace("postgres@", f"{login}@", 1)
     try:
         yield name, login, url
@@ -73,15 +79,21 @@ def civil_pg() -> Iterator[tuple[str, str, str]]:
         drop_pg_database(name)
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP ROLE IF EXISTS {login}")
+            admin.execute(f"DROP ROLE IF EXISTS {login}_as")
 
 
 def _database(name: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
+# what the administrator gives the login's new sessions: another ``search_path``, or
+# another role to take (whose name ``"$user"`` then is)
+DEFAULTS = {"search_path": "search_path = shadow, public", "role": "role = '{login}_as'"}
+
+
 def _old_and_new_sessions(gw: DemoGateway, database: str, login: str, view: str,
-                          roll: str) -> None:  # fmt: skip
-    """The pool: a session opened before the login's new ``search_path``, one after.
+                          roll: str, default: str) -> None:  # fmt: skip
+    """The pool: a session opened before the login's new default, one after.
     The administrator locks the harmless table; one of dora's reads of the view waits
     on it, holding the old session, while her read of the roll opens a new one."""
     with psycopg.connect(_database(database)) as lock:
@@ -91,14 +103,15 @@ def _old_and_new_sessions(gw: DemoGateway, database: str, login: str, view: str,
         time.sleep(0.5)  # its read waits on the lock, in the old session
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f"ALTER ROLE {login} IN DATABASE {database} "
-                          "SET search_path = shadow, public")  # fmt: skip
+                          f"SET {default.format(login=login)}")  # fmt: skip
         assert gw.query("dora", roll, QUERY).status_code == 200  # a new session
         lock.rollback()
     waiting.join(10)
 
 
+@pytest.mark.parametrize("default", sorted(DEFAULTS))
 def test_a_view_name_two_pooled_sessions_resolve_apart_does_not_serve_the_frozen_roll(
-    allowing: DemoGateway, civil_pg: tuple[str, str, str]
+    allowing: DemoGateway, civil_pg: tuple[str, str, str], default: str
 ) -> None:
     gw = allowing
     database, login, url = civil_pg
@@ -112,7 +125,7 @@ def test_a_view_name_two_pooled_sessions_resolve_apart_does_not_serve_the_frozen
     _published(gw, source, "roll", roll)
     _published(gw, source, "team_view", view)  # drafted on a fresh session: the harmless table
     assert gw.query("dora", view, QUERY).status_code == 200  # the pool's first session
-    _old_and_new_sessions(gw, database, login, view, roll)
+    _old_and_new_sessions(gw, database, login, view, roll, DEFAULTS[default])
     frozen = gw.client.post(f"/api/v1/datasets/{roll}/freeze", json=WHY, headers=gw.headers("sam"))
     assert frozen.status_code == 200, frozen.text
     try:
