@@ -326,12 +326,13 @@ SERVER_IDENTITY_SQL = (
 )
 
 
-PG_SEARCH_PATH = 'SET search_path = "$user", public'
-"""Every session of a PostgreSQL source finds an unqualified object where PostgreSQL's
-default finds it, not by the login's own ``search_path``: that is a default each new
-session takes (``ALTER ROLE … SET search_path``, which the source's administrator — or
-the login itself — may run at any time), so two sessions of one pool, opened before and
-after such a change, resolved one name to two objects. The freeze's question of what an
+PG_SEARCH_PATH = "SET search_path = public"
+"""Every session of a PostgreSQL source finds an unqualified object in ``public``, not by
+the login's own ``search_path`` nor by ``"$user"``: both are defaults each new session
+takes (``ALTER ROLE … SET search_path``, or ``SET role`` to a role whose name
+``"$user"`` then is, which the source's administrator — or the login itself — may run at
+any time), so two sessions of one pool, opened before and after such a change, resolved
+one name to two objects. The freeze's question of what an
 entry reads (``lineage_now``) was answered on the older session (a harmless table) while
 the read was made on the newer one (the frozen roll), and the pool hands its sessions out
 in turn (red team 52). A source whose objects live elsewhere names its ``schema``."""
