@@ -39,6 +39,14 @@ QUERY = {"purpose": "supervision", "case_ref": "JW-RT52-MERGE", "fields": ["regi
 def civil_mariadb() -> Iterator[str]:
     """civil's MariaDB database: the roll (MyISAM) and ``roll_m``, a MERGE table of it."""
     name, url = create_mysql_database("sluice_rt52_merge")
+    try:
+        _made(name)
+        yield url
+    finally:
+        drop_mysql_database(name)
+
+
+def _made(name: str) -> None:
     db = pymysql.connect(host=MYSQL_HOST, user="root", password="", database=name,
                          autocommit=True)  # fmt: skip
     try:
@@ -51,10 +59,6 @@ def civil_mariadb() -> Iterator[str]:
                         "varchar(6)) ENGINE=MERGE UNION=(roll) INSERT_METHOD=NO")  # fmt: skip
     finally:
         db.close()
-    try:
-        yield url
-    finally:
-        drop_mysql_database(name)
 
 
 def _publish(gw: DemoGateway, source: str, obj: str, entry: str) -> None:

@@ -47,6 +47,14 @@ def civil_pg() -> Iterator[str]:
     """civil's database: the roll a partition of ``p``, a harmless one beside it, and
     the view over ``p`` keeping one of them by the transaction's start."""
     name, url = create_pg_database("sluice_rt52_part")
+    try:
+        _made(name)
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+def _made(name: str) -> None:
     with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as db:
         db.execute("CREATE TABLE p (id_number text, name text, region_code text, k int) "
                    "PARTITION BY LIST (k)")  # fmt: skip
@@ -58,10 +66,6 @@ def civil_pg() -> Iterator[str]:
         db.execute("CREATE VIEW pruned AS SELECT id_number, name, region_code, "
                    "'civil'::text AS team FROM p "
                    "WHERE k = CAST(extract(microseconds FROM now()) AS int) % 2")  # fmt: skip
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
 
 
 def test_a_view_over_the_rolls_parent_pruned_at_random_does_not_serve_it(

@@ -54,6 +54,18 @@ def civil_pg() -> Iterator[tuple[str, str, str]]:
     the login the gateway reads it as: (database, login, URL)."""
     name, _admin_url = create_pg_database("sluice_rt52_path")
     login = f"rt52_gw_{uuid.uuid4().hex[:8]}"
+    try:
+        _made(name, login)
+        yield name, login, _pg_url(name).replace("postgres@", f"{login}@", 1)
+    finally:
+        drop_pg_database(name)
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE IF EXISTS {login}")
+            admin.execute(f"DROP ROLE IF EXISTS {login}_as")
+
+
+def _made(name: str, login: str) -> None:
+    """The login (and a role it may take), the tables and the views, as the fixture says."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {login} LOGIN")
         admin.execute(f"CREATE ROLE {login}_as")
@@ -72,14 +84,6 @@ def civil_pg() -> Iterator[tuple[str, str, str]]:
         db.execute(f"GRANT USAGE ON SCHEMA public, shadow, {login}_as TO {login}, {login}_as")
         db.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, shadow, {login}_as "
                    f"TO {login}, {login}_as")  # fmt: skip
-    url = _pg_url(name).replace("postgres@", f"{login}@", 1)
-    try:
-        yield name, login, url
-    finally:
-        drop_pg_database(name)
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP ROLE IF EXISTS {login}")
-            admin.execute(f"DROP ROLE IF EXISTS {login}_as")
 
 
 def _database(name: str) -> str:
