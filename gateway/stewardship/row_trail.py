@@ -430,9 +430,28 @@ def _new_state(session: Session, seals: RowSeals, check: Check, row: Any) -> _Bo
     current = holds and check(key, loaded.seal)
     if table == USERS and restated(row):
         return key, new, loaded.seal if current else None
+    if not current and _stops(table, row, loaded):
+        return key, new, None
     if new == loaded.seal or not current:
         return None
     return key, new, loaded.seal
+
+
+_GOING = {USERS: "active", ACCESS_REQUESTS: "approved", REIDENTIFICATIONS: "approved"}
+"""The one status of each such row that releases anything (an account served, a grant)."""
+
+
+def _stops(table: str, row: Any, loaded: Any) -> bool:
+    """Whether a write to a row that is not current (changed behind the gateway) stops
+    it — an account suspended or disabled, a grant revoked or a request rejected: it
+    binds its stopped state, so no earlier state of the row is current again. Unbound,
+    the trail still named the state before the insider's edit, and the insider wrote
+    that state back (``active``, ``approved``, its old seal) after an officer suspended
+    the tampered account or revoked the tampered grant: the emergency action gone with
+    nothing on the trail (red team 53). The state bound names a stopped row whose
+    values no row holds under a seal: an account stays refused until another admin's
+    ``unsuspend`` and an admin's whole save (``restate``), a grant grants nothing."""
+    return table in _GOING and bool(row.status != loaded.status and row.status != _GOING[table])
 
 
 def _refuse_taken(session: Session, row: Any) -> None:

@@ -202,9 +202,11 @@ def frozen_holding(
 ) -> str | None:  # fmt: skip
     """The frozen entry, other than ``entry_id``, whose object an entry reading
     ``object_name`` of ``source`` (with ``fields``, reading the tables ``reads``) reads
-    too; None when there is none."""
+    too; None when there is none. A frozen entry whose row cannot say what it reads
+    (``whole``) holds itself too: its row may say it is not frozen (red team 53)."""
     return next((f.entry_id for f in frozen
-                 if f.entry_id != entry_id and f.held_by(source, object_name, fields, reads)),
+                 if (f.whole or f.entry_id != entry_id)
+                 and f.held_by(source, object_name, fields, reads)),
                 None)  # fmt: skip
 
 
@@ -228,7 +230,14 @@ def frozen_objects(conn: Connection | Session, trail: AuditSink | None) -> tuple
     gateway's deletes an entry (red team 48: the rows' ``frozen_at`` cleared, every
     field made "nothing personal", or the rows deleted, freed its copies and views) —
     and so does one on record whose row no longer verifies, whose source it names may be
-    another department's (red team 49)."""
+    another department's (red team 49). One on record whose row verifies and says it
+    is not frozen was *not* lifted (a lift is on record first, ``dataset.unfrozen``): its
+    row is a state from before the freeze put back — an insider unsealed the row, the
+    officer froze the tampered entry (a write to a row that does not verify is neither
+    sealed nor bound, so the trail's newest binding stayed the state before the edit),
+    and the insider wrote that state back, freeing the entry and its copies with nothing
+    on the trail (red team 53). It holds every entry of its system, itself included
+    (``whole``), until it is frozen again through the gateway and then lifted."""
     on_record = frozen_on_record(trail)
     connection = conn.connection() if isinstance(conn, Session) else conn
     rows = connection.execute(select(Dataset.id).where(Dataset.frozen_at.is_not(None))).all()
@@ -239,6 +248,8 @@ def frozen_objects(conn: Connection | Session, trail: AuditSink | None) -> tuple
             found.extend(_unverified(entry_id, entry, on_record))
         elif entry.frozen:
             found.append(_read(entry))
+        elif entry_id in on_record:
+            found.append(replace(_read(entry), whole=True))  # a row put back: see below
     return tuple(found)
 
 
