@@ -247,6 +247,9 @@ def publish(*, session: Session, services: Services, user: UserContext, dataset_
             "schema_version": dataset.schema_version,
             "level": dataset.level,
             "below_suggestion": below_suggestion(dataset.fields),
+            # what it is recorded as reading (``reads_change``): the freezes and grants
+            # compare by it, and "any table" links it with its whole system (red team 53)
+            "reads": dataset.reads if reads is None else sorted(reads),
         },
     )
     # its new state bound first (row_trail), as its seal will be written
@@ -296,10 +299,14 @@ def refresh_schema(
     if dataset.status == DatasetStatus.PUBLISHED:  # by what it reads now (stop 38)
         refuse_frozen_object(session=session, dataset=dataset, services=services,
                              reads=now.reads)  # fmt: skip
+    reads_before = dataset.reads
     drift = catalog.refresh_fields(session=session, dataset_id=dataset_id,
                                    columns=_columns(now.proposals), reads=now.reads)  # fmt: skip
     bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
-    if drift.changed:
+    # what it reads changed alone (a view redefined at the source) is on record too: it
+    # links the entry with others for the freezes and the grants (red team 53)
+    relinked = {"reads": dataset.reads} if dataset.reads != reads_before else {}
+    if drift.changed or relinked:
         _emit(
             services,
             user,
@@ -309,6 +316,7 @@ def refresh_schema(
                 "added": list(drift.added),
                 "removed": list(drift.removed),
                 "retyped": [{"name": r.name, "old": r.old, "new": r.new} for r in drift.retyped],
+                **relinked,
             },
         )
     return _report(dataset, drift)

@@ -127,9 +127,10 @@ def freeze_dataset(
     dataset = emergency.freeze(session=session, services=get_services(request), officer=officer,
                                dataset_id=dataset_id, reason=body.reason)  # fmt: skip
     # its department on record: the entry's rows deleted, the freeze still holds its
-    # department's entries (``sources.freezes_on_record``)
+    # department's entries (``sources.freezes_on_record``); and what it recorded the
+    # entry as reading (``record_reads_now``), which decides what else it holds
     _record(request, session, officer, EventType.DATASET_FROZEN, f"dataset:{dataset_id}", body,
-            resource_dept=dataset.department)  # fmt: skip
+            resource_dept=dataset.department, reads=dataset.reads)  # fmt: skip
     return emergency.describe_dataset(dataset)
 
 
