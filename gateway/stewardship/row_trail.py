@@ -291,12 +291,17 @@ _SEALED: dict[str, tuple[Callable[[RowSeals, Any], bool], Callable[[RowSeals, An
 def _sealed_state(seals: RowSeals, check: Check, key: str, table: str, row: Any) -> _Bound | None:
     """``_new_state`` of a source, model or schedule (the ORM hooks seal them as
     ``_SEALED`` does): only a row whose loaded state was current; a schedule's deletion
-    binds it ``removed`` (no state of it runs again)."""
+    binds it ``removed`` (no state of it runs again) — its row current or not: unbound,
+    the deletion of a schedule an insider had unsealed left the trail naming its live
+    state, which the insider wrote back, and it ran again in its owner's name (red team
+    53, as ``_stops`` for users and grants)."""
     holds, seal = _SEALED[table]
     loaded = as_loaded(row)
     held = holds(seals, loaded)
     _refuse_in_flight(check, key, f"{_NAMES[table]} {row.id!r}", loaded.seal, held)
     deleted = table == SCHEDULES and row.deleted_at is not None and loaded.deleted_at is None
+    if deleted and not (held and check(key, loaded.seal)):
+        return key, REMOVED, None
     new = (lambda: REMOVED) if deleted else (lambda: seal(seals, row))
     return _changed(check, key, loaded.seal, held, new)
 
