@@ -82,6 +82,7 @@ from catalog.row_seals import (
     user_holds,
     user_seal,
 )
+from catalog.service import DEREGISTERED
 from catalog.source_seals import SOURCES, source_holds, source_key, source_seal
 from gateway.stewardship.row_locks import hold_rows
 from policies.rbac import role_key
@@ -291,19 +292,28 @@ _SEALED: dict[str, tuple[Callable[[RowSeals, Any], bool], Callable[[RowSeals, An
 def _sealed_state(seals: RowSeals, check: Check, key: str, table: str, row: Any) -> _Bound | None:
     """``_new_state`` of a source, model or schedule (the ORM hooks seal them as
     ``_SEALED`` does): only a row whose loaded state was current; a schedule's deletion
-    binds it ``removed`` (no state of it runs again) — its row current or not: unbound,
-    the deletion of a schedule an insider had unsealed left the trail naming its live
-    state, which the insider wrote back, and it ran again in its owner's name (red team
-    53, as ``_stops`` for users and grants)."""
+    binds it ``removed`` (no state of it runs again) — its row current or not, as a
+    source's withdrawal (``_withdrawn``): unbound, the deletion of a schedule an insider
+    had unsealed left the trail naming its live state, which the insider wrote back, and
+    it ran again in its owner's name (red team 53, as ``_stops`` for users and grants)."""
     holds, seal = _SEALED[table]
     loaded = as_loaded(row)
     held = holds(seals, loaded)
     _refuse_in_flight(check, key, f"{_NAMES[table]} {row.id!r}", loaded.seal, held)
     deleted = table == SCHEDULES and row.deleted_at is not None and loaded.deleted_at is None
-    if deleted and not (held and check(key, loaded.seal)):
-        return key, REMOVED, None
-    new = (lambda: REMOVED) if deleted else (lambda: seal(seals, row))
+    new: Callable[[], str] = (lambda: REMOVED) if deleted else (lambda: seal(seals, row))
+    if (deleted or _withdrawn(table, row, loaded)) and not (held and check(key, loaded.seal)):
+        return key, new(), None
     return _changed(check, key, loaded.seal, held, new)
+
+
+def _withdrawn(table: str, row: Any, loaded: Any) -> bool:
+    """Whether the write withdraws a source (its tombstone written, ``DEREGISTERED``):
+    bound whether its row was current or not, as a schedule's deletion is — unbound, an
+    insider who had unsealed the source and its entries wrote the live rows back after
+    its steward withdrew it, and its entries served again (red team 53)."""
+    return table == SOURCES and DEREGISTERED in (row.settings or {}) and (
+        DEREGISTERED not in (loaded.settings or {}))  # fmt: skip
 
 
 _NAMES = {SOURCES: "source", MODELS: "comparison model", SCHEDULES: "schedule",
