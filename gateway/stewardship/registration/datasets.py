@@ -22,8 +22,10 @@ from adapters.base import ObjectInfo
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.drift import Column, Drift, compare
-from catalog.errors import Conflict, NotFound
+from catalog.entry_seals import dataset_loaded_holds
+from catalog.errors import Conflict, EntryUnsealed, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
+from catalog.row_seals import seals_for
 from catalog.schemas import DatasetPatch
 from catalog.source_seals import source_key
 from catalog.suggestions import below_suggestion
@@ -185,6 +187,7 @@ def update_dataset(
         _refuse_reshaping_frozen(dataset_id, frozen_at)
     edited = catalog.update_dataset(session=session, dataset_id=dataset_id, patch=patch)
     bind_until_commit(services.audit, session)  # the entry's new state first (row_trail)
+    _require_governing(session, edited.dataset, edited.changed)  # after a torn read's 409
     if edited.changed:
         details: dict[str, object] = {"change": "edited", "changed": list(edited.changed)}
         below = _lowered_below_suggestion(edited.dataset, edited.changed)
@@ -193,6 +196,37 @@ def update_dataset(
         _emit(services, user, edited.dataset, details)
     session.flush()
     return edited.dataset
+
+
+def _require_governing(
+    session: Session, dataset: Dataset, changed: Sequence[str] | None = None
+) -> None:
+    """``EntryUnsealed`` (423) for a steward's change of what governs an entry (its
+    classification, purposes, region field; with ``changed`` None, a refresh) whose row,
+    as loaded, does not verify: such a write is neither sealed nor bound (``row_trail``),
+    so it was on record (``dataset.updated``) without governing — a field raised to L4 on
+    the roll an insider had unsealed, then the roll's rows from before written back:
+    served at the old level, the trail saying it was raised (red team 53). Its sealed
+    values are written back first (or ``sluice catalog rebind``). A title, a description
+    or tags (no seal covers them) are still saved, unsealed (``catalog.entry_seals``)."""
+    if dataset_loaded_holds(seals_for(session.connection()), dataset):
+        return
+    if changed is not None and not any(map(_governs, changed)):
+        return
+    raise EntryUnsealed(f"dataset {dataset.id!r} was changed outside the gateway; its "
+                        "sealed values are restored before it is changed")  # fmt: skip
+
+
+# what no entry seal covers (``catalog.entry_seals.legacy_dataset_values``): not
+# ``catalog.edits.DESCRIPTIVE``, which names ``allowed_purposes`` too
+_UNSEALED = frozenset({"title_zh", "title_en", "description_zh", "description_en", "tags",
+                          "update_frequency"})  # fmt: skip
+
+
+def _governs(changed: str) -> bool:
+    """Whether an edit's change (``catalog.edits.apply_patch``'s name) is a sealed value."""
+    return changed not in _UNSEALED and not (
+        changed.startswith("fields.") and changed.endswith(".description"))  # fmt: skip
 
 
 def _refuse_reshaping_frozen(dataset_id: str, frozen_at: datetime | None) -> None:
@@ -292,6 +326,7 @@ def refresh_schema(
         session=session, services=services, user=user, dataset_id=dataset_id,
         action="dataset:edit",
     )  # fmt: skip
+    _require_governing(session, dataset)
     # an entry a freeze holds keeps its fields while it stands: a column added to a view
     # took it out of the freeze's reach, which publication refuses (red team 48)
     _refuse_reshaping_frozen(dataset.id, dataset.frozen_at)
