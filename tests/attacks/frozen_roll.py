@@ -4,7 +4,7 @@ copy and a view of it stand, both held by the freeze."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import text
 
@@ -15,14 +15,20 @@ from tests.gateway.demo_app import DemoGateway
 
 
 @contextmanager
-def roll_frozen(gw: DemoGateway) -> Iterator[None]:
-    """sam freezes the roll for the block; root lifts it afterwards, whatever happened."""
-    assert _post(gw, "sam", f"/datasets/{DIBAO}/freeze", WHY).status_code == 200
+def entry_frozen(gw: DemoGateway, entry: str) -> Iterator[None]:
+    """sam freezes ``entry`` for the block; root lifts it afterwards, whatever happened."""
+    frozen = _post(gw, "sam", f"/datasets/{entry}/freeze", WHY)
+    assert frozen.status_code == 200, frozen.text
     try:
         yield
     finally:
-        lifted = _post(gw, "root", f"/datasets/{DIBAO}/unfreeze", WHY)
+        lifted = _post(gw, "root", f"/datasets/{entry}/unfreeze", WHY)
         assert lifted.status_code == 200, lifted.text
+
+
+def roll_frozen(gw: DemoGateway) -> AbstractContextManager[None]:
+    """The dibao roll frozen for the block (``entry_frozen``)."""
+    return entry_frozen(gw, DIBAO)
 
 
 def freeze_roll_with_copy_and_view(gw: DemoGateway, tag: str) -> tuple[str, str]:

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.attacks.civil_entries import publish_civil_entry
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import DIBAO, _ok, _shift
 from tests.attacks.test_redteam38_analyst_grant_across_cases import _rows
 from tests.attacks.test_redteam42_insider_unverified_grant_known_everywhere import ask_for_ids
@@ -71,19 +72,7 @@ def _entry(gw: DemoGateway, source: str, settings: dict[str, Any], entry: str) -
     _ok(gw.client.post("/api/v1/sources", headers=gw.headers("carl"), json={
         "id": source, "department": "civil", "kind": "postgresql",
         "display_name": source, "settings": settings}))  # fmt: skip
-    _published(gw, source, "people", entry)
-
-
-def _published(gw: DemoGateway, source: str, obj: str, entry: str) -> None:
-    """carl's entry over ``obj``, its ID numbers masked with ``hash``, published."""
-    headers = gw.headers("carl")
-    _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
-        "source_id": source, "object_name": obj, "dataset_id": entry,
-        "title_en": entry, "allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
-    _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
-                        json={"region_field": "region_code"}))  # fmt: skip
-    hash_ids(gw, "carl", entry)
-    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
+    publish_civil_entry(gw, source, "people", entry, hashed=True)
 
 
 def _approved(gw: DemoGateway, dataset: str, steward: str, purpose: str, case: str) -> None:
@@ -181,7 +170,7 @@ def public_granted_archive_compared(
     granted the public one's ID numbers, and her comparison of the payroll with the
     archive one on them (the response)."""
     for name, entry in (("people_public", public), ("people_archive", archive)):
-        _published(gw, source, name, entry)
+        publish_civil_entry(gw, source, name, entry, hashed=True)
     _approved(gw, public, "carl", "supervision", f"{case}-PUBLIC")
     return gw.compare("dora", {
         "left": {"dataset": PAYROLL, "key": "id_number", "fields": PICK},

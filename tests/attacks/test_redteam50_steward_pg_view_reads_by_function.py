@@ -40,16 +40,16 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.attacks.civil_entries import publish_civil_entry
+from tests.attacks.frozen_roll import entry_frozen
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok
 from tests.attacks.test_redteam38_analyst_grant_across_cases import _rows
 from tests.attacks.test_redteam42_insider_unverified_grant_known_everywhere import ask_for_ids
 from tests.attacks.test_steward_sources import allowing
-from tests.attacks.test_stop34_analyst_grant_token_codebook import hash_ids
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway
 
 __all__ = ["allowing"]  # a fixture, used by name
-WHY = {"reason": "incident IR-50: the roll under investigation"}
 FIELDS = ["region_code", "name", "id_number"]
 
 # each row of the roll as XML, unpacked: no relation in the plan
@@ -112,18 +112,6 @@ def civil_pg() -> Iterator[str]:
         drop_pg_database(name)
 
 
-def _published(gw: DemoGateway, source: str, obj: str, entry: str) -> None:
-    """carl's entry over ``obj``, its ID numbers masked with ``hash``, published."""
-    headers = gw.headers("carl")
-    _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
-        "source_id": source, "object_name": obj, "dataset_id": entry,
-        "title_en": entry, "allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
-    _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
-                        json={"region_field": "region_code"}))  # fmt: skip
-    hash_ids(gw, "carl", entry)
-    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
-
-
 def roll_and_view(gw: DemoGateway, url: str, obj: str) -> tuple[str, str]:
     """A civil source for ``url``; the roll and ``obj`` published (entry ids)."""
     tag = uuid.uuid4().hex[:8]
@@ -131,8 +119,8 @@ def roll_and_view(gw: DemoGateway, url: str, obj: str) -> tuple[str, str]:
     _ok(gw.client.post("/api/v1/sources", headers=gw.headers("carl"), json={
         "id": source, "department": "civil", "kind": "postgresql",
         "display_name": source, "settings": {"url": url}}))  # fmt: skip
-    _published(gw, source, "roll", roll)
-    _published(gw, source, obj, view)
+    publish_civil_entry(gw, source, "roll", roll, hashed=True)
+    publish_civil_entry(gw, source, obj, view, hashed=True)
     return roll, view
 
 
@@ -144,14 +132,8 @@ def test_a_freeze_of_the_roll_stops_a_view_reading_it_through_xml(
     roll, view = roll_and_view(gw, civil_pg, obj)
     query = {"purpose": "supervision", "case_ref": "JW-RT50-F", "fields": ["region_code"]}
     assert gw.query("dora", view, query).status_code == 200
-    frozen = gw.client.post(f"/api/v1/datasets/{roll}/freeze", json=WHY, headers=gw.headers("sam"))
-    assert frozen.status_code == 200, frozen.text
-    try:
+    with entry_frozen(gw, roll):
         read = gw.query("dora", view, query)
-    finally:
-        lifted = gw.client.post(f"/api/v1/datasets/{roll}/unfreeze", json=WHY,
-                                headers=gw.headers("root"))  # fmt: skip
-        assert lifted.status_code == 200, lifted.text
     assert read.status_code == 423, (
         f"the frozen roll read through {obj} ({read.status_code}): {read.text[:200]}"
     )

@@ -25,8 +25,9 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
+from tests.attacks.civil_entries import publish_civil_entry
+from tests.attacks.frozen_roll import entry_frozen
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import _ok
-from tests.attacks.test_redteam50_steward_pg_view_reads_by_function import WHY
 from tests.attacks.test_steward_sources import allowing, shown
 from tests.conftest import MYSQL_HOST, create_mysql_database, drop_mysql_database
 from tests.gateway.demo_app import DemoGateway
@@ -61,16 +62,6 @@ def _made(name: str) -> None:
         db.close()
 
 
-def _publish(gw: DemoGateway, source: str, obj: str, entry: str) -> None:
-    headers = gw.headers("carl")
-    _ok(gw.client.post("/api/v1/datasets", headers=headers, json={
-        "source_id": source, "object_name": obj, "dataset_id": entry,
-        "title_en": entry, "allowed_purposes": ["supervision", "audit"]}))  # fmt: skip
-    _ok(gw.client.patch(f"/api/v1/datasets/{entry}", headers=headers,
-                        json={"region_field": "region_code"}))  # fmt: skip
-    _ok(gw.client.post(f"/api/v1/datasets/{entry}/publish", headers=headers))
-
-
 def test_a_freeze_of_the_roll_stops_a_merge_table_of_it(
     allowing: DemoGateway, civil_mariadb: str
 ) -> None:
@@ -81,17 +72,11 @@ def test_a_freeze_of_the_roll_stops_a_merge_table_of_it(
         "id": source, "department": "civil", "kind": "mysql", "display_name": source,
         "settings": {"url": shown(civil_mariadb)}}))  # fmt: skip
     roll, merged = f"civil.rt52_roll_{tag}", f"civil.rt52_merge_{tag}"
-    _publish(gw, source, "roll", roll)
-    _publish(gw, source, "roll_m", merged)
+    publish_civil_entry(gw, source, "roll", roll, hashed=False)
+    publish_civil_entry(gw, source, "roll_m", merged, hashed=False)
     assert gw.query("dora", merged, QUERY).status_code == 200
-    frozen = gw.client.post(f"/api/v1/datasets/{roll}/freeze", json=WHY, headers=gw.headers("sam"))
-    assert frozen.status_code == 200, frozen.text
-    try:
+    with entry_frozen(gw, roll):
         read = gw.query("dora", merged, QUERY)
-    finally:
-        lifted = gw.client.post(f"/api/v1/datasets/{roll}/unfreeze", json=WHY,
-                                headers=gw.headers("root"))  # fmt: skip
-        assert lifted.status_code == 200, lifted.text
     assert read.status_code == 423, (
         f"the frozen roll read through a MERGE table of it ({read.status_code}): {read.text[:200]}"
     )

@@ -29,8 +29,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.attacks.test_redteam50_steward_pg_view_reads_by_function import WHY
-from tests.attacks.test_redteam52_steward_mariadb_merge_table import _publish
+from tests.attacks.civil_entries import publish_civil_entry
+from tests.attacks.frozen_roll import entry_frozen
 from tests.attacks.test_steward_sources import allowing
 from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway
@@ -79,16 +79,10 @@ def test_a_view_over_the_rolls_parent_pruned_at_random_does_not_serve_it(
         "display_name": source, "settings": {"url": civil_pg}})  # fmt: skip
     assert created.status_code in (200, 201), created.text
     roll, view = f"civil.rt52p_roll_{tag}", f"civil.rt52p_view_{tag}"
-    _publish(gw, source, "roll", roll)
-    _publish(gw, source, "pruned", view)
-    frozen = gw.client.post(f"/api/v1/datasets/{roll}/freeze", json=WHY, headers=gw.headers("sam"))
-    assert frozen.status_code == 200, frozen.text
-    try:
+    publish_civil_entry(gw, source, "roll", roll, hashed=False)
+    publish_civil_entry(gw, source, "pruned", view, hashed=False)
+    with entry_frozen(gw, roll):
         reads = [gw.query("dora", view, QUERY) for _ in range(TRIES)]
-    finally:
-        lifted = gw.client.post(f"/api/v1/datasets/{roll}/unfreeze", json=WHY,
-                                headers=gw.headers("root"))  # fmt: skip
-        assert lifted.status_code == 200, lifted.text
     served = [r.json()["rows"] for r in reads if r.status_code == 200]
     leaked = [rows for rows in served if any(row["region_code"] == ROLL_COUNTY for row in rows)]
     assert not leaked, (

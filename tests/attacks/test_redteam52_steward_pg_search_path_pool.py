@@ -34,7 +34,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.attacks.test_redteam50_steward_pg_view_reads_by_function import WHY, _published
+from tests.attacks.civil_entries import publish_civil_entry
+from tests.attacks.frozen_roll import entry_frozen
 from tests.attacks.test_steward_sources import allowing
 from tests.conftest import PG_ADMIN, _pg_url, create_pg_database, drop_pg_database
 from tests.gateway.demo_app import DemoGateway
@@ -126,18 +127,13 @@ def test_a_view_name_two_pooled_sessions_resolve_apart_does_not_serve_the_frozen
         "display_name": source, "settings": {"url": url}})  # fmt: skip
     assert created.status_code in (200, 201), created.text
     roll, view = f"civil.rt52_roll_{tag}", f"civil.rt52_view_{tag}"
-    _published(gw, source, "roll", roll)
-    _published(gw, source, "team_view", view)  # drafted on a fresh session: the harmless table
+    publish_civil_entry(gw, source, "roll", roll, hashed=True)
+    # drafted on a fresh session: the harmless table
+    publish_civil_entry(gw, source, "team_view", view, hashed=True)
     assert gw.query("dora", view, QUERY).status_code == 200  # the pool's first session
     _old_and_new_sessions(gw, database, login, view, roll, DEFAULTS[default])
-    frozen = gw.client.post(f"/api/v1/datasets/{roll}/freeze", json=WHY, headers=gw.headers("sam"))
-    assert frozen.status_code == 200, frozen.text
-    try:
+    with entry_frozen(gw, roll):
         reads = [gw.query("dora", view, QUERY) for _ in range(4)]
-    finally:
-        lifted = gw.client.post(f"/api/v1/datasets/{roll}/unfreeze", json=WHY,
-                                headers=gw.headers("root"))  # fmt: skip
-        assert lifted.status_code == 200, lifted.text
     # the roll has two rows, the harmless table one (names are masked, numbers may be)
     leaked = [r.json()["rows"] for r in reads
               if r.status_code == 200 and len(r.json()["rows"]) == len(ROLL)]  # fmt: skip
