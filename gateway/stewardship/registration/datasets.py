@@ -22,6 +22,7 @@ from adapters.base import ObjectInfo
 from audit.event_types import EventType
 from catalog import service as catalog
 from catalog.drift import Column, Drift, compare
+from catalog.edits import DESCRIPTIVE
 from catalog.entry_seals import dataset_loaded_holds
 from catalog.errors import Conflict, EntryUnsealed, NotFound
 from catalog.models import Dataset, DatasetStatus, Source
@@ -217,10 +218,9 @@ def _require_governing(
                         "sealed values are restored before it is changed")  # fmt: skip
 
 
-# what no entry seal covers (``catalog.entry_seals.legacy_dataset_values``): not
-# ``catalog.edits.DESCRIPTIVE``, which names ``allowed_purposes`` too
-_UNSEALED = frozenset({"title_zh", "title_en", "description_zh", "description_en", "tags",
-                          "update_frequency"})  # fmt: skip
+# what no entry seal covers (``catalog.entry_seals.legacy_dataset_values``): the
+# descriptive values but the purposes, which the seal does cover
+_UNSEALED = frozenset(DESCRIPTIVE) - {"allowed_purposes"}
 
 
 def _governs(changed: str) -> bool:

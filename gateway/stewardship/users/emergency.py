@@ -213,9 +213,8 @@ def record_reads_now(session: Session, services: Services, dataset: Dataset) -> 
     source = session.get(Source, dataset.source_id)
     now = (frozenset({ANY_TABLE}) if source is None  # its source row gone: not nothing
            else reads_of_source(services, source, dataset.object_name))  # fmt: skip
-    together = reads_together(dataset.reads, now)
-    if together is not None and sorted(together) != dataset.reads:
-        dataset.reads = sorted(together)
+    for name, value in catalog.reads_change(dataset, reads_together(dataset.reads, now)).items():
+        setattr(dataset, name, value)
 
 
 def unfreeze(
