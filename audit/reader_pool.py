@@ -11,11 +11,12 @@ connections are now kept and handed out again.
 What may be handed out again is only a connection that came back whole: not closed or
 broken, outside any transaction (every read rolls back when it is done:
 ``AuditStore.fetch_all`` and ``stream``), and from this process (a forked worker opens
-its own). Before it is handed out, one round trip proves the server still answers it
-(a server restarted meanwhile): a dead one is dropped and a new one opened, so a read
-fails only when a new connection would have failed too. Kept connections never prepare
-statements on the server (``prepare_threshold = None``): a table an insider dropped and
-made again must not meet a plan of the old one.
+its own). Before it is handed out, one round trip (``DISCARD ALL``) proves the server
+still answers it (a server restarted meanwhile) and resets whatever session state a read
+left on it (a committed ``SET``, a temporary table): a dead one is dropped and a new one
+opened, so a read fails only when a new connection would have failed too. Kept
+connections never prepare statements on the server (``prepare_threshold = None``): a
+table an insider dropped and made again must not meet a plan of the old one.
 
 SQLite readers are not kept: a connection holds the file it opened, and a file put in
 the store's place (an insider's restored copy) must be the one read.
@@ -77,8 +78,7 @@ class ReaderPool:
                     return None
                 conn = self._idle.pop()
             try:
-                conn.execute("SELECT 1")
-                conn.rollback()
+                _reset(conn)
                 return conn
             except Exception:  # the server went away or ended it: a new one instead
                 _close(conn)
@@ -91,6 +91,19 @@ class ReaderPool:
                 return False
             self._idle.append(conn)
             return True
+
+
+def _reset(conn: Any) -> None:
+    """One round trip that proves the server answers and returns the session to how it
+    was opened: ``DISCARD ALL`` resets every setting to the connection's own (its
+    ``search_path=public``), drops temporary tables (``pg_temp`` is searched before
+    ``public``: a temporary ``audit_events`` would shadow the trail), prepared
+    statements, advisory locks and listens (red team 54)."""
+    conn.autocommit = True
+    try:
+        conn.execute("DISCARD ALL")
+    finally:
+        conn.autocommit = False
 
 
 def _idle_in_no_transaction(conn: Any) -> bool:
