@@ -59,10 +59,14 @@ class ReaderPool:
                 _close(conn)
 
     def close(self) -> None:
-        """Close the idle connections; later readers are closed after their read."""
+        """Close the idle connections; later readers are closed after their read. A
+        forked child only forgets the ones it inherited: closing them would end the
+        parent's sessions on the sockets both hold (red team 54)."""
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+        if os.getpid() != self._pid:
+            return
         for conn in idle:
             _close(conn)
 

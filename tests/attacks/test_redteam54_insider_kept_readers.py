@@ -11,6 +11,7 @@ decision: a kept connection is reset (``DISCARD ALL``) before it is handed out."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +94,14 @@ def test_session_state_a_clean_read_left_is_not_handed_on(log: AuditLog) -> None
         path = store.fetch_all(conn, "SHOW search_path", [])[0][0]
         lock_timeout = store.fetch_all(conn, "SHOW lock_timeout", [])[0][0]
     assert (path, lock_timeout) == ("public", "2s")  # the options it was opened with
+
+
+def test_a_forked_child_closing_its_readers_leaves_the_parents(log: AuditLog) -> None:
+    store = log.store
+    kept = _pid(store)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's only work
+        store.close_readers()
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert _pid(store) == kept  # the parent's session was not ended by the child
