@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,9 @@ class ChainChecker:
     with_mac: bool = False
     mac_key: bytes | None = field(default=None, repr=False)
     mac_from: int | None = None
+    # each event's parsed body once its row has passed every check (``audit.follow``
+    # indexes what it keeps from them); None for verification, which keeps nothing
+    on_event: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._expect = self.start_seq
@@ -95,6 +98,7 @@ class ChainChecker:
         check_index = self.check_index
         count = self.count
         first_index = 5 if self.with_mac else 4
+        on_event = self.on_event
         try:
             for row in rows:
                 seq = row[0]
@@ -121,6 +125,8 @@ class ChainChecker:
                     and tuple(row[first_index:]) != fast_index_of(parsed)
                 ):
                     return self._fail(seq, "index mismatch", "indexed columns differ from body")
+                if on_event is not None:
+                    on_event(parsed)
                 if seq in want:
                     self.hashes_at[seq] = hex_hash
                 prev, prev_hex = digest.digest(), hex_hash
@@ -130,6 +136,11 @@ class ChainChecker:
             self._expect, self._prev, self._prev_hex, self.count = expect, prev, prev_hex, count
             self.last_seq = expect - 1
         return True
+
+    @property
+    def last_hash(self) -> str:
+        """The hash of the last event that passed (``start_prev`` before any did)."""
+        return self._prev_hex
 
     def _mac_ok(self, seq: int, mac: Any, hash_raw: bytes) -> bool:
         """The event's MAC, as ``feed`` judges it (records the failure)."""

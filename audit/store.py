@@ -21,7 +21,7 @@ import contextlib
 import functools
 import math
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -522,8 +522,9 @@ class AuditStore:
         chunk: int = 20_000,
         *,
         binary: bool = False,
-    ) -> Iterator[list[Any]]:
-        """Rows in chunks, through a server-side cursor on PostgreSQL (bounded memory).
+    ) -> Generator[list[Any], None, None]:
+        """Rows in chunks, through a server-side cursor on PostgreSQL (bounded memory);
+        a generator, so a reader that stops early can close it (the cursor with it).
 
         ``binary`` fetches in PostgreSQL's binary format (same Python values; ~20%
         cheaper to decode for wide rows)."""

@@ -32,16 +32,7 @@ from tests.gateway.demo_app import DemoGateway
 
 def test_a_grant_asked_for_after_a_comparison_is_not_approved(deployment: DemoGateway) -> None:
     gw = deployment
-    _shift(gw, "carl", DIBAO, "start_date")
-    _shift(gw, "fiona", FUNDS, "paid_date")
-    body = {
-        "left": {"dataset": FUNDS, "key": "paid_date", "fields": ["disbursement_id"]},
-        "right": {"dataset": DIBAO, "key": "start_date", "fields": ROW},
-        "purpose": "audit", "case_ref": OTHER_CASE, "limit": 10_000,
-    }  # fmt: skip
-    compared = _ok(gw.compare("arthur", body))
-    assert compared["rows"], "the comparison of keys masked alike matches"
-    asked = _ask(gw, ["start_date"])
+    asked = compared_then_asked(gw)
     refused = gw.client.post(f"/api/v1/access-requests/{asked}/approve",
                              headers=gw.headers("carl"), json={})  # fmt: skip
     assert refused.status_code == 409, refused.text[:300]
@@ -55,6 +46,21 @@ def test_a_grant_asked_for_after_a_comparison_is_not_approved(deployment: DemoGa
     other = _ask(gw, ["household_size"])
     _ok(gw.client.post(f"/api/v1/access-requests/{other}/approve", headers=gw.headers("carl"),
                        json={}))  # fmt: skip
+
+
+def compared_then_asked(gw: DemoGateway) -> str:
+    """arthur compares the disbursements and the roll on their shifted dates (matches
+    found), then asks civil for the roll's ``start_date`` in clear: his request."""
+    _shift(gw, "carl", DIBAO, "start_date")
+    _shift(gw, "fiona", FUNDS, "paid_date")
+    body = {
+        "left": {"dataset": FUNDS, "key": "paid_date", "fields": ["disbursement_id"]},
+        "right": {"dataset": DIBAO, "key": "start_date", "fields": ROW},
+        "purpose": "audit", "case_ref": OTHER_CASE, "limit": 10_000,
+    }  # fmt: skip
+    compared = _ok(gw.compare("arthur", body))
+    assert compared["rows"], "the comparison of keys masked alike matches"
+    return _ask(gw, ["start_date"])
 
 
 def _ask(gw: DemoGateway, fields: list[str]) -> str:

@@ -17,19 +17,18 @@ after. civil approves dora's request for the roll's ``id_number`` (another case)
 check finds no read of hers, and her earlier tokens — and finance's payroll tokens
 under that case — are decoded.
 
-Expected: the approval check is not blinded by an edited index column (409, or the
-earlier tokens decode nothing). Left (xfail, strict): the checks search the trail by its
-columns, as every reviewer's search does; closing it needs a search the insider cannot
-steer (the bodies under their MAC, or the columns verified with them) on every approval.
-On the embedded default and PostgreSQL.
+Expected: the approval check is not blinded by an edited index column (409 naming the
+field, or the earlier tokens decode nothing). Closed: the approval checks read an index
+of the verified chain (``audit.follow``, ``gateway.stewardship.grants.trail_facts``):
+every body whose link, hash and MAC verified, in seq order, whatever its columns say.
+The attacks on that index itself are in ``test_redteam40_verified_index``. On the
+embedded default and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import pytest
 
 from tests.attacks.test_insider_audit import _insider
 from tests.attacks.test_redteam37_analyst_date_shift_codebook import DIBAO
@@ -42,12 +41,6 @@ EARLIER_CASE = "JW-RT40-HIDDEN"
 GRANT_CASE = "JW-RT40-GRANT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 40 (left, medium, insider of the audit database): the approval checks "
-    "search the trail by its index columns, which an insider can edit without touching "
-    "a hashed body (until the next full verify)",
-)
 def test_an_edited_actor_column_does_not_blind_the_approval(deployment: DemoGateway) -> None:
     gw = deployment
     masked, asked = tokens_read_then_asked(gw, EARLIER_CASE, GRANT_CASE)
@@ -55,6 +48,7 @@ def test_an_edited_actor_column_does_not_blind_the_approval(deployment: DemoGate
         approved = gw.client.post(f"/api/v1/access-requests/{asked['id']}/approve",
                                   headers=gw.headers("carl"), json={})  # fmt: skip
     if approved.status_code == 409:
+        assert "id_number" in approved.json()["message"], approved.text
         return
     assert approved.status_code == 200, approved.text
     clear = _rows(gw, "dora", DIBAO, [*ROW, "id_number"], GRANT_CASE, "supervision")
@@ -67,19 +61,28 @@ def test_an_edited_actor_column_does_not_blind_the_approval(deployment: DemoGate
 
 @contextmanager
 def _hidden(gw: DemoGateway) -> Iterator[None]:
-    """dora's ``query.started`` events under another name in their index column, for as
-    long as the approval takes, then put back: no body is touched, and the chain
-    verifies again after. The monitor's sweep is held meanwhile, as on a trail long
-    enough that its window is elsewhere (it walks the chain window by window, once
-    round in many ticks)."""
+    """dora's ``query.started`` events under another name in their index column."""
+    with _hidden_as(gw, "dora", ["query.started"]):
+        yield
+
+
+@contextmanager
+def _hidden_as(gw: DemoGateway, actor: str, kinds: list[str]) -> Iterator[None]:
+    """``actor``'s events of these ``kinds`` under another name in their index column, for as
+    long as the block runs, then put back: no body is touched, and the chain verifies
+    again after. The monitor's sweep is held meanwhile, as on a trail long enough that
+    its window is elsewhere (it walks the chain window by window, once round in many
+    ticks)."""
+    hidden = actor[0] + "0" + actor[2:]
+    types = ",".join(f"'{kind}'" for kind in kinds)
     monitor = gw.services.audit.monitor
     monitor.stop()
-    _insider(gw, "UPDATE audit_events SET actor_sub = 'd0ra' "
-                 "WHERE actor_sub = 'dora' AND type = 'query.started'")  # fmt: skip
+    _insider(gw, f"UPDATE audit_events SET actor_sub = '{hidden}' "
+                 f"WHERE actor_sub = '{actor}' AND type IN ({types})")  # fmt: skip
     try:
         yield
     finally:
-        _insider(gw, "UPDATE audit_events SET actor_sub = 'dora' "
-                     "WHERE actor_sub = 'd0ra' AND type = 'query.started'")  # fmt: skip
+        _insider(gw, f"UPDATE audit_events SET actor_sub = '{actor}' "
+                     f"WHERE actor_sub = '{hidden}' AND type IN ({types})")  # fmt: skip
         monitor._stop.clear()
         monitor.start()

@@ -13,27 +13,24 @@ side keyed on a field the request releases, matched with another side whose key 
 requester holds in clear by no grant, refuses the approval (409) naming the field only.
 
 The trail, not a table of its own: it is what the gateway writes before any comparison
-reads a row, and what an insider cannot drop without the chain saying so. A gateway
-wired with a write-only sink (a test's stand-in) has nothing to read and checks nothing.
+reads a row, and what an insider cannot drop without the chain saying so — read from the
+verified chain (``trail_facts``), never found by the index columns, which an insider of
+the audit database edits without touching a body (red team 40); a trail that does not
+verify above what was indexed refuses (503). A gateway wired with a write-only sink (a
+test's stand-in) has nothing to read and checks nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
-
 from sqlalchemy import Connection
 
-from audit.event_types import EventType
 from audit.log import AuditLog
-from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.errors import Conflict
 from gateway.enforcement.grants import granted_fields_anywhere
 from gateway.enforcement.sources.objects import reading_the_same
-
-Side = tuple[str, str]  # (entry id, key field)
+from gateway.stewardship.grants.trail_facts import approval_facts
 
 
 def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessRequest) -> None:
@@ -41,22 +38,22 @@ def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessReque
     made (above); nothing when there is no readable trail."""
     if not isinstance(trail, AuditLog):
         return
-    comparisons = _comparisons(trail, request.requester)
+    with approval_facts(trail) as facts:
+        compared = facts.compared_by(request.requester)
     # the entry's fields, and the same fields of every entry reading the same data: a
     # comparison keyed on a copy's numbers is unmasked by a grant of the entry's (red
     # team 41); an entry whose catalog row is gone or no longer verifies counts as one
-    among = {entry: None for event in comparisons for side in _pairs(event) for entry, _ in side}
+    among = {entry: None for pair in compared for entry, _ in pair}
     copies = reading_the_same(conn, [request.dataset_id], among)[request.dataset_id]
     released = {(entry, name) for entry in copies for name in request.fields or []}
-    pairs = [(mine, other, event) for event in comparisons
-             for mine, other in _pairs(event) if mine in released]  # fmt: skip
+    pairs = [(mine, other) for mine, other in compared if mine in released]
     if not pairs:
         return
-    others = {entry for _, (entry, _key), _ in pairs}
+    others = {entry for _, (entry, _key) in pairs}
     granted = granted_fields_anywhere(
         conn=conn, subject=request.requester, dataset_ids=others, surely=True
     )  # held in clear: no edited entry's copy
-    for (entry, key), (other, other_key), _event in pairs:
+    for (entry, key), (other, other_key) in pairs:
         if (other, other_key) in released or other_key in granted[other]:
             continue
         # the message goes to the approving steward, who reads no trail: it names their
@@ -68,22 +65,3 @@ def refuse_unmasking(*, trail: AuditSink, conn: Connection, request: AccessReque
             "values, which this grant does not release; grant another field, or the "
             "analyst asks the comparison again on a key both sides release alike"
         )
-
-
-def _comparisons(trail: AuditLog, requester: str) -> list[dict[str, Any]]:
-    filters = EventFilter(actor=requester, type=str(EventType.COMPARISON_STARTED))
-    return iter_bodies(store=trail.store, filters=filters)
-
-
-def _pairs(event: Mapping[str, Any]) -> Iterator[tuple[Side, Side]]:
-    """Every ordered pair of the comparison's sides, as (entry, key): a model's joins
-    chain its sides, so a match links each side with every other."""
-    sides = (event.get("details") or {}).get("sides")
-    if not isinstance(sides, dict):
-        return
-    keyed = [(str(s.get("dataset")), str(s.get("key"))) for s in sides.values()
-             if isinstance(s, dict)]  # fmt: skip
-    for i, mine in enumerate(keyed):
-        for j, other in enumerate(keyed):
-            if i != j:
-                yield mine, other

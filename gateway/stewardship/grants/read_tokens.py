@@ -17,27 +17,25 @@ The trail, as ``compared_keys`` reads it: each ``query.started`` of the requeste
 the entry, or on another entry reading the same data (a copy of the table: the same
 values, the same case's tokens), queries and comparison sides alike, names the masks
 applied to what it delivered. A requester who held a grant of the field before reads it
-with the field's own tokens since, and that earlier grant was the one to refuse. A
+with the field's own tokens since, and that earlier grant was the one to refuse. Those
+events are read from the verified chain (``trail_facts``), never found by the trail's
+index columns, which an insider of the audit database edits without touching a body
+(red team 40); a trail that does not verify above what was indexed refuses (503). A
 gateway wired with a write-only sink has nothing to read and checks nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection
 
-from audit.event_types import EventType
 from audit.log import AuditLog
-from audit.search import EventFilter, iter_bodies
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest
 from catalog.entries import CatalogEntry
 from catalog.errors import Conflict
 from gateway.enforcement.grants import field_names, granted_fields_anywhere
-from gateway.enforcement.grants_on_trail import dataset_of, department_of
-from gateway.enforcement.query.plan import case_keyed
 from gateway.enforcement.sources.objects import reading_the_same
+from gateway.stewardship.grants.trail_facts import approval_facts
 
 
 def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessRequest) -> None:
@@ -52,13 +50,13 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
     wanted = set(request.fields or []) - set(known[entry])
     if not wanted:
         return
-    reads = _reads(trail, request.requester)
-    among = {dataset: department for dataset, department, _ in reads}
+    with approval_facts(trail) as facts:
+        reads = facts.reads_of(request.requester)
+    among = {dataset: read.department for dataset, read in reads.items()}
     memo: dict[str, CatalogEntry | None] = {}
     copies = reading_the_same(conn, [entry], among, memo=memo)[entry]
     current = field_names(conn, entry, memo=memo)
-    for _, _, event in (r for r in reads if r[0] in copies):
-        read = _tokens_read(event)
+    for read in (r.tokens for dataset, r in sorted(reads.items()) if dataset in copies):
         # a field the entry no longer has may be a wanted one under its old name (a
         # column renamed at the source, the entry refreshed): the gateway cannot tell
         # a rename from a new column, so it is taken for each of them (red team 42)
@@ -71,27 +69,3 @@ def refuse_decoding(*, trail: AuditSink, conn: Connection, request: AccessReques
                 "people a comparison found through re-identification, which every source "
                 "department approves"
             )
-
-
-def _reads(trail: AuditLog, requester: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """The requester's ``query.started`` events, each with its entry and that entry's
-    department as the event recorded it: those on the granted entry and on every other
-    of its department reading the same data count (red team 41: a copy's tokens of the
-    same values are decoded by the grant as well) — and, fail closed, those on an entry
-    whose catalog row is gone or no longer verifies (``objects.reading_the_same``)."""
-    filters = EventFilter(actor=requester, type=str(EventType.QUERY_STARTED))
-    reads = []
-    for event in iter_bodies(store=trail.store, filters=filters):
-        entry = dataset_of(event)
-        if entry is not None:
-            reads.append((entry, department_of(event), event))
-    return reads
-
-
-def _tokens_read(event: dict[str, Any]) -> set[str]:
-    """The fields a ``query.started`` delivered as a case's tokens or pseudonyms."""
-    masks = (event.get("details") or {}).get("masks")
-    if not isinstance(masks, dict):
-        return set()
-    return {str(name) for name, spec in masks.items()
-            if isinstance(spec, str) and case_keyed(spec)}  # fmt: skip

@@ -1,0 +1,179 @@
+"""Following the trail in this process: an index an insider of the audit database cannot
+steer, for decisions that must see *every* event of a kind.
+
+A search filters on the trail's index columns (``actor_sub``, ``resource``, ``type``),
+which an insider who can write the audit database edits without touching a hashed body:
+the event is simply not found (red team 40: an approval check saw no read of the
+requester's and approved the grant that decoded her case tokens). A filter on the body's
+text is no better: an edited body breaks its MAC, but the search does not return the
+row, so nothing checks it. So such a decision reads nothing by a filter: a follower
+reads the chain itself, in seq order, each row checked as verification checks it
+(``audit.chain.ChainChecker``: seqs without a gap, each prev-hash link, the body's hash,
+the seq it names, the gateways' MAC), and hands each verified body to its consumer,
+which keeps what its decisions need. The columns are not read at all.
+
+Incremental: the follower remembers where the verified chain ended (seq and hash, the
+watermark); every read first verifies the rows appended since and feeds them to the
+consumer, then the caller answers from the consumer, under one lock. The first read in
+a process walks the whole trail once. A column edited after its row was read changes
+nothing; a row deleted, rewritten or forged above the watermark breaks the walk there,
+and the read fails closed (``Unavailable``, naming the seq and what failed) — again on
+every read, from the same watermark, until the trail verifies (the row put back). A
+failure the newest unseal accepted (``SealStore.accepted_below``, what the monitor's
+walk passes over too) is passed over: the walk resumes at the next row present, whose
+hash and MAC must hold at its seq (its link taken as stored, as ``audit.genuine``
+judges a row on its own); the accepted row itself gives the consumer nothing.
+
+Not here: a row *below* the watermark deleted or edited later is not read again (the
+consumer already holds what it said, so the decision is not blinded; the monitor's
+sweep and ``sluice audit verify`` name it). A follower refuses; it does not seal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, Protocol, TypeVar
+
+from audit.chain import ChainChecker, Failure
+from audit.events import GENESIS_HASH
+from audit.genuine import ROW_SELECT
+from audit.store import AuditStore
+from catalog.errors import Unavailable
+
+CHUNK = 5000
+
+
+class Consumer(Protocol):
+    """What a follower feeds: every verified event's body, once, in seq order."""
+
+    def add(self, event: dict[str, Any]) -> None: ...
+
+
+C = TypeVar("C", bound=Consumer)
+
+
+class TrailBroken(Unavailable):
+    """The trail does not verify where a follower reads it: decisions on it are refused."""
+
+    code = "audit_trail_broken"
+
+
+class VerifiedFollower(Generic[C]):
+    """One consumer, fed every event of the verified chain up to the head."""
+
+    def __init__(
+        self,
+        store: AuditStore,
+        consumer: C,
+        accepted_below: Callable[[int | None], bool],
+        *,
+        chunk: int = CHUNK,
+    ) -> None:
+        self.store = store
+        self.consumer = consumer
+        self.accepted_below = accepted_below
+        self.chunk = chunk
+        self.seq = 0  # the watermark: every event up to it verified and fed
+        self.hash = GENESIS_HASH
+        self.mac_from: int | None = None
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def caught_up(self) -> Iterator[C]:
+        """The consumer, fed up to the chain's head as it is now; the lock is held until
+        the block ends, so nothing is added while the caller reads it. ``TrailBroken``
+        when the chain above the watermark does not verify; ``Unavailable`` when the
+        store does not answer."""
+        with self._lock:
+            self._catch_up()
+            yield self.consumer
+
+    def _catch_up(self) -> None:
+        while (failure := self._walk()) is not None:
+            if not self.accepted_below(failure.seq):
+                raise TrailBroken(
+                    f"the audit trail does not verify at seq {failure.seq} ({failure.reason}: "
+                    f"{failure.detail}); decisions that must read every event of it are "
+                    "refused until it does (sluice audit verify names it)"
+                )
+            if not self._resume(failure.seq):
+                return
+
+    def _walk(self) -> Failure | None:
+        """Verify and feed the rows above the watermark; the first failure, if any."""
+        store = self.store
+        with store.reading() as conn:
+            try:
+                checker = self._checker(conn)
+                try:
+                    self._feed(conn, checker)
+                finally:
+                    self.seq, self.hash = checker.last_seq, checker.last_hash
+            except store.driver_errors as exc:
+                raise Unavailable(f"audit store failed: {exc}") from exc
+        return checker.failure
+
+    def _checker(self, conn: Any) -> ChainChecker:
+        """A check of the chain from the watermark on, as verification checks it (no
+        index columns: nothing here reads them), feeding the consumer."""
+        if self.mac_from is None:  # rows are never updated: it cannot move later
+            self.mac_from = self.store.first_maced(conn)
+        mac = self.store.event_mac
+        return ChainChecker(start_seq=self.seq + 1, start_prev=self.hash, check_index=False,
+                            with_mac=True, mac_key=None if mac is None else mac.key,
+                            mac_from=self.mac_from, on_event=self.consumer.add)  # fmt: skip
+
+    def _feed(self, conn: Any, checker: ChainChecker) -> None:
+        sql = f"{ROW_SELECT} WHERE seq > {self.store.p} ORDER BY seq"
+        with contextlib.closing(self.store.stream(conn, sql, (self.seq,), self.chunk)) as rows:
+            for chunk in rows:
+                if not checker.feed(chunk):
+                    return
+
+    def _resume(self, failed: int) -> bool:
+        """Past an accepted failure at ``failed``: the watermark set below the next row
+        present, linked as it is stored (False when none follows)."""
+        p = self.store.p
+        sql = f"SELECT seq, prev_hash FROM audit_events WHERE seq > {p} ORDER BY seq LIMIT 1"
+        with self.store.reading() as conn:
+            try:
+                found = self.store.fetch_all(conn, sql, (failed,))
+            except self.store.driver_errors as exc:
+                raise Unavailable(f"audit store failed: {exc}") from exc
+        if not found:
+            return False
+        self.seq, self.hash = int(found[0][0]) - 1, str(found[0][1])
+        return True
+
+
+class Followers:
+    """This process's followers of one trail, one per consumer type, made on first use
+    (a forked child starts its own: a lock held in the parent at the fork would never
+    be released in the child)."""
+
+    def __init__(self, store: AuditStore, accepted_below: Callable[[int | None], bool]) -> None:
+        self.store = store
+        self.accepted_below = accepted_below
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._made: dict[type[Any], VerifiedFollower[Any]] = {}
+
+    def of(self, kind: type[C]) -> VerifiedFollower[C]:
+        """The follower feeding a ``kind()`` (made, empty, on first use)."""
+        if self._pid != os.getpid():
+            self._pid, self._lock, self._made = os.getpid(), threading.Lock(), {}
+        with self._lock:
+            found = self._made.get(kind)
+            if found is None:
+                found = self._made[kind] = VerifiedFollower(self.store, kind(),
+                                                            self.accepted_below)  # fmt: skip
+            return found
+
+    def forget(self) -> None:
+        """Drop every follower (as a new process starts): the next read walks the whole
+        trail again."""
+        with self._lock:
+            self._made = {}

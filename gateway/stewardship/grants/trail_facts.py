@@ -1,0 +1,108 @@
+"""What the approval checks read from the trail, indexed from its verified chain.
+
+``read_tokens`` and ``compared_keys`` refuse an approval on what the requester did
+before: the entries their queries read, with the fields delivered as a case's tokens
+(``query.started``), and the sides their comparisons matched (``comparison.started``).
+They found those events by searching the trail's index columns, which an insider of the
+audit database edits without touching a hashed body: dora's reads, re-indexed under
+another name, were not found, and her grant was approved (red team 40). So they read
+this index instead, which ``audit.follow`` feeds with every body whose chain, hash and
+MAC verified, in seq order, whatever the columns say; a trail that does not verify
+above what was indexed refuses the approval (503), never approves it.
+
+Kept per requester, as the checks use it: each entry read, with its department as the
+newest such event recorded it and the union of the fields read as a case's tokens; and
+every ordered pair of sides compared. Memory grows with requesters × entries, not with
+the trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.event_types import EventType
+from audit.log import AuditLog
+from gateway.enforcement.grants_on_trail import dataset_of, department_of
+from gateway.enforcement.query.plan import case_keyed
+
+Side = tuple[str, str]  # (entry id, key field)
+_QUERY = str(EventType.QUERY_STARTED)
+_COMPARISON = str(EventType.COMPARISON_STARTED)
+
+
+@dataclass
+class Read:
+    """A requester's queries of one entry: its department as the newest recorded it,
+    and every field delivered to them as a case's tokens or pseudonyms."""
+
+    department: str | None = None
+    tokens: set[str] = field(default_factory=set)
+
+
+class ApprovalFacts:
+    """The index (``audit.follow.Consumer``): what each requester read and compared."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, dict[str, Read]] = {}
+        self.compared: dict[str, set[tuple[Side, Side]]] = {}
+
+    def add(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind != _QUERY and kind != _COMPARISON:
+            return
+        actor = event.get("actor")
+        sub = actor.get("sub") if isinstance(actor, dict) else None
+        if not isinstance(sub, str):
+            return
+        if kind == _COMPARISON:
+            self.compared.setdefault(sub, set()).update(pairs(event))
+            return
+        entry = dataset_of(event)
+        if entry is not None:
+            read = self.reads.setdefault(sub, {}).setdefault(entry, Read())
+            read.department = department_of(event)
+            read.tokens |= tokens_read(event)
+
+    def reads_of(self, requester: str) -> dict[str, Read]:
+        """A copy of the requester's reads (the index goes on growing after the lock)."""
+        found = self.reads.get(requester, {})
+        return {entry: Read(r.department, set(r.tokens)) for entry, r in found.items()}
+
+    def compared_by(self, requester: str) -> list[tuple[Side, Side]]:
+        """The requester's compared pairs of sides, in a stable order."""
+        return sorted(self.compared.get(requester, ()))
+
+
+@contextmanager
+def approval_facts(trail: AuditLog) -> Iterator[ApprovalFacts]:
+    """The index, caught up with the trail's head (``TrailBroken`` when it cannot be)."""
+    with trail.followers.of(ApprovalFacts).caught_up() as facts:
+        yield facts
+
+
+def tokens_read(event: Mapping[str, Any]) -> set[str]:
+    """The fields a ``query.started`` delivered as a case's tokens or pseudonyms."""
+    details = event.get("details")
+    masks = details.get("masks") if isinstance(details, dict) else None
+    if not isinstance(masks, dict):
+        return set()
+    return {str(name) for name, spec in masks.items()
+            if isinstance(spec, str) and case_keyed(spec)}  # fmt: skip
+
+
+def pairs(event: Mapping[str, Any]) -> Iterator[tuple[Side, Side]]:
+    """Every ordered pair of a ``comparison.started``'s sides, as (entry, key): a
+    model's joins chain its sides, so a match links each side with every other."""
+    details = event.get("details")
+    sides = details.get("sides") if isinstance(details, dict) else None
+    if not isinstance(sides, dict):
+        return
+    keyed = [(str(s.get("dataset")), str(s.get("key"))) for s in sides.values()
+             if isinstance(s, dict)]  # fmt: skip
+    for i, mine in enumerate(keyed):
+        for j, other in enumerate(keyed):
+            if i != j:
+                yield mine, other
