@@ -24,9 +24,15 @@ walk passes over too) is passed over: the walk resumes at the next row present, 
 hash and MAC must hold at its seq (its link taken as stored, as ``audit.genuine``
 judges a row on its own); the accepted row itself gives the consumer nothing.
 
-Not here: a row *below* the watermark deleted or edited later is not read again (the
-consumer already holds what it said, so the decision is not blinded; the monitor's
-sweep and ``sluice audit verify`` name it). A follower refuses; it does not seal.
+Below the watermark, a row deleted or edited later is not read again: the consumer
+already holds what it said, so the decision is not blinded (the monitor's sweep and
+``sluice audit verify`` name it). Only the row *at* the watermark is looked at on each
+read, with its hash: gone or changed, the chain was cut or rewritten under what was
+indexed, and new events written at seqs already passed would never be read — that
+refuses too. After an unseal (a new epoch: an officer accepted a loss, the writer may
+go on from an earlier head) the followers start again from seq 1. A follower refuses;
+it does not seal. It trusts the head it finds: a tail erased before a process's first
+read is the witnesses' and the writer's to find (``audit.monitor``).
 """
 
 from __future__ import annotations
@@ -79,6 +85,7 @@ class VerifiedFollower(Generic[C]):
         self.seq = 0  # the watermark: every event up to it verified and fed
         self.hash = GENESIS_HASH
         self.mac_from: int | None = None
+        self._resumed = False  # the watermark is below a row taken as it is stored
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
@@ -107,14 +114,30 @@ class VerifiedFollower(Generic[C]):
         store = self.store
         with store.reading() as conn:
             try:
+                self._check_watermark(conn)
                 checker = self._checker(conn)
                 try:
                     self._feed(conn, checker)
                 finally:
                     self.seq, self.hash = checker.last_seq, checker.last_hash
+                    self._resumed = self._resumed and checker.count == 0
             except store.driver_errors as exc:
                 raise Unavailable(f"audit store failed: {exc}") from exc
         return checker.failure
+
+    def _check_watermark(self, conn: Any) -> None:
+        """``TrailBroken`` unless the row at the watermark holds the hash it was read
+        with (``fetch_all`` ends its read: the walk after is a read of its own)."""
+        if self.seq == 0 or self._resumed:
+            return
+        sql = f"SELECT hash FROM audit_events WHERE seq = {self.store.p}"
+        found = self.store.fetch_all(conn, sql, (self.seq,))
+        if not found or found[0][0] != self.hash:
+            raise TrailBroken(
+                f"the audit trail no longer holds event {self.seq} as this process read it "
+                "(cut or rewritten below its head); decisions that must read every event "
+                "of it are refused until an unseal (sluice audit verify names it)"
+            )
 
     def _checker(self, conn: Any) -> ChainChecker:
         """A check of the chain from the watermark on, as verification checks it (no
@@ -146,26 +169,36 @@ class VerifiedFollower(Generic[C]):
         if not found:
             return False
         self.seq, self.hash = int(found[0][0]) - 1, str(found[0][1])
+        self._resumed = True
         return True
 
 
 class Followers:
     """This process's followers of one trail, one per consumer type, made on first use
     (a forked child starts its own: a lock held in the parent at the fork would never
-    be released in the child)."""
+    be released in the child), and made again after an unseal (``epoch`` moved)."""
 
-    def __init__(self, store: AuditStore, accepted_below: Callable[[int | None], bool]) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        accepted_below: Callable[[int | None], bool],
+        epoch: Callable[[], int],
+    ) -> None:
         self.store = store
         self.accepted_below = accepted_below
+        self.epoch = epoch
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._made: dict[type[Any], VerifiedFollower[Any]] = {}
+        self._epoch = epoch()
 
     def of(self, kind: type[C]) -> VerifiedFollower[C]:
         """The follower feeding a ``kind()`` (made, empty, on first use)."""
         if self._pid != os.getpid():
             self._pid, self._lock, self._made = os.getpid(), threading.Lock(), {}
         with self._lock:
+            if self.epoch() != self._epoch:  # an accepted loss: what was read may be gone
+                self._made, self._epoch = {}, self.epoch()
             found = self._made.get(kind)
             if found is None:
                 found = self._made[kind] = VerifiedFollower(self.store, kind(),

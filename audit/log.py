@@ -90,7 +90,7 @@ class AuditLog:
         self.witness_book: Any = None  # audit.witness_book.WitnessBook when this is a witness
         self.alert_runner: Any = None  # audit.alert_runner.AlertRunner once the gateway starts it
         # indexes of the verified chain, for checks no edited column may blind (audit.follow)
-        self.followers = Followers(store, seal.accepted_below)
+        self.followers = Followers(store, seal.accepted_below, lambda: seal.epoch.number)
         self._writer = writer
         self._closed = False
 

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from audit.canonical import canonical_json
-from audit.follow import TrailBroken, VerifiedFollower
+from audit.follow import Followers, TrailBroken, VerifiedFollower
 from audit.log import AuditLog
 from tests.audit.helpers import event, fill, open_log, tamper
 
@@ -129,3 +129,30 @@ def test_a_failure_an_unseal_accepted_is_passed_over(db_url: str, log: AuditLog)
     tamper(db_url, "DELETE FROM audit_events WHERE seq = 24")
     with pytest.raises(TrailBroken, match="seq 24"):
         _seqs(_follower(log, accepted=(8, 16)))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["DELETE FROM audit_events WHERE seq >= 29", "UPDATE audit_events SET hash = prev_hash "
+     "WHERE seq = 30"],
+    ids=["tail cut", "head rewritten"],
+)  # fmt: skip
+def test_the_chain_changed_under_what_was_read_refuses(
+    db_url: str, log: AuditLog, statement: str
+) -> None:
+    """New events at seqs already passed would never be read: refused, not skipped."""
+    follower = _follower(log)
+    assert len(_seqs(follower)) == 30
+    tamper(db_url, statement)
+    with pytest.raises(TrailBroken, match="no longer holds event 30"):
+        _seqs(follower)
+
+
+def test_followers_start_again_after_an_unseal(log: AuditLog) -> None:
+    epoch = [1]
+    followers = Followers(log.store, lambda seq: False, lambda: epoch[0])
+    first = followers.of(Seen)
+    assert followers.of(Seen) is first and len(_seqs(first)) == 30
+    epoch[0] = 2  # an officer accepted a loss: the writer may go on from an earlier head
+    again = followers.of(Seen)
+    assert again is not first and again.seq == 0 and len(_seqs(again)) == 30
