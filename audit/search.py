@@ -3,7 +3,8 @@
 Filters use the indexed columns; what is returned is always parsed from the hashed
 body, never from the columns (``verify`` checks the two agree), so an edited column
 can hide an event from a search until the next verify but can never change what a
-reviewer reads.
+reviewer reads. A decision that must see *every* event of a kind therefore does not
+search: it reads ``audit.follow``'s index of the verified chain (red team 40).
 
 "Who looked up whom": ``subject_token`` finds the events that carry a person's keyed
 token in ``details.subject_tokens`` — queries that returned their records and
