@@ -291,29 +291,19 @@ _SEALED: dict[str, tuple[Callable[[RowSeals, Any], bool], Callable[[RowSeals, An
 
 def _sealed_state(seals: RowSeals, check: Check, key: str, table: str, row: Any) -> _Bound | None:
     """``_new_state`` of a source, model or schedule (the ORM hooks seal them as
-    ``_SEALED`` does): only a row whose loaded state was current; a schedule's deletion
-    binds it ``removed`` (no state of it runs again) — its row current or not, as a
-    source's withdrawal (``_withdrawn``): unbound, the deletion of a schedule an insider
-    had unsealed left the trail naming its live state, which the insider wrote back, and
-    it ran again in its owner's name (red team 53, as ``_stops`` for users and grants)."""
+    ``_SEALED`` does): only a row whose loaded state was current, but for a write that
+    ends its release (``_ends_release``: a source's withdrawal, a schedule's deletion,
+    which binds it ``removed`` so no state of it runs again), bound either way."""
     holds, seal = _SEALED[table]
     loaded = as_loaded(row)
     held = holds(seals, loaded)
     _refuse_in_flight(check, key, f"{_NAMES[table]} {row.id!r}", loaded.seal, held)
-    deleted = table == SCHEDULES and row.deleted_at is not None and loaded.deleted_at is None
+    ends = _ends_release(table, row, loaded)
+    deleted = ends and table == SCHEDULES
     new: Callable[[], str] = (lambda: REMOVED) if deleted else (lambda: seal(seals, row))
-    if (deleted or _withdrawn(table, row, loaded)) and not (held and check(key, loaded.seal)):
+    if ends and not (held and check(key, loaded.seal)):
         return key, new(), None
     return _changed(check, key, loaded.seal, held, new)
-
-
-def _withdrawn(table: str, row: Any, loaded: Any) -> bool:
-    """Whether the write withdraws a source (its tombstone written, ``DEREGISTERED``):
-    bound whether its row was current or not, as a schedule's deletion is — unbound, an
-    insider who had unsealed the source and its entries wrote the live rows back after
-    its steward withdrew it, and its entries served again (red team 53)."""
-    return table == SOURCES and DEREGISTERED in (row.settings or {}) and (
-        DEREGISTERED not in (loaded.settings or {}))  # fmt: skip
 
 
 _NAMES = {SOURCES: "source", MODELS: "comparison model", SCHEDULES: "schedule",
@@ -445,7 +435,7 @@ def _new_state(session: Session, seals: RowSeals, check: Check, row: Any) -> _Bo
     current = holds and check(key, loaded.seal)
     if table == USERS and restated(row):
         return key, new, loaded.seal if current else None
-    if not current and _stops(table, row, loaded):
+    if not current and _ends_release(table, row, loaded):
         return key, new, None
     if new == loaded.seal or not current:
         return None
@@ -456,16 +446,23 @@ _GOING = {USERS: "active", ACCESS_REQUESTS: "approved", REIDENTIFICATIONS: "appr
 """The one status of each such row that releases anything (an account served, a grant)."""
 
 
-def _stops(table: str, row: Any, loaded: Any) -> bool:
-    """Whether a write to a row that is not current (changed behind the gateway) stops
-    it — an account suspended or disabled, a grant revoked or a request rejected: it
-    binds its stopped state, so no earlier state of the row is current again. Unbound,
-    the trail still named the state before the insider's edit, and the insider wrote
-    that state back (``active``, ``approved``, its old seal) after an officer suspended
-    the tampered account or revoked the tampered grant: the emergency action gone with
-    nothing on the trail (red team 53). The state bound names a stopped row whose
-    values no row holds under a seal: an account stays refused until another admin's
-    ``unsuspend`` and an admin's whole save (``restate``), a grant grants nothing."""
+def _ends_release(table: str, row: Any, loaded: Any) -> bool:
+    """Whether the write ends what its row releases — a schedule deleted, a source
+    withdrawn (its tombstone, ``DEREGISTERED``), an account suspended or disabled, a
+    grant revoked or a request rejected: such a write binds its state whether the row
+    was current or not (changed behind the gateway), so no earlier state of the row is
+    current again. Unbound, the trail still named the state before an insider's edit,
+    and the insider wrote that state back (``active``, ``approved``, the live source or
+    schedule, its old seal) after the steward, admin or officer ended it: the emergency
+    action or withdrawal gone with nothing on the trail (red team 53). The state bound
+    names a stopped row whose values no row holds under a seal: an account stays
+    refused until another admin's ``unsuspend`` and an admin's whole save
+    (``restate``), a grant grants nothing, a schedule runs no more."""
+    if table == SCHEDULES:
+        return row.deleted_at is not None and loaded.deleted_at is None
+    if table == SOURCES:
+        return DEREGISTERED in (row.settings or {}) and (
+            DEREGISTERED not in (loaded.settings or {}))  # fmt: skip
     return table in _GOING and bool(row.status != loaded.status and row.status != _GOING[table])
 
 
