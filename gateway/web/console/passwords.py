@@ -10,8 +10,11 @@ console checks it. Order of evaluation in ``check``, deliberate:
    verification is still done (on a dummy hash), since an unknown name pays it on every
    attempt and a locked name that answered at once told an account from none (red
    team 13);
-3. the password is verified; a wrong one counts (an atomic ``+ 1``), and reaching
-   ``max_failures`` locks the account for ``lockout_s``; the right one resets the count
+3. the attempt takes its place in the count of failures (an atomic ``+ 1``) *before*
+   the password is verified, so attempts sent at once are counted as they arrive —
+   past ``max_failures`` in flight they are refused as locked (red team 55); the
+   password is verified; a wrong one keeps its place, and the last place locks the
+   account for ``lockout_s``; the right one resets the count
    and rehashes when the parameters moved on — unless the account is suspended or
    disabled (``refused``): then the right one counts and answers as a wrong one, so
    neither the answer nor the lock tells a right password of such an account.
@@ -62,7 +65,7 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from audit.event_types import EventType
@@ -372,13 +375,17 @@ class LocalAccounts:
         if locked_until is not None and locked_until > now:
             self._burn(password)  # as slow as an unknown name's attempt (see 2.)
             return CheckResult("locked", locked_until=locked_until)
+        taken = self._take_attempt(subject, now)
+        if taken is None:  # the attempts the lock allows are all being verified (see 3.)
+            self._burn(password)
+            return CheckResult("locked", failures=self._max_failures)
         if self._matches(stored, password):
             if refused is not None:
-                return replace(self._count_failure(subject, now), withheld=refused)
+                return replace(self._failed(subject, taken, now), withheld=refused)
             self._signed_in(subject, row.set_by, stored, password, bind=expected == "",
                             row_hash=row.password_hash)  # fmt: skip
             return CheckResult("ok")
-        return self._count_failure(subject, now)
+        return self._failed(subject, taken, now)
 
     def _read(self, subject: str) -> _Read:
         """(row, its hash if its seal verifies, the trail's digest, whether the trail
@@ -446,19 +453,40 @@ class LocalAccounts:
             return str(conn.execute(
                 select(_P.password_hash).where(_P.subject == subject)).scalar_one())  # fmt: skip
 
-    def _count_failure(self, subject: str, now: datetime) -> CheckResult:
+    def _take_attempt(self, subject: str, now: datetime) -> int | None:
+        """This attempt's place in the count of failures, taken (an atomic ``+ 1``)
+        before its password is verified; ``None`` when the account is locked or the
+        ``max_failures`` places are all taken by attempts still being verified.
+
+        Counted only after the verification (tens of milliseconds of argon2), every
+        attempt that arrived meanwhile found the account unlocked and had its password
+        verified too — a right one signed in and cleared the lock the wrong ones set:
+        guesses sent at once were bounded by what the gateway verifies at once, not by
+        ``max_failures`` (red team 55). A right password gives its place back
+        (``_signed_in`` resets the count)."""
         with self._engine.begin() as conn:
-            conn.execute(update(local_passwords).where(_P.subject == subject)
-                         .values(failed_count=_P.failed_count + 1))  # fmt: skip
-            failures = int(conn.execute(
+            taken = conn.execute(
+                update(local_passwords)
+                .where(_P.subject == subject, _P.failed_count < self._max_failures,
+                       or_(_P.locked_until.is_(None), _P.locked_until <= now))
+                .values(failed_count=_P.failed_count + 1)
+            ).rowcount  # fmt: skip
+            if not taken:
+                return None
+            return int(conn.execute(
                 select(_P.failed_count).where(_P.subject == subject)
             ).scalar_one())  # fmt: skip
-            if failures < self._max_failures:
-                return CheckResult("wrong_password", failures=failures)
-            until = now + self._lockout
+
+    def _failed(self, subject: str, taken: int, now: datetime) -> CheckResult:
+        """A wrong password at place ``taken`` of the count: the last place locks the
+        account for ``lockout_s`` (and starts the count again for after the lock)."""
+        if taken < self._max_failures:
+            return CheckResult("wrong_password", failures=taken)
+        until = now + self._lockout
+        with self._engine.begin() as conn:
             conn.execute(update(local_passwords).where(_P.subject == subject)
                          .values(failed_count=0, locked_until=until))  # fmt: skip
-        return CheckResult("locked", failures=failures, locked_until=until)
+        return CheckResult("locked", failures=taken, locked_until=until)
 
     def _matches(self, stored: str, password: str) -> bool:
         try:
