@@ -29,6 +29,12 @@ def post_sign_in(gw: DemoGateway, subject: str, password: str) -> tuple[Response
     return answer, client
 
 
+def accounts_with_password(gw: DemoGateway, subject: str) -> tuple[LocalAccounts, str]:
+    """The console's local accounts, ``subject`` given a fresh password: that password."""
+    console: Console = gw.client.app.state.console  # type: ignore[attr-defined]
+    return console.accounts, set_demo_passwords(console.accounts, [subject])[subject]
+
+
 def page_csrf(client: TestClient) -> str | None:
     """The CSRF token the console's pages carry for a signed-in client, else None."""
     found = _META.search(client.get("/console").text)

@@ -23,9 +23,7 @@ from typing import Any
 
 import pytest
 
-from gateway.web.console.passwords import set_demo_passwords
-from gateway.web.console.runtime import Console
-from tests.attacks.console_sign_in import post_sign_in
+from tests.attacks.console_sign_in import accounts_with_password, post_sign_in
 from tests.gateway.demo_app import DemoGateway
 
 HELD_S = 10.0
@@ -44,10 +42,8 @@ def test_guesses_sent_at_once_stop_at_the_lockout(
     deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gw = deployment
-    console: Console = gw.client.app.state.console  # type: ignore[attr-defined]
-    right = set_demo_passwords(console.accounts, ["carl"])["carl"]
-    limit = console.settings.max_failures
-    accounts = console.accounts
+    accounts, right = accounts_with_password(gw, "carl")
+    limit = accounts._max_failures
     real = accounts._matches
     verified: list[str] = []  # passwords verified against carl's own hash
     release = threading.Event()

@@ -73,11 +73,22 @@ def _cookie_options(request: Request) -> dict[str, Any]:
     return {"httponly": True, "secure": served_over_https(request), "path": "/"}
 
 
+class _ResetMeanwhile(Exception):
+    """The password a sign-in verified was replaced before its session existed."""
+
+
 async def _start_session(request: Request, console: Console, user: UserContext,
-                         via: str) -> str:  # fmt: skip
-    """Create the session, then put it on record; the cookie value."""
+                         via: str, verified_row: str | None = None) -> str:  # fmt: skip
+    """Create the session, then put it on record; the cookie value. A password sign-in
+    passes the row it verified: replaced by a reset meanwhile, the session is ended
+    before it is on record or handed out (``_ResetMeanwhile``; ``still_current``)."""
     cookie, session = await run_in_threadpool(console.sessions.create, subject=user.subject,
                                               via=via)  # fmt: skip
+    if verified_row is not None and not await run_in_threadpool(
+        console.accounts.still_current, user.subject, verified_row
+    ):
+        await run_in_threadpool(console.sessions.end, session)
+        raise _ResetMeanwhile
     try:
         await _append(
             console,
@@ -203,7 +214,13 @@ async def sign_in(request: Request) -> Response:
                                                              user.subject):  # fmt: skip
         await _failed(request, console, user, "password", "password_chosen_by_an_admin")
         return _sign_in_page(request, status=403, notice="sign_in.admin_password")
-    cookie = await _start_session(request, console, user, "password")
+    try:
+        cookie = await _start_session(request, console, user, "password",
+                                      verified_row=result.row or "")  # fmt: skip
+    except _ResetMeanwhile:  # the old password of a reset: answered as a wrong one
+        await _failed(request, console, user, "password", "password_reset_meanwhile",
+                      answered="wrong_password")  # fmt: skip
+        return _sign_in_page(request, status=401, notice="sign_in.failed", username=username)
     return _signed_in(request, cookie, "/console")
 
 

@@ -211,6 +211,9 @@ class CheckResult:
     failures: int = 0
     locked_until: datetime | None = None
     withheld: str | None = None  # the true reason, on record only, behind a "wrong" answer
+    # "ok": the sealed row the password was verified against (or its rehash), which the
+    # sign-in checks is still there once its session exists (``still_current``)
+    row: str | None = None
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -382,9 +385,9 @@ class LocalAccounts:
         if self._matches(stored, password):
             if refused is not None:
                 return replace(self._failed(subject, taken, now), withheld=refused)
-            self._signed_in(subject, row.set_by, stored, password, bind=expected == "",
-                            row_hash=row.password_hash)  # fmt: skip
-            return CheckResult("ok")
+            kept = self._signed_in(subject, row.set_by, stored, password, bind=expected == "",
+                                   row_hash=row.password_hash)  # fmt: skip
+            return CheckResult("ok", row=kept)
         return self._failed(subject, taken, now)
 
     def _read(self, subject: str) -> _Read:
@@ -411,9 +414,11 @@ class LocalAccounts:
         return row, stored, expected, superseded
 
     def _signed_in(self, subject: str, set_by: str, stored: str, password: str,
-                   *, bind: bool, row_hash: str) -> None:  # fmt: skip
+                   *, bind: bool, row_hash: str) -> str:  # fmt: skip
         """Clear the failures; rehash when the parameters moved on. The trail learns the
-        row's digest when it changed (rehash) or was never recorded (``bind``).
+        row's digest when it changed (rehash) or was never recorded (``bind``). Returns
+        the sealed row left for the password verified (``row_hash``, its rehash, or the
+        rehash another sign-in wrote first).
 
         A rehash replaces the row read (``row_hash``) only if it is still there: two
         right sign-ins at once each recorded their own new digest, then wrote their row,
@@ -435,8 +440,10 @@ class LocalAccounts:
             where.append(_P.password_hash == row_hash)
         with self._engine.begin() as conn:
             won = conn.execute(update(local_passwords).where(*where).values(**values)).rowcount
-        if won or "password_hash" not in values:
-            return
+        if "password_hash" not in values:
+            return row_hash
+        if won:
+            return str(values["password_hash"])
         with self._engine.begin() as conn:  # another sign-in rehashed first: its row stays
             conn.execute(update(local_passwords).where(_P.subject == subject)
                          .values(failed_count=0, locked_until=None))  # fmt: skip
@@ -447,6 +454,21 @@ class LocalAccounts:
         if self._trail is not None and won_hash is not None and self._matches(won_hash, password):
             self._trail.record(subject=subject, actor=_setter(set_by), how="bound",
                                digest=row_digest(subject, set_by, won_row))  # fmt: skip
+        return won_row
+
+    def still_current(self, subject: str, row: str | None) -> bool:
+        """Whether ``row`` (``CheckResult.row``) is still ``subject``'s password row.
+
+        A sign-in verifies the password against the row it read, then creates its
+        session: a reset in between (``set_password``: the leaked password's answer)
+        deleted the sessions there were and recorded its moment *before* that session
+        existed, so the old password's session outlived the reset (red team 55). Asked
+        once the session exists: a reset that lands after this read deletes it."""
+        with self._engine.connect() as conn:
+            now = conn.execute(
+                select(_P.password_hash).where(_P.subject == subject)
+            ).scalar_one_or_none()  # fmt: skip
+        return row is not None and now is not None and hmac.compare_digest(str(now), row)
 
     def _current_row(self, subject: str) -> str:
         with self._engine.connect() as conn:
