@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from audit.genuine import genuine_seqs
@@ -57,7 +57,7 @@ from gateway.enforcement.comparison.access import (
 )
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.recorded_view import shown_as_recorded
-from gateway.enforcement.comparison.run_store import read_ipc
+from gateway.enforcement.comparison.run_store import past_expiry, read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import (
     change_view,
@@ -216,7 +216,8 @@ def run_view(session: Session, run: ComparisonRun) -> dict[str, Any]:
         "leads": lead_counts(session, run) if run.status == RunStatus.DONE else None,
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "expires_at": run.expires_at,
-        "expired": run.status == RunStatus.DONE and not stored, **change_view(run),
+        "expired": run.status == RunStatus.DONE and (not stored or past_expiry(run.expires_at)),
+        **change_view(run),
     }  # fmt: skip
 
 
@@ -340,6 +341,7 @@ def stored_as_recorded(session: Session, run: ComparisonRun, *, services: Servic
     reached the trail."""
     if run.status != RunStatus.DONE:
         raise Conflict(f"run {run.id} is {run.status}: hits are there once it is done")
+    require_kept(services, run)
     result = session.get(ComparisonRunResult, run.id)
     if result is None:
         raise RunExpired(f"run {run.id}'s hit list expired; run the model again")
@@ -354,6 +356,18 @@ def stored_as_recorded(session: Session, run: ComparisonRun, *, services: Servic
                            "names (its hits, owner, model, purpose, case, columns or "
                            "changes were changed behind the gateway)")  # fmt: skip
     return data
+
+
+def require_kept(services: Services, run: ComparisonRun) -> None:
+    """``RunExpired`` (410) for a done run past its hit list's keeping
+    (``SLUICE_COMPARISON_RUN_TTL_DAYS``), the list dropped there and then: the lists
+    were dropped by nothing, and served (hits, changes, releases) for ever (red team
+    55); ``RunStore.purge_expired`` now drops them as runs finish."""
+    if run.status != RunStatus.DONE or not past_expiry(run.expires_at):
+        return
+    with services.engine.begin() as conn:
+        conn.execute(delete(ComparisonRunResult).where(ComparisonRunResult.run_id == run.id))
+    raise RunExpired(f"run {run.id}'s hit list expired; run the model again")
 
 
 def hit_table(session: Session, run: ComparisonRun, *, services: Services) -> pa.Table:

@@ -195,8 +195,10 @@ def get_disappeared(
     released under the same checks as ``…/hits`` and on record as a read of it."""
     reviewer = is_reviewer(request, user)
     run = run_service.visible_run(session, run_id, user, reviewer=reviewer)
-    # vouched for as the hits are: the changes are the run's completion's, or 409
+    # vouched for as the hits are: the changes are the run's completion's, or 409; and
+    # kept no longer than the hits (410)
     run_service.require_view_as_recorded(get_services(request), run, unrecorded_ok=False)
+    run_service.require_kept(get_services(request), run)
     run_service.check_release(services=get_services(request), session=session, run=run,
                               user=user, reviewer=reviewer)  # fmt: skip
     changes = run.disappeared or {}
