@@ -468,7 +468,9 @@ class LocalAccounts:
             now = conn.execute(
                 select(_P.password_hash).where(_P.subject == subject)
             ).scalar_one_or_none()  # fmt: skip
-        return row is not None and now is not None and hmac.compare_digest(str(now), row)
+        if row is None or now is None:
+            return False
+        return hmac.compare_digest(str(now).encode(), row.encode())  # bytes: any text a row holds
 
     def _current_row(self, subject: str) -> str:
         with self._engine.connect() as conn:
