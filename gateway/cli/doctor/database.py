@@ -18,6 +18,13 @@ AUDIT_TABLES = ("audit_events", "audit_checkpoints", "audit_keys")
 # trigger name suffix -> pg_trigger.tgtype: ROW 1, BEFORE 2, DELETE 8, UPDATE 16, TRUNCATE 32
 PG_TRIGGERS = {"append_only": 1 | 2 | 8 | 16, "no_truncate": 2 | 32}
 SQLITE_TRIGGERS = ("no_update", "no_delete")
+# what audit/migrations/versions/0002_audit.py makes each SQLite trigger (white space
+# folded): the name alone said nothing — one kept as ``AFTER INSERT … SELECT 1`` or
+# given ``WHEN 0`` refused nothing and passed (red team 56)
+SQLITE_TRIGGER_SQL = (
+    "CREATE TRIGGER {table}_no_{verb_lower} BEFORE {verb} ON {table} "
+    "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"
+)
 # the body audit/migrations/versions/0002_audit.py gives the triggers' function; a
 # function replaced by one that lets changes through leaves the triggers in place
 REFUSE_BODY = (
@@ -130,7 +137,10 @@ def check_triggers(ctx: Context) -> list[Result]:
 def _pg_trigger_problems(ctx: Context) -> list[str]:
     with ctx.transaction() as cur:
         cur.execute(
-            "SELECT c.relname, t.tgname, t.tgenabled, t.tgtype, p.proname, p.prosrc "
+            # tgqual (a WHEN clause) and tgattr (UPDATE OF columns) narrow when a trigger
+            # fires while its name, type, state and function stay (red team 56)
+            "SELECT c.relname, t.tgname, t.tgenabled, t.tgtype, p.proname, p.prosrc, "
+            "t.tgqual IS NOT NULL OR cardinality(t.tgattr::int2[]) > 0 "
             "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "JOIN pg_proc p ON p.oid = t.tgfoid "
             "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace "
@@ -146,10 +156,10 @@ def _pg_trigger_problems(ctx: Context) -> list[str]:
             if row is None:
                 problems.append(f"trigger {name} on {table} is missing")
                 continue
-            enabled, kind, function, body = row
+            enabled, kind, function, body, narrowed = row
             if enabled not in ("O", "A"):  # D: disabled; R: fires only on replicas
                 problems.append(f"trigger {name} on {table} is disabled ({enabled})")
-            elif kind != tgtype:
+            elif kind != tgtype or narrowed:
                 problems.append(f"trigger {name} on {table} no longer fires before every change")
             elif function != "audit_refuse_change" or " ".join(body.split()) != REFUSE_BODY:
                 problems.append(f"trigger {name} on {table} calls a function that does not "
@@ -163,12 +173,26 @@ def _pg_trigger_problems(ctx: Context) -> list[str]:
 
 
 def _sqlite_trigger_problems(ctx: Context) -> list[str]:
+    """Each trigger as the migration made it, word for word, and no other trigger on the
+    audit tables (a ``BEFORE INSERT … RAISE(IGNORE)`` drops events as they are written)."""
     with ctx.transaction() as cur:
-        cur.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        names = {row[0] for row in cur.fetchall()}
-    return [f"trigger {table}_{suffix} on {table} is missing"
-            for table in AUDIT_TABLES for suffix in SQLITE_TRIGGERS
-            if f"{table}_{suffix}" not in names]  # fmt: skip
+        cur.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+        found = {row[0]: (row[1], " ".join(str(row[2] or "").split())) for row in cur.fetchall()}
+    problems = []
+    for table in AUDIT_TABLES:
+        for verb in ("UPDATE", "DELETE"):
+            name = f"{table}_no_{verb.lower()}"
+            want = SQLITE_TRIGGER_SQL.format(table=table, verb=verb, verb_lower=verb.lower())
+            if name not in found:
+                problems.append(f"trigger {name} on {table} is missing")
+            elif found[name] != (table, want):
+                problems.append(f"trigger {name} on {table} no longer refuses every {verb}")
+    expected = {f"{t}_{suffix}" for t in AUDIT_TABLES for suffix in SQLITE_TRIGGERS}
+    for name, (table, _sql) in sorted(found.items()):
+        if table in AUDIT_TABLES and name not in expected:
+            problems.append(f"unexpected trigger {name} on {table}: it could drop or change "
+                            "events as they are written")  # fmt: skip
+    return problems
 
 
 def check_runtime_role(ctx: Context) -> list[Result]:
