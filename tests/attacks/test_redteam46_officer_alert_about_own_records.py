@@ -23,27 +23,12 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.enforcement.query.subjects import subject_token
+from tests.attacks.made_users import analyst_made_by_root
 from tests.attacks.redteam36 import DIBAO, dibao_number_in, set_own_id_number
 from tests.gateway.demo_app import DemoGateway
 
 ANALYSTS = ("alice", "dora", "eve46", "flo46")
 ALERTS = "/api/v1/audit/alerts"
-
-
-def _analyst(gw: DemoGateway, subject: str) -> None:
-    root = gw.headers("root")
-    listed = gw.client.get("/api/v1/admin/users", headers=root).json()
-    if any(u["subject"] == subject for u in listed):
-        return
-    made = gw.client.put(
-        f"/api/v1/admin/users/{subject}",
-        headers=root,
-        json={"display_name": subject, "clearance": "L3", "jurisdiction": [""]},
-    )
-    assert made.status_code == 200, made.text
-    given = gw.client.post(f"/api/v1/admin/users/{subject}/roles", headers=root,
-                           json={"role": "analyst", "domain": "*"})  # fmt: skip
-    assert given.status_code == 200, given.text
 
 
 def _alert_on(gw: DemoGateway, token: str) -> dict[str, Any]:
@@ -65,7 +50,7 @@ def test_an_officer_does_not_resolve_the_alert_about_their_own_records(
     number = dibao_number_in(gw, "430121")
     set_own_id_number(gw, "sam", number)
     for subject in ANALYSTS:
-        _analyst(gw, subject)
+        analyst_made_by_root(gw, subject)
     body = {
         "purpose": "supervision",
         "case_ref": "JW-RT46-SAM",

@@ -39,6 +39,7 @@ from catalog.errors import BadRequest, Forbidden, NotFound, SluiceError, Unproce
 from catalog.models import User
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
+from gateway.web.alert_duties import chose_password_of
 from gateway.web.audit_export import ExportDelivery
 from gateway.web.audit_reads import readable_trail, record_audit_read
 from gateway.web.authz import require
@@ -318,17 +319,21 @@ def _own_token(request: Request, subject: str) -> str | None:
 
 
 def _is_about(log: AuditLog, alert: dict[str, Any], subject: str, own: str | None) -> bool:
-    """Whether ``subject`` is the alert's actor, did any of the events it names, or is
-    the person it is about: the subject-token rules (``same_person_many_users``,
-    ``person_many_departments``) name whose records were pulled by the keyed token the
-    store keeps of each user's own number (``own``), and an officer closed the alert
-    about others looking into them (red team 46)."""
+    """Whether ``subject`` is the alert's actor, chose its actor's console password
+    (``alert_duties``), did any of the events it names, or is the person it is about:
+    the subject-token rules (``same_person_many_users``, ``person_many_departments``)
+    name whose records were pulled by the keyed token the store keeps of each user's own
+    number (``own``), and an officer closed the alert about others looking into them
+    (red team 46)."""
     mine = subject.strip().casefold()
-    if str(alert.get("actor") or "").strip().casefold() == mine:
+    actor = str(alert.get("actor") or "")
+    if actor.strip().casefold() == mine:
         return True
     if own is not None and alert.get("subject") == own:
         return True
     seqs = {int(s) for s in alert.get("event_seqs") or []}
+    if actor and chose_password_of(log, subject, actor, max(seqs) if seqs else None):
+        return True  # they could sign in as its actor (red team 56)
     if not seqs:
         return False
     filters = EventFilter(actor=subject, from_seq=min(seqs), to_seq=max(seqs))
