@@ -43,6 +43,7 @@ from catalog.row_seals import seals_for, user_holds
 from catalog.timestamps import utc_text
 from gateway.core.services import Services
 from gateway.enforcement.sources.lineage_now import reads_of_source, reads_together
+from gateway.stewardship.users.chosen_passwords import chose_password_of
 from gateway.stewardship.users.directory import ACTIVE
 from gateway.stewardship.users.suspensions import suspension_on_record
 from policies.decision import UserContext
@@ -178,7 +179,11 @@ def unsuspend(
                         "who imposed it cannot be told; verify the trail (sluice audit "
                         "verify) before it is lifted")  # fmt: skip
     by = user.suspended_by if on_record is None else on_record.by
-    if any(_same(name, admin.subject) for name in (by, user.suspended_by, subject)):
+    # nor the admin who chose the account's console password: they can sign in as it
+    # (red team 56)
+    if any(_same(name, admin.subject) for name in (by, user.suspended_by, subject)) or (
+        chose_password_of(audit, admin.subject, subject)
+    ):
         raise Forbidden("separation of duties: another admin must lift this suspension",
                         suspended_by=by)  # fmt: skip
     user.status = ACTIVE

@@ -39,7 +39,7 @@ from catalog.errors import BadRequest, Forbidden, NotFound, SluiceError, Unproce
 from catalog.models import User
 from catalog.timestamps import utc_text
 from gateway.enforcement.query.subjects import subject_token as token_of
-from gateway.web.alert_duties import chose_password_of
+from gateway.stewardship.users.chosen_passwords import chose_password_of
 from gateway.web.audit_export import ExportDelivery
 from gateway.web.audit_reads import readable_trail, record_audit_read
 from gateway.web.authz import require
@@ -320,7 +320,7 @@ def _own_token(request: Request, subject: str) -> str | None:
 
 def _is_about(log: AuditLog, alert: dict[str, Any], subject: str, own: str | None) -> bool:
     """Whether ``subject`` is the alert's actor, chose its actor's console password
-    (``alert_duties``), did any of the events it names, or is the person it is about:
+    (``chosen_passwords``), did any of the events it names, or is the person it is about:
     the subject-token rules (``same_person_many_users``, ``person_many_departments``)
     name whose records were pulled by the keyed token the store keeps of each user's own
     number (``own``), and an officer closed the alert about others looking into them
