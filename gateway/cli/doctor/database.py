@@ -42,6 +42,10 @@ PROBES = (
     *((f"DELETE FROM {t}", f"DELETE FROM {t} WHERE false") for t in AUDIT_TABLES),
     ("switch the triggers off", "SET LOCAL session_replication_role = replica"),
 )  # fmt: skip
+# predefined roles that act as the server's OS user (red team 56: neither superuser nor
+# CREATEROLE, no table privilege, every probe refused — yet ``COPY … TO PROGRAM 'psql …'``
+# signs in as the superuser by the usual peer line and makes the gateway's role one)
+SERVER_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
 ROLES_FIX = f"connect as the runtime role made by roles.sql and grants.sql ({GUIDE}, roles)"
 GRANTS_FIX = f"run grants.sql as the owner role, after every migration ({GUIDE}, roles)"
 
@@ -213,10 +217,19 @@ def check_runtime_role(ctx: Context) -> list[Result]:
         cur.execute("SELECT rolname FROM pg_roles WHERE (rolsuper OR rolcreaterole) "
                     "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname")  # fmt: skip
         powerful = [row[0] for row in cur.fetchall()]
+        cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
+                    "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
+                    (list(SERVER_ROLES),))  # fmt: skip
+        server = [row[0] for row in cur.fetchall()]
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
                      "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
     problems = _privilege_problems(ctx) + _database_problems(ctx) + _probe_problems(ctx)
+    if server:
+        problems.insert(0, (f"is or may become {', '.join(server)}: it runs commands or "
+                            "reads and writes files as the database server's OS user "
+                            "(COPY … PROGRAM, COPY … TO a file), who owns the data "
+                            "directory and signs in as the superuser", ROLES_FIX))  # fmt: skip
     if powerful:
         problems.insert(0, (f"is or may become {', '.join(powerful)}, with SUPERUSER or "
                             "CREATEROLE: it can grant itself the owner role (GRANT … TO "
