@@ -224,7 +224,8 @@ def check_runtime_role(ctx: Context) -> list[Result]:
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
                      "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
-    problems = _privilege_problems(ctx) + _database_problems(ctx) + _probe_problems(ctx)
+    problems = (_privilege_problems(ctx) + _database_problems(ctx) + _definer_problems(ctx)
+                + _probe_problems(ctx))  # fmt: skip
     if server:
         problems.insert(0, (f"is or may become {', '.join(server)}: it runs commands or "
                             "reads and writes files as the database server's OS user "
@@ -354,6 +355,26 @@ def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
     if can_create:
         problems.append(("may create objects in the schema (tables, functions)", ROLES_FIX))
     return problems
+
+
+def _definer_problems(ctx: Context) -> list[tuple[str, str]]:
+    """``SECURITY DEFINER`` functions the role may call that run as a role it is not
+    (outside the system schemas): whatever they do, its credentials do. Functions are
+    executable by ``PUBLIC`` unless revoked, so an owner's ``tidy()`` that switches a
+    trigger off and deletes gave every gateway host the owner's rights while each probe
+    was still refused (red team 56)."""
+    with ctx.transaction() as cur:
+        cur.execute(
+            "SELECT n.nspname || '.' || p.proname, pg_get_userbyid(p.proowner) "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND has_function_privilege(current_user, p.oid, 'EXECUTE') "
+            "AND NOT pg_has_role(current_user, p.proowner, 'MEMBER') ORDER BY 1"
+        )
+        found = cur.fetchall()
+    return [(f"may call {name}(), SECURITY DEFINER: it runs with {owner}'s rights",
+             f"drop it, or REVOKE EXECUTE ON FUNCTION {name} FROM PUBLIC and from the "
+             f"runtime role, as its owner ({GUIDE}, roles)") for name, owner in found]  # fmt: skip
 
 
 def _probe_problems(ctx: Context) -> list[tuple[str, str]]:
