@@ -140,3 +140,25 @@ def test_a_trigger_made_to_fire_on_nothing_fails_doctor_sqlite(fault: str, tmp_p
     lines = trigger_lines(url, tmp_path / "b")
     assert _failed(lines), lines
     assert any(named in line for line in lines), lines
+
+
+def test_a_rule_swallowing_appends_fails_doctor_postgresql(
+    db: GuideDatabase, tmp_path: Path
+) -> None:
+    """A rewrite rule, not a trigger: ``ON INSERT … DO INSTEAD NOTHING`` makes an append
+    report success and store nothing, as the swallowing trigger the doctor names does."""
+    with psycopg.connect(db.libpq(db.owner), autocommit=True) as owner:
+        owner.execute(
+            "CREATE RULE audit_keys_swallow AS ON INSERT TO audit_keys DO INSTEAD NOTHING"
+        )
+        try:
+            with owner.transaction(force_rollback=True):
+                owner.execute("INSERT INTO audit_keys (kid, algorithm, public_key, created_at) "
+                              "VALUES ('rt56', 'ed25519', 'x', 'now')")  # fmt: skip
+                kept = owner.execute("SELECT count(*) FROM audit_keys WHERE kid = 'rt56'")
+                assert kept.fetchone() == (0,)  # appended, and nothing stored
+            lines = trigger_lines(db.app_url, tmp_path)
+        finally:
+            owner.execute("DROP RULE audit_keys_swallow ON audit_keys")
+    assert _failed(lines), lines
+    assert any("audit_keys_swallow" in line for line in lines), lines

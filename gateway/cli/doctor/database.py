@@ -152,7 +152,14 @@ def _pg_trigger_problems(ctx: Context) -> list[str]:
             (list(AUDIT_TABLES),),
         )
         found = {(row[0], row[1]): row[2:] for row in cur.fetchall()}
-    problems = []
+        # a rewrite rule acts as a trigger does (``ON INSERT … DO INSTEAD NOTHING``: an
+        # append that reports success and stores nothing) and none is made (red team 56)
+        cur.execute("SELECT tablename, rulename FROM pg_rules WHERE schemaname = "
+                    "current_schema() AND tablename = ANY(%s) ORDER BY 1, 2",
+                    (list(AUDIT_TABLES),))  # fmt: skip
+        rules = cur.fetchall()
+    problems = [f"unexpected rule {name} on {table}: it could drop or change events as "
+                "they are written" for table, name in rules]  # fmt: skip
     for table in AUDIT_TABLES:
         for suffix, tgtype in PG_TRIGGERS.items():
             name = f"{table}_{suffix}"
