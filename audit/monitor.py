@@ -33,11 +33,10 @@ from typing import Any
 from audit import witness
 from audit.lazy_log import get_logger
 from audit.seal import SealStore
-from audit.signing import checkpoint_payload, verify_signature
 from audit.store import AuditStore
 from audit.sweep import ChainSweep
 from audit.witness_client import WitnessSender
-from audit.witness_envelope import envelope_payload
+from audit.witness_envelope import signed_by_sender
 from audit.witness_errors import WitnessEvidence
 from catalog.errors import Unavailable
 
@@ -163,7 +162,7 @@ class Monitor:
                 continue
             cp = found.get("checkpoint") or {}
             epoch = found.get("epoch")
-            if type(epoch) is not int or not _ours(found, cp, keys, self.sender.sender):
+            if type(epoch) is not int or not signed_by_sender(found, cp, keys, self.sender.sender):
                 self.remote[url] = {"ok": False, "error": "answer not signed by this gateway"}
                 continue
             self.remote[url] = {"ok": True, "seq": cp["seq"], "epoch": epoch}
@@ -229,19 +228,3 @@ class Monitor:
             else round(time.monotonic() - self.last_check, 3),
             "error": self.last_error,
         }
-
-
-def _ours(found: dict[str, Any], cp: dict[str, Any], keys: dict[str, str], sender: str) -> bool:
-    """The witness's answer carries this gateway's own signatures (it cannot invent one)."""
-    try:
-        kid = cp["kid"]
-        payload = checkpoint_payload(seq=cp["seq"], hash_hex=cp["hash"], ts=cp["ts"], kid=kid)
-        if kid not in keys or not verify_signature(keys[kid], payload, cp["signature"]):
-            return False
-        epoch, env = found["epoch"], found["envelope"]
-        if found.get("sender") != sender or type(epoch) is not int or env["kid"] not in keys:
-            return False
-        signed = envelope_payload(sender=sender, epoch=epoch, checkpoint=cp, kid=env["kid"])
-        return verify_signature(keys[env["kid"]], signed, env["signature"])
-    except (KeyError, TypeError):
-        return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit.canonical import canonical_json
-from audit.signing import Signer
+from audit.signing import Signer, checkpoint_payload, verify_signature
 
 
 def envelope_payload(*, sender: str, epoch: int, checkpoint: dict[str, Any], kid: str) -> bytes:
@@ -35,3 +35,23 @@ def make_envelope(
         "keys": signer.public_keys(),
         "signature": signer.sign(payload),
     }
+
+
+def signed_by_sender(
+    found: dict[str, Any], cp: dict[str, Any], keys: dict[str, str], sender: str
+) -> bool:
+    """Whether a witness's answer (``found``, its checkpoint ``cp``) carries the
+    signatures of ``sender`` with one of ``keys`` — checkpoint and envelope — which no
+    witness can invent: what the monitor and ``sluice doctor`` believe of a witness."""
+    try:
+        kid = cp["kid"]
+        payload = checkpoint_payload(seq=cp["seq"], hash_hex=cp["hash"], ts=cp["ts"], kid=kid)
+        if kid not in keys or not verify_signature(keys[kid], payload, cp["signature"]):
+            return False
+        epoch, env = found["epoch"], found["envelope"]
+        if found.get("sender") != sender or type(epoch) is not int or env["kid"] not in keys:
+            return False
+        signed = envelope_payload(sender=sender, epoch=epoch, checkpoint=cp, kid=env["kid"])
+        return verify_signature(keys[env["kid"]], signed, env["signature"])
+    except (KeyError, TypeError):
+        return False

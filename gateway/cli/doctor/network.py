@@ -77,10 +77,51 @@ def _http(ctx: Context, url: str) -> Result:
     if resp.status_code != 200:
         return fail("witness", f"answered {resp.status_code}", WITNESS_FIX)
     try:
-        seq = resp.json()["checkpoint"]["seq"]
+        found = resp.json()
+        seq = found["checkpoint"]["seq"]
     except (ValueError, KeyError, TypeError):
         return fail("witness", "answered 200 with no checkpoint: not a Sluice witness", WITNESS_FIX)
+    if not _signed_here(ctx, found, gid):
+        # the monitor skips such an answer ("not signed by this gateway"): the witness
+        # holds someone else's checkpoints under this name and refuses ours (red team 56)
+        return fail("witness", f"holds a checkpoint {seq} for {gid} that this host's audit "
+                    "keys did not sign: the name is another sender's there (pinned to "
+                    "another key, or taken first under SLUICE_WITNESS_TOFU), so it refuses "
+                    "this gateway's checkpoints",
+                    "pin this replica's key id for its gateway id at the witness "
+                    f"(SLUICE_WITNESS_TRUST=<gateway id>=<kid>), or give it its own id "
+                    f"(SLUICE_GATEWAY_ID) ({GUIDE}, Witnesses)")  # fmt: skip
     return ok("witness", f"reachable; holds checkpoint {seq} of {gid}")
+
+
+def _signed_here(ctx: Context, found: Any, gid: str) -> bool:
+    """Whether a witness's answer carries this replica's signatures, read with the
+    public halves of its own audit keys (``<home>/keys/audit``; nothing created)."""
+    from audit.witness_envelope import signed_by_sender
+
+    cp = found.get("checkpoint") if isinstance(found, dict) else None
+    return isinstance(cp, dict) and signed_by_sender(found, cp, _audit_keys(ctx), gid)
+
+
+def _audit_keys(ctx: Context) -> dict[str, str]:
+    """kid -> public key of every signing key in this home, as ``KeyRing`` names them
+    (read like it, never through a link; a key that cannot be read is left out)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from audit.signing import b64, kid_for
+
+    keys: dict[str, str] = {}
+    for path in sorted((Path(ctx.need().home) / "keys" / "audit").glob("ed25519-*.pem")):
+        try:
+            key = serialization.load_pem_private_key(read_own(path, limit=KEY_BYTES), None)
+        except (OSError, ValueError):
+            continue
+        if isinstance(key, Ed25519PrivateKey):
+            raw = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                serialization.PublicFormat.Raw)  # fmt: skip
+            keys[kid_for(raw)] = b64(raw)
+    return keys
 
 
 def _nats(ctx: Context, url: str) -> Result:
