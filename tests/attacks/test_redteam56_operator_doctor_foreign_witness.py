@@ -40,14 +40,17 @@ from tests.gateway.demo_app import DemoGateway
 GATEWAY_ID = "rt56-gw"
 
 
-def _answer(gw: DemoGateway, signer: Signer) -> dict[str, Any]:
-    """A witness's answer for ``GATEWAY_ID``: the chain's head, signed by ``signer``."""
+def _answer(gw: DemoGateway, signer: Signer, ahead: int = 0) -> dict[str, Any]:
+    """A witness's answer for ``GATEWAY_ID``: the chain's head (or a seq ``ahead`` of it,
+    as a witness holds after the database was restored from an older backup), signed by
+    ``signer``."""
     store = gw.services.audit.store
     conn = store.connect(reader=True)
     try:
         seq, hash_hex = store.read_head(conn)
     finally:
         conn.close()
+    seq, hash_hex = (seq + ahead, "ab" * 32) if ahead else (seq, hash_hex)
     ts, kid = format_ts(utc_now()), signer.kid
     cp = {"seq": seq, "hash": hash_hex, "ts": ts, "kid": kid,
           "signature": signer.sign(checkpoint_payload(seq=seq, hash_hex=str(hash_hex), ts=ts,
@@ -111,3 +114,17 @@ def test_a_witness_holding_another_keys_checkpoint_fails_doctor(
     handler.answer = _answer(deployment, KeyRing(tmp_path / "squatter"))
     lines = _witness_lines(deployment, url)
     assert any(line.split()[0] == "FAIL" for line in lines), lines
+
+
+def test_a_witness_holding_a_checkpoint_the_chain_lacks_fails_doctor(
+    deployment: DemoGateway, witness: tuple[str, type[_Witness]]
+) -> None:
+    """The whole host restored from an older snapshot (the database and the home's own
+    witness file alike): the witness file check passes, and the remote witness, which
+    holds a later checkpoint of this gateway, is what the gateway seals on at start."""
+    url, handler = witness
+    read = deployment.client.get("/api/v1/audit/alerts", headers=deployment.headers("sam"))
+    assert read.status_code == 200
+    handler.answer = _answer(deployment, deployment.services.audit.signer, ahead=1000)
+    lines = _witness_lines(deployment, url)
+    assert any(line.split()[0] == "FAIL" and "missing" in line for line in lines), lines

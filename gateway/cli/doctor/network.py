@@ -91,7 +91,34 @@ def _http(ctx: Context, url: str) -> Result:
                     "pin this replica's key id for its gateway id at the witness "
                     f"(SLUICE_WITNESS_TRUST=<gateway id>=<kid>), or give it its own id "
                     f"(SLUICE_GATEWAY_ID) ({GUIDE}, Witnesses)")  # fmt: skip
+    missing = _missing_from_chain(ctx, found)
+    if missing is not None:
+        return fail("witness", f"holds checkpoint {seq} of {gid}, but the chain's event "
+                    f"{seq} is {missing}: events were cut or rewritten, or the database was "
+                    "restored from an older backup (the gateway seals on it at start)",
+                    f"do not serve: run `sluice audit verify` and follow {GUIDE}, "
+                    "Restoring a backup")  # fmt: skip
     return ok("witness", f"reachable; holds checkpoint {seq} of {gid}")
+
+
+def _missing_from_chain(ctx: Context, found: dict[str, Any]) -> str | None:
+    """``missing`` or ``different`` when the witnessed checkpoint, of this epoch, is not
+    in the chain as stored (what ``witness file`` asks of this host's own file: a host
+    restored whole from a snapshot passes that one; red team 56); None otherwise, or
+    when there is no database to ask."""
+    from audit.seal import SealStore
+    from gateway.cli.doctor.database import fetch_one
+
+    if found.get("epoch") != SealStore(Path(ctx.need().home)).epoch.number:
+        return None  # witnessed before the last unseal: superseded, as the monitor says
+    if ctx.connection() is None:
+        return None
+    cp = found["checkpoint"]
+    mark = "?" if ctx.dialect == "sqlite" else "%s"
+    row = fetch_one(ctx, f"SELECT hash FROM audit_events WHERE seq = {mark}", (int(cp["seq"]),))
+    if row is None:
+        return "missing"
+    return None if row[0] == cp["hash"] else "different"
 
 
 def _signed_here(ctx: Context, found: Any, gid: str) -> bool:
