@@ -7,6 +7,12 @@ decision about that conduct is then about the admin too, and another person make
 the alert about it (``gateway.web.routes.audit._move``) — one admin made an analyst of
 their own, read as her and closed the alert the officers would have seen — and the
 lifting of an officer's suspension of it (``emergency.unsuspend``) (red team 56).
+
+The trail is read through ``audit.follow`` (every verified body, in seq order), not by
+a search of its index columns, which an insider of the audit database edits without
+touching a body: a password event re-indexed under another name would not be found and
+the admin would pass (red team 40's hiding class). A trail that does not verify above
+what was indexed refuses (503), never lets the admin through.
 """
 
 from __future__ import annotations
@@ -15,37 +21,39 @@ from typing import Any
 
 from audit.event_types import EventType
 from audit.log import AuditLog
-from audit.search import EventFilter, list_events
 from audit.sink import AuditSink
 
-_PAGE = 1000
+_SET = str(EventType.USER_UPDATED)
+_USER = "user:"
+
+
+class PasswordSetters:
+    """The index (``audit.follow.Consumer``): for each (setter, account), the first seq
+    at which the setter set the account's console password."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[str, str], int] = {}
+
+    def add(self, event: dict[str, Any]) -> None:
+        details, actor = event.get("details"), event.get("actor")
+        resource = event.get("resource")
+        if (event.get("type") != _SET or not isinstance(details, dict)
+                or details.get("password") != "set" or not isinstance(actor, dict)
+                or not isinstance(resource, str) or not resource.startswith(_USER)):  # fmt: skip
+            return
+        key = (str(actor.get("sub")), resource.removeprefix(_USER))
+        self.first.setdefault(key, int(event.get("seq") or 0))
 
 
 def chose_password_of(
     audit: AuditSink, handler: str, actor: str, upto_seq: int | None = None
 ) -> bool:
-    """Whether ``handler`` set ``actor``'s console password on record (``user.updated``
-    ``{"password": "set"}`` by them), up to ``upto_seq`` (an alert's last event; None:
-    any). The trail is read by its indexed columns and the body must say the same; an
-    insider's forged row can only refuse the handler here (fail closed). A stand-in
-    trail holds nothing on record."""
+    """Whether ``handler`` set ``actor``'s console password on record, at or before
+    ``upto_seq`` (an alert's last event; None: ever). A stand-in trail holds nothing."""
     if not isinstance(audit, AuditLog):
         return False
     if handler.strip().casefold() == actor.strip().casefold():
         return False  # the callers' own-account test answers for that
-    filters = EventFilter(resource=f"user:{actor}", type=EventType.USER_UPDATED.value,
-                          actor=handler, to_seq=upto_seq)  # fmt: skip
-    cursor: str | None = None
-    while True:
-        page = list_events(store=audit.store, filters=filters, cursor=cursor, limit=_PAGE,
-                           order="asc")  # fmt: skip
-        if any(_sets_password(e) and filters.said_by_body(e) for e in page["items"]):
-            return True
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return False
-
-
-def _sets_password(event: dict[str, Any]) -> bool:
-    details = event.get("details")
-    return isinstance(details, dict) and details.get("password") == "set"
+    with audit.followers.of(PasswordSetters).caught_up() as setters:
+        seq = setters.first.get((handler, actor))
+    return seq is not None and (upto_seq is None or seq <= upto_seq)
