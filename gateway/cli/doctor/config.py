@@ -142,7 +142,7 @@ def check_token_issuer(ctx: Context) -> list[Result]:
 def check_trusted_proxies(ctx: Context) -> list[Result]:
     s = ctx.need()
     networks = [ipaddress.ip_network(p, strict=False) for p in s.trusted_proxies]
-    wide = [str(n) for n in networks if n.prefixlen == 0]
+    wide = _every_address(networks)
     if wide:
         return [fail("trusted proxies", f"{', '.join(wide)} trusts every address: any "
                      "client can write any address into the trail",
@@ -159,6 +159,23 @@ def check_trusted_proxies(ctx: Context) -> list[Result]:
         ok("trusted proxies", ", ".join(str(n) for n in networks)),
         ok("public URL", s.public_url),
     ]
+
+
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")  # every IPv4 peer of a dual-stack socket
+
+
+def _every_address(networks: list[Any]) -> list[str]:
+    """The networks that together cover a whole address family: ``0.0.0.0/0``, or the
+    same spelt in parts (``0.0.0.0/1,128.0.0.0/1``: each prefix alone looked narrow),
+    or every IPv4-mapped address (how a gateway listening on ``::`` sees IPv4 peers)
+    (red team 56)."""
+    wide: list[str] = []
+    for version in (4, 6):
+        family = [n for n in networks if n.version == version]
+        joined = list(ipaddress.collapse_addresses(family))
+        if any(n.prefixlen == 0 or (version == 6 and _MAPPED.subnet_of(n)) for n in joined):
+            wide.append(", ".join(str(n) for n in family))
+    return wide
 
 
 def check_allowed_hosts(ctx: Context) -> list[Result]:
