@@ -11,17 +11,29 @@ Master keys, each with a key id (kid):
   base64 of exactly 32 bytes those bytes are the key; any other string is run
   through HKDF-SHA256 (fixed salt) to 32 bytes. HKDF does not stretch a weak
   passphrase: use ``openssl rand -base64 32``. Its kid is ``env-`` + a fingerprint.
+- ``SLUICE_MASTER_KEY_PREVIOUS`` (``settings.master_key_previous``): the secret
+  manager's key before its rotation, read (never current) until no data key is
+  wrapped by it.
 - files ``<home>/keys/master/<kid>.key`` (base64, mode 0600), created when no key
-  exists and by every rotation.
+  exists and by every rotation of a deployment without ``SLUICE_MASTER_KEY``.
 
-The *current* master (used to wrap new data keys) is named by the pointer file
-``<home>/keys/master/current``; without it, the env key, else a new file key.
-Rotation (``rotate_master``) writes a new file key, points ``current`` at it, then
+The *current* master (used to wrap new data keys) is the env key when it is set —
+whatever the pointer file says — else the one the pointer file
+``<home>/keys/master/current`` names, else a new file key. Without an env key,
+rotation (``rotate_master``) writes a new file key, points ``current`` at it, then
 re-wraps every data key one by one. Order matters: the pointer moves first so no new
 key is wrapped by the old master, and the old master stays on disk, so every read
 keeps working during and after rotation (other processes re-read the pointer and
 load unknown key files on demand). Deleting an old master file afterwards is the
 operator's call once ``status()`` shows no data key under it.
+
+With an env key, rotation never writes a key into the home: the operator puts the new
+key in the secret manager as ``SLUICE_MASTER_KEY`` and the old one as
+``SLUICE_MASTER_KEY_PREVIOUS``, and rotation re-wraps every data key under the env key.
+A rotation that wrote a file key there (as it once did) left the secret manager's key
+wrapping nothing: a copy of the home and a catalog dump opened every source's
+credentials (red team 56). A rotation with nothing to re-wrap is refused with how to
+rotate (``NothingToRotate``): the env key cannot be replaced from here.
 
 Associated data binds a ciphertext to its owner (the source id): a ciphertext copied
 onto another source row does not decrypt.
@@ -48,7 +60,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.key_models import DataKey
-from catalog.errors import Unavailable
+from catalog.errors import Conflict, Unavailable
 from catalog.models import utcnow
 from catalog.private_files import KEY_BYTES, private_dir, read_own, replace_private
 
@@ -57,6 +69,15 @@ _NONCE = 12
 _HKDF_SALT = b"sluice/master-key/v1"
 _SECRET_AAD = b"sluice/secret/v1|"
 _DATA_KEY_AAD = b"sluice/data-key/v1|"
+
+NOTHING_TO_ROTATE = (
+    "SLUICE_MASTER_KEY is the current master key and already wraps every data key; a "
+    "rotation never writes a key into SLUICE_HOME while it is set. To rotate it: put the "
+    "new key in SLUICE_MASTER_KEY and the old one in SLUICE_MASTER_KEY_PREVIOUS on every "
+    "replica, restart them, run `sluice keys rotate` again, then remove "
+    "SLUICE_MASTER_KEY_PREVIOUS once `sluice keys status` shows no data key under it "
+    "(docs/deploy.md, Keys)"
+)
 
 
 def derive_master_key(value: str) -> bytes:
@@ -78,10 +99,19 @@ def fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"sluice/kid|" + key).hexdigest()[:16]
 
 
+class NothingToRotate(Conflict):
+    """A rotation of a deployment whose current master key is the secret manager's, with
+    every data key wrapped by it already: its new key must come from the secret manager."""
+
+    code = "nothing_to_rotate"
+
+
 class MasterKeyProvider(Protocol):
     """Where master keys live; swap for a KMS/HSM without touching ``Keyring``."""
 
     def current_kid(self) -> str: ...
+
+    def next_current(self) -> str: ...
 
     def get(self, kid: str) -> bytes: ...
 
@@ -93,26 +123,34 @@ class MasterKeyProvider(Protocol):
 class FileMasterKeys:
     """Master keys in ``<home>/keys/master`` plus the optional env key (see module doc)."""
 
-    def __init__(self, directory: Path, env_key: SecretStr | None = None) -> None:
+    def __init__(
+        self, directory: Path, env_key: SecretStr | None = None,
+        previous_env_key: SecretStr | None = None,
+    ) -> None:  # fmt: skip
         self._dir = directory
         self._keys: dict[str, bytes] = {}
-        self._env_kid: str | None = None
         self._lock = threading.Lock()
-        if env_key is not None and env_key.get_secret_value():
-            key = derive_master_key(env_key.get_secret_value())
-            self._env_kid = f"env-{fingerprint(key)}"
-            self._keys[self._env_kid] = key
+        self._env_kid = self._remember(env_key)
+        self._remember(previous_env_key)  # read while data keys are re-wrapped, never current
+
+    def _remember(self, secret: SecretStr | None) -> str | None:
+        if secret is None or not secret.get_secret_value():
+            return None
+        key = derive_master_key(secret.get_secret_value())
+        kid = f"env-{fingerprint(key)}"
+        self._keys[kid] = key
+        return kid
 
     @property
     def _pointer(self) -> Path:
         return self._dir / "current"
 
     def current_kid(self) -> str:
+        if self._env_kid is not None:  # the secret manager's, set: a pointer does not decide
+            return self._env_kid
         kid = self._pointed()
         if kid is not None:
             return kid
-        if self._env_kid is not None:
-            return self._env_kid
         with self._lock:
             if self._pointed() is None:
                 self.set_current(self.create())
@@ -160,6 +198,15 @@ class FileMasterKeys:
     def set_current(self, kid: str) -> None:
         self.get(kid)  # refuse to point at a key we cannot load
         replace_private(self._pointer, (kid + "\n").encode("ascii"))
+
+    def next_current(self) -> str:
+        """The key a rotation re-wraps under, current from now on: the env key when it is
+        set (nothing written into the home: see the module doc), else a new file key."""
+        if self._env_kid is not None:
+            return self._env_kid
+        kid = self.create()
+        self.set_current(kid)
+        return kid
 
 
 @dataclass(frozen=True)
@@ -247,8 +294,7 @@ class Keyring:
         module doc for why this order keeps reads working)."""
         with self._rotate_lock:
             previous = self._masters.current_kid()
-            new_kid = self._masters.create()
-            self._masters.set_current(new_kid)
+            new_kid = self._masters.next_current()
             new_key = self._masters.get(new_kid)
             count = 0
             while True:
@@ -259,6 +305,8 @@ class Keyring:
                         .limit(100)
                     ).all()
                 if not rows:
+                    if count == 0 and new_kid == previous:
+                        raise NothingToRotate(NOTHING_TO_ROTATE)
                     return RotationReport(
                         master_kid=new_kid, previous_kid=previous, rewrapped=count
                     )
@@ -297,9 +345,11 @@ class Keyring:
 class _HasKeySettings(Protocol):
     home: Path
     master_key: SecretStr | None
+    master_key_previous: SecretStr | None
 
 
 def build_keyring(settings: _HasKeySettings, sessions: sessionmaker[Session]) -> Keyring:
     """The default keyring: file/env master keys under ``<home>/keys/master``."""
     directory = Path(settings.home) / "keys" / "master"
-    return Keyring(FileMasterKeys(directory, settings.master_key), sessions)
+    masters = FileMasterKeys(directory, settings.master_key, settings.master_key_previous)
+    return Keyring(masters, sessions)

@@ -294,14 +294,23 @@ def keys() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """New master key; every data key re-wrapped; old ciphertexts keep working."""
+    """New master key; every data key re-wrapped; old ciphertexts keep working.
+
+    With SLUICE_MASTER_KEY set, the new key is SLUICE_MASTER_KEY itself (the old one given
+    as SLUICE_MASTER_KEY_PREVIOUS): nothing is written into SLUICE_HOME. Without it, a new
+    key file in SLUICE_HOME/keys/master."""
+    from adapters.credentials import NothingToRotate
+
     services = build_services(load_settings(), run_alert_rules=False)
     try:
         if services.audit.seal.sealed:  # its record could not be written (red team 8)
             raise click.ClickException(
                 f"{services.audit.seal.message()}: no key rotation until unsealed"
             )
-        report = services.keyring.rotate_master()
+        try:
+            report = services.keyring.rotate_master()
+        except NothingToRotate as exc:  # the env key's successor comes from the secret manager
+            raise click.ClickException(str(exc)) from None
         # on record once the new key is current (the record names it); an append that
         # fails makes the command fail (red team 6: rotations were off the trail)
         services.audit.append(key_event(

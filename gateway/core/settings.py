@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     master_key: SecretStr | None = None
+    master_key_previous: SecretStr | None = Field(
+        default=None,
+        description="the secret manager's master key before its rotation, read until "
+        "`sluice keys rotate` re-wrapped every data key under SLUICE_MASTER_KEY",
+    )
     # plain "a:b" or "a,b" lists in the environment (NoDecode: not JSON)
     file_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     http_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

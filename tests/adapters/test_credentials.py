@@ -11,7 +11,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.credentials import FileMasterKeys, Keyring, build_keyring, derive_master_key
+from adapters.credentials import (
+    FileMasterKeys,
+    Keyring,
+    NothingToRotate,
+    build_keyring,
+    derive_master_key,
+)
 from adapters.key_models import DataKey
 from catalog.db import make_engine, make_session_factory, migrate
 from catalog.errors import Unavailable
@@ -21,12 +27,16 @@ from tests.migrated import copy_migrated_sqlite
 SECRET = "pa55-Wörd!fin_reader"
 
 
-def _keyring(home: Path, master_key: str | None = None) -> Keyring:
+def _keyring(home: Path, master_key: str | None = None, previous: str | None = None) -> Keyring:
     url = f"sqlite:///{home / 'catalog.db'}"
     if not (home / "catalog.db").exists():
         copy_migrated_sqlite(home / "catalog.db")  # the migrations once per process
     migrate(url)  # a no-op on the copy (and on a fresh process's second look)
-    settings = load_settings(home=home, master_key=SecretStr(master_key) if master_key else None)
+    settings = load_settings(
+        home=home,
+        master_key=SecretStr(master_key) if master_key else None,
+        master_key_previous=SecretStr(previous) if previous else None,
+    )
     return build_keyring(settings, make_session_factory(make_engine(url)))
 
 
@@ -97,13 +107,42 @@ def test_env_master_key_base64_and_passphrase(sluice_home: Path) -> None:
     assert keyring.current_master_kid.startswith("env-")
     ciphertext, key_id = keyring.encrypt(SECRET, aad=b"x")
     assert not (sluice_home / "keys" / "master").exists()  # nothing written to disk
-    # rotation moves away from the env key to a file key; the env key still opens old keys
-    report = keyring.rotate_master()
-    assert report.rewrapped == 1
+    # with the env key current and wrapping everything, a rotation has no new key to take
+    with pytest.raises(NothingToRotate, match="SLUICE_MASTER_KEY_PREVIOUS"):
+        keyring.rotate_master()
+    assert not (sluice_home / "keys" / "master").exists()  # still nothing in the home
     assert (
         _keyring(sluice_home, base64.b64encode(raw).decode()).decrypt(ciphertext, key_id, aad=b"x")
         == SECRET
     )
+
+
+def test_env_master_key_rotates_through_the_secret_manager(sluice_home: Path) -> None:
+    """The new key in SLUICE_MASTER_KEY, the old in SLUICE_MASTER_KEY_PREVIOUS: every data
+    key re-wrapped under the new one, nothing written into the home (red team 56)."""
+    old, new = "the secret manager's first key, long enough", "its second key, also long"
+    ciphertext, key_id = _keyring(sluice_home, old).encrypt(SECRET, aad=b"x")
+    rotating = _keyring(sluice_home, new, previous=old)
+    report = rotating.rotate_master()
+    assert report.rewrapped == 1 and report.master_kid == rotating.current_master_kid
+    assert report.previous_kid == report.master_kid  # the env key was current already
+    assert not (sluice_home / "keys" / "master").exists()
+    assert _keyring(sluice_home, new).decrypt(ciphertext, key_id, aad=b"x") == SECRET
+    with pytest.raises(Unavailable, match="master key"):
+        _keyring(sluice_home, old).decrypt(ciphertext, key_id, aad=b"x")
+
+
+def test_env_master_key_is_current_over_a_home_pointer(sluice_home: Path) -> None:
+    """A deployment that rotated into a home key file (as rotation once did) wraps new
+    data keys under the env key again, and its next rotation moves the rest there."""
+    in_home = _keyring(sluice_home)  # no env key: a key file, pointed at as current
+    ciphertext, key_id = in_home.encrypt(SECRET)
+    assert (sluice_home / "keys" / "master" / "current").exists()
+    env = _keyring(sluice_home, "the secret manager's key, long enough here")
+    assert env.current_master_kid.startswith("env-")
+    assert env.rotate_master().rewrapped == 1
+    with pytest.raises(Unavailable, match="master key"):
+        _keyring(sluice_home).decrypt(ciphertext, key_id)  # the home alone opens nothing
 
 
 def test_missing_master_key_is_a_clear_error(sluice_home: Path) -> None:

@@ -26,7 +26,7 @@ from gateway.cli.doctor.config import load_context
 from gateway.cli.doctor.report import Status
 from gateway.cli.doctor_cmd import doctor
 from gateway.core.listening import LISTEN_NAME, record_listening
-from gateway.core.settings import load_settings
+from gateway.core.settings import Settings, load_settings
 from tests.ops.deployment import Deployment
 
 pytestmark = pytest.mark.xdist_group("ops-doctor")  # one deployment per module, one worker
@@ -194,19 +194,44 @@ def test_a_missing_master_key_fails(
 ) -> None:
     """A data key wrapped by a master key this host lacks: a rotation on another replica
     whose key file was never copied here."""
-    engine = make_engine(guided.db.app_url)
     other = load_settings(home=tmp_path, master_key="b" * 43 + "=")
-    keyring = build_keyring(other, make_session_factory(engine))
+    result, kid = _doctor_with_a_data_key(settings, guided, other)
+    assert result.exit_code == 1
+    (line,) = failures(result)
+    assert "master keys" in line and f"not on this host: {kid}" in line
+
+
+def test_data_keys_in_home_key_files_beside_the_env_key_fail(
+    settings: dict[str, str], guided: Deployment
+) -> None:
+    """A data key wrapped by a key file in SLUICE_HOME although SLUICE_MASTER_KEY is set
+    (what `sluice keys rotate` once left): the home and a dump open it (red team 56)."""
+    home = load_settings(home=Path(settings["SLUICE_HOME"]), master_key=None)
+    masters = Path(settings["SLUICE_HOME"]) / "keys" / "master"
+    try:
+        result, kid = _doctor_with_a_data_key(settings, guided, home)  # a new key file
+    finally:
+        for made in masters.iterdir():
+            made.unlink()
+    assert result.exit_code == 1
+    (line,) = failures(result)
+    assert "master keys" in line and f"key files in SLUICE_HOME ({kid})" in line
+
+
+def _doctor_with_a_data_key(
+    settings: dict[str, str], guided: Deployment, keys: Settings
+) -> tuple[Result, str]:
+    """The doctor's result while the catalog holds a data key wrapped by ``keys``'s
+    current master key (the key removed after), and that key's id."""
+    engine = make_engine(guided.db.app_url)
+    keyring = build_keyring(keys, make_session_factory(engine))
     _, key_id = keyring.encrypt("a source password")
     try:
-        result = run(settings)
+        return run(settings), keyring.current_master_kid
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM data_keys WHERE id = %s", (key_id,))
         engine.dispose()
-    assert result.exit_code == 1
-    (line,) = failures(result)
-    assert "master keys" in line and f"not on this host: {keyring.current_master_kid}" in line
 
 
 def test_a_chain_behind_the_witness_file_fails(settings: dict[str, str]) -> None:

@@ -428,8 +428,8 @@ def check_master_keys_on_hand(ctx: Context) -> list[Result]:
             used = {str(kid): int(n) for kid, n in cur.fetchall()}
     except _driver_errors():
         return [skip("master keys", "no data_keys table yet (see schema)")]
-    masters = FileMasterKeys(Path(s.home) / "keys" / "master",
-                             None if "master_key" in ctx.refused else s.master_key)  # fmt: skip
+    env = None if "master_key" in ctx.refused else s.master_key
+    masters = FileMasterKeys(Path(s.home) / "keys" / "master", env, s.master_key_previous)
     missing = []
     for kid in sorted(used):
         try:
@@ -440,8 +440,16 @@ def check_master_keys_on_hand(ctx: Context) -> list[Result]:
         return [fail("master keys", f"not on this host: {', '.join(missing)}: sources whose "
                      "secrets they wrap cannot connect here",
                      "copy SLUICE_HOME/keys/master/ from the host that ran `sluice keys "
-                     "rotate` (or set the SLUICE_MASTER_KEY they were made with) "
-                     f"({GUIDE}, Keys)")]  # fmt: skip
+                     "rotate` (or set the SLUICE_MASTER_KEY, or SLUICE_MASTER_KEY_PREVIOUS, "
+                     f"they were made with) ({GUIDE}, Keys)")]  # fmt: skip
+    in_home = sorted(kid for kid in used if not kid.startswith("env-"))
+    if env is not None and env.get_secret_value() and in_home:  # red team 56
+        return [fail("master keys", f"{sum(used[k] for k in in_home)} data keys are wrapped "
+                     f"by key files in SLUICE_HOME ({', '.join(in_home)}) although "
+                     "SLUICE_MASTER_KEY is set: a copy of the home and a catalog dump open "
+                     "the sources' secrets without the secret manager",
+                     f"run `sluice keys rotate` to re-wrap them under SLUICE_MASTER_KEY, then "
+                     f"delete those key files ({GUIDE}, Keys)")]  # fmt: skip
     if not used:
         return [ok("master keys", "no source secret stored yet")]
     return [ok("master keys", f"all {len(used)} wrapping {sum(used.values())} data keys are here")]
