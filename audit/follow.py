@@ -33,6 +33,11 @@ refuses too. After an unseal (a new epoch: an officer accepted a loss, the write
 go on from an earlier head) the followers start again from seq 1. A follower refuses;
 it does not seal. It trusts the head it finds: a tail erased before a process's first
 read is the witnesses' and the writer's to find (``audit.monitor``).
+
+Resumed (``audit.follow_snapshot``): a follower that caught up ``snapshot_every`` events
+past its last snapshot writes its watermark and its consumer's facts (``dump``), MAC'd,
+after its lock is released; a new follower starts from a snapshot that proves itself
+(MAC, epoch, the hash at its watermark) instead of seq 1, and from seq 1 otherwise.
 """
 
 from __future__ import annotations
@@ -41,10 +46,11 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from audit.chain import ChainChecker, Failure
 from audit.events import GENESIS_HASH
+from audit.follow_snapshot import Snapshot, Snapshots
 from audit.genuine import ROW_SELECT
 from audit.store import AuditStore
 from catalog.errors import Unavailable
@@ -53,9 +59,24 @@ CHUNK = 5000
 
 
 class Consumer(Protocol):
-    """What a follower feeds: every verified event's body, once, in seq order."""
+    """What a follower feeds: every verified event's body, once, in seq order; and what
+    it keeps, as plain JSON, for a new process to resume from (``audit.follow_snapshot``).
+    ``SNAPSHOT_VERSION`` changes whenever what ``add`` keeps does: facts dumped by an
+    older version lack what it did not keep, and are not loaded."""
+
+    SNAPSHOT_VERSION: ClassVar[int]
 
     def add(self, event: dict[str, Any]) -> None: ...
+
+    def dump(self) -> Any:
+        """Everything kept, as JSON values (dicts, lists, strings, numbers)."""
+        ...
+
+    @classmethod
+    def loaded(cls, facts: Any) -> Self:
+        """A consumer holding what ``dump`` returned (``ValueError``, ``TypeError`` or
+        ``KeyError`` when it is not that)."""
+        ...
 
 
 C = TypeVar("C", bound=Consumer)
@@ -77,11 +98,19 @@ class VerifiedFollower(Generic[C]):
         accepted_below: Callable[[int | None], bool],
         *,
         chunk: int = CHUNK,
+        snapshots: Snapshots | None = None,
+        epoch: int = 0,
+        snapshot_every: int = CHUNK,
     ) -> None:
         self.store = store
         self.consumer = consumer
         self.accepted_below = accepted_below
         self.chunk = chunk
+        self.snapshots = snapshots
+        self.epoch = epoch  # the seal's epoch this follower was made in (its snapshots')
+        self.snapshot_every = snapshot_every
+        self._saved = 0  # the watermark of the snapshot last written or resumed from
+        self._started = snapshots is None  # a snapshot was looked for (or there are none)
         self.seq = 0  # the watermark: every event up to it verified and fed
         self.hash = GENESIS_HASH
         self.mac_from: int | None = None
@@ -94,11 +123,61 @@ class VerifiedFollower(Generic[C]):
         the block ends, so nothing is added while the caller reads it. ``TrailBroken``
         when the chain above the watermark does not verify; ``Unavailable`` when the
         store does not answer."""
+        due = None
+        try:
+            with self._lock:
+                self._catch_up()
+                due = self._due()
+                yield self.consumer
+        finally:
+            if due is not None and self.snapshots is not None:
+                self.snapshots.save(due)  # off the lock: other reads need not wait
+
+    def persist(self) -> None:
+        """Catch up, then write a snapshot whatever was read since the last one."""
         with self._lock:
             self._catch_up()
-            yield self.consumer
+            due = self._due(every=0)
+        if due is not None and self.snapshots is not None:
+            self.snapshots.save(due)
+
+    def _kind(self) -> str:
+        kind = type(self.consumer)
+        return f"{kind.__module__}.{kind.__qualname__}"
+
+    def _due(self, every: int | None = None) -> Snapshot | None:
+        """A snapshot to write, when ``every`` (``snapshot_every``) events or more were
+        read since the last; never from a watermark below a row taken as stored (its
+        row may be absent: the next process could not check it)."""
+        threshold = self.snapshot_every if every is None else every
+        if self.snapshots is None or self._resumed or self.seq == 0:
+            return None
+        if self.seq - self._saved < max(threshold, 1):
+            return None
+        self._saved = self.seq
+        return Snapshot(kind=self._kind(), version=self.consumer.SNAPSHOT_VERSION,
+                        epoch=self.epoch, seq=self.seq, hash=self.hash,
+                        facts=self.consumer.dump())  # fmt: skip
+
+    def _start(self) -> None:
+        """Once, before the first walk: resume from the stored snapshot if it proves
+        itself (``Snapshots.load``); the walk from seq 1 otherwise."""
+        self._started = True
+        if self.snapshots is None or self.seq != 0:
+            return
+        found = self.snapshots.load(self._kind(), self.consumer.SNAPSHOT_VERSION)
+        if found is None:
+            return
+        try:
+            consumer = type(self.consumer).loaded(found.facts)
+        except (KeyError, TypeError, ValueError):
+            return
+        self.consumer, self.seq, self.hash = consumer, found.seq, found.hash
+        self._saved = found.seq
 
     def _catch_up(self) -> None:
+        if not self._started:
+            self._start()
         while (failure := self._walk()) is not None:
             if not self.accepted_below(failure.seq):
                 raise TrailBroken(
@@ -183,10 +262,12 @@ class Followers:
         store: AuditStore,
         accepted_below: Callable[[int | None], bool],
         epoch: Callable[[], int],
+        snapshots: Snapshots | None = None,
     ) -> None:
         self.store = store
         self.accepted_below = accepted_below
         self.epoch = epoch
+        self.snapshots = snapshots  # None: every process walks from seq 1
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._made: dict[type[Any], VerifiedFollower[Any]] = {}
@@ -201,8 +282,9 @@ class Followers:
                 self._made, self._epoch = {}, self.epoch()
             found = self._made.get(kind)
             if found is None:
-                found = self._made[kind] = VerifiedFollower(self.store, kind(),
-                                                            self.accepted_below)  # fmt: skip
+                found = self._made[kind] = VerifiedFollower(
+                    self.store, kind(), self.accepted_below,
+                    snapshots=self.snapshots, epoch=self._epoch)  # fmt: skip
             return found
 
     def forget(self) -> None:

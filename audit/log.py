@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from audit import witness
 from audit.events import FamilyEvent, Prepared, format_ts, prepare, utc_now
 from audit.follow import Followers
+from audit.follow_snapshot import Snapshots
 from audit.lazy_log import get_logger
 from audit.mac_floor import record_floor, recorded_floor
 from audit.monitor import Monitor
@@ -90,7 +91,9 @@ class AuditLog:
         self.witness_book: Any = None  # audit.witness_book.WitnessBook when this is a witness
         self.alert_runner: Any = None  # audit.alert_runner.AlertRunner once the gateway starts it
         # indexes of the verified chain, for checks no edited column may blind (audit.follow)
-        self.followers = Followers(store, seal.accepted_below, lambda: seal.epoch.number)
+        # resumed from a MAC'd snapshot in the store, not walked from seq 1 (follow_snapshot)
+        self.followers = Followers(store, seal.accepted_below, lambda: seal.epoch.number,
+                                   Snapshots(store, lambda: seal.epoch.number))  # fmt: skip
         self._writer = writer
         self._closed = False
 

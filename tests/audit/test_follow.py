@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import orjson
 import pytest
@@ -23,13 +23,27 @@ from tests.audit.helpers import event, fill, open_log, tamper
 
 
 class Seen:
-    """A consumer keeping each event's seq and its body's actor."""
+    """A consumer keeping each event's seq and its body's actor; ``added`` counts the
+    events fed to this instance (not those it was loaded with)."""
+
+    SNAPSHOT_VERSION: ClassVar[int] = 1
 
     def __init__(self) -> None:
         self.events: list[tuple[int, str]] = []
+        self.added = 0
 
     def add(self, event: dict[str, Any]) -> None:
         self.events.append((int(event["seq"]), str(event["actor"]["sub"])))
+        self.added += 1
+
+    def dump(self) -> list[list[Any]]:
+        return [[seq, sub] for seq, sub in self.events]
+
+    @classmethod
+    def loaded(cls, facts: Any) -> Self:
+        made = cls()
+        made.events = [(int(seq), str(sub)) for seq, sub in facts]
+        return made
 
 
 @pytest.fixture

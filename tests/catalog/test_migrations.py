@@ -30,6 +30,7 @@ OWNED = {  # revision -> the package folder that owns it
     "0009_emergency": "catalog", "0013_audit_event_mac": "audit",
     "0014_comparison_run_lease": "catalog", "0015_audit_key_mac": "audit",
     "0016_source_server_identity": "catalog", "0023_audit_resource_type_index": "audit",
+    "0024_audit_follow_snapshots": "audit",
 }  # fmt: skip
 
 
@@ -92,7 +93,8 @@ def test_each_revision_lives_in_its_package_and_the_history_is_unchanged() -> No
     assert parents["0013_audit_event_mac"] == "0002_audit"  # the audit branch grows alone
     assert parents["0015_audit_key_mac"] == "0013_audit_event_mac"
     assert parents["0023_audit_resource_type_index"] == "0015_audit_key_mac"
-    assert {"0023_audit_resource_type_index", "0004_keys"} <= set(script.get_heads())
+    assert parents["0024_audit_follow_snapshots"] == "0023_audit_resource_type_index"
+    assert {"0024_audit_follow_snapshots", "0004_keys"} <= set(script.get_heads())
 
 
 def _old_then_new_and_fresh(old_url: str, fresh_url: str, old: Path) -> None:

@@ -13,7 +13,9 @@ above what was indexed refuses the approval (503), never approves it.
 Kept per requester, as the checks use it: each entry read, with its department as the
 newest such event recorded it and the union of the fields read as a case's tokens; and
 every ordered pair of sides compared. Memory grows with requesters × entries, not with
-the trail.
+the trail. ``dump`` and ``loaded`` carry the same as JSON for a new process to resume
+from (``audit.follow_snapshot``); ``SNAPSHOT_VERSION`` moves whenever ``add`` keeps
+something else, so an older process's facts are not taken for complete.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from audit.event_types import EventType
 from audit.log import AuditLog
@@ -45,6 +47,8 @@ class Read:
 class ApprovalFacts:
     """The index (``audit.follow.Consumer``): what each requester read and compared."""
 
+    SNAPSHOT_VERSION: ClassVar[int] = 1
+
     def __init__(self) -> None:
         self.reads: dict[str, dict[str, Read]] = {}
         self.compared: dict[str, set[tuple[Side, Side]]] = {}
@@ -66,6 +70,28 @@ class ApprovalFacts:
             read.department = department_of(event)
             read.tokens |= tokens_read(event)
 
+    def dump(self) -> dict[str, Any]:
+        """``{"reads": {sub: {entry: [department, [token, ...]]}}, "compared": {sub:
+        [[[entry, key], [entry, key]], ...]}}``, sorted (the same facts, the same text)."""
+        reads = {sub: {entry: [r.department, sorted(r.tokens)] for entry, r in found.items()}
+                 for sub, found in self.reads.items()}  # fmt: skip
+        compared = {sub: [[list(a), list(b)] for a, b in sorted(pairs)]
+                    for sub, pairs in self.compared.items()}  # fmt: skip
+        return {"reads": reads, "compared": compared}
+
+    @classmethod
+    def loaded(cls, facts: Any) -> Self:
+        """The index ``dump`` described (``TypeError``/``KeyError``/``ValueError`` if not)."""
+        made = cls()
+        for sub, found in dict(facts["reads"]).items():
+            made.reads[str(sub)] = {
+                str(entry): Read(None if dept is None else str(dept), {str(t) for t in tokens})
+                for entry, (dept, tokens) in dict(found).items()
+            }
+        for sub, pairs in dict(facts["compared"]).items():
+            made.compared[str(sub)] = {_pair(pair) for pair in pairs}
+        return made
+
     def reads_of(self, requester: str) -> dict[str, Read]:
         """A copy of the requester's reads (the index goes on growing after the lock)."""
         found = self.reads.get(requester, {})
@@ -81,6 +107,11 @@ def approval_facts(trail: AuditLog) -> Iterator[ApprovalFacts]:
     """The index, caught up with the trail's head (``TrailBroken`` when it cannot be)."""
     with trail.followers.of(ApprovalFacts).caught_up() as facts:
         yield facts
+
+
+def _pair(pair: Any) -> tuple[Side, Side]:
+    (a_entry, a_key), (b_entry, b_key) = pair
+    return (str(a_entry), str(a_key)), (str(b_entry), str(b_key))
 
 
 def tokens_read(event: Mapping[str, Any]) -> set[str]:
