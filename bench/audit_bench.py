@@ -28,6 +28,8 @@ from typing import Any
 import psycopg
 
 from audit.events import prepare
+from audit.follow import VerifiedFollower
+from audit.follow_snapshot import Snapshots
 from audit.log import AuditLog
 from audit.verify import verify_database
 from audit.writer import Pending
@@ -151,9 +153,39 @@ def run(seconds: float = 5.0) -> dict[str, Any]:
     out["verify"] = {"events": result.events, "ok": result.ok, "seconds": elapsed,
                      "processes": workers}  # fmt: skip
     out["verify"]["events_per_s"] = out["verify"]["events"] / elapsed
+    out["follow_resume"] = follow_resume(log)
     out["hashlib_chain"] = hashlib_chain()
     out["bare_insert_commit"] = bare_insert_commit(seconds)
     return out
+
+
+def follow_resume(log: AuditLog) -> dict[str, float]:
+    """The approval index's first read in a new process: the walk from seq 1 against the
+    resume from the snapshot it wrote (``audit.follow_snapshot``), over the whole store.
+    The ratio is the target (``resume_speedup``); a trail with more requesters and
+    entries makes the snapshot, and so the resume, larger."""
+    from gateway.stewardship.grants.trail_facts import ApprovalFacts
+
+    epoch = log.seal.epoch.number
+    snapshots = Snapshots(log.store, lambda: epoch)
+    walk = VerifiedFollower(log.store, ApprovalFacts(), log.seal.accepted_below, epoch=epoch)
+    t = time.perf_counter()
+    with walk.caught_up():
+        pass
+    walked = time.perf_counter() - t
+    walk.snapshots = snapshots
+    t = time.perf_counter()
+    walk.persist()
+    written = time.perf_counter() - t
+    resumed = VerifiedFollower(log.store, ApprovalFacts(), log.seal.accepted_below,
+                               snapshots=snapshots, epoch=epoch)  # fmt: skip
+    t = time.perf_counter()
+    with resumed.caught_up():
+        pass
+    resume = time.perf_counter() - t
+    return {"events": walk.seq, "walk_s": walked, "events_per_s": walk.seq / walked,
+            "snapshot_write_s": written, "resume_s": resume,
+            "resume_speedup": walked / resume}  # fmt: skip
 
 
 def bare_insert_commit(seconds: float = 3.0) -> dict[str, float]:
