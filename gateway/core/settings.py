@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     comparison_scheduler: bool = Field(
         default=False, description="trigger due comparison schedules from this process"
     )
+    warm_approval_index: bool = Field(
+        default=False,
+        description="at start, catch the approval checks' index of the trail up in a "
+        "background thread (from its snapshot, or the whole trail), so that the first "
+        "approval does not wait for that walk (audit.follow_snapshot)",
+    )
     comparison_scheduler_interval_s: float = Field(
         default=60.0, ge=0.05, le=86400,
         description="how often the scheduler looks for due ones (tests tick it fast)",

@@ -16,6 +16,7 @@ from gateway.core.settings import Settings, load_settings
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.broker import Broker
+from gateway.stewardship.grants.trail_facts import warm_in_background
 from gateway.stewardship.users.directory import IdentityDirectory
 from gateway.web import metrics as metrics_routes
 from gateway.web.access_log import AccessLog
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settle_heap()  # start-up's objects out of the collector's way (gateway.core.heap)
+        if services.settings.warm_approval_index:  # in each worker: the index is per process
+            warm_in_background(services.audit)
         yield
         # runs stop, queries still streaming are recorded as aborted, the pools close
         _app.state.comparison_runs.close()

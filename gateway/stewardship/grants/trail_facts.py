@@ -20,19 +20,24 @@ something else, so an older process's facts are not taken for complete.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from audit.event_types import EventType
+from audit.lazy_log import get_logger
 from audit.log import AuditLog
+from audit.sink import AuditSink
+from catalog.errors import SluiceError
 from gateway.enforcement.grants_on_trail import dataset_of, department_of
 from gateway.enforcement.query.plan import case_keyed
 
 Side = tuple[str, str]  # (entry id, key field)
 _QUERY = str(EventType.QUERY_STARTED)
 _COMPARISON = str(EventType.COMPARISON_STARTED)
+log = get_logger("sluice.audit")
 
 
 @dataclass
@@ -112,6 +117,27 @@ def approval_facts(trail: AuditLog) -> Iterator[ApprovalFacts]:
 def _pair(pair: Any) -> tuple[Side, Side]:
     (a_entry, a_key), (b_entry, b_key) = pair
     return (str(a_entry), str(a_key)), (str(b_entry), str(b_key))
+
+
+def warm_in_background(trail: AuditSink) -> threading.Thread | None:
+    """Catch the index up off the request path (``Settings.warm_approval_index``): the
+    first approval after a start then finds it read, instead of waiting, under the
+    follower's lock, for the walk from the snapshot (or seq 1) past the console's
+    timeout. A trail that does not verify is logged here and refused at the approval.
+    None for a sink that is not a readable trail (the checks read nothing there)."""
+    if not isinstance(trail, AuditLog):
+        return None
+
+    def warm() -> None:
+        try:
+            with approval_facts(trail):
+                pass
+        except SluiceError as exc:
+            log.warning("approval index not warmed at start: %s", exc)
+
+    thread = threading.Thread(target=warm, name="sluice-approval-index", daemon=True)
+    thread.start()
+    return thread
 
 
 def tokens_read(event: Mapping[str, Any]) -> set[str]:

@@ -1,0 +1,28 @@
+"""``SLUICE_WARM_APPROVAL_INDEX``: the app's start catches the approval checks' index of
+the trail up in a background thread, so the first approval after a restart does not
+walk the trail on its own request (``audit.follow_snapshot``); off by default."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gateway.stewardship.grants.trail_facts import ApprovalFacts
+from tests.audit.helpers import event
+from tests.gateway.demo_app import DemoGateway, demo_gateway
+
+
+def test_the_start_warms_the_index(tmp_path: Path) -> None:
+    with demo_gateway(tmp_path / "home", warm_approval_index=True) as gw:
+        for n in range(3):
+            gw.services.audit.append(event(n))
+        with gw.client:  # the app's lifespan: its start
+            _caught_up(gw)
+
+
+def _caught_up(gw: DemoGateway) -> None:
+    follower = gw.services.audit.followers.of(ApprovalFacts)
+    deadline = time.monotonic() + 30
+    while follower.seq < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert follower.seq == 3, "the index was caught up without an approval"
