@@ -128,13 +128,15 @@ class Snapshots:
 
 
 def _verified(rows: list[tuple[Any, ...]], key: bytes) -> Snapshot | None:
-    """The row's snapshot if its MAC holds and its body has the expected shape."""
+    """The row's snapshot if its MAC holds and its body has the expected shape (text
+    that is not ASCII hex in ``mac`` is ignored too: ``compare_digest`` raises on it,
+    which would have refused every approval)."""
     if not rows:
         return None
     body, tag = str(rows[0][0]), str(rows[0][1])
-    if not hmac.compare_digest(tag, snapshot_mac(key, body)):
-        return _ignored("?", "its MAC does not hold")
     try:
+        if not hmac.compare_digest(tag.encode(), snapshot_mac(key, body).encode()):
+            return _ignored("?", "its MAC does not hold")
         data = orjson.loads(body)
         found = Snapshot(kind=str(data["kind"]), version=int(data["version"]),
                          epoch=int(data["epoch"]), seq=int(data["seq"]),

@@ -17,6 +17,8 @@ watermark, her read among them. On the embedded default and PostgreSQL.
 
 from __future__ import annotations
 
+import orjson
+
 from audit.follow import VerifiedFollower
 from gateway.stewardship.grants.trail_facts import ApprovalFacts
 from tests.attacks.test_redteam40_verified_index import (
@@ -27,6 +29,7 @@ from tests.attacks.test_redteam40_verified_index import (
     _put_back,
     _tampered,
 )
+from tests.audit.helpers import event
 from tests.gateway.demo_app import DemoGateway
 
 _SNAPSHOT = "SELECT body, mac FROM audit_follow_snapshots WHERE kind = '{}'"
@@ -49,11 +52,13 @@ def test_older_snapshot_replayed_and_columns_edited_still_refuses(
     deployment: DemoGateway,
 ) -> None:
     gw = deployment
+    gw.services.audit.append(event(0))  # a trail with something before dora's read
     _index(gw).persist()
     older = _stored(gw)  # written before dora's read: it knows nothing of it
     assert older is not None
     asked = _asked(gw, "JW-SNAP-OLD")
     seqs = _dora_reads(gw, "JW-SNAP-OLD")
+    assert orjson.loads(older[0])["seq"] < min(seqs)
     _index(gw).persist()
     assert _stored(gw) != older
     body, mac = (text.replace("'", "''") for text in older)

@@ -88,8 +88,9 @@ def test_no_mac_key_no_snapshot(log: AuditLog) -> None:
     "statement",
     ["UPDATE audit_follow_snapshots SET mac = replace(mac, substr(mac, 1, 1), 'x')",
      "UPDATE audit_follow_snapshots SET body = replace(body, '[12,\"user2\"],', '')",
+     "UPDATE audit_follow_snapshots SET mac = 'é' || substr(mac, 2)",
      "UPDATE audit_events SET actor_sub = 'nobody'"],
-    ids=["mac", "facts edited", "columns only"],
+    ids=["mac", "facts edited", "mac not ascii", "columns only"],
 )  # fmt: skip
 def test_a_forged_snapshot_is_ignored_and_every_event_read(
     db_url: str, log: AuditLog, statement: str
