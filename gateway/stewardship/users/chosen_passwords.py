@@ -17,7 +17,7 @@ what was indexed refuses (503), never lets the admin through.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from audit.event_types import EventType
 from audit.log import AuditLog
@@ -29,10 +29,26 @@ _USER = "user:"
 
 class PasswordSetters:
     """The index (``audit.follow.Consumer``): for each (setter, account), the first seq
-    at which the setter set the account's console password."""
+    at which the setter set the account's console password. ``dump``/``loaded`` carry it
+    in the follower's snapshot (``audit.follow_snapshot``); ``SNAPSHOT_VERSION`` moves
+    whenever ``add`` keeps something else."""
+
+    SNAPSHOT_VERSION: ClassVar[int] = 1
 
     def __init__(self) -> None:
         self.first: dict[tuple[str, str], int] = {}
+
+    def dump(self) -> list[list[Any]]:
+        """``[[setter, account, seq], ...]``, sorted."""
+        return [[setter, account, seq] for (setter, account), seq in sorted(self.first.items())]
+
+    @classmethod
+    def loaded(cls, facts: Any) -> Self:
+        """The index ``dump`` described (``TypeError``/``ValueError`` if not)."""
+        made = cls()
+        for setter, account, seq in facts:
+            made.first[(str(setter), str(account))] = int(seq)
+        return made
 
     def add(self, event: dict[str, Any]) -> None:
         details, actor = event.get("details"), event.get("actor")

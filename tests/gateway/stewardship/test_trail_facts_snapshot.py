@@ -1,6 +1,6 @@
-"""``ApprovalFacts`` as its snapshot carries it (``dump`` / ``loaded``): the same facts
-back after a trip through JSON, and a body of another shape refused, not half-loaded
-(the follower then walks the trail from seq 1)."""
+"""``ApprovalFacts`` and ``PasswordSetters`` as the snapshot carries them (``dump`` /
+``loaded``): the same facts back after a trip through JSON, and a body of another shape
+refused, not half-loaded (the follower then walks the trail from seq 1)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from gateway.stewardship.grants.trail_facts import ApprovalFacts, Read
+from gateway.stewardship.users.chosen_passwords import PasswordSetters
 
 
 def _facts() -> ApprovalFacts:
@@ -36,3 +37,12 @@ def test_the_facts_come_back_whole() -> None:
 def test_another_shape_is_refused(body: Any) -> None:
     with pytest.raises((KeyError, TypeError, ValueError)):
         ApprovalFacts.loaded(body)
+
+
+def test_the_password_setters_come_back_whole() -> None:
+    setters = PasswordSetters()
+    setters.first = {("root", "ana"): 12, ("carl", "bob"): 3}
+    again = PasswordSetters.loaded(orjson.loads(orjson.dumps(setters.dump())))
+    assert again.first == setters.first
+    with pytest.raises((TypeError, ValueError)):
+        PasswordSetters.loaded([["root", "ana"]])
