@@ -167,10 +167,13 @@ class VerifiedFollower(Generic[C]):
     def _start(self) -> None:
         """Once, before the first walk: resume from the stored snapshot if it proves
         itself (``Snapshots.load``); the walk from seq 1 otherwise."""
-        self._started = True
         if self.snapshots is None or self.seq != 0:
+            self._started = True
             return
+        # TrailCut raises before _started is set: every read refuses again, none walks
+        # from seq 1 past the evidence of a cut
         found = self.snapshots.load(self._kind(), self.consumer.SNAPSHOT_VERSION)
+        self._started = True
         if found is None:
             return
         try:

@@ -17,6 +17,10 @@ trusted as far as it proves itself; anything else about it can only cost time:
   from an earlier head) and its kind and version the reading consumer's;
 - the trail's row at its watermark must still hold the hash it was read with: that
   hash commits to every event up to it, so the facts are those of this very chain.
+  A row that proves itself but names a watermark the trail no longer holds so is
+  evidence, not noise: the trail was cut (its tail erased down to or below the
+  watermark, which a walk from seq 1 could not tell from a shorter trail) or rewritten
+  there, and the read is refused (``TrailCut``) until an unseal moves the epoch.
 Otherwise the row is ignored and the walk starts at seq 1. An *older* row the gateway
 wrote earlier (replayed by an insider) passes these checks and is safe: its facts hold
 every event up to its watermark, and the walk goes on from there, re-reading (and
@@ -64,6 +68,12 @@ def snapshot_mac(key: bytes, body: str) -> str:
     return hmac.digest(key, SNAPSHOT_MAC_DOMAIN + body.encode(), "sha256").hex()
 
 
+class TrailCut(Unavailable):
+    """A snapshot that proves itself names a watermark the trail no longer holds."""
+
+    code = "audit_trail_broken"
+
+
 class Snapshots:
     """The followers' snapshots in one audit store."""
 
@@ -97,7 +107,12 @@ class Snapshots:
         except self._errors as exc:
             return _ignored(kind, f"not read ({exc})")
         if not at or at[0][0] != found.hash:
-            return _ignored(kind, f"the trail no longer holds event {found.seq} as it was read")
+            raise TrailCut(
+                f"the audit trail no longer holds event {found.seq} as this gateway read it "
+                "(a snapshot under the gateways' MAC says so: cut or rewritten at or below "
+                "it); decisions that must read every event of it are refused until an "
+                "unseal (sluice audit verify names it)"
+            )
         return found
 
     def save(self, snapshot: Snapshot) -> None:
