@@ -14,14 +14,12 @@ own rows and the trail says ``self_hash_hit: false``, the subject token on recor
 one an officer can search for, and a comparison with finance's payroll (18 digits) misses
 her.
 
-Expected: a 15-digit ID number is keyed as its 18-digit form. Left (xfail): it changes the
-token of every 15-digit number handed out before (a canonical number keeps its token, by
-stop 37's rule), the lead's call.
+Expected: a 15-digit ID number is keyed as its 18-digit form. Left by red team 52 (xfail:
+it changes the token of every 15-digit number handed out before), then fixed as the
+lead's call (stop 39, ``masking.id_spelling``).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from tests.attacks.respelt import own_record_is_yours
 from tests.gateway.demo_app import DemoGateway
@@ -33,11 +31,6 @@ def first_generation(number: str) -> str:
     return number[:6] + number[8:17]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "red team 52, low-medium: a 15-digit (first-generation) ID number is another person "
-    "to the own-records check, the subject tokens, hash and a comparison's key; keying it "
-    "as its 18-digit form changes the tokens of 15-digit numbers already handed out "
-    "(design: the lead's call)"))  # fmt: skip
 def test_your_own_record_under_your_first_generation_number_is_still_yours(
     deployment: DemoGateway,
 ) -> None:

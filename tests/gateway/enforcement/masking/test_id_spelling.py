@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum.cn import ric
 
 from gateway.enforcement.masking import tokens
 from gateway.enforcement.masking.apply import mask_array, mask_batch
@@ -98,6 +99,27 @@ def test_a_number_with_dashes_or_invisible_characters_is_its_number() -> None:
         assert canonical_column(pa.array([typed], pa.string())).to_pylist() == [
             "11010119900101123X"
         ]
+
+
+def test_a_first_generation_number_is_its_eighteen_digit_number() -> None:
+    """15 digits (issued before 1999): ``19`` before the birth year and the check digit
+    after, GB 11643's (red team 52; the lead's call, stop 39)."""
+    for typed in ("110105491231002", "110105 491231 002", "１１０１０５４９１２３１００２"):
+        assert canonical_id_number(typed) == "11010519491231002X", repr(typed)
+        assert canonical_column(pa.array([typed], pa.string())).to_pylist() == [
+            "11010519491231002X"
+        ]
+    assert ric.is_valid(canonical_id_number("430121850101001"))
+    for other in ("11010549123100", "1101054912310021", "11010549123100X", "A10105491231002"):
+        assert canonical_id_number(other) == other  # not 15 digits: as it is
+
+
+@given(key=KEYS, number=st.from_regex(r"[1-9][0-9]{5}[0-9]{9}", fullmatch=True))
+def test_a_first_generation_number_has_its_holders_token(key: bytes, number: str) -> None:
+    eighteen = canonical_id_number(number)
+    assert len(eighteen) == 18 and eighteen[6:8] == "19" and eighteen[8:17] == number[6:]
+    for path, got in _every_path([number, eighteen], key).items():
+        assert got[0] == got[1] == today(eighteen, key), path
 
 
 def test_canonical_values_pass_unchanged() -> None:
