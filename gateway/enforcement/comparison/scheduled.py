@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
 from catalog.errors import Forbidden
-from gateway.enforcement.comparison.run_store import read_ipc
+from gateway.enforcement.comparison.run_store import past_expiry, read_ipc
 from gateway.enforcement.comparison.spec import KEY_COLUMN
 from policies.decision import UserContext
 
@@ -70,14 +70,18 @@ def _tokens(table: pa.Table) -> list[Any]:
 
 
 def _previous(session: Session, run: ComparisonRun) -> tuple[ComparisonRun, pa.Table] | None:
-    """The schedule's latest done run before this one, with its stored hits."""
+    """The schedule's latest done run before this one, with its stored hits; None when
+    that list is past its keeping, stored or not: the expired are dropped only as runs
+    *finish* (after this comparison), so a schedule running less often than the keeping
+    copied an expired list's gone tokens into its new run's changes, and its ``new``
+    flags told which hits it held (red team 57)."""
     prior = session.scalars(
         select(ComparisonRun).where(
             _R.schedule_id == run.schedule_id, _R.id != run.id,
             _R.status == RunStatus.DONE.value, _R.created_at <= run.created_at,
         ).order_by(_R.created_at.desc()).limit(1)
     ).first()  # fmt: skip
-    if prior is None:
+    if prior is None or past_expiry(prior.expires_at):
         return None
     stored = session.get(ComparisonRunResult, prior.id)
     return (prior, read_ipc(bytes(stored.data))) if stored is not None else None
