@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -57,7 +57,7 @@ from gateway.enforcement.comparison.access import (
 )
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.recorded_view import shown_as_recorded
-from gateway.enforcement.comparison.run_store import past_expiry, read_ipc
+from gateway.enforcement.comparison.run_store import past_keeping, read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import (
     change_view,
@@ -201,8 +201,8 @@ def lead_counts(session: Session, run: ComparisonRun) -> dict[str, int]:
     return counts
 
 
-def run_view(session: Session, run: ComparisonRun) -> dict[str, Any]:
-    """``GET /api/v1/comparison-runs/{id}``."""
+def run_view(session: Session, run: ComparisonRun, *, ttl: timedelta) -> dict[str, Any]:
+    """``GET /api/v1/comparison-runs/{id}``; ``ttl``: the keeping set now (``keeping``)."""
     stored = session.scalar(
         select(func.count()).select_from(ComparisonRunResult)
         .where(ComparisonRunResult.run_id == run.id)
@@ -216,7 +216,7 @@ def run_view(session: Session, run: ComparisonRun) -> dict[str, Any]:
         "leads": lead_counts(session, run) if run.status == RunStatus.DONE else None,
         "created_at": run.created_at, "started_at": run.started_at,
         "finished_at": run.finished_at, "expires_at": run.expires_at,
-        "expired": run.status == RunStatus.DONE and (not stored or past_expiry(run.expires_at)),
+        "expired": run.status == RunStatus.DONE and (not stored or past_keeping(run, ttl)),
         **change_view(run),
     }  # fmt: skip
 
@@ -358,12 +358,18 @@ def stored_as_recorded(session: Session, run: ComparisonRun, *, services: Servic
     return data
 
 
+def keeping(services: Services) -> timedelta:
+    """How long a done run's hit list is kept now (``SLUICE_COMPARISON_RUN_TTL_DAYS``)."""
+    return timedelta(days=services.settings.comparison_run_ttl_days)
+
+
 def require_kept(services: Services, run: ComparisonRun) -> None:
     """``RunExpired`` (410) for a done run past its hit list's keeping
-    (``SLUICE_COMPARISON_RUN_TTL_DAYS``), the list dropped there and then: the lists
+    (``SLUICE_COMPARISON_RUN_TTL_DAYS``, as set now: ``past_keeping``), the list dropped
+    there and then: the lists
     were dropped by nothing, and served (hits, changes, releases) for ever (red team
     55); ``RunStore.purge_expired`` now drops them as runs finish."""
-    if run.status != RunStatus.DONE or not past_expiry(run.expires_at):
+    if run.status != RunStatus.DONE or not past_keeping(run, keeping(services)):
         return
     with services.engine.begin() as conn:
         conn.execute(delete(ComparisonRunResult).where(ComparisonRunResult.run_id == run.id))

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,6 +60,19 @@ def past_expiry(expires_at: datetime | None, now: datetime | None = None) -> boo
         return False
     aware = expires_at if expires_at.tzinfo is not None else expires_at.replace(tzinfo=UTC)
     return aware <= (now or datetime.now(UTC))
+
+
+def past_keeping(run: ComparisonRun, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Whether a done run's hit list is past its keeping: its ``expires_at`` (the keeping
+    of the day it finished) or its finish plus ``ttl``, the keeping set now, whichever
+    comes first. A lowered ``SLUICE_COMPARISON_RUN_TTL_DAYS`` governs the lists already
+    kept: compared with ``expires_at`` only, a list finished 10 days before the setting
+    went from 30 to 7 was served 20 days more (red team 57)."""
+    if run.expires_at is None:  # not done: no list to keep
+        return False
+    if past_expiry(run.expires_at, now):
+        return True
+    return run.finished_at is not None and past_expiry(run.finished_at + ttl, now)
 
 
 def read_ipc(data: bytes) -> pa.Table:
@@ -158,10 +171,14 @@ class RunStore:
         return bool(rowcount(moved))
 
     def purge_expired(self, now: datetime | None = None) -> int:
-        """Drop the hit lists past their expiry (the runs, counts and leads stay)."""
+        """Drop the hit lists past their keeping (``past_keeping``; the runs, counts and
+        leads stay)."""
         now = now or datetime.now(UTC)
         with self._sessions() as session:
-            expired = select(_R.id).where(_R.expires_at.is_not(None), _R.expires_at <= now)
+            expired = select(_R.id).where(
+                _R.expires_at.is_not(None),
+                or_(_R.expires_at <= now, _R.finished_at <= now - self.ttl),
+            )
             gone = session.execute(
                 delete(ComparisonRunResult).where(ComparisonRunResult.run_id.in_(expired))
             )

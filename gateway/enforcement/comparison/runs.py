@@ -336,7 +336,7 @@ class ModelRunner:
     def _changes(self, run_id: str, table: pa.Table) -> dict[str, object]:
         """A scheduled run's new and disappeared hits (a failure here fails no run)."""
         try:
-            return compare_with_previous(self.services.sessions, run_id, table)
+            return compare_with_previous(self.services.sessions, run_id, table, ttl=self.store.ttl)
         except Exception:
             log.exception("comparison_run_changes_failed", run_id=run_id)
             return {}

@@ -13,6 +13,7 @@ is stored). No raw identity is needed or kept for either.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
 from catalog.errors import Forbidden
-from gateway.enforcement.comparison.run_store import past_expiry, read_ipc
+from gateway.enforcement.comparison.run_store import past_keeping, read_ipc
 from gateway.enforcement.comparison.spec import KEY_COLUMN
 from policies.decision import UserContext
 
@@ -69,7 +70,9 @@ def _tokens(table: pa.Table) -> list[Any]:
     return list(table.column(KEY_COLUMN).to_pylist())
 
 
-def _previous(session: Session, run: ComparisonRun) -> tuple[ComparisonRun, pa.Table] | None:
+def _previous(
+    session: Session, run: ComparisonRun, ttl: timedelta
+) -> tuple[ComparisonRun, pa.Table] | None:
     """The schedule's latest done run before this one, with its stored hits; None when
     that list is past its keeping, stored or not: the expired are dropped only as runs
     *finish* (after this comparison), so a schedule running less often than the keeping
@@ -81,14 +84,14 @@ def _previous(session: Session, run: ComparisonRun) -> tuple[ComparisonRun, pa.T
             _R.status == RunStatus.DONE.value, _R.created_at <= run.created_at,
         ).order_by(_R.created_at.desc()).limit(1)
     ).first()  # fmt: skip
-    if prior is None or past_expiry(prior.expires_at):
+    if prior is None or past_keeping(prior, ttl):
         return None
     stored = session.get(ComparisonRunResult, prior.id)
     return (prior, read_ipc(bytes(stored.data))) if stored is not None else None
 
 
 def compare_with_previous(
-    sessions: sessionmaker[Session], run_id: str, hits: pa.Table
+    sessions: sessionmaker[Session], run_id: str, hits: pa.Table, *, ttl: timedelta
 ) -> dict[str, Any]:
     """A scheduled run's ``previous_run_id``, ``new_hits`` and ``disappeared``, to be
     written with its hits (``RunStore.done``); nothing for an ad-hoc run."""
@@ -96,7 +99,7 @@ def compare_with_previous(
         run = session.get(ComparisonRun, run_id)
         if run is None or run.schedule_id is None:
             return {}
-        found = _previous(session, run)
+        found = _previous(session, run, ttl)
     now_tokens = _tokens(hits)
     ids = hits.column(HIT_ID).to_pylist()
     if found is None:  # the first run (or the previous list expired): all are new

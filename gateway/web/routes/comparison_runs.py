@@ -57,10 +57,13 @@ def _event(
 
 @router.get("")
 def list_runs(
-    user: UserContext = Depends(current_user), session: Session = Depends(get_session)
-) -> list[dict[str, Any]]:
+    request: Request, user: UserContext = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> list[dict[str, Any]]:  # fmt: skip
     """The caller's own runs, newest first."""
-    return [run_service.run_view(session, r) for r in run_service.list_runs(session, user)]
+    ttl = run_service.keeping(get_services(request))
+    return [run_service.run_view(session, r, ttl=ttl)
+            for r in run_service.list_runs(session, user)]  # fmt: skip
 
 
 @router.get("/{run_id}")
@@ -74,7 +77,7 @@ def get_run(
     # a done run's view (its columns, cut, sides and changes) is the run its completion
     # names, or refused as tampered (409), as its hits are
     run_service.require_view_as_recorded(get_services(request), run)
-    return run_service.run_view(session, run)
+    return run_service.run_view(session, run, ttl=run_service.keeping(get_services(request)))
 
 
 @router.get("/{run_id}/hits", responses={410: {"description": "the hit list expired"}})

@@ -57,7 +57,8 @@ def models_and_runs(request: Request, caller: Caller) -> dict[str, Any]:
     try:
         visible = models.list_visible(session, caller.user, reviewer=False)
         found = [models.summary(m, v) for m, v in visible]
-        runs = [run_service.run_view(session, r)
+        ttl = run_service.keeping(get_console(request).services)
+        runs = [run_service.run_view(session, r, ttl=ttl)
                 for r in run_service.list_runs(session, caller.user)[:20]]  # fmt: skip
         planned = {m.id: [schedules.view(s) for s in
                           schedules.listing(session, m, caller.user, reviewer=False)]
