@@ -364,24 +364,53 @@ def _privilege_problems(ctx: Context) -> list[tuple[str, str]]:
     return problems
 
 
+# SECURITY DEFINER functions run as a role the runtime role is not ("{not_mine}"), that
+# its writes fire: a trigger's function is checked for EXECUTE when the trigger is made,
+# never when it fires, so revoking EXECUTE from PUBLIC keeps it firing (red team 57);
+# an event trigger fires on the DDL any role may do (CREATE TEMP TABLE)
+_NOT_MINE = "p.prosecdef AND NOT pg_has_role(current_user, p.proowner, 'MEMBER')"
+_WRITES = " OR ".join(
+    f"{_PRIVILEGE_TEST.get(p, 'has_table_privilege')}(current_user, c.oid, '{p}')"
+    for p in ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+)
+_FIRED_DEFINERS = (
+    "SELECT DISTINCT n.nspname || '.' || p.proname, pg_get_userbyid(p.proowner) "
+    "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace "
+    f"WHERE NOT t.tgisinternal AND {_NOT_MINE} AND ({_WRITES}) "
+    "UNION SELECT n.nspname || '.' || p.proname, pg_get_userbyid(p.proowner) "
+    "FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid "
+    f"JOIN pg_namespace n ON n.oid = p.pronamespace WHERE e.evtenabled <> 'D' AND {_NOT_MINE} "
+    "ORDER BY 1"
+)
+
+
 def _definer_problems(ctx: Context) -> list[tuple[str, str]]:
-    """``SECURITY DEFINER`` functions the role may call that run as a role it is not
-    (outside the system schemas): whatever they do, its credentials do. Functions are
-    executable by ``PUBLIC`` unless revoked, so an owner's ``tidy()`` that switches a
-    trigger off and deletes gave every gateway host the owner's rights while each probe
-    was still refused (red team 56)."""
+    """``SECURITY DEFINER`` functions the role may call, or fires as a trigger on a table
+    it writes (or as an event trigger), that run as a role it is not (outside the system
+    schemas): whatever they do, its credentials do. Functions are executable by
+    ``PUBLIC`` unless revoked, so an owner's ``tidy()`` that switches a trigger off and
+    deletes gave every gateway host the owner's rights while each probe was still
+    refused (red team 56); made a trigger function with EXECUTE revoked, the runtime
+    role's INSERT fired it all the same (red team 57)."""
     with ctx.transaction() as cur:
         cur.execute(
             "SELECT n.nspname || '.' || p.proname, pg_get_userbyid(p.proowner) "
             "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-            "WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-            "AND has_function_privilege(current_user, p.oid, 'EXECUTE') "
-            "AND NOT pg_has_role(current_user, p.proowner, 'MEMBER') ORDER BY 1"
+            f"WHERE {_NOT_MINE} AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND has_function_privilege(current_user, p.oid, 'EXECUTE') ORDER BY 1"
         )
-        found = cur.fetchall()
-    return [(f"may call {name}(), SECURITY DEFINER: it runs with {owner}'s rights",
-             f"drop it, or REVOKE EXECUTE ON FUNCTION {name} FROM PUBLIC and from the "
-             f"runtime role, as its owner ({GUIDE}, roles)") for name, owner in found]  # fmt: skip
+        called = cur.fetchall()
+        cur.execute(_FIRED_DEFINERS)
+        fired = cur.fetchall()
+    fix = ("drop it, or REVOKE EXECUTE ON FUNCTION {name} FROM PUBLIC and from the runtime "
+           f"role, as its owner ({GUIDE}, roles)")  # fmt: skip
+    problems = [(f"may call {name}(), SECURITY DEFINER: it runs with {owner}'s rights",
+                 fix.format(name=name)) for name, owner in called]  # fmt: skip
+    problems += [(f"fires {name}(), SECURITY DEFINER, as a trigger of its writes: it runs "
+                  f"with {owner}'s rights", f"drop the trigger, or make {name} SECURITY "
+                  f"INVOKER, as its owner ({GUIDE}, roles)") for name, owner in fired]  # fmt: skip
+    return problems
 
 
 def _probe_problems(ctx: Context) -> list[tuple[str, str]]:
