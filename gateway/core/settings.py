@@ -257,16 +257,14 @@ class Settings(BaseSettings):
     @classmethod
     def _proxy_networks(cls, value: object) -> object:
         """Comma or space separated IPs/CIDRs, each checked: uvicorn would take a typo
-        for a literal host name and trust nothing, or a wildcard and trust everyone."""
+        for a literal host name and trust nothing, or a wildcard and trust everyone. A
+        network is kept as the network it names (``10.0.0.1/8`` → ``10.0.0.0/8``, what
+        the doctor shows): uvicorn parses networks strictly and took one with host bits
+        for a host name, trusting nobody (red team 57)."""
         if isinstance(value, str):
             value = [part for part in value.replace(",", " ").split() if part]
         if isinstance(value, list):
-            for item in value:
-                try:
-                    ipaddress.ip_network(str(item), strict=False)
-                except ValueError:
-                    raise ValueError(f"SLUICE_TRUSTED_PROXIES: {item!r} is not an IP "
-                                     "address or network") from None  # fmt: skip
+            return [_proxy_network(str(item)) for item in value]
         return value
 
     @field_validator("public_url")
@@ -410,6 +408,17 @@ class Settings(BaseSettings):
         if self.demo:
             roots.append(self.demo_data_dir)
         return roots
+
+
+def _proxy_network(item: str) -> str:
+    """One ``SLUICE_TRUSTED_PROXIES`` entry as uvicorn must be given it: an address as
+    written, a network without host bits."""
+    try:
+        network = ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        raise ValueError(f"SLUICE_TRUSTED_PROXIES: {item!r} is not an IP "
+                         "address or network") from None  # fmt: skip
+    return str(network) if "/" in item else item
 
 
 def load_settings(**overrides: object) -> Settings:
