@@ -1,0 +1,75 @@
+"""Red team 57, insider of the catalog and audit databases (the append-only triggers
+off) holding a copy of carl's session cookie: the reset meant to end it, hidden.
+
+Rule: "a new password is how a leaked one is answered: the sessions it opened end with
+it"; a session row written back behind the gateway revives nothing, because a session
+started no later than the subject's newest password set *on the audit trail* is over
+(red team 5: ``SessionStore._ended``, ``PasswordTrail.reset_at``).
+
+Attack: ``PasswordTrail`` finds the password events by a search of the trail's index
+columns (``resource``, ``type``), the class red team 40 closed for the approval checks
+only: the insider writes carl's old session row back and moves the reset's ``resource``
+column to another name (no body, hash or MAC touched; the monitor's sweep is elsewhere
+on a long trail). The search no longer finds the reset, the newest password set it
+finds is older than the session, and the copied cookie opens the console again (200).
+The new password itself is refused as tampered meanwhile (the digest the search finds
+is the old row's), which is how the owner would notice — after the session was used.
+
+Expected: the reset is read from the verified trail (``audit.follow``), whatever its
+columns say. Left as a strict xfail (low-medium; it needs an insider of both databases
+and a copy of the cookie): reading it through a follower puts the follower's catch-up
+(the rows appended since, verified) on every console request's session check, a cost
+on a path the brief of red team 40's fix kept off the index — the lead's call. On the
+embedded default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from gateway.web.console.store import console_sessions
+from tests.attacks.console_sign_in import console_sign_in
+from tests.attacks.test_insider_audit import _insider
+from tests.gateway.demo_app import DemoGateway
+
+
+def _reset_seq(gw: DemoGateway, subject: str) -> int:
+    with gw.services.audit.store.reading() as conn:
+        rows = gw.services.audit.store.fetch_all(
+            conn, "SELECT max(seq) FROM audit_events WHERE type = 'user.updated' AND "
+            f"resource = 'user:{subject}'", ())  # fmt: skip
+    return int(rows[0][0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team 57, low-medium: password resets are found "
+    "by the trail's index columns; reading them through audit.follow puts "
+    "a catch-up on every console session check (the lead's call)",
+)
+def test_a_hidden_reset_does_not_revive_a_copied_session(deployment: DemoGateway) -> None:
+    gw = deployment
+    client, _csrf = console_sign_in(gw, "carl")
+    assert client.get("/console").status_code == 200
+    with gw.services.engine.connect() as conn:
+        kept: list[dict[str, Any]] = [dict(r._mapping) for r in conn.execute(
+            select(console_sessions).where(console_sessions.c.subject == "carl"))]  # fmt: skip
+    console = gw.client.app.state.console  # type: ignore[attr-defined]
+    console.accounts.set_password(subject="carl", password="a-new-password-57-long",
+                                  set_by="cli:operator")  # fmt: skip
+    assert client.get("/console").status_code != 200, "the reset did not end the session"
+    monitor = gw.services.audit.monitor
+    monitor.stop()
+    try:
+        with gw.services.engine.begin() as conn:
+            conn.execute(insert(console_sessions), kept)
+        _insider(gw, "UPDATE audit_events SET resource = 'user:c0rl' "
+                     f"WHERE seq = {_reset_seq(gw, 'carl')}")  # fmt: skip
+        page = client.get("/console")
+    finally:
+        monitor._stop.clear()
+        monitor.start()
+    assert page.status_code != 200, "the copied session lives past the hidden reset"
