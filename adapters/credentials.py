@@ -212,8 +212,11 @@ class FileMasterKeys:
 @dataclass(frozen=True)
 class RotationReport:
     master_kid: str
-    previous_kid: str
+    previous_kid: str  # current before the rotation: the new env key itself when it is set
     rewrapped: int
+    # the master keys the data keys were re-wrapped from: the retired ones, which a
+    # rotation through the secret manager names nowhere else (red team 57)
+    rewrapped_from: tuple[str, ...] = ()
 
 
 def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -296,7 +299,7 @@ class Keyring:
             previous = self._masters.current_kid()
             new_kid = self._masters.next_current()
             new_key = self._masters.get(new_kid)
-            count = 0
+            count, retired = 0, set[str]()
             while True:
                 with self._sessions() as session:
                     rows = session.execute(
@@ -308,7 +311,10 @@ class Keyring:
                     if count == 0 and new_kid == previous:
                         raise NothingToRotate(NOTHING_TO_ROTATE)
                     return RotationReport(
-                        master_kid=new_kid, previous_kid=previous, rewrapped=count
+                        master_kid=new_kid,
+                        previous_kid=previous,
+                        rewrapped=count,
+                        rewrapped_from=tuple(sorted(retired)),
                     )
                 for key_id, wrapped, old_kid in rows:
                     aad = _DATA_KEY_AAD + key_id.encode()
@@ -328,6 +334,7 @@ class Keyring:
                             )
                         )
                     count += 1
+                    retired.add(old_kid)
 
     def status(self) -> dict[str, int]:
         """How many data keys each master key wraps (``current`` flagged by the CLI)."""

@@ -316,7 +316,8 @@ def keys_rotate() -> None:
         services.audit.append(key_event(
             type_=EventType.KEYS_ROTATED, actor=Actor.cli(host_login()),
             resource="keys:master", details={"kid": report.master_kid,
-            "previous_kid": report.previous_kid, "rewrapped": report.rewrapped},
+            "previous_kid": report.previous_kid, "rewrapped": report.rewrapped,
+            "rewrapped_from": list(report.rewrapped_from)},
         ))  # fmt: skip
     finally:
         services.close()
