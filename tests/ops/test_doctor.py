@@ -7,6 +7,7 @@ fault is undone before the next test, so each test starts from the good deployme
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import time
@@ -232,6 +233,18 @@ def _doctor_with_a_data_key(
         with engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM data_keys WHERE id = %s", (key_id,))
         engine.dispose()
+
+
+def test_a_retired_master_key_left_in_the_settings_fails(
+    settings: dict[str, str], guided: Deployment
+) -> None:
+    """SLUICE_MASTER_KEY_PREVIOUS still set once no data key is wrapped by it: the key a
+    rotation retired stays in the environment (red team 57)."""
+    retired = base64.b64encode(b"r" * 32).decode()
+    result = run(settings, SLUICE_MASTER_KEY_PREVIOUS=retired)
+    assert result.exit_code == 1
+    (line,) = failures(result)
+    assert "master keys" in line and "SLUICE_MASTER_KEY_PREVIOUS" in line and retired not in line
 
 
 def test_a_chain_behind_the_witness_file_fails(settings: dict[str, str]) -> None:

@@ -10,9 +10,12 @@ the doctor proves what the guide says without changing anything.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, skip
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 AUDIT_TABLES = ("audit_events", "audit_checkpoints", "audit_keys")
 # trigger name suffix -> pg_trigger.tgtype: ROW 1, BEFORE 2, DELETE 8, UPDATE 16, TRUNCATE 32
@@ -479,9 +482,24 @@ def check_master_keys_on_hand(ctx: Context) -> list[Result]:
                      "the sources' secrets without the secret manager",
                      f"run `sluice keys rotate` to re-wrap them under SLUICE_MASTER_KEY, then "
                      f"delete those key files ({GUIDE}, Keys)")]  # fmt: skip
+    retired = _previous_kid(s.master_key_previous)
+    if retired is not None and retired not in used:  # red team 57
+        return [fail("master keys", f"SLUICE_MASTER_KEY_PREVIOUS ({retired}) is still set though "
+                     "no data key is wrapped by it any more: the key a rotation retired stays "
+                     "in the gateway's environment", "remove SLUICE_MASTER_KEY_PREVIOUS from "
+                     f"every replica's settings ({GUIDE}, Keys)")]  # fmt: skip
     if not used:
         return [ok("master keys", "no source secret stored yet")]
     return [ok("master keys", f"all {len(used)} wrapping {sum(used.values())} data keys are here")]
+
+
+def _previous_kid(previous: SecretStr | None) -> str | None:
+    """The key id ``SLUICE_MASTER_KEY_PREVIOUS`` names, None when it is not set."""
+    from adapters.credentials import derive_master_key, fingerprint
+
+    if previous is None or not previous.get_secret_value():
+        return None
+    return f"env-{fingerprint(derive_master_key(previous.get_secret_value()))}"
 
 
 def check_clock(ctx: Context) -> list[Result]:
