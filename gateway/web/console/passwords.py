@@ -65,7 +65,7 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, delete, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from audit.event_types import EventType
@@ -488,12 +488,21 @@ class LocalAccounts:
         guesses sent at once were bounded by what the gateway verifies at once, not by
         ``max_failures`` (red team 55). A right password gives its place back
         (``_signed_in`` resets the count)."""
+        # a lock over (``_failed``'s, or the last place's below) starts the count again
+        over = and_(_P.locked_until.is_not(None), _P.locked_until <= now)
+        free = and_(_P.locked_until.is_(None), _P.failed_count < self._max_failures)
+        place = case((over, 1), else_=_P.failed_count + 1)
         with self._engine.begin() as conn:
             taken = conn.execute(
                 update(local_passwords)
-                .where(_P.subject == subject, _P.failed_count < self._max_failures,
-                       or_(_P.locked_until.is_(None), _P.locked_until <= now))
-                .values(failed_count=_P.failed_count + 1)
+                .where(_P.subject == subject, or_(free, over))
+                # the last place locks at once, for ``lockout_s``: its attempt's ``_failed``
+                # locks again, its right password unlocks, and an attempt that never ends
+                # (its process killed in argon2) leaves a lock that ends by itself, not a
+                # full count that refused every attempt until an admin's reset (red team 57)
+                .values(failed_count=place,
+                        locked_until=case((place >= self._max_failures, now + self._lockout),
+                                          else_=None))
             ).rowcount  # fmt: skip
             if not taken:
                 return None
