@@ -138,6 +138,14 @@ class VerifiedFollower(Generic[C]):
             if due is not None and self.snapshots is not None:
                 self.snapshots.save(due)  # off the lock: other reads need not wait
 
+    @contextlib.contextmanager
+    def as_read(self) -> Iterator[tuple[C, int]]:
+        """The consumer and its watermark as the last read left them, without reading
+        on (under the lock): for a reader whose ``caught_up`` was refused, what was
+        verified below the failure."""
+        with self._lock:
+            yield self.consumer, self.seq
+
     def persist(self) -> None:
         """Catch up, then write a snapshot whatever was read since the last one."""
         with self._lock:

@@ -41,7 +41,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from audit.records import Actor, refusal_event
-from catalog.errors import SluiceError, Unauthenticated, is_audited
+from catalog.errors import SluiceError, Unauthenticated, Unavailable, is_audited
 from gateway.core.services import Services
 from gateway.enforcement.limits import refusal_recorded
 from gateway.web.deps import get_services
@@ -152,7 +152,10 @@ async def record_refusal(
     client = request.client.host if request.client else None
     console = path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
     if console:
-        user = await _console_caller(request)
+        try:
+            user = await _console_caller(request)
+        except Unavailable:  # a session the trail cannot judge (``PasswordTrail``): 503
+            return False
     else:
         user = None if isinstance(exc, Unauthenticated) else await _caller(request)
     if user is None:

@@ -69,6 +69,7 @@ from sqlalchemy import Engine, and_, case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from audit.event_types import EventType
+from audit.follow import TrailBroken
 from audit.genuine import genuine_seqs
 from audit.log import AuditLog
 from audit.records import Actor, user_admin_event
@@ -79,6 +80,7 @@ from catalog.errors import BadRequest, Conflict, NotFound
 from catalog.models import User
 from catalog.row_bindings import SETTLE_S, mark_young, settle
 from gateway.core.services import Services
+from gateway.web.console.password_events import PasswordEvents
 from gateway.web.console.sessions import console_key
 from gateway.web.console.settings import ConsoleSettings
 from gateway.web.console.store import console_sessions, local_passwords
@@ -112,9 +114,14 @@ def _event_time(event: dict[str, object]) -> datetime | None:
 class PasswordTrail:
     """The password events of the audit trail: where a row's currency is on record.
 
-    Reads are one indexed query (``resource`` and ``type``) for the newest
-    ``user.updated`` events of the subject; more pages only when the newest hundred
-    carry no password event."""
+    Read through this process's follower of the trail (``audit.follow``, consumer
+    ``PasswordEvents``), on every console request's session check (``reset_at``) and
+    every sign-in (``current``). The cost: the follower's lock, a check of the row at
+    its watermark and the verification of the rows appended since its last read (a
+    handful between two requests; none when nothing was appended); the first read in a
+    process walks the trail from its snapshot, or from seq 1 without one. On a trail
+    that does not verify, each read walks again from the watermark to the failure, then
+    searches above it (``_password_events``)."""
 
     def __init__(self, audit: AuditSink) -> None:
         self._audit = audit
@@ -134,34 +141,30 @@ class PasswordTrail:
 
     def _password_events(self, subject: str) -> list[dict[str, object]]:
         """The subject's password events, newest first, up to and including the newest
-        one that carries a digest (older ones decide nothing)."""
+        one that carries a digest (older ones decide nothing): read from the verified
+        chain (``PasswordEvents``), never by a search of the index columns, where a
+        reset re-indexed under another name was not found (red team 57).
+
+        A trail that does not verify above the follower's watermark (``TrailBroken``):
+        what it verified below it, and above it the events a search finds, each believed
+        only if a gateway wrote it at its seq and its body says it (red teams 18, 47),
+        else ``FORGED`` (nothing verifies: every session of the subject is over). The
+        console stays open to the officers investigating the seal such a trail causes
+        (red team 24), and a reset hidden there needs the trail broken (loud) as well
+        as its columns moved."""
         if not isinstance(self._audit, AuditLog):  # a stand-in trail: nothing on record
             return []
-        found: list[dict[str, object]] = []
-        filters = EventFilter(resource=f"user:{subject}", type=EventType.USER_UPDATED.value)
-        cursor: str | None = None
-        while True:
-            page = list_events(store=self._audit.store, filters=filters, cursor=cursor,
-                               limit=TRAIL_PAGE)  # fmt: skip
-            events = [e for e in page["items"] if _password_details(e) is not None]
-            # only what a gateway wrote at its seq: a row rewritten behind the gateway
-            # (the chain is public arithmetic) naming an old row's digest revived that
-            # row's password (red team 18)
-            genuine = genuine_seqs(self._audit.store, (e["seq"] for e in events))
-            for event in events:
-                # nor someone else's event indexed as this user's (red team 47)
-                if event["seq"] not in genuine or not filters.said_by_body(event):
-                    # evidence, not a step back to the digest before it (which would
-                    # revive the row a reset replaced: red team 18): nothing verifies
-                    found.append({"password": FORGED, "digest": FORGED})
-                    return found
-                details = event["details"]
-                found.append(details | {"ts": event.get("ts")})
-                if "digest" in details:
-                    return found
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return found
+        follower = self._audit.followers.of(PasswordEvents)
+        try:
+            with follower.caught_up() as index:
+                return index.events_of(subject)
+        except TrailBroken:
+            with follower.as_read() as (index, watermark):
+                below = index.events_of(subject)
+        found = _searched_above(self._audit, subject, watermark)
+        if found and "digest" in found[-1]:
+            return found
+        return found + below
 
     def current_digest(self, subject: str) -> str | None:
         """The digest the current row must have; ``""`` when no event carries one (set
@@ -191,6 +194,37 @@ class PasswordTrail:
 
 _SETTING = threading.Lock()
 FORGED = "forged"  # a password event that is not a gateway's: no row's digest
+
+
+def _searched_above(audit: AuditLog, subject: str, watermark: int) -> list[dict[str, object]]:
+    """The subject's password events above ``watermark`` by a search of the index
+    columns, newest first, up to the newest with a digest or one that is not a
+    gateway's (then ``FORGED`` ends the list)."""
+    found: list[dict[str, object]] = []
+    filters = EventFilter(resource=f"user:{subject}", type=EventType.USER_UPDATED.value,
+                          from_seq=watermark + 1)  # fmt: skip
+    cursor: str | None = None
+    while True:
+        page = list_events(store=audit.store, filters=filters, cursor=cursor,
+                           limit=TRAIL_PAGE)  # fmt: skip
+        events = [e for e in page["items"] if _password_details(e) is not None]
+        # only what a gateway wrote at its seq: a row rewritten behind the gateway (the
+        # chain is public arithmetic) naming an old row's digest revived that row's
+        # password (red team 18)
+        genuine = genuine_seqs(audit.store, (e["seq"] for e in events))
+        for event in events:
+            # nor someone else's event indexed as this user's (red team 47)
+            if event["seq"] not in genuine or not filters.said_by_body(event):
+                # evidence, not a step back to the digest before it (which would revive
+                # the row a reset replaced: red team 18): nothing verifies
+                found.append({"password": FORGED, "digest": FORGED})
+                return found
+            found.append(event["details"] | {"ts": event.get("ts")})
+            if "digest" in event["details"]:
+                return found
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
 
 
 def _password_details(event: dict[str, object]) -> dict[str, object] | None:
