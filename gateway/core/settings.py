@@ -139,9 +139,10 @@ class Settings(BaseSettings):
     )
     warm_approval_index: bool = Field(
         default=False,
-        description="at start, catch the approval checks' index of the trail up in a "
-        "background thread (from its snapshot, or the whole trail), so that the first "
-        "approval does not wait for that walk (audit.follow_snapshot)",
+        description="at start, catch the trail indexes the approval checks and the "
+        "console's sessions read up in a background thread (from their snapshots, or the "
+        "whole trail), so that the first approval or console request does not wait for "
+        "that walk (audit.follow_snapshot)",
     )
     comparison_scheduler_interval_s: float = Field(
         default=60.0, ge=0.05, le=86400,

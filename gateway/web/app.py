@@ -16,7 +16,8 @@ from gateway.core.settings import Settings, load_settings
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.broker import Broker
-from gateway.stewardship.grants.trail_facts import warm_in_background
+from gateway.stewardship.grants.trail_facts import ApprovalFacts, warm_in_background
+from gateway.stewardship.users.chosen_passwords import PasswordSetters
 from gateway.stewardship.users.directory import IdentityDirectory
 from gateway.web import metrics as metrics_routes
 from gateway.web.access_log import AccessLog
@@ -24,6 +25,7 @@ from gateway.web.allowed_hosts import HostAllowList
 from gateway.web.body_limit import BodyLimit
 from gateway.web.console import mount_console
 from gateway.web.console.openapi_security import install_bearer_scheme
+from gateway.web.console.password_events import PasswordEvents
 from gateway.web.console.security import SecurityHeaders
 from gateway.web.errors import install_error_handlers
 from gateway.web.metrics import build_registry
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settle_heap()  # start-up's objects out of the collector's way (gateway.core.heap)
         if services.settings.warm_approval_index:  # in each worker: the index is per process
-            warm_in_background(services.audit)
+            warm_in_background(services.audit, (ApprovalFacts, PasswordEvents, PasswordSetters))
         yield
         # runs stop, queries still streaming are recorded as aborted, the pools close
         _app.state.comparison_runs.close()

@@ -21,12 +21,13 @@ something else, so an older process's facts are not taken for complete.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from audit.event_types import EventType
+from audit.follow import Consumer
 from audit.lazy_log import get_logger
 from audit.log import AuditLog
 from audit.sink import AuditSink
@@ -119,21 +120,26 @@ def _pair(pair: Any) -> tuple[Side, Side]:
     return (str(a_entry), str(a_key)), (str(b_entry), str(b_key))
 
 
-def warm_in_background(trail: AuditSink) -> threading.Thread | None:
-    """Catch the index up off the request path (``Settings.warm_approval_index``): the
-    first approval after a start then finds it read, instead of waiting, under the
-    follower's lock, for the walk from the snapshot (or seq 1) past the console's
-    timeout. A trail that does not verify is logged here and refused at the approval.
-    None for a sink that is not a readable trail (the checks read nothing there)."""
+def warm_in_background(
+    trail: AuditSink, kinds: Sequence[type[Consumer]] = (ApprovalFacts,)
+) -> threading.Thread | None:
+    """Catch the indexes of ``kinds`` up off the request path
+    (``Settings.warm_approval_index``; the app warms the console's password events and
+    setters too): the first approval or console request after a start then finds them
+    read, instead of waiting, under a follower's lock, for the walk from the snapshot
+    (or seq 1) past the console's timeout. A trail that does not verify is logged here
+    and refused at the request. None for a sink that is not a readable trail (the
+    checks read nothing there)."""
     if not isinstance(trail, AuditLog):
         return None
 
     def warm() -> None:
-        try:
-            with approval_facts(trail):
-                pass
-        except SluiceError as exc:
-            log.warning("approval index not warmed at start: %s", exc)
+        for kind in kinds:
+            try:
+                with trail.followers.of(kind).caught_up():
+                    pass
+            except SluiceError as exc:
+                log.warning("trail index %s not warmed at start: %s", kind.__name__, exc)
 
     thread = threading.Thread(target=warm, name="sluice-approval-index", daemon=True)
     thread.start()

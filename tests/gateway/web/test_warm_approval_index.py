@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from gateway.stewardship.grants.trail_facts import ApprovalFacts
+from gateway.stewardship.users.chosen_passwords import PasswordSetters
+from gateway.web.console.password_events import PasswordEvents
 from tests.audit.helpers import event
 from tests.gateway.demo_app import DemoGateway, demo_gateway
 
@@ -21,8 +23,10 @@ def test_the_start_warms_the_index(tmp_path: Path) -> None:
 
 
 def _caught_up(gw: DemoGateway) -> None:
-    follower = gw.services.audit.followers.of(ApprovalFacts)
-    deadline = time.monotonic() + 30
-    while follower.seq < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert follower.seq == 3, "the index was caught up without an approval"
+    """Each index the first approval or console request reads, caught up without one."""
+    for kind in (ApprovalFacts, PasswordEvents, PasswordSetters):
+        follower = gw.services.audit.followers.of(kind)
+        deadline = time.monotonic() + 30
+        while follower.seq < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert follower.seq == 3, f"{kind.__name__} was not caught up at the start"
