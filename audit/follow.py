@@ -51,6 +51,7 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from audit.chain import ChainChecker, Failure
 from audit.events import GENESIS_HASH
 from audit.follow_snapshot import Snapshot, Snapshots
+from audit.follow_snapshot import TrailBroken as TrailBroken  # its name here since it was made
 from audit.genuine import ROW_SELECT
 from audit.store import AuditStore
 from catalog.errors import Unavailable
@@ -85,12 +86,6 @@ class Consumer(Protocol):
 
 
 C = TypeVar("C", bound=Consumer)
-
-
-class TrailBroken(Unavailable):
-    """The trail does not verify where a follower reads it: decisions on it are refused."""
-
-    code = "audit_trail_broken"
 
 
 class VerifiedFollower(Generic[C]):

@@ -68,10 +68,20 @@ def snapshot_mac(key: bytes, body: str) -> str:
     return hmac.digest(key, SNAPSHOT_MAC_DOMAIN + body.encode(), "sha256").hex()
 
 
-class TrailCut(Unavailable):
-    """A snapshot that proves itself names a watermark the trail no longer holds."""
+class TrailBroken(Unavailable):
+    """The trail does not verify where a follower reads it: decisions on it are refused
+    (``audit.follow``, which names it)."""
 
     code = "audit_trail_broken"
+
+
+class TrailCut(TrailBroken):
+    """A snapshot that proves itself names a watermark the trail no longer holds: the
+    trail does not verify, as a follower's walk finds it (``TrailBroken``), so a reader
+    that stays open on a broken trail (the console's password events) stays open on a
+    cut one too. An ``Unavailable`` of its own, it shut the console after the next
+    restart while the running process, finding the same cut at its watermark, kept it
+    open (red team 58)."""
 
 
 class Snapshots:

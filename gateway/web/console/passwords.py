@@ -145,7 +145,8 @@ class PasswordTrail:
         chain (``PasswordEvents``), never by a search of the index columns, where a
         reset re-indexed under another name was not found (red team 57).
 
-        A trail that does not verify above the follower's watermark (``TrailBroken``):
+        A trail that does not verify above the follower's watermark (``TrailBroken``; or
+        cut below a snapshot it resumes from, ``TrailCut``, red team 58):
         what it verified below it, and above it the events a search finds, each believed
         only if a gateway wrote it at its seq and its body says it (red teams 18, 47),
         else ``FORGED`` (nothing verifies: every session of the subject is over). The
