@@ -247,6 +247,31 @@ def test_a_retired_master_key_left_in_the_settings_fails(
     assert "master keys" in line and "SLUICE_MASTER_KEY_PREVIOUS" in line and retired not in line
 
 
+def test_a_retired_key_file_left_in_the_home_beside_the_env_key_fails(
+    settings: dict[str, str],
+) -> None:
+    """A master key file in SLUICE_HOME that wraps no data key any more, beside
+    SLUICE_MASTER_KEY: what `sluice keys rotate` leaves after re-wrapping a deployment's
+    home key files under the env key (red team 56's upgrade), the files the rotation
+    said to delete. Still there, a copy of the home and a catalog backup taken before
+    the rotation open every source secret of the backup; the doctor said 'ok master
+    keys' (red team 58, as it now fails SLUICE_MASTER_KEY_PREVIOUS left set, red team
+    57)."""
+    masters = Path(settings["SLUICE_HOME"]) / "keys" / "master"
+    masters.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = base64.b64encode(b"k" * 32).decode()
+    retired = masters / "mk-0123456789abcdef.key"
+    retired.write_text(key + "\n")
+    retired.chmod(0o600)
+    try:
+        result = run(settings)
+    finally:
+        retired.unlink()
+    assert result.exit_code == 1, result.output
+    (line,) = failures(result)
+    assert "master keys" in line and "mk-0123456789abcdef" in line and key not in line
+
+
 def test_a_chain_behind_the_witness_file_fails(settings: dict[str, str]) -> None:
     """What a database restored from an older backup looks like to a replica."""
     witness = Path(settings["SLUICE_HOME"]) / "audit-witness.jsonl"

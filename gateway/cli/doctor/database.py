@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, skip
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
     from pydantic import SecretStr
 
 AUDIT_TABLES = ("audit_events", "audit_checkpoints", "audit_keys")
@@ -474,14 +477,10 @@ def check_master_keys_on_hand(ctx: Context) -> list[Result]:
                      "copy SLUICE_HOME/keys/master/ from the host that ran `sluice keys "
                      "rotate` (or set the SLUICE_MASTER_KEY, or SLUICE_MASTER_KEY_PREVIOUS, "
                      f"they were made with) ({GUIDE}, Keys)")]  # fmt: skip
-    in_home = sorted(kid for kid in used if not kid.startswith("env-"))
-    if env is not None and env.get_secret_value() and in_home:  # red team 56
-        return [fail("master keys", f"{sum(used[k] for k in in_home)} data keys are wrapped "
-                     f"by key files in SLUICE_HOME ({', '.join(in_home)}) although "
-                     "SLUICE_MASTER_KEY is set: a copy of the home and a catalog dump open "
-                     "the sources' secrets without the secret manager",
-                     f"run `sluice keys rotate` to re-wrap them under SLUICE_MASTER_KEY, then "
-                     f"delete those key files ({GUIDE}, Keys)")]  # fmt: skip
+    if env is not None and env.get_secret_value():
+        beside = _home_keys_beside_env(Path(s.home) / "keys" / "master", used)
+        if beside is not None:
+            return [beside]
     retired = _previous_kid(s.master_key_previous)
     if retired is not None and retired not in used:  # red team 57
         return [fail("master keys", f"SLUICE_MASTER_KEY_PREVIOUS ({retired}) is still set though "
@@ -491,6 +490,40 @@ def check_master_keys_on_hand(ctx: Context) -> list[Result]:
     if not used:
         return [ok("master keys", "no source secret stored yet")]
     return [ok("master keys", f"all {len(used)} wrapping {sum(used.values())} data keys are here")]
+
+
+def _home_keys_beside_env(directory: Path, used: Mapping[str, int]) -> Result | None:
+    """With SLUICE_MASTER_KEY set, a key file in SLUICE_HOME fails: one wrapping data
+    keys (what `sluice keys rotate` once left, red team 56) or one wrapping none any
+    more (what a rotation under the env key re-wrapped away from and said to delete:
+    with a catalog backup from before it, the home alone opened the sources' secrets
+    while the doctor said ok, red team 58). None when the home holds neither."""
+    in_home = sorted(kid for kid in used if not kid.startswith("env-"))
+    if in_home:
+        return fail("master keys", f"{sum(used[k] for k in in_home)} data keys are wrapped "
+                    f"by key files in SLUICE_HOME ({', '.join(in_home)}) although "
+                    "SLUICE_MASTER_KEY is set: a copy of the home and a catalog dump open "
+                    "the sources' secrets without the secret manager",
+                    f"run `sluice keys rotate` to re-wrap them under SLUICE_MASTER_KEY, then "
+                    f"delete those key files ({GUIDE}, Keys)")  # fmt: skip
+    left = _retired_key_files(directory, used)
+    if not left:
+        return None
+    return fail("master keys", f"master key files in SLUICE_HOME wrap no data key any more "
+                f"({', '.join(left)}) though SLUICE_MASTER_KEY is set: kept there, a copy of "
+                "the home and a catalog backup from before the rotation open the sources' "
+                "secrets without the secret manager", "delete those key files from "
+                f"SLUICE_HOME/keys/master on every replica ({GUIDE}, Keys)")  # fmt: skip
+
+
+def _retired_key_files(directory: Path, used: Mapping[str, int]) -> list[str]:
+    """The key ids of the master key files in ``directory`` that wrap no data key (what
+    a rotation under SLUICE_MASTER_KEY re-wrapped away from, red team 58); an unreadable
+    directory names none (``key files`` reports its permissions)."""
+    try:
+        return sorted(f.stem for f in directory.glob("*.key") if f.stem not in used)
+    except OSError:
+        return []
 
 
 def _previous_kid(previous: SecretStr | None) -> str | None:
