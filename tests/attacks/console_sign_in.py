@@ -4,14 +4,17 @@ once signed in, the page's CSRF token for the forms it posts."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import select
 
 from gateway.web.console.passwords import LocalAccounts, PasswordTrail, set_demo_passwords
 from gateway.web.console.runtime import Console
 from gateway.web.console.sessions import console_key
+from gateway.web.console.store import console_sessions
 from tests.gateway.demo_app import DemoGateway
 
 _FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -63,3 +66,11 @@ def accounts_at_old_cost(gw: DemoGateway) -> LocalAccounts:
     return LocalAccounts(engine=gw.services.engine, key=console_key(gw.settings.home),
                          trail=PasswordTrail(gw.services.audit),
                          hasher=PasswordHasher(time_cost=2, memory_cost=1024))  # fmt: skip
+
+
+def session_rows(gw: DemoGateway, subject: str) -> list[dict[str, Any]]:
+    """``subject``'s console session rows as stored (what an insider of the catalog
+    database copies, to write back after a reset deleted them)."""
+    with gw.services.engine.connect() as conn:
+        rows = conn.execute(select(console_sessions).where(console_sessions.c.subject == subject))
+        return [dict(r._mapping) for r in rows]

@@ -23,12 +23,10 @@ on PostgreSQL.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from gateway.web.console.store import console_sessions
-from tests.attacks.console_sign_in import console_sign_in
+from tests.attacks.console_sign_in import console_sign_in, session_rows
 from tests.attacks.test_insider_audit import _insider
 from tests.gateway.demo_app import DemoGateway
 
@@ -45,9 +43,7 @@ def test_a_hidden_reset_does_not_revive_a_copied_session(deployment: DemoGateway
     gw = deployment
     client, _csrf = console_sign_in(gw, "carl")
     assert client.get("/console").status_code == 200
-    with gw.services.engine.connect() as conn:
-        kept: list[dict[str, Any]] = [dict(r._mapping) for r in conn.execute(
-            select(console_sessions).where(console_sessions.c.subject == "carl"))]  # fmt: skip
+    kept = session_rows(gw, "carl")
     console = gw.client.app.state.console  # type: ignore[attr-defined]
     console.accounts.set_password(subject="carl", password="a-new-password-57-long",
                                   set_by="cli:operator")  # fmt: skip

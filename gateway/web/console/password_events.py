@@ -17,6 +17,13 @@ Kept per subject, newest first, what the checks decide on: the password events u
 and including the newest one that carries a ``digest`` (older ones decide nothing), each
 its ``details`` and ``ts``. A new event with a digest replaces the list; one without is
 put in front of it. Memory grows with the accounts, not with the trail.
+
+And, apart, each subject's newest ``set`` (a reset): a right sign-in after a change of
+the argon2 parameters records ``rehashed`` with a digest, which emptied the list of the
+reset before it, and ``reset_at`` answered "never reset": the session row the reset
+deleted, written back by an insider of the catalog database, opened the console again
+with a copied cookie (red team 58). A session is over if it started no later than the
+newest reset, whatever digest events came after it.
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ class PasswordEvents:
     follower's snapshot (``audit.follow_snapshot``); ``SNAPSHOT_VERSION`` moves whenever
     ``add`` keeps something else."""
 
-    SNAPSHOT_VERSION: ClassVar[int] = 1
+    SNAPSHOT_VERSION: ClassVar[int] = 2  # 2: the newest reset kept apart (red team 58)
 
     def __init__(self) -> None:
         self.kept: dict[str, list[dict[str, Any]]] = {}  # subject -> events, newest first
+        self.sets: dict[str, dict[str, Any]] = {}  # subject -> their newest ``set``
 
     def add(self, event: dict[str, Any]) -> None:
         details, resource = event.get("details"), event.get("resource")
@@ -47,6 +55,8 @@ class PasswordEvents:
             return
         found = details | {"ts": event.get("ts")}
         subject = resource.removeprefix(_USER)
+        if details.get("password") == "set":
+            self.sets[subject] = found
         if "digest" in details:  # what came before decides nothing any more
             self.kept[subject] = [found]
         else:
@@ -57,17 +67,39 @@ class PasswordEvents:
         after the follower's lock is released)."""
         return [dict(event) for event in self.kept.get(subject, ())]
 
-    def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """``{subject: [details with ts, ...]}``, newest first, subjects sorted."""
-        return {subject: [dict(e) for e in events] for subject, events in sorted(self.kept.items())}
+    def newest_set(self, subject: str) -> dict[str, object] | None:
+        """A copy of ``subject``'s newest ``set`` event (details with ts), if any."""
+        found = self.sets.get(subject)
+        return None if found is None else dict(found)
+
+    def dump(self) -> dict[str, Any]:
+        """``{"events": {subject: [details with ts, ...]}, "sets": {subject: details with
+        ts}}``, events newest first, subjects sorted."""
+        return {
+            "events": {s: [dict(e) for e in events] for s, events in sorted(self.kept.items())},
+            "sets": {s: dict(event) for s, event in sorted(self.sets.items())},
+        }
 
     @classmethod
     def loaded(cls, facts: Any) -> Self:
-        """The index ``dump`` described (``TypeError``/``ValueError`` if not)."""
+        """The index ``dump`` described (``KeyError``/``TypeError``/``ValueError`` if
+        not)."""
         made = cls()
-        for subject, events in dict(facts).items():
-            kept = [dict(event) for event in events]
-            if not isinstance(subject, str) or any("password" not in e for e in kept):
-                raise ValueError("not a password event index")
-            made.kept[subject] = kept
+        for subject, events in dict(facts["events"]).items():
+            made.kept[_subject(subject)] = [_event(event) for event in events]
+        for subject, event in dict(facts["sets"]).items():
+            made.sets[_subject(subject)] = _event(event)
         return made
+
+
+def _subject(subject: object) -> str:
+    if not isinstance(subject, str):
+        raise ValueError("not a password event index")
+    return subject
+
+
+def _event(event: Any) -> dict[str, Any]:
+    found = dict(event)
+    if "password" not in found:
+        raise ValueError("not a password event index")
+    return found

@@ -153,19 +153,27 @@ class PasswordTrail:
         console stays open to the officers investigating the seal such a trail causes
         (red team 24), and a reset hidden there needs the trail broken (loud) as well
         as its columns moved."""
+        return self._read(subject)[0]
+
+    def _read(self, subject: str) -> tuple[list[dict[str, object]], dict[str, object] | None]:
+        """``_password_events``, and the subject's newest ``set`` (a reset), however
+        many digest events came after it (``PasswordEvents.newest_set``, red team 58);
+        on a broken trail the newest one the search above the watermark found, else the
+        one verified below it."""
         if not isinstance(self._audit, AuditLog):  # a stand-in trail: nothing on record
-            return []
+            return [], None
         follower = self._audit.followers.of(PasswordEvents)
         try:
             with follower.caught_up() as index:
-                return index.events_of(subject)
+                return index.events_of(subject), index.newest_set(subject)
         except TrailBroken:
             with follower.as_read() as (index, watermark):
-                below = index.events_of(subject)
+                below, below_set = index.events_of(subject), index.newest_set(subject)
         found = _searched_above(self._audit, subject, watermark)
+        above_set = next((e for e in found if e.get("password") == "set"), None)
         if found and "digest" in found[-1]:
-            return found
-        return found + below
+            return found, above_set or below_set
+        return found + below, above_set or below_set
 
     def current_digest(self, subject: str) -> str | None:
         """The digest the current row must have; ``""`` when no event carries one (set
@@ -184,13 +192,17 @@ class PasswordTrail:
         return str(events[0]["digest"]), when
 
     def reset_at(self, subject: str) -> datetime | None:
-        """When ``subject``'s password was last set (the sessions before it ended)."""
-        for event in self._password_events(subject):
+        """When ``subject``'s password was last set (the sessions before it ended): the
+        newest ``set``, also when a rehash or a bind recorded a digest after it (that
+        event decides the current row, not whether the reset ended the sessions before
+        it: red team 58)."""
+        events, newest_set = self._read(subject)
+        for event in events:
             if event.get("password") == "set":
                 return _event_time(event)
             if event.get("password") == FORGED:  # a reset may be hidden: all are over
                 return datetime.now(UTC)
-        return None
+        return None if newest_set is None else _event_time(newest_set)
 
 
 _SETTING = threading.Lock()

@@ -46,12 +46,23 @@ def test_newest_first_up_to_the_newest_digest() -> None:
     assert len(index.events_of("carl")) == 2
 
 
+def test_the_newest_reset_is_kept_past_a_later_digest() -> None:
+    """ana's reset (t6) is no longer in her events once her bind (t7) recorded a digest,
+    but it still ends the sessions started before it (red team 58)."""
+    index = _index()
+    assert index.newest_set("ana") == {"password": "set", "digest": "d6", "console": True,
+                                       "ts": "t6"}  # fmt: skip
+    assert index.newest_set("carl") == {"password": "set", "digest": "d2", "ts": "t2"}
+    assert index.newest_set("dora") is None
+
+
 def test_the_events_come_back_whole() -> None:
     index = _index()
     again = PasswordEvents.loaded(orjson.loads(orjson.dumps(index.dump())))
     assert again.dump() == index.dump()
     for subject in ("carl", "ana", "bob", "dora"):
         assert again.events_of(subject) == index.events_of(subject)
+        assert again.newest_set(subject) == index.newest_set(subject)
 
 
 @pytest.mark.parametrize(
