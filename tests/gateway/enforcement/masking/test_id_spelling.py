@@ -80,6 +80,7 @@ def _every_path(values: list[str | None], key: bytes) -> dict[str, list[str | No
     return paths  # type: ignore[return-value]
 
 
+@settings(deadline=None)  # the first example compiles the column path's regex (RE2)
 @given(st.lists(st.one_of(st.none(), TYPED), max_size=40))
 def test_the_column_spells_each_value_as_one_value_is_spelt(values: list[str | None]) -> None:
     spelt = canonical_column(pa.array(values, pa.string())).to_pylist()
@@ -114,6 +115,7 @@ def test_a_first_generation_number_is_its_eighteen_digit_number() -> None:
         assert canonical_id_number(other) == other  # not 15 digits: as it is
 
 
+@settings(deadline=None)
 @given(key=KEYS, number=st.from_regex(r"[1-9][0-9]{5}[0-9]{9}", fullmatch=True))
 def test_a_first_generation_number_has_its_holders_token(key: bytes, number: str) -> None:
     eighteen = canonical_id_number(number)
