@@ -99,6 +99,12 @@ def fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"sluice/kid|" + key).hexdigest()[:16]
 
 
+def env_kid(key: bytes) -> str:
+    """The key id of a master key given in the environment (``SLUICE_MASTER_KEY``,
+    ``SLUICE_MASTER_KEY_PREVIOUS``), from its 32 bytes (``derive_master_key``)."""
+    return f"env-{fingerprint(key)}"
+
+
 class NothingToRotate(Conflict):
     """A rotation of a deployment whose current master key is the secret manager's, with
     every data key wrapped by it already: its new key must come from the secret manager."""
@@ -137,7 +143,7 @@ class FileMasterKeys:
         if secret is None or not secret.get_secret_value():
             return None
         key = derive_master_key(secret.get_secret_value())
-        kid = f"env-{fingerprint(key)}"
+        kid = env_kid(key)
         self._keys[kid] = key
         return kid
 

@@ -93,7 +93,7 @@ def check_master_key(ctx: Context) -> list[Result]:
     """The env master key: set, not a placeholder, and 32 random bytes in production
     (``adapters.credentials`` runs any other string through HKDF, which does not
     stretch a weak passphrase)."""
-    from adapters.credentials import derive_master_key, fingerprint
+    from adapters.credentials import derive_master_key, env_kid
 
     s = ctx.need()
     if "master_key" in ctx.refused:
@@ -107,7 +107,7 @@ def check_master_key(ctx: Context) -> list[Result]:
     if ctx.production and not _is_32_bytes_b64(value):
         return [fail("master key", "SLUICE_MASTER_KEY is a passphrase, not 32 random bytes "
                      "in base64", KEY_FIX)]  # fmt: skip
-    kid = f"env-{fingerprint(derive_master_key(value))}"
+    kid = env_kid(derive_master_key(value))
     return [ok("master key", f"set ({kid}: the same on every replica)")]
 
 

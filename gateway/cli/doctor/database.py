@@ -528,11 +528,11 @@ def _retired_key_files(directory: Path, used: Mapping[str, int]) -> list[str]:
 
 def _previous_kid(previous: SecretStr | None) -> str | None:
     """The key id ``SLUICE_MASTER_KEY_PREVIOUS`` names, None when it is not set."""
-    from adapters.credentials import derive_master_key, fingerprint
+    from adapters.credentials import derive_master_key, env_kid
 
     if previous is None or not previous.get_secret_value():
         return None
-    return f"env-{fingerprint(derive_master_key(previous.get_secret_value()))}"
+    return env_kid(derive_master_key(previous.get_secret_value()))
 
 
 def check_clock(ctx: Context) -> list[Result]:
