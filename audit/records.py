@@ -516,6 +516,20 @@ def user_admin_event(
     )
 
 
+def password_change(body: Mapping[str, object]) -> tuple[str, dict[str, object]] | None:
+    """(subject, details) of a ``user.updated`` body that records a console password
+    change (``details.password``: set, rehashed, bound …), the subject read from the
+    body's own ``resource`` (never a column an insider may edit); None for any other
+    body. What the trail indexes of password events keep (``PasswordEvents``,
+    ``PasswordSetters``) is read through this one test."""
+    details, resource = body.get("details"), body.get("resource")
+    if (body.get("type") != EventType.USER_UPDATED.value or not isinstance(details, dict)
+            or "password" not in details or not isinstance(resource, str)
+            or not resource.startswith("user:")):  # fmt: skip
+        return None
+    return resource.removeprefix("user:"), details
+
+
 def key_event(
     *, type_: EventType | str, actor: Actor, resource: str, details: Details
 ) -> AuditEvent:

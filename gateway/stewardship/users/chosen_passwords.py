@@ -19,12 +19,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-from audit.event_types import EventType
 from audit.log import AuditLog
+from audit.records import password_change
 from audit.sink import AuditSink
-
-_SET = str(EventType.USER_UPDATED)
-_USER = "user:"
 
 
 class PasswordSetters:
@@ -51,13 +48,10 @@ class PasswordSetters:
         return made
 
     def add(self, event: dict[str, Any]) -> None:
-        details, actor = event.get("details"), event.get("actor")
-        resource = event.get("resource")
-        if (event.get("type") != _SET or not isinstance(details, dict)
-                or details.get("password") != "set" or not isinstance(actor, dict)
-                or not isinstance(resource, str) or not resource.startswith(_USER)):  # fmt: skip
+        change, actor = password_change(event), event.get("actor")
+        if change is None or change[1].get("password") != "set" or not isinstance(actor, dict):
             return
-        key = (str(actor.get("sub")), resource.removeprefix(_USER))
+        key = (str(actor.get("sub")), change[0])
         self.first.setdefault(key, int(event.get("seq") or 0))
 
 

@@ -30,10 +30,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-from audit.event_types import EventType
-
-_UPDATED = str(EventType.USER_UPDATED)
-_USER = "user:"
+from audit.records import password_change
 
 
 class PasswordEvents:
@@ -48,13 +45,11 @@ class PasswordEvents:
         self.sets: dict[str, dict[str, Any]] = {}  # subject -> their newest ``set``
 
     def add(self, event: dict[str, Any]) -> None:
-        details, resource = event.get("details"), event.get("resource")
-        if (event.get("type") != _UPDATED or not isinstance(details, dict)
-                or "password" not in details or not isinstance(resource, str)
-                or not resource.startswith(_USER)):  # fmt: skip
+        change = password_change(event)
+        if change is None:
             return
+        subject, details = change
         found = details | {"ts": event.get("ts")}
-        subject = resource.removeprefix(_USER)
         if details.get("password") == "set":
             self.sets[subject] = found
         if "digest" in details:  # what came before decides nothing any more
