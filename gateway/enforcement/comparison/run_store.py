@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
 from catalog.errors import SluiceError
+from catalog.timestamps import as_utc
 
 log = structlog.get_logger("sluice.comparison")
 PROGRESS_STEP = 0.05  # a progress write at most every 5 %
@@ -58,8 +59,7 @@ def past_expiry(expires_at: datetime | None, now: datetime | None = None) -> boo
     the moment back naive: it was written in UTC)."""
     if expires_at is None:
         return False
-    aware = expires_at if expires_at.tzinfo is not None else expires_at.replace(tzinfo=UTC)
-    return aware <= (now or datetime.now(UTC))
+    return as_utc(expires_at) <= (now or datetime.now(UTC))
 
 
 def past_keeping(run: ComparisonRun, ttl: timedelta, now: datetime | None = None) -> bool:
