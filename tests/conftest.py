@@ -85,6 +85,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         arrange(items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The collected modules and what they imported out of the collector's sight, and
+    its young generation collected as a serving process's is (``gateway.core.heap``,
+    whose ``settle_heap`` runs only in an app's lifespan, which most tests' clients do
+    not enter): the suite's processes spent about a tenth of their CPU in the collector,
+    most of it traversing those same long-lived objects again at each full collection."""
+    from gateway.core.heap import THRESHOLDS
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*THRESHOLDS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fastapi_lets_go_of_the_modules_apps() -> Iterator[None]:
+    """After each module, FastAPI forgets the endpoints it classified, so the module's
+    gateways can be collected.
+
+    FastAPI memoises whether each endpoint and dependency is a coroutine or a generator
+    in ``lru_cache``s of 4,096 entries each (``fastapi.dependencies.models``), keyed by
+    the callable itself; ``fastapi_offline``'s docs pages are closures over their app, so
+    every app a worker built stayed reachable with its services — engines, caches, the
+    audit log, hundreds of gateways per worker — and each full collection of the
+    collector traversed them all: 8-13% of a worker's CPU went to the collector on a
+    40-module run (a ``gc.callbacks`` meter), more as the run went on. One process
+    serving one app (production) has nothing to forget; the caches only memoise, so
+    clearing them changes no answer."""
+    yield
+    from fastapi.dependencies import models
+
+    for name in ("_is_gen_callable_cached", "_is_async_gen_callable_cached",
+                 "_is_coroutine_callable_cached"):  # fmt: skip
+        cached = getattr(models, name, None)
+        if cached is not None:  # a FastAPI without these caches keeps nothing to clear
+            cached.cache_clear()
+    # what is still reachable now (modules, their caches, session fixtures) lives as long
+    # as the worker: out of the collector's sight, as gateway.core.heap does for a
+    # serving process, so the later modules' collections traverse only their own objects
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Collect once, then freeze the heap: pytest's unraisable-exception check then runs
