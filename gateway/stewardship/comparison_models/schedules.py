@@ -60,7 +60,9 @@ class ScheduleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    region: str = Field(pattern=r"^\d{6}$", description="the county (six-digit region code)")
+    # ASCII digits, as region codes are everywhere else: pydantic's ``\d`` is any Unicode
+    # digit, and a full-width county was stored as a schedule that reads no row (red team 55)
+    region: str = Field(pattern=r"^[0-9]{6}$", description="the county (six-digit region code)")
     every: Literal["daily", "weekly", "monthly"] = "monthly"
     purpose: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
     case_ref: RequiredCaseRef = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$")

@@ -21,6 +21,7 @@ and then commits (compare-and-set on the status, as for access requests).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,14 +72,18 @@ def required_by_department(session: Session, run: ComparisonRun) -> dict[str, in
 
 def create(
     *, session: Session, user: UserContext, run_id: str, hit_ids: list[int], purpose: str,
-    case_ref: str, justification: str,
+    case_ref: str, justification: str, require_kept: Callable[[ComparisonRun], None],
 ) -> ReidentificationRequest:  # fmt: skip
-    """A pending request on the caller's own done run and hits that exist in it."""
+    """A pending request on the caller's own done run and hits that exist in it, while
+    its hit list is kept: ``require_kept`` raises (410) for a list past its keeping, as
+    every read of the list does — asked anyway, each department's steward weighed a
+    request whose approval released nothing (red team 55)."""
     run = session.get(ComparisonRun, run_id)
     if run is None or run.owner != user.subject:  # another's run does not exist for you
         raise NotFound(f"no comparison run {run_id!r}")
     if run.status != RunStatus.DONE:
         raise Conflict(f"run {run.id} is {run.status}: hits are there once it is done")
+    require_kept(run)
     wanted = sorted(set(hit_ids))
     if not wanted or len(wanted) > MAX_HITS:
         raise BadRequest(f"name between 1 and {MAX_HITS} hits")

@@ -9,6 +9,7 @@ the id says which service decides.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from catalog.access_requests import AccessRequest
 from catalog.errors import NotFound
 from catalog.reidentifications import PREFIX as REID
 from catalog.reidentifications import ReidentificationRequest
+from gateway.enforcement.comparison import run_service
 from gateway.stewardship.grants import reidentification as reid
 from gateway.stewardship.grants import service
 from gateway.stewardship.grants.schemas import (
@@ -65,7 +67,8 @@ def create(
         services.authorizer.check(subject=user.subject, domain="*", action="compare:run")
         ask = reid.create(session=session, user=user, run_id=body.run, hit_ids=body.hits,
                           purpose=body.purpose, case_ref=body.case_ref,
-                          justification=body.justification)  # fmt: skip
+                          justification=body.justification,
+                          require_kept=partial(run_service.require_kept, services))  # fmt: skip
         return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_REQUESTED)
     dataset = catalog.get_dataset(session=session, dataset_id=body.dataset)
     services.authorizer.check(
