@@ -73,10 +73,12 @@ def get_catalog_entry(
     session: Session = Depends(get_session),
 ) -> CatalogEntryOut:
     """One published entry with its fields' classification; with a bearer token, also
-    the caller's effective access per field (allow / mask with method / deny)."""
+    the caller's effective access per field (allow / mask with method / deny), unless
+    the entry's record does not verify (``sealed`` false: queries refuse it, and no
+    decision is made over values an insider wrote, as on the console's entry page)."""
     dataset = service.get_dataset(session=session, dataset_id=dataset_id)
     entry = CatalogEntryOut.model_validate(DatasetOut.model_validate(dataset).model_dump())
-    if user is not None:
+    if user is not None and entry.sealed:
         services = get_services(request)
         entry.access = effective_access(
             authorizer=services.authorizer,
