@@ -52,6 +52,17 @@ PROBES = (
 # CREATEROLE, no table privilege, every probe refused — yet ``COPY … TO PROGRAM 'psql …'``
 # signs in as the superuser by the usual peer line and makes the gateway's role one)
 SERVER_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
+# powers beyond the audit tables' privileges the guide's runtime role is not given (red
+# team 56's left row: the doctor read none of them): attribute or predefined role -> why
+BEYOND_THE_TRAIL = {
+    "REPLICATION": "it may copy the whole cluster (pg_basebackup) or decode every committed "
+                   "change through a logical slot: every database's rows, outside any audit",
+    "BYPASSRLS": "row-level policies do not bind it",
+    "pg_signal_backend": "it may cancel or end other roles' sessions on the server (the "
+                         "owner's migration, a monitor's connection)",
+    "pg_read_all_data": "it reads every table of every database of the server, the "
+                        "departments' sources there included",
+}  # fmt: skip
 ROLES_FIX = f"connect as the runtime role made by roles.sql and grants.sql ({GUIDE}, roles)"
 GRANTS_FIX = f"run grants.sql as the owner role, after every migration ({GUIDE}, roles)"
 
@@ -234,11 +245,13 @@ def check_runtime_role(ctx: Context) -> list[Result]:
                     "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
                     (list(SERVER_ROLES),))  # fmt: skip
         server = [row[0] for row in cur.fetchall()]
+        beyond = _beyond_the_trail(cur)
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
                      "triggers off (session_replication_role)", ROLES_FIX)]  # fmt: skip
     problems = (_privilege_problems(ctx) + _database_problems(ctx) + _definer_problems(ctx)
                 + _probe_problems(ctx))  # fmt: skip
+    problems[:0] = [(f"has {power}: {why}", ROLES_FIX) for power, why in beyond]
     if server:
         problems.insert(0, (f"is or may become {', '.join(server)}: it runs commands or "
                             "reads and writes files as the database server's OS user "
@@ -253,6 +266,22 @@ def check_runtime_role(ctx: Context) -> list[Result]:
         return [fail("runtime role", f"{user}: {problem}", fix) for problem, fix in problems]
     return [ok("runtime role", f"{user} may read and append the audit trail, never UPDATE, "
                "DELETE, TRUNCATE it or switch its triggers off")]  # fmt: skip
+
+
+def _beyond_the_trail(cur: Any) -> list[tuple[str, str]]:
+    """The ``BEYOND_THE_TRAIL`` powers of the role or of any role it is or may become
+    (``SET ROLE`` takes a member's attributes)."""
+    cur.execute("SELECT coalesce(bool_or(rolreplication), false), "
+                "coalesce(bool_or(rolbypassrls), false) FROM pg_roles "
+                "WHERE pg_has_role(current_user, oid, 'MEMBER')")  # fmt: skip
+    replication, bypassrls = cur.fetchone()
+    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
+                "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
+                ([name for name in BEYOND_THE_TRAIL if name.startswith("pg_")],))  # fmt: skip
+    members = {row[0] for row in cur.fetchall()}
+    held = {"REPLICATION": replication, "BYPASSRLS": bypassrls}
+    return [(power, why) for power, why in BEYOND_THE_TRAIL.items()
+            if held.get(power) or power in members]  # fmt: skip
 
 
 def _needed(table: str) -> frozenset[str]:
