@@ -118,3 +118,12 @@ def test_the_gateway_loads_the_opa_client_only_with_an_opa_server() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_loading_a_command_leaves_the_collector_as_it_found_it() -> None:
+    """Imports run with the collector paused (``main._collector_paused``); the command
+    itself runs with it on, and a caller that had it off keeps it off."""
+    code = ("import gc, sys; from gateway.cli.main import load_command; "
+            "load_command('serve'); on = gc.isenabled(); gc.disable(); "
+            "load_command('users'); sys.exit(0 if on and not gc.isenabled() else 1)")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
