@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from catalog.private_files import KEY_BYTES, read_own
 from gateway.cli.doctor.config import describe_url
 from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, scrub, skip
+
+if TYPE_CHECKING:
+    from audit.witness_urls import NatsTarget
 
 WITNESS_FIX = (
     f"start the witness or correct SLUICE_WITNESSES ({GUIDE}, Witnesses): until it is back "
@@ -91,6 +94,12 @@ def _http(ctx: Context, url: str) -> Result:
                     "pin this replica's key id for its gateway id at the witness "
                     f"(SLUICE_WITNESS_TRUST=<gateway id>=<kid>), or give it its own id "
                     f"(SLUICE_GATEWAY_ID) ({GUIDE}, Witnesses)")  # fmt: skip
+    return _in_chain(ctx, found, gid, "reachable")
+
+
+def _in_chain(ctx: Context, found: dict[str, Any], gid: str, where: str) -> Result:
+    """A witness's checkpoint of this gateway (signed here) judged against the chain."""
+    seq = found["checkpoint"]["seq"]
     missing = _missing_from_chain(ctx, found)
     if missing is not None:
         return fail("witness", f"holds checkpoint {seq} of {gid}, but the chain's event "
@@ -98,7 +107,7 @@ def _http(ctx: Context, url: str) -> Result:
                     "restored from an older backup (the gateway seals on it at start)",
                     f"do not serve: run `sluice audit verify` and follow {GUIDE}, "
                     "Restoring a backup")  # fmt: skip
-    return ok("witness", f"reachable; holds checkpoint {seq} of {gid}")
+    return ok("witness", f"{where}; holds checkpoint {seq} of {gid}")
 
 
 def _missing_from_chain(ctx: Context, found: dict[str, Any]) -> str | None:
@@ -169,8 +178,39 @@ def _nats(ctx: Context, url: str) -> Result:
         return fail("witness", f"stream {target.stream} is not append-only: {', '.join(weak)}",
                     "let the gateway tighten it (it refuses the stream otherwise), or "
                     "re-create it (THREAT_MODEL.md, NATS witness)")  # fmt: skip
-    return ok("witness", f"reachable; stream {target.stream} append-only, {info.state.messages} "
-              "messages")  # fmt: skip
+    return _nats_holds(ctx, target, f"reachable; stream {target.stream} append-only")
+
+
+def _nats_holds(ctx: Context, target: NatsTarget, where: str) -> Result:
+    """What an append-only stream holds for this gateway, read as its monitor reads it
+    (``NatsWitness.latest``: this host's signatures only, never backwards, nothing lost),
+    judged as an HTTP witness's answer is: the stream's configuration and message count
+    alone passed a stream of another key's checkpoints on this gateway's subject and one
+    holding a checkpoint the chain lacks (red team 56)."""
+    from audit.witness_errors import WitnessEvidence, WitnessUnreachable
+    from audit.witness_nats import NatsWitness
+
+    gid = _gateway_id(ctx) or "unknown"
+    witness = NatsWitness(target, sender=gid, public_keys=lambda: _audit_keys(ctx),
+                          timeout_s=ctx.timeout_s)  # fmt: skip
+    try:
+        found = witness.latest()
+    except WitnessEvidence as exc:
+        return fail("witness", str(exc), f"do not serve: run `sluice audit verify` ({GUIDE}, "
+                    "Witnesses)")  # fmt: skip
+    except WitnessUnreachable as exc:
+        return fail("witness", f"unreachable ({exc})", WITNESS_FIX)
+    finally:
+        witness.close()
+    if found is not None:
+        return _in_chain(ctx, found, gid, where)
+    if witness.foreign:
+        return fail("witness", f"{witness.foreign} messages on {gid}'s subject, none signed by "
+                    "this host's audit keys: the name is another sender's there, and this "
+                    "gateway's checkpoints would stand beside them",
+                    f"give this replica its own id (SLUICE_GATEWAY_ID) ({GUIDE}, "
+                    "Witnesses)")  # fmt: skip
+    return ok("witness", f"{where}; nothing witnessed yet for {gid}")
 
 
 async def _stream_info(server: str, stream: str, timeout_s: float) -> Any:
