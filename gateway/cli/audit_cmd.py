@@ -35,6 +35,7 @@ from audit.verify import verify_sealing
 from catalog.errors import SluiceError
 from gateway.cli.download import Destination
 from gateway.cli.host_login import host_login
+from gateway.cli.shown import shown_json_line
 
 
 def _open(*, background: bool = False) -> AuditLog:
@@ -181,7 +182,7 @@ def verify(
             result = _verify_database(log, from_seq, to_seq)
         finally:
             log.close()
-    click.echo(orjson.dumps(result).decode())
+    click.echo(shown_json_line(result))  # a tampered input's text, escaped
     if not result["ok"]:
         if result.get("reason") in ("unpinned keys", "unpinned witness key"):
             click.echo(f"FAILED: {result['detail']}", err=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog.controls import CONTROL_BUT_NEWLINE, escape, one_line
+from catalog.controls import CONTROL, CONTROL_BUT_NEWLINE, escape, one_line
 
 
 def shown(value: Any) -> str:
@@ -27,3 +27,13 @@ def shown_json(value: Any) -> str:
     controls ``json.dumps`` leaves raw escaped as JSON escapes them."""
     text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
     return CONTROL_BUT_NEWLINE.sub(escape, text)
+
+
+def shown_json_line(value: Any) -> str:
+    """``value`` as one line of compact JSON, every control escaped as JSON escapes it:
+    a verification's result names what a tampered export or an insider's row holds
+    (a checkpoint's key id), and ``orjson`` writes C1 controls, separators and overrides
+    raw — the reviewer's terminal ran them over the very line that says the file is
+    forged (red team 59)."""
+    return CONTROL.sub(escape, json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                                          default=str))  # fmt: skip
