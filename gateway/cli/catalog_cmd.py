@@ -21,10 +21,11 @@ def _table(datasets: list[Dataset]) -> None:
     if not datasets:
         click.echo("no catalog entries match")
         return
-    width = max(len(d.id) for d in datasets)
+    width = max(len(shown(d.id)) for d in datasets)
     for d in datasets:
-        status = "" if d.status == DatasetStatus.PUBLISHED else f" [{d.status}]"
-        click.echo(f"{d.id:<{width}}  {d.level}  {shown(d.title_zh)} / {shown(d.title_en)}{status}")
+        status = "" if d.status == DatasetStatus.PUBLISHED else f" [{shown(d.status)}]"
+        click.echo(f"{shown(d.id):<{width}}  {shown(d.level)}  {shown(d.title_zh)} / "
+                   f"{shown(d.title_en)}{status}")  # fmt: skip
 
 
 def _json(datasets: list[Dataset]) -> None:
@@ -95,7 +96,10 @@ def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
         if as_json:
             _json([d])
             return
-        click.echo(f"{d.id}  [{d.status}]  level {d.level}  department {d.department}")
+        # codes too: what a gateway writes is a code, what an insider writes is anything,
+        # and this is the row the operator reads before a rebind (red team 59)
+        click.echo(f"{shown(d.id)}  [{shown(d.status)}]  level {shown(d.level)}  "
+                   f"department {shown(d.department)}")  # fmt: skip
         click.echo(f"  {shown(d.title_zh)}\n  {shown(d.title_en)}")
         click.echo(f"  {shown(d.description_zh)}\n  {shown(d.description_en)}")
         click.echo(f"  tags: {', '.join(shown(t) for t in d.tags)}")
@@ -104,8 +108,8 @@ def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
         click.echo(f"  updated {shown(d.update_frequency)}, schema v{d.schema_version}")
         width = max(len(shown(f.name)) for f in d.fields) if d.fields else 0
         for f in d.fields:
-            click.echo(f"    {shown(f.name):<{width}}  {shown(f.type):<8} {f.level}  "
-                       f"{f.pi_category:<10} {shown(f.description)}")  # fmt: skip
+            click.echo(f"    {shown(f.name):<{width}}  {shown(f.type):<8} {shown(f.level)}  "
+                       f"{shown(f.pi_category):<10} {shown(f.description)}")  # fmt: skip
 
 
 catalog.add_command(rebind_cmd)
