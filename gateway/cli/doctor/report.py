@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from catalog.controls import one_line
+
 if TYPE_CHECKING:
     from gateway.core.settings import Settings
 
@@ -41,8 +43,12 @@ class Result:
     fix: str = ""
 
     def lines(self) -> list[str]:
-        head = f"  {self.status.value:<5} {self.check:<18} {self.detail}"
-        return [head] + ([f"        fix: {self.fix}"] if self.fix else [])
+        """The line, and its fix, with every control character escaped: a detail quotes
+        names read from the database checked (triggers, rules, functions, owners), which
+        its insider chooses, and a name holding escapes rewrote a FAIL line as an ok one
+        on the operator's terminal (red team 59)."""
+        head = f"  {self.status.value:<5} {self.check:<18} {one_line(self.detail)}"
+        return [head] + ([f"        fix: {one_line(self.fix)}"] if self.fix else [])
 
 
 def ok(check: str, detail: str) -> Result:
