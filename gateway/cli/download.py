@@ -32,13 +32,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
 from gateway.cli.remote import BINARY_FORMATS, Output, Remote
 from gateway.cli.result_ends import Received, format_complete, row_counter, settle
 from gateway.cli.shown import shown
+from gateway.cli.terminal_text import TerminalText
 
 if TYPE_CHECKING:
     import httpx
@@ -83,6 +84,8 @@ class Destination:
         """The file to write to, once the gateway has answered 200."""
         if self.part is None:
             self.file = sys.stdout.buffer
+            if sys.stdout.isatty():  # a text format (prepare refused the others): escaped
+                self.file = cast(IO[bytes], TerminalText(self.file))
             return self.file
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         self.file = os.fdopen(os.open(self.part, flags, 0o600), "wb")
