@@ -16,6 +16,8 @@ from gateway.cli.rebind_cmd import rebind_cmd
 from gateway.cli.shown import shown, shown_json
 from gateway.cli.store import catalog_session
 
+UNSEALED = "changed outside the gateway: serves nothing until restored"
+
 
 def _table(datasets: list[Dataset]) -> None:
     if not datasets:
@@ -25,7 +27,13 @@ def _table(datasets: list[Dataset]) -> None:
     for d in datasets:
         status = "" if d.status == DatasetStatus.PUBLISHED else f" [{shown(d.status)}]"
         click.echo(f"{shown(d.id):<{width}}  {shown(d.level)}  {shown(d.title_zh)} / "
-                   f"{shown(d.title_en)}{status}")  # fmt: skip
+                   f"{shown(d.title_en)}{status}{_unsealed(d)}")  # fmt: skip
+
+
+def _unsealed(d: Dataset) -> str:
+    """The console's mark of an entry that does not verify (``Dataset.sealed``): the
+    operator reads such a row here before a rebind binds it as it is (red team 59)."""
+    return "" if d.sealed else f"  [{UNSEALED}]"
 
 
 def _json(datasets: list[Dataset]) -> None:
@@ -99,7 +107,7 @@ def show_cmd(dataset_id: str, drafts: bool, as_json: bool) -> None:
         # codes too: what a gateway writes is a code, what an insider writes is anything,
         # and this is the row the operator reads before a rebind (red team 59)
         click.echo(f"{shown(d.id)}  [{shown(d.status)}]  level {shown(d.level)}  "
-                   f"department {shown(d.department)}")  # fmt: skip
+                   f"department {shown(d.department)}{_unsealed(d)}")  # fmt: skip
         click.echo(f"  {shown(d.title_zh)}\n  {shown(d.title_en)}")
         click.echo(f"  {shown(d.description_zh)}\n  {shown(d.description_en)}")
         click.echo(f"  tags: {', '.join(shown(t) for t in d.tags)}")

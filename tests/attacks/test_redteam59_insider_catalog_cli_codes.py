@@ -48,3 +48,25 @@ def test_codes_written_behind_the_gateway_do_not_drive_the_terminal(
             run = run_cli(gw, monkeypatch, *args)
             assert run.exit_code == 0, (args, run.output)
             assert not CONTROL.search(run.output), (args, ascii(run.output))
+
+
+UNSEALED = "changed outside the gateway: serves nothing until restored"
+
+
+def test_the_catalog_commands_mark_a_row_changed_behind_the_gateway(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API says ``sealed: false`` and the console marks such a row (the fix of
+    ``test_insider_unsealed_console_catalog``); the operator's table and ``show`` printed
+    the insider's values as any entry's — the row a rebind would bind as it is."""
+    gw = deployment
+    assert UNSEALED not in run_cli(gw, monkeypatch, "catalog", "show", DIBAO).output
+    field = (_F.c.dataset_id == DIBAO) & (_F.c.name == "id_number")
+    with _changed(gw, _F, field, level="L1", pi_category="none"):
+        shown = run_cli(gw, monkeypatch, "catalog", "show", DIBAO).output
+        assert UNSEALED in shown, shown
+        listed = run_cli(gw, monkeypatch, "catalog", "list").output.splitlines()
+        dibao = [line for line in listed if line.startswith(DIBAO)]
+        assert len(dibao) == 1 and UNSEALED in dibao[0], listed
+        others = [line for line in listed if line.startswith("finance.payroll ")]
+        assert others and UNSEALED not in others[0], listed
