@@ -28,15 +28,20 @@ def ok(resp: Any) -> Any:
     return resp.json()
 
 
-@contextmanager
-def l4_with_two_stewards(gw: DemoGateway) -> Iterator[DemoGateway]:
-    """``DS`` at L4 and cora a steward of civil beside carl; ``DS`` back at L3 after."""
-    ok(gw.client.patch(f"/api/v1/datasets/{DS}", json={"level": "L4"}, headers=gw.headers("carl")))
+def second_civil_steward(gw: DemoGateway) -> None:
+    """cora, a steward of civil beside carl (made, or saved again, by root)."""
     ok(gw.client.put(f"{USERS}/cora", headers=gw.headers("root"), json={
         "display_name": "Cora", "department": "civil", "clearance": "L3",
         "jurisdiction": [""], "status": "active"}))  # fmt: skip
     ok(gw.client.post(f"{USERS}/cora/roles", json={"role": "steward", "domain": "civil"},
                       headers=gw.headers("root")))  # fmt: skip
+
+
+@contextmanager
+def l4_with_two_stewards(gw: DemoGateway) -> Iterator[DemoGateway]:
+    """``DS`` at L4 and cora a steward of civil beside carl; ``DS`` back at L3 after."""
+    ok(gw.client.patch(f"/api/v1/datasets/{DS}", json={"level": "L4"}, headers=gw.headers("carl")))
+    second_civil_steward(gw)
     try:
         yield gw
     finally:

@@ -153,6 +153,7 @@ def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: Reidentif
     mine = _decider(authorizer, approver, req)  # again, on the row as it now is
     # an approval seals the row it writes: never one an insider wrote or edited
     require_sealed(session.connection(), REIDENTIFICATIONS, req)
+    _required_now(session, req)
     if any(a["by"] == approver.subject for a in req.approvals):
         raise Forbidden("you have already approved this request; another steward must approve")
     waiting = [d for d in mine if d in req.waiting_on()]
@@ -165,6 +166,20 @@ def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: Reidentif
         req.approved_at = now
         req.decided_by = approver.subject
     return req
+
+
+def _required_now(session: Session, req: ReidentificationRequest) -> None:
+    """Raise the stored ``required`` to what the catalog asks now (never lower it): a
+    key raised to L4 after the asking (or written down behind the gateway only while it
+    was asked) needs two stewards of its department at every approval, not the one it
+    needed then (red team 55's left row 4, red team 59)."""
+    run = session.get(ComparisonRun, req.run_id)
+    if run is None:  # never: runs are kept
+        raise NotFound(f"request {req.id}'s run is gone")
+    now = required_by_department(session, run)
+    raised = {d: max(n, now.get(d, 0)) for d, n in req.required.items()}
+    if raised != req.required:
+        req.required = raised
 
 
 def reject(*, authorizer: RoleAuthorizer, approver: UserContext, req: ReidentificationRequest,
