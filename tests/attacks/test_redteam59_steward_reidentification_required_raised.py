@@ -25,14 +25,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import Table
 
+from catalog.models import Field
 from tests.attacks.redteam27 import USERS, ok, second_civil_steward
 from tests.attacks.reidentify_steps import approve, ask
+from tests.attacks.test_insider_unsealed_console_catalog import _changed
 from tests.gateway.comparison_env import run_to_end
 from tests.gateway.demo_app import DemoGateway
 
 MODEL = "demo.payroll_on_dibao"
 DIBAO = "civil.dibao_recipients"
+_F: Table = Field.__table__  # type: ignore[assignment]
 
 
 def _key_level(gw: DemoGateway, level: str) -> None:
@@ -76,3 +80,19 @@ def test_an_approval_counts_against_the_stewards_needed_now(cora: DemoGateway) -
         assert _state(gw, request_id)["status"] == "approved"
     finally:
         _key_level(gw, "L3")
+
+
+def test_no_approval_while_an_entry_is_changed_behind_the_gateway(cora: DemoGateway) -> None:
+    """The insider's way in kept open through the approval: the key's level written down
+    while the request is asked *and* decided, restored before the release. The approval
+    reads the levels a gateway wrote, or none: 423 while the entry does not verify."""
+    gw = cora
+    view = run_to_end(gw, "dora", MODEL)
+    field = (_F.c.dataset_id == DIBAO) & (_F.c.name == "id_number")
+    with _changed(gw, _F, field, level="L2"):
+        request_id = ask(gw, view["id"], [1], "JW-RT59-INSIDER")
+        refused = gw.client.post(f"/api/v1/access-requests/{request_id}/approve",
+                                 headers=gw.headers("carl"), json={})  # fmt: skip
+        assert refused.status_code == 423, refused.text
+    approve(gw, "carl", request_id)  # restored: decided on the genuine levels
+    assert _state(gw, request_id)["waiting_on"] == ["finance"]

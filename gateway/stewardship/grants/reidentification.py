@@ -32,6 +32,7 @@ from audit.event_types import EventType
 from audit.records import Actor, reidentification_event
 from audit.sink import AuditSink
 from catalog.comparison_models import ComparisonModelVersion, ComparisonRun, RunStatus
+from catalog.entry_seals import require_entry_sealed
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.grant_seals import REIDENTIFICATIONS, require_sealed
 from catalog.models import Dataset
@@ -51,9 +52,12 @@ MAX_HITS = 500
 APPROVE = "access:approve"
 
 
-def required_by_department(session: Session, run: ComparisonRun) -> dict[str, int]:
+def required_by_department(
+    session: Session, run: ComparisonRun, *, sealed: bool = False
+) -> dict[str, int]:
     """Each source department of the run's model version and the stewards it needs:
-    two where its entry, or the key field the release reveals, is L4."""
+    two where its entry, or the key field the release reveals, is L4. ``sealed``: an
+    entry changed behind the gateway is refused (423) rather than counted as it reads."""
     version = session.get(ComparisonModelVersion, (run.model_id, run.model_version))
     if version is None:  # never: versions are kept
         raise NotFound(f"run {run.id}'s model version is gone")
@@ -64,6 +68,8 @@ def required_by_department(session: Session, run: ComparisonRun) -> dict[str, in
     required: dict[str, int] = {}
     for side in model.sides:
         dataset: Dataset = datasets[side.dataset]
+        if sealed:
+            require_entry_sealed(session.connection(), dataset)
         levels = {f.name: f.level for f in dataset.fields}
         need = 2 if "L4" in (dataset.level, levels.get(side.key)) else 1
         required[dataset.department] = max(required.get(dataset.department, 0), need)
@@ -176,7 +182,7 @@ def _required_now(session: Session, req: ReidentificationRequest) -> None:
     run = session.get(ComparisonRun, req.run_id)
     if run is None:  # never: runs are kept
         raise NotFound(f"request {req.id}'s run is gone")
-    now = required_by_department(session, run)
+    now = required_by_department(session, run, sealed=True)  # levels a gateway wrote
     raised = {d: max(n, now.get(d, 0)) for d, n in req.required.items()}
     if raised != req.required:
         req.required = raised
