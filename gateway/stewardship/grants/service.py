@@ -23,6 +23,7 @@ from audit.event_types import EventType
 from audit.records import Actor, AuditEvent, access_event
 from audit.sink import AuditSink
 from catalog.access_requests import AccessRequest, new_request_id
+from catalog.entry_seals import require_entry_sealed
 from catalog.errors import BadRequest, Conflict, Forbidden, NotFound
 from catalog.grant_seals import ACCESS_REQUESTS, require_sealed
 from catalog.models import Dataset
@@ -151,6 +152,7 @@ def approve(
         raise Conflict(f"access request {request.id} is {request.status}, not pending")
     # an approval seals the row it writes: never one an insider wrote or edited
     require_sealed(session.connection(), ACCESS_REQUESTS, request)
+    _required_now(session, request)
     if any(a["by"] == approver.subject for a in request.approvals):
         raise Forbidden("you have already approved this request; a second steward must approve")
     approvals = [*request.approvals, {"by": approver.subject, "at": utc_text(now)}]
@@ -163,6 +165,21 @@ def approve(
         request.expires_at = now + timedelta(days=request.days)
         request.decided_by = approver.subject
     return request
+
+
+def _required_now(session: Session, request: AccessRequest) -> None:
+    """Raise ``required_approvals`` to what the entry asks now (never lower it): an entry
+    or field raised to L4 while the request waited needs two stewards at the approval,
+    and the policy counts one approver for an L4 entry's own permission, so one steward
+    approving a request asked at L3 opened the L4 entry (red team 59). The levels read
+    are a gateway's (423 while the entry was changed behind it)."""
+    dataset = session.get(Dataset, request.dataset_id)
+    if dataset is None:
+        raise NotFound(f"access request {request.id}'s entry {request.dataset_id!r} is gone")
+    require_entry_sealed(session.connection(), dataset)
+    needed = required_approvals(dataset, list(request.fields))
+    if needed > request.required_approvals:
+        request.required_approvals = needed
 
 
 def reject(
