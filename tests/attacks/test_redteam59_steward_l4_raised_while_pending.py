@@ -76,3 +76,30 @@ def test_one_stewards_approval_does_not_open_an_entry_raised_to_l4(
     ok(gw.client.post(f"{REQUESTS}/{request_id}/approve", headers=gw.headers("cora")))
     assert _state(gw, request_id)["status"] == "approved"
     assert gw.query("dora", DS, QUERY).status_code == 200
+
+
+LEFT = (
+    "the policy counts one approver for an L4 entry's own permission and its fields "
+    "below L4 (decision.rego entry_granted, covered): a grant approved before the raise "
+    "keeps serving; a policy change for both engines that makes such grants ask again, "
+    "the lead's call (red team 59)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=LEFT)
+def test_a_grant_approved_at_l3_does_not_serve_the_entry_raised_to_l4(
+    deployment: DemoGateway,
+) -> None:
+    gw = deployment
+    asked = ok(gw.client.post(REQUESTS, headers=gw.headers("dora"), json={
+        "dataset": DS, "fields": ["region_code"], "days": 7,
+        "justification": "county totals", **CASE}))  # fmt: skip
+    ok(gw.client.post(f"{REQUESTS}/{asked['id']}/approve", headers=gw.headers("carl")))
+    try:
+        assert gw.query("dora", DS, QUERY).status_code == 200  # L3, granted: served
+        _entry_level(gw, "L4")
+        resp = gw.query("dora", DS, QUERY)
+        assert resp.status_code == 403, resp.text[:300]
+    finally:
+        _entry_level(gw, "L3")
+        revoke(gw, str(asked["id"]))
