@@ -334,13 +334,15 @@ used_names contains n if {
 	fields_by_name[n]
 }
 
-# What this request would read, field by field, without an approved grant.
+# What this request would read, field by field, without an approved grant. Anything of
+# an L4 entry is released with two stewards' approvals, whatever its fields' levels, as
+# an access request for it asks (grants.service.required_approvals): a grant approved by
+# one steward while the entry was L3 served it once raised to L4 (red team 59).
 pending contains n if {
 	dataset_rank == 4
 	some n in used_names
-	a := field_decisions[n].action
-	a != "deny"
-	not covered(n, release_approvals(fields_by_name[n], a))
+	field_decisions[n].action != "deny"
+	not covered(n, 2)
 }
 
 pending contains n if {
@@ -368,11 +370,12 @@ used_visible contains n if {
 	field_decisions[n].action != "deny"
 }
 
-# An approved, effective grant of this requester for this entry, approved by someone
-# other than the requester (any of its fields: what it covers is asked field by field).
+# An approved, effective grant of this requester for this (L4) entry, approved by two
+# stewards other than the requester (any of its fields: what it covers is asked field by
+# field).
 entry_granted if {
 	some i in effective_grants
-	count(approvers(input.grants[i])) >= 1
+	count(approvers(input.grants[i])) >= 2
 }
 
 visible_region_field contains r if {
@@ -394,10 +397,6 @@ pending contains n if {
 	field_decisions[n].action == "mask"
 }
 
-release_approvals(f, a) := 2 if {
-	f.level == "L4"
-	a == "allow"
-} else := 1
 
 approval_reasons["approval_required_l4_dataset"] := {} if {
 	dataset_rank == 4

@@ -150,10 +150,27 @@ test_l4_dataset_count_rows_with_a_grant if {
 	ds := object.union(base_dataset, {"level": "L4"})
 	req := object.union(base_request, {"aggregates": [{"fn": "count"}]})
 	g := {"id": "g", "dataset": "civil.dibao_recipients", "fields": ["region_code"], "action": "allow",
-		"expires_at": "2026-01-01T00:00:00Z", "approvals": ["steward1"], "status": "approved", "requester": "alice"}
+		"expires_at": "2026-01-01T00:00:00Z", "approvals": ["steward1", "steward2"], "status": "approved",
+		"requester": "alice"}
 	inp := object.union(base_input, {"dataset": ds, "request": req, "grants": [g]})
 	d := decision.decision with input as inp
 	d.allow == true
+}
+
+# Anything of an L4 entry needs two stewards' approvals, whatever its fields' levels: a
+# grant one steward approved (while the entry was L3) does not serve it (red team 59).
+test_l4_dataset_grant_of_one_approver_does_not_serve if {
+	ds := object.union(base_dataset, {"level": "L4"})
+	g := {"id": "g", "dataset": "civil.dibao_recipients", "fields": ["amount", "recipient_name", "region_code"],
+		"action": "allow", "expires_at": "2026-01-01T00:00:00Z", "approvals": ["steward1"],
+		"status": "approved", "requester": "alice"}
+	inp := object.union(base_input, {"dataset": ds, "grants": [g]})
+	d := decision.decision with input as inp
+	d.allow == false
+	d.requires_approval == true
+	d.reasons.approval_required_l4_dataset == {}
+	counted := object.union(inp, {"request": object.union(base_request, {"aggregates": [{"fn": "count"}]})})
+	decision.decision.requires_approval with input as counted
 }
 
 # ---------------------------------------------------------------- masks chosen (issue 16)

@@ -78,18 +78,12 @@ def test_one_stewards_approval_does_not_open_an_entry_raised_to_l4(
     assert gw.query("dora", DS, QUERY).status_code == 200
 
 
-LEFT = (
-    "the policy counts one approver for an L4 entry's own permission and its fields "
-    "below L4 (decision.rego entry_granted, covered): a grant approved before the raise "
-    "keeps serving; a policy change for both engines that makes such grants ask again, "
-    "the lead's call (red team 59)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=LEFT)
 def test_a_grant_approved_at_l3_does_not_serve_the_entry_raised_to_l4(
     deployment: DemoGateway,
 ) -> None:
+    """The policy's own count (the lead's call on red team 59's xfail): anything of an L4
+    entry needs a grant two stewards approved, as an access request for it asks, so one
+    approved by one steward while the entry was L3 stops serving it once raised."""
     gw = deployment
     asked = ok(gw.client.post(REQUESTS, headers=gw.headers("dora"), json={
         "dataset": DS, "fields": ["region_code"], "days": 7,
