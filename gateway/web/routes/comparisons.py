@@ -34,6 +34,11 @@ def compare(
     """Each side is a governed query (its own decision, masks, row filter and audit
     record); the keys are matched as HMAC tokens under the case key, so the same person
     matches across departments without an identity number leaving the gateway."""
+    # as every other comparison path (a model's run, a schedule, a re-identification ask):
+    # dataset:query on each side alone let a role that may query but not compare match
+    # departments' people (red team 59)
+    request.app.state.services.authorizer.check(subject=user.subject, domain="*",
+                                                action="compare:run")  # fmt: skip
     fmt = choose_format(format, request.headers.get("accept"))
     request_id, client_request_id = new_request_ids(request)
     comparer = request.app.state.comparer
