@@ -397,7 +397,6 @@ pending contains n if {
 	field_decisions[n].action == "mask"
 }
 
-
 approval_reasons["approval_required_l4_dataset"] := {} if {
 	dataset_rank == 4
 	count(pending) > 0

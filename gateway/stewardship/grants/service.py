@@ -169,10 +169,10 @@ def approve(
 
 def _required_now(session: Session, request: AccessRequest) -> None:
     """Raise ``required_approvals`` to what the entry asks now (never lower it): an entry
-    or field raised to L4 while the request waited needs two stewards at the approval,
-    and the policy counts one approver for an L4 entry's own permission, so one steward
-    approving a request asked at L3 opened the L4 entry (red team 59). The levels read
-    are a gateway's (423 while the entry was changed behind it)."""
+    or field raised to L4 while the request waited needs two stewards at the approval:
+    one steward approving a request asked at L3 made a grant of the L4 entry (red team
+    59; the policy now also counts two approvers for anything of an L4 entry). The
+    levels read are a gateway's (423 while the entry was changed behind it)."""
     dataset = session.get(Dataset, request.dataset_id)
     if dataset is None:
         raise NotFound(f"access request {request.id}'s entry {request.dataset_id!r} is gone")
