@@ -35,8 +35,10 @@ replayed by someone with publish rights seals the gateway (fail closed: a denial
 service, never a hidden truncation); restricting publish rights on the subject to
 the gateway is therefore part of the deployment (``THREAT_MODEL.md``).
 
-At start the reader scans at most ``scan_back`` of the stream's newest messages; it
-reads incrementally after that.
+At start the reader scans at most ``scan_back`` of the stream's newest messages, and
+from this gateway's last message on its subject when that is older (other senders'
+messages on a shared stream pushed it out of the window: red team 60); it reads
+incrementally after that.
 
 nats-py is asyncio-only; each witness runs its client on a private event loop thread
 and the sender and monitor threads call into it with a bounded wait.
@@ -366,7 +368,7 @@ class NatsWitness:
             self._lost(f"stream {self.target.stream} went back to seq {state.last_seq}")
         self._created = info.created
         if self._cursor is None:
-            self._cursor = max(0, state.first_seq - 1, state.last_seq - self.scan_back)
+            self._cursor = await self._start(js, state)
         while self._cursor < state.last_seq:
             try:
                 msg = await js.get_msg(self.target.stream, self._cursor + 1,
@@ -394,6 +396,16 @@ class NatsWitness:
         if self._best is not None:
             await self._still_there(js, self._best)
         return self._best
+
+    async def _start(self, js: Any, state: Any) -> int:
+        """Where the first read starts: the newest ``scan_back`` messages of the stream,
+        or just before this subject's last message if that is older. Other senders'
+        messages count in the stream's seqs, and ten thousand of them after this
+        gateway's last checkpoint hid it: the doctor said "nothing witnessed yet" of a
+        stream holding a checkpoint the chain lacks (red team 60)."""
+        window = int(max(0, state.first_seq - 1, state.last_seq - self.scan_back))
+        last, _ = await self._last(js)
+        return min(window, last - 1) if last else window
 
     async def _still_there(self, js: Any, best: Witnessed) -> None:
         """The highest checkpoint read is still in the stream (no delete got through)."""
