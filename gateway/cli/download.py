@@ -95,6 +95,8 @@ class Destination:
         """Make the complete file visible under its name, in one step."""
         if self.file is None:
             return
+        if isinstance(self.file, TerminalText):
+            self.file.close()  # what it held back (a last \r, a cut character) goes out
         self.file.flush()
         if self.part is None or self.out is None:
             return

@@ -13,7 +13,8 @@ def _through(*chunks: bytes) -> str:
     out = TerminalText(raw)
     for chunk in chunks:
         assert out.write(chunk) == len(chunk)
-    out.flush()
+        out.flush()  # as the download does after every chunk
+    out.close()
     return raw.getvalue().decode("utf-8")
 
 
