@@ -47,8 +47,16 @@ def db() -> Iterator[GuideDatabase]:
 def test_a_role_with_powers_beyond_the_trail_fails_doctor(
     power: str, db: GuideDatabase, tmp_path: Path
 ) -> None:
+    doctor_fails_a_role_given(power, GIVEN[power], db, tmp_path)
+
+
+def doctor_fails_a_role_given(
+    power: str, given: tuple[str, str], db: GuideDatabase, tmp_path: Path
+) -> None:
+    """The doctor passes the guide's runtime role, then fails it given ``power`` (the
+    statements giving it and taking it back), naming it."""
     assert all(line.split()[0] == "ok" for line in runtime_role_lines(db, tmp_path / "a"))
-    give, take = GIVEN[power]
+    give, take = given
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(give.format(role=db.app))
     try:

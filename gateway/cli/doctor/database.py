@@ -62,6 +62,12 @@ BEYOND_THE_TRAIL = {
                          "owner's migration, a monitor's connection)",
     "pg_read_all_data": "it reads every table of every database of the server, the "
                         "departments' sources there included",
+    # red team 60: three more the doctor passed
+    "CREATEDB": "it may make databases of its own on the server, outside every check here",
+    "pg_read_all_stats": "it reads every session's current statement (pg_stat_activity), "
+                         "other roles' included: a migration's, a DBA's ALTER ROLE ... PASSWORD",
+    "pg_write_all_data": "it writes every table of every database of the server, the "
+                         "departments' sources there included",
 }  # fmt: skip
 ROLES_FIX = f"connect as the runtime role made by roles.sql and grants.sql ({GUIDE}, roles)"
 GRANTS_FIX = f"run grants.sql as the owner role, after every migration ({GUIDE}, roles)"
@@ -272,14 +278,15 @@ def _beyond_the_trail(cur: Any) -> list[tuple[str, str]]:
     """The ``BEYOND_THE_TRAIL`` powers of the role or of any role it is or may become
     (``SET ROLE`` takes a member's attributes)."""
     cur.execute("SELECT coalesce(bool_or(rolreplication), false), "
-                "coalesce(bool_or(rolbypassrls), false) FROM pg_roles "
+                "coalesce(bool_or(rolbypassrls), false), "
+                "coalesce(bool_or(rolcreatedb), false) FROM pg_roles "
                 "WHERE pg_has_role(current_user, oid, 'MEMBER')")  # fmt: skip
-    replication, bypassrls = cur.fetchone()
+    replication, bypassrls, createdb = cur.fetchone()
     cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
                 "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
                 ([name for name in BEYOND_THE_TRAIL if name.startswith("pg_")],))  # fmt: skip
     members = {row[0] for row in cur.fetchall()}
-    held = {"REPLICATION": replication, "BYPASSRLS": bypassrls}
+    held = {"REPLICATION": replication, "BYPASSRLS": bypassrls, "CREATEDB": createdb}
     return [(power, why) for power, why in BEYOND_THE_TRAIL.items()
             if held.get(power) or power in members]  # fmt: skip
 
