@@ -342,3 +342,18 @@ test_a_field_missing_its_classification_is_masked if {
 	d := decision.decision with input as inp
 	d.fields.note == {"action": "mask", "method": "redact"}
 }
+
+# The same steward twice, and the requester among the approvers, are one approver: a
+# grant so approved serves neither the L4 entry's fields nor its count of rows (red
+# team 60).
+test_l4_dataset_grant_of_one_steward_twice_and_the_requester_does_not_serve if {
+	ds := object.union(base_dataset, {"level": "L4"})
+	g := {"id": "g", "dataset": "civil.dibao_recipients", "fields": ["amount", "recipient_name", "region_code"],
+		"action": "allow", "expires_at": "2026-01-01T00:00:00Z", "approvals": ["steward1", "steward1", "alice"],
+		"status": "approved", "requester": "alice"}
+	inp := object.union(base_input, {"dataset": ds, "grants": [g]})
+	d := decision.decision with input as inp
+	d.allow == false
+	counted := object.union(inp, {"request": object.union(base_request, {"aggregates": [{"fn": "count"}]})})
+	decision.decision.allow == false with input as counted
+}
