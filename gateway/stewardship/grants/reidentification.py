@@ -148,13 +148,20 @@ def _decider(authorizer: RoleAuthorizer, user: UserContext,
 
 
 def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: ReidentificationRequest,
-            now: datetime) -> ReidentificationRequest:  # fmt: skip
+            now: datetime, require_kept: Callable[[ComparisonRun], None],
+            ) -> ReidentificationRequest:  # fmt: skip
     """One department's approval (the approver's own); approved once all have (one
-    approval at a time: ``service.hold_for_approval``)."""
+    approval at a time: ``service.hold_for_approval``). Refused (410, ``require_kept``)
+    once the run's hit list is past its keeping, as the asking is: approved anyway, the
+    request read "approved" to the stewards, the trail and the requester while nothing
+    could be released (red team 60)."""
     session = object_session(req)
     if session is None:  # never: the route loaded it
         raise RuntimeError(f"request {req.id} is not attached to a session")
     _decider(authorizer, approver, req)
+    run = session.get(ComparisonRun, req.run_id)
+    if run is not None:  # never None: runs are kept (``_required_now`` says so)
+        require_kept(run)
     hold_for_approval(session, REIDENTIFICATIONS, req)
     mine = _decider(authorizer, approver, req)  # again, on the row as it now is
     # an approval seals the row it writes: never one an insider wrote or edited

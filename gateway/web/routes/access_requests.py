@@ -136,7 +136,9 @@ def approve(
     now = datetime.now(UTC)
     if request_id.startswith(REID):
         ask = reid.get(session=session, request_id=request_id)
-        ask = reid.approve(authorizer=authorizer, approver=user, req=ask, now=now)
+        ask = reid.approve(authorizer=authorizer, approver=user, req=ask, now=now,
+                           require_kept=partial(run_service.require_kept,
+                                                get_services(request)))  # fmt: skip
         return _reid_recorded(request, session, user, ask, EventType.REIDENTIFICATION_APPROVED)
     req = service.get_request(session=session, request_id=request_id)
     service.check_may_decide(authorizer, user, req)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -31,6 +32,7 @@ from catalog import service as catalog
 from catalog.errors import BadRequest, Forbidden
 from catalog.reidentifications import PREFIX as REID
 from catalog.schemas import DatasetOut
+from gateway.enforcement.comparison import run_service
 from gateway.stewardship.grants import reidentification as reid
 from gateway.stewardship.grants import service as grants
 from gateway.stewardship.grants.schemas import AccessRequestIn, DecisionIn
@@ -177,7 +179,8 @@ def _approve(request: Request, caller: Caller, request_id: str,
         if request_id.startswith(REID):
             ask = reid.get(session=session, request_id=request_id)
             ask = reid.approve(authorizer=services.authorizer, approver=caller.user, req=ask,
-                               now=now)  # fmt: skip
+                               now=now, require_kept=partial(run_service.require_kept,
+                                                             services))  # fmt: skip
             return reid.record(audit=services.audit, session=session, user=caller.user,
                                req=ask, event_type=EventType.REIDENTIFICATION_APPROVED,
                                **extra)  # fmt: skip
