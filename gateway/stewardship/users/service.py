@@ -170,7 +170,10 @@ def upsert_user(
         raise BadRequest("clearance must be one of L1, L2, L3, L4")
     if department is not None and session.get(Department, department) is None:
         raise BadRequest(f"unknown department {department!r}")
-    bad = [p for p in jurisdiction if not p.isdigit() and p != ""]
+    # ASCII digits, as region codes are everywhere: ``str.isdigit`` is true of any Unicode
+    # digit (full-width, Arabic-Indic, superscripts), and such a prefix was stored as a
+    # jurisdiction that reads no row (red team 60, as the schedule's county, red team 55)
+    bad = [p for p in jurisdiction if not (p.isascii() and p.isdigit()) and p != ""]
     if bad:
         raise BadRequest(f"jurisdiction prefixes are region-code digits: {bad}")
     user = session.get(User, subject) if len(subject) <= MAX_SUBJECT else None
