@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli.doctor.report import GUIDE, Context, Result, fail, ok, skip
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from pydantic import SecretStr
@@ -247,10 +247,7 @@ def check_runtime_role(ctx: Context) -> list[Result]:
         cur.execute("SELECT rolname FROM pg_roles WHERE (rolsuper OR rolcreaterole) "
                     "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname")  # fmt: skip
         powerful = [row[0] for row in cur.fetchall()]
-        cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
-                    "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
-                    (list(SERVER_ROLES),))  # fmt: skip
-        server = [row[0] for row in cur.fetchall()]
+        server = _members_of(cur, SERVER_ROLES)
         beyond = _beyond_the_trail(cur)
     if superuser:
         return [fail("runtime role", f"{user} is a superuser: it can switch the audit "
@@ -282,13 +279,18 @@ def _beyond_the_trail(cur: Any) -> list[tuple[str, str]]:
                 "coalesce(bool_or(rolcreatedb), false) FROM pg_roles "
                 "WHERE pg_has_role(current_user, oid, 'MEMBER')")  # fmt: skip
     replication, bypassrls, createdb = cur.fetchone()
-    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
-                "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
-                ([name for name in BEYOND_THE_TRAIL if name.startswith("pg_")],))  # fmt: skip
-    members = {row[0] for row in cur.fetchall()}
+    members = set(_members_of(cur, [name for name in BEYOND_THE_TRAIL if name.startswith("pg_")]))
     held = {"REPLICATION": replication, "BYPASSRLS": bypassrls, "CREATEDB": createdb}
     return [(power, why) for power, why in BEYOND_THE_TRAIL.items()
             if held.get(power) or power in members]  # fmt: skip
+
+
+def _members_of(cur: Any, roles: Sequence[str]) -> list[str]:
+    """Those of ``roles`` the role is, or may ``SET ROLE`` to, sorted."""
+    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
+                "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname",
+                (list(roles),))  # fmt: skip
+    return [row[0] for row in cur.fetchall()]
 
 
 def _needed(table: str) -> frozenset[str]:
