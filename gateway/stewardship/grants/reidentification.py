@@ -160,13 +160,14 @@ def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: Reidentif
         raise RuntimeError(f"request {req.id} is not attached to a session")
     _decider(authorizer, approver, req)
     run = session.get(ComparisonRun, req.run_id)
-    if run is not None:  # never None: runs are kept (``_required_now`` says so)
-        require_kept(run)
+    if run is None:  # never: runs are kept
+        raise NotFound(f"request {req.id}'s run is gone")
+    require_kept(run)
     hold_for_approval(session, REIDENTIFICATIONS, req)
     mine = _decider(authorizer, approver, req)  # again, on the row as it now is
     # an approval seals the row it writes: never one an insider wrote or edited
     require_sealed(session.connection(), REIDENTIFICATIONS, req)
-    _required_now(session, req)
+    _required_now(session, req, run)
     if any(a["by"] == approver.subject for a in req.approvals):
         raise Forbidden("you have already approved this request; another steward must approve")
     waiting = [d for d in mine if d in req.waiting_on()]
@@ -181,14 +182,11 @@ def approve(*, authorizer: RoleAuthorizer, approver: UserContext, req: Reidentif
     return req
 
 
-def _required_now(session: Session, req: ReidentificationRequest) -> None:
+def _required_now(session: Session, req: ReidentificationRequest, run: ComparisonRun) -> None:
     """Raise the stored ``required`` to what the catalog asks now (never lower it): a
     key raised to L4 after the asking (or written down behind the gateway only while it
     was asked) needs two stewards of its department at every approval, not the one it
     needed then (red team 55's left row 4, red team 59)."""
-    run = session.get(ComparisonRun, req.run_id)
-    if run is None:  # never: runs are kept
-        raise NotFound(f"request {req.id}'s run is gone")
     now = required_by_department(session, run, sealed=True)  # levels a gateway wrote
     raised = {d: max(n, now.get(d, 0)) for d, n in req.required.items()}
     if raised != req.required:
