@@ -45,6 +45,11 @@ def canonical_id_number(id_number: str) -> str:
     zero-width space, a soft hyphen, a byte-order mark copied from a web page: none is
     white space to Python; red team 52), upper case. A resident ID number is digits and
     a check letter: what is dropped never told two people apart."""
+    if id_number.isascii() and id_number.isalnum():
+        # what almost every source holds: NFKC leaves ASCII as it is and no letter or
+        # digit is dropped, so only the case can change (per character, the general
+        # path below cost a small answer of twenty numbers ~0.1 ms, 3% of its CPU)
+        return _second_generation(id_number.upper())
     spelt = unicodedata.normalize("NFKC", id_number)
     return _second_generation("".join(c for c in spelt if not _dropped(c)).upper())
 

@@ -87,6 +87,23 @@ def test_the_column_spells_each_value_as_one_value_is_spelt(values: list[str | N
     assert spelt == [None if v is None else canonical_id_number(v) for v in values]
 
 
+def _spelt_in_general(id_number: str) -> str:
+    """``canonical_id_number`` without its ASCII shortcut: the module's rule, character
+    by character."""
+    import unicodedata
+
+    from gateway.enforcement.masking.id_spelling import _dropped, _second_generation
+
+    spelt = unicodedata.normalize("NFKC", id_number)
+    return _second_generation("".join(c for c in spelt if not _dropped(c)).upper())
+
+
+@given(st.one_of(TYPED, st.text(alphabet=st.characters(max_codepoint=127), max_size=20),
+                 st.from_regex(r"[0-9]{15}|[0-9]{17}[0-9xX]", fullmatch=True)))  # fmt: skip
+def test_the_ascii_shortcut_spells_as_the_rule(value: str) -> None:
+    assert canonical_id_number(value) == _spelt_in_general(value)
+
+
 def test_a_number_typed_full_width_is_its_ascii_number() -> None:
     typed = "１１０１０１ １９９００１０１ １２３ｘ"
     assert canonical_id_number(typed) == "11010119900101123X"
