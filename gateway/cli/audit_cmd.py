@@ -36,6 +36,7 @@ from catalog.errors import SluiceError
 from gateway.cli.download import Destination
 from gateway.cli.host_login import host_login
 from gateway.cli.shown import shown_json_line
+from gateway.cli.terminal_text import TerminalText
 
 
 def _open(*, background: bool = False) -> AuditLog:
@@ -265,9 +266,18 @@ def _write(chunks: Iterator[bytes], out: Path | None) -> None:
     0644 under the usual umask, written into a file another user left at the path (and
     kept open) and followed a link there (red team 34)."""
     if out is None:
+        # on a terminal the controls of what the trail quotes (an analyst's case
+        # reference, a purpose) arrive escaped; to a pipe the bytes are the export's
+        # (red team 61)
+        if not sys.stdout.isatty():
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        shown = TerminalText(sys.stdout.buffer)
         for chunk in chunks:
-            sys.stdout.buffer.write(chunk)
-        sys.stdout.buffer.flush()
+            shown.write(chunk)
+        shown.close()
         return
     destination = Destination(out, force=True, fmt="jsonl")
     destination.prepare()
