@@ -11,8 +11,13 @@ one place, whatever raised:
 2. the caller is the identity the request resolved (``request.state.user``), else the
    subject of a token that validated (``request.state.token_user`` — e.g. a disabled
    account), else the ``Authorization`` header is validated here (a body rejected
-   before the route's dependencies ran); no valid token: not recorded in the trail
-   (anyone can send those) but logged, rate-limited, with client and path;
+   before the route's dependencies ran) and its subject resolved in the user store; no
+   valid token: not recorded in the trail (anyone can send those) but logged,
+   rate-limited, with client and path. A token's department and roles claims are never
+   the actor's on record: identity is the store's word (red team 61: a token claiming
+   ``finance`` and ``admin`` put an analyst's 404s, 405s and 413s on record as an
+   administrator's of finance); a subject the store refuses (unknown, disabled, its row
+   changed behind the gateway) is named alone, with no department and no roles;
 3. the event holds status, error code, method, path, client and the *locations* of
    validation problems — never the body, never the error text's echo of it (bounded,
    control characters removed);
@@ -82,11 +87,33 @@ class _LogBudget:
 _BUDGET = _LogBudget()
 
 
+def _named(subject: str) -> UserContext:
+    """A caller the store does not vouch for: their subject, nothing the token claims."""
+    return UserContext(subject=subject, department=None, roles=(), clearance="L1",
+                       jurisdiction=())  # fmt: skip
+
+
+def _stored(request: Request, token_user: UserContext) -> UserContext:
+    """The store's identity of a token's subject (blocking), else the subject alone."""
+    directory = getattr(request.app.state, "identities", None)
+    if directory is None:
+        return _named(token_user.subject)
+    try:
+        found = directory.resolve(token_user)
+    except SluiceError:  # unknown, reserved, disabled, unsealed, or the store is down
+        return _named(token_user.subject)
+    return found if isinstance(found, UserContext) else _named(token_user.subject)
+
+
 async def _caller(request: Request) -> UserContext | None:
-    """Who sent this request, if a token of theirs validated (see the module doc)."""
-    user = getattr(request.state, "user", None) or getattr(request.state, "token_user", None)
+    """Who sent this request, if a token of theirs validated, as the user store names
+    them (see the module doc)."""
+    user = getattr(request.state, "user", None)
     if isinstance(user, UserContext):
-        return user
+        return user  # resolved in the store by the route
+    token_user = getattr(request.state, "token_user", None)
+    if isinstance(token_user, UserContext):
+        return _named(token_user.subject)  # the store refused this account
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -96,7 +123,9 @@ async def _caller(request: Request) -> UserContext | None:
         found = known or await run_in_threadpool(authenticator.authenticate, header)
     except SluiceError:
         return None
-    return found if isinstance(found, UserContext) else None
+    if not isinstance(found, UserContext):
+        return None
+    return await run_in_threadpool(_stored, request, found)
 
 
 async def _console_caller(request: Request) -> UserContext | None:
