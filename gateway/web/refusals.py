@@ -100,8 +100,8 @@ def _stored(request: Request, token_user: UserContext) -> UserContext:
         return _named(token_user.subject)
     try:
         found = directory.resolve(token_user)
-    except SluiceError:  # unknown, reserved, disabled, unsealed, or the store is down
-        return _named(token_user.subject)
+    except Exception:  # unknown, reserved, disabled, unsealed, or the store failing:
+        return _named(token_user.subject)  # the refusal is still recorded, by subject
     return found if isinstance(found, UserContext) else _named(token_user.subject)
 
 
