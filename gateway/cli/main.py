@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 
 import click
 
@@ -106,10 +108,28 @@ class LazyGroup(click.Group):
 QUICK = frozenset({"token"})
 
 
+def escaped_excepthook(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    """Python's report of an exception no command turned into a line, every control
+    character but the line breaks shown as ``\\uXXXX``: a failure no command foresaw is
+    a bug and keeps its traceback, but its last lines quote what the database said — an
+    insider's trigger message (``RAISE``), a revision, a constraint's name — and printed
+    raw, an escape sequence among them ran in the operator's terminal (red team 61)."""
+    import traceback
+
+    from catalog.controls import CONTROL_BUT_NEWLINE, escape
+
+    text = "".join(traceback.format_exception(kind, value, tb))
+    sys.stderr.write(CONTROL_BUT_NEWLINE.sub(escape, text))
+    sys.stderr.flush()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Sluice: a governed data-sharing gateway and catalog for oversight work."""
+    sys.excepthook = escaped_excepthook
     asks_help = ctx.meta.get("sluice.asks_help", False)
     if ctx.invoked_subcommand not in QUICK and not asks_help:  # stdout: the output alone
         from audit.lazy_log import logs_to_stderr
