@@ -21,6 +21,17 @@ CONTROL_BUT_NEWLINE = re.compile(
 )
 
 
+# what a web page honours or hides but autoescaping leaves as it is: C0 controls other
+# than tab and line breaks (invisible), C1 (the 8-bit CSI among them), the line and
+# paragraph separators, and the bidirectional embeddings, overrides and isolates, which
+# reverse the text after them on screen (red team 61's left row)
+_IN_A_PAGE = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+              0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # fmt: skip
+IN_A_PAGE = re.compile("[" + "".join(re.escape(chr(c)) for c in _IN_A_PAGE) + "]")
+# each as ``\uXXXX`` (``str.translate``: ``markupsafe.Markup`` keeps itself markup)
+IN_A_PAGE_ESCAPED = {c: f"\\u{c:04x}" for c in _IN_A_PAGE}
+
+
 def escape(found: re.Match[str]) -> str:
     """One control character as ``\\uXXXX`` (a ``re.sub`` replacement)."""
     return f"\\u{ord(found.group()):04x}"

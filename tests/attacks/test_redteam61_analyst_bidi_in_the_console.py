@@ -22,7 +22,6 @@ from collections.abc import Iterator
 import pytest
 
 from audit.search import EventFilter, list_events
-
 from tests.attacks.console_sign_in import console_sign_in
 from tests.attacks.deployments import KINDS, open_deployment
 from tests.gateway.demo_app import DemoGateway

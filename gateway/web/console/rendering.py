@@ -3,7 +3,9 @@
 Values from sources and from users are hostile by assumption: every template is
 escaped (``autoescape=True`` for all names, not only ``*.html``), ``StrictUndefined``
 turns a typo into an error instead of an empty string, and no template uses ``|safe``
-(``tests/gateway/web/console/test_templates.py`` checks). The same page serves htmx: a request
+(``tests/gateway/web/console/test_templates.py`` checks). Autoescaping makes a value
+inert as HTML, not as text: every printed value's controls and bidi overrides are also
+shown escaped (``shown``, the environment's ``finalize``). The same page serves htmx: a request
 with ``HX-Request`` gets only the ``content`` block (``partial``), so one template is
 the whole page and its fragment.
 
@@ -21,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from catalog.controls import IN_A_PAGE, IN_A_PAGE_ESCAPED
 from gateway.web.console.i18n import LANG_COOKIE, LANGS, choose_lang, translate
 from gateway.web.console.menu import navigation
 from gateway.web.console.runtime import get_console
@@ -36,8 +39,22 @@ def build_environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
     return env
+
+
+def shown(value: Any) -> Any:
+    """Every value a template prints, its controls as ``\\uXXXX`` (``IN_A_PAGE``), as
+    the terminal shows them: autoescaping makes text inert as HTML, not as text — a
+    right-to-left override in an analyst's case reference or a model's name reversed
+    what followed it in the officer's table cell, so the page said other than the record
+    (red team 61's left row). Applied before escaping; markup a filter made (``tojson``)
+    stays markup, the replacement being plain ASCII (and ``\\uXXXX`` is the same
+    character again inside a JSON string)."""
+    if not isinstance(value, str) or IN_A_PAGE.search(value) is None:
+        return value
+    return value.translate(IN_A_PAGE_ESCAPED)
 
 
 def is_htmx(request: Request) -> bool:
