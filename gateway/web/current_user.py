@@ -50,6 +50,7 @@ def _from_store(request: Request, token_user: UserContext) -> UserContext:
     _, directory = _seams(request)
     request.state.token_user = token_user  # authenticated, even if the store refuses
     request.state.account_read_at = time.monotonic()  # a result's Governor counts from it
+    request.state.store_asked = True  # a refusal after this one names the subject alone
     resolved, generation = directory.resolve_at(token_user)
     request.state.catalog_generation = generation  # the broker reads no second one
     request.state.user = resolved

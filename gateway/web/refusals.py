@@ -113,7 +113,12 @@ async def _caller(request: Request) -> UserContext | None:
         return user  # resolved in the store by the route
     token_user = getattr(request.state, "token_user", None)
     if isinstance(token_user, UserContext):
-        return _named(token_user.subject)  # the store refused this account
+        if getattr(request.state, "store_asked", False) is True:
+            return _named(token_user.subject)  # the store refused this account
+        # a token verified before, the store not asked yet (``deferred_user``: a body
+        # FastAPI rejects after it ran, before the route): the store's word, as below
+        # (red team 62: fiona of finance was on record with no department, no roles)
+        return await run_in_threadpool(_stored, request, token_user)
     header = request.headers.get("authorization")
     if not header:
         return None
