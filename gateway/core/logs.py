@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
+from catalog.controls import CONTROL_BUT_NEWLINE, escape
 from gateway.core.log_exceptions import scrubbed_exc_info
 
 # loggers that say too much at INFO for an operator's terminal
@@ -27,6 +30,19 @@ _SHARED: list[structlog.types.Processor] = [
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+def escaped_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    """A structlog processor before the renderer: every text value's controls but the
+    line breaks as ``\\uXXXX``. A failure's head (``log_exceptions``) and the values a
+    line names quote what a database or a client said — an insider's trigger message
+    held ``ESC[1A ESC[2K``, and the development renderer wrote it raw to the terminal
+    ``sluice serve`` runs in (red team 62); JSON escapes C0 but not C1 or the bidi
+    overrides."""
+    for key, value in event.items():
+        if isinstance(value, str) and CONTROL_BUT_NEWLINE.search(value) is not None:
+            event[key] = CONTROL_BUT_NEWLINE.sub(escape, value)
+    return event
 
 
 def _renderer(env: str) -> structlog.types.Processor:
@@ -47,7 +63,7 @@ def configure_logging(*, env: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer = _renderer(env)
     structlog.configure(
-        processors=[*_SHARED, scrubbed_exc_info, renderer],
+        processors=[*_SHARED, scrubbed_exc_info, escaped_controls, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # not cached: module-level loggers must follow a later configure_logging (tests
         # capture them; several apps may configure in one process); the hot path logs
@@ -67,6 +83,7 @@ def _route_stdlib(renderer: structlog.types.Processor, level: int) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 scrubbed_exc_info,
+                escaped_controls,
                 renderer,
             ],
         )

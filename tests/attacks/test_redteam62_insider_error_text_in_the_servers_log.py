@@ -6,13 +6,13 @@ Rule: what the database holds reaches the operator's terminal escaped (red teams
 values in the log), and the head is text an operator reads.
 
 Attack: red team 61 escaped the traceback a ``sluice`` command dies with; the server's
-own log of an unforeseen failure (``catalog_db_error``, ``unhandled_error``: rendered by the development
-renderer, ``SLUICE_ENV``'s default) goes through ``log_exceptions.render``, whose head
-cuts digits and non-ASCII runs but keeps the ASCII controls. A trigger of the insider's
-refuses every new user with ``ESC[1A ESC[2K`` and words of their choosing: an
-administrator's ``PUT /api/v1/admin/users/carol62`` is a 500, and the log line written to
-the operator's terminal carried the escape sequence raw — the line above it (the
-request's) erased and rewritten.
+own log of an unforeseen failure (``catalog_db_error``, ``unhandled_error``, rendered
+by the development renderer, ``SLUICE_ENV``'s default) goes through
+``log_exceptions.render``, whose head cuts digits and non-ASCII runs but keeps the
+ASCII controls. A trigger of the insider's refuses every new user with ``ESC[1A
+ESC[2K`` and words of their choosing: an administrator's ``PUT
+/api/v1/admin/users/carol62`` is a 500, and the log line written to the operator's
+terminal carried the escape sequence raw — the line above it erased and rewritten.
 
 Expected: the log line names the failure with the controls escaped (``\\u001b``) or
 gone. On the embedded default and on PostgreSQL.
