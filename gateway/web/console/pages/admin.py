@@ -26,13 +26,14 @@ from starlette.responses import Response
 from audit.records import Actor
 from catalog import service as catalog
 from catalog.errors import BadRequest, Forbidden
+from catalog.models import User
 from gateway.stewardship.users import service
 from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.passwords import ADMIN_SET_PREFIX, check_new_password, is_privileged
-from gateway.web.console.rendering import render
+from gateway.web.console.rendering import render, shown
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.routes import users as api
 from policies.decision import UserContext
@@ -91,12 +92,25 @@ async def user_page(
 def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None:
     status = form.get("status") or None
     prefixes = service.parse_jurisdiction(form.get("jurisdiction"))  # as the CLI reads it
-    body = model(api.UserIn, display_name=form.get("display_name").strip(),
-                 department=form.get("department") or None, clearance=form.get("clearance"),
-                 jurisdiction=prefixes, status=status)  # fmt: skip
-    _with_session(
-        get_console(request), lambda session: api.put_user(subject, body, request, admin, session)
-    )
+    sent = form.get("display_name").strip()
+
+    def put(session: Session) -> Any:
+        body = model(api.UserIn, display_name=_name_as_held(session, subject, sent),
+                     department=form.get("department") or None,
+                     clearance=form.get("clearance"), jurisdiction=prefixes,
+                     status=status)  # fmt: skip
+        return api.put_user(subject, body, request, admin, session)
+
+    _with_session(get_console(request), put)
+
+
+def _name_as_held(session: Session, subject: str, sent: str) -> str:
+    """The display name the user holds if ``sent`` is its page display (its controls as
+    ``\\uXXXX``, ``rendering.shown``), else ``sent``: the form sends the whole user, and
+    a name left as shown was saved as the text of its escape (red team 62)."""
+    held = session.get(User, subject)
+    name = held.display_name if held is not None else None
+    return name if isinstance(name, str) and name != sent and shown(name) == sent else sent
 
 
 def _subject(raw: str) -> str:
