@@ -89,6 +89,15 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            # click prints it as it is: a command's one line quotes what a database or a
+            # source said (``SluiceError.message`` keeps a carriage return), and an
+            # insider's trigger message wrote over the error line (red team 62)
+            from catalog.controls import CONTROL_BUT_NEWLINE, escape
+
+            if CONTROL_BUT_NEWLINE.search(exc.message) is not None:
+                vars(exc)["message"] = CONTROL_BUT_NEWLINE.sub(escape, exc.message)  # Final
+            raise
         except Exception as exc:
             from gateway.cli.unavailable import unavailable_message
 
