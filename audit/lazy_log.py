@@ -43,7 +43,18 @@ def logs_to_stderr() -> None:
     import structlog
 
     if not structlog.is_configured():
-        structlog.configure(logger_factory=_stderr_logger, cache_logger_on_first_use=False)
+        from catalog.controls import escaped_controls
+
+        # structlog's processors, a logged exception as text and every text value's
+        # controls escaped before the renderer: the console renderer printed a value of
+        # no white space as it was, and a trigger message an insider wrote into
+        # ``audit_append_failed`` ran in the operator's terminal (red team 62)
+        *processors, renderer = structlog.get_config()["processors"]
+        structlog.configure(
+            processors=[*processors, structlog.processors.format_exc_info, escaped_controls,
+                        renderer],
+            logger_factory=_stderr_logger, cache_logger_on_first_use=False,
+        )  # fmt: skip
 
 
 def _stderr_logger(*_args: object) -> Any:

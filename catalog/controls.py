@@ -13,6 +13,7 @@ overrides; this escapes them all as ``\\uXXXX``.
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -35,6 +36,19 @@ IN_A_PAGE_ESCAPED = {c: f"\\u{c:04x}" for c in _IN_A_PAGE}
 def escape(found: re.Match[str]) -> str:
     """One control character as ``\\uXXXX`` (a ``re.sub`` replacement)."""
     return f"\\u{ord(found.group()):04x}"
+
+
+def escaped_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    """A structlog processor before the renderer: every text value's controls but the
+    line breaks as ``\\uXXXX``. A failure's head (``gateway.core.log_exceptions``) and
+    the values a line names quote what a database or a client said — an insider's
+    trigger message held ``ESC[1A ESC[2K``, and the development renderer wrote it raw
+    to the terminal ``sluice serve`` or a ``sluice`` command runs in (red team 62); JSON
+    escapes C0 but not C1 or the bidi overrides."""
+    for key, value in event.items():
+        if isinstance(value, str) and CONTROL_BUT_NEWLINE.search(value) is not None:
+            event[key] = CONTROL_BUT_NEWLINE.sub(escape, value)
+    return event
 
 
 def one_line(value: Any) -> str:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
-from typing import Any
 
 import structlog
 
-from catalog.controls import CONTROL_BUT_NEWLINE, escape
+from catalog.controls import escaped_controls
 from gateway.core.log_exceptions import scrubbed_exc_info
 
 # loggers that say too much at INFO for an operator's terminal
@@ -30,19 +28,6 @@ _SHARED: list[structlog.types.Processor] = [
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
-
-
-def escaped_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
-    """A structlog processor before the renderer: every text value's controls but the
-    line breaks as ``\\uXXXX``. A failure's head (``log_exceptions``) and the values a
-    line names quote what a database or a client said — an insider's trigger message
-    held ``ESC[1A ESC[2K``, and the development renderer wrote it raw to the terminal
-    ``sluice serve`` runs in (red team 62); JSON escapes C0 but not C1 or the bidi
-    overrides."""
-    for key, value in event.items():
-        if isinstance(value, str) and CONTROL_BUT_NEWLINE.search(value) is not None:
-            event[key] = CONTROL_BUT_NEWLINE.sub(escape, value)
-    return event
 
 
 def _renderer(env: str) -> structlog.types.Processor:
