@@ -24,35 +24,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.attacks.deployments import KINDS, open_deployment
-from tests.attacks.test_redteam24_steward_terminal_text import CONTROL
+from tests.attacks.deployments import KINDS
+from tests.attacks.raising_trigger import assert_no_control, refusing
 from tests.gateway.demo_app import DemoGateway
 
 MESSAGE = "\x1b[1A\x1b[2K user root signed out"
-SQLITE = (
-    "CREATE TRIGGER rt62_refuses BEFORE INSERT ON users "
-    f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
-)
-PG_FUNCTION = (
-    "CREATE FUNCTION rt62_refuses() RETURNS trigger LANGUAGE plpgsql AS "
-    f"$body$ BEGIN RAISE EXCEPTION '{MESSAGE}'; END $body$"
-)
-PG_TRIGGER = (
-    "CREATE TRIGGER rt62_refuses BEFORE INSERT ON users "
-    "FOR EACH ROW EXECUTE FUNCTION rt62_refuses()"
-)
 
 
 @pytest.fixture(scope="module", params=KINDS)
 def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
        ) -> Iterator[DemoGateway]:  # fmt: skip
     home = tmp_path_factory.mktemp(f"red62-raise-{request.param}")
-    with open_deployment(request.param, home, db_prefix="sluice_red62_raise") as gateway:
-        if request.param == "sqlite":
-            gateway.sql(SQLITE)
-        else:
-            gateway.sql(PG_FUNCTION)
-            gateway.sql(PG_TRIGGER)
+    with refusing(request.param, home, table="users", name="rt62_refuses",
+                  message=MESSAGE) as gateway:  # fmt: skip
         yield gateway
 
 
@@ -66,5 +50,4 @@ def test_a_drivers_message_in_the_servers_log_is_escaped(
     err = capsys.readouterr().err
     assert "incident=" in err, err[-2000:]  # the failure's line (catalog_db_error)
     assert "user root signed out" in err, err[-2000:]  # the failure is still named
-    found = CONTROL.search(err.replace("\r\n", "\n"))
-    assert found is None, ascii(err[max(found.start() - 200, 0) : found.end() + 80])
+    assert_no_control(err)
