@@ -57,6 +57,14 @@ def shown(value: Any) -> Any:
     return value.translate(IN_A_PAGE_ESCAPED)
 
 
+def as_held(sent: str, held: list[str]) -> str:
+    """The value of ``held`` whose page display (``shown``) is ``sent``, else ``sent``: a
+    form input left as the page showed it is no change — saved as sent, the escaped
+    display replaced a title, a purpose or a display name that held a control (red team
+    62)."""
+    return next((h for h in held if h != sent and shown(h) == sent), sent)
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 

@@ -33,7 +33,7 @@ from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.passwords import ADMIN_SET_PREFIX, check_new_password, is_privileged
-from gateway.web.console.rendering import render, shown
+from gateway.web.console.rendering import as_held, render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.routes import users as api
 from policies.decision import UserContext
@@ -105,12 +105,11 @@ def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None
 
 
 def _name_as_held(session: Session, subject: str, sent: str) -> str:
-    """The display name the user holds if ``sent`` is its page display (its controls as
-    ``\\uXXXX``, ``rendering.shown``), else ``sent``: the form sends the whole user, and
-    a name left as shown was saved as the text of its escape (red team 62)."""
+    """The display name the user holds if ``sent`` is its page display (``as_held``): the
+    form sends the whole user, and a name left as shown was saved as its escape."""
     held = session.get(User, subject)
     name = held.display_name if held is not None else None
-    return name if isinstance(name, str) and name != sent and shown(name) == sent else sent
+    return as_held(sent, [name]) if isinstance(name, str) else sent
 
 
 def _subject(raw: str) -> str:

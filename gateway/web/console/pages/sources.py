@@ -41,7 +41,7 @@ from gateway.stewardship.registration.tested import tested_connection
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import render, shown
+from gateway.web.console.rendering import as_held, render
 from gateway.web.console.runtime import get_console
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -316,14 +316,6 @@ def _field_changes(form: Form, entry: StewardDatasetOut) -> dict[str, dict[str, 
     return fields
 
 
-def _as_held(sent: str, held: list[str]) -> str:
-    """The value the entry holds whose page display (``rendering.shown``: its controls
-    as ``\\uXXXX``) is ``sent``, else ``sent``: an input the steward left as the page
-    showed it is no change — saved as sent, the escaped display replaced the title or the
-    purpose that held a control (red team 62)."""
-    return next((h for h in held if h != sent and shown(h) == sent), sent)
-
-
 def _entry_changes(form: Form, entry: StewardDatasetOut) -> dict[str, Any]:
     """The entry's own attributes the form sent and changed (an absent input is no
     change: a page without the input must not clear the value)."""
@@ -331,12 +323,12 @@ def _entry_changes(form: Form, entry: StewardDatasetOut) -> dict[str, Any]:
                               "region_field") if form.getlist(name)}  # fmt: skip
     raw: dict[str, Any] = {}
     for name in ("title_zh", "title_en", "level"):
-        value = _as_held(form.get(name).strip(), [getattr(entry, name)])
+        value = as_held(form.get(name).strip(), [getattr(entry, name)])
         if name in sent and value and value != getattr(entry, name):
             raw[name] = value
     for name in ("allowed_purposes", "tags"):
         held = getattr(entry, name)
-        words = [_as_held(w, held) for w in _words(form.get(name))]
+        words = [as_held(w, held) for w in _words(form.get(name))]
         if name in sent and words != held:
             raw[name] = words
     region = form.get("region_field")
