@@ -16,21 +16,26 @@ import re
 from collections.abc import MutableMapping
 from typing import Any
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-CONTROL_BUT_NEWLINE = re.compile(
-    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+# every character escaped somewhere: C0 and C1 controls (U+009B is an 8-bit CSI), the
+# line and paragraph separators, and the bidirectional embeddings, overrides and
+# isolates, which reverse the text after them on screen; each use below keeps the few
+# its reader needs as they are
+CONTROLS = (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F),
+            *range(0x2066, 0x206A))  # fmt: skip
 
 
-# what a web page honours or hides but autoescaping leaves as it is: C0 controls other
-# than tab and line breaks (invisible), C1 (the 8-bit CSI among them), the line and
-# paragraph separators, and the bidirectional embeddings, overrides and isolates, which
-# reverse the text after them on screen (red team 61's left row)
-_IN_A_PAGE = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
-              0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # fmt: skip
-IN_A_PAGE = re.compile("[" + "".join(re.escape(chr(c)) for c in _IN_A_PAGE) + "]")
+def control_class(but: str = "") -> str:
+    """A regular-expression class of ``CONTROLS``, less the characters of ``but``."""
+    return "[" + "".join(re.escape(chr(c)) for c in CONTROLS if chr(c) not in but) + "]"
+
+
+CONTROL = re.compile(control_class())  # one line of text
+CONTROL_BUT_NEWLINE = re.compile(control_class("\n"))  # lines of text
+# what a web page honours or hides but autoescaping leaves as it is: tab and line
+# breaks are white space there (red team 61's left row)
+IN_A_PAGE = re.compile(control_class("\t\n\r"))
 # each as ``\uXXXX`` (``str.translate``: ``markupsafe.Markup`` keeps itself markup)
-IN_A_PAGE_ESCAPED = {c: f"\\u{c:04x}" for c in _IN_A_PAGE}
+IN_A_PAGE_ESCAPED = {c: f"\\u{c:04x}" for c in CONTROLS if chr(c) not in "\t\n\r"}
 
 
 def escape(found: re.Match[str]) -> str:
@@ -46,9 +51,15 @@ def escaped_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) 
     to the terminal ``sluice serve`` or a ``sluice`` command runs in (red team 62); JSON
     escapes C0 but not C1 or the bidi overrides."""
     for key, value in event.items():
-        if isinstance(value, str) and CONTROL_BUT_NEWLINE.search(value) is not None:
-            event[key] = CONTROL_BUT_NEWLINE.sub(escape, value)
+        if isinstance(value, str):
+            event[key] = lines_shown(value)
     return event
+
+
+def lines_shown(text: str) -> str:
+    """``text`` as lines of text, every control character but the line break as
+    ``\\uXXXX``."""
+    return CONTROL_BUT_NEWLINE.sub(escape, text)
 
 
 def one_line(value: Any) -> str:

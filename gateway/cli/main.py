@@ -93,10 +93,9 @@ class LazyGroup(click.Group):
             # click prints it as it is: a command's one line quotes what a database or a
             # source said (``SluiceError.message`` keeps a carriage return), and an
             # insider's trigger message wrote over the error line (red team 62)
-            from catalog.controls import CONTROL_BUT_NEWLINE, escape
+            from catalog.controls import lines_shown
 
-            if CONTROL_BUT_NEWLINE.search(exc.message) is not None:
-                vars(exc)["message"] = CONTROL_BUT_NEWLINE.sub(escape, exc.message)  # Final
+            vars(exc)["message"] = lines_shown(exc.message)  # ``message`` is Final to mypy
             raise
         except Exception as exc:
             from gateway.cli.unavailable import unavailable_message
@@ -127,10 +126,9 @@ def escaped_excepthook(
     raw, an escape sequence among them ran in the operator's terminal (red team 61)."""
     import traceback
 
-    from catalog.controls import CONTROL_BUT_NEWLINE, escape
+    from catalog.controls import lines_shown
 
-    text = "".join(traceback.format_exception(kind, value, tb))
-    sys.stderr.write(CONTROL_BUT_NEWLINE.sub(escape, text))
+    sys.stderr.write(lines_shown("".join(traceback.format_exception(kind, value, tb))))
     sys.stderr.flush()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog.controls import CONTROL, CONTROL_BUT_NEWLINE, escape, one_line
+from catalog.controls import CONTROL, escape, lines_shown, one_line
 
 
 def shown(value: Any) -> str:
@@ -25,8 +25,7 @@ def shown(value: Any) -> str:
 def shown_json(value: Any) -> str:
     """``value`` as indented JSON (not ASCII-only: Chinese stays readable), with the
     controls ``json.dumps`` leaves raw escaped as JSON escapes them."""
-    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
-    return CONTROL_BUT_NEWLINE.sub(escape, text)
+    return lines_shown(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def shown_json_line(value: Any) -> str:

@@ -16,10 +16,10 @@ import codecs
 import re
 from typing import IO
 
-from catalog.controls import escape
+from catalog.controls import control_class, escape
 
-# CONTROL_BUT_NEWLINE (catalog.controls), less the tab; a CRLF is a line break, kept
-_SHOWN = re.compile(r"\r\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# the controls but the line break and the tab; a CRLF is a line break, kept
+_SHOWN = re.compile(r"\r\n|" + control_class("\t\n"))
 
 
 def _shown(found: re.Match[str]) -> str:
