@@ -19,7 +19,6 @@ On the embedded SQLite default, through a real uvicorn gateway and a pseudo-term
 from __future__ import annotations
 
 import os
-import pty
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from catalog.demo.tables import DEPARTMENT_FILES
+from tests.attacks.pseudo_terminal import on_a_terminal
 from tests.attacks.test_redteam24_steward_terminal_text import CONTROL
 from tests.gateway.cli.client_gateway import Served, served
 
@@ -55,26 +55,8 @@ def hostile_row(served: Served) -> Iterator[None]:
 
 def _on_a_terminal(served: Served, fmt: str) -> bytes:
     """``sluice query`` with its standard output on a pseudo-terminal; what it wrote."""
-    main, secondary = pty.openpty()
-    env = {**os.environ, **served.env()}
-    args = [sys.executable, "-m", "gateway.cli.main", "query", DIBAO, "--fields", "status",
-            *CASE, "--limit", "3", "--format", fmt]  # fmt: skip
-    proc = subprocess.Popen(args, env=env, stdout=secondary, stderr=subprocess.PIPE,
-                            cwd=Path(__file__).resolve().parents[2])  # fmt: skip
-    os.close(secondary)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the terminal's other end closed: all was read
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(main)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()
-    return out
+    args = ["query", DIBAO, "--fields", "status", *CASE, "--limit", "3", "--format", fmt]
+    return on_a_terminal(args, {**os.environ, **served.env()}, timeout=60)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])

@@ -20,7 +20,6 @@ PostgreSQL.
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.deployments import KINDS, open_deployment
+from tests.attacks.pseudo_terminal import on_a_terminal
 from tests.attacks.test_redteam24_steward_terminal_text import CONTROL
 from tests.gateway.demo_app import DemoGateway
 
@@ -55,24 +55,7 @@ def _env(gw: DemoGateway) -> dict[str, str]:
 
 def _on_a_terminal(gw: DemoGateway, *args: str) -> bytes:
     """``sluice audit export ARGS`` with its standard output on a pseudo-terminal."""
-    main, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "audit", "export", *args],
-                            env=_env(gw), stdout=secondary, stderr=subprocess.PIPE,
-                            cwd=ROOT)  # fmt: skip
-    os.close(secondary)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the terminal's other end closed: all was read
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(main)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err.decode()
-    return out
+    return on_a_terminal(["audit", "export", *args], _env(gw), timeout=120)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
