@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from gateway.stewardship.comparison_models import service
 from tests.gateway.comparison_env import events
 from tests.gateway.demo_app import DemoGateway
 
@@ -28,34 +28,34 @@ BASE: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _race(gw: DemoGateway, event_type: str, send: Any) -> list[Any]:
-    audit = gw.services.audit
-    original = audit.append
-    # Since red team 26 the loser waits at the model's write lock, before its record, and
-    # never reaches the barrier: the winner waits out the timeout holding the lock, which
-    # is the window the race needs (the loser has read and waits), so it is kept short
-    both = threading.Barrier(2, timeout=1.5)
+def _race(send: Any) -> list[Any]:
+    """Both writes past their read of the model (its id, its current version) before
+    either writes. Held at the audit append instead (until a stop-41 CI run), the race
+    was not one when the second request read the model only after the first had
+    committed (a loaded machine): it made version 3, rightly 200, and the test failed."""
+    original = service._checked
+    both = threading.Barrier(2, timeout=30)
 
-    def held_append(event: Mapping[str, Any]) -> Any:
-        if event.get("type") == event_type:  # both have read before either writes
-            with contextlib.suppress(threading.BrokenBarrierError):
-                both.wait()
-        return original(event)
+    def held_checked(*args: Any, **kwargs: Any) -> Any:
+        compiled = original(*args, **kwargs)  # read and compiled: now the write
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait()
+        return compiled
 
     results: list[Any] = [None, None]
 
     def run(i: int) -> None:
         results[i] = send(i)
 
-    audit.append = held_append
+    service._checked = held_checked  # type: ignore[assignment]
     try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(30)
+            t.join(60)
     finally:
-        audit.append = original
+        service._checked = original  # type: ignore[assignment]
     return results
 
 
@@ -68,20 +68,18 @@ def test_two_writes_of_one_model_at_once(deployment: DemoGateway, kind: str) -> 
     if kind == "update":
         assert gw.client.post("/api/v1/comparison-models", json={**BASE, "id": model_id},
                               headers=h).status_code == 201  # fmt: skip
-        event_type = "comparison_model.updated"
 
         def send(i: int) -> Any:
             return gw.client.put(f"/api/v1/comparison-models/{model_id}",
                                  json={**BASE, "output": outputs[i]}, headers=h)  # fmt: skip
     else:
-        event_type = "comparison_model.created"
 
         def send(i: int) -> Any:
             return gw.client.post("/api/v1/comparison-models",
                                   json={**BASE, "id": model_id, "output": outputs[i]},
                                   headers=h)  # fmt: skip
 
-    results = _race(gw, event_type, send)
+    results = _race(send)
     codes = sorted(r.status_code for r in results)
     assert codes == ([200, 409] if kind == "update" else [201, 409]), [r.text for r in results]
     won = next(i for i, r in enumerate(results) if r.status_code != 409)
