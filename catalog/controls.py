@@ -17,16 +17,45 @@ from collections.abc import MutableMapping
 from typing import Any
 
 # every character escaped somewhere: C0 and C1 controls (U+009B is an 8-bit CSI), the
-# line and paragraph separators, and the bidirectional embeddings, overrides and
-# isolates, which reverse the text after them on screen; each use below keeps the few
-# its reader needs as they are
-CONTROLS = (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F),
-            *range(0x2066, 0x206A))  # fmt: skip
+# line and paragraph separators, the bidirectional embeddings, overrides and isolates,
+# which reverse the text after them on screen; and every character that shows nothing
+# (Unicode's format characters and default-ignorable code points: the zero-width space
+# and joiners, the soft hyphen, the byte-order mark, the direction marks, the word
+# joiner and invisible operators, the Hangul fillers, the variation selectors, the tag
+# characters that spell hidden ASCII), with which a case reference or a name looks like
+# another (red team 62's left row); each use below keeps the few its reader needs.
+# Inclusive ranges of code points.
+CONTROLS = ((0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x34F, 0x34F), (0x600, 0x605),
+            (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2),
+            (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F),
+            (0x2028, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F),
+            (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x110BD, 0x110BD),
+            (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+            (0xE0000, 0xE0FFF))  # fmt: skip
+
+
+def shown_as(code: int) -> str:
+    """One escaped character's text: ``\\uXXXX``, or ``\\UXXXXXXXX`` beyond the BMP."""
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def control_class(but: str = "") -> str:
     """A regular-expression class of ``CONTROLS``, less the characters of ``but``."""
-    return "[" + "".join(re.escape(chr(c)) for c in CONTROLS if chr(c) not in but) + "]"
+    cuts = sorted(ord(c) for c in but)
+    runs = []
+    for low, high in CONTROLS:
+        for cut in (c for c in cuts if low <= c <= high):
+            if cut > low:
+                runs.append(_run(low, cut - 1))
+            low = cut + 1
+        if low <= high:
+            runs.append(_run(low, high))
+    return "[" + "".join(runs) + "]"
+
+
+def _run(low: int, high: int) -> str:
+    first = re.escape(chr(low))
+    return first if low == high else f"{first}-{re.escape(chr(high))}"
 
 
 CONTROL = re.compile(control_class())  # one line of text
@@ -34,13 +63,11 @@ CONTROL_BUT_NEWLINE = re.compile(control_class("\n"))  # lines of text
 # what a web page honours or hides but autoescaping leaves as it is: tab and line
 # breaks are white space there (red team 61's left row)
 IN_A_PAGE = re.compile(control_class("\t\n\r"))
-# each as ``\uXXXX`` (``str.translate``: ``markupsafe.Markup`` keeps itself markup)
-IN_A_PAGE_ESCAPED = {c: f"\\u{c:04x}" for c in CONTROLS if chr(c) not in "\t\n\r"}
 
 
 def escape(found: re.Match[str]) -> str:
     """One control character as ``\\uXXXX`` (a ``re.sub`` replacement)."""
-    return f"\\u{ord(found.group()):04x}"
+    return shown_as(ord(found.group()))
 
 
 def escaped_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:

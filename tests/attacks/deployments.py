@@ -100,6 +100,25 @@ def rate_limited_fixture(name: str, *, rate: int, window_s: int) -> Any:
     return gw
 
 
+def case_refs_fixture(name: str, cases: list[str]) -> Any:
+    """A module-scoped ``gw`` fixture on each deployment kind in turn in which alice has
+    queried the civil-affairs roll once under each of ``cases`` (a hostile case
+    reference on the trail, for the pages and terminals that show it: red teams 61, 62)."""
+
+    @pytest.fixture(scope="module", params=KINDS)
+    def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[DemoGateway]:  # fmt: skip
+        home = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        with open_deployment(request.param, home, db_prefix=f"sluice_{name}") as gateway:
+            for case in cases:
+                body = {"purpose": "supervision", "case_ref": case, "limit": 1}
+                resp = gateway.query("alice", "civil.dibao_recipients", body)
+                assert resp.status_code == 200, (ascii(case), resp.text)
+            yield gateway
+
+    return gw
+
+
 def fresh_rate_window(gw: DemoGateway) -> None:
     """Start the next flood in a window of its own: the limiter's counters forgotten (in
     process, or the deployment's Redis keys), as waiting a whole window for them to turn

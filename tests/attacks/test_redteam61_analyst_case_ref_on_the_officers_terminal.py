@@ -22,12 +22,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.attacks.deployments import KINDS, open_deployment
+from tests.attacks.deployments import case_refs_fixture
 from tests.attacks.pseudo_terminal import on_a_terminal
 from tests.attacks.test_redteam24_steward_terminal_text import CONTROL
 from tests.gateway.demo_app import DemoGateway
@@ -36,15 +35,7 @@ CASE = "JW-RT61\u009b2K\u009b1G\u2028\u202e-TTY"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    home = tmp_path_factory.mktemp(f"red61-tty-{request.param}")
-    with open_deployment(request.param, home, db_prefix="sluice_red61_tty") as gateway:
-        body = {"purpose": "supervision", "case_ref": CASE, "limit": 1}
-        resp = gateway.query("alice", "civil.dibao_recipients", body)
-        assert resp.status_code == 200, resp.text  # the reference is on the trail
-        yield gateway
+gw = case_refs_fixture("red61_tty", [CASE])
 
 
 def _env(gw: DemoGateway) -> dict[str, str]:

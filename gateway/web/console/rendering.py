@@ -23,7 +23,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from catalog.controls import IN_A_PAGE, IN_A_PAGE_ESCAPED
+from catalog.controls import IN_A_PAGE, escape
 from gateway.web.console.i18n import LANG_COOKIE, LANGS, choose_lang, translate
 from gateway.web.console.menu import navigation
 from gateway.web.console.runtime import get_console
@@ -54,7 +54,7 @@ def shown(value: Any) -> Any:
     character again inside a JSON string)."""
     if not isinstance(value, str) or IN_A_PAGE.search(value) is None:
         return value
-    return value.translate(IN_A_PAGE_ESCAPED)
+    return type(value)(IN_A_PAGE.sub(escape, value))  # markup (``Markup``) stays markup
 
 
 def as_held(sent: str, held: list[str]) -> str:
