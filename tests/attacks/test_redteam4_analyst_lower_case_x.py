@@ -40,16 +40,17 @@ COMPARISON: dict[str, Any] = {
 
 
 def _matched(data: Path) -> list[str]:
-    """The people on active dibao who draw a salary, as the sources hold them."""
-    db = sqlite3.connect(data / "finance.db")
+    """The people on active dibao who draw a salary, as the sources hold them (joined
+    here in Python: SQLite's join on ``upper()`` of both sides used no index, 13 s)."""
+    finance, civil = sqlite3.connect(data / "finance.db"), sqlite3.connect(data / "civil.db")
     try:
-        db.execute("ATTACH DATABASE ? AS civil", (str(data / "civil.db"),))
-        return [r[0] for r in db.execute(
-            "SELECT DISTINCT p.id_number FROM payroll p JOIN civil.dibao_recipients d "
-            "ON upper(d.id_number) = upper(p.id_number) WHERE d.status = 'active' ORDER BY 1"
-        )]  # fmt: skip
+        active = {r[0].upper() for r in civil.execute(
+            "SELECT id_number FROM dibao_recipients WHERE status = 'active'")}  # fmt: skip
+        numbers = {r[0] for r in finance.execute("SELECT id_number FROM payroll")}
+        return sorted(n for n in numbers if n.upper() in active)
     finally:
-        db.close()
+        finance.close()
+        civil.close()
 
 
 def _lower_case_x_in_payroll(data: Path) -> None:
