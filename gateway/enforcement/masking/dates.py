@@ -47,7 +47,7 @@ import hmac
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gateway.enforcement.masking.kernels import as_text, compose, whole
+from gateway.enforcement.masking.kernels import as_text, compose, per_distinct, whole
 from gateway.enforcement.masking.partial import birth_date_year
 from gateway.enforcement.masking.tokens import hmac_tokens
 
@@ -96,12 +96,15 @@ def _parsed_exactly(values: pa.Array, fmt: str, size: int) -> tuple[pa.Array, pa
 
 def date_year(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The year as text; the same answers as ``birth_date_year``."""
-    return birth_date_year(_contiguous(values))
+    return per_distinct(_contiguous(values), birth_date_year)
 
 
 def date_month(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The year and month as text, ``YYYY-MM``; malformed text masked whole."""
-    values = _contiguous(values)
+    return per_distinct(_contiguous(values), _date_month)
+
+
+def _date_month(values: pa.Array) -> pa.Array:
     if _is_dated(values.type):
         return _year_month(values)
     iso, is_iso = _parsed_exactly(values, *_TEXT_SHAPES[0])

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.enforcement.masking import derive_case_key, mask_array, mask_batch
 from gateway.enforcement.masking.dates import MAX_SHIFT_DAYS
+from gateway.enforcement.masking.kernels import DISTINCT_FROM
 
 FAST = settings(max_examples=80, deadline=None)
 SECRET = b"s" * 32
@@ -134,3 +135,39 @@ def test_text_that_is_no_plain_date_is_masked_whole(values: list[str]) -> None:
             assert masked == "*" * len(value)
         # a value of stars alone is its own whole mask: the check above is the exact one
         assert masked != value or not value.strip("*")
+
+
+def _long(values: list[object]) -> list[object]:
+    """``values`` repeated to a column masked once per distinct value (``per_distinct``)."""
+    return (values * (DISTINCT_FROM // max(len(values), 1) + 1))[: DISTINCT_FROM + 7]
+
+
+@FAST
+@given(st.lists(st.one_of(st.none(), DATES), min_size=1, max_size=30), st.sampled_from(
+    ["date32", "iso", "compact"]))  # fmt: skip
+def test_a_long_column_is_masked_as_each_of_its_values(
+    dates: list[datetime.date | None], shape: str
+) -> None:
+    column: list[object] = [
+        None if d is None else d if shape == "date32"
+        else d.isoformat() if shape == "iso" else d.strftime("%Y%m%d")
+        for d in _long(list(dates))
+    ]  # fmt: skip
+    arr = pa.array(column, pa.date32() if shape == "date32" else pa.string())
+    days = _long(list(dates))
+    assert mask_array(arr, "date_month").to_pylist() == [
+        None if d is None else f"{d.year}-{d.month:02d}"
+        for d in days  # type: ignore[attr-defined]
+    ]
+    assert mask_array(arr, "date_year").to_pylist() == [
+        None if d is None else str(d.year)
+        for d in days  # type: ignore[attr-defined]
+    ]
+
+
+@FAST
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=30))
+def test_a_long_column_of_any_text_is_masked_as_a_short_one(values: list[str | None]) -> None:
+    long = pa.array(_long(list(values)), pa.string())
+    each = {v: mask_array(pa.array([v], pa.string()), "date_month")[0].as_py() for v in values}
+    assert mask_array(long, "date_month").to_pylist() == [each[v] for v in _long(list(values))]
