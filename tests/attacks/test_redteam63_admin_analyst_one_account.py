@@ -1,0 +1,52 @@
+"""Red team 63, as an administrator making an analyst of another administrator (or an
+administrator of an analyst), against separation of duties.
+
+Rule (README, docs/policies.md rule 8): whoever reads the audit trail does not query
+the data it records — a security officer never holds the analyst role (``EXCLUSIVE``,
+409 at the assignment, and the policy denies anyway).
+
+Attack: an administrator holds every audit power the officer's exclusion is about —
+``audit:read``, ``audit:verify``, ``audit:export``, ``alerts:read`` and the emergency
+actions — yet ``admin`` and ``analyst`` were not exclusive. root made ``ada`` an
+administrator and then an analyst (or gave arthur, an analyst, the administrator's
+role): one account then read the roll under a case *and* read the whole trail about
+it, officers' look-ups of her included (200 and 200).
+
+Expected: the second role is refused (409, separation of duties) either way round,
+nothing assigned; on the embedded default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from tests.gateway.demo_app import DemoGateway
+
+USERS = "/api/v1/admin/users"
+
+
+def _roles(gw: DemoGateway, subject: str) -> set[str]:
+    return {r["role"] for r in gw.listed_user(subject)["roles"]}
+
+
+def test_an_admin_is_never_made_an_analyst(deployment: DemoGateway) -> None:
+    client, root = deployment.client, deployment.headers("root")
+    ada = {"display_name": "Ada", "clearance": "L3", "jurisdiction": [""]}
+    made = client.put(f"{USERS}/ada63", headers=root, json=ada)
+    assert made.status_code == 200, made.text
+    given = client.post(f"{USERS}/ada63/roles", headers=root, json={"role": "admin", "domain": "*"})
+    assert given.status_code == 200, given.text
+    resp = client.post(f"{USERS}/ada63/roles", headers=root,
+                       json={"role": "analyst", "domain": "*"})  # fmt: skip
+    assert resp.status_code == 409, resp.text[:300]
+    assert "separation of duties" in resp.json()["message"]
+    assert _roles(deployment, "ada63") == {"admin"}
+
+
+def test_an_analyst_is_never_made_an_admin(deployment: DemoGateway) -> None:
+    client, root = deployment.client, deployment.headers("root")
+    resp = client.post(f"{USERS}/arthur/roles", headers=root, json={"role": "admin", "domain": "*"})
+    assert resp.status_code == 409, resp.text[:300]
+    assert "separation of duties" in resp.json()["message"]
+    assert _roles(deployment, "arthur") == {"analyst"}
+    # and so arthur reads no trail
+    events = client.get("/api/v1/audit/events", headers=deployment.headers("arthur"))
+    assert events.status_code == 403, events.text[:200]
