@@ -56,8 +56,16 @@ RESERVED_SUBJECTS = frozenset({*ROLES, ANY_DOMAIN, "role", "system", "anonymous"
 gateway itself; an operator at the command line): an account so named would have its
 doings read as theirs (red team 8)."""
 ACTOR_PREFIXES = ("cli:",)
-EXCLUSIVE = {("analyst", "security_officer"), ("security_officer", "analyst")}
-"""Separation of duties: a subject never holds both (the policy denies anyway)."""
+AUDITORS = ("security_officer", "admin")
+"""The roles that read, verify and export the audit trail and handle its alerts."""
+EXCLUSIVE = {pair for auditor in AUDITORS
+             for pair in (("analyst", auditor), (auditor, "analyst"))}  # fmt: skip
+"""Separation of duties: whoever reads the trail never queries the data it records — a
+subject never holds the analyst's role and an auditor's (the policy denies an officer's
+queries anyway). An administrator holds every audit power the officer's exclusion is
+about (``audit:read``, ``audit:verify``, ``audit:export``, ``alerts:read``, the emergency
+actions): ``admin`` and ``analyst`` were not exclusive, and one account read the roll
+under a case and the whole trail about it (red team 63)."""
 
 _REVISION_SQL = text("SELECT revision FROM casbin_revision WHERE id = 1")
 # every line as stored: a fingerprint of counts an insider could put back (red team 14)

@@ -6,7 +6,7 @@ trail as ``removed`` (``catalog.row_bound``); writing the line back with its old
 grants nothing while that binding is the newest the trail names for it. Deleting the
 binding's event (below the newest checkpoint, where no witness holds it) made the
 binding from when the role was given the newest again, and the role line governed in
-every process that read the trail after the deletion (a replica, a restart: arthur was
+every process that read the trail after the deletion (a replica, a restart: carl was
 an admin again; the process that had read the newer binding kept refusing), and the
 monitor, which compares witnessed checkpoints only, never sealed (this test failed
 there, 2 of 2). The monitor now walks the chain between checkpoints (``audit.sweep``): the
@@ -28,10 +28,10 @@ DEADLINE_S = 20
 def test_a_deleted_binding_does_not_bring_a_revoked_role_back(deployment: DemoGateway) -> None:
     """The last test of its gateway (module): it leaves the trail sealed, by design."""
     gw = deployment
-    arthur = gw.headers("arthur")
+    carl = gw.headers("carl")
     saved = revoked_admin_line(gw)
     for n in range(30):  # the binding is well below the head, past a checkpoint
-        gw.client.get(f"/api/v1/catalog?page={n % 3 + 1}", headers=arthur)
+        gw.client.get(f"/api/v1/catalog?page={n % 3 + 1}", headers=carl)
     # a step of the walk on each monitor tick (production: at most 2% of a core, a step
     # every few seconds on this trail): the wait below ends on the tick that sees the hole
     gw.services.audit.monitor.sweep.duty = 0.5
@@ -43,7 +43,7 @@ def test_a_deleted_binding_does_not_bring_a_revoked_role_back(deployment: DemoGa
     gw.sql("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
     deadline = time.monotonic() + DEADLINE_S
     while True:
-        answer = gw.client.get(USERS, headers=arthur)
+        answer = gw.client.get(USERS, headers=carl)
         assert answer.status_code != 200, "the revoked role governs again"
         if answer.status_code == 503:
             break

@@ -72,7 +72,9 @@ def _query(gw: DemoGateway, subject: str = "arthur") -> Any:
 def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
     before = deployment.listed_user("arthur")
     yield deployment
-    deployment.sql("DELETE FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:admin'")
+    # the account made an admin in the role-line tests: carl, a steward (an analyst is
+    # never an admin: red team 63)
+    deployment.sql("DELETE FROM casbin_rule WHERE v0 = 'carl' AND v1 = 'role:admin'")
     deployment.sql("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
     deployment.sql("UPDATE users SET status = 'active' WHERE subject = 'arthur'")
     resp = _save(deployment, "arthur", before)
@@ -80,27 +82,27 @@ def gw(deployment: DemoGateway) -> Iterator[DemoGateway]:
 
 
 def test_a_revoked_role_line_written_back_grants_nothing(gw: DemoGateway) -> None:
-    root, arthur = gw.headers("root"), gw.headers("arthur")
-    resp = gw.client.post(f"{USERS}/arthur/roles", headers=root,
+    root, carl = gw.headers("root"), gw.headers("carl")
+    resp = gw.client.post(f"{USERS}/carl/roles", headers=root,
                           json={"role": "admin", "domain": "*"})  # fmt: skip
     assert resp.status_code == 200, resp.text
-    resp = gw.client.get(USERS, headers=arthur)
+    resp = gw.client.get(USERS, headers=carl)
     assert resp.status_code == 200, resp.text
-    saved = _rows(gw, "SELECT * FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:admin'")
+    saved = _rows(gw, "SELECT * FROM casbin_rule WHERE v0 = 'carl' AND v1 = 'role:admin'")
     assert len(saved) == 1 and saved[0]["seal"]
-    resp = gw.client.delete(f"{USERS}/arthur/roles/admin/*", headers=root)
+    resp = gw.client.delete(f"{USERS}/carl/roles/admin/*", headers=root)
     assert resp.status_code == 200, resp.text
-    assert gw.client.get(USERS, headers=arthur).status_code == 403
+    assert gw.client.get(USERS, headers=carl).status_code == 403
     gw.sql("INSERT INTO casbin_rule (id, ptype, v0, v1, v2, v3, v4, v5, seal) VALUES "
            "(:id, :ptype, :v0, :v1, :v2, :v3, :v4, :v5, :seal)", **saved[0])  # fmt: skip
-    assert gw.client.get(USERS, headers=arthur).status_code == 403, "the revoked role is back"
-    roles = {(r["role"], r["domain"]) for r in gw.listed_user("arthur")["roles"]}
+    assert gw.client.get(USERS, headers=carl).status_code == 403, "the revoked role is back"
+    roles = {(r["role"], r["domain"]) for r in gw.listed_user("carl")["roles"]}
     assert ("admin", "*") not in roles
     # given again through the gateway, the very same line governs again
-    resp = gw.client.post(f"{USERS}/arthur/roles", headers=root,
+    resp = gw.client.post(f"{USERS}/carl/roles", headers=root,
                           json={"role": "admin", "domain": "*"})  # fmt: skip
     assert resp.status_code == 200, resp.text
-    resp = gw.client.get(USERS, headers=arthur)
+    resp = gw.client.get(USERS, headers=carl)
     assert resp.status_code == 200, resp.text
 
 
@@ -246,18 +248,18 @@ def test_a_fresh_process_refuses_a_replay_on_first_use(gw: DemoGateway) -> None:
     from policies.rbac import Authorizer
 
     root = gw.headers("root")
-    resp = gw.client.post(f"{USERS}/arthur/roles", headers=root,
+    resp = gw.client.post(f"{USERS}/carl/roles", headers=root,
                           json={"role": "admin", "domain": "*"})  # fmt: skip
     assert resp.status_code == 200, resp.text
-    saved = _rows(gw, "SELECT * FROM casbin_rule WHERE v0 = 'arthur' AND v1 = 'role:admin'")[0]
-    assert gw.client.delete(f"{USERS}/arthur/roles/admin/*", headers=root).status_code == 200
+    saved = _rows(gw, "SELECT * FROM casbin_rule WHERE v0 = 'carl' AND v1 = 'role:admin'")[0]
+    assert gw.client.delete(f"{USERS}/carl/roles/admin/*", headers=root).status_code == 200
     gw.sql("INSERT INTO casbin_rule (id, ptype, v0, v1, v2, v3, v4, v5, seal) VALUES "
            "(:id, :ptype, :v0, :v1, :v2, :v3, :v4, :v5, :seal)", **saved)  # fmt: skip
     install_row_bindings(gw.settings.resolved_database_url, gw.services.audit)  # nothing kept
     fresh = Authorizer(gw.services.engine)
-    assert ("admin", "*") not in fresh.roles_of("arthur")
-    assert ("analyst", "*") in fresh.roles_of("arthur")  # never bound: its seal's word
+    assert ("admin", "*") not in fresh.roles_of("carl")
+    assert ("steward", "civil") in fresh.roles_of("carl")  # never bound: its seal's word
     with gw.services.engine.connect() as conn:
-        stored = load_identity(conn, "arthur")
+        stored = load_identity(conn, "carl")
     assert stored is not None and stored.status == "active"
-    assert "admin" not in stored.context.roles and "analyst" in stored.context.roles
+    assert "admin" not in stored.context.roles and "steward" in stored.context.roles

@@ -35,7 +35,7 @@ def test_an_edited_binding_does_not_bring_a_revoked_role_back(
     deployment: DemoGateway,  # noqa: F811 (the fixture imported above)
 ) -> None:
     gw = deployment
-    arthur = gw.headers("arthur")
+    carl = gw.headers("carl")
     saved = revoked_admin_line(gw)
     removed = int(_scalar(gw, "SELECT max(seq) FROM audit_events "
                               "WHERE type = 'catalog.row_bound'"))  # fmt: skip
@@ -52,5 +52,5 @@ def test_an_edited_binding_does_not_bring_a_revoked_role_back(
     gw.sql("UPDATE casbin_revision SET revision = revision + 1 WHERE id = 1")
     install_row_bindings(gw.settings.resolved_database_url, gw.services.audit)  # a restart
     time.sleep(4 * INTERVAL_S)  # a few steps of the walk
-    answer = gw.client.get(USERS, headers=arthur)
+    answer = gw.client.get(USERS, headers=carl)
     assert answer.status_code != 200, "the revoked role governs again"
