@@ -41,7 +41,7 @@ from gateway.stewardship.registration.tested import tested_connection
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import as_held, render
+from gateway.web.console.rendering import as_held, render, shown
 from gateway.web.console.runtime import get_console
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -323,12 +323,19 @@ def _entry_changes(form: Form, entry: StewardDatasetOut) -> dict[str, Any]:
                               "region_field") if form.getlist(name)}  # fmt: skip
     raw: dict[str, Any] = {}
     for name in ("title_zh", "title_en", "level"):
-        value = as_held(form.get(name).strip(), [getattr(entry, name)])
-        if name in sent and value and value != getattr(entry, name):
+        held = getattr(entry, name)
+        text = form.get(name)
+        value = held if text == shown(held) else as_held(text.strip(), [held])
+        if name in sent and value and value != held:
             raw[name] = value
     for name in ("allowed_purposes", "tags"):
         held = getattr(entry, name)
-        words = [as_held(w, held) for w in _words(form.get(name))]
+        text = form.get(name)
+        # the input as the page showed it (the words joined by ", ") is the list held: a
+        # purpose or tag holding a comma, or spaces around it, was split and stripped
+        # below, and a save of nothing rewrote the purposes queries and grants name (red
+        # team 63)
+        words = held if text == shown(", ".join(held)) else [as_held(w, held) for w in _words(text)]
         if name in sent and words != held:
             raw[name] = words
     region = form.get("region_field")
