@@ -175,6 +175,14 @@ def below_level(e: Event) -> list[Any] | None:
     return below if isinstance(below, list) and below else None
 
 
+def _below_text(b: dict[str, Any]) -> str:
+    """One field below its suggestion: its level under the suggested one, or its
+    category dropped (``none``) where evidence found one (red team 63)."""
+    if b.get("pi_category") is not None:
+        return f"{b.get('field')} {b.get('pi_category')} < {b.get('suggested_pi_category')}"
+    return f"{b.get('field')} {b.get('level')} < {b.get('suggested_level')}"
+
+
 def below_suggested_level(events: list[Event], cfg: AlertConfig) -> list[Alert]:
     """A steward published (or edited a published entry to) a field classified below the
     level the classifier suggested from evidence; the event lists those fields."""
@@ -183,11 +191,7 @@ def below_suggested_level(events: list[Event], cfg: AlertConfig) -> list[Alert]:
         below = below_level(e)
         if below is None:
             continue
-        shown = ", ".join(
-            f"{b.get('field')} {b.get('level')} < {b.get('suggested_level')}"
-            for b in below[:5]
-            if isinstance(b, dict)
-        )
+        shown = ", ".join(_below_text(b) for b in below[:5] if isinstance(b, dict))
         more = f" and {len(below) - 5} more" if len(below) > 5 else ""
         out.append(
             finding(

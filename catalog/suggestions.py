@@ -336,21 +336,30 @@ class Classified(Protocol):
 
     name: str
     level: str
+    pi_category: str
     suggested_level: str | None
     suggested_pi_category: str | None
 
 
 def below_suggestion(fields: Iterable[Classified]) -> list[dict[str, str]]:
-    """Fields the steward classified below the level suggested *from evidence* (a
-    personal-information category found in the name or the values): the audit event of
-    a publication records them and the ``below_suggested_level`` alert reads them. A
-    field with no evidence (category ``none``: the default L2) is a steward's call, not
-    a downgrade, so it is not listed."""
+    """Fields the steward classified below what was suggested *from evidence* (a
+    personal-information category found in the name or the values): below the suggested
+    level, or with no category at all — what masks a field is its category, and one at
+    the analyst's clearance with none is shown in clear (docs/policies.md, rules 4 and 5:
+    an ID-number field kept at L3 with its category dropped went to every L3 analyst in
+    clear, and no alert said so, red team 63). The audit event of a publication records
+    them and the ``below_suggested_level`` alert reads them. A field with no evidence
+    (category ``none``: the default L2) is a steward's call, not a downgrade, so it is
+    not listed."""
     out = []
+    none = PICategory.NONE.value
     for field in fields:
         suggested, category = field.suggested_level, field.suggested_pi_category
-        if not suggested or category in (None, "", PICategory.NONE.value):
+        if not suggested or category in (None, "", none):
             continue
-        if Level(field.level).rank < Level(suggested).rank:
-            out.append({"field": field.name, "level": field.level, "suggested_level": suggested})
+        found = {"field": field.name, "level": field.level, "suggested_level": suggested}
+        if field.pi_category in (None, "", none):
+            out.append({**found, "pi_category": none, "suggested_pi_category": category})
+        elif Level(field.level).rank < Level(suggested).rank:
+            out.append(found)
     return out

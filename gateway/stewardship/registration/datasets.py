@@ -243,12 +243,13 @@ def _refuse_reshaping_frozen(dataset_id: str, frozen_at: datetime | None) -> Non
 
 
 def _lowered_below_suggestion(dataset: Dataset, changed: Sequence[str]) -> list[dict[str, str]]:
-    """On a published entry, the fields whose level this edit set below the suggestion."""
+    """On a published entry, the fields whose level or category this edit set below the
+    suggestion (a category dropped unmasks as surely as a level lowered: red team 63)."""
     if dataset.status != DatasetStatus.PUBLISHED:
         return []
-    relevelled = {c[len("fields.") : -len(".level")] for c in changed
-                  if c.startswith("fields.") and c.endswith(".level")}  # fmt: skip
-    return below_suggestion(f for f in dataset.fields if f.name in relevelled)
+    parts = [c.removeprefix("fields.").rsplit(".", 1) for c in changed if c.startswith("fields.")]
+    reclassified = {p[0] for p in parts if p[-1] in ("level", "pi_category")}
+    return below_suggestion(f for f in dataset.fields if f.name in reclassified)
 
 
 def publish(*, session: Session, services: Services, user: UserContext, dataset_id: str) -> Dataset:
