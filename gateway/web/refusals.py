@@ -149,6 +149,15 @@ async def _console_caller(request: Request) -> UserContext | None:
                        jurisdiction=())  # fmt: skip
 
 
+async def console_session_user(request: Request) -> UserContext | None:
+    """The user store's identity of the live console session's subject (the subject
+    alone if the store refuses it), for a page's refusal raised before the page knew its
+    caller: the application-wide guard runs before a page's own dependencies, and its
+    400s and 413s for a signed-in user were off the record (red team 63)."""
+    found = await _console_caller(request)
+    return None if found is None else await run_in_threadpool(_stored, request, found)
+
+
 def budget_allows(services: Services, subject: str, details: dict[str, Any]) -> bool:
     """Whether this refusal of ``subject`` goes on record (5.:
     ``gateway.enforcement.limits.refusal_recorded``)."""

@@ -61,7 +61,7 @@ from gateway.web.console.rendering import is_htmx, render
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import SESSION_COOKIE
 from gateway.web.deps import count_call, get_services
-from gateway.web.refusals import budget_allows, clean, unrecorded
+from gateway.web.refusals import budget_allows, clean, console_session_user, unrecorded
 from policies.decision import UserContext
 
 log = structlog.get_logger("sluice.console")
@@ -226,8 +226,15 @@ _DETAILED = (400, 404, 409, 413, 423)
 
 async def _record(request: Request, status: int, code: str, exc: BaseException) -> bool:
     """``request.refused`` for a signed-in caller's refusal; False if not recorded."""
+    if status < 400 or is_audited(exc):
+        return True
     user = getattr(request.state, "user", None)
-    if not isinstance(user, UserContext) or status < 400 or is_audited(exc):
+    if not isinstance(user, UserContext):  # refused before the page knew its caller
+        try:
+            user = await console_session_user(request)
+        except Unavailable:  # a session the trail cannot judge (``PasswordTrail``): 503
+            return False
+    if user is None:
         return True
     details: dict[str, Any] = {"status": status, "code": code, "method": request.method,
                                "path": clean(request.url.path), "console": True}  # fmt: skip
