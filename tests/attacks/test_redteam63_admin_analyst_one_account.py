@@ -13,11 +13,16 @@ role): one account then read the roll under a case *and* read the whole trail ab
 it, officers' look-ups of her included (200 and 200).
 
 Expected: the second role is refused (409, separation of duties) either way round,
-nothing assigned; on the embedded default and on PostgreSQL.
+nothing assigned; an account that held both before the rule queries nothing (as an
+officer, whatever else it holds, never queries: the policy file's deny line). On the
+embedded default and on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import pytest
+
+from policies import rbac
 from tests.gateway.demo_app import DemoGateway
 
 USERS = "/api/v1/admin/users"
@@ -50,3 +55,23 @@ def test_an_analyst_is_never_made_an_admin(deployment: DemoGateway) -> None:
     # and so arthur reads no trail
     events = client.get("/api/v1/audit/events", headers=deployment.headers("arthur"))
     assert events.status_code == 403, events.text[:200]
+
+
+def test_an_admin_made_an_analyst_before_the_rule_queries_nothing(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account that held both before the exclusion (a deployment upgraded with one)
+    keeps them; its queries and comparisons are refused, as an officer's are."""
+    client, root = deployment.client, deployment.headers("root")
+    ada = {"display_name": "Ada before", "clearance": "L3", "jurisdiction": [""]}
+    assert client.put(f"{USERS}/ada63b", headers=root, json=ada).status_code == 200
+    with monkeypatch.context() as before:  # the rule as it was
+        before.setattr(rbac, "EXCLUSIVE", {("analyst", "security_officer"),
+                                           ("security_officer", "analyst")})  # fmt: skip
+        for role in ("admin", "analyst"):
+            given = client.post(f"{USERS}/ada63b/roles", headers=root,
+                                json={"role": role, "domain": "*"})  # fmt: skip
+            assert given.status_code == 200, given.text
+    body = {"purpose": "audit", "case_ref": "JW-63", "fields": ["employer"], "limit": 1}
+    resp = deployment.query("ada63b", "finance.payroll", body)
+    assert resp.status_code == 403, resp.text[:300]
