@@ -65,6 +65,16 @@ def as_held(sent: str, held: list[str]) -> str:
     return next((h for h in held if h != sent and shown(h) == sent), sent)
 
 
+def left_as_shown(text: str, held: str | None) -> str:
+    """A one-line input's value as saved: ``held`` if ``text`` is exactly its page
+    display — spaces around it included, which the edit's own stripping removed, so a
+    save of nothing rewrote a title or a display name (red team 63) — else ``text``
+    stripped, or the held value whose display that is (``as_held``)."""
+    if held is None:
+        return text.strip()
+    return held if text == shown(held) else as_held(text.strip(), [held])
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 

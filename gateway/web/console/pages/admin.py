@@ -33,7 +33,7 @@ from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.passwords import ADMIN_SET_PREFIX, check_new_password, is_privileged
-from gateway.web.console.rendering import as_held, render
+from gateway.web.console.rendering import left_as_shown, render
 from gateway.web.console.runtime import Console, get_console
 from gateway.web.routes import users as api
 from policies.decision import UserContext
@@ -92,7 +92,7 @@ async def user_page(
 def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None:
     status = form.get("status") or None
     prefixes = service.parse_jurisdiction(form.get("jurisdiction"))  # as the CLI reads it
-    sent = form.get("display_name").strip()
+    sent = form.get("display_name")
 
     def put(session: Session) -> Any:
         body = model(api.UserIn, display_name=_name_as_held(session, subject, sent),
@@ -105,11 +105,11 @@ def _put(request: Request, admin: UserContext, subject: str, form: Form) -> None
 
 
 def _name_as_held(session: Session, subject: str, sent: str) -> str:
-    """The display name the user holds if ``sent`` is its page display (``as_held``): the
+    """The display name the user holds if ``sent`` is its page display (``left_as_shown``): the
     form sends the whole user, and a name left as shown was saved as its escape."""
     held = session.get(User, subject)
     name = held.display_name if held is not None else None
-    return as_held(sent, [name]) if isinstance(name, str) else sent
+    return left_as_shown(sent, name if isinstance(name, str) else None)
 
 
 def _subject(raw: str) -> str:

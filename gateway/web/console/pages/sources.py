@@ -41,7 +41,7 @@ from gateway.stewardship.registration.tested import tested_connection
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import as_held, render, shown
+from gateway.web.console.rendering import as_held, left_as_shown, render, shown
 from gateway.web.console.runtime import get_console
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -324,8 +324,7 @@ def _entry_changes(form: Form, entry: StewardDatasetOut) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for name in ("title_zh", "title_en", "level"):
         held = getattr(entry, name)
-        text = form.get(name)
-        value = held if text == shown(held) else as_held(text.strip(), [held])
+        value = left_as_shown(form.get(name), held)
         if name in sent and value and value != held:
             raw[name] = value
     for name in ("allowed_purposes", "tags"):
