@@ -23,6 +23,7 @@ from __future__ import annotations
 import pytest
 
 from policies import rbac
+from tests.attacks.test_redteam2_analyst_model_race import BASE
 from tests.gateway.demo_app import DemoGateway
 
 USERS = "/api/v1/admin/users"
@@ -75,3 +76,29 @@ def test_an_admin_made_an_analyst_before_the_rule_queries_nothing(
     body = {"purpose": "audit", "case_ref": "JW-63", "fields": ["employer"], "limit": 1}
     resp = deployment.query("ada63b", "finance.payroll", body)
     assert resp.status_code == 403, resp.text[:300]
+
+
+def test_an_auditor_made_an_analyst_before_the_rule_asks_and_compares_nothing(
+    deployment: DemoGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team 63's left row 2: the same account's other analyst actions — an access
+    request for the data, a comparison model authored or run — are refused too, for an
+    administrator and for an officer who held the analyst's role before the rule."""
+    client, root = deployment.client, deployment.headers("root")
+    for subject, auditor in (("ada63c", "admin"), ("otto63c", "security_officer")):
+        person = {"display_name": subject, "clearance": "L3", "jurisdiction": [""]}
+        assert client.put(f"{USERS}/{subject}", headers=root, json=person).status_code == 200
+        with monkeypatch.context() as before:  # no exclusion at all, as a table edit
+            before.setattr(rbac, "EXCLUSIVE", set())
+            for role in (auditor, "analyst"):
+                given = client.post(f"{USERS}/{subject}/roles", headers=root,
+                                    json={"role": role, "domain": "*"})  # fmt: skip
+                assert given.status_code == 200, given.text
+        h = deployment.headers(subject)
+        asked = client.post("/api/v1/access-requests", headers=h, json={
+            "dataset": "finance.payroll", "fields": ["bank_card"], "days": 3,
+            "justification": "audit", "purpose": "audit", "case_ref": "JW-63"})  # fmt: skip
+        assert asked.status_code == 403, (auditor, asked.text[:300])
+        model = client.post("/api/v1/comparison-models", headers=h,
+                            json={**BASE, "id": f"test.{subject}"})  # fmt: skip
+        assert model.status_code == 403, (auditor, model.text[:300])
