@@ -27,7 +27,7 @@ from catalog.mask_specs import MaskSpec, parse_mask_spec
 from catalog.vocabulary import MaskMethod
 from gateway.enforcement.masking import amounts, dates, fpe, native, partial, small, steward
 from gateway.enforcement.masking.id_spelling import canonical_column
-from gateway.enforcement.masking.kernels import as_text
+from gateway.enforcement.masking.kernels import as_text, per_distinct
 from gateway.enforcement.masking.tokens import hash_array
 
 TextMask = Callable[[pa.Array], pa.Array]
@@ -94,7 +94,7 @@ def _vectorised_text(text: pa.Array, method: str, hash_key: bytes | None) -> pa.
             raise ValueError("the hash mask needs a case key (derive_case_key)")
         return hash_array(text, hash_key)
     if method == MaskMethod.BIRTH_DATE_YEAR:
-        return partial.birth_date_year(text)
+        return per_distinct(text, partial.birth_date_year)
     mask = TEXT_MASKS.get(method)
     if mask is None:
         raise ValueError(f"unknown mask method {method!r}")
@@ -151,7 +151,7 @@ def mask_array(
         values = _contiguous(arr)
         if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
             years = small.birth_year_of_dates(values) if few else None
-            return years if years is not None else partial.birth_date_year(values)
+            return years if years is not None else per_distinct(values, partial.birth_date_year)
     text = as_text(arr)
     if id_number and method == MaskMethod.HASH:  # before any path tokenises the bytes
         text = canonical_column(text)

@@ -2,10 +2,10 @@
 ``date_shift`` (a keyed shift of 1 to ``MAX_SHIFT_DAYS`` days, either way).
 
 ``date_year`` is ``birth_date_year`` under a name that fits any date (a payment, a
-death, a finding); both are ``partial.birth_date_year``. ``date_month`` follows the
-same rules: date and timestamp columns give text ``YYYY-MM`` (timestamps in their own
-time zone), dates as text are read in the shapes ``birth_date_year`` reads, and any
-other text is masked whole (never passed through).
+death, a finding); ``mask_array`` masks both with ``partial.birth_date_year``.
+``date_month`` follows the same rules: date and timestamp columns give text
+``YYYY-MM`` (timestamps in their own time zone), dates as text are read in the shapes
+``birth_date_year`` reads, and any other text is masked whole (never passed through).
 
 ``date_shift`` — what is consistent, and why this way:
 
@@ -48,7 +48,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.enforcement.masking.kernels import as_text, compose, per_distinct, whole
-from gateway.enforcement.masking.partial import birth_date_year
 from gateway.enforcement.masking.tokens import hmac_tokens
 
 MAX_SHIFT_DAYS = 30
@@ -92,11 +91,6 @@ def _parsed_exactly(values: pa.Array, fmt: str, size: int) -> tuple[pa.Array, pa
     printed = pc.strftime(parsed, format=fmt).cast(values.type)
     shape = pc.and_(pc.equal(pc.binary_length(values), size), pc.is_valid(parsed))
     return parsed, pc.and_(shape, pc.fill_null(pc.equal(printed, values), False))
-
-
-def date_year(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The year as text; the same answers as ``birth_date_year``."""
-    return per_distinct(_contiguous(values), birth_date_year)
 
 
 def date_month(values: pa.Array | pa.ChunkedArray) -> pa.Array:

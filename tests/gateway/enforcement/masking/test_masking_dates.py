@@ -169,5 +169,6 @@ def test_a_long_column_is_masked_as_each_of_its_values(
 @given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=30))
 def test_a_long_column_of_any_text_is_masked_as_a_short_one(values: list[str | None]) -> None:
     long = pa.array(_long(list(values)), pa.string())
-    each = {v: mask_array(pa.array([v], pa.string()), "date_month")[0].as_py() for v in values}
-    assert mask_array(long, "date_month").to_pylist() == [each[v] for v in _long(list(values))]
+    for method in ("date_month", "birth_date_year"):
+        each = {v: mask_array(pa.array([v], pa.string()), method)[0].as_py() for v in values}
+        assert mask_array(long, method).to_pylist() == [each[v] for v in _long(list(values))]
