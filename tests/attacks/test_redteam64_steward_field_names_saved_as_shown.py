@@ -34,7 +34,7 @@ from tests.gateway.demo_app import DemoGateway
 
 HIDDEN = "note\u200b"  # a zero-width space at the end
 LOOKALIKE = "note\\u200b"  # the same as shown: a backslash, 'u200b'
-_SELECT = re.compile(r'<select id="[^"]*" name="([^"]*)">(.*?)</select>', re.S)
+_SELECT = re.compile(r'<select id="([^"]*)" name="([^"]*)">(.*?)</select>', re.S)
 _SELECTED = re.compile(r'<option value="([^"]*)" selected>')
 
 
@@ -73,17 +73,19 @@ def _drafted(gw: DemoGateway, table: str) -> str:
     return entry
 
 
-def _form_as_shown(page: str) -> list[tuple[str, str]]:
-    """What a browser posts for the page's selects left as they are (document order)."""
+def _form_as_shown(page: str) -> list[tuple[str, str, str]]:
+    """What a browser posts for the page's selects left as they are (document order):
+    each select's id (what the steward picks it by), name and value."""
     form = []
-    for name, options in _SELECT.findall(page):
+    for ident, name, options in _SELECT.findall(page):
         chosen = _SELECTED.search(options)
-        form.append((html.unescape(name), html.unescape(chosen.group(1) if chosen else "")))
+        value = html.unescape(chosen.group(1) if chosen else "")
+        form.append((html.unescape(ident), html.unescape(name), value))
     return form
 
 
-def _save(client: Any, csrf: str, entry: str, form: list[tuple[str, str]]) -> None:
-    body = urlencode([("csrf_token", csrf), *form])
+def _save(client: Any, csrf: str, entry: str, form: list[tuple[str, str, str]]) -> None:
+    body = urlencode([("csrf_token", csrf), *((name, value) for _, name, value in form)])
     saved = client.post(
         f"/console/sources/entries/{entry}/classify",
         content=body,
@@ -119,10 +121,10 @@ def test_a_level_changed_on_a_field_with_a_hidden_character_is_saved(
     page = client.get(f"/console/sources/entries/{entry}")
     assert page.status_code == 200, page.text[:300]
     form = _form_as_shown(page.text)
-    level_inputs = [i for i, (name, _) in enumerate(form) if name.startswith("level__")]
+    level_inputs = [i for i, (ident, _, _) in enumerate(form) if ident.startswith("level__")]
     assert len(level_inputs) == 3, form
     hidden_level = level_inputs[1]  # the fields in the table's order
-    form[hidden_level] = (form[hidden_level][0], "L3")
+    form[hidden_level] = (*form[hidden_level][:2], "L3")
     _save(client, csrf, entry, form)
     after = _fields(gw, entry)
     assert after[HIDDEN]["level"] == "L3", after[HIDDEN]

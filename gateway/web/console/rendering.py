@@ -41,6 +41,7 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
         finalize=shown,
     )
+    env.globals["input_key"] = input_key
     return env
 
 
@@ -73,6 +74,16 @@ def left_as_shown(text: str, held: str | None) -> str:
     if held is None:
         return text.strip()
     return held if text == shown(held) else as_held(text.strip(), [held])
+
+
+def input_key(name: str) -> str:
+    """A name held in the catalog (a field's) as a form input's name or value: its UTF-8
+    bytes in hex. What a page prints goes through ``shown``, which is for reading, not
+    one-to-one — ``note`` and a zero-width space, and the plain text ``note\\u200b``,
+    print alike — and an input keyed by that display named no field, or another one: a
+    steward's save of the entry page unchanged gave an ID-number column a look-alike
+    column's level and category (red team 64). Plain ASCII, so ``shown`` leaves it be."""
+    return name.encode("utf-8", "surrogatepass").hex()
 
 
 def is_htmx(request: Request) -> bool:

@@ -41,7 +41,7 @@ from gateway.stewardship.registration.tested import tested_connection
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import as_held, left_as_shown, render, shown
+from gateway.web.console.rendering import as_held, input_key, left_as_shown, render, shown
 from gateway.web.console.runtime import get_console
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -302,13 +302,20 @@ async def entry_page(request: Request, dataset_id: str,
                   drift=None, **data)  # fmt: skip
 
 
+def _sent(form: Form, keyed: str, named: str) -> str:
+    """An input the page names by a field's ``input_key`` (``keyed``); a form that is
+    not the page's (a script) may name it by the field itself (``named``)."""
+    return form.get(keyed) if form.getlist(keyed) else form.get(named)
+
+
 def _field_changes(form: Form, entry: StewardDatasetOut) -> dict[str, dict[str, str]]:
-    """Each field's level and category where the form differs from the entry."""
+    """Each field's level and category where the form differs from the entry; the page
+    keys each field's inputs by ``input_key`` (its display is no key: red team 64)."""
     fields: dict[str, dict[str, str]] = {}
     for f in entry.fields:
         change = {}
         for attr in ("level", "pi_category"):
-            value = form.get(f"{attr}__{f.name}")
+            value = _sent(form, f"{attr}.{input_key(f.name)}", f"{attr}__{f.name}")
             if value and value != getattr(f, attr):
                 change[attr] = value
         if change:
@@ -337,7 +344,9 @@ def _entry_changes(form: Form, entry: StewardDatasetOut) -> dict[str, Any]:
         words = held if text == shown(", ".join(held)) else [as_held(w, held) for w in _words(text)]
         if name in sent and words != held:
             raw[name] = words
-    region = form.get("region_field")
+    sent_region = form.get("region_field")  # the page sends a field's ``input_key``
+    region = next((f.name for f in entry.fields if input_key(f.name) == sent_region),
+                  sent_region)  # fmt: skip
     if "region_field" in sent and region != (entry.region_field or ""):
         raw["region_field"] = region or None
     return raw

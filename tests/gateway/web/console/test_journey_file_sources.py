@@ -68,7 +68,7 @@ def _register_and_publish(page: Page, live: LiveConsole, kind: str, path: Path) 
     page.locator("#pi_category__xm").select_option("name")
     page.locator("#region_field").select_option("region_code")
     page.get_by_role("button", name="保存分级").click()
-    expect(page.locator("#region_field")).to_have_value("region_code")
+    expect(page.locator("#region_field option:checked")).to_have_text("region_code")
     page.get_by_role("button", name="发布").click()
     expect(page.locator("h1")).to_contain_text("已发布")
     return entry
