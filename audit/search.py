@@ -49,8 +49,8 @@ class EventFilter:
     type: str | None = None  # exact, or a family such as "query.*"
     decision: Literal["allow", "deny"] | None = None
     outcome: str | None = None
-    purpose: str | None = None
-    case_ref: str | None = None
+    purpose: str | tuple[str, ...] | None = None  # exact; a tuple: any of them
+    case_ref: str | tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     from_seq: int | None = None
@@ -115,7 +115,9 @@ class EventFilter:
             add(f"decision_allow = {p}", self.decision == "allow")
         for column in ("outcome", "purpose", "case_ref"):
             value = getattr(self, column)
-            if value:
+            if isinstance(value, tuple) and value:
+                add(f"{column} IN ({', '.join([p] * len(value))})", *value)
+            elif value:
                 add(f"{column} = {p}", value)
         if self.since:
             add(f"ts >= {p}", format_ts(self.since))

@@ -70,6 +70,21 @@ def escape(found: re.Match[str]) -> str:
     return shown_as(ord(found.group()))
 
 
+_SHOWN_AS = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
+
+
+def unescaped(text: str) -> str:
+    """``text`` with every ``\\uXXXX`` (``\\UXXXXXXXX``) that is how a control of
+    ``CONTROLS`` is shown (``shown_as``) read back as the character: what a person copied
+    off a page or a terminal, as the value it showed (any other escape stays as typed)."""
+
+    def back(found: re.Match[str]) -> str:
+        code = int(found.group(1) or found.group(2), 16)
+        return chr(code) if any(low <= code <= high for low, high in CONTROLS) else found.group()
+
+    return _SHOWN_AS.sub(back, text)
+
+
 def escaped_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
     """A structlog processor before the renderer: every text value's controls but the
     line breaks as ``\\uXXXX``. A failure's head (``gateway.core.log_exceptions``) and

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from audit.alert_common import rule_view
 from audit.alert_runner import list_alerts
 from audit.search import EventFilter, iter_bodies, list_events
+from catalog.controls import unescaped
 from catalog.errors import BadRequest
 from gateway.stewardship.registration.schemas import checked
 from gateway.web.audit_reads import readable_trail, record_audit_read
@@ -74,11 +75,25 @@ def _whole(raw: str, name: str) -> int | None:
     return int(raw)
 
 
+def as_shown(typed: str) -> tuple[str, ...] | None:
+    """The values a purpose or case filter typed as the page shows them stands for: the
+    text as typed and stripped, each with its escapes of invisible characters read back
+    (``controls.unescaped``). A case reference is kept as given, spaces and zero-width
+    characters included, and shown escaped: searched as typed only, ``JW-64\\u200b``
+    pasted off the page, or ``JW-64 `` stripped, found nothing (red team 64). No NUL
+    (``\\u0000`` read back): the trail holds none, and PostgreSQL refuses it in text."""
+    if not typed.strip():  # spaces alone: no filter, as before
+        return None
+    found = dict.fromkeys(v for t in (typed, typed.strip()) for v in (t, unescaped(t))
+                          if "\x00" not in v)  # fmt: skip
+    return tuple(found) or None
+
+
 def timeline_filter(values: dict[str, str]) -> EventFilter:
     return EventFilter(
         actor=values["actor"] or None, type=values["type"] or None,
         dataset=values["dataset"] or None, outcome=values["outcome"] or None,
-        purpose=values["purpose"] or None, case_ref=values["case_ref"] or None,
+        purpose=as_shown(values["purpose"]), case_ref=as_shown(values["case_ref"]),
         since=_moment(values["since"], "since"), until=_moment(values["until"], "until"),
     )  # fmt: skip
 
@@ -98,7 +113,7 @@ async def timeline(
     caller: Caller = Depends(may_read),
 ) -> Response:
     values = {"actor": actor.strip(), "type": type.strip(), "dataset": dataset.strip(),
-              "outcome": outcome, "purpose": purpose.strip(), "case_ref": case_ref.strip(),
+              "outcome": outcome, "purpose": purpose, "case_ref": case_ref,
               "since": since, "until": until}  # fmt: skip
     filters = timeline_filter(values)
 
