@@ -157,6 +157,31 @@ async def _refused(request: Request, exc: Forbidden, entry: DatasetOut,
     )  # fmt: skip
 
 
+CARRIED = "carried"  # a page button's post: the query as its page carried it
+
+
+def carried_back(form: Form) -> Form:
+    """The query a page of results carried (``query_results.html``), as it was sent: the
+    page prints each value as its ``input_key`` — printed as text, a value went through
+    ``shown``, and a case reference or a filter value holding an invisible character
+    came back as its ``\\uXXXX`` display: the next page was read, and recorded, under a
+    case reference nobody gave (red team 64)."""
+    if form.get(CARRIED) != "1":
+        return form
+    pairs = []
+    for name, value in form.items():
+        if name in ("csrf_token", "page"):
+            pairs.append((name, value))
+        elif name != CARRIED:
+            try:
+                pairs.append((name, bytes.fromhex(value).decode("utf-8")))
+            except ValueError:
+                raise BadRequest("a page's query came back other than it was carried") from None
+    if any("\x00" in value for _, value in pairs):  # as the application's text guard
+        raise BadRequest("a form value holds a NUL character")
+    return Form(pairs)
+
+
 @router.post("/console/query/{dataset_id}/preview")
 async def preview(
     request: Request,
@@ -165,6 +190,7 @@ async def preview(
     form: Form = Depends(csrf_form),
 ) -> Response:
     entry = await run_in_threadpool(_entry, request, dataset_id)
+    form = carried_back(form)
     body, page, size = query_body(form, entry, paged=True)
     broker: Broker = request.app.state.broker
     try:
@@ -175,7 +201,7 @@ async def preview(
     # the results carry the query they answer: their page buttons post it again, whether
     # the page was swapped in by htmx or rendered whole by a plain form post (a click
     # before htmx had loaded), where there is no query form to include
-    carried = [(k, v) for k, v in form.items() if k not in ("page", "csrf_token")]
+    carried = [(k, v) for k, v in form.items() if k not in ("page", "csrf_token", CARRIED)]
     return render(request, "query_results.html", entry=entry, answer=answer, columns=columns,
                   rows=answer.get("rows") or [], page=page, size=size, carried=carried,
                   more=bool(answer.get("truncated")))  # fmt: skip
