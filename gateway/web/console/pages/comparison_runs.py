@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from catalog.comparison_models import ComparisonRun
 from catalog.errors import BadRequest
 from catalog.reidentifications import release_ttl
 from gateway.enforcement.comparison import reidentify, run_service
@@ -36,7 +37,7 @@ from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.pages.audit import model
 from gateway.web.console.pages.query import PAGE_SIZES
-from gateway.web.console.rendering import render
+from gateway.web.console.rendering import left_as_shown, render
 from gateway.web.console.runtime import get_console
 from gateway.web.routes import access_requests as requests_api
 from gateway.web.routes import comparison_models as models_api
@@ -155,11 +156,24 @@ async def ask_reidentification(
         hits = [int(h) for h in form.getlist("hits")]
     except ValueError:
         raise BadRequest("hits: whole numbers") from None
-    body = model(ReidentificationIn, run=_checked(run_id, "run"), hits=hits,
-                 purpose=form.get("purpose").strip(), case_ref=form.get("case_ref").strip(),
-                 justification=form.get("justification").strip())  # fmt: skip
-    await run_in_threadpool(_in_session, request, lambda session: requests_api.create(
-        body=body, request=request, user=caller.user, session=session))  # fmt: skip
+    run_id = _checked(run_id, "run")
+
+    def ask(session: Session) -> Any:
+        # the purpose and case the page offered are the run's (its form prefilled with
+        # them, printed through ``shown``): left as offered, they are the run's own — a
+        # case reference with an invisible character was filed as its ``\\uXXXX``
+        # display, a case nobody gave (red team 64); another run's is never read
+        run = session.get(ComparisonRun, run_id)
+        purpose, case_ref = None, None
+        if run is not None and run.owner == caller.user.subject:
+            purpose, case_ref = run.purpose, run.case_ref
+        body = model(ReidentificationIn, run=run_id, hits=hits,
+                     purpose=left_as_shown(form.get("purpose"), purpose),
+                     case_ref=left_as_shown(form.get("case_ref"), case_ref),
+                     justification=form.get("justification").strip())  # fmt: skip
+        return requests_api.create(body=body, request=request, user=caller.user, session=session)
+
+    await run_in_threadpool(_in_session, request, ask)
     return RedirectResponse(f"/console/comparisons/runs/{run_id}?asked=1", status_code=303)
 
 
