@@ -32,7 +32,7 @@ from gateway.enforcement.query.schemas import QueryBody
 from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
-from gateway.web.console.rendering import render
+from gateway.web.console.rendering import render, shown
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
 from gateway.web.routes.streaming import new_request_ids, respond, take_whole
@@ -61,13 +61,27 @@ def _value(raw: str, op: str, field_type: str) -> Any:
     return raw
 
 
+def offered(sent: str, held: list[str]) -> str:
+    """The field (or purpose) of ``held`` a box or an option the page printed names:
+    ``sent`` itself, or the one whose display (``shown``) it is. The page prints a name
+    through ``shown`` — ``note`` + U+200B as ``note\\u200b`` text, which named no field,
+    or a look-alike named so in plain text (red team 64); where a name and another's
+    display are alike the console cannot tell which was ticked, and refuses (400)."""
+    meant = [h for h in held if h != sent and shown(h) == sent]
+    if (meant and sent in held) or len(meant) > 1:
+        raise BadRequest("two of the entry's names show alike on the page; ask through the API")
+    return meant[0] if meant else sent
+
+
 def query_body(form: Form, entry: DatasetOut, *, paged: bool) -> tuple[QueryBody, int, int]:
-    """The form as the API's ``QueryBody``; with the page number and size."""
+    """The form as the API's ``QueryBody``; with the page number and size. The names the
+    page offered (fields, purposes) read back as ``offered``."""
     types = {f.name: f.type for f in entry.fields}
-    fields = [name for name in form.getlist("fields") if name]
+    names = list(types)
+    fields = [offered(name, names) for name in form.getlist("fields") if name]
     where = []
     for i in range(FILTER_ROWS):
-        name, op, raw = (form.get(f"where_{i}_field"), form.get(f"where_{i}_op"),
+        name, op, raw = (offered(form.get(f"where_{i}_field"), names), form.get(f"where_{i}_op"),
                          form.get(f"where_{i}_value"))  # fmt: skip
         if not name:
             continue
@@ -81,10 +95,11 @@ def query_body(form: Form, entry: DatasetOut, *, paged: bool) -> tuple[QueryBody
         raise BadRequest("page and page size are whole numbers") from None
     if size not in PAGE_SIZES:
         raise BadRequest(f"page size is one of {PAGE_SIZES}")
-    body: dict[str, Any] = {"fields": fields, "where": where,
-                            "purpose": form.get("purpose") or None,
+    purpose = offered(form.get("purpose"), list(entry.allowed_purposes))
+    unmask = [offered(name, names) for name in form.getlist("unmask") if name]
+    body: dict[str, Any] = {"fields": fields, "where": where, "purpose": purpose or None,
                             "case_ref": form.get("case_ref").strip() or None,
-                            "unmask": [n for n in form.getlist("unmask") if n]}  # fmt: skip
+                            "unmask": unmask}  # fmt: skip
     if paged:
         body.update(limit=size, offset=(page - 1) * size)
     try:
