@@ -21,8 +21,9 @@ import html
 import re
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
+from catalog.access_requests import AccessRequest
 from catalog.models import Source
 from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
@@ -95,3 +96,32 @@ def test_a_box_never_asks_for_a_look_alike_field(deployment: DemoGateway) -> Non
     assert events.status_code == 200, events.text
     read = [e for e in events.json()["items"] if e["type"].startswith("query.")]
     assert not read, read
+
+
+def _asked(gw: DemoGateway, entry: str) -> tuple[int, list[list[str]]]:
+    """alice asks for field box number 2 of the request page, as the page printed it."""
+    client, csrf = console_sign_in(gw, "alice")
+    page = client.get("/console/requests/new", params={"dataset": entry})
+    assert page.status_code == 200, page.text[:300]
+    found = re.search(r'id="rf-2" name="fields" value="([^"]*)"', page.text)
+    assert found is not None, page.text[:500]
+    body = urlencode({"csrf_token": csrf, "dataset": entry, "fields": html.unescape(found.group(1)),
+                      "purpose": "supervision", "case_ref": "JW-64", "days": "7",
+                      "justification": "a note to read"})  # fmt: skip
+    answer = client.post("/console/requests", content=body, headers=FORM)
+    with gw.services.sessions() as session:
+        asked = session.scalars(select(AccessRequest).where(AccessRequest.dataset_id == entry))
+        return answer.status_code, [list(a.fields) for a in asked]
+
+
+def test_an_access_request_box_asks_for_its_own_field(deployment: DemoGateway) -> None:
+    entry = _published(deployment, "rt64_box_c", f'region_code AS "{HIDDEN}"')
+    status, asked = _asked(deployment, entry)
+    assert status == 303 and asked == [[HIDDEN]], (status, asked)
+
+
+def test_an_access_request_box_never_asks_for_a_look_alike(deployment: DemoGateway) -> None:
+    entry = _published(deployment, "rt64_box_d",
+                       f'region_code AS "{HIDDEN}", id_number AS "{LOOKALIKE}"')  # fmt: skip
+    status, asked = _asked(deployment, entry)
+    assert status == 400 and asked == [], (status, asked)
