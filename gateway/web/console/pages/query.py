@@ -32,7 +32,7 @@ from gateway.enforcement.query.schemas import QueryBody
 from gateway.web.console.caller import Caller
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
-from gateway.web.console.rendering import render, shown
+from gateway.web.console.rendering import offered, render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
 from gateway.web.routes.streaming import new_request_ids, respond, take_whole
@@ -59,18 +59,6 @@ def _value(raw: str, op: str, field_type: str) -> Any:
     if field_type == "bool":
         return raw.strip().lower() in ("true", "1", "yes", "是")
     return raw
-
-
-def offered(sent: str, held: list[str]) -> str:
-    """The field (or purpose) of ``held`` a box or an option the page printed names:
-    ``sent`` itself, or the one whose display (``shown``) it is. The page prints a name
-    through ``shown`` — ``note`` + U+200B as ``note\\u200b`` text, which named no field,
-    or a look-alike named so in plain text (red team 64); where a name and another's
-    display are alike the console cannot tell which was ticked, and refuses (400)."""
-    meant = [h for h in held if h != sent and shown(h) == sent]
-    if (meant and sent in held) or len(meant) > 1:
-        raise BadRequest("two of the entry's names show alike on the page; ask through the API")
-    return meant[0] if meant else sent
 
 
 def query_body(form: Form, entry: DatasetOut, *, paged: bool) -> tuple[QueryBody, int, int]:

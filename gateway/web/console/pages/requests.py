@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from audit.event_types import EventType
 from catalog import service as catalog
-from catalog.errors import BadRequest, Forbidden
+from catalog.errors import BadRequest, Forbidden, SluiceError
 from catalog.reidentifications import PREFIX as REID
 from catalog.schemas import DatasetOut
 from gateway.enforcement.comparison import run_service
@@ -39,7 +39,7 @@ from gateway.stewardship.grants.schemas import AccessRequestIn, DecisionIn
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import render
+from gateway.web.console.rendering import offered, render
 from gateway.web.console.runtime import get_console
 from gateway.web.routes import access_requests as api
 
@@ -137,11 +137,16 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
-def _ask_body(form: Form) -> AccessRequestIn:
+def _ask_body(form: Form, entry: DatasetOut | None) -> AccessRequestIn:
+    """The form as the API's body; the fields and purpose the page offered read back as
+    the entry's (``offered``: a box printed a name's display, red team 64)."""
+    names = [f.name for f in entry.fields] if entry is not None else []
+    purposes = list(entry.allowed_purposes) if entry is not None else []
     try:
         return AccessRequestIn(
-            dataset=form.get("dataset"), fields=[f for f in form.getlist("fields") if f],
-            purpose=form.get("purpose"), case_ref=form.get("case_ref").strip(),
+            dataset=form.get("dataset"),
+            fields=[offered(f, names) for f in form.getlist("fields") if f],
+            purpose=offered(form.get("purpose"), purposes), case_ref=form.get("case_ref").strip(),
             justification=form.get("justification").strip(),
             days=int(form.get("days") or DEFAULT_DAYS),
         )  # fmt: skip
@@ -153,9 +158,14 @@ def _ask_body(form: Form) -> AccessRequestIn:
 @router.post("/console/requests")
 async def ask(request: Request, caller: Caller = Depends(asker),
               form: Form = Depends(csrf_form)) -> Response:  # fmt: skip
-    body = _ask_body(form)
-
     def create(session: Session) -> object:
+        try:
+            entry = DatasetOut.model_validate(
+                catalog.get_dataset(session=session, dataset_id=form.get("dataset"))
+            )
+        except (SluiceError, ValueError):  # the API's create says why
+            entry = None
+        body = _ask_body(form, entry)
         return api.create(body=body, request=request, user=caller.user, session=session)
 
     await run_in_threadpool(_in_session, request, create)
