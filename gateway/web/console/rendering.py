@@ -79,11 +79,11 @@ def left_as_shown(text: str, held: str | None) -> str:
 
 def offered(sent: str, held: list[str]) -> str:
     """The name of ``held`` (an entry's fields, its purposes) that a box or an option the
-    page printed names:
-    ``sent`` itself, or the one whose display (``shown``) it is. The page prints a name
-    through ``shown`` — ``note`` + U+200B as ``note\\u200b`` text, which named no field,
-    or a look-alike named so in plain text (red team 64); where a name and another's
-    display are alike the console cannot tell which was ticked, and refuses (400)."""
+    page printed names: ``sent`` itself, or the one whose display (``shown``) it is. The
+    page prints a name through ``shown`` — ``note`` + U+200B as ``note\\u200b`` text,
+    which named no field, or a look-alike named so in plain text (red team 64); where a
+    name and another's display are alike the console cannot tell which was ticked, and
+    refuses (400)."""
     meant = [h for h in held if h != sent and shown(h) == sent]
     if (meant and sent in held) or len(meant) > 1:
         raise BadRequest("two of the entry's names show alike on the page; ask through the API")
