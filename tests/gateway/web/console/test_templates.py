@@ -48,3 +48,17 @@ def test_translate_falls_back_to_chinese_then_to_the_key() -> None:
     assert translate("fr", "nav.catalog") == "数据目录"
     assert translate("en", "no.such.key") == "no.such.key"
     assert translate("zh-CN", "query.page", page=3) == "第 3 页"
+
+
+def test_shown_keeps_markup_and_prints_any_other_text_as_text() -> None:
+    """Red team 64's left row 3: ``shown`` rebuilt a value with ``type(value)(…)``, and a
+    driver's ``quoted_name`` (its constructor takes a quoting flag) raised: a 500."""
+    from markupsafe import Markup
+    from sqlalchemy.sql.elements import quoted_name
+
+    from gateway.web.console.rendering import shown
+
+    assert shown(quoted_name("note\u200b", True)) == "note\\u200b"
+    kept = shown(Markup("<b>\u202e</b>"))
+    assert isinstance(kept, Markup) and kept == Markup("<b>\\u202e</b>")
+    assert shown("plain") == "plain"
