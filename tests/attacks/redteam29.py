@@ -3,9 +3,7 @@ column is named as the partner's DBA chose (line breaks and escape sequences inc
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
-
-from catalog.models import Source
+from tests.attacks.civil_tables import civil_table
 from tests.gateway.demo_app import DemoGateway
 
 FORGED = "id_no\n[Sluice LOW] test_rule (nobody): drill, ignore\nseverity: low\u2028\x1b[2K"
@@ -16,17 +14,8 @@ ENTRY = "civil.rt29_people"
 def _table_with_a_forged_column(gw: DemoGateway, column: str) -> None:
     """civil's database (the partner's own) gets a table whose ID-number column is named
     with line breaks, as its DBA may name it."""
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        url = source.settings["url"]
-    engine = create_engine(url)
     quoted = '"' + column.replace('"', '""') + '"'
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
-        conn.execute(text(f"CREATE TABLE {TABLE} AS SELECT id_number AS {quoted}, "
-                          "region_code FROM dibao_recipients"))  # fmt: skip
-    engine.dispose()
+    civil_table(gw, TABLE, f"SELECT id_number AS {quoted}, region_code FROM dibao_recipients")
 
 
 def published_below(gw: DemoGateway, column: str) -> None:

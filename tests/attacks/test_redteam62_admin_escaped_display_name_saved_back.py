@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
@@ -25,11 +26,12 @@ from tests.gateway.demo_app import DemoGateway
 NAME = "Alice \u202e(analyst)\u2028"
 
 
-def test_saving_the_user_form_keeps_a_display_name_that_holds_a_control(
-    deployment: DemoGateway,
-) -> None:
+def alice_saved_as_shown(deployment: DemoGateway, name: str) -> dict[str, Any]:
+    """root gives alice the display name ``name`` through the API, then saves her user
+    page in the console with the name input left as the page showed it and only her
+    clearance changed (L3 to L2): alice as the API then lists her."""
     admin = deployment.headers("root")
-    body = {"display_name": NAME, "department": None, "clearance": "L3",
+    body = {"display_name": name, "department": None, "clearance": "L3",
             "jurisdiction": ["430121"]}  # fmt: skip
     resp = deployment.client.put("/api/v1/admin/users/alice", headers=admin, json=body)
     assert resp.status_code == 200, resp.text
@@ -44,7 +46,13 @@ def test_saving_the_user_form_keeps_a_display_name_that_holds_a_control(
     assert saved.status_code in (200, 303), saved.text[:300]
     resp = deployment.client.get("/api/v1/admin/users", headers=admin)
     assert resp.status_code == 200, resp.text
-    listed = resp.json()
-    alice = next(u for u in listed if u["subject"] == "alice")
+    alice: dict[str, Any] = next(u for u in resp.json() if u["subject"] == "alice")
     assert alice["clearance"] == "L2", alice
+    return alice
+
+
+def test_saving_the_user_form_keeps_a_display_name_that_holds_a_control(
+    deployment: DemoGateway,
+) -> None:
+    alice = alice_saved_as_shown(deployment, NAME)
     assert alice["display_name"] == NAME, alice["display_name"]

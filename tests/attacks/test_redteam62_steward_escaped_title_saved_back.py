@@ -31,13 +31,15 @@ TITLE = "Dibao\u2028recipients \u202eyllaer"
 PURPOSE = "case\u0085review"
 
 
-def _entry(gw: DemoGateway) -> dict[str, Any]:
-    resp = gw.client.get(f"/api/v1/catalog/{ENTRY}", headers=gw.headers("carl"))
+def entry_as_listed(gw: DemoGateway, entry: str = ENTRY) -> dict[str, Any]:
+    """The catalog's view of ``entry``, as carl reads it."""
+    resp = gw.client.get(f"/api/v1/catalog/{entry}", headers=gw.headers("carl"))
     assert resp.status_code == 200, resp.text
     return dict(resp.json())
 
 
-def _inputs(page: str) -> dict[str, str]:
+def entry_inputs(page: str) -> dict[str, str]:
+    """The entry page's text inputs as the browser would send them back unchanged."""
     found = re.findall(r'<input id="(title_zh|title_en|allowed_purposes|tags)" name="\1" '
                        r'value="([^"]*)"', page)  # fmt: skip
     return {name: html.unescape(value) for name, value in found}
@@ -46,7 +48,7 @@ def _inputs(page: str) -> dict[str, str]:
 def test_saving_the_form_unchanged_keeps_a_title_that_holds_a_control(
     deployment: DemoGateway,
 ) -> None:
-    before = _entry(deployment)
+    before = entry_as_listed(deployment)
     purposes = [*before["allowed_purposes"], PURPOSE]
     resp = deployment.client.patch(
         f"/api/v1/datasets/{ENTRY}", headers=deployment.headers("carl"),
@@ -56,10 +58,10 @@ def test_saving_the_form_unchanged_keeps_a_title_that_holds_a_control(
     client, csrf = console_sign_in(deployment, "carl")
     page = client.get(f"/console/sources/entries/{ENTRY}")
     assert page.status_code == 200, page.text[:300]
-    form = {"csrf_token": csrf, **_inputs(page.text)}
+    form = {"csrf_token": csrf, **entry_inputs(page.text)}
     assert set(form) >= {"title_en", "allowed_purposes"}, form
     saved = client.post(f"/console/sources/entries/{ENTRY}/classify", data=form)
     assert saved.status_code in (200, 303), saved.text[:300]
-    after = _entry(deployment)
+    after = entry_as_listed(deployment)
     assert after["title_en"] == TITLE, after["title_en"]
     assert after["allowed_purposes"] == purposes, after["allowed_purposes"]

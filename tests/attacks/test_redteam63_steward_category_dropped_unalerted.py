@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
-from catalog.models import Source
+from tests.attacks.civil_tables import civil_table
 from tests.gateway.demo_app import DemoGateway
 
 TABLE = "rt63_people"
@@ -30,16 +28,7 @@ TABLE = "rt63_people"
 
 def _table(gw: DemoGateway) -> None:
     """civil's database gets a table of ID numbers (the partner's own)."""
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        url = source.settings["url"]
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
-        conn.execute(text(f"CREATE TABLE {TABLE} AS SELECT id_number, region_code "
-                          "FROM dibao_recipients"))  # fmt: skip
-    engine.dispose()
+    civil_table(gw, TABLE, "SELECT id_number, region_code FROM dibao_recipients")
 
 
 def _drafted(gw: DemoGateway, entry: str) -> None:

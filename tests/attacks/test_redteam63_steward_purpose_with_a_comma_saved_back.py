@@ -19,11 +19,11 @@ were. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-import html
-import re
-from typing import Any
-
 from tests.attacks.console_sign_in import console_sign_in
+from tests.attacks.test_redteam62_steward_escaped_title_saved_back import (
+    entry_as_listed,
+    entry_inputs,
+)
 from tests.gateway.demo_app import DemoGateway
 
 ENTRY = "civil.death_registrations"
@@ -32,22 +32,10 @@ PURPOSES = ["fraud review, phase 2", " audit "]
 TAGS = ["deaths, registered", "civil "]
 
 
-def _entry(gw: DemoGateway) -> dict[str, Any]:
-    resp = gw.client.get(f"/api/v1/catalog/{ENTRY}", headers=gw.headers("carl"))
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
-def _inputs(page: str) -> dict[str, str]:
-    found = re.findall(r'<input id="(title_zh|title_en|allowed_purposes|tags)" name="\1" '
-                       r'value="([^"]*)"', page)  # fmt: skip
-    return {name: html.unescape(value) for name, value in found}
-
-
 def test_saving_the_form_as_shown_keeps_a_purpose_holding_a_comma(
     deployment: DemoGateway,
 ) -> None:
-    before = _entry(deployment)
+    before = entry_as_listed(deployment, ENTRY)
     purposes = [*before["allowed_purposes"], *PURPOSES]
     tags = [*before["tags"], *TAGS]
     resp = deployment.client.patch(
@@ -58,11 +46,11 @@ def test_saving_the_form_as_shown_keeps_a_purpose_holding_a_comma(
     client, csrf = console_sign_in(deployment, "carl")
     page = client.get(f"/console/sources/entries/{ENTRY}")
     assert page.status_code == 200, page.text[:300]
-    form = {"csrf_token": csrf, **_inputs(page.text)}
+    form = {"csrf_token": csrf, **entry_inputs(page.text)}
     assert set(form) >= {"title_en", "allowed_purposes", "tags"}, form
     saved = client.post(f"/console/sources/entries/{ENTRY}/classify", data=form)
     assert saved.status_code in (200, 303), saved.text[:300]
-    after = _entry(deployment)
+    after = entry_as_listed(deployment, ENTRY)
     assert after["allowed_purposes"] == purposes, after["allowed_purposes"]
     assert after["title_en"] == TITLE, after["title_en"]
     assert after["tags"] == tags, after["tags"]

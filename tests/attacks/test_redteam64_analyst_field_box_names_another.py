@@ -21,10 +21,10 @@ import html
 import re
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from catalog.access_requests import AccessRequest
-from catalog.models import Source
+from tests.attacks.civil_tables import civil_table
 from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
 
@@ -34,16 +34,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 def _published(gw: DemoGateway, table: str, columns: str) -> str:
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        url = source.settings["url"]
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        conn.execute(text(f"CREATE TABLE {table} AS SELECT region_code, {columns} "
-                          "FROM dibao_recipients"))  # fmt: skip
-    engine.dispose()
+    civil_table(gw, table, f"SELECT region_code, {columns} FROM dibao_recipients")
     entry = f"civil.{table}"
     body = {"source_id": "civil-db", "object_name": table, "dataset_id": entry,
             "title_zh": "备注", "allowed_purposes": ["supervision"]}  # fmt: skip

@@ -26,9 +26,8 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, text
-
-from catalog.models import Dataset, Source
+from catalog.models import Dataset
+from tests.attacks.civil_tables import civil_table
 from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
 
@@ -39,16 +38,8 @@ _SELECTED = re.compile(r'<option value="([^"]*)" selected>')
 
 
 def _table(gw: DemoGateway, table: str) -> None:
-    with gw.services.sessions() as session:
-        source = session.get(Source, "civil-db")
-        assert source is not None
-        url = source.settings["url"]
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        conn.execute(text(f'CREATE TABLE {table} AS SELECT region_code, region_code AS "{HIDDEN}", '
-                          f'id_number AS "{LOOKALIKE}" FROM dibao_recipients'))  # fmt: skip
-    engine.dispose()
+    civil_table(gw, table, f'SELECT region_code, region_code AS "{HIDDEN}", '
+                           f'id_number AS "{LOOKALIKE}" FROM dibao_recipients')  # fmt: skip
 
 
 def _fields(gw: DemoGateway, entry: str) -> dict[str, dict[str, Any]]:
