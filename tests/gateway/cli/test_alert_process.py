@@ -42,9 +42,12 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie (ended, not yet reaped by init) is gone for this purpose
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text()
+    # a zombie (ended, not yet reaped by init) is gone for this purpose, as is one reaped
+    # between the signal and the read
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _rule_processes(gateway_pid: int) -> list[int]:
@@ -53,13 +56,14 @@ def _rule_processes(gateway_pid: int) -> list[int]:
     for task in Path(f"/proc/{gateway_pid}/task").iterdir():
         try:
             children = (task / "children").read_text().split()
-        except FileNotFoundError:  # a thread that ended meanwhile
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
             continue
         for child in children:
             try:
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
-            except FileNotFoundError:  # a child reaped between the listing and the read
-                continue  # (the killed rule process, once: seen in a full run)
+            except (FileNotFoundError, ProcessLookupError):  # a child that ended or was
+                continue  # reaped between the listing and the read (the killed rule
+                # process: ENOENT once, and ESRCH mid-read in stop 42's clean clone)
             if b"alerts run" in cmdline:
                 found.append(int(child))
     return found
