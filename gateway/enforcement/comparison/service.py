@@ -134,15 +134,18 @@ class Comparer:
             raise RateLimited(QUOTA_USED_UP)
         return reserved
 
-    def check_still_allowed(self, run: ComparisonRun, user: UserContext, seen: int) -> int:
+    def check_still_allowed(
+        self, run: ComparisonRun, user: UserContext, seen: int, *, user_at: int | None = None
+    ) -> int:
         """The matches in flight are governed as a query's result is, side by side
         (``Broker.check_still_allowed``, the one re-check): once either entry is frozen,
         or policy would no longer release a side as it was read — a revoked grant, a
         narrowed jurisdiction, a lowered clearance, a role removed — it raises. ``seen``:
-        the catalog generation last checked; returns the one read."""
+        the catalog generation last checked; returns the one read (``user_at``: as the
+        broker's)."""
         generation = seen
         for q in run.sides:  # each against ``seen``: the first's read must not skip the other
-            generation = self.broker.check_still_allowed(q, user, seen)
+            generation = self.broker.check_still_allowed(q, user, seen, user_at=user_at)
         return generation
 
     def run(self, run: ComparisonRun, *, fmt: str, bom: bool = False) -> Delivery:

@@ -181,12 +181,25 @@ class Broker:
                           granted=granted)  # fmt: skip
         return self._start(ctx, decision, plan, reserve=side is None, began=began)
 
-    def check_still_allowed(self, run: QueryRun, user: UserContext, seen: int) -> int:
+    def check_still_allowed(
+        self, run: QueryRun, user: UserContext, seen: int, *, user_at: int | None = None
+    ) -> int:
         """A result in flight is governed by the catalog as it is now (``routes.streaming``
         asks every second): once the entry is frozen, or policy would no longer release
         what is being sent — a lowered clearance, a narrowed jurisdiction, a revoked
         grant, a role removed — it is refused. ``seen``: the catalog generation last
-        checked (nothing is decided again while it stands); returns the one read."""
+        checked (nothing is decided again while it stands); returns the one read.
+
+        ``user_at``: the generation ``user`` was resolved at (``resolve_at``). A change
+        that committed between that read and this one was decided here with the identity
+        from before it, and the newer generation returned as seen meant it was never
+        decided again: an admin's narrowing of the jurisdiction left the download in
+        flight to its last row, ``completed`` (seen under load). The older generation is
+        returned then, so the next check decides with the identity as it is now."""
+        generation = self._still_allowed(run, user, seen)
+        return generation if user_at is None else min(generation, user_at)
+
+    def _still_allowed(self, run: QueryRun, user: UserContext, seen: int) -> int:
         ctx = run.ctx
         with self._catalog.connect() as conn:
             generation = catalog_generation(conn)

@@ -52,7 +52,8 @@ def compare(
     seen = [0]  # the first check decides again; then only when the catalog moves
 
     def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
-        seen[0] = comparer.check_still_allowed(started, directory.resolve(token_user), seen[0])
+        now, at = directory.resolve_at(token_user)
+        seen[0] = comparer.check_still_allowed(started, now, seen[0], user_at=at)
 
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=settings.stream_stall_timeout_s,

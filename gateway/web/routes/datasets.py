@@ -147,8 +147,8 @@ def query(
     seen = [catalog_generation_of(request) or 0]
 
     def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
-        now = directory.resolve(token_user)
-        seen[0] = broker.check_still_allowed(started, now, seen[0])
+        now, at = directory.resolve_at(token_user)
+        seen[0] = broker.check_still_allowed(started, now, seen[0], user_at=at)
 
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=settings.stream_stall_timeout_s, cut=started.cut,

@@ -107,7 +107,8 @@ def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, An
     seen = [0]  # the first check decides again; then only when the catalog moves
 
     def governs() -> None:
-        seen[0] = comparer.check_still_allowed(started, directory.resolve(signed_in), seen[0])
+        now, at = directory.resolve_at(signed_in)
+        seen[0] = comparer.check_still_allowed(started, now, seen[0], user_at=at)
 
     data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)

@@ -142,7 +142,8 @@ def _preview(request: Request, broker: Broker, caller: Caller, dataset_id: str,
     seen = [0]  # the first check decides again; then only when the catalog moves
 
     def governs() -> None:
-        seen[0] = broker.check_still_allowed(started, directory.resolve(signed_in), seen[0])
+        now, at = directory.resolve_at(signed_in)
+        seen[0] = broker.check_still_allowed(started, now, seen[0], user_at=at)
 
     data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)
@@ -244,7 +245,8 @@ async def download(
     seen = [0]  # the first check decides again; then only when the catalog moves
 
     def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
-        seen[0] = broker.check_still_allowed(started, directory.resolve(signed_in), seen[0])
+        now, at = directory.resolve_at(signed_in)
+        seen[0] = broker.check_still_allowed(started, now, seen[0], user_at=at)
 
     return await run_in_threadpool(
         lambda: respond(
