@@ -89,6 +89,9 @@ def test_carl_registers_a_file_and_alice_queries_it(live: LiveConsole, browser: 
         page.get_by_role("link", name="数据目录", exact=True).click()
         page.get_by_label("搜索（中文或英文）").fill(f"临时救助发放{kind}")
         page.get_by_role("button", name="搜索").click()
+        # the search swapped in and its URL pushed (htmx): a click before it landed on
+        # the unfiltered list's link, which the swap then detached, and nothing navigated
+        expect(page).to_have_url(re.compile(r"[?&]q="))
         page.locator(f"#results a[href='/console/query/{entry}']").click()
         page.wait_for_url(f"{live.base}/console/query/{entry}")
         page.get_by_label("案件编号").fill("JW-2026-FILE")

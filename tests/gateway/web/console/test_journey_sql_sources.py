@@ -148,6 +148,9 @@ def _alice_queries(page: Page, live: LiveConsole, entry: str, title: str) -> Non
     page.get_by_role("link", name="数据目录", exact=True).click()
     page.get_by_label("搜索（中文或英文）").fill(title)
     page.get_by_role("button", name="搜索").click()
+    # the search swapped in and its URL pushed (htmx): a click before it landed on
+    # the unfiltered list's link, which the swap then detached, and nothing navigated
+    expect(page).to_have_url(re.compile(r"[?&]q="))
     page.locator(f"#results a[href='/console/query/{entry}']").click()
     page.wait_for_url(f"{live.base}/console/query/{entry}")
     page.get_by_label("案件编号").fill("JW-2026-SQL")
