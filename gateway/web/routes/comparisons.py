@@ -9,7 +9,7 @@ from gateway.enforcement.comparison.schemas import ComparisonBody
 from gateway.enforcement.query.context import Origin
 from gateway.enforcement.query.formats import FORMATS, choose_format
 from gateway.web.current_user import account_read_at, current_user
-from gateway.web.routes.streaming import new_request_ids, respond
+from gateway.web.routes.streaming import new_request_ids, rechecks, respond
 from policies.decision import UserContext
 
 router = APIRouter(tags=["comparison"])
@@ -49,11 +49,7 @@ def compare(
     settings = request.app.state.services.settings
     # the match is made before the first byte: its cut is known when the headers leave
     directory, token_user = request.app.state.identities, request.state.token_user
-    seen = [0]  # the first check decides again; then only when the catalog moves
-
-    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
-        now, at = directory.resolve_at(token_user)
-        seen[0] = comparer.check_still_allowed(started, now, seen[0], user_at=at)
+    governs = rechecks(comparer, started, directory, token_user)
 
     return respond(comparer.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=settings.stream_stall_timeout_s,

@@ -35,7 +35,7 @@ from gateway.web.current_user import (
     catalog_generation_of,
     deferred_user,
 )
-from gateway.web.routes.streaming import new_request_ids, respond
+from gateway.web.routes.streaming import new_request_ids, rechecks, respond
 from gateway.web.text_guard import APP_GUARDS
 
 # ``?bom=`` values read on the lean path (pydantic's lax bool accepts more: those go to
@@ -144,11 +144,8 @@ def query(
     }
     settings = request.app.state.services.settings
     directory, token_user = request.app.state.identities, caller.token_user
-    seen = [catalog_generation_of(request) or 0]
-
-    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
-        now, at = directory.resolve_at(token_user)
-        seen[0] = broker.check_still_allowed(started, now, seen[0], user_at=at)
+    governs = rechecks(broker, started, directory, token_user,
+                       catalog_generation_of(request) or 0)  # fmt: skip
 
     return respond(broker.run(started, fmt=fmt, bom=bom), FORMATS[fmt], headers,
                    stall_timeout_s=settings.stream_stall_timeout_s, cut=started.cut,

@@ -47,7 +47,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from fastapi import Request
@@ -57,6 +57,7 @@ from starlette.types import Message, Receive, Scope, Send
 from catalog.errors import SluiceError, audited
 from gateway.enforcement.query.delivery import Chunk
 from gateway.enforcement.query.formats import CutProbe, cut_text
+from policies.decision import UserContext
 
 SMALL_RESPONSE = 64 * 1024
 # a stream in flight reads its caller's account again this often (``governs``); a
@@ -203,6 +204,31 @@ class Governor:
             return exc
         self.last = time.monotonic()
         return None
+
+
+class _Resolves(Protocol):
+    def resolve_at(self, token_user: UserContext) -> tuple[UserContext, int]: ...
+
+
+class _ChecksStillAllowed(Protocol):
+    def check_still_allowed(self, run: Any, user: UserContext, seen: int, *,
+                            user_at: int | None = None) -> int: ...  # fmt: skip
+
+
+def rechecks(checker: _ChecksStillAllowed, run: object, directory: _Resolves,
+             user: UserContext, seen: int = 0) -> Callable[[], None]:  # fmt: skip
+    """The ``governs`` of a result in flight (a query's or a comparison's): the caller's
+    identity resolved as it is now, and ``checker.check_still_allowed`` with the
+    generation it was resolved at (``user_at``: a change committed between the two reads
+    is decided again). ``seen``: the catalog generation already decided (0: the first
+    check decides again); then only when the catalog moves."""
+    last = [seen]
+
+    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
+        now, at = directory.resolve_at(user)
+        last[0] = checker.check_still_allowed(run, now, last[0], user_at=at)
+
+    return governs
 
 
 class Refused(Exception):

@@ -34,7 +34,7 @@ from gateway.web.console.pages.query import OPS, PAGE_SIZES
 from gateway.web.console.rendering import render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
-from gateway.web.routes.streaming import new_request_ids, take_whole
+from gateway.web.routes.streaming import new_request_ids, rechecks, take_whole
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 may_compare = page_permission("compare:run")
@@ -104,11 +104,7 @@ def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, An
     started = comparer.prepare(user=caller.user, body=body, origin=origin)
     delivery = comparer.run(started, fmt="json")
     directory, signed_in = get_console(request).directory, caller.user
-    seen = [0]  # the first check decides again; then only when the catalog moves
-
-    def governs() -> None:
-        now, at = directory.resolve_at(signed_in)
-        seen[0] = comparer.check_still_allowed(started, now, seen[0], user_at=at)
+    governs = rechecks(comparer, started, directory, signed_in)
 
     data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)

@@ -35,7 +35,7 @@ from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, 
 from gateway.web.console.rendering import offered, render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
-from gateway.web.routes.streaming import new_request_ids, respond, take_whole
+from gateway.web.routes.streaming import new_request_ids, rechecks, respond, take_whole
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 may_query = page_permission("dataset:query")
@@ -139,11 +139,7 @@ def _preview(request: Request, broker: Broker, caller: Caller, dataset_id: str,
     started = broker.prepare(_query(request, caller, dataset_id, body, request_id))
     delivery = broker.run(started, fmt="json")
     directory, signed_in = get_console(request).directory, caller.user
-    seen = [0]  # the first check decides again; then only when the catalog moves
-
-    def governs() -> None:
-        now, at = directory.resolve_at(signed_in)
-        seen[0] = broker.check_still_allowed(started, now, seen[0], user_at=at)
+    governs = rechecks(broker, started, directory, signed_in)
 
     data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)
@@ -242,11 +238,7 @@ async def download(
     settings = get_console(request).services.settings
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
     directory, signed_in = get_console(request).directory, caller.user
-    seen = [0]  # the first check decides again; then only when the catalog moves
-
-    def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
-        now, at = directory.resolve_at(signed_in)
-        seen[0] = broker.check_still_allowed(started, now, seen[0], user_at=at)
+    governs = rechecks(broker, started, directory, signed_in)
 
     return await run_in_threadpool(
         lambda: respond(
