@@ -19,11 +19,7 @@ were. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from tests.attacks.console_sign_in import console_sign_in
-from tests.attacks.test_redteam62_steward_escaped_title_saved_back import (
-    entry_as_listed,
-    entry_inputs,
-)
+from tests.attacks.entry_form import entry_as_listed, patched_then_saved_as_shown
 from tests.gateway.demo_app import DemoGateway
 
 ENTRY = "civil.death_registrations"
@@ -38,19 +34,9 @@ def test_saving_the_form_as_shown_keeps_a_purpose_holding_a_comma(
     before = entry_as_listed(deployment, ENTRY)
     purposes = [*before["allowed_purposes"], *PURPOSES]
     tags = [*before["tags"], *TAGS]
-    resp = deployment.client.patch(
-        f"/api/v1/datasets/{ENTRY}", headers=deployment.headers("carl"),
-        json={"title_en": TITLE, "allowed_purposes": purposes, "tags": tags},
-    )  # fmt: skip
-    assert resp.status_code == 200, resp.text
-    client, csrf = console_sign_in(deployment, "carl")
-    page = client.get(f"/console/sources/entries/{ENTRY}")
-    assert page.status_code == 200, page.text[:300]
-    form = {"csrf_token": csrf, **entry_inputs(page.text)}
-    assert set(form) >= {"title_en", "allowed_purposes", "tags"}, form
-    saved = client.post(f"/console/sources/entries/{ENTRY}/classify", data=form)
-    assert saved.status_code in (200, 303), saved.text[:300]
-    after = entry_as_listed(deployment, ENTRY)
+    after = patched_then_saved_as_shown(
+        deployment, ENTRY, {"title_en": TITLE, "allowed_purposes": purposes, "tags": tags}
+    )
     assert after["allowed_purposes"] == purposes, after["allowed_purposes"]
     assert after["title_en"] == TITLE, after["title_en"]
     assert after["tags"] == tags, after["tags"]

@@ -19,23 +19,15 @@ default and on PostgreSQL.
 
 from __future__ import annotations
 
-import html
-import re
 from urllib.parse import urlencode
 
 from tests.attacks.console_sign_in import console_sign_in
 from tests.gateway.demo_app import DemoGateway
+from tests.gateway.web.console.page_form import page_form
 
 DIBAO = "civil.dibao_recipients"
 CASE = "JW-64\u200b"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def _page_form(page: str) -> list[tuple[str, str]]:
-    form = re.search(r'<form id="page-form".*?</form>', page, re.S)
-    assert form is not None, page[:500]
-    found = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(0))
-    return [(html.unescape(n), html.unescape(v)) for n, v in found]
 
 
 def _case_refs(gw: DemoGateway) -> list[str]:
@@ -53,7 +45,7 @@ def test_the_next_page_is_read_under_the_same_case(deployment: DemoGateway) -> N
         "page": "1"}), headers=FORM)  # fmt: skip
     assert first.status_code == 200, first.text[:500]
     assert 'name="page" value="2"' in first.text  # there is a next page
-    again = urlencode([*_page_form(first.text), ("page", "2")])
+    again = urlencode([*page_form(first.text), ("page", "2")])
     second = client.post(f"/console/query/{DIBAO}/preview", content=again, headers=FORM)
     assert second.status_code == 200, second.text[:500]
     cases = _case_refs(deployment)

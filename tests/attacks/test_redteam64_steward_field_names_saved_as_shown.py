@@ -75,6 +75,14 @@ def _form_as_shown(page: str) -> list[tuple[str, str, str]]:
     return form
 
 
+def _signed_in_form(gw: DemoGateway, entry: str) -> tuple[Any, str, list[tuple[str, str, str]]]:
+    """carl signed in on ``entry``'s page: his client, its CSRF token and the page's form."""
+    client, csrf = console_sign_in(gw, "carl")
+    page = client.get(f"/console/sources/entries/{entry}")
+    assert page.status_code == 200, page.text[:300]
+    return client, csrf, _form_as_shown(page.text)
+
+
 def _save(client: Any, csrf: str, entry: str, form: list[tuple[str, str, str]]) -> None:
     body = urlencode([("csrf_token", csrf), *((name, value) for _, name, value in form)])
     saved = client.post(
@@ -92,10 +100,8 @@ def test_saving_the_entry_page_unchanged_keeps_each_fields_classification(
     _table(gw, "rt64_notes_a")
     entry = _drafted(gw, "rt64_notes_a")
     before = _fields(gw, entry)
-    client, csrf = console_sign_in(gw, "carl")
-    page = client.get(f"/console/sources/entries/{entry}")
-    assert page.status_code == 200, page.text[:300]
-    _save(client, csrf, entry, _form_as_shown(page.text))
+    client, csrf, form = _signed_in_form(gw, entry)
+    _save(client, csrf, entry, form)
     after = _fields(gw, entry)
     assert {n: (f["level"], f["pi_category"]) for n, f in after.items()} == {
         n: (f["level"], f["pi_category"]) for n, f in before.items()
@@ -108,10 +114,7 @@ def test_a_level_changed_on_a_field_with_a_hidden_character_is_saved(
     gw = deployment
     _table(gw, "rt64_notes_b")
     entry = _drafted(gw, "rt64_notes_b")
-    client, csrf = console_sign_in(gw, "carl")
-    page = client.get(f"/console/sources/entries/{entry}")
-    assert page.status_code == 200, page.text[:300]
-    form = _form_as_shown(page.text)
+    client, csrf, form = _signed_in_form(gw, entry)
     level_inputs = [i for i, (ident, _, _) in enumerate(form) if ident.startswith("level__")]
     assert len(level_inputs) == 3, form
     hidden_level = level_inputs[1]  # the fields in the table's order

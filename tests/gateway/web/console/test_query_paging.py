@@ -7,23 +7,15 @@ alert against the analyst)."""
 
 from __future__ import annotations
 
-import re
 from contextlib import closing
-from html import unescape
 from urllib.parse import urlencode
 
 from tests.gateway.web.console.conftest import LiveConsole
+from tests.gateway.web.console.page_form import page_form
 
 DIBAO = "civil.dibao_recipients"
 CASE = "JW-2024-PAGE"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def _page_form(html: str) -> list[tuple[str, str]]:
-    form = re.search(r'<form id="page-form".*?</form>', html, re.S)
-    assert form is not None, html[:500]
-    found = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(0))
-    return [(unescape(n), unescape(v)) for n, v in found]
 
 
 def _carried(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -41,7 +33,7 @@ def test_next_page_of_a_plain_form_post_keeps_the_query(live: LiveConsole) -> No
             "csrf_token": csrf, "purpose": "supervision", "case_ref": CASE,
             "page_size": "20", "page": "1"})  # fmt: skip
         assert first.status_code == 200, first.text[:500]
-        posted = _page_form(first.text)
+        posted = page_form(first.text)
         carried = _carried(posted)
         names = [n for n, _ in carried]
         assert ("case_ref", CASE) in carried and ("purpose", "supervision") in carried
@@ -51,7 +43,7 @@ def test_next_page_of_a_plain_form_post_keeps_the_query(live: LiveConsole) -> No
         second = client.post(f"/console/query/{DIBAO}/preview", content=again, headers=FORM)
         assert second.status_code == 200, second.text[:500]
         assert 'name="page" value="1"' in second.text  # the previous page's button
-        assert ("case_ref", CASE) in _carried(_page_form(second.text))
+        assert ("case_ref", CASE) in _carried(page_form(second.text))
 
 
 def test_the_carried_query_is_escaped(live: LiveConsole) -> None:
@@ -62,4 +54,4 @@ def test_the_carried_query_is_escaped(live: LiveConsole) -> None:
             "csrf_token": csrf, "purpose": "supervision", "case_ref": f"JW-{hostile}"[:64],
             "page_size": "20"})  # fmt: skip
     assert "<script>alert(1)</script>" not in page.text
-    assert ("case_ref", f"JW-{hostile}"[:64]) in _carried(_page_form(page.text))
+    assert ("case_ref", f"JW-{hostile}"[:64]) in _carried(page_form(page.text))
