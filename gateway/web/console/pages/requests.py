@@ -39,7 +39,7 @@ from gateway.stewardship.grants.schemas import AccessRequestIn, DecisionIn
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import offered, render
+from gateway.web.console.rendering import left_as_shown, offered, render
 from gateway.web.console.runtime import get_console
 from gateway.web.routes import access_requests as api
 
@@ -137,6 +137,22 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
+def _case_ref(form: Form) -> str:
+    """The case reference as asked: the one a refused query's link offered if the input
+    is left as the page showed it (``left_as_shown``: printed through ``shown``, a
+    reference holding an invisible character came back as its ``\\uXXXX`` display and
+    asked a grant under a case nobody gave: red team 64), else as typed. The offered
+    one is the caller's own text: it grants nothing the input could not say."""
+    offered_key = form.get("case_ref_offered")
+    try:
+        held = bytes.fromhex(offered_key).decode("utf-8") if offered_key else None
+    except ValueError:
+        raise BadRequest("the offered case reference came back other than it was offered") from None
+    if held is not None and "\x00" in held:  # as the application's text guard
+        raise BadRequest("a form value holds a NUL character")
+    return left_as_shown(form.get("case_ref"), held)
+
+
 def _ask_body(form: Form, entry: DatasetOut | None) -> AccessRequestIn:
     """The form as the API's body; the fields and purpose the page offered read back as
     the entry's (``offered``: a box printed a name's display, red team 64)."""
@@ -146,7 +162,7 @@ def _ask_body(form: Form, entry: DatasetOut | None) -> AccessRequestIn:
         return AccessRequestIn(
             dataset=form.get("dataset"),
             fields=[offered(f, names) for f in form.getlist("fields") if f],
-            purpose=offered(form.get("purpose"), purposes), case_ref=form.get("case_ref").strip(),
+            purpose=offered(form.get("purpose"), purposes), case_ref=_case_ref(form),
             justification=form.get("justification").strip(),
             days=int(form.get("days") or DEFAULT_DAYS),
         )  # fmt: skip
