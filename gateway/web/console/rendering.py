@@ -9,6 +9,19 @@ shown escaped (``shown``, the environment's ``finalize``). The same page serves 
 with ``HX-Request`` gets only the ``content`` block (``partial``), so one template is
 the whole page and its fragment.
 
+``shown`` is for reading and is not one-to-one (``note`` + U+200B and the plain text
+``note\\u200b`` print alike), so a form never keys or carries a value by what the page
+printed (red teams 62–64). Which reader each kind of input uses:
+
+* a name the catalog holds, as an input's name or a value the page sends back exactly
+  (a field's level and category selects, a carried query, an offered case reference):
+  ``input_key`` (hex of its UTF-8), read back with ``bytes.fromhex``;
+* a box or an option naming one of a closed set (an entry's fields, its purposes):
+  ``offered`` — refused (400) where two names print alike;
+* a one-line text input prefilled with one held value (a title, a display name, a case
+  reference): ``left_as_shown`` — left as printed, it is the held value;
+* a list input prefilled with several (purposes and tags joined): ``as_held`` per item.
+
 Every console response is ``Cache-Control: no-store``: a page may hold masked personal
 data, and a shared machine's browser cache must not keep it.
 """
