@@ -92,10 +92,12 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             # click prints it as it is: a command's one line quotes what a database or a
             # source said (``SluiceError.message`` keeps a carriage return), and an
-            # insider's trigger message wrote over the error line (red team 62)
-            from catalog.controls import lines_shown
+            # insider's trigger message wrote over the error line (red team 62), or added
+            # a line of its own under it: no command means a line break in its error, so
+            # every control is escaped, line breaks too (red team 62's left row)
+            from catalog.controls import one_line
 
-            vars(exc)["message"] = lines_shown(exc.message)  # ``message`` is Final to mypy
+            vars(exc)["message"] = one_line(exc.message)  # ``message`` is Final to mypy
             raise
         except Exception as exc:
             from gateway.cli.unavailable import unavailable_message
