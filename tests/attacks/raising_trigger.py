@@ -9,11 +9,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.attacks.deployments import open_deployment
+import pytest
+
+from tests.attacks.deployments import KINDS, open_deployment
 from tests.attacks.test_redteam24_steward_terminal_text import CONTROL
 from tests.gateway.demo_app import DemoGateway
 
@@ -36,6 +39,19 @@ def refusing(
             gw.sql(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
                    f"FOR EACH ROW EXECUTE FUNCTION {name}()")  # fmt: skip
         yield gw
+
+
+def refusing_gateway(*, table: str, name: str, message: str) -> Callable[..., Any]:
+    """A module-scoped fixture ``gw``: ``refusing`` on each of ``KINDS`` in turn."""
+
+    @pytest.fixture(scope="module", params=KINDS)
+    def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[DemoGateway]:  # fmt: skip
+        home = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        with refusing(request.param, home, table=table, name=name, message=message) as gateway:
+            yield gateway
+
+    return gw
 
 
 def users_add(gw: DemoGateway, subject: str) -> tuple[int, str]:

@@ -18,24 +18,13 @@ still named. A real process; on the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.attacks.deployments import KINDS
-from tests.attacks.raising_trigger import refusing, users_add
+from tests.attacks.raising_trigger import refusing_gateway, users_add
 from tests.gateway.demo_app import DemoGateway
 
 FORGED = "user carol62 saved; nothing failed"
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    home = tmp_path_factory.mktemp(f"lead43-newline-{request.param}")
-    with refusing(request.param, home, table="audit_events", name="lead43_refuses_audit",
-                  message=f"\n{FORGED}") as gateway:  # fmt: skip
-        yield gateway
+gw = refusing_gateway(table="audit_events", name="lead43_refuses_audit", message=f"\n{FORGED}")
 
 
 def test_a_drivers_line_break_in_a_commands_error_is_escaped(gw: DemoGateway) -> None:

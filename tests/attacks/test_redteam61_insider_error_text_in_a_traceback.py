@@ -20,24 +20,13 @@ use); on the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.attacks.deployments import KINDS
-from tests.attacks.raising_trigger import assert_no_control, refusing, users_add
+from tests.attacks.raising_trigger import assert_no_control, refusing_gateway, users_add
 from tests.gateway.demo_app import DemoGateway
 
 MESSAGE = "\x1b[1A\x1b[2K\ruser carol saved"
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    home = tmp_path_factory.mktemp(f"red61-raise-{request.param}")
-    with refusing(request.param, home, table="users", name="rt61_refuses",
-                  message=MESSAGE) as gateway:  # fmt: skip
-        yield gateway
+gw = refusing_gateway(table="users", name="rt61_refuses", message=MESSAGE)
 
 
 def test_a_drivers_message_in_a_traceback_is_escaped(gw: DemoGateway) -> None:

@@ -19,24 +19,13 @@ PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.attacks.deployments import KINDS
-from tests.attacks.raising_trigger import assert_no_control, refusing, users_add
+from tests.attacks.raising_trigger import assert_no_control, refusing_gateway, users_add
 from tests.gateway.demo_app import DemoGateway
 
 MESSAGE = "\x1b[1A\x1b[2K\ruser carol saved"
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    home = tmp_path_factory.mktemp(f"red62-araise-{request.param}")
-    with refusing(request.param, home, table="audit_events", name="rt62_refuses_audit",
-                  message=MESSAGE) as gateway:  # fmt: skip
-        yield gateway
+gw = refusing_gateway(table="audit_events", name="rt62_refuses_audit", message=MESSAGE)
 
 
 def test_a_drivers_message_in_a_commands_log_line_is_escaped(gw: DemoGateway) -> None:

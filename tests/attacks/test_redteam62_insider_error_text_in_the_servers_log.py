@@ -20,24 +20,15 @@ gone. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.attacks.deployments import KINDS
-from tests.attacks.raising_trigger import assert_no_control, refusing
+from tests.attacks.raising_trigger import assert_no_control, refusing_gateway
 from tests.gateway.demo_app import DemoGateway
 
 MESSAGE = "\x1b[1A\x1b[2K user root signed out"
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-       ) -> Iterator[DemoGateway]:  # fmt: skip
-    home = tmp_path_factory.mktemp(f"red62-raise-{request.param}")
-    with refusing(request.param, home, table="users", name="rt62_refuses",
-                  message=MESSAGE) as gateway:  # fmt: skip
-        yield gateway
+gw = refusing_gateway(table="users", name="rt62_refuses", message=MESSAGE)
 
 
 def test_a_drivers_message_in_the_servers_log_is_escaped(
