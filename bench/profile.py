@@ -39,8 +39,8 @@ def summarise(raw: Path, top: int) -> str:
     own: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
-        if not line.strip():
-            continue
+        if not line.strip() or not line.rpartition(" ")[2].isdigit():
+            continue  # a stack py-spy cut short (seen under load: no count at its end)
         frames, n = _frames(line)
         # idle threads (waiting on a lock, a queue or the selector) are not Python work
         if any(w in frames[-1] for w in ("wait (threading", "select (selectors", "_worker (")):
