@@ -6,7 +6,7 @@ grant."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -255,17 +255,24 @@ def _sealed(
 
 
 def unexpired_grants(rows: tuple[Any, ...], now: datetime) -> list[dict[str, Any]]:
-    grants = []
+    return [_grant(request, expires) for request, expires in _unexpired(rows, now)]
+
+
+def next_expiry(rows: tuple[Any, ...], now: datetime) -> datetime | None:
+    """When the first of ``rows`` still unexpired at ``now`` expires (None: none is): a
+    decision that counted them holds until then, however long the catalog stands."""
+    return min((expires for _, expires in _unexpired(rows, now)), default=None)
+
+
+def _unexpired(rows: tuple[Any, ...], now: datetime) -> Iterator[tuple[Any, datetime]]:
     for request in rows:
         expires = request.expires_at
         if expires is None:
             continue
         if expires.tzinfo is None:  # SQLite drops the zone; we always store UTC
             expires = expires.replace(tzinfo=now.tzinfo)
-        if expires <= now:
-            continue
-        grants.append(_grant(request, expires))
-    return grants
+        if expires > now:
+            yield request, expires
 
 
 def _grant(request: Any, expires: datetime) -> dict[str, Any]:

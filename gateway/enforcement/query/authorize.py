@@ -10,11 +10,12 @@ grants, the clock and the quota and hands them in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from catalog.errors import Forbidden
-from gateway.enforcement.grants import unexpired_grants
+from gateway.enforcement.grants import next_expiry, unexpired_grants
 from gateway.enforcement.query.approvals import approval_would_lift
 from gateway.enforcement.query.schemas import QueryBody
 from policies.decision import Decision, DecisionInput, UserContext
@@ -63,6 +64,28 @@ def decision_input(
         rows_remaining_today=rows_remaining_today,
         max_rows_by_level=max_rows_by_level or None,
     )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a decision read beside the catalog, which a stream in flight must watch
+    besides the catalog's generation (``Broker.check_still_allowed``): the policy that
+    decided — a new one is loaded without a write to the catalog — and the clock, up to
+    the first expiry of a grant it counted — an expiry writes nothing either. While the
+    generation stood nothing was decided again, so a lapsed grant and a withdrawn policy
+    left a download in flight to its last row (red team 65)."""
+
+    policy_version: str
+    until: datetime | None  # the first expiry of a grant the decision counted
+
+    @classmethod
+    def of(cls, decision: Decision, grant_rows: Sequence[Any], now: datetime) -> Standing:
+        """What ``decision``, taken at ``now`` over ``grant_rows``, stands on."""
+        return cls(decision.policy_version, next_expiry(tuple(grant_rows), now))
+
+    def holds(self, policy_version: str, now: datetime) -> bool:
+        """Whether a decision taken again with the catalog unchanged would read the same."""
+        return policy_version == self.policy_version and (self.until is None or now < self.until)
 
 
 def action(decision: Decision, name: str) -> str:

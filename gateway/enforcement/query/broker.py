@@ -54,7 +54,7 @@ from gateway.enforcement.grants import granted_fields_anywhere, in_scope, known_
 from gateway.enforcement.limits import UNRECORDED_MESSAGE, refusal_recorded
 from gateway.enforcement.query.aggregate import check_request as check_aggregates
 from gateway.enforcement.query.audit_events import query_record
-from gateway.enforcement.query.authorize import decision_input, refusal, released
+from gateway.enforcement.query.authorize import Standing, decision_input, refusal, released
 from gateway.enforcement.query.context import QueryContext, QueryRequest
 from gateway.enforcement.query.delivery import Books, Delivery, InFlight
 from gateway.enforcement.query.entries import Entry, GenerationCache, load_entry
@@ -173,13 +173,13 @@ class Broker:
         with LazyConnection(self._catalog) as conn:  # cached entry and grants: none taken
             ctx, generation = self._resolve(conn, request)
             rows_left = self._admit(ctx)
-            decision = self._authorize(conn, generation, ctx, rows_left)
+            decision, standing = self._authorize(conn, generation, ctx, rows_left)
             on_trail = side is not None or case_tokens(decision)
             granted = self._granted_elsewhere(conn, generation, ctx, on_trail=on_trail)
         plan = plan_query(ctx, decision, rows_left=rows_left, case_key=self.subjects.case_key,
                           side=side, shift_key=self.subjects.shift_key,
                           granted=granted)  # fmt: skip
-        return self._start(ctx, decision, plan, reserve=side is None, began=began)
+        return self._start(ctx, decision, plan, standing, reserve=side is None, began=began)
 
     def check_still_allowed(
         self, run: QueryRun, user: UserContext, seen: int, *, user_at: int | None = None
@@ -188,7 +188,9 @@ class Broker:
         asks every second): once the entry is frozen, or policy would no longer release
         what is being sent — a lowered clearance, a narrowed jurisdiction, a revoked
         grant, a role removed — it is refused. ``seen``: the catalog generation last
-        checked (nothing is decided again while it stands); returns the one read.
+        checked (nothing is decided again while it stands, nor while the policy and the
+        grants the last decision counted stand: ``QueryRun.standing``); returns the one
+        read.
 
         ``user_at``: the generation ``user`` was resolved at (``resolve_at``). A change
         that committed between that read and this one was decided here with the identity
@@ -203,7 +205,8 @@ class Broker:
         ctx = run.ctx
         with self._catalog.connect() as conn:
             generation = catalog_generation(conn)
-            if generation == seen:
+            if generation == seen and run.standing.holds(self.pdp.policy_version,
+                                                         datetime.now(UTC)):  # fmt: skip
                 return generation
             entry_id = ctx.entry.id
             entry = self.entries.get(generation, entry_id,
@@ -216,13 +219,15 @@ class Broker:
             rows = self._grant_rows(lambda: conn, generation, user.subject, entry.id)
             grant_rows = in_scope(rows, body.purpose, body.case_ref)
         self.authorizer.check(subject=user.subject, domain=entry.department, action="dataset:query")
+        now = datetime.now(UTC)
         decision = self.pdp.decide(
             decision_input(user=user, entry=entry.policy_input, body=body, grant_rows=grant_rows,
-                           now=datetime.now(UTC), rows_remaining_today=2**31,
+                           now=now, rows_remaining_today=2**31,
                            max_rows_by_level=self.max_rows_by_level)
         )  # fmt: skip
         if not decision.allow or not still_covers(decision, run.decision):
             raise Forbidden("policy no longer releases this result to you")
+        run.standing = Standing.of(decision, grant_rows, now)
         return generation
 
     def check_not_frozen(self, dataset_id: str) -> None:
@@ -392,13 +397,14 @@ class Broker:
 
     def _authorize(
         self, conn: LazyConnection, generation: int, ctx: QueryContext, rows_left: int
-    ) -> Decision:
+    ) -> tuple[Decision, Standing]:
         user, entry, body = ctx.user, ctx.entry, ctx.body
         rows = self._grant_rows(conn, generation, user.subject, entry.id)
         grant_rows = in_scope(rows, body.purpose, body.case_ref)
+        now = datetime.now(UTC)
         decision = self.pdp.decide(
             decision_input(user=user, entry=entry.policy_input, body=body, grant_rows=grant_rows,
-                           now=datetime.now(UTC), rows_remaining_today=rows_left,
+                           now=now, rows_remaining_today=rows_left,
                            max_rows_by_level=self.max_rows_by_level)
         )  # fmt: skip
         if not decision.allow:
@@ -406,16 +412,16 @@ class Broker:
         # (an aggregate counting every row names no field: policy checked visibility)
         if ctx.requested and not released(decision, ctx.requested):
             self._refuse(ctx, decision, "no field is visible")
-        return decision
+        return decision, Standing.of(decision, grant_rows, now)
 
     def _start(
-        self, ctx: QueryContext, decision: Decision, plan: ExecutionPlan, *, reserve: bool,
-        began: float,
+        self, ctx: QueryContext, decision: Decision, plan: ExecutionPlan, standing: Standing,
+        *, reserve: bool, began: float,
     ) -> QueryRun:  # fmt: skip
         reserved, slot = self._take(ctx, plan.limit, reserve)
         try:
             run = QueryRun(
-                books=self.books(), ctx=ctx, decision=decision,
+                books=self.books(), ctx=ctx, decision=decision, standing=standing,
                 plan=plan.within(reserved) if reserve else plan, reserved=reserved, slot=slot,
                 reader=self.reader, metrics=self.metrics, started_at=began,
             )  # fmt: skip

@@ -2,7 +2,8 @@
 from the start on record to its one end.
 
 The only mutable parts are those a run produces: the progress of the read, the ledger
-of what the transport took (``Started``) and the source slot it gives back. The
+of what the transport took (``Started``), the source slot it gives back, and what its
+last decision stands on beside the catalog (``standing``, renewed by the re-checks). The
 format of the answer is the response's business: it is handed to ``produce``, never
 kept here.
 """
@@ -21,6 +22,7 @@ from audit.records import Delivery as Sent
 from audit.sink import AppendInFlight
 from gateway.enforcement.query.aggregate import for_format, for_format_schema
 from gateway.enforcement.query.audit_events import end_details, query_family, query_record
+from gateway.enforcement.query.authorize import Standing
 from gateway.enforcement.query.code_fields import code_columns
 from gateway.enforcement.query.context import QueryContext
 from gateway.enforcement.query.delivery import Books, Chunk, Started
@@ -50,6 +52,7 @@ class QueryRun(Started):
         books: Books,
         ctx: QueryContext,
         decision: Decision,
+        standing: Standing,
         plan: ExecutionPlan,
         reserved: int,
         slot: Slot,
@@ -62,6 +65,8 @@ class QueryRun(Started):
                          started_at=started_at)  # fmt: skip
         self.ctx = ctx
         self.decision = decision
+        # what the last decision read beside the catalog (the broker's re-check renews it)
+        self.standing = standing
         self.plan = plan
         self.slot = slot
         self.progress = Progress(subject=ctx.user.subject, generation=ctx.generation)
