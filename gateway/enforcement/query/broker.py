@@ -493,7 +493,9 @@ class Broker:
 
 def still_covers(now: Decision, then: Decision) -> bool:
     """Whether ``now`` releases at least what ``then`` did: every field sent in clear
-    still in clear, every masked one masked the same way, no region outside its rows."""
+    still in clear, every masked one masked the same way, no region outside its rows —
+    judged on the same column: rows filtered on another one than the entry's region field
+    now are not its region's rows (red team 65: a steward's move of the region field)."""
     for name, was in then.fields.items():
         if was.action == "deny":
             continue
@@ -505,7 +507,7 @@ def still_covers(now: Decision, then: Decision) -> bool:
             return False
     if now.row_filter is None:
         return True
-    if then.row_filter is None:
+    if then.row_filter is None or now.row_filter.get("field") != then.row_filter.get("field"):
         return False
     prefixes = now.row_filter.get("prefixes") or []
     return all(any(p.startswith(q) for q in prefixes)
