@@ -1,5 +1,6 @@
-"""Red team 65, as a steward who moves an entry's jurisdiction to another column while
-an analyst's download of it is in flight (ATTACKS.md: freshness, "a running job").
+"""Red team 65, as a steward who reclassifies an entry while an analyst's download of
+it is in flight — its jurisdiction moved to another column, its level raised
+(ATTACKS.md: freshness, "a running job").
 
 A stream in flight is governed by ``Broker.check_still_allowed``: the decision taken
 again must still cover what is being sent (``still_covers``), its row filter included.
@@ -15,6 +16,10 @@ Attack: a 200,000-row entry whose ``note`` holds another region code than its
 carl sets the region field to ``note`` (``PATCH /api/v1/datasets/{id}``); she reads the
 rest.
 
+Second attack: carl raises the 200,000-row L2 entry to L3 while dora (L3) downloads all
+of it: policy caps an L3 result at 10,000 rows (``max_rows_by_level``), but the row cap
+was not compared either, and the download went on past it to its last row, completed.
+
 Expected: the rest is refused and the end is on record as aborted (``forbidden``). On
 the embedded default and on PostgreSQL.
 """
@@ -29,7 +34,7 @@ import pytest
 from tests import live_http
 from tests.attacks import live_gateway as lg
 from tests.attacks.deployments import KINDS
-from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost, ended
+from tests.attacks.live_gateway import BIG, BIG_ROWS, CASE, GOVERN_S, Live, RawPost, RawStream
 from tests.attacks.test_redteam4_analyst_access_mid_stream import _assert_aborted
 
 MOVED = "civil.moved_rows"
@@ -50,11 +55,11 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             yield server
 
 
-def _patch(live: Live, region_field: str) -> None:
+def _patch(live: Live, region_field: str, entry: str = MOVED, field: str = "region_field"
+           ) -> None:  # fmt: skip
     answer = live_http.request(
-        "PATCH", f"{live.base}/api/v1/datasets/{MOVED}", timeout=30,
-        headers={"Authorization": f"Bearer {live.gw.token('carl')}"},
-        json={"region_field": region_field},
+        "PATCH", f"{live.base}/api/v1/datasets/{entry}", timeout=30,
+        headers={"Authorization": f"Bearer {live.gw.token('carl')}"}, json={field: region_field},
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
 
@@ -73,8 +78,23 @@ def test_a_region_field_moved_stops_a_query_in_flight(live: Live) -> None:
     try:
         time.sleep(2 * GOVERN_S)  # past the re-check interval
         stream.read_to_the_end()
-        end = ended(live, stream.request_id)
+        end = lg.ended(live, stream.request_id)
     finally:
         _patch(live, "region_code")
     assert end["rows"] < BIG_ROWS // 3
+    _assert_aborted(end, "query")
+
+
+def test_a_level_raised_stops_a_query_in_flight_past_its_new_cap(live: Live) -> None:
+    stream = RawStream(live, "dora", {"limit": BIG_ROWS})
+    assert stream.status == 200, stream.body[:300]
+    stream.read(200_000)
+    assert not [e for e in live.events(stream.request_id) if e["type"] != "query.started"]
+    _patch(live, "L3", BIG, "level")
+    try:
+        time.sleep(2 * GOVERN_S)  # past the re-check interval
+        stream.read_to_the_end()
+        end = lg.ended(live, stream.request_id)
+    finally:
+        _patch(live, "L2", BIG, "level")
     _assert_aborted(end, "query")
