@@ -225,7 +225,7 @@ class Broker:
                            now=now, rows_remaining_today=2**31,
                            max_rows_by_level=self.max_rows_by_level)
         )  # fmt: skip
-        if not decision.allow or not still_covers(decision, run.decision):
+        if not decision.allow or not still_covers(decision, run.decision, run.plan.limit):
             raise Forbidden("policy no longer releases this result to you")
         run.standing = Standing.of(decision, grant_rows, now)
         return generation
@@ -491,11 +491,14 @@ class Broker:
         q.fail(exc)
 
 
-def still_covers(now: Decision, then: Decision) -> bool:
-    """Whether ``now`` releases at least what ``then`` did: every field sent in clear
-    still in clear, every masked one masked the same way, no region outside its rows —
-    judged on the same column: rows filtered on another one than the entry's region field
-    now are not its region's rows (red team 65: a steward's move of the region field)."""
+def still_covers(now: Decision, then: Decision, limit: int) -> bool:
+    """Whether ``now`` releases at least what ``then`` did for a result of up to
+    ``limit`` rows: as many rows (a raised level lowers the cap: red team 65), every
+    field sent in clear still in clear, every masked one masked the same way, no region
+    outside its rows — judged on the same column: rows filtered on another one than the
+    entry's region field now are not its region's rows (red team 65)."""
+    if now.max_rows < min(limit, then.max_rows):  # a side's limit is its own, not the cap's
+        return False
     for name, was in then.fields.items():
         if was.action == "deny":
             continue
