@@ -63,7 +63,9 @@ class ModelRun(Started):
                     "request_id": q.ctx.origin.request_id,
                     "decision_id": q.decision.decision_id,
                     "policy_version": q.decision.policy_version,
-                    "jurisdiction": list(q.ctx.user.jurisdiction)}
+                    "jurisdiction": list(q.ctx.user.jurisdiction),
+                    # the column those prefixes were matched on (None: no row filter)
+                    "region_field": (q.decision.row_filter or {}).get("field")}
             for alias, q in self.sides.items()
         }  # fmt: skip
 

@@ -61,6 +61,7 @@ from gateway.enforcement.comparison.run_store import past_keeping, read_ipc
 from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import (
     change_view,
+    check_matched_on,
     check_within,
     new_hit_ids,
     read_under,
@@ -270,6 +271,7 @@ def check_release(
                              datasets=found, purpose=run.purpose, case_ref=run.case_ref,
                              charges_rows=False)  # fmt: skip
     check_as_stored(run.columns or [], decisions)
+    check_matched_on(run, decisions)
 
 
 def _as_recorded(run: ComparisonRun, data: bytes, event: dict[str, Any]) -> bool:

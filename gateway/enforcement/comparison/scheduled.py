@@ -12,6 +12,7 @@ is stored). No raw identity is needed or kept for either.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunSta
 from catalog.errors import Forbidden
 from gateway.enforcement.comparison.run_store import past_keeping, read_ipc
 from gateway.enforcement.comparison.spec import KEY_COLUMN
-from policies.decision import UserContext
+from policies.decision import Decision, UserContext
 
 HIT_ID = "hit_id"  # as ``runs.HIT_ID`` (runs imports this module)
 _R = ComparisonRun
@@ -63,6 +64,27 @@ def check_within(user: UserContext, run: ComparisonRun) -> None:
         raise Forbidden(
             f"run {run.id} read regions outside your jurisdiction now "
             f"({', '.join(repr(p) for p in outside)}); run the model again"
+        )
+
+
+def check_matched_on(run: ComparisonRun, decisions: Mapping[str, Decision]) -> None:
+    """Refuse (403) a run's stored rows to a reader whose side's entry now judges
+    jurisdiction on another column than the one its rows were matched on (or on one
+    where it read every row): ``check_within`` compares prefixes, and rows matched on the
+    old column are not the reader's region's rows by the entry as it is classified now
+    (red team 65: a steward's move of the region field). A reader who has every region
+    is not refused; a run stored before its sides recorded the column is not compared."""
+    for alias, side in (run.sides or {}).items():
+        decision = decisions.get(alias)
+        if not isinstance(side, dict) or "region_field" not in side or decision is None:
+            continue
+        now = decision.row_filter
+        if now is None or now.get("field") == side["region_field"] or "" in now["prefixes"]:
+            continue
+        raise Forbidden(
+            f"run {run.id}'s side {alias} was read with rows matched on "
+            f"{side['region_field']!r}, and its entry's region field is now "
+            f"{now.get('field')!r}: run the model again"
         )
 
 
