@@ -211,8 +211,10 @@ class Broker:
             entry_id = ctx.entry.id
             entry = self.entries.get(generation, entry_id,
                                      lambda: load_entry(conn, entry_id, generation))  # fmt: skip
-            if entry is None:
-                return generation
+            if entry is None:  # its rows deleted behind the gateway: nothing is released
+                # (red team 65: taken as allowed, the stream went on ungoverned but by the
+                # account — a narrowed jurisdiction, a revocation, a freeze unseen)
+                raise NotFound(f"no dataset {entry_id!r}")
             _refuse_stopped(entry)
             self._refuse_frozen_object(lambda: conn, generation, entry)
             body = ctx.body
