@@ -1,0 +1,55 @@
+"""Red team 65, as whoever holds a copy of an analyst's console cookie, downloading
+while she signs out (ATTACKS.md: freshness, "the very next request of ... a session, a
+running job").
+
+"Sign-out deletes the row: the cookie is dead even if a copy survives in a browser"
+(``gateway.web.console.sessions``), and so do a password reset and a suspension. But a
+console download in flight re-read only the account (``rechecks``): the copy's download
+started before the sign-out went on to its last row, on record as ``completed``,
+though the session it was asked in was over — the cookie's holder needed only to start
+the largest download before the owner noticed.
+
+Attack: a download of the 200,000-row table through dora's console session (the copy);
+dora signs out with that session; the copy reads the rest.
+
+Expected: the rest is refused and the end is on record as aborted. On the embedded
+default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.attacks.live_gateway import (
+    BIG,
+    CASE,
+    GOVERN_S,
+    Live,
+    RawPost,
+    console_session,
+    ended,
+)
+from tests.attacks.test_redteam4_analyst_access_mid_stream import live
+
+__all__ = ["live"]  # the shared module fixture
+
+
+def test_a_session_signed_out_stops_its_download_in_flight(live: Live) -> None:
+    cookie, csrf = console_session(live, "dora")
+    headers = {"Cookie": cookie, "Origin": live.base,
+               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+    form = httpx.QueryParams({"csrf_token": csrf, "fields": ["id", "region_code", "note"],
+                              **CASE})  # fmt: skip
+    stream = RawPost(live, f"/console/query/{BIG}/download?format=csv", str(form).encode(),
+                     headers)  # fmt: skip
+    assert stream.status == 200, stream.body[:300]
+    stream.read(200_000)
+    out = httpx.post(f"{live.base}/console/sign-out", content=f"csrf_token={csrf}",
+                     headers=headers, timeout=30)  # fmt: skip
+    assert out.status_code == 303, out.text[:300]
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
+    stream.read_to_the_end()
+    end = ended(live, stream.headers["x-request-id"])
+    assert end["type"] == "query.aborted", (end["type"], end["rows"], end["details"])
