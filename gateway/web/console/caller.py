@@ -7,10 +7,12 @@ it, the menu asks what it may see).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 
+from catalog.errors import Unauthenticated
 from gateway.web.console.runtime import get_console
 from gateway.web.console.sessions import ConsoleSession
 from policies.decision import UserContext
@@ -25,6 +27,21 @@ class Caller:
 
     def has_role(self, role: str) -> bool:
         return role in self.user.roles
+
+
+def in_session(request: Request, caller: Caller, governs: Callable[[], None]) -> Callable[[], None]:
+    """``governs`` of a result the console hands out (a download, a preview, a
+    comparison), and the caller's session still live: a sign-out, a password reset or a
+    suspension ends the session, and a copy of its cookie must not keep the download it
+    started (red team 65: it ran to its last row, the session over)."""
+    sessions = get_console(request).sessions
+
+    def governed() -> None:
+        if not sessions.live(caller.session):
+            raise Unauthenticated("the console session this was asked in has ended")
+        governs()
+
+    return governed
 
 
 def may(request: Request, caller: Caller | None, action: str, domain: str = "*") -> bool:

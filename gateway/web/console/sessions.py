@@ -218,6 +218,14 @@ class SessionStore:
         cut = None if self._ended_before is None else self._ended_before(subject)
         return cut is not None and started_ms <= int(cut.timestamp() * 1000)
 
+    def live(self, session: ConsoleSession) -> bool:
+        """Whether ``session``'s row is still there: a sign-out, a password reset, a
+        suspension delete it. Not touched, nor judged idle: a result in flight asks
+        (``governs``), and a long download is no idle session."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(_S.id_hash).where(_S.id_hash == session.id_hash))
+            return found.first() is not None
+
     def end(self, session: ConsoleSession) -> None:
         self._delete(_S.id_hash == session.id_hash)
 

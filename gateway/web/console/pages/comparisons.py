@@ -26,7 +26,7 @@ from catalog.schemas import DatasetOut
 from gateway.enforcement.comparison.schemas import ComparisonBody
 from gateway.enforcement.comparison.service import Comparer
 from gateway.enforcement.query.context import Origin
-from gateway.web.console.caller import Caller
+from gateway.web.console.caller import Caller, in_session
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
 from gateway.web.console.pages.comparison_runs import models_and_runs
@@ -104,7 +104,7 @@ def _run(request: Request, caller: Caller, body: ComparisonBody) -> dict[str, An
     started = comparer.prepare(user=caller.user, body=body, origin=origin)
     delivery = comparer.run(started, fmt="json")
     directory, signed_in = get_console(request).directory, caller.user
-    governs = rechecks(comparer, started, directory, signed_in)
+    governs = in_session(request, caller, rechecks(comparer, started, directory, signed_in))
 
     data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)

@@ -29,7 +29,7 @@ from gateway.enforcement.query.broker import Broker
 from gateway.enforcement.query.context import Origin, QueryRequest
 from gateway.enforcement.query.formats import FORMATS
 from gateway.enforcement.query.schemas import QueryBody
-from gateway.web.console.caller import Caller
+from gateway.web.console.caller import Caller, in_session
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
 from gateway.web.console.rendering import offered, render
@@ -139,7 +139,7 @@ def _preview(request: Request, broker: Broker, caller: Caller, dataset_id: str,
     started = broker.prepare(_query(request, caller, dataset_id, body, request_id))
     delivery = broker.run(started, fmt="json")
     directory, signed_in = get_console(request).directory, caller.user
-    governs = rechecks(broker, started, directory, signed_in)
+    governs = in_session(request, caller, rechecks(broker, started, directory, signed_in))
 
     data = take_whole(delivery, governs=governs, read_at=account_read_at(request))
     answer: dict[str, Any] = json.loads(data)
@@ -238,7 +238,7 @@ async def download(
     settings = get_console(request).services.settings
     delivery = broker.run(started, fmt=fmt, bom=fmt == "csv")  # CSV with a BOM, for Excel
     directory, signed_in = get_console(request).directory, caller.user
-    governs = rechecks(broker, started, directory, signed_in)
+    governs = in_session(request, caller, rechecks(broker, started, directory, signed_in))
 
     return await run_in_threadpool(
         lambda: respond(
