@@ -31,17 +31,28 @@ class Caller:
 
 def in_session(request: Request, caller: Caller, governs: Callable[[], None]) -> Callable[[], None]:
     """``governs`` of a result the console hands out (a download, a preview, a
-    comparison), and the caller's session still live: a sign-out, a password reset or a
-    suspension ends the session, and a copy of its cookie must not keep the download it
-    started (red team 65: it ran to its last row, the session over)."""
-    sessions = get_console(request).sessions
+    comparison), and the caller's session still live (``session_live``)."""
+    live = session_live(request, caller)
 
     def governed() -> None:
-        if not sessions.live(caller.session):
-            raise Unauthenticated("the console session this was asked in has ended")
+        live()
         governs()
 
     return governed
+
+
+def session_live(request: Request, caller: Caller) -> Callable[[], None]:
+    """A check that ``caller``'s session is still live, for a result in flight: a
+    sign-out, a password reset or a suspension ends the session, and a copy of its
+    cookie must not keep what it started (red team 65: a download ran to its last row,
+    an audit export to its last event, the session over)."""
+    sessions = get_console(request).sessions
+
+    def live() -> None:
+        if not sessions.live(caller.session):
+            raise Unauthenticated("the console session this was asked in has ended")
+
+    return live
 
 
 def may(request: Request, caller: Caller | None, action: str, domain: str = "*") -> bool:

@@ -16,7 +16,7 @@ those parameters as parsed — typed and bounded — never the query string as s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -191,6 +191,15 @@ def export(
     """The trail with its own proof, sent as a governed result is
     (``gateway.web.audit_export``): cut off when the client stalls, and when the
     officer's account or role is taken away mid-export, the cut on record."""
+    return export_trail(request, user, format, from_seq, to_seq)
+
+
+def export_trail(
+    request: Request, user: UserContext, format: Literal["jsonl", "csv"],
+    from_seq: int | None, to_seq: int | None, *, also: Callable[[], None] | None = None,
+) -> Response:  # fmt: skip
+    """``export``'s answer; ``also``: read again with the account while it is sent (the
+    console's: its session still live, red team 65)."""
     log = readable_trail(request)
     require_start_within(log.store, from_seq, to_seq)  # a 400, not a proof of nothing
     asked: dict[str, Any] = {"format": format, "from": from_seq, "to": to_seq}
@@ -219,6 +228,8 @@ def export(
     def governs() -> None:  # a suspension, a removed role stop the export in flight
         now = directory.resolve(user)
         services.authorizer.check(subject=now.subject, domain="*", action="audit:export")
+        if also is not None:
+            also()
 
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"',
                "X-Request-Id": request_id}  # fmt: skip

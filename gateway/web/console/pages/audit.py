@@ -34,7 +34,7 @@ from catalog.controls import unescaped
 from catalog.errors import BadRequest
 from gateway.stewardship.registration.schemas import checked
 from gateway.web.audit_reads import readable_trail, record_audit_read
-from gateway.web.console.caller import Caller, may
+from gateway.web.console.caller import Caller, may, session_live
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission
 from gateway.web.console.rendering import render
@@ -237,7 +237,9 @@ async def export(
     if fmt not in ("jsonl", "csv"):
         raise BadRequest("export format is jsonl or csv")
     lo, hi = _whole(form.get("from"), "from"), _whole(form.get("to"), "to")
-    return await run_in_threadpool(api.export, request, caller.user, fmt, lo, hi)  # type: ignore[arg-type]
+    also = session_live(request, caller)
+    return await run_in_threadpool(api.export_trail, request, caller.user, fmt, lo, hi,  # type: ignore[arg-type]
+                                   also=also)  # fmt: skip
 
 
 @router.get("/console/audit/charts")
