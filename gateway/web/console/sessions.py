@@ -121,6 +121,9 @@ class ConsoleSession:
     csrf_token: str
     via: str
     created_at: datetime
+    # the start the cookie signs (``find``), which the session's age counts from: the
+    # row's ``created_at`` is the database's to say
+    started_at: datetime | None = None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -211,7 +214,8 @@ class SessionStore:
                 conn.execute(update(console_sessions).where(_S.id_hash == id_hash)
                              .values(last_seen_at=now))  # fmt: skip
         return ConsoleSession(id_hash=id_hash, subject=row.subject, csrf_token=row.csrf_token,
-                              via=row.via, created_at=_aware(row.created_at))  # fmt: skip
+                              via=row.via, created_at=_aware(row.created_at),
+                              started_at=start)  # fmt: skip
 
     def _ended(self, subject: str, started_ms: int) -> bool:
         """Whether a password set on the trail at or after the start ended the session."""
@@ -219,12 +223,23 @@ class SessionStore:
         return cut is not None and started_ms <= int(cut.timestamp() * 1000)
 
     def live(self, session: ConsoleSession) -> bool:
-        """Whether ``session``'s row is still there: a sign-out, a password reset, a
-        suspension delete it. Not touched, nor judged idle: a result in flight asks
-        (``governs``), and a long download is no idle session."""
+        """Whether ``session`` is still live for a result in flight (``governs``): its row
+        still there — a sign-out, a password reset, a suspension delete it — and, from
+        the start its cookie signs, not past its maximum age nor ended by a password set
+        since (rows are deleted when a *request* finds them over, and a download makes
+        none: one started late in a session's life ran on past its end, stop 43). Not
+        touched, nor judged idle: a long download is no idle session."""
         with self._engine.connect() as conn:
             found = conn.execute(select(_S.id_hash).where(_S.id_hash == session.id_hash))
-            return found.first() is not None
+            if found.first() is None:
+                return False
+        start = session.started_at
+        if start is None:  # a session made here (``create``), not found by its cookie
+            return True
+        started_ms = int(start.timestamp() * 1000)
+        return self._clock() - start < self._max_age and not self._ended(
+            session.subject, started_ms
+        )
 
     def end(self, session: ConsoleSession) -> None:
         self._delete(_S.id_hash == session.id_hash)
