@@ -99,17 +99,32 @@ def _previous(
     that list is past its keeping, stored or not: the expired are dropped only as runs
     *finish* (after this comparison), so a schedule running less often than the keeping
     copied an expired list's gone tokens into its new run's changes, and its ``new``
-    flags told which hits it held (red team 57)."""
+    flags told which hits it held (red team 57); and None when its sides were matched
+    on another column than this run's (``_matched_alike``)."""
     prior = session.scalars(
         select(ComparisonRun).where(
             _R.schedule_id == run.schedule_id, _R.id != run.id,
             _R.status == RunStatus.DONE.value, _R.created_at <= run.created_at,
         ).order_by(_R.created_at.desc()).limit(1)
     ).first()  # fmt: skip
-    if prior is None or past_keeping(prior, ttl):
+    if prior is None or past_keeping(prior, ttl) or not _matched_alike(prior, run):
         return None
     stored = session.get(ComparisonRunResult, prior.id)
     return (prior, read_ipc(bytes(stored.data))) if stored is not None else None
+
+
+def _matched_alike(prior: ComparisonRun, run: ComparisonRun) -> bool:
+    """Whether each side of ``prior`` recorded the column its jurisdiction was matched on
+    and it is the one ``run``'s side was matched on: a list matched on another column is
+    refused when read (``check_matched_on``), and so is no previous list to compare with
+    — its gone hits' tokens and which hits it held were served by the next run's changes
+    once a steward moved the region field between two runs (red team 66)."""
+    before, now = prior.sides or {}, run.sides or {}
+    return set(before) == set(now) and all(
+        isinstance(before[a], dict) and isinstance(now[a], dict) and "region_field" in before[a]
+        and before[a]["region_field"] == now[a].get("region_field")
+        for a in now
+    )  # fmt: skip
 
 
 def compare_with_previous(
