@@ -1,0 +1,90 @@
+"""Red team 66, as a steward who raises an entry's level while an analyst's aggregate
+query of it is in flight (the aggregate's sibling of red team 65's row cap).
+
+An aggregate answer withholds every group with fewer rows than the policy's
+``min_group_size`` for the entry's level (``aggregates`` in the decision: L2 3, L3 5).
+A stream in flight is governed by ``Broker.check_still_allowed``: the decision taken
+again must still cover what is being sent (``still_covers``) — its fields, its row
+filter and its column, its row cap — but the suppression threshold was not compared:
+once carl (civil's steward) raised the entry from L2 to L3, dora's answer went on with
+the groups of three and four rows in clear to its last group, on record as
+``completed``, where a new query withholds every one of them.
+
+Attack: an administrator set the same row cap for L2 and L3 (``max_rows_by_level``, so
+the cap is not what stops it); a 400,000-row entry whose ``note`` makes groups of four
+rows (100,000 groups, several of the answer's batches); dora asks the count per
+``note`` and reads a little; carl sets the entry's level to L3
+(``PATCH /api/v1/datasets/{id}``); she reads the rest.
+
+Expected: the rest is refused and the end is on record as aborted (``forbidden``). On
+the embedded default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests import live_http
+from tests.attacks import live_gateway as lg
+from tests.attacks.deployments import KINDS
+from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost
+
+GROUPED = "civil.grouped_rows"
+ROWS = 400_000  # groups of four: 100,000, the most an answer may group
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Live]:  # fmt: skip
+    home = tmp_path_factory.mktemp(f"rt66-aggregate-{request.param}")
+    limits = {"stream_govern_every_s": GOVERN_S, "stream_stall_timeout_s": 60.0,
+              "max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS}}  # fmt: skip
+    with lg.deployment_home(request.param, home, **limits) as gw:
+        lg.add_big_table(gw, table="grouped_rows", dataset=GROUPED, rows=ROWS,
+                         note="'group ' || ((n - 1) / 4)")  # fmt: skip
+        with lg.serve(gw) as server:
+            yield server
+
+
+def _level(live: Live, level: str) -> None:
+    answer = live_http.request(
+        "PATCH", f"{live.base}/api/v1/datasets/{GROUPED}", timeout=30,
+        headers={"Authorization": f"Bearer {live.gw.token('carl')}"}, json={"level": level},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_level_raised_stops_an_aggregate_in_flight_past_its_new_threshold(
+    live: Live,
+) -> None:
+    body = {**CASE, "group_by": ["note"], "aggregates": [{"fn": "count", "as": "n"}]}
+    stream = RawPost(live, f"/api/v1/datasets/{GROUPED}/query?format=ndjson",
+                     json.dumps(body).encode(),
+                     {"Authorization": f"Bearer {live.gw.token('dora')}",
+                      "Content-Type": "application/json"})  # fmt: skip
+    assert stream.status == 200, stream.body[:300]
+    stream.read(200_000)
+    assert b'"n":4' in stream.body.replace(b" ", b""), stream.body[:300]  # in clear at L2
+    assert not [e for e in live.events(stream.request_id) if e["type"] != "query.started"]
+    _level(live, "L3")
+    try:
+        time.sleep(2 * GOVERN_S)  # past the re-check interval
+        stream.read_to_the_end()
+        end = lg.ended(live, stream.request_id)
+        again = live_http.post(  # a new query at L3: every group of four withheld
+            f"{live.base}/api/v1/datasets/{GROUPED}/query", params={"format": "ndjson"},
+            json={**body, "limit": 3}, timeout=60,
+            headers={"Authorization": f"Bearer {live.gw.token('dora')}"},
+        )  # fmt: skip
+        assert again.status_code == 200, again.text[:300]
+        assert b'"n":4' not in again.content.replace(b" ", b""), again.text[:300]
+    finally:
+        _level(live, "L2")
+    shown = stream.body.replace(b" ", b"").count(b'"n":4')
+    assert end["type"] == "query.aborted", (end["type"], f"{shown} groups of four in clear")
+    assert end["details"]["reason"] == "forbidden", end["details"]
+    assert shown < ROWS // 4, shown
