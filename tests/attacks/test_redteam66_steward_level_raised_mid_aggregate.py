@@ -35,6 +35,9 @@ from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost
 
 GROUPED = "civil.grouped_rows"
 ROWS = 400_000  # groups of four: 100,000, the most an answer may group
+# each group's line long enough that the answer outgrows every buffer on the way
+PAD = "of a grouping larger than every buffer on the way " * 4
+BODY = {**CASE, "group_by": ["note"], "aggregates": [{"fn": "count", "as": "n"}]}
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -45,31 +48,35 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
               "max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS}}  # fmt: skip
     with lg.deployment_home(request.param, home, **limits) as gw:
         lg.add_big_table(gw, table="grouped_rows", dataset=GROUPED, rows=ROWS,
-                         note="'group ' || ((n - 1) / 4)")  # fmt: skip
+                         note=f"'group ' || ((n - 1) / 4) || ' {PAD}'")  # fmt: skip
         with lg.serve(gw) as server:
             yield server
 
 
-def _level(live: Live, level: str) -> None:
+def _level(live: Live, level: str, field: str = "level") -> None:
     answer = live_http.request(
         "PATCH", f"{live.base}/api/v1/datasets/{GROUPED}", timeout=30,
-        headers={"Authorization": f"Bearer {live.gw.token('carl')}"}, json={"level": level},
+        headers={"Authorization": f"Bearer {live.gw.token('carl')}"}, json={field: level},
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
 
 
-def test_a_level_raised_stops_an_aggregate_in_flight_past_its_new_threshold(
-    live: Live,
-) -> None:
-    body = {**CASE, "group_by": ["note"], "aggregates": [{"fn": "count", "as": "n"}]}
+def _aggregate(live: Live) -> RawPost:
     stream = RawPost(live, f"/api/v1/datasets/{GROUPED}/query?format=ndjson",
-                     json.dumps(body).encode(),
+                     json.dumps(BODY).encode(),
                      {"Authorization": f"Bearer {live.gw.token('dora')}",
                       "Content-Type": "application/json"})  # fmt: skip
     assert stream.status == 200, stream.body[:300]
     stream.read(200_000)
     assert b'"n":4' in stream.body.replace(b" ", b""), stream.body[:300]  # in clear at L2
     assert not [e for e in live.events(stream.request_id) if e["type"] != "query.started"]
+    return stream
+
+
+def test_a_level_raised_stops_an_aggregate_in_flight_past_its_new_threshold(
+    live: Live,
+) -> None:
+    stream = _aggregate(live)
     _level(live, "L3")
     try:
         time.sleep(2 * GOVERN_S)  # past the re-check interval
@@ -77,7 +84,7 @@ def test_a_level_raised_stops_an_aggregate_in_flight_past_its_new_threshold(
         end = lg.ended(live, stream.request_id)
         again = live_http.post(  # a new query at L3: every group of four withheld
             f"{live.base}/api/v1/datasets/{GROUPED}/query", params={"format": "ndjson"},
-            json={**body, "limit": 3}, timeout=60,
+            json={**BODY, "limit": 3}, timeout=60,
             headers={"Authorization": f"Bearer {live.gw.token('dora')}"},
         )  # fmt: skip
         assert again.status_code == 200, again.text[:300]
@@ -88,3 +95,15 @@ def test_a_level_raised_stops_an_aggregate_in_flight_past_its_new_threshold(
     assert end["type"] == "query.aborted", (end["type"], f"{shown} groups of four in clear")
     assert end["details"]["reason"] == "forbidden", end["details"]
     assert shown < ROWS // 4, shown
+
+
+def test_a_retitled_entry_leaves_an_aggregate_in_flight_to_its_end(live: Live) -> None:
+    """Held: a change that withholds nothing more (a title) is decided again and the
+    answer goes on to its last group."""
+    stream = _aggregate(live)
+    _level(live, "Grouped rows, retitled", "title_en")
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
+    stream.read_to_the_end()
+    end = lg.ended(live, stream.request_id)
+    assert end["type"] == "query.completed", end
+    assert stream.body.replace(b" ", b"").count(b'"n":4') == ROWS // 4
