@@ -498,8 +498,12 @@ def still_covers(now: Decision, then: Decision, limit: int) -> bool:
     ``limit`` rows: as many rows (a raised level lowers the cap: red team 65), every
     field sent in clear still in clear, every masked one masked the same way, no region
     outside its rows — judged on the same column: rows filtered on another one than the
-    entry's region field now are not its region's rows (red team 65)."""
+    entry's region field now are not its region's rows (red team 65) —, and an
+    aggregate's groups withheld below as many rows (a raised level raises the threshold:
+    red team 66)."""
     if now.max_rows < min(limit, then.max_rows):  # a side's limit is its own, not the cap's
+        return False
+    if not _suppresses_as_much(now, then):
         return False
     for name, was in then.fields.items():
         if was.action == "deny":
@@ -517,6 +521,16 @@ def still_covers(now: Decision, then: Decision, limit: int) -> bool:
     prefixes = now.row_filter.get("prefixes") or []
     return all(any(p.startswith(q) for q in prefixes)
                for p in then.row_filter.get("prefixes") or [])  # fmt: skip
+
+
+def _suppresses_as_much(now: Decision, then: Decision) -> bool:
+    """Whether an aggregate answer decided by ``then`` withholds no fewer groups by
+    ``now``: its ``min_group_size`` no higher (an answer that is no aggregate: true)."""
+    if then.aggregates is None:
+        return True
+    return now.aggregates is not None and (
+        now.aggregates.min_group_size <= then.aggregates.min_group_size
+    )
 
 
 def _refuse_stopped(entry: Entry) -> None:
