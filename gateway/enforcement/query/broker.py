@@ -25,7 +25,7 @@ failed or aborted — with the rows, bytes and digest the transport took
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -227,7 +227,8 @@ class Broker:
                            now=now, rows_remaining_today=2**31,
                            max_rows_by_level=self.max_rows_by_level)
         )  # fmt: skip
-        if not decision.allow or not still_covers(decision, run.decision, run.plan.limit):
+        if not decision.allow or not still_covers(decision, run.decision, run.plan.limit,
+                                                  ctx.used):  # fmt: skip
             raise Forbidden("policy no longer releases this result to you")
         run.standing = Standing.of(decision, grant_rows, now)
         return generation
@@ -493,10 +494,13 @@ class Broker:
         q.fail(exc)
 
 
-def still_covers(now: Decision, then: Decision, limit: int) -> bool:
+def still_covers(now: Decision, then: Decision, limit: int, used: Collection[str]) -> bool:
     """Whether ``now`` releases at least what ``then`` did for a result of up to
-    ``limit`` rows: as many rows (a raised level lowers the cap: red team 65), every
-    field sent in clear still in clear, every masked one masked the same way, no region
+    ``limit`` rows reading the fields ``used``: as many rows (a raised level lowers the
+    cap: red team 65), every field of ``used`` sent in clear still in clear, every masked
+    one masked the same way — a field the result never reads changes nothing of it (red
+    team 66: a steward's reclassification of one field cut every download of the
+    entry, those that never read it too) —, no region
     outside its rows — judged on the same column: rows filtered on another one than the
     entry's region field now are not its region's rows (red team 65) —, and an
     aggregate's groups withheld below as many rows (a raised level raises the threshold:
@@ -506,7 +510,7 @@ def still_covers(now: Decision, then: Decision, limit: int) -> bool:
     if not _suppresses_as_much(now, then):
         return False
     for name, was in then.fields.items():
-        if was.action == "deny":
+        if was.action == "deny" or name not in used:
             continue
         now_field = now.fields.get(name)
         if now_field is None:

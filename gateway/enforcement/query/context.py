@@ -63,3 +63,13 @@ class QueryContext:
             ]
             return tuple(dict.fromkeys(names))
         return tuple(self.body.fields) or tuple(f.name for f in self.entry.fields)
+
+    @property
+    def used(self) -> frozenset[str]:
+        """Every field the result reads, as policy's ``used_names``: what it returns and
+        every field it filters, sorts or groups on (a filter reads a field's values as
+        surely as returning it does). A stream in flight is governed on these alone
+        (``broker.still_covers``)."""
+        body = self.body
+        return frozenset((*self.requested, *(w.field for w in body.where),
+                          *(o.field for o in body.orders()), *body.group_by))  # fmt: skip
