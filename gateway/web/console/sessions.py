@@ -209,10 +209,7 @@ class SessionStore:
         ):
             self._delete(_S.id_hash == id_hash)
             return None
-        if now - last_seen >= TOUCH_EVERY:
-            with self._engine.begin() as conn:
-                conn.execute(update(console_sessions).where(_S.id_hash == id_hash)
-                             .values(last_seen_at=now))  # fmt: skip
+        self._touch(id_hash, last_seen, now)
         return ConsoleSession(id_hash=id_hash, subject=row.subject, csrf_token=row.csrf_token,
                               via=row.via, created_at=_aware(row.created_at),
                               started_at=start)  # fmt: skip
@@ -222,24 +219,36 @@ class SessionStore:
         cut = None if self._ended_before is None else self._ended_before(subject)
         return cut is not None and started_ms <= int(cut.timestamp() * 1000)
 
+    def _touch(self, id_hash: str, last_seen: datetime, now: datetime) -> None:
+        """``last_seen_at`` moved to ``now``, at most once a ``TOUCH_EVERY``."""
+        if now - last_seen >= TOUCH_EVERY:
+            with self._engine.begin() as conn:
+                conn.execute(update(console_sessions).where(_S.id_hash == id_hash)
+                             .values(last_seen_at=now))  # fmt: skip
+
     def live(self, session: ConsoleSession) -> bool:
         """Whether ``session`` is still live for a result in flight (``governs``): its row
         still there — a sign-out, a password reset, a suspension delete it — and, from
         the start its cookie signs, not past its maximum age nor ended by a password set
         since (rows are deleted when a *request* finds them over, and a download makes
         none: one started late in a session's life ran on past its end, stop 43). Not
-        touched, nor judged idle: a long download is no idle session."""
+        judged idle: a long download is no idle session — so it is touched as a page is:
+        never moved by a download, ``last_seen_at`` had the owner's next page find the
+        session idle half an hour into it, sign her out and cut it (red team 66)."""
         with self._engine.connect() as conn:
-            found = conn.execute(select(_S.id_hash).where(_S.id_hash == session.id_hash))
-            if found.first() is None:
-                return False
-        start = session.started_at
-        if start is None:  # a session made here (``create``), not found by its cookie
-            return True
-        started_ms = int(start.timestamp() * 1000)
-        return self._clock() - start < self._max_age and not self._ended(
-            session.subject, started_ms
-        )
+            found = conn.execute(
+                select(_S.last_seen_at).where(_S.id_hash == session.id_hash)
+            ).first()
+        if found is None:
+            return False
+        now, start = self._clock(), session.started_at
+        if start is not None and (  # None: a session made here (``create``), not found
+            now - start >= self._max_age
+            or self._ended(session.subject, int(start.timestamp() * 1000))
+        ):
+            return False
+        self._touch(session.id_hash, _aware(found.last_seen_at), now)
+        return True
 
     def end(self, session: ConsoleSession) -> None:
         self._delete(_S.id_hash == session.id_hash)
