@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import structlog
@@ -58,7 +58,6 @@ from gateway.enforcement.comparison.access import (
 from gateway.enforcement.comparison.model_run import HIT_ID
 from gateway.enforcement.comparison.recorded_view import shown_as_recorded
 from gateway.enforcement.comparison.run_store import past_keeping, read_ipc
-from gateway.enforcement.comparison.runs import ModelRunner
 from gateway.enforcement.comparison.scheduled import (
     change_view,
     check_matched_on,
@@ -68,6 +67,9 @@ from gateway.enforcement.comparison.scheduled import (
 )
 from gateway.enforcement.comparison.spec import ModelSpec
 from policies.decision import UserContext
+
+if TYPE_CHECKING:  # the runner compares a schedule's runs through ``stored_as_recorded``
+    from gateway.enforcement.comparison.runs import ModelRunner
 
 NOTE_MAX = 2000
 

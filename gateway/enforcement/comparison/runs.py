@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pac
 import structlog
+from sqlalchemy.orm import Session
 
 from catalog.comparison_models import (
     ComparisonModel,
@@ -65,6 +66,7 @@ from gateway.enforcement.comparison.model_run import ModelRun
 from gateway.enforcement.comparison.planned import PlannedSide
 from gateway.enforcement.comparison.recorded_view import view_digests
 from gateway.enforcement.comparison.run_lease import RunLease, worker_id
+from gateway.enforcement.comparison.run_service import stored_as_recorded
 from gateway.enforcement.comparison.run_store import RunStore, error_body
 from gateway.enforcement.comparison.scheduled import compare_with_previous, narrowed
 from gateway.enforcement.comparison.spark.engine import SparkEngine
@@ -336,10 +338,15 @@ class ModelRunner:
     def _changes(self, run_id: str, table: pa.Table) -> dict[str, object]:
         """A scheduled run's new and disappeared hits (a failure here fails no run)."""
         try:
-            return compare_with_previous(self.services.sessions, run_id, table, ttl=self.store.ttl)
+            return compare_with_previous(self.services.sessions, run_id, table, ttl=self.store.ttl,
+                                         vouched=self._vouched)  # fmt: skip
         except Exception:
             log.exception("comparison_run_changes_failed", run_id=run_id)
             return {}
+
+    def _vouched(self, session: Session, run: ComparisonRun) -> bytes:
+        """A previous run's stored list, as its completion on the trail names it."""
+        return stored_as_recorded(session, run, services=self.services)
 
     def _ended_cancelled(self, run_id: str, exc: RunCancelled) -> None:
         if exc.reason == "cancelled":

@@ -12,7 +12,7 @@ is stored). No raw identity is needed or kept for either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -21,14 +21,17 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.comparison_models import ComparisonRun, ComparisonRunResult, RunStatus
-from catalog.errors import Forbidden
+from catalog.comparison_models import ComparisonRun, RunStatus
+from catalog.errors import Forbidden, SluiceError
 from gateway.enforcement.comparison.run_store import past_keeping, read_ipc
 from gateway.enforcement.comparison.spec import KEY_COLUMN
 from policies.decision import Decision, UserContext
 
 HIT_ID = "hit_id"  # as ``runs.HIT_ID`` (runs imports this module)
 _R = ComparisonRun
+# a done run's stored list as its completion on the trail names it, else a SluiceError
+# (``run_service.stored_as_recorded``, which imports this module)
+Vouched = Callable[[Session, ComparisonRun], bytes]
 
 
 def narrowed(user: UserContext, region: str | None) -> UserContext:
@@ -93,14 +96,17 @@ def _tokens(table: pa.Table) -> list[Any]:
 
 
 def _previous(
-    session: Session, run: ComparisonRun, ttl: timedelta
+    session: Session, run: ComparisonRun, ttl: timedelta, vouched: Vouched
 ) -> tuple[ComparisonRun, pa.Table] | None:
     """The schedule's latest done run before this one, with its stored hits; None when
     that list is past its keeping, stored or not: the expired are dropped only as runs
     *finish* (after this comparison), so a schedule running less often than the keeping
     copied an expired list's gone tokens into its new run's changes, and its ``new``
     flags told which hits it held (red team 57); and None when its sides were matched
-    on another column than this run's (``_matched_alike``)."""
+    on another column than this run's (``_matched_alike``), or whose stored list its
+    completion on the trail does not vouch for (``vouched`` raises): read as it was
+    stored, a list rewritten behind the gateway — refused when read (409) — became the
+    new run's vouched-for changes (red team 66)."""
     prior = session.scalars(
         select(ComparisonRun).where(
             _R.schedule_id == run.schedule_id, _R.id != run.id,
@@ -109,8 +115,10 @@ def _previous(
     ).first()  # fmt: skip
     if prior is None or past_keeping(prior, ttl) or not _matched_alike(prior, run):
         return None
-    stored = session.get(ComparisonRunResult, prior.id)
-    return (prior, read_ipc(bytes(stored.data))) if stored is not None else None
+    try:
+        return prior, read_ipc(vouched(session, prior))
+    except SluiceError:  # not stored, or not the list its completion names
+        return None
 
 
 def _matched_alike(prior: ComparisonRun, run: ComparisonRun) -> bool:
@@ -128,15 +136,16 @@ def _matched_alike(prior: ComparisonRun, run: ComparisonRun) -> bool:
 
 
 def compare_with_previous(
-    sessions: sessionmaker[Session], run_id: str, hits: pa.Table, *, ttl: timedelta
-) -> dict[str, Any]:
+    sessions: sessionmaker[Session], run_id: str, hits: pa.Table, *, ttl: timedelta,
+    vouched: Vouched,
+) -> dict[str, Any]:  # fmt: skip
     """A scheduled run's ``previous_run_id``, ``new_hits`` and ``disappeared``, to be
     written with its hits (``RunStore.done``); nothing for an ad-hoc run."""
     with sessions() as session:
         run = session.get(ComparisonRun, run_id)
         if run is None or run.schedule_id is None:
             return {}
-        found = _previous(session, run, ttl)
+        found = _previous(session, run, ttl, vouched)
     now_tokens = _tokens(hits)
     ids = hits.column(HIT_ID).to_pylist()
     if found is None:  # the first run (or the previous list expired): all are new
