@@ -23,15 +23,20 @@ the embedded default and on PostgreSQL.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from policies.bundle import DEFAULT_REGO_DIR
+from policies.cache import CachedPDP
+from policies.pdp import EmbeddedPDP
 from tests import live_http
 from tests.attacks import live_gateway as lg
 from tests.attacks.deployments import KINDS
-from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost
+from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost, wait_for
 
 GROUPED = "civil.grouped_rows"
 ROWS = 400_000  # groups of four: 100,000, the most an answer may group
@@ -61,9 +66,9 @@ def _level(live: Live, level: str, field: str = "level") -> None:
     assert answer.status_code == 200, answer.text
 
 
-def _aggregate(live: Live) -> RawPost:
+def _aggregate(live: Live, body: dict[str, object] = BODY) -> RawPost:
     stream = RawPost(live, f"/api/v1/datasets/{GROUPED}/query?format=ndjson",
-                     json.dumps(BODY).encode(),
+                     json.dumps(body).encode(),
                      {"Authorization": f"Bearer {live.gw.token('dora')}",
                       "Content-Type": "application/json"})  # fmt: skip
     assert stream.status == 200, stream.body[:300]
@@ -107,3 +112,51 @@ def test_a_retitled_entry_leaves_an_aggregate_in_flight_to_its_end(live: Live) -
     end = lg.ended(live, stream.request_id)
     assert end["type"] == "query.completed", end
     assert stream.body.replace(b" ", b"").count(b'"n":4') == ROWS // 4
+
+
+CLEAR_FNS = '"allow": ["avg", "count", "count_distinct", "max", "min", "sum"],'
+NO_DISTINCT = '"allow": ["avg", "count", "max", "min", "sum"],'
+
+
+@pytest.fixture
+def policy(live: Live, tmp_path: Path) -> Iterator[Path]:
+    """The gateway's policy read from a copy the administrator edits (as red team 65's
+    policy test: reloaded when a file changes)."""
+    rego = tmp_path / "rego"
+    shutil.copytree(DEFAULT_REGO_DIR, rego)
+    pdp = live.app.state.broker.pdp
+    assert isinstance(pdp, CachedPDP)
+    before = pdp.inner
+    pdp.inner = EmbeddedPDP(rego, check_interval_s=0.05)
+    try:
+        yield rego / "decision.rego"
+    finally:
+        pdp.inner = before
+
+
+def test_a_function_withdrawn_by_policy_stops_an_aggregate_in_flight(
+    live: Live, policy: Path
+) -> None:
+    """The administrator's new policy computes no ``count_distinct`` any more, whatever
+    the field's action (a new query asking one is refused, ``aggregate_refused``): the
+    answer in flight, computing it per group, must stop as a withdrawn field does."""
+    distinct = {"fn": "count_distinct", "field": "note", "as": "d"}
+    body = {**BODY, "aggregates": [{"fn": "count", "as": "n"}, distinct]}
+    stream = _aggregate(live, body)
+    text = policy.read_text(encoding="utf-8")
+    assert CLEAR_FNS in text
+    pdp = live.app.state.broker.pdp
+    version = pdp.policy_version
+    policy.write_text(text.replace(CLEAR_FNS, NO_DISTINCT), encoding="utf-8")
+    wait_for(lambda: pdp.policy_version != version, "the new policy to be loaded")
+    asked = live_http.post(
+        f"{live.base}/api/v1/datasets/{GROUPED}/query", params={"format": "ndjson"},
+        json={**body, "limit": 3}, timeout=60,
+        headers={"Authorization": f"Bearer {live.gw.token('dora')}"},
+    )  # fmt: skip
+    assert asked.status_code == 403, asked.text[:300]  # a new query: refused
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
+    stream.read_to_the_end()
+    end = lg.ended(live, stream.request_id)
+    assert end["type"] == "query.aborted", (end["type"], end["details"])
+    assert end["details"]["reason"] == "forbidden", end["details"]
