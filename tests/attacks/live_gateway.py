@@ -243,3 +243,30 @@ def console_session(live: Live, subject: str) -> tuple[str, str]:
         assert csrf is not None
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     return cookie, csrf.group(1)
+
+
+@dataclass
+class ConsoleStream:
+    """A console result in flight: its stream, the session's cookie header and CSRF."""
+
+    stream: RawPost
+    cookie: str
+    csrf: str
+
+
+DOWNLOAD = (f"/console/query/{BIG}/download?format=csv",
+            {"fields": ["id", "region_code", "note"], **CASE})  # fmt: skip
+
+
+def console_stream(live: Live, subject: str, path: str = DOWNLOAD[0],
+                   form: dict[str, Any] | None = None) -> ConsoleStream:  # fmt: skip
+    """``subject``'s console POST of ``path`` (``form``; by default dora's kind of CSV
+    download of the big table), answered 200 and its first 200 KB read."""
+    cookie, csrf = console_session(live, subject)
+    headers = {"Cookie": cookie, "Origin": live.base,
+               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+    fields = {"csrf_token": csrf, **(DOWNLOAD[1] if form is None else form)}
+    stream = RawPost(live, path, str(httpx.QueryParams(fields)).encode(), headers)
+    assert stream.status == 200, stream.body[:300]
+    stream.read(200_000)
+    return ConsoleStream(stream, cookie, csrf)

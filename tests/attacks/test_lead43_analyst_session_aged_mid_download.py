@@ -21,30 +21,20 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
-from tests.attacks.live_gateway import BIG, CASE, GOVERN_S, Live, RawPost, console_session, ended
+from gateway.web.console.sessions import SessionStore
+from tests.attacks.live_gateway import GOVERN_S, Live, console_stream, ended
 from tests.attacks.test_redteam4_analyst_access_mid_stream import live
+from tests.attacks.test_redteam66_analyst_long_download_judged_idle import sessions
 
-__all__ = ["live"]  # the shared module fixture
+__all__ = ["live", "sessions"]  # the shared fixtures
 
 
-def test_a_session_past_its_maximum_age_stops_its_download(live: Live) -> None:
-    sessions = live.app.state.console.sessions
-    cookie, csrf = console_session(live, "dora")
-    headers = {"Cookie": cookie, "Origin": live.base,
-               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
-    form = {"csrf_token": csrf, "fields": ["id", "region_code", "note"], **CASE}
-    stream = RawPost(live, f"/console/query/{BIG}/download?format=csv",
-                     str(httpx.QueryParams(form)).encode(), headers)  # fmt: skip
-    assert stream.status == 200, stream.body[:300]
-    stream.read(200_000)
-    real = sessions._clock
+def test_a_session_past_its_maximum_age_stops_its_download(
+    live: Live, sessions: SessionStore
+) -> None:
+    stream = console_stream(live, "dora").stream
     sessions._clock = lambda: datetime.now(UTC) + timedelta(hours=13)
-    try:
-        time.sleep(2 * GOVERN_S)  # past the re-check interval
-        stream.read_to_the_end()
-    finally:
-        sessions._clock = real
+    time.sleep(2 * GOVERN_S)  # past the re-check interval
+    stream.read_to_the_end()
     end = ended(live, stream.headers["x-request-id"])
     assert end["type"] == "query.aborted", (end["type"], end["rows"], end["details"])

@@ -22,54 +22,26 @@ has a gone hit. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from tests.gateway.comparison_env import ALICE_COUNTY, comparison_gateway, wait
+from tests.attacks.scheduled_runs import disappeared, first_scheduled_run, gw, next_scheduled_run
 from tests.gateway.demo_app import DemoGateway
-from tests.gateway.stewardship.test_comparison_schedules import (
-    _due_now,
-    _hits,
-    _id_at,
-    _row_of,
-    _run_due,
-    _sql_civil,
-)
+from tests.gateway.stewardship.test_comparison_schedules import _hits, _id_at, _row_of, _sql_civil
 
-MODEL = "demo.payroll_on_dibao"
-RUNS = "/api/v1/comparison-runs"
-BODY = {"region": ALICE_COUNTY, "every": "monthly", "purpose": "supervision",
-        "case_ref": "JW-SCHED-1"}  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    with comparison_gateway(tmp_path, request.param) as g:
-        yield g
+__all__ = ["gw"]  # the shared fixture
 
 
 def test_the_next_scheduled_run_is_not_compared_with_an_expired_list(gw: DemoGateway) -> None:
-    made = gw.client.post(f"/api/v1/comparison-models/{MODEL}/schedules", json=BODY,
-                          headers=gw.headers("alice"))  # fmt: skip
-    assert made.status_code == 201, made.text
-    [first] = _run_due(gw)
-    assert wait(gw, "alice", first)["hits"] > 0
+    schedule, first = first_scheduled_run(gw, "JW-SCHED-1")
     gone = _hits(gw, first)[0]
     row = _row_of(gw, gone["key_token"])
     _sql_civil(gw, "DELETE FROM dibao_recipients WHERE id_number = ?", (row[_id_at(gw)],))
     # thirty days on: the first list is past its keeping, the schedule due again
     gw.sql("UPDATE comparison_runs SET expires_at = :past WHERE id = :id",
            past=datetime.now(UTC) - timedelta(minutes=1), id=first)  # fmt: skip
-    _due_now(gw, made.json()["id"])
-    [second] = _run_due(gw)
-    view = wait(gw, "alice", second)
+    second, view = next_scheduled_run(gw, schedule)
     assert view["status"] == "done" and view["hits"] > 0, view
-    changes = gw.client.get(f"{RUNS}/{second}/disappeared", headers=gw.headers("alice"))
-    assert changes.status_code == 200, changes.text
-    assert gone["key_token"] not in changes.text, (
+    assert gone["key_token"] not in str(disappeared(gw, second)), (
         "the expired list's gone hit is served by the next run's changes"
     )
     assert view["previous_run"] is None, f"compared with the expired run {first}"

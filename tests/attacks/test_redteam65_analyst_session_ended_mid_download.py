@@ -23,45 +23,28 @@ from typing import Any
 
 import httpx
 
-from tests.attacks.live_gateway import (
-    BIG,
-    CASE,
-    GOVERN_S,
-    Live,
-    RawPost,
-    console_session,
-    ended,
-)
+from tests.attacks.live_gateway import DOWNLOAD, GOVERN_S, Live, RawPost, console_stream, ended
 from tests.attacks.test_redteam4_analyst_access_mid_stream import live
 
 __all__ = ["live"]  # the shared module fixture
 
 
-def signed_out_mid_stream(live: Live, subject: str, path: str, form: dict[str, Any]
-                          ) -> RawPost:  # fmt: skip
+def signed_out_mid_stream(live: Live, subject: str, path: str = DOWNLOAD[0],
+                          form: dict[str, Any] | None = None) -> RawPost:  # fmt: skip
     """``subject``'s console POST of ``path`` (``form``), its first 200 KB read; then the
     session signed out and the re-check interval passed."""
-    cookie, csrf = console_session(live, subject)
-    headers = {"Cookie": cookie, "Origin": live.base,
+    begun = console_stream(live, subject, path, form)
+    headers = {"Cookie": begun.cookie, "Origin": live.base,
                "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
-    fields = str(httpx.QueryParams({"csrf_token": csrf, **form})).encode()
-    stream = RawPost(live, path, fields, headers)
-    assert stream.status == 200, stream.body[:300]
-    stream.read(200_000)
-    out = httpx.post(f"{live.base}/console/sign-out", content=f"csrf_token={csrf}",
+    out = httpx.post(f"{live.base}/console/sign-out", content=f"csrf_token={begun.csrf}",
                      headers=headers, timeout=30)  # fmt: skip
     assert out.status_code == 303, out.text[:300]
     time.sleep(2 * GOVERN_S)  # past the re-check interval
-    return stream
+    return begun.stream
 
 
 def test_a_session_signed_out_stops_its_download_in_flight(live: Live) -> None:
-    stream = signed_out_mid_stream(
-        live,
-        "dora",
-        f"/console/query/{BIG}/download?format=csv",
-        {"fields": ["id", "region_code", "note"], **CASE},
-    )
+    stream = signed_out_mid_stream(live, "dora")
     stream.read_to_the_end()
     end = ended(live, stream.headers["x-request-id"])
     assert end["type"] == "query.aborted", (end["type"], end["rows"], end["details"])

@@ -20,22 +20,13 @@ read under again. On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.gateway.comparison_env import comparison_gateway, hits, run_to_end
+from tests.attacks.scheduled_runs import gw
+from tests.gateway.comparison_env import hits, run_to_end
 from tests.gateway.demo_app import DemoGateway
 
 MODEL = "demo.payroll_on_dibao"
 ROLL = "civil.dibao_recipients"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    with comparison_gateway(tmp_path, request.param) as g:
-        yield g
+__all__ = ["gw"]  # the shared fixture
 
 
 def _region_field(gw: DemoGateway, name: str) -> None:

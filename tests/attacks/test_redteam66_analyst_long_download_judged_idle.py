@@ -30,16 +30,7 @@ import httpx
 import pytest
 
 from gateway.web.console.sessions import SessionStore
-from tests.attacks.live_gateway import (
-    BIG,
-    BIG_ROWS,
-    CASE,
-    GOVERN_S,
-    Live,
-    RawPost,
-    console_session,
-    ended,
-)
+from tests.attacks.live_gateway import BIG_ROWS, GOVERN_S, Live, console_stream, ended
 from tests.attacks.test_redteam4_analyst_access_mid_stream import live
 
 __all__ = ["live"]  # the shared module fixture
@@ -56,14 +47,8 @@ def sessions(live: Live) -> Iterator[SessionStore]:
 
 
 def test_a_long_download_keeps_its_session_in_use(live: Live, sessions: SessionStore) -> None:
-    cookie, csrf = console_session(live, "dora")
-    headers = {"Cookie": cookie, "Origin": live.base,
-               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
-    form = {"csrf_token": csrf, "fields": ["id", "region_code", "note"], **CASE}
-    stream = RawPost(live, f"/console/query/{BIG}/download?format=csv",
-                     str(httpx.QueryParams(form)).encode(), headers)  # fmt: skip
-    assert stream.status == 200, stream.body[:300]
-    stream.read(200_000)
+    begun = console_stream(live, "dora")
+    stream, cookie = begun.stream, begun.cookie
     sessions._clock = lambda: datetime.now(UTC) + timedelta(minutes=31)  # the download's time
     time.sleep(2 * GOVERN_S)  # past the re-check interval
     stream.read(5_000_000)  # the download in use meanwhile: batches taken, re-checked

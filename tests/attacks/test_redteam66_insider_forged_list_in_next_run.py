@@ -21,30 +21,18 @@ and on PostgreSQL.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from sqlalchemy import text
 
 from gateway.enforcement.comparison.run_store import ipc_bytes, read_ipc
 from gateway.enforcement.comparison.spec import KEY_COLUMN
-from tests.gateway.comparison_env import ALICE_COUNTY, comparison_gateway, hits, wait
+from tests.attacks.scheduled_runs import disappeared, first_scheduled_run, gw, next_scheduled_run
+from tests.gateway.comparison_env import hits
 from tests.gateway.demo_app import DemoGateway
-from tests.gateway.stewardship.test_comparison_schedules import _due_now, _run_due
 
-MODEL = "demo.payroll_on_dibao"
-RUNS = "/api/v1/comparison-runs"
-BODY = {"region": ALICE_COUNTY, "every": "monthly", "purpose": "supervision",
-        "case_ref": "JW-RT66-FORGED"}  # fmt: skip
+__all__ = ["gw"]  # the shared fixture
 FORGED = "tk_" + "0f" * 12
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    with comparison_gateway(tmp_path, request.param) as g:
-        yield g
 
 
 def _add_forged_row(gw: DemoGateway, run_id: str) -> None:
@@ -63,18 +51,12 @@ def _add_forged_row(gw: DemoGateway, run_id: str) -> None:
 def test_a_forged_previous_list_is_not_laundered_into_the_next_runs_changes(
     gw: DemoGateway,
 ) -> None:
-    made = gw.client.post(f"/api/v1/comparison-models/{MODEL}/schedules", json=BODY,
-                          headers=gw.headers("alice"))  # fmt: skip
-    assert made.status_code == 201, made.text
-    [first] = _run_due(gw)
-    assert wait(gw, "alice", first)["hits"] > 0
+    schedule, first = first_scheduled_run(gw, "JW-RT66-FORGED")
     _add_forged_row(gw, first)
     assert hits(gw, "alice", first).status_code == 409  # red team 2's check: held
-    _due_now(gw, made.json()["id"])
-    [second] = _run_due(gw)
-    view = wait(gw, "alice", second)
+    second, view = next_scheduled_run(gw, schedule)
     assert view["status"] == "done", view
-    changes = gw.client.get(f"{RUNS}/{second}/disappeared", headers=gw.headers("alice"))
-    assert changes.status_code == 200, changes.text
-    assert FORGED not in changes.text, "the insider's token served as a vouched change"
+    assert FORGED not in str(disappeared(gw, second)), (
+        "the insider's token served as a vouched change"
+    )
     assert view["previous_run"] is None, f"compared with the forged list of {first}"

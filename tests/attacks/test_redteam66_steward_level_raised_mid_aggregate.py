@@ -23,26 +23,24 @@ the embedded default and on PostgreSQL.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from policies.bundle import DEFAULT_REGO_DIR
-from policies.cache import CachedPDP
-from policies.pdp import EmbeddedPDP
 from tests import live_http
 from tests.attacks import live_gateway as lg
 from tests.attacks.deployments import KINDS
 from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost, wait_for
+from tests.attacks.test_redteam65_admin_policy_change_mid_stream import policy
 
 GROUPED = "civil.grouped_rows"
 ROWS = 400_000  # groups of four: 100,000, the most an answer may group
 # each group's line long enough that the answer outgrows every buffer on the way
 PAD = "of a grouping larger than every buffer on the way " * 4
 BODY = {**CASE, "group_by": ["note"], "aggregates": [{"fn": "count", "as": "n"}]}
+__all__ = ["policy"]  # the administrator's edited policy (red team 65's fixture)
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -116,22 +114,6 @@ def test_a_retitled_entry_leaves_an_aggregate_in_flight_to_its_end(live: Live) -
 
 CLEAR_FNS = '"allow": ["avg", "count", "count_distinct", "max", "min", "sum"],'
 NO_DISTINCT = '"allow": ["avg", "count", "max", "min", "sum"],'
-
-
-@pytest.fixture
-def policy(live: Live, tmp_path: Path) -> Iterator[Path]:
-    """The gateway's policy read from a copy the administrator edits (as red team 65's
-    policy test: reloaded when a file changes)."""
-    rego = tmp_path / "rego"
-    shutil.copytree(DEFAULT_REGO_DIR, rego)
-    pdp = live.app.state.broker.pdp
-    assert isinstance(pdp, CachedPDP)
-    before = pdp.inner
-    pdp.inner = EmbeddedPDP(rego, check_interval_s=0.05)
-    try:
-        yield rego / "decision.rego"
-    finally:
-        pdp.inner = before
 
 
 def test_a_function_withdrawn_by_policy_stops_an_aggregate_in_flight(

@@ -22,48 +22,27 @@ On the embedded default and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.gateway.comparison_env import ALICE_COUNTY, comparison_gateway, hits, wait
+from tests.attacks.scheduled_runs import disappeared, first_scheduled_run, gw, next_scheduled_run
+from tests.gateway.comparison_env import hits
 from tests.gateway.demo_app import DemoGateway
-from tests.gateway.stewardship.test_comparison_schedules import _due_now, _hits, _run_due
+from tests.gateway.stewardship.test_comparison_schedules import _hits
 
-MODEL = "demo.payroll_on_dibao"
+__all__ = ["gw"]  # the shared fixture
 ROLL = "civil.dibao_recipients"
-RUNS = "/api/v1/comparison-runs"
-BODY = {"region": ALICE_COUNTY, "every": "monthly", "purpose": "supervision",
-        "case_ref": "JW-RT66-SCHED"}  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoGateway]:
-    with comparison_gateway(tmp_path, request.param) as g:
-        yield g
 
 
 def test_a_scheduled_run_is_not_compared_with_a_list_matched_on_another_column(
     gw: DemoGateway,
 ) -> None:
-    made = gw.client.post(f"/api/v1/comparison-models/{MODEL}/schedules", json=BODY,
-                          headers=gw.headers("alice"))  # fmt: skip
-    assert made.status_code == 201, made.text
-    [first] = _run_due(gw)
-    assert wait(gw, "alice", first)["hits"] > 0
+    schedule, first = first_scheduled_run(gw, "JW-RT66-SCHED")
     tokens = {h["key_token"] for h in _hits(gw, first)}
     moved = gw.client.patch(f"/api/v1/datasets/{ROLL}", json={"region_field": "address"},
                             headers=gw.headers("carl"))  # fmt: skip
     assert moved.status_code == 200, moved.text
     assert hits(gw, "alice", first).status_code == 403  # red team 65's fix: held
-    _due_now(gw, made.json()["id"])
-    [second] = _run_due(gw)
-    view = wait(gw, "alice", second)
+    second, view = next_scheduled_run(gw, schedule)
     assert view["status"] == "done", view
-    changes = gw.client.get(f"{RUNS}/{second}/disappeared", headers=gw.headers("alice"))
-    assert changes.status_code == 200, changes.text
-    served = {g["key_token"] for g in changes.json()["disappeared"]}
+    served = {g["key_token"] for g in disappeared(gw, second)["disappeared"]}
     assert not served & tokens, (
         f"{len(served & tokens)} tokens of the list matched on the old column served "
         "by the next run's changes"
