@@ -69,6 +69,8 @@ class OpaServerPDP(DecisionPoint):
         self._id_factory = id_factory
         self._clock = clock
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one read of the version at a time
+        self._failed: tuple[float, Unavailable] | None = None  # the last read's failure
         self._version: str | None = None
         self._version_at = float("-inf")
 
@@ -77,20 +79,43 @@ class OpaServerPDP(DecisionPoint):
 
     @property
     def policy_version(self) -> str:
-        now = self._clock()
+        """The bundle's version, read again once ``version_refresh_s`` has passed: by one
+        caller, the others that ask meanwhile waiting for its answer (every stream in
+        flight asks at its re-check: one HTTP call each was a burst per second the size
+        of the streams, red team 66)."""
+        cached = self._cached()
+        if cached is not None:
+            return cached
+        asked = self._clock()
+        with self._refreshing:
+            cached = self._cached()  # read by the caller this one waited for
+            if cached is not None:
+                return cached
+            failed = self._failed
+            if failed is not None and failed[0] >= asked:  # that read failed: so does this
+                raise failed[1]  # (not one timeout more per waiting caller, in a row)
+            return self._read_version()
+
+    def _cached(self) -> str | None:
         with self._lock:
-            if self._version is not None and now - self._version_at < self._refresh_s:
+            if self._version is not None and self._clock() - self._version_at < self._refresh_s:
                 return self._version
+        return None
+
+    def _read_version(self) -> str:
+        now = self._clock()
         try:
             body = self._client.get_data(f"{META_ROOT}/policy_version")
             version = body["result"]
             if not isinstance(version, str) or not version:
                 raise ValueError(f"bad policy_version {version!r}")
         except Exception as exc:
-            raise Unavailable(
+            error = Unavailable(
                 f"policy engine unavailable: OPA server at {self.url} has no Sluice bundle "
                 f"version ({exc!r})"
-            ) from exc
+            )
+            self._failed = (self._clock(), error)
+            raise error from exc
         with self._lock:
             self._version, self._version_at = version, now
         return version

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,48 @@ def test_policy_version_is_read_at_most_once_per_interval(stub: OpaStub) -> None
     now[0] = 2.0
     server.policy_version  # noqa: B018
     assert stub.requests == before + 2
+    server.close()
+
+
+def test_policy_version_is_read_once_by_many_callers_at_once(stub: OpaStub) -> None:
+    """Every stream in flight asks the version at its re-check (red team 66's left row
+    3): when the cached one lapses, the callers that ask while it is being read again
+    wait for that one read, not one HTTP call each."""
+    server = OpaServerPDP(stub.url, version_refresh_s=60.0)
+    before = stub.requests
+    stub.delay_s = 0.3
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            versions = list(pool.map(lambda _: server.policy_version, range(8)))
+    finally:
+        stub.delay_s = 0.0
+        server.close()
+    assert set(versions) == {load_policy_set().version}
+    assert stub.requests == before + 1, stub.requests - before
+
+
+def test_a_failed_read_of_the_version_fails_its_waiting_callers_at_once(stub: OpaStub) -> None:
+    """The callers waiting for one read share its failure, rather than each trying again
+    in turn (a server that times out would hold the last of them one timeout per caller
+    before it)."""
+    server = OpaServerPDP(stub.url, version_refresh_s=60.0)
+    before = stub.requests
+    stub.delay_s, stub.fail_status = 0.3, 500
+
+    def version(_: int) -> str:
+        try:
+            return server.policy_version
+        except Unavailable:
+            return "unavailable"
+
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(version, range(6)))
+    finally:
+        stub.delay_s, stub.fail_status = 0.0, None
+    assert answers == ["unavailable"] * 6
+    assert stub.requests == before + 1, stub.requests - before
+    assert server.policy_version == load_policy_set().version  # the next asker reads again
     server.close()
 
 

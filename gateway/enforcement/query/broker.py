@@ -203,10 +203,12 @@ class Broker:
 
     def _still_allowed(self, run: QueryRun, user: UserContext, seen: int) -> int:
         ctx = run.ctx
+        # asked before a catalog connection is taken: an OPA server's answer (up to its
+        # timeout) is not waited for holding one per stream in flight (red team 66)
+        policy_version = self.pdp.policy_version
         with self._catalog.connect() as conn:
             generation = catalog_generation(conn)
-            if generation == seen and run.standing.holds(self.pdp.policy_version,
-                                                         datetime.now(UTC)):  # fmt: skip
+            if generation == seen and run.standing.holds(policy_version, datetime.now(UTC)):
                 return generation
             entry_id = ctx.entry.id
             entry = self.entries.get(generation, entry_id,
