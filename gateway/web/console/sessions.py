@@ -202,11 +202,7 @@ class SessionStore:
             return None  # unknown, or not the subject (or sign-in) this cookie signs
         last_seen = _aware(row.last_seen_at)
         start = datetime.fromtimestamp(int(started) / 1000, UTC)  # as signed, not as stored
-        if (
-            now - last_seen >= self._idle
-            or now - start >= self._max_age
-            or self._ended(row.subject, int(started))
-        ):
+        if now - last_seen >= self._idle or self._over(row.subject, start, now):
             self._delete(_S.id_hash == id_hash)
             return None
         self._touch(id_hash, last_seen, now)
@@ -214,9 +210,14 @@ class SessionStore:
                               via=row.via, created_at=_aware(row.created_at),
                               started_at=start)  # fmt: skip
 
-    def _ended(self, subject: str, started_ms: int) -> bool:
-        """Whether a password set on the trail at or after the start ended the session."""
+    def _over(self, subject: str, start: datetime, now: datetime) -> bool:
+        """Whether a session of ``subject`` started at ``start`` (as its cookie signs) is
+        over, however busy: past its maximum age, or ended by a password set on the
+        trail at or after its start."""
+        if now - start >= self._max_age:
+            return True
         cut = None if self._ended_before is None else self._ended_before(subject)
+        started_ms = round(start.timestamp() * 1000)  # the signed milliseconds, exactly
         return cut is not None and started_ms <= int(cut.timestamp() * 1000)
 
     def _touch(self, id_hash: str, last_seen: datetime, now: datetime) -> None:
@@ -242,10 +243,8 @@ class SessionStore:
         if found is None:
             return False
         now, start = self._clock(), session.started_at
-        if start is not None and (  # None: a session made here (``create``), not found
-            now - start >= self._max_age
-            or self._ended(session.subject, int(start.timestamp() * 1000))
-        ):
+        # None: a session made here (``create``), not found by its cookie
+        if start is not None and self._over(session.subject, start, now):
             return False
         self._touch(session.id_hash, _aware(found.last_seen_at), now)
         return True

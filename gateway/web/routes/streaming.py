@@ -221,7 +221,8 @@ def rechecks(checker: _ChecksStillAllowed, run: object, directory: _Resolves,
     identity resolved as it is now, and ``checker.check_still_allowed`` with the
     generation it was resolved at (``user_at``: a change committed between the two reads
     is decided again). ``seen``: the catalog generation already decided (0: the first
-    check decides again); then only when the catalog moves."""
+    check decides again); then only when the catalog, the policy version or a counted
+    grant's expiry moves (``Broker.check_still_allowed``)."""
     last = [seen]
 
     def governs() -> None:  # a suspension, a freeze, a narrowed access stop it in flight
