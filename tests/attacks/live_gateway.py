@@ -43,6 +43,12 @@ STALL_S = 5.0  # the server's stall timeout in these tests
 # how often a stream in flight re-reads its caller (``SLUICE_STREAM_GOVERN_EVERY_S``) in the
 # mid-stream tests, which wait past it after a change: a fifth of the default second
 GOVERN_S = 0.2
+# a change made while a client holds its stream (a loaded machine: seconds) must meet the
+# re-check, not the stall bound; L2 and L3 entries may be read whole
+IN_FLIGHT_LIMITS: dict[str, Any] = {
+    "stream_govern_every_s": GOVERN_S, "stream_stall_timeout_s": 60.0,
+    "max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS},
+}  # fmt: skip
 PER_USER = 2
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

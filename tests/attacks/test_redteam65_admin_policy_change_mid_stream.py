@@ -53,16 +53,22 @@ def policy(live: Live, tmp_path: Path) -> Iterator[Path]:
         pdp.inner = before
 
 
+def rewrite_policy(live: Live, policy: Path, old: str, new: str) -> None:
+    """The administrator replaces ``old`` (which the policy holds) by ``new``; returns once
+    the gateway has loaded the new policy."""
+    text = policy.read_text(encoding="utf-8")
+    assert old in text
+    pdp = live.app.state.broker.pdp
+    version = pdp.policy_version
+    policy.write_text(text.replace(old, new), encoding="utf-8")
+    wait_for(lambda: pdp.policy_version != version, "the new policy to be loaded")
+
+
 def test_a_withdrawn_policy_stops_a_query_in_flight(live: Live, policy: Path) -> None:
     stream = RawStream(live, "dora", {"limit": 200_000})
     assert stream.status == 200, stream.body[:300]
     stream.read(200_000)
-    text = policy.read_text(encoding="utf-8")
-    assert ANALYSTS in text
-    pdp = live.app.state.broker.pdp
-    version = pdp.policy_version
-    policy.write_text(text.replace(ANALYSTS, NO_ANALYSTS), encoding="utf-8")
-    wait_for(lambda: pdp.policy_version != version, "the new policy to be loaded")
+    rewrite_policy(live, policy, ANALYSTS, NO_ANALYSTS)
     time.sleep(2 * GOVERN_S)  # past the re-check interval
     stream.read_to_the_end()
     _assert_aborted(ended(live, stream.request_id), "query")

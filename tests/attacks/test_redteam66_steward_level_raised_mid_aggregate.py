@@ -32,8 +32,8 @@ import pytest
 from tests import live_http
 from tests.attacks import live_gateway as lg
 from tests.attacks.deployments import KINDS
-from tests.attacks.live_gateway import BIG_ROWS, CASE, GOVERN_S, Live, RawPost, wait_for
-from tests.attacks.test_redteam65_admin_policy_change_mid_stream import policy
+from tests.attacks.live_gateway import CASE, GOVERN_S, Live, RawPost
+from tests.attacks.test_redteam65_admin_policy_change_mid_stream import policy, rewrite_policy
 
 GROUPED = "civil.grouped_rows"
 ROWS = 400_000  # groups of four: 100,000, the most an answer may group
@@ -47,9 +47,7 @@ __all__ = ["policy"]  # the administrator's edited policy (red team 65's fixture
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Live]:  # fmt: skip
     home = tmp_path_factory.mktemp(f"rt66-aggregate-{request.param}")
-    limits = {"stream_govern_every_s": GOVERN_S, "stream_stall_timeout_s": 60.0,
-              "max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS}}  # fmt: skip
-    with lg.deployment_home(request.param, home, **limits) as gw:
+    with lg.deployment_home(request.param, home, **lg.IN_FLIGHT_LIMITS) as gw:
         lg.add_big_table(gw, table="grouped_rows", dataset=GROUPED, rows=ROWS,
                          note=f"'group ' || ((n - 1) / 4) || ' {PAD}'")  # fmt: skip
         with lg.serve(gw) as server:
@@ -125,12 +123,7 @@ def test_a_function_withdrawn_by_policy_stops_an_aggregate_in_flight(
     distinct = {"fn": "count_distinct", "field": "note", "as": "d"}
     body = {**BODY, "aggregates": [{"fn": "count", "as": "n"}, distinct]}
     stream = _aggregate(live, body)
-    text = policy.read_text(encoding="utf-8")
-    assert CLEAR_FNS in text
-    pdp = live.app.state.broker.pdp
-    version = pdp.policy_version
-    policy.write_text(text.replace(CLEAR_FNS, NO_DISTINCT), encoding="utf-8")
-    wait_for(lambda: pdp.policy_version != version, "the new policy to be loaded")
+    rewrite_policy(live, policy, CLEAR_FNS, NO_DISTINCT)
     asked = live_http.post(
         f"{live.base}/api/v1/datasets/{GROUPED}/query", params={"format": "ndjson"},
         json={**body, "limit": 3}, timeout=60,

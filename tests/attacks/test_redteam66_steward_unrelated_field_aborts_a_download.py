@@ -38,9 +38,10 @@ from tests.attacks.live_gateway import BIG, BIG_ROWS, GOVERN_S, Live, RawStream
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Live]:  # fmt: skip
     home = tmp_path_factory.mktemp(f"rt66-field-{request.param}")
-    limits = {"stream_govern_every_s": GOVERN_S, "stream_stall_timeout_s": 60.0,
-              "max_rows_by_level": {"L2": BIG_ROWS, "L3": BIG_ROWS}}  # fmt: skip
-    with lg.deployment_home(request.param, home, **limits) as gw, lg.serve(gw) as server:
+    with (
+        lg.deployment_home(request.param, home, **lg.IN_FLIGHT_LIMITS) as gw,
+        lg.serve(gw) as server,
+    ):
         yield server
 
 
