@@ -15,7 +15,7 @@ printed (red teams 62–64). Which reader each kind of input uses:
 
 * a name the catalog holds, as an input's name or a value the page sends back exactly
   (a field's level and category selects, a carried query, an offered case reference):
-  ``input_key`` (hex of its UTF-8), read back with ``bytes.fromhex``;
+  ``input_key`` (hex of its UTF-8), read back with ``from_input_key``;
 * a box or an option naming one of a closed set (an entry's fields, its purposes):
   ``offered`` — refused (400) where two names print alike;
 * a one-line text input prefilled with one held value (a title, a display name, a case
@@ -116,6 +116,19 @@ def input_key(name: str) -> str:
     steward's save of the entry page unchanged gave an ID-number column a look-alike
     column's level and category (red team 64). Plain ASCII, so ``shown`` leaves it be."""
     return name.encode("utf-8", "surrogatepass").hex()
+
+
+def from_input_key(key: str, refusal: str) -> str:
+    """The value ``input_key`` printed, from what the form sent back: a 400 saying
+    ``refusal`` when it is not hex of UTF-8, and one for a NUL (as the console's forms
+    refuse one, which a hex key passes)."""
+    try:
+        value = bytes.fromhex(key).decode("utf-8")
+    except ValueError:
+        raise BadRequest(refusal) from None
+    if "\x00" in value:
+        raise BadRequest("a form value holds a NUL character")
+    return value
 
 
 def is_htmx(request: Request) -> bool:

@@ -32,7 +32,7 @@ from gateway.enforcement.query.schemas import QueryBody
 from gateway.web.console.caller import Caller, in_session
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, csrf_form, page_permission, refusal_shown
-from gateway.web.console.rendering import offered, render
+from gateway.web.console.rendering import from_input_key, offered, render
 from gateway.web.console.runtime import get_console
 from gateway.web.current_user import account_read_at
 from gateway.web.routes.streaming import new_request_ids, rechecks, respond, take_whole
@@ -173,12 +173,8 @@ def carried_back(form: Form) -> Form:
         if name in ("csrf_token", "page"):
             pairs.append((name, value))
         elif name != CARRIED:
-            try:
-                pairs.append((name, bytes.fromhex(value).decode("utf-8")))
-            except ValueError:
-                raise BadRequest("a page's query came back other than it was carried") from None
-    if any("\x00" in value for _, value in pairs):  # as the application's text guard
-        raise BadRequest("a form value holds a NUL character")
+            refusal = "a page's query came back other than it was carried"
+            pairs.append((name, from_input_key(value, refusal)))
     return Form(pairs)
 
 

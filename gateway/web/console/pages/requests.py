@@ -39,7 +39,7 @@ from gateway.stewardship.grants.schemas import AccessRequestIn, DecisionIn
 from gateway.web.console.caller import Caller, may
 from gateway.web.console.forms import Form
 from gateway.web.console.guard import ConsoleRoute, console_caller, csrf_form
-from gateway.web.console.rendering import left_as_shown, offered, render
+from gateway.web.console.rendering import from_input_key, left_as_shown, offered, render
 from gateway.web.console.runtime import get_console
 from gateway.web.routes import access_requests as api
 
@@ -144,12 +144,8 @@ def _case_ref(form: Form) -> str:
     asked a grant under a case nobody gave: red team 64), else as typed. The offered
     one is the caller's own text: it grants nothing the input could not say."""
     offered_key = form.get("case_ref_offered")
-    try:
-        held = bytes.fromhex(offered_key).decode("utf-8") if offered_key else None
-    except ValueError:
-        raise BadRequest("the offered case reference came back other than it was offered") from None
-    if held is not None and "\x00" in held:  # as the application's text guard
-        raise BadRequest("a form value holds a NUL character")
+    refusal = "the offered case reference came back other than it was offered"
+    held = from_input_key(offered_key, refusal) if offered_key else None
     return left_as_shown(form.get("case_ref"), held)
 
 
